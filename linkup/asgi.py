@@ -1,0 +1,37 @@
+"""ASGI entry point: HTTP through Django, WebSockets through Channels.
+
+``daphne linkup.asgi:application`` (and ``manage.py runserver``) serve both.
+The WebSocket routes are validated here too, so a server started without
+``manage.py`` still refuses to start on a broken route.
+"""
+
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "linkup.settings")
+
+from django.conf import settings  # noqa: E402
+from django.core.asgi import get_asgi_application  # noqa: E402
+
+django_asgi_app = get_asgi_application()
+
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
+from django.core.exceptions import ImproperlyConfigured  # noqa: E402
+
+from messaging.routing_validator import RoutingValidator, websocket_routes  # noqa: E402
+
+websocket_urlpatterns = websocket_routes()
+_issues = RoutingValidator().validate(websocket_urlpatterns)
+if _issues:
+    raise ImproperlyConfigured("Broken WebSocket routes:\n" + "\n".join(map(str, _issues)))
+
+http_app = ASGIStaticFilesHandler(django_asgi_app) if settings.DEBUG else django_asgi_app
+
+application = ProtocolTypeRouter(
+    {
+        "http": http_app,
+        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+    }
+)

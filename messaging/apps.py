@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+from django.core import checks
+
+
+class MessagingConfig(AppConfig):
+    name = "messaging"
+    verbose_name = "LinkUp messaging"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from .routing_validator import check_websocket_routes
+
+        checks.register(check_websocket_routes, checks.Tags.urls)

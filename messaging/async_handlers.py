@@ -1,0 +1,470 @@
+"""Every database operation the consumers and views need.
+
+Each operation is a plain function doing its work in one short transaction;
+views call them directly, and :class:`AsyncSafeMessageHandler` exposes them to
+the consumers as ``database_sync_to_async`` coroutines, so no consumer ever
+touches the ORM from the event loop.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from typing import Any
+
+from channels.db import database_sync_to_async
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, Max, Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from .exceptions import InvalidFrame, RateLimited
+from .groups import conversation_group
+from .models import Connection, Conversation, Message, MessageStatus, Participant, UserStatus
+from .rate_limit import TokenBucket
+
+User = get_user_model()
+
+UNREAD = (MessageStatus.SENT, MessageStatus.DELIVERED)
+
+
+@dataclass(frozen=True)
+class ChatOpening:
+    """What a chat socket needs to know about its conversation and peer."""
+
+    conversation_id: int
+    peer: Any
+
+    @property
+    def group_name(self) -> str:
+        return conversation_group(self.conversation_id)
+
+    @property
+    def peer_id(self) -> int:
+        return self.peer.pk
+
+    @property
+    def peer_username(self) -> str:
+        return self.peer.get_username()
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """Messages up to ``up_to`` moved to ``status`` because of ``by``."""
+
+    conversation_id: int
+    status: str
+    up_to: int
+    by: str
+    at: datetime.datetime
+
+
+@dataclass(frozen=True)
+class PresenceChange:
+    """``user_id`` went online or offline."""
+
+    user_id: int
+    username: str
+    online: bool
+    last_seen: datetime.datetime | None
+
+
+@dataclass
+class MessagePage:
+    messages: list[Message]
+    has_more: bool
+    delivered: StatusChange | None = None
+
+
+# --- Conversations ----------------------------------------------------------
+
+
+def find_peer(user: Any, username: str) -> Any | None:
+    """The active user called ``username``, unless it is ``user`` itself."""
+    peer = User.objects.filter(username=username, is_active=True).first()
+    if peer is None or peer.pk == user.pk:
+        return None
+    return peer
+
+
+def get_or_create_direct_conversation(user: Any, peer: Any) -> Conversation:
+    """The one direct conversation of the pair, created with both participants."""
+    key = Conversation.direct_key_for(user.pk, peer.pk)
+    conversation = Conversation.objects.filter(direct_key=key).first()
+    if conversation is not None:
+        return conversation
+    try:
+        with transaction.atomic():
+            conversation = Conversation.objects.create(kind=Conversation.Kind.DIRECT, direct_key=key)
+            Participant.objects.bulk_create(
+                [Participant(conversation=conversation, user=user), Participant(conversation=conversation, user=peer)]
+            )
+            return conversation
+    except IntegrityError:
+        # Another request created it between our lookup and our insert.
+        return Conversation.objects.get(direct_key=key)
+
+
+def open_chat(user: Any, peer_username: str) -> ChatOpening | None:
+    """The conversation between ``user`` and ``peer_username``, or None to refuse."""
+    peer = find_peer(user, peer_username)
+    if peer is None:
+        return None
+    conversation = get_or_create_direct_conversation(user, peer)
+    return ChatOpening(
+        conversation_id=conversation.pk,
+        peer=peer,
+    )
+
+
+def last_seq(conversation_id: int) -> int:
+    return Conversation.objects.filter(pk=conversation_id).values_list("last_seq", flat=True).get()
+
+
+def chat_snapshot(conversation_id: int, user_id: int, peer_id: int, expiry: float) -> dict[str, Any]:
+    """What the ``connected`` frame reports: last seq, unread count, peer presence."""
+    online, last_seen = presence_of(peer_id, expiry)
+    return {
+        "last_seq": last_seq(conversation_id),
+        "unread": unread_count(conversation_id, user_id),
+        "peer_online": online,
+        "peer_last_seen": last_seen,
+    }
+
+
+def unread_count(conversation_id: int, user_id: int) -> int:
+    """The peer's messages to ``user_id`` in the conversation not yet read."""
+    return Message.objects.filter(
+        conversation_id=conversation_id, recipient_id=user_id, status__in=UNREAD
+    ).count()
+
+
+# --- Sending ----------------------------------------------------------------
+
+
+def _take_next_seq(conversation_id: int, now: datetime.datetime) -> int:
+    """Bump ``last_seq`` and return it; the UPDATE locks the row until commit."""
+    table = connection.ops.quote_name(Conversation._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET last_seq = last_seq + 1, last_message_at = %s "
+            f"WHERE id = %s RETURNING last_seq",
+            [now, conversation_id],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise Conversation.DoesNotExist(f"conversation {conversation_id} does not exist")
+    return row[0]
+
+
+def create_message(
+    conversation_id: int,
+    sender: Any,
+    recipient: Any | None,
+    content: str,
+    client_id: str,
+    *,
+    bucket: TokenBucket | None = None,
+) -> tuple[Message, bool]:
+    """Store a message; return it and whether it is new.
+
+    The seq is taken and the row inserted in one transaction, so a failure
+    leaves neither a gap nor a half-stored message. The unique constraint on
+    (sender, client_id) makes a repeat return the first message instead of a
+    second row; a repeat takes no token from the sender's rate bucket.
+    """
+    if bucket is not None and not bucket.take(sender.pk):
+        existing = _find_by_client_id(sender, client_id)
+        if existing is None:
+            raise RateLimited("too many messages; slow down", client_id=client_id)
+        return _check_same_conversation(existing, conversation_id, client_id), False
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            seq = _take_next_seq(conversation_id, now)
+            message = Message.objects.create(
+                conversation_id=conversation_id,
+                seq=seq,
+                sender=sender,
+                recipient=recipient,
+                content=content,
+                client_id=client_id,
+                created_at=now,
+            )
+    except IntegrityError:
+        existing = _find_by_client_id(sender, client_id)
+        if existing is None:
+            raise
+        if bucket is not None:
+            bucket.give_back(sender.pk)
+        return _check_same_conversation(existing, conversation_id, client_id), False
+    return message, True
+
+
+def _find_by_client_id(sender: Any, client_id: str) -> Message | None:
+    return (
+        Message.objects.select_related("sender", "recipient")
+        .filter(sender=sender, client_id=client_id)
+        .first()
+    )
+
+
+def _check_same_conversation(message: Message, conversation_id: int, client_id: str) -> Message:
+    if message.conversation_id != conversation_id:
+        raise InvalidFrame(
+            "this client_id was already used for a message in another conversation",
+            client_id=client_id,
+        )
+    return message
+
+
+# --- Reading ----------------------------------------------------------------
+
+
+def get_messages(
+    conversation_id: int,
+    reader_id: int,
+    *,
+    after: int | None = None,
+    before: int | None = None,
+    limit: int = 50,
+) -> MessagePage:
+    """A page of messages: ``after`` a seq oldest first, or ``before`` a seq newest first.
+
+    Fetching is delivery: the reader's undelivered messages in the page become
+    ``delivered`` (reported in ``MessagePage.delivered``).
+    """
+    query = Message.objects.select_related("sender", "recipient").filter(conversation_id=conversation_id)
+    if after is not None:
+        query = query.filter(seq__gt=after).order_by("seq")
+    else:
+        if before is not None:
+            query = query.filter(seq__lt=before)
+        query = query.order_by("-seq")
+    rows = list(query[: limit + 1])
+    page = MessagePage(messages=rows[:limit], has_more=len(rows) > limit)
+    undelivered = [
+        m.seq for m in page.messages if m.recipient_id == reader_id and m.status == MessageStatus.SENT
+    ]
+    if undelivered:
+        page.delivered = mark_delivered(conversation_id, reader_id, max(undelivered))
+        if page.delivered is not None:
+            for message in page.messages:
+                if message.recipient_id == reader_id and message.status == MessageStatus.SENT:
+                    message.status = MessageStatus.DELIVERED
+                    message.delivered_at = page.delivered.at
+    return page
+
+
+# --- Status -----------------------------------------------------------------
+
+
+def mark_delivered(conversation_id: int, recipient_id: int, up_to: int) -> StatusChange | None:
+    """The recipient's ``sent`` messages up to ``up_to`` become ``delivered``.
+
+    Returns the change, or None when nothing moved (another tab or process
+    got there first): each advance is announced once.
+    """
+    now = timezone.now()
+    moved = Message.objects.filter(
+        conversation_id=conversation_id,
+        recipient_id=recipient_id,
+        seq__lte=up_to,
+        status=MessageStatus.SENT,
+    ).update(status=MessageStatus.DELIVERED, delivered_at=now)
+    if not moved:
+        return None
+    return StatusChange(conversation_id, MessageStatus.DELIVERED, up_to, _username(recipient_id), now)
+
+
+def mark_message_read(conversation_id: int, reader_id: int, up_to: int) -> StatusChange | None:
+    """The peer's messages to ``reader_id`` up to ``up_to`` become ``read``.
+
+    One UPDATE for the whole range. The reader's own messages are never
+    touched and status never moves backwards; a repeat changes nothing and
+    returns None.
+    """
+    now = timezone.now()
+    unread = Message.objects.filter(
+        conversation_id=conversation_id,
+        recipient_id=reader_id,
+        seq__lte=up_to,
+        status__in=UNREAD,
+    )
+    with transaction.atomic():
+        highest = unread.aggregate(highest=Max("seq"))["highest"]
+        if highest is None:
+            return None
+        moved = unread.filter(seq__lte=highest).update(
+            status=MessageStatus.READ,
+            read_at=now,
+            delivered_at=Coalesce("delivered_at", now),
+        )
+    if not moved:
+        return None
+    return StatusChange(conversation_id, MessageStatus.READ, highest, _username(reader_id), now)
+
+
+def _username(user_id: int) -> str:
+    return User.objects.filter(pk=user_id).values_list(User.USERNAME_FIELD, flat=True).get()
+
+
+# --- Inbox ------------------------------------------------------------------
+
+
+def conversations_for(user: Any) -> list[dict[str, Any]]:
+    """The user's conversations, most recent first, with peer and unread count."""
+    memberships = (
+        Participant.objects.filter(user=user)
+        .select_related("conversation")
+        .order_by(Coalesce("conversation__last_message_at", "conversation__created_at").desc())
+    )
+    conversations = [m.conversation for m in memberships]
+    ids = [c.pk for c in conversations]
+    peers = {
+        p.conversation_id: p.user
+        for p in Participant.objects.filter(conversation_id__in=ids).exclude(user=user).select_related("user")
+    }
+    latest = Q()
+    for c in conversations:
+        if c.last_seq:
+            latest |= Q(conversation_id=c.pk, seq=c.last_seq)
+    last_messages = (
+        {m.conversation_id: m for m in Message.objects.filter(latest).select_related("sender", "recipient")}
+        if latest
+        else {}
+    )
+    unread = dict(
+        Message.objects.filter(conversation_id__in=ids, recipient=user, status__in=UNREAD)
+        .values("conversation_id")
+        .annotate(n=Count("id"))
+        .values_list("conversation_id", "n")
+    )
+    return [
+        {
+            "conversation": c,
+            "peer": peers.get(c.pk),
+            "last_message": last_messages.get(c.pk),
+            "unread": unread.get(c.pk, 0),
+        }
+        for c in conversations
+        if peers.get(c.pk) is not None
+    ]
+
+
+# --- Presence ---------------------------------------------------------------
+
+
+def _lock_status(user_id: int) -> UserStatus:
+    status, _ = UserStatus.objects.select_for_update().get_or_create(user_id=user_id)
+    return status
+
+
+def _live_connections(user_id: int, now: datetime.datetime, expiry: float):
+    return Connection.objects.filter(
+        user_id=user_id, last_heartbeat__gte=now - datetime.timedelta(seconds=expiry)
+    )
+
+
+def set_user_online_status(user_id: int, online: bool, *, at: datetime.datetime | None = None) -> PresenceChange | None:
+    """Flip the stored online flag; return the change, or None if it was already so.
+
+    Callers hold the user's status row lock (see :func:`_lock_status`), so a
+    connect and a disconnect in two processes cannot interleave wrongly.
+    """
+    at = at or timezone.now()
+    moved = UserStatus.objects.filter(user_id=user_id, online=not online).update(online=online, last_seen=at)
+    if not moved:
+        return None
+    return PresenceChange(user_id, _username(user_id), online, at)
+
+
+def register_connection(user_id: int, channel_name: str, kind: str, server_id: str) -> PresenceChange | None:
+    """Record an open socket; return the change if the user just came online."""
+    with transaction.atomic():
+        _lock_status(user_id)
+        Connection.objects.create(user_id=user_id, channel_name=channel_name, kind=kind, server_id=server_id)
+        return set_user_online_status(user_id, True)
+
+
+def unregister_connection(user_id: int, channel_name: str, expiry: float) -> PresenceChange | None:
+    """Forget a closed socket; return the change if it was the user's last one."""
+    now = timezone.now()
+    with transaction.atomic():
+        _lock_status(user_id)
+        Connection.objects.filter(channel_name=channel_name).delete()
+        if _live_connections(user_id, now, expiry).exists():
+            return None
+        return set_user_online_status(user_id, False, at=now)
+
+
+def refresh_connections(server_id: str, channel_names: list[str], since: datetime.datetime) -> None:
+    """Heartbeat: this process's open sockets are alive.
+
+    Rows of this process that are not open any more (their consumer died
+    without ``disconnect``) and are older than ``since`` are dropped; the sweep
+    then announces their users offline.
+    """
+    now = timezone.now()
+    Connection.objects.filter(server_id=server_id, channel_name__in=channel_names).update(last_heartbeat=now)
+    Connection.objects.filter(server_id=server_id, connected_at__lt=since).exclude(
+        channel_name__in=channel_names
+    ).delete()
+
+
+def sweep_expired_connections(expiry: float) -> list[PresenceChange]:
+    """Drop expired rows and turn offline every user left with no live socket.
+
+    Rows expire when their process stopped refreshing them (killed, hung).
+    ``last_seen`` of such a user is their last heartbeat.
+    """
+    now = timezone.now()
+    cutoff = now - datetime.timedelta(seconds=expiry)
+    expired = Connection.objects.filter(last_heartbeat__lt=cutoff)
+    last_beats = dict(expired.values("user_id").annotate(last=Max("last_heartbeat")).values_list("user_id", "last"))
+    expired.delete()
+    ghosts = UserStatus.objects.filter(online=True).exclude(
+        user_id__in=Connection.objects.filter(last_heartbeat__gte=cutoff).values("user_id")
+    )
+    changes = []
+    for user_id in ghosts.values_list("user_id", flat=True):
+        with transaction.atomic():
+            _lock_status(user_id)
+            if _live_connections(user_id, now, expiry).exists():
+                continue
+            change = set_user_online_status(user_id, False, at=last_beats.get(user_id, cutoff))
+        if change is not None:
+            changes.append(change)
+    return changes
+
+
+def presence_of(user_id: int, expiry: float) -> tuple[bool, datetime.datetime | None]:
+    """Whether the user has a live socket, and when they were last seen."""
+    online = _live_connections(user_id, timezone.now(), expiry).exists()
+    last_seen = UserStatus.objects.filter(user_id=user_id).values_list("last_seen", flat=True).first()
+    return online, last_seen
+
+
+class AsyncSafeMessageHandler:
+    """The database operations above as coroutines for the consumers.
+
+    Each call runs in Django's database thread through
+    ``database_sync_to_async`` (which also closes stale connections around
+    it), so the event loop never blocks on the database.
+    """
+
+    open_chat = staticmethod(database_sync_to_async(open_chat))
+    last_seq = staticmethod(database_sync_to_async(last_seq))
+    chat_snapshot = staticmethod(database_sync_to_async(chat_snapshot))
+    unread_count = staticmethod(database_sync_to_async(unread_count))
+    create_message = staticmethod(database_sync_to_async(create_message))
+    get_messages = staticmethod(database_sync_to_async(get_messages))
+    mark_delivered = staticmethod(database_sync_to_async(mark_delivered))
+    mark_message_read = staticmethod(database_sync_to_async(mark_message_read))
+    set_user_online_status = staticmethod(database_sync_to_async(set_user_online_status))
+    register_connection = staticmethod(database_sync_to_async(register_connection))
+    unregister_connection = staticmethod(database_sync_to_async(unregister_connection))
+    refresh_connections = staticmethod(database_sync_to_async(refresh_connections))
+    sweep_expired_connections = staticmethod(database_sync_to_async(sweep_expired_connections))
+    presence_of = staticmethod(database_sync_to_async(presence_of))

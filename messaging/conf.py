@@ -1,0 +1,79 @@
+"""The messaging app's settings, with the defaults of the wire contract.
+
+The app reads them through :func:`limits` so that a test's ``settings``
+override takes effect at once and nothing caches a stale value.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+DEFAULT_MAX_LENGTH = 4000
+DEFAULT_MAX_FRAME_BYTES = 65536
+DEFAULT_RATE_LIMIT = "60/10s"
+# Each process refreshes its sockets' presence rows this often...
+DEFAULT_PRESENCE_HEARTBEAT_SECONDS = 20
+# ...and a row not refreshed for this long no longer counts: with the sweep
+# running every heartbeat, a killed process's users go offline within
+# expiry + heartbeat = 80 s, inside the contract's 90 s.
+DEFAULT_PRESENCE_EXPIRY_SECONDS = 60
+# A typing indicator not refreshed for this long is turned off.
+DEFAULT_TYPING_EXPIRY_SECONDS = 5.0
+# daphne drops frames over 1 MiB before the application sees them.
+DAPHNE_MAX_MESSAGE_BYTES = 1024 * 1024
+
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*s\s*$")
+
+
+@dataclass(frozen=True)
+class Rate:
+    """``count`` events per ``seconds``."""
+
+    count: int
+    seconds: int
+
+
+def parse_rate(value: str | None) -> Rate | None:
+    """Parse ``"N/Ss"`` (e.g. ``"60/10s"``); ``"off"`` or empty means no limit."""
+    if value is None or str(value).strip().lower() in {"", "off", "none"}:
+        return None
+    match = _RATE.match(str(value))
+    if not match or int(match.group(1)) < 1 or int(match.group(2)) < 1:
+        raise ImproperlyConfigured(
+            f"A messaging rate must look like '60/10s' (N per S seconds) or 'off', not {value!r}."
+        )
+    return Rate(int(match.group(1)), int(match.group(2)))
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_length: int
+    max_frame_bytes: int
+    rate: Rate | None
+    presence_heartbeat: float
+    presence_expiry: float
+    typing_expiry: float
+
+
+def limits() -> Limits:
+    max_frame_bytes = int(getattr(settings, "MESSAGING_MAX_FRAME_BYTES", DEFAULT_MAX_FRAME_BYTES))
+    if not 0 < max_frame_bytes < DAPHNE_MAX_MESSAGE_BYTES:
+        raise ImproperlyConfigured(
+            "MESSAGING_MAX_FRAME_BYTES must be positive and below daphne's 1 MiB frame limit."
+        )
+    return Limits(
+        max_length=int(getattr(settings, "MESSAGING_MAX_LENGTH", DEFAULT_MAX_LENGTH)),
+        max_frame_bytes=max_frame_bytes,
+        rate=parse_rate(getattr(settings, "MESSAGING_RATE_LIMIT", DEFAULT_RATE_LIMIT)),
+        presence_heartbeat=float(
+            getattr(settings, "MESSAGING_PRESENCE_HEARTBEAT_SECONDS", DEFAULT_PRESENCE_HEARTBEAT_SECONDS)
+        ),
+        presence_expiry=float(
+            getattr(settings, "MESSAGING_PRESENCE_EXPIRY_SECONDS", DEFAULT_PRESENCE_EXPIRY_SECONDS)
+        ),
+        typing_expiry=float(getattr(settings, "MESSAGING_TYPING_EXPIRY_SECONDS", DEFAULT_TYPING_EXPIRY_SECONDS)),
+    )

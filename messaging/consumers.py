@@ -1,0 +1,338 @@
+"""The WebSocket consumers: thin, they parse, act through the handlers and speak.
+
+``MessagingConsumer`` holds what both endpoints share: refusing handshakes
+before ``accept`` (daphne answers 403), owning ``receive`` so that binary,
+empty and malformed frames get an error frame instead of killing the
+consumer, mapping exceptions to error frames in one place, guarding sends to
+a socket that is already gone, and presence bookkeeping that also runs when
+the consumer dies without ``disconnect``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from autobahn.exception import Disconnected
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from . import conf
+from .async_handlers import AsyncSafeMessageHandler as db
+from .async_handlers import ChatOpening, StatusChange
+from .connection_validator import (
+    ConnectionValidator,
+    HistoryFrame,
+    MessageFrame,
+    PingFrame,
+    ReadFrame,
+    SyncFrame,
+    TypingFrame,
+)
+from .exceptions import MessagingException, ProtocolError, ServerError
+from .groups import (
+    broadcast_frame,
+    broadcast_presence,
+    presence_group,
+    user_group,
+)
+from .logging_utils import category_for_exception, messaging_logger
+from .models import Connection, MessageStatus
+from .presence import tracker
+from .rate_limit import TokenBucket
+from .serializers import (
+    PONG,
+    JSONSerializer,
+    ack_frame,
+    connected_frame,
+    error_frame,
+    message_frame,
+    page_frame,
+    status_frame,
+    typing_frame,
+)
+
+log = logging.getLogger("messaging.consumers")
+
+
+class MessagingConsumer(AsyncWebsocketConsumer):
+    """What every LinkUp socket does, whatever it speaks."""
+
+    #: frame types this endpoint accepts
+    frames: frozenset[str] = frozenset()
+    #: the ``Connection.kind`` recorded for presence
+    connection_kind: str = ""
+    #: route kwargs the URL pattern must provide (checked by the routing validator)
+    url_kwargs: tuple[str, ...] = ()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user: Any = None
+        self.registered = False
+        self.bad_frames = 0
+        self.limits = conf.limits()
+        self.validator = ConnectionValidator(
+            max_length=self.limits.max_length, max_frame_bytes=self.limits.max_frame_bytes
+        )
+
+    # --- Lifecycle -----------------------------------------------------------
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # Also when the consumer dies without websocket.disconnect (a send
+            # to a vanished client, a cancelled task): never leak presence.
+            await self.leave()
+
+    async def join(self) -> None:
+        """Accept the socket and count it for presence; call from ``connect``."""
+        await self.channel_layer.group_add(user_group(self.user.pk), self.channel_name)
+        await self.accept()
+        tracker.add(self.channel_name)
+        change = await db.register_connection(
+            self.user.pk, self.channel_name, self.connection_kind, tracker.server_id
+        )
+        self.registered = True
+        if change is not None:
+            await broadcast_presence(change.user_id, change.username, True, change.last_seen)
+
+    async def leave(self) -> None:
+        """Undo :meth:`join`; safe to call twice and after a refused handshake."""
+        if not self.registered:
+            return
+        self.registered = False
+        tracker.discard(self.channel_name)
+        try:
+            for group in self.joined_groups():
+                await self.channel_layer.group_discard(group, self.channel_name)
+            change = await db.unregister_connection(self.user.pk, self.channel_name, self.limits.presence_expiry)
+            if change is not None:
+                await broadcast_presence(change.user_id, change.username, False, change.last_seen)
+        except Exception as exc:  # noqa: BLE001 - the heartbeat sweep repairs what this misses
+            await messaging_logger.aerror(
+                category_for_exception(exc), "could not clean up a closed socket", user=self.user, exc=exc
+            )
+
+    def joined_groups(self) -> list[str]:
+        return [user_group(self.user.pk)]
+
+    async def disconnect(self, code: int) -> None:
+        await self.leave()
+
+    async def refuse(self) -> None:
+        """Refuse the handshake: closing before ``accept`` makes daphne answer 403."""
+        await self.close()
+
+    # --- Frames in -------------------------------------------------------------
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        frame = self.validator.parse(text_data, bytes_data, allowed=self.frames)
+        if isinstance(frame, ProtocolError):
+            await self.reject(frame)
+            return
+        try:
+            await getattr(self, f"on_{frame.type}")(frame)
+        except ProtocolError as error:
+            await self.reject(error)
+        except MessagingException as error:
+            await messaging_logger.aerror(
+                category_for_exception(error), error.detail, user=self.user, exc=error
+            )
+            await self.send_frame(error_frame(error))
+        except Exception as exc:  # noqa: BLE001 - the one place a server failure becomes an error frame
+            await messaging_logger.aerror(
+                category_for_exception(exc),
+                f"failed to handle a {frame.type} frame",
+                user=self.user,
+                context={"frame": frame.type},
+                exc=exc,
+            )
+            client_id = getattr(frame, "client_id", None)
+            await self.send_frame(error_frame(ServerError("the server could not do that; try again", client_id=client_id)))
+
+    async def reject(self, error: ProtocolError) -> None:
+        """Answer a client's bad frame; count it and record it without flooding."""
+        self.bad_frames += 1
+        await self.send_frame(error_frame(error))
+        await messaging_logger.aclient_error(
+            self.user, error.code.value, error.detail, context={"endpoint": self.connection_kind}
+        )
+
+    async def on_ping(self, frame: PingFrame) -> None:
+        await self.send_frame(PONG)
+
+    # --- Frames out ------------------------------------------------------------
+
+    async def send_frame(self, frame: dict[str, Any]) -> None:
+        try:
+            text = JSONSerializer.dumps(frame)
+        except ServerError as error:
+            await messaging_logger.aerror(
+                "json_serialization_error", error.detail, user=self.user, context={"frame": frame.get("type")}, exc=error
+            )
+            text = JSONSerializer.dumps(error_frame(ServerError("the server could not encode its answer")))
+        await self.send_text(text)
+
+    async def send_text(self, text: str) -> None:
+        """Send pre-serialized text; a socket the client already closed is not an error."""
+        try:
+            await self.send(text_data=text)
+        except Disconnected:
+            log.debug("send to a closed socket of %s dropped", self.user)
+
+    async def broadcast_text(self, event: dict[str, Any]) -> None:
+        """Group events that only forward their serialized frame."""
+        await self.send_text(event["text"])
+
+    presence_changed = broadcast_text
+
+
+class ChatConsumer(MessagingConsumer):
+    """``ws/chat/<username>/``: a direct conversation with ``username``."""
+
+    frames = frozenset({"message", "typing", "read", "sync", "history", "ping"})
+    connection_kind = Connection.Kind.CHAT
+    url_kwargs = ("username",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.chat: ChatOpening | None = None
+        self.bucket = TokenBucket("messages", self.limits.rate)
+        self.typing = False
+        self.typing_sent_at = 0.0
+        self.typing_expiry: asyncio.TimerHandle | None = None
+
+    async def connect(self) -> None:
+        data = ConnectionValidator.validate_connection_data(self.scope, required_kwargs=self.url_kwargs)
+        if data is None:
+            await self.refuse()
+            return
+        self.user = data["user"]
+        self.chat = await db.open_chat(self.user, data["username"])
+        if self.chat is None:
+            await self.refuse()
+            return
+        # Subscribe before reading last_seq: whatever is committed after the
+        # snapshot is pushed, whatever came before is in the snapshot.
+        await self.channel_layer.group_add(self.chat.group_name, self.channel_name)
+        await self.channel_layer.group_add(presence_group(self.chat.peer_id), self.channel_name)
+        await self.join()
+        snapshot = await db.chat_snapshot(
+            self.chat.conversation_id, self.user.pk, self.chat.peer_id, self.limits.presence_expiry
+        )
+        await self.send_frame(
+            connected_frame(
+                self.chat.peer_username,
+                snapshot["peer_online"],
+                snapshot["peer_last_seen"],
+                snapshot["last_seq"],
+                snapshot["unread"],
+            )
+        )
+
+    def joined_groups(self) -> list[str]:
+        groups = super().joined_groups()
+        if self.chat is not None:
+            groups += [self.chat.group_name, presence_group(self.chat.peer_id)]
+        return groups
+
+    async def leave(self) -> None:
+        if self.registered and self.typing:
+            await self.set_typing(False)
+        await super().leave()
+
+    # --- Frames in -------------------------------------------------------------
+
+    async def on_message(self, frame: MessageFrame) -> None:
+        message, created = await db.create_message(
+            self.chat.conversation_id,
+            self.user,
+            self.chat.peer,
+            frame.content,
+            frame.client_id,
+            bucket=self.bucket,
+        )
+        await self.send_frame(ack_frame(message))
+        if self.typing:
+            await self.set_typing(False)
+        # A repeat is broadcast again too: the first broadcast may be what
+        # was lost, and clients de-duplicate by id.
+        await broadcast_frame(
+            self.chat.group_name,
+            "chat.message",
+            message_frame(message),
+            seq=message.seq,
+            recipient_id=message.recipient_id,
+            status=message.status,
+        )
+
+    async def on_typing(self, frame: TypingFrame) -> None:
+        await self.set_typing(frame.is_typing)
+
+    async def on_read(self, frame: ReadFrame) -> None:
+        change = await db.mark_message_read(self.chat.conversation_id, self.user.pk, frame.up_to)
+        if change is not None:
+            await self.broadcast_status(change)
+
+    async def on_sync(self, frame: SyncFrame) -> None:
+        page = await db.get_messages(
+            self.chat.conversation_id, self.user.pk, after=frame.after, limit=100
+        )
+        await self.send_frame(page_frame("sync", page.messages, page.has_more))
+        if page.delivered is not None:
+            await self.broadcast_status(page.delivered)
+
+    async def on_history(self, frame: HistoryFrame) -> None:
+        page = await db.get_messages(
+            self.chat.conversation_id, self.user.pk, before=frame.before, limit=frame.limit
+        )
+        await self.send_frame(page_frame("history", page.messages, page.has_more))
+        if page.delivered is not None:
+            await self.broadcast_status(page.delivered)
+
+    # --- Group events ------------------------------------------------------------
+
+    async def chat_message(self, event: dict[str, Any]) -> None:
+        await self.send_text(event["text"])
+        if event["recipient_id"] == self.user.pk and event["status"] == MessageStatus.SENT:
+            change = await db.mark_delivered(self.chat.conversation_id, self.user.pk, event["seq"])
+            if change is not None:
+                await self.broadcast_status(change)
+
+    chat_status = MessagingConsumer.broadcast_text
+
+    async def chat_typing(self, event: dict[str, Any]) -> None:
+        if event["user_id"] != self.user.pk:
+            await self.send_text(event["text"])
+
+    # --- Helpers -----------------------------------------------------------------
+
+    async def broadcast_status(self, change: StatusChange) -> None:
+        await broadcast_frame(
+            self.chat.group_name, "chat.status", status_frame(change.status, change.up_to, change.by, change.at)
+        )
+
+    async def set_typing(self, is_typing: bool) -> None:
+        """Tell the peer; refreshes within the expiry are not re-broadcast."""
+        loop = asyncio.get_running_loop()
+        if self.typing_expiry is not None:
+            self.typing_expiry.cancel()
+            self.typing_expiry = None
+        if is_typing:
+            self.typing_expiry = loop.call_later(
+                self.limits.typing_expiry, lambda: asyncio.ensure_future(self.set_typing(False))
+            )
+            # Re-announce well before the peer's copy expires, not on every keystroke.
+            if self.typing and loop.time() - self.typing_sent_at < self.limits.typing_expiry / 2:
+                return
+        elif not self.typing:
+            return
+        self.typing = is_typing
+        self.typing_sent_at = loop.time()
+        await broadcast_frame(
+            self.chat.group_name,
+            "chat.typing",
+            typing_frame(self.user.get_username(), is_typing),
+            user_id=self.user.pk,
+        )

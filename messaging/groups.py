@@ -1,0 +1,64 @@
+"""Channel-layer groups and the events sent to them.
+
+Group events carry the frame already serialized (``text``), so a broadcast is
+serialized once however many sockets receive it. The channel layer is
+at-most-once and best effort: the database is the truth and ``sync`` repairs
+whatever a broadcast dropped. A failing layer is therefore recorded and
+reported to the caller, never raised into the chat path.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from channels.layers import get_channel_layer
+
+from .error_models import ErrorCategory, Severity
+from .logging_utils import messaging_logger
+from .serializers import JSONSerializer, presence_frame
+
+log = logging.getLogger("messaging.groups")
+
+
+def conversation_group(conversation_id: int) -> str:
+    return f"conversation.{conversation_id}"
+
+
+def presence_group(user_id: int) -> str:
+    """Sockets that want to hear when ``user_id`` comes online or goes offline."""
+    return f"presence.{user_id}"
+
+
+def user_group(user_id: int) -> str:
+    """Every socket of ``user_id`` (chat and notifications, all tabs)."""
+    return f"user.{user_id}"
+
+
+async def group_send(group: str, event: dict[str, Any], *, layer: Any = None) -> bool:
+    """Send ``event`` to ``group``; False (and a ``MessagingError``) if the layer failed."""
+    layer = layer or get_channel_layer()
+    try:
+        await layer.group_send(group, event)
+        return True
+    except Exception as exc:  # noqa: BLE001 - any layer failure (Redis down, full) is best effort
+        await messaging_logger.aerror(
+            ErrorCategory.CONNECTION_ERROR,
+            f"channel layer could not send {event.get('type')} to {group}",
+            severity=Severity.WARNING,
+            context={"group": group, "event": event.get("type")},
+            exc=exc,
+        )
+        return False
+
+
+async def broadcast_frame(group: str, handler: str, frame: dict[str, Any], **extra: Any) -> bool:
+    """Serialize ``frame`` once and send it to every socket of ``group``."""
+    event = {"type": handler, "text": JSONSerializer.dumps(frame), **extra}
+    return await group_send(group, event)
+
+
+async def broadcast_presence(user_id: int, username: str, online: bool, last_seen: Any) -> bool:
+    return await broadcast_frame(
+        presence_group(user_id), "presence.changed", presence_frame(username, online, last_seen)
+    )

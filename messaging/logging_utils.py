@@ -1,0 +1,168 @@
+"""``MessagingLogger``: one call that logs a failure and keeps it for operators.
+
+Every server-side failure goes through :meth:`MessagingLogger.error` (or its
+async twin :meth:`MessagingLogger.aerror`): it is written to the ``messaging``
+logger and stored as a :class:`~messaging.error_models.MessagingError`.
+Storing never raises into the caller: when the database is what failed, the
+log line is all that is left, and it says that the record could not be stored.
+
+Bad frames from clients are not server failures but are still worth seeing;
+:meth:`MessagingLogger.client_error` stores at most one row per user and code
+per window and counts the rest, so a flood of bad frames cannot flood the
+table.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from typing import Any
+
+from channels.db import database_sync_to_async
+from django.core.cache import cache
+from django.core.exceptions import SynchronousOnlyOperation
+from django.db import DatabaseError, transaction
+
+from .error_models import ErrorCategory, MessagingError, Severity
+from .exceptions import SerializationError
+
+logger = logging.getLogger("messaging")
+
+_LOG_LEVELS = {
+    Severity.DEBUG: logging.DEBUG,
+    Severity.INFO: logging.INFO,
+    Severity.WARNING: logging.WARNING,
+    Severity.ERROR: logging.ERROR,
+    Severity.CRITICAL: logging.CRITICAL,
+}
+
+# One stored validation_error per user and code per minute is enough to see
+# who sends what; the count of the others travels in the next stored row.
+CLIENT_ERROR_WINDOW_SECONDS = 60
+
+
+def category_for_exception(exc: BaseException) -> ErrorCategory:
+    """The category an unexpected exception belongs to."""
+    if isinstance(exc, SerializationError):
+        return ErrorCategory.JSON_SERIALIZATION_ERROR
+    if isinstance(exc, SynchronousOnlyOperation):
+        return ErrorCategory.ASYNC_CONTEXT_VIOLATION
+    if isinstance(exc, DatabaseError):
+        return ErrorCategory.DATABASE_ERROR
+    if isinstance(exc, (ConnectionError, OSError)):
+        return ErrorCategory.CONNECTION_ERROR
+    return ErrorCategory.DELIVERY_ERROR
+
+
+def _user_id(user: Any) -> int | None:
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    return user.pk
+
+
+class MessagingLogger:
+    """Log through ``logging`` and store a ``MessagingError``, in one call."""
+
+    def __init__(self, name: str = "messaging") -> None:
+        self.log = logging.getLogger(name)
+
+    def error(
+        self,
+        category: ErrorCategory | str,
+        message: str,
+        *,
+        severity: Severity | str = Severity.ERROR,
+        context: dict[str, Any] | None = None,
+        user: Any = None,
+        exc: BaseException | None = None,
+    ) -> MessagingError | None:
+        """Log and store one failure; return the stored row, or None if storing failed."""
+        category = ErrorCategory(category)
+        severity = Severity(severity)
+        context = dict(context or {})
+        if exc is not None:
+            context.setdefault("exception", f"{type(exc).__name__}: {exc}")
+            context.setdefault(
+                "traceback", "".join(traceback.format_exception(exc))[-4000:]
+            )
+        self.log.log(
+            _LOG_LEVELS[severity],
+            "[%s] %s",
+            category.value,
+            message,
+            exc_info=exc if exc is not None and severity in (Severity.ERROR, Severity.CRITICAL) else None,
+        )
+        return self._store(category, severity, message, context, _user_id(user))
+
+    async def aerror(self, *args: Any, **kwargs: Any) -> MessagingError | None:
+        """:meth:`error` from async code: the row is stored in a database thread."""
+        return await database_sync_to_async(self.error)(*args, **kwargs)
+
+    def client_error(
+        self, user: Any, code: str, detail: str, *, context: dict[str, Any] | None = None
+    ) -> MessagingError | None:
+        """Record a client's bad frame, at most one row per user and code per window."""
+        user_id = _user_id(user)
+        window_key = f"messaging:client-error:{user_id}:{code}"
+        count_key = f"{window_key}:suppressed"
+        try:
+            first_in_window = cache.add(window_key, 1, CLIENT_ERROR_WINDOW_SECONDS)
+            if not first_in_window:
+                if not cache.add(count_key, 1, CLIENT_ERROR_WINDOW_SECONDS * 10):
+                    cache.incr(count_key)
+                return None
+            suppressed = cache.get(count_key, 0)
+            cache.delete(count_key)
+        except Exception as cache_exc:  # noqa: BLE001 - a cache outage must not stop the answer
+            self.log.warning("cache unavailable for client error throttling: %s", cache_exc)
+            suppressed = 0
+        context = {"code": code, "suppressed_since_last": suppressed, **(context or {})}
+        return self.error(
+            ErrorCategory.VALIDATION_ERROR,
+            f"client sent a bad frame ({code}): {detail}",
+            severity=Severity.WARNING,
+            context=context,
+            user=user,
+        )
+
+    async def aclient_error(self, *args: Any, **kwargs: Any) -> MessagingError | None:
+        return await database_sync_to_async(self.client_error)(*args, **kwargs)
+
+    def _store(
+        self,
+        category: ErrorCategory,
+        severity: Severity,
+        message: str,
+        context: dict[str, Any],
+        user_id: int | None,
+    ) -> MessagingError | None:
+        try:
+            with transaction.atomic():
+                return MessagingError.objects.create(
+                    category=category,
+                    severity=severity,
+                    message=message[:10000],
+                    context=_json_safe(context),
+                    user_id=user_id,
+                )
+        except (DatabaseError, SynchronousOnlyOperation) as store_exc:
+            self.log.critical(
+                "could not store MessagingError [%s] %s: %s", category.value, message, store_exc
+            )
+            return None
+
+
+def _json_safe(value: Any) -> Any:
+    """Context is free-form; make sure the JSON field can hold it."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    text = str(value)
+    # Lone surrogates and NUL cannot be stored by every database.
+    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+
+
+messaging_logger = MessagingLogger()

@@ -1,0 +1,73 @@
+"""A token bucket per user in Django's cache, shared across processes on Redis.
+
+The bucket is kept as GCRA's "theoretical arrival time" (TAT) in milliseconds,
+a single integer that only ever moves by ``cache.incr``/``cache.decr``. Those
+are atomic on both the local-memory and the Redis cache, so two processes
+taking a token from the same bucket at the same moment cannot both get the
+last one. A bucket of ``N/Ss`` holds N tokens and refills one every S/N
+seconds: a burst of N, then N per S seconds.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from django.core.cache import cache
+
+from .conf import Rate
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class TokenBucket:
+    def __init__(self, name: str, rate: Rate | None) -> None:
+        self.name = name
+        self.rate = rate
+
+    def _key(self, subject: object) -> str:
+        return f"messaging:bucket:{self.name}:{subject}"
+
+    @property
+    def _interval_ms(self) -> int:
+        assert self.rate is not None
+        return max(1, math.ceil(self.rate.seconds * 1000 / self.rate.count))
+
+    def take(self, subject: object) -> bool:
+        """Take one token for ``subject``; False when the bucket is empty."""
+        if self.rate is None:
+            return True
+        key = self._key(subject)
+        ttl = self.rate.seconds + 1
+        interval = self._interval_ms
+        # Measured in whole intervals so that exactly N tokens fit, however
+        # S/N rounds.
+        capacity_ms = interval * self.rate.count
+        now = _now_ms()
+        cache.add(key, now, ttl)
+        try:
+            tat = cache.incr(key, interval)
+        except ValueError:  # expired between add and incr
+            cache.add(key, now, ttl)
+            tat = cache.incr(key, interval)
+        if tat - interval < now:
+            # The bucket had refilled completely: restart it from now. Two
+            # racers may both do this; the worst case is one extra token.
+            tat = now + interval
+            cache.set(key, tat, ttl)
+        if tat - now > capacity_ms:
+            cache.decr(key, interval)
+            return False
+        cache.touch(key, ttl)
+        return True
+
+    def give_back(self, subject: object) -> None:
+        """Return a token taken for something that turned out not to count."""
+        if self.rate is None:
+            return
+        try:
+            cache.decr(self._key(subject), self._interval_ms)
+        except ValueError:
+            pass  # the bucket expired: it is full anyway

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("messages/", views.inbox, name="inbox"),
+    path("messages/api/<str:username>/history", views.api_history, name="api-history"),
+    path("messages/api/<str:username>/send", views.api_send, name="api-send"),
+    path("messages/<str:username>/", views.chat_page, name="chat"),
+    path("healthz", views.healthz, name="healthz"),
+]

@@ -1,0 +1,197 @@
+"""The browser pages and the HTTP API of the contract.
+
+The API speaks the same language as the socket: the same validator, limits,
+rate bucket and idempotency, and the same error body
+``{"type": "error", "code", "detail"}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.contrib.auth.decorators import login_required
+from django.db import DatabaseError, connection
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.csrf import csrf_failure as django_csrf_failure
+from django.views.decorators.http import require_GET, require_POST
+
+from . import async_handlers as handlers
+from . import conf
+from .connection_validator import ConnectionValidator, HistoryFrame, MessageFrame
+from .error_models import ErrorCategory
+from .exceptions import Forbidden, InvalidFrame, InvalidJSON, MessagingException, NotFound, TooLarge
+from .groups import broadcast_frame
+from .logging_utils import messaging_logger
+from .rate_limit import TokenBucket
+from .serializers import JSONSerializer, error_frame, message_frame, message_payload, status_frame
+
+
+def json_response(body: dict[str, Any], status: int = 200) -> HttpResponse:
+    return HttpResponse(JSONSerializer.dumps(body), status=status, content_type="application/json")
+
+
+def api_error(error: MessagingException) -> HttpResponse:
+    return json_response(error_frame(error), status=error.http_status)
+
+
+def api_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Anonymous callers get 403 JSON; messaging errors become their JSON answer."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return api_error(Forbidden("sign in first"))
+        try:
+            return view(request, *args, **kwargs)
+        except MessagingException as error:
+            return api_error(error)
+
+    return wrapper
+
+
+def _validator() -> ConnectionValidator:
+    limits = conf.limits()
+    return ConnectionValidator(max_length=limits.max_length, max_frame_bytes=limits.max_frame_bytes)
+
+
+def _open_chat(request: HttpRequest, username: str) -> handlers.ChatOpening:
+    chat = handlers.open_chat(request.user, username)
+    if chat is None:
+        raise NotFound(f"there is no one called {username!r} to talk to")
+    return chat
+
+
+def _parse_int(value: str | None, name: str) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise InvalidFrame(f"'{name}' must be an integer") from None
+
+
+def _broadcast(group: str, handler: str, frame: dict[str, Any], **extra: Any) -> None:
+    async_to_sync(broadcast_frame)(group, handler, frame, **extra)
+
+
+# --- API --------------------------------------------------------------------
+
+
+@require_GET
+@api_view
+def api_history(request: HttpRequest, username: str) -> HttpResponse:
+    frame = _validator().validate_message_data(
+        {
+            "type": "history",
+            "before": _parse_int(request.GET.get("before"), "before"),
+            "limit": _parse_int(request.GET.get("limit"), "limit"),
+        }
+    )
+    if isinstance(frame, MessagingException):
+        raise frame
+    assert isinstance(frame, HistoryFrame)
+    chat = _open_chat(request, username)
+    page = handlers.get_messages(chat.conversation_id, request.user.pk, before=frame.before, limit=frame.limit)
+    if page.delivered is not None:
+        change = page.delivered
+        _broadcast(chat.group_name, "chat.status", status_frame(change.status, change.up_to, change.by, change.at))
+    return json_response(
+        {"messages": [message_payload(m) for m in page.messages], "has_more": page.has_more}
+    )
+
+
+@require_POST
+@api_view
+def api_send(request: HttpRequest, username: str) -> HttpResponse:
+    validator = _validator()
+    if len(request.body) > validator.max_frame_bytes:
+        raise TooLarge(f"the body is over {validator.max_frame_bytes} bytes")
+    try:
+        body = JSONSerializer.loads(request.body)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidJSON("the body is not JSON") from None
+    if not isinstance(body, dict):
+        raise InvalidFrame("the body must be a JSON object")
+    frame = validator.validate_message_data({**body, "type": "message"})
+    if isinstance(frame, MessagingException):
+        raise frame
+    assert isinstance(frame, MessageFrame)
+    chat = _open_chat(request, username)
+    message, created = handlers.create_message(
+        chat.conversation_id,
+        request.user,
+        chat.peer,
+        frame.content,
+        frame.client_id,
+        bucket=TokenBucket("messages", conf.limits().rate),
+    )
+    _broadcast(
+        chat.group_name,
+        "chat.message",
+        message_frame(message),
+        seq=message.seq,
+        recipient_id=message.recipient_id,
+        status=message.status,
+    )
+    return json_response({"message": message_payload(message)}, status=201 if created else 200)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """JSON for the API, Django's page for forms."""
+    if request.path.startswith("/messages/api/"):
+        return api_error(Forbidden(f"CSRF check failed: {reason}; send the X-CSRFToken header"))
+    return django_csrf_failure(request, reason=reason)
+
+
+# --- Health -----------------------------------------------------------------
+
+
+@require_GET
+def healthz(request: HttpRequest) -> HttpResponse:
+    """200 when the database and the channel layer answer, 503 otherwise."""
+    checks: dict[str, Any] = {}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        checks["database"] = "ok"
+    except DatabaseError as exc:
+        checks["database"] = f"error: {exc}"
+        messaging_logger.error(ErrorCategory.DATABASE_ERROR, "health check: database down", exc=exc)
+    try:
+        async_to_sync(_layer_round_trip)()
+        checks["channel_layer"] = "ok"
+    except Exception as exc:  # noqa: BLE001 - any layer failure means unhealthy
+        checks["channel_layer"] = f"error: {type(exc).__name__}: {exc}"
+        messaging_logger.error(ErrorCategory.CONNECTION_ERROR, "health check: channel layer down", exc=exc)
+    healthy = all(value == "ok" for value in checks.values())
+    return json_response({"status": "ok" if healthy else "unavailable", "checks": checks}, status=200 if healthy else 503)
+
+
+async def _layer_round_trip() -> None:
+    """Send to a fresh channel and read it back: the layer stores and delivers."""
+    layer = get_channel_layer()
+    channel = await layer.new_channel("healthz.")
+    await layer.send(channel, {"type": "healthz.ping"})
+    await asyncio.wait_for(layer.receive(channel), timeout=2)
+
+
+# --- Pages ------------------------------------------------------------------
+
+
+@login_required
+def inbox(request: HttpRequest) -> HttpResponse:
+    return render(request, "messaging/inbox.html", {"conversations": handlers.conversations_for(request.user)})
+
+
+@login_required
+def chat_page(request: HttpRequest, username: str) -> HttpResponse:
+    peer = handlers.find_peer(request.user, username)
+    if peer is None:
+        raise Http404("No such user")
+    return render(request, "messaging/chat.html", {"peer": peer})

@@ -1,0 +1,116 @@
+"""A real WebSocket client for LinkUp, for end-to-end tests, demos and the benchmark.
+
+It signs in through ``/accounts/login/`` like a browser (CSRF cookie, form
+post, session cookie) and then speaks the wire contract over the
+``websockets`` package, so it exercises daphne, the origin check and the
+session middleware exactly as a browser does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.cookiejar
+import json
+import re
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+import websockets
+
+
+class LoginFailed(RuntimeError):
+    pass
+
+
+def login(base_url: str, username: str, password: str) -> str:
+    """Sign in through the login form; return the ``Cookie`` header for the session."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    login_url = f"{base_url}/accounts/login/"
+    page = opener.open(login_url, timeout=10).read().decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+    if token is None:
+        raise LoginFailed("the login page has no CSRF token")
+    form = urllib.parse.urlencode(
+        {"username": username, "password": password, "csrfmiddlewaretoken": token.group(1)}
+    ).encode()
+    request = urllib.request.Request(login_url, data=form, headers={"Referer": login_url})
+    opener.open(request, timeout=10).read()
+    cookies = {cookie.name: cookie.value for cookie in jar}
+    if "sessionid" not in cookies:
+        raise LoginFailed(f"could not sign in as {username}")
+    return "; ".join(f"{name}={value}" for name, value in cookies.items())
+
+
+class ChatClient:
+    """One ``ws/chat/<peer>/`` socket with a frame inbox and a few helpers."""
+
+    def __init__(self, base_url: str, cookie: str, peer: str, *, path: str | None = None) -> None:
+        self.base_url = base_url
+        self.cookie = cookie
+        self.peer = peer
+        self.path = path or f"/ws/chat/{peer}/"
+        self.socket: Any = None
+        self.frames: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._reader: asyncio.Task | None = None
+        self.connected: dict[str, Any] | None = None
+
+    @property
+    def ws_url(self) -> str:
+        return self.base_url.replace("http://", "ws://").replace("https://", "wss://") + self.path
+
+    async def connect(self) -> dict[str, Any] | None:
+        self.socket = await websockets.connect(
+            self.ws_url,
+            additional_headers={"Cookie": self.cookie, "Origin": self.base_url},
+            max_size=2**21,
+            open_timeout=10,
+        )
+        self.frames = asyncio.Queue()
+        self._reader = asyncio.create_task(self._read())
+        if self.path.startswith("/ws/chat/"):
+            self.connected = await self.expect("connected")
+        return self.connected
+
+    async def _read(self) -> None:
+        try:
+            async for text in self.socket:
+                await self.frames.put(json.loads(text))
+        except websockets.ConnectionClosed:
+            pass
+
+    async def send(self, frame: dict[str, Any]) -> None:
+        await self.socket.send(json.dumps(frame))
+
+    async def next(self, timeout: float = 10) -> dict[str, Any]:
+        return await asyncio.wait_for(self.frames.get(), timeout)
+
+    async def expect(
+        self, frame_type: str, timeout: float = 10, where: Callable[[dict[str, Any]], bool] | None = None
+    ) -> dict[str, Any]:
+        """The next frame of ``frame_type`` (matching ``where``); other frames are skipped."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            frame = await self.next(max(0.01, deadline - loop.time()))
+            if frame.get("type") == frame_type and (where is None or where(frame)):
+                return frame
+
+    async def sync_all(self, after: int) -> list[dict[str, Any]]:
+        """Every message after ``after``, following ``has_more`` pages."""
+        messages: list[dict[str, Any]] = []
+        while True:
+            await self.send({"type": "sync", "after": after})
+            page = await self.expect("sync")
+            messages += page["messages"]
+            if not page["has_more"] or not page["messages"]:
+                return messages
+            after = page["messages"][-1]["seq"]
+
+    async def close(self) -> None:
+        if self.socket is not None:
+            await self.socket.close()
+        if self._reader is not None:
+            await asyncio.gather(self._reader, return_exceptions=True)

@@ -1,0 +1,162 @@
+"""Shared fixtures: named users, signed-in sockets and a clean channel layer per test."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+from channels.layers import channel_layers
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from django.test import Client
+from hypothesis import HealthCheck, settings
+
+from messaging.presence import tracker
+
+# Tests that touch the database or a socket do I/O: no per-example deadline,
+# and few examples (CI runs the whole suite twice on 2 cores).
+settings.register_profile(
+    "linkup",
+    deadline=None,
+    max_examples=50,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+settings.load_profile("linkup")
+
+ORIGIN = b"http://localhost"
+PASSWORD = "linkup-test-password"
+
+
+@pytest.fixture(autouse=True)
+def fresh_channel_layer_and_cache() -> Any:
+    """Each test gets its own channel layer (bound to its own event loop) and cache."""
+    channel_layers.backends.clear()
+    cache.clear()
+    yield
+    tracker.stop()
+    channel_layers.backends.clear()
+
+
+@pytest.fixture
+def make_user(django_user_model: Any) -> Callable[[str], Any]:
+    def make(username: str) -> Any:
+        return django_user_model.objects.create_user(
+            username=username, password=PASSWORD, email=f"{username}@example.com"
+        )
+
+    return make
+
+
+@pytest.fixture
+def alice(transactional_db: None, make_user: Callable[[str], Any]) -> Any:
+    return make_user("alice")
+
+
+@pytest.fixture
+def bob(transactional_db: None, make_user: Callable[[str], Any]) -> Any:
+    return make_user("bob")
+
+
+@pytest.fixture
+def carol(transactional_db: None, make_user: Callable[[str], Any]) -> Any:
+    return make_user("carol")
+
+
+def session_cookie(user: Any) -> str:
+    """A real session for ``user``, as the login view would create it."""
+    client = Client()
+    client.force_login(user)
+    return client.cookies["sessionid"].value
+
+
+@pytest.fixture
+def cookies(transactional_db: None) -> Callable[[Any], str]:
+    cache_: dict[int, str] = {}
+
+    def cookie(user: Any) -> str:
+        if user.pk not in cache_:
+            cache_[user.pk] = session_cookie(user)
+        return cache_[user.pk]
+
+    return cookie
+
+
+def communicator(path: str, cookie: str | None = None, origin: bytes | None = ORIGIN) -> WebsocketCommunicator:
+    """A communicator over the project's real ASGI application (origin and auth checks included)."""
+    from linkup.asgi import application
+
+    headers = []
+    if cookie is not None:
+        headers.append((b"cookie", f"sessionid={cookie}".encode()))
+    if origin is not None:
+        headers.append((b"origin", origin))
+    return WebsocketCommunicator(application, path, headers=headers)
+
+
+class Socket:
+    """A connected chat communicator with helpers that read like the protocol."""
+
+    def __init__(self, comm: WebsocketCommunicator, connected: dict[str, Any]) -> None:
+        self.comm = comm
+        self.connected = connected
+
+    async def send(self, frame: dict[str, Any]) -> None:
+        await self.comm.send_json_to(frame)
+
+    async def send_text(self, text: str) -> None:
+        # send_to() refuses "", which a real client can send.
+        await self.comm.send_input({"type": "websocket.receive", "text": text})
+
+    async def receive(self, timeout: float = 3) -> dict[str, Any]:
+        return await self.comm.receive_json_from(timeout=timeout)
+
+    async def expect(self, frame_type: str, timeout: float = 3, **fields: Any) -> dict[str, Any]:
+        """The next frame of ``frame_type`` whose fields match; skips others."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            frame = await self.receive(max(0.01, deadline - loop.time()))
+            if frame["type"] == frame_type and all(frame.get(k) == v for k, v in fields.items()):
+                return frame
+
+    async def nothing(self, timeout: float = 0.2) -> bool:
+        return await self.comm.receive_nothing(timeout=timeout)
+
+    async def drain(self, timeout: float = 0.2) -> list[dict[str, Any]]:
+        frames = []
+        while not await self.comm.receive_nothing(timeout=timeout):
+            frames.append(await self.receive())
+        return frames
+
+    async def close(self) -> None:
+        await self.comm.disconnect()
+
+
+@pytest.fixture
+async def chat(cookies: Callable[[Any], str]) -> AsyncIterator[Callable[..., Awaitable[Socket]]]:
+    """``await chat(alice, "bob")``: a signed-in chat socket, closed after the test."""
+    from channels.db import database_sync_to_async
+
+    opened: list[Socket] = []
+
+    async def open_chat(user: Any, peer: str) -> Socket:
+        cookie = await database_sync_to_async(cookies)(user)
+        comm = communicator(f"/ws/chat/{peer}/", cookie)
+        connected, code = await comm.connect(timeout=5)
+        assert connected, f"handshake refused with {code}"
+        socket = Socket(comm, await comm.receive_json_from(timeout=5))
+        assert socket.connected["type"] == "connected"
+        opened.append(socket)
+        return socket
+
+    yield open_chat
+    for socket in opened:
+        await socket.comm.disconnect()
+
+
+@pytest.fixture
+def user_model() -> Any:
+    return get_user_model()

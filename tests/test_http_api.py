@@ -1,0 +1,133 @@
+"""The HTTP API: same validation, limits and idempotency as the socket."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.test import Client, override_settings
+
+from messaging.models import Conversation, Message
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def alice_client(make_user) -> Client:
+    make_user("bob")
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(make_user("alice"))
+    client.get("/messages/")  # sets the CSRF cookie, as the chat page does
+    return client
+
+
+def post_send(client: Client, username: str, body: object, *, csrf: bool = True, raw: bytes | None = None):
+    headers = {"HTTP_X_CSRFTOKEN": client.cookies["csrftoken"].value} if csrf else {}
+    data = raw if raw is not None else json.dumps(body)
+    return client.post(f"/messages/api/{username}/send", data=data, content_type="application/json", **headers)
+
+
+def test_send_stores_and_answers_201_then_200_on_a_repeat(alice_client) -> None:
+    first = post_send(alice_client, "bob", {"content": "hi bob", "client_id": "h1"})
+    assert first.status_code == 201
+    message = first.json()["message"]
+    assert message["sender"] == "alice" and message["recipient"] == "bob" and message["seq"] == 1
+    again = post_send(alice_client, "bob", {"content": "hi bob", "client_id": "h1"})
+    assert again.status_code == 200 and again.json() == first.json()
+    assert Message.objects.count() == 1
+
+
+def test_send_without_csrf_is_403_json(alice_client) -> None:
+    response = post_send(alice_client, "bob", {"content": "hi", "client_id": "x"}, csrf=False)
+    assert response.status_code == 403
+    assert response.json()["code"] == "forbidden"
+    assert Message.objects.count() == 0
+
+
+def test_anonymous_api_calls_are_403_json(make_user) -> None:
+    make_user("bob")
+    client = Client()
+    assert client.get("/messages/api/bob/history").status_code == 403
+    response = client.post("/messages/api/bob/send", data="{}", content_type="application/json")
+    assert response.status_code == 403 and response.json()["type"] == "error"
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({"content": "", "client_id": "x"}, 400, "invalid_frame"),
+        ({"content": "hi"}, 400, "invalid_frame"),
+        ({"content": "x" * 4001, "client_id": "x"}, 413, "too_large"),
+        ([1, 2], 400, "invalid_frame"),
+    ],
+)
+def test_send_validates_like_the_socket(alice_client, body, status, code) -> None:
+    response = post_send(alice_client, "bob", body)
+    assert response.status_code == status
+    assert response.json()["type"] == "error" and response.json()["code"] == code
+    assert Message.objects.count() == 0
+
+
+def test_send_with_a_body_that_is_not_json_is_400(alice_client) -> None:
+    response = post_send(alice_client, "bob", None, raw=b"{nope")
+    assert response.status_code == 400 and response.json()["code"] == "invalid_json"
+
+
+@override_settings(MESSAGING_MAX_FRAME_BYTES=100)
+def test_send_with_a_body_over_the_frame_limit_is_413(alice_client) -> None:
+    response = post_send(alice_client, "bob", {"content": "x" * 200, "client_id": "x"})
+    assert response.status_code == 413 and response.json()["code"] == "too_large"
+
+
+@override_settings(MESSAGING_RATE_LIMIT="1/60s")
+def test_send_over_the_rate_is_429(alice_client) -> None:
+    assert post_send(alice_client, "bob", {"content": "a", "client_id": "1"}).status_code == 201
+    response = post_send(alice_client, "bob", {"content": "b", "client_id": "2"})
+    assert response.status_code == 429 and response.json()["code"] == "rate_limited"
+
+
+def test_unknown_peer_is_404_and_creates_nothing(alice_client) -> None:
+    response = post_send(alice_client, "nobody", {"content": "hi", "client_id": "x"})
+    assert response.status_code == 404 and response.json()["code"] == "not_found"
+    assert alice_client.get("/messages/api/alice/history").status_code == 404
+    assert Conversation.objects.count() == 0
+
+
+def test_history_pages_newest_first(alice_client) -> None:
+    for i in range(5):
+        post_send(alice_client, "bob", {"content": f"m{i}", "client_id": f"m{i}"})
+    page = alice_client.get("/messages/api/bob/history?limit=2").json()
+    assert [m["seq"] for m in page["messages"]] == [5, 4] and page["has_more"] is True
+    page = alice_client.get("/messages/api/bob/history?before=3&limit=50").json()
+    assert [m["seq"] for m in page["messages"]] == [2, 1] and page["has_more"] is False
+
+
+@pytest.mark.parametrize("query", ["limit=0", "limit=101", "limit=abc", "before=-1"])
+def test_history_rejects_bad_parameters(alice_client, query) -> None:
+    response = alice_client.get(f"/messages/api/bob/history?{query}")
+    assert response.status_code == 400 and response.json()["code"] == "invalid_frame"
+
+
+def test_history_fetched_by_the_recipient_delivers(alice_client, django_user_model) -> None:
+    post_send(alice_client, "bob", {"content": "hi", "client_id": "d1"})
+    bob_client = Client()
+    bob_client.force_login(django_user_model.objects.get(username="bob"))
+    page = bob_client.get("/messages/api/alice/history").json()
+    assert page["messages"][0]["status"] == "delivered"
+    assert Message.objects.get().status == "delivered"
+
+
+def test_healthz_reports_database_and_channel_layer() -> None:
+    response = Client().get("/healthz")
+    assert response.status_code == 200
+    assert response.json()["checks"] == {"database": "ok", "channel_layer": "ok"}
+
+
+def test_pages_require_sign_in(client) -> None:
+    assert client.get("/messages/").status_code == 302
+    assert client.get("/messages/bob/").status_code == 302
+
+
+def test_chat_page_for_an_unknown_user_is_404(alice_client) -> None:
+    assert alice_client.get("/messages/nobody/").status_code == 404
+    assert alice_client.get("/messages/bob/").status_code == 200

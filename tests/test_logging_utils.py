@@ -1,0 +1,63 @@
+"""MessagingLogger: logs and stores, never raises, and cannot be flooded by clients."""
+
+from __future__ import annotations
+
+import logging
+from unittest import mock
+
+import pytest
+from django.db import OperationalError
+
+from messaging.error_models import ErrorCategory
+from messaging.exceptions import SerializationError
+from messaging.logging_utils import MessagingLogger, category_for_exception
+from messaging.models import MessagingError
+
+pytestmark = pytest.mark.django_db
+
+
+def test_error_logs_and_stores_with_category_and_context(caplog, make_user) -> None:
+    user = make_user("alice")
+    with caplog.at_level(logging.ERROR, logger="messaging"):
+        row = MessagingLogger().error(
+            ErrorCategory.DATABASE_ERROR, "could not commit", context={"seq": 4}, user=user, exc=OperationalError("locked")
+        )
+    assert row is not None and row.category == "database_error" and row.user == user
+    assert row.context["seq"] == 4 and "OperationalError: locked" in row.context["exception"]
+    assert "could not commit" in caplog.text
+
+
+def test_storing_never_raises_when_the_database_is_down(caplog) -> None:
+    with mock.patch.object(MessagingError.objects, "create", side_effect=OperationalError("database is down")):
+        with caplog.at_level(logging.CRITICAL, logger="messaging"):
+            assert MessagingLogger().error(ErrorCategory.DELIVERY_ERROR, "boom") is None
+    assert "could not store MessagingError" in caplog.text
+
+
+def test_context_that_json_cannot_hold_is_made_safe() -> None:
+    row = MessagingLogger().error("validation_error", "odd", context={"text": "a\x00b\ud800", "obj": object()})
+    assert row is not None and "\x00" not in row.context["text"]
+
+
+def test_client_errors_store_one_row_per_window_and_count_the_rest(make_user) -> None:
+    user = make_user("mallory")
+    logger = MessagingLogger()
+    for _ in range(100):
+        logger.client_error(user, "invalid_json", "garbage")
+    logger.client_error(user, "invalid_frame", "other")
+    assert MessagingError.objects.filter(category="validation_error").count() == 2
+
+
+@pytest.mark.parametrize(
+    ("exc", "category"),
+    [
+        (SerializationError("x"), "json_serialization_error"),
+        (OperationalError("x"), "database_error"),
+        (ConnectionRefusedError(), "connection_error"),
+    ],
+)
+def test_exceptions_map_to_their_category(exc, category) -> None:
+    from django.core.exceptions import SynchronousOnlyOperation
+
+    assert category_for_exception(exc) == category
+    assert category_for_exception(SynchronousOnlyOperation()) == "async_context_violation"

@@ -1,0 +1,59 @@
+"""JSONSerializer: valid JSON for every supported value, and the contract's payloads."""
+
+from __future__ import annotations
+
+import datetime
+import json
+
+import pytest
+from hypothesis import given
+
+from messaging.exceptions import SerializationError
+from messaging.serializers import JSONSerializer, isoformat, message_payload
+
+from .strategies import serializable_values
+
+
+@given(serializable_values)
+def test_dumps_emits_valid_json_for_any_supported_value(value: object) -> None:
+    text = JSONSerializer.dumps(value)
+    json.loads(text)
+
+
+def test_datetimes_keep_microseconds_and_an_explicit_offset() -> None:
+    moment = datetime.datetime(2026, 11, 27, 9, 41, 5, 123456, tzinfo=datetime.timezone.utc)
+    assert JSONSerializer.dumps({"at": moment}) == '{"at":"2026-11-27T09:41:05.123456+00:00"}'
+    plus_one = moment.astimezone(datetime.timezone(datetime.timedelta(hours=1)))
+    assert isoformat(plus_one) == "2026-11-27T09:41:05.123456+00:00"
+
+
+def test_unserializable_values_raise_serialization_error() -> None:
+    with pytest.raises(SerializationError):
+        JSONSerializer.dumps({"x": object()})
+    with pytest.raises(SerializationError):
+        JSONSerializer.dumps({"x": float("nan")})
+
+
+def test_loads_rejects_non_json_constants() -> None:
+    with pytest.raises(ValueError):
+        JSONSerializer.loads("NaN")
+
+
+@pytest.mark.django_db
+def test_message_payload_round_trips(make_user) -> None:
+    from messaging.async_handlers import create_message, get_or_create_direct_conversation
+
+    alice, bob = make_user("alice"), make_user("bob")
+    conversation = get_or_create_direct_conversation(alice, bob)
+    message, _ = create_message(conversation.pk, alice, bob, "hi <b>bob</b> 😀", "c-1")
+    payload = json.loads(JSONSerializer.dumps(message))
+    assert payload == json.loads(JSONSerializer.dumps(message_payload(message)))
+    assert payload["id"] == message.pk
+    assert payload["seq"] == 1
+    assert payload["sender"] == "alice"
+    assert payload["recipient"] == "bob"
+    assert payload["content"] == "hi <b>bob</b> 😀"
+    assert payload["client_id"] == "c-1"
+    assert payload["status"] == "sent"
+    assert payload["delivered_at"] is None and payload["read_at"] is None
+    assert datetime.datetime.fromisoformat(payload["created_at"]) == message.created_at
