@@ -201,6 +201,11 @@ MESSAGING_MAX_LENGTH = int(os.environ.get("MESSAGING_MAX_LENGTH", "4000"))
 # socket before the application sees the frame.
 MESSAGING_MAX_FRAME_BYTES = int(os.environ.get("MESSAGING_MAX_FRAME_BYTES", "65536"))
 MESSAGING_RATE_LIMIT = os.environ.get("MESSAGING_RATE_LIMIT", "60/10s")
+# Presence: each process refreshes its sockets' rows every HEARTBEAT seconds;
+# a row not refreshed for EXPIRY seconds (its process died) stops counting.
+MESSAGING_PRESENCE_HEARTBEAT_SECONDS = float(os.environ.get("MESSAGING_PRESENCE_HEARTBEAT_SECONDS", "20"))
+MESSAGING_PRESENCE_EXPIRY_SECONDS = float(os.environ.get("MESSAGING_PRESENCE_EXPIRY_SECONDS", "60"))
+MESSAGING_TYPING_EXPIRY_SECONDS = float(os.environ.get("MESSAGING_TYPING_EXPIRY_SECONDS", "5"))
 
 # --- Logging --------------------------------------------------------------
 

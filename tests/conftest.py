@@ -154,7 +154,8 @@ async def chat(cookies: Callable[[Any], str]) -> AsyncIterator[Callable[..., Awa
 
     yield open_chat
     for socket in opened:
-        await socket.comm.disconnect()
+        if not socket.comm.future.done():
+            await socket.comm.disconnect()
 
 
 @pytest.fixture

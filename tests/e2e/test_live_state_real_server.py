@@ -1,0 +1,69 @@
+"""Ticks, typing and presence between real clients, across a SIGKILL of daphne."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import pytest
+
+from messaging.wsclient import ChatClient, login
+from tests.servers import Daphne
+
+from .conftest import PASSWORD
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+HEARTBEAT, EXPIRY = "1", "3"
+
+
+def test_ticks_typing_and_no_ghost_after_kill_9(server_env_factory) -> None:
+    env = server_env_factory(MESSAGING_PRESENCE_HEARTBEAT_SECONDS=HEARTBEAT, MESSAGING_PRESENCE_EXPIRY_SECONDS=EXPIRY)
+    first = Daphne(env).start()
+
+    async def before_kill() -> None:
+        alice = ChatClient(first.base_url, login(first.base_url, "alice", PASSWORD), "bob")
+        bob = ChatClient(first.base_url, login(first.base_url, "bob", PASSWORD), "alice")
+        await alice.connect()
+        await bob.connect()
+        assert (await alice.expect("presence"))["online"] is True
+
+        await bob.send({"type": "typing", "is_typing": True})
+        print("alice sees", await alice.expect("typing"))
+
+        client_id = uuid.uuid4().hex
+        await alice.send({"type": "message", "content": "are you there?", "client_id": client_id})
+        ack = await alice.expect("ack")
+        print("alice: sent", ack["message"]["status"])
+        delivered = await alice.expect("status")
+        print("alice: status", delivered["status"], "up_to", delivered["up_to"])
+        await bob.expect("message")
+        await bob.send({"type": "read", "up_to": ack["message"]["seq"]})
+        read = await alice.expect("status", where=lambda f: f["status"] == "read")
+        print("alice: status", read["status"], "up_to", read["up_to"])
+        assert (ack["message"]["status"], delivered["status"], read["status"]) == ("sent", "delivered", "read")
+
+    asyncio.run(before_kill())
+    first.kill()
+    killed_at = time.monotonic()
+    second = Daphne(env).start()
+    try:
+
+        async def after_restart() -> None:
+            alice = ChatClient(second.base_url, login(second.base_url, "alice", PASSWORD), "bob")
+            connected = await alice.connect()
+            print("after restart, alice's connected frame says bob online:", connected["peer"]["online"])
+            if connected["peer"]["online"]:
+                offline = await alice.expect("presence", timeout=30)
+                assert offline["user"] == "bob" and offline["online"] is False
+            print(f"bob shown offline {time.monotonic() - killed_at:.1f} s after the kill")
+            await alice.close()
+            again = ChatClient(second.base_url, login(second.base_url, "alice", PASSWORD), "bob")
+            assert (await again.connect())["peer"]["online"] is False
+            await again.close()
+
+        asyncio.run(after_restart())
+        assert time.monotonic() - killed_at < float(EXPIRY) + 2 * float(HEARTBEAT) + 10
+    finally:
+        second.stop()
