@@ -206,6 +206,14 @@ MESSAGING_RATE_LIMIT = os.environ.get("MESSAGING_RATE_LIMIT", "60/10s")
 MESSAGING_PRESENCE_HEARTBEAT_SECONDS = float(os.environ.get("MESSAGING_PRESENCE_HEARTBEAT_SECONDS", "20"))
 MESSAGING_PRESENCE_EXPIRY_SECONDS = float(os.environ.get("MESSAGING_PRESENCE_EXPIRY_SECONDS", "60"))
 MESSAGING_TYPING_EXPIRY_SECONDS = float(os.environ.get("MESSAGING_TYPING_EXPIRY_SECONDS", "5"))
+# Notifications: similar ones within this window share a row ("3 new messages").
+MESSAGING_NOTIFICATION_GROUP_SECONDS = float(os.environ.get("MESSAGING_NOTIFICATION_GROUP_SECONDS", "300"))
+# Links in emails point here.
+MESSAGING_SITE_URL = os.environ.get("MESSAGING_SITE_URL", "http://127.0.0.1:8000")
+# The durable retry queue's backoff (exponential with full jitter).
+MESSAGING_RETRY_BASE_SECONDS = float(os.environ.get("MESSAGING_RETRY_BASE_SECONDS", "30"))
+MESSAGING_RETRY_MAX_SECONDS = float(os.environ.get("MESSAGING_RETRY_MAX_SECONDS", "3600"))
+MESSAGING_RETRY_MAX_ATTEMPTS = int(os.environ.get("MESSAGING_RETRY_MAX_ATTEMPTS", "8"))
 
 # --- Logging --------------------------------------------------------------
 

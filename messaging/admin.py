@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
-from django.contrib import admin
-from django.db.models import QuerySet
-from django.http import HttpRequest
+from typing import Any
 
-from .models import Connection, Conversation, Message, MessagingError, Participant, UserStatus
+from django.contrib import admin
+from django.db.models import Count, Q, QuerySet, Sum
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+
+from .models import (
+    Connection,
+    Conversation,
+    Message,
+    MessagingError,
+    Notification,
+    NotificationPreference,
+    Participant,
+    RetryQueueItem,
+    UserStatus,
+)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -81,3 +94,87 @@ class ConnectionAdmin(ReadOnlyAdmin):
     list_display = ("user", "kind", "server_id", "connected_at", "last_heartbeat")
     list_filter = ("kind", "server_id")
     search_fields = ("user__username", "channel_name")
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyAdmin):
+    list_display = ("id", "user", "kind", "title", "count", "read", "pushed_at", "email_state", "created_at")
+    list_filter = ("kind", "read", "email_state")
+    search_fields = ("user__username", "title", "body")
+    list_select_related = ("user",)
+    raw_id_fields = ("user", "message")
+
+
+@admin.register(NotificationPreference)
+class NotificationPreferenceAdmin(admin.ModelAdmin):
+    list_display = ("user", "kind", "in_app", "email", "quiet_hours_start", "quiet_hours_end", "timezone")
+    list_filter = ("kind", "in_app", "email")
+    search_fields = ("user__username",)
+    raw_id_fields = ("user",)
+
+
+def retry_statistics() -> list[dict[str, Any]]:
+    """Per operation: items by state, attempts, and how often retrying worked."""
+    rows = RetryQueueItem.objects.values("operation").annotate(
+        total=Count("id"),
+        pending=Count("id", filter=Q(state__in=[RetryQueueItem.State.PENDING, RetryQueueItem.State.RUNNING])),
+        succeeded=Count("id", filter=Q(state=RetryQueueItem.State.SUCCEEDED)),
+        succeeded_after_retry=Count("id", filter=Q(state=RetryQueueItem.State.SUCCEEDED, attempts__gt=1)),
+        exhausted=Count("id", filter=Q(state=RetryQueueItem.State.EXHAUSTED)),
+        attempts=Sum("attempts"),
+    )
+    stats = []
+    for row in rows.order_by("operation"):
+        finished = row["succeeded"] + row["exhausted"]
+        row["success_rate"] = f"{100 * row['succeeded'] / finished:.1f} %" if finished else "-"
+        stats.append(row)
+    return stats
+
+
+@admin.register(RetryQueueItem)
+class RetryQueueItemAdmin(admin.ModelAdmin):
+    list_display = ("id", "operation", "state", "attempts", "max_attempts", "next_attempt_at", "short_error")
+    list_filter = ("state", "operation")
+    search_fields = ("last_error", "operation")
+    readonly_fields = (
+        "operation",
+        "payload",
+        "state",
+        "attempts",
+        "max_attempts",
+        "next_attempt_at",
+        "last_attempt_at",
+        "claimed_until",
+        "last_error",
+        "created_at",
+        "notification",
+    )
+    actions = ["retry_now"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.display(description="last error")
+    def short_error(self, obj: RetryQueueItem) -> str:
+        return obj.last_error[:100]
+
+    @admin.action(description="Retry selected items now")
+    def retry_now(self, request: HttpRequest, queryset: QuerySet[RetryQueueItem]) -> None:
+        """Make the items due at once; exhausted ones get one more attempt."""
+        pending = queryset.filter(state=RetryQueueItem.State.PENDING).update(next_attempt_at=timezone.now())
+        revived = queryset.filter(state=RetryQueueItem.State.EXHAUSTED)
+        revived_count = 0
+        for item in revived:
+            item.state = RetryQueueItem.State.PENDING
+            item.max_attempts = max(item.max_attempts, item.attempts + 1)
+            item.next_attempt_at = timezone.now()
+            item.save(update_fields=["state", "max_attempts", "next_attempt_at"])
+            revived_count += 1
+        self.message_user(
+            request,
+            f"{pending + revived_count} item(s) are due now; process_retry_queue will run them on its next pass.",
+        )
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        extra_context = {**(extra_context or {}), "retry_statistics": retry_statistics()}
+        return super().changelist_view(request, extra_context=extra_context)

@@ -19,14 +19,21 @@ from django.db.models import Count, Max, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from .exceptions import InvalidFrame, RateLimited
+from .error_models import ErrorCategory
+from .exceptions import InvalidFrame, RateLimited, ServerError
 from .groups import conversation_group
-from .models import Connection, Conversation, Message, MessageStatus, Participant, UserStatus
+from .logging_utils import messaging_logger
+from .models import Connection, Conversation, Message, MessageStatus, Notification, Participant, UserStatus
 from .rate_limit import TokenBucket
+from .retry_handler import DATABASE_POLICY, MessageRetryHandler, RetriesExhausted
 
 User = get_user_model()
 
 UNREAD = (MessageStatus.SENT, MessageStatus.DELIVERED)
+
+# One handler for the process, so its counters tell how often storing a
+# message needed a retry and how often that worked.
+database_retry = MessageRetryHandler(DATABASE_POLICY)
 
 
 @dataclass(frozen=True)
@@ -179,19 +186,10 @@ def create_message(
         if existing is None:
             raise RateLimited("too many messages; slow down", client_id=client_id)
         return _check_same_conversation(existing, conversation_id, client_id), False
-    now = timezone.now()
     try:
-        with transaction.atomic():
-            seq = _take_next_seq(conversation_id, now)
-            message = Message.objects.create(
-                conversation_id=conversation_id,
-                seq=seq,
-                sender=sender,
-                recipient=recipient,
-                content=content,
-                client_id=client_id,
-                created_at=now,
-            )
+        message = database_retry.call(
+            _insert_message, conversation_id, sender, recipient, content, client_id
+        )
     except IntegrityError:
         existing = _find_by_client_id(sender, client_id)
         if existing is None:
@@ -199,7 +197,36 @@ def create_message(
         if bucket is not None:
             bucket.give_back(sender.pk)
         return _check_same_conversation(existing, conversation_id, client_id), False
+    except RetriesExhausted as exc:
+        if bucket is not None:
+            bucket.give_back(sender.pk)
+        messaging_logger.error(
+            ErrorCategory.DATABASE_ERROR,
+            "could not store a message",
+            context={"conversation": conversation_id, "client_id": client_id, "attempts": exc.attempts},
+            user=sender,
+            exc=exc.last,
+        )
+        raise ServerError(
+            "the message could not be stored; resend it with the same client_id", client_id=client_id
+        ) from exc
     return message, True
+
+
+def _insert_message(conversation_id: int, sender: Any, recipient: Any | None, content: str, client_id: str) -> Message:
+    """One attempt: take the next seq and insert, in one transaction."""
+    now = timezone.now()
+    with transaction.atomic():
+        seq = _take_next_seq(conversation_id, now)
+        return Message.objects.create(
+            conversation_id=conversation_id,
+            seq=seq,
+            sender=sender,
+            recipient=recipient,
+            content=content,
+            client_id=client_id,
+            created_at=now,
+        )
 
 
 def _find_by_client_id(sender: Any, client_id: str) -> Message | None:
@@ -380,11 +407,19 @@ def set_user_online_status(user_id: int, online: bool, *, at: datetime.datetime 
     return PresenceChange(user_id, _username(user_id), online, at)
 
 
-def register_connection(user_id: int, channel_name: str, kind: str, server_id: str) -> PresenceChange | None:
+def register_connection(
+    user_id: int, channel_name: str, kind: str, server_id: str, conversation_id: int | None = None
+) -> PresenceChange | None:
     """Record an open socket; return the change if the user just came online."""
     with transaction.atomic():
         _lock_status(user_id)
-        Connection.objects.create(user_id=user_id, channel_name=channel_name, kind=kind, server_id=server_id)
+        Connection.objects.create(
+            user_id=user_id,
+            channel_name=channel_name,
+            kind=kind,
+            server_id=server_id,
+            conversation_id=conversation_id,
+        )
         return set_user_online_status(user_id, True)
 
 
@@ -446,6 +481,38 @@ def presence_of(user_id: int, expiry: float) -> tuple[bool, datetime.datetime | 
     return online, last_seen
 
 
+# --- Notifications --------------------------------------------------------------
+
+
+def notification_unread_count(user_id: int) -> int:
+    return Notification.objects.filter(user_id=user_id, read=False).count()
+
+
+def mark_notification_read(user_id: int, notification_id: int) -> int | None:
+    """Mark one of the user's notifications read; the new unread count, or None if nothing changed."""
+    if not Notification.objects.filter(pk=notification_id, user_id=user_id).exists():
+        raise InvalidFrame(f"there is no notification {notification_id} of yours")
+    moved = Notification.objects.filter(pk=notification_id, user_id=user_id, read=False).update(
+        read=True, read_at=timezone.now()
+    )
+    return notification_unread_count(user_id) if moved else None
+
+
+def mark_all_notifications_read(user_id: int) -> int | None:
+    """Mark every notification of the user read; 0, or None if nothing changed."""
+    moved = Notification.objects.filter(user_id=user_id, read=False).update(read=True, read_at=timezone.now())
+    return 0 if moved else None
+
+
+def list_notifications(user_id: int, before: int | None, limit: int) -> tuple[list[Notification], bool]:
+    """A page of the user's notifications, newest first, older than id ``before``."""
+    query = Notification.objects.filter(user_id=user_id).order_by("-id")
+    if before is not None:
+        query = query.filter(pk__lt=before)
+    rows = list(query[: limit + 1])
+    return rows[:limit], len(rows) > limit
+
+
 class AsyncSafeMessageHandler:
     """The database operations above as coroutines for the consumers.
 
@@ -468,3 +535,7 @@ class AsyncSafeMessageHandler:
     refresh_connections = staticmethod(database_sync_to_async(refresh_connections))
     sweep_expired_connections = staticmethod(database_sync_to_async(sweep_expired_connections))
     presence_of = staticmethod(database_sync_to_async(presence_of))
+    notification_unread_count = staticmethod(database_sync_to_async(notification_unread_count))
+    mark_notification_read = staticmethod(database_sync_to_async(mark_notification_read))
+    mark_all_notifications_read = staticmethod(database_sync_to_async(mark_all_notifications_read))
+    list_notifications = staticmethod(database_sync_to_async(list_notifications))

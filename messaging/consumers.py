@@ -17,12 +17,15 @@ from typing import Any
 from autobahn.exception import Disconnected
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from . import conf
+from . import conf, notification_service
 from .async_handlers import AsyncSafeMessageHandler as db
 from .async_handlers import ChatOpening, StatusChange
 from .connection_validator import (
     ConnectionValidator,
     HistoryFrame,
+    ListFrame,
+    MarkAllReadFrame,
+    MarkReadFrame,
     MessageFrame,
     PingFrame,
     ReadFrame,
@@ -47,9 +50,11 @@ from .serializers import (
     connected_frame,
     error_frame,
     message_frame,
+    notifications_page_frame,
     page_frame,
     status_frame,
     typing_frame,
+    unread_count_frame,
 )
 
 log = logging.getLogger("messaging.consumers")
@@ -85,13 +90,13 @@ class MessagingConsumer(AsyncWebsocketConsumer):
             # to a vanished client, a cancelled task): never leak presence.
             await self.leave()
 
-    async def join(self) -> None:
+    async def join(self, conversation_id: int | None = None) -> None:
         """Accept the socket and count it for presence; call from ``connect``."""
         await self.channel_layer.group_add(user_group(self.user.pk), self.channel_name)
         await self.accept()
         tracker.add(self.channel_name)
         change = await db.register_connection(
-            self.user.pk, self.channel_name, self.connection_kind, tracker.server_id
+            self.user.pk, self.channel_name, self.connection_kind, tracker.server_id, conversation_id
         )
         self.registered = True
         if change is not None:
@@ -217,7 +222,7 @@ class ChatConsumer(MessagingConsumer):
         # snapshot is pushed, whatever came before is in the snapshot.
         await self.channel_layer.group_add(self.chat.group_name, self.channel_name)
         await self.channel_layer.group_add(presence_group(self.chat.peer_id), self.channel_name)
-        await self.join()
+        await self.join(self.chat.conversation_id)
         snapshot = await db.chat_snapshot(
             self.chat.conversation_id, self.user.pk, self.chat.peer_id, self.limits.presence_expiry
         )
@@ -266,6 +271,8 @@ class ChatConsumer(MessagingConsumer):
             recipient_id=message.recipient_id,
             status=message.status,
         )
+        if created:
+            await notification_service.anotify_new_message(message)
 
     async def on_typing(self, frame: TypingFrame) -> None:
         await self.set_typing(frame.is_typing)
@@ -336,3 +343,44 @@ class ChatConsumer(MessagingConsumer):
             typing_frame(self.user.get_username(), is_typing),
             user_id=self.user.pk,
         )
+
+
+class NotificationsConsumer(MessagingConsumer):
+    """``ws/notifications/``: the signed-in user's notifications and unread count."""
+
+    frames = frozenset({"mark_read", "mark_all_read", "list", "ping"})
+    connection_kind = Connection.Kind.NOTIFICATIONS
+    url_kwargs = ()
+
+    async def connect(self) -> None:
+        data = ConnectionValidator.validate_connection_data(self.scope, required_kwargs=self.url_kwargs)
+        if data is None:
+            await self.refuse()
+            return
+        self.user = data["user"]
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.join()
+        await self.send_frame(unread_count_frame(await db.notification_unread_count(self.user.pk)))
+
+    @property
+    def group(self) -> str:
+        return notification_service.notifications_group(self.user.pk)
+
+    def joined_groups(self) -> list[str]:
+        return [*super().joined_groups(), self.group]
+
+    async def on_mark_read(self, frame: MarkReadFrame) -> None:
+        unread = await db.mark_notification_read(self.user.pk, frame.id)
+        if unread is not None:
+            await notification_service.push_unread_count(self.user.pk, unread)
+
+    async def on_mark_all_read(self, frame: MarkAllReadFrame) -> None:
+        unread = await db.mark_all_notifications_read(self.user.pk)
+        if unread is not None:
+            await notification_service.push_unread_count(self.user.pk, unread)
+
+    async def on_list(self, frame: ListFrame) -> None:
+        items, has_more = await db.list_notifications(self.user.pk, frame.before, frame.limit)
+        await self.send_frame(notifications_page_frame(items, has_more))
+
+    notification_push = MessagingConsumer.broadcast_text

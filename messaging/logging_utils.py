@@ -18,7 +18,7 @@ import logging
 import traceback
 from typing import Any
 
-from channels.db import database_sync_to_async
+from asgiref.sync import sync_to_async
 from django.core.cache import cache
 from django.core.exceptions import SynchronousOnlyOperation
 from django.db import DatabaseError, transaction
@@ -95,8 +95,13 @@ class MessagingLogger:
         return self._store(category, severity, message, context, _user_id(user))
 
     async def aerror(self, *args: Any, **kwargs: Any) -> MessagingError | None:
-        """:meth:`error` from async code: the row is stored in a database thread."""
-        return await database_sync_to_async(self.error)(*args, **kwargs)
+        """:meth:`error` from async code: the row is stored in the sync thread.
+
+        Plain ``sync_to_async`` rather than ``database_sync_to_async``: this is
+        also reached from sync views through ``async_to_sync``, where closing
+        "old" connections mid-request would break the caller's transaction.
+        """
+        return await sync_to_async(self.error)(*args, **kwargs)
 
     def client_error(
         self, user: Any, code: str, detail: str, *, context: dict[str, Any] | None = None
@@ -126,7 +131,7 @@ class MessagingLogger:
         )
 
     async def aclient_error(self, *args: Any, **kwargs: Any) -> MessagingError | None:
-        return await database_sync_to_async(self.client_error)(*args, **kwargs)
+        return await sync_to_async(self.client_error)(*args, **kwargs)
 
     def _store(
         self,

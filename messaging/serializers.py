@@ -16,7 +16,7 @@ from django.db import models
 from django.utils import timezone
 
 from .exceptions import MessagingException, SerializationError
-from .models import Message
+from .models import Message, Notification
 
 
 class MessagePayload(TypedDict):
@@ -163,3 +163,47 @@ def connected_frame(
 
 
 PONG = {"type": "pong"}
+
+
+# --- Notifications -----------------------------------------------------------------
+
+
+class NotificationPayload(TypedDict):
+    id: int
+    kind: str
+    title: str
+    body: str
+    url: str
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
+    count: int
+    read: bool
+
+
+def notification_payload(notification: Any) -> NotificationPayload:
+    return {
+        "id": notification.pk,
+        "kind": notification.kind,
+        "title": notification.title,
+        "body": notification.body,
+        "url": notification.url,
+        "created_at": notification.created_at,
+        "updated_at": notification.updated_at,
+        "count": notification.count,
+        "read": notification.read,
+    }
+
+
+def notification_frame(notification: Any) -> dict[str, Any]:
+    return {"type": "notification", "notification": notification_payload(notification)}
+
+
+def unread_count_frame(count: int) -> dict[str, Any]:
+    return {"type": "unread_count", "count": count}
+
+
+def notifications_page_frame(items: list[Any], has_more: bool) -> dict[str, Any]:
+    return {"type": "notifications", "items": [notification_payload(n) for n in items], "has_more": has_more}
+
+
+PAYLOADS[Notification] = notification_payload

@@ -7,5 +7,6 @@ urlpatterns = [
     path("messages/api/<str:username>/history", views.api_history, name="api-history"),
     path("messages/api/<str:username>/send", views.api_send, name="api-send"),
     path("messages/<str:username>/", views.chat_page, name="chat"),
+    path("notifications/", views.notifications_page, name="notifications"),
     path("healthz", views.healthz, name="healthz"),
 ]

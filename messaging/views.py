@@ -22,7 +22,7 @@ from django.views.csrf import csrf_failure as django_csrf_failure
 from django.views.decorators.http import require_GET, require_POST
 
 from . import async_handlers as handlers
-from . import conf
+from . import conf, notification_service
 from .connection_validator import ConnectionValidator, HistoryFrame, MessageFrame
 from .error_models import ErrorCategory
 from .exceptions import Forbidden, InvalidFrame, InvalidJSON, MessagingException, NotFound, TooLarge
@@ -139,6 +139,8 @@ def api_send(request: HttpRequest, username: str) -> HttpResponse:
         recipient_id=message.recipient_id,
         status=message.status,
     )
+    if created:
+        notification_service.notify_new_message(message)
     return json_response({"message": message_payload(message)}, status=201 if created else 200)
 
 
@@ -187,6 +189,12 @@ async def _layer_round_trip() -> None:
 @login_required
 def inbox(request: HttpRequest) -> HttpResponse:
     return render(request, "messaging/inbox.html", {"conversations": handlers.conversations_for(request.user)})
+
+
+@login_required
+def notifications_page(request: HttpRequest) -> HttpResponse:
+    items, has_more = handlers.list_notifications(request.user.pk, None, 50)
+    return render(request, "messaging/notifications.html", {"notifications": items, "has_more": has_more})
 
 
 @login_required

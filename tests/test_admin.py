@@ -47,3 +47,48 @@ def test_the_admin_is_for_staff_only(django_user_model) -> None:
     client = Client()
     client.force_login(django_user_model.objects.create_user("alice", password="pw"))
     assert client.get("/admin/messaging/messagingerror/").status_code == 302
+
+
+def test_retry_queue_shows_counts_and_success_rates(staff_client) -> None:
+    from messaging.models import RetryQueueItem
+
+    RetryQueueItem.objects.create(operation="notification.email", state="succeeded", attempts=3)
+    RetryQueueItem.objects.create(operation="notification.email", state="succeeded", attempts=1)
+    RetryQueueItem.objects.create(operation="notification.email", state="exhausted", attempts=8)
+    RetryQueueItem.objects.create(operation="notification.email", state="pending", attempts=1)
+    response = staff_client.get("/admin/messaging/retryqueueitem/")
+    assert response.status_code == 200
+    stats = response.context["retry_statistics"]
+    assert stats == [
+        {
+            "operation": "notification.email",
+            "total": 4,
+            "pending": 1,
+            "succeeded": 2,
+            "succeeded_after_retry": 1,
+            "exhausted": 1,
+            "attempts": 13,
+            "success_rate": "66.7 %",
+        }
+    ]
+    assert b"66.7 %" in response.content
+
+
+def test_retry_now_makes_items_due_and_revives_exhausted_ones(staff_client) -> None:
+    import datetime
+
+    from django.utils import timezone
+
+    from messaging.models import RetryQueueItem
+
+    later = timezone.now() + datetime.timedelta(hours=1)
+    pending = RetryQueueItem.objects.create(operation="x", state="pending", next_attempt_at=later)
+    exhausted = RetryQueueItem.objects.create(operation="x", state="exhausted", attempts=8, max_attempts=8)
+    staff_client.post(
+        "/admin/messaging/retryqueueitem/",
+        {"action": "retry_now", "_selected_action": [pending.pk, exhausted.pk]},
+    )
+    pending.refresh_from_db()
+    exhausted.refresh_from_db()
+    assert pending.next_attempt_at <= timezone.now()
+    assert exhausted.state == "pending" and exhausted.max_attempts == 9

@@ -1,0 +1,378 @@
+"""Deliver a notification: store it, push it, email it when the user is away.
+
+:func:`notify` (and :func:`anotify` from async code) is the one entry point.
+The steps are independent, so each may fail without losing the others:
+
+1. **Store.** The database is the truth: every notification is a row before
+   anything else happens. Similar notifications within
+   ``MESSAGING_NOTIFICATION_GROUP_SECONDS`` share a row ("3 new messages from
+   alice").
+2. **Push** over the channel layer to the user's ``ws/notifications/``
+   sockets, with the new unread count. A layer that is down only costs the
+   push: the client gets the notification from ``list`` and ``unread_count``
+   when it reconnects.
+3. **Email**, when the user has no open socket, wants email for this kind and
+   is outside their quiet hours. The email is written to the durable retry
+   queue in the same transaction as the notification (an outbox) and tried at
+   once in a small thread pool, so a slow or refusing SMTP server never holds
+   up the chat and a failed email is retried by ``process_retry_queue``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import zoneinfo
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import close_old_connections, transaction
+from django.utils import timezone
+
+from . import conf
+from .groups import broadcast_frame
+from .logging_utils import category_for_exception, messaging_logger
+from .models import Connection, Message, Notification, NotificationKind, NotificationPreference
+from .retry_handler import claim, enqueue, retry_operation, run_item
+from .serializers import notification_frame, unread_count_frame
+
+log = logging.getLogger("messaging.notifications")
+
+EMAIL_OPERATION = "notification.email"
+DEFAULT_GROUP_SECONDS = 300
+
+
+def notifications_group(user_id: int) -> str:
+    """The ``ws/notifications/`` sockets of one user."""
+    return f"notifications.{user_id}"
+
+
+# --- Preferences -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Preference:
+    in_app: bool = True
+    email: bool = True
+    quiet_hours_start: datetime.time | None = None
+    quiet_hours_end: datetime.time | None = None
+    timezone: str = "UTC"
+
+
+def preference_for(user_id: int, kind: str) -> Preference:
+    row = NotificationPreference.objects.filter(user_id=user_id, kind=kind).first()
+    if row is None:
+        return Preference()
+    return Preference(row.in_app, row.email, row.quiet_hours_start, row.quiet_hours_end, row.timezone)
+
+
+def in_quiet_hours(
+    moment: datetime.datetime, start: datetime.time | None, end: datetime.time | None, tz_name: str
+) -> bool:
+    """Whether ``moment`` falls in the daily window [start, end) of zone ``tz_name``.
+
+    A window that ends before it starts spans midnight (22:00-07:00). No
+    window, or an empty one (start == end), is never quiet. An unknown zone
+    is read as UTC.
+    """
+    if start is None or end is None or start == end:
+        return False
+    try:
+        zone = zoneinfo.ZoneInfo(tz_name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        zone = zoneinfo.ZoneInfo("UTC")
+    local = moment.astimezone(zone).time().replace(tzinfo=None)
+    if start < end:
+        return start <= local < end
+    return local >= start or local < end
+
+
+# --- Store ---------------------------------------------------------------------
+
+
+@dataclass
+class Delivery:
+    """What :func:`store_notification` stored and decided."""
+
+    notification: Notification
+    created: bool
+    push: bool
+    unread: int
+    listening: bool = False
+    email_item_id: int | None = None
+
+
+def _group_seconds() -> float:
+    return float(getattr(settings, "MESSAGING_NOTIFICATION_GROUP_SECONDS", DEFAULT_GROUP_SECONDS))
+
+
+def store_notification(
+    user_id: int,
+    kind: str,
+    title: str,
+    body: str = "",
+    url: str = "",
+    *,
+    group_key: str = "",
+    group_title: str | None = None,
+    message: Message | None = None,
+    now: datetime.datetime | None = None,
+) -> Delivery:
+    """Store (or fold into a recent similar one) and decide push and email.
+
+    ``group_title`` may hold ``{count}``: the title of a grouped row.
+    """
+    now = now or timezone.now()
+    preference = preference_for(user_id, kind)
+    with transaction.atomic():
+        existing = None
+        if group_key:
+            existing = (
+                Notification.objects.select_for_update()
+                .filter(
+                    user_id=user_id,
+                    group_key=group_key,
+                    read=False,
+                    updated_at__gte=now - datetime.timedelta(seconds=_group_seconds()),
+                )
+                .order_by("-id")
+                .first()
+            )
+        if existing is not None:
+            existing.count += 1
+            existing.title = (group_title or title).format(count=existing.count)
+            existing.body = body
+            existing.updated_at = now
+            existing.message = message or existing.message
+            existing.save(update_fields=["count", "title", "body", "updated_at", "message"])
+            notification, created = existing, False
+        else:
+            notification = Notification.objects.create(
+                user_id=user_id,
+                kind=kind,
+                title=title,
+                body=body,
+                url=url,
+                group_key=group_key,
+                message=message,
+                created_at=now,
+                updated_at=now,
+            )
+            created = True
+        delivery = Delivery(
+            notification=notification,
+            created=created,
+            push=preference.in_app,
+            unread=Notification.objects.filter(user_id=user_id, read=False).count(),
+            listening=_live_sockets(user_id, now).filter(kind=Connection.Kind.NOTIFICATIONS).exists(),
+        )
+        if created and _wants_email(user_id, preference, now):
+            item = enqueue(EMAIL_OPERATION, {"notification": notification.pk}, notification=notification)
+            notification.email_state = Notification.EmailState.QUEUED
+            notification.save(update_fields=["email_state"])
+            delivery.email_item_id = item.pk
+    return delivery
+
+
+def _live_sockets(user_id: int, now: datetime.datetime) -> Any:
+    cutoff = now - datetime.timedelta(seconds=conf.limits().presence_expiry)
+    return Connection.objects.filter(user_id=user_id, last_heartbeat__gte=cutoff)
+
+
+def _wants_email(user_id: int, preference: Preference, now: datetime.datetime) -> bool:
+    """Email only a user who is away: no open socket anywhere."""
+    if not preference.email:
+        return False
+    if in_quiet_hours(now, preference.quiet_hours_start, preference.quiet_hours_end, preference.timezone):
+        return False
+    return not _live_sockets(user_id, now).exists()
+
+
+# --- Push ------------------------------------------------------------------------
+
+
+async def push(delivery: Delivery) -> bool:
+    """Send the notification and the unread count to the user's sockets.
+
+    Channel layer only (no database), so sync code can call it through
+    ``async_to_sync``. True when the layer took both frames.
+    """
+    group = notifications_group(delivery.notification.user_id)
+    pushed = True
+    if delivery.push:
+        pushed = await broadcast_frame(group, "notification.push", notification_frame(delivery.notification))
+    counted = await broadcast_frame(group, "notification.push", unread_count_frame(delivery.unread))
+    return pushed and counted
+
+
+def record_push(delivery: Delivery) -> None:
+    """Note that the notification went out to a listening socket."""
+    if delivery.push and delivery.listening:
+        Notification.objects.filter(pk=delivery.notification.pk).update(pushed_at=timezone.now())
+
+
+async def push_unread_count(user_id: int, count: int) -> bool:
+    return await broadcast_frame(notifications_group(user_id), "notification.push", unread_count_frame(count))
+
+
+# --- Email ------------------------------------------------------------------------
+
+_email_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="linkup-email")
+_pending: set[Future] = set()
+
+
+def schedule_email_attempt(item_id: int) -> Future:
+    """Try a queued email now, off the event loop and off the database thread."""
+    future = _email_pool.submit(_attempt_now, item_id)
+    _pending.add(future)
+    future.add_done_callback(_pending.discard)
+    return future
+
+
+def _attempt_now(item_id: int) -> None:
+    try:
+        if claim(item_id):
+            run_item(item_id)
+    finally:
+        close_old_connections()
+
+
+def wait_for_email_attempts(timeout: float = 30) -> None:
+    """Block until the immediate email attempts scheduled so far are done."""
+    wait(list(_pending), timeout=timeout)
+
+
+def site_url() -> str:
+    return str(getattr(settings, "MESSAGING_SITE_URL", "http://127.0.0.1:8000")).rstrip("/")
+
+
+@retry_operation(EMAIL_OPERATION)
+def send_notification_email(payload: dict[str, Any]) -> None:
+    """Email one notification; raises on failure so the queue can retry it."""
+    notification = Notification.objects.select_related("user").filter(pk=payload["notification"]).first()
+    if notification is None or notification.email_state == Notification.EmailState.SENT:
+        return
+    address = notification.user.email
+    if not address:
+        Notification.objects.filter(pk=notification.pk).update(email_state=Notification.EmailState.NONE)
+        return
+    link = f"{site_url()}{notification.url}" if notification.url.startswith("/") else notification.url
+    lines = [notification.body, "", link] if notification.body else [link]
+    try:
+        send_mail(
+            subject=f"LinkUp: {notification.title}",
+            message="\n".join(lines).strip(),
+            from_email=None,
+            recipient_list=[address],
+        )
+    except Exception:
+        Notification.objects.filter(pk=notification.pk).update(email_state=Notification.EmailState.FAILED)
+        raise
+    Notification.objects.filter(pk=notification.pk).update(
+        email_state=Notification.EmailState.SENT, emailed_at=timezone.now()
+    )
+
+
+# --- Entry points -------------------------------------------------------------------
+
+
+async def deliver(delivery: Delivery | None) -> None:
+    """Push a stored notification and start its email, if it has one (async callers)."""
+    if delivery is None:
+        return
+    if await push(delivery):
+        await database_sync_to_async(record_push)(delivery)
+    if delivery.email_item_id is not None:
+        schedule_email_attempt(delivery.email_item_id)
+
+
+def deliver_sync(delivery: Delivery | None) -> None:
+    """:func:`deliver` for sync callers (views, commands)."""
+    if delivery is None:
+        return
+    if async_to_sync(push)(delivery):
+        record_push(delivery)
+    if delivery.email_item_id is not None:
+        schedule_email_attempt(delivery.email_item_id)
+
+
+def notify(user: Any, kind: str, title: str, body: str = "", url: str = "", **options: Any) -> Notification:
+    """Store, push and (when the user is away) email a notification.
+
+    Only storing can raise: a push or an email that fails is recorded and
+    left to ``sync``/``list`` or to the retry queue.
+    """
+    delivery = store_notification(user.pk, kind, title, body, url, **options)
+    deliver_sync(delivery)
+    return delivery.notification
+
+
+async def anotify(user_id: int, kind: str, title: str, body: str = "", url: str = "", **options: Any) -> Notification:
+    """:func:`notify` for async code."""
+    delivery = await database_sync_to_async(store_notification)(user_id, kind, title, body, url, **options)
+    await deliver(delivery)
+    return delivery.notification
+
+
+# --- new_message -----------------------------------------------------------------
+
+
+def has_conversation_open(user_id: int, conversation_id: int) -> bool:
+    return (
+        _live_sockets(user_id, timezone.now())
+        .filter(kind=Connection.Kind.CHAT, conversation_id=conversation_id)
+        .exists()
+    )
+
+
+def _new_message_options(message: Message) -> dict[str, Any]:
+    sender = message.sender.get_username()
+    preview = message.content if len(message.content) <= 140 else message.content[:139] + "…"
+    return {
+        "kind": NotificationKind.NEW_MESSAGE,
+        "title": f"New message from {sender}",
+        "body": preview,
+        "url": f"/messages/{sender}/",
+        "group_key": f"new_message:{message.conversation_id}",
+        "group_title": f"{{count}} new messages from {sender}",
+        "message": message,
+    }
+
+
+def store_new_message_notification(message: Message) -> Delivery | None:
+    """The recipient's ``new_message`` notification, unless they have the conversation open."""
+    if message.recipient_id is None or has_conversation_open(message.recipient_id, message.conversation_id):
+        return None
+    options = _new_message_options(message)
+    return store_notification(message.recipient_id, options.pop("kind"), options.pop("title"), **options)
+
+
+def notify_new_message(message: Message) -> None:
+    """The recipient's ``new_message`` notification. Never raises: the message is stored already."""
+    try:
+        deliver_sync(store_new_message_notification(message))
+    except Exception as exc:  # noqa: BLE001 - a failed notification must not fail the send
+        _log_new_message_failure(message, exc)
+
+
+async def anotify_new_message(message: Message) -> None:
+    """:func:`notify_new_message` for async code."""
+    try:
+        await deliver(await database_sync_to_async(store_new_message_notification)(message))
+    except Exception as exc:  # noqa: BLE001 - a failed notification must not fail the send
+        await database_sync_to_async(_log_new_message_failure)(message, exc)
+
+
+def _log_new_message_failure(message: Message, exc: BaseException) -> None:
+    messaging_logger.error(
+        category_for_exception(exc),
+        "could not create the new_message notification",
+        user=message.sender,
+        context={"message": message.pk, "recipient": message.recipient_id},
+        exc=exc,
+    )

@@ -1,0 +1,219 @@
+"""notification_service: store first, push when online, email when away; each step may fail alone."""
+
+from __future__ import annotations
+
+import datetime
+import smtplib
+import zoneinfo
+from unittest import mock
+
+import pytest
+from django.core import mail
+from django.test import override_settings
+from django.utils import timezone
+from hypothesis import given
+from hypothesis import strategies as st
+
+from messaging import notification_service as service
+from messaging.models import Connection, Notification, NotificationPreference, RetryQueueItem
+from messaging.retry_handler import process_due
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+LOCMEM = "django.core.mail.backends.locmem.EmailBackend"
+
+
+class RefusingBackend:
+    """An email backend whose server answers 451 (try again later) to everything."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        pass
+
+    def send_messages(self, messages):
+        raise smtplib.SMTPResponseException(451, b"4.3.0 mail server temporarily unavailable")
+
+
+REFUSING = "tests.test_notification_service.RefusingBackend"
+
+
+def go_online(user, kind: str = Connection.Kind.NOTIFICATIONS, conversation=None) -> Connection:
+    return Connection.objects.create(
+        user=user, channel_name=f"test.{user.pk}.{kind}", kind=kind, server_id="test", conversation=conversation
+    )
+
+
+def notify(user, **options) -> Notification:
+    notification = service.notify(user, "system", "Hello", "body", "/messages/", **options)
+    service.wait_for_email_attempts()
+    return notification
+
+
+# --- Store and email -------------------------------------------------------------
+
+
+@override_settings(EMAIL_BACKEND=LOCMEM)
+def test_an_offline_user_gets_the_notification_stored_and_emailed(alice) -> None:
+    notification = notify(alice)
+    assert Notification.objects.filter(pk=notification.pk).exists()
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].to == ["alice@example.com"] and "Hello" in mail.outbox[0].subject
+    assert "http://127.0.0.1:8000/messages/" in mail.outbox[0].body
+    notification.refresh_from_db()
+    assert notification.email_state == "sent" and notification.emailed_at is not None
+
+
+@override_settings(EMAIL_BACKEND=LOCMEM)
+def test_an_online_user_is_not_emailed(alice) -> None:
+    go_online(alice, Connection.Kind.CHAT)
+    notify(alice)
+    assert mail.outbox == []
+    assert Notification.objects.count() == 1
+
+
+@override_settings(EMAIL_BACKEND=LOCMEM)
+def test_email_preference_off_means_no_email_but_still_stored(alice) -> None:
+    NotificationPreference.objects.create(user=alice, kind="system", email=False)
+    notify(alice)
+    assert mail.outbox == [] and Notification.objects.count() == 1
+
+
+@override_settings(EMAIL_BACKEND=LOCMEM)
+def test_quiet_hours_hold_back_the_email(alice) -> None:
+    now = timezone.now()
+    zone = "Asia/Tokyo"
+    local = now.astimezone(zoneinfo.ZoneInfo(zone))
+    start = (local - datetime.timedelta(hours=1)).time()
+    end = (local + datetime.timedelta(hours=1)).time()
+    NotificationPreference.objects.create(user=alice, kind="system", quiet_hours_start=start, quiet_hours_end=end, timezone=zone)
+    notify(alice)
+    assert mail.outbox == [] and Notification.objects.count() == 1
+
+
+# --- Grouping ------------------------------------------------------------------------
+
+
+@override_settings(EMAIL_BACKEND=LOCMEM)
+def test_similar_notifications_in_a_short_window_are_grouped_and_emailed_once(alice) -> None:
+    for i in range(3):
+        service.notify(alice, "new_message", "New message from bob", f"m{i}", "/messages/bob/",
+                       group_key="new_message:1", group_title="{count} new messages from bob")
+    service.wait_for_email_attempts()
+    notification = Notification.objects.get()
+    assert notification.count == 3 and notification.title == "3 new messages from bob"
+    assert notification.body == "m2"
+    assert len(mail.outbox) == 1
+
+
+def test_grouping_stops_after_the_window_or_once_read(alice) -> None:
+    first = service.notify(alice, "system", "a", group_key="k")
+    Notification.objects.filter(pk=first.pk).update(updated_at=timezone.now() - datetime.timedelta(hours=1))
+    second = service.notify(alice, "system", "b", group_key="k")
+    assert second.pk != first.pk
+    Notification.objects.filter(pk=second.pk).update(read=True)
+    third = service.notify(alice, "system", "c", group_key="k")
+    assert third.pk not in {first.pk, second.pk}
+
+
+# --- Quiet hours ------------------------------------------------------------------------
+
+zones = st.sampled_from(["UTC", "Europe/Paris", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe", "Pacific/Kiritimati"])
+moments = st.datetimes(
+    min_value=datetime.datetime(2000, 1, 1), max_value=datetime.datetime(2100, 1, 1), timezones=st.just(datetime.timezone.utc)
+)
+
+
+@given(moments, st.times(), st.times(), zones)
+def test_quiet_hours_follow_the_users_local_clock(moment, start, end, zone) -> None:
+    local = moment.astimezone(zoneinfo.ZoneInfo(zone)).time()
+    quiet = service.in_quiet_hours(moment, start, end, zone)
+    if start == end:
+        assert not quiet
+    elif start < end:
+        assert quiet == (start <= local < end)
+    else:
+        assert quiet == (local >= start or local < end)
+
+
+@given(moments, st.times(), st.times(), zones)
+def test_a_window_and_its_complement_split_the_day(moment, start, end, zone) -> None:
+    if start != end:
+        assert service.in_quiet_hours(moment, start, end, zone) != service.in_quiet_hours(moment, end, start, zone)
+
+
+def test_an_unknown_zone_is_read_as_utc() -> None:
+    noon = datetime.datetime(2026, 1, 1, 12, tzinfo=datetime.timezone.utc)
+    assert service.in_quiet_hours(noon, datetime.time(11), datetime.time(13), "Not/AZone")
+
+
+# --- Fallback ------------------------------------------------------------------------
+
+
+class BrokenLayer:
+    async def group_send(self, group, message):
+        raise ConnectionError("redis is down")
+
+
+@override_settings(EMAIL_BACKEND=LOCMEM)
+def test_a_failing_channel_layer_loses_nothing_and_raises_nothing(alice) -> None:
+    with mock.patch("messaging.groups.get_channel_layer", return_value=BrokenLayer()):
+        notification = notify(alice)
+    assert Notification.objects.filter(pk=notification.pk).exists()
+    assert len(mail.outbox) == 1
+    from messaging.models import MessagingError
+
+    assert MessagingError.objects.filter(category="connection_error").exists()
+
+
+@override_settings(EMAIL_BACKEND=REFUSING)
+def test_a_refusing_smtp_server_queues_the_email(alice) -> None:
+    notification = notify(alice)
+    item = RetryQueueItem.objects.get()
+    assert item.state == "pending" and item.attempts == 1 and "451" in item.last_error
+    notification.refresh_from_db()
+    assert notification.email_state == "failed"
+
+
+@override_settings(EMAIL_BACKEND=REFUSING)
+def test_layer_and_smtp_both_down_still_store_then_deliver_once_when_smtp_is_back(alice) -> None:
+    with mock.patch("messaging.groups.get_channel_layer", return_value=BrokenLayer()):
+        notification = notify(alice)
+    assert Notification.objects.filter(pk=notification.pk).exists()
+    RetryQueueItem.objects.update(next_attempt_at=timezone.now())
+    with override_settings(EMAIL_BACKEND=LOCMEM):
+        assert process_due().succeeded == 1
+        assert process_due().total == 0
+        assert len(mail.outbox) == 1
+    notification.refresh_from_db()
+    assert notification.email_state == "sent"
+
+
+@override_settings(EMAIL_BACKEND=LOCMEM)
+def test_a_user_without_an_address_is_not_emailed(make_user) -> None:
+    user = make_user("noaddress")
+    user.email = ""
+    user.save()
+    notify(user)
+    assert mail.outbox == []
+    assert RetryQueueItem.objects.get().state == "succeeded"
+
+
+# --- new_message -----------------------------------------------------------------------
+
+
+@override_settings(EMAIL_BACKEND=LOCMEM)
+def test_a_new_message_notifies_a_recipient_who_does_not_have_the_conversation_open(alice, bob) -> None:
+    from messaging import async_handlers as handlers
+
+    conversation = handlers.get_or_create_direct_conversation(alice, bob)
+    message, _ = handlers.create_message(conversation.pk, alice, bob, "hello bob", "n1")
+    service.notify_new_message(message)
+    service.wait_for_email_attempts()
+    notification = Notification.objects.get(user=bob)
+    assert notification.kind == "new_message" and notification.title == "New message from alice"
+    assert notification.url == "/messages/alice/" and notification.message == message
+    assert len(mail.outbox) == 1
+
+    go_online(bob, Connection.Kind.CHAT, conversation)
+    message, _ = handlers.create_message(conversation.pk, alice, bob, "again", "n2")
+    service.notify_new_message(message)
+    assert Notification.objects.get(user=bob).count == 1
