@@ -113,6 +113,12 @@ else:
                 "timeout": 20,
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             },
+            # Persistent: Channels closes "old" connections around every
+            # database_sync_to_async call, and with CONN_MAX_AGE=0 that means
+            # reopening SQLite (and checkpointing the WAL on close) for every
+            # frame, which cut throughput to a fraction.
+            "CONN_MAX_AGE": int(os.environ.get("DATABASE_CONN_MAX_AGE", "600")),
+            "CONN_HEALTH_CHECKS": True,
             # A file, not Django's shared in-memory database, so that tests
             # with real threads see the same locking as production.
             "TEST": {"NAME": str(VAR_DIR / "test_linkup.sqlite3")},
@@ -206,6 +212,11 @@ MESSAGING_RATE_LIMIT = os.environ.get("MESSAGING_RATE_LIMIT", "60/10s")
 MESSAGING_PRESENCE_HEARTBEAT_SECONDS = float(os.environ.get("MESSAGING_PRESENCE_HEARTBEAT_SECONDS", "20"))
 MESSAGING_PRESENCE_EXPIRY_SECONDS = float(os.environ.get("MESSAGING_PRESENCE_EXPIRY_SECONDS", "60"))
 MESSAGING_TYPING_EXPIRY_SECONDS = float(os.environ.get("MESSAGING_TYPING_EXPIRY_SECONDS", "5"))
+# Abuse limits: typing frames per user, open sockets per user, and bad frames
+# one socket may send per window before it is disconnected.
+MESSAGING_TYPING_RATE_LIMIT = os.environ.get("MESSAGING_TYPING_RATE_LIMIT", "30/10s")
+MESSAGING_MAX_SOCKETS_PER_USER = int(os.environ.get("MESSAGING_MAX_SOCKETS_PER_USER", "20"))
+MESSAGING_BAD_FRAME_LIMIT = os.environ.get("MESSAGING_BAD_FRAME_LIMIT", "30/60s")
 # Notifications: similar ones within this window share a row ("3 new messages").
 MESSAGING_NOTIFICATION_GROUP_SECONDS = float(os.environ.get("MESSAGING_NOTIFICATION_GROUP_SECONDS", "300"))
 # Links in emails point here.

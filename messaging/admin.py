@@ -9,7 +9,9 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
+from .archive import archive
 from .models import (
+    ArchivedMessage,
     Connection,
     Conversation,
     Message,
@@ -80,6 +82,24 @@ class MessageAdmin(ReadOnlyAdmin):
     search_fields = ("content", "client_id", "sender__username", "recipient__username")
     list_select_related = ("sender", "recipient", "conversation")
     raw_id_fields = ("conversation", "sender", "recipient")
+    actions = ["archive_selected"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        # Deleting would leave a hole in seq; archiving keeps it.
+        return False
+
+    @admin.action(description="Archive selected messages (sync and history still return them)")
+    def archive_selected(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
+        moved = archive(queryset)
+        self.message_user(request, f"{moved} message(s) moved to the archive.")
+
+
+@admin.register(ArchivedMessage)
+class ArchivedMessageAdmin(ReadOnlyAdmin):
+    list_display = ("id", "conversation", "seq", "sender", "recipient", "status", "created_at", "archived_at")
+    list_filter = ("status",)
+    search_fields = ("content", "client_id")
+    list_select_related = ("sender", "recipient", "conversation")
 
 
 @admin.register(UserStatus)

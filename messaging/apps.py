@@ -8,7 +8,10 @@ class MessagingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import notification_service  # noqa: F401 - registers the email retry operation
+        from . import (
+            notification_service,  # noqa: F401 - registers the email retry operation
+            signals,  # noqa: F401 - connects the logout receiver
+        )
         from .routing_validator import check_websocket_routes
 
         checks.register(check_websocket_routes, checks.Tags.urls)

@@ -20,10 +20,19 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .error_models import ErrorCategory
-from .exceptions import InvalidFrame, RateLimited, ServerError
+from .exceptions import InvalidFrame, RateLimited, ServerError, TooManySockets
 from .groups import conversation_group
 from .logging_utils import messaging_logger
-from .models import Connection, Conversation, Message, MessageStatus, Notification, Participant, UserStatus
+from .models import (
+    ArchivedMessage,
+    Connection,
+    Conversation,
+    Message,
+    MessageStatus,
+    Notification,
+    Participant,
+    UserStatus,
+)
 from .rate_limit import TokenBucket
 from .retry_handler import DATABASE_POLICY, MessageRetryHandler, RetriesExhausted
 
@@ -262,26 +271,55 @@ def get_messages(
     Fetching is delivery: the reader's undelivered messages in the page become
     ``delivered`` (reported in ``MessagePage.delivered``).
     """
-    query = Message.objects.select_related("sender", "recipient").filter(conversation_id=conversation_id)
+    rows = _page(Message, conversation_id, after, before, limit)
+    if after is None and before is None:
+        # "The newest page": newest means the conversation's last seq, which
+        # may itself have been archived.
+        before = last_seq(conversation_id) + 1
+    if not _contiguous_and_full(rows, after, before, limit):
+        # Some of the range may have been archived: read it from there too.
+        archived = _page(ArchivedMessage, conversation_id, after, before, limit)
+        if archived:
+            rows = sorted(rows + archived, key=lambda m: m.seq, reverse=after is None)[: limit + 1]
+    page = MessagePage(messages=rows[:limit], has_more=len(rows) > limit)
+    undelivered = [
+        m
+        for m in page.messages
+        if isinstance(m, Message) and m.recipient_id == reader_id and m.status == MessageStatus.SENT
+    ]
+    if undelivered:
+        page.delivered = mark_delivered(conversation_id, reader_id, max(m.seq for m in undelivered))
+        if page.delivered is not None:
+            for message in undelivered:
+                message.status = MessageStatus.DELIVERED
+                message.delivered_at = page.delivered.at
+    return page
+
+
+def _page(model: Any, conversation_id: int, after: int | None, before: int | None, limit: int) -> list[Any]:
+    query = model.objects.select_related("sender", "recipient").filter(conversation_id=conversation_id)
     if after is not None:
         query = query.filter(seq__gt=after).order_by("seq")
     else:
         if before is not None:
             query = query.filter(seq__lt=before)
         query = query.order_by("-seq")
-    rows = list(query[: limit + 1])
-    page = MessagePage(messages=rows[:limit], has_more=len(rows) > limit)
-    undelivered = [
-        m.seq for m in page.messages if m.recipient_id == reader_id and m.status == MessageStatus.SENT
-    ]
-    if undelivered:
-        page.delivered = mark_delivered(conversation_id, reader_id, max(undelivered))
-        if page.delivered is not None:
-            for message in page.messages:
-                if message.recipient_id == reader_id and message.status == MessageStatus.SENT:
-                    message.status = MessageStatus.DELIVERED
-                    message.delivered_at = page.delivered.at
-    return page
+    return list(query[: limit + 1])
+
+
+def _contiguous_and_full(rows: list[Message], after: int | None, before: int | None, limit: int) -> bool:
+    """Whether the hot table alone answered the page: no seq missing, nothing beyond.
+
+    ``before`` is None only with ``after`` set.
+    """
+    if len(rows) <= limit:
+        return False
+    if after is not None:
+        start, step = after + 1, 1
+    else:
+        assert before is not None
+        start, step = before - 1, -1
+    return all(row.seq == start + step * i for i, row in enumerate(rows))
 
 
 # --- Status -----------------------------------------------------------------
@@ -408,11 +446,26 @@ def set_user_online_status(user_id: int, online: bool, *, at: datetime.datetime 
 
 
 def register_connection(
-    user_id: int, channel_name: str, kind: str, server_id: str, conversation_id: int | None = None
+    user_id: int,
+    channel_name: str,
+    kind: str,
+    server_id: str,
+    conversation_id: int | None = None,
+    *,
+    max_sockets: int | None = None,
+    expiry: float = 60,
 ) -> PresenceChange | None:
-    """Record an open socket; return the change if the user just came online."""
+    """Record an open socket; return the change if the user just came online.
+
+    Raises :class:`TooManySockets` (recording nothing) when the user already
+    has ``max_sockets`` live sockets.
+    """
     with transaction.atomic():
         _lock_status(user_id)
+        if max_sockets is not None:
+            live = _live_connections(user_id, timezone.now(), expiry).count()
+            if live >= max_sockets:
+                raise TooManySockets(f"you already have {live} open sockets; close one first")
         Connection.objects.create(
             user_id=user_id,
             channel_name=channel_name,
@@ -458,7 +511,15 @@ def sweep_expired_connections(expiry: float) -> list[PresenceChange]:
     cutoff = now - datetime.timedelta(seconds=expiry)
     expired = Connection.objects.filter(last_heartbeat__lt=cutoff)
     last_beats = dict(expired.values("user_id").annotate(last=Max("last_heartbeat")).values_list("user_id", "last"))
+    dead_servers = dict(expired.values("server_id").annotate(n=Count("id")).values_list("server_id", "n"))
     expired.delete()
+    for server_id, sockets in dead_servers.items():
+        messaging_logger.error(
+            ErrorCategory.CONNECTION_ERROR,
+            f"{sockets} socket(s) of server process {server_id} stopped heartbeating; the process is gone",
+            severity="warning",
+            context={"server_id": server_id, "sockets": sockets, "expiry_seconds": expiry},
+        )
     ghosts = UserStatus.objects.filter(online=True).exclude(
         user_id__in=Connection.objects.filter(last_heartbeat__gte=cutoff).values("user_id")
     )

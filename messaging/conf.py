@@ -23,6 +23,21 @@ DEFAULT_PRESENCE_HEARTBEAT_SECONDS = 20
 DEFAULT_PRESENCE_EXPIRY_SECONDS = 60
 # A typing indicator not refreshed for this long is turned off.
 DEFAULT_TYPING_EXPIRY_SECONDS = 5.0
+# A well-behaved client sends a typing frame every couple of seconds at most;
+# beyond this it gets rate_limited answers (nothing is broadcast).
+DEFAULT_TYPING_RATE_LIMIT = "30/10s"
+# Tabs, phones and the notification bell of one user together; beyond this a
+# new socket is told why and closed.
+DEFAULT_MAX_SOCKETS_PER_USER = 20
+# Bad frames one socket may send per window before it is disconnected
+# (close code CLOSE_PROTOCOL_ABUSE): a buggy client gets its errors, a
+# fuzzer or an attacker gets cut off.
+DEFAULT_BAD_FRAME_LIMIT = "30/60s"
+
+# WebSocket close codes of our own (4000-4999 are for applications).
+CLOSE_PROTOCOL_ABUSE = 4400
+CLOSE_SIGNED_OUT = 4401
+CLOSE_TOO_MANY_SOCKETS = 4429
 # daphne drops frames over 1 MiB before the application sees them.
 DAPHNE_MAX_MESSAGE_BYTES = 1024 * 1024
 
@@ -57,23 +72,29 @@ class Limits:
     presence_heartbeat: float
     presence_expiry: float
     typing_expiry: float
+    typing_rate: Rate | None
+    max_sockets_per_user: int
+    bad_frame_rate: Rate | None
+
+
+def _setting(name: str, default: object) -> object:
+    return getattr(settings, name, default)
 
 
 def limits() -> Limits:
-    max_frame_bytes = int(getattr(settings, "MESSAGING_MAX_FRAME_BYTES", DEFAULT_MAX_FRAME_BYTES))
+    max_frame_bytes = int(_setting("MESSAGING_MAX_FRAME_BYTES", DEFAULT_MAX_FRAME_BYTES))
     if not 0 < max_frame_bytes < DAPHNE_MAX_MESSAGE_BYTES:
         raise ImproperlyConfigured(
             "MESSAGING_MAX_FRAME_BYTES must be positive and below daphne's 1 MiB frame limit."
         )
     return Limits(
-        max_length=int(getattr(settings, "MESSAGING_MAX_LENGTH", DEFAULT_MAX_LENGTH)),
+        max_length=int(_setting("MESSAGING_MAX_LENGTH", DEFAULT_MAX_LENGTH)),
         max_frame_bytes=max_frame_bytes,
-        rate=parse_rate(getattr(settings, "MESSAGING_RATE_LIMIT", DEFAULT_RATE_LIMIT)),
-        presence_heartbeat=float(
-            getattr(settings, "MESSAGING_PRESENCE_HEARTBEAT_SECONDS", DEFAULT_PRESENCE_HEARTBEAT_SECONDS)
-        ),
-        presence_expiry=float(
-            getattr(settings, "MESSAGING_PRESENCE_EXPIRY_SECONDS", DEFAULT_PRESENCE_EXPIRY_SECONDS)
-        ),
-        typing_expiry=float(getattr(settings, "MESSAGING_TYPING_EXPIRY_SECONDS", DEFAULT_TYPING_EXPIRY_SECONDS)),
+        rate=parse_rate(_setting("MESSAGING_RATE_LIMIT", DEFAULT_RATE_LIMIT)),
+        presence_heartbeat=float(_setting("MESSAGING_PRESENCE_HEARTBEAT_SECONDS", DEFAULT_PRESENCE_HEARTBEAT_SECONDS)),
+        presence_expiry=float(_setting("MESSAGING_PRESENCE_EXPIRY_SECONDS", DEFAULT_PRESENCE_EXPIRY_SECONDS)),
+        typing_expiry=float(_setting("MESSAGING_TYPING_EXPIRY_SECONDS", DEFAULT_TYPING_EXPIRY_SECONDS)),
+        typing_rate=parse_rate(_setting("MESSAGING_TYPING_RATE_LIMIT", DEFAULT_TYPING_RATE_LIMIT)),
+        max_sockets_per_user=int(_setting("MESSAGING_MAX_SOCKETS_PER_USER", DEFAULT_MAX_SOCKETS_PER_USER)),
+        bad_frame_rate=parse_rate(_setting("MESSAGING_BAD_FRAME_LIMIT", DEFAULT_BAD_FRAME_LIMIT)),
     )

@@ -31,8 +31,10 @@ from .connection_validator import (
     ReadFrame,
     SyncFrame,
     TypingFrame,
+    safe_get,
 )
-from .exceptions import MessagingException, ProtocolError, ServerError
+from .error_models import ErrorCategory
+from .exceptions import MessagingException, ProtocolError, RateLimited, ServerError, TooManySockets
 from .groups import (
     broadcast_frame,
     broadcast_presence,
@@ -42,7 +44,7 @@ from .groups import (
 from .logging_utils import category_for_exception, messaging_logger
 from .models import Connection, MessageStatus
 from .presence import tracker
-from .rate_limit import TokenBucket
+from .rate_limit import LocalBucket, TokenBucket
 from .serializers import (
     PONG,
     JSONSerializer,
@@ -59,6 +61,10 @@ from .serializers import (
 
 log = logging.getLogger("messaging.consumers")
 
+# The close code a server sees when the TCP connection dropped without a
+# WebSocket close frame.
+ABNORMAL_CLOSURE = 1006
+
 
 class MessagingConsumer(AsyncWebsocketConsumer):
     """What every LinkUp socket does, whatever it speaks."""
@@ -73,9 +79,12 @@ class MessagingConsumer(AsyncWebsocketConsumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.user: Any = None
+        self.session_key: str | None = None
         self.registered = False
+        self.closing = False
         self.bad_frames = 0
         self.limits = conf.limits()
+        self.bad_frame_allowance = LocalBucket(self.limits.bad_frame_rate)
         self.validator = ConnectionValidator(
             max_length=self.limits.max_length, max_frame_bytes=self.limits.max_frame_bytes
         )
@@ -90,17 +99,43 @@ class MessagingConsumer(AsyncWebsocketConsumer):
             # to a vanished client, a cancelled task): never leak presence.
             await self.leave()
 
-    async def join(self, conversation_id: int | None = None) -> None:
-        """Accept the socket and count it for presence; call from ``connect``."""
+    def authenticate(self) -> dict[str, Any] | None:
+        """The scope's user and route kwargs, or None when the handshake must be refused."""
+        data = ConnectionValidator.validate_connection_data(self.scope, required_kwargs=self.url_kwargs)
+        if data is not None:
+            self.user = data["user"]
+            self.session_key = getattr(safe_get(self.scope, "session"), "session_key", None)
+        return data
+
+    async def join(self, conversation_id: int | None = None) -> bool:
+        """Accept the socket and count it for presence; call from ``connect``.
+
+        False when the user has too many sockets open: the socket is told why
+        and closed.
+        """
         await self.channel_layer.group_add(user_group(self.user.pk), self.channel_name)
         await self.accept()
+        try:
+            change = await db.register_connection(
+                self.user.pk,
+                self.channel_name,
+                self.connection_kind,
+                tracker.server_id,
+                conversation_id,
+                max_sockets=self.limits.max_sockets_per_user,
+                expiry=self.limits.presence_expiry,
+            )
+        except TooManySockets as error:
+            await self.send_frame(error_frame(error))
+            await messaging_logger.aclient_error(self.user, "too_many_sockets", error.detail)
+            await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
+            await self.close(code=conf.CLOSE_TOO_MANY_SOCKETS)
+            return False
         tracker.add(self.channel_name)
-        change = await db.register_connection(
-            self.user.pk, self.channel_name, self.connection_kind, tracker.server_id, conversation_id
-        )
         self.registered = True
         if change is not None:
             await broadcast_presence(change.user_id, change.username, True, change.last_seen)
+        return True
 
     async def leave(self) -> None:
         """Undo :meth:`join`; safe to call twice and after a refused handshake."""
@@ -123,7 +158,23 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         return [user_group(self.user.pk)]
 
     async def disconnect(self, code: int) -> None:
+        if code == ABNORMAL_CLOSURE and self.user is not None:
+            # The connection dropped without a close frame: a network cut, a
+            # killed client. Worth seeing when it happens a lot.
+            await messaging_logger.athrottled(
+                ErrorCategory.CONNECTION_ERROR,
+                "abnormal_closure",
+                f"a {self.connection_kind} socket closed without a close frame (1006)",
+                self.user,
+                severity="info",
+            )
         await self.leave()
+
+    async def session_logout(self, event: dict[str, Any]) -> None:
+        """The session this socket was opened with signed out: the socket goes too."""
+        if event.get("session_key") and event["session_key"] == self.session_key:
+            self.closing = True
+            await self.close(code=conf.CLOSE_SIGNED_OUT)
 
     async def refuse(self) -> None:
         """Refuse the handshake: closing before ``accept`` makes daphne answer 403."""
@@ -132,6 +183,8 @@ class MessagingConsumer(AsyncWebsocketConsumer):
     # --- Frames in -------------------------------------------------------------
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.closing:
+            return
         frame = self.validator.parse(text_data, bytes_data, allowed=self.frames)
         if isinstance(frame, ProtocolError):
             await self.reject(frame)
@@ -141,9 +194,7 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         except ProtocolError as error:
             await self.reject(error)
         except MessagingException as error:
-            await messaging_logger.aerror(
-                category_for_exception(error), error.detail, user=self.user, exc=error
-            )
+            # A ServerError's raiser recorded its cause; the edge only answers.
             await self.send_frame(error_frame(error))
         except Exception as exc:  # noqa: BLE001 - the one place a server failure becomes an error frame
             await messaging_logger.aerror(
@@ -157,12 +208,26 @@ class MessagingConsumer(AsyncWebsocketConsumer):
             await self.send_frame(error_frame(ServerError("the server could not do that; try again", client_id=client_id)))
 
     async def reject(self, error: ProtocolError) -> None:
-        """Answer a client's bad frame; count it and record it without flooding."""
+        """Answer a client's bad frame; count it and record it without flooding.
+
+        A socket that keeps sending bad frames beyond ``MESSAGING_BAD_FRAME_LIMIT``
+        is disconnected with ``CLOSE_PROTOCOL_ABUSE``.
+        """
         self.bad_frames += 1
         await self.send_frame(error_frame(error))
         await messaging_logger.aclient_error(
             self.user, error.code.value, error.detail, context={"endpoint": self.connection_kind}
         )
+        if not self.bad_frame_allowance.take():
+            self.closing = True
+            await messaging_logger.aerror(
+                ErrorCategory.VALIDATION_ERROR,
+                f"disconnected a {self.connection_kind} socket after {self.bad_frames} bad frames",
+                severity="warning",
+                user=self.user,
+                context={"bad_frames": self.bad_frames, "close_code": conf.CLOSE_PROTOCOL_ABUSE},
+            )
+            await self.close(code=conf.CLOSE_PROTOCOL_ABUSE)
 
     async def on_ping(self, frame: PingFrame) -> None:
         await self.send_frame(PONG)
@@ -204,16 +269,16 @@ class ChatConsumer(MessagingConsumer):
         super().__init__(*args, **kwargs)
         self.chat: ChatOpening | None = None
         self.bucket = TokenBucket("messages", self.limits.rate)
+        self.typing_allowance = LocalBucket(self.limits.typing_rate)
         self.typing = False
         self.typing_sent_at = 0.0
         self.typing_expiry: asyncio.TimerHandle | None = None
 
     async def connect(self) -> None:
-        data = ConnectionValidator.validate_connection_data(self.scope, required_kwargs=self.url_kwargs)
+        data = self.authenticate()
         if data is None:
             await self.refuse()
             return
-        self.user = data["user"]
         self.chat = await db.open_chat(self.user, data["username"])
         if self.chat is None:
             await self.refuse()
@@ -222,7 +287,8 @@ class ChatConsumer(MessagingConsumer):
         # snapshot is pushed, whatever came before is in the snapshot.
         await self.channel_layer.group_add(self.chat.group_name, self.channel_name)
         await self.channel_layer.group_add(presence_group(self.chat.peer_id), self.channel_name)
-        await self.join(self.chat.conversation_id)
+        if not await self.join(self.chat.conversation_id):
+            return
         snapshot = await db.chat_snapshot(
             self.chat.conversation_id, self.user.pk, self.chat.peer_id, self.limits.presence_expiry
         )
@@ -275,6 +341,8 @@ class ChatConsumer(MessagingConsumer):
             await notification_service.anotify_new_message(message)
 
     async def on_typing(self, frame: TypingFrame) -> None:
+        if not self.typing_allowance.take():
+            raise RateLimited("too many typing frames; send one every couple of seconds")
         await self.set_typing(frame.is_typing)
 
     async def on_read(self, frame: ReadFrame) -> None:
@@ -353,13 +421,12 @@ class NotificationsConsumer(MessagingConsumer):
     url_kwargs = ()
 
     async def connect(self) -> None:
-        data = ConnectionValidator.validate_connection_data(self.scope, required_kwargs=self.url_kwargs)
-        if data is None:
+        if self.authenticate() is None:
             await self.refuse()
             return
-        self.user = data["user"]
         await self.channel_layer.group_add(self.group, self.channel_name)
-        await self.join()
+        if not await self.join():
+            return
         await self.send_frame(unread_count_frame(await db.notification_unread_count(self.user.pk)))
 
     @property

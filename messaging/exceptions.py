@@ -71,7 +71,11 @@ class NotFound(ProtocolError):
 
 
 class ServerError(MessagingException):
-    """The server could not do what was asked; the client may try again."""
+    """The server could not do what was asked; the client may try again.
+
+    Whoever raises it has already recorded the cause as a ``MessagingError``
+    (it knows the category); the edge only answers.
+    """
 
     code = ErrorCode.SERVER_ERROR
     http_status = 503
@@ -79,3 +83,10 @@ class ServerError(MessagingException):
 
 class SerializationError(ServerError):
     """A value could not be turned into JSON."""
+
+
+class TooManySockets(ProtocolError):
+    """The user already has ``MESSAGING_MAX_SOCKETS_PER_USER`` open sockets."""
+
+    code = ErrorCode.RATE_LIMITED
+    http_status = 429

@@ -4,7 +4,9 @@ Every server-side failure goes through :meth:`MessagingLogger.error` (or its
 async twin :meth:`MessagingLogger.aerror`): it is written to the ``messaging``
 logger and stored as a :class:`~messaging.error_models.MessagingError`.
 Storing never raises into the caller: when the database is what failed, the
-log line is all that is left, and it says that the record could not be stored.
+log line says so and the record waits in a small in-process backlog that is
+stored as soon as the database answers again (the next record, or the
+presence heartbeat, flushes it).
 
 Bad frames from clients are not server failures but are still worth seeing;
 :meth:`MessagingLogger.client_error` stores at most one row per user and code
@@ -16,12 +18,14 @@ from __future__ import annotations
 
 import logging
 import traceback
+from collections import deque
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.core.cache import cache
 from django.core.exceptions import SynchronousOnlyOperation
 from django.db import DatabaseError, transaction
+from django.utils import timezone
 
 from .error_models import ErrorCategory, MessagingError, Severity
 from .exceptions import SerializationError
@@ -35,6 +39,10 @@ _LOG_LEVELS = {
     Severity.ERROR: logging.ERROR,
     Severity.CRITICAL: logging.CRITICAL,
 }
+
+# Records that could not be stored while the database was down, oldest
+# first; bounded so an outage cannot exhaust memory. Lost if the process dies.
+_backlog: deque[MessagingError] = deque(maxlen=1000)
 
 # One stored validation_error per user and code per minute is enough to see
 # who sends what; the count of the others travels in the next stored row.
@@ -107,8 +115,26 @@ class MessagingLogger:
         self, user: Any, code: str, detail: str, *, context: dict[str, Any] | None = None
     ) -> MessagingError | None:
         """Record a client's bad frame, at most one row per user and code per window."""
-        user_id = _user_id(user)
-        window_key = f"messaging:client-error:{user_id}:{code}"
+        return self.throttled(
+            ErrorCategory.VALIDATION_ERROR, code, f"client sent a bad frame ({code}): {detail}", user, context=context
+        )
+
+    def throttled(
+        self,
+        category: ErrorCategory | str,
+        code: str,
+        message: str,
+        user: Any,
+        *,
+        context: dict[str, Any] | None = None,
+        severity: Severity | str = Severity.WARNING,
+    ) -> MessagingError | None:
+        """Store at most one row per user, category and code per window; count the rest.
+
+        For events a client can cause at will (bad frames, abrupt closes): the
+        count of the suppressed ones travels in the next stored row.
+        """
+        window_key = f"messaging:throttled:{category}:{_user_id(user)}:{code}"
         count_key = f"{window_key}:suppressed"
         try:
             first_in_window = cache.add(window_key, 1, CLIENT_ERROR_WINDOW_SECONDS)
@@ -119,16 +145,13 @@ class MessagingLogger:
             suppressed = cache.get(count_key, 0)
             cache.delete(count_key)
         except Exception as cache_exc:  # noqa: BLE001 - a cache outage must not stop the answer
-            self.log.warning("cache unavailable for client error throttling: %s", cache_exc)
+            self.log.warning("cache unavailable for error throttling: %s", cache_exc)
             suppressed = 0
         context = {"code": code, "suppressed_since_last": suppressed, **(context or {})}
-        return self.error(
-            ErrorCategory.VALIDATION_ERROR,
-            f"client sent a bad frame ({code}): {detail}",
-            severity=Severity.WARNING,
-            context=context,
-            user=user,
-        )
+        return self.error(category, message, severity=severity, context=context, user=user)
+
+    async def athrottled(self, *args: Any, **kwargs: Any) -> MessagingError | None:
+        return await sync_to_async(self.throttled)(*args, **kwargs)
 
     async def aclient_error(self, *args: Any, **kwargs: Any) -> MessagingError | None:
         return await sync_to_async(self.client_error)(*args, **kwargs)
@@ -141,20 +164,39 @@ class MessagingLogger:
         context: dict[str, Any],
         user_id: int | None,
     ) -> MessagingError | None:
+        row = MessagingError(
+            category=category,
+            severity=severity,
+            message=message[:10000],
+            context=_json_safe(context),
+            user_id=user_id,
+            occurred_at=timezone.now(),
+        )
         try:
             with transaction.atomic():
-                return MessagingError.objects.create(
-                    category=category,
-                    severity=severity,
-                    message=message[:10000],
-                    context=_json_safe(context),
-                    user_id=user_id,
-                )
+                row.save()
         except (DatabaseError, SynchronousOnlyOperation) as store_exc:
-            self.log.critical(
-                "could not store MessagingError [%s] %s: %s", category.value, message, store_exc
-            )
+            self.log.critical("could not store MessagingError [%s] %s: %s", category.value, message, store_exc)
+            if not isinstance(store_exc, SynchronousOnlyOperation):
+                # Kept for when the database answers again (see flush_backlog).
+                _backlog.append(row)
             return None
+        self.flush_backlog()
+        return row
+
+    def flush_backlog(self) -> int:
+        """Store the records that failed while the database was down; return how many."""
+        stored = 0
+        while _backlog:
+            row = _backlog[0]
+            try:
+                with transaction.atomic():
+                    row.save()
+            except DatabaseError:
+                break
+            _backlog.popleft()
+            stored += 1
+        return stored
 
 
 def _json_safe(value: Any) -> Any:

@@ -25,6 +25,7 @@ __all__ = [
     "NotificationKind",
     "NotificationPreference",
     "RetryQueueItem",
+    "ArchivedMessage",
     "MessagingError",
     "ErrorCategory",
     "Severity",
@@ -275,3 +276,37 @@ class RetryQueueItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.operation} #{self.pk} ({self.state}, {self.attempts} attempt(s))"
+
+
+class ArchivedMessage(models.Model):
+    """A message moved out of the hot table by ``archive_messages``.
+
+    It keeps its conversation, ``seq`` and every field, so ``sync`` and
+    ``history`` still return it in its place (they read both tables).
+    """
+
+    id = models.BigIntegerField(primary_key=True)  # the id it had as a Message
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="archived_messages"
+    )
+    seq = models.PositiveBigIntegerField()
+    sender = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", null=True, blank=True
+    )
+    content = models.TextField()
+    client_id = models.CharField(max_length=64)
+    status = models.CharField(max_length=10, choices=MessageStatus.choices)
+    created_at = models.DateTimeField()
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    archived_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["conversation", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "seq"], name="messaging_archived_seq_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"archived #{self.seq} of conversation {self.conversation_id}"

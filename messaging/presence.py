@@ -18,6 +18,7 @@ import os
 import socket
 import uuid
 
+from channels.db import database_sync_to_async
 from django.utils import timezone
 
 from . import conf
@@ -69,6 +70,7 @@ class PresenceTracker:
         limits = conf.limits()
         since = timezone.now() - datetime.timedelta(seconds=limits.presence_heartbeat)
         await db.refresh_connections(self.server_id, sorted(self.channel_names), since)
+        await database_sync_to_async(messaging_logger.flush_backlog)()
         changes = await db.sweep_expired_connections(limits.presence_expiry)
         for change in changes:
             await broadcast_presence(change.user_id, change.username, change.online, change.last_seen)

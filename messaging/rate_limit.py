@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 
 from django.core.cache import cache
 
@@ -71,3 +72,27 @@ class TokenBucket:
             cache.decr(self._key(subject), self._interval_ms)
         except ValueError:
             pass  # the bucket expired: it is full anyway
+
+
+class LocalBucket:
+    """The same token bucket for state that lives in one socket's consumer.
+
+    No cache round trip: used for limits that are per socket by nature
+    (typing frames, bad frames), where sharing across processes buys nothing.
+    """
+
+    def __init__(self, rate: Rate | None, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate = rate
+        self.clock = clock
+        self.tat = 0.0
+
+    def take(self) -> bool:
+        if self.rate is None:
+            return True
+        interval = self.rate.seconds / self.rate.count
+        now = self.clock()
+        tat = max(self.tat, now) + interval
+        if tat - now > interval * self.rate.count + 1e-9:
+            return False
+        self.tat = tat
+        return True

@@ -16,7 +16,7 @@ from django.db import models
 from django.utils import timezone
 
 from .exceptions import MessagingException, SerializationError
-from .models import Message, Notification
+from .models import ArchivedMessage, Message, Notification
 
 
 class MessagePayload(TypedDict):
@@ -32,7 +32,7 @@ class MessagePayload(TypedDict):
     read_at: datetime.datetime | None
 
 
-def message_payload(message: Message) -> MessagePayload:
+def message_payload(message: Message | ArchivedMessage) -> MessagePayload:
     """The message object ``M`` of the contract.
 
     ``sender``/``recipient`` are read from the related users, so callers should
@@ -53,7 +53,7 @@ def message_payload(message: Message) -> MessagePayload:
 
 
 # Models the encoder knows how to turn into their contract payload.
-PAYLOADS: dict[type[models.Model], Callable[[Any], Any]] = {Message: message_payload}
+PAYLOADS: dict[type[models.Model], Callable[[Any], Any]] = {Message: message_payload, ArchivedMessage: message_payload}
 
 
 def isoformat(value: datetime.datetime) -> str:

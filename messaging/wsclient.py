@@ -24,6 +24,13 @@ class LoginFailed(RuntimeError):
     pass
 
 
+class ClientClosed(ConnectionError):
+    """The socket closed while a frame was awaited."""
+
+
+_CLOSED = {"type": "__closed__"}
+
+
 def login(base_url: str, username: str, password: str) -> str:
     """Sign in through the login form; return the ``Cookie`` header for the session."""
     jar = http.cookiejar.CookieJar()
@@ -80,12 +87,18 @@ class ChatClient:
                 await self.frames.put(json.loads(text))
         except websockets.ConnectionClosed:
             pass
+        finally:
+            await self.frames.put(_CLOSED)
 
     async def send(self, frame: dict[str, Any]) -> None:
         await self.socket.send(json.dumps(frame))
 
     async def next(self, timeout: float = 10) -> dict[str, Any]:
-        return await asyncio.wait_for(self.frames.get(), timeout)
+        frame = await asyncio.wait_for(self.frames.get(), timeout)
+        if frame is _CLOSED:
+            self.frames.put_nowait(_CLOSED)  # every later wait fails fast too
+            raise ClientClosed(f"the socket to {self.path} closed")
+        return frame
 
     async def expect(
         self, frame_type: str, timeout: float = 10, where: Callable[[dict[str, Any]], bool] | None = None

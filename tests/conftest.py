@@ -161,3 +161,12 @@ async def chat(cookies: Callable[[Any], str]) -> AsyncIterator[Callable[..., Awa
 @pytest.fixture
 def user_model() -> Any:
     return get_user_model()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    from .robustness import STATS
+
+    if STATS:
+        terminalreporter.section("LinkUp robustness figures")
+        for name, value in sorted(STATS.items()):
+            terminalreporter.write_line(f"{name}: {value}")

@@ -27,11 +27,19 @@ def test_error_logs_and_stores_with_category_and_context(caplog, make_user) -> N
     assert "could not commit" in caplog.text
 
 
-def test_storing_never_raises_when_the_database_is_down(caplog) -> None:
-    with mock.patch.object(MessagingError.objects, "create", side_effect=OperationalError("database is down")):
+def test_storing_never_raises_when_the_database_is_down_and_catches_up_after(caplog) -> None:
+    with mock.patch.object(MessagingError, "save", side_effect=OperationalError("database is down")):
         with caplog.at_level(logging.CRITICAL, logger="messaging"):
             assert MessagingLogger().error(ErrorCategory.DELIVERY_ERROR, "boom") is None
+            assert MessagingLogger().error(ErrorCategory.DATABASE_ERROR, "bang") is None
     assert "could not store MessagingError" in caplog.text
+    assert MessagingError.objects.count() == 0
+    MessagingLogger().error(ErrorCategory.ROUTING_ERROR, "back")
+    assert list(MessagingError.objects.order_by("occurred_at").values_list("message", flat=True)) == [
+        "boom",
+        "bang",
+        "back",
+    ]
 
 
 def test_context_that_json_cannot_hold_is_made_safe() -> None:

@@ -59,3 +59,14 @@ def test_given_back_tokens_can_be_taken_again() -> None:
 def test_no_rate_means_no_limit() -> None:
     bucket = TokenBucket("off", None)
     assert all(bucket.take("u") for _ in range(1000))
+
+
+@given(st.integers(1, 30), st.integers(1, 60))
+def test_local_bucket_allows_a_burst_of_n_then_refills(count: int, seconds: int) -> None:
+    from messaging.rate_limit import LocalBucket
+
+    now = [100.0]
+    bucket = LocalBucket(Rate(count, seconds), clock=lambda: now[0])
+    assert [bucket.take() for _ in range(count + 3)] == [True] * count + [False] * 3
+    now[0] += seconds / count
+    assert bucket.take() and not bucket.take()

@@ -1,0 +1,101 @@
+"""Access rules and abuse limits: each limit is a setting answered by its error frame."""
+
+from __future__ import annotations
+
+import pytest
+from channels.db import database_sync_to_async
+from django.test import Client, override_settings
+
+from messaging import async_handlers as handlers
+from messaging.models import Connection, MessagingError
+
+from .conftest import communicator
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def test_typing_beyond_its_rate_is_answered_and_the_socket_stays_up(alice, bob, chat) -> None:
+    with override_settings(MESSAGING_TYPING_RATE_LIMIT="5/10s"):
+        socket = await chat(alice, "bob")
+    for _ in range(8):
+        await socket.send({"type": "typing", "is_typing": True})
+    errors = [f for f in await socket.drain() if f["type"] == "error"]
+    assert [e["code"] for e in errors] == ["rate_limited"] * 3
+    await socket.send({"type": "ping"})
+    await socket.expect("pong")
+
+
+@override_settings(MESSAGING_MAX_SOCKETS_PER_USER=2)
+async def test_a_socket_beyond_the_per_user_limit_is_told_and_closed(alice, bob, chat, cookies) -> None:
+    await chat(alice, "bob")
+    await chat(alice, "bob")
+    comm = communicator("/ws/chat/bob/", await database_sync_to_async(cookies)(alice))
+    connected, _ = await comm.connect(timeout=5)
+    assert connected
+    error = await comm.receive_json_from(timeout=3)
+    assert error["type"] == "error" and error["code"] == "rate_limited" and "open sockets" in error["detail"]
+    closed = await comm.receive_output(timeout=3)
+    assert closed == {"type": "websocket.close", "code": 4429}
+    await comm.wait(timeout=3)
+    assert await database_sync_to_async(Connection.objects.filter(user=alice).count)() == 2
+
+
+@override_settings(MESSAGING_BAD_FRAME_LIMIT="5/60s")
+async def test_a_client_that_keeps_breaking_the_protocol_is_disconnected_and_logged(alice, bob, chat) -> None:
+    socket = await chat(alice, "bob")
+    for _ in range(6):
+        await socket.send_text("{broken")
+    frames = []
+    while True:
+        output = await socket.comm.receive_output(timeout=3)
+        if output["type"] == "websocket.close":
+            break
+        frames.append(output)
+    assert output["code"] == 4400
+    assert len(frames) == 6
+    rows = await database_sync_to_async(list)(MessagingError.objects.filter(message__startswith="disconnected"))
+    assert len(rows) == 1 and rows[0].context["bad_frames"] == 6 and rows[0].user_id == alice.pk
+
+
+async def test_logout_closes_the_sockets_of_that_session_only(alice, bob, cookies) -> None:
+    def two_sessions():
+        first, second = Client(), Client()
+        first.force_login(alice)
+        second.force_login(alice)
+        return first, second
+
+    first, second = await database_sync_to_async(two_sessions)()
+    comm_first = communicator("/ws/notifications/", first.cookies["sessionid"].value)
+    comm_second = communicator("/ws/notifications/", second.cookies["sessionid"].value)
+    for comm in (comm_first, comm_second):
+        assert (await comm.connect(timeout=5))[0]
+        await comm.receive_json_from(timeout=3)
+    await database_sync_to_async(first.post)("/accounts/logout/")
+    assert await comm_first.receive_output(timeout=3) == {"type": "websocket.close", "code": 4401}
+    await comm_second.send_json_to({"type": "ping"})
+    assert await comm_second.receive_json_from(timeout=3) == {"type": "pong"}
+    await comm_second.disconnect()
+
+
+async def test_a_signed_out_session_cannot_open_a_socket(alice, bob, cookies) -> None:
+    def signed_out_cookie() -> str:
+        client = Client()
+        client.force_login(alice)
+        cookie = client.cookies["sessionid"].value
+        client.post("/accounts/logout/")
+        return cookie
+
+    comm = communicator("/ws/chat/bob/", await database_sync_to_async(signed_out_cookie)())
+    connected, _ = await comm.connect(timeout=5)
+    assert not connected
+
+
+def test_a_third_user_cannot_read_a_conversation_they_are_not_in(alice, bob, carol) -> None:
+    conversation = handlers.get_or_create_direct_conversation(alice, bob)
+    handlers.create_message(conversation.pk, alice, bob, "private", "p1")
+    client = Client()
+    client.force_login(carol)
+    for peer in ("alice", "bob"):
+        page = client.get(f"/messages/api/{peer}/history").json()
+        assert page["messages"] == []
+    assert handlers.get_or_create_direct_conversation(carol, alice).pk != conversation.pk

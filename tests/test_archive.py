@@ -1,0 +1,97 @@
+"""Archiving moves messages out of the hot table without breaking seq, sync or history."""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.test import Client
+from django.utils import timezone
+from hypothesis import given
+from hypothesis import strategies as st
+
+from messaging import async_handlers as handlers
+from messaging.archive import archive
+from messaging.models import ArchivedMessage, Message
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def fill(alice, bob, n: int):
+    conversation = handlers.get_or_create_direct_conversation(alice, bob)
+    for i in range(n):
+        handlers.create_message(conversation.pk, alice, bob, f"m{i + 1}", uuid.uuid4().hex)
+    return conversation
+
+
+def all_by_sync(conversation, reader, limit: int) -> list[int]:
+    seqs, after = [], 0
+    while True:
+        page = handlers.get_messages(conversation.pk, reader.pk, after=after, limit=limit)
+        seqs += [m.seq for m in page.messages]
+        if not page.has_more:
+            return seqs
+        after = page.messages[-1].seq
+
+
+def all_by_history(conversation, reader, limit: int) -> list[int]:
+    seqs, before = [], None
+    while True:
+        page = handlers.get_messages(conversation.pk, reader.pk, before=before, limit=limit)
+        seqs += [m.seq for m in page.messages]
+        if not page.has_more:
+            return seqs
+        before = page.messages[-1].seq
+
+
+def test_the_command_archives_old_messages_and_sync_still_sees_every_seq(alice, bob, capsys) -> None:
+    conversation = fill(alice, bob, 12)
+    Message.objects.filter(seq__lte=8).update(created_at=timezone.now() - datetime.timedelta(days=40))
+    call_command("archive_messages", "--older-than", "30")
+    assert "archived 8 message(s)" in capsys.readouterr().out
+    assert Message.objects.count() == 4 and ArchivedMessage.objects.count() == 8
+    assert all_by_sync(conversation, bob, limit=5) == list(range(1, 13))
+    assert all_by_history(conversation, bob, limit=5) == list(range(12, 0, -1))
+    archived = ArchivedMessage.objects.get(seq=3)
+    assert archived.content == "m3" and archived.sender == alice
+
+
+def test_the_command_refuses_less_than_a_day() -> None:
+    with pytest.raises(CommandError):
+        call_command("archive_messages", "--older-than", "0.5")
+
+
+@given(st.sets(st.integers(1, 15)), st.integers(1, 7))
+def test_sync_and_history_see_every_seq_whatever_was_archived(archived_seqs, limit) -> None:
+    from django.contrib.auth import get_user_model
+
+    tag = uuid.uuid4().hex[:8]
+    users = get_user_model().objects
+    a, b = users.create_user(f"a{tag}"), users.create_user(f"b{tag}")
+    conversation = fill(a, b, 15)
+    archive(Message.objects.filter(conversation=conversation, seq__in=archived_seqs))
+    assert all_by_sync(conversation, b, limit) == list(range(1, 16))
+    assert all_by_history(conversation, b, limit) == list(range(15, 0, -1))
+
+
+def test_new_messages_continue_the_seq_after_archiving(alice, bob) -> None:
+    conversation = fill(alice, bob, 3)
+    archive(Message.objects.all())
+    message, _ = handlers.create_message(conversation.pk, alice, bob, "after", "after-1")
+    assert message.seq == 4
+
+
+def test_the_admin_archives_selected_messages_and_cannot_delete(alice, bob, django_user_model) -> None:
+    fill(alice, bob, 3)
+    staff = Client()
+    staff.force_login(django_user_model.objects.create_superuser("root", "r@example.com", "pw"))
+    ids = list(Message.objects.filter(seq__lte=2).values_list("pk", flat=True))
+    staff.post("/admin/messaging/message/", {"action": "archive_selected", "_selected_action": ids})
+    assert sorted(ArchivedMessage.objects.values_list("seq", flat=True)) == [1, 2]
+    assert staff.get(f"/admin/messaging/message/{Message.objects.get().pk}/delete/").status_code == 403
+    history = Client()
+    history.force_login(bob)
+    page = history.get("/messages/api/alice/history").json()
+    assert [m["seq"] for m in page["messages"]] == [3, 2, 1]

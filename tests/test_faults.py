@@ -1,0 +1,103 @@
+"""Faults injected into the real consumers: nothing acknowledged is lost, nothing stored twice."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from unittest import mock
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.db import connection
+
+from messaging.models import Message, MessagingError
+from messaging.presence import tracker
+
+from .robustness import STATS
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def close_db_connection() -> None:
+    """Close this thread's connection (so the next one reads the changed OPTIONS)."""
+    connection.close()
+
+
+async def count(model, **filters) -> int:
+    return await database_sync_to_async(model.objects.filter(**filters).count)()
+
+
+async def test_a_client_vanishing_mid_send_loses_nothing_and_duplicates_nothing(alice, bob, chat) -> None:
+    socket = await chat(alice, "bob")
+    await socket.send({"type": "message", "content": "sent as the line dropped", "client_id": "vanish-1"})
+    await socket.comm.disconnect(code=1006)  # no close frame: the network went away
+    STATS["faults: client vanished mid-send"] += 1
+    again = await chat(alice, "bob")
+    await again.send({"type": "message", "content": "sent as the line dropped", "client_id": "vanish-1"})
+    ack = await again.expect("ack")
+    assert ack["message"]["seq"] == 1
+    assert await count(Message, client_id="vanish-1") == 1
+    assert await count(MessagingError, category="connection_error", context__code="abnormal_closure") == 1
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's write lock is the fault injected here")
+async def test_a_database_locked_beyond_the_retries_answers_server_error_and_a_resend_stores_once(alice, bob, chat) -> None:
+    socket = await chat(alice, "bob")
+    path = connection.settings_dict["NAME"]
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_the_write_lock() -> None:
+        other = sqlite3.connect(path, timeout=5)
+        other.execute("BEGIN IMMEDIATE")
+        locked.set()
+        release.wait(10)
+        other.rollback()
+        other.close()
+
+    holder = threading.Thread(target=hold_the_write_lock)
+    holder.start()
+    locked.wait(5)
+    options = connection.settings_dict["OPTIONS"]
+    saved = options["timeout"]
+    options["timeout"] = 0.02
+    await database_sync_to_async(close_db_connection)()
+    try:
+        await socket.send({"type": "message", "content": "during the outage", "client_id": "locked-1"})
+        error = await socket.expect("error", timeout=10)
+        STATS["faults: database locked beyond the retries"] += 1
+    finally:
+        release.set()
+        await asyncio.to_thread(holder.join)
+        options["timeout"] = saved
+        await database_sync_to_async(close_db_connection)()
+    assert error["code"] == "server_error" and error["client_id"] == "locked-1"
+    assert await count(Message) == 0
+    # The record could not be stored while the database was locked; the
+    # next heartbeat stores it.
+    await tracker.beat()
+    assert await count(MessagingError, category="database_error") == 1
+    await socket.send({"type": "message", "content": "during the outage", "client_id": "locked-1"})
+    assert (await socket.expect("ack"))["message"]["seq"] == 1
+    await socket.send({"type": "message", "content": "during the outage", "client_id": "locked-1"})
+    assert (await socket.expect("ack"))["message"]["seq"] == 1
+    assert await count(Message) == 1
+
+
+async def test_a_failing_channel_layer_costs_only_the_push(alice, bob, chat) -> None:
+    alice_socket = await chat(alice, "bob")
+    bob_socket = await chat(bob, "alice")
+
+    async def broken(group, message):
+        raise ConnectionError("redis is down")
+
+    with mock.patch.object(get_channel_layer(), "group_send", broken):
+        await alice_socket.send({"type": "message", "content": "layer down", "client_id": "layer-1"})
+        ack = await alice_socket.expect("ack")
+    STATS["faults: channel layer failing"] += 1
+    assert ack["message"]["seq"] == 1
+    assert await count(MessagingError, category="connection_error") >= 1
+    await bob_socket.send({"type": "sync", "after": 0})
+    page = await bob_socket.expect("sync")
+    assert [m["client_id"] for m in page["messages"]] == ["layer-1"]

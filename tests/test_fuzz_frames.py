@@ -1,0 +1,184 @@
+"""Arbitrary frames through the real consumers: the server never breaks.
+
+For every frame the server's answer (everything it sends before the pong
+that answers the ping sent right after) is the one the contract defines for
+that frame, computed independently by the validator; the socket stays up,
+and the database holds only valid messages, gap-free.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from channels.layers import channel_layers
+from django.db.models import Count
+from django.test import override_settings
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from messaging.connection_validator import ConnectionValidator
+from messaging.exceptions import ErrorCode, ProtocolError
+from messaging.models import Message
+from messaging.presence import tracker
+
+from .conftest import communicator, session_cookie
+from .robustness import STATS
+from .strategies import raw_frames, valid_frames
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+CHAT = frozenset({"message", "typing", "read", "sync", "history", "ping"})
+NOTIFICATIONS = frozenset({"mark_read", "mark_all_read", "list", "ping"})
+KNOWN_CODES = {code.value for code in ErrorCode}
+MAX_LENGTH, MAX_FRAME = 4000, 65536
+
+EXTREMES = [
+        "",
+        "\x00",
+        '{"type": "message", "content": "\\ud800", "client_id": "x"}',
+        '{"type": "message", "content": "a\\u0000b", "client_id": "x"}',
+        '{"type": "read", "up_to": ' + "9" * 5000 + "}",
+        '{"type": "read", "up_to": 1e400}',
+        '{"type": "sync", "after": 9223372036854775808}',
+        "[" * 20000 + "]" * 20000,
+        '{"type": "message", "content": "' + "x" * (MAX_LENGTH + 1) + '", "client_id": "x"}',
+        '{"type": "ping", "pad": "' + "x" * MAX_FRAME + '"}',
+        '{"type": "message", "content": "\U0001f600" , "client_id": "' + "é" * 64 + '"}',
+        '{"type": "history", "before": null, "limit": true}',
+        '{"type": ["ping"]}',
+        '{"type": "ping", "type": "message"}',
+        b"\xff\xfe binary",
+]
+extremes = st.sampled_from(EXTREMES)
+frames = st.lists(
+    st.one_of(raw_frames(), extremes, st.binary(min_size=1, max_size=256), valid_frames().map(json.dumps)),
+    min_size=1,
+    max_size=12,
+)
+validator = ConnectionValidator(max_length=MAX_LENGTH, max_frame_bytes=MAX_FRAME)
+
+
+def expected_answer(raw: str | bytes, allowed: frozenset[str]) -> str | None:
+    """The frame type (or error code) the contract promises for ``raw``; None = silence allowed."""
+    frame = validator.parse(None, raw, allowed=allowed) if isinstance(raw, bytes) else validator.parse(raw, allowed=allowed)
+    if isinstance(frame, ProtocolError):
+        return f"error:{frame.code.value}"
+    return {
+        "message": "ack",
+        "sync": "sync",
+        "history": "history",
+        "ping": "pong",
+        "list": "notifications",
+        "mark_read": "mark_read",
+    }.get(frame.type)
+
+
+async def exchange(comm, raw: str | bytes, allowed: frozenset[str]) -> list[dict]:
+    """Send ``raw`` and a ping; return what came back before the ping's pong."""
+    key = "bytes" if isinstance(raw, bytes) else "text"
+    await comm.send_input({"type": "websocket.receive", key: raw})
+    await comm.send_input({"type": "websocket.receive", "text": '{"type": "ping"}'})
+    pongs_due = 2 if expected_answer(raw, allowed) == "pong" else 1
+    answers = []
+    while True:
+        frame = await comm.receive_json_from(timeout=5)
+        if frame["type"] == "pong":
+            pongs_due -= 1
+            if not pongs_due:
+                return answers
+        answers.append(frame)
+
+
+def check_answer(raw: str | bytes, answers: list[dict], allowed: frozenset[str]) -> None:
+    """The answer the contract defines for ``raw`` is among the answers; no undue error."""
+    expected = expected_answer(raw, allowed)
+    kinds = [a["type"] if a["type"] != "error" else f"error:{a['code']}" for a in answers]
+    for answer in answers:
+        if answer["type"] == "error":
+            assert answer["code"] in KNOWN_CODES and answer["detail"]
+    if expected == "mark_read":
+        # Valid in form; the database decides whether the id is one of yours.
+        assert set(kinds) <= {"error:invalid_frame", "unread_count"}, (raw, kinds)
+    elif expected is None:
+        assert not [k for k in kinds if k.startswith("error")], (raw, kinds)
+    else:
+        assert expected in kinds, (raw, expected, kinds)
+    STATS[f"fuzz: frames answered with {expected or 'silence (typing/read)'}"] += 1
+
+
+def database_holds_only_valid_messages() -> None:
+    for message in Message.objects.all():
+        assert message.content.strip() and len(message.content) <= MAX_LENGTH
+        assert "\x00" not in message.content
+        message.content.encode("utf-8")
+        assert 1 <= len(message.client_id) <= 64
+    for conversation_id, n in Message.objects.values_list("conversation_id").annotate(n=Count("id")):
+        seqs = sorted(Message.objects.filter(conversation_id=conversation_id).values_list("seq", flat=True))
+        assert seqs == list(range(1, n + 1))
+    assert not Message.objects.values("sender", "client_id").annotate(n=Count("id")).filter(n__gt=1).exists()
+
+
+@override_settings(MESSAGING_RATE_LIMIT="off", MESSAGING_TYPING_RATE_LIMIT="off", MESSAGING_BAD_FRAME_LIMIT="off")
+def test_arbitrary_frames_on_the_chat_socket_get_their_defined_answer(alice, bob) -> None:
+    cookie = session_cookie(alice)
+
+    @settings(max_examples=60, deadline=None)
+    @given(frames)
+    @example(EXTREMES)
+    def run(batch: list[str | bytes]) -> None:
+        async def scenario() -> None:
+            comm = communicator("/ws/chat/bob/", cookie)
+            assert (await comm.connect(timeout=5))[0]
+            assert (await comm.receive_json_from(timeout=5))["type"] == "connected"
+            for raw in batch:
+                check_answer(raw, await exchange(comm, raw, CHAT), CHAT)
+                STATS["fuzz: frames sent to ws/chat/"] += 1
+            await comm.disconnect()
+
+        channel_layers.backends.clear()
+        try:
+            asyncio.run(scenario())
+        finally:
+            tracker.stop()
+        database_holds_only_valid_messages()
+
+    run()
+
+
+@override_settings(MESSAGING_BAD_FRAME_LIMIT="off")
+def test_arbitrary_frames_on_the_notifications_socket_get_their_defined_answer(alice) -> None:
+    cookie = session_cookie(alice)
+    notification_frames = st.lists(
+        st.one_of(
+            raw_frames(),
+            st.builds(lambda i: json.dumps({"type": "mark_read", "id": i}), st.integers(-5, 2**64)),
+            st.builds(lambda b, n: json.dumps({"type": "list", "before": b, "limit": n}), st.none() | st.integers(-1, 10), st.integers(-1, 120)),
+            st.just('{"type": "mark_all_read"}'),
+        ),
+        min_size=1,
+        max_size=10,
+    )
+
+    @settings(max_examples=25, deadline=None)
+    @given(notification_frames)
+    def run(batch: list[str | bytes]) -> None:
+        async def scenario() -> None:
+            comm = communicator("/ws/notifications/", cookie)
+            assert (await comm.connect(timeout=5))[0]
+            await comm.receive_json_from(timeout=5)
+            for raw in batch:
+                answers = await exchange(comm, raw, NOTIFICATIONS)
+                check_answer(raw, answers, NOTIFICATIONS)
+                assert {a["type"] for a in answers} <= {"error", "notifications", "unread_count", "pong"}
+                STATS["fuzz: frames sent to ws/notifications/"] += 1
+            await comm.disconnect()
+
+        channel_layers.backends.clear()
+        try:
+            asyncio.run(scenario())
+        finally:
+            tracker.stop()
+
+    run()
