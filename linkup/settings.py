@@ -201,6 +201,10 @@ MESSAGING_MAX_LENGTH = int(os.environ.get("MESSAGING_MAX_LENGTH", "4000"))
 # socket before the application sees the frame.
 MESSAGING_MAX_FRAME_BYTES = int(os.environ.get("MESSAGING_MAX_FRAME_BYTES", "65536"))
 MESSAGING_RATE_LIMIT = os.environ.get("MESSAGING_RATE_LIMIT", "60/10s")
+# Presence and typing timers (defaults and their reasons in messaging/conf.py).
+MESSAGING_PRESENCE_HEARTBEAT_SECONDS = float(os.environ.get("MESSAGING_PRESENCE_HEARTBEAT_SECONDS", "20"))
+MESSAGING_PRESENCE_EXPIRY_SECONDS = float(os.environ.get("MESSAGING_PRESENCE_EXPIRY_SECONDS", "60"))
+MESSAGING_TYPING_EXPIRY_SECONDS = float(os.environ.get("MESSAGING_TYPING_EXPIRY_SECONDS", "5"))
 
 # --- Logging --------------------------------------------------------------
 
