@@ -20,7 +20,7 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
-from django.test import Client
+from django.test import Client, override_settings
 from hypothesis import HealthCheck, settings
 
 from messaging.presence import tracker
@@ -98,6 +98,16 @@ def fresh_channel_layer_and_cache() -> Any:
     yield
     tracker.stop()
     channel_layers.backends.clear()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def fast_password_hasher() -> Any:
+    """Django's PBKDF2 takes about half a second a password here, and most tests make two users.
+
+    Only this process: the end-to-end servers keep the real hasher.
+    """
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
 
 
 @pytest.fixture
