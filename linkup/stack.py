@@ -12,6 +12,7 @@ import os
 from typing import Any
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 # --- PostgreSQL ---------------------------------------------------------------
 
@@ -45,7 +46,10 @@ def database_config(url: str) -> dict[str, Any]:
         conn_health_checks=True,
     )
     if config["ENGINE"] != "django.db.backends.postgresql":
-        raise ValueError(f"DATABASE_URL must be a postgres:// URL, not {config['ENGINE']}")
+        raise ImproperlyConfigured(
+            f"DATABASE_URL must be a postgres:// URL (got an {config['ENGINE']} URL); "
+            "unset it to run on the embedded SQLite database."
+        )
     config.setdefault("OPTIONS", {})["pool"] = {
         "min_size": int(os.environ.get("DATABASE_POOL_MIN_SIZE", DATABASE_POOL_MIN_SIZE)),
         "max_size": int(os.environ.get("DATABASE_POOL_MAX_SIZE", DATABASE_POOL_MAX_SIZE)),

@@ -56,10 +56,6 @@ class Scenario:
     concurrency: int
     rate: float | None = None  # group_send per second; None = as fast as possible
 
-    @property
-    def expected(self) -> int:
-        return self.sends * self.members_per_receiver * RECEIVERS
-
 
 SCENARIOS = [
     Scenario(
