@@ -55,14 +55,18 @@ DEPLOYMENT_STACK = "start the services with `scripts/services start` and set DAT
 STACK_MARKERS: dict[str, tuple[Callable[[], bool], str]] = {
     "requires_redis": (on_redis, f"needs Redis (REDIS_URL): {DEPLOYMENT_STACK}"),
     "requires_postgres": (on_postgres, f"needs PostgreSQL (DATABASE_URL): {DEPLOYMENT_STACK}"),
-    "embedded_only": (on_embedded_default, "checks the embedded default (SQLite, in-memory layer): run without DATABASE_URL/REDIS_URL"),
+    "embedded_only": (
+        on_embedded_default,
+        "checks the embedded default (SQLite, in-memory layer): run without DATABASE_URL/REDIS_URL",
+    ),
 }
 
 
 def pytest_report_header(config: pytest.Config) -> str:
     database = django_settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
     layer = django_settings.CHANNEL_LAYERS["default"]["BACKEND"].rsplit(".", 1)[-1]
-    return f"linkup stack: database {database}, channel layer {layer}, cache {django_settings.CACHES['default']['BACKEND'].rsplit('.', 1)[-1]}"
+    cache_backend = django_settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1]
+    return f"linkup stack: database {database}, channel layer {layer}, cache {cache_backend}"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -97,7 +101,7 @@ def fresh_channel_layer_and_cache() -> Any:
     cache.clear()
     yield
     tracker.stop()
-    channel_layers.backends.clear()
+    flush_channel_layer()
 
 
 @pytest.fixture(autouse=True, scope="session")
