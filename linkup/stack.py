@@ -28,8 +28,8 @@ from django.core.exceptions import ImproperlyConfigured
 # reserved superuser slots.
 DATABASE_POOL_MIN_SIZE = 2
 DATABASE_POOL_MAX_SIZE = 8
-# A request that cannot get a connection for this long fails (503 / server_error)
-# instead of queueing without bound.
+# A caller that cannot get a connection for this long fails (a server_error
+# frame on a socket, an HTTP error) instead of queueing without bound.
 DATABASE_POOL_TIMEOUT_SECONDS = 10
 # Idle connections above min_size are closed after this long.
 DATABASE_POOL_MAX_IDLE_SECONDS = 300
