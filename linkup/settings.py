@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import dj_database_url
+from linkup.stack import cache_config, channel_layer_config, database_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("LINKUP_VAR_DIR", BASE_DIR / "var"))
@@ -92,15 +92,9 @@ ASGI_APPLICATION = "linkup.asgi.application"
 SQLITE_PATH = Path(os.environ.get("SQLITE_PATH", VAR_DIR / "linkup.sqlite3"))
 
 if os.environ.get("DATABASE_URL"):
-    DATABASES = {
-        "default": dj_database_url.parse(
-            os.environ["DATABASE_URL"],
-            # Daphne runs one process with a few database threads, so a
-            # handful of persistent connections per process is enough.
-            conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60")),
-            conn_health_checks=True,
-        )
-    }
+    # PostgreSQL through psycopg 3 with a connection pool per process; see
+    # linkup/stack.py for the sizing and docs/deployment.md for the why.
+    DATABASES = {"default": database_config(os.environ["DATABASE_URL"])}
 else:
     DATABASES = {
         "default": {
@@ -132,24 +126,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = os.environ.get("REDIS_URL", "")
 
 if REDIS_URL:
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {
-                "hosts": [REDIS_URL],
-                "capacity": 1000,
-                "expiry": 30,
-                "group_expiry": 86400,
-            },
-        }
-    }
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "linkup",
-        }
-    }
+    # The pub/sub layer, chosen by measurement (scripts/measure_channel_layers.py,
+    # figures in docs/deployment.md); the Redis cache holds the rate-limit
+    # buckets, so every process draws from the same bucket.
+    CHANNEL_LAYERS = {"default": channel_layer_config(REDIS_URL)}
+    CACHES = {"default": cache_config(REDIS_URL)}
 else:
     CHANNEL_LAYERS = {
         "default": {

@@ -9,7 +9,9 @@ reported to the caller, never raised into the chat path.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import weakref
 from typing import Any
 
 from channels.layers import get_channel_layer
@@ -62,3 +64,28 @@ async def broadcast_presence(user_id: int, username: str, online: bool, last_see
     return await broadcast_frame(
         presence_group(user_id), "presence.changed", presence_frame(username, online, last_seen)
     )
+
+
+# One probe channel per event loop (and layer), made on first use.
+_probe_channels: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[Any, str]] = weakref.WeakKeyDictionary()
+
+
+async def layer_round_trip(timeout: float = 2) -> None:
+    """Send a ping to this process's probe channel and read it back; raises if the layer does not answer.
+
+    The channel is made once and reused: the pub/sub layer keeps a channel
+    subscribed until a receive on it is cancelled, so a fresh channel per
+    health check would add a Redis subscription at every check, for ever.
+    After a failure the next check starts from a fresh channel.
+    """
+    layer = get_channel_layer()
+    loop = asyncio.get_running_loop()
+    probe = _probe_channels.get(loop)
+    if probe is None or probe[0] is not layer:
+        probe = _probe_channels[loop] = (layer, await layer.new_channel("healthz."))
+    try:
+        await layer.send(probe[1], {"type": "healthz.ping"})
+        await asyncio.wait_for(layer.receive(probe[1]), timeout=timeout)
+    except BaseException:
+        _probe_channels.pop(loop, None)
+        raise

@@ -7,13 +7,11 @@ rate bucket and idempotency, and the same error body
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from collections.abc import Callable
 from typing import Any
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.contrib.auth.decorators import login_required
 from django.db import DatabaseError, connection
 from django.http import Http404, HttpRequest, HttpResponse
@@ -26,7 +24,7 @@ from . import conf, notification_service
 from .connection_validator import ConnectionValidator, HistoryFrame, MessageFrame
 from .error_models import ErrorCategory
 from .exceptions import Forbidden, InvalidFrame, InvalidJSON, MessagingException, NotFound, TooLarge
-from .groups import broadcast_frame
+from .groups import broadcast_frame, layer_round_trip
 from .logging_utils import messaging_logger
 from .rate_limit import TokenBucket
 from .serializers import JSONSerializer, error_frame, message_frame, message_payload, status_frame
@@ -166,21 +164,13 @@ def healthz(request: HttpRequest) -> HttpResponse:
         checks["database"] = f"error: {exc}"
         messaging_logger.error(ErrorCategory.DATABASE_ERROR, "health check: database down", exc=exc)
     try:
-        async_to_sync(_layer_round_trip)()
+        async_to_sync(layer_round_trip)()
         checks["channel_layer"] = "ok"
     except Exception as exc:  # noqa: BLE001 - any layer failure means unhealthy
         checks["channel_layer"] = f"error: {type(exc).__name__}: {exc}"
         messaging_logger.error(ErrorCategory.CONNECTION_ERROR, "health check: channel layer down", exc=exc)
     healthy = all(value == "ok" for value in checks.values())
     return json_response({"status": "ok" if healthy else "unavailable", "checks": checks}, status=200 if healthy else 503)
-
-
-async def _layer_round_trip() -> None:
-    """Send to a fresh channel and read it back: the layer stores and delivers."""
-    layer = get_channel_layer()
-    channel = await layer.new_channel("healthz.")
-    await layer.send(channel, {"type": "healthz.ping"})
-    await asyncio.wait_for(layer.receive(channel), timeout=2)
 
 
 # --- Pages ------------------------------------------------------------------

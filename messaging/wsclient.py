@@ -90,6 +90,11 @@ class ChatClient:
         finally:
             await self.frames.put(_CLOSED)
 
+    @property
+    def closed(self) -> bool:
+        """The socket is gone (closed by either side, or its server died) and every frame it brought was read."""
+        return self._reader is not None and self._reader.done() and self.frames.empty()
+
     async def send(self, frame: dict[str, Any]) -> None:
         await self.socket.send(json.dumps(frame))
 

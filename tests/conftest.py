@@ -1,4 +1,11 @@
-"""Shared fixtures: named users, signed-in sockets and a clean channel layer per test."""
+"""Shared fixtures: named users, signed-in sockets and a clean channel layer per test.
+
+The suite runs on two stacks (see .ci/run): the embedded default (SQLite and
+the in-memory layer) and the deployment stack (``DATABASE_URL`` PostgreSQL,
+``REDIS_URL`` channels-redis and the Redis cache). A test that only makes
+sense on one of them carries a marker from ``STACK_MARKERS`` and is skipped,
+with the reason shown in the summary, on the other.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +14,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
-from channels.layers import channel_layers
+from asgiref.sync import async_to_sync
+from channels.layers import channel_layers, get_channel_layer
 from channels.testing import WebsocketCommunicator
+from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
-from django.test import Client
+from django.test import Client, override_settings
 from hypothesis import HealthCheck, settings
 
 from messaging.presence import tracker
@@ -30,14 +39,79 @@ ORIGIN = b"http://localhost"
 PASSWORD = "linkup-test-password"
 
 
+def on_postgres() -> bool:
+    return django_settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+
+
+def on_redis() -> bool:
+    return django_settings.CHANNEL_LAYERS["default"]["BACKEND"].startswith("channels_redis.")
+
+
+def on_embedded_default() -> bool:
+    return not on_postgres() and not on_redis()
+
+
+DEPLOYMENT_STACK = "start the services with `scripts/services start` and set DATABASE_URL/REDIS_URL, as .ci/run does"
+STACK_MARKERS: dict[str, tuple[Callable[[], bool], str]] = {
+    "requires_redis": (on_redis, f"needs Redis (REDIS_URL): {DEPLOYMENT_STACK}"),
+    "requires_postgres": (on_postgres, f"needs PostgreSQL (DATABASE_URL): {DEPLOYMENT_STACK}"),
+    "embedded_only": (
+        on_embedded_default,
+        "checks the embedded default (SQLite, in-memory layer): run without DATABASE_URL/REDIS_URL",
+    ),
+}
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    database = django_settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+    layer = django_settings.CHANNEL_LAYERS["default"]["BACKEND"].rsplit(".", 1)[-1]
+    cache_backend = django_settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1]
+    return f"linkup stack: database {database}, channel layer {layer}, cache {cache_backend}"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        for marker, (available, reason) in STACK_MARKERS.items():
+            if item.get_closest_marker(marker) and not available():
+                item.add_marker(pytest.mark.skip(reason=reason))
+
+
+def flush_channel_layer() -> None:
+    """Forget every group membership and queued event of the layer.
+
+    On Redis this deletes the layer's keys (RedisChannelLayer keeps groups and
+    queued messages there). The pub/sub layer keeps nothing in Redis: its
+    memberships are subscriptions of a connection that closes with the event
+    loop that opened it, i.e. with the test.
+    """
+    async_to_sync(get_channel_layer().flush)()
+    channel_layers.backends.clear()
+
+
 @pytest.fixture(autouse=True)
 def fresh_channel_layer_and_cache() -> Any:
-    """Each test gets its own channel layer (bound to its own event loop) and cache."""
+    """Each test gets its own channel layer (bound to its own event loop) and an empty cache.
+
+    On the deployment stack the cache is Redis (``cache.clear()`` flushes the
+    whole database of ``REDIS_URL``), so rate-limit buckets do not leak from
+    one test into the next either. Never point the suite at a Redis you keep.
+    """
     channel_layers.backends.clear()
+    flush_channel_layer()
     cache.clear()
     yield
     tracker.stop()
-    channel_layers.backends.clear()
+    flush_channel_layer()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def fast_password_hasher() -> Any:
+    """Django's PBKDF2 takes about half a second a password here, and most tests make two users.
+
+    Only this process: the end-to-end servers keep the real hasher.
+    """
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
 
 
 @pytest.fixture

@@ -9,7 +9,11 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,6 +40,32 @@ def server_env(var_dir: Path, **extra: str) -> dict[str, str]:
     env.pop("DJANGO_SETTINGS_MODULE", None)
     env.update({"LINKUP_VAR_DIR": str(var_dir), "PYTHONUNBUFFERED": "1", **extra})
     return env
+
+
+@contextmanager
+def scratch_database(env: dict[str, str]) -> Iterator[dict[str, str]]:
+    """``env`` with a PostgreSQL database of its own, dropped afterwards.
+
+    On the deployment stack ``DATABASE_URL`` names one shared database; the
+    servers of one test get a fresh one beside it (the role has CREATEDB), so
+    no test sees another's conversations. Without ``DATABASE_URL`` the servers
+    use their own SQLite file already, and ``env`` is returned as it is.
+    """
+    url = env.get("DATABASE_URL")
+    if not url:
+        yield env
+        return
+    import psycopg
+    from psycopg import sql
+
+    name = f"linkup_e2e_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield {**env, "DATABASE_URL": urllib.parse.urlsplit(url)._replace(path=f"/{name}").geturl()}
+    finally:
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 class Daphne:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import uuid
 
@@ -15,6 +18,8 @@ from messaging.conf import Rate
 from messaging.exceptions import InvalidFrame, RateLimited
 from messaging.models import Conversation, Message, Participant
 from messaging.rate_limit import TokenBucket
+
+from .servers import ROOT
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -60,6 +65,67 @@ def test_seq_has_no_gaps_under_concurrent_senders(alice, bob, carol) -> None:
     assert seqs == list(range(1, 4 * per_thread + 1))
     conversation.refresh_from_db()
     assert conversation.last_seq == 4 * per_thread
+
+
+# A writer in a process of its own: it says "ready" once Django is set up, and
+# starts on "go", so that every process writes at the same time.
+WRITER = """
+import sys, uuid, django
+django.setup()
+from django.contrib.auth import get_user_model
+from messaging.async_handlers import create_message
+conversation_id, sender_id, recipient_id, count = map(int, sys.argv[1:])
+users = get_user_model().objects
+sender, recipient = users.get(pk=sender_id), users.get(pk=recipient_id)
+print("ready", flush=True)
+sys.stdin.readline()
+for _ in range(count):
+    create_message(conversation_id, sender, recipient, "from another process", uuid.uuid4().hex)
+print("done", flush=True)
+"""
+
+
+def env_for_this_test_database() -> dict[str, str]:
+    """The environment that points a fresh process at the database this test uses."""
+    db = connection.settings_dict
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "linkup.settings"}
+    if connection.vendor == "sqlite":
+        env["SQLITE_PATH"] = str(db["NAME"])
+    else:
+        env["DATABASE_URL"] = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    return env
+
+
+def test_seq_has_no_gaps_under_concurrent_senders_in_separate_processes(alice, bob) -> None:
+    conversation = direct(alice, bob)
+    per_writer = 20
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(conversation.pk), str(sender.pk), str(peer.pk), str(per_writer)],
+            cwd=ROOT, env=env_for_this_test_database(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )
+        for sender, peer in [(alice, bob), (bob, alice), (alice, bob)]
+    ]
+    try:
+        for writer in writers:
+            assert writer.stdout.readline().strip() == "ready"
+        for writer in writers:
+            writer.stdin.write("go\n")
+            writer.stdin.flush()
+        for _ in range(per_writer):
+            send(conversation, bob, alice)
+        for writer in writers:
+            assert writer.stdout.readline().strip() == "done"
+            assert writer.wait(60) == 0
+    finally:
+        for writer in writers:
+            if writer.poll() is None:
+                writer.kill()
+    total = per_writer * (len(writers) + 1)
+    seqs = sorted(Message.objects.filter(conversation=conversation).values_list("seq", flat=True))
+    assert seqs == list(range(1, total + 1))
+    conversation.refresh_from_db()
+    assert conversation.last_seq == total
 
 
 def test_a_repeated_client_id_never_creates_a_second_row_even_concurrently(alice, bob) -> None:

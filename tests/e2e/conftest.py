@@ -1,24 +1,32 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 
-from tests.servers import Daphne, manage, server_env
+from tests.servers import Daphne, manage, scratch_database, server_env
 
 PASSWORD = "linkup-e2e-password"
 
 
 @pytest.fixture
-def server_env_factory(tmp_path: Path):
-    def make(**extra: str) -> dict[str, str]:
-        env = server_env(tmp_path, **extra)
-        manage(env, "migrate", "--no-input", "-v", "0")
-        manage(env, "create_demo_users", "--password", PASSWORD)
-        return env
+def server_env_factory(tmp_path: Path) -> Iterator[Callable[..., dict[str, str]]]:
+    """``make(**extra)``: a migrated database with the demo users, and the environment to serve it.
 
-    return make
+    Every server started with one environment shares its database (and the
+    Redis of ``REDIS_URL``): migrations run once, here.
+    """
+    with ExitStack() as cleanup:
+
+        def make(**extra: str) -> dict[str, str]:
+            env = cleanup.enter_context(scratch_database(server_env(tmp_path, **extra)))
+            manage(env, "migrate", "--no-input", "-v", "0")
+            manage(env, "create_demo_users", "--password", PASSWORD)
+            return env
+
+        yield make
 
 
 @pytest.fixture
