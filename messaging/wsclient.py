@@ -28,8 +28,6 @@ class ClientClosed(ConnectionError):
     """The socket closed while a frame was awaited."""
 
 
-_CLOSED = {"type": "__closed__"}
-
 
 def login(base_url: str, username: str, password: str) -> str:
     """Sign in through the login form; return the ``Cookie`` header for the session."""
@@ -87,8 +85,6 @@ class ChatClient:
                 await self.frames.put(json.loads(text))
         except websockets.ConnectionClosed:
             pass
-        finally:
-            await self.frames.put(_CLOSED)
 
     @property
     def closed(self) -> bool:
@@ -99,11 +95,19 @@ class ChatClient:
         await self.socket.send(json.dumps(frame))
 
     async def next(self, timeout: float = 10) -> dict[str, Any]:
-        frame = await asyncio.wait_for(self.frames.get(), timeout)
-        if frame is _CLOSED:
-            self.frames.put_nowait(_CLOSED)  # every later wait fails fast too
+        """The next frame; ``ClientClosed`` at once when the socket is gone and drained."""
+        if not self.frames.empty():
+            return self.frames.get_nowait()
+        if self.closed:
             raise ClientClosed(f"the socket to {self.path} closed")
-        return frame
+        getter = asyncio.ensure_future(self.frames.get())
+        await asyncio.wait({getter, self._reader}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        if getter.done():
+            return getter.result()
+        getter.cancel()
+        if self.closed:
+            raise ClientClosed(f"the socket to {self.path} closed")
+        raise asyncio.TimeoutError
 
     async def expect(
         self, frame_type: str, timeout: float = 10, where: Callable[[dict[str, Any]], bool] | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -121,3 +122,13 @@ class Daphne:
             return self.log_path.read_text(errors="replace")[-5000:]
         except FileNotFoundError:
             return ""
+
+
+def server_query(env: dict[str, str], expression: str) -> object:
+    """Evaluate ``expression`` in a Django shell against the server's database; return its JSON value.
+
+    The same on SQLite and PostgreSQL: the test reads what the servers wrote
+    through the servers' own settings.
+    """
+    code = f"import json; from messaging.models import *; print(json.dumps({expression}, default=str))"
+    return json.loads(manage(env, "shell", "-c", code).strip().splitlines()[-1])

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 import websockets
 
 from messaging.wsclient import ChatClient, ClientClosed, login
 from tests.robustness import STATS
-from tests.servers import Daphne
+from tests.servers import Daphne, server_query
 
 from .conftest import PASSWORD
 
@@ -54,16 +52,15 @@ class Sender:
             in_flight.discard(frame["client_id"])
 
 
-def stored(db_path: Path) -> list[tuple[int, str]]:
-    with sqlite3.connect(db_path) as db:
-        return db.execute("SELECT seq, client_id FROM messaging_message ORDER BY seq").fetchall()
+def stored(env: dict[str, str]) -> list[tuple[int, str]]:
+    rows = server_query(env, "list(Message.objects.order_by('seq').values_list('seq', 'client_id'))")
+    return [(seq, client_id) for seq, client_id in rows]
 
 
 def test_sigkill_mid_stream_loses_and_doubles_nothing(server_env_factory) -> None:
     env = server_env_factory(
         MESSAGING_RATE_LIMIT="off", MESSAGING_PRESENCE_HEARTBEAT_SECONDS="1", MESSAGING_PRESENCE_EXPIRY_SECONDS="2"
     )
-    db_path = Path(env["LINKUP_VAR_DIR"]) / "linkup.sqlite3"
     first = Daphne(env).start()
     sender = Sender()
     received: dict[int, dict] = {}
@@ -100,7 +97,7 @@ def test_sigkill_mid_stream_loses_and_doubles_nothing(server_env_factory) -> Non
 
     asyncio.run(before_kill())
     STATS["faults: daphne SIGKILLed mid-stream"] += 1
-    committed_at_kill = len(stored(db_path))
+    committed_at_kill = len(stored(env))
     print(
         f"killed with {len(sender.acked)} acked, {len(sender.unacked())} unacked, "
         f"{committed_at_kill} committed (so {committed_at_kill - len(sender.acked)} committed but never acked)"
@@ -123,7 +120,7 @@ def test_sigkill_mid_stream_loses_and_doubles_nothing(server_env_factory) -> Non
             await bob.close()
 
         asyncio.run(after_restart())
-        rows = stored(db_path)
+        rows = stored(env)
         client_ids = [cid for _, cid in rows]
         duplicates = len(client_ids) - len(set(client_ids))
         print(
@@ -141,11 +138,11 @@ def test_sigkill_mid_stream_loses_and_doubles_nothing(server_env_factory) -> Non
         # The surviving process records the dead one once its sockets expire.
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
-            with sqlite3.connect(db_path) as db:
-                dead = db.execute(
-                    "SELECT count(*) FROM messaging_messagingerror WHERE category = 'connection_error' "
-                    "AND message LIKE '%stopped heartbeating%'"
-                ).fetchone()[0]
+            dead = server_query(
+                env,
+                "MessagingError.objects.filter(category='connection_error', "
+                "message__contains='stopped heartbeating').count()",
+            )
             if dead:
                 break
             time.sleep(0.5)

@@ -18,7 +18,7 @@ import psycopg
 import pytest
 import websockets
 
-from messaging.wsclient import ChatClient, login
+from messaging.wsclient import ChatClient, ClientClosed, login
 from tests.servers import Daphne
 
 from .conftest import PASSWORD
@@ -230,7 +230,7 @@ class Receiver:
                 await self.request_sync()
             try:
                 frame = await self.client.next(timeout=0.2)
-            except asyncio.TimeoutError:
+            except (asyncio.TimeoutError, ClientClosed):
                 continue
             if frame["type"] == "message":
                 self.pushes += 1
@@ -293,6 +293,8 @@ class Sender:
                 frame = await self.client.next(timeout=left)
             except asyncio.TimeoutError:
                 return
+            except ClientClosed:
+                continue
             assert frame["type"] != "error", frame
             if frame["type"] == "ack":
                 self.acks[frame["client_id"]] = frame["message"]
