@@ -49,11 +49,17 @@ export function icon(name) {
   return svg;
 }
 
-/** A stable pastel hue per username, so a person keeps their colour everywhere. */
+// Hues far enough apart to tell people apart at a glance.
+const HUES = [215, 265, 330, 20, 40, 150, 185, 295];
+
+/** A stable pastel hue per username (FNV-1a), so a person keeps their colour everywhere. */
 export function avatarHue(name) {
-  let hash = 0;
-  for (const ch of name) hash = (hash * 31 + ch.codePointAt(0)) % 360;
-  return hash;
+  let hash = 2166136261;
+  for (const ch of name) {
+    hash ^= ch.codePointAt(0);
+    hash = Math.imul(hash, 16777619) >>> 0;
+  }
+  return HUES[hash % HUES.length];
 }
 
 export function avatar(name, { online = false, small = false } = {}) {
