@@ -249,10 +249,19 @@ def inbox(request: HttpRequest) -> HttpResponse:
     return render(request, "messaging/inbox.html", {"conversations": _page_json(inbox_rows(request.user))})
 
 
+def safe_link(url: str) -> str:
+    """A notification's link for an ``href``: a path of this site or http(s), never ``javascript:``."""
+    if (url.startswith("/") and not url.startswith("//")) or url.lower().startswith(("http://", "https://")):
+        return url
+    return reverse("notifications")
+
+
 @login_required
 @ensure_csrf_cookie
 def notifications_page(request: HttpRequest) -> HttpResponse:
     items, has_more = handlers.list_notifications(request.user.pk, None, 50)
+    for item in items:
+        item.link = safe_link(item.url)
     return render(request, "messaging/notifications.html", {"notifications": items, "has_more": has_more})
 
 

@@ -71,11 +71,17 @@ class NotificationsClient extends EventTarget {
 
 export const notifications = new NotificationsClient();
 
+/** A notification's link, if it is a page of this site or plain http(s); never javascript: or data:. */
+export function safeUrl(url) {
+  if (typeof url === "string" && ((url.startsWith("/") && !url.startsWith("//")) || /^https?:\/\//i.test(url))) return url;
+  return "/notifications/";
+}
+
 /** One notification as a list item (text only), for the dropdown and the page. */
 export function notificationItem(n, { onOpen, onMarkRead } = {}) {
   const li = h("li", { className: `notification${n.read ? "" : " unread"}`, dataset: { id: n.id } });
   const stamp = n.updated_at ?? n.created_at;
-  li.append(h("a", { className: "notification-link", attrs: { href: n.url || "/notifications/" }, on: onOpen ? { click: (e) => onOpen(e, n) } : {} },
+  li.append(h("a", { className: "notification-link", attrs: { href: safeUrl(n.url) }, on: onOpen ? { click: (e) => onOpen(e, n) } : {} },
     h("span", { className: "notification-title", text: n.title }),
     n.body ? h("span", { className: "notification-body", text: n.body }) : null,
     h("time", { attrs: { datetime: stamp, title: fullStamp(stamp) }, text: listStamp(stamp) })));
@@ -90,7 +96,7 @@ export function notificationItem(n, { onOpen, onMarkRead } = {}) {
 export function openNotification(event, n) {
   if (n.read || !notifications.markRead(n.id)) return;
   event.preventDefault();
-  const go = () => location.assign(n.url || "/notifications/");
+  const go = () => location.assign(safeUrl(n.url));
   const timer = setTimeout(go, 500);
   notifications.addEventListener("unread", () => { clearTimeout(timer); go(); }, { once: true });
 }
@@ -191,7 +197,7 @@ function desktopAlert(n) {
   const alert = new Notification(n.title, { body: n.body, tag: `linkup-${n.id}` });
   alert.addEventListener("click", () => {
     window.focus();
-    location.assign(n.url || "/notifications/");
+    location.assign(safeUrl(n.url));
   });
 }
 
