@@ -50,9 +50,8 @@ def test_user_search_with_an_empty_query_returns_no_one(alice_client, make_user)
     assert alice_client.get("/messages/api/users").json() == {"users": []}
 
 
-def test_user_search_is_limited(alice_client, make_user) -> None:
-    for i in range(15):
-        make_user(f"user{i:02d}")
+def test_user_search_is_limited(alice_client, user_model) -> None:
+    user_model.objects.bulk_create(user_model(username=f"user{i:02d}") for i in range(15))
     assert len(alice_client.get("/messages/api/users?q=user").json()["users"]) == 10
 
 
@@ -129,3 +128,12 @@ def test_static_app_files_are_served(alice_client) -> None:
 
     for name in ("app.css", "js/chat.js", "js/socket.js", "js/outbox.js", "js/bell.js", "js/inbox.js"):
         assert finders.find(f"messaging/{name}"), name
+
+
+def test_notifications_page_never_links_to_a_script_url(alice_client, user_model) -> None:
+    alice = user_model.objects.get(username="alice")
+    Notification.objects.create(user=alice, kind="system", title="ok", body="", url="/messages/bob/")
+    Notification.objects.create(user=alice, kind="system", title="bad", body="", url="javascript:alert(1)")
+    html = alice_client.get("/notifications/").content.decode()
+    assert 'href="/messages/bob/"' in html
+    assert "javascript:" not in html

@@ -339,6 +339,35 @@ def test_without_a_socket_the_outbox_survives_a_reload_and_sends_over_http(serve
     assert alice.errors == []
 
 
+def test_the_chat_loads_the_last_50_and_older_messages_on_scrolling_up(server, people) -> None:
+    from playwright.sync_api import expect
+
+    tag = uuid.uuid4().hex[:6]
+    manage(
+        server.env,
+        "shell",
+        "-c",
+        "from django.contrib.auth import get_user_model; from messaging import async_handlers as h; "
+        "U = get_user_model(); bob, carol = U.objects.get(username='bob'), U.objects.get(username='carol'); "
+        "chat = h.open_chat(carol, 'bob'); "
+        f"[h.create_message(chat.conversation_id, (bob, carol)[i % 2], (carol, bob)[i % 2], 'history {tag} ' + str(i), '{tag}-' + str(i)) "
+        "for i in range(70)]",
+    )
+    carol = people(server, "carol")
+    open_chat(carol, server, "bob")
+    ours = carol.locator("li.message").filter(has_text=tag)
+    expect(ours).to_have_count(50)
+    expect(ours.last.locator(".content")).to_have_text(f"history {tag} 69")
+    expect(carol.locator("[data-load-older]")).to_be_visible()
+
+    carol.locator("[data-scroller]").evaluate("el => { el.scrollTop = 0; }")
+    expect(ours).to_have_count(70)
+    expect(ours.locator(".content")).to_have_text([f"history {tag} {i}" for i in range(70)])
+    expect(carol.locator("[data-history-start]")).to_be_visible()
+    expect(carol.locator("[data-load-older]")).to_be_hidden()
+    assert carol.errors == []
+
+
 def test_start_a_conversation_from_the_inbox_with_the_keyboard(server, people) -> None:
     from playwright.sync_api import expect
 
