@@ -26,7 +26,11 @@ export class ReconnectingSocket extends EventTarget {
     this.heartbeat = null;
     this.lastFrameAt = 0;
     window.addEventListener("online", () => this.reconnectNow());
-    window.addEventListener("offline", () => this.setState("offline"));
+    window.addEventListener("offline", () => {
+      // The socket is as good as dead; do not wait for the heartbeat to notice.
+      if (this.ready) this.dropped();
+      else this.setState("offline");
+    });
     document.addEventListener("visibilitychange", () => {
       if (document.visibilityState === "visible" && !this.ready) this.reconnectNow();
     });
