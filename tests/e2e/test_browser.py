@@ -109,12 +109,12 @@ def seeded(tmp_path_factory) -> Path:
     return var_dir
 
 
-def start_server(seeded: Path, var_dir: Path) -> Server:
+def start_server(seeded: Path, var_dir: Path, **settings: str) -> Server:
     if own_database():
         for file in seeded.glob("*.sqlite3*"):
             shutil.copy(file, var_dir / file.name)
-        return Server(server_env(var_dir))
-    env = server_env(var_dir)
+        return Server(server_env(var_dir, **settings))
+    env = server_env(var_dir, **settings)
     manage(env, "migrate", "--no-input", "-v", "0")
     manage(env, "create_demo_users", "--password", PASSWORD)
     return Server(env)
@@ -131,6 +131,14 @@ def server(seeded, tmp_path_factory) -> Iterator[Server]:
 @pytest.fixture
 def own_server(seeded, tmp_path) -> Iterator[Server]:
     server = start_server(seeded, tmp_path)
+    yield server
+    server.daphne.stop()
+
+
+@pytest.fixture
+def strict_server(seeded, tmp_path) -> Iterator[Server]:
+    """A server that lets a sender store only three messages a minute."""
+    server = start_server(seeded, tmp_path, MESSAGING_RATE_LIMIT="3/60s")
     yield server
     server.daphne.stop()
 
@@ -336,6 +344,31 @@ def test_without_a_socket_the_outbox_survives_a_reload_and_sends_over_http(serve
     expect(bubble(bob, text)).to_have_count(1)
     stored = [m for m in server.messages_between("alice", "bob") if m["content"] == text]
     assert len(stored) == 1 and stored[0]["client_id"] == client_id
+    assert alice.errors == []
+
+
+def test_a_message_the_socket_refuses_shows_retry_and_delete(strict_server, people) -> None:
+    from playwright.sync_api import expect
+
+    server = strict_server
+    alice = people(server, "alice")
+    open_chat(alice, server, "bob")
+    texts = [unique(f"allowed {i}") for i in range(3)]
+    for text in texts:
+        send(alice, text)
+        expect(bubble(alice, text)).to_have_attribute("data-status", "sent")
+    over = unique("one too many")
+    send(alice, over)
+    refused = bubble(alice, over)
+    expect(refused).to_have_attribute("data-status", "failed")
+    expect(refused.locator(".failure")).to_contain_text("sending too fast")
+    refused.get_by_role("button", name="Retry").click()
+    expect(refused).to_have_attribute("data-status", "failed")  # still over the allowance
+    refused.get_by_role("button", name="Delete").click()
+    expect(refused).to_have_count(0)
+    assert alice.evaluate("() => localStorage.getItem('linkup.outbox.alice.bob')") is None
+    stored = [m["content"] for m in server.messages_between("alice", "bob") if m["content"] in [*texts, over]]
+    assert stored == texts
     assert alice.errors == []
 
 
