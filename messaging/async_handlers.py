@@ -418,6 +418,23 @@ def conversations_for(user: Any) -> list[dict[str, Any]]:
     ]
 
 
+def search_users(user: Any, query: str, limit: int) -> list[Any]:
+    """Active users whose username contains ``query``, prefix matches first, never ``user``."""
+    query = query.strip()
+    if not query:
+        return []
+    field = User.USERNAME_FIELD
+    matches = (
+        User.objects.filter(is_active=True, **{f"{field}__icontains": query})
+        .exclude(pk=user.pk)
+        .order_by(field)
+    )
+    prefixed = list(matches.filter(**{f"{field}__istartswith": query})[:limit])
+    if len(prefixed) < limit:
+        prefixed += list(matches.exclude(pk__in=[u.pk for u in prefixed])[: limit - len(prefixed)])
+    return prefixed
+
+
 # --- Presence ---------------------------------------------------------------
 
 
@@ -540,6 +557,16 @@ def presence_of(user_id: int, expiry: float) -> tuple[bool, datetime.datetime | 
     online = _live_connections(user_id, timezone.now(), expiry).exists()
     last_seen = UserStatus.objects.filter(user_id=user_id).values_list("last_seen", flat=True).first()
     return online, last_seen
+
+
+def presence_of_many(user_ids: list[int], expiry: float) -> dict[int, tuple[bool, datetime.datetime | None]]:
+    """:func:`presence_of` for several users in two queries (the inbox's peers)."""
+    cutoff = timezone.now() - datetime.timedelta(seconds=expiry)
+    online = set(
+        Connection.objects.filter(user_id__in=user_ids, last_heartbeat__gte=cutoff).values_list("user_id", flat=True)
+    )
+    last_seen = dict(UserStatus.objects.filter(user_id__in=user_ids).values_list("user_id", "last_seen"))
+    return {user_id: (user_id in online, last_seen.get(user_id)) for user_id in user_ids}
 
 
 # --- Notifications --------------------------------------------------------------

@@ -16,7 +16,9 @@ from django.contrib.auth.decorators import login_required
 from django.db import DatabaseError, connection
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.csrf import csrf_failure as django_csrf_failure
+from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_POST
 
 from . import async_handlers as handlers
@@ -175,21 +177,102 @@ def healthz(request: HttpRequest) -> HttpResponse:
 
 # --- Pages ------------------------------------------------------------------
 
+#: how many usernames one search answers with
+USER_SEARCH_LIMIT = 10
+
+
+def _presence_payload(online: bool, last_seen: Any) -> dict[str, Any]:
+    return {"online": online, "last_seen": last_seen}
+
+
+def _page_json(value: Any) -> Any:
+    """``value`` as the API would send it (the contract's datetimes), for ``json_script``."""
+    return JSONSerializer.loads(JSONSerializer.dumps(value))
+
+
+def inbox_rows(user: Any) -> list[dict[str, Any]]:
+    """The inbox as JSON-ready rows: peer with presence, last message, unread count."""
+    rows = handlers.conversations_for(user)
+    presence = handlers.presence_of_many([row["peer"].pk for row in rows], conf.limits().presence_expiry)
+    return [
+        {
+            "peer": {"username": row["peer"].get_username(), **_presence_payload(*presence[row["peer"].pk])},
+            "url": reverse("chat", args=[row["peer"].get_username()]),
+            "last_message": message_payload(row["last_message"]) if row["last_message"] else None,
+            "last_activity": row["conversation"].last_message_at or row["conversation"].created_at,
+            "unread": row["unread"],
+        }
+        for row in rows
+    ]
+
+
+@require_GET
+@api_view
+def api_conversations(request: HttpRequest) -> HttpResponse:
+    """The inbox rows, for the inbox page to refresh itself."""
+    return json_response({"conversations": inbox_rows(request.user)})
+
+
+@require_GET
+@api_view
+def api_users(request: HttpRequest) -> HttpResponse:
+    """Usernames containing ``q`` (yourself excluded), to start a conversation."""
+    users = handlers.search_users(request.user, request.GET.get("q", "")[:150], USER_SEARCH_LIMIT)
+    presence = handlers.presence_of_many([u.pk for u in users], conf.limits().presence_expiry)
+    return json_response(
+        {
+            "users": [
+                {
+                    "username": u.get_username(),
+                    "url": reverse("chat", args=[u.get_username()]),
+                    **_presence_payload(*presence[u.pk]),
+                }
+                for u in users
+            ]
+        }
+    )
+
 
 @login_required
+@ensure_csrf_cookie
 def inbox(request: HttpRequest) -> HttpResponse:
-    return render(request, "messaging/inbox.html", {"conversations": handlers.conversations_for(request.user)})
+    return render(request, "messaging/inbox.html", {"conversations": _page_json(inbox_rows(request.user))})
+
+
+def safe_link(url: str) -> str:
+    """A notification's link for an ``href``: a path of this site or http(s), never ``javascript:``."""
+    if (url.startswith("/") and not url.startswith("//")) or url.lower().startswith(("http://", "https://")):
+        return url
+    return reverse("notifications")
 
 
 @login_required
+@ensure_csrf_cookie
 def notifications_page(request: HttpRequest) -> HttpResponse:
     items, has_more = handlers.list_notifications(request.user.pk, None, 50)
+    for item in items:
+        item.link = safe_link(item.url)
     return render(request, "messaging/notifications.html", {"notifications": items, "has_more": has_more})
 
 
 @login_required
+@ensure_csrf_cookie
 def chat_page(request: HttpRequest, username: str) -> HttpResponse:
     peer = handlers.find_peer(request.user, username)
     if peer is None:
         raise Http404("No such user")
-    return render(request, "messaging/chat.html", {"peer": peer})
+    limits = conf.limits()
+    online, last_seen = handlers.presence_of(peer.pk, limits.presence_expiry)
+    config = {
+        "me": request.user.get_username(),
+        "peer": {"username": peer.get_username(), **_presence_payload(online, last_seen)},
+        "max_length": limits.max_length,
+        "socket_path": f"/ws/chat/{peer.get_username()}/",
+        "history_url": reverse("api-history", args=[peer.get_username()]),
+        "send_url": reverse("api-send", args=[peer.get_username()]),
+    }
+    return render(
+        request,
+        "messaging/chat.html",
+        {"peer": peer, "chat_config": _page_json(config), "conversations": _page_json(inbox_rows(request.user))},
+    )

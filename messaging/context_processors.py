@@ -1,0 +1,18 @@
+"""Template context every page needs: the notification bell's first count."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from django.http import HttpRequest
+
+from . import async_handlers as handlers
+
+
+def notification_bell(request: HttpRequest) -> dict[str, Any]:
+    """``notification_unread``: counted only when a template shows it (signed-in pages)."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    return {"notification_unread": functools.partial(handlers.notification_unread_count, user.pk)}

@@ -1,0 +1,30 @@
+// The HTTP side: JSON GET/POST with the CSRF token Django set in its cookie
+// (the pages use ensure_csrf_cookie), for the fallback path and the inbox.
+
+export function csrfToken() {
+  for (const part of document.cookie.split(";")) {
+    const [name, ...rest] = part.trim().split("=");
+    if (name === "csrftoken") return decodeURIComponent(rest.join("="));
+  }
+  return document.querySelector("input[name=csrfmiddlewaretoken]")?.value ?? "";
+}
+
+/** Resolves to {status, body}; rejects only when the server could not be reached. */
+async function request(url, init) {
+  const response = await fetch(url, { credentials: "same-origin", ...init });
+  let body = null;
+  try { body = await response.json(); } catch { body = null; }
+  return { status: response.status, ok: response.ok, body };
+}
+
+export function getJSON(url) {
+  return request(url, { headers: { Accept: "application/json" } });
+}
+
+export function postJSON(url, data) {
+  return request(url, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": csrfToken() },
+    body: JSON.stringify(data),
+  });
+}

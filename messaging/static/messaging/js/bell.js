@@ -1,0 +1,209 @@
+// The notification bell on every signed-in page, live over ws/notifications/:
+// unread count, a dropdown of recent notifications (`list`), mark read / mark
+// all read, and optional desktop alerts (permission asked only on a click).
+// Other modules use the exported `notifications` client; it also re-dispatches
+// "linkup:unread" and "linkup:notification" events on document.
+
+import { announce, h, paintAvatars } from "./dom.js";
+import { ReconnectingSocket } from "./socket.js";
+import { fullStamp, listStamp } from "./time.js";
+
+class NotificationsClient extends EventTarget {
+  constructor() {
+    super();
+    this.unread = null;
+    this.waiting = []; // resolvers of `list` answers, in the order asked
+    this.socket = new ReconnectingSocket("/ws/notifications/", { readyType: "unread_count" });
+    this.socket.addEventListener("ready", ({ detail: { frame } }) => this.onFrame(frame));
+    this.socket.addEventListener("frame", ({ detail: { frame } }) => this.onFrame(frame));
+    this.socket.addEventListener("state", ({ detail: { state } }) => {
+      if (state !== "connected") this.rejectWaiting();
+      this.emit("state", { state });
+    });
+  }
+
+  start() {
+    this.socket.start();
+    return this;
+  }
+
+  emit(type, detail) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+    document.dispatchEvent(new CustomEvent(`linkup:${type}`, { detail }));
+  }
+
+  onFrame(frame) {
+    if (frame.type === "unread_count") {
+      this.unread = frame.count;
+      this.emit("unread", { count: frame.count });
+    } else if (frame.type === "notification") {
+      this.emit("notification", { notification: frame.notification });
+    } else if (frame.type === "notifications") {
+      this.waiting.shift()?.resolve(frame);
+    } else if (frame.type === "error") {
+      this.waiting.shift()?.reject(new Error(frame.code));
+    }
+  }
+
+  rejectWaiting() {
+    for (const waiter of this.waiting.splice(0)) waiter.reject(new Error("disconnected"));
+  }
+
+  /** A page of notifications, newest first: {items, has_more}. */
+  list(before = null, limit = 10) {
+    return new Promise((resolve, reject) => {
+      if (!this.socket.send({ type: "list", before, limit })) {
+        reject(new Error("not connected"));
+        return;
+      }
+      this.waiting.push({ resolve, reject });
+    });
+  }
+
+  markRead(id) {
+    return this.socket.send({ type: "mark_read", id });
+  }
+
+  markAllRead() {
+    return this.socket.send({ type: "mark_all_read" });
+  }
+}
+
+export const notifications = new NotificationsClient();
+
+/** A notification's link, if it is a page of this site or plain http(s); never javascript: or data:. */
+export function safeUrl(url) {
+  if (typeof url === "string" && ((url.startsWith("/") && !url.startsWith("//")) || /^https?:\/\//i.test(url))) return url;
+  return "/notifications/";
+}
+
+/** One notification as a list item (text only), for the dropdown and the page. */
+export function notificationItem(n, { onOpen, onMarkRead } = {}) {
+  const li = h("li", { className: `notification${n.read ? "" : " unread"}`, dataset: { id: n.id } });
+  const stamp = n.updated_at ?? n.created_at;
+  li.append(h("a", { className: "notification-link", attrs: { href: safeUrl(n.url) }, on: onOpen ? { click: (e) => onOpen(e, n) } : {} },
+    h("span", { className: "notification-title", text: n.title }),
+    n.body ? h("span", { className: "notification-body", text: n.body }) : null,
+    h("time", { attrs: { datetime: stamp, title: fullStamp(stamp) }, text: listStamp(stamp) })));
+  if (!n.read && onMarkRead) {
+    li.append(h("button", { className: "link-button mark-read", attrs: { type: "button" }, on: { click: () => onMarkRead(n, li) } },
+      "Mark read", h("span", { className: "visually-hidden", text: `: ${n.title}` })));
+  }
+  return li;
+}
+
+/** Mark one read, then follow its link once the server counted it (or after a short wait). */
+export function openNotification(event, n) {
+  if (n.read || !notifications.markRead(n.id)) return;
+  event.preventDefault();
+  const go = () => location.assign(safeUrl(n.url));
+  const timer = setTimeout(go, 500);
+  notifications.addEventListener("unread", () => { clearTimeout(timer); go(); }, { once: true });
+}
+
+// --- The bell in the top bar -----------------------------------------------------------
+
+function setUpBell(bell) {
+  const button = bell.querySelector("[data-bell-button]");
+  const panel = bell.querySelector("[data-bell-panel]");
+  const list = bell.querySelector("[data-bell-list]");
+  const empty = bell.querySelector("[data-bell-empty]");
+  const count = bell.querySelector("[data-bell-count]");
+  const label = bell.querySelector("[data-bell-label]");
+  const markAll = bell.querySelector("[data-bell-mark-all]");
+  const permission = bell.querySelector("[data-bell-permission]");
+  const baseTitle = document.title;
+
+  function renderCount(n) {
+    count.hidden = !n;
+    count.textContent = n > 99 ? "99+" : String(n);
+    label.textContent = `Notifications, ${n} unread`;
+    markAll.disabled = !n;
+    document.title = n ? `(${n}) ${baseTitle}` : baseTitle;
+  }
+
+  const markRead = (n, li) => {
+    if (!notifications.markRead(n.id)) return;
+    li.classList.remove("unread");
+    li.querySelector(".mark-read")?.remove();
+    button.focus();
+  };
+
+  async function load() {
+    try {
+      const { items } = await notifications.list(null, 10);
+      list.replaceChildren(...items.map((n) => notificationItem(n, { onOpen: openNotification, onMarkRead: markRead })));
+      empty.hidden = items.length > 0;
+    } catch {
+      empty.hidden = false;
+      empty.textContent = "Notifications are unavailable while offline.";
+    }
+  }
+
+  function open() {
+    panel.hidden = false;
+    button.setAttribute("aria-expanded", "true");
+    empty.textContent = "You're all caught up.";
+    permission.hidden = !("Notification" in window) || Notification.permission !== "default";
+    load();
+  }
+
+  function close({ focus = false } = {}) {
+    if (panel.hidden) return;
+    panel.hidden = true;
+    button.setAttribute("aria-expanded", "false");
+    if (focus) button.focus();
+  }
+
+  button.addEventListener("click", () => (panel.hidden ? open() : close()));
+  markAll.addEventListener("click", () => {
+    if (!notifications.markAllRead()) return;
+    for (const li of list.querySelectorAll(".unread")) {
+      li.classList.remove("unread");
+      li.querySelector(".mark-read")?.remove();
+    }
+    announce("All notifications marked read");
+  });
+  permission.addEventListener("click", async () => {
+    await Notification.requestPermission();
+    permission.hidden = Notification.permission !== "default";
+  });
+  bell.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") close({ focus: true });
+  });
+  document.addEventListener("click", (event) => {
+    if (!bell.contains(event.target)) close();
+  });
+  bell.addEventListener("focusout", (event) => {
+    if (event.relatedTarget && !bell.contains(event.relatedTarget)) close();
+  });
+
+  notifications.addEventListener("unread", ({ detail: { count: n } }) => renderCount(n));
+  notifications.addEventListener("notification", ({ detail: { notification: n } }) => {
+    announce(`New notification: ${n.title}`);
+    if (!panel.hidden) {
+      list.querySelector(`[data-id="${CSS.escape(String(n.id))}"]`)?.remove();
+      list.prepend(notificationItem(n, { onOpen: openNotification, onMarkRead: markRead }));
+      empty.hidden = true;
+    }
+    desktopAlert(n);
+  });
+  const initial = Number(count.textContent) || 0;
+  renderCount(initial);
+}
+
+function desktopAlert(n) {
+  if (!("Notification" in window) || Notification.permission !== "granted" || document.visibilityState === "visible") return;
+  const alert = new Notification(n.title, { body: n.body, tag: `linkup-${n.id}` });
+  alert.addEventListener("click", () => {
+    window.focus();
+    location.assign(safeUrl(n.url));
+  });
+}
+
+paintAvatars(document);
+const bell = document.querySelector("[data-bell]");
+if (bell) {
+  setUpBell(bell);
+  notifications.start();
+}

@@ -1,0 +1,85 @@
+// DOM helpers. Every piece of user data reaches the page through textContent or
+// an attribute set here, never through innerHTML; icons are built as SVG nodes.
+
+const SVG = "http://www.w3.org/2000/svg";
+
+/** h("li", {className: "x", dataset: {id: 1}, attrs: {"aria-label": "…"}, text: "…", on: {click}}, ...children) */
+export function h(tag, props = {}, ...children) {
+  const el = document.createElement(tag);
+  const { className, dataset, attrs, text, on, hidden } = props;
+  if (className) el.className = className;
+  if (dataset) for (const [k, v] of Object.entries(dataset)) el.dataset[k] = String(v);
+  if (attrs) for (const [k, v] of Object.entries(attrs)) if (v !== null && v !== undefined && v !== false) el.setAttribute(k, v === true ? "" : String(v));
+  if (text !== undefined) el.textContent = String(text);
+  if (on) for (const [k, v] of Object.entries(on)) el.addEventListener(k, v);
+  if (hidden) el.hidden = true;
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return el;
+}
+
+const ICONS = {
+  // one check, two checks, a clock
+  sent: { viewBox: "0 0 16 12", className: "tick", paths: ["M2 6.5 5.5 10 12.5 2"] },
+  delivered: { viewBox: "0 0 16 12", className: "tick", paths: ["M1 6.5 4.5 10 11.5 2", "M7.5 9 8.5 10 15.5 2"] },
+  read: { viewBox: "0 0 16 12", className: "tick", paths: ["M1 6.5 4.5 10 11.5 2", "M7.5 9 8.5 10 15.5 2"] },
+  pending: { viewBox: "0 0 12 12", className: "tick pending", circle: true, paths: ["M6 3.2V6l2 1.3"] },
+};
+
+/** An inline SVG icon ("sent", "delivered", "read", "pending"), hidden from screen readers. */
+export function icon(name) {
+  const spec = ICONS[name];
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("viewBox", spec.viewBox);
+  svg.setAttribute("class", spec.className);
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("focusable", "false");
+  if (spec.circle) {
+    const c = document.createElementNS(SVG, "circle");
+    c.setAttribute("cx", "6"); c.setAttribute("cy", "6"); c.setAttribute("r", "4.8");
+    svg.append(c);
+  }
+  for (const d of spec.paths) {
+    const p = document.createElementNS(SVG, "path");
+    p.setAttribute("d", d);
+    svg.append(p);
+  }
+  return svg;
+}
+
+// Hues far enough apart to tell people apart at a glance.
+const HUES = [215, 265, 330, 20, 40, 150, 185, 295];
+
+/** A stable pastel hue per username (FNV-1a), so a person keeps their colour everywhere. */
+export function avatarHue(name) {
+  let hash = 2166136261;
+  for (const ch of name) {
+    hash ^= ch.codePointAt(0);
+    hash = Math.imul(hash, 16777619) >>> 0;
+  }
+  return HUES[hash % HUES.length];
+}
+
+export function avatar(name, { online = false, small = false } = {}) {
+  const el = h("span", { className: small ? "avatar small" : "avatar", attrs: { "aria-hidden": "true" } },
+    [...name][0]?.toUpperCase() ?? "?");
+  el.style.setProperty("--hue", avatarHue(name));
+  el.append(h("span", { className: online ? "dot online" : "dot" }));
+  return el;
+}
+
+/** Colour the server-rendered avatars (``data-avatar="name"``) under ``root``. */
+export function paintAvatars(root = document) {
+  for (const el of root.querySelectorAll("[data-avatar]")) el.style.setProperty("--hue", avatarHue(el.dataset.avatar));
+}
+
+/** Say something to screen-reader users through the page's polite live region. */
+export function announce(message) {
+  const region = document.getElementById("announcer");
+  if (!region) return;
+  region.textContent = "";
+  // A new text node in a later task is what makes screen readers speak again.
+  setTimeout(() => { region.textContent = message; }, 50);
+}

@@ -1,0 +1,469 @@
+"""The browser app in a real browser: Debian's Chromium driven by Playwright against daphne.
+
+Two browser contexts are two people. Everything is observed the way a person
+would: text on the page, the tick on a bubble (``data-status`` and its icon),
+the connection pill; and the database is checked through ``manage.py shell``
+so the same test holds on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.servers import ROOT, Daphne, manage, server_env
+
+from .conftest import PASSWORD
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.browser]
+
+CHROMIUM = os.environ.get("LINKUP_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+# Long enough for a reconnect after the server came back (backoff is capped at 10 s).
+WAIT_MS = 30_000
+
+
+def _playwright():
+    """Playwright, or a loud failure: CI must never skip the browser tests silently."""
+    reason = None
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as exc:  # pragma: no cover - requirements.txt pins it
+        reason = f"the playwright package is not installed ({exc}); run scripts/install"
+    if reason is None and not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
+        reason = f"Chromium is not at {CHROMIUM}; run scripts/system-deps (apt-get install chromium)"
+    if reason is not None:
+        if os.environ.get("LINKUP_SKIP_BROWSER") == "1":
+            pytest.skip(f"LINKUP_SKIP_BROWSER=1 and {reason}")
+        pytest.fail(f"{reason}, or set LINKUP_SKIP_BROWSER=1 to skip the browser tests on this machine", pytrace=False)
+    return sync_playwright
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator:
+    sync_playwright = _playwright()
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+class Server:
+    """A daphne with its environment, so a test can query its database or restart it."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.daphne = Daphne(env).start()
+
+    @property
+    def url(self) -> str:
+        return self.daphne.base_url
+
+    def restart_after_kill(self) -> None:
+        """SIGKILL, then a new process on the same port and database."""
+        port = self.daphne.port
+        self.daphne.kill()
+        self.daphne = Daphne(self.env, port=port).start()
+
+    def messages_between(self, a: str, b: str) -> list[dict]:
+        code = (
+            "import json; from messaging.models import Message; "
+            f"q = Message.objects.filter(sender__username__in={[a, b]!r}, recipient__username__in={[a, b]!r}); "
+            "print(json.dumps([{'sender': m.sender.username, 'content': m.content, 'seq': m.seq, "
+            "'client_id': m.client_id, 'status': m.status} for m in q.order_by('seq')]))"
+        )
+        return json.loads(manage(self.env, "shell", "-c", code).strip().splitlines()[-1])
+
+
+def own_database() -> bool:
+    """Each server has its own SQLite file (the embedded default), so one seeded file can be copied."""
+    return not (os.environ.get("DATABASE_URL") or os.environ.get("SQLITE_PATH"))
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory) -> Path:
+    """A var dir with the migrated database and the demo users, made once for the module."""
+    var_dir = tmp_path_factory.mktemp("seed")
+    env = server_env(var_dir)
+    manage(env, "migrate", "--no-input", "-v", "0")
+    manage(env, "create_demo_users", "--password", PASSWORD)
+    return var_dir
+
+
+def start_server(seeded: Path, var_dir: Path, **settings: str) -> Server:
+    if own_database():
+        for file in seeded.glob("*.sqlite3*"):
+            shutil.copy(file, var_dir / file.name)
+        return Server(server_env(var_dir, **settings))
+    env = server_env(var_dir, **settings)
+    manage(env, "migrate", "--no-input", "-v", "0")
+    manage(env, "create_demo_users", "--password", PASSWORD)
+    return Server(env)
+
+
+@pytest.fixture(scope="module")
+def server(seeded, tmp_path_factory) -> Iterator[Server]:
+    """One server for the tests that only add their own, uniquely worded, messages."""
+    server = start_server(seeded, tmp_path_factory.mktemp("browser"))
+    yield server
+    server.daphne.stop()
+
+
+@pytest.fixture
+def own_server(seeded, tmp_path) -> Iterator[Server]:
+    server = start_server(seeded, tmp_path)
+    yield server
+    server.daphne.stop()
+
+
+@pytest.fixture
+def strict_server(seeded, tmp_path) -> Iterator[Server]:
+    """A server that lets a sender store only three messages a minute."""
+    server = start_server(seeded, tmp_path, MESSAGING_RATE_LIMIT="3/60s")
+    yield server
+    server.daphne.stop()
+
+
+@pytest.fixture
+def people(browser, request) -> Iterator:
+    """``people(server, "alice")``: a signed-in page in a browser context of its own."""
+    contexts = []
+
+    def sign_in(server: Server, username: str, viewport: dict | None = None, setup=None):
+        context = browser.new_context(viewport=viewport or DESKTOP)
+        contexts.append(context)
+        if setup is not None:
+            setup(context)
+        page = context.new_page()
+        page.errors = []
+        page.on("pageerror", lambda error: page.errors.append(str(error)))
+        page.on("dialog", lambda dialog: (page.errors.append(f"dialog: {dialog.message}"), dialog.dismiss()))
+        page.goto(f"{server.url}/accounts/login/")
+        page.get_by_label("Username").fill(username)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url("**/messages/")
+        return page
+
+    yield sign_in
+    for context in contexts:
+        context.close()
+
+
+def open_chat(page, server: Server, peer: str, state: str = "connected") -> None:
+    from playwright.sync_api import expect
+
+    page.goto(f"{server.url}/messages/{peer}/")
+    expect(page.locator("[data-connection]")).to_have_attribute("data-state", state, timeout=WAIT_MS)
+
+
+def send(page, text: str) -> None:
+    box = page.get_by_label(re.compile("^Message to"))
+    box.fill(text)
+    box.press("Enter")
+
+
+def bubble(page, text: str):
+    return page.locator("li.message").filter(has=page.locator(".content", has_text=text))
+
+
+def contents(page) -> list[str]:
+    return page.locator("li.message .content").all_text_contents()
+
+
+def unique(label: str) -> str:
+    return f"{label} {uuid.uuid4().hex[:6]}"
+
+
+def test_a_message_reaches_the_peer_with_ticks_typing_shows_and_reading_turns_them_blue(server, people) -> None:
+    from playwright.sync_api import expect
+
+    alice, bob = people(server, "alice"), people(server, "bob")
+    open_chat(alice, server, "bob")
+    open_chat(bob, server, "alice")
+    expect(alice.locator("[data-presence]")).to_have_text("online")
+    # Bob's window loses focus: what reaches him is delivered, not read.
+    bob.evaluate("() => { window.__focused = false; document.hasFocus = () => window.__focused; }")
+
+    alice.get_by_label(re.compile("^Message to")).press_sequentially("Hi bob", delay=20)
+    expect(bob.locator("[data-typing]")).to_have_text("alice is typing…")
+
+    text = unique("Hi bob")
+    send(alice, text)
+    mine = bubble(alice, text)
+    expect(bubble(bob, text)).to_have_count(1)
+    expect(bubble(bob, text)).to_have_class(re.compile(r"\btheirs\b"))
+    expect(bob.locator("[data-typing]")).to_have_text("")
+    expect(mine).to_have_attribute("data-status", "delivered")
+    expect(mine.locator(".status-delivered svg path")).to_have_count(2)
+
+    bob.evaluate("() => { window.__focused = true; window.dispatchEvent(new Event('focus')); }")
+    expect(mine).to_have_attribute("data-status", "read")
+    tick = mine.locator(".status-read")
+    expect(tick).to_have_attribute("aria-label", "Read")
+    assert tick.evaluate("el => getComputedStyle(el).color") == "rgb(10, 95, 209)"  # --tick-read
+
+    reply = unique("Hi alice")
+    send(bob, reply)
+    expect(bubble(alice, reply)).to_have_count(1)
+    expect(bubble(bob, reply)).to_have_attribute("data-status", "read")
+    stored = {m["content"]: m["status"] for m in server.messages_between("alice", "bob")}
+    assert stored[text] == "read" and stored[reply] == "read"
+    assert alice.errors == [] and bob.errors == []
+
+
+def test_markup_in_a_message_is_shown_as_text_and_never_runs(server, people) -> None:
+    from playwright.sync_api import expect
+
+    alice, bob = people(server, "alice"), people(server, "bob")  # bob stays on his inbox
+    expect(bob.locator("[data-bell-count]")).to_be_hidden()
+    open_chat(alice, server, "bob")
+    evil = f"<script>alert(1)</script><img src=x onerror=\"window.__pwned=1;alert(2)\"> {uuid.uuid4().hex[:6]}"
+    send(alice, evil)
+    expect(bubble(alice, evil)).to_have_count(1)
+    assert alice.locator("li.message .content").last.text_content() == evil
+
+    # Bob is not in the conversation: a notification arrives live, and his inbox refreshes.
+    expect(bob.locator("[data-bell-count]")).to_have_text("1")
+    row = bob.locator(".conversation[data-peer=alice]")
+    expect(row.locator(".conversation-preview .text")).to_have_text(evil)
+    expect(row.locator("[data-unread-badge]")).to_be_visible()
+    bob.get_by_role("button", name=re.compile(r"^Notifications, 1 unread")).click()
+    item = bob.locator("[data-bell-list] .notification").first
+    expect(item.locator(".notification-body")).to_have_text(evil)
+    bob.get_by_role("button", name="Mark all read").click()
+    expect(bob.locator("[data-bell-count]")).to_be_hidden()
+
+    bob.goto(f"{server.url}/messages/alice/")
+    expect(bubble(bob, evil)).to_have_count(1)
+    for page in (alice, bob):
+        assert page.locator("[data-messages] img, [data-messages] script").count() == 0
+        assert page.evaluate("() => window.__pwned") is None
+        assert page.errors == []
+
+
+def test_after_a_server_kill_and_restart_every_message_arrives_once_and_in_order(own_server, people) -> None:
+    from playwright.sync_api import expect
+
+    server = own_server
+    tag = uuid.uuid4().hex[:6]  # on a shared database, this test's messages are the tagged ones
+    alice, bob = people(server, "alice"), people(server, "bob")
+    open_chat(alice, server, "bob")
+    open_chat(bob, server, "alice")
+    expected = [f"before the crash {tag}"]
+    send(alice, expected[0])
+    expect(bubble(bob, expected[0])).to_have_count(1)
+
+    server.daphne.kill()
+    expect(alice.locator("[data-connection]")).to_have_attribute("data-state", re.compile("reconnecting|offline"))
+    for i in range(1, 4):
+        expected.append(f"while the server is down {i} {tag}")
+        send(alice, expected[-1])
+        expect(bubble(alice, expected[-1])).to_have_attribute("data-status", "pending")
+    expect(bubble(alice, expected[-1]).locator(".status-pending svg")).to_have_count(1)
+    alice.get_by_label(re.compile("^Message to")).press_sequentially("still typing", delay=10)
+
+    server.daphne = Daphne(server.env, port=server.daphne.port).start()
+    for page in (alice, bob):
+        expect(page.locator("[data-connection]")).to_have_attribute("data-state", "connected", timeout=WAIT_MS)
+    expect(bubble(alice, expected[-1])).to_have_attribute("data-status", re.compile("sent|delivered|read"), timeout=WAIT_MS)
+    alice.get_by_label(re.compile("^Message to")).fill("")
+    expected.append(f"after the restart {tag}")
+    send(alice, expected[-1])
+    expect(bubble(bob, expected[-1])).to_have_count(1, timeout=WAIT_MS)
+
+    for page in (alice, bob):
+        ours = page.locator("li.message").filter(has_text=tag)
+        expect(ours.locator(".content")).to_have_text(expected, timeout=WAIT_MS)
+        seqs = [int(seq) for seq in ours.evaluate_all("els => els.map(e => e.dataset.seq)")]
+        assert seqs == list(range(seqs[0], seqs[0] + len(expected)))
+    stored = [m for m in server.messages_between("alice", "bob") if tag in m["content"]]
+    assert [m["content"] for m in stored] == expected
+    assert [m["seq"] for m in stored] == seqs
+    assert alice.evaluate("() => localStorage.getItem('linkup.outbox.alice.bob')") is None
+
+
+def test_without_a_socket_the_outbox_survives_a_reload_and_sends_over_http(server, people) -> None:
+    from playwright.sync_api import expect
+
+    def no_chat_socket(context) -> None:
+        context.route_web_socket(re.compile(r"/ws/chat/"), lambda ws: ws.close())
+
+    alice = people(server, "alice", setup=no_chat_socket)
+    bob = people(server, "bob")
+    open_chat(bob, server, "alice")
+    send_url = re.compile(r"/messages/api/bob/send$")
+    answers = []
+
+    def refuse_send(route) -> None:
+        answers.append("rate_limited")
+        route.fulfill(status=429, json={"type": "error", "code": "rate_limited", "detail": "slow down"})
+
+    alice.context.route(send_url, refuse_send)
+    open_chat(alice, server, "bob", state="offline")
+
+    text = unique("sent without a socket")
+    send(alice, text)
+    mine = bubble(alice, text)
+    expect(mine).to_have_attribute("data-status", "failed")
+    expect(mine.locator(".failure")).to_contain_text("sending too fast")
+    client_id = mine.get_attribute("data-client-id")
+    assert answers == ["rate_limited"]
+
+    # The server cannot be reached at all now: Retry leaves it waiting in the outbox.
+    alice.context.unroute(send_url)
+    alice.context.route(send_url, lambda route: route.abort())
+    mine.get_by_role("button", name="Retry").click()
+    expect(mine).to_have_attribute("data-status", "pending")
+    alice.reload()
+    expect(alice.locator("[data-connection]")).to_have_attribute("data-state", "offline", timeout=WAIT_MS)
+    expect(mine).to_have_attribute("data-status", "pending")
+    assert mine.get_attribute("data-client-id") == client_id
+
+    alice.context.unroute(send_url)
+    expect(mine).to_have_attribute("data-status", re.compile("sent|delivered|read"), timeout=WAIT_MS)
+    expect(bubble(bob, text)).to_have_count(1)
+    stored = [m for m in server.messages_between("alice", "bob") if m["content"] == text]
+    assert len(stored) == 1 and stored[0]["client_id"] == client_id
+    assert alice.errors == []
+
+
+def test_a_message_the_socket_refuses_shows_retry_and_delete(strict_server, people) -> None:
+    from playwright.sync_api import expect
+
+    server = strict_server
+    alice = people(server, "alice")
+    open_chat(alice, server, "bob")
+    texts = [unique(f"allowed {i}") for i in range(3)]
+    for text in texts:
+        send(alice, text)
+        expect(bubble(alice, text)).to_have_attribute("data-status", "sent")
+    over = unique("one too many")
+    send(alice, over)
+    refused = bubble(alice, over)
+    expect(refused).to_have_attribute("data-status", "failed")
+    expect(refused.locator(".failure")).to_contain_text("sending too fast")
+    refused.get_by_role("button", name="Retry").click()
+    expect(refused).to_have_attribute("data-status", "failed")  # still over the allowance
+    refused.get_by_role("button", name="Delete").click()
+    expect(refused).to_have_count(0)
+    assert alice.evaluate("() => localStorage.getItem('linkup.outbox.alice.bob')") is None
+    stored = [m["content"] for m in server.messages_between("alice", "bob") if m["content"] in [*texts, over]]
+    assert stored == texts
+    assert alice.errors == []
+
+
+def test_the_chat_loads_the_last_50_and_older_messages_on_scrolling_up(server, people) -> None:
+    from playwright.sync_api import expect
+
+    tag = uuid.uuid4().hex[:6]
+    manage(
+        server.env,
+        "shell",
+        "-c",
+        "from django.contrib.auth import get_user_model; from messaging import async_handlers as h; "
+        "U = get_user_model(); bob, carol = U.objects.get(username='bob'), U.objects.get(username='carol'); "
+        "chat = h.open_chat(carol, 'bob'); "
+        f"[h.create_message(chat.conversation_id, (bob, carol)[i % 2], (carol, bob)[i % 2], 'history {tag} ' + str(i), '{tag}-' + str(i)) "
+        "for i in range(70)]",
+    )
+    carol = people(server, "carol")
+    open_chat(carol, server, "bob")
+    ours = carol.locator("li.message").filter(has_text=tag)
+    expect(ours).to_have_count(50)
+    expect(ours.last.locator(".content")).to_have_text(f"history {tag} 69")
+    expect(carol.locator("[data-load-older]")).to_be_visible()
+
+    carol.locator("[data-scroller]").evaluate("el => { el.scrollTop = 0; }")
+    expect(ours).to_have_count(70)
+    expect(ours.locator(".content")).to_have_text([f"history {tag} {i}" for i in range(70)])
+    expect(carol.locator("[data-history-start]")).to_be_visible()
+    expect(carol.locator("[data-load-older]")).to_be_hidden()
+    assert carol.errors == []
+
+
+def test_start_a_conversation_from_the_inbox_with_the_keyboard(server, people) -> None:
+    from playwright.sync_api import expect
+
+    carol = people(server, "carol")
+    search = carol.get_by_label("Start a conversation")
+    search.focus()
+    carol.keyboard.type("bo")
+    result = carol.locator("[data-people-results] a[data-username=bob]")
+    expect(result).to_be_visible()
+    assert carol.locator("[data-people-results] a[data-username=carol]").count() == 0
+    carol.keyboard.press("ArrowDown")
+    expect(result).to_be_focused()
+    carol.keyboard.press("Enter")
+    carol.wait_for_url("**/messages/bob/")
+    expect(carol.locator("h1")).to_have_text("bob")
+
+
+def screenshot(page, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    return path
+
+
+def test_screenshots_of_the_inbox_and_the_chat_on_desktop_and_phone(own_server, people) -> None:
+    """Saved under artifacts/screenshots/ for a person to look at; nothing spills sideways."""
+    from playwright.sync_api import expect
+
+    server = own_server
+    carol = people(server, "carol")
+    open_chat(carol, server, "alice")
+    send(carol, "Are we still on for the design review tomorrow?")
+    alice, bob = people(server, "alice"), people(server, "bob")
+    open_chat(alice, server, "bob")
+    open_chat(bob, server, "alice")
+    script = [
+        (bob, "Morning! Did you see the new build?"),
+        (alice, "Yes, the reconnect banner is much clearer now 🎉"),
+        (bob, "A long one, to check wrapping: " + "the outbox keeps every message until the server acknowledges it, " * 3),
+        (alice, "Perfect. Shipping it after lunch."),
+    ]
+    for page, text in script:
+        send(page, text)
+        expect(bubble(alice, text)).to_have_count(1)
+        expect(bubble(bob, text)).to_have_count(1)
+    expect(bubble(alice, script[-1][1])).to_have_attribute("data-status", "read")
+    bob.get_by_label(re.compile("^Message to")).press_sequentially("On my way", delay=20)
+    expect(alice.locator("[data-typing]")).to_have_text("bob is typing…")
+
+    shots = []
+    for size_name, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+        alice.set_viewport_size(viewport)
+        alice.goto(f"{server.url}/messages/")
+        expect(alice.locator(".conversation[data-peer=carol] [data-unread-badge]")).to_be_visible()
+        shots.append(screenshot(alice, f"inbox-{size_name}"))
+        assert alice.evaluate("() => document.documentElement.scrollWidth") <= viewport["width"]
+        open_chat(alice, server, "bob")
+        expect(alice.locator("li.message")).to_have_count(len(script))
+        # A fresh "typing" from bob: clearing the box tells the server he stopped.
+        bob.get_by_label(re.compile("^Message to")).fill("")
+        bob.get_by_label(re.compile("^Message to")).press_sequentially("On my way", delay=20)
+        expect(alice.locator("[data-typing]")).to_have_text("bob is typing…")
+        shots.append(screenshot(alice, f"chat-{size_name}"))
+        assert alice.evaluate("() => document.documentElement.scrollWidth") <= viewport["width"]
+    assert all(path.stat().st_size > 10_000 for path in shots)
+    assert alice.errors == [] and bob.errors == [] and carol.errors == []

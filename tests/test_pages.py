@@ -1,0 +1,139 @@
+"""The browser app's pages and their small JSON helpers (user search, inbox rows)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.test import Client
+
+from messaging import async_handlers as handlers
+from messaging.models import Connection, Notification
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def alice_client(make_user) -> Client:
+    client = Client()
+    client.force_login(make_user("alice"))
+    return client
+
+
+def page_json(response, element_id: str):
+    """The JSON a page hands its script through ``json_script``."""
+    html = response.content.decode()
+    start = html.index(f'<script id="{element_id}" type="application/json">')
+    start = html.index(">", start) + 1
+    return json.loads(html[start : html.index("</script>", start)])
+
+
+def test_user_search_finds_usernames_containing_the_query_prefix_matches_first(alice_client, make_user) -> None:
+    for name in ("bobby", "jimbo", "bob", "carol"):
+        make_user(name)
+    users = alice_client.get("/messages/api/users?q=bo").json()["users"]
+    assert [u["username"] for u in users] == ["bob", "bobby", "jimbo"]
+    assert users[0]["url"] == "/messages/bob/" and users[0]["online"] is False
+
+
+def test_user_search_never_offers_yourself_or_inactive_users(alice_client, make_user) -> None:
+    make_user("alina")
+    gone = make_user("alfred")
+    gone.is_active = False
+    gone.save()
+    assert [u["username"] for u in alice_client.get("/messages/api/users?q=al").json()["users"]] == ["alina"]
+
+
+def test_user_search_with_an_empty_query_returns_no_one(alice_client, make_user) -> None:
+    make_user("bob")
+    assert alice_client.get("/messages/api/users?q=").json() == {"users": []}
+    assert alice_client.get("/messages/api/users").json() == {"users": []}
+
+
+def test_user_search_is_limited(alice_client, user_model) -> None:
+    user_model.objects.bulk_create(user_model(username=f"user{i:02d}") for i in range(15))
+    assert len(alice_client.get("/messages/api/users?q=user").json()["users"]) == 10
+
+
+def test_user_search_and_inbox_rows_need_sign_in(make_user) -> None:
+    client = Client()
+    for path in ("/messages/api/users?q=a", "/messages/api/conversations"):
+        response = client.get(path)
+        assert response.status_code == 403 and response.json()["code"] == "forbidden"
+
+
+def test_inbox_rows_are_most_recent_first_with_preview_unread_and_presence(alice_client, make_user, user_model) -> None:
+    alice = user_model.objects.get(username="alice")
+    bob, carol = make_user("bob"), make_user("carol")
+    with_bob = handlers.open_chat(alice, "bob")
+    with_carol = handlers.open_chat(alice, "carol")
+    handlers.create_message(with_carol.conversation_id, carol, alice, "from carol", "c1")
+    handlers.create_message(with_bob.conversation_id, bob, alice, "first", "b1")
+    handlers.create_message(with_bob.conversation_id, bob, alice, "second", "b2")
+    Connection.objects.create(user=bob, channel_name="bob.1", kind="chat", server_id="test")
+
+    rows = alice_client.get("/messages/api/conversations").json()["conversations"]
+
+    assert [r["peer"]["username"] for r in rows] == ["bob", "carol"]
+    assert rows[0]["last_message"]["content"] == "second" and rows[0]["unread"] == 2
+    assert rows[0]["peer"]["online"] is True and rows[1]["peer"]["online"] is False
+    assert rows[0]["url"] == "/messages/bob/"
+    assert rows[0]["last_activity"].endswith("+00:00")
+
+
+def test_inbox_page_embeds_the_same_rows_and_sets_the_csrf_cookie(alice_client, make_user, user_model) -> None:
+    bob = make_user("bob")
+    chat = handlers.open_chat(user_model.objects.get(username="alice"), "bob")
+    handlers.create_message(chat.conversation_id, bob, None, "</script><script>alert(1)</script>", "x1")
+    response = alice_client.get("/messages/")
+    assert response.status_code == 200
+    assert "csrftoken" in response.cookies
+    assert page_json(response, "conversations-data") == alice_client.get("/messages/api/conversations").json()["conversations"]
+    assert "<script>alert(1)" not in response.content.decode()
+
+
+def test_chat_page_hands_its_script_the_peer_limits_and_urls(alice_client, make_user) -> None:
+    make_user("bob")
+    response = alice_client.get("/messages/bob/")
+    assert response.status_code == 200 and "csrftoken" in response.cookies
+    config = page_json(response, "chat-config")
+    assert config["me"] == "alice" and config["peer"]["username"] == "bob"
+    assert config["max_length"] == 4000
+    assert config["socket_path"] == "/ws/chat/bob/"
+    assert config["send_url"] == "/messages/api/bob/send"
+    assert config["history_url"] == "/messages/api/bob/history"
+
+
+def test_every_signed_in_page_shows_the_bell_with_the_unread_count(alice_client, user_model) -> None:
+    alice = user_model.objects.get(username="alice")
+    for i in range(3):
+        Notification.objects.create(user=alice, kind="system", title=f"n{i}", body="", url="/")
+    for path in ("/messages/", "/notifications/"):
+        html = alice_client.get(path).content.decode()
+        assert "data-bell" in html and "Notifications, 3 unread" in html
+
+
+def test_sign_in_page_has_no_bell_and_sign_out_is_a_post_form(make_user) -> None:
+    html = Client().get("/accounts/login/").content.decode()
+    assert "data-bell" not in html
+    client = Client()
+    client.force_login(make_user("alice"))
+    assert client.get("/accounts/logout/").status_code == 405
+    html = client.get("/messages/").content.decode()
+    assert 'method="post" action="/accounts/logout/"' in html
+
+
+def test_static_app_files_are_served(alice_client) -> None:
+    from django.contrib.staticfiles import finders
+
+    for name in ("app.css", "js/chat.js", "js/socket.js", "js/outbox.js", "js/bell.js", "js/inbox.js"):
+        assert finders.find(f"messaging/{name}"), name
+
+
+def test_notifications_page_never_links_to_a_script_url(alice_client, user_model) -> None:
+    alice = user_model.objects.get(username="alice")
+    Notification.objects.create(user=alice, kind="system", title="ok", body="", url="/messages/bob/")
+    Notification.objects.create(user=alice, kind="system", title="bad", body="", url="javascript:alert(1)")
+    html = alice_client.get("/notifications/").content.decode()
+    assert 'href="/messages/bob/"' in html
+    assert "javascript:" not in html
