@@ -10,6 +10,7 @@ with the reason shown in the summary, on the other.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -83,8 +84,18 @@ def flush_channel_layer() -> None:
     queued messages there). The pub/sub layer keeps nothing in Redis: its
     memberships are subscriptions of a connection that closes with the event
     loop that opened it, i.e. with the test.
+
+    A test whose thread already runs an event loop (Playwright's sync API
+    does) has the flush done from a thread of its own.
     """
-    async_to_sync(get_channel_layer().flush)()
+    layer = get_channel_layer()
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        async_to_sync(layer.flush)()
+    else:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+            pool.submit(asyncio.run, layer.flush()).result()
     channel_layers.backends.clear()
 
 
