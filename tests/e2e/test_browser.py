@@ -8,6 +8,7 @@ so the same test holds on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import ROOT, Daphne, manage, server_env
+from tests.servers import ROOT, Daphne, manage, scratch_database, server_env
 
 from .conftest import PASSWORD
 
@@ -100,8 +101,10 @@ def own_database() -> bool:
 
 
 @pytest.fixture(scope="module")
-def seeded(tmp_path_factory) -> Path:
-    """A var dir with the migrated database and the demo users, made once for the module."""
+def seeded(tmp_path_factory) -> Path | None:
+    """A var dir with the migrated database and the demo users, made once for the module (SQLite only)."""
+    if not own_database():
+        return None
     var_dir = tmp_path_factory.mktemp("seed")
     env = server_env(var_dir)
     manage(env, "migrate", "--no-input", "-v", "0")
@@ -109,38 +112,46 @@ def seeded(tmp_path_factory) -> Path:
     return var_dir
 
 
-def start_server(seeded: Path, var_dir: Path, **settings: str) -> Server:
-    if own_database():
+@contextlib.contextmanager
+def started_server(seeded: Path | None, var_dir: Path, **settings: str) -> Iterator[Server]:
+    """A server on a database of its own: a copy of the seeded SQLite file, or a scratch PostgreSQL database."""
+    if seeded is not None:
         for file in seeded.glob("*.sqlite3*"):
             shutil.copy(file, var_dir / file.name)
-        return Server(server_env(var_dir, **settings))
-    env = server_env(var_dir, **settings)
-    manage(env, "migrate", "--no-input", "-v", "0")
-    manage(env, "create_demo_users", "--password", PASSWORD)
-    return Server(env)
+        server = Server(server_env(var_dir, **settings))
+        try:
+            yield server
+        finally:
+            server.daphne.stop()
+        return
+    with scratch_database(server_env(var_dir, **settings)) as env:
+        manage(env, "migrate", "--no-input", "-v", "0")
+        manage(env, "create_demo_users", "--password", PASSWORD)
+        server = Server(env)
+        try:
+            yield server
+        finally:
+            server.daphne.stop()
 
 
 @pytest.fixture(scope="module")
 def server(seeded, tmp_path_factory) -> Iterator[Server]:
     """One server for the tests that only add their own, uniquely worded, messages."""
-    server = start_server(seeded, tmp_path_factory.mktemp("browser"))
-    yield server
-    server.daphne.stop()
+    with started_server(seeded, tmp_path_factory.mktemp("browser")) as server:
+        yield server
 
 
 @pytest.fixture
 def own_server(seeded, tmp_path) -> Iterator[Server]:
-    server = start_server(seeded, tmp_path)
-    yield server
-    server.daphne.stop()
+    with started_server(seeded, tmp_path) as server:
+        yield server
 
 
 @pytest.fixture
 def strict_server(seeded, tmp_path) -> Iterator[Server]:
     """A server that lets a sender store only three messages a minute."""
-    server = start_server(seeded, tmp_path, MESSAGING_RATE_LIMIT="3/60s")
-    yield server
-    server.daphne.stop()
+    with started_server(seeded, tmp_path, MESSAGING_RATE_LIMIT="3/60s") as server:
+        yield server
 
 
 @pytest.fixture
