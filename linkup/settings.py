@@ -199,6 +199,12 @@ MESSAGING_TYPING_EXPIRY_SECONDS = float(os.environ.get("MESSAGING_TYPING_EXPIRY_
 MESSAGING_TYPING_RATE_LIMIT = os.environ.get("MESSAGING_TYPING_RATE_LIMIT", "30/10s")
 MESSAGING_MAX_SOCKETS_PER_USER = int(os.environ.get("MESSAGING_MAX_SOCKETS_PER_USER", "20"))
 MESSAGING_BAD_FRAME_LIMIT = os.environ.get("MESSAGING_BAD_FRAME_LIMIT", "30/60s")
+# Circuit breakers (SMTP, the channel layer): open after this many failures in
+# a row, probe again after this many seconds.
+MESSAGING_BREAKER_FAILURES = int(os.environ.get("MESSAGING_BREAKER_FAILURES", "5"))
+MESSAGING_BREAKER_RESET_SECONDS = float(os.environ.get("MESSAGING_BREAKER_RESET_SECONDS", "30"))
+# /metrics answers only "Authorization: Bearer <token>" when this is set.
+MESSAGING_METRICS_TOKEN = os.environ.get("MESSAGING_METRICS_TOKEN", "")
 # Notifications: similar ones within this window share a row ("3 new messages").
 MESSAGING_NOTIFICATION_GROUP_SECONDS = float(os.environ.get("MESSAGING_NOTIFICATION_GROUP_SECONDS", "300"))
 # Links in emails point here.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from django.contrib import admin
@@ -10,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from .archive import archive
+from .error_models import ErrorCategory
 from .models import (
     ArchivedMessage,
     Connection,
@@ -34,19 +36,64 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+def error_counts() -> list[dict[str, Any]]:
+    """MessagingError records per category in the last hour and the last day."""
+    now = timezone.now()
+    hour, day = now - datetime.timedelta(hours=1), now - datetime.timedelta(days=1)
+    rows = (
+        MessagingError.objects.filter(occurred_at__gte=day)
+        .values("category")
+        .annotate(
+            last_hour=Count("id", filter=Q(occurred_at__gte=hour)),
+            last_day=Count("id"),
+            unresolved=Count("id", filter=Q(resolved=False)),
+        )
+    )
+    counted = {row["category"]: row for row in rows}
+    return [
+        {**counted.get(category.value, {"last_hour": 0, "last_day": 0, "unresolved": 0}), "category": category}
+        for category in ErrorCategory
+    ]
+
+
 @admin.register(MessagingError)
 class MessagingErrorAdmin(admin.ModelAdmin):
-    list_display = ("occurred_at", "category", "severity", "short_message", "user", "resolved")
+    list_display = ("occurred_at", "category", "severity", "short_message", "user", "message_ref", "resolved")
     list_filter = ("category", "severity", "resolved", ("occurred_at", admin.DateFieldListFilter))
     search_fields = ("message",)
     date_hierarchy = "occurred_at"
-    readonly_fields = ("category", "severity", "message", "context", "user", "occurred_at")
+    readonly_fields = ("category", "severity", "message", "context", "user", "message_ref", "occurred_at")
     fields = readonly_fields + ("resolved", "resolution_notes")
     actions = ["mark_resolved"]
-    list_select_related = ("user",)
+    list_select_related = ("user", "message_ref")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        """The operator's console: error rates, breakers of every process, the retry backlog."""
+        from .metrics import breaker_states
+        from .views import retry_backlog
+
+        extra_context = {
+            **(extra_context or {}),
+            "error_counts": error_counts(),
+            "breakers": breaker_states(),
+            "retry_backlog": retry_backlog(),
+        }
+        return super().changelist_view(request, extra_context=extra_context)
 
     @admin.display(description="message")
     def short_message(self, obj: MessagingError) -> str:
@@ -75,8 +122,23 @@ class ConversationAdmin(ReadOnlyAdmin):
     inlines = [ParticipantInline]
 
 
+class NotificationInline(ReadOnlyInline):
+    model = Notification
+    fields = ("user", "kind", "title", "count", "read", "pushed_at", "email_state")
+    readonly_fields = fields
+
+
+class MessageErrorInline(ReadOnlyInline):
+    model = MessagingError
+    fk_name = "message_ref"
+    fields = ("occurred_at", "category", "severity", "message", "resolved")
+    readonly_fields = fields
+    verbose_name_plural = "errors about this message"
+
+
 @admin.register(Message)
 class MessageAdmin(ReadOnlyAdmin):
+    inlines = [NotificationInline, MessageErrorInline]
     list_display = ("id", "conversation", "seq", "sender", "recipient", "status", "created_at")
     list_filter = ("status", ("created_at", admin.DateFieldListFilter))
     search_fields = ("content", "client_id", "sender__username", "recipient__username")
@@ -104,9 +166,29 @@ class ArchivedMessageAdmin(ReadOnlyAdmin):
 
 @admin.register(UserStatus)
 class UserStatusAdmin(ReadOnlyAdmin):
-    list_display = ("user", "online", "last_seen")
+    """Per user: presence, last seen and the sockets that make it."""
+
+    list_display = ("user", "online", "open_connections", "last_seen")
     list_filter = ("online",)
     search_fields = ("user__username",)
+    fields = ("user", "online", "last_seen")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[UserStatus]:
+        return super().get_queryset(request).select_related("user").annotate(sockets=Count("user__messaging_connections"))
+
+    @admin.display(description="open connections", ordering="sockets")
+    def open_connections(self, obj: UserStatus) -> int:
+        return obj.sockets
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None) -> HttpResponse:
+        status = self.get_object(request, object_id)
+        extra_context = {
+            **(extra_context or {}),
+            "connections": Connection.objects.filter(user_id=status.user_id).select_related("conversation")
+            if status
+            else [],
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
 
 
 @admin.register(Connection)
@@ -116,13 +198,19 @@ class ConnectionAdmin(ReadOnlyAdmin):
     search_fields = ("user__username", "channel_name")
 
 
+class RetryItemInline(ReadOnlyInline):
+    model = RetryQueueItem
+    fields = ("operation", "state", "attempts", "next_attempt_at", "last_error")
+    readonly_fields = fields
+
+
 @admin.register(Notification)
 class NotificationAdmin(ReadOnlyAdmin):
-    list_display = ("id", "user", "kind", "title", "count", "read", "pushed_at", "email_state", "created_at")
+    list_display = ("id", "user", "kind", "title", "count", "read", "pushed_at", "email_state", "message", "created_at")
     list_filter = ("kind", "read", "email_state")
     search_fields = ("user__username", "title", "body")
-    list_select_related = ("user",)
-    raw_id_fields = ("user", "message")
+    list_select_related = ("user", "message")
+    inlines = [RetryItemInline]
 
 
 @admin.register(NotificationPreference)

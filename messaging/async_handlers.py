@@ -19,6 +19,7 @@ from django.db.models import Count, Max, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from . import metrics
 from .error_models import ErrorCategory
 from .exceptions import InvalidFrame, RateLimited, ServerError, TooManySockets
 from .groups import conversation_group
@@ -42,7 +43,7 @@ UNREAD = (MessageStatus.SENT, MessageStatus.DELIVERED)
 
 # One handler for the process, so its counters tell how often storing a
 # message needed a retry and how often that worked.
-database_retry = MessageRetryHandler(DATABASE_POLICY)
+database_retry = MessageRetryHandler(DATABASE_POLICY, operation="store_message")
 
 
 @dataclass(frozen=True)
@@ -219,6 +220,7 @@ def create_message(
         raise ServerError(
             "the message could not be stored; resend it with the same client_id", client_id=client_id
         ) from exc
+    metrics.MESSAGES_STORED.inc()
     return message, True
 
 

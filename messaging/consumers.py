@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 from autobahn.exception import Disconnected
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from . import conf, notification_service
+from . import conf, metrics, notification_service
 from .async_handlers import AsyncSafeMessageHandler as db
 from .async_handlers import ChatOpening, StatusChange
 from .connection_validator import (
@@ -37,6 +38,7 @@ from .error_models import ErrorCategory
 from .exceptions import MessagingException, ProtocolError, RateLimited, ServerError, TooManySockets
 from .groups import (
     broadcast_frame,
+    broadcast_message,
     broadcast_presence,
     presence_group,
     user_group,
@@ -81,6 +83,7 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         self.user: Any = None
         self.session_key: str | None = None
         self.registered = False
+        self.subscribed: list[str] = []
         self.closing = False
         self.bad_frames = 0
         self.limits = conf.limits()
@@ -107,13 +110,18 @@ class MessagingConsumer(AsyncWebsocketConsumer):
             self.session_key = getattr(safe_get(self.scope, "session"), "session_key", None)
         return data
 
+    async def subscribe(self, group: str) -> None:
+        """Join a channel-layer group; :meth:`leave` discards every group joined so."""
+        self.subscribed.append(group)
+        await self.channel_layer.group_add(group, self.channel_name)
+
     async def join(self, conversation_id: int | None = None) -> bool:
         """Accept the socket and count it for presence; call from ``connect``.
 
         False when the user has too many sockets open: the socket is told why
         and closed.
         """
-        await self.channel_layer.group_add(user_group(self.user.pk), self.channel_name)
+        await self.subscribe(user_group(self.user.pk))
         await self.accept()
         try:
             change = await db.register_connection(
@@ -126,26 +134,28 @@ class MessagingConsumer(AsyncWebsocketConsumer):
                 expiry=self.limits.presence_expiry,
             )
         except TooManySockets as error:
-            await self.send_frame(error_frame(error))
+            await self.send_error(error)
             await messaging_logger.aclient_error(self.user, "too_many_sockets", error.detail)
-            await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
             await self.close(code=conf.CLOSE_TOO_MANY_SOCKETS)
             return False
         tracker.add(self.channel_name)
         self.registered = True
+        metrics.OPEN_SOCKETS.labels(self.connection_kind).inc()
         if change is not None:
             await broadcast_presence(change.user_id, change.username, True, change.last_seen)
         return True
 
     async def leave(self) -> None:
-        """Undo :meth:`join`; safe to call twice and after a refused handshake."""
-        if not self.registered:
-            return
-        self.registered = False
-        tracker.discard(self.channel_name)
+        """Undo :meth:`subscribe` and :meth:`join`; safe to call twice, and after a refused handshake."""
+        groups, self.subscribed = self.subscribed, []
+        registered, self.registered = self.registered, False
         try:
-            for group in self.joined_groups():
+            for group in groups:
                 await self.channel_layer.group_discard(group, self.channel_name)
+            if not registered:
+                return
+            tracker.discard(self.channel_name)
+            metrics.OPEN_SOCKETS.labels(self.connection_kind).dec()
             change = await db.unregister_connection(self.user.pk, self.channel_name, self.limits.presence_expiry)
             if change is not None:
                 await broadcast_presence(change.user_id, change.username, False, change.last_seen)
@@ -153,9 +163,6 @@ class MessagingConsumer(AsyncWebsocketConsumer):
             await messaging_logger.aerror(
                 category_for_exception(exc), "could not clean up a closed socket", user=self.user, exc=exc
             )
-
-    def joined_groups(self) -> list[str]:
-        return [user_group(self.user.pk)]
 
     async def disconnect(self, code: int) -> None:
         if code == ABNORMAL_CLOSURE and self.user is not None:
@@ -187,25 +194,24 @@ class MessagingConsumer(AsyncWebsocketConsumer):
             return
         frame = self.validator.parse(text_data, bytes_data, allowed=self.frames)
         if isinstance(frame, ProtocolError):
+            metrics.FRAMES_RECEIVED.labels(self.connection_kind, "invalid").inc()
             await self.reject(frame)
             return
+        metrics.FRAMES_RECEIVED.labels(self.connection_kind, frame.type).inc()
         try:
             await getattr(self, f"on_{frame.type}")(frame)
         except ProtocolError as error:
             await self.reject(error)
         except MessagingException as error:
             # A ServerError's raiser recorded its cause; the edge only answers.
-            await self.send_frame(error_frame(error))
+            await self.send_error(error)
         except Exception as exc:  # noqa: BLE001 - the one place a server failure becomes an error frame
-            await messaging_logger.aerror(
-                category_for_exception(exc),
-                f"failed to handle a {frame.type} frame",
-                user=self.user,
-                context={"frame": frame.type},
-                exc=exc,
-            )
-            client_id = getattr(frame, "client_id", None)
-            await self.send_frame(error_frame(ServerError("the server could not do that; try again", client_id=client_id)))
+            await self.server_failed(exc, f"failed to handle a {frame.type} frame", client_id=getattr(frame, "client_id", None))
+
+    async def server_failed(self, exc: Exception, what: str, client_id: str | None = None) -> None:
+        """Record an unexpected server-side failure and answer ``server_error``."""
+        await messaging_logger.aerror(category_for_exception(exc), what, user=self.user, exc=exc)
+        await self.send_error(ServerError("the server could not do that; try again", client_id=client_id))
 
     async def reject(self, error: ProtocolError) -> None:
         """Answer a client's bad frame; count it and record it without flooding.
@@ -214,7 +220,7 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         is disconnected with ``CLOSE_PROTOCOL_ABUSE``.
         """
         self.bad_frames += 1
-        await self.send_frame(error_frame(error))
+        await self.send_error(error)
         await messaging_logger.aclient_error(
             self.user, error.code.value, error.detail, context={"endpoint": self.connection_kind}
         )
@@ -233,6 +239,10 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         await self.send_frame(PONG)
 
     # --- Frames out ------------------------------------------------------------
+
+    async def send_error(self, error: MessagingException) -> None:
+        metrics.ERROR_FRAMES.labels(error.code.value).inc()
+        await self.send_frame(error_frame(error))
 
     async def send_frame(self, frame: dict[str, Any]) -> None:
         try:
@@ -285,8 +295,8 @@ class ChatConsumer(MessagingConsumer):
             return
         # Subscribe before reading last_seq: whatever is committed after the
         # snapshot is pushed, whatever came before is in the snapshot.
-        await self.channel_layer.group_add(self.chat.group_name, self.channel_name)
-        await self.channel_layer.group_add(presence_group(self.chat.peer_id), self.channel_name)
+        await self.subscribe(self.chat.group_name)
+        await self.subscribe(presence_group(self.chat.peer_id))
         if not await self.join(self.chat.conversation_id):
             return
         snapshot = await db.chat_snapshot(
@@ -301,12 +311,6 @@ class ChatConsumer(MessagingConsumer):
                 snapshot["unread"],
             )
         )
-
-    def joined_groups(self) -> list[str]:
-        groups = super().joined_groups()
-        if self.chat is not None:
-            groups += [self.chat.group_name, presence_group(self.chat.peer_id)]
-        return groups
 
     async def leave(self) -> None:
         if self.registered and self.typing:
@@ -329,14 +333,7 @@ class ChatConsumer(MessagingConsumer):
             await self.set_typing(False)
         # A repeat is broadcast again too: the first broadcast may be what
         # was lost, and clients de-duplicate by id.
-        await broadcast_frame(
-            self.chat.group_name,
-            "chat.message",
-            message_frame(message),
-            seq=message.seq,
-            recipient_id=message.recipient_id,
-            status=message.status,
-        )
+        await broadcast_message(message, message_frame(message))
         if created:
             await notification_service.anotify_new_message(message)
 
@@ -370,10 +367,20 @@ class ChatConsumer(MessagingConsumer):
 
     async def chat_message(self, event: dict[str, Any]) -> None:
         await self.send_text(event["text"])
-        if event["recipient_id"] == self.user.pk and event["status"] == MessageStatus.SENT:
+        if event["recipient_id"] != self.user.pk:
+            return
+        metrics.DELIVERY_LATENCY.observe(max(0.0, time.time() - event["created_at"]))
+        if event["status"] != MessageStatus.SENT:
+            return
+        try:
             change = await db.mark_delivered(self.chat.conversation_id, self.user.pk, event["seq"])
-            if change is not None:
-                await self.broadcast_status(change)
+        except Exception as exc:  # noqa: BLE001 - the message reached the socket; the tick can wait for sync
+            await messaging_logger.aerror(
+                category_for_exception(exc), "could not mark a pushed message delivered", user=self.user, exc=exc
+            )
+            return
+        if change is not None:
+            await self.broadcast_status(change)
 
     chat_status = MessagingConsumer.broadcast_text
 
@@ -424,7 +431,7 @@ class NotificationsConsumer(MessagingConsumer):
         if self.authenticate() is None:
             await self.refuse()
             return
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.subscribe(self.group)
         if not await self.join():
             return
         await self.send_frame(unread_count_frame(await db.notification_unread_count(self.user.pk)))
@@ -432,9 +439,6 @@ class NotificationsConsumer(MessagingConsumer):
     @property
     def group(self) -> str:
         return notification_service.notifications_group(self.user.pk)
-
-    def joined_groups(self) -> list[str]:
-        return [*super().joined_groups(), self.group]
 
     async def on_mark_read(self, frame: MarkReadFrame) -> None:
         unread = await db.mark_notification_read(self.user.pk, frame.id)

@@ -37,6 +37,16 @@ class MessagingError(models.Model):
         on_delete=models.SET_NULL,
         related_name="messaging_errors",
     )
+    # The message the failure concerns, when there is one (a notification that
+    # could not be made, an email that gave up): the admin links them.
+    message_ref = models.ForeignKey(
+        "messaging.Message",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="errors",
+        verbose_name="message",
+    )
     occurred_at = models.DateTimeField(default=timezone.now, db_index=True)
     resolved = models.BooleanField(default=False, db_index=True)
     resolution_notes = models.TextField(blank=True)

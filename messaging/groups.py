@@ -16,6 +16,8 @@ from typing import Any
 
 from channels.layers import get_channel_layer
 
+from . import metrics
+from .circuit_breaker import make_breaker
 from .error_models import ErrorCategory, Severity
 from .logging_utils import messaging_logger
 from .serializers import JSONSerializer, presence_frame
@@ -37,19 +39,31 @@ def user_group(user_id: int) -> str:
     return f"user.{user_id}"
 
 
+# When Redis is down, every send would wait for its connection timeout; after
+# a few failures the breaker makes them fail at once instead (sync repairs the
+# pushes) and lets one probe through every reset period.
+layer_breaker = make_breaker("channel_layer")
+
+
 async def group_send(group: str, event: dict[str, Any], *, layer: Any = None) -> bool:
-    """Send ``event`` to ``group``; False (and a ``MessagingError``) if the layer failed."""
+    """Send ``event`` to ``group``; False (and a ``MessagingError``) if the layer failed.
+
+    The failure is recorded at most once a minute per event type: when the
+    layer is down, every message would otherwise add a row.
+    """
     layer = layer or get_channel_layer()
     try:
-        await layer.group_send(group, event)
+        await layer_breaker.acall(layer.group_send, group, event)
         return True
     except Exception as exc:  # noqa: BLE001 - any layer failure (Redis down, full) is best effort
-        await messaging_logger.aerror(
+        metrics.LAYER_SEND_FAILURES.inc()
+        await messaging_logger.athrottled(
             ErrorCategory.CONNECTION_ERROR,
-            f"channel layer could not send {event.get('type')} to {group}",
+            f"layer:{event.get('type')}",
+            f"channel layer could not send {event.get('type')} to {group}: {type(exc).__name__}: {exc}",
+            None,
             severity=Severity.WARNING,
             context={"group": group, "event": event.get("type")},
-            exc=exc,
         )
         return False
 
@@ -58,6 +72,23 @@ async def broadcast_frame(group: str, handler: str, frame: dict[str, Any], **ext
     """Serialize ``frame`` once and send it to every socket of ``group``."""
     event = {"type": handler, "text": JSONSerializer.dumps(frame), **extra}
     return await group_send(group, event)
+
+
+async def broadcast_message(message: Any, frame: dict[str, Any]) -> bool:
+    """A stored message to every chat socket of its conversation.
+
+    The extras let each consumer act without parsing the text: the recipient's
+    sockets mark it delivered, and time its commit-to-delivery latency.
+    """
+    return await broadcast_frame(
+        conversation_group(message.conversation_id),
+        "chat.message",
+        frame,
+        seq=message.seq,
+        recipient_id=message.recipient_id,
+        status=message.status,
+        created_at=message.created_at.timestamp(),
+    )
 
 
 async def broadcast_presence(user_id: int, username: str, online: bool, last_seen: Any) -> bool:

@@ -27,6 +27,7 @@ from django.core.exceptions import SynchronousOnlyOperation
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
+from . import metrics
 from .error_models import ErrorCategory, MessagingError, Severity
 from .exceptions import SerializationError
 
@@ -83,10 +84,12 @@ class MessagingLogger:
         context: dict[str, Any] | None = None,
         user: Any = None,
         exc: BaseException | None = None,
+        message_id: int | None = None,
     ) -> MessagingError | None:
         """Log and store one failure; return the stored row, or None if storing failed."""
         category = ErrorCategory(category)
         severity = Severity(severity)
+        metrics.MESSAGING_ERRORS.labels(category.value).inc()
         context = dict(context or {})
         if exc is not None:
             context.setdefault("exception", f"{type(exc).__name__}: {exc}")
@@ -100,7 +103,7 @@ class MessagingLogger:
             message,
             exc_info=exc if exc is not None and severity in (Severity.ERROR, Severity.CRITICAL) else None,
         )
-        return self._store(category, severity, message, context, _user_id(user))
+        return self._store(category, severity, message, context, _user_id(user), message_id)
 
     async def aerror(self, *args: Any, **kwargs: Any) -> MessagingError | None:
         """:meth:`error` from async code: the row is stored in the sync thread.
@@ -139,6 +142,7 @@ class MessagingLogger:
         try:
             first_in_window = cache.add(window_key, 1, CLIENT_ERROR_WINDOW_SECONDS)
             if not first_in_window:
+                metrics.MESSAGING_ERRORS.labels(ErrorCategory(category).value).inc()
                 if not cache.add(count_key, 1, CLIENT_ERROR_WINDOW_SECONDS * 10):
                     cache.incr(count_key)
                 return None
@@ -163,8 +167,10 @@ class MessagingLogger:
         message: str,
         context: dict[str, Any],
         user_id: int | None,
+        message_id: int | None = None,
     ) -> MessagingError | None:
         row = MessagingError(
+            message_ref_id=message_id,
             category=category,
             severity=severity,
             message=message[:10000],

@@ -34,7 +34,8 @@ from django.core.mail import send_mail
 from django.db import close_old_connections, transaction
 from django.utils import timezone
 
-from . import conf
+from . import conf, metrics
+from .circuit_breaker import make_breaker
 from .groups import broadcast_frame
 from .logging_utils import category_for_exception, messaging_logger
 from .models import Connection, Message, Notification, NotificationKind, NotificationPreference
@@ -171,7 +172,9 @@ def store_notification(
             unread=Notification.objects.filter(user_id=user_id, read=False).count(),
             listening=_live_sockets(user_id, now).filter(kind=Connection.Kind.NOTIFICATIONS).exists(),
         )
-        if created and _wants_email(user_id, preference, now):
+        decision = _email_decision(user_id, preference, now) if created else "grouped"
+        metrics.NOTIFICATION_DELIVERIES.labels("email", decision).inc()
+        if decision == "queued":
             item = enqueue(EMAIL_OPERATION, {"notification": notification.pk}, notification=notification)
             notification.email_state = Notification.EmailState.QUEUED
             notification.save(update_fields=["email_state"])
@@ -184,13 +187,15 @@ def _live_sockets(user_id: int, now: datetime.datetime) -> Any:
     return Connection.objects.filter(user_id=user_id, last_heartbeat__gte=cutoff)
 
 
-def _wants_email(user_id: int, preference: Preference, now: datetime.datetime) -> bool:
-    """Email only a user who is away: no open socket anywhere."""
+def _email_decision(user_id: int, preference: Preference, now: datetime.datetime) -> str:
+    """"queued", or why not: email only a user who is away (no open socket anywhere)."""
     if not preference.email:
-        return False
+        return "skipped_preference"
     if in_quiet_hours(now, preference.quiet_hours_start, preference.quiet_hours_end, preference.timezone):
-        return False
-    return not _live_sockets(user_id, now).exists()
+        return "skipped_quiet_hours"
+    if _live_sockets(user_id, now).exists():
+        return "skipped_online"
+    return "queued"
 
 
 # --- Push ------------------------------------------------------------------------
@@ -206,6 +211,10 @@ async def push(delivery: Delivery) -> bool:
     pushed = True
     if delivery.push:
         pushed = await broadcast_frame(group, "notification.push", notification_frame(delivery.notification))
+        outcome = ("sent" if delivery.listening else "no_listener") if pushed else "failed"
+    else:
+        outcome = "skipped_preference"
+    metrics.NOTIFICATION_DELIVERIES.labels("websocket", outcome).inc()
     counted = await broadcast_frame(group, "notification.push", unread_count_frame(delivery.unread))
     return pushed and counted
 
@@ -223,6 +232,9 @@ async def push_unread_count(user_id: int, count: int) -> bool:
 # --- Email ------------------------------------------------------------------------
 
 _email_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="linkup-email")
+# An SMTP server that is down makes every attempt wait for EMAIL_TIMEOUT; the
+# breaker turns that into an immediate "not now" (the item stays queued).
+smtp_breaker = make_breaker("smtp")
 _pending: set[Future] = set()
 
 
@@ -264,15 +276,18 @@ def send_notification_email(payload: dict[str, Any]) -> None:
     link = f"{site_url()}{notification.url}" if notification.url.startswith("/") else notification.url
     lines = [notification.body, "", link] if notification.body else [link]
     try:
-        send_mail(
+        smtp_breaker.call(
+            send_mail,
             subject=f"LinkUp: {notification.title}",
             message="\n".join(lines).strip(),
             from_email=None,
             recipient_list=[address],
         )
     except Exception:
+        metrics.NOTIFICATION_DELIVERIES.labels("email", "failed").inc()
         Notification.objects.filter(pk=notification.pk).update(email_state=Notification.EmailState.FAILED)
         raise
+    metrics.NOTIFICATION_DELIVERIES.labels("email", "sent").inc()
     Notification.objects.filter(pk=notification.pk).update(
         email_state=Notification.EmailState.SENT, emailed_at=timezone.now()
     )
@@ -375,4 +390,5 @@ def _log_new_message_failure(message: Message, exc: BaseException) -> None:
         user=message.sender,
         context={"message": message.pk, "recipient": message.recipient_id},
         exc=exc,
+        message_id=message.pk,
     )

@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 from django.db import DatabaseError, IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
+from . import metrics
 from .error_models import ErrorCategory
 from .logging_utils import messaging_logger
 
@@ -195,6 +196,20 @@ class MessageRetryHandler:
     classify: Callable[[BaseException], bool] = is_transient
     sleep: Callable[[float], None] = time.sleep
     stats: RetryStats = field(default_factory=RetryStats)
+    #: the ``operation`` label of the ``linkup_retries`` metric
+    operation: str = "call"
+
+    def _retried(self) -> None:
+        self.stats.retries += 1
+        metrics.RETRIES.labels(self.operation, "retried").inc()
+
+    def _recovered(self) -> None:
+        self.stats.succeeded_after_retry += 1
+        metrics.RETRIES.labels(self.operation, "recovered").inc()
+
+    def _exhausted(self) -> None:
+        self.stats.failed += 1
+        metrics.RETRIES.labels(self.operation, "exhausted").inc()
 
     def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         self.stats.calls += 1
@@ -206,14 +221,14 @@ class MessageRetryHandler:
                 if not self.classify(exc):
                     raise
                 if attempt >= self.policy.max_attempts:
-                    self.stats.failed += 1
+                    self._exhausted()
                     raise RetriesExhausted(attempt, exc) from exc
-                self.stats.retries += 1
+                self._retried()
                 self.sleep(self.policy.delay(attempt))
                 attempt += 1
                 continue
             if attempt > 1:
-                self.stats.succeeded_after_retry += 1
+                self._recovered()
             return result
 
     async def acall(self, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
@@ -226,14 +241,14 @@ class MessageRetryHandler:
                 if not self.classify(exc):
                     raise
                 if attempt >= self.policy.max_attempts:
-                    self.stats.failed += 1
+                    self._exhausted()
                     raise RetriesExhausted(attempt, exc) from exc
-                self.stats.retries += 1
+                self._retried()
                 await asyncio.sleep(self.policy.delay(attempt))
                 attempt += 1
                 continue
             if attempt > 1:
-                self.stats.succeeded_after_retry += 1
+                self._recovered()
             return result
 
 
@@ -306,17 +321,22 @@ def run_item(item_id: int, *, policy: RetryPolicy | None = None) -> str:
         if is_transient(exc) and item.attempts < item.max_attempts:
             item.state = RetryQueueItem.State.PENDING
             item.next_attempt_at = timezone.now() + datetime.timedelta(seconds=policy.delay(item.attempts))
+            metrics.RETRIES.labels(item.operation, "retried").inc()
         else:
             item.state = RetryQueueItem.State.EXHAUSTED
+            metrics.RETRIES.labels(item.operation, "exhausted").inc()
             messaging_logger.error(
                 ErrorCategory.DELIVERY_ERROR,
                 f"retry queue gave up on {item.operation} after {item.attempts} attempt(s)",
                 context={"retry_item": item.pk, "operation": item.operation, "payload": item.payload},
                 exc=exc,
+                message_id=item.notification.message_id if item.notification_id else None,
             )
     else:
         item.state = RetryQueueItem.State.SUCCEEDED
         item.last_error = ""
+        if item.attempts > 1:
+            metrics.RETRIES.labels(item.operation, "recovered").inc()
     item.claimed_until = None
     item.save()
     return item.state

@@ -11,4 +11,5 @@ urlpatterns = [
     path("messages/<str:username>/", views.chat_page, name="chat"),
     path("notifications/", views.notifications_page, name="notifications"),
     path("healthz", views.healthz, name="healthz"),
+    path("metrics", views.metrics_view, name="metrics"),
 ]

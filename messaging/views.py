@@ -7,27 +7,33 @@ rate bucket and idempotency, and the same error body
 
 from __future__ import annotations
 
+import datetime
 import functools
+import secrets
 from collections.abc import Callable
 from typing import Any
 
 from asgiref.sync import async_to_sync
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.db import DatabaseError, connection
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.csrf import csrf_failure as django_csrf_failure
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_POST
 
 from . import async_handlers as handlers
-from . import conf, notification_service
+from . import conf, metrics, notification_service
+from .circuit_breaker import BREAKERS
 from .connection_validator import ConnectionValidator, HistoryFrame, MessageFrame
 from .error_models import ErrorCategory
 from .exceptions import Forbidden, InvalidFrame, InvalidJSON, MessagingException, NotFound, TooLarge
-from .groups import broadcast_frame, layer_round_trip
+from .groups import broadcast_frame, broadcast_message, layer_round_trip
 from .logging_utils import messaging_logger
+from .models import RetryQueueItem
 from .rate_limit import TokenBucket
 from .serializers import JSONSerializer, error_frame, message_frame, message_payload, status_frame
 
@@ -131,14 +137,7 @@ def api_send(request: HttpRequest, username: str) -> HttpResponse:
         frame.client_id,
         bucket=TokenBucket("messages", conf.limits().rate),
     )
-    _broadcast(
-        chat.group_name,
-        "chat.message",
-        message_frame(message),
-        seq=message.seq,
-        recipient_id=message.recipient_id,
-        status=message.status,
-    )
+    async_to_sync(broadcast_message)(message, message_frame(message))
     if created:
         notification_service.notify_new_message(message)
     return json_response({"message": message_payload(message)}, status=201 if created else 200)
@@ -154,9 +153,18 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
 # --- Health -----------------------------------------------------------------
 
 
+#: a due retry-queue item older than this makes /healthz say "degraded"
+RETRY_BACKLOG_DEGRADED_SECONDS = 600
+
+
 @require_GET
 def healthz(request: HttpRequest) -> HttpResponse:
-    """200 when the database and the channel layer answer, 503 otherwise."""
+    """The service's health for load balancers and operators.
+
+    503 when it cannot deliver (the database or the channel layer does not
+    answer); 200 with ``"status": "degraded"`` when it delivers but something
+    needs an operator (an open breaker, an old retry backlog).
+    """
     checks: dict[str, Any] = {}
     try:
         with connection.cursor() as cursor:
@@ -164,15 +172,58 @@ def healthz(request: HttpRequest) -> HttpResponse:
         checks["database"] = "ok"
     except DatabaseError as exc:
         checks["database"] = f"error: {exc}"
-        messaging_logger.error(ErrorCategory.DATABASE_ERROR, "health check: database down", exc=exc)
+        messaging_logger.throttled(ErrorCategory.DATABASE_ERROR, "healthz", f"health check: database down: {exc}", None)
     try:
         async_to_sync(layer_round_trip)()
         checks["channel_layer"] = "ok"
     except Exception as exc:  # noqa: BLE001 - any layer failure means unhealthy
         checks["channel_layer"] = f"error: {type(exc).__name__}: {exc}"
-        messaging_logger.error(ErrorCategory.CONNECTION_ERROR, "health check: channel layer down", exc=exc)
-    healthy = all(value == "ok" for value in checks.values())
-    return json_response({"status": "ok" if healthy else "unavailable", "checks": checks}, status=200 if healthy else 503)
+        messaging_logger.throttled(
+            ErrorCategory.CONNECTION_ERROR, "healthz", f"health check: channel layer down: {exc}", None
+        )
+    breakers = {name: breaker.state.value for name, breaker in sorted(BREAKERS.items())}
+    backlog = retry_backlog() if checks["database"] == "ok" else None
+    if any(value != "ok" for value in checks.values()):
+        status = "unavailable"
+    elif "open" in breakers.values() or (backlog and backlog["oldest_due_seconds"] > RETRY_BACKLOG_DEGRADED_SECONDS):
+        status = "degraded"
+    else:
+        status = "ok"
+    body = {"status": status, "checks": checks, "breakers": breakers, "retry_queue": backlog}
+    return json_response(body, status=503 if status == "unavailable" else 200)
+
+
+def retry_backlog() -> dict[str, Any]:
+    """Items waiting in the retry queue and how long the oldest due one has waited."""
+    now = timezone.now()
+    waiting = RetryQueueItem.objects.filter(state__in=[RetryQueueItem.State.PENDING, RetryQueueItem.State.RUNNING])
+    oldest = waiting.filter(next_attempt_at__lte=now).order_by("next_attempt_at").values_list(
+        "next_attempt_at", flat=True
+    ).first()
+    return {
+        "pending": waiting.count(),
+        "oldest_due_seconds": round((now - oldest).total_seconds(), 1) if oldest else 0.0,
+        "exhausted_last_hour": RetryQueueItem.objects.filter(
+            state=RetryQueueItem.State.EXHAUSTED, last_attempt_at__gte=now - datetime.timedelta(hours=1)
+        ).count(),
+    }
+
+
+@require_GET
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    """Prometheus exposition; with ``MESSAGING_METRICS_TOKEN`` set, only for ``Authorization: Bearer <token>``."""
+    token = getattr(settings, "MESSAGING_METRICS_TOKEN", "")
+    if token and not secrets.compare_digest(request.headers.get("Authorization", ""), f"Bearer {token}"):
+        return HttpResponse("metrics need the bearer token\n", status=401, content_type="text/plain")
+    try:
+        backlog = retry_backlog()
+    except DatabaseError:
+        backlog = None
+    if backlog is not None:
+        metrics.RETRY_BACKLOG.set(backlog["pending"])
+        metrics.RETRY_OLDEST_DUE.set(backlog["oldest_due_seconds"])
+    body, content_type = metrics.exposition()
+    return HttpResponse(body, content_type=content_type)
 
 
 # --- Pages ------------------------------------------------------------------

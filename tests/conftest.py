@@ -24,6 +24,7 @@ from django.core.cache import cache
 from django.test import Client, override_settings
 from hypothesis import HealthCheck, settings
 
+from messaging.circuit_breaker import BREAKERS
 from messaging.presence import tracker
 
 # Tests that touch the database or a socket do I/O: no per-example deadline,
@@ -110,6 +111,8 @@ def fresh_channel_layer_and_cache() -> Any:
     channel_layers.backends.clear()
     flush_channel_layer()
     cache.clear()
+    for breaker in BREAKERS.values():
+        breaker.reset()
     yield
     tracker.stop()
     flush_channel_layer()

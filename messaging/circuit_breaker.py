@@ -1,0 +1,180 @@
+"""Circuit breakers around the dependencies that fail slowly: SMTP and a Redis layer.
+
+When a dependency keeps failing, waiting for each call to time out only
+spreads the outage: every caller queues behind it. After
+``failure_threshold`` failures in a row the breaker *opens* and calls fail at
+once with :class:`CircuitOpen` (callers fall back: the email stays in the
+retry queue, the push is left to ``sync``). After ``reset_timeout`` seconds
+one call is let through as a *half-open* probe: success closes the breaker,
+failure opens it again.
+
+Each process has its own breakers (their state is per process by nature: it
+is this process's experience of the dependency). Transitions are logged and
+exported as the ``linkup_circuit_breaker_state`` metric, which the admin
+shows for every process.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from . import metrics
+from .retry_handler import is_transient
+
+T = TypeVar("T")
+log = logging.getLogger("messaging.breakers")
+
+
+class BreakerState(str, enum.Enum):
+    CLOSED = "closed"
+    HALF_OPEN = "half_open"
+    OPEN = "open"
+
+
+class CircuitOpen(ConnectionError):
+    """The breaker is open: the call was not attempted.
+
+    A ``ConnectionError``, so the retry machinery treats it as transient.
+    """
+
+
+class CircuitBreaker:
+    def __init__(
+        self,
+        name: str,
+        *,
+        failure_threshold: int = 5,
+        reset_timeout: float = 30.0,
+        counts_as_failure: Callable[[BaseException], bool] = is_transient,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.name = name
+        self.failure_threshold = failure_threshold
+        self.reset_timeout = reset_timeout
+        self.counts_as_failure = counts_as_failure
+        self.clock = clock
+        self.state = BreakerState.CLOSED
+        self.failures = 0
+        self.opened_at = 0.0
+        self.probing = False
+        self.listeners: list[Callable[[CircuitBreaker, BreakerState, BreakerState], None]] = []
+        self._lock = threading.Lock()
+
+    # --- The state machine ---------------------------------------------------
+
+    def allow(self) -> bool:
+        """Whether a call may go ahead now (taking the half-open probe if it is due)."""
+        with self._lock:
+            if self.state is BreakerState.CLOSED:
+                return True
+            if self.state is BreakerState.OPEN:
+                if self.clock() - self.opened_at < self.reset_timeout:
+                    return False
+                self._move(BreakerState.HALF_OPEN)
+            if self.probing:
+                return False
+            self.probing = True
+            return True
+
+    def record_success(self) -> None:
+        with self._lock:
+            self.failures = 0
+            self.probing = False
+            if self.state is not BreakerState.CLOSED:
+                self._move(BreakerState.CLOSED)
+
+    def record_failure(self) -> None:
+        with self._lock:
+            self.failures += 1
+            self.probing = False
+            if self.state is BreakerState.HALF_OPEN or (
+                self.state is BreakerState.CLOSED and self.failures >= self.failure_threshold
+            ):
+                self.opened_at = self.clock()
+                self._move(BreakerState.OPEN)
+
+    def release(self) -> None:
+        """A call that was allowed ended without saying anything about the dependency."""
+        with self._lock:
+            self.probing = False
+
+    def reset(self) -> None:
+        """Closed, with no failures counted (tests; an operator after a fix)."""
+        with self._lock:
+            self.failures = 0
+            self.probing = False
+            if self.state is not BreakerState.CLOSED:
+                self._move(BreakerState.CLOSED)
+
+    def _move(self, new: BreakerState) -> None:
+        old, self.state = self.state, new
+        log.warning("circuit breaker %s: %s -> %s", self.name, old.value, new.value)
+        for listener in self.listeners:
+            listener(self, old, new)
+
+    # --- Calls ---------------------------------------------------------------
+
+    def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        if not self.allow():
+            raise CircuitOpen(f"the {self.name} circuit breaker is open")
+        try:
+            result = fn(*args, **kwargs)
+        except BaseException as exc:
+            self._settle(exc)
+            raise
+        self.record_success()
+        return result
+
+    async def acall(self, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+        if not self.allow():
+            raise CircuitOpen(f"the {self.name} circuit breaker is open")
+        try:
+            result = await fn(*args, **kwargs)
+        except BaseException as exc:
+            self._settle(exc)
+            raise
+        self.record_success()
+        return result
+
+    def _settle(self, exc: BaseException) -> None:
+        if isinstance(exc, Exception) and self.counts_as_failure(exc):
+            self.record_failure()
+        else:
+            # A permanent error (a bad address) says nothing about the
+            # dependency's health; a cancellation says nothing at all.
+            self.release()
+
+
+def _breaker_setting(name: str, default: float) -> float:
+    from django.conf import settings
+
+    return float(getattr(settings, name, default))
+
+
+def export_state(breaker: CircuitBreaker, old: BreakerState, new: BreakerState) -> None:
+    metrics.BREAKER_STATE.labels(breaker.name).set(metrics.BREAKER_VALUES[new.value])
+    metrics.BREAKER_TRANSITIONS.labels(breaker.name, new.value).inc()
+
+
+def make_breaker(name: str) -> CircuitBreaker:
+    """A breaker configured from ``MESSAGING_BREAKER_FAILURES`` / ``MESSAGING_BREAKER_RESET_SECONDS``.
+
+    Read when the module using it is imported (settings are loaded by then).
+    """
+    breaker = CircuitBreaker(
+        name,
+        failure_threshold=int(_breaker_setting("MESSAGING_BREAKER_FAILURES", 5)),
+        reset_timeout=_breaker_setting("MESSAGING_BREAKER_RESET_SECONDS", 30),
+    )
+    breaker.listeners.append(export_state)
+    metrics.BREAKER_STATE.labels(name).set(metrics.BREAKER_VALUES[breaker.state.value])
+    BREAKERS[name] = breaker
+    return breaker
+
+
+BREAKERS: dict[str, CircuitBreaker] = {}
