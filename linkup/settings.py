@@ -201,6 +201,10 @@ MESSAGING_MAX_LENGTH = int(os.environ.get("MESSAGING_MAX_LENGTH", "4000"))
 # socket before the application sees the frame.
 MESSAGING_MAX_FRAME_BYTES = int(os.environ.get("MESSAGING_MAX_FRAME_BYTES", "65536"))
 MESSAGING_RATE_LIMIT = os.environ.get("MESSAGING_RATE_LIMIT", "60/10s")
+# Mounts the benchmark's bare relay (ws/bench/relay/<room>/, see
+# messaging/bench/relay.py). Only ``manage.py bench_chat`` turns it on, for the
+# daphne it starts; never turn it on in a deployment.
+MESSAGING_BENCH_RELAY = env_bool("MESSAGING_BENCH_RELAY", False)
 
 # --- Logging --------------------------------------------------------------
 
