@@ -1,0 +1,58 @@
+"""The benchmark's human-readable report (``--json`` prints the result dict instead)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+EXTRAS = (("failed codes", "failed_codes"), ("stray errors", "stray_errors"))
+
+
+def _num(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _mb(kb: int | None) -> str:
+    return "n/a" if kb is None else f"{kb / 1024:.1f}"
+
+
+def format_report(result: dict[str, Any]) -> str:
+    params, stack, machine = result["params"], result["stack"], result["machine"]
+    amount = f"{params['duration']} s" if params["duration"] else f"{params['messages']} messages"
+    lines = [
+        f"LinkUp chat benchmark {result['run_id']} at {result['at']}",
+        f"  {params['pairs']} pair(s) x {amount} per sender, window {params['window']}, "
+        f"{params['size']}-byte content, warm-up {params['warmup']}",
+        f"  server {result['url']} ({stack['database']}, {stack['channel_layer']} channel layer)",
+        f"  machine: {machine['cpus']} CPU(s) {machine['cpu_model']}, Python {machine['python']}",
+        "",
+        f"  {'target':<8} {'msgs':>6} {'msg/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8}"
+        f" {'lost':>5} {'dup':>4} {'ooo':>4} {'peak RSS MB':>11}",
+    ]
+    for name, load in result["load"].items():
+        latency, check = load["latency"], load["correctness"]
+        lines.append(
+            f"  {name:<8} {load['delivered']:>6} {_num(load['throughput_msg_s']):>8} {_num(latency['p50_ms'], 2):>8}"
+            f" {_num(latency['p95_ms'], 2):>8} {_num(latency['p99_ms'], 2):>8} {_num(latency['max_ms'], 2):>8}"
+            f" {check['lost']:>5} {check['duplicated']:>4} {check['out_of_order']:>4}"
+            f" {_mb(load['server_peak_rss_kb']):>11}"
+        )
+    if "ratio" in result:
+        r = result["ratio"]
+        lines.append(f"  LinkUp / relay: throughput {_num(r['throughput'], 3)}, p99 {_num(r['p99'], 2)}x")
+    for name, idle in result["idle"].items():
+        lines.append(
+            f"  idle {name}: {idle['opened']}/{idle['requested']} sockets opened in {idle['open_seconds']} s,"
+            f" RSS {_mb(idle['rss_before_kb'])} -> {_mb(idle['rss_after_kb'])} MB,"
+            f" {_num(idle['per_socket_kb'])} KB per socket" + ("" if idle["measured_quiet"] else " (server not quiet)")
+        )
+    lines.append(f"  server peak RSS (VmHWM, whole run): {_mb(result['server_peak_rss_kb'])} MB")
+    for name, load in result["load"].items():
+        check = load["correctness"]
+        details = ", ".join(f"{k} {v}" for k, v in check.items() if k not in {"ok", "failed_codes", "stray_errors"})
+        extras = [f"{label} {check[key]}" for label, key in EXTRAS if check[key]]
+        lines.append(f"  {name} correctness: {'OK' if check['ok'] else 'FAILED'} ({', '.join([details, *extras])})")
+    return "\n".join(lines)
