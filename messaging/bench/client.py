@@ -357,6 +357,7 @@ async def run_phase(
 
 def summarize_phase(runs: list[PairRun], phases: list[PhaseWindow], started: float, settled: bool) -> dict[str, Any]:
     latencies: list[float] = []
+    in_send_order: list[tuple[float, float]] = []
     first_send: float | None = None
     last_delivery: float | None = None
     sent = acked = failed = delivered = lost = 0
@@ -376,9 +377,14 @@ def summarize_phase(runs: list[PairRun], phases: list[PhaseWindow], started: flo
                 continue
             delivered += 1
             latencies.append(received_at - sent_at)
+            in_send_order.append((sent_at, received_at - sent_at))
             last_delivery = received_at if last_delivery is None else max(last_delivery, received_at)
     elapsed = (last_delivery - first_send) if last_delivery is not None and first_send is not None else None
     latency: LatencySummary = summarize_latencies(latencies)
+    in_send_order.sort()
+    tenth = max(1, len(in_send_order) // 10)
+    first = summarize_latencies([value for _, value in in_send_order[:tenth]])["p50_ms"]
+    last = summarize_latencies([value for _, value in in_send_order[-tenth:]])["p50_ms"]
     return {
         "phase": phases[0].name if phases else "",
         "sent": sent,
@@ -391,6 +397,10 @@ def summarize_phase(runs: list[PairRun], phases: list[PhaseWindow], started: flo
         "elapsed_s": round(elapsed, 4) if elapsed else None,
         "throughput_msg_s": round(delivered / elapsed, 1) if elapsed else None,
         "latency": latency,
+        # p50 of the first and the last tenth of the messages sent: a latency
+        # that grows through the run means a queue building up somewhere.
+        "p50_first_tenth_ms": first,
+        "p50_last_tenth_ms": last,
     }
 
 

@@ -40,16 +40,27 @@ def format_report(result: dict[str, Any]) -> str:
             f" {check['lost']:>5} {check['duplicated']:>4} {check['out_of_order']:>4}"
             f" {_mb(load['server_peak_rss_kb']):>11}"
         )
+    for name, load in result["load"].items():
+        lines.append(
+            f"  {name}: p50 of the first / last tenth sent {_num(load['p50_first_tenth_ms'], 2)} /"
+            f" {_num(load['p50_last_tenth_ms'], 2)} ms; CPU per message: server"
+            f" {_num(load['server_cpu_ms_per_msg'], 2)} ms, client {_num(load['client_cpu_ms_per_msg'], 2)} ms"
+        )
     if "ratio" in result:
         r = result["ratio"]
-        lines.append(f"  LinkUp / relay: throughput {_num(r['throughput'], 3)}, p99 {_num(r['p99'], 2)}x")
+        lines.append(
+            f"  LinkUp / relay: throughput {_num(r['throughput'], 3)}, p99 {_num(r['p99'], 2)}x,"
+            f" server CPU per message {_num(r['server_cpu_per_msg'], 2)}x"
+        )
     for name, idle in result["idle"].items():
         lines.append(
             f"  idle {name}: {idle['opened']}/{idle['requested']} sockets opened in {idle['open_seconds']} s,"
             f" RSS {_mb(idle['rss_before_kb'])} -> {_mb(idle['rss_after_kb'])} MB,"
             f" {_num(idle['per_socket_kb'])} KB per socket" + ("" if idle["measured_quiet"] else " (server not quiet)")
         )
-    lines.append(f"  server peak RSS (VmHWM, whole run): {_mb(result['server_peak_rss_kb'])} MB")
+    restarted = " (restarted after the idle sockets)" if result["restarted_between_phases"] else ""
+    lines.append(f"  server peak RSS (VmHWM of the process that served the load{restarted}): "
+                 f"{_mb(result['server_peak_rss_kb'])} MB")
     for name, load in result["load"].items():
         check = load["correctness"]
         details = ", ".join(f"{k} {v}" for k, v in check.items() if k not in {"ok", "failed_codes", "stray_errors"})

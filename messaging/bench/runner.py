@@ -1,11 +1,13 @@
 """One benchmark run, start to finish: sign in, idle sockets, load on LinkUp and on the relay.
 
-The order is fixed so that runs compare: idle sockets first (on a freshly
-started server, so memory freed by a load phase cannot hide their cost),
-then LinkUp, then the relay, each load preceded by a short warm-up that is
-checked for correctness but not timed. Between phases the benchmark waits
-until the server's CPU goes quiet, so one phase's leftovers (thousands of
-disconnects, delivery status updates) do not run into the next.
+The order is fixed so that runs compare: idle sockets first, then LinkUp,
+then the relay, each load preceded by a short warm-up that is checked for
+correctness but not timed. When the benchmark started the server itself, it
+restarts it after each idle measurement: memory a Python process has freed
+is kept and reused, so sockets opened after others were closed would look
+free. Between phases the benchmark waits until the server's CPU goes quiet,
+so one phase's leftovers (thousands of disconnects, delivery status updates)
+do not run into the next.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import asyncio
 import datetime
 import os
 import platform
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -36,6 +39,9 @@ from .client import (
 from .flame import PySpyRecorder, format_summary, summarize
 from .stats import ratio
 from .users import pair_usernames
+
+#: sockets opened and closed before the idle measurement, to load what all sockets share
+IDLE_WARMUP = 10
 
 
 @dataclass(frozen=True)
@@ -99,7 +105,16 @@ def idle_targets(protocol: Protocol, pairs: list[Pair], count: int, run_id: str)
 async def measure_idle(
     base_url: str, pid: int | None, protocol: Protocol, pairs: list[Pair], count: int, run_id: str
 ) -> dict[str, Any]:
-    """Server memory per idle socket: (RSS with ``count`` sockets open − RSS before) / opened."""
+    """Server memory per idle socket: (RSS with ``count`` sockets open − RSS before) / opened.
+
+    A few sockets are opened and closed first: the first socket of a process
+    imports and builds what every later one shares (the WebSocket protocol
+    modules, the channel layer, the presence heartbeat), which is not per socket.
+    """
+    warm, _ = await open_idle_sockets(
+        base_url, idle_targets(protocol, pairs, IDLE_WARMUP, f"{run_id}-warm"), wait_for_connected=protocol.syncs
+    )
+    await close_sockets(warm)
     quiet_before = await procstat.wait_until_quiet(pid) if pid else False
     before = procstat.rss_kb(pid) if pid else None
     loop = asyncio.get_running_loop()
@@ -140,6 +155,8 @@ async def measure_load(
         if pid:
             await procstat.wait_until_quiet(pid)
         profile = None
+        server_cpu_before = procstat.cpu_seconds(pid) if pid else None
+        client_cpu_before = time.process_time()
         with procstat.RssSampler(pid) as sampler:
             if config.profile_dir and pid:
                 output = Path(config.profile_dir) / f"{protocol.name}.txt"
@@ -156,10 +173,14 @@ async def measure_load(
                     duration=config.duration, settle_timeout=config.settle_timeout,
                     drain_timeout=config.drain_timeout,
                 )
+        server_cpu = procstat.cpu_seconds(pid) if pid else None
+        client_cpu = time.process_time() - client_cpu_before
         checks = await asyncio.gather(*(run.verify_with_sync() for run in runs)) if protocol.syncs else None
         result = {
             **phase,
             "server_peak_rss_kb": sampler.peak_kb,
+            # CPU per delivered message: steadier than wall-clock figures on a shared machine.
+            **cpu_figures(server_cpu_before, server_cpu, client_cpu, phase["delivered"]),
             "correctness": correctness(runs, list(checks) if checks is not None else None),
         }
         if profile is not None:
@@ -169,15 +190,27 @@ async def measure_load(
         await asyncio.gather(*(run.close() for run in runs), return_exceptions=True)
 
 
-async def run_against(base_url: str, pid: int | None, config: BenchConfig, stack: dict[str, str]) -> dict[str, Any]:
+def cpu_figures(server_before: float | None, server_after: float | None, client: float, delivered: int) -> dict:
+    server = server_after - server_before if server_before is not None and server_after is not None else None
+    per = max(delivered, 1)
+    return {
+        "server_cpu_s": round(server, 3) if server is not None else None,
+        "server_cpu_ms_per_msg": round(1000 * server / per, 3) if server is not None else None,
+        "client_cpu_s": round(client, 3),
+        "client_cpu_ms_per_msg": round(1000 * client / per, 3),
+    }
+
+
+async def run_against(server: Any, config: BenchConfig, stack: dict[str, str]) -> dict[str, Any]:
+    """Benchmark ``server`` (a :class:`~.server.BenchServer` or :class:`~.server.RunningServer`)."""
     run_id = uuid.uuid4().hex[:8]
-    pairs = await asyncio.to_thread(sign_in, base_url, config.pairs, config.password)
+    pairs = await asyncio.to_thread(sign_in, server.base_url, config.pairs, config.password)
     targets = [PROTOCOLS["linkup"]] + ([PROTOCOLS["relay"]] if config.relay else [])
     result: dict[str, Any] = {
         "run_id": run_id,
         "at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "url": base_url,
-        "server_pid": pid,
+        "url": server.base_url,
+        "restarted_between_phases": bool(config.idle and server.restart),
         "stack": stack,
         "machine": machine(),
         "params": asdict(config) | {"password": "***"},
@@ -186,15 +219,22 @@ async def run_against(base_url: str, pid: int | None, config: BenchConfig, stack
     }
     if config.idle:
         for protocol in targets:
-            result["idle"][protocol.name] = await measure_idle(base_url, pid, protocol, pairs, config.idle, run_id)
+            result["idle"][protocol.name] = await measure_idle(
+                server.base_url, server.pid, protocol, pairs, config.idle, run_id
+            )
+            if server.restart:
+                await asyncio.to_thread(server.restart)
     for protocol in targets:
-        result["load"][protocol.name] = await measure_load(base_url, pid, protocol, pairs, config, run_id)
+        result["load"][protocol.name] = await measure_load(server.base_url, server.pid, protocol, pairs, config, run_id)
+    pid = server.pid
     linkup, relay = result["load"].get("linkup"), result["load"].get("relay")
     if linkup and relay:
         result["ratio"] = {
             "throughput": ratio(linkup["throughput_msg_s"], relay["throughput_msg_s"]),
             "p99": ratio(linkup["latency"]["p99_ms"], relay["latency"]["p99_ms"]),
+            "server_cpu_per_msg": ratio(linkup["server_cpu_ms_per_msg"], relay["server_cpu_ms_per_msg"]),
         }
+    # The process that served the load phases (after any restart): its own high-water mark.
     result["server_peak_rss_kb"] = procstat.peak_rss_kb(pid) if pid else None
     result["ok"] = all(load["correctness"]["ok"] for load in result["load"].values())
     return result

@@ -19,6 +19,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
@@ -54,6 +55,15 @@ def describe_stack(env: dict[str, str]) -> dict[str, str]:
         "database": "postgresql" if env.get("DATABASE_URL") else "sqlite",
         "channel_layer": "redis" if env.get("REDIS_URL") else "in-memory",
     }
+
+
+@dataclass(frozen=True)
+class RunningServer:
+    """A server the benchmark did not start (``--url``): it cannot restart it, and knows its pid only if told."""
+
+    base_url: str
+    pid: int | None = None
+    restart = None
 
 
 class BenchServer:
@@ -120,6 +130,15 @@ class BenchServer:
     def start(self, timeout: float = 60) -> "BenchServer":
         self.manage("migrate", "--no-input", "-v", "0")
         self.manage("bench_users", "--pairs", str(self.pairs), "--password", self.password)
+        return self.launch(timeout)
+
+    def restart(self) -> None:
+        """A fresh daphne process on the same database, so one phase's memory cannot hide the next one's."""
+        self.stop()
+        self.port = free_port()
+        self.launch()
+
+    def launch(self, timeout: float = 60) -> "BenchServer":
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), asgi_target()],

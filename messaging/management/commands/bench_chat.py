@@ -18,7 +18,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from messaging.bench.flame import find_py_spy
 from messaging.bench.report import format_report
 from messaging.bench.runner import BenchConfig, profile_report, run_against
-from messaging.bench.server import UNLIMITED_RATE, BenchServer, raise_fd_limit
+from messaging.bench.server import UNLIMITED_RATE, BenchServer, RunningServer, raise_fd_limit
 from messaging.bench.users import DEFAULT_PASSWORD
 
 #: file descriptors per socket on the client side, plus headroom for the rest
@@ -68,7 +68,7 @@ class Command(BaseCommand):
         if options["url"]:
             url = options["url"].rstrip("/")
             stack = {"database": "as the server is configured", "channel_layer": "as the server is configured"}
-            result = asyncio.run(run_against(url, options["server_pid"], config, stack))
+            result = asyncio.run(run_against(RunningServer(url, options["server_pid"]), config, stack))
         else:
             server = BenchServer(
                 pairs=config.pairs, password=config.password, rate_limit=options["rate_limit"],
@@ -76,7 +76,7 @@ class Command(BaseCommand):
             )
             with server:
                 try:
-                    result = asyncio.run(run_against(server.base_url, server.pid, config, server.stack))
+                    result = asyncio.run(run_against(server, config, server.stack))
                 except Exception:
                     self.stderr.write(f"daphne log ({server.log_path}):\n{server.log_tail()}")
                     raise
