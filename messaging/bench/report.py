@@ -27,7 +27,8 @@ def format_report(result: dict[str, Any]) -> str:
         f"  {params['pairs']} pair(s) x {amount} per sender, window {params['window']}, "
         f"{params['size']}-byte content, warm-up {params['warmup']}",
         f"  server {result['url']} ({stack['database']}, {stack['channel_layer']} channel layer)",
-        f"  machine: {machine['cpus']} CPU(s) {machine['cpu_model']}, Python {machine['python']}",
+        f"  machine: {machine['cpus']} CPU(s) {machine['cpu_model']}, Python {machine['python']},"
+        f" load average {machine.get('loadavg_1m_at_start')} at start, {machine.get('loadavg_1m_at_end')} at end",
         "",
         f"  {'target':<8} {'msgs':>6} {'msg/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8}"
         f" {'lost':>5} {'dup':>4} {'ooo':>4} {'peak RSS MB':>11}",
@@ -56,7 +57,9 @@ def format_report(result: dict[str, Any]) -> str:
         lines.append(
             f"  idle {name}: {idle['opened']}/{idle['requested']} sockets opened in {idle['open_seconds']} s,"
             f" RSS {_mb(idle['rss_before_kb'])} -> {_mb(idle['rss_after_kb'])} MB,"
-            f" {_num(idle['per_socket_kb'])} KB per socket" + ("" if idle["measured_quiet"] else " (server not quiet)")
+            f" {_num(idle['per_socket_kb'])} KB per socket"
+            + ("" if idle["measured_quiet"] else " (server not quiet)")
+            + ("" if idle["fresh_process"] else " (after other sockets closed in the same process: understated)")
         )
     restarted = " (restarted after the idle sockets)" if result["restarted_between_phases"] else ""
     lines.append(f"  server peak RSS (VmHWM of the process that served the load{restarted}): "

@@ -74,6 +74,8 @@ def machine() -> dict[str, Any]:
         "cpu_model": model,
         "python": platform.python_version(),
         "platform": platform.platform(),
+        # Others' work on a shared machine moves every wall-clock figure; say how busy it was.
+        "loadavg_1m_at_start": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
     }
 
 
@@ -218,10 +220,11 @@ async def run_against(server: Any, config: BenchConfig, stack: dict[str, str]) -
         "load": {},
     }
     if config.idle:
-        for protocol in targets:
-            result["idle"][protocol.name] = await measure_idle(
-                server.base_url, server.pid, protocol, pairs, config.idle, run_id
-            )
+        for index, protocol in enumerate(targets):
+            idle = await measure_idle(server.base_url, server.pid, protocol, pairs, config.idle, run_id)
+            # A process reuses the memory the previous idle sockets freed: only a fresh one tells.
+            idle["fresh_process"] = index == 0 or bool(server.restart)
+            result["idle"][protocol.name] = idle
             if server.restart:
                 await asyncio.to_thread(server.restart)
     for protocol in targets:
@@ -234,6 +237,8 @@ async def run_against(server: Any, config: BenchConfig, stack: dict[str, str]) -
             "p99": ratio(linkup["latency"]["p99_ms"], relay["latency"]["p99_ms"]),
             "server_cpu_per_msg": ratio(linkup["server_cpu_ms_per_msg"], relay["server_cpu_ms_per_msg"]),
         }
+    if hasattr(os, "getloadavg"):
+        result["machine"]["loadavg_1m_at_end"] = round(os.getloadavg()[0], 2)
     # The process that served the load phases (after any restart): its own high-water mark.
     result["server_peak_rss_kb"] = procstat.peak_rss_kb(pid) if pid else None
     result["ok"] = all(load["correctness"]["ok"] for load in result["load"].values())

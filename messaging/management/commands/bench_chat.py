@@ -67,7 +67,7 @@ class Command(BaseCommand):
         raise_fd_limit(FD_HEADROOM + FDS_PER_SOCKET * (config.idle + 2 * config.pairs) * 2)
         if options["url"]:
             url = options["url"].rstrip("/")
-            stack = {"database": "as the server is configured", "channel_layer": "as the server is configured"}
+            stack = {"database": "its own database", "channel_layer": "its own"}
             result = asyncio.run(run_against(RunningServer(url, options["server_pid"]), config, stack))
         else:
             server = BenchServer(
