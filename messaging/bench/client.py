@@ -435,14 +435,17 @@ async def open_idle_sockets(
     targets: list[tuple[str, str]],
     *,
     wait_for_connected: bool,
-    concurrency: int = 32,
-) -> tuple[list[Any], int]:
-    """Open one socket per ``(path, cookie)``; return the open ones and how many failed.
+    concurrency: int = 16,
+) -> tuple[list[Any], Counter[str]]:
+    """Open one socket per ``(path, cookie)``; return the open ones and why the others failed.
 
     A LinkUp socket counts as open once its ``connected`` frame arrived (the
     server has done all its per-socket work); a relay socket once accepted.
     The client reads nothing after that: the sockets just sit there, as idle
-    browser tabs do.
+    browser tabs do. ``concurrency`` handshakes are in progress at once: daphne
+    refuses (403) a handshake the application has not accepted within its
+    ``websocket_connect_timeout`` (5 s), and a LinkUp handshake queues for the
+    database thread, so a storm of them gets refused.
     """
     gate = asyncio.Semaphore(concurrency)
     ws_base = base_url.replace("http://", "ws://").replace("https://", "wss://")
@@ -464,7 +467,8 @@ async def open_idle_sockets(
 
     results = await asyncio.gather(*(open_one(path, cookie) for path, cookie in targets), return_exceptions=True)
     sockets = [r for r in results if not isinstance(r, BaseException)]
-    return sockets, len(results) - len(sockets)
+    failures = Counter(f"{type(r).__name__}: {r}"[:200] for r in results if isinstance(r, BaseException))
+    return sockets, failures
 
 
 async def close_sockets(sockets: list[Any], concurrency: int = 64) -> None:

@@ -61,6 +61,8 @@ def format_report(result: dict[str, Any]) -> str:
             + ("" if idle["measured_quiet"] else " (server not quiet)")
             + ("" if idle["fresh_process"] else " (after other sockets closed in the same process: understated)")
         )
+        for reason, count in idle.get("failures", {}).items():
+            lines.append(f"    {count} failed: {reason}")
     restarted = " (restarted after the idle sockets)" if result["restarted_between_phases"] else ""
     lines.append(f"  server peak RSS (VmHWM of the process that served the load{restarted}): "
                  f"{_mb(result['server_peak_rss_kb'])} MB")
@@ -70,3 +72,35 @@ def format_report(result: dict[str, Any]) -> str:
         extras = [f"{label} {check[key]}" for label, key in EXTRAS if check[key]]
         lines.append(f"  {name} correctness: {'OK' if check['ok'] else 'FAILED'} ({', '.join([details, *extras])})")
     return "\n".join(lines)
+
+
+MARKDOWN_HEADER = (
+    "| stack | pairs | window | msgs/sender | LinkUp msg/s | relay msg/s | **throughput ratio** "
+    "| LinkUp p50 / p99 ms | relay p50 / p99 ms | **p99 ratio** | server CPU ms/msg LinkUp / relay "
+    "| lost / dup / ooo | load avg |\n"
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+)
+
+
+def format_markdown_row(result: dict[str, Any]) -> str:
+    """One row of the README's table (under :data:`MARKDOWN_HEADER`) for a run with both targets."""
+    params, stack, machine = result["params"], result["stack"], result["machine"]
+    linkup, relay = result["load"]["linkup"], result["load"].get("relay")
+    ratio = result.get("ratio", {})
+
+    def latency(load: dict[str, Any] | None) -> str:
+        if load is None:
+            return "n/a"
+        return f"{_num(load['latency']['p50_ms'], 1)} / {_num(load['latency']['p99_ms'], 1)}"
+
+    faults = [sum(load["correctness"][key] for load in result["load"].values()) for key in ("lost", "duplicated", "out_of_order")]
+    amount = f"{params['duration']} s" if params["duration"] else str(params["messages"])
+    return (
+        f"| {stack['database']} + {stack['channel_layer']} | {params['pairs']} | {params['window']} | {amount} "
+        f"| {_num(linkup['throughput_msg_s'])} | {_num(relay['throughput_msg_s']) if relay else 'n/a'} "
+        f"| **{_num(ratio.get('throughput'), 3)}** | {latency(linkup)} | {latency(relay)} "
+        f"| **{_num(ratio.get('p99'), 1)}x** "
+        f"| {_num(linkup['server_cpu_ms_per_msg'], 2)} / {_num(relay['server_cpu_ms_per_msg'], 2) if relay else 'n/a'} "
+        f"| {' / '.join(map(str, faults))} "
+        f"| {machine.get('loadavg_1m_at_start')}–{machine.get('loadavg_1m_at_end')} |"
+    )

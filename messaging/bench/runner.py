@@ -50,6 +50,7 @@ class BenchConfig:
     messages: int = 200
     window: int = 1
     idle: int = 200
+    idle_concurrency: int = 16
     duration: float | None = None
     warmup: int = 20
     size: int = 64
@@ -105,7 +106,7 @@ def idle_targets(protocol: Protocol, pairs: list[Pair], count: int, run_id: str)
 
 
 async def measure_idle(
-    base_url: str, pid: int | None, protocol: Protocol, pairs: list[Pair], count: int, run_id: str
+    base_url: str, pid: int | None, protocol: Protocol, pairs: list[Pair], count: int, run_id: str, concurrency: int
 ) -> dict[str, Any]:
     """Server memory per idle socket: (RSS with ``count`` sockets open − RSS before) / opened.
 
@@ -121,8 +122,9 @@ async def measure_idle(
     before = procstat.rss_kb(pid) if pid else None
     loop = asyncio.get_running_loop()
     started = loop.time()
-    sockets, failed = await open_idle_sockets(
-        base_url, idle_targets(protocol, pairs, count, run_id), wait_for_connected=protocol.syncs
+    sockets, failures = await open_idle_sockets(
+        base_url, idle_targets(protocol, pairs, count, run_id), wait_for_connected=protocol.syncs,
+        concurrency=concurrency,
     )
     opened_in = loop.time() - started
     quiet_after = await procstat.wait_until_quiet(pid) if pid else False
@@ -134,8 +136,10 @@ async def measure_idle(
     return {
         "requested": count,
         "opened": len(sockets),
-        "failed": failed,
+        "failed": sum(failures.values()),
+        "failures": dict(failures.most_common(5)),
         "open_seconds": round(opened_in, 2),
+        "concurrency": concurrency,
         "rss_before_kb": before,
         "rss_after_kb": after,
         "per_socket_kb": round(per_socket, 2) if per_socket is not None else None,
@@ -221,7 +225,9 @@ async def run_against(server: Any, config: BenchConfig, stack: dict[str, str]) -
     }
     if config.idle:
         for index, protocol in enumerate(targets):
-            idle = await measure_idle(server.base_url, server.pid, protocol, pairs, config.idle, run_id)
+            idle = await measure_idle(
+                server.base_url, server.pid, protocol, pairs, config.idle, run_id, config.idle_concurrency
+            )
             # A process reuses the memory the previous idle sockets freed: only a fresh one tells.
             idle["fresh_process"] = index == 0 or bool(server.restart)
             result["idle"][protocol.name] = idle

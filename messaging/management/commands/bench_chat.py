@@ -16,7 +16,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from messaging.bench.flame import find_py_spy
-from messaging.bench.report import format_report
+from messaging.bench.report import MARKDOWN_HEADER, format_markdown_row, format_report
 from messaging.bench.runner import BenchConfig, profile_report, run_against
 from messaging.bench.server import UNLIMITED_RATE, BenchServer, RunningServer, raise_fd_limit
 from messaging.bench.users import DEFAULT_PASSWORD
@@ -40,6 +40,10 @@ class Command(BaseCommand):
             help="idle authenticated sockets for the memory figure, per target; 0 skips (default: 200)",
         )
         parser.add_argument(
+            "--idle-concurrency", type=int, default=16,
+            help="idle handshakes in progress at once (default: 16); daphne refuses one not accepted within 5 s",
+        )
+        parser.add_argument(
             "--duration", type=float, default=None, help="send for this many seconds instead of --messages"
         )
         parser.add_argument("--warmup", type=int, default=20, help="untimed messages per sender first (default: 20)")
@@ -61,6 +65,9 @@ class Command(BaseCommand):
             help="record py-spy profiles of each measured phase into this directory (py-spy must be installed)",
         )
         parser.add_argument("--json", action="store_true", help="print the result as JSON")
+        parser.add_argument(
+            "--markdown", action="store_true", help="also print the run as a row of the README's table"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         config = self.config(options)
@@ -88,13 +95,15 @@ class Command(BaseCommand):
             self.stdout.write(format_report(result))
             if config.profile_dir:
                 self.stdout.write("\n" + profile_report(result))
+            if options["markdown"]:
+                self.stdout.write("\n" + MARKDOWN_HEADER + "\n" + format_markdown_row(result))
         if not result["ok"]:
             raise CommandError("messages were lost, duplicated, reordered or refused: see the correctness lines")
 
     def config(self, options: dict[str, Any]) -> BenchConfig:
-        for name in ("pairs", "window"):
+        for name in ("pairs", "window", "idle_concurrency"):
             if options[name] < 1:
-                raise CommandError(f"--{name} must be at least 1")
+                raise CommandError(f"--{name.replace('_', '-')} must be at least 1")
         for name in ("messages", "idle", "warmup"):
             if options[name] < 0:
                 raise CommandError(f"--{name} must not be negative")
@@ -109,6 +118,7 @@ class Command(BaseCommand):
             messages=options["messages"],
             window=options["window"],
             idle=options["idle"],
+            idle_concurrency=options["idle_concurrency"],
             duration=options["duration"],
             warmup=options["warmup"],
             size=options["size"],
