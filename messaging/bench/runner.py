@@ -13,6 +13,7 @@ do not run into the next.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import os
 import platform
@@ -160,25 +161,16 @@ async def measure_load(
             )
         if pid:
             await procstat.wait_until_quiet(pid)
-        profile = None
+        output = Path(config.profile_dir) / f"{protocol.name}.txt" if config.profile_dir and pid else None
+        recorder = PySpyRecorder(pid, output) if output and pid else contextlib.nullcontext()
         server_cpu_before = procstat.cpu_seconds(pid) if pid else None
         client_cpu_before = time.process_time()
-        with procstat.RssSampler(pid) as sampler:
-            if config.profile_dir and pid:
-                output = Path(config.profile_dir) / f"{protocol.name}.txt"
-                with PySpyRecorder(pid, output):
-                    phase = await run_phase(
-                        runs, "measured", messages=None if config.duration else config.messages,
-                        duration=config.duration, settle_timeout=config.settle_timeout,
-                        drain_timeout=config.drain_timeout,
-                    )
-                profile = {"raw": str(output), "summary": summarize(output.read_text())}
-            else:
-                phase = await run_phase(
-                    runs, "measured", messages=None if config.duration else config.messages,
-                    duration=config.duration, settle_timeout=config.settle_timeout,
-                    drain_timeout=config.drain_timeout,
-                )
+        with procstat.RssSampler(pid) as sampler, recorder:
+            phase = await run_phase(
+                runs, "measured", messages=None if config.duration else config.messages,
+                duration=config.duration, settle_timeout=config.settle_timeout,
+                drain_timeout=config.drain_timeout,
+            )
         server_cpu = procstat.cpu_seconds(pid) if pid else None
         client_cpu = time.process_time() - client_cpu_before
         checks = await asyncio.gather(*(run.verify_with_sync() for run in runs)) if protocol.syncs else None
@@ -189,8 +181,8 @@ async def measure_load(
             **cpu_figures(server_cpu_before, server_cpu, client_cpu, phase["delivered"]),
             "correctness": correctness(runs, list(checks) if checks is not None else None),
         }
-        if profile is not None:
-            result["profile"] = profile
+        if output is not None:
+            result["profile"] = {"raw": str(output), "summary": summarize(output.read_text())}
         return result
     finally:
         await asyncio.gather(*(run.close() for run in runs), return_exceptions=True)

@@ -62,7 +62,8 @@ class Command(BaseCommand):
         parser.add_argument("--keep", action="store_true", help="keep the started server's directory (log, database)")
         parser.add_argument(
             "--py-spy", dest="profile_dir", default=None,
-            help="record py-spy profiles of each measured phase into this directory (py-spy must be installed)",
+            help="record py-spy profiles of each measured phase into this directory (py-spy must be installed;"
+            " it pauses the server for each sample, so the run's figures are not comparable with others')",
         )
         parser.add_argument("--json", action="store_true", help="print the result as JSON")
         parser.add_argument(
