@@ -213,6 +213,10 @@ MESSAGING_SITE_URL = os.environ.get("MESSAGING_SITE_URL", "http://127.0.0.1:8000
 MESSAGING_RETRY_BASE_SECONDS = float(os.environ.get("MESSAGING_RETRY_BASE_SECONDS", "30"))
 MESSAGING_RETRY_MAX_SECONDS = float(os.environ.get("MESSAGING_RETRY_MAX_SECONDS", "3600"))
 MESSAGING_RETRY_MAX_ATTEMPTS = int(os.environ.get("MESSAGING_RETRY_MAX_ATTEMPTS", "8"))
+# Mounts the benchmark's bare relay (ws/bench/relay/<room>/, see
+# messaging/bench/relay.py). Only ``manage.py bench_chat`` turns it on, for the
+# daphne it starts; never turn it on in a deployment.
+MESSAGING_BENCH_RELAY = env_bool("MESSAGING_BENCH_RELAY", False)
 
 # --- Logging --------------------------------------------------------------
 

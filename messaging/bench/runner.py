@@ -1,0 +1,251 @@
+"""One benchmark run, start to finish: sign in, idle sockets, load on LinkUp and on the relay.
+
+The order is fixed so that runs compare: idle sockets first, then LinkUp,
+then the relay, each load preceded by a short warm-up that is checked for
+correctness but not timed. When the benchmark started the server itself, it
+restarts it after each idle measurement: memory a Python process has freed
+is kept and reused, so sockets opened after others were closed would look
+free. Between phases the benchmark waits until the server's CPU goes quiet,
+so one phase's leftovers (thousands of disconnects, delivery status updates)
+do not run into the next.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import os
+import platform
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from ..wsclient import login
+from . import procstat
+from .client import (
+    PROTOCOLS,
+    BenchUser,
+    Pair,
+    Protocol,
+    close_sockets,
+    connect_pairs,
+    correctness,
+    open_idle_sockets,
+    run_phase,
+)
+from .flame import PySpyRecorder, format_summary, summarize
+from .stats import ratio
+from .users import pair_usernames
+
+#: sockets opened and closed before the idle measurement, to load what all sockets share
+IDLE_WARMUP = 10
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    pairs: int = 1
+    messages: int = 200
+    window: int = 1
+    idle: int = 200
+    idle_concurrency: int = 16
+    duration: float | None = None
+    warmup: int = 20
+    size: int = 64
+    relay: bool = True
+    password: str = ""
+    settle_timeout: float = 60
+    drain_timeout: float = 10
+    profile_dir: str | None = None
+
+
+def machine() -> dict[str, Any]:
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        model = platform.processor()
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        # Others' work on a shared machine moves every wall-clock figure; say how busy it was.
+        "loadavg_1m_at_start": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
+    }
+
+
+def sign_in(base_url: str, pairs: int, password: str) -> list[Pair]:
+    """Sign every pair's users in through the login form (a few at a time: PBKDF2 is slow)."""
+    names = [pair_usernames(index) for index in range(1, pairs + 1)]
+    flat = [name for pair in names for name in pair]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        cookies = dict(zip(flat, pool.map(lambda name: login(base_url, name, password), flat), strict=True))
+    return [
+        Pair(index, BenchUser(sender, cookies[sender]), BenchUser(recipient, cookies[recipient]))
+        for index, (sender, recipient) in enumerate(names, start=1)
+    ]
+
+
+def idle_targets(protocol: Protocol, pairs: list[Pair], count: int, run_id: str) -> list[tuple[str, str]]:
+    """``count`` sockets spread over the pairs' users, both directions."""
+    targets = []
+    for k in range(count):
+        pair = pairs[k % len(pairs)]
+        sender_path, recipient_path = protocol.paths(pair, f"{run_id}-idle")
+        if (k // len(pairs)) % 2 == 0:
+            targets.append((sender_path, pair.sender.cookie))
+        else:
+            targets.append((recipient_path, pair.recipient.cookie))
+    return targets
+
+
+async def measure_idle(
+    base_url: str, pid: int | None, protocol: Protocol, pairs: list[Pair], count: int, run_id: str, concurrency: int
+) -> dict[str, Any]:
+    """Server memory per idle socket: (RSS with ``count`` sockets open − RSS before) / opened.
+
+    A few sockets are opened and closed first: the first socket of a process
+    imports and builds what every later one shares (the WebSocket protocol
+    modules, the channel layer, the presence heartbeat), which is not per socket.
+    """
+    warm, _ = await open_idle_sockets(
+        base_url, idle_targets(protocol, pairs, IDLE_WARMUP, f"{run_id}-warm"), wait_for_connected=protocol.syncs
+    )
+    await close_sockets(warm)
+    quiet_before = await procstat.wait_until_quiet(pid) if pid else False
+    before = procstat.rss_kb(pid) if pid else None
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    sockets, failures = await open_idle_sockets(
+        base_url, idle_targets(protocol, pairs, count, run_id), wait_for_connected=protocol.syncs,
+        concurrency=concurrency,
+    )
+    opened_in = loop.time() - started
+    quiet_after = await procstat.wait_until_quiet(pid) if pid else False
+    after = procstat.rss_kb(pid) if pid else None
+    await close_sockets(sockets)
+    if pid:
+        await procstat.wait_until_quiet(pid, timeout=120)
+    per_socket = (after - before) / len(sockets) if before is not None and after is not None and sockets else None
+    return {
+        "requested": count,
+        "opened": len(sockets),
+        "failed": sum(failures.values()),
+        "failures": dict(failures.most_common(5)),
+        "open_seconds": round(opened_in, 2),
+        "concurrency": concurrency,
+        "rss_before_kb": before,
+        "rss_after_kb": after,
+        "per_socket_kb": round(per_socket, 2) if per_socket is not None else None,
+        "measured_quiet": quiet_before and quiet_after,
+    }
+
+
+async def measure_load(
+    base_url: str, pid: int | None, protocol: Protocol, pairs: list[Pair], config: BenchConfig, run_id: str
+) -> dict[str, Any]:
+    content = "x" * config.size
+    runs = await connect_pairs(pairs, protocol, base_url, run_id, config.window, content)
+    try:
+        if config.warmup:
+            await run_phase(
+                runs, "warmup", messages=config.warmup, duration=None,
+                settle_timeout=config.settle_timeout, drain_timeout=config.drain_timeout,
+            )
+        if pid:
+            await procstat.wait_until_quiet(pid)
+        output = Path(config.profile_dir) / f"{protocol.name}.txt" if config.profile_dir and pid else None
+        recorder = PySpyRecorder(pid, output) if output and pid else contextlib.nullcontext()
+        server_cpu_before = procstat.cpu_seconds(pid) if pid else None
+        client_cpu_before = time.process_time()
+        with procstat.RssSampler(pid) as sampler, recorder:
+            phase = await run_phase(
+                runs, "measured", messages=None if config.duration else config.messages,
+                duration=config.duration, settle_timeout=config.settle_timeout,
+                drain_timeout=config.drain_timeout,
+            )
+        server_cpu = procstat.cpu_seconds(pid) if pid else None
+        client_cpu = time.process_time() - client_cpu_before
+        checks = await asyncio.gather(*(run.verify_with_sync() for run in runs)) if protocol.syncs else None
+        result = {
+            **phase,
+            "server_peak_rss_kb": sampler.peak_kb,
+            # CPU per delivered message: steadier than wall-clock figures on a shared machine.
+            **cpu_figures(server_cpu_before, server_cpu, client_cpu, phase["delivered"]),
+            "correctness": correctness(runs, list(checks) if checks is not None else None),
+        }
+        if output is not None:
+            result["profile"] = {"raw": str(output), "summary": summarize(output.read_text())}
+        return result
+    finally:
+        await asyncio.gather(*(run.close() for run in runs), return_exceptions=True)
+
+
+def cpu_figures(server_before: float | None, server_after: float | None, client: float, delivered: int) -> dict:
+    server = server_after - server_before if server_before is not None and server_after is not None else None
+    per = max(delivered, 1)
+    return {
+        "server_cpu_s": round(server, 3) if server is not None else None,
+        "server_cpu_ms_per_msg": round(1000 * server / per, 3) if server is not None else None,
+        "client_cpu_s": round(client, 3),
+        "client_cpu_ms_per_msg": round(1000 * client / per, 3),
+    }
+
+
+async def run_against(server: Any, config: BenchConfig, stack: dict[str, str]) -> dict[str, Any]:
+    """Benchmark ``server`` (a :class:`~.server.BenchServer` or :class:`~.server.RunningServer`)."""
+    run_id = uuid.uuid4().hex[:8]
+    pairs = await asyncio.to_thread(sign_in, server.base_url, config.pairs, config.password)
+    targets = [PROTOCOLS["linkup"]] + ([PROTOCOLS["relay"]] if config.relay else [])
+    result: dict[str, Any] = {
+        "run_id": run_id,
+        "at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "url": server.base_url,
+        "restarted_between_phases": bool(config.idle and server.restart),
+        "stack": stack,
+        "machine": machine(),
+        "params": asdict(config) | {"password": "***"},
+        "idle": {},
+        "load": {},
+    }
+    if config.idle:
+        for index, protocol in enumerate(targets):
+            idle = await measure_idle(
+                server.base_url, server.pid, protocol, pairs, config.idle, run_id, config.idle_concurrency
+            )
+            # A process reuses the memory the previous idle sockets freed: only a fresh one tells.
+            idle["fresh_process"] = index == 0 or bool(server.restart)
+            result["idle"][protocol.name] = idle
+            if server.restart:
+                await asyncio.to_thread(server.restart)
+    for protocol in targets:
+        result["load"][protocol.name] = await measure_load(server.base_url, server.pid, protocol, pairs, config, run_id)
+    pid = server.pid
+    linkup, relay = result["load"].get("linkup"), result["load"].get("relay")
+    if linkup and relay:
+        result["ratio"] = {
+            "throughput": ratio(linkup["throughput_msg_s"], relay["throughput_msg_s"]),
+            "p99": ratio(linkup["latency"]["p99_ms"], relay["latency"]["p99_ms"]),
+            "server_cpu_per_msg": ratio(linkup["server_cpu_ms_per_msg"], relay["server_cpu_ms_per_msg"]),
+        }
+    if hasattr(os, "getloadavg"):
+        result["machine"]["loadavg_1m_at_end"] = round(os.getloadavg()[0], 2)
+    # The process that served the load phases (after any restart): its own high-water mark.
+    result["server_peak_rss_kb"] = procstat.peak_rss_kb(pid) if pid else None
+    result["ok"] = all(load["correctness"]["ok"] for load in result["load"].values())
+    return result
+
+
+def profile_report(result: dict[str, Any]) -> str:
+    return "\n\n".join(
+        format_summary(load["profile"]["summary"], f"py-spy on daphne, {name} phase ({load['profile']['raw']})")
+        for name, load in result["load"].items()
+        if "profile" in load
+    )

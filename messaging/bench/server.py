@@ -1,0 +1,192 @@
+"""The daphne process a benchmark run starts for itself.
+
+It gets its own directory (so its own SQLite file, mail folder and log),
+unless ``DATABASE_URL``/``REDIS_URL`` in the environment point it at
+PostgreSQL and Redis, which it then uses as any LinkUp server would. It is
+migrated and given the benchmark users before daphne starts, and it serves
+the bare relay (``MESSAGING_BENCH_RELAY=1``) next to LinkUp.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+
+#: keeps the rate limiter on the hot path without ever refusing a benchmark message
+UNLIMITED_RATE = "1000000/1s"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def raise_fd_limit(wanted: int) -> int:
+    """Raise this process's open-file limit toward ``wanted`` (children inherit it); return it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if target > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        soft = target
+    return soft
+
+
+def asgi_target() -> str:
+    """``ASGI_APPLICATION`` (``pkg.module.attr``) as daphne wants it (``pkg.module:attr``)."""
+    module, _, attr = settings.ASGI_APPLICATION.rpartition(".")
+    return f"{module}:{attr}"
+
+
+def describe_stack(env: dict[str, str]) -> dict[str, str]:
+    return {
+        "database": "postgresql" if env.get("DATABASE_URL") else "sqlite",
+        "channel_layer": "redis" if env.get("REDIS_URL") else "in-memory",
+    }
+
+
+@dataclass(frozen=True)
+class RunningServer:
+    """A server the benchmark did not start (``--url``): it cannot restart it, and knows its pid only if told."""
+
+    base_url: str
+    pid: int | None = None
+    restart = None
+
+
+class BenchServer:
+    """Start with ``with BenchServer(pairs=...) as server:``; ``server.base_url``, ``server.pid``."""
+
+    def __init__(
+        self,
+        *,
+        pairs: int,
+        password: str,
+        rate_limit: str = UNLIMITED_RATE,
+        debug: bool = False,
+        keep: bool = False,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
+        self.pairs = pairs
+        self.password = password
+        self.keep = keep
+        self.var_dir = Path(tempfile.mkdtemp(prefix="linkup-bench-"))
+        self.port = free_port()
+        self.env = dict(os.environ)
+        self.env.update(
+            {
+                "DJANGO_SETTINGS_MODULE": settings.SETTINGS_MODULE,
+                "LINKUP_VAR_DIR": str(self.var_dir),
+                "MESSAGING_BENCH_RELAY": "1",
+                "MESSAGING_RATE_LIMIT": rate_limit,
+                # A deployment runs with DEBUG off; on, Django also keeps every query in memory.
+                "DEBUG": "true" if debug else "false",
+                "PYTHONUNBUFFERED": "1",
+                **(extra_env or {}),
+            }
+        )
+        self.env.pop("SQLITE_PATH", None)  # the run's own file in var_dir, never the project's
+        self.log_path = self.var_dir / "daphne.log"
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    @property
+    def stack(self) -> dict[str, str]:
+        return describe_stack(self.env)
+
+    def manage(self, *args: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "-m", "django", *args],
+            cwd=settings.BASE_DIR,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+        return result.stdout
+
+    def start(self, timeout: float = 60) -> "BenchServer":
+        self.manage("migrate", "--no-input", "-v", "0")
+        self.manage("bench_users", "--pairs", str(self.pairs), "--password", self.password)
+        return self.launch(timeout)
+
+    def restart(self) -> None:
+        """A fresh daphne process on the same database, so one phase's memory cannot hide the next one's."""
+        self.stop()
+        self.port = free_port()
+        self.launch()
+
+    def launch(self, timeout: float = 60) -> "BenchServer":
+        log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), asgi_target()],
+            cwd=settings.BASE_DIR,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"daphne exited with {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                with urllib.request.urlopen(f"{self.base_url}/healthz", timeout=2) as response:
+                    if response.status == 200:
+                        return self
+            except (urllib.error.URLError, ConnectionError, OSError):
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"daphne did not answer on {self.base_url}:\n{self.log_tail()}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+
+    def log_tail(self, chars: int = 5000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-chars:]
+        except FileNotFoundError:
+            return ""
+
+    def __enter__(self) -> "BenchServer":
+        try:
+            return self.start()
+        except BaseException:
+            self.cleanup()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+        self.cleanup()
+
+    def cleanup(self) -> None:
+        if not self.keep:
+            shutil.rmtree(self.var_dir, ignore_errors=True)

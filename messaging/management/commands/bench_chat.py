@@ -1,0 +1,129 @@
+"""``manage.py bench_chat``: throughput, latency, loss and memory of LinkUp vs a bare relay.
+
+By default it starts its own daphne (free loopback port, its own SQLite file
+unless ``DATABASE_URL``/``REDIS_URL`` are set, migrated, benchmark users
+created, relay mounted); ``--url`` targets a server that is already running
+(create its users with ``manage.py bench_users`` against its database, and
+start it with ``MESSAGING_BENCH_RELAY=1`` or pass ``--no-relay``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from messaging.bench.flame import find_py_spy
+from messaging.bench.report import MARKDOWN_HEADER, format_markdown_row, format_report
+from messaging.bench.runner import BenchConfig, profile_report, run_against
+from messaging.bench.server import UNLIMITED_RATE, BenchServer, RunningServer, raise_fd_limit
+from messaging.bench.users import DEFAULT_PASSWORD
+
+#: file descriptors per socket on the client side, plus headroom for the rest
+FDS_PER_SOCKET = 1
+FD_HEADROOM = 512
+
+
+class Command(BaseCommand):
+    help = "Benchmark persisted, acknowledged, delivered chat messages against a bare relay on the same daphne."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--pairs", type=int, default=1, help="sender/recipient pairs sending at once (default: 1)")
+        parser.add_argument("--messages", type=int, default=200, help="measured messages per sender (default: 200)")
+        parser.add_argument(
+            "--window", type=int, default=1, help="unacknowledged messages a sender keeps in flight (default: 1)"
+        )
+        parser.add_argument(
+            "--idle", type=int, default=200,
+            help="idle authenticated sockets for the memory figure, per target; 0 skips (default: 200)",
+        )
+        parser.add_argument(
+            "--idle-concurrency", type=int, default=16,
+            help="idle handshakes in progress at once (default: 16); daphne refuses one not accepted within 5 s",
+        )
+        parser.add_argument(
+            "--duration", type=float, default=None, help="send for this many seconds instead of --messages"
+        )
+        parser.add_argument("--warmup", type=int, default=20, help="untimed messages per sender first (default: 20)")
+        parser.add_argument("--size", type=int, default=64, help="code points of content per message (default: 64)")
+        parser.add_argument("--url", default=None, help="benchmark a running server (http://host:port) instead")
+        parser.add_argument(
+            "--server-pid", type=int, default=None, help="with --url: the server's pid, to read its memory from /proc"
+        )
+        parser.add_argument("--password", default=DEFAULT_PASSWORD, help="the benchmark users' password")
+        parser.add_argument("--no-relay", action="store_true", help="skip the bare relay (and the ratio)")
+        parser.add_argument(
+            "--rate-limit", default=UNLIMITED_RATE,
+            help="MESSAGING_RATE_LIMIT of the server this command starts (default: %(default)s, never limits)",
+        )
+        parser.add_argument("--debug", action="store_true", help="start the server with DEBUG on (off by default)")
+        parser.add_argument("--keep", action="store_true", help="keep the started server's directory (log, database)")
+        parser.add_argument(
+            "--py-spy", dest="profile_dir", default=None,
+            help="record py-spy profiles of each measured phase into this directory (py-spy must be installed;"
+            " it pauses the server for each sample, so the run's figures are not comparable with others')",
+        )
+        parser.add_argument("--json", action="store_true", help="print the result as JSON")
+        parser.add_argument(
+            "--markdown", action="store_true", help="also print the run as a row of the README's table"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        config = self.config(options)
+        raise_fd_limit(FD_HEADROOM + FDS_PER_SOCKET * (config.idle + 2 * config.pairs) * 2)
+        if options["url"]:
+            url = options["url"].rstrip("/")
+            stack = {"database": "its own database", "channel_layer": "its own"}
+            result = asyncio.run(run_against(RunningServer(url, options["server_pid"]), config, stack))
+        else:
+            server = BenchServer(
+                pairs=config.pairs, password=config.password, rate_limit=options["rate_limit"],
+                debug=options["debug"], keep=options["keep"],
+            )
+            with server:
+                try:
+                    result = asyncio.run(run_against(server, config, server.stack))
+                except Exception:
+                    self.stderr.write(f"daphne log ({server.log_path}):\n{server.log_tail()}")
+                    raise
+            if options["keep"]:
+                self.stderr.write(f"kept {server.var_dir}")
+        if options["json"]:
+            self.stdout.write(json.dumps(result, indent=2))
+        else:
+            self.stdout.write(format_report(result))
+            if config.profile_dir:
+                self.stdout.write("\n" + profile_report(result))
+            if options["markdown"]:
+                self.stdout.write("\n" + MARKDOWN_HEADER + "\n" + format_markdown_row(result))
+        if not result["ok"]:
+            raise CommandError("messages were lost, duplicated, reordered or refused: see the correctness lines")
+
+    def config(self, options: dict[str, Any]) -> BenchConfig:
+        for name in ("pairs", "window", "idle_concurrency"):
+            if options[name] < 1:
+                raise CommandError(f"--{name.replace('_', '-')} must be at least 1")
+        for name in ("messages", "idle", "warmup"):
+            if options[name] < 0:
+                raise CommandError(f"--{name} must not be negative")
+        if options["size"] < 1:
+            raise CommandError("--size must be at least 1")
+        if options["profile_dir"] and find_py_spy() is None:
+            raise CommandError("--py-spy needs py-spy: `.venv/bin/pip install py-spy` (a dev tool, not a requirement)")
+        if options["profile_dir"] and options["url"] and not options["server_pid"]:
+            raise CommandError("--py-spy with --url needs --server-pid")
+        return BenchConfig(
+            pairs=options["pairs"],
+            messages=options["messages"],
+            window=options["window"],
+            idle=options["idle"],
+            idle_concurrency=options["idle_concurrency"],
+            duration=options["duration"],
+            warmup=options["warmup"],
+            size=options["size"],
+            relay=not options["no_relay"],
+            password=options["password"],
+            profile_dir=options["profile_dir"],
+        )

@@ -1,0 +1,81 @@
+"""``manage.py bench_chat`` against real daphne processes, with tiny numbers.
+
+These check that the benchmark runs and counts right, never how fast
+anything is: the figures are printed (``pytest -s``) for whoever wants them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+
+from messaging.bench.runner import BenchConfig, run_against
+from messaging.bench.server import RunningServer, describe_stack
+from tests.servers import Daphne, manage, server_env
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+ZERO = ("lost", "duplicated", "out_of_order", "failed", "unacked")
+SYNC_ZERO = ("missing_in_sync", "mismatched_in_sync", "duplicated_in_sync", "seq_gaps")
+
+
+def assert_nothing_lost(load: dict[str, Any], synced: bool) -> None:
+    check = load["correctness"]
+    assert check["ok"], check
+    for key in ZERO + (SYNC_ZERO if synced else ()):
+        assert check[key] == 0, (key, check)
+    assert check["received"] == check["acked"]
+
+
+def test_bench_chat_on_its_own_daphne_reports_both_targets_and_loses_nothing() -> None:
+    out = io.StringIO()
+    call_command(
+        "bench_chat", "--pairs", "2", "--messages", "15", "--window", "3", "--warmup", "3",
+        "--idle", "10", "--json", stdout=out,
+    )
+    result = json.loads(out.getvalue())
+    print(json.dumps({k: result[k] for k in ("ratio", "idle", "server_peak_rss_kb")}, indent=1))
+
+    assert result["ok"] is True
+    assert set(result["load"]) == {"linkup", "relay"}
+    for name, load in result["load"].items():
+        assert load["sent"] == load["acked"] == load["delivered"] == 2 * 15
+        assert load["latency"]["count"] == 30
+        latency = load["latency"]
+        assert 0 < latency["p50_ms"] <= latency["p95_ms"] <= latency["p99_ms"] <= latency["max_ms"]
+        assert load["throughput_msg_s"] > 0
+        assert_nothing_lost(load, synced=name == "linkup")
+    assert result["load"]["linkup"]["correctness"]["synced"] == 2 * (15 + 3)
+    assert {"throughput", "p99", "server_cpu_per_msg"} == set(result["ratio"])
+    assert all(value > 0 for value in result["ratio"].values())
+    for idle in result["idle"].values():
+        assert idle["opened"] == 10 and idle["failed"] == 0
+        assert idle["rss_before_kb"] > 0 and idle["rss_after_kb"] > 0
+    assert result["server_peak_rss_kb"] > 0
+    # The embedded default, or PostgreSQL / Redis when the suite runs with DATABASE_URL / REDIS_URL.
+    assert result["stack"] == describe_stack(dict(os.environ))
+
+
+def test_bench_against_a_running_server_without_the_relay(tmp_path: Path) -> None:
+    env = server_env(tmp_path)
+    manage(env, "migrate", "--no-input", "-v", "0")
+    manage(env, "bench_users", "--pairs", "1", "--password", "pw-for-the-bench")
+    server = Daphne(env).start()
+    try:
+        config = BenchConfig(pairs=1, messages=10, window=1, idle=0, warmup=2, relay=False, password="pw-for-the-bench")
+        target = RunningServer(server.base_url)
+        result = asyncio.run(run_against(target, config, {"database": "?", "channel_layer": "?"}))
+    finally:
+        server.stop()
+    assert result["ok"] is True
+    assert set(result["load"]) == {"linkup"} and "ratio" not in result
+    assert_nothing_lost(result["load"]["linkup"], synced=True)
+    # Without a pid there is nothing to read memory from, and the report says so.
+    assert result["load"]["linkup"]["server_peak_rss_kb"] is None

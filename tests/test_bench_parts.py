@@ -1,0 +1,129 @@
+"""The benchmark's parts that need no server: percentiles, profiles, the relay and its route."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from channels.routing import URLRouter
+from channels.testing import WebsocketCommunicator
+from django.test import override_settings
+
+from messaging.bench.client import LinkUpProtocol, RelayProtocol, index_of
+from messaging.bench.flame import summarize
+from messaging.bench.relay import bench_urlpatterns
+from messaging.bench.stats import percentile, ratio, summarize_latencies
+from messaging.routing import websocket_urlpatterns
+from messaging.routing_validator import RoutingValidator, check_websocket_routes
+
+from .conftest import ORIGIN
+
+
+def test_percentile_is_a_latency_that_was_observed() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert percentile(values, 50) == 50.0
+    assert percentile(values, 99) == 99.0
+    assert percentile(values, 100) == 100.0
+    assert percentile([7.0], 99) == 7.0
+    assert percentile([], 50) is None
+
+
+def test_latency_summary_is_in_milliseconds_and_ordered() -> None:
+    summary = summarize_latencies([0.003, 0.001, 0.002, 0.010])
+    assert summary["count"] == 4
+    assert summary["p50_ms"] == 2.0 and summary["max_ms"] == 10.0
+    assert summary["p50_ms"] <= summary["p95_ms"] <= summary["p99_ms"] <= summary["max_ms"]
+    assert summarize_latencies([])["p99_ms"] is None
+
+
+def test_ratio_of_missing_figures_is_none() -> None:
+    assert ratio(50, 200) == 0.25
+    assert ratio(None, 200) is None and ratio(50, 0) is None
+
+
+def test_profile_summary_counts_self_and_cumulative_and_leaves_waiting_out() -> None:
+    raw = "\n".join(
+        [
+            "thread (1): MainThread;Server.run (daphne/server.py);handle (app/a.py);encode (json/encoder.py) 6",
+            "thread (1): MainThread;Server.run (daphne/server.py);handle (app/a.py) 2",
+            "thread (2): Worker;Thread.run (threading.py);_worker (concurrent/futures/thread.py);query (db/q.py) 2",
+            "thread (1): MainThread;Server.run (daphne/server.py);EpollSelector.select (selectors.py) 40",
+        ]
+    )
+    summary = summarize(raw)
+    assert summary["samples"] == 10 and summary["waiting"] == 40
+    assert summary["self"][0] == {"function": "encode (json/encoder.py)", "samples": 6, "percent": 60.0}
+    cumulative = {e["function"]: e["samples"] for e in summary["cumulative"]}
+    assert cumulative["handle (app/a.py)"] == 8 and cumulative["query (db/q.py)"] == 2
+    assert "Server.run (daphne/server.py)" not in cumulative  # plumbing every sample passes through
+    threads = {e["function"]: e["samples"] for e in summary["threads"]}
+    assert threads == {"the event loop": 8, "an executor thread (sync_to_async / database)": 2}
+
+
+def test_protocols_read_acks_and_deliveries() -> None:
+    message = {"id": 9, "seq": 4, "client_id": "r-1-7"}
+    linkup = LinkUpProtocol()
+    ack = linkup.sender_event({"type": "ack", "client_id": "r-1-7", "message": message})
+    assert (ack.client_id, ack.message_id, ack.seq) == ("r-1-7", 9, 4)
+    assert linkup.sender_event({"type": "error", "code": "rate_limited", "client_id": "r-1-7"}).code == "rate_limited"
+    assert linkup.delivery({"type": "message", "message": message}).order == 4
+    assert linkup.delivery({"type": "status"}) is None
+    relay = RelayProtocol()
+    assert relay.sender_event({"type": "message", "content": "x", "client_id": "r-1-7"}).client_id == "r-1-7"
+    assert relay.delivery({"type": "message", "content": "x", "client_id": "r-1-7"}).order == index_of("r-1-7") == 7
+
+
+def test_the_relay_is_not_routed_unless_enabled() -> None:
+    assert bench_urlpatterns() == []
+    assert not any("bench" in str(route.pattern) for route in websocket_urlpatterns)
+
+
+@override_settings(MESSAGING_BENCH_RELAY=True)
+def test_the_routes_with_the_relay_pass_the_routing_validator() -> None:
+    routes = list(websocket_urlpatterns) + bench_urlpatterns()
+    assert len(routes) == len(websocket_urlpatterns) + 1
+    assert RoutingValidator().validate(routes) == []
+    with override_settings(WEBSOCKET_URLPATTERNS="tests.test_bench_parts.ROUTES_WITH_RELAY"):
+        assert check_websocket_routes() == []
+
+
+ROUTES_WITH_RELAY = list(websocket_urlpatterns) + bench_urlpatterns(enabled=True)
+
+
+def relay_communicator(cookie: str | None) -> WebsocketCommunicator:
+    from channels.auth import AuthMiddlewareStack
+    from channels.security.websocket import AllowedHostsOriginValidator
+
+    app = AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(bench_urlpatterns(enabled=True))))
+    headers = [(b"origin", ORIGIN)] + ([(b"cookie", f"sessionid={cookie}".encode())] if cookie else [])
+    return WebsocketCommunicator(app, "/ws/bench/relay/room-1/", headers=headers)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_relay_refuses_an_anonymous_socket() -> None:
+    comm = relay_communicator(None)
+    connected, _ = await comm.connect(timeout=3)
+    assert not connected
+
+
+async def test_the_relay_forwards_text_verbatim_to_every_socket_of_the_room(
+    alice: Any, bob: Any, cookies: Any
+) -> None:
+    from channels.db import database_sync_to_async
+
+    sender = relay_communicator(await database_sync_to_async(cookies)(alice))
+    recipient = relay_communicator(await database_sync_to_async(cookies)(bob))
+    assert (await sender.connect(timeout=3))[0] and (await recipient.connect(timeout=3))[0]
+    text = '{"type": "message", "content": "not validated", "client_id": "c-1-0"}'
+    await sender.send_to(text_data=text)
+    assert await recipient.receive_from(timeout=3) == text
+    assert await sender.receive_from(timeout=3) == text
+    await sender.disconnect()
+    await recipient.disconnect()
+
+
+def test_manage_py_check_passes_with_the_relay_mounted(tmp_path: Any) -> None:
+    from tests.servers import manage, server_env
+
+    out = manage(server_env(tmp_path, MESSAGING_BENCH_RELAY="1"), "check")
+    assert "no issues" in out
