@@ -87,7 +87,8 @@ class BenchServer:
         self.env = dict(os.environ)
         self.env.update(
             {
-                "DJANGO_SETTINGS_MODULE": settings.SETTINGS_MODULE,
+                # (inside override_settings, as under the test suite, SETTINGS_MODULE is None)
+                "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE") or settings.SETTINGS_MODULE,
                 "LINKUP_VAR_DIR": str(self.var_dir),
                 "MESSAGING_BENCH_RELAY": "1",
                 "MESSAGING_RATE_LIMIT": rate_limit,
