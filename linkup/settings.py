@@ -135,7 +135,9 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels.layers.InMemoryChannelLayer",
+            # Channels' in-memory layer with its expiry sweep run once a second
+            # rather than on every send (messaging/layers.py).
+            "BACKEND": "messaging.layers.InMemoryChannelLayer",
             "CONFIG": {"capacity": 1000, "expiry": 30},
         }
     }

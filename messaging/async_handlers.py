@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Union
 
 from channels.db import database_sync_to_async
 from django.contrib.auth import get_user_model
@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from . import metrics
 from .error_models import ErrorCategory
-from .exceptions import InvalidFrame, RateLimited, ServerError, TooManySockets
+from .exceptions import InvalidFrame, MessagingException, RateLimited, ServerError, TooManySockets
 from .groups import conversation_group
 from .logging_utils import messaging_logger
 from .models import (
@@ -160,19 +160,21 @@ def unread_count(conversation_id: int, user_id: int) -> int:
 # --- Sending ----------------------------------------------------------------
 
 
-def _take_next_seq(conversation_id: int, now: datetime.datetime) -> int:
-    """Bump ``last_seq`` and return it; the UPDATE locks the row until commit."""
-    table = connection.ops.quote_name(Conversation._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET last_seq = last_seq + 1, last_message_at = %s "
-            f"WHERE id = %s RETURNING last_seq",
-            [now, conversation_id],
-        )
-        row = cursor.fetchone()
-    if row is None:
-        raise Conversation.DoesNotExist(f"conversation {conversation_id} does not exist")
-    return row[0]
+@dataclass(frozen=True)
+class NewMessage:
+    """A message to store: who, where, what, and the sender's rate bucket (if limited)."""
+
+    conversation_id: int
+    sender: Any
+    recipient: Any | None
+    content: str
+    client_id: str
+    bucket: TokenBucket | None = None
+
+
+#: what storing one message came to: the message and whether it is new, or
+#: the error to answer with
+Outcome = Union[tuple[Message, bool], MessagingException]
 
 
 def create_message(
@@ -184,60 +186,137 @@ def create_message(
     *,
     bucket: TokenBucket | None = None,
 ) -> tuple[Message, bool]:
-    """Store a message; return it and whether it is new.
+    """Store a message; return it and whether it is new (raises the error to answer with)."""
+    [outcome] = create_messages([NewMessage(conversation_id, sender, recipient, content, client_id, bucket)])
+    if isinstance(outcome, MessagingException):
+        raise outcome
+    return outcome
 
-    The seq is taken and the row inserted in one transaction, so a failure
+
+def create_messages(items: list[NewMessage]) -> list[Outcome]:
+    """Store messages in one transaction (group commit); one outcome per item, in order.
+
+    Each seq is taken and its row inserted in that transaction, so a failure
     leaves neither a gap nor a half-stored message. The unique constraint on
-    (sender, client_id) makes a repeat return the first message instead of a
-    second row; a repeat takes no token from the sender's rate bucket.
+    (sender, client_id) makes a repeat come back as the first message instead
+    of a second row; a repeat takes no token from the sender's rate bucket.
     """
-    if bucket is not None and not bucket.take(sender.pk):
-        existing = _find_by_client_id(sender, client_id)
-        if existing is None:
-            raise RateLimited("too many messages; slow down", client_id=client_id)
-        return _check_same_conversation(existing, conversation_id, client_id), False
-    try:
-        message = database_retry.call(
-            _insert_message, conversation_id, sender, recipient, content, client_id
-        )
-    except IntegrityError:
-        existing = _find_by_client_id(sender, client_id)
-        if existing is None:
-            raise
-        if bucket is not None:
-            bucket.give_back(sender.pk)
-        return _check_same_conversation(existing, conversation_id, client_id), False
-    except RetriesExhausted as exc:
-        if bucket is not None:
-            bucket.give_back(sender.pk)
-        messaging_logger.error(
-            ErrorCategory.DATABASE_ERROR,
-            "could not store a message",
-            context={"conversation": conversation_id, "client_id": client_id, "attempts": exc.attempts},
-            user=sender,
-            exc=exc.last,
-        )
-        raise ServerError(
-            "the message could not be stored; resend it with the same client_id", client_id=client_id
-        ) from exc
-    metrics.MESSAGES_STORED.inc()
-    return message, True
+    outcomes: list[Outcome | None] = [None] * len(items)
+    to_insert = []
+    for index, item in enumerate(items):
+        if item.bucket is not None and not item.bucket.take(item.sender.pk):
+            outcomes[index] = _repeat_of(item) or RateLimited("too many messages; slow down", client_id=item.client_id)
+        else:
+            to_insert.append(index)
+    if to_insert:
+        try:
+            inserted = database_retry.call(_insert_messages, [items[i] for i in to_insert])
+        except RetriesExhausted as exc:
+            messaging_logger.error(
+                ErrorCategory.DATABASE_ERROR,
+                f"could not store {len(to_insert)} message(s)",
+                context={"client_ids": [items[i].client_id for i in to_insert], "attempts": exc.attempts},
+                user=items[to_insert[0]].sender,
+                exc=exc.last,
+            )
+            inserted = [exc] * len(to_insert)
+        for index, message in zip(to_insert, inserted, strict=True):
+            item = items[index]
+            if isinstance(message, Message):
+                metrics.MESSAGES_STORED.inc()
+                outcomes[index] = (message, True)
+                continue
+            if item.bucket is not None:
+                item.bucket.give_back(item.sender.pk)
+            if isinstance(message, RetriesExhausted):
+                outcomes[index] = ServerError(
+                    "the message could not be stored; resend it with the same client_id", client_id=item.client_id
+                )
+            else:
+                outcomes[index] = _repeat_of(item) or _vanished_repeat(item)
+    return outcomes  # type: ignore[return-value]
 
 
-def _insert_message(conversation_id: int, sender: Any, recipient: Any | None, content: str, client_id: str) -> Message:
-    """One attempt: take the next seq and insert, in one transaction."""
+def _insert_messages(items: list[NewMessage]) -> list[Message | None]:
+    """One attempt: every item in one transaction; None for an item that repeats a client_id."""
     now = timezone.now()
     with transaction.atomic():
-        seq = _take_next_seq(conversation_id, now)
-        return Message.objects.create(
-            conversation_id=conversation_id,
-            seq=seq,
-            sender=sender,
-            recipient=recipient,
-            content=content,
-            client_id=client_id,
-            created_at=now,
+        return [_insert_message(item, now) for item in items]
+
+
+def _insert_message(item: NewMessage, now: datetime.datetime) -> Message | None:
+    """Take the next seq of the conversation and insert; inside the caller's transaction.
+
+    The hottest code of the server, so it is plain statements rather than ORM
+    calls (which cost more Python than the database work here): the UPDATE
+    bumps ``last_seq`` and locks the conversation row until commit; the
+    INSERT stores the message with that seq, or nothing when (sender,
+    client_id) is taken, in which case the seq is handed back (no one else
+    can have taken a later one while we hold the row), so seqs stay gap-free.
+    """
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    quote = connection.ops.quote_name
+    conversations = quote(Conversation._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {conversations} SET last_seq = last_seq + 1, last_message_at = %s WHERE id = %s RETURNING last_seq",
+            [stamp, item.conversation_id],
         )
+        row = cursor.fetchone()
+        if row is None:
+            raise Conversation.DoesNotExist(f"conversation {item.conversation_id} does not exist")
+        seq = row[0]
+        cursor.execute(
+            f"INSERT INTO {quote(Message._meta.db_table)} "
+            "(conversation_id, seq, sender_id, recipient_id, content, client_id, status, created_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (sender_id, client_id) DO NOTHING RETURNING id",
+            [
+                item.conversation_id,
+                seq,
+                item.sender.pk,
+                item.recipient.pk if item.recipient is not None else None,
+                item.content,
+                item.client_id,
+                MessageStatus.SENT.value,
+                stamp,
+            ],
+        )
+        inserted = cursor.fetchone()
+        if inserted is None:
+            cursor.execute(f"UPDATE {conversations} SET last_seq = last_seq - 1 WHERE id = %s", [item.conversation_id])
+            return None
+    message = Message(
+        id=inserted[0],
+        conversation_id=item.conversation_id,
+        seq=seq,
+        sender=item.sender,
+        recipient=item.recipient,
+        content=item.content,
+        client_id=item.client_id,
+        status=MessageStatus.SENT,
+        created_at=now,
+    )
+    message._state.adding = False
+    message._state.db = connection.alias
+    return message
+
+
+def _repeat_of(item: NewMessage) -> Outcome | None:
+    """The stored message this item repeats (by client_id), if any."""
+    existing = _find_by_client_id(item.sender, item.client_id)
+    if existing is None:
+        return None
+    if existing.conversation_id != item.conversation_id:
+        return InvalidFrame(
+            "this client_id was already used for a message in another conversation", client_id=item.client_id
+        )
+    return existing, False
+
+
+def _vanished_repeat(item: NewMessage) -> ServerError:
+    """The client_id was taken when inserting, and its message is gone now (archived or deleted)."""
+    return ServerError("this client_id belongs to a message that is no longer here", client_id=item.client_id)
 
 
 def _find_by_client_id(sender: Any, client_id: str) -> Message | None:
@@ -246,15 +325,6 @@ def _find_by_client_id(sender: Any, client_id: str) -> Message | None:
         .filter(sender=sender, client_id=client_id)
         .first()
     )
-
-
-def _check_same_conversation(message: Message, conversation_id: int, client_id: str) -> Message:
-    if message.conversation_id != conversation_id:
-        raise InvalidFrame(
-            "this client_id was already used for a message in another conversation",
-            client_id=client_id,
-        )
-    return message
 
 
 # --- Reading ----------------------------------------------------------------
@@ -327,22 +397,55 @@ def _contiguous_and_full(rows: list[Message], after: int | None, before: int | N
 # --- Status -----------------------------------------------------------------
 
 
-def mark_delivered(conversation_id: int, recipient_id: int, up_to: int) -> StatusChange | None:
+def mark_delivered(
+    conversation_id: int, recipient_id: int, up_to: int, recipient_username: str | None = None
+) -> StatusChange | None:
     """The recipient's ``sent`` messages up to ``up_to`` become ``delivered``.
 
     Returns the change, or None when nothing moved (another tab or process
-    got there first): each advance is announced once.
+    got there first): each advance is announced once. Callers that know the
+    recipient's username pass it and save a query.
     """
     now = timezone.now()
-    moved = Message.objects.filter(
-        conversation_id=conversation_id,
-        recipient_id=recipient_id,
-        seq__lte=up_to,
-        status=MessageStatus.SENT,
-    ).update(status=MessageStatus.DELIVERED, delivered_at=now)
+    # One statement per tick, on every pushed message: plain SQL, since the
+    # ORM's query building costs several times the database's work here.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {connection.ops.quote_name(Message._meta.db_table)} SET status = %s, delivered_at = %s "
+            "WHERE conversation_id = %s AND recipient_id = %s AND status = %s AND seq <= %s",
+            [
+                MessageStatus.DELIVERED.value,
+                connection.ops.adapt_datetimefield_value(now),
+                conversation_id,
+                recipient_id,
+                MessageStatus.SENT.value,
+                up_to,
+            ],
+        )
+        moved = cursor.rowcount
     if not moved:
         return None
-    return StatusChange(conversation_id, MessageStatus.DELIVERED, up_to, _username(recipient_id), now)
+    by = recipient_username or _username(recipient_id)
+    return StatusChange(conversation_id, MessageStatus.DELIVERED, up_to, by, now)
+
+
+@dataclass(frozen=True)
+class DeliveredMark:
+    """What one socket was handed: its user's messages up to ``up_to`` are delivered."""
+
+    conversation_id: int
+    recipient_id: int
+    up_to: int
+    recipient_username: str
+
+
+def mark_delivered_many(marks: list[DeliveredMark]) -> list[StatusChange | None]:
+    """:func:`mark_delivered` for several sockets in one transaction (group commit)."""
+    with transaction.atomic():
+        return [
+            mark_delivered(mark.conversation_id, mark.recipient_id, mark.up_to, mark.recipient_username)
+            for mark in marks
+        ]
 
 
 def mark_message_read(conversation_id: int, reader_id: int, up_to: int) -> StatusChange | None:
@@ -506,6 +609,33 @@ def unregister_connection(user_id: int, channel_name: str, expiry: float) -> Pre
         return set_user_online_status(user_id, False, at=now)
 
 
+def register_chat_connection(
+    user_id: int,
+    channel_name: str,
+    server_id: str,
+    conversation_id: int,
+    peer_id: int,
+    *,
+    max_sockets: int | None = None,
+    expiry: float = 60,
+) -> tuple[PresenceChange | None, dict[str, Any]]:
+    """:func:`register_connection` for a chat socket, with its :func:`chat_snapshot`, in one call.
+
+    Connecting is on the path of every reconnect storm (a deploy, a network
+    blip): one trip to the database thread instead of two.
+    """
+    change = register_connection(
+        user_id,
+        channel_name,
+        Connection.Kind.CHAT,
+        server_id,
+        conversation_id,
+        max_sockets=max_sockets,
+        expiry=expiry,
+    )
+    return change, chat_snapshot(conversation_id, user_id, peer_id, expiry)
+
+
 def refresh_connections(server_id: str, channel_names: list[str], since: datetime.datetime) -> None:
     """Heartbeat: this process's open sockets are alive.
 
@@ -514,10 +644,23 @@ def refresh_connections(server_id: str, channel_names: list[str], since: datetim
     then announces their users offline.
     """
     now = timezone.now()
-    Connection.objects.filter(server_id=server_id, channel_name__in=channel_names).update(last_heartbeat=now)
-    Connection.objects.filter(server_id=server_id, connected_at__lt=since).exclude(
-        channel_name__in=channel_names
-    ).delete()
+    live = set(channel_names)
+    for chunk in _chunks(sorted(live)):
+        Connection.objects.filter(server_id=server_id, channel_name__in=chunk).update(last_heartbeat=now)
+    stale = [
+        pk
+        for pk, name in Connection.objects.filter(server_id=server_id, connected_at__lt=since).values_list(
+            "pk", "channel_name"
+        )
+        if name not in live
+    ]
+    for chunk in _chunks(stale):
+        Connection.objects.filter(pk__in=chunk).delete()
+
+
+def _chunks(items: list[Any], size: int = 500) -> list[list[Any]]:
+    """Bounded ``IN (...)`` lists: a process may hold more sockets than a query may have parameters."""
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def sweep_expired_connections(expiry: float) -> list[PresenceChange]:
@@ -613,14 +756,16 @@ class AsyncSafeMessageHandler:
 
     open_chat = staticmethod(database_sync_to_async(open_chat))
     last_seq = staticmethod(database_sync_to_async(last_seq))
-    chat_snapshot = staticmethod(database_sync_to_async(chat_snapshot))
     unread_count = staticmethod(database_sync_to_async(unread_count))
     create_message = staticmethod(database_sync_to_async(create_message))
+    create_messages = staticmethod(database_sync_to_async(create_messages))
     get_messages = staticmethod(database_sync_to_async(get_messages))
     mark_delivered = staticmethod(database_sync_to_async(mark_delivered))
+    mark_delivered_many = staticmethod(database_sync_to_async(mark_delivered_many))
     mark_message_read = staticmethod(database_sync_to_async(mark_message_read))
     set_user_online_status = staticmethod(database_sync_to_async(set_user_online_status))
     register_connection = staticmethod(database_sync_to_async(register_connection))
+    register_chat_connection = staticmethod(database_sync_to_async(register_chat_connection))
     unregister_connection = staticmethod(database_sync_to_async(unregister_connection))
     refresh_connections = staticmethod(database_sync_to_async(refresh_connections))
     sweep_expired_connections = staticmethod(database_sync_to_async(sweep_expired_connections))

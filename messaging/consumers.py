@@ -11,16 +11,18 @@ the consumer dies without ``disconnect``.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import time
 from typing import Any
 
 from autobahn.exception import Disconnected
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from . import conf, metrics, notification_service
 from .async_handlers import AsyncSafeMessageHandler as db
-from .async_handlers import ChatOpening, StatusChange
+from .async_handlers import ChatOpening, DeliveredMark, NewMessage, StatusChange
 from .connection_validator import (
     ConnectionValidator,
     HistoryFrame,
@@ -54,18 +56,23 @@ from .serializers import (
     connected_frame,
     error_frame,
     message_frame,
+    message_payload,
     notifications_page_frame,
     page_frame,
     status_frame,
     typing_frame,
     unread_count_frame,
 )
+from .writer import delivered_writer, message_writer
 
 log = logging.getLogger("messaging.consumers")
 
 # The close code a server sees when the TCP connection dropped without a
 # WebSocket close frame.
 ABNORMAL_CLOSURE = 1006
+# Well under what a person notices between a message showing up and its
+# sender's second tick, and long enough to gather a burst into one update.
+DELIVERED_COALESCE_SECONDS = 0.05
 
 
 class MessagingConsumer(AsyncWebsocketConsumer):
@@ -94,6 +101,19 @@ class MessagingConsumer(AsyncWebsocketConsumer):
 
     # --- Lifecycle -----------------------------------------------------------
 
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channels' dispatch without its ``aclose_old_connections()`` per event.
+
+        That call is a hop into the database thread for every frame and every
+        group event (five per chat message). Every database call here goes
+        through ``database_sync_to_async``, which closes stale connections
+        around itself already.
+        """
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         try:
             await super().__call__(scope, receive, send)
@@ -115,7 +135,7 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         self.subscribed.append(group)
         await self.channel_layer.group_add(group, self.channel_name)
 
-    async def join(self, conversation_id: int | None = None) -> bool:
+    async def join(self) -> bool:
         """Accept the socket and count it for presence; call from ``connect``.
 
         False when the user has too many sockets open: the socket is told why
@@ -124,15 +144,7 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         await self.subscribe(user_group(self.user.pk))
         await self.accept()
         try:
-            change = await db.register_connection(
-                self.user.pk,
-                self.channel_name,
-                self.connection_kind,
-                tracker.server_id,
-                conversation_id,
-                max_sockets=self.limits.max_sockets_per_user,
-                expiry=self.limits.presence_expiry,
-            )
+            change = await self.register()
         except TooManySockets as error:
             await self.send_error(error)
             await messaging_logger.aclient_error(self.user, "too_many_sockets", error.detail)
@@ -144,6 +156,17 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         if change is not None:
             await broadcast_presence(change.user_id, change.username, True, change.last_seen)
         return True
+
+    async def register(self) -> Any:
+        """Record this socket for presence (one database call); the presence change, if any."""
+        return await db.register_connection(
+            self.user.pk,
+            self.channel_name,
+            self.connection_kind,
+            tracker.server_id,
+            max_sockets=self.limits.max_sockets_per_user,
+            expiry=self.limits.presence_expiry,
+        )
 
     async def leave(self) -> None:
         """Undo :meth:`subscribe` and :meth:`join`; safe to call twice, and after a refused handshake."""
@@ -200,13 +223,20 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         metrics.FRAMES_RECEIVED.labels(self.connection_kind, frame.type).inc()
         try:
             await getattr(self, f"on_{frame.type}")(frame)
-        except ProtocolError as error:
-            await self.reject(error)
-        except MessagingException as error:
+        except Exception as exc:  # noqa: BLE001 - mapped to its error frame just below
+            await self.answer_failure(exc, frame)
+
+    async def answer_failure(self, exc: Exception, frame: Any) -> None:
+        """The one place a failure while handling ``frame`` becomes an error frame."""
+        if isinstance(exc, ProtocolError):
+            await self.reject(exc)
+        elif isinstance(exc, MessagingException):
             # A ServerError's raiser recorded its cause; the edge only answers.
-            await self.send_error(error)
-        except Exception as exc:  # noqa: BLE001 - the one place a server failure becomes an error frame
-            await self.server_failed(exc, f"failed to handle a {frame.type} frame", client_id=getattr(frame, "client_id", None))
+            await self.send_error(exc)
+        else:
+            await self.server_failed(
+                exc, f"failed to handle a {frame.type} frame", client_id=getattr(frame, "client_id", None)
+            )
 
     async def server_failed(self, exc: Exception, what: str, client_id: str | None = None) -> None:
         """Record an unexpected server-side failure and answer ``server_error``."""
@@ -278,6 +308,18 @@ class ChatConsumer(MessagingConsumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.chat: ChatOpening | None = None
+        self.snapshot: dict[str, Any] = {}
+        self.viewing = False
+        # Delivered ticks: the highest seq pushed to this socket, the highest
+        # stored as delivered, and the task storing it (one at a time, so a
+        # burst of messages costs one UPDATE per batch, not one per message).
+        self.delivered_pending = 0
+        self.delivered_done = 0
+        self.delivering: asyncio.Task | None = None
+        # Messages sent on this socket whose commit is pending, in order, and
+        # the task that finishes them.
+        self.in_flight: collections.deque[tuple[MessageFrame, asyncio.Future]] = collections.deque()
+        self.finisher: asyncio.Task | None = None
         self.bucket = TokenBucket("messages", self.limits.rate)
         self.typing_allowance = LocalBucket(self.limits.typing_rate)
         self.typing = False
@@ -297,11 +339,11 @@ class ChatConsumer(MessagingConsumer):
         # snapshot is pushed, whatever came before is in the snapshot.
         await self.subscribe(self.chat.group_name)
         await self.subscribe(presence_group(self.chat.peer_id))
-        if not await self.join(self.chat.conversation_id):
+        if not await self.join():
             return
-        snapshot = await db.chat_snapshot(
-            self.chat.conversation_id, self.user.pk, self.chat.peer_id, self.limits.presence_expiry
-        )
+        tracker.viewing(self.chat.conversation_id, self.user.pk, +1)
+        self.viewing = True
+        snapshot = self.snapshot
         await self.send_frame(
             connected_frame(
                 self.chat.peer_username,
@@ -312,29 +354,68 @@ class ChatConsumer(MessagingConsumer):
             )
         )
 
+    async def register(self) -> Any:
+        """Register the socket and read the ``connected`` snapshot in one database call."""
+        change, self.snapshot = await db.register_chat_connection(
+            self.user.pk,
+            self.channel_name,
+            tracker.server_id,
+            self.chat.conversation_id,
+            self.chat.peer_id,
+            max_sockets=self.limits.max_sockets_per_user,
+            expiry=self.limits.presence_expiry,
+        )
+        return change
+
     async def leave(self) -> None:
+        if self.viewing:
+            self.viewing = False
+            tracker.viewing(self.chat.conversation_id, self.user.pk, -1)
         if self.registered and self.typing:
             await self.set_typing(False)
+        for task in (self.finisher, self.delivering):
+            if task is not None:
+                await asyncio.gather(task, return_exceptions=True)
         await super().leave()
 
     # --- Frames in -------------------------------------------------------------
 
     async def on_message(self, frame: MessageFrame) -> None:
-        message, created = await db.create_message(
-            self.chat.conversation_id,
-            self.user,
-            self.chat.peer,
-            frame.content,
-            frame.client_id,
-            bucket=self.bucket,
+        """Queue the message for the next group commit and go on reading frames.
+
+        The socket's messages are finished (acked, pushed) by one task, in the
+        order they were sent, each once its commit is done: a sender with
+        several messages in flight gets them into one transaction instead of
+        one each.
+        """
+        item = NewMessage(
+            self.chat.conversation_id, self.user, self.chat.peer, frame.content, frame.client_id, self.bucket
         )
-        await self.send_frame(ack_frame(message))
+        self.in_flight.append((frame, message_writer.enqueue(item)))
+        if self.finisher is None or self.finisher.done():
+            self.finisher = asyncio.create_task(self.finish_messages())
+
+    async def finish_messages(self) -> None:
+        while self.in_flight:
+            frame, committed = self.in_flight.popleft()
+            try:
+                outcome = await committed
+                if isinstance(outcome, MessagingException):
+                    raise outcome
+                await self.finish_message(*outcome)
+            except Exception as exc:  # noqa: BLE001 - mapped to its error frame
+                await self.answer_failure(exc, frame)
+
+    async def finish_message(self, message: Any, created: bool) -> None:
+        payload = message_payload(message)
+        await self.send_frame(ack_frame(payload))
         if self.typing:
             await self.set_typing(False)
         # A repeat is broadcast again too: the first broadcast may be what
         # was lost, and clients de-duplicate by id.
-        await broadcast_message(message, message_frame(message))
-        if created:
+        await broadcast_message(message, message_frame(payload))
+        if created and not tracker.is_viewing(self.chat.conversation_id, self.chat.peer_id):
+            # Not open here; another process may have it open: the service checks.
             await notification_service.anotify_new_message(message)
 
     async def on_typing(self, frame: TypingFrame) -> None:
@@ -370,17 +451,33 @@ class ChatConsumer(MessagingConsumer):
         if event["recipient_id"] != self.user.pk:
             return
         metrics.DELIVERY_LATENCY.observe(max(0.0, time.time() - event["created_at"]))
-        if event["status"] != MessageStatus.SENT:
-            return
-        try:
-            change = await db.mark_delivered(self.chat.conversation_id, self.user.pk, event["seq"])
-        except Exception as exc:  # noqa: BLE001 - the message reached the socket; the tick can wait for sync
-            await messaging_logger.aerror(
-                category_for_exception(exc), "could not mark a pushed message delivered", user=self.user, exc=exc
-            )
-            return
-        if change is not None:
-            await self.broadcast_status(change)
+        if event["status"] == MessageStatus.SENT and event["seq"] > self.delivered_pending:
+            self.delivered_pending = event["seq"]
+            if self.delivering is None or self.delivering.done():
+                self.delivering = asyncio.create_task(self.store_delivered())
+
+    async def store_delivered(self) -> None:
+        """Mark what this socket was handed as delivered, coalescing bursts into ranges.
+
+        It waits ``DELIVERED_COALESCE_SECONDS`` first: a burst of messages then
+        costs one UPDATE and one ``status`` frame instead of one per message,
+        for a tick that shows a few tens of milliseconds later.
+        """
+        await asyncio.sleep(DELIVERED_COALESCE_SECONDS)
+        while self.delivered_done < self.delivered_pending:
+            up_to = self.delivered_pending
+            try:
+                change = await delivered_writer.submit(
+                    DeliveredMark(self.chat.conversation_id, self.user.pk, up_to, self.user.get_username())
+                )
+            except Exception as exc:  # noqa: BLE001 - the message reached the socket; the tick can wait for sync
+                await messaging_logger.aerror(
+                    category_for_exception(exc), "could not mark a pushed message delivered", user=self.user, exc=exc
+                )
+                return
+            self.delivered_done = up_to
+            if change is not None:
+                await self.broadcast_status(change)
 
     chat_status = MessagingConsumer.broadcast_text
 

@@ -124,7 +124,13 @@ class Message(models.Model):
             models.CheckConstraint(condition=Q(seq__gte=1), name="messaging_message_seq_positive"),
         ]
         indexes = [
-            models.Index(fields=["recipient", "status"], name="messaging_msg_recipient_status"),
+            # Ticks and unread counts ask for one recipient's messages of one
+            # status in one conversation, up to a seq: without this index the
+            # database walks the conversation's whole (conversation, seq)
+            # range for every delivered tick, slower with every message.
+            models.Index(
+                fields=["conversation", "recipient", "status", "seq"], name="messaging_msg_ticks"
+            ),
         ]
 
     def __str__(self) -> str:

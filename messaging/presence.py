@@ -17,6 +17,7 @@ import logging
 import os
 import socket
 import uuid
+from collections import Counter, defaultdict
 
 from channels.db import database_sync_to_async
 from django.utils import timezone
@@ -33,6 +34,10 @@ class PresenceTracker:
     def __init__(self) -> None:
         self.server_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.channel_names: set[str] = set()
+        # conversation id -> user id -> open chat sockets here: answers "does
+        # the recipient have this conversation open?" without the database
+        # when they do in this process (the common case of a live chat).
+        self.viewers: dict[int, Counter[int]] = defaultdict(Counter)
         self._task: asyncio.Task | None = None
 
     def add(self, channel_name: str) -> None:
@@ -42,12 +47,25 @@ class PresenceTracker:
     def discard(self, channel_name: str) -> None:
         self.channel_names.discard(channel_name)
 
+    def viewing(self, conversation_id: int, user_id: int, delta: int) -> None:
+        """Count a chat socket of ``user_id`` on ``conversation_id`` in (+1) or out (-1)."""
+        counts = self.viewers[conversation_id]
+        counts[user_id] += delta
+        if counts[user_id] <= 0:
+            del counts[user_id]
+        if not counts:
+            del self.viewers[conversation_id]
+
+    def is_viewing(self, conversation_id: int, user_id: int) -> bool:
+        return self.viewers.get(conversation_id, {}).get(user_id, 0) > 0
+
     def stop(self) -> None:
         """Cancel the heartbeat task (tests, and shutting down an event loop)."""
         if self._task is not None:
             self._task.cancel()
             self._task = None
         self.channel_names.clear()
+        self.viewers.clear()
 
     def _ensure_running(self) -> None:
         loop = asyncio.get_running_loop()

@@ -126,12 +126,13 @@ def error_frame(error: MessagingException) -> dict[str, Any]:
 # --- Frames the server sends --------------------------------------------------
 
 
-def ack_frame(message: Message) -> dict[str, Any]:
-    return {"type": "ack", "client_id": message.client_id, "message": message_payload(message)}
+def ack_frame(payload: MessagePayload) -> dict[str, Any]:
+    """The ``ack`` of a stored message; takes the payload so a send builds it once."""
+    return {"type": "ack", "client_id": payload["client_id"], "message": payload}
 
 
-def message_frame(message: Message) -> dict[str, Any]:
-    return {"type": "message", "message": message_payload(message)}
+def message_frame(payload: MessagePayload) -> dict[str, Any]:
+    return {"type": "message", "message": payload}
 
 
 def page_frame(kind: str, messages: list[Message], has_more: bool) -> dict[str, Any]:

@@ -137,10 +137,11 @@ def api_send(request: HttpRequest, username: str) -> HttpResponse:
         frame.client_id,
         bucket=TokenBucket("messages", conf.limits().rate),
     )
-    async_to_sync(broadcast_message)(message, message_frame(message))
+    payload = message_payload(message)
+    async_to_sync(broadcast_message)(message, message_frame(payload))
     if created:
         notification_service.notify_new_message(message)
-    return json_response({"message": message_payload(message)}, status=201 if created else 200)
+    return json_response({"message": payload}, status=201 if created else 200)
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:

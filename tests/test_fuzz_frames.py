@@ -76,19 +76,26 @@ def expected_answer(raw: str | bytes, allowed: frozenset[str]) -> str | None:
 
 
 async def exchange(comm, raw: str | bytes, allowed: frozenset[str]) -> list[dict]:
-    """Send ``raw`` and a ping; return what came back before the ping's pong."""
+    """Send ``raw`` and a ping; return what came back before the ping's pong (and the ack, for a message)."""
     key = "bytes" if isinstance(raw, bytes) else "text"
     await comm.send_input({"type": "websocket.receive", key: raw})
     await comm.send_input({"type": "websocket.receive", "text": '{"type": "ping"}'})
-    pongs_due = 2 if expected_answer(raw, allowed) == "pong" else 1
+    expected = expected_answer(raw, allowed)
+    pongs_due = 2 if expected == "pong" else 1
+    # A message is answered once committed, which may be after the pong.
+    ack_due = expected == "ack"
     answers = []
-    while True:
+    while pongs_due or ack_due:
         frame = await comm.receive_json_from(timeout=5)
-        if frame["type"] == "pong":
+        if frame["type"] == "pong" and pongs_due:
             pongs_due -= 1
-            if not pongs_due:
-                return answers
+            if pongs_due:  # the frame was a ping: this pong is its answer
+                answers.append(frame)
+            continue
+        if frame["type"] in ("ack", "error") and ack_due:
+            ack_due = False
         answers.append(frame)
+    return answers
 
 
 def check_answer(raw: str | bytes, answers: list[dict], allowed: frozenset[str]) -> None:

@@ -1,0 +1,86 @@
+"""Group commit: work that arrives while one batch is being written goes into the next.
+
+Every consumer's database work runs in one thread, one call at a time. When
+many sockets send at once, storing each message (or each delivered tick) in
+its own call means a hop into that thread and a commit per item. A
+:class:`GroupCommit` queues them instead and hands whatever has queued up to
+one batch call (one transaction, one commit). Alone, an item is written at
+once, as before; under load, batches form by themselves while the previous
+one is written.
+
+Nothing about the guarantees changes: each caller waits for its own item's
+outcome, which is known only after the commit, so an ``ack`` still follows
+the commit; seqs are still taken under the conversation row's lock; a
+repeated client_id still comes back as the first message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from .async_handlers import AsyncSafeMessageHandler as db
+from .async_handlers import DeliveredMark, NewMessage, Outcome, StatusChange
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+#: most items written in one transaction; a longer transaction holds SQLite's
+#: write lock (and PostgreSQL's row locks) for longer
+MAX_BATCH = 50
+
+
+@dataclass
+class _Waiting(Generic[T, R]):
+    item: T
+    future: asyncio.Future[R]
+
+
+class GroupCommit(Generic[T, R]):
+    """Batches calls of ``run(items) -> outcomes`` (one outcome per item, in order)."""
+
+    def __init__(self, name: str, run: Callable[[list[T]], Awaitable[list[R]]]) -> None:
+        self.name = name
+        self.run = run
+        self._queue: list[_Waiting[T, R]] = []
+        self._task: asyncio.Task | None = None
+
+    def enqueue(self, item: T) -> asyncio.Future[R]:
+        """Queue ``item`` for the next batch; the future holds its outcome once committed.
+
+        Items are written, and their futures resolved, in the order they were
+        queued.
+        """
+        loop = asyncio.get_running_loop()
+        waiting: _Waiting[T, R] = _Waiting(item, loop.create_future())
+        self._queue.append(waiting)
+        if self._task is None or self._task.done() or self._task.get_loop() is not loop:
+            self._task = loop.create_task(self._drain(), name=f"messaging-group-commit-{self.name}")
+        return waiting.future
+
+    async def submit(self, item: T) -> R:
+        """Write ``item`` with whatever else is queued; its outcome once committed."""
+        return await self.enqueue(item)
+
+    async def _drain(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+            try:
+                outcomes = await self.run([waiting.item for waiting in batch])
+            except BaseException as exc:  # noqa: BLE001 - handed to every waiting caller; fatal ones re-raised
+                for waiting in batch:
+                    if not waiting.future.done():
+                        waiting.future.set_exception(exc)
+                if not isinstance(exc, Exception):
+                    raise
+                continue
+            for waiting, outcome in zip(batch, outcomes, strict=True):
+                if not waiting.future.done():
+                    waiting.future.set_result(outcome)
+
+
+message_writer: GroupCommit[NewMessage, Outcome] = GroupCommit("messages", db.create_messages)
+delivered_writer: GroupCommit[DeliveredMark, StatusChange | None] = GroupCommit("delivered", db.mark_delivered_many)
+
