@@ -16,6 +16,7 @@ shows for every process.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import logging
 import threading
@@ -69,26 +70,30 @@ class CircuitBreaker:
 
     def allow(self) -> bool:
         """Whether a call may go ahead now (taking the half-open probe if it is due)."""
+        moved = None
         with self._lock:
             if self.state is BreakerState.CLOSED:
                 return True
             if self.state is BreakerState.OPEN:
                 if self.clock() - self.opened_at < self.reset_timeout:
                     return False
-                self._move(BreakerState.HALF_OPEN)
-            if self.probing:
-                return False
+                moved = self._move(BreakerState.HALF_OPEN)
+            allowed = not self.probing
             self.probing = True
-            return True
+        self._notify(moved)
+        return allowed
 
     def record_success(self) -> None:
+        moved = None
         with self._lock:
             self.failures = 0
             self.probing = False
             if self.state is not BreakerState.CLOSED:
-                self._move(BreakerState.CLOSED)
+                moved = self._move(BreakerState.CLOSED)
+        self._notify(moved)
 
     def record_failure(self) -> None:
+        moved = None
         with self._lock:
             self.failures += 1
             self.probing = False
@@ -96,7 +101,8 @@ class CircuitBreaker:
                 self.state is BreakerState.CLOSED and self.failures >= self.failure_threshold
             ):
                 self.opened_at = self.clock()
-                self._move(BreakerState.OPEN)
+                moved = self._move(BreakerState.OPEN)
+        self._notify(moved)
 
     def release(self) -> None:
         """A call that was allowed ended without saying anything about the dependency."""
@@ -105,14 +111,23 @@ class CircuitBreaker:
 
     def reset(self) -> None:
         """Closed, with no failures counted (tests; an operator after a fix)."""
+        moved = None
         with self._lock:
             self.failures = 0
             self.probing = False
             if self.state is not BreakerState.CLOSED:
-                self._move(BreakerState.CLOSED)
+                moved = self._move(BreakerState.CLOSED)
+        self._notify(moved)
 
-    def _move(self, new: BreakerState) -> None:
+    def _move(self, new: BreakerState) -> tuple[BreakerState, BreakerState]:
+        """Change state (under the lock); the listeners hear of it from :meth:`_notify`, outside it."""
         old, self.state = self.state, new
+        return old, new
+
+    def _notify(self, moved: tuple[BreakerState, BreakerState] | None) -> None:
+        if moved is None:
+            return
+        old, new = moved
         log.warning("circuit breaker %s: %s -> %s", self.name, old.value, new.value)
         for listener in self.listeners:
             listener(self, old, new)
@@ -161,6 +176,35 @@ def export_state(breaker: CircuitBreaker, old: BreakerState, new: BreakerState) 
     metrics.BREAKER_TRANSITIONS.labels(breaker.name, new.value).inc()
 
 
+#: the MessagingError category of each breaker's dependency failing
+BREAKER_CATEGORIES = {"smtp": "delivery_error", "channel_layer": "connection_error"}
+
+
+def record_transition(breaker: CircuitBreaker, old: BreakerState, new: BreakerState) -> None:
+    """Keep every breaker change for operators (rare, so one row each).
+
+    A breaker may change state in the event loop (the channel layer's) where
+    the database cannot be touched directly: the record is then stored from
+    a task.
+    """
+    from .logging_utils import messaging_logger
+
+    arguments = (
+        BREAKER_CATEGORIES.get(breaker.name, "connection_error"),
+        f"circuit breaker {breaker.name}: {old.value} -> {new.value}",
+    )
+    options = {
+        "severity": "warning" if new is BreakerState.OPEN else "info",
+        "context": {"breaker": breaker.name, "from": old.value, "to": new.value, "failures": breaker.failures},
+    }
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        messaging_logger.error(*arguments, **options)
+    else:
+        loop.create_task(messaging_logger.aerror(*arguments, **options))
+
+
 def make_breaker(name: str) -> CircuitBreaker:
     """A breaker configured from ``MESSAGING_BREAKER_FAILURES`` / ``MESSAGING_BREAKER_RESET_SECONDS``.
 
@@ -171,8 +215,11 @@ def make_breaker(name: str) -> CircuitBreaker:
         failure_threshold=int(_breaker_setting("MESSAGING_BREAKER_FAILURES", 5)),
         reset_timeout=_breaker_setting("MESSAGING_BREAKER_RESET_SECONDS", 30),
     )
-    breaker.listeners.append(export_state)
-    metrics.BREAKER_STATE.labels(name).set(metrics.BREAKER_VALUES[breaker.state.value])
+    breaker.listeners += [export_state, record_transition]
+    if not metrics.MULTIPROCESS:
+        # In multiprocess mode every short-lived command (migrate, ...) would
+        # leave a "closed" behind; there a breaker shows once it has moved.
+        metrics.BREAKER_STATE.labels(name).set(metrics.BREAKER_VALUES[breaker.state.value])
     BREAKERS[name] = breaker
     return breaker
 

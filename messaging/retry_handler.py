@@ -322,6 +322,15 @@ def run_item(item_id: int, *, policy: RetryPolicy | None = None) -> str:
             item.state = RetryQueueItem.State.PENDING
             item.next_attempt_at = timezone.now() + datetime.timedelta(seconds=policy.delay(item.attempts))
             metrics.RETRIES.labels(item.operation, "retried").inc()
+            # Each failed attempt is a failure worth seeing, but an outage
+            # fails every attempt: one row a minute per operation, with a count.
+            messaging_logger.throttled(
+                ErrorCategory.DELIVERY_ERROR,
+                f"retry:{item.operation}",
+                f"{item.operation} failed and will be retried: {item.last_error}",
+                None,
+                context={"operation": item.operation, "retry_item": item.pk},
+            )
         else:
             item.state = RetryQueueItem.State.EXHAUSTED
             metrics.RETRIES.labels(item.operation, "exhausted").inc()

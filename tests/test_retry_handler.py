@@ -166,8 +166,10 @@ def test_an_exhausted_item_becomes_a_delivery_error() -> None:
         process_due()
     item.refresh_from_db()
     assert item.state == "exhausted" and item.attempts == 2
-    error = MessagingError.objects.get(category="delivery_error")
+    error = MessagingError.objects.get(category="delivery_error", message__startswith="retry queue gave up")
     assert error.context["retry_item"] == item.pk
+    # the failed attempt before it is on record too
+    assert MessagingError.objects.filter(message__contains="failed and will be retried").count() == 1
 
 
 @pytest.mark.django_db
