@@ -205,6 +205,8 @@ MESSAGING_BAD_FRAME_LIMIT = os.environ.get("MESSAGING_BAD_FRAME_LIMIT", "30/60s"
 # a row, probe again after this many seconds.
 MESSAGING_BREAKER_FAILURES = int(os.environ.get("MESSAGING_BREAKER_FAILURES", "5"))
 MESSAGING_BREAKER_RESET_SECONDS = float(os.environ.get("MESSAGING_BREAKER_RESET_SECONDS", "30"))
+# The channel layer's breaker probes sooner: while it is open no push goes out.
+MESSAGING_LAYER_BREAKER_RESET_SECONDS = float(os.environ.get("MESSAGING_LAYER_BREAKER_RESET_SECONDS", "5"))
 # /metrics answers only "Authorization: Bearer <token>" when this is set.
 MESSAGING_METRICS_TOKEN = os.environ.get("MESSAGING_METRICS_TOKEN", "")
 # Notifications: similar ones within this window share a row ("3 new messages").

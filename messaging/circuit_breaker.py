@@ -205,15 +205,15 @@ def record_transition(breaker: CircuitBreaker, old: BreakerState, new: BreakerSt
         loop.create_task(messaging_logger.aerror(*arguments, **options))
 
 
-def make_breaker(name: str) -> CircuitBreaker:
-    """A breaker configured from ``MESSAGING_BREAKER_FAILURES`` / ``MESSAGING_BREAKER_RESET_SECONDS``.
+def make_breaker(name: str, *, reset_setting: str = "MESSAGING_BREAKER_RESET_SECONDS", reset_default: float = 30) -> CircuitBreaker:
+    """A breaker configured from ``MESSAGING_BREAKER_FAILURES`` and ``reset_setting``.
 
     Read when the module using it is imported (settings are loaded by then).
     """
     breaker = CircuitBreaker(
         name,
         failure_threshold=int(_breaker_setting("MESSAGING_BREAKER_FAILURES", 5)),
-        reset_timeout=_breaker_setting("MESSAGING_BREAKER_RESET_SECONDS", 30),
+        reset_timeout=_breaker_setting(reset_setting, reset_default),
     )
     breaker.listeners += [export_state, record_transition]
     if not metrics.MULTIPROCESS:

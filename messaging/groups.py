@@ -41,8 +41,12 @@ def user_group(user_id: int) -> str:
 
 # When Redis is down, every send would wait for its connection timeout; after
 # a few failures the breaker makes them fail at once instead (sync repairs the
-# pushes) and lets one probe through every reset period.
-layer_breaker = make_breaker("channel_layer")
+# pushes) and lets one probe through every reset period. The period is short
+# (MESSAGING_LAYER_BREAKER_RESET_SECONDS, 5 s): an open breaker stops every
+# live push, and a restarted Redis is usually back within seconds.
+layer_breaker = make_breaker(
+    "channel_layer", reset_setting="MESSAGING_LAYER_BREAKER_RESET_SECONDS", reset_default=5
+)
 
 
 async def group_send(group: str, event: dict[str, Any], *, layer: Any = None) -> bool:

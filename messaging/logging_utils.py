@@ -17,6 +17,7 @@ table.
 from __future__ import annotations
 
 import logging
+import time
 import traceback
 from collections import deque
 from typing import Any
@@ -61,6 +62,24 @@ def category_for_exception(exc: BaseException) -> ErrorCategory:
     if isinstance(exc, (ConnectionError, OSError)):
         return ErrorCategory.CONNECTION_ERROR
     return ErrorCategory.DELIVERY_ERROR
+
+
+# Windows of the throttle kept in this process while the cache is down:
+# key -> (window start, events suppressed in it).
+_local_windows: dict[str, tuple[float, int]] = {}
+
+
+def _local_window(window_key: str) -> int | None:
+    """:meth:`MessagingLogger._window_in_cache` in this process's memory."""
+    now = time.monotonic()
+    started, suppressed = _local_windows.get(window_key, (0.0, 0))
+    if now - started < CLIENT_ERROR_WINDOW_SECONDS:
+        _local_windows[window_key] = (started, suppressed + 1)
+        return None
+    if len(_local_windows) > 10000:  # bounded: drop the lot rather than grow
+        _local_windows.clear()
+    _local_windows[window_key] = (now, 0)
+    return suppressed
 
 
 def _user_id(user: Any) -> int | None:
@@ -138,21 +157,30 @@ class MessagingLogger:
         count of the suppressed ones travels in the next stored row.
         """
         window_key = f"messaging:throttled:{category}:{_user_id(user)}:{code}"
-        count_key = f"{window_key}:suppressed"
         try:
-            first_in_window = cache.add(window_key, 1, CLIENT_ERROR_WINDOW_SECONDS)
-            if not first_in_window:
-                metrics.MESSAGING_ERRORS.labels(ErrorCategory(category).value).inc()
-                if not cache.add(count_key, 1, CLIENT_ERROR_WINDOW_SECONDS * 10):
-                    cache.incr(count_key)
-                return None
-            suppressed = cache.get(count_key, 0)
-            cache.delete(count_key)
+            suppressed = self._window_in_cache(window_key)
         except Exception as cache_exc:  # noqa: BLE001 - a cache outage must not stop the answer
+            # The cache is Redis and Redis is down, which is when failures come
+            # in floods: throttle in this process instead.
             self.log.warning("cache unavailable for error throttling: %s", cache_exc)
-            suppressed = 0
+            suppressed = _local_window(window_key)
+        if suppressed is None:
+            metrics.MESSAGING_ERRORS.labels(ErrorCategory(category).value).inc()
+            return None
         context = {"code": code, "suppressed_since_last": suppressed, **(context or {})}
         return self.error(category, message, severity=severity, context=context, user=user)
+
+    @staticmethod
+    def _window_in_cache(window_key: str) -> int | None:
+        """None inside an open window (the event is counted); else how many the last window suppressed."""
+        count_key = f"{window_key}:suppressed"
+        if not cache.add(window_key, 1, CLIENT_ERROR_WINDOW_SECONDS):
+            if not cache.add(count_key, 1, CLIENT_ERROR_WINDOW_SECONDS * 10):
+                cache.incr(count_key)
+            return None
+        suppressed = cache.get(count_key, 0)
+        cache.delete(count_key)
+        return suppressed
 
     async def athrottled(self, *args: Any, **kwargs: Any) -> MessagingError | None:
         return await sync_to_async(self.throttled)(*args, **kwargs)

@@ -37,9 +37,32 @@ class TokenBucket:
         return max(1, math.ceil(self.rate.seconds * 1000 / self.rate.count))
 
     def take(self, subject: object) -> bool:
-        """Take one token for ``subject``; False when the bucket is empty."""
+        """Take one token for ``subject``; False when the bucket is empty.
+
+        When the cache itself fails (Redis restarting), the bucket lets the
+        message through: a lost rate limit for a minute costs less than a
+        chat that refuses every message. The failure is recorded.
+        """
         if self.rate is None:
             return True
+        try:
+            return self._take(subject)
+        except Exception as exc:  # noqa: BLE001 - any cache failure: fail open, and say so
+            self._cache_failed(exc)
+            return True
+
+    def _cache_failed(self, exc: Exception) -> None:
+        from .logging_utils import messaging_logger
+
+        messaging_logger.throttled(
+            "connection_error",
+            f"bucket:{self.name}",
+            f"rate limit {self.name} not enforced: the cache failed: {type(exc).__name__}: {exc}",
+            None,
+        )
+
+    def _take(self, subject: object) -> bool:
+        assert self.rate is not None
         key = self._key(subject)
         ttl = self.rate.seconds + 1
         interval = self._interval_ms
@@ -72,6 +95,8 @@ class TokenBucket:
             cache.decr(self._key(subject), self._interval_ms)
         except ValueError:
             pass  # the bucket expired: it is full anyway
+        except Exception as exc:  # noqa: BLE001 - the cache failed: there is nothing to give back to
+            self._cache_failed(exc)
 
 
 class LocalBucket:

@@ -92,6 +92,8 @@ class BenchServer:
                 "LINKUP_VAR_DIR": str(self.var_dir),
                 "MESSAGING_BENCH_RELAY": "1",
                 "MESSAGING_RATE_LIMIT": rate_limit,
+                # The idle-memory phase opens thousands of sockets for a few users.
+                "MESSAGING_MAX_SOCKETS_PER_USER": "1000000",
                 # A deployment runs with DEBUG off; on, Django also keeps every query in memory.
                 "DEBUG": "true" if debug else "false",
                 "PYTHONUNBUFFERED": "1",

@@ -1,0 +1,216 @@
+"""PostgreSQL and Redis restarted under a running conversation: nothing acknowledged is lost or doubled.
+
+These restart the deployment stack's real services (``scripts/services
+restart-postgres`` / ``restart-redis``), so they run on the stack only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Callable
+
+import pytest
+
+from messaging.wsclient import ChatClient, ClientClosed, login
+from tests.robustness import STATS
+from tests.servers import ROOT, Daphne, server_query
+
+from .conftest import PASSWORD
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+TOTAL, RESTART_AFTER = 120, 30
+
+
+@pytest.fixture
+def services() -> Callable[..., None]:
+    """Run ``scripts/services <command>`` on the services the suite is using."""
+    if not os.environ.get("LINKUP_SERVICES_DIR"):
+        pytest.skip("needs the services started by scripts/services (LINKUP_SERVICES_DIR), as .ci/run does")
+
+    def run(*args: str) -> None:
+        subprocess.run(["bash", "scripts/services", *args], cwd=ROOT, check=True, timeout=120, capture_output=True)
+
+    return run
+
+
+class Stream:
+    """Alice sends TOTAL messages one at a time and resends (same client_id) whatever was not acked."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.cookie = login(base_url, "alice", PASSWORD)
+        self.client_ids = [f"restart-{i:03d}-{uuid.uuid4().hex[:6]}" for i in range(TOTAL)]
+        self.acked: dict[str, dict] = {}
+        self.server_errors = 0
+        self.reconnects = 0
+        #: messages sent after the stream (the Redis test's probes of live pushes)
+        self.extra = 0
+
+    async def run(self) -> None:
+        client = ChatClient(self.base_url, self.cookie, "bob")
+        await client.connect()
+        for client_id in self.client_ids:
+            while client_id not in self.acked:
+                try:
+                    await client.send({"type": "message", "content": f"m {client_id}", "client_id": client_id})
+                    frame = await self._answer(client, client_id)
+                except (ClientClosed, asyncio.TimeoutError, OSError):
+                    self.reconnects += 1
+                    await asyncio.sleep(0.5)
+                    client = ChatClient(self.base_url, self.cookie, "bob")
+                    try:
+                        await client.connect()
+                    except (OSError, ClientClosed, asyncio.TimeoutError):
+                        continue
+                    continue
+                if frame["type"] == "ack":
+                    first = self.acked.setdefault(client_id, frame["message"])
+                    assert first["id"] == frame["message"]["id"]
+                else:
+                    assert frame["code"] == "server_error", frame
+                    self.server_errors += 1
+                    await asyncio.sleep(0.3)
+        await client.close()
+
+    @staticmethod
+    async def _answer(client: ChatClient, client_id: str) -> dict:
+        while True:
+            frame = await client.next(timeout=30)
+            if frame["type"] in ("ack", "error") and frame.get("client_id") == client_id:
+                return frame
+
+
+def check_everything_arrived(env: dict[str, str], stream: Stream, base_url: str) -> dict[str, int]:
+    rows = server_query(
+        env,
+        "list(Message.objects.filter(client_id__startswith='restart-').order_by('seq').values_list('seq', 'client_id'))",
+    )
+    client_ids = [cid for _, cid in rows]
+    missing = sorted(set(stream.client_ids) - set(client_ids))
+    doubled = sorted(cid for cid in set(client_ids) if client_ids.count(cid) > 1)
+    assert not missing and not doubled, f"lost {missing}, stored twice {doubled}"
+    assert [seq for seq, _ in rows] == list(range(1, TOTAL + 1))  # the stream came first: seqs 1..TOTAL
+
+    async def bob_syncs() -> list[dict]:
+        bob = ChatClient(base_url, login(base_url, "bob", PASSWORD), "alice")
+        await bob.connect()
+        messages = await bob.sync_all(after=0)
+        await bob.close()
+        return messages
+
+    synced = [m for m in asyncio.run(bob_syncs()) if m["client_id"].startswith("restart-")]
+    assert [m["id"] for m in synced] == [stream.acked[cid]["id"] for cid in stream.client_ids]
+    return {"stored": len(rows), "synced": len(synced), "duplicates": len(client_ids) - len(set(client_ids))}
+
+
+def restart_when(stream: Stream, action: Callable[[], None]) -> threading.Thread:
+    def watch() -> None:
+        while len(stream.acked) < RESTART_AFTER:
+            time.sleep(0.01)
+        action()
+
+    thread = threading.Thread(target=watch)
+    thread.start()
+    return thread
+
+
+@pytest.mark.requires_postgres
+def test_a_postgresql_restart_mid_stream_loses_and_doubles_nothing(server_env_factory, services) -> None:
+    env = server_env_factory(MESSAGING_RATE_LIMIT="off", MESSAGING_PRESENCE_HEARTBEAT_SECONDS="1")
+    server = Daphne(env).start()
+    try:
+        stream = Stream(server.base_url)
+        restarter = restart_when(stream, lambda: services("restart-postgres", "2"))
+        asyncio.run(stream.run())
+        restarter.join()
+        counts = check_everything_arrived(env, stream, server.base_url)
+        errors = server_query(env, "MessagingError.objects.filter(category='database_error').count()")
+        print(
+            f"postgresql restarted (down 2 s) after {RESTART_AFTER} acks: sent {TOTAL}, acked {len(stream.acked)}, "
+            f"server_error answers {stream.server_errors}, reconnects {stream.reconnects}, stored {counts['stored']}, "
+            f"synced by bob {counts['synced']}, duplicates {counts['duplicates']}, database_error records {errors}"
+        )
+        STATS["faults: PostgreSQL restarted mid-stream"] += 1
+        STATS["postgres restart: messages sent"] += TOTAL
+        STATS["postgres restart: duplicates"] += counts["duplicates"]
+        assert errors >= 1
+    finally:
+        server.stop()
+
+
+@pytest.mark.requires_redis
+def test_a_redis_restart_mid_stream_loses_nothing_and_pushes_resume(server_env_factory, services) -> None:
+    env = server_env_factory(MESSAGING_RATE_LIMIT="off")
+    server = Daphne(env).start()
+    try:
+        stream = Stream(server.base_url)
+        pushed: dict[int, dict] = {}
+        pushed_after_restart = []
+        restarted = threading.Event()
+
+        async def scenario() -> None:
+            bob = ChatClient(server.base_url, login(server.base_url, "bob", PASSWORD), "alice")
+            await bob.connect()
+
+            async def listen() -> None:
+                while len(stream.acked) < TOTAL:
+                    try:
+                        frame = await bob.next(timeout=1)
+                    except asyncio.TimeoutError:
+                        continue
+                    except ClientClosed:
+                        return
+                    if frame["type"] == "message":
+                        pushed[frame["message"]["seq"]] = frame["message"]
+                        if restarted.is_set():
+                            pushed_after_restart.append(frame["message"]["seq"])
+
+            listener = asyncio.create_task(listen())
+            await stream.run()
+            await asyncio.wait_for(listener, timeout=10)
+            # Once Redis is back, pushes must flow again (after the layer's
+            # breaker lets its probe through) without bob reconnecting.
+            await asyncio.to_thread(restarted.wait, 60)
+            sender = ChatClient(server.base_url, stream.cookie, "bob")
+            await sender.connect()
+            deadline = asyncio.get_running_loop().time() + 30
+            while not pushed_after_restart and asyncio.get_running_loop().time() < deadline:
+                await sender.send({"type": "message", "content": "after", "client_id": uuid.uuid4().hex})
+                await sender.expect("ack")
+                stream.extra += 1
+                try:
+                    frame = await bob.expect("message", timeout=1)
+                except asyncio.TimeoutError:
+                    continue
+                pushed_after_restart.append(frame["message"]["seq"])
+            await sender.close()
+            await bob.close()
+
+        def restart() -> None:
+            services("restart-redis", "1")
+            restarted.set()
+
+        restarter = restart_when(stream, restart)
+        asyncio.run(scenario())
+        restarter.join()
+        counts = check_everything_arrived(env, stream, server.base_url)
+        errors = server_query(env, "MessagingError.objects.filter(category='connection_error').count()")
+        print(
+            f"redis restarted (down 1 s) after {RESTART_AFTER} acks: sent {TOTAL}, acked {len(stream.acked)}, "
+            f"pushed live to bob {len(pushed)}, pushes resumed after {stream.extra} more message(s), "
+            f"stored {counts['stored']}, synced by bob {counts['synced']}, duplicates {counts['duplicates']}, "
+            f"connection_error records {errors}"
+        )
+        STATS["faults: Redis restarted mid-stream"] += 1
+        STATS["redis restart: messages sent"] += TOTAL
+        STATS["redis restart: duplicates"] += counts["duplicates"]
+        assert errors >= 1
+        assert pushed_after_restart, "live pushes did not resume after Redis came back"
+    finally:
+        server.stop()
