@@ -23,12 +23,12 @@ from collections import deque
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.core.cache import cache
 from django.core.exceptions import SynchronousOnlyOperation
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from . import metrics
+from .cachebox import shared_cache
 from .error_models import ErrorCategory, MessagingError, Severity
 from .exceptions import SerializationError
 
@@ -174,6 +174,7 @@ class MessagingLogger:
     def _window_in_cache(window_key: str) -> int | None:
         """None inside an open window (the event is counted); else how many the last window suppressed."""
         count_key = f"{window_key}:suppressed"
+        cache = shared_cache()
         if not cache.add(window_key, 1, CLIENT_ERROR_WINDOW_SECONDS):
             if not cache.add(count_key, 1, CLIENT_ERROR_WINDOW_SECONDS * 10):
                 cache.incr(count_key)

@@ -14,8 +14,7 @@ import math
 import time
 from collections.abc import Callable
 
-from django.core.cache import cache
-
+from .cachebox import shared_cache
 from .conf import Rate
 
 
@@ -70,6 +69,12 @@ class TokenBucket:
         # S/N rounds.
         capacity_ms = interval * self.rate.count
         now = _now_ms()
+        cache = shared_cache()
+        redis = _redis_client(cache, key)
+        if redis is not None:
+            return bool(
+                redis.eval(_GCRA_SCRIPT, 1, cache.make_and_validate_key(key), now, interval, capacity_ms, ttl * 1000)
+            )
         cache.add(key, now, ttl)
         try:
             tat = cache.incr(key, interval)
@@ -92,11 +97,36 @@ class TokenBucket:
         if self.rate is None:
             return
         try:
-            cache.decr(self._key(subject), self._interval_ms)
+            shared_cache().decr(self._key(subject), self._interval_ms)
         except ValueError:
             pass  # the bucket expired: it is full anyway
         except Exception as exc:  # noqa: BLE001 - the cache failed: there is nothing to give back to
             self._cache_failed(exc)
+
+
+# The same bucket in one round trip, for the Redis cache: GET the TAT, move it
+# on by one interval unless that overflows the capacity, SET it with its TTL.
+# Redis runs a script atomically, so concurrent takers cannot share a token.
+# The value stays a plain integer, as Django's cache stores ints, so
+# ``give_back``'s DECRBY and Django's own ``get`` still read it.
+_GCRA_SCRIPT = """
+local now = tonumber(ARGV[1])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local new = tat + tonumber(ARGV[2])
+if new - now > tonumber(ARGV[3]) then return 0 end
+redis.call('SET', KEYS[1], new, 'PX', ARGV[4])
+return 1
+"""
+
+
+def _redis_client(cache: object, key: str) -> object | None:
+    """The raw redis-py client behind Django's Redis cache, or None for any other cache."""
+    client = getattr(cache, "_cache", None)
+    get_client = getattr(client, "get_client", None)
+    if get_client is None or type(cache).__name__ != "RedisCache":
+        return None
+    return get_client(cache.make_and_validate_key(key), write=True)
 
 
 class LocalBucket:

@@ -73,9 +73,9 @@ def test_exceptions_map_to_their_category(exc, category) -> None:
 
 def test_throttling_holds_when_the_cache_itself_is_down() -> None:
     """Redis down is when failures come in floods: the throttle falls back to this process."""
-    from django.core.cache import cache
+    from messaging.cachebox import shared_cache
 
-    with mock.patch.object(cache, "add", side_effect=ConnectionError("redis is down")):
+    with mock.patch.object(shared_cache(), "add", side_effect=ConnectionError("redis is down")):
         for _ in range(200):
             MessagingLogger().throttled("connection_error", "layer:chat.message", "layer down", None)
     assert MessagingError.objects.filter(category="connection_error").count() == 1
