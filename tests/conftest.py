@@ -61,6 +61,11 @@ STACK_MARKERS: dict[str, tuple[Callable[[], bool], str]] = {
         on_embedded_default,
         "checks the embedded default (SQLite, in-memory layer): run without DATABASE_URL/REDIS_URL",
     ),
+    "stack_independent": (
+        on_embedded_default,
+        "the same on both stacks (browser UI, benchmark and drill tooling): run once, on the embedded "
+        "default, to keep .ci/run within its time budget",
+    ),
 }
 
 

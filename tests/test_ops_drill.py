@@ -8,7 +8,7 @@ import pytest
 
 from messaging.bench.drill import DrillConfig, run_drill
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.stack_independent]
 
 
 def test_an_smtp_outage_opens_the_breaker_queues_the_emails_and_loses_none() -> None:

@@ -23,7 +23,7 @@ from tests.servers import ROOT, Daphne, manage, scratch_database, server_env
 
 from .conftest import PASSWORD
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.browser]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.browser, pytest.mark.stack_independent]
 
 CHROMIUM = os.environ.get("LINKUP_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
