@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import sqlite3
-import threading
 from unittest import mock
 
 import pytest
@@ -15,6 +12,7 @@ from django.db import connection
 from messaging.models import Message, MessagingError
 from messaging.presence import tracker
 
+from .faults import SqliteWriteLock, sqlite_busy_timeout
 from .robustness import STATS
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -45,33 +43,12 @@ async def test_a_client_vanishing_mid_send_loses_nothing_and_duplicates_nothing(
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's write lock is the fault injected here")
 async def test_a_database_locked_beyond_the_retries_answers_server_error_and_a_resend_stores_once(alice, bob, chat) -> None:
     socket = await chat(alice, "bob")
-    path = connection.settings_dict["NAME"]
-    locked, release = threading.Event(), threading.Event()
-
-    def hold_the_write_lock() -> None:
-        other = sqlite3.connect(path, timeout=5)
-        other.execute("BEGIN IMMEDIATE")
-        locked.set()
-        release.wait(10)
-        other.rollback()
-        other.close()
-
-    holder = threading.Thread(target=hold_the_write_lock)
-    holder.start()
-    locked.wait(5)
-    options = connection.settings_dict["OPTIONS"]
-    saved = options["timeout"]
-    options["timeout"] = 0.02
-    await database_sync_to_async(close_db_connection)()
-    try:
+    with SqliteWriteLock(), sqlite_busy_timeout(0.02):
+        await database_sync_to_async(close_db_connection)()
         await socket.send({"type": "message", "content": "during the outage", "client_id": "locked-1"})
         error = await socket.expect("error", timeout=10)
         STATS["faults: database locked beyond the retries"] += 1
-    finally:
-        release.set()
-        await asyncio.to_thread(holder.join)
-        options["timeout"] = saved
-        await database_sync_to_async(close_db_connection)()
+    await database_sync_to_async(close_db_connection)()
     assert error["code"] == "server_error" and error["client_id"] == "locked-1"
     assert await count(Message) == 0
     # The record could not be stored while the database was locked; the

@@ -26,6 +26,7 @@ from messaging.retry_handler import (
     process_due,
     retry_operation,
 )
+from tests.faults import SqliteWriteLock, sqlite_busy_timeout
 
 policies = st.builds(
     RetryPolicy,
@@ -208,38 +209,15 @@ def test_the_management_command_works_off_the_queue(capsys) -> None:
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's write lock is the fault injected here")
 def test_create_message_waits_out_a_locked_sqlite_database(alice, bob) -> None:
-    import sqlite3
-
     from messaging import async_handlers as handlers
 
     conversation = handlers.get_or_create_direct_conversation(alice, bob)
-    path = connection.settings_dict["NAME"]
-    locked, release = threading.Event(), threading.Event()
-
-    def hold_the_write_lock() -> None:
-        other = sqlite3.connect(path, timeout=5)
-        other.execute("BEGIN IMMEDIATE")
-        locked.set()
-        release.wait(5)
-        other.rollback()
-        other.close()
-
-    holder = threading.Thread(target=hold_the_write_lock)
-    holder.start()
-    locked.wait(5)
-    options = connection.settings_dict["OPTIONS"]
-    saved = options["timeout"]
-    options["timeout"] = 0.05
-    connection.close()
     retries_before = handlers.database_retry.stats.retries
-    try:
-        # Four attempts with a 0.05 s busy timeout each outlast a 0.12 s lock.
-        threading.Timer(0.12, release.set).start()
-        message, created = handlers.create_message(conversation.pk, alice, bob, "patient", "locked-1")
-    finally:
-        options["timeout"] = saved
+    with SqliteWriteLock() as lock, sqlite_busy_timeout(0.05):
         connection.close()
-        release.set()
-        holder.join()
+        # Four attempts with a 0.05 s busy timeout each outlast a 0.12 s lock.
+        threading.Timer(0.12, lock.release).start()
+        message, created = handlers.create_message(conversation.pk, alice, bob, "patient", "locked-1")
+    connection.close()
     assert created and message.seq == 1
     assert handlers.database_retry.stats.retries > retries_before

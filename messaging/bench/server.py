@@ -57,6 +57,45 @@ def describe_stack(env: dict[str, str]) -> dict[str, str]:
     }
 
 
+class DaphneDidNotStart(RuntimeError):
+    pass
+
+
+def launch_daphne(env: dict[str, str], port: int, log_path: Path, timeout: float = 60) -> subprocess.Popen:
+    """Start daphne with the project's ASGI application on 127.0.0.1:``port``; return once /healthz says 200.
+
+    Its output goes to ``log_path``; the log's tail is in the error when it
+    exits or does not answer within ``timeout`` seconds (it is then left
+    running for the caller to stop).
+    """
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), asgi_target()],
+            cwd=settings.BASE_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise DaphneDidNotStart(f"daphne exited with {process.returncode}:\n{_tail(log_path)}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+                if response.status == 200:
+                    return process
+        except (urllib.error.URLError, ConnectionError, OSError):
+            time.sleep(0.1)
+    raise DaphneDidNotStart(f"daphne did not answer on 127.0.0.1:{port}:\n{_tail(log_path)}")
+
+
+def _tail(path: Path, chars: int = 5000) -> str:
+    try:
+        return path.read_text(errors="replace")[-chars:]
+    except FileNotFoundError:
+        return ""
+
+
 @dataclass(frozen=True)
 class RunningServer:
     """A server the benchmark did not start (``--url``): it cannot restart it, and knows its pid only if told."""
@@ -142,27 +181,12 @@ class BenchServer:
         self.launch()
 
     def launch(self, timeout: float = 60) -> "BenchServer":
-        log = open(self.log_path, "ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), asgi_target()],
-            cwd=settings.BASE_DIR,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"daphne exited with {self.process.returncode}:\n{self.log_tail()}")
-            try:
-                with urllib.request.urlopen(f"{self.base_url}/healthz", timeout=2) as response:
-                    if response.status == 200:
-                        return self
-            except (urllib.error.URLError, ConnectionError, OSError):
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"daphne did not answer on {self.base_url}:\n{self.log_tail()}")
+        try:
+            self.process = launch_daphne(self.env, self.port, self.log_path, timeout)
+        except DaphneDidNotStart:
+            self.stop()
+            raise
+        return self
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -174,10 +198,7 @@ class BenchServer:
                 self.process.wait(10)
 
     def log_tail(self, chars: int = 5000) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-chars:]
-        except FileNotFoundError:
-            return ""
+        return _tail(self.log_path, chars)
 
     def __enter__(self) -> "BenchServer":
         try:
