@@ -343,7 +343,7 @@ class ChatConsumer(MessagingConsumer):
             return
         tracker.viewing(self.chat.conversation_id, self.user.pk, +1)
         self.viewing = True
-        snapshot = self.snapshot
+        snapshot = self.snapshot  # read by register(), in the same database call
         await self.send_frame(
             connected_frame(
                 self.chat.peer_username,

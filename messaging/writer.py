@@ -57,6 +57,9 @@ class GroupCommit(Generic[T, R]):
         waiting: _Waiting[T, R] = _Waiting(item, loop.create_future())
         self._queue.append(waiting)
         if self._task is None or self._task.done() or self._task.get_loop() is not loop:
+            # Items queued from another, finished event loop (a test's) would
+            # be answered into a closed loop: they are dropped.
+            self._queue = [w for w in self._queue if w.future.get_loop() is loop]
             self._task = loop.create_task(self._drain(), name=f"messaging-group-commit-{self.name}")
         return waiting.future
 
