@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import enum
+import itertools
 import random
 import smtplib
 import socket
@@ -211,45 +212,43 @@ class MessageRetryHandler:
         self.stats.failed += 1
         metrics.RETRIES.labels(self.operation, "exhausted").inc()
 
+    def _after_failure(self, exc: Exception, attempt: int) -> float:
+        """The wait before the next attempt; raises when there must be none."""
+        if not self.classify(exc):
+            raise exc
+        if attempt >= self.policy.max_attempts:
+            self._exhausted()
+            raise RetriesExhausted(attempt, exc) from exc
+        self._retried()
+        return self.policy.delay(attempt)
+
+    def _succeeded(self, attempt: int) -> None:
+        if attempt > 1:
+            self._recovered()
+
     def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         self.stats.calls += 1
-        attempt = 1
-        while True:
+        for attempt in itertools.count(1):
             try:
                 result = fn(*args, **kwargs)
-            except Exception as exc:  # noqa: BLE001 - classified below; permanent ones re-raised
-                if not self.classify(exc):
-                    raise
-                if attempt >= self.policy.max_attempts:
-                    self._exhausted()
-                    raise RetriesExhausted(attempt, exc) from exc
-                self._retried()
-                self.sleep(self.policy.delay(attempt))
-                attempt += 1
+            except Exception as exc:  # noqa: BLE001 - classified: permanent ones are re-raised
+                self.sleep(self._after_failure(exc, attempt))
                 continue
-            if attempt > 1:
-                self._recovered()
+            self._succeeded(attempt)
             return result
+        raise AssertionError("unreachable")
 
     async def acall(self, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
         self.stats.calls += 1
-        attempt = 1
-        while True:
+        for attempt in itertools.count(1):
             try:
                 result = await fn(*args, **kwargs)
-            except Exception as exc:  # noqa: BLE001 - classified below; permanent ones re-raised
-                if not self.classify(exc):
-                    raise
-                if attempt >= self.policy.max_attempts:
-                    self._exhausted()
-                    raise RetriesExhausted(attempt, exc) from exc
-                self._retried()
-                await asyncio.sleep(self.policy.delay(attempt))
-                attempt += 1
+            except Exception as exc:  # noqa: BLE001 - classified: permanent ones are re-raised
+                await asyncio.sleep(self._after_failure(exc, attempt))
                 continue
-            if attempt > 1:
-                self._recovered()
+            self._succeeded(attempt)
             return result
+        raise AssertionError("unreachable")
 
 
 # --- The durable queue -----------------------------------------------------------

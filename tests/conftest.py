@@ -229,26 +229,36 @@ class Socket:
 
 
 @pytest.fixture
-async def chat(cookies: Callable[[Any], str]) -> AsyncIterator[Callable[..., Awaitable[Socket]]]:
-    """``await chat(alice, "bob")``: a signed-in chat socket, closed after the test."""
+async def open_socket(cookies: Callable[[Any], str]) -> AsyncIterator[Callable[..., Awaitable[Socket]]]:
+    """``await open_socket(alice, "/ws/notifications/")``: a signed-in socket and its first frame, closed after the test."""
     from channels.db import database_sync_to_async
 
     opened: list[Socket] = []
 
-    async def open_chat(user: Any, peer: str) -> Socket:
-        cookie = await database_sync_to_async(cookies)(user)
-        comm = communicator(f"/ws/chat/{peer}/", cookie)
+    async def open_(user: Any, path: str) -> Socket:
+        comm = communicator(path, await database_sync_to_async(cookies)(user))
         connected, code = await comm.connect(timeout=5)
         assert connected, f"handshake refused with {code}"
         socket = Socket(comm, await comm.receive_json_from(timeout=5))
-        assert socket.connected["type"] == "connected"
         opened.append(socket)
         return socket
 
-    yield open_chat
+    yield open_
     for socket in opened:
         if not socket.comm.future.done():
             await socket.comm.disconnect()
+
+
+@pytest.fixture
+def chat(open_socket: Callable[..., Awaitable[Socket]]) -> Callable[..., Awaitable[Socket]]:
+    """``await chat(alice, "bob")``: a signed-in chat socket past its ``connected`` frame."""
+
+    async def open_chat(user: Any, peer: str) -> Socket:
+        socket = await open_socket(user, f"/ws/chat/{peer}/")
+        assert socket.connected["type"] == "connected"
+        return socket
+
+    return open_chat
 
 
 @pytest.fixture

@@ -127,6 +127,35 @@ def database_holds_only_valid_messages() -> None:
     assert not Message.objects.values("sender", "client_id").annotate(n=Count("id")).filter(n__gt=1).exists()
 
 
+# What each endpoint may ever send back, and its name in the printed figures.
+ENDPOINTS = {"/ws/chat/bob/": "ws/chat/", "/ws/notifications/": "ws/notifications/"}
+ANSWER_TYPES = {
+    "/ws/chat/bob/": {"error", "ack", "message", "status", "typing", "presence", "sync", "history", "pong"},
+    "/ws/notifications/": {"error", "notifications", "unread_count", "notification", "pong"},
+}
+
+
+def fuzz_socket(cookie: str, path: str, first: str, batch: list[str | bytes], allowed: frozenset[str]) -> None:
+    """Open ``path``, check its ``first`` frame, and check the answer to every frame of ``batch``."""
+
+    async def scenario() -> None:
+        comm = communicator(path, cookie)
+        assert (await comm.connect(timeout=5))[0]
+        assert (await comm.receive_json_from(timeout=5))["type"] == first
+        for raw in batch:
+            answers = await exchange(comm, raw, allowed)
+            check_answer(raw, answers, allowed)
+            assert {a["type"] for a in answers} <= ANSWER_TYPES[path]
+            STATS[f"fuzz: frames sent to {ENDPOINTS[path]}"] += 1
+        await comm.disconnect()
+
+    channel_layers.backends.clear()
+    try:
+        asyncio.run(scenario())
+    finally:
+        tracker.stop()
+
+
 @override_settings(MESSAGING_RATE_LIMIT="off", MESSAGING_TYPING_RATE_LIMIT="off", MESSAGING_BAD_FRAME_LIMIT="off")
 def test_arbitrary_frames_on_the_chat_socket_get_their_defined_answer(alice, bob) -> None:
     cookie = session_cookie(alice)
@@ -135,20 +164,7 @@ def test_arbitrary_frames_on_the_chat_socket_get_their_defined_answer(alice, bob
     @given(frames)
     @example(EXTREMES)
     def run(batch: list[str | bytes]) -> None:
-        async def scenario() -> None:
-            comm = communicator("/ws/chat/bob/", cookie)
-            assert (await comm.connect(timeout=5))[0]
-            assert (await comm.receive_json_from(timeout=5))["type"] == "connected"
-            for raw in batch:
-                check_answer(raw, await exchange(comm, raw, CHAT), CHAT)
-                STATS["fuzz: frames sent to ws/chat/"] += 1
-            await comm.disconnect()
-
-        channel_layers.backends.clear()
-        try:
-            asyncio.run(scenario())
-        finally:
-            tracker.stop()
+        fuzz_socket(cookie, "/ws/chat/bob/", "connected", batch, CHAT)
         database_holds_only_valid_messages()
 
     run()
@@ -171,21 +187,6 @@ def test_arbitrary_frames_on_the_notifications_socket_get_their_defined_answer(a
     @settings(max_examples=25, deadline=None)
     @given(notification_frames)
     def run(batch: list[str | bytes]) -> None:
-        async def scenario() -> None:
-            comm = communicator("/ws/notifications/", cookie)
-            assert (await comm.connect(timeout=5))[0]
-            await comm.receive_json_from(timeout=5)
-            for raw in batch:
-                answers = await exchange(comm, raw, NOTIFICATIONS)
-                check_answer(raw, answers, NOTIFICATIONS)
-                assert {a["type"] for a in answers} <= {"error", "notifications", "unread_count", "pong"}
-                STATS["fuzz: frames sent to ws/notifications/"] += 1
-            await comm.disconnect()
-
-        channel_layers.backends.clear()
-        try:
-            asyncio.run(scenario())
-        finally:
-            tracker.stop()
+        fuzz_socket(cookie, "/ws/notifications/", "unread_count", batch, NOTIFICATIONS)
 
     run()

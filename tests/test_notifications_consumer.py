@@ -14,21 +14,13 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-async def bell(cookies):
-    opened: list[Socket] = []
+def bell(open_socket):
+    """``await bell(alice)``: a ``ws/notifications/`` socket past its first ``unread_count``."""
 
     async def open_bell(user) -> Socket:
-        comm = communicator("/ws/notifications/", await database_sync_to_async(cookies)(user))
-        connected, code = await comm.connect(timeout=5)
-        assert connected, code
-        socket = Socket(comm, await comm.receive_json_from(timeout=5))
-        opened.append(socket)
-        return socket
+        return await open_socket(user, "/ws/notifications/")
 
-    yield open_bell
-    for socket in opened:
-        if not socket.comm.future.done():
-            await socket.comm.disconnect()
+    return open_bell
 
 
 def make_notifications(user, n: int) -> list[int]:
