@@ -10,7 +10,6 @@ import asyncio
 import os
 import subprocess
 import threading
-import time
 import uuid
 from collections.abc import Callable
 
@@ -27,23 +26,64 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 TOTAL, RESTART_AFTER = 120, 30
 
 
+class Outage:
+    """``scripts/services restart-<service> SECONDS`` running in the background.
+
+    ``down`` is set once the service has really stopped (the script prints
+    "down"), so the stream can hold its traffic until the outage has begun:
+    without that, a fast stream may finish before the service goes away and
+    the test would prove nothing.
+    """
+
+    def __init__(self, service: str, seconds: float) -> None:
+        self.down = threading.Event()
+        self.process = subprocess.Popen(
+            ["bash", "scripts/services", f"restart-{service}", str(seconds)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            if line.strip() == "down":
+                self.down.set()
+
+    async def wait_down(self) -> None:
+        if not await asyncio.to_thread(self.down.wait, 60):
+            raise AssertionError(f"the service did not go down: {self.finish()}")
+
+    def finish(self) -> str:
+        """Wait for the service to be back; return the script's stderr."""
+        _, stderr = self.process.communicate(timeout=120)
+        self._reader.join(timeout=5)
+        assert self.process.returncode == 0, stderr
+        return stderr
+
+
 @pytest.fixture
-def services() -> Callable[..., None]:
-    """Run ``scripts/services <command>`` on the services the suite is using."""
+def services() -> Callable[[str, float], Outage]:
+    """Start an outage of one of the services the suite is using (``scripts/services``)."""
     if not os.environ.get("LINKUP_SERVICES_DIR"):
         pytest.skip("needs the services started by scripts/services (LINKUP_SERVICES_DIR), as .ci/run does")
-
-    def run(*args: str) -> None:
-        subprocess.run(["bash", "scripts/services", *args], cwd=ROOT, check=True, timeout=120, capture_output=True)
-
-    return run
+    return Outage
 
 
 class Stream:
-    """Alice sends TOTAL messages one at a time and resends (same client_id) whatever was not acked."""
+    """Alice sends TOTAL messages one at a time and resends (same client_id) whatever was not acked.
 
-    def __init__(self, base_url: str) -> None:
+    After RESTART_AFTER acks it starts ``outage`` and waits until the service
+    is down before it sends the rest, so the rest meet the outage.
+    """
+
+    def __init__(self, base_url: str, outage: Callable[[], Outage]) -> None:
         self.base_url = base_url
+        self.start_outage = outage
+        self.outage: Outage | None = None
         self.cookie = login(base_url, "alice", PASSWORD)
         self.client_ids = [f"restart-{i:03d}-{uuid.uuid4().hex[:6]}" for i in range(TOTAL)]
         self.acked: dict[str, dict] = {}
@@ -56,6 +96,9 @@ class Stream:
         client = ChatClient(self.base_url, self.cookie, "bob")
         await client.connect()
         for client_id in self.client_ids:
+            if len(self.acked) == RESTART_AFTER and self.outage is None:
+                self.outage = self.start_outage()
+                await self.outage.wait_down()
             while client_id not in self.acked:
                 try:
                     await client.send({"type": "message", "content": f"m {client_id}", "client_id": client_id})
@@ -109,37 +152,48 @@ def check_everything_arrived(env: dict[str, str], stream: Stream, base_url: str)
     return {"stored": len(rows), "synced": len(synced), "duplicates": len(client_ids) - len(set(client_ids))}
 
 
-def restart_when(stream: Stream, action: Callable[[], None]) -> threading.Thread:
-    def watch() -> None:
-        while len(stream.acked) < RESTART_AFTER:
-            time.sleep(0.01)
-        action()
-
-    thread = threading.Thread(target=watch)
-    thread.start()
-    return thread
-
-
 @pytest.mark.requires_postgres
-def test_a_postgresql_restart_mid_stream_loses_and_doubles_nothing(server_env_factory, services) -> None:
-    env = server_env_factory(MESSAGING_RATE_LIMIT="off", MESSAGING_PRESENCE_HEARTBEAT_SECONDS="1")
+@pytest.mark.parametrize(
+    "pool_timeout",
+    [
+        pytest.param(None, id="absorbed-by-the-pool"),
+        pytest.param("0.3", id="surfaced-as-server-errors"),
+    ],
+)
+def test_a_postgresql_restart_mid_stream_loses_and_doubles_nothing(
+    server_env_factory, services, pool_timeout: str | None
+) -> None:
+    """PostgreSQL is down for 2 s in the middle of a stream.
+
+    With the default pool timeout (10 s) the writes wait in the connection
+    pool for PostgreSQL to come back and are acked late, none refused. With a
+    pool timeout shorter than the outage, each write's attempts run out: the
+    client gets ``server_error`` answers, resends with the same client_id, and
+    every failure is recorded as a ``database_error``. Either way nothing
+    acknowledged is lost or stored twice.
+    """
+    extra = {"DATABASE_POOL_TIMEOUT_SECONDS": pool_timeout} if pool_timeout else {}
+    env = server_env_factory(MESSAGING_RATE_LIMIT="off", MESSAGING_PRESENCE_HEARTBEAT_SECONDS="1", **extra)
     server = Daphne(env).start()
     try:
-        stream = Stream(server.base_url)
-        restarter = restart_when(stream, lambda: services("restart-postgres", "2"))
+        stream = Stream(server.base_url, lambda: services("postgres", 2))
         asyncio.run(stream.run())
-        restarter.join()
+        assert stream.outage is not None
+        stream.outage.finish()
         counts = check_everything_arrived(env, stream, server.base_url)
         errors = server_query(env, "MessagingError.objects.filter(category='database_error').count()")
         print(
-            f"postgresql restarted (down 2 s) after {RESTART_AFTER} acks: sent {TOTAL}, acked {len(stream.acked)}, "
-            f"server_error answers {stream.server_errors}, reconnects {stream.reconnects}, stored {counts['stored']}, "
-            f"synced by bob {counts['synced']}, duplicates {counts['duplicates']}, database_error records {errors}"
+            f"postgresql restarted (down 2 s, pool timeout {pool_timeout or 'default'}) after {RESTART_AFTER} acks: "
+            f"sent {TOTAL}, acked {len(stream.acked)}, server_error answers {stream.server_errors}, "
+            f"reconnects {stream.reconnects}, stored {counts['stored']}, synced by bob {counts['synced']}, "
+            f"duplicates {counts['duplicates']}, database_error records {errors}"
         )
         STATS["faults: PostgreSQL restarted mid-stream"] += 1
         STATS["postgres restart: messages sent"] += TOTAL
         STATS["postgres restart: duplicates"] += counts["duplicates"]
-        assert errors >= 1
+        if pool_timeout:
+            assert stream.server_errors >= 1
+            assert errors >= 1
     finally:
         server.stop()
 
@@ -149,7 +203,7 @@ def test_a_redis_restart_mid_stream_loses_nothing_and_pushes_resume(server_env_f
     env = server_env_factory(MESSAGING_RATE_LIMIT="off")
     server = Daphne(env).start()
     try:
-        stream = Stream(server.base_url)
+        stream = Stream(server.base_url, lambda: services("redis", 1))
         pushed: dict[int, dict] = {}
         pushed_after_restart = []
         restarted = threading.Event()
@@ -176,7 +230,9 @@ def test_a_redis_restart_mid_stream_loses_nothing_and_pushes_resume(server_env_f
             await asyncio.wait_for(listener, timeout=10)
             # Once Redis is back, pushes must flow again (after the layer's
             # breaker lets its probe through) without bob reconnecting.
-            await asyncio.to_thread(restarted.wait, 60)
+            assert stream.outage is not None
+            await asyncio.to_thread(stream.outage.finish)
+            restarted.set()
             sender = ChatClient(server.base_url, stream.cookie, "bob")
             await sender.connect()
             deadline = asyncio.get_running_loop().time() + 30
@@ -192,13 +248,7 @@ def test_a_redis_restart_mid_stream_loses_nothing_and_pushes_resume(server_env_f
             await sender.close()
             await bob.close()
 
-        def restart() -> None:
-            services("restart-redis", "1")
-            restarted.set()
-
-        restarter = restart_when(stream, restart)
         asyncio.run(scenario())
-        restarter.join()
         counts = check_everything_arrived(env, stream, server.base_url)
         errors = server_query(env, "MessagingError.objects.filter(category='connection_error').count()")
         print(
