@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
+
 from linkup.stack import cache_config, channel_layer_config, database_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -43,6 +45,16 @@ SECRET_KEY = os.environ.get(
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+# Behind a proxy that ends TLS: "HTTP_X_FORWARDED_PROTO,https" tells Django a
+# request came over HTTPS (only safe when the proxy sets that header itself).
+_proxy_ssl_header = env_list("SECURE_PROXY_SSL_HEADER", [])
+if _proxy_ssl_header:
+    if len(_proxy_ssl_header) != 2:
+        raise ImproperlyConfigured("SECURE_PROXY_SSL_HEADER is HEADER,VALUE, e.g. HTTP_X_FORWARDED_PROTO,https")
+    SECURE_PROXY_SSL_HEADER = (_proxy_ssl_header[0], _proxy_ssl_header[1])
+# Session and CSRF cookies over HTTPS only (a deployment behind TLS turns this on).
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
 
 INSTALLED_APPS = [
     # daphne first, so that ``manage.py runserver`` is daphne's ASGI server.

@@ -483,10 +483,19 @@ def _username(user_id: int) -> str:
 # --- Inbox ------------------------------------------------------------------
 
 
-def conversations_for(user: Any) -> list[dict[str, Any]]:
-    """The user's conversations, most recent first, with peer and unread count."""
+def conversations_for(user: Any, *, current: str | None = None) -> list[dict[str, Any]]:
+    """The user's conversations, most recent first, with peer and unread count.
+
+    A conversation without messages (someone only opened the chat page) is
+    left out, so a peer's inbox does not fill with empty rows; only the one
+    with ``current`` (the username of the chat being shown) is kept.
+    """
+    has_messages = Q(conversation__last_seq__gt=0)
+    if current:
+        with_current = Participant.objects.filter(user__username=current).values("conversation_id")
+        has_messages |= Q(conversation_id__in=with_current)
     memberships = (
-        Participant.objects.filter(user=user)
+        Participant.objects.filter(has_messages, user=user)
         .select_related("conversation")
         .order_by(Coalesce("conversation__last_message_at", "conversation__created_at").desc())
     )

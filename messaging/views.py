@@ -242,9 +242,13 @@ def _page_json(value: Any) -> Any:
     return JSONSerializer.loads(JSONSerializer.dumps(value))
 
 
-def inbox_rows(user: Any) -> list[dict[str, Any]]:
-    """The inbox as JSON-ready rows: peer with presence, last message, unread count."""
-    rows = handlers.conversations_for(user)
+def inbox_rows(user: Any, current: str | None = None) -> list[dict[str, Any]]:
+    """The inbox as JSON-ready rows: peer with presence, last message, unread count.
+
+    ``current``: the peer of the chat page asking, whose conversation is listed
+    even before its first message.
+    """
+    rows = handlers.conversations_for(user, current=current)
     presence = handlers.presence_of_many([row["peer"].pk for row in rows], conf.limits().presence_expiry)
     return [
         {
@@ -261,8 +265,8 @@ def inbox_rows(user: Any) -> list[dict[str, Any]]:
 @require_GET
 @api_view
 def api_conversations(request: HttpRequest) -> HttpResponse:
-    """The inbox rows, for the inbox page to refresh itself."""
-    return json_response({"conversations": inbox_rows(request.user)})
+    """The inbox rows, for the inbox page and the chat page's sidebar (``?current=<peer>``) to refresh themselves."""
+    return json_response({"conversations": inbox_rows(request.user, request.GET.get("current", "")[:150] or None)})
 
 
 @require_GET
@@ -326,5 +330,9 @@ def chat_page(request: HttpRequest, username: str) -> HttpResponse:
     return render(
         request,
         "messaging/chat.html",
-        {"peer": peer, "chat_config": _page_json(config), "conversations": _page_json(inbox_rows(request.user))},
+        {
+            "peer": peer,
+            "chat_config": _page_json(config),
+            "conversations": _page_json(inbox_rows(request.user, peer.get_username())),
+        },
     )

@@ -81,6 +81,32 @@ def test_inbox_rows_are_most_recent_first_with_preview_unread_and_presence(alice
     assert rows[0]["last_activity"].endswith("+00:00")
 
 
+def test_an_opened_but_empty_conversation_is_listed_only_on_its_own_chat_page(alice_client, make_user) -> None:
+    bob = make_user("bob")
+    make_user("carol")  # exists, but shares no conversation with bob
+    bob_client = Client()
+    bob_client.force_login(bob)
+    chat = handlers.open_chat(bob, "alice")  # bob's chat page opened its socket with alice; he says nothing
+
+    def peers(client: Client, path: str = "/messages/api/conversations") -> list[str]:
+        return [row["peer"]["username"] for row in client.get(path).json()["conversations"]]
+
+    assert peers(alice_client) == []  # no empty row in alice's inbox
+    assert page_json(alice_client.get("/messages/"), "conversations-data") == []
+    assert peers(bob_client) == []
+    # bob's own chat page with alice lists it (its sidebar asks with ?current=)
+    assert [r["peer"]["username"] for r in page_json(bob_client.get("/messages/alice/"), "conversations-data")] == [
+        "alice"
+    ]
+    assert peers(bob_client, "/messages/api/conversations?current=alice") == ["alice"]
+    assert peers(bob_client, "/messages/api/conversations?current=carol") == []
+
+    handlers.create_message(chat.conversation_id, bob, None, "hi", "e1")
+    assert peers(alice_client) == ["bob"] and peers(bob_client) == ["alice"]
+    # one row per conversation, also when it is the current one
+    assert peers(bob_client, "/messages/api/conversations?current=alice") == ["alice"]
+
+
 def test_inbox_page_embeds_the_same_rows_and_sets_the_csrf_cookie(alice_client, make_user, user_model) -> None:
     bob = make_user("bob")
     chat = handlers.open_chat(user_model.objects.get(username="alice"), "bob")

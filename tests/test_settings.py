@@ -37,3 +37,29 @@ def test_messaging_timers_and_rate_are_read_from_the_environment(tmp_path) -> No
         "MESSAGING_TYPING_EXPIRY_SECONDS": "2.0",
         "MESSAGING_RATE_LIMIT": "7/3s",
     }
+
+
+def test_tls_behind_a_proxy_is_opt_in_from_the_environment(tmp_path) -> None:
+    base = {k: v for k, v in os.environ.items() if k not in {"SECURE_PROXY_SSL_HEADER", "SECURE_COOKIES"}}
+    base["LINKUP_VAR_DIR"] = str(tmp_path)
+    names = ("SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE")
+    assert settings_in_a_fresh_process(base, *names) == {"SESSION_COOKIE_SECURE": False, "CSRF_COOKIE_SECURE": False}
+    code = "import linkup.settings as s; print(hasattr(s, 'SECURE_PROXY_SSL_HEADER'))"
+    unset = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=base, capture_output=True, text=True, check=True)
+    assert unset.stdout.strip() == "False"  # clients could claim HTTPS if it were on without a proxy
+
+    behind_tls = {**base, "SECURE_PROXY_SSL_HEADER": "HTTP_X_FORWARDED_PROTO, https", "SECURE_COOKIES": "true"}
+    assert settings_in_a_fresh_process(behind_tls, "SECURE_PROXY_SSL_HEADER", *names) == {
+        "SECURE_PROXY_SSL_HEADER": ["HTTP_X_FORWARDED_PROTO", "https"],
+        "SESSION_COOKIE_SECURE": True,
+        "CSRF_COOKIE_SECURE": True,
+    }
+
+    wrong = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**base, "SECURE_PROXY_SSL_HEADER": "HTTP_X_FORWARDED_PROTO"},
+        capture_output=True,
+        text=True,
+    )
+    assert wrong.returncode != 0 and "SECURE_PROXY_SSL_HEADER is HEADER,VALUE" in wrong.stderr

@@ -427,6 +427,10 @@ def test_start_a_conversation_from_the_inbox_with_the_keyboard(server, people) -
     carol.keyboard.press("Enter")
     carol.wait_for_url("**/messages/bob/")
     expect(carol.locator("h1")).to_have_text("bob")
+    # The new, still empty conversation is listed in its own page's sidebar (once
+    # the socket has made it), marked as the current page.
+    row = carol.locator(".sidebar .conversation[data-peer=bob]")
+    expect(row).to_have_attribute("aria-current", "page", timeout=WAIT_MS)
 
 
 def screenshot(page, name: str) -> Path:

@@ -331,6 +331,8 @@ socket.addEventListener("ready", ({ detail: { frame } }) => {
   else requestSync();
   flushOutbox();
   maybeSendRead();
+  // The socket has made the conversation if this is its first visit: list it.
+  if (sidebar) sidebar.refreshSoon();
 });
 
 socket.addEventListener("frame", ({ detail: { frame } }) => {

@@ -64,7 +64,9 @@ export class ConversationList {
     if (this.inFlight) return;
     this.inFlight = true;
     try {
-      const { ok, body } = await getJSON(API);
+      // The chat page's own conversation stays listed before its first message.
+      const url = this.current ? `${API}?current=${encodeURIComponent(this.current)}` : API;
+      const { ok, body } = await getJSON(url);
       if (ok && body) this.render(body.conversations);
     } catch {
       // Offline: keep what is shown; the next refresh tries again.
