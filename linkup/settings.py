@@ -14,25 +14,12 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
+from linkup.env import env_bool, env_list, env_number
 from linkup.stack import cache_config, channel_layer_config, database_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("LINKUP_VAR_DIR", BASE_DIR / "var"))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
-
-
-def env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None:
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def env_list(name: str, default: list[str]) -> list[str]:
-    value = os.environ.get(name)
-    if value is None:
-        return default
-    return [item.strip() for item in value.split(",") if item.strip()]
 
 
 DEBUG = env_bool("DEBUG", True)
@@ -124,7 +111,7 @@ else:
             # database_sync_to_async call, and with CONN_MAX_AGE=0 that means
             # reopening SQLite (and checkpointing the WAL on close) for every
             # frame, which cut throughput to a fraction.
-            "CONN_MAX_AGE": int(os.environ.get("DATABASE_CONN_MAX_AGE", "600")),
+            "CONN_MAX_AGE": env_number("DATABASE_CONN_MAX_AGE", 600),
             "CONN_HEALTH_CHECKS": True,
             # A file, not Django's shared in-memory database, so that tests
             # with real threads see the same locking as production.
@@ -192,43 +179,43 @@ EMAIL_BACKEND = os.environ.get(
 )
 EMAIL_FILE_PATH = VAR_DIR / "mail"
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
-EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
-EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "10"))
+EMAIL_PORT = env_number("EMAIL_PORT", 25)
+EMAIL_TIMEOUT = env_number("EMAIL_TIMEOUT", 10)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "LinkUp <noreply@localhost>")
 
 # --- Messaging limits (the wire contract's settings table) -------------------
 
-MESSAGING_MAX_LENGTH = int(os.environ.get("MESSAGING_MAX_LENGTH", "4000"))
+MESSAGING_MAX_LENGTH = env_number("MESSAGING_MAX_LENGTH", 4000)
 # Must stay below daphne's own limit (1 MiB), beyond which daphne closes the
 # socket before the application sees the frame.
-MESSAGING_MAX_FRAME_BYTES = int(os.environ.get("MESSAGING_MAX_FRAME_BYTES", "65536"))
+MESSAGING_MAX_FRAME_BYTES = env_number("MESSAGING_MAX_FRAME_BYTES", 65536)
 MESSAGING_RATE_LIMIT = os.environ.get("MESSAGING_RATE_LIMIT", "60/10s")
 # Presence: each process refreshes its sockets' rows every HEARTBEAT seconds;
 # a row not refreshed for EXPIRY seconds (its process died) stops counting.
-MESSAGING_PRESENCE_HEARTBEAT_SECONDS = float(os.environ.get("MESSAGING_PRESENCE_HEARTBEAT_SECONDS", "20"))
-MESSAGING_PRESENCE_EXPIRY_SECONDS = float(os.environ.get("MESSAGING_PRESENCE_EXPIRY_SECONDS", "60"))
-MESSAGING_TYPING_EXPIRY_SECONDS = float(os.environ.get("MESSAGING_TYPING_EXPIRY_SECONDS", "5"))
+MESSAGING_PRESENCE_HEARTBEAT_SECONDS = env_number("MESSAGING_PRESENCE_HEARTBEAT_SECONDS", 20.0)
+MESSAGING_PRESENCE_EXPIRY_SECONDS = env_number("MESSAGING_PRESENCE_EXPIRY_SECONDS", 60.0)
+MESSAGING_TYPING_EXPIRY_SECONDS = env_number("MESSAGING_TYPING_EXPIRY_SECONDS", 5.0)
 # Abuse limits: typing frames per user, open sockets per user, and bad frames
 # one socket may send per window before it is disconnected.
 MESSAGING_TYPING_RATE_LIMIT = os.environ.get("MESSAGING_TYPING_RATE_LIMIT", "30/10s")
-MESSAGING_MAX_SOCKETS_PER_USER = int(os.environ.get("MESSAGING_MAX_SOCKETS_PER_USER", "20"))
+MESSAGING_MAX_SOCKETS_PER_USER = env_number("MESSAGING_MAX_SOCKETS_PER_USER", 20)
 MESSAGING_BAD_FRAME_LIMIT = os.environ.get("MESSAGING_BAD_FRAME_LIMIT", "30/60s")
 # Circuit breakers (SMTP, the channel layer): open after this many failures in
 # a row, probe again after this many seconds.
-MESSAGING_BREAKER_FAILURES = int(os.environ.get("MESSAGING_BREAKER_FAILURES", "5"))
-MESSAGING_BREAKER_RESET_SECONDS = float(os.environ.get("MESSAGING_BREAKER_RESET_SECONDS", "30"))
+MESSAGING_BREAKER_FAILURES = env_number("MESSAGING_BREAKER_FAILURES", 5)
+MESSAGING_BREAKER_RESET_SECONDS = env_number("MESSAGING_BREAKER_RESET_SECONDS", 30.0)
 # The channel layer's breaker probes sooner: while it is open no push goes out.
-MESSAGING_LAYER_BREAKER_RESET_SECONDS = float(os.environ.get("MESSAGING_LAYER_BREAKER_RESET_SECONDS", "5"))
+MESSAGING_LAYER_BREAKER_RESET_SECONDS = env_number("MESSAGING_LAYER_BREAKER_RESET_SECONDS", 5.0)
 # /metrics answers only "Authorization: Bearer <token>" when this is set.
 MESSAGING_METRICS_TOKEN = os.environ.get("MESSAGING_METRICS_TOKEN", "")
 # Notifications: similar ones within this window share a row ("3 new messages").
-MESSAGING_NOTIFICATION_GROUP_SECONDS = float(os.environ.get("MESSAGING_NOTIFICATION_GROUP_SECONDS", "300"))
+MESSAGING_NOTIFICATION_GROUP_SECONDS = env_number("MESSAGING_NOTIFICATION_GROUP_SECONDS", 300.0)
 # Links in emails point here.
 MESSAGING_SITE_URL = os.environ.get("MESSAGING_SITE_URL", "http://127.0.0.1:8000")
 # The durable retry queue's backoff (exponential with full jitter).
-MESSAGING_RETRY_BASE_SECONDS = float(os.environ.get("MESSAGING_RETRY_BASE_SECONDS", "30"))
-MESSAGING_RETRY_MAX_SECONDS = float(os.environ.get("MESSAGING_RETRY_MAX_SECONDS", "3600"))
-MESSAGING_RETRY_MAX_ATTEMPTS = int(os.environ.get("MESSAGING_RETRY_MAX_ATTEMPTS", "8"))
+MESSAGING_RETRY_BASE_SECONDS = env_number("MESSAGING_RETRY_BASE_SECONDS", 30.0)
+MESSAGING_RETRY_MAX_SECONDS = env_number("MESSAGING_RETRY_MAX_SECONDS", 3600.0)
+MESSAGING_RETRY_MAX_ATTEMPTS = env_number("MESSAGING_RETRY_MAX_ATTEMPTS", 8)
 # Mounts the benchmark's bare relay (ws/bench/relay/<room>/, see
 # messaging/bench/relay.py). Only ``manage.py bench_chat`` turns it on, for the
 # daphne it starts; never turn it on in a deployment.

@@ -8,11 +8,12 @@ reason for it. docs/deployment.md has the figures behind the choices.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+
+from linkup.env import env_number
 
 # --- PostgreSQL ---------------------------------------------------------------
 
@@ -30,7 +31,7 @@ DATABASE_POOL_MIN_SIZE = 2
 DATABASE_POOL_MAX_SIZE = 8
 # A caller that cannot get a connection for this long fails (a server_error
 # frame on a socket, an HTTP error) instead of queueing without bound.
-DATABASE_POOL_TIMEOUT_SECONDS = 10
+DATABASE_POOL_TIMEOUT_SECONDS = 10.0
 # Idle connections above min_size are closed after this long.
 DATABASE_POOL_MAX_IDLE_SECONDS = 300
 
@@ -51,9 +52,9 @@ def database_config(url: str) -> dict[str, Any]:
             "unset it to run on the embedded SQLite database."
         )
     config.setdefault("OPTIONS", {})["pool"] = {
-        "min_size": int(os.environ.get("DATABASE_POOL_MIN_SIZE", DATABASE_POOL_MIN_SIZE)),
-        "max_size": int(os.environ.get("DATABASE_POOL_MAX_SIZE", DATABASE_POOL_MAX_SIZE)),
-        "timeout": float(os.environ.get("DATABASE_POOL_TIMEOUT_SECONDS", DATABASE_POOL_TIMEOUT_SECONDS)),
+        "min_size": env_number("DATABASE_POOL_MIN_SIZE", DATABASE_POOL_MIN_SIZE),
+        "max_size": env_number("DATABASE_POOL_MAX_SIZE", DATABASE_POOL_MAX_SIZE),
+        "timeout": env_number("DATABASE_POOL_TIMEOUT_SECONDS", DATABASE_POOL_TIMEOUT_SECONDS),
         "max_idle": float(DATABASE_POOL_MAX_IDLE_SECONDS),
     }
     return config

@@ -110,14 +110,8 @@ class CircuitBreaker:
             self.probing = False
 
     def reset(self) -> None:
-        """Closed, with no failures counted (tests; an operator after a fix)."""
-        moved = None
-        with self._lock:
-            self.failures = 0
-            self.probing = False
-            if self.state is not BreakerState.CLOSED:
-                moved = self._move(BreakerState.CLOSED)
-        self._notify(moved)
+        """Closed, with no failures counted (tests; an operator after a fix): as after a success."""
+        self.record_success()
 
     def _move(self, new: BreakerState) -> tuple[BreakerState, BreakerState]:
         """Change state (under the lock); the listeners hear of it from :meth:`_notify`, outside it."""

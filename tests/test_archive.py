@@ -26,24 +26,24 @@ def fill(alice, bob, n: int):
     return conversation
 
 
-def all_by_sync(conversation, reader, limit: int) -> list[int]:
-    seqs, after = [], 0
+def all_seqs(conversation, reader, limit: int, *, newest_first: bool = False) -> list[int]:
+    """Every seq the reader can page through: by ``sync`` (after=), or by ``history`` (before=)."""
+    seqs, cursor = [], None
     while True:
-        page = handlers.get_messages(conversation.pk, reader.pk, after=after, limit=limit)
+        where = {"before": cursor} if newest_first else {"after": cursor or 0}
+        page = handlers.get_messages(conversation.pk, reader.pk, limit=limit, **where)
         seqs += [m.seq for m in page.messages]
         if not page.has_more:
             return seqs
-        after = page.messages[-1].seq
+        cursor = page.messages[-1].seq
+
+
+def all_by_sync(conversation, reader, limit: int) -> list[int]:
+    return all_seqs(conversation, reader, limit)
 
 
 def all_by_history(conversation, reader, limit: int) -> list[int]:
-    seqs, before = [], None
-    while True:
-        page = handlers.get_messages(conversation.pk, reader.pk, before=before, limit=limit)
-        seqs += [m.seq for m in page.messages]
-        if not page.has_more:
-            return seqs
-        before = page.messages[-1].seq
+    return all_seqs(conversation, reader, limit, newest_first=True)
 
 
 def test_the_command_archives_old_messages_and_sync_still_sees_every_seq(alice, bob, capsys) -> None:

@@ -63,3 +63,12 @@ def test_tls_behind_a_proxy_is_opt_in_from_the_environment(tmp_path) -> None:
         text=True,
     )
     assert wrong.returncode != 0 and "SECURE_PROXY_SSL_HEADER is HEADER,VALUE" in wrong.stderr
+
+
+def test_a_number_setting_that_is_not_a_number_refuses_to_start_and_names_itself(tmp_path) -> None:
+    env = {**os.environ, "LINKUP_VAR_DIR": str(tmp_path), "MESSAGING_MAX_SOCKETS_PER_USER": "twenty"}
+    result = subprocess.run(
+        [sys.executable, "-c", "import linkup.settings"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode != 0
+    assert "MESSAGING_MAX_SOCKETS_PER_USER must be an integer, got 'twenty'" in result.stderr
