@@ -196,7 +196,13 @@ def record_transition(breaker: CircuitBreaker, old: BreakerState, new: BreakerSt
     except RuntimeError:
         messaging_logger.error(*arguments, **options)
     else:
-        loop.create_task(messaging_logger.aerror(*arguments, **options))
+        # The loop keeps only a weak reference to a task: hold it until it is done.
+        task = loop.create_task(messaging_logger.aerror(*arguments, **options))
+        _transition_records.add(task)
+        task.add_done_callback(_transition_records.discard)
+
+
+_transition_records: set[asyncio.Task] = set()
 
 
 def make_breaker(name: str, *, reset_setting: str = "MESSAGING_BREAKER_RESET_SECONDS", reset_default: float = 30) -> CircuitBreaker:

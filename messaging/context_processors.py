@@ -15,4 +15,6 @@ def notification_bell(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    return {"notification_unread": functools.partial(handlers.notification_unread_count, user.pk)}
+    # A template calls a callable each time it shows it (base.html does three
+    # times): cached, it is counted once per render, and only if shown.
+    return {"notification_unread": functools.cache(functools.partial(handlers.notification_unread_count, user.pk))}

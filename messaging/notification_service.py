@@ -21,7 +21,6 @@ The steps are independent, so each may fail without losing the others:
 from __future__ import annotations
 
 import datetime
-import logging
 import zoneinfo
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -41,8 +40,6 @@ from .logging_utils import category_for_exception, messaging_logger
 from .models import Connection, Message, Notification, NotificationKind, NotificationPreference
 from .retry_handler import claim, enqueue, retry_operation, run_item
 from .serializers import notification_frame, unread_count_frame
-
-log = logging.getLogger("messaging.notifications")
 
 EMAIL_OPERATION = "notification.email"
 DEFAULT_GROUP_SECONDS = 300
@@ -101,7 +98,6 @@ class Delivery:
     """What :func:`store_notification` stored and decided."""
 
     notification: Notification
-    created: bool
     push: bool
     unread: int
     listening: bool = False
@@ -123,12 +119,16 @@ def store_notification(
     group_title: str | None = None,
     message: Message | None = None,
     now: datetime.datetime | None = None,
+    sockets: Sockets | None = None,
 ) -> Delivery:
     """Store (or fold into a recent similar one) and decide push and email.
 
     ``group_title`` may hold ``{count}``: the title of a grouped row.
+    ``sockets``: the user's live sockets, when the caller has read them already.
     """
     now = now or timezone.now()
+    if sockets is None:
+        sockets = live_sockets(user_id, now)
     preference = preference_for(user_id, kind)
     with transaction.atomic():
         existing = None
@@ -167,12 +167,11 @@ def store_notification(
             created = True
         delivery = Delivery(
             notification=notification,
-            created=created,
             push=preference.in_app,
             unread=Notification.objects.filter(user_id=user_id, read=False).count(),
-            listening=_live_sockets(user_id, now).filter(kind=Connection.Kind.NOTIFICATIONS).exists(),
+            listening=any(kind == Connection.Kind.NOTIFICATIONS for kind, _ in sockets),
         )
-        decision = _email_decision(user_id, preference, now) if created else "grouped"
+        decision = _email_decision(preference, now, online=bool(sockets)) if created else "grouped"
         metrics.NOTIFICATION_DELIVERIES.labels("email", decision).inc()
         if decision == "queued":
             item = enqueue(EMAIL_OPERATION, {"notification": notification.pk}, notification=notification)
@@ -182,18 +181,24 @@ def store_notification(
     return delivery
 
 
-def _live_sockets(user_id: int, now: datetime.datetime) -> Any:
+#: a user's live sockets: (kind, conversation id or None) of each
+Sockets = frozenset[tuple[str, int | None]]
+
+
+def live_sockets(user_id: int, now: datetime.datetime) -> Sockets:
+    """One query for what the notification decisions need to know of the user's open sockets."""
     cutoff = now - datetime.timedelta(seconds=conf.limits().presence_expiry)
-    return Connection.objects.filter(user_id=user_id, last_heartbeat__gte=cutoff)
+    live = Connection.objects.filter(user_id=user_id, last_heartbeat__gte=cutoff)
+    return frozenset(live.values_list("kind", "conversation_id"))
 
 
-def _email_decision(user_id: int, preference: Preference, now: datetime.datetime) -> str:
+def _email_decision(preference: Preference, now: datetime.datetime, *, online: bool) -> str:
     """"queued", or why not: email only a user who is away (no open socket anywhere)."""
     if not preference.email:
         return "skipped_preference"
     if in_quiet_hours(now, preference.quiet_hours_start, preference.quiet_hours_end, preference.timezone):
         return "skipped_quiet_hours"
-    if _live_sockets(user_id, now).exists():
+    if online:
         return "skipped_online"
     return "queued"
 
@@ -250,6 +255,13 @@ def _attempt_now(item_id: int) -> None:
     try:
         if claim(item_id):
             run_item(item_id)
+    except Exception as exc:  # noqa: BLE001 - in a pool thread nobody waits on: record, the worker retries it
+        messaging_logger.error(
+            category_for_exception(exc),
+            "immediate email attempt failed; the retry worker will take the item",
+            context={"retry_item": item_id},
+            exc=exc,
+        )
     finally:
         close_old_connections()
 
@@ -338,11 +350,7 @@ async def anotify(user_id: int, kind: str, title: str, body: str = "", url: str 
 
 
 def has_conversation_open(user_id: int, conversation_id: int) -> bool:
-    return (
-        _live_sockets(user_id, timezone.now())
-        .filter(kind=Connection.Kind.CHAT, conversation_id=conversation_id)
-        .exists()
-    )
+    return (Connection.Kind.CHAT, conversation_id) in live_sockets(user_id, timezone.now())
 
 
 def _new_message_options(message: Message) -> dict[str, Any]:
@@ -361,10 +369,13 @@ def _new_message_options(message: Message) -> dict[str, Any]:
 
 def store_new_message_notification(message: Message) -> Delivery | None:
     """The recipient's ``new_message`` notification, unless they have the conversation open."""
-    if message.recipient_id is None or has_conversation_open(message.recipient_id, message.conversation_id):
+    if message.recipient_id is None:
         return None
-    options = _new_message_options(message)
-    return store_notification(message.recipient_id, options.pop("kind"), options.pop("title"), **options)
+    now = timezone.now()
+    sockets = live_sockets(message.recipient_id, now)
+    if (Connection.Kind.CHAT, message.conversation_id) in sockets:
+        return None
+    return store_notification(message.recipient_id, **_new_message_options(message), now=now, sockets=sockets)
 
 
 def notify_new_message(message: Message) -> None:

@@ -188,6 +188,24 @@ def test_layer_and_smtp_both_down_still_store_then_deliver_once_when_smtp_is_bac
 
 
 @override_settings(EMAIL_BACKEND=LOCMEM)
+def test_an_immediate_email_attempt_that_crashes_is_recorded_and_left_to_the_worker(alice) -> None:
+    """The attempt runs in a pool thread nobody waits on: a crash there must not vanish."""
+    from django.db import OperationalError
+
+    from messaging.models import MessagingError
+
+    crash = OperationalError("disk I/O error")
+    with mock.patch("messaging.notification_service.run_item", side_effect=crash):
+        notify(alice)
+    item = RetryQueueItem.objects.get()
+    record = MessagingError.objects.get(category="database_error")
+    assert record.context["retry_item"] == item.pk and "disk I/O error" in record.context["exception"]
+    assert mail.outbox == []
+    # The claimed item is taken again by the worker once its claim goes stale.
+    assert item.state == "running"
+
+
+@override_settings(EMAIL_BACKEND=LOCMEM)
 def test_a_user_without_an_address_is_not_emailed(make_user) -> None:
     user = make_user("noaddress")
     user.email = ""
