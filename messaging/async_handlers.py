@@ -15,7 +15,7 @@ from typing import Any, Union
 from channels.db import database_sync_to_async
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Max, Q
+from django.db.models import Count, F, Max, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -505,15 +505,14 @@ def conversations_for(user: Any, *, current: str | None = None) -> list[dict[str
         p.conversation_id: p.user
         for p in Participant.objects.filter(conversation_id__in=ids).exclude(user=user).select_related("user")
     }
-    latest = Q()
-    for c in conversations:
-        if c.last_seq:
-            latest |= Q(conversation_id=c.pk, seq=c.last_seq)
-    last_messages = (
-        {m.conversation_id: m for m in Message.objects.filter(latest).select_related("sender", "recipient")}
-        if latest
-        else {}
-    )
+    # One condition for all (not one OR per conversation: SQLite refuses an
+    # expression tree over 1000 deep, so a big inbox failed).
+    last_messages = {
+        m.conversation_id: m
+        for m in Message.objects.filter(conversation_id__in=ids, seq=F("conversation__last_seq")).select_related(
+            "sender", "recipient"
+        )
+    }
     unread = dict(
         Message.objects.filter(conversation_id__in=ids, recipient=user, status__in=UNREAD)
         .values("conversation_id")
@@ -764,21 +763,15 @@ class AsyncSafeMessageHandler:
     """
 
     open_chat = staticmethod(database_sync_to_async(open_chat))
-    last_seq = staticmethod(database_sync_to_async(last_seq))
-    unread_count = staticmethod(database_sync_to_async(unread_count))
-    create_message = staticmethod(database_sync_to_async(create_message))
     create_messages = staticmethod(database_sync_to_async(create_messages))
     get_messages = staticmethod(database_sync_to_async(get_messages))
-    mark_delivered = staticmethod(database_sync_to_async(mark_delivered))
     mark_delivered_many = staticmethod(database_sync_to_async(mark_delivered_many))
     mark_message_read = staticmethod(database_sync_to_async(mark_message_read))
-    set_user_online_status = staticmethod(database_sync_to_async(set_user_online_status))
     register_connection = staticmethod(database_sync_to_async(register_connection))
     register_chat_connection = staticmethod(database_sync_to_async(register_chat_connection))
     unregister_connection = staticmethod(database_sync_to_async(unregister_connection))
     refresh_connections = staticmethod(database_sync_to_async(refresh_connections))
     sweep_expired_connections = staticmethod(database_sync_to_async(sweep_expired_connections))
-    presence_of = staticmethod(database_sync_to_async(presence_of))
     notification_unread_count = staticmethod(database_sync_to_async(notification_unread_count))
     mark_notification_read = staticmethod(database_sync_to_async(mark_notification_read))
     mark_all_notifications_read = staticmethod(database_sync_to_async(mark_all_notifications_read))

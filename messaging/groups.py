@@ -10,7 +10,6 @@ reported to the caller, never raised into the chat path.
 from __future__ import annotations
 
 import asyncio
-import logging
 import weakref
 from typing import Any
 
@@ -21,8 +20,6 @@ from .circuit_breaker import make_breaker
 from .error_models import ErrorCategory, Severity
 from .logging_utils import messaging_logger
 from .serializers import JSONSerializer, presence_frame
-
-log = logging.getLogger("messaging.groups")
 
 
 def conversation_group(conversation_id: int) -> str:
@@ -49,15 +46,14 @@ layer_breaker = make_breaker(
 )
 
 
-async def group_send(group: str, event: dict[str, Any], *, layer: Any = None) -> bool:
+async def group_send(group: str, event: dict[str, Any]) -> bool:
     """Send ``event`` to ``group``; False (and a ``MessagingError``) if the layer failed.
 
     The failure is recorded at most once a minute per event type: when the
     layer is down, every message would otherwise add a row.
     """
-    layer = layer or get_channel_layer()
     try:
-        await layer_breaker.acall(layer.group_send, group, event)
+        await layer_breaker.acall(get_channel_layer().group_send, group, event)
         return True
     except Exception as exc:  # noqa: BLE001 - any layer failure (Redis down, full) is best effort
         metrics.LAYER_SEND_FAILURES.inc()

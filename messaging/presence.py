@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import logging
 import os
 import socket
 import uuid
@@ -26,8 +25,6 @@ from . import conf
 from .async_handlers import AsyncSafeMessageHandler as db
 from .groups import broadcast_presence
 from .logging_utils import category_for_exception, messaging_logger
-
-log = logging.getLogger("messaging.presence")
 
 
 class PresenceTracker:

@@ -80,10 +80,6 @@ class MessagingJSONEncoder(DjangoJSONEncoder):
         payload = PAYLOADS.get(type(o))
         if payload is not None:
             return payload(o)
-        if hasattr(o, "as_payload"):
-            return o.as_payload()
-        if isinstance(o, (set, frozenset)):
-            return sorted(o, key=repr)
         return super().default(o)
 
 

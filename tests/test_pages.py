@@ -6,6 +6,7 @@ import json
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from messaging import async_handlers as handlers
 from messaging.models import Connection, Notification
@@ -105,6 +106,31 @@ def test_an_opened_but_empty_conversation_is_listed_only_on_its_own_chat_page(al
     assert peers(alice_client) == ["bob"] and peers(bob_client) == ["alice"]
     # one row per conversation, also when it is the current one
     assert peers(bob_client, "/messages/api/conversations?current=alice") == ["alice"]
+
+
+def test_a_big_inbox_lists_every_conversation_with_its_last_message(alice_client, user_model) -> None:
+    """1,100 conversations: more than SQLite's expression depth (1000) of an OR per conversation."""
+    from messaging.models import Conversation, Message, Participant
+
+    alice = user_model.objects.get(username="alice")
+    peers = user_model.objects.bulk_create(user_model(username=f"peer{i:04d}") for i in range(1100))
+    chats = Conversation.objects.bulk_create(
+        Conversation(direct_key=f"big-{peer.username}", last_seq=2, last_message_at=timezone.now()) for peer in peers
+    )
+    Participant.objects.bulk_create(
+        Participant(conversation=c, user=u) for c, peer in zip(chats, peers, strict=True) for u in (alice, peer)
+    )
+    Message.objects.bulk_create(
+        Message(conversation=c, seq=seq, sender=peer, recipient=alice, content=f"{peer.username} {seq}", client_id=f"{c.pk}-{seq}")
+        for c, peer in zip(chats, peers, strict=True)
+        for seq in (1, 2)
+    )
+
+    rows = handlers.conversations_for(alice)
+
+    assert len(rows) == 1100
+    assert all(row["last_message"].content == f"{row['peer'].username} 2" for row in rows)
+    assert all(row["unread"] == 2 for row in rows)
 
 
 def test_inbox_page_embeds_the_same_rows_and_sets_the_csrf_cookie(alice_client, make_user, user_model) -> None:
