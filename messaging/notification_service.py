@@ -28,7 +28,6 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
-from django.conf import settings
 from django.core.mail import send_mail
 from django.db import close_old_connections, transaction
 from django.utils import timezone
@@ -42,7 +41,6 @@ from .retry_handler import claim, enqueue, retry_operation, run_item
 from .serializers import notification_frame, unread_count_frame
 
 EMAIL_OPERATION = "notification.email"
-DEFAULT_GROUP_SECONDS = 300
 
 
 def notifications_group(user_id: int) -> str:
@@ -105,7 +103,7 @@ class Delivery:
 
 
 def _group_seconds() -> float:
-    return float(getattr(settings, "MESSAGING_NOTIFICATION_GROUP_SECONDS", DEFAULT_GROUP_SECONDS))
+    return float(conf.setting("MESSAGING_NOTIFICATION_GROUP_SECONDS"))
 
 
 def store_notification(
@@ -272,7 +270,7 @@ def wait_for_email_attempts(timeout: float = 30) -> None:
 
 
 def site_url() -> str:
-    return str(getattr(settings, "MESSAGING_SITE_URL", "http://127.0.0.1:8000")).rstrip("/")
+    return str(conf.setting("MESSAGING_SITE_URL")).rstrip("/")
 
 
 @retry_operation(EMAIL_OPERATION)

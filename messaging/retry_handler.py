@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 from django.db import DatabaseError, IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
-from . import metrics
+from . import conf, metrics
 from .error_models import ErrorCategory
 from .logging_utils import messaging_logger
 
@@ -92,17 +92,14 @@ DATABASE_POLICY = RetryPolicy(Backoff.EXPONENTIAL, base_delay=0.05, max_delay=1.
 def queue_policy() -> RetryPolicy:
     """The durable queue's backoff: minutes to hours, for services that are down.
 
-    ``MESSAGING_RETRY_BASE_SECONDS`` (30), ``MESSAGING_RETRY_MAX_SECONDS``
-    (3600) and ``MESSAGING_RETRY_MAX_ATTEMPTS`` (8): with full jitter, eight
-    attempts span on average about an hour and a half.
+    ``MESSAGING_RETRY_BASE_SECONDS``, ``MESSAGING_RETRY_MAX_SECONDS`` and
+    ``MESSAGING_RETRY_MAX_ATTEMPTS`` (defaults in messaging/conf.py).
     """
-    from django.conf import settings
-
     return RetryPolicy(
         Backoff.EXPONENTIAL,
-        base_delay=float(getattr(settings, "MESSAGING_RETRY_BASE_SECONDS", 30)),
-        max_delay=float(getattr(settings, "MESSAGING_RETRY_MAX_SECONDS", 3600)),
-        max_attempts=int(getattr(settings, "MESSAGING_RETRY_MAX_ATTEMPTS", 8)),
+        base_delay=float(conf.setting("MESSAGING_RETRY_BASE_SECONDS")),
+        max_delay=float(conf.setting("MESSAGING_RETRY_MAX_SECONDS")),
+        max_attempts=int(conf.setting("MESSAGING_RETRY_MAX_ATTEMPTS")),
         jitter=True,
     )
 
