@@ -27,6 +27,7 @@ from .models import (
     RetryQueueItem,
     UserStatus,
 )
+from .retry_handler import retry_backlog
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -88,7 +89,6 @@ class MessagingErrorAdmin(admin.ModelAdmin):
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         """The operator's console: error rates, breakers of every process, the retry backlog."""
         from .metrics import breaker_states
-        from .views import retry_backlog
 
         extra_context = {
             **(extra_context or {}),

@@ -347,6 +347,24 @@ def release_stale_claims() -> int:
     ).update(state=RetryQueueItem.State.PENDING, claimed_until=None)
 
 
+def retry_backlog() -> dict[str, Any]:
+    """Items waiting in the retry queue and how long the oldest due one has waited."""
+    from .models import RetryQueueItem
+
+    now = timezone.now()
+    waiting = RetryQueueItem.objects.filter(state__in=[RetryQueueItem.State.PENDING, RetryQueueItem.State.RUNNING])
+    oldest = waiting.filter(next_attempt_at__lte=now).order_by("next_attempt_at").values_list(
+        "next_attempt_at", flat=True
+    ).first()
+    return {
+        "pending": waiting.count(),
+        "oldest_due_seconds": round((now - oldest).total_seconds(), 1) if oldest else 0.0,
+        "exhausted_last_hour": RetryQueueItem.objects.filter(
+            state=RetryQueueItem.State.EXHAUSTED, last_attempt_at__gte=now - datetime.timedelta(hours=1)
+        ).count(),
+    }
+
+
 @dataclass
 class QueueRun:
     succeeded: int = 0
