@@ -224,7 +224,7 @@ async def push(delivery: Delivery) -> bool:
     else:
         outcome = "skipped_preference"
     metrics.NOTIFICATION_DELIVERIES.labels("websocket", outcome).inc()
-    counted = await broadcast_frame(group, "notification.push", unread_count_frame(delivery.unread))
+    counted = await push_unread_count(delivery.notification.user_id, delivery.unread)
     return pushed and counted
 
 
