@@ -14,7 +14,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from linkup.env import env_bool, env_list, env_number
+from linkup.env import env_bool, env_list, env_number, env_present
 from linkup.stack import cache_config, channel_layer_config, database_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -183,43 +183,38 @@ EMAIL_PORT = env_number("EMAIL_PORT", 25)
 EMAIL_TIMEOUT = env_number("EMAIL_TIMEOUT", 10)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "LinkUp <noreply@localhost>")
 
-# --- Messaging limits (the wire contract's settings table) -------------------
+# --- Messaging (the wire contract's settings table) ------------------------
 
-MESSAGING_MAX_LENGTH = env_number("MESSAGING_MAX_LENGTH", 4000)
-# Must stay below daphne's own limit (1 MiB), beyond which daphne closes the
-# socket before the application sees the frame.
-MESSAGING_MAX_FRAME_BYTES = env_number("MESSAGING_MAX_FRAME_BYTES", 65536)
-MESSAGING_RATE_LIMIT = os.environ.get("MESSAGING_RATE_LIMIT", "60/10s")
-# Presence: each process refreshes its sockets' rows every HEARTBEAT seconds;
-# a row not refreshed for EXPIRY seconds (its process died) stops counting.
-MESSAGING_PRESENCE_HEARTBEAT_SECONDS = env_number("MESSAGING_PRESENCE_HEARTBEAT_SECONDS", 20.0)
-MESSAGING_PRESENCE_EXPIRY_SECONDS = env_number("MESSAGING_PRESENCE_EXPIRY_SECONDS", 60.0)
-MESSAGING_TYPING_EXPIRY_SECONDS = env_number("MESSAGING_TYPING_EXPIRY_SECONDS", 5.0)
-# Abuse limits: typing frames per user, open sockets per user, and bad frames
-# one socket may send per window before it is disconnected.
-MESSAGING_TYPING_RATE_LIMIT = os.environ.get("MESSAGING_TYPING_RATE_LIMIT", "30/10s")
-MESSAGING_MAX_SOCKETS_PER_USER = env_number("MESSAGING_MAX_SOCKETS_PER_USER", 20)
-MESSAGING_BAD_FRAME_LIMIT = os.environ.get("MESSAGING_BAD_FRAME_LIMIT", "30/60s")
-# Circuit breakers (SMTP, the channel layer): open after this many failures in
-# a row, probe again after this many seconds.
-MESSAGING_BREAKER_FAILURES = env_number("MESSAGING_BREAKER_FAILURES", 5)
-MESSAGING_BREAKER_RESET_SECONDS = env_number("MESSAGING_BREAKER_RESET_SECONDS", 30.0)
-# The channel layer's breaker probes sooner: while it is open no push goes out.
-MESSAGING_LAYER_BREAKER_RESET_SECONDS = env_number("MESSAGING_LAYER_BREAKER_RESET_SECONDS", 5.0)
-# /metrics answers only "Authorization: Bearer <token>" when this is set.
-MESSAGING_METRICS_TOKEN = os.environ.get("MESSAGING_METRICS_TOKEN", "")
-# Notifications: similar ones within this window share a row ("3 new messages").
-MESSAGING_NOTIFICATION_GROUP_SECONDS = env_number("MESSAGING_NOTIFICATION_GROUP_SECONDS", 300.0)
-# Links in emails point here.
-MESSAGING_SITE_URL = os.environ.get("MESSAGING_SITE_URL", "http://127.0.0.1:8000")
-# The durable retry queue's backoff (exponential with full jitter).
-MESSAGING_RETRY_BASE_SECONDS = env_number("MESSAGING_RETRY_BASE_SECONDS", 30.0)
-MESSAGING_RETRY_MAX_SECONDS = env_number("MESSAGING_RETRY_MAX_SECONDS", 3600.0)
-MESSAGING_RETRY_MAX_ATTEMPTS = env_number("MESSAGING_RETRY_MAX_ATTEMPTS", 8)
-# Mounts the benchmark's bare relay (ws/bench/relay/<room>/, see
-# messaging/bench/relay.py). Only ``manage.py bench_chat`` turns it on, for the
-# daphne it starts; never turn it on in a deployment.
-MESSAGING_BENCH_RELAY = env_bool("MESSAGING_BENCH_RELAY", False)
+# Set here only when the environment sets them: the defaults, and what each
+# setting means, live in messaging/conf.py. MESSAGING_METRICS_TOKEN (unset:
+# /metrics is open) and MESSAGING_BENCH_RELAY (never on in a deployment; only
+# ``manage.py bench_chat`` turns it on for the daphne it starts) are read where
+# they are used.
+globals().update(
+    env_present(
+        {
+            "MESSAGING_MAX_LENGTH": int,
+            "MESSAGING_MAX_FRAME_BYTES": int,
+            "MESSAGING_RATE_LIMIT": str,
+            "MESSAGING_PRESENCE_HEARTBEAT_SECONDS": float,
+            "MESSAGING_PRESENCE_EXPIRY_SECONDS": float,
+            "MESSAGING_TYPING_EXPIRY_SECONDS": float,
+            "MESSAGING_TYPING_RATE_LIMIT": str,
+            "MESSAGING_MAX_SOCKETS_PER_USER": int,
+            "MESSAGING_BAD_FRAME_LIMIT": str,
+            "MESSAGING_BREAKER_FAILURES": int,
+            "MESSAGING_BREAKER_RESET_SECONDS": float,
+            "MESSAGING_LAYER_BREAKER_RESET_SECONDS": float,
+            "MESSAGING_METRICS_TOKEN": str,
+            "MESSAGING_NOTIFICATION_GROUP_SECONDS": float,
+            "MESSAGING_SITE_URL": str,
+            "MESSAGING_RETRY_BASE_SECONDS": float,
+            "MESSAGING_RETRY_MAX_SECONDS": float,
+            "MESSAGING_RETRY_MAX_ATTEMPTS": int,
+            "MESSAGING_BENCH_RELAY": bool,
+        }
+    )
+)
 
 # --- Logging --------------------------------------------------------------
 

@@ -6,7 +6,10 @@ import datetime
 from typing import Any
 
 from django.contrib import admin
-from django.db.models import Count, Q, QuerySet, Sum
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import ValidationError
+from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models.functions import Greatest
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
@@ -24,6 +27,7 @@ from .models import (
     RetryQueueItem,
     UserStatus,
 )
+from .retry_handler import retry_backlog
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -85,7 +89,6 @@ class MessagingErrorAdmin(admin.ModelAdmin):
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         """The operator's console: error rates, breakers of every process, the retry backlog."""
         from .metrics import breaker_states
-        from .views import retry_backlog
 
         extra_context = {
             **(extra_context or {}),
@@ -105,14 +108,10 @@ class MessagingErrorAdmin(admin.ModelAdmin):
         self.message_user(request, f"{updated} error(s) marked as resolved.")
 
 
-class ParticipantInline(admin.TabularInline):
+class ParticipantInline(ReadOnlyInline):
     model = Participant
-    extra = 0
-    can_delete = False
-    readonly_fields = ("user", "joined_at")
-
-    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
+    fields = ("user", "joined_at")
+    readonly_fields = fields
 
 
 @admin.register(Conversation)
@@ -181,13 +180,13 @@ class UserStatusAdmin(ReadOnlyAdmin):
         return obj.sockets
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None) -> HttpResponse:
-        status = self.get_object(request, object_id)
-        extra_context = {
-            **(extra_context or {}),
-            "connections": Connection.objects.filter(user_id=status.user_id).select_related("conversation")
-            if status
-            else [],
-        }
+        # The primary key is the user's id; the object itself is fetched by the admin.
+        try:
+            user_id = UserStatus._meta.pk.to_python(unquote(object_id))
+        except ValidationError:
+            user_id = None  # the admin answers "does not exist"
+        connections = Connection.objects.filter(user_id=user_id) if user_id is not None else Connection.objects.none()
+        extra_context = {**(extra_context or {}), "connections": connections}
         return super().change_view(request, object_id, form_url, extra_context)
 
 
@@ -269,18 +268,14 @@ class RetryQueueItemAdmin(admin.ModelAdmin):
     @admin.action(description="Retry selected items now")
     def retry_now(self, request: HttpRequest, queryset: QuerySet[RetryQueueItem]) -> None:
         """Make the items due at once; exhausted ones get one more attempt."""
-        pending = queryset.filter(state=RetryQueueItem.State.PENDING).update(next_attempt_at=timezone.now())
-        revived = queryset.filter(state=RetryQueueItem.State.EXHAUSTED)
-        revived_count = 0
-        for item in revived:
-            item.state = RetryQueueItem.State.PENDING
-            item.max_attempts = max(item.max_attempts, item.attempts + 1)
-            item.next_attempt_at = timezone.now()
-            item.save(update_fields=["state", "max_attempts", "next_attempt_at"])
-            revived_count += 1
+        # A pending item has attempts < max_attempts, so Greatest leaves it as it is.
+        due = queryset.filter(state__in=[RetryQueueItem.State.PENDING, RetryQueueItem.State.EXHAUSTED]).update(
+            state=RetryQueueItem.State.PENDING,
+            max_attempts=Greatest("max_attempts", F("attempts") + 1),
+            next_attempt_at=timezone.now(),
+        )
         self.message_user(
-            request,
-            f"{pending + revived_count} item(s) are due now; process_retry_queue will run them on its next pass.",
+            request, f"{due} item(s) are due now; process_retry_queue will run them on its next pass."
         )
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:

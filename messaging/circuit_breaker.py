@@ -24,7 +24,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from . import metrics
+from . import conf, metrics
 from .retry_handler import is_transient
 
 T = TypeVar("T")
@@ -159,12 +159,6 @@ class CircuitBreaker:
             self.release()
 
 
-def _breaker_setting(name: str, default: float) -> float:
-    from django.conf import settings
-
-    return float(getattr(settings, name, default))
-
-
 def export_state(breaker: CircuitBreaker, old: BreakerState, new: BreakerState) -> None:
     metrics.BREAKER_STATE.labels(breaker.name).set(metrics.BREAKER_VALUES[new.value])
     metrics.BREAKER_TRANSITIONS.labels(breaker.name, new.value).inc()
@@ -205,15 +199,20 @@ def record_transition(breaker: CircuitBreaker, old: BreakerState, new: BreakerSt
 _transition_records: set[asyncio.Task] = set()
 
 
-def make_breaker(name: str, *, reset_setting: str = "MESSAGING_BREAKER_RESET_SECONDS", reset_default: float = 30) -> CircuitBreaker:
+def make_breaker(
+    name: str, *, reset_setting: str = "MESSAGING_BREAKER_RESET_SECONDS", reset_default: float | None = None
+) -> CircuitBreaker:
     """A breaker configured from ``MESSAGING_BREAKER_FAILURES`` and ``reset_setting``.
 
     Read when the module using it is imported (settings are loaded by then).
+    Both are messaging/conf.py settings and take their defaults from there;
+    ``reset_default`` is not used (it is accepted so that older callers keep
+    working).
     """
     breaker = CircuitBreaker(
         name,
-        failure_threshold=int(_breaker_setting("MESSAGING_BREAKER_FAILURES", 5)),
-        reset_timeout=_breaker_setting(reset_setting, reset_default),
+        failure_threshold=int(conf.setting("MESSAGING_BREAKER_FAILURES")),
+        reset_timeout=float(conf.setting(reset_setting)),
     )
     breaker.listeners += [export_state, record_transition]
     if not metrics.MULTIPROCESS:

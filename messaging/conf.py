@@ -1,7 +1,10 @@
-"""The messaging app's settings, with the defaults of the wire contract.
+"""The messaging app's settings and their defaults: the one place they live.
 
-The app reads them through :func:`limits` so that a test's ``settings``
-override takes effect at once and nothing caches a stale value.
+``linkup/settings.py`` sets a ``MESSAGING_*`` setting only when its
+environment variable is present; everything else comes from :data:`DEFAULTS`
+here. The app reads them through :func:`setting` (or :func:`limits`) at call
+time, so that a test's ``settings`` override takes effect at once and nothing
+caches a stale value.
 """
 
 from __future__ import annotations
@@ -33,6 +36,43 @@ DEFAULT_MAX_SOCKETS_PER_USER = 20
 # (close code CLOSE_PROTOCOL_ABUSE): a buggy client gets its errors, a
 # fuzzer or an attacker gets cut off.
 DEFAULT_BAD_FRAME_LIMIT = "30/60s"
+# Circuit breakers (SMTP, the channel layer): open after this many failures in
+# a row, probe again after this many seconds...
+DEFAULT_BREAKER_FAILURES = 5
+DEFAULT_BREAKER_RESET_SECONDS = 30.0
+# ...except the channel layer's, which probes sooner: while it is open no push
+# goes out, and a restarted Redis is usually back within seconds.
+DEFAULT_LAYER_BREAKER_RESET_SECONDS = 5.0
+# Similar notifications within this window share a row ("3 new messages").
+DEFAULT_NOTIFICATION_GROUP_SECONDS = 300.0
+# Links in emails point here.
+DEFAULT_SITE_URL = "http://127.0.0.1:8000"
+# The durable retry queue's backoff (exponential with full jitter): eight
+# attempts span on average about an hour and a half.
+DEFAULT_RETRY_BASE_SECONDS = 30.0
+DEFAULT_RETRY_MAX_SECONDS = 3600.0
+DEFAULT_RETRY_MAX_ATTEMPTS = 8
+
+#: every messaging setting read through :func:`setting`, with its default
+DEFAULTS: dict[str, object] = {
+    "MESSAGING_MAX_LENGTH": DEFAULT_MAX_LENGTH,
+    "MESSAGING_MAX_FRAME_BYTES": DEFAULT_MAX_FRAME_BYTES,
+    "MESSAGING_RATE_LIMIT": DEFAULT_RATE_LIMIT,
+    "MESSAGING_PRESENCE_HEARTBEAT_SECONDS": DEFAULT_PRESENCE_HEARTBEAT_SECONDS,
+    "MESSAGING_PRESENCE_EXPIRY_SECONDS": DEFAULT_PRESENCE_EXPIRY_SECONDS,
+    "MESSAGING_TYPING_EXPIRY_SECONDS": DEFAULT_TYPING_EXPIRY_SECONDS,
+    "MESSAGING_TYPING_RATE_LIMIT": DEFAULT_TYPING_RATE_LIMIT,
+    "MESSAGING_MAX_SOCKETS_PER_USER": DEFAULT_MAX_SOCKETS_PER_USER,
+    "MESSAGING_BAD_FRAME_LIMIT": DEFAULT_BAD_FRAME_LIMIT,
+    "MESSAGING_BREAKER_FAILURES": DEFAULT_BREAKER_FAILURES,
+    "MESSAGING_BREAKER_RESET_SECONDS": DEFAULT_BREAKER_RESET_SECONDS,
+    "MESSAGING_LAYER_BREAKER_RESET_SECONDS": DEFAULT_LAYER_BREAKER_RESET_SECONDS,
+    "MESSAGING_NOTIFICATION_GROUP_SECONDS": DEFAULT_NOTIFICATION_GROUP_SECONDS,
+    "MESSAGING_SITE_URL": DEFAULT_SITE_URL,
+    "MESSAGING_RETRY_BASE_SECONDS": DEFAULT_RETRY_BASE_SECONDS,
+    "MESSAGING_RETRY_MAX_SECONDS": DEFAULT_RETRY_MAX_SECONDS,
+    "MESSAGING_RETRY_MAX_ATTEMPTS": DEFAULT_RETRY_MAX_ATTEMPTS,
+}
 
 # WebSocket close codes of our own (4000-4999 are for applications).
 CLOSE_PROTOCOL_ABUSE = 4400
@@ -77,24 +117,25 @@ class Limits:
     bad_frame_rate: Rate | None
 
 
-def _setting(name: str, default: object) -> object:
-    return getattr(settings, name, default)
+def setting(name: str) -> object:
+    """The current value of the messaging setting ``name`` (its default when the project does not set it)."""
+    return getattr(settings, name, DEFAULTS[name])
 
 
 def limits() -> Limits:
-    max_frame_bytes = int(_setting("MESSAGING_MAX_FRAME_BYTES", DEFAULT_MAX_FRAME_BYTES))
+    max_frame_bytes = int(setting("MESSAGING_MAX_FRAME_BYTES"))
     if not 0 < max_frame_bytes < DAPHNE_MAX_MESSAGE_BYTES:
         raise ImproperlyConfigured(
             "MESSAGING_MAX_FRAME_BYTES must be positive and below daphne's 1 MiB frame limit."
         )
     return Limits(
-        max_length=int(_setting("MESSAGING_MAX_LENGTH", DEFAULT_MAX_LENGTH)),
+        max_length=int(setting("MESSAGING_MAX_LENGTH")),
         max_frame_bytes=max_frame_bytes,
-        rate=parse_rate(_setting("MESSAGING_RATE_LIMIT", DEFAULT_RATE_LIMIT)),
-        presence_heartbeat=float(_setting("MESSAGING_PRESENCE_HEARTBEAT_SECONDS", DEFAULT_PRESENCE_HEARTBEAT_SECONDS)),
-        presence_expiry=float(_setting("MESSAGING_PRESENCE_EXPIRY_SECONDS", DEFAULT_PRESENCE_EXPIRY_SECONDS)),
-        typing_expiry=float(_setting("MESSAGING_TYPING_EXPIRY_SECONDS", DEFAULT_TYPING_EXPIRY_SECONDS)),
-        typing_rate=parse_rate(_setting("MESSAGING_TYPING_RATE_LIMIT", DEFAULT_TYPING_RATE_LIMIT)),
-        max_sockets_per_user=int(_setting("MESSAGING_MAX_SOCKETS_PER_USER", DEFAULT_MAX_SOCKETS_PER_USER)),
-        bad_frame_rate=parse_rate(_setting("MESSAGING_BAD_FRAME_LIMIT", DEFAULT_BAD_FRAME_LIMIT)),
+        rate=parse_rate(setting("MESSAGING_RATE_LIMIT")),
+        presence_heartbeat=float(setting("MESSAGING_PRESENCE_HEARTBEAT_SECONDS")),
+        presence_expiry=float(setting("MESSAGING_PRESENCE_EXPIRY_SECONDS")),
+        typing_expiry=float(setting("MESSAGING_TYPING_EXPIRY_SECONDS")),
+        typing_rate=parse_rate(setting("MESSAGING_TYPING_RATE_LIMIT")),
+        max_sockets_per_user=int(setting("MESSAGING_MAX_SOCKETS_PER_USER")),
+        bad_frame_rate=parse_rate(setting("MESSAGING_BAD_FRAME_LIMIT")),
     )

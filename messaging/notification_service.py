@@ -28,7 +28,7 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
-from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import close_old_connections, transaction
 from django.utils import timezone
@@ -42,7 +42,6 @@ from .retry_handler import claim, enqueue, retry_operation, run_item
 from .serializers import notification_frame, unread_count_frame
 
 EMAIL_OPERATION = "notification.email"
-DEFAULT_GROUP_SECONDS = 300
 
 
 def notifications_group(user_id: int) -> str:
@@ -105,7 +104,7 @@ class Delivery:
 
 
 def _group_seconds() -> float:
-    return float(getattr(settings, "MESSAGING_NOTIFICATION_GROUP_SECONDS", DEFAULT_GROUP_SECONDS))
+    return float(conf.setting("MESSAGING_NOTIFICATION_GROUP_SECONDS"))
 
 
 def store_notification(
@@ -171,7 +170,7 @@ def store_notification(
             unread=Notification.objects.filter(user_id=user_id, read=False).count(),
             listening=any(kind == Connection.Kind.NOTIFICATIONS for kind, _ in sockets),
         )
-        decision = _email_decision(preference, now, online=bool(sockets)) if created else "grouped"
+        decision = _email_decision(user_id, preference, now, online=bool(sockets)) if created else "grouped"
         metrics.NOTIFICATION_DELIVERIES.labels("email", decision).inc()
         if decision == "queued":
             item = enqueue(EMAIL_OPERATION, {"notification": notification.pk}, notification=notification)
@@ -192,14 +191,19 @@ def live_sockets(user_id: int, now: datetime.datetime) -> Sockets:
     return frozenset(live.values_list("kind", "conversation_id"))
 
 
-def _email_decision(preference: Preference, now: datetime.datetime, *, online: bool) -> str:
-    """"queued", or why not: email only a user who is away (no open socket anywhere)."""
+def _email_decision(user_id: int, preference: Preference, now: datetime.datetime, *, online: bool) -> str:
+    """"queued", or why not: email only a user who is away (no open socket anywhere) and has an address.
+
+    The address is looked up (one query) only for a user who would be emailed.
+    """
     if not preference.email:
         return "skipped_preference"
     if in_quiet_hours(now, preference.quiet_hours_start, preference.quiet_hours_end, preference.timezone):
         return "skipped_quiet_hours"
     if online:
         return "skipped_online"
+    if not get_user_model().objects.filter(pk=user_id).values_list("email", flat=True).first():
+        return "skipped_no_address"
     return "queued"
 
 
@@ -220,7 +224,7 @@ async def push(delivery: Delivery) -> bool:
     else:
         outcome = "skipped_preference"
     metrics.NOTIFICATION_DELIVERIES.labels("websocket", outcome).inc()
-    counted = await broadcast_frame(group, "notification.push", unread_count_frame(delivery.unread))
+    counted = await push_unread_count(delivery.notification.user_id, delivery.unread)
     return pushed and counted
 
 
@@ -272,7 +276,7 @@ def wait_for_email_attempts(timeout: float = 30) -> None:
 
 
 def site_url() -> str:
-    return str(getattr(settings, "MESSAGING_SITE_URL", "http://127.0.0.1:8000")).rstrip("/")
+    return str(conf.setting("MESSAGING_SITE_URL")).rstrip("/")
 
 
 @retry_operation(EMAIL_OPERATION)
@@ -282,7 +286,7 @@ def send_notification_email(payload: dict[str, Any]) -> None:
     if notification is None or notification.email_state == Notification.EmailState.SENT:
         return
     address = notification.user.email
-    if not address:
+    if not address:  # removed since the email was queued
         Notification.objects.filter(pk=notification.pk).update(email_state=Notification.EmailState.NONE)
         return
     link = f"{site_url()}{notification.url}" if notification.url.startswith("/") else notification.url

@@ -30,10 +30,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from django.db import DatabaseError, IntegrityError, OperationalError, transaction
+from django.db import DatabaseError, IntegrityError, OperationalError
 from django.utils import timezone
 
-from . import metrics
+from . import conf, metrics
 from .error_models import ErrorCategory
 from .logging_utils import messaging_logger
 
@@ -92,17 +92,14 @@ DATABASE_POLICY = RetryPolicy(Backoff.EXPONENTIAL, base_delay=0.05, max_delay=1.
 def queue_policy() -> RetryPolicy:
     """The durable queue's backoff: minutes to hours, for services that are down.
 
-    ``MESSAGING_RETRY_BASE_SECONDS`` (30), ``MESSAGING_RETRY_MAX_SECONDS``
-    (3600) and ``MESSAGING_RETRY_MAX_ATTEMPTS`` (8): with full jitter, eight
-    attempts span on average about an hour and a half.
+    ``MESSAGING_RETRY_BASE_SECONDS``, ``MESSAGING_RETRY_MAX_SECONDS`` and
+    ``MESSAGING_RETRY_MAX_ATTEMPTS`` (defaults in messaging/conf.py).
     """
-    from django.conf import settings
-
     return RetryPolicy(
         Backoff.EXPONENTIAL,
-        base_delay=float(getattr(settings, "MESSAGING_RETRY_BASE_SECONDS", 30)),
-        max_delay=float(getattr(settings, "MESSAGING_RETRY_MAX_SECONDS", 3600)),
-        max_attempts=int(getattr(settings, "MESSAGING_RETRY_MAX_ATTEMPTS", 8)),
+        base_delay=float(conf.setting("MESSAGING_RETRY_BASE_SECONDS")),
+        max_delay=float(conf.setting("MESSAGING_RETRY_MAX_SECONDS")),
+        max_attempts=int(conf.setting("MESSAGING_RETRY_MAX_ATTEMPTS")),
         jitter=True,
     )
 
@@ -169,10 +166,13 @@ def is_transient(exc: BaseException) -> bool:
 
 @dataclass
 class RetryStats:
-    calls: int = 0
     retries: int = 0
     succeeded_after_retry: int = 0
-    failed: int = 0
+
+
+def _count(operation: str, outcome: str) -> None:
+    """One retry outcome (``retried``, ``recovered``, ``exhausted``) in the ``linkup_retries`` metric."""
+    metrics.RETRIES.labels(operation, outcome).inc()
 
 
 class RetriesExhausted(Exception):
@@ -200,34 +200,23 @@ class MessageRetryHandler:
     #: the ``operation`` label of the ``linkup_retries`` metric
     operation: str = "call"
 
-    def _retried(self) -> None:
-        self.stats.retries += 1
-        metrics.RETRIES.labels(self.operation, "retried").inc()
-
-    def _recovered(self) -> None:
-        self.stats.succeeded_after_retry += 1
-        metrics.RETRIES.labels(self.operation, "recovered").inc()
-
-    def _exhausted(self) -> None:
-        self.stats.failed += 1
-        metrics.RETRIES.labels(self.operation, "exhausted").inc()
-
     def _after_failure(self, exc: Exception, attempt: int) -> float:
         """The wait before the next attempt; raises when there must be none."""
         if not self.classify(exc):
             raise exc
         if attempt >= self.policy.max_attempts:
-            self._exhausted()
+            _count(self.operation, "exhausted")
             raise RetriesExhausted(attempt, exc) from exc
-        self._retried()
+        self.stats.retries += 1
+        _count(self.operation, "retried")
         return self.policy.delay(attempt)
 
     def _succeeded(self, attempt: int) -> None:
         if attempt > 1:
-            self._recovered()
+            self.stats.succeeded_after_retry += 1
+            _count(self.operation, "recovered")
 
     def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        self.stats.calls += 1
         for attempt in itertools.count(1):
             try:
                 result = fn(*args, **kwargs)
@@ -239,7 +228,6 @@ class MessageRetryHandler:
         raise AssertionError("unreachable")
 
     async def acall(self, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
-        self.stats.calls += 1
         for attempt in itertools.count(1):
             try:
                 result = await fn(*args, **kwargs)
@@ -320,7 +308,7 @@ def run_item(item_id: int, *, policy: RetryPolicy | None = None) -> str:
         if is_transient(exc) and item.attempts < item.max_attempts:
             item.state = RetryQueueItem.State.PENDING
             item.next_attempt_at = timezone.now() + datetime.timedelta(seconds=policy.delay(item.attempts))
-            metrics.RETRIES.labels(item.operation, "retried").inc()
+            _count(item.operation, "retried")
             # Each failed attempt is a failure worth seeing, but an outage
             # fails every attempt: one row a minute per operation, with a count.
             messaging_logger.throttled(
@@ -332,7 +320,7 @@ def run_item(item_id: int, *, policy: RetryPolicy | None = None) -> str:
             )
         else:
             item.state = RetryQueueItem.State.EXHAUSTED
-            metrics.RETRIES.labels(item.operation, "exhausted").inc()
+            _count(item.operation, "exhausted")
             messaging_logger.error(
                 ErrorCategory.DELIVERY_ERROR,
                 f"retry queue gave up on {item.operation} after {item.attempts} attempt(s)",
@@ -344,7 +332,7 @@ def run_item(item_id: int, *, policy: RetryPolicy | None = None) -> str:
         item.state = RetryQueueItem.State.SUCCEEDED
         item.last_error = ""
         if item.attempts > 1:
-            metrics.RETRIES.labels(item.operation, "recovered").inc()
+            _count(item.operation, "recovered")
     item.claimed_until = None
     item.save()
     return item.state
@@ -357,6 +345,24 @@ def release_stale_claims() -> int:
     return RetryQueueItem.objects.filter(
         state=RetryQueueItem.State.RUNNING, claimed_until__lt=timezone.now()
     ).update(state=RetryQueueItem.State.PENDING, claimed_until=None)
+
+
+def retry_backlog() -> dict[str, Any]:
+    """Items waiting in the retry queue and how long the oldest due one has waited."""
+    from .models import RetryQueueItem
+
+    now = timezone.now()
+    waiting = RetryQueueItem.objects.filter(state__in=[RetryQueueItem.State.PENDING, RetryQueueItem.State.RUNNING])
+    oldest = waiting.filter(next_attempt_at__lte=now).order_by("next_attempt_at").values_list(
+        "next_attempt_at", flat=True
+    ).first()
+    return {
+        "pending": waiting.count(),
+        "oldest_due_seconds": round((now - oldest).total_seconds(), 1) if oldest else 0.0,
+        "exhausted_last_hour": RetryQueueItem.objects.filter(
+            state=RetryQueueItem.State.EXHAUSTED, last_attempt_at__gte=now - datetime.timedelta(hours=1)
+        ).count(),
+    }
 
 
 @dataclass
@@ -382,9 +388,7 @@ def process_due(limit: int = 100) -> QueueRun:
         .values_list("pk", flat=True)[:limit]
     )
     for item_id in due:
-        with transaction.atomic():
-            claimed = claim(item_id)
-        if not claimed:
+        if not claim(item_id):  # one conditional UPDATE: atomic by itself
             continue
         state = run_item(item_id)
         if state == RetryQueueItem.State.SUCCEEDED:

@@ -7,7 +7,6 @@ rate bucket and idempotency, and the same error body
 
 from __future__ import annotations
 
-import datetime
 import functools
 import secrets
 from collections.abc import Callable
@@ -20,7 +19,6 @@ from django.db import DatabaseError, connection
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.csrf import csrf_failure as django_csrf_failure
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_POST
@@ -33,8 +31,8 @@ from .error_models import ErrorCategory
 from .exceptions import Forbidden, InvalidFrame, InvalidJSON, MessagingException, NotFound, TooLarge
 from .groups import broadcast_frame, broadcast_message, layer_round_trip
 from .logging_utils import messaging_logger
-from .models import RetryQueueItem
 from .rate_limit import TokenBucket
+from .retry_handler import retry_backlog
 from .serializers import JSONSerializer, error_frame, message_frame, message_payload, status_frame
 
 
@@ -192,22 +190,6 @@ def healthz(request: HttpRequest) -> HttpResponse:
         status = "ok"
     body = {"status": status, "checks": checks, "breakers": breakers, "retry_queue": backlog}
     return json_response(body, status=503 if status == "unavailable" else 200)
-
-
-def retry_backlog() -> dict[str, Any]:
-    """Items waiting in the retry queue and how long the oldest due one has waited."""
-    now = timezone.now()
-    waiting = RetryQueueItem.objects.filter(state__in=[RetryQueueItem.State.PENDING, RetryQueueItem.State.RUNNING])
-    oldest = waiting.filter(next_attempt_at__lte=now).order_by("next_attempt_at").values_list(
-        "next_attempt_at", flat=True
-    ).first()
-    return {
-        "pending": waiting.count(),
-        "oldest_due_seconds": round((now - oldest).total_seconds(), 1) if oldest else 0.0,
-        "exhausted_last_hour": RetryQueueItem.objects.filter(
-            state=RetryQueueItem.State.EXHAUSTED, last_attempt_at__gte=now - datetime.timedelta(hours=1)
-        ).count(),
-    }
 
 
 @require_GET

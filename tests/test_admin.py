@@ -92,3 +92,28 @@ def test_retry_now_makes_items_due_and_revives_exhausted_ones(staff_client) -> N
     exhausted.refresh_from_db()
     assert pending.next_attempt_at <= timezone.now()
     assert exhausted.state == "pending" and exhausted.max_attempts == 9
+
+
+def test_a_user_status_page_lists_that_users_open_connections(staff_client, make_user) -> None:
+    from messaging.models import Connection, UserStatus
+
+    alice, bob = make_user("alice"), make_user("bob")
+    UserStatus.objects.create(user=alice, online=True)
+    Connection.objects.create(user=alice, channel_name="test.alice", kind="notifications", server_id="proc-alice")
+    Connection.objects.create(user=bob, channel_name="test.bob", kind="notifications", server_id="proc-bob")
+    response = staff_client.get(f"/admin/messaging/userstatus/{alice.pk}/change/")
+    assert response.status_code == 200
+    assert b"proc-alice" in response.content and b"proc-bob" not in response.content
+    # An id that is no user status is the admin's usual "does not exist", not an error.
+    assert staff_client.get("/admin/messaging/userstatus/nope/change/").status_code == 302
+
+
+def test_a_conversation_page_shows_its_participants_read_only(staff_client, make_user) -> None:
+    from messaging import async_handlers as handlers
+
+    alice, bob = make_user("alice"), make_user("bob")
+    conversation = handlers.get_or_create_direct_conversation(alice, bob)
+    response = staff_client.get(f"/admin/messaging/conversation/{conversation.pk}/change/")
+    assert response.status_code == 200
+    assert b"alice" in response.content and b"bob" in response.content
+    assert b'name="participants-0-user"' not in response.content  # shown, not editable

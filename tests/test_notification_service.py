@@ -210,9 +210,24 @@ def test_a_user_without_an_address_is_not_emailed(make_user) -> None:
     user = make_user("noaddress")
     user.email = ""
     user.save()
-    notify(user)
+    notification = notify(user)
     assert mail.outbox == []
-    assert RetryQueueItem.objects.get().state == "succeeded"
+    assert not RetryQueueItem.objects.exists()  # decided when stored, not queued and thrown away
+    notification.refresh_from_db()
+    assert notification.email_state == Notification.EmailState.NONE
+
+
+@override_settings(EMAIL_BACKEND=REFUSING)
+def test_an_address_removed_after_the_email_was_queued_ends_the_item_without_mail(alice) -> None:
+    notification = notify(alice)
+    alice.email = ""
+    alice.save()
+    RetryQueueItem.objects.update(next_attempt_at=timezone.now())
+    with override_settings(EMAIL_BACKEND=LOCMEM):
+        assert process_due().succeeded == 1
+    assert mail.outbox == []
+    notification.refresh_from_db()
+    assert notification.email_state == Notification.EmailState.NONE
 
 
 # --- new_message -----------------------------------------------------------------------
