@@ -166,6 +166,7 @@ class MessagingConsumer(AsyncWebsocketConsumer):
             tracker.server_id,
             max_sockets=self.limits.max_sockets_per_user,
             expiry=self.limits.presence_expiry,
+            username=self.user.get_username(),
         )
 
     async def leave(self) -> None:
@@ -179,7 +180,9 @@ class MessagingConsumer(AsyncWebsocketConsumer):
                 return
             tracker.discard(self.channel_name)
             metrics.OPEN_SOCKETS.labels(self.connection_kind).dec()
-            change = await db.unregister_connection(self.user.pk, self.channel_name, self.limits.presence_expiry)
+            change = await db.unregister_connection(
+                self.user.pk, self.channel_name, self.limits.presence_expiry, username=self.user.get_username()
+            )
             if change is not None:
                 await broadcast_presence(change.user_id, change.username, False, change.last_seen)
         except Exception as exc:  # noqa: BLE001 - the heartbeat sweep repairs what this misses
@@ -364,6 +367,7 @@ class ChatConsumer(MessagingConsumer):
             self.chat.peer_id,
             max_sockets=self.limits.max_sockets_per_user,
             expiry=self.limits.presence_expiry,
+            username=self.user.get_username(),
         )
         return change
 
@@ -424,13 +428,15 @@ class ChatConsumer(MessagingConsumer):
         await self.set_typing(frame.is_typing)
 
     async def on_read(self, frame: ReadFrame) -> None:
-        change = await db.mark_message_read(self.chat.conversation_id, self.user.pk, frame.up_to)
+        change = await db.mark_message_read(
+            self.chat.conversation_id, self.user.pk, frame.up_to, self.user.get_username()
+        )
         if change is not None:
             await self.broadcast_status(change)
 
     async def on_sync(self, frame: SyncFrame) -> None:
         page = await db.get_messages(
-            self.chat.conversation_id, self.user.pk, after=frame.after, limit=100
+            self.chat.conversation_id, self.user.pk, after=frame.after, limit=100, username=self.user.get_username()
         )
         await self.send_frame(page_frame("sync", page.messages, page.has_more))
         if page.delivered is not None:
@@ -438,7 +444,11 @@ class ChatConsumer(MessagingConsumer):
 
     async def on_history(self, frame: HistoryFrame) -> None:
         page = await db.get_messages(
-            self.chat.conversation_id, self.user.pk, before=frame.before, limit=frame.limit
+            self.chat.conversation_id,
+            self.user.pk,
+            before=frame.before,
+            limit=frame.limit,
+            username=self.user.get_username(),
         )
         await self.send_frame(page_frame("history", page.messages, page.has_more))
         if page.delivered is not None:
