@@ -22,7 +22,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from . import conf, metrics, notification_service
 from .async_handlers import AsyncSafeMessageHandler as db
-from .async_handlers import ChatOpening, DeliveredMark, NewMessage, StatusChange
+from .async_handlers import ChatOpening, DeliveredMark, NewMessage
 from .connection_validator import (
     ConnectionValidator,
     HistoryFrame,
@@ -42,6 +42,7 @@ from .groups import (
     broadcast_frame,
     broadcast_message,
     broadcast_presence,
+    broadcast_status,
     presence_group,
     user_group,
 )
@@ -59,7 +60,6 @@ from .serializers import (
     message_payload,
     notifications_page_frame,
     page_frame,
-    status_frame,
     typing_frame,
     unread_count_frame,
 )
@@ -154,7 +154,7 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         self.registered = True
         metrics.OPEN_SOCKETS.labels(self.connection_kind).inc()
         if change is not None:
-            await broadcast_presence(change.user_id, change.username, True, change.last_seen)
+            await broadcast_presence(change)
         return True
 
     async def register(self) -> Any:
@@ -184,7 +184,7 @@ class MessagingConsumer(AsyncWebsocketConsumer):
                 self.user.pk, self.channel_name, self.limits.presence_expiry, username=self.user.get_username()
             )
             if change is not None:
-                await broadcast_presence(change.user_id, change.username, False, change.last_seen)
+                await broadcast_presence(change)
         except Exception as exc:  # noqa: BLE001 - the heartbeat sweep repairs what this misses
             await messaging_logger.aerror(
                 category_for_exception(exc), "could not clean up a closed socket", user=self.user, exc=exc
@@ -432,7 +432,7 @@ class ChatConsumer(MessagingConsumer):
             self.chat.conversation_id, self.user.pk, frame.up_to, self.user.get_username()
         )
         if change is not None:
-            await self.broadcast_status(change)
+            await broadcast_status(change)
 
     async def on_sync(self, frame: SyncFrame) -> None:
         page = await db.get_messages(
@@ -440,7 +440,7 @@ class ChatConsumer(MessagingConsumer):
         )
         await self.send_frame(page_frame("sync", page.messages, page.has_more))
         if page.delivered is not None:
-            await self.broadcast_status(page.delivered)
+            await broadcast_status(page.delivered)
 
     async def on_history(self, frame: HistoryFrame) -> None:
         page = await db.get_messages(
@@ -452,7 +452,7 @@ class ChatConsumer(MessagingConsumer):
         )
         await self.send_frame(page_frame("history", page.messages, page.has_more))
         if page.delivered is not None:
-            await self.broadcast_status(page.delivered)
+            await broadcast_status(page.delivered)
 
     # --- Group events ------------------------------------------------------------
 
@@ -487,7 +487,7 @@ class ChatConsumer(MessagingConsumer):
                 return
             self.delivered_done = up_to
             if change is not None:
-                await self.broadcast_status(change)
+                await broadcast_status(change)
 
     chat_status = MessagingConsumer.broadcast_text
 
@@ -496,11 +496,6 @@ class ChatConsumer(MessagingConsumer):
             await self.send_text(event["text"])
 
     # --- Helpers -----------------------------------------------------------------
-
-    async def broadcast_status(self, change: StatusChange) -> None:
-        await broadcast_frame(
-            self.chat.group_name, "chat.status", status_frame(change.status, change.up_to, change.by, change.at)
-        )
 
     async def set_typing(self, is_typing: bool) -> None:
         """Tell the peer; refreshes within the expiry are not re-broadcast."""
