@@ -18,6 +18,7 @@ from .exceptions import InvalidFrame, InvalidJSON, ProtocolError, TooLarge
 # Seqs and ids are stored in 64-bit integer columns.
 MAX_INT = 2**63 - 1
 MAX_CLIENT_ID_LENGTH = 64
+#: most items in one page: the highest ``limit`` of history and list, and the size of a sync page
 MAX_PAGE = 100
 DEFAULT_PAGE = 50
 

@@ -24,6 +24,7 @@ from . import conf, metrics, notification_service
 from .async_handlers import AsyncSafeMessageHandler as db
 from .async_handlers import ChatOpening, DeliveredMark, NewMessage
 from .connection_validator import (
+    MAX_PAGE,
     ConnectionValidator,
     HistoryFrame,
     ListFrame,
@@ -435,22 +436,25 @@ class ChatConsumer(MessagingConsumer):
             await broadcast_status(change)
 
     async def on_sync(self, frame: SyncFrame) -> None:
-        page = await db.get_messages(
-            self.chat.conversation_id, self.user.pk, after=frame.after, limit=100, username=self.user.get_username()
-        )
-        await self.send_frame(page_frame("sync", page.messages, page.has_more))
-        if page.delivered is not None:
-            await broadcast_status(page.delivered)
+        # A client catching up gets the largest page there is.
+        await self.send_page("sync", after=frame.after, limit=MAX_PAGE)
 
     async def on_history(self, frame: HistoryFrame) -> None:
+        await self.send_page("history", before=frame.before, limit=frame.limit)
+
+    async def send_page(
+        self, kind: str, *, after: int | None = None, before: int | None = None, limit: int
+    ) -> None:
+        """Answer ``sync`` or ``history`` (``kind``); what the page delivered is announced."""
         page = await db.get_messages(
             self.chat.conversation_id,
             self.user.pk,
-            before=frame.before,
-            limit=frame.limit,
+            after=after,
+            before=before,
+            limit=limit,
             username=self.user.get_username(),
         )
-        await self.send_frame(page_frame("history", page.messages, page.has_more))
+        await self.send_frame(page_frame(kind, page.messages, page.has_more))
         if page.delivered is not None:
             await broadcast_status(page.delivered)
 
