@@ -251,20 +251,20 @@ class ConnectionValidator:
         return builder(data)
 
     def _message(self, data: Mapping[str, Any]) -> MessageFrame:
+        # A bad client_id is not echoed; once it is good, every other error carries it.
         client_id = data.get("client_id")
-        client_id_ok = isinstance(client_id, str) and 1 <= len(client_id) <= MAX_CLIENT_ID_LENGTH
-        echo_id = client_id if client_id_ok and not _has_unstorable(client_id) else None
+        if not isinstance(client_id, str) or not 1 <= len(client_id) <= MAX_CLIENT_ID_LENGTH:
+            raise InvalidFrame(f"'client_id' must be a string of 1 to {MAX_CLIENT_ID_LENGTH} characters")
+        if _has_unstorable(client_id):
+            raise InvalidFrame("'client_id' holds a NUL or a lone surrogate")
         try:
-            if not client_id_ok:
-                raise InvalidFrame(f"'client_id' must be a string of 1 to {MAX_CLIENT_ID_LENGTH} characters")
-            client_id = _text_field(data, "client_id")
             content = _text_field(data, "content")
             if len(content) > self.max_length:
                 raise TooLarge(f"'content' is over {self.max_length} characters")
             if not content.strip():
                 raise InvalidFrame("'content' is blank")
         except ProtocolError as error:
-            error.client_id = echo_id
+            error.client_id = client_id
             raise
         return MessageFrame(content=content, client_id=client_id)
 
