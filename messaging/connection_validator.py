@@ -234,7 +234,7 @@ class ConnectionValidator:
             if size > self.max_frame_bytes:
                 raise TooLarge(f"the frame is over {self.max_frame_bytes} bytes")
         try:
-            data = json.loads(text_data, parse_constant=_reject_constant)
+            data = strict_loads(text_data)
         except ValueError as exc:
             raise InvalidJSON(f"the frame is not JSON: {_short(exc)}") from None
         return self._build(data, allowed)
@@ -319,6 +319,11 @@ class ConnectionValidator:
                 return None
             result[name] = value
         return result
+
+
+def strict_loads(text: str | bytes) -> Any:
+    """``json.loads`` of strict JSON only: ``NaN`` and ``Infinity`` raise ``ValueError``."""
+    return json.loads(text, parse_constant=_reject_constant)
 
 
 def _reject_constant(name: str) -> Any:
