@@ -22,7 +22,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from . import conf, metrics, notification_service
 from .async_handlers import AsyncSafeMessageHandler as db
-from .async_handlers import ChatOpening, DeliveredMark, NewMessage
+from .async_handlers import ChatOpening, DeliveredMark, NewMessage, PresenceChange
 from .connection_validator import (
     MAX_PAGE,
     ConnectionValidator,
@@ -136,31 +136,36 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         self.subscribed.append(group)
         await self.channel_layer.group_add(group, self.channel_name)
 
-    async def join(self) -> bool:
+    async def join(self) -> dict[str, Any] | None:
         """Accept the socket and count it for presence; call from ``connect``.
 
-        False when the user has too many sockets open: the socket is told why
-        and closed.
+        Returns what :meth:`register` read along with the registration (``{}``
+        if nothing), or None when the user has too many sockets open: the
+        socket is told why and closed.
         """
         await self.subscribe(user_group(self.user.pk))
         await self.accept()
         try:
-            change = await self.register()
+            change, read_along = await self.register()
         except TooManySockets as error:
             await self.send_error(error)
             await messaging_logger.aclient_error(self.user, "too_many_sockets", error.detail)
             await self.close(code=conf.CLOSE_TOO_MANY_SOCKETS)
-            return False
+            return None
         tracker.add(self.channel_name)
         self.registered = True
         metrics.OPEN_SOCKETS.labels(self.connection_kind).inc()
         if change is not None:
             await broadcast_presence(change)
-        return True
+        return read_along
 
-    async def register(self) -> Any:
-        """Record this socket for presence (one database call); the presence change, if any."""
-        return await db.register_connection(
+    async def register(self) -> tuple[PresenceChange | None, dict[str, Any]]:
+        """Record this socket for presence (one database call).
+
+        Returns the presence change, if any, and what the endpoint reads in
+        the same call (nothing here).
+        """
+        change = await db.register_connection(
             self.user.pk,
             self.channel_name,
             self.connection_kind,
@@ -169,6 +174,7 @@ class MessagingConsumer(AsyncWebsocketConsumer):
             expiry=self.limits.presence_expiry,
             username=self.user.get_username(),
         )
+        return change, {}
 
     async def leave(self) -> None:
         """Undo :meth:`subscribe` and :meth:`join`; safe to call twice, and after a refused handshake."""
@@ -312,7 +318,6 @@ class ChatConsumer(MessagingConsumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.chat: ChatOpening | None = None
-        self.snapshot: dict[str, Any] = {}
         self.viewing = False
         # Delivered ticks: the highest seq pushed to this socket, the highest
         # stored as delivered, and the task storing it (one at a time, so a
@@ -343,11 +348,11 @@ class ChatConsumer(MessagingConsumer):
         # snapshot is pushed, whatever came before is in the snapshot.
         await self.subscribe(self.chat.group_name)
         await self.subscribe(presence_group(self.chat.peer_id))
-        if not await self.join():
+        snapshot = await self.join()  # read by register(), in the same database call
+        if snapshot is None:
             return
         tracker.viewing(self.chat.conversation_id, self.user.pk, +1)
         self.viewing = True
-        snapshot = self.snapshot  # read by register(), in the same database call
         await self.send_frame(
             connected_frame(
                 self.chat.peer_username,
@@ -358,9 +363,9 @@ class ChatConsumer(MessagingConsumer):
             )
         )
 
-    async def register(self) -> Any:
+    async def register(self) -> tuple[PresenceChange | None, dict[str, Any]]:
         """Register the socket and read the ``connected`` snapshot in one database call."""
-        change, self.snapshot = await db.register_chat_connection(
+        return await db.register_chat_connection(
             self.user.pk,
             self.channel_name,
             tracker.server_id,
@@ -370,7 +375,6 @@ class ChatConsumer(MessagingConsumer):
             expiry=self.limits.presence_expiry,
             username=self.user.get_username(),
         )
-        return change
 
     async def leave(self) -> None:
         if self.viewing:
@@ -538,7 +542,7 @@ class NotificationsConsumer(MessagingConsumer):
             await self.refuse()
             return
         await self.subscribe(self.group)
-        if not await self.join():
+        if await self.join() is None:
             return
         await self.send_frame(unread_count_frame(await db.notification_unread_count(self.user.pk)))
 
