@@ -33,18 +33,27 @@ ARCHIVED_FIELDS = (
 
 
 def archive(messages: QuerySet[Message], *, batch_size: int = 1000) -> int:
-    """Move ``messages`` to the archive in batches, each batch one transaction."""
+    """Move ``messages`` to the archive in batches, each batch one transaction.
+
+    Batches are paged by key (the next ``batch_size`` ids above the last
+    batch's), so memory stays bounded however many messages match.
+    """
     moved = 0
-    ids = list(messages.order_by("pk").values_list("pk", flat=True))
-    for start in range(0, len(ids), batch_size):
-        batch = ids[start : start + batch_size]
+    last: int | None = None
+    while True:
+        query = messages.order_by("pk")
+        if last is not None:
+            query = query.filter(pk__gt=last)
+        batch = list(query.values_list("pk", flat=True)[:batch_size])
+        if not batch:
+            return moved
+        last = batch[-1]
         with transaction.atomic():
             rows = list(Message.objects.select_for_update().filter(pk__in=batch).values(*ARCHIVED_FIELDS))
             now = timezone.now()
             ArchivedMessage.objects.bulk_create(ArchivedMessage(**row, archived_at=now) for row in rows)
             Message.objects.filter(pk__in=[row["id"] for row in rows]).delete()
         moved += len(rows)
-    return moved
 
 
 def archive_older_than(days: float, *, batch_size: int = 1000) -> int:

@@ -337,11 +337,13 @@ def get_messages(
     after: int | None = None,
     before: int | None = None,
     limit: int = 50,
+    username: str | None = None,
 ) -> MessagePage:
     """A page of messages: ``after`` a seq oldest first, or ``before`` a seq newest first.
 
     Fetching is delivery: the reader's undelivered messages in the page become
-    ``delivered`` (reported in ``MessagePage.delivered``).
+    ``delivered`` (reported in ``MessagePage.delivered``). Callers that know
+    the reader's username pass it and save a query.
     """
     rows = _page(Message, conversation_id, after, before, limit)
     if after is None and before is None:
@@ -360,7 +362,7 @@ def get_messages(
         if isinstance(m, Message) and m.recipient_id == reader_id and m.status == MessageStatus.SENT
     ]
     if undelivered:
-        page.delivered = mark_delivered(conversation_id, reader_id, max(m.seq for m in undelivered))
+        page.delivered = mark_delivered(conversation_id, reader_id, max(m.seq for m in undelivered), username)
         if page.delivered is not None:
             for message in undelivered:
                 message.status = MessageStatus.DELIVERED
@@ -448,12 +450,15 @@ def mark_delivered_many(marks: list[DeliveredMark]) -> list[StatusChange | None]
         ]
 
 
-def mark_message_read(conversation_id: int, reader_id: int, up_to: int) -> StatusChange | None:
+def mark_message_read(
+    conversation_id: int, reader_id: int, up_to: int, username: str | None = None
+) -> StatusChange | None:
     """The peer's messages to ``reader_id`` up to ``up_to`` become ``read``.
 
     One UPDATE for the whole range. The reader's own messages are never
     touched and status never moves backwards; a repeat changes nothing and
-    returns None.
+    returns None. Callers that know the reader's username pass it and save a
+    query.
     """
     now = timezone.now()
     unread = Message.objects.filter(
@@ -473,7 +478,7 @@ def mark_message_read(conversation_id: int, reader_id: int, up_to: int) -> Statu
         )
     if not moved:
         return None
-    return StatusChange(conversation_id, MessageStatus.READ, highest, _username(reader_id), now)
+    return StatusChange(conversation_id, MessageStatus.READ, highest, username or _username(reader_id), now)
 
 
 def _username(user_id: int) -> str:
@@ -562,17 +567,21 @@ def _live_connections(user_id: int, now: datetime.datetime, expiry: float):
     )
 
 
-def set_user_online_status(user_id: int, online: bool, *, at: datetime.datetime | None = None) -> PresenceChange | None:
+def set_user_online_status(
+    user_id: int, online: bool, *, at: datetime.datetime | None = None, username: str | None = None
+) -> PresenceChange | None:
     """Flip the stored online flag; return the change, or None if it was already so.
 
     Callers hold the user's status row lock (see :func:`_lock_status`), so a
     connect and a disconnect in two processes cannot interleave wrongly.
+    Callers that know the username pass it: otherwise it is one more query
+    inside that locked transaction (the heartbeat sweep does not know it).
     """
     at = at or timezone.now()
     moved = UserStatus.objects.filter(user_id=user_id, online=not online).update(online=online, last_seen=at)
     if not moved:
         return None
-    return PresenceChange(user_id, _username(user_id), online, at)
+    return PresenceChange(user_id, username or _username(user_id), online, at)
 
 
 def register_connection(
@@ -584,6 +593,7 @@ def register_connection(
     *,
     max_sockets: int | None = None,
     expiry: float = 60,
+    username: str | None = None,
 ) -> PresenceChange | None:
     """Record an open socket; return the change if the user just came online.
 
@@ -603,10 +613,12 @@ def register_connection(
             server_id=server_id,
             conversation_id=conversation_id,
         )
-        return set_user_online_status(user_id, True)
+        return set_user_online_status(user_id, True, username=username)
 
 
-def unregister_connection(user_id: int, channel_name: str, expiry: float) -> PresenceChange | None:
+def unregister_connection(
+    user_id: int, channel_name: str, expiry: float, *, username: str | None = None
+) -> PresenceChange | None:
     """Forget a closed socket; return the change if it was the user's last one."""
     now = timezone.now()
     with transaction.atomic():
@@ -614,7 +626,7 @@ def unregister_connection(user_id: int, channel_name: str, expiry: float) -> Pre
         Connection.objects.filter(channel_name=channel_name).delete()
         if _live_connections(user_id, now, expiry).exists():
             return None
-        return set_user_online_status(user_id, False, at=now)
+        return set_user_online_status(user_id, False, at=now, username=username)
 
 
 def register_chat_connection(
@@ -626,6 +638,7 @@ def register_chat_connection(
     *,
     max_sockets: int | None = None,
     expiry: float = 60,
+    username: str | None = None,
 ) -> tuple[PresenceChange | None, dict[str, Any]]:
     """:func:`register_connection` for a chat socket, with its :func:`chat_snapshot`, in one call.
 
@@ -640,6 +653,7 @@ def register_chat_connection(
         conversation_id,
         max_sockets=max_sockets,
         expiry=expiry,
+        username=username,
     )
     return change, chat_snapshot(conversation_id, user_id, peer_id, expiry)
 

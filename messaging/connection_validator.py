@@ -18,6 +18,7 @@ from .exceptions import InvalidFrame, InvalidJSON, ProtocolError, TooLarge
 # Seqs and ids are stored in 64-bit integer columns.
 MAX_INT = 2**63 - 1
 MAX_CLIENT_ID_LENGTH = 64
+#: most items in one page: the highest ``limit`` of history and list, and the size of a sync page
 MAX_PAGE = 100
 DEFAULT_PAGE = 50
 
@@ -233,7 +234,7 @@ class ConnectionValidator:
             if size > self.max_frame_bytes:
                 raise TooLarge(f"the frame is over {self.max_frame_bytes} bytes")
         try:
-            data = json.loads(text_data, parse_constant=_reject_constant)
+            data = strict_loads(text_data)
         except ValueError as exc:
             raise InvalidJSON(f"the frame is not JSON: {_short(exc)}") from None
         return self._build(data, allowed)
@@ -250,20 +251,20 @@ class ConnectionValidator:
         return builder(data)
 
     def _message(self, data: Mapping[str, Any]) -> MessageFrame:
+        # A bad client_id is not echoed; once it is good, every other error carries it.
         client_id = data.get("client_id")
-        client_id_ok = isinstance(client_id, str) and 1 <= len(client_id) <= MAX_CLIENT_ID_LENGTH
-        echo_id = client_id if client_id_ok and not _has_unstorable(client_id) else None
+        if not isinstance(client_id, str) or not 1 <= len(client_id) <= MAX_CLIENT_ID_LENGTH:
+            raise InvalidFrame(f"'client_id' must be a string of 1 to {MAX_CLIENT_ID_LENGTH} characters")
+        if _has_unstorable(client_id):
+            raise InvalidFrame("'client_id' holds a NUL or a lone surrogate")
         try:
-            if not client_id_ok:
-                raise InvalidFrame(f"'client_id' must be a string of 1 to {MAX_CLIENT_ID_LENGTH} characters")
-            client_id = _text_field(data, "client_id")
             content = _text_field(data, "content")
             if len(content) > self.max_length:
                 raise TooLarge(f"'content' is over {self.max_length} characters")
             if not content.strip():
                 raise InvalidFrame("'content' is blank")
         except ProtocolError as error:
-            error.client_id = echo_id
+            error.client_id = client_id
             raise
         return MessageFrame(content=content, client_id=client_id)
 
@@ -318,6 +319,11 @@ class ConnectionValidator:
                 return None
             result[name] = value
         return result
+
+
+def strict_loads(text: str | bytes) -> Any:
+    """``json.loads`` of strict JSON only: ``NaN`` and ``Infinity`` raise ``ValueError``."""
+    return json.loads(text, parse_constant=_reject_constant)
 
 
 def _reject_constant(name: str) -> Any:

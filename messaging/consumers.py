@@ -22,8 +22,9 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from . import conf, metrics, notification_service
 from .async_handlers import AsyncSafeMessageHandler as db
-from .async_handlers import ChatOpening, DeliveredMark, NewMessage, StatusChange
+from .async_handlers import ChatOpening, DeliveredMark, NewMessage, PresenceChange
 from .connection_validator import (
+    MAX_PAGE,
     ConnectionValidator,
     HistoryFrame,
     ListFrame,
@@ -42,6 +43,7 @@ from .groups import (
     broadcast_frame,
     broadcast_message,
     broadcast_presence,
+    broadcast_status,
     presence_group,
     user_group,
 )
@@ -59,7 +61,6 @@ from .serializers import (
     message_payload,
     notifications_page_frame,
     page_frame,
-    status_frame,
     typing_frame,
     unread_count_frame,
 )
@@ -135,38 +136,45 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         self.subscribed.append(group)
         await self.channel_layer.group_add(group, self.channel_name)
 
-    async def join(self) -> bool:
+    async def join(self) -> dict[str, Any] | None:
         """Accept the socket and count it for presence; call from ``connect``.
 
-        False when the user has too many sockets open: the socket is told why
-        and closed.
+        Returns what :meth:`register` read along with the registration (``{}``
+        if nothing), or None when the user has too many sockets open: the
+        socket is told why and closed.
         """
         await self.subscribe(user_group(self.user.pk))
         await self.accept()
         try:
-            change = await self.register()
+            change, read_along = await self.register()
         except TooManySockets as error:
             await self.send_error(error)
             await messaging_logger.aclient_error(self.user, "too_many_sockets", error.detail)
             await self.close(code=conf.CLOSE_TOO_MANY_SOCKETS)
-            return False
+            return None
         tracker.add(self.channel_name)
         self.registered = True
         metrics.OPEN_SOCKETS.labels(self.connection_kind).inc()
         if change is not None:
-            await broadcast_presence(change.user_id, change.username, True, change.last_seen)
-        return True
+            await broadcast_presence(change)
+        return read_along
 
-    async def register(self) -> Any:
-        """Record this socket for presence (one database call); the presence change, if any."""
-        return await db.register_connection(
+    async def register(self) -> tuple[PresenceChange | None, dict[str, Any]]:
+        """Record this socket for presence (one database call).
+
+        Returns the presence change, if any, and what the endpoint reads in
+        the same call (nothing here).
+        """
+        change = await db.register_connection(
             self.user.pk,
             self.channel_name,
             self.connection_kind,
             tracker.server_id,
             max_sockets=self.limits.max_sockets_per_user,
             expiry=self.limits.presence_expiry,
+            username=self.user.get_username(),
         )
+        return change, {}
 
     async def leave(self) -> None:
         """Undo :meth:`subscribe` and :meth:`join`; safe to call twice, and after a refused handshake."""
@@ -179,9 +187,11 @@ class MessagingConsumer(AsyncWebsocketConsumer):
                 return
             tracker.discard(self.channel_name)
             metrics.OPEN_SOCKETS.labels(self.connection_kind).dec()
-            change = await db.unregister_connection(self.user.pk, self.channel_name, self.limits.presence_expiry)
+            change = await db.unregister_connection(
+                self.user.pk, self.channel_name, self.limits.presence_expiry, username=self.user.get_username()
+            )
             if change is not None:
-                await broadcast_presence(change.user_id, change.username, False, change.last_seen)
+                await broadcast_presence(change)
         except Exception as exc:  # noqa: BLE001 - the heartbeat sweep repairs what this misses
             await messaging_logger.aerror(
                 category_for_exception(exc), "could not clean up a closed socket", user=self.user, exc=exc
@@ -308,7 +318,6 @@ class ChatConsumer(MessagingConsumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.chat: ChatOpening | None = None
-        self.snapshot: dict[str, Any] = {}
         self.viewing = False
         # Delivered ticks: the highest seq pushed to this socket, the highest
         # stored as delivered, and the task storing it (one at a time, so a
@@ -339,11 +348,11 @@ class ChatConsumer(MessagingConsumer):
         # snapshot is pushed, whatever came before is in the snapshot.
         await self.subscribe(self.chat.group_name)
         await self.subscribe(presence_group(self.chat.peer_id))
-        if not await self.join():
+        snapshot = await self.join()  # read by register(), in the same database call
+        if snapshot is None:
             return
         tracker.viewing(self.chat.conversation_id, self.user.pk, +1)
         self.viewing = True
-        snapshot = self.snapshot  # read by register(), in the same database call
         await self.send_frame(
             connected_frame(
                 self.chat.peer_username,
@@ -354,9 +363,9 @@ class ChatConsumer(MessagingConsumer):
             )
         )
 
-    async def register(self) -> Any:
+    async def register(self) -> tuple[PresenceChange | None, dict[str, Any]]:
         """Register the socket and read the ``connected`` snapshot in one database call."""
-        change, self.snapshot = await db.register_chat_connection(
+        return await db.register_chat_connection(
             self.user.pk,
             self.channel_name,
             tracker.server_id,
@@ -364,8 +373,8 @@ class ChatConsumer(MessagingConsumer):
             self.chat.peer_id,
             max_sockets=self.limits.max_sockets_per_user,
             expiry=self.limits.presence_expiry,
+            username=self.user.get_username(),
         )
-        return change
 
     async def leave(self) -> None:
         if self.viewing:
@@ -424,25 +433,34 @@ class ChatConsumer(MessagingConsumer):
         await self.set_typing(frame.is_typing)
 
     async def on_read(self, frame: ReadFrame) -> None:
-        change = await db.mark_message_read(self.chat.conversation_id, self.user.pk, frame.up_to)
+        change = await db.mark_message_read(
+            self.chat.conversation_id, self.user.pk, frame.up_to, self.user.get_username()
+        )
         if change is not None:
-            await self.broadcast_status(change)
+            await broadcast_status(change)
 
     async def on_sync(self, frame: SyncFrame) -> None:
-        page = await db.get_messages(
-            self.chat.conversation_id, self.user.pk, after=frame.after, limit=100
-        )
-        await self.send_frame(page_frame("sync", page.messages, page.has_more))
-        if page.delivered is not None:
-            await self.broadcast_status(page.delivered)
+        # A client catching up gets the largest page there is.
+        await self.send_page("sync", after=frame.after, limit=MAX_PAGE)
 
     async def on_history(self, frame: HistoryFrame) -> None:
+        await self.send_page("history", before=frame.before, limit=frame.limit)
+
+    async def send_page(
+        self, kind: str, *, after: int | None = None, before: int | None = None, limit: int
+    ) -> None:
+        """Answer ``sync`` or ``history`` (``kind``); what the page delivered is announced."""
         page = await db.get_messages(
-            self.chat.conversation_id, self.user.pk, before=frame.before, limit=frame.limit
+            self.chat.conversation_id,
+            self.user.pk,
+            after=after,
+            before=before,
+            limit=limit,
+            username=self.user.get_username(),
         )
-        await self.send_frame(page_frame("history", page.messages, page.has_more))
+        await self.send_frame(page_frame(kind, page.messages, page.has_more))
         if page.delivered is not None:
-            await self.broadcast_status(page.delivered)
+            await broadcast_status(page.delivered)
 
     # --- Group events ------------------------------------------------------------
 
@@ -477,7 +495,7 @@ class ChatConsumer(MessagingConsumer):
                 return
             self.delivered_done = up_to
             if change is not None:
-                await self.broadcast_status(change)
+                await broadcast_status(change)
 
     chat_status = MessagingConsumer.broadcast_text
 
@@ -486,11 +504,6 @@ class ChatConsumer(MessagingConsumer):
             await self.send_text(event["text"])
 
     # --- Helpers -----------------------------------------------------------------
-
-    async def broadcast_status(self, change: StatusChange) -> None:
-        await broadcast_frame(
-            self.chat.group_name, "chat.status", status_frame(change.status, change.up_to, change.by, change.at)
-        )
 
     async def set_typing(self, is_typing: bool) -> None:
         """Tell the peer; refreshes within the expiry are not re-broadcast."""
@@ -529,7 +542,7 @@ class NotificationsConsumer(MessagingConsumer):
             await self.refuse()
             return
         await self.subscribe(self.group)
-        if not await self.join():
+        if await self.join() is None:
             return
         await self.send_frame(unread_count_frame(await db.notification_unread_count(self.user.pk)))
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from channels.layers import get_channel_layer
 
@@ -19,7 +19,10 @@ from . import metrics
 from .circuit_breaker import make_breaker
 from .error_models import ErrorCategory, Severity
 from .logging_utils import messaging_logger
-from .serializers import JSONSerializer, presence_frame
+from .serializers import JSONSerializer, presence_frame, status_frame
+
+if TYPE_CHECKING:  # async_handlers imports this module
+    from .async_handlers import PresenceChange, StatusChange
 
 
 def conversation_group(conversation_id: int) -> str:
@@ -91,9 +94,21 @@ async def broadcast_message(message: Any, frame: dict[str, Any]) -> bool:
     )
 
 
-async def broadcast_presence(user_id: int, username: str, online: bool, last_seen: Any) -> bool:
+async def broadcast_status(change: StatusChange) -> bool:
+    """A status change (delivered, read) to every chat socket of its conversation."""
     return await broadcast_frame(
-        presence_group(user_id), "presence.changed", presence_frame(username, online, last_seen)
+        conversation_group(change.conversation_id),
+        "chat.status",
+        status_frame(change.status, change.up_to, change.by, change.at),
+    )
+
+
+async def broadcast_presence(change: PresenceChange) -> bool:
+    """A user coming online or going offline, to the sockets watching them."""
+    return await broadcast_frame(
+        presence_group(change.user_id),
+        "presence.changed",
+        presence_frame(change.username, change.online, change.last_seen),
     )
 
 

@@ -88,7 +88,7 @@ class PresenceTracker:
         await database_sync_to_async(messaging_logger.flush_backlog)()
         changes = await db.sweep_expired_connections(limits.presence_expiry)
         for change in changes:
-            await broadcast_presence(change.user_id, change.username, change.online, change.last_seen)
+            await broadcast_presence(change)
         return len(changes)
 
 

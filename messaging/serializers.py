@@ -15,6 +15,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
 
+from .connection_validator import strict_loads
 from .exceptions import MessagingException, SerializationError
 from .models import ArchivedMessage, Message, Notification
 
@@ -83,10 +84,6 @@ class MessagingJSONEncoder(DjangoJSONEncoder):
         return super().default(o)
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 class JSONSerializer:
     """``dumps``/``loads`` with the contract's rules.
 
@@ -108,7 +105,7 @@ class JSONSerializer:
 
     @staticmethod
     def loads(text: str | bytes) -> Any:
-        return json.loads(text, parse_constant=_reject_constant)
+        return strict_loads(text)
 
 
 def error_frame(error: MessagingException) -> dict[str, Any]:

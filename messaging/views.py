@@ -29,11 +29,11 @@ from .circuit_breaker import BREAKERS
 from .connection_validator import ConnectionValidator, HistoryFrame, MessageFrame
 from .error_models import ErrorCategory
 from .exceptions import Forbidden, InvalidFrame, InvalidJSON, MessagingException, NotFound, TooLarge
-from .groups import broadcast_frame, broadcast_message, layer_round_trip
+from .groups import broadcast_message, broadcast_status, layer_round_trip
 from .logging_utils import messaging_logger
 from .rate_limit import TokenBucket
 from .retry_handler import retry_backlog
-from .serializers import JSONSerializer, error_frame, message_frame, message_payload, status_frame
+from .serializers import JSONSerializer, error_frame, message_frame, message_payload
 
 
 def json_response(body: dict[str, Any], status: int = 200) -> HttpResponse:
@@ -80,10 +80,6 @@ def _parse_int(value: str | None, name: str) -> int | None:
         raise InvalidFrame(f"'{name}' must be an integer") from None
 
 
-def _broadcast(group: str, handler: str, frame: dict[str, Any], **extra: Any) -> None:
-    async_to_sync(broadcast_frame)(group, handler, frame, **extra)
-
-
 # --- API --------------------------------------------------------------------
 
 
@@ -103,8 +99,7 @@ def api_history(request: HttpRequest, username: str) -> HttpResponse:
     chat = _open_chat(request, username)
     page = handlers.get_messages(chat.conversation_id, request.user.pk, before=frame.before, limit=frame.limit)
     if page.delivered is not None:
-        change = page.delivered
-        _broadcast(chat.group_name, "chat.status", status_frame(change.status, change.up_to, change.by, change.at))
+        async_to_sync(broadcast_status)(page.delivered)
     return json_response(
         {"messages": [message_payload(m) for m in page.messages], "has_more": page.has_more}
     )

@@ -83,6 +83,18 @@ def test_new_messages_continue_the_seq_after_archiving(alice, bob) -> None:
     assert message.seq == 4
 
 
+def test_archiving_in_small_batches_moves_every_match_once(alice, bob, carol) -> None:
+    conversation = fill(alice, bob, 11)
+    other = fill(alice, carol, 4)
+    moved = archive(Message.objects.filter(conversation=conversation).exclude(seq=6), batch_size=3)
+    assert moved == 10
+    assert sorted(ArchivedMessage.objects.values_list("seq", flat=True)) == [s for s in range(1, 12) if s != 6]
+    assert list(Message.objects.filter(conversation=conversation).values_list("seq", flat=True)) == [6]
+    assert Message.objects.filter(conversation=other).count() == 4
+    assert archive(Message.objects.filter(conversation=conversation).exclude(seq=6), batch_size=3) == 0
+    assert all_by_sync(conversation, bob, limit=4) == list(range(1, 12))
+
+
 def test_the_admin_archives_selected_messages_and_cannot_delete(alice, bob, django_user_model) -> None:
     fill(alice, bob, 3)
     staff = Client()

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import uuid
+from unittest import mock
 
 import pytest
 from django.db import connection
@@ -227,6 +228,28 @@ def test_read_covers_the_range_once_and_never_the_readers_own(alice, bob) -> Non
     assert statuses == {1: "read", 2: "read", 3: "read", 4: "sent"}
     assert all(m.delivered_at and m.read_at for m in Message.objects.filter(status="read"))
     assert handlers.mark_delivered(conversation.pk, bob.pk, up_to=3) is None
+
+
+def test_callers_that_know_the_username_save_its_lookup(alice, bob) -> None:
+    conversation = direct(alice, bob)
+    for _ in range(3):
+        send(conversation, alice, bob)
+    with mock.patch.object(handlers, "_username", side_effect=AssertionError("looked the username up")):
+        page = handlers.get_messages(conversation.pk, bob.pk, after=0, limit=2, username="bob")
+        assert page.delivered is not None and page.delivered.by == "bob" and page.delivered.up_to == 2
+        change = handlers.mark_message_read(conversation.pk, bob.pk, 3, "bob")
+        assert change is not None and change.by == "bob" and change.up_to == 3
+        online = handlers.register_connection(bob.pk, "chan.bob", "chat", "host:1:abc", username="bob")
+        assert online is not None and online.online and online.username == "bob"
+        offline = handlers.unregister_connection(bob.pk, "chan.bob", 60, username="bob")
+        assert offline is not None and not offline.online and offline.username == "bob"
+
+
+def test_the_username_is_looked_up_when_not_given(alice, bob) -> None:
+    online = handlers.register_connection(bob.pk, "chan.bob", "chat", "host:1:abc")
+    assert online is not None and online.username == "bob"
+    offline = handlers.unregister_connection(bob.pk, "chan.bob", 60)
+    assert offline is not None and offline.username == "bob"
 
 
 def test_unread_counts_the_peers_unread_messages(alice, bob) -> None:

@@ -145,3 +145,25 @@ def test_validate_connection_data_requires_user_and_kwargs() -> None:
     }
     assert ConnectionValidator.validate_connection_data({**good, "user": Anonymous()}, required_kwargs=("username",)) is None
     assert ConnectionValidator.validate_connection_data({"user": user, "url_route": []}, required_kwargs=("username",)) is None
+
+
+@pytest.mark.parametrize(
+    "fields, code, echoed",
+    [
+        ({"content": "hi"}, "invalid_frame", None),
+        ({"content": "hi", "client_id": ""}, "invalid_frame", None),
+        ({"content": "hi", "client_id": 7}, "invalid_frame", None),
+        ({"content": "hi", "client_id": "x" * 65}, "invalid_frame", None),
+        ({"content": "hi", "client_id": "a\x00b"}, "invalid_frame", None),
+        ({"content": "hi", "client_id": "a\ud800"}, "invalid_frame", None),
+        ({"client_id": "c1"}, "invalid_frame", "c1"),
+        ({"content": 5, "client_id": "c1"}, "invalid_frame", "c1"),
+        ({"content": " \n", "client_id": "c1"}, "invalid_frame", "c1"),
+        ({"content": "a\x00", "client_id": "c1"}, "invalid_frame", "c1"),
+        ({"content": "x" * 4001, "client_id": "c1"}, "too_large", "c1"),
+    ],
+)
+def test_a_message_error_echoes_the_client_id_only_when_it_is_good(fields: dict, code: str, echoed: str | None) -> None:
+    result = validator.validate_message_data({"type": "message", **fields}, allowed=CHAT)
+    assert code_of(result) == code
+    assert result.client_id == echoed

@@ -56,6 +56,23 @@ async def test_a_message_to_an_offline_recipient_stays_sent_until_sync(alice, bo
     assert status["status"] == "delivered" and status["up_to"] == 3
 
 
+async def test_history_fetched_over_http_tells_the_senders_socket(alice, bob, chat) -> None:
+    from django.test import Client
+
+    alice_socket = await chat(alice, "bob")
+    await send(alice_socket, "hi", "c1")
+
+    def fetch() -> dict:
+        client = Client()
+        client.force_login(bob)
+        return client.get("/messages/api/alice/history").json()
+
+    page = await database_sync_to_async(fetch)()
+    assert page["messages"][0]["status"] == "delivered"
+    status = await alice_socket.expect("status")
+    assert status["status"] == "delivered" and status["up_to"] == 1 and status["by"] == "bob"
+
+
 async def test_read_turns_the_whole_range_read_and_clears_unread_in_every_tab(alice, bob, chat) -> None:
     alice_socket = await chat(alice, "bob")
     for i in range(3):

@@ -39,6 +39,13 @@ def test_loads_rejects_non_json_constants() -> None:
         JSONSerializer.loads("NaN")
 
 
+@pytest.mark.parametrize("text", ['{"x": [Infinity]}', "-Infinity", b'{"x": NaN}'])
+def test_loads_rejects_non_json_constants_anywhere(text: str | bytes) -> None:
+    with pytest.raises(ValueError):
+        JSONSerializer.loads(text)
+    assert JSONSerializer.loads('{"x": [1.5e3]}') == {"x": [1500.0]}
+
+
 @pytest.mark.django_db
 def test_message_payload_round_trips(make_user) -> None:
     from messaging.async_handlers import create_message, get_or_create_direct_conversation
