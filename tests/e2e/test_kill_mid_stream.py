@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 import uuid
 
@@ -21,6 +22,8 @@ TOTAL, WINDOW, KILL_AFTER = 300, 20, 80
 # Past the 80th ack, so the kill lands in the middle of the stream rather
 # than between two of its messages.
 KILL_DELAY = 0.015
+# A backstop for the killer thread: the sender gives up after 15 s without an ack.
+KILLER_DEADLINE = 60
 
 
 class Sender:
@@ -71,21 +74,36 @@ def test_sigkill_mid_stream_loses_and_doubles_nothing(server_env_factory) -> Non
         await alice.connect()
         await bob.connect()
 
+        stop_killer = threading.Event()
+
         def kill_when_due() -> None:
             # From another thread, not in step with the acks: the sender keeps
             # its window full, so some messages are committed but not yet
             # acknowledged and some are mid-transaction.
+            deadline = time.monotonic() + KILLER_DEADLINE
             while len(sender.acked) < KILL_AFTER:
+                if stop_killer.is_set():
+                    return  # the stream ended before the kill was due: reported below
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"only {len(sender.acked)} of {KILL_AFTER} acks before the kill")
                 time.sleep(0.0005)
             time.sleep(KILL_DELAY)
             first.kill()
 
         killer = asyncio.get_running_loop().run_in_executor(None, kill_when_due)
+        stream_error: BaseException | None = None
         try:
             await sender.run(alice)
-        except (asyncio.TimeoutError, ClientClosed, websockets.ConnectionClosed):
-            pass
-        await killer
+        except (asyncio.TimeoutError, ClientClosed, websockets.ConnectionClosed) as exc:
+            stream_error = exc
+        finally:
+            stop_killer.set()
+            await killer
+        if first.process.poll() is None:
+            # Not killed: whatever stopped the stream is a failure of its own.
+            if stream_error is not None:
+                raise stream_error
+            raise AssertionError("the stream ended and the server was never killed")
         while True:
             try:
                 frame = await bob.next(timeout=2)
