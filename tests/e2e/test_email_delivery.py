@@ -11,7 +11,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from messaging.wsclient import ChatClient, login
-from tests.servers import Daphne, free_port, manage, server_query
+from tests.servers import free_port, manage, server_query
 
 from .conftest import PASSWORD
 
@@ -38,7 +38,9 @@ def wait_for(predicate, timeout: float = 15) -> bool:
     return predicate()
 
 
-def test_offline_users_get_email_online_users_get_the_push_and_smtp_outages_lose_nothing(server_env_factory) -> None:
+def test_offline_users_get_email_online_users_get_the_push_and_smtp_outages_lose_nothing(
+    server_env_factory, start_daphne
+) -> None:
     inbox = Inbox()
     smtp_port = free_port()
     smtp = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
@@ -51,7 +53,7 @@ def test_offline_users_get_email_online_users_get_the_push_and_smtp_outages_lose
         MESSAGING_RETRY_BASE_SECONDS="0.2",
         MESSAGING_RETRY_MAX_SECONDS="1",
     )
-    server = Daphne(env).start()
+    server = start_daphne(env)
     try:
         alice_cookie = login(server.base_url, "alice", PASSWORD)
         bob_cookie = login(server.base_url, "bob", PASSWORD)
@@ -119,4 +121,3 @@ def test_offline_users_get_email_online_users_get_the_push_and_smtp_outages_lose
         assert sorted(b.splitlines()[0] for b in bodies) == [f"while smtp is down {i}" for i in range(5)]
     finally:
         smtp.stop()
-        server.stop()

@@ -12,7 +12,7 @@ import websockets
 
 from messaging.wsclient import ChatClient, ClientClosed, login
 from tests.robustness import STATS
-from tests.servers import Daphne, server_query
+from tests.servers import server_query
 
 from .conftest import PASSWORD
 
@@ -60,11 +60,11 @@ def stored(env: dict[str, str]) -> list[tuple[int, str]]:
     return [(seq, client_id) for seq, client_id in rows]
 
 
-def test_sigkill_mid_stream_loses_and_doubles_nothing(server_env_factory) -> None:
+def test_sigkill_mid_stream_loses_and_doubles_nothing(server_env_factory, start_daphne) -> None:
     env = server_env_factory(
         MESSAGING_RATE_LIMIT="off", MESSAGING_PRESENCE_HEARTBEAT_SECONDS="1", MESSAGING_PRESENCE_EXPIRY_SECONDS="2"
     )
-    first = Daphne(env).start()
+    first = start_daphne(env)
     sender = Sender()
     received: dict[int, dict] = {}
 
@@ -120,50 +120,47 @@ def test_sigkill_mid_stream_loses_and_doubles_nothing(server_env_factory) -> Non
         f"killed with {len(sender.acked)} acked, {len(sender.unacked())} unacked, "
         f"{committed_at_kill} committed (so {committed_at_kill - len(sender.acked)} committed but never acked)"
     )
-    second = Daphne(env).start()
-    try:
+    second = start_daphne(env)
 
-        async def after_restart() -> None:
-            alice = ChatClient(second.base_url, login(second.base_url, "alice", PASSWORD), "bob")
-            await alice.connect()
-            await sender.run(alice)
-            bob = ChatClient(second.base_url, login(second.base_url, "bob", PASSWORD), "alice")
-            await bob.connect()
-            last_seen = 0
-            while last_seen + 1 in received:
-                last_seen += 1
-            for message in await bob.sync_all(after=last_seen):
-                received[message["seq"]] = message
-            await alice.close()
-            await bob.close()
+    async def after_restart() -> None:
+        alice = ChatClient(second.base_url, login(second.base_url, "alice", PASSWORD), "bob")
+        await alice.connect()
+        await sender.run(alice)
+        bob = ChatClient(second.base_url, login(second.base_url, "bob", PASSWORD), "alice")
+        await bob.connect()
+        last_seen = 0
+        while last_seen + 1 in received:
+            last_seen += 1
+        for message in await bob.sync_all(after=last_seen):
+            received[message["seq"]] = message
+        await alice.close()
+        await bob.close()
 
-        asyncio.run(after_restart())
-        rows = stored(env)
-        client_ids = [cid for _, cid in rows]
-        duplicates = len(client_ids) - len(set(client_ids))
-        print(
-            f"sent {TOTAL}, acknowledged {len(sender.acked)}, stored {len(rows)}, "
-            f"received by bob {len(received)}, duplicates {duplicates}"
+    asyncio.run(after_restart())
+    rows = stored(env)
+    client_ids = [cid for _, cid in rows]
+    duplicates = len(client_ids) - len(set(client_ids))
+    print(
+        f"sent {TOTAL}, acknowledged {len(sender.acked)}, stored {len(rows)}, "
+        f"received by bob {len(received)}, duplicates {duplicates}"
+    )
+    STATS["kill mid-stream: messages sent"] += TOTAL
+    STATS["kill mid-stream: messages stored"] += len(rows)
+    STATS["kill mid-stream: duplicates"] += duplicates
+    assert len(sender.acked) == TOTAL
+    assert sorted(client_ids) == sorted(sender.ids) and duplicates == 0
+    assert [seq for seq, _ in rows] == list(range(1, TOTAL + 1))
+    assert {m["id"] for m in received.values()} == {m["id"] for m in sender.acked.values()}
+
+    # The surviving process records the dead one once its sockets expire.
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        dead = server_query(
+            env,
+            "MessagingError.objects.filter(category='connection_error', "
+            "message__contains='stopped heartbeating').count()",
         )
-        STATS["kill mid-stream: messages sent"] += TOTAL
-        STATS["kill mid-stream: messages stored"] += len(rows)
-        STATS["kill mid-stream: duplicates"] += duplicates
-        assert len(sender.acked) == TOTAL
-        assert sorted(client_ids) == sorted(sender.ids) and duplicates == 0
-        assert [seq for seq, _ in rows] == list(range(1, TOTAL + 1))
-        assert {m["id"] for m in received.values()} == {m["id"] for m in sender.acked.values()}
-
-        # The surviving process records the dead one once its sockets expire.
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            dead = server_query(
-                env,
-                "MessagingError.objects.filter(category='connection_error', "
-                "message__contains='stopped heartbeating').count()",
-            )
-            if dead:
-                break
-            time.sleep(0.5)
-        assert dead >= 1
-    finally:
-        second.stop()
+        if dead:
+            break
+        time.sleep(0.5)
+    assert dead >= 1
