@@ -178,12 +178,13 @@ def test_a_postgresql_restart_mid_stream_loses_and_doubles_nothing(
 ) -> None:
     """PostgreSQL is down for 2 s in the middle of a stream.
 
-    With the default pool timeout (10 s) the writes wait in the connection
-    pool for PostgreSQL to come back and are acked late, none refused. With a
-    pool timeout shorter than the outage, each write's attempts run out: the
-    client gets ``server_error`` answers, resends with the same client_id, and
-    every failure is recorded as a ``database_error``. Either way nothing
-    acknowledged is lost or stored twice.
+    With the default pool timeout (10 s) the writes can wait in the connection
+    pool for PostgreSQL to come back, and every message ends up acked; how
+    many ``server_error`` answers came on the way is printed, not asserted (it
+    depends on timing). With a pool timeout shorter than the outage, each
+    write's attempts run out: the client gets ``server_error`` answers,
+    resends with the same client_id, and every failure is recorded as a
+    ``database_error``. Either way nothing acknowledged is lost or stored twice.
     """
     extra = {"DATABASE_POOL_TIMEOUT_SECONDS": pool_timeout} if pool_timeout else {}
     env = server_env_factory(MESSAGING_RATE_LIMIT="off", MESSAGING_PRESENCE_HEARTBEAT_SECONDS="1", **extra)
