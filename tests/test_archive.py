@@ -83,14 +83,12 @@ def test_new_messages_continue_the_seq_after_archiving(alice, bob) -> None:
     assert message.seq == 4
 
 
-def test_the_admin_archives_selected_messages_and_cannot_delete(alice, bob, django_user_model) -> None:
+def test_the_admin_archives_selected_messages_and_cannot_delete(alice, bob, staff_client) -> None:
     fill(alice, bob, 3)
-    staff = Client()
-    staff.force_login(django_user_model.objects.create_superuser("root", "r@example.com", "pw"))
     ids = list(Message.objects.filter(seq__lte=2).values_list("pk", flat=True))
-    staff.post("/admin/messaging/message/", {"action": "archive_selected", "_selected_action": ids})
+    staff_client.post("/admin/messaging/message/", {"action": "archive_selected", "_selected_action": ids})
     assert sorted(ArchivedMessage.objects.values_list("seq", flat=True)) == [1, 2]
-    assert staff.get(f"/admin/messaging/message/{Message.objects.get().pk}/delete/").status_code == 403
+    assert staff_client.get(f"/admin/messaging/message/{Message.objects.get().pk}/delete/").status_code == 403
     history = Client()
     history.force_login(bob)
     page = history.get("/messages/api/alice/history").json()
