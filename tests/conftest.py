@@ -266,6 +266,15 @@ def user_model() -> Any:
     return get_user_model()
 
 
+@pytest.fixture
+def staff_client(django_user_model: Any) -> Client:
+    """A test client signed in as a superuser ("root"), for the admin (the test's db marker applies)."""
+    admin = django_user_model.objects.create_superuser("root", "root@example.com", "pw")
+    client = Client()
+    client.force_login(admin)
+    return client
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     from .robustness import STATS
 

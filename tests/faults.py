@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 
 from django.db import connection
@@ -13,36 +14,57 @@ from django.db import connection
 class SqliteWriteLock:
     """Another connection holding SQLite's write lock (``BEGIN IMMEDIATE``) until released.
 
-    ``with SqliteWriteLock() as lock:`` holds it from entry; ``lock.release()``
-    (or leaving the block) lets it go.
+    ``with SqliteWriteLock() as lock:`` holds it from entry (entry fails if the
+    lock cannot be taken); ``lock.release()`` (or leaving the block) lets it
+    go, and ``lock.release(wait=True)`` returns once it is gone. An error of
+    the thread that holds it is raised on release(wait=True) or on exit.
     """
 
-    def __init__(self, hold_for_at_most: float = 10) -> None:
+    def __init__(self, hold_for_at_most: float = 10, take_within: float = 5) -> None:
         self.path = connection.settings_dict["NAME"]
         self.hold_for_at_most = hold_for_at_most
+        self.take_within = take_within
         self._locked = threading.Event()
         self._released = threading.Event()
+        self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._hold)
 
     def _hold(self) -> None:
-        other = sqlite3.connect(self.path, timeout=5)
-        other.execute("BEGIN IMMEDIATE")
-        self._locked.set()
-        self._released.wait(self.hold_for_at_most)
-        other.rollback()
-        other.close()
+        try:
+            other = sqlite3.connect(self.path, timeout=self.take_within)
+            try:
+                other.execute("BEGIN IMMEDIATE")
+                self._locked.set()
+                self._released.wait(self.hold_for_at_most)
+                other.rollback()
+            finally:
+                other.close()
+        except BaseException as exc:  # noqa: BLE001 - raised in the test's thread
+            self._error = exc
 
-    def release(self) -> None:
+    def _raise_error(self) -> None:
+        if self._error is not None:
+            raise RuntimeError("the thread holding SQLite's write lock failed") from self._error
+
+    def release(self, wait: bool = False) -> None:
         self._released.set()
+        if wait:
+            self._thread.join()
+            self._raise_error()
 
     def __enter__(self) -> SqliteWriteLock:
         self._thread.start()
-        self._locked.wait(5)
+        # Wait for the lock, or for the holder to give up (its error says why).
+        deadline = time.monotonic() + self.take_within + 1
+        while not self._locked.wait(0.01) and self._thread.is_alive() and time.monotonic() < deadline:
+            pass
+        if not self._locked.is_set():
+            self.release(wait=True)
+            raise RuntimeError(f"could not take SQLite's write lock on {self.path} within {self.take_within} s")
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.release()
-        self._thread.join()
+        self.release(wait=True)
 
 
 @contextlib.contextmanager

@@ -19,7 +19,12 @@ async def test_typing_beyond_its_rate_is_answered_and_the_socket_stays_up(alice,
         socket = await chat(alice, "bob")
     for _ in range(8):
         await socket.send({"type": "typing", "is_typing": True})
-    errors = [f for f in await socket.drain() if f["type"] == "error"]
+    # Frames are handled in order: everything the typing frames caused comes before the pong.
+    await socket.send({"type": "ping"})
+    frames = []
+    while (frame := await socket.receive())["type"] != "pong":
+        frames.append(frame)
+    errors = [f for f in frames if f["type"] == "error"]
     assert [e["code"] for e in errors] == ["rate_limited"] * 3
     await socket.send({"type": "ping"})
     await socket.expect("pong")
@@ -36,7 +41,11 @@ async def test_a_socket_beyond_the_per_user_limit_is_told_and_closed(alice, bob,
     assert error["type"] == "error" and error["code"] == "rate_limited" and "open sockets" in error["detail"]
     closed = await comm.receive_output(timeout=3)
     assert closed == {"type": "websocket.close", "code": 4429}
+    # The server finishes once the client's side of the close arrives, as a real server would report it.
+    await comm.send_input({"type": "websocket.disconnect", "code": 4429})
     await comm.wait(timeout=3)
+    assert comm.future.done() and not comm.future.cancelled(), "the consumer did not finish after the close"
+    assert comm.future.exception() is None
     assert await database_sync_to_async(Connection.objects.filter(user=alice).count)() == 2
 
 

@@ -11,14 +11,6 @@ from messaging.models import MessagingError
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def staff_client(django_user_model) -> Client:
-    admin = django_user_model.objects.create_superuser("root", "root@example.com", "pw")
-    client = Client()
-    client.force_login(admin)
-    return client
-
-
 def test_error_list_filters_by_category_and_searches(staff_client) -> None:
     MessagingLogger().error("database_error", "disk on fire")
     MessagingLogger().error("routing_error", "bad pattern")

@@ -95,14 +95,12 @@ def test_archiving_in_small_batches_moves_every_match_once(alice, bob, carol) ->
     assert all_by_sync(conversation, bob, limit=4) == list(range(1, 12))
 
 
-def test_the_admin_archives_selected_messages_and_cannot_delete(alice, bob, django_user_model) -> None:
+def test_the_admin_archives_selected_messages_and_cannot_delete(alice, bob, staff_client) -> None:
     fill(alice, bob, 3)
-    staff = Client()
-    staff.force_login(django_user_model.objects.create_superuser("root", "r@example.com", "pw"))
     ids = list(Message.objects.filter(seq__lte=2).values_list("pk", flat=True))
-    staff.post("/admin/messaging/message/", {"action": "archive_selected", "_selected_action": ids})
+    staff_client.post("/admin/messaging/message/", {"action": "archive_selected", "_selected_action": ids})
     assert sorted(ArchivedMessage.objects.values_list("seq", flat=True)) == [1, 2]
-    assert staff.get(f"/admin/messaging/message/{Message.objects.get().pk}/delete/").status_code == 403
+    assert staff_client.get(f"/admin/messaging/message/{Message.objects.get().pk}/delete/").status_code == 403
     history = Client()
     history.force_login(bob)
     page = history.get("/messages/api/alice/history").json()

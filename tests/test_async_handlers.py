@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 import uuid
 from unittest import mock
 
@@ -20,6 +19,7 @@ from messaging.exceptions import InvalidFrame, RateLimited
 from messaging.models import Conversation, Message, Participant
 from messaging.rate_limit import TokenBucket
 
+from .concurrency import run_in_threads
 from .servers import ROOT
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -43,25 +43,12 @@ def test_a_direct_conversation_is_unique_per_pair_and_has_two_participants(alice
 def test_seq_has_no_gaps_under_concurrent_senders(alice, bob, carol) -> None:
     conversation = direct(alice, bob)
     per_thread = 15
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(4)
 
     def sender(user, peer) -> None:
-        try:
-            barrier.wait()
-            for _ in range(per_thread):
-                send(conversation, user, peer)
-        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
-            errors.append(exc)
-        finally:
-            connection.close()
+        for _ in range(per_thread):
+            send(conversation, user, peer)
 
-    threads = [threading.Thread(target=sender, args=pair) for pair in [(alice, bob), (bob, alice)] * 2]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    run_in_threads(sender, [(alice, bob), (bob, alice)] * 2)
     seqs = sorted(Message.objects.filter(conversation=conversation).values_list("seq", flat=True))
     assert seqs == list(range(1, 4 * per_thread + 1))
     conversation.refresh_from_db()
@@ -131,21 +118,7 @@ def test_seq_has_no_gaps_under_concurrent_senders_in_separate_processes(alice, b
 
 def test_a_repeated_client_id_never_creates_a_second_row_even_concurrently(alice, bob) -> None:
     conversation = direct(alice, bob)
-    results: list[tuple] = []
-    barrier = threading.Barrier(4)
-
-    def resend() -> None:
-        try:
-            barrier.wait()
-            results.append(send(conversation, alice, bob, client_id="same-id"))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=resend) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = run_in_threads(lambda: send(conversation, alice, bob, client_id="same-id"), [()] * 4)
     assert Message.objects.filter(sender=alice, client_id="same-id").count() == 1
     assert sorted(created for _, created in results) == [False, False, False, True]
     assert len({m.pk for m, _ in results}) == 1

@@ -55,6 +55,7 @@ def test_bench_chat_on_its_own_daphne_reports_both_targets_and_loses_nothing() -
     assert result["load"]["linkup"]["correctness"]["synced"] == 2 * (15 + 3)
     assert {"throughput", "p99", "server_cpu_per_msg"} == set(result["ratio"])
     assert all(value > 0 for value in result["ratio"].values())
+    assert set(result["idle"]) == {"linkup", "relay"}
     for idle in result["idle"].values():
         assert idle["opened"] == 10 and idle["failed"] == 0
         assert idle["rss_before_kb"] > 0 and idle["rss_after_kb"] > 0

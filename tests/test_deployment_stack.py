@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 
 import pytest
 from django.conf import settings
@@ -20,6 +19,7 @@ from messaging.conf import Rate
 from messaging.groups import layer_round_trip
 from messaging.rate_limit import TokenBucket
 
+from .concurrency import run_in_threads
 from .servers import ROOT
 
 
@@ -28,27 +28,13 @@ from .servers import ROOT
 def test_postgres_connections_come_from_a_pool_bounded_per_process() -> None:
     """Under ASGI every request runs in a thread of its own; the pool caps what they hold."""
     threads = DATABASE_POOL_MAX_SIZE * 3
-    backends: set[int] = set()
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(threads)
 
-    def query() -> None:
-        try:
-            barrier.wait()
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_backend_pid(), pg_sleep(0.1)")
-                backends.add(cursor.fetchone()[0])
-        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
-            errors.append(exc)
-        finally:
-            connection.close()
+    def query() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid(), pg_sleep(0.1)")
+            return cursor.fetchone()[0]
 
-    workers = [threading.Thread(target=query) for _ in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    assert errors == []
+    backends = set(run_in_threads(query, [()] * threads))
     assert 1 <= len(backends) <= DATABASE_POOL_MAX_SIZE
 
 

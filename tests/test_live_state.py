@@ -222,7 +222,14 @@ async def test_every_tab_of_both_users_sees_the_same_stream(alice, bob, chat) ->
     tabs = [await chat(alice, "bob"), await chat(alice, "bob"), await chat(bob, "alice"), await chat(bob, "alice")]
     for i, tab in enumerate(tabs):
         await tab.send({"type": "message", "content": f"m{i}", "client_id": f"c{i}"})
-    for tab in tabs:
-        frames = await tab.drain()
+    for i, tab in enumerate(tabs):
+        # Wait for what must arrive (this tab's ack and the four messages), keeping every frame in order.
+        frames: list[dict] = []
+        while not (
+            any(f["type"] == "ack" and f["client_id"] == f"c{i}" for f in frames)
+            and sum(f["type"] == "message" for f in frames) >= 4
+        ):
+            frames.append(await tab.receive())
+        frames += await tab.drain()  # and nothing more: no message twice
         assert [f["message"]["seq"] for f in frames if f["type"] == "message"] == [1, 2, 3, 4]
     assert await database_sync_to_async(Message.objects.count)() == 4

@@ -6,6 +6,7 @@ import smtplib
 from unittest import mock
 
 import pytest
+from channels.layers import get_channel_layer
 from django.core import mail
 from django.test import Client, override_settings
 from django.utils import timezone
@@ -45,10 +46,16 @@ def test_healthz_is_503_when_the_channel_layer_does_not_answer() -> None:
     async def broken(*args, **kwargs):
         raise ConnectionError("redis is down")
 
-    with mock.patch("messaging.groups.layer_round_trip", broken), mock.patch("messaging.views.layer_round_trip", broken):
+    # The fault is in the layer itself: /healthz's own round trip is what is tested.
+    layer = get_channel_layer()
+    with mock.patch.object(layer, "send", broken), mock.patch.object(layer, "receive", broken):
         response = Client().get("/healthz")
     assert response.status_code == 503
     assert response.json()["status"] == "unavailable" and response.json()["checks"]["channel_layer"].startswith("error")
+    assert "ConnectionError: redis is down" in response.json()["checks"]["channel_layer"]
+    # Once the layer answers again, so does the health check (from a fresh probe channel).
+    recovered = Client().get("/healthz")
+    assert recovered.status_code == 200 and recovered.json()["checks"]["channel_layer"] == "ok"
 
 
 def test_healthz_is_degraded_while_a_breaker_is_open() -> None:
@@ -101,13 +108,11 @@ def test_the_smtp_breaker_opens_fails_fast_and_closes_after_a_good_probe(alice) 
     assert run.succeeded == smtp_breaker.failure_threshold + 2 and len(mail.outbox) == run.succeeded
 
 
-def test_the_admin_console_shows_error_rates_breakers_and_backlog(django_user_model) -> None:
+def test_the_admin_console_shows_error_rates_breakers_and_backlog(staff_client) -> None:
     MessagingLogger().error("database_error", "disk full")
     MessagingLogger().error("delivery_error", "smtp gave up")
     RetryQueueItem.objects.create(operation="notification.email")
-    staff = Client()
-    staff.force_login(django_user_model.objects.create_superuser("ops", "ops@example.com", "pw"))
-    response = staff.get("/admin/messaging/messagingerror/")
+    response = staff_client.get("/admin/messaging/messagingerror/")
     counts = {row["category"].value: row for row in response.context["error_counts"]}
     assert counts["database_error"]["last_hour"] == 1 and counts["delivery_error"]["last_day"] == 1
     assert counts["routing_error"]["last_day"] == 0
@@ -116,26 +121,22 @@ def test_the_admin_console_shows_error_rates_breakers_and_backlog(django_user_mo
     assert b"Circuit breakers" in response.content
 
 
-def test_the_admin_links_a_message_to_its_notifications_and_errors(alice, bob, django_user_model) -> None:
+def test_the_admin_links_a_message_to_its_notifications_and_errors(alice, bob, staff_client) -> None:
     from messaging import async_handlers as handlers
 
     conversation = handlers.get_or_create_direct_conversation(alice, bob)
     message, _ = handlers.create_message(conversation.pk, alice, bob, "linked", "l1")
     service.notify_new_message(message)
     MessagingLogger().error("delivery_error", "email gave up", message_id=message.pk)
-    staff = Client()
-    staff.force_login(django_user_model.objects.create_superuser("ops", "ops@example.com", "pw"))
-    page = staff.get(f"/admin/messaging/message/{message.pk}/change/").content.decode()
+    page = staff_client.get(f"/admin/messaging/message/{message.pk}/change/").content.decode()
     assert "New message from alice" in page and "email gave up" in page
 
 
-def test_the_admin_shows_a_users_open_connections(alice, django_user_model) -> None:
+def test_the_admin_shows_a_users_open_connections(alice, staff_client) -> None:
     from messaging.async_handlers import register_connection
 
     register_connection(alice.pk, "chan.1", "chat", "host:1:abc")
-    staff = Client()
-    staff.force_login(django_user_model.objects.create_superuser("ops", "ops@example.com", "pw"))
-    listing = staff.get("/admin/messaging/userstatus/")
+    listing = staff_client.get("/admin/messaging/userstatus/")
     assert listing.status_code == 200
-    page = staff.get(f"/admin/messaging/userstatus/{alice.pk}/change/").content.decode()
+    page = staff_client.get(f"/admin/messaging/userstatus/{alice.pk}/change/").content.decode()
     assert "host:1:abc" in page

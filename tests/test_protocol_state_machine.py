@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -112,33 +113,32 @@ class ProtocolMachine(RuleBasedStateMachine):
         self.run(self.open_tab(self.clients[who]))
         self.synced = who
 
+    def draw_client(self, data: st.DataObject, usable: Callable[[Client], bool] = lambda c: bool(c.tabs)) -> Client:
+        """One of the clients the rule can act on (the rule's precondition says there is one)."""
+        who = data.draw(st.sampled_from(sorted(w for w, c in self.clients.items() if usable(c))), label="who")
+        return self.clients[who]
+
     @precondition(lambda self: any(c.tabs for c in self.clients.values()))
-    @rule(who=WHO, data=st.data())
-    def drop(self, who: str, data: st.DataObject) -> None:
-        client = self.clients[who]
-        if not client.tabs:
-            return
+    @rule(data=st.data())
+    def drop(self, data: st.DataObject) -> None:
+        client = self.draw_client(data)
         tab = client.tabs.pop(data.draw(st.integers(0, len(client.tabs) - 1)))
         self.run(tab.close())
         self.synced = None
 
     @precondition(lambda self: any(c.tabs for c in self.clients.values()))
-    @rule(who=WHO, content=contents(20))
-    def send(self, who: str, content: str) -> None:
-        client = self.clients[who]
-        if not client.tabs:
-            return
+    @rule(data=st.data(), content=contents(20))
+    def send(self, data: st.DataObject, content: str) -> None:
+        client = self.draw_client(data)
         client_id = uuid.uuid4().hex
         client.sent_client_ids.append(client_id)
         self.run(self._send(client, client.tabs[0], content, client_id))
         self.synced = None
 
     @precondition(lambda self: any(c.sent_client_ids and c.tabs for c in self.clients.values()))
-    @rule(who=WHO, data=st.data())
-    def resend(self, who: str, data: st.DataObject) -> None:
-        client = self.clients[who]
-        if not (client.sent_client_ids and client.tabs):
-            return
+    @rule(data=st.data())
+    def resend(self, data: st.DataObject) -> None:
+        client = self.draw_client(data, lambda c: bool(c.sent_client_ids and c.tabs))
         client_id = data.draw(st.sampled_from(client.sent_client_ids))
         self.run(self._send(client, client.tabs[-1], "resent", client_id))
         self.synced = None
@@ -155,11 +155,9 @@ class ProtocolMachine(RuleBasedStateMachine):
         assert first["seq"] == message["seq"], "a repeat was acknowledged with another seq"
 
     @precondition(lambda self: any(c.tabs for c in self.clients.values()))
-    @rule(who=WHO)
-    def read(self, who: str) -> None:
-        client = self.clients[who]
-        if not client.tabs:
-            return
+    @rule(data=st.data())
+    def read(self, data: st.DataObject) -> None:
+        client = self.draw_client(data)
         self.run(self.settle())
         self.run(client.tabs[0].send({"type": "read", "up_to": client.last_seq}))
         self.synced = None

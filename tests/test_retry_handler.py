@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import random
 import smtplib
-import threading
+from unittest import mock
 
 import pytest
 from django.core.management import call_command
@@ -213,11 +213,25 @@ def test_create_message_waits_out_a_locked_sqlite_database(alice, bob) -> None:
 
     conversation = handlers.get_or_create_direct_conversation(alice, bob)
     retries_before = handlers.database_retry.stats.retries
-    with SqliteWriteLock() as lock, sqlite_busy_timeout(0.05):
+    real_sleep = handlers.database_retry.sleep
+    sleeps: list[float] = []
+
+    def sleep_then_unlock(seconds: float) -> None:
+        # The first attempt met the lock (that is why there is a retry): let
+        # the lock go before the next attempt, and wait until it is gone.
+        sleeps.append(seconds)
+        if len(sleeps) == 1:
+            lock.release(wait=True)
+        real_sleep(seconds)
+
+    with (
+        SqliteWriteLock() as lock,
+        sqlite_busy_timeout(0.05),
+        mock.patch.object(handlers.database_retry, "sleep", sleep_then_unlock),
+    ):
         connection.close()
-        # Four attempts with a 0.05 s busy timeout each outlast a 0.12 s lock.
-        threading.Timer(0.12, lock.release).start()
         message, created = handlers.create_message(conversation.pk, alice, bob, "patient", "locked-1")
     connection.close()
     assert created and message.seq == 1
     assert handlers.database_retry.stats.retries > retries_before
+    assert len(sleeps) == 1, "the attempt after the lock was released did not succeed"

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import threading
 import uuid
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connection
 from hypothesis import given
 from hypothesis import strategies as st
 
 from messaging import async_handlers as handlers
 from messaging.models import Message
+
+from .concurrency import run_in_threads
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -81,25 +81,12 @@ def test_concurrent_deliveries_and_reads_announce_each_advance_once(alice, bob) 
     conversation = handlers.get_or_create_direct_conversation(alice, bob)
     for _ in range(20):
         handlers.create_message(conversation.pk, alice, bob, "x", uuid.uuid4().hex)
-    changes: list = []
-    barrier = threading.Barrier(6)
 
-    def worker(kind: str) -> None:
-        try:
-            barrier.wait()
-            for up_to in range(1, 21):
-                if kind == "deliver":
-                    changes.append(handlers.mark_delivered(conversation.pk, bob.pk, up_to))
-                else:
-                    changes.append(handlers.mark_message_read(conversation.pk, bob.pk, up_to))
-        finally:
-            connection.close()
+    def worker(kind: str) -> list:
+        mark = handlers.mark_delivered if kind == "deliver" else handlers.mark_message_read
+        return [mark(conversation.pk, bob.pk, up_to) for up_to in range(1, 21)]
 
-    threads = [threading.Thread(target=worker, args=(k,)) for k in ["deliver", "read"] * 3]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    changes = [change for made in run_in_threads(worker, [(k,) for k in ["deliver", "read"] * 3]) for change in made]
     assert set(Message.objects.values_list("status", flat=True)) == {"read"}
     reads = sorted(c.up_to for c in changes if c is not None and c.status == "read")
     # Each read advance covers new messages only: the ranges never overlap.

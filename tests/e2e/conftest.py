@@ -30,7 +30,23 @@ def server_env_factory(tmp_path: Path) -> Iterator[Callable[..., dict[str, str]]
 
 
 @pytest.fixture
-def daphne(server_env_factory) -> Iterator[Daphne]:
-    server = Daphne(server_env_factory()).start()
-    yield server
-    server.stop()
+def start_daphne(server_env_factory) -> Iterator[Callable[..., Daphne]]:
+    """``start_daphne(env, **kwargs)``: a started ``Daphne(env, **kwargs)``, stopped after the test.
+
+    Also when the test fails, and before the databases of ``server_env_factory``
+    are dropped. A server the test killed already is left alone (``stop`` of
+    an exited process does nothing).
+    """
+    with ExitStack() as cleanup:
+
+        def start(env: dict[str, str], **kwargs: object) -> Daphne:
+            server = Daphne(env, **kwargs)
+            cleanup.callback(server.stop)
+            return server.start()
+
+        yield start
+
+
+@pytest.fixture
+def daphne(server_env_factory, start_daphne) -> Daphne:
+    return start_daphne(server_env_factory())

@@ -11,7 +11,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from messaging.wsclient import ChatClient, login
-from tests.servers import Daphne, free_port, manage
+from tests.servers import free_port, manage, server_query
 
 from .conftest import PASSWORD
 
@@ -38,7 +38,9 @@ def wait_for(predicate, timeout: float = 15) -> bool:
     return predicate()
 
 
-def test_offline_users_get_email_online_users_get_the_push_and_smtp_outages_lose_nothing(server_env_factory) -> None:
+def test_offline_users_get_email_online_users_get_the_push_and_smtp_outages_lose_nothing(
+    server_env_factory, start_daphne
+) -> None:
     inbox = Inbox()
     smtp_port = free_port()
     smtp = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
@@ -51,7 +53,7 @@ def test_offline_users_get_email_online_users_get_the_push_and_smtp_outages_lose
         MESSAGING_RETRY_BASE_SECONDS="0.2",
         MESSAGING_RETRY_MAX_SECONDS="1",
     )
-    server = Daphne(env).start()
+    server = start_daphne(env)
     try:
         alice_cookie = login(server.base_url, "alice", PASSWORD)
         bob_cookie = login(server.base_url, "bob", PASSWORD)
@@ -95,7 +97,12 @@ def test_offline_users_get_email_online_users_get_the_push_and_smtp_outages_lose
             await alice.close()
 
         asyncio.run(send_while_smtp_is_down())
-        time.sleep(1)
+        # SMTP comes back only once the five immediate attempts have failed and
+        # left their items queued for a retry (tried at least once, pending).
+        failed_and_queued = "RetryQueueItem.objects.filter(state='pending', attempts__gte=1).count()"
+        assert wait_for(lambda: server_query(env, failed_and_queued) == 5, timeout=30), server_query(
+            env, "list(RetryQueueItem.objects.values_list('state', 'attempts', 'last_error'))"
+        )
         smtp = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
         smtp.start()
         print("SMTP restarted")
@@ -114,4 +121,3 @@ def test_offline_users_get_email_online_users_get_the_push_and_smtp_outages_lose
         assert sorted(b.splitlines()[0] for b in bodies) == [f"while smtp is down {i}" for i in range(5)]
     finally:
         smtp.stop()
-        server.stop()

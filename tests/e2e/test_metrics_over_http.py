@@ -33,54 +33,49 @@ def value(samples: dict, metric: str, **labels: str) -> float:
     return samples.get((metric, tuple(sorted(labels.items()))), 0.0)
 
 
-def test_sending_a_message_moves_the_counters_and_the_latency_histogram(server_env_factory) -> None:
-    from tests.servers import Daphne
+def test_sending_a_message_moves_the_counters_and_the_latency_histogram(server_env_factory, start_daphne) -> None:
+    server = start_daphne(server_env_factory(MESSAGING_METRICS_TOKEN="s3cret"))
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        scrape(server.base_url)
+    assert refused.value.code == 401
 
-    server = Daphne(server_env_factory(MESSAGING_METRICS_TOKEN="s3cret")).start()
-    try:
-        with pytest.raises(urllib.error.HTTPError) as refused:
-            scrape(server.base_url)
-        assert refused.value.code == 401
+    async def scenario() -> dict:
+        alice = ChatClient(server.base_url, login(server.base_url, "alice", PASSWORD), "bob")
+        bob = ChatClient(server.base_url, login(server.base_url, "bob", PASSWORD), "alice")
+        await alice.connect()
+        await bob.connect()
+        before = scrape(server.base_url, "s3cret")
+        await alice.send({"type": "message", "content": "counted", "client_id": uuid.uuid4().hex})
+        await alice.expect("ack")
+        await bob.expect("message")
+        await alice.expect("status")  # delivered: the recipient's socket has it
+        await alice.socket.send("not json")
+        await alice.expect("error")
+        after = scrape(server.base_url, "s3cret")
+        await alice.close()
+        await bob.close()
+        return {"before": before, "after": after}
 
-        async def scenario() -> dict:
-            alice = ChatClient(server.base_url, login(server.base_url, "alice", PASSWORD), "bob")
-            bob = ChatClient(server.base_url, login(server.base_url, "bob", PASSWORD), "alice")
-            await alice.connect()
-            await bob.connect()
-            before = scrape(server.base_url, "s3cret")
-            await alice.send({"type": "message", "content": "counted", "client_id": uuid.uuid4().hex})
-            await alice.expect("ack")
-            await bob.expect("message")
-            await alice.expect("status")  # delivered: the recipient's socket has it
-            await alice.socket.send("not json")
-            await alice.expect("error")
-            after = scrape(server.base_url, "s3cret")
-            await alice.close()
-            await bob.close()
-            return {"before": before, "after": after}
+    seen = asyncio.run(scenario())
+    before, after = seen["before"], seen["after"]
 
-        seen = asyncio.run(scenario())
-        before, after = seen["before"], seen["after"]
+    def moved(metric: str, **labels: str) -> float:
+        return value(after, metric, **labels) - value(before, metric, **labels)
 
-        def moved(metric: str, **labels: str) -> float:
-            return value(after, metric, **labels) - value(before, metric, **labels)
-
-        print(
-            "moved:",
-            {
-                "messages_stored": moved("linkup_messages_stored_total"),
-                "delivery_latency_count": moved("linkup_message_delivery_seconds_count"),
-                "frames message": moved("linkup_frames_received_total", consumer="chat", type="message"),
-                "error frames invalid_json": moved("linkup_error_frames_total", code="invalid_json"),
-            },
-        )
-        assert moved("linkup_messages_stored_total") == 1
-        assert moved("linkup_message_delivery_seconds_count") == 1
-        assert moved("linkup_message_delivery_seconds_sum") > 0
-        assert moved("linkup_frames_received_total", consumer="chat", type="message") == 1
-        assert moved("linkup_error_frames_total", code="invalid_json") == 1
-        assert moved("linkup_messaging_errors_total", category="validation_error") == 1
-        assert value(before, "linkup_open_sockets", consumer="chat") == 2
-        assert value(after, "linkup_circuit_breaker_state", name="smtp") == 0
-    finally:
-        server.stop()
+    print(
+        "moved:",
+        {
+            "messages_stored": moved("linkup_messages_stored_total"),
+            "delivery_latency_count": moved("linkup_message_delivery_seconds_count"),
+            "frames message": moved("linkup_frames_received_total", consumer="chat", type="message"),
+            "error frames invalid_json": moved("linkup_error_frames_total", code="invalid_json"),
+        },
+    )
+    assert moved("linkup_messages_stored_total") == 1
+    assert moved("linkup_message_delivery_seconds_count") == 1
+    assert moved("linkup_message_delivery_seconds_sum") > 0
+    assert moved("linkup_frames_received_total", consumer="chat", type="message") == 1
+    assert moved("linkup_error_frames_total", code="invalid_json") == 1
+    assert moved("linkup_messaging_errors_total", category="validation_error") == 1
+    assert value(before, "linkup_open_sockets", consumer="chat") == 2
+    assert value(after, "linkup_circuit_breaker_state", name="smtp") == 0

@@ -16,7 +16,7 @@ import pytest
 
 from messaging.wsclient import ChatClient, ClientClosed, login
 from tests.robustness import STATS
-from tests.servers import ROOT, Daphne, server_query
+from tests.servers import ROOT, server_query
 
 from .conftest import PASSWORD
 
@@ -173,90 +173,87 @@ def check_everything_arrived(env: dict[str, str], stream: Stream, base_url: str)
         pytest.param("0.3", id="surfaced-as-server-errors"),
     ],
 )
-def test_a_postgresql_restart_mid_stream_loses_and_doubles_nothing(server_env_factory, pool_timeout: str | None) -> None:
+def test_a_postgresql_restart_mid_stream_loses_and_doubles_nothing(
+    server_env_factory, start_daphne, pool_timeout: str | None
+) -> None:
     """PostgreSQL is down for 2 s in the middle of a stream.
 
-    With the default pool timeout (10 s) the writes wait in the connection
-    pool for PostgreSQL to come back and are acked late, none refused. With a
-    pool timeout shorter than the outage, each write's attempts run out: the
-    client gets ``server_error`` answers, resends with the same client_id, and
-    every failure is recorded as a ``database_error``. Either way nothing
-    acknowledged is lost or stored twice.
+    With the default pool timeout (10 s) the writes can wait in the connection
+    pool for PostgreSQL to come back, and every message ends up acked; how
+    many ``server_error`` answers came on the way is printed, not asserted (it
+    depends on timing). With a pool timeout shorter than the outage, each
+    write's attempts run out: the client gets ``server_error`` answers,
+    resends with the same client_id, and every failure is recorded as a
+    ``database_error``. Either way nothing acknowledged is lost or stored twice.
     """
     extra = {"DATABASE_POOL_TIMEOUT_SECONDS": pool_timeout} if pool_timeout else {}
     env = server_env_factory(MESSAGING_RATE_LIMIT="off", MESSAGING_PRESENCE_HEARTBEAT_SECONDS="1", **extra)
-    server = Daphne(env).start()
-    try:
-        stream = Stream(server.base_url, "postgres", 2)
-        asyncio.run(stream.run())
-        counts = check_everything_arrived(env, stream, server.base_url)
-        print(
-            f"postgresql restarted (down 2 s, pool timeout {pool_timeout or 'default'}) after {RESTART_AFTER} acks: "
-            f"sent {TOTAL}, acked {len(stream.acked)}, server_error answers {stream.server_errors}, "
-            f"reconnects {stream.reconnects}, stored {counts['stored']}, synced by bob {counts['synced']}, "
-            f"duplicates {counts['duplicates']}, database_error records {counts['errors']}"
-        )
-        if pool_timeout:
-            assert stream.server_errors >= 1
-            assert counts["errors"] >= 1
-    finally:
-        server.stop()
+    server = start_daphne(env)
+    stream = Stream(server.base_url, "postgres", 2)
+    asyncio.run(stream.run())
+    counts = check_everything_arrived(env, stream, server.base_url)
+    print(
+        f"postgresql restarted (down 2 s, pool timeout {pool_timeout or 'default'}) after {RESTART_AFTER} acks: "
+        f"sent {TOTAL}, acked {len(stream.acked)}, server_error answers {stream.server_errors}, "
+        f"reconnects {stream.reconnects}, stored {counts['stored']}, synced by bob {counts['synced']}, "
+        f"duplicates {counts['duplicates']}, database_error records {counts['errors']}"
+    )
+    if pool_timeout:
+        assert stream.server_errors >= 1
+        assert counts["errors"] >= 1
 
 
 @pytest.mark.requires_redis
-def test_a_redis_restart_mid_stream_loses_nothing_and_pushes_resume(server_env_factory) -> None:
+def test_a_redis_restart_mid_stream_loses_nothing_and_pushes_resume(server_env_factory, start_daphne) -> None:
     env = server_env_factory(MESSAGING_RATE_LIMIT="off")
-    server = Daphne(env).start()
-    try:
-        stream = Stream(server.base_url, "redis", 1)
-        pushed: dict[int, dict] = {}
-        pushed_after_restart = []
+    server = start_daphne(env)
+    stream = Stream(server.base_url, "redis", 1)
+    pushed: dict[int, dict] = {}
+    pushed_after_restart = []
 
-        async def scenario() -> None:
-            bob = ChatClient(server.base_url, login(server.base_url, "bob", PASSWORD), "alice")
-            await bob.connect()
+    async def scenario() -> None:
+        bob = ChatClient(server.base_url, login(server.base_url, "bob", PASSWORD), "alice")
+        await bob.connect()
 
-            async def listen() -> None:
-                while len(stream.acked) < TOTAL:
-                    try:
-                        frame = await bob.next(timeout=1)
-                    except asyncio.TimeoutError:
-                        continue
-                    except ClientClosed:
-                        return
-                    if frame["type"] == "message":
-                        pushed[frame["message"]["seq"]] = frame["message"]
-
-            listener = asyncio.create_task(listen())
-            await stream.run()
-            await asyncio.wait_for(listener, timeout=10)
-            # Redis is back (the stream waited for it): pushes must flow again
-            # (after the layer's breaker lets its probe through) without bob
-            # reconnecting.
-            sender = ChatClient(server.base_url, stream.cookie, "bob")
-            await sender.connect()
-            deadline = asyncio.get_running_loop().time() + 30
-            while not pushed_after_restart and asyncio.get_running_loop().time() < deadline:
-                await sender.send({"type": "message", "content": "after", "client_id": uuid.uuid4().hex})
-                await sender.expect("ack")
-                stream.extra += 1
+        async def listen() -> None:
+            while len(stream.acked) < TOTAL:
                 try:
-                    frame = await bob.expect("message", timeout=1)
+                    frame = await bob.next(timeout=1)
                 except asyncio.TimeoutError:
                     continue
-                pushed_after_restart.append(frame["message"]["seq"])
-            await sender.close()
-            await bob.close()
+                except ClientClosed:
+                    return
+                if frame["type"] == "message":
+                    pushed[frame["message"]["seq"]] = frame["message"]
 
-        asyncio.run(scenario())
-        counts = check_everything_arrived(env, stream, server.base_url)
-        print(
-            f"redis restarted (down 1 s) after {RESTART_AFTER} acks: sent {TOTAL}, acked {len(stream.acked)}, "
-            f"pushed live to bob {len(pushed)}, pushes resumed after {stream.extra} more message(s), "
-            f"stored {counts['stored']}, synced by bob {counts['synced']}, duplicates {counts['duplicates']}, "
-            f"connection_error records {counts['errors']}"
-        )
-        assert counts["errors"] >= 1
-        assert pushed_after_restart, "live pushes did not resume after Redis came back"
-    finally:
-        server.stop()
+        listener = asyncio.create_task(listen())
+        await stream.run()
+        await asyncio.wait_for(listener, timeout=10)
+        # Redis is back (the stream waited for it): pushes must flow again
+        # (after the layer's breaker lets its probe through) without bob
+        # reconnecting.
+        sender = ChatClient(server.base_url, stream.cookie, "bob")
+        await sender.connect()
+        deadline = asyncio.get_running_loop().time() + 30
+        while not pushed_after_restart and asyncio.get_running_loop().time() < deadline:
+            await sender.send({"type": "message", "content": "after", "client_id": uuid.uuid4().hex})
+            await sender.expect("ack")
+            stream.extra += 1
+            try:
+                frame = await bob.expect("message", timeout=1)
+            except asyncio.TimeoutError:
+                continue
+            pushed_after_restart.append(frame["message"]["seq"])
+        await sender.close()
+        await bob.close()
+
+    asyncio.run(scenario())
+    counts = check_everything_arrived(env, stream, server.base_url)
+    print(
+        f"redis restarted (down 1 s) after {RESTART_AFTER} acks: sent {TOTAL}, acked {len(stream.acked)}, "
+        f"pushed live to bob {len(pushed)}, pushes resumed after {stream.extra} more message(s), "
+        f"stored {counts['stored']}, synced by bob {counts['synced']}, duplicates {counts['duplicates']}, "
+        f"connection_error records {counts['errors']}"
+    )
+    assert counts["errors"] >= 1
+    assert pushed_after_restart, "live pushes did not resume after Redis came back"
