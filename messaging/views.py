@@ -296,8 +296,11 @@ def inbox(request: HttpRequest) -> HttpResponse:
 
 
 def safe_link(url: str) -> str:
-    """A notification's link for an ``href``: a path of this site or http(s), never ``javascript:``."""
-    if (url.startswith("/") and not url.startswith("//")) or url.lower().startswith(("http://", "https://")):
+    """A notification's link for an ``href``: a path of this site or http(s), never ``javascript:``.
+
+    ``//host`` and ``/\\host`` (browsers read a backslash as a slash there) lead to another site.
+    """
+    if (url.startswith("/") and not url.startswith(("//", "/\\"))) or url.lower().startswith(("http://", "https://")):
         return url
     return reverse("notifications")
 
