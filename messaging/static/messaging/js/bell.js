@@ -93,7 +93,7 @@ class NotificationsClient extends EventTarget {
 export const notifications = new NotificationsClient();
 
 /** A notification's link, if it is a page of this site or plain http(s); never javascript: or data:. */
-export function safeUrl(url) {
+function safeUrl(url) {
   // "//host" and "/\host" both lead to another site.
   if (typeof url === "string" && ((url.startsWith("/") && !/^\/[/\\]/.test(url)) || /^https?:\/\//i.test(url))) return url;
   return "/notifications/";
