@@ -86,18 +86,27 @@ def _parse_int(value: str | None, name: str) -> int | None:
 @require_GET
 @api_view
 def api_history(request: HttpRequest, username: str) -> HttpResponse:
-    frame = _validator().validate_message_data(
-        {
-            "type": "history",
-            "before": _parse_int(request.GET.get("before"), "before"),
-            "limit": _parse_int(request.GET.get("limit"), "limit"),
-        }
+    """A page of messages: the newest, ``before`` a seq (newest first) or ``after`` a seq (oldest first)."""
+    before = _parse_int(request.GET.get("before"), "before")
+    after = _parse_int(request.GET.get("after"), "after")
+    if before is not None and after is not None:
+        raise InvalidFrame("give 'before' or 'after', not both")
+    validator = _validator()
+    frame = validator.validate_message_data(
+        {"type": "history", "before": before, "limit": _parse_int(request.GET.get("limit"), "limit")}
     )
     if isinstance(frame, MessagingException):
         raise frame
     assert isinstance(frame, HistoryFrame)
+    if after is not None:
+        # The same check as the socket's ``sync`` frame gives its ``after``.
+        sync = validator.validate_message_data({"type": "sync", "after": after})
+        if isinstance(sync, MessagingException):
+            raise sync
     chat = _open_chat(request, username)
-    page = handlers.get_messages(chat.conversation_id, request.user.pk, before=frame.before, limit=frame.limit)
+    page = handlers.get_messages(
+        chat.conversation_id, request.user.pk, before=frame.before, after=after, limit=frame.limit
+    )
     if page.delivered is not None:
         async_to_sync(broadcast_status)(page.delivered)
     return json_response(
@@ -273,8 +282,11 @@ def inbox(request: HttpRequest) -> HttpResponse:
 
 
 def safe_link(url: str) -> str:
-    """A notification's link for an ``href``: a path of this site or http(s), never ``javascript:``."""
-    if (url.startswith("/") and not url.startswith("//")) or url.lower().startswith(("http://", "https://")):
+    """A notification's link for an ``href``: a path of this site or http(s), never ``javascript:``.
+
+    ``//host`` and ``/\\host`` (browsers read a backslash as a slash there) lead to another site.
+    """
+    if (url.startswith("/") and not url.startswith(("//", "/\\"))) or url.lower().startswith(("http://", "https://")):
         return url
     return reverse("notifications")
 

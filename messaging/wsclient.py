@@ -28,6 +28,20 @@ class ClientClosed(ConnectionError):
     """The socket closed while a frame was awaited."""
 
 
+def ws_url(base_url: str, path: str) -> str:
+    """The ``ws://`` (or ``wss://``) URL of ``path`` on the server at ``base_url``."""
+    return base_url.replace("http://", "ws://").replace("https://", "wss://") + path
+
+
+async def open_socket(base_url: str, path: str, cookie: str, *, open_timeout: float = 10) -> Any:
+    """A socket to ``path`` signed in with ``cookie``, sent with the site's own Origin as a browser does."""
+    return await websockets.connect(
+        ws_url(base_url, path),
+        additional_headers={"Cookie": cookie, "Origin": base_url},
+        max_size=2**21,
+        open_timeout=open_timeout,
+    )
+
 
 def login(base_url: str, username: str, password: str) -> str:
     """Sign in through the login form; return the ``Cookie`` header for the session."""
@@ -64,15 +78,10 @@ class ChatClient:
 
     @property
     def ws_url(self) -> str:
-        return self.base_url.replace("http://", "ws://").replace("https://", "wss://") + self.path
+        return ws_url(self.base_url, self.path)
 
     async def connect(self) -> dict[str, Any] | None:
-        self.socket = await websockets.connect(
-            self.ws_url,
-            additional_headers={"Cookie": self.cookie, "Origin": self.base_url},
-            max_size=2**21,
-            open_timeout=10,
-        )
+        self.socket = await open_socket(self.base_url, self.path, self.cookie)
         self.frames = asyncio.Queue()
         self._reader = asyncio.create_task(self._read())
         if self.path.startswith("/ws/chat/"):

@@ -102,7 +102,23 @@ def test_history_pages_newest_first(alice_client) -> None:
     assert [m["seq"] for m in page["messages"]] == [2, 1] and page["has_more"] is False
 
 
-@pytest.mark.parametrize("query", ["limit=0", "limit=101", "limit=abc", "before=-1"])
+def test_history_after_a_seq_pages_oldest_first(alice_client) -> None:
+    for i in range(5):
+        post_send(alice_client, "bob", {"content": f"m{i}", "client_id": f"m{i}"})
+    page = alice_client.get("/messages/api/bob/history?after=1&limit=2").json()
+    assert [m["seq"] for m in page["messages"]] == [2, 3] and page["has_more"] is True
+    page = alice_client.get("/messages/api/bob/history?after=3&limit=50").json()
+    assert [m["seq"] for m in page["messages"]] == [4, 5] and page["has_more"] is False
+    page = alice_client.get("/messages/api/bob/history?after=5").json()
+    assert page == {"messages": [], "has_more": False}
+
+
+def test_history_with_before_and_after_is_400(alice_client) -> None:
+    response = alice_client.get("/messages/api/bob/history?before=4&after=1")
+    assert response.status_code == 400 and response.json()["code"] == "invalid_frame"
+
+
+@pytest.mark.parametrize("query", ["limit=0", "limit=101", "limit=abc", "before=-1", "after=-1", "after=abc"])
 def test_history_rejects_bad_parameters(alice_client, query) -> None:
     response = alice_client.get(f"/messages/api/bob/history?{query}")
     assert response.status_code == 400 and response.json()["code"] == "invalid_frame"

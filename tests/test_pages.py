@@ -186,6 +186,9 @@ def test_notifications_page_never_links_to_a_script_url(alice_client, user_model
     alice = user_model.objects.get(username="alice")
     Notification.objects.create(user=alice, kind="system", title="ok", body="", url="/messages/bob/")
     Notification.objects.create(user=alice, kind="system", title="bad", body="", url="javascript:alert(1)")
+    Notification.objects.create(user=alice, kind="system", title="away", body="", url="//evil.example/")
+    Notification.objects.create(user=alice, kind="system", title="slanted", body="", url="/\\evil.example/")
     html = alice_client.get("/notifications/").content.decode()
     assert 'href="/messages/bob/"' in html
     assert "javascript:" not in html
+    assert "evil.example" not in html

@@ -32,7 +32,8 @@ from typing import Any
 
 import websockets
 
-from ..wsclient import ChatClient
+from ..wsclient import ChatClient, open_socket
+from .relay import RELAY_PATH
 from .stats import LatencySummary, summarize_latencies
 
 #: error codes after which the client resends with the same ``client_id``
@@ -127,7 +128,7 @@ class RelayProtocol(Protocol):
     name = "relay"
 
     def paths(self, pair: Pair, run_id: str) -> tuple[str, str]:
-        path = f"/ws/bench/relay/{run_id}-{pair.index}/"
+        path = "/" + RELAY_PATH.format(room=f"{run_id}-{pair.index}")
         return path, path
 
     def sender_event(self, frame: dict[str, Any]) -> Ack | Failure | None:
@@ -448,16 +449,10 @@ async def open_idle_sockets(
     database thread, so a storm of them gets refused.
     """
     gate = asyncio.Semaphore(concurrency)
-    ws_base = base_url.replace("http://", "ws://").replace("https://", "wss://")
 
     async def open_one(path: str, cookie: str) -> Any:
         async with gate:
-            socket = await websockets.connect(
-                ws_base + path,
-                additional_headers={"Cookie": cookie, "Origin": base_url},
-                open_timeout=30,
-                max_size=2**21,
-            )
+            socket = await open_socket(base_url, path, cookie, open_timeout=30)
             if wait_for_connected:
                 frame = json.loads(await asyncio.wait_for(socket.recv(), 30))
                 if frame.get("type") != "connected":

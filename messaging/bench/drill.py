@@ -35,8 +35,8 @@ from django.conf import settings
 from prometheus_client.parser import text_string_to_metric_families
 
 from ..wsclient import ChatClient, login
+from .runner import sign_in
 from .server import BenchServer, free_port
-from .users import pair_usernames
 
 BREAKER_NAMES = {0: "closed", 1: "half-open", 2: "open"}
 
@@ -158,53 +158,54 @@ async def run_drill(config: DrillConfig, out: Any) -> dict[str, Any]:
     smtp = SmtpServer(inbox)
     smtp.start()
     metrics_dir = tempfile.mkdtemp(prefix="linkup-drill-metrics-")
-    server = BenchServer(
-        pairs=config.pairs,
-        password=config.password,
-        extra_env={
-            "EMAIL_HOST": "127.0.0.1",
-            "EMAIL_PORT": str(smtp.port),
-            "EMAIL_TIMEOUT": "2",
-            "MESSAGING_NOTIFICATION_GROUP_SECONDS": "0",
-            "MESSAGING_RETRY_BASE_SECONDS": "1",
-            "MESSAGING_RETRY_MAX_SECONDS": "4",
-            "MESSAGING_RETRY_MAX_ATTEMPTS": "30",
-            "MESSAGING_BREAKER_FAILURES": "3",
-            "MESSAGING_BREAKER_RESET_SECONDS": "3",
-            "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
-        },
-    )
-    worker = None
-    with server:
-        server.manage("create_demo_users", "--password", config.password)
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "django", "process_retry_queue", "--loop", "--interval", "1"],
-            cwd=settings.BASE_DIR,
-            env=server.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+    # Everything after smtp.start() is undone whatever fails, the server's start included.
+    try:
+        server = BenchServer(
+            pairs=config.pairs,
+            password=config.password,
+            extra_env={
+                "EMAIL_HOST": "127.0.0.1",
+                "EMAIL_PORT": str(smtp.port),
+                "EMAIL_TIMEOUT": "2",
+                "MESSAGING_NOTIFICATION_GROUP_SECONDS": "0",
+                "MESSAGING_RETRY_BASE_SECONDS": "1",
+                "MESSAGING_RETRY_MAX_SECONDS": "4",
+                "MESSAGING_RETRY_MAX_ATTEMPTS": "30",
+                "MESSAGING_BREAKER_FAILURES": "3",
+                "MESSAGING_BREAKER_RESET_SECONDS": "3",
+                "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
+            },
         )
-        try:
-            result = await _drive(config, server, smtp, inbox, out)
-        finally:
-            worker.terminate()
-            worker.wait(10)
-            smtp.stop()
-            shutil.rmtree(metrics_dir, ignore_errors=True)
-    return result
+        with server:
+            server.manage("create_demo_users", "--password", config.password)
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "django", "process_retry_queue", "--loop", "--interval", "1"],
+                cwd=settings.BASE_DIR,
+                env=server.env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            try:
+                return await _drive(config, server, smtp, inbox, out)
+            finally:
+                # Before the server goes: the worker talks to its database.
+                worker.terminate()
+                worker.wait(10)
+    finally:
+        smtp.stop()
+        shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 async def _drive(config: DrillConfig, server: BenchServer, smtp: SmtpServer, inbox: Inbox, out: Any) -> dict[str, Any]:
     base = server.base_url
     online_pairs = max(1, config.pairs // 2)
     senders, recipients = [], []
-    for index in range(1, config.pairs + 1):
-        sender, recipient = pair_usernames(index)
-        client = ChatClient(base, await asyncio.to_thread(login, base, sender, config.password), recipient)
+    for pair in await asyncio.to_thread(sign_in, base, config.pairs, config.password):
+        client = ChatClient(base, pair.sender.cookie, pair.recipient.username)
         await client.connect()
         senders.append(client)
-        if index <= online_pairs:
-            listener = ChatClient(base, await asyncio.to_thread(login, base, recipient, config.password), sender)
+        if pair.index <= online_pairs:
+            listener = ChatClient(base, pair.recipient.cookie, pair.sender.username)
             await listener.connect()
             recipients.append(listener)
     out(f"drill: {config.pairs} senders for {config.duration:.0f} s at {config.rate:g} msg/s each; "

@@ -45,18 +45,20 @@ def process_tree(pid: int) -> list[int]:
     return pids
 
 
+def _tree_kb(pid: int, key: str) -> int | None:
+    """``key`` of /proc/<pid>/status summed over ``pid`` and its descendants, in KiB."""
+    known = [v for v in (_status_kb(p, key) for p in process_tree(pid)) if v is not None]
+    return sum(known) if known else None
+
+
 def rss_kb(pid: int) -> int | None:
     """Resident memory of ``pid`` and its descendants now, in KiB."""
-    values = [_status_kb(p, "VmRSS") for p in process_tree(pid)]
-    known = [v for v in values if v is not None]
-    return sum(known) if known else None
+    return _tree_kb(pid, "VmRSS")
 
 
 def peak_rss_kb(pid: int) -> int | None:
     """The kernel's high-water mark of resident memory (``VmHWM``), summed over the tree."""
-    values = [_status_kb(p, "VmHWM") for p in process_tree(pid)]
-    known = [v for v in values if v is not None]
-    return sum(known) if known else None
+    return _tree_kb(pid, "VmHWM")
 
 
 def cpu_seconds(pid: int) -> float | None:

@@ -59,4 +59,4 @@ def bench_urlpatterns(enabled: bool | None = None) -> list[Any]:
     """The relay's route when the benchmark relay is enabled, else nothing."""
     if not (relay_enabled() if enabled is None else enabled):
         return []
-    return [re_path(r"^ws/bench/relay/(?P<room>[\w-]+)/$", RelayConsumer.as_asgi())]
+    return [re_path("^" + RELAY_PATH.format(room=r"(?P<room>[\w-]+)") + "$", RelayConsumer.as_asgi())]

@@ -1,7 +1,7 @@
 // The HTTP side: JSON GET/POST with the CSRF token Django set in its cookie
 // (the pages use ensure_csrf_cookie), for the fallback path and the inbox.
 
-export function csrfToken() {
+function csrfToken() {
   for (const part of document.cookie.split(";")) {
     const [name, ...rest] = part.trim().split("=");
     if (name === "csrftoken") return decodeURIComponent(rest.join("="));
@@ -17,8 +17,9 @@ async function request(url, init) {
   return { status: response.status, ok: response.ok, body };
 }
 
-export function getJSON(url) {
-  return request(url, { headers: { Accept: "application/json" } });
+/** ``init`` is passed on to fetch (e.g. ``{signal}``). */
+export function getJSON(url, init = {}) {
+  return request(url, { ...init, headers: { Accept: "application/json", ...init.headers } });
 }
 
 export function postJSON(url, data) {

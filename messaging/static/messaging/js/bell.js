@@ -11,14 +11,20 @@ import { fullStamp, listStamp } from "./time.js";
 class NotificationsClient extends EventTarget {
   constructor() {
     super();
-    this.unread = null;
-    this.waiting = []; // resolvers of `list` answers, in the order asked
+    // What was sent and is not answered yet, in the order sent: {type, waiter}.
+    // The server handles a socket's frames one at a time, so answers come in
+    // that order too: "notifications" answers a list, "pong" a ping, and an
+    // error the oldest request that can fail (mark_read, mark_all_read or list).
+    // A mark that succeeds has no answer of its own, so a ping follows it: its
+    // pong says every mark before it went through.
+    this.outstanding = [];
     this.socket = new ReconnectingSocket("/ws/notifications/", { readyType: "unread_count" });
     this.socket.addEventListener("ready", ({ detail: { frame } }) => this.onFrame(frame));
     this.socket.addEventListener("frame", ({ detail: { frame } }) => this.onFrame(frame));
+    this.socket.addEventListener("ping", () => this.outstanding.push({ type: "ping" }));
+    this.socket.addEventListener("pong", () => this.answer((r) => r.type === "ping"));
     this.socket.addEventListener("state", ({ detail: { state } }) => {
       if (state !== "connected") this.rejectWaiting();
-      this.emit("state", { state });
     });
   }
 
@@ -34,19 +40,27 @@ class NotificationsClient extends EventTarget {
 
   onFrame(frame) {
     if (frame.type === "unread_count") {
-      this.unread = frame.count;
       this.emit("unread", { count: frame.count });
     } else if (frame.type === "notification") {
       this.emit("notification", { notification: frame.notification });
     } else if (frame.type === "notifications") {
-      this.waiting.shift()?.resolve(frame);
+      this.answer((r) => r.type === "list")?.waiter.resolve(frame);
     } else if (frame.type === "error") {
-      this.waiting.shift()?.reject(new Error(frame.code));
+      const request = this.answer((r) => r.type !== "ping");
+      if (request?.waiter) request.waiter.reject(new Error(frame.code));
+      else console.warn("LinkUp notifications:", frame.code, frame.detail);
     }
   }
 
+  /** The oldest outstanding request ``fits`` answers; those before it are done (marks without an error). */
+  answer(fits) {
+    const index = this.outstanding.findIndex(fits);
+    if (index < 0) return null;
+    return this.outstanding.splice(0, index + 1).at(-1);
+  }
+
   rejectWaiting() {
-    for (const waiter of this.waiting.splice(0)) waiter.reject(new Error("disconnected"));
+    for (const { waiter } of this.outstanding.splice(0)) waiter?.reject(new Error("disconnected"));
   }
 
   /** A page of notifications, newest first: {items, has_more}. */
@@ -56,24 +70,32 @@ class NotificationsClient extends EventTarget {
         reject(new Error("not connected"));
         return;
       }
-      this.waiting.push({ resolve, reject });
+      this.outstanding.push({ type: "list", waiter: { resolve, reject } });
     });
   }
 
   markRead(id) {
-    return this.socket.send({ type: "mark_read", id });
+    return this.mark({ type: "mark_read", id });
   }
 
   markAllRead() {
-    return this.socket.send({ type: "mark_all_read" });
+    return this.mark({ type: "mark_all_read" });
+  }
+
+  mark(frame) {
+    if (!this.socket.send(frame)) return false;
+    this.outstanding.push({ type: frame.type });
+    if (this.socket.send({ type: "ping" })) this.outstanding.push({ type: "ping" });
+    return true;
   }
 }
 
 export const notifications = new NotificationsClient();
 
 /** A notification's link, if it is a page of this site or plain http(s); never javascript: or data:. */
-export function safeUrl(url) {
-  if (typeof url === "string" && ((url.startsWith("/") && !url.startsWith("//")) || /^https?:\/\//i.test(url))) return url;
+function safeUrl(url) {
+  // "//host" and "/\host" both lead to another site.
+  if (typeof url === "string" && ((url.startsWith("/") && !/^\/[/\\]/.test(url)) || /^https?:\/\//i.test(url))) return url;
   return "/notifications/";
 }
 
@@ -96,9 +118,20 @@ export function notificationItem(n, { onOpen, onMarkRead } = {}) {
 export function openNotification(event, n) {
   if (n.read || !notifications.markRead(n.id)) return;
   event.preventDefault();
-  const go = () => location.assign(safeUrl(n.url));
+  const done = new AbortController();
+  const go = () => {
+    clearTimeout(timer);
+    done.abort();
+    location.assign(safeUrl(n.url));
+  };
   const timer = setTimeout(go, 500);
-  notifications.addEventListener("unread", () => { clearTimeout(timer); go(); }, { once: true });
+  notifications.addEventListener("unread", go, { signal: done.signal });
+}
+
+/** A list item shown read: no highlight, no "Mark read" button. */
+export function markItemRead(li) {
+  li.classList.remove("unread");
+  li.querySelector(".mark-read")?.remove();
 }
 
 // --- The bell in the top bar -----------------------------------------------------------
@@ -124,8 +157,7 @@ function setUpBell(bell) {
 
   const markRead = (n, li) => {
     if (!notifications.markRead(n.id)) return;
-    li.classList.remove("unread");
-    li.querySelector(".mark-read")?.remove();
+    markItemRead(li);
     button.focus();
   };
 
@@ -158,10 +190,7 @@ function setUpBell(bell) {
   button.addEventListener("click", () => (panel.hidden ? open() : close()));
   markAll.addEventListener("click", () => {
     if (!notifications.markAllRead()) return;
-    for (const li of list.querySelectorAll(".unread")) {
-      li.classList.remove("unread");
-      li.querySelector(".mark-read")?.remove();
-    }
+    for (const li of list.querySelectorAll(".unread")) markItemRead(li);
     announce("All notifications marked read");
   });
   permission.addEventListener("click", async () => {

@@ -3,7 +3,7 @@
 // sync from the last contiguous seq, sends optimistically (HTTP when the socket
 // cannot be had), and handles ticks, typing, presence and read receipts.
 
-import { announce, paintAvatars } from "./dom.js";
+import { announce } from "./dom.js";
 import { getJSON, postJSON } from "./api.js";
 import { ConversationList } from "./conversations.js";
 import { MessageList } from "./message-list.js";
@@ -16,6 +16,7 @@ const TYPING_REFRESH_MS = 2000; // the server re-announces at most every 2.5 s a
 const TYPING_IDLE_MS = 3000;
 const TYPING_SHOWN_MS = 7000; // safety net; the server turns typing off after 5 s
 const FALLBACK_EVERY_MS = 4000;
+const RETRY_AFTER_ERROR_MS = 1000; // doubled per error in a row, up to 30 s
 
 const config = JSON.parse(document.getElementById("chat-config").textContent);
 const me = config.me;
@@ -38,22 +39,19 @@ const ui = {
   counter: $("[data-counter]"),
 };
 
-paintAvatars(document);
-
 const outbox = new Outbox(`linkup.outbox.${me}.${peer}`);
 const socket = new ReconnectingSocket(config.socket_path, { readyType: "connected" });
 const list = new MessageList({
   list: ui.messages,
   scroller: ui.scroller,
   me,
-  peer,
   onRetry: retry,
   onDiscard: discard,
   onVisibleChange: () => maybeSendRead(),
 });
 const sidebarList = document.querySelector(".sidebar [data-conversations]");
 const sidebar = sidebarList
-  ? new ConversationList(sidebarList, { empty: document.querySelector(".sidebar [data-conversations-empty]"), current: peer, me })
+  ? new ConversationList(sidebarList, { empty: document.querySelector(".sidebar [data-conversations-empty]"), current: peer })
   : null;
 
 // Every message with seq <= cursor (down to the oldest loaded) is on screen;
@@ -65,13 +63,15 @@ let hasOlder = false;
 let historyRequest = null; // "initial" | "older" while a history answer is awaited
 let historyViaSocket = false;
 let syncing = false;
+let errorsInARow = 0; // error answers to sync/history since the last good page
+let errorRetry = null;
 let lastReadSent = 0;
 let presence = { online: config.peer.online, last_seen: config.peer.last_seen };
 
 // --- Receiving ------------------------------------------------------------------
 
 function receive(messages, { live = false, scroll = "auto" } = {}) {
-  const fresh = messages.filter((m) => !list.has(m.id));
+  const fresh = messages.filter((m) => !list.hasSeq(m.seq));
   for (const m of messages) if (m.sender === me) outbox.remove(m.client_id);
   list.upsert(messages, { scroll });
   advanceCursor();
@@ -87,7 +87,7 @@ function advanceCursor() {
   if (!cursorReady) return;
   while (list.hasSeq(cursor + 1)) cursor += 1;
   // Something above the cursor but not next to it: a push was lost. Sync fills it.
-  if (list.highestSeq() > cursor) requestSync();
+  if (list.highestSeq > cursor) requestSync();
 }
 
 function requestSync() {
@@ -97,8 +97,33 @@ function requestSync() {
 
 function onSyncPage({ messages, has_more: hasMore }) {
   syncing = false;
+  errorsInARow = 0;
   receive(messages);
-  if (messages.length && (hasMore || list.highestSeq() > cursor)) requestSync();
+  if (messages.length && (hasMore || list.highestSeq > cursor)) requestSync();
+}
+
+/**
+ * An error frame without a client_id. If a sync or a socket history request is
+ * outstanding it may be the answer to it: forget the request (it would block
+ * every later one until a reconnect) and ask again shortly; both are idempotent.
+ */
+function onRequestError() {
+  const resync = syncing;
+  const history = historyViaSocket ? historyRequest : null;
+  if (!resync && !history) return;
+  syncing = false;
+  if (history) {
+    historyRequest = null;
+    historyViaSocket = false;
+    renderHistoryTop();
+  }
+  const delay = Math.min(30000, RETRY_AFTER_ERROR_MS * 2 ** errorsInARow);
+  errorsInARow += 1;
+  clearTimeout(errorRetry);
+  errorRetry = setTimeout(() => {
+    if (history && (history === "older" || !cursorReady)) loadHistory(history);
+    if (resync) requestSync();
+  }, delay);
 }
 
 function loadHistory(kind) {
@@ -112,12 +137,13 @@ function loadHistory(kind) {
   }
   historyRequest = kind;
   renderHistoryTop();
-  httpHistory(before)
+  httpHistory({ before })
     .then((page) => { historyRequest = null; onHistoryPage(kind, page); })
     .catch(() => { historyRequest = null; renderHistoryTop(); });
 }
 
 function onHistoryPage(kind, { messages, has_more: hasMore }) {
+  errorsInARow = 0;
   if (kind === "initial" && !cursorReady) {
     hasOlder = hasMore;
     receive(messages, { scroll: "bottom" });
@@ -190,23 +216,24 @@ function fail(clientId, code) {
 let fallbackTimer = null;
 let fallbackRunning = false;
 
-async function httpHistory(before) {
+/** A history page: the newest, ``before`` a seq (newest first) or ``after`` one (oldest first). */
+async function httpHistory({ before = null, after = null } = {}) {
   const query = new URLSearchParams({ limit: String(PAGE) });
-  if (before !== null && before !== undefined) query.set("before", String(before));
+  if (before !== null) query.set("before", String(before));
+  if (after !== null) query.set("after", String(after));
   const { ok, body } = await getJSON(`${config.history_url}?${query}`);
   if (!ok || !body) throw new Error("history unavailable");
   return body;
 }
 
-/** Newest pages back to the cursor, so nothing between is skipped. */
+/** Everything after the cursor, page by page, like sync does over the socket. */
 async function httpCatchUp() {
-  let before = null;
+  let after = cursor;
   for (let page = 0; page < 10; page += 1) {
-    const { messages, has_more: hasMore } = await httpHistory(before);
+    const { messages, has_more: hasMore } = await httpHistory({ after });
     receive(messages);
-    const low = messages.reduce((min, m) => Math.min(min, m.seq), Infinity);
-    if (!hasMore || !messages.length || low <= cursor + 1) return;
-    before = low;
+    if (!hasMore || !messages.length) return;
+    after = messages.reduce((high, m) => Math.max(high, m.seq), after);
   }
 }
 
@@ -223,7 +250,7 @@ async function runFallback() {
   if (fallbackRunning || socket.isReady) return;
   fallbackRunning = true;
   try {
-    if (!cursorReady) onHistoryPage("initial", await httpHistory(null));
+    if (!cursorReady) onHistoryPage("initial", await httpHistory());
     else await httpCatchUp();
     await httpFlush();
   } catch {
@@ -287,7 +314,9 @@ function showTyping(isTyping) {
 // --- Presence and connection state ------------------------------------------------
 
 function renderPresence() {
-  ui.presence.textContent = presenceText(presence.online, presence.last_seen);
+  // The line is a live region: only a change should be read out.
+  const text = presenceText(presence.online, presence.last_seen);
+  if (ui.presence.textContent !== text) ui.presence.textContent = text;
   ui.presence.classList.toggle("online", presence.online);
   ui.presenceDot.classList.toggle("online", presence.online);
 }
@@ -310,6 +339,7 @@ socket.addEventListener("state", ({ detail: { state } }) => {
   renderConnection(state);
   if (state !== "connected") {
     syncing = false;
+    clearTimeout(errorRetry);
     if (historyViaSocket) {
       historyRequest = null;
       historyViaSocket = false;
@@ -368,7 +398,10 @@ socket.addEventListener("frame", ({ detail: { frame } }) => {
       break;
     case "error":
       if (frame.client_id && outbox.get(frame.client_id)) fail(frame.client_id, frame.code);
-      else console.warn("LinkUp:", frame.code, frame.detail);
+      else {
+        console.warn("LinkUp:", frame.code, frame.detail);
+        onRequestError();
+      }
       break;
     default:
       break;

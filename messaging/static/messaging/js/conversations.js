@@ -12,18 +12,28 @@ const EVERY_MS = 30000;
 const STATUS_TEXT = { sent: "Sent", delivered: "Delivered", read: "Read" };
 
 export class ConversationList {
-  constructor(ul, { empty = null, current = null, me }) {
+  constructor(ul, { empty = null, current = null } = {}) {
     this.ul = ul;
     this.empty = empty;
     this.current = current;
-    this.me = me;
     this.soon = null;
     this.inFlight = false;
+    this.again = false; // a refresh was asked for while one was running
   }
 
   render(rows) {
+    // A keyboard user on a row keeps their place across refreshes.
+    const focused = this.ul.contains(document.activeElement) ? document.activeElement.closest("[data-peer]")?.dataset.peer : null;
     this.ul.replaceChildren(...rows.map((row) => this.row(row)));
     if (this.empty) this.empty.hidden = rows.length > 0;
+    if (focused !== null && focused !== undefined) {
+      for (const link of this.ul.querySelectorAll("[data-peer]")) {
+        if (link.dataset.peer === focused) {
+          link.focus();
+          break;
+        }
+      }
+    }
   }
 
   row({ peer, url, last_message: last, last_activity: activity, unread }) {
@@ -61,8 +71,12 @@ export class ConversationList {
   }
 
   async refresh() {
-    if (this.inFlight) return;
+    if (this.inFlight) {
+      this.again = true;
+      return;
+    }
     this.inFlight = true;
+    this.again = false;
     try {
       // The chat page's own conversation stays listed before its first message.
       const url = this.current ? `${API}?current=${encodeURIComponent(this.current)}` : API;
@@ -72,6 +86,8 @@ export class ConversationList {
       // Offline: keep what is shown; the next refresh tries again.
     } finally {
       this.inFlight = false;
+      // What changed while this one was on its way may not be in its answer.
+      if (this.again) this.refresh();
     }
   }
 

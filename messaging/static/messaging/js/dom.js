@@ -53,7 +53,7 @@ export function icon(name) {
 const HUES = [215, 265, 330, 20, 40, 150, 185, 295];
 
 /** A stable pastel hue per username (FNV-1a), so a person keeps their colour everywhere. */
-export function avatarHue(name) {
+function avatarHue(name) {
   let hash = 2166136261;
   for (const ch of name) {
     hash ^= ch.codePointAt(0);

@@ -7,10 +7,8 @@ import { ConversationList } from "./conversations.js";
 import { avatar, h } from "./dom.js";
 import { presenceText } from "./time.js";
 
-const me = document.querySelector(".me-name")?.textContent.trim() ?? "";
 const conversations = new ConversationList(document.querySelector("[data-conversations]"), {
   empty: document.querySelector("[data-conversations-empty]"),
-  me,
 });
 conversations.render(JSON.parse(document.getElementById("conversations-data").textContent));
 conversations.live();
@@ -28,13 +26,13 @@ async function search(query) {
   controller = new AbortController();
   const signal = controller.signal;
   try {
-    const response = await fetch(`/messages/api/users?q=${encodeURIComponent(query)}`, { credentials: "same-origin", signal });
-    if (!response.ok) throw new Error(String(response.status));
-    const { users } = await response.json();
+    const { ok, status: code, body } = await getJSON(`/messages/api/users?q=${encodeURIComponent(query)}`, { signal });
+    if (!ok || !body) throw new Error(String(code));
+    const { users } = body;
     if (signal.aborted || input.value.trim() !== query) return;
     show(query, users);
   } catch (error) {
-    if (error.name === "AbortError") return;
+    if (error.name === "AbortError" || signal.aborted) return;
     status.textContent = "Search is unavailable right now.";
   }
 }

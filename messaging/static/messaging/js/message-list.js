@@ -17,16 +17,17 @@ const FAILURE_TEXT = {
 };
 
 export class MessageList {
-  constructor({ list, scroller, me, peer, onRetry, onDiscard, onVisibleChange }) {
+  constructor({ list, scroller, me, onRetry, onDiscard, onVisibleChange }) {
     this.list = list;
     this.scroller = scroller;
     this.me = me;
-    this.peer = peer;
     this.onRetry = onRetry;
     this.onDiscard = onDiscard;
     this.onVisibleChange = onVisibleChange;
     this.bySeq = new Map(); // seq -> {message, el}
-    this.seqById = new Map(); // id -> seq
+    this.seqs = []; // the keys of bySeq, ascending
+    this.oldestSeq = null; // the lowest seq shown, or null
+    this.highestSeq = 0; // the highest seq shown, or 0
     this.pending = new Map(); // client_id -> {entry, el}
     this.separators = new Map(); // day key -> element
     this.visiblePeerSeqs = new Set();
@@ -35,28 +36,12 @@ export class MessageList {
 
   // --- queries ---------------------------------------------------------------
 
-  has(id) {
-    return this.seqById.has(id);
-  }
-
   get size() {
     return this.bySeq.size;
   }
 
-  get oldestSeq() {
-    let low = null;
-    for (const seq of this.bySeq.keys()) if (low === null || seq < low) low = seq;
-    return low;
-  }
-
   hasSeq(seq) {
     return this.bySeq.has(seq);
-  }
-
-  highestSeq() {
-    let high = 0;
-    for (const seq of this.bySeq.keys()) if (seq > high) high = seq;
-    return high;
   }
 
   /** The highest seq of a visible message from the peer that is not read yet, or 0. */
@@ -77,27 +62,41 @@ export class MessageList {
     for (const message of messages) {
       const known = this.bySeq.get(message.seq);
       if (known) {
+        const was = known.message.status;
         known.message = mergeStatus(known.message, message);
-        this.paint(known);
+        if (known.message.status !== was) this.paint(known);
         continue;
       }
-      let el = null;
       const twin = message.sender === this.me ? this.pending.get(message.client_id) : null;
-      if (twin) {
-        this.pending.delete(message.client_id);
-        el = twin.el;
-        el.replaceChildren();
-        el.className = "message";
-      }
-      const item = { message, el: el ?? h("li", { className: "message" }) };
+      if (twin) this.pending.delete(message.client_id);
+      const item = { message, el: twin?.el ?? h("li", { className: "message" }) };
       this.bySeq.set(message.seq, item);
-      this.seqById.set(message.id, message.seq);
+      this.addSeq(message.seq);
       this.paint(item);
       if (message.sender !== this.me) this.observer.observe(item.el);
       added += 1;
     }
-    this.render(scroll);
+    if (added) this.render(scroll);
     return added;
+  }
+
+  addSeq(seq) {
+    const seqs = this.seqs;
+    if (!seqs.length || seq > seqs[seqs.length - 1]) {
+      seqs.push(seq);
+    } else {
+      // Binary search for the first seq above it (live messages take the branch above).
+      let low = 0;
+      let high = seqs.length;
+      while (low < high) {
+        const mid = (low + high) >> 1;
+        if (seqs[mid] < seq) low = mid + 1;
+        else high = mid;
+      }
+      seqs.splice(low, 0, seq);
+    }
+    this.oldestSeq = seqs[0];
+    this.highestSeq = seqs[seqs.length - 1];
   }
 
   addPending(entry, { scroll = "bottom" } = {}) {
@@ -112,7 +111,6 @@ export class MessageList {
     const item = this.pending.get(clientId);
     if (!item) return;
     item.entry = { ...item.entry, state, error };
-    item.el.replaceChildren();
     this.paint(item);
   }
 
@@ -140,6 +138,14 @@ export class MessageList {
 
   paint(item) {
     const { el } = item;
+    // "first" (the first of a run by one sender) is render()'s to set; keep it.
+    const first = el.classList.contains("first");
+    this.draw(item);
+    el.classList.toggle("first", first);
+  }
+
+  draw(item) {
+    const { el } = item;
     if (item.message) {
       const m = item.message;
       const mine = m.sender === this.me;
@@ -150,7 +156,7 @@ export class MessageList {
       el.dataset.status = m.status;
       el.dataset.sender = m.sender;
       el.dataset.created = m.created_at;
-      this.fill(el, { mine, content: m.content, created: m.created_at, status: mine ? m.status : null, who: mine ? "You" : m.sender });
+      this.fill(el, { content: m.content, created: m.created_at, status: mine ? m.status : null, who: mine ? "You" : m.sender });
       return;
     }
     const e = item.entry;
@@ -161,7 +167,7 @@ export class MessageList {
     el.dataset.created = e.created_at;
     delete el.dataset.id;
     delete el.dataset.seq;
-    this.fill(el, { mine: true, content: e.content, created: e.created_at, status: e.state, who: "You" });
+    this.fill(el, { content: e.content, created: e.created_at, status: e.state, who: "You" });
     if (e.state === "failed") {
       el.append(h("div", { className: "failure" },
         h("span", { text: FAILURE_TEXT[e.error] ?? "Not sent." }),
@@ -220,8 +226,7 @@ export class MessageList {
       lastSender = sender;
       desired.push(el);
     };
-    const seqs = [...this.bySeq.keys()].sort((a, b) => a - b);
-    for (const seq of seqs) {
+    for (const seq of this.seqs) {
       const { el, message } = this.bySeq.get(seq);
       place(el, message.created_at, message.sender);
     }

@@ -3,18 +3,14 @@
 // through the bell's notifications client.
 
 import { announce } from "./dom.js";
-import { notificationItem, notifications, openNotification } from "./bell.js";
+import { markItemRead, notificationItem, notifications, openNotification } from "./bell.js";
+import { fullStamp } from "./time.js";
 
 const page = document.querySelector("[data-notifications-page]");
 const list = page.querySelector("[data-page-list]");
 const empty = page.querySelector("[data-page-empty]");
 const more = page.querySelector("[data-page-more]");
 const markAll = page.querySelector("[data-page-mark-all]");
-
-function markItemRead(li) {
-  li.classList.remove("unread");
-  li.querySelector(".mark-read")?.remove();
-}
 
 const markRead = (n, li) => {
   if (notifications.markRead(n.id)) {
@@ -69,7 +65,5 @@ notifications.addEventListener("notification", ({ detail: { notification: n } })
 // Localise the server's UTC stamps.
 for (const time of list.querySelectorAll("time[datetime]")) {
   const d = new Date(time.getAttribute("datetime"));
-  if (!Number.isNaN(d.getTime())) {
-    time.textContent = d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
-  }
+  if (!Number.isNaN(d.getTime())) time.textContent = fullStamp(d);
 }

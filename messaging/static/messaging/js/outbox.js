@@ -2,7 +2,7 @@
 // they survive reconnects and page reloads, and are resent with the same
 // client_id (the server stores a client_id once, so a resend never duplicates).
 
-export function newClientId() {
+function newClientId() {
   if (crypto.randomUUID) return crypto.randomUUID();
   // crypto.randomUUID needs a secure context; plain http on a LAN address is not one.
   const bytes = crypto.getRandomValues(new Uint8Array(16));

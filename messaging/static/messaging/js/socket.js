@@ -5,7 +5,10 @@
 // "connected") arrived: a socket that opens and closes at once is a failure.
 // States: connecting → connected → reconnecting → (after `offlineAfter`
 // failed attempts in a row, or when the browser says it is offline) offline.
-// Events: "state" {state}, "ready" {frame}, "frame" {frame}.
+// A socket whose ready frame does not come within `pongTimeout` of opening, or
+// that hears nothing within `pongTimeout` of a ping, is dropped.
+// Events: "state" {state}, "ready" {frame}, "frame" {frame}, "ping" (a heartbeat
+// ping went out), "pong" (a pong came in).
 
 export class ReconnectingSocket extends EventTarget {
   constructor(path, { readyType, baseDelay = 500, maxDelay = 10000, offlineAfter = 2, pingEvery = 25000, pongTimeout = 10000 } = {}) {
@@ -24,6 +27,8 @@ export class ReconnectingSocket extends EventTarget {
     this.state = "connecting";
     this.retryTimer = null;
     this.heartbeat = null;
+    this.readyTimer = null;
+    this.pongTimer = null;
     this.lastFrameAt = 0;
     window.addEventListener("online", () => this.reconnectNow());
     window.addEventListener("offline", () => {
@@ -76,6 +81,11 @@ export class ReconnectingSocket extends EventTarget {
       return;
     }
     this.ws = ws;
+    ws.addEventListener("open", () => {
+      // Open but silent: a server that never says it is ready counts as a failure.
+      clearTimeout(this.readyTimer);
+      this.readyTimer = setTimeout(() => { if (this.ws === ws && !this.ready) this.dropped(); }, this.pongTimeout);
+    });
     ws.addEventListener("message", (event) => this.onMessage(event));
     ws.addEventListener("close", () => { if (this.ws === ws) this.dropped(); });
   }
@@ -92,12 +102,17 @@ export class ReconnectingSocket extends EventTarget {
       if (frame.type !== this.readyType) return;
       this.ready = true;
       this.failures = 0;
+      clearTimeout(this.readyTimer);
+      this.readyTimer = null;
       this.startHeartbeat();
       this.setState("connected");
       this.dispatchEvent(new CustomEvent("ready", { detail: { frame } }));
       return;
     }
-    if (frame.type === "pong") return;
+    if (frame.type === "pong") {
+      this.dispatchEvent(new CustomEvent("pong"));
+      return;
+    }
     this.dispatchEvent(new CustomEvent("frame", { detail: { frame } }));
   }
 
@@ -122,7 +137,11 @@ export class ReconnectingSocket extends EventTarget {
 
   detach() {
     clearInterval(this.heartbeat);
+    clearTimeout(this.readyTimer);
+    clearTimeout(this.pongTimer);
     this.heartbeat = null;
+    this.readyTimer = null;
+    this.pongTimer = null;
     this.ready = false;
     const ws = this.ws;
     this.ws = null;
@@ -134,12 +153,12 @@ export class ReconnectingSocket extends EventTarget {
   startHeartbeat() {
     clearInterval(this.heartbeat);
     this.heartbeat = setInterval(() => {
-      if (Date.now() - this.lastFrameAt > this.pingEvery + this.pongTimeout) {
-        // Nothing heard, not even a pong: the connection is dead without a close.
-        this.dropped();
-        return;
-      }
-      this.send({ type: "ping" });
+      if (!this.send({ type: "ping" })) return;
+      this.dispatchEvent(new CustomEvent("ping"));
+      const sentAt = Date.now();
+      clearTimeout(this.pongTimer);
+      // Nothing heard, not even a pong: the connection is dead without a close.
+      this.pongTimer = setTimeout(() => { if (this.ready && this.lastFrameAt < sentAt) this.dropped(); }, this.pongTimeout);
     }, this.pingEvery);
   }
 }

@@ -18,7 +18,7 @@ function daysAgo(date, now = new Date()) {
   return Math.round((startOfDay(now) - startOfDay(date)) / DAY);
 }
 
-export const toDate = (iso) => (iso instanceof Date ? iso : new Date(iso));
+const toDate = (iso) => (iso instanceof Date ? iso : new Date(iso));
 
 export function timeOfDay(iso) {
   return clock.format(toDate(iso));
