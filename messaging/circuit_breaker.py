@@ -199,15 +199,11 @@ def record_transition(breaker: CircuitBreaker, old: BreakerState, new: BreakerSt
 _transition_records: set[asyncio.Task] = set()
 
 
-def make_breaker(
-    name: str, *, reset_setting: str = "MESSAGING_BREAKER_RESET_SECONDS", reset_default: float | None = None
-) -> CircuitBreaker:
+def make_breaker(name: str, *, reset_setting: str = "MESSAGING_BREAKER_RESET_SECONDS") -> CircuitBreaker:
     """A breaker configured from ``MESSAGING_BREAKER_FAILURES`` and ``reset_setting``.
 
     Read when the module using it is imported (settings are loaded by then).
-    Both are messaging/conf.py settings and take their defaults from there;
-    ``reset_default`` is not used (it is accepted so that older callers keep
-    working).
+    Both are messaging/conf.py settings and take their defaults from there.
     """
     breaker = CircuitBreaker(
         name,

@@ -44,9 +44,7 @@ def user_group(user_id: int) -> str:
 # pushes) and lets one probe through every reset period. The period is short
 # (MESSAGING_LAYER_BREAKER_RESET_SECONDS, 5 s): an open breaker stops every
 # live push, and a restarted Redis is usually back within seconds.
-layer_breaker = make_breaker(
-    "channel_layer", reset_setting="MESSAGING_LAYER_BREAKER_RESET_SECONDS", reset_default=5
-)
+layer_breaker = make_breaker("channel_layer", reset_setting="MESSAGING_LAYER_BREAKER_RESET_SECONDS")
 
 
 async def group_send(group: str, event: dict[str, Any]) -> bool:
