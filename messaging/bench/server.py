@@ -65,8 +65,8 @@ def launch_daphne(env: dict[str, str], port: int, log_path: Path, timeout: float
     """Start daphne with the project's ASGI application on 127.0.0.1:``port``; return once /healthz says 200.
 
     Its output goes to ``log_path``; the log's tail is in the error when it
-    exits or does not answer within ``timeout`` seconds (it is then left
-    running for the caller to stop).
+    exits or does not answer within ``timeout`` seconds (it is then killed:
+    the caller never got hold of it).
     """
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
@@ -86,6 +86,8 @@ def launch_daphne(env: dict[str, str], port: int, log_path: Path, timeout: float
                     return process
         except (urllib.error.URLError, ConnectionError, OSError):
             time.sleep(0.1)
+    process.kill()
+    process.wait(timeout=10)
     raise DaphneDidNotStart(f"daphne did not answer on 127.0.0.1:{port}:\n{_tail(log_path)}")
 
 
