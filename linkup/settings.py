@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "messaging",
+    "bench",
 ]
 
 MIDDLEWARE = [
@@ -136,7 +137,7 @@ else:
         "default": {
             # Channels' in-memory layer with its expiry sweep run once a second
             # rather than on every send (messaging/layers.py).
-            "BACKEND": "messaging.layers.InMemoryChannelLayer",
+            "BACKEND": "messaging.pubsub.layers.InMemoryChannelLayer",
             "CONFIG": {"capacity": 1000, "expiry": 30},
         }
     }
@@ -235,4 +236,7 @@ LOGGING = {
         },
     },
 }
-CSRF_FAILURE_VIEW = "messaging.views.csrf_failure"
+CSRF_FAILURE_VIEW = "messaging.http.api.csrf_failure"
+
+# The messaging routes plus the benchmark relay when MESSAGING_BENCH_RELAY is on.
+WEBSOCKET_URLPATTERNS = "linkup.routing.websocket_urlpatterns"

@@ -13,7 +13,6 @@ from django.db.models.functions import Greatest
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
-from .archive import archive
 from .error_models import ErrorCategory
 from .models import (
     ArchivedMessage,
@@ -27,6 +26,7 @@ from .models import (
     RetryQueueItem,
     UserStatus,
 )
+from .ops.archive import archive
 from .retry_handler import retry_backlog
 
 
@@ -88,7 +88,7 @@ class MessagingErrorAdmin(admin.ModelAdmin):
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         """The operator's console: error rates, breakers of every process, the retry backlog."""
-        from .metrics import breaker_states
+        from .ops.metrics import breaker_states
 
         extra_context = {
             **(extra_context or {}),

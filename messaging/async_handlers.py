@@ -19,10 +19,8 @@ from django.db.models import Count, F, Max, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from . import metrics
 from .error_models import ErrorCategory
 from .exceptions import InvalidFrame, MessagingException, RateLimited, ServerError, TooManySockets
-from .groups import conversation_group
 from .logging_utils import messaging_logger
 from .models import (
     ArchivedMessage,
@@ -34,7 +32,9 @@ from .models import (
     Participant,
     UserStatus,
 )
-from .rate_limit import TokenBucket
+from .ops import metrics
+from .ops.rate_limit import TokenBucket
+from .pubsub import conversation_group
 from .retry_handler import DATABASE_POLICY, MessageRetryHandler, RetriesExhausted
 
 User = get_user_model()

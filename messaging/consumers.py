@@ -20,7 +20,7 @@ from autobahn.exception import Disconnected
 from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from . import conf, metrics, notification_service
+from . import conf, notification_service
 from .async_handlers import AsyncSafeMessageHandler as db
 from .async_handlers import ChatOpening, DeliveredMark, NewMessage, PresenceChange
 from .connection_validator import (
@@ -39,7 +39,11 @@ from .connection_validator import (
 )
 from .error_models import ErrorCategory
 from .exceptions import MessagingException, ProtocolError, RateLimited, ServerError, TooManySockets
-from .groups import (
+from .logging_utils import category_for_exception, messaging_logger
+from .models import Connection, MessageStatus
+from .ops import metrics
+from .ops.rate_limit import LocalBucket, TokenBucket
+from .pubsub import (
     broadcast_frame,
     broadcast_message,
     broadcast_presence,
@@ -47,10 +51,8 @@ from .groups import (
     presence_group,
     user_group,
 )
-from .logging_utils import category_for_exception, messaging_logger
-from .models import Connection, MessageStatus
-from .presence import tracker
-from .rate_limit import LocalBucket, TokenBucket
+from .realtime.presence import tracker
+from .realtime.writer import delivered_writer, message_writer
 from .serializers import (
     PONG,
     JSONSerializer,
@@ -64,7 +66,6 @@ from .serializers import (
     typing_frame,
     unread_count_frame,
 )
-from .writer import delivered_writer, message_writer
 
 log = logging.getLogger("messaging.consumers")
 

@@ -27,10 +27,10 @@ from django.core.exceptions import SynchronousOnlyOperation
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
-from . import metrics
-from .cachebox import shared_cache
 from .error_models import ErrorCategory, MessagingError, Severity
 from .exceptions import SerializationError
+from .ops import metrics
+from .ops.cachebox import shared_cache
 
 logger = logging.getLogger("messaging")
 

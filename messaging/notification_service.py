@@ -33,11 +33,12 @@ from django.core.mail import send_mail
 from django.db import close_old_connections, transaction
 from django.utils import timezone
 
-from . import conf, metrics
-from .circuit_breaker import make_breaker
-from .groups import broadcast_frame
+from . import conf
 from .logging_utils import category_for_exception, messaging_logger
 from .models import Connection, Message, Notification, NotificationKind, NotificationPreference
+from .ops import metrics
+from .ops.circuit_breaker import make_breaker
+from .pubsub import broadcast_frame
 from .retry_handler import claim, enqueue, retry_operation, run_item
 from .serializers import notification_frame, unread_count_frame
 

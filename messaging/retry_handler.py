@@ -33,9 +33,10 @@ from typing import Any, TypeVar
 from django.db import DatabaseError, IntegrityError, OperationalError
 from django.utils import timezone
 
-from . import conf, metrics
+from . import conf
 from .error_models import ErrorCategory
 from .logging_utils import messaging_logger
+from .ops import metrics
 
 T = TypeVar("T")
 

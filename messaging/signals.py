@@ -8,7 +8,7 @@ from asgiref.sync import async_to_sync
 from django.contrib.auth.signals import user_logged_out
 from django.dispatch import receiver
 
-from .groups import group_send, user_group
+from .pubsub import group_send, user_group
 
 
 @receiver(user_logged_out, dispatch_uid="messaging.close_sockets_on_logout")

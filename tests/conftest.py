@@ -24,8 +24,8 @@ from django.core.cache import cache
 from django.test import Client, override_settings
 from hypothesis import HealthCheck, settings
 
-from messaging.circuit_breaker import BREAKERS
-from messaging.presence import tracker
+from messaging.ops.circuit_breaker import BREAKERS
+from messaging.realtime.presence import tracker
 
 # Tests that touch the database or a socket do I/O: no per-example deadline,
 # and few examples (CI runs the whole suite twice on 2 cores).

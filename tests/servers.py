@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from messaging.bench.server import free_port, launch_daphne
+from bench.server import free_port, launch_daphne
 
 ROOT = Path(__file__).resolve().parent.parent
 

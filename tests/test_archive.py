@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from messaging import async_handlers as handlers
-from messaging.archive import archive
+from messaging.ops.archive import archive
 from messaging.models import ArchivedMessage, Message
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 
-from messaging.bench.runner import BenchConfig, run_against
-from messaging.bench.server import RunningServer, describe_stack
+from bench.runner import BenchConfig, run_against
+from bench.server import RunningServer, describe_stack
 from tests.servers import Daphne, manage, server_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

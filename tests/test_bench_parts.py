@@ -9,10 +9,10 @@ from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.test import override_settings
 
-from messaging.bench.client import LinkUpProtocol, RelayProtocol, index_of
-from messaging.bench.flame import summarize
-from messaging.bench.relay import bench_urlpatterns
-from messaging.bench.stats import percentile, ratio, summarize_latencies
+from bench.client import LinkUpProtocol, RelayProtocol, index_of
+from bench.flame import summarize
+from bench.relay import bench_urlpatterns
+from bench.stats import percentile, ratio, summarize_latencies
 from messaging.routing import websocket_urlpatterns
 from messaging.routing_validator import RoutingValidator, check_websocket_routes
 

@@ -10,7 +10,7 @@ from channels.layers import get_channel_layer
 from django.db import connection
 
 from messaging.models import Message, MessagingError
-from messaging.presence import tracker
+from messaging.realtime.presence import tracker
 
 from .faults import SqliteWriteLock, sqlite_busy_timeout
 from .robustness import STATS

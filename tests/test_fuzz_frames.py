@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from messaging.connection_validator import ConnectionValidator
 from messaging.exceptions import ErrorCode, ProtocolError
 from messaging.models import Message
-from messaging.presence import tracker
+from messaging.realtime.presence import tracker
 
 from .conftest import communicator, session_cookie
 from .robustness import STATS

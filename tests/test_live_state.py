@@ -11,7 +11,7 @@ from django.test import override_settings
 
 from messaging.consumers import MessagingConsumer
 from messaging.models import Connection, Message, UserStatus
-from messaging.presence import PresenceTracker, tracker
+from messaging.realtime.presence import PresenceTracker, tracker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -73,7 +73,7 @@ def test_exceptions_map_to_their_category(exc, category) -> None:
 
 def test_throttling_holds_when_the_cache_itself_is_down() -> None:
     """Redis down is when failures come in floods: the throttle falls back to this process."""
-    from messaging.cachebox import shared_cache
+    from messaging.ops.cachebox import shared_cache
 
     with mock.patch.object(shared_cache(), "add", side_effect=ConnectionError("redis is down")):
         for _ in range(200):

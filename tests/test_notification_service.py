@@ -155,7 +155,7 @@ class BrokenLayer:
 
 @override_settings(EMAIL_BACKEND=LOCMEM)
 def test_a_failing_channel_layer_loses_nothing_and_raises_nothing(alice) -> None:
-    with mock.patch("messaging.groups.get_channel_layer", return_value=BrokenLayer()):
+    with mock.patch("messaging.pubsub.get_channel_layer", return_value=BrokenLayer()):
         notification = notify(alice)
     assert Notification.objects.filter(pk=notification.pk).exists()
     assert len(mail.outbox) == 1
@@ -175,7 +175,7 @@ def test_a_refusing_smtp_server_queues_the_email(alice) -> None:
 
 @override_settings(EMAIL_BACKEND=REFUSING)
 def test_layer_and_smtp_both_down_still_store_then_deliver_once_when_smtp_is_back(alice) -> None:
-    with mock.patch("messaging.groups.get_channel_layer", return_value=BrokenLayer()):
+    with mock.patch("messaging.pubsub.get_channel_layer", return_value=BrokenLayer()):
         notification = notify(alice)
     assert Notification.objects.filter(pk=notification.pk).exists()
     RetryQueueItem.objects.update(next_attempt_at=timezone.now())

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from messaging.bench.drill import DrillConfig, run_drill
+from bench.drill import DrillConfig, run_drill
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.stack_independent]
 

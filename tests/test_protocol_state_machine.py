@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 
 from messaging.models import Message
-from messaging.presence import tracker
+from messaging.realtime.presence import tracker
 
 from .conftest import Socket, communicator, session_cookie
 from .strategies import contents

@@ -10,7 +10,7 @@ import uuid
 import pytest
 from aiosmtpd.controller import Controller
 
-from messaging.wsclient import ChatClient, login
+from bench.wsclient import ChatClient, login
 from tests.servers import free_port, manage, server_query
 
 from .conftest import PASSWORD

@@ -10,7 +10,7 @@ import uuid
 import pytest
 import websockets
 
-from messaging.wsclient import ChatClient, ClientClosed, login
+from bench.wsclient import ChatClient, ClientClosed, login
 from tests.robustness import STATS
 from tests.servers import server_query
 

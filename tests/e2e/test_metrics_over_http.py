@@ -9,7 +9,7 @@ import uuid
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from messaging.wsclient import ChatClient, login
+from bench.wsclient import ChatClient, login
 
 from .conftest import PASSWORD
 

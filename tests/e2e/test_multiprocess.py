@@ -18,7 +18,7 @@ import psycopg
 import pytest
 import websockets
 
-from messaging.wsclient import ChatClient, ClientClosed, login
+from bench.wsclient import ChatClient, ClientClosed, login
 from tests.servers import Daphne
 
 from .conftest import PASSWORD

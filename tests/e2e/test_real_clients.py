@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from messaging.wsclient import ChatClient, login
+from bench.wsclient import ChatClient, login
 
 from .conftest import PASSWORD
 

@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 
-from messaging.wsclient import ChatClient, ClientClosed, login
+from bench.wsclient import ChatClient, ClientClosed, login
 from tests.robustness import STATS
 from tests.servers import ROOT, server_query
 

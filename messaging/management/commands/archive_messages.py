@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from messaging.archive import archive_older_than
+from messaging.ops.archive import archive_older_than
 
 
 class Command(BaseCommand):

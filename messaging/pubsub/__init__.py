@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 from channels.layers import get_channel_layer
 
-from . import metrics
-from .circuit_breaker import make_breaker
-from .error_models import ErrorCategory, Severity
-from .logging_utils import messaging_logger
-from .serializers import JSONSerializer, presence_frame, status_frame
+from ..error_models import ErrorCategory, Severity
+from ..logging_utils import messaging_logger
+from ..ops import metrics
+from ..ops.circuit_breaker import make_breaker
+from ..serializers import JSONSerializer, presence_frame, status_frame
 
 if TYPE_CHECKING:  # async_handlers imports this module
-    from .async_handlers import PresenceChange, StatusChange
+    from ..async_handlers import PresenceChange, StatusChange
 
 
 def conversation_group(conversation_id: int) -> str:

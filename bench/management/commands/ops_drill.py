@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from messaging.bench.drill import DrillConfig, run_drill
+from bench.drill import DrillConfig, run_drill
 
 
 class Command(BaseCommand):

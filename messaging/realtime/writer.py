@@ -21,8 +21,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from .async_handlers import AsyncSafeMessageHandler as db
-from .async_handlers import DeliveredMark, NewMessage, Outcome, StatusChange
+from ..async_handlers import AsyncSafeMessageHandler as db
+from ..async_handlers import DeliveredMark, NewMessage, Outcome, StatusChange
 
 T = TypeVar("T")
 R = TypeVar("R")

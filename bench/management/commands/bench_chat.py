@@ -15,11 +15,11 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from messaging.bench.flame import find_py_spy
-from messaging.bench.report import MARKDOWN_HEADER, format_markdown_row, format_report
-from messaging.bench.runner import BenchConfig, profile_report, run_against
-from messaging.bench.server import UNLIMITED_RATE, BenchServer, RunningServer, raise_fd_limit
-from messaging.bench.users import DEFAULT_PASSWORD
+from bench.flame import find_py_spy
+from bench.report import MARKDOWN_HEADER, format_markdown_row, format_report
+from bench.runner import BenchConfig, profile_report, run_against
+from bench.server import UNLIMITED_RATE, BenchServer, RunningServer, raise_fd_limit
+from bench.users import DEFAULT_PASSWORD
 
 #: file descriptors per socket on the client side, plus headroom for the rest
 FDS_PER_SOCKET = 1

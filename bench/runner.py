@@ -24,7 +24,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ..wsclient import login
 from . import procstat
 from .client import (
     PROTOCOLS,
@@ -40,6 +39,7 @@ from .client import (
 from .flame import PySpyRecorder, format_summary, summarize
 from .stats import ratio
 from .users import pair_usernames
+from .wsclient import login
 
 #: sockets opened and closed before the idle measurement, to load what all sockets share
 IDLE_WARMUP = 10

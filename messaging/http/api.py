@@ -1,39 +1,28 @@
-"""The browser pages and the HTTP API of the contract.
+"""The HTTP API of the contract.
 
 The API speaks the same language as the socket: the same validator, limits,
 rate bucket and idempotency, and the same error body
 ``{"type": "error", "code", "detail"}``.
 """
 
-from __future__ import annotations
 
 import functools
-import secrets
 from collections.abc import Callable
 from typing import Any
 
 from asgiref.sync import async_to_sync
-from django.conf import settings
-from django.contrib.auth.decorators import login_required
-from django.db import DatabaseError, connection
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.views.csrf import csrf_failure as django_csrf_failure
-from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_POST
 
-from . import async_handlers as handlers
-from . import conf, metrics, notification_service
-from .circuit_breaker import BREAKERS
-from .connection_validator import ConnectionValidator, HistoryFrame, MessageFrame
-from .error_models import ErrorCategory
-from .exceptions import Forbidden, InvalidFrame, InvalidJSON, MessagingException, NotFound, TooLarge
-from .groups import broadcast_message, broadcast_status, layer_round_trip
-from .logging_utils import messaging_logger
-from .rate_limit import TokenBucket
-from .retry_handler import retry_backlog
-from .serializers import JSONSerializer, error_frame, message_frame, message_payload
+from .. import async_handlers as handlers
+from .. import conf, notification_service
+from ..connection_validator import ConnectionValidator, HistoryFrame, MessageFrame
+from ..exceptions import Forbidden, InvalidFrame, InvalidJSON, MessagingException, NotFound, TooLarge
+from ..ops.rate_limit import TokenBucket
+from ..pubsub import broadcast_message, broadcast_status
+from ..serializers import JSONSerializer, error_frame, message_frame, message_payload
 
 
 def json_response(body: dict[str, Any], status: int = 200) -> HttpResponse:
@@ -153,66 +142,6 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     return django_csrf_failure(request, reason=reason)
 
 
-# --- Health -----------------------------------------------------------------
-
-
-#: a due retry-queue item older than this makes /healthz say "degraded"
-RETRY_BACKLOG_DEGRADED_SECONDS = 600
-
-
-@require_GET
-def healthz(request: HttpRequest) -> HttpResponse:
-    """The service's health for load balancers and operators.
-
-    503 when it cannot deliver (the database or the channel layer does not
-    answer); 200 with ``"status": "degraded"`` when it delivers but something
-    needs an operator (an open breaker, an old retry backlog).
-    """
-    checks: dict[str, Any] = {}
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-        checks["database"] = "ok"
-    except DatabaseError as exc:
-        checks["database"] = f"error: {exc}"
-        messaging_logger.throttled(ErrorCategory.DATABASE_ERROR, "healthz", f"health check: database down: {exc}", None)
-    try:
-        async_to_sync(layer_round_trip)()
-        checks["channel_layer"] = "ok"
-    except Exception as exc:  # noqa: BLE001 - any layer failure means unhealthy
-        checks["channel_layer"] = f"error: {type(exc).__name__}: {exc}"
-        messaging_logger.throttled(
-            ErrorCategory.CONNECTION_ERROR, "healthz", f"health check: channel layer down: {exc}", None
-        )
-    breakers = {name: breaker.state.value for name, breaker in sorted(BREAKERS.items())}
-    backlog = retry_backlog() if checks["database"] == "ok" else None
-    if any(value != "ok" for value in checks.values()):
-        status = "unavailable"
-    elif "open" in breakers.values() or (backlog and backlog["oldest_due_seconds"] > RETRY_BACKLOG_DEGRADED_SECONDS):
-        status = "degraded"
-    else:
-        status = "ok"
-    body = {"status": status, "checks": checks, "breakers": breakers, "retry_queue": backlog}
-    return json_response(body, status=503 if status == "unavailable" else 200)
-
-
-@require_GET
-def metrics_view(request: HttpRequest) -> HttpResponse:
-    """Prometheus exposition; with ``MESSAGING_METRICS_TOKEN`` set, only for ``Authorization: Bearer <token>``."""
-    token = getattr(settings, "MESSAGING_METRICS_TOKEN", "")
-    if token and not secrets.compare_digest(request.headers.get("Authorization", ""), f"Bearer {token}"):
-        return HttpResponse("metrics need the bearer token\n", status=401, content_type="text/plain")
-    try:
-        backlog = retry_backlog()
-    except DatabaseError:
-        backlog = None
-    if backlog is not None:
-        metrics.RETRY_BACKLOG.set(backlog["pending"])
-        metrics.RETRY_OLDEST_DUE.set(backlog["oldest_due_seconds"])
-    body, content_type = metrics.exposition()
-    return HttpResponse(body, content_type=content_type)
-
-
 # --- Pages ------------------------------------------------------------------
 
 #: how many usernames one search answers with
@@ -274,54 +203,3 @@ def api_users(request: HttpRequest) -> HttpResponse:
         }
     )
 
-
-@login_required
-@ensure_csrf_cookie
-def inbox(request: HttpRequest) -> HttpResponse:
-    return render(request, "messaging/inbox.html", {"conversations": _page_json(inbox_rows(request.user))})
-
-
-def safe_link(url: str) -> str:
-    """A notification's link for an ``href``: a path of this site or http(s), never ``javascript:``.
-
-    ``//host`` and ``/\\host`` (browsers read a backslash as a slash there) lead to another site.
-    """
-    if (url.startswith("/") and not url.startswith(("//", "/\\"))) or url.lower().startswith(("http://", "https://")):
-        return url
-    return reverse("notifications")
-
-
-@login_required
-@ensure_csrf_cookie
-def notifications_page(request: HttpRequest) -> HttpResponse:
-    items, has_more = handlers.list_notifications(request.user.pk, None, 50)
-    for item in items:
-        item.link = safe_link(item.url)
-    return render(request, "messaging/notifications.html", {"notifications": items, "has_more": has_more})
-
-
-@login_required
-@ensure_csrf_cookie
-def chat_page(request: HttpRequest, username: str) -> HttpResponse:
-    peer = handlers.find_peer(request.user, username)
-    if peer is None:
-        raise Http404("No such user")
-    limits = conf.limits()
-    online, last_seen = handlers.presence_of(peer.pk, limits.presence_expiry)
-    config = {
-        "me": request.user.get_username(),
-        "peer": {"username": peer.get_username(), **_presence_payload(online, last_seen)},
-        "max_length": limits.max_length,
-        "socket_path": f"/ws/chat/{peer.get_username()}/",
-        "history_url": reverse("api-history", args=[peer.get_username()]),
-        "send_url": reverse("api-send", args=[peer.get_username()]),
-    }
-    return render(
-        request,
-        "messaging/chat.html",
-        {
-            "peer": peer,
-            "chat_config": _page_json(config),
-            "conversations": _page_json(inbox_rows(request.user, peer.get_username())),
-        },
-    )

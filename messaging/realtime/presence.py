@@ -21,10 +21,10 @@ from collections import Counter, defaultdict
 from channels.db import database_sync_to_async
 from django.utils import timezone
 
-from . import conf
-from .async_handlers import AsyncSafeMessageHandler as db
-from .groups import broadcast_presence
-from .logging_utils import category_for_exception, messaging_logger
+from .. import conf
+from ..async_handlers import AsyncSafeMessageHandler as db
+from ..logging_utils import category_for_exception, messaging_logger
+from ..pubsub import broadcast_presence
 
 
 class PresenceTracker:

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from .models import ArchivedMessage, Message
+from ..models import ArchivedMessage, Message
 
 ARCHIVED_FIELDS = (
     "id",

@@ -34,9 +34,9 @@ from aiosmtpd.controller import Controller
 from django.conf import settings
 from prometheus_client.parser import text_string_to_metric_families
 
-from ..wsclient import ChatClient, login
 from .runner import sign_in
 from .server import BenchServer, free_port
+from .wsclient import ChatClient, login
 
 BREAKER_NAMES = {0: "closed", 1: "half-open", 2: "open"}
 

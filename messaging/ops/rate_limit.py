@@ -14,8 +14,8 @@ import math
 import time
 from collections.abc import Callable
 
+from ..conf import Rate
 from .cachebox import shared_cache
-from .conf import Rate
 
 
 def _now_ms() -> int:
@@ -51,7 +51,7 @@ class TokenBucket:
             return True
 
     def _cache_failed(self, exc: Exception) -> None:
-        from .logging_utils import messaging_logger
+        from ..logging_utils import messaging_logger
 
         messaging_logger.throttled(
             "connection_error",

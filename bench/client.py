@@ -32,9 +32,9 @@ from typing import Any
 
 import websockets
 
-from ..wsclient import ChatClient, open_socket
 from .relay import RELAY_PATH
 from .stats import LatencySummary, summarize_latencies
+from .wsclient import ChatClient, open_socket
 
 #: error codes after which the client resends with the same ``client_id``
 RETRYABLE = frozenset({"rate_limited", "server_error"})

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from messaging.bench.users import DEFAULT_PASSWORD, ensure_bench_users
+from bench.users import DEFAULT_PASSWORD, ensure_bench_users
 
 
 class Command(BaseCommand):

@@ -1,0 +1,25 @@
+"""The messaging app's models, one module per entity; everything is importable from here."""
+
+from ..error_models import ErrorCategory, MessagingError, Severity
+from .conversations import Conversation, Participant
+from .events import ArchivedMessage, Message, MessageStatus
+from .notifications import Notification, NotificationKind, NotificationPreference
+from .presence import Connection, UserStatus
+from .retry import RetryQueueItem
+
+__all__ = [
+    "Conversation",
+    "Participant",
+    "Message",
+    "MessageStatus",
+    "UserStatus",
+    "Connection",
+    "Notification",
+    "NotificationKind",
+    "NotificationPreference",
+    "RetryQueueItem",
+    "ArchivedMessage",
+    "MessagingError",
+    "ErrorCategory",
+    "Severity",
+]
