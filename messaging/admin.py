@@ -15,9 +15,10 @@ from django.utils import timezone
 
 from .error_models import ErrorCategory
 from .models import (
-    ArchivedMessage,
+    ArchivedEvent,
     Connection,
     Conversation,
+    Event,
     Message,
     MessagingError,
     Notification,
@@ -110,14 +111,15 @@ class MessagingErrorAdmin(admin.ModelAdmin):
 
 class ParticipantInline(ReadOnlyInline):
     model = Participant
-    fields = ("user", "joined_at")
+    fields = ("user", "role", "joined_seq", "left_seq", "delivered_seq", "read_seq", "muted_until", "joined_at")
     readonly_fields = fields
 
 
 @admin.register(Conversation)
 class ConversationAdmin(ReadOnlyAdmin):
-    list_display = ("id", "kind", "direct_key", "last_seq", "last_message_at", "created_at")
+    list_display = ("id", "kind", "title", "member_count", "last_seq", "last_message_at", "created_at")
     list_filter = ("kind",)
+    search_fields = ("title",)
     inlines = [ParticipantInline]
 
 
@@ -138,12 +140,17 @@ class MessageErrorInline(ReadOnlyInline):
 @admin.register(Message)
 class MessageAdmin(ReadOnlyAdmin):
     inlines = [NotificationInline, MessageErrorInline]
-    list_display = ("id", "conversation", "seq", "sender", "recipient", "status", "created_at")
-    list_filter = ("status", ("created_at", admin.DateFieldListFilter))
-    search_fields = ("content", "client_id", "sender__username", "recipient__username")
-    list_select_related = ("sender", "recipient", "conversation")
-    raw_id_fields = ("conversation", "sender", "recipient")
+    list_display = ("id", "conversation", "seq", "sender", "short_content", "created_at")
+    list_filter = (("created_at", admin.DateFieldListFilter),)
+    search_fields = ("content", "client_id", "sender__username")
+    list_select_related = ("sender", "conversation")
+    raw_id_fields = ("conversation", "sender")
+    exclude = ("kind", "target_seq", "data")
     actions = ["archive_selected"]
+
+    @admin.display(description="content")
+    def short_content(self, obj: Message) -> str:
+        return obj.content[:120]
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         # Deleting would leave a hole in seq; archiving keeps it.
@@ -155,12 +162,26 @@ class MessageAdmin(ReadOnlyAdmin):
         self.message_user(request, f"{moved} message(s) moved to the archive.")
 
 
-@admin.register(ArchivedMessage)
-class ArchivedMessageAdmin(ReadOnlyAdmin):
-    list_display = ("id", "conversation", "seq", "sender", "recipient", "status", "created_at", "archived_at")
-    list_filter = ("status",)
+@admin.register(Event)
+class EventAdmin(ReadOnlyAdmin):
+    """Every event of every conversation's log: messages, membership changes, renames."""
+
+    list_display = ("id", "conversation", "seq", "kind", "sender", "target_seq", "created_at")
+    list_filter = ("kind", ("created_at", admin.DateFieldListFilter))
+    search_fields = ("client_id", "sender__username")
+    list_select_related = ("sender", "conversation")
+    raw_id_fields = ("conversation", "sender")
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(ArchivedEvent)
+class ArchivedEventAdmin(ReadOnlyAdmin):
+    list_display = ("id", "conversation", "seq", "kind", "sender", "created_at", "archived_at")
+    list_filter = ("kind",)
     search_fields = ("content", "client_id")
-    list_select_related = ("sender", "recipient", "conversation")
+    list_select_related = ("sender", "conversation")
 
 
 @admin.register(UserStatus)

@@ -40,7 +40,7 @@ class MessagingError(models.Model):
     # The message the failure concerns, when there is one (a notification that
     # could not be made, an email that gave up): the admin links them.
     message_ref = models.ForeignKey(
-        "messaging.Message",
+        "messaging.Event",
         null=True,
         blank=True,
         on_delete=models.SET_NULL,

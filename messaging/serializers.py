@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from .connection_validator import strict_loads
 from .exceptions import MessagingException, SerializationError
-from .models import ArchivedMessage, Message, Notification
+from .models import ArchivedEvent, Event, Message, Notification
 
 
 class MessagePayload(TypedDict):
@@ -54,7 +54,7 @@ def message_payload(message: Message | ArchivedMessage) -> MessagePayload:
 
 
 # Models the encoder knows how to turn into their contract payload.
-PAYLOADS: dict[type[models.Model], Callable[[Any], Any]] = {Message: message_payload, ArchivedMessage: message_payload}
+PAYLOADS: dict[type[models.Model], Callable[[Any], Any]] = {Message: message_payload, ArchivedEvent: message_payload}
 
 
 def isoformat(value: datetime.datetime) -> str:

@@ -2,7 +2,7 @@
 
 from ..error_models import ErrorCategory, MessagingError, Severity
 from .conversations import Conversation, Participant
-from .events import ArchivedMessage, Message, MessageStatus
+from .events import MEMBERSHIP_KINDS, ArchivedEvent, Event, EventKind, Message, MessageStatus
 from .notifications import Notification, NotificationKind, NotificationPreference
 from .presence import Connection, UserStatus
 from .retry import RetryQueueItem
@@ -10,6 +10,9 @@ from .retry import RetryQueueItem
 __all__ = [
     "Conversation",
     "Participant",
+    "Event",
+    "EventKind",
+    "MEMBERSHIP_KINDS",
     "Message",
     "MessageStatus",
     "UserStatus",
@@ -18,7 +21,7 @@ __all__ = [
     "NotificationKind",
     "NotificationPreference",
     "RetryQueueItem",
-    "ArchivedMessage",
+    "ArchivedEvent",
     "MessagingError",
     "ErrorCategory",
     "Severity",

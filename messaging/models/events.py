@@ -1,4 +1,10 @@
-"""The conversation log: messages (and, from here on, every event that changes a conversation)."""
+"""The conversation log: every change to a conversation is an event with its own ``seq``.
+
+A message is an event; so are a member joining, leaving, being added or
+removed, a rename (and, for the issues that build on this log, an edit, a
+deletion, a reaction: events that name their target's ``seq`` in
+``target_seq``). ``sync after=N`` replays all of them, in order, once.
+"""
 
 from __future__ import annotations
 
@@ -11,82 +17,89 @@ from .conversations import Conversation
 
 
 class MessageStatus(models.TextChoices):
+    """A message's status, derived from the other members' cursors (never stored)."""
+
     SENT = "sent", "Sent"
     DELIVERED = "delivered", "Delivered"
     READ = "read", "Read"
 
 
-class Message(models.Model):
-    conversation = models.ForeignKey(
-        Conversation, on_delete=models.CASCADE, related_name="messages"
-    )
+class EventKind(models.TextChoices):
+    MESSAGE = "message", "Message"
+    CREATED = "created", "Group created"
+    MEMBERS_ADDED = "members_added", "Members added"
+    MEMBER_REMOVED = "member_removed", "Member removed"
+    MEMBER_LEFT = "member_left", "Member left"
+    RENAMED = "renamed", "Renamed"
+    ROLE_CHANGED = "role_changed", "Role changed"
+
+
+#: kinds that change who is in the conversation (they move ``membership_seq``)
+MEMBERSHIP_KINDS = frozenset(
+    {EventKind.CREATED, EventKind.MEMBERS_ADDED, EventKind.MEMBER_REMOVED, EventKind.MEMBER_LEFT}
+)
+
+
+class Event(models.Model):
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="events")
     seq = models.PositiveBigIntegerField()
-    sender = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sent_messages"
-    )
-    recipient = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.CASCADE,
-        related_name="received_messages",
-        null=True,
-        blank=True,
-    )
-    content = models.TextField()
+    kind = models.CharField(max_length=24, choices=EventKind.choices, default=EventKind.MESSAGE)
+    #: who caused the event: the sender of a message, the member who added, removed, renamed or left
+    sender = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sent_events")
+    content = models.TextField(blank=True, default="")
+    #: the sender's id for this event: a repeat with the same one is the same event
     client_id = models.CharField(max_length=64)
-    status = models.CharField(
-        max_length=10, choices=MessageStatus.choices, default=MessageStatus.SENT
-    )
+    #: the event an edit, deletion or reaction changes
+    target_seq = models.PositiveBigIntegerField(null=True, blank=True)
+    #: what a non-message event says (usernames added, the new title, ...)
+    data = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
-    delivered_at = models.DateTimeField(null=True, blank=True)
-    read_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["conversation", "seq"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["conversation", "seq"], name="messaging_message_seq_unique"
-            ),
-            models.UniqueConstraint(
-                fields=["sender", "client_id"], name="messaging_message_client_id_unique"
-            ),
+            models.UniqueConstraint(fields=["conversation", "seq"], name="messaging_message_seq_unique"),
+            models.UniqueConstraint(fields=["sender", "client_id"], name="messaging_message_client_id_unique"),
             models.CheckConstraint(condition=Q(seq__gte=1), name="messaging_message_seq_positive"),
-        ]
-        indexes = [
-            # Ticks and unread counts ask for one recipient's messages of one
-            # status in one conversation, up to a seq: without this index the
-            # database walks the conversation's whole (conversation, seq)
-            # range for every delivered tick, slower with every message.
-            models.Index(
-                fields=["conversation", "recipient", "status", "seq"], name="messaging_msg_ticks"
-            ),
         ]
 
     def __str__(self) -> str:
-        return f"#{self.seq} {self.sender_id}->{self.recipient_id}: {self.content[:40]}"
+        if self.kind == EventKind.MESSAGE:
+            return f"#{self.seq} {self.sender_id}: {self.content[:40]}"
+        return f"#{self.seq} {self.kind} by {self.sender_id}"
 
 
-class ArchivedMessage(models.Model):
-    """A message moved out of the hot table by ``archive_messages``.
+class MessageManager(models.Manager["Message"]):
+    def get_queryset(self) -> models.QuerySet[Message]:
+        return super().get_queryset().filter(kind=EventKind.MESSAGE)
+
+
+class Message(Event):
+    """The message events of the log (what the admin and most code mean by "messages")."""
+
+    objects = MessageManager()
+
+    class Meta:
+        proxy = True
+
+
+class ArchivedEvent(models.Model):
+    """An event moved out of the hot table by ``archive_messages``.
 
     It keeps its conversation, ``seq`` and every field, so ``sync`` and
     ``history`` still return it in its place (they read both tables).
     """
 
-    id = models.BigIntegerField(primary_key=True)  # the id it had as a Message
-    conversation = models.ForeignKey(
-        Conversation, on_delete=models.CASCADE, related_name="archived_messages"
-    )
+    id = models.BigIntegerField(primary_key=True)  # the id it had as an Event
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="archived_events")
     seq = models.PositiveBigIntegerField()
+    kind = models.CharField(max_length=24, choices=EventKind.choices, default=EventKind.MESSAGE)
     sender = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    recipient = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", null=True, blank=True
-    )
-    content = models.TextField()
+    content = models.TextField(blank=True, default="")
     client_id = models.CharField(max_length=64)
-    status = models.CharField(max_length=10, choices=MessageStatus.choices)
+    target_seq = models.PositiveBigIntegerField(null=True, blank=True)
+    data = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField()
-    delivered_at = models.DateTimeField(null=True, blank=True)
-    read_at = models.DateTimeField(null=True, blank=True)
     archived_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

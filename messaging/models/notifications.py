@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from .events import Message
+from .events import Event
 
 
 class NotificationKind(models.TextChoices):
@@ -37,7 +37,7 @@ class Notification(models.Model):
     group_key = models.CharField(max_length=100, blank=True, db_index=True)
     count = models.PositiveIntegerField(default=1)
     message = models.ForeignKey(
-        Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="notifications"
+        Event, null=True, blank=True, on_delete=models.SET_NULL, related_name="notifications"
     )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(default=timezone.now)

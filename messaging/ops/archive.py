@@ -1,7 +1,7 @@
-"""Move old messages out of the hot table without breaking seq or sync.
+"""Move old events out of the hot table without breaking seq or sync.
 
-An archived message keeps its id, conversation and ``seq`` in
-``ArchivedMessage``; :func:`messaging.async_handlers.get_messages` reads both
+An archived event keeps its id, conversation and ``seq`` in
+``ArchivedEvent``; :func:`messaging.async_handlers.get_messages` reads both
 tables, so a client syncing from seq 0 still gets 1, 2, 3, ... in order.
 Idempotency on ``client_id`` covers the hot table: archive only messages far
 older than any client would resend (the command refuses less than a day).
@@ -15,24 +15,12 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from ..models import ArchivedMessage, Message
+from ..models import ArchivedEvent, Event
 
-ARCHIVED_FIELDS = (
-    "id",
-    "conversation_id",
-    "seq",
-    "sender_id",
-    "recipient_id",
-    "content",
-    "client_id",
-    "status",
-    "created_at",
-    "delivered_at",
-    "read_at",
-)
+ARCHIVED_FIELDS = ("id", "conversation_id", "seq", "kind", "sender_id", "content", "client_id", "target_seq", "data", "created_at")
 
 
-def archive(messages: QuerySet[Message], *, batch_size: int = 1000) -> int:
+def archive(messages: QuerySet[Event], *, batch_size: int = 1000) -> int:
     """Move ``messages`` to the archive in batches, each batch one transaction.
 
     Batches are paged by key (the next ``batch_size`` ids above the last
@@ -49,13 +37,13 @@ def archive(messages: QuerySet[Message], *, batch_size: int = 1000) -> int:
             return moved
         last = batch[-1]
         with transaction.atomic():
-            rows = list(Message.objects.select_for_update().filter(pk__in=batch).values(*ARCHIVED_FIELDS))
+            rows = list(Event.objects.select_for_update().filter(pk__in=batch).values(*ARCHIVED_FIELDS))
             now = timezone.now()
-            ArchivedMessage.objects.bulk_create(ArchivedMessage(**row, archived_at=now) for row in rows)
-            Message.objects.filter(pk__in=[row["id"] for row in rows]).delete()
+            ArchivedEvent.objects.bulk_create(ArchivedEvent(**row, archived_at=now) for row in rows)
+            Event.objects.filter(pk__in=[row["id"] for row in rows]).delete()
         moved += len(rows)
 
 
 def archive_older_than(days: float, *, batch_size: int = 1000) -> int:
     cutoff = timezone.now() - datetime.timedelta(days=days)
-    return archive(Message.objects.filter(created_at__lt=cutoff), batch_size=batch_size)
+    return archive(Event.objects.filter(created_at__lt=cutoff), batch_size=batch_size)
