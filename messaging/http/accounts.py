@@ -82,6 +82,8 @@ class RecordedPasswordResetForm(PasswordResetForm):
         subject = "".join(loader.render_to_string(subject_template_name, context).splitlines())
         body = loader.render_to_string(email_template_name, context)
         message = EmailMultiAlternatives(subject, body, from_email, [to_email])
+        if html_email_template_name is not None:
+            message.attach_alternative(loader.render_to_string(html_email_template_name, context), "text/html")
         try:
             smtp_breaker.call(message.send)
         except Exception as exc:  # noqa: BLE001 - any backend failure: recorded, and the page must not tell
