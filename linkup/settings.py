@@ -80,6 +80,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "messaging.context_processors.notification_bell",
+                "messaging.context_processors.signup",
             ],
         },
     },
@@ -159,6 +160,11 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/messages/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
+# /accounts/signup/: on for the embedded default, so a newcomer can make an
+# account at once; off by default where DATABASE_URL names a deployment's
+# database, whose operator decides who gets in (create users in the admin, or
+# set SIGNUP_ENABLED=true for an open site).
+SIGNUP_ENABLED = env_bool("SIGNUP_ENABLED", not os.environ.get("DATABASE_URL"))
 
 # --- Internationalisation and static files ----------------------------------
 
@@ -182,6 +188,11 @@ EMAIL_FILE_PATH = VAR_DIR / "mail"
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_number("EMAIL_PORT", 25)
 EMAIL_TIMEOUT = env_number("EMAIL_TIMEOUT", 10)
+# Most SMTP relays want a login over TLS (587: EMAIL_USE_TLS, 465: EMAIL_USE_SSL).
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "LinkUp <noreply@localhost>")
 
 # --- Messaging (the wire contract's settings table) ------------------------

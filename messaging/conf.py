@@ -52,6 +52,9 @@ DEFAULT_SITE_URL = "http://127.0.0.1:8000"
 DEFAULT_RETRY_BASE_SECONDS = 30.0
 DEFAULT_RETRY_MAX_SECONDS = 3600.0
 DEFAULT_RETRY_MAX_ATTEMPTS = 8
+# Anyone who reaches the site may create an account. The project turns this
+# off by default on a deployment (linkup/settings.py).
+DEFAULT_SIGNUP_ENABLED = True
 
 #: every messaging setting read through :func:`setting`, with its default
 DEFAULTS: dict[str, object] = {
@@ -72,6 +75,7 @@ DEFAULTS: dict[str, object] = {
     "MESSAGING_RETRY_BASE_SECONDS": DEFAULT_RETRY_BASE_SECONDS,
     "MESSAGING_RETRY_MAX_SECONDS": DEFAULT_RETRY_MAX_SECONDS,
     "MESSAGING_RETRY_MAX_ATTEMPTS": DEFAULT_RETRY_MAX_ATTEMPTS,
+    "SIGNUP_ENABLED": DEFAULT_SIGNUP_ENABLED,
 }
 
 # WebSocket close codes of our own (4000-4999 are for applications).
