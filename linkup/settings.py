@@ -59,6 +59,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before SessionMiddleware: tells open sockets of session changes once the session is saved.
+    "messaging.http.sessions.SessionRenewalMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -208,6 +210,7 @@ globals().update(
             "MESSAGING_LAYER_BREAKER_RESET_SECONDS": float,
             "MESSAGING_METRICS_TOKEN": str,
             "MESSAGING_NOTIFICATION_GROUP_SECONDS": float,
+            "MESSAGING_SESSION_RECHECK_SECONDS": float,
             "MESSAGING_SITE_URL": str,
             "MESSAGING_RETRY_BASE_SECONDS": float,
             "MESSAGING_RETRY_MAX_SECONDS": float,
