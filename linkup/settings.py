@@ -44,7 +44,10 @@ if _proxy_ssl_header:
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
 
 INSTALLED_APPS = [
-    # daphne first, so that ``manage.py runserver`` is daphne's ASGI server.
+    # The project first, so that its ``runserver`` (daphne's, on the project's
+    # server class: linkup/server.py) is the one ``manage.py`` runs; then
+    # daphne, whose ``runserver`` that one extends.
+    "linkup",
     "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
