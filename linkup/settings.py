@@ -42,6 +42,16 @@ if _proxy_ssl_header:
     SECURE_PROXY_SSL_HEADER = (_proxy_ssl_header[0], _proxy_ssl_header[1])
 # Session and CSRF cookies over HTTPS only (a deployment behind TLS turns this on).
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
+# HTTPS only, and browsers told to remember it (HSTS). All off by default: the
+# embedded default is plain http on 127.0.0.1. docs/deployment.md gives the
+# environment under which ``manage.py check --deploy`` reports nothing.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+# The load balancer's health check and the metrics scraper talk plain http to
+# each worker; a redirect would make every worker look down.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
+SECURE_HSTS_SECONDS = env_number("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 
 INSTALLED_APPS = [
     # The project first, so that its ``runserver`` (daphne's, on the project's
