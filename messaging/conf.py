@@ -45,6 +45,12 @@ DEFAULT_BREAKER_RESET_SECONDS = 30.0
 DEFAULT_LAYER_BREAKER_RESET_SECONDS = 5.0
 # Similar notifications within this window share a row ("3 new messages").
 DEFAULT_NOTIFICATION_GROUP_SECONDS = 300.0
+# Every socket re-checks its session at least this often (a password change,
+# deactivation or deletion announced by a signal closes it at once; this
+# catches what no signal tells: a queryset update(), an expired session,
+# another process on the in-memory layer). One session and one user read per
+# socket per period on the sockets' database thread.
+DEFAULT_SESSION_RECHECK_SECONDS = 60.0
 # Links in emails point here.
 DEFAULT_SITE_URL = "http://127.0.0.1:8000"
 # The durable retry queue's backoff (exponential with full jitter): eight
@@ -71,6 +77,7 @@ DEFAULTS: dict[str, object] = {
     "MESSAGING_BREAKER_RESET_SECONDS": DEFAULT_BREAKER_RESET_SECONDS,
     "MESSAGING_LAYER_BREAKER_RESET_SECONDS": DEFAULT_LAYER_BREAKER_RESET_SECONDS,
     "MESSAGING_NOTIFICATION_GROUP_SECONDS": DEFAULT_NOTIFICATION_GROUP_SECONDS,
+    "MESSAGING_SESSION_RECHECK_SECONDS": DEFAULT_SESSION_RECHECK_SECONDS,
     "MESSAGING_SITE_URL": DEFAULT_SITE_URL,
     "MESSAGING_RETRY_BASE_SECONDS": DEFAULT_RETRY_BASE_SECONDS,
     "MESSAGING_RETRY_MAX_SECONDS": DEFAULT_RETRY_MAX_SECONDS,
@@ -119,6 +126,7 @@ class Limits:
     typing_rate: Rate | None
     max_sockets_per_user: int
     bad_frame_rate: Rate | None
+    session_recheck: float
 
 
 def setting(name: str) -> object:
@@ -132,6 +140,9 @@ def limits() -> Limits:
         raise ImproperlyConfigured(
             "MESSAGING_MAX_FRAME_BYTES must be positive and below daphne's 1 MiB frame limit."
         )
+    session_recheck = float(setting("MESSAGING_SESSION_RECHECK_SECONDS"))
+    if session_recheck <= 0:
+        raise ImproperlyConfigured("MESSAGING_SESSION_RECHECK_SECONDS must be a positive number of seconds.")
     return Limits(
         max_length=int(setting("MESSAGING_MAX_LENGTH")),
         max_frame_bytes=max_frame_bytes,
@@ -142,4 +153,5 @@ def limits() -> Limits:
         typing_rate=parse_rate(setting("MESSAGING_TYPING_RATE_LIMIT")),
         max_sockets_per_user=int(setting("MESSAGING_MAX_SOCKETS_PER_USER")),
         bad_frame_rate=parse_rate(setting("MESSAGING_BAD_FRAME_LIMIT")),
+        session_recheck=session_recheck,
     )
