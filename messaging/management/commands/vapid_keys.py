@@ -16,7 +16,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         private, public = generate_vapid_keys()
+        self.stdout.write("# Keep the private key secret, and keep it: browsers subscribe with its public half.\n")
         self.stdout.write(f"MESSAGING_VAPID_PRIVATE_KEY={private}\n")
-        self.stdout.write(f"# the public key browsers subscribe with (derived from the private key; for reference): {public}\n")
-        self.stdout.write("MESSAGING_VAPID_SUBJECT=mailto:you@example.com   # where push services can reach you\n")
+        self.stdout.write(f"# public key (derived from the private one; for reference): {public}\n")
+        self.stdout.write("# where push services can reach you: a mailto: address or an https:// URL\n")
+        self.stdout.write("MESSAGING_VAPID_SUBJECT=mailto:you@example.com\n")
         self.stdout.write("MESSAGING_WEBPUSH_ENABLED=true\n")
