@@ -32,7 +32,18 @@ from tests.servers import Daphne
 
 from . import test_browser as shared
 from .conftest import PASSWORD
-from .test_browser import CHROMIUM, CHROMIUM_ARGS, WAIT_MS, bubble, open_chat, send, unique
+from .test_browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    DESKTOP,
+    PHONE,
+    WAIT_MS,
+    bubble,
+    open_chat,
+    screenshot,
+    send,
+    unique,
+)
 
 # The browser tests' fixtures, shared with this module.
 browser, seeded, server, own_server, people = shared.browser, shared.seeded, shared.server, shared.own_server, shared.people
@@ -100,6 +111,10 @@ def test_the_settings_page_offers_the_device_switches_and_asks_for_nothing_on_it
     alice.get_by_label("Hide message content in notifications").check()
     alice.get_by_role("button", name="Save").click()
     expect(alice.get_by_label("Hide message content in notifications")).to_be_checked()
+    for size_name, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+        alice.set_viewport_size(viewport)
+        screenshot(alice, f"settings-{size_name}")
+        assert alice.evaluate("() => document.documentElement.scrollWidth") <= viewport["width"]
     assert alice.errors == []
 
 
@@ -119,6 +134,7 @@ def test_with_the_server_down_a_reload_shows_the_offline_page_and_the_outbox_goe
     expect(bubble(alice, text)).to_have_attribute("data-status", "pending")
     alice.reload()
     expect(alice.get_by_role("heading", name="You're offline")).to_be_visible()
+    screenshot(alice, "offline-desktop")
     assert alice.url == f"{server.url}/messages/bob/"
     outbox = json.loads(alice.evaluate("() => localStorage.getItem('linkup.outbox.alice.bob')"))
     assert [entry["content"] for entry in outbox] == [text]
@@ -227,3 +243,19 @@ def test_a_notification_click_takes_the_linkup_tab_to_its_conversation(server, p
     )
     alice.wait_for_url(f"{server.url}/messages/carol/", timeout=WAIT_MS)
     assert pusher.shown(0) == []  # the click closed it
+
+
+def test_signing_out_closes_the_shown_notifications_and_empties_the_workers_cache(server, people) -> None:
+    alice = people(server, "alice")
+    alice.context.grant_permissions(["notifications"], origin=server.url)
+    pusher = Pusher(alice, server.url)
+    pusher.push(payload("carol", "private words"))
+    pusher.shown(1)
+    # Mark the cache so that a refilled one (the login page asks for the shell again) can be told apart.
+    alice.evaluate("async () => (await caches.open((await caches.keys())[0])).put('/marker', new Response('x'))")
+    alice.get_by_role("button", name="Sign out").click()
+    alice.wait_for_url("**/accounts/login/")
+    assert pusher.shown(0) == []
+    assert alice.evaluate(
+        "async () => Promise.all((await caches.keys()).map(async (k) => (await caches.open(k)).match('/marker')))"
+    ) in ([], [None])
