@@ -12,11 +12,11 @@ from django.test import Client, override_settings
 from django.utils import timezone
 
 from messaging import notification_service as service
-from messaging.ops.circuit_breaker import BreakerState
-from messaging.pubsub import layer_breaker
 from messaging.logging_utils import MessagingLogger
 from messaging.models import Notification, RetryQueueItem
 from messaging.notification_service import smtp_breaker
+from messaging.ops.circuit_breaker import BreakerState
+from messaging.pubsub import layer_breaker
 from messaging.retry_handler import process_due
 
 pytestmark = pytest.mark.django_db(transaction=True)
