@@ -385,3 +385,13 @@ def test_the_vapid_keys_command_prints_a_pair_whose_tokens_a_push_service_accept
         public = webpush.public_key()
     claims = verify_vapid(headers["Authorization"], "https://push.example.net")
     assert claims["k"] == public
+
+
+def test_operators_see_push_subscriptions_in_the_admin_and_cannot_edit_their_keys(push_service, alice, staff_client) -> None:
+    subscribed(push_service, alice, "alice")
+    row = PushSubscription.objects.get()
+    listing = staff_client.get("/admin/messaging/pushsubscription/")
+    assert listing.status_code == 200 and "alice" in listing.content.decode()
+    assert staff_client.get("/admin/messaging/pushsubscription/add/").status_code == 403
+    page = staff_client.get(f"/admin/messaging/pushsubscription/{row.pk}/change/").content.decode()
+    assert 'name="p256dh"' not in page  # shown, not editable

@@ -2,8 +2,11 @@
 
 What is and is not exercised here:
 
-- registration, scope, the shell cache, and Chromium's own installability
-  verdict (DevTools' ``Page.getInstallabilityErrors``), all for real;
+- registration, scope, the shell cache, Chromium's own installability
+  verdict (DevTools' ``Page.getInstallabilityErrors``) and its
+  ``beforeinstallprompt``, which shows the settings page's Install button,
+  all for real (the install dialog itself is browser UI that headless
+  Chromium leaves open: it is not accepted here);
 - the offline page: the real server is stopped, the reload is answered by
   the service worker;
 - the outbox: a message sent while the server is down is delivered once the
@@ -93,6 +96,8 @@ def test_the_service_worker_controls_the_whole_site_and_chromium_can_install_the
         manifest = session.send("Page.getAppManifest")
         assert manifest["errors"] == [] and manifest["url"] == f"{server.url}/manifest.webmanifest"
         assert session.send("Page.getInstallabilityErrors")["installabilityErrors"] == []
+        alice.goto(f"{server.url}/settings/")
+        alice.locator("[data-install]").wait_for(state="visible", timeout=WAIT_MS)
         assert errors == []
     finally:
         context.close()
