@@ -332,3 +332,13 @@ def test_a_message_to_someone_whose_tab_is_closed_reaches_their_browser_as_a_not
     )
     page.wait_for_url(f"{server.url}/messages/bob/", timeout=WAIT_MS)
     expect(bubble(page, text)).to_have_count(1)
+
+
+def test_a_proxy_answering_502_for_a_page_is_offline_too(server, people) -> None:
+    from playwright.sync_api import expect
+
+    alice = people(server, "alice")
+    controlled(alice)
+    alice.context.route(re.compile(r"/notifications/$"), lambda route: route.fulfill(status=502, body="Bad Gateway"))
+    alice.goto(f"{server.url}/notifications/")
+    expect(alice.get_by_role("heading", name="You're offline")).to_be_visible()

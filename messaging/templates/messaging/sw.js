@@ -3,8 +3,8 @@
 // - Caches the app shell (static files and the offline page; nothing per
 //   user) under a versioned name: a deploy that changes a shell file changes
 //   this file, and the new worker drops the old cache.
-// - Navigations go to the network; when it cannot be reached, the offline
-//   page. API answers, message pages, attachments and everything else are
+// - Navigations go to the network; when it cannot be reached (or a proxy
+//   answers 502/504 for it), the offline page. API answers, message pages, attachments and everything else are
 //   never cached here.
 // - Shows Web Push notifications (one per conversation, by tag), except for
 //   a conversation a visible tab has open; a click focuses a LinkUp tab on
@@ -42,6 +42,18 @@ async function offlinePage() {
   return cached || new Response("LinkUp is offline.", { status: 503, headers: { "Content-Type": "text/plain" } });
 }
 
+// A proxy in front of LinkUp answers 502/504 when no server is behind it: that is offline too.
+const GATEWAY_DOWN = new Set([502, 504]);
+
+async function navigate(request) {
+  try {
+    const response = await fetch(request);
+    return GATEWAY_DOWN.has(response.status) ? offlinePage() : response;
+  } catch {
+    return offlinePage();
+  }
+}
+
 async function fromShell(request, path) {
   const cached = await caches.match(path, { cacheName: CACHE });
   return cached || fetch(request);
@@ -53,7 +65,7 @@ self.addEventListener("fetch", (event) => {
   const url = new URL(request.url);
   if (url.origin !== self.location.origin) return;
   if (request.mode === "navigate") {
-    event.respondWith(fetch(request).catch(() => offlinePage()));
+    event.respondWith(navigate(request));
   } else if (SHELL.includes(url.pathname) && url.pathname !== OFFLINE_URL && !url.search) {
     event.respondWith(fromShell(request, url.pathname));
   }
