@@ -18,6 +18,8 @@ import pytest
 from django.core import mail
 from django.test import Client, override_settings
 from django.utils import timezone
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from messaging import async_handlers as handlers
 from messaging import notification_service as service
@@ -395,3 +397,17 @@ def test_operators_see_push_subscriptions_in_the_admin_and_cannot_edit_their_key
     assert staff_client.get("/admin/messaging/pushsubscription/add/").status_code == 403
     page = staff_client.get(f"/admin/messaging/pushsubscription/{row.pk}/change/").content.decode()
     assert 'name="p256dh"' not in page  # shown, not editable
+
+
+@given(body=st.text(max_size=6000), title=st.text(min_size=1, max_size=200), hide=st.booleans())
+@example(body="é\x00" * 2500, title="\x01" * 200, hide=False)
+def test_a_push_payload_fits_push_services_and_never_carries_hidden_text(body, title, hide) -> None:
+    notification = Notification(pk=1, title=title, body=body, url="/messages/bob/", count=1)
+    payload = webpush.payload_for(notification, hide_content=hide)
+    encoded = webpush.encode_payload(payload)
+    assert len(encoded) <= webpush.MAX_PAYLOAD_BYTES
+    assert json.loads(encoded) == payload
+    if hide or not body:
+        assert payload["body"] == "New message"
+    else:
+        assert body.startswith(payload["body"].removesuffix("…"))
