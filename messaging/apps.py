@@ -10,8 +10,9 @@ class MessagingConfig(AppConfig):
     def ready(self) -> None:
         from . import (
             notification_service,  # noqa: F401 - registers the email and Web Push retry operations
-            signals,  # noqa: F401 - connects the logout receivers
+            signals,  # noqa: F401 - connects the session receivers
         )
+        from .notify import sessions  # noqa: F401 - a sign-out forgets that session's push subscriptions
         from .notify.webpush import check_webpush_settings
         from .routing_validator import check_websocket_routes
 

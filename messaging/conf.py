@@ -45,6 +45,12 @@ DEFAULT_BREAKER_RESET_SECONDS = 30.0
 DEFAULT_LAYER_BREAKER_RESET_SECONDS = 5.0
 # Similar notifications within this window share a row ("3 new messages").
 DEFAULT_NOTIFICATION_GROUP_SECONDS = 300.0
+# Every socket re-checks its session at least this often (a password change,
+# deactivation or deletion announced by a signal closes it at once; this
+# catches what no signal tells: a queryset update(), an expired session,
+# another process on the in-memory layer). One session and one user read per
+# socket per period on the sockets' database thread.
+DEFAULT_SESSION_RECHECK_SECONDS = 60.0
 # Links in emails point here.
 DEFAULT_SITE_URL = "http://127.0.0.1:8000"
 # The durable retry queue's backoff (exponential with full jitter): eight
@@ -66,6 +72,9 @@ DEFAULT_WEBPUSH_TIMEOUT_SECONDS = 10.0
 # Browsers a user may have subscribed at once; a new one beyond this replaces
 # the one that has gone longest without a successful push.
 DEFAULT_WEBPUSH_MAX_SUBSCRIPTIONS = 10
+# Anyone who reaches the site may create an account. The project turns this
+# off by default on a deployment (linkup/settings.py).
+DEFAULT_SIGNUP_ENABLED = True
 
 #: every messaging setting read through :func:`setting`, with its default
 DEFAULTS: dict[str, object] = {
@@ -82,6 +91,7 @@ DEFAULTS: dict[str, object] = {
     "MESSAGING_BREAKER_RESET_SECONDS": DEFAULT_BREAKER_RESET_SECONDS,
     "MESSAGING_LAYER_BREAKER_RESET_SECONDS": DEFAULT_LAYER_BREAKER_RESET_SECONDS,
     "MESSAGING_NOTIFICATION_GROUP_SECONDS": DEFAULT_NOTIFICATION_GROUP_SECONDS,
+    "MESSAGING_SESSION_RECHECK_SECONDS": DEFAULT_SESSION_RECHECK_SECONDS,
     "MESSAGING_SITE_URL": DEFAULT_SITE_URL,
     "MESSAGING_RETRY_BASE_SECONDS": DEFAULT_RETRY_BASE_SECONDS,
     "MESSAGING_RETRY_MAX_SECONDS": DEFAULT_RETRY_MAX_SECONDS,
@@ -96,6 +106,7 @@ DEFAULTS: dict[str, object] = {
     # Accept http:// push endpoints: only for a push service on this machine
     # (the tests'); browsers' push services are all HTTPS.
     "MESSAGING_WEBPUSH_ALLOW_HTTP": False,
+    "SIGNUP_ENABLED": DEFAULT_SIGNUP_ENABLED,
 }
 
 # WebSocket close codes of our own (4000-4999 are for applications).
@@ -139,6 +150,7 @@ class Limits:
     typing_rate: Rate | None
     max_sockets_per_user: int
     bad_frame_rate: Rate | None
+    session_recheck: float
 
 
 def setting(name: str) -> object:
@@ -152,6 +164,9 @@ def limits() -> Limits:
         raise ImproperlyConfigured(
             "MESSAGING_MAX_FRAME_BYTES must be positive and below daphne's 1 MiB frame limit."
         )
+    session_recheck = float(setting("MESSAGING_SESSION_RECHECK_SECONDS"))
+    if session_recheck <= 0:
+        raise ImproperlyConfigured("MESSAGING_SESSION_RECHECK_SECONDS must be a positive number of seconds.")
     return Limits(
         max_length=int(setting("MESSAGING_MAX_LENGTH")),
         max_frame_bytes=max_frame_bytes,
@@ -162,4 +177,5 @@ def limits() -> Limits:
         typing_rate=parse_rate(setting("MESSAGING_TYPING_RATE_LIMIT")),
         max_sockets_per_user=int(setting("MESSAGING_MAX_SOCKETS_PER_USER")),
         bad_frame_rate=parse_rate(setting("MESSAGING_BAD_FRAME_LIMIT")),
+        session_recheck=session_recheck,
     )

@@ -52,6 +52,7 @@ from .pubsub import (
     user_group,
 )
 from .realtime.presence import tracker
+from .realtime.sessions import SessionGuard
 from .realtime.writer import delivered_writer, message_writer
 from .serializers import (
     PONG,
@@ -100,6 +101,7 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         self.validator = ConnectionValidator(
             max_length=self.limits.max_length, max_frame_bytes=self.limits.max_frame_bytes
         )
+        self.session_guard = SessionGuard(self)
 
     # --- Lifecycle -----------------------------------------------------------
 
@@ -146,6 +148,7 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         """
         await self.subscribe(user_group(self.user.pk))
         await self.accept()
+        self.session_guard.start()
         try:
             change, read_along = await self.register()
         except TooManySockets as error:
@@ -179,6 +182,7 @@ class MessagingConsumer(AsyncWebsocketConsumer):
 
     async def leave(self) -> None:
         """Undo :meth:`subscribe` and :meth:`join`; safe to call twice, and after a refused handshake."""
+        self.session_guard.stop()
         groups, self.subscribed = self.subscribed, []
         registered, self.registered = self.registered, False
         try:
@@ -216,6 +220,10 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         if event.get("session_key") and event["session_key"] == self.session_key:
             self.closing = True
             await self.close(code=conf.CLOSE_SIGNED_OUT)
+
+    async def session_recheck(self, event: dict[str, Any]) -> None:
+        """The user's password, activity or existence changed: close if this session lost its access."""
+        await self.session_guard.recheck(event)
 
     async def refuse(self) -> None:
         """Refuse the handshake: closing before ``accept`` makes daphne answer 403."""
