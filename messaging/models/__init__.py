@@ -4,7 +4,9 @@ from ..error_models import ErrorCategory, MessagingError, Severity
 from .conversations import Conversation, Participant
 from .events import ArchivedMessage, Message, MessageStatus
 from .notifications import Notification, NotificationKind, NotificationPreference
+from .people import Profile
 from .presence import Connection, UserStatus
+from .push import PushSubscription
 from .retry import RetryQueueItem
 
 __all__ = [
@@ -18,6 +20,8 @@ __all__ = [
     "NotificationKind",
     "NotificationPreference",
     "RetryQueueItem",
+    "Profile",
+    "PushSubscription",
     "ArchivedMessage",
     "MessagingError",
     "ErrorCategory",
