@@ -152,11 +152,9 @@ class GroupClient:
             self.members[self.username] = mine
         self.receipts = {r["user"]: (r["delivered_seq"], r["read_seq"]) for r in receipts}
 
-    def status_of(self, seq: int) -> int | None:
-        """The contract's rule over the other current members who could see ``seq``; None when there are none."""
+    def status_of(self, seq: int) -> int:
+        """The contract's rule over the other current members who could see ``seq`` (none left: read)."""
         others = [name for name, joined in self.members.items() if name != self.username and joined <= seq]
-        if not others:
-            return None
         cursors = [self.receipts.get(name, (0, 0)) for name in others]
         if all(read >= seq for _, read in cursors):
             return READ
@@ -525,11 +523,6 @@ class GroupMachine(RuleBasedStateMachine):
                 if event["kind"] != EventKind.MESSAGE or event["sender"] != client.username or seq > client.cursor:
                     continue
                 status = client.status_of(seq)
-                if status is None:
-                    # No other current member could see it: the contract's rule says
-                    # "sent" even after it said "read" (everyone else left). That one
-                    # backward step is the contract's, reported to the maintainer.
-                    continue
                 assert status >= client.statuses.get(seq, SENT), (client.username, seq, status)
                 client.statuses[seq] = status
 
