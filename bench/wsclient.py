@@ -64,7 +64,7 @@ def login(base_url: str, username: str, password: str) -> str:
 
 
 class ChatClient:
-    """One ``ws/chat/<peer>/`` socket with a frame inbox and a few helpers."""
+    """One chat socket (``ws/chat/<peer>/``, or ``ws/chat/`` with ``path``) with a frame inbox and a few helpers."""
 
     def __init__(self, base_url: str, cookie: str, peer: str, *, path: str | None = None) -> None:
         self.base_url = base_url
@@ -139,6 +139,17 @@ class ChatClient:
             if not page["has_more"] or not page["messages"]:
                 return messages
             after = page["messages"][-1]["seq"]
+
+    async def sync_events(self, conversation: int, after: int) -> list[dict[str, Any]]:
+        """On ``ws/chat/``: every event of ``conversation`` after ``after``, following ``has_more`` pages."""
+        events: list[dict[str, Any]] = []
+        while True:
+            await self.send({"type": "sync", "conversation": conversation, "after": after})
+            page = await self.expect("sync", timeout=30, where=lambda frame: frame.get("conversation") == conversation)
+            events += page["events"]
+            if not page["has_more"] or not page["events"]:
+                return events
+            after = page["events"][-1]["seq"]
 
     async def close(self) -> None:
         if self.socket is not None:
