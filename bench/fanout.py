@@ -1,9 +1,14 @@
 """The group run: one sender, many recipients online, fan-out latency to each of them.
 
 One member of the benchmark group sends; ``K`` other members have a socket
-open (on LinkUp, ``ws/chat/``, viewing the group and confirming what they get
-with ``received`` as a browser does; on the relay, the same users' sockets
-joined to one room, to which the relay broadcasts the sender's frame). The
+open (on LinkUp, ``ws/chat/``, viewing the group; on the relay, the same
+users' sockets joined to one room, to which the relay broadcasts the
+sender's frame). With ``confirm`` the LinkUp recipients also confirm what
+they get with ``received`` as a browser does; each confirmation moves a
+cursor that is announced to every member's sockets, so a message to ``K``
+online members then costs about ``K * K`` receipt frames besides its ``K``
+event frames, and what the run measures is mostly that (see
+``docs/benchmark.md``); without it the run measures the fan-out alone. The
 sender keeps at most ``window`` messages *unfinished*: a message is finished
 once it is acknowledged and every recipient got it (or ``message_timeout``
 passed, and whoever did not get it counts as lost). With a window of 1, the
@@ -75,6 +80,7 @@ class GroupRun:
         window: int,
         content: str,
         message_timeout: float,
+        confirm: bool = False,
     ) -> None:
         self.protocol = protocol
         self.conversation = conversation
@@ -83,6 +89,7 @@ class GroupRun:
         self.window_size = window
         self.window = asyncio.Semaphore(window)
         self.message_timeout = message_timeout
+        self.confirm = confirm and protocol.confirms
         path = protocol.room_path(f"{run_id}-group")
         self.sender = BenchSocket(base_url, sender.cookie, path, self._on_sender_frame)
         self.recipients = [self._recipient(base_url, path, user) for user in recipients]
@@ -99,7 +106,7 @@ class GroupRun:
 
     def _recipient(self, base_url: str, path: str, user: BenchUser) -> Recipient:
         socket = BenchSocket(base_url, user.cookie, path, None)
-        recipient = Recipient(user, socket, Confirmer(socket) if self.protocol.confirms else None)
+        recipient = Recipient(user, socket, Confirmer(socket) if self.confirm else None)
         socket.on_frame = lambda frame, at: self._on_recipient_frame(recipient, frame, at)
         return recipient
 

@@ -25,15 +25,18 @@ def format_report(result: dict[str, Any]) -> str:
     endpoint = "ws/chat/" if params.get("endpoint", "chat") == "chat" else "ws/chat/<peer>/"
     lines = [
         f"LinkUp chat benchmark {result['run_id']} at {result['at']}",
-        f"  {params['pairs']} pair(s) on {endpoint} x {amount} per sender, window {params['window']}, "
-        f"{params['size']}-byte content, warm-up {params['warmup']}",
         f"  server {result['url']} ({stack['database']}, {stack['channel_layer']} channel layer)",
         f"  machine: {machine['cpus']} CPU(s) {machine['cpu_model']}, Python {machine['python']},"
         f" load average {machine.get('loadavg_1m_at_start')} at start, {machine.get('loadavg_1m_at_end')} at end",
-        "",
-        f"  {'target':<8} {'msgs':>6} {'msg/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8}"
-        f" {'lost':>5} {'dup':>4} {'ooo':>4} {'peak RSS MB':>11}",
     ]
+    if result["load"]:
+        lines += [
+            "",
+            f"  {params['pairs']} pair(s) on {endpoint} x {amount} per sender, window {params['window']}, "
+            f"{params['size']}-byte content, warm-up {params['warmup']}",
+            f"  {'target':<8} {'msgs':>6} {'msg/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8}"
+            f" {'lost':>5} {'dup':>4} {'ooo':>4} {'peak RSS MB':>11}",
+        ]
     for name, load in result["load"].items():
         latency, check = load["latency"], load["correctness"]
         lines.append(
@@ -93,7 +96,8 @@ def format_group(result: dict[str, Any]) -> list[str]:
         "",
         f"  group run: {params['group_members']} members, {params['group_online']} recipients online besides the"
         f" sender, {params['group_messages']} messages, window {params['group_window']},"
-        f" warm-up {params['group_warmup']}",
+        f" warm-up {params['group_warmup']}, recipients confirm with received:"
+        f" {'yes' if params.get('group_receipts') else 'no'}",
         f"  {'target':<8} {'msgs':>5} {'deliv':>6} {'fan-out p50':>11} {'p95':>7} {'p99':>7} {'max':>7}"
         f" {'last p50':>9} {'last p99':>9} {'lost':>5} {'dup':>4} {'ooo':>4} {'msg/s':>7}",
     ]

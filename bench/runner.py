@@ -72,6 +72,8 @@ class BenchConfig:
     group_messages: int = 100
     group_window: int = 1
     group_warmup: int = 5
+    #: whether the group's recipients confirm with ``received`` (each confirmation is announced to every member)
+    group_receipts: bool = False
     #: how long a group message may take to reach every recipient before the missing ones count as lost
     group_message_timeout: float = 30
 
@@ -237,6 +239,7 @@ async def measure_group(
         window=config.group_window,
         content="x" * config.size,
         message_timeout=config.group_message_timeout,
+        confirm=config.group_receipts,
     )
     try:
         await run.connect()

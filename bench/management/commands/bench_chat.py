@@ -81,6 +81,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--group-warmup", type=int, default=5, help="untimed group messages first (default: %(default)s)"
         )
+        parser.add_argument(
+            "--group-receipts", action="store_true",
+            help="the group's recipients confirm what they get with received frames, as a browser does; each"
+            " confirmation is announced to every member, about K*K receipt frames a message (off by default)",
+        )
         parser.add_argument("--url", default=None, help="benchmark a running server (http://host:port) instead")
         parser.add_argument(
             "--server-pid", type=int, default=None, help="with --url: the server's pid, to read its memory from /proc"
@@ -176,4 +181,5 @@ class Command(BaseCommand):
             group_messages=options["group_messages"],
             group_window=options["group_window"],
             group_warmup=options["group_warmup"],
+            group_receipts=options["group_receipts"],
         )
