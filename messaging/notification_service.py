@@ -321,7 +321,9 @@ async def deliver(delivery: Delivery | None) -> None:
     """Push a stored notification and start its email, if it has one (async callers)."""
     if delivery is None:
         return
-    if await push(delivery):
+    # Only a push to a listening socket is recorded: no trip to the database
+    # thread for the others (a message to a big group delivers to hundreds).
+    if await push(delivery) and delivery.push and delivery.listening:
         await database_sync_to_async(record_push)(delivery)
     if delivery.email_item_id is not None:
         schedule_email_attempt(delivery.email_item_id)
