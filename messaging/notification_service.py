@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime
 import zoneinfo
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +31,7 @@ from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
-from django.db import close_old_connections, connection, transaction
+from django.db import close_old_connections, transaction
 from django.db.models import CharField, F, Sum, Value
 from django.db.models.functions import Cast, Replace
 from django.utils import timezone
@@ -38,12 +39,13 @@ from django.utils import timezone
 from . import conf
 from .guards.circuit_breaker import make_breaker
 from .logging_utils import category_for_exception, messaging_logger
-from .models import Connection, Conversation, Event, Notification, NotificationKind, NotificationPreference, Participant
+from .models import Connection, Conversation, Event, Notification, NotificationKind, NotificationPreference
 from .ops import metrics
 from .pubsub import broadcast_frame, notifications_group
 from .retry_handler import claim, enqueue, retry_operation, run_item
 from .serializers import notification_frame, unread_count_frame
 from .store.notifications import new_message_group_key, notification_unread_count
+from .store.notifications import new_message_recipients as store_new_message_recipients
 
 EMAIL_OPERATION = "notification.email"
 
@@ -383,31 +385,13 @@ def _new_message_texts(event: Event) -> dict[str, str]:
 def new_message_recipients(event: Event, now: datetime.datetime) -> list[int]:
     """The members a message notifies: current members but the sender, not muted, not viewing it in a tab.
 
-    One statement, however big the group, and a plain one: it runs for every
-    message, most often to find nobody (the peer has the chat open), and
-    building it through the ORM cost several times what the database does.
+    One query, however big the group.
     """
-    cutoff = now - datetime.timedelta(seconds=conf.limits().presence_expiry)
-    ops = connection.ops
-    participants, connections = (ops.quote_name(m._meta.db_table) for m in (Participant, Connection))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT p.user_id FROM {participants} p WHERE p.conversation_id = %s AND p.left_seq IS NULL "
-            "AND p.user_id <> %s AND (p.muted_until IS NULL OR p.muted_until <= %s) "
-            f"AND NOT EXISTS (SELECT 1 FROM {connections} c WHERE c.conversation_id = p.conversation_id "
-            "AND c.user_id = p.user_id AND c.kind = %s AND c.last_heartbeat >= %s)",
-            [
-                event.conversation_id,
-                event.sender_id,
-                ops.adapt_datetimefield_value(now),
-                Connection.Kind.CHAT.value,
-                ops.adapt_datetimefield_value(cutoff),
-            ],
-        )
-        return [row[0] for row in cursor.fetchall()]
+    members = store_new_message_recipients([event.conversation_id], now, conf.limits().presence_expiry)
+    return sorted(members[event.conversation_id] - {event.sender_id})
 
 
-def store_new_message_notifications(event: Event) -> list[Delivery]:
+def store_new_message_notifications(event: Event, recipients: Iterable[int] | None = None) -> list[Delivery]:
     """The ``new_message`` notifications of a stored message, set-based for any group size.
 
     A member who already has an unread one for the conversation from the last
@@ -417,7 +401,7 @@ def store_new_message_notifications(event: Event) -> list[Delivery]:
     many members: a message to a big group never costs a query per member.
     """
     now = timezone.now()
-    recipients = new_message_recipients(event, now)
+    recipients = new_message_recipients(event, now) if recipients is None else list(recipients)
     if not recipients:
         return []
     texts = _new_message_texts(event)
@@ -532,10 +516,10 @@ def notify_new_message(event: Event) -> None:
         _log_new_message_failure(event, exc)
 
 
-async def anotify_new_message(event: Event) -> None:
-    """:func:`notify_new_message` for async code."""
+async def anotify_new_message(event: Event, recipients: Iterable[int] | None = None) -> None:
+    """:func:`notify_new_message` for async code; ``recipients`` when already known (read with the commit)."""
     try:
-        for delivery in await database_sync_to_async(store_new_message_notifications)(event):
+        for delivery in await database_sync_to_async(store_new_message_notifications)(event, recipients):
             await deliver(delivery)
     except Exception as exc:  # noqa: BLE001 - a failed notification must not fail the send
         await database_sync_to_async(_log_new_message_failure)(event, exc)

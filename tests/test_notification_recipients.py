@@ -11,6 +11,7 @@ from django.utils import timezone
 from messaging import conf
 from messaging.models import Connection, Conversation, Event, EventKind, Participant
 from messaging.notification_service import new_message_recipients
+from messaging.store.events import NewMessage, create_messages
 
 pytestmark = pytest.mark.django_db
 
@@ -51,3 +52,23 @@ def test_a_message_notifies_every_current_member_but_the_muted_the_viewing_and_t
     notified = {u.username for u in users.values() if u.pk in new_message_recipients(event, now)}
 
     assert notified == {"away", "mute_over", "stale_tab", "elsewhere"}
+
+
+def test_a_batch_stored_with_notify_expiry_says_whom_each_new_message_notifies(make_user: Any) -> None:
+    event, users = a_message_in_a_group_of(make_user, ["sender", "away", "viewing"])
+    group = event.conversation
+    viewing(users["viewing"], group, heartbeat=timezone.now(), name="a")
+    direct = Conversation.objects.create(kind=Conversation.Kind.DIRECT, direct_key="x", member_count=2)
+    Participant.objects.bulk_create([Participant(conversation=direct, user=users[n]) for n in ("sender", "viewing")])
+    viewing(users["viewing"], direct, heartbeat=timezone.now(), name="b")
+    Conversation.objects.filter(pk=group.pk).update(last_seq=1)
+
+    to_group, to_direct = create_messages(
+        [NewMessage(group.pk, users["sender"], "hi", "c-1"), NewMessage(direct.pk, users["sender"], "hi", "c-2")],
+        notify_expiry=conf.limits().presence_expiry,
+    )
+
+    assert to_group.notify == (users["away"].pk,)
+    assert to_direct.notify == ()  # the peer has it open: the send path skips the notification step
+    # Without notify_expiry nothing is read: the notification step reads it itself.
+    assert create_messages([NewMessage(direct.pk, users["sender"], "again", "c-3")])[0].notify is None
