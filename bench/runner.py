@@ -191,7 +191,7 @@ async def measure_load(
                 duration=config.duration, settle_timeout=config.settle_timeout,
                 drain_timeout=config.drain_timeout,
             )
-        server_cpu = procstat.cpu_seconds(pid) if pid else None
+        server_cpu = await server_cpu_when_quiet(pid)
         client_cpu = time.process_time() - client_cpu_before
         checks = await asyncio.gather(*(run.verify_with_sync() for run in runs)) if protocol.syncs else None
         result = {
@@ -206,6 +206,18 @@ async def measure_load(
         return result
     finally:
         await asyncio.gather(*(run.close() for run in runs), return_exceptions=True)
+
+
+async def server_cpu_when_quiet(pid: int | None) -> float | None:
+    """The server's CPU seconds once the work the phase caused is done.
+
+    Read when the server has gone quiet: receipts, notifications and emails
+    run after the last delivery, and are part of what the messages cost.
+    """
+    if not pid:
+        return None
+    await procstat.wait_until_quiet(pid)
+    return procstat.cpu_seconds(pid)
 
 
 def cpu_figures(server_before: float | None, server_after: float | None, client: float, delivered: int) -> dict:
@@ -253,7 +265,7 @@ async def measure_group(
         client_cpu_before = time.process_time()
         with procstat.RssSampler(pid) as sampler, recorder:
             measured = await run.send_phase(config.group_messages)
-        server_cpu = procstat.cpu_seconds(pid) if pid else None
+        server_cpu = await server_cpu_when_quiet(pid)
         client_cpu = time.process_time() - client_cpu_before
         summary = run.summarize(measured)
         sync_check = await run.verify_with_sync()
