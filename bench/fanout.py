@@ -28,6 +28,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+import websockets
+
 from .client import (
     MAX_RETRIES,
     RETRY_DELAY,
@@ -102,6 +104,8 @@ class GroupRun:
         self.stray_errors: Counter[str] = Counter()
         self.unfinished: dict[str, Unfinished] = {}
         self.timed_out = 0
+        #: recipient handshakes tried again (reported: they mean the server was slow to accept)
+        self.reconnects = 0
         self._retry_tasks: set[asyncio.Task] = set()
 
     def _recipient(self, base_url: str, path: str, user: BenchUser) -> Recipient:
@@ -112,13 +116,27 @@ class GroupRun:
 
     # --- Sockets --------------------------------------------------------------
 
-    async def connect(self, concurrency: int = 16) -> None:
-        """Open every recipient socket (``concurrency`` handshakes at a time), then the sender's."""
+    async def connect(self, concurrency: int = 16, attempts: int = 3) -> None:
+        """Open every recipient socket (``concurrency`` handshakes at a time), then the sender's.
+
+        A handshake the server dropped is tried again (``attempts`` in all), as
+        a browser reconnects: on a busy machine daphne drops a handshake its
+        application did not accept within 5 s.
+        """
         gate = asyncio.Semaphore(concurrency)
 
         async def open_one(recipient: Recipient) -> int:
             async with gate:
-                await recipient.socket.connect()
+                for attempt in range(1, attempts + 1):
+                    try:
+                        await recipient.socket.connect()
+                        break
+                    except (OSError, asyncio.TimeoutError, websockets.InvalidHandshake):
+                        if attempt == attempts:
+                            raise
+                        await recipient.socket.close()
+                        self.reconnects += 1
+                        await asyncio.sleep(attempt)
                 return await self.protocol.opened(recipient.socket, self.conversation, view=True)
 
         starts = await asyncio.gather(*(open_one(r) for r in self.recipients))
@@ -291,6 +309,7 @@ class GroupRun:
             "failed_codes": dict(Counter(self.failed.values())),
             "unacked": len(self.sent_at) - len(self.acked) - len(self.failed),
             "timed_out": self.timed_out,
+            "reconnects": self.reconnects,
             "retries": sum(self.retries.values()),
             "received_frames": sum(r.confirmer.frames_sent for r in self.recipients if r.confirmer is not None),
             "stray_errors": dict(self.stray_errors),
