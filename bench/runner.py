@@ -46,6 +46,8 @@ from .wsclient import login
 
 #: sockets opened and closed before the idle measurement, to load what all sockets share
 IDLE_WARMUP = 10
+#: seconds a pair user's sign-in may take (10 s timed out with 20 users on a loaded machine)
+LOGIN_TIMEOUT = 60
 
 
 @dataclass(frozen=True)
@@ -106,7 +108,10 @@ def sign_in(base_url: str, pairs: int, password: str, seed: Seed | None = None) 
     conversations = {p["index"]: p["conversation"] for p in seed["pairs"]} if seed else {}
     flat = [name for pair in names for name in pair]
     with ThreadPoolExecutor(max_workers=4) as pool:
-        cookies = dict(zip(flat, pool.map(lambda name: login(base_url, name, password), flat), strict=True))
+        # PBKDF2 takes over a second a sign-in on the benchmark machine, four at once on a busy server more.
+        cookies = dict(
+            zip(flat, pool.map(lambda name: login(base_url, name, password, timeout=LOGIN_TIMEOUT), flat), strict=True)
+        )
     return [
         Pair(index, BenchUser(sender, cookies[sender]), BenchUser(recipient, cookies[recipient]), conversations.get(index))
         for index, (sender, recipient) in enumerate(names, start=1)

@@ -43,12 +43,12 @@ async def open_socket(base_url: str, path: str, cookie: str, *, open_timeout: fl
     )
 
 
-def login(base_url: str, username: str, password: str) -> str:
+def login(base_url: str, username: str, password: str, *, timeout: float = 10) -> str:
     """Sign in through the login form; return the ``Cookie`` header for the session."""
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
     login_url = f"{base_url}/accounts/login/"
-    page = opener.open(login_url, timeout=10).read().decode()
+    page = opener.open(login_url, timeout=timeout).read().decode()
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
     if token is None:
         raise LoginFailed("the login page has no CSRF token")
@@ -56,7 +56,7 @@ def login(base_url: str, username: str, password: str) -> str:
         {"username": username, "password": password, "csrfmiddlewaretoken": token.group(1)}
     ).encode()
     request = urllib.request.Request(login_url, data=form, headers={"Referer": login_url})
-    opener.open(request, timeout=10).read()
+    opener.open(request, timeout=timeout).read()
     cookies = {cookie.name: cookie.value for cookie in jar}
     if "sessionid" not in cookies:
         raise LoginFailed(f"could not sign in as {username}")
