@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import datetime
 import zoneinfo
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
@@ -57,7 +58,6 @@ from .models import (
     Notification,
     NotificationKind,
     NotificationPreference,
-    Participant,
     Profile,
     PushSubscription,
 )
@@ -67,6 +67,7 @@ from .pubsub import broadcast_frame, notifications_group
 from .retry_handler import claim, enqueue, is_transient, retry_operation, run_item
 from .serializers import notification_frame, unread_count_frame
 from .store.notifications import new_message_group_key, notification_unread_count
+from .store.notifications import new_message_recipients as store_new_message_recipients
 
 EMAIL_OPERATION = "notification.email"
 WEBPUSH_OPERATION = "notification.webpush"
@@ -483,7 +484,9 @@ async def deliver(delivery: Delivery | None) -> None:
     """Push a stored notification to its sockets, and start its Web Push and email, if it has them (async callers)."""
     if delivery is None:
         return
-    if await push(delivery):
+    # Only a push to a listening socket is recorded: no trip to the database
+    # thread for the others (a message to a big group delivers to hundreds).
+    if await push(delivery) and delivery.push and delivery.listening:
         await database_sync_to_async(record_push)(delivery)
     _start_attempts(delivery)
 
@@ -550,20 +553,11 @@ def new_message_recipients(event: Event, now: datetime.datetime) -> list[int]:
 
     One query, however big the group.
     """
-    cutoff = now - datetime.timedelta(seconds=conf.limits().presence_expiry)
-    viewing = Connection.objects.filter(
-        conversation_id=event.conversation_id, kind=Connection.Kind.CHAT, last_heartbeat__gte=cutoff
-    ).values("user_id")
-    return list(
-        Participant.objects.filter(conversation_id=event.conversation_id, left_seq__isnull=True)
-        .exclude(user_id=event.sender_id)
-        .exclude(muted_until__gt=now)
-        .exclude(user_id__in=viewing)
-        .values_list("user_id", flat=True)
-    )
+    members = store_new_message_recipients([event.conversation_id], now, conf.limits().presence_expiry)
+    return sorted(members[event.conversation_id] - {event.sender_id})
 
 
-def store_new_message_notifications(event: Event) -> list[Delivery]:
+def store_new_message_notifications(event: Event, recipients: Iterable[int] | None = None) -> list[Delivery]:
     """The ``new_message`` notifications of a stored message, set-based for any group size.
 
     A member who already has an unread one for the conversation from the last
@@ -573,7 +567,7 @@ def store_new_message_notifications(event: Event) -> list[Delivery]:
     many members: a message to a big group never costs a query per member.
     """
     now = timezone.now()
-    recipients = new_message_recipients(event, now)
+    recipients = new_message_recipients(event, now) if recipients is None else list(recipients)
     if not recipients:
         return []
     texts = _new_message_texts(event)
@@ -701,10 +695,10 @@ def notify_new_message(event: Event) -> None:
         _log_new_message_failure(event, exc)
 
 
-async def anotify_new_message(event: Event) -> None:
-    """:func:`notify_new_message` for async code."""
+async def anotify_new_message(event: Event, recipients: Iterable[int] | None = None) -> None:
+    """:func:`notify_new_message` for async code; ``recipients`` when already known (read with the commit)."""
     try:
-        for delivery in await database_sync_to_async(store_new_message_notifications)(event):
+        for delivery in await database_sync_to_async(store_new_message_notifications)(event, recipients):
             await deliver(delivery)
     except Exception as exc:  # noqa: BLE001 - a failed notification must not fail the send
         await database_sync_to_async(_log_new_message_failure)(event, exc)

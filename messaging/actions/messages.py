@@ -27,7 +27,11 @@ async def announce(appended: Appended) -> dict[str, Any]:
     if not appended.created:
         return dict(event_payload(appended.event))
     payload = await publish_event(appended)
-    task = asyncio.get_running_loop().create_task(notification_service.anotify_new_message(appended.event))
+    if appended.notify == ():
+        return payload  # read with the commit: nobody to notify
+    task = asyncio.get_running_loop().create_task(
+        notification_service.anotify_new_message(appended.event, appended.notify)
+    )
     _notifying.add(task)
     task.add_done_callback(_notifying.discard)
     return payload
