@@ -695,9 +695,10 @@ export class ChatState {
     this.emit("history", { id });
   }
 
-  requestMembers(id) {
+  /** The members with their cursors and presence; once per connection unless ``force``. */
+  requestMembers(id, { force = false } = {}) {
     const conv = this.get(id);
-    if (!conv || !this.connected || conv.membersRequested || !conv.isMember) return;
+    if (!conv || !this.connected || (conv.membersRequested && !force) || !conv.isMember) return;
     conv.membersRequested = true;
     this.request({ type: "members", conversation: id }).then(
       (answer) => {
