@@ -197,6 +197,8 @@ globals().update(
             "MESSAGING_MAX_LENGTH": int,
             "MESSAGING_MAX_FRAME_BYTES": int,
             "MESSAGING_RATE_LIMIT": str,
+            "MESSAGING_MAX_GROUP_MEMBERS": int,
+            "MESSAGING_MAX_TITLE_LENGTH": int,
             "MESSAGING_PRESENCE_HEARTBEAT_SECONDS": float,
             "MESSAGING_PRESENCE_EXPIRY_SECONDS": float,
             "MESSAGING_TYPING_EXPIRY_SECONDS": float,

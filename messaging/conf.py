@@ -36,6 +36,11 @@ DEFAULT_MAX_SOCKETS_PER_USER = 20
 # (close code CLOSE_PROTOCOL_ABUSE): a buggy client gets its errors, a
 # fuzzer or an attacker gets cut off.
 DEFAULT_BAD_FRAME_LIMIT = "30/60s"
+# A group as big as a busy team or a family chat; Slack-sized channels would
+# want the per-member work of notifications revisited first.
+DEFAULT_MAX_GROUP_MEMBERS = 256
+# A group's title: a line, not a paragraph.
+DEFAULT_MAX_TITLE_LENGTH = 120
 # Circuit breakers (SMTP, the channel layer): open after this many failures in
 # a row, probe again after this many seconds...
 DEFAULT_BREAKER_FAILURES = 5
@@ -64,6 +69,8 @@ DEFAULTS: dict[str, object] = {
     "MESSAGING_TYPING_RATE_LIMIT": DEFAULT_TYPING_RATE_LIMIT,
     "MESSAGING_MAX_SOCKETS_PER_USER": DEFAULT_MAX_SOCKETS_PER_USER,
     "MESSAGING_BAD_FRAME_LIMIT": DEFAULT_BAD_FRAME_LIMIT,
+    "MESSAGING_MAX_GROUP_MEMBERS": DEFAULT_MAX_GROUP_MEMBERS,
+    "MESSAGING_MAX_TITLE_LENGTH": DEFAULT_MAX_TITLE_LENGTH,
     "MESSAGING_BREAKER_FAILURES": DEFAULT_BREAKER_FAILURES,
     "MESSAGING_BREAKER_RESET_SECONDS": DEFAULT_BREAKER_RESET_SECONDS,
     "MESSAGING_LAYER_BREAKER_RESET_SECONDS": DEFAULT_LAYER_BREAKER_RESET_SECONDS,
@@ -115,6 +122,20 @@ class Limits:
     typing_rate: Rate | None
     max_sockets_per_user: int
     bad_frame_rate: Rate | None
+    max_group_members: int
+    max_title_length: int
+    #: events in one page of sync (and resume, per conversation)
+    page: int = 100
+
+    def public(self) -> dict[str, int]:
+        """The limits a client needs to know, as the ``connected`` frame tells them."""
+        return {
+            "max_length": self.max_length,
+            "max_frame_bytes": self.max_frame_bytes,
+            "page": self.page,
+            "max_group_members": self.max_group_members,
+            "max_title_length": self.max_title_length,
+        }
 
 
 def setting(name: str) -> object:
@@ -138,4 +159,6 @@ def limits() -> Limits:
         typing_rate=parse_rate(setting("MESSAGING_TYPING_RATE_LIMIT")),
         max_sockets_per_user=int(setting("MESSAGING_MAX_SOCKETS_PER_USER")),
         bad_frame_rate=parse_rate(setting("MESSAGING_BAD_FRAME_LIMIT")),
+        max_group_members=int(setting("MESSAGING_MAX_GROUP_MEMBERS")),
+        max_title_length=int(setting("MESSAGING_MAX_TITLE_LENGTH")),
     )

@@ -2,12 +2,15 @@
 
 Nothing here raises on any input: :meth:`ConnectionValidator.parse` returns
 either a frame object or a :class:`~messaging.exceptions.ProtocolError` that
-the consumer turns into an error frame. This module imports nothing of ours
+the consumer turns into an error frame. Once a frame's ``ref`` (and
+``client_id``) are known to be usable, every later error carries them, so the
+client can tell which request failed. This module imports nothing of ours
 but the exceptions, so it can be tested on its own.
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -17,37 +20,67 @@ from .exceptions import InvalidFrame, InvalidJSON, ProtocolError, TooLarge
 
 # Seqs and ids are stored in 64-bit integer columns.
 MAX_INT = 2**63 - 1
+#: an integer ``ref`` must survive a JavaScript number
+MAX_REF_INT = 2**53
 MAX_CLIENT_ID_LENGTH = 64
-#: most items in one page: the highest ``limit`` of history and list, and the size of a sync page
+MAX_REF_LENGTH = 64
+#: Django's ``AbstractUser.username`` max_length
+MAX_USERNAME_LENGTH = 150
+#: most items in one page: the highest ``limit`` of history, sync, list and conversations
 MAX_PAGE = 100
 DEFAULT_PAGE = 50
+#: most conversations one ``resume`` may name
+MAX_RESUME = 200
+#: what ``mute`` stores for "forever"
+FOREVER = datetime.datetime(9999, 12, 31, tzinfo=datetime.timezone.utc)
 
 
 # --- Frames -------------------------------------------------------------
+# Every frame has ``ref`` (None when the client sent none). ``conversation``
+# is None only on the one-to-one compatibility view, where the consumer
+# knows it.
 
 
 @dataclass(frozen=True)
 class MessageFrame:
     content: str
     client_id: str
+    conversation: int | None = None
+    to: str | None = None
+    ref: Any = None
     type: str = "message"
 
 
 @dataclass(frozen=True)
 class TypingFrame:
     is_typing: bool
+    conversation: int | None = None
+    ref: Any = None
     type: str = "typing"
 
 
 @dataclass(frozen=True)
 class ReadFrame:
     up_to: int
+    conversation: int | None = None
+    ref: Any = None
     type: str = "read"
+
+
+@dataclass(frozen=True)
+class ReceivedFrame:
+    up_to: int
+    conversation: int | None = None
+    ref: Any = None
+    type: str = "received"
 
 
 @dataclass(frozen=True)
 class SyncFrame:
     after: int
+    limit: int = MAX_PAGE
+    conversation: int | None = None
+    ref: Any = None
     type: str = "sync"
 
 
@@ -55,22 +88,118 @@ class SyncFrame:
 class HistoryFrame:
     before: int | None
     limit: int
+    conversation: int | None = None
+    ref: Any = None
     type: str = "history"
 
 
 @dataclass(frozen=True)
 class PingFrame:
+    ref: Any = None
     type: str = "ping"
+
+
+@dataclass(frozen=True)
+class ViewFrame:
+    conversation: int | None
+    ref: Any = None
+    type: str = "view"
+
+
+@dataclass(frozen=True)
+class ResumeFrame:
+    cursors: dict[int, int]
+    ref: Any = None
+    type: str = "resume"
+
+
+@dataclass(frozen=True)
+class ConversationsFrame:
+    before: str | None
+    limit: int
+    ref: Any = None
+    type: str = "conversations"
+
+
+@dataclass(frozen=True)
+class CreateGroupFrame:
+    title: str
+    members: tuple[str, ...]
+    client_id: str
+    ref: Any = None
+    type: str = "create_group"
+
+
+@dataclass(frozen=True)
+class AddMembersFrame:
+    conversation: int
+    users: tuple[str, ...]
+    client_id: str
+    ref: Any = None
+    type: str = "add_members"
+
+
+@dataclass(frozen=True)
+class RemoveMemberFrame:
+    conversation: int
+    user: str
+    client_id: str
+    ref: Any = None
+    type: str = "remove_member"
+
+
+@dataclass(frozen=True)
+class LeaveFrame:
+    conversation: int
+    client_id: str
+    ref: Any = None
+    type: str = "leave"
+
+
+@dataclass(frozen=True)
+class RenameFrame:
+    conversation: int
+    title: str
+    client_id: str
+    ref: Any = None
+    type: str = "rename"
+
+
+@dataclass(frozen=True)
+class SetRoleFrame:
+    conversation: int
+    user: str
+    role: str
+    client_id: str
+    ref: Any = None
+    type: str = "set_role"
+
+
+@dataclass(frozen=True)
+class MuteFrame:
+    conversation: int
+    until: datetime.datetime | None
+    ref: Any = None
+    type: str = "mute"
+
+
+@dataclass(frozen=True)
+class MembersFrame:
+    conversation: int
+    ref: Any = None
+    type: str = "members"
 
 
 @dataclass(frozen=True)
 class MarkReadFrame:
     id: int
+    ref: Any = None
     type: str = "mark_read"
 
 
 @dataclass(frozen=True)
 class MarkAllReadFrame:
+    ref: Any = None
     type: str = "mark_all_read"
 
 
@@ -78,6 +207,7 @@ class MarkAllReadFrame:
 class ListFrame:
     before: int | None
     limit: int
+    ref: Any = None
     type: str = "list"
 
 
@@ -85,13 +215,52 @@ Frame = Union[
     MessageFrame,
     TypingFrame,
     ReadFrame,
+    ReceivedFrame,
     SyncFrame,
     HistoryFrame,
     PingFrame,
+    ViewFrame,
+    ResumeFrame,
+    ConversationsFrame,
+    CreateGroupFrame,
+    AddMembersFrame,
+    RemoveMemberFrame,
+    LeaveFrame,
+    RenameFrame,
+    SetRoleFrame,
+    MuteFrame,
+    MembersFrame,
     MarkReadFrame,
     MarkAllReadFrame,
     ListFrame,
 ]
+
+#: what the one-user socket ``ws/chat/`` speaks
+CHAT_FRAMES = frozenset(
+    {
+        "message",
+        "typing",
+        "read",
+        "received",
+        "sync",
+        "history",
+        "ping",
+        "view",
+        "resume",
+        "conversations",
+        "create_group",
+        "add_members",
+        "remove_member",
+        "leave",
+        "rename",
+        "set_role",
+        "mute",
+        "members",
+    }
+)
+#: what the one-to-one compatibility view ``ws/chat/<username>/`` speaks
+DIRECT_FRAMES = frozenset({"message", "typing", "read", "sync", "history", "ping"})
+NOTIFICATION_FRAMES = frozenset({"mark_read", "mark_all_read", "list", "ping"})
 
 
 # --- Field checks ---------------------------------------------------------
@@ -158,13 +327,56 @@ def _seq_field(data: Mapping[str, Any], name: str, *, required: bool, nullable: 
     return value
 
 
-def _limit_field(data: Mapping[str, Any]) -> int:
+def _id_field(data: Mapping[str, Any], name: str) -> int:
+    value = data.get(name)
+    if not _is_int(value) or not 1 <= value <= MAX_INT:
+        raise InvalidFrame(f"'{name}' must be a positive integer id")
+    return value
+
+
+def _limit_field(data: Mapping[str, Any], default: int = DEFAULT_PAGE) -> int:
     if "limit" not in data or data["limit"] is None:
-        return DEFAULT_PAGE
+        return default
     value = data["limit"]
     if not _is_int(value) or not 1 <= value <= MAX_PAGE:
         raise InvalidFrame(f"'limit' must be an integer from 1 to {MAX_PAGE}")
     return value
+
+
+def _username(value: Any, name: str) -> str:
+    if not isinstance(value, str) or not 1 <= len(value) <= MAX_USERNAME_LENGTH or _has_unstorable(value):
+        raise InvalidFrame(f"'{name}' must be a username of 1 to {MAX_USERNAME_LENGTH} characters")
+    return value
+
+
+def _usernames(data: Mapping[str, Any], name: str, most: int) -> tuple[str, ...]:
+    value = data.get(name)
+    if not isinstance(value, list) or not value:
+        raise InvalidFrame(f"'{name}' must be a non-empty list of usernames")
+    if len(value) > most:
+        raise InvalidFrame(f"'{name}' names more than {most} users")
+    return tuple(_username(item, name) for item in value)
+
+
+def _client_id(data: Mapping[str, Any]) -> str:
+    client_id = data.get("client_id")
+    if not isinstance(client_id, str) or not 1 <= len(client_id) <= MAX_CLIENT_ID_LENGTH:
+        raise InvalidFrame(f"'client_id' must be a string of 1 to {MAX_CLIENT_ID_LENGTH} characters")
+    if _has_unstorable(client_id):
+        raise InvalidFrame("'client_id' holds a NUL or a lone surrogate")
+    return client_id
+
+
+def _ref(data: Mapping[str, Any]) -> Any:
+    """The request's ``ref``: None, a short string or a safe integer; anything else is not echoed."""
+    if "ref" not in data or data["ref"] is None:
+        return None
+    value = data["ref"]
+    if _is_int(value) and 0 <= value <= MAX_REF_INT:
+        return value
+    if isinstance(value, str) and 1 <= len(value) <= MAX_REF_LENGTH and not _has_unstorable(value):
+        return value
+    raise InvalidFrame(f"'ref' must be a string of 1 to {MAX_REF_LENGTH} characters or an integer from 0 to 2^53")
 
 
 # --- The validator --------------------------------------------------------
@@ -174,21 +386,48 @@ class ConnectionValidator:
     """Validates frames against the contract's limits.
 
     ``max_length`` is the most code points in a message's content;
-    ``max_frame_bytes`` the most UTF-8 bytes in one frame.
+    ``max_frame_bytes`` the most UTF-8 bytes in one frame;
+    ``max_title_length`` the most code points in a group's title;
+    ``max_group_members`` the most users one frame may name. With
+    ``conversation_required`` off (the one-to-one view), frames carry no
+    ``conversation``.
     """
 
-    def __init__(self, *, max_length: int, max_frame_bytes: int) -> None:
+    def __init__(
+        self,
+        *,
+        max_length: int,
+        max_frame_bytes: int,
+        max_title_length: int = 120,
+        max_group_members: int = 256,
+        conversation_required: bool = True,
+    ) -> None:
         self.max_length = max_length
         self.max_frame_bytes = max_frame_bytes
-        self._builders: dict[str, Callable[[Mapping[str, Any]], Frame]] = {
+        self.max_title_length = max_title_length
+        self.max_group_members = max_group_members
+        self.conversation_required = conversation_required
+        self._builders: dict[str, Callable[[Mapping[str, Any], Any], Frame]] = {
             "message": self._message,
             "typing": self._typing,
             "read": self._read,
+            "received": self._received,
             "sync": self._sync,
             "history": self._history,
-            "ping": lambda data: PingFrame(),
-            "mark_read": self._mark_read,
-            "mark_all_read": lambda data: MarkAllReadFrame(),
+            "ping": lambda data, ref: PingFrame(ref=ref),
+            "view": self._view,
+            "resume": self._resume,
+            "conversations": self._conversations,
+            "create_group": self._create_group,
+            "add_members": self._add_members,
+            "remove_member": self._remove_member,
+            "leave": self._leave,
+            "rename": self._rename,
+            "set_role": self._set_role,
+            "mute": self._mute,
+            "members": self._members,
+            "mark_read": lambda data, ref: MarkReadFrame(id=_seq_field(data, "id", required=True), ref=ref),
+            "mark_all_read": lambda data, ref: MarkAllReadFrame(ref=ref),
             "list": self._list,
         }
 
@@ -248,54 +487,198 @@ class ConnectionValidator:
         builder = self._builders.get(frame_type)
         if builder is None or (allowed is not None and frame_type not in allowed):
             raise InvalidFrame(f"unknown frame type {frame_type[:40]!r}")
-        return builder(data)
-
-    def _message(self, data: Mapping[str, Any]) -> MessageFrame:
-        # A bad client_id is not echoed; once it is good, every other error carries it.
-        client_id = data.get("client_id")
-        if not isinstance(client_id, str) or not 1 <= len(client_id) <= MAX_CLIENT_ID_LENGTH:
-            raise InvalidFrame(f"'client_id' must be a string of 1 to {MAX_CLIENT_ID_LENGTH} characters")
-        if _has_unstorable(client_id):
-            raise InvalidFrame("'client_id' holds a NUL or a lone surrogate")
+        ref = _ref(data)
         try:
+            return builder(data, ref)
+        except ProtocolError as error:
+            error.ref = ref
+            raise
+
+    def _conversation(self, data: Mapping[str, Any]) -> int | None:
+        """The frame's ``conversation``: required on ``ws/chat/``, absent on the one-to-one view."""
+        if not self.conversation_required:
+            return None
+        return _id_field(data, "conversation")
+
+    def _message(self, data: Mapping[str, Any], ref: Any) -> MessageFrame:
+        # A bad client_id is not echoed; once it is good, every other error carries it.
+        client_id = _client_id(data)
+        try:
+            conversation = to = None
+            if self.conversation_required:
+                if data.get("to") is not None and data.get("conversation") is not None:
+                    raise InvalidFrame("give 'conversation' or 'to', not both")
+                if data.get("to") is not None:
+                    to = _username(data["to"], "to")
+                else:
+                    conversation = _id_field(data, "conversation")
             content = _text_field(data, "content")
             if len(content) > self.max_length:
-                raise TooLarge(f"'content' is over {self.max_length} characters")
+                raise TooLarge(f"'content' is over {self.max_length} characters", limit=self.max_length)
             if not content.strip():
                 raise InvalidFrame("'content' is blank")
         except ProtocolError as error:
             error.client_id = client_id
             raise
-        return MessageFrame(content=content, client_id=client_id)
+        return MessageFrame(content=content, client_id=client_id, conversation=conversation, to=to, ref=ref)
 
-    @staticmethod
-    def _typing(data: Mapping[str, Any]) -> TypingFrame:
+    def _typing(self, data: Mapping[str, Any], ref: Any) -> TypingFrame:
         value = data.get("is_typing")
         if not isinstance(value, bool):
             raise InvalidFrame("'is_typing' must be true or false")
-        return TypingFrame(is_typing=value)
+        return TypingFrame(is_typing=value, conversation=self._conversation(data), ref=ref)
 
-    @staticmethod
-    def _read(data: Mapping[str, Any]) -> ReadFrame:
-        return ReadFrame(up_to=_seq_field(data, "up_to", required=True))
+    def _read(self, data: Mapping[str, Any], ref: Any) -> ReadFrame:
+        return ReadFrame(up_to=_seq_field(data, "up_to", required=True), conversation=self._conversation(data), ref=ref)
 
-    @staticmethod
-    def _sync(data: Mapping[str, Any]) -> SyncFrame:
-        return SyncFrame(after=_seq_field(data, "after", required=True))
+    def _received(self, data: Mapping[str, Any], ref: Any) -> ReceivedFrame:
+        return ReceivedFrame(
+            up_to=_seq_field(data, "up_to", required=True), conversation=self._conversation(data), ref=ref
+        )
 
-    @staticmethod
-    def _history(data: Mapping[str, Any]) -> HistoryFrame:
+    def _sync(self, data: Mapping[str, Any], ref: Any) -> SyncFrame:
+        return SyncFrame(
+            after=_seq_field(data, "after", required=True),
+            limit=_limit_field(data, MAX_PAGE),
+            conversation=self._conversation(data),
+            ref=ref,
+        )
+
+    def _history(self, data: Mapping[str, Any], ref: Any) -> HistoryFrame:
         before = _seq_field(data, "before", required=False, nullable=True)
-        return HistoryFrame(before=before, limit=_limit_field(data))
+        return HistoryFrame(before=before, limit=_limit_field(data), conversation=self._conversation(data), ref=ref)
 
     @staticmethod
-    def _mark_read(data: Mapping[str, Any]) -> MarkReadFrame:
-        return MarkReadFrame(id=_seq_field(data, "id", required=True))
+    def _view(data: Mapping[str, Any], ref: Any) -> ViewFrame:
+        if data.get("conversation") is None:
+            return ViewFrame(conversation=None, ref=ref)
+        return ViewFrame(conversation=_id_field(data, "conversation"), ref=ref)
 
     @staticmethod
-    def _list(data: Mapping[str, Any]) -> ListFrame:
+    def _resume(data: Mapping[str, Any], ref: Any) -> ResumeFrame:
+        cursors = data.get("cursors")
+        if not isinstance(cursors, dict):
+            raise InvalidFrame("'cursors' must be an object of conversation id to seq")
+        if len(cursors) > MAX_RESUME:
+            raise InvalidFrame(f"'cursors' names more than {MAX_RESUME} conversations")
+        parsed: dict[int, int] = {}
+        for key, seq in cursors.items():
+            if not (isinstance(key, str) and key.isascii() and key.isdigit() and 0 < int(key) <= MAX_INT):
+                raise InvalidFrame("'cursors' keys must be conversation ids")
+            if not _is_int(seq) or not 0 <= seq <= MAX_INT:
+                raise InvalidFrame("'cursors' values must be seqs (integers from 0)")
+            parsed[int(key)] = seq
+        return ResumeFrame(cursors=parsed, ref=ref)
+
+    @staticmethod
+    def _conversations(data: Mapping[str, Any], ref: Any) -> ConversationsFrame:
+        before = data.get("before")
+        if before is not None and (not isinstance(before, str) or not 1 <= len(before) <= 100 or _has_unstorable(before)):
+            raise InvalidFrame("'before' must be the 'next' cursor of a previous page, or null")
+        return ConversationsFrame(before=before, limit=_limit_field(data), ref=ref)
+
+    def _title(self, data: Mapping[str, Any]) -> str:
+        title = _text_field(data, "title").strip()
+        if not title:
+            raise InvalidFrame("'title' is blank")
+        if len(title) > self.max_title_length:
+            raise TooLarge(f"'title' is over {self.max_title_length} characters", limit=self.max_title_length)
+        return title
+
+    def _with_client_id(self, data: Mapping[str, Any], build: Callable[[str], Frame]) -> Frame:
+        client_id = _client_id(data)
+        try:
+            return build(client_id)
+        except ProtocolError as error:
+            error.client_id = client_id
+            raise
+
+    def _create_group(self, data: Mapping[str, Any], ref: Any) -> Frame:
+        return self._with_client_id(
+            data,
+            lambda client_id: CreateGroupFrame(
+                title=self._title(data),
+                members=_usernames(data, "members", self.max_group_members),
+                client_id=client_id,
+                ref=ref,
+            ),
+        )
+
+    def _add_members(self, data: Mapping[str, Any], ref: Any) -> Frame:
+        return self._with_client_id(
+            data,
+            lambda client_id: AddMembersFrame(
+                conversation=_id_field(data, "conversation"),
+                users=_usernames(data, "users", self.max_group_members),
+                client_id=client_id,
+                ref=ref,
+            ),
+        )
+
+    def _remove_member(self, data: Mapping[str, Any], ref: Any) -> Frame:
+        return self._with_client_id(
+            data,
+            lambda client_id: RemoveMemberFrame(
+                conversation=_id_field(data, "conversation"),
+                user=_username(data.get("user"), "user"),
+                client_id=client_id,
+                ref=ref,
+            ),
+        )
+
+    def _leave(self, data: Mapping[str, Any], ref: Any) -> Frame:
+        return self._with_client_id(
+            data, lambda client_id: LeaveFrame(conversation=_id_field(data, "conversation"), client_id=client_id, ref=ref)
+        )
+
+    def _rename(self, data: Mapping[str, Any], ref: Any) -> Frame:
+        return self._with_client_id(
+            data,
+            lambda client_id: RenameFrame(
+                conversation=_id_field(data, "conversation"), title=self._title(data), client_id=client_id, ref=ref
+            ),
+        )
+
+    def _set_role(self, data: Mapping[str, Any], ref: Any) -> Frame:
+        def build(client_id: str) -> SetRoleFrame:
+            role = data.get("role")
+            if role not in ("admin", "member"):
+                raise InvalidFrame("'role' must be 'admin' or 'member'")
+            return SetRoleFrame(
+                conversation=_id_field(data, "conversation"),
+                user=_username(data.get("user"), "user"),
+                role=role,
+                client_id=client_id,
+                ref=ref,
+            )
+
+        return self._with_client_id(data, build)
+
+    @staticmethod
+    def _mute(data: Mapping[str, Any], ref: Any) -> MuteFrame:
+        conversation = _id_field(data, "conversation")
+        until = data.get("until")
+        if until is None:
+            return MuteFrame(conversation=conversation, until=None, ref=ref)
+        if until == "forever":
+            return MuteFrame(conversation=conversation, until=FOREVER, ref=ref)
+        if isinstance(until, str) and len(until) <= 40:
+            try:
+                moment = datetime.datetime.fromisoformat(until)
+            except ValueError:
+                moment = None
+            if moment is not None and moment.tzinfo is not None:
+                return MuteFrame(conversation=conversation, until=moment, ref=ref)
+        raise InvalidFrame("'until' must be a time with its offset, \"forever\", or null")
+
+    @staticmethod
+    def _members(data: Mapping[str, Any], ref: Any) -> MembersFrame:
+        return MembersFrame(conversation=_id_field(data, "conversation"), ref=ref)
+
+    @staticmethod
+    def _list(data: Mapping[str, Any], ref: Any) -> ListFrame:
         before = _seq_field(data, "before", required=False, nullable=True)
-        return ListFrame(before=before, limit=_limit_field(data))
+        return ListFrame(before=before, limit=_limit_field(data), ref=ref)
 
     # --- The scope ---------------------------------------------------------
 

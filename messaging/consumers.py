@@ -1,394 +1,253 @@
-"""The WebSocket consumers: thin, they parse, act through the handlers and speak.
+"""The WebSocket consumers: thin, they parse, act through the actions and the handler, and speak.
 
-``MessagingConsumer`` holds what both endpoints share: refusing handshakes
-before ``accept`` (daphne answers 403), owning ``receive`` so that binary,
-empty and malformed frames get an error frame instead of killing the
-consumer, mapping exceptions to error frames in one place, guarding sends to
-a socket that is already gone, and presence bookkeeping that also runs when
-the consumer dies without ``disconnect``.
+- :class:`ChatConsumer`, ``ws/chat/``: one socket per client for every
+  conversation of the user.
+- :class:`DirectChatConsumer`, ``ws/chat/<username>/``: the first contract's
+  one-to-one socket, the same machinery filtered to one direct conversation
+  and speaking that contract's frames.
+- :class:`NotificationsConsumer`, ``ws/notifications/``.
+
+The shared machinery (handshakes, frame parsing, the one place failures
+become error frames, presence) is :class:`messaging.realtime.base.MessagingConsumer`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
-import logging
+import datetime
+import json
 import time
 from typing import Any
 
-from autobahn.exception import Disconnected
-from channels.consumer import get_handler_name
-from channels.generic.websocket import AsyncWebsocketConsumer
-
-from . import conf, notification_service
+from . import conf
+from .actions import membership, messages, receipts
 from .async_handlers import AsyncSafeMessageHandler as db
-from .async_handlers import ChatOpening, DeliveredMark, NewMessage, PresenceChange
 from .connection_validator import (
+    CHAT_FRAMES,
+    DIRECT_FRAMES,
     MAX_PAGE,
-    ConnectionValidator,
+    NOTIFICATION_FRAMES,
+    AddMembersFrame,
+    ConversationsFrame,
+    CreateGroupFrame,
     HistoryFrame,
+    LeaveFrame,
     ListFrame,
     MarkAllReadFrame,
     MarkReadFrame,
+    MembersFrame,
     MessageFrame,
-    PingFrame,
+    MuteFrame,
     ReadFrame,
+    ReceivedFrame,
+    RemoveMemberFrame,
+    RenameFrame,
+    ResumeFrame,
+    SetRoleFrame,
     SyncFrame,
     TypingFrame,
-    safe_get,
+    ViewFrame,
 )
-from .error_models import ErrorCategory
-from .exceptions import MessagingException, ProtocolError, RateLimited, ServerError, TooManySockets
+from .exceptions import Forbidden, NotFound, RateLimited
 from .logging_utils import category_for_exception, messaging_logger
-from .models import Connection, MessageStatus
+from .models import Connection, EventKind
+from .notification_service import push_unread_count
 from .ops import metrics
 from .ops.rate_limit import LocalBucket, TokenBucket
-from .pubsub import (
-    broadcast_frame,
-    broadcast_message,
-    broadcast_presence,
-    broadcast_status,
-    presence_group,
-    user_group,
-)
+from .pubsub import conversation_group, notifications_group, publish_muted, publish_typing
+from .realtime.base import MessagingConsumer
 from .realtime.presence import tracker
-from .realtime.writer import delivered_writer, message_writer
+from .realtime.typing import TypingIndicators
+from .realtime.writer import message_writer, receipt_writer
 from .serializers import (
-    PONG,
-    JSONSerializer,
+    Cursors,
     ack_frame,
+    answer,
     connected_frame,
-    error_frame,
+    conversation_payload,
+    direct_connected_frame,
+    event_ack_frame,
+    event_payload,
+    history_frame,
+    member_payload,
     message_frame,
     message_payload,
+    muted_frame,
     notifications_page_frame,
     page_frame,
+    resumed_payload,
+    status_frame,
+    sync_frame,
     typing_frame,
     unread_count_frame,
 )
+from .store.conversations import Window, decode_cursor
+from .store.events import NewMessage, Outcome
+from .store.receipts import CursorMark
 
-log = logging.getLogger("messaging.consumers")
-
-# The close code a server sees when the TCP connection dropped without a
-# WebSocket close frame.
-ABNORMAL_CLOSURE = 1006
 # Well under what a person notices between a message showing up and its
-# sender's second tick, and long enough to gather a burst into one update.
-DELIVERED_COALESCE_SECONDS = 0.05
+# sender's second tick, and long enough to gather a burst of receipts into
+# one update.
+RECEIPT_COALESCE_SECONDS = 0.05
 
 
-class MessagingConsumer(AsyncWebsocketConsumer):
-    """What every LinkUp socket does, whatever it speaks."""
+class ChatConsumer(MessagingConsumer):
+    """``ws/chat/``: every conversation of the signed-in user, on one socket."""
 
-    #: frame types this endpoint accepts
-    frames: frozenset[str] = frozenset()
-    #: the ``Connection.kind`` recorded for presence
-    connection_kind: str = ""
-    #: route kwargs the URL pattern must provide (checked by the routing validator)
-    url_kwargs: tuple[str, ...] = ()
+    frames = CHAT_FRAMES
+    connection_kind = Connection.Kind.CHAT
+    url_kwargs = ()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.user: Any = None
-        self.session_key: str | None = None
-        self.registered = False
-        self.subscribed: list[str] = []
-        self.closing = False
-        self.bad_frames = 0
-        self.limits = conf.limits()
-        self.bad_frame_allowance = LocalBucket(self.limits.bad_frame_rate)
-        self.validator = ConnectionValidator(
-            max_length=self.limits.max_length, max_frame_bytes=self.limits.max_frame_bytes
-        )
+        #: the user's window of each conversation it has heard of (current and former memberships)
+        self.windows: dict[int, Window] = {}
+        #: the conversation this tab shows in a visible window
+        self.viewing: int | None = None
+        # Messages sent on this socket whose commit is pending, in order, and
+        # the task that finishes them (acks, pushes) in that order.
+        self.in_flight: collections.deque[tuple[MessageFrame, asyncio.Future[Outcome]]] = collections.deque()
+        self.finisher: asyncio.Task[None] | None = None
+        self.bucket = TokenBucket("messages", self.limits.rate)
+        self.typing_allowance = LocalBucket(self.limits.typing_rate)
+        self.typing = TypingIndicators(self.limits.typing_expiry, self.announce_typing)
+        # Receipts reported and not yet stored, per conversation: (delivered, read).
+        self.pending_receipts: dict[int, tuple[int, int]] = {}
+        self.storing_receipts: asyncio.Task[None] | None = None
 
-    # --- Lifecycle -----------------------------------------------------------
+    # --- Lifecycle ---------------------------------------------------------------
 
-    async def dispatch(self, message: dict[str, Any]) -> None:
-        """Channels' dispatch without its ``aclose_old_connections()`` per event.
+    async def connect(self) -> None:
+        if self.authenticate() is None:
+            await self.refuse()
+            return
+        session = await self.join()
+        if session is None:
+            return
+        # Subscribed before the client can ask for anything: whatever is
+        # committed from here on is pushed, whatever came before is in the
+        # answers to its resume, sync and history.
+        await asyncio.gather(*(self.remember(window) for window in session.windows))
+        await self.send_frame(connected_frame(self.username, self.limits.public()))
 
-        That call is a hop into the database thread for every frame and every
-        group event (five per chat message). Every database call here goes
-        through ``database_sync_to_async``, which closes stale connections
-        around itself already.
-        """
-        handler = getattr(self, get_handler_name(message), None)
-        if handler is None:
-            raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            # Also when the consumer dies without websocket.disconnect (a send
-            # to a vanished client, a cancelled task): never leak presence.
-            await self.leave()
-
-    def authenticate(self) -> dict[str, Any] | None:
-        """The scope's user and route kwargs, or None when the handshake must be refused."""
-        data = ConnectionValidator.validate_connection_data(self.scope, required_kwargs=self.url_kwargs)
-        if data is not None:
-            self.user = data["user"]
-            self.session_key = getattr(safe_get(self.scope, "session"), "session_key", None)
-        return data
-
-    async def subscribe(self, group: str) -> None:
-        """Join a channel-layer group; :meth:`leave` discards every group joined so."""
-        self.subscribed.append(group)
-        await self.channel_layer.group_add(group, self.channel_name)
-
-    async def join(self) -> dict[str, Any] | None:
-        """Accept the socket and count it for presence; call from ``connect``.
-
-        Returns what :meth:`register` read along with the registration (``{}``
-        if nothing), or None when the user has too many sockets open: the
-        socket is told why and closed.
-        """
-        await self.subscribe(user_group(self.user.pk))
-        await self.accept()
-        try:
-            change, read_along = await self.register()
-        except TooManySockets as error:
-            await self.send_error(error)
-            await messaging_logger.aclient_error(self.user, "too_many_sockets", error.detail)
-            await self.close(code=conf.CLOSE_TOO_MANY_SOCKETS)
-            return None
-        tracker.add(self.channel_name)
-        self.registered = True
-        metrics.OPEN_SOCKETS.labels(self.connection_kind).inc()
-        if change is not None:
-            await broadcast_presence(change)
-        return read_along
-
-    async def register(self) -> tuple[PresenceChange | None, dict[str, Any]]:
-        """Record this socket for presence (one database call).
-
-        Returns the presence change, if any, and what the endpoint reads in
-        the same call (nothing here).
-        """
-        change = await db.register_connection(
+    async def register(self) -> tuple[Any, Any]:
+        session = await db.open_session(
             self.user.pk,
             self.channel_name,
             self.connection_kind,
             tracker.server_id,
             max_sockets=self.limits.max_sockets_per_user,
             expiry=self.limits.presence_expiry,
-            username=self.user.get_username(),
+            username=self.username,
         )
-        return change, {}
+        return session.change, session
 
     async def leave(self) -> None:
-        """Undo :meth:`subscribe` and :meth:`join`; safe to call twice, and after a refused handshake."""
-        groups, self.subscribed = self.subscribed, []
-        registered, self.registered = self.registered, False
-        try:
-            for group in groups:
-                await self.channel_layer.group_discard(group, self.channel_name)
-            if not registered:
-                return
-            tracker.discard(self.channel_name)
-            metrics.OPEN_SOCKETS.labels(self.connection_kind).dec()
-            change = await db.unregister_connection(
-                self.user.pk, self.channel_name, self.limits.presence_expiry, username=self.user.get_username()
-            )
-            if change is not None:
-                await broadcast_presence(change)
-        except Exception as exc:  # noqa: BLE001 - the heartbeat sweep repairs what this misses
-            await messaging_logger.aerror(
-                category_for_exception(exc), "could not clean up a closed socket", user=self.user, exc=exc
-            )
-
-    async def disconnect(self, code: int) -> None:
-        if code == ABNORMAL_CLOSURE and self.user is not None:
-            # The connection dropped without a close frame: a network cut, a
-            # killed client. Worth seeing when it happens a lot.
-            await messaging_logger.athrottled(
-                ErrorCategory.CONNECTION_ERROR,
-                "abnormal_closure",
-                f"a {self.connection_kind} socket closed without a close frame (1006)",
-                self.user,
-                severity="info",
-            )
-        await self.leave()
-
-    async def session_logout(self, event: dict[str, Any]) -> None:
-        """The session this socket was opened with signed out: the socket goes too."""
-        if event.get("session_key") and event["session_key"] == self.session_key:
-            self.closing = True
-            await self.close(code=conf.CLOSE_SIGNED_OUT)
-
-    async def refuse(self) -> None:
-        """Refuse the handshake: closing before ``accept`` makes daphne answer 403."""
-        await self.close()
-
-    # --- Frames in -------------------------------------------------------------
-
-    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if self.closing:
-            return
-        frame = self.validator.parse(text_data, bytes_data, allowed=self.frames)
-        if isinstance(frame, ProtocolError):
-            metrics.FRAMES_RECEIVED.labels(self.connection_kind, "invalid").inc()
-            await self.reject(frame)
-            return
-        metrics.FRAMES_RECEIVED.labels(self.connection_kind, frame.type).inc()
-        try:
-            await getattr(self, f"on_{frame.type}")(frame)
-        except Exception as exc:  # noqa: BLE001 - mapped to its error frame just below
-            await self.answer_failure(exc, frame)
-
-    async def answer_failure(self, exc: Exception, frame: Any) -> None:
-        """The one place a failure while handling ``frame`` becomes an error frame."""
-        if isinstance(exc, ProtocolError):
-            await self.reject(exc)
-        elif isinstance(exc, MessagingException):
-            # A ServerError's raiser recorded its cause; the edge only answers.
-            await self.send_error(exc)
-        else:
-            await self.server_failed(
-                exc, f"failed to handle a {frame.type} frame", client_id=getattr(frame, "client_id", None)
-            )
-
-    async def server_failed(self, exc: Exception, what: str, client_id: str | None = None) -> None:
-        """Record an unexpected server-side failure and answer ``server_error``."""
-        await messaging_logger.aerror(category_for_exception(exc), what, user=self.user, exc=exc)
-        await self.send_error(ServerError("the server could not do that; try again", client_id=client_id))
-
-    async def reject(self, error: ProtocolError) -> None:
-        """Answer a client's bad frame; count it and record it without flooding.
-
-        A socket that keeps sending bad frames beyond ``MESSAGING_BAD_FRAME_LIMIT``
-        is disconnected with ``CLOSE_PROTOCOL_ABUSE``.
-        """
-        self.bad_frames += 1
-        await self.send_error(error)
-        await messaging_logger.aclient_error(
-            self.user, error.code.value, error.detail, context={"endpoint": self.connection_kind}
-        )
-        if not self.bad_frame_allowance.take():
-            self.closing = True
-            await messaging_logger.aerror(
-                ErrorCategory.VALIDATION_ERROR,
-                f"disconnected a {self.connection_kind} socket after {self.bad_frames} bad frames",
-                severity="warning",
-                user=self.user,
-                context={"bad_frames": self.bad_frames, "close_code": conf.CLOSE_PROTOCOL_ABUSE},
-            )
-            await self.close(code=conf.CLOSE_PROTOCOL_ABUSE)
-
-    async def on_ping(self, frame: PingFrame) -> None:
-        await self.send_frame(PONG)
-
-    # --- Frames out ------------------------------------------------------------
-
-    async def send_error(self, error: MessagingException) -> None:
-        metrics.ERROR_FRAMES.labels(error.code.value).inc()
-        await self.send_frame(error_frame(error))
-
-    async def send_frame(self, frame: dict[str, Any]) -> None:
-        try:
-            text = JSONSerializer.dumps(frame)
-        except ServerError as error:
-            await messaging_logger.aerror(
-                "json_serialization_error", error.detail, user=self.user, context={"frame": frame.get("type")}, exc=error
-            )
-            text = JSONSerializer.dumps(error_frame(ServerError("the server could not encode its answer")))
-        await self.send_text(text)
-
-    async def send_text(self, text: str) -> None:
-        """Send pre-serialized text; a socket the client already closed is not an error."""
-        try:
-            await self.send(text_data=text)
-        except Disconnected:
-            log.debug("send to a closed socket of %s dropped", self.user)
-
-    async def broadcast_text(self, event: dict[str, Any]) -> None:
-        """Group events that only forward their serialized frame."""
-        await self.send_text(event["text"])
-
-    presence_changed = broadcast_text
-
-
-class ChatConsumer(MessagingConsumer):
-    """``ws/chat/<username>/``: a direct conversation with ``username``."""
-
-    frames = frozenset({"message", "typing", "read", "sync", "history", "ping"})
-    connection_kind = Connection.Kind.CHAT
-    url_kwargs = ("username",)
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.chat: ChatOpening | None = None
-        self.viewing = False
-        # Delivered ticks: the highest seq pushed to this socket, the highest
-        # stored as delivered, and the task storing it (one at a time, so a
-        # burst of messages costs one UPDATE per batch, not one per message).
-        self.delivered_pending = 0
-        self.delivered_done = 0
-        self.delivering: asyncio.Task | None = None
-        # Messages sent on this socket whose commit is pending, in order, and
-        # the task that finishes them.
-        self.in_flight: collections.deque[tuple[MessageFrame, asyncio.Future]] = collections.deque()
-        self.finisher: asyncio.Task | None = None
-        self.bucket = TokenBucket("messages", self.limits.rate)
-        self.typing_allowance = LocalBucket(self.limits.typing_rate)
-        self.typing = False
-        self.typing_sent_at = 0.0
-        self.typing_expiry: asyncio.TimerHandle | None = None
-
-    async def connect(self) -> None:
-        data = self.authenticate()
-        if data is None:
-            await self.refuse()
-            return
-        self.chat = await db.open_chat(self.user, data["username"])
-        if self.chat is None:
-            await self.refuse()
-            return
-        # Subscribe before reading last_seq: whatever is committed after the
-        # snapshot is pushed, whatever came before is in the snapshot.
-        await self.subscribe(self.chat.group_name)
-        await self.subscribe(presence_group(self.chat.peer_id))
-        snapshot = await self.join()  # read by register(), in the same database call
-        if snapshot is None:
-            return
-        tracker.viewing(self.chat.conversation_id, self.user.pk, +1)
-        self.viewing = True
-        await self.send_frame(
-            connected_frame(
-                self.chat.peer_username,
-                snapshot["peer_online"],
-                snapshot["peer_last_seen"],
-                snapshot["last_seq"],
-                snapshot["unread"],
-            )
-        )
-
-    async def register(self) -> tuple[PresenceChange | None, dict[str, Any]]:
-        """Register the socket and read the ``connected`` snapshot in one database call."""
-        return await db.register_chat_connection(
-            self.user.pk,
-            self.channel_name,
-            tracker.server_id,
-            self.chat.conversation_id,
-            self.chat.peer_id,
-            max_sockets=self.limits.max_sockets_per_user,
-            expiry=self.limits.presence_expiry,
-            username=self.user.get_username(),
-        )
-
-    async def leave(self) -> None:
-        if self.viewing:
-            self.viewing = False
-            tracker.viewing(self.chat.conversation_id, self.user.pk, -1)
-        if self.registered and self.typing:
-            await self.set_typing(False)
-        for task in (self.finisher, self.delivering):
+        self.set_viewing_locally(None)
+        if self.registered:
+            await self.typing.stop_all()
+        for task in (self.finisher, self.storing_receipts):
             if task is not None:
                 await asyncio.gather(task, return_exceptions=True)
         await super().leave()
 
-    # --- Frames in -------------------------------------------------------------
+    # --- Windows: who may see what -------------------------------------------------
+
+    async def remember(self, window: Window) -> None:
+        """Record the user's window of a conversation; follow its pushes while a member, not after."""
+        known = self.windows.get(window.conversation_id)
+        if known is not None and known.membership_seq > window.membership_seq:
+            return
+        self.windows[window.conversation_id] = window
+        if window.is_member:
+            await self.subscribe(conversation_group(window.conversation_id))
+        else:
+            await self.unsubscribe(conversation_group(window.conversation_id))
+            if self.viewing == window.conversation_id:
+                self.set_viewing_locally(None)
+
+    async def window_for(self, conversation_id: int, membership_seq: int = 0) -> Window | None:
+        """The user's window, read again when a push says membership changed since it was read."""
+        window = self.windows.get(conversation_id)
+        if window is None or window.membership_seq < membership_seq:
+            window = await db.window(self.user.pk, conversation_id)
+            if window is None:
+                return None
+            await self.remember(window)
+        return window
+
+    async def current_member(self, conversation_id: int) -> None:
+        """Refuse (``not_found``, ``forbidden``) a frame for a conversation the user is not a member of now."""
+        window = await self.window_for(conversation_id)
+        if window is None:
+            raise NotFound(f"there is no conversation {conversation_id} of yours")
+        if not window.is_member:
+            raise Forbidden("you are no longer a member of this conversation")
+
+    async def ever_member(self, conversation_id: int) -> Window:
+        window = await self.window_for(conversation_id)
+        if window is None:
+            raise NotFound(f"there is no conversation {conversation_id} of yours")
+        return window
+
+    # --- Reading ------------------------------------------------------------------
+
+    async def on_conversations(self, frame: ConversationsFrame) -> None:
+        before = decode_cursor(frame.before) if frame.before is not None else None
+        if frame.before is not None and before is None:
+            raise NotFound("that page cursor is not one this server gave")
+        rows, has_more, next_cursor = await db.inbox(
+            self.user, before=before, limit=frame.limit, expiry=self.limits.presence_expiry
+        )
+        await self.send_frame(
+            answer(
+                {
+                    "type": "conversations",
+                    "conversations": [conversation_payload(row) for row in rows],
+                    "has_more": has_more,
+                    "next": next_cursor,
+                },
+                frame.ref,
+            )
+        )
+
+    async def on_resume(self, frame: ResumeFrame) -> None:
+        resumed = await db.resume(self.user, frame.cursors, self.limits.page, self.limits.presence_expiry)
+        await self.send_frame(
+            answer({"type": "resume", "conversations": [resumed_payload(r) for r in resumed]}, frame.ref)
+        )
+
+    async def on_sync(self, frame: SyncFrame) -> None:
+        page = await db.sync_page(self.user.pk, self.conversation_of(frame), frame.after, frame.limit)
+        await self.send_sync(page, frame.ref)
+
+    async def send_sync(self, page: Any, ref: Any) -> None:
+        await self.send_frame(
+            answer(
+                sync_frame(page.member.conversation_id, page.page.events, page.page.has_more, page.last_seq, page.receipts),
+                ref,
+            )
+        )
+
+    async def on_history(self, frame: HistoryFrame) -> None:
+        member, page = await db.history_page(self.user.pk, self.conversation_of(frame), frame.before, frame.limit)
+        await self.send_frame(answer(history_frame(member.conversation_id, page.events, page.has_more), frame.ref))
+
+    async def on_members(self, frame: MembersFrame) -> None:
+        rows = await db.members(self.user.pk, frame.conversation, self.limits.presence_expiry)
+        await self.send_frame(
+            answer(
+                {"type": "members", "conversation": frame.conversation, "members": [member_payload(r) for r in rows]},
+                frame.ref,
+            )
+        )
+
+    def conversation_of(self, frame: Any) -> int:
+        """The conversation a frame is about (on this socket, the one it names)."""
+        return frame.conversation
+
+    # --- Sending ------------------------------------------------------------------
 
     async def on_message(self, frame: MessageFrame) -> None:
         """Queue the message for the next group commit and go on reading frames.
@@ -398,143 +257,325 @@ class ChatConsumer(MessagingConsumer):
         several messages in flight gets them into one transaction instead of
         one each.
         """
-        item = NewMessage(
-            self.chat.conversation_id, self.user, self.chat.peer, frame.content, frame.client_id, self.bucket
-        )
+        conversation_id = frame.conversation
+        if conversation_id is None:
+            conversation_id = await self.direct_conversation(frame.to)
+        item = NewMessage(conversation_id, self.user, frame.content, frame.client_id, self.bucket)
         self.in_flight.append((frame, message_writer.enqueue(item)))
         if self.finisher is None or self.finisher.done():
             self.finisher = asyncio.create_task(self.finish_messages())
+
+    async def direct_conversation(self, username: str | None) -> int:
+        """The direct conversation with ``username`` (``to``), made with the first message."""
+        assert username is not None
+        conversation_id, notices = await db.direct_with(self.user, username)
+        if notices:
+            await messages.announce_direct(notices)
+        return conversation_id
 
     async def finish_messages(self) -> None:
         while self.in_flight:
             frame, committed = self.in_flight.popleft()
             try:
                 outcome = await committed
-                if isinstance(outcome, MessagingException):
+                if isinstance(outcome, Exception):
                     raise outcome
-                await self.finish_message(*outcome)
+                payload = await messages.announce(outcome)
+                await self.send_frame(answer(self.ack(payload, outcome), frame.ref))
+                if self.typing.is_typing(outcome.event.conversation_id):
+                    await self.typing.set(outcome.event.conversation_id, False)
             except Exception as exc:  # noqa: BLE001 - mapped to its error frame
                 await self.answer_failure(exc, frame)
 
-    async def finish_message(self, message: Any, created: bool) -> None:
-        payload = message_payload(message)
-        await self.send_frame(ack_frame(payload))
-        if self.typing:
-            await self.set_typing(False)
-        # A repeat is broadcast again too: the first broadcast may be what
-        # was lost, and clients de-duplicate by id.
-        await broadcast_message(message, message_frame(payload))
-        if created and not tracker.is_viewing(self.chat.conversation_id, self.chat.peer_id):
-            # Not open here; another process may have it open: the service checks.
-            await notification_service.anotify_new_message(message)
+    def ack(self, payload: dict[str, Any], appended: Any) -> dict[str, Any]:
+        return event_ack_frame(payload)
 
-    async def on_typing(self, frame: TypingFrame) -> None:
-        if not self.typing_allowance.take():
-            raise RateLimited("too many typing frames; send one every couple of seconds")
-        await self.set_typing(frame.is_typing)
+    # --- Receipts ------------------------------------------------------------------
+
+    async def on_received(self, frame: ReceivedFrame) -> None:
+        await self.ever_member(self.conversation_of(frame))
+        self.report(self.conversation_of(frame), delivered=frame.up_to)
 
     async def on_read(self, frame: ReadFrame) -> None:
-        change = await db.mark_message_read(
-            self.chat.conversation_id, self.user.pk, frame.up_to, self.user.get_username()
-        )
-        if change is not None:
-            await broadcast_status(change)
+        await self.ever_member(self.conversation_of(frame))
+        self.report(self.conversation_of(frame), read=frame.up_to)
 
-    async def on_sync(self, frame: SyncFrame) -> None:
-        # A client catching up gets the largest page there is.
-        await self.send_page("sync", after=frame.after, limit=MAX_PAGE)
+    def report(self, conversation_id: int, *, delivered: int = 0, read: int = 0) -> None:
+        """Coalesce a cursor report with others of the same burst; stored and announced shortly."""
+        old_delivered, old_read = self.pending_receipts.get(conversation_id, (0, 0))
+        self.pending_receipts[conversation_id] = (max(old_delivered, delivered), max(old_read, read))
+        if self.storing_receipts is None or self.storing_receipts.done():
+            self.storing_receipts = asyncio.create_task(self.store_receipts())
 
-    async def on_history(self, frame: HistoryFrame) -> None:
-        await self.send_page("history", before=frame.before, limit=frame.limit)
+    async def store_receipts(self) -> None:
+        """Store what this socket reported, coalescing bursts: one UPDATE and one receipt per conversation and batch."""
+        await asyncio.sleep(RECEIPT_COALESCE_SECONDS)
+        while self.pending_receipts:
+            pending, self.pending_receipts = self.pending_receipts, {}
+            for conversation_id, (delivered, read) in pending.items():
+                mark = CursorMark(conversation_id, self.user.pk, self.username, delivered or None, read or None)
+                try:
+                    settled = await receipt_writer.submit(mark)
+                    await receipts.announce(settled)
+                except Exception as exc:  # noqa: BLE001 - a receipt can wait for the next report or sync
+                    await messaging_logger.aerror(
+                        category_for_exception(exc), "could not store a receipt", user=self.user, exc=exc
+                    )
 
-    async def send_page(
-        self, kind: str, *, after: int | None = None, before: int | None = None, limit: int
-    ) -> None:
-        """Answer ``sync`` or ``history`` (``kind``); what the page delivered is announced."""
-        page = await db.get_messages(
-            self.chat.conversation_id,
-            self.user.pk,
-            after=after,
-            before=before,
-            limit=limit,
-            username=self.user.get_username(),
-        )
-        await self.send_frame(page_frame(kind, page.messages, page.has_more))
-        if page.delivered is not None:
-            await broadcast_status(page.delivered)
+    # --- Typing, viewing, muting ---------------------------------------------------
 
-    # --- Group events ------------------------------------------------------------
+    async def on_typing(self, frame: TypingFrame) -> None:
+        conversation_id = self.conversation_of(frame)
+        await self.current_member(conversation_id)
+        if not self.typing_allowance.take():
+            raise RateLimited(
+                "too many typing frames; send one every couple of seconds",
+                retry_after=round(self.limits.typing_rate.seconds / self.limits.typing_rate.count, 3)
+                if self.limits.typing_rate
+                else 0,
+            )
+        await self.typing.set(conversation_id, frame.is_typing)
 
-    async def chat_message(self, event: dict[str, Any]) -> None:
-        await self.send_text(event["text"])
-        if event["recipient_id"] != self.user.pk:
+    async def announce_typing(self, conversation_id: int, is_typing: bool) -> None:
+        await publish_typing(conversation_id, self.user.pk, self.username, is_typing)
+
+    async def on_view(self, frame: ViewFrame) -> None:
+        if frame.conversation is not None:
+            await self.current_member(frame.conversation)
+        if frame.conversation == self.viewing:
             return
-        metrics.DELIVERY_LATENCY.observe(max(0.0, time.time() - event["created_at"]))
-        if event["status"] == MessageStatus.SENT and event["seq"] > self.delivered_pending:
-            self.delivered_pending = event["seq"]
-            if self.delivering is None or self.delivering.done():
-                self.delivering = asyncio.create_task(self.store_delivered())
+        self.set_viewing_locally(frame.conversation)
+        await db.set_viewing(self.channel_name, frame.conversation)
 
-    async def store_delivered(self) -> None:
-        """Mark what this socket was handed as delivered, coalescing bursts into ranges.
+    def set_viewing_locally(self, conversation_id: int | None) -> None:
+        self.viewing = conversation_id
 
-        It waits ``DELIVERED_COALESCE_SECONDS`` first: a burst of messages then
-        costs one UPDATE and one ``status`` frame instead of one per message,
-        for a tick that shows a few tens of milliseconds later.
-        """
-        await asyncio.sleep(DELIVERED_COALESCE_SECONDS)
-        while self.delivered_done < self.delivered_pending:
-            up_to = self.delivered_pending
-            try:
-                change = await delivered_writer.submit(
-                    DeliveredMark(self.chat.conversation_id, self.user.pk, up_to, self.user.get_username())
-                )
-            except Exception as exc:  # noqa: BLE001 - the message reached the socket; the tick can wait for sync
-                await messaging_logger.aerror(
-                    category_for_exception(exc), "could not mark a pushed message delivered", user=self.user, exc=exc
-                )
-                return
-            self.delivered_done = up_to
-            if change is not None:
-                await broadcast_status(change)
+    async def on_mute(self, frame: MuteFrame) -> None:
+        muted_until = await db.mute(self.user.pk, frame.conversation, frame.until)
+        await self.send_frame(answer(muted_frame(frame.conversation, muted_until), frame.ref))
+        await publish_muted(self.user.pk, frame.conversation, muted_until, origin=self.channel_name)
 
-    chat_status = MessagingConsumer.broadcast_text
+    # --- Group changes --------------------------------------------------------------
 
-    async def chat_typing(self, event: dict[str, Any]) -> None:
+    async def on_create_group(self, frame: CreateGroupFrame) -> None:
+        change = await db.create_group(
+            self.user, frame.title, list(frame.members), frame.client_id, max_members=self.limits.max_group_members
+        )
+        payload = await membership.announce(change)
+        summary = await membership.creator_summary(change, self.user)
+        await self.send_frame(answer(event_ack_frame(payload, conversation=summary), frame.ref))
+
+    async def group_change(self, frame: Any, change_coro: Any) -> None:
+        change = await change_coro
+        payload = await membership.announce(change)
+        await self.send_frame(answer(event_ack_frame(payload), frame.ref))
+
+    async def on_add_members(self, frame: AddMembersFrame) -> None:
+        await self.group_change(
+            frame,
+            db.add_members(
+                self.user, frame.conversation, list(frame.users), frame.client_id, max_members=self.limits.max_group_members
+            ),
+        )
+
+    async def on_remove_member(self, frame: RemoveMemberFrame) -> None:
+        await self.group_change(frame, db.remove_member(self.user, frame.conversation, frame.user, frame.client_id))
+
+    async def on_leave(self, frame: LeaveFrame) -> None:
+        await self.group_change(frame, db.leave(self.user, frame.conversation, frame.client_id))
+
+    async def on_rename(self, frame: RenameFrame) -> None:
+        await self.group_change(frame, db.rename(self.user, frame.conversation, frame.title, frame.client_id))
+
+    async def on_set_role(self, frame: SetRoleFrame) -> None:
+        await self.group_change(
+            frame, db.set_role(self.user, frame.conversation, frame.user, frame.role, frame.client_id)
+        )
+
+    # --- Group events ---------------------------------------------------------------
+
+    async def conversation_event(self, event: dict[str, Any]) -> None:
+        """A new event of a conversation: forwarded if the user may see it, as of that event's membership."""
+        window = await self.window_for(event["conversation"], event["mseq"])
+        if window is None or not window.sees(event["seq"]):
+            return
+        await self.send_event(event, window)
+        if event["sender_id"] != self.user.pk:
+            metrics.DELIVERY_LATENCY.observe(max(0.0, time.time() - event["created_at"]))
+        if event["kind"] in (EventKind.MEMBER_REMOVED, EventKind.MEMBER_LEFT) and window.is_member:
+            # Our own leave may arrive before the notice on our user group.
+            await self.window_for(event["conversation"], event["seq"])
+
+    async def send_event(self, event: dict[str, Any], window: Window) -> None:
+        await self.send_text(event["text"])
+
+    async def conversation_receipt(self, event: dict[str, Any]) -> None:
+        window = self.windows.get(event["conversation"])
+        if window is not None and window.is_member:
+            await self.send_receipt(event)
+
+    async def send_receipt(self, event: dict[str, Any]) -> None:
+        await self.send_text(event["text"])
+
+    async def conversation_typing(self, event: dict[str, Any]) -> None:
+        window = self.windows.get(event["conversation"])
+        if event["user_id"] != self.user.pk and window is not None and window.is_member:
+            await self.send_typing(event)
+
+    async def send_typing(self, event: dict[str, Any]) -> None:
+        await self.send_text(event["text"])
+
+    async def conversation_presence(self, event: dict[str, Any]) -> None:
         if event["user_id"] != self.user.pk:
             await self.send_text(event["text"])
 
-    # --- Helpers -----------------------------------------------------------------
-
-    async def set_typing(self, is_typing: bool) -> None:
-        """Tell the peer; refreshes within the expiry are not re-broadcast."""
-        loop = asyncio.get_running_loop()
-        if self.typing_expiry is not None:
-            self.typing_expiry.cancel()
-            self.typing_expiry = None
-        if is_typing:
-            self.typing_expiry = loop.call_later(
-                self.limits.typing_expiry, lambda: asyncio.ensure_future(self.set_typing(False))
-            )
-            # Re-announce well before the peer's copy expires, not on every keystroke.
-            if self.typing and loop.time() - self.typing_sent_at < self.limits.typing_expiry / 2:
-                return
-        elif not self.typing:
-            return
-        self.typing = is_typing
-        self.typing_sent_at = loop.time()
-        await broadcast_frame(
-            self.chat.group_name,
-            "chat.typing",
-            typing_frame(self.user.get_username(), is_typing),
-            user_id=self.user.pk,
+    async def user_membership(self, event: dict[str, Any]) -> None:
+        """The user joined or left a conversation (any tab, any process): follow it, and tell the client."""
+        await self.remember(
+            Window(event["conversation"], event["kind"], event["joined_seq"], event["left_seq"], event["mseq"])
         )
+        await self.send_text(event["text"])
+
+    async def user_muted(self, event: dict[str, Any]) -> None:
+        if event.get("origin") != self.channel_name:
+            await self.send_text(event["text"])
+
+
+class DirectChatConsumer(ChatConsumer):
+    """``ws/chat/<username>/``: the first contract's one-to-one socket, on the same machinery.
+
+    Frames name no conversation: it is the direct one with ``<username>``.
+    Pushes are rendered in that contract's shapes (``message`` with ``M``,
+    ``status``), and it keeps that contract's delivery rule: a message pushed
+    to this socket, or fetched by ``sync``/``history``, is delivered.
+    """
+
+    frames = DIRECT_FRAMES
+    url_kwargs = ("username",)
+    conversation_required = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.conversation_id = 0
+        self.peer: Any = None
+
+    async def connect(self) -> None:
+        data = self.authenticate()
+        if data is None:
+            await self.refuse()
+            return
+        opening = await db.open_direct(self.user, data["username"])
+        if opening is None:
+            await self.refuse()
+            return
+        self.conversation_id, self.peer = opening.conversation.pk, opening.peer
+        await self.remember(opening.window)
+        snapshot = await self.join()
+        if snapshot is None:
+            return
+        self.set_viewing_locally(self.conversation_id)
+        await self.send_frame(
+            direct_connected_frame(
+                self.peer.get_username(),
+                snapshot["peer_online"],
+                snapshot["peer_last_seen"],
+                snapshot["last_seq"],
+                snapshot["unread"],
+            )
+        )
+
+    async def register(self) -> tuple[Any, Any]:
+        """Register the socket (as viewing its conversation) and read the ``connected`` snapshot in one trip."""
+        change = await db.register_connection(
+            self.user.pk,
+            self.channel_name,
+            self.connection_kind,
+            tracker.server_id,
+            self.conversation_id,
+            max_sockets=self.limits.max_sockets_per_user,
+            expiry=self.limits.presence_expiry,
+            username=self.username,
+        )
+        snapshot = await db.direct_snapshot(self.user.pk, self.conversation_id, self.peer.pk, self.limits.presence_expiry)
+        return change, snapshot
+
+    def conversation_of(self, frame: Any) -> int:
+        return self.conversation_id
+
+    async def on_message(self, frame: MessageFrame) -> None:
+        item = NewMessage(self.conversation_id, self.user, frame.content, frame.client_id, self.bucket)
+        self.in_flight.append((frame, message_writer.enqueue(item)))
+        if self.finisher is None or self.finisher.done():
+            self.finisher = asyncio.create_task(self.finish_messages())
+
+    def ack(self, payload: dict[str, Any], appended: Any) -> dict[str, Any]:
+        return ack_frame(self.as_message(payload))
+
+    def as_message(self, payload: dict[str, Any], recipient: Cursors | None = None) -> dict[str, Any]:
+        """An event payload ``E`` as the first contract's message ``M``."""
+        if recipient is None:
+            recipient = Cursors(self.peer.get_username() if payload["sender"] == self.username else self.username)
+        return message_payload(payload, recipient)
+
+    async def on_sync(self, frame: SyncFrame) -> None:
+        page = await db.sync_page(self.user.pk, self.conversation_id, frame.after, MAX_PAGE)
+        await self.send_messages("sync", page.member, page.page, page.receipts)
+
+    async def on_history(self, frame: HistoryFrame) -> None:
+        member, page = await db.history_page(self.user.pk, self.conversation_id, frame.before, frame.limit)
+        receipts_ = await db.receipts_of(self.conversation_id, exclude_user_id=self.user.pk)
+        await self.send_messages("history", member, page, receipts_)
+
+    async def send_messages(self, kind: str, member: Any, page: Any, peer_receipts: list[Any]) -> None:
+        """A page in the first contract's shape; what it hands over is delivered (that contract's rule)."""
+        mine = Cursors(self.username, member.delivered_seq, member.read_seq, member.delivered_at, member.read_at)
+        peer = peer_receipts[0] if peer_receipts else None
+        theirs = Cursors(
+            self.peer.get_username(),
+            *((peer.delivered_seq, peer.read_seq, peer.delivered_at, peer.read_at) if peer else ()),
+        )
+        items = []
+        highest_incoming = 0
+        for event in page.events:
+            if event.kind != EventKind.MESSAGE:
+                continue
+            incoming = event.sender_id != self.user.pk
+            if incoming:
+                highest_incoming = max(highest_incoming, event.seq)
+            items.append(self.as_message(event_payload(event), mine if incoming else theirs))
+        await self.send_frame(page_frame(kind, items, page.has_more))
+        if highest_incoming > member.delivered_seq:
+            self.report(self.conversation_id, delivered=highest_incoming)
+
+    async def send_event(self, event: dict[str, Any], window: Window) -> None:
+        if event["kind"] != EventKind.MESSAGE:
+            return
+        payload = json.loads(event["text"])["event"]
+        await self.send_frame(message_frame(self.as_message(payload)))
+        if event["sender_id"] != self.user.pk:
+            self.report(self.conversation_id, delivered=event["seq"])
+
+    async def send_receipt(self, event: dict[str, Any]) -> None:
+        moment = datetime.datetime.fromtimestamp(event["at"], tz=datetime.timezone.utc)
+        if event["delivered_moved"]:
+            await self.send_frame(status_frame("delivered", event["delivered_seq"], event["username"], moment))
+        if event["read_moved"]:
+            await self.send_frame(status_frame("read", event["read_seq"], event["username"], moment))
+
+    async def send_typing(self, event: dict[str, Any]) -> None:
+        await self.send_frame(typing_frame(event["username"], event["is_typing"]))
+
+    async def user_membership(self, event: dict[str, Any]) -> None:
+        """Only this conversation matters here, and it never changes members."""
+
+    async def user_muted(self, event: dict[str, Any]) -> None:
+        """Muting is not part of the first contract."""
 
 
 class NotificationsConsumer(MessagingConsumer):
     """``ws/notifications/``: the signed-in user's notifications and unread count."""
 
-    frames = frozenset({"mark_read", "mark_all_read", "list", "ping"})
+    frames = NOTIFICATION_FRAMES
     connection_kind = Connection.Kind.NOTIFICATIONS
     url_kwargs = ()
 
@@ -542,27 +583,26 @@ class NotificationsConsumer(MessagingConsumer):
         if self.authenticate() is None:
             await self.refuse()
             return
-        await self.subscribe(self.group)
+        await self.subscribe(notifications_group(self.user.pk))
         if await self.join() is None:
             return
         await self.send_frame(unread_count_frame(await db.notification_unread_count(self.user.pk)))
 
-    @property
-    def group(self) -> str:
-        return notification_service.notifications_group(self.user.pk)
-
     async def on_mark_read(self, frame: MarkReadFrame) -> None:
         unread = await db.mark_notification_read(self.user.pk, frame.id)
         if unread is not None:
-            await notification_service.push_unread_count(self.user.pk, unread)
+            await push_unread_count(self.user.pk, unread)
 
     async def on_mark_all_read(self, frame: MarkAllReadFrame) -> None:
         unread = await db.mark_all_notifications_read(self.user.pk)
         if unread is not None:
-            await notification_service.push_unread_count(self.user.pk, unread)
+            await push_unread_count(self.user.pk, unread)
 
     async def on_list(self, frame: ListFrame) -> None:
         items, has_more = await db.list_notifications(self.user.pk, frame.before, frame.limit)
-        await self.send_frame(notifications_page_frame(items, has_more))
+        await self.send_frame(answer(notifications_page_frame(items, has_more), frame.ref))
 
     notification_push = MessagingConsumer.broadcast_text
+
+
+__all__ = ["ChatConsumer", "DirectChatConsumer", "NotificationsConsumer", "conf"]

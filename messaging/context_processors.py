@@ -7,7 +7,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from . import async_handlers as handlers
+from .store.notifications import notification_unread_count
 
 
 def notification_bell(request: HttpRequest) -> dict[str, Any]:
@@ -17,4 +17,4 @@ def notification_bell(request: HttpRequest) -> dict[str, Any]:
         return {}
     # A template calls a callable each time it shows it (base.html does three
     # times): cached, it is counted once per render, and only if shown.
-    return {"notification_unread": functools.cache(functools.partial(handlers.notification_unread_count, user.pk))}
+    return {"notification_unread": functools.cache(functools.partial(notification_unread_count, user.pk))}

@@ -1,43 +1,55 @@
-"""Errors of the messaging app.
+"""Errors of the wire contract.
 
-Inside the app an error is an exception carrying a protocol ``code``; at the
-edge (the consumers and the HTTP API) :func:`messaging.serializers.error_frame`
-turns it into ``{"type": "error", "code", "detail"}``. One place maps one to the
-other, so a new error is a new class here and nothing else.
+At the edge (the consumers and the HTTP API) an error is an exception
+carrying a protocol ``code``; :func:`messaging.serializers.error_frame` turns
+it into ``{"type": "error", "code", "detail", ...}``. The database layer raises
+errors of its own (:mod:`messaging.store.errors`) that know nothing of the
+wire; :func:`messaging.actions.errors.wire_error` maps those to these.
 """
 
 from __future__ import annotations
 
 import enum
+from typing import Any
 
 
 class ErrorCode(str, enum.Enum):
-    """The error codes of the wire contract, plus the HTTP-only ones."""
+    """The error codes of the wire contract."""
 
     INVALID_JSON = "invalid_json"
     INVALID_FRAME = "invalid_frame"
     TOO_LARGE = "too_large"
     RATE_LIMITED = "rate_limited"
-    SERVER_ERROR = "server_error"
-    # HTTP API only: a socket is refused at the handshake instead.
-    FORBIDDEN = "forbidden"
     NOT_FOUND = "not_found"
+    FORBIDDEN = "forbidden"
+    TOO_MANY_MEMBERS = "too_many_members"
+    TOO_MANY_SOCKETS = "too_many_sockets"
+    SERVER_ERROR = "server_error"
 
 
 class MessagingException(Exception):
-    """Base of every error that reaches a client as an error frame."""
+    """Base of every error that reaches a client as an error frame.
+
+    ``client_id`` and ``ref`` are echoed so the client can match the error to
+    what it sent; ``extra`` holds the structured fields of the code
+    (``retry_after``, ``limit``).
+    """
 
     code: ErrorCode = ErrorCode.SERVER_ERROR
     http_status: int = 500
 
-    def __init__(self, detail: str = "", *, client_id: str | None = None) -> None:
+    def __init__(
+        self, detail: str = "", *, client_id: str | None = None, ref: Any = None, **extra: Any
+    ) -> None:
         super().__init__(detail)
         self.detail = detail or self.code.value.replace("_", " ")
         self.client_id = client_id
+        self.ref = ref
+        self.extra = extra
 
 
 class ProtocolError(MessagingException):
-    """The client sent something the contract does not allow."""
+    """The client sent something the contract does not allow (counts toward the abuse close)."""
 
 
 class InvalidJSON(ProtocolError):
@@ -55,19 +67,39 @@ class TooLarge(ProtocolError):
     http_status = 413
 
 
-class RateLimited(ProtocolError):
+class Refused(MessagingException):
+    """A well-formed request the server will not carry out (not a bad frame)."""
+
+
+class RateLimited(Refused):
+    """Over an allowance: ``retry_after`` seconds until the next try may pass."""
+
     code = ErrorCode.RATE_LIMITED
     http_status = 429
 
 
-class Forbidden(ProtocolError):
+class NotFound(Refused):
+    code = ErrorCode.NOT_FOUND
+    http_status = 404
+
+
+class Forbidden(Refused):
     code = ErrorCode.FORBIDDEN
     http_status = 403
 
 
-class NotFound(ProtocolError):
-    code = ErrorCode.NOT_FOUND
-    http_status = 404
+class TooManyMembers(Refused):
+    """A group would exceed ``MESSAGING_MAX_GROUP_MEMBERS``."""
+
+    code = ErrorCode.TOO_MANY_MEMBERS
+    http_status = 413
+
+
+class TooManySockets(Refused):
+    """The user already has ``MESSAGING_MAX_SOCKETS_PER_USER`` open sockets."""
+
+    code = ErrorCode.TOO_MANY_SOCKETS
+    http_status = 429
 
 
 class ServerError(MessagingException):
@@ -83,10 +115,3 @@ class ServerError(MessagingException):
 
 class SerializationError(ServerError):
     """A value could not be turned into JSON."""
-
-
-class TooManySockets(ProtocolError):
-    """The user already has ``MESSAGING_MAX_SOCKETS_PER_USER`` open sockets."""
-
-    code = ErrorCode.RATE_LIMITED
-    http_status = 429

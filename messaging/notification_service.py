@@ -31,23 +31,21 @@ from channels.db import database_sync_to_async
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import close_old_connections, transaction
+from django.db.models import CharField, F, Sum, Value
+from django.db.models.functions import Cast, Replace
 from django.utils import timezone
 
 from . import conf
 from .logging_utils import category_for_exception, messaging_logger
-from .models import Connection, Message, Notification, NotificationKind, NotificationPreference
+from .models import Connection, Conversation, Event, Notification, NotificationKind, NotificationPreference, Participant
 from .ops import metrics
 from .ops.circuit_breaker import make_breaker
-from .pubsub import broadcast_frame
+from .pubsub import broadcast_frame, notifications_group
 from .retry_handler import claim, enqueue, retry_operation, run_item
 from .serializers import notification_frame, unread_count_frame
+from .store.notifications import new_message_group_key, notification_unread_count
 
 EMAIL_OPERATION = "notification.email"
-
-
-def notifications_group(user_id: int) -> str:
-    """The ``ws/notifications/`` sockets of one user."""
-    return f"notifications.{user_id}"
 
 
 # --- Preferences -------------------------------------------------------------
@@ -117,7 +115,7 @@ def store_notification(
     *,
     group_key: str = "",
     group_title: str | None = None,
-    message: Message | None = None,
+    message: Event | None = None,
     now: datetime.datetime | None = None,
     sockets: Sockets | None = None,
 ) -> Delivery:
@@ -168,7 +166,7 @@ def store_notification(
         delivery = Delivery(
             notification=notification,
             push=preference.in_app,
-            unread=Notification.objects.filter(user_id=user_id, read=False).count(),
+            unread=notification_unread_count(user_id),
             listening=any(kind == Connection.Kind.NOTIFICATIONS for kind, _ in sockets),
         )
         decision = _email_decision(user_id, preference, now, online=bool(sockets)) if created else "grouped"
@@ -193,17 +191,23 @@ def live_sockets(user_id: int, now: datetime.datetime) -> Sockets:
 
 
 def _email_decision(user_id: int, preference: Preference, now: datetime.datetime, *, online: bool) -> str:
-    """"queued", or why not: email only a user who is away (no open socket anywhere) and has an address.
+    """:func:`_email_decision_for` one user, whose address is looked up (one query) only if they would be emailed."""
+    decision = _email_decision_for(preference, now, online=online, address=None)
+    if decision != "skipped_no_address":
+        return decision
+    address = get_user_model().objects.filter(pk=user_id).values_list("email", flat=True).first()
+    return _email_decision_for(preference, now, online=online, address=address)
 
-    The address is looked up (one query) only for a user who would be emailed.
-    """
+
+def _email_decision_for(preference: Preference, now: datetime.datetime, *, online: bool, address: str | None) -> str:
+    """"queued", or why not: email only a user who is away (no open socket anywhere) and has an address."""
     if not preference.email:
         return "skipped_preference"
     if in_quiet_hours(now, preference.quiet_hours_start, preference.quiet_hours_end, preference.timezone):
         return "skipped_quiet_hours"
     if online:
         return "skipped_online"
-    if not get_user_model().objects.filter(pk=user_id).values_list("email", flat=True).first():
+    if not address:
         return "skipped_no_address"
     return "queued"
 
@@ -354,57 +358,184 @@ async def anotify(user_id: int, kind: str, title: str, body: str = "", url: str 
 # --- new_message -----------------------------------------------------------------
 
 
-def has_conversation_open(user_id: int, conversation_id: int) -> bool:
-    return (Connection.Kind.CHAT, conversation_id) in live_sockets(user_id, timezone.now())
-
-
-def _new_message_options(message: Message) -> dict[str, Any]:
-    sender = message.sender.get_username()
-    preview = message.content if len(message.content) <= 140 else message.content[:139] + "…"
+def _new_message_texts(event: Event) -> dict[str, str]:
+    """Title, grouped title, body and link of a message's notification, as its recipients see it."""
+    conversation = event.conversation
+    sender = event.sender.get_username()
+    preview = event.content if len(event.content) <= 140 else event.content[:139] + "…"
+    if conversation.kind == Conversation.Kind.GROUP:
+        return {
+            "title": f"New message in {conversation.title}",
+            "group_title": f"{{count}} new messages in {conversation.title}",
+            "body": f"{sender}: {preview}",
+            "url": f"/messages/c/{conversation.pk}/",
+        }
     return {
-        "kind": NotificationKind.NEW_MESSAGE,
         "title": f"New message from {sender}",
+        "group_title": f"{{count}} new messages from {sender}",
         "body": preview,
         "url": f"/messages/{sender}/",
-        "group_key": f"new_message:{message.conversation_id}",
-        "group_title": f"{{count}} new messages from {sender}",
-        "message": message,
     }
 
 
-def store_new_message_notification(message: Message) -> Delivery | None:
-    """The recipient's ``new_message`` notification, unless they have the conversation open."""
-    if message.recipient_id is None:
-        return None
+def new_message_recipients(event: Event, now: datetime.datetime) -> list[int]:
+    """The members a message notifies: current members but the sender, not muted, not viewing it in a tab.
+
+    One query, however big the group.
+    """
+    cutoff = now - datetime.timedelta(seconds=conf.limits().presence_expiry)
+    viewing = Connection.objects.filter(
+        conversation_id=event.conversation_id, kind=Connection.Kind.CHAT, last_heartbeat__gte=cutoff
+    ).values("user_id")
+    return list(
+        Participant.objects.filter(conversation_id=event.conversation_id, left_seq__isnull=True)
+        .exclude(user_id=event.sender_id)
+        .exclude(muted_until__gt=now)
+        .exclude(user_id__in=viewing)
+        .values_list("user_id", flat=True)
+    )
+
+
+def store_new_message_notifications(event: Event) -> list[Delivery]:
+    """The ``new_message`` notifications of a stored message, set-based for any group size.
+
+    A member who already has an unread one for the conversation from the last
+    ``MESSAGING_NOTIFICATION_GROUP_SECONDS`` gets it counted up (one UPDATE
+    for all of them); the others get a new row (one bulk INSERT), and those
+    who are away and want email get it queued. A handful of queries however
+    many members: a message to a big group never costs a query per member.
+    """
     now = timezone.now()
-    sockets = live_sockets(message.recipient_id, now)
-    if (Connection.Kind.CHAT, message.conversation_id) in sockets:
-        return None
-    return store_notification(message.recipient_id, **_new_message_options(message), now=now, sockets=sockets)
+    recipients = new_message_recipients(event, now)
+    if not recipients:
+        return []
+    texts = _new_message_texts(event)
+    key = new_message_group_key(event.conversation_id)
+    preferences = _preferences(recipients, NotificationKind.NEW_MESSAGE)
+    sockets = _live_sockets_of(recipients, now)
+    with transaction.atomic():
+        grouped = dict(
+            Notification.objects.select_for_update()
+            .filter(
+                user_id__in=recipients,
+                group_key=key,
+                read=False,
+                updated_at__gte=now - datetime.timedelta(seconds=_group_seconds()),
+            )
+            .order_by("user_id", "-id")
+            .values_list("user_id", "id")
+        )
+        if grouped:
+            Notification.objects.filter(pk__in=list(grouped.values())).update(
+                count=F("count") + 1,
+                title=Replace(Value(texts["group_title"]), Value("{count}"), Cast(F("count") + 1, CharField())),
+                body=texts["body"],
+                updated_at=now,
+                message=event,
+            )
+        fresh = [
+            Notification(
+                user_id=user_id,
+                kind=NotificationKind.NEW_MESSAGE,
+                title=texts["title"],
+                body=texts["body"],
+                url=texts["url"],
+                group_key=key,
+                message=event,
+                created_at=now,
+                updated_at=now,
+            )
+            for user_id in recipients
+            if user_id not in grouped
+        ]
+        Notification.objects.bulk_create(fresh)
+        rows = {n.user_id: n for n in Notification.objects.filter(user_id__in=recipients, group_key=key, read=False, updated_at=now)}
+        unread = _unread_counts(recipients)
+        deliveries = []
+        addresses = _email_addresses([n.user_id for n in fresh])
+        for user_id in recipients:
+            notification = rows.get(user_id)
+            if notification is None:
+                continue
+            preference = preferences.get(user_id, Preference())
+            delivery = Delivery(
+                notification=notification,
+                push=preference.in_app,
+                unread=unread.get(user_id, 0),
+                listening=any(kind == Connection.Kind.NOTIFICATIONS for kind, _ in sockets.get(user_id, ())),
+            )
+            if user_id in grouped:
+                decision = "grouped"
+            else:
+                decision = _email_decision_for(preference, now, online=bool(sockets.get(user_id)), address=addresses.get(user_id))
+            metrics.NOTIFICATION_DELIVERIES.labels("email", decision).inc()
+            if decision == "queued":
+                item = enqueue(EMAIL_OPERATION, {"notification": notification.pk}, notification=notification)
+                notification.email_state = Notification.EmailState.QUEUED
+                delivery.email_item_id = item.pk
+            deliveries.append(delivery)
+        queued = [d.notification.pk for d in deliveries if d.email_item_id is not None]
+        if queued:
+            Notification.objects.filter(pk__in=queued).update(email_state=Notification.EmailState.QUEUED)
+    return deliveries
 
 
-def notify_new_message(message: Message) -> None:
-    """The recipient's ``new_message`` notification. Never raises: the message is stored already."""
+def _preferences(user_ids: list[int], kind: str) -> dict[int, Preference]:
+    return {
+        row.user_id: Preference(row.in_app, row.email, row.quiet_hours_start, row.quiet_hours_end, row.timezone)
+        for row in NotificationPreference.objects.filter(user_id__in=user_ids, kind=kind)
+    }
+
+
+def _live_sockets_of(user_ids: list[int], now: datetime.datetime) -> dict[int, Sockets]:
+    cutoff = now - datetime.timedelta(seconds=conf.limits().presence_expiry)
+    found: dict[int, set[tuple[str, int | None]]] = {}
+    for user_id, kind, conversation_id in Connection.objects.filter(
+        user_id__in=user_ids, last_heartbeat__gte=cutoff
+    ).values_list("user_id", "kind", "conversation_id"):
+        found.setdefault(user_id, set()).add((kind, conversation_id))
+    return {user_id: frozenset(kinds) for user_id, kinds in found.items()}
+
+
+def _unread_counts(user_ids: list[int]) -> dict[int, int]:
+    return dict(
+        Notification.objects.filter(user_id__in=user_ids, read=False)
+        .values("user_id")
+        .annotate(n=Sum("count"))
+        .values_list("user_id", "n")
+    )
+
+
+def _email_addresses(user_ids: list[int]) -> dict[int, str]:
+    if not user_ids:
+        return {}
+    return dict(get_user_model().objects.filter(pk__in=user_ids).exclude(email="").values_list("pk", "email"))
+
+
+def notify_new_message(event: Event) -> None:
+    """The members' ``new_message`` notifications. Never raises: the message is stored already."""
     try:
-        deliver_sync(store_new_message_notification(message))
+        for delivery in store_new_message_notifications(event):
+            deliver_sync(delivery)
     except Exception as exc:  # noqa: BLE001 - a failed notification must not fail the send
-        _log_new_message_failure(message, exc)
+        _log_new_message_failure(event, exc)
 
 
-async def anotify_new_message(message: Message) -> None:
+async def anotify_new_message(event: Event) -> None:
     """:func:`notify_new_message` for async code."""
     try:
-        await deliver(await database_sync_to_async(store_new_message_notification)(message))
+        for delivery in await database_sync_to_async(store_new_message_notifications)(event):
+            await deliver(delivery)
     except Exception as exc:  # noqa: BLE001 - a failed notification must not fail the send
-        await database_sync_to_async(_log_new_message_failure)(message, exc)
+        await database_sync_to_async(_log_new_message_failure)(event, exc)
 
 
-def _log_new_message_failure(message: Message, exc: BaseException) -> None:
+def _log_new_message_failure(event: Event, exc: BaseException) -> None:
     messaging_logger.error(
         category_for_exception(exc),
-        "could not create the new_message notification",
-        user=message.sender,
-        context={"message": message.pk, "recipient": message.recipient_id},
+        "could not create the new_message notifications",
+        user=event.sender,
+        context={"event": event.pk, "conversation": event.conversation_id},
         exc=exc,
-        message_id=message.pk,
+        message_id=event.pk,
     )

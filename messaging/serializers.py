@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypedDict
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -17,7 +18,40 @@ from django.utils import timezone
 
 from .connection_validator import strict_loads
 from .exceptions import MessagingException, SerializationError
-from .models import ArchivedEvent, Event, Message, Notification
+from .models import ArchivedEvent, Event, Message, MessageStatus, Notification
+
+
+class EventPayload(TypedDict):
+    conversation: int
+    seq: int
+    id: int
+    kind: str
+    sender: str
+    created_at: datetime.datetime
+    client_id: str
+    content: str
+    target_seq: int | None
+    data: dict[str, Any]
+
+
+def event_payload(event: Event | ArchivedEvent) -> EventPayload:
+    """The event ``E`` of the contract.
+
+    ``sender`` is read from the related user, so callers should
+    ``select_related("sender")`` when they serialize many.
+    """
+    return {
+        "conversation": event.conversation_id,
+        "seq": event.seq,
+        "id": event.pk,
+        "kind": event.kind,
+        "sender": event.sender.get_username(),
+        "created_at": event.created_at,
+        "client_id": event.client_id,
+        "content": event.content,
+        "target_seq": event.target_seq,
+        "data": event.data,
+    }
 
 
 class MessagePayload(TypedDict):
@@ -33,28 +67,51 @@ class MessagePayload(TypedDict):
     read_at: datetime.datetime | None
 
 
-def message_payload(message: Message | ArchivedMessage) -> MessagePayload:
-    """The message object ``M`` of the contract.
+@dataclass(frozen=True)
+class Cursors:
+    """A direct conversation member's cursors, for the first contract's ``M`` (status of messages to them)."""
 
-    ``sender``/``recipient`` are read from the related users, so callers should
-    ``select_related("sender", "recipient")`` when they serialize many.
+    username: str
+    delivered_seq: int = 0
+    read_seq: int = 0
+    delivered_at: datetime.datetime | None = None
+    read_at: datetime.datetime | None = None
+
+    def status_of(self, seq: int) -> str:
+        if self.read_seq >= seq:
+            return MessageStatus.READ
+        if self.delivered_seq >= seq:
+            return MessageStatus.DELIVERED
+        return MessageStatus.SENT
+
+
+def message_payload(event: EventPayload | dict[str, Any], recipient: Cursors) -> MessagePayload:
+    """The first contract's message ``M`` of a direct conversation's message event ``E``.
+
+    Its status comes from the recipient's cursors (a message just stored:
+    ``Cursors(recipient)``, which says ``sent``).
     """
+    status = recipient.status_of(event["seq"])
     return {
-        "id": message.pk,
-        "seq": message.seq,
-        "sender": message.sender.get_username(),
-        "recipient": message.recipient.get_username() if message.recipient_id else None,
-        "content": message.content,
-        "client_id": message.client_id,
-        "created_at": message.created_at,
-        "status": message.status,
-        "delivered_at": message.delivered_at,
-        "read_at": message.read_at,
+        "id": event["id"],
+        "seq": event["seq"],
+        "sender": event["sender"],
+        "recipient": recipient.username,
+        "content": event["content"],
+        "client_id": event["client_id"],
+        "created_at": event["created_at"],
+        "status": status,
+        "delivered_at": recipient.delivered_at if status != MessageStatus.SENT else None,
+        "read_at": recipient.read_at if status == MessageStatus.READ else None,
     }
 
 
 # Models the encoder knows how to turn into their contract payload.
-PAYLOADS: dict[type[models.Model], Callable[[Any], Any]] = {Message: message_payload, ArchivedEvent: message_payload}
+PAYLOADS: dict[type[models.Model], Callable[[Any], Any]] = {
+    Event: event_payload,
+    Message: event_payload,
+    ArchivedEvent: event_payload,
+}
 
 
 def isoformat(value: datetime.datetime) -> str:
@@ -113,14 +170,147 @@ def error_frame(error: MessagingException) -> dict[str, Any]:
     frame: dict[str, Any] = {"type": "error", "code": error.code.value, "detail": error.detail}
     if error.client_id is not None:
         frame["client_id"] = error.client_id
+    if error.ref is not None:
+        frame["ref"] = error.ref
+    frame.update(error.extra)
     return frame
 
 
-# --- Frames the server sends --------------------------------------------------
+def answer(frame: dict[str, Any], ref: Any) -> dict[str, Any]:
+    """``frame`` as the answer to a request that carried ``ref`` (added only when there was one)."""
+    if ref is not None:
+        frame["ref"] = ref
+    return frame
+
+
+# --- ws/chat/ frames ------------------------------------------------------------
+
+
+def connected_frame(username: str, limits: dict[str, int]) -> dict[str, Any]:
+    return {"type": "connected", "user": {"username": username}, "limits": limits}
+
+
+def event_frame(payload: EventPayload) -> dict[str, Any]:
+    return {"type": "event", "event": payload}
+
+
+def event_ack_frame(payload: EventPayload, **extra: Any) -> dict[str, Any]:
+    """The ``ack`` of a stored event; takes the payload so a send builds it once."""
+    return {"type": "ack", "client_id": payload["client_id"], "event": payload, **extra}
+
+
+def receipt_frame(conversation_id: int, username: str, delivered_seq: int, read_seq: int, at: datetime.datetime) -> dict[str, Any]:
+    return {
+        "type": "receipt",
+        "conversation": conversation_id,
+        "user": username,
+        "delivered_seq": delivered_seq,
+        "read_seq": read_seq,
+        "at": at,
+    }
+
+
+def receipt_payload(receipt: Any) -> dict[str, Any]:
+    """A member's cursors ``R`` in a list (sync answers, resume entries)."""
+    return {
+        "user": receipt.username,
+        "delivered_seq": receipt.delivered_seq,
+        "read_seq": receipt.read_seq,
+        "joined_seq": receipt.joined_seq,
+    }
+
+
+def conversation_payload(summary: Any) -> dict[str, Any]:
+    """The conversation summary ``C`` of the contract, from a :class:`messaging.store.conversations.Summary`."""
+    conversation, member = summary.conversation, summary.member
+    peer = None
+    if summary.peer is not None:
+        online, last_seen = summary.extra.get("presence", (False, None))
+        peer = {"username": summary.peer.get_username(), "online": online, "last_seen": last_seen}
+    return {
+        "id": conversation.pk,
+        "kind": conversation.kind,
+        "title": conversation.title if conversation.kind == conversation.Kind.GROUP else None,
+        "peer": peer,
+        "member_count": conversation.member_count,
+        "last_seq": conversation.last_seq if member.left_seq is None else min(conversation.last_seq, member.left_seq),
+        "last_message": event_payload(summary.last_message) if summary.last_message is not None else None,
+        "last_activity": conversation.last_message_at or conversation.created_at,
+        "role": member.role,
+        "joined_seq": member.joined_seq,
+        "left_seq": member.left_seq,
+        "delivered_seq": member.delivered_seq,
+        "read_seq": member.read_seq,
+        "unread": summary.unread,
+        "muted_until": member.muted_until,
+    }
+
+
+def conversation_frame(summary: Any) -> dict[str, Any]:
+    return {"type": "conversation", "conversation": conversation_payload(summary)}
+
+
+def sync_frame(conversation_id: int, events: list[Any], has_more: bool, last_seq: int, receipts: list[Any]) -> dict[str, Any]:
+    return {
+        "type": "sync",
+        "conversation": conversation_id,
+        "events": [event_payload(e) for e in events],
+        "has_more": has_more,
+        "last_seq": last_seq,
+        "receipts": [receipt_payload(r) for r in receipts],
+    }
+
+
+def history_frame(conversation_id: int, events: list[Any], has_more: bool) -> dict[str, Any]:
+    return {
+        "type": "history",
+        "conversation": conversation_id,
+        "events": [event_payload(e) for e in events],
+        "has_more": has_more,
+    }
+
+
+def resumed_payload(resumed: Any) -> dict[str, Any]:
+    return {
+        **conversation_payload(resumed.summary),
+        "events": [event_payload(e) for e in resumed.page.events],
+        "has_more": resumed.page.has_more,
+        "receipts": [receipt_payload(r) for r in resumed.receipts],
+    }
+
+
+def typing_frame(username: str, is_typing: bool, conversation_id: int | None = None) -> dict[str, Any]:
+    frame: dict[str, Any] = {"type": "typing", "user": username, "is_typing": is_typing}
+    if conversation_id is not None:
+        frame["conversation"] = conversation_id
+    return frame
+
+
+def presence_frame(username: str, online: bool, last_seen: datetime.datetime | None) -> dict[str, Any]:
+    return {"type": "presence", "user": username, "online": online, "last_seen": last_seen}
+
+
+def muted_frame(conversation_id: int, muted_until: datetime.datetime | None) -> dict[str, Any]:
+    return {"type": "muted", "conversation": conversation_id, "muted_until": muted_until}
+
+
+def member_payload(info: Any) -> dict[str, Any]:
+    return {
+        "username": info.username,
+        "role": info.role,
+        "joined_seq": info.joined_seq,
+        "delivered_seq": info.delivered_seq,
+        "read_seq": info.read_seq,
+        "online": info.online,
+        "last_seen": info.last_seen,
+    }
+
+
+# --- ws/chat/<username>/ frames (the first contract) -----------------------------
 
 
 def ack_frame(payload: MessagePayload) -> dict[str, Any]:
-    """The ``ack`` of a stored message; takes the payload so a send builds it once."""
+    """The first contract's ``ack`` of a stored message."""
     return {"type": "ack", "client_id": payload["client_id"], "message": payload}
 
 
@@ -128,24 +318,16 @@ def message_frame(payload: MessagePayload) -> dict[str, Any]:
     return {"type": "message", "message": payload}
 
 
-def page_frame(kind: str, messages: list[Message], has_more: bool) -> dict[str, Any]:
-    """The answer to ``sync`` or ``history`` (``kind``)."""
-    return {"type": kind, "messages": [message_payload(m) for m in messages], "has_more": has_more}
+def page_frame(kind: str, messages: list[MessagePayload], has_more: bool) -> dict[str, Any]:
+    """The first contract's answer to ``sync`` or ``history`` (``kind``)."""
+    return {"type": kind, "messages": messages, "has_more": has_more}
 
 
 def status_frame(status: str, up_to: int, by: str, at: datetime.datetime) -> dict[str, Any]:
     return {"type": "status", "status": status, "up_to": up_to, "by": by, "at": at}
 
 
-def typing_frame(username: str, is_typing: bool) -> dict[str, Any]:
-    return {"type": "typing", "user": username, "is_typing": is_typing}
-
-
-def presence_frame(username: str, online: bool, last_seen: datetime.datetime | None) -> dict[str, Any]:
-    return {"type": "presence", "user": username, "online": online, "last_seen": last_seen}
-
-
-def connected_frame(
+def direct_connected_frame(
     peer_username: str, peer_online: bool, peer_last_seen: datetime.datetime | None, last_seq: int, unread: int
 ) -> dict[str, Any]:
     return {

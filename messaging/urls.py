@@ -4,11 +4,32 @@ from .http import api, health, pages
 
 urlpatterns = [
     path("messages/", pages.inbox, name="inbox"),
+    path("messages/c/<int:conversation_id>/", pages.conversation_page, name="conversation"),
     path("messages/api/conversations", api.api_conversations, name="api-conversations"),
+    path("messages/api/conversations/<int:conversation_id>", api.api_conversation, name="api-conversation"),
+    path("messages/api/conversations/<int:conversation_id>/events", api.api_events, name="api-events"),
+    path(
+        "messages/api/conversations/<int:conversation_id>/history",
+        api.api_conversation_history,
+        name="api-conversation-history",
+    ),
+    path(
+        "messages/api/conversations/<int:conversation_id>/messages",
+        api.api_send_to_conversation,
+        name="api-conversation-send",
+    ),
+    path("messages/api/conversations/<int:conversation_id>/read", api.api_read, name="api-read"),
+    path("messages/api/conversations/<int:conversation_id>/members", api.api_add_members, name="api-add-members"),
+    path(
+        "messages/api/conversations/<int:conversation_id>/members/<str:username>/remove",
+        api.api_remove_member,
+        name="api-remove-member",
+    ),
+    path("messages/api/conversations/<int:conversation_id>/leave", api.api_leave, name="api-leave"),
+    path("messages/api/conversations/<int:conversation_id>/rename", api.api_rename, name="api-rename"),
     path("messages/api/users", api.api_users, name="api-users"),
     path("messages/api/<str:username>/history", api.api_history, name="api-history"),
     path("messages/api/<str:username>/send", api.api_send, name="api-send"),
-    path("messages/c/<int:conversation_id>/", pages.conversation_page, name="conversation"),
     path("messages/<str:username>/", pages.chat_page, name="chat"),
     path("notifications/", pages.notifications_page, name="notifications"),
     path("healthz", health.healthz, name="healthz"),

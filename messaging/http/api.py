@@ -1,12 +1,16 @@
-"""The HTTP API of the contract.
+"""The HTTP API of the contract: the socket's requests for clients that cannot hold a socket.
 
-The API speaks the same language as the socket: the same validator, limits,
-rate bucket and idempotency, and the same error body
-``{"type": "error", "code", "detail"}``.
+It speaks the socket's language: the same validator, limits, rate bucket,
+idempotency, membership checks and error body
+``{"type": "error", "code", "detail"}``, and it publishes what it changes
+through the same actions. The first contract's one-to-one endpoints
+(``/messages/api/<username>/history`` and ``send``) are kept beside it.
 """
 
+from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -16,13 +20,31 @@ from django.urls import reverse
 from django.views.csrf import csrf_failure as django_csrf_failure
 from django.views.decorators.http import require_GET, require_POST
 
-from .. import async_handlers as handlers
 from .. import conf, notification_service
-from ..connection_validator import ConnectionValidator, HistoryFrame, MessageFrame
-from ..exceptions import Forbidden, InvalidFrame, InvalidJSON, MessagingException, NotFound, TooLarge
+from ..actions import membership
+from ..actions import receipts as receipt_actions
+from ..actions.errors import wire_error
+from ..connection_validator import ConnectionValidator, Frame
+from ..exceptions import Forbidden, InvalidFrame, InvalidJSON, MessagingException, NotFound, RateLimited, TooLarge
 from ..ops.rate_limit import TokenBucket
-from ..pubsub import broadcast_message, broadcast_status
-from ..serializers import JSONSerializer, error_frame, message_frame, message_payload
+from ..pubsub import publish_event
+from ..serializers import (
+    Cursors,
+    JSONSerializer,
+    conversation_payload,
+    error_frame,
+    event_payload,
+    history_frame,
+    message_payload,
+    receipt_payload,
+    sync_frame,
+)
+from ..store import conversations, events, reading, receipts
+from ..store.errors import StoreError
+from ..store.users import find_peer, search_users
+
+#: how many usernames one search answers with
+USER_SEARCH_LIMIT = 10
 
 
 def json_response(body: dict[str, Any], status: int = 200) -> HttpResponse:
@@ -30,11 +52,14 @@ def json_response(body: dict[str, Any], status: int = 200) -> HttpResponse:
 
 
 def api_error(error: MessagingException) -> HttpResponse:
-    return json_response(error_frame(error), status=error.http_status)
+    response = json_response(error_frame(error), status=error.http_status)
+    if isinstance(error, RateLimited) and "retry_after" in error.extra:
+        response["Retry-After"] = str(max(1, math.ceil(error.extra["retry_after"])))
+    return response
 
 
 def api_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Anonymous callers get 403 JSON; messaging errors become their JSON answer."""
+    """Anonymous callers get 403 JSON; the store's refusals and messaging errors become their JSON answer."""
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -42,22 +67,47 @@ def api_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
             return api_error(Forbidden("sign in first"))
         try:
             return view(request, *args, **kwargs)
+        except StoreError as exc:
+            return api_error(wire_error(exc))
         except MessagingException as error:
             return api_error(error)
 
     return wrapper
 
 
-def _validator() -> ConnectionValidator:
+def _validator(*, conversation_required: bool = True) -> ConnectionValidator:
     limits = conf.limits()
-    return ConnectionValidator(max_length=limits.max_length, max_frame_bytes=limits.max_frame_bytes)
+    return ConnectionValidator(
+        max_length=limits.max_length,
+        max_frame_bytes=limits.max_frame_bytes,
+        max_title_length=limits.max_title_length,
+        max_group_members=limits.max_group_members,
+        conversation_required=conversation_required,
+    )
 
 
-def _open_chat(request: HttpRequest, username: str) -> handlers.ChatOpening:
-    chat = handlers.open_chat(request.user, username)
-    if chat is None:
-        raise NotFound(f"there is no one called {username!r} to talk to")
-    return chat
+def _frame(frame_type: str, data: dict[str, Any], *, conversation_required: bool = True) -> Any:
+    """``data`` validated as a socket frame of ``frame_type``, or its protocol error raised."""
+    frame: Frame | MessagingException = _validator(conversation_required=conversation_required).validate_message_data(
+        {**data, "type": frame_type}
+    )
+    if isinstance(frame, MessagingException):
+        raise frame
+    return frame
+
+
+def _body(request: HttpRequest) -> dict[str, Any]:
+    """The request's JSON object body, within the frame size limit."""
+    limit = conf.limits().max_frame_bytes
+    if len(request.body) > limit:
+        raise TooLarge(f"the body is over {limit} bytes")
+    try:
+        body = JSONSerializer.loads(request.body)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidJSON("the body is not JSON") from None
+    if not isinstance(body, dict):
+        raise InvalidFrame("the body must be a JSON object")
+    return body
 
 
 def _parse_int(value: str | None, name: str) -> int | None:
@@ -69,70 +119,252 @@ def _parse_int(value: str | None, name: str) -> int | None:
         raise InvalidFrame(f"'{name}' must be an integer") from None
 
 
-# --- API --------------------------------------------------------------------
+def _rate_bucket() -> TokenBucket:
+    return TokenBucket("messages", conf.limits().rate)
+
+
+# --- Conversations ----------------------------------------------------------------
+
+
+@api_view
+def api_conversations(request: HttpRequest) -> HttpResponse:
+    """GET: a page of the inbox; POST: create a group."""
+    if request.method == "POST":
+        return _create_group(request)
+    if request.method != "GET":
+        return json_response(error_frame(InvalidFrame("GET or POST")), status=405)
+    frame = _frame("conversations", {"before": request.GET.get("before") or None, "limit": _parse_int(request.GET.get("limit"), "limit")})
+    before = conversations.decode_cursor(frame.before) if frame.before else None
+    if frame.before and before is None:
+        raise NotFound("that page cursor is not one this server gave")
+    current = request.GET.get("current", "")[:150]
+    peer = find_peer(request.user, current) if current else None
+    rows, has_more, next_cursor = reading.inbox(
+        request.user,
+        before=before,
+        limit=frame.limit,
+        expiry=conf.limits().presence_expiry,
+        current_peer_id=peer.pk if peer is not None else None,
+    )
+    return json_response(
+        {"conversations": [conversation_payload(r) for r in rows], "has_more": has_more, "next": next_cursor}
+    )
+
+
+def _create_group(request: HttpRequest) -> HttpResponse:
+    frame = _frame("create_group", _body(request))
+    change = conversations.create_group(
+        request.user, frame.title, list(frame.members), frame.client_id, max_members=conf.limits().max_group_members
+    )
+    payload = async_to_sync(membership.announce)(change)
+    summary = reading.with_presence([conversations.summary_of(request.user, change.conversation.pk)], 0)[0]
+    return json_response(
+        {"conversation": conversation_payload(summary), "event": payload},
+        status=201 if change.appended.created else 200,
+    )
 
 
 @require_GET
 @api_view
-def api_history(request: HttpRequest, username: str) -> HttpResponse:
-    """A page of messages: the newest, ``before`` a seq (newest first) or ``after`` a seq (oldest first)."""
-    before = _parse_int(request.GET.get("before"), "before")
-    after = _parse_int(request.GET.get("after"), "after")
-    if before is not None and after is not None:
-        raise InvalidFrame("give 'before' or 'after', not both")
-    validator = _validator()
-    frame = validator.validate_message_data(
-        {"type": "history", "before": before, "limit": _parse_int(request.GET.get("limit"), "limit")}
-    )
-    if isinstance(frame, MessagingException):
-        raise frame
-    assert isinstance(frame, HistoryFrame)
-    if after is not None:
-        # The same check as the socket's ``sync`` frame gives its ``after``.
-        sync = validator.validate_message_data({"type": "sync", "after": after})
-        if isinstance(sync, MessagingException):
-            raise sync
-    chat = _open_chat(request, username)
-    page = handlers.get_messages(
-        chat.conversation_id, request.user.pk, before=frame.before, after=after, limit=frame.limit
-    )
-    if page.delivered is not None:
-        async_to_sync(broadcast_status)(page.delivered)
+def api_conversation(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    summary, receipt_rows = reading.conversation_detail(request.user, conversation_id, conf.limits().presence_expiry)
     return json_response(
-        {"messages": [message_payload(m) for m in page.messages], "has_more": page.has_more}
+        {"conversation": conversation_payload(summary), "receipts": [receipt_payload(r) for r in receipt_rows]}
+    )
+
+
+@require_GET
+@api_view
+def api_events(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    """A ``sync`` page: every event after ``after`` the user may see, oldest first."""
+    frame = _frame(
+        "sync",
+        {
+            "conversation": conversation_id,
+            "after": _parse_int(request.GET.get("after"), "after") or 0,
+            "limit": _parse_int(request.GET.get("limit"), "limit"),
+        },
+    )
+    page = reading.sync_page(request.user.pk, conversation_id, frame.after, frame.limit)
+    body = sync_frame(conversation_id, page.page.events, page.page.has_more, page.last_seq, page.receipts)
+    return json_response({key: value for key, value in body.items() if key != "type"})
+
+
+@require_GET
+@api_view
+def api_conversation_history(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    frame = _frame(
+        "history",
+        {
+            "conversation": conversation_id,
+            "before": _parse_int(request.GET.get("before"), "before"),
+            "limit": _parse_int(request.GET.get("limit"), "limit"),
+        },
+    )
+    member, page = reading.history_page(request.user.pk, conversation_id, frame.before, frame.limit)
+    body = history_frame(conversation_id, page.events, page.has_more)
+    return json_response({key: value for key, value in body.items() if key != "type"})
+
+
+@require_POST
+@api_view
+def api_send_to_conversation(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    frame = _frame("message", {**_body(request), "conversation": conversation_id, "to": None})
+    appended = events.create_message(
+        conversation_id, request.user, frame.content, frame.client_id, bucket=_rate_bucket()
+    )
+    payload = _announce_message(appended)
+    return json_response({"event": payload}, status=201 if appended.created else 200)
+
+
+def _announce_message(appended: events.Appended) -> dict[str, Any]:
+    """Publish a message stored over HTTP and make its notifications here (a view has no loop to leave them in)."""
+    if not appended.created:
+        return dict(event_payload(appended.event))
+    payload = async_to_sync(publish_event)(appended)
+    notification_service.notify_new_message(appended.event)
+    return payload
+
+
+@require_POST
+@api_view
+def api_read(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    frame = _frame("read", {**_body(request), "conversation": conversation_id})
+    conversations.member_of(request.user.pk, conversation_id)
+    [settled] = receipts.apply_receipts(
+        [receipts.CursorMark(conversation_id, request.user.pk, request.user.get_username(), read=frame.up_to)]
+    )
+    async_to_sync(receipt_actions.announce)(settled)
+    member = conversations.member_of(request.user.pk, conversation_id)
+    return json_response({"read_seq": member.read_seq, "delivered_seq": member.delivered_seq})
+
+
+def _group_change(request: HttpRequest, change: conversations.MembershipChange) -> HttpResponse:
+    payload = async_to_sync(membership.announce)(change)
+    return json_response({"event": payload}, status=201 if change.appended.created else 200)
+
+
+@require_POST
+@api_view
+def api_add_members(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    frame = _frame("add_members", {**_body(request), "conversation": conversation_id})
+    return _group_change(
+        request,
+        conversations.add_members(
+            request.user, conversation_id, list(frame.users), frame.client_id, max_members=conf.limits().max_group_members
+        ),
     )
 
 
 @require_POST
 @api_view
-def api_send(request: HttpRequest, username: str) -> HttpResponse:
-    validator = _validator()
-    if len(request.body) > validator.max_frame_bytes:
-        raise TooLarge(f"the body is over {validator.max_frame_bytes} bytes")
-    try:
-        body = JSONSerializer.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidJSON("the body is not JSON") from None
-    if not isinstance(body, dict):
-        raise InvalidFrame("the body must be a JSON object")
-    frame = validator.validate_message_data({**body, "type": "message"})
-    if isinstance(frame, MessagingException):
-        raise frame
-    assert isinstance(frame, MessageFrame)
-    chat = _open_chat(request, username)
-    message, created = handlers.create_message(
-        chat.conversation_id,
-        request.user,
-        chat.peer,
-        frame.content,
-        frame.client_id,
-        bucket=TokenBucket("messages", conf.limits().rate),
+def api_remove_member(request: HttpRequest, conversation_id: int, username: str) -> HttpResponse:
+    frame = _frame("remove_member", {**_body(request), "conversation": conversation_id, "user": username})
+    return _group_change(request, conversations.remove_member(request.user, conversation_id, frame.user, frame.client_id))
+
+
+@require_POST
+@api_view
+def api_leave(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    frame = _frame("leave", {**_body(request), "conversation": conversation_id})
+    return _group_change(request, conversations.leave(request.user, conversation_id, frame.client_id))
+
+
+@require_POST
+@api_view
+def api_rename(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    frame = _frame("rename", {**_body(request), "conversation": conversation_id})
+    return _group_change(request, conversations.rename(request.user, conversation_id, frame.title, frame.client_id))
+
+
+# --- People -----------------------------------------------------------------------
+
+
+@require_GET
+@api_view
+def api_users(request: HttpRequest) -> HttpResponse:
+    """Usernames containing ``q`` (yourself excluded), to start a conversation or add members."""
+    from ..store.presence import presence_of_many
+
+    users = search_users(request.user, request.GET.get("q", "")[:150], USER_SEARCH_LIMIT)
+    presence = presence_of_many([u.pk for u in users], conf.limits().presence_expiry)
+    return json_response(
+        {
+            "users": [
+                {
+                    "username": u.get_username(),
+                    "url": reverse("chat", args=[u.get_username()]),
+                    "online": presence[u.pk][0],
+                    "last_seen": presence[u.pk][1],
+                }
+                for u in users
+            ]
+        }
     )
-    payload = message_payload(message)
-    async_to_sync(broadcast_message)(message, message_frame(payload))
-    if created:
-        notification_service.notify_new_message(message)
-    return json_response({"message": payload}, status=201 if created else 200)
+
+
+# --- The first contract's one-to-one endpoints ---------------------------------------
+
+
+def _direct(request: HttpRequest, username: str) -> tuple[int, Any]:
+    peer = find_peer(request.user, username)
+    if peer is None:
+        raise NotFound(f"there is no one called {username!r} to talk to")
+    conversation, _ = conversations.get_or_create_direct(request.user, peer)
+    return conversation.pk, peer
+
+
+@require_GET
+@api_view
+def api_history(request: HttpRequest, username: str) -> HttpResponse:
+    """A page of messages: the newest, ``before`` a seq (newest first) or ``after`` a seq (oldest first).
+
+    Fetching is delivery here (the first contract's rule).
+    """
+    before = _parse_int(request.GET.get("before"), "before")
+    after = _parse_int(request.GET.get("after"), "after")
+    if before is not None and after is not None:
+        raise InvalidFrame("give 'before' or 'after', not both")
+    limit = _parse_int(request.GET.get("limit"), "limit")
+    history = _frame("history", {"before": before, "limit": limit}, conversation_required=False)
+    if after is not None:
+        _frame("sync", {"after": after}, conversation_required=False)
+    conversation_id, peer = _direct(request, username)
+    member = conversations.member_of(request.user.pk, conversation_id)
+    if after is not None:
+        page = events.events_after(member, after, history.limit)
+    else:
+        page = events.events_before(member, before, history.limit)
+    highest_incoming = max((e.seq for e in page.events if e.sender_id != request.user.pk), default=0)
+    if highest_incoming > member.delivered_seq:
+        [settled] = receipts.apply_receipts(
+            [receipts.CursorMark(conversation_id, request.user.pk, request.user.get_username(), delivered=highest_incoming)]
+        )
+        async_to_sync(receipt_actions.announce)(settled)
+        member = conversations.member_of(request.user.pk, conversation_id)
+    mine = Cursors(request.user.get_username(), member.delivered_seq, member.read_seq, member.delivered_at, member.read_at)
+    peer_row = conversations.receipts_of(conversation_id, exclude_user_id=request.user.pk)
+    theirs = (
+        Cursors(peer.get_username(), peer_row[0].delivered_seq, peer_row[0].read_seq, peer_row[0].delivered_at, peer_row[0].read_at)
+        if peer_row
+        else Cursors(peer.get_username())
+    )
+    items = [
+        message_payload(event_payload(e), mine if e.sender_id != request.user.pk else theirs) for e in page.events
+    ]
+    return json_response({"messages": items, "has_more": page.has_more})
+
+
+@require_POST
+@api_view
+def api_send(request: HttpRequest, username: str) -> HttpResponse:
+    frame = _frame("message", _body(request), conversation_required=False)
+    conversation_id, peer = _direct(request, username)
+    appended = events.create_message(conversation_id, request.user, frame.content, frame.client_id, bucket=_rate_bucket())
+    payload = _announce_message(appended)
+    return json_response(
+        {"message": message_payload(payload, Cursors(peer.get_username()))}, status=201 if appended.created else 200
+    )
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
@@ -140,66 +372,3 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     if request.path.startswith("/messages/api/"):
         return api_error(Forbidden(f"CSRF check failed: {reason}; send the X-CSRFToken header"))
     return django_csrf_failure(request, reason=reason)
-
-
-# --- Pages ------------------------------------------------------------------
-
-#: how many usernames one search answers with
-USER_SEARCH_LIMIT = 10
-
-
-def _presence_payload(online: bool, last_seen: Any) -> dict[str, Any]:
-    return {"online": online, "last_seen": last_seen}
-
-
-def _page_json(value: Any) -> Any:
-    """``value`` as the API would send it (the contract's datetimes), for ``json_script``."""
-    return JSONSerializer.loads(JSONSerializer.dumps(value))
-
-
-def inbox_rows(user: Any, current: str | None = None) -> list[dict[str, Any]]:
-    """The inbox as JSON-ready rows: peer with presence, last message, unread count.
-
-    ``current``: the peer of the chat page asking, whose conversation is listed
-    even before its first message.
-    """
-    rows = handlers.conversations_for(user, current=current)
-    presence = handlers.presence_of_many([row["peer"].pk for row in rows], conf.limits().presence_expiry)
-    return [
-        {
-            "peer": {"username": row["peer"].get_username(), **_presence_payload(*presence[row["peer"].pk])},
-            "url": reverse("chat", args=[row["peer"].get_username()]),
-            "last_message": message_payload(row["last_message"]) if row["last_message"] else None,
-            "last_activity": row["conversation"].last_message_at or row["conversation"].created_at,
-            "unread": row["unread"],
-        }
-        for row in rows
-    ]
-
-
-@require_GET
-@api_view
-def api_conversations(request: HttpRequest) -> HttpResponse:
-    """The inbox rows, for the inbox page and the chat page's sidebar (``?current=<peer>``) to refresh themselves."""
-    return json_response({"conversations": inbox_rows(request.user, request.GET.get("current", "")[:150] or None)})
-
-
-@require_GET
-@api_view
-def api_users(request: HttpRequest) -> HttpResponse:
-    """Usernames containing ``q`` (yourself excluded), to start a conversation."""
-    users = handlers.search_users(request.user, request.GET.get("q", "")[:150], USER_SEARCH_LIMIT)
-    presence = handlers.presence_of_many([u.pk for u in users], conf.limits().presence_expiry)
-    return json_response(
-        {
-            "users": [
-                {
-                    "username": u.get_username(),
-                    "url": reverse("chat", args=[u.get_username()]),
-                    **_presence_payload(*presence[u.pk]),
-                }
-                for u in users
-            ]
-        }
-    )
-

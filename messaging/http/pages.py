@@ -10,36 +10,29 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.csrf import ensure_csrf_cookie
 
-from .. import async_handlers as handlers
 from .. import conf
-from ..models import Conversation, Participant
-
-#: the contract's defaults for limits the settings module may not name yet
-CONTRACT_LIMITS = {"MESSAGING_MAX_TITLE_LENGTH": 120, "MESSAGING_MAX_GROUP_MEMBERS": 256}
-
-
-def _limit(name: str) -> int:
-    if name in conf.DEFAULTS:
-        return int(conf.setting(name))  # type: ignore[call-overload]
-    return int(getattr(settings, name, CONTRACT_LIMITS[name]))
+from ..models import Conversation
+from ..store import conversations
+from ..store.errors import NotFound
+from ..store.notifications import list_notifications
+from ..store.users import find_peer
 
 
 def _shell(request: HttpRequest, route: dict[str, Any], page_title: str) -> HttpResponse:
     """The app shell with its config; ``route`` says what the URL shows."""
+    limits = conf.limits()
     config = {
         "me": request.user.get_username(),
         "route": route,
-        "max_length": conf.limits().max_length,
-        "max_title_length": _limit("MESSAGING_MAX_TITLE_LENGTH"),
-        "max_group_members": _limit("MESSAGING_MAX_GROUP_MEMBERS"),
+        "max_length": limits.max_length,
+        "max_title_length": limits.max_title_length,
+        "max_group_members": limits.max_group_members,
         "socket_path": "/ws/chat/",
         "login_url": reverse("login"),
         "inbox_url": reverse("inbox"),
@@ -57,18 +50,11 @@ def inbox(request: HttpRequest) -> HttpResponse:
 @ensure_csrf_cookie
 def chat_page(request: HttpRequest, username: str) -> HttpResponse:
     """A direct chat; the conversation itself is made by the first message, so it may not exist yet."""
-    peer = (
-        get_user_model()
-        .objects.filter(username=username, is_active=True)
-        .exclude(pk=request.user.pk)
-        .only("pk", "username")
-        .first()
-    )
+    peer = find_peer(request.user, username)
     if peer is None:
         raise Http404("No such user")
-    existing = Conversation.objects.filter(
-        direct_key=Conversation.direct_key_for(request.user.pk, peer.pk)
-    ).values_list("pk", flat=True).first()
+    key = Conversation.direct_key_for(request.user.pk, peer.pk)
+    existing = Conversation.objects.filter(direct_key=key).values_list("pk", flat=True).first()
     name = peer.get_username()
     return _shell(request, {"kind": "direct", "id": existing, "name": name, "peer": name}, name)
 
@@ -77,26 +63,16 @@ def chat_page(request: HttpRequest, username: str) -> HttpResponse:
 @ensure_csrf_cookie
 def conversation_page(request: HttpRequest, conversation_id: int) -> HttpResponse:
     """Any conversation the user is or was a member of (a former member still sees their window)."""
-    membership = (
-        Participant.objects.filter(conversation_id=conversation_id, user=request.user)
-        .select_related("conversation")
-        .first()
-    )
-    if membership is None:
-        raise Http404("No such conversation")
-    conversation = membership.conversation
-    if conversation.kind == Conversation.Kind.DIRECT:
-        other = (
-            Participant.objects.filter(conversation=conversation)
-            .exclude(user=request.user)
-            .select_related("user")
-            .first()
-        )
-        name = other.user.get_username() if other else "Conversation"
-        route = {"kind": "direct", "id": conversation.pk, "name": name, "peer": name}
+    try:
+        summary = conversations.summary_of(request.user, conversation_id)
+    except NotFound:
+        raise Http404("No such conversation") from None
+    if summary.conversation.kind == Conversation.Kind.DIRECT:
+        name = summary.peer.get_username() if summary.peer is not None else "Conversation"
+        route = {"kind": "direct", "id": conversation_id, "name": name, "peer": name}
     else:
-        name = conversation.title or "Group"
-        route = {"kind": "group", "id": conversation.pk, "name": name, "peer": None}
+        name = summary.conversation.title or "Group"
+        route = {"kind": "group", "id": conversation_id, "name": name, "peer": None}
     return _shell(request, route, name)
 
 
@@ -113,7 +89,7 @@ def safe_link(url: str) -> str:
 @login_required
 @ensure_csrf_cookie
 def notifications_page(request: HttpRequest) -> HttpResponse:
-    items, has_more = handlers.list_notifications(request.user.pk, None, 50)
+    items, has_more = list_notifications(request.user.pk, None, 50)
     for item in items:
         item.link = safe_link(item.url)
     return render(request, "messaging/notifications.html", {"notifications": items, "has_more": has_more})

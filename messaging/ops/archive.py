@@ -1,7 +1,7 @@
 """Move old events out of the hot table without breaking seq or sync.
 
 An archived event keeps its id, conversation and ``seq`` in
-``ArchivedEvent``; :func:`messaging.async_handlers.get_messages` reads both
+``ArchivedEvent``; the pages of :mod:`messaging.store.events` read both
 tables, so a client syncing from seq 0 still gets 1, 2, 3, ... in order.
 Idempotency on ``client_id`` covers the hot table: archive only messages far
 older than any client would resend (the command refuses less than a day).

@@ -92,6 +92,24 @@ class TokenBucket:
         cache.touch(key, ttl)
         return True
 
+    def retry_after(self, subject: object) -> float:
+        """Seconds until ``subject``'s next :meth:`take` can succeed (0 when it can now).
+
+        Read from the bucket's stored arrival time: the next token is back
+        once that time is within the bucket's capacity of now.
+        """
+        if self.rate is None:
+            return 0.0
+        try:
+            tat = shared_cache().get(self._key(subject))
+        except Exception as exc:  # noqa: BLE001 - the cache failed: no estimate, the client may retry at once
+            self._cache_failed(exc)
+            return 0.0
+        if tat is None:
+            return 0.0
+        capacity_ms = self._interval_ms * self.rate.count
+        return max(0.0, (int(tat) + self._interval_ms - capacity_ms - _now_ms()) / 1000)
+
     def give_back(self, subject: object) -> None:
         """Return a token taken for something that turned out not to count."""
         if self.rate is None:

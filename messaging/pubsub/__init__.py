@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from channels.layers import get_channel_layer
 
@@ -19,24 +19,35 @@ from ..error_models import ErrorCategory, Severity
 from ..logging_utils import messaging_logger
 from ..ops import metrics
 from ..ops.circuit_breaker import make_breaker
-from ..serializers import JSONSerializer, presence_frame, status_frame
-
-if TYPE_CHECKING:  # async_handlers imports this module
-    from ..async_handlers import PresenceChange, StatusChange
+from ..serializers import (
+    JSONSerializer,
+    conversation_frame,
+    event_frame,
+    event_payload,
+    muted_frame,
+    presence_frame,
+    receipt_frame,
+    typing_frame,
+)
+from ..store.conversations import MembershipChange, Summary
+from ..store.events import Appended
+from ..store.presence import PresenceChange
+from ..store.receipts import ReceiptChange
 
 
 def conversation_group(conversation_id: int) -> str:
+    """Every chat socket of every current member of the conversation."""
     return f"conversation.{conversation_id}"
-
-
-def presence_group(user_id: int) -> str:
-    """Sockets that want to hear when ``user_id`` comes online or goes offline."""
-    return f"presence.{user_id}"
 
 
 def user_group(user_id: int) -> str:
     """Every socket of ``user_id`` (chat and notifications, all tabs)."""
     return f"user.{user_id}"
+
+
+def notifications_group(user_id: int) -> str:
+    """The ``ws/notifications/`` sockets of one user."""
+    return f"notifications.{user_id}"
 
 
 # When Redis is down, every send would wait for its connection timeout; after
@@ -75,39 +86,101 @@ async def broadcast_frame(group: str, handler: str, frame: dict[str, Any], **ext
     return await group_send(group, event)
 
 
-async def broadcast_message(message: Any, frame: dict[str, Any]) -> bool:
-    """A stored message to every chat socket of its conversation.
+async def publish_event(appended: Appended) -> dict[str, Any]:
+    """A stored event to every chat socket of its conversation; returns its payload ``E`` (for the ack).
 
-    The extras let each consumer act without parsing the text: the recipient's
-    sockets mark it delivered, and time its commit-to-delivery latency.
+    The extras let each socket decide without parsing the text whether its
+    user may see it (``seq`` against its window, as of ``mseq``), and time the
+    commit-to-delivery latency.
     """
-    return await broadcast_frame(
-        conversation_group(message.conversation_id),
-        "chat.message",
-        frame,
-        seq=message.seq,
-        recipient_id=message.recipient_id,
-        status=message.status,
-        created_at=message.created_at.timestamp(),
+    event = appended.event
+    payload = event_payload(event)
+    await broadcast_frame(
+        conversation_group(event.conversation_id),
+        "conversation.event",
+        event_frame(payload),
+        conversation=event.conversation_id,
+        seq=event.seq,
+        mseq=appended.membership_seq,
+        kind=event.kind,
+        sender_id=event.sender_id,
+        created_at=event.created_at.timestamp(),
     )
+    return payload
 
 
-async def broadcast_status(change: StatusChange) -> bool:
-    """A status change (delivered, read) to every chat socket of its conversation."""
+async def publish_receipt(change: ReceiptChange) -> bool:
+    """A member's cursors moved: to every chat socket of the conversation."""
     return await broadcast_frame(
         conversation_group(change.conversation_id),
-        "chat.status",
-        status_frame(change.status, change.up_to, change.by, change.at),
+        "conversation.receipt",
+        receipt_frame(change.conversation_id, change.username, change.delivered_seq, change.read_seq, change.at),
+        conversation=change.conversation_id,
+        user_id=change.user_id,
+        username=change.username,
+        delivered_seq=change.delivered_seq,
+        read_seq=change.read_seq,
+        delivered_moved=change.delivered_moved,
+        read_moved=change.read_moved,
+        at=change.at.timestamp(),
     )
 
 
-async def broadcast_presence(change: PresenceChange) -> bool:
-    """A user coming online or going offline, to the sockets watching them."""
+async def publish_typing(conversation_id: int, user_id: int, username: str, is_typing: bool) -> bool:
     return await broadcast_frame(
-        presence_group(change.user_id),
-        "presence.changed",
-        presence_frame(change.username, change.online, change.last_seen),
+        conversation_group(conversation_id),
+        "conversation.typing",
+        typing_frame(username, is_typing, conversation_id),
+        conversation=conversation_id,
+        user_id=user_id,
+        username=username,
+        is_typing=is_typing,
     )
+
+
+async def publish_presence(change: PresenceChange) -> bool:
+    """A user came online or went offline: to the sockets of their direct conversations (their peers')."""
+    sent = True
+    frame = presence_frame(change.username, change.online, change.last_seen)
+    text = JSONSerializer.dumps(frame)
+    for conversation_id in change.conversation_ids:
+        event = {"type": "conversation.presence", "text": text, "conversation": conversation_id, "user_id": change.user_id}
+        sent = await group_send(conversation_group(conversation_id), event) and sent
+    return sent
+
+
+async def publish_membership(user_id: int, summary: Summary) -> bool:
+    """Tell every socket of ``user_id`` that their membership of a conversation began or ended.
+
+    Each socket subscribes to (or leaves) the conversation's group and forwards
+    the summary ``C`` to its client, which syncs from there.
+    """
+    member = summary.member
+    return await broadcast_frame(
+        user_group(user_id),
+        "user.membership",
+        conversation_frame(summary),
+        conversation=summary.conversation.pk,
+        kind=summary.conversation.kind,
+        joined_seq=member.joined_seq,
+        left_seq=member.left_seq,
+        mseq=summary.conversation.membership_seq,
+    )
+
+
+async def publish_muted(user_id: int, conversation_id: int, muted_until: Any, *, origin: str = "") -> bool:
+    """A mute changed: to the user's other sockets (``origin``, the socket that asked, has its answer)."""
+    return await broadcast_frame(
+        user_group(user_id), "user.muted", muted_frame(conversation_id, muted_until), origin=origin
+    )
+
+
+async def publish_change(change: MembershipChange, summaries: dict[int, Summary]) -> dict[str, Any]:
+    """A group change: its event to the conversation, and a membership notice to whoever joined or left."""
+    payload = await publish_event(change.appended)
+    for user_id, summary in summaries.items():
+        await publish_membership(user_id, summary)
+    return payload
 
 
 # One probe channel per event loop (and layer), made on first use.

@@ -16,7 +16,6 @@ import datetime
 import os
 import socket
 import uuid
-from collections import Counter, defaultdict
 
 from channels.db import database_sync_to_async
 from django.utils import timezone
@@ -24,17 +23,13 @@ from django.utils import timezone
 from .. import conf
 from ..async_handlers import AsyncSafeMessageHandler as db
 from ..logging_utils import category_for_exception, messaging_logger
-from ..pubsub import broadcast_presence
+from ..pubsub import publish_presence
 
 
 class PresenceTracker:
     def __init__(self) -> None:
         self.server_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.channel_names: set[str] = set()
-        # conversation id -> user id -> open chat sockets here: answers "does
-        # the recipient have this conversation open?" without the database
-        # when they do in this process (the common case of a live chat).
-        self.viewers: dict[int, Counter[int]] = defaultdict(Counter)
         self._task: asyncio.Task | None = None
 
     def add(self, channel_name: str) -> None:
@@ -44,25 +39,12 @@ class PresenceTracker:
     def discard(self, channel_name: str) -> None:
         self.channel_names.discard(channel_name)
 
-    def viewing(self, conversation_id: int, user_id: int, delta: int) -> None:
-        """Count a chat socket of ``user_id`` on ``conversation_id`` in (+1) or out (-1)."""
-        counts = self.viewers[conversation_id]
-        counts[user_id] += delta
-        if counts[user_id] <= 0:
-            del counts[user_id]
-        if not counts:
-            del self.viewers[conversation_id]
-
-    def is_viewing(self, conversation_id: int, user_id: int) -> bool:
-        return self.viewers.get(conversation_id, {}).get(user_id, 0) > 0
-
     def stop(self) -> None:
         """Cancel the heartbeat task (tests, and shutting down an event loop)."""
         if self._task is not None:
             self._task.cancel()
             self._task = None
         self.channel_names.clear()
-        self.viewers.clear()
 
     def _ensure_running(self) -> None:
         loop = asyncio.get_running_loop()
@@ -88,7 +70,7 @@ class PresenceTracker:
         await database_sync_to_async(messaging_logger.flush_backlog)()
         changes = await db.sweep_expired_connections(limits.presence_expiry)
         for change in changes:
-            await broadcast_presence(change)
+            await publish_presence(change)
         return len(changes)
 
 

@@ -1,7 +1,7 @@
 """Group commit: work that arrives while one batch is being written goes into the next.
 
 Every consumer's database work runs in one thread, one call at a time. When
-many sockets send at once, storing each message (or each delivered tick) in
+many sockets send at once, storing each message (or each receipt) in
 its own call means a hop into that thread and a commit per item. A
 :class:`GroupCommit` queues them instead and hands whatever has queued up to
 one batch call (one transaction, one commit). Alone, an item is written at
@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from ..async_handlers import AsyncSafeMessageHandler as db
-from ..async_handlers import DeliveredMark, NewMessage, Outcome, StatusChange
+from ..store.events import NewMessage, Outcome
+from ..store.receipts import CursorMark, ReceiptSettled
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -85,5 +86,5 @@ class GroupCommit(Generic[T, R]):
 
 
 message_writer: GroupCommit[NewMessage, Outcome] = GroupCommit("messages", db.create_messages)
-delivered_writer: GroupCommit[DeliveredMark, StatusChange | None] = GroupCommit("delivered", db.mark_delivered_many)
+receipt_writer: GroupCommit[CursorMark, ReceiptSettled] = GroupCommit("receipts", db.apply_receipts)
 

@@ -1,0 +1,293 @@
+"""``MessagingConsumer``: what every LinkUp socket does, whatever it speaks.
+
+Refusing handshakes before ``accept`` (daphne answers 403), owning
+``receive`` so that binary, empty and malformed frames get an error frame
+instead of killing the consumer, the one place failures become error frames,
+guarded sends to a socket that is already gone, and presence bookkeeping
+that also runs when the consumer dies without ``disconnect``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from autobahn.exception import Disconnected
+from channels.consumer import get_handler_name
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from .. import conf
+from ..actions.errors import wire_error
+from ..async_handlers import AsyncSafeMessageHandler as db
+from ..connection_validator import ConnectionValidator, safe_get
+from ..error_models import ErrorCategory
+from ..exceptions import MessagingException, ProtocolError, ServerError
+from ..logging_utils import category_for_exception, messaging_logger
+from ..ops import metrics
+from ..ops.rate_limit import LocalBucket
+from ..pubsub import publish_presence, user_group
+from ..serializers import PONG, JSONSerializer, answer, error_frame
+from ..store.errors import StoreError
+from ..store.presence import PresenceChange
+from .presence import tracker
+
+log = logging.getLogger("messaging.consumers")
+
+# The close code a server sees when the TCP connection dropped without a
+# WebSocket close frame.
+ABNORMAL_CLOSURE = 1006
+
+
+class MessagingConsumer(AsyncWebsocketConsumer):
+    """The shared machinery of ``ws/chat/``, ``ws/chat/<username>/`` and ``ws/notifications/``."""
+
+    #: frame types this endpoint accepts
+    frames: frozenset[str] = frozenset()
+    #: the ``Connection.kind`` recorded for presence
+    connection_kind: str = ""
+    #: route kwargs the URL pattern must provide (checked by the routing validator)
+    url_kwargs: tuple[str, ...] = ()
+    #: whether frames name their conversation (off on the one-to-one view)
+    conversation_required: bool = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user: Any = None
+        self.username = ""
+        self.session_key: str | None = None
+        self.registered = False
+        self.subscribed: set[str] = set()
+        self.closing = False
+        self.bad_frames = 0
+        self.limits = conf.limits()
+        self.bad_frame_allowance = LocalBucket(self.limits.bad_frame_rate)
+        self.validator = ConnectionValidator(
+            max_length=self.limits.max_length,
+            max_frame_bytes=self.limits.max_frame_bytes,
+            max_title_length=self.limits.max_title_length,
+            max_group_members=self.limits.max_group_members,
+            conversation_required=self.conversation_required,
+        )
+
+    # --- Lifecycle -----------------------------------------------------------
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channels' dispatch without its ``aclose_old_connections()`` per event.
+
+        That call is a hop into the database thread for every frame and every
+        group event. Every database call here goes through
+        ``database_sync_to_async``, which closes stale connections around
+        itself already.
+        """
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # Also when the consumer dies without websocket.disconnect (a send
+            # to a vanished client, a cancelled task): never leak presence.
+            await self.leave()
+
+    def authenticate(self) -> dict[str, Any] | None:
+        """The scope's user and route kwargs, or None when the handshake must be refused."""
+        data = ConnectionValidator.validate_connection_data(self.scope, required_kwargs=self.url_kwargs)
+        if data is not None:
+            self.user = data["user"]
+            self.username = self.user.get_username()
+            self.session_key = getattr(safe_get(self.scope, "session"), "session_key", None)
+        return data
+
+    async def subscribe(self, group: str) -> None:
+        """Join a channel-layer group; :meth:`leave` discards every group joined so."""
+        if group in self.subscribed:
+            return
+        self.subscribed.add(group)
+        await self.channel_layer.group_add(group, self.channel_name)
+
+    async def unsubscribe(self, group: str) -> None:
+        if group in self.subscribed:
+            self.subscribed.discard(group)
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def join(self) -> Any:
+        """Accept the socket and count it for presence; call from ``connect``.
+
+        Returns what :meth:`register` read along with the registration, or
+        None when the user has too many sockets open: the socket is told why
+        and closed.
+        """
+        await self.subscribe(user_group(self.user.pk))
+        await self.accept()
+        try:
+            change, read_along = await self.register()
+        except StoreError as exc:
+            error = wire_error(exc)
+            await self.send_error(error)
+            await messaging_logger.aclient_error(self.user, error.code.value, error.detail)
+            self.closing = True
+            await self.close(code=conf.CLOSE_TOO_MANY_SOCKETS)
+            return None
+        tracker.add(self.channel_name)
+        self.registered = True
+        metrics.OPEN_SOCKETS.labels(self.connection_kind).inc()
+        if change is not None:
+            await publish_presence(change)
+        return read_along
+
+    async def register(self) -> tuple[PresenceChange | None, Any]:
+        """Record this socket for presence (one database call); what the endpoint reads along (nothing here: ``{}``)."""
+        change = await db.register_connection(
+            self.user.pk,
+            self.channel_name,
+            self.connection_kind,
+            tracker.server_id,
+            max_sockets=self.limits.max_sockets_per_user,
+            expiry=self.limits.presence_expiry,
+            username=self.username,
+        )
+        return change, {}
+
+    async def leave(self) -> None:
+        """Undo :meth:`subscribe` and :meth:`join`; safe to call twice, and after a refused handshake."""
+        groups, self.subscribed = self.subscribed, set()
+        registered, self.registered = self.registered, False
+        try:
+            for group in groups:
+                await self.channel_layer.group_discard(group, self.channel_name)
+            if not registered:
+                return
+            tracker.discard(self.channel_name)
+            metrics.OPEN_SOCKETS.labels(self.connection_kind).dec()
+            change = await db.unregister_connection(
+                self.user.pk, self.channel_name, self.limits.presence_expiry, username=self.username
+            )
+            if change is not None:
+                await publish_presence(change)
+        except Exception as exc:  # noqa: BLE001 - the heartbeat sweep repairs what this misses
+            await messaging_logger.aerror(
+                category_for_exception(exc), "could not clean up a closed socket", user=self.user, exc=exc
+            )
+
+    async def disconnect(self, code: int) -> None:
+        if code == ABNORMAL_CLOSURE and self.user is not None:
+            # The connection dropped without a close frame: a network cut, a
+            # killed client. Worth seeing when it happens a lot.
+            await messaging_logger.athrottled(
+                ErrorCategory.CONNECTION_ERROR,
+                "abnormal_closure",
+                f"a {self.connection_kind} socket closed without a close frame (1006)",
+                self.user,
+                severity="info",
+            )
+        await self.leave()
+
+    async def session_logout(self, event: dict[str, Any]) -> None:
+        """The session this socket was opened with signed out: the socket goes too."""
+        if event.get("session_key") and event["session_key"] == self.session_key:
+            self.closing = True
+            await self.close(code=conf.CLOSE_SIGNED_OUT)
+
+    async def refuse(self) -> None:
+        """Refuse the handshake: closing before ``accept`` makes daphne answer 403."""
+        await self.close()
+
+    # --- Frames in -------------------------------------------------------------
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.closing:
+            return
+        frame = self.validator.parse(text_data, bytes_data, allowed=self.frames)
+        if isinstance(frame, ProtocolError):
+            metrics.FRAMES_RECEIVED.labels(self.connection_kind, "invalid").inc()
+            await self.reject(frame)
+            return
+        metrics.FRAMES_RECEIVED.labels(self.connection_kind, frame.type).inc()
+        try:
+            await getattr(self, f"on_{frame.type}")(frame)
+        except Exception as exc:  # noqa: BLE001 - mapped to its error frame just below
+            await self.answer_failure(exc, frame)
+
+    async def answer_failure(self, exc: Exception, frame: Any) -> None:
+        """The one place a failure while handling ``frame`` becomes an error frame.
+
+        Only a frame the contract does not allow counts toward the abuse
+        close; a refusal (rate limited, not a member, not found) is answered
+        and the socket goes on.
+        """
+        client_id = getattr(frame, "client_id", None)
+        ref = getattr(frame, "ref", None)
+        if isinstance(exc, StoreError):
+            exc = wire_error(exc, client_id=client_id, ref=ref)
+        if isinstance(exc, MessagingException):
+            if exc.client_id is None:
+                exc.client_id = client_id
+            if exc.ref is None:
+                exc.ref = ref
+        if isinstance(exc, ProtocolError):
+            await self.reject(exc)
+        elif isinstance(exc, MessagingException):
+            # A ServerError's raiser recorded its cause; the edge only answers.
+            await self.send_error(exc)
+        else:
+            await self.server_failed(exc, f"failed to handle a {frame.type} frame", client_id=client_id, ref=ref)
+
+    async def server_failed(self, exc: Exception, what: str, client_id: str | None = None, ref: Any = None) -> None:
+        """Record an unexpected server-side failure and answer ``server_error``."""
+        await messaging_logger.aerror(category_for_exception(exc), what, user=self.user, exc=exc)
+        await self.send_error(ServerError("the server could not do that; try again", client_id=client_id, ref=ref))
+
+    async def reject(self, error: ProtocolError) -> None:
+        """Answer a client's bad frame; count it and record it without flooding.
+
+        A socket that keeps sending bad frames beyond ``MESSAGING_BAD_FRAME_LIMIT``
+        is disconnected with ``CLOSE_PROTOCOL_ABUSE``.
+        """
+        self.bad_frames += 1
+        await self.send_error(error)
+        await messaging_logger.aclient_error(
+            self.user, error.code.value, error.detail, context={"endpoint": self.connection_kind}
+        )
+        if not self.bad_frame_allowance.take():
+            self.closing = True
+            await messaging_logger.aerror(
+                ErrorCategory.VALIDATION_ERROR,
+                f"disconnected a {self.connection_kind} socket after {self.bad_frames} bad frames",
+                severity="warning",
+                user=self.user,
+                context={"bad_frames": self.bad_frames, "close_code": conf.CLOSE_PROTOCOL_ABUSE},
+            )
+            await self.close(code=conf.CLOSE_PROTOCOL_ABUSE)
+
+    async def on_ping(self, frame: Any) -> None:
+        await self.send_frame(answer(dict(PONG), frame.ref))
+
+    # --- Frames out ------------------------------------------------------------
+
+    async def send_error(self, error: MessagingException) -> None:
+        metrics.ERROR_FRAMES.labels(error.code.value).inc()
+        await self.send_frame(error_frame(error))
+
+    async def send_frame(self, frame: dict[str, Any]) -> None:
+        try:
+            text = JSONSerializer.dumps(frame)
+        except ServerError as error:
+            await messaging_logger.aerror(
+                "json_serialization_error", error.detail, user=self.user, context={"frame": frame.get("type")}, exc=error
+            )
+            text = JSONSerializer.dumps(error_frame(ServerError("the server could not encode its answer")))
+        await self.send_text(text)
+
+    async def send_text(self, text: str) -> None:
+        """Send pre-serialized text; a socket the client already closed is not an error."""
+        try:
+            await self.send(text_data=text)
+        except Disconnected:
+            log.debug("send to a closed socket of %s dropped", self.user)
+
+    async def broadcast_text(self, event: dict[str, Any]) -> None:
+        """Group events that only forward their serialized frame."""
+        await self.send_text(event["text"])

@@ -1,0 +1,401 @@
+"""The conversation log: appending events under the conversation row's lock, and reading pages of it.
+
+Appending is the hottest code of the server. A message takes the next seq with
+one ``UPDATE … RETURNING`` that also checks, under the same row lock, that
+the sender is a current member (so a removal and a send serialize), and is
+inserted in the same transaction; ``ON CONFLICT (sender, client_id) DO
+NOTHING`` makes a repeat come back as the first event, never a second row.
+Membership changes (:mod:`messaging.store.conversations`) take the same lock
+through :func:`lock_for_append` and :func:`insert_event`.
+
+Reading checks the reader's window (``joined_seq`` .. ``left_seq``) and reads
+the archive too, so archived events keep their place.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from typing import Any, Union
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from ..error_models import ErrorCategory
+from ..logging_utils import messaging_logger
+from ..models import MEMBERSHIP_KINDS, ArchivedEvent, Conversation, Event, EventKind, Participant
+from ..ops import metrics
+from ..ops.rate_limit import TokenBucket
+from ..retry_handler import DATABASE_POLICY, MessageRetryHandler, RetriesExhausted
+from .errors import Conflict, Forbidden, NotFound, RateLimited, StoreError, Unavailable
+
+# One handler for the process, so its counters tell how often storing a
+# message needed a retry and how often that worked.
+database_retry = MessageRetryHandler(DATABASE_POLICY, operation="store_message")
+
+#: kinds a history page shows (the timeline); later kinds that change an
+#: earlier event (edits, reactions) are replayed by sync but folded into
+#: their target in history
+TIMELINE_KINDS = frozenset(EventKind.values)
+
+
+@dataclass(frozen=True)
+class Appended:
+    """A stored event, whether this call stored it (False: a repeat), and the
+    conversation's ``membership_seq`` when it was stored (sockets use it to know
+    whether their view of who may see it is current)."""
+
+    event: Event
+    created: bool
+    membership_seq: int
+
+
+# --- Sending messages -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    """A message to store: where, who, what, and the sender's rate bucket (if limited)."""
+
+    conversation_id: int
+    sender: Any
+    content: str
+    client_id: str
+    bucket: TokenBucket | None = None
+
+
+#: what storing one message came to: the stored event, or the store's refusal
+Outcome = Union[Appended, StoreError]
+
+
+def create_message(
+    conversation_id: int, sender: Any, content: str, client_id: str, *, bucket: TokenBucket | None = None
+) -> Appended:
+    """Store one message (raises the store's refusal)."""
+    [outcome] = create_messages([NewMessage(conversation_id, sender, content, client_id, bucket)])
+    if isinstance(outcome, StoreError):
+        raise outcome
+    return outcome
+
+
+def create_messages(items: list[NewMessage]) -> list[Outcome]:
+    """Store messages in one transaction (group commit); one outcome per item, in order.
+
+    Each seq is taken and its row inserted in that transaction, so a failure
+    leaves neither a gap nor a half-stored message. A repeat (known
+    ``client_id``) takes no token from the sender's rate bucket.
+    """
+    outcomes: list[Outcome | None] = [None] * len(items)
+    to_insert = []
+    for index, item in enumerate(items):
+        if item.bucket is not None and not item.bucket.take(item.sender.pk):
+            outcomes[index] = _repeat_of(item) or RateLimited(
+                "too many messages; slow down", retry_after=item.bucket.retry_after(item.sender.pk)
+            )
+        else:
+            to_insert.append(index)
+    if to_insert:
+        try:
+            inserted = database_retry.call(_insert_messages, [items[i] for i in to_insert])
+        except RetriesExhausted as exc:
+            messaging_logger.error(
+                ErrorCategory.DATABASE_ERROR,
+                f"could not store {len(to_insert)} message(s)",
+                context={"client_ids": [items[i].client_id for i in to_insert], "attempts": exc.attempts},
+                user=items[to_insert[0]].sender,
+                exc=exc.last,
+            )
+            inserted = [exc] * len(to_insert)
+        for index, result in zip(to_insert, inserted, strict=True):
+            item = items[index]
+            if isinstance(result, Appended):
+                metrics.MESSAGES_STORED.inc()
+                outcomes[index] = result
+                continue
+            if item.bucket is not None:
+                item.bucket.give_back(item.sender.pk)
+            if isinstance(result, RetriesExhausted):
+                outcomes[index] = Unavailable("the message could not be stored; resend it with the same client_id")
+            elif isinstance(result, StoreError):
+                outcomes[index] = result
+            else:
+                outcomes[index] = _repeat_of(item) or Unavailable(
+                    "this client_id belongs to a message that is no longer here"
+                )
+    return outcomes  # type: ignore[return-value]
+
+
+def _insert_messages(items: list[NewMessage]) -> list[Appended | StoreError | None]:
+    """One attempt: every item in one transaction.
+
+    Per item: the stored event, the store's refusal (not a member), or None
+    when the ``client_id`` was taken (a repeat, looked up after the commit).
+    A refusal is a value, not an exception, so that it does not roll back the
+    other senders' messages of the batch.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        return [_insert_message(item, now) for item in items]
+
+
+def _insert_message(item: NewMessage, now: datetime.datetime) -> Appended | StoreError | None:
+    """Take the next seq of the conversation and insert; inside the caller's transaction.
+
+    Plain statements rather than ORM calls (which cost more Python than the
+    database work here). The UPDATE bumps ``last_seq`` and locks the
+    conversation row until commit, but only while the sender is a current
+    member; the INSERT stores the message with that seq, or nothing when
+    (sender, client_id) is taken, in which case the seq is handed back (no one
+    else can have taken a later one while we hold the row), so seqs stay
+    gap-free.
+    """
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    quote = connection.ops.quote_name
+    conversations = quote(Conversation._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {conversations} SET last_seq = last_seq + 1, last_message_seq = last_seq + 1, "
+            f"last_message_at = %s WHERE id = %s AND EXISTS (SELECT 1 FROM {quote(Participant._meta.db_table)} "
+            "WHERE conversation_id = %s AND user_id = %s AND left_seq IS NULL) RETURNING last_seq, membership_seq",
+            [stamp, item.conversation_id, item.conversation_id, item.sender.pk],
+        )
+        row = cursor.fetchone()
+        if row is None:
+            return _not_a_member(item.conversation_id, item.sender.pk)
+        seq, membership_seq = row
+        cursor.execute(
+            f"INSERT INTO {quote(Event._meta.db_table)} "
+            "(conversation_id, seq, kind, sender_id, content, client_id, data, created_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (sender_id, client_id) DO NOTHING RETURNING id",
+            [
+                item.conversation_id,
+                seq,
+                EventKind.MESSAGE.value,
+                item.sender.pk,
+                item.content,
+                item.client_id,
+                _empty_data(),
+                stamp,
+            ],
+        )
+        inserted = cursor.fetchone()
+        if inserted is None:
+            cursor.execute(
+                f"UPDATE {conversations} SET last_seq = last_seq - 1, last_message_seq = %s WHERE id = %s",
+                [_previous_message_seq(cursor, item.conversation_id, seq), item.conversation_id],
+            )
+            return None
+    event = Event(
+        id=inserted[0],
+        conversation_id=item.conversation_id,
+        seq=seq,
+        kind=EventKind.MESSAGE,
+        sender=item.sender,
+        content=item.content,
+        client_id=item.client_id,
+        data={},
+        created_at=now,
+    )
+    event._state.adding = False
+    event._state.db = connection.alias
+    return Appended(event, True, membership_seq)
+
+
+def _previous_message_seq(cursor: Any, conversation_id: int, seq: int) -> int:
+    """``last_message_seq`` as it was before a handed-back seq (the newest message below it)."""
+    cursor.execute(
+        f"SELECT MAX(seq) FROM {connection.ops.quote_name(Event._meta.db_table)} "
+        "WHERE conversation_id = %s AND kind = %s AND seq < %s",
+        [conversation_id, EventKind.MESSAGE.value, seq],
+    )
+    return cursor.fetchone()[0] or 0
+
+
+_EMPTY_DATA: dict[str, Any] = {}
+
+
+def _empty_data() -> Any:
+    """``{}`` as the database's JSON column takes it (a ``Jsonb`` on PostgreSQL, text on SQLite)."""
+    return Event._meta.get_field("data").get_db_prep_save(_EMPTY_DATA, connection)
+
+
+def _not_a_member(conversation_id: int, user_id: int) -> StoreError:
+    """Why the UPDATE matched nothing: never a member (or no such conversation), or no longer one."""
+    if Participant.objects.filter(conversation_id=conversation_id, user_id=user_id).exists():
+        return Forbidden("you are no longer a member of this conversation")
+    return NotFound(f"there is no conversation {conversation_id} of yours")
+
+
+def _repeat_of(item: NewMessage) -> Appended | StoreError | None:
+    """The stored event this item repeats (by client_id), if any."""
+    existing = find_by_client_id(item.sender, item.client_id)
+    if existing is None:
+        return None
+    if existing.conversation_id != item.conversation_id or existing.kind != EventKind.MESSAGE:
+        return Conflict("this client_id was already used for another event")
+    return Appended(existing, False, 0)
+
+
+def find_by_client_id(sender: Any, client_id: str) -> Event | None:
+    return Event.objects.select_related("sender").filter(sender=sender, client_id=client_id).first()
+
+
+# --- Other events: appended under the same lock by the membership operations ------
+
+
+def lock_for_append(conversation_id: int) -> Conversation:
+    """Lock the conversation row for the rest of the caller's transaction (``select_for_update``)."""
+    conversation = Conversation.objects.select_for_update().filter(pk=conversation_id).first()
+    if conversation is None:
+        raise NotFound(f"there is no conversation {conversation_id}")
+    return conversation
+
+
+def insert_event(
+    conversation: Conversation,
+    sender: Any,
+    kind: str,
+    client_id: str,
+    *,
+    data: dict[str, Any] | None = None,
+    content: str = "",
+    target_seq: int | None = None,
+    now: datetime.datetime | None = None,
+) -> Event:
+    """Append an event to a conversation locked by :func:`lock_for_append`, in the caller's transaction.
+
+    Moves ``last_seq`` (and ``membership_seq`` for membership kinds,
+    ``last_message_seq`` for messages) on the locked row and saves it. The
+    caller checks idempotency (:func:`find_by_client_id`) before, under the
+    same lock, and permissions.
+    """
+    now = now or timezone.now()
+    conversation.last_seq += 1
+    seq = conversation.last_seq
+    fields = ["last_seq", "last_message_at"]
+    if kind in MEMBERSHIP_KINDS:
+        conversation.membership_seq = seq
+        fields.append("membership_seq")
+    if kind == EventKind.MESSAGE:
+        conversation.last_message_seq = seq
+        fields.append("last_message_seq")
+    conversation.last_message_at = now
+    conversation.save(update_fields=fields)
+    return Event.objects.create(
+        conversation=conversation,
+        seq=seq,
+        kind=kind,
+        sender=sender,
+        content=content,
+        client_id=client_id,
+        target_seq=target_seq,
+        data=data or {},
+        created_at=now,
+    )
+
+
+def repeat_of_event(sender: Any, client_id: str, conversation_id: int | None, kind: str) -> Event | None:
+    """The event a client-originated action repeats, or None; :class:`Conflict` if the id names another kind of event."""
+    existing = find_by_client_id(sender, client_id)
+    if existing is None:
+        return None
+    if existing.kind != kind or (conversation_id is not None and existing.conversation_id != conversation_id):
+        raise Conflict("this client_id was already used for another event")
+    return existing
+
+
+# --- Reading ----------------------------------------------------------------------
+
+
+@dataclass
+class EventPage:
+    events: list[Event]
+    has_more: bool
+
+
+def events_after(member: Participant, after: int, limit: int) -> EventPage:
+    """Every event of the member's window after ``after``, oldest first (a ``sync`` page)."""
+    lower = max(after + 1, member.joined_seq)
+    return _page(member.conversation_id, lower=lower, upper=member.left_seq, ascending=True, limit=limit)
+
+
+def events_before(member: Participant, before: int | None, limit: int, *, kinds: frozenset[str] = TIMELINE_KINDS) -> EventPage:
+    """The timeline of the member's window before ``before`` (the newest when None), newest first.
+
+    ``member.conversation`` is read for its ``last_seq``: the newest page
+    starts there, which may itself have been archived.
+    """
+    upper = member.left_seq if member.left_seq is not None else member.conversation.last_seq
+    if before is not None:
+        upper = min(upper, before - 1)
+    return _page(
+        member.conversation_id, lower=member.joined_seq, upper=upper, ascending=False, limit=limit, kinds=kinds
+    )
+
+
+def _page(
+    conversation_id: int,
+    *,
+    lower: int,
+    upper: int | None,
+    ascending: bool,
+    limit: int,
+    kinds: frozenset[str] | None = None,
+) -> EventPage:
+    """Events with ``lower <= seq <= upper`` from the hot table and, where it has holes, the archive."""
+    if upper is not None and upper < lower:
+        return EventPage([], False)
+    rows = _query(Event, conversation_id, lower, upper, ascending, limit, kinds)
+    if kinds is not None and kinds != TIMELINE_KINDS or not _contiguous_and_full(rows, lower, upper, ascending, limit):
+        archived = _query(ArchivedEvent, conversation_id, lower, upper, ascending, limit, kinds)
+        if archived:
+            rows = sorted(rows + archived, key=lambda e: e.seq, reverse=not ascending)[: limit + 1]
+    return EventPage(events=rows[:limit], has_more=len(rows) > limit)
+
+
+def _query(
+    model: Any,
+    conversation_id: int,
+    lower: int,
+    upper: int | None,
+    ascending: bool,
+    limit: int,
+    kinds: frozenset[str] | None,
+) -> list[Any]:
+    query = model.objects.select_related("sender").filter(conversation_id=conversation_id, seq__gte=lower)
+    if upper is not None:
+        query = query.filter(seq__lte=upper)
+    if kinds is not None and kinds != TIMELINE_KINDS:
+        query = query.filter(kind__in=kinds)
+    query = query.order_by("seq" if ascending else "-seq")
+    return list(query[: limit + 1])
+
+
+def _contiguous_and_full(rows: list[Event], lower: int, upper: int | None, ascending: bool, limit: int) -> bool:
+    """Whether the hot table alone answered the page: no seq missing from where it starts, and a full page.
+
+    Descending pages always have an ``upper`` (see :func:`events_before`).
+    """
+    if len(rows) <= limit:
+        return False
+    if ascending:
+        start, step = lower, 1
+    else:
+        assert upper is not None
+        start, step = upper, -1
+    return all(row.seq == start + step * i for i, row in enumerate(rows))
+
+
+def newest_message(member: Participant, last_message_seq: int) -> Event | None:
+    """The newest message the member may see, for the inbox (one lookup in the common case)."""
+    if last_message_seq < member.joined_seq or last_message_seq == 0:
+        return None
+    if member.left_seq is None or last_message_seq <= member.left_seq:
+        event = Event.objects.select_related("sender").filter(
+            conversation_id=member.conversation_id, seq=last_message_seq
+        ).first()
+        if event is not None:
+            return event
+    page = events_before(member, None, 1, kinds=frozenset({EventKind.MESSAGE}))
+    return page.events[0] if page.events else None

@@ -1,0 +1,65 @@
+"""The notification rows a user reads and marks: counts, pages, read marks.
+
+Storing and delivering notifications is :mod:`messaging.notification_service`'s
+job; this is what the bell and the notifications page ask for.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Sum
+from django.utils import timezone
+
+from ..models import Notification
+from .errors import NotFound
+
+
+def new_message_group_key(conversation_id: int) -> str:
+    """The key that folds a conversation's new-message notifications into one row per user."""
+    return f"new_message:{conversation_id}"
+
+
+def notification_unread_count(user_id: int) -> int:
+    """Unread notifications, a grouped one by its ``count``: "3 new messages" counts 3, as the inbox does."""
+    return Notification.objects.filter(user_id=user_id, read=False).aggregate(n=Sum("count"))["n"] or 0
+
+
+def mark_notification_read(user_id: int, notification_id: int) -> int | None:
+    """Mark one of the user's notifications read; the new unread count, or None if nothing changed."""
+    if not Notification.objects.filter(pk=notification_id, user_id=user_id).exists():
+        raise NotFound(f"there is no notification {notification_id} of yours")
+    moved = Notification.objects.filter(pk=notification_id, user_id=user_id, read=False).update(
+        read=True, read_at=timezone.now()
+    )
+    return notification_unread_count(user_id) if moved else None
+
+
+def mark_all_notifications_read(user_id: int) -> int | None:
+    """Mark every notification of the user read; 0, or None if nothing changed."""
+    moved = Notification.objects.filter(user_id=user_id, read=False).update(read=True, read_at=timezone.now())
+    return 0 if moved else None
+
+
+def settle_new_message_notification(user_id: int, conversation_id: int, unread: int) -> int | None:
+    """Bring the conversation's new-message notification in line with what is still unread.
+
+    Read to the end: the notification is read. Read part of the way: its count
+    is what is left. Returns the user's new notification unread count when
+    something changed, else None.
+    """
+    rows = Notification.objects.filter(
+        user_id=user_id, group_key=new_message_group_key(conversation_id), read=False
+    )
+    if unread <= 0:
+        moved = rows.update(read=True, read_at=timezone.now())
+    else:
+        moved = rows.exclude(count=unread).filter(count__gt=unread).update(count=unread)
+    return notification_unread_count(user_id) if moved else None
+
+
+def list_notifications(user_id: int, before: int | None, limit: int) -> tuple[list[Notification], bool]:
+    """A page of the user's notifications, newest first, older than id ``before``."""
+    query = Notification.objects.filter(user_id=user_id).order_by("-id")
+    if before is not None:
+        query = query.filter(pk__lt=before)
+    rows = list(query[: limit + 1])
+    return rows[:limit], len(rows) > limit

@@ -1,0 +1,179 @@
+"""What a client reads, one call per request: a socket frame costs one trip to the database thread.
+
+Each function checks the reader's membership (their window, at the time of
+the read) and gathers everything its answer needs.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..models import Conversation, Participant
+from . import conversations, events, presence
+from .conversations import Receipt, Summary, Window
+
+
+@dataclass
+class SyncPage:
+    """A ``sync`` answer: events after a seq, the log's end, the other members' cursors."""
+
+    member: Participant
+    page: events.EventPage
+    last_seq: int
+    receipts: list[Receipt]
+
+
+def sync_page(user_id: int, conversation_id: int, after: int, limit: int) -> SyncPage:
+    member = conversations.member_of(user_id, conversation_id)
+    return SyncPage(
+        member,
+        events.events_after(member, after, limit),
+        member.conversation.last_seq,
+        conversations.receipts_of(conversation_id, exclude_user_id=user_id),
+    )
+
+
+def history_page(user_id: int, conversation_id: int, before: int | None, limit: int) -> tuple[Participant, events.EventPage]:
+    member = conversations.member_of(user_id, conversation_id)
+    return member, events.events_before(member, before, limit)
+
+
+def with_presence(summaries: list[Summary], expiry: float) -> list[Summary]:
+    """Add the direct peers' presence to summaries (``extra["presence"]``), in two queries."""
+    peers = [s.peer.pk for s in summaries if s.peer is not None]
+    found = presence.presence_of_many(peers, expiry)
+    for summary in summaries:
+        if summary.peer is not None:
+            summary.extra["presence"] = found.get(summary.peer.pk, (False, None))
+    return summaries
+
+
+def inbox(
+    user: Any,
+    *,
+    before: tuple[datetime.datetime, int] | None,
+    limit: int,
+    expiry: float,
+    current_peer_id: int | None = None,
+) -> tuple[list[Summary], bool, str | None]:
+    rows, has_more, next_cursor = conversations.inbox_page(
+        user, before=before, limit=limit, current_peer_id=current_peer_id
+    )
+    return with_presence(rows, expiry), has_more, next_cursor
+
+
+@dataclass
+class Resumed:
+    summary: Summary
+    page: events.EventPage
+    receipts: list[Receipt] = field(default_factory=list)
+
+
+def resume(user: Any, cursors: dict[int, int], limit: int, expiry: float) -> list[Resumed]:
+    """For each conversation named (that the user was ever in): its summary, the events after the cursor, the receipts."""
+    summaries = with_presence(conversations.summaries_for(user, list(cursors)), expiry)
+    resumed = []
+    for summary in summaries:
+        conversation_id = summary.conversation.pk
+        resumed.append(
+            Resumed(
+                summary,
+                events.events_after(summary.member, cursors[conversation_id], limit),
+                conversations.receipts_of(conversation_id, exclude_user_id=user.pk),
+            )
+        )
+    return resumed
+
+
+def conversation_detail(user: Any, conversation_id: int, expiry: float) -> tuple[Summary, list[Receipt]]:
+    summary = with_presence([conversations.summary_of(user, conversation_id)], expiry)[0]
+    return summary, conversations.receipts_of(conversation_id, exclude_user_id=user.pk)
+
+
+@dataclass(frozen=True)
+class MemberInfo:
+    username: str
+    role: str
+    joined_seq: int
+    delivered_seq: int
+    read_seq: int
+    online: bool
+    last_seen: datetime.datetime | None
+
+
+def members(user_id: int, conversation_id: int, expiry: float) -> list[MemberInfo]:
+    """The current members of a conversation the user may read, with their cursors and presence."""
+    conversations.member_of(user_id, conversation_id)
+    rows = conversations.current_members(conversation_id)
+    found = presence.presence_of_many([p.user_id for p in rows], expiry)
+    return [
+        MemberInfo(
+            p.user.get_username(), p.role, p.joined_seq, p.delivered_seq, p.read_seq, *found.get(p.user_id, (False, None))
+        )
+        for p in rows
+    ]
+
+
+@dataclass
+class Session:
+    """What a socket learns when it opens: its presence change, its windows, its direct peers' presence."""
+
+    change: presence.PresenceChange | None
+    windows: list[Window]
+
+
+def open_session(
+    user_id: int,
+    channel_name: str,
+    kind: str,
+    server_id: str,
+    *,
+    max_sockets: int | None,
+    expiry: float,
+    username: str,
+) -> Session:
+    """Register the socket for presence and read the user's windows, in one trip (every reconnect storm pays it)."""
+    change = presence.register_connection(
+        user_id, channel_name, kind, server_id, max_sockets=max_sockets, expiry=expiry, username=username
+    )
+    return Session(change, conversations.windows_of(user_id))
+
+
+@dataclass
+class DirectOpening:
+    """The compatibility view's direct conversation, its peer and the ``connected`` snapshot."""
+
+    conversation: Conversation
+    peer: Any
+    window: Window
+    session: Session | None = None
+    snapshot: dict[str, Any] = field(default_factory=dict)
+
+
+def open_direct(user: Any, peer_username: str) -> DirectOpening | None:
+    """The direct conversation with ``peer_username`` (created if need be), or None to refuse the handshake."""
+    from .users import find_peer
+
+    peer = find_peer(user, peer_username)
+    if peer is None:
+        return None
+    conversation, _ = conversations.get_or_create_direct(user, peer)
+    window = conversations.window(user.pk, conversation.pk)
+    assert window is not None
+    return DirectOpening(conversation, peer, window)
+
+
+def direct_snapshot(user_id: int, conversation_id: int, peer_id: int, expiry: float) -> dict[str, Any]:
+    """What the compatibility view's ``connected`` frame reports."""
+    member = conversations.member_of(user_id, conversation_id)
+    online, last_seen = presence.presence_of(peer_id, expiry)
+    peer_member = Participant.objects.filter(conversation_id=conversation_id, user_id=peer_id).first()
+    return {
+        "last_seq": member.conversation.last_seq,
+        "unread": conversations.unread_count(member),
+        "peer_online": online,
+        "peer_last_seen": last_seen,
+        "peer_cursors": peer_member,
+    }
