@@ -118,11 +118,15 @@ export class MessageList {
     const desired = [];
     let lastDay = null;
     let lastSender = null;
-    const put = (el, created, sender) => {
+    const put = (el, created, sender, divider = false) => {
       const key = dayKey(created);
       if (key !== lastDay) {
         desired.push(this.separator(key, created));
         lastDay = key;
+        lastSender = null;
+      }
+      if (divider) {
+        desired.push(this.divider);
         lastSender = null;
       }
       el.classList.toggle("first", sender !== lastSender);
@@ -130,11 +134,8 @@ export class MessageList {
       desired.push(el);
     };
     for (const event of events) {
-      if (this.dividerSeq !== null && event.seq === this.dividerSeq) {
-        desired.push(this.divider);
-        lastSender = null;
-      }
-      put(this.items.get(event.seq).el, event.created_at, event.kind === "message" ? event.sender : null);
+      const divider = this.dividerSeq !== null && event.seq === this.dividerSeq;
+      put(this.items.get(event.seq).el, event.created_at, event.kind === "message" ? event.sender : null, divider);
     }
     for (const entry of entries) put(this.pending.get(entry.client_id).el, entry.created_at, this.state.me);
 
