@@ -21,6 +21,7 @@ from ..models import Conversation
 from ..store import conversations
 from ..store.errors import NotFound
 from ..store.notifications import list_notifications
+from ..store.presence import presence_of
 from ..store.users import find_peer
 
 
@@ -56,7 +57,11 @@ def chat_page(request: HttpRequest, username: str) -> HttpResponse:
     key = Conversation.direct_key_for(request.user.pk, peer.pk)
     existing = Conversation.objects.filter(direct_key=key).values_list("pk", flat=True).first()
     name = peer.get_username()
-    return _shell(request, {"kind": "direct", "id": existing, "name": name, "peer": name}, name)
+    # Presence is pushed only between members of a direct conversation: before
+    # the first message there is none, so the page starts from a snapshot.
+    online, last_seen = presence_of(peer.pk, conf.limits().presence_expiry)
+    presence = {"online": online, "last_seen": last_seen.isoformat() if last_seen else None}
+    return _shell(request, {"kind": "direct", "id": existing, "name": name, "peer": name, "presence": presence}, name)
 
 
 @login_required

@@ -86,3 +86,11 @@ test("the owner leaving passes the group on", () => {
   assert.equal(members.has("alice"), false);
   assert.equal(members.get("bob").role, "owner");
 });
+
+test("a receipt from a member who was removed does not bring them back", () => {
+  const members = trio();
+  members.applyEvent(event(1, 11, { kind: "member_removed", sender: "alice", data: { user: "carol" } }));
+  assert.equal(members.applyReceipt({ user: "carol", delivered_seq: 11, read_seq: 11 }), false);
+  assert.equal(members.has("carol"), false);
+  assert.equal(members.statusOf(12, "alice").total, 1);
+});

@@ -116,6 +116,7 @@ let route = (() => {
   return r;
 })();
 let shown = { id: undefined, peer: undefined, opened: false };
+if (config.route.presence && config.route.peer) state.presence.set(config.route.peer, config.route.presence);
 let sessionEnded = false;
 
 function currentConv() {
@@ -182,7 +183,8 @@ function openAtDivider() {
     list.update("auto");
     return;
   }
-  if (route.id !== null && !conv?.historyLoaded) {
+  // Where unread starts needs the newest page and the summary (my read cursor), in either order.
+  if (route.id !== null && !(conv?.historyLoaded && conv.described)) {
     list.update("bottom");
     return;
   }
@@ -423,6 +425,7 @@ state.on("members", ({ id }) => {
 
 state.on("conversation", ({ id }) => {
   if (id === route.id) {
+    if (!shown.opened) openAtDivider();
     renderHeader();
     renderClosed();
   }

@@ -196,7 +196,8 @@ export class ChatState {
    */
   unread(convOrId) {
     const conv = typeof convOrId === "number" ? this.get(convOrId) : convOrId;
-    if (!conv) return 0;
+    // Without its summary the read cursor is unknown: nothing is counted until it comes.
+    if (!conv || !conv.described) return 0;
     const end = conv.left_seq ?? conv.last_seq;
     const read = conv.read_seq;
     if (read >= end) return 0;

@@ -58,6 +58,8 @@ export class Members {
   /** A receipt (push ``receipt`` or an ``R`` of a list): cursors move forward only. */
   applyReceipt({ user, delivered_seq: delivered, read_seq: read, joined_seq: joined }) {
     if (typeof user !== "string") return false;
+    // A receipt of someone who left (their last cursors move to their leave) does not bring them back.
+    if (!this.byName.has(user) && (this.complete || this.changedAt.has(user))) return false;
     const member = this.ensure(user, Number.isInteger(joined) ? joined : null);
     if (Number.isInteger(joined)) member.joined_seq = joined;
     const before = [member.delivered_seq, member.read_seq];
