@@ -100,7 +100,7 @@ test("a live event of a conversation this tab never heard of asks for its summar
   assert.equal(state.unread(9), 1);
 });
 
-test("after a reconnect the conversations with something new are resumed from their cursors", async () => {
+test("after a reconnect every conversation is resumed from its cursor", async () => {
   const { state, socket } = await withInbox([summary(1, { last_seq: 2, delivered_seq: 2 }), summary(2, { last_seq: 7, delivered_seq: 7, peer: { username: "carol" } })]);
   state.disconnected();
   socket.clear();
@@ -110,7 +110,7 @@ test("after a reconnect the conversations with something new are resumed from th
     has_more: false, next: null,
   });
   await settle();
-  assert.deepEqual(socket.last("resume").cursors, { 1: 2 });
+  assert.deepEqual(socket.last("resume").cursors, { 1: 2, 2: 7 });
 });
 
 // --- the outbox ----------------------------------------------------------------------
@@ -369,4 +369,13 @@ test("a read cursor that did not move is not reported again", async () => {
   clock.advance(1000);
   assert.deepEqual(socket.ofType("read").map((f) => f.up_to), [3]);
   assert.deepEqual(socket.ofType("received").map((f) => f.up_to), [4]);
+});
+
+test("the receipts of a resume give the sidebar the ticks of my last message", async () => {
+  const { state, socket } = await withInbox([summary(1, { last_seq: 3, delivered_seq: 3, read_seq: 3, last_message: event(1, 3, { sender: "alice" }) })]);
+  const mine = state.get(1).last_message;
+  assert.equal(state.statusOf(1, mine).status, "sent");
+  answer(state, socket, "resume", { conversations: [{ ...summary(1, { last_seq: 3, delivered_seq: 3, read_seq: 3 }), events: [], has_more: false, receipts: [{ user: "bob", delivered_seq: 3, read_seq: 3, joined_seq: 0 }] }] });
+  await settle();
+  assert.equal(state.statusOf(1, mine).status, "read");
 });

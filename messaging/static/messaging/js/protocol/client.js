@@ -538,12 +538,14 @@ export class ChatState {
     }
   }
 
-  /** After a (re)connect: resume every conversation this tab counts, from its cursor. */
+  /**
+   * After a (re)connect: resume every conversation this tab counts, from its
+   * cursor. That fills what was missed and brings the other members' receipts,
+   * which a summary does not carry (the sidebar's ticks need them): one request
+   * per 200 conversations.
+   */
   async catchUp() {
-    // Those with something new, and the one on screen (its ticks may have moved while away).
-    const anchored = [...this.conversations.values()].filter(
-      (c) => c.log.anchored && c.sync.ref === null && (c.log.hasGap(c.last_seq) || c.id === this.viewing),
-    );
+    const anchored = [...this.conversations.values()].filter((c) => c.log.anchored && c.sync.ref === null);
     for (let i = 0; i < anchored.length; i += RESUME_MAX) {
       const batch = anchored.slice(i, i + RESUME_MAX);
       const cursors = Object.fromEntries(batch.map((c) => [String(c.id), c.log.cursor]));
