@@ -262,6 +262,10 @@ def people(browser, request) -> Iterator:
     def sign_in(server: Server, username: str, viewport: dict | None = None, setup=None):
         context = browser.new_context(viewport=viewport or DESKTOP)
         contexts.append(context)
+        # Headless Chromium does not say which of several windows has the focus,
+        # and reading needs a focused window: each page is focused unless a test
+        # says otherwise (unfocus/refocus).
+        context.add_init_script("document.hasFocus = () => window.__focused !== false;")
         if setup is not None:
             setup(context)
         page = context.new_page()
@@ -595,7 +599,7 @@ def wait_for(condition, attempts: int = 50) -> bool:
 
 def unfocus(page) -> None:
     """The window loses focus: what reaches it is delivered, not read."""
-    page.evaluate("() => { window.__focused = false; document.hasFocus = () => window.__focused; }")
+    page.evaluate("() => { window.__focused = false; }")
 
 
 def refocus(page) -> None:
