@@ -379,3 +379,11 @@ test("the receipts of a resume give the sidebar the ticks of my last message", a
   await settle();
   assert.equal(state.statusOf(1, mine).status, "read");
 });
+
+test("a receipt for my older cursors arriving before the report goes out does not swallow the read", async () => {
+  const { state, socket, clock } = await withInbox([summary(1, { last_seq: 3, delivered_seq: 0, read_seq: 0, unread: 3 })]);
+  state.markRead(1, 3);
+  state.handle({ type: "receipt", conversation: 1, user: "alice", delivered_seq: 3, read_seq: 0 });
+  clock.advance(1000);
+  assert.deepEqual(socket.ofType("read").map((f) => f.up_to), [3]);
+});

@@ -456,8 +456,9 @@ export class ChatState {
     if (frame.user === this.me) {
       conv.delivered_seq = Math.max(conv.delivered_seq, frame.delivered_seq ?? 0);
       conv.read_seq = Math.max(conv.read_seq, frame.read_seq ?? 0);
-      conv.reportedReceived = Math.max(conv.reportedReceived, conv.delivered_seq);
-      conv.reportedRead = Math.max(conv.reportedRead, conv.read_seq);
+      // What the server confirms is reported; my own read_seq may be ahead of it, not sent yet.
+      conv.reportedReceived = Math.max(conv.reportedReceived, frame.delivered_seq ?? 0);
+      conv.reportedRead = Math.max(conv.reportedRead, frame.read_seq ?? 0);
       this.emit("inbox");
       this.emit("unread", { total: this.totalUnread() });
     }
