@@ -13,10 +13,10 @@ from django.utils import timezone
 
 from messaging import notification_service as service
 from messaging.guards.circuit_breaker import BreakerState
-from messaging.pubsub import layer_breaker
 from messaging.logging_utils import MessagingLogger
 from messaging.models import Notification, RetryQueueItem
 from messaging.notification_service import smtp_breaker
+from messaging.pubsub import layer_breaker
 from messaging.retry_handler import process_due
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -38,7 +38,7 @@ def test_healthz_reports_checks_breakers_and_the_retry_backlog() -> None:
     body = Client().get("/healthz").json()
     assert body["status"] == "ok"
     assert body["checks"] == {"database": "ok", "channel_layer": "ok"}
-    assert body["breakers"] == {"channel_layer": "closed", "smtp": "closed"}
+    assert body["breakers"] == {"channel_layer": "closed", "smtp": "closed", "webpush": "closed"}
     assert body["retry_queue"] == {"pending": 0, "oldest_due_seconds": 0.0, "exhausted_last_hour": 0}
 
 

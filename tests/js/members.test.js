@@ -57,12 +57,13 @@ test("a member removed mid-conversation no longer holds back the status of earli
   assert.deepEqual(members.statusOf(9, "alice"), { status: "read", readBy: ["bob"], deliveredTo: ["bob"], total: 1 });
 });
 
-test("a sender alone in a group sees sent", () => {
+test("a message nobody else is left to read counts as read", () => {
   const members = new Members();
   members.applyEvent(event(1, 1, { kind: "created", sender: "alice", data: { title: "t", members: ["alice", "bob"] } }));
-  members.applyEvent(event(1, 2, { kind: "member_left", sender: "bob", data: {} }));
-  assert.equal(members.statusOf(3, "alice").status, "sent");
-  assert.equal(members.statusOf(3, "alice").total, 0);
+  assert.equal(members.get("bob").joined_seq, 1);
+  assert.equal(members.statusOf(2, "alice").status, "sent");
+  members.applyEvent(event(1, 3, { kind: "member_left", sender: "bob", data: {} }));
+  assert.deepEqual(members.statusOf(2, "alice"), { status: "read", readBy: [], deliveredTo: [], total: 0 });
 });
 
 test("membership events apply once each, newest wins, whatever order they arrive in", () => {
@@ -93,4 +94,9 @@ test("a receipt from a member who was removed does not bring them back", () => {
   assert.equal(members.applyReceipt({ user: "carol", delivered_seq: 11, read_seq: 11 }), false);
   assert.equal(members.has("carol"), false);
   assert.equal(members.statusOf(12, "alice").total, 1);
+});
+
+test("before the member list is known a message is only sent, not read by nobody", () => {
+  const members = new Members();
+  assert.equal(members.statusOf(5, "alice").status, "sent");
 });

@@ -387,3 +387,16 @@ test("a receipt for my older cursors arriving before the report goes out does no
   clock.advance(1000);
   assert.deepEqual(socket.ofType("read").map((f) => f.up_to), [3]);
 });
+
+test("my first message to someone shows sent until the new conversation's summary names the peer", async () => {
+  const { state, socket } = await withInbox([]);
+  const entry = state.sendMessage({ to: "bob" }, "hello");
+  const mine = event(12, 1, { sender: "alice", client_id: entry.client_id, content: "hello" });
+  state.handle({ type: "ack", client_id: entry.client_id, event: mine });
+  assert.equal(state.statusOf(12, mine).status, "sent");
+  answer(state, socket, "resume", { conversations: [{ ...summary(12, { last_seq: 1, delivered_seq: 1, read_seq: 1 }), events: [], has_more: false, receipts: [] }] });
+  await settle();
+  assert.equal(state.statusOf(12, mine).status, "sent");
+  state.handle({ type: "receipt", conversation: 12, user: "bob", delivered_seq: 1, read_seq: 1 });
+  assert.equal(state.statusOf(12, mine).status, "read");
+});

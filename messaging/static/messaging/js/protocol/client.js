@@ -147,6 +147,7 @@ export class ChatState {
       conv.peer = { ...c.peer };
       this.setPresence(c.peer.username, c.peer.online, c.peer.last_seen, { quiet: true });
       if (!conv.members.has(c.peer.username)) conv.members.ensure(c.peer.username, 0);
+      conv.members.complete = true; // a direct conversation: the peer and me
     }
     if (Number.isInteger(c.member_count)) conv.member_count = c.member_count;
     // A summary older than an event that changed my membership says nothing new about it.

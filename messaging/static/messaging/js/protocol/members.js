@@ -2,7 +2,8 @@
 // of a message derived from them (docs/protocol.md, "Receipts, statuses and
 // unread"): a message at seq s counts the other *current* members who could
 // see it (joined_seq <= s); it is delivered when each of them has
-// delivered_seq >= s, read when each has read_seq >= s. Alone: sent.
+// delivered_seq >= s, read when each has read_seq >= s. When none of them is
+// left it is read: nobody is left to read it (so a status never goes back).
 // Cursors only move forward, whatever order the frames arrive in.
 
 const ROLES = new Set(["owner", "admin", "member"]);
@@ -112,8 +113,9 @@ export class Members {
         const names = Array.isArray(data.members) ? data.members : [];
         for (const name of new Set([event.sender, ...names])) {
           changed = change(name, () => {
-            const member = this.ensure(name, 0);
-            member.joined_seq = 0;
+            // Founders see the group from its `created` event.
+            const member = this.ensure(name, seq);
+            member.joined_seq = seq;
             member.role = name === event.sender ? "owner" : "member";
           }) || changed;
         }
@@ -167,8 +169,10 @@ export class Members {
     const readBy = audience.filter((m) => m.read_seq >= seq).map((m) => m.username).sort();
     const deliveredTo = audience.filter((m) => m.delivered_seq >= seq).map((m) => m.username).sort();
     let status = "sent";
-    if (audience.length && readBy.length === audience.length) status = "read";
-    else if (audience.length && deliveredTo.length === audience.length) status = "delivered";
+    // An empty audience means "read" only once the list is known, not before it came.
+    if (!audience.length && !this.complete) status = "sent";
+    else if (readBy.length === audience.length) status = "read";
+    else if (deliveredTo.length === audience.length) status = "delivered";
     return { status, readBy, deliveredTo, total: audience.length };
   }
 }
