@@ -767,6 +767,8 @@ def test_a_signed_out_tab_says_so_and_sends_its_outbox_after_signing_in_again(ow
     other = bob.context.new_page()
     other.goto(f"{server.url}/messages/")
     other.get_by_role("button", name="Sign out").click()
+    # The sign-out form goes out after pwa.js has cleaned up this browser: wait for it.
+    expect(other.get_by_role("button", name="Sign out")).to_have_count(0, timeout=WAIT_MS)
     other.close()
     server.restart_after_kill()  # the open socket goes; the next handshake is refused
     banner = bob.locator("[data-signed-out]")
