@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from django.test import Client
@@ -10,6 +11,7 @@ from django.utils import timezone
 
 from messaging import async_handlers as handlers
 from messaging.models import Connection, Notification
+from messaging.store.conversations import create_group, get_or_create_direct, remove_member
 
 pytestmark = pytest.mark.django_db
 
@@ -133,27 +135,62 @@ def test_a_big_inbox_lists_every_conversation_with_its_last_message(alice_client
     assert all(row["unread"] == 2 for row in rows)
 
 
-def test_inbox_page_embeds_the_same_rows_and_sets_the_csrf_cookie(alice_client, make_user, user_model) -> None:
-    bob = make_user("bob")
-    chat = handlers.open_chat(user_model.objects.get(username="alice"), "bob")
-    handlers.create_message(chat.conversation_id, bob, None, "</script><script>alert(1)</script>", "x1")
+def test_the_inbox_page_is_the_app_shell_with_its_config_and_the_csrf_cookie(alice_client) -> None:
     response = alice_client.get("/messages/")
-    assert response.status_code == 200
-    assert "csrftoken" in response.cookies
-    assert page_json(response, "conversations-data") == alice_client.get("/messages/api/conversations").json()["conversations"]
-    assert "<script>alert(1)" not in response.content.decode()
-
-
-def test_chat_page_hands_its_script_the_peer_limits_and_urls(alice_client, make_user) -> None:
-    make_user("bob")
-    response = alice_client.get("/messages/bob/")
     assert response.status_code == 200 and "csrftoken" in response.cookies
-    config = page_json(response, "chat-config")
-    assert config["me"] == "alice" and config["peer"]["username"] == "bob"
-    assert config["max_length"] == 4000
-    assert config["socket_path"] == "/ws/chat/bob/"
-    assert config["send_url"] == "/messages/api/bob/send"
-    assert config["history_url"] == "/messages/api/bob/history"
+    config = page_json(response, "app-config")
+    assert config["me"] == "alice" and config["socket_path"] == "/ws/chat/"
+    assert config["route"] == {"kind": "inbox", "id": None, "name": "Messages", "peer": None}
+    assert config["max_length"] == 4000 and config["max_title_length"] == 120 and config["max_group_members"] == 256
+    assert config["login_url"] == "/accounts/login/"
+
+
+def test_a_direct_chat_page_names_its_conversation_once_the_first_message_made_it(alice_client, make_user, user_model) -> None:
+    bob = make_user("bob")
+    before = page_json(alice_client.get("/messages/bob/"), "app-config")["route"]
+    assert before["kind"] == "direct" and before["id"] is None and before["peer"] == "bob"
+    assert before["presence"] == {"online": False, "last_seen": None}
+    conversation, _ = get_or_create_direct(user_model.objects.get(username="alice"), bob)
+    assert page_json(alice_client.get("/messages/bob/"), "app-config")["route"]["id"] == conversation.pk
+
+
+def test_a_direct_chat_page_with_an_unknown_user_or_oneself_is_not_found(alice_client, make_user) -> None:
+    gone = make_user("gone")
+    gone.is_active = False
+    gone.save()
+    for path in ("/messages/nobody/", "/messages/alice/", "/messages/gone/"):
+        assert alice_client.get(path).status_code == 404, path
+
+
+def test_a_conversation_page_opens_for_its_members_and_is_not_found_for_anyone_else(alice_client, make_user) -> None:
+    bob, carol = make_user("bob"), make_user("carol")
+    group = create_group(bob, "Trip <b>", ["carol"], "g1", max_members=256).conversation
+    assert alice_client.get(f"/messages/c/{group.pk}/").status_code == 404
+    assert alice_client.get("/messages/c/999999/").status_code == 404
+    client = Client()
+    client.force_login(carol)
+    response = client.get(f"/messages/c/{group.pk}/")
+    assert response.status_code == 200
+    assert page_json(response, "app-config")["route"] == {"kind": "group", "id": group.pk, "name": "Trip <b>", "peer": None}
+    assert "Trip <b>" not in response.content.decode()  # escaped wherever the title is shown
+
+
+def test_a_member_who_was_removed_still_opens_the_conversation_page(make_user) -> None:
+    bob, carol = make_user("bob"), make_user("carol")
+    group = create_group(bob, "Band", ["carol"], "g2", max_members=256).conversation
+    remove_member(bob, group.pk, "carol", "r1")
+    client = Client()
+    client.force_login(carol)
+    assert client.get(f"/messages/c/{group.pk}/").status_code == 200
+
+
+def test_the_app_page_has_no_inline_script_or_style(alice_client, make_user) -> None:
+    make_user("bob")
+    for path in ("/messages/", "/messages/bob/"):
+        html = alice_client.get(path).content.decode()
+        for tag in re.findall(r"<script\b[^>]*>", html):
+            assert 'type="application/json"' in tag or "src=" in tag, tag
+        assert not re.search(r"\sstyle=", html), path
 
 
 def test_every_signed_in_page_shows_the_bell_with_the_unread_count(alice_client, user_model) -> None:
@@ -178,7 +215,10 @@ def test_sign_in_page_has_no_bell_and_sign_out_is_a_post_form(make_user) -> None
 def test_static_app_files_are_served(alice_client) -> None:
     from django.contrib.staticfiles import finders
 
-    for name in ("app.css", "js/chat.js", "js/socket.js", "js/outbox.js", "js/bell.js", "js/inbox.js"):
+    for name in (
+        "app.css", "js/chat.js", "js/socket.js", "js/bell.js", "js/conversations.js", "js/message-list.js",
+        "js/dialogs.js", "js/people.js", "js/protocol/client.js", "js/protocol/outbox.js", "js/protocol/fallback.js",
+    ):
         assert finders.find(f"messaging/{name}"), name
 
 

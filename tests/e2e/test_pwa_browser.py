@@ -148,7 +148,7 @@ def test_with_the_server_down_a_reload_shows_the_offline_page_and_the_outbox_goe
     expect(alice.get_by_role("heading", name="You're offline")).to_be_visible()
     screenshot(alice, "offline-desktop")
     assert alice.url == f"{server.url}/messages/bob/"
-    outbox = json.loads(alice.evaluate("() => localStorage.getItem('linkup.outbox.alice.bob')"))
+    outbox = json.loads(alice.evaluate("() => localStorage.getItem('linkup.outbox.alice')"))
     assert [entry["content"] for entry in outbox] == [text]
 
     server.daphne = Daphne(server.env, port=server.daphne.port).start()
@@ -158,7 +158,7 @@ def test_with_the_server_down_a_reload_shows_the_offline_page_and_the_outbox_goe
     expect(bubble(bob, text)).to_have_count(1, timeout=WAIT_MS)
     stored = [m for m in server.messages_between("alice", "bob") if m["content"] == text]
     assert len(stored) == 1 and stored[0]["client_id"] == outbox[0]["client_id"]
-    assert alice.evaluate("() => localStorage.getItem('linkup.outbox.alice.bob')") is None
+    assert alice.evaluate("() => localStorage.getItem('linkup.outbox.alice')") is None
 
 
 class Pusher:
