@@ -185,11 +185,11 @@ test("ticks of my message follow the members' receipts", async () => {
   const mine = event(3, 2, { sender: "alice" });
   state.handle({ type: "event", event: mine });
   assert.equal(state.statusOf(3, mine).status, "sent");
-  state.handle({ type: "receipt", conversation: 3, user: "bob", delivered_seq: 2, read_seq: 2 });
+  state.handle({ type: "receipts", conversation: 3, receipts: [{ user: "bob", delivered_seq: 2, read_seq: 2 }] });
   assert.deepEqual(state.statusOf(3, mine).readBy, ["bob"]);
-  state.handle({ type: "receipt", conversation: 3, user: "carol", delivered_seq: 2, read_seq: 1 });
+  state.handle({ type: "receipts", conversation: 3, receipts: [{ user: "carol", delivered_seq: 2, read_seq: 1 }] });
   assert.equal(state.statusOf(3, mine).status, "delivered");
-  state.handle({ type: "receipt", conversation: 3, user: "carol", delivered_seq: 2, read_seq: 2 });
+  state.handle({ type: "receipts", conversation: 3, receipts: [{ user: "carol", delivered_seq: 2, read_seq: 2 }] });
   assert.equal(state.statusOf(3, mine).status, "read");
   assert.equal(state.statusOf(3, event(3, 2)), null); // not mine: no status
 });
@@ -234,7 +234,7 @@ test("received is reported up to the contiguous cursor only", async () => {
 
 test("another tab reading to the end clears the count here", async () => {
   const { state } = await withInbox([summary(1, { last_seq: 30, delivered_seq: 30, read_seq: 10, unread: 20 })]);
-  state.handle({ type: "receipt", conversation: 1, user: "alice", delivered_seq: 30, read_seq: 30 });
+  state.handle({ type: "receipts", conversation: 1, receipts: [{ user: "alice", delivered_seq: 30, read_seq: 30 }] });
   assert.equal(state.unread(1), 0);
 });
 
@@ -253,7 +253,7 @@ test("the new-messages divider goes before the first message by someone else aft
     has_more: false,
   });
   await settle();
-  state.handle({ type: "receipt", conversation: 1, user: "alice", delivered_seq: 4, read_seq: 1 });
+  state.handle({ type: "receipts", conversation: 1, receipts: [{ user: "alice", delivered_seq: 4, read_seq: 1 }] });
   assert.equal(state.firstUnreadSeq(1), 3);
   state.markRead(1, 4);
   assert.equal(state.firstUnreadSeq(1), null);
@@ -383,7 +383,7 @@ test("the receipts of a resume give the sidebar the ticks of my last message", a
 test("a receipt for my older cursors arriving before the report goes out does not swallow the read", async () => {
   const { state, socket, clock } = await withInbox([summary(1, { last_seq: 3, delivered_seq: 0, read_seq: 0, unread: 3 })]);
   state.markRead(1, 3);
-  state.handle({ type: "receipt", conversation: 1, user: "alice", delivered_seq: 3, read_seq: 0 });
+  state.handle({ type: "receipts", conversation: 1, receipts: [{ user: "alice", delivered_seq: 3, read_seq: 0 }] });
   clock.advance(1000);
   assert.deepEqual(socket.ofType("read").map((f) => f.up_to), [3]);
 });
@@ -397,6 +397,6 @@ test("my first message to someone shows sent until the new conversation's summar
   answer(state, socket, "resume", { conversations: [{ ...summary(12, { last_seq: 1, delivered_seq: 1, read_seq: 1 }), events: [], has_more: false, receipts: [] }] });
   await settle();
   assert.equal(state.statusOf(12, mine).status, "sent");
-  state.handle({ type: "receipt", conversation: 12, user: "bob", delivered_seq: 1, read_seq: 1 });
+  state.handle({ type: "receipts", conversation: 12, receipts: [{ user: "bob", delivered_seq: 1, read_seq: 1 }] });
   assert.equal(state.statusOf(12, mine).status, "read");
 });

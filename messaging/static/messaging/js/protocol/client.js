@@ -309,8 +309,8 @@ export class ChatState {
       case "ack":
         this.onAck(frame);
         break;
-      case "receipt":
-        this.onReceipt(frame);
+      case "receipts":
+        for (const receipt of frame.receipts ?? []) this.onReceipt({ ...receipt, conversation: frame.conversation });
         break;
       case "typing":
         this.onTyping(frame);
