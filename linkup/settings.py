@@ -271,6 +271,9 @@ globals().update(
             "MESSAGING_WEBPUSH_TIMEOUT_SECONDS": float,
             "MESSAGING_WEBPUSH_MAX_SUBSCRIPTIONS": int,
             "MESSAGING_WEBPUSH_ALLOW_HTTP": bool,
+            "MESSAGING_EDIT_WINDOW": str,
+            "MESSAGING_DELETE_WINDOW": str,
+            "MESSAGING_MAX_REACTIONS": int,
         }
     )
 )

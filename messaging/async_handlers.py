@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from channels.db import database_sync_to_async
 
-from .store import conversations, events, notifications, presence, reading, receipts
+from .store import conversations, events, message_actions, notifications, presence, reading, receipts
 
 
 def _wrap(function):  # type: ignore[no-untyped-def]
@@ -38,6 +38,14 @@ class AsyncSafeMessageHandler:
     mute = _wrap(conversations.mute)
     # the log
     create_messages = _wrap(events.create_messages)
+    # doing things to a message
+    edit_message = _wrap(message_actions.edit_message)
+    delete_message = _wrap(message_actions.delete_message)
+    react = _wrap(message_actions.react)
+    hide_messages = _wrap(message_actions.hide_messages)
+    clear_conversation = _wrap(message_actions.clear_conversation)
+    edit_history = _wrap(message_actions.edit_history)
+    around_page = _wrap(reading.around_page)
     # receipts
     move_cursors = _wrap(receipts.move_cursors)
     apply_receipts = _wrap(receipts.apply_receipts)

@@ -9,6 +9,7 @@ caches a stale value.
 
 from __future__ import annotations
 
+import datetime
 import re
 from dataclasses import dataclass
 
@@ -77,6 +78,15 @@ DEFAULT_WEBPUSH_TIMEOUT_SECONDS = 10.0
 # Browsers a user may have subscribed at once; a new one beyond this replaces
 # the one that has gone longest without a successful push.
 DEFAULT_WEBPUSH_MAX_SUBSCRIPTIONS = 10
+# A sender may edit a message, and delete it for everyone, for a day after
+# sending it (a group's owner and admins may delete any message at any time).
+# "0" never, "off" always; otherwise seconds, or a number with s, m, h or d.
+DEFAULT_EDIT_WINDOW = "24h"
+DEFAULT_DELETE_WINDOW = "24h"
+# Different emoji on one message. Bounds what a message weighs in a page:
+# each emoji lists at most REACTION_NAMES_SHOWN names, so a page of 100
+# messages stays far below daphne's 1 MiB frame whatever the group's size.
+DEFAULT_MAX_REACTIONS = 20
 # Anyone who reaches the site may create an account. The project turns this
 # off by default on a deployment (linkup/settings.py).
 DEFAULT_SIGNUP_ENABLED = True
@@ -114,6 +124,9 @@ DEFAULTS: dict[str, object] = {
     # (the tests'); browsers' push services are all HTTPS.
     "MESSAGING_WEBPUSH_ALLOW_HTTP": False,
     "SIGNUP_ENABLED": DEFAULT_SIGNUP_ENABLED,
+    "MESSAGING_EDIT_WINDOW": DEFAULT_EDIT_WINDOW,
+    "MESSAGING_DELETE_WINDOW": DEFAULT_DELETE_WINDOW,
+    "MESSAGING_MAX_REACTIONS": DEFAULT_MAX_REACTIONS,
 }
 
 # WebSocket close codes of our own (4000-4999 are for applications).
@@ -144,6 +157,35 @@ def parse_rate(value: str | None) -> Rate | None:
             f"A messaging rate must look like '60/10s' (N per S seconds) or 'off', not {value!r}."
         )
     return Rate(int(match.group(1)), int(match.group(2)))
+
+
+_WINDOW = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+_WINDOW_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_window(name: str, value: object) -> datetime.timedelta | None:
+    """A time window setting: ``"24h"``, ``"90m"``, ``"3600"`` or ``3600``; ``"off"`` is None (no limit); ``0`` never."""
+    text = str(value).strip().lower()
+    if text in {"off", "none"}:
+        return None
+    match = _WINDOW.match(text)
+    if not match:
+        raise ImproperlyConfigured(f"{name} must be a duration such as '24h', '90m' or '3600', '0' or 'off'; not {value!r}.")
+    return datetime.timedelta(seconds=float(match.group(1)) * _WINDOW_UNITS[match.group(2)])
+
+
+def edit_window() -> datetime.timedelta | None:
+    """How long after sending a message its sender may edit it (None: always)."""
+    return parse_window("MESSAGING_EDIT_WINDOW", setting("MESSAGING_EDIT_WINDOW"))
+
+
+def delete_window() -> datetime.timedelta | None:
+    """How long after sending a message its sender may delete it for everyone (None: always)."""
+    return parse_window("MESSAGING_DELETE_WINDOW", setting("MESSAGING_DELETE_WINDOW"))
+
+
+def max_reactions() -> int:
+    return int(setting("MESSAGING_MAX_REACTIONS"))
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Union
@@ -49,6 +50,8 @@ class MessageFrame:
     to: str | None = None
     ref: Any = None
     type: str = "message"
+    #: the seq of the message this one replies to
+    reply_to: int | None = None
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,73 @@ class HistoryFrame:
     conversation: int | None = None
     ref: Any = None
     type: str = "history"
+    #: a page around this seq instead (a reply's original), newest first
+    around: int | None = None
+
+
+# --- Doing things to a message (message actions) ----------------------------
+
+
+@dataclass(frozen=True)
+class EditFrame:
+    conversation: int
+    seq: int
+    content: str
+    client_id: str
+    ref: Any = None
+    type: str = "edit"
+
+
+@dataclass(frozen=True)
+class DeleteFrame:
+    """Delete for everyone."""
+
+    conversation: int
+    seq: int
+    client_id: str
+    ref: Any = None
+    type: str = "delete"
+
+
+@dataclass(frozen=True)
+class ReactFrame:
+    """``react`` adds the emoji, ``unreact`` takes it back."""
+
+    conversation: int
+    seq: int
+    emoji: str
+    client_id: str
+    ref: Any = None
+    type: str = "react"
+
+
+@dataclass(frozen=True)
+class HideFrame:
+    """Delete for me: several messages at once."""
+
+    conversation: int
+    seqs: tuple[int, ...]
+    client_id: str
+    ref: Any = None
+    type: str = "hide"
+
+
+@dataclass(frozen=True)
+class ClearFrame:
+    conversation: int
+    client_id: str
+    ref: Any = None
+    type: str = "clear"
+
+
+@dataclass(frozen=True)
+class EditsFrame:
+    """A message's edit history."""
+
+    conversation: int
+    seq: int
+    ref: Any = None
+    type: str = "edits"
 
 
 @dataclass(frozen=True)
@@ -233,7 +303,25 @@ Frame = Union[
     MarkReadFrame,
     MarkAllReadFrame,
     ListFrame,
+    EditFrame,
+    DeleteFrame,
+    ReactFrame,
+    HideFrame,
+    ClearFrame,
+    EditsFrame,
 ]
+
+#: the message actions' frames (on ``ws/chat/`` only)
+MESSAGE_ACTION_FRAMES = frozenset({"edit", "delete", "react", "unreact", "hide", "clear", "edits"})
+#: most messages one ``hide`` names
+MAX_HIDE = MAX_PAGE
+#: most code points of one reaction (an emoji ZWJ sequence with skin tones is about ten)
+MAX_EMOJI_LENGTH = 16
+# What a reaction may hold besides symbols: combining marks and variation
+# selectors (Mn, Me), skin tones (Sk), the zero-width joiner and tag
+# characters (subdivision flags), and the digits, # and * of keycaps.
+_EMOJI_JOINERS = {"\u200d"} | {chr(c) for c in range(0xE0020, 0xE0080)}
+_KEYCAP_BASES = set("0123456789#*")
 
 #: what the one-user socket ``ws/chat/`` speaks
 CHAT_FRAMES = frozenset(
@@ -257,7 +345,7 @@ CHAT_FRAMES = frozenset(
         "mute",
         "members",
     }
-)
+) | MESSAGE_ACTION_FRAMES
 #: what the one-to-one compatibility view ``ws/chat/<username>/`` speaks
 DIRECT_FRAMES = frozenset({"message", "typing", "read", "sync", "history", "ping"})
 NOTIFICATION_FRAMES = frozenset({"mark_read", "mark_all_read", "list", "ping"})
@@ -356,6 +444,33 @@ def _usernames(data: Mapping[str, Any], name: str) -> tuple[str, ...]:
     return tuple(_username(item, name) for item in value)
 
 
+def _emoji(data: Mapping[str, Any]) -> str:
+    """One emoji (a sequence of symbols and their modifiers); a letter, a space or a control is not one."""
+    value = data.get("emoji")
+    problem = InvalidFrame(f"'emoji' must be one emoji of at most {MAX_EMOJI_LENGTH} code points")
+    if not isinstance(value, str) or not 1 <= len(value) <= MAX_EMOJI_LENGTH or _has_unstorable(value):
+        raise problem
+    symbols = 0
+    for char in value:
+        category = unicodedata.category(char)
+        if category == "So" or char == "\u20e3":
+            symbols += 1
+        elif category not in ("Sk", "Mn", "Me") and char not in _EMOJI_JOINERS and char not in _KEYCAP_BASES:
+            raise problem
+    if not symbols:
+        raise problem
+    return value
+
+
+def _seqs(data: Mapping[str, Any], name: str, most: int) -> tuple[int, ...]:
+    value = data.get(name)
+    if not isinstance(value, list) or not 1 <= len(value) <= most:
+        raise InvalidFrame(f"'{name}' must be a list of 1 to {most} seqs")
+    if not all(_is_int(v) and 1 <= v <= MAX_INT for v in value):
+        raise InvalidFrame(f"'{name}' must hold seqs (positive integers)")
+    return tuple(value)
+
+
 def _client_id(data: Mapping[str, Any]) -> str:
     client_id = data.get("client_id")
     if not isinstance(client_id, str) or not 1 <= len(client_id) <= MAX_CLIENT_ID_LENGTH:
@@ -426,6 +541,13 @@ class ConnectionValidator:
             "mark_read": lambda data, ref: MarkReadFrame(id=_seq_field(data, "id", required=True), ref=ref),
             "mark_all_read": lambda data, ref: MarkAllReadFrame(ref=ref),
             "list": self._list,
+            "edit": self._edit,
+            "delete": self._delete,
+            "react": self._react,
+            "unreact": self._react,
+            "hide": self._hide,
+            "clear": self._clear,
+            "edits": self._edits,
         }
 
     def parse(
@@ -509,15 +631,56 @@ class ConnectionValidator:
                     to = _username(data["to"], "to")
                 else:
                     conversation = _id_field(data, "conversation")
-            content = _text_field(data, "content")
-            if len(content) > self.max_length:
-                raise TooLarge(f"'content' is over {self.max_length} characters", limit=self.max_length)
-            if not content.strip():
-                raise InvalidFrame("'content' is blank")
+            content = self._content(data)
+            reply_to = _seq_field(data, "reply_to", required=False, nullable=True)
+            if reply_to == 0:
+                raise InvalidFrame("'reply_to' must be the seq of a message")
         except ProtocolError as error:
             error.client_id = client_id
             raise
-        return MessageFrame(content=content, client_id=client_id, conversation=conversation, to=to, ref=ref)
+        return MessageFrame(
+            content=content, client_id=client_id, conversation=conversation, to=to, ref=ref, reply_to=reply_to
+        )
+
+    def _content(self, data: Mapping[str, Any]) -> str:
+        content = _text_field(data, "content")
+        if len(content) > self.max_length:
+            raise TooLarge(f"'content' is over {self.max_length} characters", limit=self.max_length)
+        if not content.strip():
+            raise InvalidFrame("'content' is blank")
+        return content
+
+    def _target(self, data: Mapping[str, Any]) -> tuple[int, int]:
+        """The ``conversation`` and message ``seq`` an action names."""
+        conversation = _id_field(data, "conversation")
+        return conversation, _id_field(data, "seq")
+
+    def _edit(self, data: Mapping[str, Any], ref: Any) -> Frame:
+        def build(client_id: str) -> EditFrame:
+            conversation, seq = self._target(data)
+            return EditFrame(conversation, seq, self._content(data), client_id, ref)
+
+        return self._with_client_id(data, build)
+
+    def _delete(self, data: Mapping[str, Any], ref: Any) -> Frame:
+        return self._with_client_id(data, lambda client_id: DeleteFrame(*self._target(data), client_id, ref))
+
+    def _react(self, data: Mapping[str, Any], ref: Any) -> Frame:
+        return self._with_client_id(
+            data, lambda client_id: ReactFrame(*self._target(data), _emoji(data), client_id, ref, data["type"])
+        )
+
+    def _hide(self, data: Mapping[str, Any], ref: Any) -> Frame:
+        return self._with_client_id(
+            data,
+            lambda client_id: HideFrame(_id_field(data, "conversation"), _seqs(data, "seqs", MAX_HIDE), client_id, ref),
+        )
+
+    def _clear(self, data: Mapping[str, Any], ref: Any) -> Frame:
+        return self._with_client_id(data, lambda client_id: ClearFrame(_id_field(data, "conversation"), client_id, ref))
+
+    def _edits(self, data: Mapping[str, Any], ref: Any) -> Frame:
+        return EditsFrame(*self._target(data), ref)
 
     def _typing(self, data: Mapping[str, Any], ref: Any) -> TypingFrame:
         value = data.get("is_typing")
@@ -543,7 +706,12 @@ class ConnectionValidator:
 
     def _history(self, data: Mapping[str, Any], ref: Any) -> HistoryFrame:
         before = _seq_field(data, "before", required=False, nullable=True)
-        return HistoryFrame(before=before, limit=_limit_field(data), conversation=self._conversation(data), ref=ref)
+        around = _seq_field(data, "around", required=False, nullable=True) if self.conversation_required else None
+        if around is not None and before is not None:
+            raise InvalidFrame("give 'before' or 'around', not both")
+        return HistoryFrame(
+            before=before, limit=_limit_field(data), conversation=self._conversation(data), ref=ref, around=around
+        )
 
     @staticmethod
     def _view(data: Mapping[str, Any], ref: Any) -> ViewFrame:

@@ -21,7 +21,7 @@ import time
 from typing import Any
 
 from . import conf
-from .actions import membership, messages, receipts
+from .actions import membership, message_changes, messages, receipts
 from .async_handlers import AsyncSafeMessageHandler as db
 from .connection_validator import (
     CHAT_FRAMES,
@@ -29,8 +29,13 @@ from .connection_validator import (
     MAX_PAGE,
     NOTIFICATION_FRAMES,
     AddMembersFrame,
+    ClearFrame,
     ConversationsFrame,
     CreateGroupFrame,
+    DeleteFrame,
+    EditFrame,
+    EditsFrame,
+    HideFrame,
     HistoryFrame,
     LeaveFrame,
     ListFrame,
@@ -39,6 +44,7 @@ from .connection_validator import (
     MembersFrame,
     MessageFrame,
     MuteFrame,
+    ReactFrame,
     ReadFrame,
     ReceivedFrame,
     RemoveMemberFrame,
@@ -67,8 +73,12 @@ from .serializers import (
     connected_frame,
     conversation_payload,
     direct_connected_frame,
+    edits_frame,
     event_ack_frame,
+    event_frame,
     event_payload,
+    hidden_frame,
+    hidden_payload,
     history_frame,
     member_payload,
     message_frame,
@@ -81,6 +91,7 @@ from .serializers import (
     sync_frame,
     typing_frame,
     unread_count_frame,
+    without_quote,
 )
 from .store.conversations import Window, decode_cursor
 from .store.events import NewMessage, Outcome
@@ -233,6 +244,12 @@ class ChatConsumer(MessagingConsumer):
         )
 
     async def on_history(self, frame: HistoryFrame) -> None:
+        if frame.around is not None:
+            member, page = await db.around_page(self.user.pk, frame.conversation, frame.around, frame.limit)
+            await self.send_frame(
+                answer(history_frame(member.conversation_id, page.events, page.has_more, page.has_newer), frame.ref)
+            )
+            return
         member, page = await db.history_page(self.user.pk, self.conversation_of(frame), frame.before, frame.limit)
         await self.send_frame(answer(history_frame(member.conversation_id, page.events, page.has_more), frame.ref))
 
@@ -262,7 +279,7 @@ class ChatConsumer(MessagingConsumer):
         conversation_id, made = frame.conversation, None
         if conversation_id is None:
             conversation_id, made = await self.direct_conversation(frame.to)
-        item = NewMessage(conversation_id, self.user, frame.content, frame.client_id, self.bucket)
+        item = NewMessage(conversation_id, self.user, frame.content, frame.client_id, self.bucket, frame.reply_to)
         self.in_flight.append((frame, message_writer.enqueue(item), made))
         if self.finisher is None or self.finisher.done():
             self.finisher = asyncio.create_task(self.finish_messages())
@@ -398,6 +415,57 @@ class ChatConsumer(MessagingConsumer):
             frame, db.set_role(self.user, frame.conversation, frame.user, frame.role, frame.client_id)
         )
 
+    # --- Doing things to a message -------------------------------------------------
+
+    async def on_edit(self, frame: EditFrame) -> None:
+        change = await db.edit_message(
+            self.user, frame.conversation, frame.seq, frame.content, frame.client_id,
+            window=conf.edit_window(), bucket=self.bucket,
+        )
+        await self.action_ack(frame, change)
+
+    async def on_delete(self, frame: DeleteFrame) -> None:
+        change = await db.delete_message(
+            self.user, frame.conversation, frame.seq, frame.client_id, window=conf.delete_window(), bucket=self.bucket
+        )
+        await self.action_ack(frame, change)
+
+    async def on_react(self, frame: ReactFrame) -> None:
+        change = await db.react(
+            self.user, frame.conversation, frame.seq, frame.emoji, frame.client_id,
+            add=frame.type == "react", max_reactions=conf.max_reactions(), bucket=self.bucket,
+        )
+        await self.action_ack(frame, change)
+
+    on_unreact = on_react
+
+    async def action_ack(self, frame: Any, change: Any) -> None:
+        """The ``ack`` of an action: its event, or null when there was nothing to change."""
+        payload = await message_changes.announce(change, origin=self.channel_name)
+        await self.send_frame(answer({"type": "ack", "client_id": frame.client_id, "event": payload}, frame.ref))
+
+    async def on_hide(self, frame: HideFrame) -> None:
+        hidden = await db.hide_messages(self.user, frame.conversation, list(frame.seqs), bucket=self.bucket)
+        await self.hidden_ack(frame, hidden)
+
+    async def on_clear(self, frame: ClearFrame) -> None:
+        hidden = await db.clear_conversation(self.user, frame.conversation, bucket=self.bucket)
+        await self.hidden_ack(frame, hidden)
+
+    async def hidden_ack(self, frame: Any, hidden: Any) -> None:
+        await self.send_frame(
+            answer({"type": "ack", "client_id": frame.client_id, "event": None, "hidden": hidden_frame(hidden)}, frame.ref)
+        )
+        await message_changes.announce_hidden(self.user.pk, hidden, origin=self.channel_name)
+
+    async def on_edits(self, frame: EditsFrame) -> None:
+        versions = await db.edit_history(self.user.pk, frame.conversation, frame.seq)
+        await self.send_frame(answer(edits_frame(frame.conversation, frame.seq, versions), frame.ref))
+
+    async def user_hidden(self, event: dict[str, Any]) -> None:
+        if event.get("origin") != self.channel_name:
+            await self.send_text(event["text"])
+
     # --- Group events ---------------------------------------------------------------
 
     #: whether the socket that caused an event gets it pushed too (its ack carries it already)
@@ -418,6 +486,19 @@ class ChatConsumer(MessagingConsumer):
             await self.window_for(event["conversation"], event["seq"])
 
     async def send_event(self, event: dict[str, Any], window: Window) -> None:
+        target = event.get("target_seq")
+        if target is not None and not window.sees(target):
+            # About a message from before this member joined: an edit or a
+            # reaction says nothing to them, and a reply keeps its quote to itself.
+            payload = json.loads(event["text"])["event"]
+            if event["kind"] == EventKind.MESSAGE:
+                await self.send_frame(event_frame(without_quote(payload)))
+            else:
+                created = datetime.datetime.fromtimestamp(event["created_at"], tz=datetime.timezone.utc)
+                await self.send_frame(
+                    event_frame(hidden_payload(event["conversation"], event["seq"], payload["id"], event["kind"], created))
+                )
+            return
         await self.send_text(event["text"])
 
     async def conversation_receipts(self, event: dict[str, Any]) -> None:
@@ -550,7 +631,7 @@ class DirectChatConsumer(ChatConsumer):
         items = []
         highest_incoming = 0
         for event in page.events:
-            if event.kind != EventKind.MESSAGE:
+            if event.kind != EventKind.MESSAGE or getattr(event, "hidden", False):
                 continue
             incoming = event.sender_id != self.user.pk
             if incoming:
@@ -585,6 +666,9 @@ class DirectChatConsumer(ChatConsumer):
     async def user_muted(self, event: dict[str, Any]) -> None:
         """Muting is not part of the first contract."""
 
+    async def user_hidden(self, event: dict[str, Any]) -> None:
+        """Deleting for oneself is not part of the first contract (its pages apply it)."""
+
 
 class NotificationsConsumer(MessagingConsumer):
     """``ws/notifications/``: the signed-in user's notifications and unread count."""
@@ -617,6 +701,9 @@ class NotificationsConsumer(MessagingConsumer):
         await self.send_frame(answer(notifications_page_frame(items, has_more), frame.ref))
 
     notification_push = MessagingConsumer.broadcast_text
+
+    async def user_hidden(self, event: dict[str, Any]) -> None:
+        """For the chat sockets of the user's group (this socket is in it too); nothing for the bell."""
 
 
 __all__ = ["ChatConsumer", "DirectChatConsumer", "NotificationsConsumer", "conf"]

@@ -24,6 +24,9 @@ class ErrorCode(str, enum.Enum):
     FORBIDDEN = "forbidden"
     TOO_MANY_MEMBERS = "too_many_members"
     TOO_MANY_SOCKETS = "too_many_sockets"
+    EDIT_WINDOW_CLOSED = "edit_window_closed"
+    DELETE_WINDOW_CLOSED = "delete_window_closed"
+    TOO_MANY_REACTIONS = "too_many_reactions"
     SERVER_ERROR = "server_error"
 
 
@@ -100,6 +103,27 @@ class TooManySockets(Refused):
 
     code = ErrorCode.TOO_MANY_SOCKETS
     http_status = 429
+
+
+class EditWindowClosed(Refused):
+    """The sender's ``MESSAGING_EDIT_WINDOW`` to edit this message has passed."""
+
+    code = ErrorCode.EDIT_WINDOW_CLOSED
+    http_status = 403
+
+
+class DeleteWindowClosed(Refused):
+    """The sender's ``MESSAGING_DELETE_WINDOW`` to delete this message for everyone has passed."""
+
+    code = ErrorCode.DELETE_WINDOW_CLOSED
+    http_status = 403
+
+
+class TooManyReactions(Refused):
+    """A message already has ``MESSAGING_MAX_REACTIONS`` different emoji."""
+
+    code = ErrorCode.TOO_MANY_REACTIONS
+    http_status = 413
 
 
 class ServerError(MessagingException):

@@ -66,7 +66,13 @@ from .ops import metrics
 from .pubsub import broadcast_frame, notifications_group
 from .retry_handler import claim, enqueue, is_transient, retry_operation, run_item
 from .serializers import notification_frame, unread_count_frame
-from .store.notifications import new_message_group_key, notification_unread_count
+from .store.message_actions import mentioned_names
+from .store.notifications import (
+    members_not_viewing,
+    members_viewing,
+    new_message_group_key,
+    notification_unread_count,
+)
 from .store.notifications import new_message_recipients as store_new_message_recipients
 
 EMAIL_OPERATION = "notification.email"
@@ -573,14 +579,48 @@ def store_new_message_notifications(event: Event, recipients: Iterable[int] | No
     query per member. Deliveries are returned only for members something
     goes out to (a listening bell, Web Push, email); who listens is read after
     the commit, so a bell that opens meanwhile reads the new count itself.
+
+    Members a group message mentions (``@username``) get a ``mention``
+    notification instead, even when they muted the group.
     """
     now = timezone.now()
     recipients = new_message_recipients(event, now) if recipients is None else list(recipients)
+    deliveries = []
+    mentioned = mentioned_members(event, now)
+    if mentioned:
+        deliveries += store_grouped_notifications(
+            event, sorted(mentioned), kind=NotificationKind.MENTION, texts=_mention_texts(event), key=f"mention:{event.conversation_id}", now=now
+        )
+        recipients = [r for r in recipients if r not in mentioned]
+    if not recipients:
+        return deliveries
+    return deliveries + store_grouped_notifications(
+        event,
+        recipients,
+        kind=NotificationKind.NEW_MESSAGE,
+        texts=_new_message_texts(event),
+        key=new_message_group_key(event.conversation_id),
+        now=now,
+    )
+
+
+def store_grouped_notifications(
+    event: Event | None,
+    recipients: list[int],
+    *,
+    kind: str,
+    texts: dict[str, str],
+    key: str,
+    now: datetime.datetime | None = None,
+) -> list[Delivery]:
+    """Notifications of one kind about one message for many users, folded per user into a recent unread one (``key``).
+
+    The set-based path of :func:`store_new_message_notifications`, for any kind.
+    """
+    now = now or timezone.now()
     if not recipients:
         return []
-    texts = _new_message_texts(event)
-    key = new_message_group_key(event.conversation_id)
-    preferences = _preferences(recipients, NotificationKind.NEW_MESSAGE)
+    preferences = _preferences(recipients, kind)
     sockets = _live_sockets_of(recipients, now)
     subscriptions = _subscriptions_of(recipients)
     with transaction.atomic():
@@ -606,7 +646,7 @@ def store_new_message_notifications(event: Event, recipients: Iterable[int] | No
         fresh = Notification.objects.bulk_create(
             Notification(
                 user_id=user_id,
-                kind=NotificationKind.NEW_MESSAGE,
+                kind=kind,
                 title=texts["title"],
                 body=texts["body"],
                 url=texts["url"],
@@ -717,6 +757,100 @@ def _email_addresses(user_ids: list[int]) -> dict[int, str]:
     if not user_ids:
         return {}
     return dict(get_user_model().objects.filter(pk__in=user_ids).exclude(email="").values_list("pk", "email"))
+
+
+# --- mentions and reactions ---------------------------------------------------------
+
+
+def mentioned_members(event: Event, now: datetime.datetime, names: Iterable[str] | None = None) -> set[int]:
+    """Members of a group a message mentions by ``@username``, but its sender and who views the conversation now.
+
+    No query unless the text holds an ``@`` (or ``names`` are given).
+    """
+    wanted = set(mentioned_names(event.content)) if names is None else set(names)
+    wanted.discard(event.sender.get_username())
+    if not wanted or event.conversation.kind != Conversation.Kind.GROUP:
+        return set()
+    return members_not_viewing(event.conversation_id, wanted, now, conf.limits().presence_expiry)
+
+
+def _mention_texts(event: Event) -> dict[str, str]:
+    conversation = event.conversation
+    sender = event.sender.get_username()
+    return {
+        "title": f"{sender} mentioned you in {conversation.title}",
+        "group_title": f"{{count}} mentions of you in {conversation.title}",
+        "body": f"{sender}: {_preview(event.content)}",
+        "url": f"/messages/c/{conversation.pk}/",
+    }
+
+
+def _preview(content: str) -> str:
+    return content if len(content) <= 140 else content[:139] + "…"
+
+
+def store_mention_notifications(event: Event, user_ids: Iterable[int]) -> list[Delivery]:
+    """``mention`` notifications for members an edit newly mentions (an edit notifies nobody else)."""
+    users = sorted(set(user_ids) - {event.sender_id})
+    if not users:
+        return []
+    viewing = members_viewing(event.conversation_id, users, timezone.now(), conf.limits().presence_expiry)
+    return store_grouped_notifications(
+        event,
+        [u for u in users if u not in viewing],
+        kind=NotificationKind.MENTION,
+        texts=_mention_texts(event),
+        key=f"mention:{event.conversation_id}",
+    )
+
+
+def store_reaction_notification(reaction: Event, message: Any) -> list[Delivery]:
+    """"alice reacted 👍 to your message", for the message's author when they are away from the conversation.
+
+    Away as for a new message: a current member who has not muted it and views
+    it in no tab. Grouped per conversation like new-message notifications.
+    """
+    author = message.sender_id
+    if author == reaction.sender_id or not isinstance(message, Event):
+        return []
+    if author not in store_new_message_recipients([reaction.conversation_id], timezone.now(), conf.limits().presence_expiry)[
+        reaction.conversation_id
+    ]:
+        return []
+    conversation = reaction.conversation
+    who = reaction.sender.get_username()
+    emoji = reaction.data.get("emoji", "")
+    where = f" in {conversation.title}" if conversation.kind == Conversation.Kind.GROUP else ""
+    texts = {
+        "title": f"{who} reacted {emoji} to your message{where}",
+        "group_title": f"{{count}} reactions to your messages{where}",
+        "body": _preview(message.content),
+        "url": f"/messages/c/{conversation.pk}/" if where else f"/messages/{who}/",
+    }
+    return store_grouped_notifications(
+        message, [author], kind=NotificationKind.REACTION, texts=texts, key=f"reaction:{reaction.conversation_id}"
+    )
+
+
+def rewrite_previews(message: Event) -> None:
+    """An edited message's new text in the notifications that quote it (the bell shows what the message says now)."""
+    texts = _new_message_texts(message)
+    Notification.objects.filter(message_id=message.pk, kind=NotificationKind.NEW_MESSAGE).update(body=texts["body"])
+    if message.conversation.kind == Conversation.Kind.GROUP:
+        Notification.objects.filter(message_id=message.pk, kind=NotificationKind.MENTION).update(
+            body=_mention_texts(message)["body"]
+        )
+    Notification.objects.filter(message_id=message.pk, kind=NotificationKind.REACTION).update(body=_preview(message.content))
+
+
+def deliver_all_sync(deliveries: list[Delivery]) -> None:
+    for delivery in deliveries:
+        deliver_sync(delivery)
+
+
+async def adeliver_all(deliveries: list[Delivery]) -> None:
+    for delivery in deliveries:
+        await deliver(delivery)
 
 
 def notify_new_message(event: Event) -> None:

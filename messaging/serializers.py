@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from .connection_validator import strict_loads
 from .exceptions import MessagingException, SerializationError
-from .models import ArchivedEvent, Event, Message, MessageStatus, Notification
+from .models import ArchivedEvent, Event, EventKind, Message, MessageStatus, Notification
 
 
 class EventPayload(TypedDict):
@@ -38,9 +38,14 @@ def event_payload(event: Event | ArchivedEvent) -> EventPayload:
     """The event ``E`` of the contract.
 
     ``sender`` is read from the related user, so callers should
-    ``select_related("sender")`` when they serialize many.
+    ``select_related("sender")`` when they serialize many. A message event
+    carries its state (see :func:`message_fields`); an event its reader may
+    not see (``event.hidden``, set by ``store.message_views``) is a
+    placeholder that keeps its seq (:func:`hidden_payload`).
     """
-    return {
+    if getattr(event, "hidden", False):
+        return hidden_payload(event.conversation_id, event.seq, event.pk, event.kind, event.created_at)
+    payload: Any = {
         "conversation": event.conversation_id,
         "seq": event.seq,
         "id": event.pk,
@@ -52,6 +57,75 @@ def event_payload(event: Event | ArchivedEvent) -> EventPayload:
         "target_seq": event.target_seq,
         "data": event.data,
     }
+    if event.kind == EventKind.MESSAGE:
+        payload.update(message_fields(event))
+    return payload
+
+
+def message_fields(event: Event | ArchivedEvent) -> dict[str, Any]:
+    """A message's state: current ``content``, ``edited_at``, ``deleted``, ``reactions``, ``reply_to`` and ``as_of``.
+
+    From the reader's view (``event.view``) when the store made one; else
+    from the row alone, with ``as_of`` null: reactions and the quote were not
+    read (an inbox's ``last_message``), so it is no state to fold onto.
+    """
+    view = getattr(event, "view", None)
+    if view is None:
+        reply = (
+            {"seq": event.target_seq, "sender": None, "preview": None, "deleted": False}
+            if event.target_seq is not None
+            else None
+        )
+        return {
+            "content": event.content,
+            "edited_at": event.edited_at,
+            "deleted": event.deleted_at is not None,
+            "reactions": [],
+            "reply_to": reply,
+            "as_of": None,
+        }
+    reply_to = view.reply_to
+    return {
+        "content": view.content,
+        "edited_at": view.edited_at,
+        "deleted": view.deleted,
+        "reactions": [{"emoji": r.emoji, "count": r.count, "users": list(r.users)} for r in view.reactions],
+        "reply_to": None
+        if reply_to is None
+        else {"seq": reply_to.seq, "sender": reply_to.sender, "preview": reply_to.preview, "deleted": reply_to.deleted},
+        "as_of": view.as_of,
+    }
+
+
+def hidden_payload(
+    conversation_id: int, seq: int, event_id: int, kind: str, created_at: datetime.datetime
+) -> dict[str, Any]:
+    """An event its reader may not see (hidden by them, cleared, or about a message outside their window).
+
+    It keeps its place in the log, so a client's cursor moves over it, and
+    says nothing else.
+    """
+    return {
+        "conversation": conversation_id,
+        "seq": seq,
+        "id": event_id,
+        "kind": kind,
+        "sender": None,
+        "created_at": created_at,
+        "client_id": "",
+        "content": "",
+        "target_seq": None,
+        "data": {},
+        "hidden": True,
+    }
+
+
+def without_quote(payload: dict[str, Any]) -> dict[str, Any]:
+    """A reply as a reader who cannot see the message it answers gets it: the quote's sender and text left out."""
+    reply = payload.get("reply_to")
+    if not reply:
+        return payload
+    return {**payload, "reply_to": {"seq": reply["seq"], "sender": None, "preview": None, "deleted": False}}
 
 
 class MessagePayload(TypedDict):
@@ -244,6 +318,7 @@ def conversation_payload(summary: Any) -> dict[str, Any]:
         "read_seq": member.read_seq,
         "unread": summary.unread,
         "muted_until": member.muted_until,
+        "cleared_seq": member.cleared_seq,
     }
 
 
@@ -262,12 +337,36 @@ def sync_frame(conversation_id: int, events: list[Any], has_more: bool, last_seq
     }
 
 
-def history_frame(conversation_id: int, events: list[Any], has_more: bool) -> dict[str, Any]:
-    return {
+def history_frame(conversation_id: int, events: list[Any], has_more: bool, has_newer: bool | None = None) -> dict[str, Any]:
+    """A history page; ``has_newer`` only for an ``around`` page (whether events after it exist)."""
+    frame = {
         "type": "history",
         "conversation": conversation_id,
         "events": [event_payload(e) for e in events],
         "has_more": has_more,
+    }
+    if has_newer is not None:
+        frame["has_newer"] = has_newer
+    return frame
+
+
+def hidden_frame(hidden: Any) -> dict[str, Any]:
+    """What one member hid ("delete for me", "clear chat"): told to the user's other sockets."""
+    return {
+        "type": "hidden",
+        "conversation": hidden.conversation_id,
+        "seqs": list(hidden.seqs),
+        "cleared_seq": hidden.cleared_seq,
+    }
+
+
+def edits_frame(conversation_id: int, seq: int, versions: list[Any]) -> dict[str, Any]:
+    """A message's versions, oldest first, the one shown now last (``replaced_at`` null)."""
+    return {
+        "type": "edits",
+        "conversation": conversation_id,
+        "seq": seq,
+        "versions": [{"content": v.content, "written_at": v.written_at, "replaced_at": v.replaced_at} for v in versions],
     }
 
 

@@ -19,7 +19,13 @@ def wire_error(exc: errors.StoreError, *, client_id: str | None = None, ref: Any
         return exceptions.InvalidFrame(exc.detail, **context)
     if isinstance(exc, errors.RateLimited):
         return exceptions.RateLimited(exc.detail, retry_after=round(exc.retry_after, 3), **context)
+    if isinstance(exc, errors.WindowClosed):
+        if exc.setting == "MESSAGING_DELETE_WINDOW":
+            return exceptions.DeleteWindowClosed(exc.detail, **context)
+        return exceptions.EditWindowClosed(exc.detail, **context)
     if isinstance(exc, errors.LimitExceeded):
+        if exc.setting == "MESSAGING_MAX_REACTIONS":
+            return exceptions.TooManyReactions(exc.detail, limit=exc.limit, **context)
         if exc.setting == "MESSAGING_MAX_GROUP_MEMBERS":
             return exceptions.TooManyMembers(exc.detail, limit=exc.limit, **context)
         if exc.setting == "MESSAGING_MAX_SOCKETS_PER_USER":

@@ -27,14 +27,17 @@ async def announce(appended: Appended, *, origin: str = "") -> dict[str, Any]:
     if not appended.created:
         return dict(event_payload(appended.event))
     payload = await publish_event(appended, origin=origin)
-    if appended.notify == ():
-        return payload  # read with the commit: nobody to notify
-    task = asyncio.get_running_loop().create_task(
-        notification_service.anotify_new_message(appended.event, appended.notify)
-    )
+    if appended.notify == () and "@" not in appended.event.content:
+        return payload  # read with the commit: nobody to notify (a mention notifies even who muted it)
+    in_background(notification_service.anotify_new_message(appended.event, appended.notify))
+    return payload
+
+
+def in_background(work: Any) -> None:
+    """Run a notification coroutine beside the chat; :func:`settle_notifications` waits for it."""
+    task = asyncio.get_running_loop().create_task(work)
     _notifying.add(task)
     task.add_done_callback(_notifying.discard)
-    return payload
 
 
 async def announce_direct(notices: dict[int, Summary]) -> None:

@@ -2,7 +2,8 @@
 
 from ..error_models import ErrorCategory, MessagingError, Severity
 from .conversations import Conversation, Participant
-from .events import MEMBERSHIP_KINDS, ArchivedEvent, Event, EventKind, Message, MessageStatus
+from .events import MEMBERSHIP_KINDS, MESSAGE_ACTION_KINDS, ArchivedEvent, Event, EventKind, Message, MessageStatus
+from .message_state import HiddenMessage, MessageEdit, Reaction
 from .notifications import Notification, NotificationKind, NotificationPreference
 from .people import Profile
 from .presence import Connection, UserStatus
@@ -15,6 +16,10 @@ __all__ = [
     "Event",
     "EventKind",
     "MEMBERSHIP_KINDS",
+    "MESSAGE_ACTION_KINDS",
+    "MessageEdit",
+    "Reaction",
+    "HiddenMessage",
     "Message",
     "MessageStatus",
     "UserStatus",

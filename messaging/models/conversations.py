@@ -94,6 +94,8 @@ class Participant(models.Model):
     read_at = models.DateTimeField(null=True, blank=True)
     #: no notifications from this conversation until then (far future: for ever)
     muted_until = models.DateTimeField(null=True, blank=True)
+    #: "clear chat": every event up to here is hidden from this member (see ``store.visibility``)
+    cleared_seq = models.PositiveBigIntegerField(default=0)
 
     class Meta:
         constraints = [

@@ -1,9 +1,11 @@
 """The conversation log: every change to a conversation is an event with its own ``seq``.
 
 A message is an event; so are a member joining, leaving, being added or
-removed, a rename (and, for the issues that build on this log, an edit, a
-deletion, a reaction: events that name their target's ``seq`` in
-``target_seq``). ``sync after=N`` replays all of them, in order, once.
+removed, a rename, and an edit, a deletion for everyone, a reaction added or
+removed: events that name their message's ``seq`` in ``target_seq``. A
+message row holds the message's current state (``content``, ``edited_at``,
+``deleted_at``), changed under the conversation's lock with the event that
+changes it. ``sync after=N`` replays all of them, in order, once.
 """
 
 from __future__ import annotations
@@ -32,11 +34,21 @@ class EventKind(models.TextChoices):
     MEMBER_LEFT = "member_left", "Member left"
     RENAMED = "renamed", "Renamed"
     ROLE_CHANGED = "role_changed", "Role changed"
+    EDITED = "edited", "Message edited"
+    DELETED = "deleted", "Message deleted"
+    REACTION_ADDED = "reaction_added", "Reaction added"
+    REACTION_REMOVED = "reaction_removed", "Reaction removed"
 
 
 #: kinds that change who is in the conversation (they move ``membership_seq``)
 MEMBERSHIP_KINDS = frozenset(
     {EventKind.CREATED, EventKind.MEMBERS_ADDED, EventKind.MEMBER_REMOVED, EventKind.MEMBER_LEFT}
+)
+
+#: kinds that change an earlier message, named by ``target_seq``: replayed by
+#: sync, folded into their message by history pages
+MESSAGE_ACTION_KINDS = frozenset(
+    {EventKind.EDITED, EventKind.DELETED, EventKind.REACTION_ADDED, EventKind.REACTION_REMOVED}
 )
 
 
@@ -49,11 +61,15 @@ class Event(models.Model):
     content = models.TextField(blank=True, default="")
     #: the sender's id for this event: a repeat with the same one is the same event
     client_id = models.CharField(max_length=64)
-    #: the event an edit, deletion or reaction changes
+    #: the message an edit, deletion or reaction changes; for a message, the one it replies to
     target_seq = models.PositiveBigIntegerField(null=True, blank=True)
     #: what a non-message event says (usernames added, the new title, ...)
     data = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    #: a message's last edit (its ``content`` is the current text); null if never edited
+    edited_at = models.DateTimeField(null=True, blank=True)
+    #: a message deleted for everyone: its content, edits and reactions are purged
+    deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["conversation", "seq"]
@@ -100,6 +116,8 @@ class ArchivedEvent(models.Model):
     target_seq = models.PositiveBigIntegerField(null=True, blank=True)
     data = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField()
+    edited_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
     archived_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -11,6 +11,8 @@ from .events import Event
 
 class NotificationKind(models.TextChoices):
     NEW_MESSAGE = "new_message", "New message"
+    MENTION = "mention", "Mention"
+    REACTION = "reaction", "Reaction"
     SYSTEM = "system", "System"
 
 

@@ -17,7 +17,10 @@ from django.utils import timezone
 
 from ..models import ArchivedEvent, Event
 
-ARCHIVED_FIELDS = ("id", "conversation_id", "seq", "kind", "sender_id", "content", "client_id", "target_seq", "data", "created_at")
+ARCHIVED_FIELDS = (
+    "id", "conversation_id", "seq", "kind", "sender_id", "content", "client_id", "target_seq", "data", "created_at",
+    "edited_at", "deleted_at",
+)
 
 
 def archive(messages: QuerySet[Event], *, batch_size: int = 1000) -> int:

@@ -25,6 +25,7 @@ from ..serializers import (
     conversation_frame,
     event_frame,
     event_payload,
+    hidden_frame,
     muted_frame,
     presence_frame,
     receipts_frame,
@@ -108,6 +109,9 @@ async def publish_event(appended: Appended, *, origin: str = "") -> dict[str, An
         sender_id=event.sender_id,
         created_at=event.created_at.timestamp(),
         origin=origin,
+        # An edit, deletion or reaction (and a reply's quote) is about another
+        # message: a member who cannot see that one gets a placeholder.
+        target_seq=event.target_seq,
     )
     return payload
 
@@ -242,6 +246,11 @@ async def publish_muted(user_id: int, conversation_id: int, muted_until: Any, *,
     return await broadcast_frame(
         user_group(user_id), "user.muted", muted_frame(conversation_id, muted_until), origin=origin
     )
+
+
+async def publish_hidden(user_id: int, hidden: Any, *, origin: str = "") -> bool:
+    """Messages one user deleted for themself, or cleared: to that user's other sockets."""
+    return await broadcast_frame(user_group(user_id), "user.hidden", hidden_frame(hidden), origin=origin)
 
 
 async def publish_change(change: MembershipChange, summaries: dict[int, Summary], *, origin: str = "") -> dict[str, Any]:

@@ -18,10 +18,11 @@ from django.db.models import Count, F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from ..models import Conversation, Event, EventKind, Participant
+from ..models import Conversation, Event, EventKind, HiddenMessage, Participant
 from .errors import Forbidden, Invalid, LimitExceeded, NotFound
 from .events import Appended, insert_event, lock_for_append, newest_message, repeat_of_event
 from .users import active_users_named, find_peer
+from .visibility import unread_q
 
 Role = Participant.Role
 
@@ -173,7 +174,17 @@ def summaries(user: Any, members: list[Participant]) -> list[Summary]:
         p.conversation_id: p.user
         for p in Participant.objects.filter(conversation_id__in=direct_ids).exclude(user=user).select_related("user")
     }
-    inside = [m for m in members if _window_has(m, m.conversation.last_message_seq)]
+    inside = [
+        m for m in members if _window_has(m, m.conversation.last_message_seq) and m.conversation.last_message_seq > m.cleared_seq
+    ]
+    hidden = set(
+        HiddenMessage.objects.filter(
+            user_id=user.pk,
+            conversation_id__in=[m.conversation_id for m in inside],
+            seq__in={m.conversation.last_message_seq for m in inside},
+        ).values_list("conversation_id", "seq")
+    ) if inside else set()
+    inside = [m for m in inside if (m.conversation_id, m.conversation.last_message_seq) not in hidden]
     last_messages = {
         e.conversation_id: e
         for e in Event.objects.filter(
@@ -181,7 +192,7 @@ def summaries(user: Any, members: list[Participant]) -> list[Summary]:
         ).select_related("sender")
     }
     for m in members:
-        if m.conversation_id not in last_messages and m.conversation.last_message_seq:
+        if m.conversation_id not in last_messages and m.conversation.last_message_seq > m.cleared_seq:
             found = newest_message(m, m.conversation.last_message_seq)
             if found is not None:
                 last_messages[m.conversation_id] = found
@@ -203,7 +214,10 @@ def _window_has(member: Participant, seq: int) -> bool:
 
 
 def unread_counts(user_id: int, conversation_ids: list[int]) -> dict[int, int]:
-    """Messages by others past the user's read cursor, inside their window, per conversation (one query)."""
+    """Messages by others past the user's read cursor, inside their window, per conversation (one query).
+
+    Messages the user hid or cleared, and messages deleted for everyone, do not count.
+    """
     if not conversation_ids:
         return {}
     me = Q(conversation__participants__user_id=user_id)
@@ -212,7 +226,9 @@ def unread_counts(user_id: int, conversation_ids: list[int]) -> dict[int, int]:
         Q(conversation__participants__left_seq__isnull=True) | Q(seq__lte=F("conversation__participants__left_seq"))
     )
     rows = (
-        Event.objects.filter(me & past_read & in_window, conversation_id__in=conversation_ids, kind=EventKind.MESSAGE)
+        Event.objects.filter(
+            me & past_read & in_window & unread_q(user_id), conversation_id__in=conversation_ids, kind=EventKind.MESSAGE
+        )
         .exclude(sender_id=user_id)
         .values("conversation_id")
         .annotate(n=Count("id"))

@@ -51,3 +51,11 @@ class RateLimited(StoreError):
 
 class Unavailable(StoreError):
     """The database did not answer, even after retries: nothing was stored."""
+
+
+class WindowClosed(StoreError):
+    """Too late: the sender's window to edit (or delete for everyone) a message has passed; ``setting`` names it."""
+
+    def __init__(self, detail: str, *, setting: str) -> None:
+        super().__init__(detail)
+        self.setting = setting

@@ -24,20 +24,23 @@ from django.utils import timezone
 from ..error_models import ErrorCategory
 from ..guards.rate_limit import TokenBucket
 from ..logging_utils import messaging_logger
-from ..models import MEMBERSHIP_KINDS, ArchivedEvent, Conversation, Event, EventKind, Participant
+from ..models import MEMBERSHIP_KINDS, MESSAGE_ACTION_KINDS, ArchivedEvent, Conversation, Event, EventKind, Participant
 from ..ops import metrics
 from ..retry_handler import DATABASE_POLICY, MessageRetryHandler, RetriesExhausted
 from .errors import Conflict, Forbidden, NotFound, RateLimited, StoreError, Unavailable
+from .message_views import ReplyPreview, annotate, fresh_view, quote
 from .notifications import new_message_recipients
+from .visibility import can_see, visible_q
 
 # One handler for the process, so its counters tell how often storing a
 # message needed a retry and how often that worked.
 database_retry = MessageRetryHandler(DATABASE_POLICY, operation="store_message")
 
-#: kinds a history page shows (the timeline); later kinds that change an
-#: earlier event (edits, reactions) are replayed by sync but folded into
-#: their target in history
-TIMELINE_KINDS = frozenset(EventKind.values)
+#: kinds a history page shows (the timeline); the kinds that change an
+#: earlier message (edits, deletions, reactions) are replayed by sync but
+#: folded into their message in history
+TIMELINE_KINDS = frozenset(EventKind.values) - MESSAGE_ACTION_KINDS
+ALL_KINDS = frozenset(EventKind.values)
 
 
 @dataclass(frozen=True)
@@ -62,13 +65,14 @@ class Appended:
 
 @dataclass(frozen=True)
 class NewMessage:
-    """A message to store: where, who, what, and the sender's rate bucket (if limited)."""
+    """A message to store: where, who, what, the sender's rate bucket (if limited), the seq it replies to."""
 
     conversation_id: int
     sender: Any
     content: str
     client_id: str
     bucket: TokenBucket | None = None
+    reply_to: int | None = None
 
 
 #: what storing one message came to: the stored event, or the store's refusal
@@ -76,10 +80,16 @@ Outcome = Union[Appended, StoreError]
 
 
 def create_message(
-    conversation_id: int, sender: Any, content: str, client_id: str, *, bucket: TokenBucket | None = None
+    conversation_id: int,
+    sender: Any,
+    content: str,
+    client_id: str,
+    *,
+    bucket: TokenBucket | None = None,
+    reply_to: int | None = None,
 ) -> Appended:
     """Store one message (raises the store's refusal)."""
-    [outcome] = create_messages([NewMessage(conversation_id, sender, content, client_id, bucket)])
+    [outcome] = create_messages([NewMessage(conversation_id, sender, content, client_id, bucket, reply_to)])
     if isinstance(outcome, StoreError):
         raise outcome
     return outcome
@@ -179,6 +189,11 @@ def _insert_message(item: NewMessage, now: datetime.datetime) -> Appended | Stor
     else can have taken a later one while we hold the row), so seqs stay
     gap-free.
     """
+    reply = None
+    if item.reply_to is not None:
+        reply = _reply_target(item)
+        if isinstance(reply, StoreError):
+            return reply
     stamp = connection.ops.adapt_datetimefield_value(now)
     quote = connection.ops.quote_name
     conversations = quote(Conversation._meta.db_table)
@@ -195,8 +210,8 @@ def _insert_message(item: NewMessage, now: datetime.datetime) -> Appended | Stor
         seq, membership_seq = row
         cursor.execute(
             f"INSERT INTO {quote(Event._meta.db_table)} "
-            "(conversation_id, seq, kind, sender_id, content, client_id, data, created_at) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
+            "(conversation_id, seq, kind, sender_id, content, client_id, target_seq, data, created_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
             "ON CONFLICT (sender_id, client_id) DO NOTHING RETURNING id",
             [
                 item.conversation_id,
@@ -205,6 +220,7 @@ def _insert_message(item: NewMessage, now: datetime.datetime) -> Appended | Stor
                 item.sender.pk,
                 item.content,
                 item.client_id,
+                item.reply_to,
                 _empty_data(),
                 stamp,
             ],
@@ -224,12 +240,40 @@ def _insert_message(item: NewMessage, now: datetime.datetime) -> Appended | Stor
         sender=item.sender,
         content=item.content,
         client_id=item.client_id,
+        target_seq=item.reply_to,
         data={},
         created_at=now,
     )
     event._state.adding = False
     event._state.db = connection.alias
+    event.view = fresh_view(event, reply)
     return Appended(event, True, membership_seq)
+
+
+def _reply_target(item: NewMessage) -> ReplyPreview | StoreError:
+    """The quote of the message a reply answers, if the sender, a current member, may see it.
+
+    Only replies pay this: a lookup of the sender's membership and of the
+    message (in the hot table, else the archive). Not under the
+    conversation's lock: a message is never removed from the log (a deletion
+    only empties it), and the sender's own hidden rows change only by them.
+    """
+    assert item.reply_to is not None
+    member = Participant.objects.filter(
+        conversation_id=item.conversation_id, user_id=item.sender.pk, left_seq__isnull=True
+    ).first()
+    if member is None:
+        return _not_a_member(item.conversation_id, item.sender.pk)
+    missing = NotFound(f"there is no message {item.reply_to} of yours to reply to in this conversation")
+    if not can_see(member, item.reply_to):
+        return missing
+    for model in (Event, ArchivedEvent):
+        row = model.objects.select_related("sender").filter(
+            conversation_id=item.conversation_id, seq=item.reply_to, kind=EventKind.MESSAGE
+        ).first()
+        if row is not None:
+            return quote(row)
+    return missing
 
 
 def _previous_message_seq(cursor: Any, conversation_id: int, seq: int) -> int:
@@ -305,14 +349,17 @@ def insert_event(
     now = now or timezone.now()
     conversation.last_seq += 1
     seq = conversation.last_seq
-    fields = ["last_seq", "last_message_at"]
+    fields = ["last_seq"]
     if kind in MEMBERSHIP_KINDS:
         conversation.membership_seq = seq
         fields.append("membership_seq")
     if kind == EventKind.MESSAGE:
         conversation.last_message_seq = seq
         fields.append("last_message_seq")
-    conversation.last_message_at = now
+    if kind not in MESSAGE_ACTION_KINDS:
+        # An edit or a reaction does not bring a conversation to the top of the inbox.
+        conversation.last_message_at = now
+        fields.append("last_message_at")
     conversation.save(update_fields=fields)
     return Event.objects.create(
         conversation=conversation,
@@ -344,26 +391,68 @@ def repeat_of_event(sender: Any, client_id: str, conversation_id: int | None, ki
 class EventPage:
     events: list[Event]
     has_more: bool
+    #: around pages: whether events newer than the page exist
+    has_newer: bool = False
 
 
 def events_after(member: Participant, after: int, limit: int) -> EventPage:
-    """Every event of the member's window after ``after``, oldest first (a ``sync`` page)."""
+    """Every event of the member's window after ``after``, oldest first (a ``sync`` page).
+
+    Every seq is there (the client's cursor moves over each); what the member
+    may not see (:mod:`.visibility`) comes as a placeholder.
+    """
+    as_of = member.conversation.last_seq
     lower = max(after + 1, member.joined_seq)
-    return _page(member.conversation_id, lower=lower, upper=member.left_seq, ascending=True, limit=limit)
+    page = _page(member.conversation_id, lower=lower, upper=member.left_seq, ascending=True, limit=limit)
+    annotate(member, page.events, as_of)
+    return page
 
 
 def events_before(member: Participant, before: int | None, limit: int, *, kinds: frozenset[str] = TIMELINE_KINDS) -> EventPage:
     """The timeline of the member's window before ``before`` (the newest when None), newest first.
 
     ``member.conversation`` is read for its ``last_seq``: the newest page
-    starts there, which may itself have been archived.
+    starts there, which may itself have been archived. Edits, deletions and
+    reactions are folded into their messages, and what the member hid is
+    left out.
     """
-    upper = member.left_seq if member.left_seq is not None else member.conversation.last_seq
+    as_of = member.conversation.last_seq
+    upper = member.left_seq if member.left_seq is not None else as_of
     if before is not None:
         upper = min(upper, before - 1)
-    return _page(
-        member.conversation_id, lower=member.joined_seq, upper=upper, ascending=False, limit=limit, kinds=kinds
+    page = _page(
+        member.conversation_id,
+        lower=max(member.joined_seq, member.cleared_seq + 1),
+        upper=upper,
+        ascending=False,
+        limit=limit,
+        kinds=kinds,
+        member=member,
     )
+    annotate(member, page.events, as_of)
+    return page
+
+
+def events_around(member: Participant, around: int, limit: int) -> EventPage:
+    """The timeline around ``around`` (a reply's original), newest first: up to half the page after it, the rest up to it.
+
+    ``has_more``: there is more before the page; ``has_newer``: more after it.
+    """
+    as_of = member.conversation.last_seq
+    end = member.left_seq if member.left_seq is not None else as_of
+    lower = max(member.joined_seq, member.cleared_seq + 1)
+    newer_limit = limit // 2
+    newer = _page(
+        member.conversation_id, lower=max(lower, around + 1), upper=end, ascending=True, limit=newer_limit,
+        kinds=TIMELINE_KINDS, member=member,
+    ) if newer_limit else EventPage([], around < end)
+    older = _page(
+        member.conversation_id, lower=lower, upper=min(end, around), ascending=False, limit=limit - len(newer.events),
+        kinds=TIMELINE_KINDS, member=member,
+    )
+    events = list(reversed(newer.events)) + older.events
+    annotate(member, events, as_of)
+    return EventPage(events, older.has_more, newer.has_more)
 
 
 def _page(
@@ -374,13 +463,20 @@ def _page(
     ascending: bool,
     limit: int,
     kinds: frozenset[str] | None = None,
+    member: Participant | None = None,
 ) -> EventPage:
-    """Events with ``lower <= seq <= upper`` from the hot table and, where it has holes, the archive."""
+    """Events with ``lower <= seq <= upper`` from the hot table and, where it has holes, the archive.
+
+    ``kinds`` (a subset of the kinds) leaves the others out; ``member``
+    leaves out what they hid (the timeline; sync keeps every seq instead).
+    """
     if upper is not None and upper < lower:
         return EventPage([], False)
-    rows = _query(Event, conversation_id, lower, upper, ascending, limit, kinds)
-    if kinds is not None and kinds != TIMELINE_KINDS or not _contiguous_and_full(rows, lower, upper, ascending, limit):
-        archived = _query(ArchivedEvent, conversation_id, lower, upper, ascending, limit, kinds)
+    if kinds == ALL_KINDS:
+        kinds = None
+    rows = _query(Event, conversation_id, lower, upper, ascending, limit, kinds, member)
+    if kinds is not None or member is not None or not _contiguous_and_full(rows, lower, upper, ascending, limit):
+        archived = _query(ArchivedEvent, conversation_id, lower, upper, ascending, limit, kinds, member)
         if archived:
             rows = sorted(rows + archived, key=lambda e: e.seq, reverse=not ascending)[: limit + 1]
     return EventPage(events=rows[:limit], has_more=len(rows) > limit)
@@ -394,12 +490,15 @@ def _query(
     ascending: bool,
     limit: int,
     kinds: frozenset[str] | None,
+    member: Participant | None = None,
 ) -> list[Any]:
     query = model.objects.select_related("sender").filter(conversation_id=conversation_id, seq__gte=lower)
     if upper is not None:
         query = query.filter(seq__lte=upper)
-    if kinds is not None and kinds != TIMELINE_KINDS:
+    if kinds is not None:
         query = query.filter(kind__in=kinds)
+    if member is not None:
+        query = query.filter(visible_q(member))
     query = query.order_by("seq" if ascending else "-seq")
     return list(query[: limit + 1])
 
@@ -423,10 +522,10 @@ def newest_message(member: Participant, last_message_seq: int) -> Event | None:
     """The newest message the member may see, for the inbox (one lookup in the common case)."""
     if last_message_seq < member.joined_seq or last_message_seq == 0:
         return None
-    if member.left_seq is None or last_message_seq <= member.left_seq:
+    if (member.left_seq is None or last_message_seq <= member.left_seq) and last_message_seq > member.cleared_seq:
         event = Event.objects.select_related("sender").filter(
             conversation_id=member.conversation_id, seq=last_message_seq
-        ).first()
+        ).filter(visible_q(member)).first()
         if event is not None:
             return event
     page = events_before(member, None, 1, kinds=frozenset({EventKind.MESSAGE}))

@@ -54,6 +54,29 @@ def new_message_recipients(
     return found
 
 
+def members_viewing(conversation_id: int, user_ids: Iterable[int], now: datetime.datetime, expiry: float) -> set[int]:
+    """Who of ``user_ids`` views the conversation in a live tab now."""
+    cutoff = now - datetime.timedelta(seconds=expiry)
+    return set(
+        Connection.objects.filter(
+            conversation_id=conversation_id,
+            user_id__in=list(user_ids),
+            kind=Connection.Kind.CHAT,
+            last_heartbeat__gte=cutoff,
+        ).values_list("user_id", flat=True)
+    )
+
+
+def members_not_viewing(conversation_id: int, usernames: set[str], now: datetime.datetime, expiry: float) -> set[int]:
+    """Current members with these usernames who do not view the conversation now (muted or not): whom a mention notifies."""
+    members = set(
+        Participant.objects.filter(
+            conversation_id=conversation_id, left_seq__isnull=True, user__username__in=usernames, user__is_active=True
+        ).values_list("user_id", flat=True)
+    )
+    return members - members_viewing(conversation_id, members, now, expiry) if members else set()
+
+
 def notification_unread_count(user_id: int) -> int:
     """Unread notifications, a grouped one by its ``count``: "3 new messages" counts 3, as the inbox does."""
     return Notification.objects.filter(user_id=user_id, read=False).aggregate(n=Sum("count"))["n"] or 0
@@ -86,7 +109,11 @@ def settle_new_message_notification(user_id: int, conversation_id: int, unread: 
         user_id=user_id, group_key=new_message_group_key(conversation_id), read=False
     )
     if unread <= 0:
-        moved = rows.update(read=True, read_at=timezone.now())
+        # Read to the end: what mentioned the user or reacted to their messages there is seen too.
+        keys = [new_message_group_key(conversation_id), f"mention:{conversation_id}", f"reaction:{conversation_id}"]
+        moved = Notification.objects.filter(user_id=user_id, group_key__in=keys, read=False).update(
+            read=True, read_at=timezone.now()
+        )
     else:
         moved = rows.exclude(count=unread).filter(count__gt=unread).update(count=unread)
     return notification_unread_count(user_id) if moved else None

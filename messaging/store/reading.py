@@ -59,6 +59,12 @@ def history_page(user_id: int, conversation_id: int, before: int | None, limit: 
     return member, events.events_before(member, before, limit)
 
 
+def around_page(user_id: int, conversation_id: int, around: int, limit: int) -> tuple[Participant, events.EventPage]:
+    """The timeline around a seq (jumping to a reply's original)."""
+    member = conversations.member_of(user_id, conversation_id)
+    return member, events.events_around(member, around, limit)
+
+
 def with_presence(summaries: list[Summary], expiry: float) -> list[Summary]:
     """Add the direct peers' presence to summaries (``extra["presence"]``), in two queries."""
     peers = [s.peer.pk for s in summaries if s.peer is not None]
