@@ -1,0 +1,374 @@
+"""Doing things to a message, through the store: replies, edits, deletion for everyone, reactions, delete for me, clear."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.utils import timezone
+
+from messaging.models import Event, EventKind, MessageEdit, Notification, Participant, Reaction
+from messaging.ops.archive import archive
+from messaging.store import errors, events, message_actions
+from messaging.store.conversations import get_or_create_direct, summary_of, unread_count
+from messaging.store.events import create_message
+
+from .groups import make_group
+from .message_actions import cid, delete, edit, history, messages_of, react, rows_holding, sync
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def direct(alice, bob) -> int:
+    conversation, _ = get_or_create_direct(alice, bob)
+    return conversation.pk
+
+
+def say(user, conversation_id: int, text: str, **options) -> int:
+    return create_message(conversation_id, user, text, cid(), **options).event.seq
+
+
+# --- replies -----------------------------------------------------------------------
+
+
+def test_a_reply_names_its_original_and_quotes_it(alice, bob, direct) -> None:
+    first = say(alice, direct, "Lunch at noon?")
+    reply = create_message(direct, bob, "Yes!", cid(), reply_to=first)
+    assert reply.event.target_seq == first
+    page = messages_of(history(alice, direct))
+    assert page[reply.event.seq]["reply_to"] == {"seq": first, "sender": "alice", "preview": "Lunch at noon?", "deleted": False}
+
+
+def test_a_reply_to_a_message_that_is_not_there_is_not_found_and_stores_nothing(alice, bob, direct) -> None:
+    say(alice, direct, "one")
+    before = Event.objects.count()
+    with pytest.raises(errors.NotFound):
+        create_message(direct, bob, "to nothing", cid(), reply_to=99)
+    assert Event.objects.count() == before
+
+
+def test_a_reply_quotes_a_deleted_original_as_deleted(alice, bob, direct) -> None:
+    first = say(alice, direct, "oops")
+    reply = say(bob, direct, "what?", reply_to=first)
+    delete(alice, direct, first)
+    assert messages_of(history(bob, direct))[reply]["reply_to"] == {"seq": first, "sender": "alice", "preview": "", "deleted": True}
+
+
+def test_a_member_who_joined_later_sees_a_reply_without_the_quote_of_what_came_before(alice, bob, carol) -> None:
+    from messaging.store.conversations import add_members
+
+    group = make_group(alice, [bob])
+    old = say(alice, group, "before carol")
+    add_members(alice, group, ["carol"], cid(), max_members=10)
+    reply = say(bob, group, "about that", reply_to=old)
+    assert messages_of(history(carol, group))[reply]["reply_to"] == {"seq": old, "sender": None, "preview": None, "deleted": False}
+
+
+# --- edits ---------------------------------------------------------------------------
+
+
+def test_an_edit_keeps_the_seq_marks_the_message_and_keeps_the_old_text(alice, bob, direct) -> None:
+    seq = say(alice, direct, "helo")
+    change = edit(alice, direct, seq, "hello")
+    assert change.appended.event.kind == EventKind.EDITED and change.appended.event.target_seq == seq
+    shown = messages_of(history(bob, direct))[seq]
+    assert shown["content"] == "hello" and shown["edited_at"] is not None
+    assert [v.content for v in message_actions.edit_history(bob.pk, direct, seq)] == ["helo", "hello"]
+    assert MessageEdit.objects.get().content == "helo"
+
+
+def test_sync_replays_every_edit_once_in_order(alice, bob, direct) -> None:
+    seq = say(alice, direct, "v1")
+    edit(alice, direct, seq, "v2")
+    edit(alice, direct, seq, "v3")
+    page = sync(bob, direct, after=seq)
+    assert [(e["kind"], e["content"], e["target_seq"]) for e in page["events"]] == [
+        ("edited", "v2", seq),
+        ("edited", "v3", seq),
+    ]
+
+
+def test_only_the_sender_edits(alice, bob, direct) -> None:
+    seq = say(alice, direct, "mine")
+    with pytest.raises(errors.Forbidden):
+        edit(bob, direct, seq, "yours now")
+
+
+def test_an_edit_after_the_window_is_refused(alice, bob, direct) -> None:
+    seq = say(alice, direct, "old")
+    Event.objects.filter(seq=seq).update(created_at=timezone.now() - datetime.timedelta(hours=25))
+    with pytest.raises(errors.WindowClosed):
+        edit(alice, direct, seq, "new", window=datetime.timedelta(hours=24))
+    with pytest.raises(errors.WindowClosed):
+        edit(alice, direct, seq, "new", window=datetime.timedelta(0))
+    assert edit(alice, direct, seq, "new", window=None).appended.created
+
+
+def test_an_edit_to_the_same_text_changes_nothing(alice, bob, direct) -> None:
+    seq = say(alice, direct, "same")
+    assert edit(alice, direct, seq, "same").appended is None
+    assert not Event.objects.filter(kind=EventKind.EDITED).exists()
+
+
+def test_a_repeated_action_with_the_same_client_id_is_applied_once(alice, bob, direct) -> None:
+    seq = say(alice, direct, "v1")
+    first = message_actions.edit_message(alice, direct, seq, "v2", "same-id", window=None)
+    again = message_actions.edit_message(alice, direct, seq, "v2", "same-id", window=None)
+    assert not again.appended.created and again.appended.event.pk == first.appended.event.pk
+    assert MessageEdit.objects.count() == 1
+
+
+# --- deleting for everyone --------------------------------------------------------------
+
+
+def test_deleting_for_everyone_purges_the_text_from_every_table(alice, bob, carol) -> None:
+    group = make_group(alice, [bob, carol])
+    secret = "the password is swordfish-42"
+    seq = say(alice, group, secret + " draft")
+    edit(alice, group, seq, secret)
+    react(bob, group, seq, "👍")
+    reply = say(carol, group, "noted", reply_to=seq)
+    from messaging.notification_service import store_new_message_notifications
+
+    store_new_message_notifications(Event.objects.get(conversation_id=group, seq=seq))
+    assert rows_holding("swordfish-42")  # the scan finds it while it is there
+    delete(alice, group, seq)
+    assert rows_holding("swordfish-42") == []
+    for user in (alice, bob, carol):
+        for page in (sync(user, group), history(user, group)):
+            assert "swordfish" not in str(page)
+    shown = messages_of(history(bob, group))
+    assert shown[seq]["deleted"] is True and shown[seq]["content"] == "" and shown[seq]["reactions"] == []
+    assert shown[reply]["reply_to"]["deleted"] is True
+    assert not Reaction.objects.exists() and not MessageEdit.objects.exists()
+
+
+def test_deleting_an_archived_message_purges_the_archive_too(alice, bob, direct) -> None:
+    seq = say(alice, direct, "archived secret xyzzy")
+    from messaging.notification_service import store_new_message_notifications
+
+    store_new_message_notifications(Event.objects.get(conversation_id=direct, seq=seq))
+    archive(Event.objects.filter(conversation_id=direct))
+    react(bob, direct, seq, "😮")  # archived messages take reactions and replies like any other
+    say(bob, direct, "really?", reply_to=seq)
+    delete(alice, direct, seq)
+    assert rows_holding("xyzzy") == []
+
+
+def test_a_group_admin_deletes_anyones_message_at_any_time_a_member_does_not(alice, bob, carol) -> None:
+    group = make_group(alice, [bob, carol])
+    seq = say(bob, group, "spam")
+    Event.objects.filter(seq=seq).update(created_at=timezone.now() - datetime.timedelta(days=30))
+    with pytest.raises(errors.Forbidden):
+        delete(carol, group, seq, window=datetime.timedelta(hours=24))
+    with pytest.raises(errors.WindowClosed):
+        delete(bob, group, seq, window=datetime.timedelta(hours=24))
+    assert delete(alice, group, seq, window=datetime.timedelta(hours=24)).appended.created
+
+
+def test_deleting_a_deleted_message_again_changes_nothing(alice, bob, direct) -> None:
+    seq = say(alice, direct, "x")
+    delete(alice, direct, seq)
+    assert delete(alice, direct, seq).appended is None
+    with pytest.raises(errors.NotFound):
+        edit(alice, direct, seq, "back")
+
+
+def test_a_message_deleted_before_it_was_read_is_not_unread(alice, bob, direct) -> None:
+    seq = say(alice, direct, "nvm")
+    say(alice, direct, "hello")
+    delete(alice, direct, seq)
+    member = Participant.objects.select_related("conversation").get(user=bob, conversation_id=direct)
+    assert unread_count(member) == 1
+
+
+# --- reactions ----------------------------------------------------------------------------
+
+
+def test_a_reaction_is_once_per_user_message_and_emoji_and_a_repeat_is_a_no_op(alice, bob, direct) -> None:
+    seq = say(alice, direct, "party?")
+    assert react(bob, direct, seq, "🎉").appended.created
+    assert react(bob, direct, seq, "🎉").appended is None
+    react(alice, direct, seq, "🎉")
+    shown = messages_of(history(bob, direct))[seq]
+    assert shown["reactions"] == [{"emoji": "🎉", "count": 2, "users": ["bob", "alice"]}]
+    assert react(bob, direct, seq, "🎉", add=False).appended.created
+    assert react(bob, direct, seq, "🎉", add=False).appended is None
+    assert messages_of(history(alice, direct))[seq]["reactions"] == [{"emoji": "🎉", "count": 1, "users": ["alice"]}]
+
+
+def test_the_database_refuses_a_second_row_for_the_same_reaction(alice, bob, direct) -> None:
+    from django.db import IntegrityError, transaction
+
+    seq = say(alice, direct, "x")
+    react(bob, direct, seq, "👍")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Reaction.objects.create(conversation_id=direct, message_seq=seq, user=bob, emoji="👍", seq=99)
+
+
+def test_reactions_do_not_count_as_unread_nor_move_the_inbox(alice, bob, direct) -> None:
+    seq = say(alice, direct, "x")
+    Participant.objects.filter(user=alice).update(read_seq=seq, delivered_seq=seq)
+    before = summary_of(alice, direct).conversation.last_message_at
+    react(bob, direct, seq, "👍")
+    summary = summary_of(alice, direct)
+    assert summary.unread == 0 and summary.conversation.last_message_at == before
+
+
+def test_a_message_takes_at_most_the_configured_number_of_different_reactions(alice, bob, direct) -> None:
+    seq = say(alice, direct, "x")
+    react(bob, direct, seq, "👍", max_reactions=2)
+    react(bob, direct, seq, "🎉", max_reactions=2)
+    react(alice, direct, seq, "👍", max_reactions=2)  # an emoji already there is no new kind
+    with pytest.raises(errors.LimitExceeded):
+        react(alice, direct, seq, "😮", max_reactions=2)
+
+
+# --- who may act ----------------------------------------------------------------------------
+
+
+def test_a_non_member_and_a_removed_member_change_nothing(alice, bob, carol) -> None:
+    from messaging.store.conversations import remove_member
+
+    group = make_group(alice, [bob])
+    seq = say(alice, group, "x")
+    with pytest.raises(errors.NotFound):
+        react(carol, group, seq, "👍")
+    remove_member(alice, group, "bob", cid())
+    with pytest.raises(errors.Forbidden):
+        react(bob, group, seq, "👍")
+    assert not Reaction.objects.exists()
+
+
+def test_acting_on_a_message_before_ones_join_is_not_found(alice, bob, carol) -> None:
+    from messaging.store.conversations import add_members
+
+    group = make_group(alice, [bob])
+    old = say(alice, group, "before carol")
+    add_members(alice, group, ["carol"], cid(), max_members=10)
+    with pytest.raises(errors.NotFound):
+        react(carol, group, old, "👍")
+    with pytest.raises(errors.NotFound):
+        create_message(group, carol, "re", cid(), reply_to=old)
+
+
+def test_an_edit_of_a_message_before_ones_join_comes_as_a_placeholder(alice, bob, carol) -> None:
+    from messaging.store.conversations import add_members
+
+    group = make_group(alice, [bob])
+    old = say(alice, group, "before carol")
+    add_members(alice, group, ["carol"], cid(), max_members=10)
+    edited = edit(alice, group, old, "changed before carol").appended.event.seq
+    [placeholder] = [e for e in sync(carol, group)["events"] if e["seq"] == edited]
+    assert placeholder["hidden"] is True and placeholder["content"] == ""
+
+
+# --- delete for me, clear chat ---------------------------------------------------------------
+
+
+def test_delete_for_me_hides_messages_from_that_user_only(alice, bob, direct) -> None:
+    a, b, c = (say(alice, direct, t) for t in ("one", "two", "three"))
+    message_actions.hide_messages(bob, direct, [a, b])
+    assert sorted(messages_of(history(bob, direct))) == [c]
+    assert sorted(messages_of(history(alice, direct))) == [a, b, c]
+    hidden = {e["seq"]: e.get("hidden", False) for e in sync(bob, direct)["events"]}
+    assert hidden == {a: True, b: True, c: False}  # every seq is there: the client's cursor moves over them
+
+
+def test_delete_for_me_of_a_message_that_is_not_there_changes_nothing(alice, bob, direct) -> None:
+    a = say(alice, direct, "one")
+    with pytest.raises(errors.NotFound):
+        message_actions.hide_messages(bob, direct, [a, 42])
+    assert sorted(messages_of(history(bob, direct))) == [a]
+
+
+def test_clear_chat_hides_everything_up_to_now_and_new_messages_show(alice, bob, direct) -> None:
+    say(alice, direct, "old 1")
+    say(alice, direct, "old 2")
+    message_actions.clear_conversation(bob, direct)
+    new = say(alice, direct, "new")
+    assert sorted(messages_of(history(bob, direct))) == [new]
+    summary = summary_of(bob, direct)
+    assert summary.unread == 1 and summary.last_message.seq == new
+
+
+def test_the_inbox_preview_skips_a_message_deleted_for_me(alice, bob, direct) -> None:
+    first = say(alice, direct, "keep")
+    last = say(alice, direct, "hide")
+    message_actions.hide_messages(bob, direct, [last])
+    assert summary_of(bob, direct).last_message.seq == first
+    assert summary_of(bob, direct).unread == 1
+
+
+# --- pages -------------------------------------------------------------------------------
+
+
+def test_an_around_page_holds_the_message_and_its_neighbours(alice, bob, direct) -> None:
+    seqs = [say(alice, direct, f"m{i}") for i in range(30)]
+    member = Participant.objects.select_related("conversation").get(user=bob, conversation_id=direct)
+    page = events.events_around(member, seqs[10], 6)
+    assert [e.seq for e in page.events] == seqs[13:7:-1]
+    assert page.has_more and page.has_newer
+
+
+def test_history_folds_edits_and_reactions_into_their_message(alice, bob, direct) -> None:
+    seq = say(alice, direct, "v1")
+    edit(alice, direct, seq, "v2")
+    react(bob, direct, seq, "👍")
+    page = history(bob, direct)
+    assert [e["kind"] for e in page["events"]] == ["message"]
+    [shown] = page["events"]
+    assert shown["as_of"] == seq + 2 and shown["content"] == "v2"
+
+
+def test_a_former_member_sees_a_message_as_it_was_when_they_left(alice, bob, carol) -> None:
+    from messaging.store.conversations import remove_member
+
+    group = make_group(alice, [bob, carol])
+    seq = say(alice, group, "v1")
+    remove_member(alice, group, "carol", cid())
+    edit(alice, group, seq, "v2 after carol left")
+    shown = messages_of(history(carol, group))[seq]
+    assert shown["content"] == "v1" and shown["edited_at"] is None
+    assert [v.content for v in message_actions.edit_history(carol.pk, group, seq)] == ["v1"]
+
+
+def test_a_mention_notifies_a_member_who_muted_the_group(alice, bob, carol) -> None:
+    from messaging.connection_validator import FOREVER
+    from messaging.notification_service import store_new_message_notifications
+    from messaging.store.conversations import mute
+
+    group = make_group(alice, [bob, carol])
+    mute(bob.pk, group, FOREVER)
+    mute(carol.pk, group, FOREVER)
+    seq = say(alice, group, "@bob can you bring the map?")
+    store_new_message_notifications(Event.objects.get(conversation_id=group, seq=seq))
+    [mention] = Notification.objects.all()
+    assert (mention.user, mention.kind, mention.title) == (bob, "mention", "alice mentioned you in Trip")
+
+
+def test_an_edit_notifies_only_whom_it_newly_mentions(alice, bob, carol) -> None:
+    from messaging.notification_service import store_mention_notifications
+
+    group = make_group(alice, [bob, carol])
+    seq = say(alice, group, "hi @bob")
+    change = edit(alice, group, seq, "hi @bob and @carol")
+    assert change.newly_mentioned == [carol.pk]
+    store_mention_notifications(change.message, change.newly_mentioned)
+    assert list(Notification.objects.values_list("user__username", "kind")) == [("carol", "mention")]
+
+
+def test_a_reaction_notifies_the_author_who_is_away_and_reading_settles_it(alice, bob, direct) -> None:
+    from messaging.notification_service import store_reaction_notification
+
+    seq = say(alice, direct, "my message")
+    change = react(bob, direct, seq, "👍")
+    store_reaction_notification(change.appended.event, change.message)
+    [notification] = Notification.objects.filter(user=alice)
+    assert notification.title == "bob reacted 👍 to your message" and notification.kind == "reaction"
+    reading_member = Participant.objects.select_related("conversation").get(user=alice, conversation_id=direct)
+    from messaging.store.notifications import settle_new_message_notification
+
+    settle_new_message_notification(alice.pk, direct, unread_count(reading_member))
+    assert Notification.objects.get(pk=notification.pk).read
