@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .http import api, avatars, health, pages, push, pwa
+from .http import api, avatars, health, message_actions, pages, push, pwa
 from .http import settings as settings_views
 
 urlpatterns = [
@@ -28,6 +28,14 @@ urlpatterns = [
     ),
     path("messages/api/conversations/<int:conversation_id>/leave", api.api_leave, name="api-leave"),
     path("messages/api/conversations/<int:conversation_id>/rename", api.api_rename, name="api-rename"),
+    # Doing things to a message (docs/protocol.md, "Message actions")
+    path("messages/api/conversations/<int:conversation_id>/messages/<int:seq>/edit", message_actions.api_edit, name="api-edit"),
+    path("messages/api/conversations/<int:conversation_id>/messages/<int:seq>/edits", message_actions.api_edits, name="api-edits"),
+    path("messages/api/conversations/<int:conversation_id>/messages/<int:seq>/delete", message_actions.api_delete, name="api-delete"),
+    path("messages/api/conversations/<int:conversation_id>/messages/<int:seq>/react", message_actions.api_react, name="api-react"),
+    path("messages/api/conversations/<int:conversation_id>/messages/<int:seq>/unreact", message_actions.api_unreact, name="api-unreact"),
+    path("messages/api/conversations/<int:conversation_id>/hide", message_actions.api_hide, name="api-hide"),
+    path("messages/api/conversations/<int:conversation_id>/clear", message_actions.api_clear, name="api-clear"),
     path("messages/api/users", api.api_users, name="api-users"),
     path("messages/api/push/subscribe", push.subscribe, name="push-subscribe"),
     path("messages/api/push/unsubscribe", push.unsubscribe, name="push-unsubscribe"),

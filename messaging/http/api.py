@@ -27,6 +27,7 @@ from ..actions.errors import wire_error
 from ..connection_validator import ConnectionValidator, Frame
 from ..exceptions import Forbidden, InvalidFrame, InvalidJSON, MessagingException, NotFound, RateLimited, TooLarge
 from ..guards.rate_limit import TokenBucket
+from ..models import EventKind
 from ..pubsub import publish_event
 from ..serializers import (
     Cursors,
@@ -197,9 +198,14 @@ def api_conversation_history(request: HttpRequest, conversation_id: int) -> Http
         {
             "conversation": conversation_id,
             "before": _parse_int(request.GET.get("before"), "before"),
+            "around": _parse_int(request.GET.get("around"), "around"),
             "limit": _parse_int(request.GET.get("limit"), "limit"),
         },
     )
+    if frame.around is not None:
+        member, page = reading.around_page(request.user.pk, conversation_id, frame.around, frame.limit)
+        body = history_frame(conversation_id, page.events, page.has_more, page.has_newer)
+        return json_response({key: value for key, value in body.items() if key != "type"})
     member, page = reading.history_page(request.user.pk, conversation_id, frame.before, frame.limit)
     body = history_frame(conversation_id, page.events, page.has_more)
     return json_response({key: value for key, value in body.items() if key != "type"})
@@ -210,7 +216,7 @@ def api_conversation_history(request: HttpRequest, conversation_id: int) -> Http
 def api_send_to_conversation(request: HttpRequest, conversation_id: int) -> HttpResponse:
     frame = _frame("message", {**_body(request), "conversation": conversation_id, "to": None})
     appended = events.create_message(
-        conversation_id, request.user, frame.content, frame.client_id, bucket=_rate_bucket()
+        conversation_id, request.user, frame.content, frame.client_id, bucket=_rate_bucket(), reply_to=frame.reply_to
     )
     payload = _announce_message(appended)
     return json_response({"event": payload}, status=201 if appended.created else 200)
@@ -349,7 +355,9 @@ def api_history(request: HttpRequest, username: str) -> HttpResponse:
         else Cursors(peer.get_username())
     )
     items = [
-        message_payload(event_payload(e), mine if e.sender_id != request.user.pk else theirs) for e in page.events
+        message_payload(event_payload(e), mine if e.sender_id != request.user.pk else theirs)
+        for e in page.events
+        if e.kind == EventKind.MESSAGE and not getattr(e, "hidden", False)
     ]
     return json_response({"messages": items, "has_more": page.has_more})
 

@@ -1,0 +1,212 @@
+"""Message actions on ``ws/chat/`` and over HTTP: acks, pushes, placeholders, coded errors, the shared rate limit."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from channels.db import database_sync_to_async
+from django.test import Client, override_settings
+
+from messaging.models import Event, EventKind, HiddenMessage, Reaction
+from messaging.store.conversations import add_members, get_or_create_direct
+from messaging.store.events import create_message
+
+from .conftest import Socket
+from .groups import make_group, new_client_id
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+_refs = itertools.count(1)
+OpenChat = Callable[[Any], Awaitable[Socket]]
+
+
+@pytest.fixture
+def open_chat(open_socket: Callable[..., Awaitable[Socket]]) -> OpenChat:
+    async def open_(user: Any) -> Socket:
+        return await open_socket(user, "/ws/chat/")
+
+    return open_
+
+
+async def ask(socket: Socket, frame: dict[str, Any]) -> dict[str, Any]:
+    """Send ``frame`` with a fresh ref and return the answer (or error) carrying it."""
+    ref = next(_refs)
+    await socket.send({**frame, "ref": ref})
+    return await socket.expect_where(lambda f: f.get("ref") == ref)
+
+
+@database_sync_to_async
+def direct_with_message(alice: Any, bob: Any, text: str = "hello") -> tuple[int, int]:
+    conversation, _ = get_or_create_direct(alice, bob)
+    return conversation.pk, create_message(conversation.pk, alice, text, new_client_id()).event.seq
+
+
+async def test_an_edit_is_acked_and_pushed_to_the_other_member(alice, bob, open_chat) -> None:
+    conversation, seq = await direct_with_message(alice, bob, "helo")
+    a, b = await open_chat(alice), await open_chat(bob)
+    ack = await ask(a, {"type": "edit", "conversation": conversation, "seq": seq, "content": "hello", "client_id": "e1"})
+    assert ack["type"] == "ack" and ack["client_id"] == "e1"
+    assert (ack["event"]["kind"], ack["event"]["target_seq"], ack["event"]["content"]) == ("edited", seq, "hello")
+    pushed = await b.expect("event")
+    assert pushed["event"] == ack["event"]
+
+
+async def test_a_reaction_twice_is_acked_once_with_an_event_then_with_none(alice, bob, open_chat) -> None:
+    conversation, seq = await direct_with_message(alice, bob)
+    b = await open_chat(bob)
+    first = await ask(b, {"type": "react", "conversation": conversation, "seq": seq, "emoji": "👍", "client_id": "r1"})
+    again = await ask(b, {"type": "react", "conversation": conversation, "seq": seq, "emoji": "👍", "client_id": "r2"})
+    repeat = await ask(b, {"type": "react", "conversation": conversation, "seq": seq, "emoji": "👍", "client_id": "r1"})
+    assert first["event"]["kind"] == "reaction_added" and first["event"]["data"] == {"emoji": "👍"}
+    assert again["event"] is None
+    assert repeat["event"] == first["event"]
+    assert await database_sync_to_async(Reaction.objects.count)() == 1
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        ({"type": "react", "seq": 1, "emoji": "a"}, "invalid_frame"),
+        ({"type": "react", "seq": 1, "emoji": "👍 👍"}, "invalid_frame"),
+        ({"type": "edit", "seq": 1, "content": "  "}, "invalid_frame"),
+        ({"type": "edit", "seq": 0, "content": "x"}, "invalid_frame"),
+        ({"type": "edit", "seq": 1, "content": "x" * 4001}, "too_large"),
+        ({"type": "delete", "seq": "1"}, "invalid_frame"),
+        ({"type": "hide", "seqs": []}, "invalid_frame"),
+        ({"type": "hide", "seqs": list(range(1, 102))}, "invalid_frame"),
+        ({"type": "edit", "seq": 99, "content": "x"}, "not_found"),
+        ({"type": "delete", "seq": 99}, "not_found"),
+    ],
+)
+async def test_bad_action_frames_get_their_code_with_the_client_id_and_change_nothing(alice, bob, open_chat, frame, code) -> None:
+    conversation, _ = await direct_with_message(alice, bob)
+    a = await open_chat(alice)
+    before = await database_sync_to_async(Event.objects.count)()
+    error = await ask(a, {**frame, "conversation": conversation, "client_id": "x1"})
+    assert (error["type"], error["code"], error["client_id"]) == ("error", code, "x1")
+    assert await database_sync_to_async(Event.objects.count)() == before
+
+
+async def test_editing_someone_elses_message_is_forbidden(alice, bob, open_chat) -> None:
+    conversation, seq = await direct_with_message(alice, bob)
+    b = await open_chat(bob)
+    error = await ask(b, {"type": "edit", "conversation": conversation, "seq": seq, "content": "mine", "client_id": "e"})
+    assert error["code"] == "forbidden"
+
+
+@override_settings(MESSAGING_EDIT_WINDOW="0", MESSAGING_DELETE_WINDOW="0")
+async def test_past_the_windows_edits_and_deletions_get_their_own_codes(alice, bob, open_chat) -> None:
+    conversation, seq = await direct_with_message(alice, bob)
+    a = await open_chat(alice)
+    edit = await ask(a, {"type": "edit", "conversation": conversation, "seq": seq, "content": "x", "client_id": "e"})
+    delete = await ask(a, {"type": "delete", "conversation": conversation, "seq": seq, "client_id": "d"})
+    assert (edit["code"], delete["code"]) == ("edit_window_closed", "delete_window_closed")
+
+
+async def test_a_non_member_acting_on_a_conversation_gets_not_found(alice, bob, carol, open_chat) -> None:
+    conversation, seq = await direct_with_message(alice, bob)
+    c = await open_chat(carol)
+    for frame in (
+        {"type": "react", "seq": seq, "emoji": "👍"},
+        {"type": "delete", "seq": seq},
+        {"type": "hide", "seqs": [seq]},
+        {"type": "clear"},
+    ):
+        error = await ask(c, {**frame, "conversation": conversation, "client_id": new_client_id()})
+        assert error["code"] == "not_found", frame
+    assert not await database_sync_to_async(HiddenMessage.objects.exists)()
+
+
+async def test_delete_for_me_is_told_to_the_users_other_tabs_only(alice, bob, open_chat) -> None:
+    conversation, seq = await direct_with_message(alice, bob)
+    b1, b2, a = await open_chat(bob), await open_chat(bob), await open_chat(alice)
+    ack = await ask(b1, {"type": "hide", "conversation": conversation, "seqs": [seq], "client_id": "h"})
+    assert ack["hidden"] == {"type": "hidden", "conversation": conversation, "seqs": [seq], "cleared_seq": 0}
+    assert (await b2.expect("hidden"))["seqs"] == [seq]
+    assert await a.nothing(0.3)
+
+
+async def test_a_reply_is_acked_with_its_quote(alice, bob, open_chat) -> None:
+    conversation, seq = await direct_with_message(alice, bob, "Lunch?")
+    b = await open_chat(bob)
+    ack = await ask(b, {"type": "message", "conversation": conversation, "content": "Yes", "reply_to": seq, "client_id": "m"})
+    assert ack["event"]["reply_to"] == {"seq": seq, "sender": "alice", "preview": "Lunch?", "deleted": False}
+    assert ack["event"]["as_of"] == ack["event"]["seq"]
+
+
+async def test_an_around_page_over_the_socket(alice, bob, open_chat) -> None:
+    conversation, seq = await direct_with_message(alice, bob)
+    b = await open_chat(bob)
+    page = await ask(b, {"type": "history", "conversation": conversation, "around": seq, "limit": 10})
+    assert [e["seq"] for e in page["events"]] == [seq] and page["has_newer"] is False and page["has_more"] is False
+
+
+async def test_a_member_who_joined_later_gets_a_placeholder_for_an_edit_of_an_older_message(alice, bob, carol, open_chat) -> None:
+    @database_sync_to_async
+    def setup() -> tuple[int, int]:
+        group = make_group(alice, [bob])
+        seq = create_message(group, alice, "before carol", new_client_id()).event.seq
+        add_members(alice, group, ["carol"], new_client_id(), max_members=10)
+        return group, seq
+
+    group, seq = await setup()
+    a, c = await open_chat(alice), await open_chat(carol)
+    ack = await ask(a, {"type": "edit", "conversation": group, "seq": seq, "content": "changed", "client_id": "e"})
+    pushed = await c.expect("event")
+    assert pushed["event"]["seq"] == ack["event"]["seq"] and pushed["event"]["hidden"] is True
+    assert "changed" not in json.dumps(pushed)
+
+
+@override_settings(MESSAGING_RATE_LIMIT="3/60s")
+async def test_actions_share_the_senders_rate_limit(alice, bob, open_chat) -> None:
+    conversation, seq = await direct_with_message(alice, bob)
+    b = await open_chat(bob)
+    answers = [
+        await ask(b, {"type": "react", "conversation": conversation, "seq": seq, "emoji": e, "client_id": new_client_id()})
+        for e in ("👍", "🎉", "😮", "😢")
+    ]
+    assert [a["type"] for a in answers] == ["ack", "ack", "ack", "error"]
+    assert answers[-1]["code"] == "rate_limited"
+    message = await ask(b, {"type": "message", "conversation": conversation, "content": "x", "client_id": new_client_id()})
+    assert message["code"] == "rate_limited"
+
+
+# --- HTTP ----------------------------------------------------------------------------
+
+
+def api(user: Any) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def post(client: Client, url: str, body: dict[str, Any]) -> Any:
+    return client.post(url, data=json.dumps(body), content_type="application/json")
+
+
+def test_the_http_api_edits_reacts_hides_and_deletes(alice, bob) -> None:
+    conversation, _ = get_or_create_direct(alice, bob)
+    seq = create_message(conversation.pk, alice, "v1", new_client_id()).event.seq
+    base = f"/messages/api/conversations/{conversation.pk}"
+    a, b = api(alice), api(bob)
+    edited = post(a, f"{base}/messages/{seq}/edit", {"content": "v2", "client_id": "e"})
+    assert edited.status_code == 201 and edited.json()["event"]["kind"] == "edited"
+    assert post(a, f"{base}/messages/{seq}/edit", {"content": "v2", "client_id": "e"}).status_code == 200
+    assert post(b, f"{base}/messages/{seq}/react", {"emoji": "👍", "client_id": "r"}).status_code == 201
+    assert post(b, f"{base}/messages/{seq}/edit", {"content": "x", "client_id": "z"}).json()["code"] == "forbidden"
+    versions = a.get(f"{base}/messages/{seq}/edits").json()["versions"]
+    assert [v["content"] for v in versions] == ["v1", "v2"]
+    around = b.get(f"{base}/history?around={seq}").json()
+    [shown] = around["events"]
+    assert shown["reactions"][0]["emoji"] == "👍" and shown["content"] == "v2" and around["has_newer"] is False
+    hidden = post(b, f"{base}/hide", {"seqs": [seq], "client_id": "h"})
+    assert hidden.json()["hidden"] == {"conversation": conversation.pk, "seqs": [seq], "cleared_seq": 0}
+    assert post(a, f"{base}/messages/{seq}/delete", {"client_id": "d"}).status_code == 201
+    assert post(a, f"{base}/messages/{seq}/react", {"emoji": "👍", "client_id": "q"}).json()["code"] == "not_found"
+    assert post(a, f"{base}/clear", {"client_id": "c"}).json()["hidden"]["cleared_seq"] > 0
+    reply = post(b, f"{base}/messages", {"content": "re", "client_id": "m2", "reply_to": 999})
+    assert (reply.status_code, reply.json()["code"]) == (404, "not_found")
