@@ -11,7 +11,7 @@ import pytest
 from channels.db import database_sync_to_async
 from django.test import Client, override_settings
 
-from messaging.models import Event, EventKind, HiddenMessage, Reaction
+from messaging.models import Event, HiddenMessage, Reaction
 from messaging.store.conversations import add_members, get_or_create_direct
 from messaging.store.events import create_message
 
