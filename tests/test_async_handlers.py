@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from messaging import async_handlers as handlers
 from messaging.conf import Rate
 from messaging.exceptions import InvalidFrame, RateLimited
-from messaging.models import Conversation, Message, Participant
 from messaging.guards.rate_limit import TokenBucket
+from messaging.models import Conversation, Message, Participant
 
 from .concurrency import run_in_threads
 from .servers import ROOT

@@ -16,8 +16,8 @@ from django.db import connection
 
 from linkup.stack import DATABASE_POOL_MAX_SIZE
 from messaging.conf import Rate
-from messaging.pubsub import layer_round_trip
 from messaging.guards.rate_limit import TokenBucket
+from messaging.pubsub import layer_round_trip
 
 from .concurrency import run_in_threads
 from .servers import ROOT
