@@ -13,6 +13,7 @@
 
 import { ConversationLog } from "./log.js";
 import { Members } from "./members.js";
+import { ACTION_KINDS, MessageStates } from "./messages.js";
 import { Outbox } from "./outbox.js";
 import { RequestError, Requests, systemClock } from "./requests.js";
 
@@ -43,6 +44,8 @@ export class Conversation {
     this.titleSeq = 0;
     this.unreadBase = { count: 0, readSeq: 0, lastSeq: 0 }; // the server's count in the newest C
     this.log = new ConversationLog();
+    this.messages = new MessageStates(); // edits, deletions, reactions, what I hid (messages.js)
+    this.islands = []; // {lo, hi, hasOlder}: history around a reply's original, not joined to the newest pages yet
     this.members = new Members();
     this.typing = new Map(); // username -> when the indicator expires
     this.sync = { ref: null, again: false, errors: 0, timer: null };
@@ -157,6 +160,7 @@ export class ChatState {
       conv.left_seq = c.left_seq ?? null;
     }
     conv.muted_until = c.muted_until ?? null;
+    if (Number.isInteger(c.cleared_seq) && conv.messages.clear(c.cleared_seq)) this.emit("timeline", { id: conv.id, fresh: [], live: false });
     conv.last_seq = Math.max(conv.last_seq, c.last_seq ?? 0);
     if (c.last_message && (!conv.last_message || c.last_message.seq >= conv.last_message.seq)) conv.last_message = c.last_message;
     if (c.last_activity && (!conv.last_activity || c.last_activity >= conv.last_activity)) conv.last_activity = c.last_activity;
@@ -202,7 +206,7 @@ export class ChatState {
     const end = conv.left_seq ?? conv.last_seq;
     const read = conv.read_seq;
     if (read >= end) return 0;
-    const others = (e) => e.kind === "message" && e.sender !== this.me;
+    const others = (e) => e.kind === "message" && e.sender !== this.me && conv.messages.counts(e.seq);
     const start = Math.max(read + 1, conv.joined_seq || 1);
     if (conv.log.covers(start, end)) return conv.log.ordered(read).filter((e) => e.seq <= end && others(e)).length;
     const base = conv.unreadBase;
@@ -225,7 +229,7 @@ export class ChatState {
   firstUnreadSeq(id) {
     const conv = this.get(id);
     if (!conv || !this.unread(conv)) return null;
-    const first = conv.log.ordered(conv.read_seq).find((e) => e.kind === "message" && e.sender !== this.me);
+    const first = conv.log.ordered(conv.read_seq).find((e) => e.kind === "message" && e.sender !== this.me && conv.messages.counts(e.seq));
     return first ? first.seq : null;
   }
 
@@ -321,6 +325,9 @@ export class ChatState {
       case "conversation":
         this.onConversationPush(frame.conversation);
         break;
+      case "hidden":
+        this.applyHidden(frame);
+        break;
       case "muted":
         if (this.get(frame.conversation)) {
           this.get(frame.conversation).muted_until = frame.muted_until ?? null;
@@ -343,12 +350,27 @@ export class ChatState {
     const known = this.conversations.has(id) && this.get(id).described;
     const conv = this.conversation(id);
     if (anchorAt !== null) conv.log.anchor(anchorAt);
-    const fresh = conv.log.add(events.filter((e) => e && e.conversation === id));
+    const mine = events.filter((e) => e && e.conversation === id);
+    // Message states first: a newer state of a held message, or a placeholder, replaces what the log holds.
+    let restated = false;
+    for (const event of mine) {
+      const changed = conv.messages.take(event);
+      if (changed.length) restated = true;
+      if (conv.log.has(event.seq) && (event.hidden || (event.kind === "message" && conv.messages.bases.get(event.seq) === event))) {
+        conv.log.replace(event);
+      }
+      if (changed.includes(conv.last_message?.seq)) this.refreshPreview(conv);
+    }
+    const fresh = conv.log.add(mine);
     let membersChanged = false;
     let summaryChanged = false;
     for (const event of fresh) {
       if (event.sender === this.me && event.client_id && this.outbox.remove(event.client_id)) {
         this.emit("outbox", { id, entry: null });
+      }
+      if (event.hidden || ACTION_KINDS.has(event.kind)) {
+        if (event.seq > conv.last_seq) conv.last_seq = event.seq;
+        continue; // no activity, typing or preview: it changes an earlier message
       }
       if (event.kind === "message") {
         conv.typing.delete(event.sender);
@@ -362,6 +384,7 @@ export class ChatState {
         conv.last_activity = event.created_at;
       }
     }
+    if (!fresh.length && restated) this.emit("timeline", { id, fresh: [], live });
     if (fresh.length) {
       if (!known && !conv.described) this.describeUnknown(id);
       this.noteReceived(conv);
@@ -440,6 +463,7 @@ export class ChatState {
 
   onAck(frame) {
     if (frame.conversation) this.describe(frame.conversation);
+    if (frame.hidden) this.applyHidden(frame.hidden);
     const event = frame.event;
     if (frame.client_id && this.outbox.remove(frame.client_id)) this.emit("outbox", { id: event?.conversation ?? null, entry: null });
     if (event && Number.isInteger(event.conversation)) {
@@ -664,7 +688,7 @@ export class ChatState {
   loadHistory(id, { initial = false } = {}) {
     const conv = this.conversation(id);
     if (conv.historyLoading) return Promise.resolve(false);
-    const before = initial ? null : conv.log.oldest;
+    const before = initial ? null : (conv.log.floor ?? conv.log.oldest);
     if (!initial && !conv.log.hasOlder) return Promise.resolve(false);
     conv.historyLoading = true;
     this.emit("history", { id });
@@ -696,8 +720,88 @@ export class ChatState {
     const heldOlder = conv.log.oldest !== null && lowest !== null && conv.log.oldest < lowest;
     if (!initial || !heldOlder) conv.log.hasOlder = Boolean(page.has_more);
     if (initial) conv.historyLoaded = true;
+    if (lowest !== null && (initial || conv.log.floor === null || lowest < conv.log.floor)) {
+      conv.log.floor = conv.log.floor === null ? lowest : Math.min(conv.log.floor, lowest);
+    }
+    this.joinIslands(conv, page.has_more ? lowest : 0);
     this.receiveEvents(id, events);
     this.emit("history", { id });
+  }
+
+  /** Islands of history the newest pages now reach (``reached``: the lowest seq they cover) become one. */
+  joinIslands(conv, reached) {
+    if (reached === null) return;
+    for (const island of [...conv.islands].sort((a, b) => b.hi - a.hi)) {
+      if (island.hi < reached) continue;
+      conv.islands = conv.islands.filter((i) => i !== island);
+      if (island.lo < (conv.log.floor ?? Infinity)) {
+        conv.log.floor = island.lo;
+        conv.log.hasOlder = island.hasOlder;
+      }
+    }
+  }
+
+  /** Whether older history is held apart from the newest pages (a gap to show and fill). */
+  hasIslands(id) {
+    return (this.get(id)?.islands.length ?? 0) > 0;
+  }
+
+  /**
+   * Bring a message on screen (a reply's original): held already, or an
+   * ``around`` page is asked for. Resolves true once it is held.
+   */
+  async jumpTo(id, seq) {
+    const conv = this.get(id);
+    if (!conv) return false;
+    if (conv.messages.shown(seq) || conv.log.has(seq)) return true;
+    if (!this.connected) return false;
+    const page = await this.request({ type: "history", conversation: id, around: seq, limit: this.pageSize });
+    const events = (page.events ?? []).filter((e) => e && e.conversation === id);
+    if (!events.length) return false;
+    const seqs = events.map((e) => e.seq);
+    const lo = page.has_more ? Math.min(...seqs) : 0;
+    const hi = Math.max(...seqs);
+    const floor = conv.log.floor ?? conv.log.oldest;
+    if (floor === null || !page.has_newer || hi >= floor) {
+      conv.log.floor = Math.min(floor ?? lo, lo);
+      if (lo < (floor ?? Infinity)) conv.log.hasOlder = Boolean(page.has_more);
+    } else {
+      conv.islands.push({ lo, hi, hasOlder: Boolean(page.has_more) });
+    }
+    this.receiveEvents(id, events);
+    this.emit("history", { id });
+    return conv.log.has(seq);
+  }
+
+  /** A message as it is now (messages.js), or null when it is not shown here. */
+  messageView(id, seq) {
+    const conv = this.get(id);
+    if (!conv || !conv.messages.shown(seq)) return null;
+    return conv.messages.view(seq);
+  }
+
+  /** The inbox preview follows an edit, a deletion or a "delete for me" of the last message. */
+  refreshPreview(conv) {
+    const last = conv.last_message;
+    if (!last) return;
+    if (conv.messages.bases.has(last.seq) && !conv.messages.shown(last.seq)) {
+      const shown = conv.log.ordered().filter((e) => e.kind === "message" && conv.messages.shown(e.seq)).at(-1);
+      conv.last_message = shown ? { ...shown, ...conv.messages.view(shown.seq) } : null;
+    } else if (conv.messages.bases.has(last.seq)) {
+      conv.last_message = { ...last, ...conv.messages.view(last.seq) };
+    }
+    this.emit("inbox");
+  }
+
+  /** "Delete for me" or "clear chat", from this tab's ack or another tab of mine. */
+  applyHidden(frame) {
+    const conv = this.get(frame?.conversation);
+    if (!conv) return;
+    conv.messages.hide(frame.seqs ?? []);
+    conv.messages.clear(frame.cleared_seq ?? 0);
+    this.refreshPreview(conv);
+    this.emit("timeline", { id: conv.id, fresh: [], live: false });
+    this.emit("unread", { total: this.totalUnread() });
   }
 
   /** The members with their cursors and presence; once per connection unless ``force``. */
@@ -721,8 +825,8 @@ export class ChatState {
   // --- sending -----------------------------------------------------------------------
 
   /** Queue a message (``target``: ``{conversation}`` or ``{to: username}``) and send it if we can. */
-  sendMessage(target, content) {
-    const entry = this.outbox.add(target, content);
+  sendMessage(target, content, { replyTo = null } = {}) {
+    const entry = this.outbox.add(target, content, { replyTo });
     this.emit("outbox", { id: entry.conversation, entry });
     this.trySend(entry);
     return entry;
@@ -760,6 +864,52 @@ export class ChatState {
 
   failed(clientId, code) {
     this.onError({ type: "error", code, client_id: clientId }, false);
+  }
+
+  // --- doing things to a message ------------------------------------------------------
+  // Each is a request with a client_id, answered by an ``ack`` (its event, applied by
+  // handle() before the promise settles, or null when nothing changed) or a coded error.
+
+  messageAction(frame) {
+    return this.request({ ...frame, client_id: this.outbox.makeId() });
+  }
+
+  edit(id, seq, content) {
+    return this.messageAction({ type: "edit", conversation: id, seq, content });
+  }
+
+  deleteForEveryone(id, seq) {
+    return this.messageAction({ type: "delete", conversation: id, seq });
+  }
+
+  react(id, seq, emoji, add = true) {
+    return this.messageAction({ type: add ? "react" : "unreact", conversation: id, seq, emoji });
+  }
+
+  /** Toggle my reaction: add it, or take it back when it is mine already. */
+  toggleReaction(id, seq, emoji) {
+    const view = this.messageView(id, seq);
+    const mine = Boolean(view?.reactions.find((r) => r.emoji === emoji)?.users.includes(this.me));
+    return this.react(id, seq, emoji, !mine);
+  }
+
+  deleteForMe(id, seqs) {
+    return this.messageAction({ type: "hide", conversation: id, seqs });
+  }
+
+  clearChat(id) {
+    return this.messageAction({ type: "clear", conversation: id });
+  }
+
+  editHistory(id, seq) {
+    return this.request({ type: "edits", conversation: id, seq });
+  }
+
+  /** Whether I may delete this message for everyone as far as this tab knows (the server decides). */
+  mayDeleteForEveryone(id, view) {
+    const conv = this.get(id);
+    if (!conv || !conv.isMember || !view || view.deleted) return false;
+    return view.sender === this.me || (conv.isGroup && (conv.role === "owner" || conv.role === "admin"));
   }
 
   // --- receipts this tab reports -------------------------------------------------------

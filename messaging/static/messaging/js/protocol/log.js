@@ -17,6 +17,7 @@ export class ConversationLog {
     this.highest = 0; // the highest seq held
     this.oldest = null; // the lowest seq held
     this.hasOlder = true; // false once a history page said there is nothing before
+    this.floor = null; // the lowest seq the newest history pages reach down to: "load older" continues below it
   }
 
   get anchored() {

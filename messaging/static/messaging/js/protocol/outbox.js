@@ -85,12 +85,13 @@ export class Outbox {
     return this.entries.filter((e) => (id !== null && e.conversation === id) || (peer !== null && e.conversation == null && e.to === peer));
   }
 
-  add(target, content) {
+  add(target, content, { replyTo = null } = {}) {
     const entry = {
       client_id: this.makeId(),
       conversation: Number.isInteger(target.conversation) ? target.conversation : null,
       to: target.to ?? null,
       content,
+      reply_to: Number.isInteger(replyTo) ? replyTo : null,
       created_at: this.now().toISOString(),
       state: "pending",
       error: null,
@@ -121,6 +122,7 @@ export class Outbox {
     const frame = { type: "message", content: entry.content, client_id: entry.client_id };
     if (Number.isInteger(entry.conversation)) frame.conversation = entry.conversation;
     else frame.to = entry.to;
+    if (Number.isInteger(entry.reply_to)) frame.reply_to = entry.reply_to;
     return frame;
   }
 }

@@ -31,6 +31,10 @@ export function systemText(event, me) {
     case "role_changed":
       return `${actor} made ${who(data.user, me)} ${data.role === "admin" ? "an admin" : "a member"}`;
     case "message":
+    case "edited":
+    case "deleted":
+    case "reaction_added":
+    case "reaction_removed":
       return null;
     default:
       return `${actor} changed something (${event.kind})`;
@@ -56,7 +60,7 @@ export function readByText({ readBy, total }) {
 export function previewText(conv, me) {
   const last = conv.last_message;
   if (!last) return conv.isGroup ? "No messages yet" : "No messages yet";
-  const text = String(last.content ?? "").replace(/\s+/g, " ").trim().slice(0, 160);
+  const text = last.deleted ? "This message was deleted" : String(last.content ?? "").replace(/\s+/g, " ").trim().slice(0, 160);
   if (last.sender === me) return `You: ${text}`;
   return conv.isGroup ? `${last.sender}: ${text}` : text;
 }
