@@ -10,6 +10,7 @@ import { getJSON, postJSON } from "./api.js";
 import { ConversationList, conversationUrl } from "./conversations.js";
 import { MembersDialog, NewGroupDialog } from "./dialogs.js";
 import { announce, paintAvatars } from "./dom.js";
+import { MessageActions } from "./message-actions.js";
 import { MessageList } from "./message-list.js";
 import { PeopleSearch } from "./people.js";
 import { ChatState } from "./protocol/client.js";
@@ -161,6 +162,7 @@ function show() {
     list.reset(state, route.id);
     list.peer = route.peer;
     shown = { id: route.id, peer: route.peer, opened: false };
+    actions.cancel();
     ui.input.value = "";
     autoGrow();
     renderCounter();
@@ -222,6 +224,7 @@ function renderHeader() {
   ui.scroller.setAttribute("aria-label", `Messages with ${name}`);
   ui.historyStart.textContent = group ? `This is the beginning of ${name}.` : `This is the beginning of your conversation with ${name}.`;
   ui.membersOpen.hidden = !group;
+  clearChatButton.hidden = !conv;
   let line;
   let online = false;
   if (group && conv) {
@@ -307,7 +310,33 @@ const list = new MessageList({
     ui.input.focus();
   },
   onVisibleChange: () => maybeRead(),
+  onMenu: (seq, anchor) => actions.openMenu(seq, anchor),
+  onReaction: (seq, emoji) => actions.toggleReaction(seq, emoji),
+  onJump: (seq) => actions.jump(seq),
+  onEdits: (seq) => actions.showEdits(seq),
+  onFillGap: () => loadOlder(),
 });
+
+// Doing things to a message (message-actions.js): the menu, reactions, replies and edits in the composer.
+const actions = new MessageActions({
+  state,
+  list,
+  input: ui.input,
+  composer: ui.composer,
+  context: {
+    bar: $("[data-composer-context]"),
+    label: $("[data-context-label]"),
+    preview: $("[data-context-preview]"),
+    cancel: $("[data-context-cancel]"),
+  },
+  menu: $("[data-message-menu]"),
+  picker: $("[data-emoji-picker]"),
+  confirm: $("[data-confirm]"),
+  edits: $("[data-edits-dialog]"),
+  conversationId: () => route.id,
+});
+const clearChatButton = $("[data-clear-chat]");
+clearChatButton.addEventListener("click", () => actions.clearChat());
 
 let sidebarSoon = null;
 function renderSidebarSoon() {
@@ -382,15 +411,15 @@ state.on("inbox", () => {
 state.on("timeline", ({ id, fresh, live }) => {
   if (route.kind === "direct" && route.id === null && state.get(id)?.peer?.username === route.peer) adopt(id);
   if (id !== route.id) return;
-  const theirs = fresh.filter((e) => e.kind === "message" && e.sender !== me);
+  const theirs = fresh.filter((e) => e.kind === "message" && e.sender !== me && !e.hidden);
   if (live && theirs.length && !list.dividerSeq && !focused() && shown.opened) {
     // Came while the reader was away: mark where they stopped.
     list.setDivider(theirs[0].seq);
   }
   if (shown.opened) list.update(fresh.some((e) => e.sender === me && e.kind === "message") ? "bottom" : "auto");
   else openAtDivider();
-  if (live) for (const e of theirs) announce(`${e.sender}: ${String(e.content).slice(0, 140)}`);
-  if (fresh.some((e) => e.kind !== "message")) {
+  if (live) for (const e of theirs) if (!e.hidden) announce(`${e.sender}: ${String(e.content).slice(0, 140)}`);
+  if (fresh.some((e) => e.kind !== "message" && !e.hidden && !e.target_seq)) {
     renderHeader();
     renderClosed();
   }
@@ -560,6 +589,7 @@ ui.input.addEventListener("input", () => {
 });
 
 ui.input.addEventListener("keydown", (event) => {
+  if (actions.onKey(event)) return;
   if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
     event.preventDefault();
     ui.composer.requestSubmit();
@@ -577,11 +607,13 @@ ui.composer.addEventListener("submit", (event) => {
     announce(`That message is too long: at most ${max} characters.`);
     return;
   }
+  const options = actions.takeSubmit(content);
   ui.input.value = "";
   autoGrow();
   renderCounter();
   stopTyping(false);
-  state.sendMessage(route.id !== null ? { conversation: route.id } : { to: route.peer }, content);
+  if (options === true) return; // an edit was saved instead
+  state.sendMessage(route.id !== null ? { conversation: route.id } : { to: route.peer }, content, options);
   list.update("bottom");
   ui.input.focus();
 });

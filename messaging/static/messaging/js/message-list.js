@@ -6,7 +6,9 @@
 // Content is only ever set with textContent.
 
 import { h, icon } from "./dom.js";
+import { ACTION_KINDS } from "./protocol/messages.js";
 import { names, readByText, systemText } from "./protocol/text.js";
+import { richText } from "./rich-text.js";
 import { dayKey, dayLabel, fullStamp, timeOfDay } from "./time.js";
 
 const STATUS_TEXT = { pending: "Sending", sent: "Sent", delivered: "Delivered", read: "Read", failed: "Not sent" };
@@ -19,14 +21,22 @@ const FAILURE_TEXT = {
   not_found: "Not sent: that conversation is gone.",
 };
 const NEAR_BOTTOM_PX = 80;
+const LONG_PRESS_MS = 500;
 
 export class MessageList {
-  constructor({ list, scroller, onRetry, onDiscard, onVisibleChange }) {
+  constructor({ list, scroller, onRetry, onDiscard, onVisibleChange, onMenu = () => {}, onReaction = () => {}, onJump = () => {}, onEdits = () => {}, onFillGap = () => {} }) {
     this.list = list;
     this.scroller = scroller;
     this.onRetry = onRetry;
     this.onDiscard = onDiscard;
     this.onVisibleChange = onVisibleChange;
+    this.onMenu = onMenu; // (seq, anchor element or {x, y})
+    this.onReaction = onReaction; // (seq, emoji): toggle mine
+    this.onJump = onJump; // (seq): show a reply's original
+    this.onEdits = onEdits; // (seq): show the edit history
+    this.gap = h("li", { className: "history-gap" },
+      h("button", { className: "button ghost small", attrs: { type: "button" }, text: "Show the messages in between", on: { click: () => onFillGap() } }));
+    this.listenForMenus();
     this.observer = new IntersectionObserver((entries) => this.onIntersect(entries), { root: scroller, threshold: 0.01 });
     this.divider = h("li", { className: "unread-divider", attrs: { role: "separator", "aria-label": "New messages" } },
       h("span", { text: "New messages" }));
@@ -73,7 +83,7 @@ export class MessageList {
     const s = this.scroller;
     const fromBottom = s.scrollHeight - s.scrollTop;
     const wasAtBottom = this.atBottom();
-    const events = conv ? conv.log.ordered() : [];
+    const events = conv ? conv.log.ordered().filter((e) => this.shows(e, conv)) : [];
     const seen = new Set();
     for (const event of events) {
       seen.add(event.seq);
@@ -113,9 +123,19 @@ export class MessageList {
     else if (scroll === "bottom" || ((scroll === "auto" || scroll === "divider") && wasAtBottom)) this.scrollToBottom();
   }
 
+  /** Whether an event has a line of its own: not an action on a message, nor anything I hid or cleared. */
+  shows(event, conv) {
+    if (event.hidden || ACTION_KINDS.has(event.kind)) return false;
+    if (event.kind === "message") return conv.messages.shown(event.seq);
+    return event.seq > conv.messages.clearedSeq;
+  }
+
   /** Order the nodes, touching only those that moved (screen readers and focus are not disturbed). */
   place(events, entries) {
     const desired = [];
+    const conv = this.state?.get(this.id);
+    const gapAt = conv && this.state.hasIslands(this.id) ? conv.log.floor : null;
+    let gapPlaced = false;
     let lastDay = null;
     let lastSender = null;
     const put = (el, created, sender, divider = false) => {
@@ -134,6 +154,11 @@ export class MessageList {
       desired.push(el);
     };
     for (const event of events) {
+      if (gapAt !== null && !gapPlaced && event.seq >= gapAt) {
+        desired.push(this.gap);
+        gapPlaced = true;
+        lastSender = null;
+      }
       const divider = this.dividerSeq !== null && event.seq === this.dividerSeq;
       put(this.items.get(event.seq).el, event.created_at, event.kind === "message" ? event.sender : null, divider);
     }
@@ -170,8 +195,10 @@ export class MessageList {
       return;
     }
     const mine = event.sender === me;
+    const view = this.state.messageView(this.id, event.seq) ?? { ...event, reactions: [], reply_to: null };
     const status = mine ? this.state.statusOf(this.id, event) : null;
-    const signature = JSON.stringify([event.content, status, conv?.isGroup]);
+    const members = conv?.isGroup ? conv.members.list().map((m) => m.username).sort() : null;
+    const signature = JSON.stringify([view, status, conv?.isGroup, members]);
     if (signature === item.signature) return;
     item.signature = signature;
     const first = el.classList.contains("first");
@@ -183,13 +210,16 @@ export class MessageList {
     el.dataset.created = event.created_at;
     if (status) el.dataset.status = status.status;
     else delete el.dataset.status;
+    el.classList.toggle("deleted", view.deleted);
     this.fill(el, {
-      content: event.content,
+      content: view.content,
       created: event.created_at,
       status: status?.status ?? null,
       who: mine ? "You" : event.sender,
       showName: Boolean(conv?.isGroup) && !mine,
       readBy: conv?.isGroup && status ? status : null,
+      view,
+      members: members ? new Set(members) : null,
     });
   }
 
@@ -215,20 +245,38 @@ export class MessageList {
     }
   }
 
-  fill(el, { content, created, status, who, showName = false, readBy = null }) {
+  fill(el, { content, created, status, who, showName = false, readBy = null, view = null, members = null }) {
+    const seq = Number(el.dataset.seq) || null;
     const meta = h("div", { className: "meta" },
+      view?.edited_at && !view.deleted
+        ? h("button", { className: "edited link-button", attrs: { type: "button", title: `Edited ${fullStamp(view.edited_at)}`, "aria-label": "Edited: show the earlier versions" }, text: "edited", on: { click: () => this.onEdits(seq) } })
+        : null,
       h("time", { attrs: { datetime: created, title: fullStamp(created) }, text: timeOfDay(created) }));
     if (status) {
       const mark = h("span", { className: `status status-${status}`, attrs: { role: "img", "aria-label": STATUS_TEXT[status] } });
       if (status !== "failed") mark.append(icon(status));
       meta.append(mark);
     }
+    const text = view?.deleted
+      ? h("div", { className: "content deleted-text", text: "This message was deleted" })
+      : h("div", { className: "content" }, view ? richText(content, { members, me: this.state.me }) : content);
     const bubble = h("div", { className: "bubble" },
       showName ? h("span", { className: "sender", attrs: { "aria-hidden": "true" }, text: who }) : null,
       h("span", { className: "visually-hidden", text: `${who}: ` }),
-      h("div", { className: "content", text: content }),
+      view?.reply_to ? this.quote(view.reply_to) : null,
+      text,
       meta);
-    const children = [bubble];
+    const row = h("div", { className: "bubble-row" }, bubble);
+    if (view && seq && !view.deleted) {
+      row.append(h("button", {
+        className: "message-actions",
+        attrs: { type: "button", "aria-haspopup": "menu", "aria-label": `Actions for the message from ${who === "You" ? "you" : who}` },
+        text: "⋯",
+        on: { click: (event) => this.onMenu(seq, event.currentTarget) },
+      }));
+    }
+    const children = [row];
+    if (view?.reactions?.length) children.push(this.reactions(seq, view.reactions));
     const line = readBy ? readByText(readBy) : null;
     if (line) {
       // The names show on hover and on keyboard focus; screen readers get them as the description.
@@ -238,6 +286,81 @@ export class MessageList {
         h("span", { className: "read-by-names", attrs: { id: tipId, role: "tooltip" }, text: `Read by ${names(readBy.readBy)}` })));
     }
     el.replaceChildren(...children);
+  }
+
+  /** A reply's quote of its original: a button that brings the original on screen. */
+  quote(reply) {
+    const label = reply.sender === null ? "an earlier message" : reply.sender === this.state.me ? "you" : reply.sender;
+    const text = reply.deleted ? "This message was deleted" : reply.preview ?? "A message you cannot see";
+    return h("button", {
+      className: `reply-quote${reply.deleted ? " deleted" : ""}`,
+      attrs: { type: "button", "aria-label": `Reply to ${label}: ${text}. Show it.` },
+      dataset: { replyTo: reply.seq },
+      on: { click: () => this.onJump(reply.seq) },
+    }, h("span", { className: "reply-sender", text: label }), h("span", { className: "reply-preview", text }));
+  }
+
+  /** Reaction chips: the emoji and how many; mine pressed; who reacted on hover, focus and long press. */
+  reactions(seq, list) {
+    const me = this.state.me;
+    return h("div", { className: "reactions", attrs: { role: "group", "aria-label": "Reactions" } }, list.map((r) => {
+      const mine = r.users.includes(me);
+      const who = r.users.map((u) => (u === me ? "you" : u));
+      const others = r.count - r.users.length;
+      const line = `${names(who)}${others > 0 ? ` and ${others} other${others === 1 ? "" : "s"}` : ""} reacted ${r.emoji}`;
+      const tipId = `reaction-${this.id}-${seq}-${[...r.emoji].map((c) => c.codePointAt(0).toString(16)).join("-")}`;
+      return h("span", { className: "reaction" },
+        h("button", {
+          className: mine ? "chip mine" : "chip",
+          attrs: { type: "button", "aria-pressed": mine ? "true" : "false", "aria-describedby": tipId, "aria-label": `${r.emoji} ${r.count}` },
+          dataset: { emoji: r.emoji },
+          on: { click: () => this.onReaction(seq, r.emoji) },
+        }, h("span", { attrs: { "aria-hidden": "true" }, text: r.emoji }), h("span", { className: "count", attrs: { "aria-hidden": "true" }, text: String(r.count) })),
+        h("span", { className: "reaction-names", attrs: { id: tipId, role: "tooltip" }, text: line }));
+    }));
+  }
+
+  /** Right-click and long press on a message open its menu (the ⋯ button does too, with the keyboard). */
+  listenForMenus() {
+    const seqOf = (target) => {
+      const li = target.closest?.("li.message[data-seq]");
+      return li && !li.classList.contains("deleted") && !target.closest("a, .reactions, .reply-quote") ? Number(li.dataset.seq) : null;
+    };
+    this.list.addEventListener("contextmenu", (event) => {
+      const seq = seqOf(event.target);
+      if (seq === null) return;
+      event.preventDefault();
+      this.onMenu(seq, { x: event.clientX, y: event.clientY });
+    });
+    let press = null;
+    const cancel = () => {
+      if (press) clearTimeout(press.timer);
+      press = null;
+    };
+    this.list.addEventListener("pointerdown", (event) => {
+      if (event.pointerType === "mouse") return;
+      const seq = seqOf(event.target);
+      if (seq === null) return;
+      const { clientX: x, clientY: y } = event;
+      press = { x, y, timer: setTimeout(() => { press = null; this.onMenu(seq, { x, y }); }, LONG_PRESS_MS) };
+    });
+    this.list.addEventListener("pointermove", (event) => {
+      if (press && Math.hypot(event.clientX - press.x, event.clientY - press.y) > 10) cancel();
+    });
+    for (const type of ["pointerup", "pointercancel", "scroll"]) this.list.addEventListener(type, cancel);
+  }
+
+  /** Bring a message into view and mark it for a moment (jumping to a reply's original). */
+  flash(seq) {
+    const item = this.items.get(seq);
+    if (!item) return false;
+    item.el.scrollIntoView({ block: "center" });
+    item.el.classList.remove("flash");
+    void item.el.offsetWidth;
+    item.el.classList.add("flash");
+    item.el.setAttribute("tabindex", "-1");
+    item.el.focus({ preventScroll: true });
+    return true;
   }
 
   separator(key, created) {

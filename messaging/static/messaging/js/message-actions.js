@@ -1,0 +1,229 @@
+// Doing things to a message, in the chat pane: the message menu (Reply,
+// React, Edit, Copy, Delete for me, Delete for everyone), the emoji picker,
+// reaction chips, the composer's reply and edit modes (↑ in an empty box
+// edits your last message, Esc cancels), jumping to a reply's original, the
+// edit history and "clear chat". The protocol state (protocol/client.js)
+// does the talking; this only renders and asks.
+
+import { announce, h } from "./dom.js";
+import { EmojiPicker, MessageMenu } from "./message-menu.js";
+import { preview } from "./protocol/messages.js";
+import { fullStamp } from "./time.js";
+
+const REFUSED = {
+  edit_window_closed: "This message can no longer be edited.",
+  delete_window_closed: "This message can no longer be deleted for everyone. You can still delete it for yourself.",
+  forbidden: "You can't do that to this message.",
+  not_found: "That message is no longer there.",
+  rate_limited: "You're doing that too fast. Try again in a moment.",
+  too_many_reactions: "This message has as many different reactions as it can take.",
+  not_connected: "You're offline: try again once you're connected.",
+  disconnected: "The connection dropped: try again once you're connected.",
+  timeout: "The server did not answer. Try again.",
+};
+
+export class MessageActions {
+  constructor({ state, list, input, composer, context, menu, picker, confirm, edits, conversationId }) {
+    this.state = state;
+    this.list = list;
+    this.input = input;
+    this.composer = composer;
+    this.context = context; // {bar, label, preview, cancel}
+    this.menu = new MessageMenu(menu);
+    this.picker = new EmojiPicker(picker);
+    this.confirmDialog = confirm;
+    this.editsDialog = edits;
+    this.conversationId = conversationId; // () => the conversation on screen, or null
+    this.mode = null; // {kind: "reply" | "edit", seq}
+    context.cancel.addEventListener("click", () => {
+      this.cancel();
+      this.input.focus();
+    });
+    for (const button of edits.querySelectorAll("[data-dialog-close]")) button.addEventListener("click", () => edits.close());
+  }
+
+  get me() {
+    return this.state.me;
+  }
+
+  refused(error) {
+    announce(REFUSED[error?.code] ?? "That did not work. Try again.");
+  }
+
+  // --- the menu ------------------------------------------------------------------------
+
+  openMenu(seq, anchor) {
+    const id = this.conversationId();
+    const conv = this.state.get(id);
+    const view = this.state.messageView(id, seq);
+    if (!conv || !view || view.deleted) return;
+    const member = conv.isMember;
+    const items = [];
+    if (member) {
+      items.push({ label: "Reply", action: "reply", keepsFocus: true, run: () => this.startReply(seq) });
+      items.push({ label: "React", action: "react", keepsFocus: true, run: () => this.openPicker(seq) });
+      if (view.sender === this.me) items.push({ label: "Edit", action: "edit", keepsFocus: true, run: () => this.startEdit(seq) });
+    }
+    items.push({ label: "Copy text", action: "copy", run: () => this.copy(view.content) });
+    items.push({ label: "Delete for me", action: "delete-for-me", keepsFocus: true, run: () => this.deleteForMe(seq) });
+    if (this.state.mayDeleteForEveryone(id, view)) {
+      items.push({ label: "Delete for everyone", action: "delete-for-everyone", danger: true, keepsFocus: true, run: () => this.deleteForEveryone(seq) });
+    }
+    this.menu.open(anchor, items, `Message from ${view.sender === this.me ? "you" : view.sender}`);
+  }
+
+  bubbleOf(seq) {
+    return this.list.items.get(seq)?.el.querySelector(".bubble") ?? this.list.list;
+  }
+
+  openPicker(seq) {
+    const id = this.conversationId();
+    this.picker.open(this.bubbleOf(seq), (emoji) => this.toggleReaction(seq, emoji, { id }));
+  }
+
+  toggleReaction(seq, emoji, { id = this.conversationId() } = {}) {
+    this.state.toggleReaction(id, seq, emoji).catch((error) => this.refused(error));
+  }
+
+  copy(text) {
+    const done = () => announce("Copied");
+    if (navigator.clipboard?.writeText) navigator.clipboard.writeText(text).then(done, () => announce("Could not copy"));
+    else announce("Could not copy");
+  }
+
+  /** An in-page confirmation (no window.confirm): resolves true when confirmed. */
+  confirm(title, text, ok) {
+    const dialog = this.confirmDialog;
+    dialog.querySelector("[data-confirm-title]").textContent = title;
+    dialog.querySelector("[data-confirm-text]").textContent = text;
+    dialog.querySelector("[data-confirm-ok]").textContent = ok;
+    const back = document.activeElement;
+    dialog.returnValue = "";
+    dialog.showModal();
+    return new Promise((resolve) => {
+      dialog.addEventListener("close", () => {
+        if (back?.isConnected) back.focus();
+        resolve(dialog.returnValue === "ok");
+      }, { once: true });
+    });
+  }
+
+  async deleteForMe(seq) {
+    const id = this.conversationId();
+    if (!(await this.confirm("Delete for me?", "The message goes from your devices only; the others still see it.", "Delete for me"))) return;
+    this.state.deleteForMe(id, [seq]).then(() => announce("Deleted for you"), (error) => this.refused(error));
+  }
+
+  async deleteForEveryone(seq) {
+    const id = this.conversationId();
+    if (!(await this.confirm("Delete for everyone?", "Everyone will see “This message was deleted” instead.", "Delete for everyone"))) return;
+    this.state.deleteForEveryone(id, seq).then(() => announce("Deleted for everyone"), (error) => this.refused(error));
+  }
+
+  async clearChat() {
+    const id = this.conversationId();
+    if (id === null) return;
+    if (!(await this.confirm("Clear this chat?", "Every message until now goes from your devices; new messages show as usual. The others keep theirs.", "Clear chat"))) return;
+    this.state.clearChat(id).then(() => announce("Chat cleared"), (error) => this.refused(error));
+  }
+
+  // --- replies and edits in the composer --------------------------------------------------
+
+  startReply(seq) {
+    const view = this.state.messageView(this.conversationId(), seq);
+    if (!view) return;
+    this.cancel();
+    this.mode = { kind: "reply", seq };
+    this.showContext(`Replying to ${view.sender === this.me ? "yourself" : view.sender}`, preview(view.content));
+    this.input.focus();
+  }
+
+  startEdit(seq) {
+    const view = this.state.messageView(this.conversationId(), seq);
+    if (!view || view.sender !== this.me || view.deleted) return false;
+    this.cancel();
+    this.mode = { kind: "edit", seq, draft: this.input.value };
+    this.input.value = view.content;
+    this.input.dispatchEvent(new Event("input"));
+    this.showContext("Editing your message", "Enter saves, Esc cancels");
+    this.input.focus();
+    this.input.setSelectionRange(this.input.value.length, this.input.value.length);
+    return true;
+  }
+
+  showContext(label, text) {
+    this.context.label.textContent = label;
+    this.context.preview.textContent = text;
+    this.context.bar.hidden = false;
+    this.composer.classList.toggle("editing", this.mode?.kind === "edit");
+  }
+
+  /** Leave reply or edit mode (an edit gives back what was typed before). */
+  cancel() {
+    if (this.mode?.kind === "edit") {
+      this.input.value = this.mode.draft ?? "";
+      this.input.dispatchEvent(new Event("input"));
+    }
+    this.mode = null;
+    this.context.bar.hidden = true;
+    this.composer.classList.remove("editing");
+  }
+
+  /** The composer's keys: ↑ in an empty box edits my last message; Esc cancels. True when handled. */
+  onKey(event) {
+    if (event.key === "Escape" && this.mode) {
+      event.preventDefault();
+      this.cancel();
+      return true;
+    }
+    if (event.key === "ArrowUp" && !this.input.value && !this.mode && !event.shiftKey && !event.altKey) {
+      const conv = this.state.get(this.conversationId());
+      const seq = conv?.isMember ? conv.messages.lastOf(this.me) : null;
+      if (seq !== null && this.startEdit(seq)) {
+        event.preventDefault();
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Options for a message being sent (a reply), or true when the composer was editing and saved instead. */
+  takeSubmit(content) {
+    const mode = this.mode;
+    if (!mode) return { replyTo: null };
+    if (mode.kind === "reply") {
+      this.cancel();
+      return { replyTo: mode.seq };
+    }
+    const id = this.conversationId();
+    const view = this.state.messageView(id, mode.seq);
+    this.mode = { ...mode, draft: "" };
+    this.cancel();
+    if (view && view.content !== content) {
+      this.state.edit(id, mode.seq, content).then(() => announce("Message edited"), (error) => this.refused(error));
+    }
+    return true;
+  }
+
+  // --- jumping, edit history, gaps ---------------------------------------------------------------
+
+  jump(seq) {
+    const id = this.conversationId();
+    if (this.list.flash(seq)) return;
+    this.state.jumpTo(id, seq).then((held) => {
+      this.list.update("keep");
+      if (!held || !this.list.flash(seq)) announce("That message is not available.");
+    }, (error) => this.refused(error));
+  }
+
+  showEdits(seq) {
+    const id = this.conversationId();
+    this.state.editHistory(id, seq).then((answer) => {
+      const list = this.editsDialog.querySelector("[data-edit-versions]");
+      list.replaceChildren(...(answer.versions ?? []).map((v, i, all) => h("li", { className: "edit-version" },
+        h("p", { className: "muted small" }, h("time", { attrs: { datetime: v.written_at }, text: fullStamp(v.written_at) }), i === all.length - 1 ? " (now)" : ""),
+        h("p", { className: "edit-text", text: v.content }))));
+      this.editsDialog.showModal();
+    }, (error) => this.refused(error));
+  }
+}
