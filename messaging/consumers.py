@@ -50,11 +50,11 @@ from .connection_validator import (
     ViewFrame,
 )
 from .exceptions import Forbidden, NotFound, RateLimited
+from .guards.rate_limit import LocalBucket, TokenBucket
 from .logging_utils import category_for_exception, messaging_logger
 from .models import Connection, EventKind
 from .notification_service import push_unread_count
 from .ops import metrics
-from .ops.rate_limit import LocalBucket, TokenBucket
 from .pubsub import conversation_group, notifications_group, publish_muted, publish_typing
 from .realtime.base import MessagingConsumer
 from .realtime.presence import tracker

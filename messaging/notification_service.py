@@ -36,10 +36,10 @@ from django.db.models.functions import Cast, Replace
 from django.utils import timezone
 
 from . import conf
+from .guards.circuit_breaker import make_breaker
 from .logging_utils import category_for_exception, messaging_logger
 from .models import Connection, Conversation, Event, Notification, NotificationKind, NotificationPreference, Participant
 from .ops import metrics
-from .ops.circuit_breaker import make_breaker
 from .pubsub import broadcast_frame, notifications_group
 from .retry_handler import claim, enqueue, retry_operation, run_item
 from .serializers import notification_frame, unread_count_frame

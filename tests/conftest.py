@@ -24,7 +24,7 @@ from django.core.cache import cache
 from django.test import Client, override_settings
 from hypothesis import HealthCheck, settings
 
-from messaging.ops.circuit_breaker import BREAKERS
+from messaging.guards.circuit_breaker import BREAKERS
 from messaging.realtime.presence import tracker
 
 # Tests that touch the database or a socket do I/O: no per-example deadline,

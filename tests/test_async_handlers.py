@@ -17,7 +17,7 @@ from messaging import async_handlers as handlers
 from messaging.conf import Rate
 from messaging.exceptions import InvalidFrame, RateLimited
 from messaging.models import Conversation, Message, Participant
-from messaging.ops.rate_limit import TokenBucket
+from messaging.guards.rate_limit import TokenBucket
 
 from .concurrency import run_in_threads
 from .servers import ROOT

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from messaging.ops.circuit_breaker import BreakerState, CircuitBreaker, CircuitOpen
+from messaging.guards.circuit_breaker import BreakerState, CircuitBreaker, CircuitOpen
 
 
 class Clock:

@@ -17,7 +17,7 @@ from django.db import connection
 from linkup.stack import DATABASE_POOL_MAX_SIZE
 from messaging.conf import Rate
 from messaging.pubsub import layer_round_trip
-from messaging.ops.rate_limit import TokenBucket
+from messaging.guards.rate_limit import TokenBucket
 
 from .concurrency import run_in_threads
 from .servers import ROOT
@@ -45,7 +45,7 @@ def test_a_rate_bucket_is_shared_by_every_process() -> None:
     assert [bucket.take("alice") for _ in range(3)] == [True, True, True]
     code = (
         "import django; django.setup(); "
-        "from messaging.conf import Rate; from messaging.ops.rate_limit import TokenBucket; "
+        "from messaging.conf import Rate; from messaging.guards.rate_limit import TokenBucket; "
         "b = TokenBucket('shared', Rate(3, 60)); "
         "print(b.take('alice'), b.take('bob'))"
     )

@@ -12,7 +12,7 @@ from django.test import Client, override_settings
 from django.utils import timezone
 
 from messaging import notification_service as service
-from messaging.ops.circuit_breaker import BreakerState
+from messaging.guards.circuit_breaker import BreakerState
 from messaging.pubsub import layer_breaker
 from messaging.logging_utils import MessagingLogger
 from messaging.models import Notification, RetryQueueItem

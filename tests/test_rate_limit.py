@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from messaging.conf import Rate, parse_rate
-from messaging.ops.rate_limit import TokenBucket
+from messaging.guards.rate_limit import TokenBucket
 
 
 def test_parse_rate_reads_the_contract_form() -> None:
@@ -31,7 +31,7 @@ def test_bucket_allows_exactly_a_burst_of_n(count: int, seconds: int) -> None:
 
     cache.clear()
     bucket = TokenBucket("test", Rate(count, seconds))
-    with mock.patch("messaging.ops.rate_limit._now_ms", return_value=1_000_000):
+    with mock.patch("messaging.guards.rate_limit._now_ms", return_value=1_000_000):
         results = [bucket.take("u") for _ in range(count + 5)]
     assert results == [True] * count + [False] * 5
 
@@ -39,7 +39,7 @@ def test_bucket_allows_exactly_a_burst_of_n(count: int, seconds: int) -> None:
 def test_bucket_refills_one_token_per_interval() -> None:
     bucket = TokenBucket("refill", Rate(2, 10))
     now = [1_000_000]
-    with mock.patch("messaging.ops.rate_limit._now_ms", side_effect=lambda: now[0]):
+    with mock.patch("messaging.guards.rate_limit._now_ms", side_effect=lambda: now[0]):
         assert bucket.take("u") and bucket.take("u")
         assert not bucket.take("u")
         now[0] += 5_000
@@ -49,7 +49,7 @@ def test_bucket_refills_one_token_per_interval() -> None:
 
 def test_given_back_tokens_can_be_taken_again() -> None:
     bucket = TokenBucket("giveback", Rate(1, 60))
-    with mock.patch("messaging.ops.rate_limit._now_ms", return_value=5_000_000):
+    with mock.patch("messaging.guards.rate_limit._now_ms", return_value=5_000_000):
         assert bucket.take("u")
         assert not bucket.take("u")
         bucket.give_back("u")
@@ -63,7 +63,7 @@ def test_no_rate_means_no_limit() -> None:
 
 @given(st.integers(1, 30), st.integers(1, 60))
 def test_local_bucket_allows_a_burst_of_n_then_refills(count: int, seconds: int) -> None:
-    from messaging.ops.rate_limit import LocalBucket
+    from messaging.guards.rate_limit import LocalBucket
 
     now = [100.0]
     bucket = LocalBucket(Rate(count, seconds), clock=lambda: now[0])

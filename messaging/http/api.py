@@ -26,7 +26,7 @@ from ..actions import receipts as receipt_actions
 from ..actions.errors import wire_error
 from ..connection_validator import ConnectionValidator, Frame
 from ..exceptions import Forbidden, InvalidFrame, InvalidJSON, MessagingException, NotFound, RateLimited, TooLarge
-from ..ops.rate_limit import TokenBucket
+from ..guards.rate_limit import TokenBucket
 from ..pubsub import publish_event
 from ..serializers import (
     Cursors,

@@ -11,9 +11,9 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 
 from ..error_models import ErrorCategory
+from ..guards.circuit_breaker import BREAKERS
 from ..logging_utils import messaging_logger
 from ..ops import metrics
-from ..ops.circuit_breaker import BREAKERS
 from ..pubsub import layer_round_trip
 from ..retry_handler import retry_backlog
 from .api import json_response

@@ -16,9 +16,9 @@ from typing import Any
 from channels.layers import get_channel_layer
 
 from ..error_models import ErrorCategory, Severity
+from ..guards.circuit_breaker import make_breaker
 from ..logging_utils import messaging_logger
 from ..ops import metrics
-from ..ops.circuit_breaker import make_breaker
 from ..serializers import (
     JSONSerializer,
     conversation_frame,

@@ -22,9 +22,9 @@ from ..async_handlers import AsyncSafeMessageHandler as db
 from ..connection_validator import ConnectionValidator, safe_get
 from ..error_models import ErrorCategory
 from ..exceptions import MessagingException, ProtocolError, ServerError
+from ..guards.rate_limit import LocalBucket
 from ..logging_utils import category_for_exception, messaging_logger
 from ..ops import metrics
-from ..ops.rate_limit import LocalBucket
 from ..pubsub import publish_presence, user_group
 from ..serializers import PONG, JSONSerializer, answer, error_frame
 from ..store.errors import StoreError

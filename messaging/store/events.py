@@ -22,10 +22,10 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from ..error_models import ErrorCategory
+from ..guards.rate_limit import TokenBucket
 from ..logging_utils import messaging_logger
 from ..models import MEMBERSHIP_KINDS, ArchivedEvent, Conversation, Event, EventKind, Participant
 from ..ops import metrics
-from ..ops.rate_limit import TokenBucket
 from ..retry_handler import DATABASE_POLICY, MessageRetryHandler, RetriesExhausted
 from .errors import Conflict, Forbidden, NotFound, RateLimited, StoreError, Unavailable
 

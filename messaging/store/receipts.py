@@ -16,6 +16,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from ..models import Conversation, Participant
+from .conversations import member_of, unread_count
+from .notifications import settle_new_message_notification
 
 
 @dataclass(frozen=True)
@@ -112,9 +114,6 @@ def apply_receipts(marks: list[CursorMark]) -> list[ReceiptSettled]:
     read; reading part of it leaves the count of what is still unread: the
     bell and the inbox count the same thing.
     """
-    from .conversations import member_of, unread_count
-    from .notifications import settle_new_message_notification
-
     settled = []
     with transaction.atomic():
         for mark in marks:

@@ -15,7 +15,8 @@ import time
 from collections.abc import Callable
 
 from ..conf import Rate
-from .cachebox import shared_cache
+from ..logging_utils import messaging_logger
+from ..ops.cachebox import shared_cache
 
 
 def _now_ms() -> int:
@@ -51,7 +52,6 @@ class TokenBucket:
             return True
 
     def _cache_failed(self, exc: Exception) -> None:
-        from ..logging_utils import messaging_logger
 
         messaging_logger.throttled(
             "connection_error",

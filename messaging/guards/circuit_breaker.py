@@ -25,8 +25,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from .. import conf
+from ..logging_utils import messaging_logger
+from ..ops import metrics
 from ..retry_handler import is_transient
-from . import metrics
 
 T = TypeVar("T")
 log = logging.getLogger("messaging.breakers")
@@ -176,7 +177,6 @@ def record_transition(breaker: CircuitBreaker, old: BreakerState, new: BreakerSt
     the database cannot be touched directly: the record is then stored from
     a task.
     """
-    from ..logging_utils import messaging_logger
 
     arguments = (
         BREAKER_CATEGORIES.get(breaker.name, "connection_error"),
