@@ -13,8 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from messaging import async_handlers as handlers
-from messaging.ops.archive import archive
 from messaging.models import ArchivedMessage, Message
+from messaging.ops.archive import archive
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

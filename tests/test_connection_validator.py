@@ -1,4 +1,9 @@
-"""ConnectionValidator: never raises, accepts exactly the well-formed frames."""
+"""ConnectionValidator: never raises, accepts exactly the well-formed frames.
+
+The first half checks the one-to-one view's frames (``ws/chat/<username>/``:
+no ``conversation``), the second the user-level socket's (``ws/chat/``) and
+the notification bell's.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from messaging.connection_validator import (
+    DIRECT_FRAMES,
     ConnectionValidator,
     HistoryFrame,
     MessageFrame,
@@ -18,8 +24,9 @@ from messaging.exceptions import ErrorCode, ProtocolError
 
 from .strategies import broken_frames, json_values, raw_frames, valid_frames
 
-CHAT = frozenset({"message", "typing", "read", "sync", "history", "ping"})
-validator = ConnectionValidator(max_length=4000, max_frame_bytes=65536)
+CHAT = DIRECT_FRAMES
+assert frozenset({"message", "typing", "read", "sync", "history", "ping"}) == CHAT
+validator = ConnectionValidator(max_length=4000, max_frame_bytes=65536, conversation_required=False)
 
 
 def code_of(result: object) -> str | None:
@@ -63,7 +70,7 @@ def test_binary_frame_is_invalid_frame() -> None:
 
 
 def test_frame_over_the_byte_limit_is_too_large() -> None:
-    small = ConnectionValidator(max_length=4000, max_frame_bytes=100)
+    small = ConnectionValidator(max_length=4000, max_frame_bytes=100, conversation_required=False)
     frame = json.dumps({"type": "message", "content": "é" * 40, "client_id": "a"}, ensure_ascii=False)
     assert len(frame) < 100 < len(frame.encode())
     assert code_of(small.parse(frame, allowed=CHAT)) == "too_large"
@@ -72,7 +79,7 @@ def test_frame_over_the_byte_limit_is_too_large() -> None:
 
 @given(st.integers(min_value=1, max_value=50))
 def test_content_length_counts_code_points(extra: int) -> None:
-    limited = ConnectionValidator(max_length=10, max_frame_bytes=65536)
+    limited = ConnectionValidator(max_length=10, max_frame_bytes=65536, conversation_required=False)
     at_limit = {"type": "message", "content": "😀" * 10, "client_id": "a"}
     over = {"type": "message", "content": "😀" * (10 + extra), "client_id": "a"}
     assert isinstance(limited.parse(json.dumps(at_limit), allowed=CHAT), MessageFrame)
@@ -98,7 +105,7 @@ def test_frame_types_outside_the_endpoint_are_invalid() -> None:
 
 def test_deeply_nested_json_is_answered_not_raised() -> None:
     deep = "[" * 50000 + "]" * 50000
-    big = ConnectionValidator(max_length=4000, max_frame_bytes=200000)
+    big = ConnectionValidator(max_length=4000, max_frame_bytes=200000, conversation_required=False)
     assert code_of(big.parse(deep, allowed=CHAT)) in {"invalid_frame", "invalid_json"}
 
 

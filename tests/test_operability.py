@@ -13,10 +13,10 @@ from django.utils import timezone
 
 from messaging import notification_service as service
 from messaging.guards.circuit_breaker import BreakerState
-from messaging.pubsub import layer_breaker
 from messaging.logging_utils import MessagingLogger
 from messaging.models import Notification, RetryQueueItem
 from messaging.notification_service import smtp_breaker
+from messaging.pubsub import layer_breaker
 from messaging.retry_handler import process_due
 
 pytestmark = pytest.mark.django_db(transaction=True)
