@@ -83,8 +83,9 @@ async def test_mark_read_and_mark_all_read_update_every_tab(alice, bell) -> None
 async def test_mark_read_of_someone_elses_notification_is_refused(alice, bob, bell) -> None:
     [theirs] = await database_sync_to_async(make_notifications)(bob, 1)
     socket = await bell(alice)
-    await socket.send({"type": "mark_read", "id": theirs})
-    assert (await socket.expect("error"))["code"] == "invalid_frame"
+    await socket.send({"type": "mark_read", "id": theirs, "ref": "m1"})
+    error = await socket.expect("error")
+    assert error["code"] == "not_found" and error["ref"] == "m1"
     assert not await database_sync_to_async(Notification.objects.filter(pk=theirs, read=True).exists)()
 
 
