@@ -133,3 +133,22 @@ async def test_notify_pushes_to_an_open_bell(alice, bell) -> None:
     frame = await socket.expect("notification")
     assert frame["notification"]["title"] == "Maintenance tonight"
     assert (await socket.expect("unread_count"))["count"] == 1
+
+
+async def test_reading_the_conversation_settles_its_notification_in_every_bell(alice, bob, chat, bell) -> None:
+    bells = [await bell(bob), await bell(bob)]
+    alice_chat = await chat(alice, "bob")
+    for i in range(3):
+        await alice_chat.send({"type": "message", "content": f"m{i}", "client_id": f"n{i}"})
+        await alice_chat.expect("ack")
+        for tab in bells:
+            assert (await tab.expect("unread_count"))["count"] == i + 1
+    bob_chat = await chat(bob, "alice")
+    await bob_chat.send({"type": "read", "up_to": 1})
+    for tab in bells:
+        assert await tab.expect("unread_count") == {"type": "unread_count", "count": 2}
+    await bob_chat.send({"type": "read", "up_to": 3})
+    for tab in bells:
+        assert await tab.expect("unread_count") == {"type": "unread_count", "count": 0}
+    notification = await database_sync_to_async(Notification.objects.get)(user=bob)
+    assert notification.read
