@@ -100,8 +100,8 @@ def titles(max_length: int = 120) -> st.SearchStrategy[str]:
     return st.text(alphabet=storable_chars, min_size=1, max_size=max_length).filter(lambda t: t.strip())
 
 
-def member_lists(most: int = 5) -> st.SearchStrategy[list[str]]:
-    return st.lists(usernames, min_size=1, max_size=most)
+def member_lists(names: st.SearchStrategy[str] = usernames, most: int = 5) -> st.SearchStrategy[list[str]]:
+    return st.lists(names, min_size=1, max_size=most)
 
 
 def _with_ref(frames: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[dict[str, Any]]:
@@ -109,13 +109,21 @@ def _with_ref(frames: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[di
     return st.builds(lambda f, r: f if r is None else {**f, "ref": r}, frames, st.none() | refs)
 
 
-def valid_chat_frames(max_length: int = 4000) -> st.SearchStrategy[dict[str, Any]]:
-    """Every frame type ``ws/chat/`` must accept, in every shape the contract allows."""
-    c = conversation_ids
+def valid_chat_frames(
+    max_length: int = 4000,
+    conversations: st.SearchStrategy[int] = conversation_ids,
+    names: st.SearchStrategy[str] = usernames,
+) -> st.SearchStrategy[dict[str, Any]]:
+    """Every frame type ``ws/chat/`` must accept, in every shape the contract allows.
+
+    ``conversations`` and ``names`` draw the ids and usernames frames name (the
+    fuzzing narrows them to ones that exist, so frames also get past the validator).
+    """
+    c = conversations
     return _with_ref(
         st.one_of(
             st.builds(lambda k, t, i: {"type": "message", "conversation": k, "content": t, "client_id": i}, c, contents(max_length), client_ids),
-            st.builds(lambda u, t, i: {"type": "message", "to": u, "content": t, "client_id": i}, usernames, contents(max_length), client_ids),
+            st.builds(lambda u, t, i: {"type": "message", "to": u, "content": t, "client_id": i}, names, contents(max_length), client_ids),
             st.builds(lambda k, t: {"type": "typing", "conversation": k, "is_typing": t}, c, st.booleans()),
             st.builds(lambda kind, k, s: {"type": kind, "conversation": k, "up_to": s}, st.sampled_from(["read", "received"]), c, seqs),
             st.builds(lambda k, s: {"type": "sync", "conversation": k, "after": s}, c, seqs),
@@ -129,15 +137,15 @@ def valid_chat_frames(max_length: int = 4000) -> st.SearchStrategy[dict[str, Any
                 st.none() | st.text(alphabet=storable_chars, min_size=1, max_size=100),
                 limits,
             ),
-            st.builds(lambda t, m, i: {"type": "create_group", "title": t, "members": m, "client_id": i}, titles(), member_lists(), client_ids),
-            st.builds(lambda k, m, i: {"type": "add_members", "conversation": k, "users": m, "client_id": i}, c, member_lists(), client_ids),
-            st.builds(lambda k, u, i: {"type": "remove_member", "conversation": k, "user": u, "client_id": i}, c, usernames, client_ids),
+            st.builds(lambda t, m, i: {"type": "create_group", "title": t, "members": m, "client_id": i}, titles(), member_lists(names), client_ids),
+            st.builds(lambda k, m, i: {"type": "add_members", "conversation": k, "users": m, "client_id": i}, c, member_lists(names), client_ids),
+            st.builds(lambda k, u, i: {"type": "remove_member", "conversation": k, "user": u, "client_id": i}, c, names, client_ids),
             st.builds(lambda k, i: {"type": "leave", "conversation": k, "client_id": i}, c, client_ids),
             st.builds(lambda k, t, i: {"type": "rename", "conversation": k, "title": t, "client_id": i}, c, titles(), client_ids),
             st.builds(
                 lambda k, u, r, i: {"type": "set_role", "conversation": k, "user": u, "role": r, "client_id": i},
                 c,
-                usernames,
+                names,
                 st.sampled_from(["admin", "member"]),
                 client_ids,
             ),
