@@ -177,7 +177,7 @@ async def run_drill(config: DrillConfig, out: Any) -> dict[str, Any]:
             },
         )
         with server:
-            server.manage("create_demo_users", "--password", config.password)
+            server.manage("create_demo_users", "--reset", "--password", config.password)
             worker = subprocess.Popen(
                 [sys.executable, "-m", "django", "process_retry_queue", "--loop", "--interval", "1"],
                 cwd=settings.BASE_DIR,

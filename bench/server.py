@@ -64,13 +64,16 @@ class DaphneDidNotStart(RuntimeError):
 def launch_daphne(env: dict[str, str], port: int, log_path: Path, timeout: float = 60) -> subprocess.Popen:
     """Start daphne with the project's ASGI application on 127.0.0.1:``port``; return once /healthz says 200.
 
+    It is the project's daphne (``python -m linkup.server``, see
+    ``linkup/server.py``), as a deployment runs it.
+
     Its output goes to ``log_path``; the log's tail is in the error when it
     exits or does not answer within ``timeout`` seconds (it is then killed:
     the caller never got hold of it).
     """
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), asgi_target()],
+            [sys.executable, "-m", "linkup.server", "-b", "127.0.0.1", "-p", str(port), asgi_target()],
             cwd=settings.BASE_DIR,
             env=env,
             stdout=log,

@@ -1,6 +1,7 @@
 """ASGI entry point: HTTP through Django, WebSockets through Channels.
 
-``daphne linkup.asgi:application`` (and ``manage.py runserver``) serve both.
+``python -m linkup.server linkup.asgi:application`` (daphne on the project's
+server class, see linkup/server.py) and ``manage.py runserver`` serve both.
 The WebSocket routes are validated here too, so a server started without
 ``manage.py`` still refuses to start on a broken route.
 """

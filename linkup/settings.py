@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from linkup.env import env_bool, env_list, env_number, env_present
@@ -42,9 +43,40 @@ if _proxy_ssl_header:
     SECURE_PROXY_SSL_HEADER = (_proxy_ssl_header[0], _proxy_ssl_header[1])
 # Session and CSRF cookies over HTTPS only (a deployment behind TLS turns this on).
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
+# HTTPS only, and browsers told to remember it (HSTS). All off by default: the
+# embedded default is plain http on 127.0.0.1. docs/deployment.md gives the
+# environment under which ``manage.py check --deploy`` reports nothing.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+# The load balancer's health check and the metrics scraper talk plain http to
+# each worker; a redirect would make every worker look down.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
+SECURE_HSTS_SECONDS = env_number("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+
+# Content-Security-Policy on every response (django-csp): only this site's own
+# scripts, styles, images and connections, no inline script or style, never
+# framed. 'self' in connect-src also covers this site's ws:/wss: (CSP Level 3;
+# docs/hardening.md says how that was checked).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 INSTALLED_APPS = [
-    # daphne first, so that ``manage.py runserver`` is daphne's ASGI server.
+    # The project first, so that its ``runserver`` (daphne's, on the project's
+    # server class: linkup/server.py) is the one ``manage.py`` runs; then
+    # daphne, whose ``runserver`` that one extends.
+    "linkup",
     "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
@@ -53,12 +85,16 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "csp",
     "messaging",
     "bench",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Before SessionMiddleware: tells open sockets of session changes once the session is saved.
+    "messaging.http.sessions.SessionRenewalMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -80,6 +116,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "messaging.context_processors.notification_bell",
+                "messaging.context_processors.signup",
             ],
         },
     },
@@ -159,6 +196,11 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/messages/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
+# /accounts/signup/: on for the embedded default, so a newcomer can make an
+# account at once; off by default where DATABASE_URL names a deployment's
+# database, whose operator decides who gets in (create users in the admin, or
+# set SIGNUP_ENABLED=true for an open site).
+SIGNUP_ENABLED = env_bool("SIGNUP_ENABLED", not os.environ.get("DATABASE_URL"))
 
 # --- Internationalisation and static files ----------------------------------
 
@@ -182,6 +224,11 @@ EMAIL_FILE_PATH = VAR_DIR / "mail"
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_number("EMAIL_PORT", 25)
 EMAIL_TIMEOUT = env_number("EMAIL_TIMEOUT", 10)
+# Most SMTP relays want a login over TLS (587: EMAIL_USE_TLS, 465: EMAIL_USE_SSL).
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "LinkUp <noreply@localhost>")
 
 # --- Messaging (the wire contract's settings table) ------------------------
@@ -210,6 +257,7 @@ globals().update(
             "MESSAGING_LAYER_BREAKER_RESET_SECONDS": float,
             "MESSAGING_METRICS_TOKEN": str,
             "MESSAGING_NOTIFICATION_GROUP_SECONDS": float,
+            "MESSAGING_SESSION_RECHECK_SECONDS": float,
             "MESSAGING_SITE_URL": str,
             "MESSAGING_RETRY_BASE_SECONDS": float,
             "MESSAGING_RETRY_MAX_SECONDS": float,

@@ -2,8 +2,13 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from messaging.http import accounts
+
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # Before Django's auth URLs, so that this password_reset is the one served.
+    path("accounts/signup/", accounts.signup, name="signup"),
+    path("accounts/password_reset/", accounts.PasswordResetView.as_view(), name="password_reset"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("messaging.urls")),
     path("", RedirectView.as_view(url="/messages/", permanent=False)),

@@ -50,6 +50,12 @@ DEFAULT_BREAKER_RESET_SECONDS = 30.0
 DEFAULT_LAYER_BREAKER_RESET_SECONDS = 5.0
 # Similar notifications within this window share a row ("3 new messages").
 DEFAULT_NOTIFICATION_GROUP_SECONDS = 300.0
+# Every socket re-checks its session at least this often (a password change,
+# deactivation or deletion announced by a signal closes it at once; this
+# catches what no signal tells: a queryset update(), an expired session,
+# another process on the in-memory layer). One session and one user read per
+# socket per period on the sockets' database thread.
+DEFAULT_SESSION_RECHECK_SECONDS = 60.0
 # Links in emails point here.
 DEFAULT_SITE_URL = "http://127.0.0.1:8000"
 # The durable retry queue's backoff (exponential with full jitter): eight
@@ -57,6 +63,9 @@ DEFAULT_SITE_URL = "http://127.0.0.1:8000"
 DEFAULT_RETRY_BASE_SECONDS = 30.0
 DEFAULT_RETRY_MAX_SECONDS = 3600.0
 DEFAULT_RETRY_MAX_ATTEMPTS = 8
+# Anyone who reaches the site may create an account. The project turns this
+# off by default on a deployment (linkup/settings.py).
+DEFAULT_SIGNUP_ENABLED = True
 
 #: every messaging setting read through :func:`setting`, with its default
 DEFAULTS: dict[str, object] = {
@@ -75,10 +84,12 @@ DEFAULTS: dict[str, object] = {
     "MESSAGING_BREAKER_RESET_SECONDS": DEFAULT_BREAKER_RESET_SECONDS,
     "MESSAGING_LAYER_BREAKER_RESET_SECONDS": DEFAULT_LAYER_BREAKER_RESET_SECONDS,
     "MESSAGING_NOTIFICATION_GROUP_SECONDS": DEFAULT_NOTIFICATION_GROUP_SECONDS,
+    "MESSAGING_SESSION_RECHECK_SECONDS": DEFAULT_SESSION_RECHECK_SECONDS,
     "MESSAGING_SITE_URL": DEFAULT_SITE_URL,
     "MESSAGING_RETRY_BASE_SECONDS": DEFAULT_RETRY_BASE_SECONDS,
     "MESSAGING_RETRY_MAX_SECONDS": DEFAULT_RETRY_MAX_SECONDS,
     "MESSAGING_RETRY_MAX_ATTEMPTS": DEFAULT_RETRY_MAX_ATTEMPTS,
+    "SIGNUP_ENABLED": DEFAULT_SIGNUP_ENABLED,
 }
 
 # WebSocket close codes of our own (4000-4999 are for applications).
@@ -124,6 +135,7 @@ class Limits:
     bad_frame_rate: Rate | None
     max_group_members: int
     max_title_length: int
+    session_recheck: float
     #: events in one page of sync (and resume, per conversation)
     page: int = 100
 
@@ -149,6 +161,9 @@ def limits() -> Limits:
         raise ImproperlyConfigured(
             "MESSAGING_MAX_FRAME_BYTES must be positive and below daphne's 1 MiB frame limit."
         )
+    session_recheck = float(setting("MESSAGING_SESSION_RECHECK_SECONDS"))
+    if session_recheck <= 0:
+        raise ImproperlyConfigured("MESSAGING_SESSION_RECHECK_SECONDS must be a positive number of seconds.")
     return Limits(
         max_length=int(setting("MESSAGING_MAX_LENGTH")),
         max_frame_bytes=max_frame_bytes,
@@ -161,4 +176,5 @@ def limits() -> Limits:
         bad_frame_rate=parse_rate(setting("MESSAGING_BAD_FRAME_LIMIT")),
         max_group_members=int(setting("MESSAGING_MAX_GROUP_MEMBERS")),
         max_title_length=int(setting("MESSAGING_MAX_TITLE_LENGTH")),
+        session_recheck=session_recheck,
     )

@@ -1,4 +1,4 @@
-"""Template context every page needs: the notification bell's first count."""
+"""Template context every page needs: the notification bell's first count, whether sign-up is open."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from . import conf
 from .store.notifications import notification_unread_count
 
 
@@ -18,3 +19,8 @@ def notification_bell(request: HttpRequest) -> dict[str, Any]:
     # A template calls a callable each time it shows it (base.html does three
     # times): cached, it is counted once per render, and only if shown.
     return {"notification_unread": functools.cache(functools.partial(notification_unread_count, user.pk))}
+
+
+def signup(request: HttpRequest) -> dict[str, Any]:
+    """``signup_enabled``: the sign-in page links to sign-up only when it is open."""
+    return {"signup_enabled": bool(conf.setting("SIGNUP_ENABLED"))}

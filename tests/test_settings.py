@@ -72,3 +72,45 @@ def test_a_number_setting_that_is_not_a_number_refuses_to_start_and_names_itself
     )
     assert result.returncode != 0
     assert "MESSAGING_MAX_SOCKETS_PER_USER must be an integer, got 'twenty'" in result.stderr
+
+
+def test_signup_is_on_for_the_embedded_default_off_where_database_url_is_set_and_the_variable_decides(
+    tmp_path,
+) -> None:
+    base = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "SIGNUP_ENABLED"}}
+    base["LINKUP_VAR_DIR"] = str(tmp_path)
+    deployment = {**base, "DATABASE_URL": "postgres://linkup:pw@127.0.0.1:5432/linkup"}
+
+    def signup(env: dict[str, str]) -> object:
+        return settings_in_a_fresh_process(env, "SIGNUP_ENABLED")["SIGNUP_ENABLED"]
+
+    assert signup(base) is True
+    assert signup(deployment) is False
+    assert signup({**deployment, "SIGNUP_ENABLED": "true"}) is True
+    assert signup({**base, "SIGNUP_ENABLED": "false"}) is False
+
+
+def test_email_goes_to_files_in_var_mail_unless_email_host_names_an_smtp_server(tmp_path) -> None:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("EMAIL_")}
+    base["LINKUP_VAR_DIR"] = str(tmp_path)
+    names = ("EMAIL_BACKEND", "EMAIL_FILE_PATH")
+    assert settings_in_a_fresh_process(base, *names) == {
+        "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+        "EMAIL_FILE_PATH": str(tmp_path / "mail"),
+    }
+    relay = {
+        "EMAIL_HOST": "smtp.example.com",
+        "EMAIL_PORT": "587",
+        "EMAIL_HOST_USER": "linkup",
+        "EMAIL_HOST_PASSWORD": "s3cret",
+        "EMAIL_USE_TLS": "true",
+    }
+    smtp = settings_in_a_fresh_process({**base, **relay}, "EMAIL_BACKEND", *relay)
+    assert smtp == {
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": "smtp.example.com",
+        "EMAIL_PORT": 587,
+        "EMAIL_HOST_USER": "linkup",
+        "EMAIL_HOST_PASSWORD": "s3cret",
+        "EMAIL_USE_TLS": True,
+    }

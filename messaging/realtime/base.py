@@ -30,6 +30,7 @@ from ..serializers import PONG, JSONSerializer, answer, error_frame
 from ..store.errors import StoreError
 from ..store.presence import PresenceChange
 from .presence import tracker
+from .sessions import SessionGuard
 
 log = logging.getLogger("messaging.consumers")
 
@@ -60,6 +61,7 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         self.closing = False
         self.bad_frames = 0
         self.limits = conf.limits()
+        self.session_guard = SessionGuard(self)
         self.bad_frame_allowance = LocalBucket(self.limits.bad_frame_rate)
         self.validator = ConnectionValidator(
             max_length=self.limits.max_length,
@@ -122,6 +124,7 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         """
         await self.subscribe(user_group(self.user.pk))
         await self.accept()
+        self.session_guard.start()
         try:
             change, read_along = await self.register()
         except StoreError as exc:
@@ -153,6 +156,7 @@ class MessagingConsumer(AsyncWebsocketConsumer):
 
     async def leave(self) -> None:
         """Undo :meth:`subscribe` and :meth:`join`; safe to call twice, and after a refused handshake."""
+        self.session_guard.stop()
         groups, self.subscribed = self.subscribed, set()
         registered, self.registered = self.registered, False
         try:
@@ -190,6 +194,10 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         if event.get("session_key") and event["session_key"] == self.session_key:
             self.closing = True
             await self.close(code=conf.CLOSE_SIGNED_OUT)
+
+    async def session_recheck(self, event: dict[str, Any]) -> None:
+        """The user's account changed (password, deactivation, deletion): does this socket's session still hold?"""
+        await self.session_guard.recheck(event)
 
     async def refuse(self) -> None:
         """Refuse the handshake: closing before ``accept`` makes daphne answer 403."""

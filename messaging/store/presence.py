@@ -12,6 +12,7 @@ import datetime
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Count, Max
 from django.utils import timezone
@@ -43,8 +44,13 @@ def direct_conversation_ids(user_id: int) -> tuple[int, ...]:
     )
 
 
-def _lock_status(user_id: int) -> UserStatus:
-    status, _ = UserStatus.objects.select_for_update().get_or_create(user_id=user_id)
+def _lock_status(user_id: int) -> UserStatus | None:
+    """Lock the user's status row (made on first use); None when the user was deleted meanwhile."""
+    status = UserStatus.objects.select_for_update().filter(user_id=user_id).first()
+    if status is None:
+        if not get_user_model().objects.filter(pk=user_id).exists():
+            return None
+        status, _ = UserStatus.objects.select_for_update().get_or_create(user_id=user_id)
     return status
 
 
@@ -111,9 +117,10 @@ def unregister_connection(
     """Forget a closed socket; return the change if it was the user's last one."""
     now = timezone.now()
     with transaction.atomic():
-        _lock_status(user_id)
+        locked = _lock_status(user_id)
         Connection.objects.filter(channel_name=channel_name).delete()
-        if _live_connections(user_id, now, expiry).exists():
+        if locked is None or _live_connections(user_id, now, expiry).exists():
+            # Deleted users take their rows with them; there is no one to announce.
             return None
         return set_user_online_status(user_id, False, at=now, username=username)
 
@@ -175,8 +182,7 @@ def sweep_expired_connections(expiry: float) -> list[PresenceChange]:
     changes = []
     for user_id in ghosts.values_list("user_id", flat=True):
         with transaction.atomic():
-            _lock_status(user_id)
-            if _live_connections(user_id, now, expiry).exists():
+            if _lock_status(user_id) is None or _live_connections(user_id, now, expiry).exists():
                 continue
             change = set_user_online_status(user_id, False, at=last_beats.get(user_id, cutoff))
         if change is not None:

@@ -50,3 +50,17 @@ def start_daphne(server_env_factory) -> Iterator[Callable[..., Daphne]]:
 @pytest.fixture
 def daphne(server_env_factory, start_daphne) -> Daphne:
     return start_daphne(server_env_factory())
+
+
+@pytest.fixture(scope="module")
+def module_daphne(tmp_path_factory) -> Iterator[Daphne]:
+    """One migrated server with the demo users for a whole module, for tests that only read or sign in."""
+    var_dir = tmp_path_factory.mktemp("module-daphne")
+    with scratch_database(server_env(var_dir)) as env:
+        manage(env, "migrate", "--no-input", "-v", "0")
+        manage(env, "create_demo_users", "--password", PASSWORD)
+        server = Daphne(env)
+        try:
+            yield server.start()
+        finally:
+            server.stop()

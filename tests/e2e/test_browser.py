@@ -65,13 +65,66 @@ def _playwright():
     return sync_playwright
 
 
+# Runs in every frame of every page before the page's own scripts: each
+# Content-Security-Policy violation is reported to the test (exposed binding,
+# so reports survive navigations).
+RECORD_POLICY_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.__linkupPolicyViolation({
+    directive: event.effectiveDirective, blocked: event.blockedURI,
+    source: event.sourceFile, line: event.lineNumber, sample: event.sample,
+  });
+}, true);
+"""
+
+
+class PolicyCheckedBrowser:
+    """Playwright's browser, whose every context records Content-Security-Policy violations.
+
+    ``policy_holds`` (autouse) fails any test that leaves one: no page may need
+    an inline script or style, a ``data:`` image or a foreign connection.
+    """
+
+    def __init__(self, browser) -> None:
+        self._browser = browser
+        self.violations: list[dict] = []
+
+    def new_context(self, **kwargs):
+        context = self._browser.new_context(**kwargs)
+        context.expose_binding(
+            "__linkupPolicyViolation", lambda source, report: self.violations.append({**report, "page": source["page"].url})
+        )
+        context.add_init_script(RECORD_POLICY_VIOLATIONS)
+        return context
+
+    def take_violations(self) -> list[dict]:
+        """The violations so far, forgotten: for a test that causes some on purpose."""
+        taken, self.violations = self.violations, []
+        return taken
+
+    def __getattr__(self, name: str):
+        return getattr(self._browser, name)
+
+
 @pytest.fixture(scope="module")
-def browser() -> Iterator:
+def browser() -> Iterator[PolicyCheckedBrowser]:
     sync_playwright = _playwright()
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
+        yield PolicyCheckedBrowser(chromium)
         chromium.close()
+
+
+@pytest.fixture(autouse=True)
+def policy_holds(request) -> Iterator[None]:
+    """Every browser test ends with no Content-Security-Policy violation on any of its pages."""
+    if "browser" not in request.fixturenames:
+        yield
+        return
+    checked = request.getfixturevalue("browser")
+    checked.take_violations()
+    yield
+    assert checked.take_violations() == [], "the page broke its Content-Security-Policy"
 
 
 class Server:
@@ -183,6 +236,8 @@ def people(browser, request) -> Iterator:
 
     yield sign_in
     for context in contexts:
+        for page in context.pages:
+            page.evaluate("0")  # a round trip: violation reports already sent have arrived
         context.close()
 
 
@@ -488,3 +543,45 @@ def test_screenshots_of_the_inbox_and_the_chat_on_desktop_and_phone(own_server, 
         assert alice.evaluate("() => document.documentElement.scrollWidth") <= viewport["width"]
     assert all(path.stat().st_size > 10_000 for path in shots)
     assert alice.errors == [] and bob.errors == [] and carol.errors == []
+
+
+# What a page must not do under the policy, and the directive that stops it.
+FORBIDDEN = {
+    "inline script": ("script-src-elem", "const s = document.createElement('script'); s.textContent = 'window.__ran = 1'; document.body.append(s);"),
+    "style attribute": ("style-src-attr", "document.body.setAttribute('style', 'background: red');"),
+    "data: image": ("img-src", "new Image().src = 'data:image/gif;base64,R0lGODlhAQABAAAAACw=';"),
+    "socket to another origin": ("connect-src", "new WebSocket(location.origin.replace('http://127.0.0.1', 'ws://localhost') + '/ws/notifications/');"),
+}
+
+
+@pytest.mark.parametrize("what", sorted(FORBIDDEN))
+def test_the_policy_blocks_what_no_page_may_do_and_the_check_sees_it(server, people, browser, what: str) -> None:
+    directive, attempt = FORBIDDEN[what]
+    alice = people(server, "alice")
+    # The attempt is part of the evaluated source (Playwright's evaluate is not
+    # subject to the page's policy; the script element, attribute, image or
+    # socket it creates is).
+    seen = alice.evaluate(
+        """() => new Promise((resolve) => {
+          document.addEventListener("securitypolicyviolation", (e) => resolve(e.effectiveDirective), {once: true});
+          setTimeout(() => resolve("no violation"), 5000);
+          ATTEMPT
+        })""".replace("ATTEMPT", attempt)
+    )
+    assert seen == directive
+    assert alice.evaluate("() => window.__ran") is None
+    alice.evaluate("0")
+    assert [v["directive"] for v in browser.take_violations()] == [directive]
+
+
+def test_self_lets_the_page_open_a_socket_to_this_site(server, people) -> None:
+    """connect-src 'self' covers this site's ws: in Chromium (CSP Level 3); policy_holds checks no violation."""
+    alice = people(server, "alice")
+    opened = alice.evaluate(
+        """() => new Promise((resolve) => {
+          const ws = new WebSocket(location.origin.replace("http", "ws") + "/ws/notifications/");
+          ws.onmessage = (e) => { resolve(JSON.parse(e.data).type); ws.close(); };
+          ws.onerror = () => resolve("error");
+        })"""
+    )
+    assert opened == "unread_count"

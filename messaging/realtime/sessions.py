@@ -1,0 +1,127 @@
+"""An open socket keeps its access only as long as the session it was opened with.
+
+The handshake checks the session once (``AuthMiddlewareStack``). After that a
+socket would stay open through a password change in another browser, an
+admin deactivating the account, or its deletion. :class:`SessionGuard`
+repeats the handshake's check on a fresh read of the session, and closes the
+socket with ``CLOSE_SIGNED_OUT`` (4401) when it fails:
+
+- at once when ``messaging.signals`` announces a change of the user
+  (``session.recheck`` on the user's group ``user.<id>``);
+- and on a timer, at least every ``MESSAGING_SESSION_RECHECK_SECONDS``, for
+  what no signal tells (a queryset ``update()``, an expired or deleted
+  session, another process on the in-memory layer).
+
+The session that changed the password stays open: Django gives it a new key
+and the new hash (``update_session_auth_hash``), and the announcement carries
+the old key -> new key, so the socket follows its session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from importlib import import_module
+from typing import Any
+
+from autobahn.exception import Disconnected
+from channels.auth import get_user
+from django.conf import settings
+
+from .. import conf
+from ..error_models import Severity
+from ..logging_utils import category_for_exception, messaging_logger
+
+log = logging.getLogger("messaging.sessions")
+
+# A periodic check can land inside the very request that changed this
+# session's password: after the new hash is saved, before the new session key
+# is announced (when the response is done). A failed periodic check is
+# therefore confirmed once, this long after, before the socket is closed.
+RENEWAL_GRACE_SECONDS = 2.0
+
+
+async def session_is_current(session_key: str | None, user_id: Any) -> bool:
+    """Would ``session_key`` still sign in as ``user_id``? The handshake's own check, on a fresh read.
+
+    False when the session is gone or expired, its auth hash no longer
+    matches the user's (password changed), or the user is inactive or
+    deleted. As at the handshake (and as Django does on HTTP), a session
+    whose hash no longer matches is flushed.
+    """
+    if not session_key:
+        return False
+    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    user = await get_user({"session": store})
+    return bool(user.is_authenticated) and user.pk == user_id
+
+
+def recheck_interval(seconds: float) -> float:
+    """The next periodic check's delay: at most ``seconds``, spread so that sockets opened together do not check together."""
+    return seconds * random.uniform(0.75, 1.0)
+
+
+class SessionGuard:
+    """Closes one consumer's socket when its session's access ended.
+
+    The consumer provides ``session_key``, ``user``, ``closing``, ``limits``
+    and ``close(code=...)``; the guard is started once the socket is accepted and
+    stopped when it leaves.
+    """
+
+    def __init__(self, consumer: Any) -> None:
+        self.consumer = consumer
+        self.timer: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self.timer = asyncio.create_task(self.watch())
+
+    def stop(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    async def watch(self) -> None:
+        while not self.consumer.closing:
+            interval = recheck_interval(self.consumer.limits.session_recheck)
+            await asyncio.sleep(interval)
+            if await self.is_current():
+                continue
+            await asyncio.sleep(min(RENEWAL_GRACE_SECONDS, interval))
+            if not await self.is_current():
+                await self.end("periodic check")
+                return
+
+    async def recheck(self, event: dict[str, Any]) -> None:
+        """A ``session.recheck`` event: follow a renewed session key, then check now."""
+        renewed = event.get("renewed") or {}
+        if self.consumer.session_key in renewed:
+            self.consumer.session_key = renewed[self.consumer.session_key]
+        if not await self.is_current():
+            await self.end("account change")
+
+    async def is_current(self) -> bool:
+        """The check; a database that cannot answer keeps the socket open (the next check decides)."""
+        try:
+            return await session_is_current(self.consumer.session_key, self.consumer.user.pk)
+        except Exception as exc:  # noqa: BLE001 - recorded; failing open beats closing every socket on a blip
+            await messaging_logger.athrottled(
+                category_for_exception(exc),
+                "session_check_failed",
+                f"could not re-check a socket's session: {type(exc).__name__}: {exc}",
+                self.consumer.user,
+                severity=Severity.WARNING,
+            )
+            return True
+
+    async def end(self, why: str) -> None:
+        if self.consumer.closing:
+            return
+        self.consumer.closing = True
+        log.info("closing a socket of user %s: its session ended (%s)", self.consumer.user.pk, why)
+        try:
+            await self.consumer.close(code=conf.CLOSE_SIGNED_OUT)
+        except Disconnected:
+            log.debug("the socket was already gone")
+
