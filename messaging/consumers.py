@@ -469,6 +469,8 @@ class DirectChatConsumer(ChatConsumer):
             await self.refuse()
             return
         self.conversation_id, self.peer = opening.conversation.pk, opening.peer
+        if opening.notices:
+            await messages.announce_direct(opening.notices)
         await self.remember(opening.window)
         snapshot = await self.join()
         if snapshot is None:
