@@ -621,5 +621,11 @@ class NotificationsConsumer(MessagingConsumer):
 
     notification_push = MessagingConsumer.broadcast_text
 
+    async def user_membership(self, event: dict[str, Any]) -> None:
+        """Conversation notices reach every socket of the user; the bell follows no conversation."""
+
+    async def user_muted(self, event: dict[str, Any]) -> None:
+        """Muting changes what will be notified, not what the bell shows."""
+
 
 __all__ = ["ChatConsumer", "DirectChatConsumer", "NotificationsConsumer", "conf"]
