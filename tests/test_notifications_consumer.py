@@ -152,3 +152,18 @@ async def test_reading_the_conversation_settles_its_notification_in_every_bell(a
         assert await tab.expect("unread_count") == {"type": "unread_count", "count": 0}
     notification = await database_sync_to_async(Notification.objects.get)(user=bob)
     assert notification.read
+
+
+async def test_the_bell_stays_up_through_its_users_conversation_notices(alice, bob, bell, user_socket) -> None:
+    """Membership and mute notices go to all of a user's sockets: the bell has nothing to do with them."""
+    bob_bell = await bell(bob)
+    alice_socket, bob_socket = await user_socket(alice), await user_socket(bob)
+    await alice_socket.send({"type": "create_group", "title": "Trip", "members": ["bob"], "client_id": "g1"})
+    group = (await alice_socket.expect("ack"))["conversation"]["id"]
+    await bob_socket.expect("conversation")
+    await bob_socket.send({"type": "mute", "conversation": group, "until": None})
+    await bob_socket.expect("muted")
+    await bob_bell.send({"type": "ping", "ref": 1})
+    assert await bob_bell.expect("pong") == {"type": "pong", "ref": 1}
+    await alice_socket.send({"type": "message", "conversation": group, "content": "hi", "client_id": "m1"})
+    assert (await bob_bell.expect("notification"))["notification"]["title"] == "New message in Trip"
