@@ -2,8 +2,9 @@
 
 ``python -m linkup.server linkup.asgi:application`` (daphne on the project's
 server class, see linkup/server.py) and ``manage.py runserver`` serve both.
-The WebSocket routes are validated here too, so a server started without
-``manage.py`` still refuses to start on a broken route.
+The WebSocket routes and the Web Push settings are validated here too, so a
+server started without ``manage.py`` still refuses to start on a broken route
+or on Web Push switched on without VAPID keys.
 """
 
 import os
@@ -21,12 +22,17 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 from django.core.exceptions import ImproperlyConfigured  # noqa: E402
 
+from messaging.notify.webpush import vapid_problems  # noqa: E402
 from messaging.routing_validator import RoutingValidator, websocket_routes  # noqa: E402
 
 websocket_urlpatterns = websocket_routes()
 _issues = RoutingValidator().validate(websocket_urlpatterns)
 if _issues:
     raise ImproperlyConfigured("Broken WebSocket routes:\n" + "\n".join(map(str, _issues)))
+# daphne runs no system checks: Web Push switched on without its keys stops here.
+_push_problems = vapid_problems()
+if _push_problems:
+    raise ImproperlyConfigured("Web Push settings:\n" + "\n".join(_push_problems))
 
 http_app = ASGIStaticFilesHandler(django_asgi_app) if settings.DEBUG else django_asgi_app
 

@@ -263,6 +263,14 @@ globals().update(
             "MESSAGING_RETRY_MAX_SECONDS": float,
             "MESSAGING_RETRY_MAX_ATTEMPTS": int,
             "MESSAGING_BENCH_RELAY": bool,
+            "MESSAGING_WEBPUSH_ENABLED": bool,
+            "MESSAGING_VAPID_PRIVATE_KEY": str,
+            "MESSAGING_VAPID_SUBJECT": str,
+            "MESSAGING_WEBPUSH_TTL_SECONDS": int,
+            "MESSAGING_WEBPUSH_URGENCY": str,
+            "MESSAGING_WEBPUSH_TIMEOUT_SECONDS": float,
+            "MESSAGING_WEBPUSH_MAX_SUBSCRIPTIONS": int,
+            "MESSAGING_WEBPUSH_ALLOW_HTTP": bool,
         }
     )
 )

@@ -24,6 +24,7 @@ from .models import (
     Notification,
     NotificationPreference,
     Participant,
+    PushSubscription,
     RetryQueueItem,
     UserStatus,
 )
@@ -302,3 +303,19 @@ class RetryQueueItemAdmin(admin.ModelAdmin):
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         extra_context = {**(extra_context or {}), "retry_statistics": retry_statistics()}
         return super().changelist_view(request, extra_context=extra_context)
+
+
+@admin.register(PushSubscription)
+class PushSubscriptionAdmin(admin.ModelAdmin):
+    """Browsers subscribed to Web Push: look, and delete (e.g. after a VAPID key change); never edit keys."""
+
+    list_display = ("user", "user_agent", "created_at", "last_success_at")
+    list_filter = ("last_success_at",)
+    search_fields = ("user__username", "user_agent")
+    readonly_fields = ("user", "endpoint", "p256dh", "auth", "user_agent", "session_key", "created_at", "last_success_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

@@ -9,9 +9,12 @@ class MessagingConfig(AppConfig):
 
     def ready(self) -> None:
         from . import (
-            notification_service,  # noqa: F401 - registers the email retry operation
-            signals,  # noqa: F401 - connects the logout receiver
+            notification_service,  # noqa: F401 - registers the email and Web Push retry operations
+            signals,  # noqa: F401 - connects the session receivers
         )
+        from .notify import sessions  # noqa: F401 - a sign-out forgets that session's push subscriptions
+        from .notify.webpush import check_webpush_settings
         from .routing_validator import check_websocket_routes
 
         checks.register(check_websocket_routes, checks.Tags.urls)
+        checks.register(check_webpush_settings)

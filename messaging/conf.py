@@ -63,6 +63,20 @@ DEFAULT_SITE_URL = "http://127.0.0.1:8000"
 DEFAULT_RETRY_BASE_SECONDS = 30.0
 DEFAULT_RETRY_MAX_SECONDS = 3600.0
 DEFAULT_RETRY_MAX_ATTEMPTS = 8
+# Web Push (messaging/notify/webpush.py). Off until a deployment has VAPID
+# keys (``manage.py vapid_keys``) and serves HTTPS.
+DEFAULT_WEBPUSH_ENABLED = False
+# How long a push service keeps a push for a device that is asleep or
+# offline. pywebpush's default, 0, drops it unless the device is awake at
+# that very moment; a day still reaches a phone that slept through the night,
+# and a "new message" older than that is better read in the app.
+DEFAULT_WEBPUSH_TTL_SECONDS = 86400
+# RFC 8030 urgency: "high" lets a sleeping phone wake for a chat message.
+DEFAULT_WEBPUSH_URGENCY = "high"
+DEFAULT_WEBPUSH_TIMEOUT_SECONDS = 10.0
+# Browsers a user may have subscribed at once; a new one beyond this replaces
+# the one that has gone longest without a successful push.
+DEFAULT_WEBPUSH_MAX_SUBSCRIPTIONS = 10
 # Anyone who reaches the site may create an account. The project turns this
 # off by default on a deployment (linkup/settings.py).
 DEFAULT_SIGNUP_ENABLED = True
@@ -89,6 +103,16 @@ DEFAULTS: dict[str, object] = {
     "MESSAGING_RETRY_BASE_SECONDS": DEFAULT_RETRY_BASE_SECONDS,
     "MESSAGING_RETRY_MAX_SECONDS": DEFAULT_RETRY_MAX_SECONDS,
     "MESSAGING_RETRY_MAX_ATTEMPTS": DEFAULT_RETRY_MAX_ATTEMPTS,
+    "MESSAGING_WEBPUSH_ENABLED": DEFAULT_WEBPUSH_ENABLED,
+    "MESSAGING_VAPID_PRIVATE_KEY": "",
+    "MESSAGING_VAPID_SUBJECT": "",
+    "MESSAGING_WEBPUSH_TTL_SECONDS": DEFAULT_WEBPUSH_TTL_SECONDS,
+    "MESSAGING_WEBPUSH_URGENCY": DEFAULT_WEBPUSH_URGENCY,
+    "MESSAGING_WEBPUSH_TIMEOUT_SECONDS": DEFAULT_WEBPUSH_TIMEOUT_SECONDS,
+    "MESSAGING_WEBPUSH_MAX_SUBSCRIPTIONS": DEFAULT_WEBPUSH_MAX_SUBSCRIPTIONS,
+    # Accept http:// push endpoints: only for a push service on this machine
+    # (the tests'); browsers' push services are all HTTPS.
+    "MESSAGING_WEBPUSH_ALLOW_HTTP": False,
     "SIGNUP_ENABLED": DEFAULT_SIGNUP_ENABLED,
 }
 

@@ -349,12 +349,10 @@ def _username(value: Any, name: str) -> str:
     return value
 
 
-def _usernames(data: Mapping[str, Any], name: str, most: int) -> tuple[str, ...]:
+def _usernames(data: Mapping[str, Any], name: str) -> tuple[str, ...]:
     value = data.get(name)
     if not isinstance(value, list) or not value:
         raise InvalidFrame(f"'{name}' must be a non-empty list of usernames")
-    if len(value) > most:
-        raise InvalidFrame(f"'{name}' names more than {most} users")
     return tuple(_username(item, name) for item in value)
 
 
@@ -395,10 +393,11 @@ class ConnectionValidator:
 
     ``max_length`` is the most code points in a message's content;
     ``max_frame_bytes`` the most UTF-8 bytes in one frame;
-    ``max_title_length`` the most code points in a group's title;
-    ``max_group_members`` the most users one frame may name. With
+    ``max_title_length`` the most code points in a group's title. With
     ``conversation_required`` off (the one-to-one view), frames carry no
-    ``conversation``.
+    ``conversation``. A list of usernames is bounded by the frame's size
+    only: naming more users than ``MESSAGING_MAX_GROUP_MEMBERS`` is the
+    store's ``too_many_members``, not a malformed frame.
     """
 
     def __init__(
@@ -407,13 +406,11 @@ class ConnectionValidator:
         max_length: int,
         max_frame_bytes: int,
         max_title_length: int = 120,
-        max_group_members: int = 256,
         conversation_required: bool = True,
     ) -> None:
         self.max_length = max_length
         self.max_frame_bytes = max_frame_bytes
         self.max_title_length = max_title_length
-        self.max_group_members = max_group_members
         self.conversation_required = conversation_required
         self._builders: dict[str, Callable[[Mapping[str, Any], Any], Frame]] = {
             "message": self._message,
@@ -608,7 +605,7 @@ class ConnectionValidator:
             data,
             lambda client_id: CreateGroupFrame(
                 title=self._title(data),
-                members=_usernames(data, "members", self.max_group_members),
+                members=_usernames(data, "members"),
                 client_id=client_id,
                 ref=ref,
             ),
@@ -619,7 +616,7 @@ class ConnectionValidator:
             data,
             lambda client_id: AddMembersFrame(
                 conversation=_id_field(data, "conversation"),
-                users=_usernames(data, "users", self.max_group_members),
+                users=_usernames(data, "users"),
                 client_id=client_id,
                 ref=ref,
             ),

@@ -1,4 +1,4 @@
-"""Deliver a notification: store it, push it, email it when the user is away.
+"""Deliver a notification: store it, push it to sockets and browsers, email it when nothing reached the user.
 
 :func:`notify` (and :func:`anotify` from async code) is the one entry point.
 The steps are independent, so each may fail without losing the others:
@@ -11,11 +11,23 @@ The steps are independent, so each may fail without losing the others:
    sockets, with the new unread count. A layer that is down only costs the
    push: the client gets the notification from ``list`` and ``unread_count``
    when it reconnects.
-3. **Email**, when the user has no open socket, wants email for this kind and
-   is outside their quiet hours. The email is written to the durable retry
-   queue in the same transaction as the notification (an outbox) and tried at
-   once in a small thread pool, so a slow or refusing SMTP server never holds
-   up the chat and a failed email is retried by ``process_retry_queue``.
+3. **Web Push** to every browser the user subscribed (``PushSubscription``),
+   when Web Push is on and the user is outside their quiet hours. The server
+   cannot tell a hidden tab from a visible one, so it does not try: every
+   notification is pushed, and the service worker, which sees the tabs, does
+   not show one for a conversation a visible tab has open (the page shows it
+   in-app). Like the email, the push is written to the retry queue in the
+   notification's transaction (one item for all the user's browsers) and
+   tried at once in a thread pool; browsers whose push service answered
+   404/410 are forgotten, 429/5xx/network failures are retried through the
+   queue and the ``webpush`` breaker.
+4. **Email**, when the user has no open socket, wants email for this kind and
+   is outside their quiet hours, and either has no browser subscribed or the
+   push reached none of them (every push service said "gone" or refused, or
+   the retries gave up). The email is written to the durable retry queue (an
+   outbox) and tried at once in a small thread pool, so a slow or refusing
+   SMTP server never holds up the chat and a failed email is retried by
+   ``process_retry_queue``.
 """
 
 from __future__ import annotations
@@ -38,14 +50,26 @@ from django.utils import timezone
 from . import conf
 from .guards.circuit_breaker import make_breaker
 from .logging_utils import category_for_exception, messaging_logger
-from .models import Connection, Conversation, Event, Notification, NotificationKind, NotificationPreference, Participant
+from .models import (
+    Connection,
+    Conversation,
+    Event,
+    Notification,
+    NotificationKind,
+    NotificationPreference,
+    Participant,
+    Profile,
+    PushSubscription,
+)
+from .notify import webpush
 from .ops import metrics
 from .pubsub import broadcast_frame, notifications_group
-from .retry_handler import claim, enqueue, retry_operation, run_item
+from .retry_handler import claim, enqueue, is_transient, retry_operation, run_item
 from .serializers import notification_frame, unread_count_frame
 from .store.notifications import new_message_group_key, notification_unread_count
 
 EMAIL_OPERATION = "notification.email"
+WEBPUSH_OPERATION = "notification.webpush"
 
 
 # --- Preferences -------------------------------------------------------------
@@ -100,6 +124,7 @@ class Delivery:
     unread: int
     listening: bool = False
     email_item_id: int | None = None
+    push_item_id: int | None = None
 
 
 def _group_seconds() -> float:
@@ -169,7 +194,21 @@ def store_notification(
             unread=notification_unread_count(user_id),
             listening=any(kind == Connection.Kind.NOTIFICATIONS for kind, _ in sockets),
         )
-        decision = _email_decision(user_id, preference, now, online=bool(sockets)) if created else "grouped"
+        push_decision, subscriptions = _webpush_decision(user_id, preference, now)
+        metrics.NOTIFICATION_DELIVERIES.labels("webpush", push_decision).inc()
+        if push_decision == "queued":
+            item = enqueue(
+                WEBPUSH_OPERATION,
+                {"notification": notification.pk, "subscriptions": subscriptions, "delivered": 0},
+                notification=notification,
+            )
+            delivery.push_item_id = item.pk
+        if not created:
+            decision = "grouped"
+        elif push_decision == "queued":
+            decision = "waiting_for_push"  # decided again if the push reaches no browser
+        else:
+            decision = _email_decision(user_id, preference, now, online=bool(sockets))
         metrics.NOTIFICATION_DELIVERIES.labels("email", decision).inc()
         if decision == "queued":
             item = enqueue(EMAIL_OPERATION, {"notification": notification.pk}, notification=notification)
@@ -212,6 +251,34 @@ def _email_decision_for(preference: Preference, now: datetime.datetime, *, onlin
     return "queued"
 
 
+def _webpush_decision(user_id: int, preference: Preference, now: datetime.datetime) -> tuple[str, list[int]]:
+    """"queued" with the browsers to push to, or why not (their subscriptions are read only if it may be)."""
+    decision = _webpush_decision_for(preference, now, [0])
+    if decision != "queued":
+        return decision, []
+    subscriptions = list(PushSubscription.objects.filter(user_id=user_id).values_list("pk", flat=True))
+    return _webpush_decision_for(preference, now, subscriptions), subscriptions
+
+
+def _webpush_decision_for(preference: Preference, now: datetime.datetime, subscriptions: list[int]) -> str:
+    if not webpush.enabled():
+        return "skipped_disabled"
+    if in_quiet_hours(now, preference.quiet_hours_start, preference.quiet_hours_end, preference.timezone):
+        return "skipped_quiet_hours"
+    if not subscriptions:
+        return "skipped_no_subscription"
+    return "queued"
+
+
+def _subscriptions_of(user_ids: list[int]) -> dict[int, list[int]]:
+    """Each user's push subscriptions (one query), when Web Push is on."""
+    found: dict[int, list[int]] = {}
+    if webpush.enabled():
+        for user_id, pk in PushSubscription.objects.filter(user_id__in=user_ids).values_list("user_id", "pk"):
+            found.setdefault(user_id, []).append(pk)
+    return found
+
+
 # --- Push ------------------------------------------------------------------------
 
 
@@ -243,21 +310,33 @@ async def push_unread_count(user_id: int, count: int) -> bool:
     return await broadcast_frame(notifications_group(user_id), "notification.push", unread_count_frame(count))
 
 
-# --- Email ------------------------------------------------------------------------
+# --- Immediate attempts of queued work ----------------------------------------------
 
 _email_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="linkup-email")
+# Pushes have a pool of their own: an SMTP server that hangs must not hold
+# up the pushes, nor a push service the emails.
+_push_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="linkup-webpush")
 # An SMTP server that is down makes every attempt wait for EMAIL_TIMEOUT; the
 # breaker turns that into an immediate "not now" (the item stays queued).
 smtp_breaker = make_breaker("smtp")
 _pending: set[Future] = set()
 
 
-def schedule_email_attempt(item_id: int) -> Future:
-    """Try a queued email now, off the event loop and off the database thread."""
-    future = _email_pool.submit(_attempt_now, item_id)
+def _schedule(pool: ThreadPoolExecutor, item_id: int) -> Future:
+    future = pool.submit(_attempt_now, item_id)
     _pending.add(future)
     future.add_done_callback(_pending.discard)
     return future
+
+
+def schedule_email_attempt(item_id: int) -> Future:
+    """Try a queued email now, off the event loop and off the database thread."""
+    return _schedule(_email_pool, item_id)
+
+
+def schedule_push_attempt(item_id: int) -> Future:
+    """Try a queued Web Push now, off the event loop and off the database thread."""
+    return _schedule(_push_pool, item_id)
 
 
 def _attempt_now(item_id: int) -> None:
@@ -267,7 +346,7 @@ def _attempt_now(item_id: int) -> None:
     except Exception as exc:  # noqa: BLE001 - in a pool thread nobody waits on: record, the worker retries it
         messaging_logger.error(
             category_for_exception(exc),
-            "immediate email attempt failed; the retry worker will take the item",
+            "immediate attempt failed; the retry worker will take the item",
             context={"retry_item": item_id},
             exc=exc,
         )
@@ -275,9 +354,92 @@ def _attempt_now(item_id: int) -> None:
         close_old_connections()
 
 
-def wait_for_email_attempts(timeout: float = 30) -> None:
-    """Block until the immediate email attempts scheduled so far are done."""
-    wait(list(_pending), timeout=timeout)
+def wait_for_attempts(timeout: float = 30) -> None:
+    """Block until the immediate attempts (emails, pushes, and the emails they fall back to) are done."""
+    while _pending:
+        done, _ = wait(list(_pending), timeout=timeout)
+        if not done:
+            return
+
+
+wait_for_email_attempts = wait_for_attempts
+
+
+# --- Web Push --------------------------------------------------------------------------
+
+
+def fall_back_to_email(payload: dict[str, Any]) -> None:
+    """A push that reached none of the user's browsers: the email decides as if there had been no push."""
+    if payload.get("delivered"):
+        return
+    metrics.NOTIFICATION_DELIVERIES.labels("webpush", "reached_none").inc()
+    notification = Notification.objects.filter(pk=payload["notification"]).first()
+    if notification is None or notification.email_state != Notification.EmailState.NONE:
+        return
+    now = timezone.now()
+    preference = preference_for(notification.user_id, notification.kind)
+    decision = _email_decision(
+        notification.user_id, preference, now, online=bool(live_sockets(notification.user_id, now))
+    )
+    metrics.NOTIFICATION_DELIVERIES.labels("email", decision).inc()
+    if decision != "queued":
+        return
+    with transaction.atomic():
+        item = enqueue(EMAIL_OPERATION, {"notification": notification.pk}, notification=notification)
+        Notification.objects.filter(pk=notification.pk).update(email_state=Notification.EmailState.QUEUED)
+        transaction.on_commit(lambda: schedule_email_attempt(item.pk))
+
+
+@retry_operation(WEBPUSH_OPERATION, on_exhausted=fall_back_to_email)
+def push_to_browsers(payload: dict[str, Any]) -> None:
+    """Push one notification to the user's browsers still left in ``payload``.
+
+    Raises (a transient error) while some browser's push service could not
+    take it, after narrowing ``payload["subscriptions"]`` to those: the next
+    attempt pushes only to them. When none is left and none took it, the
+    email decides again (:func:`fall_back_to_email`).
+    """
+    notification = Notification.objects.select_related("message__sender").filter(pk=payload["notification"]).first()
+    if notification is None:
+        return
+    data = webpush.encode_payload(
+        webpush.payload_for(notification, hide_content=Profile.hides_content(notification.user_id))
+    )
+    left: list[int] = []
+    failure: BaseException | None = None
+    subscriptions = PushSubscription.objects.filter(pk__in=payload["subscriptions"], user_id=notification.user_id)
+    for subscription in subscriptions:
+        try:
+            taken = webpush.send(subscription.info(), data)
+        except Exception as exc:  # noqa: BLE001 - sorted: transient ones are retried, the others recorded
+            if is_transient(exc):
+                left.append(subscription.pk)
+                failure = exc
+            else:
+                messaging_logger.error(
+                    category_for_exception(exc),
+                    "a push service refused a push; it is not retried",
+                    user=notification.user,
+                    context={"notification": notification.pk, "subscription": subscription.pk},
+                    exc=exc,
+                    message_id=notification.message_id,
+                )
+            continue
+        if taken:
+            payload["delivered"] += 1
+            PushSubscription.objects.filter(pk=subscription.pk).update(last_success_at=timezone.now())
+        else:
+            subscription.delete()
+    payload["subscriptions"] = left
+    if failure is not None:
+        raise failure
+    if payload["delivered"]:
+        metrics.NOTIFICATION_DELIVERIES.labels("webpush", "delivered").inc()
+    else:
+        fall_back_to_email(payload)
+
+
+# --- Email ------------------------------------------------------------------------
 
 
 def site_url() -> str:
@@ -318,13 +480,12 @@ def send_notification_email(payload: dict[str, Any]) -> None:
 
 
 async def deliver(delivery: Delivery | None) -> None:
-    """Push a stored notification and start its email, if it has one (async callers)."""
+    """Push a stored notification to its sockets, and start its Web Push and email, if it has them (async callers)."""
     if delivery is None:
         return
     if await push(delivery):
         await database_sync_to_async(record_push)(delivery)
-    if delivery.email_item_id is not None:
-        schedule_email_attempt(delivery.email_item_id)
+    _start_attempts(delivery)
 
 
 def deliver_sync(delivery: Delivery | None) -> None:
@@ -333,6 +494,12 @@ def deliver_sync(delivery: Delivery | None) -> None:
         return
     if async_to_sync(push)(delivery):
         record_push(delivery)
+    _start_attempts(delivery)
+
+
+def _start_attempts(delivery: Delivery) -> None:
+    if delivery.push_item_id is not None:
+        schedule_push_attempt(delivery.push_item_id)
     if delivery.email_item_id is not None:
         schedule_email_attempt(delivery.email_item_id)
 
@@ -453,6 +620,7 @@ def store_new_message_notifications(event: Event) -> list[Delivery]:
         unread = _unread_counts(recipients)
         deliveries = []
         addresses = _email_addresses([n.user_id for n in fresh])
+        subscriptions = _subscriptions_of(recipients)
         for user_id in recipients:
             notification = rows.get(user_id)
             if notification is None:
@@ -464,8 +632,20 @@ def store_new_message_notifications(event: Event) -> list[Delivery]:
                 unread=unread.get(user_id, 0),
                 listening=any(kind == Connection.Kind.NOTIFICATIONS for kind, _ in sockets.get(user_id, ())),
             )
+            browsers = subscriptions.get(user_id, [])
+            push_decision = _webpush_decision_for(preference, now, browsers)
+            metrics.NOTIFICATION_DELIVERIES.labels("webpush", push_decision).inc()
+            if push_decision == "queued":
+                item = enqueue(
+                    WEBPUSH_OPERATION,
+                    {"notification": notification.pk, "subscriptions": browsers, "delivered": 0},
+                    notification=notification,
+                )
+                delivery.push_item_id = item.pk
             if user_id in grouped:
                 decision = "grouped"
+            elif push_decision == "queued":
+                decision = "waiting_for_push"  # decided again if the push reaches no browser
             else:
                 decision = _email_decision_for(preference, now, online=bool(sockets.get(user_id)), address=addresses.get(user_id))
             metrics.NOTIFICATION_DELIVERIES.labels("email", decision).inc()

@@ -244,16 +244,25 @@ class MessageRetryHandler:
 
 Operation = Callable[[dict[str, Any]], None]
 OPERATIONS: dict[str, Operation] = {}
+#: what to do when an operation's item gives up (e.g. email instead of a push that never went out)
+ON_EXHAUSTED: dict[str, Operation] = {}
 # A claimed item that was not finished within this long (its worker died)
 # may be claimed again.
 CLAIM_SECONDS = 300
 
 
-def retry_operation(name: str) -> Callable[[Operation], Operation]:
-    """Register ``fn(payload)`` as the queued operation ``name``."""
+def retry_operation(name: str, *, on_exhausted: Operation | None = None) -> Callable[[Operation], Operation]:
+    """Register ``fn(payload)`` as the queued operation ``name``.
+
+    ``fn`` may change ``payload`` in place before it raises (what is left to
+    do): the changed payload is saved with the item and is what the next
+    attempt gets. ``on_exhausted(payload)`` runs once the item gives up.
+    """
 
     def register(fn: Operation) -> Operation:
         OPERATIONS[name] = fn
+        if on_exhausted is not None:
+            ON_EXHAUSTED[name] = on_exhausted
         return fn
 
     return register
@@ -329,6 +338,7 @@ def run_item(item_id: int, *, policy: RetryPolicy | None = None) -> str:
                 exc=exc,
                 message_id=item.notification.message_id if item.notification_id else None,
             )
+            _run_on_exhausted(item)
     else:
         item.state = RetryQueueItem.State.SUCCEEDED
         item.last_error = ""
@@ -337,6 +347,21 @@ def run_item(item_id: int, *, policy: RetryPolicy | None = None) -> str:
     item.claimed_until = None
     item.save()
     return item.state
+
+
+def _run_on_exhausted(item: Any) -> None:
+    handler = ON_EXHAUSTED.get(item.operation)
+    if handler is None:
+        return
+    try:
+        handler(item.payload)
+    except Exception as exc:  # noqa: BLE001 - recorded; the item's own outcome is already decided
+        messaging_logger.error(
+            ErrorCategory.DELIVERY_ERROR,
+            f"the fallback of {item.operation} failed",
+            context={"retry_item": item.pk, "operation": item.operation},
+            exc=exc,
+        )
 
 
 def release_stale_claims() -> int:

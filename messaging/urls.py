@@ -1,6 +1,7 @@
 from django.urls import path
 
-from .http import api, health, pages
+from .http import api, avatars, health, pages, push, pwa
+from .http import settings as settings_views
 
 urlpatterns = [
     path("messages/", pages.inbox, name="inbox"),
@@ -28,10 +29,17 @@ urlpatterns = [
     path("messages/api/conversations/<int:conversation_id>/leave", api.api_leave, name="api-leave"),
     path("messages/api/conversations/<int:conversation_id>/rename", api.api_rename, name="api-rename"),
     path("messages/api/users", api.api_users, name="api-users"),
+    path("messages/api/push/subscribe", push.subscribe, name="push-subscribe"),
+    path("messages/api/push/unsubscribe", push.unsubscribe, name="push-unsubscribe"),
     path("messages/api/<str:username>/history", api.api_history, name="api-history"),
     path("messages/api/<str:username>/send", api.api_send, name="api-send"),
     path("messages/<str:username>/", pages.chat_page, name="chat"),
     path("notifications/", pages.notifications_page, name="notifications"),
+    path("settings/", settings_views.settings_page, name="settings"),
+    path("manifest.webmanifest", pwa.manifest, name="manifest"),
+    path("sw.js", pwa.service_worker, name="service-worker"),
+    path("offline/", pwa.offline, name="offline"),
+    path("avatars/<str:username>.png", avatars.avatar, name="avatar"),
     path("healthz", health.healthz, name="healthz"),
     path("metrics", health.metrics_view, name="metrics"),
 ]

@@ -23,12 +23,13 @@ EXPECTED = {
     "form-action": {"'self'"},
     "frame-ancestors": {"'none'"},
 }
-SIGNED_IN_PAGES = ["/messages/", "/messages/bob/", "/notifications/"]
-ANONYMOUS_PAGES = ["/accounts/login/", "/admin/login/"]
+SIGNED_IN_PAGES = ["/messages/", "/messages/bob/", "/notifications/", "/settings/"]
+ANONYMOUS_PAGES = ["/accounts/login/", "/admin/login/", "/offline/"]
 STAFF_PAGES = [
     "/admin/",
     "/admin/messaging/messagingerror/",
     "/admin/messaging/retryqueueitem/",
+    "/admin/messaging/pushsubscription/",
 ]
 
 

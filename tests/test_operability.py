@@ -38,7 +38,7 @@ def test_healthz_reports_checks_breakers_and_the_retry_backlog() -> None:
     body = Client().get("/healthz").json()
     assert body["status"] == "ok"
     assert body["checks"] == {"database": "ok", "channel_layer": "ok"}
-    assert body["breakers"] == {"channel_layer": "closed", "smtp": "closed"}
+    assert body["breakers"] == {"channel_layer": "closed", "smtp": "closed", "webpush": "closed"}
     assert body["retry_queue"] == {"pending": 0, "oldest_due_seconds": 0.0, "exhausted_last_hour": 0}
 
 

@@ -1,4 +1,4 @@
-"""Circuit breakers around the dependencies that fail slowly: SMTP and a Redis layer.
+"""Circuit breakers around the dependencies that fail slowly: SMTP, push services and a Redis layer.
 
 When a dependency keeps failing, waiting for each call to time out only
 spreads the outage: every caller queues behind it. After
@@ -167,7 +167,7 @@ def export_state(breaker: CircuitBreaker, old: BreakerState, new: BreakerState) 
 
 
 #: the MessagingError category of each breaker's dependency failing
-BREAKER_CATEGORIES = {"smtp": "delivery_error", "channel_layer": "connection_error"}
+BREAKER_CATEGORIES = {"smtp": "delivery_error", "webpush": "delivery_error", "channel_layer": "connection_error"}
 
 
 def record_transition(breaker: CircuitBreaker, old: BreakerState, new: BreakerState) -> None:

@@ -82,7 +82,6 @@ def _validator(*, conversation_required: bool = True) -> ConnectionValidator:
         max_length=limits.max_length,
         max_frame_bytes=limits.max_frame_bytes,
         max_title_length=limits.max_title_length,
-        max_group_members=limits.max_group_members,
         conversation_required=conversation_required,
     )
 

@@ -24,6 +24,22 @@ class Migration(migrations.Migration):
         migrations.RemoveField(model_name="message", name="delivered_at"),
         migrations.RemoveField(model_name="message", name="read_at"),
         migrations.RemoveField(model_name="archivedmessage", name="recipient"),
+        # Going back re-adds the archive's status column to rows already
+        # there, which needs a default (0007 going back then sets the real
+        # statuses). Only the state learns it: nothing to do going forward.
+        migrations.SeparateDatabaseAndState(
+            state_operations=[
+                migrations.AlterField(
+                    model_name="archivedmessage",
+                    name="status",
+                    field=models.CharField(
+                        choices=[("sent", "Sent"), ("delivered", "Delivered"), ("read", "Read")],
+                        default="sent",
+                        max_length=10,
+                    ),
+                )
+            ]
+        ),
         migrations.RemoveField(model_name="archivedmessage", name="status"),
         migrations.RemoveField(model_name="archivedmessage", name="delivered_at"),
         migrations.RemoveField(model_name="archivedmessage", name="read_at"),

@@ -4,7 +4,9 @@ from ..error_models import ErrorCategory, MessagingError, Severity
 from .conversations import Conversation, Participant
 from .events import MEMBERSHIP_KINDS, ArchivedEvent, Event, EventKind, Message, MessageStatus
 from .notifications import Notification, NotificationKind, NotificationPreference
+from .people import Profile
 from .presence import Connection, UserStatus
+from .push import PushSubscription
 from .retry import RetryQueueItem
 
 __all__ = [
@@ -22,6 +24,8 @@ __all__ = [
     "NotificationPreference",
     "RetryQueueItem",
     "ArchivedEvent",
+    "Profile",
+    "PushSubscription",
     "MessagingError",
     "ErrorCategory",
     "Severity",

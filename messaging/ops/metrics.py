@@ -51,8 +51,14 @@ RETRIES = Counter(
 )
 NOTIFICATION_DELIVERIES = Counter(
     "linkup_notification_deliveries",
-    "Notification deliveries by method (websocket, email) and outcome",
+    "Notification deliveries by method (websocket, webpush, email) and outcome",
     ["method", "outcome"],
+)
+WEBPUSH_SENDS = Counter(
+    "linkup_webpush_sends",
+    "Pushes to one browser's push service: sent (201), gone (404/410, subscription deleted), "
+    "failed (429, 5xx, network, breaker open: retried), rejected (other 4xx: not retried)",
+    ["outcome"],
 )
 LAYER_SEND_FAILURES = Counter("linkup_channel_layer_send_failures", "group_send calls the channel layer failed")
 BREAKER_STATE = Gauge(

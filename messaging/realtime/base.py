@@ -67,7 +67,6 @@ class MessagingConsumer(AsyncWebsocketConsumer):
             max_length=self.limits.max_length,
             max_frame_bytes=self.limits.max_frame_bytes,
             max_title_length=self.limits.max_title_length,
-            max_group_members=self.limits.max_group_members,
             conversation_required=self.conversation_required,
         )
 

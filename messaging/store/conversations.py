@@ -461,9 +461,17 @@ def add_members(
 ) -> MembershipChange:
     """The owner or an admin adds users; a former member is re-added (their window restarts here)."""
 
+    names = _unique(usernames)
+
     def apply(conversation: Conversation) -> MembershipChange:
         _acting_member(actor, conversation, roles=(Role.OWNER, Role.ADMIN))
-        users = active_users_named(_unique(usernames))
+        if len(names) > max_members:
+            # However many of them are in already, the rest would not fit:
+            # refused before a query for every name.
+            raise LimitExceeded(
+                f"a group has at most {max_members} members", setting="MESSAGING_MAX_GROUP_MEMBERS", limit=max_members
+            )
+        users = active_users_named(names)
         rows = {p.user_id: p for p in Participant.objects.filter(conversation=conversation, user__in=users)}
         new = [u for u in users if u.pk not in rows or rows[u.pk].left_seq is not None]
         if not new:

@@ -248,7 +248,9 @@ def lock_for_append(conversation_id: int) -> Conversation:
     """Lock the conversation row for the rest of the caller's transaction (``select_for_update``)."""
     conversation = Conversation.objects.select_for_update().filter(pk=conversation_id).first()
     if conversation is None:
-        raise NotFound(f"there is no conversation {conversation_id}")
+        # Worded as for a conversation of someone else's: the answer must not
+        # tell whether it exists.
+        raise NotFound(f"there is no conversation {conversation_id} of yours")
     return conversation
 
 

@@ -6,6 +6,7 @@ the read) and gathers everything its answer needs.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,8 +32,26 @@ def sync_page(user_id: int, conversation_id: int, after: int, limit: int) -> Syn
         member,
         events.events_after(member, after, limit),
         member.conversation.last_seq,
-        conversations.receipts_of(conversation_id, exclude_user_id=user_id),
+        receipts_seen_by(member),
     )
+
+
+def receipts_seen_by(member: Participant) -> list[Receipt]:
+    """The other members' cursors as ``member`` may see them.
+
+    A former member sees the members who joined within their window, with
+    cursors no further than their leave: neither who came later nor how far
+    the log went on after them.
+    """
+    receipts = conversations.receipts_of(member.conversation_id, exclude_user_id=member.user_id)
+    left_seq = member.left_seq
+    if left_seq is None:
+        return receipts
+    return [
+        dataclasses.replace(r, delivered_seq=min(r.delivered_seq, left_seq), read_seq=min(r.read_seq, left_seq))
+        for r in receipts
+        if r.joined_seq <= left_seq
+    ]
 
 
 def history_page(user_id: int, conversation_id: int, before: int | None, limit: int) -> tuple[Participant, events.EventPage]:
@@ -81,7 +100,7 @@ def resume(user: Any, cursors: dict[int, int], limit: int, expiry: float) -> lis
             Resumed(
                 summary,
                 events.events_after(summary.member, cursors[conversation_id], limit),
-                conversations.receipts_of(conversation_id, exclude_user_id=user.pk),
+                receipts_seen_by(summary.member),
             )
         )
     return resumed
@@ -89,7 +108,7 @@ def resume(user: Any, cursors: dict[int, int], limit: int, expiry: float) -> lis
 
 def conversation_detail(user: Any, conversation_id: int, expiry: float) -> tuple[Summary, list[Receipt]]:
     summary = with_presence([conversations.summary_of(user, conversation_id)], expiry)[0]
-    return summary, conversations.receipts_of(conversation_id, exclude_user_id=user.pk)
+    return summary, receipts_seen_by(summary.member)
 
 
 @dataclass(frozen=True)
@@ -104,8 +123,12 @@ class MemberInfo:
 
 
 def members(user_id: int, conversation_id: int, expiry: float) -> list[MemberInfo]:
-    """The current members of a conversation the user may read, with their cursors and presence."""
-    conversations.member_of(user_id, conversation_id)
+    """The current members of a conversation the user is in, with their cursors and presence.
+
+    A former member is refused (:class:`~messaging.store.errors.Forbidden`):
+    who is in it now, and who of them is online, lies outside their window.
+    """
+    conversations.member_of(user_id, conversation_id, current=True)
     rows = conversations.current_members(conversation_id)
     found = presence.presence_of_many([p.user_id for p in rows], expiry)
     return [

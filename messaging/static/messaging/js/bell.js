@@ -221,9 +221,18 @@ function setUpBell(bell) {
   renderCount(initial);
 }
 
+// When this browser gets Web Push, the service worker shows the notification;
+// the page does not show a second one.
+let pushedHere = false;
+navigator.serviceWorker?.ready
+  .then((ready) => ready.pushManager?.getSubscription())
+  .then((subscription) => { pushedHere = Boolean(subscription); })
+  .catch(() => {});
+
 function desktopAlert(n) {
-  if (!("Notification" in window) || Notification.permission !== "granted" || document.visibilityState === "visible") return;
-  const alert = new Notification(n.title, { body: n.body, tag: `linkup-${n.id}` });
+  if (pushedHere || !("Notification" in window) || Notification.permission !== "granted" || document.visibilityState === "visible") return;
+  // The service worker's tag for the same notification (messaging/notify/webpush.py).
+  const alert = new Notification(n.title, { body: n.body, tag: n.url ? `linkup:${n.url}` : `linkup:notification:${n.id}` });
   alert.addEventListener("click", () => {
     window.focus();
     location.assign(safeUrl(n.url));

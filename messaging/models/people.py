@@ -1,0 +1,44 @@
+"""What a user chooses about themselves, beyond Django's ``User``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, models, transaction
+
+
+class Profile(models.Model):
+    """One per user, made the first time it is needed (:meth:`for_user`).
+
+    Holds the user's own choices; issue 17 adds the display name, avatar and
+    theme here.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="messaging_profile"
+    )
+    # System notifications (Web Push) say "New message" instead of the text,
+    # for phones whose lock screen others can see.
+    hide_notification_content = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return f"profile of {self.user}"
+
+    @classmethod
+    def for_user(cls, user_id: int) -> Profile:
+        """The user's profile, created with the defaults if they have none yet."""
+        profile = cls.objects.filter(user_id=user_id).first()
+        if profile is not None:
+            return profile
+        try:
+            with transaction.atomic():
+                return cls.objects.create(user_id=user_id)
+        except IntegrityError:  # made by a concurrent request meanwhile
+            return cls.objects.get(user_id=user_id)
+
+    @classmethod
+    def hides_content(cls, user_id: int) -> bool:
+        """Read without creating a row: no profile means the defaults."""
+        value: Any = cls.objects.filter(user_id=user_id).values_list("hide_notification_content", flat=True).first()
+        return bool(value)

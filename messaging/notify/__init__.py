@@ -1,0 +1,1 @@
+"""Ways a notification leaves the server besides the sockets: Web Push (``webpush``)."""
