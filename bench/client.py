@@ -4,19 +4,20 @@ A *pair* is a sender socket and a recipient socket of one conversation (for
 the relay: of one room). The sender keeps up to ``window`` messages in flight
 (sent, not yet acknowledged); a message's latency runs from just before the
 sender writes its frame to the moment the recipient's socket yields the
-matching ``message`` frame. Every socket of every pair lives on one asyncio
-loop, so the client's own scheduling delay is part of every figure, the same
-for LinkUp and for the relay.
+matching frame. Every socket of every pair lives on one asyncio loop, so the
+client's own scheduling delay is part of every figure, the same for LinkUp
+and for the relay.
 
 What LinkUp and the relay speak differs only in a :class:`Protocol`: which
-path each socket opens, what counts as the sender's acknowledgement (LinkUp's
-``ack``; the relay's echo of the frame to its own sender) and how a delivered
-frame names its message.
+path each socket opens, what it says once open, what counts as the sender's
+acknowledgement (LinkUp's ``ack``; the relay's echo of the frame to its own
+sender), how a delivered frame names its message, and whether the recipient
+confirms what it got (``received``, as a browser on ``ws/chat/`` does).
 
 Correctness is checked from both ends: each recipient records what it got
 (duplicates, anything older than what it had already seen), and the
 benchmark compares that with what the senders had acknowledged. For LinkUp, a
-final ``sync`` from each recipient must return exactly the acknowledged
+final ``sync`` of each conversation must return exactly the acknowledged
 messages with gap-free ``seq`` (the database is the truth, the push is best
 effort).
 """
@@ -42,6 +43,8 @@ MAX_RETRIES = 5
 RETRY_DELAY = 0.5
 #: frames the load client hands to ``ChatClient``'s queue; the rest are consumed on arrival
 QUEUED_TYPES = frozenset({"connected", "sync", "pong"})
+#: a browser confirms what it got at most this often per conversation (``received`` coalesced per burst)
+CONFIRM_INTERVAL = 0.05
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,8 @@ class Pair:
     index: int
     sender: BenchUser
     recipient: BenchUser
+    #: the pair's direct conversation (``ws/chat/`` names it in every frame)
+    conversation: int | None = None
 
 
 @dataclass(frozen=True)
@@ -74,20 +79,36 @@ class Failure:
 class Delivery:
     client_id: str
     order: int
+    conversation: int | None = None
+
+
+@dataclass(frozen=True)
+class Synced:
+    """One message as the final ``sync`` returned it."""
+
+    client_id: str
+    message_id: Any
+    seq: int
 
 
 class Protocol:
-    """What one benchmark target speaks; see :class:`LinkUpProtocol` and :class:`RelayProtocol`."""
+    """What one benchmark target speaks; see :class:`LinkUpProtocol`, :class:`DirectProtocol`, :class:`RelayProtocol`."""
 
     name = ""
     #: whether a final ``sync`` can check the recipient's view against the database
     syncs = False
+    #: whether a recipient confirms what it got with ``received`` frames
+    confirms = False
 
     def paths(self, pair: Pair, run_id: str) -> tuple[str, str]:
         """The sender's and the recipient's socket paths."""
         raise NotImplementedError
 
-    def outgoing(self, client_id: str, content: str) -> str:
+    def room_path(self, room: str) -> str:
+        """The path of every socket of a group run (the relay: one room; LinkUp: the user socket)."""
+        raise NotImplementedError
+
+    def outgoing(self, conversation: int | None, client_id: str, content: str) -> str:
         return json.dumps({"type": "message", "content": content, "client_id": client_id})
 
     def sender_event(self, frame: dict[str, Any]) -> Ack | Failure | None:
@@ -96,9 +117,68 @@ class Protocol:
     def delivery(self, frame: dict[str, Any]) -> Delivery | None:
         raise NotImplementedError
 
+    async def opened(self, socket: "BenchSocket", conversation: int | None, *, view: bool) -> int:
+        """What a client does once its socket is open; the conversation's last seq then (0 if not known)."""
+        return 0
+
+    async def sync_messages(self, socket: "BenchSocket", conversation: int | None, after: int) -> list[Synced]:
+        raise NotImplementedError
+
 
 class LinkUpProtocol(Protocol):
-    """``ws/chat/<peer>/``: acknowledged by ``ack``, delivered as ``message``, ordered by ``seq``."""
+    """``ws/chat/``: a message names its conversation, is acked with ``ack`` and pushed as ``event``.
+
+    The recipient views its conversation (an open chat page: no notification
+    is made for it) and confirms what it got with ``received``.
+    """
+
+    name = "linkup"
+    syncs = True
+    confirms = True
+
+    def paths(self, pair: Pair, run_id: str) -> tuple[str, str]:
+        return "/ws/chat/", "/ws/chat/"
+
+    def room_path(self, room: str) -> str:
+        return "/ws/chat/"
+
+    def outgoing(self, conversation: int | None, client_id: str, content: str) -> str:
+        return json.dumps({"type": "message", "conversation": conversation, "content": content, "client_id": client_id})
+
+    def sender_event(self, frame: dict[str, Any]) -> Ack | Failure | None:
+        kind = frame.get("type")
+        if kind == "ack":
+            event = frame["event"]
+            return Ack(frame["client_id"], event["id"], event["seq"])
+        if kind == "error":
+            return Failure(frame.get("client_id"), frame.get("code", "?"))
+        return None
+
+    def delivery(self, frame: dict[str, Any]) -> Delivery | None:
+        if frame.get("type") != "event":
+            return None
+        event = frame["event"]
+        if event.get("kind") != "message" or not isinstance(event.get("client_id"), str):
+            return None
+        return Delivery(event["client_id"], event["seq"], event["conversation"])
+
+    async def opened(self, socket: "BenchSocket", conversation: int | None, *, view: bool) -> int:
+        if view:
+            await socket.send({"type": "view", "conversation": conversation})
+        await socket.send({"type": "sync", "conversation": conversation, "after": 0, "limit": 1})
+        return (await socket.expect("sync", timeout=30))["last_seq"]
+
+    async def sync_messages(self, socket: "BenchSocket", conversation: int | None, after: int) -> list[Synced]:
+        events = await socket.sync_events(conversation, after)
+        return [Synced(e.get("client_id") or "", e["id"], e["seq"]) for e in events]
+
+
+class DirectProtocol(Protocol):
+    """``ws/chat/<peer>/``, the one-to-one view: acked with ``ack`` of ``M``, pushed as ``message``.
+
+    That view marks a message delivered when it pushes it, so its client
+    confirms nothing.
+    """
 
     name = "linkup"
     syncs = True
@@ -121,6 +201,13 @@ class LinkUpProtocol(Protocol):
         message = frame["message"]
         return Delivery(message["client_id"], message["seq"])
 
+    async def opened(self, socket: "BenchSocket", conversation: int | None, *, view: bool) -> int:
+        return socket.connected["last_seq"] if socket.connected else 0
+
+    async def sync_messages(self, socket: "BenchSocket", conversation: int | None, after: int) -> list[Synced]:
+        messages = await socket.sync_all(after=after)
+        return [Synced(str(m.get("client_id", "")), m["id"], m["seq"]) for m in messages]
+
 
 class RelayProtocol(Protocol):
     """``ws/bench/relay/<room>/``: the echo to the sender is its ack; order is the send index."""
@@ -128,8 +215,11 @@ class RelayProtocol(Protocol):
     name = "relay"
 
     def paths(self, pair: Pair, run_id: str) -> tuple[str, str]:
-        path = "/" + RELAY_PATH.format(room=f"{run_id}-{pair.index}")
+        path = self.room_path(f"{run_id}-{pair.index}")
         return path, path
+
+    def room_path(self, room: str) -> str:
+        return "/" + RELAY_PATH.format(room=room)
 
     def sender_event(self, frame: dict[str, Any]) -> Ack | Failure | None:
         if frame.get("type") == "message" and isinstance(frame.get("client_id"), str):
@@ -143,7 +233,9 @@ class RelayProtocol(Protocol):
         return Delivery(client_id, index_of(client_id))
 
 
-PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (LinkUpProtocol(), RelayProtocol())}
+#: the LinkUp endpoints ``--endpoint`` chooses from
+ENDPOINTS: dict[str, Protocol] = {"chat": LinkUpProtocol(), "direct": DirectProtocol()}
+RELAY = RelayProtocol()
 
 
 def index_of(client_id: str) -> int:
@@ -175,6 +267,48 @@ class BenchSocket(ChatClient):
             pass
 
 
+class Confirmer:
+    """A browser's delivery confirmations: one ``received`` per conversation per burst.
+
+    The first event of a burst starts a :data:`CONFIRM_INTERVAL` timer; when it
+    fires, the highest seq seen in each conversation is confirmed in one frame.
+    """
+
+    def __init__(self, socket: BenchSocket, interval: float = CONFIRM_INTERVAL) -> None:
+        self.socket = socket
+        self.interval = interval
+        self.seen: dict[int, int] = {}
+        self.confirmed: dict[int, int] = {}
+        self.frames_sent = 0
+        self._timer: asyncio.TimerHandle | None = None
+        self._sending: set[asyncio.Task] = set()
+
+    def saw(self, conversation: int, seq: int) -> None:
+        if seq > self.seen.get(conversation, 0):
+            self.seen[conversation] = seq
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self.interval, self._flush)
+
+    def _flush(self) -> None:
+        self._timer = None
+        for conversation, seq in self.seen.items():
+            if seq > self.confirmed.get(conversation, 0):
+                self.confirmed[conversation] = seq
+                self.frames_sent += 1
+                task = asyncio.get_running_loop().create_task(
+                    self.socket.send({"type": "received", "conversation": conversation, "up_to": seq})
+                )
+                self._sending.add(task)
+                task.add_done_callback(self._sending.discard)
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        for task in self._sending:
+            task.cancel()
+
+
 @dataclass
 class PhaseWindow:
     """The messages one phase (warm-up or measured) sent, by ``client_id``."""
@@ -196,6 +330,7 @@ class PairRun:
         sender_path, recipient_path = protocol.paths(pair, run_id)
         self.sender = BenchSocket(base_url, pair.sender.cookie, sender_path, self._on_sender_frame)
         self.recipient = BenchSocket(base_url, pair.recipient.cookie, recipient_path, self._on_recipient_frame)
+        self.confirmer = Confirmer(self.recipient) if protocol.confirms else None
         self.next_index = 0
         self.sent_at: dict[str, float] = {}
         self.acked: dict[str, Ack] = {}
@@ -212,13 +347,17 @@ class PairRun:
     # --- Sockets --------------------------------------------------------------
 
     async def connect(self) -> None:
-        connected = await self.recipient.connect()
-        self.start_seq = connected["last_seq"] if connected else 0
+        """Open both sockets; both view their conversation (open chat pages), the recipient reads where it starts."""
+        await self.recipient.connect()
+        self.start_seq = await self.protocol.opened(self.recipient, self.pair.conversation, view=True)
         await self.sender.connect()
+        await self.protocol.opened(self.sender, self.pair.conversation, view=True)
 
     async def close(self) -> None:
         for task in self._retry_tasks:
             task.cancel()
+        if self.confirmer is not None:
+            self.confirmer.stop()
         await asyncio.gather(self.sender.close(), self.recipient.close(), return_exceptions=True)
 
     # --- Sending --------------------------------------------------------------
@@ -232,7 +371,7 @@ class PairRun:
             self.next_index += 1
             phase.client_ids.append(client_id)
             self.sent_at[client_id] = time.perf_counter()
-            await self.sender.socket.send(self.protocol.outgoing(client_id, self.content))
+            await self.sender.socket.send(self.protocol.outgoing(self.pair.conversation, client_id, self.content))
             sent += 1
 
     async def settle(self, timeout: float) -> bool:
@@ -278,7 +417,7 @@ class PairRun:
     async def _resend(self, client_id: str, delay: float) -> None:
         """The contract's answer to ``rate_limited``/``server_error``: the same frame, later."""
         await asyncio.sleep(delay)
-        await self.sender.socket.send(self.protocol.outgoing(client_id, self.content))
+        await self.sender.socket.send(self.protocol.outgoing(self.pair.conversation, client_id, self.content))
 
     # --- Receiving ------------------------------------------------------------
 
@@ -286,6 +425,8 @@ class PairRun:
         delivery = self.protocol.delivery(frame)
         if delivery is None or not delivery.client_id.startswith(self.prefix + "-"):
             return
+        if self.confirmer is not None and delivery.conversation is not None:
+            self.confirmer.saw(delivery.conversation, delivery.order)
         if delivery.client_id in self.received_at:
             self.duplicates += 1
             return
@@ -301,24 +442,32 @@ class PairRun:
     # --- The database's view --------------------------------------------------
 
     async def verify_with_sync(self) -> dict[str, int]:
-        """Compare the recipient's ``sync`` since connecting with what the sender had acked."""
-        messages = await self.recipient.sync_all(after=self.start_seq)
-        mine = [m for m in messages if str(m.get("client_id", "")).startswith(self.prefix + "-")]
-        by_client_id = {m["client_id"]: m for m in mine}
-        seqs = [m["seq"] for m in messages]
-        expected_seqs = list(range(self.start_seq + 1, self.start_seq + len(messages) + 1))
-        return {
-            "synced": len(mine),
-            "missing_in_sync": sum(1 for c in self.acked if c not in by_client_id),
-            "mismatched_in_sync": sum(
-                1
-                for c, ack in self.acked.items()
-                if c in by_client_id and (by_client_id[c]["id"], by_client_id[c]["seq"]) != (ack.message_id, ack.seq)
-            ),
-            "duplicated_in_sync": len(mine) - len(by_client_id),
-            "seq_gaps": sum(1 for a, b in zip(seqs, expected_seqs, strict=True) if a != b),
-            "foreign_in_sync": len(messages) - len(mine),
-        }
+        """Compare the recipient's ``sync`` of the conversation since connecting with what the sender had acked."""
+        messages = await self.protocol.sync_messages(self.recipient, self.pair.conversation, self.start_seq)
+        return check_sync(messages, self.acked, self.prefix, self.start_seq)
+
+    def confirmations(self) -> int:
+        return self.confirmer.frames_sent if self.confirmer is not None else 0
+
+
+def check_sync(messages: list[Synced], acked: dict[str, Ack], prefix: str, start_seq: int) -> dict[str, int]:
+    """What a final ``sync`` after ``start_seq`` shows against the acks: every acked message once, gap-free, in order."""
+    mine = [m for m in messages if m.client_id.startswith(prefix + "-")]
+    by_client_id = {m.client_id: m for m in mine}
+    seqs = [m.seq for m in messages]
+    expected_seqs = list(range(start_seq + 1, start_seq + len(messages) + 1))
+    return {
+        "synced": len(mine),
+        "missing_in_sync": sum(1 for c in acked if c not in by_client_id),
+        "mismatched_in_sync": sum(
+            1
+            for c, ack in acked.items()
+            if c in by_client_id and (by_client_id[c].message_id, by_client_id[c].seq) != (ack.message_id, ack.seq)
+        ),
+        "duplicated_in_sync": len(mine) - len(by_client_id),
+        "seq_gaps": sum(1 for a, b in zip(seqs, expected_seqs, strict=True) if a != b),
+        "foreign_in_sync": len(messages) - len(mine),
+    }
 
 
 async def connect_pairs(
@@ -417,6 +566,7 @@ def correctness(runs: list[PairRun], sync_checks: list[dict[str, int]] | None) -
         "failed_codes": dict(sum((Counter(r.failed.values()) for r in runs), Counter())),
         "unacked": sum(len(r.sent_at) - len(r.acked) - len(r.failed) for r in runs),
         "retries": sum(sum(r.retries.values()) for r in runs),
+        "received_frames": sum(r.confirmations() for r in runs),
         "stray_errors": dict(sum((r.stray_errors for r in runs), Counter())),
     }
     if sync_checks is not None:

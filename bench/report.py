@@ -22,17 +22,21 @@ def _mb(kb: int | None) -> str:
 def format_report(result: dict[str, Any]) -> str:
     params, stack, machine = result["params"], result["stack"], result["machine"]
     amount = f"{params['duration']} s" if params["duration"] else f"{params['messages']} messages"
+    endpoint = "ws/chat/" if params.get("endpoint", "chat") == "chat" else "ws/chat/<peer>/"
     lines = [
         f"LinkUp chat benchmark {result['run_id']} at {result['at']}",
-        f"  {params['pairs']} pair(s) x {amount} per sender, window {params['window']}, "
-        f"{params['size']}-byte content, warm-up {params['warmup']}",
         f"  server {result['url']} ({stack['database']}, {stack['channel_layer']} channel layer)",
         f"  machine: {machine['cpus']} CPU(s) {machine['cpu_model']}, Python {machine['python']},"
         f" load average {machine.get('loadavg_1m_at_start')} at start, {machine.get('loadavg_1m_at_end')} at end",
-        "",
-        f"  {'target':<8} {'msgs':>6} {'msg/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8}"
-        f" {'lost':>5} {'dup':>4} {'ooo':>4} {'peak RSS MB':>11}",
     ]
+    if result["load"]:
+        lines += [
+            "",
+            f"  {params['pairs']} pair(s) on {endpoint} x {amount} per sender, window {params['window']}, "
+            f"{params['size']}-byte content, warm-up {params['warmup']}",
+            f"  {'target':<8} {'msgs':>6} {'msg/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8}"
+            f" {'lost':>5} {'dup':>4} {'ooo':>4} {'peak RSS MB':>11}",
+        ]
     for name, load in result["load"].items():
         latency, check = load["latency"], load["correctness"]
         lines.append(
@@ -63,6 +67,7 @@ def format_report(result: dict[str, Any]) -> str:
         )
         for reason, count in idle.get("failures", {}).items():
             lines.append(f"    {count} failed: {reason}")
+    lines += format_group(result)
     restarted = " (restarted after the idle sockets)" if result["restarted_between_phases"] else ""
     lines.append(f"  server peak RSS (VmHWM of the process that served the load{restarted}): "
                  f"{_mb(result['server_peak_rss_kb'])} MB")
@@ -71,15 +76,92 @@ def format_report(result: dict[str, Any]) -> str:
         details = ", ".join(f"{k} {v}" for k, v in check.items() if k not in {"ok", "failed_codes", "stray_errors"})
         extras = [f"{label} {check[key]}" for label, key in EXTRAS if check[key]]
         lines.append(f"  {name} correctness: {'OK' if check['ok'] else 'FAILED'} ({', '.join([details, *extras])})")
+    for name, load in result.get("group", {}).items():
+        check = load["correctness"]
+        details = ", ".join(f"{k} {v}" for k, v in check.items() if k not in {"ok", "failed_codes", "stray_errors"})
+        extras = [f"{label} {check[key]}" for label, key in EXTRAS if check[key]]
+        lines.append(
+            f"  {name} group correctness: {'OK' if check['ok'] else 'FAILED'} ({', '.join([details, *extras])})"
+        )
     return "\n".join(lines)
 
 
+def format_group(result: dict[str, Any]) -> list[str]:
+    """The group run's lines: fan-out latency per (message, recipient) and until the last recipient."""
+    groups = result.get("group") or {}
+    if not groups:
+        return []
+    params = result["params"]
+    lines = [
+        "",
+        f"  group run: {params['group_members']} members, {params['group_online']} recipients online besides the"
+        f" sender, {params['group_messages']} messages, window {params['group_window']},"
+        f" warm-up {params['group_warmup']}, recipients confirm with received:"
+        f" {'yes' if params.get('group_receipts') else 'no'}",
+        f"  {'target':<8} {'msgs':>5} {'deliv':>6} {'fan-out p50':>11} {'p95':>7} {'p99':>7} {'max':>7}"
+        f" {'last p50':>9} {'last p99':>9} {'lost':>5} {'dup':>4} {'ooo':>4} {'msg/s':>7}",
+    ]
+    for name, load in groups.items():
+        fan, last, check = load["fanout"], load["last_recipient"], load["correctness"]
+        lines.append(
+            f"  {name:<8} {load['acked']:>5} {load['deliveries']:>6} {_num(fan['p50_ms'], 2):>11}"
+            f" {_num(fan['p95_ms'], 2):>7} {_num(fan['p99_ms'], 2):>7} {_num(fan['max_ms'], 2):>7}"
+            f" {_num(last['p50_ms'], 2):>9} {_num(last['p99_ms'], 2):>9} {check['lost']:>5}"
+            f" {check['duplicated']:>4} {check['out_of_order']:>4} {_num(load['messages_per_s']):>7}"
+        )
+    for name, load in groups.items():
+        lines.append(
+            f"  {name} group: CPU per message: server {_num(load['server_cpu_ms_per_msg'], 2)} ms"
+            f" ({_num(load['server_cpu_us_per_delivery'])} us per delivery), client"
+            f" {_num(load['client_cpu_ms_per_msg'], 2)} ms ({_num(load['client_cpu_us_per_delivery'])} us per"
+            f" delivery); peak RSS {_mb(load['server_peak_rss_kb'])} MB"
+        )
+    if "group_ratio" in result:
+        r = result["group_ratio"]
+        lines.append(
+            f"  LinkUp / relay, group: fan-out p50 {_num(r['fanout_p50'], 2)}x, p99 {_num(r['fanout_p99'], 2)}x,"
+            f" last recipient p99 {_num(r['last_recipient_p99'], 2)}x,"
+            f" server CPU per message {_num(r['server_cpu_per_msg'], 2)}x"
+        )
+    return lines
+
+
 MARKDOWN_HEADER = (
-    "| stack | pairs | window | msgs/sender | LinkUp msg/s | relay msg/s | **throughput ratio** "
+    "| stack | endpoint | pairs | window | msgs/sender | LinkUp msg/s | relay msg/s | **throughput ratio** "
     "| LinkUp p50 / p99 ms | relay p50 / p99 ms | **p99 ratio** | server CPU ms/msg LinkUp / relay "
     "| lost / dup / ooo | load avg |\n"
-    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 )
+
+GROUP_MARKDOWN_HEADER = (
+    "| stack | members / online | msgs | window | LinkUp fan-out p50 / p99 ms | relay fan-out p50 / p99 ms "
+    "| **fan-out p99 ratio** | last recipient p99 ms LinkUp / relay | server CPU ms/msg LinkUp / relay "
+    "| lost / dup / ooo | load avg |\n"
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+)
+
+
+def format_group_markdown_row(result: dict[str, Any]) -> str:
+    """One row of the group table (under :data:`GROUP_MARKDOWN_HEADER`)."""
+    params, stack, machine = result["params"], result["stack"], result["machine"]
+    linkup, relay = result["group"]["linkup"], result["group"].get("relay")
+    ratio = result.get("group_ratio", {})
+
+    def fanout(load: dict[str, Any] | None) -> str:
+        if load is None:
+            return "n/a"
+        return f"{_num(load['fanout']['p50_ms'], 1)} / {_num(load['fanout']['p99_ms'], 1)}"
+
+    faults = [sum(load["correctness"][key] for load in result["group"].values()) for key in ("lost", "duplicated", "out_of_order")]
+    return (
+        f"| {stack['database']} + {stack['channel_layer']} | {params['group_members']} / {params['group_online']} "
+        f"| {params['group_messages']} | {params['group_window']} | {fanout(linkup)} | {fanout(relay)} "
+        f"| **{_num(ratio.get('fanout_p99'), 2)}x** "
+        f"| {_num(linkup['last_recipient']['p99_ms'], 1)} / {_num(relay['last_recipient']['p99_ms'], 1) if relay else 'n/a'} "
+        f"| {_num(linkup['server_cpu_ms_per_msg'], 2)} / {_num(relay['server_cpu_ms_per_msg'], 2) if relay else 'n/a'} "
+        f"| {' / '.join(map(str, faults))} "
+        f"| {machine.get('loadavg_1m_at_start')}–{machine.get('loadavg_1m_at_end')} |"
+    )
 
 
 def format_markdown_row(result: dict[str, Any]) -> str:
@@ -94,9 +176,10 @@ def format_markdown_row(result: dict[str, Any]) -> str:
         return f"{_num(load['latency']['p50_ms'], 1)} / {_num(load['latency']['p99_ms'], 1)}"
 
     faults = [sum(load["correctness"][key] for load in result["load"].values()) for key in ("lost", "duplicated", "out_of_order")]
+    endpoint = params.get("endpoint", "chat")
     amount = f"{params['duration']} s" if params["duration"] else str(params["messages"])
     return (
-        f"| {stack['database']} + {stack['channel_layer']} | {params['pairs']} | {params['window']} | {amount} "
+        f"| {stack['database']} + {stack['channel_layer']} | {endpoint} | {params['pairs']} | {params['window']} | {amount} "
         f"| {_num(linkup['throughput_msg_s'])} | {_num(relay['throughput_msg_s']) if relay else 'n/a'} "
         f"| **{_num(ratio.get('throughput'), 3)}** | {latency(linkup)} | {latency(relay)} "
         f"| **{_num(ratio.get('p99'), 1)}x** "

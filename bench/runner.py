@@ -1,8 +1,9 @@
-"""One benchmark run, start to finish: sign in, idle sockets, load on LinkUp and on the relay.
+"""One benchmark run, start to finish: seed, sign in, idle sockets, load on LinkUp and on the relay.
 
-The order is fixed so that runs compare: idle sockets first, then LinkUp,
-then the relay, each load preceded by a short warm-up that is checked for
-correctness but not timed. When the benchmark started the server itself, it
+The order is fixed so that runs compare: idle sockets first, then the pairs
+(one-to-one) on LinkUp and on the relay, then the group run (fan-out) on
+LinkUp and on the relay, each load preceded by a short warm-up that is
+checked for correctness but not timed. When the benchmark started the server itself, it
 restarts it after each idle measurement: memory a Python process has freed
 is kept and reused, so sockets opened after others were closed would look
 free. Between phases the benchmark waits until the server's CPU goes quiet,
@@ -26,7 +27,8 @@ from typing import Any
 
 from . import procstat
 from .client import (
-    PROTOCOLS,
+    ENDPOINTS,
+    RELAY,
     BenchUser,
     Pair,
     Protocol,
@@ -36,13 +38,16 @@ from .client import (
     open_idle_sockets,
     run_phase,
 )
+from .fanout import GroupRun
 from .flame import PySpyRecorder, format_summary, summarize
 from .stats import ratio
-from .users import pair_usernames
+from .users import GroupSeed, Seed, pair_usernames
 from .wsclient import login
 
 #: sockets opened and closed before the idle measurement, to load what all sockets share
 IDLE_WARMUP = 10
+#: seconds a pair user's sign-in may take (10 s timed out with 20 users on a loaded machine)
+LOGIN_TIMEOUT = 60
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,19 @@ class BenchConfig:
     settle_timeout: float = 60
     drain_timeout: float = 10
     profile_dir: str | None = None
+    #: the LinkUp endpoint of the pairs: ``chat`` (``ws/chat/``) or ``direct`` (``ws/chat/<peer>/``)
+    endpoint: str = "chat"
+    #: the group run: members of the group (0: no group run; ``bench_chat`` runs 1000), recipients online
+    #: besides the sender, messages, window
+    group_members: int = 0
+    group_online: int = 200
+    group_messages: int = 100
+    group_window: int = 1
+    group_warmup: int = 5
+    #: whether the group's recipients confirm with ``received`` (each confirmation is announced to every member)
+    group_receipts: bool = False
+    #: how long a group message may take to reach every recipient before the missing ones count as lost
+    group_message_timeout: float = 30
 
 
 def machine() -> dict[str, Any]:
@@ -81,14 +99,21 @@ def machine() -> dict[str, Any]:
     }
 
 
-def sign_in(base_url: str, pairs: int, password: str) -> list[Pair]:
-    """Sign every pair's users in through the login form (a few at a time: PBKDF2 is slow)."""
+def sign_in(base_url: str, pairs: int, password: str, seed: Seed | None = None) -> list[Pair]:
+    """Sign every pair's users in through the login form (a few at a time: PBKDF2 is slow).
+
+    ``seed`` gives each pair its direct conversation (``ws/chat/`` names it).
+    """
     names = [pair_usernames(index) for index in range(1, pairs + 1)]
+    conversations = {p["index"]: p["conversation"] for p in seed["pairs"]} if seed else {}
     flat = [name for pair in names for name in pair]
     with ThreadPoolExecutor(max_workers=4) as pool:
-        cookies = dict(zip(flat, pool.map(lambda name: login(base_url, name, password), flat), strict=True))
+        # PBKDF2 takes over a second a sign-in on the benchmark machine, four at once on a busy server more.
+        cookies = dict(
+            zip(flat, pool.map(lambda name: login(base_url, name, password, timeout=LOGIN_TIMEOUT), flat), strict=True)
+        )
     return [
-        Pair(index, BenchUser(sender, cookies[sender]), BenchUser(recipient, cookies[recipient]))
+        Pair(index, BenchUser(sender, cookies[sender]), BenchUser(recipient, cookies[recipient]), conversations.get(index))
         for index, (sender, recipient) in enumerate(names, start=1)
     ]
 
@@ -171,7 +196,7 @@ async def measure_load(
                 duration=config.duration, settle_timeout=config.settle_timeout,
                 drain_timeout=config.drain_timeout,
             )
-        server_cpu = procstat.cpu_seconds(pid) if pid else None
+        server_cpu = await server_cpu_when_quiet(pid)
         client_cpu = time.process_time() - client_cpu_before
         checks = await asyncio.gather(*(run.verify_with_sync() for run in runs)) if protocol.syncs else None
         result = {
@@ -188,6 +213,18 @@ async def measure_load(
         await asyncio.gather(*(run.close() for run in runs), return_exceptions=True)
 
 
+async def server_cpu_when_quiet(pid: int | None) -> float | None:
+    """The server's CPU seconds once the work the phase caused is done.
+
+    Read when the server has gone quiet: receipts, notifications and emails
+    run after the last delivery, and are part of what the messages cost.
+    """
+    if not pid:
+        return None
+    await procstat.wait_until_quiet(pid)
+    return procstat.cpu_seconds(pid)
+
+
 def cpu_figures(server_before: float | None, server_after: float | None, client: float, delivered: int) -> dict:
     server = server_after - server_before if server_before is not None and server_after is not None else None
     per = max(delivered, 1)
@@ -199,11 +236,68 @@ def cpu_figures(server_before: float | None, server_after: float | None, client:
     }
 
 
+def per_delivery_us(before: float | None, after: float | None, deliveries: int) -> float | None:
+    if before is None or after is None:
+        return None
+    return round(1e6 * (after - before) / max(deliveries, 1), 1)
+
+
+async def measure_group(
+    base_url: str, pid: int | None, protocol: Protocol, group: GroupSeed, config: BenchConfig, run_id: str
+) -> dict[str, Any]:
+    """The group run on one target: warm-up, then the measured messages; fan-out latencies and correctness."""
+    run = GroupRun(
+        protocol,
+        base_url,
+        run_id,
+        group["conversation"],
+        BenchUser(group["sender"], group["cookies"][group["sender"]]),
+        [BenchUser(name, group["cookies"][name]) for name in group["online"]],
+        window=config.group_window,
+        content="x" * config.size,
+        message_timeout=config.group_message_timeout,
+        confirm=config.group_receipts,
+    )
+    try:
+        await run.connect()
+        if config.group_warmup:
+            await run.send_phase(config.group_warmup)
+        if pid:
+            await procstat.wait_until_quiet(pid)
+        output = Path(config.profile_dir) / f"{protocol.name}-group.txt" if config.profile_dir and pid else None
+        recorder = PySpyRecorder(pid, output) if output and pid else contextlib.nullcontext()
+        server_cpu_before = procstat.cpu_seconds(pid) if pid else None
+        client_cpu_before = time.process_time()
+        with procstat.RssSampler(pid) as sampler, recorder:
+            measured = await run.send_phase(config.group_messages)
+        server_cpu = await server_cpu_when_quiet(pid)
+        client_cpu = time.process_time() - client_cpu_before
+        summary = run.summarize(measured)
+        sync_check = await run.verify_with_sync()
+        result = {
+            **summary,
+            "server_peak_rss_kb": sampler.peak_kb,
+            **cpu_figures(server_cpu_before, server_cpu, client_cpu, summary["acked"]),
+            # per (message, recipient): what one more online member costs
+            "server_cpu_us_per_delivery": per_delivery_us(server_cpu_before, server_cpu, summary["deliveries"]),
+            "client_cpu_us_per_delivery": per_delivery_us(0.0, client_cpu, summary["deliveries"]),
+            "correctness": run.correctness(sync_check),
+        }
+        if output is not None:
+            result["profile"] = {"raw": str(output), "summary": summarize(output.read_text())}
+        return result
+    finally:
+        await run.close()
+
+
 async def run_against(server: Any, config: BenchConfig, stack: dict[str, str]) -> dict[str, Any]:
     """Benchmark ``server`` (a :class:`~.server.BenchServer` or :class:`~.server.RunningServer`)."""
     run_id = uuid.uuid4().hex[:8]
-    pairs = await asyncio.to_thread(sign_in, server.base_url, config.pairs, config.password)
-    targets = [PROTOCOLS["linkup"]] + ([PROTOCOLS["relay"]] if config.relay else [])
+    seed: Seed = await asyncio.to_thread(
+        server.seed, config.pairs, config.password, config.group_members, config.group_online
+    )
+    pairs = await asyncio.to_thread(sign_in, server.base_url, config.pairs, config.password, seed)
+    targets = [ENDPOINTS[config.endpoint]] + ([RELAY] if config.relay else [])
     result: dict[str, Any] = {
         "run_id": run_id,
         "at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -214,8 +308,9 @@ async def run_against(server: Any, config: BenchConfig, stack: dict[str, str]) -
         "params": asdict(config) | {"password": "***"},
         "idle": {},
         "load": {},
+        "group": {},
     }
-    if config.idle:
+    if config.idle and pairs:
         for index, protocol in enumerate(targets):
             idle = await measure_idle(
                 server.base_url, server.pid, protocol, pairs, config.idle, run_id, config.idle_concurrency
@@ -225,8 +320,15 @@ async def run_against(server: Any, config: BenchConfig, stack: dict[str, str]) -
             result["idle"][protocol.name] = idle
             if server.restart:
                 await asyncio.to_thread(server.restart)
-    for protocol in targets:
+    for protocol in targets if pairs else ():
         result["load"][protocol.name] = await measure_load(server.base_url, server.pid, protocol, pairs, config, run_id)
+    if seed["group"] is not None:
+        for protocol in [ENDPOINTS["chat"]] + ([RELAY] if config.relay else []):
+            if server.pid:
+                await procstat.wait_until_quiet(server.pid)
+            result["group"][protocol.name] = await measure_group(
+                server.base_url, server.pid, protocol, seed["group"], config, run_id
+            )
     pid = server.pid
     linkup, relay = result["load"].get("linkup"), result["load"].get("relay")
     if linkup and relay:
@@ -235,17 +337,28 @@ async def run_against(server: Any, config: BenchConfig, stack: dict[str, str]) -
             "p99": ratio(linkup["latency"]["p99_ms"], relay["latency"]["p99_ms"]),
             "server_cpu_per_msg": ratio(linkup["server_cpu_ms_per_msg"], relay["server_cpu_ms_per_msg"]),
         }
+    linkup, relay = result["group"].get("linkup"), result["group"].get("relay")
+    if linkup and relay:
+        result["group_ratio"] = {
+            "fanout_p50": ratio(linkup["fanout"]["p50_ms"], relay["fanout"]["p50_ms"]),
+            "fanout_p99": ratio(linkup["fanout"]["p99_ms"], relay["fanout"]["p99_ms"]),
+            "last_recipient_p99": ratio(linkup["last_recipient"]["p99_ms"], relay["last_recipient"]["p99_ms"]),
+            "server_cpu_per_msg": ratio(linkup["server_cpu_ms_per_msg"], relay["server_cpu_ms_per_msg"]),
+        }
     if hasattr(os, "getloadavg"):
         result["machine"]["loadavg_1m_at_end"] = round(os.getloadavg()[0], 2)
     # The process that served the load phases (after any restart): its own high-water mark.
     result["server_peak_rss_kb"] = procstat.peak_rss_kb(pid) if pid else None
-    result["ok"] = all(load["correctness"]["ok"] for load in result["load"].values())
+    loads = [*result["load"].values(), *result["group"].values()]
+    result["ok"] = all(load["correctness"]["ok"] for load in loads)
     return result
 
 
 def profile_report(result: dict[str, Any]) -> str:
+    phases = [(name, load) for name, load in result["load"].items()]
+    phases += [(f"{name} group", load) for name, load in result["group"].items()]
     return "\n\n".join(
         format_summary(load["profile"]["summary"], f"py-spy on daphne, {name} phase ({load['profile']['raw']})")
-        for name, load in result["load"].items()
+        for name, load in phases
         if "profile" in load
     )

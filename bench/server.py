@@ -3,12 +3,14 @@
 It gets its own directory (so its own SQLite file, mail folder and log),
 unless ``DATABASE_URL``/``REDIS_URL`` in the environment point it at
 PostgreSQL and Redis, which it then uses as any LinkUp server would. It is
-migrated and given the benchmark users before daphne starts, and it serves
-the bare relay (``MESSAGING_BENCH_RELAY=1``) next to LinkUp.
+migrated and seeded (``manage.py bench_users``: the benchmark users, their
+conversations, the group and its sessions) before daphne starts, and it
+serves the bare relay (``MESSAGING_BENCH_RELAY=1``) next to LinkUp.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import shutil
@@ -23,6 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
+
+from messaging.conf import DEFAULT_MAX_GROUP_MEMBERS
+
+from .users import Seed
 
 #: keeps the rate limiter on the hot path without ever refusing a benchmark message
 UNLIMITED_RATE = "1000000/1s"
@@ -101,13 +107,48 @@ def _tail(path: Path, chars: int = 5000) -> str:
         return ""
 
 
+def manage_in(env: dict[str, str], *args: str, timeout: float = 300) -> str:
+    """``manage.py *args`` in a process of its own with ``env``; its output (raises with it on failure)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "django", *args],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result.stdout
+
+
+def seed_database(env: dict[str, str], pairs: int, password: str, group_members: int, group_online: int) -> Seed:
+    """Run ``bench_users --json`` against the database ``env`` names; what it made."""
+    out = manage_in(
+        env, "bench_users", "--json", "--pairs", str(pairs), "--password", password,
+        "--group-members", str(group_members), "--group-online", str(group_online),
+    )
+    return json.loads(out.strip().splitlines()[-1])
+
+
 @dataclass(frozen=True)
 class RunningServer:
-    """A server the benchmark did not start (``--url``): it cannot restart it, and knows its pid only if told."""
+    """A server the benchmark did not start (``--url``): it cannot restart it, and knows its pid only if told.
+
+    Its database is seeded with ``env`` (by default this process's
+    environment), which must name the server's database.
+    """
 
     base_url: str
     pid: int | None = None
+    env: dict[str, str] | None = None
     restart = None
+
+    def seed(self, pairs: int, password: str, group_members: int, group_online: int) -> Seed:
+        env = dict(os.environ if self.env is None else self.env)
+        if not env.get("DJANGO_SETTINGS_MODULE"):
+            env["DJANGO_SETTINGS_MODULE"] = settings.SETTINGS_MODULE or "linkup.settings"
+        return seed_database(env, pairs, password, group_members, group_online)
 
 
 class BenchServer:
@@ -118,6 +159,8 @@ class BenchServer:
         *,
         pairs: int,
         password: str,
+        group_members: int = 0,
+        group_online: int = 0,
         rate_limit: str = UNLIMITED_RATE,
         debug: bool = False,
         keep: bool = False,
@@ -125,6 +168,9 @@ class BenchServer:
     ) -> None:
         self.pairs = pairs
         self.password = password
+        self.group_members = group_members
+        self.group_online = group_online
+        self.seeded: Seed | None = None
         self.keep = keep
         self.var_dir = Path(tempfile.mkdtemp(prefix="linkup-bench-"))
         self.port = free_port()
@@ -138,6 +184,8 @@ class BenchServer:
                 "MESSAGING_RATE_LIMIT": rate_limit,
                 # The idle-memory phase opens thousands of sockets for a few users.
                 "MESSAGING_MAX_SOCKETS_PER_USER": "1000000",
+                # The group run's group is made directly in the store; the server's limit must allow it.
+                "MESSAGING_MAX_GROUP_MEMBERS": str(max(group_members, DEFAULT_MAX_GROUP_MEMBERS)),
                 # A deployment runs with DEBUG off; on, Django also keeps every query in memory.
                 "DEBUG": "true" if debug else "false",
                 "PYTHONUNBUFFERED": "1",
@@ -162,22 +210,17 @@ class BenchServer:
         return describe_stack(self.env)
 
     def manage(self, *args: str) -> str:
-        result = subprocess.run(
-            [sys.executable, "-m", "django", *args],
-            cwd=settings.BASE_DIR,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        if result.returncode != 0:
-            raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-        return result.stdout
+        return manage_in(self.env, *args)
 
     def start(self, timeout: float = 60) -> "BenchServer":
         self.manage("migrate", "--no-input", "-v", "0")
-        self.manage("bench_users", "--pairs", str(self.pairs), "--password", self.password)
+        self.seeded = seed_database(self.env, self.pairs, self.password, self.group_members, self.group_online)
         return self.launch(timeout)
+
+    def seed(self, pairs: int, password: str, group_members: int, group_online: int) -> Seed:
+        """What :meth:`start` seeded (the same numbers: the server was made for this run)."""
+        assert self.seeded is not None, "start the server first"
+        return self.seeded
 
     def restart(self) -> None:
         """A fresh daphne process on the same database, so one phase's memory cannot hide the next one's."""

@@ -43,12 +43,12 @@ async def open_socket(base_url: str, path: str, cookie: str, *, open_timeout: fl
     )
 
 
-def login(base_url: str, username: str, password: str) -> str:
+def login(base_url: str, username: str, password: str, *, timeout: float = 10) -> str:
     """Sign in through the login form; return the ``Cookie`` header for the session."""
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
     login_url = f"{base_url}/accounts/login/"
-    page = opener.open(login_url, timeout=10).read().decode()
+    page = opener.open(login_url, timeout=timeout).read().decode()
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
     if token is None:
         raise LoginFailed("the login page has no CSRF token")
@@ -56,7 +56,7 @@ def login(base_url: str, username: str, password: str) -> str:
         {"username": username, "password": password, "csrfmiddlewaretoken": token.group(1)}
     ).encode()
     request = urllib.request.Request(login_url, data=form, headers={"Referer": login_url})
-    opener.open(request, timeout=10).read()
+    opener.open(request, timeout=timeout).read()
     cookies = {cookie.name: cookie.value for cookie in jar}
     if "sessionid" not in cookies:
         raise LoginFailed(f"could not sign in as {username}")
@@ -64,7 +64,7 @@ def login(base_url: str, username: str, password: str) -> str:
 
 
 class ChatClient:
-    """One ``ws/chat/<peer>/`` socket with a frame inbox and a few helpers."""
+    """One chat socket (``ws/chat/<peer>/``, or ``ws/chat/`` with ``path``) with a frame inbox and a few helpers."""
 
     def __init__(self, base_url: str, cookie: str, peer: str, *, path: str | None = None) -> None:
         self.base_url = base_url
@@ -139,6 +139,17 @@ class ChatClient:
             if not page["has_more"] or not page["messages"]:
                 return messages
             after = page["messages"][-1]["seq"]
+
+    async def sync_events(self, conversation: int, after: int) -> list[dict[str, Any]]:
+        """On ``ws/chat/``: every event of ``conversation`` after ``after``, following ``has_more`` pages."""
+        events: list[dict[str, Any]] = []
+        while True:
+            await self.send({"type": "sync", "conversation": conversation, "after": after})
+            page = await self.expect("sync", timeout=30, where=lambda frame: frame.get("conversation") == conversation)
+            events += page["events"]
+            if not page["has_more"] or not page["events"]:
+                return events
+            after = page["events"][-1]["seq"]
 
     async def close(self) -> None:
         if self.socket is not None:

@@ -280,7 +280,7 @@ class ChatConsumer(MessagingConsumer):
                 outcome = await committed
                 if isinstance(outcome, Exception):
                     raise outcome
-                payload = await messages.announce(outcome)
+                payload = await messages.announce(outcome, origin=self.channel_name)
                 await self.send_frame(answer(self.ack(payload, outcome), frame.ref))
                 if self.typing.is_typing(outcome.event.conversation_id):
                     await self.typing.set(outcome.event.conversation_id, False)
@@ -361,13 +361,13 @@ class ChatConsumer(MessagingConsumer):
         change = await db.create_group(
             self.user, frame.title, list(frame.members), frame.client_id, max_members=self.limits.max_group_members
         )
-        payload = await membership.announce(change)
+        payload = await membership.announce(change, origin=self.channel_name)
         summary = await membership.creator_summary(change, self.user)
         await self.send_frame(answer(event_ack_frame(payload, conversation=summary), frame.ref))
 
     async def group_change(self, frame: Any, change_coro: Any) -> None:
         change = await change_coro
-        payload = await membership.announce(change)
+        payload = await membership.announce(change, origin=self.channel_name)
         await self.send_frame(answer(event_ack_frame(payload), frame.ref))
 
     async def on_add_members(self, frame: AddMembersFrame) -> None:
@@ -394,8 +394,13 @@ class ChatConsumer(MessagingConsumer):
 
     # --- Group events ---------------------------------------------------------------
 
+    #: whether the socket that caused an event gets it pushed too (its ack carries it already)
+    echoes_own_events = False
+
     async def conversation_event(self, event: dict[str, Any]) -> None:
         """A new event of a conversation: forwarded if the user may see it, as of that event's membership."""
+        if event.get("origin") == self.channel_name and not self.echoes_own_events:
+            return
         window = await self.window_for(event["conversation"], event["mseq"])
         if window is None or not window.sees(event["seq"]):
             return
@@ -409,12 +414,12 @@ class ChatConsumer(MessagingConsumer):
     async def send_event(self, event: dict[str, Any], window: Window) -> None:
         await self.send_text(event["text"])
 
-    async def conversation_receipt(self, event: dict[str, Any]) -> None:
+    async def conversation_receipts(self, event: dict[str, Any]) -> None:
         window = self.windows.get(event["conversation"])
         if window is not None and window.is_member:
-            await self.send_receipt(event)
+            await self.send_receipts(event)
 
-    async def send_receipt(self, event: dict[str, Any]) -> None:
+    async def send_receipts(self, event: dict[str, Any]) -> None:
         await self.send_text(event["text"])
 
     async def conversation_typing(self, event: dict[str, Any]) -> None:
@@ -453,6 +458,8 @@ class DirectChatConsumer(ChatConsumer):
     frames = DIRECT_FRAMES
     url_kwargs = ("username",)
     conversation_required = False
+    # The first contract pushes a message to every socket of the conversation, the sender's included.
+    echoes_own_events = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -572,12 +579,13 @@ class DirectChatConsumer(ChatConsumer):
         if event["sender_id"] != self.user.pk:
             self.report(self.conversation_id, delivered=event["seq"])
 
-    async def send_receipt(self, event: dict[str, Any]) -> None:
-        moment = datetime.datetime.fromtimestamp(event["at"], tz=datetime.timezone.utc)
-        if event["delivered_moved"]:
-            await self.send_frame(status_frame("delivered", event["delivered_seq"], event["username"], moment))
-        if event["read_moved"]:
-            await self.send_frame(status_frame("read", event["read_seq"], event["username"], moment))
+    async def send_receipts(self, event: dict[str, Any]) -> None:
+        for receipt in event["receipts"]:
+            moment = datetime.datetime.fromtimestamp(receipt["at"], tz=datetime.timezone.utc)
+            if receipt["delivered_moved"]:
+                await self.send_frame(status_frame("delivered", receipt["delivered_seq"], receipt["username"], moment))
+            if receipt["read_moved"]:
+                await self.send_frame(status_frame("read", receipt["read_seq"], receipt["username"], moment))
 
     async def send_typing(self, event: dict[str, Any]) -> None:
         await self.send_frame(typing_frame(event["username"], event["is_typing"]))

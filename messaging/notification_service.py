@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import datetime
 import zoneinfo
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
@@ -57,7 +58,6 @@ from .models import (
     Notification,
     NotificationKind,
     NotificationPreference,
-    Participant,
     Profile,
     PushSubscription,
 )
@@ -67,6 +67,7 @@ from .pubsub import broadcast_frame, notifications_group
 from .retry_handler import claim, enqueue, is_transient, retry_operation, run_item
 from .serializers import notification_frame, unread_count_frame
 from .store.notifications import new_message_group_key, notification_unread_count
+from .store.notifications import new_message_recipients as store_new_message_recipients
 
 EMAIL_OPERATION = "notification.email"
 WEBPUSH_OPERATION = "notification.webpush"
@@ -192,7 +193,6 @@ def store_notification(
             notification=notification,
             push=preference.in_app,
             unread=notification_unread_count(user_id),
-            listening=any(kind == Connection.Kind.NOTIFICATIONS for kind, _ in sockets),
         )
         push_decision, subscriptions = _webpush_decision(user_id, preference, now)
         metrics.NOTIFICATION_DELIVERIES.labels("webpush", push_decision).inc()
@@ -215,6 +215,8 @@ def store_notification(
             notification.email_state = Notification.EmailState.QUEUED
             notification.save(update_fields=["email_state"])
             delivery.email_item_id = item.pk
+    # Read after the commit: a bell opened meanwhile read the new count itself, or gets the push.
+    delivery.listening = user_id in _listening([user_id])
     return delivery
 
 
@@ -289,6 +291,10 @@ async def push(delivery: Delivery) -> bool:
     ``async_to_sync``. True when the layer took both frames.
     """
     group = notifications_group(delivery.notification.user_id)
+    if not delivery.listening:
+        # No bell is open: nothing to send; one that opens reads its count then.
+        metrics.NOTIFICATION_DELIVERIES.labels("websocket", "no_listener").inc()
+        return True
     pushed = True
     if delivery.push:
         pushed = await broadcast_frame(group, "notification.push", notification_frame(delivery.notification))
@@ -483,7 +489,9 @@ async def deliver(delivery: Delivery | None) -> None:
     """Push a stored notification to its sockets, and start its Web Push and email, if it has them (async callers)."""
     if delivery is None:
         return
-    if await push(delivery):
+    # Only a push to a listening socket is recorded: no trip to the database
+    # thread for the others (a message to a big group delivers to hundreds).
+    if await push(delivery) and delivery.push and delivery.listening:
         await database_sync_to_async(record_push)(delivery)
     _start_attempts(delivery)
 
@@ -550,36 +558,31 @@ def new_message_recipients(event: Event, now: datetime.datetime) -> list[int]:
 
     One query, however big the group.
     """
-    cutoff = now - datetime.timedelta(seconds=conf.limits().presence_expiry)
-    viewing = Connection.objects.filter(
-        conversation_id=event.conversation_id, kind=Connection.Kind.CHAT, last_heartbeat__gte=cutoff
-    ).values("user_id")
-    return list(
-        Participant.objects.filter(conversation_id=event.conversation_id, left_seq__isnull=True)
-        .exclude(user_id=event.sender_id)
-        .exclude(muted_until__gt=now)
-        .exclude(user_id__in=viewing)
-        .values_list("user_id", flat=True)
-    )
+    members = store_new_message_recipients([event.conversation_id], now, conf.limits().presence_expiry)
+    return sorted(members[event.conversation_id] - {event.sender_id})
 
 
-def store_new_message_notifications(event: Event) -> list[Delivery]:
+def store_new_message_notifications(event: Event, recipients: Iterable[int] | None = None) -> list[Delivery]:
     """The ``new_message`` notifications of a stored message, set-based for any group size.
 
     A member who already has an unread one for the conversation from the last
     ``MESSAGING_NOTIFICATION_GROUP_SECONDS`` gets it counted up (one UPDATE
     for all of them); the others get a new row (one bulk INSERT), and those
-    who are away and want email get it queued. A handful of queries however
-    many members: a message to a big group never costs a query per member.
+    who are away and want email or Web Push get it queued. A handful of
+    queries however many members: a message to a big group never costs a
+    query per member. Deliveries are returned only for members something
+    goes out to (a listening bell, Web Push, email); who listens is read after
+    the commit, so a bell that opens meanwhile reads the new count itself.
     """
     now = timezone.now()
-    recipients = new_message_recipients(event, now)
+    recipients = new_message_recipients(event, now) if recipients is None else list(recipients)
     if not recipients:
         return []
     texts = _new_message_texts(event)
     key = new_message_group_key(event.conversation_id)
     preferences = _preferences(recipients, NotificationKind.NEW_MESSAGE)
     sockets = _live_sockets_of(recipients, now)
+    subscriptions = _subscriptions_of(recipients)
     with transaction.atomic():
         grouped = dict(
             Notification.objects.select_for_update()
@@ -600,7 +603,7 @@ def store_new_message_notifications(event: Event) -> list[Delivery]:
                 updated_at=now,
                 message=event,
             )
-        fresh = [
+        fresh = Notification.objects.bulk_create(
             Notification(
                 user_id=user_id,
                 kind=NotificationKind.NEW_MESSAGE,
@@ -614,50 +617,74 @@ def store_new_message_notifications(event: Event) -> list[Delivery]:
             )
             for user_id in recipients
             if user_id not in grouped
-        ]
-        Notification.objects.bulk_create(fresh)
-        rows = {n.user_id: n for n in Notification.objects.filter(user_id__in=recipients, group_key=key, read=False, updated_at=now)}
-        unread = _unread_counts(recipients)
-        deliveries = []
+        )
         addresses = _email_addresses([n.user_id for n in fresh])
-        subscriptions = _subscriptions_of(recipients)
+        outgoing: dict[int, tuple[str, str]] = {}
         for user_id in recipients:
-            notification = rows.get(user_id)
-            if notification is None:
-                continue
             preference = preferences.get(user_id, Preference())
-            delivery = Delivery(
-                notification=notification,
-                push=preference.in_app,
-                unread=unread.get(user_id, 0),
-                listening=any(kind == Connection.Kind.NOTIFICATIONS for kind, _ in sockets.get(user_id, ())),
-            )
-            browsers = subscriptions.get(user_id, [])
-            push_decision = _webpush_decision_for(preference, now, browsers)
-            metrics.NOTIFICATION_DELIVERIES.labels("webpush", push_decision).inc()
-            if push_decision == "queued":
-                item = enqueue(
-                    WEBPUSH_OPERATION,
-                    {"notification": notification.pk, "subscriptions": browsers, "delivered": 0},
-                    notification=notification,
-                )
-                delivery.push_item_id = item.pk
+            push_decision = _webpush_decision_for(preference, now, subscriptions.get(user_id, []))
             if user_id in grouped:
-                decision = "grouped"
+                email_decision = "grouped"
             elif push_decision == "queued":
-                decision = "waiting_for_push"  # decided again if the push reaches no browser
+                email_decision = "waiting_for_push"  # decided again if the push reaches no browser
             else:
-                decision = _email_decision_for(preference, now, online=bool(sockets.get(user_id)), address=addresses.get(user_id))
-            metrics.NOTIFICATION_DELIVERIES.labels("email", decision).inc()
-            if decision == "queued":
-                item = enqueue(EMAIL_OPERATION, {"notification": notification.pk}, notification=notification)
+                email_decision = _email_decision_for(
+                    preference, now, online=bool(sockets.get(user_id)), address=addresses.get(user_id)
+                )
+            metrics.NOTIFICATION_DELIVERIES.labels("webpush", push_decision).inc()
+            metrics.NOTIFICATION_DELIVERIES.labels("email", email_decision).inc()
+            outgoing[user_id] = (push_decision, email_decision)
+        # Rows are read back only for who something goes out to now or may later.
+        wanted = {u for u in recipients if "queued" in outgoing[u] or _has_bell(sockets.get(u))}
+        rows = {n.user_id: n for n in fresh if n.user_id in wanted}
+        rows.update(
+            (n.user_id, n)
+            for n in Notification.objects.filter(pk__in=[pk for u, pk in grouped.items() if u in wanted])
+        )
+        deliveries = []
+        for user_id, notification in rows.items():
+            push_decision, email_decision = outgoing[user_id]
+            delivery = Delivery(notification=notification, push=preferences.get(user_id, Preference()).in_app, unread=0)
+            if push_decision == "queued":
+                payload = {"notification": notification.pk, "subscriptions": subscriptions[user_id], "delivered": 0}
+                delivery.push_item_id = enqueue(WEBPUSH_OPERATION, payload, notification=notification).pk
+            if email_decision == "queued":
+                delivery.email_item_id = enqueue(
+                    EMAIL_OPERATION, {"notification": notification.pk}, notification=notification
+                ).pk
                 notification.email_state = Notification.EmailState.QUEUED
-                delivery.email_item_id = item.pk
             deliveries.append(delivery)
         queued = [d.notification.pk for d in deliveries if d.email_item_id is not None]
         if queued:
             Notification.objects.filter(pk__in=queued).update(email_state=Notification.EmailState.QUEUED)
+    # Who listens is read after the commit: a bell opened meanwhile read its
+    # count before it, or gets the push now.
+    listening = _listening(recipients)
+    late = listening - {d.notification.user_id for d in deliveries}
+    if late:
+        for notification in Notification.objects.filter(user_id__in=late, group_key=key, updated_at=now):
+            deliveries.append(Delivery(notification, push=preferences.get(notification.user_id, Preference()).in_app, unread=0))
+    unread = _unread_counts(sorted(listening))
+    for delivery in deliveries:
+        delivery.listening = delivery.notification.user_id in listening
+        delivery.unread = unread.get(delivery.notification.user_id, 0)
     return deliveries
+
+
+def _has_bell(sockets: Sockets | None) -> bool:
+    return any(kind == Connection.Kind.NOTIFICATIONS for kind, _ in sockets or ())
+
+
+def _listening(user_ids: list[int]) -> set[int]:
+    """Who of these has a live ``ws/notifications/`` socket now (one query; none: no query)."""
+    if not user_ids:
+        return set()
+    cutoff = timezone.now() - datetime.timedelta(seconds=conf.limits().presence_expiry)
+    return set(
+        Connection.objects.filter(
+            user_id__in=user_ids, kind=Connection.Kind.NOTIFICATIONS, last_heartbeat__gte=cutoff
+        ).values_list("user_id", flat=True)
+    )
 
 
 def _preferences(user_ids: list[int], kind: str) -> dict[int, Preference]:
@@ -701,10 +728,10 @@ def notify_new_message(event: Event) -> None:
         _log_new_message_failure(event, exc)
 
 
-async def anotify_new_message(event: Event) -> None:
-    """:func:`notify_new_message` for async code."""
+async def anotify_new_message(event: Event, recipients: Iterable[int] | None = None) -> None:
+    """:func:`notify_new_message` for async code; ``recipients`` when already known (read with the commit)."""
     try:
-        for delivery in await database_sync_to_async(store_new_message_notifications)(event):
+        for delivery in await database_sync_to_async(store_new_message_notifications)(event, recipients):
             await deliver(delivery)
     except Exception as exc:  # noqa: BLE001 - a failed notification must not fail the send
         await database_sync_to_async(_log_new_message_failure)(event, exc)

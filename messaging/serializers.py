@@ -199,14 +199,15 @@ def event_ack_frame(payload: EventPayload, **extra: Any) -> dict[str, Any]:
     return {"type": "ack", "client_id": payload["client_id"], "event": payload, **extra}
 
 
-def receipt_frame(conversation_id: int, username: str, delivered_seq: int, read_seq: int, at: datetime.datetime) -> dict[str, Any]:
+def receipts_frame(conversation_id: int, changes: list[Any]) -> dict[str, Any]:
+    """Members' cursors that moved (one or a burst of them), each member once."""
     return {
-        "type": "receipt",
+        "type": "receipts",
         "conversation": conversation_id,
-        "user": username,
-        "delivered_seq": delivered_seq,
-        "read_seq": read_seq,
-        "at": at,
+        "receipts": [
+            {"user": c.username, "delivered_seq": c.delivered_seq, "read_seq": c.read_seq, "at": c.at}
+            for c in changes
+        ],
     }
 
 

@@ -215,6 +215,15 @@ class Socket:
             if frame["type"] == frame_type and all(frame.get(k) == v for k, v in fields.items()):
                 return frame
 
+    async def expect_where(self, match: Callable[[dict[str, Any]], bool], timeout: float = 3) -> dict[str, Any]:
+        """The next frame ``match`` accepts, whatever its type; skips others."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            frame = await self.receive(max(0.01, deadline - loop.time()))
+            if match(frame):
+                return frame
+
     async def nothing(self, timeout: float = 0.2) -> bool:
         return await self.comm.receive_nothing(timeout=timeout)
 

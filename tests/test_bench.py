@@ -38,10 +38,11 @@ def test_bench_chat_on_its_own_daphne_reports_both_targets_and_loses_nothing() -
     out = io.StringIO()
     call_command(
         "bench_chat", "--pairs", "2", "--messages", "15", "--window", "3", "--warmup", "3",
-        "--idle", "10", "--json", stdout=out,
+        "--idle", "10", "--group-members", "8", "--group-online", "4", "--group-messages", "6",
+        "--group-warmup", "2", "--json", stdout=out,
     )
     result = json.loads(out.getvalue())
-    print(json.dumps({k: result[k] for k in ("ratio", "idle", "server_peak_rss_kb")}, indent=1))
+    print(json.dumps({k: result[k] for k in ("ratio", "group_ratio", "idle", "server_peak_rss_kb")}, indent=1))
 
     assert result["ok"] is True
     assert set(result["load"]) == {"linkup", "relay"}
@@ -53,6 +54,8 @@ def test_bench_chat_on_its_own_daphne_reports_both_targets_and_loses_nothing() -
         assert load["throughput_msg_s"] > 0
         assert_nothing_lost(load, synced=name == "linkup")
     assert result["load"]["linkup"]["correctness"]["synced"] == 2 * (15 + 3)
+    # The recipients on ws/chat/ confirm what they got, coalesced: at least once, never more than once a message.
+    assert 1 <= result["load"]["linkup"]["correctness"]["received_frames"] <= 2 * (15 + 3)
     assert {"throughput", "p99", "server_cpu_per_msg"} == set(result["ratio"])
     assert all(value > 0 for value in result["ratio"].values())
     assert set(result["idle"]) == {"linkup", "relay"}
@@ -60,23 +63,49 @@ def test_bench_chat_on_its_own_daphne_reports_both_targets_and_loses_nothing() -
         assert idle["opened"] == 10 and idle["failed"] == 0
         assert idle["rss_before_kb"] > 0 and idle["rss_after_kb"] > 0
     assert result["server_peak_rss_kb"] > 0
+    assert_group_run_reached_every_recipient_once(result)
     # The embedded default, or PostgreSQL / Redis when the suite runs with DATABASE_URL / REDIS_URL.
     assert result["stack"] == describe_stack(dict(os.environ))
 
 
-def test_bench_against_a_running_server_without_the_relay(tmp_path: Path) -> None:
+def assert_group_run_reached_every_recipient_once(result: dict[str, Any]) -> None:
+    assert set(result["group"]) == {"linkup", "relay"}
+    for name, group in result["group"].items():
+        assert group["sent"] == group["acked"] == 6
+        assert group["recipients"] == 4 and group["deliveries"] == 6 * 4
+        assert group["fanout"]["count"] == 6 * 4 and group["last_recipient"]["count"] == 6
+        assert 0 < group["fanout"]["p50_ms"] <= group["fanout"]["p99_ms"] <= group["last_recipient"]["max_ms"]
+        check = group["correctness"]
+        assert check["ok"], check
+        assert check["deliveries_expected"] == check["received"] == (6 + 2) * 4
+        for key in ZERO:
+            assert check[key] == 0, (name, key, check)
+    linkup = result["group"]["linkup"]["correctness"]
+    assert linkup["synced"] == 6 + 2
+    for key in SYNC_ZERO:
+        assert linkup[key] == 0, (key, linkup)
+    assert {"fanout_p50", "fanout_p99", "last_recipient_p99", "server_cpu_per_msg"} == set(result["group_ratio"])
+
+
+def test_bench_of_the_one_to_one_view_against_a_running_server_without_the_relay(tmp_path: Path) -> None:
     env = server_env(tmp_path)
     manage(env, "migrate", "--no-input", "-v", "0")
-    manage(env, "bench_users", "--pairs", "1", "--password", "pw-for-the-bench")
     server = Daphne(env).start()
     try:
-        config = BenchConfig(pairs=1, messages=10, window=1, idle=0, warmup=2, relay=False, password="pw-for-the-bench")
-        target = RunningServer(server.base_url)
+        config = BenchConfig(
+            pairs=1, messages=10, window=1, idle=0, warmup=2, relay=False, password="pw-for-the-bench",
+            endpoint="direct",
+        )
+        # Seeded through bench_users with the server's environment (its database).
+        target = RunningServer(server.base_url, env=env)
         result = asyncio.run(run_against(target, config, {"database": "?", "channel_layer": "?"}))
     finally:
         server.stop()
     assert result["ok"] is True
-    assert set(result["load"]) == {"linkup"} and "ratio" not in result
+    assert set(result["load"]) == {"linkup"} and "ratio" not in result and result["group"] == {}
+    assert result["params"]["endpoint"] == "direct"
     assert_nothing_lost(result["load"]["linkup"], synced=True)
+    # That view marks delivery itself: its client confirms nothing.
+    assert result["load"]["linkup"]["correctness"]["received_frames"] == 0
     # Without a pid there is nothing to read memory from, and the report says so.
     assert result["load"]["linkup"]["server_peak_rss_kb"] is None

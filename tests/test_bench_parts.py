@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -9,10 +10,11 @@ from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.test import override_settings
 
-from bench.client import LinkUpProtocol, RelayProtocol, index_of
+from bench.client import Ack, DirectProtocol, LinkUpProtocol, RelayProtocol, Synced, check_sync, index_of
 from bench.flame import summarize
 from bench.relay import bench_urlpatterns
 from bench.stats import percentile, ratio, summarize_latencies
+from bench.users import seed
 from messaging.routing import websocket_urlpatterns
 from messaging.routing_validator import RoutingValidator, check_websocket_routes
 
@@ -61,16 +63,64 @@ def test_profile_summary_counts_self_and_cumulative_and_leaves_waiting_out() -> 
 
 
 def test_protocols_read_acks_and_deliveries() -> None:
-    message = {"id": 9, "seq": 4, "client_id": "r-1-7"}
+    event = {"conversation": 3, "id": 9, "seq": 4, "kind": "message", "client_id": "r-1-7"}
     linkup = LinkUpProtocol()
-    ack = linkup.sender_event({"type": "ack", "client_id": "r-1-7", "message": message})
+    assert json.loads(linkup.outgoing(3, "r-1-7", "x")) == {
+        "type": "message", "conversation": 3, "content": "x", "client_id": "r-1-7"
+    }
+    ack = linkup.sender_event({"type": "ack", "client_id": "r-1-7", "event": event})
     assert (ack.client_id, ack.message_id, ack.seq) == ("r-1-7", 9, 4)
     assert linkup.sender_event({"type": "error", "code": "rate_limited", "client_id": "r-1-7"}).code == "rate_limited"
-    assert linkup.delivery({"type": "message", "message": message}).order == 4
-    assert linkup.delivery({"type": "status"}) is None
+    delivery = linkup.delivery({"type": "event", "event": event})
+    assert (delivery.order, delivery.conversation) == (4, 3)
+    assert linkup.delivery({"type": "event", "event": {**event, "kind": "renamed", "client_id": "x"}}) is None
+    assert linkup.delivery({"type": "receipt", "conversation": 3}) is None
+
+    message = {"id": 9, "seq": 4, "client_id": "r-1-7"}
+    direct = DirectProtocol()
+    ack = direct.sender_event({"type": "ack", "client_id": "r-1-7", "message": message})
+    assert (ack.client_id, ack.message_id, ack.seq) == ("r-1-7", 9, 4)
+    assert direct.delivery({"type": "message", "message": message}).order == 4
+    assert direct.delivery({"type": "status"}) is None
+
     relay = RelayProtocol()
     assert relay.sender_event({"type": "message", "content": "x", "client_id": "r-1-7"}).client_id == "r-1-7"
     assert relay.delivery({"type": "message", "content": "x", "client_id": "r-1-7"}).order == index_of("r-1-7") == 7
+
+
+def test_final_sync_check_counts_missing_duplicated_and_gaps() -> None:
+    acked = {f"p-{i}": Ack(f"p-{i}", 100 + i, 10 + i) for i in range(1, 4)}
+    whole = [Synced(f"p-{i}", 100 + i, 10 + i) for i in range(1, 4)]
+    clean = check_sync(whole, acked, "p", 10)
+    assert clean["synced"] == 3 and clean["missing_in_sync"] == clean["seq_gaps"] == clean["duplicated_in_sync"] == 0
+    holed = check_sync([whole[0], whole[2]], acked, "p", 10)
+    assert holed["missing_in_sync"] == 1 and holed["seq_gaps"] == 1
+    assert check_sync([*whole, whole[2]], acked, "p", 10)["duplicated_in_sync"] == 1
+
+
+@pytest.mark.django_db
+def test_seeding_makes_the_pairs_conversations_and_one_group_however_often_it_runs() -> None:
+    from django.contrib.auth import get_user_model
+
+    from messaging.models import Conversation, Participant
+
+    first = seed(2, "pw", group_members=6, group_online=3)
+    again = seed(2, "pw", group_members=6, group_online=3)
+    assert [p["conversation"] for p in first["pairs"]] == [p["conversation"] for p in again["pairs"]]
+    assert first["group"]["conversation"] == again["group"]["conversation"]
+    group = Conversation.objects.get(pk=first["group"]["conversation"])
+    assert group.kind == Conversation.Kind.GROUP and group.member_count == 6
+    assert Participant.objects.filter(conversation=group, left_seq__isnull=True).count() == 6
+    assert first["group"]["sender"] == "bench-g1" and first["group"]["online"] == ["bench-g2", "bench-g3", "bench-g4"]
+    assert set(first["group"]["cookies"]) == {"bench-g1", "bench-g2", "bench-g3", "bench-g4"}
+    # Each cookie is a live session of its user.
+    from importlib import import_module
+
+    from django.conf import settings
+
+    key = first["group"]["cookies"]["bench-g3"].split("=", 1)[1]
+    user_id = import_module(settings.SESSION_ENGINE).SessionStore(session_key=key).load()["_auth_user_id"]
+    assert get_user_model().objects.get(pk=user_id).username == "bench-g3"
 
 
 def test_the_relay_is_not_routed_unless_enabled() -> None:

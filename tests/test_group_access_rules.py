@@ -92,6 +92,14 @@ async def ask(socket: Socket, frame: dict[str, Any]) -> dict[str, Any]:
     return await socket.expect_where(lambda f: f.get("ref") == ref)
 
 
+async def receipt_of(socket: Socket, username: str) -> dict[str, Any]:
+    """The next ``receipts`` push naming ``username``: that member's entry."""
+    frame = await socket.expect_where(
+        lambda f: f["type"] == "receipts" and any(r["user"] == username for r in f["receipts"])
+    )
+    return next(r for r in frame["receipts"] if r["user"] == username)
+
+
 async def state() -> Any:
     return await database_sync_to_async(database_state)()
 
@@ -110,17 +118,6 @@ def member_row(username: str, conversation_id: int) -> dict[str, Any]:
     return Participant.objects.filter(user__username=username, conversation_id=conversation_id).values().get()
 
 
-# Socket.expect matches on fields; these tests match on the ref whatever the frame's type.
-async def _expect_where(self: Socket, match: Callable[[dict[str, Any]], bool], timeout: float = 3) -> dict[str, Any]:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        frame = await self.receive(max(0.01, deadline - loop.time()))
-        if match(frame):
-            return frame
-
-
-Socket.expect_where = _expect_where  # type: ignore[attr-defined]
 
 
 # --- Never a member: not_found, nothing changed -------------------------------------------------
@@ -260,7 +257,7 @@ async def test_a_former_member_sees_no_cursor_past_their_leave(
     await db(conversations.rename, bob, group, "Later", new_client_id())
     bob_socket = await open_chat(bob)
     await bob_socket.send({"type": "read", "conversation": group, "up_to": latest + 1})
-    await bob_socket.expect("receipt", user="bob")
+    await receipt_of(bob_socket, "bob")
     left_seq = (await db(member_row, "carol", group))["left_seq"]
     former = await open_chat(carol)
     synced = await ask(former, {"type": "sync", "conversation": group, "after": 0})
@@ -287,7 +284,7 @@ async def test_a_removed_members_open_socket_gets_the_removal_event_and_nothing_
     sent = await ask(owner, {"type": "message", "conversation": group, "content": "after", "client_id": "m-1"})
     await other.send({"type": "typing", "conversation": group, "is_typing": True})
     await other.send({"type": "read", "conversation": group, "up_to": sent["event"]["seq"]})
-    await owner.expect("receipt", user="bob")
+    await receipt_of(owner, "bob")
     await ask(other, {"type": "rename", "conversation": group, "title": "Without carol", "client_id": "rn-1"})
     assert await removed.drain(timeout=0.3) == []
 
@@ -302,7 +299,7 @@ async def test_a_cursor_past_the_log_end_is_stored_as_the_log_end(
     last = await db(send_message, alice, group)
     reader = await open_chat(bob)
     await reader.send({"type": frame_type, "conversation": group, "up_to": 10**9})
-    receipt = await reader.expect("receipt", user="bob")
+    receipt = await receipt_of(reader, "bob")
     row = await db(member_row, "bob", group)
     moved = "read_seq" if frame_type == "read" else "delivered_seq"
     assert receipt[moved] == row[moved] == last

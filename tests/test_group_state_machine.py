@@ -114,7 +114,7 @@ class GroupClient:
     def take(self, frame: dict[str, Any]) -> None:
         """A frame that came on its socket unasked (a push) or as an answer it does not wait for."""
         kind = frame["type"]
-        if kind in ("event", "receipt", "typing"):
+        if kind in ("event", "receipts", "typing"):
             assert self.gone_at is None, f"{self.username} got a {kind} after its membership ended: {frame}"
         if kind == "event":
             event = frame["event"]
@@ -127,8 +127,9 @@ class GroupClient:
         elif kind == "ack":
             self.hold(frame["event"])
             self.advance()
-        elif kind == "receipt":
-            self.receipts[frame["user"]] = (frame["delivered_seq"], frame["read_seq"])
+        elif kind == "receipts":
+            for receipt in frame["receipts"]:
+                self.receipts[receipt["user"]] = (receipt["delivered_seq"], receipt["read_seq"])
         elif kind == "conversation":
             summary = frame["conversation"]
             if summary["left_seq"] is None:

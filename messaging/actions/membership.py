@@ -16,12 +16,12 @@ from ..serializers import conversation_payload, event_payload
 from ..store.conversations import MembershipChange
 
 
-async def announce(change: MembershipChange) -> dict[str, Any]:
+async def announce(change: MembershipChange, *, origin: str = "") -> dict[str, Any]:
     """Publish a stored change once (a repeat is answered to its sender only); the event's payload ``E``."""
     if not change.appended.created:
         return dict(event_payload(change.appended.event))
     notices = await db.notice_summaries(change) if change.joined or change.left else {}
-    return await publish_change(change, notices)
+    return await publish_change(change, notices, origin=origin)
 
 
 async def creator_summary(change: MembershipChange, user: Any) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from ..store.events import Appended
 _notifying: set[asyncio.Task[None]] = set()
 
 
-async def announce(appended: Appended) -> dict[str, Any]:
+async def announce(appended: Appended, *, origin: str = "") -> dict[str, Any]:
     """Push a stored message to its conversation (only the first time it was stored) and start its notifications.
 
     Returns the event's payload ``E`` for the sender's ``ack``. A repeat (a
@@ -26,8 +26,12 @@ async def announce(appended: Appended) -> dict[str, Any]:
     """
     if not appended.created:
         return dict(event_payload(appended.event))
-    payload = await publish_event(appended)
-    task = asyncio.get_running_loop().create_task(notification_service.anotify_new_message(appended.event))
+    payload = await publish_event(appended, origin=origin)
+    if appended.notify == ():
+        return payload  # read with the commit: nobody to notify
+    task = asyncio.get_running_loop().create_task(
+        notification_service.anotify_new_message(appended.event, appended.notify)
+    )
     _notifying.add(task)
     task.add_done_callback(_notifying.discard)
     return payload

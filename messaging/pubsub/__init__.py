@@ -10,6 +10,7 @@ reported to the caller, never raised into the chat path.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import weakref
 from typing import Any
 
@@ -26,7 +27,7 @@ from ..serializers import (
     event_payload,
     muted_frame,
     presence_frame,
-    receipt_frame,
+    receipts_frame,
     typing_frame,
 )
 from ..store.conversations import MembershipChange, Summary
@@ -86,12 +87,13 @@ async def broadcast_frame(group: str, handler: str, frame: dict[str, Any], **ext
     return await group_send(group, event)
 
 
-async def publish_event(appended: Appended) -> dict[str, Any]:
+async def publish_event(appended: Appended, *, origin: str = "") -> dict[str, Any]:
     """A stored event to every chat socket of its conversation; returns its payload ``E`` (for the ack).
 
     The extras let each socket decide without parsing the text whether its
     user may see it (``seq`` against its window, as of ``mseq``), and time the
-    commit-to-delivery latency.
+    commit-to-delivery latency. ``origin``: the socket that caused it, which
+    has the event in its ``ack`` already.
     """
     event = appended.event
     payload = event_payload(event)
@@ -105,25 +107,92 @@ async def publish_event(appended: Appended) -> dict[str, Any]:
         kind=event.kind,
         sender_id=event.sender_id,
         created_at=event.created_at.timestamp(),
+        origin=origin,
     )
     return payload
 
 
-async def publish_receipt(change: ReceiptChange) -> bool:
-    """A member's cursors moved: to every chat socket of the conversation."""
-    return await broadcast_frame(
-        conversation_group(change.conversation_id),
-        "conversation.receipt",
-        receipt_frame(change.conversation_id, change.username, change.delivered_seq, change.read_seq, change.at),
-        conversation=change.conversation_id,
-        user_id=change.user_id,
-        username=change.username,
-        delivered_seq=change.delivered_seq,
-        read_seq=change.read_seq,
-        delivered_moved=change.delivered_moved,
-        read_moved=change.read_moved,
-        at=change.at.timestamp(),
+#: how long the receipts of a busy conversation gather before they go out together
+RECEIPT_BATCH_SECONDS = 0.05
+
+
+class ReceiptFanout:
+    """Receipts of one conversation leave this process together when they come in a burst.
+
+    In a group of K online members, one message makes up to K cursor moves
+    within milliseconds; sent one by one that is K frames to each of K
+    sockets. The first move of a quiet conversation goes out at once (a 1:1
+    tick is not delayed); the moves that follow within
+    ``RECEIPT_BATCH_SECONDS`` go out as one ``receipts`` frame, each member's
+    latest cursors once.
+    """
+
+    def __init__(self) -> None:
+        self._windows: dict[int, dict[int, ReceiptChange]] = {}
+
+    async def publish(self, change: ReceiptChange) -> bool:
+        window = self._windows.get(change.conversation_id)
+        if window is not None:
+            earlier = window.get(change.user_id)
+            window[change.user_id] = change if earlier is None else _merged(earlier, change)
+            return True
+        self._open(change.conversation_id)
+        return await _send_receipts(change.conversation_id, [change])
+
+    def _open(self, conversation_id: int) -> None:
+        self._windows[conversation_id] = {}
+        asyncio.get_running_loop().call_later(RECEIPT_BATCH_SECONDS, self._close, conversation_id)
+
+    def _close(self, conversation_id: int) -> None:
+        batch = self._windows.pop(conversation_id, {})
+        if batch:
+            # Still busy: send what gathered and keep gathering.
+            self._open(conversation_id)
+            asyncio.ensure_future(_send_receipts(conversation_id, list(batch.values())))
+
+
+def _merged(earlier: ReceiptChange, later: ReceiptChange) -> ReceiptChange:
+    return dataclasses.replace(
+        later,
+        delivered_seq=max(earlier.delivered_seq, later.delivered_seq),
+        read_seq=max(earlier.read_seq, later.read_seq),
+        delivered_moved=earlier.delivered_moved or later.delivered_moved,
+        read_moved=earlier.read_moved or later.read_moved,
     )
+
+
+async def _send_receipts(conversation_id: int, changes: list[ReceiptChange]) -> bool:
+    return await broadcast_frame(
+        conversation_group(conversation_id),
+        "conversation.receipts",
+        receipts_frame(conversation_id, changes),
+        conversation=conversation_id,
+        receipts=[
+            {
+                "user_id": c.user_id,
+                "username": c.username,
+                "delivered_seq": c.delivered_seq,
+                "read_seq": c.read_seq,
+                "delivered_moved": c.delivered_moved,
+                "read_moved": c.read_moved,
+                "at": c.at.timestamp(),
+            }
+            for c in changes
+        ],
+    )
+
+
+# One fan-out per event loop (tests run many loops, one after another).
+_fanouts: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ReceiptFanout] = weakref.WeakKeyDictionary()
+
+
+async def publish_receipt(change: ReceiptChange) -> bool:
+    """A member's cursors moved: to every chat socket of the conversation (bursts batched)."""
+    loop = asyncio.get_running_loop()
+    fanout = _fanouts.get(loop)
+    if fanout is None:
+        fanout = _fanouts[loop] = ReceiptFanout()
+    return await fanout.publish(change)
 
 
 async def publish_typing(conversation_id: int, user_id: int, username: str, is_typing: bool) -> bool:
@@ -175,9 +244,9 @@ async def publish_muted(user_id: int, conversation_id: int, muted_until: Any, *,
     )
 
 
-async def publish_change(change: MembershipChange, summaries: dict[int, Summary]) -> dict[str, Any]:
+async def publish_change(change: MembershipChange, summaries: dict[int, Summary], *, origin: str = "") -> dict[str, Any]:
     """A group change: its event to the conversation, and a membership notice to whoever joined or left."""
-    payload = await publish_event(change.appended)
+    payload = await publish_event(change.appended, origin=origin)
     for user_id, summary in summaries.items():
         await publish_membership(user_id, summary)
     return payload

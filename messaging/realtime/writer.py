@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from .. import conf
 from ..async_handlers import AsyncSafeMessageHandler as db
 from ..store.events import NewMessage, Outcome
 from ..store.receipts import CursorMark, ReceiptSettled
@@ -85,6 +86,11 @@ class GroupCommit(Generic[T, R]):
                     waiting.future.set_result(outcome)
 
 
-message_writer: GroupCommit[NewMessage, Outcome] = GroupCommit("messages", db.create_messages)
+async def store_messages(items: list[NewMessage]) -> list[Outcome]:
+    """Store a batch, reading who each new message notifies in the same trip (no second trip for "nobody")."""
+    return await db.create_messages(items, notify_expiry=conf.limits().presence_expiry)
+
+
+message_writer: GroupCommit[NewMessage, Outcome] = GroupCommit("messages", store_messages)
 receipt_writer: GroupCommit[CursorMark, ReceiptSettled] = GroupCommit("receipts", db.apply_receipts)
 

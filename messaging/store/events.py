@@ -15,10 +15,10 @@ the archive too, so archived events keep their place.
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Union
 
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from ..error_models import ErrorCategory
@@ -28,6 +28,7 @@ from ..models import MEMBERSHIP_KINDS, ArchivedEvent, Conversation, Event, Event
 from ..ops import metrics
 from ..retry_handler import DATABASE_POLICY, MessageRetryHandler, RetriesExhausted
 from .errors import Conflict, Forbidden, NotFound, RateLimited, StoreError, Unavailable
+from .notifications import new_message_recipients
 
 # One handler for the process, so its counters tell how often storing a
 # message needed a retry and how often that worked.
@@ -43,11 +44,17 @@ TIMELINE_KINDS = frozenset(EventKind.values)
 class Appended:
     """A stored event, whether this call stored it (False: a repeat), and the
     conversation's ``membership_seq`` when it was stored (sockets use it to know
-    whether their view of who may see it is current)."""
+    whether their view of who may see it is current).
+
+    ``notify``: for a new message stored by :func:`create_messages` with
+    ``notify_expiry``, the members it notifies, read in the same trip to the
+    database right after the commit (None: not read; the notification step
+    reads it itself)."""
 
     event: Event
     created: bool
     membership_seq: int
+    notify: tuple[int, ...] | None = None
 
 
 # --- Sending messages -------------------------------------------------------------
@@ -78,12 +85,15 @@ def create_message(
     return outcome
 
 
-def create_messages(items: list[NewMessage]) -> list[Outcome]:
+def create_messages(items: list[NewMessage], *, notify_expiry: float | None = None) -> list[Outcome]:
     """Store messages in one transaction (group commit); one outcome per item, in order.
 
     Each seq is taken and its row inserted in that transaction, so a failure
     leaves neither a gap nor a half-stored message. A repeat (known
-    ``client_id``) takes no token from the sender's rate bucket.
+    ``client_id``) takes no token from the sender's rate bucket. With
+    ``notify_expiry`` (the presence expiry), who each new message notifies is
+    read after the commit in the same call (:attr:`Appended.notify`), so a
+    message that notifies nobody costs no second trip to the database thread.
     """
     outcomes: list[Outcome | None] = [None] * len(items)
     to_insert = []
@@ -122,7 +132,27 @@ def create_messages(items: list[NewMessage]) -> list[Outcome]:
                 outcomes[index] = _repeat_of(item) or Unavailable(
                     "this client_id belongs to a message that is no longer here"
                 )
+    if notify_expiry is not None:
+        outcomes = _with_recipients(outcomes, notify_expiry)
     return outcomes  # type: ignore[return-value]
+
+
+def _with_recipients(outcomes: list[Any], expiry: float) -> list[Any]:
+    """The new messages' :attr:`Appended.notify`, one query for the batch (after the commit: never fails the send)."""
+    created = [o for o in outcomes if isinstance(o, Appended) and o.created]
+    if not created:
+        return outcomes
+    try:
+        members = new_message_recipients([o.event.conversation_id for o in created], timezone.now(), expiry)
+    except DatabaseError as exc:
+        messaging_logger.error(ErrorCategory.DATABASE_ERROR, "could not read who new messages notify", exc=exc)
+        return outcomes
+    return [
+        replace(o, notify=tuple(sorted(members[o.event.conversation_id] - {o.event.sender_id})))
+        if isinstance(o, Appended) and o.created
+        else o
+        for o in outcomes
+    ]
 
 
 def _insert_messages(items: list[NewMessage]) -> list[Appended | StoreError | None]:

@@ -6,16 +6,52 @@ job; this is what the bell and the notifications page ask for.
 
 from __future__ import annotations
 
+import datetime
+from collections.abc import Iterable
+
+from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 
-from ..models import Notification
+from ..models import Connection, Notification, Participant
 from .errors import NotFound
 
 
 def new_message_group_key(conversation_id: int) -> str:
     """The key that folds a conversation's new-message notifications into one row per user."""
     return f"new_message:{conversation_id}"
+
+
+def new_message_recipients(
+    conversation_ids: Iterable[int], now: datetime.datetime, expiry: float
+) -> dict[int, set[int]]:
+    """Per conversation, the members a new message there notifies, its sender still to be left out.
+
+    Current members who have not muted it and view it in no live tab (a
+    connection heartbeat within ``expiry`` seconds). One plain statement for
+    any number of conversations: it runs for every message, most often to
+    find nobody (the peer has the chat open), and building it through the ORM
+    cost several times what the database does.
+    """
+    ids = list(dict.fromkeys(conversation_ids))
+    found: dict[int, set[int]] = {conversation_id: set() for conversation_id in ids}
+    if not ids:
+        return found
+    ops = connection.ops
+    participants, connections = (ops.quote_name(m._meta.db_table) for m in (Participant, Connection))
+    cutoff = now - datetime.timedelta(seconds=expiry)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT p.conversation_id, p.user_id FROM {participants} p "
+            f"WHERE p.conversation_id IN ({', '.join(['%s'] * len(ids))}) AND p.left_seq IS NULL "
+            "AND (p.muted_until IS NULL OR p.muted_until <= %s) "
+            f"AND NOT EXISTS (SELECT 1 FROM {connections} c WHERE c.conversation_id = p.conversation_id "
+            "AND c.user_id = p.user_id AND c.kind = %s AND c.last_heartbeat >= %s)",
+            [*ids, ops.adapt_datetimefield_value(now), Connection.Kind.CHAT.value, ops.adapt_datetimefield_value(cutoff)],
+        )
+        for conversation_id, user_id in cursor.fetchall():
+            found[conversation_id].add(user_id)
+    return found
 
 
 def notification_unread_count(user_id: int) -> int:

@@ -1,10 +1,12 @@
-"""``manage.py bench_chat``: throughput, latency, loss and memory of LinkUp vs a bare relay.
+"""``manage.py bench_chat``: throughput, latency, fan-out, loss and memory of LinkUp vs a bare relay.
 
 By default it starts its own daphne (free loopback port, its own SQLite file
-unless ``DATABASE_URL``/``REDIS_URL`` are set, migrated, benchmark users
-created, relay mounted); ``--url`` targets a server that is already running
-(create its users with ``manage.py bench_users`` against its database, and
-start it with ``MESSAGING_BENCH_RELAY=1`` or pass ``--no-relay``).
+unless ``DATABASE_URL``/``REDIS_URL`` are set, migrated, benchmark users,
+conversations and group created, relay mounted); ``--url`` targets a server
+that is already running (its database is seeded with ``manage.py
+bench_users`` run with this command's environment, which must name the
+server's database; start it with ``MESSAGING_BENCH_RELAY=1`` or pass
+``--no-relay``).
 """
 
 from __future__ import annotations
@@ -15,8 +17,15 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from bench.client import ENDPOINTS
 from bench.flame import find_py_spy
-from bench.report import MARKDOWN_HEADER, format_markdown_row, format_report
+from bench.report import (
+    GROUP_MARKDOWN_HEADER,
+    MARKDOWN_HEADER,
+    format_group_markdown_row,
+    format_markdown_row,
+    format_report,
+)
 from bench.runner import BenchConfig, profile_report, run_against
 from bench.server import UNLIMITED_RATE, BenchServer, RunningServer, raise_fd_limit
 from bench.users import DEFAULT_PASSWORD
@@ -30,7 +39,13 @@ class Command(BaseCommand):
     help = "Benchmark persisted, acknowledged, delivered chat messages against a bare relay on the same daphne."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--pairs", type=int, default=1, help="sender/recipient pairs sending at once (default: 1)")
+        parser.add_argument(
+            "--pairs", type=int, default=1, help="sender/recipient pairs sending at once; 0 skips the pairs (default: 1)"
+        )
+        parser.add_argument(
+            "--endpoint", choices=sorted(ENDPOINTS), default="chat",
+            help="the pairs' LinkUp socket: chat (ws/chat/, default) or direct (the one-to-one view ws/chat/<peer>/)",
+        )
         parser.add_argument("--messages", type=int, default=200, help="measured messages per sender (default: 200)")
         parser.add_argument(
             "--window", type=int, default=1, help="unacknowledged messages a sender keeps in flight (default: 1)"
@@ -48,6 +63,29 @@ class Command(BaseCommand):
         )
         parser.add_argument("--warmup", type=int, default=20, help="untimed messages per sender first (default: 20)")
         parser.add_argument("--size", type=int, default=64, help="code points of content per message (default: 64)")
+        parser.add_argument(
+            "--group-members", type=int, default=1000,
+            help="members of the group of the fan-out run; 0 skips it (default: %(default)s)",
+        )
+        parser.add_argument(
+            "--group-online", type=int, default=200,
+            help="group members online, besides the sender, that each group message goes to (default: %(default)s)",
+        )
+        parser.add_argument(
+            "--group-messages", type=int, default=100, help="measured group messages (default: %(default)s)"
+        )
+        parser.add_argument(
+            "--group-window", type=int, default=1,
+            help="group messages not yet at every recipient that the sender allows (default: 1, one at a time)",
+        )
+        parser.add_argument(
+            "--group-warmup", type=int, default=5, help="untimed group messages first (default: %(default)s)"
+        )
+        parser.add_argument(
+            "--group-receipts", action="store_true",
+            help="the group's recipients confirm what they get with received frames, as a browser does; each"
+            " confirmation is announced to every member, about K*K receipt frames a message (off by default)",
+        )
         parser.add_argument("--url", default=None, help="benchmark a running server (http://host:port) instead")
         parser.add_argument(
             "--server-pid", type=int, default=None, help="with --url: the server's pid, to read its memory from /proc"
@@ -72,7 +110,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         config = self.config(options)
-        raise_fd_limit(FD_HEADROOM + FDS_PER_SOCKET * (config.idle + 2 * config.pairs) * 2)
+        raise_fd_limit(FD_HEADROOM + FDS_PER_SOCKET * (config.idle + 2 * config.pairs + config.group_online + 1) * 2)
         if options["url"]:
             url = options["url"].rstrip("/")
             stack = {"database": "its own database", "channel_layer": "its own"}
@@ -81,6 +119,7 @@ class Command(BaseCommand):
             server = BenchServer(
                 pairs=config.pairs, password=config.password, rate_limit=options["rate_limit"],
                 debug=options["debug"], keep=options["keep"],
+                group_members=config.group_members, group_online=config.group_online,
             )
             with server:
                 try:
@@ -96,18 +135,28 @@ class Command(BaseCommand):
             self.stdout.write(format_report(result))
             if config.profile_dir:
                 self.stdout.write("\n" + profile_report(result))
-            if options["markdown"]:
+            if options["markdown"] and result["load"]:
                 self.stdout.write("\n" + MARKDOWN_HEADER + "\n" + format_markdown_row(result))
+            if options["markdown"] and result["group"]:
+                self.stdout.write("\n" + GROUP_MARKDOWN_HEADER + "\n" + format_group_markdown_row(result))
         if not result["ok"]:
             raise CommandError("messages were lost, duplicated, reordered or refused: see the correctness lines")
 
     def config(self, options: dict[str, Any]) -> BenchConfig:
-        for name in ("pairs", "window", "idle_concurrency"):
+        for name in ("window", "idle_concurrency", "group_window"):
             if options[name] < 1:
                 raise CommandError(f"--{name.replace('_', '-')} must be at least 1")
-        for name in ("messages", "idle", "warmup"):
+        for name in ("pairs", "messages", "idle", "warmup", "group_members", "group_online", "group_messages", "group_warmup"):
             if options[name] < 0:
-                raise CommandError(f"--{name} must not be negative")
+                raise CommandError(f"--{name.replace('_', '-')} must not be negative")
+        if options["idle"] and not options["pairs"]:
+            raise CommandError("--idle opens its sockets for the pairs' users: give --pairs, or --idle 0")
+        if options["group_members"] == 1:
+            raise CommandError("--group-members must be 0 (no group run) or at least 2")
+        if options["group_members"] and not 1 <= options["group_online"] < options["group_members"]:
+            raise CommandError("--group-online must be at least 1 and less than --group-members (the sender is one)")
+        if not options["pairs"] and not options["group_members"]:
+            raise CommandError("nothing to run: --pairs 0 and --group-members 0")
         if options["size"] < 1:
             raise CommandError("--size must be at least 1")
         if options["profile_dir"] and find_py_spy() is None:
@@ -126,4 +175,11 @@ class Command(BaseCommand):
             relay=not options["no_relay"],
             password=options["password"],
             profile_dir=options["profile_dir"],
+            endpoint=options["endpoint"],
+            group_members=options["group_members"],
+            group_online=options["group_online"] if options["group_members"] else 0,
+            group_messages=options["group_messages"],
+            group_window=options["group_window"],
+            group_warmup=options["group_warmup"],
+            group_receipts=options["group_receipts"],
         )
