@@ -200,7 +200,7 @@ ENDPOINTS = {"/ws/chat/bob/": "ws/chat/<username>/", "/ws/chat/": "ws/chat/", "/
 ANSWER_TYPES = {
     "/ws/chat/bob/": {"error", "ack", "message", "status", "typing", "presence", "sync", "history", "pong"},
     "/ws/chat/": {
-        "error", "ack", "event", "receipt", "typing", "presence", "conversation", "muted", "sync", "history",
+        "error", "ack", "event", "receipts", "typing", "presence", "conversation", "muted", "sync", "history",
         "resume", "conversations", "members", "pong",
     },
     "/ws/notifications/": {"error", "notifications", "unread_count", "notification", "pong"},

@@ -155,10 +155,13 @@ class BrokenLayer:
 
 @override_settings(EMAIL_BACKEND=LOCMEM)
 def test_a_failing_channel_layer_loses_nothing_and_raises_nothing(alice) -> None:
+    go_online(alice)  # a bell listens: only then is there a push to fail
     with mock.patch("messaging.pubsub.get_channel_layer", return_value=BrokenLayer()):
         notification = notify(alice)
     assert Notification.objects.filter(pk=notification.pk).exists()
-    assert len(mail.outbox) == 1
+    notification.refresh_from_db()
+    assert notification.pushed_at is None  # the push did not go out, and is not recorded as if it had
+    assert mail.outbox == []  # alice is online: no email (see the next tests for the email fallback)
     from messaging.models import MessagingError
 
     assert MessagingError.objects.filter(category="connection_error").exists()
