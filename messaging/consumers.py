@@ -107,7 +107,9 @@ class ChatConsumer(MessagingConsumer):
         self.viewing: int | None = None
         # Messages sent on this socket whose commit is pending, in order, and
         # the task that finishes them (acks, pushes) in that order.
-        self.in_flight: collections.deque[tuple[MessageFrame, asyncio.Future[Outcome]]] = collections.deque()
+        self.in_flight: collections.deque[tuple[MessageFrame, asyncio.Future[Outcome], dict[str, Any] | None]] = (
+            collections.deque()
+        )
         self.finisher: asyncio.Task[None] | None = None
         self.bucket = TokenBucket("messages", self.limits.rate)
         self.typing_allowance = LocalBucket(self.limits.typing_rate)
@@ -257,31 +259,35 @@ class ChatConsumer(MessagingConsumer):
         several messages in flight gets them into one transaction instead of
         one each.
         """
-        conversation_id = frame.conversation
+        conversation_id, made = frame.conversation, None
         if conversation_id is None:
-            conversation_id = await self.direct_conversation(frame.to)
+            conversation_id, made = await self.direct_conversation(frame.to)
         item = NewMessage(conversation_id, self.user, frame.content, frame.client_id, self.bucket)
-        self.in_flight.append((frame, message_writer.enqueue(item)))
+        self.in_flight.append((frame, message_writer.enqueue(item), made))
         if self.finisher is None or self.finisher.done():
             self.finisher = asyncio.create_task(self.finish_messages())
 
-    async def direct_conversation(self, username: str | None) -> int:
-        """The direct conversation with ``username`` (``to``), made with the first message."""
+    async def direct_conversation(self, username: str | None) -> tuple[int, dict[str, Any] | None]:
+        """The direct conversation with ``username`` (``to``), made with the first message; its summary if just made."""
         assert username is not None
         conversation_id, notices = await db.direct_with(self.user, username)
-        if notices:
-            await messages.announce_direct(notices)
-        return conversation_id
+        if not notices:
+            return conversation_id, None
+        await messages.announce_direct(notices)
+        return conversation_id, conversation_payload(notices[self.user.pk])
 
     async def finish_messages(self) -> None:
         while self.in_flight:
-            frame, committed = self.in_flight.popleft()
+            frame, committed, made = self.in_flight.popleft()
             try:
                 outcome = await committed
                 if isinstance(outcome, Exception):
                     raise outcome
                 payload = await messages.announce(outcome, origin=self.channel_name)
-                await self.send_frame(answer(self.ack(payload, outcome), frame.ref))
+                ack = self.ack(payload, outcome)
+                if made is not None:
+                    ack["conversation"] = made
+                await self.send_frame(answer(ack, frame.ref))
                 if self.typing.is_typing(outcome.event.conversation_id):
                     await self.typing.set(outcome.event.conversation_id, False)
             except Exception as exc:  # noqa: BLE001 - mapped to its error frame
@@ -513,7 +519,7 @@ class DirectChatConsumer(ChatConsumer):
 
     async def on_message(self, frame: MessageFrame) -> None:
         item = NewMessage(self.conversation_id, self.user, frame.content, frame.client_id, self.bucket)
-        self.in_flight.append((frame, message_writer.enqueue(item)))
+        self.in_flight.append((frame, message_writer.enqueue(item), None))
         if self.finisher is None or self.finisher.done():
             self.finisher = asyncio.create_task(self.finish_messages())
 

@@ -1,7 +1,9 @@
-"""The browser pages: the inbox, a conversation, the notifications.
+"""The browser pages: the messaging app's one shell (inbox, a direct chat, any conversation) and notifications.
 
-Thin: each renders the app's shell with a small JSON config; everything else
-comes over the socket (``ws/chat/``) or the API.
+The pages are thin: they check that what the URL names exists for this user
+and hand the script a small JSON config; conversations, history, members and
+everything live come over the ``ws/chat/`` socket (or the HTTP API when the
+socket cannot be had).
 """
 
 from __future__ import annotations
@@ -15,83 +17,68 @@ from django.urls import reverse
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from .. import conf
-from ..serializers import JSONSerializer, conversation_payload
-from ..store import conversations, reading
+from ..models import Conversation
+from ..store import conversations
 from ..store.errors import NotFound
 from ..store.notifications import list_notifications
+from ..store.presence import presence_of
 from ..store.users import find_peer
 
 
-def _page_json(value: Any) -> Any:
-    """``value`` as the API would send it (the contract's datetimes), for ``json_script``."""
-    return JSONSerializer.loads(JSONSerializer.dumps(value))
-
-
-def _inbox(request: HttpRequest, current_peer_id: int | None = None) -> list[dict[str, Any]]:
-    rows, _, _ = reading.inbox(
-        request.user, before=None, limit=50, expiry=conf.limits().presence_expiry, current_peer_id=current_peer_id
-    )
-    return _page_json([conversation_payload(r) for r in rows])
-
-
-def _config(request: HttpRequest, **extra: Any) -> dict[str, Any]:
+def _shell(request: HttpRequest, route: dict[str, Any], page_title: str) -> HttpResponse:
+    """The app shell with its config; ``route`` says what the URL shows."""
     limits = conf.limits()
-    return _page_json({"me": request.user.get_username(), "limits": limits.public(), "socket_path": "/ws/chat/", **extra})
+    config = {
+        "me": request.user.get_username(),
+        "route": route,
+        "max_length": limits.max_length,
+        "max_title_length": limits.max_title_length,
+        "max_group_members": limits.max_group_members,
+        "socket_path": "/ws/chat/",
+        "login_url": reverse("login"),
+        "inbox_url": reverse("inbox"),
+    }
+    return render(request, "messaging/app.html", {"config": config, "route": route, "page_title": page_title})
 
 
 @login_required
 @ensure_csrf_cookie
 def inbox(request: HttpRequest) -> HttpResponse:
-    return render(
-        request,
-        "messaging/inbox.html",
-        {"conversations": _inbox(request), "chat_config": _config(request, conversation=None)},
-    )
+    return _shell(request, {"kind": "inbox", "id": None, "name": "Messages", "peer": None}, "Messages")
 
 
 @login_required
 @ensure_csrf_cookie
 def chat_page(request: HttpRequest, username: str) -> HttpResponse:
-    """The direct conversation with ``username`` (made with the first message if there is none yet)."""
+    """A direct chat; the conversation itself is made by the first message, so it may not exist yet."""
     peer = find_peer(request.user, username)
     if peer is None:
         raise Http404("No such user")
-    online, last_seen = reading.presence.presence_of(peer.pk, conf.limits().presence_expiry)
-    key = conversations.Conversation.direct_key_for(request.user.pk, peer.pk)
-    existing = conversations.Conversation.objects.filter(direct_key=key).values_list("pk", flat=True).first()
-    config = _config(
-        request,
-        conversation=existing,
-        peer={"username": peer.get_username(), "online": online, "last_seen": last_seen},
-        history_url=reverse("api-history", args=[peer.get_username()]),
-        send_url=reverse("api-send", args=[peer.get_username()]),
-        max_length=conf.limits().max_length,
-        me_username=request.user.get_username(),
-    )
-    return render(
-        request,
-        "messaging/chat.html",
-        {"peer": peer, "chat_config": config, "conversations": _inbox(request, peer.pk)},
-    )
+    key = Conversation.direct_key_for(request.user.pk, peer.pk)
+    existing = Conversation.objects.filter(direct_key=key).values_list("pk", flat=True).first()
+    name = peer.get_username()
+    # Presence is pushed only between members of a direct conversation: before
+    # the first message there is none, so the page starts from a snapshot.
+    online, last_seen = presence_of(peer.pk, conf.limits().presence_expiry)
+    presence = {"online": online, "last_seen": last_seen.isoformat() if last_seen else None}
+    return _shell(request, {"kind": "direct", "id": existing, "name": name, "peer": name, "presence": presence}, name)
 
 
 @login_required
 @ensure_csrf_cookie
 def conversation_page(request: HttpRequest, conversation_id: int) -> HttpResponse:
-    """Any conversation the user is or was in (groups have no username to go by)."""
+    """Any conversation the user is or was a member of (a former member still sees their window)."""
     try:
-        summary = reading.with_presence([conversations.summary_of(request.user, conversation_id)], conf.limits().presence_expiry)[0]
+        summary = conversations.summary_of(request.user, conversation_id)
     except NotFound:
         raise Http404("No such conversation") from None
-    return render(
-        request,
-        "messaging/chat.html",
-        {
-            "peer": summary.peer,
-            "chat_config": _config(request, conversation=conversation_id, summary=conversation_payload(summary)),
-            "conversations": _inbox(request),
-        },
-    )
+    if summary.conversation.kind == Conversation.Kind.DIRECT:
+        name = summary.peer.get_username() if summary.peer is not None else "Conversation"
+        route = {"kind": "direct", "id": conversation_id, "name": name, "peer": name}
+    else:
+        name = summary.conversation.title or "Group"
+        route = {"kind": "group", "id": conversation_id, "name": name, "peer": None}
+    return _shell(request, route, name)
 
 
 def safe_link(url: str) -> str:

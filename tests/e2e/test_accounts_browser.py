@@ -92,7 +92,6 @@ def page(browser) -> Iterator:  # noqa: F811 - browser is a fixture
     context.close()
 
 
-@pytest.mark.skip(reason="its second half drives the chat UI, which is being rewritten for ws/chat/ and groups")
 def test_a_newcomer_signs_up_lands_on_the_inbox_and_a_first_message_reaches_alice(site, page, people) -> None:  # noqa: F811
     from playwright.sync_api import expect
 

@@ -1,9 +1,10 @@
 """The browser app in a real browser: Debian's Chromium driven by Playwright against daphne.
 
-Two browser contexts are two people. Everything is observed the way a person
+Each browser context is a person. Everything is observed the way a person
 would: text on the page, the tick on a bubble (``data-status`` and its icon),
-the connection pill; and the database is checked through ``manage.py shell``
-so the same test holds on SQLite and PostgreSQL.
+"Read by", the divider, the connection pill, the signed-out banner; and the
+database is checked through ``manage.py shell`` so the same test holds on
+SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import os
 import re
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,13 +25,7 @@ from tests.servers import ROOT, Daphne, manage, scratch_database, server_env
 
 from .conftest import PASSWORD
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.slow,
-    pytest.mark.browser,
-    pytest.mark.stack_independent,
-    pytest.mark.skip(reason="the browser UI is being rewritten for ws/chat/ and groups; its tests come with it"),
-]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.browser, pytest.mark.stack_independent]
 
 CHROMIUM = os.environ.get("LINKUP_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -144,14 +140,59 @@ class Server:
         self.daphne.kill()
         self.daphne = Daphne(self.env, port=port).start()
 
+    def shell(self, code: str) -> str:
+        """Run Python in ``manage.py shell`` on this server's database; the last line printed."""
+        lines = manage(self.env, "shell", "-c", code).strip().splitlines()
+        return lines[-1] if lines else ""
+
     def messages_between(self, a: str, b: str) -> list[dict]:
+        """The direct conversation's messages, with the status the other person's cursors give them."""
         code = (
-            "import json; from messaging.models import Message; "
-            f"q = Message.objects.filter(sender__username__in={[a, b]!r}, recipient__username__in={[a, b]!r}); "
-            "print(json.dumps([{'sender': m.sender.username, 'content': m.content, 'seq': m.seq, "
-            "'client_id': m.client_id, 'status': m.status} for m in q.order_by('seq')]))"
+            "import json; from django.contrib.auth import get_user_model; "
+            "from messaging.models import Conversation, Event, Participant; "
+            f"U = get_user_model(); a, b = U.objects.get(username={a!r}), U.objects.get(username={b!r}); "
+            "c = Conversation.objects.filter(direct_key=Conversation.direct_key_for(a.pk, b.pk)).first(); "
+            "p = {m.user_id: m for m in Participant.objects.filter(conversation=c)}; "
+            "other = lambda e: p[b.pk if e.sender_id == a.pk else a.pk]; "
+            "status = lambda e: 'read' if other(e).read_seq >= e.seq else 'delivered' if other(e).delivered_seq >= e.seq else 'sent'; "
+            "q = Event.objects.filter(conversation=c, kind='message').order_by('seq') if c else []; "
+            "print(json.dumps([{'sender': e.sender.username, 'content': e.content, 'seq': e.seq, "
+            "'client_id': e.client_id, 'status': status(e)} for e in q]))"
         )
-        return json.loads(manage(self.env, "shell", "-c", code).strip().splitlines()[-1])
+        return json.loads(self.shell(code))
+
+    def group(self, owner: str, title: str, members: list[str]) -> int:
+        """A group made in the database (the dialog has its own test); its id."""
+        code = (
+            "from django.contrib.auth import get_user_model; import uuid; "
+            "from messaging.store.conversations import create_group; "
+            f"owner = get_user_model().objects.get(username={owner!r}); "
+            f"change = create_group(owner, {title!r}, {members!r}, uuid.uuid4().hex, max_members=256); "
+            "print(change.conversation.pk)"
+        )
+        return int(self.shell(code))
+
+    def say(self, conversation_id: int, lines: list[tuple[str, str]], read: dict[str, int | None] | None = None) -> None:
+        """Store messages (sender, text) in a conversation; ``read`` sets read cursors (None: to the end)."""
+        code = (
+            "from django.contrib.auth import get_user_model; import uuid; "
+            "from messaging.models import Conversation, Participant; from messaging.store.events import create_message; "
+            "U = get_user_model(); "
+            f"[create_message({conversation_id}, U.objects.get(username=who), text, uuid.uuid4().hex) for who, text in {lines!r}]; "
+            f"end = Conversation.objects.get(pk={conversation_id}).last_seq; "
+            f"[Participant.objects.filter(conversation_id={conversation_id}, user__username=who).update("
+            "read_seq=end if seq is None else seq, delivered_seq=end if seq is None else seq) "
+            f"for who, seq in {dict(read or {})!r}.items()]"
+        )
+        self.shell(code)
+
+    def direct(self, a: str, b: str) -> int:
+        """The id of the direct conversation of two people (made if needed)."""
+        code = (
+            "from django.contrib.auth import get_user_model; from messaging.store.conversations import get_or_create_direct; "
+            f"U = get_user_model(); print(get_or_create_direct(U.objects.get(username={a!r}), U.objects.get(username={b!r}))[0].pk)"
+        )
+        return int(self.shell(code))
 
 
 def own_database() -> bool:
@@ -221,6 +262,10 @@ def people(browser, request) -> Iterator:
     def sign_in(server: Server, username: str, viewport: dict | None = None, setup=None):
         context = browser.new_context(viewport=viewport or DESKTOP)
         contexts.append(context)
+        # Headless Chromium does not say which of several windows has the focus,
+        # and reading needs a focused window: each page is focused unless a test
+        # says otherwise (unfocus/refocus).
+        context.add_init_script("document.hasFocus = () => window.__focused !== false;")
         if setup is not None:
             setup(context)
         page = context.new_page()
@@ -269,6 +314,7 @@ def unique(label: str) -> str:
 def test_a_message_reaches_the_peer_with_ticks_typing_shows_and_reading_turns_them_blue(server, people) -> None:
     from playwright.sync_api import expect
 
+    server.direct("alice", "bob")  # they talked before: presence is shared between them
     alice, bob = people(server, "alice"), people(server, "bob")
     open_chat(alice, server, "bob")
     open_chat(bob, server, "alice")
@@ -371,7 +417,7 @@ def test_after_a_server_kill_and_restart_every_message_arrives_once_and_in_order
     stored = [m for m in server.messages_between("alice", "bob") if tag in m["content"]]
     assert [m["content"] for m in stored] == expected
     assert [m["seq"] for m in stored] == seqs
-    assert alice.evaluate("() => localStorage.getItem('linkup.outbox.alice.bob')") is None
+    assert alice.evaluate("() => localStorage.getItem('linkup.outbox.alice')") is None
 
 
 def test_without_a_socket_the_outbox_survives_a_reload_and_sends_over_http(server, people) -> None:
@@ -383,7 +429,8 @@ def test_without_a_socket_the_outbox_survives_a_reload_and_sends_over_http(serve
     alice = people(server, "alice", setup=no_chat_socket)
     bob = people(server, "bob")
     open_chat(bob, server, "alice")
-    send_url = re.compile(r"/messages/api/bob/send$")
+    # The conversation's send, or the first contract's send when the conversation is not made yet.
+    send_url = re.compile(r"/messages/api/(bob/send|conversations/\d+/messages)$")
     answers = []
 
     def refuse_send(route) -> None:
@@ -438,7 +485,7 @@ def test_a_message_the_socket_refuses_shows_retry_and_delete(strict_server, peop
     expect(refused).to_have_attribute("data-status", "failed")  # still over the allowance
     refused.get_by_role("button", name="Delete").click()
     expect(refused).to_have_count(0)
-    assert alice.evaluate("() => localStorage.getItem('linkup.outbox.alice.bob')") is None
+    assert alice.evaluate("() => localStorage.getItem('linkup.outbox.alice')") is None
     stored = [m["content"] for m in server.messages_between("alice", "bob") if m["content"] in [*texts, over]]
     assert stored == texts
     assert alice.errors == []
@@ -448,16 +495,9 @@ def test_the_chat_loads_the_last_50_and_older_messages_on_scrolling_up(server, p
     from playwright.sync_api import expect
 
     tag = uuid.uuid4().hex[:6]
-    manage(
-        server.env,
-        "shell",
-        "-c",
-        "from django.contrib.auth import get_user_model; from messaging import async_handlers as h; "
-        "U = get_user_model(); bob, carol = U.objects.get(username='bob'), U.objects.get(username='carol'); "
-        "chat = h.open_chat(carol, 'bob'); "
-        f"[h.create_message(chat.conversation_id, (bob, carol)[i % 2], (carol, bob)[i % 2], 'history {tag} ' + str(i), '{tag}-' + str(i)) "
-        "for i in range(70)]",
-    )
+    conversation = server.direct("carol", "bob")
+    # Carol has read everything: the chat opens at the bottom, not at a divider.
+    server.say(conversation, [(("bob", "carol")[i % 2], f"history {tag} {i}") for i in range(70)], read={"carol": None, "bob": None})
     carol = people(server, "carol")
     open_chat(carol, server, "bob")
     ours = carol.locator("li.message").filter(has_text=tag)
@@ -487,7 +527,7 @@ def test_start_a_conversation_from_the_inbox_with_the_keyboard(server, people) -
     expect(result).to_be_focused()
     carol.keyboard.press("Enter")
     carol.wait_for_url("**/messages/bob/")
-    expect(carol.locator("h1")).to_have_text("bob")
+    expect(carol.locator("#chat-title")).to_have_text("bob")
     # The new, still empty conversation is listed in its own page's sidebar (once
     # the socket has made it), marked as the current page.
     row = carol.locator(".sidebar .conversation[data-peer=bob]")
@@ -543,6 +583,262 @@ def test_screenshots_of_the_inbox_and_the_chat_on_desktop_and_phone(own_server, 
         assert alice.evaluate("() => document.documentElement.scrollWidth") <= viewport["width"]
     assert all(path.stat().st_size > 10_000 for path in shots)
     assert alice.errors == [] and bob.errors == [] and carol.errors == []
+
+
+# --- groups, the divider, the end of a session -------------------------------------------------
+
+
+def wait_for(condition, attempts: int = 50) -> bool:
+    """Poll ``condition`` a few times a second until it holds (or give up and say so)."""
+    for _ in range(attempts):
+        if condition():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def unfocus(page) -> None:
+    """The window loses focus: what reaches it is delivered, not read."""
+    page.evaluate("() => { window.__focused = false; }")
+
+
+def refocus(page) -> None:
+    page.evaluate("() => { window.__focused = true; window.dispatchEvent(new Event('focus')); }")
+
+
+def create_group_in_the_dialog(page, title: str, members: list[str]) -> None:
+    from playwright.sync_api import expect
+
+    page.get_by_role("button", name="New group").click()
+    dialog = page.get_by_role("dialog", name="New group")
+    expect(dialog).to_be_visible()
+    dialog.get_by_label("Group name").fill(title)
+    search = dialog.get_by_role("searchbox", name="Members")
+    for name in members:
+        search.fill(name)
+        expect(dialog.locator(f"[data-picker-results] button[data-username={name}]")).to_be_visible()
+        # Keyboard only: the down arrow into the results, Enter adds the person.
+        search.press("ArrowDown")
+        expect(dialog.locator(f"[data-picker-results] button[data-username={name}]")).to_be_focused()
+        page.keyboard.press("Enter")
+        expect(dialog.locator("[data-picker-chosen]")).to_contain_text(name)
+    dialog.get_by_role("button", name="Create group").click()
+    expect(dialog).to_be_hidden()
+    page.wait_for_url(re.compile(r".*/messages/c/\d+/$"))
+    expect(page.locator("#chat-title")).to_have_text(title)
+
+
+def test_a_group_of_three_talks_with_ticks_and_read_by_k_of_n(server, people) -> None:
+    from playwright.sync_api import expect
+
+    title = unique("Trip")
+    alice, bob, carol = people(server, "alice"), people(server, "bob"), people(server, "carol")
+    create_group_in_the_dialog(alice, title, ["bob", "carol"])
+    expect(alice.locator("li.system").first).to_have_text(re.compile(f"You created the group “{title}”"))
+    # The new group shows up live in the others' sidebars; they open it there.
+    for page in (bob, carol):
+        row = page.locator(".conversation", has_text=title)
+        row.click()
+        expect(page.locator("#chat-title")).to_have_text(title)
+        expect(page.locator("[data-connection]")).to_have_attribute("data-state", "connected")
+        expect(page.locator("li.system").first).to_have_text(re.compile(f"alice created the group “{title}”"))
+    unfocus(carol)
+
+    carol.get_by_label(re.compile("^Message to")).press_sequentially("Hi", delay=20)
+    expect(alice.locator("[data-typing]")).to_have_text("carol is typing…")
+    carol.get_by_label(re.compile("^Message to")).fill("")
+
+    text = unique("Where do we meet?")
+    send(alice, text)
+    mine = bubble(alice, text)
+    for page in (bob, carol):
+        expect(bubble(page, text)).to_have_count(1)
+        expect(bubble(page, text).locator(".sender")).to_have_text("alice")
+    expect(mine).to_have_attribute("data-status", "delivered")
+    read_by = mine.locator("[data-read-by]")
+    expect(read_by).to_have_text("Read by 1 of 2")
+    read_by.focus()
+    expect(mine.locator(".read-by-names")).to_be_visible()
+    expect(mine.locator(".read-by-names")).to_have_text("Read by bob")
+
+    refocus(carol)
+    expect(mine).to_have_attribute("data-status", "read")
+    expect(read_by).to_have_text("Read by everyone")
+    expect(mine.locator(".status-read")).to_have_attribute("aria-label", "Read")
+
+    reply = unique("At the station")
+    send(carol, reply)
+    expect(bubble(alice, reply).locator(".sender")).to_have_text("carol")
+    expect(bubble(bob, reply)).to_have_count(1)
+    for page in (alice, bob, carol):
+        assert page.errors == []
+
+
+def test_a_member_removed_mid_conversation_sees_the_removal_and_nothing_after(server, people) -> None:
+    from playwright.sync_api import expect
+
+    title = unique("Band")
+    group = server.group("alice", title, ["bob", "carol"])
+    alice, bob, carol = people(server, "alice"), people(server, "bob"), people(server, "carol")
+    for page in (alice, bob, carol):
+        page.goto(f"{server.url}/messages/c/{group}/")
+        expect(page.locator("[data-connection]")).to_have_attribute("data-state", "connected", timeout=WAIT_MS)
+    before = unique("before the removal")
+    send(bob, before)
+    expect(bubble(carol, before)).to_have_count(1)
+
+    alice.get_by_role("button", name="Members").click()
+    members = alice.get_by_role("dialog", name=title)
+    expect(members.locator("[data-member=carol]")).to_be_visible()
+    members.get_by_role("button", name="Remove carol from the group").click()
+    expect(members.locator("[data-member=carol]")).to_have_count(0)
+    alice.keyboard.press("Escape")
+    expect(members).to_be_hidden()
+    expect(alice.get_by_role("button", name="Members")).to_be_focused()
+
+    for page, line in ((alice, "You removed carol"), (bob, "alice removed carol"), (carol, "alice removed you")):
+        expect(page.locator("li.system").last).to_have_text(re.compile(line))
+    expect(carol.locator("[data-chat-closed]")).to_have_text("alice removed you from this group.")
+    expect(carol.locator("[data-composer]")).to_be_hidden()
+    expect(bob.locator("[data-presence]")).to_have_text("alice and you")
+
+    after = unique("after the removal")
+    send(bob, after)
+    expect(bubble(alice, after)).to_have_count(1)
+    # Bob's message needs only alice now: read by everyone once she saw it.
+    expect(bubble(bob, after).locator("[data-read-by]")).to_have_text("Read by alice")
+    carol.reload()
+    expect(carol.locator("[data-connection]")).to_have_attribute("data-state", "connected", timeout=WAIT_MS)
+    expect(bubble(carol, before)).to_have_count(1)
+    expect(carol.locator("li.system").last).to_have_text(re.compile("alice removed you"))
+    assert bubble(carol, after).count() == 0
+    for page in (alice, bob, carol):
+        assert page.errors == []
+
+
+def test_a_chat_with_unread_messages_opens_at_the_new_messages_divider(server, people) -> None:
+    from playwright.sync_api import expect
+
+    tag = uuid.uuid4().hex[:6]
+    conversation = server.direct("alice", "carol")
+    server.say(conversation, [("alice", f"read {tag} {i}") for i in range(25)], read={"carol": None, "alice": None})
+    server.say(conversation, [("alice", f"unread {tag} {i}") for i in range(30)])
+    carol = people(server, "carol")
+    row = carol.locator(".conversation[data-peer=alice]")
+    expect(row.locator("[data-unread-badge]")).to_contain_text("30")
+    expect(carol).to_have_title(re.compile(r"^\((\d+)\) Messages · LinkUp$"))
+    row.click()
+
+    divider = carol.locator(".unread-divider")
+    expect(divider).to_be_visible()
+    expect(divider).to_have_text("New messages")
+    first_unread = carol.locator(".unread-divider + li.message .content")
+    expect(first_unread).to_have_text(f"unread {tag} 0")
+    # Opened at the divider, not at the bottom: the newest message is out of sight.
+    scroller = carol.locator("[data-scroller]")
+    top = divider.evaluate("(el) => el.getBoundingClientRect().top - el.closest('[data-scroller]').getBoundingClientRect().top")
+    assert 0 <= top < 120
+    assert not bubble(carol, f"unread {tag} 29").evaluate("(el) => { const r = el.getBoundingClientRect(), s = el.closest('[data-scroller]').getBoundingClientRect(); return r.top < s.bottom; }")
+    jump = carol.get_by_role("button", name=re.compile("^Jump to latest"))
+    expect(jump).to_be_visible()
+    jump.click()
+    expect(jump).to_be_hidden()
+    assert scroller.evaluate("(el) => el.scrollHeight - el.scrollTop - el.clientHeight") < 80
+    expect(row.locator("[data-unread-badge]")).to_have_count(0)
+    expect(carol).to_have_title(re.compile(r"^alice · LinkUp$"))
+    # The divider stays where it was while the chat is open.
+    expect(divider).to_be_visible()
+    # The read report goes out a moment later (coalesced): wait for the database to have it.
+    assert wait_for(lambda: all(m["status"] == "read" for m in server.messages_between("alice", "carol") if tag in m["content"]))
+    assert carol.errors == []
+
+
+def test_a_signed_out_tab_says_so_and_sends_its_outbox_after_signing_in_again(own_server, people) -> None:
+    from playwright.sync_api import expect
+
+    server = own_server
+    bob = people(server, "bob")
+    open_chat(bob, server, "alice")
+    first = unique("before signing out")
+    send(bob, first)
+    expect(bubble(bob, first)).to_have_attribute("data-status", re.compile("sent|delivered|read"))
+
+    # Bob signs out in another tab; this one learns it when its socket comes back.
+    other = bob.context.new_page()
+    other.goto(f"{server.url}/messages/")
+    other.get_by_role("button", name="Sign out").click()
+    # The sign-out form goes out after pwa.js has cleaned up this browser: wait for it.
+    expect(other.get_by_role("button", name="Sign out")).to_have_count(0, timeout=WAIT_MS)
+    other.close()
+    server.restart_after_kill()  # the open socket goes; the next handshake is refused
+    banner = bob.locator("[data-signed-out]")
+    expect(banner).to_be_visible(timeout=WAIT_MS)
+    expect(banner).to_contain_text("You were signed out")
+    expect(bob.locator("[data-connection]")).to_have_attribute("data-state", "signed-out")
+    expect(bob.locator("[data-connection]")).to_have_text("Signed out")
+
+    kept = unique("typed while signed out")
+    send(bob, kept)
+    expect(bubble(bob, kept)).to_have_attribute("data-status", "pending")
+    link = bob.get_by_role("link", name="Sign in again")
+    assert link.get_attribute("href") == "/accounts/login/?next=%2Fmessages%2Falice%2F"
+    link.click()
+    bob.get_by_label("Username").fill("bob")
+    bob.get_by_label("Password").fill(PASSWORD)
+    bob.get_by_role("button", name="Sign in").click()
+    bob.wait_for_url("**/messages/alice/")
+    expect(bubble(bob, kept)).to_have_attribute("data-status", re.compile("sent|delivered|read"), timeout=WAIT_MS)
+    expect(bob.locator("[data-signed-out]")).to_be_hidden()
+    assert [m["content"] for m in server.messages_between("alice", "bob") if m["content"] in (first, kept)] == [first, kept]
+    assert bob.evaluate("() => localStorage.getItem('linkup.outbox.bob')") is None
+
+
+def test_screenshots_of_the_group_chat_and_the_new_group_dialog_on_desktop_and_phone(own_server, people) -> None:
+    """Saved under artifacts/screenshots/ for a person to look at; nothing spills sideways."""
+    from playwright.sync_api import expect
+
+    server = own_server
+    group = server.group("alice", "Weekend trip", ["bob", "carol"])
+    server.say(group, [
+        ("bob", "Saturday it is. Who brings the tent?"),
+        ("carol", "I have one for three people 🏕️"),
+        ("alice", "Perfect, I'll bring the stove and coffee."),
+    ], read={"bob": None, "carol": None, "alice": None})
+    alice = people(server, "alice")
+    bob = people(server, "bob")
+    bob.goto(f"{server.url}/messages/c/{group}/")
+    shots = []
+    for size_name, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+        alice.set_viewport_size(viewport)
+        alice.goto(f"{server.url}/messages/c/{group}/")
+        expect(alice.locator("[data-connection]")).to_have_attribute("data-state", "connected", timeout=WAIT_MS)
+        expect(alice.locator("li.message")).to_have_count(3 if size_name == "desktop" else 4)
+        if size_name == "desktop":
+            send(alice, "See you at 8 at the station!")
+            expect(alice.locator("li.message").last.locator("[data-read-by]")).to_have_text(re.compile("Read by"))
+        bob.get_by_label(re.compile("^Message to")).fill("")
+        bob.get_by_label(re.compile("^Message to")).press_sequentially("On my way", delay=20)
+        expect(alice.locator("[data-typing]")).to_have_text("bob is typing…")
+        shots.append(screenshot(alice, f"group-chat-{size_name}"))
+        assert alice.evaluate("() => document.documentElement.scrollWidth") <= viewport["width"]
+
+        alice.goto(f"{server.url}/messages/")
+        if size_name == "phone":
+            expect(alice.locator("[data-chat]")).to_be_hidden()
+        alice.get_by_role("button", name="New group").click()
+        dialog = alice.get_by_role("dialog", name="New group")
+        dialog.get_by_label("Group name").fill("Book club")
+        dialog.get_by_role("searchbox", name="Members").fill("car")
+        dialog.locator("[data-picker-results] button[data-username=carol]").click()
+        dialog.get_by_role("searchbox", name="Members").fill("b")
+        expect(dialog.locator("[data-picker-results] button[data-username=bob]")).to_be_visible()
+        shots.append(screenshot(alice, f"new-group-{size_name}"))
+        alice.keyboard.press("Escape")  # clears the search
+        alice.keyboard.press("Escape")  # closes the dialog
+        expect(dialog).to_be_hidden()
+        assert alice.evaluate("() => document.documentElement.scrollWidth") <= viewport["width"]
+    assert all(path.stat().st_size > 10_000 for path in shots)
+    assert alice.errors == [] and bob.errors == []
 
 
 # What a page must not do under the policy, and the directive that stops it.

@@ -152,7 +152,8 @@ function setUpBell(bell) {
     count.textContent = n > 99 ? "99+" : String(n);
     label.textContent = `Notifications, ${n} unread`;
     markAll.disabled = !n;
-    document.title = n ? `(${n}) ${baseTitle}` : baseTitle;
+    // The messaging app shows its own unread total in the title (it counts the same messages).
+    if (!document.querySelector("[data-owns-title]")) document.title = n ? `(${n}) ${baseTitle}` : baseTitle;
   }
 
   const markRead = (n, li) => {

@@ -1,297 +1,528 @@
-// The chat page: wires the socket, the outbox and the message list together.
-// Loads the last 50 messages (history), catches up after every reconnect with
-// sync from the last contiguous seq, sends optimistically (HTTP when the socket
-// cannot be had), and handles ticks, typing, presence and read receipts.
+// The messaging app: one page for /messages/ (the inbox), /messages/<username>/
+// (a direct chat) and /messages/c/<id>/ (any conversation). One ws/chat/
+// socket per tab carries every conversation; the protocol state
+// (protocol/client.js, no DOM) holds what the server said and this module
+// only renders it: the sidebar, the chat pane, the dialogs, the connection
+// pill, "You were signed out", the tab title. Moving between conversations
+// happens in the page (history.pushState), so the socket stays up.
 
-import { announce } from "./dom.js";
 import { getJSON, postJSON } from "./api.js";
-import { ConversationList } from "./conversations.js";
+import { ConversationList, conversationUrl } from "./conversations.js";
+import { MembersDialog, NewGroupDialog } from "./dialogs.js";
+import { announce, paintAvatars } from "./dom.js";
 import { MessageList } from "./message-list.js";
-import { Outbox } from "./outbox.js";
+import { PeopleSearch } from "./people.js";
+import { ChatState } from "./protocol/client.js";
+import { HttpFallback } from "./protocol/fallback.js";
+import { MemoryStorage } from "./protocol/outbox.js";
+import { RequestError, systemClock } from "./protocol/requests.js";
+import { names, typingText } from "./protocol/text.js";
 import { ReconnectingSocket } from "./socket.js";
 import { presenceText } from "./time.js";
 
-const PAGE = 50;
 const TYPING_REFRESH_MS = 2000; // the server re-announces at most every 2.5 s anyway
 const TYPING_IDLE_MS = 3000;
-const TYPING_SHOWN_MS = 7000; // safety net; the server turns typing off after 5 s
-const FALLBACK_EVERY_MS = 4000;
-const RETRY_AFTER_ERROR_MS = 1000; // doubled per error in a row, up to 30 s
+const SESSION_PROBE_MS = 3000; // at most one "am I still signed in?" request per this long
+const WIDE = window.matchMedia("(min-width: 860px)");
 
-const config = JSON.parse(document.getElementById("chat-config").textContent);
+const config = JSON.parse(document.getElementById("app-config").textContent);
 const me = config.me;
-const peer = config.peer.username;
-const root = document.querySelector("[data-chat]");
-const $ = (selector) => root.querySelector(selector);
+const root = document.querySelector("[data-app]");
+const $ = (selector) => document.querySelector(selector);
 const ui = {
+  sidebarList: $("[data-conversations]"),
+  sidebarEmpty: $("[data-conversations-empty]"),
+  sidebarLoading: $("[data-conversations-loading]"),
+  connectionHome: $("[data-connection-home]"),
+  paneEmpty: $("[data-pane-empty]"),
+  chat: $("[data-chat]"),
+  chatHead: $(".chat-head"),
+  avatar: $("[data-chat-avatar]"),
+  name: $("[data-chat-name]"),
+  presence: $("[data-presence]"),
+  presenceDot: $("[data-presence-dot]"),
+  membersOpen: $("[data-members-open]"),
+  connection: $("[data-connection]"),
+  connectionText: $("[data-connection-text]"),
   scroller: $("[data-scroller]"),
   messages: $("[data-messages]"),
   loadOlder: $("[data-load-older]"),
   historyStart: $("[data-history-start]"),
   historyTop: $(".history-top"),
+  jump: $("[data-jump-latest]"),
+  jumpCount: $("[data-jump-count]"),
   typing: $("[data-typing]"),
-  presence: $("[data-presence]"),
-  presenceDot: $("[data-presence-dot]"),
-  connection: $("[data-connection]"),
-  connectionText: $("[data-connection-text]"),
+  closed: $("[data-chat-closed]"),
   composer: $("[data-composer]"),
+  composerLabel: $("[data-composer-label]"),
   input: $("[data-composer-input]"),
   counter: $("[data-counter]"),
+  signedOut: $("[data-signed-out]"),
+  signIn: $("[data-sign-in]"),
+  back: $("[data-back]"),
 };
 
-const outbox = new Outbox(`linkup.outbox.${me}.${peer}`);
+function browserStorage() {
+  try {
+    const probe = "linkup.probe";
+    localStorage.setItem(probe, "1");
+    localStorage.removeItem(probe);
+    return localStorage;
+  } catch {
+    return new MemoryStorage(); // private mode: the outbox lives as long as the page
+  }
+}
+
+const storage = browserStorage();
 const socket = new ReconnectingSocket(config.socket_path, { readyType: "connected" });
-const list = new MessageList({
-  list: ui.messages,
-  scroller: ui.scroller,
-  me,
-  onRetry: retry,
-  onDiscard: discard,
-  onVisibleChange: () => maybeSendRead(),
-});
-const sidebarList = document.querySelector(".sidebar [data-conversations]");
-const sidebar = sidebarList
-  ? new ConversationList(sidebarList, { empty: document.querySelector(".sidebar [data-conversations-empty]"), current: peer })
-  : null;
+const state = new ChatState({ me, storage, send: (frame) => socket.send(frame), clock: systemClock, pageSize: 50 });
+const fallback = new HttpFallback({ state, api: { get: getJSON, post: postJSON }, clock: systemClock, onSignedOut: () => signedOut() });
 
-// Every message with seq <= cursor (down to the oldest loaded) is on screen;
-// sync resumes from it. It is only trusted once the first page arrived.
-let cursor = 0;
-let cursorReady = false;
-let serverLastSeq = 0;
-let hasOlder = false;
-let historyRequest = null; // "initial" | "older" while a history answer is awaited
-let historyViaSocket = false;
-let syncing = false;
-let errorsInARow = 0; // error answers to sync/history since the last good page
-let errorRetry = null;
-let lastReadSent = 0;
-let presence = { online: config.peer.online, last_seen: config.peer.last_seen };
-
-// --- Receiving ------------------------------------------------------------------
-
-function receive(messages, { live = false, scroll = "auto" } = {}) {
-  const fresh = messages.filter((m) => !list.hasSeq(m.seq));
-  for (const m of messages) if (m.sender === me) outbox.remove(m.client_id);
-  list.upsert(messages, { scroll });
-  advanceCursor();
-  if (live) {
-    for (const m of fresh) if (m.sender === peer) announce(`${peer}: ${m.content.slice(0, 140)}`);
-    if (fresh.some((m) => m.sender === peer)) showTyping(false);
+/** Unsent messages of the first app (one outbox per peer) join this one, with their client_ids. */
+function adoptOldOutboxes() {
+  if (storage instanceof MemoryStorage) return;
+  const prefix = `linkup.outbox.${me}.`;
+  for (const key of Object.keys(localStorage).filter((k) => k.startsWith(prefix))) {
+    try {
+      for (const old of JSON.parse(localStorage.getItem(key) || "[]")) {
+        if (typeof old?.client_id === "string" && typeof old.content === "string" && !state.outbox.get(old.client_id)) {
+          state.outbox.entries.push({ ...old, conversation: null, to: key.slice(prefix.length), state: "pending", error: null });
+        }
+      }
+    } catch {
+      // A broken old entry is dropped.
+    }
+    localStorage.removeItem(key);
   }
-  if (fresh.length && sidebar) sidebar.refreshSoon();
-  maybeSendRead();
+  state.outbox.save();
+}
+adoptOldOutboxes();
+
+// --- where we are -------------------------------------------------------------------
+
+/** What a URL of this app shows: the inbox, a conversation by id, or a direct chat by peer. */
+function parseRoute(pathname) {
+  const byId = pathname.match(/^\/messages\/c\/(\d+)\/$/);
+  if (byId) return { kind: "conversation", id: Number(byId[1]), peer: null };
+  const direct = pathname.match(/^\/messages\/([^/]+)\/$/);
+  if (direct) return { kind: "direct", id: null, peer: decodeURIComponent(direct[1]) };
+  return { kind: "inbox", id: null, peer: null };
 }
 
-function advanceCursor() {
-  if (!cursorReady) return;
-  while (list.hasSeq(cursor + 1)) cursor += 1;
-  // Something above the cursor but not next to it: a push was lost. Sync fills it.
-  if (list.highestSeq > cursor) requestSync();
+let route = (() => {
+  const r = parseRoute(location.pathname);
+  const given = config.route;
+  if (r.kind === "direct" && given.kind === "direct" && given.peer === r.peer) r.id = given.id;
+  return r;
+})();
+let shown = { id: undefined, peer: undefined, opened: false };
+if (config.route.presence && config.route.peer) state.presence.set(config.route.peer, config.route.presence);
+let sessionEnded = false;
+
+function currentConv() {
+  return route.id === null ? null : state.get(route.id);
 }
 
-function requestSync() {
-  if (syncing || !cursorReady) return;
-  if (socket.send({ type: "sync", after: cursor })) syncing = true;
-}
-
-function onSyncPage({ messages, has_more: hasMore }) {
-  syncing = false;
-  errorsInARow = 0;
-  receive(messages);
-  if (messages.length && (hasMore || list.highestSeq > cursor)) requestSync();
-}
-
-/**
- * An error frame without a client_id. If a sync or a socket history request is
- * outstanding it may be the answer to it: forget the request (it would block
- * every later one until a reconnect) and ask again shortly; both are idempotent.
- */
-function onRequestError() {
-  const resync = syncing;
-  const history = historyViaSocket ? historyRequest : null;
-  if (!resync && !history) return;
-  syncing = false;
-  if (history) {
-    historyRequest = null;
-    historyViaSocket = false;
-    renderHistoryTop();
-  }
-  const delay = Math.min(30000, RETRY_AFTER_ERROR_MS * 2 ** errorsInARow);
-  errorsInARow += 1;
-  clearTimeout(errorRetry);
-  errorRetry = setTimeout(() => {
-    if (history && (history === "older" || !cursorReady)) loadHistory(history);
-    if (resync) requestSync();
-  }, delay);
-}
-
-function loadHistory(kind) {
-  if (historyRequest) return;
-  const before = kind === "initial" ? null : list.oldestSeq;
-  if (socket.send({ type: "history", before, limit: PAGE })) {
-    historyRequest = kind;
-    historyViaSocket = true;
-    renderHistoryTop();
+function navigate(url, { replace = false } = {}) {
+  if (url === location.pathname && !replace) {
+    if (!WIDE.matches) ui.input.focus();
     return;
   }
-  historyRequest = kind;
-  renderHistoryTop();
-  httpHistory({ before })
-    .then((page) => { historyRequest = null; onHistoryPage(kind, page); })
-    .catch(() => { historyRequest = null; renderHistoryTop(); });
+  if (replace) history.replaceState(null, "", url);
+  else history.pushState(null, "", url);
+  route = parseRoute(location.pathname);
+  show();
 }
 
-function onHistoryPage(kind, { messages, has_more: hasMore }) {
-  errorsInARow = 0;
-  if (kind === "initial" && !cursorReady) {
-    hasOlder = hasMore;
-    receive(messages, { scroll: "bottom" });
-    cursor = messages.reduce((high, m) => Math.max(high, m.seq), 0);
-    cursorReady = true;
-    advanceCursor();
-    if (serverLastSeq > cursor) requestSync();
-  } else if (kind === "older") {
-    hasOlder = hasMore;
-    receive(messages, { scroll: "prepend" });
-  } else {
-    receive(messages);
+window.addEventListener("popstate", () => {
+  route = parseRoute(location.pathname);
+  show();
+});
+
+/** Render the page for ``route``. */
+function show() {
+  if (route.kind === "direct" && route.id === null) route.id = state.direct(route.peer)?.id ?? null;
+  const chatOpen = route.kind !== "inbox";
+  root.dataset.view = chatOpen ? "chat" : "list";
+  ui.paneEmpty.hidden = chatOpen;
+  ui.chat.hidden = !chatOpen;
+  (chatOpen && ui.chat.isConnected ? ui.chatHead : ui.connectionHome).append(ui.connection);
+  ui.signIn.setAttribute("href", `${config.login_url}?next=${encodeURIComponent(location.pathname)}`);
+  sidebar.setCurrent(route.kind === "inbox" ? null : { id: route.id, peer: route.peer });
+  state.setView(route.id, { visible: document.visibilityState === "visible" });
+  stopTyping(false);
+  if (!chatOpen) {
+    list.reset(null, null);
+    shown = { id: null, peer: null, opened: false };
+    renderTitle();
+    return;
   }
+  if (shown.id !== route.id || shown.peer !== route.peer) {
+    list.reset(state, route.id);
+    list.peer = route.peer;
+    shown = { id: route.id, peer: route.peer, opened: false };
+    ui.input.value = "";
+    autoGrow();
+    renderCounter();
+    if (route.id !== null) state.open(route.id);
+  }
+  renderHeader();
+  renderTyping();
+  renderClosed();
+  openAtDivider();
   renderHistoryTop();
-  requestAnimationFrame(maybeLoadOlder);
+  renderJump();
+  renderTitle();
+  if (WIDE.matches) ui.input.focus();
+}
+
+/** Once the newest page is in: "New messages" where unread starts, and open there; else at the bottom. */
+function openAtDivider() {
+  const conv = currentConv();
+  if (shown.opened) {
+    list.update("auto");
+    return;
+  }
+  // Where unread starts needs the newest page and the summary (my read cursor), in either order.
+  if (route.id !== null && !(conv?.historyLoaded && conv.described)) {
+    list.update("bottom");
+    return;
+  }
+  shown.opened = true;
+  const divider = route.id === null ? null : state.firstUnreadSeq(route.id);
+  list.setDivider(divider);
+  list.update(divider ? "divider" : "bottom");
+  maybeRead();
+}
+
+/** The direct chat on screen got its conversation (the first message made it, or the inbox named it). */
+function adopt(id) {
+  route.id = id;
+  shown.id = id;
+  list.id = id;
+  state.setView(id);
+  state.open(id);
+  sidebar.setCurrent({ id, peer: route.peer });
+  renderHeader();
+}
+
+// --- the header -------------------------------------------------------------------------
+
+function renderHeader() {
+  const conv = currentConv();
+  const group = conv ? conv.isGroup : route.kind === "conversation" && config.route.kind === "group";
+  const name = conv?.name ?? (route.peer || config.route.name);
+  ui.name.textContent = name;
+  ui.avatar.firstChild.textContent = [...name][0]?.toUpperCase() ?? "?";
+  ui.avatar.classList.toggle("group", Boolean(group));
+  ui.avatar.dataset.avatar = name;
+  paintAvatars(ui.chatHead);
+  ui.composerLabel.textContent = `Message to ${name}`;
+  ui.input.placeholder = `Message ${name}`;
+  ui.scroller.setAttribute("aria-label", `Messages with ${name}`);
+  ui.historyStart.textContent = group ? `This is the beginning of ${name}.` : `This is the beginning of your conversation with ${name}.`;
+  ui.membersOpen.hidden = !group;
+  let line;
+  let online = false;
+  if (group && conv) {
+    const members = conv.members.list().map((m) => m.username).sort();
+    line = members.length && conv.members.complete ? names(members.map((m) => (m === me ? "you" : m))) : `${conv.member_count} members`;
+  } else {
+    const peer = conv?.peer?.username ?? route.peer;
+    const p = conv?.peer ?? state.presence.get(peer) ?? { online: false, last_seen: null };
+    online = Boolean(p.online);
+    line = presenceText(online, p.last_seen);
+  }
+  // The line is a live region: only a change should be read out.
+  if (ui.presence.textContent !== line) ui.presence.textContent = line;
+  ui.presence.classList.toggle("online", online);
+  ui.presenceDot.classList.toggle("online", online);
+  document.title = `${name} · LinkUp`;
+  renderTitle();
+}
+
+function renderTyping() {
+  const conv = currentConv();
+  const users = conv ? state.typingIn(conv.id) : [];
+  const text = typingText(users);
+  if (ui.typing.textContent !== text) ui.typing.textContent = text;
+}
+
+/** A group I left or was removed from: its history stays, the composer goes. */
+function renderClosed() {
+  const conv = currentConv();
+  const closed = Boolean(conv && !conv.isMember);
+  ui.composer.hidden = closed;
+  ui.closed.hidden = !closed;
+  if (closed) {
+    const last = conv.log.get(conv.left_seq);
+    ui.closed.textContent = last?.kind === "member_removed" ? `${last.sender} removed you from this group.` : "You are no longer a member of this group.";
+  }
 }
 
 function renderHistoryTop() {
-  ui.loadOlder.hidden = !cursorReady || !hasOlder;
-  ui.loadOlder.disabled = historyRequest !== null;
-  ui.loadOlder.textContent = historyRequest === "older" ? "Loading…" : "Load older messages";
-  ui.historyStart.hidden = !cursorReady || hasOlder || list.size === 0;
+  const conv = currentConv();
+  const loaded = Boolean(conv?.historyLoaded);
+  ui.loadOlder.hidden = !loaded || !conv.log.hasOlder;
+  ui.loadOlder.disabled = Boolean(conv?.historyLoading);
+  ui.loadOlder.textContent = conv?.historyLoading && loaded ? "Loading…" : "Load older messages";
+  ui.historyStart.hidden = route.id === null ? true : !loaded || conv.log.hasOlder || list.size === 0;
+}
+
+const baseTitle = () => (route.kind === "inbox" ? "Messages · LinkUp" : `${currentConv()?.name ?? route.peer ?? config.route.name} · LinkUp`);
+
+function renderTitle() {
+  const total = state.totalUnread();
+  document.title = total ? `(${total}) ${baseTitle()}` : baseTitle();
+}
+
+function renderJump() {
+  const far = ui.scroller.scrollHeight - ui.scroller.scrollTop - ui.scroller.clientHeight > 200;
+  ui.jump.hidden = ui.chat.hidden || !far;
+  const unread = route.id === null ? 0 : state.unread(route.id);
+  ui.jumpCount.hidden = !unread;
+  ui.jumpCount.textContent = unread > 99 ? "99+" : String(unread);
+  ui.jump.setAttribute("aria-label", unread ? `Jump to latest, ${unread} unread` : "Jump to latest");
+}
+
+// --- the parts --------------------------------------------------------------------------
+
+const sidebar = new ConversationList(ui.sidebarList, {
+  state,
+  empty: ui.sidebarEmpty,
+  loading: ui.sidebarLoading,
+  onOpen: (url) => navigate(url),
+});
+
+const list = new MessageList({
+  list: ui.messages,
+  scroller: ui.scroller,
+  onRetry: (clientId) => {
+    state.retry(clientId);
+    ui.input.focus();
+  },
+  onDiscard: (clientId) => {
+    state.discard(clientId);
+    announce("Message deleted");
+    ui.input.focus();
+  },
+  onVisibleChange: () => maybeRead(),
+});
+
+let sidebarSoon = null;
+function renderSidebarSoon() {
+  if (sidebarSoon !== null) return;
+  sidebarSoon = setTimeout(() => {
+    sidebarSoon = null;
+    sidebar.render();
+  }, 0);
+}
+
+new PeopleSearch({
+  input: $("#people-q"),
+  results: $("[data-people-results]"),
+  status: $("[data-people-status]"),
+  form: $("[data-people-search]"),
+});
+$("[data-people-results]").addEventListener("click", (event) => {
+  const link = event.target.closest("a[data-username]");
+  if (!link || event.metaKey || event.ctrlKey || event.shiftKey) return;
+  event.preventDefault();
+  $("#people-q").value = "";
+  link.closest("ul").hidden = true;
+  navigate(link.getAttribute("href"));
+});
+
+/** A group made over the socket, or over HTTP when there is none. */
+async function createGroup(title, members) {
+  if (state.connected) return state.createGroup(title, members);
+  const clientId = state.outbox.makeId();
+  const { status, body } = await postJSON("/messages/api/conversations", { title, members, client_id: clientId });
+  if ((status === 200 || status === 201) && body?.conversation) {
+    state.acknowledged(clientId, body.event, body.conversation);
+    return body;
+  }
+  throw new RequestError(body?.code ?? "server_error", body?.detail ?? "");
+}
+
+const newGroup = new NewGroupDialog($("[data-new-group]"), {
+  state,
+  me,
+  create: createGroup,
+  onCreated: (id) => {
+    const conv = state.get(id);
+    navigate(conv ? conversationUrl(conv) : `/messages/c/${id}/`);
+    announce("Group created");
+  },
+});
+$("[data-new-group-open]").addEventListener("click", (event) => newGroup.open(event.currentTarget));
+
+const membersDialog = new MembersDialog($("[data-members-dialog]"), {
+  state,
+  onLeft: () => announce("You left the group"),
+});
+ui.membersOpen.addEventListener("click", (event) => membersDialog.open(route.id, event.currentTarget));
+
+ui.back.addEventListener("click", (event) => {
+  if (event.metaKey || event.ctrlKey || event.shiftKey) return;
+  event.preventDefault();
+  navigate(config.inbox_url);
+});
+
+// --- what the state says --------------------------------------------------------------------
+
+state.on("inbox", () => {
+  renderSidebarSoon();
+  if (route.kind === "direct" && route.id === null) {
+    const conv = state.direct(route.peer);
+    if (conv) adopt(conv.id);
+  }
+});
+
+state.on("timeline", ({ id, fresh, live }) => {
+  if (route.kind === "direct" && route.id === null && state.get(id)?.peer?.username === route.peer) adopt(id);
+  if (id !== route.id) return;
+  const theirs = fresh.filter((e) => e.kind === "message" && e.sender !== me);
+  if (live && theirs.length && !list.dividerSeq && !focused() && shown.opened) {
+    // Came while the reader was away: mark where they stopped.
+    list.setDivider(theirs[0].seq);
+  }
+  if (shown.opened) list.update(fresh.some((e) => e.sender === me && e.kind === "message") ? "bottom" : "auto");
+  else openAtDivider();
+  if (live) for (const e of theirs) announce(`${e.sender}: ${String(e.content).slice(0, 140)}`);
+  if (fresh.some((e) => e.kind !== "message")) {
+    renderHeader();
+    renderClosed();
+  }
+  renderTyping();
+  renderHistoryTop();
+  renderJump();
+  maybeRead();
+});
+
+state.on("history", ({ id }) => {
+  if (id !== route.id) return;
+  if (!shown.opened) openAtDivider();
+  else if (olderRequested) {
+    olderRequested = false;
+    list.update("prepend");
+  }
+  renderHistoryTop();
+  requestAnimationFrame(maybeLoadOlder);
+});
+
+state.on("receipts", ({ id }) => {
+  if (id === route.id) list.update("keep");
+  renderSidebarSoon();
+});
+
+state.on("members", ({ id }) => {
+  if (id === route.id) {
+    renderHeader();
+    list.update("keep");
+  }
+});
+
+state.on("conversation", ({ id }) => {
+  if (id === route.id) {
+    if (!shown.opened) openAtDivider();
+    renderHeader();
+    renderClosed();
+  }
+  renderSidebarSoon();
+});
+
+state.on("removed", ({ id }) => {
+  if (id === route.id) {
+    renderClosed();
+    renderTyping();
+  }
+});
+
+state.on("typing", ({ id }) => {
+  if (id === null || id === route.id) renderTyping();
+  renderSidebarSoon();
+});
+
+state.on("presence", () => {
+  if (route.id === null || !currentConv()?.isGroup) renderHeader();
+  renderSidebarSoon();
+});
+
+state.on("outbox", ({ id, entry }) => {
+  if (id === route.id || (id === null && route.peer !== null)) list.update(entry && entry.state === "pending" ? "bottom" : "keep");
+});
+
+state.on("failed", () => announce("A message could not be sent. Use Retry to send it again."));
+
+state.on("unread", () => {
+  renderTitle();
+  renderJump();
+});
+
+state.on("problem", ({ frame }) => console.warn("LinkUp:", frame.code, frame.detail));
+
+// --- reading -------------------------------------------------------------------------------
+
+function focused() {
+  return document.visibilityState === "visible" && document.hasFocus();
+}
+
+/** Everything on screen in a visible, focused window is read (up to the contiguous cursor). */
+function maybeRead() {
+  const conv = currentConv();
+  if (!conv || ui.chat.hidden || !shown.opened || !focused() || !conv.log.anchored) return;
+  const upTo = Math.min(list.highestVisibleSeq(), conv.log.cursor);
+  if (upTo > conv.read_seq) state.markRead(conv.id, upTo);
+}
+
+document.addEventListener("visibilitychange", () => {
+  state.setView(route.id, { visible: document.visibilityState === "visible" });
+  maybeRead();
+});
+window.addEventListener("focus", maybeRead);
+
+// --- older messages, jump to latest ------------------------------------------------------------
+
+let olderRequested = false;
+
+function loadOlder() {
+  const conv = currentConv();
+  if (!conv || !conv.historyLoaded || !conv.log.hasOlder || conv.historyLoading) return;
+  olderRequested = true;
+  state.loadHistory(conv.id).then((ok) => {
+    if (!ok) olderRequested = false;
+    renderHistoryTop();
+  });
+  renderHistoryTop();
 }
 
 function maybeLoadOlder() {
-  if (!cursorReady || !hasOlder || historyRequest) return;
-  if (ui.scroller.scrollTop < 150) loadHistory("older");
+  if (ui.scroller.scrollTop < 150) loadOlder();
 }
 
-// --- Sending --------------------------------------------------------------------
+ui.loadOlder.addEventListener("click", loadOlder);
+new IntersectionObserver((entries) => {
+  if (entries.some((e) => e.isIntersecting)) maybeLoadOlder();
+}, { root: ui.scroller, rootMargin: "150px 0px 0px 0px" }).observe(ui.historyTop);
 
-function sendEntry(entry) {
-  return socket.send({ type: "message", content: entry.content, client_id: entry.client_id });
-}
-
-function send(content) {
-  const entry = outbox.add(content);
-  list.addPending(entry, { scroll: "bottom" });
-  stopTyping(false);
-  if (!sendEntry(entry) && socket.state === "offline") runFallback();
-}
-
-function flushOutbox() {
-  for (const entry of outbox.pending()) sendEntry(entry);
-}
-
-function retry(clientId) {
-  const entry = outbox.update(clientId, { state: "pending", error: null });
-  if (!entry) return;
-  list.setPendingState(clientId, "pending");
-  if (!sendEntry(entry) && socket.state === "offline") runFallback();
+ui.scroller.addEventListener("scroll", () => renderJump(), { passive: true });
+ui.jump.addEventListener("click", () => {
+  list.scrollToBottom();
+  renderJump();
   ui.input.focus();
-}
+});
 
-function discard(clientId) {
-  outbox.remove(clientId);
-  list.discardPending(clientId);
-  announce("Message deleted");
-  ui.input.focus();
-}
-
-function fail(clientId, code) {
-  if (!outbox.update(clientId, { state: "failed", error: code })) return;
-  list.setPendingState(clientId, "failed", code);
-  announce("A message could not be sent. Use Retry to send it again.");
-}
-
-// --- The HTTP fallback, while the socket cannot be had --------------------------
-
-let fallbackTimer = null;
-let fallbackRunning = false;
-
-/** A history page: the newest, ``before`` a seq (newest first) or ``after`` one (oldest first). */
-async function httpHistory({ before = null, after = null } = {}) {
-  const query = new URLSearchParams({ limit: String(PAGE) });
-  if (before !== null) query.set("before", String(before));
-  if (after !== null) query.set("after", String(after));
-  const { ok, body } = await getJSON(`${config.history_url}?${query}`);
-  if (!ok || !body) throw new Error("history unavailable");
-  return body;
-}
-
-/** Everything after the cursor, page by page, like sync does over the socket. */
-async function httpCatchUp() {
-  let after = cursor;
-  for (let page = 0; page < 10; page += 1) {
-    const { messages, has_more: hasMore } = await httpHistory({ after });
-    receive(messages);
-    if (!hasMore || !messages.length) return;
-    after = messages.reduce((high, m) => Math.max(high, m.seq), after);
-  }
-}
-
-async function httpFlush() {
-  for (const entry of outbox.pending()) {
-    if (socket.isReady) return;
-    const { status, body } = await postJSON(config.send_url, { content: entry.content, client_id: entry.client_id });
-    if ((status === 200 || status === 201) && body?.message) receive([body.message], { scroll: "bottom" });
-    else if (status >= 400) fail(entry.client_id, body?.code ?? (status === 429 ? "rate_limited" : "server_error"));
-  }
-}
-
-async function runFallback() {
-  if (fallbackRunning || socket.isReady) return;
-  fallbackRunning = true;
-  try {
-    if (!cursorReady) onHistoryPage("initial", await httpHistory());
-    else await httpCatchUp();
-    await httpFlush();
-  } catch {
-    // The server cannot be reached at all: the outbox keeps everything.
-  } finally {
-    fallbackRunning = false;
-  }
-}
-
-function startFallback() {
-  if (fallbackTimer) return;
-  runFallback();
-  fallbackTimer = setInterval(runFallback, FALLBACK_EVERY_MS);
-}
-
-function stopFallback() {
-  clearInterval(fallbackTimer);
-  fallbackTimer = null;
-}
-
-// --- Read receipts ----------------------------------------------------------------
-
-function maybeSendRead() {
-  if (document.visibilityState !== "visible" || !document.hasFocus()) return;
-  const upTo = list.unreadVisiblePeerSeq();
-  if (upTo > lastReadSent && socket.send({ type: "read", up_to: upTo })) lastReadSent = upTo;
-}
-
-document.addEventListener("visibilitychange", maybeSendRead);
-window.addEventListener("focus", maybeSendRead);
-
-// --- Typing -----------------------------------------------------------------------
+// --- sending and typing -----------------------------------------------------------------------
 
 let typingOn = false;
 let typingSentAt = 0;
 let typingIdle = null;
-let typingShown = null;
 
 function startTyping() {
+  if (route.id === null) return;
   const now = Date.now();
-  if ((!typingOn || now - typingSentAt > TYPING_REFRESH_MS) && socket.send({ type: "typing", is_typing: true })) {
+  if ((!typingOn || now - typingSentAt > TYPING_REFRESH_MS) && state.typing(route.id, true)) {
     typingOn = true;
     typingSentAt = now;
   }
@@ -301,114 +532,9 @@ function startTyping() {
 
 function stopTyping(tell = true) {
   clearTimeout(typingIdle);
-  if (typingOn && tell) socket.send({ type: "typing", is_typing: false });
+  if (typingOn && tell && route.id !== null) state.typing(route.id, false);
   typingOn = false;
 }
-
-function showTyping(isTyping) {
-  clearTimeout(typingShown);
-  ui.typing.textContent = isTyping ? `${peer} is typing…` : "";
-  if (isTyping) typingShown = setTimeout(() => showTyping(false), TYPING_SHOWN_MS);
-}
-
-// --- Presence and connection state ------------------------------------------------
-
-function renderPresence() {
-  // The line is a live region: only a change should be read out.
-  const text = presenceText(presence.online, presence.last_seen);
-  if (ui.presence.textContent !== text) ui.presence.textContent = text;
-  ui.presence.classList.toggle("online", presence.online);
-  ui.presenceDot.classList.toggle("online", presence.online);
-}
-
-const CONNECTION_TEXT = {
-  connecting: ["Connecting…", "Connecting to LinkUp"],
-  connected: ["Connected", "Messages are sent and received live"],
-  reconnecting: ["Reconnecting…", "The connection dropped; trying again. Your messages wait in the outbox."],
-  offline: ["Offline", "No live connection. Messages are kept and sent as soon as the server can be reached."],
-};
-
-function renderConnection(state) {
-  const [text, title] = CONNECTION_TEXT[state];
-  ui.connection.dataset.state = state;
-  ui.connection.title = title;
-  ui.connectionText.textContent = text;
-}
-
-socket.addEventListener("state", ({ detail: { state } }) => {
-  renderConnection(state);
-  if (state !== "connected") {
-    syncing = false;
-    clearTimeout(errorRetry);
-    if (historyViaSocket) {
-      historyRequest = null;
-      historyViaSocket = false;
-    }
-    stopTyping(false);
-    showTyping(false);
-    renderHistoryTop();
-  }
-  if (state === "offline") startFallback();
-  else if (state === "connected") stopFallback();
-});
-
-socket.addEventListener("ready", ({ detail: { frame } }) => {
-  presence = { online: frame.peer.online, last_seen: frame.peer.last_seen };
-  serverLastSeq = frame.last_seq;
-  lastReadSent = 0;
-  renderPresence();
-  if (!cursorReady) loadHistory("initial");
-  else requestSync();
-  flushOutbox();
-  maybeSendRead();
-  // The socket has made the conversation if this is its first visit: list it.
-  if (sidebar) sidebar.refreshSoon();
-});
-
-socket.addEventListener("frame", ({ detail: { frame } }) => {
-  switch (frame.type) {
-    case "message":
-      receive([frame.message], { live: true });
-      break;
-    case "ack":
-      receive([frame.message]);
-      break;
-    case "sync":
-      onSyncPage(frame);
-      break;
-    case "history": {
-      const kind = historyRequest ?? "older";
-      historyRequest = null;
-      historyViaSocket = false;
-      onHistoryPage(kind, frame);
-      break;
-    }
-    case "status":
-      list.applyStatus(frame);
-      if (sidebar) sidebar.refreshSoon();
-      break;
-    case "typing":
-      if (frame.user === peer) showTyping(frame.is_typing);
-      break;
-    case "presence":
-      if (frame.user === peer) {
-        presence = { online: frame.online, last_seen: frame.last_seen };
-        renderPresence();
-      }
-      break;
-    case "error":
-      if (frame.client_id && outbox.get(frame.client_id)) fail(frame.client_id, frame.code);
-      else {
-        console.warn("LinkUp:", frame.code, frame.detail);
-        onRequestError();
-      }
-      break;
-    default:
-      break;
-  }
-});
-
-// --- Composer -----------------------------------------------------------------------
 
 const codePoints = (text) => [...text].length;
 
@@ -418,11 +544,12 @@ function autoGrow() {
 }
 
 function renderCounter() {
+  const max = state.limits.max_length ?? config.max_length;
   const length = codePoints(ui.input.value);
-  const near = length > config.max_length - 200;
+  const near = length > max - 200;
   ui.counter.hidden = !near;
-  ui.counter.textContent = near ? `${length} / ${config.max_length}` : "";
-  ui.counter.classList.toggle("over", length > config.max_length);
+  ui.counter.textContent = near ? `${length} / ${max}` : "";
+  ui.counter.classList.toggle("over", length > max);
 }
 
 ui.input.addEventListener("input", () => {
@@ -444,35 +571,105 @@ ui.input.addEventListener("blur", () => { if (!ui.input.value.trim()) stopTyping
 ui.composer.addEventListener("submit", (event) => {
   event.preventDefault();
   const content = ui.input.value;
+  const max = state.limits.max_length ?? config.max_length;
   if (!content.trim()) return;
-  if (codePoints(content) > config.max_length) {
-    announce(`That message is too long: at most ${config.max_length} characters.`);
+  if (codePoints(content) > max) {
+    announce(`That message is too long: at most ${max} characters.`);
     return;
   }
   ui.input.value = "";
   autoGrow();
   renderCounter();
-  send(content);
+  stopTyping(false);
+  state.sendMessage(route.id !== null ? { conversation: route.id } : { to: route.peer }, content);
+  list.update("bottom");
   ui.input.focus();
 });
 
-// --- Older messages -------------------------------------------------------------------
+// --- the connection, and the end of the session ---------------------------------------------
 
-ui.loadOlder.addEventListener("click", () => loadHistory("older"));
-new IntersectionObserver((entries) => {
-  if (entries.some((e) => e.isIntersecting)) maybeLoadOlder();
-}, { root: ui.scroller, rootMargin: "150px 0px 0px 0px" }).observe(ui.historyTop);
+const CONNECTION_TEXT = {
+  connecting: ["Connecting…", "Connecting to LinkUp"],
+  connected: ["Connected", "Messages are sent and received live"],
+  reconnecting: ["Reconnecting…", "The connection dropped; trying again. Your messages wait in the outbox."],
+  offline: ["Offline", "No live connection. Messages are kept and sent as soon as the server can be reached."],
+  "signed-out": ["Signed out", "Your session ended. Sign in again; your unsent messages are kept."],
+};
 
-// --- Start --------------------------------------------------------------------------
-
-for (const entry of outbox.all()) list.addPending(entry);
-renderPresence();
-renderConnection("connecting");
-setInterval(() => { renderPresence(); list.refreshLabels(); }, 30000);
-if (sidebar) {
-  sidebar.render(JSON.parse(document.getElementById("conversations-data").textContent));
-  sidebar.live();
+function renderConnection(socketState) {
+  const shownState = sessionEnded ? "signed-out" : socketState;
+  const [text, title] = CONNECTION_TEXT[shownState];
+  ui.connection.dataset.state = shownState;
+  ui.connection.title = title;
+  ui.connectionText.textContent = text;
 }
+
+function signedOut() {
+  if (sessionEnded) return;
+  sessionEnded = true;
+  fallback.stop();
+  state.disconnected();
+  ui.signedOut.hidden = false;
+  renderConnection(socket.state);
+  announce("You were signed out. Sign in again to send and receive messages.");
+}
+
+let lastProbe = 0;
+
+/** A handshake that did not go through: the server is down, or the session ended. Ask over HTTP which. */
+async function probeSession() {
+  const now = Date.now();
+  if (now - lastProbe < SESSION_PROBE_MS) return;
+  lastProbe = now;
+  try {
+    const { status, body } = await getJSON("/messages/api/conversations?limit=1");
+    if (status === 403 && body?.code === "forbidden") signedOut();
+  } catch {
+    // The server cannot be reached: that is "offline", not "signed out".
+  }
+}
+
+socket.addEventListener("closed", ({ detail: { code, wasReady } }) => {
+  if (code === 4401) signedOut();
+  else if (!wasReady) probeSession();
+});
+
+socket.addEventListener("state", ({ detail: { state: socketState } }) => {
+  if (socketState !== "connected") {
+    state.disconnected();
+    stopTyping(false);
+    renderTyping();
+  }
+  if (socketState === "offline" && !sessionEnded) fallback.start();
+  else if (socketState === "connected") fallback.stop();
+  renderConnection(socketState);
+});
+
+socket.addEventListener("ready", ({ detail: { frame } }) => {
+  if (sessionEnded) {
+    sessionEnded = false;
+    ui.signedOut.hidden = true;
+  }
+  if (frame.user?.username && frame.user.username !== me) {
+    // Someone else signed in in this browser: this page belongs to the last user.
+    location.reload();
+    return;
+  }
+  state.handle(frame);
+  renderConnection("connected");
+  maybeRead();
+});
+
+socket.addEventListener("frame", ({ detail: { frame } }) => state.handle(frame));
+
+// --- start ------------------------------------------------------------------------------------
+
+renderConnection("connecting");
+setInterval(() => {
+  if (route.kind !== "inbox") renderHeader();
+  list.refreshLabels();
+  renderSidebarSoon();
+}, 30000);
+show();
+sidebar.render();
 socket.start();
-// On a phone, focusing would pop the keyboard over the conversation.
-if (window.matchMedia("(min-width: 860px)").matches) ui.input.focus();

@@ -1,112 +1,142 @@
-// The list of conversations (inbox page and the chat page's sidebar): peer with
-// online dot, last message preview with ticks, unread badge. It refreshes from
-// /messages/api/conversations when the notification bell hears something, when
-// the tab comes back, and every 30 s for presence.
+// The sidebar: every conversation of the user, most recently active first,
+// live from the protocol state (no polling): name, online dot for a direct
+// peer, last message preview with ticks for mine, "… is typing", unread
+// badge. Rows are kept by conversation and updated in place, so a keyboard
+// user's focus and a screen reader's place survive every update.
 
-import { getJSON } from "./api.js";
 import { avatar, h, icon } from "./dom.js";
+import { previewText, typingText } from "./protocol/text.js";
 import { fullStamp, listStamp, presenceText } from "./time.js";
 
-const API = "/messages/api/conversations";
-const EVERY_MS = 30000;
 const STATUS_TEXT = { sent: "Sent", delivered: "Delivered", read: "Read" };
 
-export class ConversationList {
-  constructor(ul, { empty = null, current = null } = {}) {
-    this.ul = ul;
-    this.empty = empty;
-    this.current = current;
-    this.soon = null;
-    this.inFlight = false;
-    this.again = false; // a refresh was asked for while one was running
-  }
-
-  render(rows) {
-    // A keyboard user on a row keeps their place across refreshes.
-    const focused = this.ul.contains(document.activeElement) ? document.activeElement.closest("[data-peer]")?.dataset.peer : null;
-    this.ul.replaceChildren(...rows.map((row) => this.row(row)));
-    if (this.empty) this.empty.hidden = rows.length > 0;
-    if (focused !== null && focused !== undefined) {
-      for (const link of this.ul.querySelectorAll("[data-peer]")) {
-        if (link.dataset.peer === focused) {
-          link.focus();
-          break;
-        }
-      }
-    }
-  }
-
-  row({ peer, url, last_message: last, last_activity: activity, unread }) {
-    const link = h("a", {
-      className: `conversation${unread ? " has-unread" : ""}`,
-      attrs: { href: url, "aria-current": peer.username === this.current ? "page" : null },
-      dataset: { peer: peer.username, unread },
-    });
-    const stamp = last?.created_at ?? activity;
-    const preview = h("span", { className: "conversation-preview" });
-    if (last) {
-      const mine = last.sender !== peer.username;
-      if (mine) {
-        const mark = h("span", { className: `status status-${last.status}`, attrs: { role: "img", "aria-label": STATUS_TEXT[last.status] } });
-        mark.append(icon(last.status));
-        preview.append(mark);
-      }
-      preview.append(h("span", { className: "text", text: `${mine ? "You: " : ""}${firstLine(last.content)}` }));
-    } else {
-      preview.append(h("span", { className: "text", text: "No messages yet" }));
-    }
-    link.append(
-      avatar(peer.username, { online: peer.online }),
-      h("span", { className: "conversation-name" },
-        peer.username,
-        h("span", { className: "visually-hidden", text: `, ${presenceText(peer.online, peer.last_seen)}` })),
-      h("time", { className: "conversation-time", attrs: { datetime: stamp, title: fullStamp(stamp) }, text: listStamp(stamp) }),
-      preview,
-      h("span", { className: "conversation-meta" },
-        unread ? h("span", { className: "badge", dataset: { unreadBadge: "" } },
-          h("span", { attrs: { "aria-hidden": "true" }, text: unread > 99 ? "99+" : unread }),
-          h("span", { className: "visually-hidden", text: `${unread} unread` })) : null),
-    );
-    return h("li", {}, link);
-  }
-
-  async refresh() {
-    if (this.inFlight) {
-      this.again = true;
-      return;
-    }
-    this.inFlight = true;
-    this.again = false;
-    try {
-      // The chat page's own conversation stays listed before its first message.
-      const url = this.current ? `${API}?current=${encodeURIComponent(this.current)}` : API;
-      const { ok, body } = await getJSON(url);
-      if (ok && body) this.render(body.conversations);
-    } catch {
-      // Offline: keep what is shown; the next refresh tries again.
-    } finally {
-      this.inFlight = false;
-      // What changed while this one was on its way may not be in its answer.
-      if (this.again) this.refresh();
-    }
-  }
-
-  refreshSoon(delay = 400) {
-    clearTimeout(this.soon);
-    this.soon = setTimeout(() => this.refresh(), delay);
-  }
-
-  live() {
-    document.addEventListener("linkup:notification", () => this.refreshSoon());
-    document.addEventListener("linkup:unread", () => this.refreshSoon());
-    document.addEventListener("visibilitychange", () => {
-      if (document.visibilityState === "visible") this.refreshSoon(0);
-    });
-    setInterval(() => { if (document.visibilityState === "visible") this.refresh(); }, EVERY_MS);
-    return this;
-  }
+export function conversationUrl(conv) {
+  if (!conv.isGroup && conv.peer) return `/messages/${encodeURIComponent(conv.peer.username)}/`;
+  return `/messages/c/${conv.id}/`;
 }
 
-function firstLine(text) {
-  return text.replace(/\s+/g, " ").trim().slice(0, 160);
+export class ConversationList {
+  constructor(ul, { state, empty, loading, onOpen }) {
+    this.ul = ul;
+    this.state = state;
+    this.empty = empty;
+    this.loading = loading;
+    this.onOpen = onOpen;
+    this.rows = new Map(); // key -> {li, link, signature}
+    this.current = null; // {id, peer}
+  }
+
+  setCurrent(route) {
+    this.current = route;
+    this.render();
+  }
+
+  render() {
+    const state = this.state;
+    const convs = state.sortedInbox();
+    const items = convs.map((conv) => ({ key: `c${conv.id}`, conv }));
+    // A direct chat opened but not started yet is listed in its own page's sidebar.
+    const cur = this.current;
+    if (cur?.peer && !state.direct(cur.peer)) items.unshift({ key: `p${cur.peer}`, conv: null, peer: cur.peer });
+    const keep = new Set();
+    const desired = [];
+    for (const item of items) {
+      keep.add(item.key);
+      let row = this.rows.get(item.key);
+      if (!row) {
+        const link = h("a", { className: "conversation", on: { click: (event) => this.click(event, link) } });
+        row = { li: h("li", {}, link), link, signature: null };
+        this.rows.set(item.key, row);
+      }
+      this.fill(row, item);
+      desired.push(row.li);
+    }
+    for (const [key, row] of this.rows) {
+      if (!keep.has(key)) {
+        row.li.remove();
+        this.rows.delete(key);
+      }
+    }
+    let cursor = this.ul.firstChild;
+    for (const li of desired) {
+      if (li === cursor) {
+        cursor = cursor.nextSibling;
+        continue;
+      }
+      this.ul.insertBefore(li, cursor);
+    }
+    this.empty.hidden = desired.length > 0 || !state.inbox.loaded;
+    this.loading.hidden = state.inbox.loaded || desired.length > 0;
+  }
+
+  click(event, link) {
+    if (event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+    event.preventDefault();
+    this.onOpen(link.getAttribute("href"));
+  }
+
+  fill(row, { conv, peer }) {
+    const state = this.state;
+    const me = state.me;
+    const current = this.current && ((conv && this.current.id === conv.id) || (!conv && this.current.peer === peer)
+      || (conv && !conv.isGroup && this.current.id === null && this.current.peer === conv.peer?.username));
+    let model;
+    if (conv) {
+      const typing = state.typingIn(conv.id);
+      const last = conv.last_message;
+      const mine = last && last.sender === me;
+      model = {
+        href: conversationUrl(conv),
+        name: conv.name,
+        group: conv.isGroup,
+        peer: conv.isGroup ? null : conv.peer?.username ?? null,
+        online: !conv.isGroup && Boolean(conv.peer?.online),
+        lastSeen: conv.peer?.last_seen ?? null,
+        stamp: last?.created_at ?? conv.last_activity,
+        preview: typing.length ? (conv.isGroup ? typingText(typing) : "typing…") : previewText(conv, me),
+        typing: typing.length > 0,
+        status: mine ? state.statusOf(conv.id, last)?.status ?? "sent" : null,
+        unread: state.unread(conv),
+        left: !conv.isMember,
+        muted: Boolean(conv.muted_until),
+        current,
+        id: conv.id,
+      };
+    } else {
+      model = { href: `/messages/${encodeURIComponent(peer)}/`, name: peer, group: false, peer, online: Boolean(state.presence.get(peer)?.online), lastSeen: null, stamp: null, preview: "No messages yet", typing: false, status: null, unread: 0, left: false, muted: false, current, id: "" };
+    }
+    const signature = JSON.stringify(model);
+    if (signature === row.signature) return;
+    row.signature = signature;
+    const link = row.link;
+    link.className = `conversation${model.unread ? " has-unread" : ""}${model.group ? " group" : ""}${model.typing ? " is-typing" : ""}`;
+    link.setAttribute("href", model.href);
+    if (model.current) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+    if (model.peer) link.dataset.peer = model.peer;
+    else delete link.dataset.peer;
+    link.dataset.conversation = String(model.id);
+    link.dataset.unread = String(model.unread);
+
+    const preview = h("span", { className: "conversation-preview" });
+    if (model.status && !model.typing) {
+      const mark = h("span", { className: `status status-${model.status}`, attrs: { role: "img", "aria-label": STATUS_TEXT[model.status] } });
+      mark.append(icon(model.status));
+      preview.append(mark);
+    }
+    preview.append(h("span", { className: "text", text: model.preview }));
+    const extra = [];
+    if (model.peer) extra.push(`, ${presenceText(model.online, model.lastSeen)}`);
+    if (model.left) extra.push(", you are no longer a member");
+    link.replaceChildren(
+      avatar(model.name, { online: model.online, group: model.group }),
+      h("span", { className: "conversation-name" }, model.name, extra.length ? h("span", { className: "visually-hidden", text: extra.join("") }) : null),
+      model.stamp ? h("time", { className: "conversation-time", attrs: { datetime: model.stamp, title: fullStamp(model.stamp) }, text: listStamp(model.stamp) }) : h("span", { className: "conversation-time" }),
+      preview,
+      h("span", { className: "conversation-meta" },
+        model.unread ? h("span", { className: "badge", dataset: { unreadBadge: "" } },
+          h("span", { attrs: { "aria-hidden": "true" }, text: model.unread > 99 ? "99+" : model.unread }),
+          h("span", { className: "visually-hidden", text: `${model.unread} unread` })) : null),
+    );
+  }
 }

@@ -62,8 +62,8 @@ function avatarHue(name) {
   return HUES[hash % HUES.length];
 }
 
-export function avatar(name, { online = false, small = false } = {}) {
-  const el = h("span", { className: small ? "avatar small" : "avatar", attrs: { "aria-hidden": "true" } },
+export function avatar(name, { online = false, small = false, group = false } = {}) {
+  const el = h("span", { className: `avatar${small ? " small" : ""}${group ? " group" : ""}`, attrs: { "aria-hidden": "true" } },
     [...name][0]?.toUpperCase() ?? "?");
   el.style.setProperty("--hue", avatarHue(name));
   el.append(h("span", { className: online ? "dot online" : "dot" }));

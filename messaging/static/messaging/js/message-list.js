@@ -1,236 +1,143 @@
-// The conversation on screen: confirmed messages in seq order, then the
-// outbox's pending ones; day separators, local times, ticks, failed-message
-// actions, scroll keeping, and which of the peer's messages are visible.
+// The conversation on screen: events in seq order (messages as bubbles,
+// membership/rename/role events as system lines), then the outbox's unsent
+// messages; day separators, the "New messages" divider, local times, ticks
+// and "Read by k of n" (names on hover and focus) for my messages, Retry and
+// Delete for a refused one, scroll keeping, and which events are visible.
 // Content is only ever set with textContent.
 
 import { h, icon } from "./dom.js";
+import { names, readByText, systemText } from "./protocol/text.js";
 import { dayKey, dayLabel, fullStamp, timeOfDay } from "./time.js";
 
-const RANK = { sent: 1, delivered: 2, read: 3 };
 const STATUS_TEXT = { pending: "Sending", sent: "Sent", delivered: "Delivered", read: "Read", failed: "Not sent" };
 const FAILURE_TEXT = {
   rate_limited: "Not sent: you're sending too fast.",
   server_error: "Not sent: the server had a problem.",
   too_large: "Not sent: the message is too long.",
   invalid_frame: "Not sent: the server refused it.",
-  forbidden: "Not sent: please sign in again.",
+  forbidden: "Not sent: you can no longer write here.",
+  not_found: "Not sent: that conversation is gone.",
 };
+const NEAR_BOTTOM_PX = 80;
 
 export class MessageList {
-  constructor({ list, scroller, me, onRetry, onDiscard, onVisibleChange }) {
+  constructor({ list, scroller, onRetry, onDiscard, onVisibleChange }) {
     this.list = list;
     this.scroller = scroller;
-    this.me = me;
     this.onRetry = onRetry;
     this.onDiscard = onDiscard;
     this.onVisibleChange = onVisibleChange;
-    this.bySeq = new Map(); // seq -> {message, el}
-    this.seqs = []; // the keys of bySeq, ascending
-    this.oldestSeq = null; // the lowest seq shown, or null
-    this.highestSeq = 0; // the highest seq shown, or 0
-    this.pending = new Map(); // client_id -> {entry, el}
-    this.separators = new Map(); // day key -> element
-    this.visiblePeerSeqs = new Set();
     this.observer = new IntersectionObserver((entries) => this.onIntersect(entries), { root: scroller, threshold: 0.01 });
+    this.divider = h("li", { className: "unread-divider", attrs: { role: "separator", "aria-label": "New messages" } },
+      h("span", { text: "New messages" }));
+    this.reset(null, null);
   }
 
-  // --- queries ---------------------------------------------------------------
+  /** Show another conversation (or none): forget every node of the last one. */
+  reset(state, id) {
+    this.state = state;
+    this.id = id;
+    this.items = new Map(); // seq -> {event, el, signature}
+    this.pending = new Map(); // client_id -> {entry, el, signature}
+    this.separators = new Map(); // day key -> element
+    this.visible = new Set();
+    this.dividerSeq = null;
+    this.observer.disconnect();
+    this.list.replaceChildren();
+  }
 
   get size() {
-    return this.bySeq.size;
+    return this.items.size;
   }
 
-  hasSeq(seq) {
-    return this.bySeq.has(seq);
-  }
-
-  /** The highest seq of a visible message from the peer that is not read yet, or 0. */
-  unreadVisiblePeerSeq() {
+  /** The highest seq on screen now, or 0. */
+  highestVisibleSeq() {
     let high = 0;
-    for (const seq of this.visiblePeerSeqs) {
-      const item = this.bySeq.get(seq);
-      if (item && item.message.status !== "read" && seq > high) high = seq;
-    }
+    for (const seq of this.visible) if (seq > high) high = seq;
     return high;
   }
 
-  // --- changes ---------------------------------------------------------------
-
-  /** Add or update confirmed messages (from any source); a pending twin is replaced in place. */
-  upsert(messages, { scroll = "auto" } = {}) {
-    let added = 0;
-    for (const message of messages) {
-      const known = this.bySeq.get(message.seq);
-      if (known) {
-        const was = known.message.status;
-        known.message = mergeStatus(known.message, message);
-        if (known.message.status !== was) this.paint(known);
-        continue;
-      }
-      const twin = message.sender === this.me ? this.pending.get(message.client_id) : null;
-      if (twin) this.pending.delete(message.client_id);
-      const item = { message, el: twin?.el ?? h("li", { className: "message" }) };
-      this.bySeq.set(message.seq, item);
-      this.addSeq(message.seq);
-      this.paint(item);
-      if (message.sender !== this.me) this.observer.observe(item.el);
-      added += 1;
-    }
-    if (added) this.render(scroll);
-    return added;
+  atBottom() {
+    const s = this.scroller;
+    return s.scrollHeight - s.scrollTop - s.clientHeight < NEAR_BOTTOM_PX;
   }
 
-  addSeq(seq) {
-    const seqs = this.seqs;
-    if (!seqs.length || seq > seqs[seqs.length - 1]) {
-      seqs.push(seq);
-    } else {
-      // Binary search for the first seq above it (live messages take the branch above).
-      let low = 0;
-      let high = seqs.length;
-      while (low < high) {
-        const mid = (low + high) >> 1;
-        if (seqs[mid] < seq) low = mid + 1;
-        else high = mid;
-      }
-      seqs.splice(low, 0, seq);
-    }
-    this.oldestSeq = seqs[0];
-    this.highestSeq = seqs[seqs.length - 1];
+  /** Where "New messages" goes (fixed while the chat stays open), or null. */
+  setDivider(seq) {
+    this.dividerSeq = seq;
   }
 
-  addPending(entry, { scroll = "bottom" } = {}) {
-    if (this.pending.has(entry.client_id)) return;
-    const item = { entry, el: h("li", { className: "message" }) };
-    this.pending.set(entry.client_id, item);
-    this.paint(item);
-    this.render(scroll);
-  }
-
-  setPendingState(clientId, state, error = null) {
-    const item = this.pending.get(clientId);
-    if (!item) return;
-    item.entry = { ...item.entry, state, error };
-    this.paint(item);
-  }
-
-  discardPending(clientId) {
-    const item = this.pending.get(clientId);
-    if (!item) return;
-    this.pending.delete(clientId);
-    item.el.remove();
-    this.render("keep");
-  }
-
-  /** A ``status`` frame: messages to ``by`` up to ``up_to`` moved forward. */
-  applyStatus({ status, up_to: upTo, by }) {
-    for (const item of this.bySeq.values()) {
-      const m = item.message;
-      if (m.seq > upTo || m.recipient !== by) continue;
-      if ((RANK[status] ?? 0) > (RANK[m.status] ?? 0)) {
-        item.message = { ...m, status };
-        this.paint(item);
-      }
-    }
-  }
-
-  // --- drawing ---------------------------------------------------------------
-
-  paint(item) {
-    const { el } = item;
-    // "first" (the first of a run by one sender) is render()'s to set; keep it.
-    const first = el.classList.contains("first");
-    this.draw(item);
-    el.classList.toggle("first", first);
-  }
-
-  draw(item) {
-    const { el } = item;
-    if (item.message) {
-      const m = item.message;
-      const mine = m.sender === this.me;
-      el.className = `message ${mine ? "mine" : "theirs"}`;
-      el.dataset.id = m.id;
-      el.dataset.seq = m.seq;
-      el.dataset.clientId = m.client_id;
-      el.dataset.status = m.status;
-      el.dataset.sender = m.sender;
-      el.dataset.created = m.created_at;
-      this.fill(el, { content: m.content, created: m.created_at, status: mine ? m.status : null, who: mine ? "You" : m.sender });
-      return;
-    }
-    const e = item.entry;
-    el.className = `message mine ${e.state === "failed" ? "failed" : "pending"}`;
-    el.dataset.clientId = e.client_id;
-    el.dataset.status = e.state;
-    el.dataset.sender = this.me;
-    el.dataset.created = e.created_at;
-    delete el.dataset.id;
-    delete el.dataset.seq;
-    this.fill(el, { content: e.content, created: e.created_at, status: e.state, who: "You" });
-    if (e.state === "failed") {
-      el.append(h("div", { className: "failure" },
-        h("span", { text: FAILURE_TEXT[e.error] ?? "Not sent." }),
-        h("button", { className: "link-button", attrs: { type: "button" }, text: "Retry", on: { click: () => this.onRetry(e.client_id) } }),
-        h("button", { className: "link-button", attrs: { type: "button" }, text: "Delete", on: { click: () => this.onDiscard(e.client_id) } })));
-    }
-  }
-
-  fill(el, { content, created, status, who }) {
-    const meta = h("div", { className: "meta" },
-      h("time", { attrs: { datetime: created, title: fullStamp(created) }, text: timeOfDay(created) }));
-    if (status) {
-      const iconName = status === "failed" ? null : status;
-      const mark = h("span", { className: `status status-${status}`, attrs: { role: "img", "aria-label": STATUS_TEXT[status] } });
-      if (iconName) mark.append(icon(iconName));
-      meta.append(mark);
-    }
-    const bubble = h("div", { className: "bubble" },
-      h("span", { className: "visually-hidden", text: `${who}: ` }),
-      h("div", { className: "content", text: content }),
-      meta);
-    el.replaceChildren(bubble);
-  }
-
-  separator(key, created) {
-    let el = this.separators.get(key);
-    if (!el) {
-      el = h("li", { className: "day", attrs: { role: "separator" } });
-      this.separators.set(key, el);
-    }
-    el.textContent = dayLabel(created);
-    return el;
-  }
-
-  /**
-   * Put the nodes in order, touching only those that moved, so screen readers
-   * and focus are not disturbed. ``scroll``: "bottom" (follow), "prepend"
-   * (older messages came in above: keep the view still), "keep" or "auto"
-   * (follow only if the reader was already at the bottom).
-   */
-  render(scroll = "auto") {
+  /** Bring the nodes in line with the state; ``scroll``: "auto", "bottom", "prepend", "keep" or "divider". */
+  update(scroll = "auto") {
+    const conv = this.state?.get(this.id);
     const s = this.scroller;
     const fromBottom = s.scrollHeight - s.scrollTop;
-    const atBottom = s.scrollHeight - s.scrollTop - s.clientHeight < 80;
+    const wasAtBottom = this.atBottom();
+    const events = conv ? conv.log.ordered() : [];
+    const seen = new Set();
+    for (const event of events) {
+      seen.add(event.seq);
+      let item = this.items.get(event.seq);
+      if (!item) {
+        item = { event, el: h("li"), signature: null };
+        this.items.set(event.seq, item);
+        this.observer.observe(item.el);
+      }
+      item.event = event;
+      this.paintEvent(item, conv);
+    }
+    for (const [seq, item] of this.items) {
+      if (!seen.has(seq)) {
+        this.observer.unobserve(item.el);
+        this.items.delete(seq);
+        this.visible.delete(seq);
+      }
+    }
+    const entries = this.state ? this.state.pendingFor(this.id, conv && !conv.isGroup ? conv.peer?.username ?? null : this.peer ?? null) : [];
+    const pendingKeep = new Set();
+    for (const entry of entries) {
+      pendingKeep.add(entry.client_id);
+      let item = this.pending.get(entry.client_id);
+      if (!item) {
+        item = { entry, el: h("li"), signature: null };
+        this.pending.set(entry.client_id, item);
+      }
+      item.entry = entry;
+      this.paintPending(item);
+    }
+    for (const [clientId, item] of this.pending) if (!pendingKeep.has(clientId)) this.pending.delete(clientId);
+    this.place(events, entries);
+
+    if (scroll === "prepend") s.scrollTop = s.scrollHeight - fromBottom;
+    else if (scroll === "divider" && this.divider.isConnected) this.divider.scrollIntoView({ block: "start" });
+    else if (scroll === "bottom" || ((scroll === "auto" || scroll === "divider") && wasAtBottom)) this.scrollToBottom();
+  }
+
+  /** Order the nodes, touching only those that moved (screen readers and focus are not disturbed). */
+  place(events, entries) {
     const desired = [];
     let lastDay = null;
     let lastSender = null;
-    const place = (el, created, sender) => {
+    const put = (el, created, sender, divider = false) => {
       const key = dayKey(created);
       if (key !== lastDay) {
         desired.push(this.separator(key, created));
         lastDay = key;
         lastSender = null;
       }
+      if (divider) {
+        desired.push(this.divider);
+        lastSender = null;
+      }
       el.classList.toggle("first", sender !== lastSender);
       lastSender = sender;
       desired.push(el);
     };
-    for (const seq of this.seqs) {
-      const { el, message } = this.bySeq.get(seq);
-      place(el, message.created_at, message.sender);
+    for (const event of events) {
+      const divider = this.dividerSeq !== null && event.seq === this.dividerSeq;
+      put(this.items.get(event.seq).el, event.created_at, event.kind === "message" ? event.sender : null, divider);
     }
-    for (const { el, entry } of this.pending.values()) place(el, entry.created_at, this.me);
+    for (const entry of entries) put(this.pending.get(entry.client_id).el, entry.created_at, this.state.me);
 
     let cursor = this.list.firstChild;
     for (const node of desired) {
@@ -245,9 +152,102 @@ export class MessageList {
       cursor.remove();
       cursor = next;
     }
+  }
 
-    if (scroll === "prepend") s.scrollTop = s.scrollHeight - fromBottom;
-    else if (scroll === "bottom" || (scroll === "auto" && atBottom)) this.scrollToBottom();
+  paintEvent(item, conv) {
+    const { event, el } = item;
+    const me = this.state.me;
+    if (event.kind !== "message") {
+      const text = systemText(event, me);
+      const signature = `system:${text}`;
+      if (signature === item.signature) return;
+      item.signature = signature;
+      el.className = "system";
+      el.dataset.seq = event.seq;
+      el.dataset.kind = event.kind;
+      el.dataset.created = event.created_at;
+      el.replaceChildren(h("span", { text }), h("time", { className: "visually-hidden", attrs: { datetime: event.created_at }, text: ` ${timeOfDay(event.created_at)}` }));
+      return;
+    }
+    const mine = event.sender === me;
+    const status = mine ? this.state.statusOf(this.id, event) : null;
+    const signature = JSON.stringify([event.content, status, conv?.isGroup]);
+    if (signature === item.signature) return;
+    item.signature = signature;
+    const first = el.classList.contains("first");
+    el.className = `message ${mine ? "mine" : "theirs"}${first ? " first" : ""}`;
+    el.dataset.id = event.id;
+    el.dataset.seq = event.seq;
+    el.dataset.clientId = event.client_id;
+    el.dataset.sender = event.sender;
+    el.dataset.created = event.created_at;
+    if (status) el.dataset.status = status.status;
+    else delete el.dataset.status;
+    this.fill(el, {
+      content: event.content,
+      created: event.created_at,
+      status: status?.status ?? null,
+      who: mine ? "You" : event.sender,
+      showName: Boolean(conv?.isGroup) && !mine,
+      readBy: conv?.isGroup && status ? status : null,
+    });
+  }
+
+  paintPending(item) {
+    const { entry: e, el } = item;
+    const signature = JSON.stringify([e.content, e.state, e.error]);
+    if (signature === item.signature) return;
+    item.signature = signature;
+    const first = el.classList.contains("first");
+    el.className = `message mine ${e.state === "failed" ? "failed" : "pending"}${first ? " first" : ""}`;
+    el.dataset.clientId = e.client_id;
+    el.dataset.status = e.state;
+    el.dataset.sender = this.state.me;
+    el.dataset.created = e.created_at;
+    delete el.dataset.id;
+    delete el.dataset.seq;
+    this.fill(el, { content: e.content, created: e.created_at, status: e.state, who: "You" });
+    if (e.state === "failed") {
+      el.append(h("div", { className: "failure" },
+        h("span", { text: FAILURE_TEXT[e.error] ?? "Not sent." }),
+        h("button", { className: "link-button", attrs: { type: "button" }, text: "Retry", on: { click: () => this.onRetry(e.client_id) } }),
+        h("button", { className: "link-button", attrs: { type: "button" }, text: "Delete", on: { click: () => this.onDiscard(e.client_id) } })));
+    }
+  }
+
+  fill(el, { content, created, status, who, showName = false, readBy = null }) {
+    const meta = h("div", { className: "meta" },
+      h("time", { attrs: { datetime: created, title: fullStamp(created) }, text: timeOfDay(created) }));
+    if (status) {
+      const mark = h("span", { className: `status status-${status}`, attrs: { role: "img", "aria-label": STATUS_TEXT[status] } });
+      if (status !== "failed") mark.append(icon(status));
+      meta.append(mark);
+    }
+    const bubble = h("div", { className: "bubble" },
+      showName ? h("span", { className: "sender", attrs: { "aria-hidden": "true" }, text: who }) : null,
+      h("span", { className: "visually-hidden", text: `${who}: ` }),
+      h("div", { className: "content", text: content }),
+      meta);
+    const children = [bubble];
+    const line = readBy ? readByText(readBy) : null;
+    if (line) {
+      // The names show on hover and on keyboard focus; screen readers get them as the description.
+      const tipId = `read-by-${this.id}-${el.dataset.seq}`;
+      children.push(h("div", { className: "read-by" },
+        h("button", { className: "read-by-button", attrs: { type: "button", "aria-describedby": tipId }, dataset: { readBy: "" }, text: line }),
+        h("span", { className: "read-by-names", attrs: { id: tipId, role: "tooltip" }, text: `Read by ${names(readBy.readBy)}` })));
+    }
+    el.replaceChildren(...children);
+  }
+
+  separator(key, created) {
+    let el = this.separators.get(key);
+    if (!el) {
+      el = h("li", { className: "day", attrs: { role: "separator" } });
+      this.separators.set(key, el);
+    }
+    el.textContent = dayLabel(created);
+    return el;
   }
 
   scrollToBottom() {
@@ -256,8 +256,8 @@ export class MessageList {
 
   refreshLabels() {
     for (const [key, el] of this.separators) {
-      const first = el.nextElementSibling;
-      if (first?.dataset.created) el.textContent = dayLabel(first.dataset.created);
+      const next = el.nextElementSibling;
+      if (next?.dataset.created) el.textContent = dayLabel(next.dataset.created);
       else this.separators.delete(key);
     }
   }
@@ -268,17 +268,12 @@ export class MessageList {
       const seq = Number(entry.target.dataset.seq);
       if (!seq) continue;
       if (entry.isIntersecting) {
-        if (!this.visiblePeerSeqs.has(seq)) changed = true;
-        this.visiblePeerSeqs.add(seq);
+        if (!this.visible.has(seq)) changed = true;
+        this.visible.add(seq);
       } else {
-        this.visiblePeerSeqs.delete(seq);
+        this.visible.delete(seq);
       }
     }
     if (changed) this.onVisibleChange();
   }
-}
-
-/** Status only moves forward, whatever order the frames arrive in. */
-function mergeStatus(old, next) {
-  return (RANK[next.status] ?? 0) >= (RANK[old.status] ?? 0) ? next : { ...next, status: old.status, delivered_at: old.delivered_at, read_at: old.read_at };
 }

@@ -8,7 +8,9 @@
 // A socket whose ready frame does not come within `pongTimeout` of opening, or
 // that hears nothing within `pongTimeout` of a ping, is dropped.
 // Events: "state" {state}, "ready" {frame}, "frame" {frame}, "ping" (a heartbeat
-// ping went out), "pong" (a pong came in).
+// ping went out), "pong" (a pong came in), "closed" {code, opened, wasReady}
+// (a socket closed: its close code, whether the handshake went through and
+// whether the ready frame came; a refused handshake is closed, never opened).
 
 export class ReconnectingSocket extends EventTarget {
   constructor(path, { readyType, baseDelay = 500, maxDelay = 10000, offlineAfter = 2, pingEvery = 25000, pongTimeout = 10000 } = {}) {
@@ -81,13 +83,19 @@ export class ReconnectingSocket extends EventTarget {
       return;
     }
     this.ws = ws;
+    let opened = false;
     ws.addEventListener("open", () => {
+      opened = true;
       // Open but silent: a server that never says it is ready counts as a failure.
       clearTimeout(this.readyTimer);
       this.readyTimer = setTimeout(() => { if (this.ws === ws && !this.ready) this.dropped(); }, this.pongTimeout);
     });
     ws.addEventListener("message", (event) => this.onMessage(event));
-    ws.addEventListener("close", () => { if (this.ws === ws) this.dropped(); });
+    ws.addEventListener("close", (event) => {
+      if (this.ws !== ws) return;
+      this.dispatchEvent(new CustomEvent("closed", { detail: { code: event.code, opened, wasReady: this.ready } }));
+      if (this.ws === ws) this.dropped();
+    });
   }
 
   onMessage(event) {

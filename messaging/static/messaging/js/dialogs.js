@@ -1,0 +1,241 @@
+// The group dialogs: "New group" (a name, people picked with the user
+// search) and the group's members (role, online, how far each has read; for
+// owners and admins add and remove; rename and leave for everyone).
+// Native modal <dialog>s: the rest of the page is inert while one is open
+// (focus stays inside), Escape closes it, and focus goes back to the button
+// that opened it.
+
+import { avatar, h } from "./dom.js";
+import { Chips, PeopleSearch } from "./people.js";
+import { presenceText, timeOfDay } from "./time.js";
+
+const ERROR_TEXT = {
+  not_found: "Someone on the list does not exist (any more).",
+  too_many_members: "That is more people than a group may have.",
+  too_large: "That name is too long.",
+  forbidden: "You are not allowed to do that in this group.",
+  rate_limited: "Too many changes at once; try again in a moment.",
+  invalid_frame: "The server refused that.",
+  not_connected: "Not connected. Try again when the connection is back.",
+  disconnected: "The connection dropped. Try again.",
+  timeout: "The server did not answer. Try again.",
+  server_error: "The server had a problem. Try again.",
+};
+
+function errorText(error) {
+  const base = ERROR_TEXT[error?.code] ?? "That did not work. Try again.";
+  return error?.code === "not_found" && error.detail ? `${base} (${error.detail})` : base;
+}
+
+class Dialog {
+  constructor(el) {
+    this.el = el;
+    this.error = el.querySelector("[data-dialog-error]");
+    this.opener = null;
+    for (const button of el.querySelectorAll("[data-dialog-close]")) button.addEventListener("click", () => this.close());
+    el.addEventListener("close", () => this.opener?.focus());
+    // A click on the backdrop (the dialog element itself, outside its content) closes it.
+    el.addEventListener("click", (event) => { if (event.target === el) this.close(); });
+  }
+
+  open(opener = document.activeElement) {
+    this.opener = opener;
+    this.showError("");
+    if (!this.el.open) this.el.showModal();
+  }
+
+  close() {
+    if (this.el.open) this.el.close();
+  }
+
+  showError(text) {
+    this.error.textContent = text;
+    this.error.hidden = !text;
+  }
+}
+
+function picker(root, { exclude }) {
+  const chips = new Chips(root.querySelector("[data-picker-chosen]"));
+  const search = new PeopleSearch({
+    input: root.querySelector("[data-picker-input]"),
+    results: root.querySelector("[data-picker-results]"),
+    status: root.querySelector("[data-picker-status]"),
+    onPick: (user) => chips.add(user.username),
+    exclude: () => new Set([...exclude(), ...chips.names]),
+  });
+  return { chips, search };
+}
+
+export class NewGroupDialog extends Dialog {
+  constructor(el, { state, me, create, onCreated }) {
+    super(el);
+    this.state = state;
+    this.create = create;
+    this.onCreated = onCreated;
+    this.form = el.querySelector("[data-new-group-form]");
+    this.name = el.querySelector("[data-new-group-name]");
+    this.submit = el.querySelector("[data-new-group-submit]");
+    this.picker = picker(el.querySelector("[data-picker]"), { exclude: () => new Set([me]) });
+    this.form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.save();
+    });
+  }
+
+  open(opener) {
+    this.form.reset();
+    this.picker.chips.clear();
+    this.picker.search.clear();
+    super.open(opener);
+    this.name.focus();
+  }
+
+  async save() {
+    const title = this.name.value.trim();
+    const members = [...this.picker.chips.names];
+    if (!title) {
+      this.showError("Give the group a name.");
+      this.name.focus();
+      return;
+    }
+    if (!members.length) {
+      this.showError("Add at least one person.");
+      this.picker.search.input.focus();
+      return;
+    }
+    this.submit.disabled = true;
+    this.showError("");
+    try {
+      const ack = await this.create(title, members);
+      this.opener = null;
+      this.close();
+      this.onCreated(ack.conversation?.id ?? ack.event?.conversation);
+    } catch (error) {
+      this.showError(errorText(error));
+    } finally {
+      this.submit.disabled = false;
+    }
+  }
+}
+
+export class MembersDialog extends Dialog {
+  constructor(el, { state, onLeft }) {
+    super(el);
+    this.state = state;
+    this.onLeft = onLeft;
+    this.id = null;
+    this.title = el.querySelector("#members-title");
+    this.count = el.querySelector("[data-members-count]");
+    this.list = el.querySelector("[data-member-list]");
+    this.renameForm = el.querySelector("[data-rename-form]");
+    this.renameInput = el.querySelector("[data-rename-input]");
+    this.addBox = el.querySelector("[data-add-members]");
+    this.addButton = el.querySelector("[data-add-members-submit]");
+    this.leaveButton = el.querySelector("[data-leave]");
+    this.picker = picker(this.addBox, { exclude: () => new Set(this.state.get(this.id)?.members.list().map((m) => m.username) ?? []) });
+    this.renameForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const title = this.renameInput.value.trim();
+      if (title) this.act(() => this.state.rename(this.id, title));
+    });
+    this.addButton.addEventListener("click", () => {
+      const users = [...this.picker.chips.names];
+      if (!users.length) {
+        this.showError("Search for someone to add first.");
+        return;
+      }
+      this.act(() => this.state.addMembers(this.id, users)).then((ok) => { if (ok) this.picker.chips.clear(); });
+    });
+    this.leaveButton.addEventListener("click", () => {
+      this.act(() => this.state.leave(this.id)).then((ok) => {
+        if (!ok) return;
+        this.opener = null;
+        this.close();
+        this.onLeft(this.id);
+      });
+    });
+    state.on("members", ({ id }) => { if (id === this.id && this.el.open) this.render(); });
+    state.on("conversation", ({ id }) => { if (id === this.id && this.el.open) this.render(); });
+  }
+
+  open(id, opener) {
+    this.id = id;
+    this.picker.chips.clear();
+    this.picker.search.clear();
+    this.state.requestMembers(id, { force: true });
+    this.render();
+    this.renameInput.value = this.state.get(id)?.title ?? "";
+    super.open(opener);
+  }
+
+  async act(fn) {
+    this.showError("");
+    try {
+      await fn();
+      return true;
+    } catch (error) {
+      this.showError(errorText(error));
+      return false;
+    }
+  }
+
+  render() {
+    const state = this.state;
+    const conv = state.get(this.id);
+    if (!conv) return;
+    this.title.textContent = conv.name;
+    const members = conv.members.list().sort((a, b) => rank(a) - rank(b) || a.username.localeCompare(b.username));
+    this.count.textContent = `${members.length} ${members.length === 1 ? "member" : "members"}`;
+    this.list.replaceChildren(...members.map((m) => this.row(conv, m)));
+    this.addBox.hidden = !state.can(this.id, "add");
+    this.renameForm.hidden = !state.can(this.id, "rename");
+    this.leaveButton.hidden = !conv.isMember;
+  }
+
+  row(conv, m) {
+    const state = this.state;
+    const me = m.username === state.me;
+    const online = me ? true : m.online ?? state.presence.get(m.username)?.online ?? false;
+    const lastSeen = m.last_seen ?? state.presence.get(m.username)?.last_seen ?? null;
+    const li = h("li", { className: "member", dataset: { member: m.username, role: m.role } },
+      avatar(m.username, { online, small: true }),
+      h("span", { className: "member-name" },
+        h("span", { text: me ? `${m.username} (you)` : m.username }),
+        m.role !== "member" ? h("span", { className: "role", text: m.role === "owner" ? "Owner" : "Admin" }) : null),
+      h("span", { className: "member-detail muted" }, me ? "" : `${presenceText(online, lastSeen)} · ${readPosition(conv, m)}`));
+    const actions = h("span", { className: "member-actions" });
+    if (state.can(this.id, "set_role", m.username) && m.role !== "owner") {
+      const next = m.role === "admin" ? "member" : "admin";
+      actions.append(h("button", {
+        className: "link-button",
+        attrs: { type: "button" },
+        text: next === "admin" ? "Make admin" : "Remove admin",
+        on: { click: () => this.act(() => state.setRole(this.id, m.username, next)) },
+      }));
+    }
+    if (state.can(this.id, "remove", m.username)) {
+      actions.append(h("button", {
+        className: "link-button danger",
+        attrs: { type: "button", "aria-label": `Remove ${m.username} from the group` },
+        text: "Remove",
+        on: { click: () => this.act(() => state.removeMember(this.id, m.username)) },
+      }));
+    }
+    if (actions.childElementCount) li.append(actions);
+    return li;
+  }
+}
+
+function rank(member) {
+  return { owner: 0, admin: 1 }[member.role] ?? 2;
+}
+
+/** "read everything", "read up to 14:05", "nothing read yet". */
+function readPosition(conv, member) {
+  const end = conv.last_seq;
+  const start = Math.max(member.joined_seq ?? 0, 0);
+  if (member.read_seq >= end) return "has read everything";
+  if (member.read_seq <= start) return "has not read anything yet";
+  const event = conv.log.get(member.read_seq);
+  return event ? `has read up to ${timeOfDay(event.created_at)}` : "has read some";
+}

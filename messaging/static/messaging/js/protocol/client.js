@@ -1,0 +1,879 @@
+// The protocol state of one tab on ws/chat/ (docs/protocol.md), with no DOM:
+// conversations with their summaries, logs and members; requests by `ref`;
+// the outbox; `received`/`read` reports; typing and presence; unread counts
+// and the inbox order. The page (chat.js) feeds it socket frames and renders
+// what it announces; `node --test tests/js/` drives it with a fake socket,
+// storage and clock.
+//
+// Events (``state.on(type, fn)``): "inbox" (summaries or order changed),
+// "timeline" {id, fresh, live} (events added), "receipts" {id}, "members" {id},
+// "typing" {id}, "presence" {user}, "outbox" {id, entry}, "failed" {entry},
+// "unread" {total}, "history" {id}, "removed" {id}, "conversation" {id},
+// "problem" {frame} (an error frame nobody waited for).
+
+import { ConversationLog } from "./log.js";
+import { Members } from "./members.js";
+import { Outbox } from "./outbox.js";
+import { RequestError, Requests, systemClock } from "./requests.js";
+
+export const MEMBERSHIP_KINDS = new Set(["created", "members_added", "member_removed", "member_left"]);
+const PAGE_MAX = 100; // the server's most per sync/history/conversations page
+const RESUME_MAX = 200; // the server's most conversations per resume
+const SYNC_RETRY_MS = 1000; // doubled per error in a row, up to 30 s
+
+/** One conversation as this tab knows it. The summary fields are the contract's ``C``. */
+export class Conversation {
+  constructor(id) {
+    this.id = id;
+    this.kind = "direct";
+    this.title = null;
+    this.peer = null; // {username, online, last_seen} for a direct conversation
+    this.member_count = 0;
+    this.last_seq = 0;
+    this.last_message = null;
+    this.last_activity = null;
+    this.role = null;
+    this.joined_seq = 0;
+    this.left_seq = null;
+    this.delivered_seq = 0;
+    this.read_seq = 0;
+    this.muted_until = null;
+    this.described = false; // a summary C was applied
+    this.snapshotSeq = 0; // last_seq of the newest C applied: events up to it are in its fields
+    this.titleSeq = 0;
+    this.unreadBase = { count: 0, readSeq: 0, lastSeq: 0 }; // the server's count in the newest C
+    this.log = new ConversationLog();
+    this.members = new Members();
+    this.typing = new Map(); // username -> when the indicator expires
+    this.sync = { ref: null, again: false, errors: 0, timer: null };
+    this.historyLoading = false;
+    this.historyLoaded = false; // the newest page came (the chat was opened once)
+    this.membersRequested = false;
+    this.describing = false;
+    this.selfSeq = 0; // the seq of the newest event that changed my own membership or role
+    this.wantReceived = 0;
+    this.wantRead = 0;
+    this.reportedReceived = 0;
+    this.reportedRead = 0;
+  }
+
+  get isGroup() {
+    return this.kind === "group";
+  }
+
+  get isMember() {
+    return this.left_seq === null;
+  }
+
+  /** What the inbox and the header call it. */
+  get name() {
+    if (this.isGroup) return this.title || "Group";
+    return this.peer?.username ?? `Conversation ${this.id}`;
+  }
+}
+
+export class ChatState {
+  constructor({
+    me, storage, send, clock = systemClock, pageSize = 50, timeoutMs = 15000,
+    typingShownMs = 7000, reportDelayMs = 250, makeId,
+  }) {
+    this.me = me;
+    this.sendFrame = send;
+    this.clock = clock;
+    this.pageSize = pageSize;
+    this.typingShownMs = typingShownMs;
+    this.reportDelayMs = reportDelayMs;
+    this.conversations = new Map();
+    this.presence = new Map(); // username -> {online, last_seen}
+    this.requests = new Requests({ send: (frame) => this.connected && this.sendFrame(frame), clock, timeoutMs });
+    this.outbox = new Outbox({ storage, key: `linkup.outbox.${me}`, ...(makeId ? { makeId } : {}) });
+    this.connected = false;
+    this.everConnected = false;
+    this.limits = { max_length: 4000, max_frame_bytes: 65536, page: 100, max_group_members: 256 };
+    this.viewing = null; // the conversation this tab shows
+    this.visible = true; // the tab is visible (the page says so)
+    this.viewSent = undefined; // what the last `view` frame said on this socket
+    this.inbox = { loaded: false, loading: false };
+    this.reportTimer = null;
+    this.typingTimer = null;
+    this.http = null; // the HTTP fallback (fallback.js), when the page has one
+    this.listeners = new Map();
+  }
+
+  // --- events to the page ----------------------------------------------------
+
+  on(type, fn) {
+    if (!this.listeners.has(type)) this.listeners.set(type, new Set());
+    this.listeners.get(type).add(fn);
+    return () => this.listeners.get(type).delete(fn);
+  }
+
+  emit(type, detail = {}) {
+    for (const fn of this.listeners.get(type) ?? []) fn(detail);
+  }
+
+  // --- conversations ---------------------------------------------------------
+
+  conversation(id) {
+    let conv = this.conversations.get(id);
+    if (!conv) {
+      conv = new Conversation(id);
+      this.conversations.set(id, conv);
+    }
+    return conv;
+  }
+
+  get(id) {
+    return this.conversations.get(id) ?? null;
+  }
+
+  /** The direct conversation with ``username``, if this tab knows it. */
+  direct(username) {
+    for (const conv of this.conversations.values()) if (!conv.isGroup && conv.peer?.username === username) return conv;
+    return null;
+  }
+
+  /** The summary ``C``: its fields replace ours, cursors only move forward. */
+  describe(c) {
+    if (!c || !Number.isInteger(c.id)) return null;
+    const conv = this.conversation(c.id);
+    const wasMember = conv.isMember;
+    conv.kind = c.kind === "group" ? "group" : "direct";
+    if (c.last_seq >= conv.titleSeq) {
+      conv.title = c.title ?? null;
+      conv.titleSeq = c.last_seq;
+    }
+    if (c.peer) {
+      conv.peer = { ...c.peer };
+      this.setPresence(c.peer.username, c.peer.online, c.peer.last_seen, { quiet: true });
+      if (!conv.members.has(c.peer.username)) conv.members.ensure(c.peer.username, 0);
+      conv.members.complete = true; // a direct conversation: the peer and me
+    }
+    if (Number.isInteger(c.member_count)) conv.member_count = c.member_count;
+    // A summary older than an event that changed my membership says nothing new about it.
+    if ((c.last_seq ?? 0) >= conv.selfSeq) {
+      conv.role = c.role ?? null;
+      conv.joined_seq = Number.isInteger(c.joined_seq) ? c.joined_seq : conv.joined_seq;
+      conv.left_seq = c.left_seq ?? null;
+    }
+    conv.muted_until = c.muted_until ?? null;
+    conv.last_seq = Math.max(conv.last_seq, c.last_seq ?? 0);
+    if (c.last_message && (!conv.last_message || c.last_message.seq >= conv.last_message.seq)) conv.last_message = c.last_message;
+    if (c.last_activity && (!conv.last_activity || c.last_activity >= conv.last_activity)) conv.last_activity = c.last_activity;
+    conv.delivered_seq = Math.max(conv.delivered_seq, c.delivered_seq ?? 0);
+    conv.read_seq = Math.max(conv.read_seq, c.read_seq ?? 0);
+    conv.reportedReceived = Math.max(conv.reportedReceived, c.delivered_seq ?? 0);
+    conv.reportedRead = Math.max(conv.reportedRead, c.read_seq ?? 0);
+    if (Number.isInteger(c.unread)) conv.unreadBase = { count: c.unread, readSeq: c.read_seq ?? 0, lastSeq: c.last_seq ?? 0 };
+    conv.snapshotSeq = Math.max(conv.snapshotSeq, c.last_seq ?? 0);
+    conv.described = true;
+    const me = conv.members.get(this.me);
+    if (me || conv.isMember) {
+      const mine = conv.members.ensure(this.me, conv.joined_seq);
+      if (c.role) mine.role = c.role;
+      conv.members.applyReceipt({ user: this.me, delivered_seq: conv.delivered_seq, read_seq: conv.read_seq });
+    }
+    if (wasMember && !conv.isMember) this.emit("removed", { id: conv.id });
+    this.emit("conversation", { id: conv.id });
+    return conv;
+  }
+
+  /** Conversations most recently active first (the inbox's order). */
+  sortedInbox() {
+    return [...this.conversations.values()]
+      .filter((c) => c.described)
+      .sort((a, b) => {
+        const ta = a.last_activity ?? "";
+        const tb = b.last_activity ?? "";
+        if (ta !== tb) return ta < tb ? 1 : -1;
+        return b.id - a.id;
+      });
+  }
+
+  /**
+   * Messages by others after my read cursor, inside my window. Counted from the
+   * log when it holds that whole range; else the server's count from the
+   * newest summary, adjusted by the messages that came since.
+   */
+  unread(convOrId) {
+    const conv = typeof convOrId === "number" ? this.get(convOrId) : convOrId;
+    // Without its summary the read cursor is unknown: nothing is counted until it comes.
+    if (!conv || !conv.described) return 0;
+    const end = conv.left_seq ?? conv.last_seq;
+    const read = conv.read_seq;
+    if (read >= end) return 0;
+    const others = (e) => e.kind === "message" && e.sender !== this.me;
+    const start = Math.max(read + 1, conv.joined_seq || 1);
+    if (conv.log.covers(start, end)) return conv.log.ordered(read).filter((e) => e.seq <= end && others(e)).length;
+    const base = conv.unreadBase;
+    let count = base.count;
+    for (const e of conv.log.events.values()) {
+      if (!others(e) || e.seq > end) continue;
+      if (e.seq > base.lastSeq && e.seq > read) count += 1; // came after the server counted
+      else if (e.seq <= base.lastSeq && e.seq > base.readSeq && e.seq <= read) count -= 1; // counted, since read
+    }
+    return Math.max(0, count);
+  }
+
+  totalUnread() {
+    let total = 0;
+    for (const conv of this.conversations.values()) if (conv.described) total += this.unread(conv);
+    return total;
+  }
+
+  /** The first message by someone else after my read cursor: where "New messages" goes. */
+  firstUnreadSeq(id) {
+    const conv = this.get(id);
+    if (!conv || !this.unread(conv)) return null;
+    const first = conv.log.ordered(conv.read_seq).find((e) => e.kind === "message" && e.sender !== this.me);
+    return first ? first.seq : null;
+  }
+
+  /** My message's {status, readBy, deliveredTo, total}. */
+  statusOf(id, event) {
+    const conv = this.get(id);
+    if (!conv || !event || event.sender !== this.me) return null;
+    return conv.members.statusOf(event.seq, this.me);
+  }
+
+  /** Who is typing in a conversation now (expired indicators dropped). */
+  typingIn(id) {
+    const conv = this.get(id);
+    if (!conv) return [];
+    const now = this.clock.now();
+    return [...conv.typing].filter(([, until]) => until > now).map(([user]) => user).sort();
+  }
+
+  /** Unsent messages of a conversation (a direct chat not started yet is named by its peer). */
+  pendingFor(id, peer = null) {
+    return this.outbox.forConversation(id, peer);
+  }
+
+  // --- the socket's life -------------------------------------------------------
+
+  /** The server's first frame, ``connected``: catch up on everything and send what waits. */
+  onConnected(frame) {
+    this.connected = true;
+    this.everConnected = true;
+    if (frame?.limits) this.limits = { ...this.limits, ...frame.limits };
+    this.viewSent = undefined;
+    for (const conv of this.conversations.values()) {
+      conv.reportedReceived = 0;
+      conv.reportedRead = 0;
+      conv.sync = { ref: null, again: false, errors: 0, timer: null };
+      conv.historyLoading = false;
+      conv.membersRequested = false;
+    }
+    this.flushOutbox();
+    this.sendView();
+    const viewing = this.viewing === null ? null : this.get(this.viewing);
+    if (viewing && !viewing.log.anchored) this.open(viewing.id);
+    else if (viewing) this.requestMembers(viewing.id);
+    this.loadInbox().then(() => this.catchUp(), () => {});
+    this.scheduleReports();
+  }
+
+  disconnected() {
+    if (!this.connected) return;
+    this.connected = false;
+    this.requests.failAll();
+    for (const conv of this.conversations.values()) {
+      this.clock.clearTimeout(conv.sync.timer);
+      conv.sync = { ref: null, again: false, errors: 0, timer: null };
+      conv.historyLoading = false;
+      conv.typing.clear();
+    }
+    this.emit("typing", { id: null });
+  }
+
+  send(frame) {
+    return this.connected && this.sendFrame(frame);
+  }
+
+  request(frame, options) {
+    return this.requests.request(frame, options);
+  }
+
+  /** Every frame after ``connected``. */
+  handle(frame) {
+    if (!frame || typeof frame.type !== "string") return;
+    if (frame.type === "connected") {
+      this.onConnected(frame);
+      return;
+    }
+    const answered = this.requests.settle(frame);
+    switch (frame.type) {
+      case "event":
+        this.receiveEvents(frame.event?.conversation, [frame.event], { live: true });
+        break;
+      case "ack":
+        this.onAck(frame);
+        break;
+      case "receipts":
+        for (const receipt of frame.receipts ?? []) this.onReceipt({ ...receipt, conversation: frame.conversation });
+        break;
+      case "typing":
+        this.onTyping(frame);
+        break;
+      case "presence":
+        this.setPresence(frame.user, frame.online, frame.last_seen);
+        break;
+      case "conversation":
+        this.onConversationPush(frame.conversation);
+        break;
+      case "muted":
+        if (this.get(frame.conversation)) {
+          this.get(frame.conversation).muted_until = frame.muted_until ?? null;
+          this.emit("conversation", { id: frame.conversation });
+        }
+        break;
+      case "error":
+        this.onError(frame, answered);
+        break;
+      default:
+        break; // answers are handled where they were asked for
+    }
+  }
+
+  // --- incoming ------------------------------------------------------------------
+
+  /** Events of one conversation from any source: store, apply, report, fill gaps. */
+  receiveEvents(id, events, { live = false, anchorAt = null } = {}) {
+    if (!Number.isInteger(id)) return [];
+    const known = this.conversations.has(id) && this.get(id).described;
+    const conv = this.conversation(id);
+    if (anchorAt !== null) conv.log.anchor(anchorAt);
+    const fresh = conv.log.add(events.filter((e) => e && e.conversation === id));
+    let membersChanged = false;
+    let summaryChanged = false;
+    for (const event of fresh) {
+      if (event.sender === this.me && event.client_id && this.outbox.remove(event.client_id)) {
+        this.emit("outbox", { id, entry: null });
+      }
+      if (event.kind === "message") {
+        conv.typing.delete(event.sender);
+        if (!conv.last_message || event.seq > conv.last_message.seq) conv.last_message = event;
+      } else {
+        membersChanged = conv.members.applyEvent(event) || membersChanged;
+        summaryChanged = this.applyToSummary(conv, event) || summaryChanged;
+      }
+      if (event.seq > conv.last_seq) conv.last_seq = event.seq;
+      if (event.created_at && (!conv.last_activity || event.created_at > conv.last_activity) && event.seq >= conv.last_seq) {
+        conv.last_activity = event.created_at;
+      }
+    }
+    if (fresh.length) {
+      if (!known && !conv.described) this.describeUnknown(id);
+      this.noteReceived(conv);
+      if (membersChanged) this.emit("members", { id });
+      if (summaryChanged) this.emit("conversation", { id });
+      this.emit("timeline", { id, fresh, live });
+      this.emit("receipts", { id });
+      this.emit("inbox");
+      this.emit("unread", { total: this.totalUnread() });
+    }
+    if (conv.log.hasGap(conv.last_seq)) this.syncConversation(id);
+    return fresh;
+  }
+
+  /** A rename, role or membership event newer than the summary changes it. */
+  applyToSummary(conv, event) {
+    if (event.seq <= conv.snapshotSeq) return false;
+    const data = event.data ?? {};
+    switch (event.kind) {
+      case "created":
+        conv.kind = "group";
+        if (event.seq > conv.titleSeq) {
+          conv.title = data.title ?? conv.title;
+          conv.titleSeq = event.seq;
+        }
+        conv.member_count = Math.max(conv.member_count, Array.isArray(data.members) ? data.members.length : 0);
+        if (event.sender === this.me) {
+          conv.selfSeq = event.seq;
+          conv.role = "owner";
+        }
+        return true;
+      case "renamed":
+        if (event.seq > conv.titleSeq) {
+          conv.title = data.title ?? conv.title;
+          conv.titleSeq = event.seq;
+        }
+        return true;
+      case "members_added": {
+        const users = Array.isArray(data.users) ? data.users : [];
+        conv.member_count += users.length;
+        if (users.includes(this.me)) {
+          conv.selfSeq = event.seq;
+          conv.left_seq = null;
+          conv.joined_seq = event.seq;
+          conv.role = "member";
+        }
+        return true;
+      }
+      case "member_removed":
+      case "member_left": {
+        const gone = event.kind === "member_removed" ? data.user : event.sender;
+        conv.member_count = Math.max(0, conv.member_count - 1);
+        if (gone === this.me) {
+          conv.selfSeq = event.seq;
+          conv.left_seq = event.seq;
+          conv.role = null;
+          conv.typing.clear();
+          this.emit("removed", { id: conv.id });
+        }
+        if (data.new_owner === this.me) {
+          conv.selfSeq = event.seq;
+          conv.role = "owner";
+        }
+        return true;
+      }
+      case "role_changed":
+        if (data.user === this.me) {
+          conv.selfSeq = event.seq;
+          conv.role = data.role;
+        }
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  onAck(frame) {
+    if (frame.conversation) this.describe(frame.conversation);
+    const event = frame.event;
+    if (frame.client_id && this.outbox.remove(frame.client_id)) this.emit("outbox", { id: event?.conversation ?? null, entry: null });
+    if (event && Number.isInteger(event.conversation)) {
+      const conv = this.conversation(event.conversation);
+      // The creator of a group counts from its first event.
+      if (frame.conversation && !conv.log.anchored) conv.log.anchor(event.seq - 1);
+      this.receiveEvents(event.conversation, [event]);
+    }
+  }
+
+  onReceipt(frame) {
+    const conv = this.get(frame.conversation);
+    if (!conv) return;
+    const moved = conv.members.applyReceipt(frame);
+    if (frame.user === this.me) {
+      conv.delivered_seq = Math.max(conv.delivered_seq, frame.delivered_seq ?? 0);
+      conv.read_seq = Math.max(conv.read_seq, frame.read_seq ?? 0);
+      // What the server confirms is reported; my own read_seq may be ahead of it, not sent yet.
+      conv.reportedReceived = Math.max(conv.reportedReceived, frame.delivered_seq ?? 0);
+      conv.reportedRead = Math.max(conv.reportedRead, frame.read_seq ?? 0);
+      this.emit("inbox");
+      this.emit("unread", { total: this.totalUnread() });
+    }
+    if (moved) this.emit("receipts", { id: conv.id });
+  }
+
+  onTyping({ conversation, user, is_typing: isTyping }) {
+    const conv = this.get(conversation);
+    if (!conv || user === this.me) return;
+    if (isTyping) conv.typing.set(user, this.clock.now() + this.typingShownMs);
+    else conv.typing.delete(user);
+    this.emit("typing", { id: conversation });
+    if (isTyping) {
+      // A safety net: the server turns typing off by itself, but a lost frame must not leave it on.
+      this.clock.setTimeout(() => this.emit("typing", { id: conversation }), this.typingShownMs + 50);
+    }
+  }
+
+  setPresence(user, online, lastSeen, { quiet = false } = {}) {
+    if (typeof user !== "string") return;
+    this.presence.set(user, { online: Boolean(online), last_seen: lastSeen ?? null });
+    for (const conv of this.conversations.values()) {
+      if (conv.peer?.username === user) conv.peer = { ...conv.peer, online: Boolean(online), last_seen: lastSeen ?? conv.peer.last_seen };
+      conv.members.setPresence(user, Boolean(online), lastSeen);
+    }
+    if (!quiet) {
+      this.emit("presence", { user });
+      this.emit("inbox");
+    }
+  }
+
+  onConversationPush(c) {
+    const conv = this.describe(c);
+    if (!conv) return;
+    if (!conv.log.anchored) conv.log.anchor(this.defaultAnchor(conv));
+    this.emit("inbox");
+    this.emit("unread", { total: this.totalUnread() });
+    if (conv.log.hasGap(conv.last_seq)) this.syncConversation(conv.id);
+  }
+
+  onError(frame, answered) {
+    if (frame.client_id && this.outbox.get(frame.client_id)) {
+      const entry = this.outbox.update(frame.client_id, { state: "failed", error: frame.code });
+      this.emit("failed", { entry });
+      this.emit("outbox", { id: entry.conversation, entry });
+      return;
+    }
+    if (!answered) this.emit("problem", { frame });
+  }
+
+  /** Where a conversation only seen in the sidebar starts counting: what a client of mine already got. */
+  defaultAnchor(conv) {
+    return Math.max(conv.delivered_seq, conv.joined_seq > 0 ? conv.joined_seq - 1 : 0, conv.last_seq - PAGE_MAX);
+  }
+
+  // --- catching up ---------------------------------------------------------------
+
+  /** The inbox, page by page (at most ``maxPages``), most recently active first. */
+  async loadInbox({ maxPages = 10 } = {}) {
+    if (this.inbox.loading) return;
+    this.inbox.loading = true;
+    try {
+      let before = null;
+      for (let page = 0; page < maxPages; page += 1) {
+        const answer = await this.request({ type: "conversations", before, limit: PAGE_MAX });
+        for (const c of answer.conversations ?? []) {
+          const conv = this.describe(c);
+          if (conv && !conv.log.anchored && conv.id !== this.viewing) conv.log.anchor(this.defaultAnchor(conv));
+        }
+        this.inbox.loaded = true;
+        this.emit("inbox");
+        this.emit("unread", { total: this.totalUnread() });
+        if (!answer.has_more || !answer.next) break;
+        before = answer.next;
+      }
+    } finally {
+      this.inbox.loading = false;
+    }
+  }
+
+  /**
+   * After a (re)connect: resume every conversation this tab counts, from its
+   * cursor. That fills what was missed and brings the other members' receipts,
+   * which a summary does not carry (the sidebar's ticks need them): one request
+   * per 200 conversations.
+   */
+  async catchUp() {
+    const anchored = [...this.conversations.values()].filter((c) => c.log.anchored && c.sync.ref === null);
+    for (let i = 0; i < anchored.length; i += RESUME_MAX) {
+      const batch = anchored.slice(i, i + RESUME_MAX);
+      const cursors = Object.fromEntries(batch.map((c) => [String(c.id), c.log.cursor]));
+      let answer;
+      try {
+        answer = await this.request({ type: "resume", cursors });
+      } catch (error) {
+        if (error instanceof RequestError) return;
+        throw error;
+      }
+      this.applyResume(answer, cursors);
+    }
+  }
+
+  applyResume(answer, cursors = {}) {
+    for (const c of answer.conversations ?? []) {
+      const conv = this.describe(c);
+      if (!conv) continue;
+      const after = cursors[String(c.id)];
+      for (const r of c.receipts ?? []) conv.members.applyReceipt(r);
+      this.receiveEvents(conv.id, c.events ?? [], { anchorAt: Number.isInteger(after) ? after : this.defaultAnchor(conv) });
+      if (c.has_more) this.syncConversation(conv.id);
+      this.emit("receipts", { id: conv.id });
+    }
+    this.emit("inbox");
+    this.emit("unread", { total: this.totalUnread() });
+  }
+
+  /** A conversation this tab has not heard of (an event of a chat another tab started): ask for its summary. */
+  describeUnknown(id) {
+    const conv = this.conversation(id);
+    if (conv.describing || !this.connected) return;
+    conv.describing = true;
+    const after = conv.log.anchored ? conv.log.cursor : Math.max(0, (conv.log.oldest ?? 1) - 1);
+    this.request({ type: "resume", cursors: { [String(id)]: after } })
+      .then((answer) => this.applyResume(answer, { [String(id)]: after }))
+      .catch(() => {})
+      .finally(() => { conv.describing = false; });
+  }
+
+  /** Fill the log from its cursor: one sync at a time per conversation, then again while there is more. */
+  syncConversation(id) {
+    const conv = this.get(id);
+    if (!conv || !conv.log.anchored) return;
+    if (!this.connected) {
+      this.http?.catchUp(id);
+      return;
+    }
+    if (conv.sync.ref !== null || conv.sync.timer !== null) {
+      conv.sync.again = true;
+      return;
+    }
+    const after = conv.log.cursor;
+    conv.sync.ref = after;
+    conv.sync.again = false;
+    this.request({ type: "sync", conversation: id, after, limit: PAGE_MAX }).then(
+      (answer) => {
+        conv.sync.ref = null;
+        conv.sync.errors = 0;
+        this.applySync(id, answer, after);
+        if (answer.has_more || conv.sync.again || conv.log.hasGap(conv.last_seq)) {
+          if (conv.log.cursor > after || conv.sync.again) this.syncConversation(id);
+        }
+      },
+      (error) => {
+        conv.sync.ref = null;
+        if (!(error instanceof RequestError) || error.code === "disconnected" || error.code === "not_connected") return;
+        // forbidden / not_found: this tab may not read it (any more); nothing to retry.
+        if (error.code === "forbidden" || error.code === "not_found") return;
+        const delay = Math.min(30000, SYNC_RETRY_MS * 2 ** conv.sync.errors);
+        conv.sync.errors += 1;
+        conv.sync.timer = this.clock.setTimeout(() => {
+          conv.sync.timer = null;
+          this.syncConversation(id);
+        }, delay);
+      },
+    );
+  }
+
+  /** A sync page (over the socket, or the HTTP fallback's events page). */
+  applySync(id, page, after) {
+    const conv = this.conversation(id);
+    if (Number.isInteger(page.last_seq)) conv.last_seq = Math.max(conv.last_seq, page.last_seq);
+    let moved = false;
+    for (const r of page.receipts ?? []) moved = conv.members.applyReceipt(r) || moved;
+    this.receiveEvents(id, page.events ?? [], { anchorAt: after });
+    if (moved) this.emit("receipts", { id });
+  }
+
+  // --- opening a chat --------------------------------------------------------------
+
+  /** The page shows this conversation (or none): tell the server while the tab is visible. */
+  setView(id, { visible = this.visible } = {}) {
+    this.viewing = id;
+    this.visible = visible;
+    this.sendView();
+  }
+
+  sendView() {
+    const conversation = this.visible && this.viewing !== null ? this.viewing : null;
+    if (this.viewSent === conversation) return;
+    if (this.send({ type: "view", conversation })) this.viewSent = conversation;
+  }
+
+  /** Open a conversation in the chat pane: its newest page, its members. */
+  open(id) {
+    const conv = this.conversation(id);
+    if (!conv.historyLoaded) this.loadHistory(id, { initial: true });
+    this.requestMembers(id);
+    return conv;
+  }
+
+  /** A page of history: the newest (``initial``) or the one before the oldest held. */
+  loadHistory(id, { initial = false } = {}) {
+    const conv = this.conversation(id);
+    if (conv.historyLoading) return Promise.resolve(false);
+    const before = initial ? null : conv.log.oldest;
+    if (!initial && !conv.log.hasOlder) return Promise.resolve(false);
+    conv.historyLoading = true;
+    this.emit("history", { id });
+    const source = this.connected
+      ? this.request({ type: "history", conversation: id, before, limit: this.pageSize })
+      : this.http ? this.http.history(id, before, this.pageSize) : Promise.reject(new RequestError("not_connected"));
+    return source.then(
+      (page) => {
+        conv.historyLoading = false;
+        this.applyHistory(id, page, { initial });
+        return true;
+      },
+      () => {
+        conv.historyLoading = false;
+        this.emit("history", { id });
+        return false;
+      },
+    );
+  }
+
+  /** A history page (newest first). The newest page anchors a log that is not counting yet. */
+  applyHistory(id, page, { initial = false } = {}) {
+    const conv = this.conversation(id);
+    const events = (page.events ?? []).filter((e) => e && e.conversation === id);
+    const newest = events.reduce((high, e) => Math.max(high, e.seq), 0);
+    if (initial && !conv.log.anchored) conv.log.anchor(newest);
+    // The newest page says nothing about what is older than events loaded before it.
+    const lowest = events.length ? Math.min(...events.map((e) => e.seq)) : null;
+    const heldOlder = conv.log.oldest !== null && lowest !== null && conv.log.oldest < lowest;
+    if (!initial || !heldOlder) conv.log.hasOlder = Boolean(page.has_more);
+    if (initial) conv.historyLoaded = true;
+    this.receiveEvents(id, events);
+    this.emit("history", { id });
+  }
+
+  /** The members with their cursors and presence; once per connection unless ``force``. */
+  requestMembers(id, { force = false } = {}) {
+    const conv = this.get(id);
+    if (!conv || !this.connected || (conv.membersRequested && !force) || !conv.isMember) return;
+    conv.membersRequested = true;
+    this.request({ type: "members", conversation: id }).then(
+      (answer) => {
+        conv.members.replaceAll(answer.members ?? [], conv.last_seq);
+        for (const m of answer.members ?? []) {
+          if (typeof m.online === "boolean" && m.username !== this.me) this.presence.set(m.username, { online: m.online, last_seen: m.last_seen ?? null });
+        }
+        this.emit("members", { id });
+        this.emit("receipts", { id });
+      },
+      () => { conv.membersRequested = false; },
+    );
+  }
+
+  // --- sending -----------------------------------------------------------------------
+
+  /** Queue a message (``target``: ``{conversation}`` or ``{to: username}``) and send it if we can. */
+  sendMessage(target, content) {
+    const entry = this.outbox.add(target, content);
+    this.emit("outbox", { id: entry.conversation, entry });
+    this.trySend(entry);
+    return entry;
+  }
+
+  trySend(entry) {
+    if (this.send(Outbox.frame(entry))) return true;
+    this.http?.flushSoon();
+    return false;
+  }
+
+  flushOutbox() {
+    for (const entry of this.outbox.pending()) this.trySend(entry);
+  }
+
+  retry(clientId) {
+    const entry = this.outbox.update(clientId, { state: "pending", error: null });
+    if (!entry) return null;
+    this.emit("outbox", { id: entry.conversation, entry });
+    this.trySend(entry);
+    return entry;
+  }
+
+  discard(clientId) {
+    const entry = this.outbox.get(clientId);
+    if (!entry || !this.outbox.remove(clientId)) return false;
+    this.emit("outbox", { id: entry.conversation, entry: null });
+    return true;
+  }
+
+  /** An acknowledged event that came back over HTTP: the same as an ``ack`` frame. */
+  acknowledged(clientId, event, conversation = null) {
+    this.onAck({ type: "ack", client_id: clientId, event, conversation });
+  }
+
+  failed(clientId, code) {
+    this.onError({ type: "error", code, client_id: clientId }, false);
+  }
+
+  // --- receipts this tab reports -------------------------------------------------------
+
+  /** Everything up to the cursor is held: confirm it (coalesced). */
+  noteReceived(conv) {
+    if (!conv.log.anchored || conv.log.cursor <= conv.wantReceived) return;
+    conv.wantReceived = conv.log.cursor;
+    this.scheduleReports();
+  }
+
+  /** The chat showed everything up to ``upTo`` in a visible, focused window. */
+  markRead(id, upTo) {
+    const conv = this.get(id);
+    if (!conv || !Number.isInteger(upTo)) return;
+    const end = conv.left_seq ?? conv.last_seq;
+    const seq = Math.min(upTo, end);
+    if (seq <= conv.read_seq && seq <= conv.wantRead) return;
+    conv.wantRead = Math.max(conv.wantRead, seq);
+    if (seq > conv.read_seq) {
+      conv.read_seq = seq; // shown at once; the server's receipt confirms it
+      conv.delivered_seq = Math.max(conv.delivered_seq, seq);
+      conv.members.applyReceipt({ user: this.me, delivered_seq: seq, read_seq: seq });
+      this.emit("inbox");
+      this.emit("unread", { total: this.totalUnread() });
+    }
+    this.scheduleReports();
+  }
+
+  scheduleReports() {
+    if (this.reportTimer !== null) return;
+    this.reportTimer = this.clock.setTimeout(() => {
+      this.reportTimer = null;
+      this.flushReports();
+    }, this.reportDelayMs);
+  }
+
+  /** One ``read`` or ``received`` frame per conversation whose cursor moved since the last report. */
+  flushReports() {
+    for (const conv of this.conversations.values()) {
+      if (conv.wantRead > conv.reportedRead) {
+        const sent = this.connected
+          ? this.send({ type: "read", conversation: conv.id, up_to: conv.wantRead })
+          : this.http?.read(conv.id, conv.wantRead);
+        if (sent) {
+          conv.reportedRead = conv.wantRead;
+          conv.reportedReceived = Math.max(conv.reportedReceived, conv.wantRead);
+        }
+      }
+      if (conv.wantReceived > conv.reportedReceived && this.connected) {
+        if (this.send({ type: "received", conversation: conv.id, up_to: conv.wantReceived })) conv.reportedReceived = conv.wantReceived;
+      }
+    }
+  }
+
+  // --- typing ---------------------------------------------------------------------------
+
+  typing(id, isTyping) {
+    return this.send({ type: "typing", conversation: id, is_typing: Boolean(isTyping) });
+  }
+
+  // --- groups ---------------------------------------------------------------------------
+
+  /** Group changes wait for their ``ack`` (by ref), and go out with a client_id like messages. */
+  groupRequest(frame) {
+    // handle() applies the ack before the promise settles.
+    return this.request({ ...frame, client_id: this.outbox.makeId() });
+  }
+
+  createGroup(title, members) {
+    return this.groupRequest({ type: "create_group", title, members });
+  }
+
+  addMembers(id, users) {
+    return this.groupRequest({ type: "add_members", conversation: id, users });
+  }
+
+  removeMember(id, user) {
+    return this.groupRequest({ type: "remove_member", conversation: id, user });
+  }
+
+  leave(id) {
+    return this.groupRequest({ type: "leave", conversation: id });
+  }
+
+  rename(id, title) {
+    return this.groupRequest({ type: "rename", conversation: id, title });
+  }
+
+  setRole(id, user, role) {
+    return this.groupRequest({ type: "set_role", conversation: id, user, role });
+  }
+
+  /** Owners and admins add; the owner removes anyone but themself, an admin removes members. */
+  can(id, action, target = null) {
+    const conv = this.get(id);
+    if (!conv || !conv.isGroup || !conv.isMember) return false;
+    const role = conv.role;
+    switch (action) {
+      case "add":
+        return role === "owner" || role === "admin";
+      case "remove": {
+        if (target === this.me) return false;
+        const theirs = conv.members.get(target)?.role ?? "member";
+        if (role === "owner") return true;
+        return role === "admin" && theirs === "member";
+      }
+      case "set_role":
+        return role === "owner" && target !== this.me;
+      case "rename":
+      case "leave":
+        return true;
+      default:
+        return false;
+    }
+  }
+}

@@ -1,0 +1,172 @@
+// The HTTP fallback, while ws/chat/ cannot be had (docs/protocol.md, "HTTP"):
+// the same catching up, sending and reading over the JSON API, every
+// ``everyMs`` while the page says the socket is offline. A 403 means the
+// session ended: ``onSignedOut`` is called and the outbox is kept.
+// ``api`` is injected: ``get(url)`` and ``post(url, body)`` resolve to
+// ``{status, body}`` and reject only when the server cannot be reached.
+
+const BASE = "/messages/api/conversations";
+
+export class HttpFallback {
+  constructor({ state, api, clock, everyMs = 4000, onSignedOut = () => {} }) {
+    this.state = state;
+    this.api = api;
+    this.clock = clock;
+    this.everyMs = everyMs;
+    this.onSignedOut = onSignedOut;
+    this.timer = null;
+    this.running = false;
+    this.flushTimer = null;
+    this.catchingUp = new Set();
+    state.http = this;
+  }
+
+  get active() {
+    return this.timer !== null;
+  }
+
+  start() {
+    if (this.timer !== null) return;
+    this.timer = this.clock.setTimeout(() => this.tick(), 0);
+  }
+
+  stop() {
+    this.clock.clearTimeout(this.timer);
+    this.clock.clearTimeout(this.flushTimer);
+    this.timer = null;
+    this.flushTimer = null;
+  }
+
+  async tick() {
+    try {
+      await this.runOnce();
+    } finally {
+      if (this.timer !== null) this.timer = this.clock.setTimeout(() => this.tick(), this.everyMs);
+    }
+  }
+
+  /** One round: the inbox, the conversation on screen, then the outbox. */
+  async runOnce() {
+    if (this.running || this.state.connected) return;
+    this.running = true;
+    try {
+      await this.inbox();
+      const id = this.state.viewing;
+      if (id !== null) {
+        const conv = this.state.get(id);
+        if (conv && !conv.historyLoaded) await this.state.loadHistory(id, { initial: true });
+        else await this.catchUp(id);
+      }
+      await this.flush();
+      this.state.flushReports();
+    } catch (error) {
+      if (error?.signedOut) this.onSignedOut();
+      // Otherwise the server cannot be reached at all: the outbox keeps everything.
+    } finally {
+      this.running = false;
+    }
+  }
+
+  check({ status, body }) {
+    if (status === 403 && body?.code === "forbidden") {
+      const error = new Error("signed out");
+      error.signedOut = true;
+      throw error;
+    }
+    return { status, body };
+  }
+
+  async inbox() {
+    const { status, body } = this.check(await this.api.get(`${BASE}?limit=100`));
+    if (status !== 200 || !body) return;
+    for (const c of body.conversations ?? []) {
+      const conv = this.state.describe(c);
+      if (conv && !conv.log.anchored && conv.id !== this.state.viewing) conv.log.anchor(this.state.defaultAnchor(conv));
+    }
+    this.state.inbox.loaded = true;
+    this.state.emit("inbox");
+    this.state.emit("unread", { total: this.state.totalUnread() });
+  }
+
+  /** A history page for ``loadHistory`` (the same shape as the socket's answer). */
+  async history(id, before, limit) {
+    const query = new URLSearchParams({ limit: String(limit) });
+    if (before !== null && before !== undefined) query.set("before", String(before));
+    const { status, body } = this.check(await this.api.get(`${BASE}/${id}/history?${query}`));
+    if (status !== 200 || !body) throw new Error(`history: ${status}`);
+    return body;
+  }
+
+  /** Every event after the cursor, page by page, like ``sync``. */
+  async catchUp(id) {
+    const conv = this.state.get(id);
+    if (!conv || !conv.log.anchored || this.catchingUp.has(id) || this.state.connected) return;
+    this.catchingUp.add(id);
+    try {
+      for (let page = 0; page < 10; page += 1) {
+        const after = conv.log.cursor;
+        const { status, body } = this.check(await this.api.get(`${BASE}/${id}/events?after=${after}&limit=100`));
+        if (status !== 200 || !body) return;
+        this.state.applySync(id, body, after);
+        if (!body.has_more || conv.log.cursor === after) return;
+      }
+    } finally {
+      this.catchingUp.delete(id);
+    }
+  }
+
+  /** Send what waits in the outbox; stop as soon as the socket is back. */
+  async flush() {
+    for (const entry of this.state.outbox.pending()) {
+      if (this.state.connected) return;
+      const body = { content: entry.content, client_id: entry.client_id };
+      if (Number.isInteger(entry.conversation)) {
+        const answer = this.check(await this.api.post(`${BASE}/${entry.conversation}/messages`, body));
+        this.settle(entry, answer, answer.body?.event);
+      } else {
+        // A direct chat not started yet: the first contract's send creates it.
+        const answer = this.check(await this.api.post(`/messages/api/${encodeURIComponent(entry.to)}/send`, body));
+        if (answer.status === 200 || answer.status === 201) {
+          this.state.outbox.remove(entry.client_id);
+          this.state.emit("outbox", { id: null, entry: null });
+          await this.inbox();
+          const conv = this.state.direct(entry.to);
+          if (conv) await this.catchUp(conv.id);
+        } else {
+          this.settle(entry, answer, null);
+        }
+      }
+    }
+  }
+
+  settle(entry, { status, body }, event) {
+    if ((status === 200 || status === 201) && event) this.state.acknowledged(entry.client_id, event);
+    else if (status >= 400) this.state.failed(entry.client_id, body?.code ?? (status === 429 ? "rate_limited" : "server_error"));
+  }
+
+  flushSoon() {
+    if (this.timer === null || this.flushTimer !== null) return;
+    this.flushTimer = this.clock.setTimeout(async () => {
+      this.flushTimer = null;
+      try {
+        await this.flush();
+      } catch (error) {
+        if (error?.signedOut) this.onSignedOut();
+      }
+    }, 0);
+  }
+
+  /** ``read`` over HTTP (it moves both cursors). */
+  read(id, upTo) {
+    if (this.timer === null) return false;
+    this.api.post(`${BASE}/${id}/read`, { up_to: upTo }).then(
+      (answer) => {
+        if (answer.status === 200 && answer.body) {
+          this.state.onReceipt({ conversation: id, user: this.state.me, read_seq: answer.body.read_seq, delivered_seq: answer.body.delivered_seq });
+        }
+      },
+      () => {},
+    );
+    return true;
+  }
+}

@@ -1,0 +1,96 @@
+// One conversation's log as this client holds it: events by seq, and the
+// contiguous cursor that `sync` and `resume` continue from.
+//
+// The cursor is "accounted for up to": once anchored (at a history page's
+// newest seq, a sync's `after`, or the user's delivered cursor for a
+// conversation only shown in the sidebar), every event in (anchor, cursor] is
+// held. Older events come from `history` pages, which are contiguous from the
+// top down, so what a chat shows is [oldest loaded, cursor] without holes.
+// An event above the cursor that is not the next one means a push was lost:
+// `hasGap` says so and the client syncs from the cursor.
+// No DOM here: this runs under `node --test` as it is.
+
+export class ConversationLog {
+  constructor() {
+    this.events = new Map(); // seq -> E
+    this.cursor = null; // null until anchored
+    this.highest = 0; // the highest seq held
+    this.oldest = null; // the lowest seq held
+    this.hasOlder = true; // false once a history page said there is nothing before
+  }
+
+  get anchored() {
+    return this.cursor !== null;
+  }
+
+  get size() {
+    return this.events.size;
+  }
+
+  has(seq) {
+    return this.events.has(seq);
+  }
+
+  get(seq) {
+    return this.events.get(seq);
+  }
+
+  /** Start counting from ``seq`` if not counting yet; returns whether it anchored. */
+  anchor(seq) {
+    if (this.anchored) return false;
+    this.cursor = Math.max(0, seq);
+    this.advance();
+    return true;
+  }
+
+  /** Store events (any order, repeats ignored); returns the ones not held before, in seq order. */
+  add(events) {
+    const fresh = [];
+    for (const event of events) {
+      if (!event || !Number.isInteger(event.seq) || this.events.has(event.seq)) continue;
+      this.events.set(event.seq, event);
+      fresh.push(event);
+      if (event.seq > this.highest) this.highest = event.seq;
+      if (this.oldest === null || event.seq < this.oldest) this.oldest = event.seq;
+    }
+    fresh.sort((a, b) => a.seq - b.seq);
+    this.advance();
+    return fresh;
+  }
+
+  /** Replace a held event (same seq) with a newer copy of it, e.g. from an ack. */
+  replace(event) {
+    if (this.events.has(event.seq)) this.events.set(event.seq, event);
+  }
+
+  advance() {
+    if (!this.anchored) return;
+    while (this.events.has(this.cursor + 1)) this.cursor += 1;
+  }
+
+  /** Something is held above the cursor, or the server said the log goes further. */
+  hasGap(knownLastSeq = 0) {
+    if (!this.anchored) return false;
+    return this.highest > this.cursor || knownLastSeq > this.cursor;
+  }
+
+  /** Every seq in [from, to] is held (a bounded check; false when the range is huge). */
+  covers(from, to, limit = 5000) {
+    if (to < from) return true;
+    if (to - from > limit) return false;
+    for (let seq = from; seq <= to; seq += 1) if (!this.events.has(seq)) return false;
+    return true;
+  }
+
+  /** Held events in seq order (optionally only those with ``seq > after``). */
+  ordered(after = 0) {
+    return [...this.events.values()].filter((e) => e.seq > after).sort((a, b) => a.seq - b.seq);
+  }
+
+  /** A history page came in: remember whether anything is older than what is held. */
+  olderPage(events, hasMore) {
+    const fresh = this.add(events);
+    this.hasOlder = Boolean(hasMore);
+    return fresh;
+  }
+}

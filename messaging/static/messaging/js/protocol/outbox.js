@@ -1,0 +1,126 @@
+// The outbox: messages typed but not yet acknowledged, for every conversation
+// of one user, persisted through an injected storage object (localStorage in
+// the browser, a plain object in tests) so they survive reconnects, reloads
+// and a sign-out. Each keeps its client_id for ever: a resend after a
+// reconnect is the same message to the server, never a second one.
+
+export function newClientId(cryptoImpl = globalThis.crypto) {
+  if (cryptoImpl?.randomUUID) {
+    try {
+      return cryptoImpl.randomUUID();
+    } catch {
+      // randomUUID needs a secure context; plain http on a LAN address is not one.
+    }
+  }
+  const bytes = cryptoImpl.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** A Storage-like object kept in memory: the fallback when localStorage is unavailable, and the tests'. */
+export class MemoryStorage {
+  constructor() {
+    this.items = new Map();
+  }
+
+  getItem(key) {
+    return this.items.has(key) ? this.items.get(key) : null;
+  }
+
+  setItem(key, value) {
+    this.items.set(key, String(value));
+  }
+
+  removeItem(key) {
+    this.items.delete(key);
+  }
+}
+
+function validEntry(e) {
+  return e && typeof e.client_id === "string" && typeof e.content === "string"
+    && (Number.isInteger(e.conversation) || typeof e.to === "string");
+}
+
+export class Outbox {
+  /** ``target`` of an entry: ``{conversation: id}`` or ``{to: username}`` (a direct chat not started yet). */
+  constructor({ storage, key, makeId = newClientId, now = () => new Date() }) {
+    this.storage = storage;
+    this.key = key;
+    this.makeId = makeId;
+    this.now = now;
+    this.entries = this.load();
+  }
+
+  load() {
+    try {
+      const parsed = JSON.parse(this.storage.getItem(this.key) || "[]");
+      return Array.isArray(parsed) ? parsed.filter(validEntry) : [];
+    } catch {
+      return [];
+    }
+  }
+
+  save() {
+    try {
+      if (this.entries.length) this.storage.setItem(this.key, JSON.stringify(this.entries));
+      else this.storage.removeItem(this.key);
+    } catch {
+      // Private mode or a full quota: the outbox still works for this page.
+    }
+  }
+
+  all() {
+    return [...this.entries];
+  }
+
+  pending() {
+    return this.entries.filter((e) => e.state === "pending");
+  }
+
+  get(clientId) {
+    return this.entries.find((e) => e.client_id === clientId) ?? null;
+  }
+
+  /** Entries meant for a conversation (by id, or by the peer of a direct chat not started yet). */
+  forConversation(id, peer = null) {
+    return this.entries.filter((e) => (id !== null && e.conversation === id) || (peer !== null && e.conversation == null && e.to === peer));
+  }
+
+  add(target, content) {
+    const entry = {
+      client_id: this.makeId(),
+      conversation: Number.isInteger(target.conversation) ? target.conversation : null,
+      to: target.to ?? null,
+      content,
+      created_at: this.now().toISOString(),
+      state: "pending",
+      error: null,
+    };
+    this.entries.push(entry);
+    this.save();
+    return entry;
+  }
+
+  update(clientId, patch) {
+    const entry = this.get(clientId);
+    if (!entry) return null;
+    Object.assign(entry, patch);
+    this.save();
+    return entry;
+  }
+
+  remove(clientId) {
+    const before = this.entries.length;
+    this.entries = this.entries.filter((e) => e.client_id !== clientId);
+    if (this.entries.length === before) return false;
+    this.save();
+    return true;
+  }
+
+  /** The frame that sends (or resends) an entry over ws/chat/. */
+  static frame(entry) {
+    const frame = { type: "message", content: entry.content, client_id: entry.client_id };
+    if (Number.isInteger(entry.conversation)) frame.conversation = entry.conversation;
+    else frame.to = entry.to;
+    return frame;
+  }
+}

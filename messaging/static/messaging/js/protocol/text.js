@@ -1,0 +1,62 @@
+// What people read about protocol things: system lines for membership,
+// rename and role events, "… is typing", "Read by 2 of 3". No DOM.
+
+/** "bob", "bob and carol", "bob, carol and dave". ``me`` reads as "you". */
+export function names(list, me = null) {
+  const shown = list.map((name) => (name === me ? "you" : name));
+  if (shown.length <= 1) return shown.join("");
+  return `${shown.slice(0, -1).join(", ")} and ${shown.at(-1)}`;
+}
+
+function who(name, me, { start = false } = {}) {
+  if (name !== me) return name;
+  return start ? "You" : "you";
+}
+
+/** The system line of a non-message event, or null for a message. */
+export function systemText(event, me) {
+  const data = event.data ?? {};
+  const actor = who(event.sender, me, { start: true });
+  switch (event.kind) {
+    case "created":
+      return `${actor} created the group “${data.title ?? ""}”`;
+    case "members_added":
+      return `${actor} added ${names(Array.isArray(data.users) ? data.users : [], me)}`;
+    case "member_removed":
+      return `${actor} removed ${who(data.user, me)}`;
+    case "member_left":
+      return data.new_owner ? `${actor} left; ${who(data.new_owner, me)} now own${data.new_owner === me ? "" : "s"} the group` : `${actor} left`;
+    case "renamed":
+      return `${actor} renamed the group to “${data.title ?? ""}”`;
+    case "role_changed":
+      return `${actor} made ${who(data.user, me)} ${data.role === "admin" ? "an admin" : "a member"}`;
+    case "message":
+      return null;
+    default:
+      return `${actor} changed something (${event.kind})`;
+  }
+}
+
+/** "alice is typing…", "alice and bob are typing…", "alice, bob and 2 others are typing…". */
+export function typingText(users) {
+  if (!users.length) return "";
+  if (users.length === 1) return `${users[0]} is typing…`;
+  if (users.length === 2) return `${users[0]} and ${users[1]} are typing…`;
+  return `${users[0]}, ${users[1]} and ${users.length - 2} other${users.length === 3 ? "" : "s"} are typing…`;
+}
+
+/** The line under my group message: "Read by 2 of 3", "Read by everyone", or null before anyone read it. */
+export function readByText({ readBy, total }) {
+  if (!total || !readBy.length) return null;
+  if (readBy.length === total) return total === 1 ? `Read by ${readBy[0]}` : "Read by everyone";
+  return `Read by ${readBy.length} of ${total}`;
+}
+
+/** The inbox preview of a conversation's last message. */
+export function previewText(conv, me) {
+  const last = conv.last_message;
+  if (!last) return conv.isGroup ? "No messages yet" : "No messages yet";
+  const text = String(last.content ?? "").replace(/\s+/g, " ").trim().slice(0, 160);
+  if (last.sender === me) return `You: ${text}`;
+  return conv.isGroup ? `${last.sender}: ${text}` : text;
+}
