@@ -86,6 +86,12 @@ def test_an_event_encodes_as_its_payload_e(make_user) -> None:
         "content": "hi",
         "target_seq": None,
         "data": {},
+        # A message's state (message actions): just stored, folded up to its own seq.
+        "edited_at": None,
+        "deleted": False,
+        "reactions": [],
+        "reply_to": None,
+        "as_of": 1,
     }
 
 

@@ -28,7 +28,7 @@ from ..models import MEMBERSHIP_KINDS, MESSAGE_ACTION_KINDS, ArchivedEvent, Conv
 from ..ops import metrics
 from ..retry_handler import DATABASE_POLICY, MessageRetryHandler, RetriesExhausted
 from .errors import Conflict, Forbidden, NotFound, RateLimited, StoreError, Unavailable
-from .message_views import ReplyPreview, annotate, fresh_view, quote
+from .message_views import MessageView, ReplyPreview, annotate, fresh_view, quote
 from .notifications import new_message_recipients
 from .visibility import can_see, visible_q
 
@@ -308,7 +308,21 @@ def _repeat_of(item: NewMessage) -> Appended | StoreError | None:
         return None
     if existing.conversation_id != item.conversation_id or existing.kind != EventKind.MESSAGE:
         return Conflict("this client_id was already used for another event")
+    existing.view = _repeat_view(existing, item)
     return Appended(existing, False, 0)
+
+
+def _repeat_view(existing: Event, item: NewMessage) -> MessageView:
+    """A repeat is acked like the first send: the message folded up to its own seq.
+
+    Its current content and marks come along; later reactions are events the
+    client folds on top (``as_of`` is the message's seq), as for a fresh send.
+    """
+    reply = None
+    if existing.target_seq is not None:
+        found = _reply_target(replace(item, reply_to=existing.target_seq))
+        reply = found if isinstance(found, ReplyPreview) else ReplyPreview(existing.target_seq, None, None)
+    return MessageView(existing.seq, existing.content, existing.edited_at, existing.deleted_at is not None, (), reply)
 
 
 def find_by_client_id(sender: Any, client_id: str) -> Event | None:
