@@ -232,6 +232,7 @@ def test_the_endpoints_speak_their_own_frame_types() -> None:
     assert USER == {
         "message", "typing", "read", "received", "sync", "history", "ping", "view", "resume", "conversations",
         "create_group", "add_members", "remove_member", "leave", "rename", "set_role", "mute", "members",
+        "edit", "delete", "react", "unreact", "hide", "clear", "edits",
     }
     assert NOTIFICATION_FRAMES == {"mark_read", "mark_all_read", "list", "ping"}
     for frame_type in USER - DIRECT_FRAMES:
