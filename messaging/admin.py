@@ -12,6 +12,7 @@ from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import Greatest
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 
 from .error_models import ErrorCategory
 from .models import (
@@ -20,6 +21,7 @@ from .models import (
     Conversation,
     Event,
     Message,
+    MessageEdit,
     MessagingError,
     Notification,
     NotificationPreference,
@@ -147,11 +149,27 @@ class MessageAdmin(ReadOnlyAdmin):
     list_select_related = ("sender", "conversation")
     raw_id_fields = ("conversation", "sender")
     exclude = ("kind", "target_seq", "data")
+    readonly_fields = ("edit_history",)
     actions = ["archive_selected"]
 
     @admin.display(description="content")
     def short_content(self, obj: Message) -> str:
         return obj.content[:120]
+
+    @admin.display(description="edit history")
+    def edit_history(self, obj: Message) -> str:
+        """Every earlier version, oldest first, with when it was written and replaced (escaped text)."""
+        versions = MessageEdit.objects.filter(conversation_id=obj.conversation_id, message_seq=obj.seq).order_by("edit_seq")
+        if not versions:
+            return "deleted for everyone: its versions were purged" if obj.deleted_at else "never edited"
+        return format_html(
+            "<ol>{}</ol>",
+            format_html_join(
+                "",
+                "<li>{} <small>(written {}, replaced {} by edit #{})</small></li>",
+                ((v.content, v.written_at, v.replaced_at, v.edit_seq) for v in versions),
+            ),
+        )
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         # Deleting would leave a hole in seq; archiving keeps it.
@@ -172,6 +190,24 @@ class EventAdmin(ReadOnlyAdmin):
     search_fields = ("client_id", "sender__username")
     list_select_related = ("sender", "conversation")
     raw_id_fields = ("conversation", "sender")
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(MessageEdit)
+class MessageEditAdmin(ReadOnlyAdmin):
+    """Earlier versions of edited messages (a deletion for everyone purges them)."""
+
+    list_display = ("id", "conversation", "message_seq", "edit_seq", "short_content", "written_at", "replaced_at")
+    list_filter = (("replaced_at", admin.DateFieldListFilter),)
+    search_fields = ("content",)
+    list_select_related = ("conversation",)
+    raw_id_fields = ("conversation",)
+
+    @admin.display(description="content")
+    def short_content(self, obj: MessageEdit) -> str:
+        return obj.content[:120]
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False

@@ -125,3 +125,41 @@ def test_the_event_log_is_read_only_and_messages_list_only_message_events(staff_
     assert staff_client.get("/admin/messaging/event/").status_code == 200
     assert staff_client.get("/admin/messaging/event/add/").status_code == 403
     assert staff_client.get(f"/admin/messaging/event/{created.pk}/delete/").status_code == 403
+
+
+def test_a_message_page_shows_its_edit_history_escaped_and_the_versions_list_is_read_only(staff_client, make_user) -> None:
+    from messaging.models import MessageEdit
+    from messaging.store import conversations, events
+
+    from .message_actions import edit
+
+    alice, bob = make_user("alice"), make_user("bob")
+    conversation, _ = conversations.get_or_create_direct(alice, bob)
+    message = events.create_message(conversation.pk, alice, "<b>first</b> draft", "m1").event
+    edit(alice, conversation.pk, message.seq, "second draft")
+    edit(alice, conversation.pk, message.seq, "final text")
+    page = staff_client.get(f"/admin/messaging/message/{message.pk}/change/").content.decode()
+    history = page[page.index("Edit history") :]
+    assert history.index("&lt;b&gt;first&lt;/b&gt; draft") < history.index("second draft")
+    assert "<b>first</b>" not in page
+    listing = staff_client.get("/admin/messaging/messageedit/").content.decode()
+    assert "second draft" in listing and "final text" not in listing  # earlier versions only
+    version = MessageEdit.objects.first()
+    assert staff_client.get("/admin/messaging/messageedit/add/").status_code == 403
+    assert staff_client.get(f"/admin/messaging/messageedit/{version.pk}/delete/").status_code == 403
+
+
+def test_a_message_deleted_for_everyone_shows_no_versions_in_the_admin(staff_client, make_user) -> None:
+    from messaging.store import conversations, events
+
+    from .message_actions import delete, edit
+
+    alice, bob = make_user("alice"), make_user("bob")
+    conversation, _ = conversations.get_or_create_direct(alice, bob)
+    message = events.create_message(conversation.pk, alice, "first draft", "m1").event
+    edit(alice, conversation.pk, message.seq, "second draft")
+    delete(alice, conversation.pk, message.seq)
+    page = staff_client.get(f"/admin/messaging/message/{message.pk}/change/").content.decode()
+    assert "deleted for everyone: its versions were purged" in page
+    assert "draft" not in page
+    assert "draft" not in staff_client.get("/admin/messaging/messageedit/").content.decode()
