@@ -1,4 +1,4 @@
-"""Doing things to a message in a real browser, with the keyboard alone: replies, reactions, edits, deletions.
+"""Doing things to a message in a real browser, mostly with the keyboard alone: replies, reactions, edits, deletions.
 
 One story across several steps (browser tests are kept few: the suite runs
 twice on 2 cores); the database is checked through ``manage.py shell`` so the
@@ -44,8 +44,11 @@ def test_with_the_keyboard_alone_alice_replies_reacts_edits_and_deletes_and_bob_
     from playwright.sync_api import expect
 
     conversation = server.direct("alice", "bob")
-    lunch = unique("Lunch at")
-    server.say(conversation, [("bob", f"{lunch} *noon*? menu: https://example.org/menu. not a link: javascript:alert(1)")])
+    lunch, umbrella = unique("Lunch at"), unique("Bring an umbrella")
+    server.say(
+        conversation,
+        [("bob", f"{lunch} *noon*? menu: https://example.org/menu. not a link: javascript:alert(1)"), ("alice", umbrella)],
+    )
     alice, bob = people(server, "alice"), people(server, "bob")
     open_chat(alice, server, "bob")
     open_chat(bob, server, "alice")
@@ -122,14 +125,23 @@ def test_with_the_keyboard_alone_alice_replies_reacts_edits_and_deletes_and_bob_
         expect(page.locator("li.message", has_text="see you")).to_have_count(0)
     assert rows_holding(server, answer.split()[-1]) == []
 
-    # Delete for me: gone for bob only.
+    # Delete for me, two at once: Select from the menu, Enter on the other message's button adds it.
     bubble(bob, lunch).get_by_role("button", name=re.compile("^Actions for the message")).click()
-    menu_item(bob, "Delete for me").click()
+    menu_item(bob, "Select").click()
+    bubble(bob, umbrella).get_by_role("button", name=re.compile("^Actions for the message")).focus()
+    bob.keyboard.press("Enter")
+    expect(bob.locator("[data-selection-count]")).to_have_text("2 selected")
+    expect(bob.locator("li.message.selected")).to_have_count(2)
+    bob.locator("[data-selection-delete]").click()
     confirm(bob, "Delete for me")
     expect(bubble(bob, lunch)).to_have_count(0)
+    expect(bubble(bob, umbrella)).to_have_count(0)
+    expect(bob.locator("[data-selection-bar]")).to_be_hidden()
     expect(bubble(alice, lunch)).to_have_count(1)
+    expect(bubble(alice, umbrella)).to_have_count(1)
     bob.reload()
     expect(bob.locator("[data-connection]")).to_have_attribute("data-state", "connected", timeout=WAIT_MS)
     expect(bob.locator("li.message.deleted")).to_have_count(1)
     expect(bubble(bob, lunch)).to_have_count(0)
+    expect(bubble(bob, umbrella)).to_have_count(0)
     assert alice.errors == [] and bob.errors == []

@@ -333,6 +333,12 @@ const actions = new MessageActions({
   picker: $("[data-emoji-picker]"),
   confirm: $("[data-confirm]"),
   edits: $("[data-edits-dialog]"),
+  selection: {
+    root: $("[data-selection-bar]"),
+    count: $("[data-selection-count]"),
+    remove: $("[data-selection-delete]"),
+    cancel: $("[data-selection-cancel]"),
+  },
   conversationId: () => route.id,
 });
 const clearChatButton = $("[data-clear-chat]");

@@ -7,6 +7,7 @@
 
 import { announce, h } from "./dom.js";
 import { EmojiPicker, MessageMenu } from "./message-menu.js";
+import { MessageSelection } from "./message-selection.js";
 import { preview } from "./protocol/messages.js";
 import { fullStamp } from "./time.js";
 
@@ -23,7 +24,7 @@ const REFUSED = {
 };
 
 export class MessageActions {
-  constructor({ state, list, input, composer, context, menu, picker, confirm, edits, conversationId }) {
+  constructor({ state, list, input, composer, context, menu, picker, confirm, edits, selection, conversationId }) {
     this.state = state;
     this.list = list;
     this.input = input;
@@ -35,6 +36,7 @@ export class MessageActions {
     this.editsDialog = edits;
     this.conversationId = conversationId; // () => the conversation on screen, or null
     this.mode = null; // {kind: "reply" | "edit", seq}
+    this.selection = new MessageSelection({ list: list.list, bar: selection, onDelete: (seqs) => this.deleteSeveralForMe(seqs) });
     context.cancel.addEventListener("click", () => {
       this.cancel();
       this.input.focus();
@@ -66,6 +68,7 @@ export class MessageActions {
     }
     items.push({ label: "Copy text", action: "copy", run: () => this.copy(view.content) });
     items.push({ label: "Delete for me", action: "delete-for-me", keepsFocus: true, run: () => this.deleteForMe(seq) });
+    items.push({ label: "Select", action: "select", run: () => this.selection.start(seq) });
     if (this.state.mayDeleteForEveryone(id, view)) {
       items.push({ label: "Delete for everyone", action: "delete-for-everyone", danger: true, keepsFocus: true, run: () => this.deleteForEveryone(seq) });
     }
@@ -114,6 +117,20 @@ export class MessageActions {
     this.state.deleteForMe(id, [seq]).then(() => announce("Deleted for you"), (error) => this.refused(error));
   }
 
+  /** Several messages selected at once: resolves true once they are deleted for me. */
+  async deleteSeveralForMe(seqs) {
+    const id = this.conversationId();
+    const what = seqs.length === 1 ? "The message goes" : `${seqs.length} messages go`;
+    if (!(await this.confirm(`Delete ${seqs.length === 1 ? "it" : seqs.length} for me?`, `${what} from your devices only; the others still see them.`, "Delete for me"))) return false;
+    return this.state.deleteForMe(id, seqs).then(() => {
+      announce(`Deleted ${seqs.length} for you`);
+      return true;
+    }, (error) => {
+      this.refused(error);
+      return false;
+    });
+  }
+
   async deleteForEveryone(seq) {
     const id = this.conversationId();
     if (!(await this.confirm("Delete for everyone?", "Everyone will see “This message was deleted” instead.", "Delete for everyone"))) return;
@@ -158,8 +175,9 @@ export class MessageActions {
     this.composer.classList.toggle("editing", this.mode?.kind === "edit");
   }
 
-  /** Leave reply or edit mode (an edit gives back what was typed before). */
+  /** Leave reply or edit mode (an edit gives back what was typed before), and any selection. */
   cancel() {
+    this.selection.stop();
     if (this.mode?.kind === "edit") {
       this.input.value = this.mode.draft ?? "";
       this.input.dispatchEvent(new Event("input"));
