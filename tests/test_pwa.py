@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import posixpath
 import re
 
 import pytest
@@ -160,3 +161,16 @@ def test_a_letter_avatar_is_a_png_in_the_pages_colour_for_that_name(client: Clie
 
 def test_an_avatar_url_that_is_not_a_username_is_not_found(client: Client) -> None:
     assert client.get("/avatars/a%20b.png").status_code == 404
+
+
+def test_every_module_a_shell_script_imports_is_in_the_shell_too() -> None:
+    """Offline, a cached page whose script imports an uncached module would not start."""
+    shell = set(pwa.SHELL_STATIC)
+    missing = set()
+    for name in [n for n in shell if n.endswith(".js")]:
+        source = open(finders.find(name), encoding="utf-8").read()
+        for imported in re.findall(r"""(?:^|\n)\s*(?:import|export)\b[^;]*?\bfrom\s+["'](\.[^"']+)["']""", source):
+            target = posixpath.normpath(posixpath.join(posixpath.dirname(name), imported))
+            if target not in shell:
+                missing.add(f"{name} imports {target}")
+    assert not missing, sorted(missing)
