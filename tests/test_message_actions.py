@@ -156,6 +156,19 @@ def test_deleting_an_archived_message_purges_the_archive_too(alice, bob, direct)
     assert rows_holding("xyzzy") == []
 
 
+def test_an_archived_message_is_replied_to_reacted_to_and_edited_like_any_other(alice, bob, direct) -> None:
+    seq = say(alice, direct, "old news")
+    archive(Event.objects.filter(conversation_id=direct))
+    reply = say(bob, direct, "still true?", reply_to=seq)
+    react(bob, direct, seq, "👍")
+    edit(alice, direct, seq, "old news, corrected")
+    page = messages_of(history(bob, direct))
+    # The quote shows the original as it is now.
+    assert page[reply]["reply_to"] == {"seq": seq, "sender": "alice", "preview": "old news, corrected", "deleted": False}
+    assert page[seq]["content"] == "old news, corrected" and page[seq]["edited_at"] is not None
+    assert [(r["emoji"], r["users"]) for r in page[seq]["reactions"]] == [("👍", ["bob"])]
+
+
 def test_a_group_admin_deletes_anyones_message_at_any_time_a_member_does_not(alice, bob, carol) -> None:
     group = make_group(alice, [bob, carol])
     seq = say(bob, group, "spam")
