@@ -131,6 +131,7 @@ def test_the_settings_page_offers_the_device_switches_and_asks_for_nothing_on_it
 
 
 def test_with_the_server_down_a_reload_shows_the_offline_page_and_the_outbox_goes_out_after_the_restart(own_server, people) -> None:
+    from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import expect
 
     server = own_server
@@ -152,7 +153,13 @@ def test_with_the_server_down_a_reload_shows_the_offline_page_and_the_outbox_goe
     assert [entry["content"] for entry in outbox] == [text]
 
     server.daphne = Daphne(server.env, port=server.daphne.port).start()
-    alice.get_by_role("button", name="Try again").click()
+    try:
+        alice.get_by_role("button", name="Try again").click(timeout=5000)
+    except PlaywrightError:
+        # The offline page retries by itself every 5 s; on a loaded machine its
+        # reload can win the race with the click, which then finds no button.
+        # Either way the chat must come back and send the outbox: checked below.
+        pass
     expect(alice.locator("[data-connection]")).to_have_attribute("data-state", "connected", timeout=WAIT_MS)
     expect(bubble(alice, text)).to_have_attribute("data-status", re.compile("sent|delivered|read"), timeout=WAIT_MS)
     expect(bubble(bob, text)).to_have_count(1, timeout=WAIT_MS)
