@@ -49,6 +49,8 @@ class MessageFrame:
     to: str | None = None
     ref: Any = None
     type: str = "message"
+    #: ids of the sender's uploads the message carries (docs/protocol.md "Attachments")
+    attachments: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -365,6 +367,24 @@ def _client_id(data: Mapping[str, Any]) -> str:
     return client_id
 
 
+#: most attachment ids a frame may name (the store refuses past MESSAGING_MAX_FILES_PER_MESSAGE)
+MAX_ATTACHMENT_IDS = 100
+
+
+def _attachment_ids(data: Mapping[str, Any]) -> tuple[int, ...]:
+    """A message's optional ``attachments``: distinct upload ids (a caption may then be empty)."""
+    value = data.get("attachments")
+    if value is None:
+        return ()
+    if not isinstance(value, list) or len(value) > MAX_ATTACHMENT_IDS:
+        raise InvalidFrame(f"'attachments' must be a list of at most {MAX_ATTACHMENT_IDS} upload ids")
+    if not all(_is_int(item) and 1 <= item <= MAX_INT for item in value):
+        raise InvalidFrame("'attachments' must hold positive integer upload ids")
+    if len(set(value)) != len(value):
+        raise InvalidFrame("'attachments' names an upload twice")
+    return tuple(value)
+
+
 def _ref(data: Mapping[str, Any]) -> Any:
     """The request's ``ref``: None, a short string or a safe integer; anything else is not echoed."""
     if "ref" not in data or data["ref"] is None:
@@ -509,15 +529,18 @@ class ConnectionValidator:
                     to = _username(data["to"], "to")
                 else:
                     conversation = _id_field(data, "conversation")
-            content = _text_field(data, "content")
+            attachments = _attachment_ids(data)
+            content = _text_field(data, "content") if "content" in data or not attachments else ""
             if len(content) > self.max_length:
                 raise TooLarge(f"'content' is over {self.max_length} characters", limit=self.max_length)
-            if not content.strip():
+            if not content.strip() and not attachments:
                 raise InvalidFrame("'content' is blank")
         except ProtocolError as error:
             error.client_id = client_id
             raise
-        return MessageFrame(content=content, client_id=client_id, conversation=conversation, to=to, ref=ref)
+        return MessageFrame(
+            content=content, client_id=client_id, conversation=conversation, to=to, ref=ref, attachments=attachments
+        )
 
     def _typing(self, data: Mapping[str, Any], ref: Any) -> TypingFrame:
         value = data.get("is_typing")

@@ -262,7 +262,7 @@ class ChatConsumer(MessagingConsumer):
         conversation_id, made = frame.conversation, None
         if conversation_id is None:
             conversation_id, made = await self.direct_conversation(frame.to)
-        item = NewMessage(conversation_id, self.user, frame.content, frame.client_id, self.bucket)
+        item = NewMessage(conversation_id, self.user, frame.content, frame.client_id, self.bucket, frame.attachments)
         self.in_flight.append((frame, message_writer.enqueue(item), made))
         if self.finisher is None or self.finisher.done():
             self.finisher = asyncio.create_task(self.finish_messages())
@@ -516,7 +516,7 @@ class DirectChatConsumer(ChatConsumer):
         return self.conversation_id
 
     async def on_message(self, frame: MessageFrame) -> None:
-        item = NewMessage(self.conversation_id, self.user, frame.content, frame.client_id, self.bucket)
+        item = NewMessage(self.conversation_id, self.user, frame.content, frame.client_id, self.bucket, frame.attachments)
         self.in_flight.append((frame, message_writer.enqueue(item), None))
         if self.finisher is None or self.finisher.done():
             self.finisher = asyncio.create_task(self.finish_messages())

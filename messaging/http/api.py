@@ -210,7 +210,7 @@ def api_conversation_history(request: HttpRequest, conversation_id: int) -> Http
 def api_send_to_conversation(request: HttpRequest, conversation_id: int) -> HttpResponse:
     frame = _frame("message", {**_body(request), "conversation": conversation_id, "to": None})
     appended = events.create_message(
-        conversation_id, request.user, frame.content, frame.client_id, bucket=_rate_bucket()
+        conversation_id, request.user, frame.content, frame.client_id, bucket=_rate_bucket(), attachments=frame.attachments
     )
     payload = _announce_message(appended)
     return json_response({"event": payload}, status=201 if appended.created else 200)

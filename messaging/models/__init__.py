@@ -1,6 +1,7 @@
 """The messaging app's models, one module per entity; everything is importable from here."""
 
 from ..error_models import ErrorCategory, MessagingError, Severity
+from .attachments import Attachment
 from .conversations import Conversation, Participant
 from .events import MEMBERSHIP_KINDS, ArchivedEvent, Event, EventKind, Message, MessageStatus
 from .notifications import Notification, NotificationKind, NotificationPreference
@@ -10,6 +11,7 @@ from .push import PushSubscription
 from .retry import RetryQueueItem
 
 __all__ = [
+    "Attachment",
     "Conversation",
     "Participant",
     "Event",

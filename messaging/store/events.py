@@ -18,7 +18,7 @@ import datetime
 from dataclasses import dataclass, replace
 from typing import Any, Union
 
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from ..error_models import ErrorCategory
@@ -27,6 +27,7 @@ from ..logging_utils import messaging_logger
 from ..models import MEMBERSHIP_KINDS, ArchivedEvent, Conversation, Event, EventKind, Participant
 from ..ops import metrics
 from ..retry_handler import DATABASE_POLICY, MessageRetryHandler, RetriesExhausted
+from . import attachments as attachment_store
 from .errors import Conflict, Forbidden, NotFound, RateLimited, StoreError, Unavailable
 from .notifications import new_message_recipients
 
@@ -62,13 +63,18 @@ class Appended:
 
 @dataclass(frozen=True)
 class NewMessage:
-    """A message to store: where, who, what, and the sender's rate bucket (if limited)."""
+    """A message to store: where, who, what, and the sender's rate bucket (if limited).
+
+    ``attachments``: ids of the sender's uploads to this conversation that the
+    message carries (claimed in the same transaction).
+    """
 
     conversation_id: int
     sender: Any
     content: str
     client_id: str
     bucket: TokenBucket | None = None
+    attachments: tuple[int, ...] = ()
 
 
 #: what storing one message came to: the stored event, or the store's refusal
@@ -76,10 +82,16 @@ Outcome = Union[Appended, StoreError]
 
 
 def create_message(
-    conversation_id: int, sender: Any, content: str, client_id: str, *, bucket: TokenBucket | None = None
+    conversation_id: int,
+    sender: Any,
+    content: str,
+    client_id: str,
+    *,
+    bucket: TokenBucket | None = None,
+    attachments: tuple[int, ...] = (),
 ) -> Appended:
     """Store one message (raises the store's refusal)."""
-    [outcome] = create_messages([NewMessage(conversation_id, sender, content, client_id, bucket)])
+    [outcome] = create_messages([NewMessage(conversation_id, sender, content, client_id, bucket, attachments)])
     if isinstance(outcome, StoreError):
         raise outcome
     return outcome
@@ -165,7 +177,43 @@ def _insert_messages(items: list[NewMessage]) -> list[Appended | StoreError | No
     """
     now = timezone.now()
     with transaction.atomic():
-        return [_insert_message(item, now) for item in items]
+        return [_insert_message_with_files(item, now) if item.attachments else _insert_message(item, now) for item in items]
+
+
+def _insert_message_with_files(item: NewMessage, now: datetime.datetime) -> Appended | StoreError | None:
+    """A message that carries uploads: the ORM path under the conversation's lock, in a savepoint.
+
+    The uploads are claimed and the event inserted in the batch's
+    transaction, so the message and its files commit together; a refusal
+    (not a member, an upload that is not the sender's to send) or a repeat
+    undoes this item's savepoint only. Messages without files keep the plain
+    statements of :func:`_insert_message`.
+    """
+    try:
+        with transaction.atomic():
+            conversation = Conversation.objects.select_for_update().filter(pk=item.conversation_id).first()
+            if conversation is None or not Participant.objects.filter(
+                conversation_id=item.conversation_id, user_id=item.sender.pk, left_seq__isnull=True
+            ).exists():
+                return _not_a_member(item.conversation_id, item.sender.pk)
+            if Event.objects.filter(sender_id=item.sender.pk, client_id=item.client_id).exists():
+                return None
+            files = attachment_store.claim(item.conversation_id, item.sender.pk, item.attachments)
+            event = insert_event(
+                conversation,
+                item.sender,
+                EventKind.MESSAGE,
+                item.client_id,
+                content=item.content,
+                data={"attachments": [attachment_store.metadata(a) for a in files]},
+                now=now,
+            )
+            attachment_store.mark_claimed(files, event.pk, event.seq)
+    except IntegrityError:
+        return None  # the client_id was taken meanwhile: a repeat
+    except StoreError as exc:
+        return exc
+    return Appended(event, True, conversation.membership_seq)
 
 
 def _insert_message(item: NewMessage, now: datetime.datetime) -> Appended | StoreError | None:
