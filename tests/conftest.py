@@ -333,18 +333,20 @@ class StoredFiles:
 def media_storage(tmp_path: Any) -> Any:
     """The attachment storage: a fresh folder on the embedded default, the stack's S3 bucket on the stack.
 
-    On S3 the bucket is shared by the run; storage names are random per
-    upload, so tests compare what they find under their own conversation.
+    On S3 each test gets a key prefix of its own in the run's bucket (the
+    storage's ``location``), so what one test stored is not another's.
     """
+    import uuid
+
+    attachments = django_settings.STORAGES["attachments"]
     if on_s3():
-        yield StoredFiles()
-        return
-    storages_setting = {
-        **django_settings.STORAGES,
-        "attachments": {
+        options = {**attachments["OPTIONS"], "location": f"tests/{uuid.uuid4().hex}"}
+        backend = {"BACKEND": attachments["BACKEND"], "OPTIONS": options}
+    else:
+        backend = {
             "BACKEND": "django.core.files.storage.FileSystemStorage",
             "OPTIONS": {"location": str(tmp_path / "media")},
-        },
-    }
+        }
+    storages_setting = {**django_settings.STORAGES, "attachments": backend}
     with override_settings(STORAGES=storages_setting):
         yield StoredFiles()
