@@ -184,3 +184,16 @@ def test_uploads_no_message_claimed_are_purged_after_the_orphan_hours(group, med
     call_command("purge_orphan_uploads", verbosity=0)
     assert set(Attachment.objects.values_list("pk", flat=True)) == {sent["id"], fresh["id"]}
     assert len(media_storage.names(f"attachments/{conversation}")) == 2
+
+
+def test_the_admin_lists_attachments_with_size_and_type_and_removing_one_removes_its_files(
+    group, media_storage, staff_client
+) -> None:
+    users, conversation = group
+    item = sent_file(signed_in(users["alice"]), conversation)
+    page = staff_client.get("/admin/messaging/attachment/")
+    assert page.status_code == 200 and b"plan.pdf" in page.content and b"application/pdf" in page.content
+    response = staff_client.post(f"/admin/messaging/attachment/{item['id']}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not Attachment.objects.exists()
+    assert media_storage.names(f"attachments/{conversation}") == set()
