@@ -5,6 +5,8 @@
 // Delete for a refused one, scroll keeping, and which events are visible.
 // Content is only ever set with textContent.
 
+import { attachmentNodes, attachmentsOf, filesSignature, pendingFileNodes } from "./attachments-view.js";
+import { UPLOAD_FAILURES } from "./protocol/uploads.js";
 import { h, icon } from "./dom.js";
 import { names, readByText, systemText } from "./protocol/text.js";
 import { dayKey, dayLabel, fullStamp, timeOfDay } from "./time.js";
@@ -21,7 +23,9 @@ const FAILURE_TEXT = {
 const NEAR_BOTTOM_PX = 80;
 
 export class MessageList {
-  constructor({ list, scroller, onRetry, onDiscard, onVisibleChange }) {
+  constructor({ list, scroller, onRetry, onDiscard, onVisibleChange, onOpenImage = () => {}, onCancelFile = () => {} }) {
+    this.onOpenImage = onOpenImage; // attachments: an image opens the viewer
+    this.onCancelFile = onCancelFile; // attachments: cancel one file of a message still uploading
     this.list = list;
     this.scroller = scroller;
     this.onRetry = onRetry;
@@ -171,7 +175,7 @@ export class MessageList {
     }
     const mine = event.sender === me;
     const status = mine ? this.state.statusOf(this.id, event) : null;
-    const signature = JSON.stringify([event.content, status, conv?.isGroup]);
+    const signature = JSON.stringify([event.content, status, conv?.isGroup, filesSignature(event.data?.attachments)]);
     if (signature === item.signature) return;
     item.signature = signature;
     const first = el.classList.contains("first");
@@ -190,12 +194,13 @@ export class MessageList {
       who: mine ? "You" : event.sender,
       showName: Boolean(conv?.isGroup) && !mine,
       readBy: conv?.isGroup && status ? status : null,
+      files: attachmentNodes(attachmentsOf(event), { onOpen: (items, index) => this.onOpenImage(items, index) }),
     });
   }
 
   paintPending(item) {
     const { entry: e, el } = item;
-    const signature = JSON.stringify([e.content, e.state, e.error]);
+    const signature = JSON.stringify([e.content, e.state, e.error, filesSignature(e.files)]);
     if (signature === item.signature) return;
     item.signature = signature;
     const first = el.classList.contains("first");
@@ -206,16 +211,17 @@ export class MessageList {
     el.dataset.created = e.created_at;
     delete el.dataset.id;
     delete el.dataset.seq;
-    this.fill(el, { content: e.content, created: e.created_at, status: e.state, who: "You" });
+    const files = pendingFileNodes(e, { onCancel: (clientId, index) => this.onCancelFile(clientId, index) });
+    this.fill(el, { content: e.content, created: e.created_at, status: e.state === "uploading" ? "pending" : e.state, who: "You", files });
     if (e.state === "failed") {
       el.append(h("div", { className: "failure" },
-        h("span", { text: FAILURE_TEXT[e.error] ?? "Not sent." }),
+        h("span", { text: FAILURE_TEXT[e.error] ?? UPLOAD_FAILURES[e.error] ?? "Not sent." }),
         h("button", { className: "link-button", attrs: { type: "button" }, text: "Retry", on: { click: () => this.onRetry(e.client_id) } }),
         h("button", { className: "link-button", attrs: { type: "button" }, text: "Delete", on: { click: () => this.onDiscard(e.client_id) } })));
     }
   }
 
-  fill(el, { content, created, status, who, showName = false, readBy = null }) {
+  fill(el, { content, created, status, who, showName = false, readBy = null, files = null }) {
     const meta = h("div", { className: "meta" },
       h("time", { attrs: { datetime: created, title: fullStamp(created) }, text: timeOfDay(created) }));
     if (status) {
@@ -226,6 +232,7 @@ export class MessageList {
     const bubble = h("div", { className: "bubble" },
       showName ? h("span", { className: "sender", attrs: { "aria-hidden": "true" }, text: who }) : null,
       h("span", { className: "visually-hidden", text: `${who}: ` }),
+      files,
       h("div", { className: "content", text: content }),
       meta);
     const children = [bubble];
