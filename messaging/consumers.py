@@ -482,6 +482,8 @@ class DirectChatConsumer(ChatConsumer):
             await self.refuse()
             return
         self.conversation_id, self.peer = opening.conversation.pk, opening.peer
+        if opening.notices:
+            await messages.announce_direct(opening.notices)
         await self.remember(opening.window)
         snapshot = await self.join()
         if snapshot is None:
@@ -540,25 +542,40 @@ class DirectChatConsumer(ChatConsumer):
         await self.send_messages("history", member, page, receipts_)
 
     async def send_messages(self, kind: str, member: Any, page: Any, peer_receipts: list[Any]) -> None:
-        """A page in the first contract's shape; what it hands over is delivered (that contract's rule)."""
+        """A page in the first contract's shape; what it hands over is delivered (that contract's rule).
+
+        The delivery is stored before the page is sent, so the page shows the
+        fetched messages as delivered, as that contract's answers always did.
+        """
+        highest_incoming = max(
+            (e.seq for e in page.events if e.kind == EventKind.MESSAGE and e.sender_id != self.user.pk), default=0
+        )
         mine = Cursors(self.username, member.delivered_seq, member.read_seq, member.delivered_at, member.read_at)
+        if highest_incoming > member.delivered_seq:
+            settled = await receipt_writer.submit(
+                CursorMark(self.conversation_id, self.user.pk, self.username, delivered=highest_incoming)
+            )
+            await receipts.announce(settled)
+            change = settled.change
+            if change is not None:
+                mine = Cursors(
+                    self.username,
+                    change.delivered_seq,
+                    change.read_seq,
+                    change.at if change.delivered_moved else member.delivered_at,
+                    change.at if change.read_moved else member.read_at,
+                )
         peer = peer_receipts[0] if peer_receipts else None
         theirs = Cursors(
             self.peer.get_username(),
             *((peer.delivered_seq, peer.read_seq, peer.delivered_at, peer.read_at) if peer else ()),
         )
-        items = []
-        highest_incoming = 0
-        for event in page.events:
-            if event.kind != EventKind.MESSAGE:
-                continue
-            incoming = event.sender_id != self.user.pk
-            if incoming:
-                highest_incoming = max(highest_incoming, event.seq)
-            items.append(self.as_message(event_payload(event), mine if incoming else theirs))
+        items = [
+            self.as_message(event_payload(event), mine if event.sender_id != self.user.pk else theirs)
+            for event in page.events
+            if event.kind == EventKind.MESSAGE
+        ]
         await self.send_frame(page_frame(kind, items, page.has_more))
-        if highest_incoming > member.delivered_seq:
-            self.report(self.conversation_id, delivered=highest_incoming)
 
     async def send_event(self, event: dict[str, Any], window: Window) -> None:
         if event["kind"] != EventKind.MESSAGE:
@@ -617,6 +634,12 @@ class NotificationsConsumer(MessagingConsumer):
         await self.send_frame(answer(notifications_page_frame(items, has_more), frame.ref))
 
     notification_push = MessagingConsumer.broadcast_text
+
+    async def user_membership(self, event: dict[str, Any]) -> None:
+        """Conversation notices reach every socket of the user; the bell follows no conversation."""
+
+    async def user_muted(self, event: dict[str, Any]) -> None:
+        """Muting changes what will be notified, not what the bell shows."""
 
 
 __all__ = ["ChatConsumer", "DirectChatConsumer", "NotificationsConsumer", "conf"]
