@@ -232,7 +232,8 @@ STORAGES = {
 AWS_STORAGE_BUCKET_NAME = os.environ.get("AWS_STORAGE_BUCKET_NAME", "")
 if AWS_STORAGE_BUCKET_NAME:
     STORAGES["attachments"] = {
-        "BACKEND": "storages.backends.s3.S3Storage",
+        # django-storages' S3Storage with one boto3 session per process (see the module)
+        "BACKEND": "messaging.media.s3.S3Storage",
         "OPTIONS": {
             "bucket_name": AWS_STORAGE_BUCKET_NAME,
             "endpoint_url": os.environ.get("AWS_S3_ENDPOINT_URL") or None,
@@ -246,6 +247,9 @@ if AWS_STORAGE_BUCKET_NAME:
             "file_overwrite": False,
             "signature_version": "s3v4",
             "addressing_style": os.environ.get("AWS_S3_ADDRESSING_STYLE") or None,
+            # Parts of a multipart upload one after another: a 25 MB file then
+            # holds one 8 MB part in memory, not three (docs/benchmark.md).
+            "use_threads": False,
         },
     }
     # The browser follows the download view's redirect to the bucket: images
