@@ -231,6 +231,8 @@ STORAGES = {
 }
 AWS_STORAGE_BUCKET_NAME = os.environ.get("AWS_STORAGE_BUCKET_NAME", "")
 if AWS_STORAGE_BUCKET_NAME:
+    from boto3.s3.transfer import TransferConfig
+
     STORAGES["attachments"] = {
         # django-storages' S3Storage with one boto3 session per process (see the module)
         "BACKEND": "messaging.media.s3.S3Storage",
@@ -249,7 +251,7 @@ if AWS_STORAGE_BUCKET_NAME:
             "addressing_style": os.environ.get("AWS_S3_ADDRESSING_STYLE") or None,
             # Parts of a multipart upload one after another: a 25 MB file then
             # holds one 8 MB part in memory, not three (docs/benchmark.md).
-            "use_threads": False,
+            "transfer_config": TransferConfig(use_threads=False),
         },
     }
     # The browser follows the download view's redirect to the bucket: images
