@@ -8,6 +8,15 @@ invalid payload data, 1009 too big, 1002 protocol error), which tells the
 client what it did wrong. daphne has no option for it, so this subclass turns
 it off for each WebSocket connection as daphne registers it.
 
+Two things for uploads. Twisted parses a ``multipart/form-data`` body
+itself, into ``request.args`` that daphne never reads, by reading it whole
+and copying it several times (a 20 MB upload cost 260 MB of RSS before Django
+saw a byte): :meth:`LinkUpServer.protocol_connected` turns that off. And
+daphne reads the whole body, which Twisted has spooled to a temporary file,
+into the application's queue at once, so a 20 MB upload sat whole in memory
+(ten at once, ten times that): :class:`BodyFromFile` hands it to the
+application a piece at a time instead (docs/benchmark.md, "Uploads").
+
 Serve with ``python -m linkup.server <daphne's arguments>`` (the same
 arguments as ``daphne``); ``manage.py runserver`` uses it too
 (``linkup/management/commands/runserver.py``).
@@ -15,11 +24,60 @@ arguments as ``daphne``); ``manage.py runserver`` uses it too
 
 from __future__ import annotations
 
+import asyncio
+from functools import partial
 from typing import Any
 
 from autobahn.websocket.protocol import WebSocketServerProtocol
 from daphne.cli import CommandLineInterface
+from daphne.http_protocol import WebRequest
 from daphne.server import Server
+
+#: bytes of a request body handed to the application per ``http.request`` message
+BODY_PIECE_BYTES = 1024 * 1024
+
+
+class BodyFromFile(asyncio.Queue):
+    """An HTTP request's input queue that keeps the body in Twisted's file until the application reads it.
+
+    daphne puts the body into the queue as ``http.request`` messages, all of
+    them before the application runs (one reactor callback). This queue
+    keeps only their total length and one marker; when the application
+    reaches the marker it gets the body from the file, a piece at a time,
+    in order. Everything else (``http.disconnect``) passes through as it is.
+    """
+
+    _BODY: dict[str, Any] = {"type": "linkup.body"}
+
+    def __init__(self, content: Any) -> None:
+        super().__init__()
+        self.content = content
+        self.total = 0
+        self.left: int | None = None
+
+    def put_nowait(self, item: Any) -> None:
+        if isinstance(item, dict) and item.get("type") == "http.request" and self.left is None:
+            self.total += len(item.get("body") or b"")
+            if not item.get("more_body"):
+                super().put_nowait(self._BODY)
+            return
+        super().put_nowait(item)
+
+    async def get(self) -> Any:
+        if self.left is None:
+            item = await super().get()
+            if item is not self._BODY:
+                return item
+            self.left = self.total
+            self.content.seek(0)
+        if self.content.closed:
+            return {"type": "http.disconnect"}
+        piece = self.content.read(min(BODY_PIECE_BYTES, self.left)) if self.left else b""
+        self.left -= len(piece)
+        more = self.left > 0 and bool(piece)
+        if not more:
+            self.left = None  # the body is out: what follows is the queue's (http.disconnect)
+        return {"type": "http.request", "body": piece, "more_body": more}
 
 
 class LinkUpServer(Server):
@@ -28,7 +86,29 @@ class LinkUpServer(Server):
         # frame is read; the option is read only when a connection fails.
         if isinstance(protocol, WebSocketServerProtocol):
             protocol.failByDrop = False
+        elif isinstance(protocol, WebRequest):
+            # Twisted's own multipart parsing (module docstring); Django's
+            # parser streams the body instead.
+            protocol._parsePOSTFormSubmission = False
         super().protocol_connected(protocol)
+
+    def create_application(self, protocol: Any, scope: dict[str, Any]) -> Any:
+        """daphne's own, with :class:`BodyFromFile` as an HTTP request's queue."""
+        content = getattr(protocol, "content", None)
+        if scope.get("type") != "http" or content is None:
+            return super().create_application(protocol, scope)
+        assert "application_instance" not in self.connections[protocol]
+        input_queue = BodyFromFile(content)
+        scope.setdefault("asgi", {"version": "3.0"})
+        application_instance = self.application(
+            scope=scope, receive=input_queue.get, send=partial(self.handle_reply, protocol)
+        )
+        if protocol not in self.connections:
+            return None
+        self.connections[protocol]["application_instance"] = asyncio.ensure_future(
+            application_instance, loop=asyncio.get_event_loop()
+        )
+        return input_queue
 
 
 class LinkUpCommandLine(CommandLineInterface):

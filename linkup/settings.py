@@ -212,6 +212,58 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 
+# --- Attachment storage (messaging/media/storage.py) ------------------------
+
+# The file system under var/media/ on the embedded default; an S3-compatible
+# bucket (django-storages, boto3) when AWS_STORAGE_BUCKET_NAME is set: Amazon
+# S3, Cloudflare R2, Backblaze B2, MinIO or Ceph RGW (AWS_S3_ENDPOINT_URL for
+# the ones that are not Amazon's). docs/deployment.md#attachment-storage.
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
+# Attachments are served by a view that checks access, never from MEDIA_URL.
+MEDIA_URL = "/media-not-served/"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "attachments": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": MEDIA_ROOT, "base_url": MEDIA_URL, "file_permissions_mode": 0o640},
+    },
+}
+AWS_STORAGE_BUCKET_NAME = os.environ.get("AWS_STORAGE_BUCKET_NAME", "")
+if AWS_STORAGE_BUCKET_NAME:
+    from boto3.s3.transfer import TransferConfig
+
+    STORAGES["attachments"] = {
+        # django-storages' S3Storage with one boto3 session per process (see the module)
+        "BACKEND": "messaging.media.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": AWS_STORAGE_BUCKET_NAME,
+            "endpoint_url": os.environ.get("AWS_S3_ENDPOINT_URL") or None,
+            "region_name": os.environ.get("AWS_S3_REGION_NAME") or None,
+            "access_key": os.environ.get("AWS_ACCESS_KEY_ID") or None,
+            "secret_key": os.environ.get("AWS_SECRET_ACCESS_KEY") or None,
+            # Private objects: every read goes through the download view's check,
+            # then a presigned URL that expires.
+            "default_acl": None,
+            "querystring_auth": True,
+            "file_overwrite": False,
+            "signature_version": "s3v4",
+            "addressing_style": os.environ.get("AWS_S3_ADDRESSING_STYLE") or None,
+            # Parts of a multipart upload one after another: a 25 MB file then
+            # holds one 8 MB part in memory, not three (docs/benchmark.md).
+            "transfer_config": TransferConfig(use_threads=False),
+        },
+    }
+    # The browser follows the download view's redirect to the bucket: images
+    # shown in the chat must be allowed from there.
+    _bucket_origins = env_list("MESSAGING_ATTACHMENT_ORIGINS", [])
+    if not _bucket_origins and os.environ.get("AWS_S3_ENDPOINT_URL"):
+        _bucket_origins = [os.environ["AWS_S3_ENDPOINT_URL"].rstrip("/")]
+    if not _bucket_origins:
+        _bucket_origins = [f"https://{AWS_STORAGE_BUCKET_NAME}.s3.amazonaws.com", "https://*.s3.amazonaws.com"]
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["img-src"] = [SELF, *_bucket_origins]
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["media-src"] = [SELF, *_bucket_origins]
+
 # --- Email ----------------------------------------------------------------
 
 EMAIL_BACKEND = os.environ.get(
@@ -274,6 +326,13 @@ globals().update(
             "MESSAGING_EDIT_WINDOW": str,
             "MESSAGING_DELETE_WINDOW": str,
             "MESSAGING_MAX_REACTIONS": int,
+            "MESSAGING_MAX_UPLOAD_BYTES": int,
+            "MESSAGING_MAX_FILES_PER_MESSAGE": int,
+            "MESSAGING_UPLOAD_QUOTA_BYTES": int,
+            "MESSAGING_MAX_IMAGE_PIXELS": int,
+            "MESSAGING_UPLOAD_ORPHAN_HOURS": float,
+            "MESSAGING_ATTACHMENT_ACCEL_PREFIX": str,
+            "MESSAGING_ATTACHMENT_URL_SECONDS": int,
         }
     )
 )

@@ -17,6 +17,7 @@ from django.utils.html import format_html, format_html_join
 from .error_models import ErrorCategory
 from .models import (
     ArchivedEvent,
+    Attachment,
     Connection,
     Conversation,
     Event,
@@ -32,6 +33,7 @@ from .models import (
 )
 from .ops.archive import archive
 from .retry_handler import retry_backlog
+from .store.attachments import delete_attachments
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -355,3 +357,35 @@ class PushSubscriptionAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+
+# --- Attachments (issue 15) ------------------------------------------------------
+
+
+@admin.register(Attachment)
+class AttachmentAdmin(admin.ModelAdmin):
+    """Uploads with their size and type; deleting one here deletes its stored files too."""
+
+    list_display = ("name", "content_type", "size_display", "uploader", "conversation", "seq", "created_at")
+    list_filter = ("content_type",)
+    search_fields = ("name", "uploader__username", "storage_name")
+    readonly_fields = [f.name for f in Attachment._meta.fields]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="size", ordering="size")
+    def size_display(self, obj: Attachment) -> str:
+        from django.template.defaultfilters import filesizeformat
+
+        return filesizeformat(obj.size)
+
+    def delete_model(self, request: HttpRequest, obj: Attachment) -> None:
+        delete_attachments(Attachment.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Attachment]) -> None:
+        delete_attachments(queryset)

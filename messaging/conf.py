@@ -90,6 +90,27 @@ DEFAULT_MAX_REACTIONS = 20
 # Anyone who reaches the site may create an account. The project turns this
 # off by default on a deployment (linkup/settings.py).
 DEFAULT_SIGNUP_ENABLED = True
+# --- Attachments (messaging/media/, messaging/store/attachments.py) ---------
+# One file: a phone's video clip or a scanned PDF, not a disk image
+# (Mattermost's default is 100 MB, Slack's 1 GB; 25 MB keeps a daphne process's
+# temporary files and an S3 bucket's bill small).
+DEFAULT_MAX_UPLOAD_BYTES = 25 * 1024 * 1024
+# Files one message may carry (and one upload request may hold).
+DEFAULT_MAX_FILES_PER_MESSAGE = 10
+# Bytes one user may have stored in all (originals; thumbnails are not counted).
+DEFAULT_UPLOAD_QUOTA_BYTES = 1024 * 1024 * 1024
+# An image whose header claims more pixels than this is refused before it is
+# decoded: 50 MP is a high-end camera's photo; decoding one takes ~150 MB.
+DEFAULT_MAX_IMAGE_PIXELS = 50_000_000
+# An upload no message claimed within this many hours is removed by
+# ``manage.py purge_orphan_uploads`` (run it from cron).
+DEFAULT_UPLOAD_ORPHAN_HOURS = 24.0
+# Where nginx serves the attachment files from (an ``internal`` location):
+# when set, downloads answer with ``X-Accel-Redirect: <prefix><storage name>``
+# after the access check and Python never streams the bytes.
+DEFAULT_ATTACHMENT_ACCEL_PREFIX = ""
+# On S3 storage a download redirects to a presigned URL valid this long.
+DEFAULT_ATTACHMENT_URL_SECONDS = 60
 
 #: every messaging setting read through :func:`setting`, with its default
 DEFAULTS: dict[str, object] = {
@@ -127,6 +148,13 @@ DEFAULTS: dict[str, object] = {
     "MESSAGING_EDIT_WINDOW": DEFAULT_EDIT_WINDOW,
     "MESSAGING_DELETE_WINDOW": DEFAULT_DELETE_WINDOW,
     "MESSAGING_MAX_REACTIONS": DEFAULT_MAX_REACTIONS,
+    "MESSAGING_MAX_UPLOAD_BYTES": DEFAULT_MAX_UPLOAD_BYTES,
+    "MESSAGING_MAX_FILES_PER_MESSAGE": DEFAULT_MAX_FILES_PER_MESSAGE,
+    "MESSAGING_UPLOAD_QUOTA_BYTES": DEFAULT_UPLOAD_QUOTA_BYTES,
+    "MESSAGING_MAX_IMAGE_PIXELS": DEFAULT_MAX_IMAGE_PIXELS,
+    "MESSAGING_UPLOAD_ORPHAN_HOURS": DEFAULT_UPLOAD_ORPHAN_HOURS,
+    "MESSAGING_ATTACHMENT_ACCEL_PREFIX": DEFAULT_ATTACHMENT_ACCEL_PREFIX,
+    "MESSAGING_ATTACHMENT_URL_SECONDS": DEFAULT_ATTACHMENT_URL_SECONDS,
 }
 
 # WebSocket close codes of our own (4000-4999 are for applications).
@@ -244,3 +272,27 @@ def limits() -> Limits:
         max_title_length=int(setting("MESSAGING_MAX_TITLE_LENGTH")),
         session_recheck=session_recheck,
     )
+
+
+@dataclass(frozen=True)
+class UploadLimits:
+    """The attachment limits (each refused with its own code, docs/hardening.md)."""
+
+    max_bytes: int
+    max_files: int
+    quota_bytes: int
+    max_pixels: int
+    orphan_hours: float
+
+
+def upload_limits() -> UploadLimits:
+    values = UploadLimits(
+        max_bytes=int(setting("MESSAGING_MAX_UPLOAD_BYTES")),
+        max_files=int(setting("MESSAGING_MAX_FILES_PER_MESSAGE")),
+        quota_bytes=int(setting("MESSAGING_UPLOAD_QUOTA_BYTES")),
+        max_pixels=int(setting("MESSAGING_MAX_IMAGE_PIXELS")),
+        orphan_hours=float(setting("MESSAGING_UPLOAD_ORPHAN_HOURS")),
+    )
+    if min(values.max_bytes, values.max_files, values.quota_bytes, values.max_pixels) < 1 or values.orphan_hours <= 0:
+        raise ImproperlyConfigured("The MESSAGING upload limits must be positive numbers.")
+    return values

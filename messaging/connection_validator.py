@@ -52,6 +52,8 @@ class MessageFrame:
     type: str = "message"
     #: the seq of the message this one replies to
     reply_to: int | None = None
+    #: ids of the sender's uploads the message carries (docs/protocol.md "Attachments")
+    attachments: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -324,28 +326,31 @@ _EMOJI_JOINERS = {"\u200d"} | {chr(c) for c in range(0xE0020, 0xE0080)}
 _KEYCAP_BASES = set("0123456789#*")
 
 #: what the one-user socket ``ws/chat/`` speaks
-CHAT_FRAMES = frozenset(
-    {
-        "message",
-        "typing",
-        "read",
-        "received",
-        "sync",
-        "history",
-        "ping",
-        "view",
-        "resume",
-        "conversations",
-        "create_group",
-        "add_members",
-        "remove_member",
-        "leave",
-        "rename",
-        "set_role",
-        "mute",
-        "members",
-    }
-) | MESSAGE_ACTION_FRAMES
+CHAT_FRAMES = (
+    frozenset(
+        {
+            "message",
+            "typing",
+            "read",
+            "received",
+            "sync",
+            "history",
+            "ping",
+            "view",
+            "resume",
+            "conversations",
+            "create_group",
+            "add_members",
+            "remove_member",
+            "leave",
+            "rename",
+            "set_role",
+            "mute",
+            "members",
+        }
+    )
+    | MESSAGE_ACTION_FRAMES
+)
 #: what the one-to-one compatibility view ``ws/chat/<username>/`` speaks
 DIRECT_FRAMES = frozenset({"message", "typing", "read", "sync", "history", "ping"})
 NOTIFICATION_FRAMES = frozenset({"mark_read", "mark_all_read", "list", "ping"})
@@ -480,6 +485,24 @@ def _client_id(data: Mapping[str, Any]) -> str:
     return client_id
 
 
+#: most attachment ids a frame may name (the store refuses past MESSAGING_MAX_FILES_PER_MESSAGE)
+MAX_ATTACHMENT_IDS = 100
+
+
+def _attachment_ids(data: Mapping[str, Any]) -> tuple[int, ...]:
+    """A message's optional ``attachments``: distinct upload ids (a caption may then be empty)."""
+    value = data.get("attachments")
+    if value is None:
+        return ()
+    if not isinstance(value, list) or len(value) > MAX_ATTACHMENT_IDS:
+        raise InvalidFrame(f"'attachments' must be a list of at most {MAX_ATTACHMENT_IDS} upload ids")
+    if not all(_is_int(item) and 1 <= item <= MAX_INT for item in value):
+        raise InvalidFrame("'attachments' must hold positive integer upload ids")
+    if len(set(value)) != len(value):
+        raise InvalidFrame("'attachments' names an upload twice")
+    return tuple(value)
+
+
 def _ref(data: Mapping[str, Any]) -> Any:
     """The request's ``ref``: None, a short string or a safe integer; anything else is not echoed."""
     if "ref" not in data or data["ref"] is None:
@@ -577,7 +600,9 @@ class ConnectionValidator:
         except RecursionError:
             return InvalidFrame("the frame is nested too deeply")
 
-    def validate_message_data(self, data: Any, *, allowed: frozenset[str] | set[str] | None = None) -> Frame | ProtocolError:
+    def validate_message_data(
+        self, data: Any, *, allowed: frozenset[str] | set[str] | None = None
+    ) -> Frame | ProtocolError:
         """Validate an already-decoded frame (for the HTTP API)."""
         try:
             return self._build(data, allowed)
@@ -641,7 +666,8 @@ class ConnectionValidator:
                     to = _username(data["to"], "to")
                 else:
                     conversation = _id_field(data, "conversation")
-            content = self._content(data)
+            attachments = _attachment_ids(data)
+            content = self._content(data, attachments)
             reply_to = _seq_field(data, "reply_to", required=False, nullable=True)
             if reply_to == 0:
                 raise InvalidFrame("'reply_to' must be the seq of a message")
@@ -649,14 +675,21 @@ class ConnectionValidator:
             error.client_id = client_id
             raise
         return MessageFrame(
-            content=content, client_id=client_id, conversation=conversation, to=to, ref=ref, reply_to=reply_to
+            content=content,
+            client_id=client_id,
+            conversation=conversation,
+            to=to,
+            ref=ref,
+            reply_to=reply_to,
+            attachments=attachments,
         )
 
-    def _content(self, data: Mapping[str, Any]) -> str:
-        content = _text_field(data, "content")
+    def _content(self, data: Mapping[str, Any], attachments: tuple[int, ...] = ()) -> str:
+        """The text of a message or an edit; a message with files may leave it out or blank (no caption)."""
+        content = _text_field(data, "content") if "content" in data or not attachments else ""
         if len(content) > self.max_length:
             raise TooLarge(f"'content' is over {self.max_length} characters", limit=self.max_length)
-        if not content.strip():
+        if not content.strip() and not attachments:
             raise InvalidFrame("'content' is blank")
         return content
 
@@ -748,7 +781,9 @@ class ConnectionValidator:
     @staticmethod
     def _conversations(data: Mapping[str, Any], ref: Any) -> ConversationsFrame:
         before = data.get("before")
-        if before is not None and (not isinstance(before, str) or not 1 <= len(before) <= 100 or _has_unstorable(before)):
+        if before is not None and (
+            not isinstance(before, str) or not 1 <= len(before) <= 100 or _has_unstorable(before)
+        ):
             raise InvalidFrame("'before' must be the 'next' cursor of a previous page, or null")
         return ConversationsFrame(before=before, limit=_limit_field(data), ref=ref)
 
@@ -803,7 +838,8 @@ class ConnectionValidator:
 
     def _leave(self, data: Mapping[str, Any], ref: Any) -> Frame:
         return self._with_client_id(
-            data, lambda client_id: LeaveFrame(conversation=_id_field(data, "conversation"), client_id=client_id, ref=ref)
+            data,
+            lambda client_id: LeaveFrame(conversation=_id_field(data, "conversation"), client_id=client_id, ref=ref),
         )
 
     def _rename(self, data: Mapping[str, Any], ref: Any) -> Frame:

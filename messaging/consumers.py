@@ -238,7 +238,9 @@ class ChatConsumer(MessagingConsumer):
     async def send_sync(self, page: Any, ref: Any) -> None:
         await self.send_frame(
             answer(
-                sync_frame(page.member.conversation_id, page.page.events, page.page.has_more, page.last_seq, page.receipts),
+                sync_frame(
+                    page.member.conversation_id, page.page.events, page.page.has_more, page.last_seq, page.receipts
+                ),
                 ref,
             )
         )
@@ -279,7 +281,15 @@ class ChatConsumer(MessagingConsumer):
         conversation_id, made = frame.conversation, None
         if conversation_id is None:
             conversation_id, made = await self.direct_conversation(frame.to)
-        item = NewMessage(conversation_id, self.user, frame.content, frame.client_id, self.bucket, frame.reply_to)
+        item = NewMessage(
+            conversation_id,
+            self.user,
+            frame.content,
+            frame.client_id,
+            self.bucket,
+            reply_to=frame.reply_to,
+            attachments=frame.attachments,
+        )
         self.in_flight.append((frame, message_writer.enqueue(item), made))
         if self.finisher is None or self.finisher.done():
             self.finisher = asyncio.create_task(self.finish_messages())
@@ -397,7 +407,11 @@ class ChatConsumer(MessagingConsumer):
         await self.group_change(
             frame,
             db.add_members(
-                self.user, frame.conversation, list(frame.users), frame.client_id, max_members=self.limits.max_group_members
+                self.user,
+                frame.conversation,
+                list(frame.users),
+                frame.client_id,
+                max_members=self.limits.max_group_members,
             ),
         )
 
@@ -419,8 +433,13 @@ class ChatConsumer(MessagingConsumer):
 
     async def on_edit(self, frame: EditFrame) -> None:
         change = await db.edit_message(
-            self.user, frame.conversation, frame.seq, frame.content, frame.client_id,
-            window=conf.edit_window(), bucket=self.bucket,
+            self.user,
+            frame.conversation,
+            frame.seq,
+            frame.content,
+            frame.client_id,
+            window=conf.edit_window(),
+            bucket=self.bucket,
         )
         await self.action_ack(frame, change)
 
@@ -432,8 +451,14 @@ class ChatConsumer(MessagingConsumer):
 
     async def on_react(self, frame: ReactFrame) -> None:
         change = await db.react(
-            self.user, frame.conversation, frame.seq, frame.emoji, frame.client_id,
-            add=frame.type == "react", max_reactions=conf.max_reactions(), bucket=self.bucket,
+            self.user,
+            frame.conversation,
+            frame.seq,
+            frame.emoji,
+            frame.client_id,
+            add=frame.type == "react",
+            max_reactions=conf.max_reactions(),
+            bucket=self.bucket,
         )
         await self.action_ack(frame, change)
 
@@ -454,7 +479,9 @@ class ChatConsumer(MessagingConsumer):
 
     async def hidden_ack(self, frame: Any, hidden: Any) -> None:
         await self.send_frame(
-            answer({"type": "ack", "client_id": frame.client_id, "event": None, "hidden": hidden_frame(hidden)}, frame.ref)
+            answer(
+                {"type": "ack", "client_id": frame.client_id, "event": None, "hidden": hidden_frame(hidden)}, frame.ref
+            )
         )
         await message_changes.announce_hidden(self.user.pk, hidden, origin=self.channel_name)
 
@@ -496,7 +523,9 @@ class ChatConsumer(MessagingConsumer):
             else:
                 created = datetime.datetime.fromtimestamp(event["created_at"], tz=datetime.timezone.utc)
                 await self.send_frame(
-                    event_frame(hidden_payload(event["conversation"], event["seq"], payload["id"], event["kind"], created))
+                    event_frame(
+                        hidden_payload(event["conversation"], event["seq"], payload["id"], event["kind"], created)
+                    )
                 )
             return
         await self.send_text(event["text"])
@@ -592,14 +621,24 @@ class DirectChatConsumer(ChatConsumer):
             expiry=self.limits.presence_expiry,
             username=self.username,
         )
-        snapshot = await db.direct_snapshot(self.user.pk, self.conversation_id, self.peer.pk, self.limits.presence_expiry)
+        snapshot = await db.direct_snapshot(
+            self.user.pk, self.conversation_id, self.peer.pk, self.limits.presence_expiry
+        )
         return change, snapshot
 
     def conversation_of(self, frame: Any) -> int:
         return self.conversation_id
 
     async def on_message(self, frame: MessageFrame) -> None:
-        item = NewMessage(self.conversation_id, self.user, frame.content, frame.client_id, self.bucket)
+        item = NewMessage(
+            self.conversation_id,
+            self.user,
+            frame.content,
+            frame.client_id,
+            self.bucket,
+            reply_to=frame.reply_to,
+            attachments=frame.attachments,
+        )
         self.in_flight.append((frame, message_writer.enqueue(item), None))
         if self.finisher is None or self.finisher.done():
             self.finisher = asyncio.create_task(self.finish_messages())

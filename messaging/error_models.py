@@ -15,6 +15,7 @@ class ErrorCategory(models.TextChoices):
     DATABASE_ERROR = "database_error", "Database error"
     VALIDATION_ERROR = "validation_error", "Validation error"
     DELIVERY_ERROR = "delivery_error", "Delivery error"
+    STORAGE_ERROR = "storage_error", "Storage error"
 
 
 class Severity(models.TextChoices):

@@ -28,6 +28,12 @@ class ErrorCode(str, enum.Enum):
     DELETE_WINDOW_CLOSED = "delete_window_closed"
     TOO_MANY_REACTIONS = "too_many_reactions"
     SERVER_ERROR = "server_error"
+    # attachments (docs/protocol.md "Attachments")
+    TOO_MANY_FILES = "too_many_files"
+    QUOTA_EXCEEDED = "quota_exceeded"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    TOO_MANY_PIXELS = "too_many_pixels"
+    INVALID_FILE = "invalid_file"
 
 
 class MessagingException(Exception):
@@ -124,6 +130,44 @@ class TooManyReactions(Refused):
 
     code = ErrorCode.TOO_MANY_REACTIONS
     http_status = 413
+
+
+# --- Attachments --------------------------------------------------------------
+
+
+class TooManyFiles(Refused):
+    """More files in one upload, or named by one message, than ``MESSAGING_MAX_FILES_PER_MESSAGE``."""
+
+    code = ErrorCode.TOO_MANY_FILES
+    http_status = 413
+
+
+class QuotaExceeded(Refused):
+    """The upload would take the user's stored bytes past ``MESSAGING_UPLOAD_QUOTA_BYTES``."""
+
+    code = ErrorCode.QUOTA_EXCEEDED
+    http_status = 413
+
+
+class UnsupportedMediaType(Refused):
+    """A file named or sent as an image whose content is something else."""
+
+    code = ErrorCode.UNSUPPORTED_MEDIA_TYPE
+    http_status = 415
+
+
+class TooManyPixels(Refused):
+    """An image whose header claims more than ``MESSAGING_MAX_IMAGE_PIXELS``."""
+
+    code = ErrorCode.TOO_MANY_PIXELS
+    http_status = 413
+
+
+class InvalidFile(Refused):
+    """An empty file, or an image that does not decode whole (truncated, corrupt)."""
+
+    code = ErrorCode.INVALID_FILE
+    http_status = 422
 
 
 class ServerError(MessagingException):

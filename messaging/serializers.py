@@ -14,6 +14,7 @@ from typing import Any, TypedDict
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.urls import reverse
 from django.utils import timezone
 
 from .connection_validator import strict_loads
@@ -55,7 +56,7 @@ def event_payload(event: Event | ArchivedEvent) -> EventPayload:
         "client_id": event.client_id,
         "content": event.content,
         "target_seq": event.target_seq,
-        "data": event.data,
+        "data": with_attachment_urls(event.data) if event.data and event.kind == "message" else event.data,
     }
     if event.kind == EventKind.MESSAGE:
         payload.update(message_fields(event))
@@ -126,6 +127,23 @@ def without_quote(payload: dict[str, Any]) -> dict[str, Any]:
     if not reply:
         return payload
     return {**payload, "reply_to": {"seq": reply["seq"], "sender": None, "preview": None, "deleted": False}}
+
+
+# --- Attachments: a message's ``data.attachments`` with the URLs to fetch them ---------
+
+
+def attachment_payload(item: dict[str, Any]) -> dict[str, Any]:
+    """One file of a message ``A``: what the store recorded, plus its download and thumbnail URLs."""
+    payload = {key: value for key, value in item.items() if key != "thumbnail"}
+    payload["url"] = reverse("attachment-download", args=[item["id"]])
+    payload["thumbnail_url"] = reverse("attachment-thumbnail", args=[item["id"]]) if item.get("thumbnail") else None
+    return payload
+
+
+def with_attachment_urls(data: dict[str, Any]) -> dict[str, Any]:
+    if "attachments" not in data:
+        return data
+    return {**data, "attachments": [attachment_payload(item) for item in data["attachments"]]}
 
 
 class MessagePayload(TypedDict):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .http import api, avatars, health, message_actions, pages, push, pwa
+from .http import api, attachments, avatars, health, message_actions, pages, push, pwa
 from .http import settings as settings_views
 
 urlpatterns = [
@@ -37,6 +37,12 @@ urlpatterns = [
     path("messages/api/conversations/<int:conversation_id>/hide", message_actions.api_hide, name="api-hide"),
     path("messages/api/conversations/<int:conversation_id>/clear", message_actions.api_clear, name="api-clear"),
     path("messages/api/users", api.api_users, name="api-users"),
+    # attachments (issue 15): upload, then download checked on every request
+    path(
+        "messages/api/conversations/<int:conversation_id>/attachments", attachments.upload, name="api-upload-attachments"
+    ),
+    path("messages/attachments/<int:attachment_id>/", attachments.download, name="attachment-download"),
+    path("messages/attachments/<int:attachment_id>/thumbnail", attachments.thumbnail, name="attachment-thumbnail"),
     path("messages/api/push/subscribe", push.subscribe, name="push-subscribe"),
     path("messages/api/push/unsubscribe", push.unsubscribe, name="push-unsubscribe"),
     path("messages/api/<str:username>/history", api.api_history, name="api-history"),

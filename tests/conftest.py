@@ -53,6 +53,10 @@ def on_embedded_default() -> bool:
     return not on_postgres() and not on_redis()
 
 
+def on_s3() -> bool:
+    return "s3" in django_settings.STORAGES["attachments"]["BACKEND"].lower()
+
+
 DEPLOYMENT_STACK = "start the services with `scripts/services start` and set DATABASE_URL/REDIS_URL, as .ci/run does"
 STACK_MARKERS: dict[str, tuple[Callable[[], bool], str]] = {
     "requires_redis": (on_redis, f"needs Redis (REDIS_URL): {DEPLOYMENT_STACK}"),
@@ -60,6 +64,10 @@ STACK_MARKERS: dict[str, tuple[Callable[[], bool], str]] = {
     "embedded_only": (
         on_embedded_default,
         "checks the embedded default (SQLite, in-memory layer): run without DATABASE_URL/REDIS_URL",
+    ),
+    "requires_s3": (
+        on_s3,
+        "needs the S3-compatible store (AWS_STORAGE_BUCKET_NAME): `scripts/services start` runs one, as .ci/run does",
     ),
     "stack_independent": (
         on_embedded_default,
@@ -304,3 +312,54 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
         terminalreporter.section("LinkUp robustness figures")
         for name, value in sorted(STATS.items()):
             terminalreporter.write_line(f"{name}: {value}")
+
+
+# --- Attachments: the storage the tests write to ------------------------------------
+
+
+class StoredFiles:
+    """The attachment storage a test uses, and what is in it."""
+
+    def __init__(self) -> None:
+        from messaging.media.storage import attachment_storage
+
+        self.storage = attachment_storage()
+
+    def names(self, folder: str = "attachments") -> set[str]:
+        """Every stored name under ``folder``, walked recursively."""
+        found: set[str] = set()
+        try:
+            directories, files = self.storage.listdir(folder)
+        except FileNotFoundError:
+            return found
+        found.update(f"{folder}/{name}" for name in files)
+        for directory in directories:
+            found |= self.names(f"{folder}/{directory}")
+        return found
+
+    def read(self, name: str) -> bytes:
+        with self.storage.open(name, "rb") as handle:
+            return handle.read()
+
+
+@pytest.fixture
+def media_storage(tmp_path: Any) -> Any:
+    """The attachment storage: a fresh folder on the embedded default, the stack's S3 bucket on the stack.
+
+    On S3 each test gets a key prefix of its own in the run's bucket (the
+    storage's ``location``), so what one test stored is not another's.
+    """
+    import uuid
+
+    attachments = django_settings.STORAGES["attachments"]
+    if on_s3():
+        options = {**attachments["OPTIONS"], "location": f"tests/{uuid.uuid4().hex}"}
+        backend = {"BACKEND": attachments["BACKEND"], "OPTIONS": options}
+    else:
+        backend = {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "media")},
+        }
+    storages_setting = {**django_settings.STORAGES, "attachments": backend}
+    with override_settings(STORAGES=storages_setting):
+        yield StoredFiles()

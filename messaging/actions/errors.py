@@ -30,5 +30,9 @@ def wire_error(exc: errors.StoreError, *, client_id: str | None = None, ref: Any
             return exceptions.TooManyMembers(exc.detail, limit=exc.limit, **context)
         if exc.setting == "MESSAGING_MAX_SOCKETS_PER_USER":
             return exceptions.TooManySockets(exc.detail, limit=exc.limit, **context)
+        if exc.setting == "MESSAGING_MAX_FILES_PER_MESSAGE":
+            return exceptions.TooManyFiles(exc.detail, limit=exc.limit, **context)
+        if exc.setting == "MESSAGING_UPLOAD_QUOTA_BYTES":
+            return exceptions.QuotaExceeded(exc.detail, limit=exc.limit, **context)
         return exceptions.TooLarge(exc.detail, limit=exc.limit, **context)
     return exceptions.ServerError(exc.detail, **context)

@@ -134,7 +134,10 @@ def api_conversations(request: HttpRequest) -> HttpResponse:
         return _create_group(request)
     if request.method != "GET":
         return json_response(error_frame(InvalidFrame("GET or POST")), status=405)
-    frame = _frame("conversations", {"before": request.GET.get("before") or None, "limit": _parse_int(request.GET.get("limit"), "limit")})
+    frame = _frame(
+        "conversations",
+        {"before": request.GET.get("before") or None, "limit": _parse_int(request.GET.get("limit"), "limit")},
+    )
     before = conversations.decode_cursor(frame.before) if frame.before else None
     if frame.before and before is None:
         raise NotFound("that page cursor is not one this server gave")
@@ -217,7 +220,13 @@ def api_conversation_history(request: HttpRequest, conversation_id: int) -> Http
 def api_send_to_conversation(request: HttpRequest, conversation_id: int) -> HttpResponse:
     frame = _frame("message", {**_body(request), "conversation": conversation_id, "to": None})
     appended = events.create_message(
-        conversation_id, request.user, frame.content, frame.client_id, bucket=_rate_bucket(), reply_to=frame.reply_to
+        conversation_id,
+        request.user,
+        frame.content,
+        frame.client_id,
+        bucket=_rate_bucket(),
+        reply_to=frame.reply_to,
+        attachments=frame.attachments,
     )
     payload = _announce_message(appended)
     return json_response({"event": payload}, status=201 if appended.created else 200)
@@ -257,7 +266,11 @@ def api_add_members(request: HttpRequest, conversation_id: int) -> HttpResponse:
     return _group_change(
         request,
         conversations.add_members(
-            request.user, conversation_id, list(frame.users), frame.client_id, max_members=conf.limits().max_group_members
+            request.user,
+            conversation_id,
+            list(frame.users),
+            frame.client_id,
+            max_members=conf.limits().max_group_members,
         ),
     )
 
@@ -266,7 +279,9 @@ def api_add_members(request: HttpRequest, conversation_id: int) -> HttpResponse:
 @api_view
 def api_remove_member(request: HttpRequest, conversation_id: int, username: str) -> HttpResponse:
     frame = _frame("remove_member", {**_body(request), "conversation": conversation_id, "user": username})
-    return _group_change(request, conversations.remove_member(request.user, conversation_id, frame.user, frame.client_id))
+    return _group_change(
+        request, conversations.remove_member(request.user, conversation_id, frame.user, frame.client_id)
+    )
 
 
 @require_POST
@@ -346,14 +361,26 @@ def api_history(request: HttpRequest, username: str) -> HttpResponse:
     highest_incoming = max((e.seq for e in page.events if e.sender_id != request.user.pk), default=0)
     if highest_incoming > member.delivered_seq:
         [settled] = receipts.apply_receipts(
-            [receipts.CursorMark(conversation_id, request.user.pk, request.user.get_username(), delivered=highest_incoming)]
+            [
+                receipts.CursorMark(
+                    conversation_id, request.user.pk, request.user.get_username(), delivered=highest_incoming
+                )
+            ]
         )
         async_to_sync(receipt_actions.announce)(settled)
         member = conversations.member_of(request.user.pk, conversation_id)
-    mine = Cursors(request.user.get_username(), member.delivered_seq, member.read_seq, member.delivered_at, member.read_at)
+    mine = Cursors(
+        request.user.get_username(), member.delivered_seq, member.read_seq, member.delivered_at, member.read_at
+    )
     peer_row = conversations.receipts_of(conversation_id, exclude_user_id=request.user.pk)
     theirs = (
-        Cursors(peer.get_username(), peer_row[0].delivered_seq, peer_row[0].read_seq, peer_row[0].delivered_at, peer_row[0].read_at)
+        Cursors(
+            peer.get_username(),
+            peer_row[0].delivered_seq,
+            peer_row[0].read_seq,
+            peer_row[0].delivered_at,
+            peer_row[0].read_at,
+        )
         if peer_row
         else Cursors(peer.get_username())
     )
@@ -370,7 +397,9 @@ def api_history(request: HttpRequest, username: str) -> HttpResponse:
 def api_send(request: HttpRequest, username: str) -> HttpResponse:
     frame = _frame("message", _body(request), conversation_required=False)
     conversation_id, peer = _direct(request, username)
-    appended = events.create_message(conversation_id, request.user, frame.content, frame.client_id, bucket=_rate_bucket())
+    appended = events.create_message(
+        conversation_id, request.user, frame.content, frame.client_id, bucket=_rate_bucket()
+    )
     payload = _announce_message(appended)
     return json_response(
         {"message": message_payload(payload, Cursors(peer.get_username()))}, status=201 if appended.created else 200

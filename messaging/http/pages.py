@@ -37,6 +37,9 @@ def _shell(request: HttpRequest, route: dict[str, Any], page_title: str) -> Http
         "socket_path": "/ws/chat/",
         "login_url": reverse("login"),
         "inbox_url": reverse("inbox"),
+        # attachments: the browser refuses what the server would, before uploading
+        "max_upload_bytes": conf.upload_limits().max_bytes,
+        "max_files": conf.upload_limits().max_files,
     }
     return render(request, "messaging/app.html", {"config": config, "route": route, "page_title": page_title})
 

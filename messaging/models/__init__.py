@@ -1,6 +1,7 @@
 """The messaging app's models, one module per entity; everything is importable from here."""
 
 from ..error_models import ErrorCategory, MessagingError, Severity
+from .attachments import Attachment
 from .conversations import Conversation, Participant
 from .events import MEMBERSHIP_KINDS, MESSAGE_ACTION_KINDS, ArchivedEvent, Event, EventKind, Message, MessageStatus
 from .message_state import HiddenMessage, MessageEdit, Reaction
@@ -11,6 +12,7 @@ from .push import PushSubscription
 from .retry import RetryQueueItem
 
 __all__ = [
+    "Attachment",
     "Conversation",
     "Participant",
     "Event",

@@ -18,7 +18,7 @@ import datetime
 from dataclasses import dataclass, replace
 from typing import Any, Union
 
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from ..error_models import ErrorCategory
@@ -27,6 +27,7 @@ from ..logging_utils import messaging_logger
 from ..models import MEMBERSHIP_KINDS, MESSAGE_ACTION_KINDS, ArchivedEvent, Conversation, Event, EventKind, Participant
 from ..ops import metrics
 from ..retry_handler import DATABASE_POLICY, MessageRetryHandler, RetriesExhausted
+from . import attachments as attachment_store
 from .errors import Conflict, Forbidden, NotFound, RateLimited, StoreError, Unavailable
 from .message_views import MessageView, ReplyPreview, annotate, fresh_view, quote
 from .notifications import new_message_recipients
@@ -65,7 +66,11 @@ class Appended:
 
 @dataclass(frozen=True)
 class NewMessage:
-    """A message to store: where, who, what, the sender's rate bucket (if limited), the seq it replies to."""
+    """A message to store: where, who, what, the sender's rate bucket (if limited), the seq it replies to.
+
+    ``attachments``: ids of the sender's uploads to this conversation that the
+    message carries (claimed in the same transaction).
+    """
 
     conversation_id: int
     sender: Any
@@ -73,6 +78,7 @@ class NewMessage:
     client_id: str
     bucket: TokenBucket | None = None
     reply_to: int | None = None
+    attachments: tuple[int, ...] = ()
 
 
 #: what storing one message came to: the stored event, or the store's refusal
@@ -87,9 +93,11 @@ def create_message(
     *,
     bucket: TokenBucket | None = None,
     reply_to: int | None = None,
+    attachments: tuple[int, ...] = (),
 ) -> Appended:
     """Store one message (raises the store's refusal)."""
-    [outcome] = create_messages([NewMessage(conversation_id, sender, content, client_id, bucket, reply_to)])
+    item = NewMessage(conversation_id, sender, content, client_id, bucket, reply_to=reply_to, attachments=attachments)
+    [outcome] = create_messages([item])
     if isinstance(outcome, StoreError):
         raise outcome
     return outcome
@@ -175,7 +183,55 @@ def _insert_messages(items: list[NewMessage]) -> list[Appended | StoreError | No
     """
     now = timezone.now()
     with transaction.atomic():
-        return [_insert_message(item, now) for item in items]
+        return [
+            _insert_message_with_files(item, now) if item.attachments else _insert_message(item, now) for item in items
+        ]
+
+
+def _insert_message_with_files(item: NewMessage, now: datetime.datetime) -> Appended | StoreError | None:
+    """A message that carries uploads: the ORM path under the conversation's lock, in a savepoint.
+
+    The uploads are claimed and the event inserted in the batch's
+    transaction, so the message and its files commit together; a refusal
+    (not a member, an upload that is not the sender's to send) or a repeat
+    undoes this item's savepoint only. Messages without files keep the plain
+    statements of :func:`_insert_message`.
+    """
+    reply = None
+    if item.reply_to is not None:
+        reply = _reply_target(item)
+        if isinstance(reply, StoreError):
+            return reply
+    try:
+        with transaction.atomic():
+            conversation = Conversation.objects.select_for_update().filter(pk=item.conversation_id).first()
+            if (
+                conversation is None
+                or not Participant.objects.filter(
+                    conversation_id=item.conversation_id, user_id=item.sender.pk, left_seq__isnull=True
+                ).exists()
+            ):
+                return _not_a_member(item.conversation_id, item.sender.pk)
+            if Event.objects.filter(sender_id=item.sender.pk, client_id=item.client_id).exists():
+                return None
+            files = attachment_store.claim(item.conversation_id, item.sender.pk, item.attachments)
+            event = insert_event(
+                conversation,
+                item.sender,
+                EventKind.MESSAGE,
+                item.client_id,
+                content=item.content,
+                data={"attachments": [attachment_store.metadata(a) for a in files]},
+                target_seq=item.reply_to,
+                now=now,
+            )
+            attachment_store.mark_claimed(files, event.pk, event.seq)
+    except IntegrityError:
+        return None  # the client_id was taken meanwhile: a repeat
+    except StoreError as exc:
+        return exc
+    event.view = fresh_view(event, reply)
+    return Appended(event, True, conversation.membership_seq)
 
 
 def _insert_message(item: NewMessage, now: datetime.datetime) -> Appended | StoreError | None:
@@ -268,9 +324,11 @@ def _reply_target(item: NewMessage) -> ReplyPreview | StoreError:
     if not can_see(member, item.reply_to):
         return missing
     for model in (Event, ArchivedEvent):
-        row = model.objects.select_related("sender").filter(
-            conversation_id=item.conversation_id, seq=item.reply_to, kind=EventKind.MESSAGE
-        ).first()
+        row = (
+            model.objects.select_related("sender")
+            .filter(conversation_id=item.conversation_id, seq=item.reply_to, kind=EventKind.MESSAGE)
+            .first()
+        )
         if row is not None:
             return quote(row)
     return missing
@@ -422,7 +480,9 @@ def events_after(member: Participant, after: int, limit: int) -> EventPage:
     return page
 
 
-def events_before(member: Participant, before: int | None, limit: int, *, kinds: frozenset[str] = TIMELINE_KINDS) -> EventPage:
+def events_before(
+    member: Participant, before: int | None, limit: int, *, kinds: frozenset[str] = TIMELINE_KINDS
+) -> EventPage:
     """The timeline of the member's window before ``before`` (the newest when None), newest first.
 
     ``member.conversation`` is read for its ``last_seq``: the newest page
@@ -456,13 +516,27 @@ def events_around(member: Participant, around: int, limit: int) -> EventPage:
     end = member.left_seq if member.left_seq is not None else as_of
     lower = max(member.joined_seq, member.cleared_seq + 1)
     newer_limit = limit // 2
-    newer = _page(
-        member.conversation_id, lower=max(lower, around + 1), upper=end, ascending=True, limit=newer_limit,
-        kinds=TIMELINE_KINDS, member=member,
-    ) if newer_limit else EventPage([], around < end)
+    newer = (
+        _page(
+            member.conversation_id,
+            lower=max(lower, around + 1),
+            upper=end,
+            ascending=True,
+            limit=newer_limit,
+            kinds=TIMELINE_KINDS,
+            member=member,
+        )
+        if newer_limit
+        else EventPage([], around < end)
+    )
     older = _page(
-        member.conversation_id, lower=lower, upper=min(end, around), ascending=False, limit=limit - len(newer.events),
-        kinds=TIMELINE_KINDS, member=member,
+        member.conversation_id,
+        lower=lower,
+        upper=min(end, around),
+        ascending=False,
+        limit=limit - len(newer.events),
+        kinds=TIMELINE_KINDS,
+        member=member,
     )
     events = list(reversed(newer.events)) + older.events
     annotate(member, events, as_of)
@@ -537,9 +611,12 @@ def newest_message(member: Participant, last_message_seq: int) -> Event | None:
     if last_message_seq < member.joined_seq or last_message_seq == 0:
         return None
     if (member.left_seq is None or last_message_seq <= member.left_seq) and last_message_seq > member.cleared_seq:
-        event = Event.objects.select_related("sender").filter(
-            conversation_id=member.conversation_id, seq=last_message_seq
-        ).filter(visible_q(member)).first()
+        event = (
+            Event.objects.select_related("sender")
+            .filter(conversation_id=member.conversation_id, seq=last_message_seq)
+            .filter(visible_q(member))
+            .first()
+        )
         if event is not None:
             return event
     page = events_before(member, None, 1, kinds=frozenset({EventKind.MESSAGE}))

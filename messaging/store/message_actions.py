@@ -42,6 +42,7 @@ from ..models import (
     Participant,
     Reaction,
 )
+from .attachments import purge_for_event
 from .conversations import member_of, unread_count
 from .errors import Forbidden, LimitExceeded, NotFound, RateLimited, StoreError, WindowClosed
 from .events import Appended, insert_event, lock_for_append, repeat_of_event
@@ -226,7 +227,8 @@ def purge(conversation: Conversation, row: Any, now: datetime.datetime) -> None:
     """Empty a message everywhere its text could be (inside the deleting transaction).
 
     The row keeps its seq, sender and time ("This message was deleted"); its
-    text, earlier versions, edit events' texts and reactions go; so does its
+    text, attachments (rows and stored files), earlier versions, edit
+    events' texts and reactions go; so does its
     quote in notifications: found by their link to it, or, once it was
     archived (which unlinks them), by the text itself.
     """
@@ -237,6 +239,7 @@ def purge(conversation: Conversation, row: Any, now: datetime.datetime) -> None:
     for model in (Event, ArchivedEvent):
         model.objects.filter(conversation=conversation, kind=EventKind.EDITED, target_seq=row.seq).update(content="")
     Reaction.objects.filter(conversation=conversation, message_seq=row.seq).delete()
+    purge_for_event(row)  # its files: the rows now, the stored bytes once this commits
     quoted = Q(message_id=row.pk)
     if isinstance(row, ArchivedEvent) and text.strip():
         quoted |= Q(url__in=_conversation_urls(conversation), body__contains=" ".join(text.split())[:60])

@@ -1,7 +1,7 @@
 // The HTTP side: JSON GET/POST with the CSRF token Django set in its cookie
 // (the pages use ensure_csrf_cookie), for the fallback path and the inbox.
 
-function csrfToken() {
+export function csrfToken() {
   for (const part of document.cookie.split(";")) {
     const [name, ...rest] = part.trim().split("=");
     if (name === "csrftoken") return decodeURIComponent(rest.join("="));

@@ -9,7 +9,7 @@
 import { getJSON, postJSON } from "./api.js";
 import { ConversationList, conversationUrl } from "./conversations.js";
 import { MembersDialog, NewGroupDialog } from "./dialogs.js";
-import { announce, paintAvatars } from "./dom.js";
+import { announce, h, paintAvatars } from "./dom.js";
 import { MessageActions } from "./message-actions.js";
 import { MessageList } from "./message-list.js";
 import { PeopleSearch } from "./people.js";
@@ -19,6 +19,10 @@ import { MemoryStorage } from "./protocol/outbox.js";
 import { RequestError, systemClock } from "./protocol/requests.js";
 import { names, typingText } from "./protocol/text.js";
 import { ReconnectingSocket } from "./socket.js";
+import { formatSize } from "./attachments-view.js";
+import { Uploads } from "./protocol/uploads.js";
+import { uploadFile } from "./upload-transport.js";
+import { ImageViewer } from "./viewer.js";
 import { presenceText } from "./time.js";
 
 const TYPING_REFRESH_MS = 2000; // the server re-announces at most every 2.5 s anyway
@@ -301,10 +305,11 @@ const list = new MessageList({
   list: ui.messages,
   scroller: ui.scroller,
   onRetry: (clientId) => {
-    state.retry(clientId);
+    if (!uploads.retry(clientId)) state.retry(clientId);
     ui.input.focus();
   },
   onDiscard: (clientId) => {
+    uploads.forget(clientId);
     state.discard(clientId);
     announce("Message deleted");
     ui.input.focus();
@@ -315,6 +320,8 @@ const list = new MessageList({
   onJump: (seq) => actions.jump(seq),
   onEdits: (seq) => actions.showEdits(seq),
   onFillGap: () => loadOlder(),
+  onOpenImage: (items, index) => viewer.open(items, index),
+  onCancelFile: (clientId, index) => uploads.cancel(clientId, index),
 });
 
 // Doing things to a message (message-actions.js): the menu, reactions, replies and edits in the composer.
@@ -608,7 +615,7 @@ ui.composer.addEventListener("submit", (event) => {
   event.preventDefault();
   const content = ui.input.value;
   const max = state.limits.max_length ?? config.max_length;
-  if (!content.trim()) return;
+  if (!content.trim() && !chosenFiles.length) return;
   if (codePoints(content) > max) {
     announce(`That message is too long: at most ${max} characters.`);
     return;
@@ -619,7 +626,8 @@ ui.composer.addEventListener("submit", (event) => {
   renderCounter();
   stopTyping(false);
   if (options === true) return; // an edit was saved instead
-  state.sendMessage(route.id !== null ? { conversation: route.id } : { to: route.peer }, content, options);
+  if (chosenFiles.length) sendWithFiles(content, options);
+  else state.sendMessage(route.id !== null ? { conversation: route.id } : { to: route.peer }, content, options);
   list.update("bottom");
   ui.input.focus();
 });
@@ -711,3 +719,86 @@ setInterval(() => {
 show();
 sidebar.render();
 socket.start();
+
+// --- attachments (issue 15): the paperclip, drag and drop, paste; the tray; the viewer -----------
+
+const uploads = new Uploads({ state, transport: uploadFile, clock: systemClock });
+const viewer = new ImageViewer($("[data-viewer]"));
+const filesUi = {
+  tray: $("[data-composer-files]"),
+  input: $("[data-file-input]"),
+  attach: $("[data-attach]"),
+  dropHint: $("[data-drop-hint]"),
+};
+let chosenFiles = [];
+
+function renderChosenFiles() {
+  filesUi.tray.hidden = !chosenFiles.length;
+  filesUi.tray.replaceChildren(...chosenFiles.map((file, index) => h("li", { className: "file-chip chosen" },
+    h("span", { className: "file-name", text: file.name || "pasted image" }),
+    h("span", { className: "file-size", text: formatSize(file.size) }),
+    h("button", {
+      className: "icon-button small",
+      attrs: { type: "button", "aria-label": `Remove ${file.name || "pasted image"}` },
+      text: "×",
+      on: { click: () => { chosenFiles.splice(index, 1); renderChosenFiles(); ui.input.focus(); } },
+    }))));
+}
+
+function addFiles(list) {
+  if (route.id === null) {
+    announce("Send a first message to start this conversation, then attach files.");
+    return;
+  }
+  for (const file of list) {
+    if (file.size > config.max_upload_bytes) {
+      announce(`${file.name} is over the ${formatSize(config.max_upload_bytes)} limit.`);
+      continue;
+    }
+    if (chosenFiles.length >= config.max_files) {
+      announce(`At most ${config.max_files} files in one message.`);
+      break;
+    }
+    chosenFiles.push(file);
+  }
+  renderChosenFiles();
+}
+
+function sendWithFiles(content, options) {
+  const files = chosenFiles;
+  chosenFiles = [];
+  renderChosenFiles();
+  uploads.send(route.id, content, files, options);
+}
+
+filesUi.attach.addEventListener("click", () => filesUi.input.click());
+filesUi.input.addEventListener("change", () => {
+  addFiles([...filesUi.input.files]);
+  filesUi.input.value = "";
+  ui.input.focus();
+});
+ui.input.addEventListener("paste", (event) => {
+  const pasted = [...(event.clipboardData?.files ?? [])];
+  if (!pasted.length) return;
+  event.preventDefault();
+  addFiles(pasted);
+});
+let dragDepth = 0;
+const dragsFiles = (event) => [...(event.dataTransfer?.types ?? [])].includes("Files");
+ui.chat.addEventListener("dragenter", (event) => {
+  if (!dragsFiles(event) || ui.composer.hidden) return;
+  dragDepth += 1;
+  filesUi.dropHint.hidden = false;
+});
+ui.chat.addEventListener("dragleave", () => {
+  dragDepth = Math.max(0, dragDepth - 1);
+  if (!dragDepth) filesUi.dropHint.hidden = true;
+});
+ui.chat.addEventListener("dragover", (event) => { if (dragsFiles(event)) event.preventDefault(); });
+ui.chat.addEventListener("drop", (event) => {
+  if (!dragsFiles(event)) return;
+  event.preventDefault();
+  dragDepth = 0;
+  filesUi.dropHint.hidden = true;
+  if (!ui.composer.hidden) addFiles([...event.dataTransfer.files]);
+});

@@ -5,6 +5,8 @@
 // Delete for a refused one, scroll keeping, and which events are visible.
 // Content is only ever set with textContent.
 
+import { attachmentNodes, attachmentsOf, filesSignature, pendingFileNodes } from "./attachments-view.js";
+import { UPLOAD_FAILURES } from "./protocol/uploads.js";
 import { h, icon } from "./dom.js";
 import { ACTION_KINDS } from "./protocol/messages.js";
 import { names, readByText, systemText } from "./protocol/text.js";
@@ -24,7 +26,9 @@ const NEAR_BOTTOM_PX = 80;
 const LONG_PRESS_MS = 500;
 
 export class MessageList {
-  constructor({ list, scroller, onRetry, onDiscard, onVisibleChange, onMenu = () => {}, onReaction = () => {}, onJump = () => {}, onEdits = () => {}, onFillGap = () => {} }) {
+  constructor({ list, scroller, onRetry, onDiscard, onVisibleChange, onMenu = () => {}, onReaction = () => {}, onJump = () => {}, onEdits = () => {}, onFillGap = () => {}, onOpenImage = () => {}, onCancelFile = () => {} }) {
+    this.onOpenImage = onOpenImage; // attachments: an image opens the viewer
+    this.onCancelFile = onCancelFile; // attachments: cancel one file of a message still uploading
     this.list = list;
     this.scroller = scroller;
     this.onRetry = onRetry;
@@ -198,7 +202,7 @@ export class MessageList {
     const view = this.state.messageView(this.id, event.seq) ?? { ...event, reactions: [], reply_to: null };
     const status = mine ? this.state.statusOf(this.id, event) : null;
     const members = conv?.isGroup ? conv.members.list().map((m) => m.username).sort() : null;
-    const signature = JSON.stringify([view, status, conv?.isGroup, members]);
+    const signature = JSON.stringify([view, status, conv?.isGroup, members, filesSignature(event.data?.attachments)]);
     if (signature === item.signature) return;
     item.signature = signature;
     const first = el.classList.contains("first");
@@ -220,12 +224,13 @@ export class MessageList {
       readBy: conv?.isGroup && status ? status : null,
       view,
       members: members ? new Set(members) : null,
+      files: view.deleted ? null : attachmentNodes(attachmentsOf(event), { onOpen: (items, index) => this.onOpenImage(items, index) }),
     });
   }
 
   paintPending(item) {
     const { entry: e, el } = item;
-    const signature = JSON.stringify([e.content, e.state, e.error]);
+    const signature = JSON.stringify([e.content, e.state, e.error, filesSignature(e.files)]);
     if (signature === item.signature) return;
     item.signature = signature;
     const first = el.classList.contains("first");
@@ -236,16 +241,17 @@ export class MessageList {
     el.dataset.created = e.created_at;
     delete el.dataset.id;
     delete el.dataset.seq;
-    this.fill(el, { content: e.content, created: e.created_at, status: e.state, who: "You" });
+    const files = pendingFileNodes(e, { onCancel: (clientId, index) => this.onCancelFile(clientId, index) });
+    this.fill(el, { content: e.content, created: e.created_at, status: e.state === "uploading" ? "pending" : e.state, who: "You", files });
     if (e.state === "failed") {
       el.append(h("div", { className: "failure" },
-        h("span", { text: FAILURE_TEXT[e.error] ?? "Not sent." }),
+        h("span", { text: FAILURE_TEXT[e.error] ?? UPLOAD_FAILURES[e.error] ?? "Not sent." }),
         h("button", { className: "link-button", attrs: { type: "button" }, text: "Retry", on: { click: () => this.onRetry(e.client_id) } }),
         h("button", { className: "link-button", attrs: { type: "button" }, text: "Delete", on: { click: () => this.onDiscard(e.client_id) } })));
     }
   }
 
-  fill(el, { content, created, status, who, showName = false, readBy = null, view = null, members = null }) {
+  fill(el, { content, created, status, who, showName = false, readBy = null, view = null, members = null, files = null }) {
     const seq = Number(el.dataset.seq) || null;
     const meta = h("div", { className: "meta" },
       view?.edited_at && !view.deleted
@@ -264,6 +270,7 @@ export class MessageList {
       showName ? h("span", { className: "sender", attrs: { "aria-hidden": "true" }, text: who }) : null,
       h("span", { className: "visually-hidden", text: `${who}: ` }),
       view?.reply_to ? this.quote(view.reply_to) : null,
+      files,
       text,
       meta);
     const row = h("div", { className: "bubble-row" }, bubble);

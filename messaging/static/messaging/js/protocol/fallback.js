@@ -120,6 +120,7 @@ export class HttpFallback {
     for (const entry of this.state.outbox.pending()) {
       if (this.state.connected) return;
       const body = { content: entry.content, client_id: entry.client_id };
+      if (Array.isArray(entry.attachments) && entry.attachments.length) body.attachments = [...entry.attachments];
       if (Number.isInteger(entry.conversation)) {
         const answer = this.check(await this.api.post(`${BASE}/${entry.conversation}/messages`, body));
         this.settle(entry, answer, answer.body?.event);

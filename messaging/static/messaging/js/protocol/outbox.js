@@ -117,9 +117,10 @@ export class Outbox {
     return true;
   }
 
-  /** The frame that sends (or resends) an entry over ws/chat/. */
+  /** The frame that sends (or resends) an entry over ws/chat/ (with the ids of its uploaded files, if any). */
   static frame(entry) {
     const frame = { type: "message", content: entry.content, client_id: entry.client_id };
+    if (Array.isArray(entry.attachments) && entry.attachments.length) frame.attachments = [...entry.attachments];
     if (Number.isInteger(entry.conversation)) frame.conversation = entry.conversation;
     else frame.to = entry.to;
     if (Number.isInteger(entry.reply_to)) frame.reply_to = entry.reply_to;

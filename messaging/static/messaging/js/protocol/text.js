@@ -60,7 +60,9 @@ export function readByText({ readBy, total }) {
 export function previewText(conv, me) {
   const last = conv.last_message;
   if (!last) return conv.isGroup ? "No messages yet" : "No messages yet";
-  const text = last.deleted ? "This message was deleted" : String(last.content ?? "").replace(/\s+/g, " ").trim().slice(0, 160);
+let text = last.deleted ? "This message was deleted" : String(last.content ?? "").replace(/\s+/g, " ").trim().slice(0, 160);
+  const files = !last.deleted && Array.isArray(last.data?.attachments) ? last.data.attachments : [];
+  if (!text && files.length) text = files.length === 1 ? `📎 ${files[0].name}` : `📎 ${files.length} files`;
   if (last.sender === me) return `You: ${text}`;
   return conv.isGroup ? `${last.sender}: ${text}` : text;
 }

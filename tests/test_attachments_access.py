@@ -1,0 +1,199 @@
+"""Who may read an attachment, on every request: the membership window of its message, for every role."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.core.management import call_command
+from django.test import override_settings
+from django.utils import timezone
+
+from messaging.models import Attachment, Event
+from messaging.ops.archive import archive
+from messaging.store import attachments as attachment_store
+from messaging.store import conversations
+from tests import files
+from tests.conftest import on_s3
+from tests.test_attachments_http import body, fetch, send, signed_in, upload
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+MAX = 256
+
+
+@pytest.fixture
+def group(make_user):
+    """alice (owner), bob and carol in a group; dave outside it."""
+    users = {name: make_user(name) for name in ("alice", "bob", "carol", "dave")}
+    change = conversations.create_group(users["alice"], "trip", ["bob", "carol"], "g1", max_members=MAX)
+    return users, change.conversation.pk
+
+
+def sent_file(client, conversation_id, *, name="plan.pdf", data=None, client_id="m1") -> dict:
+    item = upload(client, conversation_id, (name, data or files.pdf(), "application/pdf")).json()["attachments"][0]
+    assert send(client, conversation_id, [item["id"]], client_id=client_id).status_code == 201
+    return item
+
+
+def status_of(client, url: str) -> int:
+    response = client.get(url)
+    return response.status_code
+
+
+def test_every_current_member_may_download_and_an_outsider_gets_404(group, media_storage) -> None:
+    users, conversation = group
+    item = sent_file(signed_in(users["alice"]), conversation)
+    for name in ("alice", "bob", "carol"):
+        assert status_of(signed_in(users[name]), item["url"]) in (200, 302), name
+    response = signed_in(users["dave"]).get(item["url"])
+    assert response.status_code == 404 and response.json()["code"] == "not_found"
+
+
+def test_an_anonymous_download_is_refused(group, media_storage) -> None:
+    from django.test import Client
+
+    users, conversation = group
+    item = sent_file(signed_in(users["alice"]), conversation)
+    assert Client().get(item["url"]).status_code == 403
+
+
+def test_a_removed_member_keeps_earlier_files_and_never_gets_later_ones(group, media_storage) -> None:
+    users, conversation = group
+    alice = signed_in(users["alice"])
+    before = sent_file(alice, conversation, client_id="m1")
+    conversations.remove_member(users["alice"], conversation, "carol", "r1")
+    after = sent_file(alice, conversation, client_id="m2")
+    carol = signed_in(users["carol"])
+    assert status_of(carol, before["url"]) in (200, 302)
+    assert status_of(carol, after["url"]) == 404
+    assert status_of(carol, after["url"].rstrip("/") + "/../thumbnail") in (404,)
+
+
+def test_a_member_added_later_does_not_see_files_sent_before_they_joined(group, media_storage) -> None:
+    users, conversation = group
+    alice = signed_in(users["alice"])
+    earlier = sent_file(alice, conversation, client_id="m1")
+    conversations.add_members(users["alice"], conversation, ["dave"], "a1", max_members=MAX)
+    later = sent_file(alice, conversation, client_id="m2")
+    dave = signed_in(users["dave"])
+    assert status_of(dave, earlier["url"]) == 404
+    assert status_of(dave, later["url"]) in (200, 302)
+
+
+def test_an_unsent_upload_is_its_uploaders_alone(group, media_storage) -> None:
+    users, conversation = group
+    item = upload(signed_in(users["alice"]), conversation, ("draft.txt", b"draft", "text/plain")).json()["attachments"][0]
+    assert status_of(signed_in(users["alice"]), item["url"]) in (200, 302)
+    assert status_of(signed_in(users["bob"]), item["url"]) == 404
+
+
+def test_a_removed_member_cannot_upload(group, media_storage) -> None:
+    users, conversation = group
+    conversations.remove_member(users["alice"], conversation, "carol", "r1")
+    response = upload(signed_in(users["carol"]), conversation, ("x.txt", b"x", "text/plain"))
+    assert response.status_code == 403 and response.json()["code"] == "forbidden"
+
+
+@pytest.mark.skipif(on_s3(), reason="on S3 the bytes come from the bucket (presigned URL): tested in test_s3_download")
+def test_downloads_are_sandboxed_and_only_allow_listed_images_are_inline(group, media_storage) -> None:
+    users, conversation = group
+    alice = signed_in(users["alice"])
+    pdf = sent_file(alice, conversation, name="plan.pdf", client_id="m1")
+    image = upload(alice, conversation, ("p.png", files.png(), "image/png")).json()["attachments"][0]
+    svg = upload(alice, conversation, ("x.svg", b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', "image/svg+xml")).json()["attachments"][0]
+    for item, disposition in ((pdf, "attachment"), (image, "inline"), (svg, "attachment")):
+        response = alice.get(item["url"])
+        assert response.status_code == 200
+        assert response["Content-Disposition"].startswith(disposition), item["type"]
+        assert response["X-Content-Type-Options"] == "nosniff"
+        assert "sandbox" in response["Content-Security-Policy"]
+    assert svg["type"] == "image/svg+xml" and svg["thumbnail_url"] is None
+
+
+@pytest.mark.skipif(on_s3(), reason="on S3 the bucket answers ranges itself")
+def test_a_range_request_gets_206_with_its_bytes_and_one_past_the_end_416(group, media_storage) -> None:
+    users, conversation = group
+    alice = signed_in(users["alice"])
+    data = bytes(range(256)) * 40
+    item = upload(alice, conversation, ("data.bin", data, "application/octet-stream")).json()["attachments"][0]
+    whole = alice.get(item["url"])
+    assert whole.status_code == 200 and body(whole) == data and whole["Accept-Ranges"] == "bytes"
+    part = alice.get(item["url"], HTTP_RANGE="bytes=100-199")
+    assert part.status_code == 206 and body(part) == data[100:200]
+    assert part["Content-Range"] == f"bytes 100-199/{len(data)}" and part["Content-Length"] == "100"
+    tail = alice.get(item["url"], HTTP_RANGE="bytes=-10")
+    assert body(tail) == data[-10:]
+    beyond = alice.get(item["url"], HTTP_RANGE=f"bytes={len(data)}-")
+    assert beyond.status_code == 416 and beyond["Content-Range"] == f"bytes */{len(data)}"
+
+
+@pytest.mark.skipif(on_s3(), reason="nginx serves from the file system")
+def test_behind_nginx_the_download_hands_the_bytes_to_x_accel_redirect_after_the_check(group, media_storage) -> None:
+    users, conversation = group
+    item = sent_file(signed_in(users["alice"]), conversation)
+    row = Attachment.objects.get(pk=item["id"])
+    with override_settings(MESSAGING_ATTACHMENT_ACCEL_PREFIX="/_attachments/"):
+        response = signed_in(users["bob"]).get(item["url"])
+        assert response.status_code == 200 and response.content == b""
+        assert response["X-Accel-Redirect"] == "/_attachments/" + row.storage_name
+        assert response["Content-Disposition"].startswith("attachment")
+        assert signed_in(users["dave"]).get(item["url"]).status_code == 404
+
+
+@pytest.mark.requires_s3
+def test_on_s3_a_download_redirects_to_a_short_lived_presigned_url_after_the_check(group, media_storage) -> None:
+    users, conversation = group
+    item = sent_file(signed_in(users["alice"]), conversation, data=files.pdf("on s3"))
+    response = signed_in(users["bob"]).get(item["url"])
+    assert response.status_code == 302 and "X-Amz-Signature=" in response["Location"]
+    assert "X-Amz-Expires=60" in response["Location"]
+    fetched = fetch(signed_in(users["bob"]), item["url"])
+    assert fetched.content_bytes == files.pdf("on s3")
+    assert fetched["Content-Disposition"].startswith("attachment") and fetched["Content-Type"] == "application/pdf"
+    assert signed_in(users["dave"]).get(item["url"]).status_code == 404
+
+
+def test_purging_a_deleted_message_removes_its_rows_and_files(group, media_storage) -> None:
+    users, conversation = group
+    item = sent_file(signed_in(users["alice"]), conversation)
+    row = Attachment.objects.get(pk=item["id"])
+    assert row.storage_name in media_storage.names(f"attachments/{conversation}")
+    assert attachment_store.purge_for_event(Event.objects.get(pk=row.event_id)) == 1
+    assert not Attachment.objects.exists()
+    assert media_storage.names(f"attachments/{conversation}") == set()
+    assert status_of(signed_in(users["bob"]), item["url"]) == 404
+
+
+def test_archiving_a_message_keeps_its_files(group, media_storage) -> None:
+    users, conversation = group
+    item = sent_file(signed_in(users["alice"]), conversation)
+    assert archive(Event.objects.filter(conversation_id=conversation)) >= 2
+    assert Attachment.objects.filter(pk=item["id"]).exists()
+    assert status_of(signed_in(users["bob"]), item["url"]) in (200, 302)
+
+
+def test_uploads_no_message_claimed_are_purged_after_the_orphan_hours(group, media_storage) -> None:
+    users, conversation = group
+    alice = signed_in(users["alice"])
+    old = upload(alice, conversation, ("old.txt", b"old", "text/plain")).json()["attachments"][0]
+    sent = sent_file(alice, conversation, client_id="m1")
+    fresh = upload(alice, conversation, ("new.txt", b"new", "text/plain")).json()["attachments"][0]
+    long_ago = timezone.now() - datetime.timedelta(hours=25)
+    Attachment.objects.filter(pk__in=[old["id"], sent["id"]]).update(created_at=long_ago)
+    call_command("purge_orphan_uploads", verbosity=0)
+    assert set(Attachment.objects.values_list("pk", flat=True)) == {sent["id"], fresh["id"]}
+    assert len(media_storage.names(f"attachments/{conversation}")) == 2
+
+
+def test_the_admin_lists_attachments_with_size_and_type_and_removing_one_removes_its_files(
+    group, media_storage, staff_client
+) -> None:
+    users, conversation = group
+    item = sent_file(signed_in(users["alice"]), conversation)
+    page = staff_client.get("/admin/messaging/attachment/")
+    assert page.status_code == 200 and b"plan.pdf" in page.content and b"application/pdf" in page.content
+    response = staff_client.post(f"/admin/messaging/attachment/{item['id']}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not Attachment.objects.exists()
+    assert media_storage.names(f"attachments/{conversation}") == set()
