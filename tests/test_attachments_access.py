@@ -165,6 +165,18 @@ def test_purging_a_deleted_message_removes_its_rows_and_files(group, media_stora
     assert status_of(signed_in(users["bob"]), item["url"]) == 404
 
 
+def test_deleting_a_message_for_everyone_removes_its_files(group, media_storage) -> None:
+    from messaging.store import message_actions
+
+    users, conversation = group
+    item = sent_file(signed_in(users["alice"]), conversation)
+    seq = Event.objects.get(pk=Attachment.objects.get(pk=item["id"]).event_id).seq
+    message_actions.delete_message(users["alice"], conversation, seq, "del-1", window=None)
+    assert not Attachment.objects.exists()
+    assert media_storage.names(f"attachments/{conversation}") == set()
+    assert status_of(signed_in(users["bob"]), item["url"]) == 404
+
+
 def test_archiving_a_message_keeps_its_files(group, media_storage) -> None:
     users, conversation = group
     item = sent_file(signed_in(users["alice"]), conversation)
