@@ -271,6 +271,13 @@ globals().update(
             "MESSAGING_WEBPUSH_TIMEOUT_SECONDS": float,
             "MESSAGING_WEBPUSH_MAX_SUBSCRIPTIONS": int,
             "MESSAGING_WEBPUSH_ALLOW_HTTP": bool,
+            "MESSAGING_REPEAT_RATE_LIMIT": str,
+            "MESSAGING_MAX_IN_FLIGHT": int,
+            "MESSAGING_PING_RATE_LIMIT": str,
+            "MESSAGING_REPORT_RATE_LIMIT": str,
+            "MESSAGING_FETCH_RATE_LIMIT": str,
+            "MESSAGING_MAX_UNSENT_BYTES": int,
+            "MESSAGING_PAGE_BYTES": int,
         }
     )
 )

@@ -38,6 +38,7 @@ class AsyncSafeMessageHandler:
     mute = _wrap(conversations.mute)
     # the log
     create_messages = _wrap(events.create_messages)
+    repeat_of_message = _wrap(events.repeat_of_message)
     # receipts
     move_cursors = _wrap(receipts.move_cursors)
     apply_receipts = _wrap(receipts.apply_receipts)

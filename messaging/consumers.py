@@ -49,17 +49,18 @@ from .connection_validator import (
     TypingFrame,
     ViewFrame,
 )
-from .exceptions import Forbidden, NotFound, RateLimited
-from .guards.rate_limit import LocalBucket, TokenBucket
+from .exceptions import Forbidden, NotFound
 from .logging_utils import category_for_exception, messaging_logger
 from .models import Connection, EventKind
 from .notification_service import push_unread_count
 from .ops import metrics
 from .pubsub import conversation_group, notifications_group, publish_muted, publish_typing
+from .realtime.allowances import MessageGate
+from .realtime.backpressure import DeliveryGate
 from .realtime.base import MessagingConsumer
 from .realtime.presence import tracker
 from .realtime.typing import TypingIndicators
-from .realtime.writer import message_writer, receipt_writer
+from .realtime.writer import Dropped, message_writer, receipt_writer
 from .serializers import (
     Cursors,
     ack_frame,
@@ -83,6 +84,7 @@ from .serializers import (
     unread_count_frame,
 )
 from .store.conversations import Window, decode_cursor
+from .store.errors import Unavailable
 from .store.events import NewMessage, Outcome
 from .store.receipts import CursorMark
 
@@ -107,12 +109,13 @@ class ChatConsumer(MessagingConsumer):
         self.viewing: int | None = None
         # Messages sent on this socket whose commit is pending, in order, and
         # the task that finishes them (acks, pushes) in that order.
-        self.in_flight: collections.deque[tuple[MessageFrame, asyncio.Future[Outcome], dict[str, Any] | None]] = (
-            collections.deque()
-        )
+        # The last field: whether the message took a token (a repeat served
+        # over the rate did not, see queue_message).
+        self.in_flight: collections.deque[
+            tuple[MessageFrame, asyncio.Future[Outcome], dict[str, Any] | None, bool]
+        ] = collections.deque()
         self.finisher: asyncio.Task[None] | None = None
-        self.bucket = TokenBucket("messages", self.limits.rate)
-        self.typing_allowance = LocalBucket(self.limits.typing_rate)
+        self._gate: MessageGate | None = None
         self.typing = TypingIndicators(self.limits.typing_expiry, self.announce_typing)
         # Receipts reported and not yet stored, per conversation: (delivered, read).
         self.pending_receipts: dict[int, tuple[int, int]] = {}
@@ -145,7 +148,46 @@ class ChatConsumer(MessagingConsumer):
         )
         return session.change, session
 
+    # --- Abuse and backpressure (messaging/realtime/allowances.py, backpressure.py) -----
+
+    @property
+    def gate(self) -> MessageGate:
+        """The socket's in-flight cap and the user's token, checked before the shared write queue."""
+        if self._gate is None:
+            self._gate = MessageGate(self.limits, self.user.pk)
+        return self._gate
+
+    async def queue_message(self, conversation_id: int, frame: MessageFrame, made: dict[str, Any] | None) -> None:
+        """Admit the message (or raise ``rate_limited``), then queue it for the next group commit."""
+        refusal = await self.gate.admit_message()
+        item = NewMessage(conversation_id, self.user, frame.content, frame.client_id)
+        if refusal is None:
+            self.in_flight.append((frame, message_writer.enqueue(item, owner=self.channel_name), made, True))
+        else:
+            # Over the rate, within the repeat allowance: an outbox resent after
+            # a reconnect still gets its acks; a new message gets the refusal.
+            looked_up: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+            try:
+                repeat = await db.repeat_of_message(item)
+            except Exception:
+                self.gate.finished()
+                raise
+            if repeat is None:
+                self.gate.finished()
+                raise refusal
+            looked_up.set_result(repeat)
+            self.in_flight.append((frame, looked_up, made, False))
+        if self.finisher is None or self.finisher.done():
+            self.finisher = asyncio.create_task(self.finish_messages())
+
+    def drop_queued(self) -> None:
+        if self.channel_name:
+            metrics.WRITES_DROPPED.inc(message_writer.drop(self.channel_name))
+
+    # --- Lifecycle, continued ----------------------------------------------------------
+
     async def leave(self) -> None:
+        self.drop_queued()
         self.set_viewing_locally(None)
         if self.registered:
             await self.typing.stop_all()
@@ -262,10 +304,7 @@ class ChatConsumer(MessagingConsumer):
         conversation_id, made = frame.conversation, None
         if conversation_id is None:
             conversation_id, made = await self.direct_conversation(frame.to)
-        item = NewMessage(conversation_id, self.user, frame.content, frame.client_id, self.bucket)
-        self.in_flight.append((frame, message_writer.enqueue(item), made))
-        if self.finisher is None or self.finisher.done():
-            self.finisher = asyncio.create_task(self.finish_messages())
+        await self.queue_message(conversation_id, frame, made)
 
     async def direct_conversation(self, username: str | None) -> tuple[int, dict[str, Any] | None]:
         """The direct conversation with ``username`` (``to``), made with the first message; its summary if just made."""
@@ -278,11 +317,20 @@ class ChatConsumer(MessagingConsumer):
 
     async def finish_messages(self) -> None:
         while self.in_flight:
-            frame, committed, made = self.in_flight.popleft()
+            frame, committed, made, charged = self.in_flight.popleft()
             try:
-                outcome = await committed
+                try:
+                    outcome = await committed
+                except Dropped:
+                    continue  # its socket closed before it was written: nothing to answer
+                finally:
+                    self.gate.finished()
+                if charged and isinstance(outcome, Unavailable):
+                    await self.gate.refund()
                 if isinstance(outcome, Exception):
                     raise outcome
+                if charged and not outcome.created:
+                    await self.gate.repeated()
                 payload = await messages.announce(outcome, origin=self.channel_name)
                 ack = self.ack(payload, outcome)
                 if made is not None:
@@ -333,13 +381,6 @@ class ChatConsumer(MessagingConsumer):
     async def on_typing(self, frame: TypingFrame) -> None:
         conversation_id = self.conversation_of(frame)
         await self.current_member(conversation_id)
-        if not self.typing_allowance.take():
-            raise RateLimited(
-                "too many typing frames; send one every couple of seconds",
-                retry_after=round(self.limits.typing_rate.seconds / self.limits.typing_rate.count, 3)
-                if self.limits.typing_rate
-                else 0,
-            )
         await self.typing.set(conversation_id, frame.is_typing)
 
     async def announce_typing(self, conversation_id: int, is_typing: bool) -> None:
@@ -364,15 +405,25 @@ class ChatConsumer(MessagingConsumer):
     # --- Group changes --------------------------------------------------------------
 
     async def on_create_group(self, frame: CreateGroupFrame) -> None:
+        await self.gate.admit_event()
         change = await db.create_group(
             self.user, frame.title, list(frame.members), frame.client_id, max_members=self.limits.max_group_members
         )
+        if not change.appended.created:
+            await self.gate.repeated()
         payload = await membership.announce(change, origin=self.channel_name)
         summary = await membership.creator_summary(change, self.user)
         await self.send_frame(answer(event_ack_frame(payload, conversation=summary), frame.ref))
 
     async def group_change(self, frame: Any, change_coro: Any) -> None:
+        try:
+            await self.gate.admit_event()
+        except Exception:
+            change_coro.close()  # never awaited: nothing reaches the database
+            raise
         change = await change_coro
+        if not change.appended.created:
+            await self.gate.repeated()
         payload = await membership.announce(change, origin=self.channel_name)
         await self.send_frame(answer(event_ack_frame(payload), frame.ref))
 
@@ -471,6 +522,7 @@ class DirectChatConsumer(ChatConsumer):
         super().__init__(*args, **kwargs)
         self.conversation_id = 0
         self.peer: Any = None
+        self._delivery: DeliveryGate | None = None
 
     async def connect(self) -> None:
         data = self.authenticate()
@@ -516,10 +568,7 @@ class DirectChatConsumer(ChatConsumer):
         return self.conversation_id
 
     async def on_message(self, frame: MessageFrame) -> None:
-        item = NewMessage(self.conversation_id, self.user, frame.content, frame.client_id, self.bucket)
-        self.in_flight.append((frame, message_writer.enqueue(item), None))
-        if self.finisher is None or self.finisher.done():
-            self.finisher = asyncio.create_task(self.finish_messages())
+        await self.queue_message(self.conversation_id, frame, None)
 
     def ack(self, payload: dict[str, Any], appended: Any) -> dict[str, Any]:
         return ack_frame(self.as_message(payload))
@@ -565,8 +614,20 @@ class DirectChatConsumer(ChatConsumer):
             return
         payload = json.loads(event["text"])["event"]
         await self.send_frame(message_frame(self.as_message(payload)))
-        if event["sender_id"] != self.user.pk:
-            self.report(self.conversation_id, delivered=event["seq"])
+        if event["sender_id"] != self.user.pk and not self.stalled:
+            self.delivery.pushed(event["seq"])
+
+    @property
+    def delivery(self) -> DeliveryGate:
+        """Pushed messages count as delivered once the client took them (messaging/realtime/backpressure.py)."""
+        if self._delivery is None:
+            self._delivery = DeliveryGate(self.outbound, lambda seq: self.report(self.conversation_id, delivered=seq))
+        return self._delivery
+
+    async def leave(self) -> None:
+        if self._delivery is not None:
+            await self._delivery.stop()
+        await super().leave()
 
     async def send_receipts(self, event: dict[str, Any]) -> None:
         for receipt in event["receipts"]:

@@ -26,7 +26,7 @@ from ..actions import receipts as receipt_actions
 from ..actions.errors import wire_error
 from ..connection_validator import ConnectionValidator, Frame
 from ..exceptions import Forbidden, InvalidFrame, InvalidJSON, MessagingException, NotFound, RateLimited, TooLarge
-from ..guards.rate_limit import TokenBucket
+from ..guards.admission import Admission
 from ..pubsub import publish_event
 from ..serializers import (
     Cursors,
@@ -40,7 +40,7 @@ from ..serializers import (
     sync_frame,
 )
 from ..store import conversations, events, reading, receipts
-from ..store.errors import StoreError
+from ..store.errors import StoreError, Unavailable
 from ..store.users import find_peer, search_users
 
 #: how many usernames one search answers with
@@ -118,8 +118,36 @@ def _parse_int(value: str | None, name: str) -> int | None:
         raise InvalidFrame(f"'{name}' must be an integer") from None
 
 
-def _rate_bucket() -> TokenBucket:
-    return TokenBucket("messages", conf.limits().rate)
+# --- The user's allowance (messaging/guards/admission.py): checked before any database work ---
+
+
+def _admitted(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A POST that adds an event (a group change) takes the user's token first; a repeat within the repeat allowance gives it back."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        admission = Admission(conf.limits())
+        admission.admit_sync(request.user.pk)
+        response = view(request, *args, **kwargs)
+        if response.status_code == 200:  # a repeat: 201 stored it, errors raised
+            admission.settle_sync(request.user.pk, created=False)
+        return response
+
+    return wrapper
+
+
+def _store_message(request: HttpRequest, conversation_id: int, frame: Any) -> events.Appended:
+    """Store a message sent over HTTP within the user's allowance, shared with their sockets."""
+    admission = Admission(conf.limits())
+    admission.admit_sync(request.user.pk)
+    try:
+        appended = events.create_message(conversation_id, request.user, frame.content, frame.client_id)
+    except Unavailable:
+        admission.refund_sync(request.user.pk)
+        raise
+    if not appended.created:
+        admission.settle_sync(request.user.pk, created=False)
+    return appended
 
 
 # --- Conversations ----------------------------------------------------------------
@@ -129,7 +157,7 @@ def _rate_bucket() -> TokenBucket:
 def api_conversations(request: HttpRequest) -> HttpResponse:
     """GET: a page of the inbox; POST: create a group."""
     if request.method == "POST":
-        return _create_group(request)
+        return _admitted(_create_group)(request)
     if request.method != "GET":
         return json_response(error_frame(InvalidFrame("GET or POST")), status=405)
     frame = _frame("conversations", {"before": request.GET.get("before") or None, "limit": _parse_int(request.GET.get("limit"), "limit")})
@@ -209,9 +237,7 @@ def api_conversation_history(request: HttpRequest, conversation_id: int) -> Http
 @api_view
 def api_send_to_conversation(request: HttpRequest, conversation_id: int) -> HttpResponse:
     frame = _frame("message", {**_body(request), "conversation": conversation_id, "to": None})
-    appended = events.create_message(
-        conversation_id, request.user, frame.content, frame.client_id, bucket=_rate_bucket()
-    )
+    appended = _store_message(request, conversation_id, frame)
     payload = _announce_message(appended)
     return json_response({"event": payload}, status=201 if appended.created else 200)
 
@@ -245,6 +271,7 @@ def _group_change(request: HttpRequest, change: conversations.MembershipChange) 
 
 @require_POST
 @api_view
+@_admitted
 def api_add_members(request: HttpRequest, conversation_id: int) -> HttpResponse:
     frame = _frame("add_members", {**_body(request), "conversation": conversation_id})
     return _group_change(
@@ -257,6 +284,7 @@ def api_add_members(request: HttpRequest, conversation_id: int) -> HttpResponse:
 
 @require_POST
 @api_view
+@_admitted
 def api_remove_member(request: HttpRequest, conversation_id: int, username: str) -> HttpResponse:
     frame = _frame("remove_member", {**_body(request), "conversation": conversation_id, "user": username})
     return _group_change(request, conversations.remove_member(request.user, conversation_id, frame.user, frame.client_id))
@@ -264,6 +292,7 @@ def api_remove_member(request: HttpRequest, conversation_id: int, username: str)
 
 @require_POST
 @api_view
+@_admitted
 def api_leave(request: HttpRequest, conversation_id: int) -> HttpResponse:
     frame = _frame("leave", {**_body(request), "conversation": conversation_id})
     return _group_change(request, conversations.leave(request.user, conversation_id, frame.client_id))
@@ -271,6 +300,7 @@ def api_leave(request: HttpRequest, conversation_id: int) -> HttpResponse:
 
 @require_POST
 @api_view
+@_admitted
 def api_rename(request: HttpRequest, conversation_id: int) -> HttpResponse:
     frame = _frame("rename", {**_body(request), "conversation": conversation_id})
     return _group_change(request, conversations.rename(request.user, conversation_id, frame.title, frame.client_id))
@@ -359,7 +389,7 @@ def api_history(request: HttpRequest, username: str) -> HttpResponse:
 def api_send(request: HttpRequest, username: str) -> HttpResponse:
     frame = _frame("message", _body(request), conversation_required=False)
     conversation_id, peer = _direct(request, username)
-    appended = events.create_message(conversation_id, request.user, frame.content, frame.client_id, bucket=_rate_bucket())
+    appended = _store_message(request, conversation_id, frame)
     payload = _announce_message(appended)
     return json_response(
         {"message": message_payload(payload, Cursors(peer.get_username()))}, status=201 if appended.created else 200

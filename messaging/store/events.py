@@ -22,12 +22,11 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from ..error_models import ErrorCategory
-from ..guards.rate_limit import TokenBucket
 from ..logging_utils import messaging_logger
 from ..models import MEMBERSHIP_KINDS, ArchivedEvent, Conversation, Event, EventKind, Participant
 from ..ops import metrics
 from ..retry_handler import DATABASE_POLICY, MessageRetryHandler, RetriesExhausted
-from .errors import Conflict, Forbidden, NotFound, RateLimited, StoreError, Unavailable
+from .errors import Conflict, Forbidden, NotFound, StoreError, Unavailable
 from .notifications import new_message_recipients
 
 # One handler for the process, so its counters tell how often storing a
@@ -62,24 +61,25 @@ class Appended:
 
 @dataclass(frozen=True)
 class NewMessage:
-    """A message to store: where, who, what, and the sender's rate bucket (if limited)."""
+    """A message to store: where, who, what.
+
+    The sender's rate limit is checked before it gets here (at the edge,
+    :mod:`messaging.guards.admission`): the store never refuses for a rate.
+    """
 
     conversation_id: int
     sender: Any
     content: str
     client_id: str
-    bucket: TokenBucket | None = None
 
 
 #: what storing one message came to: the stored event, or the store's refusal
 Outcome = Union[Appended, StoreError]
 
 
-def create_message(
-    conversation_id: int, sender: Any, content: str, client_id: str, *, bucket: TokenBucket | None = None
-) -> Appended:
+def create_message(conversation_id: int, sender: Any, content: str, client_id: str) -> Appended:
     """Store one message (raises the store's refusal)."""
-    [outcome] = create_messages([NewMessage(conversation_id, sender, content, client_id, bucket)])
+    [outcome] = create_messages([NewMessage(conversation_id, sender, content, client_id)])
     if isinstance(outcome, StoreError):
         raise outcome
     return outcome
@@ -90,51 +90,38 @@ def create_messages(items: list[NewMessage], *, notify_expiry: float | None = No
 
     Each seq is taken and its row inserted in that transaction, so a failure
     leaves neither a gap nor a half-stored message. A repeat (known
-    ``client_id``) takes no token from the sender's rate bucket. With
+    ``client_id``) comes back as the first event (``created`` False). With
     ``notify_expiry`` (the presence expiry), who each new message notifies is
     read after the commit in the same call (:attr:`Appended.notify`), so a
     message that notifies nobody costs no second trip to the database thread.
     """
-    outcomes: list[Outcome | None] = [None] * len(items)
-    to_insert = []
-    for index, item in enumerate(items):
-        if item.bucket is not None and not item.bucket.take(item.sender.pk):
-            outcomes[index] = _repeat_of(item) or RateLimited(
-                "too many messages; slow down", retry_after=item.bucket.retry_after(item.sender.pk)
-            )
+    outcomes: list[Outcome] = []
+    if not items:
+        return outcomes
+    try:
+        inserted = database_retry.call(_insert_messages, items)
+    except RetriesExhausted as exc:
+        messaging_logger.error(
+            ErrorCategory.DATABASE_ERROR,
+            f"could not store {len(items)} message(s)",
+            context={"client_ids": [item.client_id for item in items], "attempts": exc.attempts},
+            user=items[0].sender,
+            exc=exc.last,
+        )
+        inserted = [exc] * len(items)
+    for item, result in zip(items, inserted, strict=True):
+        if isinstance(result, Appended):
+            metrics.MESSAGES_STORED.inc()
+            outcomes.append(result)
+        elif isinstance(result, RetriesExhausted):
+            outcomes.append(Unavailable("the message could not be stored; resend it with the same client_id"))
+        elif isinstance(result, StoreError):
+            outcomes.append(result)
         else:
-            to_insert.append(index)
-    if to_insert:
-        try:
-            inserted = database_retry.call(_insert_messages, [items[i] for i in to_insert])
-        except RetriesExhausted as exc:
-            messaging_logger.error(
-                ErrorCategory.DATABASE_ERROR,
-                f"could not store {len(to_insert)} message(s)",
-                context={"client_ids": [items[i].client_id for i in to_insert], "attempts": exc.attempts},
-                user=items[to_insert[0]].sender,
-                exc=exc.last,
-            )
-            inserted = [exc] * len(to_insert)
-        for index, result in zip(to_insert, inserted, strict=True):
-            item = items[index]
-            if isinstance(result, Appended):
-                metrics.MESSAGES_STORED.inc()
-                outcomes[index] = result
-                continue
-            if item.bucket is not None:
-                item.bucket.give_back(item.sender.pk)
-            if isinstance(result, RetriesExhausted):
-                outcomes[index] = Unavailable("the message could not be stored; resend it with the same client_id")
-            elif isinstance(result, StoreError):
-                outcomes[index] = result
-            else:
-                outcomes[index] = _repeat_of(item) or Unavailable(
-                    "this client_id belongs to a message that is no longer here"
-                )
+            outcomes.append(_repeat_of(item) or Unavailable("this client_id belongs to a message that is no longer here"))
     if notify_expiry is not None:
         outcomes = _with_recipients(outcomes, notify_expiry)
-    return outcomes  # type: ignore[return-value]
+    return outcomes
 
 
 def _with_recipients(outcomes: list[Any], expiry: float) -> list[Any]:
@@ -265,6 +252,15 @@ def _repeat_of(item: NewMessage) -> Appended | StoreError | None:
     if existing.conversation_id != item.conversation_id or existing.kind != EventKind.MESSAGE:
         return Conflict("this client_id was already used for another event")
     return Appended(existing, False, 0)
+
+
+def repeat_of_message(item: NewMessage) -> Appended | StoreError | None:
+    """The stored message ``item`` repeats (``created`` False), a :class:`Conflict`, or None when it is new.
+
+    One read, no write: what a sender over their rate may still learn (the
+    ack of a message already stored), within their repeat allowance.
+    """
+    return _repeat_of(item)
 
 
 def find_by_client_id(sender: Any, client_id: str) -> Event | None:
