@@ -21,7 +21,7 @@ import time
 from typing import Any
 
 from . import conf
-from .actions import membership, messages, receipts
+from .actions import membership, messages, pages, receipts
 from .async_handlers import AsyncSafeMessageHandler as db
 from .connection_validator import (
     CHAT_FRAMES,
@@ -83,7 +83,7 @@ from .serializers import (
     typing_frame,
     unread_count_frame,
 )
-from .store.conversations import Window, decode_cursor
+from .store.conversations import Window, decode_cursor, encode_cursor
 from .store.errors import Unavailable
 from .store.events import NewMessage, Outcome
 from .store.receipts import CursorMark
@@ -180,6 +180,12 @@ class ChatConsumer(MessagingConsumer):
         if self.finisher is None or self.finisher.done():
             self.finisher = asyncio.create_task(self.finish_messages())
 
+    async def send_page(self, build: Any, count: int) -> int:
+        """Send the largest page ``build(k)`` (k <= count) within ``MESSAGING_PAGE_BYTES``; how many items went."""
+        text, sent = pages.fit(build, count, self.limits.page_bytes)
+        await self.send_text(text)
+        return sent
+
     def drop_queued(self) -> None:
         if self.channel_name:
             metrics.WRITES_DROPPED.inc(message_writer.drop(self.channel_name))
@@ -244,22 +250,39 @@ class ChatConsumer(MessagingConsumer):
         rows, has_more, next_cursor = await db.inbox(
             self.user, before=before, limit=frame.limit, expiry=self.limits.presence_expiry
         )
-        await self.send_frame(
-            answer(
+
+        def page(k: int) -> dict[str, Any]:
+            cut = k < len(rows)
+            return answer(
                 {
                     "type": "conversations",
-                    "conversations": [conversation_payload(row) for row in rows],
-                    "has_more": has_more,
-                    "next": next_cursor,
+                    "conversations": [conversation_payload(row) for row in rows[:k]],
+                    "has_more": has_more or cut,
+                    "next": encode_cursor(rows[k - 1].member.activity, rows[k - 1].conversation.pk) if cut else next_cursor,
                 },
                 frame.ref,
             )
-        )
+
+        await self.send_page(page, len(rows))
 
     async def on_resume(self, frame: ResumeFrame) -> None:
         resumed = await db.resume(self.user, frame.cursors, self.limits.page, self.limits.presence_expiry)
-        await self.send_frame(
-            answer({"type": "resume", "conversations": [resumed_payload(r) for r in resumed]}, frame.ref)
+
+        def build(entries: list[dict[str, Any]], unanswered: list[int]) -> dict[str, Any]:
+            body: dict[str, Any] = {"type": "resume", "conversations": entries}
+            if unanswered:
+                body["unanswered"] = unanswered
+            return answer(body, frame.ref)
+
+        await self.send_text(
+            pages.fit_resume(
+                resumed,
+                resumed_payload,
+                lambda r: len(r.page.events),
+                build,
+                lambda r: r.summary.conversation.pk,
+                self.limits.page_bytes,
+            )
         )
 
     async def on_sync(self, frame: SyncFrame) -> None:
@@ -267,16 +290,24 @@ class ChatConsumer(MessagingConsumer):
         await self.send_sync(page, frame.ref)
 
     async def send_sync(self, page: Any, ref: Any) -> None:
-        await self.send_frame(
-            answer(
-                sync_frame(page.member.conversation_id, page.page.events, page.page.has_more, page.last_seq, page.receipts),
+        events = page.page.events
+        await self.send_page(
+            lambda k: answer(
+                sync_frame(
+                    page.member.conversation_id, events[:k], page.page.has_more or k < len(events), page.last_seq, page.receipts
+                ),
                 ref,
-            )
+            ),
+            len(events),
         )
 
     async def on_history(self, frame: HistoryFrame) -> None:
         member, page = await db.history_page(self.user.pk, self.conversation_of(frame), frame.before, frame.limit)
-        await self.send_frame(answer(history_frame(member.conversation_id, page.events, page.has_more), frame.ref))
+        events = page.events
+        await self.send_page(
+            lambda k: answer(history_frame(member.conversation_id, events[:k], page.has_more or k < len(events)), frame.ref),
+            len(events),
+        )
 
     async def on_members(self, frame: MembersFrame) -> None:
         rows = await db.members(self.user.pk, frame.conversation, self.limits.presence_expiry)
@@ -596,18 +627,16 @@ class DirectChatConsumer(ChatConsumer):
             self.peer.get_username(),
             *((peer.delivered_seq, peer.read_seq, peer.delivered_at, peer.read_at) if peer else ()),
         )
-        items = []
-        highest_incoming = 0
-        for event in page.events:
-            if event.kind != EventKind.MESSAGE:
-                continue
-            incoming = event.sender_id != self.user.pk
-            if incoming:
-                highest_incoming = max(highest_incoming, event.seq)
-            items.append(self.as_message(event_payload(event), mine if incoming else theirs))
-        await self.send_frame(page_frame(kind, items, page.has_more))
+        shown = [event for event in page.events if event.kind == EventKind.MESSAGE]
+        items = [
+            self.as_message(event_payload(event), mine if event.sender_id != self.user.pk else theirs) for event in shown
+        ]
+        sent = await self.send_page(lambda k: page_frame(kind, items[:k], page.has_more or k < len(items)), len(items))
+        if self.stalled:
+            return
+        highest_incoming = max((e.seq for e in shown[:sent] if e.sender_id != self.user.pk), default=0)
         if highest_incoming > member.delivered_seq:
-            self.report(self.conversation_id, delivered=highest_incoming)
+            self.delivery.pushed(highest_incoming)
 
     async def send_event(self, event: dict[str, Any], window: Window) -> None:
         if event["kind"] != EventKind.MESSAGE:
@@ -675,7 +704,12 @@ class NotificationsConsumer(MessagingConsumer):
 
     async def on_list(self, frame: ListFrame) -> None:
         items, has_more = await db.list_notifications(self.user.pk, frame.before, frame.limit)
-        await self.send_frame(answer(notifications_page_frame(items, has_more), frame.ref))
+        text, _ = pages.fit(
+            lambda k: answer(notifications_page_frame(items[:k], has_more or k < len(items)), frame.ref),
+            len(items),
+            self.limits.page_bytes,
+        )
+        await self.send_text(text)
 
     notification_push = MessagingConsumer.broadcast_text
 

@@ -21,7 +21,7 @@ from django.views.csrf import csrf_failure as django_csrf_failure
 from django.views.decorators.http import require_GET, require_POST
 
 from .. import conf, notification_service
-from ..actions import membership
+from ..actions import membership, pages
 from ..actions import receipts as receipt_actions
 from ..actions.errors import wire_error
 from ..connection_validator import ConnectionValidator, Frame
@@ -49,6 +49,12 @@ USER_SEARCH_LIMIT = 10
 
 def json_response(body: dict[str, Any], status: int = 200) -> HttpResponse:
     return HttpResponse(JSONSerializer.dumps(body), status=status, content_type="application/json")
+
+
+def page_response(build: Callable[[int], dict[str, Any]], count: int) -> tuple[HttpResponse, int]:
+    """The largest page ``build(k)`` within ``MESSAGING_PAGE_BYTES`` (actions/pages.py), and how many items it holds."""
+    text, sent = pages.fit(build, count, conf.limits().page_bytes)
+    return HttpResponse(text, content_type="application/json"), sent
 
 
 def api_error(error: MessagingException) -> HttpResponse:
@@ -173,9 +179,16 @@ def api_conversations(request: HttpRequest) -> HttpResponse:
         expiry=conf.limits().presence_expiry,
         current_peer_id=peer.pk if peer is not None else None,
     )
-    return json_response(
-        {"conversations": [conversation_payload(r) for r in rows], "has_more": has_more, "next": next_cursor}
-    )
+
+    def page(k: int) -> dict[str, Any]:
+        cut = k < len(rows)
+        return {
+            "conversations": [conversation_payload(r) for r in rows[:k]],
+            "has_more": has_more or cut,
+            "next": conversations.encode_cursor(rows[k - 1].member.activity, rows[k - 1].conversation.pk) if cut else next_cursor,
+        }
+
+    return page_response(page, len(rows))[0]
 
 
 def _create_group(request: HttpRequest) -> HttpResponse:
@@ -213,8 +226,13 @@ def api_events(request: HttpRequest, conversation_id: int) -> HttpResponse:
         },
     )
     page = reading.sync_page(request.user.pk, conversation_id, frame.after, frame.limit)
-    body = sync_frame(conversation_id, page.page.events, page.page.has_more, page.last_seq, page.receipts)
-    return json_response({key: value for key, value in body.items() if key != "type"})
+    events_ = page.page.events
+
+    def body(k: int) -> dict[str, Any]:
+        frame_ = sync_frame(conversation_id, events_[:k], page.page.has_more or k < len(events_), page.last_seq, page.receipts)
+        return {key: value for key, value in frame_.items() if key != "type"}
+
+    return page_response(body, len(events_))[0]
 
 
 @require_GET
@@ -229,8 +247,12 @@ def api_conversation_history(request: HttpRequest, conversation_id: int) -> Http
         },
     )
     member, page = reading.history_page(request.user.pk, conversation_id, frame.before, frame.limit)
-    body = history_frame(conversation_id, page.events, page.has_more)
-    return json_response({key: value for key, value in body.items() if key != "type"})
+
+    def body(k: int) -> dict[str, Any]:
+        frame_ = history_frame(conversation_id, page.events[:k], page.has_more or k < len(page.events))
+        return {key: value for key, value in frame_.items() if key != "type"}
+
+    return page_response(body, len(page.events))[0]
 
 
 @require_POST
@@ -364,7 +386,14 @@ def api_history(request: HttpRequest, username: str) -> HttpResponse:
         page = events.events_after(member, after, history.limit)
     else:
         page = events.events_before(member, before, history.limit)
-    highest_incoming = max((e.seq for e in page.events if e.sender_id != request.user.pk), default=0)
+    # What fits in MESSAGING_PAGE_BYTES is what this fetch hands over, and so delivers.
+    _, sent = pages.fit(
+        lambda k: {"messages": [event_payload(e) for e in page.events[:k]], "has_more": True},
+        len(page.events),
+        conf.limits().page_bytes,
+    )
+    shown, has_more = page.events[:sent], page.has_more or sent < len(page.events)
+    highest_incoming = max((e.seq for e in shown if e.sender_id != request.user.pk), default=0)
     if highest_incoming > member.delivered_seq:
         [settled] = receipts.apply_receipts(
             [receipts.CursorMark(conversation_id, request.user.pk, request.user.get_username(), delivered=highest_incoming)]
@@ -378,10 +407,8 @@ def api_history(request: HttpRequest, username: str) -> HttpResponse:
         if peer_row
         else Cursors(peer.get_username())
     )
-    items = [
-        message_payload(event_payload(e), mine if e.sender_id != request.user.pk else theirs) for e in page.events
-    ]
-    return json_response({"messages": items, "has_more": page.has_more})
+    items = [message_payload(event_payload(e), mine if e.sender_id != request.user.pk else theirs) for e in shown]
+    return json_response({"messages": items, "has_more": has_more})
 
 
 @require_POST
