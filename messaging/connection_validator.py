@@ -377,6 +377,14 @@ def _ref(data: Mapping[str, Any]) -> Any:
     raise InvalidFrame(f"'ref' must be a string of 1 to {MAX_REF_LENGTH} characters or an integer from 0 to 2^53")
 
 
+def _usable(field: Callable[[Mapping[str, Any]], Any], data: Mapping[str, Any]) -> Any:
+    """The value ``field`` reads from ``data``, or None when it is missing or unusable."""
+    try:
+        return field(data)
+    except ProtocolError:
+        return None
+
+
 # --- The validator --------------------------------------------------------
 
 
@@ -478,17 +486,19 @@ class ConnectionValidator:
     def _build(self, data: Any, allowed: frozenset[str] | set[str] | None) -> Frame:
         if not isinstance(data, dict):
             raise InvalidFrame("a frame must be a JSON object")
-        frame_type = data.get("type")
-        if not isinstance(frame_type, str):
-            raise InvalidFrame("a frame needs a string 'type'")
-        builder = self._builders.get(frame_type)
-        if builder is None or (allowed is not None and frame_type not in allowed):
-            raise InvalidFrame(f"unknown frame type {frame_type[:40]!r}")
-        ref = _ref(data)
         try:
-            return builder(data, ref)
+            frame_type = data.get("type")
+            if not isinstance(frame_type, str):
+                raise InvalidFrame("a frame needs a string 'type'")
+            builder = self._builders.get(frame_type)
+            if builder is None or (allowed is not None and frame_type not in allowed):
+                raise InvalidFrame(f"unknown frame type {frame_type[:40]!r}")
+            return builder(data, _ref(data))
         except ProtocolError as error:
-            error.ref = ref
+            # Whatever was wrong, the error names the request by what in it is usable.
+            error.ref = _usable(_ref, data)
+            if error.client_id is None:
+                error.client_id = _usable(_client_id, data)
             raise
 
     def _conversation(self, data: Mapping[str, Any]) -> int | None:

@@ -565,6 +565,8 @@ class DirectChatConsumer(ChatConsumer):
             await self.refuse()
             return
         self.conversation_id, self.peer = opening.conversation.pk, opening.peer
+        if opening.notices:
+            await messages.announce_direct(opening.notices)
         await self.remember(opening.window)
         snapshot = await self.join()
         if snapshot is None:
@@ -620,23 +622,51 @@ class DirectChatConsumer(ChatConsumer):
         await self.send_messages("history", member, page, receipts_)
 
     async def send_messages(self, kind: str, member: Any, page: Any, peer_receipts: list[Any]) -> None:
-        """A page in the first contract's shape; what it hands over is delivered (that contract's rule)."""
-        mine = Cursors(self.username, member.delivered_seq, member.read_seq, member.delivered_at, member.read_at)
+        """A page in the first contract's shape; what it hands over is delivered (that contract's rule).
+
+        The page is cut to ``MESSAGING_PAGE_BYTES`` first; the delivery of what
+        it holds is then stored before it is sent, so the page shows the
+        fetched messages as delivered, as that contract's answers always did.
+        (A fetch is the client asking: unlike a live push, which counts as
+        delivered only once the client took it, see :attr:`delivery`.)
+        """
+        shown = [event for event in page.events if event.kind == EventKind.MESSAGE]
         peer = peer_receipts[0] if peer_receipts else None
         theirs = Cursors(
             self.peer.get_username(),
             *((peer.delivered_seq, peer.read_seq, peer.delivered_at, peer.read_at) if peer else ()),
         )
-        shown = [event for event in page.events if event.kind == EventKind.MESSAGE]
-        items = [
-            self.as_message(event_payload(event), mine if event.sender_id != self.user.pk else theirs) for event in shown
-        ]
-        sent = await self.send_page(lambda k: page_frame(kind, items[:k], page.has_more or k < len(items)), len(items))
-        if self.stalled:
-            return
-        highest_incoming = max((e.seq for e in shown[:sent] if e.sender_id != self.user.pk), default=0)
+        mine = Cursors(self.username, member.delivered_seq, member.read_seq, member.delivered_at, member.read_at)
+
+        def items_of(events: list[Any], cursors: Cursors) -> list[dict[str, Any]]:
+            return [
+                self.as_message(event_payload(event), cursors if event.sender_id != self.user.pk else theirs)
+                for event in events
+            ]
+
+        draft = items_of(shown, mine)
+        _, fitting = pages.fit(
+            lambda k: page_frame(kind, draft[:k], page.has_more or k < len(draft)), len(draft), self.limits.page_bytes
+        )
+        shown = shown[:fitting]
+        has_more = page.has_more or fitting < len(draft)
+        highest_incoming = max((e.seq for e in shown if e.sender_id != self.user.pk), default=0)
         if highest_incoming > member.delivered_seq:
-            self.delivery.pushed(highest_incoming)
+            settled = await receipt_writer.submit(
+                CursorMark(self.conversation_id, self.user.pk, self.username, delivered=highest_incoming)
+            )
+            await receipts.announce(settled)
+            change = settled.change
+            if change is not None:
+                mine = Cursors(
+                    self.username,
+                    change.delivered_seq,
+                    change.read_seq,
+                    change.at if change.delivered_moved else member.delivered_at,
+                    change.at if change.read_moved else member.read_at,
+                )
+        items = items_of(shown, mine)
+        await self.send_page(lambda k: page_frame(kind, items[:k], has_more or k < len(items)), len(items))
 
     async def send_event(self, event: dict[str, Any], window: Window) -> None:
         if event["kind"] != EventKind.MESSAGE:
@@ -712,6 +742,12 @@ class NotificationsConsumer(MessagingConsumer):
         await self.send_text(text)
 
     notification_push = MessagingConsumer.broadcast_text
+
+    async def user_membership(self, event: dict[str, Any]) -> None:
+        """Conversation notices reach every socket of the user; the bell follows no conversation."""
+
+    async def user_muted(self, event: dict[str, Any]) -> None:
+        """Muting changes what will be notified, not what the bell shows."""
 
 
 __all__ = ["ChatConsumer", "DirectChatConsumer", "NotificationsConsumer", "conf"]

@@ -271,6 +271,19 @@ def chat(open_socket: Callable[..., Awaitable[Socket]]) -> Callable[..., Awaitab
 
 
 @pytest.fixture
+def user_socket(open_socket: Callable[..., Awaitable[Socket]]) -> Callable[..., Awaitable[Socket]]:
+    """``await user_socket(alice)``: a signed-in ``ws/chat/`` socket (every conversation) past its ``connected`` frame."""
+
+    async def open_user_socket(user: Any) -> Socket:
+        socket = await open_socket(user, "/ws/chat/")
+        assert socket.connected["type"] == "connected"
+        assert socket.connected["user"] == {"username": user.get_username()}
+        return socket
+
+    return open_user_socket
+
+
+@pytest.fixture
 def user_model() -> Any:
     return get_user_model()
 

@@ -80,6 +80,145 @@ def broken_frames() -> st.SearchStrategy[dict[str, Any]]:
     )
 
 
+# --- ws/chat/: the user-level socket's frames name their conversation ---------------
+
+MAX_REF_INT = 2**53
+storable_chars = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")
+conversation_ids = st.integers(min_value=1, max_value=MAX_INT)
+usernames = st.text(alphabet=storable_chars, min_size=1, max_size=150)
+refs = st.integers(min_value=0, max_value=MAX_REF_INT) | st.text(alphabet=storable_chars, min_size=1, max_size=64)
+offsets = st.integers(min_value=-23 * 60, max_value=23 * 60).map(lambda m: datetime.timezone(datetime.timedelta(minutes=m)))
+mute_untils = (
+    st.none()
+    | st.just("forever")
+    | st.datetimes(min_value=datetime.datetime(1000, 1, 1), timezones=offsets).map(lambda d: d.isoformat())
+)
+
+
+def titles(max_length: int = 120) -> st.SearchStrategy[str]:
+    """A group title the validator accepts: not blank, at most ``max_length`` code points once trimmed."""
+    return st.text(alphabet=storable_chars, min_size=1, max_size=max_length).filter(lambda t: t.strip())
+
+
+def member_lists(names: st.SearchStrategy[str] = usernames, most: int = 5) -> st.SearchStrategy[list[str]]:
+    return st.lists(names, min_size=1, max_size=most)
+
+
+def _with_ref(frames: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[dict[str, Any]]:
+    """Frames with or without a usable ``ref``."""
+    return st.builds(lambda f, r: f if r is None else {**f, "ref": r}, frames, st.none() | refs)
+
+
+def valid_chat_frames(
+    max_length: int = 4000,
+    conversations: st.SearchStrategy[int] = conversation_ids,
+    names: st.SearchStrategy[str] = usernames,
+) -> st.SearchStrategy[dict[str, Any]]:
+    """Every frame type ``ws/chat/`` must accept, in every shape the contract allows.
+
+    ``conversations`` and ``names`` draw the ids and usernames frames name (the
+    fuzzing narrows them to ones that exist, so frames also get past the validator).
+    """
+    c = conversations
+    return _with_ref(
+        st.one_of(
+            st.builds(lambda k, t, i: {"type": "message", "conversation": k, "content": t, "client_id": i}, c, contents(max_length), client_ids),
+            st.builds(lambda u, t, i: {"type": "message", "to": u, "content": t, "client_id": i}, names, contents(max_length), client_ids),
+            st.builds(lambda k, t: {"type": "typing", "conversation": k, "is_typing": t}, c, st.booleans()),
+            st.builds(lambda kind, k, s: {"type": kind, "conversation": k, "up_to": s}, st.sampled_from(["read", "received"]), c, seqs),
+            st.builds(lambda k, s: {"type": "sync", "conversation": k, "after": s}, c, seqs),
+            st.builds(lambda k, s, n: {"type": "sync", "conversation": k, "after": s, "limit": n}, c, seqs, limits),
+            st.builds(lambda k, b, n: {"type": "history", "conversation": k, "before": b, "limit": n}, c, st.none() | seqs, limits),
+            st.just({"type": "ping"}),
+            st.builds(lambda k: {"type": "view", "conversation": k}, st.none() | c),
+            st.builds(lambda d: {"type": "resume", "cursors": {str(k): v for k, v in d.items()}}, st.dictionaries(c, seqs, max_size=5)),
+            st.builds(
+                lambda b, n: {"type": "conversations", "before": b, "limit": n},
+                st.none() | st.text(alphabet=storable_chars, min_size=1, max_size=100),
+                limits,
+            ),
+            st.builds(lambda t, m, i: {"type": "create_group", "title": t, "members": m, "client_id": i}, titles(), member_lists(names), client_ids),
+            st.builds(lambda k, m, i: {"type": "add_members", "conversation": k, "users": m, "client_id": i}, c, member_lists(names), client_ids),
+            st.builds(lambda k, u, i: {"type": "remove_member", "conversation": k, "user": u, "client_id": i}, c, names, client_ids),
+            st.builds(lambda k, i: {"type": "leave", "conversation": k, "client_id": i}, c, client_ids),
+            st.builds(lambda k, t, i: {"type": "rename", "conversation": k, "title": t, "client_id": i}, c, titles(), client_ids),
+            st.builds(
+                lambda k, u, r, i: {"type": "set_role", "conversation": k, "user": u, "role": r, "client_id": i},
+                c,
+                names,
+                st.sampled_from(["admin", "member"]),
+                client_ids,
+            ),
+            st.builds(lambda k, u: {"type": "mute", "conversation": k, "until": u}, c, mute_untils),
+            st.builds(lambda k: {"type": "members", "conversation": k}, c),
+        )
+    )
+
+
+def broken_chat_frames() -> st.SearchStrategy[dict[str, Any]]:
+    """ws/chat/ frames of a known type with a missing, mistyped or out-of-range field (all ``invalid_frame``)."""
+    not_id = json_values.filter(lambda v: not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= MAX_INT)
+    not_str = json_values.filter(lambda v: not isinstance(v, str))
+    not_list = json_values.filter(lambda v: not isinstance(v, list))
+    needs_conversation = st.sampled_from(
+        [
+            {"type": "typing", "is_typing": True},
+            {"type": "read", "up_to": 1},
+            {"type": "received", "up_to": 1},
+            {"type": "sync", "after": 0},
+            {"type": "history", "before": None},
+            {"type": "add_members", "users": ["bob"], "client_id": "x"},
+            {"type": "remove_member", "user": "bob", "client_id": "x"},
+            {"type": "leave", "client_id": "x"},
+            {"type": "rename", "title": "t", "client_id": "x"},
+            {"type": "set_role", "user": "bob", "role": "admin", "client_id": "x"},
+            {"type": "mute", "until": None},
+            {"type": "members"},
+            {"type": "message", "content": "hi", "client_id": "x"},
+        ]
+    )
+    return st.one_of(
+        needs_conversation,
+        st.builds(lambda f, v: {**f, "conversation": v}, needs_conversation, not_id),
+        st.builds(lambda v: {"type": "view", "conversation": v}, not_id.filter(lambda v: v is not None)),
+        st.builds(lambda v: {"type": "message", "to": v, "content": "hi", "client_id": "x"}, not_str.filter(lambda v: v is not None)),
+        st.just({"type": "message", "to": "bob", "conversation": 1, "content": "hi", "client_id": "x"}),
+        st.builds(lambda v: {"type": "resume", "cursors": v}, json_values.filter(lambda v: not isinstance(v, dict))),
+        st.builds(lambda k: {"type": "resume", "cursors": {k: 1}}, storable_text.filter(lambda k: not (k.isascii() and k.isdigit() and 0 < int(k) <= MAX_INT))),
+        st.builds(lambda v: {"type": "resume", "cursors": {"1": v}}, json_values.filter(lambda v: not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= MAX_INT)),
+        st.builds(lambda v: {"type": "conversations", "before": v}, json_values.filter(lambda v: v is not None and (not isinstance(v, str) or not 1 <= len(v) <= 100))),
+        st.builds(lambda v: {"type": "create_group", "title": v, "members": ["bob"], "client_id": "x"}, not_str),
+        st.builds(lambda v: {"type": "create_group", "title": v, "members": ["bob"], "client_id": "x"}, st.sampled_from(["", " ", "\t\n", "a\x00"])),
+        st.builds(lambda v: {"type": "create_group", "title": "t", "members": v, "client_id": "x"}, not_list | st.just([])),
+        st.builds(lambda v: {"type": "create_group", "title": "t", "members": [v], "client_id": "x"}, not_str | st.just("") | st.just("a" * 151)),
+        st.builds(lambda v: {"type": "add_members", "conversation": 1, "users": v, "client_id": "x"}, not_list | st.just([])),
+        st.builds(lambda v: {"type": "remove_member", "conversation": 1, "user": v, "client_id": "x"}, not_str | st.just("")),
+        st.builds(lambda v: {"type": "set_role", "conversation": 1, "user": "bob", "role": v, "client_id": "x"}, json_values.filter(lambda v: v not in ("admin", "member"))),
+        st.builds(lambda v: {"type": "mute", "conversation": 1, "until": v}, json_values.filter(lambda v: v is not None and v != "forever" and not _is_aware_time(v))),
+        st.builds(lambda v: {"type": "mute", "conversation": 1, "until": v}, st.datetimes().map(lambda d: d.isoformat())),
+        st.builds(lambda kind, v: {"type": kind, "conversation": 1, "client_id": v}, st.sampled_from(["leave"]), not_str | st.just("") | st.just("x" * 65)),
+        st.builds(lambda t: {"type": t}, storable_text.filter(lambda t: t not in CHAT_TYPES)),
+    )
+
+
+def _is_aware_time(value: Any) -> bool:
+    """Whether ``value`` is what ``mute`` takes as a time: ISO 8601 with an offset, at most 40 characters."""
+    if not isinstance(value, str) or len(value) > 40:
+        return False
+    try:
+        return datetime.datetime.fromisoformat(value).tzinfo is not None
+    except ValueError:
+        return False
+
+
+CHAT_TYPES = frozenset(
+    {
+        "message", "typing", "read", "received", "sync", "history", "ping", "view", "resume", "conversations",
+        "create_group", "add_members", "remove_member", "leave", "rename", "set_role", "mute", "members",
+    }
+)
+
+
 def raw_frames() -> st.SearchStrategy[str | bytes]:
     """Anything a client could put in a frame."""
     return st.one_of(
@@ -104,13 +243,25 @@ serializable_values = st.recursive(
     max_leaves=20,
 )
 
+def raw_chat_frames() -> st.SearchStrategy[str | bytes]:
+    """Anything a client could put in a frame to ``ws/chat/``."""
+    return st.one_of(
+        raw_frames(),
+        valid_chat_frames().map(json.dumps),
+        broken_chat_frames().map(json.dumps),
+    )
+
+
 __all__ = [
     "any_text",
+    "broken_chat_frames",
     "broken_frames",
     "client_ids",
     "contents",
     "json_values",
+    "raw_chat_frames",
     "raw_frames",
     "serializable_values",
+    "valid_chat_frames",
     "valid_frames",
 ]

@@ -6,8 +6,8 @@ import pytest
 from channels.db import database_sync_to_async
 from django.test import Client, override_settings
 
-from messaging import async_handlers as handlers
 from messaging.models import Connection, MessagingError
+from messaging.store import conversations, events
 
 from .conftest import communicator
 
@@ -38,7 +38,8 @@ async def test_a_socket_beyond_the_per_user_limit_is_told_and_closed(alice, bob,
     connected, _ = await comm.connect(timeout=5)
     assert connected
     error = await comm.receive_json_from(timeout=3)
-    assert error["type"] == "error" and error["code"] == "rate_limited" and "open sockets" in error["detail"]
+    assert error["type"] == "error" and error["code"] == "too_many_sockets" and "open sockets" in error["detail"]
+    assert error["limit"] == 2
     closed = await comm.receive_output(timeout=3)
     assert closed == {"type": "websocket.close", "code": 4429}
     # The server finishes once the client's side of the close arrives, as a real server would report it.
@@ -64,6 +65,26 @@ async def test_a_client_that_keeps_breaking_the_protocol_is_disconnected_and_log
     assert len(frames) == 6
     rows = await database_sync_to_async(list)(MessagingError.objects.filter(message__startswith="disconnected"))
     assert len(rows) == 1 and rows[0].context["bad_frames"] == 6 and rows[0].user_id == alice.pk
+
+
+@override_settings(MESSAGING_BAD_FRAME_LIMIT="3/60s", MESSAGING_RATE_LIMIT="2/60s")
+async def test_refusals_are_answered_but_never_count_toward_the_abuse_close(alice, bob, chat, user_socket) -> None:
+    """Only protocol errors (invalid_json, invalid_frame, too_large) count as bad frames."""
+    direct = await chat(alice, "bob")
+    for i in range(6):
+        await direct.send({"type": "message", "content": "hi", "client_id": f"c{i}"})
+    # Refusals are answered on the event loop, before the database: they may overtake the acks.
+    answers = [await direct.expect_where(lambda f: f["type"] in ("ack", "error")) for _ in range(6)]
+    assert sorted((f["type"], f.get("code", "")) for f in answers) == [("ack", "")] * 2 + [("error", "rate_limited")] * 4
+    socket = await user_socket(alice)
+    for i in range(3):
+        await socket.send({"type": "sync", "conversation": 999999, "after": 0, "ref": i})
+        assert (await socket.expect("error", ref=i))["code"] == "not_found"
+        await socket.send({"type": "message", "to": "nobody", "content": "hi", "client_id": f"n{i}"})
+        assert (await socket.expect("error", client_id=f"n{i}"))["code"] == "not_found"
+    for sock in (direct, socket):
+        await sock.send({"type": "ping"})
+        assert await sock.expect("pong") == {"type": "pong"}
 
 
 async def test_logout_closes_the_sockets_of_that_session_only(alice, bob, cookies) -> None:
@@ -100,11 +121,14 @@ async def test_a_signed_out_session_cannot_open_a_socket(alice, bob, cookies) ->
 
 
 def test_a_third_user_cannot_read_a_conversation_they_are_not_in(alice, bob, carol) -> None:
-    conversation = handlers.get_or_create_direct_conversation(alice, bob)
-    handlers.create_message(conversation.pk, alice, bob, "private", "p1")
+    conversation, _ = conversations.get_or_create_direct(alice, bob)
+    events.create_message(conversation.pk, alice, "private", "p1")
     client = Client()
     client.force_login(carol)
     for peer in ("alice", "bob"):
         page = client.get(f"/messages/api/{peer}/history").json()
         assert page["messages"] == []
-    assert handlers.get_or_create_direct_conversation(carol, alice).pk != conversation.pk
+    assert conversations.get_or_create_direct(carol, alice)[0].pk != conversation.pk
+    for path in (f"/messages/api/conversations/{conversation.pk}", f"/messages/api/conversations/{conversation.pk}/events"):
+        response = client.get(path)
+        assert response.status_code == 404 and response.json()["code"] == "not_found"

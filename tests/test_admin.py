@@ -101,11 +101,27 @@ def test_a_user_status_page_lists_that_users_open_connections(staff_client, make
 
 
 def test_a_conversation_page_shows_its_participants_read_only(staff_client, make_user) -> None:
-    from messaging import async_handlers as handlers
+    from messaging.store import conversations
 
     alice, bob = make_user("alice"), make_user("bob")
-    conversation = handlers.get_or_create_direct_conversation(alice, bob)
+    conversation, _ = conversations.get_or_create_direct(alice, bob)
     response = staff_client.get(f"/admin/messaging/conversation/{conversation.pk}/change/")
     assert response.status_code == 200
     assert b"alice" in response.content and b"bob" in response.content
     assert b'name="participants-0-user"' not in response.content  # shown, not editable
+
+
+def test_the_event_log_is_read_only_and_messages_list_only_message_events(staff_client, make_user) -> None:
+    from messaging.models import Event
+    from messaging.store import conversations, events
+
+    alice, bob = make_user("alice"), make_user("bob")
+    group = conversations.create_group(alice, "Trip", [bob.username], "g1", max_members=10).conversation
+    message = events.create_message(group.pk, alice, "only this one", "m1").event
+    created = Event.objects.get(conversation=group, seq=1)
+    listing = staff_client.get("/admin/messaging/message/").content.decode()
+    assert f"/admin/messaging/message/{message.pk}/change/" in listing
+    assert f"/admin/messaging/message/{created.pk}/change/" not in listing
+    assert staff_client.get("/admin/messaging/event/").status_code == 200
+    assert staff_client.get("/admin/messaging/event/add/").status_code == 403
+    assert staff_client.get(f"/admin/messaging/event/{created.pk}/delete/").status_code == 403

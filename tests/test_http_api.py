@@ -7,7 +7,7 @@ import json
 import pytest
 from django.test import Client, override_settings
 
-from messaging.models import Conversation, Message
+from messaging.models import Conversation, Message, Participant
 
 pytestmark = pytest.mark.django_db
 
@@ -130,7 +130,8 @@ def test_history_fetched_by_the_recipient_delivers(alice_client, django_user_mod
     bob_client.force_login(django_user_model.objects.get(username="bob"))
     page = bob_client.get("/messages/api/alice/history").json()
     assert page["messages"][0]["status"] == "delivered"
-    assert Message.objects.get().status == "delivered"
+    bob_member = Participant.objects.get(user__username="bob")
+    assert bob_member.delivered_seq == 1 and bob_member.read_seq == 0
 
 
 def test_healthz_reports_database_and_channel_layer() -> None:

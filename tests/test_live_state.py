@@ -10,8 +10,10 @@ from channels.db import database_sync_to_async
 from django.test import override_settings
 
 from messaging.consumers import MessagingConsumer
-from messaging.models import Connection, Message, UserStatus
+from messaging.models import Connection, Conversation, Message, UserStatus
 from messaging.realtime.presence import PresenceTracker, tracker
+
+from . import cursors
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -21,8 +23,9 @@ async def send(socket, content: str, client_id: str) -> dict:
     return (await socket.expect("ack", client_id=client_id))["message"]
 
 
-async def statuses() -> dict[int, str]:
-    return dict(await database_sync_to_async(lambda: list(Message.objects.values_list("seq", "status")))())
+async def statuses(a, b) -> dict[int, str]:
+    """Each message's status in the direct conversation of ``a`` and ``b``, derived from its recipient's cursors."""
+    return await database_sync_to_async(lambda: cursors.statuses(Conversation.objects.get(), a, b))()
 
 
 # --- Ticks ------------------------------------------------------------------
@@ -36,7 +39,7 @@ async def test_a_message_pushed_to_the_recipient_becomes_delivered_once_for_all_
     assert delivered["status"] == "delivered" and delivered["up_to"] == 1 and delivered["by"] == "bob"
     for tab in bob_tabs:
         assert (await tab.expect("status"))["status"] == "delivered"
-    assert await statuses() == {1: "delivered"}
+    assert await statuses(alice, bob) == {1: "delivered"}
     # however many tabs are open, one status frame per advance
     assert [f for f in await alice_socket.drain() if f["type"] == "status"] == []
 
@@ -45,7 +48,7 @@ async def test_a_message_to_an_offline_recipient_stays_sent_until_sync(alice, bo
     alice_socket = await chat(alice, "bob")
     for i in range(3):
         await send(alice_socket, f"m{i}", f"c{i}")
-    assert await statuses() == {1: "sent", 2: "sent", 3: "sent"}
+    assert await statuses(alice, bob) == {1: "sent", 2: "sent", 3: "sent"}
     bob_socket = await chat(bob, "alice")
     assert bob_socket.connected["unread"] == 3
     await bob_socket.send({"type": "sync", "after": 0})
@@ -82,7 +85,7 @@ async def test_read_turns_the_whole_range_read_and_clears_unread_in_every_tab(al
     for socket in [alice_socket, *bob_tabs]:
         frame = await socket.expect("status", status="read")
         assert frame["up_to"] == 3 and frame["by"] == "bob"
-    assert await statuses() == {1: "read", 2: "read", 3: "read"}
+    assert await statuses(alice, bob) == {1: "read", 2: "read", 3: "read"}
     again = await chat(bob, "alice")
     assert again.connected["unread"] == 0
 
@@ -93,8 +96,11 @@ async def test_read_by_the_sender_never_marks_their_own_messages(alice, bob, cha
     await alice_socket.send({"type": "read", "up_to": 1})
     await alice_socket.send({"type": "ping"})
     frames = await alice_socket.drain()
-    assert not [f for f in frames if f["type"] == "status"]
-    assert await statuses() == {1: "sent"}
+    # A read moves the reader's own cursor, so it is announced (by alice, up
+    # to her cursor); it never marks her own message: that follows bob's cursors.
+    status_frames = [f for f in frames if f["type"] == "status"]
+    assert {(f["by"], f["up_to"]) for f in status_frames} == {("alice", 1)}
+    assert await statuses(alice, bob) == {1: "sent"}
 
 
 async def test_a_repeated_read_changes_nothing_and_announces_nothing(alice, bob, chat) -> None:

@@ -155,10 +155,13 @@ class BrokenLayer:
 
 @override_settings(EMAIL_BACKEND=LOCMEM)
 def test_a_failing_channel_layer_loses_nothing_and_raises_nothing(alice) -> None:
+    go_online(alice)  # a bell listens: only then is there a push to fail
     with mock.patch("messaging.pubsub.get_channel_layer", return_value=BrokenLayer()):
         notification = notify(alice)
     assert Notification.objects.filter(pk=notification.pk).exists()
-    assert len(mail.outbox) == 1
+    notification.refresh_from_db()
+    assert notification.pushed_at is None  # the push did not go out, and is not recorded as if it had
+    assert mail.outbox == []  # alice is online: no email (see the next tests for the email fallback)
     from messaging.models import MessagingError
 
     assert MessagingError.objects.filter(category="connection_error").exists()
@@ -235,18 +238,72 @@ def test_an_address_removed_after_the_email_was_queued_ends_the_item_without_mai
 
 @override_settings(EMAIL_BACKEND=LOCMEM)
 def test_a_new_message_notifies_a_recipient_who_does_not_have_the_conversation_open(alice, bob) -> None:
-    from messaging import async_handlers as handlers
+    from messaging.store import conversations, events
 
-    conversation = handlers.get_or_create_direct_conversation(alice, bob)
-    message, _ = handlers.create_message(conversation.pk, alice, bob, "hello bob", "n1")
+    conversation, _ = conversations.get_or_create_direct(alice, bob)
+    message = events.create_message(conversation.pk, alice, "hello bob", "n1").event
     service.notify_new_message(message)
     service.wait_for_email_attempts()
     notification = Notification.objects.get(user=bob)
     assert notification.kind == "new_message" and notification.title == "New message from alice"
-    assert notification.url == "/messages/alice/" and notification.message == message
+    assert notification.url == "/messages/alice/" and notification.message_id == message.pk
     assert len(mail.outbox) == 1
+    assert not Notification.objects.filter(user=alice).exists()
 
     go_online(bob, Connection.Kind.CHAT, conversation)
-    message, _ = handlers.create_message(conversation.pk, alice, bob, "again", "n2")
+    message = events.create_message(conversation.pk, alice, "again", "n2").event
     service.notify_new_message(message)
     assert Notification.objects.get(user=bob).count == 1
+
+
+def test_the_unread_count_sums_grouped_notifications(alice) -> None:
+    for i in range(3):
+        service.notify(alice, "new_message", "m", f"m{i}", group_key="new_message:1", group_title="{count} new")
+    service.notify(alice, "system", "s")
+    from messaging.store.notifications import notification_unread_count
+
+    assert Notification.objects.filter(user=alice, read=False).count() == 2
+    assert notification_unread_count(alice.pk) == 4
+
+
+def group_of(alice, bob, carol):
+    from messaging.store import conversations
+
+    return conversations.create_group(alice, "Trip", ["bob", "carol"], "g1", max_members=10).conversation
+
+
+@override_settings(EMAIL_BACKEND=LOCMEM)
+def test_a_group_message_notifies_every_other_member_once_grouped(alice, bob, carol) -> None:
+    from messaging.store import events
+
+    group = group_of(alice, bob, carol)
+    for i in range(2):
+        service.notify_new_message(events.create_message(group.pk, alice, f"m{i}", f"msg{i}").event)
+    service.wait_for_email_attempts()
+    rows = {n.user.username: n for n in Notification.objects.select_related("user")}
+    assert set(rows) == {"bob", "carol"}
+    assert rows["bob"].title == "2 new messages in Trip" and rows["bob"].count == 2
+    assert rows["bob"].body == "alice: m1" and rows["bob"].url == f"/messages/c/{group.pk}/"
+    assert sorted(m.to[0] for m in mail.outbox) == ["bob@example.com", "carol@example.com"]
+
+
+def test_a_muted_member_gets_no_new_message_notification(alice, bob, carol) -> None:
+    from messaging.connection_validator import FOREVER
+    from messaging.store import conversations, events
+
+    group = group_of(alice, bob, carol)
+    conversations.mute(bob.pk, group.pk, FOREVER)
+    service.notify_new_message(events.create_message(group.pk, alice, "hi", "m1").event)
+    assert list(Notification.objects.values_list("user__username", flat=True)) == ["carol"]
+    conversations.mute(bob.pk, group.pk, None)
+    service.notify_new_message(events.create_message(group.pk, alice, "hi again", "m2").event)
+    assert sorted(Notification.objects.values_list("user__username", flat=True)) == ["bob", "carol"]
+
+
+def test_a_member_who_left_is_not_notified(alice, bob, carol) -> None:
+    from messaging.store import conversations, events
+
+    group = group_of(alice, bob, carol)
+    conversations.leave(carol, group.pk, "bye")
+    service.notify_new_message(events.create_message(group.pk, alice, "hi", "m1").event)
+    assert list(Notification.objects.values_list("user__username", flat=True)) == ["bob"]

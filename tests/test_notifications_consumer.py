@@ -83,8 +83,9 @@ async def test_mark_read_and_mark_all_read_update_every_tab(alice, bell) -> None
 async def test_mark_read_of_someone_elses_notification_is_refused(alice, bob, bell) -> None:
     [theirs] = await database_sync_to_async(make_notifications)(bob, 1)
     socket = await bell(alice)
-    await socket.send({"type": "mark_read", "id": theirs})
-    assert (await socket.expect("error"))["code"] == "invalid_frame"
+    await socket.send({"type": "mark_read", "id": theirs, "ref": "m1"})
+    error = await socket.expect("error")
+    assert error["code"] == "not_found" and error["ref"] == "m1"
     assert not await database_sync_to_async(Notification.objects.filter(pk=theirs, read=True).exists)()
 
 
@@ -132,3 +133,37 @@ async def test_notify_pushes_to_an_open_bell(alice, bell) -> None:
     frame = await socket.expect("notification")
     assert frame["notification"]["title"] == "Maintenance tonight"
     assert (await socket.expect("unread_count"))["count"] == 1
+
+
+async def test_reading_the_conversation_settles_its_notification_in_every_bell(alice, bob, chat, bell) -> None:
+    bells = [await bell(bob), await bell(bob)]
+    alice_chat = await chat(alice, "bob")
+    for i in range(3):
+        await alice_chat.send({"type": "message", "content": f"m{i}", "client_id": f"n{i}"})
+        await alice_chat.expect("ack")
+        for tab in bells:
+            assert (await tab.expect("unread_count"))["count"] == i + 1
+    bob_chat = await chat(bob, "alice")
+    await bob_chat.send({"type": "read", "up_to": 1})
+    for tab in bells:
+        assert await tab.expect("unread_count") == {"type": "unread_count", "count": 2}
+    await bob_chat.send({"type": "read", "up_to": 3})
+    for tab in bells:
+        assert await tab.expect("unread_count") == {"type": "unread_count", "count": 0}
+    notification = await database_sync_to_async(Notification.objects.get)(user=bob)
+    assert notification.read
+
+
+async def test_the_bell_stays_up_through_its_users_conversation_notices(alice, bob, bell, user_socket) -> None:
+    """Membership and mute notices go to all of a user's sockets: the bell has nothing to do with them."""
+    bob_bell = await bell(bob)
+    alice_socket, bob_socket = await user_socket(alice), await user_socket(bob)
+    await alice_socket.send({"type": "create_group", "title": "Trip", "members": ["bob"], "client_id": "g1"})
+    group = (await alice_socket.expect("ack"))["conversation"]["id"]
+    await bob_socket.expect("conversation")
+    await bob_socket.send({"type": "mute", "conversation": group, "until": None})
+    await bob_socket.expect("muted")
+    await bob_bell.send({"type": "ping", "ref": 1})
+    assert await bob_bell.expect("pong") == {"type": "pong", "ref": 1}
+    await alice_socket.send({"type": "message", "conversation": group, "content": "hi", "client_id": "m1"})
+    assert (await bob_bell.expect("notification"))["notification"]["title"] == "New message in Trip"

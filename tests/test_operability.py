@@ -122,10 +122,10 @@ def test_the_admin_console_shows_error_rates_breakers_and_backlog(staff_client) 
 
 
 def test_the_admin_links_a_message_to_its_notifications_and_errors(alice, bob, staff_client) -> None:
-    from messaging import async_handlers as handlers
+    from messaging.store import conversations, events
 
-    conversation = handlers.get_or_create_direct_conversation(alice, bob)
-    message, _ = handlers.create_message(conversation.pk, alice, bob, "linked", "l1")
+    conversation, _ = conversations.get_or_create_direct(alice, bob)
+    message = events.create_message(conversation.pk, alice, "linked", "l1").event
     service.notify_new_message(message)
     MessagingLogger().error("delivery_error", "email gave up", message_id=message.pk)
     page = staff_client.get(f"/admin/messaging/message/{message.pk}/change/").content.decode()
@@ -133,7 +133,7 @@ def test_the_admin_links_a_message_to_its_notifications_and_errors(alice, bob, s
 
 
 def test_the_admin_shows_a_users_open_connections(alice, staff_client) -> None:
-    from messaging.async_handlers import register_connection
+    from messaging.store.presence import register_connection
 
     register_connection(alice.pk, "chan.1", "chat", "host:1:abc")
     listing = staff_client.get("/admin/messaging/userstatus/")

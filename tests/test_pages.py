@@ -9,8 +9,8 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from messaging import async_handlers as handlers
 from messaging.models import Connection, Notification
+from messaging.store import conversations, events, reading
 from messaging.store.conversations import create_group, get_or_create_direct, remove_member
 
 pytestmark = pytest.mark.django_db
@@ -68,19 +68,19 @@ def test_user_search_and_inbox_rows_need_sign_in(make_user) -> None:
 def test_inbox_rows_are_most_recent_first_with_preview_unread_and_presence(alice_client, make_user, user_model) -> None:
     alice = user_model.objects.get(username="alice")
     bob, carol = make_user("bob"), make_user("carol")
-    with_bob = handlers.open_chat(alice, "bob")
-    with_carol = handlers.open_chat(alice, "carol")
-    handlers.create_message(with_carol.conversation_id, carol, alice, "from carol", "c1")
-    handlers.create_message(with_bob.conversation_id, bob, alice, "first", "b1")
-    handlers.create_message(with_bob.conversation_id, bob, alice, "second", "b2")
+    with_bob = reading.open_direct(alice, "bob").conversation
+    with_carol = reading.open_direct(alice, "carol").conversation
+    events.create_message(with_carol.pk, carol, "from carol", "c1")
+    events.create_message(with_bob.pk, bob, "first", "b1")
+    events.create_message(with_bob.pk, bob, "second", "b2")
     Connection.objects.create(user=bob, channel_name="bob.1", kind="chat", server_id="test")
 
     rows = alice_client.get("/messages/api/conversations").json()["conversations"]
 
     assert [r["peer"]["username"] for r in rows] == ["bob", "carol"]
+    assert [r["kind"] for r in rows] == ["direct", "direct"] and rows[0]["id"] == with_bob.pk
     assert rows[0]["last_message"]["content"] == "second" and rows[0]["unread"] == 2
     assert rows[0]["peer"]["online"] is True and rows[1]["peer"]["online"] is False
-    assert rows[0]["url"] == "/messages/bob/"
     assert rows[0]["last_activity"].endswith("+00:00")
 
 
@@ -89,22 +89,18 @@ def test_an_opened_but_empty_conversation_is_listed_only_on_its_own_chat_page(al
     make_user("carol")  # exists, but shares no conversation with bob
     bob_client = Client()
     bob_client.force_login(bob)
-    chat = handlers.open_chat(bob, "alice")  # bob's chat page opened its socket with alice; he says nothing
+    chat = reading.open_direct(bob, "alice")  # bob's chat opened its socket with alice; he says nothing
 
     def peers(client: Client, path: str = "/messages/api/conversations") -> list[str]:
         return [row["peer"]["username"] for row in client.get(path).json()["conversations"]]
 
     assert peers(alice_client) == []  # no empty row in alice's inbox
-    assert page_json(alice_client.get("/messages/"), "conversations-data") == []
     assert peers(bob_client) == []
     # bob's own chat page with alice lists it (its sidebar asks with ?current=)
-    assert [r["peer"]["username"] for r in page_json(bob_client.get("/messages/alice/"), "conversations-data")] == [
-        "alice"
-    ]
     assert peers(bob_client, "/messages/api/conversations?current=alice") == ["alice"]
     assert peers(bob_client, "/messages/api/conversations?current=carol") == []
 
-    handlers.create_message(chat.conversation_id, bob, None, "hi", "e1")
+    events.create_message(chat.conversation.pk, bob, "hi", "e1")
     assert peers(alice_client) == ["bob"] and peers(bob_client) == ["alice"]
     # one row per conversation, also when it is the current one
     assert peers(bob_client, "/messages/api/conversations?current=alice") == ["alice"]
@@ -116,23 +112,35 @@ def test_a_big_inbox_lists_every_conversation_with_its_last_message(alice_client
 
     alice = user_model.objects.get(username="alice")
     peers = user_model.objects.bulk_create(user_model(username=f"peer{i:04d}") for i in range(1100))
+    now = timezone.now()
     chats = Conversation.objects.bulk_create(
-        Conversation(direct_key=f"big-{peer.username}", last_seq=2, last_message_at=timezone.now()) for peer in peers
+        Conversation(direct_key=f"big-{peer.username}", last_seq=2, last_message_seq=2, member_count=2, last_message_at=now)
+        for peer in peers
     )
     Participant.objects.bulk_create(
         Participant(conversation=c, user=u) for c, peer in zip(chats, peers, strict=True) for u in (alice, peer)
     )
     Message.objects.bulk_create(
-        Message(conversation=c, seq=seq, sender=peer, recipient=alice, content=f"{peer.username} {seq}", client_id=f"{c.pk}-{seq}")
+        Message(conversation=c, seq=seq, sender=peer, content=f"{peer.username} {seq}", client_id=f"{c.pk}-{seq}")
         for c, peer in zip(chats, peers, strict=True)
         for seq in (1, 2)
     )
 
-    rows = handlers.conversations_for(alice)
+    rows = conversations.summaries(alice, list(Participant.objects.filter(user=alice).select_related("conversation")))
 
     assert len(rows) == 1100
-    assert all(row["last_message"].content == f"{row['peer'].username} 2" for row in rows)
-    assert all(row["unread"] == 2 for row in rows)
+    assert all(row.last_message.content == f"{row.peer.username} 2" for row in rows)
+    assert all(row.unread == 2 for row in rows)
+    # and the API pages through all of them
+    seen, before = [], None
+    while True:
+        query = {"limit": 100, **({"before": before} if before else {})}
+        page = alice_client.get("/messages/api/conversations", query).json()
+        seen += [row["id"] for row in page["conversations"]]
+        if not page["has_more"]:
+            break
+        before = page["next"]
+    assert sorted(seen) == sorted(c.pk for c in chats)
 
 
 def test_the_inbox_page_is_the_app_shell_with_its_config_and_the_csrf_cookie(alice_client) -> None:
@@ -232,3 +240,9 @@ def test_notifications_page_never_links_to_a_script_url(alice_client, user_model
     assert 'href="/messages/bob/"' in html
     assert "javascript:" not in html
     assert "evil.example" not in html
+
+
+@pytest.mark.parametrize("path", ["/messages/", "/messages/bob/", "/messages/c/1/", "/notifications/"])
+def test_pages_send_the_anonymous_to_sign_in(path) -> None:
+    response = Client().get(path)
+    assert response.status_code == 302 and response.url.startswith("/accounts/login/")

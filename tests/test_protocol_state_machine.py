@@ -1,9 +1,12 @@
 """The protocol as a state machine, against the real consumers and database.
 
 Two users each run a client (one app with a local store fed by any number of
-open tabs). Hypothesis sends from either side, resends, drops tabs, opens
-tabs (which sync from the store's last seq), and reads. After every step:
-every acknowledged message is stored exactly once, seqs are 1..n without gaps,
+open tabs). A tab speaks either the one-to-one view (``ws/chat/<peer>/``) or
+the user-level socket (``ws/chat/``): both are the same conversation.
+Hypothesis sends from either side and from either kind of tab, resends (also
+from the other kind of tab), drops tabs, opens tabs (which sync from the
+store's last seq), confirms receipt and reads. After every step: every
+acknowledged message is stored exactly once, seqs are 1..n without gaps,
 status never moved backwards, and a client that just synced holds exactly the
 server's list.
 """
@@ -22,9 +25,10 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 
-from messaging.models import Message
+from messaging.models import Conversation, Message, Participant
 from messaging.realtime.presence import tracker
 
+from . import cursors
 from .conftest import Socket, communicator, session_cookie
 from .strategies import contents
 
@@ -32,18 +36,27 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 RANK = {"sent": 0, "delivered": 1, "read": 2}
 WHO = st.sampled_from(["a", "b"])
+KIND = st.sampled_from(["direct", "user"])
+
+
+class Tab(Socket):
+    """An open socket of a client: ``kind`` is "direct" (``ws/chat/<peer>/``) or "user" (``ws/chat/``)."""
+
+    kind = "direct"
 
 
 class Client:
-    """One user's app: a store of messages by seq, fed by every open tab."""
+    """One user's app: a store of messages by seq, fed by every open tab of either kind."""
 
     def __init__(self, user: Any, peer_username: str) -> None:
         self.user = user
         self.peer_username = peer_username
         self.cookie = session_cookie(user)
-        self.tabs: list[Socket] = []
-        self.store: dict[int, dict] = {}
+        self.tabs: list[Tab] = []
+        self.store: dict[int, int] = {}
         self.sent_client_ids: list[str] = []
+        #: the direct conversation's id, once a frame named it
+        self.conversation: int | None = None
 
     @property
     def last_seq(self) -> int:
@@ -53,15 +66,30 @@ class Client:
             seq += 1
         return seq
 
+    def keep(self, seq: int, message_id: int) -> None:
+        held = self.store.get(seq)
+        assert held is None or held == message_id, "two messages share a seq"
+        self.store[seq] = message_id
+
     def take(self, frame: dict) -> None:
-        if frame["type"] in ("message", "ack"):
-            message = frame["message"]
-            held = self.store.get(message["seq"])
-            assert held is None or held["id"] == message["id"], "two messages share a seq"
-            self.store[message["seq"]] = message
-        elif frame["type"] == "sync":
-            for message in frame["messages"]:
-                self.take({"type": "message", "message": message})
+        """Keep what a frame of either endpoint carries."""
+        kind = frame["type"]
+        if kind in ("message", "ack") and "message" in frame:
+            self.keep(frame["message"]["seq"], frame["message"]["id"])
+        elif kind in ("event", "ack") and "event" in frame:
+            event = frame["event"]
+            self.conversation = event["conversation"]
+            assert event["kind"] == "message", "a direct conversation has only message events"
+            self.keep(event["seq"], event["id"])
+        elif kind == "sync":
+            for message in frame.get("messages", []):
+                self.keep(message["seq"], message["id"])
+            for event in frame.get("events", []):
+                self.keep(event["seq"], event["id"])
+        elif kind == "conversation":
+            self.conversation = frame["conversation"]["id"]
+        elif kind == "error":
+            raise AssertionError(f"unexpected error frame {frame}")
 
 
 class ProtocolMachine(RuleBasedStateMachine):
@@ -87,30 +115,53 @@ class ProtocolMachine(RuleBasedStateMachine):
                 for frame in await tab.drain(timeout=0.05):
                     client.take(frame)
 
-    async def open_tab(self, client: Client) -> None:
-        comm = communicator(f"/ws/chat/{client.peer_username}/", client.cookie)
+    async def open_tab(self, client: Client, kind: str) -> None:
+        path = f"/ws/chat/{client.peer_username}/" if kind == "direct" else "/ws/chat/"
+        comm = communicator(path, client.cookie)
         connected, code = await comm.connect(timeout=5)
         assert connected, code
-        tab = Socket(comm, await comm.receive_json_from(timeout=5))
+        tab = Tab(comm, await comm.receive_json_from(timeout=5))
+        tab.kind = kind
         client.tabs.append(tab)
+        if kind == "user" and client.conversation is None:
+            # A fresh app finds its conversation in the inbox.
+            await tab.send({"type": "conversations", "ref": "inbox"})
+            inbox = await self.answer(client, tab, "conversations")
+            for row in inbox["conversations"]:
+                if row["peer"] and row["peer"]["username"] == client.peer_username:
+                    client.conversation = row["id"]
+        await self.sync(client, tab)
+
+    async def sync(self, client: Client, tab: Tab) -> None:
+        """Sync the tab's client from its store's last seq, following ``has_more``."""
+        if tab.kind == "user" and client.conversation is None:
+            return  # nothing was ever said: there is no conversation to sync
         after = client.last_seq
         while True:
-            await tab.send({"type": "sync", "after": after})
-            while True:
-                frame = await tab.receive()
-                client.take(frame)
-                if frame["type"] == "sync":
-                    break
-            if not frame["has_more"] or not frame["messages"]:
+            if tab.kind == "direct":
+                await tab.send({"type": "sync", "after": after})
+            else:
+                await tab.send({"type": "sync", "conversation": client.conversation, "after": after})
+            frame = await self.answer(client, tab, "sync")
+            items = frame.get("messages", frame.get("events", []))
+            if not frame["has_more"] or not items:
                 break
-            after = frame["messages"][-1]["seq"]
+            after = items[-1]["seq"]
+
+    async def answer(self, client: Client, tab: Tab, frame_type: str) -> dict:
+        """Read the tab's frames into the store up to the next ``frame_type``."""
+        while True:
+            frame = await tab.receive()
+            client.take(frame)
+            if frame["type"] == frame_type:
+                return frame
 
     # --- Rules ------------------------------------------------------------------
 
-    @rule(who=WHO)
-    def open(self, who: str) -> None:
+    @rule(who=WHO, kind=KIND)
+    def open(self, who: str, kind: str) -> None:
         self.run(self.settle())
-        self.run(self.open_tab(self.clients[who]))
+        self.run(self.open_tab(self.clients[who], kind))
         self.synced = who
 
     def draw_client(self, data: st.DataObject, usable: Callable[[Client], bool] = lambda c: bool(c.tabs)) -> Client:
@@ -143,14 +194,21 @@ class ProtocolMachine(RuleBasedStateMachine):
         self.run(self._send(client, client.tabs[-1], "resent", client_id))
         self.synced = None
 
-    async def _send(self, client: Client, tab: Socket, content: str, client_id: str) -> None:
-        await tab.send({"type": "message", "content": content, "client_id": client_id})
+    async def _send(self, client: Client, tab: Tab, content: str, client_id: str) -> None:
+        frame: dict[str, Any] = {"type": "message", "content": content, "client_id": client_id}
+        if tab.kind == "user":
+            # The first message goes "to" the peer (it makes the conversation); later ones name it.
+            if client.conversation is None:
+                frame["to"] = client.peer_username
+            else:
+                frame["conversation"] = client.conversation
+        await tab.send(frame)
         while True:
             frame = await tab.receive()
             client.take(frame)
             if frame["type"] == "ack" and frame["client_id"] == client_id:
                 break
-        message = frame["message"]
+        message = frame.get("message") or frame["event"]
         first = self.acked.setdefault(message["id"], message)
         assert first["seq"] == message["seq"], "a repeat was acknowledged with another seq"
 
@@ -159,8 +217,23 @@ class ProtocolMachine(RuleBasedStateMachine):
     def read(self, data: st.DataObject) -> None:
         client = self.draw_client(data)
         self.run(self.settle())
-        self.run(client.tabs[0].send({"type": "read", "up_to": client.last_seq}))
+        self.run(self.report(client, client.tabs[0], "read"))
         self.synced = None
+
+    @precondition(lambda self: any(t.kind == "user" for c in self.clients.values() for t in c.tabs))
+    @rule(data=st.data())
+    def confirm(self, data: st.DataObject) -> None:
+        """A ``ws/chat/`` tab confirms what its client holds (``received``)."""
+        client = self.draw_client(data, lambda c: any(t.kind == "user" for t in c.tabs))
+        self.run(self.settle())
+        self.run(self.report(client, next(t for t in client.tabs if t.kind == "user"), "received"))
+        self.synced = None
+
+    async def report(self, client: Client, tab: Tab, kind: str) -> None:
+        if tab.kind == "direct":
+            await tab.send({"type": kind, "up_to": client.last_seq})
+        elif client.conversation is not None:
+            await tab.send({"type": kind, "conversation": client.conversation, "up_to": client.last_seq})
 
     # --- Invariants ---------------------------------------------------------------
 
@@ -174,9 +247,15 @@ class ProtocolMachine(RuleBasedStateMachine):
 
     @invariant()
     def status_never_moves_backwards(self) -> None:
-        for pk, status in Message.objects.filter(pk__in=self.acked).values_list("id", "status"):
-            assert RANK[status] >= self.ranks.get(pk, 0)
-            self.ranks[pk] = RANK[status]
+        a, b = self.clients["a"].user, self.clients["b"].user
+        conversation = Conversation.objects.filter(direct_key=Conversation.direct_key_for(a.pk, b.pk)).first()
+        if conversation is None:
+            return
+        for seq, status in cursors.statuses(conversation, a, b).items():
+            assert RANK[status] >= self.ranks.get(seq, 0)
+            self.ranks[seq] = RANK[status]
+        for member in Participant.objects.filter(conversation=conversation):
+            assert member.read_seq <= member.delivered_seq <= conversation.last_seq
 
     @invariant()
     def a_client_that_just_synced_holds_exactly_the_servers_list(self) -> None:
@@ -184,7 +263,7 @@ class ProtocolMachine(RuleBasedStateMachine):
             return
         client = self.clients[self.synced]
         server = list(Message.objects.filter(pk__in=self.acked).order_by("seq").values_list("seq", "id"))
-        assert [(seq, m["id"]) for seq, m in sorted(client.store.items())] == server
+        assert sorted(client.store.items()) == server
 
     def teardown(self) -> None:
         for client in self.clients.values():
@@ -199,5 +278,5 @@ class ProtocolMachine(RuleBasedStateMachine):
 def test_protocol_state_machine(transactional_db: None) -> None:
     run_state_machine_as_test(
         ProtocolMachine,
-        settings=settings(max_examples=12, stateful_step_count=14, deadline=None),
+        settings=settings(max_examples=16, stateful_step_count=14, deadline=None),
     )

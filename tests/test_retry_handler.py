@@ -209,9 +209,10 @@ def test_the_management_command_works_off_the_queue(capsys) -> None:
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's write lock is the fault injected here")
 def test_create_message_waits_out_a_locked_sqlite_database(alice, bob) -> None:
-    from messaging import async_handlers as handlers
+    from messaging.store import conversations
+    from messaging.store import events as handlers
 
-    conversation = handlers.get_or_create_direct_conversation(alice, bob)
+    conversation, _ = conversations.get_or_create_direct(alice, bob)
     retries_before = handlers.database_retry.stats.retries
     real_sleep = handlers.database_retry.sleep
     sleeps: list[float] = []
@@ -230,8 +231,8 @@ def test_create_message_waits_out_a_locked_sqlite_database(alice, bob) -> None:
         mock.patch.object(handlers.database_retry, "sleep", sleep_then_unlock),
     ):
         connection.close()
-        message, created = handlers.create_message(conversation.pk, alice, bob, "patient", "locked-1")
+        appended = handlers.create_message(conversation.pk, alice, "patient", "locked-1")
     connection.close()
-    assert created and message.seq == 1
+    assert appended.created and appended.event.seq == 1
     assert handlers.database_retry.stats.retries > retries_before
     assert len(sleeps) == 1, "the attempt after the lock was released did not succeed"

@@ -12,7 +12,7 @@ from django.urls import re_path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from messaging.consumers import ChatConsumer
+from messaging.consumers import DirectChatConsumer
 from messaging.routing import websocket_urlpatterns
 from messaging.routing_validator import RoutingValidator
 
@@ -54,8 +54,8 @@ def test_unnamed_groups_are_flagged() -> None:
 @given(segment)
 def test_a_route_shadowed_by_an_earlier_one_is_flagged(a: str) -> None:
     routes = [
-        re_path(rf"^ws/{a}/(?P<username>[^/]+)/$", ChatConsumer.as_asgi()),
-        re_path(rf"^ws/{a}/(?P<username>[a-z]+)/$", ChatConsumer.as_asgi()),
+        re_path(rf"^ws/{a}/(?P<username>[^/]+)/$", DirectChatConsumer.as_asgi()),
+        re_path(rf"^ws/{a}/(?P<username>[a-z]+)/$", DirectChatConsumer.as_asgi()),
     ]
     issues = validator.validate(routes)
     assert len(issues) == 1 and "shadowed" in issues[0].problem
@@ -63,8 +63,8 @@ def test_a_route_shadowed_by_an_earlier_one_is_flagged(a: str) -> None:
 
 def test_distinct_routes_do_not_shadow_each_other() -> None:
     routes = [
-        re_path(r"^ws/chat/(?P<username>[\w.@+-]+)/$", ChatConsumer.as_asgi()),
-        re_path(r"^ws/chat/(?P<username>[\w.@+-]+)/extra/$", ChatConsumer.as_asgi()),
+        re_path(r"^ws/chat/(?P<username>[\w.@+-]+)/$", DirectChatConsumer.as_asgi()),
+        re_path(r"^ws/chat/(?P<username>[\w.@+-]+)/extra/$", DirectChatConsumer.as_asgi()),
     ]
     assert validator.validate(routes) == []
 
@@ -82,7 +82,7 @@ def test_samples_match_their_pattern() -> None:
     assert all(re.search(text, s) for s in samples)
 
 
-broken_routes = [re_path(r"ws/chat/(?P<user>\w+)/", ChatConsumer.as_asgi())]
+broken_routes = [re_path(r"ws/chat/(?P<user>\w+)/", DirectChatConsumer.as_asgi())]
 
 
 @override_settings(WEBSOCKET_URLPATTERNS="tests.test_routing_validator.broken_routes")

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 
 from messaging.exceptions import SerializationError
-from messaging.serializers import JSONSerializer, isoformat, message_payload
+from messaging.serializers import Cursors, JSONSerializer, event_payload, isoformat, message_payload
 
 from .strategies import serializable_values
 
@@ -48,13 +48,13 @@ def test_loads_rejects_non_json_constants_anywhere(text: str | bytes) -> None:
 
 @pytest.mark.django_db
 def test_message_payload_round_trips(make_user) -> None:
-    from messaging.async_handlers import create_message, get_or_create_direct_conversation
+    """The first contract's ``M`` of a message event, as the one-to-one view sends it."""
+    from messaging.store import conversations, events
 
     alice, bob = make_user("alice"), make_user("bob")
-    conversation = get_or_create_direct_conversation(alice, bob)
-    message, _ = create_message(conversation.pk, alice, bob, "hi <b>bob</b> 😀", "c-1")
-    payload = json.loads(JSONSerializer.dumps(message))
-    assert payload == json.loads(JSONSerializer.dumps(message_payload(message)))
+    conversation, _ = conversations.get_or_create_direct(alice, bob)
+    message = events.create_message(conversation.pk, alice, "hi <b>bob</b> 😀", "c-1").event
+    payload = json.loads(JSONSerializer.dumps(message_payload(event_payload(message), Cursors("bob"))))
     assert payload["id"] == message.pk
     assert payload["seq"] == 1
     assert payload["sender"] == "alice"
@@ -64,3 +64,40 @@ def test_message_payload_round_trips(make_user) -> None:
     assert payload["status"] == "sent"
     assert payload["delivered_at"] is None and payload["read_at"] is None
     assert datetime.datetime.fromisoformat(payload["created_at"]) == message.created_at
+
+
+@pytest.mark.django_db
+def test_an_event_encodes_as_its_payload_e(make_user) -> None:
+    from messaging.store import conversations, events
+
+    alice, bob = make_user("alice"), make_user("bob")
+    conversation, _ = conversations.get_or_create_direct(alice, bob)
+    message = events.create_message(conversation.pk, alice, "hi", "c-1").event
+    payload = json.loads(JSONSerializer.dumps(message))
+    assert payload == json.loads(JSONSerializer.dumps(event_payload(message)))
+    assert payload == {
+        "conversation": conversation.pk,
+        "seq": 1,
+        "id": message.pk,
+        "kind": "message",
+        "sender": "alice",
+        "created_at": isoformat(message.created_at),
+        "client_id": "c-1",
+        "content": "hi",
+        "target_seq": None,
+        "data": {},
+    }
+
+
+@pytest.mark.parametrize(
+    ("delivered", "read", "status"),
+    [(0, 0, "sent"), (4, 0, "sent"), (5, 0, "delivered"), (9, 4, "delivered"), (5, 5, "read"), (9, 9, "read")],
+)
+def test_a_status_is_derived_from_the_recipients_cursors(delivered: int, read: int, status: str) -> None:
+    moment = datetime.datetime(2026, 11, 27, 9, 41, 5, tzinfo=datetime.timezone.utc)
+    recipient = Cursors("bob", delivered, read, moment if delivered else None, moment if read else None)
+    event = {"id": 1, "seq": 5, "sender": "alice", "content": "x", "client_id": "c", "created_at": moment}
+    payload = message_payload(event, recipient)
+    assert payload["status"] == status
+    assert (payload["delivered_at"] is not None) == (status != "sent")
+    assert (payload["read_at"] is not None) == (status == "read")

@@ -7,13 +7,13 @@ from channels.db import database_sync_to_async
 from django.urls import re_path
 
 from bench.relay import bench_urlpatterns
-from messaging.consumers import ChatConsumer, NotificationsConsumer
+from messaging.consumers import DirectChatConsumer, NotificationsConsumer
 from messaging.routing import unknown_path_route, websocket_urlpatterns
 from messaging.routing_validator import RoutingValidator
 
 from .conftest import communicator
 
-UNKNOWN_PATHS = ["/ws/nope/", "/ws/chat/", "/ws/chat/bob/extra/", "/ws/notifications", "/", "/ws/a\nb/", "/ws/%00/"]
+UNKNOWN_PATHS = ["/ws/nope/", "/ws/chat", "/ws/chat/bob/extra/", "/ws/notifications", "/", "/ws/a\nb/", "/ws/%00/"]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -48,7 +48,7 @@ def test_a_route_after_the_catch_all_is_flagged_as_shadowed() -> None:
     routes = [
         re_path(r"^ws/notifications/$", NotificationsConsumer.as_asgi()),
         unknown_path_route,
-        re_path(r"^ws/chat/(?P<username>[\w.@+-]+)/$", ChatConsumer.as_asgi()),
+        re_path(r"^ws/chat/(?P<username>[\w.@+-]+)/$", DirectChatConsumer.as_asgi()),
     ]
     issues = RoutingValidator().validate(routes)
     assert len(issues) == 1

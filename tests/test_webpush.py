@@ -21,7 +21,6 @@ from django.utils import timezone
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from messaging import async_handlers as handlers
 from messaging import notification_service as service
 from messaging.models import (
     MessagingError,
@@ -34,6 +33,7 @@ from messaging.models import (
 from messaging.notify import webpush
 from messaging.ops import metrics
 from messaging.retry_handler import process_due
+from messaging.store import conversations, events
 from tests.pushservice import PushService, verify_vapid
 from tests.servers import ROOT
 
@@ -226,9 +226,9 @@ def test_a_reached_browser_means_no_email(push_service, alice) -> None:
 
 def test_a_new_message_push_names_its_sender_and_carries_only_that_message(push_service, alice, bob) -> None:
     subscribed(push_service, bob, "bob")
-    conversation = handlers.open_chat(alice, "bob")
-    handlers.create_message(conversation.conversation_id, alice, bob, "an earlier message", "h1")
-    message, _ = handlers.create_message(conversation.conversation_id, alice, bob, "the newest one", "h2")
+    conversation, _ = conversations.get_or_create_direct(alice, bob)
+    events.create_message(conversation.pk, alice, "an earlier message", "h1")
+    message = events.create_message(conversation.pk, alice, "the newest one", "h2").event
     service.notify_new_message(message)
     service.wait_for_attempts()
     [delivery] = push_service.to("bob")

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from .. import conf, notification_service
 from ..actions import membership, pages
+from ..actions import messages as message_actions
 from ..actions import receipts as receipt_actions
 from ..actions.errors import wire_error
 from ..connection_validator import ConnectionValidator, Frame
@@ -361,7 +362,9 @@ def _direct(request: HttpRequest, username: str) -> tuple[int, Any]:
     peer = find_peer(request.user, username)
     if peer is None:
         raise NotFound(f"there is no one called {username!r} to talk to")
-    conversation, _ = conversations.get_or_create_direct(request.user, peer)
+    conversation, created = conversations.get_or_create_direct(request.user, peer)
+    if created:
+        async_to_sync(message_actions.announce_direct)(conversations.direct_notices(conversation, request.user, peer))
     return conversation.pk, peer
 
 

@@ -122,14 +122,22 @@ def direct_with(user: Any, username: str) -> tuple[int, dict[int, Summary]]:
     if peer is None:
         raise NotFound(f"there is no one called {username!r} to talk to")
     conversation, created = get_or_create_direct(user, peer)
-    if not created:
-        return conversation.pk, {}
+    return conversation.pk, direct_notices(conversation, user, peer) if created else {}
+
+
+def direct_notices(conversation: Conversation, user: Any, peer: Any) -> dict[int, Summary]:
+    """The summaries that tell both members of a just-made direct conversation about it.
+
+    Whichever edge made it (a first message on ``ws/chat/``, the one-to-one
+    view's handshake, the first contract's HTTP API), the members' open
+    ``ws/chat/`` sockets must subscribe to it.
+    """
     notices = {}
     for member in Participant.objects.filter(conversation=conversation):
         me, other = (user, peer) if member.user_id == user.pk else (peer, user)
         member.conversation, member.user = conversation, me
         notices[me.pk] = Summary(conversation, member, peer=other)
-    return conversation.pk, notices
+    return notices
 
 
 def direct_peer(conversation_id: int, user_id: int) -> Any | None:

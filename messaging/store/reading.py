@@ -173,6 +173,8 @@ class DirectOpening:
     window: Window
     session: Session | None = None
     snapshot: dict[str, Any] = field(default_factory=dict)
+    #: when the handshake made the conversation: the summaries to tell both members (see ``direct_notices``)
+    notices: dict[int, Summary] = field(default_factory=dict)
 
 
 def open_direct(user: Any, peer_username: str) -> DirectOpening | None:
@@ -182,10 +184,11 @@ def open_direct(user: Any, peer_username: str) -> DirectOpening | None:
     peer = find_peer(user, peer_username)
     if peer is None:
         return None
-    conversation, _ = conversations.get_or_create_direct(user, peer)
+    conversation, created = conversations.get_or_create_direct(user, peer)
     window = conversations.window(user.pk, conversation.pk)
     assert window is not None
-    return DirectOpening(conversation, peer, window)
+    notices = conversations.direct_notices(conversation, user, peer) if created else {}
+    return DirectOpening(conversation, peer, window, notices=notices)
 
 
 def direct_snapshot(user_id: int, conversation_id: int, peer_id: int, expiry: float) -> dict[str, Any]:

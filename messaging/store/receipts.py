@@ -69,7 +69,9 @@ def move_cursors(mark: CursorMark) -> ReceiptChange | None:
         f"delivered_seq = CASE WHEN delivered_seq < {reach_d} THEN {reach_d} ELSE delivered_seq END, "
         f"read_seq = CASE WHEN read_seq < {reach_r} THEN {reach_r} ELSE read_seq END "
         f"WHERE conversation_id = %(c)s AND user_id = %(u)s AND (delivered_seq < {reach_d} OR read_seq < {reach_r}) "
-        "RETURNING delivered_seq, read_seq, delivered_at, read_at"
+        # Whether each cursor moved is compared in SQL: the row hands back its
+        # times converted (a naive datetime on SQLite), never equal to the adapted stamp.
+        "RETURNING delivered_seq, read_seq, delivered_at = %(now)s, read_at = %(now)s"
     )
     params = {"d": reach_delivered, "r": reach_read, "now": stamp, "c": mark.conversation_id, "u": mark.user_id}
     with connection.cursor() as cursor:
@@ -77,7 +79,7 @@ def move_cursors(mark: CursorMark) -> ReceiptChange | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    delivered_seq, read_seq, delivered_at, read_at = row
+    delivered_seq, read_seq, delivered_moved, read_moved = row
     return ReceiptChange(
         mark.conversation_id,
         mark.user_id,
@@ -85,8 +87,8 @@ def move_cursors(mark: CursorMark) -> ReceiptChange | None:
         delivered_seq,
         read_seq,
         now,
-        delivered_moved=delivered_at == stamp,
-        read_moved=read_at == stamp,
+        delivered_moved=bool(delivered_moved),
+        read_moved=bool(read_moved),
     )
 
 

@@ -51,6 +51,10 @@ def test_sending_a_message_moves_the_counters_and_the_latency_histogram(server_e
         await alice.expect("status")  # delivered: the recipient's socket has it
         await alice.socket.send("not json")
         await alice.expect("error")
+        # The bad frame is recorded just after its error frame is sent; the
+        # socket handles frames in order, so the pong comes after the record.
+        await alice.send({"type": "ping"})
+        await alice.expect("pong")
         after = scrape(server.base_url, "s3cret")
         await alice.close()
         await bob.close()

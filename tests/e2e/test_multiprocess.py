@@ -343,8 +343,8 @@ def test_a_sigkilled_process_loses_nothing_its_clients_reconnect_and_sync(
         for receiver in (bob_on_a, bob_on_b):
             await receiver.catch_up(last_seq)
         stored = cluster.query(
-            "SELECT count(*), count(DISTINCT client_id), min(seq), max(seq) FROM messaging_message "
-            "WHERE client_id LIKE 'stream-%%'"
+            "SELECT count(*), count(DISTINCT client_id), min(seq), max(seq) FROM messaging_event "
+            "WHERE kind = 'message' AND client_id LIKE 'stream-%%'"
         )[0]
         acked_ids = {ack["id"] for ack in sender.acks.values()}
         counts = {

@@ -1,0 +1,106 @@
+"""Conversations, memberships and presence in the store: one direct conversation per pair, unread, sockets."""
+
+from __future__ import annotations
+
+import uuid
+from unittest import mock
+
+import pytest
+
+from messaging.models import Conversation, Participant
+from messaging.store import conversations, events, presence, reading, receipts
+from messaging.store.receipts import CursorMark
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def send(conversation_id: int, sender) -> None:
+    events.create_message(conversation_id, sender, "x", uuid.uuid4().hex)
+
+
+def test_a_direct_conversation_is_unique_per_pair_and_has_two_participants(alice, bob) -> None:
+    first, created = conversations.get_or_create_direct(alice, bob)
+    again, created_again = conversations.get_or_create_direct(bob, alice)
+    assert created and not created_again and again.pk == first.pk
+    assert Conversation.objects.count() == 1
+    assert set(Participant.objects.filter(conversation=first).values_list("user__username", flat=True)) == {"alice", "bob"}
+    assert first.member_count == 2
+
+
+def test_open_direct_refuses_unknown_users_and_oneself(alice, bob) -> None:
+    assert reading.open_direct(alice, "nobody") is None
+    assert reading.open_direct(alice, "alice") is None
+    assert Conversation.objects.count() == 0
+    opening = reading.open_direct(alice, "bob")
+    assert opening is not None and opening.peer.username == "bob"
+    assert opening.window.joined_seq == 0 and opening.window.is_member
+
+
+def test_an_inactive_user_is_no_one_to_talk_to(alice, bob) -> None:
+    bob.is_active = False
+    bob.save()
+    assert reading.open_direct(alice, "bob") is None
+    assert Conversation.objects.count() == 0
+
+
+def test_unread_counts_the_peers_messages_past_the_read_cursor(alice, bob) -> None:
+    conversation, _ = conversations.get_or_create_direct(alice, bob)
+    for _ in range(3):
+        send(conversation.pk, alice)
+    send(conversation.pk, bob)
+
+    def unread(user) -> int:
+        return conversations.unread_count(conversations.member_of(user.pk, conversation.pk))
+
+    assert unread(bob) == 3 and unread(alice) == 1
+    receipts.move_cursors(CursorMark(conversation.pk, bob.pk, "bob", read=2))
+    assert unread(bob) == 1
+    assert conversations.unread_counts(bob.pk, [conversation.pk]) == {conversation.pk: 1}
+
+
+def test_unread_counts_only_messages_inside_the_window(alice, bob, carol) -> None:
+    group = conversations.create_group(alice, "g", ["bob"], "g1", max_members=10).conversation.pk
+    send(group, alice)
+    conversations.add_members(alice, group, ["carol"], "add", max_members=10)
+    send(group, bob)
+    conversations.remove_member(alice, group, "carol", "rm")
+    send(group, alice)
+    carol_member = conversations.member_of(carol.pk, group)
+    # Only bob's message falls in carol's window (membership events do not count).
+    assert conversations.unread_count(carol_member) == 1
+
+
+def test_callers_that_know_the_username_save_its_lookup(alice, bob) -> None:
+    with mock.patch.object(presence, "username_of", side_effect=AssertionError("looked the username up")):
+        online = presence.register_connection(bob.pk, "chan.bob", "chat", "host:1:abc", username="bob")
+        assert online is not None and online.online and online.username == "bob"
+        offline = presence.unregister_connection(bob.pk, "chan.bob", 60, username="bob")
+        assert offline is not None and not offline.online and offline.username == "bob"
+
+
+def test_the_username_is_looked_up_when_not_given(alice, bob) -> None:
+    online = presence.register_connection(bob.pk, "chan.bob", "chat", "host:1:abc")
+    assert online is not None and online.username == "bob"
+    offline = presence.unregister_connection(bob.pk, "chan.bob", 60)
+    assert offline is not None and offline.username == "bob"
+
+
+def test_presence_changes_name_the_direct_conversations_where_they_are_told(alice, bob, carol) -> None:
+    with_alice, _ = conversations.get_or_create_direct(bob, alice)
+    conversations.create_group(alice, "g", ["bob", "carol"], "g1", max_members=10)
+    online = presence.register_connection(bob.pk, "chan.bob", "chat", "host:1:abc", username="bob")
+    assert online is not None and online.conversation_ids == (with_alice.pk,)
+
+
+def test_a_socket_beyond_the_per_user_limit_records_nothing(alice) -> None:
+    from messaging.store.errors import LimitExceeded
+
+    for i in range(2):
+        presence.register_connection(alice.pk, f"chan.{i}", "chat", "host:1:abc", max_sockets=2)
+    with pytest.raises(LimitExceeded) as caught:
+        presence.register_connection(alice.pk, "chan.3", "chat", "host:1:abc", max_sockets=2)
+    assert caught.value.setting == "MESSAGING_MAX_SOCKETS_PER_USER" and caught.value.limit == 2
+    assert presence.presence_of(alice.pk, 60)[0] is True
+    from messaging.models import Connection
+
+    assert Connection.objects.filter(user=alice).count() == 2

@@ -1,0 +1,274 @@
+"""The conversation log (``messaging.store.events``): gap-free seq, idempotency, commit before return, pages."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+
+import pytest
+from django.db import connection
+from hypothesis import given
+from hypothesis import strategies as st
+
+from messaging.conf import Rate
+from messaging.guards.rate_limit import TokenBucket
+from messaging.models import Conversation, Event, Message
+from messaging.store import conversations, events
+from messaging.store.errors import Conflict, Forbidden, NotFound, RateLimited
+from messaging.store.events import NewMessage
+
+from .concurrency import run_in_threads
+from .servers import ROOT
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def direct(a, b) -> Conversation:
+    return conversations.get_or_create_direct(a, b)[0]
+
+
+def send(conversation: Conversation, sender, content: str = "hi", client_id: str | None = None) -> events.Appended:
+    return events.create_message(conversation.pk, sender, content, client_id or uuid.uuid4().hex)
+
+
+def member(user, conversation: Conversation):
+    return conversations.member_of(user.pk, conversation.pk)
+
+
+def test_seq_has_no_gaps_under_concurrent_senders(alice, bob) -> None:
+    conversation = direct(alice, bob)
+    per_thread = 15
+
+    def sender(user) -> None:
+        for _ in range(per_thread):
+            send(conversation, user)
+
+    run_in_threads(sender, [(alice,), (bob,)] * 2)
+    seqs = sorted(Message.objects.filter(conversation=conversation).values_list("seq", flat=True))
+    assert seqs == list(range(1, 4 * per_thread + 1))
+    conversation.refresh_from_db()
+    assert conversation.last_seq == conversation.last_message_seq == 4 * per_thread
+
+
+def test_seq_has_no_gaps_when_batches_and_single_messages_race(alice, bob) -> None:
+    """Group commit (one transaction for a batch) and single sends share the conversation's lock."""
+    conversation = direct(alice, bob)
+
+    def batch(user) -> None:
+        for _ in range(5):
+            outcomes = events.create_messages([NewMessage(conversation.pk, user, "b", uuid.uuid4().hex) for _ in range(4)])
+            assert all(isinstance(o, events.Appended) and o.created for o in outcomes)
+
+    def single(user) -> None:
+        for _ in range(20):
+            send(conversation, user)
+
+    run_in_threads(lambda kind, user: kind(user), [(batch, alice), (single, bob), (batch, bob), (single, alice)])
+    seqs = sorted(Event.objects.filter(conversation=conversation).values_list("seq", flat=True))
+    assert seqs == list(range(1, 81))
+
+
+# A writer in a process of its own: it says "ready" once Django is set up, and
+# starts on "go", so that every process writes at the same time.
+WRITER = """
+import sys, uuid, django
+django.setup()
+from django.contrib.auth import get_user_model
+from messaging.store.events import create_message
+conversation_id, sender_id, count = map(int, sys.argv[1:])
+sender = get_user_model().objects.get(pk=sender_id)
+print("ready", flush=True)
+sys.stdin.readline()
+for _ in range(count):
+    create_message(conversation_id, sender, "from another process", uuid.uuid4().hex)
+print("done", flush=True)
+"""
+
+
+def env_for_this_test_database() -> dict[str, str]:
+    """The environment that points a fresh process at the database this test uses."""
+    db = connection.settings_dict
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "linkup.settings"}
+    if connection.vendor == "sqlite":
+        env["SQLITE_PATH"] = str(db["NAME"])
+    else:
+        env["DATABASE_URL"] = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    return env
+
+
+def test_seq_has_no_gaps_under_concurrent_senders_in_separate_processes(alice, bob) -> None:
+    conversation = direct(alice, bob)
+    per_writer = 20
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(conversation.pk), str(sender.pk), str(per_writer)],
+            cwd=ROOT, env=env_for_this_test_database(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )
+        for sender in (alice, bob, alice)
+    ]
+    try:
+        for writer in writers:
+            assert writer.stdout.readline().strip() == "ready"
+        for writer in writers:
+            writer.stdin.write("go\n")
+            writer.stdin.flush()
+        for _ in range(per_writer):
+            send(conversation, bob)
+        for writer in writers:
+            assert writer.stdout.readline().strip() == "done"
+            assert writer.wait(60) == 0
+    finally:
+        for writer in writers:
+            if writer.poll() is None:
+                writer.kill()
+    total = per_writer * (len(writers) + 1)
+    seqs = sorted(Message.objects.filter(conversation=conversation).values_list("seq", flat=True))
+    assert seqs == list(range(1, total + 1))
+    conversation.refresh_from_db()
+    assert conversation.last_seq == total
+
+
+def test_a_repeated_client_id_never_creates_a_second_row_even_concurrently(alice, bob) -> None:
+    conversation = direct(alice, bob)
+    results = run_in_threads(lambda: send(conversation, alice, client_id="same-id"), [()] * 4)
+    assert Message.objects.filter(sender=alice, client_id="same-id").count() == 1
+    assert sorted(r.created for r in results) == [False, False, False, True]
+    assert len({r.event.pk for r in results}) == 1
+    conversation.refresh_from_db()
+    assert conversation.last_seq == conversation.last_message_seq == 1
+
+
+def test_a_repeat_in_the_same_batch_is_stored_once(alice, bob) -> None:
+    conversation = direct(alice, bob)
+    outcomes = events.create_messages([NewMessage(conversation.pk, alice, "twice", "dup") for _ in range(3)])
+    assert [o.created for o in outcomes] == [True, False, False]
+    assert len({o.event.pk for o in outcomes}) == 1
+    conversation.refresh_from_db()
+    assert conversation.last_seq == 1 and Message.objects.count() == 1
+
+
+@given(st.lists(st.sampled_from(["a", "b", "c"]), min_size=1, max_size=12))
+def test_repeats_return_the_first_message_and_keep_seq_dense(client_ids) -> None:
+    from django.contrib.auth import get_user_model
+
+    users = get_user_model().objects
+    tag = uuid.uuid4().hex[:8]
+    a = users.create_user(f"a{tag}")
+    b = users.create_user(f"b{tag}")
+    conversation = direct(a, b)
+    first: dict[str, int] = {}
+    for cid in client_ids:
+        appended = send(conversation, a, client_id=f"{tag}-{cid}")
+        assert appended.created == (cid not in first)
+        first.setdefault(cid, appended.event.pk)
+        assert appended.event.pk == first[cid]
+    seqs = list(Message.objects.filter(conversation=conversation).order_by("seq").values_list("seq", flat=True))
+    assert seqs == list(range(1, len(first) + 1))
+    conversation.refresh_from_db()
+    assert conversation.last_seq == conversation.last_message_seq == len(first)
+
+
+def test_a_client_id_from_another_conversation_is_a_conflict(alice, bob, carol) -> None:
+    send(direct(alice, bob), alice, client_id="shared")
+    with pytest.raises(Conflict):
+        send(direct(alice, carol), alice, client_id="shared")
+    assert Message.objects.count() == 1
+
+
+def test_another_sender_may_use_the_same_client_id(alice, bob) -> None:
+    conversation = direct(alice, bob)
+    assert send(conversation, alice, client_id="same").created
+    assert send(conversation, bob, client_id="same").created
+    assert Message.objects.count() == 2
+
+
+def test_rate_limit_refuses_new_messages_but_not_repeats(alice, bob) -> None:
+    conversation = direct(alice, bob)
+    bucket = TokenBucket("messages", Rate(2, 60))
+    for cid in ("one", "two"):
+        events.create_message(conversation.pk, alice, "hi", cid, bucket=bucket)
+    with pytest.raises(RateLimited) as caught:
+        events.create_message(conversation.pk, alice, "hi", "three", bucket=bucket)
+    assert caught.value.retry_after > 0
+    appended = events.create_message(conversation.pk, alice, "hi", "one", bucket=bucket)
+    assert not appended.created and appended.event.seq == 1
+    assert Message.objects.count() == 2
+
+
+def test_a_refused_message_leaves_no_trace_and_does_not_spend_a_token(alice, bob, carol) -> None:
+    conversation = direct(alice, bob)
+    bucket = TokenBucket("messages", Rate(1, 60))
+    with pytest.raises(NotFound):
+        events.create_message(conversation.pk, carol, "not mine", "c1", bucket=TokenBucket("messages", Rate(1, 60)))
+    with pytest.raises(NotFound):
+        events.create_message(conversation.pk + 1000, alice, "nowhere", "a0", bucket=bucket)
+    assert events.create_message(conversation.pk, alice, "now", "a1", bucket=bucket).event.seq == 1
+    conversation.refresh_from_db()
+    assert conversation.last_seq == 1 and Message.objects.count() == 1
+
+
+def test_one_refusal_in_a_batch_does_not_roll_back_the_others(alice, bob, carol) -> None:
+    conversation = direct(alice, bob)
+    outcomes = events.create_messages(
+        [
+            NewMessage(conversation.pk, alice, "first", "a1"),
+            NewMessage(conversation.pk, carol, "intruder", "c1"),
+            NewMessage(conversation.pk, bob, "second", "b1"),
+        ]
+    )
+    assert isinstance(outcomes[1], NotFound)
+    assert [outcomes[0].event.seq, outcomes[2].event.seq] == [1, 2]
+    assert list(Message.objects.order_by("seq").values_list("client_id", flat=True)) == ["a1", "b1"]
+
+
+def test_a_member_who_left_a_group_can_no_longer_send(alice, bob, carol) -> None:
+    created = conversations.create_group(alice, "trip", ["bob", "carol"], "g1", max_members=10)
+    group = created.conversation.pk
+    conversations.leave(carol, group, "leave-1")
+    with pytest.raises(Forbidden):
+        events.create_message(group, carol, "still here?", "c1")
+    assert events.create_message(group, bob, "bye carol", "b1").event.seq == 3
+
+
+def test_a_stored_message_is_committed_when_create_message_returns(alice, bob) -> None:
+    """What the ack rests on: another connection sees the row as soon as the call returns."""
+    conversation = direct(alice, bob)
+    appended = send(conversation, alice, client_id="committed")
+    [seen] = run_in_threads(lambda: Message.objects.filter(pk=appended.event.pk).values_list("client_id", flat=True).first(), [()])
+    assert seen == "committed"
+
+
+def test_sync_pages_are_oldest_first_and_history_newest_first(alice, bob) -> None:
+    conversation = direct(alice, bob)
+    for i in range(7):
+        send(conversation, alice, content=f"m{i}")
+    reader = member(alice, conversation)
+    page = events.events_after(reader, 2, 3)
+    assert [m.seq for m in page.events] == [3, 4, 5] and page.has_more
+    page = events.events_after(reader, 5, 3)
+    assert [m.seq for m in page.events] == [6, 7] and not page.has_more
+    page = events.events_before(reader, None, 3)
+    assert [m.seq for m in page.events] == [7, 6, 5] and page.has_more
+    page = events.events_before(reader, 3, 3)
+    assert [m.seq for m in page.events] == [2, 1] and not page.has_more
+
+
+def test_pages_stay_inside_the_members_window(alice, bob, carol, make_user) -> None:
+    dave = make_user("dave")
+    change = conversations.create_group(alice, "window", ["bob"], "g1", max_members=10)
+    group = change.conversation.pk
+    events.create_message(group, alice, "before carol", "m1")  # 2
+    conversations.add_members(alice, group, ["carol"], "add-carol", max_members=10)  # 3
+    events.create_message(group, bob, "with carol", "m2")  # 4
+    conversations.remove_member(alice, group, "carol", "rm-carol")  # 5
+    events.create_message(group, alice, "after carol", "m3")  # 6
+    conversations.add_members(alice, group, ["dave"], "add-dave", max_members=10)  # 7
+    carol_view = conversations.member_of(carol.pk, group)
+    assert [e.seq for e in events.events_after(carol_view, 0, 100).events] == [3, 4, 5]
+    assert [e.seq for e in events.events_before(carol_view, None, 100).events] == [5, 4, 3]
+    dave_view = conversations.member_of(dave.pk, group)
+    assert [e.seq for e in events.events_after(dave_view, 0, 100).events] == [7]
+    founder = conversations.member_of(bob.pk, group)
+    assert [e.seq for e in events.events_after(founder, 0, 100).events] == list(range(1, 8))

@@ -1,0 +1,502 @@
+"""``ws/chat/`` over the real ASGI application: one socket per client for every conversation of the user."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from channels.db import database_sync_to_async
+from django.test import override_settings
+
+from messaging.models import Conversation, Event, Notification, Participant
+from messaging.store import conversations
+
+from .conftest import communicator
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def direct_between(a, b) -> int:
+    conversation, _ = await database_sync_to_async(conversations.get_or_create_direct)(a, b)
+    return conversation.pk
+
+
+async def send(socket, conversation: int, content: str, client_id: str) -> dict[str, Any]:
+    await socket.send({"type": "message", "conversation": conversation, "content": content, "client_id": client_id})
+    return (await socket.expect("ack", client_id=client_id))["event"]
+
+
+async def create_group(socket, title: str, members: list[str], client_id: str = "g1") -> dict[str, Any]:
+    """Create a group; return the ack once this socket follows the group too.
+
+    Pushes are best effort: a socket follows a new group when the
+    ``conversation`` notice reaches it, and what was published before that it
+    gets by ``sync``. Tests that expect pushes wait for the notice, as a client would.
+    """
+    await socket.send({"type": "create_group", "title": title, "members": members, "client_id": client_id})
+    ack = await socket.expect("ack", client_id=client_id)
+    notice = await socket.expect("conversation")
+    assert notice["conversation"]["id"] == ack["conversation"]["id"]
+    return ack
+
+
+async def expect_event(socket, event_id: int) -> dict[str, Any]:
+    """The push of event ``event_id``; earlier events may come first (a socket that
+    subscribes while a change is published may or may not get that change's own event)."""
+    while True:
+        event = (await socket.expect("event"))["event"]
+        if event["id"] == event_id:
+            return event
+
+
+async def expect_receipt(socket, conversation: int, user: str) -> dict[str, Any]:
+    """The next cursors of ``user`` a ``receipts`` frame of ``conversation`` carries."""
+    frame = await socket.expect_where(
+        lambda f: f["type"] == "receipts"
+        and f["conversation"] == conversation
+        and any(r["user"] == user for r in f["receipts"])
+    )
+    return next(r for r in frame["receipts"] if r["user"] == user)
+
+
+async def change(socket, frame: dict[str, Any]) -> dict[str, Any]:
+    """Send a group change and return its answer (the ack, or the error)."""
+    await socket.send(frame)
+    while True:
+        answer = await socket.receive()
+        if answer["type"] in ("ack", "error") and answer.get("client_id") == frame["client_id"]:
+            return answer
+
+
+# --- Handshake -------------------------------------------------------------------------
+
+
+async def test_connected_is_the_first_frame_and_tells_the_limits(alice, user_socket) -> None:
+    socket = await user_socket(alice)
+    assert socket.connected["user"] == {"username": "alice"}
+    limits = socket.connected["limits"]
+    assert {k: limits[k] for k in ("max_length", "max_frame_bytes", "page", "max_group_members")} == {
+        "max_length": 4000,
+        "max_frame_bytes": 65536,
+        "page": 100,
+        "max_group_members": 256,
+    }
+
+
+async def test_anonymous_and_cross_origin_handshakes_are_refused(alice, cookies) -> None:
+    cookie = await database_sync_to_async(cookies)(alice)
+    for cookie_, origin in [(None, b"http://localhost"), (cookie, b"http://evil.example"), (cookie, None)]:
+        comm = communicator("/ws/chat/", cookie_, origin)
+        connected, _ = await comm.connect(timeout=5)
+        assert not connected
+        await comm.disconnect()
+
+
+# --- Direct conversations ----------------------------------------------------------------
+
+
+async def test_a_first_message_to_someone_makes_the_conversation_and_tells_both(alice, bob, user_socket) -> None:
+    alice_socket, bob_socket = await user_socket(alice), await user_socket(bob)
+    await alice_socket.send({"type": "message", "to": "bob", "content": "hello", "client_id": "c1", "ref": "r1"})
+    ack = await alice_socket.expect("ack", client_id="c1")
+    assert ack["ref"] == "r1"
+    event = ack["event"]
+    assert (event["seq"], event["kind"], event["sender"], event["content"]) == (1, "message", "alice", "hello")
+    notice = await bob_socket.expect("conversation")
+    summary = notice["conversation"]
+    assert (summary["id"], summary["kind"], summary["peer"]["username"]) == (event["conversation"], "direct", "alice")
+    # The client syncs from there; later messages are pushed.
+    await bob_socket.send({"type": "sync", "conversation": summary["id"], "after": 0})
+    assert [e["content"] for e in (await bob_socket.expect("sync"))["events"]] == ["hello"]
+    second = await send(alice_socket, summary["id"], "again", "c2")
+    # The first event may also have been pushed, if bob's socket subscribed in time (best effort).
+    pushed = []
+    while second["id"] not in pushed:
+        pushed.append((await bob_socket.expect("event"))["event"]["id"])
+    assert pushed in ([second["id"]], [event["id"], second["id"]])
+
+
+async def test_a_conversation_started_on_the_one_to_one_view_reaches_the_peers_user_socket(alice, bob, chat, user_socket) -> None:
+    """The contract: ws/chat/ receives every event of every conversation, including ones joined later."""
+    bob_socket = await user_socket(bob)
+    alice_direct = await chat(alice, "bob")  # makes the direct conversation
+    await alice_direct.send({"type": "message", "content": "from the old view", "client_id": "c1"})
+    sent = (await alice_direct.expect("ack"))["message"]
+    frames = await bob_socket.drain(timeout=0.5)
+    pushed = [f["event"]["id"] for f in frames if f["type"] == "event"]
+    told = [f["conversation"]["id"] for f in frames if f["type"] == "conversation"]
+    assert pushed == [sent["id"]] or told, frames
+
+
+async def test_a_conversation_started_over_the_http_api_reaches_the_peers_user_socket(alice, bob, user_socket) -> None:
+    from django.test import Client
+
+    bob_socket = await user_socket(bob)
+
+    def post() -> dict:
+        client = Client()
+        client.force_login(alice)
+        response = client.post("/messages/api/bob/send", {"content": "over http", "client_id": "h1"}, "application/json")
+        assert response.status_code == 201
+        return response.json()["message"]
+
+    sent = await database_sync_to_async(post)()
+    notice = (await bob_socket.expect("conversation"))["conversation"]
+    assert notice["peer"]["username"] == "alice"
+    await bob_socket.send({"type": "sync", "conversation": notice["id"], "after": 0})
+    assert [e["id"] for e in (await bob_socket.expect("sync"))["events"]] == [sent["id"]]
+
+
+async def test_the_sender_of_everything_is_the_session_user(alice, bob, user_socket) -> None:
+    conversation = await direct_between(alice, bob)
+    socket = await user_socket(alice)
+    await socket.send({"type": "message", "conversation": conversation, "content": "hi", "client_id": "c1", "sender": "bob"})
+    assert (await socket.expect("ack"))["event"]["sender"] == "alice"
+
+
+async def test_every_socket_of_every_member_but_the_senders_gets_the_event_once(alice, bob, user_socket) -> None:
+    conversation = await direct_between(alice, bob)
+    sender, other_tab, bob_socket = await user_socket(alice), await user_socket(alice), await user_socket(bob)
+    event = await send(sender, conversation, "hi", "c1")
+    for socket in (other_tab, bob_socket):
+        assert (await socket.expect("event"))["event"] == event
+        assert not [f for f in await socket.drain() if f["type"] == "event"]
+    # The sending socket has the event in its ack; it is not pushed back to it.
+    assert not [f for f in await sender.drain() if f["type"] == "event"]
+
+
+async def test_a_resend_is_acked_to_its_sender_only_and_never_pushed_again(alice, bob, user_socket, chat) -> None:
+    conversation = await direct_between(alice, bob)
+    alice_socket, bob_socket = await user_socket(alice), await user_socket(bob)
+    bob_direct = await chat(bob, "alice")
+    first = await send(alice_socket, conversation, "once", "dup")
+    again = await send(alice_socket, conversation, "once", "dup")
+    assert again == first
+    await alice_socket.send({"type": "ping"})
+    await alice_socket.expect("pong")
+    assert [f["event"]["id"] for f in await bob_socket.drain() if f["type"] == "event"] == [first["id"]]
+    assert [f["message"]["id"] for f in await bob_direct.drain() if f["type"] == "message"] == [first["id"]]
+    assert await database_sync_to_async(Event.objects.filter(client_id="dup").count)() == 1
+
+
+async def test_a_message_to_no_one_or_a_stranger_conversation_is_not_found(alice, bob, carol, user_socket) -> None:
+    theirs = await direct_between(bob, carol)
+    socket = await user_socket(alice)
+    for i, frame in enumerate(
+        [
+            {"to": "nobody"},
+            {"to": "alice"},
+            {"conversation": theirs},
+            {"conversation": 10**9},
+        ]
+    ):
+        await socket.send({"type": "message", "content": "hi", "client_id": f"c{i}", "ref": i, **frame})
+        error = await socket.expect("error", client_id=f"c{i}")
+        assert error["code"] == "not_found" and error["ref"] == i, error
+    assert await database_sync_to_async(Event.objects.count)() == 0
+
+
+# --- Receipts ---------------------------------------------------------------------------
+
+
+async def test_a_push_is_not_delivery_until_the_client_confirms_it(alice, bob, user_socket) -> None:
+    conversation = await direct_between(alice, bob)
+    alice_socket, bob_socket = await user_socket(alice), await user_socket(bob)
+    await send(alice_socket, conversation, "hi", "c1")
+    await bob_socket.expect("event")
+    await bob_socket.send({"type": "ping"})
+    await bob_socket.expect("pong")
+    assert not [f for f in await alice_socket.drain() if f["type"] == "receipts"]
+    await bob_socket.send({"type": "received", "conversation": conversation, "up_to": 1})
+    for socket in (alice_socket, bob_socket):
+        receipt = await expect_receipt(socket, conversation, "bob")
+        assert (receipt["delivered_seq"], receipt["read_seq"]) == (1, 0) and receipt["at"]
+    await bob_socket.send({"type": "read", "conversation": conversation, "up_to": 99})
+    receipt = await expect_receipt(alice_socket, conversation, "bob")
+    assert (receipt["delivered_seq"], receipt["read_seq"]) == (1, 1)  # clamped to the log's end
+    await bob_socket.send({"type": "read", "conversation": conversation, "up_to": 1})
+    await bob_socket.send({"type": "ping"})
+    await bob_socket.expect("pong")
+    assert not [f for f in await alice_socket.drain() if f["type"] == "receipts"]
+
+
+async def test_receipts_for_a_conversation_of_someone_else_are_not_found(alice, bob, carol, user_socket) -> None:
+    theirs = await direct_between(bob, carol)
+    socket = await user_socket(alice)
+    for frame_type in ("received", "read"):
+        await socket.send({"type": frame_type, "conversation": theirs, "up_to": 1, "ref": frame_type})
+        assert (await socket.expect("error", ref=frame_type))["code"] == "not_found"
+
+
+async def test_sync_answers_with_the_other_members_receipts(alice, bob, user_socket) -> None:
+    conversation = await direct_between(alice, bob)
+    alice_socket, bob_socket = await user_socket(alice), await user_socket(bob)
+    for i in range(3):
+        await send(alice_socket, conversation, f"m{i}", f"c{i}")
+    await bob_socket.send({"type": "read", "conversation": conversation, "up_to": 2})
+    await expect_receipt(alice_socket, conversation, "bob")
+    await alice_socket.send({"type": "sync", "conversation": conversation, "after": 1, "limit": 1, "ref": "s"})
+    page = await alice_socket.expect("sync", ref="s")
+    assert [e["seq"] for e in page["events"]] == [2] and page["has_more"] and page["last_seq"] == 3
+    assert page["receipts"] == [{"user": "bob", "delivered_seq": 2, "read_seq": 2, "joined_seq": 0}]
+
+
+# --- Groups ------------------------------------------------------------------------------
+
+
+async def test_create_group_answers_with_the_event_and_the_summary_and_tells_the_members(alice, bob, carol, user_socket) -> None:
+    alice_socket, bob_socket, carol_socket = await user_socket(alice), await user_socket(bob), await user_socket(carol)
+    ack = await create_group(alice_socket, "  Trip  ", ["bob", "carol", "bob", "alice"])
+    event, summary = ack["event"], ack["conversation"]
+    assert (event["seq"], event["kind"], event["sender"]) == (1, "created", "alice")
+    assert event["data"] == {"title": "Trip", "members": ["alice", "bob", "carol"]}
+    assert (summary["kind"], summary["title"], summary["role"], summary["member_count"]) == ("group", "Trip", "owner", 3)
+    for socket in (bob_socket, carol_socket):
+        notice = (await socket.expect("conversation"))["conversation"]
+        assert (notice["id"], notice["role"], notice["joined_seq"]) == (summary["id"], "member", 1)
+    message = await send(carol_socket, summary["id"], "hi all", "m1")
+    for socket in (alice_socket, bob_socket):
+        await expect_event(socket, message["id"])
+
+
+async def test_a_repeated_create_group_is_the_same_group(alice, bob, user_socket) -> None:
+    socket = await user_socket(alice)
+    first = await create_group(socket, "Trip", ["bob"], "same")
+    await socket.send({"type": "create_group", "title": "Trip", "members": ["bob"], "client_id": "same"})
+    again = await socket.expect("ack", client_id="same")
+    assert again["event"] == first["event"] and again["conversation"]["id"] == first["conversation"]["id"]
+    await socket.send({"type": "ping"})
+    await socket.expect("pong")
+    assert not [f for f in await socket.drain() if f["type"] == "conversation"]  # announced once
+    assert await database_sync_to_async(Conversation.objects.filter(kind="group").count)() == 1
+
+
+async def test_a_group_with_an_unknown_member_is_not_stored(alice, bob, user_socket) -> None:
+    socket = await user_socket(alice)
+    await socket.send({"type": "create_group", "title": "Trip", "members": ["bob", "nobody"], "client_id": "g", "ref": 5})
+    error = await socket.expect("error")
+    assert (error["code"], error["client_id"], error["ref"]) == ("not_found", "g", 5) and "nobody" in error["detail"]
+    await socket.send({"type": "create_group", "title": "Solo", "members": ["alice"], "client_id": "g2"})
+    assert (await socket.expect("error", client_id="g2"))["code"] == "invalid_frame"
+    assert await database_sync_to_async(Conversation.objects.count)() == 0
+
+
+@override_settings(MESSAGING_MAX_GROUP_MEMBERS=3)
+async def test_a_group_beyond_the_member_limit_is_too_many_members(alice, bob, carol, make_user, user_socket) -> None:
+    await database_sync_to_async(make_user)("dave")
+    await database_sync_to_async(make_user)("erin")
+    socket = await user_socket(alice)
+    await socket.send({"type": "create_group", "title": "Big", "members": ["bob", "carol", "dave"], "client_id": "g"})
+    error = await socket.expect("error")
+    assert (error["code"], error["limit"], error["client_id"]) == ("too_many_members", 3, "g")
+    assert await database_sync_to_async(Conversation.objects.count)() == 0
+    group = (await create_group(socket, "Ok", ["bob", "carol"], "g2"))["conversation"]["id"]
+    answer = await change(socket, {"type": "add_members", "conversation": group, "users": ["dave"], "client_id": "a"})
+    assert (answer["code"], answer["limit"]) == ("too_many_members", 3)
+
+
+async def test_only_the_owner_and_admins_add_members_and_a_new_member_sees_from_their_join(alice, bob, carol, user_socket) -> None:
+    alice_socket, bob_socket, carol_socket = await user_socket(alice), await user_socket(bob), await user_socket(carol)
+    group = (await create_group(alice_socket, "Trip", ["bob"]))["conversation"]["id"]
+    await send(alice_socket, group, "before carol", "m1")
+    answer = await change(bob_socket, {"type": "add_members", "conversation": group, "users": ["carol"], "client_id": "b-add"})
+    assert answer["code"] == "forbidden"
+    answer = await change(alice_socket, {"type": "add_members", "conversation": group, "users": ["carol", "bob"], "client_id": "add"})
+    assert (answer["event"]["kind"], answer["event"]["data"]) == ("members_added", {"users": ["carol"]})
+    notice = (await carol_socket.expect("conversation"))["conversation"]
+    assert notice["joined_seq"] == answer["event"]["seq"] == 3
+    await carol_socket.send({"type": "sync", "conversation": group, "after": 0})
+    assert [e["seq"] for e in (await carol_socket.expect("sync"))["events"]] == [3]
+    await carol_socket.send({"type": "history", "conversation": group, "before": None})
+    assert [e["seq"] for e in (await carol_socket.expect("history"))["events"]] == [3]
+    answer = await change(alice_socket, {"type": "add_members", "conversation": group, "users": ["carol"], "client_id": "again"})
+    assert answer["code"] == "invalid_frame"  # nobody left to add
+
+
+async def test_a_removed_member_gets_their_removal_and_nothing_after(alice, bob, carol, user_socket) -> None:
+    alice_socket, bob_socket = await user_socket(alice), await user_socket(bob)
+    group = (await create_group(alice_socket, "Trip", ["bob", "carol"]))["conversation"]["id"]
+    await bob_socket.expect("conversation")
+    answer = await change(alice_socket, {"type": "remove_member", "conversation": group, "user": "bob", "client_id": "rm"})
+    removal = answer["event"]
+    assert (removal["kind"], removal["data"]) == ("member_removed", {"user": "bob"})
+    await expect_event(bob_socket, removal["id"])
+    after = await send(alice_socket, group, "bob is gone", "m1")
+    await bob_socket.send({"type": "ping"})
+    await bob_socket.expect("pong")
+    assert not [f for f in await bob_socket.drain(timeout=0.3) if f["type"] == "event" and f["event"]["id"] == after["id"]]
+    # Bob keeps what he saw, and may do nothing more there.
+    await bob_socket.send({"type": "sync", "conversation": group, "after": 0})
+    assert [e["seq"] for e in (await bob_socket.expect("sync"))["events"]] == [1, 2]
+    await bob_socket.send({"type": "message", "conversation": group, "content": "let me in", "client_id": "b1"})
+    assert (await bob_socket.expect("error", client_id="b1"))["code"] == "forbidden"
+
+
+async def test_who_may_remove_whom(alice, bob, carol, make_user, user_socket) -> None:
+    await database_sync_to_async(make_user)("dave")
+    alice_socket, bob_socket = await user_socket(alice), await user_socket(bob)
+    group = (await create_group(alice_socket, "Trip", ["bob", "carol", "dave"]))["conversation"]["id"]
+    answer = await change(bob_socket, {"type": "remove_member", "conversation": group, "user": "carol", "client_id": "x1"})
+    assert answer["code"] == "forbidden"  # a plain member removes no one
+    answer = await change(bob_socket, {"type": "set_role", "conversation": group, "user": "carol", "role": "admin", "client_id": "x2"})
+    assert answer["code"] == "forbidden"  # only the owner sets roles
+    for user in ("bob", "carol"):
+        answer = await change(alice_socket, {"type": "set_role", "conversation": group, "user": user, "role": "admin", "client_id": f"r-{user}"})
+        assert answer["event"]["kind"] == "role_changed" and answer["event"]["data"] == {"user": user, "role": "admin"}
+    answer = await change(bob_socket, {"type": "remove_member", "conversation": group, "user": "carol", "client_id": "x3"})
+    assert answer["code"] == "forbidden"  # an admin removes members, not admins
+    answer = await change(bob_socket, {"type": "remove_member", "conversation": group, "user": "alice", "client_id": "x4"})
+    assert answer["code"] == "forbidden"  # nor the owner
+    answer = await change(bob_socket, {"type": "remove_member", "conversation": group, "user": "dave", "client_id": "x5"})
+    assert answer["event"]["kind"] == "member_removed"
+    answer = await change(alice_socket, {"type": "remove_member", "conversation": group, "user": "alice", "client_id": "x6"})
+    assert answer["code"] == "invalid_frame"  # leaving is leave
+
+
+async def test_an_owner_who_leaves_hands_the_group_to_the_oldest_admin(alice, bob, carol, user_socket) -> None:
+    alice_socket, carol_socket = await user_socket(alice), await user_socket(carol)
+    group = (await create_group(alice_socket, "Trip", ["bob", "carol"]))["conversation"]["id"]
+    await change(alice_socket, {"type": "set_role", "conversation": group, "user": "carol", "role": "admin", "client_id": "r"})
+    answer = await change(alice_socket, {"type": "leave", "conversation": group, "client_id": "bye"})
+    assert (answer["event"]["kind"], answer["event"]["data"]) == ("member_left", {"new_owner": "carol"})
+    await carol_socket.send({"type": "members", "conversation": group, "ref": "m"})
+    members = (await carol_socket.expect("members", ref="m"))["members"]
+    assert {m["username"]: m["role"] for m in members} == {"bob": "member", "carol": "owner"}
+    answer = await change(carol_socket, {"type": "leave", "conversation": group, "client_id": "bye2"})
+    assert answer["event"]["data"] == {"new_owner": "bob"}  # no admin left: the oldest member
+
+
+async def test_any_member_renames_and_direct_conversations_have_no_members_to_change(alice, bob, carol, user_socket) -> None:
+    alice_socket, bob_socket = await user_socket(alice), await user_socket(bob)
+    group = (await create_group(alice_socket, "Trip", ["bob"]))["conversation"]["id"]
+    answer = await change(bob_socket, {"type": "rename", "conversation": group, "title": " Trip 2026 ", "client_id": "n"})
+    assert (answer["event"]["kind"], answer["event"]["data"]) == ("renamed", {"title": "Trip 2026"})
+    await expect_event(alice_socket, answer["event"]["id"])
+    direct = await direct_between(alice, bob)
+    for i, frame in enumerate(
+        [
+            {"type": "add_members", "users": ["carol"]},
+            {"type": "remove_member", "user": "bob"},
+            {"type": "leave"},
+            {"type": "rename", "title": "x"},
+            {"type": "set_role", "user": "bob", "role": "admin"},
+        ]
+    ):
+        answer = await change(alice_socket, {**frame, "conversation": direct, "client_id": f"d{i}"})
+        assert answer["code"] == "forbidden", (frame, answer)
+
+
+# --- Reading and catching up -----------------------------------------------------------------
+
+
+async def test_history_is_the_timeline_newest_first_with_membership_events(alice, bob, carol, user_socket) -> None:
+    socket = await user_socket(alice)
+    group = (await create_group(socket, "Trip", ["bob"]))["conversation"]["id"]
+    await send(socket, group, "one", "m1")
+    await change(socket, {"type": "add_members", "conversation": group, "users": ["carol"], "client_id": "add"})
+    await change(socket, {"type": "rename", "conversation": group, "title": "T", "client_id": "ren"})
+    await socket.send({"type": "history", "conversation": group, "before": None, "limit": 3, "ref": 1})
+    page = await socket.expect("history", ref=1)
+    assert [e["kind"] for e in page["events"]] == ["renamed", "members_added", "message"] and page["has_more"]
+    await socket.send({"type": "history", "conversation": group, "before": 2, "ref": 2})
+    page = await socket.expect("history", ref=2)
+    assert [e["kind"] for e in page["events"]] == ["created"] and not page["has_more"]
+
+
+async def test_resume_catches_up_every_named_conversation_and_leaves_out_strangers(alice, bob, carol, user_socket) -> None:
+    with_bob, theirs = await direct_between(alice, bob), await direct_between(bob, carol)
+    alice_socket, bob_socket = await user_socket(alice), await user_socket(bob)
+    for i in range(3):
+        await send(bob_socket, with_bob, f"m{i}", f"c{i}")
+    await alice_socket.send({"type": "resume", "cursors": {str(with_bob): 1, str(theirs): 0, "999999": 0}, "ref": "r"})
+    [entry] = (await alice_socket.expect("resume", ref="r"))["conversations"]
+    assert entry["id"] == with_bob and entry["unread"] == 3 and entry["peer"]["username"] == "bob"
+    assert [e["seq"] for e in entry["events"]] == [2, 3] and not entry["has_more"]
+    assert entry["receipts"] == [{"user": "bob", "delivered_seq": 0, "read_seq": 0, "joined_seq": 0}]
+
+
+async def test_the_inbox_pages_most_recent_first(alice, bob, carol, user_socket) -> None:
+    with_bob, with_carol = await direct_between(alice, bob), await direct_between(alice, carol)
+    socket = await user_socket(alice)
+    await send(socket, with_bob, "older", "c1")
+    await send(socket, with_carol, "newer", "c2")
+    await socket.send({"type": "conversations", "limit": 1, "ref": 1})
+    page = await socket.expect("conversations", ref=1)
+    assert [c["id"] for c in page["conversations"]] == [with_carol] and page["has_more"]
+    await socket.send({"type": "conversations", "limit": 1, "before": page["next"], "ref": 2})
+    page = await socket.expect("conversations", ref=2)
+    assert [c["id"] for c in page["conversations"]] == [with_bob] and not page["has_more"] and page["next"] is None
+    assert page["conversations"][0]["last_message"]["content"] == "older"
+    await socket.send({"type": "conversations", "before": "not a cursor", "ref": 3})
+    assert (await socket.expect("error", ref=3))["code"] == "not_found"
+
+
+async def test_members_lists_roles_cursors_and_presence(alice, bob, carol, user_socket) -> None:
+    socket = await user_socket(alice)
+    await user_socket(bob)
+    group = (await create_group(socket, "Trip", ["bob", "carol"]))["conversation"]["id"]
+    await socket.send({"type": "members", "conversation": group})
+    members = {m["username"]: m for m in (await socket.expect("members"))["members"]}
+    assert set(members) == {"alice", "bob", "carol"}
+    assert members["alice"]["role"] == "owner" and members["bob"]["online"] and not members["carol"]["online"]
+    assert all(m["joined_seq"] == m["delivered_seq"] == m["read_seq"] == 1 for m in members.values())
+
+
+# --- Live state -----------------------------------------------------------------------------
+
+
+async def test_typing_reaches_the_other_members_only_with_the_conversation(alice, bob, carol, user_socket) -> None:
+    alice_socket, bob_socket, carol_socket = await user_socket(alice), await user_socket(bob), await user_socket(carol)
+    group = (await create_group(alice_socket, "Trip", ["bob", "carol"]))["conversation"]["id"]
+    await bob_socket.expect("conversation")
+    await carol_socket.expect("conversation")
+    await bob_socket.send({"type": "typing", "conversation": group, "is_typing": True})
+    for socket in (alice_socket, carol_socket):
+        assert await socket.expect("typing") == {"type": "typing", "user": "bob", "is_typing": True, "conversation": group}
+    assert not [f for f in await bob_socket.drain() if f["type"] == "typing"]
+
+
+async def test_a_viewed_conversation_makes_no_notification_and_a_muted_one_neither(alice, bob, user_socket) -> None:
+    conversation = await direct_between(alice, bob)
+    alice_socket, bob_socket = await user_socket(alice), await user_socket(bob)
+    bob_other_tab = await user_socket(bob)
+    await bob_socket.send({"type": "view", "conversation": conversation})
+    await bob_socket.send({"type": "ping"})
+    await bob_socket.expect("pong")
+    await send(alice_socket, conversation, "you see this", "c1")
+    await bob_socket.send({"type": "view", "conversation": None})
+    await bob_socket.send({"type": "mute", "conversation": conversation, "until": "forever", "ref": "m"})
+    muted = await bob_socket.expect("muted", ref="m")
+    assert muted["conversation"] == conversation and muted["muted_until"].startswith("9999-12-31")
+    told = await bob_other_tab.expect("muted")
+    assert told["conversation"] == conversation and "ref" not in told
+    await send(alice_socket, conversation, "muted", "c2")
+    await bob_socket.send({"type": "mute", "conversation": conversation, "until": None})
+    assert (await bob_socket.expect("muted"))["muted_until"] is None
+    await send(alice_socket, conversation, "notified", "c3")
+
+    def bodies() -> list[str]:
+        from messaging.actions.messages import _notifying  # noqa: F401 - the tasks run on this loop
+
+        return list(Notification.objects.filter(user=bob).values_list("body", flat=True))
+
+    from messaging.actions.messages import settle_notifications
+
+    await settle_notifications()
+    assert await database_sync_to_async(bodies)() == ["notified"]
+
+
+async def test_a_left_members_window_stays_what_they_saw(alice, bob, user_socket) -> None:
+    alice_socket, bob_socket = await user_socket(alice), await user_socket(bob)
+    group = (await create_group(alice_socket, "Trip", ["bob"]))["conversation"]["id"]
+    await change(bob_socket, {"type": "leave", "conversation": group, "client_id": "bye"})
+    await send(alice_socket, group, "after bob", "m1")
+    row = await database_sync_to_async(Participant.objects.get)(conversation_id=group, user=bob)
+    assert (row.joined_seq, row.left_seq) == (1, 2)
+    await bob_socket.send({"type": "typing", "conversation": group, "is_typing": True, "ref": "t"})
+    assert (await bob_socket.expect("error", ref="t"))["code"] == "forbidden"
+    await bob_socket.send({"type": "read", "conversation": group, "up_to": 99})
+    receipt = await expect_receipt(alice_socket, group, "bob")
+    assert (receipt["delivered_seq"], receipt["read_seq"]) == (2, 2)  # clamped to his leave
+    row = await database_sync_to_async(Participant.objects.get)(conversation_id=group, user=bob)
+    assert row.read_seq == 2
