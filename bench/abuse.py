@@ -43,6 +43,12 @@ from .wsclient import ChatClient
 SLOW_READER_RCVBUF = 8192
 #: messages a slow reader's sender keeps unacknowledged
 PUSH_WINDOW = 20
+#: a Django shell one-liner: the unread bytes of each socket the server closed for not reading, from its MessagingError rows
+HELD_AT_CLOSE_QUERY = (
+    "import json, re; from messaging.models import MessagingError; print(json.dumps(sorted(int(m.group(1))"
+    " for e in MessagingError.objects.filter(category='connection_error') if e.context.get('code') == 'not_reading'"
+    " for m in [re.search(r'left (\\d+) bytes unread', e.message)] if m)))"
+)
 #: code points of a slow-reader message: 14 000 emoji, 56 000 bytes of UTF-8 (the server allows it in this run)
 SLOW_MESSAGE_LENGTH = 14_000
 
@@ -251,5 +257,6 @@ def format_abuse(result: dict[str, Any]) -> str:
             f"  server RSS {slow['server_rss_before_kb']} kB before, {slow['server_peak_rss_kb']} kB at the peak:"
             f" per-socket memory bound {slow['peak_growth_per_reader_kb']} kB per reader",
             f"  sockets ended: {slow['closes']} (4408: closed for not reading; None: dropped without a close frame)",
+            f"  held for each reader when the server closed it (its own count, bytes): {slow.get('held_at_close_bytes')}",
         ]
     return "\n".join(lines)

@@ -222,6 +222,9 @@ class Command(BaseCommand):
             result["slow_readers"] = await abuse.measure_slow_readers(
                 server.base_url, server.pid, pairs[honest + 1 :], options["slow_messages"]
             )
+            # What the server held for each reader when it closed it, as it recorded it.
+            recorded = await asyncio.to_thread(server.manage, "shell", "-c", abuse.HELD_AT_CLOSE_QUERY)
+            result["slow_readers"]["held_at_close_bytes"] = json.loads(recorded.strip().splitlines()[-1])
         result["loadavg"] = " ".join(f"{v:.2f}" for v in os.getloadavg())
         return result
 
