@@ -172,6 +172,19 @@ test("rate_limited keeps the message pending and resends it, same client_id, onc
   assert.deepEqual(socket.ofType("message").map((f) => f.client_id), [entry.client_id]);
 });
 
+test("rate_limited with a long wait or none marks the message failed, for the user to retry or delete", async () => {
+  const { state, socket, clock } = await withInbox([summary(1)]);
+  const long = state.sendMessage({ conversation: 1 }, "much too fast");
+  const unsaid = state.sendMessage({ conversation: 1 }, "too fast, no wait given");
+  socket.clear();
+  state.handle({ type: "error", code: "rate_limited", detail: "slow", client_id: long.client_id, retry_after: 20 });
+  state.handle({ type: "error", code: "rate_limited", detail: "slow", client_id: unsaid.client_id });
+  assert.equal(state.outbox.get(long.client_id).state, "failed");
+  assert.equal(state.outbox.get(unsaid.client_id).state, "failed");
+  clock.advance(30000);
+  assert.equal(socket.ofType("message").length, 0);
+});
+
 test("an outbox burst over the rate is delivered whole: the refused ones follow retry_after, none fails", async () => {
   const { state, socket, clock } = await withInbox([summary(1)]);
   const entries = Array.from({ length: 100 }, (_, i) => state.sendMessage({ conversation: 1 }, `m${i}`));

@@ -20,6 +20,7 @@ export const MEMBERSHIP_KINDS = new Set(["created", "members_added", "member_rem
 const PAGE_MAX = 100; // the server's most per sync/history/conversations page
 const RESUME_MAX = 200; // the server's most conversations per resume
 const SYNC_RETRY_MS = 1000; // doubled per error in a row, up to 30 s
+const AUTO_RETRY_MAX_SECONDS = 10; // a rate_limited message waiting longer than this is shown failed (Retry, Delete)
 
 /** One conversation as this tab knows it. The summary fields are the contract's ``C``. */
 export class Conversation {
@@ -517,13 +518,17 @@ export class ChatState {
 
   /**
    * ``rate_limited`` for a message of the outbox: the server kept the socket
-   * open and said when to come back (``retry_after`` seconds). The entry stays
-   * pending and is sent again then, with its client_id: never marked failed.
+   * open and said when to come back (``retry_after`` seconds). Within
+   * AUTO_RETRY_MAX_SECONDS (an outbox burst after a reconnect) the entry stays
+   * pending and is sent again then, with its client_id; a longer wait, or
+   * none given, is the user's to decide: the entry fails ("sending too fast",
+   * with Retry and Delete).
    */
   retryLater(frame) {
     const entry = frame.client_id ? this.outbox.get(frame.client_id) : null;
     if (!entry || entry.state !== "pending") return false;
-    const seconds = Number.isFinite(frame.retry_after) && frame.retry_after > 0 ? frame.retry_after : 1;
+    const seconds = frame.retry_after;
+    if (!(Number.isFinite(seconds) && seconds > 0 && seconds <= AUTO_RETRY_MAX_SECONDS)) return false;
     const clientId = entry.client_id;
     this.clock.clearTimeout(this.retryTimers.get(clientId));
     this.retryTimers.set(clientId, this.clock.setTimeout(() => {
