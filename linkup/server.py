@@ -16,6 +16,11 @@ daphne reads the whole body, which Twisted has spooled to a temporary file,
 into the application's queue at once, so a 20 MB upload sat whole in memory
 (ten at once, ten times that): :class:`BodyFromFile` hands it to the
 application a piece at a time instead (docs/benchmark.md, "Uploads").
+It also tells each WebSocket consumer how much of what it sent is still in
+this process (``scope["extensions"]["linkup.transport"]``, a
+:class:`TransportProbe`): Twisted buffers every frame a consumer sends,
+without bound, until the client reads it, and LinkUp bounds that per socket
+(``messaging/realtime/backpressure.py``).
 
 Serve with ``python -m linkup.server <daphne's arguments>`` (the same
 arguments as ``daphne``); ``manage.py runserver`` uses it too
@@ -78,6 +83,42 @@ class BodyFromFile(asyncio.Queue):
         if not more:
             self.left = None  # the body is out: what follows is the queue's (http.disconnect)
         return {"type": "http.request", "body": piece, "more_body": more}
+#: how far down a chain of wrapping transports (TLS over TCP) buffers are looked for
+MAX_TRANSPORT_DEPTH = 3
+
+
+class TransportProbe:
+    """A WebSocket connection's outgoing buffer, as the consumer may see it (and nothing more)."""
+
+    __slots__ = ("_protocol",)
+
+    def __init__(self, protocol: Any) -> None:
+        self._protocol = protocol
+
+    def pending_bytes(self) -> int:
+        """Bytes written to the connection and not yet taken by the kernel.
+
+        Twisted's ``FileDescriptor`` keeps them in ``dataBuffer`` (from
+        ``offset`` on) and ``_tempDataBuffer`` (``_tempDataLen`` bytes); a TLS
+        transport keeps its own plaintext buffer in front of the TCP one.
+        """
+        pending = 0
+        transport = getattr(self._protocol, "transport", None)
+        for _ in range(MAX_TRANSPORT_DEPTH):
+            if transport is None:
+                break
+            data = getattr(transport, "dataBuffer", None)
+            if data is not None:
+                pending += len(data) - getattr(transport, "offset", 0) + getattr(transport, "_tempDataLen", 0)
+            pending += sum(len(chunk) for chunk in getattr(transport, "_appSendBuffer", ()))
+            transport = getattr(transport, "transport", None)
+        return pending
+
+    def abort(self) -> None:
+        """Drop the connection now; Twisted discards what it had buffered."""
+        transport = getattr(self._protocol, "transport", None)
+        if transport is not None:
+            transport.abortConnection()
 
 
 class LinkUpServer(Server):
@@ -93,7 +134,9 @@ class LinkUpServer(Server):
         super().protocol_connected(protocol)
 
     def create_application(self, protocol: Any, scope: dict[str, Any]) -> Any:
-        """daphne's own, with :class:`BodyFromFile` as an HTTP request's queue."""
+        """daphne's own, with the transport probe on a WebSocket's scope and :class:`BodyFromFile` as an HTTP request's queue."""
+        if isinstance(protocol, WebSocketServerProtocol):
+            scope.setdefault("extensions", {})["linkup.transport"] = TransportProbe(protocol)
         content = getattr(protocol, "content", None)
         if scope.get("type") != "http" or content is None:
             return super().create_application(protocol, scope)

@@ -333,6 +333,13 @@ globals().update(
             "MESSAGING_UPLOAD_ORPHAN_HOURS": float,
             "MESSAGING_ATTACHMENT_ACCEL_PREFIX": str,
             "MESSAGING_ATTACHMENT_URL_SECONDS": int,
+            "MESSAGING_REPEAT_RATE_LIMIT": str,
+            "MESSAGING_MAX_IN_FLIGHT": int,
+            "MESSAGING_PING_RATE_LIMIT": str,
+            "MESSAGING_REPORT_RATE_LIMIT": str,
+            "MESSAGING_FETCH_RATE_LIMIT": str,
+            "MESSAGING_MAX_UNSENT_BYTES": int,
+            "MESSAGING_PAGE_BYTES": int,
         }
     )
 )

@@ -46,6 +46,7 @@ class AsyncSafeMessageHandler:
     clear_conversation = _wrap(message_actions.clear_conversation)
     edit_history = _wrap(message_actions.edit_history)
     around_page = _wrap(reading.around_page)
+    repeat_of_message = _wrap(events.repeat_of_message)
     # receipts
     move_cursors = _wrap(receipts.move_cursors)
     apply_receipts = _wrap(receipts.apply_receipts)

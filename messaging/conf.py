@@ -87,6 +87,33 @@ DEFAULT_DELETE_WINDOW = "24h"
 # each emoji lists at most REACTION_NAMES_SHOWN names, so a page of 100
 # messages stays far below daphne's 1 MiB frame whatever the group's size.
 DEFAULT_MAX_REACTIONS = 20
+# --- Abuse and backpressure (docs/hardening.md) ---
+# A resend with a client_id already stored (an outbox after a reconnect) is
+# answered with its ack and costs no message token while the user sends fewer
+# than this many repeats; beyond it a repeat costs a token like a new message,
+# so a repeat storm is rate limited too.
+DEFAULT_REPEAT_RATE_LIMIT = "60/60s"
+# Messages one socket may have queued for the database and not yet answered.
+# At or above the message bucket's burst, so an honest outbox burst is limited
+# by the rate alone; it bounds what one socket queues when the rate is raised.
+DEFAULT_MAX_IN_FLIGHT = 64
+# Per-socket allowances for frames that cost the server work but store no
+# event: pings; reports (received, read, view, mute, mark_read,
+# mark_all_read); fetches (sync, history, resume, conversations, members,
+# list). Far above what the browser app sends (a ping every 25 s, a report
+# per conversation per quarter second, a fetch per page), far below a flood.
+DEFAULT_PING_RATE_LIMIT = "30/10s"
+DEFAULT_REPORT_RATE_LIMIT = "300/10s"
+DEFAULT_FETCH_RATE_LIMIT = "120/10s"
+# Bytes the server may hold for one socket that the client has not read yet
+# (Twisted's write buffer under daphne). A client that falls further behind
+# is closed with CLOSE_NOT_READING and resumes with sync; one frame more than
+# this is the most the server ever holds for it.
+DEFAULT_MAX_UNSENT_BYTES = 1024 * 1024
+# A page (sync, history, resume, conversations, members, notifications) stops
+# adding items past this many bytes of JSON, with has_more set: well under
+# autobahn's 1 MiB frame limit, and at least two of the largest items.
+DEFAULT_PAGE_BYTES = 256 * 1024
 # Anyone who reaches the site may create an account. The project turns this
 # off by default on a deployment (linkup/settings.py).
 DEFAULT_SIGNUP_ENABLED = True
@@ -155,12 +182,22 @@ DEFAULTS: dict[str, object] = {
     "MESSAGING_UPLOAD_ORPHAN_HOURS": DEFAULT_UPLOAD_ORPHAN_HOURS,
     "MESSAGING_ATTACHMENT_ACCEL_PREFIX": DEFAULT_ATTACHMENT_ACCEL_PREFIX,
     "MESSAGING_ATTACHMENT_URL_SECONDS": DEFAULT_ATTACHMENT_URL_SECONDS,
+    "MESSAGING_REPEAT_RATE_LIMIT": DEFAULT_REPEAT_RATE_LIMIT,
+    "MESSAGING_MAX_IN_FLIGHT": DEFAULT_MAX_IN_FLIGHT,
+    "MESSAGING_PING_RATE_LIMIT": DEFAULT_PING_RATE_LIMIT,
+    "MESSAGING_REPORT_RATE_LIMIT": DEFAULT_REPORT_RATE_LIMIT,
+    "MESSAGING_FETCH_RATE_LIMIT": DEFAULT_FETCH_RATE_LIMIT,
+    "MESSAGING_MAX_UNSENT_BYTES": DEFAULT_MAX_UNSENT_BYTES,
+    "MESSAGING_PAGE_BYTES": DEFAULT_PAGE_BYTES,
 }
 
 # WebSocket close codes of our own (4000-4999 are for applications).
 CLOSE_PROTOCOL_ABUSE = 4400
 CLOSE_SIGNED_OUT = 4401
 CLOSE_TOO_MANY_SOCKETS = 4429
+# The client did not read what was sent to it (MESSAGING_MAX_UNSENT_BYTES):
+# reconnect and resume.
+CLOSE_NOT_READING = 4408
 # daphne drops frames over 1 MiB before the application sees them.
 DAPHNE_MAX_MESSAGE_BYTES = 1024 * 1024
 
@@ -230,6 +267,13 @@ class Limits:
     max_group_members: int
     max_title_length: int
     session_recheck: float
+    repeat_rate: Rate | None = None
+    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
+    ping_rate: Rate | None = None
+    report_rate: Rate | None = None
+    fetch_rate: Rate | None = None
+    max_unsent_bytes: int = DEFAULT_MAX_UNSENT_BYTES
+    page_bytes: int = DEFAULT_PAGE_BYTES
     #: events in one page of sync (and resume, per conversation)
     page: int = 100
 
@@ -241,6 +285,7 @@ class Limits:
             "page": self.page,
             "max_group_members": self.max_group_members,
             "max_title_length": self.max_title_length,
+            "page_bytes": self.page_bytes,
         }
 
 
@@ -258,6 +303,18 @@ def limits() -> Limits:
     session_recheck = float(setting("MESSAGING_SESSION_RECHECK_SECONDS"))
     if session_recheck <= 0:
         raise ImproperlyConfigured("MESSAGING_SESSION_RECHECK_SECONDS must be a positive number of seconds.")
+    page_bytes = int(setting("MESSAGING_PAGE_BYTES"))
+    if not 2 * max_frame_bytes <= page_bytes <= DAPHNE_MAX_MESSAGE_BYTES // 2:
+        raise ImproperlyConfigured(
+            "MESSAGING_PAGE_BYTES must hold two of the largest items (2 x MESSAGING_MAX_FRAME_BYTES: an item is "
+            "never larger than the frame that made it) and stay within half of the 1 MiB frame limit."
+        )
+    max_in_flight = int(setting("MESSAGING_MAX_IN_FLIGHT"))
+    max_unsent_bytes = int(setting("MESSAGING_MAX_UNSENT_BYTES"))
+    if max_in_flight < 1 or max_unsent_bytes < DAPHNE_MAX_MESSAGE_BYTES // 16:
+        raise ImproperlyConfigured(
+            "MESSAGING_MAX_IN_FLIGHT must be at least 1 and MESSAGING_MAX_UNSENT_BYTES at least 64 KiB."
+        )
     return Limits(
         max_length=int(setting("MESSAGING_MAX_LENGTH")),
         max_frame_bytes=max_frame_bytes,
@@ -271,6 +328,13 @@ def limits() -> Limits:
         max_group_members=int(setting("MESSAGING_MAX_GROUP_MEMBERS")),
         max_title_length=int(setting("MESSAGING_MAX_TITLE_LENGTH")),
         session_recheck=session_recheck,
+        repeat_rate=parse_rate(setting("MESSAGING_REPEAT_RATE_LIMIT")),
+        max_in_flight=max_in_flight,
+        ping_rate=parse_rate(setting("MESSAGING_PING_RATE_LIMIT")),
+        report_rate=parse_rate(setting("MESSAGING_REPORT_RATE_LIMIT")),
+        fetch_rate=parse_rate(setting("MESSAGING_FETCH_RATE_LIMIT")),
+        max_unsent_bytes=max_unsent_bytes,
+        page_bytes=page_bytes,
     )
 
 

@@ -21,7 +21,7 @@ import time
 from typing import Any
 
 from . import conf
-from .actions import membership, message_changes, messages, receipts
+from .actions import membership, message_changes, messages, pages, receipts
 from .async_handlers import AsyncSafeMessageHandler as db
 from .connection_validator import (
     CHAT_FRAMES,
@@ -55,17 +55,18 @@ from .connection_validator import (
     TypingFrame,
     ViewFrame,
 )
-from .exceptions import Forbidden, NotFound, RateLimited
-from .guards.rate_limit import LocalBucket, TokenBucket
+from .exceptions import Forbidden, NotFound
 from .logging_utils import category_for_exception, messaging_logger
 from .models import Connection, EventKind
 from .notification_service import push_unread_count
 from .ops import metrics
 from .pubsub import conversation_group, notifications_group, publish_muted, publish_typing
+from .realtime.allowances import MessageGate
+from .realtime.backpressure import DeliveryGate
 from .realtime.base import MessagingConsumer
 from .realtime.presence import tracker
 from .realtime.typing import TypingIndicators
-from .realtime.writer import message_writer, receipt_writer
+from .realtime.writer import Dropped, message_writer, receipt_writer
 from .serializers import (
     Cursors,
     ack_frame,
@@ -93,7 +94,8 @@ from .serializers import (
     unread_count_frame,
     without_quote,
 )
-from .store.conversations import Window, decode_cursor
+from .store.conversations import Window, decode_cursor, encode_cursor
+from .store.errors import Unavailable
 from .store.events import NewMessage, Outcome
 from .store.receipts import CursorMark
 
@@ -118,12 +120,13 @@ class ChatConsumer(MessagingConsumer):
         self.viewing: int | None = None
         # Messages sent on this socket whose commit is pending, in order, and
         # the task that finishes them (acks, pushes) in that order.
-        self.in_flight: collections.deque[tuple[MessageFrame, asyncio.Future[Outcome], dict[str, Any] | None]] = (
+        # The last field: whether the message took a token (a repeat served
+        # over the rate did not, see queue_message).
+        self.in_flight: collections.deque[tuple[MessageFrame, asyncio.Future[Outcome], dict[str, Any] | None, bool]] = (
             collections.deque()
         )
         self.finisher: asyncio.Task[None] | None = None
-        self.bucket = TokenBucket("messages", self.limits.rate)
-        self.typing_allowance = LocalBucket(self.limits.typing_rate)
+        self._gate: MessageGate | None = None
         self.typing = TypingIndicators(self.limits.typing_expiry, self.announce_typing)
         # Receipts reported and not yet stored, per conversation: (delivered, read).
         self.pending_receipts: dict[int, tuple[int, int]] = {}
@@ -156,7 +159,59 @@ class ChatConsumer(MessagingConsumer):
         )
         return session.change, session
 
+    # --- Abuse and backpressure (messaging/realtime/allowances.py, backpressure.py) -----
+
+    @property
+    def gate(self) -> MessageGate:
+        """The socket's in-flight cap and the user's token, checked before the shared write queue."""
+        if self._gate is None:
+            self._gate = MessageGate(self.limits, self.user.pk)
+        return self._gate
+
+    async def queue_message(self, conversation_id: int, frame: MessageFrame, made: dict[str, Any] | None) -> None:
+        """Admit the message (or raise ``rate_limited``), then queue it for the next group commit."""
+        refusal = await self.gate.admit_message()
+        item = NewMessage(
+            conversation_id,
+            self.user,
+            frame.content,
+            frame.client_id,
+            reply_to=frame.reply_to,
+            attachments=frame.attachments,
+        )
+        if refusal is None:
+            self.in_flight.append((frame, message_writer.enqueue(item, owner=self.channel_name), made, True))
+        else:
+            # Over the rate, within the repeat allowance: an outbox resent after
+            # a reconnect still gets its acks; a new message gets the refusal.
+            looked_up: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+            try:
+                repeat = await db.repeat_of_message(item)
+            except Exception:
+                self.gate.finished()
+                raise
+            if repeat is None:
+                self.gate.finished()
+                raise refusal
+            looked_up.set_result(repeat)
+            self.in_flight.append((frame, looked_up, made, False))
+        if self.finisher is None or self.finisher.done():
+            self.finisher = asyncio.create_task(self.finish_messages())
+
+    async def send_page(self, build: Any, count: int) -> int:
+        """Send the largest page ``build(k)`` (k <= count) within ``MESSAGING_PAGE_BYTES``; how many items went."""
+        text, sent = pages.fit(build, count, self.limits.page_bytes)
+        await self.send_text(text)
+        return sent
+
+    def drop_queued(self) -> None:
+        if self.channel_name:
+            metrics.WRITES_DROPPED.inc(message_writer.drop(self.channel_name))
+
+    # --- Lifecycle, continued ----------------------------------------------------------
+
     async def leave(self) -> None:
+        self.drop_queued()
         self.set_viewing_locally(None)
         if self.registered:
             await self.typing.stop_all()
@@ -213,22 +268,41 @@ class ChatConsumer(MessagingConsumer):
         rows, has_more, next_cursor = await db.inbox(
             self.user, before=before, limit=frame.limit, expiry=self.limits.presence_expiry
         )
-        await self.send_frame(
-            answer(
+
+        def page(k: int) -> dict[str, Any]:
+            cut = k < len(rows)
+            return answer(
                 {
                     "type": "conversations",
-                    "conversations": [conversation_payload(row) for row in rows],
-                    "has_more": has_more,
-                    "next": next_cursor,
+                    "conversations": [conversation_payload(row) for row in rows[:k]],
+                    "has_more": has_more or cut,
+                    "next": encode_cursor(rows[k - 1].member.activity, rows[k - 1].conversation.pk)
+                    if cut
+                    else next_cursor,
                 },
                 frame.ref,
             )
-        )
+
+        await self.send_page(page, len(rows))
 
     async def on_resume(self, frame: ResumeFrame) -> None:
         resumed = await db.resume(self.user, frame.cursors, self.limits.page, self.limits.presence_expiry)
-        await self.send_frame(
-            answer({"type": "resume", "conversations": [resumed_payload(r) for r in resumed]}, frame.ref)
+
+        def build(entries: list[dict[str, Any]], unanswered: list[int]) -> dict[str, Any]:
+            body: dict[str, Any] = {"type": "resume", "conversations": entries}
+            if unanswered:
+                body["unanswered"] = unanswered
+            return answer(body, frame.ref)
+
+        await self.send_text(
+            pages.fit_resume(
+                resumed,
+                resumed_payload,
+                lambda r: len(r.page.events),
+                build,
+                lambda r: r.summary.conversation.pk,
+                self.limits.page_bytes,
+            )
         )
 
     async def on_sync(self, frame: SyncFrame) -> None:
@@ -236,13 +310,19 @@ class ChatConsumer(MessagingConsumer):
         await self.send_sync(page, frame.ref)
 
     async def send_sync(self, page: Any, ref: Any) -> None:
-        await self.send_frame(
-            answer(
+        events = page.page.events
+        await self.send_page(
+            lambda k: answer(
                 sync_frame(
-                    page.member.conversation_id, page.page.events, page.page.has_more, page.last_seq, page.receipts
+                    page.member.conversation_id,
+                    events[:k],
+                    page.page.has_more or k < len(events),
+                    page.last_seq,
+                    page.receipts,
                 ),
                 ref,
-            )
+            ),
+            len(events),
         )
 
     async def on_history(self, frame: HistoryFrame) -> None:
@@ -253,7 +333,13 @@ class ChatConsumer(MessagingConsumer):
             )
             return
         member, page = await db.history_page(self.user.pk, self.conversation_of(frame), frame.before, frame.limit)
-        await self.send_frame(answer(history_frame(member.conversation_id, page.events, page.has_more), frame.ref))
+        events = page.events
+        await self.send_page(
+            lambda k: answer(
+                history_frame(member.conversation_id, events[:k], page.has_more or k < len(events)), frame.ref
+            ),
+            len(events),
+        )
 
     async def on_members(self, frame: MembersFrame) -> None:
         rows = await db.members(self.user.pk, frame.conversation, self.limits.presence_expiry)
@@ -281,18 +367,7 @@ class ChatConsumer(MessagingConsumer):
         conversation_id, made = frame.conversation, None
         if conversation_id is None:
             conversation_id, made = await self.direct_conversation(frame.to)
-        item = NewMessage(
-            conversation_id,
-            self.user,
-            frame.content,
-            frame.client_id,
-            self.bucket,
-            reply_to=frame.reply_to,
-            attachments=frame.attachments,
-        )
-        self.in_flight.append((frame, message_writer.enqueue(item), made))
-        if self.finisher is None or self.finisher.done():
-            self.finisher = asyncio.create_task(self.finish_messages())
+        await self.queue_message(conversation_id, frame, made)
 
     async def direct_conversation(self, username: str | None) -> tuple[int, dict[str, Any] | None]:
         """The direct conversation with ``username`` (``to``), made with the first message; its summary if just made."""
@@ -305,11 +380,20 @@ class ChatConsumer(MessagingConsumer):
 
     async def finish_messages(self) -> None:
         while self.in_flight:
-            frame, committed, made = self.in_flight.popleft()
+            frame, committed, made, charged = self.in_flight.popleft()
             try:
-                outcome = await committed
+                try:
+                    outcome = await committed
+                except Dropped:
+                    continue  # its socket closed before it was written: nothing to answer
+                finally:
+                    self.gate.finished()
+                if charged and isinstance(outcome, Unavailable):
+                    await self.gate.refund()
                 if isinstance(outcome, Exception):
                     raise outcome
+                if charged and not outcome.created:
+                    await self.gate.repeated()
                 payload = await messages.announce(outcome, origin=self.channel_name)
                 ack = self.ack(payload, outcome)
                 if made is not None:
@@ -360,13 +444,6 @@ class ChatConsumer(MessagingConsumer):
     async def on_typing(self, frame: TypingFrame) -> None:
         conversation_id = self.conversation_of(frame)
         await self.current_member(conversation_id)
-        if not self.typing_allowance.take():
-            raise RateLimited(
-                "too many typing frames; send one every couple of seconds",
-                retry_after=round(self.limits.typing_rate.seconds / self.limits.typing_rate.count, 3)
-                if self.limits.typing_rate
-                else 0,
-            )
         await self.typing.set(conversation_id, frame.is_typing)
 
     async def announce_typing(self, conversation_id: int, is_typing: bool) -> None:
@@ -391,15 +468,25 @@ class ChatConsumer(MessagingConsumer):
     # --- Group changes --------------------------------------------------------------
 
     async def on_create_group(self, frame: CreateGroupFrame) -> None:
+        await self.gate.admit_event()
         change = await db.create_group(
             self.user, frame.title, list(frame.members), frame.client_id, max_members=self.limits.max_group_members
         )
+        if not change.appended.created:
+            await self.gate.repeated()
         payload = await membership.announce(change, origin=self.channel_name)
         summary = await membership.creator_summary(change, self.user)
         await self.send_frame(answer(event_ack_frame(payload, conversation=summary), frame.ref))
 
     async def group_change(self, frame: Any, change_coro: Any) -> None:
+        try:
+            await self.gate.admit_event()
+        except Exception:
+            change_coro.close()  # never awaited: nothing reaches the database
+            raise
         change = await change_coro
+        if not change.appended.created:
+            await self.gate.repeated()
         payload = await membership.announce(change, origin=self.channel_name)
         await self.send_frame(answer(event_ack_frame(payload), frame.ref))
 
@@ -432,37 +519,57 @@ class ChatConsumer(MessagingConsumer):
     # --- Doing things to a message -------------------------------------------------
 
     async def on_edit(self, frame: EditFrame) -> None:
-        change = await db.edit_message(
-            self.user,
-            frame.conversation,
-            frame.seq,
-            frame.content,
-            frame.client_id,
-            window=conf.edit_window(),
-            bucket=self.bucket,
+        await self.gated_action(
+            frame,
+            db.edit_message(
+                self.user,
+                frame.conversation,
+                frame.seq,
+                frame.content,
+                frame.client_id,
+                window=conf.edit_window(),
+            ),
         )
-        await self.action_ack(frame, change)
 
     async def on_delete(self, frame: DeleteFrame) -> None:
-        change = await db.delete_message(
-            self.user, frame.conversation, frame.seq, frame.client_id, window=conf.delete_window(), bucket=self.bucket
+        await self.gated_action(
+            frame,
+            db.delete_message(self.user, frame.conversation, frame.seq, frame.client_id, window=conf.delete_window()),
         )
-        await self.action_ack(frame, change)
 
     async def on_react(self, frame: ReactFrame) -> None:
-        change = await db.react(
-            self.user,
-            frame.conversation,
-            frame.seq,
-            frame.emoji,
-            frame.client_id,
-            add=frame.type == "react",
-            max_reactions=conf.max_reactions(),
-            bucket=self.bucket,
+        await self.gated_action(
+            frame,
+            db.react(
+                self.user,
+                frame.conversation,
+                frame.seq,
+                frame.emoji,
+                frame.client_id,
+                add=frame.type == "react",
+                max_reactions=conf.max_reactions(),
+            ),
         )
-        await self.action_ack(frame, change)
 
     on_unreact = on_react
+
+    async def gated_action(self, frame: Any, call: Any) -> None:
+        """Take the user's token before any database work (as messages and group changes do), then act and ack.
+
+        A repeat settles like a repeated message; an action that changed
+        nothing gives its token back.
+        """
+        try:
+            await self.gate.admit_event()
+        except Exception:
+            call.close()  # never awaited: nothing reaches the database
+            raise
+        change = await call
+        if change.appended is None:
+            await self.gate.refund()
+        elif not change.appended.created:
+            await self.gate.repeated()
+        await self.action_ack(frame, change)
 
     async def action_ack(self, frame: Any, change: Any) -> None:
         """The ``ack`` of an action: its event, or null when there was nothing to change."""
@@ -470,11 +577,13 @@ class ChatConsumer(MessagingConsumer):
         await self.send_frame(answer({"type": "ack", "client_id": frame.client_id, "event": payload}, frame.ref))
 
     async def on_hide(self, frame: HideFrame) -> None:
-        hidden = await db.hide_messages(self.user, frame.conversation, list(frame.seqs), bucket=self.bucket)
+        await self.gate.admit_event()
+        hidden = await db.hide_messages(self.user, frame.conversation, list(frame.seqs))
         await self.hidden_ack(frame, hidden)
 
     async def on_clear(self, frame: ClearFrame) -> None:
-        hidden = await db.clear_conversation(self.user, frame.conversation, bucket=self.bucket)
+        await self.gate.admit_event()
+        hidden = await db.clear_conversation(self.user, frame.conversation)
         await self.hidden_ack(frame, hidden)
 
     async def hidden_ack(self, frame: Any, hidden: Any) -> None:
@@ -581,6 +690,7 @@ class DirectChatConsumer(ChatConsumer):
         super().__init__(*args, **kwargs)
         self.conversation_id = 0
         self.peer: Any = None
+        self._delivery: DeliveryGate | None = None
 
     async def connect(self) -> None:
         data = self.authenticate()
@@ -630,18 +740,7 @@ class DirectChatConsumer(ChatConsumer):
         return self.conversation_id
 
     async def on_message(self, frame: MessageFrame) -> None:
-        item = NewMessage(
-            self.conversation_id,
-            self.user,
-            frame.content,
-            frame.client_id,
-            self.bucket,
-            reply_to=frame.reply_to,
-            attachments=frame.attachments,
-        )
-        self.in_flight.append((frame, message_writer.enqueue(item), None))
-        if self.finisher is None or self.finisher.done():
-            self.finisher = asyncio.create_task(self.finish_messages())
+        await self.queue_message(self.conversation_id, frame, None)
 
     def ack(self, payload: dict[str, Any], appended: Any) -> dict[str, Any]:
         return ack_frame(self.as_message(payload))
@@ -664,13 +763,35 @@ class DirectChatConsumer(ChatConsumer):
     async def send_messages(self, kind: str, member: Any, page: Any, peer_receipts: list[Any]) -> None:
         """A page in the first contract's shape; what it hands over is delivered (that contract's rule).
 
-        The delivery is stored before the page is sent, so the page shows the
+        The page is cut to ``MESSAGING_PAGE_BYTES`` first; the delivery of what
+        it holds is then stored before it is sent, so the page shows the
         fetched messages as delivered, as that contract's answers always did.
+        (A fetch is the client asking: unlike a live push, which counts as
+        delivered only once the client took it, see :attr:`delivery`.)
         """
-        highest_incoming = max(
-            (e.seq for e in page.events if e.kind == EventKind.MESSAGE and e.sender_id != self.user.pk), default=0
+        shown = [
+            event for event in page.events if event.kind == EventKind.MESSAGE and not getattr(event, "hidden", False)
+        ]
+        peer = peer_receipts[0] if peer_receipts else None
+        theirs = Cursors(
+            self.peer.get_username(),
+            *((peer.delivered_seq, peer.read_seq, peer.delivered_at, peer.read_at) if peer else ()),
         )
         mine = Cursors(self.username, member.delivered_seq, member.read_seq, member.delivered_at, member.read_at)
+
+        def items_of(events: list[Any], cursors: Cursors) -> list[dict[str, Any]]:
+            return [
+                self.as_message(event_payload(event), cursors if event.sender_id != self.user.pk else theirs)
+                for event in events
+            ]
+
+        draft = items_of(shown, mine)
+        _, fitting = pages.fit(
+            lambda k: page_frame(kind, draft[:k], page.has_more or k < len(draft)), len(draft), self.limits.page_bytes
+        )
+        shown = shown[:fitting]
+        has_more = page.has_more or fitting < len(draft)
+        highest_incoming = max((e.seq for e in shown if e.sender_id != self.user.pk), default=0)
         if highest_incoming > member.delivered_seq:
             settled = await receipt_writer.submit(
                 CursorMark(self.conversation_id, self.user.pk, self.username, delivered=highest_incoming)
@@ -685,25 +806,28 @@ class DirectChatConsumer(ChatConsumer):
                     change.at if change.delivered_moved else member.delivered_at,
                     change.at if change.read_moved else member.read_at,
                 )
-        peer = peer_receipts[0] if peer_receipts else None
-        theirs = Cursors(
-            self.peer.get_username(),
-            *((peer.delivered_seq, peer.read_seq, peer.delivered_at, peer.read_at) if peer else ()),
-        )
-        items = [
-            self.as_message(event_payload(event), mine if event.sender_id != self.user.pk else theirs)
-            for event in page.events
-            if event.kind == EventKind.MESSAGE and not getattr(event, "hidden", False)
-        ]
-        await self.send_frame(page_frame(kind, items, page.has_more))
+        items = items_of(shown, mine)
+        await self.send_page(lambda k: page_frame(kind, items[:k], has_more or k < len(items)), len(items))
 
     async def send_event(self, event: dict[str, Any], window: Window) -> None:
         if event["kind"] != EventKind.MESSAGE:
             return
         payload = json.loads(event["text"])["event"]
         await self.send_frame(message_frame(self.as_message(payload)))
-        if event["sender_id"] != self.user.pk:
-            self.report(self.conversation_id, delivered=event["seq"])
+        if event["sender_id"] != self.user.pk and not self.stalled:
+            self.delivery.pushed(event["seq"])
+
+    @property
+    def delivery(self) -> DeliveryGate:
+        """Pushed messages count as delivered once the client took them (messaging/realtime/backpressure.py)."""
+        if self._delivery is None:
+            self._delivery = DeliveryGate(self.outbound, lambda seq: self.report(self.conversation_id, delivered=seq))
+        return self._delivery
+
+    async def leave(self) -> None:
+        if self._delivery is not None:
+            await self._delivery.stop()
+        await super().leave()
 
     async def send_receipts(self, event: dict[str, Any]) -> None:
         for receipt in event["receipts"]:
@@ -754,7 +878,12 @@ class NotificationsConsumer(MessagingConsumer):
 
     async def on_list(self, frame: ListFrame) -> None:
         items, has_more = await db.list_notifications(self.user.pk, frame.before, frame.limit)
-        await self.send_frame(answer(notifications_page_frame(items, has_more), frame.ref))
+        text, _ = pages.fit(
+            lambda k: answer(notifications_page_frame(items[:k], has_more or k < len(items)), frame.ref),
+            len(items),
+            self.limits.page_bytes,
+        )
+        await self.send_text(text)
 
     notification_push = MessagingConsumer.broadcast_text
 

@@ -388,11 +388,13 @@ def edits_frame(conversation_id: int, seq: int, versions: list[Any]) -> dict[str
     }
 
 
-def resumed_payload(resumed: Any) -> dict[str, Any]:
+def resumed_payload(resumed: Any, events: int | None = None) -> dict[str, Any]:
+    """A ``resume`` entry; with ``events``, only the first that many (``has_more`` then set: the page was cut for size)."""
+    page = resumed.page.events if events is None else resumed.page.events[:events]
     return {
         **conversation_payload(resumed.summary),
-        "events": [event_payload(e) for e in resumed.page.events],
-        "has_more": resumed.page.has_more,
+        "events": [event_payload(e) for e in page],
+        "has_more": resumed.page.has_more or len(page) < len(resumed.page.events),
         "receipts": [receipt_payload(r) for r in resumed.receipts],
     }
 

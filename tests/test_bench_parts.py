@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import struct
 from typing import Any
 
 import pytest
@@ -10,8 +11,10 @@ from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.test import override_settings
 
+from bench.abuse import close_code
 from bench.client import Ack, DirectProtocol, LinkUpProtocol, RelayProtocol, Synced, check_sync, index_of
 from bench.flame import summarize
+from bench.flood import frame_for
 from bench.relay import bench_urlpatterns
 from bench.stats import percentile, ratio, summarize_latencies
 from bench.users import seed
@@ -177,3 +180,21 @@ def test_manage_py_check_passes_with_the_relay_mounted(tmp_path: Any) -> None:
 
     out = manage(server_env(tmp_path, MESSAGING_BENCH_RELAY="1"), "check")
     assert "no issues" in out
+
+
+def test_the_flood_cycles_through_every_frame_kind_a_client_may_send() -> None:
+    frames = [frame_for(index, 7) for index in range(9)]
+    kinds = {json.loads(text)["type"] if text.startswith("{\"") else "garbage" for text in frames}
+    assert kinds == {"message", "ping", "typing", "sync", "history", "received", "conversations", "garbage"}
+    repeats = [json.loads(frame_for(index, 7))["client_id"] for index in (5, 14)]
+    assert repeats[0] == repeats[1]
+    new = [json.loads(frame_for(index, 7))["client_id"] for index in (0, 9)]
+    assert new[0] != new[1]
+
+
+def test_a_slow_readers_close_code_is_found_behind_its_unread_frames() -> None:
+    text = struct.pack("!BB", 0x81, 126) + struct.pack("!H", 300) + b"x" * 300
+    close = struct.pack("!BB", 0x88, 2) + struct.pack("!H", 4408)
+    assert close_code(text + text + close) == 4408
+    assert close_code(text + close[:3]) is None
+    assert close_code(text) is None

@@ -10,9 +10,12 @@ seconds: a burst of N, then N per S seconds.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
+import weakref
 from collections.abc import Callable
+from typing import Any
 
 from ..conf import Rate
 from ..logging_utils import messaging_logger
@@ -36,23 +39,66 @@ class TokenBucket:
         assert self.rate is not None
         return max(1, math.ceil(self.rate.seconds * 1000 / self.rate.count))
 
+    @property
+    def _capacity_ms(self) -> int:
+        # Measured in whole intervals so that exactly N tokens fit, however
+        # S/N rounds.
+        assert self.rate is not None
+        return self._interval_ms * self.rate.count
+
     def take(self, subject: object) -> bool:
-        """Take one token for ``subject``; False when the bucket is empty.
+        """Take one token for ``subject``; False when the bucket is empty."""
+        return self.take_or_wait(subject) == 0
+
+    def take_or_wait(self, subject: object) -> float:
+        """Take one token for ``subject``: 0.0 when taken, else the seconds until one is back.
 
         When the cache itself fails (Redis restarting), the bucket lets the
         message through: a lost rate limit for a minute costs less than a
         chat that refuses every message. The failure is recorded.
         """
         if self.rate is None:
-            return True
+            return 0.0
         try:
-            return self._take(subject)
+            cache = shared_cache()
+            redis = _redis_client(cache, self._key(subject))
+            if redis is not None:
+                return self._wait(redis.eval(_GCRA_SCRIPT, 1, *self._script_args(cache, subject)))
+            return self._take_in_cache(cache, subject)
         except Exception as exc:  # noqa: BLE001 - any cache failure: fail open, and say so
             self._cache_failed(exc)
-            return True
+            return 0.0
+
+    async def atake_or_wait(self, subject: object) -> float:
+        """:meth:`take_or_wait` for the event loop: never blocks it on the network.
+
+        On the Redis cache the same script runs through ``redis.asyncio``, on
+        the same key, so a socket and an HTTP request of one user draw from
+        one bucket; the local-memory cache is in this process and answers at
+        once.
+        """
+        if self.rate is None:
+            return 0.0
+        try:
+            cache = shared_cache()
+            redis = _async_redis_client(cache)
+            if redis is None:
+                return self._take_in_cache(cache, subject)
+            return self._wait(await redis.eval(_GCRA_SCRIPT, 1, *self._script_args(cache, subject)))
+        except Exception as exc:  # noqa: BLE001 - any cache failure: fail open, and say so
+            await self._acache_failed(exc)
+            return 0.0
+
+    def _script_args(self, cache: Any, subject: object) -> list[Any]:
+        assert self.rate is not None
+        ttl_ms = (self.rate.seconds + 1) * 1000
+        return [cache.make_and_validate_key(self._key(subject)), _now_ms(), self._interval_ms, self._capacity_ms, ttl_ms]
+
+    @staticmethod
+    def _wait(wait_ms: Any) -> float:
+        return max(0, int(wait_ms)) / 1000
 
     def _cache_failed(self, exc: Exception) -> None:
-
         messaging_logger.throttled(
             "connection_error",
             f"bucket:{self.name}",
@@ -60,21 +106,22 @@ class TokenBucket:
             None,
         )
 
-    def _take(self, subject: object) -> bool:
+    async def _acache_failed(self, exc: Exception) -> None:
+        await messaging_logger.athrottled(
+            "connection_error",
+            f"bucket:{self.name}",
+            f"rate limit {self.name} not enforced: the cache failed: {type(exc).__name__}: {exc}",
+            None,
+        )
+
+    def _take_in_cache(self, cache: Any, subject: object) -> float:
+        """The bucket with Django's atomic ``incr``/``decr``, for caches other than Redis."""
         assert self.rate is not None
         key = self._key(subject)
         ttl = self.rate.seconds + 1
         interval = self._interval_ms
-        # Measured in whole intervals so that exactly N tokens fit, however
-        # S/N rounds.
-        capacity_ms = interval * self.rate.count
+        capacity_ms = self._capacity_ms
         now = _now_ms()
-        cache = shared_cache()
-        redis = _redis_client(cache, key)
-        if redis is not None:
-            return bool(
-                redis.eval(_GCRA_SCRIPT, 1, cache.make_and_validate_key(key), now, interval, capacity_ms, ttl * 1000)
-            )
         cache.add(key, now, ttl)
         try:
             tat = cache.incr(key, interval)
@@ -88,9 +135,9 @@ class TokenBucket:
             cache.set(key, tat, ttl)
         if tat - now > capacity_ms:
             cache.decr(key, interval)
-            return False
+            return max(0.001, (tat - capacity_ms - now) / 1000)
         cache.touch(key, ttl)
-        return True
+        return 0.0
 
     def retry_after(self, subject: object) -> float:
         """Seconds until ``subject``'s next :meth:`take` can succeed (0 when it can now).
@@ -107,8 +154,7 @@ class TokenBucket:
             return 0.0
         if tat is None:
             return 0.0
-        capacity_ms = self._interval_ms * self.rate.count
-        return max(0.0, (int(tat) + self._interval_ms - capacity_ms - _now_ms()) / 1000)
+        return max(0.0, (int(tat) + self._interval_ms - self._capacity_ms - _now_ms()) / 1000)
 
     def give_back(self, subject: object) -> None:
         """Return a token taken for something that turned out not to count."""
@@ -121,20 +167,43 @@ class TokenBucket:
         except Exception as exc:  # noqa: BLE001 - the cache failed: there is nothing to give back to
             self._cache_failed(exc)
 
+    async def agive_back(self, subject: object) -> None:
+        """:meth:`give_back` for the event loop."""
+        if self.rate is None:
+            return
+        cache = shared_cache()
+        redis = _async_redis_client(cache)
+        if redis is None:
+            self.give_back(subject)
+            return
+        try:
+            # DECRBY of a missing key would make a negative one: only an existing bucket.
+            await redis.eval(_GIVE_BACK_SCRIPT, 1, cache.make_and_validate_key(self._key(subject)), self._interval_ms)
+        except Exception as exc:  # noqa: BLE001 - the cache failed: there is nothing to give back to
+            await self._acache_failed(exc)
 
-# The same bucket in one round trip, for the Redis cache: GET the TAT, move it
-# on by one interval unless that overflows the capacity, SET it with its TTL.
+
+# The bucket in one round trip, for the Redis cache: GET the TAT, move it on
+# by one interval unless that overflows the capacity, SET it with its TTL.
 # Redis runs a script atomically, so concurrent takers cannot share a token.
-# The value stays a plain integer, as Django's cache stores ints, so
-# ``give_back``'s DECRBY and Django's own ``get`` still read it.
+# It answers 0 when a token was taken, else the milliseconds until the next
+# one is back (retry_after). The value stays a plain integer, as Django's
+# cache stores ints, so ``give_back``'s DECRBY and Django's own ``get`` still
+# read it.
 _GCRA_SCRIPT = """
 local now = tonumber(ARGV[1])
 local tat = tonumber(redis.call('GET', KEYS[1]) or now)
 if tat < now then tat = now end
 local new = tat + tonumber(ARGV[2])
-if new - now > tonumber(ARGV[3]) then return 0 end
+local over = new - now - tonumber(ARGV[3])
+if over > 0 then return over end
 redis.call('SET', KEYS[1], new, 'PX', ARGV[4])
-return 1
+return 0
+"""
+
+_GIVE_BACK_SCRIPT = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECRBY', KEYS[1], ARGV[1]) end
+return 0
 """
 
 
@@ -145,6 +214,26 @@ def _redis_client(cache: object, key: str) -> object | None:
     if get_client is None or type(cache).__name__ != "RedisCache":
         return None
     return get_client(cache.make_and_validate_key(key), write=True)
+
+
+# redis.asyncio clients are bound to the event loop that opened their
+# connections: one per loop (daphne runs one; each test has its own).
+_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
+
+
+def _async_redis_client(cache: object) -> Any | None:
+    """A ``redis.asyncio`` client for the server behind Django's Redis cache, or None for any other cache."""
+    if type(cache).__name__ != "RedisCache":
+        return None
+    loop = asyncio.get_running_loop()
+    client = _async_clients.get(loop)
+    if client is None:
+        import redis.asyncio
+
+        servers = cache._cache._servers  # type: ignore[attr-defined]
+        client = redis.asyncio.Redis.from_url(servers[0])
+        _async_clients[loop] = client
+    return client
 
 
 class LocalBucket:
@@ -160,12 +249,17 @@ class LocalBucket:
         self.tat = 0.0
 
     def take(self) -> bool:
+        return self.take_or_wait() == 0
+
+    def take_or_wait(self) -> float:
+        """Take one token: 0.0 when taken, else the seconds until one is back."""
         if self.rate is None:
-            return True
+            return 0.0
         interval = self.rate.seconds / self.rate.count
         now = self.clock()
         tat = max(self.tat, now) + interval
-        if tat - now > interval * self.rate.count + 1e-9:
-            return False
+        over = tat - now - interval * self.rate.count
+        if over > 1e-9:
+            return over
         self.tat = tat
-        return True
+        return 0.0

@@ -21,13 +21,13 @@ from django.views.csrf import csrf_failure as django_csrf_failure
 from django.views.decorators.http import require_GET, require_POST
 
 from .. import conf, notification_service
-from ..actions import membership
+from ..actions import membership, pages
 from ..actions import messages as message_actions
 from ..actions import receipts as receipt_actions
 from ..actions.errors import wire_error
 from ..connection_validator import ConnectionValidator, Frame
 from ..exceptions import Forbidden, InvalidFrame, InvalidJSON, MessagingException, NotFound, RateLimited, TooLarge
-from ..guards.rate_limit import TokenBucket
+from ..guards.admission import Admission
 from ..models import EventKind
 from ..pubsub import publish_event
 from ..serializers import (
@@ -42,7 +42,7 @@ from ..serializers import (
     sync_frame,
 )
 from ..store import conversations, events, reading, receipts
-from ..store.errors import StoreError
+from ..store.errors import StoreError, Unavailable
 from ..store.users import find_peer, search_users
 
 #: how many usernames one search answers with
@@ -51,6 +51,12 @@ USER_SEARCH_LIMIT = 10
 
 def json_response(body: dict[str, Any], status: int = 200) -> HttpResponse:
     return HttpResponse(JSONSerializer.dumps(body), status=status, content_type="application/json")
+
+
+def page_response(build: Callable[[int], dict[str, Any]], count: int) -> tuple[HttpResponse, int]:
+    """The largest page ``build(k)`` within ``MESSAGING_PAGE_BYTES`` (actions/pages.py), and how many items it holds."""
+    text, sent = pages.fit(build, count, conf.limits().page_bytes)
+    return HttpResponse(text, content_type="application/json"), sent
 
 
 def api_error(error: MessagingException) -> HttpResponse:
@@ -120,8 +126,43 @@ def _parse_int(value: str | None, name: str) -> int | None:
         raise InvalidFrame(f"'{name}' must be an integer") from None
 
 
-def _rate_bucket() -> TokenBucket:
-    return TokenBucket("messages", conf.limits().rate)
+# --- The user's allowance (messaging/guards/admission.py): checked before any database work ---
+
+
+def _admitted(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A POST that adds an event (a group change) takes the user's token first; a repeat within the repeat allowance gives it back."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        admission = Admission(conf.limits())
+        admission.admit_sync(request.user.pk)
+        response = view(request, *args, **kwargs)
+        if response.status_code == 200:  # a repeat: 201 stored it, errors raised
+            admission.settle_sync(request.user.pk, created=False)
+        return response
+
+    return wrapper
+
+
+def _store_message(request: HttpRequest, conversation_id: int, frame: Any) -> events.Appended:
+    """Store a message sent over HTTP within the user's allowance, shared with their sockets."""
+    admission = Admission(conf.limits())
+    admission.admit_sync(request.user.pk)
+    try:
+        appended = events.create_message(
+            conversation_id,
+            request.user,
+            frame.content,
+            frame.client_id,
+            reply_to=getattr(frame, "reply_to", None),
+            attachments=getattr(frame, "attachments", ()),
+        )
+    except Unavailable:
+        admission.refund_sync(request.user.pk)
+        raise
+    if not appended.created:
+        admission.settle_sync(request.user.pk, created=False)
+    return appended
 
 
 # --- Conversations ----------------------------------------------------------------
@@ -131,7 +172,7 @@ def _rate_bucket() -> TokenBucket:
 def api_conversations(request: HttpRequest) -> HttpResponse:
     """GET: a page of the inbox; POST: create a group."""
     if request.method == "POST":
-        return _create_group(request)
+        return _admitted(_create_group)(request)
     if request.method != "GET":
         return json_response(error_frame(InvalidFrame("GET or POST")), status=405)
     frame = _frame(
@@ -150,9 +191,16 @@ def api_conversations(request: HttpRequest) -> HttpResponse:
         expiry=conf.limits().presence_expiry,
         current_peer_id=peer.pk if peer is not None else None,
     )
-    return json_response(
-        {"conversations": [conversation_payload(r) for r in rows], "has_more": has_more, "next": next_cursor}
-    )
+
+    def page(k: int) -> dict[str, Any]:
+        cut = k < len(rows)
+        return {
+            "conversations": [conversation_payload(r) for r in rows[:k]],
+            "has_more": has_more or cut,
+            "next": conversations.encode_cursor(rows[k - 1].member.activity, rows[k - 1].conversation.pk) if cut else next_cursor,
+        }
+
+    return page_response(page, len(rows))[0]
 
 
 def _create_group(request: HttpRequest) -> HttpResponse:
@@ -190,8 +238,13 @@ def api_events(request: HttpRequest, conversation_id: int) -> HttpResponse:
         },
     )
     page = reading.sync_page(request.user.pk, conversation_id, frame.after, frame.limit)
-    body = sync_frame(conversation_id, page.page.events, page.page.has_more, page.last_seq, page.receipts)
-    return json_response({key: value for key, value in body.items() if key != "type"})
+    events_ = page.page.events
+
+    def body(k: int) -> dict[str, Any]:
+        frame_ = sync_frame(conversation_id, events_[:k], page.page.has_more or k < len(events_), page.last_seq, page.receipts)
+        return {key: value for key, value in frame_.items() if key != "type"}
+
+    return page_response(body, len(events_))[0]
 
 
 @require_GET
@@ -211,23 +264,19 @@ def api_conversation_history(request: HttpRequest, conversation_id: int) -> Http
         body = history_frame(conversation_id, page.events, page.has_more, page.has_newer)
         return json_response({key: value for key, value in body.items() if key != "type"})
     member, page = reading.history_page(request.user.pk, conversation_id, frame.before, frame.limit)
-    body = history_frame(conversation_id, page.events, page.has_more)
-    return json_response({key: value for key, value in body.items() if key != "type"})
+
+    def body(k: int) -> dict[str, Any]:
+        frame_ = history_frame(conversation_id, page.events[:k], page.has_more or k < len(page.events))
+        return {key: value for key, value in frame_.items() if key != "type"}
+
+    return page_response(body, len(page.events))[0]
 
 
 @require_POST
 @api_view
 def api_send_to_conversation(request: HttpRequest, conversation_id: int) -> HttpResponse:
     frame = _frame("message", {**_body(request), "conversation": conversation_id, "to": None})
-    appended = events.create_message(
-        conversation_id,
-        request.user,
-        frame.content,
-        frame.client_id,
-        bucket=_rate_bucket(),
-        reply_to=frame.reply_to,
-        attachments=frame.attachments,
-    )
+    appended = _store_message(request, conversation_id, frame)
     payload = _announce_message(appended)
     return json_response({"event": payload}, status=201 if appended.created else 200)
 
@@ -261,6 +310,7 @@ def _group_change(request: HttpRequest, change: conversations.MembershipChange) 
 
 @require_POST
 @api_view
+@_admitted
 def api_add_members(request: HttpRequest, conversation_id: int) -> HttpResponse:
     frame = _frame("add_members", {**_body(request), "conversation": conversation_id})
     return _group_change(
@@ -277,6 +327,7 @@ def api_add_members(request: HttpRequest, conversation_id: int) -> HttpResponse:
 
 @require_POST
 @api_view
+@_admitted
 def api_remove_member(request: HttpRequest, conversation_id: int, username: str) -> HttpResponse:
     frame = _frame("remove_member", {**_body(request), "conversation": conversation_id, "user": username})
     return _group_change(
@@ -286,6 +337,7 @@ def api_remove_member(request: HttpRequest, conversation_id: int, username: str)
 
 @require_POST
 @api_view
+@_admitted
 def api_leave(request: HttpRequest, conversation_id: int) -> HttpResponse:
     frame = _frame("leave", {**_body(request), "conversation": conversation_id})
     return _group_change(request, conversations.leave(request.user, conversation_id, frame.client_id))
@@ -293,6 +345,7 @@ def api_leave(request: HttpRequest, conversation_id: int) -> HttpResponse:
 
 @require_POST
 @api_view
+@_admitted
 def api_rename(request: HttpRequest, conversation_id: int) -> HttpResponse:
     frame = _frame("rename", {**_body(request), "conversation": conversation_id})
     return _group_change(request, conversations.rename(request.user, conversation_id, frame.title, frame.client_id))
@@ -358,7 +411,14 @@ def api_history(request: HttpRequest, username: str) -> HttpResponse:
         page = events.events_after(member, after, history.limit)
     else:
         page = events.events_before(member, before, history.limit)
-    highest_incoming = max((e.seq for e in page.events if e.sender_id != request.user.pk), default=0)
+    # What fits in MESSAGING_PAGE_BYTES is what this fetch hands over, and so delivers.
+    _, sent = pages.fit(
+        lambda k: {"messages": [event_payload(e) for e in page.events[:k]], "has_more": True},
+        len(page.events),
+        conf.limits().page_bytes,
+    )
+    shown, has_more = page.events[:sent], page.has_more or sent < len(page.events)
+    highest_incoming = max((e.seq for e in shown if e.sender_id != request.user.pk), default=0)
     if highest_incoming > member.delivered_seq:
         [settled] = receipts.apply_receipts(
             [
@@ -386,10 +446,10 @@ def api_history(request: HttpRequest, username: str) -> HttpResponse:
     )
     items = [
         message_payload(event_payload(e), mine if e.sender_id != request.user.pk else theirs)
-        for e in page.events
+        for e in shown
         if e.kind == EventKind.MESSAGE and not getattr(e, "hidden", False)
     ]
-    return json_response({"messages": items, "has_more": page.has_more})
+    return json_response({"messages": items, "has_more": has_more})
 
 
 @require_POST
@@ -397,9 +457,7 @@ def api_history(request: HttpRequest, username: str) -> HttpResponse:
 def api_send(request: HttpRequest, username: str) -> HttpResponse:
     frame = _frame("message", _body(request), conversation_required=False)
     conversation_id, peer = _direct(request, username)
-    appended = events.create_message(
-        conversation_id, request.user, frame.content, frame.client_id, bucket=_rate_bucket()
-    )
+    appended = _store_message(request, conversation_id, frame)
     payload = _announce_message(appended)
     return json_response(
         {"message": message_payload(payload, Cursors(peer.get_username()))}, status=201 if appended.created else 200

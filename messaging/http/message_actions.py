@@ -16,7 +16,7 @@ from .. import conf
 from ..actions import message_changes
 from ..serializers import edits_frame, hidden_frame
 from ..store import message_actions
-from .api import _body, _frame, _rate_bucket, api_view, json_response
+from .api import _admitted, _body, _frame, api_view, json_response
 
 
 def _answer(change: message_actions.Change) -> HttpResponse:
@@ -27,23 +27,25 @@ def _answer(change: message_actions.Change) -> HttpResponse:
 
 @require_POST
 @api_view
+@_admitted
 def api_edit(request: HttpRequest, conversation_id: int, seq: int) -> HttpResponse:
     frame = _frame("edit", {**_body(request), "conversation": conversation_id, "seq": seq})
     return _answer(
         message_actions.edit_message(
             request.user, conversation_id, seq, frame.content, frame.client_id,
-            window=conf.edit_window(), bucket=_rate_bucket(),
+            window=conf.edit_window(),
         )
     )
 
 
 @require_POST
 @api_view
+@_admitted
 def api_delete(request: HttpRequest, conversation_id: int, seq: int) -> HttpResponse:
     frame = _frame("delete", {**_body(request), "conversation": conversation_id, "seq": seq})
     return _answer(
         message_actions.delete_message(
-            request.user, conversation_id, seq, frame.client_id, window=conf.delete_window(), bucket=_rate_bucket()
+            request.user, conversation_id, seq, frame.client_id, window=conf.delete_window()
         )
     )
 
@@ -53,19 +55,21 @@ def _react(request: HttpRequest, conversation_id: int, seq: int, *, add: bool) -
     return _answer(
         message_actions.react(
             request.user, conversation_id, seq, frame.emoji, frame.client_id,
-            add=add, max_reactions=conf.max_reactions(), bucket=_rate_bucket(),
+            add=add, max_reactions=conf.max_reactions(),
         )
     )
 
 
 @require_POST
 @api_view
+@_admitted
 def api_react(request: HttpRequest, conversation_id: int, seq: int) -> HttpResponse:
     return _react(request, conversation_id, seq, add=True)
 
 
 @require_POST
 @api_view
+@_admitted
 def api_unreact(request: HttpRequest, conversation_id: int, seq: int) -> HttpResponse:
     return _react(request, conversation_id, seq, add=False)
 
@@ -77,16 +81,18 @@ def _hidden(request: HttpRequest, hidden: message_actions.Hidden) -> HttpRespons
 
 @require_POST
 @api_view
+@_admitted
 def api_hide(request: HttpRequest, conversation_id: int) -> HttpResponse:
     frame = _frame("hide", {**_body(request), "conversation": conversation_id})
-    return _hidden(request, message_actions.hide_messages(request.user, conversation_id, list(frame.seqs), bucket=_rate_bucket()))
+    return _hidden(request, message_actions.hide_messages(request.user, conversation_id, list(frame.seqs)))
 
 
 @require_POST
 @api_view
+@_admitted
 def api_clear(request: HttpRequest, conversation_id: int) -> HttpResponse:
     _frame("clear", {**_body(request), "conversation": conversation_id})
-    return _hidden(request, message_actions.clear_conversation(request.user, conversation_id, bucket=_rate_bucket()))
+    return _hidden(request, message_actions.clear_conversation(request.user, conversation_id))
 
 
 @require_GET

@@ -41,6 +41,14 @@ DELIVERY_LATENCY = Histogram(
     "From a message's commit to its hand-over to a socket of the recipient",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
+SOCKETS_NOT_READING = Counter(
+    "linkup_sockets_not_reading",
+    "Sockets closed (4408) because their client left more than MESSAGING_MAX_UNSENT_BYTES unread",
+    ["endpoint"],
+)
+WRITES_DROPPED = Counter(
+    "linkup_writes_dropped", "Queued messages taken back unwritten because their socket closed"
+)
 ERROR_FRAMES = Counter("linkup_error_frames", "Error frames sent to clients, by code", ["code"])
 MESSAGING_ERRORS = Counter("linkup_messaging_errors", "MessagingError records, by category", ["category"])
 RETRIES = Counter(

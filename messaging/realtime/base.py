@@ -4,7 +4,10 @@ Refusing handshakes before ``accept`` (daphne answers 403), owning
 ``receive`` so that binary, empty and malformed frames get an error frame
 instead of killing the consumer, the one place failures become error frames,
 guarded sends to a socket that is already gone, and presence bookkeeping
-that also runs when the consumer dies without ``disconnect``.
+that also runs when the consumer dies without ``disconnect``. Every frame
+draws from its per-socket allowance before it is handled
+(:mod:`.allowances`), and nothing is sent past the socket's bound on unread
+bytes (:mod:`.backpressure`).
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from ..pubsub import publish_presence, user_group
 from ..serializers import PONG, JSONSerializer, answer, error_frame
 from ..store.errors import StoreError
 from ..store.presence import PresenceChange
+from .allowances import SocketAllowances
+from .backpressure import outbound_of
 from .presence import tracker
 from .sessions import SessionGuard
 
@@ -63,6 +68,11 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         self.limits = conf.limits()
         self.session_guard = SessionGuard(self)
         self.bad_frame_allowance = LocalBucket(self.limits.bad_frame_rate)
+        self.allowances = SocketAllowances(self.limits)
+        #: the connection's outgoing buffer (None without the project's server: no bound then)
+        self.outbound: Any = None
+        #: closed for not reading: nothing more is sent
+        self.stalled = False
         self.validator = ConnectionValidator(
             max_length=self.limits.max_length,
             max_frame_bytes=self.limits.max_frame_bytes,
@@ -96,6 +106,7 @@ class MessagingConsumer(AsyncWebsocketConsumer):
     def authenticate(self) -> dict[str, Any] | None:
         """The scope's user and route kwargs, or None when the handshake must be refused."""
         data = ConnectionValidator.validate_connection_data(self.scope, required_kwargs=self.url_kwargs)
+        self.outbound = outbound_of(self.scope)
         if data is not None:
             self.user = data["user"]
             self.username = self.user.get_username()
@@ -153,8 +164,12 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         )
         return change, {}
 
+    def drop_queued(self) -> None:
+        """Take back this socket's work that is queued and not yet started (endpoints that queue override it)."""
+
     async def leave(self) -> None:
         """Undo :meth:`subscribe` and :meth:`join`; safe to call twice, and after a refused handshake."""
+        self.drop_queued()
         self.session_guard.stop()
         groups, self.subscribed = self.subscribed, set()
         registered, self.registered = self.registered, False
@@ -213,6 +228,10 @@ class MessagingConsumer(AsyncWebsocketConsumer):
             await self.reject(frame)
             return
         metrics.FRAMES_RECEIVED.labels(self.connection_kind, frame.type).inc()
+        refused = self.allowances.check(frame.type)
+        if refused is not None:
+            await self.answer_failure(refused, frame)
+            return
         try:
             await getattr(self, f"on_{frame.type}")(frame)
         except Exception as exc:  # noqa: BLE001 - mapped to its error frame just below
@@ -260,6 +279,7 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         )
         if not self.bad_frame_allowance.take():
             self.closing = True
+            self.drop_queued()
             await messaging_logger.aerror(
                 ErrorCategory.VALIDATION_ERROR,
                 f"disconnected a {self.connection_kind} socket after {self.bad_frames} bad frames",
@@ -289,11 +309,44 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         await self.send_text(text)
 
     async def send_text(self, text: str) -> None:
-        """Send pre-serialized text; a socket the client already closed is not an error."""
+        """Send pre-serialized text; a socket the client already closed is not an error.
+
+        A client that has left more than ``MESSAGING_MAX_UNSENT_BYTES``
+        unread is sent nothing more: the socket is closed (:meth:`not_reading`).
+        """
+        if self.stalled:
+            return
+        if self.outbound is not None and self.outbound.pending_bytes() > self.limits.max_unsent_bytes:
+            await self.not_reading()
+            return
         try:
             await self.send(text_data=text)
         except Disconnected:
             log.debug("send to a closed socket of %s dropped", self.user)
+
+    async def not_reading(self) -> None:
+        """Close a socket whose client does not read what it is sent (``CLOSE_NOT_READING``).
+
+        The close frame waits behind the unread bytes; autobahn gives the
+        client a second to answer it, then aborts the connection and the
+        buffer is freed. The client reconnects and resumes with ``sync``.
+        """
+        pending = self.outbound.pending_bytes() if self.outbound is not None else 0
+        self.stalled = self.closing = True
+        self.drop_queued()
+        metrics.SOCKETS_NOT_READING.labels(self.connection_kind).inc()
+        await messaging_logger.athrottled(
+            ErrorCategory.CONNECTION_ERROR,
+            "not_reading",
+            f"closed a {self.connection_kind} socket whose client left {pending} bytes unread "
+            f"(MESSAGING_MAX_UNSENT_BYTES {self.limits.max_unsent_bytes})",
+            self.user,
+            severity="warning",
+        )
+        try:
+            await self.close(code=conf.CLOSE_NOT_READING)
+        except Disconnected:
+            pass
 
     async def broadcast_text(self, event: dict[str, Any]) -> None:
         """Group events that only forward their serialized frame."""

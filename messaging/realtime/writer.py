@@ -12,6 +12,12 @@ Nothing about the guarantees changes: each caller waits for its own item's
 outcome, which is known only after the commit, so an ``ack`` still follows
 the commit; seqs are still taken under the conversation row's lock; a
 repeated client_id still comes back as the first message.
+
+The queue is shared by every socket of the process, so what enters it is
+bounded at the edge (the user's rate limit and the socket's in-flight cap are
+checked before :meth:`GroupCommit.enqueue`), and a socket that closes takes
+back whatever it still had waiting (:meth:`GroupCommit.drop`): an abusive
+client closed mid-flood leaves no work behind for everyone else to wait on.
 """
 
 from __future__ import annotations
@@ -38,6 +44,11 @@ MAX_BATCH = 50
 class _Waiting(Generic[T, R]):
     item: T
     future: asyncio.Future[R]
+    owner: str | None = None
+
+
+class Dropped(Exception):
+    """The item's socket closed before its batch started: it was never written."""
 
 
 class GroupCommit(Generic[T, R]):
@@ -48,22 +59,49 @@ class GroupCommit(Generic[T, R]):
         self.run = run
         self._queue: list[_Waiting[T, R]] = []
         self._task: asyncio.Task | None = None
+        #: items ever queued and dropped (the metrics and the fairness tests read them)
+        self.enqueued = 0
+        self.dropped = 0
 
-    def enqueue(self, item: T) -> asyncio.Future[R]:
+    def enqueue(self, item: T, owner: str | None = None) -> asyncio.Future[R]:
         """Queue ``item`` for the next batch; the future holds its outcome once committed.
 
         Items are written, and their futures resolved, in the order they were
-        queued.
+        queued. ``owner`` (a socket's channel name) lets :meth:`drop` take
+        back the owner's items.
         """
         loop = asyncio.get_running_loop()
-        waiting: _Waiting[T, R] = _Waiting(item, loop.create_future())
+        waiting: _Waiting[T, R] = _Waiting(item, loop.create_future(), owner)
         self._queue.append(waiting)
+        self.enqueued += 1
         if self._task is None or self._task.done() or self._task.get_loop() is not loop:
             # Items queued from another, finished event loop (a test's) would
             # be answered into a closed loop: they are dropped.
             self._queue = [w for w in self._queue if w.future.get_loop() is loop]
             self._task = loop.create_task(self._drain(), name=f"messaging-group-commit-{self.name}")
         return waiting.future
+
+    def drop(self, owner: str) -> int:
+        """Take ``owner``'s items out of the queue (not those of a batch already running); how many.
+
+        Their futures fail with :class:`Dropped`.
+        """
+        kept: list[_Waiting[T, R]] = []
+        dropped = 0
+        for waiting in self._queue:
+            if waiting.owner == owner:
+                dropped += 1
+                if not waiting.future.done():
+                    waiting.future.set_exception(Dropped())
+            else:
+                kept.append(waiting)
+        self._queue = kept
+        self.dropped += dropped
+        return dropped
+
+    def waiting(self) -> int:
+        """Items queued and not yet in a running batch."""
+        return len(self._queue)
 
     async def submit(self, item: T) -> R:
         """Write ``item`` with whatever else is queued; its outcome once committed."""

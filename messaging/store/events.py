@@ -22,13 +22,12 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from ..error_models import ErrorCategory
-from ..guards.rate_limit import TokenBucket
 from ..logging_utils import messaging_logger
 from ..models import MEMBERSHIP_KINDS, MESSAGE_ACTION_KINDS, ArchivedEvent, Conversation, Event, EventKind, Participant
 from ..ops import metrics
 from ..retry_handler import DATABASE_POLICY, MessageRetryHandler, RetriesExhausted
 from . import attachments as attachment_store
-from .errors import Conflict, Forbidden, NotFound, RateLimited, StoreError, Unavailable
+from .errors import Conflict, Forbidden, NotFound, StoreError, Unavailable
 from .message_views import MessageView, ReplyPreview, annotate, fresh_view, quote
 from .notifications import new_message_recipients
 from .visibility import can_see, visible_q
@@ -66,8 +65,10 @@ class Appended:
 
 @dataclass(frozen=True)
 class NewMessage:
-    """A message to store: where, who, what, the sender's rate bucket (if limited), the seq it replies to.
+    """A message to store: where, who, what, the seq it replies to, the uploads it carries.
 
+    The sender's rate limit is checked before it gets here (at the edge,
+    :mod:`messaging.guards.admission`): the store never refuses for a rate.
     ``attachments``: ids of the sender's uploads to this conversation that the
     message carries (claimed in the same transaction).
     """
@@ -76,7 +77,6 @@ class NewMessage:
     sender: Any
     content: str
     client_id: str
-    bucket: TokenBucket | None = None
     reply_to: int | None = None
     attachments: tuple[int, ...] = ()
 
@@ -91,12 +91,11 @@ def create_message(
     content: str,
     client_id: str,
     *,
-    bucket: TokenBucket | None = None,
     reply_to: int | None = None,
     attachments: tuple[int, ...] = (),
 ) -> Appended:
     """Store one message (raises the store's refusal)."""
-    item = NewMessage(conversation_id, sender, content, client_id, bucket, reply_to=reply_to, attachments=attachments)
+    item = NewMessage(conversation_id, sender, content, client_id, reply_to=reply_to, attachments=attachments)
     [outcome] = create_messages([item])
     if isinstance(outcome, StoreError):
         raise outcome
@@ -108,51 +107,38 @@ def create_messages(items: list[NewMessage], *, notify_expiry: float | None = No
 
     Each seq is taken and its row inserted in that transaction, so a failure
     leaves neither a gap nor a half-stored message. A repeat (known
-    ``client_id``) takes no token from the sender's rate bucket. With
+    ``client_id``) comes back as the first event (``created`` False). With
     ``notify_expiry`` (the presence expiry), who each new message notifies is
     read after the commit in the same call (:attr:`Appended.notify`), so a
     message that notifies nobody costs no second trip to the database thread.
     """
-    outcomes: list[Outcome | None] = [None] * len(items)
-    to_insert = []
-    for index, item in enumerate(items):
-        if item.bucket is not None and not item.bucket.take(item.sender.pk):
-            outcomes[index] = _repeat_of(item) or RateLimited(
-                "too many messages; slow down", retry_after=item.bucket.retry_after(item.sender.pk)
-            )
+    outcomes: list[Outcome] = []
+    if not items:
+        return outcomes
+    try:
+        inserted = database_retry.call(_insert_messages, items)
+    except RetriesExhausted as exc:
+        messaging_logger.error(
+            ErrorCategory.DATABASE_ERROR,
+            f"could not store {len(items)} message(s)",
+            context={"client_ids": [item.client_id for item in items], "attempts": exc.attempts},
+            user=items[0].sender,
+            exc=exc.last,
+        )
+        inserted = [exc] * len(items)
+    for item, result in zip(items, inserted, strict=True):
+        if isinstance(result, Appended):
+            metrics.MESSAGES_STORED.inc()
+            outcomes.append(result)
+        elif isinstance(result, RetriesExhausted):
+            outcomes.append(Unavailable("the message could not be stored; resend it with the same client_id"))
+        elif isinstance(result, StoreError):
+            outcomes.append(result)
         else:
-            to_insert.append(index)
-    if to_insert:
-        try:
-            inserted = database_retry.call(_insert_messages, [items[i] for i in to_insert])
-        except RetriesExhausted as exc:
-            messaging_logger.error(
-                ErrorCategory.DATABASE_ERROR,
-                f"could not store {len(to_insert)} message(s)",
-                context={"client_ids": [items[i].client_id for i in to_insert], "attempts": exc.attempts},
-                user=items[to_insert[0]].sender,
-                exc=exc.last,
-            )
-            inserted = [exc] * len(to_insert)
-        for index, result in zip(to_insert, inserted, strict=True):
-            item = items[index]
-            if isinstance(result, Appended):
-                metrics.MESSAGES_STORED.inc()
-                outcomes[index] = result
-                continue
-            if item.bucket is not None:
-                item.bucket.give_back(item.sender.pk)
-            if isinstance(result, RetriesExhausted):
-                outcomes[index] = Unavailable("the message could not be stored; resend it with the same client_id")
-            elif isinstance(result, StoreError):
-                outcomes[index] = result
-            else:
-                outcomes[index] = _repeat_of(item) or Unavailable(
-                    "this client_id belongs to a message that is no longer here"
-                )
+            outcomes.append(_repeat_of(item) or Unavailable("this client_id belongs to a message that is no longer here"))
     if notify_expiry is not None:
         outcomes = _with_recipients(outcomes, notify_expiry)
-    return outcomes  # type: ignore[return-value]
+    return outcomes
 
 
 def _with_recipients(outcomes: list[Any], expiry: float) -> list[Any]:
@@ -381,6 +367,15 @@ def _repeat_view(existing: Event, item: NewMessage) -> MessageView:
         found = _reply_target(replace(item, reply_to=existing.target_seq))
         reply = found if isinstance(found, ReplyPreview) else ReplyPreview(existing.target_seq, None, None)
     return MessageView(existing.seq, existing.content, existing.edited_at, existing.deleted_at is not None, (), reply)
+
+
+def repeat_of_message(item: NewMessage) -> Appended | StoreError | None:
+    """The stored message ``item`` repeats (``created`` False), a :class:`Conflict`, or None when it is new.
+
+    One read, no write: what a sender over their rate may still learn (the
+    ack of a message already stored), within their repeat allowance.
+    """
+    return _repeat_of(item)
 
 
 def find_by_client_id(sender: Any, client_id: str) -> Event | None:

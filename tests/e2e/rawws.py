@@ -78,9 +78,19 @@ def build_frame(opcode: int, payload: bytes, *, masked: bool = True) -> bytes:
     return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
 
 
-def handshake(port: int, path: str, *, cookie: str | None = None, timeout: float = 10) -> RawSocket:
-    """Open ``path`` on 127.0.0.1:``port`` with the site's own Origin; the answer's status is in ``status``."""
-    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+def handshake(
+    port: int, path: str, *, cookie: str | None = None, timeout: float = 10, rcvbuf: int | None = None
+) -> RawSocket:
+    """Open ``path`` on 127.0.0.1:``port`` with the site's own Origin; the answer's status is in ``status``.
+
+    ``rcvbuf`` sets a small kernel receive buffer before connecting (a client
+    that stops reading then stops the server's writes soon).
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if rcvbuf is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    sock.settimeout(timeout)
+    sock.connect(("127.0.0.1", port))
     origin = f"http://127.0.0.1:{port}"
     lines = [
         f"GET {path} HTTP/1.1",

@@ -38,15 +38,36 @@ test("without a socket the outbox goes out over HTTP with the same client_id", a
 });
 
 test("an HTTP refusal marks the message failed with the server's code", async () => {
-  const { state, clock } = offline();
+  const { state } = offline();
   const api = fakeApi({
     "GET /messages/api/conversations": () => ({ status: 200, body: { conversations: [summary(1)] } }),
-    "POST /messages/api/conversations/1/messages": () => ({ status: 429, body: { type: "error", code: "rate_limited", detail: "slow" } }),
+    "POST /messages/api/conversations/1/messages": () => ({ status: 413, body: { type: "error", code: "too_large", detail: "long" } }),
+  });
+  const fallback = new HttpFallback({ state, api });
+  const entry = state.sendMessage({ conversation: 1 }, "too long");
+  await fallback.runOnce();
+  assert.equal(state.outbox.get(entry.client_id).error, "too_large");
+});
+
+test("an HTTP 429 keeps the message pending and waits retry_after before sending it again", async () => {
+  const { state, clock } = offline();
+  let posts = 0;
+  const api = fakeApi({
+    "GET /messages/api/conversations": () => ({ status: 200, body: { conversations: [summary(1)] } }),
+    "POST /messages/api/conversations/1/messages": () => {
+      posts += 1;
+      return { status: 429, body: { type: "error", code: "rate_limited", detail: "slow", retry_after: 3 } };
+    },
   });
   const fallback = new HttpFallback({ state, api, clock });
   const entry = state.sendMessage({ conversation: 1 }, "too fast");
   await fallback.runOnce();
-  assert.equal(state.outbox.get(entry.client_id).error, "rate_limited");
+  assert.equal(state.outbox.get(entry.client_id).state, "pending");
+  await fallback.runOnce();
+  assert.equal(posts, 1);
+  clock.advance(3000);
+  await fallback.runOnce();
+  assert.equal(posts, 2);
 });
 
 test("the conversation on screen catches up with the events API from its cursor", async () => {

@@ -149,15 +149,81 @@ test("the outbox of a signed-out tab is sent by the next page of the same user",
 
 test("an error frame for a client_id marks that message failed; retry resends it", async () => {
   const { state, socket } = await withInbox([summary(1)]);
-  const entry = state.sendMessage({ conversation: 1 }, "too fast");
-  state.handle({ type: "error", code: "rate_limited", detail: "slow", client_id: entry.client_id, retry_after: 3 });
+  const entry = state.sendMessage({ conversation: 1 }, "too long");
+  state.handle({ type: "error", code: "too_large", detail: "over 4000", client_id: entry.client_id, limit: 4000 });
   assert.equal(state.outbox.get(entry.client_id).state, "failed");
-  assert.equal(state.outbox.get(entry.client_id).error, "rate_limited");
+  assert.equal(state.outbox.get(entry.client_id).error, "too_large");
   state.retry(entry.client_id);
   assert.equal(socket.ofType("message").length, 2);
   assert.equal(state.outbox.get(entry.client_id).state, "pending");
   state.discard(entry.client_id);
   assert.equal(state.outbox.all().length, 0);
+});
+
+test("rate_limited keeps the message pending and resends it, same client_id, once retry_after has passed", async () => {
+  const { state, socket, clock } = await withInbox([summary(1)]);
+  const entry = state.sendMessage({ conversation: 1 }, "too fast");
+  socket.clear();
+  state.handle({ type: "error", code: "rate_limited", detail: "slow", client_id: entry.client_id, retry_after: 2.5 });
+  assert.equal(state.outbox.get(entry.client_id).state, "pending");
+  clock.advance(2499);
+  assert.equal(socket.ofType("message").length, 0);
+  clock.advance(1);
+  assert.deepEqual(socket.ofType("message").map((f) => f.client_id), [entry.client_id]);
+});
+
+test("rate_limited with a long wait or none marks the message failed, for the user to retry or delete", async () => {
+  const { state, socket, clock } = await withInbox([summary(1)]);
+  const long = state.sendMessage({ conversation: 1 }, "much too fast");
+  const unsaid = state.sendMessage({ conversation: 1 }, "too fast, no wait given");
+  socket.clear();
+  state.handle({ type: "error", code: "rate_limited", detail: "slow", client_id: long.client_id, retry_after: 20 });
+  state.handle({ type: "error", code: "rate_limited", detail: "slow", client_id: unsaid.client_id });
+  assert.equal(state.outbox.get(long.client_id).state, "failed");
+  assert.equal(state.outbox.get(unsaid.client_id).state, "failed");
+  clock.advance(30000);
+  assert.equal(socket.ofType("message").length, 0);
+});
+
+test("an outbox burst over the rate is delivered whole: the refused ones follow retry_after, none fails", async () => {
+  const { state, socket, clock } = await withInbox([summary(1)]);
+  const entries = Array.from({ length: 100 }, (_, i) => state.sendMessage({ conversation: 1 }, `m${i}`));
+  // The server acks the first 60 and refuses the rest with the time until its bucket has room.
+  for (const [i, e] of entries.entries()) {
+    if (i < 60) state.handle({ type: "ack", client_id: e.client_id, event: event(1, i + 1, { sender: "alice", client_id: e.client_id }) });
+    else state.handle({ type: "error", code: "rate_limited", detail: "slow", client_id: e.client_id, retry_after: (i - 59) * 0.167 });
+  }
+  assert.equal(state.outbox.all().length, 40);
+  assert.ok(state.outbox.all().every((e) => e.state === "pending"));
+  socket.clear();
+  clock.advance(7000);
+  assert.deepEqual(socket.ofType("message").map((f) => f.client_id), entries.slice(60).map((e) => e.client_id));
+});
+
+test("a sync refused with rate_limited is asked again after retry_after, not the backoff", async () => {
+  const { state, socket, clock } = await withInbox([summary(1, { last_seq: 2, delivered_seq: 2 })]);
+  state.handle({ type: "event", event: event(1, 5) });
+  const first = socket.last("sync");
+  state.handle({ type: "error", code: "rate_limited", detail: "slow", ref: first.ref, retry_after: 0.2 });
+  await settle();
+  socket.clear();
+  clock.advance(200);
+  assert.equal(socket.ofType("sync").length, 1);
+});
+
+test("conversations a resume answer had no room for are resumed again", async () => {
+  const { state, socket } = await withInbox([summary(1, { last_seq: 2, delivered_seq: 2 }), summary(2, { last_seq: 7, delivered_seq: 7, peer: { username: "carol" } })]);
+  state.disconnected();
+  socket.clear();
+  state.handle({ type: "connected", user: { username: "alice" } });
+  answer(state, socket, "conversations", {
+    conversations: [summary(1, { last_seq: 2, delivered_seq: 2 }), summary(2, { last_seq: 7, delivered_seq: 7, peer: { username: "carol" } })],
+    has_more: false, next: null,
+  });
+  await settle();
+  answer(state, socket, "resume", { conversations: [{ ...summary(1, { last_seq: 2 }), events: [], has_more: false, receipts: [] }], unanswered: [2] });
+  await settle();
+  assert.deepEqual(socket.last("resume").cursors, { 2: 7 });
 });
 
 test("my own event pushed by the server also clears the outbox (the ack may be lost)", async () => {

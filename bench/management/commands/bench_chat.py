@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from bench import abuse
 from bench.client import ENDPOINTS
 from bench.flame import find_py_spy
 from bench.report import (
@@ -26,7 +28,7 @@ from bench.report import (
     format_markdown_row,
     format_report,
 )
-from bench.runner import BenchConfig, profile_report, run_against
+from bench.runner import BenchConfig, profile_report, run_against, sign_in
 from bench.server import UNLIMITED_RATE, BenchServer, RunningServer, raise_fd_limit
 from bench.users import DEFAULT_PASSWORD
 
@@ -103,6 +105,35 @@ class Command(BaseCommand):
             help="record py-spy profiles of each measured phase into this directory (py-spy must be installed;"
             " it pauses the server for each sample, so the run's figures are not comparable with others')",
         )
+        parser.add_argument(
+            "--flood", type=int, default=0,
+            help="the abuse run: one account floods from this many sockets (every frame kind, reconnecting) beside"
+            " the pairs' load, which runs alone first; prints the fairness ratio (default: 0, off)",
+        )
+        parser.add_argument(
+            "--flood-rate", type=float, default=2000, help="the flood's frames a second, all sockets (default: 2000)"
+        )
+        parser.add_argument(
+            "--flood-messages", type=int, default=100,
+            help="measured messages per honest sender in each of the flood run's two phases (default: 100)",
+        )
+        parser.add_argument(
+            "--slow-readers", type=int, default=0,
+            help="the abuse run: this many sockets stop reading while their senders push them the longest messages;"
+            " prints the server's memory per socket (default: 0, off)",
+        )
+        parser.add_argument(
+            "--slow-messages", type=int, default=200, help="messages pushed to each slow reader (default: 200)"
+        )
+        parser.add_argument(
+            "--unsent-bytes", type=int, default=None,
+            help="MESSAGING_MAX_UNSENT_BYTES of the abuse runs' server (default: the setting's default)",
+        )
+        parser.add_argument(
+            "--abuse-rate-limit", default="300/60s",
+            help="MESSAGING_RATE_LIMIT of the abuse runs' server (default: %(default)s: the honest senders stay within"
+            " it, the flooder does not)",
+        )
         parser.add_argument("--json", action="store_true", help="print the result as JSON")
         parser.add_argument(
             "--markdown", action="store_true", help="also print the run as a row of the README's table"
@@ -110,6 +141,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         config = self.config(options)
+        if options["flood"] or options["slow_readers"]:
+            self.abuse(config, options)
+            return
         raise_fd_limit(FD_HEADROOM + FDS_PER_SOCKET * (config.idle + 2 * config.pairs + config.group_online + 1) * 2)
         if options["url"]:
             url = options["url"].rstrip("/")
@@ -141,6 +175,58 @@ class Command(BaseCommand):
                 self.stdout.write("\n" + GROUP_MARKDOWN_HEADER + "\n" + format_group_markdown_row(result))
         if not result["ok"]:
             raise CommandError("messages were lost, duplicated, reordered or refused: see the correctness lines")
+
+    def abuse(self, config: BenchConfig, options: dict[str, Any]) -> None:
+        """The flood and slow-reader runs (bench/abuse.py) on a server of their own."""
+        if options["url"]:
+            raise CommandError("--flood and --slow-readers start their own server: drop --url")
+        if options["flood"] and not config.pairs:
+            raise CommandError("--flood measures the pairs' load beside it: give --pairs")
+        honest = config.pairs if options["flood"] else 0
+        readers = options["slow_readers"]
+        total = honest + 1 + readers
+        extra = {"MESSAGING_MAX_LENGTH": str(abuse.SLOW_MESSAGE_LENGTH)}
+        if options["unsent_bytes"] is not None:
+            extra["MESSAGING_MAX_UNSENT_BYTES"] = str(options["unsent_bytes"])
+        raise_fd_limit(FD_HEADROOM + 4 * total + 2 * options["flood"])
+        server = BenchServer(
+            pairs=total, password=config.password, rate_limit=options["abuse_rate_limit"],
+            debug=options["debug"], keep=options["keep"], extra_env=extra,
+        )
+        with server:
+            try:
+                result = asyncio.run(self.run_abuse(server, config, options, honest, readers))
+            except Exception:
+                self.stderr.write(f"daphne log ({server.log_path}):\n{server.log_tail()}")
+                raise
+        self.stdout.write(json.dumps(result, indent=2) if options["json"] else abuse.format_abuse(result))
+        if result.get("flood") and not result["flood"]["ok"]:
+            raise CommandError("honest messages were lost, duplicated, reordered or refused during the flood")
+
+    async def run_abuse(
+        self, server: BenchServer, config: BenchConfig, options: dict[str, Any], honest: int, readers: int
+    ) -> dict[str, Any]:
+        seed = await asyncio.to_thread(server.seed, honest + 1 + readers, config.password, 0, 0)
+        pairs = await asyncio.to_thread(sign_in, server.base_url, honest + 1 + readers, config.password, seed)
+        result: dict[str, Any] = {
+            "stack": server.stack,
+            "unsent_bytes": options["unsent_bytes"] or "default",
+            "rate_limit": options["abuse_rate_limit"],
+        }
+        if options["flood"]:
+            result["flood"] = await abuse.measure_flood(
+                server.base_url, server.pid, pairs[:honest], pairs[honest],
+                abuse.abuse_config(config, options["flood_messages"]), options["flood"], options["flood_rate"],
+            )
+        if readers:
+            result["slow_readers"] = await abuse.measure_slow_readers(
+                server.base_url, server.pid, pairs[honest + 1 :], options["slow_messages"]
+            )
+            # What the server held for each reader when it closed it, as it recorded it.
+            recorded = await asyncio.to_thread(server.manage, "shell", "-c", abuse.HELD_AT_CLOSE_QUERY)
+            result["slow_readers"]["held_at_close_bytes"] = json.loads(recorded.strip().splitlines()[-1])
+        result["loadavg"] = " ".join(f"{v:.2f}" for v in os.getloadavg())
+        return result
 
     def config(self, options: dict[str, Any]) -> BenchConfig:
         for name in ("window", "idle_concurrency", "group_window"):

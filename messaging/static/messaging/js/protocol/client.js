@@ -21,6 +21,7 @@ export const MEMBERSHIP_KINDS = new Set(["created", "members_added", "member_rem
 const PAGE_MAX = 100; // the server's most per sync/history/conversations page
 const RESUME_MAX = 200; // the server's most conversations per resume
 const SYNC_RETRY_MS = 1000; // doubled per error in a row, up to 30 s
+const AUTO_RETRY_MAX_SECONDS = 10; // a rate_limited message waiting longer than this is shown failed (Retry, Delete)
 
 /** One conversation as this tab knows it. The summary fields are the contract's ``C``. */
 export class Conversation {
@@ -99,6 +100,7 @@ export class ChatState {
     this.inbox = { loaded: false, loading: false };
     this.reportTimer = null;
     this.typingTimer = null;
+    this.retryTimers = new Map(); // client_id -> timer of a resend the server asked to wait for (retry_after)
     this.http = null; // the HTTP fallback (fallback.js), when the page has one
     this.listeners = new Map();
   }
@@ -280,6 +282,9 @@ export class ChatState {
   disconnected() {
     if (!this.connected) return;
     this.connected = false;
+    // The outbox is sent again on the next `connected`.
+    for (const timer of this.retryTimers.values()) this.clock.clearTimeout(timer);
+    this.retryTimers.clear();
     this.requests.failAll();
     for (const conv of this.conversations.values()) {
       this.clock.clearTimeout(conv.sync.timer);
@@ -525,6 +530,7 @@ export class ChatState {
   }
 
   onError(frame, answered) {
+    if (frame.code === "rate_limited" && this.retryLater(frame)) return;
     if (frame.client_id && this.outbox.get(frame.client_id)) {
       const entry = this.outbox.update(frame.client_id, { state: "failed", error: frame.code });
       this.emit("failed", { entry });
@@ -532,6 +538,29 @@ export class ChatState {
       return;
     }
     if (!answered) this.emit("problem", { frame });
+  }
+
+  /**
+   * ``rate_limited`` for a message of the outbox: the server kept the socket
+   * open and said when to come back (``retry_after`` seconds). Within
+   * AUTO_RETRY_MAX_SECONDS (an outbox burst after a reconnect) the entry stays
+   * pending and is sent again then, with its client_id; a longer wait, or
+   * none given, is the user's to decide: the entry fails ("sending too fast",
+   * with Retry and Delete).
+   */
+  retryLater(frame) {
+    const entry = frame.client_id ? this.outbox.get(frame.client_id) : null;
+    if (!entry || entry.state !== "pending") return false;
+    const seconds = frame.retry_after;
+    if (!(Number.isFinite(seconds) && seconds > 0 && seconds <= AUTO_RETRY_MAX_SECONDS)) return false;
+    const clientId = entry.client_id;
+    this.clock.clearTimeout(this.retryTimers.get(clientId));
+    this.retryTimers.set(clientId, this.clock.setTimeout(() => {
+      this.retryTimers.delete(clientId);
+      const waiting = this.outbox.get(clientId);
+      if (waiting && waiting.state === "pending") this.trySend(waiting);
+    }, Math.ceil(seconds * 1000)));
+    return true;
   }
 
   /** Where a conversation only seen in the sidebar starts counting: what a client of mine already got. */
@@ -574,15 +603,20 @@ export class ChatState {
     const anchored = [...this.conversations.values()].filter((c) => c.log.anchored && c.sync.ref === null);
     for (let i = 0; i < anchored.length; i += RESUME_MAX) {
       const batch = anchored.slice(i, i + RESUME_MAX);
-      const cursors = Object.fromEntries(batch.map((c) => [String(c.id), c.log.cursor]));
-      let answer;
-      try {
-        answer = await this.request({ type: "resume", cursors });
-      } catch (error) {
-        if (error instanceof RequestError) return;
-        throw error;
+      let cursors = Object.fromEntries(batch.map((c) => [String(c.id), c.log.cursor]));
+      while (Object.keys(cursors).length) {
+        let answer;
+        try {
+          answer = await this.request({ type: "resume", cursors });
+        } catch (error) {
+          if (error instanceof RequestError) return;
+          throw error;
+        }
+        this.applyResume(answer, cursors);
+        // Conversations the answer had no room for (MESSAGING_PAGE_BYTES): again, from their cursors.
+        const rest = (answer.unanswered ?? []).map(String).filter((id) => id in cursors);
+        cursors = Object.fromEntries(rest.map((id) => [id, this.get(Number(id))?.log.cursor ?? cursors[id]]));
       }
-      this.applyResume(answer, cursors);
     }
   }
 
@@ -641,7 +675,8 @@ export class ChatState {
         if (!(error instanceof RequestError) || error.code === "disconnected" || error.code === "not_connected") return;
         // forbidden / not_found: this tab may not read it (any more); nothing to retry.
         if (error.code === "forbidden" || error.code === "not_found") return;
-        const delay = Math.min(30000, SYNC_RETRY_MS * 2 ** conv.sync.errors);
+        const asked = error.code === "rate_limited" ? error.frame?.retry_after : null;
+        const delay = Number.isFinite(asked) && asked > 0 ? Math.ceil(asked * 1000) : Math.min(30000, SYNC_RETRY_MS * 2 ** conv.sync.errors);
         conv.sync.errors += 1;
         conv.sync.timer = this.clock.setTimeout(() => {
           conv.sync.timer = null;

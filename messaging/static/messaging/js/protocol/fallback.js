@@ -118,7 +118,7 @@ export class HttpFallback {
   /** Send what waits in the outbox; stop as soon as the socket is back. */
   async flush() {
     for (const entry of this.state.outbox.pending()) {
-      if (this.state.connected) return;
+      if (this.state.connected || this.state.retryTimers.has(entry.client_id)) return;
       const body = { content: entry.content, client_id: entry.client_id };
       if (Array.isArray(entry.attachments) && entry.attachments.length) body.attachments = [...entry.attachments];
       if (Number.isInteger(entry.conversation)) {
@@ -142,7 +142,9 @@ export class HttpFallback {
 
   settle(entry, { status, body }, event) {
     if ((status === 200 || status === 201) && event) this.state.acknowledged(entry.client_id, event);
-    else if (status >= 400) this.state.failed(entry.client_id, body?.code ?? (status === 429 ? "rate_limited" : "server_error"));
+    // 429: over the rate; the entry stays pending and the outbox waits retry_after (the Retry-After header's).
+    else if (status === 429) this.state.onError({ type: "error", code: "rate_limited", client_id: entry.client_id, retry_after: body?.retry_after }, false);
+    else if (status >= 400) this.state.failed(entry.client_id, body?.code ?? "server_error");
   }
 
   flushSoon() {
