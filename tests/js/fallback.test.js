@@ -70,6 +70,28 @@ test("an HTTP 429 keeps the message pending and waits retry_after before sending
   assert.equal(posts, 2);
 });
 
+test("a flush asked for while one is sending does not post the same message twice", async () => {
+  const { state, clock } = offline();
+  let posts = 0;
+  const waiting = [];
+  const api = fakeApi({
+    "GET /messages/api/conversations": () => ({ status: 200, body: { conversations: [summary(1)] } }),
+    "POST /messages/api/conversations/1/messages": () => {
+      posts += 1;
+      return new Promise((resolve) => waiting.push(resolve));
+    },
+  });
+  const fallback = new HttpFallback({ state, api, clock });
+  const entry = state.sendMessage({ conversation: 1 }, "once");
+  const first = fallback.flush();
+  const second = fallback.flush();
+  await new Promise((resolve) => setImmediate(resolve));
+  for (const resolve of waiting) resolve({ status: 429, body: { type: "error", code: "rate_limited", detail: "slow" } });
+  await Promise.all([first, second]);
+  assert.equal(posts, 1);
+  assert.notEqual(state.outbox.get(entry.client_id), null);
+});
+
 test("the conversation on screen catches up with the events API from its cursor", async () => {
   const { state, clock } = offline();
   const api = fakeApi({

@@ -18,6 +18,8 @@ export class HttpFallback {
     this.running = false;
     this.flushTimer = null;
     this.catchingUp = new Set();
+    this.flushing = false;
+    this.flushAgain = false;
     state.http = this;
   }
 
@@ -115,8 +117,32 @@ export class HttpFallback {
     }
   }
 
-  /** Send what waits in the outbox; stop as soon as the socket is back. */
+  /**
+   * Send what waits in the outbox; stop as soon as the socket is back.
+   *
+   * One flush at a time: the poll (``runOnce``) and ``flushSoon`` (a message
+   * just written) may both ask while a POST is on its way, and a second
+   * flush would POST the same entry again before the first answer settled it
+   * (harmless for the server, which knows the client_id, but a refusal such
+   * as 429 would be counted twice). A flush asked for meanwhile runs after.
+   */
   async flush() {
+    if (this.flushing) {
+      this.flushAgain = true;
+      return;
+    }
+    this.flushing = true;
+    try {
+      do {
+        this.flushAgain = false;
+        await this.flushPending();
+      } while (this.flushAgain && !this.state.connected);
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  async flushPending() {
     for (const entry of this.state.outbox.pending()) {
       if (this.state.connected || this.state.retryTimers.has(entry.client_id)) return;
       const body = { content: entry.content, client_id: entry.client_id };
