@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -32,7 +33,7 @@ def run_script(env: dict[str, str], *, hide_chromium: bool, as_nobody: bool = Tr
     if as_nobody and os.geteuid() == 0:
         if not shutil.which("setpriv"):
             pytest.skip("needs setpriv (util-linux) to run the script as an unprivileged user")
-        command = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *command]
+        command = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "bash", readable_copy()]
     if hide_chromium and DEBIAN_CHROMIUM.exists():
         if os.geteuid() != 0 or not shutil.which("unshare"):
             pytest.skip("Chromium is installed and hiding it needs root and unshare (util-linux)")
@@ -42,6 +43,16 @@ def run_script(env: dict[str, str], *, hide_chromium: bool, as_nobody: bool = Tr
             f'mount --bind /dev/null {DEBIAN_CHROMIUM} && exec "$@"', "sh", *command,
         ]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+
+
+def readable_copy() -> str:
+    """The script where user nobody can read it: a checkout may sit in a directory only root may enter (``mktemp -d``)."""
+    folder = tempfile.mkdtemp(prefix="linkup-system-deps-")
+    os.chmod(folder, 0o755)
+    copy = Path(folder) / SCRIPT.name
+    shutil.copy(SCRIPT, copy)
+    copy.chmod(0o755)
+    return str(copy)
 
 
 def clean_env(**extra: str) -> dict[str, str]:
