@@ -271,6 +271,10 @@ globals().update(
             "MESSAGING_WEBPUSH_TIMEOUT_SECONDS": float,
             "MESSAGING_WEBPUSH_MAX_SUBSCRIPTIONS": int,
             "MESSAGING_WEBPUSH_ALLOW_HTTP": bool,
+            "MESSAGING_SEARCH_MAX_QUERY_LENGTH": int,
+            "MESSAGING_SEARCH_MAX_TERMS": int,
+            "MESSAGING_SEARCH_RATE_LIMIT": str,
+            "MESSAGING_SEARCH_INDEX_INTERVAL_SECONDS": float,
         }
     )
 )

@@ -81,6 +81,20 @@ DEFAULT_WEBPUSH_MAX_SUBSCRIPTIONS = 10
 # off by default on a deployment (linkup/settings.py).
 DEFAULT_SIGNUP_ENABLED = True
 
+# Search (messaging/store/search/). A query is a line typed in a search box:
+# longer ones are mistakes or abuse, and every term is one more condition
+# for the database to check.
+DEFAULT_SEARCH_MAX_QUERY_LENGTH = 256
+DEFAULT_SEARCH_MAX_TERMS = 16
+# A search reads up to a few thousand index rows: a person searches a few
+# times a minute; a client firing more is refused with rate_limited.
+DEFAULT_SEARCH_RATE_LIMIT = "30/60s"
+# Each server process indexes the messages queued for search this often (0:
+# never, when `manage.py search_index --loop` runs beside the servers). A
+# search indexes what is still queued before it reads, so this bounds the
+# index's lag for everything but a searcher's view.
+DEFAULT_SEARCH_INDEX_INTERVAL_SECONDS = 1.0
+
 #: every messaging setting read through :func:`setting`, with its default
 DEFAULTS: dict[str, object] = {
     "MESSAGING_MAX_LENGTH": DEFAULT_MAX_LENGTH,
@@ -114,6 +128,10 @@ DEFAULTS: dict[str, object] = {
     # (the tests'); browsers' push services are all HTTPS.
     "MESSAGING_WEBPUSH_ALLOW_HTTP": False,
     "SIGNUP_ENABLED": DEFAULT_SIGNUP_ENABLED,
+    "MESSAGING_SEARCH_MAX_QUERY_LENGTH": DEFAULT_SEARCH_MAX_QUERY_LENGTH,
+    "MESSAGING_SEARCH_MAX_TERMS": DEFAULT_SEARCH_MAX_TERMS,
+    "MESSAGING_SEARCH_RATE_LIMIT": DEFAULT_SEARCH_RATE_LIMIT,
+    "MESSAGING_SEARCH_INDEX_INTERVAL_SECONDS": DEFAULT_SEARCH_INDEX_INTERVAL_SECONDS,
 }
 
 # WebSocket close codes of our own (4000-4999 are for applications).

@@ -31,6 +31,10 @@ MAX_PAGE = 100
 DEFAULT_PAGE = 50
 #: most conversations one ``resume`` may name
 MAX_RESUME = 200
+#: a search's pages: most and default hits, and its orders
+MAX_SEARCH_PAGE = 50
+DEFAULT_SEARCH_PAGE = 20
+SEARCH_SORTS = ("newest", "relevance")
 #: what ``mute`` stores for "forever"
 FOREVER = datetime.datetime(9999, 12, 31, tzinfo=datetime.timezone.utc)
 

@@ -8,6 +8,7 @@ from .people import Profile
 from .presence import Connection, UserStatus
 from .push import PushSubscription
 from .retry import RetryQueueItem
+from .search import SearchEntry, SearchQueue
 
 __all__ = [
     "Conversation",
@@ -26,6 +27,8 @@ __all__ = [
     "ArchivedEvent",
     "Profile",
     "PushSubscription",
+    "SearchEntry",
+    "SearchQueue",
     "MessagingError",
     "ErrorCategory",
     "Severity",

@@ -29,6 +29,7 @@ from ..ops import metrics
 from ..retry_handler import DATABASE_POLICY, MessageRetryHandler, RetriesExhausted
 from .errors import Conflict, Forbidden, NotFound, RateLimited, StoreError, Unavailable
 from .notifications import new_message_recipients
+from .search.indexer import indexer as search_indexer
 
 # One handler for the process, so its counters tell how often storing a
 # message needed a retry and how often that worked.
@@ -132,6 +133,8 @@ def create_messages(items: list[NewMessage], *, notify_expiry: float | None = No
                 outcomes[index] = _repeat_of(item) or Unavailable(
                     "this client_id belongs to a message that is no longer here"
                 )
+    if any(isinstance(o, Appended) and o.created for o in outcomes):
+        search_indexer.poke()  # the triggers queued them for search; index them soon, off this path
     if notify_expiry is not None:
         outcomes = _with_recipients(outcomes, notify_expiry)
     return outcomes  # type: ignore[return-value]
