@@ -95,6 +95,8 @@ class HistoryFrame:
     conversation: int | None = None
     ref: Any = None
     type: str = "history"
+    #: a page around this seq instead of before ``before`` (a search hit, a reply's original)
+    around: int | None = None
 
 
 @dataclass(frozen=True)
@@ -215,6 +217,16 @@ class ListFrame:
     type: str = "list"
 
 
+@dataclass(frozen=True)
+class SearchFrame:
+    q: str
+    cursor: str | None
+    sort: str
+    limit: int
+    ref: Any = None
+    type: str = "search"
+
+
 Frame = Union[
     MessageFrame,
     TypingFrame,
@@ -237,6 +249,7 @@ Frame = Union[
     MarkReadFrame,
     MarkAllReadFrame,
     ListFrame,
+    SearchFrame,
 ]
 
 #: what the one-user socket ``ws/chat/`` speaks
@@ -260,6 +273,7 @@ CHAT_FRAMES = frozenset(
         "set_role",
         "mute",
         "members",
+        "search",
     }
 )
 #: what the one-to-one compatibility view ``ws/chat/<username>/`` speaks
@@ -438,6 +452,7 @@ class ConnectionValidator:
             "mark_read": lambda data, ref: MarkReadFrame(id=_seq_field(data, "id", required=True), ref=ref),
             "mark_all_read": lambda data, ref: MarkAllReadFrame(ref=ref),
             "list": self._list,
+            "search": self._search,
         }
 
     def parse(
@@ -557,7 +572,12 @@ class ConnectionValidator:
 
     def _history(self, data: Mapping[str, Any], ref: Any) -> HistoryFrame:
         before = _seq_field(data, "before", required=False, nullable=True)
-        return HistoryFrame(before=before, limit=_limit_field(data), conversation=self._conversation(data), ref=ref)
+        around = _seq_field(data, "around", required=False, nullable=True)
+        if before is not None and around is not None:
+            raise InvalidFrame("give 'before' or 'around', not both")
+        return HistoryFrame(
+            before=before, limit=_limit_field(data), conversation=self._conversation(data), ref=ref, around=around
+        )
 
     @staticmethod
     def _view(data: Mapping[str, Any], ref: Any) -> ViewFrame:
@@ -685,6 +705,25 @@ class ConnectionValidator:
     @staticmethod
     def _members(data: Mapping[str, Any], ref: Any) -> MembersFrame:
         return MembersFrame(conversation=_id_field(data, "conversation"), ref=ref)
+
+    @staticmethod
+    def _search(data: Mapping[str, Any], ref: Any) -> SearchFrame:
+        """A search; how long ``q`` may be, and what it may say, is the search's own business (its limits, its errors)."""
+        q = _text_field(data, "q")
+        cursor = data.get("cursor")
+        if cursor is not None and (not isinstance(cursor, str) or not 1 <= len(cursor) <= 100 or _has_unstorable(cursor)):
+            raise InvalidFrame("'cursor' must be the 'next' of a previous page, or null")
+        sort = data.get("sort", "newest")
+        if sort is None:
+            sort = "newest"
+        if sort not in SEARCH_SORTS:
+            raise InvalidFrame(f"'sort' must be one of {', '.join(SEARCH_SORTS)}")
+        limit = data.get("limit")
+        if limit is None:
+            limit = DEFAULT_SEARCH_PAGE
+        elif not _is_int(limit) or not 1 <= limit <= MAX_SEARCH_PAGE:
+            raise InvalidFrame(f"'limit' must be an integer from 1 to {MAX_SEARCH_PAGE}")
+        return SearchFrame(q=q, cursor=cursor, sort=sort, limit=limit, ref=ref)
 
     @staticmethod
     def _list(data: Mapping[str, Any], ref: Any) -> ListFrame:

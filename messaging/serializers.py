@@ -262,13 +262,17 @@ def sync_frame(conversation_id: int, events: list[Any], has_more: bool, last_seq
     }
 
 
-def history_frame(conversation_id: int, events: list[Any], has_more: bool) -> dict[str, Any]:
-    return {
+def history_frame(conversation_id: int, events: list[Any], has_more: bool, *, has_newer: bool | None = None) -> dict[str, Any]:
+    """A ``history`` page; ``has_newer`` only for a page ``around`` a seq."""
+    frame = {
         "type": "history",
         "conversation": conversation_id,
         "events": [event_payload(e) for e in events],
         "has_more": has_more,
     }
+    if has_newer is not None:
+        frame["has_newer"] = has_newer
+    return frame
 
 
 def resumed_payload(resumed: Any) -> dict[str, Any]:
@@ -304,6 +308,35 @@ def member_payload(info: Any) -> dict[str, Any]:
         "read_seq": info.read_seq,
         "online": info.online,
         "last_seen": info.last_seen,
+    }
+
+
+# --- Search ------------------------------------------------------------------------
+
+
+def search_frame(page: Any) -> dict[str, Any]:
+    """A page of search results (a :class:`messaging.store.search.SearchPage`), as the socket and the API answer it."""
+    return {
+        "type": "search",
+        "query": page.query.describe(),
+        "results": [
+            {
+                "conversation": hit.conversation_id,
+                "seq": hit.seq,
+                "id": hit.event_id,
+                "sender": hit.sender,
+                "created_at": hit.created_at,
+                "snippet": hit.snippet.payload(),
+                **({"score": hit.score} if hit.score is not None else {}),
+            }
+            for hit in page.hits
+        ],
+        "conversations": [
+            {"id": c.id, "kind": c.kind, "title": c.title, "peer": c.peer} for c in page.conversations
+        ],
+        "next": page.next,
+        "total": {"count": page.total.count, "exact": page.total.exact} if page.total is not None else None,
+        "warnings": list(page.warnings),
     }
 
 

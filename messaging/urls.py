@@ -29,6 +29,7 @@ urlpatterns = [
     path("messages/api/conversations/<int:conversation_id>/leave", api.api_leave, name="api-leave"),
     path("messages/api/conversations/<int:conversation_id>/rename", api.api_rename, name="api-rename"),
     path("messages/api/users", api.api_users, name="api-users"),
+    path("messages/api/search", api.api_search, name="api-search"),
     path("messages/api/push/subscribe", push.subscribe, name="push-subscribe"),
     path("messages/api/push/unsubscribe", push.unsubscribe, name="push-unsubscribe"),
     path("messages/api/<str:username>/history", api.api_history, name="api-history"),

@@ -347,6 +347,8 @@ def repeat_of_event(sender: Any, client_id: str, conversation_id: int | None, ki
 class EventPage:
     events: list[Event]
     has_more: bool
+    #: for a page around a seq: whether events newer than the page exist in the window
+    has_newer: bool = False
 
 
 def events_after(member: Participant, after: int, limit: int) -> EventPage:
@@ -367,6 +369,28 @@ def events_before(member: Participant, before: int | None, limit: int, *, kinds:
     return _page(
         member.conversation_id, lower=member.joined_seq, upper=upper, ascending=False, limit=limit, kinds=kinds
     )
+
+
+def events_around(member: Participant, seq: int, limit: int) -> EventPage:
+    """The timeline of the member's window around ``seq``, newest first: ``seq`` itself and what surrounds it.
+
+    Half the page (rounded up) is ``seq`` and the events before it, the rest
+    the events after it; ``has_more`` says whether older events exist,
+    ``has_newer`` newer ones (read them with ``sync after=<the newest seq>``).
+    A ``seq`` outside the window is brought to its nearest end. This is how a
+    client opens a conversation at a message it did not load: a search hit,
+    a reply's original.
+    """
+    upper = member.left_seq if member.left_seq is not None else member.conversation.last_seq
+    around = min(max(seq, member.joined_seq), upper)
+    older_count = (limit + 1) // 2
+    older = _page(
+        member.conversation_id, lower=member.joined_seq, upper=around, ascending=False, limit=older_count, kinds=TIMELINE_KINDS
+    )
+    newer = _page(
+        member.conversation_id, lower=around + 1, upper=upper, ascending=True, limit=limit - older_count, kinds=TIMELINE_KINDS
+    )
+    return EventPage(events=newer.events[::-1] + older.events, has_more=older.has_more, has_newer=newer.has_more)
 
 
 def _page(

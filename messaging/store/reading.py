@@ -54,8 +54,13 @@ def receipts_seen_by(member: Participant) -> list[Receipt]:
     ]
 
 
-def history_page(user_id: int, conversation_id: int, before: int | None, limit: int) -> tuple[Participant, events.EventPage]:
+def history_page(
+    user_id: int, conversation_id: int, before: int | None, limit: int, *, around: int | None = None
+) -> tuple[Participant, events.EventPage]:
+    """A ``history`` page: before a seq (newest first), or around one (:func:`~.events.events_around`)."""
     member = conversations.member_of(user_id, conversation_id)
+    if around is not None:
+        return member, events.events_around(member, around, limit)
     return member, events.events_before(member, before, limit)
 
 
