@@ -290,3 +290,13 @@ def test_both_databases_answer_with_their_own_index(alice: Any, bob: Any) -> Non
         else:
             cursor.execute("SELECT COUNT(*) FROM messaging_search_fts WHERE messaging_search_fts MATCH %s", ['" marker "'])
         assert cursor.fetchone()[0] == 1
+
+
+def test_a_new_message_is_found_at_once_even_behind_a_backlog_of_queued_ones(alice: Any, bob: Any) -> None:
+    direct, _ = conversations.get_or_create_direct(alice, bob)
+    send(alice, direct.pk, "old news")
+    assert found(bob, "news") == ["old news"]
+    SearchQueue.objects.bulk_create([SearchQueue(event_id=10**9 + n) for n in range(500)])  # gone messages, queued
+    send(alice, direct.pk, "breaking news")
+    assert found(bob, "news") == ["breaking news", "old news"]
+    assert SearchQueue.objects.count() > 200, "the search indexed the newest queued, and left the backlog to the indexer"

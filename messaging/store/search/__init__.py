@@ -180,7 +180,7 @@ def _catch_up() -> None:
     """Index what is still queued (a searcher sees the message they just sent); never fails the search."""
     try:
         if SearchQueue.objects.exists():
-            index.drain(DRAIN_ON_SEARCH)
+            index.drain(DRAIN_ON_SEARCH, newest_first=True)
     except DatabaseError as exc:
         messaging_logger.error(ErrorCategory.DATABASE_ERROR, "a search could not index the queued messages", exc=exc)
 

@@ -53,10 +53,14 @@ def on_postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
-def drain(limit: int = DRAIN_BATCH) -> Drained:
-    """Index up to ``limit`` queued messages, oldest first, in one transaction."""
+def drain(limit: int = DRAIN_BATCH, *, newest_first: bool = False) -> Drained:
+    """Index up to ``limit`` queued messages, oldest first (``newest_first``: the latest queued), in one transaction.
+
+    A search drains newest first: behind a backlog (a migration queued every
+    old message, a burst) the searcher's own last message is still found.
+    """
     with transaction.atomic():
-        event_ids = _take(limit)
+        event_ids = _take(limit, newest_first=newest_first)
         if not event_ids:
             return Drained(0, 0)
         return Drained(len(event_ids), write_entries(sorted(set(event_ids))))
@@ -94,24 +98,25 @@ def oldest_pending_age() -> float | None:
     return max(0.0, (datetime.datetime.now(datetime.timezone.utc) - stamp).total_seconds())
 
 
-def _take(limit: int) -> list[int]:
-    """Remove up to ``limit`` of the oldest queued rows; their event ids."""
+def _take(limit: int, *, newest_first: bool = False) -> list[int]:
+    """Remove up to ``limit`` of the oldest (or newest) queued rows; their event ids."""
     table = SearchQueue._meta.db_table
+    order = "DESC" if newest_first else ""
     with connection.cursor() as cursor:
         if on_postgres():
             # Several indexers at once each take rows the others did not lock.
             cursor.execute(
-                f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED) "
+                f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} ORDER BY id {order} LIMIT %s FOR UPDATE SKIP LOCKED) "
                 "RETURNING event_id",
                 [limit],
             )
             return [row[0] for row in cursor.fetchall()]
-        # SQLite: this transaction holds the one write lock, so nobody queues
-        # below the highest id read while we delete up to it.
-        cursor.execute(f"SELECT id, event_id FROM {table} ORDER BY id LIMIT %s", [limit])
+        # SQLite: this transaction holds the one write lock, so the rows read
+        # are exactly those up to (or from) the last id read.
+        cursor.execute(f"SELECT id, event_id FROM {table} ORDER BY id {order} LIMIT %s", [limit])
         rows = cursor.fetchall()
         if rows:
-            cursor.execute(f"DELETE FROM {table} WHERE id <= %s", [rows[-1][0]])
+            cursor.execute(f"DELETE FROM {table} WHERE id {'>=' if newest_first else '<='} %s", [rows[-1][0]])
         return [row[1] for row in rows]
 
 
