@@ -111,15 +111,17 @@ def searchers(prefix: str, rng: random.Random, count: int, heavy: int) -> tuple[
     return sample, [lookup[pk] for pk in ranked]
 
 
-def measure(queries: list[tuple[str, str]], users: list[Any], runs: int, rng: random.Random) -> list[Figures]:
+def measure(
+    queries: list[tuple[str, str]], users: list[Any], runs: int, rng: random.Random, plan: str | None = None
+) -> list[Figures]:
     results = []
     for name, query in queries:
         figures = Figures(name, query)
-        search(users[0], query)  # warm the caches once
+        search(users[0], query, force_plan=plan)  # warm the caches once
         for _ in range(runs):
             user = rng.choice(users)
             started = time.perf_counter()
-            page = search(user, query)
+            page = search(user, query, force_plan=plan)
             figures.seconds.append(time.perf_counter() - started)
             figures.plans[page.plan] = figures.plans.get(page.plan, 0) + 1
             figures.totals.append(page.total.count if page.total else 0)
@@ -140,7 +142,18 @@ def indexing_rate(messages: int) -> tuple[int, float]:
     return taken, time.perf_counter() - started
 
 
-def run(*, prefix: str, runs: int, searcher_count: int, heavy: int, seed: int, index_messages: int, out: Callable[[str], None]) -> None:
+def run(
+    *,
+    prefix: str,
+    runs: int,
+    searcher_count: int,
+    heavy: int,
+    seed: int,
+    index_messages: int,
+    out: Callable[[str], None],
+    plan: str | None = None,
+) -> None:
+    """Print the figures; ``plan`` forces one way of reading (``member`` or ``index``) instead of search()'s choice."""
     rng = random.Random(seed)
     out(f"database: {connection.vendor}; search entries: {SearchEntry.objects.count()}; queued: {SearchQueue.objects.count()}")
     queries = pick_queries(prefix, rng)
@@ -149,7 +162,7 @@ def run(*, prefix: str, runs: int, searcher_count: int, heavy: int, seed: int, i
         f"(windows of {', '.join(str(window_size(u.pk)) for u in busiest)} events)")
     for label, users in (("random users", sample), ("heaviest users", busiest)):
         out(f"-- {label}: first page (20 hits, newest first, with the total), {runs} runs per query")
-        for figures in measure(queries, users, runs, rng):
+        for figures in measure(queries, users, runs, rng, plan):
             out(figures.line())
     if index_messages:
         taken, seconds = indexing_rate(index_messages)

@@ -26,6 +26,10 @@ class Command(BaseCommand):
         parser.add_argument("--prefix", default=CorpusOptions().prefix, help="the corpus's username prefix (default: %(default)s)")
         parser.add_argument("--seed", type=int, default=16, help="random seed (default: %(default)s)")
         parser.add_argument(
+            "--plan", choices=("auto", "member", "index"), default="auto",
+            help="how searches read: search()'s choice, or always one way (default: %(default)s)",
+        )
+        parser.add_argument(
             "--index-messages", type=int, default=5000,
             help="re-index this many messages through the queue to time the indexer; 0: skip (default: %(default)s)",
         )
@@ -42,6 +46,7 @@ class Command(BaseCommand):
                 seed=options["seed"],
                 index_messages=options["index_messages"],
                 out=self.stdout.write,
+                plan=None if options["plan"] == "auto" else options["plan"],
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc

@@ -43,13 +43,13 @@ from .snippets import Snippet, score, snippet
 #: above this many events in a searcher's windows, the index finds their
 #: matches faster than reading their messages one by one (measured on the
 #: corpus benchmark: docs/benchmark.md, "Search")
-MEMBER_SCAN_LIMIT = 20000
+MEMBER_SCAN_LIMIT = 5000
 #: a relevance sort ranks this many of the newest matches (ranking every
 #: match of a common word would read them all)
 RANK_WINDOW = 500
 #: the total is counted exactly up to this many matches, then given as "more than"
 COUNT_CAP = 1000
-#: queued messages a search indexes before it reads (the indexer does the rest)
+#: queued messages a search indexes before it reads, the newest (the indexer does the rest)
 DRAIN_ON_SEARCH = 200
 
 
