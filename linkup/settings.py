@@ -340,6 +340,10 @@ globals().update(
             "MESSAGING_FETCH_RATE_LIMIT": str,
             "MESSAGING_MAX_UNSENT_BYTES": int,
             "MESSAGING_PAGE_BYTES": int,
+            "MESSAGING_SEARCH_MAX_QUERY_LENGTH": int,
+            "MESSAGING_SEARCH_MAX_TERMS": int,
+            "MESSAGING_SEARCH_RATE_LIMIT": str,
+            "MESSAGING_SEARCH_INDEX_INTERVAL_SECONDS": float,
         }
     )
 )

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from channels.db import database_sync_to_async
 
+from .guards.search import check_search_allowance
 from .store import conversations, events, message_actions, notifications, presence, reading, receipts
+from .store import search as search_store
 
 
 def _wrap(function):  # type: ignore[no-untyped-def]
@@ -74,3 +76,6 @@ class AsyncSafeMessageHandler:
     members = _wrap(reading.members)
     notice_summaries = _wrap(conversations.notice_summaries)
     direct_with = _wrap(conversations.direct_with)
+    # search
+    search = _wrap(search_store.search)
+    check_search_allowance = _wrap(check_search_allowance)

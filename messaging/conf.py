@@ -139,6 +139,20 @@ DEFAULT_ATTACHMENT_ACCEL_PREFIX = ""
 # On S3 storage a download redirects to a presigned URL valid this long.
 DEFAULT_ATTACHMENT_URL_SECONDS = 60
 
+# Search (messaging/store/search/). A query is a line typed in a search box:
+# longer ones are mistakes or abuse, and every term is one more condition
+# for the database to check.
+DEFAULT_SEARCH_MAX_QUERY_LENGTH = 256
+DEFAULT_SEARCH_MAX_TERMS = 16
+# A search reads up to a few thousand index rows: a person searches a few
+# times a minute; a client firing more is refused with rate_limited.
+DEFAULT_SEARCH_RATE_LIMIT = "30/60s"
+# Each server process indexes the messages queued for search this often (0:
+# never, when `manage.py search_index --loop` runs beside the servers). A
+# search indexes what is still queued before it reads, so this bounds the
+# index's lag for everything but a searcher's view.
+DEFAULT_SEARCH_INDEX_INTERVAL_SECONDS = 1.0
+
 #: every messaging setting read through :func:`setting`, with its default
 DEFAULTS: dict[str, object] = {
     "MESSAGING_MAX_LENGTH": DEFAULT_MAX_LENGTH,
@@ -189,6 +203,10 @@ DEFAULTS: dict[str, object] = {
     "MESSAGING_FETCH_RATE_LIMIT": DEFAULT_FETCH_RATE_LIMIT,
     "MESSAGING_MAX_UNSENT_BYTES": DEFAULT_MAX_UNSENT_BYTES,
     "MESSAGING_PAGE_BYTES": DEFAULT_PAGE_BYTES,
+    "MESSAGING_SEARCH_MAX_QUERY_LENGTH": DEFAULT_SEARCH_MAX_QUERY_LENGTH,
+    "MESSAGING_SEARCH_MAX_TERMS": DEFAULT_SEARCH_MAX_TERMS,
+    "MESSAGING_SEARCH_RATE_LIMIT": DEFAULT_SEARCH_RATE_LIMIT,
+    "MESSAGING_SEARCH_INDEX_INTERVAL_SECONDS": DEFAULT_SEARCH_INDEX_INTERVAL_SECONDS,
 }
 
 # WebSocket close codes of our own (4000-4999 are for applications).

@@ -32,6 +32,10 @@ MAX_PAGE = 100
 DEFAULT_PAGE = 50
 #: most conversations one ``resume`` may name
 MAX_RESUME = 200
+#: a search's pages: most and default hits, and its orders
+MAX_SEARCH_PAGE = 50
+DEFAULT_SEARCH_PAGE = 20
+SEARCH_SORTS = ("newest", "relevance")
 #: what ``mute`` stores for "forever"
 FOREVER = datetime.datetime(9999, 12, 31, tzinfo=datetime.timezone.utc)
 
@@ -96,7 +100,7 @@ class HistoryFrame:
     conversation: int | None = None
     ref: Any = None
     type: str = "history"
-    #: a page around this seq instead (a reply's original), newest first
+    #: a page around this seq instead of before ``before`` (a search hit, a reply's original)
     around: int | None = None
 
 
@@ -283,6 +287,16 @@ class ListFrame:
     type: str = "list"
 
 
+@dataclass(frozen=True)
+class SearchFrame:
+    q: str
+    cursor: str | None
+    sort: str
+    limit: int
+    ref: Any = None
+    type: str = "search"
+
+
 Frame = Union[
     MessageFrame,
     TypingFrame,
@@ -311,6 +325,7 @@ Frame = Union[
     HideFrame,
     ClearFrame,
     EditsFrame,
+    SearchFrame,
 ]
 
 #: the message actions' frames (on ``ws/chat/`` only)
@@ -347,6 +362,7 @@ CHAT_FRAMES = (
             "set_role",
             "mute",
             "members",
+            "search",
         }
     )
     | MESSAGE_ACTION_FRAMES
@@ -579,6 +595,7 @@ class ConnectionValidator:
             "hide": self._hide,
             "clear": self._clear,
             "edits": self._edits,
+            "search": self._search,
         }
 
     def parse(
@@ -885,6 +902,25 @@ class ConnectionValidator:
     @staticmethod
     def _members(data: Mapping[str, Any], ref: Any) -> MembersFrame:
         return MembersFrame(conversation=_id_field(data, "conversation"), ref=ref)
+
+    @staticmethod
+    def _search(data: Mapping[str, Any], ref: Any) -> SearchFrame:
+        """A search; how long ``q`` may be, and what it may say, is the search's own business (its limits, its errors)."""
+        q = _text_field(data, "q")
+        cursor = data.get("cursor")
+        if cursor is not None and (not isinstance(cursor, str) or not 1 <= len(cursor) <= 100 or _has_unstorable(cursor)):
+            raise InvalidFrame("'cursor' must be the 'next' of a previous page, or null")
+        sort = data.get("sort", "newest")
+        if sort is None:
+            sort = "newest"
+        if sort not in SEARCH_SORTS:
+            raise InvalidFrame(f"'sort' must be one of {', '.join(SEARCH_SORTS)}")
+        limit = data.get("limit")
+        if limit is None:
+            limit = DEFAULT_SEARCH_PAGE
+        elif not _is_int(limit) or not 1 <= limit <= MAX_SEARCH_PAGE:
+            raise InvalidFrame(f"'limit' must be an integer from 1 to {MAX_SEARCH_PAGE}")
+        return SearchFrame(q=q, cursor=cursor, sort=sort, limit=limit, ref=ref)
 
     @staticmethod
     def _list(data: Mapping[str, Any], ref: Any) -> ListFrame:

@@ -50,6 +50,7 @@ from .connection_validator import (
     RemoveMemberFrame,
     RenameFrame,
     ResumeFrame,
+    SearchFrame,
     SetRoleFrame,
     SyncFrame,
     TypingFrame,
@@ -88,6 +89,7 @@ from .serializers import (
     notifications_page_frame,
     page_frame,
     resumed_payload,
+    search_frame,
     status_frame,
     sync_frame,
     typing_frame,
@@ -353,6 +355,14 @@ class ChatConsumer(MessagingConsumer):
     def conversation_of(self, frame: Any) -> int:
         """The conversation a frame is about (on this socket, the one it names)."""
         return frame.conversation
+
+    # --- Search ---------------------------------------------------------------------
+
+    async def on_search(self, frame: SearchFrame) -> None:
+        """A page of the messages this user may see that match ``q`` (docs/protocol.md, "Search")."""
+        await db.check_search_allowance(self.user.pk)  # the cache may be Redis: off the event loop
+        page = await db.search(self.user, frame.q, cursor=frame.cursor, sort=frame.sort, limit=frame.limit)
+        await self.send_frame(answer(search_frame(page), frame.ref))
 
     # --- Sending ------------------------------------------------------------------
 
@@ -756,7 +766,9 @@ class DirectChatConsumer(ChatConsumer):
         await self.send_messages("sync", page.member, page.page, page.receipts)
 
     async def on_history(self, frame: HistoryFrame) -> None:
-        member, page = await db.history_page(self.user.pk, self.conversation_id, frame.before, frame.limit)
+        member, page = await db.history_page(
+            self.user.pk, self.conversation_id, frame.before, frame.limit, around=frame.around
+        )
         receipts_ = await db.receipts_of(self.conversation_id, exclude_user_id=self.user.pk)
         await self.send_messages("history", member, page, receipts_)
 

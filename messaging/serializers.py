@@ -356,7 +356,7 @@ def sync_frame(conversation_id: int, events: list[Any], has_more: bool, last_seq
 
 
 def history_frame(conversation_id: int, events: list[Any], has_more: bool, has_newer: bool | None = None) -> dict[str, Any]:
-    """A history page; ``has_newer`` only for an ``around`` page (whether events after it exist)."""
+    """A history page; ``has_newer`` only for a page ``around`` a seq (whether events after it exist)."""
     frame = {
         "type": "history",
         "conversation": conversation_id,
@@ -423,6 +423,35 @@ def member_payload(info: Any) -> dict[str, Any]:
         "read_seq": info.read_seq,
         "online": info.online,
         "last_seen": info.last_seen,
+    }
+
+
+# --- Search ------------------------------------------------------------------------
+
+
+def search_frame(page: Any) -> dict[str, Any]:
+    """A page of search results (a :class:`messaging.store.search.SearchPage`), as the socket and the API answer it."""
+    return {
+        "type": "search",
+        "query": page.query.describe(),
+        "results": [
+            {
+                "conversation": hit.conversation_id,
+                "seq": hit.seq,
+                "id": hit.event_id,
+                "sender": hit.sender,
+                "created_at": hit.created_at,
+                "snippet": hit.snippet.payload(),
+                **({"score": hit.score} if hit.score is not None else {}),
+            }
+            for hit in page.hits
+        ],
+        "conversations": [
+            {"id": c.id, "kind": c.kind, "title": c.title, "peer": c.peer} for c in page.conversations
+        ],
+        "next": page.next,
+        "total": {"count": page.total.count, "exact": page.total.exact} if page.total is not None else None,
+        "warnings": list(page.warnings),
     }
 
 

@@ -43,6 +43,7 @@ urlpatterns = [
     ),
     path("messages/attachments/<int:attachment_id>/", attachments.download, name="attachment-download"),
     path("messages/attachments/<int:attachment_id>/thumbnail", attachments.thumbnail, name="attachment-thumbnail"),
+    path("messages/api/search", api.api_search, name="api-search"),
     path("messages/api/push/subscribe", push.subscribe, name="push-subscribe"),
     path("messages/api/push/unsubscribe", push.unsubscribe, name="push-unsubscribe"),
     path("messages/api/<str:username>/history", api.api_history, name="api-history"),

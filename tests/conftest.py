@@ -141,6 +141,18 @@ def fast_password_hasher() -> Any:
         yield
 
 
+@pytest.fixture(autouse=True, scope="session")
+def no_background_search_indexer() -> Any:
+    """This process's search indexer thread stays off: every search indexes what is queued first.
+
+    A thread draining in the background would reach into the next test's
+    database; ``tests/test_search_api.py`` runs it where it is the subject.
+    The end-to-end servers keep it on.
+    """
+    with override_settings(MESSAGING_SEARCH_INDEX_INTERVAL_SECONDS=0):
+        yield
+
+
 @pytest.fixture
 def make_user(django_user_model: Any) -> Callable[[str], Any]:
     def make(username: str) -> Any:

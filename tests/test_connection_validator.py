@@ -233,6 +233,7 @@ def test_the_endpoints_speak_their_own_frame_types() -> None:
         "message", "typing", "read", "received", "sync", "history", "ping", "view", "resume", "conversations",
         "create_group", "add_members", "remove_member", "leave", "rename", "set_role", "mute", "members",
         "edit", "delete", "react", "unreact", "hide", "clear", "edits",
+        "search",
     }
     assert NOTIFICATION_FRAMES == {"mark_read", "mark_all_read", "list", "ping"}
     for frame_type in USER - DIRECT_FRAMES:
@@ -485,3 +486,24 @@ def test_an_unusable_ref_does_not_hide_a_usable_client_id(frame_type: str) -> No
     frame = {"type": frame_type, **C1, "content": "hi", "client_id": "c-7", "ref": "x" * 65}
     result = chat_validator.parse(json.dumps(frame), allowed=USER)
     assert code_of(result) == "invalid_frame" and result.ref is None and result.client_id == "c-7"
+
+
+def test_search_and_history_around_frames_parse_with_their_defaults_and_refuse_bad_fields() -> None:
+    from messaging.connection_validator import SearchFrame
+
+    def parse(frame: dict) -> object:
+        return chat_validator.parse(json.dumps(frame), allowed=USER)
+
+    assert parse({"type": "search", "q": "deplo*"}) == SearchFrame(q="deplo*", cursor=None, sort="newest", limit=20)
+    assert parse({"type": "history", "conversation": 3, "around": 9}) == HistoryFrame(
+        before=None, limit=50, conversation=3, around=9
+    )
+    for bad in (
+        {"type": "search"},
+        {"type": "search", "q": 5},
+        {"type": "search", "q": "x", "sort": "random"},
+        {"type": "search", "q": "x", "limit": 0},
+        {"type": "search", "q": "x", "cursor": 7},
+        {"type": "history", "conversation": 3, "around": 2, "before": 5},
+    ):
+        assert code_of(parse(bad)) == "invalid_frame", bad

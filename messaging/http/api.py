@@ -28,6 +28,7 @@ from ..actions.errors import wire_error
 from ..connection_validator import ConnectionValidator, Frame
 from ..exceptions import Forbidden, InvalidFrame, InvalidJSON, MessagingException, NotFound, RateLimited, TooLarge
 from ..guards.admission import Admission
+from ..guards.search import check_search_allowance
 from ..models import EventKind
 from ..pubsub import publish_event
 from ..serializers import (
@@ -39,9 +40,11 @@ from ..serializers import (
     history_frame,
     message_payload,
     receipt_payload,
+    search_frame,
     sync_frame,
 )
 from ..store import conversations, events, reading, receipts
+from ..store import search as search_store
 from ..store.errors import StoreError, Unavailable
 from ..store.users import find_peer, search_users
 
@@ -250,6 +253,7 @@ def api_events(request: HttpRequest, conversation_id: int) -> HttpResponse:
 @require_GET
 @api_view
 def api_conversation_history(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    """A ``history`` page: before ``before`` (the newest without it), or ``around`` a seq."""
     frame = _frame(
         "history",
         {
@@ -349,6 +353,27 @@ def api_leave(request: HttpRequest, conversation_id: int) -> HttpResponse:
 def api_rename(request: HttpRequest, conversation_id: int) -> HttpResponse:
     frame = _frame("rename", {**_body(request), "conversation": conversation_id})
     return _group_change(request, conversations.rename(request.user, conversation_id, frame.title, frame.client_id))
+
+
+# --- Search -----------------------------------------------------------------------
+
+
+@require_GET
+@api_view
+def api_search(request: HttpRequest) -> HttpResponse:
+    """``GET /messages/api/search?q=…&cursor=…&sort=…&limit=…``: a page of the socket's ``search`` answer."""
+    frame = _frame(
+        "search",
+        {
+            "q": request.GET.get("q", ""),
+            "cursor": request.GET.get("cursor") or None,
+            "sort": request.GET.get("sort") or None,
+            "limit": _parse_int(request.GET.get("limit"), "limit"),
+        },
+    )
+    check_search_allowance(request.user.pk)
+    page = search_store.search(request.user, frame.q, cursor=frame.cursor, sort=frame.sort, limit=frame.limit)
+    return json_response({key: value for key, value in search_frame(page).items() if key != "type"})
 
 
 # --- People -----------------------------------------------------------------------

@@ -59,6 +59,7 @@ SHELL_STATIC = (
     "messaging/js/protocol/uploads.js",
     "messaging/js/pwa.js",
     "messaging/js/rich-text.js",
+    "messaging/js/search.js",
     "messaging/js/settings.js",
     "messaging/js/socket.js",
     "messaging/js/time.js",

@@ -10,6 +10,7 @@ from .people import Profile
 from .presence import Connection, UserStatus
 from .push import PushSubscription
 from .retry import RetryQueueItem
+from .search import SearchEntry, SearchQueue
 
 __all__ = [
     "Attachment",
@@ -33,6 +34,8 @@ __all__ = [
     "ArchivedEvent",
     "Profile",
     "PushSubscription",
+    "SearchEntry",
+    "SearchQueue",
     "MessagingError",
     "ErrorCategory",
     "Severity",

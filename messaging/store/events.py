@@ -30,6 +30,7 @@ from . import attachments as attachment_store
 from .errors import Conflict, Forbidden, NotFound, StoreError, Unavailable
 from .message_views import MessageView, ReplyPreview, annotate, fresh_view, quote
 from .notifications import new_message_recipients
+from .search.indexer import indexer as search_indexer
 from .visibility import can_see, visible_q
 
 # One handler for the process, so its counters tell how often storing a
@@ -136,6 +137,8 @@ def create_messages(items: list[NewMessage], *, notify_expiry: float | None = No
             outcomes.append(result)
         else:
             outcomes.append(_repeat_of(item) or Unavailable("this client_id belongs to a message that is no longer here"))
+    if any(isinstance(o, Appended) and o.created for o in outcomes):
+        search_indexer.poke()  # the triggers queued them for search; index them soon, off this path
     if notify_expiry is not None:
         outcomes = _with_recipients(outcomes, notify_expiry)
     return outcomes
@@ -458,7 +461,7 @@ def repeat_of_event(sender: Any, client_id: str, conversation_id: int | None, ki
 class EventPage:
     events: list[Event]
     has_more: bool
-    #: around pages: whether events newer than the page exist
+    #: for a page around a seq: whether events newer than the page exist in the window
     has_newer: bool = False
 
 

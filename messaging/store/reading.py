@@ -54,15 +54,19 @@ def receipts_seen_by(member: Participant) -> list[Receipt]:
     ]
 
 
-def history_page(user_id: int, conversation_id: int, before: int | None, limit: int) -> tuple[Participant, events.EventPage]:
+def history_page(
+    user_id: int, conversation_id: int, before: int | None, limit: int, *, around: int | None = None
+) -> tuple[Participant, events.EventPage]:
+    """A ``history`` page: before a seq (newest first), or around one (:func:`~.events.events_around`)."""
     member = conversations.member_of(user_id, conversation_id)
+    if around is not None:
+        return member, events.events_around(member, around, limit)
     return member, events.events_before(member, before, limit)
 
 
 def around_page(user_id: int, conversation_id: int, around: int, limit: int) -> tuple[Participant, events.EventPage]:
-    """The timeline around a seq (jumping to a reply's original)."""
-    member = conversations.member_of(user_id, conversation_id)
-    return member, events.events_around(member, around, limit)
+    """The timeline around a seq (a reply's original, a search hit)."""
+    return history_page(user_id, conversation_id, None, limit, around=around)
 
 
 def with_presence(summaries: list[Summary], expiry: float) -> list[Summary]:

@@ -881,3 +881,43 @@ def test_self_lets_the_page_open_a_socket_to_this_site(server, people) -> None:
         })"""
     )
     assert opened == "unread_count"
+
+
+def test_ctrl_k_searches_messages_and_enter_opens_the_hit_in_its_history_highlighted(server, people) -> None:
+    """One story: Ctrl+K, a prefix query, grouped hits with marked snippets, arrows, a filter chip, no results, jump."""
+    from playwright.sync_api import expect
+
+    tag = uuid.uuid4().hex[:6]
+    conversation = server.direct("carol", "bob")
+    # The hit is 80 messages back: opening it loads older pages until it is on screen.
+    lines = [("bob", f"filler {tag} {i}") for i in range(80)]
+    lines[5] = ("bob", f"the Zq{tag}deployment <b>went</b> fine")
+    server.say(conversation, lines, read={"carol": None, "bob": None})
+    carol = people(server, "carol")
+    carol.keyboard.press("Control+k")
+    box = carol.get_by_role("combobox", name="Search messages")
+    expect(box).to_be_focused()
+    box.fill(f"zq{tag}deplo* from:bob")
+    hit = carol.locator(".search-hit")
+    expect(hit).to_have_count(1)
+    expect(carol.locator(".search-group-name")).to_have_text("bob")
+    expect(hit.locator("mark")).to_have_text(f"Zq{tag}deplo")  # the part the prefix matched
+    expect(hit.locator(".search-hit-text")).to_have_text(f"the Zq{tag}deployment <b>went</b> fine")
+    assert hit.locator("b").count() == 0, "a snippet is text, never markup"
+    expect(hit).to_have_attribute("aria-selected", "true")
+    expect(carol.locator("[data-search-chips] .chip")).to_have_text(["from: bob×"])
+
+    carol.get_by_role("button", name="Remove the filter from: bob").click()
+    expect(box).to_have_value(f"zq{tag}deplo*")
+    box.fill(f"zq{tag}nothing")
+    expect(carol.locator("[data-search-status]")).to_contain_text("No messages found")
+
+    box.fill(f"zq{tag}deplo*")
+    expect(hit).to_have_count(1)
+    box.press("ArrowDown")
+    box.press("Enter")
+    carol.wait_for_url("**/messages/bob/")
+    target = bubble(carol, f"Zq{tag}deployment")
+    expect(target).to_be_in_viewport(timeout=WAIT_MS)
+    expect(target).to_have_class(re.compile(r"\bsearch-target\b"))
+    assert carol.errors == []

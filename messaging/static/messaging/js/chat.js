@@ -23,6 +23,7 @@ import { formatSize } from "./attachments-view.js";
 import { Uploads } from "./protocol/uploads.js";
 import { uploadFile } from "./upload-transport.js";
 import { ImageViewer } from "./viewer.js";
+import { SearchPanel } from "./search.js";
 import { presenceText } from "./time.js";
 
 const TYPING_REFRESH_MS = 2000; // the server re-announces at most every 2.5 s anyway
@@ -707,6 +708,39 @@ socket.addEventListener("ready", ({ detail: { frame } }) => {
 });
 
 socket.addEventListener("frame", ({ detail: { frame } }) => state.handle(frame));
+
+// --- search: open a hit at its message (search.js) ---------------------------------------------
+
+/** The hit to show once its conversation's history holds it: {id, seq}; older pages load until then. */
+let jumpTarget = null;
+
+function revealJump() {
+  if (!jumpTarget || route.id !== jumpTarget.id) return;
+  const el = ui.messages.querySelector(`[data-seq="${jumpTarget.seq}"]`);
+  const conv = currentConv();
+  if (el) {
+    jumpTarget = null;
+    el.scrollIntoView({ block: "center" });
+    el.classList.add("search-target");
+    el.addEventListener("animationend", () => el.classList.remove("search-target"), { once: true });
+  } else if (conv?.historyLoaded && !conv.log.hasOlder) {
+    jumpTarget = null;
+  } else if (conv?.historyLoaded) {
+    loadOlder();
+  }
+}
+
+state.on("history", ({ id }) => {
+  if (jumpTarget && id === jumpTarget.id) requestAnimationFrame(revealJump);
+});
+new SearchPanel(document.querySelector("[data-search]"), {
+  open: (id, seq) => {
+    jumpTarget = { id, seq };
+    const conv = state.get(id);
+    navigate(conv ? conversationUrl(conv) : `/messages/c/${id}/`);
+    requestAnimationFrame(revealJump);
+  },
+});
 
 // --- start ------------------------------------------------------------------------------------
 

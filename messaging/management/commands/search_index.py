@@ -1,0 +1,79 @@
+"""The search index: drain its queue once or for ever, rebuild it, or say how far behind it is.
+
+    manage.py search_index             index what is queued, then say what is left
+    manage.py search_index --loop      keep indexing (a worker beside the servers; set
+                                       MESSAGING_SEARCH_INDEX_INTERVAL_SECONDS=0 for them then)
+    manage.py search_index --rebuild   write every message's entry again from the messages
+    manage.py search_index --status    queued messages and the age of the oldest
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import DatabaseError, close_old_connections
+
+from messaging import conf
+from messaging.error_models import ErrorCategory
+from messaging.logging_utils import messaging_logger
+from messaging.store.search import index
+
+
+class Command(BaseCommand):
+    help = "Index the messages queued for search (once, or with --loop for ever), rebuild the index, or show its lag."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--loop", action="store_true", help="keep indexing, looking every --interval seconds")
+        parser.add_argument(
+            "--interval", type=float, default=None, help="seconds between looks with --loop (default: MESSAGING_SEARCH_INDEX_INTERVAL_SECONDS, or 1)"
+        )
+        parser.add_argument("--rebuild", action="store_true", help="write every message's entry again from the messages")
+        parser.add_argument("--status", action="store_true", help="only say how many messages are queued, and since when")
+
+    def handle(self, *args: Any, loop: bool, interval: float | None, rebuild: bool, status: bool, **options: Any) -> None:
+        if status:
+            self.status()
+            return
+        if rebuild:
+            started = time.monotonic()
+            written = index.rebuild(progress=lambda done, seconds: self.stderr.write(f"{done} entries in {seconds:.0f} s"))
+            self.stdout.write(f"rebuilt the search index: {written} entries in {time.monotonic() - started:.1f} s")
+            return
+        if interval is None:
+            interval = float(conf.setting("MESSAGING_SEARCH_INDEX_INTERVAL_SECONDS")) or 1.0
+        stopping = False
+
+        def stop(signum: int, frame: Any) -> None:
+            nonlocal stopping
+            stopping = True
+
+        if loop:
+            signal.signal(signal.SIGTERM, stop)
+            signal.signal(signal.SIGINT, stop)
+        while True:
+            try:
+                taken = index.drain_all()
+            except DatabaseError as exc:
+                # The worker outlives a database outage; the queue waits in its table.
+                messaging_logger.error(ErrorCategory.DATABASE_ERROR, "search indexing pass failed", exc=exc)
+                close_old_connections()
+            else:
+                if taken or not loop:
+                    self.stdout.write(f"search index: {taken} queued message(s) indexed")
+            if not loop or stopping:
+                if not loop:
+                    self.status()
+                return
+            time.sleep(interval)
+            if stopping:
+                return
+
+    def status(self) -> None:
+        age = index.oldest_pending_age()
+        queued = index.pending()
+        self.stdout.write(
+            f"search queue: {queued} queued" + (f", the oldest stored {age:.1f} s ago" if age is not None else "")
+        )

@@ -1,0 +1,335 @@
+"""Searching messages: the one face of the search index, whichever database holds it.
+
+:func:`search` answers one page of a query for one user; nothing outside this
+package knows whether SQLite's FTS5 or PostgreSQL's GIN index answered it.
+The pieces:
+
+- :mod:`.text`: a message's *search text* (folded words between spaces),
+  the string every query is matched against;
+- :mod:`.query`: the query language, parsed into *needles* (substrings the
+  search text must contain) and filters;
+- :mod:`.plan`: the SQL, with the visibility rule first;
+- :mod:`.index`: the queue the event triggers fill, drained into entries;
+- :mod:`.indexer`: the thread that drains it in each server process;
+- :mod:`.snippets`: snippets, highlight offsets and relevance scores.
+
+Every function here is one short read (a search first drains what is left
+in the queue, in its own short transaction) and raises :mod:`..errors`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import DatabaseError, connection
+
+from ... import conf
+from ...connection_validator import DEFAULT_SEARCH_PAGE as DEFAULT_PAGE
+from ...connection_validator import MAX_SEARCH_PAGE as MAX_PAGE
+from ...connection_validator import SEARCH_SORTS as SORTS
+from ...error_models import ErrorCategory
+from ...logging_utils import messaging_logger
+from ...models import ArchivedEvent, Conversation, Event, NotificationPreference, Participant, SearchQueue
+from ..errors import Invalid, LimitExceeded
+from . import index, plan
+from .query import Query, QueryError, parse
+from .snippets import Snippet, score, snippet
+
+#: above this many events in a searcher's windows, the index finds their
+#: matches faster than reading their messages one by one (measured on the
+#: corpus benchmark: docs/benchmark.md, "Search")
+MEMBER_SCAN_LIMIT = 5000
+#: a relevance sort ranks this many of the newest matches (ranking every
+#: match of a common word would read them all)
+RANK_WINDOW = 500
+#: the total is counted exactly up to this many matches, then given as "more than"
+COUNT_CAP = 1000
+#: queued messages a search indexes before it reads, the newest (the indexer does the rest)
+DRAIN_ON_SEARCH = 200
+
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One message found: where it is, who wrote it when, and its snippet."""
+
+    event_id: int
+    conversation_id: int
+    seq: int
+    sender: str
+    created_at: datetime.datetime
+    snippet: Snippet
+    score: float | None = None
+
+
+@dataclass(frozen=True)
+class Total:
+    """How many messages match: exact up to :data:`COUNT_CAP`, else at least that many."""
+
+    count: int
+    exact: bool
+
+
+@dataclass(frozen=True)
+class ConversationName:
+    """What a result list needs to name a conversation: a group's title, a direct chat's peer."""
+
+    id: int
+    kind: str
+    title: str | None
+    peer: str | None
+
+
+@dataclass
+class SearchPage:
+    hits: list[Hit]
+    next: str | None
+    total: Total | None
+    query: Query
+    #: the conversations of the hits, for naming them
+    conversations: list[ConversationName] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    #: which way the page was read ("index" or "member"), for the benchmark and the logs
+    plan: str = ""
+
+
+def search(
+    user: Any,
+    text: str,
+    *,
+    cursor: str | None = None,
+    sort: str = "newest",
+    limit: int = DEFAULT_PAGE,
+    count: bool | None = None,
+    force_plan: str | None = None,
+) -> SearchPage:
+    """One page of the messages ``user`` may see that match ``text``, newest first or by relevance.
+
+    ``cursor`` is the ``next`` of the previous page (same text and sort).
+    The total is counted on the first page (``count`` None) or when asked.
+    """
+    query = _parse(user, text)
+    if sort not in SORTS:
+        raise Invalid(f"'sort' must be one of {', '.join(SORTS)}")
+    if not 1 <= limit <= MAX_PAGE:
+        raise Invalid(f"'limit' must be from 1 to {MAX_PAGE}")
+    _catch_up()
+    page = SearchPage([], None, None, query, warnings=list(query.warnings))
+    filters = _filters(user, query, page.warnings)
+    if filters is None:
+        page.total = Total(0, True)
+        return page
+    position = _decode_cursor(cursor, sort)
+    page.plan = force_plan or _choose_plan(user.pk, query)
+    if sort == "newest":
+        filters.below = position[1] if position else None
+        rows = _rows(query, filters, limit + 1, page.plan)
+        found = [(row, None) for row in rows]
+    else:
+        rows = _rows(query, filters, RANK_WINDOW, page.plan)
+        ranked = sorted(((row, score(row[5], query.needles)) for row in rows), key=lambda item: (-item[1], -item[0][0]))
+        if position is not None:
+            ranked = [(row, s) for row, s in ranked if (-s, -row[0]) > (-position[0], -position[1])]
+        found = ranked[: limit + 1]
+    has_more = len(found) > limit
+    found = found[:limit]
+    page.hits = _hits(found, query)
+    if has_more and page.hits:
+        last = found[-1]
+        page.next = _encode_cursor(sort, last[1] or 0.0, last[0][0])
+    if count or (count is None and cursor is None):
+        filters.below = None
+        page.total = _count(query, filters, page.plan)
+    page.conversations = _conversations(user.pk, {h.conversation_id for h in page.hits})
+    return page
+
+
+def _parse(user: Any, text: str) -> Query:
+    limit = int(conf.setting("MESSAGING_SEARCH_MAX_QUERY_LENGTH"))
+    if len(text) > limit:
+        raise LimitExceeded(
+            f"the query is over {limit} characters", setting="MESSAGING_SEARCH_MAX_QUERY_LENGTH", limit=limit
+        )
+    try:
+        query = parse(text, me=user.get_username(), time_zone=_time_zone(user.pk))
+    except QueryError as exc:
+        raise Invalid(str(exc)) from None
+    if query.empty:
+        raise Invalid("type something to search for: words, \"a phrase\", from:someone, in:a-conversation")
+    terms = int(conf.setting("MESSAGING_SEARCH_MAX_TERMS"))
+    used = len(query.needles) + len(query.senders) + len(query.conversations)
+    if used > terms:
+        raise LimitExceeded(
+            f"the query has {used} terms; at most {terms}", setting="MESSAGING_SEARCH_MAX_TERMS", limit=terms
+        )
+    return query
+
+
+def _time_zone(user_id: int) -> str:
+    """The zone ``before:``/``after:`` dates are days of: the one the user set for their notifications."""
+    zone = NotificationPreference.objects.filter(user_id=user_id).values_list("timezone", flat=True).first()
+    return zone or "UTC"
+
+
+def _catch_up() -> None:
+    """Index what is still queued (a searcher sees the message they just sent); never fails the search."""
+    try:
+        if SearchQueue.objects.exists():
+            index.drain(DRAIN_ON_SEARCH, newest_first=True)
+    except DatabaseError as exc:
+        messaging_logger.error(ErrorCategory.DATABASE_ERROR, "a search could not index the queued messages", exc=exc)
+
+
+def _filters(user: Any, query: Query, warnings: list[str]) -> plan.Filters | None:
+    """The query's filters as ids; None when they cannot match anything (the reason in ``warnings``)."""
+    filters = plan.Filters(user.pk, after=query.after, before=query.before, with_attachments="attachment" in query.has)
+    if query.after and query.before and query.after >= query.before:
+        warnings.append("the dates leave no time between after: and before:")
+        return None
+    if query.senders:
+        users = get_user_model()
+        field_name = users.USERNAME_FIELD
+        found = dict(users.objects.filter(**{f"{field_name}__in": query.senders}).values_list(field_name, "pk"))
+        for name in query.senders:
+            if name not in found:
+                match = users.objects.filter(**{f"{field_name}__iexact": name}).values_list(field_name, "pk").first()
+                if match is not None:
+                    found[match[0]] = match[1]
+                else:
+                    warnings.append(f"from:{name}: there is no one called {name!r}")
+        if not found:
+            return None
+        filters.senders = sorted(set(found.values()))
+    if query.conversations:
+        ids: set[int] = set()
+        for value in query.conversations:
+            matched = _conversations_named(user, value)
+            if not matched:
+                warnings.append(f"in:{value}: none of your conversations is called that")
+            ids |= matched
+        if not ids:
+            return None
+        filters.conversations = sorted(ids)
+    return filters
+
+
+def _conversations_named(user: Any, value: str) -> set[int]:
+    """The user's conversations ``in:value`` names: an id, the direct chat with a username, or groups with that title."""
+    mine = Participant.objects.filter(user_id=user.pk)
+    if value.isascii() and value.isdigit():
+        return set(mine.filter(conversation_id=int(value)).values_list("conversation_id", flat=True))
+    name = value.lstrip("@")
+    direct = set(
+        Participant.objects.filter(
+            conversation__in=mine.values("conversation_id"),
+            conversation__kind=Conversation.Kind.DIRECT,
+            user__username__iexact=name,
+        )
+        .exclude(user_id=user.pk)
+        .values_list("conversation_id", flat=True)
+    )
+    groups = set(
+        mine.filter(conversation__kind=Conversation.Kind.GROUP, conversation__title__iexact=value).values_list(
+            "conversation_id", flat=True
+        )
+    )
+    return direct | groups
+
+
+def _choose_plan(user_id: int, query: Query) -> str:
+    """``member`` when the searcher's windows are small (or there is no word to look up), else ``index``."""
+    if not query.needles:
+        return "member"
+    return "member" if window_size(user_id) <= MEMBER_SCAN_LIMIT else "index"
+
+
+def window_size(user_id: int) -> int:
+    """How many events the user's windows span in all (an upper bound of the messages they may see)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT COALESCE(SUM(CASE WHEN p.left_seq IS NULL THEN c.last_seq ELSE p.left_seq END - p.joined_seq), 0) "
+            f"FROM {Participant._meta.db_table} p JOIN {Conversation._meta.db_table} c ON c.id = p.conversation_id "
+            "WHERE p.user_id = %s",
+            [user_id],
+        )
+        return int(cursor.fetchone()[0])
+
+
+def _rows(query: Query, filters: plan.Filters, limit: int | None, way: str) -> list[tuple[Any, ...]]:
+    build = plan.by_index if way == "index" else plan.by_member
+    sql, params = build(query.needles, filters, limit)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _count(query: Query, filters: plan.Filters, way: str) -> Total:
+    build = plan.by_index if way == "index" else plan.by_member
+    sql, params = build(query.needles, filters, COUNT_CAP + 1)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*) FROM ({sql}) AS hits", params)
+        found = int(cursor.fetchone()[0])
+    return Total(min(found, COUNT_CAP), found <= COUNT_CAP)
+
+
+def _hits(found: list[tuple[tuple[Any, ...], float | None]], query: Query) -> list[Hit]:
+    """Hits with their snippets, cut from each message's current text (whichever table holds it)."""
+    ids = [row[0] for row, _ in found]
+    content: dict[int, str] = {}
+    for model in (Event, ArchivedEvent):
+        missing = [pk for pk in ids if pk not in content]
+        if missing:
+            content.update(model.objects.filter(pk__in=missing).values_list("pk", "content"))
+    senders = dict(
+        get_user_model().objects.filter(pk__in={row[3] for row, _ in found}).values_list("pk", get_user_model().USERNAME_FIELD)
+    )
+    hits = []
+    for row, rank in found:
+        event_id, conversation_id, seq, sender_id, created_at, _ = row
+        if event_id not in content:
+            continue  # deleted since the entry was read
+        if isinstance(created_at, str):
+            created_at = connection.ops.convert_datetimefield_value(created_at, None, connection)  # type: ignore[arg-type]
+        hits.append(
+            Hit(event_id, conversation_id, seq, senders.get(sender_id, ""), created_at, snippet(content[event_id], query.needles), rank)
+        )
+    return hits
+
+
+def _conversations(user_id: int, ids: set[int]) -> list[ConversationName]:
+    if not ids:
+        return []
+    peers = dict(
+        Participant.objects.filter(conversation_id__in=ids, conversation__kind=Conversation.Kind.DIRECT)
+        .exclude(user_id=user_id)
+        .values_list("conversation_id", f"user__{get_user_model().USERNAME_FIELD}")
+    )
+    return [
+        ConversationName(c.pk, c.kind, c.title if c.kind == Conversation.Kind.GROUP else None, peers.get(c.pk))
+        for c in Conversation.objects.filter(pk__in=ids).order_by("pk")
+    ]
+
+
+def _encode_cursor(sort: str, rank: float, event_id: int) -> str:
+    raw = f"{sort[0]}:{rank:.3f}:{event_id}" if sort == "relevance" else f"n:{event_id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str | None, sort: str) -> tuple[float, int] | None:
+    if cursor is None or cursor == "":
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        parts = raw.split(":")
+        if parts[0] == "n" and sort == "newest" and len(parts) == 2:
+            return (0.0, int(parts[1]))
+        if parts[0] == "r" and sort == "relevance" and len(parts) == 3:
+            return (float(parts[1]), int(parts[2]))
+    except (ValueError, UnicodeDecodeError, binascii.Error):
+        pass
+    raise Invalid("'cursor' is not one this server gave for this sort: pass the 'next' of the previous page")

@@ -1,0 +1,244 @@
+"""Keeping the index current: the queue the event triggers fill, drained into search entries.
+
+Triggers on the event tables queue every message that is stored, edited,
+purged, deleted or archived, in the transaction that does it, and delete its
+entry at once when its text changed (see :mod:`messaging.models.search`).
+:func:`drain` takes a batch from the queue and writes each message's entry
+from what the message holds *now*: its current text, whichever table it is
+in, or no entry if it is gone or no longer a message. A message queued twice
+is written twice, with the same result; so two indexers (two server
+processes, or the worker command beside them) may drain at once.
+
+Who drains: every server process, in a thread of its own, soon after it
+stores messages (:mod:`.indexer`); ``manage.py search_index --loop`` for a
+deployment that prefers a worker; and every search first, for what is left
+(a searcher always sees their own last message). ``manage.py search_index
+--rebuild`` writes every entry again from the messages.
+"""
+
+from __future__ import annotations
+
+import datetime
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection, transaction
+
+from ...models import ArchivedEvent, Event, EventKind, SearchEntry, SearchQueue
+from .text import is_segmented, search_text
+
+#: queued rows one drain takes: one short transaction, so SQLite's single
+#: writer (the message writer's batches) never waits long behind it
+DRAIN_BATCH = 500
+#: a word longer than this (in UTF-8 bytes) is indexed by its start only:
+#: PostgreSQL refuses lexemes over 2047 bytes, and no query word is this long
+MAX_LEXEME_BYTES = 2000
+#: the mark of a trigram lexeme in the PostgreSQL vector (never part of a word)
+TRIGRAM = "~"
+
+_MESSAGE_COLUMNS = "id, conversation_id, seq, sender_id, created_at, content"
+
+
+@dataclass(frozen=True)
+class Drained:
+    """What one drain did: queued rows taken, entries written."""
+
+    taken: int
+    indexed: int
+
+
+def on_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def drain(limit: int = DRAIN_BATCH, *, newest_first: bool = False) -> Drained:
+    """Index up to ``limit`` queued messages, oldest first (``newest_first``: the latest queued), in one transaction.
+
+    A search drains newest first: behind a backlog (a migration queued every
+    old message, a burst) the searcher's own last message is still found.
+    """
+    with transaction.atomic():
+        event_ids = _take(limit, newest_first=newest_first)
+        if not event_ids:
+            return Drained(0, 0)
+        return Drained(len(event_ids), write_entries(sorted(set(event_ids))))
+
+
+def drain_all(*, batch: int = DRAIN_BATCH, max_batches: int | None = None) -> int:
+    """Drain until the queue is empty (or ``max_batches``); the queued rows taken."""
+    taken = 0
+    batches = 0
+    while max_batches is None or batches < max_batches:
+        done = drain(batch)
+        if not done.taken:
+            break
+        taken += done.taken
+        batches += 1
+    return taken
+
+
+def pending() -> int:
+    """Queued rows (an upper bound of the messages waiting: one may be queued twice)."""
+    return SearchQueue.objects.count()
+
+
+def oldest_pending_age() -> float | None:
+    """Seconds since the oldest queued message was stored (None: nothing queued or it is gone): the index's lag."""
+    first = SearchQueue.objects.order_by("id").values_list("event_id", flat=True).first()
+    if first is None:
+        return None
+    stamp = (
+        Event.objects.filter(pk=first).values_list("created_at", flat=True).first()
+        or ArchivedEvent.objects.filter(pk=first).values_list("created_at", flat=True).first()
+    )
+    if stamp is None:
+        return None
+    return max(0.0, (datetime.datetime.now(datetime.timezone.utc) - stamp).total_seconds())
+
+
+def _take(limit: int, *, newest_first: bool = False) -> list[int]:
+    """Remove up to ``limit`` of the oldest (or newest) queued rows; their event ids."""
+    table = SearchQueue._meta.db_table
+    order = "DESC" if newest_first else ""
+    with connection.cursor() as cursor:
+        if on_postgres():
+            # Several indexers at once each take rows the others did not lock.
+            cursor.execute(
+                f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} ORDER BY id {order} LIMIT %s FOR UPDATE SKIP LOCKED) "
+                "RETURNING event_id",
+                [limit],
+            )
+            return [row[0] for row in cursor.fetchall()]
+        # SQLite: this transaction holds the one write lock, so the rows read
+        # are exactly those up to (or from) the last id read.
+        cursor.execute(f"SELECT id, event_id FROM {table} ORDER BY id {order} LIMIT %s", [limit])
+        rows = cursor.fetchall()
+        if rows:
+            cursor.execute(f"DELETE FROM {table} WHERE id {'>=' if newest_first else '<='} %s", [rows[-1][0]])
+        return [row[1] for row in rows]
+
+
+def write_entries(event_ids: Sequence[int]) -> int:
+    """Write the entries of these events from their current state (inside the caller's transaction); entries written."""
+    rows = _current_messages(event_ids)
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        for chunk in _chunks(list(event_ids), 500):
+            cursor.execute(
+                f"DELETE FROM {quote(SearchEntry._meta.db_table)} WHERE event_id IN ({', '.join(['%s'] * len(chunk))})",
+                chunk,
+            )
+    return insert_entries(rows)
+
+
+def _current_messages(event_ids: Sequence[int]) -> list[tuple[Any, ...]]:
+    found: list[tuple[Any, ...]] = []
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        for chunk in _chunks(list(event_ids), 500):
+            marks = ", ".join(["%s"] * len(chunk))
+            for model in (Event, ArchivedEvent):
+                cursor.execute(
+                    f"SELECT {_MESSAGE_COLUMNS} FROM {quote(model._meta.db_table)} WHERE id IN ({marks}) AND kind = %s",
+                    [*chunk, EventKind.MESSAGE.value],
+                )
+                found.extend(cursor.fetchall())
+    return found
+
+
+def insert_entries(rows: Iterable[tuple[Any, ...]]) -> int:
+    """Insert entries for message rows ``(id, conversation_id, seq, sender_id, created_at, content)`` (none may exist)."""
+    table = connection.ops.quote_name(SearchEntry._meta.db_table)
+    values = []
+    for event_id, conversation_id, seq, sender_id, created_at, content in rows:
+        text = search_text(content)
+        if text == " ":
+            continue  # nothing to find (a purged message)
+        row = [event_id, conversation_id, seq, sender_id, _stamp(created_at), text]
+        if on_postgres():
+            row.append(vector_literal(text))
+        values.append(row)
+    if not values:
+        return 0
+    columns = "event_id, conversation_id, seq, sender_id, created_at, text"
+    marks = "%s, %s, %s, %s, %s, %s"
+    if on_postgres():
+        columns += ", vector"
+        marks += ", %s::tsvector"
+    with connection.cursor() as cursor:
+        cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", values)
+    return len(values)
+
+
+def _stamp(value: Any) -> Any:
+    if isinstance(value, datetime.datetime):
+        return connection.ops.adapt_datetimefield_value(value)
+    return value
+
+
+def lexemes(text: str) -> list[str]:
+    """The PostgreSQL vector's lexemes for a search text: its words, and the trigrams of its words of 3 letters or more.
+
+    The words find whole words and prefixes (``'deplo':*``); the trigrams
+    find a part inside a word (``eplo`` → ``~epl & ~plo``). Either way the
+    index only narrows the candidates: the search checks every needle in
+    the text itself.
+    """
+    found: set[str] = set()
+    for word in set(text.split()):
+        found.add(_clip(word))
+        if len(word) >= 3 and not is_segmented(word):
+            found.update(TRIGRAM + word[i : i + 3] for i in range(len(word) - 2))
+    return sorted(found)
+
+
+def _clip(word: str) -> str:
+    data = word.encode("utf-8")
+    if len(data) <= MAX_LEXEME_BYTES:
+        return word
+    return data[:MAX_LEXEME_BYTES].decode("utf-8", "ignore")
+
+
+def quote_lexeme(lexeme: str) -> str:
+    """A lexeme as tsvector/tsquery text reads it."""
+    return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def vector_literal(text: str) -> str:
+    return " ".join(quote_lexeme(lexeme) for lexeme in lexemes(text))
+
+
+def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+# --- Rebuilding -------------------------------------------------------------------
+
+
+def rebuild(*, batch: int = 5000, progress: Any = None) -> int:
+    """Write every message's entry again from the messages, in batches of ids (each one transaction).
+
+    Online: searches and sends go on meanwhile (a message stored during the
+    rebuild is queued as always). Returns the entries written.
+    """
+    with transaction.atomic():
+        SearchQueue.objects.all().delete()
+    written = 0
+    started = time.monotonic()
+    for model in (Event, ArchivedEvent):
+        last = 0
+        while True:
+            ids = list(
+                model.objects.filter(pk__gt=last, kind=EventKind.MESSAGE).order_by("pk").values_list("pk", flat=True)[:batch]
+            )
+            if not ids:
+                break
+            last = ids[-1]
+            with transaction.atomic():
+                written += write_entries(ids)
+            if progress is not None:
+                progress(written, time.monotonic() - started)
+    return written

@@ -1,0 +1,93 @@
+"""The indexer of one server process: a thread that drains the search queue soon after messages are stored.
+
+Storing a message only queues it (a trigger, in the send transaction); the
+work of indexing it (folding its text, the FTS5 or GIN index update) happens
+here, off the send path and in batches: a trigram index costs several times
+more per message written alone than written with a few hundred others (see
+docs/benchmark.md, "Search"). :func:`poke` is called after messages are
+stored; the thread waits :data:`~messaging.conf.DEFAULT_SEARCH_INDEX_INTERVAL_SECONDS`
+to gather a batch, then drains the queue. It also drains every
+``10 × interval`` unpoked, for what other processes or other code (an edit
+through the admin) queued.
+
+A thread, not a task on the event loop: indexing is database and CPU work
+that must not wait behind, or hold up, the consumers' database thread.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from django.db import DatabaseError, close_old_connections, connections
+
+from ... import conf
+from ...error_models import ErrorCategory
+from ...logging_utils import messaging_logger
+from . import index
+
+#: an unpoked indexer still looks at the queue this many intervals apart
+IDLE_FACTOR = 10
+
+
+class Indexer:
+    def __init__(self) -> None:
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        #: seconds the last drain took and rows it took (for the operations page and the benchmark)
+        self.last_drain: tuple[float, int] = (0.0, 0)
+
+    @staticmethod
+    def interval() -> float:
+        return float(conf.setting("MESSAGING_SEARCH_INDEX_INTERVAL_SECONDS"))
+
+    def poke(self) -> None:
+        """Messages were queued: drain soon (starts the thread the first time)."""
+        if self.interval() <= 0:
+            return
+        self._wake.set()
+        if self._thread is None or not self._thread.is_alive():
+            with self._lock:
+                if self._thread is None or not self._thread.is_alive():
+                    self._stop.clear()
+                    self._thread = threading.Thread(target=self._run, name="linkup-search-indexer", daemon=True)
+                    self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the thread (tests, shutting down)."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._thread = None
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                interval = max(0.01, self.interval())
+                poked = self._wake.wait(interval * IDLE_FACTOR)
+                if self._stop.is_set():
+                    return
+                if poked:
+                    self._stop.wait(interval)  # gather what else is being stored
+                self._wake.clear()
+                self.drain_now()
+        finally:
+            connections.close_all()
+
+    def drain_now(self) -> int:
+        """Drain the whole queue from this thread; the queued rows taken."""
+        close_old_connections()
+        started = time.monotonic()
+        try:
+            taken = index.drain_all()
+        except DatabaseError as exc:
+            messaging_logger.error(ErrorCategory.DATABASE_ERROR, "the search indexer could not drain the queue", exc=exc)
+            return 0
+        self.last_drain = (time.monotonic() - started, taken)
+        return taken
+
+
+indexer = Indexer()

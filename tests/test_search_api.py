@@ -1,0 +1,207 @@
+"""Search over the wire: ``GET /messages/api/search``, the socket's ``search`` frame, and ``history`` around a seq."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from channels.db import database_sync_to_async
+from django.test import Client, override_settings
+
+from messaging.models import SearchEntry
+from messaging.store import conversations, events
+from messaging.store.search.indexer import indexer
+
+from .groups import make_group, new_client_id
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def send(user: Any, conversation_id: int, content: str) -> int:
+    return events.create_message(conversation_id, user, content, new_client_id()).event.seq
+
+
+def client_of(user: Any) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_the_api_answers_hits_newest_first_with_highlight_offsets_and_pages_by_cursor(alice: Any, bob: Any) -> None:
+    direct, _ = conversations.get_or_create_direct(alice, bob)
+    for n in range(5):
+        send(alice, direct.pk, f"Déploiement numéro {n} réussi")
+    client = client_of(bob)
+    first = client.get("/messages/api/search", {"q": "deploiement", "limit": 2})
+    assert first.status_code == 200
+    body = first.json()
+    assert [hit["seq"] for hit in body["results"]] == [5, 4]
+    hit = body["results"][0]
+    assert hit["conversation"] == direct.pk and hit["sender"] == "alice" and hit["created_at"]
+    start, end = hit["snippet"]["highlights"][0]
+    assert hit["snippet"]["text"][start:end] == "Déploiement"
+    assert body["total"] == {"count": 5, "exact": True}
+    assert body["conversations"] == [{"id": direct.pk, "kind": "direct", "title": None, "peer": "alice"}]
+    seqs = [hit["seq"] for hit in body["results"]]
+    cursor = body["next"]
+    while cursor:
+        page = client.get("/messages/api/search", {"q": "deploiement", "limit": 2, "cursor": cursor}).json()
+        assert page["total"] is None, "the total is counted on the first page only"
+        seqs += [hit["seq"] for hit in page["results"]]
+        cursor = page["next"]
+    assert seqs == [5, 4, 3, 2, 1]
+
+
+def test_relevance_puts_whole_words_before_pieces_of_words(alice: Any, bob: Any) -> None:
+    direct, _ = conversations.get_or_create_direct(alice, bob)
+    send(alice, direct.pk, "the latest build")
+    send(alice, direct.pk, "run the test now")
+    send(alice, direct.pk, "testing again")
+    results = client_of(bob).get("/messages/api/search", {"q": "test", "sort": "relevance"}).json()["results"]
+    assert [hit["snippet"]["text"] for hit in results] == ["run the test now", "testing again", "the latest build"]
+    assert results[0]["score"] > results[1]["score"] > results[2]["score"]
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "code"),
+    [
+        ({"q": ""}, 400, "invalid_frame"),
+        ({"q": "x" * 10_000}, 413, "too_large"),
+        ({"q": " ".join(f"w{i}x" for i in range(17))}, 413, "too_large"),
+        ({"q": "d*"}, 400, "invalid_frame"),
+        ({"q": "before:yesterday"}, 400, "invalid_frame"),
+        ({"q": "hello", "sort": "random"}, 400, "invalid_frame"),
+        ({"q": "hello", "limit": "500"}, 400, "invalid_frame"),
+        ({"q": "hello", "cursor": "bm90IGEgY3Vyc29y"}, 400, "invalid_frame"),
+    ],
+)
+def test_a_query_that_cannot_be_searched_is_a_clear_error(alice: Any, params: dict[str, str], status: int, code: str) -> None:
+    response = client_of(alice).get("/messages/api/search", params)
+    assert response.status_code == status
+    body = response.json()
+    assert body["type"] == "error" and body["code"] == code and body["detail"]
+
+
+@pytest.mark.parametrize("q", ['unbalanced "quote', "NEAR(a b) AND ^x*", 'col:"x" OR -y', "'; DROP TABLE x; --", "* ** \"\""])
+def test_database_syntax_is_searched_as_text_never_a_server_error(alice: Any, bob: Any, q: str) -> None:
+    direct, _ = conversations.get_or_create_direct(alice, bob)
+    send(alice, direct.pk, "an unbalanced quote near a b and x")
+    response = client_of(bob).get("/messages/api/search", {"q": q})
+    assert response.status_code in (200, 400), response.content
+    assert response.json().get("code") in (None, "invalid_frame")
+
+
+def test_has_attachment_finds_only_the_messages_that_carry_files(alice: Any, bob: Any, media_storage: Any) -> None:
+    from tests import files
+    from tests.test_attachments_http import send as send_with_files
+    from tests.test_attachments_http import signed_in, upload
+
+    direct, _ = conversations.get_or_create_direct(alice, bob)
+    send(alice, direct.pk, "the plan file comes next")
+    client = signed_in(alice)
+    item = upload(client, direct.pk, ("plan.pdf", files.pdf(), "application/pdf")).json()["attachments"][0]
+    assert send_with_files(client, direct.pk, [item["id"]], content="here is the plan file").status_code == 201
+    body = client_of(bob).get("/messages/api/search", {"q": "plan has:attachment"}).json()
+    assert [hit["snippet"]["text"] for hit in body["results"]] == ["here is the plan file"]
+    assert body["query"]["has"] == ["attachment"] and body["warnings"] == []
+    everything = client_of(bob).get("/messages/api/search", {"q": "plan"}).json()
+    assert len(everything["results"]) == 2
+
+
+def test_messages_deleted_for_me_or_cleared_are_not_found(alice: Any, bob: Any) -> None:
+    from messaging.store import message_actions
+
+    direct, _ = conversations.get_or_create_direct(alice, bob)
+    first = send(alice, direct.pk, "orange one")
+    send(alice, direct.pk, "orange two")
+    message_actions.hide_messages(bob, direct.pk, [first])
+    found = client_of(bob).get("/messages/api/search", {"q": "orange"}).json()["results"]
+    assert [hit["snippet"]["text"] for hit in found] == ["orange two"]
+    assert len(client_of(alice).get("/messages/api/search", {"q": "orange"}).json()["results"]) == 2
+    message_actions.clear_conversation(bob, direct.pk)
+    assert client_of(bob).get("/messages/api/search", {"q": "orange"}).json()["results"] == []
+
+
+def test_filters_from_in_and_dates_narrow_the_hits(alice: Any, bob: Any, carol: Any) -> None:
+    direct, _ = conversations.get_or_create_direct(alice, bob)
+    group = make_group(alice, [bob, carol], title="Ops Team")
+    send(alice, direct.pk, "deploy from alice direct")
+    send(carol, group, "deploy from carol group")
+    client = client_of(bob)
+
+    def texts(q: str) -> list[str]:
+        return [hit["snippet"]["text"] for hit in client.get("/messages/api/search", {"q": q}).json()["results"]]
+
+    assert texts("deploy from:carol") == ["deploy from carol group"]
+    assert texts('deploy in:"ops team"') == ["deploy from carol group"]
+    assert texts("deploy in:alice") == ["deploy from alice direct"]
+    assert texts("from:me deploy") == []
+    assert texts("deploy before:2000-01-01") == []
+    assert texts("deploy after:2000-01-01") == ["deploy from carol group", "deploy from alice direct"]
+
+
+@override_settings(MESSAGING_SEARCH_RATE_LIMIT="2/60s")
+def test_searching_too_often_is_rate_limited(alice: Any) -> None:
+    client = client_of(alice)
+    assert [client.get("/messages/api/search", {"q": "hello"}).status_code for _ in range(3)] == [200, 200, 429]
+
+
+def test_anonymous_search_is_403() -> None:
+    response = Client().get("/messages/api/search", {"q": "hello"})
+    assert response.status_code == 403 and response.json()["code"] == "forbidden"
+
+
+def test_history_around_a_seq_is_that_message_with_its_neighbours(alice: Any, bob: Any) -> None:
+    direct, _ = conversations.get_or_create_direct(alice, bob)
+    for n in range(1, 11):
+        send(alice, direct.pk, f"m{n}")
+    client = client_of(bob)
+    page = client.get(f"/messages/api/conversations/{direct.pk}/history", {"around": 5, "limit": 4}).json()
+    assert [event["seq"] for event in page["events"]] == [7, 6, 5, 4]
+    assert page["has_more"] and page["has_newer"]
+    newest = client.get(f"/messages/api/conversations/{direct.pk}/history", {"around": 10, "limit": 4}).json()
+    # Fewer newer events than half a page: the older side fills the rest.
+    assert [event["seq"] for event in newest["events"]] == [10, 9, 8, 7] and not newest["has_newer"]
+    both = client.get(f"/messages/api/conversations/{direct.pk}/history", {"around": 5, "before": 6})
+    assert both.status_code == 400 and both.json()["code"] == "invalid_frame"
+
+
+def test_history_around_never_leaves_the_members_window(alice: Any, bob: Any, carol: Any) -> None:
+    group = make_group(alice, [bob, carol])
+    send(alice, group, "before removal")
+    conversations.remove_member(alice, group, "carol", new_client_id())
+    send(alice, group, "after removal")
+    page = client_of(carol).get(f"/messages/api/conversations/{group}/history", {"around": 99}).json()
+    assert "after removal" not in [event.get("content") for event in page["events"]]
+    assert "before removal" in [event.get("content") for event in page["events"]]
+
+
+async def test_the_socket_answers_a_search_frame_with_its_ref(alice: Any, bob: Any, user_socket: Any) -> None:
+    direct, _ = await database_sync_to_async(conversations.get_or_create_direct)(alice, bob)
+    await database_sync_to_async(send)(alice, direct.pk, "東京で会いましょう")
+    socket = await user_socket(bob)
+    await socket.send({"type": "search", "q": "東京", "ref": "s1"})
+    answer = await socket.expect("search", ref="s1")
+    [hit] = answer["results"]
+    start, end = hit["snippet"]["highlights"][0]
+    assert hit["seq"] == 1 and hit["snippet"]["text"][start:end] == "東京"
+    await socket.send({"type": "history", "conversation": direct.pk, "around": hit["seq"], "ref": "h1"})
+    around = await socket.expect("history", ref="h1")
+    assert [event["seq"] for event in around["events"]] == [1] and around["has_newer"] is False
+    await socket.send({"type": "search", "q": "x" * 10_000, "ref": "s2"})
+    error = await socket.expect("error", ref="s2")
+    assert error["code"] == "too_large"
+
+
+def test_the_indexer_thread_indexes_new_messages_without_a_search(alice: Any, bob: Any) -> None:
+    direct, _ = conversations.get_or_create_direct(alice, bob)
+    with override_settings(MESSAGING_SEARCH_INDEX_INTERVAL_SECONDS=0.05):
+        try:
+            send(alice, direct.pk, "indexed in the background")
+            deadline = time.monotonic() + 10
+            while not SearchEntry.objects.exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            indexer.stop()
+    assert SearchEntry.objects.filter(text=" indexed in the background ").exists()

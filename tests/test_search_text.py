@@ -1,0 +1,138 @@
+"""Search text and the query language: what a message is matched as, and what a query asks (no database)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from messaging.store.search.query import QueryError, matches, needle_for_term, parse
+from messaging.store.search.snippets import matches_in, score, snippet
+from messaging.store.search.text import fold, search_text, words
+
+#: text as people type it: every script, emoji with modifiers and joiners, marks, punctuation
+typed = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=80
+) | st.sampled_from(["Déployé à 10:30", "東京都庁", "ｶﾞｶﾞ", "Straße", "👍🏽🎉", "e-mail", "ÉCOLE école", "ёлка"])
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Déployé à 10:30, ok?", " deploye a 10 30 ok "),
+        ("Straße ЁЛКА", " strasse елка "),
+        ("東京に行く", " 東 京 に 行 く "),
+        ("ｶﾞ and ガ", " カ\u3099 and カ\u3099 "),
+        ("👍🏽 great ❤️", " 👍 great ❤ "),
+        ("snake_case e-mail", " snake case e mail "),
+        ("ﬁle ＡＢＣ ①", " file abc 1 "),
+        ("", " "),
+        ("?!…", " "),
+    ],
+)
+def test_search_text_folds_case_accents_and_widths_and_spaces_out_cjk(text: str, expected: str) -> None:
+    assert search_text(text) == expected
+
+
+@given(typed)
+def test_folding_is_idempotent_and_keeps_an_origin_for_every_character(text: str) -> None:
+    folded = fold(text)
+    assert search_text(text) == folded.text
+    assert search_text(folded.text) == folded.text
+    assert len(folded.origin) == len(folded.text)
+    assert folded.text.startswith(" ") and folded.text.endswith(" ") and "  " not in folded.text
+    assert all((o == -1) == (c == " ") for o, c in zip(folded.origin, folded.text, strict=True))
+
+
+@pytest.mark.parametrize(
+    ("term", "needle"),
+    [
+        ("ploy", "ploy"),  # 3+ letters: anywhere inside a word
+        ("go", " go "),  # 1-2 letters: a whole word
+        ("東京", " 東 京 "),  # characters of unspaced scripts: each a word
+        ("e-mail", " e mail"),  # punctuation inside: a phrase; the long end stays open
+        ("deplo*", " deplo"),  # a prefix: anchored at a word start
+        ("東*", " 東 "),
+        ("Éco*", " eco"),
+    ],
+)
+def test_a_term_becomes_the_needle_its_rule_says(term: str, needle: str) -> None:
+    found = needle_for_term(term)
+    assert found is not None and found.text == needle
+
+
+def test_a_phrase_is_whole_words_in_order_and_operators_are_filters() -> None:
+    query = parse('"Exact  Phrase" from:me from:@bob in:"Trip 2026" after:2026-11-01 before:2026-11-30', me="alice")
+    assert [n.text for n in query.needles] == [" exact phrase "]
+    assert query.senders == ["alice", "bob"] and query.conversations == ["Trip 2026"]
+    assert query.after.isoformat() == "2026-11-01T00:00:00+00:00"
+    assert query.before.isoformat() == "2026-11-30T00:00:00+00:00"
+
+
+def test_dates_are_days_of_the_searchers_time_zone() -> None:
+    query = parse("on:2026-11-15", me="alice", time_zone="Asia/Tokyo")
+    assert query.after.isoformat() == "2026-11-15T00:00:00+09:00"
+    assert query.before.isoformat() == "2026-11-16T00:00:00+09:00"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["d*", "before:yesterday", "after:2026-13-01", "from:", "has:link", "on:2026-11-15T10:00"],
+)
+def test_what_cannot_be_searched_is_a_query_error_that_says_why(text: str) -> None:
+    with pytest.raises(QueryError):
+        parse(text, me="alice")
+
+
+@pytest.mark.parametrize(
+    ("text", "needles"),
+    [
+        ('unbalanced "quote here', ["unbalanced", " quote here "]),
+        ("NEAR(a b) AND ^x", ["near a ", " b ", "and", " x "]),
+        ("foo:bar http://x.com", ["foo bar", "http x com"]),
+        ('col:"x" OR -y', ["col x ", " or ", " y "]),
+        ("* ** \"\"", []),
+    ],
+)
+def test_database_syntax_and_unknown_operators_are_searched_as_text(text: str, needles: list[str]) -> None:
+    assert [n.text for n in parse(text, me="alice").needles] == needles
+
+
+@given(st.text(max_size=300))
+def test_any_query_parses_or_fails_with_a_query_error(text: str) -> None:
+    try:
+        query = parse(text, me="alice")
+    except QueryError:
+        return
+    for needle in query.needles:
+        assert len(needle.text) >= 3, "every needle is long enough for a trigram index"
+        assert '"' not in needle.text and needle.text == " ".join(needle.text.split(" "))
+
+
+@given(typed, typed)
+@settings(max_examples=100)
+def test_a_message_matches_its_own_words_and_the_highlights_cover_them(message: str, extra: str) -> None:
+    content = f"{message} {extra}"
+    found = words(content)
+    if not found:
+        return
+    query = parse(found[len(found) // 2], me="alice")
+    assert matches(search_text(content), query)
+    spans = matches_in(content, query.needles)
+    assert spans, "a matching message has something to highlight"
+    for start, end in spans:
+        assert 0 <= start < end <= len(content)
+        assert query.needles[0].text.strip() in search_text(content[start:end]) or len(spans) > 1
+
+
+def test_a_snippet_is_cut_around_the_first_match_with_offsets_into_its_text() -> None:
+    content = "word " * 60 + "the Déploiement went fine " + "tail " * 40
+    cut = snippet(content, parse("deploiement", me="a").needles, length=80)
+    start, end = cut.highlights[0]
+    assert cut.text[start:end] == "Déploiement"
+    assert cut.cut_start and cut.cut_end and len(cut.text) <= 80
+
+
+def test_whole_words_rank_above_word_starts_above_pieces_of_words() -> None:
+    needles = parse("test", me="a").needles
+    assert score(search_text("a test"), needles) > score(search_text("testing"), needles) > score(search_text("latest"), needles)
