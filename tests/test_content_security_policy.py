@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -23,6 +24,11 @@ EXPECTED = {
     "form-action": {"'self'"},
     "frame-ancestors": {"'none'"},
 }
+if os.environ.get("AWS_STORAGE_BUCKET_NAME") and os.environ.get("AWS_S3_ENDPOINT_URL"):
+    # Attachments on S3 (the deployment stack): the download view redirects to
+    # the bucket, so images and media may come from there too, and only there.
+    _bucket = os.environ["AWS_S3_ENDPOINT_URL"].rstrip("/")
+    EXPECTED = {**EXPECTED, "img-src": {"'self'", _bucket}, "media-src": {"'self'", _bucket}}
 SIGNED_IN_PAGES = ["/messages/", "/messages/bob/", "/notifications/", "/settings/"]
 ANONYMOUS_PAGES = ["/accounts/login/", "/admin/login/", "/offline/"]
 STAFF_PAGES = [

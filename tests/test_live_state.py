@@ -94,11 +94,13 @@ async def test_read_by_the_sender_never_marks_their_own_messages(alice, bob, cha
     alice_socket = await chat(alice, "bob")
     await send(alice_socket, "mine", "c1")
     await alice_socket.send({"type": "read", "up_to": 1})
-    await alice_socket.send({"type": "ping"})
-    frames = await alice_socket.drain()
     # A read moves the reader's own cursor, so it is announced (by alice, up
     # to her cursor); it never marks her own message: that follows bob's cursors.
-    status_frames = [f for f in frames if f["type"] == "status"]
+    # The announcement is batched with other cursor moves: wait for it, then
+    # check nothing else came.
+    first = await alice_socket.expect("status")
+    await alice_socket.send({"type": "ping"})
+    status_frames = [first, *(f for f in await alice_socket.drain() if f["type"] == "status")]
     assert {(f["by"], f["up_to"]) for f in status_frames} == {("alice", 1)}
     assert await statuses(alice, bob) == {1: "sent"}
 
