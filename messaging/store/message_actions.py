@@ -30,7 +30,6 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from ..guards.rate_limit import TokenBucket
 from ..models import (
     ArchivedEvent,
     Conversation,
@@ -44,7 +43,7 @@ from ..models import (
 )
 from .attachments import purge_for_event
 from .conversations import member_of, unread_count
-from .errors import Forbidden, LimitExceeded, NotFound, RateLimited, StoreError, WindowClosed
+from .errors import Forbidden, LimitExceeded, NotFound, WindowClosed
 from .events import Appended, insert_event, lock_for_append, repeat_of_event
 from .notifications import settle_new_message_notification
 from .visibility import can_see, in_window
@@ -99,38 +98,28 @@ def _act(
     client_id: str,
     kind: str,
     apply: Callable[[Conversation, Participant, datetime.datetime], Change],
-    bucket: TokenBucket | None,
 ) -> Change:
     """Run ``apply`` under the conversation's lock for a current member, unless ``client_id`` repeats an earlier action.
 
-    A repeat costs no token of the sender's rate bucket, and neither does a
-    refusal or an action that changed nothing.
+    The sender's rate limit is taken before this, at the edge
+    (:mod:`messaging.guards.admission`), as for messages.
     """
     existing = repeat_of_event(actor, client_id, conversation_id, kind)
     if existing is not None:
         return Change(Appended(existing, False, 0), existing.conversation)
-    if bucket is not None and not bucket.take(actor.pk):
-        raise RateLimited("too many messages and actions; slow down", retry_after=bucket.retry_after(actor.pk))
     try:
-        try:
-            with transaction.atomic():
-                conversation = lock_for_append(conversation_id)
-                existing = repeat_of_event(actor, client_id, conversation_id, kind)
-                if existing is not None:
-                    return Change(Appended(existing, False, conversation.membership_seq), conversation)
-                member = member_of(actor.pk, conversation_id, current=True)
-                change = apply(conversation, member, timezone.now())
-        except IntegrityError:
+        with transaction.atomic():
+            conversation = lock_for_append(conversation_id)
             existing = repeat_of_event(actor, client_id, conversation_id, kind)
-            if existing is None:
-                raise
-            change = Change(Appended(existing, False, 0), existing.conversation)
-    except StoreError:
-        if bucket is not None:
-            bucket.give_back(actor.pk)
-        raise
-    if bucket is not None and (change.appended is None or not change.appended.created):
-        bucket.give_back(actor.pk)
+            if existing is not None:
+                return Change(Appended(existing, False, conversation.membership_seq), conversation)
+            member = member_of(actor.pk, conversation_id, current=True)
+            change = apply(conversation, member, timezone.now())
+    except IntegrityError:
+        existing = repeat_of_event(actor, client_id, conversation_id, kind)
+        if existing is None:
+            raise
+        change = Change(Appended(existing, False, 0), existing.conversation)
     return change
 
 
@@ -142,7 +131,6 @@ def edit_message(
     client_id: str,
     *,
     window: datetime.timedelta | None,
-    bucket: TokenBucket | None = None,
 ) -> Change:
     """The sender replaces a message's text, within ``window`` of sending it (None: any time).
 
@@ -176,7 +164,7 @@ def edit_message(
         mentioned = _members_named(conversation, newly - {actor.get_username()}) if conversation.kind == Conversation.Kind.GROUP else []
         return Change(Appended(event, True, conversation.membership_seq), conversation, row, mentioned)
 
-    return _act(actor, conversation_id, client_id, EventKind.EDITED, apply, bucket)
+    return _act(actor, conversation_id, client_id, EventKind.EDITED, apply)
 
 
 def _members_named(conversation: Conversation, names: set[str]) -> list[int]:
@@ -196,7 +184,6 @@ def delete_message(
     client_id: str,
     *,
     window: datetime.timedelta | None,
-    bucket: TokenBucket | None = None,
 ) -> Change:
     """Delete a message for everyone: its sender within ``window``, or a group's owner or admins at any time.
 
@@ -220,7 +207,7 @@ def delete_message(
         purge(conversation, row, now)
         return Change(Appended(event, True, conversation.membership_seq), conversation, row)
 
-    return _act(actor, conversation_id, client_id, EventKind.DELETED, apply, bucket)
+    return _act(actor, conversation_id, client_id, EventKind.DELETED, apply)
 
 
 def purge(conversation: Conversation, row: Any, now: datetime.datetime) -> None:
@@ -265,7 +252,6 @@ def react(
     *,
     add: bool,
     max_reactions: int,
-    bucket: TokenBucket | None = None,
 ) -> Change:
     """Add (or remove) the actor's ``emoji`` on a message; one per (user, message, emoji), kept so by a constraint."""
     kind = EventKind.REACTION_ADDED if add else EventKind.REACTION_REMOVED
@@ -295,7 +281,7 @@ def react(
             mine.delete()
         return Change(Appended(event, True, conversation.membership_seq), conversation, row)
 
-    return _act(actor, conversation_id, client_id, kind, apply, bucket)
+    return _act(actor, conversation_id, client_id, kind, apply)
 
 
 # --- For one member only -----------------------------------------------------------
@@ -312,7 +298,7 @@ class Hidden:
 
 
 def hide_messages(
-    user: Any, conversation_id: int, seqs: list[int], *, bucket: TokenBucket | None = None
+    user: Any, conversation_id: int, seqs: list[int]
 ) -> Hidden:
     """Delete messages for ``user`` only ("delete for me"); all of them, or none when one is not theirs to see.
 
@@ -330,7 +316,6 @@ def hide_messages(
     missing = [s for s in wanted if s not in found or not in_window(member, s)]
     if missing:
         raise NotFound(f"there is no message {missing[0]} in this conversation")
-    _take(bucket, user)
     with transaction.atomic():
         HiddenMessage.objects.bulk_create(
             [HiddenMessage(conversation_id=conversation_id, user=user, seq=s) for s in wanted if s > member.cleared_seq],
@@ -340,10 +325,9 @@ def hide_messages(
     return Hidden(conversation_id, tuple(wanted), member.cleared_seq, unread)
 
 
-def clear_conversation(user: Any, conversation_id: int, *, bucket: TokenBucket | None = None) -> Hidden:
+def clear_conversation(user: Any, conversation_id: int) -> Hidden:
     """Hide everything of the conversation up to now (or up to their leave) for ``user`` ("clear chat")."""
     member = member_of(user.pk, conversation_id)
-    _take(bucket, user)
     end = member.conversation.last_seq if member.left_seq is None else min(member.left_seq, member.conversation.last_seq)
     with transaction.atomic():
         Participant.objects.filter(pk=member.pk, cleared_seq__lt=end).update(cleared_seq=end)
@@ -352,11 +336,6 @@ def clear_conversation(user: Any, conversation_id: int, *, bucket: TokenBucket |
         HiddenMessage.objects.filter(conversation_id=conversation_id, user=user, seq__lte=member.cleared_seq).delete()
         unread = settle_new_message_notification(user.pk, conversation_id, unread_count(member))
     return Hidden(conversation_id, (), member.cleared_seq, unread)
-
-
-def _take(bucket: TokenBucket | None, user: Any) -> None:
-    if bucket is not None and not bucket.take(user.pk):
-        raise RateLimited("too many messages and actions; slow down", retry_after=bucket.retry_after(user.pk))
 
 
 # --- Reading an edit history ----------------------------------------------------------
