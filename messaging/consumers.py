@@ -58,7 +58,7 @@ from .connection_validator import (
 )
 from .exceptions import Forbidden, NotFound
 from .logging_utils import category_for_exception, messaging_logger
-from .models import Connection, EventKind
+from .models import MESSAGE_ACTION_KINDS, Connection, EventKind
 from .notification_service import push_unread_count
 from .ops import metrics
 from .pubsub import conversation_group, notifications_group, publish_muted, publish_typing
@@ -633,7 +633,10 @@ class ChatConsumer(MessagingConsumer):
 
     async def send_event(self, event: dict[str, Any], window: Window) -> None:
         target = event.get("target_seq")
-        if target is not None and not window.sees(target):
+        # The rule of the pages (store.message_views.annotate): a reply, and an
+        # action on a message, about a message this member cannot see.
+        about_a_message = event["kind"] == EventKind.MESSAGE or event["kind"] in MESSAGE_ACTION_KINDS
+        if target is not None and about_a_message and not window.sees(target):
             # About a message from before this member joined: an edit or a
             # reaction says nothing to them, and a reply keeps its quote to itself.
             payload = json.loads(event["text"])["event"]
