@@ -25,11 +25,10 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.apps import apps
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection, models
 
-from bench.wsclient import ChatClient, login
+from bench.demo import DemoBase, cid, ensure_users
 
 NAMES = ("alice", "bob")
 #: the apps whose tables could hold a user's text
@@ -44,39 +43,11 @@ class Command(BaseCommand):
         parser.add_argument("--password", default="linkup-demo")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        users = get_user_model().objects
-        for name in NAMES:
-            if not users.filter(username=name).exists():
-                users.create_user(name, f"{name}@example.com", options["password"])
+        ensure_users(NAMES, options["password"])
         asyncio.run(Demo(options["url"], options["password"], self.stdout.write).run())
 
 
-def cid() -> str:
-    return uuid.uuid4().hex
-
-
-class Demo:
-    def __init__(self, url: str, password: str, say: Any) -> None:
-        self.url = url
-        self.password = password
-        self.say = say
-        self.clients: dict[str, ChatClient] = {}
-        self.ref = 0
-
-    async def open(self, name: str) -> ChatClient:
-        client = ChatClient(self.url, await asyncio.to_thread(login, self.url, name, self.password), "", path="/ws/chat/")
-        await client.connect()
-        self.clients[name] = client
-        return client
-
-    async def ask(self, name: str, frame: dict[str, Any]) -> dict[str, Any]:
-        self.ref += 1
-        ref, client = self.ref, self.clients[name]
-        await client.send({**frame, "ref": ref})
-        while True:
-            answer = await client.next()
-            if answer.get("ref") == ref:
-                return answer
+class Demo(DemoBase):
 
     async def act(self, name: str, frame: dict[str, Any]) -> dict[str, Any]:
         """Send an action; narrate its ack (or error) and return it."""
