@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -57,7 +60,85 @@ def scratch_database(env: dict[str, str]) -> Iterator[dict[str, str]]:
     with psycopg.connect(url, autocommit=True) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
-        yield {**env, "DATABASE_URL": urllib.parse.urlsplit(url)._replace(path=f"/{name}").geturl()}
+        yield {**env, "DATABASE_URL": _with_database(url, name)}
+    finally:
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+#: database templates made by :func:`seeded_database`, one per database server (or SQLite), per test run
+_TEMPLATES: dict[tuple[str, str], str] = {}
+
+
+def _template_sqlite(password: str) -> str:
+    """A var dir holding a migrated SQLite file with the demo users, removed when the run ends."""
+    var_dir = tempfile.mkdtemp(prefix="linkup-seed-")
+    atexit.register(shutil.rmtree, var_dir, True)
+    env = server_env(Path(var_dir))
+    env.pop("SQLITE_PATH", None)
+    manage(env, "migrate", "--no-input", "-v", "0")
+    manage(env, "create_demo_users", "--password", password)
+    return var_dir
+
+
+def _template_postgres(url: str, password: str) -> str:
+    """A PostgreSQL database, migrated and holding the demo users, to copy with ``CREATE DATABASE … TEMPLATE``."""
+    import psycopg
+    from psycopg import sql
+
+    name = f"linkup_e2e_template_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+    def drop() -> None:
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+    atexit.register(drop)
+    env = {**server_env(Path(tempfile.mkdtemp(prefix="linkup-seed-"))), "DATABASE_URL": _with_database(url, name)}
+    manage(env, "migrate", "--no-input", "-v", "0")
+    manage(env, "create_demo_users", "--password", password)
+    return name
+
+
+def _with_database(url: str, name: str) -> str:
+    return urllib.parse.urlsplit(url)._replace(path=f"/{name}").geturl()
+
+
+@contextmanager
+def seeded_database(env: dict[str, str], password: str) -> Iterator[dict[str, str]]:
+    """``env`` with a database of its own, migrated and holding the demo users (``password``).
+
+    Migrating and hashing the demo users' passwords take seconds of CPU in
+    two ``manage.py`` processes; the end-to-end tests need a fresh database
+    dozens of times a run. So it is done once per run and copied: the SQLite
+    file into the server's var dir, or, on the deployment stack, a PostgreSQL
+    database made with the template as ``CREATE DATABASE … TEMPLATE`` (and
+    dropped afterwards, as :func:`scratch_database` does).
+    """
+    url = env.get("DATABASE_URL")
+    if env.get("SQLITE_PATH") and not url:  # a file chosen by the caller: make it the slow way
+        manage(env, "migrate", "--no-input", "-v", "0")
+        manage(env, "create_demo_users", "--password", password)
+        yield env
+        return
+    key = (url or "sqlite", password)
+    if key not in _TEMPLATES:
+        _TEMPLATES[key] = _template_postgres(url, password) if url else _template_sqlite(password)
+    template = _TEMPLATES[key]
+    if not url:
+        for file in Path(template).glob("*.sqlite3*"):
+            shutil.copy(file, Path(env["LINKUP_VAR_DIR"]) / file.name)
+        yield env
+        return
+    import psycopg
+    from psycopg import sql
+
+    name = f"linkup_e2e_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template)))
+    try:
+        yield {**env, "DATABASE_URL": _with_database(url, name)}
     finally:
         with psycopg.connect(url, autocommit=True) as admin:
             admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))

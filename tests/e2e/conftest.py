@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import Daphne, manage, scratch_database, server_env
+from tests.servers import Daphne, seeded_database, server_env
 
 PASSWORD = "linkup-e2e-password"
 
@@ -16,15 +16,12 @@ def server_env_factory(tmp_path: Path) -> Iterator[Callable[..., dict[str, str]]
     """``make(**extra)``: a migrated database with the demo users, and the environment to serve it.
 
     Every server started with one environment shares its database (and the
-    Redis of ``REDIS_URL``): migrations run once, here.
+    Redis of ``REDIS_URL``); the database is a copy of one migrated once per run.
     """
     with ExitStack() as cleanup:
 
         def make(**extra: str) -> dict[str, str]:
-            env = cleanup.enter_context(scratch_database(server_env(tmp_path, **extra)))
-            manage(env, "migrate", "--no-input", "-v", "0")
-            manage(env, "create_demo_users", "--password", PASSWORD)
-            return env
+            return cleanup.enter_context(seeded_database(server_env(tmp_path, **extra), PASSWORD))
 
         yield make
 
@@ -56,9 +53,7 @@ def daphne(server_env_factory, start_daphne) -> Daphne:
 def module_daphne(tmp_path_factory) -> Iterator[Daphne]:
     """One migrated server with the demo users for a whole module, for tests that only read or sign in."""
     var_dir = tmp_path_factory.mktemp("module-daphne")
-    with scratch_database(server_env(var_dir)) as env:
-        manage(env, "migrate", "--no-input", "-v", "0")
-        manage(env, "create_demo_users", "--password", PASSWORD)
+    with seeded_database(server_env(var_dir), PASSWORD) as env:
         server = Daphne(env)
         try:
             yield server.start()
