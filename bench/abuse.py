@@ -154,7 +154,7 @@ def read_to_the_end(sock: socket.socket, already: bytes, timeout: float) -> tupl
     try:
         while chunk := sock.recv(1 << 20):
             data += chunk
-    except (ConnectionResetError, socket.timeout):
+    except (TimeoutError, ConnectionResetError):
         pass
     finally:
         sock.close()

@@ -117,11 +117,11 @@ class Protocol:
     def delivery(self, frame: dict[str, Any]) -> Delivery | None:
         raise NotImplementedError
 
-    async def opened(self, socket: "BenchSocket", conversation: int | None, *, view: bool) -> int:
+    async def opened(self, socket: BenchSocket, conversation: int | None, *, view: bool) -> int:
         """What a client does once its socket is open; the conversation's last seq then (0 if not known)."""
         return 0
 
-    async def sync_messages(self, socket: "BenchSocket", conversation: int | None, after: int) -> list[Synced]:
+    async def sync_messages(self, socket: BenchSocket, conversation: int | None, after: int) -> list[Synced]:
         raise NotImplementedError
 
 
@@ -162,13 +162,13 @@ class LinkUpProtocol(Protocol):
             return None
         return Delivery(event["client_id"], event["seq"], event["conversation"])
 
-    async def opened(self, socket: "BenchSocket", conversation: int | None, *, view: bool) -> int:
+    async def opened(self, socket: BenchSocket, conversation: int | None, *, view: bool) -> int:
         if view:
             await socket.send({"type": "view", "conversation": conversation})
         await socket.send({"type": "sync", "conversation": conversation, "after": 0, "limit": 1})
         return (await socket.expect("sync", timeout=30))["last_seq"]
 
-    async def sync_messages(self, socket: "BenchSocket", conversation: int | None, after: int) -> list[Synced]:
+    async def sync_messages(self, socket: BenchSocket, conversation: int | None, after: int) -> list[Synced]:
         events = await socket.sync_events(conversation, after)
         return [Synced(e.get("client_id") or "", e["id"], e["seq"]) for e in events]
 
@@ -201,10 +201,10 @@ class DirectProtocol(Protocol):
         message = frame["message"]
         return Delivery(message["client_id"], message["seq"])
 
-    async def opened(self, socket: "BenchSocket", conversation: int | None, *, view: bool) -> int:
+    async def opened(self, socket: BenchSocket, conversation: int | None, *, view: bool) -> int:
         return socket.connected["last_seq"] if socket.connected else 0
 
-    async def sync_messages(self, socket: "BenchSocket", conversation: int | None, after: int) -> list[Synced]:
+    async def sync_messages(self, socket: BenchSocket, conversation: int | None, after: int) -> list[Synced]:
         messages = await socket.sync_all(after=after)
         return [Synced(str(m.get("client_id", "")), m["id"], m["seq"]) for m in messages]
 

@@ -50,27 +50,12 @@ from django.contrib.auth.hashers import make_password
 from django.db import connection
 
 DEFAULT_PASSWORD = "linkup-corpus-password"
-END = datetime.datetime(2026, 11, 30, tzinfo=datetime.timezone.utc)
+END = datetime.datetime(2026, 11, 30, tzinfo=datetime.UTC)
 
 # --- Vocabularies -----------------------------------------------------------------
 
-ENGLISH = (
-    "the to i you a and it is that of in for on we this be can have are with just not do at so "
-    "but if my me what will get know was all about be like up no there think your how one out "
-    "yes ok okay thanks good now when should then need time today tomorrow going see let from "
-    "work would make meeting lunch deploy release branch review merge build test tests server "
-    "client database query index search message chat group call later morning evening weekend "
-    "please sure great nice cool sorry maybe back home office team project issue bug fix fixed "
-    "staging production config docs ticket sprint standup coffee pizza train flight hotel trip "
-    "photo video link file update version versions api login password cache queue worker email "
-    "monday tuesday wednesday thursday friday birthday party dinner movie game music book"
-).split()
-RUSSIAN = (
-    "и в не на я что он с это как а по но она к ты мы да нет привет спасибо хорошо завтра "
-    "сегодня встреча работа проект сервер база данных поиск сообщение группа вечером утром "
-    "обед кофе поезд отпуск фото видео ссылка файл версия релиз ошибка исправил тест "
-    "когда где почему можно нужно будет было буду пока ещё уже очень"
-).split()
+ENGLISH = ["the", "to", "i", "you", "a", "and", "it", "is", "that", "of", "in", "for", "on", "we", "this", "be", "can", "have", "are", "with", "just", "not", "do", "at", "so", "but", "if", "my", "me", "what", "will", "get", "know", "was", "all", "about", "be", "like", "up", "no", "there", "think", "your", "how", "one", "out", "yes", "ok", "okay", "thanks", "good", "now", "when", "should", "then", "need", "time", "today", "tomorrow", "going", "see", "let", "from", "work", "would", "make", "meeting", "lunch", "deploy", "release", "branch", "review", "merge", "build", "test", "tests", "server", "client", "database", "query", "index", "search", "message", "chat", "group", "call", "later", "morning", "evening", "weekend", "please", "sure", "great", "nice", "cool", "sorry", "maybe", "back", "home", "office", "team", "project", "issue", "bug", "fix", "fixed", "staging", "production", "config", "docs", "ticket", "sprint", "standup", "coffee", "pizza", "train", "flight", "hotel", "trip", "photo", "video", "link", "file", "update", "version", "versions", "api", "login", "password", "cache", "queue", "worker", "email", "monday", "tuesday", "wednesday", "thursday", "friday", "birthday", "party", "dinner", "movie", "game", "music", "book"]
+RUSSIAN = ["и", "в", "не", "на", "я", "что", "он", "с", "это", "как", "а", "по", "но", "она", "к", "ты", "мы", "да", "нет", "привет", "спасибо", "хорошо", "завтра", "сегодня", "встреча", "работа", "проект", "сервер", "база", "данных", "поиск", "сообщение", "группа", "вечером", "утром", "обед", "кофе", "поезд", "отпуск", "фото", "видео", "ссылка", "файл", "версия", "релиз", "ошибка", "исправил", "тест", "когда", "где", "почему", "можно", "нужно", "будет", "было", "буду", "пока", "ещё", "уже", "очень"]
 HANZI = (
     "的一是不了人我在有他这中大来上国个到说们为子和你地出道也时年得就那要下以生会自着去之过家学对可"
     "她里后小么心多天而能好都然没日于起还发成事只作当想看文无开手十用主行方又如前所本见经头面公同三已"

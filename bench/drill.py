@@ -47,7 +47,7 @@ class Inbox:
     def __init__(self) -> None:
         self.messages: list[email.message.Message] = []
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.messages.append(email.message_from_bytes(envelope.content))
         return "250 OK"
 
@@ -178,7 +178,7 @@ async def run_drill(config: DrillConfig, out: Any) -> dict[str, Any]:
         )
         with server:
             server.manage("create_demo_users", "--reset", "--password", config.password)
-            worker = subprocess.Popen(
+            worker = subprocess.Popen(  # noqa: ASYNC220 - Popen only starts the worker; it runs beside the drill
                 [sys.executable, "-m", "django", "process_retry_queue", "--loop", "--interval", "1"],
                 cwd=settings.BASE_DIR,
                 env=server.env,
@@ -230,7 +230,7 @@ async def _drive(config: DrillConfig, server: BenchServer, smtp: SmtpServer, inb
         while time.monotonic() - start < config.duration + 2:
             try:
                 await client.next(timeout=0.5)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 continue
 
     async def watch() -> None:

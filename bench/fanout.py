@@ -131,7 +131,7 @@ class GroupRun:
                     try:
                         await recipient.socket.connect()
                         break
-                    except (OSError, asyncio.TimeoutError, websockets.InvalidHandshake):
+                    except (TimeoutError, OSError, websockets.InvalidHandshake):
                         if attempt == attempts:
                             raise
                         await recipient.socket.close()

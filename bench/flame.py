@@ -140,7 +140,7 @@ class PySpyRecorder:
         ]
         self.process: subprocess.Popen | None = None
 
-    def __enter__(self) -> "PySpyRecorder":
+    def __enter__(self) -> PySpyRecorder:
         self.output.parent.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(self.command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         return self

@@ -73,7 +73,7 @@ class Flooder:
         while not self.stopping.is_set():
             try:
                 ws = await open_socket(self.base_url, "/ws/chat/", self.cookie)
-            except (OSError, asyncio.TimeoutError, websockets.exceptions.WebSocketException):
+            except (TimeoutError, OSError, websockets.exceptions.WebSocketException):
                 self.counts["handshakes_failed"] += 1
                 await asyncio.sleep(0.1)
                 continue

@@ -31,7 +31,7 @@ RANK = {SENT: 0, DELIVERED: 1, READ: 2}
 LEGACY_MIGRATION = ("messaging", "0005_tick_index")
 #: usernames of the generated users start with this
 USER_PREFIX = "legacy-"
-START = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+START = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
 
 
 @dataclass(frozen=True)

@@ -119,7 +119,7 @@ class RssSampler:
             self._sample()
             await asyncio.sleep(self.interval)
 
-    def __enter__(self) -> "RssSampler":
+    def __enter__(self) -> RssSampler:
         self._sample()
         self._task = asyncio.get_running_loop().create_task(self._run())
         return self

@@ -300,7 +300,7 @@ async def run_against(server: Any, config: BenchConfig, stack: dict[str, str]) -
     targets = [ENDPOINTS[config.endpoint]] + ([RELAY] if config.relay else [])
     result: dict[str, Any] = {
         "run_id": run_id,
-        "at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "url": server.base_url,
         "restarted_between_phases": bool(config.idle and server.restart),
         "stack": stack,

@@ -212,7 +212,7 @@ class BenchServer:
     def manage(self, *args: str) -> str:
         return manage_in(self.env, *args)
 
-    def start(self, timeout: float = 60) -> "BenchServer":
+    def start(self, timeout: float = 60) -> BenchServer:
         self.manage("migrate", "--no-input", "-v", "0")
         self.seeded = seed_database(self.env, self.pairs, self.password, self.group_members, self.group_online)
         return self.launch(timeout)
@@ -228,7 +228,7 @@ class BenchServer:
         self.port = free_port()
         self.launch()
 
-    def launch(self, timeout: float = 60) -> "BenchServer":
+    def launch(self, timeout: float = 60) -> BenchServer:
         try:
             self.process = launch_daphne(self.env, self.port, self.log_path, timeout)
         except DaphneDidNotStart:
@@ -248,7 +248,7 @@ class BenchServer:
     def log_tail(self, chars: int = 5000) -> str:
         return _tail(self.log_path, chars)
 
-    def __enter__(self) -> "BenchServer":
+    def __enter__(self) -> BenchServer:
         try:
             return self.start()
         except BaseException:

@@ -116,7 +116,7 @@ class ChatClient:
         getter.cancel()
         if self.closed:
             raise ClientClosed(f"the socket to {self.path} closed")
-        raise asyncio.TimeoutError
+        raise TimeoutError
 
     async def expect(
         self, frame_type: str, timeout: float = 10, where: Callable[[dict[str, Any]], bool] | None = None

@@ -11,19 +11,19 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "linkup.settings")
 
-from django.conf import settings  # noqa: E402
-from django.core.asgi import get_asgi_application  # noqa: E402
+from django.conf import settings
+from django.core.asgi import get_asgi_application
 
 django_asgi_app = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
-from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
-from django.core.exceptions import ImproperlyConfigured  # noqa: E402
+from channels.auth import AuthMiddlewareStack
+from channels.routing import ProtocolTypeRouter, URLRouter
+from channels.security.websocket import AllowedHostsOriginValidator
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+from django.core.exceptions import ImproperlyConfigured
 
-from messaging.notify.webpush import vapid_problems  # noqa: E402
-from messaging.routing_validator import RoutingValidator, websocket_routes  # noqa: E402
+from messaging.notify.webpush import vapid_problems
+from messaging.routing_validator import RoutingValidator, websocket_routes
 
 websocket_urlpatterns = websocket_routes()
 _issues = RoutingValidator().validate(websocket_urlpatterns)

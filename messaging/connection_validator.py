@@ -37,7 +37,7 @@ MAX_SEARCH_PAGE = 50
 DEFAULT_SEARCH_PAGE = 20
 SEARCH_SORTS = ("newest", "relevance")
 #: what ``mute`` stores for "forever"
-FOREVER = datetime.datetime(9999, 12, 31, tzinfo=datetime.timezone.utc)
+FOREVER = datetime.datetime(9999, 12, 31, tzinfo=datetime.UTC)
 
 
 # --- Frames -------------------------------------------------------------

@@ -643,7 +643,7 @@ class ChatConsumer(MessagingConsumer):
             if event["kind"] == EventKind.MESSAGE:
                 await self.send_frame(event_frame(without_quote(payload)))
             else:
-                created = datetime.datetime.fromtimestamp(event["created_at"], tz=datetime.timezone.utc)
+                created = datetime.datetime.fromtimestamp(event["created_at"], tz=datetime.UTC)
                 await self.send_frame(
                     event_frame(
                         hidden_payload(event["conversation"], event["seq"], payload["id"], event["kind"], created)
@@ -846,7 +846,7 @@ class DirectChatConsumer(ChatConsumer):
 
     async def send_receipts(self, event: dict[str, Any]) -> None:
         for receipt in event["receipts"]:
-            moment = datetime.datetime.fromtimestamp(receipt["at"], tz=datetime.timezone.utc)
+            moment = datetime.datetime.fromtimestamp(receipt["at"], tz=datetime.UTC)
             if receipt["delivered_moved"]:
                 await self.send_frame(status_frame("delivered", receipt["delivered_seq"], receipt["username"], moment))
             if receipt["read_moved"]:

@@ -213,8 +213,8 @@ def isoformat(value: datetime.datetime) -> str:
     wants ``2026-11-27T09:41:05.123456+00:00``.
     """
     if timezone.is_naive(value):
-        value = value.replace(tzinfo=datetime.timezone.utc)
-    return value.astimezone(datetime.timezone.utc).isoformat(timespec="microseconds")
+        value = value.replace(tzinfo=datetime.UTC)
+    return value.astimezone(datetime.UTC).isoformat(timespec="microseconds")
 
 
 class MessagingJSONEncoder(DjangoJSONEncoder):

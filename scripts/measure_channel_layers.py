@@ -28,10 +28,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from channels_redis.core import RedisChannelLayer  # noqa: E402
-from django.utils.module_loading import import_string  # noqa: E402
+from channels_redis.core import RedisChannelLayer
+from django.utils.module_loading import import_string
 
-from linkup.stack import channel_layer_config  # noqa: E402
+from linkup.stack import channel_layer_config
 
 # name -> (backend, overrides of its configuration)
 LAYERS: dict[str, tuple[str, dict[str, Any]]] = {

@@ -157,7 +157,7 @@ class Daphne:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30) -> "Daphne":
+    def start(self, timeout: float = 30) -> Daphne:
         self.process = launch_daphne(self.env, self.port, self.log_path, timeout)
         return self
 

@@ -233,7 +233,7 @@ def raw_frames() -> st.SearchStrategy[str | bytes]:
 # Values the serializer must encode.
 serializable_values = st.recursive(
     json_scalars
-    | st.datetimes(timezones=st.just(datetime.timezone.utc) | st.none())
+    | st.datetimes(timezones=st.just(datetime.UTC) | st.none())
     | st.dates()
     | st.times()
     | st.uuids()

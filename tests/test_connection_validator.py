@@ -56,10 +56,7 @@ def code_of(result: object) -> str | None:
 
 @given(raw_frames())
 def test_parse_never_raises_on_any_frame(raw: str | bytes) -> None:
-    if isinstance(raw, bytes):
-        result = validator.parse(None, raw, allowed=CHAT)
-    else:
-        result = validator.parse(raw, allowed=CHAT)
+    result = validator.parse(None, raw, allowed=CHAT) if isinstance(raw, bytes) else validator.parse(raw, allowed=CHAT)
     assert isinstance(result, ProtocolError) or result.type in CHAT
 
 
@@ -229,13 +226,13 @@ def test_parse_never_raises_on_any_user_socket_frame(raw: str | bytes) -> None:
 
 
 def test_the_endpoints_speak_their_own_frame_types() -> None:
-    assert USER == {
+    assert {
         "message", "typing", "read", "received", "sync", "history", "ping", "view", "resume", "conversations",
         "create_group", "add_members", "remove_member", "leave", "rename", "set_role", "mute", "members",
         "edit", "delete", "react", "unreact", "hide", "clear", "edits",
         "search",
-    }
-    assert NOTIFICATION_FRAMES == {"mark_read", "mark_all_read", "list", "ping"}
+    } == USER
+    assert {"mark_read", "mark_all_read", "list", "ping"} == NOTIFICATION_FRAMES
     for frame_type in USER - DIRECT_FRAMES:
         assert code_of(validator.parse(json.dumps({"type": frame_type}), allowed=DIRECT_FRAMES)) == "invalid_frame"
     for frame_type in NOTIFICATION_FRAMES - {"ping"}:

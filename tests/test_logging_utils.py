@@ -28,10 +28,12 @@ def test_error_logs_and_stores_with_category_and_context(caplog, make_user) -> N
 
 
 def test_storing_never_raises_when_the_database_is_down_and_catches_up_after(caplog) -> None:
-    with mock.patch.object(MessagingError, "save", side_effect=OperationalError("database is down")):
-        with caplog.at_level(logging.CRITICAL, logger="messaging"):
-            assert MessagingLogger().error(ErrorCategory.DELIVERY_ERROR, "boom") is None
-            assert MessagingLogger().error(ErrorCategory.DATABASE_ERROR, "bang") is None
+    with (
+        mock.patch.object(MessagingError, "save", side_effect=OperationalError("database is down")),
+        caplog.at_level(logging.CRITICAL, logger="messaging"),
+    ):
+        assert MessagingLogger().error(ErrorCategory.DELIVERY_ERROR, "boom") is None
+        assert MessagingLogger().error(ErrorCategory.DATABASE_ERROR, "bang") is None
     assert "could not store MessagingError" in caplog.text
     assert MessagingError.objects.count() == 0
     MessagingLogger().error(ErrorCategory.ROUTING_ERROR, "back")

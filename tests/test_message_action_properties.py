@@ -60,12 +60,13 @@ class Client:
 
     def take(self, event: dict[str, Any]) -> None:
         held = self.events.get(event["seq"])
-        if held is None or event.get("hidden"):
-            self.events[event["seq"]] = event
-        elif event["kind"] == EventKind.MESSAGE and not held.get("hidden"):
+        if held is None or event.get("hidden") or (
+            event["kind"] == EventKind.MESSAGE
+            and not held.get("hidden")
             # The newest state wins; a state without as_of is the row alone.
-            if (event.get("as_of") or 0) >= (held.get("as_of") or 0):
-                self.events[event["seq"]] = event
+            and (event.get("as_of") or 0) >= (held.get("as_of") or 0)
+        ):
+            self.events[event["seq"]] = event
         while self.cursor + 1 in self.events:
             self.cursor += 1
 

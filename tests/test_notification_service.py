@@ -118,7 +118,7 @@ def test_grouping_stops_after_the_window_or_once_read(alice) -> None:
 
 zones = st.sampled_from(["UTC", "Europe/Paris", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe", "Pacific/Kiritimati"])
 moments = st.datetimes(
-    min_value=datetime.datetime(2000, 1, 1), max_value=datetime.datetime(2100, 1, 1), timezones=st.just(datetime.timezone.utc)
+    min_value=datetime.datetime(2000, 1, 1), max_value=datetime.datetime(2100, 1, 1), timezones=st.just(datetime.UTC)
 )
 
 
@@ -141,7 +141,7 @@ def test_a_window_and_its_complement_split_the_day(moment, start, end, zone) -> 
 
 
 def test_an_unknown_zone_is_read_as_utc() -> None:
-    noon = datetime.datetime(2026, 1, 1, 12, tzinfo=datetime.timezone.utc)
+    noon = datetime.datetime(2026, 1, 1, 12, tzinfo=datetime.UTC)
     assert service.in_quiet_hours(noon, datetime.time(11), datetime.time(13), "Not/AZone")
 
 

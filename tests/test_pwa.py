@@ -6,6 +6,7 @@ import io
 import json
 import posixpath
 import re
+from pathlib import Path
 
 import pytest
 from django.contrib.staticfiles import finders
@@ -96,9 +97,9 @@ def test_the_shell_version_changes_when_a_shell_file_changes(tmp_path, settings)
     for path in pwa.SHELL_STATIC:
         target = copy / path.removeprefix("messaging/")
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(open(finders.find(path), "rb").read())
+        target.write_bytes(Path(finders.find(path)).read_bytes())
     (copy / "icons").mkdir(exist_ok=True)
-    (copy / "icons" / "source.png").write_bytes(open(finders.find("messaging/icons/source.png"), "rb").read())
+    (copy / "icons" / "source.png").write_bytes(Path(finders.find("messaging/icons/source.png")).read_bytes())
     (copy / "app.css").write_text((copy / "app.css").read_text() + "\n/* a deploy */\n")
     settings.STATICFILES_DIRS = [tmp_path]
     finders.get_finder.cache_clear()
@@ -168,7 +169,7 @@ def test_every_module_a_shell_script_imports_is_in_the_shell_too() -> None:
     shell = set(pwa.SHELL_STATIC)
     missing = set()
     for name in [n for n in shell if n.endswith(".js")]:
-        source = open(finders.find(name), encoding="utf-8").read()
+        source = Path(finders.find(name)).read_text(encoding="utf-8")
         for imported in re.findall(r"""(?:^|\n)\s*(?:import|export)\b[^;]*?\bfrom\s+["'](\.[^"']+)["']""", source):
             target = posixpath.normpath(posixpath.join(posixpath.dirname(name), imported))
             if target not in shell:

@@ -21,7 +21,7 @@ def test_dumps_emits_valid_json_for_any_supported_value(value: object) -> None:
 
 
 def test_datetimes_keep_microseconds_and_an_explicit_offset() -> None:
-    moment = datetime.datetime(2026, 11, 27, 9, 41, 5, 123456, tzinfo=datetime.timezone.utc)
+    moment = datetime.datetime(2026, 11, 27, 9, 41, 5, 123456, tzinfo=datetime.UTC)
     assert JSONSerializer.dumps({"at": moment}) == '{"at":"2026-11-27T09:41:05.123456+00:00"}'
     plus_one = moment.astimezone(datetime.timezone(datetime.timedelta(hours=1)))
     assert isoformat(plus_one) == "2026-11-27T09:41:05.123456+00:00"
@@ -100,7 +100,7 @@ def test_an_event_encodes_as_its_payload_e(make_user) -> None:
     [(0, 0, "sent"), (4, 0, "sent"), (5, 0, "delivered"), (9, 4, "delivered"), (5, 5, "read"), (9, 9, "read")],
 )
 def test_a_status_is_derived_from_the_recipients_cursors(delivered: int, read: int, status: str) -> None:
-    moment = datetime.datetime(2026, 11, 27, 9, 41, 5, tzinfo=datetime.timezone.utc)
+    moment = datetime.datetime(2026, 11, 27, 9, 41, 5, tzinfo=datetime.UTC)
     recipient = Cursors("bob", delivered, read, moment if delivered else None, moment if read else None)
     event = {"id": 1, "seq": 5, "sender": "alice", "content": "x", "client_id": "c", "created_at": moment}
     payload = message_payload(event, recipient)

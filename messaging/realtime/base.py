@@ -12,6 +12,7 @@ bytes (:mod:`.backpressure`).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
@@ -343,10 +344,8 @@ class MessagingConsumer(AsyncWebsocketConsumer):
             self.user,
             severity="warning",
         )
-        try:
+        with contextlib.suppress(Disconnected):
             await self.close(code=conf.CLOSE_NOT_READING)
-        except Disconnected:
-            pass
 
     async def broadcast_text(self, event: dict[str, Any]) -> None:
         """Group events that only forward their serialized frame."""

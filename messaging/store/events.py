@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass, replace
-from typing import Any, Union
+from typing import Any
 
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
@@ -83,7 +83,7 @@ class NewMessage:
 
 
 #: what storing one message came to: the stored event, or the store's refusal
-Outcome = Union[Appended, StoreError]
+Outcome = Appended | StoreError
 
 
 def create_message(

@@ -111,7 +111,7 @@ class Member:
             assert self.client is not None
             try:
                 frame = await self.client.next(timeout=0.5)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 continue
             except ClientClosed:
                 self.server = self.survivor
@@ -160,7 +160,7 @@ class Member:
             self.ack_arrived.clear()
             try:
                 await asyncio.wait_for(self.ack_arrived.wait(), timeout=1)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 continue
 
     async def _send(self, cid: str, socket_of_send: dict[str, ChatClient | None]) -> None:
@@ -277,25 +277,12 @@ def test_fifty_members_over_two_processes_converge_after_one_is_killed_mid_strea
             f"stored {len(stored)} once each; log {len(log)} events"
         )
         report(
-            "  pushed per member: min {} / median {} / max {}; events got by resume and sync per member: "
-            "min {} / median {} / max {}; every member holds all {} events".format(
-                min(pushed),
-                int(statistics.median(pushed)),
-                max(pushed),
-                min(m.resumed for m in members),
-                int(statistics.median(m.resumed for m in members)),
-                max(m.resumed for m in members),
-                len(log),
-            )
+            f"  pushed per member: min {min(pushed)} / median {int(statistics.median(pushed))} / max {max(pushed)}; events got by resume and sync per member: "
+            f"min {min(m.resumed for m in members)} / median {int(statistics.median(m.resumed for m in members))} / max {max(m.resumed for m in members)}; every member holds all {len(log)} events"
         )
         report(
-            "  the {} members of the killed process: {} events pushed before the kill, {} pushed after "
-            "their reconnect, {} got by resume and sync".format(
-                len(killed),
-                sum(len(m.pushes[0]) for m in killed),
-                sum(len(p) for m in killed for p in m.pushes[1:]),
-                sum(m.resumed for m in killed),
-            )
+            f"  the {len(killed)} members of the killed process: {sum(len(m.pushes[0]) for m in killed)} events pushed before the kill, {sum(len(p) for m in killed for p in m.pushes[1:])} pushed after "
+            f"their reconnect, {sum(m.resumed for m in killed)} got by resume and sync"
         )
 
     asyncio.run(scenario())

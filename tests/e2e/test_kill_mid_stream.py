@@ -94,7 +94,7 @@ def test_sigkill_mid_stream_loses_and_doubles_nothing(server_env_factory, start_
         stream_error: BaseException | None = None
         try:
             await sender.run(alice)
-        except (asyncio.TimeoutError, ClientClosed, websockets.ConnectionClosed) as exc:
+        except (TimeoutError, ClientClosed, websockets.ConnectionClosed) as exc:
             stream_error = exc
         finally:
             stop_killer.set()
@@ -107,7 +107,7 @@ def test_sigkill_mid_stream_loses_and_doubles_nothing(server_env_factory, start_
         while True:
             try:
                 frame = await bob.next(timeout=2)
-            except (asyncio.TimeoutError, ClientClosed):
+            except (TimeoutError, ClientClosed):
                 break
             if frame["type"] == "message":
                 received[frame["message"]["seq"]] = frame["message"]

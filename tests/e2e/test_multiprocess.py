@@ -230,7 +230,7 @@ class Receiver:
                 await self.request_sync()
             try:
                 frame = await self.client.next(timeout=0.2)
-            except (asyncio.TimeoutError, ClientClosed):
+            except (TimeoutError, ClientClosed):
                 continue
             if frame["type"] == "message":
                 self.pushes += 1
@@ -291,7 +291,7 @@ class Sender:
                 continue
             try:
                 frame = await self.client.next(timeout=left)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return
             except ClientClosed:
                 continue

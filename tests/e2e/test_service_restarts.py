@@ -102,13 +102,13 @@ class Stream:
                 try:
                     await client.send({"type": "message", "content": f"m {client_id}", "client_id": client_id})
                     frame = await self._answer(client, client_id)
-                except (ClientClosed, asyncio.TimeoutError, OSError):
+                except (TimeoutError, ClientClosed, OSError):
                     self.reconnects += 1
                     await asyncio.sleep(0.5)
                     client = ChatClient(self.base_url, self.cookie, "bob")
                     try:
                         await client.connect()
-                    except (OSError, ClientClosed, asyncio.TimeoutError):
+                    except (TimeoutError, OSError, ClientClosed):
                         continue
                     continue
                 if frame["type"] == "ack":
@@ -219,7 +219,7 @@ def test_a_redis_restart_mid_stream_loses_nothing_and_pushes_resume(server_env_f
             while len(stream.acked) < TOTAL:
                 try:
                     frame = await bob.next(timeout=1)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     continue
                 except ClientClosed:
                     return
@@ -241,7 +241,7 @@ def test_a_redis_restart_mid_stream_loses_nothing_and_pushes_resume(server_env_f
             stream.extra += 1
             try:
                 frame = await bob.expect("message", timeout=1)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 continue
             pushed_after_restart.append(frame["message"]["seq"])
         await sender.close()

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import uuid
 
 import pytest
@@ -76,7 +75,7 @@ def read_until_closed(raw, timeout: float) -> tuple[int, int | None]:
             received += len(payload)
     except (ConnectionDropped, ConnectionResetError):
         return received, None
-    except socket.timeout:
+    except TimeoutError:
         pytest.fail(f"the server kept the socket of a client that read nothing open ({received} bytes read since)")
     finally:
         raw.close()

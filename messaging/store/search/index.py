@@ -95,7 +95,7 @@ def oldest_pending_age() -> float | None:
     )
     if stamp is None:
         return None
-    return max(0.0, (datetime.datetime.now(datetime.timezone.utc) - stamp).total_seconds())
+    return max(0.0, (datetime.datetime.now(datetime.UTC) - stamp).total_seconds())
 
 
 def _take(limit: int, *, newest_first: bool = False) -> list[int]:
