@@ -1,5 +1,7 @@
 """Shared fixtures: named users, signed-in sockets and a clean channel layer per test.
 
+The helpers the fixtures use, and the tests import, are in ``tests/support/``.
+
 The suite runs on two stacks (see .ci/run): the embedded default (SQLite and
 the in-memory layer) and the deployment stack (``DATABASE_URL`` PostgreSQL,
 ``REDIS_URL`` channels-redis and the Redis cache). A test that only makes
@@ -9,15 +11,11 @@ with the reason shown in the summary, on the other.
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
-from asgiref.sync import async_to_sync
-from channels.layers import channel_layers, get_channel_layer
-from channels.testing import WebsocketCommunicator
+from channels.layers import channel_layers
 from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
@@ -26,6 +24,10 @@ from hypothesis import HealthCheck, settings
 
 from messaging.guards.circuit_breaker import BREAKERS
 from messaging.realtime.presence import tracker
+
+from .support import PASSWORD, STACK_MARKERS, Socket, communicator, on_s3, session_cookie
+from .support.channels import flush_channel_layer
+from .support.files import StoredFiles
 
 # Tests that touch the database or a socket do I/O: no per-example deadline,
 # and few examples (CI runs the whole suite twice on 2 cores).
@@ -36,45 +38,6 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 settings.load_profile("linkup")
-
-ORIGIN = b"http://localhost"
-PASSWORD = "linkup-test-password"
-
-
-def on_postgres() -> bool:
-    return django_settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
-
-
-def on_redis() -> bool:
-    return django_settings.CHANNEL_LAYERS["default"]["BACKEND"].startswith("channels_redis.")
-
-
-def on_embedded_default() -> bool:
-    return not on_postgres() and not on_redis()
-
-
-def on_s3() -> bool:
-    return "s3" in django_settings.STORAGES["attachments"]["BACKEND"].lower()
-
-
-DEPLOYMENT_STACK = "start the services with `scripts/services start` and set DATABASE_URL/REDIS_URL, as .ci/run does"
-STACK_MARKERS: dict[str, tuple[Callable[[], bool], str]] = {
-    "requires_redis": (on_redis, f"needs Redis (REDIS_URL): {DEPLOYMENT_STACK}"),
-    "requires_postgres": (on_postgres, f"needs PostgreSQL (DATABASE_URL): {DEPLOYMENT_STACK}"),
-    "embedded_only": (
-        on_embedded_default,
-        "checks the embedded default (SQLite, in-memory layer): run without DATABASE_URL/REDIS_URL",
-    ),
-    "requires_s3": (
-        on_s3,
-        "needs the S3-compatible store (AWS_STORAGE_BUCKET_NAME): `scripts/services start` runs one, as .ci/run does",
-    ),
-    "stack_independent": (
-        on_embedded_default,
-        "the same on both stacks (browser UI, benchmark and drill tooling): run once, on the embedded "
-        "default, to keep .ci/run within its time budget",
-    ),
-}
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -89,28 +52,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for marker, (available, reason) in STACK_MARKERS.items():
             if item.get_closest_marker(marker) and not available():
                 item.add_marker(pytest.mark.skip(reason=reason))
-
-
-def flush_channel_layer() -> None:
-    """Forget every group membership and queued event of the layer.
-
-    On Redis this deletes the layer's keys (RedisChannelLayer keeps groups and
-    queued messages there). The pub/sub layer keeps nothing in Redis: its
-    memberships are subscriptions of a connection that closes with the event
-    loop that opened it, i.e. with the test.
-
-    A test whose thread already runs an event loop (Playwright's sync API
-    does) has the flush done from a thread of its own.
-    """
-    layer = get_channel_layer()
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        async_to_sync(layer.flush)()
-    else:
-        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-            pool.submit(asyncio.run, layer.flush()).result()
-    channel_layers.backends.clear()
 
 
 @pytest.fixture(autouse=True)
@@ -178,13 +119,6 @@ def carol(transactional_db: None, make_user: Callable[[str], Any]) -> Any:
     return make_user("carol")
 
 
-def session_cookie(user: Any) -> str:
-    """A real session for ``user``, as the login view would create it."""
-    client = Client()
-    client.force_login(user)
-    return client.cookies["sessionid"].value
-
-
 @pytest.fixture
 def cookies(transactional_db: None) -> Callable[[Any], str]:
     cache_: dict[int, str] = {}
@@ -195,66 +129,6 @@ def cookies(transactional_db: None) -> Callable[[Any], str]:
         return cache_[user.pk]
 
     return cookie
-
-
-def communicator(path: str, cookie: str | None = None, origin: bytes | None = ORIGIN) -> WebsocketCommunicator:
-    """A communicator over the project's real ASGI application (origin and auth checks included)."""
-    from linkup.asgi import application
-
-    headers = []
-    if cookie is not None:
-        headers.append((b"cookie", f"sessionid={cookie}".encode()))
-    if origin is not None:
-        headers.append((b"origin", origin))
-    return WebsocketCommunicator(application, path, headers=headers)
-
-
-class Socket:
-    """A connected chat communicator with helpers that read like the protocol."""
-
-    def __init__(self, comm: WebsocketCommunicator, connected: dict[str, Any]) -> None:
-        self.comm = comm
-        self.connected = connected
-
-    async def send(self, frame: dict[str, Any]) -> None:
-        await self.comm.send_json_to(frame)
-
-    async def send_text(self, text: str) -> None:
-        # send_to() refuses "", which a real client can send.
-        await self.comm.send_input({"type": "websocket.receive", "text": text})
-
-    async def receive(self, timeout: float = 3) -> dict[str, Any]:
-        return await self.comm.receive_json_from(timeout=timeout)
-
-    async def expect(self, frame_type: str, timeout: float = 3, **fields: Any) -> dict[str, Any]:
-        """The next frame of ``frame_type`` whose fields match; skips others."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            frame = await self.receive(max(0.01, deadline - loop.time()))
-            if frame["type"] == frame_type and all(frame.get(k) == v for k, v in fields.items()):
-                return frame
-
-    async def expect_where(self, match: Callable[[dict[str, Any]], bool], timeout: float = 3) -> dict[str, Any]:
-        """The next frame ``match`` accepts, whatever its type; skips others."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            frame = await self.receive(max(0.01, deadline - loop.time()))
-            if match(frame):
-                return frame
-
-    async def nothing(self, timeout: float = 0.2) -> bool:
-        return await self.comm.receive_nothing(timeout=timeout)
-
-    async def drain(self, timeout: float = 0.2) -> list[dict[str, Any]]:
-        frames = []
-        while not await self.comm.receive_nothing(timeout=timeout):
-            frames.append(await self.receive())
-        return frames
-
-    async def close(self) -> None:
-        await self.comm.disconnect()
 
 
 @pytest.fixture
@@ -327,31 +201,6 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
 
 
 # --- Attachments: the storage the tests write to ------------------------------------
-
-
-class StoredFiles:
-    """The attachment storage a test uses, and what is in it."""
-
-    def __init__(self) -> None:
-        from messaging.media.storage import attachment_storage
-
-        self.storage = attachment_storage()
-
-    def names(self, folder: str = "attachments") -> set[str]:
-        """Every stored name under ``folder``, walked recursively."""
-        found: set[str] = set()
-        try:
-            directories, files = self.storage.listdir(folder)
-        except FileNotFoundError:
-            return found
-        found.update(f"{folder}/{name}" for name in files)
-        for directory in directories:
-            found |= self.names(f"{folder}/{directory}")
-        return found
-
-    def read(self, name: str) -> bytes:
-        with self.storage.open(name, "rb") as handle:
-            return handle.read()
 
 
 @pytest.fixture

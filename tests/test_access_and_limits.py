@@ -9,7 +9,7 @@ from django.test import Client, override_settings
 from messaging.models import Connection, MessagingError
 from messaging.store import conversations, events
 
-from .conftest import communicator
+from .support import communicator
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

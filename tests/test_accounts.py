@@ -20,7 +20,7 @@ from django.test import Client
 from bench.server import free_port
 from messaging.models import MessagingError
 
-from .conftest import PASSWORD
+from .support import PASSWORD
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ from messaging.ops.archive import archive
 from messaging.store import attachments as attachment_store
 from messaging.store import conversations
 from tests import files
-from tests.conftest import on_s3
+from tests.support import on_s3
 from tests.test_attachments_http import body, fetch, send, signed_in, upload
 
 pytestmark = [pytest.mark.django_db(transaction=True)]

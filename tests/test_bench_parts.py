@@ -21,7 +21,7 @@ from bench.users import seed
 from messaging.routing import websocket_urlpatterns
 from messaging.routing_validator import RoutingValidator, check_websocket_routes
 
-from .conftest import ORIGIN
+from .support import ORIGIN
 
 
 def test_percentile_is_a_latency_that_was_observed() -> None:

@@ -10,7 +10,7 @@ from django.test import override_settings
 
 from messaging.models import Conversation, Message
 
-from .conftest import communicator
+from .support import communicator
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -26,9 +26,9 @@ from messaging.models import Event, Message
 from messaging.realtime.presence import tracker
 from messaging.store import conversations
 
-from .conftest import communicator, session_cookie
 from .robustness import STATS
 from .strategies import broken_chat_frames, raw_chat_frames, raw_frames, valid_chat_frames, valid_frames
+from .support import communicator, session_cookie
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

@@ -20,8 +20,8 @@ from channels.db import database_sync_to_async
 from messaging.models import Conversation, Event, EventKind, Participant
 from messaging.store import conversations
 
-from .conftest import Socket
 from .groups import database_state, make_group, new_client_id
+from .support import Socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

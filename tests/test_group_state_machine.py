@@ -40,9 +40,9 @@ from messaging.realtime.presence import tracker
 from messaging.store import conversations
 from messaging.store.events import Appended, insert_event, lock_for_append
 
-from .conftest import Socket, communicator, session_cookie
 from .groups import new_client_id
 from .strategies import contents
+from .support import Socket, communicator, session_cookie
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

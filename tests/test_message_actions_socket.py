@@ -15,8 +15,8 @@ from messaging.models import Event, HiddenMessage, Reaction
 from messaging.store.conversations import add_members, get_or_create_direct
 from messaging.store.events import create_message
 
-from .conftest import Socket
 from .groups import make_group, new_client_id
+from .support import Socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

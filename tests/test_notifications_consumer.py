@@ -8,7 +8,7 @@ from channels.db import database_sync_to_async
 from messaging import notification_service as service
 from messaging.models import Notification
 
-from .conftest import Socket, communicator
+from .support import Socket, communicator
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

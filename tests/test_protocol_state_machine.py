@@ -29,8 +29,8 @@ from messaging.models import Conversation, Message, Participant
 from messaging.realtime.presence import tracker
 
 from . import cursors
-from .conftest import Socket, communicator, session_cookie
 from .strategies import contents
+from .support import Socket, communicator, session_cookie
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

@@ -16,7 +16,7 @@ from django.test import Client, override_settings
 
 from messaging.conf import CLOSE_SIGNED_OUT
 
-from .conftest import PASSWORD, communicator
+from .support import PASSWORD, communicator
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

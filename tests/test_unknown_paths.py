@@ -11,7 +11,7 @@ from messaging.consumers import DirectChatConsumer, NotificationsConsumer
 from messaging.routing import unknown_path_route, websocket_urlpatterns
 from messaging.routing_validator import RoutingValidator
 
-from .conftest import communicator
+from .support import communicator
 
 UNKNOWN_PATHS = ["/ws/nope/", "/ws/chat", "/ws/chat/bob/extra/", "/ws/notifications", "/", "/ws/a\nb/", "/ws/%00/"]
 

@@ -11,7 +11,7 @@ from django.test import override_settings
 from messaging.models import Conversation, Event, Notification, Participant
 from messaging.store import conversations
 
-from .conftest import communicator
+from .support import communicator
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
