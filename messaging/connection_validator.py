@@ -15,7 +15,7 @@ import json
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 from .exceptions import InvalidFrame, InvalidJSON, ProtocolError, TooLarge
 
@@ -297,36 +297,36 @@ class SearchFrame:
     type: str = "search"
 
 
-Frame = Union[
-    MessageFrame,
-    TypingFrame,
-    ReadFrame,
-    ReceivedFrame,
-    SyncFrame,
-    HistoryFrame,
-    PingFrame,
-    ViewFrame,
-    ResumeFrame,
-    ConversationsFrame,
-    CreateGroupFrame,
-    AddMembersFrame,
-    RemoveMemberFrame,
-    LeaveFrame,
-    RenameFrame,
-    SetRoleFrame,
-    MuteFrame,
-    MembersFrame,
-    MarkReadFrame,
-    MarkAllReadFrame,
-    ListFrame,
-    EditFrame,
-    DeleteFrame,
-    ReactFrame,
-    HideFrame,
-    ClearFrame,
-    EditsFrame,
-    SearchFrame,
-]
+Frame = (
+    MessageFrame
+    | TypingFrame
+    | ReadFrame
+    | ReceivedFrame
+    | SyncFrame
+    | HistoryFrame
+    | PingFrame
+    | ViewFrame
+    | ResumeFrame
+    | ConversationsFrame
+    | CreateGroupFrame
+    | AddMembersFrame
+    | RemoveMemberFrame
+    | LeaveFrame
+    | RenameFrame
+    | SetRoleFrame
+    | MuteFrame
+    | MembersFrame
+    | MarkReadFrame
+    | MarkAllReadFrame
+    | ListFrame
+    | EditFrame
+    | DeleteFrame
+    | ReactFrame
+    | HideFrame
+    | ClearFrame
+    | EditsFrame
+    | SearchFrame
+)
 
 #: the message actions' frames (on ``ws/chat/`` only)
 MESSAGE_ACTION_FRAMES = frozenset({"edit", "delete", "react", "unreact", "hide", "clear", "edits"})
