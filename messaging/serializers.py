@@ -278,8 +278,12 @@ def answer(frame: dict[str, Any], ref: Any) -> dict[str, Any]:
 # --- ws/chat/ frames ------------------------------------------------------------
 
 
+#: the version of the wire contract ``ws/chat/`` speaks, told in ``connected``; each change is in CHANGELOG.md
+PROTOCOL_VERSION = 6
+
+
 def connected_frame(username: str, limits: dict[str, int]) -> dict[str, Any]:
-    return {"type": "connected", "user": {"username": username}, "limits": limits}
+    return {"type": "connected", "protocol": PROTOCOL_VERSION, "user": {"username": username}, "limits": limits}
 
 
 def event_frame(payload: EventPayload) -> dict[str, Any]:

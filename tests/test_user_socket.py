@@ -9,6 +9,7 @@ from channels.db import database_sync_to_async
 from django.test import override_settings
 
 from messaging.models import Conversation, Event, Notification, Participant
+from messaging.serializers import PROTOCOL_VERSION
 from messaging.store import conversations
 
 from .support import communicator
@@ -74,6 +75,7 @@ async def change(socket, frame: dict[str, Any]) -> dict[str, Any]:
 async def test_connected_is_the_first_frame_and_tells_the_limits(alice, user_socket) -> None:
     socket = await user_socket(alice)
     assert socket.connected["user"] == {"username": "alice"}
+    assert socket.connected["protocol"] == PROTOCOL_VERSION
     limits = socket.connected["limits"]
     assert {k: limits[k] for k in ("max_length", "max_frame_bytes", "page", "max_group_members")} == {
         "max_length": 4000,
