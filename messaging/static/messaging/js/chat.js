@@ -25,6 +25,7 @@ import { uploadFile } from "./upload-transport.js";
 import { ImageViewer } from "./viewer.js";
 import { SearchPanel } from "./search.js";
 import { presenceText } from "./time.js";
+import { applySettings } from "./theme.js";
 
 const TYPING_REFRESH_MS = 2000; // the server re-announces at most every 2.5 s anyway
 const TYPING_IDLE_MS = 3000;
@@ -707,7 +708,10 @@ socket.addEventListener("ready", ({ detail: { frame } }) => {
   maybeRead();
 });
 
-socket.addEventListener("frame", ({ detail: { frame } }) => state.handle(frame));
+socket.addEventListener("frame", ({ detail: { frame } }) => {
+  if (frame.type === "settings") applySettings(frame); // the theme; other keys are the state's or nobody's
+  state.handle(frame);
+});
 
 // --- search: open a hit at its message (search.js) ---------------------------------------------
 
