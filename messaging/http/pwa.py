@@ -39,6 +39,7 @@ SHELL_STATIC = (
     "messaging/js/conversations.js",
     "messaging/js/dialogs.js",
     "messaging/js/dom.js",
+    "messaging/js/drafts.js",
     "messaging/js/emoji-data.js",
     "messaging/js/message-actions.js",
     "messaging/js/message-list.js",

@@ -1,4 +1,4 @@
-"""The theme in a real browser (issue 17): axe-core's contrast check in light and dark.
+"""The theme and drafts in a real browser (issue 17): axe-core's contrast check in light and dark.
 
 Debian's Chromium driven by Playwright against daphne, with the set-up of
 ``test_browser.py``. axe-core is vendored (``tests/e2e/vendor/axe-core/``,
@@ -10,6 +10,7 @@ pages keep their policy, and ``policy_holds`` still checks it.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ import pytest
 from tests.servers import ROOT
 
 from . import test_browser
-from .test_browser import DESKTOP, PHONE, SCREENSHOTS, WAIT_MS, open_chat
+from .test_browser import DESKTOP, PHONE, SCREENSHOTS, WAIT_MS, open_chat, unique
 
 # test_browser.py's fixtures: its module-wide server and browser, a signed-in page per person.
 browser, people, seeded, server = test_browser.browser, test_browser.people, test_browser.seeded, test_browser.server
@@ -198,3 +199,44 @@ def test_the_theme_card_works_as_a_plain_form_without_javascript(server, browser
         wears(page, "dark")
     finally:
         context.close()
+
+
+def test_a_draft_survives_a_reload_and_switching_conversations_and_goes_when_sent(server, people) -> None:
+    from playwright.sync_api import expect
+
+    new_user(server, "erin")
+    for peer in ("bob", "carol"):
+        server.say(server.direct("erin", peer), [(peer, f"hello erin, {peer} here")])
+    erin = people(server, "erin")
+    box = erin.get_by_label(re.compile("^Message to"))
+    to_bob, for_carol = unique("half a thought for bob"), unique("and one for carol")
+    to_carol = f"{for_carol}\non two lines"
+
+    open_chat(erin, server, "bob")
+    box.press_sequentially(to_bob, delay=5)
+    erin.reload()
+    expect(box).to_have_value(to_bob, timeout=WAIT_MS)
+
+    erin.locator(".conversation[data-peer=carol]").click()
+    expect(erin.locator("[data-chat-name]")).to_have_text("carol")
+    expect(box).to_have_value("")
+    box.fill(to_carol)
+    bob_row = erin.locator(".conversation[data-peer=bob] .conversation-preview")
+    expect(bob_row).to_have_text(f"Draft:{to_bob}")
+
+    erin.locator(".conversation[data-peer=bob]").click()
+    expect(box).to_have_value(to_bob)
+    carol_row = erin.locator(".conversation[data-peer=carol] .conversation-preview")
+    expect(carol_row).to_have_text(f"Draft:{for_carol} on two lines")
+    box.press("Enter")
+    expect(erin.locator("li.message .content", has_text=to_bob)).to_have_count(1)
+    erin.reload()
+    expect(erin.locator("li.message .content", has_text=to_bob)).to_have_count(1, timeout=WAIT_MS)
+    expect(box).to_have_value("")
+    erin.goto(f"{server.url}/messages/")
+    expect(bob_row).to_contain_text(to_bob)
+    expect(bob_row.locator(".draft-label")).to_have_count(0)
+    expect(carol_row.locator(".draft-label")).to_have_text("Draft:")
+    open_chat(erin, server, "carol")
+    expect(box).to_have_value(to_carol)
+    assert erin.errors == []
