@@ -92,7 +92,8 @@ def test_the_system_theme_leaves_the_colours_to_the_device(client: Client, alice
 
 
 @pytest.mark.parametrize("path", ["/accounts/login/", "/accounts/signup/", "/accounts/password_reset/"])
-def test_signed_out_pages_wear_the_devices_last_theme_from_its_cookie(client: Client, path: str) -> None:
+def test_signed_out_pages_wear_the_devices_last_theme_from_its_cookie(client: Client, settings, path: str) -> None:
+    settings.SIGNUP_ENABLED = True  # off by default on the deployment stack
     client.cookies["linkup_theme"] = "dark"
     assert html_theme(client.get(path).content.decode()) == "dark"
     client.cookies["linkup_theme"] = '"><script>'
