@@ -223,6 +223,7 @@ def test_a_draft_survives_a_reload_and_switching_conversations_and_goes_when_sen
     box.fill(to_carol)
     bob_row = erin.locator(".conversation[data-peer=bob] .conversation-preview")
     expect(bob_row).to_have_text(f"Draft:{to_bob}")
+    screenshot(erin, "draft-in-the-inbox-desktop")
 
     erin.locator(".conversation[data-peer=bob]").click()
     expect(box).to_have_value(to_bob)
