@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from tests.servers import ROOT
+
 import pytest
 from channels.db import database_sync_to_async
 from django.test import Client
@@ -113,6 +115,18 @@ def test_the_cached_offline_page_names_no_theme_and_applies_the_devices_one_by_s
     page = client.get("/offline/").content.decode()
     assert "data-theme" not in page and color_scheme(page) == "light dark"
     assert 'src="/static/messaging/js/theme.js"' in page
+
+
+def test_every_two_theme_colour_has_a_light_fallback_for_browsers_without_light_dark() -> None:
+    css = (ROOT / "messaging" / "static" / "messaging" / "app.css").read_text()
+    both = dict(re.findall(r"^  (--[a-z0-9-]+): light-dark\((.+)\);$", css, re.M))
+    fallback_block = css[css.index("@supports not (color: light-dark(#000, #fff))") :]
+    fallback_block = fallback_block[: fallback_block.index("\n}\n")]
+    fallback = dict(re.findall(r"^    (--[a-z0-9-]+): (.+);$", fallback_block, re.M))
+    assert len(both) > 30
+    assert set(fallback) == set(both)
+    for name, values in both.items():
+        assert values.startswith(fallback[name] + ","), f"{name}: the fallback is not the light value"
 
 
 async def post_theme(user: Any, theme: str) -> int:
