@@ -178,6 +178,24 @@ def test_a_theme_chosen_in_one_tab_is_worn_at_once_by_every_tab_and_after_sign_o
     assert alice.errors == [] and chat.errors == [] and notifications.errors == []
 
 
+def test_the_offline_page_follows_the_device_or_its_last_chosen_theme(server, browser) -> None:
+    """The offline page is cached once for whoever is signed in: theme.js applies the device's cookie."""
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport=PHONE, color_scheme="dark")
+    try:
+        page = context.new_page()
+        page.goto(f"{server.url}/offline/")
+        expect(page.locator("html")).not_to_have_attribute("data-theme", re.compile("."))
+        wears(page, "dark")  # no choice on this device yet: the device's own setting
+        context.add_cookies([{"name": "linkup_theme", "value": "light", "url": server.url}])
+        page.goto(f"{server.url}/offline/")
+        expect(page.locator("html")).to_have_attribute("data-theme", "light")
+        wears(page, "light")
+    finally:
+        context.close()
+
+
 def test_the_theme_card_works_as_a_plain_form_without_javascript(server, browser) -> None:
     from playwright.sync_api import expect
 
