@@ -5,13 +5,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tests.servers import ROOT
-
 import pytest
 from channels.db import database_sync_to_async
 from django.test import Client
 
 from messaging.models import MessagingError, Profile
+from tests.servers import ROOT
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
