@@ -117,6 +117,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "messaging.context_processors.notification_bell",
                 "messaging.context_processors.signup",
+                "messaging.context_processors.theme",
             ],
         },
     },

@@ -864,6 +864,9 @@ class DirectChatConsumer(ChatConsumer):
     async def user_hidden(self, event: dict[str, Any]) -> None:
         """Deleting for oneself is not part of the first contract (its pages apply it)."""
 
+    async def user_settings(self, event: dict[str, Any]) -> None:
+        """Settings frames are not part of the first contract (its pages read the theme when loaded)."""
+
 
 class NotificationsConsumer(MessagingConsumer):
     """``ws/notifications/``: the signed-in user's notifications and unread count."""

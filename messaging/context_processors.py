@@ -1,4 +1,4 @@
-"""Template context every page needs: the notification bell's first count, whether sign-up is open."""
+"""Template context every page needs: the notification bell's first count, whether sign-up is open, the theme."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from typing import Any
 from django.http import HttpRequest
 
 from . import conf
+from .http.theme import theme_from_cookie
+from .models import Profile
 from .store.notifications import notification_unread_count
 
 
@@ -24,3 +26,14 @@ def notification_bell(request: HttpRequest) -> dict[str, Any]:
 def signup(request: HttpRequest) -> dict[str, Any]:
     """``signup_enabled``: the sign-in page links to sign-up only when it is open."""
     return {"signup_enabled": bool(conf.setting("SIGNUP_ENABLED"))}
+
+
+def theme(request: HttpRequest) -> dict[str, Any]:
+    """``theme``: the signed-in user's choice; signed out, the device's last one (a cookie).
+
+    Rendered into ``<html data-theme>``: the page is drawn in its theme from the first paint.
+    """
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        return {"theme": Profile.theme_of(user.pk)}
+    return {"theme": theme_from_cookie(request)}

@@ -418,6 +418,15 @@ def muted_frame(conversation_id: int, muted_until: datetime.datetime | None) -> 
     return {"type": "muted", "conversation": conversation_id, "muted_until": muted_until}
 
 
+def settings_frame(changes: dict[str, Any]) -> dict[str, Any]:
+    """A change of the user's own settings, for every open tab (``{"type": "settings", "theme": ...}``).
+
+    Several settings share the one frame type: a client applies the keys it
+    knows and ignores the others.
+    """
+    return {"type": "settings", **changes}
+
+
 def member_payload(info: Any) -> dict[str, Any]:
     return {
         "username": info.username,

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .http import api, attachments, avatars, health, message_actions, pages, push, pwa
+from .http import api, attachments, avatars, health, message_actions, pages, push, pwa, theme
 from .http import settings as settings_views
 
 urlpatterns = [
@@ -51,6 +51,7 @@ urlpatterns = [
     path("messages/<str:username>/", pages.chat_page, name="chat"),
     path("notifications/", pages.notifications_page, name="notifications"),
     path("settings/", settings_views.settings_page, name="settings"),
+    path("settings/theme", theme.set_theme, name="settings-theme"),
     path("manifest.webmanifest", pwa.manifest, name="manifest"),
     path("sw.js", pwa.service_worker, name="service-worker"),
     path("offline/", pwa.offline, name="offline"),

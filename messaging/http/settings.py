@@ -35,5 +35,9 @@ def settings_page(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "messaging/settings.html",
-        {"hide_notification_content": Profile.hides_content(request.user.pk), "push_config": push},
+        {
+            "hide_notification_content": Profile.hides_content(request.user.pk),
+            "push_config": push,
+            "theme_choices": Profile.Theme.choices,
+        },
     )

@@ -15,12 +15,21 @@ class Profile(models.Model):
     theme here.
     """
 
+    class Theme(models.TextChoices):
+        """How the pages look; "system" follows the device's ``prefers-color-scheme``."""
+
+        SYSTEM = "system", "System"
+        LIGHT = "light", "Light"
+        DARK = "dark", "Dark"
+
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="messaging_profile"
     )
     # System notifications (Web Push) say "New message" instead of the text,
     # for phones whose lock screen others can see.
     hide_notification_content = models.BooleanField(default=False)
+    # Rendered into every page's <html data-theme>, so there is no flash of the other theme.
+    theme = models.CharField(max_length=6, choices=Theme.choices, default=Theme.SYSTEM)
 
     def __str__(self) -> str:
         return f"profile of {self.user}"
@@ -42,3 +51,9 @@ class Profile(models.Model):
         """Read without creating a row: no profile means the defaults."""
         value: Any = cls.objects.filter(user_id=user_id).values_list("hide_notification_content", flat=True).first()
         return bool(value)
+
+    @classmethod
+    def theme_of(cls, user_id: int) -> str:
+        """The user's theme, read without creating a row (one small query a page)."""
+        value: Any = cls.objects.filter(user_id=user_id).values_list("theme", flat=True).first()
+        return value or cls.Theme.SYSTEM

@@ -29,6 +29,7 @@ from ..serializers import (
     muted_frame,
     presence_frame,
     receipts_frame,
+    settings_frame,
     typing_frame,
 )
 from ..store.conversations import MembershipChange, Summary
@@ -251,6 +252,11 @@ async def publish_muted(user_id: int, conversation_id: int, muted_until: Any, *,
 async def publish_hidden(user_id: int, hidden: Any, *, origin: str = "") -> bool:
     """Messages one user deleted for themself, or cleared: to that user's other sockets."""
     return await broadcast_frame(user_group(user_id), "user.hidden", hidden_frame(hidden), origin=origin)
+
+
+async def publish_settings(user_id: int, changes: dict[str, Any]) -> bool:
+    """The user changed their own settings: to every socket of theirs (every tab applies it at once)."""
+    return await broadcast_frame(user_group(user_id), "user.settings", settings_frame(changes))
 
 
 async def publish_change(change: MembershipChange, summaries: dict[int, Summary], *, origin: str = "") -> dict[str, Any]:

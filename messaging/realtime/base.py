@@ -350,3 +350,6 @@ class MessagingConsumer(AsyncWebsocketConsumer):
     async def broadcast_text(self, event: dict[str, Any]) -> None:
         """Group events that only forward their serialized frame."""
         await self.send_text(event["text"])
+
+    #: the user's own settings changed (theme...): every tab, chat or bell, applies them
+    user_settings = broadcast_text

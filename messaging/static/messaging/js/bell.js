@@ -6,6 +6,7 @@
 
 import { announce, h, paintAvatars } from "./dom.js";
 import { ReconnectingSocket } from "./socket.js";
+import { applySettings } from "./theme.js";
 import { fullStamp, listStamp } from "./time.js";
 
 class NotificationsClient extends EventTarget {
@@ -45,6 +46,8 @@ class NotificationsClient extends EventTarget {
       this.emit("notification", { notification: frame.notification });
     } else if (frame.type === "notifications") {
       this.answer((r) => r.type === "list")?.waiter.resolve(frame);
+    } else if (frame.type === "settings") {
+      applySettings(frame); // every signed-in page has the bell: every tab follows a settings change
     } else if (frame.type === "error") {
       const request = this.answer((r) => r.type !== "ping");
       if (request?.waiter) request.waiter.reject(new Error(frame.code));

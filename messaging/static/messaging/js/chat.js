@@ -8,6 +8,7 @@
 
 import { getJSON, postJSON } from "./api.js";
 import { ConversationList, conversationUrl } from "./conversations.js";
+import { Drafts } from "./drafts.js";
 import { MembersDialog, NewGroupDialog } from "./dialogs.js";
 import { announce, h, paintAvatars } from "./dom.js";
 import { MessageActions } from "./message-actions.js";
@@ -25,6 +26,7 @@ import { uploadFile } from "./upload-transport.js";
 import { ImageViewer } from "./viewer.js";
 import { SearchPanel } from "./search.js";
 import { presenceText } from "./time.js";
+import { applySettings } from "./theme.js";
 
 const TYPING_REFRESH_MS = 2000; // the server re-announces at most every 2.5 s anyway
 const TYPING_IDLE_MS = 3000;
@@ -80,6 +82,7 @@ function browserStorage() {
 }
 
 const storage = browserStorage();
+const drafts = new Drafts(storage, me);
 const socket = new ReconnectingSocket(config.socket_path, { readyType: "connected" });
 const state = new ChatState({ me, storage, send: (frame) => socket.send(frame), clock: systemClock, pageSize: 50 });
 const fallback = new HttpFallback({ state, api: { get: getJSON, post: postJSON }, clock: systemClock, onSignedOut: () => signedOut() });
@@ -168,7 +171,7 @@ function show() {
     list.peer = route.peer;
     shown = { id: route.id, peer: route.peer, opened: false };
     actions.cancel();
-    ui.input.value = "";
+    ui.input.value = drafts.get(route);
     autoGrow();
     renderCounter();
     if (route.id !== null) state.open(route.id);
@@ -204,6 +207,11 @@ function openAtDivider() {
 
 /** The direct chat on screen got its conversation (the first message made it, or the inbox named it). */
 function adopt(id) {
+  if (route.peer) drafts.adopt(route.peer, id);
+  if (!ui.input.value && actions.mode?.kind !== "edit") {
+    ui.input.value = drafts.get({ id });
+    autoGrow();
+  }
   route.id = id;
   shown.id = id;
   list.id = id;
@@ -299,6 +307,7 @@ const sidebar = new ConversationList(ui.sidebarList, {
   state,
   empty: ui.sidebarEmpty,
   loading: ui.sidebarLoading,
+  drafts,
   onOpen: (url) => navigate(url),
 });
 
@@ -596,6 +605,7 @@ function renderCounter() {
 }
 
 ui.input.addEventListener("input", () => {
+  if (actions.mode?.kind !== "edit" && route.kind !== "inbox") drafts.set(route, ui.input.value);
   autoGrow();
   renderCounter();
   if (ui.input.value.trim()) startTyping();
@@ -623,6 +633,7 @@ ui.composer.addEventListener("submit", (event) => {
   }
   const options = actions.takeSubmit(content);
   ui.input.value = "";
+  drafts.clear(route);
   autoGrow();
   renderCounter();
   stopTyping(false);
@@ -707,7 +718,10 @@ socket.addEventListener("ready", ({ detail: { frame } }) => {
   maybeRead();
 });
 
-socket.addEventListener("frame", ({ detail: { frame } }) => state.handle(frame));
+socket.addEventListener("frame", ({ detail: { frame } }) => {
+  if (frame.type === "settings") applySettings(frame); // the theme; other keys are the state's or nobody's
+  state.handle(frame);
+});
 
 // --- search: open a hit at its message (search.js) ---------------------------------------------
 

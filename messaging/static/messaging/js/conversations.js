@@ -1,8 +1,9 @@
 // The sidebar: every conversation of the user, most recently active first,
 // live from the protocol state (no polling): name, online dot for a direct
 // peer, last message preview with ticks for mine, "… is typing", unread
-// badge. Rows are kept by conversation and updated in place, so a keyboard
-// user's focus and a screen reader's place survive every update.
+// badge, "Draft: …" for a half-typed message (drafts.js). Rows are kept by
+// conversation and updated in place, so a keyboard user's focus and a screen
+// reader's place survive every update.
 
 import { avatar, h, icon } from "./dom.js";
 import { previewText, typingText } from "./protocol/text.js";
@@ -10,18 +11,21 @@ import { fullStamp, listStamp, presenceText } from "./time.js";
 
 const STATUS_TEXT = { sent: "Sent", delivered: "Delivered", read: "Read" };
 
+const oneLine = (text) => text.replace(/\s+/g, " ").trim();
+
 export function conversationUrl(conv) {
   if (!conv.isGroup && conv.peer) return `/messages/${encodeURIComponent(conv.peer.username)}/`;
   return `/messages/c/${conv.id}/`;
 }
 
 export class ConversationList {
-  constructor(ul, { state, empty, loading, onOpen }) {
+  constructor(ul, { state, empty, loading, onOpen, drafts = null }) {
     this.ul = ul;
     this.state = state;
     this.empty = empty;
     this.loading = loading;
     this.onOpen = onOpen;
+    this.drafts = drafts;
     this.rows = new Map(); // key -> {li, link, signature}
     this.current = null; // {id, peer}
   }
@@ -85,6 +89,8 @@ export class ConversationList {
       const typing = state.typingIn(conv.id);
       const last = conv.last_message;
       const mine = last && last.sender === me;
+      // The conversation on screen has its draft in the composer, not in its row.
+      const draft = current ? "" : this.drafts?.get({ id: conv.id }) ?? "";
       model = {
         href: conversationUrl(conv),
         name: conv.name,
@@ -95,6 +101,7 @@ export class ConversationList {
         stamp: last?.created_at ?? conv.last_activity,
         preview: typing.length ? (conv.isGroup ? typingText(typing) : "typing…") : previewText(conv, me),
         typing: typing.length > 0,
+        draft: typing.length ? "" : draft,
         status: mine ? state.statusOf(conv.id, last)?.status ?? "sent" : null,
         unread: state.unread(conv),
         left: !conv.isMember,
@@ -103,7 +110,7 @@ export class ConversationList {
         id: conv.id,
       };
     } else {
-      model = { href: `/messages/${encodeURIComponent(peer)}/`, name: peer, group: false, peer, online: Boolean(state.presence.get(peer)?.online), lastSeen: null, stamp: null, preview: "No messages yet", typing: false, status: null, unread: 0, left: false, muted: false, current, id: "" };
+      model = { href: `/messages/${encodeURIComponent(peer)}/`, name: peer, group: false, peer, online: Boolean(state.presence.get(peer)?.online), lastSeen: null, stamp: null, preview: "No messages yet", typing: false, draft: current ? "" : this.drafts?.get({ peer }) ?? "", status: null, unread: 0, left: false, muted: false, current, id: "" };
     }
     const signature = JSON.stringify(model);
     if (signature === row.signature) return;
@@ -119,12 +126,14 @@ export class ConversationList {
     link.dataset.unread = String(model.unread);
 
     const preview = h("span", { className: "conversation-preview" });
-    if (model.status && !model.typing) {
+    if (model.draft) {
+      preview.append(h("span", { className: "draft-label", text: "Draft:" }));
+    } else if (model.status && !model.typing) {
       const mark = h("span", { className: `status status-${model.status}`, attrs: { role: "img", "aria-label": STATUS_TEXT[model.status] } });
       mark.append(icon(model.status));
       preview.append(mark);
     }
-    preview.append(h("span", { className: "text", text: model.preview }));
+    preview.append(h("span", { className: "text", text: model.draft ? oneLine(model.draft) : model.preview }));
     const extra = [];
     if (model.peer) extra.push(`, ${presenceText(model.online, model.lastSeen)}`);
     if (model.left) extra.push(", you are no longer a member");

@@ -42,8 +42,8 @@ export class MessageList {
       h("button", { className: "button ghost small", attrs: { type: "button" }, text: "Show the messages in between", on: { click: () => onFillGap() } }));
     this.listenForMenus();
     this.observer = new IntersectionObserver((entries) => this.onIntersect(entries), { root: scroller, threshold: 0.01 });
-    this.divider = h("li", { className: "unread-divider", attrs: { role: "separator", "aria-label": "New messages" } },
-      h("span", { text: "New messages" }));
+    // Items of the list like the messages (a list holds only list items), read out by their text.
+    this.divider = h("li", { className: "unread-divider" }, h("span", { text: "New messages" }));
     this.reset(null, null);
   }
 
@@ -373,7 +373,7 @@ export class MessageList {
   separator(key, created) {
     let el = this.separators.get(key);
     if (!el) {
-      el = h("li", { className: "day", attrs: { role: "separator" } });
+      el = h("li", { className: "day" });
       this.separators.set(key, el);
     }
     el.textContent = dayLabel(created);

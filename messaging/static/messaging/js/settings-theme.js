@@ -1,0 +1,56 @@
+// The settings page's Theme card. Without JavaScript it is a form post (with
+// its Save button); here a choice is saved the moment it is made, worn at
+// once, and the card follows a change made in another tab (the `settings`
+// frame that theme.js re-dispatches as `linkup:settings`).
+
+import { csrfToken } from "./api.js";
+import { applyTheme } from "./theme.js";
+
+const form = document.querySelector("[data-theme-form]");
+const status = document.querySelector("[data-theme-status]");
+const save = document.querySelector("[data-theme-save]");
+const radios = [...form.querySelectorAll('input[name="theme"]')];
+let saved = radios.find((r) => r.checked)?.value ?? "system";
+let pending = null; // chosen here, not answered yet: its own echo over the socket is no news
+
+function check(theme) {
+  for (const radio of radios) radio.checked = radio.value === theme;
+}
+
+async function choose(theme) {
+  applyTheme(theme);
+  pending = theme;
+  status.textContent = "Saving…";
+  let answer = null;
+  try {
+    const response = await fetch(form.action, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { Accept: "application/json", "X-CSRFToken": csrfToken() },
+      body: new FormData(form),
+    });
+    answer = { ok: response.ok, body: await response.json().catch(() => null) };
+  } catch {
+    answer = { ok: false, body: { detail: "the server could not be reached" } };
+  }
+  pending = null;
+  if (answer.ok) {
+    saved = theme;
+    status.textContent = "Saved.";
+  } else {
+    applyTheme(saved);
+    check(saved);
+    status.textContent = `Not saved: ${answer.body?.detail ?? "the server refused it"}.`;
+  }
+}
+
+save.hidden = true;
+form.addEventListener("change", (event) => {
+  if (event.target.name === "theme") choose(event.target.value);
+});
+document.addEventListener("linkup:settings", ({ detail }) => {
+  if (typeof detail?.theme !== "string" || detail.theme === saved || detail.theme === pending) return;
+  saved = detail.theme;
+  check(saved);
+  status.textContent = "Changed in another tab.";
+});
