@@ -89,13 +89,18 @@ class Preference:
     quiet_hours_start: datetime.time | None = None
     quiet_hours_end: datetime.time | None = None
     timezone: str = "UTC"
+    desktop: bool = True
+
+
+def _preference(row: NotificationPreference) -> Preference:
+    return Preference(row.in_app, row.email, row.quiet_hours_start, row.quiet_hours_end, row.timezone, row.desktop)
 
 
 def preference_for(user_id: int, kind: str) -> Preference:
     row = NotificationPreference.objects.filter(user_id=user_id, kind=kind).first()
     if row is None:
         return Preference()
-    return Preference(row.in_app, row.email, row.quiet_hours_start, row.quiet_hours_end, row.timezone)
+    return _preference(row)
 
 
 def in_quiet_hours(
@@ -271,6 +276,8 @@ def _webpush_decision(user_id: int, preference: Preference, now: datetime.dateti
 def _webpush_decision_for(preference: Preference, now: datetime.datetime, subscriptions: list[int]) -> str:
     if not webpush.enabled():
         return "skipped_disabled"
+    if not preference.desktop:
+        return "skipped_preference"
     if in_quiet_hours(now, preference.quiet_hours_start, preference.quiet_hours_end, preference.timezone):
         return "skipped_quiet_hours"
     if not subscriptions:
@@ -729,7 +736,7 @@ def _listening(user_ids: list[int]) -> set[int]:
 
 def _preferences(user_ids: list[int], kind: str) -> dict[int, Preference]:
     return {
-        row.user_id: Preference(row.in_app, row.email, row.quiet_hours_start, row.quiet_hours_end, row.timezone)
+        row.user_id: _preference(row)
         for row in NotificationPreference.objects.filter(user_id__in=user_ids, kind=kind)
     }
 

@@ -278,8 +278,13 @@ def answer(frame: dict[str, Any], ref: Any) -> dict[str, Any]:
 # --- ws/chat/ frames ------------------------------------------------------------
 
 
-def connected_frame(username: str, limits: dict[str, int]) -> dict[str, Any]:
-    return {"type": "connected", "user": {"username": username}, "limits": limits}
+def connected_frame(username: str, limits: dict[str, int], *, read_receipts: bool = True) -> dict[str, Any]:
+    return {"type": "connected", "user": {"username": username}, "limits": limits, "read_receipts": read_receipts}
+
+
+def settings_frame(settings: dict[str, Any]) -> dict[str, Any]:
+    """The user's settings changed (any tab, any device): every open tab applies them at once."""
+    return {"type": "settings", "settings": settings}
 
 
 def event_frame(payload: EventPayload) -> dict[str, Any]:
@@ -299,6 +304,23 @@ def receipts_frame(conversation_id: int, changes: list[Any]) -> dict[str, Any]:
         "receipts": [
             {"user": c.username, "delivered_seq": c.delivered_seq, "read_seq": c.read_seq, "at": c.at}
             for c in changes
+        ],
+    }
+
+
+def pushed_receipts_frame(conversation_id: int, receipts: list[dict[str, Any]]) -> dict[str, Any]:
+    """A ``receipts`` push rebuilt from the broadcast's extras (for a viewer some read positions are hidden from)."""
+    return {
+        "type": "receipts",
+        "conversation": conversation_id,
+        "receipts": [
+            {
+                "user": r["username"],
+                "delivered_seq": r["delivered_seq"],
+                "read_seq": r["read_seq"],
+                "at": datetime.datetime.fromtimestamp(r["at"], tz=datetime.timezone.utc),
+            }
+            for r in receipts
         ],
     }
 

@@ -21,6 +21,12 @@ class Profile(models.Model):
     # System notifications (Web Push) say "New message" instead of the text,
     # for phones whose lock screen others can see.
     hide_notification_content = models.BooleanField(default=False)
+    # WhatsApp's rule, applied where other members' cursors are shown to a
+    # viewer (messaging/store/read_privacy.py): both must share for either to see.
+    read_receipts = models.BooleanField(
+        default=True,
+        help_text="Off: others never see how far this user read, and this user never sees theirs",
+    )
 
     def __str__(self) -> str:
         return f"profile of {self.user}"

@@ -29,6 +29,7 @@ from ..serializers import (
     muted_frame,
     presence_frame,
     receipts_frame,
+    settings_frame,
     typing_frame,
 )
 from ..store.conversations import MembershipChange, Summary
@@ -180,6 +181,8 @@ async def _send_receipts(conversation_id: int, changes: list[ReceiptChange]) -> 
                 "delivered_moved": c.delivered_moved,
                 "read_moved": c.read_moved,
                 "at": c.at.timestamp(),
+                "joined_seq": c.joined_seq,
+                "shares_reads": c.shares_reads,
             }
             for c in changes
         ],
@@ -245,6 +248,13 @@ async def publish_muted(user_id: int, conversation_id: int, muted_until: Any, *,
     """A mute changed: to the user's other sockets (``origin``, the socket that asked, has its answer)."""
     return await broadcast_frame(
         user_group(user_id), "user.muted", muted_frame(conversation_id, muted_until), origin=origin
+    )
+
+
+async def publish_settings(user_id: int, settings: dict[str, Any]) -> bool:
+    """The user changed their settings: to every socket of theirs (the tab that saved it too: it may be another page)."""
+    return await broadcast_frame(
+        user_group(user_id), "user.settings", settings_frame(settings), read_receipts=settings["read_receipts"]
     )
 
 
