@@ -24,7 +24,7 @@ import { Uploads } from "./protocol/uploads.js";
 import { uploadFile } from "./upload-transport.js";
 import { ImageViewer } from "./viewer.js";
 import { SearchPanel } from "./search.js";
-import { presenceText } from "./time.js";
+import { fullStamp, presenceText } from "./time.js";
 
 const TYPING_REFRESH_MS = 2000; // the server re-announces at most every 2.5 s anyway
 const TYPING_IDLE_MS = 3000;
@@ -230,6 +230,7 @@ function renderHeader() {
   ui.historyStart.textContent = group ? `This is the beginning of ${name}.` : `This is the beginning of your conversation with ${name}.`;
   ui.membersOpen.hidden = !group;
   clearChatButton.hidden = !conv;
+  renderMute(conv);
   let line;
   let online = false;
   if (group && conv) {
@@ -351,6 +352,48 @@ const actions = new MessageActions({
 });
 const clearChatButton = $("[data-clear-chat]");
 clearChatButton.addEventListener("click", () => actions.clearChat());
+
+// --- mute (issue 17): no email and no desktop alert from this conversation; it still counts unread ---
+
+const MUTE_SPANS = { "1h": 3600e3, "8h": 8 * 3600e3, "1w": 7 * 24 * 3600e3 };
+
+function renderMute(conv) {
+  const muteField = $("[data-mute-field]");
+  const muteSelect = $("[data-mute]");
+  muteField.hidden = !conv || !conv.isMember;
+  if (!conv) return;
+  let status = muteSelect.querySelector("option[value=muted]");
+  if (state.isMuted(conv.id)) {
+    const until = new Date(conv.muted_until);
+    const text = until.getFullYear() >= 9999 ? "Muted" : `Muted until ${fullStamp(conv.muted_until)}`;
+    if (!status) {
+      status = h("option", { attrs: { value: "muted" } });
+      muteSelect.prepend(status);
+    }
+    status.textContent = text;
+    muteSelect.value = "muted";
+    muteSelect.querySelector("option[value=on]").textContent = "Unmute";
+  } else {
+    status?.remove();
+    muteSelect.querySelector("option[value=on]").textContent = "Notify me";
+    muteSelect.value = "on";
+  }
+}
+
+$("[data-mute]").addEventListener("change", async () => {
+  const muteSelect = $("[data-mute]");
+  const id = route.id;
+  const choice = muteSelect.value;
+  if (!id || choice === "muted") return;
+  const until = choice === "on" ? null : choice === "forever" ? "forever" : new Date(Date.now() + MUTE_SPANS[choice]).toISOString();
+  try {
+    await state.mute(id, until);
+    announce(until ? "Conversation muted" : "Conversation unmuted");
+  } catch (error) {
+    announce(`Could not change the mute: ${error?.detail ?? error?.message ?? error}`);
+  }
+  renderMute(currentConv());
+});
 
 let sidebarSoon = null;
 function renderSidebarSoon() {

@@ -262,6 +262,7 @@ export class ChatState {
     this.connected = true;
     this.everConnected = true;
     if (frame?.limits) this.limits = { ...this.limits, ...frame.limits };
+    if (typeof frame?.read_receipts === "boolean") this.readReceipts = frame.read_receipts;
     this.viewSent = undefined;
     for (const conv of this.conversations.values()) {
       conv.reportedReceived = 0;
@@ -338,6 +339,11 @@ export class ChatState {
           this.get(frame.conversation).muted_until = frame.muted_until ?? null;
           this.emit("conversation", { id: frame.conversation });
         }
+        break;
+      case "settings":
+        // Saved on the settings page (any tab, any device): applies here at once.
+        this.readReceipts = frame.settings?.read_receipts !== false;
+        this.emit("settings", frame.settings ?? {});
         break;
       case "error":
         this.onError(frame, answered);
@@ -934,6 +940,23 @@ export class ChatState {
 
   clearChat(id) {
     return this.messageAction({ type: "clear", conversation: id });
+  }
+
+  /** Mute a conversation until a time (an ISO string), "forever", or unmute it (null). */
+  async mute(id, until) {
+    const answer = await this.request({ type: "mute", conversation: id, until });
+    const conv = this.get(id);
+    if (conv) {
+      conv.muted_until = answer.muted_until ?? null;
+      this.emit("conversation", { id });
+    }
+    return answer;
+  }
+
+  /** Whether a conversation is muted now (a mute whose time passed is over). */
+  isMuted(id) {
+    const until = this.get(id)?.muted_until;
+    return Boolean(until) && Date.parse(until) > Date.now();
   }
 
   editHistory(id, seq) {
