@@ -68,6 +68,7 @@ from .retry_handler import claim, enqueue, is_transient, retry_operation, run_it
 from .serializers import notification_frame, unread_count_frame
 from .store.message_actions import mentioned_names
 from .store.notifications import (
+    members_muting,
     members_not_viewing,
     members_viewing,
     new_message_group_key,
@@ -596,7 +597,13 @@ def store_new_message_notifications(event: Event, recipients: Iterable[int] | No
     mentioned = mentioned_members(event, now)
     if mentioned:
         deliveries += store_grouped_notifications(
-            event, sorted(mentioned), kind=NotificationKind.MENTION, texts=_mention_texts(event), key=f"mention:{event.conversation_id}", now=now
+            event,
+            sorted(mentioned),
+            kind=NotificationKind.MENTION,
+            texts=_mention_texts(event),
+            key=f"mention:{event.conversation_id}",
+            now=now,
+            silent=mentioned - set(recipients),  # who muted it: in the app only
         )
         recipients = [r for r in recipients if r not in mentioned]
     if not recipients:
@@ -619,10 +626,13 @@ def store_grouped_notifications(
     texts: dict[str, str],
     key: str,
     now: datetime.datetime | None = None,
+    silent: set[int] | frozenset[int] = frozenset(),
 ) -> list[Delivery]:
     """Notifications of one kind about one message for many users, folded per user into a recent unread one (``key``).
 
     The set-based path of :func:`store_new_message_notifications`, for any kind.
+    ``silent``: users who muted the conversation (a mention still reaches
+    them): stored and shown in the app, never emailed nor pushed to a browser.
     """
     now = now or timezone.now()
     if not recipients:
@@ -670,7 +680,9 @@ def store_grouped_notifications(
         for user_id in recipients:
             preference = preferences.get(user_id, Preference())
             push_decision = _webpush_decision_for(preference, now, subscriptions.get(user_id, []))
-            if user_id in grouped:
+            if user_id in silent:
+                push_decision = email_decision = "skipped_muted"
+            elif user_id in grouped:
                 email_decision = "grouped"
             elif push_decision == "queued":
                 email_decision = "waiting_for_push"  # decided again if the push reaches no browser
@@ -801,13 +813,16 @@ def store_mention_notifications(event: Event, user_ids: Iterable[int]) -> list[D
     users = sorted(set(user_ids) - {event.sender_id})
     if not users:
         return []
-    viewing = members_viewing(event.conversation_id, users, timezone.now(), conf.limits().presence_expiry)
+    now = timezone.now()
+    viewing = members_viewing(event.conversation_id, users, now, conf.limits().presence_expiry)
     return store_grouped_notifications(
         event,
         [u for u in users if u not in viewing],
         kind=NotificationKind.MENTION,
         texts=_mention_texts(event),
         key=f"mention:{event.conversation_id}",
+        now=now,
+        silent=members_muting(event.conversation_id, users, now),
     )
 
 

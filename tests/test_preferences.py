@@ -244,3 +244,18 @@ def test_the_settings_page_lists_mutes_and_unmutes_one_without_javascript(alice,
     assert answer.status_code == 302
     assert Participant.objects.get(conversation=group, user=alice).muted_until is None
     assert json.loads(post(client, {"section": "receipts", "read_receipts": "on"}, as_json=True).content)["settings"]["read_receipts"]
+
+
+@override_settings(EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend")
+def test_a_mention_in_a_muted_group_is_shown_in_the_app_but_neither_emailed_nor_pushed(alice, bob, carol) -> None:
+    group = conversations.create_group(alice, "Trip", ["bob", "carol"], "g1", max_members=10).conversation
+    conversations.mute(bob.pk, group.pk, FOREVER)
+    with override_settings(**PUSH_ON), PushService() as push:
+        subscribed(push, bob, "bob")
+        appended = events.create_message(group.pk, alice, "@bob can you bring the map?", "m1")
+        service.notify_new_message(appended.event)
+        service.wait_for_attempts()
+        assert push.to("bob") == []
+    assert [m.to for m in mail.outbox] == [[carol.email]]  # carol did not mute it: her new-message email
+    [mention] = Notification.objects.filter(user=bob)
+    assert mention.kind == "mention" and service.notification_unread_count(bob.pk) == 1
