@@ -342,7 +342,7 @@ export class ChatState {
         break;
       case "settings":
         // Saved on the settings page (any tab, any device): applies here at once.
-        this.readReceipts = frame.settings?.read_receipts !== false;
+        this.applyReadReceipts(frame.settings?.read_receipts !== false);
         this.emit("settings", frame.settings ?? {});
         break;
       case "error":
@@ -951,6 +951,28 @@ export class ChatState {
       this.emit("conversation", { id });
     }
     return answer;
+  }
+
+  /**
+   * Read receipts turned off (docs/protocol.md "Read receipts on/off"): the
+   * others' read positions this tab holds go back to what the server now
+   * shows (their join), so no tick stays blue; turned on, the conversation on
+   * screen syncs to get them back (the others when they are next synced).
+   */
+  applyReadReceipts(on) {
+    const was = this.readReceipts !== false;
+    this.readReceipts = on;
+    if (was === on) return;
+    for (const conv of this.conversations.values()) {
+      if (!on) {
+        for (const member of conv.members.list()) {
+          if (member.username !== this.me) member.read_seq = Math.min(member.read_seq, member.joined_seq ?? 0);
+        }
+        this.emit("receipts", { id: conv.id });
+      } else if (conv.id === this.viewing) {
+        this.syncConversation(conv.id);
+      }
+    }
   }
 
   /** Whether a conversation is muted now (a mute whose time passed is over). */
