@@ -113,8 +113,10 @@ def test_mute_and_quiet_hours_suppress_email_and_desktop_alerts_but_not_the_in_a
 
     # Carol's conversation muted from the chat's header.
     open_chat(bob, server, "carol")
-    bob.get_by_label("Notifications from this conversation").select_option("8h")
-    expect(bob.get_by_label("Notifications from this conversation")).to_have_value("muted")
+    bob.locator("[data-mute-summary]").click()
+    bob.get_by_role("button", name="Mute for 8 hours").click()
+    expect(bob.locator("[data-mute-summary]")).to_have_attribute("aria-label", "Notifications from this conversation: muted")
+    expect(bob.locator("[data-mute-status]")).to_contain_text("Muted until")
     bob.goto(f"{server.url}/settings/")
     muted = bob.locator("[data-muted-list] li")
     expect(muted).to_have_count(1)

@@ -358,41 +358,40 @@ clearChatButton.addEventListener("click", () => actions.clearChat());
 const MUTE_SPANS = { "1h": 3600e3, "8h": 8 * 3600e3, "1w": 7 * 24 * 3600e3 };
 
 function renderMute(conv) {
-  const muteField = $("[data-mute-field]");
-  const muteSelect = $("[data-mute]");
-  muteField.hidden = !conv || !conv.isMember;
+  const menu = $("[data-mute-field]");
+  menu.hidden = !conv || !conv.isMember;
   if (!conv) return;
-  let status = muteSelect.querySelector("option[value=muted]");
-  if (state.isMuted(conv.id)) {
-    const until = new Date(conv.muted_until);
-    const text = until.getFullYear() >= 9999 ? "Muted" : `Muted until ${fullStamp(conv.muted_until)}`;
-    if (!status) {
-      status = h("option", { attrs: { value: "muted" } });
-      muteSelect.prepend(status);
-    }
-    status.textContent = text;
-    muteSelect.value = "muted";
-    muteSelect.querySelector("option[value=on]").textContent = "Unmute";
-  } else {
-    status?.remove();
-    muteSelect.querySelector("option[value=on]").textContent = "Notify me";
-    muteSelect.value = "on";
-  }
+  const muted = state.isMuted(conv.id);
+  const forever = muted && new Date(conv.muted_until).getFullYear() >= 9999;
+  $("[data-mute-status]").textContent = !muted ? "Email and desktop alerts on" : forever ? "Muted until you unmute it" : `Muted until ${fullStamp(conv.muted_until)}`;
+  $("[data-mute-choice=on]").hidden = !muted;
+  $("[data-bell-on]").toggleAttribute("hidden", muted);
+  $("[data-bell-off]").toggleAttribute("hidden", !muted);
+  const label = muted ? "Notifications from this conversation: muted" : "Notifications from this conversation";
+  $("[data-mute-summary]").setAttribute("aria-label", label);
 }
 
-$("[data-mute]").addEventListener("change", async () => {
-  const muteSelect = $("[data-mute]");
-  const id = route.id;
-  const choice = muteSelect.value;
-  if (!id || choice === "muted") return;
-  const until = choice === "on" ? null : choice === "forever" ? "forever" : new Date(Date.now() + MUTE_SPANS[choice]).toISOString();
-  try {
-    await state.mute(id, until);
-    announce(until ? "Conversation muted" : "Conversation unmuted");
-  } catch (error) {
-    announce(`Could not change the mute: ${error?.detail ?? error?.message ?? error}`);
+for (const button of document.querySelectorAll("[data-mute-choice]")) {
+  button.addEventListener("click", async () => {
+    const id = route.id;
+    const choice = button.dataset.muteChoice;
+    $("[data-mute-field]").open = false;
+    if (!id) return;
+    const until = choice === "on" ? null : choice === "forever" ? "forever" : new Date(Date.now() + MUTE_SPANS[choice]).toISOString();
+    try {
+      await state.mute(id, until);
+      announce(until ? "Conversation muted" : "Conversation unmuted");
+    } catch (error) {
+      announce(`Could not change the mute: ${error?.detail ?? error?.message ?? error}`);
+    }
+    renderMute(currentConv());
+  });
+}
+$("[data-mute-field]").addEventListener("keydown", (event) => {
+  if (event.key === "Escape") {
+    $("[data-mute-field]").open = false;
+    $("[data-mute-summary]").focus();
   }
-  renderMute(currentConv());
 });
 
 let sidebarSoon = null;
