@@ -12,7 +12,8 @@ The steps are independent, so each may fail without losing the others:
    push: the client gets the notification from ``list`` and ``unread_count``
    when it reconnects.
 3. **Web Push** to every browser the user subscribed (``PushSubscription``),
-   when Web Push is on and the user is outside their quiet hours. The server
+   when Web Push is on, the user wants desktop alerts and is outside their
+   quiet hours (a mention in a conversation they muted: never). The server
    cannot tell a hidden tab from a visible one, so it does not try: every
    notification is pushed, and the service worker, which sees the tabs, does
    not show one for a conversation a visible tab has open (the page shows it

@@ -121,23 +121,23 @@ class Mute:
 def mutes_of(user_id: int, now: datetime.datetime | None = None) -> list[Mute]:
     """The user's conversations muted now (a mute whose time passed is over), soonest to end first."""
     now = now or timezone.now()
-    rows = (
+    rows = list(
         Participant.objects.filter(user_id=user_id, left_seq__isnull=True, muted_until__gt=now)
         .select_related("conversation")
         .order_by("muted_until", "conversation_id")
     )
-    found = []
-    for row in rows:
-        conversation = row.conversation
-        if conversation.kind == conversation.Kind.GROUP:
-            title = conversation.title
-        else:
-            peer = (
-                Participant.objects.filter(conversation_id=conversation.pk)
-                .exclude(user_id=user_id)
-                .select_related("user")
-                .first()
-            )
-            title = peer.user.get_username() if peer is not None else "(direct conversation)"
-        found.append(Mute(conversation.pk, title, row.muted_until, row.muted_until >= FOREVER))
-    return found
+    direct = [r.conversation_id for r in rows if r.conversation.kind != r.conversation.Kind.GROUP]
+    peers = dict(
+        Participant.objects.filter(conversation_id__in=direct)
+        .exclude(user_id=user_id)
+        .values_list("conversation_id", "user__username")
+    )
+    return [
+        Mute(
+            r.conversation_id,
+            r.conversation.title if r.conversation.kind == r.conversation.Kind.GROUP else peers.get(r.conversation_id, ""),
+            r.muted_until,
+            r.muted_until >= FOREVER,
+        )
+        for r in rows
+    ]
