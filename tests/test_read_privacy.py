@@ -158,3 +158,11 @@ async def test_turning_receipts_off_reaches_every_open_tab_at_once_and_the_next_
     assert await sync_receipts(second, conversation, "s2") == [
         {"user": "bob", "delivered_seq": 1, "read_seq": 1, "joined_seq": 0}
     ]
+
+
+async def test_a_settings_frame_naming_another_user_is_refused_and_changes_nothing(alice, bob, user_socket) -> None:
+    """Settings change only through the signed-in user's own settings page; the socket only tells of them."""
+    socket = await user_socket(alice)
+    await socket.send({"type": "settings", "user": "bob", "settings": {"read_receipts": False}, "ref": "x"})
+    assert (await socket.expect("error", ref="x"))["code"] == "invalid_frame"
+    assert (await database_sync_to_async(reading.sharing_of)([alice.pk, bob.pk])) == {alice.pk: True, bob.pk: True}
