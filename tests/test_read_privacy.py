@@ -80,6 +80,19 @@ def test_in_a_group_members_show_a_hidden_read_position_as_their_join(alice, bob
     assert seen_by_carol == {"alice": joined["alice"], "bob": joined["bob"], "carol": 4}
 
 
+def test_the_first_contracts_history_shows_a_read_message_as_delivered_to_a_user_with_receipts_off(alice, bob) -> None:
+    conversation = direct(alice, bob)
+    send(conversation, alice)
+    read(conversation, bob, 1)
+    client = Client()
+    client.force_login(alice)
+    [shown] = client.get("/messages/api/bob/history").json()["messages"]
+    assert shown["status"] == "read"
+    save_settings(alice.pk, read_receipts=False)
+    [shown] = client.get("/messages/api/bob/history").json()["messages"]
+    assert (shown["status"], shown["read_at"]) == ("delivered", None)
+
+
 # --- Pushes, the connected frame, and agreement with sync -------------------------------------------
 
 
