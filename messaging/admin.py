@@ -274,7 +274,7 @@ class NotificationAdmin(ReadOnlyAdmin):
 
 @admin.register(NotificationPreference)
 class NotificationPreferenceAdmin(admin.ModelAdmin):
-    list_display = ("user", "kind", "in_app", "email", "quiet_hours_start", "quiet_hours_end", "timezone")
+    list_display = ("user", "kind", "in_app", "email", "desktop", "quiet_hours_start", "quiet_hours_end", "timezone")
     list_filter = ("kind", "in_app", "email")
     search_fields = ("user__username",)
     raw_id_fields = ("user",)

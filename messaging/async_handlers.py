@@ -74,6 +74,7 @@ class AsyncSafeMessageHandler:
     inbox = _wrap(reading.inbox)
     resume = _wrap(reading.resume)
     members = _wrap(reading.members)
+    peer_receipts = _wrap(reading.peer_receipts)
     notice_summaries = _wrap(conversations.notice_summaries)
     direct_with = _wrap(conversations.direct_with)
     # search

@@ -88,6 +88,7 @@ from .serializers import (
     muted_frame,
     notifications_page_frame,
     page_frame,
+    pushed_receipts_frame,
     resumed_payload,
     search_frame,
     status_frame,
@@ -99,6 +100,7 @@ from .serializers import (
 from .store.conversations import Window, decode_cursor, encode_cursor
 from .store.errors import Unavailable
 from .store.events import NewMessage, Outcome
+from .store.read_privacy import shown_read_seq
 from .store.receipts import CursorMark
 
 # Well under what a person notices between a message showing up and its
@@ -133,6 +135,8 @@ class ChatConsumer(MessagingConsumer):
         # Receipts reported and not yet stored, per conversation: (delivered, read).
         self.pending_receipts: dict[int, tuple[int, int]] = {}
         self.storing_receipts: asyncio.Task[None] | None = None
+        #: the user's read-receipts setting (messaging/store/read_privacy.py), followed through ``settings`` pushes
+        self.shares_reads = True
 
     # --- Lifecycle ---------------------------------------------------------------
 
@@ -147,7 +151,8 @@ class ChatConsumer(MessagingConsumer):
         # committed from here on is pushed, whatever came before is in the
         # answers to its resume, sync and history.
         await asyncio.gather(*(self.remember(window) for window in session.windows))
-        await self.send_frame(connected_frame(self.username, self.limits.public()))
+        self.shares_reads = session.shares_reads
+        await self.send_frame(connected_frame(self.username, self.limits.public(), read_receipts=self.shares_reads))
 
     async def register(self) -> tuple[Any, Any]:
         session = await db.open_session(
@@ -657,8 +662,31 @@ class ChatConsumer(MessagingConsumer):
         if window is not None and window.is_member:
             await self.send_receipts(event)
 
+    def receipts_for_me(self, event: dict[str, Any]) -> list[dict[str, Any]] | None:
+        """The pushed receipts as this user may see them, or None when the pre-rendered text may go as it is.
+
+        The read-receipts rule (messaging/store/read_privacy.py), as ``sync``
+        applies it: another member's read position is shown only if both
+        share; hidden, it is their ``joined_seq``, and a move of it alone is not pushed.
+        """
+        mine = self.user.pk
+        if all(r["user_id"] == mine or (self.shares_reads and r.get("shares_reads", True)) for r in event["receipts"]):
+            return None
+        shown = []
+        for r in event["receipts"]:
+            if r["user_id"] == mine or (self.shares_reads and r.get("shares_reads", True)):
+                shown.append(r)
+            elif r["delivered_moved"]:
+                hidden = shown_read_seq(r["read_seq"], r.get("joined_seq", 0), viewer_shares=False, member_shares=False)
+                shown.append({**r, "read_seq": hidden, "read_moved": False})
+        return shown
+
     async def send_receipts(self, event: dict[str, Any]) -> None:
-        await self.send_text(event["text"])
+        shown = self.receipts_for_me(event)
+        if shown is None:
+            await self.send_text(event["text"])
+        elif shown:
+            await self.send_frame(pushed_receipts_frame(event["conversation"], shown))
 
     async def conversation_typing(self, event: dict[str, Any]) -> None:
         window = self.windows.get(event["conversation"])
@@ -682,6 +710,11 @@ class ChatConsumer(MessagingConsumer):
     async def user_muted(self, event: dict[str, Any]) -> None:
         if event.get("origin") != self.channel_name:
             await self.send_text(event["text"])
+
+    async def user_settings(self, event: dict[str, Any]) -> None:
+        """The user changed a setting: follow the read-receipts one for later pushes, and tell the tab."""
+        self.shares_reads = bool(event["read_receipts"])
+        await self.send_text(event["text"])
 
 
 class DirectChatConsumer(ChatConsumer):
@@ -722,6 +755,7 @@ class DirectChatConsumer(ChatConsumer):
         if snapshot is None:
             return
         self.set_viewing_locally(self.conversation_id)
+        self.shares_reads = snapshot["shares_reads"]
         await self.send_frame(
             direct_connected_frame(
                 self.peer.get_username(),
@@ -772,7 +806,7 @@ class DirectChatConsumer(ChatConsumer):
         member, page = await db.history_page(
             self.user.pk, self.conversation_id, frame.before, frame.limit, around=frame.around
         )
-        receipts_ = await db.receipts_of(self.conversation_id, exclude_user_id=self.user.pk)
+        receipts_ = await db.peer_receipts(self.user.pk, self.conversation_id)
         await self.send_messages("history", member, page, receipts_)
 
     async def send_messages(self, kind: str, member: Any, page: Any, peer_receipts: list[Any]) -> None:
@@ -845,7 +879,8 @@ class DirectChatConsumer(ChatConsumer):
         await super().leave()
 
     async def send_receipts(self, event: dict[str, Any]) -> None:
-        for receipt in event["receipts"]:
+        shown = self.receipts_for_me(event)
+        for receipt in event["receipts"] if shown is None else shown:
             moment = datetime.datetime.fromtimestamp(receipt["at"], tz=datetime.UTC)
             if receipt["delivered_moved"]:
                 await self.send_frame(status_frame("delivered", receipt["delivered_seq"], receipt["username"], moment))
@@ -858,14 +893,15 @@ class DirectChatConsumer(ChatConsumer):
     async def user_membership(self, event: dict[str, Any]) -> None:
         """Only this conversation matters here, and it never changes members."""
 
+    async def user_settings(self, event: dict[str, Any]) -> None:
+        """The first contract has no ``settings`` frame: only follow the read-receipts setting."""
+        self.shares_reads = bool(event["read_receipts"])
+
     async def user_muted(self, event: dict[str, Any]) -> None:
         """Muting is not part of the first contract."""
 
     async def user_hidden(self, event: dict[str, Any]) -> None:
         """Deleting for oneself is not part of the first contract (its pages apply it)."""
-
-    async def user_settings(self, event: dict[str, Any]) -> None:
-        """Settings frames are not part of the first contract (its pages read the theme when loaded)."""
 
 
 class NotificationsConsumer(MessagingConsumer):

@@ -34,6 +34,8 @@ class ErrorCode(str, enum.Enum):
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     TOO_MANY_PIXELS = "too_many_pixels"
     INVALID_FILE = "invalid_file"
+    # the settings page (a time zone that does not exist, quiet hours half set)
+    INVALID_SETTING = "invalid_setting"
 
 
 class MessagingException(Exception):
@@ -68,6 +70,11 @@ class InvalidJSON(ProtocolError):
 
 class InvalidFrame(ProtocolError):
     code = ErrorCode.INVALID_FRAME
+    http_status = 400
+
+
+class InvalidSetting(ProtocolError):
+    code = ErrorCode.INVALID_SETTING
     http_status = 400
 
 

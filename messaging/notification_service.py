@@ -12,7 +12,8 @@ The steps are independent, so each may fail without losing the others:
    push: the client gets the notification from ``list`` and ``unread_count``
    when it reconnects.
 3. **Web Push** to every browser the user subscribed (``PushSubscription``),
-   when Web Push is on and the user is outside their quiet hours. The server
+   when Web Push is on, the user wants desktop alerts and is outside their
+   quiet hours (a mention in a conversation they muted: never). The server
    cannot tell a hidden tab from a visible one, so it does not try: every
    notification is pushed, and the service worker, which sees the tabs, does
    not show one for a conversation a visible tab has open (the page shows it
@@ -68,6 +69,7 @@ from .retry_handler import claim, enqueue, is_transient, retry_operation, run_it
 from .serializers import notification_frame, unread_count_frame
 from .store.message_actions import mentioned_names
 from .store.notifications import (
+    members_muting,
     members_not_viewing,
     members_viewing,
     new_message_group_key,
@@ -89,13 +91,18 @@ class Preference:
     quiet_hours_start: datetime.time | None = None
     quiet_hours_end: datetime.time | None = None
     timezone: str = "UTC"
+    desktop: bool = True
+
+
+def _preference(row: NotificationPreference) -> Preference:
+    return Preference(row.in_app, row.email, row.quiet_hours_start, row.quiet_hours_end, row.timezone, row.desktop)
 
 
 def preference_for(user_id: int, kind: str) -> Preference:
     row = NotificationPreference.objects.filter(user_id=user_id, kind=kind).first()
     if row is None:
         return Preference()
-    return Preference(row.in_app, row.email, row.quiet_hours_start, row.quiet_hours_end, row.timezone)
+    return _preference(row)
 
 
 def in_quiet_hours(
@@ -271,6 +278,8 @@ def _webpush_decision(user_id: int, preference: Preference, now: datetime.dateti
 def _webpush_decision_for(preference: Preference, now: datetime.datetime, subscriptions: list[int]) -> str:
     if not webpush.enabled():
         return "skipped_disabled"
+    if not preference.desktop:
+        return "skipped_preference"
     if in_quiet_hours(now, preference.quiet_hours_start, preference.quiet_hours_end, preference.timezone):
         return "skipped_quiet_hours"
     if not subscriptions:
@@ -589,7 +598,13 @@ def store_new_message_notifications(event: Event, recipients: Iterable[int] | No
     mentioned = mentioned_members(event, now)
     if mentioned:
         deliveries += store_grouped_notifications(
-            event, sorted(mentioned), kind=NotificationKind.MENTION, texts=_mention_texts(event), key=f"mention:{event.conversation_id}", now=now
+            event,
+            sorted(mentioned),
+            kind=NotificationKind.MENTION,
+            texts=_mention_texts(event),
+            key=f"mention:{event.conversation_id}",
+            now=now,
+            silent=mentioned - set(recipients),  # who muted it: in the app only
         )
         recipients = [r for r in recipients if r not in mentioned]
     if not recipients:
@@ -612,10 +627,13 @@ def store_grouped_notifications(
     texts: dict[str, str],
     key: str,
     now: datetime.datetime | None = None,
+    silent: set[int] | frozenset[int] = frozenset(),
 ) -> list[Delivery]:
     """Notifications of one kind about one message for many users, folded per user into a recent unread one (``key``).
 
     The set-based path of :func:`store_new_message_notifications`, for any kind.
+    ``silent``: users who muted the conversation (a mention still reaches
+    them): stored and shown in the app, never emailed nor pushed to a browser.
     """
     now = now or timezone.now()
     if not recipients:
@@ -663,7 +681,9 @@ def store_grouped_notifications(
         for user_id in recipients:
             preference = preferences.get(user_id, Preference())
             push_decision = _webpush_decision_for(preference, now, subscriptions.get(user_id, []))
-            if user_id in grouped:
+            if user_id in silent:
+                push_decision = email_decision = "skipped_muted"
+            elif user_id in grouped:
                 email_decision = "grouped"
             elif push_decision == "queued":
                 email_decision = "waiting_for_push"  # decided again if the push reaches no browser
@@ -729,7 +749,7 @@ def _listening(user_ids: list[int]) -> set[int]:
 
 def _preferences(user_ids: list[int], kind: str) -> dict[int, Preference]:
     return {
-        row.user_id: Preference(row.in_app, row.email, row.quiet_hours_start, row.quiet_hours_end, row.timezone)
+        row.user_id: _preference(row)
         for row in NotificationPreference.objects.filter(user_id__in=user_ids, kind=kind)
     }
 
@@ -794,13 +814,16 @@ def store_mention_notifications(event: Event, user_ids: Iterable[int]) -> list[D
     users = sorted(set(user_ids) - {event.sender_id})
     if not users:
         return []
-    viewing = members_viewing(event.conversation_id, users, timezone.now(), conf.limits().presence_expiry)
+    now = timezone.now()
+    viewing = members_viewing(event.conversation_id, users, now, conf.limits().presence_expiry)
     return store_grouped_notifications(
         event,
         [u for u in users if u not in viewing],
         kind=NotificationKind.MENTION,
         texts=_mention_texts(event),
         key=f"mention:{event.conversation_id}",
+        now=now,
+        silent=members_muting(event.conversation_id, users, now),
     )
 
 

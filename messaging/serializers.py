@@ -279,11 +279,25 @@ def answer(frame: dict[str, Any], ref: Any) -> dict[str, Any]:
 
 
 #: the version of the wire contract ``ws/chat/`` speaks, told in ``connected``; each change is in CHANGELOG.md
-PROTOCOL_VERSION = 6
+PROTOCOL_VERSION = 7
 
 
-def connected_frame(username: str, limits: dict[str, int]) -> dict[str, Any]:
-    return {"type": "connected", "protocol": PROTOCOL_VERSION, "user": {"username": username}, "limits": limits}
+def connected_frame(username: str, limits: dict[str, int], *, read_receipts: bool = True) -> dict[str, Any]:
+    return {
+        "type": "connected",
+        "protocol": PROTOCOL_VERSION,
+        "user": {"username": username},
+        "limits": limits,
+        "read_receipts": read_receipts,
+    }
+
+
+def settings_frame(settings: dict[str, Any]) -> dict[str, Any]:
+    """The user's settings changed (any tab, any device): every open tab applies them at once.
+
+    The whole set, not the change: a tab applies the keys it knows and ignores the others.
+    """
+    return {"type": "settings", "settings": settings}
 
 
 def event_frame(payload: EventPayload) -> dict[str, Any]:
@@ -303,6 +317,23 @@ def receipts_frame(conversation_id: int, changes: list[Any]) -> dict[str, Any]:
         "receipts": [
             {"user": c.username, "delivered_seq": c.delivered_seq, "read_seq": c.read_seq, "at": c.at}
             for c in changes
+        ],
+    }
+
+
+def pushed_receipts_frame(conversation_id: int, receipts: list[dict[str, Any]]) -> dict[str, Any]:
+    """A ``receipts`` push rebuilt from the broadcast's extras (for a viewer some read positions are hidden from)."""
+    return {
+        "type": "receipts",
+        "conversation": conversation_id,
+        "receipts": [
+            {
+                "user": r["username"],
+                "delivered_seq": r["delivered_seq"],
+                "read_seq": r["read_seq"],
+                "at": datetime.datetime.fromtimestamp(r["at"], tz=datetime.timezone.utc),
+            }
+            for r in receipts
         ],
     }
 
@@ -418,13 +449,6 @@ def muted_frame(conversation_id: int, muted_until: datetime.datetime | None) -> 
     return {"type": "muted", "conversation": conversation_id, "muted_until": muted_until}
 
 
-def settings_frame(changes: dict[str, Any]) -> dict[str, Any]:
-    """A change of the user's own settings, for every open tab (``{"type": "settings", "theme": ...}``).
-
-    Several settings share the one frame type: a client applies the keys it
-    knows and ignores the others.
-    """
-    return {"type": "settings", **changes}
 
 
 def member_payload(info: Any) -> dict[str, Any]:

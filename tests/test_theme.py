@@ -45,7 +45,8 @@ def test_a_theme_chosen_by_fetch_is_answered_with_json(client: Client, alice) ->
     client.force_login(alice)
     answer = client.post(THEME_URL, {"theme": "light"}, headers={"Accept": "application/json"})
     assert answer.status_code == 200
-    assert answer.json() == {"type": "settings", "theme": "light"}
+    assert answer.json()["type"] == "settings"
+    assert answer.json()["settings"]["theme"] == "light"
     assert Profile.objects.get(user=alice).theme == "light"
 
 
@@ -142,8 +143,8 @@ async def test_a_theme_change_reaches_every_socket_of_its_user_and_nobody_elses(
     bell = await open_socket(alice, "/ws/notifications/")
     other = await open_socket(bob, "/ws/chat/")
     assert await post_theme(alice, "dark") == 200
-    assert await chat.expect("settings") == {"type": "settings", "theme": "dark"}
-    assert await bell.expect("settings") == {"type": "settings", "theme": "dark"}
+    assert (await chat.expect("settings"))["settings"]["theme"] == "dark"
+    assert (await bell.expect("settings"))["settings"]["theme"] == "dark"
     assert all(frame["type"] != "settings" for frame in await other.drain())
 
 

@@ -457,7 +457,7 @@ def api_history(request: HttpRequest, username: str) -> HttpResponse:
     mine = Cursors(
         request.user.get_username(), member.delivered_seq, member.read_seq, member.delivered_at, member.read_at
     )
-    peer_row = conversations.receipts_of(conversation_id, exclude_user_id=request.user.pk)
+    peer_row = reading.peer_receipts(request.user.pk, conversation_id)  # the read-receipts rule applied
     theirs = (
         Cursors(
             peer.get_username(),

@@ -22,7 +22,9 @@ from ..exceptions import InvalidFrame
 from ..logging_utils import messaging_logger
 from ..models import Profile
 from ..pubsub import publish_settings
+from ..serializers import settings_frame
 from .api import api_error, json_response
+from .settings import settings_payload
 
 #: the cookie that carries the device's last theme to pages with no signed-in user
 THEME_COOKIE = "linkup_theme"
@@ -67,8 +69,9 @@ def set_theme(request: HttpRequest) -> HttpResponse:
     profile = Profile.for_user(request.user.pk)
     profile.theme = theme
     profile.save(update_fields=["theme"])
-    async_to_sync(publish_settings)(request.user.pk, {"theme": theme})
+    settings_now = settings_payload(request.user.pk)
+    async_to_sync(publish_settings)(request.user.pk, settings_now)
     if wants_json(request):
-        return remember_on_device(json_response({"type": "settings", "theme": theme}), theme)
+        return remember_on_device(json_response(settings_frame(settings_now)), theme)
     messages.success(request, f"Theme: {Profile.Theme(theme).label}.")
     return remember_on_device(redirect("settings"), theme)

@@ -66,6 +66,7 @@ class NotificationPreference(models.Model):
     kind = models.CharField(max_length=32, choices=NotificationKind.choices)
     in_app = models.BooleanField(default=True)
     email = models.BooleanField(default=True)
+    desktop = models.BooleanField(default=True, help_text="Web Push (desktop/phone) alerts")
     quiet_hours_start = models.TimeField(null=True, blank=True)
     quiet_hours_end = models.TimeField(null=True, blank=True)
     timezone = models.CharField(max_length=64, default="UTC", help_text="IANA name, e.g. Europe/Paris")

@@ -30,6 +30,12 @@ class Profile(models.Model):
     hide_notification_content = models.BooleanField(default=False)
     # Rendered into every page's <html data-theme>, so there is no flash of the other theme.
     theme = models.CharField(max_length=6, choices=Theme.choices, default=Theme.SYSTEM)
+    # WhatsApp's rule, applied where other members' cursors are shown to a
+    # viewer (messaging/store/read_privacy.py): both must share for either to see.
+    read_receipts = models.BooleanField(
+        default=True,
+        help_text="Off: others never see how far this user read, and this user never sees theirs",
+    )
 
     def __str__(self) -> str:
         return f"profile of {self.user}"

@@ -181,6 +181,8 @@ async def _send_receipts(conversation_id: int, changes: list[ReceiptChange]) -> 
                 "delivered_moved": c.delivered_moved,
                 "read_moved": c.read_moved,
                 "at": c.at.timestamp(),
+                "joined_seq": c.joined_seq,
+                "shares_reads": c.shares_reads,
             }
             for c in changes
         ],
@@ -249,14 +251,16 @@ async def publish_muted(user_id: int, conversation_id: int, muted_until: Any, *,
     )
 
 
+async def publish_settings(user_id: int, settings: dict[str, Any]) -> bool:
+    """The user changed their settings: to every socket of theirs, chat and bell (the tab that saved it too)."""
+    return await broadcast_frame(
+        user_group(user_id), "user.settings", settings_frame(settings), read_receipts=settings["read_receipts"]
+    )
+
+
 async def publish_hidden(user_id: int, hidden: Any, *, origin: str = "") -> bool:
     """Messages one user deleted for themself, or cleared: to that user's other sockets."""
     return await broadcast_frame(user_group(user_id), "user.hidden", hidden_frame(hidden), origin=origin)
-
-
-async def publish_settings(user_id: int, changes: dict[str, Any]) -> bool:
-    """The user changed their own settings: to every socket of theirs (every tab applies it at once)."""
-    return await broadcast_frame(user_group(user_id), "user.settings", settings_frame(changes))
 
 
 async def publish_change(change: MembershipChange, summaries: dict[int, Summary], *, origin: str = "") -> dict[str, Any]:

@@ -67,6 +67,15 @@ def members_viewing(conversation_id: int, user_ids: Iterable[int], now: datetime
     )
 
 
+def members_muting(conversation_id: int, user_ids: Iterable[int], now: datetime.datetime) -> set[int]:
+    """Who of ``user_ids`` muted the conversation until after ``now``."""
+    return set(
+        Participant.objects.filter(
+            conversation_id=conversation_id, user_id__in=list(user_ids), muted_until__gt=now
+        ).values_list("user_id", flat=True)
+    )
+
+
 def members_not_viewing(conversation_id: int, usernames: set[str], now: datetime.datetime, expiry: float) -> set[int]:
     """Current members with these usernames who do not view the conversation now (muted or not): whom a mention notifies."""
     members = set(

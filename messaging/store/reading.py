@@ -14,6 +14,7 @@ from typing import Any
 from ..models import Conversation, Participant
 from . import conversations, events, presence
 from .conversations import Receipt, Summary, Window
+from .read_privacy import sharing_of, shown_read_seq
 
 
 @dataclass
@@ -41,9 +42,10 @@ def receipts_seen_by(member: Participant) -> list[Receipt]:
 
     A former member sees the members who joined within their window, with
     cursors no further than their leave: neither who came later nor how far
-    the log went on after them.
+    the log went on after them. Read positions follow the read-receipts rule
+    (:mod:`.read_privacy`).
     """
-    receipts = conversations.receipts_of(member.conversation_id, exclude_user_id=member.user_id)
+    receipts = private_reads(member.user_id, conversations.receipts_of(member.conversation_id, exclude_user_id=member.user_id))
     left_seq = member.left_seq
     if left_seq is None:
         return receipts
@@ -52,6 +54,24 @@ def receipts_seen_by(member: Participant) -> list[Receipt]:
         for r in receipts
         if r.joined_seq <= left_seq
     ]
+
+
+def private_reads(viewer_id: int, receipts: list[Receipt]) -> list[Receipt]:
+    """Other members' receipts with the read positions the viewer may not see hidden (one query)."""
+    sharing = sharing_of([viewer_id, *(r.user_id for r in receipts)])
+    shown = []
+    for r in receipts:
+        if r.user_id == viewer_id or (sharing[viewer_id] and sharing[r.user_id]):
+            shown.append(r)
+        else:
+            hidden = shown_read_seq(r.read_seq, r.joined_seq, viewer_shares=False, member_shares=False)
+            shown.append(dataclasses.replace(r, read_seq=hidden, read_at=None))
+    return shown
+
+
+def peer_receipts(user_id: int, conversation_id: int) -> list[Receipt]:
+    """The other current members' cursors, as the user may see them."""
+    return private_reads(user_id, conversations.receipts_of(conversation_id, exclude_user_id=user_id))
 
 
 def history_page(
@@ -141,9 +161,17 @@ def members(user_id: int, conversation_id: int, expiry: float) -> list[MemberInf
     conversations.member_of(user_id, conversation_id, current=True)
     rows = conversations.current_members(conversation_id)
     found = presence.presence_of_many([p.user_id for p in rows], expiry)
+    sharing = sharing_of([user_id, *(p.user_id for p in rows)])
     return [
         MemberInfo(
-            p.user.get_username(), p.role, p.joined_seq, p.delivered_seq, p.read_seq, *found.get(p.user_id, (False, None))
+            p.user.get_username(),
+            p.role,
+            p.joined_seq,
+            p.delivered_seq,
+            p.read_seq
+            if p.user_id == user_id
+            else shown_read_seq(p.read_seq, p.joined_seq, viewer_shares=sharing[user_id], member_shares=sharing[p.user_id]),
+            *found.get(p.user_id, (False, None)),
         )
         for p in rows
     ]
@@ -155,6 +183,8 @@ class Session:
 
     change: presence.PresenceChange | None
     windows: list[Window]
+    #: the user's read-receipts setting (:mod:`.read_privacy`), kept by the socket and updated by ``settings`` pushes
+    shares_reads: bool = True
 
 
 def open_session(
@@ -171,7 +201,7 @@ def open_session(
     change = presence.register_connection(
         user_id, channel_name, kind, server_id, max_sockets=max_sockets, expiry=expiry, username=username
     )
-    return Session(change, conversations.windows_of(user_id))
+    return Session(change, conversations.windows_of(user_id), sharing_of([user_id])[user_id])
 
 
 @dataclass
@@ -212,4 +242,5 @@ def direct_snapshot(user_id: int, conversation_id: int, peer_id: int, expiry: fl
         "peer_online": online,
         "peer_last_seen": last_seen,
         "peer_cursors": peer_member,
+        "shares_reads": sharing_of([user_id])[user_id],
     }

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 from django.utils import timezone
 
-from ..models import Conversation, Participant
+from ..models import Conversation, Participant, Profile
 from .conversations import member_of, unread_count
 from .notifications import settle_new_message_notification
 
@@ -32,6 +32,9 @@ class ReceiptChange:
     at: datetime.datetime
     delivered_moved: bool
     read_moved: bool
+    #: the member's join position and read-receipts setting: what a viewer is shown of ``read_seq`` (:mod:`.read_privacy`)
+    joined_seq: int = 0
+    shares_reads: bool = True
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,9 @@ def move_cursors(mark: CursorMark) -> ReceiptChange | None:
         f"WHERE conversation_id = %(c)s AND user_id = %(u)s AND (delivered_seq < {reach_d} OR read_seq < {reach_r}) "
         # Whether each cursor moved is compared in SQL: the row hands back its
         # times converted (a naive datetime on SQLite), never equal to the adapted stamp.
-        "RETURNING delivered_seq, read_seq, delivered_at = %(now)s, read_at = %(now)s"
+        "RETURNING delivered_seq, read_seq, delivered_at = %(now)s, read_at = %(now)s, joined_seq, "
+        # The mover's read-receipts setting, in the same statement (no profile: on).
+        f"(SELECT COUNT(*) FROM {quote(Profile._meta.db_table)} pr WHERE pr.user_id = %(u)s AND NOT pr.read_receipts)"
     )
     params = {"d": reach_delivered, "r": reach_read, "now": stamp, "c": mark.conversation_id, "u": mark.user_id}
     with connection.cursor() as cursor:
@@ -79,7 +84,7 @@ def move_cursors(mark: CursorMark) -> ReceiptChange | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    delivered_seq, read_seq, delivered_moved, read_moved = row
+    delivered_seq, read_seq, delivered_moved, read_moved, joined_seq, withholds_reads = row
     return ReceiptChange(
         mark.conversation_id,
         mark.user_id,
@@ -89,6 +94,8 @@ def move_cursors(mark: CursorMark) -> ReceiptChange | None:
         now,
         delivered_moved=bool(delivered_moved),
         read_moved=bool(read_moved),
+        joined_seq=joined_seq,
+        shares_reads=not withholds_reads,
     )
 
 

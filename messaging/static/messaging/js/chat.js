@@ -25,7 +25,7 @@ import { Uploads } from "./protocol/uploads.js";
 import { uploadFile } from "./upload-transport.js";
 import { ImageViewer } from "./viewer.js";
 import { SearchPanel } from "./search.js";
-import { presenceText } from "./time.js";
+import { fullStamp, presenceText } from "./time.js";
 import { applySettings } from "./theme.js";
 
 const TYPING_REFRESH_MS = 2000; // the server re-announces at most every 2.5 s anyway
@@ -238,6 +238,7 @@ function renderHeader() {
   ui.historyStart.textContent = group ? `This is the beginning of ${name}.` : `This is the beginning of your conversation with ${name}.`;
   ui.membersOpen.hidden = !group;
   clearChatButton.hidden = !conv;
+  renderMute(conv);
   let line;
   let online = false;
   if (group && conv) {
@@ -360,6 +361,47 @@ const actions = new MessageActions({
 });
 const clearChatButton = $("[data-clear-chat]");
 clearChatButton.addEventListener("click", () => actions.clearChat());
+
+// --- mute (issue 17): no email and no desktop alert from this conversation; it still counts unread ---
+
+const MUTE_SPANS = { "1h": 3600e3, "8h": 8 * 3600e3, "1w": 7 * 24 * 3600e3 };
+
+function renderMute(conv) {
+  const menu = $("[data-mute-field]");
+  menu.hidden = !conv || !conv.isMember;
+  if (!conv) return;
+  const muted = state.isMuted(conv.id);
+  const forever = muted && new Date(conv.muted_until).getFullYear() >= 9999;
+  $("[data-mute-status]").textContent = !muted ? "Email and desktop alerts on" : forever ? "Muted until you unmute it" : `Muted until ${fullStamp(conv.muted_until)}`;
+  $("[data-mute-choice=on]").hidden = !muted;
+  $("[data-bell-on]").toggleAttribute("hidden", muted);
+  $("[data-bell-off]").toggleAttribute("hidden", !muted);
+  const label = muted ? "Notifications from this conversation: muted" : "Notifications from this conversation";
+  $("[data-mute-summary]").setAttribute("aria-label", label);
+}
+
+for (const button of document.querySelectorAll("[data-mute-choice]")) {
+  button.addEventListener("click", async () => {
+    const id = route.id;
+    const choice = button.dataset.muteChoice;
+    $("[data-mute-field]").open = false;
+    if (!id) return;
+    const until = choice === "on" ? null : choice === "forever" ? "forever" : new Date(Date.now() + MUTE_SPANS[choice]).toISOString();
+    try {
+      await state.mute(id, until);
+      announce(until ? "Conversation muted" : "Conversation unmuted");
+    } catch (error) {
+      announce(`Could not change the mute: ${error?.detail ?? error?.message ?? error}`);
+    }
+    renderMute(currentConv());
+  });
+}
+$("[data-mute-field]").addEventListener("keydown", (event) => {
+  if (event.key === "Escape") {
+    $("[data-mute-field]").open = false;
+    $("[data-mute-summary]").focus();
+  }
+});
 
 let sidebarSoon = null;
 function renderSidebarSoon() {

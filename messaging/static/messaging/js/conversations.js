@@ -105,7 +105,7 @@ export class ConversationList {
         status: mine ? state.statusOf(conv.id, last)?.status ?? "sent" : null,
         unread: state.unread(conv),
         left: !conv.isMember,
-        muted: Boolean(conv.muted_until),
+        muted: state.isMuted(conv.id),
         current,
         id: conv.id,
       };
@@ -116,7 +116,7 @@ export class ConversationList {
     if (signature === row.signature) return;
     row.signature = signature;
     const link = row.link;
-    link.className = `conversation${model.unread ? " has-unread" : ""}${model.group ? " group" : ""}${model.typing ? " is-typing" : ""}`;
+    link.className = `conversation${model.unread ? " has-unread" : ""}${model.group ? " group" : ""}${model.typing ? " is-typing" : ""}${model.muted ? " is-muted" : ""}`;
     link.setAttribute("href", model.href);
     if (model.current) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
@@ -143,6 +143,7 @@ export class ConversationList {
       model.stamp ? h("time", { className: "conversation-time", attrs: { datetime: model.stamp, title: fullStamp(model.stamp) }, text: listStamp(model.stamp) }) : h("span", { className: "conversation-time" }),
       preview,
       h("span", { className: "conversation-meta" },
+        model.muted ? h("span", { className: "muted-mark", attrs: { role: "img", "aria-label": "Muted", title: "Muted" } }, icon("muted")) : null,
         model.unread ? h("span", { className: "badge", dataset: { unreadBadge: "" } },
           h("span", { attrs: { "aria-hidden": "true" }, text: model.unread > 99 ? "99+" : model.unread }),
           h("span", { className: "visually-hidden", text: `${model.unread} unread` })) : null),

@@ -49,8 +49,9 @@ form.addEventListener("change", (event) => {
   if (event.target.name === "theme") choose(event.target.value);
 });
 document.addEventListener("linkup:settings", ({ detail }) => {
-  if (typeof detail?.theme !== "string" || detail.theme === saved || detail.theme === pending) return;
-  saved = detail.theme;
+  const theme = detail?.settings?.theme;
+  if (typeof theme !== "string" || theme === saved || theme === pending) return;
+  saved = theme;
   check(saved);
   status.textContent = "Changed in another tab.";
 });

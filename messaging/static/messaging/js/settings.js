@@ -1,8 +1,12 @@
 // The settings page's "This device" section: the Install button (shown once
 // the browser offered installation) and the "Desktop/phone notifications"
-// switch, which asks for permission only when it is clicked on.
+// switch, which asks for permission only when it is clicked on. Then the
+// user's own settings (issue 17): each card's form is saved in place (the
+// same post as without JavaScript, answered in JSON), and the page follows
+// changes saved in other tabs through the `settings` and `muted` frames of
+// ws/chat/.
 
-import { postJSON } from "./api.js";
+import { csrfToken, postJSON } from "./api.js";
 import { canInstall, currentSubscription, install, supported, unsubscribe } from "./pwa.js";
 
 const config = JSON.parse(document.getElementById("push-config").textContent);
@@ -96,3 +100,93 @@ async function start() {
 }
 
 start();
+
+// --- The user's settings -----------------------------------------------------------------
+
+const settingsStatus = document.querySelector("[data-settings-status]");
+const zoneInput = document.querySelector("[data-time-zone]");
+
+// The browser's zone by default: until the user saved quiet hours, the zone
+// field offers the one this browser is in.
+const browserZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+if (zoneInput && browserZone && !("zoneChosen" in zoneInput.dataset) && zoneInput.value === "UTC") zoneInput.value = browserZone;
+
+function showError(form, detail) {
+  let line = form.querySelector("[data-form-error]");
+  if (!line) {
+    line = document.createElement("p");
+    line.className = "notice error";
+    line.setAttribute("role", "alert");
+    line.dataset.formError = "";
+    (form.querySelector(".setting-text, fieldset") ?? form).append(line);
+  }
+  line.textContent = detail;
+}
+
+function applySettings(settings) {
+  for (const name of ["in_app", "email", "desktop", "read_receipts", "hide_notification_content"]) {
+    const box = document.querySelector(`form input[type=checkbox][name=${name}]`);
+    if (box && typeof settings[name] === "boolean") box.checked = settings[name];
+  }
+  const quiet = document.querySelector("input[name=quiet_hours]");
+  if (quiet && "quiet_hours_start" in settings) {
+    quiet.checked = settings.quiet_hours_start !== null;
+    if (settings.quiet_hours_start) document.querySelector("input[name=quiet_hours_start]").value = settings.quiet_hours_start;
+    if (settings.quiet_hours_end) document.querySelector("input[name=quiet_hours_end]").value = settings.quiet_hours_end;
+  }
+  if (zoneInput && settings.time_zone && document.activeElement !== zoneInput) {
+    zoneInput.value = settings.time_zone;
+    zoneInput.dataset.zoneChosen = "";
+  }
+}
+
+function removeMuteRow(conversation) {
+  const field = document.querySelector(`[data-settings-form=unmute] input[name=conversation][value="${Number(conversation)}"]`);
+  field?.closest("li")?.remove();
+}
+
+for (const form of document.querySelectorAll("form[data-settings-form]")) {
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const button = form.querySelector("button[type=submit]");
+    button.disabled = true;
+    try {
+      const response = await fetch(location.pathname, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { Accept: "application/json", "X-CSRFToken": csrfToken() },
+        body: new FormData(form),
+      });
+      const body = await response.json().catch(() => null);
+      if (!response.ok) {
+        showError(form, body?.detail ?? `Not saved (HTTP ${response.status}).`);
+        return;
+      }
+      form.querySelector("[data-form-error]")?.remove();
+      if (form.dataset.settingsForm === "unmute") removeMuteRow(form.elements.conversation.value);
+      else applySettings(body.settings);
+      settingsStatus.textContent = body.notice ?? "Saved.";
+    } catch (error) {
+      showError(form, `Not saved: the server could not be reached (${error.message}).`);
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
+// Changes saved in another tab or on another device: the user's socket says so at once.
+function follow() {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const ws = new WebSocket(`${scheme}://${location.host}/ws/chat/`);
+  ws.addEventListener("message", (event) => {
+    let frame;
+    try { frame = JSON.parse(event.data); } catch { return; }
+    if (frame.type === "settings") applySettings(frame.settings ?? {});
+    else if (frame.type === "muted" && !frame.muted_until) removeMuteRow(frame.conversation);
+  });
+  ws.addEventListener("close", (event) => {
+    // Signed out or too many sockets: stop; a dropped connection: try again later.
+    if (event.code < 4000) setTimeout(follow, 5000);
+  });
+}
+follow();

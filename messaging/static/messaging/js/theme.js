@@ -53,7 +53,7 @@ export function applyTheme(theme) {
  * the whole frame as a `linkup:settings` event.
  */
 export function applySettings(frame) {
-  if (typeof frame?.theme === "string") applyTheme(frame.theme);
+  if (typeof frame?.settings?.theme === "string") applyTheme(frame.settings.theme);
   document.dispatchEvent(new CustomEvent("linkup:settings", { detail: frame }));
 }
 

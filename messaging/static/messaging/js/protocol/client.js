@@ -262,6 +262,7 @@ export class ChatState {
     this.connected = true;
     this.everConnected = true;
     if (frame?.limits) this.limits = { ...this.limits, ...frame.limits };
+    if (typeof frame?.read_receipts === "boolean") this.readReceipts = frame.read_receipts;
     this.viewSent = undefined;
     for (const conv of this.conversations.values()) {
       conv.reportedReceived = 0;
@@ -338,6 +339,11 @@ export class ChatState {
           this.get(frame.conversation).muted_until = frame.muted_until ?? null;
           this.emit("conversation", { id: frame.conversation });
         }
+        break;
+      case "settings":
+        // Saved on the settings page (any tab, any device): applies here at once.
+        this.applyReadReceipts(frame.settings?.read_receipts !== false);
+        this.emit("settings", frame.settings ?? {});
         break;
       case "error":
         this.onError(frame, answered);
@@ -934,6 +940,45 @@ export class ChatState {
 
   clearChat(id) {
     return this.messageAction({ type: "clear", conversation: id });
+  }
+
+  /** Mute a conversation until a time (an ISO string), "forever", or unmute it (null). */
+  async mute(id, until) {
+    const answer = await this.request({ type: "mute", conversation: id, until });
+    const conv = this.get(id);
+    if (conv) {
+      conv.muted_until = answer.muted_until ?? null;
+      this.emit("conversation", { id });
+    }
+    return answer;
+  }
+
+  /**
+   * Read receipts turned off (docs/protocol.md "Read receipts on/off"): the
+   * others' read positions this tab holds go back to what the server now
+   * shows (their join), so no tick stays blue; turned on, the conversation on
+   * screen syncs to get them back (the others when they are next synced).
+   */
+  applyReadReceipts(on) {
+    const was = this.readReceipts !== false;
+    this.readReceipts = on;
+    if (was === on) return;
+    for (const conv of this.conversations.values()) {
+      if (!on) {
+        for (const member of conv.members.list()) {
+          if (member.username !== this.me) member.read_seq = Math.min(member.read_seq, member.joined_seq ?? 0);
+        }
+        this.emit("receipts", { id: conv.id });
+      } else if (conv.id === this.viewing) {
+        this.syncConversation(conv.id);
+      }
+    }
+  }
+
+  /** Whether a conversation is muted now (a mute whose time passed is over). */
+  isMuted(id) {
+    const until = this.get(id)?.muted_until;
+    return Boolean(until) && Date.parse(until) > Date.now();
   }
 
   editHistory(id, seq) {
