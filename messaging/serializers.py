@@ -331,7 +331,7 @@ def pushed_receipts_frame(conversation_id: int, receipts: list[dict[str, Any]]) 
                 "user": r["username"],
                 "delivered_seq": r["delivered_seq"],
                 "read_seq": r["read_seq"],
-                "at": datetime.datetime.fromtimestamp(r["at"], tz=datetime.timezone.utc),
+                "at": datetime.datetime.fromtimestamp(r["at"], tz=datetime.UTC),
             }
             for r in receipts
         ],

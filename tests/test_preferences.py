@@ -29,7 +29,7 @@ from tests.test_webpush import PUSH_ON, subscribed
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-UTC = datetime.timezone.utc
+UTC = datetime.UTC
 
 
 def signed_in(user: Any) -> Client:
