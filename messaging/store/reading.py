@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..models import Conversation, Participant
+from ..serializers import identity_payload
 from . import conversations, events, presence
 from .conversations import Receipt, Summary, Window
 
@@ -130,6 +131,8 @@ class MemberInfo:
     read_seq: int
     online: bool
     last_seen: datetime.datetime | None
+    display_name: str | None = None
+    avatar: str | None = None
 
 
 def members(user_id: int, conversation_id: int, expiry: float) -> list[MemberInfo]:
@@ -141,9 +144,17 @@ def members(user_id: int, conversation_id: int, expiry: float) -> list[MemberInf
     conversations.member_of(user_id, conversation_id, current=True)
     rows = conversations.current_members(conversation_id)
     found = presence.presence_of_many([p.user_id for p in rows], expiry)
+    shown = {p.user_id: identity_payload(p.user) for p in rows}
     return [
         MemberInfo(
-            p.user.get_username(), p.role, p.joined_seq, p.delivered_seq, p.read_seq, *found.get(p.user_id, (False, None))
+            p.user.get_username(),
+            p.role,
+            p.joined_seq,
+            p.delivered_seq,
+            p.read_seq,
+            *found.get(p.user_id, (False, None)),
+            display_name=shown[p.user_id]["display_name"],
+            avatar=shown[p.user_id]["avatar"],
         )
         for p in rows
     ]
