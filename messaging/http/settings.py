@@ -1,6 +1,8 @@
-"""The settings page: this device (install, system notifications) and the user's notification choices.
+"""The settings page: the user's profile, this device (install, system notifications), notification choices.
 
-Sections, each a card: issue 17 adds the profile's own ones here.
+Sections, each a card. The profile section is edited through the profile
+API (:mod:`.profile`, ``profile-settings.js``), so a change is told to
+everyone's open tabs the moment it is saved.
 """
 
 from __future__ import annotations
@@ -12,8 +14,11 @@ from django.shortcuts import redirect, render
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_http_methods
 
+from .. import conf
 from ..models import Profile
 from ..notify import webpush
+from ..serializers import identity_payload
+from ..store.profiles import user_with_profile
 
 
 @login_required
@@ -32,8 +37,24 @@ def settings_page(request: HttpRequest) -> HttpResponse:
         "subscribe_url": "/messages/api/push/subscribe",
         "unsubscribe_url": "/messages/api/push/unsubscribe",
     }
+    limits = conf.profile_limits()
+    identity = identity_payload(user_with_profile(request.user.pk))
+    profile = {
+        **identity,
+        "update_url": "/messages/api/profile",
+        "avatar_url": "/messages/api/profile/avatar",
+        "remove_avatar_url": "/messages/api/profile/avatar/remove",
+        "max_display_name": limits.max_display_name,
+        "max_status": limits.max_status,
+        "max_avatar_bytes": limits.max_avatar_bytes,
+    }
     return render(
         request,
         "messaging/settings.html",
-        {"hide_notification_content": Profile.hides_content(request.user.pk), "push_config": push},
+        {
+            "hide_notification_content": Profile.hides_content(request.user.pk),
+            "push_config": push,
+            "profile": profile,
+            "profile_config": profile,
+        },
     )

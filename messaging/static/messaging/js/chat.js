@@ -9,10 +9,11 @@
 import { getJSON, postJSON } from "./api.js";
 import { ConversationList, conversationUrl } from "./conversations.js";
 import { MembersDialog, NewGroupDialog } from "./dialogs.js";
-import { announce, h, paintAvatars } from "./dom.js";
+import { announce, h, paintAvatars, setAvatarImage } from "./dom.js";
 import { MessageActions } from "./message-actions.js";
 import { MessageList } from "./message-list.js";
 import { PeopleSearch } from "./people.js";
+import { ProfileCard } from "./profile-card.js";
 import { ChatState } from "./protocol/client.js";
 import { HttpFallback } from "./protocol/fallback.js";
 import { MemoryStorage } from "./protocol/outbox.js";
@@ -218,11 +219,24 @@ function adopt(id) {
 function renderHeader() {
   const conv = currentConv();
   const group = conv ? conv.isGroup : route.kind === "conversation" && config.route.kind === "group";
-  const name = conv?.name ?? (route.peer || config.route.name);
+  const peerName = group ? null : conv?.peer?.username ?? route.peer;
+  const person = peerName ? state.identity(peerName) : null;
+  const name = conv?.name ?? (person?.display_name || route.peer || config.route.name);
   ui.name.textContent = name;
   ui.avatar.firstChild.textContent = [...name][0]?.toUpperCase() ?? "?";
   ui.avatar.classList.toggle("group", Boolean(group));
-  ui.avatar.dataset.avatar = name;
+  ui.avatar.dataset.avatar = peerName ?? name;
+  setAvatarImage(ui.avatar, group ? null : conv?.peer?.avatar ?? person?.avatar ?? null);
+  // A person's avatar opens their profile card; a group's is a picture only.
+  ui.avatar.disabled = Boolean(group) || !peerName;
+  if (ui.avatar.disabled) {
+    ui.avatar.setAttribute("aria-hidden", "true");
+    ui.avatar.removeAttribute("aria-label");
+  } else {
+    ui.avatar.removeAttribute("aria-hidden");
+    ui.avatar.setAttribute("aria-label", `Profile of ${name}`);
+  }
+  ui.name.classList.toggle("opens-profile", !ui.avatar.disabled);
   paintAvatars(ui.chatHead);
   ui.composerLabel.textContent = `Message to ${name}`;
   ui.input.placeholder = `Message ${name}`;
@@ -405,6 +419,23 @@ const membersDialog = new MembersDialog($("[data-members-dialog]"), {
   onLeft: () => announce("You left the group"),
 });
 ui.membersOpen.addEventListener("click", (event) => membersDialog.open(route.id, event.currentTarget));
+
+// --- profile cards ------------------------------------------------------------------------
+
+const profileCard = new ProfileCard({ known: (username) => state.identity(username) });
+function openPeerCard() {
+  const conv = currentConv();
+  const peer = conv && !conv.isGroup ? conv.peer?.username : route.peer;
+  if (peer) profileCard.open(peer, ui.avatar);
+}
+ui.avatar.addEventListener("click", openPeerCard);
+ui.name.addEventListener("click", () => { if (!ui.avatar.disabled) openPeerCard(); });
+// The member list opens the card of whoever is clicked (dialogs.js dispatches it).
+document.addEventListener("linkup:profile", (event) => profileCard.open(event.detail.username, event.detail.opener));
+state.on("profile", ({ person }) => {
+  profileCard.update(person);
+  renderHeader();
+});
 
 ui.back.addEventListener("click", (event) => {
   if (event.metaKey || event.ctrlKey || event.shiftKey) return;
