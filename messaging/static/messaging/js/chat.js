@@ -248,7 +248,9 @@ function renderHeader() {
   let online = false;
   if (group && conv) {
     const members = conv.members.list().map((m) => m.username).sort();
-    line = members.length && conv.members.complete ? names(members.map((m) => (m === me ? "you" : m))) : `${conv.member_count} members`;
+    line = members.length && conv.members.complete
+      ? names(members.map((m) => (m === me ? "you" : state.identity(m).display_name || m)))
+      : `${conv.member_count} members`;
   } else {
     const peer = conv?.peer?.username ?? route.peer;
     const p = conv?.peer ?? state.presence.get(peer) ?? { online: false, last_seen: null };
