@@ -43,7 +43,7 @@ def test_an_avatar_upload_and_a_new_display_name_show_in_the_other_users_open_in
     alice.goto(f"{server.url}/settings/")
     alice.get_by_label("Display name").fill("  Alice Liddell  ")
     alice.get_by_label("Status").fill("Down the rabbit hole")
-    alice.get_by_role("button", name="Save profile").click()
+    alice.get_by_role("button", name="Update profile").click()
     expect(alice.locator("[data-profile-status]")).to_have_text("Profile saved.")
     alice.set_input_files(
         "[data-avatar-input]",
