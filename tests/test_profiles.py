@@ -295,3 +295,11 @@ async def test_a_reconnecting_socket_reads_the_identity_from_connected(alice, us
     socket = await user_socket(alice)
     assert socket.connected["user"]["display_name"] == "Alice L."
     await socket.close()
+
+
+def test_deleting_a_user_deletes_their_avatar_file(alice, media_storage) -> None:
+    upload_avatar(signed_in(alice), "a.png", files.png(), "image/png")
+    name = profile_of(alice).avatar_name
+    assert media_storage.storage.exists(name)
+    alice.delete()
+    assert not media_storage.storage.exists(name)
