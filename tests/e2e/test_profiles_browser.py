@@ -110,6 +110,21 @@ def test_the_profile_card_opens_from_the_chat_header_on_desktop_and_phone(own_se
         assert bob.evaluate("() => document.activeElement?.hasAttribute('data-chat-avatar')")
         assert bob.errors == []
 
+    # In a group, the member list names carol by her display name; her name opens the same card.
+    group = server.group("bob", "Launch crew", ["carol"])
+    bob = people(server, "bob")
+    bob.goto(f"{server.url}/messages/c/{group}/")
+    bob.get_by_role("button", name="Members").click()
+    members = bob.locator("[data-members-dialog]")
+    member = members.locator("[data-member=carol]")
+    expect(member.locator("img.avatar-img")).to_have_count(1, timeout=WAIT_MS)
+    member.get_by_role("button", name="Carol <b>Danvers</b>").click()
+    card = bob.get_by_role("dialog", name="Carol <b>Danvers</b>")
+    expect(card.locator("[data-profile-username]")).to_have_text("@carol")
+    bob.keyboard.press("Escape")
+    expect(card).to_be_hidden()
+    assert bob.errors == []
+
 
 def _alice_id() -> str:
     return "from django.contrib.auth import get_user_model; print(get_user_model().objects.get(username='alice').pk)"
