@@ -389,3 +389,4 @@ class AttachmentAdmin(admin.ModelAdmin):
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Attachment]) -> None:
         delete_attachments(queryset)
+from . import admin_support  # noqa: F401 - registers the support page

@@ -11,7 +11,7 @@ from __future__ import annotations
 from channels.db import database_sync_to_async
 
 from .guards.search import check_search_allowance
-from .store import conversations, events, message_actions, notifications, presence, reading, receipts
+from .store import conversations, events, message_actions, notifications, presence, profiles, reading, receipts
 from .store import search as search_store
 
 
@@ -77,6 +77,8 @@ class AsyncSafeMessageHandler:
     peer_receipts = _wrap(reading.peer_receipts)
     notice_summaries = _wrap(conversations.notice_summaries)
     direct_with = _wrap(conversations.direct_with)
+    # people
+    user_with_profile = _wrap(profiles.user_with_profile)
     # search
     search = _wrap(search_store.search)
     check_search_allowance = _wrap(check_search_allowance)

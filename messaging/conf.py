@@ -132,6 +132,19 @@ DEFAULT_MAX_IMAGE_PIXELS = 50_000_000
 # An upload no message claimed within this many hours is removed by
 # ``manage.py purge_orphan_uploads`` (run it from cron).
 DEFAULT_UPLOAD_ORPHAN_HOURS = 24.0
+# --- Profiles (messaging/http/profile.py, messaging/media/avatars.py) ---------
+# The columns' lengths (Profile): the settings below may not pass them.
+DISPLAY_NAME_CEILING = 150
+STATUS_CEILING = 500
+# A display name is a name, not a sentence (Slack allows 80, Matrix 256);
+# at most DISPLAY_NAME_CEILING.
+DEFAULT_MAX_DISPLAY_NAME_LENGTH = 64
+# A status line is one line under a name ("In a meeting until 3"); at most
+# STATUS_CEILING.
+DEFAULT_MAX_STATUS_LENGTH = 140
+# An avatar upload: a phone photo is 2-8 MB; what is stored is a 256 px WebP
+# of a few kilobytes whatever was sent.
+DEFAULT_MAX_AVATAR_BYTES = 10 * 1024 * 1024
 # Where nginx serves the attachment files from (an ``internal`` location):
 # when set, downloads answer with ``X-Accel-Redirect: <prefix><storage name>``
 # after the access check and Python never streams the bytes.
@@ -190,6 +203,9 @@ DEFAULTS: dict[str, object] = {
     "MESSAGING_DELETE_WINDOW": DEFAULT_DELETE_WINDOW,
     "MESSAGING_MAX_REACTIONS": DEFAULT_MAX_REACTIONS,
     "MESSAGING_MAX_UPLOAD_BYTES": DEFAULT_MAX_UPLOAD_BYTES,
+    "MESSAGING_MAX_DISPLAY_NAME_LENGTH": DEFAULT_MAX_DISPLAY_NAME_LENGTH,
+    "MESSAGING_MAX_STATUS_LENGTH": DEFAULT_MAX_STATUS_LENGTH,
+    "MESSAGING_MAX_AVATAR_BYTES": DEFAULT_MAX_AVATAR_BYTES,
     "MESSAGING_MAX_FILES_PER_MESSAGE": DEFAULT_MAX_FILES_PER_MESSAGE,
     "MESSAGING_UPLOAD_QUOTA_BYTES": DEFAULT_UPLOAD_QUOTA_BYTES,
     "MESSAGING_MAX_IMAGE_PIXELS": DEFAULT_MAX_IMAGE_PIXELS,
@@ -378,3 +394,26 @@ def upload_limits() -> UploadLimits:
     if min(values.max_bytes, values.max_files, values.quota_bytes, values.max_pixels) < 1 or values.orphan_hours <= 0:
         raise ImproperlyConfigured("The MESSAGING upload limits must be positive numbers.")
     return values
+
+
+@dataclass(frozen=True)
+class ProfileLimits:
+    max_display_name: int
+    max_status: int
+    max_avatar_bytes: int
+    max_pixels: int
+
+
+def profile_limits() -> ProfileLimits:
+    """The profile limits; a length setting beyond its column's ceiling is a configuration error."""
+    limits = ProfileLimits(
+        max_display_name=int(setting("MESSAGING_MAX_DISPLAY_NAME_LENGTH")),
+        max_status=int(setting("MESSAGING_MAX_STATUS_LENGTH")),
+        max_avatar_bytes=int(setting("MESSAGING_MAX_AVATAR_BYTES")),
+        max_pixels=int(setting("MESSAGING_MAX_IMAGE_PIXELS")),
+    )
+    if not 1 <= limits.max_display_name <= DISPLAY_NAME_CEILING:
+        raise ImproperlyConfigured(f"MESSAGING_MAX_DISPLAY_NAME_LENGTH must be 1..{DISPLAY_NAME_CEILING}")
+    if not 1 <= limits.max_status <= STATUS_CEILING:
+        raise ImproperlyConfigured(f"MESSAGING_MAX_STATUS_LENGTH must be 1..{STATUS_CEILING}")
+    return limits

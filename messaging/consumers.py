@@ -152,7 +152,8 @@ class ChatConsumer(MessagingConsumer):
         # answers to its resume, sync and history.
         await asyncio.gather(*(self.remember(window) for window in session.windows))
         self.shares_reads = session.shares_reads
-        await self.send_frame(connected_frame(self.username, self.limits.public(), read_receipts=self.shares_reads))
+        me = await db.user_with_profile(self.user.pk)
+        await self.send_frame(connected_frame(me, self.limits.public(), read_receipts=self.shares_reads))
 
     async def register(self) -> tuple[Any, Any]:
         session = await db.open_session(
@@ -716,6 +717,10 @@ class ChatConsumer(MessagingConsumer):
         self.shares_reads = bool(event["read_receipts"])
         await self.send_text(event["text"])
 
+    async def user_profile(self, event: dict[str, Any]) -> None:
+        """Someone who shares a conversation with the user (or the user) changed how they are shown."""
+        await self.send_text(event["text"])
+
 
 class DirectChatConsumer(ChatConsumer):
     """``ws/chat/<username>/``: the first contract's one-to-one socket, on the same machinery.
@@ -903,6 +908,9 @@ class DirectChatConsumer(ChatConsumer):
     async def user_hidden(self, event: dict[str, Any]) -> None:
         """Deleting for oneself is not part of the first contract (its pages apply it)."""
 
+    async def user_profile(self, event: dict[str, Any]) -> None:
+        """Profiles are not part of the first contract (its page shows them as of its load)."""
+
 
 class NotificationsConsumer(MessagingConsumer):
     """``ws/notifications/``: the signed-in user's notifications and unread count."""
@@ -949,6 +957,9 @@ class NotificationsConsumer(MessagingConsumer):
 
     async def user_hidden(self, event: dict[str, Any]) -> None:
         """For the chat sockets of the user's group (this socket is in it too); nothing for the bell."""
+
+    async def user_profile(self, event: dict[str, Any]) -> None:
+        """For the chat sockets; the bell shows notifications as they were written."""
 
 
 __all__ = ["ChatConsumer", "DirectChatConsumer", "NotificationsConsumer", "conf"]

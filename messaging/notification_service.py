@@ -66,7 +66,7 @@ from .notify import webpush
 from .ops import metrics
 from .pubsub import broadcast_frame, notifications_group
 from .retry_handler import claim, enqueue, is_transient, retry_operation, run_item
-from .serializers import notification_frame, unread_count_frame
+from .serializers import notification_frame, shown_name, unread_count_frame
 from .store.message_actions import mentioned_names
 from .store.notifications import (
     members_muting,
@@ -551,7 +551,7 @@ async def anotify(user_id: int, kind: str, title: str, body: str = "", url: str 
 def _new_message_texts(event: Event) -> dict[str, str]:
     """Title, grouped title, body and link of a message's notification, as its recipients see it."""
     conversation = event.conversation
-    sender = event.sender.get_username()
+    sender = shown_name(event.sender)
     preview = event.content if len(event.content) <= 140 else event.content[:139] + "…"
     if conversation.kind == Conversation.Kind.GROUP:
         return {
@@ -564,7 +564,7 @@ def _new_message_texts(event: Event) -> dict[str, str]:
         "title": f"New message from {sender}",
         "group_title": f"{{count}} new messages from {sender}",
         "body": preview,
-        "url": f"/messages/{sender}/",
+        "url": f"/messages/{event.sender.get_username()}/",
     }
 
 
@@ -796,7 +796,7 @@ def mentioned_members(event: Event, now: datetime.datetime, names: Iterable[str]
 
 def _mention_texts(event: Event) -> dict[str, str]:
     conversation = event.conversation
-    sender = event.sender.get_username()
+    sender = shown_name(event.sender)
     return {
         "title": f"{sender} mentioned you in {conversation.title}",
         "group_title": f"{{count}} mentions of you in {conversation.title}",

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from .connection_validator import strict_loads
 from .exceptions import MessagingException, SerializationError
-from .models import ArchivedEvent, Event, EventKind, Message, MessageStatus, Notification
+from .models import ArchivedEvent, Event, EventKind, Message, MessageStatus, Notification, Profile
 
 
 class EventPayload(TypedDict):
@@ -275,6 +275,54 @@ def answer(frame: dict[str, Any], ref: Any) -> dict[str, Any]:
     return frame
 
 
+# --- People ----------------------------------------------------------------------
+
+
+class IdentityPayload(TypedDict):
+    username: str
+    display_name: str | None
+    avatar: str | None
+    status: str | None
+
+
+def profile_of(user: Any) -> Profile | None:
+    """The user's profile as loaded with them (``select_related("messaging_profile")``), or None."""
+    try:
+        return user.messaging_profile
+    except Profile.DoesNotExist:
+        return None
+
+
+def avatar_url(profile: Profile | None) -> str | None:
+    """The uploaded avatar's URL (fixed for the file: cacheable for good), or None for the letter avatar."""
+    if profile is None or not profile.avatar_name:
+        return None
+    _prefix, user_id, file_name = profile.avatar_name.split("/", 2)
+    return reverse("profile-avatar", args=[int(user_id), file_name])
+
+
+def identity_payload(user: Any) -> IdentityPayload:
+    """How a person is shown: ``display_name``/``avatar``/``status`` null mean the username and its letter avatar."""
+    profile = profile_of(user)
+    return {
+        "username": user.get_username(),
+        "display_name": (profile.display_name or None) if profile is not None else None,
+        "avatar": avatar_url(profile),
+        "status": (profile.status_line or None) if profile is not None else None,
+    }
+
+
+def shown_name(user: Any) -> str:
+    """The name a person is shown by: their display name, else their username."""
+    profile = profile_of(user)
+    return (profile.display_name if profile is not None else "") or user.get_username()
+
+
+def profile_frame(user: Any) -> dict[str, Any]:
+    """A person's identity changed: to every socket of everyone who shares a conversation with them."""
+    return {"type": "profile", "user": identity_payload(user)}
+
+
 # --- ws/chat/ frames ------------------------------------------------------------
 
 
@@ -282,11 +330,12 @@ def answer(frame: dict[str, Any], ref: Any) -> dict[str, Any]:
 PROTOCOL_VERSION = 7
 
 
-def connected_frame(username: str, limits: dict[str, int], *, read_receipts: bool = True) -> dict[str, Any]:
+def connected_frame(user: Any, limits: dict[str, int], *, read_receipts: bool = True) -> dict[str, Any]:
+    """``user``: the signed-in user (its profile is read here when it was not loaded with it)."""
     return {
         "type": "connected",
         "protocol": PROTOCOL_VERSION,
-        "user": {"username": username},
+        "user": identity_payload(user),
         "limits": limits,
         "read_receipts": read_receipts,
     }
@@ -354,7 +403,7 @@ def conversation_payload(summary: Any) -> dict[str, Any]:
     peer = None
     if summary.peer is not None:
         online, last_seen = summary.extra.get("presence", (False, None))
-        peer = {"username": summary.peer.get_username(), "online": online, "last_seen": last_seen}
+        peer = {**identity_payload(summary.peer), "online": online, "last_seen": last_seen}
     return {
         "id": conversation.pk,
         "kind": conversation.kind,
@@ -454,6 +503,8 @@ def muted_frame(conversation_id: int, muted_until: datetime.datetime | None) -> 
 def member_payload(info: Any) -> dict[str, Any]:
     return {
         "username": info.username,
+        "display_name": info.display_name,
+        "avatar": info.avatar,
         "role": info.role,
         "joined_seq": info.joined_seq,
         "delivered_seq": info.delivered_seq,

@@ -27,6 +27,7 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
+from .media import storage
 from .pubsub import group_send, user_group
 
 #: the group event that makes a user's sockets re-check their sessions
@@ -103,3 +104,11 @@ def recheck_sessions_on_user_change(sender: Any, instance: Any, created: bool, u
 def recheck_sessions_on_user_delete(sender: Any, instance: Any, **kwargs: Any) -> None:
     """A deleted user's sockets find no user behind their session and close."""
     request_recheck(instance.pk)
+
+
+@receiver(post_delete, sender="messaging.Profile", dispatch_uid="messaging.delete_avatar_with_profile")
+def delete_avatar_with_profile(sender: Any, instance: Any, **kwargs: Any) -> None:
+    """A deleted user's (or profile's) avatar file goes too, once the deletion commits."""
+    name = instance.avatar_name
+    if name:
+        transaction.on_commit(lambda: storage.delete(name))

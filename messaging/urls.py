@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .http import api, attachments, avatars, health, message_actions, pages, push, pwa, theme
+from .http import api, attachments, avatars, health, message_actions, pages, profile, push, pwa, theme
 from .http import settings as settings_views
 
 urlpatterns = [
@@ -37,6 +37,11 @@ urlpatterns = [
     path("messages/api/conversations/<int:conversation_id>/hide", message_actions.api_hide, name="api-hide"),
     path("messages/api/conversations/<int:conversation_id>/clear", message_actions.api_clear, name="api-clear"),
     path("messages/api/users", api.api_users, name="api-users"),
+    # profiles (issue 17): only the session user's own; anyone's card
+    path("messages/api/profile", profile.api_update_profile, name="api-profile"),
+    path("messages/api/profile/avatar", profile.api_upload_avatar, name="api-profile-avatar"),
+    path("messages/api/profile/avatar/remove", profile.api_remove_avatar, name="api-profile-avatar-remove"),
+    path("messages/api/people/<str:username>", profile.api_person, name="api-person"),
     # attachments (issue 15): upload, then download checked on every request
     path(
         "messages/api/conversations/<int:conversation_id>/attachments", attachments.upload, name="api-upload-attachments"
@@ -56,6 +61,7 @@ urlpatterns = [
     path("sw.js", pwa.service_worker, name="service-worker"),
     path("offline/", pwa.offline, name="offline"),
     path("avatars/<str:username>.png", avatars.avatar, name="avatar"),
+    path("avatars/<int:user_id>/<str:file_name>", profile.avatar_file, name="profile-avatar"),
     path("healthz", health.healthz, name="healthz"),
     path("metrics", health.metrics_view, name="metrics"),
 ]

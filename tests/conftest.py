@@ -171,7 +171,7 @@ def user_socket(open_socket: Callable[..., Awaitable[Socket]]) -> Callable[..., 
     async def open_user_socket(user: Any) -> Socket:
         socket = await open_socket(user, "/ws/chat/")
         assert socket.connected["type"] == "connected"
-        assert socket.connected["user"] == {"username": user.get_username()}
+        assert socket.connected["user"]["username"] == user.get_username()
         return socket
 
     return open_user_socket

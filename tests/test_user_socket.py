@@ -74,7 +74,7 @@ async def change(socket, frame: dict[str, Any]) -> dict[str, Any]:
 
 async def test_connected_is_the_first_frame_and_tells_the_limits(alice, user_socket) -> None:
     socket = await user_socket(alice)
-    assert socket.connected["user"] == {"username": "alice"}
+    assert socket.connected["user"] == {"username": "alice", "display_name": None, "avatar": None, "status": None}
     assert socket.connected["protocol"] == PROTOCOL_VERSION
     limits = socket.connected["limits"]
     assert {k: limits[k] for k in ("max_length", "max_frame_bytes", "page", "max_group_members")} == {

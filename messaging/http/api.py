@@ -38,6 +38,7 @@ from ..serializers import (
     error_frame,
     event_payload,
     history_frame,
+    identity_payload,
     message_payload,
     receipt_payload,
     search_frame,
@@ -391,7 +392,7 @@ def api_users(request: HttpRequest) -> HttpResponse:
         {
             "users": [
                 {
-                    "username": u.get_username(),
+                    **identity_payload(u),
                     "url": reverse("chat", args=[u.get_username()]),
                     "online": presence[u.pk][0],
                     "last_seen": presence[u.pk][1],

@@ -48,6 +48,8 @@ SHELL_STATIC = (
     "messaging/js/notifications-page.js",
     "messaging/js/offline.js",
     "messaging/js/people.js",
+    "messaging/js/profile-card.js",
+    "messaging/js/profile-settings.js",
     "messaging/js/protocol/client.js",
     "messaging/js/protocol/fallback.js",
     "messaging/js/protocol/format.js",

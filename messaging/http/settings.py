@@ -7,6 +7,10 @@ page) and from the page's script (``Accept: application/json``: the saved
 settings, or the JSON error). Whatever the post names, it changes only the
 signed-in user's own settings; every change is pushed to all of their open
 tabs as a ``settings`` (or ``muted``) frame on ``ws/chat/``.
+
+The profile section is edited through the profile API (:mod:`.profile`,
+``profile-settings.js``), so a change is told to everyone's open tabs the
+moment it is saved.
 """
 
 from __future__ import annotations
@@ -22,16 +26,18 @@ from django.shortcuts import redirect, render
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_http_methods
 
+from .. import conf
 from ..actions.errors import wire_error
 from ..exceptions import InvalidSetting, MessagingException
 from ..logging_utils import messaging_logger
 from ..models import Profile
 from ..notify import webpush
 from ..pubsub import publish_muted, publish_settings
-from ..serializers import JSONSerializer, error_frame
+from ..serializers import JSONSerializer, error_frame, identity_payload
 from ..store import conversations
 from ..store.errors import Invalid, StoreError
 from ..store.preferences import mutes_of, parse_clock, save_settings, settings_of
+from ..store.profiles import user_with_profile
 
 #: what each section's form may change; anything else in the post is ignored
 SECTIONS = ("notifications", "quiet_hours", "receipts", "unmute", "content")
@@ -120,6 +126,17 @@ def settings_page(request: HttpRequest) -> HttpResponse:
         "unsubscribe_url": "/messages/api/push/unsubscribe",
     }
     user_settings = settings_of(request.user.pk)
+    limits = conf.profile_limits()
+    identity = identity_payload(user_with_profile(request.user.pk))
+    profile = {
+        **identity,
+        "update_url": "/messages/api/profile",
+        "avatar_url": "/messages/api/profile/avatar",
+        "remove_avatar_url": "/messages/api/profile/avatar/remove",
+        "max_display_name": limits.max_display_name,
+        "max_status": limits.max_status,
+        "max_avatar_bytes": limits.max_avatar_bytes,
+    }
     return render(
         request,
         "messaging/settings.html",
@@ -127,6 +144,8 @@ def settings_page(request: HttpRequest) -> HttpResponse:
             "hide_notification_content": Profile.hides_content(request.user.pk),
             "push_config": push,
             "theme_choices": Profile.Theme.choices,
+            "profile": profile,
+            "profile_config": profile,
             "prefs": user_settings,
             "mutes": mutes_of(request.user.pk),
             "error": error,

@@ -9,7 +9,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("messaging", "0012_search_index"),
+        ("messaging", "0013_profile_identity"),
     ]
 
     operations = [

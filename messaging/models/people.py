@@ -7,12 +7,17 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, models, transaction
 
+from .. import conf
+
 
 class Profile(models.Model):
     """One per user, made the first time it is needed (:meth:`for_user`).
 
-    Holds the user's own choices; issue 17 adds the display name, avatar and
-    theme here.
+    Holds the user's own choices: how they are shown to others (display
+    name, avatar, status line; issue 17) and how notifications reach them.
+    The column lengths are hard ceilings; the limits users meet are the
+    ``MESSAGING_MAX_DISPLAY_NAME_LENGTH`` / ``MESSAGING_MAX_STATUS_LENGTH``
+    settings (``messaging/conf.py``), checked below these.
     """
 
     class Theme(models.TextChoices):
@@ -36,6 +41,15 @@ class Profile(models.Model):
         default=True,
         help_text="Off: others never see how far this user read, and this user never sees theirs",
     )
+    # Shown instead of the username wherever the person is shown; blank means
+    # "show my username".
+    display_name = models.CharField(max_length=conf.DISPLAY_NAME_CEILING, blank=True, default="")
+    status_line = models.CharField(max_length=conf.STATUS_CEILING, blank=True, default="")
+    # The storage name of the avatar (square WebP, ``messaging/media/avatars.py``):
+    # a fresh random name each upload, so its URL can be cached forever and is
+    # known only to those shown the person. Blank: the letter avatar.
+    avatar_name = models.CharField(max_length=255, blank=True, default="")
+    identity_changed_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"profile of {self.user}"

@@ -31,6 +31,7 @@ from pywebpush import WebPushException, webpush
 from .. import conf
 from ..guards.circuit_breaker import make_breaker
 from ..ops import metrics
+from ..serializers import avatar_url, profile_of
 
 #: push services answer these for a subscription that no longer exists
 GONE_STATUSES = frozenset({404, 410})
@@ -158,6 +159,12 @@ def _sender(notification: Any) -> Any:
     return message.sender if message is not None else None
 
 
+def _icon(sender: Any) -> str | None:
+    if sender is None:
+        return None
+    return avatar_url(profile_of(sender)) or f"/avatars/{sender.get_username()}.png"
+
+
 def payload_for(notification: Any, *, hide_content: bool) -> dict[str, Any]:
     """What the service worker shows, and nothing more: no history, and no text when hidden."""
     sender = _sender(notification)
@@ -170,7 +177,8 @@ def payload_for(notification: Any, *, hide_content: bool) -> dict[str, Any]:
         "tag": notification_tag(notification),
         "count": notification.count,
         "sender": sender.get_username() if sender is not None else None,
-        "icon": f"/avatars/{sender.get_username()}.png" if sender is not None else None,
+        # The uploaded avatar, else the letter avatar PNG (a notification cannot draw one in CSS).
+        "icon": _icon(sender),
     }
     encoded = encode_payload(payload)
     if len(encoded) > MAX_PAYLOAD_BYTES:

@@ -28,6 +28,7 @@ from ..serializers import (
     hidden_frame,
     muted_frame,
     presence_frame,
+    profile_frame,
     receipts_frame,
     settings_frame,
     typing_frame,
@@ -261,6 +262,15 @@ async def publish_settings(user_id: int, settings: dict[str, Any]) -> bool:
 async def publish_hidden(user_id: int, hidden: Any, *, origin: str = "") -> bool:
     """Messages one user deleted for themself, or cleared: to that user's other sockets."""
     return await broadcast_frame(user_group(user_id), "user.hidden", hidden_frame(hidden), origin=origin)
+
+
+async def publish_profile(user: Any, audience: list[int]) -> bool:
+    """A person's identity changed: to every socket of ``audience`` (who share a conversation with them, and they)."""
+    text = JSONSerializer.dumps(profile_frame(user))
+    sent = True
+    for user_id in audience:
+        sent = await group_send(user_group(user_id), {"type": "user.profile", "text": text}) and sent
+    return sent
 
 
 async def publish_change(change: MembershipChange, summaries: dict[int, Summary], *, origin: str = "") -> dict[str, Any]:

@@ -21,7 +21,7 @@ from django.utils import timezone
 from ..models import Conversation, Event, EventKind, HiddenMessage, Participant
 from .errors import Forbidden, Invalid, LimitExceeded, NotFound
 from .events import Appended, insert_event, lock_for_append, newest_message, repeat_of_event
-from .users import active_users_named, find_peer
+from .users import User, active_users_named, find_peer
 from .visibility import unread_q
 
 Role = Participant.Role
@@ -134,6 +134,9 @@ def direct_notices(conversation: Conversation, user: Any, peer: Any) -> dict[int
     ``ws/chat/`` sockets must subscribe to it.
     """
     notices = {}
+    # Loaded again with their profiles: the summary shows each one's display name and avatar.
+    people = {u.pk: u for u in User.objects.filter(pk__in=[user.pk, peer.pk]).select_related("messaging_profile")}
+    user, peer = people[user.pk], people[peer.pk]
     for member in Participant.objects.filter(conversation=conversation):
         me, other = (user, peer) if member.user_id == user.pk else (peer, user)
         member.conversation, member.user = conversation, me
@@ -146,7 +149,7 @@ def direct_peer(conversation_id: int, user_id: int) -> Any | None:
     other = (
         Participant.objects.filter(conversation_id=conversation_id)
         .exclude(user_id=user_id)
-        .select_related("user")
+        .select_related("user", "user__messaging_profile")
         .first()
     )
     return other.user if other is not None else None
@@ -180,7 +183,9 @@ def summaries(user: Any, members: list[Participant]) -> list[Summary]:
     direct_ids = [m.conversation_id for m in members if m.conversation.kind == Conversation.Kind.DIRECT]
     peers = {
         p.conversation_id: p.user
-        for p in Participant.objects.filter(conversation_id__in=direct_ids).exclude(user=user).select_related("user")
+        for p in Participant.objects.filter(conversation_id__in=direct_ids)
+        .exclude(user=user)
+        .select_related("user", "user__messaging_profile")
     }
     inside = [
         m for m in members if _window_has(m, m.conversation.last_message_seq) and m.conversation.last_message_seq > m.cleared_seq
@@ -340,7 +345,7 @@ def receipts_of(conversation_id: int, *, exclude_user_id: int | None = None) -> 
 def current_members(conversation_id: int) -> list[Participant]:
     return list(
         Participant.objects.filter(conversation_id=conversation_id, left_seq__isnull=True)
-        .select_related("user")
+        .select_related("user", "user__messaging_profile")
         .order_by("joined_seq", "id")
     )
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..models import Conversation, Participant
+from ..serializers import identity_payload
 from . import conversations, events, presence
 from .conversations import Receipt, Summary, Window
 from .read_privacy import sharing_of, shown_read_seq
@@ -150,6 +151,8 @@ class MemberInfo:
     read_seq: int
     online: bool
     last_seen: datetime.datetime | None
+    display_name: str | None = None
+    avatar: str | None = None
 
 
 def members(user_id: int, conversation_id: int, expiry: float) -> list[MemberInfo]:
@@ -162,6 +165,7 @@ def members(user_id: int, conversation_id: int, expiry: float) -> list[MemberInf
     rows = conversations.current_members(conversation_id)
     found = presence.presence_of_many([p.user_id for p in rows], expiry)
     sharing = sharing_of([user_id, *(p.user_id for p in rows)])
+    shown = {p.user_id: identity_payload(p.user) for p in rows}
     return [
         MemberInfo(
             p.user.get_username(),
@@ -172,6 +176,8 @@ def members(user_id: int, conversation_id: int, expiry: float) -> list[MemberInf
             if p.user_id == user_id
             else shown_read_seq(p.read_seq, p.joined_seq, viewer_shares=sharing[user_id], member_shares=sharing[p.user_id]),
             *found.get(p.user_id, (False, None)),
+            display_name=shown[p.user_id]["display_name"],
+            avatar=shown[p.user_id]["avatar"],
         )
         for p in rows
     ]

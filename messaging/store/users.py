@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.db.models import Q
 
 from .errors import NotFound
 
@@ -33,12 +34,19 @@ def active_users_named(usernames: list[str]) -> list[Any]:
 
 
 def search_users(user: Any, query: str, limit: int) -> list[Any]:
-    """Active users whose username contains ``query``, prefix matches first, never ``user``."""
+    """Active users whose username or display name contains ``query``, username prefix matches first, never ``user``."""
     query = query.strip()
     if not query:
         return []
     field = User.USERNAME_FIELD
-    matches = User.objects.filter(is_active=True, **{f"{field}__icontains": query}).exclude(pk=user.pk).order_by(field)
+    matches = (
+        User.objects.filter(
+            Q(**{f"{field}__icontains": query}) | Q(messaging_profile__display_name__icontains=query), is_active=True
+        )
+        .exclude(pk=user.pk)
+        .select_related("messaging_profile")
+        .order_by(field)
+    )
     prefixed = list(matches.filter(**{f"{field}__istartswith": query})[:limit])
     if len(prefixed) < limit:
         prefixed += list(matches.exclude(pk__in=[u.pk for u in prefixed])[: limit - len(prefixed)])

@@ -78,7 +78,7 @@ def test_two_user_sockets_chat_and_catch_up_with_resume_after_a_disconnect(daphn
         bob_cookie = login(daphne.base_url, "bob", PASSWORD)
         alice = ChatClient(daphne.base_url, alice_cookie, "", path="/ws/chat/")
         bob = ChatClient(daphne.base_url, bob_cookie, "", path="/ws/chat/")
-        assert (await alice.connect())["user"] == {"username": "alice"}
+        assert (await alice.connect())["user"]["username"] == "alice"
         await bob.connect()
 
         first = await send_to(alice, {"to": "bob", "content": "hello bob"})

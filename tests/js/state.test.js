@@ -418,6 +418,31 @@ test("presence of a direct peer updates the conversation", async () => {
   assert.equal(state.get(1).peer.online, true);
 });
 
+test("a profile push renames a direct conversation and gives its peer the new avatar", async () => {
+  const { state } = await withInbox([summary(1)]);
+  const seen = [];
+  state.on("profile", ({ person }) => seen.push(person.username));
+  state.handle({ type: "profile", user: { username: "bob", display_name: "Bob B.", avatar: "/avatars/2/k.webp", status: "away" } });
+  assert.equal(state.get(1).name, "Bob B.");
+  assert.equal(state.get(1).peer.avatar, "/avatars/2/k.webp");
+  assert.deepEqual(state.identity("bob"), { username: "bob", display_name: "Bob B.", avatar: "/avatars/2/k.webp", status: "away" });
+  assert.deepEqual(seen, ["bob"]);
+});
+
+test("a cleared display name falls back to the username", async () => {
+  const { state } = await withInbox([summary(1, { peer: { username: "bob", display_name: "Bob B.", avatar: null, status: null, online: false, last_seen: null } })]);
+  assert.equal(state.get(1).name, "Bob B.");
+  state.handle({ type: "profile", user: { username: "bob", display_name: null, avatar: null, status: null } });
+  assert.equal(state.get(1).name, "bob");
+});
+
+test("a profile push about someone unknown is remembered for later and changes no conversation", async () => {
+  const { state } = await withInbox([summary(1)]);
+  state.handle({ type: "profile", user: { username: "zoe", display_name: "Zoë", avatar: null, status: null } });
+  assert.equal(state.get(1).name, "bob");
+  assert.equal(state.identity("zoe").display_name, "Zoë");
+});
+
 test("an error frame nobody waited for is reported as a problem", async () => {
   const { state } = await withInbox([]);
   const problems = [];

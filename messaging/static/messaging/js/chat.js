@@ -10,10 +10,11 @@ import { getJSON, postJSON } from "./api.js";
 import { ConversationList, conversationUrl } from "./conversations.js";
 import { Drafts } from "./drafts.js";
 import { MembersDialog, NewGroupDialog } from "./dialogs.js";
-import { announce, h, paintAvatars } from "./dom.js";
+import { announce, h, paintAvatars, setAvatarImage } from "./dom.js";
 import { MessageActions } from "./message-actions.js";
 import { MessageList } from "./message-list.js";
 import { PeopleSearch } from "./people.js";
+import { ProfileCard } from "./profile-card.js";
 import { ChatState } from "./protocol/client.js";
 import { HttpFallback } from "./protocol/fallback.js";
 import { MemoryStorage } from "./protocol/outbox.js";
@@ -226,11 +227,24 @@ function adopt(id) {
 function renderHeader() {
   const conv = currentConv();
   const group = conv ? conv.isGroup : route.kind === "conversation" && config.route.kind === "group";
-  const name = conv?.name ?? (route.peer || config.route.name);
+  const peerName = group ? null : conv?.peer?.username ?? route.peer;
+  const person = peerName ? state.identity(peerName) : null;
+  const name = conv?.name ?? (person?.display_name || route.peer || config.route.name);
   ui.name.textContent = name;
   ui.avatar.firstChild.textContent = [...name][0]?.toUpperCase() ?? "?";
   ui.avatar.classList.toggle("group", Boolean(group));
-  ui.avatar.dataset.avatar = name;
+  ui.avatar.dataset.avatar = peerName ?? name;
+  setAvatarImage(ui.avatar, group ? null : conv?.peer?.avatar ?? person?.avatar ?? null);
+  // A person's avatar opens their profile card; a group's is a picture only.
+  ui.avatar.disabled = Boolean(group) || !peerName;
+  if (ui.avatar.disabled) {
+    ui.avatar.setAttribute("aria-hidden", "true");
+    ui.avatar.removeAttribute("aria-label");
+  } else {
+    ui.avatar.removeAttribute("aria-hidden");
+    ui.avatar.setAttribute("aria-label", `Profile of ${name}`);
+  }
+  ui.name.classList.toggle("opens-profile", !ui.avatar.disabled);
   paintAvatars(ui.chatHead);
   ui.composerLabel.textContent = `Message to ${name}`;
   ui.input.placeholder = `Message ${name}`;
@@ -243,7 +257,9 @@ function renderHeader() {
   let online = false;
   if (group && conv) {
     const members = conv.members.list().map((m) => m.username).sort();
-    line = members.length && conv.members.complete ? names(members.map((m) => (m === me ? "you" : m))) : `${conv.member_count} members`;
+    line = members.length && conv.members.complete
+      ? names(members.map((m) => (m === me ? "you" : state.identity(m).display_name || m)))
+      : `${conv.member_count} members`;
   } else {
     const peer = conv?.peer?.username ?? route.peer;
     const p = conv?.peer ?? state.presence.get(peer) ?? { online: false, last_seen: null };
@@ -456,6 +472,23 @@ const membersDialog = new MembersDialog($("[data-members-dialog]"), {
   onLeft: () => announce("You left the group"),
 });
 ui.membersOpen.addEventListener("click", (event) => membersDialog.open(route.id, event.currentTarget));
+
+// --- profile cards ------------------------------------------------------------------------
+
+const profileCard = new ProfileCard({ known: (username) => state.identity(username) });
+function openPeerCard() {
+  const conv = currentConv();
+  const peer = conv && !conv.isGroup ? conv.peer?.username : route.peer;
+  if (peer) profileCard.open(peer, ui.avatar);
+}
+ui.avatar.addEventListener("click", openPeerCard);
+ui.name.addEventListener("click", () => { if (!ui.avatar.disabled) openPeerCard(); });
+// The member list opens the card of whoever is clicked (dialogs.js dispatches it).
+document.addEventListener("linkup:profile", (event) => profileCard.open(event.detail.username, event.detail.opener));
+state.on("profile", ({ person }) => {
+  profileCard.update(person);
+  renderHeader();
+});
 
 ui.back.addEventListener("click", (event) => {
   if (event.metaKey || event.ctrlKey || event.shiftKey) return;

@@ -96,6 +96,7 @@ export class ConversationList {
         name: conv.name,
         group: conv.isGroup,
         peer: conv.isGroup ? null : conv.peer?.username ?? null,
+        avatar: conv.isGroup ? null : conv.peer?.avatar ?? null,
         online: !conv.isGroup && Boolean(conv.peer?.online),
         lastSeen: conv.peer?.last_seen ?? null,
         stamp: last?.created_at ?? conv.last_activity,
@@ -110,7 +111,8 @@ export class ConversationList {
         id: conv.id,
       };
     } else {
-      model = { href: `/messages/${encodeURIComponent(peer)}/`, name: peer, group: false, peer, online: Boolean(state.presence.get(peer)?.online), lastSeen: null, stamp: null, preview: "No messages yet", typing: false, draft: current ? "" : this.drafts?.get({ peer }) ?? "", status: null, unread: 0, left: false, muted: false, current, id: "" };
+      const known = state.identity?.(peer);
+      model = { href: `/messages/${encodeURIComponent(peer)}/`, name: known?.display_name || peer, avatar: known?.avatar ?? null, group: false, peer, online: Boolean(state.presence.get(peer)?.online), lastSeen: null, stamp: null, preview: "No messages yet", typing: false, draft: current ? "" : this.drafts?.get({ peer }) ?? "", status: null, unread: 0, left: false, muted: false, current, id: "" };
     }
     const signature = JSON.stringify(model);
     if (signature === row.signature) return;
@@ -138,7 +140,7 @@ export class ConversationList {
     if (model.peer) extra.push(`, ${presenceText(model.online, model.lastSeen)}`);
     if (model.left) extra.push(", you are no longer a member");
     link.replaceChildren(
-      avatar(model.name, { online: model.online, group: model.group }),
+      avatar(model.name, { online: model.online, group: model.group, image: model.avatar, key: model.peer ?? model.name }),
       h("span", { className: "conversation-name" }, model.name, extra.length ? h("span", { className: "visually-hidden", text: extra.join("") }) : null),
       model.stamp ? h("time", { className: "conversation-time", attrs: { datetime: model.stamp, title: fullStamp(model.stamp) }, text: listStamp(model.stamp) }) : h("span", { className: "conversation-time" }),
       preview,

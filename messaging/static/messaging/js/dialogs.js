@@ -197,10 +197,19 @@ export class MembersDialog extends Dialog {
     const me = m.username === state.me;
     const online = me ? true : m.online ?? state.presence.get(m.username)?.online ?? false;
     const lastSeen = m.last_seen ?? state.presence.get(m.username)?.last_seen ?? null;
+    const person = state.identity(m.username);
+    const shown = person.display_name || m.username;
+    const openCard = (event) => document.dispatchEvent(new CustomEvent("linkup:profile", { detail: { username: m.username, opener: event.currentTarget } }));
     const li = h("li", { className: "member", dataset: { member: m.username, role: m.role } },
-      avatar(m.username, { online, small: true }),
+      avatar(shown, { online, small: true, image: person.avatar, key: m.username }),
       h("span", { className: "member-name" },
-        h("span", { text: me ? `${m.username} (you)` : m.username }),
+        h("button", {
+          className: "person-link",
+          attrs: { type: "button", "aria-haspopup": "dialog", title: `@${m.username}` },
+          dataset: { profileOpen: m.username },
+          text: me ? `${shown} (you)` : shown,
+          on: { click: openCard },
+        }),
         m.role !== "member" ? h("span", { className: "role", text: m.role === "owner" ? "Owner" : "Admin" }) : null),
       h("span", { className: "member-detail muted" }, me ? "" : `${presenceText(online, lastSeen)} · ${readPosition(conv, m)}`));
     const actions = h("span", { className: "member-actions" });

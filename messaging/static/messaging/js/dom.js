@@ -64,12 +64,37 @@ function avatarHue(name) {
   return HUES[hash % HUES.length];
 }
 
-export function avatar(name, { online = false, small = false, group = false } = {}) {
+/**
+ * A person's (or group's) avatar: their uploaded picture when ``image`` is a URL, else the
+ * first letter of ``name`` on the hue of ``key`` (the username: a person keeps their colour
+ * when they change their display name, and matches the letter PNG of /avatars/<username>.png).
+ */
+export function avatar(name, { online = false, small = false, group = false, image = null, key = name } = {}) {
   const el = h("span", { className: `avatar${small ? " small" : ""}${group ? " group" : ""}`, attrs: { "aria-hidden": "true" } },
     [...name][0]?.toUpperCase() ?? "?");
-  el.style.setProperty("--hue", avatarHue(name));
+  el.style.setProperty("--hue", avatarHue(key));
+  if (image) el.append(h("img", { className: "avatar-img", attrs: { src: image, alt: "", loading: "lazy", decoding: "async" } }));
   el.append(h("span", { className: online ? "dot online" : "dot" }));
   return el;
+}
+
+/** Put ``image`` (a URL, or null for the letter) into an existing avatar element. */
+export function setAvatarImage(el, image) {
+  let img = el.querySelector(".avatar-img");
+  if (!image) {
+    img?.remove();
+    return;
+  }
+  if (!img) {
+    img = h("img", { className: "avatar-img", attrs: { alt: "", decoding: "async" } });
+    el.insertBefore(img, el.querySelector(".dot"));
+  }
+  if (img.getAttribute("src") !== image) img.setAttribute("src", image);
+}
+
+/** The colour of one avatar element, from a username. */
+export function paintAvatar(el, key) {
+  el.style.setProperty("--hue", avatarHue(key));
 }
 
 /** Colour the server-rendered avatars (``data-avatar="name"``) under ``root``. */

@@ -69,14 +69,16 @@ export class PeopleSearch {
 
   item(user) {
     const inner = [
-      avatar(user.username, { online: user.online, small: true }),
-      h("span", { text: user.username }),
+      avatar(user.display_name || user.username, { online: user.online, small: true, image: user.avatar ?? null, key: user.username }),
+      h("span", {},
+        h("span", { className: "person-name-sub", text: user.display_name || user.username }),
+        user.display_name ? h("span", { className: "muted small person-name-sub", text: `@${user.username}` }) : null),
       h("span", { className: "muted", text: presenceText(user.online, user.last_seen) }),
     ];
     if (!this.onPick) return h("a", { attrs: { href: user.url }, dataset: { username: user.username } }, ...inner);
     return h("button", {
       className: "person",
-      attrs: { type: "button", "aria-label": `Add ${user.username}` },
+      attrs: { type: "button", "aria-label": `Add ${user.display_name ? `${user.display_name} (@${user.username})` : user.username}` },
       dataset: { username: user.username },
       on: { click: () => this.pick(user) },
     }, ...inner);

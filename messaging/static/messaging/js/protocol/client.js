@@ -69,10 +69,10 @@ export class Conversation {
     return this.left_seq === null;
   }
 
-  /** What the inbox and the header call it. */
+  /** What the inbox and the header call it: a group's title, the peer's display name (else username). */
   get name() {
     if (this.isGroup) return this.title || "Group";
-    return this.peer?.username ?? `Conversation ${this.id}`;
+    return this.peer?.display_name || this.peer?.username || `Conversation ${this.id}`;
   }
 }
 
@@ -89,6 +89,7 @@ export class ChatState {
     this.reportDelayMs = reportDelayMs;
     this.conversations = new Map();
     this.presence = new Map(); // username -> {online, last_seen}
+    this.identities = new Map(); // username -> P {username, display_name, avatar, status} (docs/protocol.md)
     this.requests = new Requests({ send: (frame) => this.connected && this.sendFrame(frame), clock, timeoutMs });
     this.outbox = new Outbox({ storage, key: `linkup.outbox.${me}`, ...(makeId ? { makeId } : {}) });
     this.connected = false;
@@ -150,6 +151,7 @@ export class ChatState {
     }
     if (c.peer) {
       conv.peer = { ...c.peer };
+      this.remember(c.peer);
       this.setPresence(c.peer.username, c.peer.online, c.peer.last_seen, { quiet: true });
       if (!conv.members.has(c.peer.username)) conv.members.ensure(c.peer.username, 0);
       conv.members.complete = true; // a direct conversation: the peer and me
@@ -261,6 +263,7 @@ export class ChatState {
   onConnected(frame) {
     this.connected = true;
     this.everConnected = true;
+    if (frame?.user) this.remember(frame.user);
     if (frame?.limits) this.limits = { ...this.limits, ...frame.limits };
     if (typeof frame?.read_receipts === "boolean") this.readReceipts = frame.read_receipts;
     this.viewSent = undefined;
@@ -333,6 +336,9 @@ export class ChatState {
         break;
       case "hidden":
         this.applyHidden(frame);
+        break;
+      case "profile":
+        this.onProfile(frame.user);
         break;
       case "muted":
         if (this.get(frame.conversation)) {
@@ -511,6 +517,33 @@ export class ChatState {
       // A safety net: the server turns typing off by itself, but a lost frame must not leave it on.
       this.clock.setTimeout(() => this.emit("typing", { id: conversation }), this.typingShownMs + 50);
     }
+  }
+
+  /** What we know of how a person is shown (``P``); the fields a payload leaves out stay as they were. */
+  remember(person) {
+    if (!person || typeof person.username !== "string") return null;
+    const old = this.identities.get(person.username) ?? { username: person.username, display_name: null, avatar: null, status: null };
+    const next = { ...old };
+    for (const key of ["display_name", "avatar", "status"]) if (key in person) next[key] = person[key] ?? null;
+    this.identities.set(person.username, next);
+    return next;
+  }
+
+  /** How ``username`` is shown: ``P``, with nulls (the username, the letter avatar) when unknown. */
+  identity(username) {
+    return this.identities.get(username) ?? { username, display_name: null, avatar: null, status: null };
+  }
+
+  /** A ``profile`` push: the person's new identity everywhere it is shown. */
+  onProfile(person) {
+    const next = this.remember(person);
+    if (!next) return;
+    for (const conv of this.conversations.values()) {
+      if (conv.peer?.username === next.username) conv.peer = { ...conv.peer, display_name: next.display_name, avatar: next.avatar, status: next.status };
+      if (conv.members.has(next.username)) this.emit("members", { id: conv.id });
+    }
+    this.emit("profile", { person: next });
+    this.emit("inbox");
   }
 
   setPresence(user, online, lastSeen, { quiet = false } = {}) {
@@ -854,6 +887,7 @@ export class ChatState {
       (answer) => {
         conv.members.replaceAll(answer.members ?? [], conv.last_seq);
         for (const m of answer.members ?? []) {
+          this.remember({ username: m.username, display_name: m.display_name ?? null, avatar: m.avatar ?? null });
           if (typeof m.online === "boolean" && m.username !== this.me) this.presence.set(m.username, { online: m.online, last_seen: m.last_seen ?? null });
         }
         this.emit("members", { id });

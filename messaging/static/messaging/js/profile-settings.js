@@ -1,0 +1,110 @@
+// The settings page's "Profile" section: display name and status line (saved
+// as JSON), the avatar (uploaded as multipart, checked and squared by the
+// server) and its removal. The server tells every open tab of whoever shares
+// a conversation with the user (a `profile` frame); this page shows the
+// answer it got. Refusals are said in words, next to the form.
+
+import { csrfToken, postJSON } from "./api.js";
+import { paintAvatars, setAvatarImage } from "./dom.js";
+
+const config = JSON.parse(document.getElementById("profile-config").textContent);
+const form = document.querySelector("[data-profile-form]");
+const nameInput = document.querySelector("[data-display-name]");
+const statusInput = document.querySelector("[data-status-line]");
+const fileInput = document.querySelector("[data-avatar-input]");
+const removeButton = document.querySelector("[data-avatar-remove]");
+const preview = document.querySelector("[data-profile-preview]");
+const statusText = document.querySelector("[data-profile-status]");
+
+const ERRORS = {
+  too_large: (e) => (e.field ? `That is too long: at most ${e.limit} characters.` : `That picture is too large: at most ${formatBytes(config.max_avatar_bytes)}.`),
+  invalid_frame: (e) => e.detail ?? "That cannot be saved.",
+  unsupported_media_type: () => "That file is not a picture LinkUp can use: choose a JPEG, PNG, GIF or WebP image.",
+  too_many_pixels: () => "That picture has too many pixels to process: choose a smaller one.",
+  invalid_file: () => "That picture could not be read: it may be damaged.",
+  forbidden: () => "You are signed out: sign in again to change your profile.",
+};
+
+function formatBytes(bytes) {
+  return bytes >= 1024 * 1024 ? `${Math.round(bytes / 1024 / 1024)} MB` : `${Math.round(bytes / 1024)} KB`;
+}
+
+function say(text, problem = false) {
+  statusText.textContent = text;
+  statusText.classList.toggle("alert", problem);
+}
+
+function refusal(status, body) {
+  const explain = ERRORS[body?.code];
+  if (explain) return explain(body);
+  return status >= 500 ? "The server could not save this; try again." : `Not saved (${body?.detail ?? status}).`;
+}
+
+function show(profile) {
+  const name = profile.display_name || profile.username;
+  preview.firstChild.textContent = [...name][0]?.toUpperCase() ?? "?";
+  setAvatarImage(preview, profile.avatar);
+  removeButton.hidden = !profile.avatar;
+  nameInput.value = profile.display_name ?? "";
+  statusInput.value = profile.status ?? "";
+}
+
+form.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  say("Saving…");
+  try {
+    const { ok, status, body } = await postJSON(config.update_url, { display_name: nameInput.value, status: statusInput.value });
+    if (!ok) {
+      say(refusal(status, body), true);
+      return;
+    }
+    show(body.profile);
+    say("Profile saved.");
+  } catch {
+    say("You are offline: the profile was not saved.", true);
+  }
+});
+
+fileInput.addEventListener("change", async () => {
+  const file = fileInput.files?.[0];
+  if (!file) return;
+  if (file.size > config.max_avatar_bytes) {
+    say(ERRORS.too_large({}), true);
+    fileInput.value = "";
+    return;
+  }
+  say("Uploading the picture…");
+  const data = new FormData();
+  data.append("avatar", file);
+  try {
+    const response = await fetch(config.avatar_url, { method: "POST", credentials: "same-origin", headers: { "X-CSRFToken": csrfToken(), Accept: "application/json" }, body: data });
+    const body = await response.json().catch(() => null);
+    if (!response.ok) {
+      say(refusal(response.status, body), true);
+      return;
+    }
+    show(body.profile);
+    say("Picture saved.");
+  } catch {
+    say("You are offline: the picture was not uploaded.", true);
+  } finally {
+    fileInput.value = "";
+  }
+});
+
+removeButton.addEventListener("click", async () => {
+  say("Removing the picture…");
+  try {
+    const { ok, status, body } = await postJSON(config.remove_avatar_url, {});
+    if (!ok) {
+      say(refusal(status, body), true);
+      return;
+    }
+    show(body.profile);
+    say("Picture removed: your letter avatar is shown.");
+  } catch {
+    say("You are offline: the picture was not removed.", true);
+  }
+});
+
+paintAvatars(document.querySelector("[data-profile-section]"));

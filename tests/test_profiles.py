@@ -1,0 +1,307 @@
+"""Profiles (issue 17): a user's display name, status line and avatar, changed only by them, shown to who shares a conversation.
+
+Avatars are stored through the attachments' storage: a folder here on the
+embedded default, the stack's S3 bucket on the deployment stack
+(``media_storage``).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from channels.db import database_sync_to_async
+from django.core.exceptions import ImproperlyConfigured
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client, override_settings
+from PIL import Image
+
+from messaging import conf
+from messaging.models import Profile
+from messaging.notify.webpush import payload_for
+from messaging.store import conversations
+from tests import files
+from tests.conftest import on_s3
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+
+def signed_in(user) -> Client:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    client.get("/settings/")  # the CSRF cookie, as the settings page sets it
+    return client
+
+
+def csrf(client: Client) -> dict[str, str]:
+    return {"HTTP_X_CSRFTOKEN": client.cookies["csrftoken"].value}
+
+
+def update(client: Client, body: dict):
+    return client.post("/messages/api/profile", data=json.dumps(body), content_type="application/json", **csrf(client))
+
+
+def upload_avatar(client: Client, name: str, data: bytes, content_type: str):
+    return client.post(
+        "/messages/api/profile/avatar",
+        data={"avatar": SimpleUploadedFile(name, data, content_type=content_type)},
+        **csrf(client),
+    )
+
+
+def send(client: Client, conversation_id: int) -> None:
+    response = client.post(
+        f"/messages/api/conversations/{conversation_id}/messages",
+        data=json.dumps({"content": "hi", "client_id": "c1"}),
+        content_type="application/json",
+        **csrf(client),
+    )
+    assert response.status_code == 201
+
+
+def profile_of(user) -> Profile:
+    return Profile.for_user(user.pk)
+
+
+def assert_refused(response, status: int, code: str) -> None:
+    assert response.status_code == status, response.content
+    body = response.json()
+    assert body["type"] == "error" and body["code"] == code
+
+
+# --- Display name and status line --------------------------------------------------------
+
+
+def test_a_display_name_is_trimmed_and_answered_as_the_profile(alice) -> None:
+    response = update(signed_in(alice), {"display_name": "  Alice Liddell \t", "status": " In Wonderland "})
+    assert response.status_code == 200
+    assert response.json()["profile"] == {
+        "username": "alice",
+        "display_name": "Alice Liddell",
+        "avatar": None,
+        "status": "In Wonderland",
+    }
+    assert (profile_of(alice).display_name, profile_of(alice).status_line) == ("Alice Liddell", "In Wonderland")
+
+
+def test_an_empty_display_name_clears_it_back_to_the_username(alice) -> None:
+    client = signed_in(alice)
+    update(client, {"display_name": "Alice"})
+    assert update(client, {"display_name": ""}).json()["profile"]["display_name"] is None
+
+
+@override_settings(MESSAGING_MAX_DISPLAY_NAME_LENGTH=10)
+def test_a_display_name_over_the_limit_is_refused_and_nothing_changes(alice) -> None:
+    client = signed_in(alice)
+    update(client, {"display_name": "Alice"})
+    response = update(client, {"display_name": "A" * 11, "status": "changed too?"})
+    assert_refused(response, 413, "too_large")
+    assert response.json()["limit"] == 10
+    assert (profile_of(alice).display_name, profile_of(alice).status_line) == ("Alice", "")
+
+
+def test_a_display_name_of_spaces_only_is_refused(alice) -> None:
+    assert_refused(update(signed_in(alice), {"display_name": "   \u3000 "}), 400, "invalid_frame")
+    assert profile_of(alice).display_name == ""
+
+
+def test_a_display_name_of_invisible_characters_only_is_refused(alice) -> None:
+    assert_refused(update(signed_in(alice), {"display_name": "\u200b\u200b"}), 400, "invalid_frame")
+
+
+def test_a_display_name_with_a_line_break_or_control_character_is_refused(alice) -> None:
+    client = signed_in(alice)
+    assert_refused(update(client, {"display_name": "Alice\nAdmin"}), 400, "invalid_frame")
+    assert_refused(update(client, {"display_name": "Alice\x07"}), 400, "invalid_frame")
+
+
+def test_a_display_name_that_is_not_a_string_is_refused(alice) -> None:
+    assert_refused(update(signed_in(alice), {"display_name": ["Alice"]}), 400, "invalid_frame")
+
+
+def test_markup_in_a_display_name_is_kept_as_text(alice) -> None:
+    response = update(signed_in(alice), {"display_name": "<img src=x onerror=alert(1)>"})
+    assert response.json()["profile"]["display_name"] == "<img src=x onerror=alert(1)>"
+
+
+@override_settings(MESSAGING_MAX_STATUS_LENGTH=20)
+def test_a_status_line_over_the_limit_is_refused(alice) -> None:
+    response = update(signed_in(alice), {"status": "x" * 21})
+    assert_refused(response, 413, "too_large")
+    assert response.json()["field"] == "status"
+
+
+def test_a_body_naming_another_user_is_refused_and_changes_no_one(alice, bob) -> None:
+    response = update(signed_in(alice), {"username": "bob", "display_name": "Mallory"})
+    assert_refused(response, 400, "invalid_frame")
+    assert profile_of(bob).display_name == "" and profile_of(alice).display_name == ""
+
+
+def test_an_anonymous_profile_change_is_refused(alice) -> None:
+    client = Client()
+    response = client.post("/messages/api/profile", data=json.dumps({"display_name": "x"}), content_type="application/json")
+    assert_refused(response, 403, "forbidden")
+
+
+def test_a_profile_change_without_the_csrf_token_is_refused(alice) -> None:
+    client = signed_in(alice)
+    response = client.post("/messages/api/profile", data=json.dumps({"display_name": "x"}), content_type="application/json")
+    assert response.status_code == 403
+    assert profile_of(alice).display_name == ""
+
+
+def test_a_length_setting_beyond_its_column_is_a_configuration_error() -> None:
+    with (
+        override_settings(MESSAGING_MAX_DISPLAY_NAME_LENGTH=conf.DISPLAY_NAME_CEILING + 1),
+        pytest.raises(ImproperlyConfigured),
+    ):
+        conf.profile_limits()
+
+
+# --- Avatars ------------------------------------------------------------------------------
+
+
+def test_an_avatar_is_stored_as_a_256_pixel_square_of_the_pictures_centre(alice, media_storage) -> None:
+    response = upload_avatar(signed_in(alice), "me.jpg", files.jpeg(400, 200), "image/jpeg")
+    assert response.status_code == 201, response.content
+    url = response.json()["profile"]["avatar"]
+    name = profile_of(alice).avatar_name
+    assert url == f"/avatars/{alice.pk}/{name.rsplit('/', 1)[1]}"
+    with Image.open(io.BytesIO(media_storage.read(name))) as stored:
+        assert (stored.format, stored.size) == ("WEBP", (256, 256))
+
+
+def test_an_avatar_url_serves_the_picture_without_sign_in(alice, media_storage) -> None:
+    url = upload_avatar(signed_in(alice), "me.png", files.png(300, 300), "image/png").json()["profile"]["avatar"]
+    response = Client().get(url)
+    if on_s3():
+        assert response.status_code == 302 and "X-Amz-Signature" in response["Location"]
+    else:
+        assert response.status_code == 200 and response["Content-Type"] == "image/webp"
+        assert Image.open(io.BytesIO(response.content)).size == (256, 256)
+
+
+def test_a_new_avatar_deletes_the_old_file_and_its_url_stops_working(alice, media_storage) -> None:
+    client = signed_in(alice)
+    first = upload_avatar(client, "a.png", files.png(), "image/png").json()["profile"]["avatar"]
+    old_name = profile_of(alice).avatar_name
+    second = upload_avatar(client, "b.webp", files.webp(), "image/webp").json()["profile"]["avatar"]
+    assert first != second
+    assert not media_storage.storage.exists(old_name)
+    assert Client().get(first).status_code == 404
+
+
+def test_removing_the_avatar_goes_back_to_the_letter_avatar(alice, media_storage) -> None:
+    client = signed_in(alice)
+    upload_avatar(client, "a.png", files.png(), "image/png")
+    name = profile_of(alice).avatar_name
+    response = client.post("/messages/api/profile/avatar/remove", **csrf(client))
+    assert response.json()["profile"]["avatar"] is None
+    assert not media_storage.storage.exists(name)
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "content_type", "status", "code"),
+    [
+        ("notes.pdf", files.pdf(), "application/pdf", 415, "unsupported_media_type"),
+        ("me.png", files.elf_executable(), "image/png", 415, "unsupported_media_type"),
+        ("me.png", files.zip_bomb(), "image/png", 415, "unsupported_media_type"),
+        ("huge.png", files.png_claiming(60000, 60000), "image/png", 413, "too_many_pixels"),
+        ("cut.jpg", files.truncated(files.jpeg(200, 200)), "image/jpeg", 422, "invalid_file"),
+        ("empty.png", b"", "image/png", 422, "invalid_file"),
+    ],
+    ids=["not-an-image", "executable-named-png", "zip-bomb", "decompression-bomb", "truncated", "empty"],
+)
+def test_a_bad_avatar_is_refused_with_its_code_and_nothing_is_stored(
+    alice, media_storage, name, data, content_type, status, code
+) -> None:
+    assert_refused(upload_avatar(signed_in(alice), name, data, content_type), status, code)
+    assert profile_of(alice).avatar_name == ""
+    assert media_storage.names("avatars") == set()
+
+
+@override_settings(MESSAGING_MAX_AVATAR_BYTES=2000)
+def test_an_avatar_over_the_byte_limit_is_refused_while_it_streams_in(alice, media_storage) -> None:
+    response = upload_avatar(signed_in(alice), "big.jpg", files.noisy_jpeg(300, 300), "image/jpeg")
+    assert_refused(response, 413, "too_large")
+    assert profile_of(alice).avatar_name == "" and media_storage.names("avatars") == set()
+
+
+def test_an_avatar_upload_without_the_csrf_token_is_refused(alice, media_storage) -> None:
+    client = signed_in(alice)
+    response = client.post("/messages/api/profile/avatar", data={"avatar": SimpleUploadedFile("a.png", files.png())})
+    assert response.status_code == 403
+    assert profile_of(alice).avatar_name == ""
+
+
+# --- Shown to others ------------------------------------------------------------------------
+
+
+def test_the_profile_card_shows_a_person_and_links_to_their_chat(alice, bob) -> None:
+    update(signed_in(bob), {"display_name": "Bob B.", "status": "on call"})
+    person = signed_in(alice).get("/messages/api/people/bob").json()["person"]
+    assert person["display_name"] == "Bob B." and person["status"] == "on call"
+    assert person["url"] == "/messages/bob/" and person["online"] is False
+
+
+def test_a_deactivated_persons_card_is_not_found(alice, bob) -> None:
+    bob.is_active = False
+    bob.save()
+    assert_refused(signed_in(alice).get("/messages/api/people/bob"), 404, "not_found")
+
+
+def test_people_search_finds_a_person_by_display_name_and_shows_it(alice, bob) -> None:
+    update(signed_in(bob), {"display_name": "Robert Paulson"})
+    users = signed_in(alice).get("/messages/api/users?q=paulson").json()["users"]
+    assert [(u["username"], u["display_name"]) for u in users] == [("bob", "Robert Paulson")]
+
+
+def test_the_inbox_row_of_a_direct_conversation_carries_the_peers_identity(alice, bob, media_storage) -> None:
+    client = signed_in(bob)
+    update(client, {"display_name": "Bob B."})
+    avatar = upload_avatar(client, "b.png", files.png(), "image/png").json()["profile"]["avatar"]
+    conversation, _ = conversations.get_or_create_direct(alice, bob)
+    send(client, conversation.pk)
+    rows = signed_in(alice).get("/messages/api/conversations").json()["conversations"]
+    assert rows[0]["peer"]["display_name"] == "Bob B." and rows[0]["peer"]["avatar"] == avatar
+
+
+def test_a_web_push_names_the_sender_by_display_name_with_their_avatar_as_icon(alice, bob, media_storage) -> None:
+    client = signed_in(bob)
+    update(client, {"display_name": "Bob B."})
+    avatar = upload_avatar(client, "b.png", files.png(), "image/png").json()["profile"]["avatar"]
+    conversation, _ = conversations.get_or_create_direct(alice, bob)
+    send(client, conversation.pk)
+    from messaging.models import Notification
+
+    notification = Notification.objects.select_related("message__sender").get(user=alice)
+    payload = payload_for(notification, hide_content=False)
+    assert payload["title"] == "New message from Bob B." and payload["icon"] == avatar
+
+
+async def test_a_profile_change_reaches_who_shares_a_conversation_and_no_one_else(alice, bob, carol, user_socket) -> None:
+    await database_sync_to_async(conversations.get_or_create_direct)(alice, bob)
+    bobs, carols, alices = await user_socket(bob), await user_socket(carol), await user_socket(alice)
+    await database_sync_to_async(lambda: update(signed_in(alice), {"display_name": "Alice L.", "status": "hi"}))()
+    expected = {"username": "alice", "display_name": "Alice L.", "avatar": None, "status": "hi"}
+    assert (await bobs.expect("profile"))["user"] == expected
+    assert (await alices.expect("profile"))["user"] == expected  # her other tabs
+    assert all(frame["type"] != "profile" for frame in await carols.drain())
+    for socket in (bobs, carols, alices):
+        await socket.close()
+
+
+async def test_a_reconnecting_socket_reads_the_identity_from_connected(alice, user_socket) -> None:
+    await database_sync_to_async(lambda: update(signed_in(alice), {"display_name": "Alice L."}))()
+    socket = await user_socket(alice)
+    assert socket.connected["user"]["display_name"] == "Alice L."
+    await socket.close()
+
+
+def test_deleting_a_user_deletes_their_avatar_file(alice, media_storage) -> None:
+    upload_avatar(signed_in(alice), "a.png", files.png(), "image/png")
+    name = profile_of(alice).avatar_name
+    assert media_storage.storage.exists(name)
+    alice.delete()
+    assert not media_storage.storage.exists(name)
