@@ -39,7 +39,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .server import free_port
+from .server import BenchServer, free_port, launch_daphne
+from .users import Seed
 
 DEPLOYMENT_DOC = Path(__file__).resolve().parent.parent / "docs" / "deployment.md"
 MARKER = "<!-- tested-config: nginx -->"
@@ -199,3 +200,65 @@ def _read(path: Path) -> str:
         return path.read_text(errors="replace")
     except FileNotFoundError:
         return ""
+
+
+class NginxTopology:
+    """``bench_chat --nginx``: the benchmark's server and a second daphne on its database, behind the documented nginx.
+
+    The deployment topology of ``docs/deployment.md`` on one machine: clients
+    reach only nginx, which spreads them over the two daphnes (round robin);
+    PostgreSQL and Redis carry what crosses between them, so it needs the
+    deployment stack. No process id is given to the run (two servers and
+    nginx share the work), so it reports no server CPU or memory, and there is
+    no restart between phases.
+    """
+
+    pid = None
+    restart = None
+
+    def __init__(self, server: BenchServer) -> None:
+        self.server = server
+        self.second: subprocess.Popen | None = None
+        self.nginx: Nginx | None = None
+
+    @property
+    def base_url(self) -> str:
+        assert self.nginx is not None, "start the topology first"
+        return self.nginx.base_url
+
+    @property
+    def stack(self) -> dict[str, str]:
+        return {**self.server.stack, "front": "nginx (docs/deployment.md) in front of 2 daphne processes"}
+
+    @property
+    def log_path(self) -> Path:
+        return self.server.log_path
+
+    def log_tail(self) -> str:
+        return self.server.log_tail() + (self.nginx.error_log() if self.nginx else "")
+
+    def seed(self, pairs: int, password: str, group_members: int, group_online: int) -> Seed:
+        return self.server.seed(pairs, password, group_members, group_online)
+
+    def __enter__(self) -> "NginxTopology":
+        self.server.__enter__()
+        try:
+            port = free_port()
+            self.second = launch_daphne(self.server.env, port, self.server.var_dir / "daphne-2.log")
+            self.nginx = Nginx(self.server.var_dir / "nginx", [self.server.port, port], self.server.var_dir).start()
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.nginx is not None:
+            self.nginx.stop()
+        if self.second is not None and self.second.poll() is None:
+            self.second.terminate()
+            try:
+                self.second.wait(15)
+            except subprocess.TimeoutExpired:
+                self.second.kill()
+                self.second.wait(10)
+        self.server.__exit__()

@@ -62,10 +62,10 @@ def topology(server_env_factory, start_daphne, tmp_path: Path) -> Iterator[Topol
     env = server_env_factory()
     # One registry per process: each daphne's /metrics then speaks for that process alone.
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    # The two daphnes start while collectstatic fills the folder nginx serves /static/ from.
-    with ThreadPoolExecutor(3) as pool:
+    # The daphnes start (one after the other, as everywhere) while collectstatic fills nginx's /static/.
+    with ThreadPoolExecutor(1) as pool:
         static = pool.submit(manage, env, "collectstatic", "--no-input", "-v", "0")
-        daphnes = tuple(pool.map(start_daphne, (env, env)))
+        daphnes = (start_daphne(env), start_daphne(env))
         static.result()
     nginx = Nginx(tmp_path / "nginx", [d.port for d in daphnes], Path(env["LINKUP_VAR_DIR"]))
     try:
