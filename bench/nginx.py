@@ -231,6 +231,9 @@ class NginxTopology:
         return {**self.server.stack, "front": "nginx (docs/deployment.md) in front of 2 daphne processes"}
 
     @property
+    def var_dir(self) -> Path:
+        return self.server.var_dir
+    @property
     def log_path(self) -> Path:
         return self.server.log_path
 

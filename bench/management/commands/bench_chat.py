@@ -2,7 +2,9 @@
 
 By default it starts its own daphne (free loopback port, its own SQLite file
 unless ``DATABASE_URL``/``REDIS_URL`` are set, migrated, benchmark users,
-conversations and group created, relay mounted); ``--url`` targets a server
+conversations and group created, relay mounted); ``--nginx`` puts Debian's
+nginx with ``docs/deployment.md``'s config in front of it and a second daphne
+(``bench/nginx.py``; the deployment stack only); ``--url`` targets a server
 that is already running (its database is seeded with ``manage.py
 bench_users`` run with this command's environment, which must name the
 server's database; start it with ``MESSAGING_BENCH_RELAY=1`` or pass
@@ -149,6 +151,8 @@ class Command(BaseCommand):
         config = self.config(options)
         if options["nginx"] and (options["url"] or options["flood"] or options["slow_readers"]):
             raise CommandError("--nginx starts its own servers for the load run: not with --url, --flood or --slow-readers")
+        if options["nginx"]:
+            self.check_nginx()
         if options["flood"] or options["slow_readers"]:
             self.abuse(config, options)
             return
@@ -164,7 +168,7 @@ class Command(BaseCommand):
                 group_members=config.group_members, group_online=config.group_online,
             )
             if options["nginx"]:
-                server = self.behind_nginx(server)
+                server = NginxTopology(server)
             with server:
                 try:
                     result = asyncio.run(run_against(server, config, server.stack))
@@ -186,13 +190,12 @@ class Command(BaseCommand):
         if not result["ok"]:
             raise CommandError("messages were lost, duplicated, reordered or refused: see the correctness lines")
 
-    def behind_nginx(self, server: BenchServer) -> NginxTopology:
+    def check_nginx(self) -> None:
         """``--nginx``: two daphnes share one database and channel layer only on the deployment stack."""
         if not (os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL")):
             raise CommandError("--nginx needs the deployment stack: set DATABASE_URL and REDIS_URL (scripts/services)")
         if nginx_binary() is None:
             raise CommandError("--nginx needs Debian's nginx: run 'sudo scripts/system-deps'")
-        return NginxTopology(server)
 
     def abuse(self, config: BenchConfig, options: dict[str, Any]) -> None:
         """The flood and slow-reader runs (bench/abuse.py) on a server of their own."""
