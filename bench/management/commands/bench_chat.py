@@ -2,7 +2,9 @@
 
 By default it starts its own daphne (free loopback port, its own SQLite file
 unless ``DATABASE_URL``/``REDIS_URL`` are set, migrated, benchmark users,
-conversations and group created, relay mounted); ``--url`` targets a server
+conversations and group created, relay mounted); ``--nginx`` puts Debian's
+nginx with ``docs/deployment.md``'s config in front of it and a second daphne
+(``bench/nginx.py``; the deployment stack only); ``--url`` targets a server
 that is already running (its database is seeded with ``manage.py
 bench_users`` run with this command's environment, which must name the
 server's database; start it with ``MESSAGING_BENCH_RELAY=1`` or pass
@@ -21,6 +23,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from bench import abuse
 from bench.client import ENDPOINTS
 from bench.flame import find_py_spy
+from bench.nginx import NginxTopology, nginx_binary
 from bench.report import (
     GROUP_MARKDOWN_HEADER,
     MARKDOWN_HEADER,
@@ -92,6 +95,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--server-pid", type=int, default=None, help="with --url: the server's pid, to read its memory from /proc"
         )
+        parser.add_argument(
+            "--nginx", action="store_true",
+            help="the deployment topology: Debian's nginx with docs/deployment.md's config in front of two daphne"
+            " processes, every client through nginx (needs DATABASE_URL and REDIS_URL; no server CPU or memory figures)",
+        )
         parser.add_argument("--password", default=DEFAULT_PASSWORD, help="the benchmark users' password")
         parser.add_argument("--no-relay", action="store_true", help="skip the bare relay (and the ratio)")
         parser.add_argument(
@@ -141,6 +149,10 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         config = self.config(options)
+        if options["nginx"] and (options["url"] or options["flood"] or options["slow_readers"]):
+            raise CommandError("--nginx starts its own servers for the load run: not with --url, --flood or --slow-readers")
+        if options["nginx"]:
+            self.check_nginx()
         if options["flood"] or options["slow_readers"]:
             self.abuse(config, options)
             return
@@ -155,6 +167,8 @@ class Command(BaseCommand):
                 debug=options["debug"], keep=options["keep"],
                 group_members=config.group_members, group_online=config.group_online,
             )
+            if options["nginx"]:
+                server = NginxTopology(server)
             with server:
                 try:
                     result = asyncio.run(run_against(server, config, server.stack))
@@ -175,6 +189,13 @@ class Command(BaseCommand):
                 self.stdout.write("\n" + GROUP_MARKDOWN_HEADER + "\n" + format_group_markdown_row(result))
         if not result["ok"]:
             raise CommandError("messages were lost, duplicated, reordered or refused: see the correctness lines")
+
+    def check_nginx(self) -> None:
+        """``--nginx``: two daphnes share one database and channel layer only on the deployment stack."""
+        if not (os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL")):
+            raise CommandError("--nginx needs the deployment stack: set DATABASE_URL and REDIS_URL (scripts/services)")
+        if nginx_binary() is None:
+            raise CommandError("--nginx needs Debian's nginx: run 'sudo scripts/system-deps'")
 
     def abuse(self, config: BenchConfig, options: dict[str, Any]) -> None:
         """The flood and slow-reader runs (bench/abuse.py) on a server of their own."""
