@@ -25,7 +25,8 @@ def format_report(result: dict[str, Any]) -> str:
     endpoint = "ws/chat/" if params.get("endpoint", "chat") == "chat" else "ws/chat/<peer>/"
     lines = [
         f"LinkUp chat benchmark {result['run_id']} at {result['at']}",
-        f"  server {result['url']} ({stack['database']}, {stack['channel_layer']} channel layer)",
+        f"  server {result['url']} ({stack['database']}, {stack['channel_layer']} channel layer"
+        + (f", search indexer: {stack['search_indexer']}" if "search_indexer" in stack else "") + ")",
         f"  machine: {machine['cpus']} CPU(s) {machine['cpu_model']}, Python {machine['python']},"
         f" load average {machine.get('loadavg_1m_at_start')} at start, {machine.get('loadavg_1m_at_end')} at end",
     ]
