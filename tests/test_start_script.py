@@ -133,14 +133,17 @@ def started(tmp_path: Path, migrated: Path) -> Iterator[Started]:
                 time.sleep(0.2)
         yield run
     finally:
+        children = descendants(process.pid)  # before the script ends: then they belong to init
         if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            for pid in descendants(process.pid):
-                try:
-                    os.killpg(pid, signal.SIGKILL)
-                except OSError:
-                    pass
-            process.wait(10)
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(10)
+        for pid in children:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
         log.close()
 
 
