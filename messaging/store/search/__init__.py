@@ -136,13 +136,13 @@ def search(
     page.plan = force_plan or _choose_plan(user.pk, query, filters)
     if page.plan == "sender" and filters.senders is None:
         raise Invalid("the sender plan needs from:")
-    # The first page's capped total comes from the page's own read: it reads
-    # up to COUNT_CAP + 1 matches instead of limit + 1 (one scan, not two).
     first = position is None and count == "estimate"
     if sort == "newest":
         filters.below = position[1] if position else None
-        rows = _rows(query, filters, max(limit, COUNT_CAP if first else 0) + 1, page.plan)
-        found = [(row, None) for row in rows[: limit + 1]]
+        rows = _rows(query, filters, limit + 1, page.plan)
+        found = [(row, None) for row in rows]
+        if first and len(rows) > limit:
+            rows = rows + _more_matches(query, filters, page.plan, rows[-1][0], COUNT_CAP + 1 - len(rows))
     else:
         rows = _rows(query, filters, RANK_WINDOW, page.plan)
         ranked = sorted(((row, score(row[5], query.needles)) for row in rows), key=lambda item: (-item[1], -item[0][0]))
@@ -305,6 +305,27 @@ def _rows(query: Query, filters: plan.Filters, limit: int | None, way: str) -> l
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
+
+
+def _more_matches(query: Query, filters: plan.Filters, way: str, below: int, wanted: int) -> list[tuple[Any, ...]]:
+    """Up to ``wanted`` more matches older than ``below``, for a first page's capped total.
+
+    Read newest first in page-sized steps, not with one ``LIMIT 101``: at a
+    larger limit PostgreSQL's planner trades the newest-first walk (which
+    stops once it has the rows) for reading every match of the word through
+    the GIN index and sorting them, 10-100 times slower for a common word
+    (EXPLAIN ANALYZE on the 1M corpus, docs/benchmark.md "Issue 16").
+    """
+    more: list[tuple[Any, ...]] = []
+    step = DEFAULT_PAGE + 1
+    while len(more) < wanted:
+        filters.below = below
+        chunk = _rows(query, filters, step, way)
+        more += chunk
+        if len(chunk) < step:
+            break
+        below = chunk[-1][0]
+    return more[:wanted]
 
 
 def _count(query: Query, filters: plan.Filters, way: str) -> Total:
