@@ -310,14 +310,15 @@ def _rows(query: Query, filters: plan.Filters, limit: int | None, way: str) -> l
 def _more_matches(query: Query, filters: plan.Filters, way: str, below: int, wanted: int) -> list[tuple[Any, ...]]:
     """Up to ``wanted`` more matches older than ``below``, for a first page's capped total.
 
-    Read newest first in page-sized steps, not with one ``LIMIT 101``: at a
-    larger limit PostgreSQL's planner trades the newest-first walk (which
+    On PostgreSQL, newest first in page-sized steps, not with one ``LIMIT
+    101``: at a larger limit its planner trades the newest-first walk (which
     stops once it has the rows) for reading every match of the word through
     the GIN index and sorting them, 10-100 times slower for a common word
-    (EXPLAIN ANALYZE on the 1M corpus, docs/benchmark.md "Issue 16").
+    (EXPLAIN ANALYZE on the 1M corpus, docs/benchmark.md "Issue 16"). On
+    SQLite in one read: each step would start FTS5's match over again.
     """
     more: list[tuple[Any, ...]] = []
-    step = DEFAULT_PAGE + 1
+    step = DEFAULT_PAGE + 1 if connection.vendor == "postgresql" else wanted
     while len(more) < wanted:
         filters.below = below
         chunk = _rows(query, filters, step, way)
