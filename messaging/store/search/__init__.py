@@ -235,7 +235,10 @@ def _filters(user: Any, query: Query, warnings: list[str]) -> plan.Filters | Non
             shared &= set(filters.conversations)
         if not shared:
             return None
-        filters.conversations = sorted(shared)
+        if filters.conversations is not None or len(shared) < Participant.objects.filter(user_id=user.pk).count():
+            # (all of the searcher's own conversations, as for from:me, narrow
+            # nothing: a list of thousands would only slow the plans down)
+            filters.conversations = sorted(shared)
     return filters
 
 
@@ -310,15 +313,16 @@ def _rows(query: Query, filters: plan.Filters, limit: int | None, way: str) -> l
 def _more_matches(query: Query, filters: plan.Filters, way: str, below: int, wanted: int) -> list[tuple[Any, ...]]:
     """Up to ``wanted`` more matches older than ``below``, for a first page's capped total.
 
-    On PostgreSQL, newest first in page-sized steps, not with one ``LIMIT
+    By the index on PostgreSQL, newest first in page-sized steps, not with one ``LIMIT
     101``: at a larger limit its planner trades the newest-first walk (which
     stops once it has the rows) for reading every match of the word through
     the GIN index and sorting them, 10-100 times slower for a common word
     (EXPLAIN ANALYZE on the 1M corpus, docs/benchmark.md "Issue 16"). On
-    SQLite in one read: each step would start FTS5's match over again.
+    SQLite, or by the member or sender plan, in one read: each step would
+    start the FTS5 match, or the walk and sort of the windows, over again.
     """
     more: list[tuple[Any, ...]] = []
-    step = DEFAULT_PAGE + 1 if connection.vendor == "postgresql" else wanted
+    step = DEFAULT_PAGE + 1 if connection.vendor == "postgresql" and way == "index" else wanted
     while len(more) < wanted:
         filters.below = below
         chunk = _rows(query, filters, step, way)
