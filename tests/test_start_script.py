@@ -1,8 +1,8 @@
 """``scripts/start``: daphne and the search indexer as two processes, started and stopped together.
 
 The indexer runs as ``manage.py search_index --loop`` beside daphne, whose own
-indexer thread is off (``MESSAGING_SEARCH_INDEX_INTERVAL_SECONDS=0``): the
-send path does not pay for indexing, and a newcomer who only ran
+indexer thread is off (``MESSAGING_SEARCH_INDEX_INTERVAL_SECONDS=0``): daphne
+does no indexing of its own, and a newcomer who only ran
 ``./scripts/start`` still finds a message seconds after it was sent, without
 anyone searching first (a search indexes what is queued itself).
 
