@@ -149,8 +149,7 @@ DEFAULT_SEARCH_MAX_TERMS = 16
 DEFAULT_SEARCH_RATE_LIMIT = "30/60s"
 # A server process indexes the messages queued for search this often (0:
 # never, when `manage.py search_index --loop` runs beside the servers, as
-# scripts/start and a deployment do: the thread halves a server's send
-# throughput, docs/benchmark.md "Issue 16"). On by default so that a server
+# scripts/start and a deployment do; docs/benchmark.md "Issue 16"). On by default so that a server
 # that nobody gave a worker still indexes everything; the tests set 0 (a
 # search indexes what is still queued before it reads).
 DEFAULT_SEARCH_INDEX_INTERVAL_SECONDS = 1.0
