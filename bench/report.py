@@ -26,6 +26,7 @@ def format_report(result: dict[str, Any]) -> str:
     lines = [
         f"LinkUp chat benchmark {result['run_id']} at {result['at']}",
         f"  server {result['url']} ({stack['database']}, {stack['channel_layer']} channel layer"
+        + (f", search indexer: {stack['search_indexer']}" if "search_indexer" in stack else "")
         + (f"; {stack['front']})" if "front" in stack else ")"),
         f"  machine: {machine['cpus']} CPU(s) {machine['cpu_model']}, Python {machine['python']},"
         f" load average {machine.get('loadavg_1m_at_start')} at start, {machine.get('loadavg_1m_at_end')} at end",

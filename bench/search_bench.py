@@ -41,18 +41,25 @@ class Figures:
     name: str
     query: str
     seconds: list[float] = field(default_factory=list)
+    #: this process's CPU seconds per search: on SQLite the whole search's work, whatever else loads the machine
+    cpu: list[float] = field(default_factory=list)
     plans: dict[str, int] = field(default_factory=dict)
     totals: list[int] = field(default_factory=list)
+    #: runs whose total was exact
+    exact: int = 0
 
     def line(self) -> str:
         ms = sorted(s * 1000 for s in self.seconds)
         p50 = statistics.median(ms)
         p95 = ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))]
+        cpu = sorted(s * 1000 for s in self.cpu)
+        cpu_p95 = cpu[min(len(cpu) - 1, round(0.95 * (len(cpu) - 1)))]
         plans = ", ".join(f"{k} {v}" for k, v in sorted(self.plans.items()))
         total = statistics.median(self.totals) if self.totals else 0
         return (
             f"{self.name:<28} {self.query[:34]:<34} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms  max {ms[-1]:7.1f} ms"
-            f"  (median total {total:g}; plans: {plans})"
+            f"  cpu p50 {statistics.median(cpu):6.1f} p95 {cpu_p95:6.1f} ms"
+            f"  (median total {total:g}, exact in {self.exact}/{len(ms)}; plans: {plans})"
         )
 
 
@@ -112,19 +119,26 @@ def searchers(prefix: str, rng: random.Random, count: int, heavy: int) -> tuple[
 
 
 def measure(
-    queries: list[tuple[str, str]], users: list[Any], runs: int, rng: random.Random, plan: str | None = None
+    queries: list[tuple[str, str]],
+    users: list[Any],
+    runs: int,
+    rng: random.Random,
+    plan: str | None = None,
+    count: str = "estimate",
 ) -> list[Figures]:
     results = []
     for name, query in queries:
         figures = Figures(name, query)
-        search(users[0], query, force_plan=plan)  # warm the caches once
+        search(users[0], query, force_plan=plan, count=count)  # warm the caches once
         for _ in range(runs):
             user = rng.choice(users)
-            started = time.perf_counter()
-            page = search(user, query, force_plan=plan)
+            started, cpu = time.perf_counter(), time.process_time()
+            page = search(user, query, force_plan=plan, count=count)
             figures.seconds.append(time.perf_counter() - started)
+            figures.cpu.append(time.process_time() - cpu)
             figures.plans[page.plan] = figures.plans.get(page.plan, 0) + 1
             figures.totals.append(page.total.count if page.total else 0)
+            figures.exact += bool(page.total and page.total.exact)
         results.append(figures)
     return results
 
@@ -152,6 +166,7 @@ def run(
     index_messages: int,
     out: Callable[[str], None],
     plan: str | None = None,
+    count: str = "estimate",
 ) -> None:
     """Print the figures; ``plan`` forces one way of reading (``member`` or ``index``) instead of search()'s choice."""
     rng = random.Random(seed)
@@ -161,8 +176,8 @@ def run(
     out(f"searchers: {len(sample)} random corpus users; heavy: {', '.join(u.username for u in busiest)} "
         f"(windows of {', '.join(str(window_size(u.pk)) for u in busiest)} events)")
     for label, users in (("random users", sample), ("heaviest users", busiest)):
-        out(f"-- {label}: first page (20 hits, newest first, with the total), {runs} runs per query")
-        for figures in measure(queries, users, runs, rng, plan):
+        out(f"-- {label}: first page (20 hits, newest first, with the total, count={count}), {runs} runs per query")
+        for figures in measure(queries, users, runs, rng, plan, count):
             out(figures.line())
     if index_messages:
         taken, seconds = indexing_rate(index_messages)

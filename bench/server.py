@@ -100,6 +100,22 @@ def launch_daphne(env: dict[str, str], port: int, log_path: Path, timeout: float
     raise DaphneDidNotStart(f"daphne did not answer on 127.0.0.1:{port}:\n{_tail(log_path)}")
 
 
+#: how the benchmark's server indexes messages for search (see :class:`BenchServer`)
+SEARCH_INDEXERS = ("worker", "thread", "off")
+
+
+def launch_search_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen:
+    """``manage.py search_index --loop`` on the server's database: the search indexer as its own process."""
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "django", "search_index", "--loop", "--interval", "1"],
+            cwd=settings.BASE_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+
 def _tail(path: Path, chars: int = 5000) -> str:
     try:
         return path.read_text(errors="replace")[-chars:]
@@ -165,7 +181,15 @@ class BenchServer:
         debug: bool = False,
         keep: bool = False,
         extra_env: dict[str, str] | None = None,
+        search_indexer: str = "thread",
     ) -> None:
+        """``search_indexer``: ``thread`` (daphne's own indexer thread, what a bare server does),
+        ``worker`` (``search_index --loop`` beside daphne, as ``scripts/start`` and a deployment run
+        it) or ``off`` (messages stay queued: the send path with no indexing at all)."""
+        if search_indexer not in SEARCH_INDEXERS:
+            raise ValueError(f"search_indexer must be one of {SEARCH_INDEXERS}")
+        self.search_indexer = search_indexer
+        self.worker: subprocess.Popen | None = None
         self.pairs = pairs
         self.password = password
         self.group_members = group_members
@@ -189,6 +213,7 @@ class BenchServer:
                 # A deployment runs with DEBUG off; on, Django also keeps every query in memory.
                 "DEBUG": "true" if debug else "false",
                 "PYTHONUNBUFFERED": "1",
+                "MESSAGING_SEARCH_INDEX_INTERVAL_SECONDS": "1" if search_indexer == "thread" else "0",
                 **(extra_env or {}),
             }
         )
@@ -207,7 +232,7 @@ class BenchServer:
 
     @property
     def stack(self) -> dict[str, str]:
-        return describe_stack(self.env)
+        return describe_stack(self.env) | {"search_indexer": self.search_indexer}
 
     def manage(self, *args: str) -> str:
         return manage_in(self.env, *args)
@@ -231,19 +256,22 @@ class BenchServer:
     def launch(self, timeout: float = 60) -> BenchServer:
         try:
             self.process = launch_daphne(self.env, self.port, self.log_path, timeout)
+            if self.search_indexer == "worker":
+                self.worker = launch_search_worker(self.env, self.var_dir / "search_index.log")
         except DaphneDidNotStart:
             self.stop()
             raise
         return self
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+        for process in (self.process, self.worker):
+            if process is not None and process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(10)
 
     def log_tail(self, chars: int = 5000) -> str:
         return _tail(self.log_path, chars)

@@ -160,10 +160,11 @@ DEFAULT_SEARCH_MAX_TERMS = 16
 # A search reads up to a few thousand index rows: a person searches a few
 # times a minute; a client firing more is refused with rate_limited.
 DEFAULT_SEARCH_RATE_LIMIT = "30/60s"
-# Each server process indexes the messages queued for search this often (0:
-# never, when `manage.py search_index --loop` runs beside the servers). A
-# search indexes what is still queued before it reads, so this bounds the
-# index's lag for everything but a searcher's view.
+# A server process indexes the messages queued for search this often (0:
+# never, when `manage.py search_index --loop` runs beside the servers, as
+# scripts/start and a deployment do; docs/benchmark.md "Issue 16"). On by default so that a server
+# that nobody gave a worker still indexes everything; the tests set 0 (a
+# search indexes what is still queued before it reads).
 DEFAULT_SEARCH_INDEX_INTERVAL_SECONDS = 1.0
 
 #: every messaging setting read through :func:`setting`, with its default

@@ -36,6 +36,8 @@ MAX_RESUME = 200
 MAX_SEARCH_PAGE = 50
 DEFAULT_SEARCH_PAGE = 20
 SEARCH_SORTS = ("newest", "relevance")
+#: a search's ``count``: ``estimate`` (the default: cheap, exact only when small) or ``exact`` (every match counted)
+SEARCH_COUNTS = ("estimate", "exact")
 #: what ``mute`` stores for "forever"
 FOREVER = datetime.datetime(9999, 12, 31, tzinfo=datetime.UTC)
 
@@ -295,6 +297,7 @@ class SearchFrame:
     limit: int
     ref: Any = None
     type: str = "search"
+    count: str = "estimate"
 
 
 Frame = (
@@ -920,7 +923,12 @@ class ConnectionValidator:
             limit = DEFAULT_SEARCH_PAGE
         elif not _is_int(limit) or not 1 <= limit <= MAX_SEARCH_PAGE:
             raise InvalidFrame(f"'limit' must be an integer from 1 to {MAX_SEARCH_PAGE}")
-        return SearchFrame(q=q, cursor=cursor, sort=sort, limit=limit, ref=ref)
+        count = data.get("count")
+        if count is None:
+            count = "estimate"
+        if count not in SEARCH_COUNTS:
+            raise InvalidFrame(f"'count' must be one of {', '.join(SEARCH_COUNTS)}")
+        return SearchFrame(q=q, cursor=cursor, sort=sort, limit=limit, ref=ref, count=count)
 
     @staticmethod
     def _list(data: Mapping[str, Any], ref: Any) -> ListFrame:

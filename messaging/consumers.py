@@ -367,7 +367,9 @@ class ChatConsumer(MessagingConsumer):
     async def on_search(self, frame: SearchFrame) -> None:
         """A page of the messages this user may see that match ``q`` (docs/protocol.md, "Search")."""
         await db.check_search_allowance(self.user.pk)  # the cache may be Redis: off the event loop
-        page = await db.search(self.user, frame.q, cursor=frame.cursor, sort=frame.sort, limit=frame.limit)
+        page = await db.search(
+            self.user, frame.q, cursor=frame.cursor, sort=frame.sort, limit=frame.limit, count=frame.count
+        )
         await self.send_frame(answer(search_frame(page), frame.ref))
 
     # --- Sending ------------------------------------------------------------------

@@ -11,6 +11,7 @@ from django.test import Client, override_settings
 
 from messaging.models import SearchEntry
 from messaging.store import conversations, events
+from messaging.store import search as search_store
 from messaging.store.search.indexer import indexer
 
 from .groups import make_group, new_client_id
@@ -53,6 +54,72 @@ def test_the_api_answers_hits_newest_first_with_highlight_offsets_and_pages_by_c
     assert seqs == [5, 4, 3, 2, 1]
 
 
+def test_a_first_page_over_the_count_cap_says_more_than_the_cap_and_later_pages_give_no_total(
+    alice: Any, bob: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(search_store, "COUNT_CAP", 3)
+    direct, _ = conversations.get_or_create_direct(alice, bob)
+    for n in range(5):
+        send(alice, direct.pk, f"release {n}")
+    client = client_of(bob)
+
+    first = client.get("/messages/api/search", {"q": "release", "limit": 2}).json()
+    second = client.get("/messages/api/search", {"q": "release", "limit": 2, "cursor": first["next"]}).json()
+
+    assert first["total"] == {"count": 3, "exact": False}
+    assert [hit["seq"] for hit in first["results"]] == [5, 4] and second["total"] is None
+    assert [hit["seq"] for hit in second["results"]] == [3, 2]
+
+
+def test_a_first_page_at_the_count_cap_is_exact(alice: Any, bob: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(search_store, "COUNT_CAP", 3)
+    direct, _ = conversations.get_or_create_direct(alice, bob)
+    for n in range(3):
+        send(alice, direct.pk, f"release {n}")
+
+    body = client_of(bob).get("/messages/api/search", {"q": "release", "limit": 2}).json()
+
+    assert body["total"] == {"count": 3, "exact": True} and body["next"]
+
+
+def test_count_exact_counts_every_match_past_the_cap_on_any_page(alice: Any, bob: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(search_store, "COUNT_CAP", 3)
+    direct, _ = conversations.get_or_create_direct(alice, bob)
+    for n in range(6):
+        send(alice, direct.pk, f"release {n}")
+    send(bob, direct.pk, "unrelated")
+    client = client_of(bob)
+
+    first = client.get("/messages/api/search", {"q": "release", "limit": 2, "count": "exact"}).json()
+    second = client.get("/messages/api/search", {"q": "release", "limit": 2, "cursor": first["next"], "count": "exact"}).json()
+    relevance = client.get("/messages/api/search", {"q": "release", "sort": "relevance", "count": "exact"}).json()
+
+    assert first["total"] == second["total"] == relevance["total"] == {"count": 6, "exact": True}
+    assert [hit["seq"] for hit in second["results"]] == [4, 3]
+
+
+def test_a_relevance_first_page_over_the_cap_says_more_than_the_cap(alice: Any, bob: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(search_store, "COUNT_CAP", 3)
+    direct, _ = conversations.get_or_create_direct(alice, bob)
+    for n in range(5):
+        send(alice, direct.pk, f"release {n}")
+
+    body = client_of(bob).get("/messages/api/search", {"q": "release", "sort": "relevance"}).json()
+
+    assert body["total"] == {"count": 3, "exact": False} and len(body["results"]) == 5
+
+
+def test_from_finds_nothing_from_someone_the_searcher_shares_no_conversation_with(alice: Any, bob: Any, carol: Any) -> None:
+    with_bob, _ = conversations.get_or_create_direct(alice, bob)
+    with_carol, _ = conversations.get_or_create_direct(carol, bob)
+    send(carol, with_carol.pk, "release notes")
+    send(bob, with_bob.pk, "release notes")
+
+    body = client_of(alice).get("/messages/api/search", {"q": "from:carol release"}).json()
+
+    assert body["results"] == [] and body["total"] == {"count": 0, "exact": True}
+
+
 def test_relevance_puts_whole_words_before_pieces_of_words(alice: Any, bob: Any) -> None:
     direct, _ = conversations.get_or_create_direct(alice, bob)
     send(alice, direct.pk, "the latest build")
@@ -74,6 +141,7 @@ def test_relevance_puts_whole_words_before_pieces_of_words(alice: Any, bob: Any)
         ({"q": "hello", "sort": "random"}, 400, "invalid_frame"),
         ({"q": "hello", "limit": "500"}, 400, "invalid_frame"),
         ({"q": "hello", "cursor": "bm90IGEgY3Vyc29y"}, 400, "invalid_frame"),
+        ({"q": "hello", "count": "roughly"}, 400, "invalid_frame"),
     ],
 )
 def test_a_query_that_cannot_be_searched_is_a_clear_error(alice: Any, params: dict[str, str], status: int, code: str) -> None:
@@ -189,6 +257,8 @@ async def test_the_socket_answers_a_search_frame_with_its_ref(alice: Any, bob: A
     await socket.send({"type": "history", "conversation": direct.pk, "around": hit["seq"], "ref": "h1"})
     around = await socket.expect("history", ref="h1")
     assert [event["seq"] for event in around["events"]] == [1] and around["has_newer"] is False
+    await socket.send({"type": "search", "q": "東京", "count": "exact", "ref": "s3"})
+    assert (await socket.expect("search", ref="s3"))["total"] == {"count": 1, "exact": True}
     await socket.send({"type": "search", "q": "x" * 10_000, "ref": "s2"})
     error = await socket.expect("error", ref="s2")
     assert error["code"] == "too_large"

@@ -267,6 +267,8 @@ def test_search_returns_exactly_the_visible_matching_messages_newest_first(
                 expected = oracle(user, text)
                 assert every_page(user, text, plan="member") == expected, (user.username, text)
                 assert every_page(user, text, plan="index") == expected, (user.username, text)
+                if "from:" in text:
+                    assert every_page(user, text, plan="sender") == expected, (user.username, text)
     finally:
         clear()
 

@@ -362,7 +362,7 @@ def api_rename(request: HttpRequest, conversation_id: int) -> HttpResponse:
 @require_GET
 @api_view
 def api_search(request: HttpRequest) -> HttpResponse:
-    """``GET /messages/api/search?q=…&cursor=…&sort=…&limit=…``: a page of the socket's ``search`` answer."""
+    """``GET /messages/api/search?q=…&cursor=…&sort=…&limit=…&count=exact``: a page of the socket's ``search`` answer."""
     frame = _frame(
         "search",
         {
@@ -370,10 +370,13 @@ def api_search(request: HttpRequest) -> HttpResponse:
             "cursor": request.GET.get("cursor") or None,
             "sort": request.GET.get("sort") or None,
             "limit": _parse_int(request.GET.get("limit"), "limit"),
+            "count": request.GET.get("count") or None,
         },
     )
     check_search_allowance(request.user.pk)
-    page = search_store.search(request.user, frame.q, cursor=frame.cursor, sort=frame.sort, limit=frame.limit)
+    page = search_store.search(
+        request.user, frame.q, cursor=frame.cursor, sort=frame.sort, limit=frame.limit, count=frame.count
+    )
     return json_response({key: value for key, value in search_frame(page).items() if key != "type"})
 
 

@@ -32,7 +32,7 @@ from bench.report import (
     format_report,
 )
 from bench.runner import BenchConfig, profile_report, run_against, sign_in
-from bench.server import UNLIMITED_RATE, BenchServer, RunningServer, raise_fd_limit
+from bench.server import SEARCH_INDEXERS, UNLIMITED_RATE, BenchServer, RunningServer, raise_fd_limit
 from bench.users import DEFAULT_PASSWORD
 
 #: file descriptors per socket on the client side, plus headroom for the rest
@@ -109,6 +109,12 @@ class Command(BaseCommand):
         parser.add_argument("--debug", action="store_true", help="start the server with DEBUG on (off by default)")
         parser.add_argument("--keep", action="store_true", help="keep the started server's directory (log, database)")
         parser.add_argument(
+            "--search-indexer", choices=SEARCH_INDEXERS, default="worker",
+            help="how the started server indexes messages for search: worker (manage.py search_index --loop as a"
+            " process of its own, as scripts/start and a deployment run it; default), thread (the server's own"
+            " indexer thread) or off (messages stay queued: no indexing at all)",
+        )
+        parser.add_argument(
             "--py-spy", dest="profile_dir", default=None,
             help="record py-spy profiles of each measured phase into this directory (py-spy must be installed;"
             " it pauses the server for each sample, so the run's figures are not comparable with others')",
@@ -166,6 +172,7 @@ class Command(BaseCommand):
                 pairs=config.pairs, password=config.password, rate_limit=options["rate_limit"],
                 debug=options["debug"], keep=options["keep"],
                 group_members=config.group_members, group_online=config.group_online,
+                search_indexer=options["search_indexer"],
             )
             if options["nginx"]:
                 server = NginxTopology(server)

@@ -30,6 +30,10 @@ class Command(BaseCommand):
             help="how searches read: search()'s choice, or always one way (default: %(default)s)",
         )
         parser.add_argument(
+            "--count", choices=("estimate", "exact"), default="estimate",
+            help="the total each first page asks for, as the API's count= (default: %(default)s)",
+        )
+        parser.add_argument(
             "--index-messages", type=int, default=5000,
             help="re-index this many messages through the queue to time the indexer; 0: skip (default: %(default)s)",
         )
@@ -47,6 +51,7 @@ class Command(BaseCommand):
                 index_messages=options["index_messages"],
                 out=self.stdout.write,
                 plan=None if options["plan"] == "auto" else options["plan"],
+                count=options["count"],
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc

@@ -31,6 +31,7 @@ from django.db import DatabaseError, connection
 from ... import conf
 from ...connection_validator import DEFAULT_SEARCH_PAGE as DEFAULT_PAGE
 from ...connection_validator import MAX_SEARCH_PAGE as MAX_PAGE
+from ...connection_validator import SEARCH_COUNTS as COUNTS
 from ...connection_validator import SEARCH_SORTS as SORTS
 from ...error_models import ErrorCategory
 from ...logging_utils import messaging_logger
@@ -47,8 +48,10 @@ MEMBER_SCAN_LIMIT = 5000
 #: a relevance sort ranks this many of the newest matches (ranking every
 #: match of a common word would read them all)
 RANK_WINDOW = 500
-#: the total is counted exactly up to this many matches, then given as "more than"
-COUNT_CAP = 1000
+#: the first page's total is counted up to this many matches, then given as
+#: "more than" (``count="exact"`` counts every match: on request only, as
+#: counting a common word's matches costs more than the page itself)
+COUNT_CAP = 100
 #: queued messages a search indexes before it reads, the newest (the indexer does the rest)
 DRAIN_ON_SEARCH = 200
 
@@ -69,7 +72,7 @@ class Hit:
 
 @dataclass(frozen=True)
 class Total:
-    """How many messages match: exact up to :data:`COUNT_CAP`, else at least that many."""
+    """How many messages match: ``exact``, or more than ``count`` (a first page's capped count)."""
 
     count: int
     exact: bool
@@ -105,17 +108,22 @@ def search(
     cursor: str | None = None,
     sort: str = "newest",
     limit: int = DEFAULT_PAGE,
-    count: bool | None = None,
+    count: str = "estimate",
     force_plan: str | None = None,
 ) -> SearchPage:
     """One page of the messages ``user`` may see that match ``text``, newest first or by relevance.
 
     ``cursor`` is the ``next`` of the previous page (same text and sort).
-    The total is counted on the first page (``count`` None) or when asked.
+    The total: with ``count="estimate"`` (the default) on the first page
+    only, from the page's own read of up to :data:`COUNT_CAP` + 1 matches
+    (exact up to the cap, else "more than"); with ``count="exact"`` on any
+    page, every match counted (:func:`_count`).
     """
     query = _parse(user, text)
     if sort not in SORTS:
         raise Invalid(f"'sort' must be one of {', '.join(SORTS)}")
+    if count not in COUNTS:
+        raise Invalid(f"'count' must be one of {', '.join(COUNTS)}")
     if not 1 <= limit <= MAX_PAGE:
         raise Invalid(f"'limit' must be from 1 to {MAX_PAGE}")
     _catch_up()
@@ -125,11 +133,16 @@ def search(
         page.total = Total(0, True)
         return page
     position = _decode_cursor(cursor, sort)
-    page.plan = force_plan or _choose_plan(user.pk, query)
+    page.plan = force_plan or _choose_plan(user.pk, query, filters)
+    if page.plan == "sender" and filters.senders is None:
+        raise Invalid("the sender plan needs from:")
+    first = position is None and count == "estimate"
     if sort == "newest":
         filters.below = position[1] if position else None
         rows = _rows(query, filters, limit + 1, page.plan)
         found = [(row, None) for row in rows]
+        if first and len(rows) > limit:
+            rows = rows + _more_matches(query, filters, page.plan, rows[-1][0], COUNT_CAP + 1 - len(rows))
     else:
         rows = _rows(query, filters, RANK_WINDOW, page.plan)
         ranked = sorted(((row, score(row[5], query.needles)) for row in rows), key=lambda item: (-item[1], -item[0][0]))
@@ -142,8 +155,9 @@ def search(
     if has_more and page.hits:
         last = found[-1]
         page.next = _encode_cursor(sort, last[1] or 0.0, last[0][0])
-    if count or (count is None and cursor is None):
-        filters.below = None
+    if first:
+        page.total = Total(len(rows), True) if len(rows) <= COUNT_CAP else Total(COUNT_CAP, False)
+    elif count == "exact":
         page.total = _count(query, filters, page.plan)
     page.conversations = _conversations(user.pk, {h.conversation_id for h in page.hits})
     return page
@@ -215,7 +229,30 @@ def _filters(user: Any, query: Query, warnings: list[str]) -> plan.Filters | Non
         if not ids:
             return None
         filters.conversations = sorted(ids)
+    if filters.senders is not None:
+        shared = _shared_conversations(user.pk, filters.senders)
+        if filters.conversations is not None:
+            shared &= set(filters.conversations)
+        if not shared:
+            return None
+        if filters.conversations is not None or len(shared) < Participant.objects.filter(user_id=user.pk).count():
+            # (all of the searcher's own conversations, as for from:me, narrow
+            # nothing: a list of thousands would only slow the plans down)
+            filters.conversations = sorted(shared)
     return filters
+
+
+def _shared_conversations(user_id: int, senders: list[int]) -> set[int]:
+    """The conversations the searcher shares with any of ``senders``: the only ones a ``from:`` hit can be in.
+
+    A message's sender is (or was) a member of its conversation, so this
+    narrows a ``from:`` search to a few conversations before any message is
+    read: without it, a busy sender plus a common word read every entry of
+    the word (or of the sender) to keep the few in the searcher's windows
+    (docs/benchmark.md, "Issue 16").
+    """
+    theirs = Participant.objects.filter(user_id__in=senders).values("conversation_id")
+    return set(Participant.objects.filter(user_id=user_id, conversation_id__in=theirs).values_list("conversation_id", flat=True))
 
 
 def _conversations_named(user: Any, value: str) -> set[int]:
@@ -241,40 +278,68 @@ def _conversations_named(user: Any, value: str) -> set[int]:
     return direct | groups
 
 
-def _choose_plan(user_id: int, query: Query) -> str:
-    """``member`` when the searcher's windows are small (or there is no word to look up), else ``index``."""
-    if not query.needles:
+def _choose_plan(user_id: int, query: Query, filters: plan.Filters) -> str:
+    """``member`` when the searcher's windows (in the conversations the query narrows to) are small, or
+    there is no word to look up; else ``sender`` for a ``from:`` search, ``index`` for the others."""
+    if not query.needles or window_size(user_id, filters.conversations) <= MEMBER_SCAN_LIMIT:
         return "member"
-    return "member" if window_size(user_id) <= MEMBER_SCAN_LIMIT else "index"
+    return "sender" if filters.senders is not None else "index"
 
 
-def window_size(user_id: int) -> int:
-    """How many events the user's windows span in all (an upper bound of the messages they may see)."""
+def window_size(user_id: int, conversations: list[int] | None = None) -> int:
+    """How many events the user's windows span in all, or in ``conversations`` (an upper bound of the messages they may see)."""
+    only = ""
+    params: list[Any] = [user_id]
+    if conversations is not None:
+        only = f" AND p.conversation_id IN ({', '.join(['%s'] * len(conversations))})"
+        params += conversations
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT COALESCE(SUM(CASE WHEN p.left_seq IS NULL THEN c.last_seq ELSE p.left_seq END - p.joined_seq), 0) "
             f"FROM {Participant._meta.db_table} p JOIN {Conversation._meta.db_table} c ON c.id = p.conversation_id "
-            "WHERE p.user_id = %s",
-            [user_id],
+            "WHERE p.user_id = %s" + only,
+            params,
         )
         return int(cursor.fetchone()[0])
 
 
 def _rows(query: Query, filters: plan.Filters, limit: int | None, way: str) -> list[tuple[Any, ...]]:
-    build = plan.by_index if way == "index" else plan.by_member
-    sql, params = build(query.needles, filters, limit)
+    sql, params = plan.PLANS[way](query.needles, filters, limit)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
 
 
+def _more_matches(query: Query, filters: plan.Filters, way: str, below: int, wanted: int) -> list[tuple[Any, ...]]:
+    """Up to ``wanted`` more matches older than ``below``, for a first page's capped total.
+
+    By the index on PostgreSQL, newest first in page-sized steps, not with one ``LIMIT
+    101``: at a larger limit its planner trades the newest-first walk (which
+    stops once it has the rows) for reading every match of the word through
+    the GIN index and sorting them, 10-100 times slower for a common word
+    (EXPLAIN ANALYZE on the 1M corpus, docs/benchmark.md "Issue 16"). On
+    SQLite, or by the member or sender plan, in one read: each step would
+    start the FTS5 match, or the walk and sort of the windows, over again.
+    """
+    more: list[tuple[Any, ...]] = []
+    step = DEFAULT_PAGE + 1 if connection.vendor == "postgresql" and way == "index" else wanted
+    while len(more) < wanted:
+        filters.below = below
+        chunk = _rows(query, filters, step, way)
+        more += chunk
+        if len(chunk) < step:
+            break
+        below = chunk[-1][0]
+    return more[:wanted]
+
+
 def _count(query: Query, filters: plan.Filters, way: str) -> Total:
-    build = plan.by_index if way == "index" else plan.by_member
-    sql, params = build(query.needles, filters, COUNT_CAP + 1)
+    """Every match counted (``count="exact"``): a read of all of them, so only on request."""
+    filters.below = None
+    sql, params = plan.PLANS[way](query.needles, filters, None)
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT COUNT(*) FROM ({sql}) AS hits", params)
-        found = int(cursor.fetchone()[0])
-    return Total(min(found, COUNT_CAP), found <= COUNT_CAP)
+        return Total(int(cursor.fetchone()[0]), True)
 
 
 def _hits(found: list[tuple[tuple[Any, ...], float | None]], query: Query) -> list[Hit]:

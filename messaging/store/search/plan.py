@@ -25,9 +25,14 @@ Then the needles, two ways to the same rows:
   each needle with ``instr``/``strpos``. Best when they see few messages:
   its cost is bounded by what they can see, however common the word is
   elsewhere.
+- **by the sender** (:func:`by_sender`, ``from:`` only): walk the senders'
+  entries newest first (the ``(sender, event_id)`` index) in the
+  conversations the searcher shares with them, testing each needle. Its
+  cost is bounded by what those senders wrote, however common the word and
+  however many messages the searcher sees.
 
 :mod:`messaging.store.search` picks one from the size of the searcher's
-windows; both return exactly the same rows.
+windows and the query; all return exactly the same rows.
 """
 
 from __future__ import annotations
@@ -133,6 +138,22 @@ def by_member(needles: list[Needle], filters: Filters, limit: int | None) -> tup
     return sql, params
 
 
+def by_sender(needles: list[Needle], filters: Filters, limit: int | None) -> tuple[str, list[Any]]:
+    """Newest first, from the senders' entries (``filters.senders`` must be set); the window checked for each."""
+    assert filters.senders is not None, "the sender plan is for from: searches"
+    where, params = _visible(filters)
+    exact, exact_params = _needles_exact(needles)
+    sql = (
+        f"SELECT {COLUMNS} FROM {ENTRY} se JOIN {MEMBER} p ON p.conversation_id = se.conversation_id AND p.user_id = %s "
+        f"WHERE {' AND '.join(where + exact)} ORDER BY se.event_id DESC"
+    )
+    params = [filters.user_id, *params, *exact_params]
+    if limit is not None:
+        sql += " LIMIT %s"
+        params.append(limit)
+    return sql, params
+
+
 def by_index(needles: list[Needle], filters: Filters, limit: int | None) -> tuple[str, list[Any]]:
     """Newest first, from the full-text index; the window checked for each candidate."""
     where, params = _visible(filters)
@@ -154,6 +175,10 @@ def by_index(needles: list[Needle], filters: Filters, limit: int | None) -> tupl
         sql += " LIMIT %s"
         params.append(limit)
     return sql, params
+
+
+#: each way of reading a page, by the name :mod:`messaging.store.search` gives it
+PLANS = {"member": by_member, "index": by_index, "sender": by_sender}
 
 
 def fts_match(needles: list[Needle]) -> str:
