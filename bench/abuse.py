@@ -65,8 +65,12 @@ async def start_flooder(base_url: str, flooder: Pair, sockets: int, rate: float)
         "rate": rate,
     }
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.flood", json.dumps(options),
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "bench.flood",
+        json.dumps(options),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
         cwd=Path(__file__).resolve().parent.parent,
     )
     assert process.stdout is not None
@@ -191,7 +195,12 @@ async def push(base_url: str, pair: Pair, messages: int, content: str) -> int:
         for start in range(0, messages, PUSH_WINDOW):
             batch = range(start, min(messages, start + PUSH_WINDOW))
             for _ in batch:
-                frame = {"type": "message", "conversation": pair.conversation, "content": content, "client_id": uuid.uuid4().hex}
+                frame = {
+                    "type": "message",
+                    "conversation": pair.conversation,
+                    "content": content,
+                    "client_id": uuid.uuid4().hex,
+                }
                 await sender.socket.send(json.dumps(frame, ensure_ascii=False))
             for _ in batch:
                 ack = await sender.expect("ack", timeout=60)

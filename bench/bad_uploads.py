@@ -119,20 +119,64 @@ def run(base: str, env: dict[str, str]) -> None:
     results: list[str] = []
     say = results.append
     over = b"\x00" * (25 * MB + 1)
-    say(line("a file over MESSAGING_MAX_UPLOAD_BYTES (25 MB + 1 byte)", alice.upload(direct, ("big.bin", over, "application/octet-stream"))))
-    say(line("11 files in one upload (MESSAGING_MAX_FILES_PER_MESSAGE 10)", alice.upload(direct, *[(f"{i}.txt", b"hi", "text/plain") for i in range(11)])))
-    say(line("an executable renamed holiday.jpg", alice.upload(direct, ("holiday.jpg", files.elf_executable(), "image/jpeg"))))
-    say(line("a PNG claiming 60,000 x 60,000 pixels", alice.upload(direct, ("huge.png", files.png_claiming(60000, 60000), "image/png"))))
-    say(line("a truncated JPEG (half of it)", alice.upload(direct, ("cut.jpg", files.truncated(files.noisy_jpeg(200, 200)), "image/jpeg"))))
+    say(
+        line(
+            "a file over MESSAGING_MAX_UPLOAD_BYTES (25 MB + 1 byte)",
+            alice.upload(direct, ("big.bin", over, "application/octet-stream")),
+        )
+    )
+    say(
+        line(
+            "11 files in one upload (MESSAGING_MAX_FILES_PER_MESSAGE 10)",
+            alice.upload(direct, *[(f"{i}.txt", b"hi", "text/plain") for i in range(11)]),
+        )
+    )
+    say(
+        line(
+            "an executable renamed holiday.jpg",
+            alice.upload(direct, ("holiday.jpg", files.elf_executable(), "image/jpeg")),
+        )
+    )
+    say(
+        line(
+            "a PNG claiming 60,000 x 60,000 pixels",
+            alice.upload(direct, ("huge.png", files.png_claiming(60000, 60000), "image/png")),
+        )
+    )
+    say(
+        line(
+            "a truncated JPEG (half of it)",
+            alice.upload(direct, ("cut.jpg", files.truncated(files.noisy_jpeg(200, 200)), "image/jpeg")),
+        )
+    )
     corrupt = bytearray(files.png(80, 80, mode="RGB"))
     corrupt[60:90] = b"\xff" * 30
-    say(line("a corrupt PNG (bytes of its data overwritten)", alice.upload(direct, ("corrupt.png", bytes(corrupt), "image/png"))))
+    say(
+        line(
+            "a corrupt PNG (bytes of its data overwritten)",
+            alice.upload(direct, ("corrupt.png", bytes(corrupt), "image/png")),
+        )
+    )
     say(line("a zip bomb posing as photo.png", alice.upload(direct, ("photo.png", files.zip_bomb(), "image/png"))))
     say(line("an empty file", alice.upload(direct, ("empty.txt", b"", "text/plain"))))
     say(line("a file name with ../", alice.upload(direct, ("../../../etc/passwd", b"root:x:0:0\n", "text/plain"))))
-    say(line("a file name with control characters", alice.upload(direct, ("bell\x07tab\tnew\nline.txt", b"x", "text/plain"))))
-    say(line("a file name with an RTL override (invoice\\u202egpj.exe)", alice.upload(direct, ("invoice\u202egpj.exe", b"MZ", "application/octet-stream"))))
-    say(line("a file name of 300 characters", alice.upload(direct, ("n" * 296 + ".pdf", files.pdf(), "application/pdf"))))
+    say(
+        line(
+            "a file name with control characters",
+            alice.upload(direct, ("bell\x07tab\tnew\nline.txt", b"x", "text/plain")),
+        )
+    )
+    say(
+        line(
+            "a file name with an RTL override (invoice\\u202egpj.exe)",
+            alice.upload(direct, ("invoice\u202egpj.exe", b"MZ", "application/octet-stream")),
+        )
+    )
+    say(
+        line(
+            "a file name of 300 characters", alice.upload(direct, ("n" * 296 + ".pdf", files.pdf(), "application/pdf"))
+        )
+    )
     say(line("an upload to a conversation carol is not in", carol.upload(direct, ("x.txt", b"x", "text/plain"))))
     shared = alice.upload(direct, ("plan.pdf", files.pdf("alice and bob"), "application/pdf")).json()["attachments"][0]
     alice.send(direct, [shared["id"]], "the plan")
@@ -147,12 +191,32 @@ def run(base: str, env: dict[str, str]) -> None:
     say(line("a download by removed carol, of a message before removal", carol.http.get(base + earlier["url"])))
     say(line("a download by removed carol, of a later message", carol.http.get(base + later["url"])))
     say(line("an upload by removed carol to the group", carol.upload(group, ("x.txt", b"x", "text/plain"))))
-    say(line("an upload without the CSRF token", alice.http.post(f"{base}/messages/api/conversations/{direct}/attachments", files=[("file", ("a.txt", b"a", "text/plain"))])))
-    say(line("a 15 MB file (quota 40 MB)", alice.upload(direct, ("a.bin", os.urandom(15 * MB), "application/octet-stream"))))
+    say(
+        line(
+            "an upload without the CSRF token",
+            alice.http.post(
+                f"{base}/messages/api/conversations/{direct}/attachments",
+                files=[("file", ("a.txt", b"a", "text/plain"))],
+            ),
+        )
+    )
+    say(
+        line(
+            "a 15 MB file (quota 40 MB)",
+            alice.upload(direct, ("a.bin", os.urandom(15 * MB), "application/octet-stream")),
+        )
+    )
     say(line("another 15 MB file", alice.upload(direct, ("b.bin", os.urandom(15 * MB), "application/octet-stream"))))
-    say(line("a third 15 MB file: past the quota", alice.upload(direct, ("c.bin", os.urandom(15 * MB), "application/octet-stream"))))
+    say(
+        line(
+            "a third 15 MB file: past the quota",
+            alice.upload(direct, ("c.bin", os.urandom(15 * MB), "application/octet-stream")),
+        )
+    )
     ranged = bob.http.get(base + shared["url"], headers={"Range": "bytes=0-7"})
-    say(f"{'a range request (bytes=0-7) by bob':<58} {ranged.status_code}  Content-Range: {ranged.headers.get('Content-Range')} body {ranged.content!r}")
+    say(
+        f"{'a range request (bytes=0-7) by bob':<58} {ranged.status_code}  Content-Range: {ranged.headers.get('Content-Range')} body {ranged.content!r}"
+    )
     print("\n".join(results))
 
     code = (
@@ -163,9 +227,13 @@ def run(base: str, env: dict[str, str]) -> None:
         "print(json.dumps({'rows': rows, 'files': len(stored), 'errors': MessagingError.objects.count()}))"
     )
     state = json.loads(manage(env, "shell", "-c", code).strip().splitlines()[-1])
-    print(f"\nattachment rows: {len(state['rows'])}; files in var/media: {state['files']} (originals + thumbnails); MessagingError rows: {state['errors']}")
+    print(
+        f"\nattachment rows: {len(state['rows'])}; files in var/media: {state['files']} (originals + thumbnails); MessagingError rows: {state['errors']}"
+    )
     for name, content_type, size, event in state["rows"]:
-        print(f"  {name[:60]!r:<64} {content_type:<26} {size:>9} bytes  {'sent in event ' + str(event) if event else 'not sent (an orphan until purge_orphan_uploads)'}")
+        print(
+            f"  {name[:60]!r:<64} {content_type:<26} {size:>9} bytes  {'sent in event ' + str(event) if event else 'not sent (an orphan until purge_orphan_uploads)'}"
+        )
 
 
 if __name__ == "__main__":

@@ -54,8 +54,215 @@ END = datetime.datetime(2026, 11, 30, tzinfo=datetime.UTC)
 
 # --- Vocabularies -----------------------------------------------------------------
 
-ENGLISH = ["the", "to", "i", "you", "a", "and", "it", "is", "that", "of", "in", "for", "on", "we", "this", "be", "can", "have", "are", "with", "just", "not", "do", "at", "so", "but", "if", "my", "me", "what", "will", "get", "know", "was", "all", "about", "be", "like", "up", "no", "there", "think", "your", "how", "one", "out", "yes", "ok", "okay", "thanks", "good", "now", "when", "should", "then", "need", "time", "today", "tomorrow", "going", "see", "let", "from", "work", "would", "make", "meeting", "lunch", "deploy", "release", "branch", "review", "merge", "build", "test", "tests", "server", "client", "database", "query", "index", "search", "message", "chat", "group", "call", "later", "morning", "evening", "weekend", "please", "sure", "great", "nice", "cool", "sorry", "maybe", "back", "home", "office", "team", "project", "issue", "bug", "fix", "fixed", "staging", "production", "config", "docs", "ticket", "sprint", "standup", "coffee", "pizza", "train", "flight", "hotel", "trip", "photo", "video", "link", "file", "update", "version", "versions", "api", "login", "password", "cache", "queue", "worker", "email", "monday", "tuesday", "wednesday", "thursday", "friday", "birthday", "party", "dinner", "movie", "game", "music", "book"]
-RUSSIAN = ["и", "в", "не", "на", "я", "что", "он", "с", "это", "как", "а", "по", "но", "она", "к", "ты", "мы", "да", "нет", "привет", "спасибо", "хорошо", "завтра", "сегодня", "встреча", "работа", "проект", "сервер", "база", "данных", "поиск", "сообщение", "группа", "вечером", "утром", "обед", "кофе", "поезд", "отпуск", "фото", "видео", "ссылка", "файл", "версия", "релиз", "ошибка", "исправил", "тест", "когда", "где", "почему", "можно", "нужно", "будет", "было", "буду", "пока", "ещё", "уже", "очень"]
+ENGLISH = [
+    "the",
+    "to",
+    "i",
+    "you",
+    "a",
+    "and",
+    "it",
+    "is",
+    "that",
+    "of",
+    "in",
+    "for",
+    "on",
+    "we",
+    "this",
+    "be",
+    "can",
+    "have",
+    "are",
+    "with",
+    "just",
+    "not",
+    "do",
+    "at",
+    "so",
+    "but",
+    "if",
+    "my",
+    "me",
+    "what",
+    "will",
+    "get",
+    "know",
+    "was",
+    "all",
+    "about",
+    "be",
+    "like",
+    "up",
+    "no",
+    "there",
+    "think",
+    "your",
+    "how",
+    "one",
+    "out",
+    "yes",
+    "ok",
+    "okay",
+    "thanks",
+    "good",
+    "now",
+    "when",
+    "should",
+    "then",
+    "need",
+    "time",
+    "today",
+    "tomorrow",
+    "going",
+    "see",
+    "let",
+    "from",
+    "work",
+    "would",
+    "make",
+    "meeting",
+    "lunch",
+    "deploy",
+    "release",
+    "branch",
+    "review",
+    "merge",
+    "build",
+    "test",
+    "tests",
+    "server",
+    "client",
+    "database",
+    "query",
+    "index",
+    "search",
+    "message",
+    "chat",
+    "group",
+    "call",
+    "later",
+    "morning",
+    "evening",
+    "weekend",
+    "please",
+    "sure",
+    "great",
+    "nice",
+    "cool",
+    "sorry",
+    "maybe",
+    "back",
+    "home",
+    "office",
+    "team",
+    "project",
+    "issue",
+    "bug",
+    "fix",
+    "fixed",
+    "staging",
+    "production",
+    "config",
+    "docs",
+    "ticket",
+    "sprint",
+    "standup",
+    "coffee",
+    "pizza",
+    "train",
+    "flight",
+    "hotel",
+    "trip",
+    "photo",
+    "video",
+    "link",
+    "file",
+    "update",
+    "version",
+    "versions",
+    "api",
+    "login",
+    "password",
+    "cache",
+    "queue",
+    "worker",
+    "email",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "birthday",
+    "party",
+    "dinner",
+    "movie",
+    "game",
+    "music",
+    "book",
+]
+RUSSIAN = [
+    "и",
+    "в",
+    "не",
+    "на",
+    "я",
+    "что",
+    "он",
+    "с",
+    "это",
+    "как",
+    "а",
+    "по",
+    "но",
+    "она",
+    "к",
+    "ты",
+    "мы",
+    "да",
+    "нет",
+    "привет",
+    "спасибо",
+    "хорошо",
+    "завтра",
+    "сегодня",
+    "встреча",
+    "работа",
+    "проект",
+    "сервер",
+    "база",
+    "данных",
+    "поиск",
+    "сообщение",
+    "группа",
+    "вечером",
+    "утром",
+    "обед",
+    "кофе",
+    "поезд",
+    "отпуск",
+    "фото",
+    "видео",
+    "ссылка",
+    "файл",
+    "версия",
+    "релиз",
+    "ошибка",
+    "исправил",
+    "тест",
+    "когда",
+    "где",
+    "почему",
+    "можно",
+    "нужно",
+    "будет",
+    "было",
+    "буду",
+    "пока",
+    "ещё",
+    "уже",
+    "очень",
+]
 HANZI = (
     "的一是不了人我在有他这中大来上国个到说们为子和你地出道也时年得就那要下以生会自着去之过家学对可"
     "她里后小么心多天而能好都然没日于起还发成事只作当想看文无开手十用主行方又如前所本见经头面公同三已"
@@ -69,8 +276,36 @@ KANA = "あいうえおかきくけこさしすせそたちつてとなにぬね
 KATAKANA = "アイウエオカキクケコサシスセソタチツテトナニヌネノハヒフヘホマミムメモヤユヨラリルレロワンガギグゲゴザジズゼゾダデドバビブベボパピプペポー"
 JAPANESE_PARTICLES = ["は", "が", "を", "に", "で", "と", "の", "も", "です", "ます", "した", "ですね", "よ", "か"]
 EMOJI = [
-    "👍", "👍🏽", "😂", "❤️", "🎉", "🙏", "😊", "🔥", "✅", "🚀", "😅", "🤔", "👀", "💯", "🙌", "😭",
-    "👨‍👩‍👧", "🏳️‍🌈", "☕", "🍕", "✈️", "🐛", "📎", "⚠️", "🇫🇷", "👋🏿", "🤝", "😴", "🎂", "📷",
+    "👍",
+    "👍🏽",
+    "😂",
+    "❤️",
+    "🎉",
+    "🙏",
+    "😊",
+    "🔥",
+    "✅",
+    "🚀",
+    "😅",
+    "🤔",
+    "👀",
+    "💯",
+    "🙌",
+    "😭",
+    "👨‍👩‍👧",
+    "🏳️‍🌈",
+    "☕",
+    "🍕",
+    "✈️",
+    "🐛",
+    "📎",
+    "⚠️",
+    "🇫🇷",
+    "👋🏿",
+    "🤝",
+    "😴",
+    "🎂",
+    "📷",
 ]
 LATIN_SYLLABLES = [c + v for c in "bcdfghjklmnprstvwz" for v in ("a", "e", "i", "o", "u", "ar", "en", "is", "or", "ul")]
 CYRILLIC_SYLLABLES = [c + v for c in "бвгдзклмнпрстфх" for v in ("а", "е", "и", "о", "у", "ы", "я", "ой", "ан", "ер")]
@@ -109,7 +344,9 @@ def vocabularies(rng: random.Random, size: int = 20000) -> dict[str, Vocabulary]
     taken: set[str] = set(ENGLISH) | set(RUSSIAN)
     english = ENGLISH + _made_up(rng, LATIN_SYLLABLES, size - len(ENGLISH), taken)
     russian = RUSSIAN + _made_up(rng, CYRILLIC_SYLLABLES, size // 2 - len(RUSSIAN), taken)
-    chinese = sorted({"".join(rng.choice(HANZI) for _ in range(rng.choice((1, 2, 2, 2, 3, 4)))) for _ in range(size // 4)})
+    chinese = sorted(
+        {"".join(rng.choice(HANZI) for _ in range(rng.choice((1, 2, 2, 2, 3, 4)))) for _ in range(size // 4)}
+    )
     rng.shuffle(chinese)
     katakana = ["".join(rng.choice(KATAKANA) for _ in range(rng.randint(2, 5))) for _ in range(size // 8)]
     kanji = ["".join(rng.choice(HANZI) for _ in range(rng.choice((1, 2, 2)))) for _ in range(size // 8)]
@@ -228,21 +465,76 @@ class CorpusWriter:
     """Plans the corpus with one seeded random generator and writes it table by table."""
 
     USER_COLUMNS = (
-        "id", "password", "is_superuser", "username", "first_name", "last_name", "email", "is_staff", "is_active", "date_joined",
+        "id",
+        "password",
+        "is_superuser",
+        "username",
+        "first_name",
+        "last_name",
+        "email",
+        "is_staff",
+        "is_active",
+        "date_joined",
     )
     CONVERSATION_COLUMNS = (
-        "id", "kind", "direct_key", "title", "created_by_id", "last_seq", "last_message_seq", "membership_seq",
-        "member_count", "created_at", "last_message_at",
+        "id",
+        "kind",
+        "direct_key",
+        "title",
+        "created_by_id",
+        "last_seq",
+        "last_message_seq",
+        "membership_seq",
+        "member_count",
+        "created_at",
+        "last_message_at",
     )
     PARTICIPANT_COLUMNS = (
-        "id", "conversation_id", "user_id", "role", "joined_at", "joined_seq", "left_seq", "left_at",
-        "delivered_seq", "read_seq", "delivered_at", "read_at", "muted_until", "cleared_seq",
+        "id",
+        "conversation_id",
+        "user_id",
+        "role",
+        "joined_at",
+        "joined_seq",
+        "left_seq",
+        "left_at",
+        "delivered_seq",
+        "read_seq",
+        "delivered_at",
+        "read_at",
+        "muted_until",
+        "cleared_seq",
     )
-    EVENT_COLUMNS = ("id", "conversation_id", "seq", "kind", "sender_id", "content", "client_id", "target_seq", "data", "created_at")
+    EVENT_COLUMNS = (
+        "id",
+        "conversation_id",
+        "seq",
+        "kind",
+        "sender_id",
+        "content",
+        "client_id",
+        "target_seq",
+        "data",
+        "created_at",
+    )
     ENTRY_COLUMNS = ("event_id", "conversation_id", "seq", "sender_id", "created_at", "text")
     NOTIFICATION_COLUMNS = (
-        "id", "user_id", "kind", "title", "body", "url", "group_key", "count", "message_id", "created_at", "updated_at",
-        "read", "read_at", "pushed_at", "email_state", "emailed_at",
+        "id",
+        "user_id",
+        "kind",
+        "title",
+        "body",
+        "url",
+        "group_key",
+        "count",
+        "message_id",
+        "created_at",
+        "updated_at",
+        "read",
+        "read_at",
+        "pushed_at",
+        "email_state",
+        "emailed_at",
     )
 
     def __init__(self, options: CorpusOptions, *, progress: Callable[[str], None] | None = None) -> None:
@@ -256,10 +548,13 @@ class CorpusWriter:
             table: self._one(f"SELECT COALESCE(MAX(id), 0) FROM {table}") + 1
             for table in ("auth_user", "messaging_conversation", "messaging_participant", "messaging_notification")
         }
-        self.next_event = max(
-            self._one("SELECT COALESCE(MAX(id), 0) FROM messaging_event"),
-            self._one("SELECT COALESCE(MAX(id), 0) FROM messaging_archivedevent"),
-        ) + 1
+        self.next_event = (
+            max(
+                self._one("SELECT COALESCE(MAX(id), 0) FROM messaging_event"),
+                self._one("SELECT COALESCE(MAX(id), 0) FROM messaging_archivedevent"),
+            )
+            + 1
+        )
         self.first_event = self.next_event
 
     @staticmethod
@@ -391,7 +686,9 @@ class CorpusWriter:
     def _group_created(self, conversation: PlannedConversation, at: datetime.datetime) -> None:
         founders = [conversation.members[i] for when, what, i in conversation.changes if what == "found"]
         usernames = [self._username(m.user) for m in founders]
-        seq = self._event(conversation, "created", founders[0].user, "", at, {"title": conversation.title, "members": usernames})
+        seq = self._event(
+            conversation, "created", founders[0].user, "", at, {"title": conversation.title, "members": usernames}
+        )
         for member in founders:
             member.joined_seq = seq
         conversation.current = [m.user for m in founders]
@@ -406,7 +703,9 @@ class CorpusWriter:
             member = conversation.members[index]
             owner = conversation.members[0]
             if what == "add" and member.joined_seq == -1:
-                seq = self._event(conversation, "members_added", owner.user, "", at, {"users": [self._username(member.user)]})
+                seq = self._event(
+                    conversation, "members_added", owner.user, "", at, {"users": [self._username(member.user)]}
+                )
                 member.joined_seq = seq
                 conversation.current.append(member.user)
             elif what == "leave" and member.joined_seq >= 0 and member.left_seq is None:
@@ -418,7 +717,13 @@ class CorpusWriter:
         return self.usernames[user_id]
 
     def _event(
-        self, conversation: PlannedConversation, kind: str, sender: int, content: str, at: datetime.datetime, data: dict[str, Any] | None = None
+        self,
+        conversation: PlannedConversation,
+        kind: str,
+        sender: int,
+        content: str,
+        at: datetime.datetime,
+        data: dict[str, Any] | None = None,
     ) -> int:
         conversation.seq += 1
         seq = conversation.seq
@@ -457,7 +762,9 @@ class CorpusWriter:
                 (
                     conversation.id,
                     conversation.kind,
-                    None if conversation.kind == "group" else f"{min(m.user for m in conversation.members)}:{max(m.user for m in conversation.members)}",
+                    None
+                    if conversation.kind == "group"
+                    else f"{min(m.user for m in conversation.members)}:{max(m.user for m in conversation.members)}",
                     conversation.title,
                     conversation.members[0].user,
                     conversation.seq,
@@ -472,7 +779,13 @@ class CorpusWriter:
                 if member.joined_seq < 0:
                     continue  # planned to join after the last message
                 end = member.left_seq if member.left_seq is not None else conversation.seq
-                behind = 0 if rng.random() < 0.7 else int(rng.expovariate(1 / 15)) if rng.random() < 0.8 else rng.randint(0, end)
+                behind = (
+                    0
+                    if rng.random() < 0.7
+                    else int(rng.expovariate(1 / 15))
+                    if rng.random() < 0.8
+                    else rng.randint(0, end)
+                )
                 read = max(member.joined_seq, end - behind)
                 delivered = max(read, min(end, read + int(rng.expovariate(1 / 3))))
                 pk = self._ids("messaging_participant", 1)[0]
@@ -480,29 +793,67 @@ class CorpusWriter:
                 self._queue(
                     "messaging_participant",
                     (
-                        pk, conversation.id, member.user, member.role, conversation.created_at, member.joined_seq, member.left_seq,
-                        at if member.left_seq is not None else None, delivered, read, at, at, None, 0,
+                        pk,
+                        conversation.id,
+                        member.user,
+                        member.role,
+                        conversation.created_at,
+                        member.joined_seq,
+                        member.left_seq,
+                        at if member.left_seq is not None else None,
+                        delivered,
+                        read,
+                        at,
+                        at,
+                        None,
+                        0,
                     ),
                 )
                 self.written.participants += 1
                 if self.options.notifications and end > read and member.left_seq is None:
                     self._notification(conversation, member, end - read, at)
 
-    def _notification(self, conversation: PlannedConversation, member: Member, unread: int, at: datetime.datetime) -> None:
+    def _notification(
+        self, conversation: PlannedConversation, member: Member, unread: int, at: datetime.datetime
+    ) -> None:
         pk = self._ids("messaging_notification", 1)[0]
         where = f"/messages/c/{conversation.id}/"
-        title = f"{unread} new message{'s' if unread > 1 else ''}" + (f" in {conversation.title}" if conversation.title else "")
+        title = f"{unread} new message{'s' if unread > 1 else ''}" + (
+            f" in {conversation.title}" if conversation.title else ""
+        )
         self._queue(
             "messaging_notification",
-            (pk, member.user, "new_message", title[:200], "", where, f"conversation:{conversation.id}", unread, None, at, at, False, None, None, "none", None),
+            (
+                pk,
+                member.user,
+                "new_message",
+                title[:200],
+                "",
+                where,
+                f"conversation:{conversation.id}",
+                unread,
+                None,
+                at,
+                at,
+                False,
+                None,
+                None,
+                "none",
+                None,
+            ),
         )
         self.written.notifications += 1
 
     # --- rows out -------------------------------------------------------------------
 
     ORDER = (
-        "auth_user", "messaging_conversation", "messaging_participant", "messaging_event", "messaging_archivedevent",
-        "messaging_searchentry", "messaging_notification",
+        "auth_user",
+        "messaging_conversation",
+        "messaging_participant",
+        "messaging_event",
+        "messaging_archivedevent",
+        "messaging_searchentry",
+        "messaging_notification",
     )
 
     def _columns(self, table: str) -> tuple[str, ...]:
@@ -535,7 +886,10 @@ class CorpusWriter:
         for start in range(0, len(rows), self.options.batch):
             chunk = rows[start : start + self.options.batch]
             if self.on_postgres:
-                with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                with (
+                    connection.cursor() as cursor,
+                    cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
+                ):
                     for row in chunk:
                         copy.write_row(row)
             else:
@@ -550,14 +904,21 @@ class CorpusWriter:
         with connection.cursor() as cursor:
             if self.options.index:
                 cursor.execute(
-                    "DELETE FROM messaging_searchqueue WHERE event_id >= %s AND event_id < %s", [self.first_event, self.next_event]
+                    "DELETE FROM messaging_searchqueue WHERE event_id >= %s AND event_id < %s",
+                    [self.first_event, self.next_event],
                 )
             # Without statistics PostgreSQL takes a bulk-loaded table for empty
             # and joins it the slow way (a search went from 20 to 300 ms).
             cursor.execute("ANALYZE")
             if not self.on_postgres:
                 return
-            for table in ("auth_user", "messaging_conversation", "messaging_participant", "messaging_notification", "messaging_event"):
+            for table in (
+                "auth_user",
+                "messaging_conversation",
+                "messaging_participant",
+                "messaging_notification",
+                "messaging_event",
+            ):
                 cursor.execute(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), GREATEST((SELECT MAX(id) FROM {table}), "
                     f"(SELECT COALESCE(MAX(id), 0) FROM messaging_archivedevent), 1))"
@@ -620,5 +981,3 @@ def closest(counts: dict[str, int], target: int, *, min_length: int = 3) -> tupl
         key=lambda item: (abs(math.log(item[1]) - math.log(target)), item[0]),
     )
     return best
-
-

@@ -34,7 +34,9 @@ class DemoBase:
         self.ref = 0
 
     async def open(self, name: str) -> ChatClient:
-        client = ChatClient(self.url, await asyncio.to_thread(login, self.url, name, self.password), "", path="/ws/chat/")
+        client = ChatClient(
+            self.url, await asyncio.to_thread(login, self.url, name, self.password), "", path="/ws/chat/"
+        )
         await client.connect()
         self.clients[name] = client
         return client

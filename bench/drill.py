@@ -208,9 +208,11 @@ async def _drive(config: DrillConfig, server: BenchServer, smtp: SmtpServer, inb
             listener = ChatClient(base, pair.recipient.cookie, pair.sender.username)
             await listener.connect()
             recipients.append(listener)
-    out(f"drill: {config.pairs} senders for {config.duration:.0f} s at {config.rate:g} msg/s each; "
+    out(
+        f"drill: {config.pairs} senders for {config.duration:.0f} s at {config.rate:g} msg/s each; "
         f"{online_pairs} recipient(s) online, {config.pairs - online_pairs} away (emailed); "
-        f"SMTP stops at {config.outage_start * config.duration:.0f} s, back at {config.outage_end * config.duration:.0f} s")
+        f"SMTP stops at {config.outage_start * config.duration:.0f} s, back at {config.outage_end * config.duration:.0f} s"
+    )
 
     start = time.monotonic()
     first = previous = Sample(0.0, await asyncio.to_thread(scrape, base))
@@ -221,7 +223,9 @@ async def _drive(config: DrillConfig, server: BenchServer, smtp: SmtpServer, inb
         nonlocal acked
         interval = 1 / config.rate
         while time.monotonic() - start < config.duration:
-            await client.send({"type": "message", "content": f"drill {uuid.uuid4().hex[:6]}", "client_id": uuid.uuid4().hex})
+            await client.send(
+                {"type": "message", "content": f"drill {uuid.uuid4().hex[:6]}", "client_id": uuid.uuid4().hex}
+            )
             await client.expect("ack", timeout=30)
             acked += 1
             await asyncio.sleep(interval)
@@ -291,8 +295,10 @@ async def _drive(config: DrillConfig, server: BenchServer, smtp: SmtpServer, inb
         f"{result['emails_lost']} lost, {result['emails_duplicated']} duplicated; email retries {result['retries']}; "
         f"SMTP breaker transitions {result['breaker_transitions']}; delivery p99 <= {result['delivery_p99_ms']:.0f} ms"
     )
-    out("admin console, errors by category (last hour): "
-        + ", ".join(f"{category} {count}" for category, count in console.items()))
+    out(
+        "admin console, errors by category (last hour): "
+        + ", ".join(f"{category} {count}" for category, count in console.items())
+    )
     out(f"healthz: {health}")
     return result
 

@@ -213,7 +213,9 @@ class GroupRun:
             return
         if failure.code in RETRYABLE and self.retries[client_id] < MAX_RETRIES:
             self.retries[client_id] += 1
-            task = asyncio.get_running_loop().create_task(self._resend(client_id, RETRY_DELAY * self.retries[client_id]))
+            task = asyncio.get_running_loop().create_task(
+                self._resend(client_id, RETRY_DELAY * self.retries[client_id])
+            )
             self._retry_tasks.add(task)
             task.add_done_callback(self._retry_tasks.discard)
             return

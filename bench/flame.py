@@ -46,13 +46,21 @@ WAITING = frozenset({"EpollSelector.select (selectors.py)", "_worker (concurrent
 #: frames every sample of a thread passes through, which say nothing about the hot path
 PLUMBING = frozenset(
     {
-        "_run_module_as_main (<frozen runpy>)", "_run_code (<frozen runpy>)", "<module> (daphne/__main__.py)",
-        "CommandLineInterface.entrypoint (daphne/cli.py)", "CommandLineInterface.run (daphne/cli.py)",
-        "Server.run (daphne/server.py)", "AsyncioSelectorReactor.run (twisted/internet/asyncioreactor.py)",
-        "BaseEventLoop.run_forever (asyncio/base_events.py)", "BaseEventLoop._run_once (asyncio/base_events.py)",
-        "Handle._run (asyncio/events.py)", "Thread._bootstrap (threading.py)",
-        "Thread._bootstrap_inner (threading.py)", "Thread.run (threading.py)",
-        "_worker (concurrent/futures/thread.py)", "_WorkItem.run (concurrent/futures/thread.py)",
+        "_run_module_as_main (<frozen runpy>)",
+        "_run_code (<frozen runpy>)",
+        "<module> (daphne/__main__.py)",
+        "CommandLineInterface.entrypoint (daphne/cli.py)",
+        "CommandLineInterface.run (daphne/cli.py)",
+        "Server.run (daphne/server.py)",
+        "AsyncioSelectorReactor.run (twisted/internet/asyncioreactor.py)",
+        "BaseEventLoop.run_forever (asyncio/base_events.py)",
+        "BaseEventLoop._run_once (asyncio/base_events.py)",
+        "Handle._run (asyncio/events.py)",
+        "Thread._bootstrap (threading.py)",
+        "Thread._bootstrap_inner (threading.py)",
+        "Thread.run (threading.py)",
+        "_worker (concurrent/futures/thread.py)",
+        "_WorkItem.run (concurrent/futures/thread.py)",
     }
 )
 _THREAD = re.compile(r"^(thread|process) \(")
@@ -135,8 +143,18 @@ class PySpyRecorder:
             raise RuntimeError("py-spy is not installed: `.venv/bin/pip install py-spy` (a dev tool, not required)")
         self.output = output
         self.command = [
-            executable, "record", "--pid", str(pid), "--format", "raw", "--nolineno", "--threads",
-            "--rate", str(rate), "--output", str(output),
+            executable,
+            "record",
+            "--pid",
+            str(pid),
+            "--format",
+            "raw",
+            "--nolineno",
+            "--threads",
+            "--rate",
+            str(rate),
+            "--output",
+            str(output),
         ]
         self.process: subprocess.Popen | None = None
 

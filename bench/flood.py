@@ -36,7 +36,12 @@ def frame_for(index: int, conversation: int) -> str:
     """The ``index``-th frame of the cycle through every kind a client may send."""
     kind = index % 9
     if kind == 0:
-        frame: Any = {"type": "message", "conversation": conversation, "content": "flood", "client_id": uuid.uuid4().hex}
+        frame: Any = {
+            "type": "message",
+            "conversation": conversation,
+            "content": "flood",
+            "client_id": uuid.uuid4().hex,
+        }
     elif kind == 1:
         frame = {"type": "ping"}
     elif kind == 2:

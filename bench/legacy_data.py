@@ -231,16 +231,22 @@ class LegacyWriter:
 
     def flush(self) -> None:
         """Write what is queued, parents first (conversations before their members and messages)."""
-        for table in ("messaging_conversation", "messaging_participant", "messaging_message", "messaging_archivedmessage"):
+        for table in (
+            "messaging_conversation",
+            "messaging_participant",
+            "messaging_message",
+            "messaging_archivedmessage",
+        ):
             rows = self.pending.pop(table, [])
             if rows:
                 self._write(table, self.columns[table], rows)
 
     def _write(self, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
         if connection.vendor == "postgresql":
-            with connection.cursor() as cursor, cursor.cursor.copy(
-                f"COPY {table} ({', '.join(columns)}) FROM STDIN"
-            ) as copy:
+            with (
+                connection.cursor() as cursor,
+                cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
+            ):
                 for row in rows:
                     copy.write_row(row)
             return

@@ -120,7 +120,10 @@ def whole_config(site: str, directory: Path) -> str:
         "    default_type application/octet-stream;",
         f"    log_format upstreams {ACCESS_FORMAT};",
         f"    access_log {directory}/access.log upstreams;",
-        *(f"    {kind}_temp_path {directory}/{kind}_temp;" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")),
+        *(
+            f"    {kind}_temp_path {directory}/{kind}_temp;"
+            for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+        ),
         site,
         "}",
     ]
@@ -150,7 +153,9 @@ class Nginx:
         if not self.port:
             self.port = free_port()
         self.directory.mkdir(parents=True, exist_ok=True)
-        site = localise(documented_config(), listen_port=self.port, upstream_ports=self.upstream_ports, var_dir=self.var_dir)
+        site = localise(
+            documented_config(), listen_port=self.port, upstream_ports=self.upstream_ports, var_dir=self.var_dir
+        )
         self.config = whole_config(site, self.directory)
         self.config_path.write_text(self.config)
         return self.config_path
@@ -159,7 +164,16 @@ class Nginx:
         binary = nginx_binary()
         if binary is None:
             raise NginxDidNotStart("nginx is not installed: run 'sudo scripts/system-deps' (Debian's nginx)")
-        return [binary, "-p", f"{self.directory}/", "-c", str(self.config_path), "-e", f"{self.directory}/error.log", *extra]
+        return [
+            binary,
+            "-p",
+            f"{self.directory}/",
+            "-c",
+            str(self.config_path),
+            "-e",
+            f"{self.directory}/error.log",
+            *extra,
+        ]
 
     def start(self, timeout: float = 10) -> Nginx:
         self.write_config()
@@ -233,6 +247,7 @@ class NginxTopology:
     @property
     def var_dir(self) -> Path:
         return self.server.var_dir
+
     @property
     def log_path(self) -> Path:
         return self.server.log_path

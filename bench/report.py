@@ -71,8 +71,10 @@ def format_report(result: dict[str, Any]) -> str:
             lines.append(f"    {count} failed: {reason}")
     lines += format_group(result)
     restarted = " (restarted after the idle sockets)" if result["restarted_between_phases"] else ""
-    lines.append(f"  server peak RSS (VmHWM of the process that served the load{restarted}): "
-                 f"{_mb(result['server_peak_rss_kb'])} MB")
+    lines.append(
+        f"  server peak RSS (VmHWM of the process that served the load{restarted}): "
+        f"{_mb(result['server_peak_rss_kb'])} MB"
+    )
     for name, load in result["load"].items():
         check = load["correctness"]
         details = ", ".join(f"{k} {v}" for k, v in check.items() if k not in {"ok", "failed_codes", "stray_errors"})
@@ -154,7 +156,10 @@ def format_group_markdown_row(result: dict[str, Any]) -> str:
             return "n/a"
         return f"{_num(load['fanout']['p50_ms'], 1)} / {_num(load['fanout']['p99_ms'], 1)}"
 
-    faults = [sum(load["correctness"][key] for load in result["group"].values()) for key in ("lost", "duplicated", "out_of_order")]
+    faults = [
+        sum(load["correctness"][key] for load in result["group"].values())
+        for key in ("lost", "duplicated", "out_of_order")
+    ]
     return (
         f"| {stack['database']} + {stack['channel_layer']} | {params['group_members']} / {params['group_online']} "
         f"| {params['group_messages']} | {params['group_window']} | {fanout(linkup)} | {fanout(relay)} "
@@ -177,7 +182,10 @@ def format_markdown_row(result: dict[str, Any]) -> str:
             return "n/a"
         return f"{_num(load['latency']['p50_ms'], 1)} / {_num(load['latency']['p99_ms'], 1)}"
 
-    faults = [sum(load["correctness"][key] for load in result["load"].values()) for key in ("lost", "duplicated", "out_of_order")]
+    faults = [
+        sum(load["correctness"][key] for load in result["load"].values())
+        for key in ("lost", "duplicated", "out_of_order")
+    ]
     endpoint = params.get("endpoint", "chat")
     amount = f"{params['duration']} s" if params["duration"] else str(params["messages"])
     return (

@@ -113,7 +113,12 @@ def sign_in(base_url: str, pairs: int, password: str, seed: Seed | None = None) 
             zip(flat, pool.map(lambda name: login(base_url, name, password, timeout=LOGIN_TIMEOUT), flat), strict=True)
         )
     return [
-        Pair(index, BenchUser(sender, cookies[sender]), BenchUser(recipient, cookies[recipient]), conversations.get(index))
+        Pair(
+            index,
+            BenchUser(sender, cookies[sender]),
+            BenchUser(recipient, cookies[recipient]),
+            conversations.get(index),
+        )
         for index, (sender, recipient) in enumerate(names, start=1)
     ]
 
@@ -149,7 +154,9 @@ async def measure_idle(
     loop = asyncio.get_running_loop()
     started = loop.time()
     sockets, failures = await open_idle_sockets(
-        base_url, idle_targets(protocol, pairs, count, run_id), wait_for_connected=protocol.syncs,
+        base_url,
+        idle_targets(protocol, pairs, count, run_id),
+        wait_for_connected=protocol.syncs,
         concurrency=concurrency,
     )
     opened_in = loop.time() - started
@@ -181,8 +188,12 @@ async def measure_load(
     try:
         if config.warmup:
             await run_phase(
-                runs, "warmup", messages=config.warmup, duration=None,
-                settle_timeout=config.settle_timeout, drain_timeout=config.drain_timeout,
+                runs,
+                "warmup",
+                messages=config.warmup,
+                duration=None,
+                settle_timeout=config.settle_timeout,
+                drain_timeout=config.drain_timeout,
             )
         if pid:
             await procstat.wait_until_quiet(pid)
@@ -192,8 +203,11 @@ async def measure_load(
         client_cpu_before = time.process_time()
         with procstat.RssSampler(pid) as sampler, recorder:
             phase = await run_phase(
-                runs, "measured", messages=None if config.duration else config.messages,
-                duration=config.duration, settle_timeout=config.settle_timeout,
+                runs,
+                "measured",
+                messages=None if config.duration else config.messages,
+                duration=config.duration,
+                settle_timeout=config.settle_timeout,
                 drain_timeout=config.drain_timeout,
             )
         server_cpu = await server_cpu_when_quiet(pid)

@@ -70,7 +70,9 @@ def pick_queries(prefix: str, rng: random.Random) -> list[tuple[str, str]]:
         raise ValueError("no search entries: generate a corpus first (manage.py generate_corpus)")
     step = max(1, total // SAMPLE)
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT text FROM {SearchEntry._meta.db_table} WHERE event_id %% %s = 0 LIMIT %s", [step, SAMPLE])
+        cursor.execute(
+            f"SELECT text FROM {SearchEntry._meta.db_table} WHERE event_id %% %s = 0 LIMIT %s", [step, SAMPLE]
+        )
         texts = [row[0] for row in cursor.fetchall()]
     counts = word_frequencies(texts)
     scale = total / max(1, len(texts))
@@ -79,7 +81,9 @@ def pick_queries(prefix: str, rng: random.Random) -> list[tuple[str, str]]:
     word, _ = closest(ascii_words, total * 0.001, min_length=5)
     common, _ = closest(ascii_words, total * 0.1, min_length=3)
     prefix_word, _ = closest({w: c for w, c in ascii_words.items() if len(w) >= 6}, total * 0.002, min_length=6)
-    phrase_source = next(t for t in texts if len([w for w in t.split() if w.isascii() and w.isalpha() and len(w) > 3]) >= 3)
+    phrase_source = next(
+        t for t in texts if len([w for w in t.split() if w.isascii() and w.isalpha() and len(w) > 3]) >= 3
+    )
     phrase_words = [w for w in phrase_source.split() if w.isascii() and w.isalpha() and len(w) > 3]
     with connection.cursor() as cursor:
         cursor.execute(
@@ -104,11 +108,7 @@ def searchers(prefix: str, rng: random.Random, count: int, heavy: int) -> tuple[
     if not users:
         raise ValueError(f"no users named {prefix}…: generate a corpus first, or pass its --prefix")
     sample = rng.sample(users, min(count, len(users)))
-    busiest = (
-        Participant.objects.filter(user__username__startswith=prefix)
-        .values_list("user_id", flat=True)
-        .order_by()
-    )
+    busiest = Participant.objects.filter(user__username__startswith=prefix).values_list("user_id", flat=True).order_by()
     by_members = {}
     for user_id in busiest:
         by_members[user_id] = by_members.get(user_id, 0) + 1
@@ -170,11 +170,15 @@ def run(
 ) -> None:
     """Print the figures; ``plan`` forces one way of reading (``member`` or ``index``) instead of search()'s choice."""
     rng = random.Random(seed)
-    out(f"database: {connection.vendor}; search entries: {SearchEntry.objects.count()}; queued: {SearchQueue.objects.count()}")
+    out(
+        f"database: {connection.vendor}; search entries: {SearchEntry.objects.count()}; queued: {SearchQueue.objects.count()}"
+    )
     queries = pick_queries(prefix, rng)
     sample, busiest = searchers(prefix, rng, searcher_count, heavy)
-    out(f"searchers: {len(sample)} random corpus users; heavy: {', '.join(u.username for u in busiest)} "
-        f"(windows of {', '.join(str(window_size(u.pk)) for u in busiest)} events)")
+    out(
+        f"searchers: {len(sample)} random corpus users; heavy: {', '.join(u.username for u in busiest)} "
+        f"(windows of {', '.join(str(window_size(u.pk)) for u in busiest)} events)"
+    )
     for label, users in (("random users", sample), ("heaviest users", busiest)):
         out(f"-- {label}: first page (20 hits, newest first, with the total, count={count}), {runs} runs per query")
         for figures in measure(queries, users, runs, rng, plan, count):

@@ -141,8 +141,17 @@ def manage_in(env: dict[str, str], *args: str, timeout: float = 300) -> str:
 def seed_database(env: dict[str, str], pairs: int, password: str, group_members: int, group_online: int) -> Seed:
     """Run ``bench_users --json`` against the database ``env`` names; what it made."""
     out = manage_in(
-        env, "bench_users", "--json", "--pairs", str(pairs), "--password", password,
-        "--group-members", str(group_members), "--group-online", str(group_online),
+        env,
+        "bench_users",
+        "--json",
+        "--pairs",
+        str(pairs),
+        "--password",
+        password,
+        "--group-members",
+        str(group_members),
+        "--group-online",
+        str(group_online),
     )
     return json.loads(out.strip().splitlines()[-1])
 

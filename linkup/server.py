@@ -83,6 +83,8 @@ class BodyFromFile(asyncio.Queue):
         if not more:
             self.left = None  # the body is out: what follows is the queue's (http.disconnect)
         return {"type": "http.request", "body": piece, "more_body": more}
+
+
 #: how far down a chain of wrapping transports (TLS over TCP) buffers are looked for
 MAX_TRANSPORT_DEPTH = 3
 

@@ -27,9 +27,7 @@ DEBUG = env_bool("DEBUG", True)
 
 # A fixed key is only acceptable on the embedded default; a deployment sets
 # SECRET_KEY (and turns DEBUG off).
-SECRET_KEY = os.environ.get(
-    "SECRET_KEY", "django-insecure-linkup-development-key-do-not-use-in-production"
-)
+SECRET_KEY = os.environ.get("SECRET_KEY", "django-insecure-linkup-development-key-do-not-use-in-production")
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])

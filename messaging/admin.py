@@ -161,7 +161,9 @@ class MessageAdmin(ReadOnlyAdmin):
     @admin.display(description="edit history")
     def edit_history(self, obj: Message) -> str:
         """Every earlier version, oldest first, with when it was written and replaced (escaped text)."""
-        versions = MessageEdit.objects.filter(conversation_id=obj.conversation_id, message_seq=obj.seq).order_by("edit_seq")
+        versions = MessageEdit.objects.filter(conversation_id=obj.conversation_id, message_seq=obj.seq).order_by(
+            "edit_seq"
+        )
         if not versions:
             return "deleted for everyone: its versions were purged" if obj.deleted_at else "never edited"
         return format_html(
@@ -233,13 +235,17 @@ class UserStatusAdmin(ReadOnlyAdmin):
     fields = ("user", "online", "last_seen")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[UserStatus]:
-        return super().get_queryset(request).select_related("user").annotate(sockets=Count("user__messaging_connections"))
+        return (
+            super().get_queryset(request).select_related("user").annotate(sockets=Count("user__messaging_connections"))
+        )
 
     @admin.display(description="open connections", ordering="sockets")
     def open_connections(self, obj: UserStatus) -> int:
         return obj.sockets
 
-    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None) -> HttpResponse:
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
         # The primary key is the user's id; the object itself is fetched by the admin.
         try:
             user_id = UserStatus._meta.pk.to_python(unquote(object_id))
@@ -334,9 +340,7 @@ class RetryQueueItemAdmin(admin.ModelAdmin):
             max_attempts=Greatest("max_attempts", F("attempts") + 1),
             next_attempt_at=timezone.now(),
         )
-        self.message_user(
-            request, f"{due} item(s) are due now; process_retry_queue will run them on its next pass."
-        )
+        self.message_user(request, f"{due} item(s) are due now; process_retry_queue will run them on its next pass.")
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         extra_context = {**(extra_context or {}), "retry_statistics": retry_statistics()}
@@ -350,7 +354,16 @@ class PushSubscriptionAdmin(admin.ModelAdmin):
     list_display = ("user", "user_agent", "created_at", "last_success_at")
     list_filter = ("last_success_at",)
     search_fields = ("user__username", "user_agent")
-    readonly_fields = ("user", "endpoint", "p256dh", "auth", "user_agent", "session_key", "created_at", "last_success_at")
+    readonly_fields = (
+        "user",
+        "endpoint",
+        "p256dh",
+        "auth",
+        "user_agent",
+        "session_key",
+        "created_at",
+        "last_success_at",
+    )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -389,4 +402,6 @@ class AttachmentAdmin(admin.ModelAdmin):
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Attachment]) -> None:
         delete_attachments(queryset)
+
+
 from . import admin_support  # noqa: F401 - registers the support page

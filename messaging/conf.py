@@ -270,7 +270,9 @@ def parse_window(name: str, value: object) -> datetime.timedelta | None:
         return None
     match = _WINDOW.match(text)
     if not match:
-        raise ImproperlyConfigured(f"{name} must be a duration such as '24h', '90m' or '3600', '0' or 'off'; not {value!r}.")
+        raise ImproperlyConfigured(
+            f"{name} must be a duration such as '24h', '90m' or '3600', '0' or 'off'; not {value!r}."
+        )
     return datetime.timedelta(seconds=float(match.group(1)) * _WINDOW_UNITS[match.group(2)])
 
 
@@ -332,9 +334,7 @@ def setting(name: str) -> object:
 def limits() -> Limits:
     max_frame_bytes = int(setting("MESSAGING_MAX_FRAME_BYTES"))
     if not 0 < max_frame_bytes < DAPHNE_MAX_MESSAGE_BYTES:
-        raise ImproperlyConfigured(
-            "MESSAGING_MAX_FRAME_BYTES must be positive and below daphne's 1 MiB frame limit."
-        )
+        raise ImproperlyConfigured("MESSAGING_MAX_FRAME_BYTES must be positive and below daphne's 1 MiB frame limit.")
     session_recheck = float(setting("MESSAGING_SESSION_RECHECK_SECONDS"))
     if session_recheck <= 0:
         raise ImproperlyConfigured("MESSAGING_SESSION_RECHECK_SECONDS must be a positive number of seconds.")

@@ -911,7 +911,9 @@ class ConnectionValidator:
         """A search; how long ``q`` may be, and what it may say, is the search's own business (its limits, its errors)."""
         q = _text_field(data, "q")
         cursor = data.get("cursor")
-        if cursor is not None and (not isinstance(cursor, str) or not 1 <= len(cursor) <= 100 or _has_unstorable(cursor)):
+        if cursor is not None and (
+            not isinstance(cursor, str) or not 1 <= len(cursor) <= 100 or _has_unstorable(cursor)
+        ):
             raise InvalidFrame("'cursor' must be the 'next' of a previous page, or null")
         sort = data.get("sort", "newest")
         if sort is None:

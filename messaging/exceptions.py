@@ -49,9 +49,7 @@ class MessagingException(Exception):
     code: ErrorCode = ErrorCode.SERVER_ERROR
     http_status: int = 500
 
-    def __init__(
-        self, detail: str = "", *, client_id: str | None = None, ref: Any = None, **extra: Any
-    ) -> None:
+    def __init__(self, detail: str = "", *, client_id: str | None = None, ref: Any = None, **extra: Any) -> None:
         super().__init__(detail)
         self.detail = detail or self.code.value.replace("_", " ")
         self.client_id = client_id

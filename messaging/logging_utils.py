@@ -112,9 +112,7 @@ class MessagingLogger:
         context = dict(context or {})
         if exc is not None:
             context.setdefault("exception", f"{type(exc).__name__}: {exc}")
-            context.setdefault(
-                "traceback", "".join(traceback.format_exception(exc))[-4000:]
-            )
+            context.setdefault("traceback", "".join(traceback.format_exception(exc))[-4000:])
         self.log.log(
             _LOG_LEVELS[severity],
             "[%s] %s",

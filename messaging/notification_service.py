@@ -254,7 +254,7 @@ def _email_decision(user_id: int, preference: Preference, now: datetime.datetime
 
 
 def _email_decision_for(preference: Preference, now: datetime.datetime, *, online: bool, address: str | None) -> str:
-    """"queued", or why not: email only a user who is away (no open socket anywhere) and has an address."""
+    """ "queued", or why not: email only a user who is away (no open socket anywhere) and has an address."""
     if not preference.email:
         return "skipped_preference"
     if in_quiet_hours(now, preference.quiet_hours_start, preference.quiet_hours_end, preference.timezone):
@@ -267,7 +267,7 @@ def _email_decision_for(preference: Preference, now: datetime.datetime, *, onlin
 
 
 def _webpush_decision(user_id: int, preference: Preference, now: datetime.datetime) -> tuple[str, list[int]]:
-    """"queued" with the browsers to push to, or why not (their subscriptions are read only if it may be)."""
+    """ "queued" with the browsers to push to, or why not (their subscriptions are read only if it may be)."""
     decision = _webpush_decision_for(preference, now, [0])
     if decision != "queued":
         return decision, []
@@ -698,8 +698,7 @@ def store_grouped_notifications(
         wanted = {u for u in recipients if "queued" in outgoing[u] or _has_bell(sockets.get(u))}
         rows = {n.user_id: n for n in fresh if n.user_id in wanted}
         rows.update(
-            (n.user_id, n)
-            for n in Notification.objects.filter(pk__in=[pk for u, pk in grouped.items() if u in wanted])
+            (n.user_id, n) for n in Notification.objects.filter(pk__in=[pk for u, pk in grouped.items() if u in wanted])
         )
         deliveries = []
         for user_id, notification in rows.items():
@@ -723,7 +722,9 @@ def store_grouped_notifications(
     late = listening - {d.notification.user_id for d in deliveries}
     if late:
         for notification in Notification.objects.filter(user_id__in=late, group_key=key, updated_at=now):
-            deliveries.append(Delivery(notification, push=preferences.get(notification.user_id, Preference()).in_app, unread=0))
+            deliveries.append(
+                Delivery(notification, push=preferences.get(notification.user_id, Preference()).in_app, unread=0)
+            )
     unread = _unread_counts(sorted(listening))
     for delivery in deliveries:
         delivery.listening = delivery.notification.user_id in listening
@@ -749,8 +750,7 @@ def _listening(user_ids: list[int]) -> set[int]:
 
 def _preferences(user_ids: list[int], kind: str) -> dict[int, Preference]:
     return {
-        row.user_id: _preference(row)
-        for row in NotificationPreference.objects.filter(user_id__in=user_ids, kind=kind)
+        row.user_id: _preference(row) for row in NotificationPreference.objects.filter(user_id__in=user_ids, kind=kind)
     }
 
 
@@ -828,7 +828,7 @@ def store_mention_notifications(event: Event, user_ids: Iterable[int]) -> list[D
 
 
 def store_reaction_notification(reaction: Event, message: Any) -> list[Delivery]:
-    """"alice reacted 👍 to your message", for the message's author when they are away from the conversation.
+    """ "alice reacted 👍 to your message", for the message's author when they are away from the conversation.
 
     Away as for a new message: a current member who has not muted it and views
     it in no tab. Grouped per conversation like new-message notifications.
@@ -836,9 +836,12 @@ def store_reaction_notification(reaction: Event, message: Any) -> list[Delivery]
     author = message.sender_id
     if author == reaction.sender_id or not isinstance(message, Event):
         return []
-    if author not in store_new_message_recipients([reaction.conversation_id], timezone.now(), conf.limits().presence_expiry)[
-        reaction.conversation_id
-    ]:
+    if (
+        author
+        not in store_new_message_recipients([reaction.conversation_id], timezone.now(), conf.limits().presence_expiry)[
+            reaction.conversation_id
+        ]
+    ):
         return []
     conversation = reaction.conversation
     who = reaction.sender.get_username()
@@ -863,7 +866,9 @@ def rewrite_previews(message: Event) -> None:
         Notification.objects.filter(message_id=message.pk, kind=NotificationKind.MENTION).update(
             body=_mention_texts(message)["body"]
         )
-    Notification.objects.filter(message_id=message.pk, kind=NotificationKind.REACTION).update(body=_preview(message.content))
+    Notification.objects.filter(message_id=message.pk, kind=NotificationKind.REACTION).update(
+        body=_preview(message.content)
+    )
 
 
 def deliver_all_sync(deliveries: list[Delivery]) -> None:

@@ -294,9 +294,9 @@ def claim(item_id: int) -> bool:
 
     now = timezone.now()
     return bool(
-        RetryQueueItem.objects.filter(
-            pk=item_id, state=RetryQueueItem.State.PENDING, next_attempt_at__lte=now
-        ).update(state=RetryQueueItem.State.RUNNING, claimed_until=now + datetime.timedelta(seconds=CLAIM_SECONDS))
+        RetryQueueItem.objects.filter(pk=item_id, state=RetryQueueItem.State.PENDING, next_attempt_at__lte=now).update(
+            state=RetryQueueItem.State.RUNNING, claimed_until=now + datetime.timedelta(seconds=CLAIM_SECONDS)
+        )
     )
 
 
@@ -368,9 +368,9 @@ def release_stale_claims() -> int:
     """Items whose worker died while running them become due again."""
     from .models import RetryQueueItem
 
-    return RetryQueueItem.objects.filter(
-        state=RetryQueueItem.State.RUNNING, claimed_until__lt=timezone.now()
-    ).update(state=RetryQueueItem.State.PENDING, claimed_until=None)
+    return RetryQueueItem.objects.filter(state=RetryQueueItem.State.RUNNING, claimed_until__lt=timezone.now()).update(
+        state=RetryQueueItem.State.PENDING, claimed_until=None
+    )
 
 
 def retry_backlog() -> dict[str, Any]:
@@ -379,9 +379,12 @@ def retry_backlog() -> dict[str, Any]:
 
     now = timezone.now()
     waiting = RetryQueueItem.objects.filter(state__in=[RetryQueueItem.State.PENDING, RetryQueueItem.State.RUNNING])
-    oldest = waiting.filter(next_attempt_at__lte=now).order_by("next_attempt_at").values_list(
-        "next_attempt_at", flat=True
-    ).first()
+    oldest = (
+        waiting.filter(next_attempt_at__lte=now)
+        .order_by("next_attempt_at")
+        .values_list("next_attempt_at", flat=True)
+        .first()
+    )
     return {
         "pending": waiting.count(),
         "oldest_due_seconds": round((now - oldest).total_seconds(), 1) if oldest else 0.0,

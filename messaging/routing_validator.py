@@ -71,9 +71,7 @@ class RoutingValidator:
         if regex.groups != len(regex.groupindex):
             problems.append("has an unnamed capturing group; name it (?P<name>...) or make it (?:...)")
         if expected is not None and set(regex.groupindex) != expected:
-            problems.append(
-                f"captures {sorted(regex.groupindex)} but its consumer expects {sorted(expected)}"
-            )
+            problems.append(f"captures {sorted(regex.groupindex)} but its consumer expects {sorted(expected)}")
         if not self.samples(text):
             problems.append("matches no path at all")
         return problems
@@ -95,8 +93,7 @@ class RoutingValidator:
                     issues.append(
                         RoutingIssue(
                             text,
-                            f"is shadowed by the earlier route '{earlier_text}', "
-                            f"which also matches {shadowed[0]!r}",
+                            f"is shadowed by the earlier route '{earlier_text}', which also matches {shadowed[0]!r}",
                         )
                     )
             good.append((text, regex))
@@ -134,7 +131,11 @@ class RoutingValidator:
             return [""]
         if op is sre_constants.IN:
             return self._in_choice(arg)
-        if op in (sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT, getattr(sre_constants, "POSSESSIVE_REPEAT", None)):
+        if op in (
+            sre_constants.MAX_REPEAT,
+            sre_constants.MIN_REPEAT,
+            getattr(sre_constants, "POSSESSIVE_REPEAT", None),
+        ):
             low, high, body = arg
             inner = self._expand(list(body))
             counts = sorted({low, min(max(low, 1), high), min(low + 2, high)})
@@ -153,7 +154,10 @@ class RoutingValidator:
     def _in_choice(items: list[Any]) -> list[str]:
         negate = any(op is sre_constants.NEGATE for op, _ in items)
         pattern = re.compile(
-            "[" + ("^" if negate else "") + "".join(_set_item(op, arg) for op, arg in items if op is not sre_constants.NEGATE) + "]"
+            "["
+            + ("^" if negate else "")
+            + "".join(_set_item(op, arg) for op, arg in items if op is not sre_constants.NEGATE)
+            + "]"
         )
         picks = [c for c in _CANDIDATES if pattern.match(c)]
         if not picks and not negate:

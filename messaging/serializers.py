@@ -246,9 +246,7 @@ class JSONSerializer:
     @classmethod
     def dumps(cls, value: Any) -> str:
         try:
-            return json.dumps(
-                value, cls=cls.encoder, ensure_ascii=False, allow_nan=False, separators=(",", ":")
-            )
+            return json.dumps(value, cls=cls.encoder, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
         except (TypeError, ValueError, RecursionError) as exc:
             raise SerializationError(f"cannot serialize {type(value).__name__}: {exc}") from exc
 
@@ -364,8 +362,7 @@ def receipts_frame(conversation_id: int, changes: list[Any]) -> dict[str, Any]:
         "type": "receipts",
         "conversation": conversation_id,
         "receipts": [
-            {"user": c.username, "delivered_seq": c.delivered_seq, "read_seq": c.read_seq, "at": c.at}
-            for c in changes
+            {"user": c.username, "delivered_seq": c.delivered_seq, "read_seq": c.read_seq, "at": c.at} for c in changes
         ],
     }
 
@@ -428,7 +425,9 @@ def conversation_frame(summary: Any) -> dict[str, Any]:
     return {"type": "conversation", "conversation": conversation_payload(summary)}
 
 
-def sync_frame(conversation_id: int, events: list[Any], has_more: bool, last_seq: int, receipts: list[Any]) -> dict[str, Any]:
+def sync_frame(
+    conversation_id: int, events: list[Any], has_more: bool, last_seq: int, receipts: list[Any]
+) -> dict[str, Any]:
     return {
         "type": "sync",
         "conversation": conversation_id,
@@ -439,7 +438,9 @@ def sync_frame(conversation_id: int, events: list[Any], has_more: bool, last_seq
     }
 
 
-def history_frame(conversation_id: int, events: list[Any], has_more: bool, has_newer: bool | None = None) -> dict[str, Any]:
+def history_frame(
+    conversation_id: int, events: list[Any], has_more: bool, has_newer: bool | None = None
+) -> dict[str, Any]:
     """A history page; ``has_newer`` only for a page ``around`` a seq (whether events after it exist)."""
     frame = {
         "type": "history",
@@ -468,7 +469,9 @@ def edits_frame(conversation_id: int, seq: int, versions: list[Any]) -> dict[str
         "type": "edits",
         "conversation": conversation_id,
         "seq": seq,
-        "versions": [{"content": v.content, "written_at": v.written_at, "replaced_at": v.replaced_at} for v in versions],
+        "versions": [
+            {"content": v.content, "written_at": v.written_at, "replaced_at": v.replaced_at} for v in versions
+        ],
     }
 
 
@@ -496,8 +499,6 @@ def presence_frame(username: str, online: bool, last_seen: datetime.datetime | N
 
 def muted_frame(conversation_id: int, muted_until: datetime.datetime | None) -> dict[str, Any]:
     return {"type": "muted", "conversation": conversation_id, "muted_until": muted_until}
-
-
 
 
 def member_payload(info: Any) -> dict[str, Any]:
@@ -534,9 +535,7 @@ def search_frame(page: Any) -> dict[str, Any]:
             }
             for hit in page.hits
         ],
-        "conversations": [
-            {"id": c.id, "kind": c.kind, "title": c.title, "peer": c.peer} for c in page.conversations
-        ],
+        "conversations": [{"id": c.id, "kind": c.kind, "title": c.title, "peer": c.peer} for c in page.conversations],
         "next": page.next,
         "total": {"count": page.total.count, "exact": page.total.exact} if page.total is not None else None,
         "warnings": list(page.warnings),

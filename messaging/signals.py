@@ -87,7 +87,9 @@ def deferred_rechecks() -> Iterator[set[Any]]:
 
 
 @receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="messaging.recheck_sessions_on_user_change")
-def recheck_sessions_on_user_change(sender: Any, instance: Any, created: bool, update_fields: Any, **kwargs: Any) -> None:
+def recheck_sessions_on_user_change(
+    sender: Any, instance: Any, created: bool, update_fields: Any, **kwargs: Any
+) -> None:
     """A saved user may have a new password or be deactivated: their sockets check.
 
     A new user has no socket, and a save that names only other fields (the

@@ -29,11 +29,31 @@ urlpatterns = [
     path("messages/api/conversations/<int:conversation_id>/leave", api.api_leave, name="api-leave"),
     path("messages/api/conversations/<int:conversation_id>/rename", api.api_rename, name="api-rename"),
     # Doing things to a message (docs/protocol.md, "Message actions")
-    path("messages/api/conversations/<int:conversation_id>/messages/<int:seq>/edit", message_actions.api_edit, name="api-edit"),
-    path("messages/api/conversations/<int:conversation_id>/messages/<int:seq>/edits", message_actions.api_edits, name="api-edits"),
-    path("messages/api/conversations/<int:conversation_id>/messages/<int:seq>/delete", message_actions.api_delete, name="api-delete"),
-    path("messages/api/conversations/<int:conversation_id>/messages/<int:seq>/react", message_actions.api_react, name="api-react"),
-    path("messages/api/conversations/<int:conversation_id>/messages/<int:seq>/unreact", message_actions.api_unreact, name="api-unreact"),
+    path(
+        "messages/api/conversations/<int:conversation_id>/messages/<int:seq>/edit",
+        message_actions.api_edit,
+        name="api-edit",
+    ),
+    path(
+        "messages/api/conversations/<int:conversation_id>/messages/<int:seq>/edits",
+        message_actions.api_edits,
+        name="api-edits",
+    ),
+    path(
+        "messages/api/conversations/<int:conversation_id>/messages/<int:seq>/delete",
+        message_actions.api_delete,
+        name="api-delete",
+    ),
+    path(
+        "messages/api/conversations/<int:conversation_id>/messages/<int:seq>/react",
+        message_actions.api_react,
+        name="api-react",
+    ),
+    path(
+        "messages/api/conversations/<int:conversation_id>/messages/<int:seq>/unreact",
+        message_actions.api_unreact,
+        name="api-unreact",
+    ),
     path("messages/api/conversations/<int:conversation_id>/hide", message_actions.api_hide, name="api-hide"),
     path("messages/api/conversations/<int:conversation_id>/clear", message_actions.api_clear, name="api-clear"),
     path("messages/api/users", api.api_users, name="api-users"),
@@ -44,7 +64,9 @@ urlpatterns = [
     path("messages/api/people/<str:username>", profile.api_person, name="api-person"),
     # attachments (issue 15): upload, then download checked on every request
     path(
-        "messages/api/conversations/<int:conversation_id>/attachments", attachments.upload, name="api-upload-attachments"
+        "messages/api/conversations/<int:conversation_id>/attachments",
+        attachments.upload,
+        name="api-upload-attachments",
     ),
     path("messages/attachments/<int:attachment_id>/", attachments.download, name="attachment-download"),
     path("messages/attachments/<int:attachment_id>/thumbnail", attachments.thumbnail, name="attachment-thumbnail"),

@@ -61,17 +61,27 @@ SCENARIOS = [
     Scenario(
         "conversations-paced",
         "100 groups x 4 sockets (2 per process), 200 group_send/s for 5 s",
-        groups=100, members_per_receiver=2, sends=1000, concurrency=16, rate=200,
+        groups=100,
+        members_per_receiver=2,
+        sends=1000,
+        concurrency=16,
+        rate=200,
     ),
     Scenario(
         "conversations-flat-out",
         "100 groups x 4 sockets (2 per process), 4000 group_send, 16 at a time",
-        groups=100, members_per_receiver=2, sends=4000, concurrency=16,
+        groups=100,
+        members_per_receiver=2,
+        sends=4000,
+        concurrency=16,
     ),
     Scenario(
         "wide-fan-out",
         "1 group x 200 sockets (100 per process), 200 group_send, 4 at a time",
-        groups=1, members_per_receiver=100, sends=200, concurrency=4,
+        groups=1,
+        members_per_receiver=100,
+        sends=200,
+        concurrency=4,
     ),
 ]
 
@@ -146,8 +156,15 @@ async def _receive(name: str, url: str, scenario: Scenario, ready: Any, sent: An
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     await disconnect(layer)
-    results.put({"received": len(latencies), "expected": expected, "duplicates": duplicates,
-                 "latencies": latencies, "last": last[0]})
+    results.put(
+        {
+            "received": len(latencies),
+            "expected": expected,
+            "duplicates": duplicates,
+            "latencies": latencies,
+            "last": last[0],
+        }
+    )
 
 
 # --- Sender (this process = a third worker) -----------------------------------------------
@@ -193,8 +210,7 @@ def run_once(name: str, url: str, scenario: Scenario) -> Run:
     ctx = multiprocessing.get_context("spawn")
     ready, sent, results = ctx.Semaphore(0), ctx.Event(), ctx.Queue()
     procs = [
-        ctx.Process(target=receive_process, args=(name, url, scenario, ready, sent, results))
-        for _ in range(RECEIVERS)
+        ctx.Process(target=receive_process, args=(name, url, scenario, ready, sent, results)) for _ in range(RECEIVERS)
     ]
     for p in procs:
         p.start()
@@ -247,15 +263,19 @@ def main() -> None:
     args = parser.parse_args()
     if not args.redis_url:
         parser.error("give --redis-url or set REDIS_URL (scripts/services start prints one)")
-    print(f"redis: {args.redis_url}  cpus: {os.cpu_count()}  receivers: {RECEIVERS} processes  "
-          f"repeat: {args.repeat} (median run by delivery p50)\n")
+    print(
+        f"redis: {args.redis_url}  cpus: {os.cpu_count()}  receivers: {RECEIVERS} processes  "
+        f"repeat: {args.repeat} (median run by delivery p50)\n"
+    )
     for scenario in SCENARIOS:
         if args.only and scenario.name not in args.only:
             continue
         print(f"{scenario.name}: {scenario.what}")
     print()
-    print("| scenario | layer | group_send/s | call p50 / p99 ms | deliveries/s | "
-          "delivery p50 / p95 / p99 / max ms | received | lost | duplicates |")
+    print(
+        "| scenario | layer | group_send/s | call p50 / p99 ms | deliveries/s | "
+        "delivery p50 / p95 / p99 / max ms | received | lost | duplicates |"
+    )
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for scenario in SCENARIOS:
         if args.only and scenario.name not in args.only:
@@ -264,10 +284,14 @@ def main() -> None:
             runs = [run_once(name, args.redis_url, scenario) for _ in range(args.repeat)]
             median = sorted(runs, key=lambda r: pct(r.delivery_latencies, 0.5))[len(runs) // 2]
             print(row(name, scenario, median), flush=True)
-            print("    all runs, delivery p50 ms: "
-                  + ", ".join(f"{pct(r.delivery_latencies, 0.5):.1f}" for r in runs)
-                  + "; group_send/s: " + ", ".join(f"{r.sends / r.send_seconds:,.0f}" for r in runs),
-                  file=sys.stderr, flush=True)
+            print(
+                "    all runs, delivery p50 ms: "
+                + ", ".join(f"{pct(r.delivery_latencies, 0.5):.1f}" for r in runs)
+                + "; group_send/s: "
+                + ", ".join(f"{r.sends / r.send_seconds:,.0f}" for r in runs),
+                file=sys.stderr,
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

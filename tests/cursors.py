@@ -36,6 +36,5 @@ def statuses(conversation: Conversation, a: Any, b: Any) -> dict[int, str]:
     """Each message's status, from the cursors of its recipient (the other member)."""
     others = {a.pk: cursors(conversation, b), b.pk: cursors(conversation, a)}
     return {
-        seq: others[sender_id].status_of(seq)
-        for seq, sender_id in conversation.events.values_list("seq", "sender_id")
+        seq: others[sender_id].status_of(seq) for seq, sender_id in conversation.events.values_list("seq", "sender_id")
     }

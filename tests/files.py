@@ -14,7 +14,9 @@ ORIENTATION = 0x0112
 MAKE = 0x010F
 
 
-def jpeg(width: int = 64, height: int = 32, *, orientation: int | None = None, gps: bool = False, color=(200, 30, 30)) -> bytes:
+def jpeg(
+    width: int = 64, height: int = 32, *, orientation: int | None = None, gps: bool = False, color=(200, 30, 30)
+) -> bytes:
     """A JPEG, optionally with an EXIF orientation and a GPS position (what a phone writes)."""
     image = Image.new("RGB", (width, height), color)
     # a marker pixel block top-left, to see where a rotation put it

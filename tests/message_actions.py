@@ -20,15 +20,23 @@ def cid() -> str:
 
 
 def edit(user: Any, conversation_id: int, seq: int, content: str, **options: Any) -> message_actions.Change:
-    return message_actions.edit_message(user, conversation_id, seq, content, cid(), window=options.pop("window", None), **options)
+    return message_actions.edit_message(
+        user, conversation_id, seq, content, cid(), window=options.pop("window", None), **options
+    )
 
 
 def delete(user: Any, conversation_id: int, seq: int, **options: Any) -> message_actions.Change:
-    return message_actions.delete_message(user, conversation_id, seq, cid(), window=options.pop("window", None), **options)
+    return message_actions.delete_message(
+        user, conversation_id, seq, cid(), window=options.pop("window", None), **options
+    )
 
 
-def react(user: Any, conversation_id: int, seq: int, emoji: str, *, add: bool = True, **options: Any) -> message_actions.Change:
-    return message_actions.react(user, conversation_id, seq, emoji, cid(), add=add, max_reactions=options.pop("max_reactions", 20), **options)
+def react(
+    user: Any, conversation_id: int, seq: int, emoji: str, *, add: bool = True, **options: Any
+) -> message_actions.Change:
+    return message_actions.react(
+        user, conversation_id, seq, emoji, cid(), add=add, max_reactions=options.pop("max_reactions", 20), **options
+    )
 
 
 def sync(user: Any, conversation_id: int, after: int = 0) -> dict[str, Any]:

@@ -52,7 +52,11 @@ class BrowserKeys:
 
     def subscription(self, endpoint: str) -> dict[str, Any]:
         """The JSON of a browser's ``PushSubscription``."""
-        return {"endpoint": endpoint, "expirationTime": None, "keys": {"p256dh": self.p256dh, "auth": b64url(self.auth)}}
+        return {
+            "endpoint": endpoint,
+            "expirationTime": None,
+            "keys": {"p256dh": self.p256dh, "auth": b64url(self.auth)},
+        }
 
     def decrypt(self, body: bytes) -> bytes:
         return http_ece.decrypt(body, private_key=self.private, auth_secret=self.auth, version="aes128gcm")

@@ -12,9 +12,7 @@ MAX_INT = 2**63 - 1
 
 # Every code point, lone surrogates and NUL included.
 any_text = st.text(alphabet=st.characters(), max_size=40)
-storable_text = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40
-)
+storable_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40)
 json_scalars = (
     st.none()
     | st.booleans()
@@ -65,7 +63,9 @@ def broken_frames() -> st.SearchStrategy[dict[str, Any]]:
         st.builds(lambda i: {"type": "message", "content": "hi", "client_id": i}, not_str),
         st.just({"type": "message", "content": "hi", "client_id": ""}),
         st.builds(lambda n: {"type": "message", "content": "hi", "client_id": "x" * n}, st.integers(65, 200)),
-        st.builds(lambda c: {"type": "message", "content": c, "client_id": "x"}, st.sampled_from(["", " ", "\n\t", "\u3000"])),
+        st.builds(
+            lambda c: {"type": "message", "content": c, "client_id": "x"}, st.sampled_from(["", " ", "\n\t", "\u3000"])
+        ),
         st.just({"type": "message", "content": "a\x00b", "client_id": "x"}),
         st.just({"type": "message", "content": "a\ud800b", "client_id": "x"}),
         st.builds(lambda v: {"type": "typing", "is_typing": v}, json_values.filter(lambda v: not isinstance(v, bool))),
@@ -74,8 +74,13 @@ def broken_frames() -> st.SearchStrategy[dict[str, Any]]:
         st.builds(lambda v: {"type": "read", "up_to": v}, st.integers(min_value=MAX_INT + 1)),
         st.builds(lambda v: {"type": "sync", "after": v}, not_int),
         st.just({"type": "sync"}),
-        st.builds(lambda n: {"type": "history", "before": None, "limit": n}, st.integers().filter(lambda n: not 1 <= n <= 100)),
-        st.builds(lambda t: {"type": t}, storable_text.filter(lambda t: t not in {"message", "typing", "read", "sync", "history", "ping"})),
+        st.builds(
+            lambda n: {"type": "history", "before": None, "limit": n}, st.integers().filter(lambda n: not 1 <= n <= 100)
+        ),
+        st.builds(
+            lambda t: {"type": t},
+            storable_text.filter(lambda t: t not in {"message", "typing", "read", "sync", "history", "ping"}),
+        ),
         st.builds(lambda t: {"type": t}, json_values.filter(lambda v: not isinstance(v, str))),
     )
 
@@ -87,7 +92,9 @@ storable_chars = st.characters(blacklist_categories=("Cs",), blacklist_character
 conversation_ids = st.integers(min_value=1, max_value=MAX_INT)
 usernames = st.text(alphabet=storable_chars, min_size=1, max_size=150)
 refs = st.integers(min_value=0, max_value=MAX_REF_INT) | st.text(alphabet=storable_chars, min_size=1, max_size=64)
-offsets = st.integers(min_value=-23 * 60, max_value=23 * 60).map(lambda m: datetime.timezone(datetime.timedelta(minutes=m)))
+offsets = st.integers(min_value=-23 * 60, max_value=23 * 60).map(
+    lambda m: datetime.timezone(datetime.timedelta(minutes=m))
+)
 mute_untils = (
     st.none()
     | st.just("forever")
@@ -122,26 +129,69 @@ def valid_chat_frames(
     c = conversations
     return _with_ref(
         st.one_of(
-            st.builds(lambda k, t, i: {"type": "message", "conversation": k, "content": t, "client_id": i}, c, contents(max_length), client_ids),
-            st.builds(lambda u, t, i: {"type": "message", "to": u, "content": t, "client_id": i}, names, contents(max_length), client_ids),
+            st.builds(
+                lambda k, t, i: {"type": "message", "conversation": k, "content": t, "client_id": i},
+                c,
+                contents(max_length),
+                client_ids,
+            ),
+            st.builds(
+                lambda u, t, i: {"type": "message", "to": u, "content": t, "client_id": i},
+                names,
+                contents(max_length),
+                client_ids,
+            ),
             st.builds(lambda k, t: {"type": "typing", "conversation": k, "is_typing": t}, c, st.booleans()),
-            st.builds(lambda kind, k, s: {"type": kind, "conversation": k, "up_to": s}, st.sampled_from(["read", "received"]), c, seqs),
+            st.builds(
+                lambda kind, k, s: {"type": kind, "conversation": k, "up_to": s},
+                st.sampled_from(["read", "received"]),
+                c,
+                seqs,
+            ),
             st.builds(lambda k, s: {"type": "sync", "conversation": k, "after": s}, c, seqs),
             st.builds(lambda k, s, n: {"type": "sync", "conversation": k, "after": s, "limit": n}, c, seqs, limits),
-            st.builds(lambda k, b, n: {"type": "history", "conversation": k, "before": b, "limit": n}, c, st.none() | seqs, limits),
+            st.builds(
+                lambda k, b, n: {"type": "history", "conversation": k, "before": b, "limit": n},
+                c,
+                st.none() | seqs,
+                limits,
+            ),
             st.just({"type": "ping"}),
             st.builds(lambda k: {"type": "view", "conversation": k}, st.none() | c),
-            st.builds(lambda d: {"type": "resume", "cursors": {str(k): v for k, v in d.items()}}, st.dictionaries(c, seqs, max_size=5)),
+            st.builds(
+                lambda d: {"type": "resume", "cursors": {str(k): v for k, v in d.items()}},
+                st.dictionaries(c, seqs, max_size=5),
+            ),
             st.builds(
                 lambda b, n: {"type": "conversations", "before": b, "limit": n},
                 st.none() | st.text(alphabet=storable_chars, min_size=1, max_size=100),
                 limits,
             ),
-            st.builds(lambda t, m, i: {"type": "create_group", "title": t, "members": m, "client_id": i}, titles(), member_lists(names), client_ids),
-            st.builds(lambda k, m, i: {"type": "add_members", "conversation": k, "users": m, "client_id": i}, c, member_lists(names), client_ids),
-            st.builds(lambda k, u, i: {"type": "remove_member", "conversation": k, "user": u, "client_id": i}, c, names, client_ids),
+            st.builds(
+                lambda t, m, i: {"type": "create_group", "title": t, "members": m, "client_id": i},
+                titles(),
+                member_lists(names),
+                client_ids,
+            ),
+            st.builds(
+                lambda k, m, i: {"type": "add_members", "conversation": k, "users": m, "client_id": i},
+                c,
+                member_lists(names),
+                client_ids,
+            ),
+            st.builds(
+                lambda k, u, i: {"type": "remove_member", "conversation": k, "user": u, "client_id": i},
+                c,
+                names,
+                client_ids,
+            ),
             st.builds(lambda k, i: {"type": "leave", "conversation": k, "client_id": i}, c, client_ids),
-            st.builds(lambda k, t, i: {"type": "rename", "conversation": k, "title": t, "client_id": i}, c, titles(), client_ids),
+            st.builds(
+                lambda k, t, i: {"type": "rename", "conversation": k, "title": t, "client_id": i},
+                c,
+                titles(),
+                client_ids,
+            ),
             st.builds(
                 lambda k, u, r, i: {"type": "set_role", "conversation": k, "user": u, "role": r, "client_id": i},
                 c,
@@ -181,22 +231,58 @@ def broken_chat_frames() -> st.SearchStrategy[dict[str, Any]]:
         needs_conversation,
         st.builds(lambda f, v: {**f, "conversation": v}, needs_conversation, not_id),
         st.builds(lambda v: {"type": "view", "conversation": v}, not_id.filter(lambda v: v is not None)),
-        st.builds(lambda v: {"type": "message", "to": v, "content": "hi", "client_id": "x"}, not_str.filter(lambda v: v is not None)),
+        st.builds(
+            lambda v: {"type": "message", "to": v, "content": "hi", "client_id": "x"},
+            not_str.filter(lambda v: v is not None),
+        ),
         st.just({"type": "message", "to": "bob", "conversation": 1, "content": "hi", "client_id": "x"}),
         st.builds(lambda v: {"type": "resume", "cursors": v}, json_values.filter(lambda v: not isinstance(v, dict))),
-        st.builds(lambda k: {"type": "resume", "cursors": {k: 1}}, storable_text.filter(lambda k: not (k.isascii() and k.isdigit() and 0 < int(k) <= MAX_INT))),
-        st.builds(lambda v: {"type": "resume", "cursors": {"1": v}}, json_values.filter(lambda v: not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= MAX_INT)),
-        st.builds(lambda v: {"type": "conversations", "before": v}, json_values.filter(lambda v: v is not None and (not isinstance(v, str) or not 1 <= len(v) <= 100))),
+        st.builds(
+            lambda k: {"type": "resume", "cursors": {k: 1}},
+            storable_text.filter(lambda k: not (k.isascii() and k.isdigit() and 0 < int(k) <= MAX_INT)),
+        ),
+        st.builds(
+            lambda v: {"type": "resume", "cursors": {"1": v}},
+            json_values.filter(lambda v: not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= MAX_INT),
+        ),
+        st.builds(
+            lambda v: {"type": "conversations", "before": v},
+            json_values.filter(lambda v: v is not None and (not isinstance(v, str) or not 1 <= len(v) <= 100)),
+        ),
         st.builds(lambda v: {"type": "create_group", "title": v, "members": ["bob"], "client_id": "x"}, not_str),
-        st.builds(lambda v: {"type": "create_group", "title": v, "members": ["bob"], "client_id": "x"}, st.sampled_from(["", " ", "\t\n", "a\x00"])),
-        st.builds(lambda v: {"type": "create_group", "title": "t", "members": v, "client_id": "x"}, not_list | st.just([])),
-        st.builds(lambda v: {"type": "create_group", "title": "t", "members": [v], "client_id": "x"}, not_str | st.just("") | st.just("a" * 151)),
-        st.builds(lambda v: {"type": "add_members", "conversation": 1, "users": v, "client_id": "x"}, not_list | st.just([])),
-        st.builds(lambda v: {"type": "remove_member", "conversation": 1, "user": v, "client_id": "x"}, not_str | st.just("")),
-        st.builds(lambda v: {"type": "set_role", "conversation": 1, "user": "bob", "role": v, "client_id": "x"}, json_values.filter(lambda v: v not in ("admin", "member"))),
-        st.builds(lambda v: {"type": "mute", "conversation": 1, "until": v}, json_values.filter(lambda v: v is not None and v != "forever" and not _is_aware_time(v))),
-        st.builds(lambda v: {"type": "mute", "conversation": 1, "until": v}, st.datetimes().map(lambda d: d.isoformat())),
-        st.builds(lambda kind, v: {"type": kind, "conversation": 1, "client_id": v}, st.sampled_from(["leave"]), not_str | st.just("") | st.just("x" * 65)),
+        st.builds(
+            lambda v: {"type": "create_group", "title": v, "members": ["bob"], "client_id": "x"},
+            st.sampled_from(["", " ", "\t\n", "a\x00"]),
+        ),
+        st.builds(
+            lambda v: {"type": "create_group", "title": "t", "members": v, "client_id": "x"}, not_list | st.just([])
+        ),
+        st.builds(
+            lambda v: {"type": "create_group", "title": "t", "members": [v], "client_id": "x"},
+            not_str | st.just("") | st.just("a" * 151),
+        ),
+        st.builds(
+            lambda v: {"type": "add_members", "conversation": 1, "users": v, "client_id": "x"}, not_list | st.just([])
+        ),
+        st.builds(
+            lambda v: {"type": "remove_member", "conversation": 1, "user": v, "client_id": "x"}, not_str | st.just("")
+        ),
+        st.builds(
+            lambda v: {"type": "set_role", "conversation": 1, "user": "bob", "role": v, "client_id": "x"},
+            json_values.filter(lambda v: v not in ("admin", "member")),
+        ),
+        st.builds(
+            lambda v: {"type": "mute", "conversation": 1, "until": v},
+            json_values.filter(lambda v: v is not None and v != "forever" and not _is_aware_time(v)),
+        ),
+        st.builds(
+            lambda v: {"type": "mute", "conversation": 1, "until": v}, st.datetimes().map(lambda d: d.isoformat())
+        ),
+        st.builds(
+            lambda kind, v: {"type": kind, "conversation": 1, "client_id": v},
+            st.sampled_from(["leave"]),
+            not_str | st.just("") | st.just("x" * 65),
+        ),
         st.builds(lambda t: {"type": t}, storable_text.filter(lambda t: t not in CHAT_TYPES)),
     )
 
@@ -213,8 +299,24 @@ def _is_aware_time(value: Any) -> bool:
 
 CHAT_TYPES = frozenset(
     {
-        "message", "typing", "read", "received", "sync", "history", "ping", "view", "resume", "conversations",
-        "create_group", "add_members", "remove_member", "leave", "rename", "set_role", "mute", "members",
+        "message",
+        "typing",
+        "read",
+        "received",
+        "sync",
+        "history",
+        "ping",
+        "view",
+        "resume",
+        "conversations",
+        "create_group",
+        "add_members",
+        "remove_member",
+        "leave",
+        "rename",
+        "set_role",
+        "mute",
+        "members",
     }
 )
 
@@ -242,6 +344,7 @@ serializable_values = st.recursive(
     lambda children: st.lists(children, max_size=4) | st.dictionaries(storable_text, children, max_size=4),
     max_leaves=20,
 )
+
 
 def raw_chat_frames() -> st.SearchStrategy[str | bytes]:
     """Anything a client could put in a frame to ``ws/chat/``."""

@@ -167,7 +167,9 @@ async def test_over_the_rate_a_resend_of_a_stored_message_still_gets_its_ack(ali
 async def test_group_changes_draw_from_the_users_bucket_before_the_database(alice, bob, carol, open_socket) -> None:
     socket = await open_socket(alice, "/ws/chat/")
     for i in range(5):
-        await socket.send({"type": "create_group", "title": f"g{i}", "members": ["bob"], "client_id": f"g{i}", "ref": i})
+        await socket.send(
+            {"type": "create_group", "title": f"g{i}", "members": ["bob"], "client_id": f"g{i}", "ref": i}
+        )
     got = {}
     for _ in range(5):
         frame = await socket.expect_where(lambda f: f["type"] in ("ack", "error"))

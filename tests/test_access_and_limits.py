@@ -75,7 +75,9 @@ async def test_refusals_are_answered_but_never_count_toward_the_abuse_close(alic
         await direct.send({"type": "message", "content": "hi", "client_id": f"c{i}"})
     # Refusals are answered on the event loop, before the database: they may overtake the acks.
     answers = [await direct.expect_where(lambda f: f["type"] in ("ack", "error")) for _ in range(6)]
-    assert sorted((f["type"], f.get("code", "")) for f in answers) == [("ack", "")] * 2 + [("error", "rate_limited")] * 4
+    assert (
+        sorted((f["type"], f.get("code", "")) for f in answers) == [("ack", "")] * 2 + [("error", "rate_limited")] * 4
+    )
     socket = await user_socket(alice)
     for i in range(3):
         await socket.send({"type": "sync", "conversation": 999999, "after": 0, "ref": i})
@@ -129,6 +131,9 @@ def test_a_third_user_cannot_read_a_conversation_they_are_not_in(alice, bob, car
         page = client.get(f"/messages/api/{peer}/history").json()
         assert page["messages"] == []
     assert conversations.get_or_create_direct(carol, alice)[0].pk != conversation.pk
-    for path in (f"/messages/api/conversations/{conversation.pk}", f"/messages/api/conversations/{conversation.pk}/events"):
+    for path in (
+        f"/messages/api/conversations/{conversation.pk}",
+        f"/messages/api/conversations/{conversation.pk}/events",
+    ):
         response = client.get(path)
         assert response.status_code == 404 and response.json()["code"] == "not_found"

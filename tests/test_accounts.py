@@ -96,13 +96,24 @@ def test_the_signup_page_asks_for_username_email_and_password_twice_in_the_app_l
         ({"username": "Dana", "email": "other@example.com"}, "username", "unique"),
         ({"username": "dora", "email": "DANA@Example.com"}, "email", "email_taken"),
         ({"username": "dora", "email": ""}, "email", "required"),
-        ({"username": "dora", "email": "dora@example.com", "password1": "password", "password2": "password"},
-         "password2", "password_too_common"),
-        ({"username": "dora", "email": "dora@example.com", "password2": "something-else-entirely"},
-         "password2", "password_mismatch"),
+        (
+            {"username": "dora", "email": "dora@example.com", "password1": "password", "password2": "password"},
+            "password2",
+            "password_too_common",
+        ),
+        (
+            {"username": "dora", "email": "dora@example.com", "password2": "something-else-entirely"},
+            "password2",
+            "password_mismatch",
+        ),
     ],
-    ids=["username-taken-in-another-case", "email-taken-in-another-case", "no-email", "common-password",
-         "passwords-differ"],
+    ids=[
+        "username-taken-in-another-case",
+        "email-taken-in-another-case",
+        "no-email",
+        "common-password",
+        "passwords-differ",
+    ],
 )
 def test_signup_refuses_a_taken_name_or_address_and_a_weak_or_mistyped_password_and_creates_no_one(
     client, signup_on, make_user, django_user_model, fields, field, code
@@ -272,9 +283,7 @@ def test_with_an_smtp_server_configured_the_reset_email_goes_out_by_smtp(client,
     reset_link(mail.get_payload(decode=True).decode(), "http://127.0.0.1:8000")
 
 
-def test_a_reset_email_that_cannot_be_sent_is_recorded_and_the_page_does_not_tell(
-    client, settings, make_user
-) -> None:
+def test_a_reset_email_that_cannot_be_sent_is_recorded_and_the_page_does_not_tell(client, settings, make_user) -> None:
     settings.EMAIL_BACKEND, settings.EMAIL_HOST, settings.EMAIL_PORT = SMTP_BACKEND, "127.0.0.1", free_port()
     settings.EMAIL_TIMEOUT = 3
     alice = make_user("alice")

@@ -127,7 +127,9 @@ def test_the_event_log_is_read_only_and_messages_list_only_message_events(staff_
     assert staff_client.get(f"/admin/messaging/event/{created.pk}/delete/").status_code == 403
 
 
-def test_a_message_page_shows_its_edit_history_escaped_and_the_versions_list_is_read_only(staff_client, make_user) -> None:
+def test_a_message_page_shows_its_edit_history_escaped_and_the_versions_list_is_read_only(
+    staff_client, make_user
+) -> None:
     from messaging.models import MessageEdit
     from messaging.store import conversations, events
 

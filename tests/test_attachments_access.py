@@ -83,7 +83,9 @@ def test_a_member_added_later_does_not_see_files_sent_before_they_joined(group, 
 
 def test_an_unsent_upload_is_its_uploaders_alone(group, media_storage) -> None:
     users, conversation = group
-    item = upload(signed_in(users["alice"]), conversation, ("draft.txt", b"draft", "text/plain")).json()["attachments"][0]
+    item = upload(signed_in(users["alice"]), conversation, ("draft.txt", b"draft", "text/plain")).json()["attachments"][
+        0
+    ]
     assert status_of(signed_in(users["alice"]), item["url"]) in (200, 302)
     assert status_of(signed_in(users["bob"]), item["url"]) == 404
 
@@ -101,7 +103,11 @@ def test_downloads_are_sandboxed_and_only_allow_listed_images_are_inline(group, 
     alice = signed_in(users["alice"])
     pdf = sent_file(alice, conversation, name="plan.pdf", client_id="m1")
     image = upload(alice, conversation, ("p.png", files.png(), "image/png")).json()["attachments"][0]
-    svg = upload(alice, conversation, ("x.svg", b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', "image/svg+xml")).json()["attachments"][0]
+    svg = upload(
+        alice,
+        conversation,
+        ("x.svg", b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', "image/svg+xml"),
+    ).json()["attachments"][0]
     for item, disposition in ((pdf, "attachment"), (image, "inline"), (svg, "attachment")):
         response = alice.get(item["url"])
         assert response.status_code == 200

@@ -46,7 +46,9 @@ def upload(client: Client, conversation_id: int, *items: tuple[str, bytes, str],
 
     payload = {"file": [SimpleUploadedFile(name, data, content_type=ctype) for name, data, ctype in items]}
     return client.post(
-        f"/messages/api/conversations/{conversation_id}/attachments", data=payload, **(csrf(client) if with_csrf else {})
+        f"/messages/api/conversations/{conversation_id}/attachments",
+        data=payload,
+        **(csrf(client) if with_csrf else {}),
     )
 
 
@@ -77,7 +79,10 @@ def people(make_user):
 def test_an_image_and_a_pdf_upload_typed_by_content_and_the_image_gets_a_thumbnail(people, media_storage) -> None:
     alice = signed_in(people["alice"])
     response = upload(
-        alice, people["direct"], ("photo.jpg", files.jpeg(), "image/jpeg"), ("report", files.pdf(), "application/octet-stream")
+        alice,
+        people["direct"],
+        ("photo.jpg", files.jpeg(), "image/jpeg"),
+        ("report", files.pdf(), "application/octet-stream"),
     )
     assert response.status_code == 201, response.content
     photo, report = response.json()["attachments"]
@@ -157,7 +162,10 @@ def test_a_file_over_the_size_limit_is_refused_while_it_streams_in(people, media
         response = upload(alice, people["direct"], ("big.bin", b"\x01" * 100_001, "application/octet-stream"))
         assert response.status_code == 413 and response.json()["code"] == "too_large"
         assert response.json()["limit"] == 100_000
-        assert upload(alice, people["direct"], ("ok.bin", b"\x01" * 100_000, "application/octet-stream")).status_code == 201
+        assert (
+            upload(alice, people["direct"], ("ok.bin", b"\x01" * 100_000, "application/octet-stream")).status_code
+            == 201
+        )
     assert Attachment.objects.count() == 1
 
 
@@ -176,7 +184,12 @@ def test_too_many_files_and_a_full_quota_are_refused_with_their_codes(people, me
 
 def test_a_message_naming_more_files_than_the_limit_is_refused(people, media_storage) -> None:
     alice = signed_in(people["alice"])
-    ids = [a["id"] for a in upload(alice, people["direct"], *[(f"{i}.txt", b"hi", "text/plain") for i in range(3)]).json()["attachments"]]
+    ids = [
+        a["id"]
+        for a in upload(alice, people["direct"], *[(f"{i}.txt", b"hi", "text/plain") for i in range(3)]).json()[
+            "attachments"
+        ]
+    ]
     with override_settings(MESSAGING_MAX_FILES_PER_MESSAGE=2):
         response = send(alice, people["direct"], ids)
     assert response.status_code == 413 and response.json()["code"] == "too_many_files"
@@ -240,7 +253,9 @@ def fetch(client: Client, url: str, **headers) -> Fetched:
     if response.status_code == 302:
         import urllib.request
 
-        request = urllib.request.Request(response["Location"], headers={k[5:].replace("_", "-"): v for k, v in headers.items()})
+        request = urllib.request.Request(
+            response["Location"], headers={k[5:].replace("_", "-"): v for k, v in headers.items()}
+        )
         with urllib.request.urlopen(request) as remote:
             return Fetched(_Remote(remote), remote.read())
     return Fetched(response, body(response))

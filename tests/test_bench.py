@@ -37,9 +37,27 @@ def assert_nothing_lost(load: dict[str, Any], synced: bool) -> None:
 def test_bench_chat_on_its_own_daphne_reports_both_targets_and_loses_nothing() -> None:
     out = io.StringIO()
     call_command(
-        "bench_chat", "--pairs", "2", "--messages", "15", "--window", "3", "--warmup", "3",
-        "--idle", "10", "--group-members", "8", "--group-online", "4", "--group-messages", "6",
-        "--group-warmup", "2", "--json", stdout=out,
+        "bench_chat",
+        "--pairs",
+        "2",
+        "--messages",
+        "15",
+        "--window",
+        "3",
+        "--warmup",
+        "3",
+        "--idle",
+        "10",
+        "--group-members",
+        "8",
+        "--group-online",
+        "4",
+        "--group-messages",
+        "6",
+        "--group-warmup",
+        "2",
+        "--json",
+        stdout=out,
     )
     result = json.loads(out.getvalue())
     print(json.dumps({k: result[k] for k in ("ratio", "group_ratio", "idle", "server_peak_rss_kb")}, indent=1))
@@ -94,7 +112,13 @@ def test_bench_of_the_one_to_one_view_against_a_running_server_without_the_relay
     server = Daphne(env).start()
     try:
         config = BenchConfig(
-            pairs=1, messages=10, window=1, idle=0, warmup=2, relay=False, password="pw-for-the-bench",
+            pairs=1,
+            messages=10,
+            window=1,
+            idle=0,
+            warmup=2,
+            relay=False,
+            password="pw-for-the-bench",
             endpoint="direct",
         )
         # Seeded through bench_users with the server's environment (its database).

@@ -38,8 +38,22 @@ def test_bench_chat_behind_nginx_spreads_the_sockets_over_both_daphnes_and_loses
         pytest.skip("nginx is not installed and installing it needs root: run 'sudo scripts/system-deps' once")
     out, err = io.StringIO(), io.StringIO()
     call_command(
-        "bench_chat", "--nginx", "--pairs", "2", "--messages", "10", "--warmup", "2", "--idle", "0",
-        "--group-members", "0", "--json", "--keep", stdout=out, stderr=err,
+        "bench_chat",
+        "--nginx",
+        "--pairs",
+        "2",
+        "--messages",
+        "10",
+        "--warmup",
+        "2",
+        "--idle",
+        "0",
+        "--group-members",
+        "0",
+        "--json",
+        "--keep",
+        stdout=out,
+        stderr=err,
     )
     result = json.loads(out.getvalue())
     kept = Path(re.search(r"kept (\S+)", err.getvalue()).group(1))

@@ -69,7 +69,10 @@ def test_protocols_read_acks_and_deliveries() -> None:
     event = {"conversation": 3, "id": 9, "seq": 4, "kind": "message", "client_id": "r-1-7"}
     linkup = LinkUpProtocol()
     assert json.loads(linkup.outgoing(3, "r-1-7", "x")) == {
-        "type": "message", "conversation": 3, "content": "x", "client_id": "r-1-7"
+        "type": "message",
+        "conversation": 3,
+        "content": "x",
+        "client_id": "r-1-7",
     }
     ack = linkup.sender_event({"type": "ack", "client_id": "r-1-7", "event": event})
     assert (ack.client_id, ack.message_id, ack.seq) == ("r-1-7", 9, 4)
@@ -159,9 +162,7 @@ async def test_the_relay_refuses_an_anonymous_socket() -> None:
     assert not connected
 
 
-async def test_the_relay_forwards_text_verbatim_to_every_socket_of_the_room(
-    alice: Any, bob: Any, cookies: Any
-) -> None:
+async def test_the_relay_forwards_text_verbatim_to_every_socket_of_the_room(alice: Any, bob: Any, cookies: Any) -> None:
     from channels.db import database_sync_to_async
 
     sender = relay_communicator(await database_sync_to_async(cookies)(alice))
@@ -184,7 +185,7 @@ def test_manage_py_check_passes_with_the_relay_mounted(tmp_path: Any) -> None:
 
 def test_the_flood_cycles_through_every_frame_kind_a_client_may_send() -> None:
     frames = [frame_for(index, 7) for index in range(9)]
-    kinds = {json.loads(text)["type"] if text.startswith("{\"") else "garbage" for text in frames}
+    kinds = {json.loads(text)["type"] if text.startswith('{"') else "garbage" for text in frames}
     assert kinds == {"message", "ping", "typing", "sync", "history", "received", "conversations", "garbage"}
     repeats = [json.loads(frame_for(index, 7))["client_id"] for index in (5, 14)]
     assert repeats[0] == repeats[1]

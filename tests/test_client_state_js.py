@@ -25,9 +25,7 @@ def test_the_protocol_state_passes_its_node_test_suite() -> None:
         pytest.skip("node is not installed (scripts/system-deps installs Debian's nodejs); the JS suite did not run")
     files = sorted(str(path.relative_to(ROOT)) for path in JS_TESTS.glob("*.test.js"))
     assert files, "no tests/js/*.test.js found"
-    result = subprocess.run(
-        [node, "--test", *files], cwd=ROOT, capture_output=True, text=True, timeout=120
-    )
+    result = subprocess.run([node, "--test", *files], cwd=ROOT, capture_output=True, text=True, timeout=120)
     output = result.stdout + result.stderr
     passed = re.search(r"^# pass (\d+)$", output, re.MULTILINE)
     failed = re.search(r"^# fail (\d+)$", output, re.MULTILINE)

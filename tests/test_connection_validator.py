@@ -168,8 +168,14 @@ def test_validate_connection_data_requires_user_and_kwargs() -> None:
         "user": user,
         "username": "bob",
     }
-    assert ConnectionValidator.validate_connection_data({**good, "user": Anonymous()}, required_kwargs=("username",)) is None
-    assert ConnectionValidator.validate_connection_data({"user": user, "url_route": []}, required_kwargs=("username",)) is None
+    assert (
+        ConnectionValidator.validate_connection_data({**good, "user": Anonymous()}, required_kwargs=("username",))
+        is None
+    )
+    assert (
+        ConnectionValidator.validate_connection_data({"user": user, "url_route": []}, required_kwargs=("username",))
+        is None
+    )
 
 
 @pytest.mark.parametrize(
@@ -221,15 +227,41 @@ def test_every_broken_user_socket_frame_is_invalid_frame(frame: dict) -> None:
 
 @given(raw_chat_frames())
 def test_parse_never_raises_on_any_user_socket_frame(raw: str | bytes) -> None:
-    result = chat_validator.parse(None, raw, allowed=USER) if isinstance(raw, bytes) else chat_validator.parse(raw, allowed=USER)
+    result = (
+        chat_validator.parse(None, raw, allowed=USER)
+        if isinstance(raw, bytes)
+        else chat_validator.parse(raw, allowed=USER)
+    )
     assert isinstance(result, ProtocolError) or result.type in USER
 
 
 def test_the_endpoints_speak_their_own_frame_types() -> None:
     assert {
-        "message", "typing", "read", "received", "sync", "history", "ping", "view", "resume", "conversations",
-        "create_group", "add_members", "remove_member", "leave", "rename", "set_role", "mute", "members",
-        "edit", "delete", "react", "unreact", "hide", "clear", "edits",
+        "message",
+        "typing",
+        "read",
+        "received",
+        "sync",
+        "history",
+        "ping",
+        "view",
+        "resume",
+        "conversations",
+        "create_group",
+        "add_members",
+        "remove_member",
+        "leave",
+        "rename",
+        "set_role",
+        "mute",
+        "members",
+        "edit",
+        "delete",
+        "react",
+        "unreact",
+        "hide",
+        "clear",
+        "edits",
         "search",
     } == USER
     assert {"mark_read", "mark_all_read", "list", "ping"} == NOTIFICATION_FRAMES
@@ -260,9 +292,9 @@ def test_defaults_and_parsed_values_of_the_user_socket_frames() -> None:
         content="hi", client_id="m", to="bob"
     )
     # A sender field means nothing; unknown fields are ignored.
-    assert parse({"type": "message", "conversation": 1, "content": "hi", "client_id": "m", "sender": "bob", "x": 1}) == (
-        MessageFrame(content="hi", client_id="m", conversation=1)
-    )
+    assert parse(
+        {"type": "message", "conversation": 1, "content": "hi", "client_id": "m", "sender": "bob", "x": 1}
+    ) == (MessageFrame(content="hi", client_id="m", conversation=1))
 
 
 C1 = {"conversation": 1}
@@ -388,8 +420,12 @@ REJECTED = [
 ]
 
 
-@pytest.mark.parametrize(("frame", "code", "echoed"), REJECTED, ids=[f"{f['type']}-{i}" for i, (f, _, _) in enumerate(REJECTED)])
-def test_each_rejected_user_socket_frame_has_its_code_and_echoes_ref_and_a_good_client_id(frame: dict, code: str, echoed: str | None) -> None:
+@pytest.mark.parametrize(
+    ("frame", "code", "echoed"), REJECTED, ids=[f"{f['type']}-{i}" for i, (f, _, _) in enumerate(REJECTED)]
+)
+def test_each_rejected_user_socket_frame_has_its_code_and_echoes_ref_and_a_good_client_id(
+    frame: dict, code: str, echoed: str | None
+) -> None:
     for ref in ("req-1", 42):
         result = chat_validator.parse(json.dumps({**frame, "ref": ref}), allowed=USER)
         assert code_of(result) == code, (frame, result)

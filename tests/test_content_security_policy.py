@@ -101,7 +101,11 @@ class InlineFinder(HTMLParser):
                 self.found.append(f'<{tag} style="{value}">')
             if name.startswith("on"):
                 self.found.append(f"<{tag} {name}=...>")
-            if name in ("href", "src", "action") and value and value.strip().lower().startswith(("javascript:", "data:")):
+            if (
+                name in ("href", "src", "action")
+                and value
+                and value.strip().lower().startswith(("javascript:", "data:"))
+            ):
                 self.found.append(f"<{tag} {name}={value[:40]}>")
 
     def handle_endtag(self, tag: str) -> None:
@@ -117,7 +121,9 @@ def test_no_page_has_inline_script_or_style(alice_client: Client, staff_client: 
         assert finder.found == [], path
 
 
-SCRIPT_STYLE_ATTRIBUTE = re.compile(r"""setAttribute\(\s*["']style["']|\.innerHTML\b|insertAdjacentHTML|\beval\(|new Function\(""")
+SCRIPT_STYLE_ATTRIBUTE = re.compile(
+    r"""setAttribute\(\s*["']style["']|\.innerHTML\b|insertAdjacentHTML|\beval\(|new Function\("""
+)
 
 
 def test_the_javascript_sets_no_style_attribute_markup_or_eval() -> None:

@@ -30,7 +30,9 @@ def corpus(transactional_db: None) -> CorpusWriter:
 def test_the_corpus_is_a_consistent_history_that_search_indexed_as_it_wrote(corpus: CorpusWriter) -> None:
     written = corpus.written
     assert written.messages == 600 and written.conversations == 30 and written.groups > 0 and written.archived > 0
-    messages = list(Event.objects.filter(kind=EventKind.MESSAGE)) + list(ArchivedEvent.objects.filter(kind=EventKind.MESSAGE))
+    messages = list(Event.objects.filter(kind=EventKind.MESSAGE)) + list(
+        ArchivedEvent.objects.filter(kind=EventKind.MESSAGE)
+    )
     assert len(messages) == 600
     scripts = "".join(m.content for m in messages)
     assert any("\u4e00" <= c <= "\u9fff" for c in scripts) and any("\u0400" <= c <= "\u04ff" for c in scripts)
@@ -63,7 +65,9 @@ def test_search_on_the_corpus_finds_exactly_what_each_user_may_see(corpus: Corpu
 
 def test_bench_search_prints_a_latency_line_per_kind_of_query(corpus: CorpusWriter) -> None:
     out = io.StringIO()
-    call_command("bench_search", "--runs", "2", "--searchers", "3", "--heavy", "1", "--index-messages", "50", stdout=out)
+    call_command(
+        "bench_search", "--runs", "2", "--searchers", "3", "--heavy", "1", "--index-messages", "50", stdout=out
+    )
     lines = out.getvalue().splitlines()
     for kind in ("one word", "phrase", "prefix", "from: + word", "word in ~10%", "word in no message"):
         assert sum(line.startswith(kind) and " p95 " in line for line in lines) == 2, kind

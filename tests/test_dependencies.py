@@ -89,7 +89,9 @@ def test_requirements_txt_pins_exactly_what_the_runtime_pulls_in() -> None:
     needed = closure(direct_runtime())
     pinned = set(pins(ROOT / "requirements.txt"))
     assert needed - pinned == set(), "pulled in by the runtime but not pinned in requirements.txt"
-    assert pinned - needed == set(), "pinned in requirements.txt but no runtime package needs it (requirements-dev.txt?)"
+    assert pinned - needed == set(), (
+        "pinned in requirements.txt but no runtime package needs it (requirements-dev.txt?)"
+    )
 
 
 def test_no_runtime_module_imports_a_package_only_the_tests_install() -> None:

@@ -21,7 +21,12 @@ from tests.servers import ROOT
 
 DEPLOYMENT_DOC = ROOT / "docs" / "deployment.md"
 EXPORT = re.compile(r"^export\s+([A-Z_][A-Z0-9_]*)=(\S*)")
-NEW_HTTPS_SETTINGS = {"SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS", "SECURE_HSTS_INCLUDE_SUBDOMAINS", "SECURE_HSTS_PRELOAD"}
+NEW_HTTPS_SETTINGS = {
+    "SECURE_SSL_REDIRECT",
+    "SECURE_HSTS_SECONDS",
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS",
+    "SECURE_HSTS_PRELOAD",
+}
 
 
 def documented_environment() -> dict[str, str]:

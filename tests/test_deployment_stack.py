@@ -50,9 +50,7 @@ def test_a_rate_bucket_is_shared_by_every_process() -> None:
         "print(b.take('alice'), b.take('bob'))"
     )
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "linkup.settings"}
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
-    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["False", "True"]
 

@@ -129,7 +129,12 @@ def legacy_schema() -> Iterator[None]:
 def write_legacy(conversations: list[LegacyConversation]) -> None:
     """Empty the old tables (a previous example's data), then write ``conversations`` among fresh users."""
     with connection.cursor() as cursor:
-        for table in ("messaging_archivedmessage", "messaging_message", "messaging_participant", "messaging_conversation"):
+        for table in (
+            "messaging_archivedmessage",
+            "messaging_message",
+            "messaging_participant",
+            "messaging_conversation",
+        ):
             cursor.execute(f"DELETE FROM {table}")
         cursor.execute("DELETE FROM auth_user WHERE username LIKE %s", [f"{USER_PREFIX}%"])
     writer = LegacyWriter()
@@ -141,7 +146,9 @@ def write_legacy(conversations: list[LegacyConversation]) -> None:
 def upgraded_state() -> tuple[dict[tuple[int, int], tuple[Any, ...]], dict[tuple[int, int], tuple[int, int]]]:
     """After the upgrade: every event's fields by (conversation, seq), every member's cursors."""
     apps = models_at(EVENT_LOG_MIGRATION)
-    Event, ArchivedEvent, Participant = (apps.get_model("messaging", n) for n in ("Event", "ArchivedEvent", "Participant"))
+    Event, ArchivedEvent, Participant = (
+        apps.get_model("messaging", n) for n in ("Event", "ArchivedEvent", "Participant")
+    )
 
     events = {}
     for model in (Event, ArchivedEvent):
@@ -149,7 +156,8 @@ def upgraded_state() -> tuple[dict[tuple[int, int], tuple[Any, ...]], dict[tuple
             assert row[-1] == "message"
             events[(row[1], row[2])] = tuple(row[:-1])
     cursors = {
-        (c, u): (d, r) for c, u, d, r in Participant.objects.values_list("conversation_id", "user_id", "delivered_seq", "read_seq")
+        (c, u): (d, r)
+        for c, u, d, r in Participant.objects.values_list("conversation_id", "user_id", "delivered_seq", "read_seq")
     }
     return events, cursors
 
@@ -190,7 +198,11 @@ def legacy_conversation(draw: st.DrawFn, pair: tuple[int, int]) -> LegacyConvers
                 statuses[i] = status
     archived = draw(st.integers(0, len(senders)), label="archived")
     return LegacyConversation(
-        pair[0], pair[1], tuple(LegacyMessage(s, status, i < archived) for i, (s, status) in enumerate(zip(senders, statuses, strict=True)))
+        pair[0],
+        pair[1],
+        tuple(
+            LegacyMessage(s, status, i < archived) for i, (s, status) in enumerate(zip(senders, statuses, strict=True))
+        ),
     )
 
 
@@ -206,7 +218,9 @@ datasets = pairs.flatmap(lambda ps: st.tuples(*(legacy_conversation(p) for p in 
 def clear_upgraded() -> None:
     """Remove an example's data once upgraded, so the next example goes back to 0005 from empty tables."""
     apps = models_at(EVENT_LOG_MIGRATION)
-    ArchivedEvent, Event, Conversation = (apps.get_model("messaging", n) for n in ("ArchivedEvent", "Event", "Conversation"))
+    ArchivedEvent, Event, Conversation = (
+        apps.get_model("messaging", n) for n in ("ArchivedEvent", "Event", "Conversation")
+    )
 
     ArchivedEvent.objects.all().delete()
     Event.objects.all().delete()

@@ -41,7 +41,9 @@ async def test_a_client_vanishing_mid_send_loses_nothing_and_duplicates_nothing(
 
 
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's write lock is the fault injected here")
-async def test_a_database_locked_beyond_the_retries_answers_server_error_and_a_resend_stores_once(alice, bob, chat) -> None:
+async def test_a_database_locked_beyond_the_retries_answers_server_error_and_a_resend_stores_once(
+    alice, bob, chat
+) -> None:
     socket = await chat(alice, "bob")
     with SqliteWriteLock(), sqlite_busy_timeout(0.02):
         await database_sync_to_async(close_db_connection)()

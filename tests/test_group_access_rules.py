@@ -118,8 +118,6 @@ def member_row(username: str, conversation_id: int) -> dict[str, Any]:
     return Participant.objects.filter(user__username=username, conversation_id=conversation_id).values().get()
 
 
-
-
 # --- Never a member: not_found, nothing changed -------------------------------------------------
 
 EVERY_CONVERSATION_FRAME = [

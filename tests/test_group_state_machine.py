@@ -321,9 +321,7 @@ class GroupMachine(RuleBasedStateMachine):
             targets[client.username] = window_end(member) if member is not None else 0
 
         async def all_caught_up() -> None:
-            await asyncio.gather(
-                *(self.catch_up(c, targets[c.username]) for c in self.clients if c.socket is not None)
-            )
+            await asyncio.gather(*(self.catch_up(c, targets[c.username]) for c in self.clients if c.socket is not None))
 
         self.run(all_caught_up())
         self.record_windows()

@@ -20,7 +20,11 @@ def test_error_logs_and_stores_with_category_and_context(caplog, make_user) -> N
     user = make_user("alice")
     with caplog.at_level(logging.ERROR, logger="messaging"):
         row = MessagingLogger().error(
-            ErrorCategory.DATABASE_ERROR, "could not commit", context={"seq": 4}, user=user, exc=OperationalError("locked")
+            ErrorCategory.DATABASE_ERROR,
+            "could not commit",
+            context={"seq": 4},
+            user=user,
+            exc=OperationalError("locked"),
         )
     assert row is not None and row.category == "database_error" and row.user == user
     assert row.context["seq"] == 4 and "OperationalError: locked" in row.context["exception"]

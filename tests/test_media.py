@@ -18,11 +18,27 @@ from messaging.media import images, names, ranges, sniff
 from tests import files
 
 STORAGE_NAME = re.compile(r"attachments/[0-9]+/[0-9a-f]{32}/[A-Za-z0-9._-]+")
-BIDI_AND_INVISIBLE = {"\u202e", "\u202d", "\u202a", "\u202b", "\u2066", "\u2067", "\u2068", "\u2069", "\u200b", "\u200e", "\u200f", "\ufeff"}
+BIDI_AND_INVISIBLE = {
+    "\u202e",
+    "\u202d",
+    "\u202a",
+    "\u202b",
+    "\u2066",
+    "\u2067",
+    "\u2068",
+    "\u2069",
+    "\u200b",
+    "\u200e",
+    "\u200f",
+    "\ufeff",
+}
 
 any_names = st.one_of(
     st.text(max_size=400),
-    st.lists(st.sampled_from(["..", "/", "\\", ".", "a", "\u202e", "\x00", "\n", "gpj", ".exe", "COM1", " ", "é"]), max_size=40).map("".join),
+    st.lists(
+        st.sampled_from(["..", "/", "\\", ".", "a", "\u202e", "\x00", "\n", "gpj", ".exe", "COM1", " ", "é"]),
+        max_size=40,
+    ).map("".join),
 )
 
 
@@ -41,7 +57,9 @@ def test_a_shown_name_is_never_empty_never_a_path_and_never_hides_its_text_direc
 
 
 @given(any_names, st.integers(min_value=1, max_value=2**53))
-def test_a_storage_name_stays_in_its_conversations_folder_whatever_the_file_was_called(raw: str, conversation: int) -> None:
+def test_a_storage_name_stays_in_its_conversations_folder_whatever_the_file_was_called(
+    raw: str, conversation: int
+) -> None:
     stored = names.new_storage_name(conversation, names.display_name(raw))
     assert STORAGE_NAME.fullmatch(stored), stored
     assert stored.startswith(f"attachments/{conversation}/")
@@ -88,7 +106,9 @@ def test_a_name_or_header_claiming_an_image_must_be_one() -> None:
     with pytest.raises(UnsupportedMediaType):
         sniff.checked_type("cat", "image/png", files.zip_bomb())
     assert sniff.checked_type("cat.jpg", "image/jpeg", files.png()) == "image/png"  # an image, just another kind
-    assert sniff.checked_type("tool", "application/octet-stream", files.elf_executable()[:4096]).startswith("application/")
+    assert sniff.checked_type("tool", "application/octet-stream", files.elf_executable()[:4096]).startswith(
+        "application/"
+    )
 
 
 def test_an_empty_file_is_refused() -> None:
@@ -126,7 +146,9 @@ def test_a_corrupt_image_is_refused() -> None:
 
 @pytest.mark.parametrize("orientation", [1, 3, 6, 8])
 def test_exif_orientation_is_applied_and_every_tag_is_stripped(orientation: int) -> None:
-    prepared = images.prepare(io.BytesIO(files.jpeg(60, 20, orientation=orientation, gps=True)), "image/jpeg", max_pixels=10**6)
+    prepared = images.prepare(
+        io.BytesIO(files.jpeg(60, 20, orientation=orientation, gps=True)), "image/jpeg", max_pixels=10**6
+    )
     expected = (20, 60) if orientation in (6, 8) else (60, 20)
     assert (prepared.width, prepared.height) == expected
     assert prepared.cleaned is not None
@@ -197,7 +219,9 @@ def _stream(handler: LimitedUploadHandler, sizes: list[int], chunk: int = 65536)
     allowance=st.integers(min_value=1, max_value=1_000_000),
 )
 def test_an_upload_passes_exactly_when_every_file_fits_the_limits(sizes, max_bytes, max_files, allowance) -> None:
-    handler = LimitedUploadHandler(RequestFactory().post("/"), max_bytes=max_bytes, max_files=max_files, allowance=allowance)
+    handler = LimitedUploadHandler(
+        RequestFactory().post("/"), max_bytes=max_bytes, max_files=max_files, allowance=allowance
+    )
     fits = len(sizes) <= max_files and all(s <= max_bytes for s in sizes) and sum(sizes) <= allowance
     try:
         _stream(handler, sizes)

@@ -60,11 +60,15 @@ class Client:
 
     def take(self, event: dict[str, Any]) -> None:
         held = self.events.get(event["seq"])
-        if held is None or event.get("hidden") or (
-            event["kind"] == EventKind.MESSAGE
-            and not held.get("hidden")
-            # The newest state wins; a state without as_of is the row alone.
-            and (event.get("as_of") or 0) >= (held.get("as_of") or 0)
+        if (
+            held is None
+            or event.get("hidden")
+            or (
+                event["kind"] == EventKind.MESSAGE
+                and not held.get("hidden")
+                # The newest state wins; a state without as_of is the row alone.
+                and (event.get("as_of") or 0) >= (held.get("as_of") or 0)
+            )
         ):
             self.events[event["seq"]] = event
         while self.cursor + 1 in self.events:
@@ -74,7 +78,12 @@ class Client:
         """seq -> (content, deleted, reply_to seq, {emoji: sorted users}) of every message it shows."""
         by_target: dict[int, list[dict[str, Any]]] = {}
         for e in self.events.values():
-            if e["kind"] in (EventKind.EDITED, EventKind.DELETED, EventKind.REACTION_ADDED, EventKind.REACTION_REMOVED) and not e.get("hidden"):
+            if e["kind"] in (
+                EventKind.EDITED,
+                EventKind.DELETED,
+                EventKind.REACTION_ADDED,
+                EventKind.REACTION_REMOVED,
+            ) and not e.get("hidden"):
                 by_target.setdefault(e["target_seq"], []).append(e)
         shown = {}
         for seq, e in self.events.items():
@@ -169,7 +178,9 @@ class MessageActions(RuleBasedStateMachine):
         seq = self.messages[pick % len(self.messages)]
         client_id = uuid.uuid4().hex
         try:
-            change = message_actions.react(self.users[who], self.group, seq, emoji, client_id, add=add, max_reactions=20)
+            change = message_actions.react(
+                self.users[who], self.group, seq, emoji, client_id, add=add, max_reactions=20
+            )
         except ACTIONS:
             return
         self.push(change.appended)
@@ -203,7 +214,9 @@ class MessageActions(RuleBasedStateMachine):
         elif kind == "delete":
             change = message_actions.delete_message(user, self.group, args[0], client_id, window=None)
         else:
-            change = message_actions.react(user, self.group, args[0], args[1], client_id, add=kind == "react", max_reactions=20)
+            change = message_actions.react(
+                user, self.group, args[0], args[1], client_id, add=kind == "react", max_reactions=20
+            )
         assert not change.appended.created
         assert Event.objects.count() == before
 

@@ -37,7 +37,12 @@ def test_a_reply_names_its_original_and_quotes_it(alice, bob, direct) -> None:
     reply = create_message(direct, bob, "Yes!", cid(), reply_to=first)
     assert reply.event.target_seq == first
     page = messages_of(history(alice, direct))
-    assert page[reply.event.seq]["reply_to"] == {"seq": first, "sender": "alice", "preview": "Lunch at noon?", "deleted": False}
+    assert page[reply.event.seq]["reply_to"] == {
+        "seq": first,
+        "sender": "alice",
+        "preview": "Lunch at noon?",
+        "deleted": False,
+    }
 
 
 def test_a_reply_to_a_message_that_is_not_there_is_not_found_and_stores_nothing(alice, bob, direct) -> None:
@@ -52,7 +57,12 @@ def test_a_reply_quotes_a_deleted_original_as_deleted(alice, bob, direct) -> Non
     first = say(alice, direct, "oops")
     reply = say(bob, direct, "what?", reply_to=first)
     delete(alice, direct, first)
-    assert messages_of(history(bob, direct))[reply]["reply_to"] == {"seq": first, "sender": "alice", "preview": "", "deleted": True}
+    assert messages_of(history(bob, direct))[reply]["reply_to"] == {
+        "seq": first,
+        "sender": "alice",
+        "preview": "",
+        "deleted": True,
+    }
 
 
 def test_a_member_who_joined_later_sees_a_reply_without_the_quote_of_what_came_before(alice, bob, carol) -> None:
@@ -62,7 +72,12 @@ def test_a_member_who_joined_later_sees_a_reply_without_the_quote_of_what_came_b
     old = say(alice, group, "before carol")
     add_members(alice, group, ["carol"], cid(), max_members=10)
     reply = say(bob, group, "about that", reply_to=old)
-    assert messages_of(history(carol, group))[reply]["reply_to"] == {"seq": old, "sender": None, "preview": None, "deleted": False}
+    assert messages_of(history(carol, group))[reply]["reply_to"] == {
+        "seq": old,
+        "sender": None,
+        "preview": None,
+        "deleted": False,
+    }
 
 
 # --- edits ---------------------------------------------------------------------------
@@ -164,7 +179,12 @@ def test_an_archived_message_is_replied_to_reacted_to_and_edited_like_any_other(
     edit(alice, direct, seq, "old news, corrected")
     page = messages_of(history(bob, direct))
     # The quote shows the original as it is now.
-    assert page[reply]["reply_to"] == {"seq": seq, "sender": "alice", "preview": "old news, corrected", "deleted": False}
+    assert page[reply]["reply_to"] == {
+        "seq": seq,
+        "sender": "alice",
+        "preview": "old news, corrected",
+        "deleted": False,
+    }
     assert page[seq]["content"] == "old news, corrected" and page[seq]["edited_at"] is not None
     assert [(r["emoji"], r["users"]) for r in page[seq]["reactions"]] == [("👍", ["bob"])]
 

@@ -48,7 +48,9 @@ def direct_with_message(alice: Any, bob: Any, text: str = "hello") -> tuple[int,
 async def test_an_edit_is_acked_and_pushed_to_the_other_member(alice, bob, open_chat) -> None:
     conversation, seq = await direct_with_message(alice, bob, "helo")
     a, b = await open_chat(alice), await open_chat(bob)
-    ack = await ask(a, {"type": "edit", "conversation": conversation, "seq": seq, "content": "hello", "client_id": "e1"})
+    ack = await ask(
+        a, {"type": "edit", "conversation": conversation, "seq": seq, "content": "hello", "client_id": "e1"}
+    )
     assert ack["type"] == "ack" and ack["client_id"] == "e1"
     assert (ack["event"]["kind"], ack["event"]["target_seq"], ack["event"]["content"]) == ("edited", seq, "hello")
     pushed = await b.expect("event")
@@ -82,7 +84,9 @@ async def test_a_reaction_twice_is_acked_once_with_an_event_then_with_none(alice
         ({"type": "delete", "seq": 99}, "not_found"),
     ],
 )
-async def test_bad_action_frames_get_their_code_with_the_client_id_and_change_nothing(alice, bob, open_chat, frame, code) -> None:
+async def test_bad_action_frames_get_their_code_with_the_client_id_and_change_nothing(
+    alice, bob, open_chat, frame, code
+) -> None:
     conversation, _ = await direct_with_message(alice, bob)
     a = await open_chat(alice)
     before = await database_sync_to_async(Event.objects.count)()
@@ -94,7 +98,9 @@ async def test_bad_action_frames_get_their_code_with_the_client_id_and_change_no
 async def test_editing_someone_elses_message_is_forbidden(alice, bob, open_chat) -> None:
     conversation, seq = await direct_with_message(alice, bob)
     b = await open_chat(bob)
-    error = await ask(b, {"type": "edit", "conversation": conversation, "seq": seq, "content": "mine", "client_id": "e"})
+    error = await ask(
+        b, {"type": "edit", "conversation": conversation, "seq": seq, "content": "mine", "client_id": "e"}
+    )
     assert error["code"] == "forbidden"
 
 
@@ -133,7 +139,9 @@ async def test_delete_for_me_is_told_to_the_users_other_tabs_only(alice, bob, op
 async def test_a_reply_is_acked_with_its_quote(alice, bob, open_chat) -> None:
     conversation, seq = await direct_with_message(alice, bob, "Lunch?")
     b = await open_chat(bob)
-    ack = await ask(b, {"type": "message", "conversation": conversation, "content": "Yes", "reply_to": seq, "client_id": "m"})
+    ack = await ask(
+        b, {"type": "message", "conversation": conversation, "content": "Yes", "reply_to": seq, "client_id": "m"}
+    )
     assert ack["event"]["reply_to"] == {"seq": seq, "sender": "alice", "preview": "Lunch?", "deleted": False}
     assert ack["event"]["as_of"] == ack["event"]["seq"]
 
@@ -145,7 +153,9 @@ async def test_an_around_page_over_the_socket(alice, bob, open_chat) -> None:
     assert [e["seq"] for e in page["events"]] == [seq] and page["has_newer"] is False and page["has_more"] is False
 
 
-async def test_a_member_who_joined_later_gets_a_placeholder_for_an_edit_of_an_older_message(alice, bob, carol, open_chat) -> None:
+async def test_a_member_who_joined_later_gets_a_placeholder_for_an_edit_of_an_older_message(
+    alice, bob, carol, open_chat
+) -> None:
     @database_sync_to_async
     def setup() -> tuple[int, int]:
         group = make_group(alice, [bob])
@@ -166,12 +176,16 @@ async def test_actions_share_the_senders_rate_limit(alice, bob, open_chat) -> No
     conversation, seq = await direct_with_message(alice, bob)
     b = await open_chat(bob)
     answers = [
-        await ask(b, {"type": "react", "conversation": conversation, "seq": seq, "emoji": e, "client_id": new_client_id()})
+        await ask(
+            b, {"type": "react", "conversation": conversation, "seq": seq, "emoji": e, "client_id": new_client_id()}
+        )
         for e in ("👍", "🎉", "😮", "😢")
     ]
     assert [a["type"] for a in answers] == ["ack", "ack", "ack", "error"]
     assert answers[-1]["code"] == "rate_limited"
-    message = await ask(b, {"type": "message", "conversation": conversation, "content": "x", "client_id": new_client_id()})
+    message = await ask(
+        b, {"type": "message", "conversation": conversation, "content": "x", "client_id": new_client_id()}
+    )
     assert message["code"] == "rate_limited"
 
 

@@ -21,14 +21,20 @@ def a_message_in_a_group_of(make_user: Any, names: list[str]) -> tuple[Event, di
     group = Conversation.objects.create(kind=Conversation.Kind.GROUP, title="t", member_count=len(names))
     Participant.objects.bulk_create([Participant(conversation=group, user=u) for u in users.values()])
     sender = users[names[0]]
-    event = Event.objects.create(conversation=group, seq=1, kind=EventKind.MESSAGE, sender=sender, content="hi", client_id="c")
+    event = Event.objects.create(
+        conversation=group, seq=1, kind=EventKind.MESSAGE, sender=sender, content="hi", client_id="c"
+    )
     return event, users
 
 
 def viewing(user: Any, conversation: Conversation | None, *, heartbeat: datetime.datetime, name: str) -> None:
     Connection.objects.create(
-        user=user, channel_name=name, kind=Connection.Kind.CHAT, conversation=conversation,
-        server_id="s", last_heartbeat=heartbeat,
+        user=user,
+        channel_name=name,
+        kind=Connection.Kind.CHAT,
+        conversation=conversation,
+        server_id="s",
+        last_heartbeat=heartbeat,
     )
 
 
@@ -37,7 +43,9 @@ def test_a_message_notifies_every_current_member_but_the_muted_the_viewing_and_t
         make_user, ["sender", "away", "muted", "mute_over", "viewing", "stale_tab", "elsewhere", "left"]
     )
     now = timezone.now()
-    members = {p.user.username: p for p in Participant.objects.filter(conversation=event.conversation).select_related("user")}
+    members = {
+        p.user.username: p for p in Participant.objects.filter(conversation=event.conversation).select_related("user")
+    }
     members["muted"].muted_until = now + datetime.timedelta(hours=1)
     members["mute_over"].muted_until = now - datetime.timedelta(seconds=1)
     members["left"].left_seq = 1

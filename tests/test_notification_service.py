@@ -84,7 +84,9 @@ def test_quiet_hours_hold_back_the_email(alice) -> None:
     local = now.astimezone(zoneinfo.ZoneInfo(zone))
     start = (local - datetime.timedelta(hours=1)).time()
     end = (local + datetime.timedelta(hours=1)).time()
-    NotificationPreference.objects.create(user=alice, kind="system", quiet_hours_start=start, quiet_hours_end=end, timezone=zone)
+    NotificationPreference.objects.create(
+        user=alice, kind="system", quiet_hours_start=start, quiet_hours_end=end, timezone=zone
+    )
     notify(alice)
     assert mail.outbox == [] and Notification.objects.count() == 1
 
@@ -95,8 +97,15 @@ def test_quiet_hours_hold_back_the_email(alice) -> None:
 @override_settings(EMAIL_BACKEND=LOCMEM)
 def test_similar_notifications_in_a_short_window_are_grouped_and_emailed_once(alice) -> None:
     for i in range(3):
-        service.notify(alice, "new_message", "New message from bob", f"m{i}", "/messages/bob/",
-                       group_key="new_message:1", group_title="{count} new messages from bob")
+        service.notify(
+            alice,
+            "new_message",
+            "New message from bob",
+            f"m{i}",
+            "/messages/bob/",
+            group_key="new_message:1",
+            group_title="{count} new messages from bob",
+        )
     service.wait_for_email_attempts()
     notification = Notification.objects.get()
     assert notification.count == 3 and notification.title == "3 new messages from bob"
@@ -116,7 +125,9 @@ def test_grouping_stops_after_the_window_or_once_read(alice) -> None:
 
 # --- Quiet hours ------------------------------------------------------------------------
 
-zones = st.sampled_from(["UTC", "Europe/Paris", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe", "Pacific/Kiritimati"])
+zones = st.sampled_from(
+    ["UTC", "Europe/Paris", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe", "Pacific/Kiritimati"]
+)
 moments = st.datetimes(
     min_value=datetime.datetime(2000, 1, 1), max_value=datetime.datetime(2100, 1, 1), timezones=st.just(datetime.UTC)
 )

@@ -34,7 +34,10 @@ async def test_unread_count_is_the_first_frame(alice, bell) -> None:
 
 
 async def test_anonymous_and_cross_origin_handshakes_are_refused(alice, cookies) -> None:
-    for cookie, origin in [(None, b"http://localhost"), (await database_sync_to_async(cookies)(alice), b"http://evil.example")]:
+    for cookie, origin in [
+        (None, b"http://localhost"),
+        (await database_sync_to_async(cookies)(alice), b"http://evil.example"),
+    ]:
         comm = communicator("/ws/notifications/", cookie, origin)
         connected, _ = await comm.connect(timeout=5)
         assert not connected

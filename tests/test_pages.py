@@ -114,7 +114,9 @@ def test_a_big_inbox_lists_every_conversation_with_its_last_message(alice_client
     peers = user_model.objects.bulk_create(user_model(username=f"peer{i:04d}") for i in range(1100))
     now = timezone.now()
     chats = Conversation.objects.bulk_create(
-        Conversation(direct_key=f"big-{peer.username}", last_seq=2, last_message_seq=2, member_count=2, last_message_at=now)
+        Conversation(
+            direct_key=f"big-{peer.username}", last_seq=2, last_message_seq=2, member_count=2, last_message_at=now
+        )
         for peer in peers
     )
     Participant.objects.bulk_create(
@@ -153,7 +155,9 @@ def test_the_inbox_page_is_the_app_shell_with_its_config_and_the_csrf_cookie(ali
     assert config["login_url"] == "/accounts/login/"
 
 
-def test_a_direct_chat_page_names_its_conversation_once_the_first_message_made_it(alice_client, make_user, user_model) -> None:
+def test_a_direct_chat_page_names_its_conversation_once_the_first_message_made_it(
+    alice_client, make_user, user_model
+) -> None:
     bob = make_user("bob")
     before = page_json(alice_client.get("/messages/bob/"), "app-config")["route"]
     assert before["kind"] == "direct" and before["id"] is None and before["peer"] == "bob"
@@ -179,7 +183,12 @@ def test_a_conversation_page_opens_for_its_members_and_is_not_found_for_anyone_e
     client.force_login(carol)
     response = client.get(f"/messages/c/{group.pk}/")
     assert response.status_code == 200
-    assert page_json(response, "app-config")["route"] == {"kind": "group", "id": group.pk, "name": "Trip <b>", "peer": None}
+    assert page_json(response, "app-config")["route"] == {
+        "kind": "group",
+        "id": group.pk,
+        "name": "Trip <b>",
+        "peer": None,
+    }
     assert "Trip <b>" not in response.content.decode()  # escaped wherever the title is shown
 
 
@@ -224,8 +233,17 @@ def test_static_app_files_are_served(alice_client) -> None:
     from django.contrib.staticfiles import finders
 
     for name in (
-        "app.css", "js/chat.js", "js/socket.js", "js/bell.js", "js/conversations.js", "js/message-list.js",
-        "js/dialogs.js", "js/people.js", "js/protocol/client.js", "js/protocol/outbox.js", "js/protocol/fallback.js",
+        "app.css",
+        "js/chat.js",
+        "js/socket.js",
+        "js/bell.js",
+        "js/conversations.js",
+        "js/message-list.js",
+        "js/dialogs.js",
+        "js/people.js",
+        "js/protocol/client.js",
+        "js/protocol/outbox.js",
+        "js/protocol/fallback.js",
     ):
         assert finders.find(f"messaging/{name}"), name
 

@@ -45,10 +45,13 @@ def post(client: Client, data: dict[str, Any], *, as_json: bool = False):
 
 # --- Quiet hours: the window ---------------------------------------------------------------
 
-DST_ZONES = st.sampled_from(["Europe/Paris", "America/New_York", "Australia/Lord_Howe", "America/Santiago", "Europe/London"])
+DST_ZONES = st.sampled_from(
+    ["Europe/Paris", "America/New_York", "Australia/Lord_Howe", "America/Santiago", "Europe/London"]
+)
 # Around the changes of the clocks (March/April and October/November) in either hemisphere.
 DST_MOMENTS = st.builds(
-    lambda year, month, day, minute: datetime.datetime(year, month, day, tzinfo=UTC) + datetime.timedelta(minutes=minute),
+    lambda year, month, day, minute: datetime.datetime(year, month, day, tzinfo=UTC)
+    + datetime.timedelta(minutes=minute),
     st.integers(2024, 2030),
     st.sampled_from([3, 4, 9, 10, 11]),
     st.integers(1, 28),
@@ -131,7 +134,14 @@ def test_a_settings_post_naming_another_user_changes_only_the_signed_in_users_se
     for data in (
         {"section": "notifications", "user": "bob", "user_id": bob.pk},
         {"section": "receipts", "user": "bob", "user_id": bob.pk},
-        {"section": "quiet_hours", "user": "bob", "quiet_hours": "on", "quiet_hours_start": "01:00", "quiet_hours_end": "02:00", "time_zone": "UTC"},
+        {
+            "section": "quiet_hours",
+            "user": "bob",
+            "quiet_hours": "on",
+            "quiet_hours_start": "01:00",
+            "quiet_hours_end": "02:00",
+            "time_zone": "UTC",
+        },
     ):
         assert post(client, data).status_code == 302
     assert settings_of(bob.pk) == type(settings_of(bob.pk))()
@@ -193,8 +203,13 @@ def test_a_mute_holds_until_its_time_and_the_conversation_notifies_again_after_i
     conversations.mute(bob.pk, conversation.pk, now + datetime.timedelta(hours=1))
     expiry = 30.0
     assert bob.pk not in new_message_recipients([conversation.pk], now, expiry)[conversation.pk]
-    assert bob.pk not in new_message_recipients([conversation.pk], now + datetime.timedelta(minutes=59), expiry)[conversation.pk]
-    assert bob.pk in new_message_recipients([conversation.pk], now + datetime.timedelta(hours=1), expiry)[conversation.pk]
+    assert (
+        bob.pk
+        not in new_message_recipients([conversation.pk], now + datetime.timedelta(minutes=59), expiry)[conversation.pk]
+    )
+    assert (
+        bob.pk in new_message_recipients([conversation.pk], now + datetime.timedelta(hours=1), expiry)[conversation.pk]
+    )
     assert [m.conversation_id for m in mutes_of(bob.pk, now)] == [conversation.pk]
     assert mutes_of(bob.pk, now + datetime.timedelta(hours=1)) == []
 
@@ -243,7 +258,9 @@ def test_the_settings_page_lists_mutes_and_unmutes_one_without_javascript(alice,
     answer = post(client, {"section": "unmute", "conversation": group.pk})
     assert answer.status_code == 302
     assert Participant.objects.get(conversation=group, user=alice).muted_until is None
-    assert json.loads(post(client, {"section": "receipts", "read_receipts": "on"}, as_json=True).content)["settings"]["read_receipts"]
+    assert json.loads(post(client, {"section": "receipts", "read_receipts": "on"}, as_json=True).content)["settings"][
+        "read_receipts"
+    ]
 
 
 @override_settings(EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend")

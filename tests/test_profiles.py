@@ -140,13 +140,17 @@ def test_a_body_naming_another_user_is_refused_and_changes_no_one(alice, bob) ->
 
 def test_an_anonymous_profile_change_is_refused(alice) -> None:
     client = Client()
-    response = client.post("/messages/api/profile", data=json.dumps({"display_name": "x"}), content_type="application/json")
+    response = client.post(
+        "/messages/api/profile", data=json.dumps({"display_name": "x"}), content_type="application/json"
+    )
     assert_refused(response, 403, "forbidden")
 
 
 def test_a_profile_change_without_the_csrf_token_is_refused(alice) -> None:
     client = signed_in(alice)
-    response = client.post("/messages/api/profile", data=json.dumps({"display_name": "x"}), content_type="application/json")
+    response = client.post(
+        "/messages/api/profile", data=json.dumps({"display_name": "x"}), content_type="application/json"
+    )
     assert response.status_code == 403
     assert profile_of(alice).display_name == ""
 
@@ -280,7 +284,9 @@ def test_a_web_push_names_the_sender_by_display_name_with_their_avatar_as_icon(a
     assert payload["title"] == "New message from Bob B." and payload["icon"] == avatar
 
 
-async def test_a_profile_change_reaches_who_shares_a_conversation_and_no_one_else(alice, bob, carol, user_socket) -> None:
+async def test_a_profile_change_reaches_who_shares_a_conversation_and_no_one_else(
+    alice, bob, carol, user_socket
+) -> None:
     await database_sync_to_async(conversations.get_or_create_direct)(alice, bob)
     bobs, carols, alices = await user_socket(bob), await user_socket(carol), await user_socket(alice)
     await database_sync_to_async(lambda: update(signed_in(alice), {"display_name": "Alice L.", "status": "hi"}))()

@@ -130,7 +130,9 @@ def test_the_settings_page_is_linked_from_the_header_and_has_the_device_section(
 def test_the_settings_page_gives_the_vapid_public_key_when_web_push_is_on(client: Client, alice) -> None:
     private, public = webpush.generate_vapid_keys()
     client.force_login(alice)
-    with override_settings(MESSAGING_WEBPUSH_ENABLED=True, MESSAGING_VAPID_PRIVATE_KEY=private, MESSAGING_VAPID_SUBJECT="mailto:a@b.c"):
+    with override_settings(
+        MESSAGING_WEBPUSH_ENABLED=True, MESSAGING_VAPID_PRIVATE_KEY=private, MESSAGING_VAPID_SUBJECT="mailto:a@b.c"
+    ):
         page = client.get("/settings/").content.decode()
     assert f'"public_key": "{public}"' in page
 

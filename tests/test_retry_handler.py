@@ -71,7 +71,10 @@ def test_a_transient_failure_is_tried_at_most_max_attempts_times(policy: RetryPo
     assert len(calls) <= policy.max_attempts
 
 
-@given(policies, st.sampled_from([IntegrityError("dup"), ValueError("bug"), smtplib.SMTPRecipientsRefused({"a@b": (550, b"no")})]))
+@given(
+    policies,
+    st.sampled_from([IntegrityError("dup"), ValueError("bug"), smtplib.SMTPRecipientsRefused({"a@b": (550, b"no")})]),
+)
 def test_permanent_errors_are_tried_once(policy: RetryPolicy, error: Exception) -> None:
     calls = []
 

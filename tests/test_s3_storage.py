@@ -11,8 +11,11 @@ from messaging.media.s3 import S3Storage
 def _storage() -> S3Storage:
     # Constructing the storage and its resources talks to no server.
     return S3Storage(
-        bucket_name="linkup-test", endpoint_url="http://127.0.0.1:9", region_name="us-east-1",
-        access_key="key", secret_key="secret",
+        bucket_name="linkup-test",
+        endpoint_url="http://127.0.0.1:9",
+        region_name="us-east-1",
+        access_key="key",
+        secret_key="secret",
     )
 
 

@@ -82,7 +82,9 @@ def test_a_first_page_at_the_count_cap_is_exact(alice: Any, bob: Any, monkeypatc
     assert body["total"] == {"count": 3, "exact": True} and body["next"]
 
 
-def test_count_exact_counts_every_match_past_the_cap_on_any_page(alice: Any, bob: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_count_exact_counts_every_match_past_the_cap_on_any_page(
+    alice: Any, bob: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(search_store, "COUNT_CAP", 3)
     direct, _ = conversations.get_or_create_direct(alice, bob)
     for n in range(6):
@@ -91,14 +93,18 @@ def test_count_exact_counts_every_match_past_the_cap_on_any_page(alice: Any, bob
     client = client_of(bob)
 
     first = client.get("/messages/api/search", {"q": "release", "limit": 2, "count": "exact"}).json()
-    second = client.get("/messages/api/search", {"q": "release", "limit": 2, "cursor": first["next"], "count": "exact"}).json()
+    second = client.get(
+        "/messages/api/search", {"q": "release", "limit": 2, "cursor": first["next"], "count": "exact"}
+    ).json()
     relevance = client.get("/messages/api/search", {"q": "release", "sort": "relevance", "count": "exact"}).json()
 
     assert first["total"] == second["total"] == relevance["total"] == {"count": 6, "exact": True}
     assert [hit["seq"] for hit in second["results"]] == [4, 3]
 
 
-def test_a_relevance_first_page_over_the_cap_says_more_than_the_cap(alice: Any, bob: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_relevance_first_page_over_the_cap_says_more_than_the_cap(
+    alice: Any, bob: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(search_store, "COUNT_CAP", 3)
     direct, _ = conversations.get_or_create_direct(alice, bob)
     for n in range(5):
@@ -109,7 +115,9 @@ def test_a_relevance_first_page_over_the_cap_says_more_than_the_cap(alice: Any, 
     assert body["total"] == {"count": 3, "exact": False} and len(body["results"]) == 5
 
 
-def test_from_finds_nothing_from_someone_the_searcher_shares_no_conversation_with(alice: Any, bob: Any, carol: Any) -> None:
+def test_from_finds_nothing_from_someone_the_searcher_shares_no_conversation_with(
+    alice: Any, bob: Any, carol: Any
+) -> None:
     with_bob, _ = conversations.get_or_create_direct(alice, bob)
     with_carol, _ = conversations.get_or_create_direct(carol, bob)
     send(carol, with_carol.pk, "release notes")
@@ -144,14 +152,18 @@ def test_relevance_puts_whole_words_before_pieces_of_words(alice: Any, bob: Any)
         ({"q": "hello", "count": "roughly"}, 400, "invalid_frame"),
     ],
 )
-def test_a_query_that_cannot_be_searched_is_a_clear_error(alice: Any, params: dict[str, str], status: int, code: str) -> None:
+def test_a_query_that_cannot_be_searched_is_a_clear_error(
+    alice: Any, params: dict[str, str], status: int, code: str
+) -> None:
     response = client_of(alice).get("/messages/api/search", params)
     assert response.status_code == status
     body = response.json()
     assert body["type"] == "error" and body["code"] == code and body["detail"]
 
 
-@pytest.mark.parametrize("q", ['unbalanced "quote', "NEAR(a b) AND ^x*", 'col:"x" OR -y', "'; DROP TABLE x; --", "* ** \"\""])
+@pytest.mark.parametrize(
+    "q", ['unbalanced "quote', "NEAR(a b) AND ^x*", 'col:"x" OR -y', "'; DROP TABLE x; --", '* ** ""']
+)
 def test_database_syntax_is_searched_as_text_never_a_server_error(alice: Any, bob: Any, q: str) -> None:
     direct, _ = conversations.get_or_create_direct(alice, bob)
     send(alice, direct.pk, "an unbalanced quote near a b and x")

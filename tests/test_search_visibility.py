@@ -33,12 +33,45 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 #: words that exercise every rule: infixes, prefixes, short words, unspaced scripts, folding, emoji
 WORDS = [
-    "deploy", "deployment", "redeploy", "go", "good", "東京", "東京都", "京都", "Straße", "strasse",
-    "ёлка", "елка", "👍", "👍🏽", "e-mail", "email", "test", "latest", "Ünïcode", "unicode",
+    "deploy",
+    "deployment",
+    "redeploy",
+    "go",
+    "good",
+    "東京",
+    "東京都",
+    "京都",
+    "Straße",
+    "strasse",
+    "ёлка",
+    "елка",
+    "👍",
+    "👍🏽",
+    "e-mail",
+    "email",
+    "test",
+    "latest",
+    "Ünïcode",
+    "unicode",
 ]
 QUERIES = [
-    "deploy", "deplo*", "ploy", "go", '"deploy good"', "東京", "京", "strasse", "ёлка", "👍", "e-mail",
-    "test", "unicode", "go test", "from:bob test", "from:me deploy", "nothing-matches-this",
+    "deploy",
+    "deplo*",
+    "ploy",
+    "go",
+    '"deploy good"',
+    "東京",
+    "京",
+    "strasse",
+    "ёлка",
+    "👍",
+    "e-mail",
+    "test",
+    "unicode",
+    "go test",
+    "from:bob test",
+    "from:me deploy",
+    "nothing-matches-this",
 ]
 
 
@@ -105,7 +138,9 @@ def test_a_user_never_finds_a_message_of_a_conversation_they_are_not_in(alice: A
     assert found(carol, f"in:{direct.pk} secret") == []
 
 
-def test_a_removed_member_finds_what_came_before_their_removal_and_nothing_after(alice: Any, bob: Any, carol: Any) -> None:
+def test_a_removed_member_finds_what_came_before_their_removal_and_nothing_after(
+    alice: Any, bob: Any, carol: Any
+) -> None:
     group = make_group(alice, [bob, carol])
     send(alice, group, "plan before")
     conversations.remove_member(alice, group, "carol", new_client_id())
@@ -114,7 +149,9 @@ def test_a_removed_member_finds_what_came_before_their_removal_and_nothing_after
     assert found(bob, "plan") == ["plan after", "plan before"]
 
 
-def test_a_member_added_later_finds_nothing_from_before_they_joined(alice: Any, bob: Any, carol: Any, dave: Any) -> None:
+def test_a_member_added_later_finds_nothing_from_before_they_joined(
+    alice: Any, bob: Any, carol: Any, dave: Any
+) -> None:
     group = make_group(alice, [bob])
     send(bob, group, "budget draft one")
     conversations.add_members(alice, group, ["dave"], new_client_id(), max_members=10)
@@ -188,8 +225,18 @@ operations = st.lists(
     st.one_of(
         st.tuples(st.just("group"), st.integers(0, N_USERS - 1), st.sets(st.integers(0, N_USERS - 1), min_size=1)),
         st.tuples(st.just("direct"), st.integers(0, N_USERS - 1), st.integers(0, N_USERS - 1)),
-        st.tuples(st.just("send"), st.integers(0, 20), st.integers(0, N_USERS - 1), st.lists(st.sampled_from(WORDS), min_size=1, max_size=4)),
-        st.tuples(st.just("send"), st.integers(0, 20), st.integers(0, N_USERS - 1), st.lists(st.sampled_from(WORDS), min_size=1, max_size=4)),
+        st.tuples(
+            st.just("send"),
+            st.integers(0, 20),
+            st.integers(0, N_USERS - 1),
+            st.lists(st.sampled_from(WORDS), min_size=1, max_size=4),
+        ),
+        st.tuples(
+            st.just("send"),
+            st.integers(0, 20),
+            st.integers(0, N_USERS - 1),
+            st.lists(st.sampled_from(WORDS), min_size=1, max_size=4),
+        ),
         st.tuples(st.just("add"), st.integers(0, 20), st.integers(0, N_USERS - 1)),
         st.tuples(st.just("remove"), st.integers(0, 20), st.integers(0, N_USERS - 1)),
         st.tuples(st.just("leave"), st.integers(0, 20), st.integers(0, N_USERS - 1)),
@@ -232,7 +279,9 @@ def apply(users: list[Any], ops: list[tuple[Any, ...]]) -> None:
                 else:
                     conversations.leave(users[op[2]], target, new_client_id())
             elif kind in ("edit", "delete", "archive"):
-                messages = list(Event.objects.filter(kind=EventKind.MESSAGE).order_by("pk").values_list("pk", flat=True))
+                messages = list(
+                    Event.objects.filter(kind=EventKind.MESSAGE).order_by("pk").values_list("pk", flat=True)
+                )
                 if not messages:
                     continue
                 pk = messages[op[1] % len(messages)]
@@ -290,7 +339,9 @@ def test_both_databases_answer_with_their_own_index(alice: Any, bob: Any) -> Non
         if connection.vendor == "postgresql":
             cursor.execute("SELECT COUNT(*) FROM messaging_searchentry WHERE vector @@ %s::tsquery", ["'marker'"])
         else:
-            cursor.execute("SELECT COUNT(*) FROM messaging_search_fts WHERE messaging_search_fts MATCH %s", ['" marker "'])
+            cursor.execute(
+                "SELECT COUNT(*) FROM messaging_search_fts WHERE messaging_search_fts MATCH %s", ['" marker "']
+            )
         assert cursor.fetchone()[0] == 1
 
 
@@ -301,4 +352,6 @@ def test_a_new_message_is_found_at_once_even_behind_a_backlog_of_queued_ones(ali
     SearchQueue.objects.bulk_create([SearchQueue(event_id=10**9 + n) for n in range(500)])  # gone messages, queued
     send(alice, direct.pk, "breaking news")
     assert found(bob, "news") == ["breaking news", "old news"]
-    assert SearchQueue.objects.count() > 200, "the search indexed the newest queued, and left the backlog to the indexer"
+    assert SearchQueue.objects.count() > 200, (
+        "the search indexed the newest queued, and left the backlog to the indexer"
+    )

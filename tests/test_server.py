@@ -23,7 +23,6 @@ def test_the_command_line_entry_point_serves_with_the_project_server_class() -> 
     assert LinkUpCommandLine.server_class is LinkUpServer
 
 
-
 # --- Request bodies: streamed to the application, never parsed by Twisted -----------
 
 
@@ -62,8 +61,12 @@ async def _post_through_daphne(body: bytes, content_type: bytes) -> tuple[list[d
     transport = StringTransport()
     channel.makeConnection(transport)
     channel.dataReceived(
-        b"POST /up HTTP/1.1\r\nHost: localhost\r\nContent-Type: " + content_type
-        + b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+        b"POST /up HTTP/1.1\r\nHost: localhost\r\nContent-Type: "
+        + content_type
+        + b"\r\nContent-Length: "
+        + str(len(body)).encode()
+        + b"\r\n\r\n"
+        + body
     )
     request = next(iter(server.connections))
     queue = request.application_queue

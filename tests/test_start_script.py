@@ -92,12 +92,22 @@ class Started:
 
     def manage(self, *args: str) -> str:
         return subprocess.run(
-            [sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True, text=True, check=True, timeout=120
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
         ).stdout
 
 
 def script_env(var_dir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "SQLITE_PATH", "MESSAGING_SEARCH_INDEX_INTERVAL_SECONDS")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "REDIS_URL", "SQLITE_PATH", "MESSAGING_SEARCH_INDEX_INTERVAL_SECONDS")
+    }
     env.update({"LINKUP_VAR_DIR": str(var_dir), "PYTHONUNBUFFERED": "1"})
     return env
 
@@ -106,7 +116,13 @@ def script_env(var_dir: Path) -> dict[str, str]:
 def migrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated database to start from: the script's own ``migrate`` then has nothing to do (quicker tests)."""
     var_dir = tmp_path_factory.mktemp("migrated")
-    subprocess.run([sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=ROOT, env=script_env(var_dir), check=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"],
+        cwd=ROOT,
+        env=script_env(var_dir),
+        check=True,
+        timeout=300,
+    )
     return var_dir / "linkup.sqlite3"
 
 
@@ -117,13 +133,20 @@ def started(tmp_path: Path, migrated: Path) -> Iterator[Started]:
     env = script_env(tmp_path) | {"LINKUP_PORT": str(port)}
     log = open(tmp_path / "start.log", "wb")  # noqa: SIM115 - the script writes to it for the fixture's whole life
     process = subprocess.Popen(
-        ["bash", "scripts/start", "--no-install"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        ["bash", "scripts/start", "--no-install"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     run = Started(process, port, env)
     try:
         deadline = time.monotonic() + 90
         while True:
-            assert process.poll() is None, f"scripts/start exited with {process.returncode}:\n{(tmp_path / 'start.log').read_text()}"
+            assert process.poll() is None, (
+                f"scripts/start exited with {process.returncode}:\n{(tmp_path / 'start.log').read_text()}"
+            )
             assert time.monotonic() < deadline, f"daphne never answered:\n{(tmp_path / 'start.log').read_text()}"
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
@@ -169,7 +192,11 @@ def test_the_worker_indexes_a_stored_message_with_no_search_and_no_indexer_in_da
     while (status := started.manage("search_index", "--status").strip()) != "search queue: 0 queued":
         assert time.monotonic() < deadline, f"the worker left the message queued: {status}"
         time.sleep(0.5)
-    found = started.manage("shell", "-c", "from messaging.models import SearchEntry; print(list(SearchEntry.objects.values_list('text', flat=True)))")
+    found = started.manage(
+        "shell",
+        "-c",
+        "from messaging.models import SearchEntry; print(list(SearchEntry.objects.values_list('text', flat=True)))",
+    )
     assert "kettle" in found
 
 

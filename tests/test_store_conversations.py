@@ -23,7 +23,10 @@ def test_a_direct_conversation_is_unique_per_pair_and_has_two_participants(alice
     again, created_again = conversations.get_or_create_direct(bob, alice)
     assert created and not created_again and again.pk == first.pk
     assert Conversation.objects.count() == 1
-    assert set(Participant.objects.filter(conversation=first).values_list("user__username", flat=True)) == {"alice", "bob"}
+    assert set(Participant.objects.filter(conversation=first).values_list("user__username", flat=True)) == {
+        "alice",
+        "bob",
+    }
     assert first.member_count == 2
 
 

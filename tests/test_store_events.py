@@ -56,7 +56,9 @@ def test_seq_has_no_gaps_when_batches_and_single_messages_race(alice, bob) -> No
 
     def batch(user) -> None:
         for _ in range(5):
-            outcomes = events.create_messages([NewMessage(conversation.pk, user, "b", uuid.uuid4().hex) for _ in range(4)])
+            outcomes = events.create_messages(
+                [NewMessage(conversation.pk, user, "b", uuid.uuid4().hex) for _ in range(4)]
+            )
             assert all(isinstance(o, events.Appended) and o.created for o in outcomes)
 
     def single(user) -> None:
@@ -102,7 +104,11 @@ def test_seq_has_no_gaps_under_concurrent_senders_in_separate_processes(alice, b
     writers = [
         subprocess.Popen(
             [sys.executable, "-c", WRITER, str(conversation.pk), str(sender.pk), str(per_writer)],
-            cwd=ROOT, env=env_for_this_test_database(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            cwd=ROOT,
+            env=env_for_this_test_database(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         for sender in (alice, bob, alice)
     ]
@@ -221,7 +227,9 @@ def test_a_stored_message_is_committed_when_create_message_returns(alice, bob) -
     """What the ack rests on: another connection sees the row as soon as the call returns."""
     conversation = direct(alice, bob)
     appended = send(conversation, alice, client_id="committed")
-    [seen] = run_in_threads(lambda: Message.objects.filter(pk=appended.event.pk).values_list("client_id", flat=True).first(), [()])
+    [seen] = run_in_threads(
+        lambda: Message.objects.filter(pk=appended.event.pk).values_list("client_id", flat=True).first(), [()]
+    )
     assert seen == "committed"
 
 

@@ -15,6 +15,7 @@ from .cursors import cursors, deliver, direct, read, send, statuses
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+
 def test_read_moves_both_cursors_once_clamped_to_the_log(alice, bob) -> None:
     conversation = direct(alice, bob)
     for _ in range(3):

@@ -39,8 +39,13 @@ def run_script(env: dict[str, str], *, hide_chromium: bool, as_nobody: bool = Tr
             pytest.skip("Chromium is installed and hiding it needs root and unshare (util-linux)")
         # /dev/null over it in a private mount namespace: not an executable, for this process only.
         command = [
-            "unshare", "--mount", "sh", "-c",
-            f'mount --bind /dev/null {DEBIAN_CHROMIUM} && exec "$@"', "sh", *command,
+            "unshare",
+            "--mount",
+            "sh",
+            "-c",
+            f'mount --bind /dev/null {DEBIAN_CHROMIUM} && exec "$@"',
+            "sh",
+            *command,
         ]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
 

@@ -118,7 +118,9 @@ async def test_a_first_message_to_someone_makes_the_conversation_and_tells_both(
     assert pushed in ([second["id"]], [event["id"], second["id"]])
 
 
-async def test_a_conversation_started_on_the_one_to_one_view_reaches_the_peers_user_socket(alice, bob, chat, user_socket) -> None:
+async def test_a_conversation_started_on_the_one_to_one_view_reaches_the_peers_user_socket(
+    alice, bob, chat, user_socket
+) -> None:
     """The contract: ws/chat/ receives every event of every conversation, including ones joined later."""
     bob_socket = await user_socket(bob)
     alice_direct = await chat(alice, "bob")  # makes the direct conversation
@@ -138,7 +140,9 @@ async def test_a_conversation_started_over_the_http_api_reaches_the_peers_user_s
     def post() -> dict:
         client = Client()
         client.force_login(alice)
-        response = client.post("/messages/api/bob/send", {"content": "over http", "client_id": "h1"}, "application/json")
+        response = client.post(
+            "/messages/api/bob/send", {"content": "over http", "client_id": "h1"}, "application/json"
+        )
         assert response.status_code == 201
         return response.json()["message"]
 
@@ -152,7 +156,9 @@ async def test_a_conversation_started_over_the_http_api_reaches_the_peers_user_s
 async def test_the_sender_of_everything_is_the_session_user(alice, bob, user_socket) -> None:
     conversation = await direct_between(alice, bob)
     socket = await user_socket(alice)
-    await socket.send({"type": "message", "conversation": conversation, "content": "hi", "client_id": "c1", "sender": "bob"})
+    await socket.send(
+        {"type": "message", "conversation": conversation, "content": "hi", "client_id": "c1", "sender": "bob"}
+    )
     assert (await socket.expect("ack"))["event"]["sender"] == "alice"
 
 
@@ -246,13 +252,20 @@ async def test_sync_answers_with_the_other_members_receipts(alice, bob, user_soc
 # --- Groups ------------------------------------------------------------------------------
 
 
-async def test_create_group_answers_with_the_event_and_the_summary_and_tells_the_members(alice, bob, carol, user_socket) -> None:
+async def test_create_group_answers_with_the_event_and_the_summary_and_tells_the_members(
+    alice, bob, carol, user_socket
+) -> None:
     alice_socket, bob_socket, carol_socket = await user_socket(alice), await user_socket(bob), await user_socket(carol)
     ack = await create_group(alice_socket, "  Trip  ", ["bob", "carol", "bob", "alice"])
     event, summary = ack["event"], ack["conversation"]
     assert (event["seq"], event["kind"], event["sender"]) == (1, "created", "alice")
     assert event["data"] == {"title": "Trip", "members": ["alice", "bob", "carol"]}
-    assert (summary["kind"], summary["title"], summary["role"], summary["member_count"]) == ("group", "Trip", "owner", 3)
+    assert (summary["kind"], summary["title"], summary["role"], summary["member_count"]) == (
+        "group",
+        "Trip",
+        "owner",
+        3,
+    )
     for socket in (bob_socket, carol_socket):
         notice = (await socket.expect("conversation"))["conversation"]
         assert (notice["id"], notice["role"], notice["joined_seq"]) == (summary["id"], "member", 1)
@@ -275,7 +288,9 @@ async def test_a_repeated_create_group_is_the_same_group(alice, bob, user_socket
 
 async def test_a_group_with_an_unknown_member_is_not_stored(alice, bob, user_socket) -> None:
     socket = await user_socket(alice)
-    await socket.send({"type": "create_group", "title": "Trip", "members": ["bob", "nobody"], "client_id": "g", "ref": 5})
+    await socket.send(
+        {"type": "create_group", "title": "Trip", "members": ["bob", "nobody"], "client_id": "g", "ref": 5}
+    )
     error = await socket.expect("error")
     assert (error["code"], error["client_id"], error["ref"]) == ("not_found", "g", 5) and "nobody" in error["detail"]
     await socket.send({"type": "create_group", "title": "Solo", "members": ["alice"], "client_id": "g2"})
@@ -297,13 +312,19 @@ async def test_a_group_beyond_the_member_limit_is_too_many_members(alice, bob, c
     assert (answer["code"], answer["limit"]) == ("too_many_members", 3)
 
 
-async def test_only_the_owner_and_admins_add_members_and_a_new_member_sees_from_their_join(alice, bob, carol, user_socket) -> None:
+async def test_only_the_owner_and_admins_add_members_and_a_new_member_sees_from_their_join(
+    alice, bob, carol, user_socket
+) -> None:
     alice_socket, bob_socket, carol_socket = await user_socket(alice), await user_socket(bob), await user_socket(carol)
     group = (await create_group(alice_socket, "Trip", ["bob"]))["conversation"]["id"]
     await send(alice_socket, group, "before carol", "m1")
-    answer = await change(bob_socket, {"type": "add_members", "conversation": group, "users": ["carol"], "client_id": "b-add"})
+    answer = await change(
+        bob_socket, {"type": "add_members", "conversation": group, "users": ["carol"], "client_id": "b-add"}
+    )
     assert answer["code"] == "forbidden"
-    answer = await change(alice_socket, {"type": "add_members", "conversation": group, "users": ["carol", "bob"], "client_id": "add"})
+    answer = await change(
+        alice_socket, {"type": "add_members", "conversation": group, "users": ["carol", "bob"], "client_id": "add"}
+    )
     assert (answer["event"]["kind"], answer["event"]["data"]) == ("members_added", {"users": ["carol"]})
     notice = (await carol_socket.expect("conversation"))["conversation"]
     assert notice["joined_seq"] == answer["event"]["seq"] == 3
@@ -311,7 +332,9 @@ async def test_only_the_owner_and_admins_add_members_and_a_new_member_sees_from_
     assert [e["seq"] for e in (await carol_socket.expect("sync"))["events"]] == [3]
     await carol_socket.send({"type": "history", "conversation": group, "before": None})
     assert [e["seq"] for e in (await carol_socket.expect("history"))["events"]] == [3]
-    answer = await change(alice_socket, {"type": "add_members", "conversation": group, "users": ["carol"], "client_id": "again"})
+    answer = await change(
+        alice_socket, {"type": "add_members", "conversation": group, "users": ["carol"], "client_id": "again"}
+    )
     assert answer["code"] == "invalid_frame"  # nobody left to add
 
 
@@ -319,14 +342,18 @@ async def test_a_removed_member_gets_their_removal_and_nothing_after(alice, bob,
     alice_socket, bob_socket = await user_socket(alice), await user_socket(bob)
     group = (await create_group(alice_socket, "Trip", ["bob", "carol"]))["conversation"]["id"]
     await bob_socket.expect("conversation")
-    answer = await change(alice_socket, {"type": "remove_member", "conversation": group, "user": "bob", "client_id": "rm"})
+    answer = await change(
+        alice_socket, {"type": "remove_member", "conversation": group, "user": "bob", "client_id": "rm"}
+    )
     removal = answer["event"]
     assert (removal["kind"], removal["data"]) == ("member_removed", {"user": "bob"})
     await expect_event(bob_socket, removal["id"])
     after = await send(alice_socket, group, "bob is gone", "m1")
     await bob_socket.send({"type": "ping"})
     await bob_socket.expect("pong")
-    assert not [f for f in await bob_socket.drain(timeout=0.3) if f["type"] == "event" and f["event"]["id"] == after["id"]]
+    assert not [
+        f for f in await bob_socket.drain(timeout=0.3) if f["type"] == "event" and f["event"]["id"] == after["id"]
+    ]
     # Bob keeps what he saw, and may do nothing more there.
     await bob_socket.send({"type": "sync", "conversation": group, "after": 0})
     assert [e["seq"] for e in (await bob_socket.expect("sync"))["events"]] == [1, 2]
@@ -338,27 +365,44 @@ async def test_who_may_remove_whom(alice, bob, carol, make_user, user_socket) ->
     await database_sync_to_async(make_user)("dave")
     alice_socket, bob_socket = await user_socket(alice), await user_socket(bob)
     group = (await create_group(alice_socket, "Trip", ["bob", "carol", "dave"]))["conversation"]["id"]
-    answer = await change(bob_socket, {"type": "remove_member", "conversation": group, "user": "carol", "client_id": "x1"})
+    answer = await change(
+        bob_socket, {"type": "remove_member", "conversation": group, "user": "carol", "client_id": "x1"}
+    )
     assert answer["code"] == "forbidden"  # a plain member removes no one
-    answer = await change(bob_socket, {"type": "set_role", "conversation": group, "user": "carol", "role": "admin", "client_id": "x2"})
+    answer = await change(
+        bob_socket, {"type": "set_role", "conversation": group, "user": "carol", "role": "admin", "client_id": "x2"}
+    )
     assert answer["code"] == "forbidden"  # only the owner sets roles
     for user in ("bob", "carol"):
-        answer = await change(alice_socket, {"type": "set_role", "conversation": group, "user": user, "role": "admin", "client_id": f"r-{user}"})
+        answer = await change(
+            alice_socket,
+            {"type": "set_role", "conversation": group, "user": user, "role": "admin", "client_id": f"r-{user}"},
+        )
         assert answer["event"]["kind"] == "role_changed" and answer["event"]["data"] == {"user": user, "role": "admin"}
-    answer = await change(bob_socket, {"type": "remove_member", "conversation": group, "user": "carol", "client_id": "x3"})
+    answer = await change(
+        bob_socket, {"type": "remove_member", "conversation": group, "user": "carol", "client_id": "x3"}
+    )
     assert answer["code"] == "forbidden"  # an admin removes members, not admins
-    answer = await change(bob_socket, {"type": "remove_member", "conversation": group, "user": "alice", "client_id": "x4"})
+    answer = await change(
+        bob_socket, {"type": "remove_member", "conversation": group, "user": "alice", "client_id": "x4"}
+    )
     assert answer["code"] == "forbidden"  # nor the owner
-    answer = await change(bob_socket, {"type": "remove_member", "conversation": group, "user": "dave", "client_id": "x5"})
+    answer = await change(
+        bob_socket, {"type": "remove_member", "conversation": group, "user": "dave", "client_id": "x5"}
+    )
     assert answer["event"]["kind"] == "member_removed"
-    answer = await change(alice_socket, {"type": "remove_member", "conversation": group, "user": "alice", "client_id": "x6"})
+    answer = await change(
+        alice_socket, {"type": "remove_member", "conversation": group, "user": "alice", "client_id": "x6"}
+    )
     assert answer["code"] == "invalid_frame"  # leaving is leave
 
 
 async def test_an_owner_who_leaves_hands_the_group_to_the_oldest_admin(alice, bob, carol, user_socket) -> None:
     alice_socket, carol_socket = await user_socket(alice), await user_socket(carol)
     group = (await create_group(alice_socket, "Trip", ["bob", "carol"]))["conversation"]["id"]
-    await change(alice_socket, {"type": "set_role", "conversation": group, "user": "carol", "role": "admin", "client_id": "r"})
+    await change(
+        alice_socket, {"type": "set_role", "conversation": group, "user": "carol", "role": "admin", "client_id": "r"}
+    )
     answer = await change(alice_socket, {"type": "leave", "conversation": group, "client_id": "bye"})
     assert (answer["event"]["kind"], answer["event"]["data"]) == ("member_left", {"new_owner": "carol"})
     await carol_socket.send({"type": "members", "conversation": group, "ref": "m"})
@@ -368,10 +412,14 @@ async def test_an_owner_who_leaves_hands_the_group_to_the_oldest_admin(alice, bo
     assert answer["event"]["data"] == {"new_owner": "bob"}  # no admin left: the oldest member
 
 
-async def test_any_member_renames_and_direct_conversations_have_no_members_to_change(alice, bob, carol, user_socket) -> None:
+async def test_any_member_renames_and_direct_conversations_have_no_members_to_change(
+    alice, bob, carol, user_socket
+) -> None:
     alice_socket, bob_socket = await user_socket(alice), await user_socket(bob)
     group = (await create_group(alice_socket, "Trip", ["bob"]))["conversation"]["id"]
-    answer = await change(bob_socket, {"type": "rename", "conversation": group, "title": " Trip 2026 ", "client_id": "n"})
+    answer = await change(
+        bob_socket, {"type": "rename", "conversation": group, "title": " Trip 2026 ", "client_id": "n"}
+    )
     assert (answer["event"]["kind"], answer["event"]["data"]) == ("renamed", {"title": "Trip 2026"})
     await expect_event(alice_socket, answer["event"]["id"])
     direct = await direct_between(alice, bob)
@@ -405,7 +453,9 @@ async def test_history_is_the_timeline_newest_first_with_membership_events(alice
     assert [e["kind"] for e in page["events"]] == ["created"] and not page["has_more"]
 
 
-async def test_resume_catches_up_every_named_conversation_and_leaves_out_strangers(alice, bob, carol, user_socket) -> None:
+async def test_resume_catches_up_every_named_conversation_and_leaves_out_strangers(
+    alice, bob, carol, user_socket
+) -> None:
     with_bob, theirs = await direct_between(alice, bob), await direct_between(bob, carol)
     alice_socket, bob_socket = await user_socket(alice), await user_socket(bob)
     for i in range(3):
@@ -454,7 +504,12 @@ async def test_typing_reaches_the_other_members_only_with_the_conversation(alice
     await carol_socket.expect("conversation")
     await bob_socket.send({"type": "typing", "conversation": group, "is_typing": True})
     for socket in (alice_socket, carol_socket):
-        assert await socket.expect("typing") == {"type": "typing", "user": "bob", "is_typing": True, "conversation": group}
+        assert await socket.expect("typing") == {
+            "type": "typing",
+            "user": "bob",
+            "is_typing": True,
+            "conversation": group,
+        }
     assert not [f for f in await bob_socket.drain() if f["type"] == "typing"]
 
 

@@ -165,9 +165,13 @@ def test_unsubscribing_deletes_only_the_users_own_subscription(push_service, ali
     subscribe(bob, bobs)
     client = Client()
     client.force_login(alice)
-    theirs = client.post("/messages/api/push/unsubscribe", json.dumps({"endpoint": bobs["endpoint"]}), content_type="application/json")
+    theirs = client.post(
+        "/messages/api/push/unsubscribe", json.dumps({"endpoint": bobs["endpoint"]}), content_type="application/json"
+    )
     assert theirs.json() == {"deleted": 0}
-    own = client.post("/messages/api/push/unsubscribe", json.dumps({"endpoint": alices["endpoint"]}), content_type="application/json")
+    own = client.post(
+        "/messages/api/push/unsubscribe", json.dumps({"endpoint": alices["endpoint"]}), content_type="application/json"
+    )
     assert own.json() == {"deleted": 1}
     assert list(PushSubscription.objects.values_list("user__username", flat=True)) == ["bob"]
 
@@ -188,13 +192,17 @@ def test_signing_out_forgets_the_push_subscriptions_made_in_that_session(push_se
     subscribe(alice, push_service.browser("here")[0], client=here)
     subscribe(alice, push_service.browser("elsewhere")[0], client=elsewhere)
     here.post("/accounts/logout/")
-    assert list(PushSubscription.objects.values_list("endpoint", flat=True)) == [f"{push_service.origin}/push/elsewhere"]
+    assert list(PushSubscription.objects.values_list("endpoint", flat=True)) == [
+        f"{push_service.origin}/push/elsewhere"
+    ]
 
 
 # --- Pushing ------------------------------------------------------------------------------
 
 
-def test_a_notification_reaches_the_browser_encrypted_and_vapid_signed_with_a_ttl_and_urgency(push_service, alice) -> None:
+def test_a_notification_reaches_the_browser_encrypted_and_vapid_signed_with_a_ttl_and_urgency(
+    push_service, alice
+) -> None:
     before = sent("sent")
     subscribed(push_service, alice, "alice")
     notification = notify(alice)
@@ -327,7 +335,15 @@ def test_without_a_subscribed_browser_the_email_goes_out_as_before(push_service,
 def test_a_grouped_notification_is_pushed_again_with_the_count_under_the_same_tag(push_service, alice) -> None:
     subscribed(push_service, alice, "alice")
     for body in ("one", "two"):
-        service.notify(alice, "new_message", "New message from bob", body, "/messages/bob/", group_key="nm:1", group_title="{count} new messages from bob")
+        service.notify(
+            alice,
+            "new_message",
+            "New message from bob",
+            body,
+            "/messages/bob/",
+            group_key="nm:1",
+            group_title="{count} new messages from bob",
+        )
         service.wait_for_attempts()
     first, second = (d.payload for d in push_service.to("alice"))
     assert first["tag"] == second["tag"] == "linkup:/messages/bob/"
@@ -389,7 +405,9 @@ def test_the_vapid_keys_command_prints_a_pair_whose_tokens_a_push_service_accept
     assert claims["k"] == public
 
 
-def test_operators_see_push_subscriptions_in_the_admin_and_cannot_edit_their_keys(push_service, alice, staff_client) -> None:
+def test_operators_see_push_subscriptions_in_the_admin_and_cannot_edit_their_keys(
+    push_service, alice, staff_client
+) -> None:
     subscribed(push_service, alice, "alice")
     row = PushSubscription.objects.get()
     listing = staff_client.get("/admin/messaging/pushsubscription/")

@@ -8,7 +8,9 @@ from .. import exceptions
 from ..store import errors
 
 
-def wire_error(exc: errors.StoreError, *, client_id: str | None = None, ref: Any = None) -> exceptions.MessagingException:
+def wire_error(
+    exc: errors.StoreError, *, client_id: str | None = None, ref: Any = None
+) -> exceptions.MessagingException:
     """The protocol error to answer ``exc`` with, carrying the request's ``client_id`` and ``ref``."""
     context: dict[str, Any] = {"client_id": client_id, "ref": ref}
     if isinstance(exc, errors.NotFound):

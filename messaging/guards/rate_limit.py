@@ -92,7 +92,13 @@ class TokenBucket:
     def _script_args(self, cache: Any, subject: object) -> list[Any]:
         assert self.rate is not None
         ttl_ms = (self.rate.seconds + 1) * 1000
-        return [cache.make_and_validate_key(self._key(subject)), _now_ms(), self._interval_ms, self._capacity_ms, ttl_ms]
+        return [
+            cache.make_and_validate_key(self._key(subject)),
+            _now_ms(),
+            self._interval_ms,
+            self._capacity_ms,
+            ttl_ms,
+        ]
 
     @staticmethod
     def _wait(wait_ms: Any) -> float:

@@ -201,7 +201,9 @@ def api_conversations(request: HttpRequest) -> HttpResponse:
         return {
             "conversations": [conversation_payload(r) for r in rows[:k]],
             "has_more": has_more or cut,
-            "next": conversations.encode_cursor(rows[k - 1].member.activity, rows[k - 1].conversation.pk) if cut else next_cursor,
+            "next": conversations.encode_cursor(rows[k - 1].member.activity, rows[k - 1].conversation.pk)
+            if cut
+            else next_cursor,
         }
 
     return page_response(page, len(rows))[0]
@@ -245,7 +247,9 @@ def api_events(request: HttpRequest, conversation_id: int) -> HttpResponse:
     events_ = page.page.events
 
     def body(k: int) -> dict[str, Any]:
-        frame_ = sync_frame(conversation_id, events_[:k], page.page.has_more or k < len(events_), page.last_seq, page.receipts)
+        frame_ = sync_frame(
+            conversation_id, events_[:k], page.page.has_more or k < len(events_), page.last_seq, page.receipts
+        )
         return {key: value for key, value in frame_.items() if key != "type"}
 
     return page_response(body, len(events_))[0]

@@ -1,6 +1,5 @@
 """Health and metrics for load balancers, operators and Prometheus."""
 
-
 import secrets
 from typing import Any
 
@@ -76,4 +75,3 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
         metrics.RETRY_OLDEST_DUE.set(backlog["oldest_due_seconds"])
     body, content_type = metrics.exposition()
     return HttpResponse(body, content_type=content_type)
-

@@ -32,7 +32,11 @@ def api_edit(request: HttpRequest, conversation_id: int, seq: int) -> HttpRespon
     frame = _frame("edit", {**_body(request), "conversation": conversation_id, "seq": seq})
     return _answer(
         message_actions.edit_message(
-            request.user, conversation_id, seq, frame.content, frame.client_id,
+            request.user,
+            conversation_id,
+            seq,
+            frame.content,
+            frame.client_id,
             window=conf.edit_window(),
         )
     )
@@ -44,9 +48,7 @@ def api_edit(request: HttpRequest, conversation_id: int, seq: int) -> HttpRespon
 def api_delete(request: HttpRequest, conversation_id: int, seq: int) -> HttpResponse:
     frame = _frame("delete", {**_body(request), "conversation": conversation_id, "seq": seq})
     return _answer(
-        message_actions.delete_message(
-            request.user, conversation_id, seq, frame.client_id, window=conf.delete_window()
-        )
+        message_actions.delete_message(request.user, conversation_id, seq, frame.client_id, window=conf.delete_window())
     )
 
 
@@ -54,8 +56,13 @@ def _react(request: HttpRequest, conversation_id: int, seq: int, *, add: bool) -
     frame = _frame("react" if add else "unreact", {**_body(request), "conversation": conversation_id, "seq": seq})
     return _answer(
         message_actions.react(
-            request.user, conversation_id, seq, frame.emoji, frame.client_id,
-            add=add, max_reactions=conf.max_reactions(),
+            request.user,
+            conversation_id,
+            seq,
+            frame.emoji,
+            frame.client_id,
+            add=add,
+            max_reactions=conf.max_reactions(),
         )
     )
 

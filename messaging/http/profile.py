@@ -131,7 +131,9 @@ def _checked_avatar(request: HttpRequest, limits: conf.ProfileLimits) -> HttpRes
         with contextlib.suppress(OSError):
             storage.delete(name)
         category = ErrorCategory.DATABASE_ERROR if isinstance(exc, DatabaseError) else ErrorCategory.STORAGE_ERROR
-        messaging_logger.error(category, "could not store an avatar", context={"name": name}, user=request.user, exc=exc)
+        messaging_logger.error(
+            category, "could not store an avatar", context={"name": name}, user=request.user, exc=exc
+        )
         return api_error(ServerError("the picture could not be stored; upload it again"))
     _release(changed.released_avatar)
     return _announce(request.user.pk, status=201)
@@ -154,7 +156,10 @@ def _release(name: str) -> None:
         storage.delete(name)
     except OSError as exc:
         messaging_logger.error(
-            ErrorCategory.STORAGE_ERROR, f"could not delete the replaced avatar {name!r}", context={"name": name}, exc=exc
+            ErrorCategory.STORAGE_ERROR,
+            f"could not delete the replaced avatar {name!r}",
+            context={"name": name},
+            exc=exc,
         )
 
 

@@ -79,7 +79,12 @@ SHELL_STATIC = (
 
 def manifest_data() -> dict[str, Any]:
     icons = [
-        {"src": static(f"messaging/icons/icon-{size}.png"), "sizes": f"{size}x{size}", "type": "image/png", "purpose": "any"}
+        {
+            "src": static(f"messaging/icons/icon-{size}.png"),
+            "sizes": f"{size}x{size}",
+            "type": "image/png",
+            "purpose": "any",
+        }
         for size in ANY_ICON_SIZES
     ] + [
         {

@@ -49,7 +49,8 @@ class LimitedUploadHandler(FileUploadHandler):
             raise TooLarge(f"{self.file_name!r} is over {self.max_bytes} bytes", limit=self.max_bytes)
         if self.total > self.allowance:
             raise QuotaExceeded(
-                f"these files would take your uploads past your quota ({self.allowance} bytes left)", limit=self.allowance
+                f"these files would take your uploads past your quota ({self.allowance} bytes left)",
+                limit=self.allowance,
             )
         return raw_data
 

@@ -7,101 +7,216 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('auth', '0012_alter_user_first_name_max_length'),
+        ("auth", "0012_alter_user_first_name_max_length"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='UserStatus',
+            name="UserStatus",
             fields=[
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='messaging_status', serialize=False, to=settings.AUTH_USER_MODEL)),
-                ('online', models.BooleanField(default=False)),
-                ('last_seen', models.DateTimeField(blank=True, null=True)),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="messaging_status",
+                        serialize=False,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                ("online", models.BooleanField(default=False)),
+                ("last_seen", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'verbose_name_plural': 'user statuses',
+                "verbose_name_plural": "user statuses",
             },
         ),
         migrations.CreateModel(
-            name='Connection',
+            name="Connection",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('channel_name', models.CharField(max_length=200, unique=True)),
-                ('kind', models.CharField(choices=[('chat', 'Chat'), ('notifications', 'Notifications')], max_length=16)),
-                ('server_id', models.CharField(db_index=True, max_length=100)),
-                ('connected_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('last_heartbeat', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='messaging_connections', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("channel_name", models.CharField(max_length=200, unique=True)),
+                (
+                    "kind",
+                    models.CharField(choices=[("chat", "Chat"), ("notifications", "Notifications")], max_length=16),
+                ),
+                ("server_id", models.CharField(db_index=True, max_length=100)),
+                ("connected_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("last_heartbeat", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="messaging_connections",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Conversation',
+            name="Conversation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('direct', 'Direct'), ('group', 'Group')], default='direct', max_length=8)),
-                ('direct_key', models.CharField(blank=True, max_length=64, null=True, unique=True)),
-                ('last_seq', models.PositiveBigIntegerField(default=0)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('last_message_at', models.DateTimeField(blank=True, db_index=True, null=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("direct", "Direct"), ("group", "Group")], default="direct", max_length=8
+                    ),
+                ),
+                ("direct_key", models.CharField(blank=True, max_length=64, null=True, unique=True)),
+                ("last_seq", models.PositiveBigIntegerField(default=0)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("last_message_at", models.DateTimeField(blank=True, db_index=True, null=True)),
             ],
             options={
-                'constraints': [models.CheckConstraint(condition=models.Q(('kind', 'group'), ('direct_key__isnull', False), _connector='OR'), name='messaging_direct_conversation_has_key')],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("kind", "group"), ("direct_key__isnull", False), _connector="OR"),
+                        name="messaging_direct_conversation_has_key",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='MessagingError',
+            name="MessagingError",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('category', models.CharField(choices=[('async_context_violation', 'Async context violation'), ('json_serialization_error', 'JSON serialization error'), ('connection_error', 'Connection error'), ('routing_error', 'Routing error'), ('database_error', 'Database error'), ('validation_error', 'Validation error'), ('delivery_error', 'Delivery error')], db_index=True, max_length=32)),
-                ('severity', models.CharField(choices=[('debug', 'Debug'), ('info', 'Info'), ('warning', 'Warning'), ('error', 'Error'), ('critical', 'Critical')], default='error', max_length=16)),
-                ('message', models.TextField()),
-                ('context', models.JSONField(blank=True, default=dict)),
-                ('occurred_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('resolved', models.BooleanField(db_index=True, default=False)),
-                ('resolution_notes', models.TextField(blank=True)),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='messaging_errors', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "category",
+                    models.CharField(
+                        choices=[
+                            ("async_context_violation", "Async context violation"),
+                            ("json_serialization_error", "JSON serialization error"),
+                            ("connection_error", "Connection error"),
+                            ("routing_error", "Routing error"),
+                            ("database_error", "Database error"),
+                            ("validation_error", "Validation error"),
+                            ("delivery_error", "Delivery error"),
+                        ],
+                        db_index=True,
+                        max_length=32,
+                    ),
+                ),
+                (
+                    "severity",
+                    models.CharField(
+                        choices=[
+                            ("debug", "Debug"),
+                            ("info", "Info"),
+                            ("warning", "Warning"),
+                            ("error", "Error"),
+                            ("critical", "Critical"),
+                        ],
+                        default="error",
+                        max_length=16,
+                    ),
+                ),
+                ("message", models.TextField()),
+                ("context", models.JSONField(blank=True, default=dict)),
+                ("occurred_at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                ("resolved", models.BooleanField(db_index=True, default=False)),
+                ("resolution_notes", models.TextField(blank=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="messaging_errors",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'messaging error',
-                'ordering': ['-occurred_at'],
+                "verbose_name": "messaging error",
+                "ordering": ["-occurred_at"],
             },
         ),
         migrations.CreateModel(
-            name='Message',
+            name="Message",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('seq', models.PositiveBigIntegerField()),
-                ('content', models.TextField()),
-                ('client_id', models.CharField(max_length=64)),
-                ('status', models.CharField(choices=[('sent', 'Sent'), ('delivered', 'Delivered'), ('read', 'Read')], default='sent', max_length=10)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('delivered_at', models.DateTimeField(blank=True, null=True)),
-                ('read_at', models.DateTimeField(blank=True, null=True)),
-                ('conversation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='messages', to='messaging.conversation')),
-                ('recipient', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='received_messages', to=settings.AUTH_USER_MODEL)),
-                ('sender', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='sent_messages', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("seq", models.PositiveBigIntegerField()),
+                ("content", models.TextField()),
+                ("client_id", models.CharField(max_length=64)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("sent", "Sent"), ("delivered", "Delivered"), ("read", "Read")],
+                        default="sent",
+                        max_length=10,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("delivered_at", models.DateTimeField(blank=True, null=True)),
+                ("read_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "conversation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="messages",
+                        to="messaging.conversation",
+                    ),
+                ),
+                (
+                    "recipient",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="received_messages",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "sender",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="sent_messages",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['conversation', 'seq'],
-                'indexes': [models.Index(fields=['recipient', 'status'], name='messaging_msg_recipient_status')],
-                'constraints': [models.UniqueConstraint(fields=('conversation', 'seq'), name='messaging_message_seq_unique'), models.UniqueConstraint(fields=('sender', 'client_id'), name='messaging_message_client_id_unique'), models.CheckConstraint(condition=models.Q(('seq__gte', 1)), name='messaging_message_seq_positive')],
+                "ordering": ["conversation", "seq"],
+                "indexes": [models.Index(fields=["recipient", "status"], name="messaging_msg_recipient_status")],
+                "constraints": [
+                    models.UniqueConstraint(fields=("conversation", "seq"), name="messaging_message_seq_unique"),
+                    models.UniqueConstraint(fields=("sender", "client_id"), name="messaging_message_client_id_unique"),
+                    models.CheckConstraint(condition=models.Q(("seq__gte", 1)), name="messaging_message_seq_positive"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Participant',
+            name="Participant",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('joined_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('conversation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='participants', to='messaging.conversation')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='conversation_memberships', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("joined_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "conversation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="participants",
+                        to="messaging.conversation",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="conversation_memberships",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('conversation', 'user'), name='messaging_participant_once')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("conversation", "user"), name="messaging_participant_once")
+                ],
             },
         ),
     ]

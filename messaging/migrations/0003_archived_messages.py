@@ -7,32 +7,59 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('messaging', '0002_notifications_and_retry_queue'),
+        ("messaging", "0002_notifications_and_retry_queue"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ArchivedMessage',
+            name="ArchivedMessage",
             fields=[
-                ('id', models.BigIntegerField(primary_key=True, serialize=False)),
-                ('seq', models.PositiveBigIntegerField()),
-                ('content', models.TextField()),
-                ('client_id', models.CharField(max_length=64)),
-                ('status', models.CharField(choices=[('sent', 'Sent'), ('delivered', 'Delivered'), ('read', 'Read')], max_length=10)),
-                ('created_at', models.DateTimeField()),
-                ('delivered_at', models.DateTimeField(blank=True, null=True)),
-                ('read_at', models.DateTimeField(blank=True, null=True)),
-                ('archived_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('conversation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='archived_messages', to='messaging.conversation')),
-                ('recipient', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('sender', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigIntegerField(primary_key=True, serialize=False)),
+                ("seq", models.PositiveBigIntegerField()),
+                ("content", models.TextField()),
+                ("client_id", models.CharField(max_length=64)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("sent", "Sent"), ("delivered", "Delivered"), ("read", "Read")], max_length=10
+                    ),
+                ),
+                ("created_at", models.DateTimeField()),
+                ("delivered_at", models.DateTimeField(blank=True, null=True)),
+                ("read_at", models.DateTimeField(blank=True, null=True)),
+                ("archived_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "conversation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="archived_messages",
+                        to="messaging.conversation",
+                    ),
+                ),
+                (
+                    "recipient",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "sender",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'ordering': ['conversation', 'seq'],
-                'constraints': [models.UniqueConstraint(fields=('conversation', 'seq'), name='messaging_archived_seq_unique')],
+                "ordering": ["conversation", "seq"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("conversation", "seq"), name="messaging_archived_seq_unique")
+                ],
             },
         ),
     ]

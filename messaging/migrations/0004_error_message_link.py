@@ -5,15 +5,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('messaging', '0003_archived_messages'),
+        ("messaging", "0003_archived_messages"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='messagingerror',
-            name='message_ref',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='errors', to='messaging.message', verbose_name='message'),
+            model_name="messagingerror",
+            name="message_ref",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="errors",
+                to="messaging.message",
+                verbose_name="message",
+            ),
         ),
     ]

@@ -5,19 +5,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('messaging', '0004_error_message_link'),
+        ("messaging", "0004_error_message_link"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='message',
-            name='messaging_msg_recipient_status',
+            model_name="message",
+            name="messaging_msg_recipient_status",
         ),
         migrations.AddIndex(
-            model_name='message',
-            index=models.Index(fields=['conversation', 'recipient', 'status', 'seq'], name='messaging_msg_ticks'),
+            model_name="message",
+            index=models.Index(fields=["conversation", "recipient", "status", "seq"], name="messaging_msg_ticks"),
         ),
     ]

@@ -80,8 +80,9 @@ def cursors_to_statuses(apps, schema_editor):
 
     def cursor(name):
         return Subquery(
-            Participant.objects.filter(conversation_id=OuterRef("conversation_id"), user_id=OuterRef("recipient_id"))
-            .values(name)[:1]
+            Participant.objects.filter(
+                conversation_id=OuterRef("conversation_id"), user_id=OuterRef("recipient_id")
+            ).values(name)[:1]
         )
 
     for model in (Message, Archived):

@@ -7,102 +7,182 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('messaging', '0009_profile_and_push_subscriptions'),
+        ("messaging", "0009_profile_and_push_subscriptions"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='archivedevent',
-            name='deleted_at',
+            model_name="archivedevent",
+            name="deleted_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='archivedevent',
-            name='edited_at',
+            model_name="archivedevent",
+            name="edited_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='event',
-            name='deleted_at',
+            model_name="event",
+            name="deleted_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='event',
-            name='edited_at',
+            model_name="event",
+            name="edited_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='participant',
-            name='cleared_seq',
+            model_name="participant",
+            name="cleared_seq",
             field=models.PositiveBigIntegerField(default=0),
         ),
         migrations.AlterField(
-            model_name='archivedevent',
-            name='kind',
-            field=models.CharField(choices=[('message', 'Message'), ('created', 'Group created'), ('members_added', 'Members added'), ('member_removed', 'Member removed'), ('member_left', 'Member left'), ('renamed', 'Renamed'), ('role_changed', 'Role changed'), ('edited', 'Message edited'), ('deleted', 'Message deleted'), ('reaction_added', 'Reaction added'), ('reaction_removed', 'Reaction removed')], default='message', max_length=24),
+            model_name="archivedevent",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("message", "Message"),
+                    ("created", "Group created"),
+                    ("members_added", "Members added"),
+                    ("member_removed", "Member removed"),
+                    ("member_left", "Member left"),
+                    ("renamed", "Renamed"),
+                    ("role_changed", "Role changed"),
+                    ("edited", "Message edited"),
+                    ("deleted", "Message deleted"),
+                    ("reaction_added", "Reaction added"),
+                    ("reaction_removed", "Reaction removed"),
+                ],
+                default="message",
+                max_length=24,
+            ),
         ),
         migrations.AlterField(
-            model_name='event',
-            name='kind',
-            field=models.CharField(choices=[('message', 'Message'), ('created', 'Group created'), ('members_added', 'Members added'), ('member_removed', 'Member removed'), ('member_left', 'Member left'), ('renamed', 'Renamed'), ('role_changed', 'Role changed'), ('edited', 'Message edited'), ('deleted', 'Message deleted'), ('reaction_added', 'Reaction added'), ('reaction_removed', 'Reaction removed')], default='message', max_length=24),
+            model_name="event",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("message", "Message"),
+                    ("created", "Group created"),
+                    ("members_added", "Members added"),
+                    ("member_removed", "Member removed"),
+                    ("member_left", "Member left"),
+                    ("renamed", "Renamed"),
+                    ("role_changed", "Role changed"),
+                    ("edited", "Message edited"),
+                    ("deleted", "Message deleted"),
+                    ("reaction_added", "Reaction added"),
+                    ("reaction_removed", "Reaction removed"),
+                ],
+                default="message",
+                max_length=24,
+            ),
         ),
         migrations.AlterField(
-            model_name='notification',
-            name='kind',
-            field=models.CharField(choices=[('new_message', 'New message'), ('mention', 'Mention'), ('reaction', 'Reaction'), ('system', 'System')], max_length=32),
+            model_name="notification",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("new_message", "New message"),
+                    ("mention", "Mention"),
+                    ("reaction", "Reaction"),
+                    ("system", "System"),
+                ],
+                max_length=32,
+            ),
         ),
         migrations.AlterField(
-            model_name='notificationpreference',
-            name='kind',
-            field=models.CharField(choices=[('new_message', 'New message'), ('mention', 'Mention'), ('reaction', 'Reaction'), ('system', 'System')], max_length=32),
+            model_name="notificationpreference",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("new_message", "New message"),
+                    ("mention", "Mention"),
+                    ("reaction", "Reaction"),
+                    ("system", "System"),
+                ],
+                max_length=32,
+            ),
         ),
         migrations.CreateModel(
-            name='HiddenMessage',
+            name="HiddenMessage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('seq', models.PositiveBigIntegerField()),
-                ('hidden_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('conversation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='messaging.conversation')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("seq", models.PositiveBigIntegerField()),
+                ("hidden_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "conversation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="messaging.conversation"
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('conversation', 'user', 'seq'), name='messaging_hidden_once')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("conversation", "user", "seq"), name="messaging_hidden_once")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='MessageEdit',
+            name="MessageEdit",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('message_seq', models.PositiveBigIntegerField()),
-                ('edit_seq', models.PositiveBigIntegerField()),
-                ('content', models.TextField()),
-                ('written_at', models.DateTimeField()),
-                ('replaced_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('conversation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='messaging.conversation')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("message_seq", models.PositiveBigIntegerField()),
+                ("edit_seq", models.PositiveBigIntegerField()),
+                ("content", models.TextField()),
+                ("written_at", models.DateTimeField()),
+                ("replaced_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "conversation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="messaging.conversation"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['conversation', 'message_seq', 'edit_seq'],
-                'indexes': [models.Index(fields=['conversation', 'message_seq'], name='messaging_edit_message')],
-                'constraints': [models.UniqueConstraint(fields=('conversation', 'edit_seq'), name='messaging_edit_once')],
+                "ordering": ["conversation", "message_seq", "edit_seq"],
+                "indexes": [models.Index(fields=["conversation", "message_seq"], name="messaging_edit_message")],
+                "constraints": [
+                    models.UniqueConstraint(fields=("conversation", "edit_seq"), name="messaging_edit_once")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Reaction',
+            name="Reaction",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('message_seq', models.PositiveBigIntegerField()),
-                ('emoji', models.CharField(max_length=64)),
-                ('seq', models.PositiveBigIntegerField()),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('conversation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='messaging.conversation')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("message_seq", models.PositiveBigIntegerField()),
+                ("emoji", models.CharField(max_length=64)),
+                ("seq", models.PositiveBigIntegerField()),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "conversation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="messaging.conversation"
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'ordering': ['conversation', 'message_seq', 'seq'],
-                'constraints': [models.UniqueConstraint(fields=('conversation', 'message_seq', 'user', 'emoji'), name='messaging_reaction_once')],
+                "ordering": ["conversation", "message_seq", "seq"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("conversation", "message_seq", "user", "emoji"), name="messaging_reaction_once"
+                    )
+                ],
             },
         ),
     ]

@@ -7,37 +7,70 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('messaging', '0010_message_actions'),
+        ("messaging", "0010_message_actions"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='messagingerror',
-            name='category',
-            field=models.CharField(choices=[('async_context_violation', 'Async context violation'), ('json_serialization_error', 'JSON serialization error'), ('connection_error', 'Connection error'), ('routing_error', 'Routing error'), ('database_error', 'Database error'), ('validation_error', 'Validation error'), ('delivery_error', 'Delivery error'), ('storage_error', 'Storage error')], db_index=True, max_length=32),
+            model_name="messagingerror",
+            name="category",
+            field=models.CharField(
+                choices=[
+                    ("async_context_violation", "Async context violation"),
+                    ("json_serialization_error", "JSON serialization error"),
+                    ("connection_error", "Connection error"),
+                    ("routing_error", "Routing error"),
+                    ("database_error", "Database error"),
+                    ("validation_error", "Validation error"),
+                    ("delivery_error", "Delivery error"),
+                    ("storage_error", "Storage error"),
+                ],
+                db_index=True,
+                max_length=32,
+            ),
         ),
         migrations.CreateModel(
-            name='Attachment',
+            name="Attachment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('event_id', models.BigIntegerField(blank=True, db_index=True, null=True)),
-                ('seq', models.PositiveBigIntegerField(blank=True, null=True)),
-                ('storage_name', models.CharField(max_length=255, unique=True)),
-                ('name', models.CharField(max_length=255)),
-                ('size', models.PositiveBigIntegerField()),
-                ('content_type', models.CharField(max_length=127)),
-                ('width', models.PositiveIntegerField(blank=True, null=True)),
-                ('height', models.PositiveIntegerField(blank=True, null=True)),
-                ('thumbnail_name', models.CharField(blank=True, default='', max_length=255)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('conversation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attachments', to='messaging.conversation')),
-                ('uploader', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attachments', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("event_id", models.BigIntegerField(blank=True, db_index=True, null=True)),
+                ("seq", models.PositiveBigIntegerField(blank=True, null=True)),
+                ("storage_name", models.CharField(max_length=255, unique=True)),
+                ("name", models.CharField(max_length=255)),
+                ("size", models.PositiveBigIntegerField()),
+                ("content_type", models.CharField(max_length=127)),
+                ("width", models.PositiveIntegerField(blank=True, null=True)),
+                ("height", models.PositiveIntegerField(blank=True, null=True)),
+                ("thumbnail_name", models.CharField(blank=True, default="", max_length=255)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "conversation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="attachments",
+                        to="messaging.conversation",
+                    ),
+                ),
+                (
+                    "uploader",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="attachments",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['uploader', 'created_at'], name='messaging_attachment_uploader'), models.Index(condition=models.Q(('event_id__isnull', True)), fields=['created_at'], name='messaging_attachment_orphan')],
+                "indexes": [
+                    models.Index(fields=["uploader", "created_at"], name="messaging_attachment_uploader"),
+                    models.Index(
+                        condition=models.Q(("event_id__isnull", True)),
+                        fields=["created_at"],
+                        name="messaging_attachment_orphan",
+                    ),
+                ],
             },
         ),
     ]

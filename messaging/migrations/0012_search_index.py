@@ -62,12 +62,10 @@ END $$
 def postgres_event_triggers(table):
     run = "EXECUTE FUNCTION messaging_search_enqueue()"
     return [
-        f"CREATE TRIGGER {table}_search_insert AFTER INSERT ON {table} "
-        f"FOR EACH ROW WHEN (NEW.kind = 'message') {run}",
+        f"CREATE TRIGGER {table}_search_insert AFTER INSERT ON {table} FOR EACH ROW WHEN (NEW.kind = 'message') {run}",
         f"CREATE TRIGGER {table}_search_update AFTER UPDATE OF content, kind ON {table} "
         f"FOR EACH ROW WHEN (OLD.content IS DISTINCT FROM NEW.content OR OLD.kind IS DISTINCT FROM NEW.kind) {run}",
-        f"CREATE TRIGGER {table}_search_delete AFTER DELETE ON {table} "
-        f"FOR EACH ROW WHEN (OLD.kind = 'message') {run}",
+        f"CREATE TRIGGER {table}_search_delete AFTER DELETE ON {table} FOR EACH ROW WHEN (OLD.kind = 'message') {run}",
     ]
 
 
@@ -97,7 +95,9 @@ def drop_index(apps, schema_editor):
     on_postgres = vendor == "postgresql"
     for table in EVENT_TABLES:
         for action in ("insert", "update", "delete"):
-            schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_search_{action}" + (f" ON {table}" if on_postgres else ""))
+            schema_editor.execute(
+                f"DROP TRIGGER IF EXISTS {table}_search_{action}" + (f" ON {table}" if on_postgres else "")
+            )
     if on_postgres:
         schema_editor.execute("DROP FUNCTION IF EXISTS messaging_search_enqueue()")
     else:
@@ -105,33 +105,45 @@ def drop_index(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('messaging', '0011_attachments'),
+        ("messaging", "0011_attachments"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='SearchQueue',
+            name="SearchQueue",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('event_id', models.BigIntegerField()),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("event_id", models.BigIntegerField()),
             ],
         ),
         migrations.CreateModel(
-            name='SearchEntry',
+            name="SearchEntry",
             fields=[
-                ('event_id', models.BigIntegerField(primary_key=True, serialize=False)),
-                ('seq', models.PositiveBigIntegerField()),
-                ('created_at', models.DateTimeField()),
-                ('text', models.TextField()),
-                ('vector', django.contrib.postgres.search.SearchVectorField(editable=False, null=True)),
-                ('conversation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='messaging.conversation')),
-                ('sender', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("event_id", models.BigIntegerField(primary_key=True, serialize=False)),
+                ("seq", models.PositiveBigIntegerField()),
+                ("created_at", models.DateTimeField()),
+                ("text", models.TextField()),
+                ("vector", django.contrib.postgres.search.SearchVectorField(editable=False, null=True)),
+                (
+                    "conversation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="messaging.conversation"
+                    ),
+                ),
+                (
+                    "sender",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['conversation', 'seq'], name='messaging_search_window'), models.Index(fields=['sender', 'event_id'], name='messaging_search_sender')],
+                "indexes": [
+                    models.Index(fields=["conversation", "seq"], name="messaging_search_window"),
+                    models.Index(fields=["sender", "event_id"], name="messaging_search_sender"),
+                ],
             },
         ),
         migrations.RunPython(create_index, drop_index),

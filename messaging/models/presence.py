@@ -40,9 +40,7 @@ class Connection(models.Model):
         CHAT = "chat", "Chat"
         NOTIFICATIONS = "notifications", "Notifications"
 
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="messaging_connections"
-    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="messaging_connections")
     channel_name = models.CharField(max_length=200, unique=True)
     kind = models.CharField(max_length=16, choices=Kind.choices)
     # The conversation a chat socket has open: a new message for a user

@@ -17,9 +17,7 @@ class PushSubscription(models.Model):
     another user after a sign-out) replaces its row.
     """
 
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="push_subscriptions"
-    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="push_subscriptions")
     endpoint = models.URLField(max_length=MAX_ENDPOINT_LENGTH, unique=True)
     # The browser's P-256 public key (65 bytes, uncompressed) and its 16-byte
     # auth secret, base64url as the browser gives them (RFC 8291).

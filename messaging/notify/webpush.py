@@ -123,7 +123,9 @@ def vapid_problems() -> list[str]:
         try:
             public_key()
         except (ValueError, TypeError) as exc:
-            problems.append(f"MESSAGING_VAPID_PRIVATE_KEY is not a P-256 private key ({exc}); make one with `manage.py vapid_keys`")
+            problems.append(
+                f"MESSAGING_VAPID_PRIVATE_KEY is not a P-256 private key ({exc}); make one with `manage.py vapid_keys`"
+            )
     subject = str(conf.setting("MESSAGING_VAPID_SUBJECT") or "")
     if not subject.startswith(("mailto:", "https://")):
         problems.append(
@@ -223,7 +225,10 @@ def _post(subscription_info: dict[str, Any], data: bytes) -> requests.Response:
         data=data.decode(),
         vapid_private_key=vapid(),
         # A fresh dict each time: pywebpush writes "aud" and "exp" into it.
-        vapid_claims={"sub": str(conf.setting("MESSAGING_VAPID_SUBJECT")), "aud": _audience(subscription_info["endpoint"])},
+        vapid_claims={
+            "sub": str(conf.setting("MESSAGING_VAPID_SUBJECT")),
+            "aud": _audience(subscription_info["endpoint"]),
+        },
         content_encoding="aes128gcm",
         ttl=int(conf.setting("MESSAGING_WEBPUSH_TTL_SECONDS")),
         headers={"Urgency": str(conf.setting("MESSAGING_WEBPUSH_URGENCY"))},

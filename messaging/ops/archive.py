@@ -18,8 +18,18 @@ from django.utils import timezone
 from ..models import ArchivedEvent, Event
 
 ARCHIVED_FIELDS = (
-    "id", "conversation_id", "seq", "kind", "sender_id", "content", "client_id", "target_seq", "data", "created_at",
-    "edited_at", "deleted_at",
+    "id",
+    "conversation_id",
+    "seq",
+    "kind",
+    "sender_id",
+    "content",
+    "client_id",
+    "target_seq",
+    "data",
+    "created_at",
+    "edited_at",
+    "deleted_at",
 )
 
 

@@ -29,11 +29,11 @@ from prometheus_client import multiprocess as _multiprocess
 
 MULTIPROCESS = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
 
-OPEN_SOCKETS = Gauge(
-    "linkup_open_sockets", "Open WebSocket connections", ["consumer"], multiprocess_mode="livesum"
-)
+OPEN_SOCKETS = Gauge("linkup_open_sockets", "Open WebSocket connections", ["consumer"], multiprocess_mode="livesum")
 FRAMES_RECEIVED = Counter(
-    "linkup_frames_received", "Frames received from clients, by frame type ('invalid' if unparseable)", ["consumer", "type"]
+    "linkup_frames_received",
+    "Frames received from clients, by frame type ('invalid' if unparseable)",
+    ["consumer", "type"],
 )
 MESSAGES_STORED = Counter("linkup_messages_stored", "Chat messages committed (repeats of a client_id excluded)")
 DELIVERY_LATENCY = Histogram(
@@ -46,9 +46,7 @@ SOCKETS_NOT_READING = Counter(
     "Sockets closed (4408) because their client left more than MESSAGING_MAX_UNSENT_BYTES unread",
     ["endpoint"],
 )
-WRITES_DROPPED = Counter(
-    "linkup_writes_dropped", "Queued messages taken back unwritten because their socket closed"
-)
+WRITES_DROPPED = Counter("linkup_writes_dropped", "Queued messages taken back unwritten because their socket closed")
 ERROR_FRAMES = Counter("linkup_error_frames", "Error frames sent to clients, by code", ["code"])
 MESSAGING_ERRORS = Counter("linkup_messaging_errors", "MessagingError records, by category", ["category"])
 RETRIES = Counter(

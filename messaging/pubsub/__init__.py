@@ -221,7 +221,12 @@ async def publish_presence(change: PresenceChange) -> bool:
     frame = presence_frame(change.username, change.online, change.last_seen)
     text = JSONSerializer.dumps(frame)
     for conversation_id in change.conversation_ids:
-        event = {"type": "conversation.presence", "text": text, "conversation": conversation_id, "user_id": change.user_id}
+        event = {
+            "type": "conversation.presence",
+            "text": text,
+            "conversation": conversation_id,
+            "user_id": change.user_id,
+        }
         sent = await group_send(conversation_group(conversation_id), event) and sent
     return sent
 
@@ -273,7 +278,9 @@ async def publish_profile(user: Any, audience: list[int]) -> bool:
     return sent
 
 
-async def publish_change(change: MembershipChange, summaries: dict[int, Summary], *, origin: str = "") -> dict[str, Any]:
+async def publish_change(
+    change: MembershipChange, summaries: dict[int, Summary], *, origin: str = ""
+) -> dict[str, Any]:
     """A group change: its event to the conversation, and a membership notice to whoever joined or left."""
     payload = await publish_event(change.appended, origin=origin)
     for user_id, summary in summaries.items():

@@ -304,7 +304,11 @@ class MessagingConsumer(AsyncWebsocketConsumer):
             text = JSONSerializer.dumps(frame)
         except ServerError as error:
             await messaging_logger.aerror(
-                "json_serialization_error", error.detail, user=self.user, context={"frame": frame.get("type")}, exc=error
+                "json_serialization_error",
+                error.detail,
+                user=self.user,
+                context={"frame": frame.get("type")},
+                exc=error,
             )
             text = JSONSerializer.dumps(error_frame(ServerError("the server could not encode its answer")))
         await self.send_text(text)

@@ -58,9 +58,7 @@ class PresenceTracker:
             try:
                 await self.beat()
             except Exception as exc:  # noqa: BLE001 - the heartbeat must outlive a failed beat
-                await messaging_logger.aerror(
-                    category_for_exception(exc), "presence heartbeat failed", exc=exc
-                )
+                await messaging_logger.aerror(category_for_exception(exc), "presence heartbeat failed", exc=exc)
 
     async def beat(self) -> int:
         """Refresh this process's sockets and sweep expired ones; return offline announcements."""

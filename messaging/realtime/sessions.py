@@ -124,4 +124,3 @@ class SessionGuard:
             await self.consumer.close(code=conf.CLOSE_SIGNED_OUT)
         except Disconnected:
             log.debug("the socket was already gone")
-

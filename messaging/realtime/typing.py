@@ -38,9 +38,7 @@ class TypingIndicators:
             state.expiry.cancel()
             state.expiry = None
         if is_typing:
-            state.expiry = loop.call_later(
-                self.expiry, lambda: asyncio.ensure_future(self.set(conversation_id, False))
-            )
+            state.expiry = loop.call_later(self.expiry, lambda: asyncio.ensure_future(self.set(conversation_id, False)))
             # Re-announce well before the others' copy expires, not on every keystroke.
             if state.on and loop.time() - state.sent_at < self.expiry / 2:
                 return

@@ -131,4 +131,3 @@ async def store_messages(items: list[NewMessage]) -> list[Outcome]:
 
 message_writer: GroupCommit[NewMessage, Outcome] = GroupCommit("messages", store_messages)
 receipt_writer: GroupCommit[CursorMark, ReceiptSettled] = GroupCommit("receipts", db.apply_receipts)
-

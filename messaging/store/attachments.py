@@ -45,7 +45,9 @@ class StoredUpload:
 
 def _current_member(user_id: int, conversation_id: int) -> None:
     """Refuse a user who is not a member of the conversation now (worded as the rest of the store words it)."""
-    left = Participant.objects.filter(user_id=user_id, conversation_id=conversation_id).values_list("left_seq", flat=True)
+    left = Participant.objects.filter(user_id=user_id, conversation_id=conversation_id).values_list(
+        "left_seq", flat=True
+    )
     found = list(left[:1])
     if not found:
         raise NotFound(f"there is no conversation {conversation_id} of yours")
@@ -67,11 +69,15 @@ def upload_allowance(user_id: int, conversation_id: int, *, quota: int) -> int:
     _current_member(user_id, conversation_id)
     remaining = quota - used_bytes(user_id)
     if remaining <= 0:
-        raise LimitExceeded(f"your uploads already take your quota of {quota} bytes", setting=QUOTA_SETTING, limit=quota)
+        raise LimitExceeded(
+            f"your uploads already take your quota of {quota} bytes", setting=QUOTA_SETTING, limit=quota
+        )
     return remaining
 
 
-def record_uploads(uploader_id: int, conversation_id: int, uploads: list[StoredUpload], *, quota: int) -> list[Attachment]:
+def record_uploads(
+    uploader_id: int, conversation_id: int, uploads: list[StoredUpload], *, quota: int
+) -> list[Attachment]:
     """Record stored files as the user's unclaimed uploads to the conversation, in one transaction.
 
     Membership and the quota are checked again here, with the rows: a member
@@ -82,7 +88,9 @@ def record_uploads(uploader_id: int, conversation_id: int, uploads: list[StoredU
         incoming = sum(u.size for u in uploads)
         if used_bytes(uploader_id) + incoming > quota:
             raise LimitExceeded(
-                f"these files would take your uploads past your quota of {quota} bytes", setting=QUOTA_SETTING, limit=quota
+                f"these files would take your uploads past your quota of {quota} bytes",
+                setting=QUOTA_SETTING,
+                limit=quota,
             )
         now = timezone.now()
         rows = [
@@ -189,7 +197,10 @@ def delete_files(names: list[str]) -> None:
             storage.delete(name)
         except Exception as exc:  # noqa: BLE001 - any storage failure: record it and go on with the rest
             messaging_logger.error(
-                ErrorCategory.STORAGE_ERROR, f"could not delete the stored file {name!r}", context={"name": name}, exc=exc
+                ErrorCategory.STORAGE_ERROR,
+                f"could not delete the stored file {name!r}",
+                context={"name": name},
+                exc=exc,
             )
 
 

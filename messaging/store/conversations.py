@@ -66,9 +66,11 @@ def windows_of(user_id: int) -> list[Window]:
 
 def window(user_id: int, conversation_id: int) -> Window | None:
     """The user's window of one conversation (current or former), or None if never a member."""
-    member = Participant.objects.filter(user_id=user_id, conversation_id=conversation_id).select_related(
-        "conversation"
-    ).first()
+    member = (
+        Participant.objects.filter(user_id=user_id, conversation_id=conversation_id)
+        .select_related("conversation")
+        .first()
+    )
     return _window(member) if member is not None else None
 
 
@@ -188,15 +190,21 @@ def summaries(user: Any, members: list[Participant]) -> list[Summary]:
         .select_related("user", "user__messaging_profile")
     }
     inside = [
-        m for m in members if _window_has(m, m.conversation.last_message_seq) and m.conversation.last_message_seq > m.cleared_seq
+        m
+        for m in members
+        if _window_has(m, m.conversation.last_message_seq) and m.conversation.last_message_seq > m.cleared_seq
     ]
-    hidden = set(
-        HiddenMessage.objects.filter(
-            user_id=user.pk,
-            conversation_id__in=[m.conversation_id for m in inside],
-            seq__in={m.conversation.last_message_seq for m in inside},
-        ).values_list("conversation_id", "seq")
-    ) if inside else set()
+    hidden = (
+        set(
+            HiddenMessage.objects.filter(
+                user_id=user.pk,
+                conversation_id__in=[m.conversation_id for m in inside],
+                seq__in={m.conversation.last_message_seq for m in inside},
+            ).values_list("conversation_id", "seq")
+        )
+        if inside
+        else set()
+    )
     inside = [m for m in inside if (m.conversation_id, m.conversation.last_message_seq) not in hidden]
     last_messages = {
         e.conversation_id: e
@@ -335,9 +343,7 @@ def receipts_of(conversation_id: int, *, exclude_user_id: int | None = None) -> 
     if exclude_user_id is not None:
         rows = rows.exclude(user_id=exclude_user_id)
     return [
-        Receipt(
-            p.user_id, p.user.get_username(), p.delivered_seq, p.read_seq, p.joined_seq, p.delivered_at, p.read_at
-        )
+        Receipt(p.user_id, p.user.get_username(), p.delivered_seq, p.read_seq, p.joined_seq, p.delivered_at, p.read_at)
         for p in rows.order_by("joined_seq", "id")
     ]
 
@@ -388,7 +394,9 @@ def _unique(names: list[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def create_group(creator: Any, title: str, usernames: list[str], client_id: str, *, max_members: int) -> MembershipChange:
+def create_group(
+    creator: Any, title: str, usernames: list[str], client_id: str, *, max_members: int
+) -> MembershipChange:
     """A new group with ``creator`` as owner and the named users as members, and its ``created`` event."""
     repeat = _repeat(creator, client_id, None, EventKind.CREATED)
     if repeat is not None:
@@ -505,7 +513,12 @@ def add_members(
             )
         now = timezone.now()
         event = insert_event(
-            conversation, actor, EventKind.MEMBERS_ADDED, client_id, data={"users": [u.get_username() for u in new]}, now=now
+            conversation,
+            actor,
+            EventKind.MEMBERS_ADDED,
+            client_id,
+            data={"users": [u.get_username() for u in new]},
+            now=now,
         )
         seq = event.seq
         joined = []

@@ -136,7 +136,9 @@ def create_messages(items: list[NewMessage], *, notify_expiry: float | None = No
         elif isinstance(result, StoreError):
             outcomes.append(result)
         else:
-            outcomes.append(_repeat_of(item) or Unavailable("this client_id belongs to a message that is no longer here"))
+            outcomes.append(
+                _repeat_of(item) or Unavailable("this client_id belongs to a message that is no longer here")
+            )
     if any(isinstance(o, Appended) and o.created for o in outcomes):
         search_indexer.poke()  # the triggers queued them for search; index them soon, off this path
     if notify_expiry is not None:

@@ -161,7 +161,11 @@ def edit_message(
         type(row).objects.filter(pk=row.pk).update(content=content, edited_at=now)
         row.content, row.edited_at = content, now
         newly = mentioned_names(content) - mentioned_names(before)
-        mentioned = _members_named(conversation, newly - {actor.get_username()}) if conversation.kind == Conversation.Kind.GROUP else []
+        mentioned = (
+            _members_named(conversation, newly - {actor.get_username()})
+            if conversation.kind == Conversation.Kind.GROUP
+            else []
+        )
         return Change(Appended(event, True, conversation.membership_seq), conversation, row, mentioned)
 
     return _act(actor, conversation_id, client_id, EventKind.EDITED, apply)
@@ -297,9 +301,7 @@ class Hidden:
     notification_unread: int | None = None
 
 
-def hide_messages(
-    user: Any, conversation_id: int, seqs: list[int]
-) -> Hidden:
+def hide_messages(user: Any, conversation_id: int, seqs: list[int]) -> Hidden:
     """Delete messages for ``user`` only ("delete for me"); all of them, or none when one is not theirs to see.
 
     Former members may hide what they keep, too.
@@ -318,7 +320,11 @@ def hide_messages(
         raise NotFound(f"there is no message {missing[0]} in this conversation")
     with transaction.atomic():
         HiddenMessage.objects.bulk_create(
-            [HiddenMessage(conversation_id=conversation_id, user=user, seq=s) for s in wanted if s > member.cleared_seq],
+            [
+                HiddenMessage(conversation_id=conversation_id, user=user, seq=s)
+                for s in wanted
+                if s > member.cleared_seq
+            ],
             ignore_conflicts=True,
         )
         unread = settle_new_message_notification(user.pk, conversation_id, unread_count(member))
@@ -328,7 +334,9 @@ def hide_messages(
 def clear_conversation(user: Any, conversation_id: int) -> Hidden:
     """Hide everything of the conversation up to now (or up to their leave) for ``user`` ("clear chat")."""
     member = member_of(user.pk, conversation_id)
-    end = member.conversation.last_seq if member.left_seq is None else min(member.left_seq, member.conversation.last_seq)
+    end = (
+        member.conversation.last_seq if member.left_seq is None else min(member.left_seq, member.conversation.last_seq)
+    )
     with transaction.atomic():
         Participant.objects.filter(pk=member.pk, cleared_seq__lt=end).update(cleared_seq=end)
         member.cleared_seq = max(member.cleared_seq, end)
@@ -369,5 +377,9 @@ def edit_history(user_id: int, conversation_id: int, seq: int) -> list[Version]:
             .first()
         )
     # The version the member sees now: the current one, or the one of when they left.
-    found.append(Version(row.content, row.edited_at or row.created_at, None) if later is None else Version(later.content, later.written_at, None))
+    found.append(
+        Version(row.content, row.edited_at or row.created_at, None)
+        if later is None
+        else Version(later.content, later.written_at, None)
+    )
     return found

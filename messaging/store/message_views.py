@@ -127,7 +127,9 @@ def _reactions(conversation_id: int, seqs: list[int], member: Participant) -> di
         for emoji, users in by_emoji.items():
             # The reader first, so a client can tell its own reaction even from a shortened list.
             users.sort(key=lambda u: u[0] != member.user_id)
-            summaries.append(ReactionSummary(emoji, len(users), tuple(name for _, name in users[:REACTION_NAMES_SHOWN])))
+            summaries.append(
+                ReactionSummary(emoji, len(users), tuple(name for _, name in users[:REACTION_NAMES_SHOWN]))
+            )
         found[seq] = tuple(summaries)
     return found
 

@@ -47,7 +47,12 @@ def new_message_recipients(
             "AND (p.muted_until IS NULL OR p.muted_until <= %s) "
             f"AND NOT EXISTS (SELECT 1 FROM {connections} c WHERE c.conversation_id = p.conversation_id "
             "AND c.user_id = p.user_id AND c.kind = %s AND c.last_heartbeat >= %s)",
-            [*ids, ops.adapt_datetimefield_value(now), Connection.Kind.CHAT.value, ops.adapt_datetimefield_value(cutoff)],
+            [
+                *ids,
+                ops.adapt_datetimefield_value(now),
+                Connection.Kind.CHAT.value,
+                ops.adapt_datetimefield_value(cutoff),
+            ],
         )
         for conversation_id, user_id in cursor.fetchall():
             found[conversation_id].add(user_id)
@@ -114,9 +119,7 @@ def settle_new_message_notification(user_id: int, conversation_id: int, unread: 
     is what is left. Returns the user's new notification unread count when
     something changed, else None.
     """
-    rows = Notification.objects.filter(
-        user_id=user_id, group_key=new_message_group_key(conversation_id), read=False
-    )
+    rows = Notification.objects.filter(user_id=user_id, group_key=new_message_group_key(conversation_id), read=False)
     if unread <= 0:
         # Read to the end: what mentioned the user or reacted to their messages there is seen too.
         keys = [new_message_group_key(conversation_id), f"mention:{conversation_id}", f"reaction:{conversation_id}"]

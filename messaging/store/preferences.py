@@ -135,7 +135,9 @@ def mutes_of(user_id: int, now: datetime.datetime | None = None) -> list[Mute]:
     return [
         Mute(
             r.conversation_id,
-            r.conversation.title if r.conversation.kind == r.conversation.Kind.GROUP else peers.get(r.conversation_id, ""),
+            r.conversation.title
+            if r.conversation.kind == r.conversation.Kind.GROUP
+            else peers.get(r.conversation_id, ""),
             r.muted_until,
             r.muted_until >= FOREVER,
         )

@@ -60,7 +60,12 @@ def set_avatar(user_id: int, storage_name: str) -> Changed:
 
 def avatar_owner(storage_name: str) -> int:
     """The user whose current avatar is ``storage_name``; :class:`NotFound` for any other name."""
-    owner = Profile.objects.filter(avatar_name=storage_name).exclude(avatar_name="").values_list("user_id", flat=True).first()
+    owner = (
+        Profile.objects.filter(avatar_name=storage_name)
+        .exclude(avatar_name="")
+        .values_list("user_id", flat=True)
+        .first()
+    )
     if owner is None:
         raise NotFound("no such avatar")
     return owner

@@ -46,7 +46,9 @@ def receipts_seen_by(member: Participant) -> list[Receipt]:
     the log went on after them. Read positions follow the read-receipts rule
     (:mod:`.read_privacy`).
     """
-    receipts = private_reads(member.user_id, conversations.receipts_of(member.conversation_id, exclude_user_id=member.user_id))
+    receipts = private_reads(
+        member.user_id, conversations.receipts_of(member.conversation_id, exclude_user_id=member.user_id)
+    )
     left_seq = member.left_seq
     if left_seq is None:
         return receipts
@@ -174,7 +176,9 @@ def members(user_id: int, conversation_id: int, expiry: float) -> list[MemberInf
             p.delivered_seq,
             p.read_seq
             if p.user_id == user_id
-            else shown_read_seq(p.read_seq, p.joined_seq, viewer_shares=sharing[user_id], member_shares=sharing[p.user_id]),
+            else shown_read_seq(
+                p.read_seq, p.joined_seq, viewer_shares=sharing[user_id], member_shares=sharing[p.user_id]
+            ),
             *found.get(p.user_id, (False, None)),
             display_name=shown[p.user_id]["display_name"],
             avatar=shown[p.user_id]["avatar"],

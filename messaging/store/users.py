@@ -26,7 +26,9 @@ def find_peer(user: Any, username: str) -> Any | None:
 
 def active_users_named(usernames: list[str]) -> list[Any]:
     """The active users with these usernames, in the order given; :class:`NotFound` names the first missing one."""
-    found = {u.get_username(): u for u in User.objects.filter(**{f"{User.USERNAME_FIELD}__in": usernames, "is_active": True})}
+    found = {
+        u.get_username(): u for u in User.objects.filter(**{f"{User.USERNAME_FIELD}__in": usernames, "is_active": True})
+    }
     for name in usernames:
         if name not in found:
             raise NotFound(f"there is no one called {name!r}")

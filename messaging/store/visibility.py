@@ -40,7 +40,9 @@ def visible_q(member: Participant) -> Q:
     condition = Q(conversation_id=member.conversation_id, seq__gte=member.joined_seq, seq__gt=member.cleared_seq)
     if member.left_seq is not None:
         condition &= Q(seq__lte=member.left_seq)
-    hidden = HiddenMessage.objects.filter(conversation_id=member.conversation_id, user_id=member.user_id, seq=OuterRef("seq"))
+    hidden = HiddenMessage.objects.filter(
+        conversation_id=member.conversation_id, user_id=member.user_id, seq=OuterRef("seq")
+    )
     return condition & ~Q(Exists(hidden))
 
 
@@ -65,5 +67,7 @@ def can_see(member: Participant, seq: int) -> bool:
 def unread_q(user_id: int) -> Q:
     """For the unread count, a query over ``Event`` joined to the user's ``Participant`` rows
     (``conversation__participants__user_id=user_id``): not cleared, not hidden, not deleted."""
-    hidden = HiddenMessage.objects.filter(conversation_id=OuterRef("conversation_id"), user_id=user_id, seq=OuterRef("seq"))
+    hidden = HiddenMessage.objects.filter(
+        conversation_id=OuterRef("conversation_id"), user_id=user_id, seq=OuterRef("seq")
+    )
     return Q(seq__gt=F("conversation__participants__cleared_seq"), deleted_at__isnull=True) & ~Q(Exists(hidden))

@@ -102,7 +102,13 @@ def test_the_chat_with_files_fits_a_phone(server, people) -> None:  # noqa: F811
     open_chat(carol, server, "bob")
     carol.set_input_files(
         "[data-file-input]",
-        files=[{"name": "a-rather-long-file-name-for-a-phone-screen.pdf", "mimeType": "application/pdf", "buffer": files.pdf()}]
+        files=[
+            {
+                "name": "a-rather-long-file-name-for-a-phone-screen.pdf",
+                "mimeType": "application/pdf",
+                "buffer": files.pdf(),
+            }
+        ]
         + [{"name": f"p{i}.png", "mimeType": "image/png", "buffer": files.png(300, 200, mode="RGB")} for i in range(2)],
     )
     box = carol.get_by_label(re.compile("^Message to"))

@@ -88,7 +88,8 @@ class PolicyCheckedBrowser:
     def new_context(self, **kwargs):
         context = self._browser.new_context(**kwargs)
         context.expose_binding(
-            "__linkupPolicyViolation", lambda source, report: self.violations.append({**report, "page": source["page"].url})
+            "__linkupPolicyViolation",
+            lambda source, report: self.violations.append({**report, "page": source["page"].url}),
         )
         context.add_init_script(RECORD_POLICY_VIOLATIONS)
         return context
@@ -172,7 +173,9 @@ class Server:
         )
         return int(self.shell(code))
 
-    def say(self, conversation_id: int, lines: list[tuple[str, str]], read: dict[str, int | None] | None = None) -> None:
+    def say(
+        self, conversation_id: int, lines: list[tuple[str, str]], read: dict[str, int | None] | None = None
+    ) -> None:
         """Store messages (sender, text) in a conversation; ``read`` sets read cursors (None: to the end)."""
         code = (
             "from django.contrib.auth import get_user_model; import uuid; "
@@ -355,7 +358,7 @@ def test_markup_in_a_message_is_shown_as_text_and_never_runs(server, people) -> 
     alice, bob = people(server, "alice"), people(server, "bob")  # bob stays on his inbox
     expect(bob.locator("[data-bell-count]")).to_be_hidden()
     open_chat(alice, server, "bob")
-    evil = f"<script>alert(1)</script><img src=x onerror=\"window.__pwned=1;alert(2)\"> {uuid.uuid4().hex[:6]}"
+    evil = f'<script>alert(1)</script><img src=x onerror="window.__pwned=1;alert(2)"> {uuid.uuid4().hex[:6]}'
     send(alice, evil)
     expect(bubble(alice, evil)).to_have_count(1)
     assert alice.locator("li.message .content").last.text_content() == evil
@@ -403,7 +406,9 @@ def test_after_a_server_kill_and_restart_every_message_arrives_once_and_in_order
     server.daphne = Daphne(server.env, port=server.daphne.port).start()
     for page in (alice, bob):
         expect(page.locator("[data-connection]")).to_have_attribute("data-state", "connected", timeout=WAIT_MS)
-    expect(bubble(alice, expected[-1])).to_have_attribute("data-status", re.compile("sent|delivered|read"), timeout=WAIT_MS)
+    expect(bubble(alice, expected[-1])).to_have_attribute(
+        "data-status", re.compile("sent|delivered|read"), timeout=WAIT_MS
+    )
     alice.get_by_label(re.compile("^Message to")).fill("")
     expected.append(f"after the restart {tag}")
     send(alice, expected[-1])
@@ -497,7 +502,11 @@ def test_the_chat_loads_the_last_50_and_older_messages_on_scrolling_up(server, p
     tag = uuid.uuid4().hex[:6]
     conversation = server.direct("carol", "bob")
     # Carol has read everything: the chat opens at the bottom, not at a divider.
-    server.say(conversation, [(("bob", "carol")[i % 2], f"history {tag} {i}") for i in range(70)], read={"carol": None, "bob": None})
+    server.say(
+        conversation,
+        [(("bob", "carol")[i % 2], f"history {tag} {i}") for i in range(70)],
+        read={"carol": None, "bob": None},
+    )
     carol = people(server, "carol")
     open_chat(carol, server, "bob")
     ours = carol.locator("li.message").filter(has_text=tag)
@@ -555,7 +564,10 @@ def test_screenshots_of_the_inbox_and_the_chat_on_desktop_and_phone(own_server, 
     script = [
         (bob, "Morning! Did you see the new build?"),
         (alice, "Yes, the reconnect banner is much clearer now 🎉"),
-        (bob, "A long one, to check wrapping: " + "the outbox keeps every message until the server acknowledges it, " * 3),
+        (
+            bob,
+            "A long one, to check wrapping: " + "the outbox keeps every message until the server acknowledges it, " * 3,
+        ),
         (alice, "Perfect. Shipping it after lunch."),
     ]
     for page, text in script:
@@ -736,9 +748,13 @@ def test_a_chat_with_unread_messages_opens_at_the_new_messages_divider(server, p
     expect(first_unread).to_have_text(f"unread {tag} 0")
     # Opened at the divider, not at the bottom: the newest message is out of sight.
     scroller = carol.locator("[data-scroller]")
-    top = divider.evaluate("(el) => el.getBoundingClientRect().top - el.closest('[data-scroller]').getBoundingClientRect().top")
+    top = divider.evaluate(
+        "(el) => el.getBoundingClientRect().top - el.closest('[data-scroller]').getBoundingClientRect().top"
+    )
     assert 0 <= top < 120
-    assert not bubble(carol, f"unread {tag} 29").evaluate("(el) => { const r = el.getBoundingClientRect(), s = el.closest('[data-scroller]').getBoundingClientRect(); return r.top < s.bottom; }")
+    assert not bubble(carol, f"unread {tag} 29").evaluate(
+        "(el) => { const r = el.getBoundingClientRect(), s = el.closest('[data-scroller]').getBoundingClientRect(); return r.top < s.bottom; }"
+    )
     jump = carol.get_by_role("button", name=re.compile("^Jump to latest"))
     expect(jump).to_be_visible()
     jump.click()
@@ -749,7 +765,9 @@ def test_a_chat_with_unread_messages_opens_at_the_new_messages_divider(server, p
     # The divider stays where it was while the chat is open.
     expect(divider).to_be_visible()
     # The read report goes out a moment later (coalesced): wait for the database to have it.
-    assert wait_for(lambda: all(m["status"] == "read" for m in server.messages_between("alice", "carol") if tag in m["content"]))
+    assert wait_for(
+        lambda: all(m["status"] == "read" for m in server.messages_between("alice", "carol") if tag in m["content"])
+    )
     assert carol.errors == []
 
 
@@ -789,7 +807,10 @@ def test_a_signed_out_tab_says_so_and_sends_its_outbox_after_signing_in_again(ow
     bob.wait_for_url("**/messages/alice/")
     expect(bubble(bob, kept)).to_have_attribute("data-status", re.compile("sent|delivered|read"), timeout=WAIT_MS)
     expect(bob.locator("[data-signed-out]")).to_be_hidden()
-    assert [m["content"] for m in server.messages_between("alice", "bob") if m["content"] in (first, kept)] == [first, kept]
+    assert [m["content"] for m in server.messages_between("alice", "bob") if m["content"] in (first, kept)] == [
+        first,
+        kept,
+    ]
     assert bob.evaluate("() => localStorage.getItem('linkup.outbox.bob')") is None
 
 
@@ -799,11 +820,15 @@ def test_screenshots_of_the_group_chat_and_the_new_group_dialog_on_desktop_and_p
 
     server = own_server
     group = server.group("alice", "Weekend trip", ["bob", "carol"])
-    server.say(group, [
-        ("bob", "Saturday it is. Who brings the tent?"),
-        ("carol", "I have one for three people 🏕️"),
-        ("alice", "Perfect, I'll bring the stove and coffee."),
-    ], read={"bob": None, "carol": None, "alice": None})
+    server.say(
+        group,
+        [
+            ("bob", "Saturday it is. Who brings the tent?"),
+            ("carol", "I have one for three people 🏕️"),
+            ("alice", "Perfect, I'll bring the stove and coffee."),
+        ],
+        read={"bob": None, "carol": None, "alice": None},
+    )
     alice = people(server, "alice")
     bob = people(server, "bob")
     bob.goto(f"{server.url}/messages/c/{group}/")
@@ -843,10 +868,16 @@ def test_screenshots_of_the_group_chat_and_the_new_group_dialog_on_desktop_and_p
 
 # What a page must not do under the policy, and the directive that stops it.
 FORBIDDEN = {
-    "inline script": ("script-src-elem", "const s = document.createElement('script'); s.textContent = 'window.__ran = 1'; document.body.append(s);"),
+    "inline script": (
+        "script-src-elem",
+        "const s = document.createElement('script'); s.textContent = 'window.__ran = 1'; document.body.append(s);",
+    ),
     "style attribute": ("style-src-attr", "document.body.setAttribute('style', 'background: red');"),
     "data: image": ("img-src", "new Image().src = 'data:image/gif;base64,R0lGODlhAQABAAAAACw=';"),
-    "socket to another origin": ("connect-src", "new WebSocket(location.origin.replace('http://127.0.0.1', 'ws://localhost') + '/ws/notifications/');"),
+    "socket to another origin": (
+        "connect-src",
+        "new WebSocket(location.origin.replace('http://127.0.0.1', 'ws://localhost') + '/ws/notifications/');",
+    ),
 }
 
 

@@ -15,7 +15,13 @@ from . import test_browser as shared
 from .test_browser import PHONE, WAIT_MS, bubble, open_chat, send, unique
 
 # The browser tests' fixtures (and their autouse policy check), shared with this module.
-browser, seeded, server, people, policy_holds = shared.browser, shared.seeded, shared.server, shared.people, shared.policy_holds
+browser, seeded, server, people, policy_holds = (
+    shared.browser,
+    shared.seeded,
+    shared.server,
+    shared.people,
+    shared.policy_holds,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.browser, pytest.mark.stack_independent]
 
@@ -44,7 +50,10 @@ def test_with_the_keyboard_alone_alice_replies_reacts_edits_and_deletes_and_bob_
     lunch, umbrella = unique("Lunch at"), unique("Bring an umbrella")
     server.say(
         conversation,
-        [("bob", f"{lunch} *noon*? menu: https://example.org/menu. not a link: javascript:alert(1)"), ("alice", umbrella)],
+        [
+            ("bob", f"{lunch} *noon*? menu: https://example.org/menu. not a link: javascript:alert(1)"),
+            ("alice", umbrella),
+        ],
     )
     alice, bob = people(server, "alice"), people(server, "bob")
     open_chat(alice, server, "bob")
@@ -169,7 +178,9 @@ def test_on_a_phone_a_long_press_opens_the_menu_and_a_mention_is_highlighted(ser
     assert bob.errors == []
 
 
-def test_bob_offline_while_alice_replies_edits_deletes_and_reacts_gets_every_change_once_when_back(server, people) -> None:
+def test_bob_offline_while_alice_replies_edits_deletes_and_reacts_gets_every_change_once_when_back(
+    server, people
+) -> None:
     from playwright.sync_api import expect
 
     conversation = server.direct("alice", "bob")
@@ -213,7 +224,9 @@ def test_bob_offline_while_alice_replies_edits_deletes_and_reacts_gets_every_cha
     expect(bob.locator(f'li.message.deleted[data-seq="{first_seq}"]')).to_have_count(1)
     expect(bubble(bob, first)).to_have_count(0)
     # Every change came to bob once: in one answer to his catching up, each seq once.
-    events = [e for raw in frames for f in [json.loads(raw)] for e in _events_of(f) if e.get("conversation") == conversation]
+    events = [
+        e for raw in frames for f in [json.loads(raw)] for e in _events_of(f) if e.get("conversation") == conversation
+    ]
     kinds = [(e["seq"], e["kind"]) for e in events if e.get("kind") != "message" or e.get("content") != ""]
     assert len({seq for seq, _ in kinds}) == len(kinds), kinds
     assert sorted(kind for _, kind in kinds if kind != "message") == ["deleted", "edited", "reaction_added"]

@@ -356,7 +356,10 @@ def test_a_sigkilled_process_loses_nothing_its_clients_reconnect_and_sync(
             "stored distinct client_id": stored[1],
             "stored seq range": (stored[2], stored[3]),
         }
-        report(f"\nmultiprocess SIGKILL of A after message {kill_after}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        report(
+            f"\nmultiprocess SIGKILL of A after message {kill_after}: "
+            + ", ".join(f"{k} {v}" for k, v in counts.items())
+        )
         for name, receiver in (("bob on A -> B", bob_on_a), ("bob on B", bob_on_b)):
             client_ids = [m["client_id"] for m in receiver.messages.values()]
             duplicates = len(client_ids) - len(set(client_ids))

@@ -171,7 +171,9 @@ def test_one_message_through_nginx_to_each_daphne_and_back_over_websockets_and_h
         # Over the HTTP API through nginx: sent by alice, pushed to both sockets, read back as history.
         client_id = f"nginx-http-{uuid.uuid4().hex[:8]}"
         status, body = api(
-            topology, cookies["alice"], f"/messages/api/conversations/{conversation}/messages",
+            topology,
+            cookies["alice"],
+            f"/messages/api/conversations/{conversation}/messages",
             {"content": "over http", "client_id": client_id},
         )
         assert status == 201, body

@@ -63,7 +63,9 @@ def test_an_avatar_upload_and_a_new_display_name_show_in_the_other_users_open_in
 
     # A reload reads the same from the conversation summaries.
     bob.reload()
-    expect(bob.locator(".conversation[data-peer=alice] .conversation-name")).to_contain_text("Alice Liddell", timeout=WAIT_MS)
+    expect(bob.locator(".conversation[data-peer=alice] .conversation-name")).to_contain_text(
+        "Alice Liddell", timeout=WAIT_MS
+    )
     expect(bob.locator(f".conversation[data-peer=alice] {AVATAR_IMAGE}")).to_have_count(1)
     assert alice.errors == [] and bob.errors == []
 

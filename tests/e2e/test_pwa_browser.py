@@ -57,7 +57,13 @@ from .test_browser import (
 )
 
 # The browser tests' fixtures, shared with this module.
-browser, seeded, server, own_server, people = shared.browser, shared.seeded, shared.server, shared.own_server, shared.people
+browser, seeded, server, own_server, people = (
+    shared.browser,
+    shared.seeded,
+    shared.server,
+    shared.own_server,
+    shared.people,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.browser, pytest.mark.stack_independent]
 
@@ -131,7 +137,9 @@ def test_the_settings_page_offers_the_device_switches_and_asks_for_nothing_on_it
     assert alice.errors == []
 
 
-def test_with_the_server_down_a_reload_shows_the_offline_page_and_the_outbox_goes_out_after_the_restart(own_server, people) -> None:
+def test_with_the_server_down_a_reload_shows_the_offline_page_and_the_outbox_goes_out_after_the_restart(
+    own_server, people
+) -> None:
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import expect
 
@@ -142,7 +150,9 @@ def test_with_the_server_down_a_reload_shows_the_offline_page_and_the_outbox_goe
     open_chat(bob, server, "alice")
 
     server.daphne.stop()
-    expect(alice.locator("[data-connection]")).to_have_attribute("data-state", re.compile("reconnecting|offline"), timeout=WAIT_MS)
+    expect(alice.locator("[data-connection]")).to_have_attribute(
+        "data-state", re.compile("reconnecting|offline"), timeout=WAIT_MS
+    )
     text = unique("written while the server is down")
     send(alice, text)
     expect(bubble(alice, text)).to_have_attribute("data-status", "pending")
@@ -174,7 +184,9 @@ class Pusher:
         self.page, self.origin = page, origin
         self.registrations: list[dict] = []
         self.session = page.context.new_cdp_session(page)
-        self.session.on("ServiceWorker.workerRegistrationUpdated", lambda event: self.registrations.extend(event["registrations"]))
+        self.session.on(
+            "ServiceWorker.workerRegistrationUpdated", lambda event: self.registrations.extend(event["registrations"])
+        )
         self.session.send("ServiceWorker.enable")
         page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=WAIT_MS)
         scope = f"{origin}/"
@@ -211,8 +223,14 @@ def payload(peer: str, body: str, count: int = 1, notification_id: int = 1) -> d
     """What messaging/notify/webpush.py sends for a new message from ``peer``."""
     title = f"New message from {peer}" if count == 1 else f"{count} new messages from {peer}"
     return {
-        "id": notification_id, "title": title, "body": body, "url": f"/messages/{peer}/",
-        "tag": f"linkup:/messages/{peer}/", "count": count, "sender": peer, "icon": f"/avatars/{peer}.png",
+        "id": notification_id,
+        "title": title,
+        "body": body,
+        "url": f"/messages/{peer}/",
+        "tag": f"linkup:/messages/{peer}/",
+        "count": count,
+        "sender": peer,
+        "icon": f"/avatars/{peer}.png",
     }
 
 
@@ -223,8 +241,11 @@ def test_a_push_shows_one_notification_per_conversation_with_the_sender_and_the_
     pusher.push(payload("carol", "lunch?"))
     [shown] = pusher.shown(1)
     assert shown == {
-        "title": "New message from carol", "body": "lunch?", "tag": "linkup:/messages/carol/",
-        "icon": f"{server.url}/avatars/carol.png", "url": "/messages/carol/",
+        "title": "New message from carol",
+        "body": "lunch?",
+        "tag": "linkup:/messages/carol/",
+        "icon": f"{server.url}/avatars/carol.png",
+        "url": "/messages/carol/",
     }
     pusher.push(payload("carol", "or coffee?", count=2))
     pusher.push(payload("bob", "hi", notification_id=2))
@@ -328,7 +349,11 @@ def test_a_message_to_someone_whose_tab_is_closed_reaches_their_browser_as_a_not
     pusher = Pusher(page, server.url)
     pusher.push(delivery.payload)
     [shown] = pusher.shown(1)
-    assert (shown["title"], shown["body"], shown["icon"]) == ("New message from bob", text, f"{server.url}/avatars/bob.png")
+    assert (shown["title"], shown["body"], shown["icon"]) == (
+        "New message from bob",
+        text,
+        f"{server.url}/avatars/bob.png",
+    )
     [worker] = page.context.service_workers
     worker.evaluate(
         """async () => {

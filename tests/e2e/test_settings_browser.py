@@ -79,7 +79,9 @@ def away(page) -> None:
     page.wait_for_timeout(500)
 
 
-def test_mute_and_quiet_hours_suppress_email_and_desktop_alerts_but_not_the_in_app_unread_count(push_server, people) -> None:
+def test_mute_and_quiet_hours_suppress_email_and_desktop_alerts_but_not_the_in_app_unread_count(
+    push_server, people
+) -> None:
     from playwright.sync_api import expect
 
     server, push = push_server
@@ -88,7 +90,8 @@ def test_mute_and_quiet_hours_suppress_email_and_desktop_alerts_but_not_the_in_a
     bob = people(server, "bob")
     subscription, _ = push.browser("bob")
     answer = bob.evaluate(
-        "async (s) => (await import('/static/messaging/js/api.js')).postJSON('/messages/api/push/subscribe', s)", subscription
+        "async (s) => (await import('/static/messaging/js/api.js')).postJSON('/messages/api/push/subscribe', s)",
+        subscription,
     )
     assert answer["status"] == 201
 
@@ -115,7 +118,9 @@ def test_mute_and_quiet_hours_suppress_email_and_desktop_alerts_but_not_the_in_a
     open_chat(bob, server, "carol")
     bob.locator("[data-mute-summary]").click()
     bob.get_by_role("button", name="Mute for 8 hours").click()
-    expect(bob.locator("[data-mute-summary]")).to_have_attribute("aria-label", "Notifications from this conversation: muted")
+    expect(bob.locator("[data-mute-summary]")).to_have_attribute(
+        "aria-label", "Notifications from this conversation: muted"
+    )
     expect(bob.locator("[data-mute-status]")).to_contain_text("Muted until")
     bob.goto(f"{server.url}/settings/")
     muted = bob.locator("[data-muted-list] li")
@@ -188,6 +193,8 @@ def test_a_setting_saved_in_one_tab_shows_at_once_in_the_users_other_tabs(push_s
     receipts = first.locator("[data-settings-form=receipts]")
     receipts.get_by_label("Read receipts").uncheck()
     receipts.get_by_role("button", name="Save").click()
-    expect(second.locator("[data-settings-form=receipts]").get_by_label("Read receipts")).not_to_be_checked(timeout=WAIT_MS)
+    expect(second.locator("[data-settings-form=receipts]").get_by_label("Read receipts")).not_to_be_checked(
+        timeout=WAIT_MS
+    )
     first.reload()
     expect(first.locator("[data-settings-form=receipts]").get_by_label("Read receipts")).not_to_be_checked()

@@ -44,7 +44,9 @@ def axe_problems(page) -> list[str]:
     for violation in result:
         if violation["id"] == "color-contrast" or violation["impact"] in ("serious", "critical"):
             for node in violation["nodes"]:
-                problems.append(f"{violation['id']} ({violation['impact']}): {node['target']} {node.get('failureSummary', '')}")
+                problems.append(
+                    f"{violation['id']} ({violation['impact']}): {node['target']} {node.get('failureSummary', '')}"
+                )
     return problems
 
 
@@ -98,7 +100,9 @@ def a_lively_chat(server, me: str) -> int:
 
 
 @pytest.mark.parametrize("size", ["desktop", "phone"])
-def test_axe_finds_no_contrast_or_serious_problem_on_the_main_pages_in_light_and_dark(server, people, browser, size) -> None:
+def test_axe_finds_no_contrast_or_serious_problem_on_the_main_pages_in_light_and_dark(
+    server, people, browser, size
+) -> None:
     from playwright.sync_api import expect
 
     viewport = DESKTOP if size == "desktop" else PHONE
@@ -161,7 +165,10 @@ def test_a_theme_chosen_in_one_tab_is_worn_at_once_by_every_tab_and_after_sign_o
     for page in (alice, chat, notifications):
         expect(page.locator("html")).to_have_attribute("data-theme", "dark", timeout=WAIT_MS)
         wears(page, "dark")
-    assert server.shell(f"from messaging.models import Profile; print(Profile.objects.get(user__username={me!r}).theme)") == "dark"
+    assert (
+        server.shell(f"from messaging.models import Profile; print(Profile.objects.get(user__username={me!r}).theme)")
+        == "dark"
+    )
 
     chat.reload()  # drawn dark by the server, from the first paint
     expect(chat.locator("html")).to_have_attribute("data-theme", "dark")

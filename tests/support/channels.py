@@ -29,4 +29,3 @@ def flush_channel_layer() -> None:
         with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
             pool.submit(asyncio.run, layer.flush()).result()
     channel_layers.backends.clear()
-

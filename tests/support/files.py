@@ -26,4 +26,3 @@ class StoredFiles:
     def read(self, name: str) -> bytes:
         with self.storage.open(name, "rb") as handle:
             return handle.read()
-

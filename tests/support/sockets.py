@@ -24,7 +24,6 @@ def session_cookie(user: Any) -> str:
     return client.cookies["sessionid"].value
 
 
-
 def communicator(path: str, cookie: str | None = None, origin: bytes | None = ORIGIN) -> WebsocketCommunicator:
     """A communicator over the project's real ASGI application (origin and auth checks included)."""
     from linkup.asgi import application
@@ -95,4 +94,3 @@ class Socket:
 
     async def close(self) -> None:
         await self.comm.disconnect()
-

@@ -46,4 +46,3 @@ STACK_MARKERS: dict[str, tuple[Callable[[], bool], str]] = {
         "default, to keep .ci/run within its time budget",
     ),
 }
-

@@ -45,10 +45,15 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "--pairs", type=int, default=1, help="sender/recipient pairs sending at once; 0 skips the pairs (default: 1)"
+            "--pairs",
+            type=int,
+            default=1,
+            help="sender/recipient pairs sending at once; 0 skips the pairs (default: 1)",
         )
         parser.add_argument(
-            "--endpoint", choices=sorted(ENDPOINTS), default="chat",
+            "--endpoint",
+            choices=sorted(ENDPOINTS),
+            default="chat",
             help="the pairs' LinkUp socket: chat (ws/chat/, default) or direct (the one-to-one view ws/chat/<peer>/)",
         )
         parser.add_argument("--messages", type=int, default=200, help="measured messages per sender (default: 200)")
@@ -56,11 +61,15 @@ class Command(BaseCommand):
             "--window", type=int, default=1, help="unacknowledged messages a sender keeps in flight (default: 1)"
         )
         parser.add_argument(
-            "--idle", type=int, default=200,
+            "--idle",
+            type=int,
+            default=200,
             help="idle authenticated sockets for the memory figure, per target; 0 skips (default: 200)",
         )
         parser.add_argument(
-            "--idle-concurrency", type=int, default=16,
+            "--idle-concurrency",
+            type=int,
+            default=16,
             help="idle handshakes in progress at once (default: 16); daphne refuses one not accepted within 5 s",
         )
         parser.add_argument(
@@ -69,25 +78,32 @@ class Command(BaseCommand):
         parser.add_argument("--warmup", type=int, default=20, help="untimed messages per sender first (default: 20)")
         parser.add_argument("--size", type=int, default=64, help="code points of content per message (default: 64)")
         parser.add_argument(
-            "--group-members", type=int, default=1000,
+            "--group-members",
+            type=int,
+            default=1000,
             help="members of the group of the fan-out run; 0 skips it (default: %(default)s)",
         )
         parser.add_argument(
-            "--group-online", type=int, default=200,
+            "--group-online",
+            type=int,
+            default=200,
             help="group members online, besides the sender, that each group message goes to (default: %(default)s)",
         )
         parser.add_argument(
             "--group-messages", type=int, default=100, help="measured group messages (default: %(default)s)"
         )
         parser.add_argument(
-            "--group-window", type=int, default=1,
+            "--group-window",
+            type=int,
+            default=1,
             help="group messages not yet at every recipient that the sender allows (default: 1, one at a time)",
         )
         parser.add_argument(
             "--group-warmup", type=int, default=5, help="untimed group messages first (default: %(default)s)"
         )
         parser.add_argument(
-            "--group-receipts", action="store_true",
+            "--group-receipts",
+            action="store_true",
             help="the group's recipients confirm what they get with received frames, as a browser does; each"
             " confirmation is announced to every member, about K*K receipt frames a message (off by default)",
         )
@@ -96,31 +112,39 @@ class Command(BaseCommand):
             "--server-pid", type=int, default=None, help="with --url: the server's pid, to read its memory from /proc"
         )
         parser.add_argument(
-            "--nginx", action="store_true",
+            "--nginx",
+            action="store_true",
             help="the deployment topology: Debian's nginx with docs/deployment.md's config in front of two daphne"
             " processes, every client through nginx (needs DATABASE_URL and REDIS_URL; no server CPU or memory figures)",
         )
         parser.add_argument("--password", default=DEFAULT_PASSWORD, help="the benchmark users' password")
         parser.add_argument("--no-relay", action="store_true", help="skip the bare relay (and the ratio)")
         parser.add_argument(
-            "--rate-limit", default=UNLIMITED_RATE,
+            "--rate-limit",
+            default=UNLIMITED_RATE,
             help="MESSAGING_RATE_LIMIT of the server this command starts (default: %(default)s, never limits)",
         )
         parser.add_argument("--debug", action="store_true", help="start the server with DEBUG on (off by default)")
         parser.add_argument("--keep", action="store_true", help="keep the started server's directory (log, database)")
         parser.add_argument(
-            "--search-indexer", choices=SEARCH_INDEXERS, default="worker",
+            "--search-indexer",
+            choices=SEARCH_INDEXERS,
+            default="worker",
             help="how the started server indexes messages for search: worker (manage.py search_index --loop as a"
             " process of its own, as scripts/start and a deployment run it; default), thread (the server's own"
             " indexer thread) or off (messages stay queued: no indexing at all)",
         )
         parser.add_argument(
-            "--py-spy", dest="profile_dir", default=None,
+            "--py-spy",
+            dest="profile_dir",
+            default=None,
             help="record py-spy profiles of each measured phase into this directory (py-spy must be installed;"
             " it pauses the server for each sample, so the run's figures are not comparable with others')",
         )
         parser.add_argument(
-            "--flood", type=int, default=0,
+            "--flood",
+            type=int,
+            default=0,
             help="the abuse run: one account floods from this many sockets (every frame kind, reconnecting) beside"
             " the pairs' load, which runs alone first; prints the fairness ratio (default: 0, off)",
         )
@@ -128,11 +152,15 @@ class Command(BaseCommand):
             "--flood-rate", type=float, default=2000, help="the flood's frames a second, all sockets (default: 2000)"
         )
         parser.add_argument(
-            "--flood-messages", type=int, default=100,
+            "--flood-messages",
+            type=int,
+            default=100,
             help="measured messages per honest sender in each of the flood run's two phases (default: 100)",
         )
         parser.add_argument(
-            "--slow-readers", type=int, default=0,
+            "--slow-readers",
+            type=int,
+            default=0,
             help="the abuse run: this many sockets stop reading while their senders push them the longest messages;"
             " prints the server's memory per socket (default: 0, off)",
         )
@@ -140,23 +168,26 @@ class Command(BaseCommand):
             "--slow-messages", type=int, default=200, help="messages pushed to each slow reader (default: 200)"
         )
         parser.add_argument(
-            "--unsent-bytes", type=int, default=None,
+            "--unsent-bytes",
+            type=int,
+            default=None,
             help="MESSAGING_MAX_UNSENT_BYTES of the abuse runs' server (default: the setting's default)",
         )
         parser.add_argument(
-            "--abuse-rate-limit", default="300/60s",
+            "--abuse-rate-limit",
+            default="300/60s",
             help="MESSAGING_RATE_LIMIT of the abuse runs' server (default: %(default)s: the honest senders stay within"
             " it, the flooder does not)",
         )
         parser.add_argument("--json", action="store_true", help="print the result as JSON")
-        parser.add_argument(
-            "--markdown", action="store_true", help="also print the run as a row of the README's table"
-        )
+        parser.add_argument("--markdown", action="store_true", help="also print the run as a row of the README's table")
 
     def handle(self, *args: Any, **options: Any) -> None:
         config = self.config(options)
         if options["nginx"] and (options["url"] or options["flood"] or options["slow_readers"]):
-            raise CommandError("--nginx starts its own servers for the load run: not with --url, --flood or --slow-readers")
+            raise CommandError(
+                "--nginx starts its own servers for the load run: not with --url, --flood or --slow-readers"
+            )
         if options["nginx"]:
             self.check_nginx()
         if options["flood"] or options["slow_readers"]:
@@ -169,9 +200,13 @@ class Command(BaseCommand):
             result = asyncio.run(run_against(RunningServer(url, options["server_pid"]), config, stack))
         else:
             server = BenchServer(
-                pairs=config.pairs, password=config.password, rate_limit=options["rate_limit"],
-                debug=options["debug"], keep=options["keep"],
-                group_members=config.group_members, group_online=config.group_online,
+                pairs=config.pairs,
+                password=config.password,
+                rate_limit=options["rate_limit"],
+                debug=options["debug"],
+                keep=options["keep"],
+                group_members=config.group_members,
+                group_online=config.group_online,
                 search_indexer=options["search_indexer"],
             )
             if options["nginx"]:
@@ -218,8 +253,12 @@ class Command(BaseCommand):
             extra["MESSAGING_MAX_UNSENT_BYTES"] = str(options["unsent_bytes"])
         raise_fd_limit(FD_HEADROOM + 4 * total + 2 * options["flood"])
         server = BenchServer(
-            pairs=total, password=config.password, rate_limit=options["abuse_rate_limit"],
-            debug=options["debug"], keep=options["keep"], extra_env=extra,
+            pairs=total,
+            password=config.password,
+            rate_limit=options["abuse_rate_limit"],
+            debug=options["debug"],
+            keep=options["keep"],
+            extra_env=extra,
         )
         with server:
             try:
@@ -243,8 +282,13 @@ class Command(BaseCommand):
         }
         if options["flood"]:
             result["flood"] = await abuse.measure_flood(
-                server.base_url, server.pid, pairs[:honest], pairs[honest],
-                abuse.abuse_config(config, options["flood_messages"]), options["flood"], options["flood_rate"],
+                server.base_url,
+                server.pid,
+                pairs[:honest],
+                pairs[honest],
+                abuse.abuse_config(config, options["flood_messages"]),
+                options["flood"],
+                options["flood_rate"],
             )
         if readers:
             result["slow_readers"] = await abuse.measure_slow_readers(
@@ -260,7 +304,16 @@ class Command(BaseCommand):
         for name in ("window", "idle_concurrency", "group_window"):
             if options[name] < 1:
                 raise CommandError(f"--{name.replace('_', '-')} must be at least 1")
-        for name in ("pairs", "messages", "idle", "warmup", "group_members", "group_online", "group_messages", "group_warmup"):
+        for name in (
+            "pairs",
+            "messages",
+            "idle",
+            "warmup",
+            "group_members",
+            "group_online",
+            "group_messages",
+            "group_warmup",
+        ):
             if options[name] < 0:
                 raise CommandError(f"--{name.replace('_', '-')} must not be negative")
         if options["idle"] and not options["pairs"]:

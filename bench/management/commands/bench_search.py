@@ -20,21 +20,38 @@ class Command(BaseCommand):
     help = "Print p50/p95 first-page search latency per kind of query on a generated corpus, and the indexer's rate."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--runs", type=int, default=40, help="searches per query and group of users (default: %(default)s)")
-        parser.add_argument("--searchers", type=int, default=50, help="random corpus users to search as (default: %(default)s)")
-        parser.add_argument("--heavy", type=int, default=3, help="the users who can read the most, searched as too (default: %(default)s)")
-        parser.add_argument("--prefix", default=CorpusOptions().prefix, help="the corpus's username prefix (default: %(default)s)")
+        parser.add_argument(
+            "--runs", type=int, default=40, help="searches per query and group of users (default: %(default)s)"
+        )
+        parser.add_argument(
+            "--searchers", type=int, default=50, help="random corpus users to search as (default: %(default)s)"
+        )
+        parser.add_argument(
+            "--heavy",
+            type=int,
+            default=3,
+            help="the users who can read the most, searched as too (default: %(default)s)",
+        )
+        parser.add_argument(
+            "--prefix", default=CorpusOptions().prefix, help="the corpus's username prefix (default: %(default)s)"
+        )
         parser.add_argument("--seed", type=int, default=16, help="random seed (default: %(default)s)")
         parser.add_argument(
-            "--plan", choices=("auto", "member", "index"), default="auto",
+            "--plan",
+            choices=("auto", "member", "index"),
+            default="auto",
             help="how searches read: search()'s choice, or always one way (default: %(default)s)",
         )
         parser.add_argument(
-            "--count", choices=("estimate", "exact"), default="estimate",
+            "--count",
+            choices=("estimate", "exact"),
+            default="estimate",
             help="the total each first page asks for, as the API's count= (default: %(default)s)",
         )
         parser.add_argument(
-            "--index-messages", type=int, default=5000,
+            "--index-messages",
+            type=int,
+            default=5000,
             help="re-index this many messages through the queue to time the indexer; 0: skip (default: %(default)s)",
         )
 

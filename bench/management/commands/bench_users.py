@@ -29,7 +29,9 @@ class Command(BaseCommand):
             "--group-members", type=int, default=0, help="members of the benchmark group; 0: no group (default)"
         )
         parser.add_argument(
-            "--group-online", type=int, default=0,
+            "--group-online",
+            type=int,
+            default=0,
             help="group members besides the sender to open sessions for (default: %(default)s)",
         )
         parser.add_argument("--json", action="store_true", help="print the seed (ids, cookies) as JSON")

@@ -38,7 +38,6 @@ class Command(BaseCommand):
 
 
 class Demo(DemoBase):
-
     async def say_hi(self, name: str, group: int, text: str) -> int:
         ack = await self.ask(name, {"type": "message", "conversation": group, "content": text, "client_id": cid()})
         self.say(f"  {name} says {text!r}: acked as seq {ack['event']['seq']}")
@@ -65,22 +64,32 @@ class Demo(DemoBase):
 
         self.say("2. alice adds dave: he sees the group from his join only")
         await self.open("dave")
-        added = await self.ask("alice", {"type": "add_members", "conversation": group, "users": ["dave"], "client_id": cid()})
+        added = await self.ask(
+            "alice", {"type": "add_members", "conversation": group, "users": ["dave"], "client_id": cid()}
+        )
         self.say(f"  {describe(added['event'])}")
         notice = await self.clients["dave"].expect("conversation")
-        self.say(f"  dave is told: member of {notice['conversation']['title']!r} from seq {notice['conversation']['joined_seq']}")
+        self.say(
+            f"  dave is told: member of {notice['conversation']['title']!r} from seq {notice['conversation']['joined_seq']}"
+        )
         await self.say_hi("dave", group, "Hi all, thanks for adding me")
         self.say(f"  dave sees: {await self.seen_by('dave', group)}")
 
         self.say("3. alice removes carol: her open socket gets the removal and nothing after it")
         drain(self.clients["carol"])
-        removed = await self.ask("alice", {"type": "remove_member", "conversation": group, "user": "carol", "client_id": cid()})
+        removed = await self.ask(
+            "alice", {"type": "remove_member", "conversation": group, "user": "carol", "client_id": cid()}
+        )
         self.say(f"  {describe(removed['event'])}")
         await self.say_hi("alice", group, "Carol cannot come after all")
         await asyncio.sleep(0.5)
         pushed = drain(self.clients["carol"])
-        self.say(f"  carol's socket received: {[describe(f['event']) if f['type'] == 'event' else f['type'] for f in pushed]}")
-        refused = await self.ask("carol", {"type": "message", "conversation": group, "content": "hello?", "client_id": cid()})
+        self.say(
+            f"  carol's socket received: {[describe(f['event']) if f['type'] == 'event' else f['type'] for f in pushed]}"
+        )
+        refused = await self.ask(
+            "carol", {"type": "message", "conversation": group, "content": "hello?", "client_id": cid()}
+        )
         self.say(f"  carol tries to write: {refused['code']} ({refused['detail']})")
         self.say(f"  carol still sees what she could: {await self.seen_by('carol', group)}")
 
@@ -98,8 +107,10 @@ class Demo(DemoBase):
         await self.open("alice")
         resumed = await self.ask("alice", {"type": "resume", "cursors": {str(group): alice_cursor}})
         receipts = resumed["conversations"][0]["receipts"]
-        self.say(f"  alice reconnects; her resume from seq {alice_cursor} carries the receipts "
-                 f"{[(r['user'], r['delivered_seq'], r['read_seq']) for r in receipts]}")
+        self.say(
+            f"  alice reconnects; her resume from seq {alice_cursor} carries the receipts "
+            f"{[(r['user'], r['delivered_seq'], r['read_seq']) for r in receipts]}"
+        )
         self.say(f"  so her 'Train at 9:12' (seq {seq}) shows: {status_for(seq, receipts, exclude='alice')}")
         for client in self.clients.values():
             await client.close()

@@ -48,7 +48,6 @@ class Command(BaseCommand):
 
 
 class Demo(DemoBase):
-
     async def act(self, name: str, frame: dict[str, Any]) -> dict[str, Any]:
         """Send an action; narrate its ack (or error) and return it."""
         answer = await self.ask(name, frame)
@@ -83,8 +82,12 @@ class Demo(DemoBase):
         await self.clients["bob"].close()
         self.say(f"  bob holds every event up to seq {bob_cursor} and closes his socket")
 
-        self.say("2. bob is offline: alice replies, reacts, edits her reply twice, then writes a secret and deletes it for everyone")
-        reply = await self.act("alice", {**message(conversation, "Yes! 12:30 at the usual place"), "reply_to": lunch_seq})
+        self.say(
+            "2. bob is offline: alice replies, reacts, edits her reply twice, then writes a secret and deletes it for everyone"
+        )
+        reply = await self.act(
+            "alice", {**message(conversation, "Yes! 12:30 at the usual place"), "reply_to": lunch_seq}
+        )
         reply_seq = reply["event"]["seq"]
         await self.act("alice", action("react", conversation, lunch_seq, emoji="👍"))
         await self.act("alice", action("edit", conversation, reply_seq, content="Yes! 12:45 at the usual place"))
@@ -94,7 +97,9 @@ class Demo(DemoBase):
         delete = action("delete", conversation, secret_seq)
         deleted = await self.act("alice", delete)
         again = await self.act("alice", delete)
-        self.say(f"  the resend with the same client_id is answered with the same event: {again['event'] == deleted['event']}")
+        self.say(
+            f"  the resend with the same client_id is answered with the same event: {again['event'] == deleted['event']}"
+        )
         last_seq = deleted["event"]["seq"]
 
         self.say(f"3. bob reconnects and catches up from seq {bob_cursor}")
@@ -103,7 +108,9 @@ class Demo(DemoBase):
         entry = resumed["conversations"][0]
         replayed = list(entry["events"])
         if entry["has_more"]:
-            replayed += await self.clients["bob"].sync_events(conversation, replayed[-1]["seq"] if replayed else bob_cursor)
+            replayed += await self.clients["bob"].sync_events(
+                conversation, replayed[-1]["seq"] if replayed else bob_cursor
+            )
         for event in replayed:
             self.say(f"  replayed {describe(event)}")
         seqs = Counter(e["seq"] for e in replayed)

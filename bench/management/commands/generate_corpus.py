@@ -24,16 +24,51 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--users", type=int, default=DEFAULTS.users, help="users (default: %(default)s)")
-        parser.add_argument("--conversations", type=int, default=DEFAULTS.conversations, help="conversations (default: %(default)s)")
+        parser.add_argument(
+            "--conversations", type=int, default=DEFAULTS.conversations, help="conversations (default: %(default)s)"
+        )
         parser.add_argument("--messages", type=int, default=DEFAULTS.messages, help="messages (default: %(default)s)")
-        parser.add_argument("--group-share", type=float, default=DEFAULTS.group_share, help="share of groups among conversations (default: %(default)s)")
-        parser.add_argument("--max-group-members", type=int, default=DEFAULTS.max_group_members, help="the largest group (default: %(default)s)")
-        parser.add_argument("--archived", type=float, default=DEFAULTS.archived, help="share of the oldest events in the archive table (default: %(default)s)")
-        parser.add_argument("--days", type=int, default=DEFAULTS.days, help="days the messages span, ending 2026-11-30 (default: %(default)s)")
-        parser.add_argument("--seed", type=int, default=DEFAULTS.seed, help="random seed: the same seed writes the same corpus (default: %(default)s)")
-        parser.add_argument("--prefix", default=DEFAULTS.prefix, help="usernames start with this (default: %(default)s)")
-        parser.add_argument("--password", default=DEFAULTS.password, help="every generated user's password (default: %(default)s)")
-        parser.add_argument("--no-index", action="store_true", help="leave every message queued for the search indexer instead of writing its entry")
+        parser.add_argument(
+            "--group-share",
+            type=float,
+            default=DEFAULTS.group_share,
+            help="share of groups among conversations (default: %(default)s)",
+        )
+        parser.add_argument(
+            "--max-group-members",
+            type=int,
+            default=DEFAULTS.max_group_members,
+            help="the largest group (default: %(default)s)",
+        )
+        parser.add_argument(
+            "--archived",
+            type=float,
+            default=DEFAULTS.archived,
+            help="share of the oldest events in the archive table (default: %(default)s)",
+        )
+        parser.add_argument(
+            "--days",
+            type=int,
+            default=DEFAULTS.days,
+            help="days the messages span, ending 2026-11-30 (default: %(default)s)",
+        )
+        parser.add_argument(
+            "--seed",
+            type=int,
+            default=DEFAULTS.seed,
+            help="random seed: the same seed writes the same corpus (default: %(default)s)",
+        )
+        parser.add_argument(
+            "--prefix", default=DEFAULTS.prefix, help="usernames start with this (default: %(default)s)"
+        )
+        parser.add_argument(
+            "--password", default=DEFAULTS.password, help="every generated user's password (default: %(default)s)"
+        )
+        parser.add_argument(
+            "--no-index",
+            action="store_true",
+            help="leave every message queued for the search indexer instead of writing its entry",
+        )
         parser.add_argument("--no-notifications", action="store_true", help="write no notification rows")
 
     def handle(self, *args: Any, **options: Any) -> None:

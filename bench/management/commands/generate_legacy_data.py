@@ -34,7 +34,9 @@ class Command(BaseCommand):
         )
         parser.add_argument("--seed", type=int, default=12, help="random seed (default: %(default)s)")
 
-    def handle(self, *args: Any, messages: int, users: int, per_conversation: int, archived: float, seed: int, **options: Any) -> None:
+    def handle(
+        self, *args: Any, messages: int, users: int, per_conversation: int, archived: float, seed: int, **options: Any
+    ) -> None:
         applied = applied_messaging_migrations()
         if not applied or applied[-1] != LEGACY_MIGRATION[1]:
             raise CommandError(
@@ -42,7 +44,9 @@ class Command(BaseCommand):
                 f"not {applied[-1] if applied else 'unmigrated'}: run `manage.py migrate messaging 0005` on an empty database"
             )
         if users < 2 or messages < 1 or per_conversation < 1 or not 0 <= archived <= 1:
-            raise CommandError("--users must be at least 2, --messages and --per-conversation at least 1, --archived in 0..1")
+            raise CommandError(
+                "--users must be at least 2, --messages and --per-conversation at least 1, --archived in 0..1"
+            )
         rng = random.Random(seed)
         started = time.perf_counter()
         with transaction.atomic():

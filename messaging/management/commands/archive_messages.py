@@ -18,6 +18,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, older_than: float, batch_size: int, **options: Any) -> None:
         if older_than < 1:
-            raise CommandError("--older-than must be at least 1 day: clients resend unacknowledged messages for minutes")
+            raise CommandError(
+                "--older-than must be at least 1 day: clients resend unacknowledged messages for minutes"
+            )
         moved = archive_older_than(older_than, batch_size=batch_size)
         self.stdout.write(f"archived {moved} message(s) older than {older_than:g} day(s)")

@@ -1,10 +1,10 @@
 """The search index: drain its queue once or for ever, rebuild it, or say how far behind it is.
 
-    manage.py search_index             index what is queued, then say what is left
-    manage.py search_index --loop      keep indexing (a worker beside the servers; set
-                                       MESSAGING_SEARCH_INDEX_INTERVAL_SECONDS=0 for them then)
-    manage.py search_index --rebuild   write every message's entry again from the messages
-    manage.py search_index --status    queued messages and the age of the oldest
+manage.py search_index             index what is queued, then say what is left
+manage.py search_index --loop      keep indexing (a worker beside the servers; set
+                                   MESSAGING_SEARCH_INDEX_INTERVAL_SECONDS=0 for them then)
+manage.py search_index --rebuild   write every message's entry again from the messages
+manage.py search_index --status    queued messages and the age of the oldest
 """
 
 from __future__ import annotations
@@ -28,18 +28,29 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--loop", action="store_true", help="keep indexing, looking every --interval seconds")
         parser.add_argument(
-            "--interval", type=float, default=None, help="seconds between looks with --loop (default: MESSAGING_SEARCH_INDEX_INTERVAL_SECONDS, or 1)"
+            "--interval",
+            type=float,
+            default=None,
+            help="seconds between looks with --loop (default: MESSAGING_SEARCH_INDEX_INTERVAL_SECONDS, or 1)",
         )
-        parser.add_argument("--rebuild", action="store_true", help="write every message's entry again from the messages")
-        parser.add_argument("--status", action="store_true", help="only say how many messages are queued, and since when")
+        parser.add_argument(
+            "--rebuild", action="store_true", help="write every message's entry again from the messages"
+        )
+        parser.add_argument(
+            "--status", action="store_true", help="only say how many messages are queued, and since when"
+        )
 
-    def handle(self, *args: Any, loop: bool, interval: float | None, rebuild: bool, status: bool, **options: Any) -> None:
+    def handle(
+        self, *args: Any, loop: bool, interval: float | None, rebuild: bool, status: bool, **options: Any
+    ) -> None:
         if status:
             self.status()
             return
         if rebuild:
             started = time.monotonic()
-            written = index.rebuild(progress=lambda done, seconds: self.stderr.write(f"{done} entries in {seconds:.0f} s"))
+            written = index.rebuild(
+                progress=lambda done, seconds: self.stderr.write(f"{done} entries in {seconds:.0f} s")
+            )
             self.stdout.write(f"rebuilt the search index: {written} entries in {time.monotonic() - started:.1f} s")
             return
         if interval is None:

@@ -56,7 +56,6 @@ COUNT_CAP = 100
 DRAIN_ON_SEARCH = 200
 
 
-
 @dataclass(frozen=True)
 class Hit:
     """One message found: where it is, who wrote it when, and its snippet."""
@@ -174,7 +173,7 @@ def _parse(user: Any, text: str) -> Query:
     except QueryError as exc:
         raise Invalid(str(exc)) from None
     if query.empty:
-        raise Invalid("type something to search for: words, \"a phrase\", from:someone, in:a-conversation")
+        raise Invalid('type something to search for: words, "a phrase", from:someone, in:a-conversation')
     terms = int(conf.setting("MESSAGING_SEARCH_MAX_TERMS"))
     used = len(query.needles) + len(query.senders) + len(query.conversations)
     if used > terms:
@@ -252,7 +251,11 @@ def _shared_conversations(user_id: int, senders: list[int]) -> set[int]:
     (docs/benchmark.md, "Issue 16").
     """
     theirs = Participant.objects.filter(user_id__in=senders).values("conversation_id")
-    return set(Participant.objects.filter(user_id=user_id, conversation_id__in=theirs).values_list("conversation_id", flat=True))
+    return set(
+        Participant.objects.filter(user_id=user_id, conversation_id__in=theirs).values_list(
+            "conversation_id", flat=True
+        )
+    )
 
 
 def _conversations_named(user: Any, value: str) -> set[int]:
@@ -351,7 +354,9 @@ def _hits(found: list[tuple[tuple[Any, ...], float | None]], query: Query) -> li
         if missing:
             content.update(model.objects.filter(pk__in=missing).values_list("pk", "content"))
     senders = dict(
-        get_user_model().objects.filter(pk__in={row[3] for row, _ in found}).values_list("pk", get_user_model().USERNAME_FIELD)
+        get_user_model()
+        .objects.filter(pk__in={row[3] for row, _ in found})
+        .values_list("pk", get_user_model().USERNAME_FIELD)
     )
     hits = []
     for row, rank in found:
@@ -361,7 +366,15 @@ def _hits(found: list[tuple[tuple[Any, ...], float | None]], query: Query) -> li
         if isinstance(created_at, str):
             created_at = connection.ops.convert_datetimefield_value(created_at, None, connection)  # type: ignore[arg-type]
         hits.append(
-            Hit(event_id, conversation_id, seq, senders.get(sender_id, ""), created_at, snippet(content[event_id], query.needles), rank)
+            Hit(
+                event_id,
+                conversation_id,
+                seq,
+                senders.get(sender_id, ""),
+                created_at,
+                snippet(content[event_id], query.needles),
+                rank,
+            )
         )
     return hits
 

@@ -232,7 +232,9 @@ def rebuild(*, batch: int = 5000, progress: Any = None) -> int:
         last = 0
         while True:
             ids = list(
-                model.objects.filter(pk__gt=last, kind=EventKind.MESSAGE).order_by("pk").values_list("pk", flat=True)[:batch]
+                model.objects.filter(pk__gt=last, kind=EventKind.MESSAGE)
+                .order_by("pk")
+                .values_list("pk", flat=True)[:batch]
             )
             if not ids:
                 break

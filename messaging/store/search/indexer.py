@@ -84,7 +84,9 @@ class Indexer:
         try:
             taken = index.drain_all()
         except DatabaseError as exc:
-            messaging_logger.error(ErrorCategory.DATABASE_ERROR, "the search indexer could not drain the queue", exc=exc)
+            messaging_logger.error(
+                ErrorCategory.DATABASE_ERROR, "the search indexer could not drain the queue", exc=exc
+            )
             return 0
         self.last_drain = (time.monotonic() - started, taken)
         return taken

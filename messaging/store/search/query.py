@@ -51,7 +51,9 @@ HAS_VALUES = frozenset({"attachment"})
 #: a bare word shorter than this matches whole words only (the trigram index needs 3 characters)
 MIN_INFIX = 3
 
-_TOKEN = re.compile(r'"(?P<phrase>[^"]*)(?:"|$)|(?P<op>[A-Za-z]+):(?:"(?P<quoted>[^"]*)(?:"|$)|(?P<value>\S*))|(?P<term>\S+)')
+_TOKEN = re.compile(
+    r'"(?P<phrase>[^"]*)(?:"|$)|(?P<op>[A-Za-z]+):(?:"(?P<quoted>[^"]*)(?:"|$)|(?P<value>\S*))|(?P<term>\S+)'
+)
 
 
 class QueryError(ValueError):
