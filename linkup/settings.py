@@ -345,6 +345,7 @@ globals().update(
             "MESSAGING_SEARCH_MAX_QUERY_LENGTH": int,
             "MESSAGING_SEARCH_MAX_TERMS": int,
             "MESSAGING_SEARCH_RATE_LIMIT": str,
+            "MESSAGING_PROFILE_RATE_LIMIT": str,
             "MESSAGING_SEARCH_INDEX_INTERVAL_SECONDS": float,
         }
     )

@@ -160,6 +160,10 @@ DEFAULT_SEARCH_MAX_TERMS = 16
 # A search reads up to a few thousand index rows: a person searches a few
 # times a minute; a client firing more is refused with rate_limited.
 DEFAULT_SEARCH_RATE_LIMIT = "30/60s"
+# A profile change (name, status, picture) is pushed to everyone who shares a
+# conversation with the person: a person edits theirs a few times in a row;
+# a client changing it in a loop would make every contact's tabs repaint.
+DEFAULT_PROFILE_RATE_LIMIT = "10/60s"
 # A server process indexes the messages queued for search this often (0:
 # never, when `manage.py search_index --loop` runs beside the servers, as
 # scripts/start and a deployment do; docs/benchmark.md "Issue 16"). On by default so that a server
@@ -223,6 +227,7 @@ DEFAULTS: dict[str, object] = {
     "MESSAGING_SEARCH_MAX_QUERY_LENGTH": DEFAULT_SEARCH_MAX_QUERY_LENGTH,
     "MESSAGING_SEARCH_MAX_TERMS": DEFAULT_SEARCH_MAX_TERMS,
     "MESSAGING_SEARCH_RATE_LIMIT": DEFAULT_SEARCH_RATE_LIMIT,
+    "MESSAGING_PROFILE_RATE_LIMIT": DEFAULT_PROFILE_RATE_LIMIT,
     "MESSAGING_SEARCH_INDEX_INTERVAL_SECONDS": DEFAULT_SEARCH_INDEX_INTERVAL_SECONDS,
 }
 

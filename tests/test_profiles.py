@@ -22,7 +22,7 @@ from messaging.models import Profile
 from messaging.notify.webpush import payload_for
 from messaging.store import conversations
 from tests import files
-from tests.conftest import on_s3
+from tests.support import on_s3
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -153,6 +153,27 @@ def test_a_profile_change_without_the_csrf_token_is_refused(alice) -> None:
     )
     assert response.status_code == 403
     assert profile_of(alice).display_name == ""
+
+
+@override_settings(MESSAGING_PROFILE_RATE_LIMIT="2/60s")
+def test_profile_changes_beyond_the_rate_limit_are_refused_and_change_nothing(alice) -> None:
+    client = signed_in(alice)
+    assert update(client, {"display_name": "Alice"}).status_code == 200
+    assert update(client, {"display_name": "Alice L."}).status_code == 200
+    refused = update(client, {"display_name": "Alice Liddell"})
+    assert_refused(refused, 429, "rate_limited")
+    assert refused.json()["retry_after"] > 0
+    assert profile_of(alice).display_name == "Alice L."
+
+
+@override_settings(MESSAGING_PROFILE_RATE_LIMIT="1/60s")
+def test_an_avatar_upload_beyond_the_rate_limit_is_refused_and_nothing_is_stored(alice, media_storage) -> None:
+    client = signed_in(alice)
+    assert update(client, {"status": "here"}).status_code == 200  # the one change the limit allows
+    assert_refused(upload_avatar(client, "me.png", files.png(64, 64), "image/png"), 429, "rate_limited")
+    assert_refused(client.post("/messages/api/profile/avatar/remove", **csrf(client)), 429, "rate_limited")
+    assert media_storage.names("avatars") == set()
+    assert profile_of(alice).avatar_name == ""
 
 
 def test_a_length_setting_beyond_its_column_is_a_configuration_error() -> None:

@@ -30,7 +30,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from .. import conf
 from ..error_models import ErrorCategory
-from ..exceptions import Forbidden, InvalidFrame, MessagingException, ServerError, TooLarge
+from ..exceptions import Forbidden, InvalidFrame, MessagingException, RateLimited, ServerError, TooLarge
+from ..guards.profile import check_profile_allowance
 from ..logging_utils import messaging_logger
 from ..media import avatars, storage
 from ..pubsub import publish_profile
@@ -79,6 +80,7 @@ def clean_display_name(value: Any, limit: int) -> str:
 def api_update_profile(request: HttpRequest) -> HttpResponse:
     """``POST /messages/api/profile`` ``{"display_name"?, "status"?}``: the session user's, nothing else."""
     body = _body(request)
+    check_profile_allowance(request.user.pk)
     unknown = sorted(set(body) - IDENTITY_FIELDS)
     if unknown:
         raise InvalidFrame(f"unknown field(s) {', '.join(unknown)}: a profile has display_name and status")
@@ -98,6 +100,10 @@ def api_upload_avatar(request: HttpRequest) -> HttpResponse:
         return json_response({"type": "error", "code": "invalid_frame", "detail": "POST only"}, status=405)
     if not request.user.is_authenticated:
         return api_error(Forbidden("sign in first"))
+    try:
+        check_profile_allowance(request.user.pk)  # before the body is read
+    except RateLimited as error:
+        return api_error(error)
     limits = conf.profile_limits()
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -143,6 +149,7 @@ def _checked_avatar(request: HttpRequest, limits: conf.ProfileLimits) -> HttpRes
 @api_view
 def api_remove_avatar(request: HttpRequest) -> HttpResponse:
     """``POST /messages/api/profile/avatar/remove``: back to the letter avatar."""
+    check_profile_allowance(request.user.pk)
     changed = profiles.set_avatar(request.user.pk, "")
     _release(changed.released_avatar)
     return _announce(request.user.pk)
