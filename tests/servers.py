@@ -53,17 +53,45 @@ def scratch_database(env: dict[str, str]) -> Iterator[dict[str, str]]:
     if not url:
         yield env
         return
+    with _own_database(url) as name:
+        yield {**env, "DATABASE_URL": _with_database(url, name)}
+
+
+@contextmanager
+def _own_database(url: str, template: str | None = None) -> Iterator[str]:
+    """A fresh PostgreSQL database beside ``url``'s (a copy of ``template`` if given), dropped afterwards."""
+    name = _create_database(url, "linkup_e2e", template)
+    try:
+        yield name
+    finally:
+        _drop_database(url, name)
+
+
+def _create_database(url: str, prefix: str, template: str | None = None) -> str:
     import psycopg
     from psycopg import sql
 
-    name = f"linkup_e2e_{uuid.uuid4().hex[:12]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+    if template is not None:
+        statement = sql.SQL("{} TEMPLATE {}").format(statement, sql.Identifier(template))
     with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield {**env, "DATABASE_URL": _with_database(url, name)}
-    finally:
-        with psycopg.connect(url, autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        admin.execute(statement)
+    return name
+
+
+def _drop_database(url: str, name: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def _seed(env: dict[str, str], password: str) -> None:
+    """Migrate ``env``'s database and add the demo users with ``password``."""
+    manage(env, "migrate", "--no-input", "-v", "0")
+    manage(env, "create_demo_users", "--password", password)
 
 
 #: database templates made by :func:`seeded_database`, one per database server (or SQLite), per test run
@@ -76,28 +104,16 @@ def _template_sqlite(password: str) -> str:
     atexit.register(shutil.rmtree, var_dir, True)
     env = server_env(Path(var_dir))
     env.pop("SQLITE_PATH", None)
-    manage(env, "migrate", "--no-input", "-v", "0")
-    manage(env, "create_demo_users", "--password", password)
+    _seed(env, password)
     return var_dir
 
 
 def _template_postgres(url: str, password: str) -> str:
     """A PostgreSQL database, migrated and holding the demo users, to copy with ``CREATE DATABASE … TEMPLATE``."""
-    import psycopg
-    from psycopg import sql
-
-    name = f"linkup_e2e_template_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-
-    def drop() -> None:
-        with psycopg.connect(url, autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-    atexit.register(drop)
+    name = _create_database(url, "linkup_e2e_template")
+    atexit.register(_drop_database, url, name)
     env = {**server_env(Path(tempfile.mkdtemp(prefix="linkup-seed-"))), "DATABASE_URL": _with_database(url, name)}
-    manage(env, "migrate", "--no-input", "-v", "0")
-    manage(env, "create_demo_users", "--password", password)
+    _seed(env, password)
     return name
 
 
@@ -118,8 +134,7 @@ def seeded_database(env: dict[str, str], password: str) -> Iterator[dict[str, st
     """
     url = env.get("DATABASE_URL")
     if env.get("SQLITE_PATH") and not url:  # a file chosen by the caller: make it the slow way
-        manage(env, "migrate", "--no-input", "-v", "0")
-        manage(env, "create_demo_users", "--password", password)
+        _seed(env, password)
         yield env
         return
     key = (url or "sqlite", password)
@@ -131,17 +146,8 @@ def seeded_database(env: dict[str, str], password: str) -> Iterator[dict[str, st
             shutil.copy(file, Path(env["LINKUP_VAR_DIR"]) / file.name)
         yield env
         return
-    import psycopg
-    from psycopg import sql
-
-    name = f"linkup_e2e_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template)))
-    try:
+    with _own_database(url, template) as name:
         yield {**env, "DATABASE_URL": _with_database(url, name)}
-    finally:
-        with psycopg.connect(url, autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 class Daphne:

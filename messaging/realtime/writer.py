@@ -112,7 +112,7 @@ class GroupCommit(Generic[T, R]):
             batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
             try:
                 outcomes = await self.run([waiting.item for waiting in batch])
-            except BaseException as exc:
+            except BaseException as exc:  # handed to every waiting caller; fatal ones re-raised below
                 for waiting in batch:
                     if not waiting.future.done():
                         waiting.future.set_exception(exc)
