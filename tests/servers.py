@@ -81,11 +81,40 @@ def _create_database(url: str, prefix: str, template: str | None = None) -> str:
 
 
 def _drop_database(url: str, name: str) -> None:
-    import psycopg
-    from psycopg import sql
+    """Drop ``name``, ending the sessions a test's servers may have left in it.
 
+    ``WITH (FORCE)`` refuses when a process of another role is connected, and
+    autovacuum often is on a database just copied from a template (its
+    workers have no role the test's role may signal). A plain ``DROP
+    DATABASE`` asks autovacuum to stop and waits for it, so it follows the
+    forced one, after ending our own role's sessions by hand; retried briefly
+    in case a worker starts again in between.
+    """
+    import time
+
+    import psycopg
+    from psycopg import errors, sql
+
+    drop = sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name))
     with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        try:
+            admin.execute(sql.SQL("{} WITH (FORCE)").format(drop))
+            return
+        except errors.InsufficientPrivilege:
+            pass
+        for attempt in range(20):
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = %s AND usename = current_user AND pid <> pg_backend_pid()",
+                (name,),
+            )
+            try:
+                admin.execute(drop)
+                return
+            except errors.ObjectInUse:
+                if attempt == 19:
+                    raise
+                time.sleep(0.25)
 
 
 def _seed(env: dict[str, str], password: str) -> None:
