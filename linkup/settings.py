@@ -325,6 +325,7 @@ globals().update(
             "MESSAGING_EDIT_WINDOW": str,
             "MESSAGING_DELETE_WINDOW": str,
             "MESSAGING_MAX_REACTIONS": int,
+            "MESSAGING_MAX_PINNED_CONVERSATIONS": int,
             "MESSAGING_MAX_UPLOAD_BYTES": int,
             "MESSAGING_MAX_DISPLAY_NAME_LENGTH": int,
             "MESSAGING_MAX_STATUS_LENGTH": int,

@@ -38,6 +38,7 @@ class AsyncSafeMessageHandler:
     rename = _wrap(conversations.rename)
     set_role = _wrap(conversations.set_role)
     mute = _wrap(conversations.mute)
+    pin = _wrap(conversations.pin)
     # the log
     create_messages = _wrap(events.create_messages)
     # doing things to a message

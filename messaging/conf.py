@@ -87,6 +87,8 @@ DEFAULT_DELETE_WINDOW = "24h"
 # each emoji lists at most REACTION_NAMES_SHOWN names, so a page of 100
 # messages stays far below daphne's 1 MiB frame whatever the group's size.
 DEFAULT_MAX_REACTIONS = 20
+#: WhatsApp allows 3 pinned chats, Telegram 5: a few, so the pins stay a shortlist
+DEFAULT_MAX_PINNED_CONVERSATIONS = 5
 # --- Abuse and backpressure (docs/hardening.md) ---
 # A resend with a client_id already stored (an outbox after a reconnect) is
 # answered with its ack and costs no message token while the user sends fewer
@@ -207,6 +209,7 @@ DEFAULTS: dict[str, object] = {
     "MESSAGING_EDIT_WINDOW": DEFAULT_EDIT_WINDOW,
     "MESSAGING_DELETE_WINDOW": DEFAULT_DELETE_WINDOW,
     "MESSAGING_MAX_REACTIONS": DEFAULT_MAX_REACTIONS,
+    "MESSAGING_MAX_PINNED_CONVERSATIONS": DEFAULT_MAX_PINNED_CONVERSATIONS,
     "MESSAGING_MAX_UPLOAD_BYTES": DEFAULT_MAX_UPLOAD_BYTES,
     "MESSAGING_MAX_DISPLAY_NAME_LENGTH": DEFAULT_MAX_DISPLAY_NAME_LENGTH,
     "MESSAGING_MAX_STATUS_LENGTH": DEFAULT_MAX_STATUS_LENGTH,
@@ -293,6 +296,10 @@ def delete_window() -> datetime.timedelta | None:
 
 def max_reactions() -> int:
     return int(setting("MESSAGING_MAX_REACTIONS"))
+
+
+def max_pinned_conversations() -> int:
+    return int(setting("MESSAGING_MAX_PINNED_CONVERSATIONS"))
 
 
 @dataclass(frozen=True)

@@ -262,6 +262,14 @@ class MuteFrame:
 
 
 @dataclass(frozen=True)
+class PinFrame:
+    conversation: int
+    pinned: bool
+    ref: Any = None
+    type: str = "pin"
+
+
+@dataclass(frozen=True)
 class MembersFrame:
     conversation: int
     ref: Any = None
@@ -318,6 +326,7 @@ Frame = (
     | RenameFrame
     | SetRoleFrame
     | MuteFrame
+    | PinFrame
     | MembersFrame
     | MarkReadFrame
     | MarkAllReadFrame
@@ -364,6 +373,7 @@ CHAT_FRAMES = (
             "rename",
             "set_role",
             "mute",
+            "pin",
             "members",
             "search",
         }
@@ -587,6 +597,7 @@ class ConnectionValidator:
             "rename": self._rename,
             "set_role": self._set_role,
             "mute": self._mute,
+            "pin": self._pin,
             "members": self._members,
             "mark_read": lambda data, ref: MarkReadFrame(id=_seq_field(data, "id", required=True), ref=ref),
             "mark_all_read": lambda data, ref: MarkAllReadFrame(ref=ref),
@@ -884,6 +895,13 @@ class ConnectionValidator:
             )
 
         return self._with_client_id(data, build)
+
+    @staticmethod
+    def _pin(data: Mapping[str, Any], ref: Any) -> PinFrame:
+        pinned = data.get("pinned")
+        if not isinstance(pinned, bool):
+            raise InvalidFrame("'pinned' must be true or false")
+        return PinFrame(conversation=_id_field(data, "conversation"), pinned=pinned, ref=ref)
 
     @staticmethod
     def _mute(data: Mapping[str, Any], ref: Any) -> MuteFrame:

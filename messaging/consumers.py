@@ -44,6 +44,7 @@ from .connection_validator import (
     MembersFrame,
     MessageFrame,
     MuteFrame,
+    PinFrame,
     ReactFrame,
     ReadFrame,
     ReceivedFrame,
@@ -61,7 +62,7 @@ from .logging_utils import category_for_exception, messaging_logger
 from .models import MESSAGE_ACTION_KINDS, Connection, EventKind
 from .notification_service import push_unread_count
 from .ops import metrics
-from .pubsub import conversation_group, notifications_group, publish_muted, publish_typing
+from .pubsub import conversation_group, notifications_group, publish_muted, publish_pinned, publish_typing
 from .realtime.allowances import MessageGate
 from .realtime.backpressure import DeliveryGate
 from .realtime.base import MessagingConsumer
@@ -88,6 +89,7 @@ from .serializers import (
     muted_frame,
     notifications_page_frame,
     page_frame,
+    pinned_frame,
     pushed_receipts_frame,
     resumed_payload,
     search_frame,
@@ -483,6 +485,11 @@ class ChatConsumer(MessagingConsumer):
         await self.send_frame(answer(muted_frame(frame.conversation, muted_until), frame.ref))
         await publish_muted(self.user.pk, frame.conversation, muted_until, origin=self.channel_name)
 
+    async def on_pin(self, frame: PinFrame) -> None:
+        pinned_at = await db.pin(self.user.pk, frame.conversation, frame.pinned)
+        await self.send_frame(answer(pinned_frame(frame.conversation, pinned_at), frame.ref))
+        await publish_pinned(self.user.pk, frame.conversation, pinned_at, origin=self.channel_name)
+
     # --- Group changes --------------------------------------------------------------
 
     async def on_create_group(self, frame: CreateGroupFrame) -> None:
@@ -714,6 +721,8 @@ class ChatConsumer(MessagingConsumer):
         if event.get("origin") != self.channel_name:
             await self.send_text(event["text"])
 
+    user_pinned = user_muted
+
     async def user_settings(self, event: dict[str, Any]) -> None:
         """The user changed a setting: follow the read-receipts one for later pushes, and tell the tab."""
         self.shares_reads = bool(event["read_receipts"])
@@ -907,6 +916,9 @@ class DirectChatConsumer(ChatConsumer):
     async def user_muted(self, event: dict[str, Any]) -> None:
         """Muting is not part of the first contract."""
 
+    async def user_pinned(self, event: dict[str, Any]) -> None:
+        """Pinning is not part of the first contract."""
+
     async def user_hidden(self, event: dict[str, Any]) -> None:
         """Deleting for oneself is not part of the first contract (its pages apply it)."""
 
@@ -956,6 +968,9 @@ class NotificationsConsumer(MessagingConsumer):
 
     async def user_muted(self, event: dict[str, Any]) -> None:
         """Muting changes what will be notified, not what the bell shows."""
+
+    async def user_pinned(self, event: dict[str, Any]) -> None:
+        """A pin orders the inbox; the bell shows no inbox."""
 
     async def user_hidden(self, event: dict[str, Any]) -> None:
         """For the chat sockets of the user's group (this socket is in it too); nothing for the bell."""

@@ -27,6 +27,7 @@ class ErrorCode(str, enum.Enum):
     EDIT_WINDOW_CLOSED = "edit_window_closed"
     DELETE_WINDOW_CLOSED = "delete_window_closed"
     TOO_MANY_REACTIONS = "too_many_reactions"
+    TOO_MANY_PINS = "too_many_pins"
     SERVER_ERROR = "server_error"
     # attachments (docs/protocol.md "Attachments")
     TOO_MANY_FILES = "too_many_files"
@@ -134,6 +135,13 @@ class TooManyReactions(Refused):
     """A message already has ``MESSAGING_MAX_REACTIONS`` different emoji."""
 
     code = ErrorCode.TOO_MANY_REACTIONS
+    http_status = 413
+
+
+class TooManyPins(Refused):
+    """The user already pinned ``MESSAGING_MAX_PINNED_CONVERSATIONS`` conversations."""
+
+    code = ErrorCode.TOO_MANY_PINS
     http_status = 413
 
 

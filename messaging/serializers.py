@@ -325,7 +325,7 @@ def profile_frame(user: Any) -> dict[str, Any]:
 
 
 #: the version of the wire contract ``ws/chat/`` speaks, told in ``connected``; each change is in CHANGELOG.md
-PROTOCOL_VERSION = 7
+PROTOCOL_VERSION = 8
 
 
 def connected_frame(user: Any, limits: dict[str, int], *, read_receipts: bool = True) -> dict[str, Any]:
@@ -417,6 +417,7 @@ def conversation_payload(summary: Any) -> dict[str, Any]:
         "read_seq": member.read_seq,
         "unread": summary.unread,
         "muted_until": member.muted_until,
+        "pinned_at": member.pinned_at,
         "cleared_seq": member.cleared_seq,
     }
 
@@ -495,6 +496,10 @@ def typing_frame(username: str, is_typing: bool, conversation_id: int | None = N
 
 def presence_frame(username: str, online: bool, last_seen: datetime.datetime | None) -> dict[str, Any]:
     return {"type": "presence", "user": username, "online": online, "last_seen": last_seen}
+
+
+def pinned_frame(conversation_id: int, pinned_at: datetime.datetime | None) -> dict[str, Any]:
+    return {"type": "pinned", "conversation": conversation_id, "pinned_at": pinned_at}
 
 
 def muted_frame(conversation_id: int, muted_until: datetime.datetime | None) -> dict[str, Any]:

@@ -200,6 +200,7 @@ def valid_chat_frames(
                 client_ids,
             ),
             st.builds(lambda k, u: {"type": "mute", "conversation": k, "until": u}, c, mute_untils),
+            st.builds(lambda k, p: {"type": "pin", "conversation": k, "pinned": p}, c, st.booleans()),
             st.builds(lambda k: {"type": "members", "conversation": k}, c),
         )
     )
@@ -223,6 +224,7 @@ def broken_chat_frames() -> st.SearchStrategy[dict[str, Any]]:
             {"type": "rename", "title": "t", "client_id": "x"},
             {"type": "set_role", "user": "bob", "role": "admin", "client_id": "x"},
             {"type": "mute", "until": None},
+            {"type": "pin", "pinned": True},
             {"type": "members"},
             {"type": "message", "content": "hi", "client_id": "x"},
         ]
@@ -279,6 +281,10 @@ def broken_chat_frames() -> st.SearchStrategy[dict[str, Any]]:
             lambda v: {"type": "mute", "conversation": 1, "until": v}, st.datetimes().map(lambda d: d.isoformat())
         ),
         st.builds(
+            lambda v: {"type": "pin", "conversation": 1, "pinned": v},
+            json_values.filter(lambda v: not isinstance(v, bool)),
+        ),
+        st.builds(
             lambda kind, v: {"type": kind, "conversation": 1, "client_id": v},
             st.sampled_from(["leave"]),
             not_str | st.just("") | st.just("x" * 65),
@@ -316,6 +322,7 @@ CHAT_TYPES = frozenset(
         "rename",
         "set_role",
         "mute",
+        "pin",
         "members",
     }
 )

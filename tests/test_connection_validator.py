@@ -28,6 +28,7 @@ from messaging.connection_validator import (
     MarkReadFrame,
     MessageFrame,
     MuteFrame,
+    PinFrame,
     ResumeFrame,
     SyncFrame,
     ViewFrame,
@@ -254,6 +255,7 @@ def test_the_endpoints_speak_their_own_frame_types() -> None:
         "rename",
         "set_role",
         "mute",
+        "pin",
         "members",
         "edit",
         "delete",
@@ -283,6 +285,8 @@ def test_defaults_and_parsed_values_of_the_user_socket_frames() -> None:
     assert parse({"type": "resume", "cursors": {"12": 4, "7": 0}}) == ResumeFrame(cursors={12: 4, 7: 0})
     assert parse({"type": "mute", "conversation": 2, "until": "forever"}) == MuteFrame(conversation=2, until=FOREVER)
     assert parse({"type": "mute", "conversation": 2, "until": None}) == MuteFrame(conversation=2, until=None)
+    assert parse({"type": "pin", "conversation": 2, "pinned": True}) == PinFrame(conversation=2, pinned=True)
+    assert parse({"type": "pin", "conversation": 2, "pinned": False}) == PinFrame(conversation=2, pinned=False)
     moment = datetime.datetime(2026, 11, 27, 9, 41, tzinfo=datetime.timezone(datetime.timedelta(hours=1)))
     assert parse({"type": "mute", "conversation": 2, "until": moment.isoformat()}) == MuteFrame(2, moment)
     assert parse({"type": "create_group", "title": "  Trip  ", "members": ["bob", "carol"], "client_id": "g"}) == (
@@ -407,6 +411,11 @@ REJECTED = [
     ({"type": "set_role", **C1, "user": "bob", "role": "owner", "client_id": "s"}, "invalid_frame", "s"),
     ({"type": "set_role", **C1, "user": "bob", "role": "Admin", "client_id": "s"}, "invalid_frame", "s"),
     ({"type": "set_role", **C1, "user": "bob", "role": "admin"}, "invalid_frame", None),
+    # pin
+    ({"type": "pin", "pinned": True}, "invalid_frame", None),
+    ({"type": "pin", **C1}, "invalid_frame", None),
+    ({"type": "pin", **C1, "pinned": 1}, "invalid_frame", None),
+    ({"type": "pin", **C1, "pinned": "true"}, "invalid_frame", None),
     # mute
     ({"type": "mute", "until": None}, "invalid_frame", None),
     ({"type": "mute", **C1, "until": "tomorrow"}, "invalid_frame", None),

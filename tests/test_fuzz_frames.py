@@ -116,6 +116,7 @@ USER_ANSWERS: dict[str, str | None] = {
     "rename": "ack",
     "set_role": "ack",
     "mute": "muted",
+    "pin": "pinned",
     "members": "members",
 }
 
@@ -212,6 +213,7 @@ ANSWER_TYPES = {
         "presence",
         "conversation",
         "muted",
+        "pinned",
         "sync",
         "history",
         "resume",

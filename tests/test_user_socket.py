@@ -483,6 +483,117 @@ async def test_the_inbox_pages_most_recent_first(alice, bob, carol, user_socket)
     assert (await socket.expect("error", ref=3))["code"] == "not_found"
 
 
+# --- Pinned conversations ---------------------------------------------------------
+
+
+async def inbox(socket, ref: str, **request: Any) -> dict[str, Any]:
+    await socket.send({"type": "conversations", **request, "ref": ref})
+    return await socket.expect("conversations", ref=ref)
+
+
+async def pin(socket, conversation: int, pinned: bool, ref: str) -> dict[str, Any]:
+    await socket.send({"type": "pin", "conversation": conversation, "pinned": pinned, "ref": ref})
+    return await socket.expect_where(lambda f: f.get("ref") == ref)
+
+
+async def test_a_pinned_conversation_heads_the_inbox_and_the_users_other_tabs_are_told(
+    alice, bob, carol, user_socket
+) -> None:
+    with_bob, with_carol = await direct_between(alice, bob), await direct_between(alice, carol)
+    socket, other_tab = await user_socket(alice), await user_socket(alice)
+    await send(socket, with_bob, "older", "c1")
+    await send(socket, with_carol, "newer", "c2")
+    pinned = await pin(socket, with_bob, True, "p")
+    assert pinned["type"] == "pinned" and pinned["conversation"] == with_bob and pinned["pinned_at"]
+    told = await other_tab.expect("pinned")
+    assert told["conversation"] == with_bob and told["pinned_at"] == pinned["pinned_at"] and "ref" not in told
+    page = await inbox(socket, "i")
+    assert [c["id"] for c in page["conversations"]] == [with_bob, with_carol]
+    assert [c["pinned_at"] for c in page["conversations"]] == [pinned["pinned_at"], None]
+
+
+async def test_unpinning_returns_a_conversation_to_its_place_by_activity(alice, bob, carol, user_socket) -> None:
+    with_bob, with_carol = await direct_between(alice, bob), await direct_between(alice, carol)
+    socket = await user_socket(alice)
+    await send(socket, with_bob, "older", "c1")
+    await send(socket, with_carol, "newer", "c2")
+    await pin(socket, with_bob, True, "p")
+    assert (await pin(socket, with_bob, False, "u"))["pinned_at"] is None
+    assert [c["id"] for c in (await inbox(socket, "i"))["conversations"]] == [with_carol, with_bob]
+
+
+async def test_pinning_again_keeps_the_pins_place(alice, bob, carol, user_socket) -> None:
+    with_bob, with_carol = await direct_between(alice, bob), await direct_between(alice, carol)
+    socket = await user_socket(alice)
+    await send(socket, with_bob, "a", "c1")
+    await send(socket, with_carol, "b", "c2")
+    first = await pin(socket, with_bob, True, "p1")
+    await pin(socket, with_carol, True, "p2")
+    assert (await pin(socket, with_bob, True, "p3"))["pinned_at"] == first["pinned_at"]
+    assert [c["id"] for c in (await inbox(socket, "i"))["conversations"]] == [with_carol, with_bob]
+
+
+async def test_pinned_conversations_come_only_on_the_first_inbox_page(alice, bob, carol, user_socket) -> None:
+    with_bob, with_carol = await direct_between(alice, bob), await direct_between(alice, carol)
+    socket = await user_socket(alice)
+    await send(socket, with_bob, "older", "c1")
+    await send(socket, with_carol, "newer", "c2")
+    await pin(socket, with_carol, True, "p")
+    first = await inbox(socket, "i1", limit=1)
+    assert [c["id"] for c in first["conversations"]] == [with_carol, with_bob] and not first["has_more"]
+    await pin(socket, with_carol, False, "u")
+    await pin(socket, with_bob, True, "p2")
+    first = await inbox(socket, "i2", limit=1)
+    assert [c["id"] for c in first["conversations"]] == [with_bob, with_carol] and not first["has_more"]
+
+
+@override_settings(MESSAGING_MAX_PINNED_CONVERSATIONS=1)
+async def test_a_pin_past_the_limit_is_refused_with_too_many_pins_and_changes_nothing(
+    alice, bob, carol, user_socket
+) -> None:
+    with_bob, with_carol = await direct_between(alice, bob), await direct_between(alice, carol)
+    socket = await user_socket(alice)
+    await pin(socket, with_bob, True, "p1")
+    refused = await pin(socket, with_carol, True, "p2")
+    assert refused["type"] == "error" and refused["code"] == "too_many_pins" and refused["limit"] == 1
+    rows = await database_sync_to_async(
+        lambda: dict(Participant.objects.filter(user=alice).values_list("conversation_id", "pinned_at"))
+    )()
+    assert rows[with_bob] is not None and rows[with_carol] is None
+    await socket.send({"type": "ping"})
+    await socket.expect("pong")
+
+
+async def test_a_pin_is_the_users_own_and_other_members_hear_nothing(alice, bob, user_socket) -> None:
+    conversation = await direct_between(alice, bob)
+    alice_socket, bob_socket = await user_socket(alice), await user_socket(bob)
+    await send(alice_socket, conversation, "hi", "c1")
+    await pin(alice_socket, conversation, True, "p")
+    await bob_socket.send({"type": "ping"})
+    await bob_socket.expect("pong")
+    assert not [f for f in await bob_socket.drain() if f["type"] == "pinned"]
+    [summary] = (await inbox(bob_socket, "i"))["conversations"]
+    assert summary["pinned_at"] is None
+
+
+async def test_pinning_a_conversation_one_was_never_in_is_not_found(alice, bob, carol, user_socket) -> None:
+    theirs = await direct_between(bob, carol)
+    socket = await user_socket(alice)
+    assert (await pin(socket, theirs, True, "p"))["code"] == "not_found"
+    assert (await pin(socket, 987654, True, "q"))["code"] == "not_found"
+
+
+async def test_a_group_one_left_can_still_be_pinned(alice, bob, carol, user_socket) -> None:
+    alice_socket, bob_socket = await user_socket(alice), await user_socket(bob)
+    group = (await create_group(alice_socket, "Trip", ["bob", "carol"]))["conversation"]["id"]
+    await bob_socket.expect("conversation")
+    await send(alice_socket, group, "hello", "c1")
+    await bob_socket.send({"type": "leave", "conversation": group, "client_id": "l1"})
+    await bob_socket.expect("ack", client_id="l1")
+    assert (await pin(bob_socket, group, True, "p"))["type"] == "pinned"
+    assert [c["id"] for c in (await inbox(bob_socket, "i"))["conversations"]][0] == group
+
+
 async def test_members_lists_roles_cursors_and_presence(alice, bob, carol, user_socket) -> None:
     socket = await user_socket(alice)
     await user_socket(bob)

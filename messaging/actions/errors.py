@@ -28,6 +28,8 @@ def wire_error(
     if isinstance(exc, errors.LimitExceeded):
         if exc.setting == "MESSAGING_MAX_REACTIONS":
             return exceptions.TooManyReactions(exc.detail, limit=exc.limit, **context)
+        if exc.setting == "MESSAGING_MAX_PINNED_CONVERSATIONS":
+            return exceptions.TooManyPins(exc.detail, limit=exc.limit, **context)
         if exc.setting == "MESSAGING_MAX_GROUP_MEMBERS":
             return exceptions.TooManyMembers(exc.detail, limit=exc.limit, **context)
         if exc.setting == "MESSAGING_MAX_SOCKETS_PER_USER":

@@ -94,6 +94,8 @@ class Participant(models.Model):
     read_at = models.DateTimeField(null=True, blank=True)
     #: no notifications from this conversation until then (far future: for ever)
     muted_until = models.DateTimeField(null=True, blank=True)
+    #: pinned to the top of this member's inbox since then (None: not pinned); the user's own, never announced to others
+    pinned_at = models.DateTimeField(null=True, blank=True)
     #: "clear chat": every event up to here is hidden from this member (see ``store.visibility``)
     cleared_seq = models.PositiveBigIntegerField(default=0)
 

@@ -27,6 +27,7 @@ from ..serializers import (
     event_payload,
     hidden_frame,
     muted_frame,
+    pinned_frame,
     presence_frame,
     profile_frame,
     receipts_frame,
@@ -254,6 +255,13 @@ async def publish_muted(user_id: int, conversation_id: int, muted_until: Any, *,
     """A mute changed: to the user's other sockets (``origin``, the socket that asked, has its answer)."""
     return await broadcast_frame(
         user_group(user_id), "user.muted", muted_frame(conversation_id, muted_until), origin=origin
+    )
+
+
+async def publish_pinned(user_id: int, conversation_id: int, pinned_at: Any, *, origin: str = "") -> bool:
+    """A pin changed: to the user's other sockets (``origin``, the socket that asked, has its answer)."""
+    return await broadcast_frame(
+        user_group(user_id), "user.pinned", pinned_frame(conversation_id, pinned_at), origin=origin
     )
 
 

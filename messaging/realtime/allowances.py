@@ -33,6 +33,7 @@ FRAME_ALLOWANCES: dict[str, str] = {
     "read": "report",
     "view": "report",
     "mute": "report",
+    "pin": "report",
     "mark_read": "report",
     "mark_all_read": "report",
     "sync": "fetch",

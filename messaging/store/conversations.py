@@ -18,6 +18,7 @@ from django.db.models import Count, F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from .. import conf
 from ..models import Conversation, Event, EventKind, HiddenMessage, Participant
 from .errors import Forbidden, Invalid, LimitExceeded, NotFound
 from .events import Appended, insert_event, lock_for_append, newest_message, repeat_of_event
@@ -294,7 +295,7 @@ def inbox_page(
     if current_peer_id is not None:
         shown |= Q(conversation__direct_key=Conversation.direct_key_for(user.pk, current_peer_id))
     query = (
-        Participant.objects.filter(shown, user=user)
+        Participant.objects.filter(shown, user=user, pinned_at__isnull=True)
         .select_related("conversation")
         .annotate(activity=_activity())
         .order_by("-activity", "-conversation_id")
@@ -306,7 +307,20 @@ def inbox_page(
     has_more = len(members) > limit
     members = members[:limit]
     next_cursor = encode_cursor(members[-1].activity, members[-1].conversation_id) if has_more else None
-    return summaries(user, members), has_more, next_cursor
+    return summaries(user, _pinned(user) + members if before is None else members), has_more, next_cursor
+
+
+def _pinned(user: Any) -> list[Participant]:
+    """The user's pinned conversations, the latest pin first: the inbox's first page starts with them.
+
+    They stay out of the paged part (ordered by activity), so a pin never
+    shifts a cursor; their number is bounded by ``MESSAGING_MAX_PINNED_CONVERSATIONS``.
+    """
+    return list(
+        Participant.objects.filter(user=user, pinned_at__isnull=False)
+        .select_related("conversation")
+        .order_by("-pinned_at", "-conversation_id")
+    )
 
 
 def summary_of(user: Any, conversation_id: int) -> Summary:
@@ -628,6 +642,35 @@ def set_role(actor: Any, conversation_id: int, username: str, role: str, client_
         return MembershipChange(Appended(event, True, conversation.membership_seq), conversation)
 
     return _change(actor, conversation_id, client_id, EventKind.ROLE_CHANGED, apply)
+
+
+def pin(user_id: int, conversation_id: int, pinned: bool) -> datetime.datetime | None:
+    """Pin a conversation to the top of the user's inbox (or unpin it); when it was pinned, or None.
+
+    Any conversation the user was ever in may be pinned (a group they left
+    stays in their inbox). Pinning a pinned one keeps its place; at most
+    ``MESSAGING_MAX_PINNED_CONVERSATIONS`` at once (:class:`LimitExceeded`,
+    nothing changed). The user's row is locked while counting, so two tabs
+    pinning at the same moment cannot pass the limit together.
+    """
+    with transaction.atomic():
+        member = member_of(user_id, conversation_id)
+        if not pinned:
+            Participant.objects.filter(pk=member.pk).update(pinned_at=None)
+            return None
+        if member.pinned_at is not None:
+            return member.pinned_at
+        list(User.objects.select_for_update().filter(pk=user_id).values_list("pk"))
+        limit = conf.max_pinned_conversations()
+        if Participant.objects.filter(user_id=user_id, pinned_at__isnull=False).count() >= limit:
+            raise LimitExceeded(
+                f"at most {limit} conversations can be pinned: unpin one first",
+                setting="MESSAGING_MAX_PINNED_CONVERSATIONS",
+                limit=limit,
+            )
+        now = timezone.now()
+        Participant.objects.filter(pk=member.pk).update(pinned_at=now)
+        return now
 
 
 def mute(user_id: int, conversation_id: int, until: datetime.datetime | None) -> datetime.datetime | None:

@@ -115,6 +115,7 @@ export function summary(id, fields = {}) {
     read_seq: 0,
     unread: 0,
     muted_until: null,
+    pinned_at: null,
     ...fields,
   };
 }

@@ -350,6 +350,33 @@ test("the inbox is ordered by last activity, newest first, and a new event moves
   assert.equal(state.get(1).last_message.seq, 2);
 });
 
+test("pinned conversations head the inbox, the latest pin first, whatever the activity of the rest", async () => {
+  const { state } = await withInbox([
+    summary(1, { last_activity: "2026-11-27T09:00:00.000000+00:00", pinned_at: "2026-11-28T08:00:00.000000+00:00" }),
+    summary(2, { last_activity: "2026-11-27T10:00:00.000000+00:00", peer: { username: "carol" } }),
+    summary(3, { last_activity: "2026-11-27T08:00:00.000000+00:00", peer: { username: "dave" }, pinned_at: "2026-11-28T09:00:00.000000+00:00" }),
+  ]);
+  assert.deepEqual(state.sortedInbox().map((c) => c.id), [3, 1, 2]);
+  state.handle({ type: "event", event: event(2, 1, { created_at: "2026-11-29T11:00:00.000000+00:00" }) });
+  assert.deepEqual(state.sortedInbox().map((c) => c.id), [3, 1, 2]); // new activity does not pass a pin
+});
+
+test("a pinned frame from another tab pins or unpins here, and a pin is asked for over the socket", async () => {
+  const { state, socket } = await withInbox([
+    summary(1, { last_activity: "2026-11-27T09:00:00.000000+00:00" }),
+    summary(2, { last_activity: "2026-11-27T10:00:00.000000+00:00", peer: { username: "carol" } }),
+  ]);
+  state.handle({ type: "pinned", conversation: 1, pinned_at: "2026-11-28T08:00:00.000000+00:00" });
+  assert.equal(state.isPinned(1), true);
+  assert.deepEqual(state.sortedInbox().map((c) => c.id), [1, 2]);
+  const unpinning = state.pin(1, false);
+  assert.deepEqual({ ...socket.last("pin"), ref: undefined }, { type: "pin", conversation: 1, pinned: false, ref: undefined });
+  answer(state, socket, "pin", { type: "pinned", conversation: 1, pinned_at: null });
+  await unpinning;
+  assert.equal(state.isPinned(1), false);
+  assert.deepEqual(state.sortedInbox().map((c) => c.id), [2, 1]);
+});
+
 test("rename, membership and role events update the summary", async () => {
   const { state } = await withInbox([group(4, ["alice", "bob"], { last_seq: 1, delivered_seq: 1, role: "member" })]);
   state.handle({ type: "event", event: event(4, 2, { kind: "renamed", data: { title: "Climbing" } }) });

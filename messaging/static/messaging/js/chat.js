@@ -253,6 +253,7 @@ function renderHeader() {
   ui.membersOpen.hidden = !group;
   clearChatButton.hidden = !conv;
   renderMute(conv);
+  renderPin(conv);
   let line;
   let online = false;
   if (group && conv) {
@@ -417,6 +418,32 @@ $("[data-mute-field]").addEventListener("keydown", (event) => {
     $("[data-mute-field]").open = false;
     $("[data-mute-summary]").focus();
   }
+});
+
+// --- pin: this conversation heads the list, in every tab of mine (a few at most) ---
+
+function renderPin(conv) {
+  const button = $("[data-pin]");
+  button.hidden = !conv;
+  if (!conv) return;
+  const pinned = state.isPinned(conv.id);
+  button.setAttribute("aria-pressed", String(pinned));
+  const label = pinned ? "Unpin from the top of the list" : "Pin to the top of the list";
+  button.setAttribute("aria-label", label);
+  button.title = label;
+}
+
+$("[data-pin]").addEventListener("click", async () => {
+  const id = route.id;
+  if (!id) return;
+  const pinned = !state.isPinned(id);
+  try {
+    await state.pin(id, pinned);
+    announce(pinned ? "Conversation pinned" : "Conversation unpinned");
+  } catch (error) {
+    announce(error?.code === "too_many_pins" ? `You can pin ${error.frame?.limit ?? "a few"} conversations at most: unpin one first` : `Could not change the pin: ${error?.detail ?? error?.message ?? error}`);
+  }
+  renderPin(currentConv());
 });
 
 let sidebarSoon = null;

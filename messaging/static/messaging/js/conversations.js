@@ -107,18 +107,19 @@ export class ConversationList {
         unread: state.unread(conv),
         left: !conv.isMember,
         muted: state.isMuted(conv.id),
+        pinned: state.isPinned(conv.id),
         current,
         id: conv.id,
       };
     } else {
       const known = state.identity?.(peer);
-      model = { href: `/messages/${encodeURIComponent(peer)}/`, name: known?.display_name || peer, avatar: known?.avatar ?? null, group: false, peer, online: Boolean(state.presence.get(peer)?.online), lastSeen: null, stamp: null, preview: "No messages yet", typing: false, draft: current ? "" : this.drafts?.get({ peer }) ?? "", status: null, unread: 0, left: false, muted: false, current, id: "" };
+      model = { href: `/messages/${encodeURIComponent(peer)}/`, name: known?.display_name || peer, avatar: known?.avatar ?? null, group: false, peer, online: Boolean(state.presence.get(peer)?.online), lastSeen: null, stamp: null, preview: "No messages yet", typing: false, draft: current ? "" : this.drafts?.get({ peer }) ?? "", status: null, unread: 0, left: false, muted: false, pinned: false, current, id: "" };
     }
     const signature = JSON.stringify(model);
     if (signature === row.signature) return;
     row.signature = signature;
     const link = row.link;
-    link.className = `conversation${model.unread ? " has-unread" : ""}${model.group ? " group" : ""}${model.typing ? " is-typing" : ""}${model.muted ? " is-muted" : ""}`;
+    link.className = `conversation${model.unread ? " has-unread" : ""}${model.group ? " group" : ""}${model.typing ? " is-typing" : ""}${model.muted ? " is-muted" : ""}${model.pinned ? " is-pinned" : ""}`;
     link.setAttribute("href", model.href);
     if (model.current) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
@@ -145,6 +146,7 @@ export class ConversationList {
       model.stamp ? h("time", { className: "conversation-time", attrs: { datetime: model.stamp, title: fullStamp(model.stamp) }, text: listStamp(model.stamp) }) : h("span", { className: "conversation-time" }),
       preview,
       h("span", { className: "conversation-meta" },
+        model.pinned ? h("span", { className: "pinned-mark", attrs: { role: "img", "aria-label": "Pinned", title: "Pinned" } }, icon("pinned")) : null,
         model.muted ? h("span", { className: "muted-mark", attrs: { role: "img", "aria-label": "Muted", title: "Muted" } }, icon("muted")) : null,
         model.unread ? h("span", { className: "badge", dataset: { unreadBadge: "" } },
           h("span", { attrs: { "aria-hidden": "true" }, text: model.unread > 99 ? "99+" : model.unread }),

@@ -28,6 +28,8 @@ const ICONS = {
   pending: { viewBox: "0 0 12 12", className: "tick pending", circle: true, paths: ["M6 3.2V6l2 1.3"] },
   // a bell struck through: the conversation is muted
   muted: { viewBox: "0 0 24 24", className: "muted-icon", paths: ["M12 22a2 2 0 0 0 2-2h-4a2 2 0 0 0 2 2Zm6-6V11c0-3.1-1.6-5.6-4.5-6.3V4a1.5 1.5 0 0 0-3 0v.7c-.5.1-1 .3-1.4.5L18 16Zm-13.7-13L3 4.3l3.3 3.3C6.1 8.7 6 9.8 6 11v5l-2 2v1h14.7l2 2 1.3-1.3Z"] },
+  // a push pin: the conversation is pinned to the top of the list
+  pinned: { viewBox: "0 0 24 24", className: "pinned-icon", paths: ["M9 3h6l-1 6 3 3v2h-4v6l-1 1-1-1v-6H7v-2l3-3Z"] },
 };
 
 /** An inline SVG icon ("sent", "delivered", "read", "pending"), hidden from screen readers. */

@@ -40,6 +40,7 @@ export class Conversation {
     this.delivered_seq = 0;
     this.read_seq = 0;
     this.muted_until = null;
+    this.pinned_at = null; // pinned to the top of my inbox since then (mine only)
     this.described = false; // a summary C was applied
     this.snapshotSeq = 0; // last_seq of the newest C applied: events up to it are in its fields
     this.titleSeq = 0;
@@ -164,6 +165,7 @@ export class ChatState {
       conv.left_seq = c.left_seq ?? null;
     }
     conv.muted_until = c.muted_until ?? null;
+    if (c.pinned_at !== undefined) conv.pinned_at = c.pinned_at;
     if (Number.isInteger(c.cleared_seq) && conv.messages.clear(c.cleared_seq)) this.emit("timeline", { id: conv.id, fresh: [], live: false });
     conv.last_seq = Math.max(conv.last_seq, c.last_seq ?? 0);
     if (c.last_message && (!conv.last_message || c.last_message.seq >= conv.last_message.seq)) conv.last_message = c.last_message;
@@ -187,10 +189,14 @@ export class ChatState {
   }
 
   /** Conversations most recently active first (the inbox's order). */
+  /** The inbox: pinned conversations first (the latest pin first), then the rest, most recently active first. */
   sortedInbox() {
     return [...this.conversations.values()]
       .filter((c) => c.described)
       .sort((a, b) => {
+        const pa = a.pinned_at ?? "";
+        const pb = b.pinned_at ?? "";
+        if (pa !== pb) return pa < pb ? 1 : -1;
         const ta = a.last_activity ?? "";
         const tb = b.last_activity ?? "";
         if (ta !== tb) return ta < tb ? 1 : -1;
@@ -343,6 +349,12 @@ export class ChatState {
       case "muted":
         if (this.get(frame.conversation)) {
           this.get(frame.conversation).muted_until = frame.muted_until ?? null;
+          this.emit("conversation", { id: frame.conversation });
+        }
+        break;
+      case "pinned":
+        if (this.get(frame.conversation)) {
+          this.get(frame.conversation).pinned_at = frame.pinned_at ?? null;
           this.emit("conversation", { id: frame.conversation });
         }
         break;
@@ -1010,6 +1022,21 @@ export class ChatState {
   }
 
   /** Whether a conversation is muted now (a mute whose time passed is over). */
+  /** Pin a conversation to the top of my inbox, or unpin it; every tab of mine follows. */
+  async pin(id, pinned) {
+    const answer = await this.request({ type: "pin", conversation: id, pinned });
+    const conv = this.get(id);
+    if (conv) {
+      conv.pinned_at = answer.pinned_at ?? null;
+      this.emit("conversation", { id });
+    }
+    return answer;
+  }
+
+  isPinned(id) {
+    return Boolean(this.get(id)?.pinned_at);
+  }
+
   isMuted(id) {
     const until = this.get(id)?.muted_until;
     return Boolean(until) && Date.parse(until) > Date.now();
