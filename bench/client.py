@@ -581,6 +581,10 @@ def correctness(runs: list[PairRun], sync_checks: list[dict[str, int]] | None) -
 # --- Idle sockets -------------------------------------------------------------------
 
 
+#: the first frame a LinkUp socket gets once the server has done its per-socket work
+READY_FRAMES = {"/ws/chat/": "connected", "/ws/notifications/": "unread_count"}
+
+
 async def open_idle_sockets(
     base_url: str,
     targets: list[tuple[str, str]],
@@ -590,8 +594,9 @@ async def open_idle_sockets(
 ) -> tuple[list[Any], Counter[str]]:
     """Open one socket per ``(path, cookie)``; return the open ones and why the others failed.
 
-    A LinkUp socket counts as open once its ``connected`` frame arrived (the
-    server has done all its per-socket work); a relay socket once accepted.
+    A LinkUp socket counts as open once its first frame arrived (``connected``
+    on the chat socket, ``unread_count`` on the bell's: the server has done
+    all its per-socket work); a relay socket once accepted.
     The client reads nothing after that: the sockets just sit there, as idle
     browser tabs do. ``concurrency`` handshakes are in progress at once: daphne
     refuses (403) a handshake the application has not accepted within its
@@ -604,16 +609,35 @@ async def open_idle_sockets(
         async with gate:
             socket = await open_socket(base_url, path, cookie, open_timeout=30)
             if wait_for_connected:
+                ready = READY_FRAMES.get(path, "connected")
                 frame = json.loads(await asyncio.wait_for(socket.recv(), 30))
-                if frame.get("type") != "connected":
+                if frame.get("type") != ready:
                     await socket.close()
-                    raise RuntimeError(f"expected a connected frame, got {frame.get('type')}")
+                    raise RuntimeError(f"expected a {ready} frame, got {frame.get('type')}")
             return socket
 
     results = await asyncio.gather(*(open_one(path, cookie) for path, cookie in targets), return_exceptions=True)
     sockets = [r for r in results if not isinstance(r, BaseException)]
     failures = Counter(f"{type(r).__name__}: {r}"[:200] for r in results if isinstance(r, BaseException))
     return sockets, failures
+
+
+async def heartbeat_round(sockets: list[Any], concurrency: int = 64) -> Counter[str]:
+    """Every socket sends the browser's heartbeat (``ping``) and reads up to its ``pong``; why any failed.
+
+    What arrived on an idle socket meanwhile (presence of other idle users
+    coming online) is read and dropped on the way, as a tab would read it.
+    """
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(socket: Any) -> None:
+        async with gate:
+            await socket.send(json.dumps({"type": "ping"}))
+            while json.loads(await asyncio.wait_for(socket.recv(), 30)).get("type") != "pong":
+                pass
+
+    results = await asyncio.gather(*(one(socket) for socket in sockets), return_exceptions=True)
+    return Counter(f"{type(r).__name__}: {r}"[:200] for r in results if isinstance(r, BaseException))
 
 
 async def close_sockets(sockets: list[Any], concurrency: int = 64) -> None:

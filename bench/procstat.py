@@ -1,86 +1,66 @@
-"""The server's memory and CPU time, read from ``/proc`` (Linux).
+"""The server's memory and CPU time, read with psutil.
 
-The benchmark reads the daphne process it measures (and any children it has)
-without psutil: ``VmRSS`` for the resident set now, ``VmHWM`` for its peak,
-and ``utime + stime`` to wait until the server has finished the work a phase
-left behind (closing thousands of sockets keeps it busy for a while after the
-client is done). On a system without ``/proc`` every reading is ``None`` and
-the report says "n/a" instead of a number.
+The benchmark reads the daphne process it measures (and any children it
+has): resident memory now, its peak, and user + system CPU time, used to
+wait until the server has finished the work a phase left behind (closing
+thousands of sockets keeps it busy for a while after the client is done).
+A process that is gone reads as ``None`` and the report says "n/a".
+
+A peak is the highest RSS :class:`RssSampler` saw while a phase ran
+(sampled every 100 ms: a spike shorter than that can be missed).
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import time
-from pathlib import Path
 
-PROC = Path("/proc")
+import psutil
+
+_GONE = (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess)
 
 
-def _status_kb(pid: int, field: str) -> int | None:
+def _tree(pid: int) -> list[psutil.Process]:
+    """``pid`` and its descendants (daphne has none today; a future worker pool would)."""
     try:
-        text = (PROC / str(pid) / "status").read_text()
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
-        return None
-    for line in text.splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    return None
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except _GONE:
+        return []
 
 
 def process_tree(pid: int) -> list[int]:
-    """``pid`` and its descendants (daphne has none today; a future worker pool would)."""
-    pids = [pid]
-    for current in pids:
-        try:
-            tasks = list((PROC / str(current) / "task").iterdir())
-        except (FileNotFoundError, ProcessLookupError, PermissionError):
-            continue
-        for task in tasks:
-            try:
-                pids += [int(child) for child in (task / "children").read_text().split()]
-            except (FileNotFoundError, ProcessLookupError, PermissionError):
-                continue
-    return pids
-
-
-def _tree_kb(pid: int, key: str) -> int | None:
-    """``key`` of /proc/<pid>/status summed over ``pid`` and its descendants, in KiB."""
-    known = [v for v in (_status_kb(p, key) for p in process_tree(pid)) if v is not None]
-    return sum(known) if known else None
+    return [process.pid for process in _tree(pid)]
 
 
 def rss_kb(pid: int) -> int | None:
     """Resident memory of ``pid`` and its descendants now, in KiB."""
-    return _tree_kb(pid, "VmRSS")
-
-
-def peak_rss_kb(pid: int) -> int | None:
-    """The kernel's high-water mark of resident memory (``VmHWM``), summed over the tree."""
-    return _tree_kb(pid, "VmHWM")
+    known = []
+    for process in _tree(pid):
+        try:
+            known.append(process.memory_info().rss // 1024)
+        except _GONE:
+            continue
+    return sum(known) if known else None
 
 
 def cpu_seconds(pid: int) -> float | None:
     """User + system CPU time of ``pid`` and its descendants so far."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    seen = False
-    for p in process_tree(pid):
+    total, seen = 0.0, False
+    for process in _tree(pid):
         try:
-            fields = (PROC / str(p) / "stat").read_text().rsplit(")", 1)[1].split()
-        except (FileNotFoundError, ProcessLookupError, PermissionError, IndexError):
+            times = process.cpu_times()
+        except _GONE:
             continue
-        # After the ")" that ends the command name: state is field 0, utime 11, stime 12.
-        total += int(fields[11]) + int(fields[12])
+        total += times.user + times.system
         seen = True
-    return total / ticks if seen else None
+    return total if seen else None
 
 
 async def wait_until_quiet(pid: int, *, idle_for: float = 0.6, busy_share: float = 0.05, timeout: float = 60) -> bool:
     """Wait until the server used under ``busy_share`` of one CPU for ``idle_for`` seconds.
 
-    Returns False on timeout (or without ``/proc``), so the caller can say
+    Returns False on timeout (or once the process is gone), so the caller can say
     that a memory reading was taken while the server was still busy.
     """
     deadline = time.monotonic() + timeout

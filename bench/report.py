@@ -69,10 +69,18 @@ def format_report(result: dict[str, Any]) -> str:
         )
         for reason, count in idle.get("failures", {}).items():
             lines.append(f"    {count} failed: {reason}")
+        beat = idle.get("heartbeat")
+        if beat:
+            lines.append(
+                f"    heartbeat round{' (chat + bell sockets, as tabs)' if idle.get('tabs') else ''}:"
+                f" {beat['pings'] - beat['failed']}/{beat['pings']} pongs in {beat['seconds']} s,"
+                f" server CPU {_num(beat['server_cpu_ms_per_socket'], 3)} ms and RSS"
+                f" {_num(beat['rss_growth_per_socket_kb'], 3)} KB per socket"
+            )
     lines += format_group(result)
     restarted = " (restarted after the idle sockets)" if result["restarted_between_phases"] else ""
     lines.append(
-        f"  server peak RSS (VmHWM of the process that served the load{restarted}): "
+        f"  server peak RSS (sampled while the load ran, the process that served it{restarted}): "
         f"{_mb(result['server_peak_rss_kb'])} MB"
     )
     for name, load in result["load"].items():

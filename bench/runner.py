@@ -35,6 +35,7 @@ from .client import (
     close_sockets,
     connect_pairs,
     correctness,
+    heartbeat_round,
     open_idle_sockets,
     run_phase,
 )
@@ -57,6 +58,8 @@ class BenchConfig:
     window: int = 1
     idle: int = 200
     idle_concurrency: int = 16
+    #: idle LinkUp sockets as browser tabs open them: ws/chat/ and ws/notifications/, half each
+    idle_tabs: bool = False
     duration: float | None = None
     warmup: int = 20
     size: int = 64
@@ -123,30 +126,51 @@ def sign_in(base_url: str, pairs: int, password: str, seed: Seed | None = None) 
     ]
 
 
-def idle_targets(protocol: Protocol, pairs: list[Pair], count: int, run_id: str) -> list[tuple[str, str]]:
-    """``count`` sockets spread over the pairs' users, both directions."""
+def idle_targets(
+    protocol: Protocol, pairs: list[Pair], count: int, run_id: str, *, tabs: bool = False
+) -> list[tuple[str, str]]:
+    """``count`` sockets spread over the pairs' users, both directions.
+
+    With ``tabs``, LinkUp's sockets come as a browser tab opens them: the
+    user socket ``ws/chat/`` and the bell's ``ws/notifications/``, half each
+    (the relay has one kind of socket: its count is the same).
+    """
     targets = []
     for k in range(count):
-        pair = pairs[k % len(pairs)]
+        tab = k // 2 if tabs else k
+        pair = pairs[tab % len(pairs)]
         sender_path, recipient_path = protocol.paths(pair, f"{run_id}-idle")
-        if (k // len(pairs)) % 2 == 0:
-            targets.append((sender_path, pair.sender.cookie))
-        else:
-            targets.append((recipient_path, pair.recipient.cookie))
+        user, path = (pair.sender, sender_path) if (tab // len(pairs)) % 2 == 0 else (pair.recipient, recipient_path)
+        if tabs and k % 2 == 1 and protocol.syncs:
+            path = "/ws/notifications/"
+        targets.append((path, user.cookie))
     return targets
 
 
 async def measure_idle(
-    base_url: str, pid: int | None, protocol: Protocol, pairs: list[Pair], count: int, run_id: str, concurrency: int
+    base_url: str,
+    pid: int | None,
+    protocol: Protocol,
+    pairs: list[Pair],
+    count: int,
+    run_id: str,
+    concurrency: int,
+    *,
+    tabs: bool = False,
 ) -> dict[str, Any]:
     """Server memory per idle socket: (RSS with ``count`` sockets open − RSS before) / opened.
 
     A few sockets are opened and closed first: the first socket of a process
     imports and builds what every later one shares (the WebSocket protocol
     modules, the channel layer, the presence heartbeat), which is not per socket.
+    Then, on LinkUp, one heartbeat round: every socket sends the browser's
+    ``ping`` once (every 25 s in the app); its cost is the server's CPU time
+    and RSS growth for the round, per socket.
     """
     warm, _ = await open_idle_sockets(
-        base_url, idle_targets(protocol, pairs, IDLE_WARMUP, f"{run_id}-warm"), wait_for_connected=protocol.syncs
+        base_url,
+        idle_targets(protocol, pairs, IDLE_WARMUP, f"{run_id}-warm", tabs=tabs),
+        wait_for_connected=protocol.syncs,
     )
     await close_sockets(warm)
     quiet_before = await procstat.wait_until_quiet(pid) if pid else False
@@ -155,13 +179,14 @@ async def measure_idle(
     started = loop.time()
     sockets, failures = await open_idle_sockets(
         base_url,
-        idle_targets(protocol, pairs, count, run_id),
+        idle_targets(protocol, pairs, count, run_id, tabs=tabs),
         wait_for_connected=protocol.syncs,
         concurrency=concurrency,
     )
     opened_in = loop.time() - started
     quiet_after = await procstat.wait_until_quiet(pid) if pid else False
     after = procstat.rss_kb(pid) if pid else None
+    heartbeat = await measure_heartbeat(pid, sockets) if protocol.syncs and sockets else None
     await close_sockets(sockets)
     if pid:
         await procstat.wait_until_quiet(pid, timeout=120)
@@ -177,6 +202,35 @@ async def measure_idle(
         "rss_after_kb": after,
         "per_socket_kb": round(per_socket, 2) if per_socket is not None else None,
         "measured_quiet": quiet_before and quiet_after,
+        "tabs": tabs and protocol.syncs,
+        "heartbeat": heartbeat,
+    }
+
+
+async def measure_heartbeat(pid: int | None, sockets: list[Any]) -> dict[str, Any]:
+    """One heartbeat round over ``sockets``: its wall time, and the server's CPU and RSS growth per socket."""
+    cpu_before = procstat.cpu_seconds(pid) if pid else None
+    rss_before = procstat.rss_kb(pid) if pid else None
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    failures = await heartbeat_round(sockets)
+    seconds = loop.time() - started
+    if pid:
+        await procstat.wait_until_quiet(pid)
+    cpu_after = procstat.cpu_seconds(pid) if pid else None
+    rss_after = procstat.rss_kb(pid) if pid else None
+    n = len(sockets)
+    return {
+        "pings": n,
+        "failed": sum(failures.values()),
+        "failures": dict(failures.most_common(3)),
+        "seconds": round(seconds, 2),
+        "server_cpu_ms_per_socket": round((cpu_after - cpu_before) * 1000 / n, 3)
+        if cpu_before is not None and cpu_after is not None
+        else None,
+        "rss_growth_per_socket_kb": round((rss_after - rss_before) / n, 3)
+        if rss_before is not None and rss_after is not None
+        else None,
     }
 
 
@@ -327,7 +381,14 @@ async def run_against(server: Any, config: BenchConfig, stack: dict[str, str]) -
     if config.idle and pairs:
         for index, protocol in enumerate(targets):
             idle = await measure_idle(
-                server.base_url, server.pid, protocol, pairs, config.idle, run_id, config.idle_concurrency
+                server.base_url,
+                server.pid,
+                protocol,
+                pairs,
+                config.idle,
+                run_id,
+                config.idle_concurrency,
+                tabs=config.idle_tabs,
             )
             # A process reuses the memory the previous idle sockets freed: only a fresh one tells.
             idle["fresh_process"] = index == 0 or bool(server.restart)
@@ -343,7 +404,6 @@ async def run_against(server: Any, config: BenchConfig, stack: dict[str, str]) -
             result["group"][protocol.name] = await measure_group(
                 server.base_url, server.pid, protocol, seed["group"], config, run_id
             )
-    pid = server.pid
     linkup, relay = result["load"].get("linkup"), result["load"].get("relay")
     if linkup and relay:
         result["ratio"] = {
@@ -361,8 +421,9 @@ async def run_against(server: Any, config: BenchConfig, stack: dict[str, str]) -
         }
     if hasattr(os, "getloadavg"):
         result["machine"]["loadavg_1m_at_end"] = round(os.getloadavg()[0], 2)
-    # The process that served the load phases (after any restart): its own high-water mark.
-    result["server_peak_rss_kb"] = procstat.peak_rss_kb(pid) if pid else None
+    # The highest RSS sampled while the load phases ran (the process that served them).
+    peaks = [load["server_peak_rss_kb"] for load in (*result["load"].values(), *result["group"].values())]
+    result["server_peak_rss_kb"] = max((p for p in peaks if p is not None), default=None)
     loads = [*result["load"].values(), *result["group"].values()]
     result["ok"] = all(load["correctness"]["ok"] for load in loads)
     return result

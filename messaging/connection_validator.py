@@ -11,6 +11,7 @@ but the exceptions, so it can be tested on its own.
 from __future__ import annotations
 
 import datetime
+import functools
 import json
 import unicodedata
 from collections.abc import Callable, Mapping
@@ -990,3 +991,21 @@ def _reject_constant(name: str) -> Any:
 
 def _short(exc: Exception) -> str:
     return str(exc)[:120]
+
+
+@functools.lru_cache(maxsize=32)
+def shared_validator(
+    *, max_length: int, max_frame_bytes: int, max_title_length: int, conversation_required: bool
+) -> ConnectionValidator:
+    """The validator for these limits, one instance shared by every socket that has them.
+
+    A validator keeps nothing of a socket's (only its limits), and building
+    one per socket cost 2.4 KB of bound parsers for each idle socket
+    (tracemalloc over 300 in-process sockets; docs/benchmark.md "Idle sockets").
+    """
+    return ConnectionValidator(
+        max_length=max_length,
+        max_frame_bytes=max_frame_bytes,
+        max_title_length=max_title_length,
+        conversation_required=conversation_required,
+    )

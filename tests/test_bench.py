@@ -34,7 +34,7 @@ def assert_nothing_lost(load: dict[str, Any], synced: bool) -> None:
     assert check["received"] == check["acked"]
 
 
-def test_bench_chat_on_its_own_daphne_reports_both_targets_and_loses_nothing() -> None:
+def test_bench_chat_on_its_own_daphne_reports_both_targets_and_loses_nothing(tmp_path) -> None:
     out = io.StringIO()
     call_command(
         "bench_chat",
@@ -56,10 +56,14 @@ def test_bench_chat_on_its_own_daphne_reports_both_targets_and_loses_nothing() -
         "6",
         "--group-warmup",
         "2",
+        "--idle-tabs",
+        "--plot",
+        str(tmp_path / "charts"),
         "--json",
         stdout=out,
     )
     result = json.loads(out.getvalue())
+    assert_charts_drawn(tmp_path / "charts", result)
     print(json.dumps({k: result[k] for k in ("ratio", "group_ratio", "idle", "server_peak_rss_kb")}, indent=1))
 
     assert result["ok"] is True
@@ -80,11 +84,24 @@ def test_bench_chat_on_its_own_daphne_reports_both_targets_and_loses_nothing() -
     for idle in result["idle"].values():
         assert idle["opened"] == 10 and idle["failed"] == 0
         assert idle["rss_before_kb"] > 0 and idle["rss_after_kb"] > 0
+    # LinkUp's idle sockets as tabs (chat + bell), each answering one heartbeat; the relay has no heartbeat.
+    beat = result["idle"]["linkup"]["heartbeat"]
+    assert result["idle"]["linkup"]["tabs"] and beat["pings"] == 10 and beat["failed"] == 0
+    assert beat["server_cpu_ms_per_socket"] is not None and result["idle"]["relay"]["heartbeat"] is None
     assert result["server_peak_rss_kb"] > 0
     assert_group_run_reached_every_recipient_once(result)
     # The embedded default, or PostgreSQL / Redis when the suite runs with DATABASE_URL / REDIS_URL;
     # the search indexer beside daphne as scripts/start runs it (bench_chat's default).
     assert result["stack"] == describe_stack(dict(os.environ)) | {"search_indexer": "worker"}
+
+
+def assert_charts_drawn(directory: Path, result: dict[str, Any]) -> None:
+    """--plot kept the run and drew its latency and memory charts as PNG images."""
+    [kept] = (directory / "runs").glob("*.json")
+    assert json.loads(kept.read_text())["run_id"] == result["run_id"]
+    for name in ("latency-vs-load.png", "memory-vs-sockets.png"):
+        image = (directory / name).read_bytes()
+        assert image.startswith(b"\x89PNG\r\n\x1a\n") and len(image) > 10_000, name
 
 
 def assert_group_run_reached_every_recipient_once(result: dict[str, Any]) -> None:

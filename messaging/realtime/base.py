@@ -23,7 +23,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from .. import conf
 from ..actions.errors import wire_error
 from ..async_handlers import AsyncSafeMessageHandler as db
-from ..connection_validator import ConnectionValidator, safe_get
+from ..connection_validator import ConnectionValidator, safe_get, shared_validator
 from ..error_models import ErrorCategory
 from ..exceptions import MessagingException, ProtocolError, ServerError
 from ..guards.rate_limit import LocalBucket
@@ -74,7 +74,7 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         self.outbound: Any = None
         #: closed for not reading: nothing more is sent
         self.stalled = False
-        self.validator = ConnectionValidator(
+        self.validator = shared_validator(
             max_length=self.limits.max_length,
             max_frame_bytes=self.limits.max_frame_bytes,
             max_title_length=self.limits.max_title_length,

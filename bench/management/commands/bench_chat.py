@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -67,6 +68,11 @@ class Command(BaseCommand):
             help="idle authenticated sockets for the memory figure, per target; 0 skips (default: 200)",
         )
         parser.add_argument(
+            "--idle-tabs",
+            action="store_true",
+            help="open LinkUp's idle sockets as browser tabs do: the user socket and the bell's, half each",
+        )
+        parser.add_argument(
             "--idle-concurrency",
             type=int,
             default=16,
@@ -109,7 +115,10 @@ class Command(BaseCommand):
         )
         parser.add_argument("--url", default=None, help="benchmark a running server (http://host:port) instead")
         parser.add_argument(
-            "--server-pid", type=int, default=None, help="with --url: the server's pid, to read its memory from /proc"
+            "--server-pid",
+            type=int,
+            default=None,
+            help="with --url: the server's pid, to read its memory and CPU time (psutil)",
         )
         parser.add_argument(
             "--nginx",
@@ -180,6 +189,12 @@ class Command(BaseCommand):
             " it, the flooder does not)",
         )
         parser.add_argument("--json", action="store_true", help="print the result as JSON")
+        parser.add_argument(
+            "--plot",
+            metavar="DIR",
+            default=None,
+            help="keep this run in DIR/runs/ and redraw DIR's PNG charts from every run there (bench/plot.py)",
+        )
         parser.add_argument("--markdown", action="store_true", help="also print the run as a row of the README's table")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -219,6 +234,12 @@ class Command(BaseCommand):
                     raise
             if options["keep"]:
                 self.stderr.write(f"kept {server.var_dir}")
+        if options["plot"]:
+            from bench import plot  # matplotlib: a benchmark-only dependency, imported only when asked for
+
+            plot.record(result, Path(options["plot"]))
+            for chart in plot.draw(Path(options["plot"])):
+                self.stderr.write(f"chart: {chart}")
         if options["json"]:
             self.stdout.write(json.dumps(result, indent=2))
         else:
@@ -336,6 +357,7 @@ class Command(BaseCommand):
             window=options["window"],
             idle=options["idle"],
             idle_concurrency=options["idle_concurrency"],
+            idle_tabs=options["idle_tabs"],
             duration=options["duration"],
             warmup=options["warmup"],
             size=options["size"],

@@ -1,0 +1,188 @@
+"""Charts of benchmark runs: PNG files a reader looks at instead of reading tables.
+
+``bench_chat --plot DIR`` keeps each run's result in ``DIR/runs/`` and
+redraws every chart from all the runs there, so a few runs at different
+loads (``--pairs``, ``--window``) or socket counts (``--idle``) become
+curves:
+
+- ``latency-vs-load.png``: p50/p95/p99 latency against the measured
+  throughput, LinkUp beside the relay of the same runs, one panel per stack;
+- ``memory-vs-sockets.png``: the server's RSS against idle sockets open,
+  per target and stack, with each run's KB per socket;
+- ``growth.png``: an operation's p50/p95 against the number of messages,
+  from ``DIR/growth/*.json`` files ({"stack", "operations": {name: {size:
+  {"p50_ms", "p95_ms"}}}}) when a growth benchmark wrote them.
+
+Runs only combine with runs of the same stack (database and channel layer);
+a chart says the machine and load average its runs saw. matplotlib draws with
+its Agg backend: no display is needed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+PERCENTILES = (("p50_ms", "p50", "-"), ("p95_ms", "p95", "--"), ("p99_ms", "p99", ":"))
+COLOURS = {"linkup": "#4338ca", "relay": "#b45309", "direct": "#15803d"}
+
+
+def record(result: dict[str, Any], directory: Path) -> Path:
+    """Keep ``result`` among the runs in ``directory``; the file it was written to."""
+    runs = directory / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    path = runs / f"{result['at'].replace(':', '')}-{result['run_id']}.json"
+    path.write_text(json.dumps(result, indent=1))
+    return path
+
+
+def load_runs(directory: Path) -> list[dict[str, Any]]:
+    return [json.loads(path.read_text()) for path in sorted((directory / "runs").glob("*.json"))]
+
+
+def stack_name(stack: dict[str, Any]) -> str:
+    return f"{stack.get('database', '?')} + {stack.get('channel_layer', '?')}"
+
+
+def draw(directory: Path) -> list[Path]:
+    """Redraw every chart the runs in ``directory`` allow; the files written."""
+    runs = load_runs(directory)
+    written = []
+    for name, chart in (
+        ("latency-vs-load.png", latency_against_load),
+        ("memory-vs-sockets.png", memory_against_sockets),
+    ):
+        if chart(runs, directory / name):
+            written.append(directory / name)
+    growth = [json.loads(p.read_text()) for p in sorted((directory / "growth").glob("*.json"))]
+    if growth and growth_curves(growth, directory / "growth.png"):
+        written.append(directory / "growth.png")
+    return written
+
+
+def _by_stack(runs: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for run in runs:
+        grouped[stack_name(run.get("stack", {}))].append(run)
+    return dict(sorted(grouped.items()))
+
+
+def _footer(figure: Any, runs: list[dict[str, Any]]) -> None:
+    loads = [run["machine"].get("loadavg_1m_at_end") for run in runs if run.get("machine")]
+    loads = [load for load in loads if load is not None]
+    machine = runs[0].get("machine", {}) if runs else {}
+    text = f"{machine.get('cpus', '?')} CPU(s), {len(runs)} run(s)"
+    if loads:
+        text += f", load average {min(loads):.1f}–{max(loads):.1f}"
+    figure.text(0.01, 0.01, text, fontsize=8, color="#555555")
+
+
+def latency_against_load(runs: list[dict[str, Any]], path: Path) -> bool:
+    """Latency percentiles against measured throughput, per target; False if no run has a load phase."""
+    stacks = {name: rs for name, rs in _by_stack(runs).items() if any(r.get("load") for r in rs)}
+    if not stacks:
+        return False
+    figure, axes = plt.subplots(1, len(stacks), figsize=(6.5 * len(stacks), 4.6), squeeze=False)
+    for ax, (stack, stack_runs) in zip(axes[0], stacks.items(), strict=True):
+        targets = sorted({target for run in stack_runs for target in run["load"]})
+        for target in targets:
+            points = sorted(
+                (run["load"][target]["throughput_msg_s"], run["load"][target]["latency"])
+                for run in stack_runs
+                if target in run["load"]
+            )
+            for key, label, style in PERCENTILES:
+                ax.plot(
+                    [x for x, _ in points],
+                    [latency[key] for _, latency in points],
+                    style,
+                    marker="o",
+                    color=COLOURS.get(target, "#333333"),
+                    label=f"{target} {label}",
+                )
+        ax.set_title(stack)
+        ax.set_xlabel("throughput (messages/s, acknowledged and delivered)")
+        ax.set_ylabel("latency (ms, send to delivery)")
+        ax.set_yscale("log")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    figure.suptitle("Latency against load: LinkUp and a bare Channels relay, same runs")
+    _footer(figure, runs)
+    figure.tight_layout(rect=(0, 0.03, 1, 1))
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return True
+
+
+def memory_against_sockets(runs: list[dict[str, Any]], path: Path) -> bool:
+    """Server RSS against idle sockets open, per target and stack; False if no run opened idle sockets."""
+    series: dict[tuple[str, str], list[tuple[int, float, float, float | None]]] = defaultdict(list)
+    for run in runs:
+        for target, idle in run.get("idle", {}).items():
+            if idle.get("rss_before_kb") is None or idle.get("rss_after_kb") is None or not idle.get("opened"):
+                continue
+            kind = f"{target} (tabs)" if idle.get("tabs") else target
+            series[(stack_name(run.get("stack", {})), kind)].append(
+                (idle["opened"], idle["rss_before_kb"] / 1024, idle["rss_after_kb"] / 1024, idle.get("per_socket_kb"))
+            )
+    if not series:
+        return False
+    figure, ax = plt.subplots(figsize=(7.5, 4.8))
+    for (stack, kind), points in sorted(series.items()):
+        points.sort()
+        colour = COLOURS.get(kind.split()[0], "#333333")
+        style = "-" if stack.startswith("sqlite") else "--"
+        ax.plot(
+            [p[0] for p in points], [p[2] for p in points], style, marker="o", color=colour, label=f"{kind}, {stack}"
+        )
+        for opened, _, after, per_socket in points:
+            if per_socket is not None:
+                ax.annotate(
+                    f"{per_socket:.1f} KB", (opened, after), fontsize=7, xytext=(4, -10), textcoords="offset points"
+                )
+    ax.set_xlabel("idle sockets open (authenticated; LinkUp's once their first frame arrived)")
+    ax.set_ylabel("server RSS (MB)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title("Server memory against idle sockets (each run on a fresh daphne)")
+    _footer(figure, runs)
+    figure.tight_layout(rect=(0, 0.03, 1, 1))
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return True
+
+
+def growth_curves(results: list[dict[str, Any]], path: Path) -> bool:
+    """Each operation's p50 and p95 against messages stored, one panel per stack; False if there is none."""
+    results = [r for r in results if r.get("operations")]
+    if not results:
+        return False
+    figure, axes = plt.subplots(1, len(results), figsize=(7 * len(results), 5), squeeze=False)
+    cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, result in zip(axes[0], results, strict=True):
+        for index, (operation, sizes) in enumerate(sorted(result["operations"].items())):
+            points = sorted((int(size), figures) for size, figures in sizes.items())
+            colour = cycle[index % len(cycle)]
+            xs = [size for size, _ in points]
+            ax.plot(xs, [f["p50_ms"] for _, f in points], "-", marker="o", color=colour, label=operation)
+            ax.plot(xs, [f["p95_ms"] for _, f in points], ":", color=colour)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("messages stored")
+        ax.set_ylabel("ms (solid p50, dotted p95)")
+        ax.set_title(str(result.get("stack", "")))
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+    figure.suptitle("How each operation's time grows with the data (flat is the goal)")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return True
