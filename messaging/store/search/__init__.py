@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import datetime
 from dataclasses import dataclass, field
 from typing import Any
@@ -138,10 +139,14 @@ def search(
     first = position is None and count == "estimate"
     if sort == "newest":
         filters.below = position[1] if position else None
-        rows = _rows(query, filters, limit + 1, page.plan)
-        found = [(row, None) for row in rows]
-        if first and len(rows) > limit:
-            rows = rows + _more_matches(query, filters, page.plan, rows[-1][0], COUNT_CAP + 1 - len(rows))
+        if first and not _reads_in_steps(page.plan):
+            rows = _rows(query, filters, max(limit, COUNT_CAP) + 1, page.plan)
+            found = [(row, None) for row in rows[: limit + 1]]
+        else:
+            rows = _rows(query, filters, limit + 1, page.plan)
+            found = [(row, None) for row in rows]
+            if first and len(rows) > limit:
+                rows = rows + _more_matches(query, filters, page.plan, rows[-1][0], COUNT_CAP + 1 - len(rows))
     else:
         rows = _rows(query, filters, RANK_WINDOW, page.plan)
         ranked = sorted(((row, score(row[5], query.needles)) for row in rows), key=lambda item: (-item[1], -item[0][0]))
@@ -313,22 +318,33 @@ def _rows(query: Query, filters: plan.Filters, limit: int | None, way: str) -> l
         return cursor.fetchall()
 
 
-def _more_matches(query: Query, filters: plan.Filters, way: str, below: int, wanted: int) -> list[tuple[Any, ...]]:
-    """Up to ``wanted`` more matches older than ``below``, for a first page's capped total.
+def _reads_in_steps(way: str) -> bool:
+    """Whether a first page reads its matches for the total in page-sized steps after the page (else all in one read).
 
-    By the index on PostgreSQL, newest first in page-sized steps, not with one ``LIMIT
-    101``: at a larger limit its planner trades the newest-first walk (which
-    stops once it has the rows) for reading every match of the word through
-    the GIN index and sorting them, 10-100 times slower for a common word
-    (EXPLAIN ANALYZE on the 1M corpus, docs/benchmark.md "Issue 16"). On
-    SQLite, or by the member or sender plan, in one read: each step would
-    start the FTS5 match, or the walk and sort of the windows, over again.
+    By the index on PostgreSQL, steps: at a larger ``LIMIT`` its planner
+    trades the newest-first walk (which stops once it has the rows) for
+    reading every match of the word through the GIN index and sorting them,
+    10-100 times slower for a common word (EXPLAIN ANALYZE on the 1M corpus,
+    docs/benchmark.md "Issue 16"). On SQLite, or by the member or sender
+    plan, one read of the page and the total's rows together: a second read
+    would start the FTS5 match, or the walk and sort of the windows or the
+    sender's entries, over again (the member and sender plans on PostgreSQL
+    read all their candidates whatever the ``LIMIT``: docs/benchmark.md,
+    "Third round").
+    """
+    return connection.vendor == "postgresql" and way == "index"
+
+
+def _more_matches(query: Query, filters: plan.Filters, way: str, below: int, wanted: int) -> list[tuple[Any, ...]]:
+    """Up to ``wanted`` more matches older than ``below``, in page-sized steps (see :func:`_reads_in_steps`).
+
+    Each step reads with a copy of ``filters`` (its own ``below``): the
+    caller's filters are left as they were.
     """
     more: list[tuple[Any, ...]] = []
-    step = DEFAULT_PAGE + 1 if connection.vendor == "postgresql" and way == "index" else wanted
+    step = DEFAULT_PAGE + 1
     while len(more) < wanted:
-        filters.below = below
-        chunk = _rows(query, filters, step, way)
+        chunk = _rows(query, dataclasses.replace(filters, below=below), step, way)
         more += chunk
         if len(chunk) < step:
             break
@@ -338,8 +354,7 @@ def _more_matches(query: Query, filters: plan.Filters, way: str, below: int, wan
 
 def _count(query: Query, filters: plan.Filters, way: str) -> Total:
     """Every match counted (``count="exact"``): a read of all of them, so only on request."""
-    filters.below = None
-    sql, params = plan.PLANS[way](query.needles, filters, None)
+    sql, params = plan.PLANS[way](query.needles, dataclasses.replace(filters, below=None), None)
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT COUNT(*) FROM ({sql}) AS hits", params)
         return Total(int(cursor.fetchone()[0]), True)
