@@ -1,4 +1,4 @@
-"""How a search reads its rows: the first page's total, exactly as one plain read.
+"""How a search reads its rows: the sender walk in steps and the first page's total, exactly as one plain read.
 
 The plans are chosen for speed (docs/benchmark.md, "Issue 16"); these tests
 hold them to the rows of the simplest read, whatever the step sizes.
@@ -17,7 +17,7 @@ from messaging.store.search import index, plan
 from messaging.store.search.query import parse
 
 from .groups import make_group
-from .test_search_visibility import send
+from .test_search_visibility import every_page, send
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -43,6 +43,28 @@ def one_read(user: Any, text: str) -> list[int]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [row[0] for row in cursor.fetchall()]
+
+
+@pytest.mark.parametrize("step", [1, 2, 5, 1000])
+def test_the_sender_walk_finds_exactly_the_rows_of_one_read_whatever_its_step(
+    history: dict[str, int], alice: Any, monkeypatch: pytest.MonkeyPatch, step: int
+) -> None:
+    monkeypatch.setattr(search_store, "SENDER_STEP", step)
+    expected = one_read(alice, "from:me report")
+    assert len(expected) == 6
+    for limit in (1, 2, 4, 20):
+        assert every_page(alice, "from:me report", plan="sender", limit=limit) == expected
+
+
+def test_a_first_page_total_by_the_sender_walk_counts_every_match_up_to_the_cap(
+    history: dict[str, int], alice: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(search_store, "SENDER_STEP", 1)
+    page = search_store.search(alice, "from:me report", limit=2, force_plan="sender")
+    assert page.total == search_store.Total(6, True) and len(page.hits) == 2
+    monkeypatch.setattr(search_store, "COUNT_CAP", 4)
+    page = search_store.search(alice, "from:me report", limit=2, force_plan="sender")
+    assert page.total == search_store.Total(4, False)
 
 
 @pytest.mark.parametrize("way", ["member", "index", "sender"])

@@ -53,6 +53,8 @@ RANK_WINDOW = 500
 #: "more than" (``count="exact"`` counts every match: on request only, as
 #: counting a common word's matches costs more than the page itself)
 COUNT_CAP = 100
+#: the sender walk's first step, in entries of the senders (each next step 4 times more): see :func:`_walk_senders`
+SENDER_STEP = 1000
 #: queued messages a search indexes before it reads, the newest (the indexer does the rest)
 DRAIN_ON_SEARCH = 200
 
@@ -312,10 +314,45 @@ def window_size(user_id: int, conversations: list[int] | None = None) -> int:
 
 
 def _rows(query: Query, filters: plan.Filters, limit: int | None, way: str) -> list[tuple[Any, ...]]:
+    if way == "sender" and limit is not None and filters.conversations is None:
+        return _walk_senders(query, filters, limit)
     sql, params = plan.PLANS[way](query.needles, filters, limit)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
+
+
+def _walk_senders(query: Query, filters: plan.Filters, limit: int) -> list[tuple[Any, ...]]:
+    """The sender plan's first ``limit`` rows, read in steps of the senders' entries, newest first.
+
+    For a ``from:`` search not narrowed to a list of conversations (``from:me``,
+    or a sender who shares every conversation with the searcher): each step
+    takes the ids of the next entries of the senders (:func:`plan.sender_step`,
+    the index only), then reads the matches in that id range. The ranges
+    follow each other downwards, so the rows are exactly those of one
+    unbounded read; a step costs at most its entries, and the steps grow 4
+    times each so a rare word still takes a few.
+    """
+    rows: list[tuple[Any, ...]] = []
+    below = filters.below
+    step = SENDER_STEP
+    while len(rows) < limit:
+        sql, params = plan.sender_step(dataclasses.replace(filters, below=below), step)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            ids = [row[0] for row in cursor.fetchall()]
+        if not ids:
+            break
+        bounded = dataclasses.replace(filters, below=below, above=ids[-1])
+        sql, params = plan.by_sender(query.needles, bounded, limit - len(rows))
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows += cursor.fetchall()
+        if len(ids) < step:
+            break
+        below = ids[-1]
+        step *= 4
+    return rows
 
 
 def _reads_in_steps(way: str) -> bool:

@@ -64,6 +64,8 @@ class Filters:
     before: datetime.datetime | None = None
     #: entries with an id below this (newest-first paging)
     below: int | None = None
+    #: entries with an id at least this (one step of the sender walk: :func:`sender_step`)
+    above: int | None = None
     #: ``has:attachment``: only messages that carry files
     with_attachments: bool = False
     params: list[Any] = field(default_factory=list)
@@ -109,6 +111,9 @@ def _visible(filters: Filters) -> tuple[list[str], list[Any]]:
     if filters.below is not None:
         where.append("se.event_id < %s")
         params.append(filters.below)
+    if filters.above is not None:
+        where.append("se.event_id >= %s")
+        params.append(filters.above)
     if filters.with_attachments:
         where.append(f"EXISTS (SELECT 1 FROM {ATTACHMENT} a WHERE a.event_id = se.event_id)")
     return where, params
@@ -151,6 +156,28 @@ def by_sender(needles: list[Needle], filters: Filters, limit: int | None) -> tup
     if limit is not None:
         sql += " LIMIT %s"
         params.append(limit)
+    return sql, params
+
+
+def sender_step(filters: Filters, limit: int) -> tuple[str, list[Any]]:
+    """The ids of the senders' next ``limit`` entries below ``filters.below``, newest first.
+
+    Only the ``(sender, event_id)`` index is read (no table row), so a step
+    costs the same however common the needles are. :mod:`messaging.store.search`
+    then reads the step's range ``[last id, below)`` with :func:`by_sender`:
+    bounded that way, PostgreSQL's plan reads at most the step's entries, where
+    unbounded (``LIMIT`` 21 or 101, every own message of a busy sender
+    visible) it read all of the sender's entries through a bitmap and sorted
+    them, or walked the whole table's primary key (docs/benchmark.md, "Third round").
+    """
+    assert filters.senders is not None, "the sender walk is for from: searches"
+    sql = f"SELECT se.event_id FROM {ENTRY} se WHERE se.sender_id IN ({', '.join(['%s'] * len(filters.senders))})"
+    params: list[Any] = list(filters.senders)
+    if filters.below is not None:
+        sql += " AND se.event_id < %s"
+        params.append(filters.below)
+    sql += " ORDER BY se.event_id DESC LIMIT %s"
+    params.append(limit)
     return sql, params
 
 
