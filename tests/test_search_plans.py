@@ -78,3 +78,17 @@ def test_reading_more_matches_for_the_total_leaves_the_callers_filters_as_they_w
     more = search_store._more_matches(query, filters, way, first[-1][0], 10)
     assert filters == before
     assert [row[0] for row in first + more] == one_read(alice, "from:me report")
+
+
+@pytest.mark.parametrize("threshold", [-1, 10**9])
+def test_a_first_page_by_the_index_gives_the_same_page_and_total_in_steps_or_in_one_read(
+    history: dict[str, int], alice: Any, monkeypatch: pytest.MonkeyPatch, threshold: int
+) -> None:
+    """On PostgreSQL -1 makes every index search step (any estimate is above it), 10**9 read at once; SQLite always reads at once."""
+    monkeypatch.setattr(search_store, "STEP_ABOVE_CANDIDATES", threshold)
+    monkeypatch.setattr(search_store, "COUNT_CAP", 7)
+    page = search_store.search(alice, "report", limit=1, force_plan="index")
+    expected = search_store.search(alice, "report", limit=50, force_plan="member")
+    assert [hit.event_id for hit in page.hits] == [hit.event_id for hit in expected.hits][:1]
+    assert page.total == search_store.Total(7, False) and expected.total == search_store.Total(7, False)
+    assert len(expected.hits) == 24

@@ -23,6 +23,7 @@ import base64
 import binascii
 import dataclasses
 import datetime
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +56,10 @@ RANK_WINDOW = 500
 COUNT_CAP = 100
 #: the sender walk's first step, in entries of the senders (each next step 4 times more): see :func:`_walk_senders`
 SENDER_STEP = 1000
+#: on PostgreSQL, a first page by the index reads its total in page-sized steps
+#: when the GIN index gives more candidates than this (its planner's estimate),
+#: else in one read (docs/benchmark.md, "Third round")
+STEP_ABOVE_CANDIDATES = 10_000
 #: queued messages a search indexes before it reads, the newest (the indexer does the rest)
 DRAIN_ON_SEARCH = 200
 
@@ -141,7 +146,7 @@ def search(
     first = position is None and count == "estimate"
     if sort == "newest":
         filters.below = position[1] if position else None
-        if first and not _reads_in_steps(page.plan):
+        if first and not _reads_in_steps(page.plan, query):
             rows = _rows(query, filters, max(limit, COUNT_CAP) + 1, page.plan)
             found = [(row, None) for row in rows[: limit + 1]]
         else:
@@ -355,21 +360,31 @@ def _walk_senders(query: Query, filters: plan.Filters, limit: int) -> list[tuple
     return rows
 
 
-def _reads_in_steps(way: str) -> bool:
+def _reads_in_steps(way: str, query: Query) -> bool:
     """Whether a first page reads its matches for the total in page-sized steps after the page (else all in one read).
 
-    By the index on PostgreSQL, steps: at a larger ``LIMIT`` its planner
-    trades the newest-first walk (which stops once it has the rows) for
-    reading every match of the word through the GIN index and sorting them,
-    10-100 times slower for a common word (EXPLAIN ANALYZE on the 1M corpus,
-    docs/benchmark.md "Issue 16"). On SQLite, or by the member or sender
-    plan, one read of the page and the total's rows together: a second read
-    would start the FTS5 match, or the walk and sort of the windows or the
-    sender's entries, over again (the member and sender plans on PostgreSQL
-    read all their candidates whatever the ``LIMIT``: docs/benchmark.md,
-    "Third round").
+    By the index on PostgreSQL for a word with many candidates, steps: at a
+    larger ``LIMIT`` its planner trades the newest-first walk (which stops
+    once it has the rows) for reading every match of the word through the
+    GIN index and sorting them, 10-100 times slower for a common word
+    (EXPLAIN ANALYZE on the 1M corpus, docs/benchmark.md "Issue 16"). For a
+    word with few candidates each step is that bitmap read and sort again
+    (with ``event_id <`` the last step's, PostgreSQL even ANDs in a bitmap of
+    the primary key's range: 112 ms for a prefix with 2,155 candidates): one
+    read. On SQLite, or by the member or sender plan, one read of the page
+    and the total's rows together: a second read would start the FTS5
+    match, or the walk and sort of the windows or the sender's entries,
+    over again (docs/benchmark.md, "Third round").
     """
-    return connection.vendor == "postgresql" and way == "index"
+    if connection.vendor != "postgresql" or way != "index":
+        return False
+    sql, params = plan.candidates_estimate(query.needles)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        estimate = cursor.fetchone()[0]
+    if isinstance(estimate, str):
+        estimate = json.loads(estimate)
+    return float(estimate[0]["Plan"]["Plan Rows"]) > STEP_ABOVE_CANDIDATES
 
 
 def _more_matches(query: Query, filters: plan.Filters, way: str, below: int, wanted: int) -> list[tuple[Any, ...]]:

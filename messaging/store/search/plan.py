@@ -204,6 +204,16 @@ def by_index(needles: list[Needle], filters: Filters, limit: int | None) -> tupl
     return sql, params
 
 
+def candidates_estimate(needles: list[Needle]) -> tuple[str, list[Any]]:
+    """PostgreSQL only: the plan of reading every entry the GIN index gives for the needles (to ``EXPLAIN``, never run).
+
+    Its estimated rows say how many candidates a bitmap of the word reads:
+    :mod:`messaging.store.search` reads a first page's total in steps only
+    when there are many (see ``_reads_in_steps`` there).
+    """
+    return f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {ENTRY} se WHERE se.vector @@ %s::tsquery", [tsquery(needles)]
+
+
 #: each way of reading a page, by the name :mod:`messaging.store.search` gives it
 PLANS = {"member": by_member, "index": by_index, "sender": by_sender}
 
