@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import resource
 import shutil
 import socket
@@ -116,6 +117,25 @@ def launch_search_worker(env: dict[str, str], log_path: Path) -> subprocess.Pope
         )
 
 
+_WORKER_PASS = re.compile(r"search index: (\d+) queued message\(s\) indexed in [\d.]+ s; the oldest waited ([\d.]+) s")
+
+
+def search_worker_lag(log: str) -> dict[str, float] | None:
+    """What ``search_index --loop`` logged over a run: its passes, the messages indexed, and how long
+    each pass's oldest message waited to become searchable (the index's lag: max and median); None
+    if it indexed nothing."""
+    passes = [(int(m[1]), float(m[2])) for m in _WORKER_PASS.finditer(log)]
+    if not passes:
+        return None
+    waits = sorted(wait for _, wait in passes)
+    return {
+        "passes": len(passes),
+        "indexed": sum(n for n, _ in passes),
+        "max_wait_s": waits[-1],
+        "median_wait_s": waits[len(waits) // 2],
+    }
+
+
 def _tail(path: Path, chars: int = 5000) -> str:
     try:
         return path.read_text(errors="replace")[-chars:]
@@ -199,6 +219,8 @@ class BenchServer:
             raise ValueError(f"search_indexer must be one of {SEARCH_INDEXERS}")
         self.search_indexer = search_indexer
         self.worker: subprocess.Popen | None = None
+        #: the search worker's passes over the run (:func:`search_worker_lag`), once stopped
+        self.search_lag: dict[str, float] | None = None
         self.pairs = pairs
         self.password = password
         self.group_members = group_members
@@ -281,6 +303,8 @@ class BenchServer:
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait(10)
+        if self.worker is not None:
+            self.search_lag = search_worker_lag(_tail(self.var_dir / "search_index.log", 1_000_000))
 
     def log_tail(self, chars: int = 5000) -> str:
         return _tail(self.log_path, chars)

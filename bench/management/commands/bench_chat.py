@@ -234,6 +234,8 @@ class Command(BaseCommand):
                     raise
             if options["keep"]:
                 self.stderr.write(f"kept {server.var_dir}")
+            if isinstance(server, BenchServer) and server.worker is not None:
+                result["search_worker"] = server.search_lag
         if options["plot"]:
             from bench import plot  # matplotlib: a benchmark-only dependency, imported only when asked for
 
@@ -244,6 +246,14 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(result, indent=2))
         else:
             self.stdout.write(format_report(result))
+            if "search_worker" in result:
+                lag = result["search_worker"]
+                self.stdout.write(
+                    "  search worker: indexed nothing"
+                    if lag is None
+                    else f"  search worker: {lag['indexed']} messages in {lag['passes']} passes; the oldest of a pass"
+                    f" waited {lag['median_wait_s']:.2f} s (median), {lag['max_wait_s']:.2f} s (max) to be searchable"
+                )
             if config.profile_dir:
                 self.stdout.write("\n" + profile_report(result))
             if options["markdown"] and result["load"]:

@@ -2,13 +2,16 @@
 
 manage.py search_index             index what is queued, then say what is left
 manage.py search_index --loop      keep indexing (a worker beside the servers; set
-                                   MESSAGING_SEARCH_INDEX_INTERVAL_SECONDS=0 for them then)
+                                   MESSAGING_SEARCH_INDEX_INTERVAL_SECONDS=0 for them then),
+                                   at a lower CPU priority (--nice), pausing between batches
+                                   (--pause), each pass logged with how long its oldest message waited
 manage.py search_index --rebuild   write every message's entry again from the messages
 manage.py search_index --status    queued messages and the age of the oldest
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 from typing import Any
@@ -20,6 +23,16 @@ from messaging import conf
 from messaging.error_models import ErrorCategory
 from messaging.logging_utils import messaging_logger
 from messaging.store.search import index
+
+#: the worker's niceness: the servers' sends come first on a shared machine (docs/benchmark.md, "Third round")
+LOOP_NICENESS = 10
+#: the worker sleeps this many times as long as each batch took before the next (the same measurements)
+LOOP_PAUSE = 1.0
+
+
+def pass_line(taken: int, seconds: float, waited: float) -> str:
+    """The log line of one pass of the loop (``bench.server.search_worker_lag`` reads it back)."""
+    return f"search index: {taken} queued message(s) indexed in {seconds:.2f} s; the oldest waited {waited:.2f} s"
 
 
 class Command(BaseCommand):
@@ -34,6 +47,19 @@ class Command(BaseCommand):
             help="seconds between looks with --loop (default: MESSAGING_SEARCH_INDEX_INTERVAL_SECONDS, or 1)",
         )
         parser.add_argument(
+            "--nice",
+            type=int,
+            default=LOOP_NICENESS,
+            help=f"with --loop, lower the worker's CPU priority by this much (default: {LOOP_NICENESS}; 0: unchanged)",
+        )
+        parser.add_argument(
+            "--pause",
+            type=float,
+            default=LOOP_PAUSE,
+            help="with --loop, after each batch sleep this many times as long as the batch took"
+            f" (default: {LOOP_PAUSE}; 0: none)",
+        )
+        parser.add_argument(
             "--rebuild", action="store_true", help="write every message's entry again from the messages"
         )
         parser.add_argument(
@@ -41,7 +67,15 @@ class Command(BaseCommand):
         )
 
     def handle(
-        self, *args: Any, loop: bool, interval: float | None, rebuild: bool, status: bool, **options: Any
+        self,
+        *args: Any,
+        loop: bool,
+        interval: float | None,
+        rebuild: bool,
+        status: bool,
+        nice: int,
+        pause: float,
+        **options: Any,
     ) -> None:
         if status:
             self.status()
@@ -64,16 +98,27 @@ class Command(BaseCommand):
         if loop:
             signal.signal(signal.SIGTERM, stop)
             signal.signal(signal.SIGINT, stop)
+            if nice:
+                os.nice(nice)
+        else:
+            pause = 0.0
         while True:
             try:
-                taken = index.drain_all()
+                started = time.monotonic()
+                waiting = index.oldest_pending_age() if loop else None
+                taken = index.drain_all(pause=pause)
             except DatabaseError as exc:
                 # The worker outlives a database outage; the queue waits in its table.
                 messaging_logger.error(ErrorCategory.DATABASE_ERROR, "search indexing pass failed", exc=exc)
                 close_old_connections()
             else:
-                if taken or not loop:
+                if taken and waiting is not None:
+                    # The index's lag: the oldest message of this pass became searchable this long after it was stored.
+                    seconds = time.monotonic() - started
+                    self.stdout.write(pass_line(taken, seconds, waiting + seconds))
+                elif taken or not loop:
                     self.stdout.write(f"search index: {taken} queued message(s) indexed")
+                self.stdout.flush()
             if not loop or stopping:
                 if not loop:
                     self.status()

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import datetime
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,6 +54,12 @@ RANK_WINDOW = 500
 #: "more than" (``count="exact"`` counts every match: on request only, as
 #: counting a common word's matches costs more than the page itself)
 COUNT_CAP = 100
+#: the sender walk's first step, in entries of the senders (each next step 4 times more): see :func:`_walk_senders`
+SENDER_STEP = 1000
+#: on PostgreSQL, a first page by the index reads its total in page-sized steps
+#: when the GIN index gives more candidates than this (its planner's estimate),
+#: else in one read (docs/benchmark.md, "Third round")
+STEP_ABOVE_CANDIDATES = 10_000
 #: queued messages a search indexes before it reads, the newest (the indexer does the rest)
 DRAIN_ON_SEARCH = 200
 
@@ -138,10 +146,14 @@ def search(
     first = position is None and count == "estimate"
     if sort == "newest":
         filters.below = position[1] if position else None
-        rows = _rows(query, filters, limit + 1, page.plan)
-        found = [(row, None) for row in rows]
-        if first and len(rows) > limit:
-            rows = rows + _more_matches(query, filters, page.plan, rows[-1][0], COUNT_CAP + 1 - len(rows))
+        if first and not _reads_in_steps(page.plan, query):
+            rows = _rows(query, filters, max(limit, COUNT_CAP) + 1, page.plan)
+            found = [(row, None) for row in rows[: limit + 1]]
+        else:
+            rows = _rows(query, filters, limit + 1, page.plan)
+            found = [(row, None) for row in rows]
+            if first and len(rows) > limit:
+                rows = rows + _more_matches(query, filters, page.plan, rows[-1][0], COUNT_CAP + 1 - len(rows))
     else:
         rows = _rows(query, filters, RANK_WINDOW, page.plan)
         ranked = sorted(((row, score(row[5], query.needles)) for row in rows), key=lambda item: (-item[1], -item[0][0]))
@@ -307,28 +319,84 @@ def window_size(user_id: int, conversations: list[int] | None = None) -> int:
 
 
 def _rows(query: Query, filters: plan.Filters, limit: int | None, way: str) -> list[tuple[Any, ...]]:
+    if way == "sender" and limit is not None and filters.conversations is None:
+        return _walk_senders(query, filters, limit)
     sql, params = plan.PLANS[way](query.needles, filters, limit)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
 
 
-def _more_matches(query: Query, filters: plan.Filters, way: str, below: int, wanted: int) -> list[tuple[Any, ...]]:
-    """Up to ``wanted`` more matches older than ``below``, for a first page's capped total.
+def _walk_senders(query: Query, filters: plan.Filters, limit: int) -> list[tuple[Any, ...]]:
+    """The sender plan's first ``limit`` rows, read in steps of the senders' entries, newest first.
 
-    By the index on PostgreSQL, newest first in page-sized steps, not with one ``LIMIT
-    101``: at a larger limit its planner trades the newest-first walk (which
-    stops once it has the rows) for reading every match of the word through
-    the GIN index and sorting them, 10-100 times slower for a common word
-    (EXPLAIN ANALYZE on the 1M corpus, docs/benchmark.md "Issue 16"). On
-    SQLite, or by the member or sender plan, in one read: each step would
-    start the FTS5 match, or the walk and sort of the windows, over again.
+    For a ``from:`` search not narrowed to a list of conversations (``from:me``,
+    or a sender who shares every conversation with the searcher): each step
+    takes the ids of the next entries of the senders (:func:`plan.sender_step`,
+    the index only), then reads the matches in that id range. The ranges
+    follow each other downwards, so the rows are exactly those of one
+    unbounded read; a step costs at most its entries, and the steps grow 4
+    times each so a rare word still takes a few.
+    """
+    rows: list[tuple[Any, ...]] = []
+    below = filters.below
+    step = SENDER_STEP
+    while len(rows) < limit:
+        sql, params = plan.sender_step(dataclasses.replace(filters, below=below), step)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            ids = [row[0] for row in cursor.fetchall()]
+        if not ids:
+            break
+        bounded = dataclasses.replace(filters, below=below, above=ids[-1])
+        sql, params = plan.by_sender(query.needles, bounded, limit - len(rows))
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows += cursor.fetchall()
+        if len(ids) < step:
+            break
+        below = ids[-1]
+        step *= 4
+    return rows
+
+
+def _reads_in_steps(way: str, query: Query) -> bool:
+    """Whether a first page reads its matches for the total in page-sized steps after the page (else all in one read).
+
+    By the index on PostgreSQL for a word with many candidates, steps: at a
+    larger ``LIMIT`` its planner trades the newest-first walk (which stops
+    once it has the rows) for reading every match of the word through the
+    GIN index and sorting them, 10-100 times slower for a common word
+    (EXPLAIN ANALYZE on the 1M corpus, docs/benchmark.md "Issue 16"). For a
+    word with few candidates each step is that bitmap read and sort again
+    (with ``event_id <`` the last step's, PostgreSQL even ANDs in a bitmap of
+    the primary key's range: 112 ms for a prefix with 2,155 candidates): one
+    read. On SQLite, or by the member or sender plan, one read of the page
+    and the total's rows together: a second read would start the FTS5
+    match, or the walk and sort of the windows or the sender's entries,
+    over again (docs/benchmark.md, "Third round").
+    """
+    if connection.vendor != "postgresql" or way != "index":
+        return False
+    sql, params = plan.candidates_estimate(query.needles)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        estimate = cursor.fetchone()[0]
+    if isinstance(estimate, str):
+        estimate = json.loads(estimate)
+    return float(estimate[0]["Plan"]["Plan Rows"]) > STEP_ABOVE_CANDIDATES
+
+
+def _more_matches(query: Query, filters: plan.Filters, way: str, below: int, wanted: int) -> list[tuple[Any, ...]]:
+    """Up to ``wanted`` more matches older than ``below``, in page-sized steps (see :func:`_reads_in_steps`).
+
+    Each step reads with a copy of ``filters`` (its own ``below``): the
+    caller's filters are left as they were.
     """
     more: list[tuple[Any, ...]] = []
-    step = DEFAULT_PAGE + 1 if connection.vendor == "postgresql" and way == "index" else wanted
+    step = DEFAULT_PAGE + 1
     while len(more) < wanted:
-        filters.below = below
-        chunk = _rows(query, filters, step, way)
+        chunk = _rows(query, dataclasses.replace(filters, below=below), step, way)
         more += chunk
         if len(chunk) < step:
             break
@@ -338,8 +406,7 @@ def _more_matches(query: Query, filters: plan.Filters, way: str, below: int, wan
 
 def _count(query: Query, filters: plan.Filters, way: str) -> Total:
     """Every match counted (``count="exact"``): a read of all of them, so only on request."""
-    filters.below = None
-    sql, params = plan.PLANS[way](query.needles, filters, None)
+    sql, params = plan.PLANS[way](query.needles, dataclasses.replace(filters, below=None), None)
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT COUNT(*) FROM ({sql}) AS hits", params)
         return Total(int(cursor.fetchone()[0]), True)

@@ -66,16 +66,24 @@ def drain(limit: int = DRAIN_BATCH, *, newest_first: bool = False) -> Drained:
         return Drained(len(event_ids), write_entries(sorted(set(event_ids))))
 
 
-def drain_all(*, batch: int = DRAIN_BATCH, max_batches: int | None = None) -> int:
-    """Drain until the queue is empty (or ``max_batches``); the queued rows taken."""
+def drain_all(*, batch: int = DRAIN_BATCH, max_batches: int | None = None, pause: float = 0.0) -> int:
+    """Drain until the queue is empty (or ``max_batches``); the queued rows taken.
+
+    ``pause``: after each batch, sleep ``pause`` times as long as the batch
+    took: the worker's way of leaving the database (on SQLite, its one write
+    lock, which each batch holds) and the CPU to the servers between batches.
+    """
     taken = 0
     batches = 0
     while max_batches is None or batches < max_batches:
+        started = time.monotonic()
         done = drain(batch)
         if not done.taken:
             break
         taken += done.taken
         batches += 1
+        if pause:
+            time.sleep(pause * (time.monotonic() - started))
     return taken
 
 

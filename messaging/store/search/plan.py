@@ -64,6 +64,8 @@ class Filters:
     before: datetime.datetime | None = None
     #: entries with an id below this (newest-first paging)
     below: int | None = None
+    #: entries with an id at least this (one step of the sender walk: :func:`sender_step`)
+    above: int | None = None
     #: ``has:attachment``: only messages that carry files
     with_attachments: bool = False
     params: list[Any] = field(default_factory=list)
@@ -109,6 +111,9 @@ def _visible(filters: Filters) -> tuple[list[str], list[Any]]:
     if filters.below is not None:
         where.append("se.event_id < %s")
         params.append(filters.below)
+    if filters.above is not None:
+        where.append("se.event_id >= %s")
+        params.append(filters.above)
     if filters.with_attachments:
         where.append(f"EXISTS (SELECT 1 FROM {ATTACHMENT} a WHERE a.event_id = se.event_id)")
     return where, params
@@ -154,6 +159,28 @@ def by_sender(needles: list[Needle], filters: Filters, limit: int | None) -> tup
     return sql, params
 
 
+def sender_step(filters: Filters, limit: int) -> tuple[str, list[Any]]:
+    """The ids of the senders' next ``limit`` entries below ``filters.below``, newest first.
+
+    Only the ``(sender, event_id)`` index is read (no table row), so a step
+    costs the same however common the needles are. :mod:`messaging.store.search`
+    then reads the step's range ``[last id, below)`` with :func:`by_sender`:
+    bounded that way, PostgreSQL's plan reads at most the step's entries, where
+    unbounded (``LIMIT`` 21 or 101, every own message of a busy sender
+    visible) it read all of the sender's entries through a bitmap and sorted
+    them, or walked the whole table's primary key (docs/benchmark.md, "Third round").
+    """
+    assert filters.senders is not None, "the sender walk is for from: searches"
+    sql = f"SELECT se.event_id FROM {ENTRY} se WHERE se.sender_id IN ({', '.join(['%s'] * len(filters.senders))})"
+    params: list[Any] = list(filters.senders)
+    if filters.below is not None:
+        sql += " AND se.event_id < %s"
+        params.append(filters.below)
+    sql += " ORDER BY se.event_id DESC LIMIT %s"
+    params.append(limit)
+    return sql, params
+
+
 def by_index(needles: list[Needle], filters: Filters, limit: int | None) -> tuple[str, list[Any]]:
     """Newest first, from the full-text index; the window checked for each candidate."""
     where, params = _visible(filters)
@@ -175,6 +202,16 @@ def by_index(needles: list[Needle], filters: Filters, limit: int | None) -> tupl
         sql += " LIMIT %s"
         params.append(limit)
     return sql, params
+
+
+def candidates_estimate(needles: list[Needle]) -> tuple[str, list[Any]]:
+    """PostgreSQL only: the plan of reading every entry the GIN index gives for the needles (to ``EXPLAIN``, never run).
+
+    Its estimated rows say how many candidates a bitmap of the word reads:
+    :mod:`messaging.store.search` reads a first page's total in steps only
+    when there are many (see ``_reads_in_steps`` there).
+    """
+    return f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {ENTRY} se WHERE se.vector @@ %s::tsquery", [tsquery(needles)]
 
 
 #: each way of reading a page, by the name :mod:`messaging.store.search` gives it

@@ -1,0 +1,94 @@
+"""How a search reads its rows: the sender walk in steps and the first page's total, exactly as one plain read.
+
+The plans are chosen for speed (docs/benchmark.md, "Issue 16"); these tests
+hold them to the rows of the simplest read, whatever the step sizes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from messaging.store import search as search_store
+from messaging.store.search import index, plan
+from messaging.store.search.query import parse
+
+from .groups import make_group
+from .test_search_visibility import every_page, send
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def history(alice: Any, bob: Any, carol: Any) -> dict[str, int]:
+    """Alice's own messages in a group and a direct chat, some matching, among other people's."""
+    group = make_group(alice, [bob, carol])
+    direct = make_group(alice, [bob], "Pair")
+    for n in range(9):
+        send(alice, group if n % 2 else direct, f"report {n}" if n % 3 else f"other {n}")
+        send(bob, group, f"report from bob {n}")
+        send(carol, group, f"report from carol {n}")
+    index.drain_all()
+    return {"group": group, "direct": direct}
+
+
+def one_read(user: Any, text: str) -> list[int]:
+    """Every match by the sender plan in one unbounded statement (no walk, no steps), newest first."""
+    query = parse(text, me=user.get_username())
+    filters = plan.Filters(user.pk, senders=[user.pk])
+    sql, params = plan.by_sender(query.needles, filters, None)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [row[0] for row in cursor.fetchall()]
+
+
+@pytest.mark.parametrize("step", [1, 2, 5, 1000])
+def test_the_sender_walk_finds_exactly_the_rows_of_one_read_whatever_its_step(
+    history: dict[str, int], alice: Any, monkeypatch: pytest.MonkeyPatch, step: int
+) -> None:
+    monkeypatch.setattr(search_store, "SENDER_STEP", step)
+    expected = one_read(alice, "from:me report")
+    assert len(expected) == 6
+    for limit in (1, 2, 4, 20):
+        assert every_page(alice, "from:me report", plan="sender", limit=limit) == expected
+
+
+def test_a_first_page_total_by_the_sender_walk_counts_every_match_up_to_the_cap(
+    history: dict[str, int], alice: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(search_store, "SENDER_STEP", 1)
+    page = search_store.search(alice, "from:me report", limit=2, force_plan="sender")
+    assert page.total == search_store.Total(6, True) and len(page.hits) == 2
+    monkeypatch.setattr(search_store, "COUNT_CAP", 4)
+    page = search_store.search(alice, "from:me report", limit=2, force_plan="sender")
+    assert page.total == search_store.Total(4, False)
+
+
+@pytest.mark.parametrize("way", ["member", "index", "sender"])
+def test_reading_more_matches_for_the_total_leaves_the_callers_filters_as_they_were(
+    history: dict[str, int], alice: Any, way: str
+) -> None:
+    query = parse("from:me report", me=alice.get_username())
+    filters = plan.Filters(alice.pk, senders=[alice.pk], below=None)
+    before = dataclasses.replace(filters)
+    first = search_store._rows(query, filters, 2, way)
+    more = search_store._more_matches(query, filters, way, first[-1][0], 10)
+    assert filters == before
+    assert [row[0] for row in first + more] == one_read(alice, "from:me report")
+
+
+@pytest.mark.parametrize("threshold", [-1, 10**9])
+def test_a_first_page_by_the_index_gives_the_same_page_and_total_in_steps_or_in_one_read(
+    history: dict[str, int], alice: Any, monkeypatch: pytest.MonkeyPatch, threshold: int
+) -> None:
+    """On PostgreSQL -1 makes every index search step (any estimate is above it), 10**9 read at once; SQLite always reads at once."""
+    monkeypatch.setattr(search_store, "STEP_ABOVE_CANDIDATES", threshold)
+    monkeypatch.setattr(search_store, "COUNT_CAP", 7)
+    page = search_store.search(alice, "report", limit=1, force_plan="index")
+    expected = search_store.search(alice, "report", limit=50, force_plan="member")
+    assert [hit.event_id for hit in page.hits] == [hit.event_id for hit in expected.hits][:1]
+    assert page.total == search_store.Total(7, False) and expected.total == search_store.Total(7, False)
+    assert len(expected.hits) == 24
