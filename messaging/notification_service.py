@@ -142,7 +142,7 @@ class Delivery:
 
 
 def _group_seconds() -> float:
-    return float(conf.setting("MESSAGING_NOTIFICATION_GROUP_SECONDS"))
+    return conf.float_setting("MESSAGING_NOTIFICATION_GROUP_SECONDS")
 
 
 def store_notification(
@@ -464,7 +464,7 @@ def push_to_browsers(payload: dict[str, Any]) -> None:
 
 
 def site_url() -> str:
-    return str(conf.setting("MESSAGING_SITE_URL")).rstrip("/")
+    return conf.str_setting("MESSAGING_SITE_URL").rstrip("/")
 
 
 @retry_operation(EMAIL_OPERATION)

@@ -98,9 +98,9 @@ def queue_policy() -> RetryPolicy:
     """
     return RetryPolicy(
         Backoff.EXPONENTIAL,
-        base_delay=float(conf.setting("MESSAGING_RETRY_BASE_SECONDS")),
-        max_delay=float(conf.setting("MESSAGING_RETRY_MAX_SECONDS")),
-        max_attempts=int(conf.setting("MESSAGING_RETRY_MAX_ATTEMPTS")),
+        base_delay=conf.float_setting("MESSAGING_RETRY_BASE_SECONDS"),
+        max_delay=conf.float_setting("MESSAGING_RETRY_MAX_SECONDS"),
+        max_attempts=conf.int_setting("MESSAGING_RETRY_MAX_ATTEMPTS"),
         jitter=True,
     )
 

@@ -208,8 +208,8 @@ def make_breaker(name: str, *, reset_setting: str = "MESSAGING_BREAKER_RESET_SEC
     """
     breaker = CircuitBreaker(
         name,
-        failure_threshold=int(conf.setting("MESSAGING_BREAKER_FAILURES")),
-        reset_timeout=float(conf.setting(reset_setting)),
+        failure_threshold=conf.int_setting("MESSAGING_BREAKER_FAILURES"),
+        reset_timeout=conf.float_setting(reset_setting),
     )
     breaker.listeners += [export_state, record_transition]
     if not metrics.MULTIPROCESS:

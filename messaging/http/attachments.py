@@ -208,7 +208,7 @@ def _serve(request: HttpRequest, attachment_id: int, *, thumbnail: bool) -> Http
     }
     if request.headers.get("If-None-Match") == headers["ETag"]:
         return _with_headers(HttpResponse(status=304), headers, "Content-Type")
-    accel_prefix = str(conf.setting("MESSAGING_ATTACHMENT_ACCEL_PREFIX"))
+    accel_prefix = conf.str_setting("MESSAGING_ATTACHMENT_ACCEL_PREFIX")
     if accel_prefix:
         response = HttpResponse()
         response["X-Accel-Redirect"] = accel_prefix + quote(name)
@@ -217,7 +217,7 @@ def _serve(request: HttpRequest, attachment_id: int, *, thumbnail: bool) -> Http
     if not storage.is_local(backend):
         url = storage.presigned_url(
             name,
-            expire=int(conf.setting("MESSAGING_ATTACHMENT_URL_SECONDS")),
+            expire=conf.int_setting("MESSAGING_ATTACHMENT_URL_SECONDS"),
             disposition=headers["Content-Disposition"],
             content_type=content_type,
         )

@@ -210,7 +210,7 @@ def avatar_file(request: HttpRequest, user_id: int, file_name: str) -> HttpRespo
     if not storage.is_local(backend):
         url = storage.presigned_url(
             name,
-            expire=int(conf.setting("MESSAGING_ATTACHMENT_URL_SECONDS")),
+            expire=conf.int_setting("MESSAGING_ATTACHMENT_URL_SECONDS"),
             disposition="inline",
             content_type=avatars.CONTENT_TYPE,
         )

@@ -48,14 +48,14 @@ def _endpoint(body: dict[str, Any]) -> str:
         raise InvalidFrame("'endpoint' must be the push service URL the browser gave")
     if len(endpoint) > MAX_ENDPOINT_LENGTH:
         raise InvalidFrame(f"'endpoint' is longer than {MAX_ENDPOINT_LENGTH} characters")
-    schemes = ["https", "http"] if conf.setting("MESSAGING_WEBPUSH_ALLOW_HTTP") else ["https"]
+    schemes = ["https", "http"] if conf.bool_setting("MESSAGING_WEBPUSH_ALLOW_HTTP") else ["https"]
     try:
         URLValidator(schemes=schemes)(endpoint)
     except ValidationError:
         raise InvalidFrame(f"'endpoint' must be an {' or '.join(schemes)} URL") from None
     # URLValidator accepts "localhost" only as a name; a push service is never
     # on this server's loopback unless the tests put it there.
-    if urlsplit(endpoint).scheme == "http" and not conf.setting("MESSAGING_WEBPUSH_ALLOW_HTTP"):
+    if urlsplit(endpoint).scheme == "http" and not conf.bool_setting("MESSAGING_WEBPUSH_ALLOW_HTTP"):
         raise InvalidFrame("'endpoint' must be an https URL")
     return endpoint
 
@@ -114,7 +114,7 @@ def subscribe(request: HttpRequest) -> HttpResponse:
                 "session_key": request.session.session_key or "",
             },
         )
-        limit = int(conf.setting("MESSAGING_WEBPUSH_MAX_SUBSCRIPTIONS"))
+        limit = conf.int_setting("MESSAGING_WEBPUSH_MAX_SUBSCRIPTIONS")
         others = list(
             PushSubscription.objects.filter(user=request.user)
             .exclude(pk=subscription.pk)

@@ -163,7 +163,7 @@ def search(
 
 
 def _parse(user: Any, text: str) -> Query:
-    limit = int(conf.setting("MESSAGING_SEARCH_MAX_QUERY_LENGTH"))
+    limit = conf.int_setting("MESSAGING_SEARCH_MAX_QUERY_LENGTH")
     if len(text) > limit:
         raise LimitExceeded(
             f"the query is over {limit} characters", setting="MESSAGING_SEARCH_MAX_QUERY_LENGTH", limit=limit
@@ -174,7 +174,7 @@ def _parse(user: Any, text: str) -> Query:
         raise Invalid(str(exc)) from None
     if query.empty:
         raise Invalid('type something to search for: words, "a phrase", from:someone, in:a-conversation')
-    terms = int(conf.setting("MESSAGING_SEARCH_MAX_TERMS"))
+    terms = conf.int_setting("MESSAGING_SEARCH_MAX_TERMS")
     used = len(query.needles) + len(query.senders) + len(query.conversations)
     if used > terms:
         raise LimitExceeded(
