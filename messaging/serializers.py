@@ -10,7 +10,7 @@ import datetime
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
@@ -22,17 +22,37 @@ from .exceptions import MessagingException, SerializationError
 from .models import ArchivedEvent, Event, EventKind, Message, MessageStatus, Notification, Profile
 
 
+class MessageFields(TypedDict):
+    """A message's state (:func:`message_fields`), part of its event payload."""
+
+    content: str
+    edited_at: datetime.datetime | None
+    deleted: bool
+    reactions: list[dict[str, Any]]
+    reply_to: dict[str, Any] | None
+    as_of: int | None
+
+
 class EventPayload(TypedDict):
     conversation: int
     seq: int
     id: int
     kind: str
-    sender: str
+    #: None only in a placeholder (:func:`hidden_payload`)
+    sender: str | None
     created_at: datetime.datetime
     client_id: str
     content: str
     target_seq: int | None
     data: dict[str, Any]
+    # a message's state (MessageFields)
+    edited_at: NotRequired[datetime.datetime | None]
+    deleted: NotRequired[bool]
+    reactions: NotRequired[list[dict[str, Any]]]
+    reply_to: NotRequired[dict[str, Any] | None]
+    as_of: NotRequired[int | None]
+    #: a placeholder for an event its reader may not see
+    hidden: NotRequired[bool]
 
 
 def event_payload(event: Event | ArchivedEvent) -> EventPayload:
@@ -46,7 +66,7 @@ def event_payload(event: Event | ArchivedEvent) -> EventPayload:
     """
     if getattr(event, "hidden", False):
         return hidden_payload(event.conversation_id, event.seq, event.pk, event.kind, event.created_at)
-    payload: Any = {
+    payload: EventPayload = {
         "conversation": event.conversation_id,
         "seq": event.seq,
         "id": event.pk,
@@ -63,7 +83,7 @@ def event_payload(event: Event | ArchivedEvent) -> EventPayload:
     return payload
 
 
-def message_fields(event: Event | ArchivedEvent) -> dict[str, Any]:
+def message_fields(event: Event | ArchivedEvent) -> MessageFields:
     """A message's state: current ``content``, ``edited_at``, ``deleted``, ``reactions``, ``reply_to`` and ``as_of``.
 
     From the reader's view (``event.view``) when the store made one; else
@@ -100,7 +120,7 @@ def message_fields(event: Event | ArchivedEvent) -> dict[str, Any]:
 
 def hidden_payload(
     conversation_id: int, seq: int, event_id: int, kind: str, created_at: datetime.datetime
-) -> dict[str, Any]:
+) -> EventPayload:
     """An event its reader may not see (hidden by them, cleared, or about a message outside their window).
 
     It keeps its place in the log, so a client's cursor moves over it, and
@@ -121,7 +141,7 @@ def hidden_payload(
     }
 
 
-def without_quote(payload: dict[str, Any]) -> dict[str, Any]:
+def without_quote(payload: EventPayload) -> EventPayload:
     """A reply as a reader who cannot see the message it answers gets it: the quote's sender and text left out."""
     reply = payload.get("reply_to")
     if not reply:
@@ -149,7 +169,7 @@ def with_attachment_urls(data: dict[str, Any]) -> dict[str, Any]:
 class MessagePayload(TypedDict):
     id: int
     seq: int
-    sender: str
+    sender: str | None
     recipient: str | None
     content: str
     client_id: str

@@ -23,6 +23,7 @@ from ..models.push import MAX_ENDPOINT_LENGTH
 from ..notify import webpush
 from ..serializers import JSONSerializer
 from .api import api_view, json_response
+from .signed_in import SignedInRequest
 
 #: a subscription is an endpoint and two short keys: anything bigger is not one
 MAX_BODY_BYTES = 4096
@@ -90,7 +91,7 @@ def _subscription_payload(subscription: PushSubscription) -> dict[str, Any]:
 
 @require_POST
 @api_view
-def subscribe(request: HttpRequest) -> HttpResponse:
+def subscribe(request: SignedInRequest) -> HttpResponse:
     """Store this browser's subscription for the session's user (201; 200 when it was known).
 
     An endpoint already stored for anyone becomes this user's: the browser
@@ -128,7 +129,7 @@ def subscribe(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @api_view
-def unsubscribe(request: HttpRequest) -> HttpResponse:
+def unsubscribe(request: SignedInRequest) -> HttpResponse:
     """Forget this browser's subscription (only the session user's own): ``{"deleted": 0 or 1}``."""
     endpoint = _endpoint(_body(request))
     deleted, _ = PushSubscription.objects.filter(user=request.user, endpoint=endpoint).delete()

@@ -46,6 +46,7 @@ from .conversations import member_of, unread_count
 from .errors import Forbidden, LimitExceeded, NotFound, WindowClosed
 from .events import Appended, insert_event, lock_for_append, repeat_of_event
 from .notifications import settle_new_message_notification
+from .users import User
 from .visibility import can_see, in_window
 
 Role = Participant.Role
@@ -93,7 +94,7 @@ def _too_late(row: Any, window: datetime.timedelta | None, now: datetime.datetim
 
 
 def _act(
-    actor: Any,
+    actor: User,
     conversation_id: int,
     client_id: str,
     kind: str,
@@ -124,7 +125,7 @@ def _act(
 
 
 def edit_message(
-    actor: Any,
+    actor: User,
     conversation_id: int,
     seq: int,
     content: str,
@@ -182,7 +183,7 @@ def _members_named(conversation: Conversation, names: set[str]) -> list[int]:
 
 
 def delete_message(
-    actor: Any,
+    actor: User,
     conversation_id: int,
     seq: int,
     client_id: str,
@@ -248,7 +249,7 @@ def _conversation_urls(conversation: Conversation) -> list[str]:
 
 
 def react(
-    actor: Any,
+    actor: User,
     conversation_id: int,
     seq: int,
     emoji: str,
@@ -301,14 +302,14 @@ class Hidden:
     notification_unread: int | None = None
 
 
-def hide_messages(user: Any, conversation_id: int, seqs: list[int]) -> Hidden:
+def hide_messages(user: User, conversation_id: int, seqs: list[int]) -> Hidden:
     """Delete messages for ``user`` only ("delete for me"); all of them, or none when one is not theirs to see.
 
     Former members may hide what they keep, too.
     """
     member = member_of(user.pk, conversation_id)
     wanted = sorted(set(seqs))
-    found = set()
+    found: set[int] = set()
     for model in (Event, ArchivedEvent):
         found.update(
             model.objects.filter(conversation_id=conversation_id, seq__in=wanted, kind=EventKind.MESSAGE).values_list(
@@ -331,7 +332,7 @@ def hide_messages(user: Any, conversation_id: int, seqs: list[int]) -> Hidden:
     return Hidden(conversation_id, tuple(wanted), member.cleared_seq, unread)
 
 
-def clear_conversation(user: Any, conversation_id: int) -> Hidden:
+def clear_conversation(user: User, conversation_id: int) -> Hidden:
     """Hide everything of the conversation up to now (or up to their leave) for ``user`` ("clear chat")."""
     member = member_of(user.pk, conversation_id)
     end = (

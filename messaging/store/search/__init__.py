@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +38,7 @@ from ...error_models import ErrorCategory
 from ...logging_utils import messaging_logger
 from ...models import ArchivedEvent, Conversation, Event, NotificationPreference, Participant, SearchQueue
 from ..errors import Invalid, LimitExceeded
+from ..users import User
 from . import index, plan
 from .query import Query, QueryError, parse
 from .snippets import Snippet, score, snippet
@@ -101,7 +103,7 @@ class SearchPage:
 
 
 def search(
-    user: Any,
+    user: User,
     text: str,
     *,
     cursor: str | None = None,
@@ -139,7 +141,7 @@ def search(
     if sort == "newest":
         filters.below = position[1] if position else None
         rows = _rows(query, filters, limit + 1, page.plan)
-        found = [(row, None) for row in rows]
+        found: Sequence[tuple[tuple[Any, ...], float | None]] = [(row, None) for row in rows]
         if first and len(rows) > limit:
             rows = rows + _more_matches(query, filters, page.plan, rows[-1][0], COUNT_CAP + 1 - len(rows))
     else:
@@ -162,7 +164,7 @@ def search(
     return page
 
 
-def _parse(user: Any, text: str) -> Query:
+def _parse(user: User, text: str) -> Query:
     limit = conf.int_setting("MESSAGING_SEARCH_MAX_QUERY_LENGTH")
     if len(text) > limit:
         raise LimitExceeded(
@@ -198,7 +200,7 @@ def _catch_up() -> None:
         messaging_logger.error(ErrorCategory.DATABASE_ERROR, "a search could not index the queued messages", exc=exc)
 
 
-def _filters(user: Any, query: Query, warnings: list[str]) -> plan.Filters | None:
+def _filters(user: User, query: Query, warnings: list[str]) -> plan.Filters | None:
     """The query's filters as ids; None when they cannot match anything (the reason in ``warnings``)."""
     filters = plan.Filters(user.pk, after=query.after, before=query.before, with_attachments="attachment" in query.has)
     if query.after and query.before and query.after >= query.before:
@@ -258,7 +260,7 @@ def _shared_conversations(user_id: int, senders: list[int]) -> set[int]:
     )
 
 
-def _conversations_named(user: Any, value: str) -> set[int]:
+def _conversations_named(user: User, value: str) -> set[int]:
     """The user's conversations ``in:value`` names: an id, the direct chat with a username, or groups with that title."""
     mine = Participant.objects.filter(user_id=user.pk)
     if value.isascii() and value.isdigit():
@@ -310,7 +312,8 @@ def _rows(query: Query, filters: plan.Filters, limit: int | None, way: str) -> l
     sql, params = plan.PLANS[way](query.needles, filters, limit)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.fetchall()
+        rows: list[tuple[Any, ...]] = cursor.fetchall()
+        return rows
 
 
 def _more_matches(query: Query, filters: plan.Filters, way: str, below: int, wanted: int) -> list[tuple[Any, ...]]:
@@ -345,7 +348,7 @@ def _count(query: Query, filters: plan.Filters, way: str) -> Total:
         return Total(int(cursor.fetchone()[0]), True)
 
 
-def _hits(found: list[tuple[tuple[Any, ...], float | None]], query: Query) -> list[Hit]:
+def _hits(found: Sequence[tuple[tuple[Any, ...], float | None]], query: Query) -> list[Hit]:
     """Hits with their snippets, cut from each message's current text (whichever table holds it)."""
     ids = [row[0] for row, _ in found]
     content: dict[int, str] = {}
@@ -364,7 +367,7 @@ def _hits(found: list[tuple[tuple[Any, ...], float | None]], query: Query) -> li
         if event_id not in content:
             continue  # deleted since the entry was read
         if isinstance(created_at, str):
-            created_at = connection.ops.convert_datetimefield_value(created_at, None, connection)  # type: ignore[arg-type]
+            created_at = connection.ops.convert_datetimefield_value(created_at, None, connection)  # type: ignore[attr-defined]  # SQLite's operations have it, the base class does not
         hits.append(
             Hit(
                 event_id,
