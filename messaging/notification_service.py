@@ -76,6 +76,7 @@ from .store.notifications import (
     notification_unread_count,
 )
 from .store.notifications import new_message_recipients as store_new_message_recipients
+from .store.users import User
 
 EMAIL_OPERATION = "notification.email"
 WEBPUSH_OPERATION = "notification.webpush"
@@ -527,7 +528,7 @@ def _start_attempts(delivery: Delivery) -> None:
         schedule_email_attempt(delivery.email_item_id)
 
 
-def notify(user: Any, kind: str, title: str, body: str = "", url: str = "", **options: Any) -> Notification:
+def notify(user: User, kind: str, title: str, body: str = "", url: str = "", **options: Any) -> Notification:
     """Store, push and (when the user is away) email a notification.
 
     Only storing can raise: a push or an email that fails is recorded and

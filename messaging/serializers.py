@@ -10,7 +10,7 @@ import datetime
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NotRequired, TypedDict
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
@@ -20,6 +20,10 @@ from django.utils import timezone
 from .connection_validator import strict_loads
 from .exceptions import MessagingException, SerializationError
 from .models import ArchivedEvent, Event, EventKind, Message, MessageStatus, Notification, Profile
+
+if TYPE_CHECKING:
+    # the project's user model (store.users.User, which this layer cannot import)
+    from django.contrib.auth.models import User
 
 
 class MessageFields(TypedDict):
@@ -303,7 +307,7 @@ class IdentityPayload(TypedDict):
     status: str | None
 
 
-def profile_of(user: Any) -> Profile | None:
+def profile_of(user: User) -> Profile | None:
     """The user's profile as loaded with them (``select_related("messaging_profile")``), or None."""
     try:
         return user.messaging_profile
@@ -319,7 +323,7 @@ def avatar_url(profile: Profile | None) -> str | None:
     return reverse("profile-avatar", args=[int(user_id), file_name])
 
 
-def identity_payload(user: Any) -> IdentityPayload:
+def identity_payload(user: User) -> IdentityPayload:
     """How a person is shown: ``display_name``/``avatar``/``status`` null mean the username and its letter avatar."""
     profile = profile_of(user)
     return {
@@ -330,13 +334,13 @@ def identity_payload(user: Any) -> IdentityPayload:
     }
 
 
-def shown_name(user: Any) -> str:
+def shown_name(user: User) -> str:
     """The name a person is shown by: their display name, else their username."""
     profile = profile_of(user)
     return (profile.display_name if profile is not None else "") or user.get_username()
 
 
-def profile_frame(user: Any) -> dict[str, Any]:
+def profile_frame(user: User) -> dict[str, Any]:
     """A person's identity changed: to every socket of everyone who shares a conversation with them."""
     return {"type": "profile", "user": identity_payload(user)}
 
@@ -348,7 +352,7 @@ def profile_frame(user: Any) -> dict[str, Any]:
 PROTOCOL_VERSION = 7
 
 
-def connected_frame(user: Any, limits: dict[str, int], *, read_receipts: bool = True) -> dict[str, Any]:
+def connected_frame(user: User, limits: dict[str, int], *, read_receipts: bool = True) -> dict[str, Any]:
     """``user``: the signed-in user (its profile is read here when it was not loaded with it)."""
     return {
         "type": "connected",

@@ -14,6 +14,7 @@ from ..async_handlers import AsyncSafeMessageHandler as db
 from ..pubsub import publish_change
 from ..serializers import EventPayload, conversation_payload, event_payload
 from ..store.conversations import MembershipChange
+from ..store.users import User
 
 
 async def announce(change: MembershipChange, *, origin: str = "") -> EventPayload:
@@ -24,7 +25,7 @@ async def announce(change: MembershipChange, *, origin: str = "") -> EventPayloa
     return await publish_change(change, notices, origin=origin)
 
 
-async def creator_summary(change: MembershipChange, user: Any) -> dict[str, Any]:
+async def creator_summary(change: MembershipChange, user: User) -> dict[str, Any]:
     """The new group as its creator sees it, for the ``create_group`` ack."""
     summary = await db.summary_of(user, change.conversation.pk)
     return conversation_payload(summary)

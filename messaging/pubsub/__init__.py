@@ -39,6 +39,7 @@ from ..store.conversations import MembershipChange, Summary
 from ..store.events import Appended
 from ..store.presence import PresenceChange
 from ..store.receipts import ReceiptChange
+from ..store.users import User
 
 
 def conversation_group(conversation_id: int) -> str:
@@ -279,7 +280,7 @@ async def publish_hidden(user_id: int, hidden: Any, *, origin: str = "") -> bool
     return await broadcast_frame(user_group(user_id), "user.hidden", hidden_frame(hidden), origin=origin)
 
 
-async def publish_profile(user: Any, audience: list[int]) -> bool:
+async def publish_profile(user: User, audience: list[int]) -> bool:
     """A person's identity changed: to every socket of ``audience`` (who share a conversation with them, and they)."""
     text = JSONSerializer.dumps(profile_frame(user))
     sent = True
