@@ -241,7 +241,7 @@ def _async_redis_client(cache: object) -> Any | None:
     if client is None:
         import redis.asyncio
 
-        servers = cache._cache._servers  # type: ignore[attr-defined]
+        servers = cache._cache._servers  # type: ignore[attr-defined]  # RedisCache keeps its URLs there, undeclared
         client = redis.asyncio.Redis.from_url(servers[0])
         _async_clients[loop] = client
     return client
