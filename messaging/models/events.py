@@ -128,6 +128,10 @@ class ArchivedEvent(models.Model):
     deleted_at = models.DateTimeField(null=True, blank=True)
     archived_at = models.DateTimeField(default=timezone.now)
 
+    # Not columns: as on Event, what messaging.store.message_views sets on an event it reads for someone.
+    view: object
+    hidden: bool
+
     class Meta:
         ordering = ["conversation", "seq"]
         constraints = [

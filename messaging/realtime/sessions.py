@@ -42,7 +42,7 @@ log = logging.getLogger("messaging.sessions")
 RENEWAL_GRACE_SECONDS = 2.0
 
 
-async def session_is_current(session_key: str | None, user_id: Any) -> bool:
+async def session_is_current(session_key: str | None, user_id: int) -> bool:
     """Would ``session_key`` still sign in as ``user_id``? The handshake's own check, on a fresh read.
 
     False when the session is gone or expired, its auth hash no longer

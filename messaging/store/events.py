@@ -149,7 +149,7 @@ def create_messages(items: list[NewMessage], *, notify_expiry: float | None = No
     return outcomes
 
 
-def _with_recipients(outcomes: list[Any], expiry: float) -> list[Any]:
+def _with_recipients(outcomes: list[Outcome], expiry: float) -> list[Outcome]:
     """The new messages' :attr:`Appended.notify`, one query for the batch (after the commit: never fails the send)."""
     created = [o for o in outcomes if isinstance(o, Appended) and o.created]
     if not created:

@@ -24,7 +24,6 @@ import datetime
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -70,12 +69,12 @@ class Change:
     appended: Appended | None
     conversation: Conversation
     #: the message acted on, as it is now (None for a repeat)
-    message: Any = None
+    message: Event | ArchivedEvent | None = None
     #: an edit: members mentioned by the new text and not by the old one (user ids)
     newly_mentioned: list[int] = field(default_factory=list)
 
 
-def _message(member: Participant, conversation: Conversation, seq: int) -> Any:
+def _message(member: Participant, conversation: Conversation, seq: int) -> Event | ArchivedEvent:
     """The message at ``seq`` (hot table or archive), if ``member`` may see it; else :class:`NotFound`."""
     missing = NotFound(f"there is no message {seq} in this conversation")
     if not can_see(member, seq):
@@ -89,7 +88,7 @@ def _message(member: Participant, conversation: Conversation, seq: int) -> Any:
     raise missing
 
 
-def _too_late(row: Any, window: datetime.timedelta | None, now: datetime.datetime) -> bool:
+def _too_late(row: Event | ArchivedEvent, window: datetime.timedelta | None, now: datetime.datetime) -> bool:
     return window is not None and now - row.created_at > window
 
 
@@ -215,7 +214,7 @@ def delete_message(
     return _act(actor, conversation_id, client_id, EventKind.DELETED, apply)
 
 
-def purge(conversation: Conversation, row: Any, now: datetime.datetime) -> None:
+def purge(conversation: Conversation, row: Event | ArchivedEvent, now: datetime.datetime) -> None:
     """Empty a message everywhere its text could be (inside the deleting transaction).
 
     The row keeps its seq, sender and time ("This message was deleted"); its
