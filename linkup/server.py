@@ -128,7 +128,7 @@ class LinkUpServer(Server):
         # Called for every HTTP request and WebSocket handshake, before any
         # frame is read; the option is read only when a connection fails.
         if isinstance(protocol, WebSocketServerProtocol):
-            protocol.failByDrop = False
+            protocol.failByDrop = False  # type: ignore[attr-defined]  # autobahn's per-connection option, set at connect
         elif isinstance(protocol, WebRequest):
             # Twisted's own multipart parsing (module docstring); Django's
             # parser streams the body instead.

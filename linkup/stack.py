@@ -57,7 +57,7 @@ def database_config(url: str) -> dict[str, Any]:
         "timeout": env_number("DATABASE_POOL_TIMEOUT_SECONDS", DATABASE_POOL_TIMEOUT_SECONDS),
         "max_idle": float(DATABASE_POOL_MAX_IDLE_SECONDS),
     }
-    return config
+    return {**config}
 
 
 # --- Channel layer ------------------------------------------------------------

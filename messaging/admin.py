@@ -241,7 +241,7 @@ class UserStatusAdmin(ReadOnlyAdmin):
 
     @admin.display(description="open connections", ordering="sockets")
     def open_connections(self, obj: UserStatus) -> int:
-        return obj.sockets
+        return obj.sockets  # type: ignore[attr-defined]  # the Count that get_queryset annotates
 
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
@@ -296,11 +296,10 @@ def retry_statistics() -> list[dict[str, Any]]:
         exhausted=Count("id", filter=Q(state=RetryQueueItem.State.EXHAUSTED)),
         attempts=Sum("attempts"),
     )
-    stats = []
+    stats: list[dict[str, Any]] = []
     for row in rows.order_by("operation"):
         finished = row["succeeded"] + row["exhausted"]
-        row["success_rate"] = f"{100 * row['succeeded'] / finished:.1f} %" if finished else "-"
-        stats.append(row)
+        stats.append({**row, "success_rate": f"{100 * row['succeeded'] / finished:.1f} %" if finished else "-"})
     return stats
 
 

@@ -8,14 +8,21 @@ database and no consumer touches the ORM.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
+from typing import Any, ParamSpec, TypeVar
+
 from channels.db import database_sync_to_async
 
 from .guards.search import check_search_allowance
 from .store import conversations, events, message_actions, notifications, presence, profiles, reading, receipts
 from .store import search as search_store
 
+P = ParamSpec("P")
+R = TypeVar("R")
 
-def _wrap(function):  # type: ignore[no-untyped-def]
+
+def _wrap(function: Callable[P, R]) -> staticmethod[P, Coroutine[Any, Any, R]]:
+    """The store function as a coroutine of the same parameters and result, so callers stay type-checked."""
     return staticmethod(database_sync_to_async(function))
 
 

@@ -295,11 +295,11 @@ def delete_window() -> datetime.timedelta | None:
 
 
 def max_reactions() -> int:
-    return int(setting("MESSAGING_MAX_REACTIONS"))
+    return int_setting("MESSAGING_MAX_REACTIONS")
 
 
 def max_pinned_conversations() -> int:
-    return int(setting("MESSAGING_MAX_PINNED_CONVERSATIONS"))
+    return int_setting("MESSAGING_MAX_PINNED_CONVERSATIONS")
 
 
 @dataclass(frozen=True)
@@ -339,47 +339,89 @@ class Limits:
 
 
 def setting(name: str) -> object:
-    """The current value of the messaging setting ``name`` (its default when the project does not set it)."""
+    """The current value of the messaging setting ``name`` (its default when the project does not set it).
+
+    Raw: a project may set any Python value. Code reads a setting through the
+    reader of its type below, so a wrong value fails here, with its name, not
+    as a ``TypeError`` somewhere down the line.
+    """
     return getattr(settings, name, DEFAULTS[name])
 
 
+def _wrong(name: str, kind: str, value: object) -> ImproperlyConfigured:
+    return ImproperlyConfigured(f"{name} must be {kind}, not {value!r}.")
+
+
+def int_setting(name: str) -> int:
+    """An integer setting (an ``int``, or a string or float ``int()`` takes, as environment variables are)."""
+    value = setting(name)
+    if isinstance(value, int | float | str):
+        return int(value)
+    raise _wrong(name, "an integer", value)
+
+
+def float_setting(name: str) -> float:
+    """A number setting (an ``int``/``float``, or a string ``float()`` takes)."""
+    value = setting(name)
+    if isinstance(value, int | float | str):
+        return float(value)
+    raise _wrong(name, "a number", value)
+
+
+def str_setting(name: str) -> str:
+    """A text setting; unset (``None``) reads as the empty string."""
+    value = setting(name)
+    return "" if value is None else str(value)
+
+
+def bool_setting(name: str) -> bool:
+    """A switch: Python truth, as ``linkup/settings.py`` parses the environment variable into a bool."""
+    return bool(setting(name))
+
+
+def rate_setting(name: str) -> Rate | None:
+    """A rate setting (``"N/Ss"``, or ``"off"``/empty/``None``: no limit), see :func:`parse_rate`."""
+    value = setting(name)
+    return parse_rate(None if value is None else str(value))
+
+
 def limits() -> Limits:
-    max_frame_bytes = int(setting("MESSAGING_MAX_FRAME_BYTES"))
+    max_frame_bytes = int_setting("MESSAGING_MAX_FRAME_BYTES")
     if not 0 < max_frame_bytes < DAPHNE_MAX_MESSAGE_BYTES:
         raise ImproperlyConfigured("MESSAGING_MAX_FRAME_BYTES must be positive and below daphne's 1 MiB frame limit.")
-    session_recheck = float(setting("MESSAGING_SESSION_RECHECK_SECONDS"))
+    session_recheck = float_setting("MESSAGING_SESSION_RECHECK_SECONDS")
     if session_recheck <= 0:
         raise ImproperlyConfigured("MESSAGING_SESSION_RECHECK_SECONDS must be a positive number of seconds.")
-    page_bytes = int(setting("MESSAGING_PAGE_BYTES"))
+    page_bytes = int_setting("MESSAGING_PAGE_BYTES")
     if not 2 * max_frame_bytes <= page_bytes <= DAPHNE_MAX_MESSAGE_BYTES // 2:
         raise ImproperlyConfigured(
             "MESSAGING_PAGE_BYTES must hold two of the largest items (2 x MESSAGING_MAX_FRAME_BYTES: an item is "
             "never larger than the frame that made it) and stay within half of the 1 MiB frame limit."
         )
-    max_in_flight = int(setting("MESSAGING_MAX_IN_FLIGHT"))
-    max_unsent_bytes = int(setting("MESSAGING_MAX_UNSENT_BYTES"))
+    max_in_flight = int_setting("MESSAGING_MAX_IN_FLIGHT")
+    max_unsent_bytes = int_setting("MESSAGING_MAX_UNSENT_BYTES")
     if max_in_flight < 1 or max_unsent_bytes < DAPHNE_MAX_MESSAGE_BYTES // 16:
         raise ImproperlyConfigured(
             "MESSAGING_MAX_IN_FLIGHT must be at least 1 and MESSAGING_MAX_UNSENT_BYTES at least 64 KiB."
         )
     return Limits(
-        max_length=int(setting("MESSAGING_MAX_LENGTH")),
+        max_length=int_setting("MESSAGING_MAX_LENGTH"),
         max_frame_bytes=max_frame_bytes,
-        rate=parse_rate(setting("MESSAGING_RATE_LIMIT")),
-        presence_heartbeat=float(setting("MESSAGING_PRESENCE_HEARTBEAT_SECONDS")),
-        presence_expiry=float(setting("MESSAGING_PRESENCE_EXPIRY_SECONDS")),
-        typing_expiry=float(setting("MESSAGING_TYPING_EXPIRY_SECONDS")),
-        typing_rate=parse_rate(setting("MESSAGING_TYPING_RATE_LIMIT")),
-        max_sockets_per_user=int(setting("MESSAGING_MAX_SOCKETS_PER_USER")),
-        bad_frame_rate=parse_rate(setting("MESSAGING_BAD_FRAME_LIMIT")),
-        max_group_members=int(setting("MESSAGING_MAX_GROUP_MEMBERS")),
-        max_title_length=int(setting("MESSAGING_MAX_TITLE_LENGTH")),
+        rate=rate_setting("MESSAGING_RATE_LIMIT"),
+        presence_heartbeat=float_setting("MESSAGING_PRESENCE_HEARTBEAT_SECONDS"),
+        presence_expiry=float_setting("MESSAGING_PRESENCE_EXPIRY_SECONDS"),
+        typing_expiry=float_setting("MESSAGING_TYPING_EXPIRY_SECONDS"),
+        typing_rate=rate_setting("MESSAGING_TYPING_RATE_LIMIT"),
+        max_sockets_per_user=int_setting("MESSAGING_MAX_SOCKETS_PER_USER"),
+        bad_frame_rate=rate_setting("MESSAGING_BAD_FRAME_LIMIT"),
+        max_group_members=int_setting("MESSAGING_MAX_GROUP_MEMBERS"),
+        max_title_length=int_setting("MESSAGING_MAX_TITLE_LENGTH"),
         session_recheck=session_recheck,
-        repeat_rate=parse_rate(setting("MESSAGING_REPEAT_RATE_LIMIT")),
+        repeat_rate=rate_setting("MESSAGING_REPEAT_RATE_LIMIT"),
         max_in_flight=max_in_flight,
-        ping_rate=parse_rate(setting("MESSAGING_PING_RATE_LIMIT")),
-        report_rate=parse_rate(setting("MESSAGING_REPORT_RATE_LIMIT")),
-        fetch_rate=parse_rate(setting("MESSAGING_FETCH_RATE_LIMIT")),
+        ping_rate=rate_setting("MESSAGING_PING_RATE_LIMIT"),
+        report_rate=rate_setting("MESSAGING_REPORT_RATE_LIMIT"),
+        fetch_rate=rate_setting("MESSAGING_FETCH_RATE_LIMIT"),
         max_unsent_bytes=max_unsent_bytes,
         page_bytes=page_bytes,
     )
@@ -398,11 +440,11 @@ class UploadLimits:
 
 def upload_limits() -> UploadLimits:
     values = UploadLimits(
-        max_bytes=int(setting("MESSAGING_MAX_UPLOAD_BYTES")),
-        max_files=int(setting("MESSAGING_MAX_FILES_PER_MESSAGE")),
-        quota_bytes=int(setting("MESSAGING_UPLOAD_QUOTA_BYTES")),
-        max_pixels=int(setting("MESSAGING_MAX_IMAGE_PIXELS")),
-        orphan_hours=float(setting("MESSAGING_UPLOAD_ORPHAN_HOURS")),
+        max_bytes=int_setting("MESSAGING_MAX_UPLOAD_BYTES"),
+        max_files=int_setting("MESSAGING_MAX_FILES_PER_MESSAGE"),
+        quota_bytes=int_setting("MESSAGING_UPLOAD_QUOTA_BYTES"),
+        max_pixels=int_setting("MESSAGING_MAX_IMAGE_PIXELS"),
+        orphan_hours=float_setting("MESSAGING_UPLOAD_ORPHAN_HOURS"),
     )
     if min(values.max_bytes, values.max_files, values.quota_bytes, values.max_pixels) < 1 or values.orphan_hours <= 0:
         raise ImproperlyConfigured("The MESSAGING upload limits must be positive numbers.")
@@ -420,10 +462,10 @@ class ProfileLimits:
 def profile_limits() -> ProfileLimits:
     """The profile limits; a length setting beyond its column's ceiling is a configuration error."""
     limits = ProfileLimits(
-        max_display_name=int(setting("MESSAGING_MAX_DISPLAY_NAME_LENGTH")),
-        max_status=int(setting("MESSAGING_MAX_STATUS_LENGTH")),
-        max_avatar_bytes=int(setting("MESSAGING_MAX_AVATAR_BYTES")),
-        max_pixels=int(setting("MESSAGING_MAX_IMAGE_PIXELS")),
+        max_display_name=int_setting("MESSAGING_MAX_DISPLAY_NAME_LENGTH"),
+        max_status=int_setting("MESSAGING_MAX_STATUS_LENGTH"),
+        max_avatar_bytes=int_setting("MESSAGING_MAX_AVATAR_BYTES"),
+        max_pixels=int_setting("MESSAGING_MAX_IMAGE_PIXELS"),
     )
     if not 1 <= limits.max_display_name <= DISPLAY_NAME_CEILING:
         raise ImproperlyConfigured(f"MESSAGING_MAX_DISPLAY_NAME_LENGTH must be 1..{DISPLAY_NAME_CEILING}")

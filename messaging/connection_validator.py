@@ -16,7 +16,7 @@ import json
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, TypeGuard, overload
 
 from .exceptions import InvalidFrame, InvalidJSON, ProtocolError, TooLarge
 
@@ -411,7 +411,7 @@ def safe_get(data: Any, *path: Any, default: Any = None) -> Any:
     return current
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -435,7 +435,14 @@ def _text_field(data: Mapping[str, Any], name: str) -> str:
     return value
 
 
+@overload
+def _seq_field(
+    data: Mapping[str, Any], name: str, *, required: Literal[True], nullable: Literal[False] = False
+) -> int: ...
+@overload
+def _seq_field(data: Mapping[str, Any], name: str, *, required: bool, nullable: bool = False) -> int | None: ...
 def _seq_field(data: Mapping[str, Any], name: str, *, required: bool, nullable: bool = False) -> int | None:
+    """A seq: a missing one is refused when ``required`` (so it is an ``int``), else None, as is null when ``nullable``."""
     if name not in data:
         if required:
             raise InvalidFrame(f"'{name}' is missing")

@@ -71,6 +71,8 @@ from .realtime.typing import TypingIndicators
 from .realtime.writer import Dropped, message_writer, receipt_writer
 from .serializers import (
     Cursors,
+    EventPayload,
+    MessagePayload,
     ack_frame,
     answer,
     connected_frame,
@@ -116,7 +118,7 @@ class ChatConsumer(MessagingConsumer):
 
     frames = CHAT_FRAMES
     connection_kind = Connection.Kind.CHAT
-    url_kwargs = ()
+    url_kwargs: tuple[str, ...] = ()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -286,9 +288,7 @@ class ChatConsumer(MessagingConsumer):
                     "type": "conversations",
                     "conversations": [conversation_payload(row) for row in rows[:k]],
                     "has_more": has_more or cut,
-                    "next": encode_cursor(rows[k - 1].member.activity, rows[k - 1].conversation.pk)
-                    if cut
-                    else next_cursor,
+                    "next": encode_cursor(rows[k - 1].activity, rows[k - 1].conversation.pk) if cut else next_cursor,
                 },
                 frame.ref,
             )
@@ -337,7 +337,7 @@ class ChatConsumer(MessagingConsumer):
 
     async def on_history(self, frame: HistoryFrame) -> None:
         if frame.around is not None:
-            member, page = await db.around_page(self.user.pk, frame.conversation, frame.around, frame.limit)
+            member, page = await db.around_page(self.user.pk, self.conversation_of(frame), frame.around, frame.limit)
             await self.send_frame(
                 answer(history_frame(member.conversation_id, page.events, page.has_more, page.has_newer), frame.ref)
             )
@@ -424,7 +424,7 @@ class ChatConsumer(MessagingConsumer):
             except Exception as exc:  # noqa: BLE001 - mapped to its error frame
                 await self.answer_failure(exc, frame)
 
-    def ack(self, payload: dict[str, Any], appended: Any) -> dict[str, Any]:
+    def ack(self, payload: EventPayload, appended: Any) -> dict[str, Any]:
         return event_ack_frame(payload)
 
     # --- Receipts ------------------------------------------------------------------
@@ -805,10 +805,10 @@ class DirectChatConsumer(ChatConsumer):
     async def on_message(self, frame: MessageFrame) -> None:
         await self.queue_message(self.conversation_id, frame, None)
 
-    def ack(self, payload: dict[str, Any], appended: Any) -> dict[str, Any]:
+    def ack(self, payload: EventPayload, appended: Any) -> dict[str, Any]:
         return ack_frame(self.as_message(payload))
 
-    def as_message(self, payload: dict[str, Any], recipient: Cursors | None = None) -> dict[str, Any]:
+    def as_message(self, payload: EventPayload, recipient: Cursors | None = None) -> MessagePayload:
         """An event payload ``E`` as the first contract's message ``M``."""
         if recipient is None:
             recipient = Cursors(self.peer.get_username() if payload["sender"] == self.username else self.username)
@@ -844,7 +844,7 @@ class DirectChatConsumer(ChatConsumer):
         )
         mine = Cursors(self.username, member.delivered_seq, member.read_seq, member.delivered_at, member.read_at)
 
-        def items_of(events: list[Any], cursors: Cursors) -> list[dict[str, Any]]:
+        def items_of(events: list[Any], cursors: Cursors) -> list[MessagePayload]:
             return [
                 self.as_message(event_payload(event), cursors if event.sender_id != self.user.pk else theirs)
                 for event in events

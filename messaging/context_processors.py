@@ -25,7 +25,7 @@ def notification_bell(request: HttpRequest) -> dict[str, Any]:
 
 def signup(request: HttpRequest) -> dict[str, Any]:
     """``signup_enabled``: the sign-in page links to sign-up only when it is open."""
-    return {"signup_enabled": bool(conf.setting("SIGNUP_ENABLED"))}
+    return {"signup_enabled": conf.bool_setting("SIGNUP_ENABLED")}
 
 
 def theme(request: HttpRequest) -> dict[str, Any]:

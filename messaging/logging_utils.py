@@ -20,7 +20,7 @@ import logging
 import time
 import traceback
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
 from django.core.exceptions import SynchronousOnlyOperation
@@ -31,6 +31,10 @@ from .error_models import ErrorCategory, MessagingError, Severity
 from .exceptions import SerializationError
 from .ops import metrics
 from .ops.cachebox import shared_cache
+
+if TYPE_CHECKING:
+    # the project's user model (store.users.User, which this layer cannot import), or nobody signed in
+    from django.contrib.auth.models import AnonymousUser, User
 
 logger = logging.getLogger("messaging")
 
@@ -82,7 +86,7 @@ def _local_window(window_key: str) -> int | None:
     return suppressed
 
 
-def _user_id(user: Any) -> int | None:
+def _user_id(user: User | AnonymousUser | None) -> int | None:
     if user is None or not getattr(user, "is_authenticated", False):
         return None
     return user.pk
@@ -101,7 +105,7 @@ class MessagingLogger:
         *,
         severity: Severity | str = Severity.ERROR,
         context: dict[str, Any] | None = None,
-        user: Any = None,
+        user: User | AnonymousUser | None = None,
         exc: BaseException | None = None,
         message_id: int | None = None,
     ) -> MessagingError | None:
@@ -132,7 +136,7 @@ class MessagingLogger:
         return await sync_to_async(self.error)(*args, **kwargs)
 
     def client_error(
-        self, user: Any, code: str, detail: str, *, context: dict[str, Any] | None = None
+        self, user: User | AnonymousUser | None, code: str, detail: str, *, context: dict[str, Any] | None = None
     ) -> MessagingError | None:
         """Record a client's bad frame, at most one row per user and code per window."""
         return self.throttled(
@@ -144,7 +148,7 @@ class MessagingLogger:
         category: ErrorCategory | str,
         code: str,
         message: str,
-        user: Any,
+        user: User | AnonymousUser | None,
         *,
         context: dict[str, Any] | None = None,
         severity: Severity | str = Severity.WARNING,

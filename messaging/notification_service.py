@@ -76,6 +76,7 @@ from .store.notifications import (
     notification_unread_count,
 )
 from .store.notifications import new_message_recipients as store_new_message_recipients
+from .store.users import User
 
 EMAIL_OPERATION = "notification.email"
 WEBPUSH_OPERATION = "notification.webpush"
@@ -142,7 +143,7 @@ class Delivery:
 
 
 def _group_seconds() -> float:
-    return float(conf.setting("MESSAGING_NOTIFICATION_GROUP_SECONDS"))
+    return conf.float_setting("MESSAGING_NOTIFICATION_GROUP_SECONDS")
 
 
 def store_notification(
@@ -464,7 +465,7 @@ def push_to_browsers(payload: dict[str, Any]) -> None:
 
 
 def site_url() -> str:
-    return str(conf.setting("MESSAGING_SITE_URL")).rstrip("/")
+    return conf.str_setting("MESSAGING_SITE_URL").rstrip("/")
 
 
 @retry_operation(EMAIL_OPERATION)
@@ -527,7 +528,7 @@ def _start_attempts(delivery: Delivery) -> None:
         schedule_email_attempt(delivery.email_item_id)
 
 
-def notify(user: Any, kind: str, title: str, body: str = "", url: str = "", **options: Any) -> Notification:
+def notify(user: User, kind: str, title: str, body: str = "", url: str = "", **options: Any) -> Notification:
     """Store, push and (when the user is away) email a notification.
 
     Only storing can raise: a push or an email that fails is recorded and
@@ -656,7 +657,11 @@ def store_grouped_notifications(
         if grouped:
             Notification.objects.filter(pk__in=list(grouped.values())).update(
                 count=F("count") + 1,
-                title=Replace(Value(texts["group_title"]), Value("{count}"), Cast(F("count") + 1, CharField())),
+                title=Replace(
+                    Value(texts["group_title"]),
+                    Value("{count}"),
+                    Cast(F("count") + 1, CharField()),  # type: ignore[arg-type]  # any expression (Django's docs); the stubs say Value
+                ),
                 body=texts["body"],
                 updated_at=now,
                 message=event,

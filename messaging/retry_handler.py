@@ -98,9 +98,9 @@ def queue_policy() -> RetryPolicy:
     """
     return RetryPolicy(
         Backoff.EXPONENTIAL,
-        base_delay=float(conf.setting("MESSAGING_RETRY_BASE_SECONDS")),
-        max_delay=float(conf.setting("MESSAGING_RETRY_MAX_SECONDS")),
-        max_attempts=int(conf.setting("MESSAGING_RETRY_MAX_ATTEMPTS")),
+        base_delay=conf.float_setting("MESSAGING_RETRY_BASE_SECONDS"),
+        max_delay=conf.float_setting("MESSAGING_RETRY_MAX_SECONDS"),
+        max_attempts=conf.int_setting("MESSAGING_RETRY_MAX_ATTEMPTS"),
         jitter=True,
     )
 
@@ -336,7 +336,7 @@ def run_item(item_id: int, *, policy: RetryPolicy | None = None) -> str:
                 f"retry queue gave up on {item.operation} after {item.attempts} attempt(s)",
                 context={"retry_item": item.pk, "operation": item.operation, "payload": item.payload},
                 exc=exc,
-                message_id=item.notification.message_id if item.notification_id else None,
+                message_id=item.notification.message_id if item.notification is not None else None,
             )
             _run_on_exhausted(item)
     else:

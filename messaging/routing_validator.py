@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from typing import Any
 
 try:  # Python 3.11+
-    import re._constants as sre_constants  # type: ignore[import-not-found]
-    import re._parser as sre_parse  # type: ignore[import-not-found]
+    import re._constants as sre_constants  # type: ignore[import-not-found]  # private in 3.11+, not in typeshed
+    import re._parser as sre_parse  # type: ignore[import-not-found]  # private in 3.11+, not in typeshed
 except ImportError:  # pragma: no cover - older Pythons
-    import sre_constants  # type: ignore[no-redef]
-    import sre_parse  # type: ignore[no-redef]
+    import sre_constants
+    import sre_parse
 
 from django.core import checks
 from django.utils.module_loading import import_string

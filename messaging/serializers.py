@@ -10,7 +10,7 @@ import datetime
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
@@ -21,18 +21,42 @@ from .connection_validator import strict_loads
 from .exceptions import MessagingException, SerializationError
 from .models import ArchivedEvent, Event, EventKind, Message, MessageStatus, Notification, Profile
 
+if TYPE_CHECKING:
+    # the project's user model (store.users.User, which this layer cannot import)
+    from django.contrib.auth.models import User
+
+
+class MessageFields(TypedDict):
+    """A message's state (:func:`message_fields`), part of its event payload."""
+
+    content: str
+    edited_at: datetime.datetime | None
+    deleted: bool
+    reactions: list[dict[str, Any]]
+    reply_to: dict[str, Any] | None
+    as_of: int | None
+
 
 class EventPayload(TypedDict):
     conversation: int
     seq: int
     id: int
     kind: str
-    sender: str
+    #: None only in a placeholder (:func:`hidden_payload`)
+    sender: str | None
     created_at: datetime.datetime
     client_id: str
     content: str
     target_seq: int | None
     data: dict[str, Any]
+    # a message's state (MessageFields)
+    edited_at: NotRequired[datetime.datetime | None]
+    deleted: NotRequired[bool]
+    reactions: NotRequired[list[dict[str, Any]]]
+    reply_to: NotRequired[dict[str, Any] | None]
+    as_of: NotRequired[int | None]
+    #: a placeholder for an event its reader may not see
+    hidden: NotRequired[bool]
 
 
 def event_payload(event: Event | ArchivedEvent) -> EventPayload:
@@ -46,7 +70,7 @@ def event_payload(event: Event | ArchivedEvent) -> EventPayload:
     """
     if getattr(event, "hidden", False):
         return hidden_payload(event.conversation_id, event.seq, event.pk, event.kind, event.created_at)
-    payload: Any = {
+    payload: EventPayload = {
         "conversation": event.conversation_id,
         "seq": event.seq,
         "id": event.pk,
@@ -63,7 +87,7 @@ def event_payload(event: Event | ArchivedEvent) -> EventPayload:
     return payload
 
 
-def message_fields(event: Event | ArchivedEvent) -> dict[str, Any]:
+def message_fields(event: Event | ArchivedEvent) -> MessageFields:
     """A message's state: current ``content``, ``edited_at``, ``deleted``, ``reactions``, ``reply_to`` and ``as_of``.
 
     From the reader's view (``event.view``) when the store made one; else
@@ -100,7 +124,7 @@ def message_fields(event: Event | ArchivedEvent) -> dict[str, Any]:
 
 def hidden_payload(
     conversation_id: int, seq: int, event_id: int, kind: str, created_at: datetime.datetime
-) -> dict[str, Any]:
+) -> EventPayload:
     """An event its reader may not see (hidden by them, cleared, or about a message outside their window).
 
     It keeps its place in the log, so a client's cursor moves over it, and
@@ -121,7 +145,7 @@ def hidden_payload(
     }
 
 
-def without_quote(payload: dict[str, Any]) -> dict[str, Any]:
+def without_quote(payload: EventPayload) -> EventPayload:
     """A reply as a reader who cannot see the message it answers gets it: the quote's sender and text left out."""
     reply = payload.get("reply_to")
     if not reply:
@@ -149,7 +173,7 @@ def with_attachment_urls(data: dict[str, Any]) -> dict[str, Any]:
 class MessagePayload(TypedDict):
     id: int
     seq: int
-    sender: str
+    sender: str | None
     recipient: str | None
     content: str
     client_id: str
@@ -283,7 +307,7 @@ class IdentityPayload(TypedDict):
     status: str | None
 
 
-def profile_of(user: Any) -> Profile | None:
+def profile_of(user: User) -> Profile | None:
     """The user's profile as loaded with them (``select_related("messaging_profile")``), or None."""
     try:
         return user.messaging_profile
@@ -299,7 +323,7 @@ def avatar_url(profile: Profile | None) -> str | None:
     return reverse("profile-avatar", args=[int(user_id), file_name])
 
 
-def identity_payload(user: Any) -> IdentityPayload:
+def identity_payload(user: User) -> IdentityPayload:
     """How a person is shown: ``display_name``/``avatar``/``status`` null mean the username and its letter avatar."""
     profile = profile_of(user)
     return {
@@ -310,13 +334,13 @@ def identity_payload(user: Any) -> IdentityPayload:
     }
 
 
-def shown_name(user: Any) -> str:
+def shown_name(user: User) -> str:
     """The name a person is shown by: their display name, else their username."""
     profile = profile_of(user)
     return (profile.display_name if profile is not None else "") or user.get_username()
 
 
-def profile_frame(user: Any) -> dict[str, Any]:
+def profile_frame(user: User) -> dict[str, Any]:
     """A person's identity changed: to every socket of everyone who shares a conversation with them."""
     return {"type": "profile", "user": identity_payload(user)}
 
@@ -328,7 +352,7 @@ def profile_frame(user: Any) -> dict[str, Any]:
 PROTOCOL_VERSION = 8
 
 
-def connected_frame(user: Any, limits: dict[str, int], *, read_receipts: bool = True) -> dict[str, Any]:
+def connected_frame(user: User, limits: dict[str, int], *, read_receipts: bool = True) -> dict[str, Any]:
     """``user``: the signed-in user (its profile is read here when it was not loaded with it)."""
     return {
         "type": "connected",

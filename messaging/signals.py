@@ -29,6 +29,7 @@ from django.dispatch import receiver
 
 from .media import storage
 from .pubsub import group_send, user_group
+from .store.users import User
 
 #: the group event that makes a user's sockets re-check their sessions
 SESSION_RECHECK = "session.recheck"
@@ -42,7 +43,7 @@ _deferred: contextvars.ContextVar[set[Any] | None] = contextvars.ContextVar("mes
 
 
 @receiver(user_logged_out, dispatch_uid="messaging.close_sockets_on_logout")
-def close_sockets_on_logout(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+def close_sockets_on_logout(sender: Any, request: Any, user: User | None, **kwargs: Any) -> None:
     """Tell every socket of ``user`` that this session ended; the ones opened with it close.
 
     Sent before Django flushes the session, so the key is still known. Other

@@ -12,19 +12,20 @@ from typing import Any
 
 from ..async_handlers import AsyncSafeMessageHandler as db
 from ..pubsub import publish_change
-from ..serializers import conversation_payload, event_payload
+from ..serializers import EventPayload, conversation_payload, event_payload
 from ..store.conversations import MembershipChange
+from ..store.users import User
 
 
-async def announce(change: MembershipChange, *, origin: str = "") -> dict[str, Any]:
+async def announce(change: MembershipChange, *, origin: str = "") -> EventPayload:
     """Publish a stored change once (a repeat is answered to its sender only); the event's payload ``E``."""
     if not change.appended.created:
-        return dict(event_payload(change.appended.event))
+        return event_payload(change.appended.event)
     notices = await db.notice_summaries(change) if change.joined or change.left else {}
     return await publish_change(change, notices, origin=origin)
 
 
-async def creator_summary(change: MembershipChange, user: Any) -> dict[str, Any]:
+async def creator_summary(change: MembershipChange, user: User) -> dict[str, Any]:
     """The new group as its creator sees it, for the ``create_group`` ack."""
     summary = await db.summary_of(user, change.conversation.pk)
     return conversation_payload(summary)

@@ -15,25 +15,25 @@ from .. import notification_service
 from ..models import Event, EventKind
 from ..notification_service import push_unread_count
 from ..pubsub import publish_event, publish_hidden
-from ..serializers import event_payload
+from ..serializers import EventPayload, event_payload
 from ..store.message_actions import Change, Hidden
 from .messages import in_background
 
 
-async def announce(change: Change, *, origin: str = "") -> dict[str, Any] | None:
+async def announce(change: Change, *, origin: str = "") -> EventPayload | None:
     """Publish a stored change once (a repeat is answered to its sender only); its payload ``E``, or None if nothing changed."""
     appended = change.appended
     if appended is None:
         return None
     if not appended.created:
-        return dict(event_payload(appended.event))
+        return event_payload(appended.event)
     payload = await publish_event(appended, origin=origin)
     if _notifies(change):
         in_background(_anotify(change))
     return payload
 
 
-def announce_sync(change: Change) -> dict[str, Any] | None:
+def announce_sync(change: Change) -> EventPayload | None:
     """:func:`announce` for a view: publish, and make the notifications here (a view has no loop to leave them in)."""
     from asgiref.sync import async_to_sync
 
@@ -41,7 +41,7 @@ def announce_sync(change: Change) -> dict[str, Any] | None:
     if appended is None:
         return None
     if not appended.created:
-        return dict(event_payload(appended.event))
+        return event_payload(appended.event)
     payload = async_to_sync(publish_event)(appended)
     if _notifies(change):
         try:
@@ -58,6 +58,8 @@ def _notifies(change: Change) -> bool:
 
 def _store_notifications(change: Change) -> list[Any]:
     """The notifications a change makes (in the database thread)."""
+    if change.appended is None:  # never: only a change that appended an event notifies (_notifies)
+        return []
     event = change.appended.event
     if event.kind == EventKind.EDITED:
         message = change.message
@@ -79,6 +81,8 @@ async def _anotify(change: Change) -> None:
 def _log_failure(change: Change, exc: BaseException) -> None:
     from ..logging_utils import category_for_exception, messaging_logger
 
+    if change.appended is None:  # never: only a change that appended an event notifies (_notifies)
+        return
     event = change.appended.event
     messaging_logger.error(
         category_for_exception(exc),

@@ -7,7 +7,7 @@ from typing import Any
 
 from .. import notification_service
 from ..pubsub import publish_event, publish_membership
-from ..serializers import event_payload
+from ..serializers import EventPayload, event_payload
 from ..store.conversations import Summary
 from ..store.events import Appended
 
@@ -17,7 +17,7 @@ from ..store.events import Appended
 _notifying: set[asyncio.Task[None]] = set()
 
 
-async def announce(appended: Appended, *, origin: str = "") -> dict[str, Any]:
+async def announce(appended: Appended, *, origin: str = "") -> EventPayload:
     """Push a stored message to its conversation (only the first time it was stored) and start its notifications.
 
     Returns the event's payload ``E`` for the sender's ``ack``. A repeat (a
@@ -25,7 +25,7 @@ async def announce(appended: Appended, *, origin: str = "") -> dict[str, Any]:
     first broadcast already went out, and the client de-duplicates anyway.
     """
     if not appended.created:
-        return dict(event_payload(appended.event))
+        return event_payload(appended.event)
     payload = await publish_event(appended, origin=origin)
     if appended.notify == () and "@" not in appended.event.content:
         return payload  # read with the commit: nobody to notify (a mention notifies even who muted it)

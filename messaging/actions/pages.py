@@ -17,6 +17,7 @@ common page is serialized once, as before.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -84,7 +85,7 @@ def fit_resume(
             left -= size
             continue
         room = left
-        entry_text, k = fit(lambda n, e=entry: render(e, n), events_of(entry), room, least=0)
+        entry_text, k = fit(functools.partial(render, entry), events_of(entry), room, least=0)
         if size_of(entry_text) + 1 <= room or not rendered:
             rendered.append(render(entry, k))
             left -= size_of(entry_text) + 1

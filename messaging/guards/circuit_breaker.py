@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from .. import conf
+from ..error_models import MessagingError
 from ..logging_utils import messaging_logger
 from ..ops import metrics
 from ..retry_handler import is_transient
@@ -182,22 +183,20 @@ def record_transition(breaker: CircuitBreaker, old: BreakerState, new: BreakerSt
         BREAKER_CATEGORIES.get(breaker.name, "connection_error"),
         f"circuit breaker {breaker.name}: {old.value} -> {new.value}",
     )
-    options = {
-        "severity": "warning" if new is BreakerState.OPEN else "info",
-        "context": {"breaker": breaker.name, "from": old.value, "to": new.value, "failures": breaker.failures},
-    }
+    severity = "warning" if new is BreakerState.OPEN else "info"
+    context = {"breaker": breaker.name, "from": old.value, "to": new.value, "failures": breaker.failures}
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
-        messaging_logger.error(*arguments, **options)
+        messaging_logger.error(*arguments, severity=severity, context=context)
     else:
         # The loop keeps only a weak reference to a task: hold it until it is done.
-        task = loop.create_task(messaging_logger.aerror(*arguments, **options))
+        task = loop.create_task(messaging_logger.aerror(*arguments, severity=severity, context=context))
         _transition_records.add(task)
         task.add_done_callback(_transition_records.discard)
 
 
-_transition_records: set[asyncio.Task] = set()
+_transition_records: set[asyncio.Task[MessagingError | None]] = set()
 
 
 def make_breaker(name: str, *, reset_setting: str = "MESSAGING_BREAKER_RESET_SECONDS") -> CircuitBreaker:
@@ -208,8 +207,8 @@ def make_breaker(name: str, *, reset_setting: str = "MESSAGING_BREAKER_RESET_SEC
     """
     breaker = CircuitBreaker(
         name,
-        failure_threshold=int(conf.setting("MESSAGING_BREAKER_FAILURES")),
-        reset_timeout=float(conf.setting(reset_setting)),
+        failure_threshold=conf.int_setting("MESSAGING_BREAKER_FAILURES"),
+        reset_timeout=conf.float_setting(reset_setting),
     )
     breaker.listeners += [export_state, record_transition]
     if not metrics.MULTIPROCESS:

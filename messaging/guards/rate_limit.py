@@ -15,11 +15,16 @@ import math
 import time
 import weakref
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from django.core.cache.backends.base import BaseCache
 
 from ..conf import Rate
 from ..logging_utils import messaging_logger
 from ..ops.cachebox import shared_cache
+
+if TYPE_CHECKING:
+    import redis
 
 
 def _now_ms() -> int:
@@ -213,7 +218,7 @@ return 0
 """
 
 
-def _redis_client(cache: object, key: str) -> object | None:
+def _redis_client(cache: BaseCache, key: str) -> redis.Redis | None:
     """The raw redis-py client behind Django's Redis cache, or None for any other cache."""
     client = getattr(cache, "_cache", None)
     get_client = getattr(client, "get_client", None)
@@ -236,7 +241,7 @@ def _async_redis_client(cache: object) -> Any | None:
     if client is None:
         import redis.asyncio
 
-        servers = cache._cache._servers  # type: ignore[attr-defined]
+        servers = cache._cache._servers  # type: ignore[attr-defined]  # RedisCache keeps its URLs there, undeclared
         client = redis.asyncio.Redis.from_url(servers[0])
         _async_clients[loop] = client
     return client

@@ -52,7 +52,7 @@ class SignUpForm(UserCreationForm):
 @require_http_methods(["GET", "HEAD", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
     """Create an account, sign it in and go to the inbox; a 404 when ``SIGNUP_ENABLED`` is off."""
-    if not conf.setting("SIGNUP_ENABLED"):
+    if not conf.bool_setting("SIGNUP_ENABLED"):
         raise Http404("Sign-up is turned off on this site.")
     if request.user.is_authenticated:
         return redirect(settings.LOGIN_REDIRECT_URL)

@@ -33,6 +33,7 @@ from ..models import EventKind
 from ..pubsub import publish_event
 from ..serializers import (
     Cursors,
+    EventPayload,
     JSONSerializer,
     conversation_payload,
     error_frame,
@@ -48,6 +49,7 @@ from ..store import conversations, events, reading, receipts
 from ..store import search as search_store
 from ..store.errors import StoreError, Unavailable
 from ..store.users import find_peer, search_users
+from .signed_in import SignedInRequest
 
 #: how many usernames one search answers with
 USER_SEARCH_LIMIT = 10
@@ -74,7 +76,7 @@ def api_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Anonymous callers get 403 JSON; the store's refusals and messaging errors become their JSON answer."""
 
     @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: SignedInRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not request.user.is_authenticated:
             return api_error(Forbidden("sign in first"))
         try:
@@ -137,7 +139,7 @@ def _admitted(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """A POST that adds an event (a group change) takes the user's token first; a repeat within the repeat allowance gives it back."""
 
     @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: SignedInRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         admission = Admission(conf.limits())
         admission.admit_sync(request.user.pk)
         response = view(request, *args, **kwargs)
@@ -148,7 +150,7 @@ def _admitted(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     return wrapper
 
 
-def _store_message(request: HttpRequest, conversation_id: int, frame: Any) -> events.Appended:
+def _store_message(request: SignedInRequest, conversation_id: int, frame: Any) -> events.Appended:
     """Store a message sent over HTTP within the user's allowance, shared with their sockets."""
     admission = Admission(conf.limits())
     admission.admit_sync(request.user.pk)
@@ -173,7 +175,7 @@ def _store_message(request: HttpRequest, conversation_id: int, frame: Any) -> ev
 
 
 @api_view
-def api_conversations(request: HttpRequest) -> HttpResponse:
+def api_conversations(request: SignedInRequest) -> HttpResponse:
     """GET: a page of the inbox; POST: create a group."""
     if request.method == "POST":
         return _admitted(_create_group)(request)
@@ -201,7 +203,7 @@ def api_conversations(request: HttpRequest) -> HttpResponse:
         return {
             "conversations": [conversation_payload(r) for r in rows[:k]],
             "has_more": has_more or cut,
-            "next": conversations.encode_cursor(rows[k - 1].member.activity, rows[k - 1].conversation.pk)
+            "next": conversations.encode_cursor(rows[k - 1].activity, rows[k - 1].conversation.pk)
             if cut
             else next_cursor,
         }
@@ -209,7 +211,7 @@ def api_conversations(request: HttpRequest) -> HttpResponse:
     return page_response(page, len(rows))[0]
 
 
-def _create_group(request: HttpRequest) -> HttpResponse:
+def _create_group(request: SignedInRequest) -> HttpResponse:
     frame = _frame("create_group", _body(request))
     change = conversations.create_group(
         request.user, frame.title, list(frame.members), frame.client_id, max_members=conf.limits().max_group_members
@@ -224,7 +226,7 @@ def _create_group(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @api_view
-def api_conversation(request: HttpRequest, conversation_id: int) -> HttpResponse:
+def api_conversation(request: SignedInRequest, conversation_id: int) -> HttpResponse:
     summary, receipt_rows = reading.conversation_detail(request.user, conversation_id, conf.limits().presence_expiry)
     return json_response(
         {"conversation": conversation_payload(summary), "receipts": [receipt_payload(r) for r in receipt_rows]}
@@ -233,7 +235,7 @@ def api_conversation(request: HttpRequest, conversation_id: int) -> HttpResponse
 
 @require_GET
 @api_view
-def api_events(request: HttpRequest, conversation_id: int) -> HttpResponse:
+def api_events(request: SignedInRequest, conversation_id: int) -> HttpResponse:
     """A ``sync`` page: every event after ``after`` the user may see, oldest first."""
     frame = _frame(
         "sync",
@@ -257,7 +259,7 @@ def api_events(request: HttpRequest, conversation_id: int) -> HttpResponse:
 
 @require_GET
 @api_view
-def api_conversation_history(request: HttpRequest, conversation_id: int) -> HttpResponse:
+def api_conversation_history(request: SignedInRequest, conversation_id: int) -> HttpResponse:
     """A ``history`` page: before ``before`` (the newest without it), or ``around`` a seq."""
     frame = _frame(
         "history",
@@ -270,8 +272,8 @@ def api_conversation_history(request: HttpRequest, conversation_id: int) -> Http
     )
     if frame.around is not None:
         member, page = reading.around_page(request.user.pk, conversation_id, frame.around, frame.limit)
-        body = history_frame(conversation_id, page.events, page.has_more, page.has_newer)
-        return json_response({key: value for key, value in body.items() if key != "type"})
+        around = history_frame(conversation_id, page.events, page.has_more, page.has_newer)
+        return json_response({key: value for key, value in around.items() if key != "type"})
     member, page = reading.history_page(request.user.pk, conversation_id, frame.before, frame.limit)
 
     def body(k: int) -> dict[str, Any]:
@@ -283,17 +285,17 @@ def api_conversation_history(request: HttpRequest, conversation_id: int) -> Http
 
 @require_POST
 @api_view
-def api_send_to_conversation(request: HttpRequest, conversation_id: int) -> HttpResponse:
+def api_send_to_conversation(request: SignedInRequest, conversation_id: int) -> HttpResponse:
     frame = _frame("message", {**_body(request), "conversation": conversation_id, "to": None})
     appended = _store_message(request, conversation_id, frame)
     payload = _announce_message(appended)
     return json_response({"event": payload}, status=201 if appended.created else 200)
 
 
-def _announce_message(appended: events.Appended) -> dict[str, Any]:
+def _announce_message(appended: events.Appended) -> EventPayload:
     """Publish a message stored over HTTP and make its notifications here (a view has no loop to leave them in)."""
     if not appended.created:
-        return dict(event_payload(appended.event))
+        return event_payload(appended.event)
     payload = async_to_sync(publish_event)(appended)
     notification_service.notify_new_message(appended.event)
     return payload
@@ -301,7 +303,7 @@ def _announce_message(appended: events.Appended) -> dict[str, Any]:
 
 @require_POST
 @api_view
-def api_read(request: HttpRequest, conversation_id: int) -> HttpResponse:
+def api_read(request: SignedInRequest, conversation_id: int) -> HttpResponse:
     frame = _frame("read", {**_body(request), "conversation": conversation_id})
     conversations.member_of(request.user.pk, conversation_id)
     [settled] = receipts.apply_receipts(
@@ -312,7 +314,7 @@ def api_read(request: HttpRequest, conversation_id: int) -> HttpResponse:
     return json_response({"read_seq": member.read_seq, "delivered_seq": member.delivered_seq})
 
 
-def _group_change(request: HttpRequest, change: conversations.MembershipChange) -> HttpResponse:
+def _group_change(request: SignedInRequest, change: conversations.MembershipChange) -> HttpResponse:
     payload = async_to_sync(membership.announce)(change)
     return json_response({"event": payload}, status=201 if change.appended.created else 200)
 
@@ -320,7 +322,7 @@ def _group_change(request: HttpRequest, change: conversations.MembershipChange) 
 @require_POST
 @api_view
 @_admitted
-def api_add_members(request: HttpRequest, conversation_id: int) -> HttpResponse:
+def api_add_members(request: SignedInRequest, conversation_id: int) -> HttpResponse:
     frame = _frame("add_members", {**_body(request), "conversation": conversation_id})
     return _group_change(
         request,
@@ -337,7 +339,7 @@ def api_add_members(request: HttpRequest, conversation_id: int) -> HttpResponse:
 @require_POST
 @api_view
 @_admitted
-def api_remove_member(request: HttpRequest, conversation_id: int, username: str) -> HttpResponse:
+def api_remove_member(request: SignedInRequest, conversation_id: int, username: str) -> HttpResponse:
     frame = _frame("remove_member", {**_body(request), "conversation": conversation_id, "user": username})
     return _group_change(
         request, conversations.remove_member(request.user, conversation_id, frame.user, frame.client_id)
@@ -347,7 +349,7 @@ def api_remove_member(request: HttpRequest, conversation_id: int, username: str)
 @require_POST
 @api_view
 @_admitted
-def api_leave(request: HttpRequest, conversation_id: int) -> HttpResponse:
+def api_leave(request: SignedInRequest, conversation_id: int) -> HttpResponse:
     frame = _frame("leave", {**_body(request), "conversation": conversation_id})
     return _group_change(request, conversations.leave(request.user, conversation_id, frame.client_id))
 
@@ -355,7 +357,7 @@ def api_leave(request: HttpRequest, conversation_id: int) -> HttpResponse:
 @require_POST
 @api_view
 @_admitted
-def api_rename(request: HttpRequest, conversation_id: int) -> HttpResponse:
+def api_rename(request: SignedInRequest, conversation_id: int) -> HttpResponse:
     frame = _frame("rename", {**_body(request), "conversation": conversation_id})
     return _group_change(request, conversations.rename(request.user, conversation_id, frame.title, frame.client_id))
 
@@ -365,7 +367,7 @@ def api_rename(request: HttpRequest, conversation_id: int) -> HttpResponse:
 
 @require_GET
 @api_view
-def api_search(request: HttpRequest) -> HttpResponse:
+def api_search(request: SignedInRequest) -> HttpResponse:
     """``GET /messages/api/search?q=…&cursor=…&sort=…&limit=…&count=exact``: a page of the socket's ``search`` answer."""
     frame = _frame(
         "search",
@@ -389,7 +391,7 @@ def api_search(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @api_view
-def api_users(request: HttpRequest) -> HttpResponse:
+def api_users(request: SignedInRequest) -> HttpResponse:
     """Usernames containing ``q`` (yourself excluded), to start a conversation or add members."""
     from ..store.presence import presence_of_many
 
@@ -413,7 +415,7 @@ def api_users(request: HttpRequest) -> HttpResponse:
 # --- The first contract's one-to-one endpoints ---------------------------------------
 
 
-def _direct(request: HttpRequest, username: str) -> tuple[int, Any]:
+def _direct(request: SignedInRequest, username: str) -> tuple[int, Any]:
     peer = find_peer(request.user, username)
     if peer is None:
         raise NotFound(f"there is no one called {username!r} to talk to")
@@ -425,7 +427,7 @@ def _direct(request: HttpRequest, username: str) -> tuple[int, Any]:
 
 @require_GET
 @api_view
-def api_history(request: HttpRequest, username: str) -> HttpResponse:
+def api_history(request: SignedInRequest, username: str) -> HttpResponse:
     """A page of messages: the newest, ``before`` a seq (newest first) or ``after`` a seq (oldest first).
 
     Fetching is delivery here (the first contract's rule).
@@ -487,7 +489,7 @@ def api_history(request: HttpRequest, username: str) -> HttpResponse:
 
 @require_POST
 @api_view
-def api_send(request: HttpRequest, username: str) -> HttpResponse:
+def api_send(request: SignedInRequest, username: str) -> HttpResponse:
     frame = _frame("message", _body(request), conversation_required=False)
     conversation_id, peer = _direct(request, username)
     appended = _store_message(request, conversation_id, frame)

@@ -24,11 +24,12 @@ import asyncio
 import contextlib
 import io
 from collections.abc import AsyncIterator
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 from urllib.parse import quote
 
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.utils.http import content_disposition_header
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
@@ -43,7 +44,10 @@ from ..store import attachments as attachment_store
 from ..store.errors import NotFound as StoreNotFound
 from ..store.errors import StoreError
 from .api import api_error, json_response
+from .signed_in import SignedInRequest, is_signed_in
 from .uploads import install_handlers, max_request_bytes
+
+R = TypeVar("R", bound=HttpResponseBase)
 
 #: bytes read from storage per chunk of a download
 CHUNK_BYTES = 64 * 1024
@@ -59,7 +63,7 @@ UPLOAD_FIELD = "file"
 def upload(request: HttpRequest, conversation_id: int) -> HttpResponse:
     if request.method != "POST":
         return json_response({"type": "error", "code": "invalid_frame", "detail": "POST only"}, status=405)
-    if not request.user.is_authenticated:
+    if not is_signed_in(request):
         return api_error(Forbidden("sign in first"))
     limits = conf.upload_limits()
     try:
@@ -81,7 +85,7 @@ def upload(request: HttpRequest, conversation_id: int) -> HttpResponse:
 
 
 @csrf_protect
-def _checked_upload(request: HttpRequest, conversation_id: int) -> HttpResponse:
+def _checked_upload(request: SignedInRequest, conversation_id: int) -> HttpResponse:
     limits = conf.upload_limits()
     files = request.FILES.getlist(UPLOAD_FIELD)
     if not files:
@@ -175,18 +179,18 @@ def _store(conversation_id: int, item: _Prepared, stored: list[str]) -> attachme
 # --- Download ---------------------------------------------------------------------
 
 
-def download(request: HttpRequest, attachment_id: int) -> HttpResponse:
+def download(request: HttpRequest, attachment_id: int) -> HttpResponseBase:
     return _serve(request, attachment_id, thumbnail=False)
 
 
-def thumbnail(request: HttpRequest, attachment_id: int) -> HttpResponse:
+def thumbnail(request: HttpRequest, attachment_id: int) -> HttpResponseBase:
     return _serve(request, attachment_id, thumbnail=True)
 
 
-def _serve(request: HttpRequest, attachment_id: int, *, thumbnail: bool) -> HttpResponse:
+def _serve(request: HttpRequest, attachment_id: int, *, thumbnail: bool) -> HttpResponseBase:
     if request.method not in ("GET", "HEAD"):
         return json_response({"type": "error", "code": "invalid_frame", "detail": "GET only"}, status=405)
-    if not request.user.is_authenticated:
+    if not is_signed_in(request):
         return api_error(Forbidden("sign in first"))
     try:
         attachment = attachment_store.readable(request.user.pk, attachment_id)
@@ -208,7 +212,7 @@ def _serve(request: HttpRequest, attachment_id: int, *, thumbnail: bool) -> Http
     }
     if request.headers.get("If-None-Match") == headers["ETag"]:
         return _with_headers(HttpResponse(status=304), headers, "Content-Type")
-    accel_prefix = str(conf.setting("MESSAGING_ATTACHMENT_ACCEL_PREFIX"))
+    accel_prefix = conf.str_setting("MESSAGING_ATTACHMENT_ACCEL_PREFIX")
     if accel_prefix:
         response = HttpResponse()
         response["X-Accel-Redirect"] = accel_prefix + quote(name)
@@ -217,7 +221,7 @@ def _serve(request: HttpRequest, attachment_id: int, *, thumbnail: bool) -> Http
     if not storage.is_local(backend):
         url = storage.presigned_url(
             name,
-            expire=int(conf.setting("MESSAGING_ATTACHMENT_URL_SECONDS")),
+            expire=conf.int_setting("MESSAGING_ATTACHMENT_URL_SECONDS"),
             disposition=headers["Content-Disposition"],
             content_type=content_type,
         )
@@ -227,7 +231,9 @@ def _serve(request: HttpRequest, attachment_id: int, *, thumbnail: bool) -> Http
     return _stream(request, backend, name, headers, attachment)
 
 
-def _stream(request: HttpRequest, backend: Any, name: str, headers: dict[str, str], attachment: Any) -> HttpResponse:
+def _stream(
+    request: HttpRequest, backend: Any, name: str, headers: dict[str, str], attachment: Any
+) -> HttpResponseBase:
     try:
         file = backend.open(name, "rb")
         size = backend.size(name)
@@ -248,15 +254,16 @@ def _stream(request: HttpRequest, backend: Any, name: str, headers: dict[str, st
         return _with_headers(response, headers, "Content-Type")
     first, last = wanted if wanted is not None else (0, size - 1)
     length = max(0, last - first + 1)
+    streamed: HttpResponseBase
     if request.method == "HEAD":
         file.close()
-        response = HttpResponse(status=206 if wanted else 200)
+        streamed = HttpResponse(status=206 if wanted else 200)
     else:
-        response = StreamingHttpResponse(_chunks(file, first, length), status=206 if wanted else 200)
-    response["Content-Length"] = str(length)
+        streamed = StreamingHttpResponse(_chunks(file, first, length), status=206 if wanted else 200)
+    streamed["Content-Length"] = str(length)
     if wanted is not None:
-        response["Content-Range"] = f"bytes {first}-{last}/{size}"
-    return _with_headers(response, headers)
+        streamed["Content-Range"] = f"bytes {first}-{last}/{size}"
+    return _with_headers(streamed, headers)
 
 
 async def _chunks(file: IO[bytes], first: int, length: int) -> AsyncIterator[bytes]:
@@ -274,7 +281,7 @@ async def _chunks(file: IO[bytes], first: int, length: int) -> AsyncIterator[byt
         file.close()
 
 
-def _with_headers(response: HttpResponse, headers: dict[str, str], *skip: str) -> HttpResponse:
+def _with_headers(response: R, headers: dict[str, str], *skip: str) -> R:
     for key, value in headers.items():
         if key not in skip:
             response[key] = value

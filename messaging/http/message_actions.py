@@ -9,7 +9,7 @@ repeat or when there was nothing to change (``event`` null).
 from __future__ import annotations
 
 from asgiref.sync import async_to_sync
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.views.decorators.http import require_GET, require_POST
 
 from .. import conf
@@ -17,6 +17,7 @@ from ..actions import message_changes
 from ..serializers import edits_frame, hidden_frame
 from ..store import message_actions
 from .api import _admitted, _body, _frame, api_view, json_response
+from .signed_in import SignedInRequest
 
 
 def _answer(change: message_actions.Change) -> HttpResponse:
@@ -28,7 +29,7 @@ def _answer(change: message_actions.Change) -> HttpResponse:
 @require_POST
 @api_view
 @_admitted
-def api_edit(request: HttpRequest, conversation_id: int, seq: int) -> HttpResponse:
+def api_edit(request: SignedInRequest, conversation_id: int, seq: int) -> HttpResponse:
     frame = _frame("edit", {**_body(request), "conversation": conversation_id, "seq": seq})
     return _answer(
         message_actions.edit_message(
@@ -45,14 +46,14 @@ def api_edit(request: HttpRequest, conversation_id: int, seq: int) -> HttpRespon
 @require_POST
 @api_view
 @_admitted
-def api_delete(request: HttpRequest, conversation_id: int, seq: int) -> HttpResponse:
+def api_delete(request: SignedInRequest, conversation_id: int, seq: int) -> HttpResponse:
     frame = _frame("delete", {**_body(request), "conversation": conversation_id, "seq": seq})
     return _answer(
         message_actions.delete_message(request.user, conversation_id, seq, frame.client_id, window=conf.delete_window())
     )
 
 
-def _react(request: HttpRequest, conversation_id: int, seq: int, *, add: bool) -> HttpResponse:
+def _react(request: SignedInRequest, conversation_id: int, seq: int, *, add: bool) -> HttpResponse:
     frame = _frame("react" if add else "unreact", {**_body(request), "conversation": conversation_id, "seq": seq})
     return _answer(
         message_actions.react(
@@ -70,18 +71,18 @@ def _react(request: HttpRequest, conversation_id: int, seq: int, *, add: bool) -
 @require_POST
 @api_view
 @_admitted
-def api_react(request: HttpRequest, conversation_id: int, seq: int) -> HttpResponse:
+def api_react(request: SignedInRequest, conversation_id: int, seq: int) -> HttpResponse:
     return _react(request, conversation_id, seq, add=True)
 
 
 @require_POST
 @api_view
 @_admitted
-def api_unreact(request: HttpRequest, conversation_id: int, seq: int) -> HttpResponse:
+def api_unreact(request: SignedInRequest, conversation_id: int, seq: int) -> HttpResponse:
     return _react(request, conversation_id, seq, add=False)
 
 
-def _hidden(request: HttpRequest, hidden: message_actions.Hidden) -> HttpResponse:
+def _hidden(request: SignedInRequest, hidden: message_actions.Hidden) -> HttpResponse:
     async_to_sync(message_changes.announce_hidden)(request.user.pk, hidden)
     return json_response({"hidden": {k: v for k, v in hidden_frame(hidden).items() if k != "type"}})
 
@@ -89,7 +90,7 @@ def _hidden(request: HttpRequest, hidden: message_actions.Hidden) -> HttpRespons
 @require_POST
 @api_view
 @_admitted
-def api_hide(request: HttpRequest, conversation_id: int) -> HttpResponse:
+def api_hide(request: SignedInRequest, conversation_id: int) -> HttpResponse:
     frame = _frame("hide", {**_body(request), "conversation": conversation_id})
     return _hidden(request, message_actions.hide_messages(request.user, conversation_id, list(frame.seqs)))
 
@@ -97,14 +98,14 @@ def api_hide(request: HttpRequest, conversation_id: int) -> HttpResponse:
 @require_POST
 @api_view
 @_admitted
-def api_clear(request: HttpRequest, conversation_id: int) -> HttpResponse:
+def api_clear(request: SignedInRequest, conversation_id: int) -> HttpResponse:
     _frame("clear", {**_body(request), "conversation": conversation_id})
     return _hidden(request, message_actions.clear_conversation(request.user, conversation_id))
 
 
 @require_GET
 @api_view
-def api_edits(request: HttpRequest, conversation_id: int, seq: int) -> HttpResponse:
+def api_edits(request: SignedInRequest, conversation_id: int, seq: int) -> HttpResponse:
     versions = message_actions.edit_history(request.user.pk, conversation_id, seq)
     body = edits_frame(conversation_id, seq, versions)
     return json_response({k: v for k, v in body.items() if k != "type"})

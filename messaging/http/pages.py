@@ -23,6 +23,7 @@ from ..store.errors import NotFound
 from ..store.notifications import list_notifications
 from ..store.presence import presence_of
 from ..store.users import find_peer
+from .signed_in import SignedInRequest
 
 
 def _shell(request: HttpRequest, route: dict[str, Any], page_title: str) -> HttpResponse:
@@ -46,13 +47,13 @@ def _shell(request: HttpRequest, route: dict[str, Any], page_title: str) -> Http
 
 @login_required
 @ensure_csrf_cookie
-def inbox(request: HttpRequest) -> HttpResponse:
+def inbox(request: SignedInRequest) -> HttpResponse:
     return _shell(request, {"kind": "inbox", "id": None, "name": "Messages", "peer": None}, "Messages")
 
 
 @login_required
 @ensure_csrf_cookie
-def chat_page(request: HttpRequest, username: str) -> HttpResponse:
+def chat_page(request: SignedInRequest, username: str) -> HttpResponse:
     """A direct chat; the conversation itself is made by the first message, so it may not exist yet."""
     peer = find_peer(request.user, username)
     if peer is None:
@@ -69,7 +70,7 @@ def chat_page(request: HttpRequest, username: str) -> HttpResponse:
 
 @login_required
 @ensure_csrf_cookie
-def conversation_page(request: HttpRequest, conversation_id: int) -> HttpResponse:
+def conversation_page(request: SignedInRequest, conversation_id: int) -> HttpResponse:
     """Any conversation the user is or was a member of (a former member still sees their window)."""
     try:
         summary = conversations.summary_of(request.user, conversation_id)
@@ -96,7 +97,7 @@ def safe_link(url: str) -> str:
 
 @login_required
 @ensure_csrf_cookie
-def notifications_page(request: HttpRequest) -> HttpResponse:
+def notifications_page(request: SignedInRequest) -> HttpResponse:
     items, has_more = list_notifications(request.user.pk, None, 50)
     for item in items:
         item.link = safe_link(item.url)

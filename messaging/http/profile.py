@@ -39,6 +39,7 @@ from ..serializers import identity_payload
 from ..store import presence, profiles
 from ..store.errors import NotFound as StoreNotFound
 from .api import _body, api_error, api_view, json_response
+from .signed_in import SignedInRequest, is_signed_in
 from .uploads import install_handlers, max_request_bytes
 
 AVATAR_FIELD = "avatar"
@@ -77,7 +78,7 @@ def clean_display_name(value: Any, limit: int) -> str:
 
 @require_POST
 @api_view
-def api_update_profile(request: HttpRequest) -> HttpResponse:
+def api_update_profile(request: SignedInRequest) -> HttpResponse:
     """``POST /messages/api/profile`` ``{"display_name"?, "status"?}``: the session user's, nothing else."""
     body = _body(request)
     check_profile_allowance(request.user.pk)
@@ -98,7 +99,7 @@ def api_upload_avatar(request: HttpRequest) -> HttpResponse:
     """``POST /messages/api/profile/avatar`` (multipart ``avatar``): checked, squared, stored, announced."""
     if request.method != "POST":
         return json_response({"type": "error", "code": "invalid_frame", "detail": "POST only"}, status=405)
-    if not request.user.is_authenticated:
+    if not is_signed_in(request):
         return api_error(Forbidden("sign in first"))
     try:
         check_profile_allowance(request.user.pk)  # before the body is read
@@ -120,7 +121,7 @@ def api_upload_avatar(request: HttpRequest) -> HttpResponse:
 
 
 @csrf_protect
-def _checked_avatar(request: HttpRequest, limits: conf.ProfileLimits) -> HttpResponse:
+def _checked_avatar(request: SignedInRequest, limits: conf.ProfileLimits) -> HttpResponse:
     file = request.FILES.get(AVATAR_FIELD)
     if file is None:
         raise InvalidFrame(f"send the picture as a multipart form field named {AVATAR_FIELD!r}")
@@ -147,7 +148,7 @@ def _checked_avatar(request: HttpRequest, limits: conf.ProfileLimits) -> HttpRes
 
 @require_POST
 @api_view
-def api_remove_avatar(request: HttpRequest) -> HttpResponse:
+def api_remove_avatar(request: SignedInRequest) -> HttpResponse:
     """``POST /messages/api/profile/avatar/remove``: back to the letter avatar."""
     check_profile_allowance(request.user.pk)
     changed = profiles.set_avatar(request.user.pk, "")
@@ -182,7 +183,7 @@ def _announce(user_id: int, *, status: int = 200) -> HttpResponse:
 
 @require_GET
 @api_view
-def api_person(request: HttpRequest, username: str) -> HttpResponse:
+def api_person(request: SignedInRequest, username: str) -> HttpResponse:
     """``GET /messages/api/people/<username>``: what the profile card shows (an active user, or 404)."""
     person = profiles.active_user_with_profile(username)
     online, last_seen = presence.presence_of_many([person.pk], conf.limits().presence_expiry)[person.pk]
@@ -210,7 +211,7 @@ def avatar_file(request: HttpRequest, user_id: int, file_name: str) -> HttpRespo
     if not storage.is_local(backend):
         url = storage.presigned_url(
             name,
-            expire=int(conf.setting("MESSAGING_ATTACHMENT_URL_SECONDS")),
+            expire=conf.int_setting("MESSAGING_ATTACHMENT_URL_SECONDS"),
             disposition="inline",
             content_type=avatars.CONTENT_TYPE,
         )

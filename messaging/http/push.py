@@ -23,6 +23,7 @@ from ..models.push import MAX_ENDPOINT_LENGTH
 from ..notify import webpush
 from ..serializers import JSONSerializer
 from .api import api_view, json_response
+from .signed_in import SignedInRequest
 
 #: a subscription is an endpoint and two short keys: anything bigger is not one
 MAX_BODY_BYTES = 4096
@@ -48,14 +49,14 @@ def _endpoint(body: dict[str, Any]) -> str:
         raise InvalidFrame("'endpoint' must be the push service URL the browser gave")
     if len(endpoint) > MAX_ENDPOINT_LENGTH:
         raise InvalidFrame(f"'endpoint' is longer than {MAX_ENDPOINT_LENGTH} characters")
-    schemes = ["https", "http"] if conf.setting("MESSAGING_WEBPUSH_ALLOW_HTTP") else ["https"]
+    schemes = ["https", "http"] if conf.bool_setting("MESSAGING_WEBPUSH_ALLOW_HTTP") else ["https"]
     try:
         URLValidator(schemes=schemes)(endpoint)
     except ValidationError:
         raise InvalidFrame(f"'endpoint' must be an {' or '.join(schemes)} URL") from None
     # URLValidator accepts "localhost" only as a name; a push service is never
     # on this server's loopback unless the tests put it there.
-    if urlsplit(endpoint).scheme == "http" and not conf.setting("MESSAGING_WEBPUSH_ALLOW_HTTP"):
+    if urlsplit(endpoint).scheme == "http" and not conf.bool_setting("MESSAGING_WEBPUSH_ALLOW_HTTP"):
         raise InvalidFrame("'endpoint' must be an https URL")
     return endpoint
 
@@ -90,7 +91,7 @@ def _subscription_payload(subscription: PushSubscription) -> dict[str, Any]:
 
 @require_POST
 @api_view
-def subscribe(request: HttpRequest) -> HttpResponse:
+def subscribe(request: SignedInRequest) -> HttpResponse:
     """Store this browser's subscription for the session's user (201; 200 when it was known).
 
     An endpoint already stored for anyone becomes this user's: the browser
@@ -114,7 +115,7 @@ def subscribe(request: HttpRequest) -> HttpResponse:
                 "session_key": request.session.session_key or "",
             },
         )
-        limit = int(conf.setting("MESSAGING_WEBPUSH_MAX_SUBSCRIPTIONS"))
+        limit = conf.int_setting("MESSAGING_WEBPUSH_MAX_SUBSCRIPTIONS")
         others = list(
             PushSubscription.objects.filter(user=request.user)
             .exclude(pk=subscription.pk)
@@ -128,7 +129,7 @@ def subscribe(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @api_view
-def unsubscribe(request: HttpRequest) -> HttpResponse:
+def unsubscribe(request: SignedInRequest) -> HttpResponse:
     """Forget this browser's subscription (only the session user's own): ``{"deleted": 0 or 1}``."""
     endpoint = _endpoint(_body(request))
     deleted, _ = PushSubscription.objects.filter(user=request.user, endpoint=endpoint).delete()

@@ -135,9 +135,13 @@ def shell_version() -> str:
         with open(found, "rb") as file:
             digest.update(path.encode() + b"\0" + file.read())
     for template in ("messaging/offline.html", "messaging/sw.js"):
+        from django.template.backends.django import Template
         from django.template.loader import get_template
 
-        digest.update(get_template(template).template.source.encode())
+        loaded = get_template(template)
+        if not isinstance(loaded, Template):  # the source digested is the Django engine's
+            raise TypeError(f"{template} is not a Django template")
+        digest.update(loaded.template.source.encode())
     return digest.hexdigest()[:16]
 
 

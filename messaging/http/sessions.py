@@ -19,6 +19,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY, get_user_model
+from django.contrib.sessions.backends.base import SessionBase
 from django.http import HttpRequest, HttpResponse
 
 from ..signals import deferred_rechecks, send_recheck
@@ -42,9 +43,9 @@ class SessionRenewalMiddleware:
     @staticmethod
     def renewal(request: HttpRequest, old_key: str | None) -> tuple[Any, dict[str, str]]:
         """The user whose signed-in session got a new key in this request, and old key -> new key."""
-        session = getattr(request, "session", None)
-        new_key = getattr(session, "session_key", None)
-        if not old_key or not new_key or old_key == new_key:
+        session: SessionBase | None = getattr(request, "session", None)
+        new_key = session.session_key if session is not None else None
+        if session is None or not old_key or not new_key or old_key == new_key:
             return None, {}
         user_id = session.get(SESSION_KEY)
         if user_id is None:

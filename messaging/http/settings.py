@@ -38,6 +38,7 @@ from ..store import conversations
 from ..store.errors import Invalid, StoreError
 from ..store.preferences import mutes_of, parse_clock, save_settings, settings_of
 from ..store.profiles import user_with_profile
+from .signed_in import SignedInRequest
 
 #: what each section's form may change; anything else in the post is ignored
 SECTIONS = ("notifications", "quiet_hours", "receipts", "unmute", "content")
@@ -71,7 +72,7 @@ def _changes(section: str, post: Any) -> dict[str, Any]:
     raise Invalid(f"no such section of the settings: {section!r}")
 
 
-def _apply(request: HttpRequest) -> str:
+def _apply(request: SignedInRequest) -> str:
     """Apply the post to the signed-in user's settings; what to tell them."""
     user_id = request.user.pk
     section = request.POST.get("section", "content")
@@ -100,7 +101,7 @@ def _wants_json(request: HttpRequest) -> bool:
 @login_required
 @ensure_csrf_cookie
 @require_http_methods(["GET", "POST"])
-def settings_page(request: HttpRequest) -> HttpResponse:
+def settings_page(request: SignedInRequest) -> HttpResponse:
     error: MessagingException | None = None
     if request.method == "POST":
         try:
@@ -117,8 +118,8 @@ def settings_page(request: HttpRequest) -> HttpResponse:
             return redirect("settings")
         messaging_logger.client_error(request.user, error.code.value, error.detail, context={"path": request.path})
         if _wants_json(request):
-            body = JSONSerializer.dumps(error_frame(error))
-            return HttpResponse(body, status=error.http_status, content_type="application/json")
+            text = JSONSerializer.dumps(error_frame(error))
+            return HttpResponse(text, status=error.http_status, content_type="application/json")
     push = {
         "enabled": webpush.enabled(),
         "public_key": webpush.public_key() if webpush.enabled() else None,

@@ -25,6 +25,7 @@ from ..pubsub import publish_settings
 from ..serializers import settings_frame
 from .api import api_error, json_response
 from .settings import settings_payload
+from .signed_in import SignedInRequest
 
 #: the cookie that carries the device's last theme to pages with no signed-in user
 THEME_COOKIE = "linkup_theme"
@@ -56,7 +57,7 @@ def remember_on_device(response: HttpResponse, theme: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def set_theme(request: HttpRequest) -> HttpResponse:
+def set_theme(request: SignedInRequest) -> HttpResponse:
     """Store the theme and tell every tab; a form post is redirected back, a fetch gets JSON."""
     theme = request.POST.get("theme", "")
     if theme not in Profile.Theme.values:

@@ -84,7 +84,7 @@ def _reencode(image: Image.Image, image_format: str, frames: int) -> IO[bytes]:
     out: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=4 * 1024 * 1024)  # noqa: SIM115 - returned open
     if frames > 1:
         # Animated PNG or WebP: every frame, no orientation (EXIF on animations is not applied by browsers either).
-        image.info = kept
+        image.info = dict(kept.items())
         image.save(out, format=image_format, save_all=True, **_encoder_options(image_format, image), **kept)
     else:
         upright = ImageOps.exif_transpose(image)

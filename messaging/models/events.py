@@ -10,6 +10,8 @@ changes it. ``sync after=N`` replays all of them, in order, once.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -71,6 +73,12 @@ class Event(models.Model):
     #: a message deleted for everyone: its content, edits and reactions are purged
     deleted_at = models.DateTimeField(null=True, blank=True)
 
+    # Not columns: what messaging.store.message_views sets on an event it reads for someone.
+    #: the reader's view of a message (a store.message_views.MessageView; the models cannot name the store)
+    view: object
+    #: the reader may not see this event (hidden by them, cleared, outside their window)
+    hidden: bool
+
     class Meta:
         ordering = ["conversation", "seq"]
         constraints = [
@@ -93,7 +101,7 @@ class MessageManager(models.Manager["Message"]):
 class Message(Event):
     """The message events of the log (what the admin and most code mean by "messages")."""
 
-    objects = MessageManager()
+    objects: ClassVar[MessageManager] = MessageManager()
 
     class Meta:
         proxy = True
@@ -119,6 +127,10 @@ class ArchivedEvent(models.Model):
     edited_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
     archived_at = models.DateTimeField(default=timezone.now)
+
+    # Not columns: as on Event, what messaging.store.message_views sets on an event it reads for someone.
+    view: object
+    hidden: bool
 
     class Meta:
         ordering = ["conversation", "seq"]

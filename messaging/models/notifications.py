@@ -45,6 +45,9 @@ class Notification(models.Model):
     email_state = models.CharField(max_length=8, choices=EmailState.choices, default=EmailState.NONE)
     emailed_at = models.DateTimeField(null=True, blank=True)
 
+    #: not a column: ``url`` as the notifications page links it (``http.pages.safe_link``), set there
+    link: str
+
     class Meta:
         ordering = ["-id"]
         indexes = [models.Index(fields=["user", "read"], name="messaging_notif_user_read")]

@@ -8,10 +8,11 @@ from django.contrib.auth.signals import user_logged_out
 from django.dispatch import receiver
 
 from ..models import PushSubscription
+from ..store.users import User
 
 
 @receiver(user_logged_out, dispatch_uid="messaging.forget_push_subscriptions_on_logout")
-def forget_push_subscriptions_on_logout(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+def forget_push_subscriptions_on_logout(sender: Any, request: Any, user: User | None, **kwargs: Any) -> None:
     """The browsers subscribed in this session get no more pushes: the next person on them is someone else.
 
     The page also unsubscribes in the browser before it signs out

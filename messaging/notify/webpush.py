@@ -90,7 +90,7 @@ def _public_key_text(public: ec.EllipticCurvePublicKey) -> str:
 
 
 def enabled() -> bool:
-    return bool(conf.setting("MESSAGING_WEBPUSH_ENABLED"))
+    return conf.bool_setting("MESSAGING_WEBPUSH_ENABLED")
 
 
 @functools.lru_cache(maxsize=4)
@@ -100,7 +100,7 @@ def _vapid_for(private_key: str) -> Vapid02:
 
 def vapid() -> Vapid02:
     """The server's signing key, from ``MESSAGING_VAPID_PRIVATE_KEY`` (raw base64url or DER)."""
-    return _vapid_for(str(conf.setting("MESSAGING_VAPID_PRIVATE_KEY")))
+    return _vapid_for(conf.str_setting("MESSAGING_VAPID_PRIVATE_KEY"))
 
 
 def public_key() -> str:
@@ -113,7 +113,7 @@ def vapid_problems() -> list[str]:
     if not enabled():
         return []
     problems = []
-    private = str(conf.setting("MESSAGING_VAPID_PRIVATE_KEY") or "")
+    private = conf.str_setting("MESSAGING_VAPID_PRIVATE_KEY")
     if not private:
         problems.append(
             "MESSAGING_WEBPUSH_ENABLED is on but MESSAGING_VAPID_PRIVATE_KEY is not set: "
@@ -126,15 +126,15 @@ def vapid_problems() -> list[str]:
             problems.append(
                 f"MESSAGING_VAPID_PRIVATE_KEY is not a P-256 private key ({exc}); make one with `manage.py vapid_keys`"
             )
-    subject = str(conf.setting("MESSAGING_VAPID_SUBJECT") or "")
+    subject = conf.str_setting("MESSAGING_VAPID_SUBJECT")
     if not subject.startswith(("mailto:", "https://")):
         problems.append(
             "MESSAGING_VAPID_SUBJECT must be a mailto: address or an https:// URL where push services can "
             f"reach the operator (RFC 8292), not {subject!r}"
         )
-    if str(conf.setting("MESSAGING_WEBPUSH_URGENCY")) not in URGENCIES:
+    if conf.str_setting("MESSAGING_WEBPUSH_URGENCY") not in URGENCIES:
         problems.append(f"MESSAGING_WEBPUSH_URGENCY must be one of {', '.join(URGENCIES)}")
-    if int(conf.setting("MESSAGING_WEBPUSH_TTL_SECONDS")) < 1:
+    if conf.int_setting("MESSAGING_WEBPUSH_TTL_SECONDS") < 1:
         problems.append("MESSAGING_WEBPUSH_TTL_SECONDS must be at least 1: a TTL of 0 drops pushes to sleeping devices")
     return problems
 
@@ -226,13 +226,13 @@ def _post(subscription_info: dict[str, Any], data: bytes) -> requests.Response:
         vapid_private_key=vapid(),
         # A fresh dict each time: pywebpush writes "aud" and "exp" into it.
         vapid_claims={
-            "sub": str(conf.setting("MESSAGING_VAPID_SUBJECT")),
+            "sub": conf.str_setting("MESSAGING_VAPID_SUBJECT"),
             "aud": _audience(subscription_info["endpoint"]),
         },
         content_encoding="aes128gcm",
-        ttl=int(conf.setting("MESSAGING_WEBPUSH_TTL_SECONDS")),
-        headers={"Urgency": str(conf.setting("MESSAGING_WEBPUSH_URGENCY"))},
-        timeout=float(conf.setting("MESSAGING_WEBPUSH_TIMEOUT_SECONDS")),
+        ttl=conf.int_setting("MESSAGING_WEBPUSH_TTL_SECONDS"),
+        headers={"Urgency": conf.str_setting("MESSAGING_WEBPUSH_URGENCY")},
+        timeout=conf.float_setting("MESSAGING_WEBPUSH_TIMEOUT_SECONDS"),
         requests_session=_session(),
     )
 

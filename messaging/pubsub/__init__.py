@@ -14,13 +14,15 @@ import dataclasses
 import weakref
 from typing import Any
 
-from channels.layers import get_channel_layer
+from channels.layers import BaseChannelLayer, get_channel_layer
+from django.core.exceptions import ImproperlyConfigured
 
 from ..error_models import ErrorCategory, Severity
 from ..guards.circuit_breaker import make_breaker
 from ..logging_utils import messaging_logger
 from ..ops import metrics
 from ..serializers import (
+    EventPayload,
     JSONSerializer,
     conversation_frame,
     event_frame,
@@ -38,6 +40,7 @@ from ..store.conversations import MembershipChange, Summary
 from ..store.events import Appended
 from ..store.presence import PresenceChange
 from ..store.receipts import ReceiptChange
+from ..store.users import User
 
 
 def conversation_group(conversation_id: int) -> str:
@@ -63,6 +66,14 @@ def notifications_group(user_id: int) -> str:
 layer_breaker = make_breaker("channel_layer", reset_setting="MESSAGING_LAYER_BREAKER_RESET_SECONDS")
 
 
+def channel_layer() -> BaseChannelLayer:
+    """The default channel layer (linkup/settings.py always configures one: in-memory or Redis)."""
+    layer = get_channel_layer()
+    if layer is None:
+        raise ImproperlyConfigured("CHANNEL_LAYERS has no default layer")
+    return layer
+
+
 async def group_send(group: str, event: dict[str, Any]) -> bool:
     """Send ``event`` to ``group``; False (and a ``MessagingError``) if the layer failed.
 
@@ -70,7 +81,7 @@ async def group_send(group: str, event: dict[str, Any]) -> bool:
     layer is down, every message would otherwise add a row.
     """
     try:
-        await layer_breaker.acall(get_channel_layer().group_send, group, event)
+        await layer_breaker.acall(channel_layer().group_send, group, event)
         return True
     except Exception as exc:  # noqa: BLE001 - any layer failure (Redis down, full) is best effort
         metrics.LAYER_SEND_FAILURES.inc()
@@ -91,7 +102,7 @@ async def broadcast_frame(group: str, handler: str, frame: dict[str, Any], **ext
     return await group_send(group, event)
 
 
-async def publish_event(appended: Appended, *, origin: str = "") -> dict[str, Any]:
+async def publish_event(appended: Appended, *, origin: str = "") -> EventPayload:
     """A stored event to every chat socket of its conversation; returns its payload ``E`` (for the ack).
 
     The extras let each socket decide without parsing the text whether its
@@ -277,7 +288,7 @@ async def publish_hidden(user_id: int, hidden: Any, *, origin: str = "") -> bool
     return await broadcast_frame(user_group(user_id), "user.hidden", hidden_frame(hidden), origin=origin)
 
 
-async def publish_profile(user: Any, audience: list[int]) -> bool:
+async def publish_profile(user: User, audience: list[int]) -> bool:
     """A person's identity changed: to every socket of ``audience`` (who share a conversation with them, and they)."""
     text = JSONSerializer.dumps(profile_frame(user))
     sent = True
@@ -286,9 +297,7 @@ async def publish_profile(user: Any, audience: list[int]) -> bool:
     return sent
 
 
-async def publish_change(
-    change: MembershipChange, summaries: dict[int, Summary], *, origin: str = ""
-) -> dict[str, Any]:
+async def publish_change(change: MembershipChange, summaries: dict[int, Summary], *, origin: str = "") -> EventPayload:
     """A group change: its event to the conversation, and a membership notice to whoever joined or left."""
     payload = await publish_event(change.appended, origin=origin)
     for user_id, summary in summaries.items():
@@ -308,11 +317,12 @@ async def layer_round_trip(timeout: float = 2) -> None:
     health check would add a Redis subscription at every check, for ever.
     After a failure the next check starts from a fresh channel.
     """
-    layer = get_channel_layer()
+    layer = channel_layer()
     loop = asyncio.get_running_loop()
     probe = _probe_channels.get(loop)
     if probe is None or probe[0] is not layer:
-        probe = _probe_channels[loop] = (layer, await layer.new_channel("healthz."))
+        # every layer we run (in-memory, Redis pub/sub) takes a prefix; BaseChannelLayer's signature does not
+        probe = _probe_channels[loop] = (layer, await layer.new_channel("healthz."))  # type: ignore[call-arg]  # see above
     try:
         await layer.send(probe[1], {"type": "healthz.ping"})
         await asyncio.wait_for(layer.receive(probe[1]), timeout=timeout)

@@ -37,7 +37,7 @@ class InMemoryChannelLayer(ChannelsInMemoryChannelLayer):
         wall = time.time()
         for channel, queue in list(self.channels.items()):
             expired = False
-            while not queue.empty() and queue._queue[0][0] < wall:
+            while not queue.empty() and queue._queue[0][0] < wall:  # type: ignore[attr-defined]  # peek the oldest (asyncio.Queue has no peek)
                 queue.get_nowait()
                 expired = True
             # Only a queue that held expired messages had nobody waiting on it.

@@ -30,7 +30,7 @@ class PresenceTracker:
     def __init__(self) -> None:
         self.server_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.channel_names: set[str] = set()
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
 
     def add(self, channel_name: str) -> None:
         self.channel_names.add(channel_name)

@@ -42,7 +42,7 @@ log = logging.getLogger("messaging.sessions")
 RENEWAL_GRACE_SECONDS = 2.0
 
 
-async def session_is_current(session_key: str | None, user_id: Any) -> bool:
+async def session_is_current(session_key: str | None, user_id: int) -> bool:
     """Would ``session_key`` still sign in as ``user_id``? The handshake's own check, on a fresh read.
 
     False when the session is gone or expired, its auth hash no longer
@@ -53,7 +53,7 @@ async def session_is_current(session_key: str | None, user_id: Any) -> bool:
     if not session_key:
         return False
     store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
-    user = await get_user({"session": store})
+    user = await get_user({"session": store})  # type: ignore[typeddict-item]  # get_user reads only the session
     return bool(user.is_authenticated) and user.pk == user_id
 
 
@@ -72,7 +72,7 @@ class SessionGuard:
 
     def __init__(self, consumer: Any) -> None:
         self.consumer = consumer
-        self.timer: asyncio.Task | None = None
+        self.timer: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         self.timer = asyncio.create_task(self.watch())

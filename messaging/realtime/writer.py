@@ -58,7 +58,7 @@ class GroupCommit(Generic[T, R]):
         self.name = name
         self.run = run
         self._queue: list[_Waiting[T, R]] = []
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
         #: items ever queued and dropped (the metrics and the fairness tests read them)
         self.enqueued = 0
         self.dropped = 0

@@ -23,7 +23,7 @@ from .. import conf
 from ..error_models import ErrorCategory
 from ..logging_utils import messaging_logger
 from ..media import storage
-from ..models import Attachment, Participant
+from ..models import ArchivedEvent, Attachment, Event, Participant
 from .errors import Forbidden, Invalid, LimitExceeded, NotFound
 
 QUOTA_SETTING = "MESSAGING_UPLOAD_QUOTA_BYTES"
@@ -204,7 +204,7 @@ def delete_files(names: list[str]) -> None:
             )
 
 
-def purge_for_event(event: Any) -> int:
+def purge_for_event(event: Event | ArchivedEvent) -> int:
     """Delete the files of a message (deleted for everyone); how many.
 
     For the message-actions code: call it in (or after) the transaction that

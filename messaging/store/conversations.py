@@ -10,6 +10,7 @@ same lock.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,7 +97,7 @@ def member_of(user_id: int, conversation_id: int, *, current: bool = False) -> P
 # --- Direct conversations ---------------------------------------------------------
 
 
-def get_or_create_direct(user: Any, peer: Any) -> tuple[Conversation, bool]:
+def get_or_create_direct(user: User, peer: User) -> tuple[Conversation, bool]:
     """The one direct conversation of the pair, created with both members; and whether it is new."""
     key = Conversation.direct_key_for(user.pk, peer.pk)
     conversation = Conversation.objects.filter(direct_key=key).first()
@@ -116,7 +117,7 @@ def get_or_create_direct(user: Any, peer: Any) -> tuple[Conversation, bool]:
         return Conversation.objects.get(direct_key=key), False
 
 
-def direct_with(user: Any, username: str) -> tuple[int, dict[int, Summary]]:
+def direct_with(user: User, username: str) -> tuple[int, dict[int, Summary]]:
     """The direct conversation with ``username`` for a first message (created if need be).
 
     Returns its id and, when it was just created, the summaries to tell both
@@ -129,7 +130,7 @@ def direct_with(user: Any, username: str) -> tuple[int, dict[int, Summary]]:
     return conversation.pk, direct_notices(conversation, user, peer) if created else {}
 
 
-def direct_notices(conversation: Conversation, user: Any, peer: Any) -> dict[int, Summary]:
+def direct_notices(conversation: Conversation, user: User, peer: User) -> dict[int, Summary]:
     """The summaries that tell both members of a just-made direct conversation about it.
 
     Whichever edge made it (a first message on ``ws/chat/``, the one-to-one
@@ -147,7 +148,7 @@ def direct_notices(conversation: Conversation, user: Any, peer: Any) -> dict[int
     return notices
 
 
-def direct_peer(conversation_id: int, user_id: int) -> Any | None:
+def direct_peer(conversation_id: int, user_id: int) -> User | None:
     """The other member of a direct conversation."""
     other = (
         Participant.objects.filter(conversation_id=conversation_id)
@@ -167,13 +168,18 @@ class Summary:
 
     conversation: Conversation
     member: Participant
-    peer: Any | None = None
+    peer: User | None = None
     last_message: Event | None = None
     unread: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def activity(self) -> datetime.datetime:
+        """When the conversation last moved: its newest message, else its creation (the inbox's order, as :func:`_activity`)."""
+        return self.conversation.last_message_at or self.conversation.created_at
 
-def summaries(user: Any, members: list[Participant]) -> list[Summary]:
+
+def summaries(user: User, members: Sequence[Participant]) -> list[Summary]:
     """Summaries for the user's membership rows (with their conversations), in the order given.
 
     A constant number of queries however many: the direct peers, the newest
@@ -282,7 +288,7 @@ def decode_cursor(cursor: str) -> tuple[datetime.datetime, int] | None:
 
 
 def inbox_page(
-    user: Any, *, before: tuple[datetime.datetime, int] | None, limit: int, current_peer_id: int | None = None
+    user: User, *, before: tuple[datetime.datetime, int] | None, limit: int, current_peer_id: int | None = None
 ) -> tuple[list[Summary], bool, str | None]:
     """A page of the user's conversations, most recently active first; the page, has_more, the next cursor.
 
@@ -307,10 +313,10 @@ def inbox_page(
     has_more = len(members) > limit
     members = members[:limit]
     next_cursor = encode_cursor(members[-1].activity, members[-1].conversation_id) if has_more else None
-    return summaries(user, _pinned(user) + members if before is None else members), has_more, next_cursor
+    return summaries(user, [*_pinned(user), *members] if before is None else members), has_more, next_cursor
 
 
-def _pinned(user: Any) -> list[Participant]:
+def _pinned(user: User) -> list[Participant]:
     """The user's pinned conversations, the latest pin first: the inbox's first page starts with them.
 
     They stay out of the paged part (ordered by activity), so a pin never
@@ -323,11 +329,11 @@ def _pinned(user: Any) -> list[Participant]:
     )
 
 
-def summary_of(user: Any, conversation_id: int) -> Summary:
+def summary_of(user: User, conversation_id: int) -> Summary:
     return summaries(user, [member_of(user.pk, conversation_id)])[0]
 
 
-def summaries_for(user: Any, conversation_ids: list[int]) -> list[Summary]:
+def summaries_for(user: User, conversation_ids: list[int]) -> list[Summary]:
     """Summaries of the named conversations the user was ever in (others are left out)."""
     members = list(
         Participant.objects.filter(user=user, conversation_id__in=conversation_ids).select_related("conversation")
@@ -409,7 +415,7 @@ def _unique(names: list[str]) -> list[str]:
 
 
 def create_group(
-    creator: Any, title: str, usernames: list[str], client_id: str, *, max_members: int
+    creator: User, title: str, usernames: list[str], client_id: str, *, max_members: int
 ) -> MembershipChange:
     """A new group with ``creator`` as owner and the named users as members, and its ``created`` event."""
     repeat = _repeat(creator, client_id, None, EventKind.CREATED)
@@ -461,14 +467,14 @@ def create_group(
     return MembershipChange(Appended(event, True, seq), conversation, joined=members)
 
 
-def _repeat(actor: Any, client_id: str, conversation_id: int | None, kind: str) -> MembershipChange | None:
+def _repeat(actor: User, client_id: str, conversation_id: int | None, kind: str) -> MembershipChange | None:
     existing = repeat_of_event(actor, client_id, conversation_id, kind)
     if existing is None:
         return None
     return MembershipChange(Appended(existing, False, existing.conversation.membership_seq), existing.conversation)
 
 
-def _acting_member(actor: Any, conversation: Conversation, *, roles: tuple[str, ...] | None = None) -> Participant:
+def _acting_member(actor: User, conversation: Conversation, *, roles: tuple[str, ...] | None = None) -> Participant:
     """The actor's current membership of a group, with a role among ``roles`` if given."""
     member = Participant.objects.filter(conversation=conversation, user=actor).first()
     if member is None:
@@ -483,7 +489,9 @@ def _acting_member(actor: Any, conversation: Conversation, *, roles: tuple[str, 
     return member
 
 
-def _change(actor: Any, conversation_id: int, client_id: str, kind: str, apply: Any) -> MembershipChange:
+def _change(
+    actor: User, conversation_id: int, client_id: str, kind: str, apply: Callable[[Conversation], MembershipChange]
+) -> MembershipChange:
     """Run ``apply(conversation)`` under the conversation's lock, unless ``client_id`` repeats an earlier change."""
     try:
         with transaction.atomic():
@@ -500,7 +508,7 @@ def _change(actor: Any, conversation_id: int, client_id: str, kind: str, apply: 
 
 
 def add_members(
-    actor: Any, conversation_id: int, usernames: list[str], client_id: str, *, max_members: int
+    actor: User, conversation_id: int, usernames: list[str], client_id: str, *, max_members: int
 ) -> MembershipChange:
     """The owner or an admin adds users; a former member is re-added (their window restarts here)."""
 
@@ -561,7 +569,7 @@ def _end_membership(conversation: Conversation, member: Participant, seq: int, n
     conversation.save(update_fields=["member_count"])
 
 
-def remove_member(actor: Any, conversation_id: int, username: str, client_id: str) -> MembershipChange:
+def remove_member(actor: User, conversation_id: int, username: str, client_id: str) -> MembershipChange:
     """The owner removes anyone but themself; an admin removes plain members."""
 
     def apply(conversation: Conversation) -> MembershipChange:
@@ -583,7 +591,7 @@ def remove_member(actor: Any, conversation_id: int, username: str, client_id: st
     return _change(actor, conversation_id, client_id, EventKind.MEMBER_REMOVED, apply)
 
 
-def leave(actor: Any, conversation_id: int, client_id: str) -> MembershipChange:
+def leave(actor: User, conversation_id: int, client_id: str) -> MembershipChange:
     """A member leaves; an owner who leaves hands the group to the oldest admin, else the oldest member."""
 
     def apply(conversation: Conversation) -> MembershipChange:
@@ -608,7 +616,7 @@ def leave(actor: Any, conversation_id: int, client_id: str) -> MembershipChange:
     return _change(actor, conversation_id, client_id, EventKind.MEMBER_LEFT, apply)
 
 
-def rename(actor: Any, conversation_id: int, title: str, client_id: str) -> MembershipChange:
+def rename(actor: User, conversation_id: int, title: str, client_id: str) -> MembershipChange:
     """Any current member renames the group."""
 
     def apply(conversation: Conversation) -> MembershipChange:
@@ -621,7 +629,7 @@ def rename(actor: Any, conversation_id: int, title: str, client_id: str) -> Memb
     return _change(actor, conversation_id, client_id, EventKind.RENAMED, apply)
 
 
-def set_role(actor: Any, conversation_id: int, username: str, role: str, client_id: str) -> MembershipChange:
+def set_role(actor: User, conversation_id: int, username: str, role: str, client_id: str) -> MembershipChange:
     """The owner makes a member an admin, or an admin a member again."""
 
     def apply(conversation: Conversation) -> MembershipChange:

@@ -15,6 +15,7 @@ the archive too, so archived events keep their place.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -31,6 +32,7 @@ from .errors import Conflict, Forbidden, NotFound, StoreError, Unavailable
 from .message_views import MessageView, ReplyPreview, annotate, fresh_view, quote
 from .notifications import new_message_recipients
 from .search.indexer import indexer as search_indexer
+from .users import User
 from .visibility import can_see, visible_q
 
 # One handler for the process, so its counters tell how often storing a
@@ -75,7 +77,7 @@ class NewMessage:
     """
 
     conversation_id: int
-    sender: Any
+    sender: User
     content: str
     client_id: str
     reply_to: int | None = None
@@ -88,7 +90,7 @@ Outcome = Appended | StoreError
 
 def create_message(
     conversation_id: int,
-    sender: Any,
+    sender: User,
     content: str,
     client_id: str,
     *,
@@ -116,6 +118,7 @@ def create_messages(items: list[NewMessage], *, notify_expiry: float | None = No
     outcomes: list[Outcome] = []
     if not items:
         return outcomes
+    inserted: Sequence[Appended | StoreError | RetriesExhausted | None]
     try:
         inserted = database_retry.call(_insert_messages, items)
     except RetriesExhausted as exc:
@@ -146,7 +149,7 @@ def create_messages(items: list[NewMessage], *, notify_expiry: float | None = No
     return outcomes
 
 
-def _with_recipients(outcomes: list[Any], expiry: float) -> list[Any]:
+def _with_recipients(outcomes: list[Outcome], expiry: float) -> list[Outcome]:
     """The new messages' :attr:`Appended.notify`, one query for the batch (after the commit: never fails the send)."""
     created = [o for o in outcomes if isinstance(o, Appended) and o.created]
     if not created:
@@ -188,11 +191,12 @@ def _insert_message_with_files(item: NewMessage, now: datetime.datetime) -> Appe
     undoes this item's savepoint only. Messages without files keep the plain
     statements of :func:`_insert_message`.
     """
-    reply = None
+    reply: ReplyPreview | None = None
     if item.reply_to is not None:
-        reply = _reply_target(item)
-        if isinstance(reply, StoreError):
-            return reply
+        target = _reply_target(item)
+        if isinstance(target, StoreError):
+            return target
+        reply = target
     try:
         with transaction.atomic():
             conversation = Conversation.objects.select_for_update().filter(pk=item.conversation_id).first()
@@ -236,11 +240,12 @@ def _insert_message(item: NewMessage, now: datetime.datetime) -> Appended | Stor
     else can have taken a later one while we hold the row), so seqs stay
     gap-free.
     """
-    reply = None
+    reply: ReplyPreview | None = None
     if item.reply_to is not None:
-        reply = _reply_target(item)
-        if isinstance(reply, StoreError):
-            return reply
+        target = _reply_target(item)
+        if isinstance(target, StoreError):
+            return target
+        reply = target
     stamp = connection.ops.adapt_datetimefield_value(now)
     quote = connection.ops.quote_name
     conversations = quote(Conversation._meta.db_table)
@@ -383,7 +388,7 @@ def repeat_of_message(item: NewMessage) -> Appended | StoreError | None:
     return _repeat_of(item)
 
 
-def find_by_client_id(sender: Any, client_id: str) -> Event | None:
+def find_by_client_id(sender: User, client_id: str) -> Event | None:
     return Event.objects.select_related("sender").filter(sender=sender, client_id=client_id).first()
 
 
@@ -402,7 +407,7 @@ def lock_for_append(conversation_id: int) -> Conversation:
 
 def insert_event(
     conversation: Conversation,
-    sender: Any,
+    sender: User,
     kind: str,
     client_id: str,
     *,
@@ -446,7 +451,7 @@ def insert_event(
     )
 
 
-def repeat_of_event(sender: Any, client_id: str, conversation_id: int | None, kind: str) -> Event | None:
+def repeat_of_event(sender: User, client_id: str, conversation_id: int | None, kind: str) -> Event | None:
     """The event a client-originated action repeats, or None; :class:`Conflict` if the id names another kind of event."""
     existing = find_by_client_id(sender, client_id)
     if existing is None:

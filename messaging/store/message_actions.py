@@ -24,7 +24,6 @@ import datetime
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -46,6 +45,7 @@ from .conversations import member_of, unread_count
 from .errors import Forbidden, LimitExceeded, NotFound, WindowClosed
 from .events import Appended, insert_event, lock_for_append, repeat_of_event
 from .notifications import settle_new_message_notification
+from .users import User
 from .visibility import can_see, in_window
 
 Role = Participant.Role
@@ -69,12 +69,12 @@ class Change:
     appended: Appended | None
     conversation: Conversation
     #: the message acted on, as it is now (None for a repeat)
-    message: Any = None
+    message: Event | ArchivedEvent | None = None
     #: an edit: members mentioned by the new text and not by the old one (user ids)
     newly_mentioned: list[int] = field(default_factory=list)
 
 
-def _message(member: Participant, conversation: Conversation, seq: int) -> Any:
+def _message(member: Participant, conversation: Conversation, seq: int) -> Event | ArchivedEvent:
     """The message at ``seq`` (hot table or archive), if ``member`` may see it; else :class:`NotFound`."""
     missing = NotFound(f"there is no message {seq} in this conversation")
     if not can_see(member, seq):
@@ -88,12 +88,12 @@ def _message(member: Participant, conversation: Conversation, seq: int) -> Any:
     raise missing
 
 
-def _too_late(row: Any, window: datetime.timedelta | None, now: datetime.datetime) -> bool:
+def _too_late(row: Event | ArchivedEvent, window: datetime.timedelta | None, now: datetime.datetime) -> bool:
     return window is not None and now - row.created_at > window
 
 
 def _act(
-    actor: Any,
+    actor: User,
     conversation_id: int,
     client_id: str,
     kind: str,
@@ -124,7 +124,7 @@ def _act(
 
 
 def edit_message(
-    actor: Any,
+    actor: User,
     conversation_id: int,
     seq: int,
     content: str,
@@ -182,7 +182,7 @@ def _members_named(conversation: Conversation, names: set[str]) -> list[int]:
 
 
 def delete_message(
-    actor: Any,
+    actor: User,
     conversation_id: int,
     seq: int,
     client_id: str,
@@ -214,7 +214,7 @@ def delete_message(
     return _act(actor, conversation_id, client_id, EventKind.DELETED, apply)
 
 
-def purge(conversation: Conversation, row: Any, now: datetime.datetime) -> None:
+def purge(conversation: Conversation, row: Event | ArchivedEvent, now: datetime.datetime) -> None:
     """Empty a message everywhere its text could be (inside the deleting transaction).
 
     The row keeps its seq, sender and time ("This message was deleted"); its
@@ -248,7 +248,7 @@ def _conversation_urls(conversation: Conversation) -> list[str]:
 
 
 def react(
-    actor: Any,
+    actor: User,
     conversation_id: int,
     seq: int,
     emoji: str,
@@ -301,14 +301,14 @@ class Hidden:
     notification_unread: int | None = None
 
 
-def hide_messages(user: Any, conversation_id: int, seqs: list[int]) -> Hidden:
+def hide_messages(user: User, conversation_id: int, seqs: list[int]) -> Hidden:
     """Delete messages for ``user`` only ("delete for me"); all of them, or none when one is not theirs to see.
 
     Former members may hide what they keep, too.
     """
     member = member_of(user.pk, conversation_id)
     wanted = sorted(set(seqs))
-    found = set()
+    found: set[int] = set()
     for model in (Event, ArchivedEvent):
         found.update(
             model.objects.filter(conversation_id=conversation_id, seq__in=wanted, kind=EventKind.MESSAGE).values_list(
@@ -331,7 +331,7 @@ def hide_messages(user: Any, conversation_id: int, seqs: list[int]) -> Hidden:
     return Hidden(conversation_id, tuple(wanted), member.cleared_seq, unread)
 
 
-def clear_conversation(user: Any, conversation_id: int) -> Hidden:
+def clear_conversation(user: User, conversation_id: int) -> Hidden:
     """Hide everything of the conversation up to now (or up to their leave) for ``user`` ("clear chat")."""
     member = member_of(user.pk, conversation_id)
     end = (

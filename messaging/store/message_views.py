@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import datetime
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TypeVar
 
 from ..models import MESSAGE_ACTION_KINDS, ArchivedEvent, Event, EventKind, MessageEdit, Participant, Reaction
 from .visibility import hidden_among, in_window
+
+#: a page's rows: hot events, archived ones, or both
+E = TypeVar("E", bound=Event | ArchivedEvent)
 
 #: names listed per emoji (``count`` is the whole number): keeps a page's size bounded in big groups
 REACTION_NAMES_SHOWN = 10
@@ -64,7 +67,7 @@ def preview_of(content: str) -> str:
     return text if len(text) <= PREVIEW_LENGTH else text[: PREVIEW_LENGTH - 1] + "…"
 
 
-def quote(row: Any) -> ReplyPreview:
+def quote(row: Event | ArchivedEvent) -> ReplyPreview:
     """The quote of a message row (an ``Event`` or ``ArchivedEvent``, its sender loaded)."""
     deleted = row.deleted_at is not None
     return ReplyPreview(row.seq, row.sender.get_username(), "" if deleted else preview_of(row.content), deleted)
@@ -75,7 +78,7 @@ def fresh_view(event: Event, reply_to: ReplyPreview | None = None) -> MessageVie
     return MessageView(event.seq, event.content, None, False, (), reply_to)
 
 
-def annotate(member: Participant, events: list[Any], as_of: int) -> list[Any]:
+def annotate(member: Participant, events: list[E], as_of: int) -> list[E]:
     """Attach each message's :class:`MessageView` (``event.view``) and mark what ``member`` may not see (``event.hidden``).
 
     A handful of queries for the whole page, none for a page without messages.
@@ -134,7 +137,9 @@ def _reactions(conversation_id: int, seqs: list[int], member: Participant) -> di
     return found
 
 
-def _quotes(member: Participant, events: list[Any], targets: Iterable[int]) -> dict[int, ReplyPreview]:
+def _quotes(
+    member: Participant, events: Sequence[Event | ArchivedEvent], targets: Iterable[int]
+) -> dict[int, ReplyPreview]:
     """The quotes of the replied-to messages: from the page itself when there, else read (both tables)."""
     wanted = set(targets)
     quotes = {}
@@ -156,7 +161,9 @@ def _quotes(member: Participant, events: list[Any], targets: Iterable[int]) -> d
     return quotes
 
 
-def _versions_at_leave(member: Participant, edited: list[Any]) -> dict[int, tuple[str, datetime.datetime | None]]:
+def _versions_at_leave(
+    member: Participant, edited: Sequence[Event | ArchivedEvent]
+) -> dict[int, tuple[str, datetime.datetime | None]]:
     """For a former member, the text of messages edited after they left, as it was when they left."""
     if member.left_seq is None or not edited:
         return {}

@@ -142,4 +142,5 @@ def mutes_of(user_id: int, now: datetime.datetime | None = None) -> list[Mute]:
             r.muted_until >= FOREVER,
         )
         for r in rows
+        if r.muted_until is not None  # always: the query asks for muted_until > now
     ]

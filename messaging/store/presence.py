@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -22,6 +22,8 @@ from ..logging_utils import messaging_logger
 from ..models import Connection, Conversation, Participant, UserStatus
 from .errors import LimitExceeded
 from .users import username_of
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -148,11 +150,11 @@ def refresh_connections(server_id: str, channel_names: list[str], since: datetim
         )
         if name not in live
     ]
-    for chunk in _chunks(stale):
-        Connection.objects.filter(pk__in=chunk).delete()
+    for ids in _chunks(stale):
+        Connection.objects.filter(pk__in=ids).delete()
 
 
-def _chunks(items: list[Any], size: int = 500) -> list[list[Any]]:
+def _chunks(items: list[T], size: int = 500) -> list[list[T]]:
     """Bounded ``IN (...)`` lists: a process may hold more sockets than a query may have parameters."""
     return [items[i : i + size] for i in range(0, len(items), size)]
 

@@ -9,16 +9,13 @@ file, never a row naming a missing one.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
 from ..models import Participant, Profile
 from .errors import NotFound
-
-User = get_user_model()
+from .users import User
 
 
 @dataclass(frozen=True)
@@ -71,7 +68,7 @@ def avatar_owner(storage_name: str) -> int:
     return owner
 
 
-def active_user_with_profile(username: str) -> Any:
+def active_user_with_profile(username: str) -> User:
     """The active user called ``username`` with their profile loaded (:class:`NotFound` otherwise)."""
     user = (
         User.objects.filter(**{User.USERNAME_FIELD: username, "is_active": True})
@@ -83,7 +80,7 @@ def active_user_with_profile(username: str) -> Any:
     return user
 
 
-def user_with_profile(user_id: int) -> Any:
+def user_with_profile(user_id: int) -> User:
     return User.objects.select_related("messaging_profile").get(pk=user_id)
 
 

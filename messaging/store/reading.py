@@ -16,6 +16,7 @@ from ..serializers import identity_payload
 from . import conversations, events, presence
 from .conversations import Receipt, Summary, Window
 from .read_privacy import sharing_of, shown_read_seq
+from .users import User
 
 
 @dataclass
@@ -103,7 +104,7 @@ def with_presence(summaries: list[Summary], expiry: float) -> list[Summary]:
 
 
 def inbox(
-    user: Any,
+    user: User,
     *,
     before: tuple[datetime.datetime, int] | None,
     limit: int,
@@ -123,7 +124,7 @@ class Resumed:
     receipts: list[Receipt] = field(default_factory=list)
 
 
-def resume(user: Any, cursors: dict[int, int], limit: int, expiry: float) -> list[Resumed]:
+def resume(user: User, cursors: dict[int, int], limit: int, expiry: float) -> list[Resumed]:
     """For each conversation named (that the user was ever in): its summary, the events after the cursor, the receipts."""
     summaries = with_presence(conversations.summaries_for(user, list(cursors)), expiry)
     resumed = []
@@ -139,7 +140,7 @@ def resume(user: Any, cursors: dict[int, int], limit: int, expiry: float) -> lis
     return resumed
 
 
-def conversation_detail(user: Any, conversation_id: int, expiry: float) -> tuple[Summary, list[Receipt]]:
+def conversation_detail(user: User, conversation_id: int, expiry: float) -> tuple[Summary, list[Receipt]]:
     summary = with_presence([conversations.summary_of(user, conversation_id)], expiry)[0]
     return summary, receipts_seen_by(summary.member)
 
@@ -219,7 +220,7 @@ class DirectOpening:
     """The compatibility view's direct conversation, its peer and the ``connected`` snapshot."""
 
     conversation: Conversation
-    peer: Any
+    peer: User
     window: Window
     session: Session | None = None
     snapshot: dict[str, Any] = field(default_factory=dict)
@@ -227,7 +228,7 @@ class DirectOpening:
     notices: dict[int, Summary] = field(default_factory=dict)
 
 
-def open_direct(user: Any, peer_username: str) -> DirectOpening | None:
+def open_direct(user: User, peer_username: str) -> DirectOpening | None:
     """The direct conversation with ``peer_username`` (created if need be), or None to refuse the handshake."""
     from .users import find_peer
 

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 
 from .errors import NotFound
 
-User = get_user_model()
+if TYPE_CHECKING:
+    # What get_user_model() is for this project (linkup/settings.py keeps Django's user
+    # model), as a type: the rest of the app annotates users with this alias.
+    from django.contrib.auth.models import User as User
+else:
+    User = get_user_model()
 
 
 def username_of(user_id: int) -> str:
-    return User.objects.filter(pk=user_id).values_list(User.USERNAME_FIELD, flat=True).get()
+    return str(User.objects.filter(pk=user_id).values_list(User.USERNAME_FIELD, flat=True).get())
 
 
-def find_peer(user: Any, username: str) -> Any | None:
+def find_peer(user: User, username: str) -> User | None:
     """The active user called ``username``, unless it is ``user`` itself."""
     peer = User.objects.filter(**{User.USERNAME_FIELD: username, "is_active": True}).first()
     if peer is None or peer.pk == user.pk:
@@ -24,7 +29,7 @@ def find_peer(user: Any, username: str) -> Any | None:
     return peer
 
 
-def active_users_named(usernames: list[str]) -> list[Any]:
+def active_users_named(usernames: list[str]) -> list[User]:
     """The active users with these usernames, in the order given; :class:`NotFound` names the first missing one."""
     found = {
         u.get_username(): u for u in User.objects.filter(**{f"{User.USERNAME_FIELD}__in": usernames, "is_active": True})
@@ -35,7 +40,7 @@ def active_users_named(usernames: list[str]) -> list[Any]:
     return [found[name] for name in usernames]
 
 
-def search_users(user: Any, query: str, limit: int) -> list[Any]:
+def search_users(user: User, query: str, limit: int) -> list[User]:
     """Active users whose username or display name contains ``query``, username prefix matches first, never ``user``."""
     query = query.strip()
     if not query:

@@ -88,7 +88,7 @@ class Command(BaseCommand):
             self.stdout.write(f"rebuilt the search index: {written} entries in {time.monotonic() - started:.1f} s")
             return
         if interval is None:
-            interval = float(conf.setting("MESSAGING_SEARCH_INDEX_INTERVAL_SECONDS")) or 1.0
+            interval = conf.float_setting("MESSAGING_SEARCH_INDEX_INTERVAL_SECONDS") or 1.0
         stopping = False
 
         def stop(signum: int, frame: Any) -> None:

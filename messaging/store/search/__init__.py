@@ -24,6 +24,7 @@ import binascii
 import dataclasses
 import datetime
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +40,7 @@ from ...error_models import ErrorCategory
 from ...logging_utils import messaging_logger
 from ...models import ArchivedEvent, Conversation, Event, NotificationPreference, Participant, SearchQueue
 from ..errors import Invalid, LimitExceeded
+from ..users import User
 from . import index, plan
 from .query import Query, QueryError, parse
 from .snippets import Snippet, score, snippet
@@ -109,7 +111,7 @@ class SearchPage:
 
 
 def search(
-    user: Any,
+    user: User,
     text: str,
     *,
     cursor: str | None = None,
@@ -148,7 +150,7 @@ def search(
         filters.below = position[1] if position else None
         if first and not _reads_in_steps(page.plan, query):
             rows = _rows(query, filters, max(limit, COUNT_CAP) + 1, page.plan)
-            found = [(row, None) for row in rows[: limit + 1]]
+            found: Sequence[tuple[tuple[Any, ...], float | None]] = [(row, None) for row in rows[: limit + 1]]
         else:
             rows = _rows(query, filters, limit + 1, page.plan)
             found = [(row, None) for row in rows]
@@ -174,8 +176,8 @@ def search(
     return page
 
 
-def _parse(user: Any, text: str) -> Query:
-    limit = int(conf.setting("MESSAGING_SEARCH_MAX_QUERY_LENGTH"))
+def _parse(user: User, text: str) -> Query:
+    limit = conf.int_setting("MESSAGING_SEARCH_MAX_QUERY_LENGTH")
     if len(text) > limit:
         raise LimitExceeded(
             f"the query is over {limit} characters", setting="MESSAGING_SEARCH_MAX_QUERY_LENGTH", limit=limit
@@ -186,7 +188,7 @@ def _parse(user: Any, text: str) -> Query:
         raise Invalid(str(exc)) from None
     if query.empty:
         raise Invalid('type something to search for: words, "a phrase", from:someone, in:a-conversation')
-    terms = int(conf.setting("MESSAGING_SEARCH_MAX_TERMS"))
+    terms = conf.int_setting("MESSAGING_SEARCH_MAX_TERMS")
     used = len(query.needles) + len(query.senders) + len(query.conversations)
     if used > terms:
         raise LimitExceeded(
@@ -210,7 +212,7 @@ def _catch_up() -> None:
         messaging_logger.error(ErrorCategory.DATABASE_ERROR, "a search could not index the queued messages", exc=exc)
 
 
-def _filters(user: Any, query: Query, warnings: list[str]) -> plan.Filters | None:
+def _filters(user: User, query: Query, warnings: list[str]) -> plan.Filters | None:
     """The query's filters as ids; None when they cannot match anything (the reason in ``warnings``)."""
     filters = plan.Filters(user.pk, after=query.after, before=query.before, with_attachments="attachment" in query.has)
     if query.after and query.before and query.after >= query.before:
@@ -270,7 +272,7 @@ def _shared_conversations(user_id: int, senders: list[int]) -> set[int]:
     )
 
 
-def _conversations_named(user: Any, value: str) -> set[int]:
+def _conversations_named(user: User, value: str) -> set[int]:
     """The user's conversations ``in:value`` names: an id, the direct chat with a username, or groups with that title."""
     mine = Participant.objects.filter(user_id=user.pk)
     if value.isascii() and value.isdigit():
@@ -324,7 +326,8 @@ def _rows(query: Query, filters: plan.Filters, limit: int | None, way: str) -> l
     sql, params = plan.PLANS[way](query.needles, filters, limit)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.fetchall()
+        rows: list[tuple[Any, ...]] = cursor.fetchall()
+        return rows
 
 
 def _walk_senders(query: Query, filters: plan.Filters, limit: int) -> list[tuple[Any, ...]]:
@@ -412,7 +415,7 @@ def _count(query: Query, filters: plan.Filters, way: str) -> Total:
         return Total(int(cursor.fetchone()[0]), True)
 
 
-def _hits(found: list[tuple[tuple[Any, ...], float | None]], query: Query) -> list[Hit]:
+def _hits(found: Sequence[tuple[tuple[Any, ...], float | None]], query: Query) -> list[Hit]:
     """Hits with their snippets, cut from each message's current text (whichever table holds it)."""
     ids = [row[0] for row, _ in found]
     content: dict[int, str] = {}
@@ -431,7 +434,7 @@ def _hits(found: list[tuple[tuple[Any, ...], float | None]], query: Query) -> li
         if event_id not in content:
             continue  # deleted since the entry was read
         if isinstance(created_at, str):
-            created_at = connection.ops.convert_datetimefield_value(created_at, None, connection)  # type: ignore[arg-type]
+            created_at = connection.ops.convert_datetimefield_value(created_at, None, connection)  # type: ignore[attr-defined]  # SQLite's operations have it, the base class does not
         hits.append(
             Hit(
                 event_id,

@@ -41,7 +41,7 @@ class Indexer:
 
     @staticmethod
     def interval() -> float:
-        return float(conf.setting("MESSAGING_SEARCH_INDEX_INTERVAL_SECONDS"))
+        return conf.float_setting("MESSAGING_SEARCH_INDEX_INTERVAL_SECONDS")
 
     def poke(self) -> None:
         """Messages were queued: drain soon (starts the thread the first time)."""
