@@ -1,3 +1,4 @@
+// @ts-check
 // The HTTP side: JSON GET/POST with the CSRF token Django set in its cookie
 // (the pages use ensure_csrf_cookie), for the fallback path and the inbox.
 

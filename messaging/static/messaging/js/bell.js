@@ -1,3 +1,4 @@
+// @ts-check
 // The notification bell on every signed-in page, live over ws/notifications/:
 // unread count, a dropdown of recent notifications (`list`), mark read / mark
 // all read, and optional desktop alerts (permission asked only on a click).

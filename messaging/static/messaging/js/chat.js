@@ -1,3 +1,4 @@
+// @ts-check
 // The messaging app: one page for /messages/ (the inbox), /messages/<username>/
 // (a direct chat) and /messages/c/<id>/ (any conversation). One ws/chat/
 // socket per tab carries every conversation; the protocol state

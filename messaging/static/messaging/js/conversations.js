@@ -1,3 +1,4 @@
+// @ts-check
 // The sidebar: every conversation of the user, most recently active first,
 // live from the protocol state (no polling): name, online dot for a direct
 // peer, last message preview with ticks for mine, "… is typing", unread

@@ -1,3 +1,4 @@
+// @ts-check
 // The group dialogs: "New group" (a name, people picked with the user
 // search) and the group's members (role, online, how far each has read; for
 // owners and admins add and remove; rename and leave for everyone).

@@ -1,3 +1,4 @@
+// @ts-check
 // DOM helpers. Every piece of user data reaches the page through textContent or
 // an attribute set here, never through innerHTML; icons are built as SVG nodes.
 

@@ -1,3 +1,4 @@
+// @ts-check
 // The conversation on screen: events in seq order (messages as bubbles,
 // membership/rename/role events as system lines), then the outbox's unsent
 // messages; day separators, the "New messages" divider, local times, ticks

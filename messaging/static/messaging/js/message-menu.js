@@ -1,3 +1,4 @@
+// @ts-check
 // The message menu (Reply, React, Edit, Delete for me, Delete for everyone,
 // Copy) and the emoji picker: popups that open from a message's actions
 // button, a right-click or a long press, and work with the keyboard alone:

@@ -1,3 +1,4 @@
+// @ts-check
 // Selecting several messages to delete them for me at once. "Select" in a
 // message's menu starts it; then a click on a message, or Enter/Space on its
 // ⋯ button, toggles it; the bar says how many and offers "Delete for me";

@@ -1,3 +1,4 @@
+// @ts-check
 // The /notifications/ page: the server renders the first 50; this adds mark
 // read, mark all read, "show older" (`list` with `before`) and live arrivals,
 // through the bell's notifications client.

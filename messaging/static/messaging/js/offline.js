@@ -1,3 +1,4 @@
+// @ts-check
 // The offline page (served by the service worker when the server cannot be
 // reached, under the address the person asked for): reload that address as
 // soon as the server answers again, so the page's own code (and its outbox)

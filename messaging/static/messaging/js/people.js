@@ -1,3 +1,4 @@
+// @ts-check
 // Searching people by username (/messages/api/users?q=), keyboard friendly:
 // ArrowDown moves into the results, ArrowUp back, Escape clears, Enter takes
 // the exact match or the first one. Two uses: the sidebar's "Start a

@@ -1,3 +1,4 @@
+// @ts-check
 // People as they are shown: their display name (else username) and avatar,
 // and the profile card a click on a person's avatar or name opens: an
 // accessible modal <dialog> (focus moves in, Escape closes, focus returns to

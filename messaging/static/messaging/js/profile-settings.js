@@ -1,3 +1,4 @@
+// @ts-check
 // The settings page's "Profile" section: display name and status line (saved
 // as JSON), the avatar (uploaded as multipart, checked and squared by the
 // server) and its removal. The server tells every open tab of whoever shares

@@ -1,3 +1,4 @@
+// @ts-check
 // On every page: register the service worker (/sw.js, scope "/"), keep the
 // install prompt for the settings page's Install button, and clean up on
 // sign-out: this browser's push subscription is dropped (in the browser and

@@ -1,3 +1,4 @@
+// @ts-check
 // A message's text as DOM nodes, from protocol/format.js's tokens: strong,
 // em, code, pre, links (http/https only, opened in a new tab without the
 // opener or the referrer) and mentions. Every piece of text is a text node:

@@ -1,3 +1,4 @@
+// @ts-check
 // Message search: a dialog opened with Ctrl/Cmd+K (or the Search button) that
 // asks GET /messages/api/search as you type, lists the hits grouped by
 // conversation with their snippets, and opens the chosen one at that message.

@@ -1,3 +1,4 @@
+// @ts-check
 // The settings page's Theme card. Without JavaScript it is a form post (with
 // its Save button); here a choice is saved the moment it is made, worn at
 // once, and the card follows a change made in another tab (the `settings`

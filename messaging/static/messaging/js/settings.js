@@ -1,3 +1,4 @@
+// @ts-check
 // The settings page's "This device" section: the Install button (shown once
 // the browser offered installation) and the "Desktop/phone notifications"
 // switch, which asks for permission only when it is clicked on. Then the

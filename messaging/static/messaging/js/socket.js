@@ -1,3 +1,4 @@
+// @ts-check
 // A WebSocket that keeps itself connected: exponential backoff with jitter,
 // a ping heartbeat that notices a dead connection, and a visible state.
 //

@@ -1,3 +1,4 @@
+// @ts-check
 // The theme (system, light, dark) on every page. The server renders the
 // signed-in user's choice into <html data-theme> (no flash of the other
 // theme); app.css draws "system" from prefers-color-scheme. This module

@@ -1,3 +1,4 @@
+// @ts-check
 // One file's upload: a multipart POST with the CSRF token, through
 // XMLHttpRequest because it reports upload progress (fetch does not, yet).
 // Returns {promise, abort}: the promise resolves to {status, body} for any

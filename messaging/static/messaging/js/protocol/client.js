@@ -1,3 +1,4 @@
+// @ts-check
 // The protocol state of one tab on ws/chat/ (docs/protocol.md), with no DOM:
 // conversations with their summaries, logs and members; requests by `ref`;
 // the outbox; `received`/`read` reports; typing and presence; unread counts

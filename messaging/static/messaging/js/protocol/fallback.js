@@ -1,3 +1,4 @@
+// @ts-check
 // The HTTP fallback, while ws/chat/ cannot be had (docs/protocol.md, "HTTP"):
 // the same catching up, sending and reading over the JSON API, every
 // ``everyMs`` while the page says the socket is offline. A 403 means the

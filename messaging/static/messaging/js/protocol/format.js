@@ -1,3 +1,4 @@
+// @ts-check
 // What a message's text looks like: *bold*, _italic_, `code`, ``` code
 // blocks ```, http(s) links and @mentions of members, as a tree of tokens.
 // No DOM and no HTML: the page builds nodes from the tokens (textContent,

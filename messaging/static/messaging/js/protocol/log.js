@@ -1,3 +1,4 @@
+// @ts-check
 // One conversation's log as this client holds it: events by seq, and the
 // contiguous cursor that `sync` and `resume` continue from.
 //
