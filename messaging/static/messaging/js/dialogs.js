@@ -32,6 +32,7 @@ class Dialog {
   constructor(el) {
     this.el = el;
     this.error = el.querySelector("[data-dialog-error]");
+    /** @type {HTMLElement | null} */
     this.opener = null;
     for (const button of el.querySelectorAll("[data-dialog-close]")) button.addEventListener("click", () => this.close());
     el.addEventListener("close", () => this.opener?.focus());
@@ -39,8 +40,9 @@ class Dialog {
     el.addEventListener("click", (event) => { if (event.target === el) this.close(); });
   }
 
+  /** @param {Element | null} [opener] what gets the focus back when the dialog closes */
   open(opener = document.activeElement) {
-    this.opener = opener;
+    this.opener = opener instanceof HTMLElement ? opener : null;
     this.showError("");
     if (!this.el.open) this.el.showModal();
   }

@@ -106,7 +106,7 @@ export class MessageActions {
     dialog.showModal();
     return new Promise((resolve) => {
       dialog.addEventListener("close", () => {
-        if (back?.isConnected) back.focus();
+        if (back instanceof HTMLElement && back.isConnected) back.focus();
         resolve(dialog.returnValue === "ok");
       }, { once: true });
     });

@@ -39,7 +39,7 @@ class Popup {
   }
 
   show(anchor, focusTarget) {
-    this.returnFocus = document.activeElement;
+    this.returnFocus = document.activeElement instanceof HTMLElement ? document.activeElement : null;
     place(this.element, anchor);
     focusTarget?.focus();
   }

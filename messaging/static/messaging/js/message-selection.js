@@ -15,7 +15,7 @@ export class MessageSelection {
     this.seqs = null; // a Set while selecting
     list.addEventListener("click", (event) => this.onClick(event), true);
     document.addEventListener("keydown", (event) => {
-      if (event.key === "Escape" && this.seqs && !event.target.closest?.("dialog")) {
+      if (event.key === "Escape" && this.seqs && !(event.target instanceof Element && event.target.closest("dialog"))) {
         event.preventDefault();
         this.stop();
       }

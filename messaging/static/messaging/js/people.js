@@ -10,14 +10,25 @@ import { avatar, h } from "./dom.js";
 import { presenceText } from "./time.js";
 
 export class PeopleSearch {
-  /** ``onPick(user)`` for a picker; without it results are links to the direct chat. */
+  /**
+   * ``onPick(user)`` for a picker; without it results are links to the direct chat.
+   * @param {{
+   *   input: HTMLInputElement,
+   *   results: HTMLElement,
+   *   status: HTMLElement,
+   *   onPick?: ((user: { username: string }) => void) | null,
+   *   exclude?: () => Set<string>,
+   *   form?: HTMLFormElement | null,
+   * }} options
+   */
   constructor({ input, results, status, onPick = null, exclude = () => new Set(), form = null }) {
     this.input = input;
     this.results = results;
     this.status = status;
     this.onPick = onPick;
     this.exclude = exclude;
-    this.timer = null;
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    this.timer = undefined;
     this.controller = null;
     this.shown = [];
     input.addEventListener("input", () => this.onInput());
@@ -51,7 +62,7 @@ export class PeopleSearch {
       const excluded = this.exclude();
       this.show(query, body.users.filter((u) => !excluded.has(u.username)));
     } catch (error) {
-      if (error.name === "AbortError" || signal.aborted) return;
+      if ((error instanceof Error && error.name === "AbortError") || signal.aborted) return;
       this.status.textContent = "Search is unavailable right now.";
     }
   }
@@ -86,7 +97,7 @@ export class PeopleSearch {
   }
 
   pick(user) {
-    this.onPick(user);
+    this.onPick?.(user);
     this.input.value = "";
     this.clear();
     this.input.focus();
@@ -97,7 +108,10 @@ export class PeopleSearch {
     const best = this.shown.find((u) => u.username.toLowerCase() === query) ?? this.shown[0];
     if (!best) return;
     if (this.onPick) this.pick(best);
-    else this.results.querySelector(`[data-username="${CSS.escape(best.username)}"]`)?.click();
+    else {
+      const link = this.results.querySelector(`[data-username="${CSS.escape(best.username)}"]`);
+      if (link instanceof HTMLElement) link.click();
+    }
   }
 
   clear() {
@@ -109,8 +123,8 @@ export class PeopleSearch {
   }
 
   onKey(event) {
-    const items = [...this.results.querySelectorAll("a, button")];
-    const index = items.indexOf(document.activeElement);
+    const items = [...this.results.querySelectorAll("a, button")].filter((el) => el instanceof HTMLElement);
+    const index = document.activeElement ? items.findIndex((el) => el === document.activeElement) : -1;
     if (event.key === "ArrowDown" && items.length) {
       event.preventDefault();
       items[Math.min(index + 1, items.length - 1)].focus();

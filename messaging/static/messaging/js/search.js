@@ -53,7 +53,8 @@ export class SearchPanel {
     this.results = el.querySelector("[data-search-results]");
     this.chipList = el.querySelector("[data-search-chips]");
     this.more = el.querySelector("[data-search-more]");
-    this.timer = null;
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    this.timer = undefined;
     this.controller = null;
     this.items = [];
     this.active = -1;
@@ -106,7 +107,7 @@ export class SearchPanel {
     try {
       answer = await getJSON(`/messages/api/search?${params}`, { signal: this.controller.signal });
     } catch (error) {
-      if (error.name !== "AbortError") this.status.textContent = "Search is not reachable right now.";
+      if (!(error instanceof Error && error.name === "AbortError")) this.status.textContent = "Search is not reachable right now.";
       return;
     }
     if (!answer.ok) {
@@ -126,6 +127,7 @@ export class SearchPanel {
     }
     for (const c of page.conversations) this.conversations.set(c.id, c);
     this.renderChips(page.query ?? {});
+    /** @type {HTMLElement | null} */
     let group = null;
     let groupId = append ? this.lastGroup : null;
     for (const hit of page.results) {
@@ -148,7 +150,7 @@ export class SearchPanel {
           hit.snippet.cut_start ? "… " : "", highlighted(hit.snippet.text, hit.snippet.highlights), hit.snippet.cut_end ? " …" : ""),
       );
       item.hit = hit;
-      group.append(item);
+      /** @type {HTMLElement} */ (group).append(item);
       this.items.push(item);
     }
     this.lastGroup = groupId;

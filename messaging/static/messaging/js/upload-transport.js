@@ -6,8 +6,15 @@
 
 import { csrfToken } from "./api.js";
 
+/**
+ * @param {number} conversationId
+ * @param {File} file
+ * @param {{ onProgress?: (loaded: number) => void }} [options]
+ * @returns {{ promise: Promise<{ status: number, body: any }>, abort: () => void }}
+ */
 export function uploadFile(conversationId, file, { onProgress = () => {} } = {}) {
   const xhr = new XMLHttpRequest();
+  /** @type {Promise<{ status: number, body: any }>} */
   const promise = new Promise((resolve, reject) => {
     xhr.open("POST", `/messages/api/conversations/${conversationId}/attachments`);
     xhr.setRequestHeader("X-CSRFToken", csrfToken());
