@@ -11,7 +11,7 @@ import { getJSON, postJSON } from "./api.js";
 import { ConversationList, conversationUrl } from "./conversations.js";
 import { Drafts } from "./drafts.js";
 import { MembersDialog, NewGroupDialog } from "./dialogs.js";
-import { announce, h, paintAvatars, setAvatarImage } from "./dom.js";
+import { announce, find, h, paintAvatars, setAvatarImage } from "./dom.js";
 import { MessageActions } from "./message-actions.js";
 import { MessageList } from "./message-list.js";
 import { PeopleSearch } from "./people.js";
@@ -30,14 +30,16 @@ import { SearchPanel } from "./search.js";
 import { fullStamp, presenceText } from "./time.js";
 import { applySettings } from "./theme.js";
 
+/** @import { ConnectedFrame } from "./protocol/frames.js" */
+
 const TYPING_REFRESH_MS = 2000; // the server re-announces at most every 2.5 s anyway
 const TYPING_IDLE_MS = 3000;
 const SESSION_PROBE_MS = 3000; // at most one "am I still signed in?" request per this long
 const WIDE = window.matchMedia("(min-width: 860px)");
 
-const config = JSON.parse(document.getElementById("app-config").textContent);
+const config = JSON.parse(find("#app-config").textContent ?? "");
 const me = config.me;
-const root = document.querySelector("[data-app]");
+const root = find("[data-app]");
 const $ = (selector) => document.querySelector(selector);
 const ui = {
   sidebarList: $("[data-conversations]"),
@@ -111,7 +113,13 @@ adoptOldOutboxes();
 
 // --- where we are -------------------------------------------------------------------
 
-/** What a URL of this app shows: the inbox, a conversation by id, or a direct chat by peer. */
+/** @typedef {{ kind: "inbox" | "conversation" | "direct", id: number | null, peer: string | null }} Route */
+
+/**
+ * What a URL of this app shows: the inbox, a conversation by id, or a direct chat by peer.
+ * @param {string} pathname
+ * @returns {Route}
+ */
 function parseRoute(pathname) {
   const byId = pathname.match(/^\/messages\/c\/(\d+)\/$/);
   if (byId) return { kind: "conversation", id: Number(byId[1]), peer: null };
@@ -126,6 +134,7 @@ let route = (() => {
   if (r.kind === "direct" && given.kind === "direct" && given.peer === r.peer) r.id = given.id;
   return r;
 })();
+/** @type {{ id: number | null | undefined, peer: string | null | undefined, opened: boolean }} */
 let shown = { id: undefined, peer: undefined, opened: false };
 if (config.route.presence && config.route.peer) state.presence.set(config.route.peer, config.route.presence);
 let sessionEnded = false;
@@ -398,6 +407,7 @@ function renderMute(conv) {
 }
 
 for (const button of document.querySelectorAll("[data-mute-choice]")) {
+  if (!(button instanceof HTMLElement)) continue;
   button.addEventListener("click", async () => {
     const id = route.id;
     const choice = button.dataset.muteChoice;
@@ -408,7 +418,7 @@ for (const button of document.querySelectorAll("[data-mute-choice]")) {
       await state.mute(id, until);
       announce(until ? "Conversation muted" : "Conversation unmuted");
     } catch (error) {
-      announce(`Could not change the mute: ${error?.detail ?? error?.message ?? error}`);
+      announce(`Could not change the mute: ${error instanceof RequestError ? error.detail || error.message : error instanceof Error ? error.message : error}`);
     }
     renderMute(currentConv());
   });
@@ -420,6 +430,7 @@ $("[data-mute-field]").addEventListener("keydown", (event) => {
   }
 });
 
+/** @type {ReturnType<typeof setTimeout> | null} */
 let sidebarSoon = null;
 function renderSidebarSoon() {
   if (sidebarSoon !== null) return;
@@ -645,7 +656,8 @@ ui.jump.addEventListener("click", () => {
 
 let typingOn = false;
 let typingSentAt = 0;
-let typingIdle = null;
+/** @type {ReturnType<typeof setTimeout> | undefined} */
+let typingIdle;
 
 function startTyping() {
   if (route.id === null) return;
@@ -779,7 +791,8 @@ socket.addEventListener("state", ({ detail: { state: socketState } }) => {
   renderConnection(socketState);
 });
 
-socket.addEventListener("ready", ({ detail: { frame } }) => {
+socket.addEventListener("ready", ({ detail }) => {
+  const frame = /** @type {ConnectedFrame} */ (detail.frame); // the socket's readyType
   if (sessionEnded) {
     sessionEnded = false;
     ui.signedOut.hidden = true;
@@ -802,6 +815,7 @@ socket.addEventListener("frame", ({ detail: { frame } }) => {
 // --- search: open a hit at its message (search.js) ---------------------------------------------
 
 /** The hit to show once its conversation's history holds it: {id, seq}; older pages load until then. */
+/** @type {{ id: number, seq: number } | null} */
 let jumpTarget = null;
 
 function revealJump() {

@@ -26,7 +26,11 @@ function node(token, me) {
   }
 }
 
-/** The nodes of ``text``; ``members``: usernames whose @mentions are highlighted. */
+/**
+ * The nodes of ``text``; ``members``: usernames whose @mentions are highlighted.
+ * @param {string} text
+ * @param {{ members?: Set<string> | null, me?: string | null }} [options]
+ */
 export function richText(text, { members = null, me = null } = {}) {
   return parse(text, { members }).map((token) => node(token, me));
 }

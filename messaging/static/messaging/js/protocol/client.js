@@ -18,6 +18,8 @@ import { ACTION_KINDS, MessageStates } from "./messages.js";
 import { Outbox } from "./outbox.js";
 import { RequestError, Requests, systemClock } from "./requests.js";
 
+/** @import { ClientFrame, ConnectedFrame, ServerFrame } from "./frames.js" */
+
 export const MEMBERSHIP_KINDS = new Set(["created", "members_added", "member_removed", "member_left"]);
 const PAGE_MAX = 100; // the server's most per sync/history/conversations page
 const RESUME_MAX = 200; // the server's most conversations per resume
@@ -78,6 +80,19 @@ export class Conversation {
 }
 
 export class ChatState {
+  /**
+   * @param {{
+   *   me: string,
+   *   storage: { getItem(key: string): string | null, setItem(key: string, value: string): void, removeItem(key: string): void },
+   *   send: (frame: ClientFrame) => boolean,
+   *   clock?: typeof systemClock,
+   *   pageSize?: number,
+   *   timeoutMs?: number,
+   *   typingShownMs?: number,
+   *   reportDelayMs?: number,
+   *   makeId?: () => string,
+   * }} options
+   */
   constructor({
     me, storage, send, clock = systemClock, pageSize = 50, timeoutMs = 15000,
     typingShownMs = 7000, reportDelayMs = 250, makeId,
@@ -260,7 +275,10 @@ export class ChatState {
 
   // --- the socket's life -------------------------------------------------------
 
-  /** The server's first frame, ``connected``: catch up on everything and send what waits. */
+  /**
+   * The server's first frame, ``connected``: catch up on everything and send what waits.
+   * @param {ConnectedFrame} frame
+   */
   onConnected(frame) {
     this.connected = true;
     this.everConnected = true;
@@ -308,7 +326,10 @@ export class ChatState {
     return this.requests.request(frame, options);
   }
 
-  /** Every frame after ``connected``. */
+  /**
+   * Every frame after ``connected``.
+   * @param {ServerFrame} frame
+   */
   handle(frame) {
     if (!frame || typeof frame.type !== "string") return;
     if (frame.type === "connected") {

@@ -9,7 +9,11 @@ const URL = /\bhttps?:\/\/[^\s<>"]+/gi;
 const TRAILING = /[.,!?;:'")\]]+$/;
 const MENTION = /(^|[^\w@.+-])@([\w.@+-]*[\w@+-])/g;
 
-/** Tokens of a message: [{type: "text"|"bold"|"italic"|"code"|"codeblock"|"link"|"mention", ...}]. */
+/**
+ * Tokens of a message: [{type: "text"|"bold"|"italic"|"code"|"codeblock"|"link"|"mention", ...}].
+ * @param {string} text
+ * @param {{ members?: Set<string> | null }} [options] usernames whose @mentions count
+ */
 export function parse(text, { members = null } = {}) {
   const tokens = [];
   const source = String(text ?? "");
