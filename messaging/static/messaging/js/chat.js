@@ -11,7 +11,7 @@ import { getJSON, postJSON } from "./api.js";
 import { ConversationList, conversationUrl } from "./conversations.js";
 import { Drafts } from "./drafts.js";
 import { MembersDialog, NewGroupDialog } from "./dialogs.js";
-import { announce, find, h, paintAvatars, setAvatarImage } from "./dom.js";
+import { announce, closest, find, h, paintAvatars, setAvatarImage } from "./dom.js";
 import { MessageActions } from "./message-actions.js";
 import { MessageList } from "./message-list.js";
 import { PeopleSearch } from "./people.js";
@@ -40,7 +40,15 @@ const WIDE = window.matchMedia("(min-width: 860px)");
 const config = JSON.parse(find("#app-config").textContent ?? "");
 const me = config.me;
 const root = find("[data-app]");
-const $ = (selector) => document.querySelector(selector);
+/**
+ * The page's own element for ``selector`` (app.html), checked to be a ``type`` (an HTMLElement
+ * unless named): missing, it is a template out of step with this code.
+ * @template {Element} [T=HTMLElement]
+ * @param {string} selector
+ * @param {{ new (...args: any[]): T }} [type]
+ * @returns {T}
+ */
+const $ = (selector, type) => find(selector, type);
 const ui = {
   sidebarList: $("[data-conversations]"),
   sidebarEmpty: $("[data-conversations-empty]"),
@@ -49,7 +57,7 @@ const ui = {
   paneEmpty: $("[data-pane-empty]"),
   chat: $("[data-chat]"),
   chatHead: $(".chat-head"),
-  avatar: $("[data-chat-avatar]"),
+  avatar: $("[data-chat-avatar]", HTMLButtonElement),
   name: $("[data-chat-name]"),
   presence: $("[data-presence]"),
   presenceDot: $("[data-presence-dot]"),
@@ -58,16 +66,16 @@ const ui = {
   connectionText: $("[data-connection-text]"),
   scroller: $("[data-scroller]"),
   messages: $("[data-messages]"),
-  loadOlder: $("[data-load-older]"),
+  loadOlder: $("[data-load-older]", HTMLButtonElement),
   historyStart: $("[data-history-start]"),
   historyTop: $(".history-top"),
   jump: $("[data-jump-latest]"),
   jumpCount: $("[data-jump-count]"),
   typing: $("[data-typing]"),
   closed: $("[data-chat-closed]"),
-  composer: $("[data-composer]"),
+  composer: $("[data-composer]", HTMLFormElement),
   composerLabel: $("[data-composer-label]"),
-  input: $("[data-composer-input]"),
+  input: $("[data-composer-input]", HTMLTextAreaElement),
   counter: $("[data-counter]"),
   signedOut: $("[data-signed-out]"),
   signIn: $("[data-sign-in]"),
@@ -124,7 +132,7 @@ function parseRoute(pathname) {
   const byId = pathname.match(/^\/messages\/c\/(\d+)\/$/);
   if (byId) return { kind: "conversation", id: Number(byId[1]), peer: null };
   const direct = pathname.match(/^\/messages\/([^/]+)\/$/);
-  if (direct) return { kind: "direct", id: null, peer: decodeURIComponent(direct[1]) };
+  if (direct) return { kind: "direct", id: null, peer: decodeURIComponent(direct[1] ?? "") };
   return { kind: "inbox", id: null, peer: null };
 }
 
@@ -241,7 +249,8 @@ function renderHeader() {
   const person = peerName ? state.identity(peerName) : null;
   const name = conv?.name ?? (person?.display_name || route.peer || config.route.name);
   ui.name.textContent = name;
-  ui.avatar.firstChild.textContent = [...name][0]?.toUpperCase() ?? "?";
+  const letter = ui.avatar.firstChild;
+  if (letter) letter.textContent = [...name][0]?.toUpperCase() ?? "?";
   ui.avatar.classList.toggle("group", Boolean(group));
   ui.avatar.dataset.avatar = peerName ?? name;
   setAvatarImage(ui.avatar, group ? null : conv?.peer?.avatar ?? person?.avatar ?? null);
@@ -400,8 +409,8 @@ function renderMute(conv) {
   const forever = muted && new Date(conv.muted_until).getFullYear() >= 9999;
   $("[data-mute-status]").textContent = !muted ? "Email and desktop alerts on" : forever ? "Muted until you unmute it" : `Muted until ${fullStamp(conv.muted_until)}`;
   $("[data-mute-choice=on]").hidden = !muted;
-  $("[data-bell-on]").toggleAttribute("hidden", muted);
-  $("[data-bell-off]").toggleAttribute("hidden", !muted);
+  $("[data-bell-on]", SVGElement).toggleAttribute("hidden", muted);
+  $("[data-bell-off]", SVGElement).toggleAttribute("hidden", !muted);
   const label = muted ? "Notifications from this conversation: muted" : "Notifications from this conversation";
   $("[data-mute-summary]").setAttribute("aria-label", label);
 }
@@ -411,7 +420,7 @@ for (const button of document.querySelectorAll("[data-mute-choice]")) {
   button.addEventListener("click", async () => {
     const id = route.id;
     const choice = button.dataset.muteChoice;
-    $("[data-mute-field]").open = false;
+    $("[data-mute-field]", HTMLDetailsElement).open = false;
     if (!id) return;
     const until = choice === "on" ? null : choice === "forever" ? "forever" : new Date(Date.now() + MUTE_SPANS[choice]).toISOString();
     try {
@@ -425,7 +434,7 @@ for (const button of document.querySelectorAll("[data-mute-choice]")) {
 }
 $("[data-mute-field]").addEventListener("keydown", (event) => {
   if (event.key === "Escape") {
-    $("[data-mute-field]").open = false;
+    $("[data-mute-field]", HTMLDetailsElement).open = false;
     $("[data-mute-summary]").focus();
   }
 });
@@ -441,18 +450,19 @@ function renderSidebarSoon() {
 }
 
 new PeopleSearch({
-  input: $("#people-q"),
+  input: $("#people-q", HTMLInputElement),
   results: $("[data-people-results]"),
   status: $("[data-people-status]"),
-  form: $("[data-people-search]"),
+  form: $("[data-people-search]", HTMLFormElement),
 });
 $("[data-people-results]").addEventListener("click", (event) => {
-  const link = event.target.closest("a[data-username]");
+  const link = closest(event, "a[data-username]");
   if (!link || event.metaKey || event.ctrlKey || event.shiftKey) return;
   event.preventDefault();
-  $("#people-q").value = "";
-  link.closest("ul").hidden = true;
-  navigate(link.getAttribute("href"));
+  $("#people-q", HTMLInputElement).value = "";
+  const results = link.closest("ul");
+  if (results) results.hidden = true;
+  navigate(link.getAttribute("href") ?? "");
 });
 
 /** A group made over the socket, or over HTTP when there is none. */
@@ -483,7 +493,7 @@ const membersDialog = new MembersDialog($("[data-members-dialog]"), {
   state,
   onLeft: () => announce("You left the group"),
 });
-ui.membersOpen.addEventListener("click", (event) => membersDialog.open(route.id, event.currentTarget));
+ui.membersOpen.addEventListener("click", (event) => { if (route.id !== null) membersDialog.open(route.id, event.currentTarget); });
 
 // --- profile cards ------------------------------------------------------------------------
 
@@ -864,7 +874,7 @@ const uploads = new Uploads({ state, transport: uploadFile, clock: systemClock }
 const viewer = new ImageViewer($("[data-viewer]"));
 const filesUi = {
   tray: $("[data-composer-files]"),
-  input: $("[data-file-input]"),
+  input: $("[data-file-input]", HTMLInputElement),
   attach: $("[data-attach]"),
   dropHint: $("[data-drop-hint]"),
 };
@@ -911,7 +921,7 @@ function sendWithFiles(content, options) {
 
 filesUi.attach.addEventListener("click", () => filesUi.input.click());
 filesUi.input.addEventListener("change", () => {
-  addFiles([...filesUi.input.files]);
+  addFiles([...(filesUi.input.files ?? [])]);
   filesUi.input.value = "";
   ui.input.focus();
 });
@@ -938,5 +948,5 @@ ui.chat.addEventListener("drop", (event) => {
   event.preventDefault();
   dragDepth = 0;
   filesUi.dropHint.hidden = true;
-  if (!ui.composer.hidden) addFiles([...event.dataTransfer.files]);
+  if (!ui.composer.hidden) addFiles([...(event.dataTransfer?.files ?? [])]);
 });

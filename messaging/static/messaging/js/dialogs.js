@@ -40,8 +40,8 @@ class Dialog {
     el.addEventListener("click", (event) => { if (event.target === el) this.close(); });
   }
 
-  /** @param {Element | null} [opener] what gets the focus back when the dialog closes */
-  open(opener = document.activeElement) {
+  /** @param {EventTarget | null} [opener] what gets the focus back when the dialog closes */
+  show(opener = document.activeElement) {
     this.opener = opener instanceof HTMLElement ? opener : null;
     this.showError("");
     if (!this.el.open) this.el.showModal();
@@ -85,11 +85,12 @@ export class NewGroupDialog extends Dialog {
     });
   }
 
+  /** @param {EventTarget | null} [opener] */
   open(opener) {
     this.form.reset();
     this.picker.chips.clear();
     this.picker.search.clear();
-    super.open(opener);
+    this.show(opener);
     this.name.focus();
   }
 
@@ -161,6 +162,10 @@ export class MembersDialog extends Dialog {
     state.on("conversation", ({ id }) => { if (id === this.id && this.el.open) this.render(); });
   }
 
+  /**
+   * @param {number} id
+   * @param {EventTarget | null} [opener]
+   */
   open(id, opener) {
     this.id = id;
     this.picker.chips.clear();
@@ -168,7 +173,7 @@ export class MembersDialog extends Dialog {
     this.state.requestMembers(id, { force: true });
     this.render();
     this.renameInput.value = this.state.get(id)?.title ?? "";
-    super.open(opener);
+    this.show(opener);
   }
 
   async act(fn) {

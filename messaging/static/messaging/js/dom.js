@@ -4,7 +4,26 @@
 
 const SVG = "http://www.w3.org/2000/svg";
 
-/** h("li", {className: "x", dataset: {id: 1}, attrs: {"aria-label": "…"}, text: "…", on: {click}}, ...children) */
+/**
+ * @typedef {{
+ *   className?: string,
+ *   dataset?: Record<string, string | number | boolean | null | undefined>,
+ *   attrs?: Record<string, string | number | boolean | null | undefined>,
+ *   text?: string | number,
+ *   on?: { [type: string]: (event: any) => void },
+ *   hidden?: boolean,
+ * }} Props
+ */
+/** @typedef {Node | string | number | null | undefined | false} Child */
+
+/**
+ * h("li", {className: "x", dataset: {id: 1}, attrs: {"aria-label": "…"}, text: "…", on: {click}}, ...children)
+ * @template {keyof HTMLElementTagNameMap} K
+ * @param {K} tag
+ * @param {Props} [props]
+ * @param {...(Child | Child[])} children
+ * @returns {HTMLElementTagNameMap[K]}
+ */
 export function h(tag, props = {}, ...children) {
   const el = document.createElement(tag);
   const { className, dataset, attrs, text, on, hidden } = props;

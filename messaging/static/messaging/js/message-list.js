@@ -171,7 +171,7 @@ export class MessageList {
       item.entry = entry;
       this.paintPending(item);
     }
-    for (const [clientId, item] of this.pending) if (!pendingKeep.has(clientId)) this.pending.delete(clientId);
+    for (const clientId of this.pending.keys()) if (!pendingKeep.has(clientId)) this.pending.delete(clientId);
     this.place(events, entries);
 
     if (scroll === "prepend") s.scrollTop = s.scrollHeight - fromBottom;
@@ -254,7 +254,7 @@ export class MessageList {
       el.dataset.seq = event.seq;
       el.dataset.kind = event.kind;
       el.dataset.created = event.created_at;
-      el.replaceChildren(h("span", { text }), h("time", { className: "visually-hidden", attrs: { datetime: event.created_at }, text: ` ${timeOfDay(event.created_at)}` }));
+      el.replaceChildren(h("span", { text: text ?? "" }), h("time", { className: "visually-hidden", attrs: { datetime: event.created_at }, text: ` ${timeOfDay(event.created_at)}` }));
       return;
     }
     const mine = event.sender === me;

@@ -127,11 +127,11 @@ export class PeopleSearch {
     const index = document.activeElement ? items.findIndex((el) => el === document.activeElement) : -1;
     if (event.key === "ArrowDown" && items.length) {
       event.preventDefault();
-      items[Math.min(index + 1, items.length - 1)].focus();
+      items[Math.min(index + 1, items.length - 1)]?.focus();
     } else if (event.key === "ArrowUp" && index >= 0) {
       event.preventDefault();
       if (index === 0) this.input.focus();
-      else items[index - 1].focus();
+      else items[index - 1]?.focus();
     } else if (event.key === "Escape" && (this.input.value || !this.results.hidden)) {
       // Inside a dialog, the first Escape clears the search; the next one closes the dialog.
       event.preventDefault();

@@ -19,9 +19,12 @@ const removeButton = find("[data-avatar-remove]");
 const preview = find("[data-profile-preview]");
 const statusText = find("[data-profile-status]");
 
+/** @param {{ field?: string, limit?: number }} e */
+const tooLarge = (e) => (e.field ? `That is too long: at most ${e.limit} characters.` : `That picture is too large: at most ${formatBytes(config.max_avatar_bytes)}.`);
+
 /** @type {Record<string, (error: { field?: string, limit?: number, detail?: string }) => string>} */
 const ERRORS = {
-  too_large: (e) => (e.field ? `That is too long: at most ${e.limit} characters.` : `That picture is too large: at most ${formatBytes(config.max_avatar_bytes)}.`),
+  too_large: tooLarge,
   invalid_frame: (e) => e.detail ?? "That cannot be saved.",
   unsupported_media_type: () => "That file is not a picture LinkUp can use: choose a JPEG, PNG, GIF or WebP image.",
   too_many_pixels: () => "That picture has too many pixels to process: choose a smaller one.",
@@ -48,7 +51,8 @@ function say(text, problem = false) {
  * @param {{ code?: string, detail?: string, field?: string, limit?: number } | null} body
  */
 function refusal(status, body) {
-  if (body?.code && Object.hasOwn(ERRORS, body.code)) return ERRORS[body.code](body);
+  const explain = body?.code && Object.hasOwn(ERRORS, body.code) ? ERRORS[body.code] : undefined;
+  if (body && explain) return explain(body);
   return status >= 500 ? "The server could not save this; try again." : `Not saved (${body?.detail ?? status}).`;
 }
 
@@ -83,7 +87,7 @@ fileInput.addEventListener("change", async () => {
   const file = fileInput.files?.[0];
   if (!file) return;
   if (file.size > config.max_avatar_bytes) {
-    say(ERRORS.too_large({}), true);
+    say(tooLarge({}), true);
     fileInput.value = "";
     return;
   }

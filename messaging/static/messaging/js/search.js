@@ -11,6 +11,8 @@
 import { getJSON } from "./api.js";
 import { h } from "./dom.js";
 
+/** @typedef {HTMLLIElement & { hit?: import("./protocol/frames.js").SearchHit }} HitItem */
+
 const DEBOUNCE_MS = 200;
 const PAGE = 20;
 
@@ -56,6 +58,7 @@ export class SearchPanel {
     /** @type {ReturnType<typeof setTimeout> | undefined} */
     this.timer = undefined;
     this.controller = null;
+    /** @type {HitItem[]} the hits' list items, in order */
     this.items = [];
     this.active = -1;
     this.next = null;
@@ -121,7 +124,8 @@ export class SearchPanel {
   render(page, { append }) {
     if (!append) {
       this.results.replaceChildren();
-      this.items = [];
+      /** @type {HitItem[]} the hits' list items, in order */
+    this.items = [];
       this.active = -1;
       this.conversations = new Map();
     }
@@ -137,6 +141,7 @@ export class SearchPanel {
         group = h("ul", { className: "search-group-hits", attrs: { role: "group", "aria-label": name } });
         this.results.append(h("li", { className: "search-group" }, h("h3", { className: "search-group-name", text: name }), group));
       }
+      /** @type {HitItem} */
       const item = h(
         "li",
         {
@@ -198,6 +203,7 @@ export class SearchPanel {
     this.items[this.active]?.setAttribute("aria-selected", "false");
     this.active = index;
     const item = this.items[index];
+    if (!item) return;
     item.setAttribute("aria-selected", "true");
     this.input.setAttribute("aria-activedescendant", item.id);
     item.scrollIntoView({ block: "nearest" });
@@ -213,7 +219,7 @@ export class SearchPanel {
     } else if (event.key === "Enter" && this.active >= 0) {
       event.preventDefault();
       clearTimeout(this.timer);
-      this.choose(this.items[this.active].hit);
+      this.choose(this.items[this.active]?.hit);
     }
   }
 
