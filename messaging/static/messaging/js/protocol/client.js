@@ -18,7 +18,12 @@ import { ACTION_KINDS, MessageStates } from "./messages.js";
 import { Outbox } from "./outbox.js";
 import { RequestError, Requests, systemClock } from "./requests.js";
 
-/** @import { ClientFrame, ConnectedFrame, ServerFrame } from "./frames.js" */
+/**
+ * @import {
+ *   AckFrame, ClientFrame, ConnectedFrame, ConversationSummary, ErrorFrame, HiddenFrame, Profile,
+ *   Receipt, ServerFrame, TypingPush,
+ * } from "./frames.js"
+ */
 
 export const MEMBERSHIP_KINDS = new Set(["created", "members_added", "member_removed", "member_left"]);
 const PAGE_MAX = 100; // the server's most per sync/history/conversations page
@@ -500,6 +505,7 @@ export class ChatState {
     }
   }
 
+  /** @param {AckFrame} frame */
   onAck(frame) {
     if (frame.conversation) this.describe(frame.conversation);
     if (frame.hidden) this.applyHidden(frame.hidden);
@@ -513,6 +519,7 @@ export class ChatState {
     }
   }
 
+  /** @param {Receipt & { conversation: number }} frame */
   onReceipt(frame) {
     const conv = this.get(frame.conversation);
     if (!conv) return;
@@ -529,6 +536,7 @@ export class ChatState {
     if (moved) this.emit("receipts", { id: conv.id });
   }
 
+  /** @param {TypingPush} frame */
   onTyping({ conversation, user, is_typing: isTyping }) {
     const conv = this.get(conversation);
     if (!conv || user === this.me) return;
@@ -557,6 +565,7 @@ export class ChatState {
   }
 
   /** A ``profile`` push: the person's new identity everywhere it is shown. */
+  /** @param {Profile} person */
   onProfile(person) {
     const next = this.remember(person);
     if (!next) return;
@@ -581,6 +590,7 @@ export class ChatState {
     }
   }
 
+  /** @param {ConversationSummary} c */
   onConversationPush(c) {
     const conv = this.describe(c);
     if (!conv) return;
@@ -590,6 +600,10 @@ export class ChatState {
     if (conv.log.hasGap(conv.last_seq)) this.syncConversation(conv.id);
   }
 
+  /**
+   * @param {ErrorFrame} frame
+   * @param {boolean} answered a request waiting for it took it
+   */
   onError(frame, answered) {
     if (frame.code === "rate_limited" && this.retryLater(frame)) return;
     if (frame.client_id && this.outbox.get(frame.client_id)) {
@@ -890,9 +904,10 @@ export class ChatState {
   }
 
   /** "Delete for me" or "clear chat", from this tab's ack or another tab of mine. */
+  /** @param {HiddenFrame | null | undefined} frame */
   applyHidden(frame) {
     const conv = this.get(frame?.conversation);
-    if (!conv) return;
+    if (!conv || !frame) return;
     conv.messages.hide(frame.seqs ?? []);
     conv.messages.clear(frame.cleared_seq ?? 0);
     this.refreshPreview(conv);
@@ -954,13 +969,23 @@ export class ChatState {
     return true;
   }
 
-  /** An acknowledged event that came back over HTTP: the same as an ``ack`` frame. */
+  /**
+   * An acknowledged event that came back over HTTP: the same as an ``ack`` frame.
+   * @param {string} clientId
+   * @param {import("./frames.js").Event} event
+   * @param {ConversationSummary | null} [conversation] the summary a first message's answer carries
+   */
   acknowledged(clientId, event, conversation = null) {
-    this.onAck({ type: "ack", client_id: clientId, event, conversation });
+    this.onAck({ type: "ack", client_id: clientId, event, conversation: conversation ?? undefined });
   }
 
+  /**
+   * A message the server refused over HTTP: the same as an ``error`` frame naming it.
+   * @param {string} clientId
+   * @param {string} code
+   */
   failed(clientId, code) {
-    this.onError({ type: "error", code, client_id: clientId }, false);
+    this.onError({ type: "error", code, detail: "", client_id: clientId }, false);
   }
 
   // --- doing things to a message ------------------------------------------------------
