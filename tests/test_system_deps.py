@@ -99,3 +99,36 @@ def test_with_linkup_skip_browser_a_missing_chromium_is_left_out_silently() -> N
     result = run_script(clean_env(LINKUP_SKIP_BROWSER="1"), hide_chromium=True, as_nobody=False)
 
     assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+
+
+def run_missing(*, hide: list[str]) -> subprocess.CompletedProcess:
+    """``--missing`` as ourselves, with each command of ``hide`` made unrunnable in a private mount namespace."""
+    command = ["bash", str(SCRIPT), "--missing"]
+    paths = [shutil.which(name) for name in hide]
+    if any(path is None for path in paths):
+        pytest.skip(f"{', '.join(hide)} must be installed here to be hidden")
+    if hide:
+        if os.geteuid() != 0 or not shutil.which("unshare"):
+            pytest.skip(f"hiding {', '.join(hide)} needs root and unshare (util-linux)")
+        binds = " && ".join(f"mount --bind /dev/null {os.path.realpath(path)}" for path in paths)
+        command = ["unshare", "--mount", "sh", "-c", f'{binds} && exec "$@"', "sh", *command]
+    return subprocess.run(command, env=clean_env(), capture_output=True, text=True, timeout=60)
+
+
+def test_a_missing_npm_is_among_the_packages_it_would_install_since_debians_nodejs_comes_without_it() -> None:
+    result = run_missing(hide=["npm"])
+
+    assert result.returncode == 0, result.stderr
+    assert "npm" in result.stdout.splitlines()
+    assert "nodejs" not in result.stdout.splitlines()
+
+
+def test_listing_the_missing_packages_installs_nothing_and_lists_neither_node_nor_npm_when_both_are_there() -> None:
+    if not (shutil.which("node") and shutil.which("npm")):
+        pytest.skip("node and npm must both be installed here")
+
+    result = run_missing(hide=[])
+
+    assert result.returncode == 0, result.stderr
+    assert not {"nodejs", "npm"} & set(result.stdout.splitlines())
+    assert result.stderr == ""

@@ -1,3 +1,4 @@
+// @ts-check
 // How files look in the chat: images as thumbnails that open the viewer,
 // other files as chips (icon, name, size) that download; files of a message
 // still in the outbox with a progress bar and a cancel button each. Names are

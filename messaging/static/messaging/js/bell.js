@@ -1,3 +1,4 @@
+// @ts-check
 // The notification bell on every signed-in page, live over ws/notifications/:
 // unread count, a dropdown of recent notifications (`list`), mark read / mark
 // all read, and optional desktop alerts (permission asked only on a click).
@@ -5,11 +6,21 @@
 // "linkup:unread" and "linkup:notification" events on document.
 
 import { announce, h, paintAvatars } from "./dom.js";
-import { ReconnectingSocket } from "./socket.js";
+import { Emitter, ReconnectingSocket } from "./socket.js";
 import { applySettings } from "./theme.js";
 import { fullStamp, listStamp } from "./time.js";
 
-class NotificationsClient extends EventTarget {
+/** @import { Notification as Item, NotificationClientFrame, NotificationServerFrame } from "./protocol/frames.js" */
+
+/**
+ * @typedef {{
+ *   unread: CustomEvent<{ count: number }>,
+ *   notification: CustomEvent<{ notification: Item }>,
+ * }} NotificationsEvents
+ */
+
+/** @extends {Emitter<NotificationsEvents>} */
+class NotificationsClient extends Emitter {
   constructor() {
     super();
     // What was sent and is not answered yet, in the order sent: {type, waiter}.
@@ -18,7 +29,9 @@ class NotificationsClient extends EventTarget {
     // error the oldest request that can fail (mark_read, mark_all_read or list).
     // A mark that succeeds has no answer of its own, so a ping follows it: its
     // pong says every mark before it went through.
+    /** @type {{ type: string, waiter?: { resolve: (page: { items: Item[], has_more: boolean }) => void, reject: (error: Error) => void } }[]} */
     this.outstanding = [];
+    /** @type {ReconnectingSocket<NotificationServerFrame, NotificationClientFrame>} */
     this.socket = new ReconnectingSocket("/ws/notifications/", { readyType: "unread_count" });
     this.socket.addEventListener("ready", ({ detail: { frame } }) => this.onFrame(frame));
     this.socket.addEventListener("frame", ({ detail: { frame } }) => this.onFrame(frame));
@@ -39,13 +52,14 @@ class NotificationsClient extends EventTarget {
     document.dispatchEvent(new CustomEvent(`linkup:${type}`, { detail }));
   }
 
+  /** @param {NotificationServerFrame} frame */
   onFrame(frame) {
     if (frame.type === "unread_count") {
       this.emit("unread", { count: frame.count });
     } else if (frame.type === "notification") {
       this.emit("notification", { notification: frame.notification });
     } else if (frame.type === "notifications") {
-      this.answer((r) => r.type === "list")?.waiter.resolve(frame);
+      this.answer((r) => r.type === "list")?.waiter?.resolve(frame);
     } else if (frame.type === "settings") {
       applySettings(frame); // every signed-in page has the bell: every tab follows a settings change
     } else if (frame.type === "error") {
@@ -66,7 +80,12 @@ class NotificationsClient extends EventTarget {
     for (const { waiter } of this.outstanding.splice(0)) waiter?.reject(new Error("disconnected"));
   }
 
-  /** A page of notifications, newest first: {items, has_more}. */
+  /**
+   * A page of notifications, newest first: {items, has_more}.
+   * @param {number | null} before
+   * @param {number} limit
+   * @returns {Promise<{ items: Item[], has_more: boolean }>}
+   */
   list(before = null, limit = 10) {
     return new Promise((resolve, reject) => {
       if (!this.socket.send({ type: "list", before, limit })) {
@@ -77,6 +96,7 @@ class NotificationsClient extends EventTarget {
     });
   }
 
+  /** @param {number} id */
   markRead(id) {
     return this.mark({ type: "mark_read", id });
   }
@@ -85,6 +105,7 @@ class NotificationsClient extends EventTarget {
     return this.mark({ type: "mark_all_read" });
   }
 
+  /** @param {NotificationClientFrame} frame */
   mark(frame) {
     if (!this.socket.send(frame)) return false;
     this.outstanding.push({ type: frame.type });
@@ -102,7 +123,11 @@ function safeUrl(url) {
   return "/notifications/";
 }
 
-/** One notification as a list item (text only), for the dropdown and the page. */
+/**
+ * One notification as a list item (text only), for the dropdown and the page.
+ * @param {Item} n
+ * @param {{ onOpen?: (event: MouseEvent, n: Item) => void, onMarkRead?: (n: Item, li: HTMLElement) => void }} [actions]
+ */
 export function notificationItem(n, { onOpen, onMarkRead } = {}) {
   const li = h("li", { className: `notification${n.read ? "" : " unread"}`, dataset: { id: n.id } });
   const stamp = n.updated_at ?? n.created_at;
@@ -117,7 +142,11 @@ export function notificationItem(n, { onOpen, onMarkRead } = {}) {
   return li;
 }
 
-/** Mark one read, then follow its link once the server counted it (or after a short wait). */
+/**
+ * Mark one read, then follow its link once the server counted it (or after a short wait).
+ * @param {Event} event
+ * @param {{ id: number, read: boolean, url: string | null }} n
+ */
 export function openNotification(event, n) {
   if (n.read || !notifications.markRead(n.id)) return;
   event.preventDefault();
@@ -131,7 +160,10 @@ export function openNotification(event, n) {
   notifications.addEventListener("unread", go, { signal: done.signal });
 }
 
-/** A list item shown read: no highlight, no "Mark read" button. */
+/**
+ * A list item shown read: no highlight, no "Mark read" button.
+ * @param {Element} li
+ */
 export function markItemRead(li) {
   li.classList.remove("unread");
   li.querySelector(".mark-read")?.remove();

@@ -1,3 +1,4 @@
+// @ts-check
 // The messaging app: one page for /messages/ (the inbox), /messages/<username>/
 // (a direct chat) and /messages/c/<id>/ (any conversation). One ws/chat/
 // socket per tab carries every conversation; the protocol state
@@ -10,7 +11,7 @@ import { getJSON, postJSON } from "./api.js";
 import { ConversationList, conversationUrl } from "./conversations.js";
 import { Drafts } from "./drafts.js";
 import { MembersDialog, NewGroupDialog } from "./dialogs.js";
-import { announce, h, paintAvatars, setAvatarImage } from "./dom.js";
+import { announce, closest, find, h, paintAvatars, setAvatarImage } from "./dom.js";
 import { MessageActions } from "./message-actions.js";
 import { MessageList } from "./message-list.js";
 import { PeopleSearch } from "./people.js";
@@ -29,15 +30,25 @@ import { SearchPanel } from "./search.js";
 import { fullStamp, presenceText } from "./time.js";
 import { applySettings } from "./theme.js";
 
+/** @import { ConnectedFrame } from "./protocol/frames.js" */
+
 const TYPING_REFRESH_MS = 2000; // the server re-announces at most every 2.5 s anyway
 const TYPING_IDLE_MS = 3000;
 const SESSION_PROBE_MS = 3000; // at most one "am I still signed in?" request per this long
 const WIDE = window.matchMedia("(min-width: 860px)");
 
-const config = JSON.parse(document.getElementById("app-config").textContent);
+const config = JSON.parse(find("#app-config").textContent ?? "");
 const me = config.me;
-const root = document.querySelector("[data-app]");
-const $ = (selector) => document.querySelector(selector);
+const root = find("[data-app]");
+/**
+ * The page's own element for ``selector`` (app.html), checked to be a ``type`` (an HTMLElement
+ * unless named): missing, it is a template out of step with this code.
+ * @template {Element} [T=HTMLElement]
+ * @param {string} selector
+ * @param {{ new (...args: any[]): T }} [type]
+ * @returns {T}
+ */
+const $ = (selector, type) => find(selector, type);
 const ui = {
   sidebarList: $("[data-conversations]"),
   sidebarEmpty: $("[data-conversations-empty]"),
@@ -46,7 +57,7 @@ const ui = {
   paneEmpty: $("[data-pane-empty]"),
   chat: $("[data-chat]"),
   chatHead: $(".chat-head"),
-  avatar: $("[data-chat-avatar]"),
+  avatar: $("[data-chat-avatar]", HTMLButtonElement),
   name: $("[data-chat-name]"),
   presence: $("[data-presence]"),
   presenceDot: $("[data-presence-dot]"),
@@ -55,16 +66,16 @@ const ui = {
   connectionText: $("[data-connection-text]"),
   scroller: $("[data-scroller]"),
   messages: $("[data-messages]"),
-  loadOlder: $("[data-load-older]"),
+  loadOlder: $("[data-load-older]", HTMLButtonElement),
   historyStart: $("[data-history-start]"),
   historyTop: $(".history-top"),
   jump: $("[data-jump-latest]"),
   jumpCount: $("[data-jump-count]"),
   typing: $("[data-typing]"),
   closed: $("[data-chat-closed]"),
-  composer: $("[data-composer]"),
+  composer: $("[data-composer]", HTMLFormElement),
   composerLabel: $("[data-composer-label]"),
-  input: $("[data-composer-input]"),
+  input: $("[data-composer-input]", HTMLTextAreaElement),
   counter: $("[data-counter]"),
   signedOut: $("[data-signed-out]"),
   signIn: $("[data-sign-in]"),
@@ -110,12 +121,18 @@ adoptOldOutboxes();
 
 // --- where we are -------------------------------------------------------------------
 
-/** What a URL of this app shows: the inbox, a conversation by id, or a direct chat by peer. */
+/** @typedef {{ kind: "inbox" | "conversation" | "direct", id: number | null, peer: string | null }} Route */
+
+/**
+ * What a URL of this app shows: the inbox, a conversation by id, or a direct chat by peer.
+ * @param {string} pathname
+ * @returns {Route}
+ */
 function parseRoute(pathname) {
   const byId = pathname.match(/^\/messages\/c\/(\d+)\/$/);
   if (byId) return { kind: "conversation", id: Number(byId[1]), peer: null };
   const direct = pathname.match(/^\/messages\/([^/]+)\/$/);
-  if (direct) return { kind: "direct", id: null, peer: decodeURIComponent(direct[1]) };
+  if (direct) return { kind: "direct", id: null, peer: decodeURIComponent(direct[1] ?? "") };
   return { kind: "inbox", id: null, peer: null };
 }
 
@@ -125,6 +142,7 @@ let route = (() => {
   if (r.kind === "direct" && given.kind === "direct" && given.peer === r.peer) r.id = given.id;
   return r;
 })();
+/** @type {{ id: number | null | undefined, peer: string | null | undefined, opened: boolean }} */
 let shown = { id: undefined, peer: undefined, opened: false };
 if (config.route.presence && config.route.peer) state.presence.set(config.route.peer, config.route.presence);
 let sessionEnded = false;
@@ -231,7 +249,8 @@ function renderHeader() {
   const person = peerName ? state.identity(peerName) : null;
   const name = conv?.name ?? (person?.display_name || route.peer || config.route.name);
   ui.name.textContent = name;
-  ui.avatar.firstChild.textContent = [...name][0]?.toUpperCase() ?? "?";
+  const letter = ui.avatar.firstChild;
+  if (letter) letter.textContent = [...name][0]?.toUpperCase() ?? "?";
   ui.avatar.classList.toggle("group", Boolean(group));
   ui.avatar.dataset.avatar = peerName ?? name;
   setAvatarImage(ui.avatar, group ? null : conv?.peer?.avatar ?? person?.avatar ?? null);
@@ -391,31 +410,32 @@ function renderMute(conv) {
   const forever = muted && new Date(conv.muted_until).getFullYear() >= 9999;
   $("[data-mute-status]").textContent = !muted ? "Email and desktop alerts on" : forever ? "Muted until you unmute it" : `Muted until ${fullStamp(conv.muted_until)}`;
   $("[data-mute-choice=on]").hidden = !muted;
-  $("[data-bell-on]").toggleAttribute("hidden", muted);
-  $("[data-bell-off]").toggleAttribute("hidden", !muted);
+  $("[data-bell-on]", SVGElement).toggleAttribute("hidden", muted);
+  $("[data-bell-off]", SVGElement).toggleAttribute("hidden", !muted);
   const label = muted ? "Notifications from this conversation: muted" : "Notifications from this conversation";
   $("[data-mute-summary]").setAttribute("aria-label", label);
 }
 
 for (const button of document.querySelectorAll("[data-mute-choice]")) {
+  if (!(button instanceof HTMLElement)) continue;
   button.addEventListener("click", async () => {
     const id = route.id;
     const choice = button.dataset.muteChoice;
-    $("[data-mute-field]").open = false;
+    $("[data-mute-field]", HTMLDetailsElement).open = false;
     if (!id) return;
     const until = choice === "on" ? null : choice === "forever" ? "forever" : new Date(Date.now() + MUTE_SPANS[choice]).toISOString();
     try {
       await state.mute(id, until);
       announce(until ? "Conversation muted" : "Conversation unmuted");
     } catch (error) {
-      announce(`Could not change the mute: ${error?.detail ?? error?.message ?? error}`);
+      announce(`Could not change the mute: ${error instanceof RequestError ? error.detail || error.message : error instanceof Error ? error.message : error}`);
     }
     renderMute(currentConv());
   });
 }
 $("[data-mute-field]").addEventListener("keydown", (event) => {
   if (event.key === "Escape") {
-    $("[data-mute-field]").open = false;
+    $("[data-mute-field]", HTMLDetailsElement).open = false;
     $("[data-mute-summary]").focus();
   }
 });
@@ -441,11 +461,16 @@ $("[data-pin]").addEventListener("click", async () => {
     await state.pin(id, pinned);
     announce(pinned ? "Conversation pinned" : "Conversation unpinned");
   } catch (error) {
-    announce(error?.code === "too_many_pins" ? `You can pin ${error.frame?.limit ?? "a few"} conversations at most: unpin one first` : `Could not change the pin: ${error?.detail ?? error?.message ?? error}`);
+    if (error instanceof RequestError && error.code === "too_many_pins") {
+      announce(`You can pin ${error.frame?.limit ?? "a few"} conversations at most: unpin one first`);
+    } else {
+      announce(`Could not change the pin: ${error instanceof RequestError ? error.detail || error.message : error instanceof Error ? error.message : error}`);
+    }
   }
   renderPin(currentConv());
 });
 
+/** @type {ReturnType<typeof setTimeout> | null} */
 let sidebarSoon = null;
 function renderSidebarSoon() {
   if (sidebarSoon !== null) return;
@@ -456,18 +481,19 @@ function renderSidebarSoon() {
 }
 
 new PeopleSearch({
-  input: $("#people-q"),
+  input: $("#people-q", HTMLInputElement),
   results: $("[data-people-results]"),
   status: $("[data-people-status]"),
-  form: $("[data-people-search]"),
+  form: $("[data-people-search]", HTMLFormElement),
 });
 $("[data-people-results]").addEventListener("click", (event) => {
-  const link = event.target.closest("a[data-username]");
+  const link = closest(event, "a[data-username]");
   if (!link || event.metaKey || event.ctrlKey || event.shiftKey) return;
   event.preventDefault();
-  $("#people-q").value = "";
-  link.closest("ul").hidden = true;
-  navigate(link.getAttribute("href"));
+  $("#people-q", HTMLInputElement).value = "";
+  const results = link.closest("ul");
+  if (results) results.hidden = true;
+  navigate(link.getAttribute("href") ?? "");
 });
 
 /** A group made over the socket, or over HTTP when there is none. */
@@ -498,7 +524,7 @@ const membersDialog = new MembersDialog($("[data-members-dialog]"), {
   state,
   onLeft: () => announce("You left the group"),
 });
-ui.membersOpen.addEventListener("click", (event) => membersDialog.open(route.id, event.currentTarget));
+ui.membersOpen.addEventListener("click", (event) => { if (route.id !== null) membersDialog.open(route.id, event.currentTarget); });
 
 // --- profile cards ------------------------------------------------------------------------
 
@@ -671,7 +697,8 @@ ui.jump.addEventListener("click", () => {
 
 let typingOn = false;
 let typingSentAt = 0;
-let typingIdle = null;
+/** @type {ReturnType<typeof setTimeout> | undefined} */
+let typingIdle;
 
 function startTyping() {
   if (route.id === null) return;
@@ -805,7 +832,8 @@ socket.addEventListener("state", ({ detail: { state: socketState } }) => {
   renderConnection(socketState);
 });
 
-socket.addEventListener("ready", ({ detail: { frame } }) => {
+socket.addEventListener("ready", ({ detail }) => {
+  const frame = /** @type {ConnectedFrame} */ (detail.frame); // the socket's readyType
   if (sessionEnded) {
     sessionEnded = false;
     ui.signedOut.hidden = true;
@@ -828,6 +856,7 @@ socket.addEventListener("frame", ({ detail: { frame } }) => {
 // --- search: open a hit at its message (search.js) ---------------------------------------------
 
 /** The hit to show once its conversation's history holds it: {id, seq}; older pages load until then. */
+/** @type {{ id: number, seq: number } | null} */
 let jumpTarget = null;
 
 function revealJump() {
@@ -876,7 +905,7 @@ const uploads = new Uploads({ state, transport: uploadFile, clock: systemClock }
 const viewer = new ImageViewer($("[data-viewer]"));
 const filesUi = {
   tray: $("[data-composer-files]"),
-  input: $("[data-file-input]"),
+  input: $("[data-file-input]", HTMLInputElement),
   attach: $("[data-attach]"),
   dropHint: $("[data-drop-hint]"),
 };
@@ -923,7 +952,7 @@ function sendWithFiles(content, options) {
 
 filesUi.attach.addEventListener("click", () => filesUi.input.click());
 filesUi.input.addEventListener("change", () => {
-  addFiles([...filesUi.input.files]);
+  addFiles([...(filesUi.input.files ?? [])]);
   filesUi.input.value = "";
   ui.input.focus();
 });
@@ -950,5 +979,5 @@ ui.chat.addEventListener("drop", (event) => {
   event.preventDefault();
   dragDepth = 0;
   filesUi.dropHint.hidden = true;
-  if (!ui.composer.hidden) addFiles([...event.dataTransfer.files]);
+  if (!ui.composer.hidden) addFiles([...(event.dataTransfer?.files ?? [])]);
 });

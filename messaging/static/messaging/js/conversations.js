@@ -1,3 +1,4 @@
+// @ts-check
 // The sidebar: every conversation of the user, most recently active first,
 // live from the protocol state (no polling): name, online dot for a direct
 // peer, last message preview with ticks for mine, "… is typing", unread
@@ -19,6 +20,16 @@ export function conversationUrl(conv) {
 }
 
 export class ConversationList {
+  /**
+   * @param {HTMLElement} ul
+   * @param {{
+   *   state: import("./protocol/client.js").ChatState,
+   *   empty: HTMLElement,
+   *   loading: HTMLElement,
+   *   onOpen: (url: string) => void,
+   *   drafts?: import("./drafts.js").Drafts | null,
+   * }} options
+   */
   constructor(ul, { state, empty, loading, onOpen, drafts = null }) {
     this.ul = ul;
     this.state = state;
@@ -38,11 +49,13 @@ export class ConversationList {
   render() {
     const state = this.state;
     const convs = state.sortedInbox();
+    /** @type {{ key: string, conv: import("./protocol/client.js").Conversation | null, peer?: string }[]} */
     const items = convs.map((conv) => ({ key: `c${conv.id}`, conv }));
     // A direct chat opened but not started yet is listed in its own page's sidebar.
     const cur = this.current;
     if (cur?.peer && !state.direct(cur.peer)) items.unshift({ key: `p${cur.peer}`, conv: null, peer: cur.peer });
     const keep = new Set();
+    /** @type {HTMLElement[]} */
     const desired = [];
     for (const item of items) {
       keep.add(item.key);
@@ -79,6 +92,10 @@ export class ConversationList {
     this.onOpen(link.getAttribute("href"));
   }
 
+  /**
+   * @param {{ li: HTMLElement, link: HTMLElement, signature: string | null }} row
+   * @param {{ conv: import("./protocol/client.js").Conversation | null, peer?: string }} item
+   */
   fill(row, { conv, peer }) {
     const state = this.state;
     const me = state.me;
@@ -112,6 +129,7 @@ export class ConversationList {
         id: conv.id,
       };
     } else {
+      if (peer === undefined) return; // a row without a conversation is always a peer's
       const known = state.identity?.(peer);
       model = { href: `/messages/${encodeURIComponent(peer)}/`, name: known?.display_name || peer, avatar: known?.avatar ?? null, group: false, peer, online: Boolean(state.presence.get(peer)?.online), lastSeen: null, stamp: null, preview: "No messages yet", typing: false, draft: current ? "" : this.drafts?.get({ peer }) ?? "", status: null, unread: 0, left: false, muted: false, pinned: false, current, id: "" };
     }

@@ -1,3 +1,4 @@
+// @ts-check
 // The group dialogs: "New group" (a name, people picked with the user
 // search) and the group's members (role, online, how far each has read; for
 // owners and admins add and remove; rename and leave for everyone).
@@ -31,6 +32,7 @@ class Dialog {
   constructor(el) {
     this.el = el;
     this.error = el.querySelector("[data-dialog-error]");
+    /** @type {HTMLElement | null} */
     this.opener = null;
     for (const button of el.querySelectorAll("[data-dialog-close]")) button.addEventListener("click", () => this.close());
     el.addEventListener("close", () => this.opener?.focus());
@@ -38,8 +40,9 @@ class Dialog {
     el.addEventListener("click", (event) => { if (event.target === el) this.close(); });
   }
 
-  open(opener = document.activeElement) {
-    this.opener = opener;
+  /** @param {EventTarget | null} [opener] what gets the focus back when the dialog closes */
+  show(opener = document.activeElement) {
+    this.opener = opener instanceof HTMLElement ? opener : null;
     this.showError("");
     if (!this.el.open) this.el.showModal();
   }
@@ -82,11 +85,12 @@ export class NewGroupDialog extends Dialog {
     });
   }
 
+  /** @param {EventTarget | null} [opener] */
   open(opener) {
     this.form.reset();
     this.picker.chips.clear();
     this.picker.search.clear();
-    super.open(opener);
+    this.show(opener);
     this.name.focus();
   }
 
@@ -158,6 +162,10 @@ export class MembersDialog extends Dialog {
     state.on("conversation", ({ id }) => { if (id === this.id && this.el.open) this.render(); });
   }
 
+  /**
+   * @param {number} id
+   * @param {EventTarget | null} [opener]
+   */
   open(id, opener) {
     this.id = id;
     this.picker.chips.clear();
@@ -165,7 +173,7 @@ export class MembersDialog extends Dialog {
     this.state.requestMembers(id, { force: true });
     this.render();
     this.renameInput.value = this.state.get(id)?.title ?? "";
-    super.open(opener);
+    this.show(opener);
   }
 
   async act(fn) {

@@ -1,9 +1,29 @@
+// @ts-check
 // DOM helpers. Every piece of user data reaches the page through textContent or
 // an attribute set here, never through innerHTML; icons are built as SVG nodes.
 
 const SVG = "http://www.w3.org/2000/svg";
 
-/** h("li", {className: "x", dataset: {id: 1}, attrs: {"aria-label": "…"}, text: "…", on: {click}}, ...children) */
+/**
+ * @typedef {{
+ *   className?: string,
+ *   dataset?: Record<string, string | number | boolean | null | undefined>,
+ *   attrs?: Record<string, string | number | boolean | null | undefined>,
+ *   text?: string | number,
+ *   on?: { [type: string]: (event: any) => void },
+ *   hidden?: boolean,
+ * }} Props
+ */
+/** @typedef {Node | string | number | null | undefined | false} Child */
+
+/**
+ * h("li", {className: "x", dataset: {id: 1}, attrs: {"aria-label": "…"}, text: "…", on: {click}}, ...children)
+ * @template {keyof HTMLElementTagNameMap} K
+ * @param {K} tag
+ * @param {Props} [props]
+ * @param {...(Child | Child[])} children
+ * @returns {HTMLElementTagNameMap[K]}
+ */
 export function h(tag, props = {}, ...children) {
   const el = document.createElement(tag);
   const { className, dataset, attrs, text, on, hidden } = props;
@@ -57,10 +77,11 @@ export function icon(name) {
 const HUES = [215, 265, 330, 20, 40, 150, 185, 295];
 
 /** A stable pastel hue per username (FNV-1a), so a person keeps their colour everywhere. */
+/** @param {string} name */
 function avatarHue(name) {
   let hash = 2166136261;
   for (const ch of name) {
-    hash ^= ch.codePointAt(0);
+    hash ^= ch.codePointAt(0) ?? 0;
     hash = Math.imul(hash, 16777619) >>> 0;
   }
   return HUES[hash % HUES.length];
@@ -74,7 +95,7 @@ function avatarHue(name) {
 export function avatar(name, { online = false, small = false, group = false, image = null, key = name } = {}) {
   const el = h("span", { className: `avatar${small ? " small" : ""}${group ? " group" : ""}`, attrs: { "aria-hidden": "true" } },
     [...name][0]?.toUpperCase() ?? "?");
-  el.style.setProperty("--hue", avatarHue(key));
+  el.style.setProperty("--hue", String(avatarHue(key)));
   if (image) el.append(h("img", { className: "avatar-img", attrs: { src: image, alt: "", loading: "lazy", decoding: "async" } }));
   el.append(h("span", { className: online ? "dot online" : "dot" }));
   return el;
@@ -96,12 +117,17 @@ export function setAvatarImage(el, image) {
 
 /** The colour of one avatar element, from a username. */
 export function paintAvatar(el, key) {
-  el.style.setProperty("--hue", avatarHue(key));
+  el.style.setProperty("--hue", String(avatarHue(key)));
 }
 
-/** Colour the server-rendered avatars (``data-avatar="name"``) under ``root``. */
+/**
+ * Colour the server-rendered avatars (``data-avatar="name"``) under ``root``.
+ * @param {ParentNode} [root]
+ */
 export function paintAvatars(root = document) {
-  for (const el of root.querySelectorAll("[data-avatar]")) el.style.setProperty("--hue", avatarHue(el.dataset.avatar));
+  for (const el of root.querySelectorAll("[data-avatar]")) {
+    if (el instanceof HTMLElement) el.style.setProperty("--hue", String(avatarHue(el.dataset.avatar ?? "")));
+  }
 }
 
 /** Say something to screen-reader users through the page's polite live region. */
@@ -111,4 +137,32 @@ export function announce(message) {
   region.textContent = "";
   // A new text node in a later task is what makes screen readers speak again.
   setTimeout(() => { region.textContent = message; }, 50);
+}
+
+/**
+ * The element ``selector`` finds under ``root``, checked to be a ``type`` (an HTMLElement unless
+ * named): a page module's own markup, so a miss is a template out of step with the code, said
+ * here by its selector rather than as a TypeError on null further on.
+ * @template {Element} [T=HTMLElement]
+ * @param {string} selector
+ * @param {{ new (...args: any[]): T }} [type]
+ * @param {ParentNode} [root]
+ * @returns {T}
+ */
+export function find(selector, type, root = document) {
+  const el = root.querySelector(selector);
+  const expected = type ?? HTMLElement;
+  if (!(el instanceof expected)) throw new Error(`LinkUp: ${selector} is ${el ? `not a ${expected.name}` : "missing"} on this page`);
+  return /** @type {T} */ (el);
+}
+
+/**
+ * The HTML element an event happened in or under that matches ``selector`` (``closest``), or null.
+ * @param {Event} event
+ * @param {string} selector
+ * @returns {HTMLElement | null}
+ */
+export function closest(event, selector) {
+  const found = event.target instanceof Element ? event.target.closest(selector) : null;
+  return found instanceof HTMLElement ? found : null;
 }

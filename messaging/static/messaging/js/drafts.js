@@ -1,3 +1,4 @@
+// @ts-check
 // Drafts: a half-typed message kept per conversation, across reloads and
 // moving between conversations, as WhatsApp keeps them. They live on this
 // device only (localStorage), keyed by user and conversation, so two people

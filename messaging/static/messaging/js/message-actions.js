@@ -1,3 +1,4 @@
+// @ts-check
 // Doing things to a message, in the chat pane: the message menu (Reply,
 // React, Edit, Copy, Delete for me, Delete for everyone), the emoji picker,
 // reaction chips, the composer's reply and edit modes (↑ in an empty box
@@ -105,7 +106,7 @@ export class MessageActions {
     dialog.showModal();
     return new Promise((resolve) => {
       dialog.addEventListener("close", () => {
-        if (back?.isConnected) back.focus();
+        if (back instanceof HTMLElement && back.isConnected) back.focus();
         resolve(dialog.returnValue === "ok");
       }, { once: true });
     });

@@ -1,3 +1,4 @@
+// @ts-check
 // The conversation on screen: events in seq order (messages as bubbles,
 // membership/rename/role events as system lines), then the outbox's unsent
 // messages; day separators, the "New messages" divider, local times, ticks
@@ -25,7 +26,29 @@ const FAILURE_TEXT = {
 const NEAR_BOTTOM_PX = 80;
 const LONG_PRESS_MS = 500;
 
+/** @import { ChatState } from "./protocol/client.js" */
+/** @import { Event, Reaction, ReplyQuote } from "./protocol/frames.js" */
+/** @typedef {{ event: Event, el: HTMLElement, signature: string | null }} EventItem */
+/** @typedef {{ entry: any, el: HTMLElement, signature: string | null }} PendingItem */
+/** @typedef {HTMLElement | { x: number, y: number }} MenuAnchor */
+
 export class MessageList {
+  /**
+   * @param {{
+   *   list: HTMLElement,
+   *   scroller: HTMLElement,
+   *   onRetry: (clientId: string) => void,
+   *   onDiscard: (clientId: string) => void,
+   *   onVisibleChange: () => void,
+   *   onMenu?: (seq: number, anchor: MenuAnchor) => void,
+   *   onReaction?: (seq: number, emoji: string) => void,
+   *   onJump?: (seq: number) => void,
+   *   onEdits?: (seq: number) => void,
+   *   onFillGap?: () => void,
+   *   onOpenImage?: (items: any[], index: number) => void,
+   *   onCancelFile?: (clientId: string, index: number) => void,
+   * }} options
+   */
   constructor({ list, scroller, onRetry, onDiscard, onVisibleChange, onMenu = () => {}, onReaction = () => {}, onJump = () => {}, onEdits = () => {}, onFillGap = () => {}, onOpenImage = () => {}, onCancelFile = () => {} }) {
     this.onOpenImage = onOpenImage; // attachments: an image opens the viewer
     this.onCancelFile = onCancelFile; // attachments: cancel one file of a message still uploading
@@ -44,10 +67,30 @@ export class MessageList {
     this.observer = new IntersectionObserver((entries) => this.onIntersect(entries), { root: scroller, threshold: 0.01 });
     // Items of the list like the messages (a list holds only list items), read out by their text.
     this.divider = h("li", { className: "unread-divider" }, h("span", { text: "New messages" }));
+    /** @type {ChatState | null} */
+    this.state = null;
+    /** @type {number | null} */
+    this.id = null;
+    /** @type {string | null | undefined} the peer of a direct chat that has no conversation yet (chat.js sets it) */
+    this.peer = null;
+    /** @type {Map<number, EventItem>} */
+    this.items = new Map();
+    /** @type {Map<string, PendingItem>} */
+    this.pending = new Map();
+    /** @type {Map<string, HTMLElement>} */
+    this.separators = new Map();
+    /** @type {Set<number>} */
+    this.visible = new Set();
+    /** @type {number | null} */
+    this.dividerSeq = null;
     this.reset(null, null);
   }
 
-  /** Show another conversation (or none): forget every node of the last one. */
+  /**
+   * Show another conversation (or none): forget every node of the last one.
+   * @param {ChatState | null} state
+   * @param {number | null} id
+   */
   reset(state, id) {
     this.state = state;
     this.id = id;
@@ -64,6 +107,12 @@ export class MessageList {
     return this.items.size;
   }
 
+  /** The state of the conversation on screen: the painting methods run only while there is one. */
+  get shown() {
+    if (!this.state) throw new Error("MessageList: no conversation is shown");
+    return this.state;
+  }
+
   /** The highest seq on screen now, or 0. */
   highestVisibleSeq() {
     let high = 0;
@@ -76,7 +125,10 @@ export class MessageList {
     return s.scrollHeight - s.scrollTop - s.clientHeight < NEAR_BOTTOM_PX;
   }
 
-  /** Where "New messages" goes (fixed while the chat stays open), or null. */
+  /**
+   * Where "New messages" goes (fixed while the chat stays open), or null.
+   * @param {number | null} seq
+   */
   setDivider(seq) {
     this.dividerSeq = seq;
   }
@@ -119,7 +171,7 @@ export class MessageList {
       item.entry = entry;
       this.paintPending(item);
     }
-    for (const [clientId, item] of this.pending) if (!pendingKeep.has(clientId)) this.pending.delete(clientId);
+    for (const clientId of this.pending.keys()) if (!pendingKeep.has(clientId)) this.pending.delete(clientId);
     this.place(events, entries);
 
     if (scroll === "prepend") s.scrollTop = s.scrollHeight - fromBottom;
@@ -136,11 +188,14 @@ export class MessageList {
 
   /** Order the nodes, touching only those that moved (screen readers and focus are not disturbed). */
   place(events, entries) {
+    /** @type {HTMLElement[]} */
     const desired = [];
     const conv = this.state?.get(this.id);
-    const gapAt = conv && this.state.hasIslands(this.id) ? conv.log.floor : null;
+    const gapAt = conv && this.shown.hasIslands(this.id) ? conv.log.floor : null;
     let gapPlaced = false;
+    /** @type {string | null} */
     let lastDay = null;
+    /** @type {string | null} */
     let lastSender = null;
     const put = (el, created, sender, divider = false) => {
       const key = dayKey(created);
@@ -164,9 +219,13 @@ export class MessageList {
         lastSender = null;
       }
       const divider = this.dividerSeq !== null && event.seq === this.dividerSeq;
-      put(this.items.get(event.seq).el, event.created_at, event.kind === "message" ? event.sender : null, divider);
+      const item = this.items.get(event.seq);
+      if (item) put(item.el, event.created_at, event.kind === "message" ? event.sender : null, divider);
     }
-    for (const entry of entries) put(this.pending.get(entry.client_id).el, entry.created_at, this.state.me);
+    for (const entry of entries) {
+      const item = this.pending.get(entry.client_id);
+      if (item) put(item.el, entry.created_at, this.shown.me);
+    }
 
     let cursor = this.list.firstChild;
     for (const node of desired) {
@@ -185,7 +244,7 @@ export class MessageList {
 
   paintEvent(item, conv) {
     const { event, el } = item;
-    const me = this.state.me;
+    const me = this.shown.me;
     if (event.kind !== "message") {
       const text = systemText(event, me);
       const signature = `system:${text}`;
@@ -195,12 +254,12 @@ export class MessageList {
       el.dataset.seq = event.seq;
       el.dataset.kind = event.kind;
       el.dataset.created = event.created_at;
-      el.replaceChildren(h("span", { text }), h("time", { className: "visually-hidden", attrs: { datetime: event.created_at }, text: ` ${timeOfDay(event.created_at)}` }));
+      el.replaceChildren(h("span", { text: text ?? "" }), h("time", { className: "visually-hidden", attrs: { datetime: event.created_at }, text: ` ${timeOfDay(event.created_at)}` }));
       return;
     }
     const mine = event.sender === me;
-    const view = this.state.messageView(this.id, event.seq) ?? { ...event, reactions: [], reply_to: null };
-    const status = mine ? this.state.statusOf(this.id, event) : null;
+    const view = this.shown.messageView(this.id, event.seq) ?? { ...event, reactions: [], reply_to: null };
+    const status = mine ? this.shown.statusOf(this.id, event) : null;
     const members = conv?.isGroup ? conv.members.list().map((m) => m.username).sort() : null;
     const signature = JSON.stringify([view, status, conv?.isGroup, members, filesSignature(event.data?.attachments)]);
     if (signature === item.signature) return;
@@ -237,7 +296,7 @@ export class MessageList {
     el.className = `message mine ${e.state === "failed" ? "failed" : "pending"}${first ? " first" : ""}`;
     el.dataset.clientId = e.client_id;
     el.dataset.status = e.state;
-    el.dataset.sender = this.state.me;
+    el.dataset.sender = this.shown.me;
     el.dataset.created = e.created_at;
     delete el.dataset.id;
     delete el.dataset.seq;
@@ -251,11 +310,25 @@ export class MessageList {
     }
   }
 
+  /**
+   * @param {HTMLElement} el
+   * @param {{
+   *   content: string,
+   *   created: string,
+   *   status: string | null,
+   *   who: string,
+   *   showName?: boolean,
+   *   readBy?: any,
+   *   view?: any,
+   *   members?: Set<string> | null,
+   *   files?: Node | null,
+   * }} parts
+   */
   fill(el, { content, created, status, who, showName = false, readBy = null, view = null, members = null, files = null }) {
     const seq = Number(el.dataset.seq) || null;
     const meta = h("div", { className: "meta" },
       view?.edited_at && !view.deleted
-        ? h("button", { className: "edited link-button", attrs: { type: "button", title: `Edited ${fullStamp(view.edited_at)}`, "aria-label": "Edited: show the earlier versions" }, text: "edited", on: { click: () => this.onEdits(seq) } })
+        ? h("button", { className: "edited link-button", attrs: { type: "button", title: `Edited ${fullStamp(view.edited_at)}`, "aria-label": "Edited: show the earlier versions" }, text: "edited", on: { click: () => { if (seq) this.onEdits(seq); } } })
         : null,
       h("time", { attrs: { datetime: created, title: fullStamp(created) }, text: timeOfDay(created) }));
     if (status) {
@@ -265,7 +338,7 @@ export class MessageList {
     }
     const text = view?.deleted
       ? h("div", { className: "content deleted-text", text: "This message was deleted" })
-      : h("div", { className: "content" }, view ? richText(content, { members, me: this.state.me }) : content);
+      : h("div", { className: "content" }, view ? richText(content, { members, me: this.shown.me }) : content);
     const bubble = h("div", { className: "bubble" },
       showName ? h("span", { className: "sender", attrs: { "aria-hidden": "true" }, text: who }) : null,
       h("span", { className: "visually-hidden", text: `${who}: ` }),
@@ -283,7 +356,7 @@ export class MessageList {
       }));
     }
     const children = [row];
-    if (view?.reactions?.length) children.push(this.reactions(seq, view.reactions));
+    if (view?.reactions?.length && seq) children.push(this.reactions(seq, view.reactions));
     const line = readBy ? readByText(readBy) : null;
     if (line) {
       // The names show on hover and on keyboard focus; screen readers get them as the description.
@@ -295,9 +368,12 @@ export class MessageList {
     el.replaceChildren(...children);
   }
 
-  /** A reply's quote of its original: a button that brings the original on screen. */
+  /**
+   * A reply's quote of its original: a button that brings the original on screen.
+   * @param {ReplyQuote} reply
+   */
   quote(reply) {
-    const label = reply.sender === null ? "an earlier message" : reply.sender === this.state.me ? "you" : reply.sender;
+    const label = reply.sender === null ? "an earlier message" : reply.sender === this.shown.me ? "you" : reply.sender;
     const text = reply.deleted ? "This message was deleted" : reply.preview ?? "A message you cannot see";
     return h("button", {
       className: `reply-quote${reply.deleted ? " deleted" : ""}`,
@@ -307,15 +383,19 @@ export class MessageList {
     }, h("span", { className: "reply-sender", text: label }), h("span", { className: "reply-preview", text }));
   }
 
-  /** Reaction chips: the emoji and how many; mine pressed; who reacted on hover, focus and long press. */
+  /**
+   * Reaction chips: the emoji and how many; mine pressed; who reacted on hover, focus and long press.
+   * @param {number} seq
+   * @param {Reaction[]} list
+   */
   reactions(seq, list) {
-    const me = this.state.me;
+    const me = this.shown.me;
     return h("div", { className: "reactions", attrs: { role: "group", "aria-label": "Reactions" } }, list.map((r) => {
       const mine = r.users.includes(me);
       const who = r.users.map((u) => (u === me ? "you" : u));
       const others = r.count - r.users.length;
       const line = `${names(who)}${others > 0 ? ` and ${others} other${others === 1 ? "" : "s"}` : ""} reacted ${r.emoji}`;
-      const tipId = `reaction-${this.id}-${seq}-${[...r.emoji].map((c) => c.codePointAt(0).toString(16)).join("-")}`;
+      const tipId = `reaction-${this.id}-${seq}-${[...r.emoji].map((c) => (c.codePointAt(0) ?? 0).toString(16)).join("-")}`;
       return h("span", { className: "reaction" },
         h("button", {
           className: mine ? "chip mine" : "chip",
@@ -329,9 +409,11 @@ export class MessageList {
 
   /** Right-click and long press on a message open its menu (the ⋯ button does too, with the keyboard). */
   listenForMenus() {
+    /** @param {EventTarget | null} target */
     const seqOf = (target) => {
-      const li = target.closest?.("li.message[data-seq]");
-      return li && !li.classList.contains("deleted") && !target.closest("a, .reactions, .reply-quote") ? Number(li.dataset.seq) : null;
+      if (!(target instanceof Element)) return null;
+      const li = target.closest("li.message[data-seq]");
+      return li instanceof HTMLElement && !li.classList.contains("deleted") && !target.closest("a, .reactions, .reply-quote") ? Number(li.dataset.seq) : null;
     };
     this.list.addEventListener("contextmenu", (event) => {
       const seq = seqOf(event.target);
@@ -339,6 +421,7 @@ export class MessageList {
       event.preventDefault();
       this.onMenu(seq, { x: event.clientX, y: event.clientY });
     });
+    /** @type {{ x: number, y: number, timer: ReturnType<typeof setTimeout> } | null} */
     let press = null;
     const cancel = () => {
       if (press) clearTimeout(press.timer);
@@ -370,12 +453,14 @@ export class MessageList {
     return true;
   }
 
+  /**
+   * @param {string} key
+   * @param {string} created
+   */
   separator(key, created) {
-    let el = this.separators.get(key);
-    if (!el) {
-      el = h("li", { className: "day" });
-      this.separators.set(key, el);
-    }
+    /** @type {HTMLElement} */
+    const el = this.separators.get(key) ?? h("li", { className: "day" });
+    this.separators.set(key, el);
     el.textContent = dayLabel(created);
     return el;
   }
@@ -387,15 +472,16 @@ export class MessageList {
   refreshLabels() {
     for (const [key, el] of this.separators) {
       const next = el.nextElementSibling;
-      if (next?.dataset.created) el.textContent = dayLabel(next.dataset.created);
+      if (next instanceof HTMLElement && next.dataset.created) el.textContent = dayLabel(next.dataset.created);
       else this.separators.delete(key);
     }
   }
 
+  /** @param {IntersectionObserverEntry[]} entries */
   onIntersect(entries) {
     let changed = false;
     for (const entry of entries) {
-      const seq = Number(entry.target.dataset.seq);
+      const seq = entry.target instanceof HTMLElement ? Number(entry.target.dataset.seq) : 0;
       if (!seq) continue;
       if (entry.isIntersecting) {
         if (!this.visible.has(seq)) changed = true;

@@ -1,3 +1,4 @@
+// @ts-check
 // The message menu (Reply, React, Edit, Delete for me, Delete for everyone,
 // Copy) and the emoji picker: popups that open from a message's actions
 // button, a right-click or a long press, and work with the keyboard alone:
@@ -38,7 +39,7 @@ class Popup {
   }
 
   show(anchor, focusTarget) {
-    this.returnFocus = document.activeElement;
+    this.returnFocus = document.activeElement instanceof HTMLElement ? document.activeElement : null;
     place(this.element, anchor);
     focusTarget?.focus();
   }
@@ -123,7 +124,7 @@ export class EmojiPicker extends Popup {
   /** The common set, or what matches the search (every word typed, at a word's start). */
   fill() {
     const words = this.search.value.trim().toLowerCase().split(/\s+/).filter(Boolean);
-    const found = EMOJI.filter(([, names]) => words.every((w) => names.split(" ").some((n) => n.startsWith(w))));
+    const found = EMOJI.filter(([, names = ""]) => words.every((w) => names.split(" ").some((n) => n.startsWith(w))));
     this.grid.replaceChildren(...(found.length ? found.map(([emoji, names]) => this.button(emoji, names)) : [h("p", { className: "muted small", text: "No emoji found" })]));
   }
 
@@ -146,15 +147,16 @@ export class EmojiPicker extends Popup {
       this.close();
       return;
     }
-    const buttons = [...this.element.querySelectorAll("button.emoji")];
-    const at = buttons.indexOf(document.activeElement);
+    const buttons = [...this.element.querySelectorAll("button.emoji")].filter((b) => b instanceof HTMLElement);
+    const at = buttons.findIndex((b) => b === document.activeElement);
     if (event.key === "Enter" && document.activeElement === this.search) {
       event.preventDefault();
       const first = this.grid.querySelector("button.emoji");
-      if (first) this.pick(first.dataset.emoji);
+      if (first instanceof HTMLElement && first.dataset.emoji) this.pick(first.dataset.emoji);
     } else if (event.key === "ArrowDown" && document.activeElement === this.search) {
       event.preventDefault();
-      this.grid.querySelector("button.emoji")?.focus();
+      const first = this.grid.querySelector("button.emoji");
+      if (first instanceof HTMLElement) first.focus();
     } else if (["ArrowRight", "ArrowLeft", "ArrowDown", "ArrowUp"].includes(event.key) && at >= 0) {
       event.preventDefault();
       const perRow = Math.max(1, Math.round(this.grid.clientWidth / (buttons.at(-1)?.offsetWidth || 36)));

@@ -1,3 +1,4 @@
+// @ts-check
 // Selecting several messages to delete them for me at once. "Select" in a
 // message's menu starts it; then a click on a message, or Enter/Space on its
 // ⋯ button, toggles it; the bar says how many and offers "Delete for me";
@@ -14,7 +15,7 @@ export class MessageSelection {
     this.seqs = null; // a Set while selecting
     list.addEventListener("click", (event) => this.onClick(event), true);
     document.addEventListener("keydown", (event) => {
-      if (event.key === "Escape" && this.seqs && !event.target.closest?.("dialog")) {
+      if (event.key === "Escape" && this.seqs && !(event.target instanceof Element && event.target.closest("dialog"))) {
         event.preventDefault();
         this.stop();
       }

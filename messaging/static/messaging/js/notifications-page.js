@@ -1,17 +1,24 @@
+// @ts-check
 // The /notifications/ page: the server renders the first 50; this adds mark
 // read, mark all read, "show older" (`list` with `before`) and live arrivals,
 // through the bell's notifications client.
 
-import { announce } from "./dom.js";
+import { announce, closest, find } from "./dom.js";
 import { markItemRead, notificationItem, notifications, openNotification } from "./bell.js";
 import { fullStamp } from "./time.js";
 
-const page = document.querySelector("[data-notifications-page]");
-const list = page.querySelector("[data-page-list]");
-const empty = page.querySelector("[data-page-empty]");
-const more = page.querySelector("[data-page-more]");
-const markAll = page.querySelector("[data-page-mark-all]");
+/** @import { Notification as Item } from "./protocol/frames.js" */
 
+const page = find("[data-notifications-page]");
+const list = find("[data-page-list]", HTMLElement, page);
+const empty = find("[data-page-empty]", HTMLElement, page);
+const more = find("[data-page-more]", HTMLButtonElement, page);
+const markAll = find("[data-page-mark-all]", HTMLElement, page);
+
+/**
+ * @param {Item} n
+ * @param {HTMLElement} li
+ */
 const markRead = (n, li) => {
   if (notifications.markRead(n.id)) {
     markItemRead(li);
@@ -20,14 +27,15 @@ const markRead = (n, li) => {
 };
 
 list.addEventListener("click", (event) => {
-  const link = event.target.closest(".notification-link");
-  if (link && !event.defaultPrevented && link.closest("li").classList.contains("unread")) {
-    openNotification(event, { id: Number(link.closest("li").dataset.id), read: false, url: link.getAttribute("href") });
+  const link = closest(event, ".notification-link");
+  const item = link?.closest("li");
+  if (link && item && !event.defaultPrevented && item.classList.contains("unread")) {
+    openNotification(event, { id: Number(item.dataset.id), read: false, url: link.getAttribute("href") });
     return;
   }
-  const button = event.target.closest("[data-mark-read]");
-  if (!button) return;
-  const li = button.closest("li");
+  const button = closest(event, "[data-mark-read]");
+  const li = button?.closest("li");
+  if (!button || !li) return;
   if (notifications.markRead(Number(button.dataset.markRead))) {
     const next = li.nextElementSibling?.querySelector("a") ?? markAll;
     markItemRead(li);
@@ -46,7 +54,7 @@ more.addEventListener("click", async () => {
   const last = list.lastElementChild;
   more.disabled = true;
   try {
-    const { items, has_more: hasMore } = await notifications.list(last ? Number(last.dataset.id) : null, 50);
+    const { items, has_more: hasMore } = await notifications.list(last instanceof HTMLElement ? Number(last.dataset.id) : null, 50);
     list.append(...items.map((n) => notificationItem(n, { onOpen: openNotification, onMarkRead: markRead })));
     more.hidden = !hasMore;
   } catch {
@@ -64,6 +72,6 @@ notifications.addEventListener("notification", ({ detail: { notification: n } })
 
 // Localise the server's UTC stamps.
 for (const time of list.querySelectorAll("time[datetime]")) {
-  const d = new Date(time.getAttribute("datetime"));
+  const d = new Date(time.getAttribute("datetime") ?? "");
   if (!Number.isNaN(d.getTime())) time.textContent = fullStamp(d);
 }

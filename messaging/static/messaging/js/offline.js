@@ -1,10 +1,13 @@
+// @ts-check
 // The offline page (served by the service worker when the server cannot be
 // reached, under the address the person asked for): reload that address as
 // soon as the server answers again, so the page's own code (and its outbox)
 // takes over.
 
-const status = document.querySelector("[data-offline-status]");
-const retry = document.querySelector("[data-offline-retry]");
+import { find } from "./dom.js";
+
+const status = find("[data-offline-status]");
+const retry = find("[data-offline-retry]");
 const EVERY_MS = 5000;
 
 async function serverAnswers() {

@@ -1,3 +1,4 @@
+// @ts-check
 // Searching people by username (/messages/api/users?q=), keyboard friendly:
 // ArrowDown moves into the results, ArrowUp back, Escape clears, Enter takes
 // the exact match or the first one. Two uses: the sidebar's "Start a
@@ -9,14 +10,25 @@ import { avatar, h } from "./dom.js";
 import { presenceText } from "./time.js";
 
 export class PeopleSearch {
-  /** ``onPick(user)`` for a picker; without it results are links to the direct chat. */
+  /**
+   * ``onPick(user)`` for a picker; without it results are links to the direct chat.
+   * @param {{
+   *   input: HTMLInputElement,
+   *   results: HTMLElement,
+   *   status: HTMLElement,
+   *   onPick?: ((user: { username: string }) => void) | null,
+   *   exclude?: () => Set<string>,
+   *   form?: HTMLFormElement | null,
+   * }} options
+   */
   constructor({ input, results, status, onPick = null, exclude = () => new Set(), form = null }) {
     this.input = input;
     this.results = results;
     this.status = status;
     this.onPick = onPick;
     this.exclude = exclude;
-    this.timer = null;
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    this.timer = undefined;
     this.controller = null;
     this.shown = [];
     input.addEventListener("input", () => this.onInput());
@@ -50,7 +62,7 @@ export class PeopleSearch {
       const excluded = this.exclude();
       this.show(query, body.users.filter((u) => !excluded.has(u.username)));
     } catch (error) {
-      if (error.name === "AbortError" || signal.aborted) return;
+      if ((error instanceof Error && error.name === "AbortError") || signal.aborted) return;
       this.status.textContent = "Search is unavailable right now.";
     }
   }
@@ -85,7 +97,7 @@ export class PeopleSearch {
   }
 
   pick(user) {
-    this.onPick(user);
+    this.onPick?.(user);
     this.input.value = "";
     this.clear();
     this.input.focus();
@@ -96,7 +108,10 @@ export class PeopleSearch {
     const best = this.shown.find((u) => u.username.toLowerCase() === query) ?? this.shown[0];
     if (!best) return;
     if (this.onPick) this.pick(best);
-    else this.results.querySelector(`[data-username="${CSS.escape(best.username)}"]`)?.click();
+    else {
+      const link = this.results.querySelector(`[data-username="${CSS.escape(best.username)}"]`);
+      if (link instanceof HTMLElement) link.click();
+    }
   }
 
   clear() {
@@ -108,15 +123,15 @@ export class PeopleSearch {
   }
 
   onKey(event) {
-    const items = [...this.results.querySelectorAll("a, button")];
-    const index = items.indexOf(document.activeElement);
+    const items = [...this.results.querySelectorAll("a, button")].filter((el) => el instanceof HTMLElement);
+    const index = document.activeElement ? items.findIndex((el) => el === document.activeElement) : -1;
     if (event.key === "ArrowDown" && items.length) {
       event.preventDefault();
-      items[Math.min(index + 1, items.length - 1)].focus();
+      items[Math.min(index + 1, items.length - 1)]?.focus();
     } else if (event.key === "ArrowUp" && index >= 0) {
       event.preventDefault();
       if (index === 0) this.input.focus();
-      else items[index - 1].focus();
+      else items[index - 1]?.focus();
     } else if (event.key === "Escape" && (this.input.value || !this.results.hidden)) {
       // Inside a dialog, the first Escape clears the search; the next one closes the dialog.
       event.preventDefault();

@@ -1,3 +1,4 @@
+// @ts-check
 // People as they are shown: their display name (else username) and avatar,
 // and the profile card a click on a person's avatar or name opens: an
 // accessible modal <dialog> (focus moves in, Escape closes, focus returns to
@@ -26,10 +27,14 @@ function closeIcon() {
 }
 
 export class ProfileCard {
-  /** ``known(username)``: an identity the page already holds, shown at once while the card loads. */
+  /**
+   * ``known(username)``: an identity the page already holds, shown at once while the card loads.
+   * @param {{ known?: (username: string) => import("./protocol/frames.js").Profile | null | undefined }} [options]
+   */
   constructor({ known = () => null } = {}) {
     this.known = known;
     this.person = null;
+    /** @type {HTMLElement | null} */
     this.opener = null;
     this.body = h("div", { className: "stack", dataset: { profileBody: "" } });
     this.el = h("dialog", { className: "dialog profile-card", attrs: { "aria-labelledby": "profile-card-name" }, dataset: { profileCard: "" } },
@@ -41,9 +46,13 @@ export class ProfileCard {
     document.body.append(this.el);
   }
 
-  /** Open the card of ``username``; what the page knows shows at once, the server's answer replaces it. */
+  /**
+   * Open the card of ``username``; what the page knows shows at once, the server's answer replaces it.
+   * @param {string} username
+   * @param {Element | null} [opener]
+   */
   async open(username, opener = document.activeElement) {
-    this.opener = opener;
+    this.opener = opener instanceof HTMLElement ? opener : null;
     this.render(this.known(username) ?? { username, display_name: null, avatar: null, status: null }, { loading: true });
     if (!this.el.open) this.el.showModal();
     try {

@@ -1,3 +1,4 @@
+// @ts-check
 // The settings page's "Profile" section: display name and status line (saved
 // as JSON), the avatar (uploaded as multipart, checked and squared by the
 // server) and its removal. The server tells every open tab of whoever shares
@@ -5,19 +6,25 @@
 // answer it got. Refusals are said in words, next to the form.
 
 import { csrfToken, postJSON } from "./api.js";
-import { paintAvatars, setAvatarImage } from "./dom.js";
+import { find, paintAvatars, setAvatarImage } from "./dom.js";
 
-const config = JSON.parse(document.getElementById("profile-config").textContent);
-const form = document.querySelector("[data-profile-form]");
-const nameInput = document.querySelector("[data-display-name]");
-const statusInput = document.querySelector("[data-status-line]");
-const fileInput = document.querySelector("[data-avatar-input]");
-const removeButton = document.querySelector("[data-avatar-remove]");
-const preview = document.querySelector("[data-profile-preview]");
-const statusText = document.querySelector("[data-profile-status]");
+/** @import { Profile } from "./protocol/frames.js" */
 
+const config = JSON.parse(find("#profile-config").textContent ?? "");
+const form = find("[data-profile-form]", HTMLFormElement);
+const nameInput = find("[data-display-name]", HTMLInputElement);
+const statusInput = find("[data-status-line]", HTMLInputElement);
+const fileInput = find("[data-avatar-input]", HTMLInputElement);
+const removeButton = find("[data-avatar-remove]");
+const preview = find("[data-profile-preview]");
+const statusText = find("[data-profile-status]");
+
+/** @param {{ field?: string, limit?: number }} e */
+const tooLarge = (e) => (e.field ? `That is too long: at most ${e.limit} characters.` : `That picture is too large: at most ${formatBytes(config.max_avatar_bytes)}.`);
+
+/** @type {Record<string, (error: { field?: string, limit?: number, detail?: string }) => string>} */
 const ERRORS = {
-  too_large: (e) => (e.field ? `That is too long: at most ${e.limit} characters.` : `That picture is too large: at most ${formatBytes(config.max_avatar_bytes)}.`),
+  too_large: tooLarge,
   invalid_frame: (e) => e.detail ?? "That cannot be saved.",
   unsupported_media_type: () => "That file is not a picture LinkUp can use: choose a JPEG, PNG, GIF or WebP image.",
   too_many_pixels: () => "That picture has too many pixels to process: choose a smaller one.",
@@ -25,24 +32,35 @@ const ERRORS = {
   forbidden: () => "You are signed out: sign in again to change your profile.",
 };
 
+/** @param {number} bytes */
 function formatBytes(bytes) {
   return bytes >= 1024 * 1024 ? `${Math.round(bytes / 1024 / 1024)} MB` : `${Math.round(bytes / 1024)} KB`;
 }
 
+/**
+ * @param {string} text
+ * @param {boolean} [problem]
+ */
 function say(text, problem = false) {
   statusText.textContent = text;
   statusText.classList.toggle("alert", problem);
 }
 
+/**
+ * @param {number} status
+ * @param {{ code?: string, detail?: string, field?: string, limit?: number } | null} body
+ */
 function refusal(status, body) {
-  const explain = ERRORS[body?.code];
-  if (explain) return explain(body);
+  const explain = body?.code && Object.hasOwn(ERRORS, body.code) ? ERRORS[body.code] : undefined;
+  if (body && explain) return explain(body);
   return status >= 500 ? "The server could not save this; try again." : `Not saved (${body?.detail ?? status}).`;
 }
 
+/** @param {Profile} profile */
 function show(profile) {
   const name = profile.display_name || profile.username;
-  preview.firstChild.textContent = [...name][0]?.toUpperCase() ?? "?";
+  const letter = preview.firstChild;
+  if (letter) letter.textContent = [...name][0]?.toUpperCase() ?? "?";
   setAvatarImage(preview, profile.avatar);
   removeButton.hidden = !profile.avatar;
   nameInput.value = profile.display_name ?? "";
@@ -69,7 +87,7 @@ fileInput.addEventListener("change", async () => {
   const file = fileInput.files?.[0];
   if (!file) return;
   if (file.size > config.max_avatar_bytes) {
-    say(ERRORS.too_large({}), true);
+    say(tooLarge({}), true);
     fileInput.value = "";
     return;
   }
@@ -107,4 +125,4 @@ removeButton.addEventListener("click", async () => {
   }
 });
 
-paintAvatars(document.querySelector("[data-profile-section]"));
+paintAvatars(find("[data-profile-section]"));

@@ -1,3 +1,4 @@
+// @ts-check
 // On every page: register the service worker (/sw.js, scope "/"), keep the
 // install prompt for the settings page's Install button, and clean up on
 // sign-out: this browser's push subscription is dropped (in the browser and
@@ -7,6 +8,11 @@
 import { postJSON } from "./api.js";
 
 export const supported = "serviceWorker" in navigator;
+/**
+ * The event of Chromium's install prompt (not in TypeScript's DOM types, as it is not in every browser).
+ * @typedef {Event & { prompt: () => Promise<void>, userChoice: Promise<{ outcome: "accepted" | "dismissed" }> }} InstallPromptEvent
+ */
+/** @type {InstallPromptEvent | null} */
 let installPrompt = null;
 
 export const registration = supported
@@ -22,7 +28,7 @@ if (supported) {
 
 window.addEventListener("beforeinstallprompt", (event) => {
   event.preventDefault();
-  installPrompt = event;
+  installPrompt = /** @type {InstallPromptEvent} */ (event);
   document.dispatchEvent(new CustomEvent("linkup:installable"));
 });
 
@@ -67,7 +73,7 @@ async function forgetThisBrowser() {
   await unsubscribe();
   const worker = (await navigator.serviceWorker.ready).active;
   if (!worker) return;
-  await new Promise((resolve) => {
+  await new Promise((/** @type {(value?: undefined) => void} */ resolve) => {
     const done = () => resolve();
     navigator.serviceWorker.addEventListener("message", ({ data }) => data?.type === "forgotten" && done());
     worker.postMessage({ type: "signed-out" });
@@ -76,6 +82,7 @@ async function forgetThisBrowser() {
 }
 
 for (const form of document.querySelectorAll("form.signout")) {
+  if (!(form instanceof HTMLFormElement)) continue;
   form.addEventListener("submit", async (event) => {
     if (!supported || form.dataset.cleaned) return;
     event.preventDefault();

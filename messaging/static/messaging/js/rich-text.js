@@ -1,3 +1,4 @@
+// @ts-check
 // A message's text as DOM nodes, from protocol/format.js's tokens: strong,
 // em, code, pre, links (http/https only, opened in a new tab without the
 // opener or the referrer) and mentions. Every piece of text is a text node:
@@ -25,7 +26,11 @@ function node(token, me) {
   }
 }
 
-/** The nodes of ``text``; ``members``: usernames whose @mentions are highlighted. */
+/**
+ * The nodes of ``text``; ``members``: usernames whose @mentions are highlighted.
+ * @param {string} text
+ * @param {{ members?: Set<string> | null, me?: string | null }} [options]
+ */
 export function richText(text, { members = null, me = null } = {}) {
   return parse(text, { members }).map((token) => node(token, me));
 }

@@ -1,3 +1,4 @@
+// @ts-check
 // Message search: a dialog opened with Ctrl/Cmd+K (or the Search button) that
 // asks GET /messages/api/search as you type, lists the hits grouped by
 // conversation with their snippets, and opens the chosen one at that message.
@@ -9,6 +10,8 @@
 
 import { getJSON } from "./api.js";
 import { h } from "./dom.js";
+
+/** @typedef {HTMLLIElement & { hit?: import("./protocol/frames.js").SearchHit }} HitItem */
 
 const DEBOUNCE_MS = 200;
 const PAGE = 20;
@@ -52,8 +55,10 @@ export class SearchPanel {
     this.results = el.querySelector("[data-search-results]");
     this.chipList = el.querySelector("[data-search-chips]");
     this.more = el.querySelector("[data-search-more]");
-    this.timer = null;
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    this.timer = undefined;
     this.controller = null;
+    /** @type {HitItem[]} the hits' list items, in order */
     this.items = [];
     this.active = -1;
     this.next = null;
@@ -105,7 +110,7 @@ export class SearchPanel {
     try {
       answer = await getJSON(`/messages/api/search?${params}`, { signal: this.controller.signal });
     } catch (error) {
-      if (error.name !== "AbortError") this.status.textContent = "Search is not reachable right now.";
+      if (!(error instanceof Error && error.name === "AbortError")) this.status.textContent = "Search is not reachable right now.";
       return;
     }
     if (!answer.ok) {
@@ -119,12 +124,14 @@ export class SearchPanel {
   render(page, { append }) {
     if (!append) {
       this.results.replaceChildren();
-      this.items = [];
+      /** @type {HitItem[]} the hits' list items, in order */
+    this.items = [];
       this.active = -1;
       this.conversations = new Map();
     }
     for (const c of page.conversations) this.conversations.set(c.id, c);
     this.renderChips(page.query ?? {});
+    /** @type {HTMLElement | null} */
     let group = null;
     let groupId = append ? this.lastGroup : null;
     for (const hit of page.results) {
@@ -134,6 +141,7 @@ export class SearchPanel {
         group = h("ul", { className: "search-group-hits", attrs: { role: "group", "aria-label": name } });
         this.results.append(h("li", { className: "search-group" }, h("h3", { className: "search-group-name", text: name }), group));
       }
+      /** @type {HitItem} */
       const item = h(
         "li",
         {
@@ -147,7 +155,7 @@ export class SearchPanel {
           hit.snippet.cut_start ? "… " : "", highlighted(hit.snippet.text, hit.snippet.highlights), hit.snippet.cut_end ? " …" : ""),
       );
       item.hit = hit;
-      group.append(item);
+      /** @type {HTMLElement} */ (group).append(item);
       this.items.push(item);
     }
     this.lastGroup = groupId;
@@ -195,6 +203,7 @@ export class SearchPanel {
     this.items[this.active]?.setAttribute("aria-selected", "false");
     this.active = index;
     const item = this.items[index];
+    if (!item) return;
     item.setAttribute("aria-selected", "true");
     this.input.setAttribute("aria-activedescendant", item.id);
     item.scrollIntoView({ block: "nearest" });
@@ -210,7 +219,7 @@ export class SearchPanel {
     } else if (event.key === "Enter" && this.active >= 0) {
       event.preventDefault();
       clearTimeout(this.timer);
-      this.choose(this.items[this.active].hit);
+      this.choose(this.items[this.active]?.hit);
     }
   }
 

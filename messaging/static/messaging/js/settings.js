@@ -1,3 +1,4 @@
+// @ts-check
 // The settings page's "This device" section: the Install button (shown once
 // the browser offered installation) and the "Desktop/phone notifications"
 // switch, which asks for permission only when it is clicked on. Then the
@@ -7,13 +8,16 @@
 // ws/chat/.
 
 import { csrfToken, postJSON } from "./api.js";
+import { find } from "./dom.js";
 import { canInstall, currentSubscription, install, supported, unsubscribe } from "./pwa.js";
 
-const config = JSON.parse(document.getElementById("push-config").textContent);
-const installButton = document.querySelector("[data-install]");
-const installStatus = document.querySelector("[data-install-status]");
-const toggle = document.querySelector("[data-push-switch]");
-const pushStatus = document.querySelector("[data-push-status]");
+/** @import { ServerFrame, Settings } from "./protocol/frames.js" */
+
+const config = JSON.parse(find("#push-config").textContent ?? "");
+const installButton = find("[data-install]");
+const installStatus = find("[data-install-status]");
+const toggle = find("[data-push-switch]", HTMLButtonElement);
+const pushStatus = find("[data-push-status]");
 
 // --- Install -------------------------------------------------------------------------
 
@@ -36,11 +40,16 @@ showInstall();
 
 // --- Notifications switch ----------------------------------------------------------------
 
+/**
+ * @param {boolean} on
+ * @param {string} [message]
+ */
 function render(on, message = "") {
   toggle.setAttribute("aria-checked", on ? "true" : "false");
   pushStatus.textContent = message;
 }
 
+/** @param {string} base64url */
 function keyBytes(base64url) {
   const base64 = base64url.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(base64url.length / 4) * 4, "=");
   return Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
@@ -92,7 +101,7 @@ async function start() {
       if (toggle.getAttribute("aria-checked") === "true") await turnOff();
       else await turnOn();
     } catch (error) {
-      render(false, `Could not change notifications on this device: ${error.message}`);
+      render(false, `Could not change notifications on this device: ${error instanceof Error ? error.message : error}`);
     } finally {
       toggle.disabled = false;
     }
@@ -103,52 +112,63 @@ start();
 
 // --- The user's settings -----------------------------------------------------------------
 
-const settingsStatus = document.querySelector("[data-settings-status]");
+const settingsStatus = find("[data-settings-status]");
 const zoneInput = document.querySelector("[data-time-zone]");
 
 // The browser's zone by default: until the user saved quiet hours, the zone
 // field offers the one this browser is in.
 const browserZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
-if (zoneInput && browserZone && !("zoneChosen" in zoneInput.dataset) && zoneInput.value === "UTC") zoneInput.value = browserZone;
+if (zoneInput instanceof HTMLInputElement && browserZone && !("zoneChosen" in zoneInput.dataset) && zoneInput.value === "UTC") zoneInput.value = browserZone;
 
+/**
+ * @param {HTMLFormElement} form
+ * @param {string} detail
+ */
 function showError(form, detail) {
   let line = form.querySelector("[data-form-error]");
   if (!line) {
-    line = document.createElement("p");
-    line.className = "notice error";
-    line.setAttribute("role", "alert");
-    line.dataset.formError = "";
-    (form.querySelector(".setting-text, fieldset") ?? form).append(line);
+    const p = document.createElement("p");
+    line = p;
+    p.className = "notice error";
+    p.setAttribute("role", "alert");
+    p.dataset.formError = "";
+    (form.querySelector(".setting-text, fieldset") ?? form).append(p);
   }
   line.textContent = detail;
 }
 
+/** @param {Settings} settings */
 function applySettings(settings) {
-  for (const name of ["in_app", "email", "desktop", "read_receipts", "hide_notification_content"]) {
+  for (const name of /** @type {const} */ (["in_app", "email", "desktop", "read_receipts", "hide_notification_content"])) {
     const box = document.querySelector(`form input[type=checkbox][name=${name}]`);
-    if (box && typeof settings[name] === "boolean") box.checked = settings[name];
+    const value = settings[name];
+    if (box instanceof HTMLInputElement && typeof value === "boolean") box.checked = value;
   }
   const quiet = document.querySelector("input[name=quiet_hours]");
-  if (quiet && "quiet_hours_start" in settings) {
+  if (quiet instanceof HTMLInputElement && "quiet_hours_start" in settings) {
     quiet.checked = settings.quiet_hours_start !== null;
-    if (settings.quiet_hours_start) document.querySelector("input[name=quiet_hours_start]").value = settings.quiet_hours_start;
-    if (settings.quiet_hours_end) document.querySelector("input[name=quiet_hours_end]").value = settings.quiet_hours_end;
+    const start = document.querySelector("input[name=quiet_hours_start]");
+    const end = document.querySelector("input[name=quiet_hours_end]");
+    if (settings.quiet_hours_start && start instanceof HTMLInputElement) start.value = settings.quiet_hours_start;
+    if (settings.quiet_hours_end && end instanceof HTMLInputElement) end.value = settings.quiet_hours_end;
   }
-  if (zoneInput && settings.time_zone && document.activeElement !== zoneInput) {
+  if (zoneInput instanceof HTMLInputElement && settings.time_zone && document.activeElement !== zoneInput) {
     zoneInput.value = settings.time_zone;
     zoneInput.dataset.zoneChosen = "";
   }
 }
 
+/** @param {number | string} conversation */
 function removeMuteRow(conversation) {
   const field = document.querySelector(`[data-settings-form=unmute] input[name=conversation][value="${Number(conversation)}"]`);
   field?.closest("li")?.remove();
 }
 
 for (const form of document.querySelectorAll("form[data-settings-form]")) {
+  if (!(form instanceof HTMLFormElement)) continue;
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    const button = form.querySelector("button[type=submit]");
+    const button = find("button[type=submit]", HTMLButtonElement, form);
     button.disabled = true;
     try {
       const response = await fetch(location.pathname, {
@@ -163,11 +183,12 @@ for (const form of document.querySelectorAll("form[data-settings-form]")) {
         return;
       }
       form.querySelector("[data-form-error]")?.remove();
-      if (form.dataset.settingsForm === "unmute") removeMuteRow(form.elements.conversation.value);
+      const conversation = form.elements.namedItem("conversation");
+      if (form.dataset.settingsForm === "unmute") removeMuteRow(conversation instanceof HTMLInputElement ? conversation.value : "");
       else applySettings(body.settings);
       settingsStatus.textContent = body.notice ?? "Saved.";
     } catch (error) {
-      showError(form, `Not saved: the server could not be reached (${error.message}).`);
+      showError(form, `Not saved: the server could not be reached (${error instanceof Error ? error.message : error}).`);
     } finally {
       button.disabled = false;
     }
@@ -179,6 +200,7 @@ function follow() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   const ws = new WebSocket(`${scheme}://${location.host}/ws/chat/`);
   ws.addEventListener("message", (event) => {
+    /** @type {ServerFrame} */
     let frame;
     try { frame = JSON.parse(event.data); } catch { return; }
     if (frame.type === "settings") applySettings(frame.settings ?? {});

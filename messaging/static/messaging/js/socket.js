@@ -1,3 +1,4 @@
+// @ts-check
 // A WebSocket that keeps itself connected: exponential backoff with jitter,
 // a ping heartbeat that notices a dead connection, and a visible state.
 //
@@ -12,8 +13,71 @@
 // (a socket closed: its close code, whether the handshake went through and
 // whether the ready frame came; a refused handshake is closed, never opened).
 
-export class ReconnectingSocket extends EventTarget {
-  constructor(path, { readyType, baseDelay = 500, maxDelay = 10000, offlineAfter = 2, pingEvery = 25000, pongTimeout = 10000 } = {}) {
+/** @import { ClientFrame, ServerFrame } from "./protocol/frames.js" */
+
+// An EventTarget that names its events: `Events` maps each event's name to its
+// type, so a listener of "frame" knows its `detail` without a cast. Only the
+// types differ from EventTarget: at run time it is one.
+
+/**
+ * @template {Record<string, Event>} Events
+ */
+export class Emitter extends EventTarget {
+  /**
+   * A listener of one of this target's own events, typed by its name.
+   * @template {keyof Events & string} K
+   * @overload
+   * @param {K} type
+   * @param {(event: Events[K]) => void} listener
+   * @param {boolean | AddEventListenerOptions} [options]
+   * @returns {void}
+   */
+  /**
+   * Any other event, as EventTarget's.
+   * @overload
+   * @param {string} type
+   * @param {EventListenerOrEventListenerObject | null} listener
+   * @param {boolean | AddEventListenerOptions} [options]
+   * @returns {void}
+   */
+  /**
+   * @param {string} type
+   * @param {any} listener
+   * @param {boolean | AddEventListenerOptions} [options]
+   */
+  addEventListener(type, listener, options) {
+    super.addEventListener(type, listener, options);
+  }
+}
+
+/** @typedef {"connecting" | "connected" | "reconnecting" | "offline"} SocketState */
+
+/**
+ * The events a socket dispatches, by name, for frames of type `In`.
+ * @template In
+ * @typedef {{
+ *   state: CustomEvent<{ state: SocketState }>,
+ *   ready: CustomEvent<{ frame: In }>,
+ *   frame: CustomEvent<{ frame: In }>,
+ *   ping: CustomEvent,
+ *   pong: CustomEvent,
+ *   closed: CustomEvent<{ code: number, opened: boolean, wasReady: boolean }>,
+ * }} SocketEvents
+ */
+
+/**
+ * A socket that receives frames of type `In` and sends frames of type `Out`
+ * (`ws/chat/`'s by default; the bell's socket names `ws/notifications/`'s).
+ * @template {{ type: string }} [In=ServerFrame]
+ * @template [Out=ClientFrame]
+ * @extends {Emitter<SocketEvents<In>>}
+ */
+export class ReconnectingSocket extends Emitter {
+  /**
+   * @param {string} path
+   * @param {{ readyType: string, baseDelay?: number, maxDelay?: number, offlineAfter?: number, pingEvery?: number, pongTimeout?: number }} options
+   */
+  constructor(path, { readyType, baseDelay = 500, maxDelay = 10000, offlineAfter = 2, pingEvery = 25000, pongTimeout = 10000 }) {
     super();
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     this.url = `${scheme}://${location.host}${path}`;
@@ -23,14 +87,20 @@ export class ReconnectingSocket extends EventTarget {
     this.offlineAfter = offlineAfter;
     this.pingEvery = pingEvery;
     this.pongTimeout = pongTimeout;
+    /** @type {WebSocket | null} */
     this.ws = null;
     this.ready = false;
     this.failures = 0;
+    /** @type {SocketState} */
     this.state = "connecting";
-    this.retryTimer = null;
-    this.heartbeat = null;
-    this.readyTimer = null;
-    this.pongTimer = null;
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    this.retryTimer = undefined;
+    /** @type {ReturnType<typeof setInterval> | undefined} */
+    this.heartbeat = undefined;
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    this.readyTimer = undefined;
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    this.pongTimer = undefined;
     this.lastFrameAt = 0;
     window.addEventListener("online", () => this.reconnectNow());
     window.addEventListener("offline", () => {
@@ -48,7 +118,10 @@ export class ReconnectingSocket extends EventTarget {
     return this;
   }
 
-  /** Send a frame if the connection is ready; false means it was not sent. */
+  /**
+   * Send a frame if the connection is ready; false means it was not sent.
+   * @param {Out | { type: "ping" }} frame
+   */
   send(frame) {
     if (!this.ready || this.ws?.readyState !== WebSocket.OPEN) return false;
     this.ws.send(JSON.stringify(frame));
@@ -62,11 +135,12 @@ export class ReconnectingSocket extends EventTarget {
   reconnectNow() {
     if (this.ready) return;
     clearTimeout(this.retryTimer);
-    this.retryTimer = null;
+    this.retryTimer = undefined;
     if (this.ws && this.ws.readyState === WebSocket.CONNECTING) return;
     this.open();
   }
 
+  /** @param {SocketState} state */
   setState(state) {
     if (state === this.state) return;
     this.state = state;
@@ -98,7 +172,9 @@ export class ReconnectingSocket extends EventTarget {
     });
   }
 
+  /** @param {MessageEvent} event */
   onMessage(event) {
+    /** @type {In} */
     let frame;
     try {
       frame = JSON.parse(event.data);
@@ -111,7 +187,7 @@ export class ReconnectingSocket extends EventTarget {
       this.ready = true;
       this.failures = 0;
       clearTimeout(this.readyTimer);
-      this.readyTimer = null;
+      this.readyTimer = undefined;
       this.startHeartbeat();
       this.setState("connected");
       this.dispatchEvent(new CustomEvent("ready", { detail: { frame } }));
@@ -140,16 +216,16 @@ export class ReconnectingSocket extends EventTarget {
     const ceiling = Math.min(this.maxDelay, this.baseDelay * 2 ** Math.min(this.failures - 1, 10));
     const delay = ceiling / 2 + Math.random() * (ceiling / 2);
     clearTimeout(this.retryTimer);
-    this.retryTimer = setTimeout(() => { this.retryTimer = null; this.open(); }, delay);
+    this.retryTimer = setTimeout(() => { this.retryTimer = undefined; this.open(); }, delay);
   }
 
   detach() {
     clearInterval(this.heartbeat);
     clearTimeout(this.readyTimer);
     clearTimeout(this.pongTimer);
-    this.heartbeat = null;
-    this.readyTimer = null;
-    this.pongTimer = null;
+    this.heartbeat = undefined;
+    this.readyTimer = undefined;
+    this.pongTimer = undefined;
     this.ready = false;
     const ws = this.ws;
     this.ws = null;

@@ -1,3 +1,4 @@
+// @ts-check
 // The theme (system, light, dark) on every page. The server renders the
 // signed-in user's choice into <html data-theme> (no flash of the other
 // theme); app.css draws "system" from prefers-color-scheme. This module
@@ -7,6 +8,9 @@
 // for the pages seen signed out, and which the cached offline page (rendered
 // with no user, so with no data-theme) applies here.
 
+/** @import { SettingsFrame } from "./protocol/frames.js" */
+
+/** @type {readonly string[]} */
 export const THEMES = ["system", "light", "dark"];
 const COOKIE = "linkup_theme";
 const YEAR_SECONDS = 365 * 24 * 3600;
@@ -16,7 +20,7 @@ const root = document.documentElement;
 function cookieTheme() {
   const pair = document.cookie.split("; ").find((c) => c.startsWith(`${COOKIE}=`));
   const value = pair?.slice(COOKIE.length + 1);
-  return THEMES.includes(value) ? value : null;
+  return value !== undefined && THEMES.includes(value) ? value : null;
 }
 
 function remember(theme) {
@@ -24,6 +28,11 @@ function remember(theme) {
   document.cookie = `${COOKIE}=${theme}; Max-Age=${YEAR_SECONDS}; Path=/; SameSite=Lax${secure}`;
 }
 
+/**
+ * @param {string} name
+ * @param {string} content
+ * @param {string | null} [media]
+ */
 function meta(name, content, media = null) {
   const el = document.createElement("meta");
   el.name = name;
@@ -32,7 +41,10 @@ function meta(name, content, media = null) {
   document.head.append(el);
 }
 
-/** Wear ``theme`` now: the attribute app.css keys on, the browser's own colours (forms, scrollbars), the bar colour. */
+/**
+ * Wear ``theme`` now: the attribute app.css keys on, the browser's own colours (forms, scrollbars), the bar colour.
+ * @param {string} theme
+ */
 export function applyTheme(theme) {
   if (!THEMES.includes(theme)) return;
   root.dataset.theme = theme;
@@ -42,7 +54,7 @@ export function applyTheme(theme) {
     meta("theme-color", COLOURS.light, "(prefers-color-scheme: light)");
     meta("theme-color", COLOURS.dark, "(prefers-color-scheme: dark)");
   } else {
-    meta("theme-color", COLOURS[theme]);
+    meta("theme-color", theme === "dark" ? COLOURS.dark : COLOURS.light);
   }
   remember(theme);
 }
@@ -51,6 +63,7 @@ export function applyTheme(theme) {
  * A `settings` frame: apply the keys this page knows (the theme) and ignore
  * the others (other settings share the frame). The page's own listeners get
  * the whole frame as a `linkup:settings` event.
+ * @param {SettingsFrame} frame
  */
 export function applySettings(frame) {
   if (typeof frame?.settings?.theme === "string") applyTheme(frame.settings.theme);

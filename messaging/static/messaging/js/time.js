@@ -1,3 +1,4 @@
+// @ts-check
 // Times for people: local clock times, day separators and "last seen …",
 // all from the server's ISO 8601 timestamps, in the browser's own time zone.
 

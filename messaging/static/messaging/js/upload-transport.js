@@ -1,3 +1,4 @@
+// @ts-check
 // One file's upload: a multipart POST with the CSRF token, through
 // XMLHttpRequest because it reports upload progress (fetch does not, yet).
 // Returns {promise, abort}: the promise resolves to {status, body} for any
@@ -5,8 +6,15 @@
 
 import { csrfToken } from "./api.js";
 
+/**
+ * @param {number} conversationId
+ * @param {File} file
+ * @param {{ onProgress?: (loaded: number) => void }} [options]
+ * @returns {{ promise: Promise<{ status: number, body: any }>, abort: () => void }}
+ */
 export function uploadFile(conversationId, file, { onProgress = () => {} } = {}) {
   const xhr = new XMLHttpRequest();
+  /** @type {Promise<{ status: number, body: any }>} */
   const promise = new Promise((resolve, reject) => {
     xhr.open("POST", `/messages/api/conversations/${conversationId}/attachments`);
     xhr.setRequestHeader("X-CSRFToken", csrfToken());

@@ -1,3 +1,4 @@
+// @ts-check
 // The image viewer: a <dialog> with the full image (this site's download URL,
 // which checks access), its name, a download link, and arrows to the other
 // images of the same message. Esc closes it (the dialog's own behaviour);

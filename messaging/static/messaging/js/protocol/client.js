@@ -1,3 +1,4 @@
+// @ts-check
 // The protocol state of one tab on ws/chat/ (docs/protocol.md), with no DOM:
 // conversations with their summaries, logs and members; requests by `ref`;
 // the outbox; `received`/`read` reports; typing and presence; unread counts
@@ -16,6 +17,13 @@ import { Members } from "./members.js";
 import { ACTION_KINDS, MessageStates } from "./messages.js";
 import { Outbox } from "./outbox.js";
 import { RequestError, Requests, systemClock } from "./requests.js";
+
+/**
+ * @import {
+ *   AckFrame, ClientFrame, ConnectedFrame, ConversationSummary, ErrorFrame, HiddenFrame, Profile,
+ *   Receipt, ServerFrame, TypingPush,
+ * } from "./frames.js"
+ */
 
 export const MEMBERSHIP_KINDS = new Set(["created", "members_added", "member_removed", "member_left"]);
 const PAGE_MAX = 100; // the server's most per sync/history/conversations page
@@ -78,6 +86,19 @@ export class Conversation {
 }
 
 export class ChatState {
+  /**
+   * @param {{
+   *   me: string,
+   *   storage: { getItem(key: string): string | null, setItem(key: string, value: string): void, removeItem(key: string): void },
+   *   send: (frame: ClientFrame) => boolean,
+   *   clock?: typeof systemClock,
+   *   pageSize?: number,
+   *   timeoutMs?: number,
+   *   typingShownMs?: number,
+   *   reportDelayMs?: number,
+   *   makeId?: () => string,
+   * }} options
+   */
   constructor({
     me, storage, send, clock = systemClock, pageSize = 50, timeoutMs = 15000,
     typingShownMs = 7000, reportDelayMs = 250, makeId,
@@ -265,7 +286,10 @@ export class ChatState {
 
   // --- the socket's life -------------------------------------------------------
 
-  /** The server's first frame, ``connected``: catch up on everything and send what waits. */
+  /**
+   * The server's first frame, ``connected``: catch up on everything and send what waits.
+   * @param {ConnectedFrame} frame
+   */
   onConnected(frame) {
     this.connected = true;
     this.everConnected = true;
@@ -313,7 +337,10 @@ export class ChatState {
     return this.requests.request(frame, options);
   }
 
-  /** Every frame after ``connected``. */
+  /**
+   * Every frame after ``connected``.
+   * @param {ServerFrame} frame
+   */
   handle(frame) {
     if (!frame || typeof frame.type !== "string") return;
     if (frame.type === "connected") {
@@ -490,6 +517,7 @@ export class ChatState {
     }
   }
 
+  /** @param {AckFrame} frame */
   onAck(frame) {
     if (frame.conversation) this.describe(frame.conversation);
     if (frame.hidden) this.applyHidden(frame.hidden);
@@ -503,6 +531,7 @@ export class ChatState {
     }
   }
 
+  /** @param {Receipt & { conversation: number }} frame */
   onReceipt(frame) {
     const conv = this.get(frame.conversation);
     if (!conv) return;
@@ -519,6 +548,7 @@ export class ChatState {
     if (moved) this.emit("receipts", { id: conv.id });
   }
 
+  /** @param {TypingPush} frame */
   onTyping({ conversation, user, is_typing: isTyping }) {
     const conv = this.get(conversation);
     if (!conv || user === this.me) return;
@@ -547,6 +577,7 @@ export class ChatState {
   }
 
   /** A ``profile`` push: the person's new identity everywhere it is shown. */
+  /** @param {Profile} person */
   onProfile(person) {
     const next = this.remember(person);
     if (!next) return;
@@ -571,6 +602,7 @@ export class ChatState {
     }
   }
 
+  /** @param {ConversationSummary} c */
   onConversationPush(c) {
     const conv = this.describe(c);
     if (!conv) return;
@@ -580,6 +612,10 @@ export class ChatState {
     if (conv.log.hasGap(conv.last_seq)) this.syncConversation(conv.id);
   }
 
+  /**
+   * @param {ErrorFrame} frame
+   * @param {boolean} answered a request waiting for it took it
+   */
   onError(frame, answered) {
     if (frame.code === "rate_limited" && this.retryLater(frame)) return;
     if (frame.client_id && this.outbox.get(frame.client_id)) {
@@ -880,9 +916,10 @@ export class ChatState {
   }
 
   /** "Delete for me" or "clear chat", from this tab's ack or another tab of mine. */
+  /** @param {HiddenFrame | null | undefined} frame */
   applyHidden(frame) {
     const conv = this.get(frame?.conversation);
-    if (!conv) return;
+    if (!conv || !frame) return;
     conv.messages.hide(frame.seqs ?? []);
     conv.messages.clear(frame.cleared_seq ?? 0);
     this.refreshPreview(conv);
@@ -944,13 +981,23 @@ export class ChatState {
     return true;
   }
 
-  /** An acknowledged event that came back over HTTP: the same as an ``ack`` frame. */
+  /**
+   * An acknowledged event that came back over HTTP: the same as an ``ack`` frame.
+   * @param {string} clientId
+   * @param {import("./frames.js").Event} event
+   * @param {ConversationSummary | null} [conversation] the summary a first message's answer carries
+   */
   acknowledged(clientId, event, conversation = null) {
-    this.onAck({ type: "ack", client_id: clientId, event, conversation });
+    this.onAck({ type: "ack", client_id: clientId, event, conversation: conversation ?? undefined });
   }
 
+  /**
+   * A message the server refused over HTTP: the same as an ``error`` frame naming it.
+   * @param {string} clientId
+   * @param {string} code
+   */
   failed(clientId, code) {
-    this.onError({ type: "error", code, client_id: clientId }, false);
+    this.onError({ type: "error", code, detail: "", client_id: clientId }, false);
   }
 
   // --- doing things to a message ------------------------------------------------------

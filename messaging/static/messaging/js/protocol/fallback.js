@@ -1,3 +1,4 @@
+// @ts-check
 // The HTTP fallback, while ws/chat/ cannot be had (docs/protocol.md, "HTTP"):
 // the same catching up, sending and reading over the JSON API, every
 // ``everyMs`` while the page says the socket is offline. A 403 means the
@@ -6,6 +7,13 @@
 // ``{status, body}`` and reject only when the server cannot be reached.
 
 const BASE = "/messages/api/conversations";
+
+/** The server answered 403 forbidden: the session is gone. */
+class SignedOut extends Error {
+  constructor() {
+    super("signed out");
+  }
+}
 
 export class HttpFallback {
   constructor({ state, api, clock, everyMs = 4000, onSignedOut = () => {} }) {
@@ -62,7 +70,7 @@ export class HttpFallback {
       await this.flush();
       this.state.flushReports();
     } catch (error) {
-      if (error?.signedOut) this.onSignedOut();
+      if (error instanceof SignedOut) this.onSignedOut();
       // Otherwise the server cannot be reached at all: the outbox keeps everything.
     } finally {
       this.running = false;
@@ -71,9 +79,7 @@ export class HttpFallback {
 
   check({ status, body }) {
     if (status === 403 && body?.code === "forbidden") {
-      const error = new Error("signed out");
-      error.signedOut = true;
-      throw error;
+      throw new SignedOut();
     }
     return { status, body };
   }
@@ -180,7 +186,7 @@ export class HttpFallback {
       try {
         await this.flush();
       } catch (error) {
-        if (error?.signedOut) this.onSignedOut();
+        if (error instanceof SignedOut) this.onSignedOut();
       }
     }, 0);
   }

@@ -1,3 +1,4 @@
+// @ts-check
 // What a message's text looks like: *bold*, _italic_, `code`, ``` code
 // blocks ```, http(s) links and @mentions of members, as a tree of tokens.
 // No DOM and no HTML: the page builds nodes from the tokens (textContent,
@@ -8,7 +9,11 @@ const URL = /\bhttps?:\/\/[^\s<>"]+/gi;
 const TRAILING = /[.,!?;:'")\]]+$/;
 const MENTION = /(^|[^\w@.+-])@([\w.@+-]*[\w@+-])/g;
 
-/** Tokens of a message: [{type: "text"|"bold"|"italic"|"code"|"codeblock"|"link"|"mention", ...}]. */
+/**
+ * Tokens of a message: [{type: "text"|"bold"|"italic"|"code"|"codeblock"|"link"|"mention", ...}].
+ * @param {string} text
+ * @param {{ members?: Set<string> | null }} [options] usernames whose @mentions count
+ */
 export function parse(text, { members = null } = {}) {
   const tokens = [];
   const source = String(text ?? "");
@@ -16,7 +21,7 @@ export function parse(text, { members = null } = {}) {
   const fence = /```(?:[^\n`]*\n)?([\s\S]*?)```/g;
   for (let m = fence.exec(source); m; m = fence.exec(source)) {
     if (m.index > rest) tokens.push(...inline(source.slice(rest, m.index), members));
-    tokens.push({ type: "codeblock", text: m[1].replace(/\n$/, "") });
+    tokens.push({ type: "codeblock", text: (m[1] ?? "").replace(/\n$/, "") });
     rest = m.index + m[0].length;
   }
   if (rest < source.length) tokens.push(...inline(source.slice(rest), members));
@@ -43,10 +48,11 @@ function emphasis(text, members) {
   const out = [];
   let rest = 0;
   for (let m = EMPHASIS.exec(text); m; m = EMPHASIS.exec(text)) {
-    const start = m.index + m[1].length;
+    const [whole, lead = "", marker, inner = ""] = m;
+    const start = m.index + lead.length;
     if (start > rest) out.push(...links(text.slice(rest, start), members));
-    out.push({ type: m[2] === "*" ? "bold" : "italic", children: links(m[3], members) });
-    rest = m.index + m[0].length;
+    out.push({ type: marker === "*" ? "bold" : "italic", children: links(inner, members) });
+    rest = m.index + whole.length;
   }
   if (rest < text.length) out.push(...links(text.slice(rest), members));
   return out;
@@ -75,11 +81,12 @@ function mentions(text, members) {
   let rest = 0;
   MENTION.lastIndex = 0;
   for (let m = MENTION.exec(text); m; m = MENTION.exec(text)) {
-    const at = m.index + m[1].length;
-    if (!members.has(m[2])) continue;
+    const [, lead = "", name = ""] = m;
+    const at = m.index + lead.length;
+    if (!members.has(name)) continue;
     if (at > rest) out.push({ type: "text", text: text.slice(rest, at) });
-    out.push({ type: "mention", name: m[2], text: `@${m[2]}` });
-    rest = at + 1 + m[2].length;
+    out.push({ type: "mention", name, text: `@${name}` });
+    rest = at + 1 + name.length;
   }
   if (rest < text.length) out.push({ type: "text", text: text.slice(rest) });
   return out;

@@ -1,3 +1,4 @@
+// @ts-check
 // One conversation's log as this client holds it: events by seq, and the
 // contiguous cursor that `sync` and `resume` continue from.
 //
@@ -12,11 +13,15 @@
 
 export class ConversationLog {
   constructor() {
+    /** @type {Map<number, import("./frames.js").Event>} */
     this.events = new Map(); // seq -> E
+    /** @type {number | null} */
     this.cursor = null; // null until anchored
     this.highest = 0; // the highest seq held
+    /** @type {number | null} */
     this.oldest = null; // the lowest seq held
     this.hasOlder = true; // false once a history page said there is nothing before
+    /** @type {number | null} */
     this.floor = null; // the lowest seq the newest history pages reach down to: "load older" continues below it
   }
 
@@ -65,14 +70,17 @@ export class ConversationLog {
   }
 
   advance() {
-    if (!this.anchored) return;
-    while (this.events.has(this.cursor + 1)) this.cursor += 1;
+    let cursor = this.cursor;
+    if (cursor === null) return;
+    while (this.events.has(cursor + 1)) cursor += 1;
+    this.cursor = cursor;
   }
 
   /** Something is held above the cursor, or the server said the log goes further. */
   hasGap(knownLastSeq = 0) {
-    if (!this.anchored) return false;
-    return this.highest > this.cursor || knownLastSeq > this.cursor;
+    const cursor = this.cursor;
+    if (cursor === null) return false;
+    return this.highest > cursor || knownLastSeq > cursor;
   }
 
   /** Every seq in [from, to] is held (a bounded check; false when the range is huge). */

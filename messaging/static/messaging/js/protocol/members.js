@@ -1,3 +1,4 @@
+// @ts-check
 // The members of one conversation with their receipt cursors, and the status
 // of a message derived from them (docs/protocol.md, "Receipts, statuses and
 // unread"): a message at seq s counts the other *current* members who could

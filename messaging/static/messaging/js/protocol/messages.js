@@ -1,3 +1,4 @@
+// @ts-check
 // The state of one conversation's messages as this client knows it: what
 // was edited, deleted (for everyone, or for me), reacted to, and what a
 // reply quotes (docs/protocol.md, "Message actions"). No DOM.

@@ -1,3 +1,4 @@
+// @ts-check
 // The outbox: messages typed but not yet acknowledged, for every conversation
 // of one user, persisted through an injected storage object (localStorage in
 // the browser, a plain object in tests) so they survive reconnects, reloads

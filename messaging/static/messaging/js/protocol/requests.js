@@ -1,3 +1,4 @@
+// @ts-check
 // Requests waiting for their answer, matched by `ref` (docs/protocol.md: every
 // client frame may carry one; the answer or the error carries it back).
 // A request resolves with the answer frame, rejects with a RequestError on an

@@ -1,3 +1,4 @@
+// @ts-check
 // What people read about protocol things: system lines for membership,
 // rename and role events, "… is typing", "Read by 2 of 3". No DOM.
 

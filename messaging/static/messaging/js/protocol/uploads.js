@@ -1,3 +1,4 @@
+// @ts-check
 // Messages with files (docs/protocol.md "Attachments"), with no DOM: a message
 // waits in the outbox, in state "uploading", until each of its files is
 // uploaded (POST …/attachments answers with the upload's id); then it becomes
