@@ -23,13 +23,14 @@ from ..ops import metrics
 from ..serializers import (
     JSONSerializer,
     conversation_frame,
-    event_frame,
+    event_frame_text,
     event_payload,
     hidden_frame,
     muted_frame,
     presence_frame,
     profile_frame,
     receipts_frame,
+    rendered_payload,
     settings_frame,
     typing_frame,
 )
@@ -86,8 +87,12 @@ async def group_send(group: str, event: dict[str, Any]) -> bool:
 
 async def broadcast_frame(group: str, handler: str, frame: dict[str, Any], **extra: Any) -> bool:
     """Serialize ``frame`` once and send it to every socket of ``group``."""
-    event = {"type": handler, "text": JSONSerializer.dumps(frame), **extra}
-    return await group_send(group, event)
+    return await broadcast_text(group, handler, JSONSerializer.dumps(frame), **extra)
+
+
+async def broadcast_text(group: str, handler: str, text: str, **extra: Any) -> bool:
+    """Send a frame already serialized (``text``) to every socket of ``group``."""
+    return await group_send(group, {"type": handler, "text": text, **extra})
 
 
 async def publish_event(appended: Appended, *, origin: str = "") -> dict[str, Any]:
@@ -99,11 +104,11 @@ async def publish_event(appended: Appended, *, origin: str = "") -> dict[str, An
     has the event in its ``ack`` already.
     """
     event = appended.event
-    payload = event_payload(event)
-    await broadcast_frame(
+    payload = rendered_payload(event_payload(event))
+    await broadcast_text(
         conversation_group(event.conversation_id),
         "conversation.event",
-        event_frame(payload),
+        event_frame_text(payload),
         conversation=event.conversation_id,
         seq=event.seq,
         mseq=appended.membership_seq,
