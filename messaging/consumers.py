@@ -73,6 +73,7 @@ from .serializers import (
     Cursors,
     EventPayload,
     MessagePayload,
+    RenderedPayload,
     ack_frame,
     answer,
     connected_frame,
@@ -80,6 +81,7 @@ from .serializers import (
     direct_connected_frame,
     edits_frame,
     event_ack_frame,
+    event_ack_text,
     event_frame,
     event_payload,
     hidden_frame,
@@ -415,14 +417,21 @@ class ChatConsumer(MessagingConsumer):
                 if charged and not outcome.created:
                     await self.gate.repeated()
                 payload = await messages.announce(outcome, origin=self.channel_name)
-                ack = self.ack(payload, outcome)
-                if made is not None:
-                    ack["conversation"] = made
-                await self.send_frame(answer(ack, frame.ref))
+                if made is None and isinstance(payload, RenderedPayload) and self.acks_with_event_text:
+                    # The broadcast rendered the payload already: the ack embeds that text.
+                    await self.send_text(event_ack_text(payload, frame.ref))
+                else:
+                    ack = self.ack(payload, outcome)
+                    if made is not None:
+                        ack["conversation"] = made
+                    await self.send_frame(answer(ack, frame.ref))
                 if self.typing.is_typing(outcome.event.conversation_id):
                     await self.typing.set(outcome.event.conversation_id, False)
             except Exception as exc:  # noqa: BLE001 - mapped to its error frame
                 await self.answer_failure(exc, frame)
+
+    #: whether the ack is :func:`event_ack_frame` (then it is built around the broadcast's text)
+    acks_with_event_text = True
 
     def ack(self, payload: EventPayload, appended: Any) -> dict[str, Any]:
         return event_ack_frame(payload)
@@ -804,6 +813,8 @@ class DirectChatConsumer(ChatConsumer):
 
     async def on_message(self, frame: MessageFrame) -> None:
         await self.queue_message(self.conversation_id, frame, None)
+
+    acks_with_event_text = False
 
     def ack(self, payload: EventPayload, appended: Any) -> dict[str, Any]:
         return ack_frame(self.as_message(payload))

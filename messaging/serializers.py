@@ -380,6 +380,30 @@ def event_ack_frame(payload: EventPayload, **extra: Any) -> dict[str, Any]:
     return {"type": "ack", "client_id": payload["client_id"], "event": payload, **extra}
 
 
+class RenderedPayload(dict):
+    """An event payload ``E`` with its JSON (``text``), rendered once for the broadcast and the ack."""
+
+    text: str
+
+
+def rendered_payload(payload: EventPayload) -> RenderedPayload:
+    rendered = RenderedPayload(payload)
+    rendered.text = JSONSerializer.dumps(payload)
+    return rendered
+
+
+def event_frame_text(payload: RenderedPayload) -> str:
+    """``event_frame(payload)`` serialized, around the payload's own JSON."""
+    return '{"type":"event","event":' + payload.text + "}"
+
+
+def event_ack_text(payload: RenderedPayload, ref: Any) -> str:
+    """``answer(event_ack_frame(payload), ref)`` serialized, around the payload's own JSON."""
+    client_id = JSONSerializer.dumps(payload["client_id"])
+    tail = "}" if ref is None else ',"ref":' + JSONSerializer.dumps(ref) + "}"
+    return '{"type":"ack","client_id":' + client_id + ',"event":' + payload.text + tail
+
+
 def receipts_frame(conversation_id: int, changes: list[Any]) -> dict[str, Any]:
     """Members' cursors that moved (one or a burst of them), each member once."""
     return {

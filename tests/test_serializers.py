@@ -7,9 +7,22 @@ import json
 
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 
 from messaging.exceptions import SerializationError
-from messaging.serializers import Cursors, JSONSerializer, event_payload, isoformat, message_payload
+from messaging.serializers import (
+    Cursors,
+    JSONSerializer,
+    answer,
+    event_ack_frame,
+    event_ack_text,
+    event_frame,
+    event_frame_text,
+    event_payload,
+    isoformat,
+    message_payload,
+    rendered_payload,
+)
 
 from .strategies import serializable_values
 
@@ -107,3 +120,27 @@ def test_a_status_is_derived_from_the_recipients_cursors(delivered: int, read: i
     assert payload["status"] == status
     assert (payload["delivered_at"] is not None) == (status != "sent")
     assert (payload["read_at"] is not None) == (status == "read")
+
+
+@given(
+    content=st.text(max_size=40),
+    client_id=st.text(min_size=1, max_size=20),
+    ref=st.none() | st.integers() | st.text(max_size=10),
+)
+def test_the_event_and_ack_built_around_a_rendered_payload_are_the_frames_serialized(content, client_id, ref):
+    payload = {
+        "conversation": 3,
+        "seq": 7,
+        "id": 11,
+        "kind": "message",
+        "sender": "ann",
+        "content": content,
+        "client_id": client_id,
+        "created_at": "2026-11-30T12:00:00.000000Z",
+        "data": {},
+        "reply_to": None,
+    }
+    rendered = rendered_payload(payload)
+    assert rendered == payload
+    assert event_frame_text(rendered) == JSONSerializer.dumps(event_frame(payload))
+    assert event_ack_text(rendered, ref) == JSONSerializer.dumps(answer(event_ack_frame(payload), ref))

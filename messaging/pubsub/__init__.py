@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import weakref
-from typing import Any
+from typing import Any, cast
 
 from channels.layers import BaseChannelLayer, get_channel_layer
 from django.core.exceptions import ImproperlyConfigured
@@ -25,7 +25,7 @@ from ..serializers import (
     EventPayload,
     JSONSerializer,
     conversation_frame,
-    event_frame,
+    event_frame_text,
     event_payload,
     hidden_frame,
     muted_frame,
@@ -33,6 +33,7 @@ from ..serializers import (
     presence_frame,
     profile_frame,
     receipts_frame,
+    rendered_payload,
     settings_frame,
     typing_frame,
 )
@@ -98,8 +99,12 @@ async def group_send(group: str, event: dict[str, Any]) -> bool:
 
 async def broadcast_frame(group: str, handler: str, frame: dict[str, Any], **extra: Any) -> bool:
     """Serialize ``frame`` once and send it to every socket of ``group``."""
-    event = {"type": handler, "text": JSONSerializer.dumps(frame), **extra}
-    return await group_send(group, event)
+    return await broadcast_text(group, handler, JSONSerializer.dumps(frame), **extra)
+
+
+async def broadcast_text(group: str, handler: str, text: str, **extra: Any) -> bool:
+    """Send a frame already serialized (``text``) to every socket of ``group``."""
+    return await group_send(group, {"type": handler, "text": text, **extra})
 
 
 async def publish_event(appended: Appended, *, origin: str = "") -> EventPayload:
@@ -111,11 +116,11 @@ async def publish_event(appended: Appended, *, origin: str = "") -> EventPayload
     has the event in its ``ack`` already.
     """
     event = appended.event
-    payload = event_payload(event)
-    await broadcast_frame(
+    payload = rendered_payload(event_payload(event))
+    await broadcast_text(
         conversation_group(event.conversation_id),
         "conversation.event",
-        event_frame(payload),
+        event_frame_text(payload),
         conversation=event.conversation_id,
         seq=event.seq,
         mseq=appended.membership_seq,
@@ -127,7 +132,8 @@ async def publish_event(appended: Appended, *, origin: str = "") -> EventPayload
         # message: a member who cannot see that one gets a placeholder.
         target_seq=event.target_seq,
     )
-    return payload
+    # A RenderedPayload is the E dict itself, carrying its JSON for the sender's ack.
+    return cast(EventPayload, payload)
 
 
 #: how long the receipts of a busy conversation gather before they go out together

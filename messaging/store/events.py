@@ -176,10 +176,9 @@ def _insert_messages(items: list[NewMessage]) -> list[Appended | StoreError | No
     other senders' messages of the batch.
     """
     now = timezone.now()
-    with transaction.atomic():
-        return [
-            _insert_message_with_files(item, now) if item.attachments else _insert_message(item, now) for item in items
-        ]
+    with transaction.atomic(), connection.cursor() as cursor:
+        plain = _PlainInsert(cursor, now)
+        return [_insert_message_with_files(item, now) if item.attachments else plain.insert(item) for item in items]
 
 
 def _insert_message_with_files(item: NewMessage, now: datetime.datetime) -> Appended | StoreError | None:
@@ -189,7 +188,7 @@ def _insert_message_with_files(item: NewMessage, now: datetime.datetime) -> Appe
     transaction, so the message and its files commit together; a refusal
     (not a member, an upload that is not the sender's to send) or a repeat
     undoes this item's savepoint only. Messages without files keep the plain
-    statements of :func:`_insert_message`.
+    statements of :class:`_PlainInsert`.
     """
     reply: ReplyPreview | None = None
     if item.reply_to is not None:
@@ -229,42 +228,59 @@ def _insert_message_with_files(item: NewMessage, now: datetime.datetime) -> Appe
     return Appended(event, True, conversation.membership_seq)
 
 
-def _insert_message(item: NewMessage, now: datetime.datetime) -> Appended | StoreError | None:
-    """Take the next seq of the conversation and insert; inside the caller's transaction.
+class _PlainInsert:
+    """Messages without files, by plain statements on one cursor of the batch's transaction.
 
     Plain statements rather than ORM calls (which cost more Python than the
-    database work here). The UPDATE bumps ``last_seq`` and locks the
-    conversation row until commit, but only while the sender is a current
-    member; the INSERT stores the message with that seq, or nothing when
-    (sender, client_id) is taken, in which case the seq is handed back (no one
-    else can have taken a later one while we hold the row), so seqs stay
-    gap-free.
+    database work here), and what every item of a batch shares (the SQL, the
+    adapted time, the empty ``data``, the cursor) is made once per batch: the
+    database thread's Python time is time the event loop waits for the GIL.
     """
-    reply: ReplyPreview | None = None
-    if item.reply_to is not None:
-        target = _reply_target(item)
-        if isinstance(target, StoreError):
-            return target
-        reply = target
-    stamp = connection.ops.adapt_datetimefield_value(now)
-    quote = connection.ops.quote_name
-    conversations = quote(Conversation._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
+
+    def __init__(self, cursor: Any, now: datetime.datetime) -> None:
+        quote = connection.ops.quote_name
+        conversations = quote(Conversation._meta.db_table)
+        self.cursor = cursor
+        self.now = now
+        self.stamp = connection.ops.adapt_datetimefield_value(now)
+        self.empty_data = _empty_data()
+        self.alias = connection.alias
+        self.take_seq = (
             f"UPDATE {conversations} SET last_seq = last_seq + 1, last_message_seq = last_seq + 1, "
             f"last_message_at = %s WHERE id = %s AND EXISTS (SELECT 1 FROM {quote(Participant._meta.db_table)} "
-            "WHERE conversation_id = %s AND user_id = %s AND left_seq IS NULL) RETURNING last_seq, membership_seq",
-            [stamp, item.conversation_id, item.conversation_id, item.sender.pk],
+            "WHERE conversation_id = %s AND user_id = %s AND left_seq IS NULL) RETURNING last_seq, membership_seq"
         )
+        self.insert_event = (
+            f"INSERT INTO {quote(Event._meta.db_table)} "
+            "(conversation_id, seq, kind, sender_id, content, client_id, target_seq, data, created_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (sender_id, client_id) DO NOTHING RETURNING id"
+        )
+        self.give_back_seq = f"UPDATE {conversations} SET last_seq = last_seq - 1, last_message_seq = %s WHERE id = %s"
+
+    def insert(self, item: NewMessage) -> Appended | StoreError | None:
+        """Take the next seq of the conversation and insert; inside the batch's transaction.
+
+        The UPDATE bumps ``last_seq`` and locks the conversation row until
+        commit, but only while the sender is a current member; the INSERT
+        stores the message with that seq, or nothing when (sender, client_id)
+        is taken, in which case the seq is handed back (no one else can have
+        taken a later one while we hold the row), so seqs stay gap-free.
+        """
+        reply: ReplyPreview | None = None
+        if item.reply_to is not None:
+            target = _reply_target(item)
+            if isinstance(target, StoreError):
+                return target
+            reply = target
+        cursor = self.cursor
+        cursor.execute(self.take_seq, [self.stamp, item.conversation_id, item.conversation_id, item.sender.pk])
         row = cursor.fetchone()
         if row is None:
             return _not_a_member(item.conversation_id, item.sender.pk)
         seq, membership_seq = row
         cursor.execute(
-            f"INSERT INTO {quote(Event._meta.db_table)} "
-            "(conversation_id, seq, kind, sender_id, content, client_id, target_seq, data, created_at) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
-            "ON CONFLICT (sender_id, client_id) DO NOTHING RETURNING id",
+            self.insert_event,
             [
                 item.conversation_id,
                 seq,
@@ -273,33 +289,32 @@ def _insert_message(item: NewMessage, now: datetime.datetime) -> Appended | Stor
                 item.content,
                 item.client_id,
                 item.reply_to,
-                _empty_data(),
-                stamp,
+                self.empty_data,
+                self.stamp,
             ],
         )
         inserted = cursor.fetchone()
         if inserted is None:
             cursor.execute(
-                f"UPDATE {conversations} SET last_seq = last_seq - 1, last_message_seq = %s WHERE id = %s",
-                [_previous_message_seq(cursor, item.conversation_id, seq), item.conversation_id],
+                self.give_back_seq, [_previous_message_seq(cursor, item.conversation_id, seq), item.conversation_id]
             )
             return None
-    event = Event(
-        id=inserted[0],
-        conversation_id=item.conversation_id,
-        seq=seq,
-        kind=EventKind.MESSAGE,
-        sender=item.sender,
-        content=item.content,
-        client_id=item.client_id,
-        target_seq=item.reply_to,
-        data={},
-        created_at=now,
-    )
-    event._state.adding = False
-    event._state.db = connection.alias
-    event.view = fresh_view(event, reply)
-    return Appended(event, True, membership_seq)
+        event = Event(
+            id=inserted[0],
+            conversation_id=item.conversation_id,
+            seq=seq,
+            kind=EventKind.MESSAGE,
+            sender=item.sender,
+            content=item.content,
+            client_id=item.client_id,
+            target_seq=item.reply_to,
+            data={},
+            created_at=self.now,
+        )
+        event._state.adding = False
+        event._state.db = self.alias
+        event.view = fresh_view(event, reply)
+        return Appended(event, True, membership_seq)
 
 
 def _reply_target(item: NewMessage) -> ReplyPreview | StoreError:
