@@ -5,7 +5,8 @@ redraws every chart from all the runs there, so a few runs at different
 loads (``--pairs``, ``--window``) or socket counts (``--idle``) become
 curves:
 
-- ``latency-vs-load.png``: p50/p95/p99 latency against the measured
+- ``latency-vs-load.png``: p50/p95/p99 latency against the offered load
+  (messages in flight: pairs x window), each point labelled with its
   throughput, LinkUp beside the relay of the same runs, one panel per stack;
 - ``memory-vs-sockets.png``: the server's RSS against idle sockets open,
   per target and stack, with each run's KB per socket;
@@ -85,37 +86,64 @@ def _footer(figure: Any, runs: list[dict[str, Any]]) -> None:
     figure.text(0.01, 0.01, text, fontsize=8, color="#555555")
 
 
+#: a run's load phase counts for the latency chart with at least this many timed messages per sender
+MIN_MESSAGES = 100
+
+
+def in_flight(run: dict[str, Any]) -> int:
+    """The run's offered load: messages in flight at once (pairs x window)."""
+    return int(run["params"]["pairs"]) * int(run["params"].get("window", 1))
+
+
 def latency_against_load(runs: list[dict[str, Any]], path: Path) -> bool:
-    """Latency percentiles against measured throughput, per target; False if no run has a load phase."""
-    stacks = {name: rs for name, rs in _by_stack(runs).items() if any(r.get("load") for r in rs)}
+    """Latency percentiles against messages in flight, per target; False if no run has a load phase.
+
+    Load phases with fewer than :data:`MIN_MESSAGES` messages per sender
+    (the idle-socket runs' short ones) are left out; of runs at the same
+    load, the newest counts.
+    """
+    stacks = {}
+    for name, stack_runs in _by_stack(runs).items():
+        newest: dict[int, dict[str, Any]] = {}
+        for run in sorted(stack_runs, key=lambda r: r["at"]):
+            if run.get("load") and int(run["params"].get("messages", 0)) >= MIN_MESSAGES:
+                newest[in_flight(run)] = run
+        if newest:
+            stacks[name] = [newest[load] for load in sorted(newest)]
     if not stacks:
         return False
     figure, axes = plt.subplots(1, len(stacks), figsize=(6.5 * len(stacks), 4.6), squeeze=False)
     for ax, (stack, stack_runs) in zip(axes[0], stacks.items(), strict=True):
         targets = sorted({target for run in stack_runs for target in run["load"]})
         for target in targets:
-            points = sorted(
-                (run["load"][target]["throughput_msg_s"], run["load"][target]["latency"])
-                for run in stack_runs
-                if target in run["load"]
-            )
+            points = [(in_flight(run), run["load"][target]) for run in stack_runs if target in run["load"]]
             for key, label, style in PERCENTILES:
                 ax.plot(
                     [x for x, _ in points],
-                    [latency[key] for _, latency in points],
+                    [load["latency"][key] for _, load in points],
                     style,
                     marker="o",
                     color=COLOURS.get(target, "#333333"),
                     label=f"{target} {label}",
                 )
+            for x, load in points:
+                ax.annotate(
+                    f"{load['throughput_msg_s']:.0f}/s",
+                    (x, load["latency"]["p50_ms"]),
+                    fontsize=7,
+                    color=COLOURS.get(target, "#333333"),
+                    xytext=(4, -10),
+                    textcoords="offset points",
+                )
         ax.set_title(stack)
-        ax.set_xlabel("throughput (messages/s, acknowledged and delivered)")
+        ax.set_xscale("log")
+        ax.set_xlabel("messages in flight (pairs x window); labels: throughput, messages/s")
         ax.set_ylabel("latency (ms, send to delivery)")
         ax.set_yscale("log")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
     figure.suptitle("Latency against load: LinkUp and a bare Channels relay, same runs")
-    _footer(figure, runs)
+    _footer(figure, [run for stack_runs in stacks.values() for run in stack_runs])
     figure.tight_layout(rect=(0, 0.03, 1, 1))
     figure.savefig(path, dpi=110)
     plt.close(figure)
