@@ -99,15 +99,16 @@ def latency_against_load(runs: list[dict[str, Any]], path: Path) -> bool:
     """Latency percentiles against messages in flight, per target; False if no run has a load phase.
 
     Load phases with fewer than :data:`MIN_MESSAGES` messages per sender
-    (the idle-socket runs' short ones) are left out; of runs at the same
-    load, the newest counts.
+    (the idle-socket runs' short ones) are left out when a stack has longer
+    ones; of runs at the same load, the newest counts.
     """
     stacks = {}
     for name, stack_runs in _by_stack(runs).items():
+        loaded = [run for run in stack_runs if run.get("load")]
+        long_enough = [run for run in loaded if int(run["params"].get("messages", 0)) >= MIN_MESSAGES]
         newest: dict[int, dict[str, Any]] = {}
-        for run in sorted(stack_runs, key=lambda r: r["at"]):
-            if run.get("load") and int(run["params"].get("messages", 0)) >= MIN_MESSAGES:
-                newest[in_flight(run)] = run
+        for run in sorted(long_enough or loaded, key=lambda r: r["at"]):
+            newest[in_flight(run)] = run
         if newest:
             stacks[name] = [newest[load] for load in sorted(newest)]
     if not stacks:
