@@ -30,8 +30,8 @@ year. What it writes, and why it looks like a real deployment:
 - **The far end of the tail**, for the growth benchmarks: ``--hub-conversations
   N`` puts the first user in N conversations (direct ones with N distinct
   people as far as there are people, groups beyond), and ``--backlog N``
-  adds N messages, the newest, to one direct conversation whose second
-  member has read (and been delivered) none of them.
+  adds N messages, spread over the span, to one direct conversation whose
+  second member has read (and been delivered) none of its last N events.
 - **Search index**: written directly (``--no-index`` leaves every message
   queued for the indexer instead, to time indexing).
 
@@ -674,10 +674,13 @@ class CorpusWriter:
         self.backlog_conversation: PlannedConversation | None = None
         directs = [i for i, c in enumerate(conversations) if c.kind == "direct"]
         if options.backlog and directs:
-            # The last direct conversation takes the newest ``backlog`` messages (times are sorted below).
+            # The last direct conversation takes ``backlog`` more messages, spread
+            # over the whole span (at the end they would push every other
+            # conversation's last message back by their share of the time).
             index = directs[-1]
             self.backlog_conversation = conversations[index]
             picks += [index] * options.backlog
+            rng.shuffle(picks)  # the others are independent draws: shuffled, they are still
         counts = [0] * len(conversations)
         for index in picks:
             counts[index] += 1
