@@ -27,6 +27,11 @@ year. What it writes, and why it looks like a real deployment:
 - **Notifications**: a ``new_message`` row for members with unread messages.
 - **Archive**: the oldest ``--archived`` share of events sits in the archive
   table, with the ids they had.
+- **The far end of the tail**, for the growth benchmarks: ``--hub-conversations
+  N`` puts the first user in N conversations (direct ones with N distinct
+  people as far as there are people, groups beyond), and ``--backlog N``
+  adds N messages, spread over the span, to one direct conversation whose
+  second member has read (and been delivered) none of its last N events.
 - **Search index**: written directly (``--no-index`` leaves every message
   queued for the indexer instead, to time indexing).
 
@@ -406,6 +411,10 @@ class CorpusOptions:
     notifications: bool = True
     #: rows per INSERT batch / COPY
     batch: int = 20000
+    #: the long tail's far end: the first user is a member of this many conversations (0: as popularity falls)
+    hub_conversations: int = 0
+    #: this many extra messages, the newest, in one direct conversation whose second member read none of them
+    backlog: int = 0
 
 
 @dataclass
@@ -611,15 +620,33 @@ class CorpusWriter:
         planned: list[PlannedConversation] = []
         ids = self._ids("messaging_conversation", options.conversations)
         max_group = max(3, min(options.max_group_members, len(user_ids)))
-        for pk in ids:
+        hub = user_ids[0]
+        hub_peers = len(user_ids) - 1
+        for n, pk in enumerate(ids):
             script = rng.choices(scripts, weights=script_weights)[0]
-            if len(user_ids) >= 3 and rng.random() < options.group_share:
+            with_hub = n < options.hub_conversations
+            if with_hub and hub_peers and rng.random() >= options.group_share:
+                # The hub's direct conversations: a partner not yet paired with it, drawn
+                # uniformly (by popularity the last free partners would take long to hit).
+                while True:
+                    b = rng.choice(user_ids[1:])
+                    key = (hub, b)
+                    if key not in pairs:
+                        pairs.add(key)
+                        break
+                hub_peers -= 1
+                planned.append(PlannedConversation(pk, "direct", [Member(hub), Member(b)], script, current=[hub, b]))
+                continue
+            if len(user_ids) >= 3 and (with_hub or rng.random() < options.group_share):
                 size = _long_tail(rng, 1.3, 3, max_group)
-                chosen: set[int] = set()
+                chosen: set[int] = {hub} if with_hub else set()
                 while len(chosen) < size:
                     chosen.update(rng.choices(user_ids, cum_weights=cumulative, k=size - len(chosen)))
                 people = list(chosen)
                 rng.shuffle(people)
+                if with_hub:  # a founder, so that it is in from the start
+                    people.remove(hub)
+                    people.insert(0, hub)
                 founders = max(2, int(len(people) * rng.uniform(0.6, 1.0)))
                 members = [Member(user, role="owner" if i == 0 else "member") for i, user in enumerate(people)]
                 conversation = PlannedConversation(pk, "group", members, script, title=_title(rng, script))
@@ -644,6 +671,16 @@ class CorpusWriter:
         options, rng = self.options, self.rng
         activity = [rng.lognormvariate(0, 1.6) for _ in conversations]
         picks = rng.choices(range(len(conversations)), weights=activity, k=options.messages)
+        self.backlog_conversation: PlannedConversation | None = None
+        directs = [i for i, c in enumerate(conversations) if c.kind == "direct"]
+        if options.backlog and directs:
+            # The last direct conversation takes ``backlog`` more messages, spread
+            # over the whole span (at the end they would push every other
+            # conversation's last message back by their share of the time).
+            index = directs[-1]
+            self.backlog_conversation = conversations[index]
+            picks += [index] * options.backlog
+            rng.shuffle(picks)  # the others are independent draws: shuffled, they are still
         counts = [0] * len(conversations)
         for index in picks:
             counts[index] += 1
@@ -653,8 +690,8 @@ class CorpusWriter:
         vocab = vocabularies(rng)
         start = END - datetime.timedelta(days=options.days)
         span = (END - start).total_seconds()
-        times = sorted(_busy_moment(rng) for _ in range(options.messages))
-        archive_below = self.first_event + int(options.messages * options.archived)
+        times = sorted(_busy_moment(rng) for _ in range(len(picks)))
+        archive_below = self.first_event + int(len(picks) * options.archived)
         self._archive_below = archive_below
         for n, (index, moment) in enumerate(zip(picks, times, strict=True)):
             conversation = conversations[index]
@@ -670,7 +707,7 @@ class CorpusWriter:
             conversation.messages_seen += 1
             if n and n % 100000 == 0:
                 self.progress(f"messages: {n}")
-        self.written.messages = options.messages
+        self.written.messages = len(picks)
 
     def _plan_group_life(self, conversation: PlannedConversation, count: int) -> None:
         """When late members join (``add``) and some members leave (``leave``), by message index."""
@@ -788,6 +825,8 @@ class CorpusWriter:
                 )
                 read = max(member.joined_seq, end - behind)
                 delivered = max(read, min(end, read + int(rng.expovariate(1 / 3))))
+                if conversation is self.backlog_conversation and member is conversation.members[1]:
+                    read = delivered = max(0, end - self.options.backlog)
                 pk = self._ids("messaging_participant", 1)[0]
                 at = conversation.last_at or conversation.created_at
                 self._queue(

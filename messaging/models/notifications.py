@@ -50,7 +50,12 @@ class Notification(models.Model):
 
     class Meta:
         ordering = ["-id"]
-        indexes = [models.Index(fields=["user", "read"], name="messaging_notif_user_read")]
+        indexes = [
+            models.Index(fields=["user", "read"], name="messaging_notif_user_read"),
+            # The list, newest first: without it PostgreSQL walks the primary key
+            # backwards past every other user's rows (bench_growth, docs/benchmark.md).
+            models.Index(fields=["user", "-id"], name="messaging_notif_user_newest"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.user}: {self.title}"

@@ -179,11 +179,16 @@ class Summary:
         return self.conversation.last_message_at or self.conversation.created_at
 
 
+#: newest messages looked up per query (an OR of this many (conversation, seq) pairs)
+NEWEST_CHUNK = 200
+
+
 def summaries(user: User, members: Sequence[Participant]) -> list[Summary]:
     """Summaries for the user's membership rows (with their conversations), in the order given.
 
-    A constant number of queries however many: the direct peers, the newest
-    messages (one lookup by ``(conversation, seq)`` each, in one query) and
+    A constant number of queries however many (but one more per
+    ``NEWEST_CHUNK`` conversations): the direct peers, the newest messages
+    (one lookup by ``(conversation, seq)`` each, in one query) and
     the unread counts (one grouped count of what lies past each read cursor).
     """
     if not members:
@@ -213,12 +218,16 @@ def summaries(user: User, members: Sequence[Participant]) -> list[Summary]:
         else set()
     )
     inside = [m for m in inside if (m.conversation_id, m.conversation.last_message_seq) not in hidden]
-    last_messages = {
-        e.conversation_id: e
-        for e in Event.objects.filter(
-            conversation_id__in=[m.conversation_id for m in inside], seq=F("conversation__last_message_seq")
-        ).select_related("sender")
-    }
+    # One (conversation, seq) probe of the unique index each: joined on
+    # ``conversation.last_message_seq`` instead, PostgreSQL read every event
+    # of the page's conversations and scanned the conversation table
+    # (bench_growth). In chunks: SQLite refuses an OR deeper than 1000.
+    last_messages: dict[int, Event] = {}
+    for start in range(0, len(inside), NEWEST_CHUNK):
+        newest = Q()
+        for m in inside[start : start + NEWEST_CHUNK]:
+            newest |= Q(conversation_id=m.conversation_id, seq=m.conversation.last_message_seq)
+        last_messages.update((e.conversation_id, e) for e in Event.objects.filter(newest).select_related("sender"))
     for m in members:
         if m.conversation_id not in last_messages and m.conversation.last_message_seq > m.cleared_seq:
             found = newest_message(m, m.conversation.last_message_seq)

@@ -70,6 +70,18 @@ class Command(BaseCommand):
             help="leave every message queued for the search indexer instead of writing its entry",
         )
         parser.add_argument("--no-notifications", action="store_true", help="write no notification rows")
+        parser.add_argument(
+            "--hub-conversations",
+            type=int,
+            default=DEFAULTS.hub_conversations,
+            help="put the first user in this many conversations (default: %(default)s: as popularity falls)",
+        )
+        parser.add_argument(
+            "--backlog",
+            type=int,
+            default=DEFAULTS.backlog,
+            help="add this many newest messages to one direct conversation, all unread by one member (default: %(default)s)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         corpus = CorpusOptions(
@@ -85,7 +97,11 @@ class Command(BaseCommand):
             password=options["password"],
             index=not options["no_index"],
             notifications=not options["no_notifications"],
+            hub_conversations=options["hub_conversations"],
+            backlog=options["backlog"],
         )
+        if not 0 <= corpus.hub_conversations <= corpus.conversations or corpus.backlog < 0:
+            raise CommandError("--hub-conversations must be from 0 to --conversations, --backlog at least 0")
         if corpus.users < 2 or corpus.conversations < 1 or corpus.messages < 0:
             raise CommandError("--users must be at least 2, --conversations at least 1, --messages at least 0")
         if corpus.users * (corpus.users - 1) // 2 < corpus.conversations * (1 - corpus.group_share) * 1.5:
