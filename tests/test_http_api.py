@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from django.db import connection
 from django.test import Client, override_settings
 
 from messaging.models import Conversation, Message, Participant
@@ -148,3 +152,63 @@ def test_pages_require_sign_in(client) -> None:
 def test_chat_page_for_an_unknown_user_is_404(alice_client) -> None:
     assert alice_client.get("/messages/nobody/").status_code == 404
     assert alice_client.get("/messages/bob/").status_code == 200
+
+
+def test_the_sender_comes_from_the_session_not_the_body(alice_client) -> None:
+    body = {"content": "hi", "client_id": "s1", "sender": "bob", "recipient": "alice", "sender_id": 2}
+    response = post_send(alice_client, "bob", body)
+    assert response.status_code == 201
+    assert response.json()["message"]["sender"] == "alice"
+    stored = Message.objects.get()
+    assert stored.sender.get_username() == "alice"
+
+
+def test_a_group_message_sent_over_http_is_sent_by_the_session_user(alice_client) -> None:
+    post_send(alice_client, "bob", {"content": "hi", "client_id": "g0"})
+    conversation_id = Conversation.objects.get().pk
+    response = alice_client.post(
+        f"/messages/api/conversations/{conversation_id}/messages",
+        data=json.dumps({"content": "from me", "client_id": "g1", "sender": "bob"}),
+        content_type="application/json",
+        HTTP_X_CSRFTOKEN=alice_client.cookies["csrftoken"].value,
+    )
+    assert response.status_code == 201
+    assert response.json()["event"]["sender"] == "alice"
+    assert Message.objects.get(client_id="g1").sender.get_username() == "alice"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_message_sent_over_http_is_committed_before_it_is_announced(alice_client, monkeypatch) -> None:
+    """What a socket is told about must already be in the database for any other connection.
+
+    Another thread has its own connection, so it sees only committed rows: a
+    view that announced inside its transaction (or before storing) would
+    broadcast a message that a client's next fetch cannot find.
+    """
+    layer = get_channel_layer()
+    original = layer.group_send
+    seen_at_announce: list[bool] = []
+
+    def committed(client_id: str) -> bool:
+        found: list[bool] = []
+
+        def look() -> None:
+            try:
+                found.append(Message.objects.filter(client_id=client_id).exists())
+            finally:
+                connection.close()
+
+        reader = threading.Thread(target=look)
+        reader.start()
+        reader.join()
+        return found[0]
+
+    async def spy(group: str, event: dict) -> None:
+        if event.get("type") == "conversation.event":
+            seen_at_announce.append(await sync_to_async(committed, thread_sensitive=False)("c-commit"))
+        await original(group, event)
+
+    monkeypatch.setattr(layer, "group_send", spy)
+    response = post_send(alice_client, "bob", {"content": "hi", "client_id": "c-commit"})
+    assert response.status_code == 201
+    assert seen_at_announce == [True]
