@@ -11,6 +11,8 @@ from channels.layers import get_channel_layer
 from django.db import connection
 from django.test import Client, override_settings
 
+from messaging.exceptions import Forbidden, RateLimited
+from messaging.http.api import api_error
 from messaging.models import Conversation, Message, Participant
 
 pytestmark = pytest.mark.django_db
@@ -212,3 +214,49 @@ def test_a_message_sent_over_http_is_committed_before_it_is_announced(alice_clie
     response = post_send(alice_client, "bob", {"content": "hi", "client_id": "c-commit"})
     assert response.status_code == 201
     assert seen_at_announce == [True]
+
+
+def test_a_refused_csrf_check_says_which_header_to_send(alice_client) -> None:
+    response = post_send(alice_client, "bob", {"content": "hi", "client_id": "x"}, csrf=False)
+    assert response["Content-Type"] == "application/json"
+    assert "X-CSRFToken" in response.json()["detail"]
+
+
+def test_a_refused_csrf_check_outside_the_api_is_djangos_page(make_user) -> None:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(make_user("alice"))
+    response = client.post("/accounts/logout/")
+    assert response.status_code == 403
+    assert not response["Content-Type"].startswith("application/json")
+
+
+@override_settings(MESSAGING_RATE_LIMIT="1/60s")
+def test_a_rate_limited_send_says_when_to_retry(alice_client) -> None:
+    post_send(alice_client, "bob", {"content": "a", "client_id": "1"})
+    response = post_send(alice_client, "bob", {"content": "b", "client_id": "2"})
+    assert response.status_code == 429
+    assert 1 <= int(response["Retry-After"]) <= 60
+
+
+@pytest.mark.parametrize(("wait", "header"), [(0.2, "1"), (1.0, "1"), (2.1, "3")])
+def test_retry_after_is_whole_seconds_rounded_up_and_never_zero(wait, header) -> None:
+    """Retry-After carries whole seconds: a sub-second wait is 1 (0 would invite an immediate retry)."""
+    response = api_error(RateLimited("slow down", retry_after=wait))
+    assert response.status_code == 429 and response["Retry-After"] == header
+    assert json.loads(response.content)["code"] == "rate_limited"
+
+
+def test_only_a_rate_limited_answer_carries_retry_after() -> None:
+    assert not api_error(Forbidden("no", retry_after=5)).has_header("Retry-After")
+    assert not api_error(RateLimited("slow down")).has_header("Retry-After")
+
+
+def test_an_empty_query_parameter_is_the_same_as_none(alice_client) -> None:
+    post_send(alice_client, "bob", {"content": "hi", "client_id": "e1"})
+    response = alice_client.get("/messages/api/bob/history?limit=&before=")
+    assert response.status_code == 200 and len(response.json()["messages"]) == 1
+
+
+def test_a_bad_integer_parameter_is_named_in_the_error(alice_client) -> None:
+    response = alice_client.get("/messages/api/bob/history?limit=abc")
+    assert response.status_code == 400 and "'limit'" in response.json()["detail"]
