@@ -260,3 +260,89 @@ def test_an_empty_query_parameter_is_the_same_as_none(alice_client) -> None:
 def test_a_bad_integer_parameter_is_named_in_the_error(alice_client) -> None:
     response = alice_client.get("/messages/api/bob/history?limit=abc")
     assert response.status_code == 400 and "'limit'" in response.json()["detail"]
+
+
+def post_json(client: Client, path: str, body: object):
+    return client.post(
+        path, data=json.dumps(body), content_type="application/json", HTTP_X_CSRFTOKEN=client.cookies["csrftoken"].value
+    )
+
+
+@pytest.mark.django_db(
+    transaction=True
+)  # announcing a group change runs the layer's database work on its own connections
+def test_a_group_created_over_http_answers_201_with_its_summary_then_200_on_a_repeat(alice_client, make_user) -> None:
+    make_user("carol")
+    body = {"title": "Trip", "members": ["bob", "carol"], "client_id": "g-1"}
+    first = post_json(alice_client, "/messages/api/conversations", body)
+    assert first.status_code == 201
+    created = first.json()
+    assert created["conversation"]["title"] == "Trip" and created["event"]["kind"] == "created"
+    assert created["event"]["sender"] == "alice"
+    assert Participant.objects.filter(conversation_id=created["conversation"]["id"]).count() == 3
+    again = post_json(alice_client, "/messages/api/conversations", body)
+    assert again.status_code == 200 and again.json()["event"]["seq"] == created["event"]["seq"]
+    assert Conversation.objects.count() == 1
+
+
+@pytest.mark.django_db(
+    transaction=True
+)  # announcing a group change runs the layer's database work on its own connections
+def test_group_changes_over_http_answer_201_with_their_event(alice_client, make_user) -> None:
+    make_user("carol")
+    made = post_json(alice_client, "/messages/api/conversations", {"title": "T", "members": ["bob"], "client_id": "g"})
+    base = f"/messages/api/conversations/{made.json()['conversation']['id']}"
+    changes = [
+        (f"{base}/members", {"users": ["carol"], "client_id": "a"}, "members_added"),
+        (f"{base}/rename", {"title": "New", "client_id": "r"}, "renamed"),
+        (f"{base}/members/carol/remove", {"client_id": "m"}, "member_removed"),
+    ]
+    for path, body, kind in changes:
+        response = post_json(alice_client, path, body)
+        assert response.status_code == 201, (path, response.content)
+        assert response.json()["event"]["kind"] == kind and response.json()["event"]["sender"] == "alice"
+        assert post_json(alice_client, path, body).status_code == 200  # a repeat of the client_id
+    assert Conversation.objects.get(pk=made.json()["conversation"]["id"]).title == "New"
+
+
+@pytest.mark.django_db(
+    transaction=True
+)  # announcing a group change runs the layer's database work on its own connections
+def test_leaving_a_group_over_http_ends_the_membership(alice_client, django_user_model) -> None:
+    made = post_json(alice_client, "/messages/api/conversations", {"title": "T", "members": ["bob"], "client_id": "g"})
+    conversation_id = made.json()["conversation"]["id"]
+    bob = Client(enforce_csrf_checks=True)
+    bob.force_login(django_user_model.objects.get(username="bob"))
+    bob.get("/messages/")
+    response = post_json(bob, f"/messages/api/conversations/{conversation_id}/leave", {"client_id": "l"})
+    assert response.status_code == 201 and response.json()["event"]["kind"] == "member_left"
+    left = Participant.objects.get(conversation_id=conversation_id, user__username="bob")
+    assert left.left_seq == response.json()["event"]["seq"]
+
+
+@pytest.mark.django_db(
+    transaction=True
+)  # announcing a group change runs the layer's database work on its own connections
+def test_a_group_change_by_a_non_member_is_refused_and_stores_nothing(alice_client, make_user) -> None:
+    made = post_json(alice_client, "/messages/api/conversations", {"title": "T", "members": ["bob"], "client_id": "g"})
+    conversation_id = made.json()["conversation"]["id"]
+    mallory = Client(enforce_csrf_checks=True)
+    mallory.force_login(make_user("mallory"))
+    mallory.get("/messages/")
+    response = post_json(
+        mallory, f"/messages/api/conversations/{conversation_id}/rename", {"title": "X", "client_id": "x"}
+    )
+    assert response.status_code in (403, 404) and response.json()["type"] == "error"
+    assert Conversation.objects.get(pk=conversation_id).title == "T"
+
+
+def test_the_inbox_pages_over_http_with_a_cursor(alice_client, make_user) -> None:
+    for name in ("carol", "dave", "erin"):
+        make_user(name)
+        post_send(alice_client, name, {"content": "hi", "client_id": f"to-{name}"})
+    first = alice_client.get("/messages/api/conversations?limit=2").json()
+    assert len(first["conversations"]) == 2 and first["has_more"] is True
+    rest = alice_client.get("/messages/api/conversations", {"limit": 2, "before": first["next"]}).json()
+    assert len(rest["conversations"]) == 1 and rest["has_more"] is False
+    seen = [c["id"] for c in first["conversations"] + rest["conversations"]]
+    assert len(set(seen)) == 3
