@@ -346,3 +346,26 @@ def test_the_inbox_pages_over_http_with_a_cursor(alice_client, make_user) -> Non
     assert len(rest["conversations"]) == 1 and rest["has_more"] is False
     seen = [c["id"] for c in first["conversations"] + rest["conversations"]]
     assert len(set(seen)) == 3
+
+
+def test_a_reply_sent_over_http_keeps_what_it_replies_to(alice_client) -> None:
+    post_send(alice_client, "bob", {"content": "first", "client_id": "q1"})
+    response = post_send(alice_client, "bob", {"content": "re", "client_id": "q2", "reply_to": 1})
+    assert response.status_code == 201
+    assert Message.objects.get(client_id="q2").target_seq == 1
+
+
+@override_settings(MESSAGING_RATE_LIMIT="1/60s")
+def test_each_user_has_their_own_sending_allowance_over_http(alice_client, django_user_model) -> None:
+    assert post_send(alice_client, "bob", {"content": "a", "client_id": "1"}).status_code == 201
+    bob = Client(enforce_csrf_checks=True)
+    bob.force_login(django_user_model.objects.get(username="bob"))
+    bob.get("/messages/")
+    assert post_send(bob, "alice", {"content": "b", "client_id": "1"}).status_code == 201
+
+
+@override_settings(MESSAGING_RATE_LIMIT="2/60s")
+def test_a_repeated_send_over_http_gives_its_message_token_back(alice_client) -> None:
+    assert post_send(alice_client, "bob", {"content": "a", "client_id": "1"}).status_code == 201
+    assert post_send(alice_client, "bob", {"content": "a", "client_id": "1"}).status_code == 200
+    assert post_send(alice_client, "bob", {"content": "b", "client_id": "2"}).status_code == 201
