@@ -369,3 +369,11 @@ def test_a_repeated_send_over_http_gives_its_message_token_back(alice_client) ->
     assert post_send(alice_client, "bob", {"content": "a", "client_id": "1"}).status_code == 201
     assert post_send(alice_client, "bob", {"content": "a", "client_id": "1"}).status_code == 200
     assert post_send(alice_client, "bob", {"content": "b", "client_id": "2"}).status_code == 201
+
+
+@override_settings(MESSAGING_MAX_FRAME_BYTES=100)
+def test_a_body_of_exactly_the_frame_limit_is_accepted(alice_client) -> None:
+    body = {"content": "", "client_id": "b1"}
+    body["content"] = "x" * (100 - len(json.dumps(body)))
+    assert len(json.dumps(body)) == 100
+    assert post_send(alice_client, "bob", body).status_code == 201
