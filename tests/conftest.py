@@ -11,7 +11,10 @@ with the reason shown in the summary, on the other.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import os
+import shutil
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -38,6 +41,34 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 settings.load_profile("linkup")
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> Iterator[None]:
+    """Under mutmut (scripts/mutation), each forked mutant run gets its own copy of the SQLite test database.
+
+    mutmut runs mutants in parallel children that share the working directory;
+    with one test database file, one child's flush between transactional tests
+    would empty another's tables mid-test and count a surviving mutant as killed.
+    The copy starts from the database the clean run built (``--reuse-db``), so
+    a child does not migrate from scratch, and is removed when the child ends.
+    """
+    database = django_settings.DATABASES["default"]
+    test = database.get("TEST", {})
+    if "__mutmut_" not in os.environ.get("MUTANT_UNDER_TEST", "") or "sqlite" not in database["ENGINE"]:
+        yield
+        return
+    shared = Path(test["NAME"])
+    own = shared.with_name(f"{shared.stem}-mutant-{os.getpid()}{shared.suffix}")
+    files = [own, *(own.with_name(own.name + tail) for tail in ("-wal", "-shm"))]
+    for file in files:
+        file.unlink(missing_ok=True)
+    if shared.exists():
+        shutil.copyfile(shared, own)
+    test["NAME"] = str(own)
+    yield
+    for file in files:
+        file.unlink(missing_ok=True)
 
 
 def pytest_report_header(config: pytest.Config) -> str:
