@@ -514,7 +514,17 @@ def test_the_chat_loads_the_last_50_and_older_messages_on_scrolling_up(server, p
     expect(ours.last.locator(".content")).to_have_text(f"history {tag} 69")
     expect(carol.locator("[data-load-older]")).to_be_visible()
 
-    carol.locator("[data-scroller]").evaluate("el => { el.scrollTop = 0; }")
+    # Scrolled to the top as a person does, again if the page was still settling at the bottom
+    # (on a loaded machine the first scroll can land before the chat's own scroll to the newest).
+    carol.wait_for_function(
+        """([tag, want]) => {
+            document.querySelector('[data-scroller]').scrollTop = 0;
+            return [...document.querySelectorAll('li.message')].filter((li) => li.textContent.includes(tag)).length >= want;
+        }""",
+        arg=[tag, 70],
+        polling=500,
+        timeout=WAIT_MS,
+    )
     expect(ours).to_have_count(70)
     expect(ours.locator(".content")).to_have_text([f"history {tag} {i}" for i in range(70)])
     expect(carol.locator("[data-history-start]")).to_be_visible()
