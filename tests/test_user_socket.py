@@ -468,10 +468,8 @@ async def test_resume_catches_up_every_named_conversation_and_leaves_out_strange
 
 
 async def test_the_inbox_pages_most_recent_first(alice, bob, carol, user_socket) -> None:
-    with_bob, with_carol = await direct_between(alice, bob), await direct_between(alice, carol)
     socket = await user_socket(alice)
-    await send(socket, with_bob, "older", "c1")
-    await send(socket, with_carol, "newer", "c2")
+    with_bob, with_carol = await older_and_newer(socket, alice, bob, carol)
     await socket.send({"type": "conversations", "limit": 1, "ref": 1})
     page = await socket.expect("conversations", ref=1)
     assert [c["id"] for c in page["conversations"]] == [with_carol] and page["has_more"]
@@ -489,6 +487,14 @@ async def test_the_inbox_pages_most_recent_first(alice, bob, carol, user_socket)
 async def inbox(socket, ref: str, **request: Any) -> dict[str, Any]:
     await socket.send({"type": "conversations", **request, "ref": ref})
     return await socket.expect("conversations", ref=ref)
+
+
+async def older_and_newer(socket, alice, bob, carol) -> tuple[int, int]:
+    """Alice's conversations with bob and carol, carol's the more recently active."""
+    with_bob, with_carol = await direct_between(alice, bob), await direct_between(alice, carol)
+    await send(socket, with_bob, "older", "c1")
+    await send(socket, with_carol, "newer", "c2")
+    return with_bob, with_carol
 
 
 async def pin(socket, conversation: int, pinned: bool, ref: str) -> dict[str, Any]:
@@ -513,10 +519,8 @@ async def test_a_pinned_conversation_heads_the_inbox_and_the_users_other_tabs_ar
 
 
 async def test_unpinning_returns_a_conversation_to_its_place_by_activity(alice, bob, carol, user_socket) -> None:
-    with_bob, with_carol = await direct_between(alice, bob), await direct_between(alice, carol)
     socket = await user_socket(alice)
-    await send(socket, with_bob, "older", "c1")
-    await send(socket, with_carol, "newer", "c2")
+    with_bob, with_carol = await older_and_newer(socket, alice, bob, carol)
     await pin(socket, with_bob, True, "p")
     assert (await pin(socket, with_bob, False, "u"))["pinned_at"] is None
     assert [c["id"] for c in (await inbox(socket, "i"))["conversations"]] == [with_carol, with_bob]
@@ -534,10 +538,8 @@ async def test_pinning_again_keeps_the_pins_place(alice, bob, carol, user_socket
 
 
 async def test_pinned_conversations_come_only_on_the_first_inbox_page(alice, bob, carol, user_socket) -> None:
-    with_bob, with_carol = await direct_between(alice, bob), await direct_between(alice, carol)
     socket = await user_socket(alice)
-    await send(socket, with_bob, "older", "c1")
-    await send(socket, with_carol, "newer", "c2")
+    with_bob, with_carol = await older_and_newer(socket, alice, bob, carol)
     await pin(socket, with_carol, True, "p")
     first = await inbox(socket, "i1", limit=1)
     assert [c["id"] for c in first["conversations"]] == [with_carol, with_bob] and not first["has_more"]

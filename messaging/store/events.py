@@ -190,12 +190,9 @@ def _insert_message_with_files(item: NewMessage, now: datetime.datetime) -> Appe
     undoes this item's savepoint only. Messages without files keep the plain
     statements of :class:`_PlainInsert`.
     """
-    reply: ReplyPreview | None = None
-    if item.reply_to is not None:
-        target = _reply_target(item)
-        if isinstance(target, StoreError):
-            return target
-        reply = target
+    reply = _reply_of(item)
+    if isinstance(reply, StoreError):
+        return reply
     try:
         with transaction.atomic():
             conversation = Conversation.objects.select_for_update().filter(pk=item.conversation_id).first()
@@ -267,12 +264,9 @@ class _PlainInsert:
         is taken, in which case the seq is handed back (no one else can have
         taken a later one while we hold the row), so seqs stay gap-free.
         """
-        reply: ReplyPreview | None = None
-        if item.reply_to is not None:
-            target = _reply_target(item)
-            if isinstance(target, StoreError):
-                return target
-            reply = target
+        reply = _reply_of(item)
+        if isinstance(reply, StoreError):
+            return reply
         cursor = self.cursor
         cursor.execute(self.take_seq, [self.stamp, item.conversation_id, item.conversation_id, item.sender.pk])
         row = cursor.fetchone()
@@ -315,6 +309,11 @@ class _PlainInsert:
         event._state.db = self.alias
         event.view = fresh_view(event, reply)
         return Appended(event, True, membership_seq)
+
+
+def _reply_of(item: NewMessage) -> ReplyPreview | StoreError | None:
+    """The quote a message carries: None for a message that replies to nothing, else :func:`_reply_target`."""
+    return None if item.reply_to is None else _reply_target(item)
 
 
 def _reply_target(item: NewMessage) -> ReplyPreview | StoreError:
