@@ -10,9 +10,9 @@ curves:
   throughput, LinkUp beside the relay of the same runs, one panel per stack;
 - ``memory-vs-sockets.png``: the server's RSS against idle sockets open,
   per target and stack, with each run's KB per socket;
-- ``growth.png``: an operation's p50/p95 against the number of messages,
-  from ``DIR/growth/*.json`` files ({"stack", "operations": {name: {size:
-  {"p50_ms", "p95_ms"}}}}) when a growth benchmark wrote them.
+- ``growth.png``: each operation's p50/p95 against the number of messages,
+  one panel per database, from the per-size results ``bench_growth`` writes
+  (``DIR/growth/growth-<database>-<size>.json``; ``bench_growth --plot DIR``).
 
 Runs only combine with runs of the same stack (database and channel layer);
 a chart says the machine and load average its runs saw. matplotlib draws with
@@ -190,27 +190,34 @@ def memory_against_sockets(runs: list[dict[str, Any]], path: Path) -> bool:
 
 
 def growth_curves(results: list[dict[str, Any]], path: Path) -> bool:
-    """Each operation's p50 and p95 against messages stored, one panel per stack; False if there is none."""
-    results = [r for r in results if r.get("operations")]
-    if not results:
+    """Each operation's p50 (solid) and p95 (dotted) against messages stored, one panel per database.
+
+    ``results`` are ``bench_growth``'s per-size results: ``{"size", "vendor",
+    "operations": [{"operation", "p50_ms", "p95_ms", …}]}``. False if there is none.
+    """
+    by_vendor: dict[str, dict[str, list[tuple[int, float, float]]]] = defaultdict(lambda: defaultdict(list))
+    for result in results:
+        for op in result.get("operations", []):
+            by_vendor[result["vendor"]][op["operation"]].append((int(result["size"]), op["p50_ms"], op["p95_ms"]))
+    if not by_vendor:
         return False
-    figure, axes = plt.subplots(1, len(results), figsize=(7 * len(results), 5), squeeze=False)
+    figure, axes = plt.subplots(1, len(by_vendor), figsize=(7 * len(by_vendor), 5.2), squeeze=False)
     cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for ax, result in zip(axes[0], results, strict=True):
-        for index, (operation, sizes) in enumerate(sorted(result["operations"].items())):
-            points = sorted((int(size), figures) for size, figures in sizes.items())
+    for ax, (vendor, operations) in zip(axes[0], sorted(by_vendor.items()), strict=True):
+        for index, (operation, points) in enumerate(sorted(operations.items())):
+            points.sort()
             colour = cycle[index % len(cycle)]
-            xs = [size for size, _ in points]
-            ax.plot(xs, [f["p50_ms"] for _, f in points], "-", marker="o", color=colour, label=operation)
-            ax.plot(xs, [f["p95_ms"] for _, f in points], ":", color=colour)
+            xs = [size for size, _, _ in points]
+            ax.plot(xs, [p50 for _, p50, _ in points], "-", marker="o", color=colour, label=operation)
+            ax.plot(xs, [p95 for _, _, p95 in points], ":", color=colour)
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("messages stored")
         ax.set_ylabel("ms (solid p50, dotted p95)")
-        ax.set_title(str(result.get("stack", "")))
+        ax.set_title(vendor)
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7)
-    figure.suptitle("How each operation's time grows with the data (flat is the goal)")
+    figure.suptitle("How each read's time grows with the data (flat is the goal)")
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)

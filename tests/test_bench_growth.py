@@ -37,7 +37,7 @@ def test_the_corpus_puts_the_hub_in_its_conversations_and_leaves_one_member_the_
 
 
 @pytest.mark.slow
-def test_bench_growth_prints_every_operation_at_every_size_with_its_query_count_and_ratio() -> None:
+def test_bench_growth_prints_every_operation_at_every_size_with_its_query_count_and_ratio(tmp_path) -> None:
     out, err = io.StringIO(), io.StringIO()
     call_command(
         "bench_growth",
@@ -57,9 +57,14 @@ def test_bench_growth_prints_every_operation_at_every_size_with_its_query_count_
         "100",
         "--contacts",
         "20",
+        "--plot",
+        str(tmp_path),
         stdout=out,
         stderr=err,
     )
+    # --plot kept both sizes' figures and drew the growth chart from them.
+    assert len(list((tmp_path / "growth").glob("growth-*-*.json"))) == 2
+    assert (tmp_path / "growth.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     lines = out.getvalue().splitlines()
     assert any(line.startswith("300 (") for line in lines) and any(line.startswith("1k (") for line in lines)
     cell = r"(\d+\.\d\d) / (\d+\.\d\d) \((\d+)\)"

@@ -7,6 +7,7 @@ See :mod:`bench.growth_bench`; the figures are in docs/benchmark.md ("How cost g
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -64,6 +65,11 @@ class Command(BaseCommand):
         )
         parser.add_argument("--markdown", action="store_true", help="print the table as Markdown (for the docs)")
         parser.add_argument("--json-dir", help="also write each size's figures there (growth-<database>-<size>.json)")
+        parser.add_argument(
+            "--plot",
+            metavar="DIR",
+            help="write each size's figures into DIR/growth/ and redraw DIR's charts (growth.png: bench/plot.py)",
+        )
         parser.add_argument("--keep", action="store_true", help="keep each size's database and say where it is")
         parser.add_argument(
             "--one-size",
@@ -110,6 +116,9 @@ class Command(BaseCommand):
             )
             growth_bench.write_result(result, options["result"])
             return
+        if options["plot"]:
+            options["json_dir"] = options["json_dir"] or str(Path(options["plot"]) / "growth")
+            Path(options["json_dir"]).mkdir(parents=True, exist_ok=True)
         results = []
         for size in _sizes(options["sizes"]):
             self.stderr.write(f"size {size}: generating and measuring in a fresh database")
@@ -129,3 +138,8 @@ class Command(BaseCommand):
                 raise CommandError(str(exc)) from exc
         for line in growth_bench.report(results, markdown=options["markdown"]):
             self.stdout.write(line)
+        if options["plot"]:
+            from bench import plot  # matplotlib: a benchmark-only dependency, imported only when asked for
+
+            for chart in plot.draw(Path(options["plot"])):
+                self.stderr.write(f"chart: {chart}")
