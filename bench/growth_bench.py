@@ -246,7 +246,7 @@ def measure(subjects: Subjects, runs: int, archive_runs: int) -> list[Measured]:
     from messaging import conf
     from messaging.models import Connection, Event
     from messaging.ops.archive import archive
-    from messaging.store import conversations, notifications, presence, profiles, reading
+    from messaging.store import conversations, notifications, presence, reading
 
     expiry = conf.limits().presence_expiry
     hub, reader, behind = subjects.hub, subjects.reader, subjects.behind
@@ -262,7 +262,6 @@ def measure(subjects: Subjects, runs: int, archive_runs: int) -> list[Measured]:
             expiry=expiry,
             username=reader.username,
         )
-        profiles.user_with_profile(reader.pk)
         reading.history_page(reader.pk, subjects.busiest, None, 50)
 
     def close_chat(run: int) -> None:

@@ -158,8 +158,7 @@ class ChatConsumer(MessagingConsumer):
         # answers to its resume, sync and history.
         await asyncio.gather(*(self.remember(window) for window in session.windows))
         self.shares_reads = session.shares_reads
-        me = await db.user_with_profile(self.user.pk)
-        await self.send_frame(connected_frame(me, self.limits.public(), read_receipts=self.shares_reads))
+        await self.send_frame(connected_frame(session.me, self.limits.public(), read_receipts=self.shares_reads))
 
     async def register(self) -> tuple[Any, Any]:
         session = await db.open_session(

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..models import Conversation, Participant
 from ..serializers import identity_payload
-from . import conversations, events, presence
+from . import conversations, events, presence, profiles
 from .conversations import Receipt, Summary, Window
 from .read_privacy import sharing_of, shown_read_seq
 from .users import User
@@ -196,6 +196,8 @@ class Session:
     windows: list[Window]
     #: the user's read-receipts setting (:mod:`.read_privacy`), kept by the socket and updated by ``settings`` pushes
     shares_reads: bool = True
+    #: the user with their profile, for the ``connected`` frame's identity
+    me: User | None = None
 
 
 def open_session(
@@ -208,11 +210,18 @@ def open_session(
     expiry: float,
     username: str,
 ) -> Session:
-    """Register the socket for presence and read the user's windows, in one trip (every reconnect storm pays it)."""
+    """Register the socket for presence and read what ``connected`` says, in one trip (every reconnect storm pays it).
+
+    The user's windows, and the user with their profile (identity, and the
+    read-receipts setting it holds: no profile means the default, on).
+    """
     change = presence.register_connection(
         user_id, channel_name, kind, server_id, max_sockets=max_sockets, expiry=expiry, username=username
     )
-    return Session(change, conversations.windows_of(user_id), sharing_of([user_id])[user_id])
+    me = profiles.user_with_profile(user_id)
+    profile = getattr(me, "messaging_profile", None)
+    shares = True if profile is None else bool(profile.read_receipts)
+    return Session(change, conversations.windows_of(user_id), shares, me)
 
 
 @dataclass
