@@ -143,3 +143,26 @@ async def test_the_periodic_check_keeps_a_socket_whose_session_still_signs_in(al
     assert await comm.receive_nothing(timeout=1.0)  # several periods
     assert await answers_ping(comm)
     await comm.disconnect()
+
+
+@override_settings(MESSAGING_SESSION_RECHECK_SECONDS=3600)
+async def test_the_periodic_check_reads_each_session_once_however_many_sockets_it_has(alice, bob, monkeypatch) -> None:
+    from messaging.realtime import sessions
+
+    alices, bobs = await database_sync_to_async(signed_in)("alice"), await database_sync_to_async(signed_in)("bob")
+    comms = [await connect(alices), await connect(alices, "/ws/chat/bob/"), await connect(alices, "/ws/chat/")]
+    comms.append(await connect(bobs))
+    checked: list[tuple[str, int]] = []
+    real = sessions.session_is_current
+
+    async def counting(session_key: str, user_id: int) -> bool:
+        checked.append((session_key, user_id))
+        return await real(session_key, user_id)
+
+    monkeypatch.setattr(sessions, "session_is_current", counting)
+    await sessions.watch.check_all(grace=0)
+    keys = {(alices.cookies["sessionid"].value, alice.pk), (bobs.cookies["sessionid"].value, bob.pk)}
+    assert sorted(c for c in checked if c in keys) == sorted(keys)  # each once, for 3 + 1 sockets
+    for comm in comms:
+        assert await answers_ping(comm)
+        await comm.disconnect()

@@ -58,7 +58,7 @@ async def session_is_current(session_key: str | None, user_id: int) -> bool:
 
 
 def recheck_interval(seconds: float) -> float:
-    """The next periodic check's delay: at most ``seconds``, spread so that sockets opened together do not check together."""
+    """The next periodic check's delay: at most ``seconds``, spread so that the processes of a deployment do not check together."""
     return seconds * random.uniform(0.75, 1.0)
 
 
@@ -67,31 +67,18 @@ class SessionGuard:
 
     The consumer provides ``session_key``, ``user``, ``closing``, ``limits``
     and ``close(code=...)``; the guard is started once the socket is accepted and
-    stopped when it leaves.
+    stopped when it leaves. Its periodic check is :data:`watch`'s, shared by
+    every socket of the process; a ``session.recheck`` event checks at once.
     """
 
     def __init__(self, consumer: Any) -> None:
         self.consumer = consumer
-        self.timer: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        self.timer = asyncio.create_task(self.watch())
+        watch.add(self)
 
     def stop(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
-
-    async def watch(self) -> None:
-        while not self.consumer.closing:
-            interval = recheck_interval(self.consumer.limits.session_recheck)
-            await asyncio.sleep(interval)
-            if await self.is_current():
-                continue
-            await asyncio.sleep(min(RENEWAL_GRACE_SECONDS, interval))
-            if not await self.is_current():
-                await self.end("periodic check")
-                return
+        watch.discard(self)
 
     async def recheck(self, event: dict[str, Any]) -> None:
         """A ``session.recheck`` event: follow a renewed session key, then check now."""
@@ -124,3 +111,65 @@ class SessionGuard:
             await self.consumer.close(code=conf.CLOSE_SIGNED_OUT)
         except Disconnected:
             log.debug("the socket was already gone")
+
+
+class SessionWatch:
+    """The periodic check of every open socket's session in this process: one task, one check per session.
+
+    A timer per socket cost each idle socket a task and two queries a
+    minute, for sessions mostly shared (a person's tabs share one cookie):
+    10,000 idle sockets made about 330 queries a second (docs/benchmark.md,
+    issue 19). Here one task wakes at least every
+    ``MESSAGING_SESSION_RECHECK_SECONDS`` and checks each distinct (session
+    key, user) once; a failed check is confirmed after
+    ``RENEWAL_GRACE_SECONDS`` (beside the round, which goes on) before that
+    session's sockets are closed.
+    """
+
+    def __init__(self) -> None:
+        self.guards: set[SessionGuard] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._confirming: set[asyncio.Task[None]] = set()
+
+    def add(self, guard: SessionGuard) -> None:
+        self.guards.add(guard)
+        loop = asyncio.get_running_loop()
+        if self._task is None or self._task.done() or self._task.get_loop() is not loop:
+            self._task = loop.create_task(self._run(), name="messaging-session-watch")
+
+    def discard(self, guard: SessionGuard) -> None:
+        self.guards.discard(guard)
+
+    async def _run(self) -> None:
+        while True:
+            interval = recheck_interval(conf.limits().session_recheck)
+            await asyncio.sleep(interval)
+            await self.check_all(grace=min(RENEWAL_GRACE_SECONDS, interval))
+
+    def sessions(self) -> dict[tuple[str | None, int], list[SessionGuard]]:
+        """The open sockets by the session they were opened with (followed through renewals)."""
+        grouped: dict[tuple[str | None, int], list[SessionGuard]] = {}
+        for guard in list(self.guards):
+            consumer = guard.consumer
+            if not consumer.closing and consumer.user is not None:
+                grouped.setdefault((consumer.session_key, consumer.user.pk), []).append(guard)
+        return grouped
+
+    async def check_all(self, *, grace: float) -> None:
+        for (session_key, _), guards in self.sessions().items():
+            if not await guards[0].is_current():
+                task = asyncio.create_task(self._confirm(session_key, guards, grace))
+                self._confirming.add(task)
+                task.add_done_callback(self._confirming.discard)
+
+    async def _confirm(self, session_key: str | None, guards: list[SessionGuard], grace: float) -> None:
+        await asyncio.sleep(grace)
+        # A socket may have followed a renewed key meanwhile: only those still on the failed one are judged.
+        still = [g for g in guards if g in self.guards and g.consumer.session_key == session_key]
+        if still and not await still[0].is_current():
+            for guard in still:
+                await guard.end("periodic check")
+
+
+#: the process's periodic session check
+watch = SessionWatch()
