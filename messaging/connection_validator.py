@@ -457,6 +457,21 @@ def _seq_field(data: Mapping[str, Any], name: str, *, required: bool, nullable: 
     return value
 
 
+def _in_utc(moment: datetime.datetime) -> datetime.datetime:
+    """``moment`` in UTC, no later than :data:`FOREVER`.
+
+    ISO 8601 allows offsets PostgreSQL refuses to store (it takes up to
+    ±15:59; a frame may say -23:00), and a time just before the year 10000
+    with a negative offset is past it in UTC: either would fail at the
+    database as a ``server_error``. In UTC every offset is gone, and a time
+    past the last one a date can hold means "until I unmute it".
+    """
+    try:
+        return min(moment.astimezone(datetime.UTC), FOREVER)
+    except OverflowError:
+        return FOREVER
+
+
 def _id_field(data: Mapping[str, Any], name: str) -> int:
     value = data.get(name)
     if not _is_int(value) or not 1 <= value <= MAX_INT:
@@ -925,7 +940,7 @@ class ConnectionValidator:
             except ValueError:
                 moment = None
             if moment is not None and moment.tzinfo is not None:
-                return MuteFrame(conversation=conversation, until=moment, ref=ref)
+                return MuteFrame(conversation=conversation, until=_in_utc(moment), ref=ref)
         raise InvalidFrame("'until' must be a time with its offset, \"forever\", or null")
 
     @staticmethod

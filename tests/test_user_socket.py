@@ -670,3 +670,15 @@ async def test_a_left_members_window_stays_what_they_saw(alice, bob, user_socket
     assert (receipt["delivered_seq"], receipt["read_seq"]) == (2, 2)  # clamped to his leave
     row = await database_sync_to_async(Participant.objects.get)(conversation_id=group, user=bob)
     assert row.read_seq == 2
+
+
+async def test_a_mute_until_a_time_with_any_offset_is_stored_in_utc_and_past_the_last_date_is_forever(
+    alice, bob, user_socket
+) -> None:
+    conversation = await direct_between(alice, bob)
+    socket = await user_socket(alice)
+    # -23:00 is valid ISO 8601 but beyond the offsets PostgreSQL stores (found by the fuzzer on that stack).
+    await socket.send({"type": "mute", "conversation": conversation, "until": "8160-06-30T00:54:23-23:00", "ref": 1})
+    assert (await socket.expect("muted", ref=1))["muted_until"].startswith("8160-06-30T23:54:23")
+    await socket.send({"type": "mute", "conversation": conversation, "until": "9999-12-31T23:00:00-05:00", "ref": 2})
+    assert (await socket.expect("muted", ref=2))["muted_until"].startswith("9999-12-31T00:00:00")
