@@ -18,13 +18,18 @@ from messaging.models import Conversation, Message, Participant
 pytestmark = pytest.mark.django_db
 
 
+def api_client(user) -> Client:
+    """A browser signed in as ``user``, with CSRF checks on and its CSRF cookie set, as the chat page sets it."""
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    client.get("/messages/")
+    return client
+
+
 @pytest.fixture
 def alice_client(make_user) -> Client:
     make_user("bob")
-    client = Client(enforce_csrf_checks=True)
-    client.force_login(make_user("alice"))
-    client.get("/messages/")  # sets the CSRF cookie, as the chat page does
-    return client
+    return api_client(make_user("alice"))
 
 
 def post_send(client: Client, username: str, body: object, *, csrf: bool = True, raw: bytes | None = None):
@@ -311,9 +316,7 @@ def test_group_changes_over_http_answer_201_with_their_event(alice_client, make_
 def test_leaving_a_group_over_http_ends_the_membership(alice_client, django_user_model) -> None:
     made = post_json(alice_client, "/messages/api/conversations", {"title": "T", "members": ["bob"], "client_id": "g"})
     conversation_id = made.json()["conversation"]["id"]
-    bob = Client(enforce_csrf_checks=True)
-    bob.force_login(django_user_model.objects.get(username="bob"))
-    bob.get("/messages/")
+    bob = api_client(django_user_model.objects.get(username="bob"))
     response = post_json(bob, f"/messages/api/conversations/{conversation_id}/leave", {"client_id": "l"})
     assert response.status_code == 201 and response.json()["event"]["kind"] == "member_left"
     left = Participant.objects.get(conversation_id=conversation_id, user__username="bob")
@@ -326,9 +329,7 @@ def test_leaving_a_group_over_http_ends_the_membership(alice_client, django_user
 def test_a_group_change_by_a_non_member_is_refused_and_stores_nothing(alice_client, make_user) -> None:
     made = post_json(alice_client, "/messages/api/conversations", {"title": "T", "members": ["bob"], "client_id": "g"})
     conversation_id = made.json()["conversation"]["id"]
-    mallory = Client(enforce_csrf_checks=True)
-    mallory.force_login(make_user("mallory"))
-    mallory.get("/messages/")
+    mallory = api_client(make_user("mallory"))
     response = post_json(
         mallory, f"/messages/api/conversations/{conversation_id}/rename", {"title": "X", "client_id": "x"}
     )
@@ -358,9 +359,7 @@ def test_a_reply_sent_over_http_keeps_what_it_replies_to(alice_client) -> None:
 @override_settings(MESSAGING_RATE_LIMIT="1/60s")
 def test_each_user_has_their_own_sending_allowance_over_http(alice_client, django_user_model) -> None:
     assert post_send(alice_client, "bob", {"content": "a", "client_id": "1"}).status_code == 201
-    bob = Client(enforce_csrf_checks=True)
-    bob.force_login(django_user_model.objects.get(username="bob"))
-    bob.get("/messages/")
+    bob = api_client(django_user_model.objects.get(username="bob"))
     assert post_send(bob, "alice", {"content": "b", "client_id": "1"}).status_code == 201
 
 
