@@ -117,10 +117,22 @@ def launch_search_worker(env: dict[str, str], log_path: Path) -> subprocess.Pope
         )
 
 
+#: how long a run's end waits for the search worker to empty the queue
+SEARCH_DRAIN_TIMEOUT = 120.0
+#: run in the server's environment: prints the seconds until the search queue was empty (-1: not within the timeout)
+_WAIT_FOR_SEARCH_QUEUE = """
+import time
+from messaging.store.search import index
+started = time.monotonic()
+while index.pending() and time.monotonic() - started < {timeout}:
+    time.sleep(0.1)
+print(-1 if index.pending() else time.monotonic() - started)
+"""
+
 _WORKER_PASS = re.compile(r"search index: (\d+) queued message\(s\) indexed in [\d.]+ s; the oldest waited ([\d.]+) s")
 
 
-def search_worker_lag(log: str) -> dict[str, float] | None:
+def search_worker_lag(log: str) -> dict[str, float | None] | None:
     """What ``search_index --loop`` logged over a run: its passes, the messages indexed, and how long
     each pass's oldest message waited to become searchable (the index's lag: max and median); None
     if it indexed nothing."""
@@ -220,7 +232,7 @@ class BenchServer:
         self.search_indexer = search_indexer
         self.worker: subprocess.Popen | None = None
         #: the search worker's passes over the run (:func:`search_worker_lag`), once stopped
-        self.search_lag: dict[str, float] | None = None
+        self.search_lag: dict[str, float | None] | None = None
         self.pairs = pairs
         self.password = password
         self.group_members = group_members
@@ -295,6 +307,9 @@ class BenchServer:
         return self
 
     def stop(self) -> None:
+        drained_after = (
+            self._wait_for_search_queue() if self.worker is not None and self.worker.poll() is None else None
+        )
         for process in (self.process, self.worker):
             if process is not None and process.poll() is None:
                 process.terminate()
@@ -305,6 +320,14 @@ class BenchServer:
                     process.wait(10)
         if self.worker is not None:
             self.search_lag = search_worker_lag(_tail(self.var_dir / "search_index.log", 1_000_000))
+            if self.search_lag is not None:
+                self.search_lag["drained_after_s"] = drained_after
+
+    def _wait_for_search_queue(self, timeout: float = SEARCH_DRAIN_TIMEOUT) -> float | None:
+        """Seconds until the worker has indexed every queued message, from now (the load's end); None: not within ``timeout``."""
+        out = manage_in(self.env, "shell", "-c", _WAIT_FOR_SEARCH_QUEUE.format(timeout=timeout), timeout=timeout + 60)
+        seconds = float(out.strip().splitlines()[-1])
+        return None if seconds < 0 else seconds
 
     def log_tail(self, chars: int = 5000) -> str:
         return _tail(self.log_path, chars)

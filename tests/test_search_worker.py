@@ -8,7 +8,7 @@ import pytest
 
 from bench.server import search_worker_lag
 from messaging.management.commands.search_index import pass_line
-from messaging.models import SearchEntry, SearchQueue
+from messaging.models import Event, SearchEntry, SearchQueue
 from messaging.store.search import index
 
 from .groups import make_group
@@ -25,6 +25,63 @@ def test_draining_with_a_pause_between_batches_indexes_every_queued_message(alic
     assert index.drain_all(batch=2, pause=0.01) >= 7
     assert SearchQueue.objects.count() == 0
     assert SearchEntry.objects.filter(text__contains="paced").count() == 7
+
+
+def test_a_message_edited_while_its_batch_is_being_prepared_is_indexed_with_its_new_text(
+    alice: Any, bob: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The drain reads and folds a batch before its write transaction; an edit
+    # between the two must not leave the old text in the index.
+    group = make_group(alice, [bob])
+    send(alice, group, "meet at noon")
+    read = index._current_messages
+    calls = []
+
+    def edited_after_the_first_read(event_ids: Any) -> Any:
+        rows = read(event_ids)
+        if not calls:
+            Event.objects.filter(conversation_id=group, content="meet at noon").update(content="meet at midnight")
+        calls.append(event_ids)
+        return rows
+
+    monkeypatch.setattr(index, "_current_messages", edited_after_the_first_read)
+    index.drain(10)
+    texts = SearchEntry.objects.filter(conversation_id=group).values_list("text", flat=True)
+    assert [text.strip() for text in texts] == ["meet at midnight"]
+
+
+def test_two_indexers_that_read_the_same_queued_rows_index_each_message_once(
+    alice: Any, bob: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    group = make_group(alice, [bob])
+    for n in range(3):
+        send(alice, group, f"twice read {n}")
+    peek = index._peek
+
+    def another_indexer_drains_first(limit: int, **kwargs: Any) -> Any:
+        rows = peek(limit, **kwargs)
+        monkeypatch.setattr(index, "_peek", peek)
+        assert index.drain(limit).indexed == 3
+        return rows
+
+    monkeypatch.setattr(index, "_peek", another_indexer_drains_first)
+    assert index.drain(10).taken == 0
+    assert SearchEntry.objects.filter(text__contains="twice read").count() == 3
+    assert SearchQueue.objects.count() == 0
+
+
+def test_the_worker_pauses_longer_while_messages_keep_being_queued_behind_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Three batches while the servers are still queueing, then two after they stopped.
+    newest = iter([10, 20, 30, 40, 40, 40])
+    batches = iter([index.Drained(1, 1)] * 5 + [index.Drained(0, 0)])
+    factors: list[float] = []
+    clock = iter(range(100))
+    monkeypatch.setattr(index, "_newest_queued", lambda: next(newest))
+    monkeypatch.setattr(index, "drain", lambda batch: next(batches))
+    monkeypatch.setattr(index.time, "monotonic", lambda: float(next(clock)))  # each batch takes 1 s
+    monkeypatch.setattr(index.time, "sleep", factors.append)
+    assert index.drain_all(batch=1, pause=1.0, busy_pause=8.0) == 5
+    assert factors == [8.0, 8.0, 8.0, 1.0, 1.0]
 
 
 def test_the_benchmark_reads_back_the_lag_the_worker_logs() -> None:

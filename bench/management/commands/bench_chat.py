@@ -252,7 +252,12 @@ class Command(BaseCommand):
                     "  search worker: indexed nothing"
                     if lag is None
                     else f"  search worker: {lag['indexed']} messages in {lag['passes']} passes; the oldest of a pass"
-                    f" waited {lag['median_wait_s']:.2f} s (median), {lag['max_wait_s']:.2f} s (max) to be searchable"
+                    f" waited {lag['median_wait_s']:.2f} s (median), {lag['max_wait_s']:.2f} s (max) to be searchable;"
+                    + (
+                        " the queue was not empty 120 s after the load"
+                        if lag.get("drained_after_s") is None
+                        else f" the queue was empty {lag['drained_after_s']:.1f} s after the load"
+                    )
                 )
             if config.profile_dir:
                 self.stdout.write("\n" + profile_report(result))

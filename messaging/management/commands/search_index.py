@@ -3,8 +3,10 @@
 manage.py search_index             index what is queued, then say what is left
 manage.py search_index --loop      keep indexing (a worker beside the servers; set
                                    MESSAGING_SEARCH_INDEX_INTERVAL_SECONDS=0 for them then),
-                                   at a lower CPU priority (--nice), pausing between batches
-                                   (--pause), each pass logged with how long its oldest message waited
+                                   at a lower CPU priority (--nice), in batches (--batch),
+                                   pausing between them (--pause, longer while the servers
+                                   are sending: --busy-pause), each pass logged with how long
+                                   its oldest message waited
 manage.py search_index --rebuild   write every message's entry again from the messages
 manage.py search_index --status    queued messages and the age of the oldest
 """
@@ -28,6 +30,11 @@ from messaging.store.search import index
 LOOP_NICENESS = 10
 #: the worker sleeps this many times as long as each batch took before the next (the same measurements)
 LOOP_PAUSE = 1.0
+#: ... and this many times while messages keep being queued behind it (the servers are sending):
+#: indexing then holds SQLite's write lock at most ~1/9 of the time (docs/benchmark.md, "Fourth round")
+LOOP_BUSY_PAUSE = 8.0
+#: queued messages a batch of the loop takes: one write transaction each, a few milliseconds long
+LOOP_BATCH = 100
 
 
 def pass_line(taken: int, seconds: float, waited: float) -> str:
@@ -60,6 +67,19 @@ class Command(BaseCommand):
             f" (default: {LOOP_PAUSE}; 0: none)",
         )
         parser.add_argument(
+            "--busy-pause",
+            type=float,
+            default=LOOP_BUSY_PAUSE,
+            help="with --loop, the pause factor while messages keep being queued (the servers are sending)"
+            f" (default: {LOOP_BUSY_PAUSE})",
+        )
+        parser.add_argument(
+            "--batch",
+            type=int,
+            default=LOOP_BATCH,
+            help=f"with --loop, queued messages per batch, each one write transaction (default: {LOOP_BATCH})",
+        )
+        parser.add_argument(
             "--rebuild", action="store_true", help="write every message's entry again from the messages"
         )
         parser.add_argument(
@@ -75,6 +95,8 @@ class Command(BaseCommand):
         status: bool,
         nice: int,
         pause: float,
+        busy_pause: float,
+        batch: int,
         **options: Any,
     ) -> None:
         if status:
@@ -101,12 +123,13 @@ class Command(BaseCommand):
             if nice:
                 os.nice(nice)
         else:
-            pause = 0.0
+            pause = busy_pause = 0.0
+            batch = index.DRAIN_BATCH
         while True:
             try:
                 started = time.monotonic()
                 waiting = index.oldest_pending_age() if loop else None
-                taken = index.drain_all(pause=pause)
+                taken = index.drain_all(batch=batch, pause=pause, busy_pause=busy_pause or None)
             except DatabaseError as exc:
                 # The worker outlives a database outage; the queue waits in its table.
                 messaging_logger.error(ErrorCategory.DATABASE_ERROR, "search indexing pass failed", exc=exc)

@@ -54,27 +54,54 @@ def on_postgres() -> bool:
 
 
 def drain(limit: int = DRAIN_BATCH, *, newest_first: bool = False) -> Drained:
-    """Index up to ``limit`` queued messages, oldest first (``newest_first``: the latest queued), in one transaction.
+    """Index up to ``limit`` queued messages, oldest first (``newest_first``: the latest queued).
 
     A search drains newest first: behind a backlog (a migration queued every
     old message, a burst) the searcher's own last message is still found.
+
+    The reading and folding, most of a batch's work, happen before the write
+    transaction, which only claims the queued rows, re-reads the messages
+    and writes their entries: on SQLite that transaction holds the one write
+    lock every send needs, so it is kept to the part that must be in it
+    (a batch of 500 held it 257 ms with the folding inside, docs/benchmark.md).
+    A message changed between the two reads is folded again inside.
     """
+    queued = _peek(limit, newest_first=newest_first)
+    if not queued:
+        return Drained(0, 0)
+    prepared = {row[0]: (row, entry) for row, entry in _entries(_current_messages(sorted({e for _, e in queued})))}
     with transaction.atomic():
-        event_ids = _take(limit, newest_first=newest_first)
+        event_ids = sorted(set(_claim([queue_id for queue_id, _ in queued])))
         if not event_ids:
             return Drained(0, 0)
-        return Drained(len(event_ids), write_entries(sorted(set(event_ids))))
+        _delete_entries(event_ids)
+        rows = []
+        for row in _current_messages(event_ids):
+            known = prepared.get(row[0])
+            if known is not None and known[0] == row:
+                rows.append(known[1])
+            else:
+                rows.extend(entry for _, entry in _entries([row]))
+        return Drained(len(event_ids), _insert(rows))
 
 
-def drain_all(*, batch: int = DRAIN_BATCH, max_batches: int | None = None, pause: float = 0.0) -> int:
+def drain_all(
+    *, batch: int = DRAIN_BATCH, max_batches: int | None = None, pause: float = 0.0, busy_pause: float | None = None
+) -> int:
     """Drain until the queue is empty (or ``max_batches``); the queued rows taken.
 
     ``pause``: after each batch, sleep ``pause`` times as long as the batch
     took: the worker's way of leaving the database (on SQLite, its one write
-    lock, which each batch holds) and the CPU to the servers between batches.
+    lock, which each batch's write holds) and the CPU to the servers between
+    batches. ``busy_pause``: the same, used instead while messages are still
+    being queued behind the drain (the servers are sending): indexing then
+    takes at most ``1 / (1 + busy_pause)`` of the time, and catches up at
+    ``pause`` once the sends are quiet. The lag this leaves is measured in
+    docs/benchmark.md.
     """
     taken = 0
     batches = 0
+    newest = _newest_queued()
     while max_batches is None or batches < max_batches:
         started = time.monotonic()
         done = drain(batch)
@@ -82,9 +109,20 @@ def drain_all(*, batch: int = DRAIN_BATCH, max_batches: int | None = None, pause
             break
         taken += done.taken
         batches += 1
-        if pause:
-            time.sleep(pause * (time.monotonic() - started))
+        factor = pause
+        if busy_pause is not None:
+            latest = _newest_queued()
+            if latest is not None and (newest is None or latest > newest):
+                factor = busy_pause
+            newest = latest
+        if factor:
+            time.sleep(factor * (time.monotonic() - started))
     return taken
+
+
+def _newest_queued() -> int | None:
+    """The id of the newest queued row (ids only grow: a larger one means messages were queued since)."""
+    return SearchQueue.objects.order_by("-id").values_list("id", flat=True).first()
 
 
 def pending() -> int:
@@ -106,31 +144,43 @@ def oldest_pending_age() -> float | None:
     return max(0.0, (datetime.datetime.now(datetime.UTC) - stamp).total_seconds())
 
 
-def _take(limit: int, *, newest_first: bool = False) -> list[int]:
-    """Remove up to ``limit`` of the oldest (or newest) queued rows; their event ids."""
-    table = SearchQueue._meta.db_table
+def _peek(limit: int, *, newest_first: bool = False) -> list[tuple[int, int]]:
+    """Up to ``limit`` of the oldest (or newest) queued rows, read without taking them: ``(id, event_id)``."""
     order = "DESC" if newest_first else ""
     with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id, event_id FROM {SearchQueue._meta.db_table} ORDER BY id {order} LIMIT %s", [limit])
+        return [(row[0], row[1]) for row in cursor.fetchall()]
+
+
+def _claim(queue_ids: Sequence[int]) -> list[int]:
+    """Remove these queued rows, those still there and (on PostgreSQL) not being taken by another indexer; their event ids.
+
+    Two indexers may have read the same rows; each writes the entries of
+    the rows it removed, so a message queued once is indexed once.
+    """
+    table = SearchQueue._meta.db_table
+    marks = ", ".join(["%s"] * len(queue_ids))
+    with connection.cursor() as cursor:
         if on_postgres():
-            # Several indexers at once each take rows the others did not lock.
+            # Skip rows another indexer has locked rather than wait for it.
             cursor.execute(
-                f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} ORDER BY id {order} LIMIT %s FOR UPDATE SKIP LOCKED) "
+                f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE id IN ({marks}) FOR UPDATE SKIP LOCKED) "
                 "RETURNING event_id",
-                [limit],
+                list(queue_ids),
             )
-            return [row[0] for row in cursor.fetchall()]
-        # SQLite: this transaction holds the one write lock, so the rows read
-        # are exactly those up to (or from) the last id read.
-        cursor.execute(f"SELECT id, event_id FROM {table} ORDER BY id {order} LIMIT %s", [limit])
-        rows = cursor.fetchall()
-        if rows:
-            cursor.execute(f"DELETE FROM {table} WHERE id {'>=' if newest_first else '<='} %s", [rows[-1][0]])
-        return [row[1] for row in rows]
+        else:
+            cursor.execute(f"DELETE FROM {table} WHERE id IN ({marks}) RETURNING event_id", list(queue_ids))
+        return [row[0] for row in cursor.fetchall()]
 
 
 def write_entries(event_ids: Sequence[int]) -> int:
     """Write the entries of these events from their current state (inside the caller's transaction); entries written."""
     rows = _current_messages(event_ids)
+    _delete_entries(event_ids)
+    return insert_entries(rows)
+
+
+def _delete_entries(event_ids: Sequence[int]) -> None:
     quote = connection.ops.quote_name
     with connection.cursor() as cursor:
         for chunk in _chunks(list(event_ids), 500):
@@ -138,7 +188,6 @@ def write_entries(event_ids: Sequence[int]) -> int:
                 f"DELETE FROM {quote(SearchEntry._meta.db_table)} WHERE event_id IN ({', '.join(['%s'] * len(chunk))})",
                 chunk,
             )
-    return insert_entries(rows)
 
 
 def _current_messages(event_ids: Sequence[int]) -> list[tuple[Any, ...]]:
@@ -158,18 +207,26 @@ def _current_messages(event_ids: Sequence[int]) -> list[tuple[Any, ...]]:
 
 def insert_entries(rows: Iterable[tuple[Any, ...]]) -> int:
     """Insert entries for message rows ``(id, conversation_id, seq, sender_id, created_at, content)`` (none may exist)."""
-    table = connection.ops.quote_name(SearchEntry._meta.db_table)
-    values = []
-    for event_id, conversation_id, seq, sender_id, created_at, content in rows:
+    return _insert([entry for _, entry in _entries(rows)])
+
+
+def _entries(rows: Iterable[tuple[Any, ...]]) -> Iterable[tuple[tuple[Any, ...], list[Any]]]:
+    """Each message row with its entry's column values (the folded text; the vector on PostgreSQL); none for a purged message."""
+    for row in rows:
+        event_id, conversation_id, seq, sender_id, created_at, content = row
         text = search_text(content)
         if text == " ":
             continue  # nothing to find (a purged message)
-        row = [event_id, conversation_id, seq, sender_id, _stamp(created_at), text]
+        entry = [event_id, conversation_id, seq, sender_id, _stamp(created_at), text]
         if on_postgres():
-            row.append(vector_literal(text))
-        values.append(row)
+            entry.append(vector_literal(text))
+        yield row, entry
+
+
+def _insert(values: list[list[Any]]) -> int:
     if not values:
         return 0
+    table = connection.ops.quote_name(SearchEntry._meta.db_table)
     columns = "event_id, conversation_id, seq, sender_id, created_at, text"
     marks = "%s, %s, %s, %s, %s, %s"
     if on_postgres():
