@@ -84,6 +84,23 @@ def test_the_worker_pauses_longer_while_messages_keep_being_queued_behind_it(mon
     assert factors == [8.0, 8.0, 8.0, 1.0, 1.0]
 
 
+def test_the_worker_stops_yielding_once_the_oldest_queued_message_has_waited_too_long(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    newest = iter([10, 20, 30, 40])
+    batches = iter([index.Drained(1, 1)] * 3 + [index.Drained(0, 0)])
+    ages = iter([2.0, 12.0])
+    factors: list[float] = []
+    clock = iter(range(100))
+    monkeypatch.setattr(index, "_newest_queued", lambda: next(newest))
+    monkeypatch.setattr(index, "drain", lambda batch: next(batches))
+    monkeypatch.setattr(index, "oldest_pending_age", lambda: next(ages, 12.0))
+    monkeypatch.setattr(index.time, "monotonic", lambda: float(next(clock)))
+    monkeypatch.setattr(index.time, "sleep", factors.append)
+    index.drain_all(batch=1, pause=1.0, busy_pause=8.0, max_lag=10.0)
+    assert factors == [8.0, 1.0, 1.0]
+
+
 def test_the_benchmark_reads_back_the_lag_the_worker_logs() -> None:
     log = "\n".join(
         [

@@ -5,8 +5,9 @@ manage.py search_index --loop      keep indexing (a worker beside the servers; s
                                    MESSAGING_SEARCH_INDEX_INTERVAL_SECONDS=0 for them then),
                                    at a lower CPU priority (--nice), in batches (--batch),
                                    pausing between them (--pause, longer while the servers
-                                   are sending: --busy-pause), each pass logged with how long
-                                   its oldest message waited
+                                   are sending: --busy-pause, until the oldest queued message
+                                   has waited --max-lag), each pass logged with how long its
+                                   oldest message waited
 manage.py search_index --rebuild   write every message's entry again from the messages
 manage.py search_index --status    queued messages and the age of the oldest
 """
@@ -33,6 +34,8 @@ LOOP_PAUSE = 1.0
 #: ... and this many times while messages keep being queued behind it (the servers are sending):
 #: indexing then holds SQLite's write lock at most ~1/9 of the time (docs/benchmark.md, "Fourth round")
 LOOP_BUSY_PAUSE = 8.0
+#: ... unless the oldest queued message has waited this many seconds: then it drains at --pause again
+LOOP_MAX_LAG = 10.0
 #: queued messages a batch of the loop takes: one write transaction each, a few milliseconds long
 LOOP_BATCH = 100
 
@@ -74,6 +77,13 @@ class Command(BaseCommand):
             f" (default: {LOOP_BUSY_PAUSE})",
         )
         parser.add_argument(
+            "--max-lag",
+            type=float,
+            default=LOOP_MAX_LAG,
+            help="with --loop, seconds the oldest queued message may wait before --busy-pause gives way to --pause"
+            f" (default: {LOOP_MAX_LAG})",
+        )
+        parser.add_argument(
             "--batch",
             type=int,
             default=LOOP_BATCH,
@@ -96,6 +106,7 @@ class Command(BaseCommand):
         nice: int,
         pause: float,
         busy_pause: float,
+        max_lag: float,
         batch: int,
         **options: Any,
     ) -> None:
@@ -129,7 +140,7 @@ class Command(BaseCommand):
             try:
                 started = time.monotonic()
                 waiting = index.oldest_pending_age() if loop else None
-                taken = index.drain_all(batch=batch, pause=pause, busy_pause=busy_pause or None)
+                taken = index.drain_all(batch=batch, pause=pause, busy_pause=busy_pause or None, max_lag=max_lag)
             except DatabaseError as exc:
                 # The worker outlives a database outage; the queue waits in its table.
                 messaging_logger.error(ErrorCategory.DATABASE_ERROR, "search indexing pass failed", exc=exc)

@@ -86,7 +86,12 @@ def drain(limit: int = DRAIN_BATCH, *, newest_first: bool = False) -> Drained:
 
 
 def drain_all(
-    *, batch: int = DRAIN_BATCH, max_batches: int | None = None, pause: float = 0.0, busy_pause: float | None = None
+    *,
+    batch: int = DRAIN_BATCH,
+    max_batches: int | None = None,
+    pause: float = 0.0,
+    busy_pause: float | None = None,
+    max_lag: float | None = None,
 ) -> int:
     """Drain until the queue is empty (or ``max_batches``); the queued rows taken.
 
@@ -96,8 +101,10 @@ def drain_all(
     batches. ``busy_pause``: the same, used instead while messages are still
     being queued behind the drain (the servers are sending): indexing then
     takes at most ``1 / (1 + busy_pause)`` of the time, and catches up at
-    ``pause`` once the sends are quiet. The lag this leaves is measured in
-    docs/benchmark.md.
+    ``pause`` once the sends are quiet. ``max_lag``: seconds the oldest
+    queued message may wait before the drain stops yielding (back to
+    ``pause``), so a long burst cannot leave search behind without bound.
+    The lag this leaves is measured in docs/benchmark.md.
     """
     taken = 0
     batches = 0
@@ -112,12 +119,19 @@ def drain_all(
         factor = pause
         if busy_pause is not None:
             latest = _newest_queued()
-            if latest is not None and (newest is None or latest > newest):
+            if latest is not None and (newest is None or latest > newest) and not _too_far_behind(max_lag):
                 factor = busy_pause
             newest = latest
         if factor:
             time.sleep(factor * (time.monotonic() - started))
     return taken
+
+
+def _too_far_behind(max_lag: float | None) -> bool:
+    if max_lag is None:
+        return False
+    age = oldest_pending_age()
+    return age is not None and age > max_lag
 
 
 def _newest_queued() -> int | None:
