@@ -107,6 +107,12 @@ DEFAULT_MAX_IN_FLIGHT = 64
 DEFAULT_PING_RATE_LIMIT = "30/10s"
 DEFAULT_REPORT_RATE_LIMIT = "300/10s"
 DEFAULT_FETCH_RATE_LIMIT = "120/10s"
+# Milliseconds of database-thread time one user's fetches may take per window,
+# all their sockets in one process together (messaging/guards/work.py): a
+# burst of 2 s (a tab reconnecting reads its inbox and a few pages in a small
+# part of that), then a twentieth of the thread, so one account with many
+# sockets cannot keep the thread that commits everyone's messages busy.
+DEFAULT_FETCH_WORK_LIMIT = "2000/40s"
 # Bytes the server may hold for one socket that the client has not read yet
 # (Twisted's write buffer under daphne). A client that falls further behind
 # is closed with CLOSE_NOT_READING and resumes with sync; one frame more than
@@ -225,6 +231,7 @@ DEFAULTS: dict[str, object] = {
     "MESSAGING_PING_RATE_LIMIT": DEFAULT_PING_RATE_LIMIT,
     "MESSAGING_REPORT_RATE_LIMIT": DEFAULT_REPORT_RATE_LIMIT,
     "MESSAGING_FETCH_RATE_LIMIT": DEFAULT_FETCH_RATE_LIMIT,
+    "MESSAGING_FETCH_WORK_LIMIT": DEFAULT_FETCH_WORK_LIMIT,
     "MESSAGING_MAX_UNSENT_BYTES": DEFAULT_MAX_UNSENT_BYTES,
     "MESSAGING_PAGE_BYTES": DEFAULT_PAGE_BYTES,
     "MESSAGING_SEARCH_MAX_QUERY_LENGTH": DEFAULT_SEARCH_MAX_QUERY_LENGTH,
@@ -321,6 +328,8 @@ class Limits:
     ping_rate: Rate | None = None
     report_rate: Rate | None = None
     fetch_rate: Rate | None = None
+    #: milliseconds of database work per window, per user and process (fetches)
+    fetch_work: Rate | None = None
     max_unsent_bytes: int = DEFAULT_MAX_UNSENT_BYTES
     page_bytes: int = DEFAULT_PAGE_BYTES
     #: events in one page of sync (and resume, per conversation)
@@ -422,6 +431,7 @@ def limits() -> Limits:
         ping_rate=rate_setting("MESSAGING_PING_RATE_LIMIT"),
         report_rate=rate_setting("MESSAGING_REPORT_RATE_LIMIT"),
         fetch_rate=rate_setting("MESSAGING_FETCH_RATE_LIMIT"),
+        fetch_work=rate_setting("MESSAGING_FETCH_WORK_LIMIT"),
         max_unsent_bytes=max_unsent_bytes,
         page_bytes=page_bytes,
     )

@@ -26,6 +26,7 @@ from ..async_handlers import AsyncSafeMessageHandler as db
 from ..connection_validator import ConnectionValidator, safe_get, shared_validator
 from ..error_models import ErrorCategory
 from ..exceptions import MessagingException, ProtocolError, ServerError
+from ..guards.fair_turns import act_for
 from ..guards.rate_limit import LocalBucket
 from ..logging_utils import category_for_exception, messaging_logger
 from ..ops import metrics
@@ -110,6 +111,7 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         self.outbound = outbound_of(self.scope)
         if data is not None:
             self.user = data["user"]
+            act_for(self.user.pk)
             self.username = self.user.get_username()
             self.session_key = getattr(safe_get(self.scope, "session"), "session_key", None)
         return data
@@ -229,12 +231,14 @@ class MessagingConsumer(AsyncWebsocketConsumer):
             await self.reject(frame)
             return
         metrics.FRAMES_RECEIVED.labels(self.connection_kind, frame.type).inc()
-        refused = self.allowances.check(frame.type)
+        user_id = getattr(self.user, "pk", None)
+        refused = self.allowances.check(frame.type, user_id)
         if refused is not None:
             await self.answer_failure(refused, frame)
             return
         try:
-            await getattr(self, f"on_{frame.type}")(frame)
+            with self.allowances.metered(frame.type, user_id):
+                await getattr(self, f"on_{frame.type}")(frame)
         except Exception as exc:  # noqa: BLE001 - mapped to its error frame just below
             await self.answer_failure(exc, frame)
 
