@@ -102,10 +102,12 @@ class FrameQueue(asyncio.Queue):
     of it. This queue stops reading the connection (Twisted's
     ``pauseProducing``: the kernel's buffers fill and TCP holds the client
     back) once :data:`MAX_QUEUED_FRAMES` wait, and reads again when the
-    consumer has taken them. :meth:`hold` also stops reading for a while:
-    the consumer asks for it when it refused a frame over an allowance, so a
-    client that goes on sending during its ``retry_after`` waits in its own
-    buffers instead of costing the server a parse and an answer per frame.
+    consumer has taken them. :meth:`hold` stops reading for a while: the
+    consumer asks for it when it refused a frame over an allowance, and until
+    the hold ends the consumer is handed nothing more from the client either
+    (frames already read wait here), so a client that goes on sending during
+    its ``retry_after`` costs the server one refusal per hold instead of a
+    parse and an answer per frame. Pushes to the socket go on meanwhile.
     """
 
     def __init__(self, protocol: Any) -> None:
@@ -113,11 +115,18 @@ class FrameQueue(asyncio.Queue):
         self.protocol = protocol
         self.paused = False
         self.held_until = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+        self._not_held = asyncio.Event()
+        self._not_held.set()
 
     def put_nowait(self, item: Any) -> None:
         super().put_nowait(item)
         if self.qsize() >= MAX_QUEUED_FRAMES:
             self._pause()
+
+    async def get(self) -> Any:
+        await self._not_held.wait()
+        return await super().get()
 
     def get_nowait(self) -> Any:
         item = super().get_nowait()
@@ -126,14 +135,22 @@ class FrameQueue(asyncio.Queue):
         return item
 
     def hold(self, seconds: float) -> None:
-        """Read nothing more from the connection for ``seconds`` (what is queued still reaches the consumer)."""
+        """Read nothing more from the connection, and hand the consumer nothing, for ``seconds``."""
         loop = asyncio.get_running_loop()
-        until = loop.time() + seconds
-        if until <= self.held_until:
-            return
-        self.held_until = until
+        self.held_until = max(self.held_until, loop.time() + seconds)
+        self._not_held.clear()
         self._pause()
-        loop.call_at(until, self._resume_when_due)
+        if self._timer is None:
+            self._timer = loop.call_at(self.held_until, self._hold_ended)
+
+    def _hold_ended(self) -> None:
+        self._timer = None
+        loop = asyncio.get_running_loop()
+        if loop.time() < self.held_until:  # extended since: one timer, moved on
+            self._timer = loop.call_at(self.held_until, self._hold_ended)
+            return
+        self._not_held.set()
+        self._resume_when_due()
 
     def _pause(self) -> None:
         transport = getattr(self.protocol, "transport", None)

@@ -51,19 +51,32 @@ async def test_a_websocket_is_not_read_while_its_consumer_has_max_queued_frames_
     assert protocol.transport.reading
 
 
-async def test_a_hold_keeps_the_socket_unread_until_it_ends_even_with_nothing_queued() -> None:
+async def test_during_a_hold_the_socket_is_not_read_and_the_consumer_is_handed_nothing() -> None:
     protocol = Protocol()
     queue = FrameQueue(protocol)
     queue.put_nowait({"type": "websocket.receive", "text": "x"})
-    queue.hold(0.05)
+    queue.hold(0.2)
     assert not protocol.transport.reading
-    await queue.get()
-    assert not protocol.transport.reading, "the queue drained, but the hold has not ended"
-    for _ in range(100):
+    getting = asyncio.ensure_future(queue.get())
+    await asyncio.sleep(0)
+    assert not getting.done(), "a frame read before the hold waits for its end"
+    assert (await asyncio.wait_for(getting, 5))["text"] == "x"
+    assert protocol.transport.reading, "read again once the hold is over"
+
+
+async def test_extending_a_hold_keeps_one_timer_and_reads_again_after_the_last_end() -> None:
+    protocol = Protocol()
+    queue = FrameQueue(protocol)
+    for _ in range(20):
+        queue.hold(0.05)
+    timer = queue._timer
+    queue.hold(0.1)
+    assert queue._timer is timer
+    for _ in range(500):
         await asyncio.sleep(0.01)
         if protocol.transport.reading:
             break
-    assert protocol.transport.reading
+    assert protocol.transport.reading and queue._timer is None
 
 
 class Probe:
