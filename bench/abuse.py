@@ -255,6 +255,9 @@ def format_abuse(result: dict[str, Any]) -> str:
             f"  fairness ratio (flooded / alone): p50 {flood['ratio']['p50']}x, p99 {flood['ratio']['p99']}x"
             " (goal: p99 <= 2x)",
             f"  honest messages lost: {flood['honest_lost']}",
+            f"  honest resends after rate_limited/server_error (alone, flooded): {flood['alone']['correctness']['retries']},"
+            f" {flood['flooded']['correctness']['retries']} (above 0, the honest pair outran --abuse-rate-limit and its"
+            " latencies include its own waits)",
         ]
     slow = result.get("slow_readers")
     if slow:

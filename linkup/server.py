@@ -89,13 +89,99 @@ class BodyFromFile(asyncio.Queue):
 MAX_TRANSPORT_DEPTH = 3
 
 
-class TransportProbe:
-    """A WebSocket connection's outgoing buffer, as the consumer may see it (and nothing more)."""
+#: frames read from a WebSocket and not yet taken by its consumer at which the server stops reading it
+MAX_QUEUED_FRAMES = 64
 
-    __slots__ = ("_protocol",)
+
+class FrameQueue(asyncio.Queue):
+    """A WebSocket's input queue that stops reading the connection while the consumer is behind or refusing.
+
+    daphne reads every frame a client sends as soon as it arrives and queues
+    it for the consumer without bound, so a client sending faster than its
+    consumer handles makes the server hold (and later parse and answer) all
+    of it. This queue stops reading the connection (Twisted's
+    ``pauseProducing``: the kernel's buffers fill and TCP holds the client
+    back) once :data:`MAX_QUEUED_FRAMES` wait, and reads again when the
+    consumer has taken them. :meth:`hold` stops reading for a while: the
+    consumer asks for it when it refused a frame over an allowance, and until
+    the hold ends the consumer is handed nothing more from the client either
+    (frames already read wait here), so a client that goes on sending during
+    its ``retry_after`` costs the server one refusal per hold instead of a
+    parse and an answer per frame. Pushes to the socket go on meanwhile.
+    """
 
     def __init__(self, protocol: Any) -> None:
+        super().__init__()
+        self.protocol = protocol
+        self.paused = False
+        self.held_until = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+        self._not_held = asyncio.Event()
+        self._not_held.set()
+
+    def put_nowait(self, item: Any) -> None:
+        super().put_nowait(item)
+        if self.qsize() >= MAX_QUEUED_FRAMES:
+            self._pause()
+
+    async def get(self) -> Any:
+        await self._not_held.wait()
+        return await super().get()
+
+    def get_nowait(self) -> Any:
+        item = super().get_nowait()
+        if self.paused and self.qsize() <= MAX_QUEUED_FRAMES // 2:
+            self._resume_when_due()
+        return item
+
+    def hold(self, seconds: float) -> None:
+        """Read nothing more from the connection, and hand the consumer nothing, for ``seconds``."""
+        loop = asyncio.get_running_loop()
+        self.held_until = max(self.held_until, loop.time() + seconds)
+        self._not_held.clear()
+        self._pause()
+        if self._timer is None:
+            self._timer = loop.call_at(self.held_until, self._hold_ended)
+
+    def _hold_ended(self) -> None:
+        self._timer = None
+        loop = asyncio.get_running_loop()
+        if loop.time() < self.held_until:  # extended since: one timer, moved on
+            self._timer = loop.call_at(self.held_until, self._hold_ended)
+            return
+        self._not_held.set()
+        self._resume_when_due()
+
+    def _pause(self) -> None:
+        transport = getattr(self.protocol, "transport", None)
+        if transport is not None and not self.paused:
+            self.paused = True
+            transport.pauseProducing()
+
+    def _resume_when_due(self) -> None:
+        if not self.paused or self.qsize() > MAX_QUEUED_FRAMES // 2:
+            return
+        if asyncio.get_running_loop().time() < self.held_until:
+            return  # the hold's own timer resumes it
+        self.paused = False
+        transport = getattr(self.protocol, "transport", None)
+        if transport is not None:
+            transport.resumeProducing()  # a no-op on a connection already closed
+
+
+class TransportProbe:
+    """A WebSocket connection's outgoing buffer, as the consumer may see it, and a way to stop reading it."""
+
+    __slots__ = ("_protocol", "_queue")
+
+    def __init__(self, protocol: Any, queue: FrameQueue | None = None) -> None:
         self._protocol = protocol
+        self._queue = queue
+
+    def hold_reading(self, seconds: float) -> None:
+        """Read no frame from the client for ``seconds`` (:meth:`FrameQueue.hold`)."""
+        if self._queue is not None:
+            self._queue.hold(seconds)
 
     def pending_bytes(self) -> int:
         """Bytes written to the connection and not yet taken by the kernel.
@@ -136,14 +222,17 @@ class LinkUpServer(Server):
         super().protocol_connected(protocol)
 
     def create_application(self, protocol: Any, scope: dict[str, Any]) -> Any:
-        """daphne's own, with the transport probe on a WebSocket's scope and :class:`BodyFromFile` as an HTTP request's queue."""
+        """daphne's own, with a WebSocket's :class:`FrameQueue` and transport probe, and an HTTP request's :class:`BodyFromFile`."""
+        input_queue: asyncio.Queue
         if isinstance(protocol, WebSocketServerProtocol):
-            scope.setdefault("extensions", {})["linkup.transport"] = TransportProbe(protocol)
-        content = getattr(protocol, "content", None)
-        if scope.get("type") != "http" or content is None:
-            return super().create_application(protocol, scope)
+            input_queue = FrameQueue(protocol)
+            scope.setdefault("extensions", {})["linkup.transport"] = TransportProbe(protocol, input_queue)
+        else:
+            content = getattr(protocol, "content", None)
+            if scope.get("type") != "http" or content is None:
+                return super().create_application(protocol, scope)
+            input_queue = BodyFromFile(content)
         assert "application_instance" not in self.connections[protocol]
-        input_queue = BodyFromFile(content)
         scope.setdefault("asgi", {"version": "3.0"})
         application_instance = self.application(
             scope=scope, receive=input_queue.get, send=partial(self.handle_reply, protocol)

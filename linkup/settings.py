@@ -341,6 +341,8 @@ globals().update(
             "MESSAGING_PING_RATE_LIMIT": str,
             "MESSAGING_REPORT_RATE_LIMIT": str,
             "MESSAGING_FETCH_RATE_LIMIT": str,
+            "MESSAGING_FETCH_WORK_LIMIT": str,
+            "MESSAGING_REFUSED_HOLD_SECONDS": float,
             "MESSAGING_MAX_UNSENT_BYTES": int,
             "MESSAGING_PAGE_BYTES": int,
             "MESSAGING_SEARCH_MAX_QUERY_LENGTH": int,

@@ -8,12 +8,15 @@ database and no consumer touches the ORM.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar
 
 from channels.db import database_sync_to_async
 
+from .guards.fair_turns import turns
 from .guards.search import check_search_allowance
+from .guards.work import metered
 from .store import conversations, events, message_actions, notifications, presence, profiles, reading, receipts
 from .store import search as search_store
 
@@ -22,8 +25,25 @@ R = TypeVar("R")
 
 
 def _wrap(function: Callable[P, R]) -> staticmethod[P, Coroutine[Any, Any, R]]:
-    """The store function as a coroutine of the same parameters and result, so callers stay type-checked."""
-    return staticmethod(database_sync_to_async(function))
+    """The store function as a coroutine of the same parameters and result, so callers stay type-checked.
+
+    The call waits for its user's turn at the database thread, round robin
+    between users (``messaging/guards/fair_turns.py``), and its time there
+    counts toward the caller's fetch budget when the caller is metering
+    (``messaging/guards/work.py``).
+    """
+    call = database_sync_to_async(metered(function))
+
+    @functools.wraps(function)
+    async def in_turn(*args: P.args, **kwargs: P.kwargs) -> R:
+        gate = turns()
+        await gate.acquire()
+        try:
+            return await call(*args, **kwargs)
+        finally:
+            gate.release()
+
+    return staticmethod(in_turn)
 
 
 class AsyncSafeMessageHandler:

@@ -107,6 +107,18 @@ DEFAULT_MAX_IN_FLIGHT = 64
 DEFAULT_PING_RATE_LIMIT = "30/10s"
 DEFAULT_REPORT_RATE_LIMIT = "300/10s"
 DEFAULT_FETCH_RATE_LIMIT = "120/10s"
+# Milliseconds of database-thread time one user's fetches may take per window,
+# all their sockets in one process together (messaging/guards/work.py): a
+# burst of 2 s (a tab reconnecting reads its inbox and a few pages in a small
+# part of that), then a twentieth of the thread, so one account with many
+# sockets cannot keep the thread that commits everyone's messages busy.
+DEFAULT_FETCH_WORK_LIMIT = "2000/40s"
+# The most a refusal over an allowance (rate_limited) stops reading that
+# socket: its client was told to wait retry_after, and what it sends anyway
+# waits in its own TCP buffers instead of costing a parse and an answer each
+# (linkup/server.py, FrameQueue). Short, so that an honest client's other
+# frames (a message while its fetch waits) are only delayed. 0: off.
+DEFAULT_REFUSED_HOLD_SECONDS = 1.0
 # Bytes the server may hold for one socket that the client has not read yet
 # (Twisted's write buffer under daphne). A client that falls further behind
 # is closed with CLOSE_NOT_READING and resumes with sync; one frame more than
@@ -225,6 +237,8 @@ DEFAULTS: dict[str, object] = {
     "MESSAGING_PING_RATE_LIMIT": DEFAULT_PING_RATE_LIMIT,
     "MESSAGING_REPORT_RATE_LIMIT": DEFAULT_REPORT_RATE_LIMIT,
     "MESSAGING_FETCH_RATE_LIMIT": DEFAULT_FETCH_RATE_LIMIT,
+    "MESSAGING_FETCH_WORK_LIMIT": DEFAULT_FETCH_WORK_LIMIT,
+    "MESSAGING_REFUSED_HOLD_SECONDS": DEFAULT_REFUSED_HOLD_SECONDS,
     "MESSAGING_MAX_UNSENT_BYTES": DEFAULT_MAX_UNSENT_BYTES,
     "MESSAGING_PAGE_BYTES": DEFAULT_PAGE_BYTES,
     "MESSAGING_SEARCH_MAX_QUERY_LENGTH": DEFAULT_SEARCH_MAX_QUERY_LENGTH,
@@ -321,6 +335,10 @@ class Limits:
     ping_rate: Rate | None = None
     report_rate: Rate | None = None
     fetch_rate: Rate | None = None
+    #: milliseconds of database work per window, per user and process (fetches)
+    fetch_work: Rate | None = None
+    #: the most a rate_limited refusal stops reading its socket (0: never)
+    refused_hold: float = DEFAULT_REFUSED_HOLD_SECONDS
     max_unsent_bytes: int = DEFAULT_MAX_UNSENT_BYTES
     page_bytes: int = DEFAULT_PAGE_BYTES
     #: events in one page of sync (and resume, per conversation)
@@ -422,6 +440,8 @@ def limits() -> Limits:
         ping_rate=rate_setting("MESSAGING_PING_RATE_LIMIT"),
         report_rate=rate_setting("MESSAGING_REPORT_RATE_LIMIT"),
         fetch_rate=rate_setting("MESSAGING_FETCH_RATE_LIMIT"),
+        fetch_work=rate_setting("MESSAGING_FETCH_WORK_LIMIT"),
+        refused_hold=float_setting("MESSAGING_REFUSED_HOLD_SECONDS"),
         max_unsent_bytes=max_unsent_bytes,
         page_bytes=page_bytes,
     )

@@ -11,7 +11,10 @@ keeps its socket):
   ``MESSAGING_MAX_IN_FLIGHT`` messages waiting for their commit;
 - pings, typing, reports (received, read, view, mute, mark_read,
   mark_all_read) and fetches (sync, history, resume, conversations, members,
-  list) have per-socket buckets in the consumer's memory: no round trip.
+  list) have per-socket buckets in the consumer's memory: no round trip;
+- fetches are also priced by the database work they cost, charged to the
+  user across all their sockets (``MESSAGING_FETCH_WORK_LIMIT``,
+  :mod:`messaging.guards.work`): a user in debt gets no fetch until it is paid.
 
 All of it happens on the event loop before a frame reaches the database
 thread or the shared write queue, so a flood costs the flooder's own
@@ -20,10 +23,14 @@ allowance and a few microseconds per refused frame, not everyone's latency.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 from ..conf import Limits
 from ..exceptions import RateLimited
 from ..guards.admission import Admission, rate_limited
 from ..guards.rate_limit import LocalBucket
+from ..guards.work import WorkMeter, fetch_budget, metering
 
 #: the per-socket allowance each frame type draws from (types not listed have none)
 FRAME_ALLOWANCES: dict[str, str] = {
@@ -67,16 +74,41 @@ class SocketAllowances:
             "report": LocalBucket(limits.report_rate),
             "fetch": LocalBucket(limits.fetch_rate),
         }
+        self.work = fetch_budget(limits.fetch_work)
 
-    def check(self, frame_type: str) -> RateLimited | None:
-        """Take a token for a frame of ``frame_type``; the refusal to answer when there is none."""
+    def check(self, frame_type: str, user_id: int | None = None) -> RateLimited | None:
+        """Take a token for a frame of ``frame_type``; the refusal to answer when there is none.
+
+        A fetch is also refused while ``user_id`` owes database work
+        (:meth:`metered` charges it).
+        """
         name = FRAME_ALLOWANCES.get(frame_type)
         if name is None:
             return None
+        if name == "fetch" and user_id is not None:
+            owed = self.work.wait(user_id)
+            if owed:
+                return rate_limited(
+                    f"your fetches used your share of the server's database time (MESSAGING_FETCH_WORK_LIMIT);"
+                    f" {frame_type} again after retry_after seconds",
+                    owed,
+                )
         wait = self.buckets[name].take_or_wait()
         if not wait:
             return None
         return rate_limited(f"too many {frame_type} frames on this socket ({ALLOWANCE_SETTINGS[name]})", wait)
+
+    @contextlib.contextmanager
+    def metered(self, frame_type: str, user_id: int | None) -> Iterator[WorkMeter | None]:
+        """Around the handling of a frame: a fetch's database time is charged to ``user_id`` afterwards."""
+        if user_id is None or FRAME_ALLOWANCES.get(frame_type) != "fetch" or self.work.rate is None:
+            yield None
+            return
+        with metering() as meter:
+            try:
+                yield meter
+            finally:
+                self.work.charge(user_id, meter.seconds)
 
 
 class MessageGate:

@@ -39,6 +39,9 @@ class Outbound(Protocol):
     def abort(self) -> None:
         """Drop the connection now, discarding what is buffered."""
 
+    def hold_reading(self, seconds: float) -> None:
+        """Read no frame from the client for ``seconds`` (what was read already still arrives)."""
+
 
 def outbound_of(scope: Any) -> Outbound | None:
     extensions = scope.get("extensions") if isinstance(scope, dict) else None

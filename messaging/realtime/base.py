@@ -25,7 +25,8 @@ from ..actions.errors import wire_error
 from ..async_handlers import AsyncSafeMessageHandler as db
 from ..connection_validator import ConnectionValidator, safe_get, shared_validator
 from ..error_models import ErrorCategory
-from ..exceptions import MessagingException, ProtocolError, ServerError
+from ..exceptions import MessagingException, ProtocolError, RateLimited, ServerError
+from ..guards.fair_turns import act_for
 from ..guards.rate_limit import LocalBucket
 from ..logging_utils import category_for_exception, messaging_logger
 from ..ops import metrics
@@ -110,6 +111,7 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         self.outbound = outbound_of(self.scope)
         if data is not None:
             self.user = data["user"]
+            act_for(self.user.pk)
             self.username = self.user.get_username()
             self.session_key = getattr(safe_get(self.scope, "session"), "session_key", None)
         return data
@@ -229,12 +231,14 @@ class MessagingConsumer(AsyncWebsocketConsumer):
             await self.reject(frame)
             return
         metrics.FRAMES_RECEIVED.labels(self.connection_kind, frame.type).inc()
-        refused = self.allowances.check(frame.type)
+        user_id = getattr(self.user, "pk", None)
+        refused = self.allowances.check(frame.type, user_id)
         if refused is not None:
             await self.answer_failure(refused, frame)
             return
         try:
-            await getattr(self, f"on_{frame.type}")(frame)
+            with self.allowances.metered(frame.type, user_id):
+                await getattr(self, f"on_{frame.type}")(frame)
         except Exception as exc:  # noqa: BLE001 - mapped to its error frame just below
             await self.answer_failure(exc, frame)
 
@@ -256,11 +260,26 @@ class MessagingConsumer(AsyncWebsocketConsumer):
                 exc.ref = ref
         if isinstance(exc, ProtocolError):
             await self.reject(exc)
+        elif isinstance(exc, RateLimited):
+            self.hold_reading(exc.extra.get("retry_after"))
+            await self.send_error(exc)
         elif isinstance(exc, MessagingException):
             # A ServerError's raiser recorded its cause; the edge only answers.
             await self.send_error(exc)
         else:
             await self.server_failed(exc, f"failed to handle a {frame.type} frame", client_id=client_id, ref=ref)
+
+    def hold_reading(self, retry_after: float | None) -> None:
+        """After a ``rate_limited`` answer, read nothing from this client until ``retry_after`` (at most ``MESSAGING_REFUSED_HOLD_SECONDS``).
+
+        A client that follows ``retry_after`` sends nothing meanwhile anyway;
+        one that does not waits in its own TCP buffers instead of costing the
+        server a parse and a refusal per frame (``linkup/server.py``'s
+        ``FrameQueue``; without the project's server, nothing happens).
+        """
+        hold = min(retry_after or 0.0, self.limits.refused_hold)
+        if hold > 0 and self.outbound is not None:
+            self.outbound.hold_reading(hold)
 
     async def server_failed(self, exc: Exception, what: str, client_id: str | None = None, ref: Any = None) -> None:
         """Record an unexpected server-side failure and answer ``server_error``."""

@@ -29,6 +29,7 @@ from typing import Generic, TypeVar
 
 from .. import conf
 from ..async_handlers import AsyncSafeMessageHandler as db
+from ..guards.fair_turns import shared_context
 from ..store.events import NewMessage, Outcome
 from ..store.receipts import CursorMark, ReceiptSettled
 
@@ -78,7 +79,11 @@ class GroupCommit(Generic[T, R]):
             # Items queued from another, finished event loop (a test's) would
             # be answered into a closed loop: they are dropped.
             self._queue = [w for w in self._queue if w.future.get_loop() is loop]
-            self._task = loop.create_task(self._drain(), name=f"messaging-group-commit-{self.name}")
+            # Its batches serve every socket: they take the database thread's
+            # turns in the shared lane, not as the user whose item came first.
+            self._task = loop.create_task(
+                self._drain(), name=f"messaging-group-commit-{self.name}", context=shared_context()
+            )
         return waiting.future
 
     def drop(self, owner: str) -> int:
