@@ -57,6 +57,11 @@ DEFAULT_NOTIFICATION_GROUP_SECONDS = 300.0
 # another process on the in-memory layer). One session and one user read per
 # socket per period on the sockets' database thread.
 DEFAULT_SESSION_RECHECK_SECONDS = 60.0
+# A WebSocket handshake that reaches its consumer later than this after it
+# arrived is refused before its database work: daphne refuses one not accepted
+# within 5 s anyway (websocket_connect_timeout), and in a reconnect storm the
+# work for doomed handshakes delays every one behind them (realtime/handshake.py).
+DEFAULT_HANDSHAKE_BUDGET_SECONDS = 3.5
 # Links in emails point here.
 DEFAULT_SITE_URL = "http://127.0.0.1:8000"
 # The durable retry queue's backoff (exponential with full jitter): eight
@@ -191,6 +196,7 @@ DEFAULTS: dict[str, object] = {
     "MESSAGING_LAYER_BREAKER_RESET_SECONDS": DEFAULT_LAYER_BREAKER_RESET_SECONDS,
     "MESSAGING_NOTIFICATION_GROUP_SECONDS": DEFAULT_NOTIFICATION_GROUP_SECONDS,
     "MESSAGING_SESSION_RECHECK_SECONDS": DEFAULT_SESSION_RECHECK_SECONDS,
+    "MESSAGING_HANDSHAKE_BUDGET_SECONDS": DEFAULT_HANDSHAKE_BUDGET_SECONDS,
     "MESSAGING_SITE_URL": DEFAULT_SITE_URL,
     "MESSAGING_RETRY_BASE_SECONDS": DEFAULT_RETRY_BASE_SECONDS,
     "MESSAGING_RETRY_MAX_SECONDS": DEFAULT_RETRY_MAX_SECONDS,
@@ -325,6 +331,8 @@ class Limits:
     page_bytes: int = DEFAULT_PAGE_BYTES
     #: events in one page of sync (and resume, per conversation)
     page: int = 100
+    #: seconds after its arrival a handshake may reach its consumer and still be served
+    handshake_budget: float = DEFAULT_HANDSHAKE_BUDGET_SECONDS
 
     def public(self) -> dict[str, int]:
         """The limits a client needs to know, as the ``connected`` frame tells them."""
@@ -392,6 +400,9 @@ def limits() -> Limits:
     session_recheck = float_setting("MESSAGING_SESSION_RECHECK_SECONDS")
     if session_recheck <= 0:
         raise ImproperlyConfigured("MESSAGING_SESSION_RECHECK_SECONDS must be a positive number of seconds.")
+    handshake_budget = float_setting("MESSAGING_HANDSHAKE_BUDGET_SECONDS")
+    if handshake_budget <= 0:
+        raise ImproperlyConfigured("MESSAGING_HANDSHAKE_BUDGET_SECONDS must be a positive number of seconds.")
     page_bytes = int_setting("MESSAGING_PAGE_BYTES")
     if not 2 * max_frame_bytes <= page_bytes <= DAPHNE_MAX_MESSAGE_BYTES // 2:
         raise ImproperlyConfigured(
@@ -424,6 +435,7 @@ def limits() -> Limits:
         fetch_rate=rate_setting("MESSAGING_FETCH_RATE_LIMIT"),
         max_unsent_bytes=max_unsent_bytes,
         page_bytes=page_bytes,
+        handshake_budget=handshake_budget,
     )
 
 
