@@ -62,6 +62,9 @@ DEFAULT_SESSION_RECHECK_SECONDS = 60.0
 # within 5 s anyway (websocket_connect_timeout), and in a reconnect storm the
 # work for doomed handshakes delays every one behind them (realtime/handshake.py).
 DEFAULT_HANDSHAKE_BUDGET_SECONDS = 3.5
+# WebSocket handshakes pending (arrived, not yet accepted or refused) at once per
+# process; one more is refused on arrival, before its session lookup.
+DEFAULT_MAX_PENDING_HANDSHAKES = 64
 # Links in emails point here.
 DEFAULT_SITE_URL = "http://127.0.0.1:8000"
 # The durable retry queue's backoff (exponential with full jitter): eight
@@ -197,6 +200,7 @@ DEFAULTS: dict[str, object] = {
     "MESSAGING_NOTIFICATION_GROUP_SECONDS": DEFAULT_NOTIFICATION_GROUP_SECONDS,
     "MESSAGING_SESSION_RECHECK_SECONDS": DEFAULT_SESSION_RECHECK_SECONDS,
     "MESSAGING_HANDSHAKE_BUDGET_SECONDS": DEFAULT_HANDSHAKE_BUDGET_SECONDS,
+    "MESSAGING_MAX_PENDING_HANDSHAKES": DEFAULT_MAX_PENDING_HANDSHAKES,
     "MESSAGING_SITE_URL": DEFAULT_SITE_URL,
     "MESSAGING_RETRY_BASE_SECONDS": DEFAULT_RETRY_BASE_SECONDS,
     "MESSAGING_RETRY_MAX_SECONDS": DEFAULT_RETRY_MAX_SECONDS,
@@ -302,6 +306,14 @@ def delete_window() -> datetime.timedelta | None:
 
 def max_reactions() -> int:
     return int_setting("MESSAGING_MAX_REACTIONS")
+
+
+def max_pending_handshakes() -> int:
+    """Read on every handshake (cheap): the limit of :class:`messaging.realtime.handshake.HandshakeClock`."""
+    value = int_setting("MESSAGING_MAX_PENDING_HANDSHAKES")
+    if value < 1:
+        raise ImproperlyConfigured("MESSAGING_MAX_PENDING_HANDSHAKES must be at least 1.")
+    return value
 
 
 def max_pinned_conversations() -> int:

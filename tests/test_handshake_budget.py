@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import pytest
 from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
 from django.test import override_settings
 
 from messaging.models import Connection, MessagingError
@@ -53,3 +57,34 @@ async def test_a_handshake_within_the_budget_is_served(alice, cookies) -> None:
 
 def test_a_scope_the_clock_did_not_stamp_has_no_age() -> None:
     assert handshake.handshake_age({"type": "websocket"}) is None
+
+
+def held_app(release: asyncio.Event) -> Any:
+    """An ASGI app that accepts each handshake only once ``release`` is set."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        assert (await receive())["type"] == "websocket.connect"
+        await release.wait()
+        await send({"type": "websocket.accept"})
+        while (await receive())["type"] != "websocket.disconnect":
+            pass
+
+    return app
+
+
+async def test_a_handshake_arriving_with_the_pending_limit_reached_is_refused_at_once() -> None:
+    release = asyncio.Event()
+    gate = handshake.HandshakeClock(held_app(release))
+    with override_settings(MESSAGING_MAX_PENDING_HANDSHAKES=2):
+        first, second, third = (WebsocketCommunicator(gate, "/ws/chat/") for _ in range(3))
+        waiting = [asyncio.create_task(c.connect(timeout=5)) for c in (first, second)]
+        await asyncio.sleep(0.05)
+        assert gate.pending == 2
+        assert (await third.connect(timeout=1))[0] is False  # refused without waiting for the two
+        release.set()
+        assert [connected for connected, _ in await asyncio.gather(*waiting)] == [True, True]
+        assert gate.pending == 0  # accepted: no longer pending, however long the sockets stay open
+        fourth = WebsocketCommunicator(gate, "/ws/chat/")
+        assert (await fourth.connect(timeout=5))[0] is True
+        for c in (first, second, fourth):
+            await c.disconnect()

@@ -18,18 +18,56 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from .. import conf
+from ..ops import metrics
+
 #: the scope key holding the handshake's arrival (``time.monotonic()``)
 ARRIVED = "linkup.handshake_arrived"
 
 
 class HandshakeClock:
-    """ASGI middleware: note when a WebSocket connection reached the application."""
+    """ASGI middleware: note when a WebSocket connection reached the application, and admit at most
+    ``MESSAGING_MAX_PENDING_HANDSHAKES`` handshakes at once per process.
+
+    A handshake is pending from its arrival until the application accepts or
+    refuses it (what daphne's 5 s timeouts measure). One that arrives with the
+    process at its limit is refused at once (403), before its session lookup:
+    cheap for the server, and the client's backoff spreads its retry. Admitted
+    handshakes then wait behind at most that many others for the database
+    thread instead of behind every client of a storm, which (unbounded) took
+    each past daphne's 5 s and had them all refused after the work was done.
+    """
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
+        self.pending = 0
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> Any:
-        return await self.inner({**scope, ARRIVED: time.monotonic()}, receive, send)
+        if scope.get("type") != "websocket":
+            return await self.inner(scope, receive, send)
+        if self.pending >= conf.max_pending_handshakes():
+            metrics.HANDSHAKES_SHED.inc()
+            if (await receive())["type"] == "websocket.connect":
+                await send({"type": "websocket.close"})
+            return None
+        self.pending += 1
+        settled = False
+
+        def settle() -> None:
+            nonlocal settled
+            if not settled:
+                settled = True
+                self.pending -= 1
+
+        async def send_settling(message: dict[str, Any]) -> None:
+            if message.get("type") in ("websocket.accept", "websocket.close"):
+                settle()
+            await send(message)
+
+        try:
+            return await self.inner({**scope, ARRIVED: time.monotonic()}, receive, send_settling)
+        finally:
+            settle()
 
 
 def handshake_age(scope: Any) -> float | None:
