@@ -421,10 +421,11 @@ async def check_messages(
     acknowledged before the kill that a tab of its conversation has neither
     from a push nor from its catch-up.
     """
-    lost = duplicated = never_acked = missed = 0
+    lost = duplicated = never_acked = missed = checked = 0
     for sender in senders:
         if sender.synced_at is None:
-            continue
+            continue  # not back: its conversation is not checked (``senders_checked`` says how many were)
+        checked += 1
         stored: Counter[str] = Counter()
         after = start_seq[id(sender)]
         while True:
@@ -442,7 +443,13 @@ async def check_messages(
         for tab in clients:
             if tab.conversation == sender.conversation and tab.synced_at is not None:
                 missed += sum(1 for c in sender.acked_before_kill if c not in tab.seen)
-    return {"lost": lost, "duplicated": duplicated, "never_acked": never_acked, "missed_by_tabs": missed}
+    return {
+        "senders_checked": checked,
+        "lost": lost,
+        "duplicated": duplicated,
+        "never_acked": never_acked,
+        "missed_by_tabs": missed,
+    }
 
 
 def _mb(kb: int | None) -> str:
@@ -475,7 +482,8 @@ def format_storm(result: dict[str, Any], stack: dict[str, str]) -> str:
             f"  restarted server: peak CPU {result['server_peak_cpu_percent']}% of a core (0.5 s samples), "
             f"{result['server_cpu_s']} s of CPU over the storm; peak RSS {_mb(result['server_peak_rss_kb'])}, "
             f"after {_mb(result['server_rss_after_kb'])}",
-            f"  messages: lost {result['lost']}, duplicated {result['duplicated']}, never acked {result['never_acked']},"
+            f"  messages (the {result['senders_checked']} sending tabs that came back): lost {result['lost']},"
+            f" duplicated {result['duplicated']}, never acked {result['never_acked']},"
             f" missed by a tab {result['missed_by_tabs']}; error frames: {result['error_frames'] or 'none'}",
             f"  {'OK' if result['ok'] else 'NOT OK'}",
         ]
