@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -63,4 +64,5 @@ class Command(BaseCommand):
     async def run(self, server: BenchServer, pairs: int, password: str, config: StormConfig) -> dict[str, Any]:
         seed = await asyncio.to_thread(server.seed, pairs, password, 0, 0)
         users = await asyncio.to_thread(sign_in, server.base_url, pairs, password, seed)
-        return await run_storm(server, users, config, "storm")
+        # A run of its own: on a database kept between runs (PostgreSQL), a client_id used before is a repeat.
+        return await run_storm(server, users, config, f"storm-{uuid.uuid4().hex[:8]}")
