@@ -57,6 +57,14 @@ def cpu_seconds(pid: int) -> float | None:
     return total if seen else None
 
 
+def renice_like_me(pid: int) -> None:
+    """Give ``pid`` this process's scheduling priority (a benchmark raises its own; its server must have it too)."""
+    try:
+        psutil.Process(pid).nice(psutil.Process().nice())
+    except _GONE:
+        return
+
+
 async def wait_until_quiet(pid: int, *, idle_for: float = 0.6, busy_share: float = 0.05, timeout: float = 60) -> bool:
     """Wait until the server used under ``busy_share`` of one CPU for ``idle_for`` seconds.
 

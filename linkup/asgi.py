@@ -23,6 +23,7 @@ from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 from django.core.exceptions import ImproperlyConfigured
 
 from messaging.notify.webpush import vapid_problems
+from messaging.realtime.handshake import HandshakeClock
 from messaging.routing_validator import RoutingValidator, websocket_routes
 
 websocket_urlpatterns = websocket_routes()
@@ -39,6 +40,7 @@ http_app = ASGIStaticFilesHandler(django_asgi_app) if settings.DEBUG else django
 application = ProtocolTypeRouter(
     {
         "http": http_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        # The clock first: a handshake's age includes its wait for the session lookup.
+        "websocket": HandshakeClock(AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))),
     }
 )

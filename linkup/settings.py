@@ -309,6 +309,8 @@ globals().update(
             "MESSAGING_METRICS_TOKEN": str,
             "MESSAGING_NOTIFICATION_GROUP_SECONDS": float,
             "MESSAGING_SESSION_RECHECK_SECONDS": float,
+            "MESSAGING_HANDSHAKE_BUDGET_SECONDS": float,
+            "MESSAGING_MAX_PENDING_HANDSHAKES": int,
             "MESSAGING_SITE_URL": str,
             "MESSAGING_RETRY_BASE_SECONDS": float,
             "MESSAGING_RETRY_MAX_SECONDS": float,

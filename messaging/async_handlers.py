@@ -95,6 +95,7 @@ class AsyncSafeMessageHandler:
     list_notifications = _wrap(notifications.list_notifications)
     # composite reads: one trip per request
     open_session = _wrap(reading.open_session)
+    open_notifications = _wrap(reading.open_notifications)
     open_direct = _wrap(reading.open_direct)
     direct_snapshot = _wrap(reading.direct_snapshot)
     sync_page = _wrap(reading.sync_page)

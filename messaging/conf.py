@@ -57,6 +57,14 @@ DEFAULT_NOTIFICATION_GROUP_SECONDS = 300.0
 # another process on the in-memory layer). One session and one user read per
 # socket per period on the sockets' database thread.
 DEFAULT_SESSION_RECHECK_SECONDS = 60.0
+# A WebSocket handshake that reaches its consumer later than this after it
+# arrived is refused before its database work: daphne refuses one not accepted
+# within 5 s anyway (websocket_connect_timeout), and in a reconnect storm the
+# work for doomed handshakes delays every one behind them (realtime/handshake.py).
+DEFAULT_HANDSHAKE_BUDGET_SECONDS = 3.5
+# WebSocket handshakes pending (arrived, not yet accepted or refused) at once per
+# process; one more is refused on arrival, before its session lookup.
+DEFAULT_MAX_PENDING_HANDSHAKES = 64
 # Links in emails point here.
 DEFAULT_SITE_URL = "http://127.0.0.1:8000"
 # The durable retry queue's backoff (exponential with full jitter): eight
@@ -203,6 +211,8 @@ DEFAULTS: dict[str, object] = {
     "MESSAGING_LAYER_BREAKER_RESET_SECONDS": DEFAULT_LAYER_BREAKER_RESET_SECONDS,
     "MESSAGING_NOTIFICATION_GROUP_SECONDS": DEFAULT_NOTIFICATION_GROUP_SECONDS,
     "MESSAGING_SESSION_RECHECK_SECONDS": DEFAULT_SESSION_RECHECK_SECONDS,
+    "MESSAGING_HANDSHAKE_BUDGET_SECONDS": DEFAULT_HANDSHAKE_BUDGET_SECONDS,
+    "MESSAGING_MAX_PENDING_HANDSHAKES": DEFAULT_MAX_PENDING_HANDSHAKES,
     "MESSAGING_SITE_URL": DEFAULT_SITE_URL,
     "MESSAGING_RETRY_BASE_SECONDS": DEFAULT_RETRY_BASE_SECONDS,
     "MESSAGING_RETRY_MAX_SECONDS": DEFAULT_RETRY_MAX_SECONDS,
@@ -312,6 +322,14 @@ def max_reactions() -> int:
     return int_setting("MESSAGING_MAX_REACTIONS")
 
 
+def max_pending_handshakes() -> int:
+    """Read on every handshake (cheap): the limit of :class:`messaging.realtime.handshake.HandshakeClock`."""
+    value = int_setting("MESSAGING_MAX_PENDING_HANDSHAKES")
+    if value < 1:
+        raise ImproperlyConfigured("MESSAGING_MAX_PENDING_HANDSHAKES must be at least 1.")
+    return value
+
+
 def max_pinned_conversations() -> int:
     return int_setting("MESSAGING_MAX_PINNED_CONVERSATIONS")
 
@@ -343,6 +361,8 @@ class Limits:
     page_bytes: int = DEFAULT_PAGE_BYTES
     #: events in one page of sync (and resume, per conversation)
     page: int = 100
+    #: seconds after its arrival a handshake may reach its consumer and still be served
+    handshake_budget: float = DEFAULT_HANDSHAKE_BUDGET_SECONDS
 
     def public(self) -> dict[str, int]:
         """The limits a client needs to know, as the ``connected`` frame tells them."""
@@ -410,6 +430,9 @@ def limits() -> Limits:
     session_recheck = float_setting("MESSAGING_SESSION_RECHECK_SECONDS")
     if session_recheck <= 0:
         raise ImproperlyConfigured("MESSAGING_SESSION_RECHECK_SECONDS must be a positive number of seconds.")
+    handshake_budget = float_setting("MESSAGING_HANDSHAKE_BUDGET_SECONDS")
+    if handshake_budget <= 0:
+        raise ImproperlyConfigured("MESSAGING_HANDSHAKE_BUDGET_SECONDS must be a positive number of seconds.")
     page_bytes = int_setting("MESSAGING_PAGE_BYTES")
     if not 2 * max_frame_bytes <= page_bytes <= DAPHNE_MAX_MESSAGE_BYTES // 2:
         raise ImproperlyConfigured(
@@ -444,6 +467,7 @@ def limits() -> Limits:
         refused_hold=float_setting("MESSAGING_REFUSED_HOLD_SECONDS"),
         max_unsent_bytes=max_unsent_bytes,
         page_bytes=page_bytes,
+        handshake_budget=handshake_budget,
     )
 
 

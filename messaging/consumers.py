@@ -948,9 +948,23 @@ class NotificationsConsumer(MessagingConsumer):
             await self.refuse()
             return
         await self.subscribe(notifications_group(self.user.pk))
-        if await self.join() is None:
+        unread = await self.join()
+        if unread is None:
             return
-        await self.send_frame(unread_count_frame(await db.notification_unread_count(self.user.pk)))
+        await self.send_frame(unread_count_frame(unread))
+
+    async def register(self) -> tuple[Any, Any]:
+        """Presence and the unread count in one database-thread trip (every tab's bell pays it on each reconnect)."""
+        session = await db.open_notifications(
+            self.user.pk,
+            self.channel_name,
+            self.connection_kind,
+            tracker.server_id,
+            max_sockets=self.limits.max_sockets_per_user,
+            expiry=self.limits.presence_expiry,
+            username=self.username,
+        )
+        return session.change, session.unread
 
     async def on_mark_read(self, frame: MarkReadFrame) -> None:
         unread = await db.mark_notification_read(self.user.pk, frame.id)

@@ -46,6 +46,15 @@ SOCKETS_NOT_READING = Counter(
     "Sockets closed (4408) because their client left more than MESSAGING_MAX_UNSENT_BYTES unread",
     ["endpoint"],
 )
+HANDSHAKES_SHED = Counter(
+    "linkup_handshakes_shed",
+    "WebSocket handshakes refused on arrival: MESSAGING_MAX_PENDING_HANDSHAKES were already pending in the process",
+)
+HANDSHAKES_LATE = Counter(
+    "linkup_handshakes_late",
+    "WebSocket handshakes refused because they waited over MESSAGING_HANDSHAKE_BUDGET_SECONDS to reach their consumer",
+    ["consumer"],
+)
 WRITES_DROPPED = Counter("linkup_writes_dropped", "Queued messages taken back unwritten because their socket closed")
 ERROR_FRAMES = Counter("linkup_error_frames", "Error frames sent to clients, by code", ["code"])
 MESSAGING_ERRORS = Counter("linkup_messaging_errors", "MessagingError records, by category", ["category"])

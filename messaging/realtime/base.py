@@ -36,6 +36,7 @@ from ..store.errors import StoreError
 from ..store.presence import PresenceChange
 from .allowances import SocketAllowances
 from .backpressure import outbound_of
+from .handshake import handshake_age, record_this_one
 from .presence import tracker
 from .sessions import SessionGuard
 
@@ -63,6 +64,8 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         self.user: Any = None
         self.username = ""
         self.session_key: str | None = None
+        #: how long a handshake refused for its age had waited (:meth:`authenticate`)
+        self.late: float | None = None
         self.registered = False
         self.subscribed: set[str] = set()
         self.closing = False
@@ -106,7 +109,16 @@ class MessagingConsumer(AsyncWebsocketConsumer):
             await self.leave()
 
     def authenticate(self) -> dict[str, Any] | None:
-        """The scope's user and route kwargs, or None when the handshake must be refused."""
+        """The scope's user and route kwargs, or None when the handshake must be refused.
+
+        Also None for a handshake that waited longer than
+        ``MESSAGING_HANDSHAKE_BUDGET_SECONDS`` to get here (:mod:`.handshake`):
+        daphne would refuse it before its database work is done.
+        """
+        age = handshake_age(self.scope)
+        if age is not None and age > self.limits.handshake_budget:
+            self.late = age
+            return None
         data = ConnectionValidator.validate_connection_data(self.scope, required_kwargs=self.url_kwargs)
         self.outbound = outbound_of(self.scope)
         if data is not None:
@@ -219,6 +231,17 @@ class MessagingConsumer(AsyncWebsocketConsumer):
     async def refuse(self) -> None:
         """Refuse the handshake: closing before ``accept`` makes daphne answer 403."""
         await self.close()
+        if self.late is not None:
+            metrics.HANDSHAKES_LATE.labels(self.connection_kind).inc()
+            if record_this_one():
+                await messaging_logger.aerror(
+                    ErrorCategory.CONNECTION_ERROR,
+                    f"refused {self.connection_kind} handshakes that waited over MESSAGING_HANDSHAKE_BUDGET_SECONDS "
+                    f"({self.limits.handshake_budget:g} s) to reach their consumer (this one {self.late:.1f} s; "
+                    "linkup_handshakes_late counts them all)",
+                    severity="warning",
+                    context={"code": "handshake_late", "waited_seconds": round(self.late, 2)},
+                )
 
     # --- Frames in -------------------------------------------------------------
 

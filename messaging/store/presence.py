@@ -94,7 +94,7 @@ def register_connection(
     has ``max_sockets`` live sockets.
     """
     with transaction.atomic():
-        _lock_status(user_id)
+        status = _lock_status(user_id)
         if max_sockets is not None:
             live = _live_connections(user_id, timezone.now(), expiry).count()
             if live >= max_sockets:
@@ -110,6 +110,9 @@ def register_connection(
             server_id=server_id,
             conversation_id=conversation_id,
         )
+        if status is not None and status.online:
+            # Read under the row's lock: already online, no flip to make (every socket after a user's first).
+            return None
         return set_user_online_status(user_id, True, username=username)
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..models import Conversation, Participant
 from ..serializers import identity_payload
-from . import conversations, events, presence, profiles
+from . import conversations, events, notifications, presence, profiles
 from .conversations import Receipt, Summary, Window
 from .read_privacy import sharing_of, shown_read_seq
 from .users import User
@@ -222,6 +222,35 @@ def open_session(
     profile = getattr(me, "messaging_profile", None)
     shares = True if profile is None else bool(profile.read_receipts)
     return Session(change, conversations.windows_of(user_id), shares, me)
+
+
+@dataclass
+class BellSession:
+    """What a ``ws/notifications/`` socket learns when it opens: its presence change and the unread count."""
+
+    change: presence.PresenceChange | None
+    unread: int
+
+
+def open_notifications(
+    user_id: int,
+    channel_name: str,
+    kind: str,
+    server_id: str,
+    *,
+    max_sockets: int | None,
+    expiry: float,
+    username: str,
+) -> BellSession:
+    """Register the bell's socket for presence and read its unread count, in one database-thread trip.
+
+    Every tab opens a bell beside its chat socket, so a reconnect storm pays
+    this once per tab: two trips were one more thread hop per socket.
+    """
+    change = presence.register_connection(
+        user_id, channel_name, kind, server_id, max_sockets=max_sockets, expiry=expiry, username=username
+    )
+    return BellSession(change, notifications.notification_unread_count(user_id))
 
 
 @dataclass
