@@ -108,6 +108,7 @@ from .store.errors import Unavailable
 from .store.events import NewMessage, Outcome
 from .store.read_privacy import shown_read_seq
 from .store.receipts import CursorMark
+from .store.users import User
 
 # Well under what a person notices between a message showing up and its
 # sender's second tick, and long enough to gather a burst of receipts into
@@ -755,11 +756,12 @@ class DirectChatConsumer(ChatConsumer):
     conversation_required = False
     # The first contract pushes a message to every socket of the conversation, the sender's included.
     echoes_own_events = True
+    #: the other person, set once at connect (a handshake naming no one else active is refused)
+    peer: User
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.conversation_id = 0
-        self.peer: Any = None
         self._delivery: DeliveryGate | None = None
 
     async def connect(self) -> None:

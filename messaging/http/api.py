@@ -48,7 +48,7 @@ from ..serializers import (
 from ..store import conversations, events, reading, receipts
 from ..store import search as search_store
 from ..store.errors import StoreError, Unavailable
-from ..store.users import find_peer, search_users
+from ..store.users import User, find_peer, search_users
 from .signed_in import SignedInRequest
 
 #: how many usernames one search answers with
@@ -415,7 +415,7 @@ def api_users(request: SignedInRequest) -> HttpResponse:
 # --- The first contract's one-to-one endpoints ---------------------------------------
 
 
-def _direct(request: SignedInRequest, username: str) -> tuple[int, Any]:
+def _direct(request: SignedInRequest, username: str) -> tuple[int, User]:
     peer = find_peer(request.user, username)
     if peer is None:
         raise NotFound(f"there is no one called {username!r} to talk to")

@@ -33,6 +33,7 @@ from ..pubsub import publish_presence, user_group
 from ..serializers import PONG, JSONSerializer, answer, error_frame
 from ..store.errors import StoreError
 from ..store.presence import PresenceChange
+from ..store.users import User
 from .allowances import SocketAllowances
 from .backpressure import outbound_of
 from .presence import tracker
@@ -56,10 +57,14 @@ class MessagingConsumer(AsyncWebsocketConsumer):
     url_kwargs: tuple[str, ...] = ()
     #: whether frames name their conversation (off on the one-to-one view)
     conversation_required: bool = True
+    #: the signed-in user, set once by :meth:`authenticate`: an anonymous or
+    #: refused handshake never gets past ``connect``, so every handler after it
+    #: has a real user (before it, :attr:`authenticated` is False and this is unset)
+    user: User
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.user: Any = None
+        self.authenticated = False
         self.username = ""
         self.session_key: str | None = None
         self.registered = False
@@ -109,7 +114,9 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         data = ConnectionValidator.validate_connection_data(self.scope, required_kwargs=self.url_kwargs)
         self.outbound = outbound_of(self.scope)
         if data is not None:
-            self.user = data["user"]
+            # The validator checked ``is_authenticated``; AuthMiddleware's user is the project's user model.
+            user: User = data["user"]
+            self.user, self.authenticated = user, True
             self.username = self.user.get_username()
             self.session_key = getattr(safe_get(self.scope, "session"), "session_key", None)
         return data
@@ -192,7 +199,7 @@ class MessagingConsumer(AsyncWebsocketConsumer):
             )
 
     async def disconnect(self, code: int) -> None:
-        if code == ABNORMAL_CLOSURE and self.user is not None:
+        if code == ABNORMAL_CLOSURE and self.authenticated:
             # The connection dropped without a close frame: a network cut, a
             # killed client. Worth seeing when it happens a lot.
             await messaging_logger.athrottled(
