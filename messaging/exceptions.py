@@ -12,6 +12,8 @@ from __future__ import annotations
 import enum
 from typing import Any
 
+from .frames import Ref
+
 
 class ErrorCode(str, enum.Enum):
     """The error codes of the wire contract."""
@@ -50,7 +52,7 @@ class MessagingException(Exception):
     code: ErrorCode = ErrorCode.SERVER_ERROR
     http_status: int = 500
 
-    def __init__(self, detail: str = "", *, client_id: str | None = None, ref: Any = None, **extra: Any) -> None:
+    def __init__(self, detail: str = "", *, client_id: str | None = None, ref: Ref | None = None, **extra: Any) -> None:
         super().__init__(detail)
         self.detail = detail or self.code.value.replace("_", " ")
         self.client_id = client_id

@@ -23,14 +23,15 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from .. import conf
 from ..actions.errors import wire_error
 from ..async_handlers import AsyncSafeMessageHandler as db
-from ..connection_validator import ConnectionValidator, safe_get, shared_validator
+from ..connection_validator import ConnectionValidator, Frame, PingFrame, safe_get, shared_validator
 from ..error_models import ErrorCategory
 from ..exceptions import MessagingException, ProtocolError, ServerError
+from ..frames import Ref, ServerFrame
 from ..guards.rate_limit import LocalBucket
 from ..logging_utils import category_for_exception, messaging_logger
 from ..ops import metrics
 from ..pubsub import publish_presence, user_group
-from ..serializers import PONG, JSONSerializer, answer, error_frame
+from ..serializers import JSONSerializer, answer, error_frame, pong_frame
 from ..store.errors import StoreError
 from ..store.presence import PresenceChange
 from ..store.users import User
@@ -245,7 +246,7 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         except Exception as exc:  # noqa: BLE001 - mapped to its error frame just below
             await self.answer_failure(exc, frame)
 
-    async def answer_failure(self, exc: Exception, frame: Any) -> None:
+    async def answer_failure(self, exc: Exception, frame: Frame) -> None:
         """The one place a failure while handling ``frame`` becomes an error frame.
 
         Only a frame the contract does not allow counts toward the abuse
@@ -269,7 +270,9 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         else:
             await self.server_failed(exc, f"failed to handle a {frame.type} frame", client_id=client_id, ref=ref)
 
-    async def server_failed(self, exc: Exception, what: str, client_id: str | None = None, ref: Any = None) -> None:
+    async def server_failed(
+        self, exc: Exception, what: str, client_id: str | None = None, ref: Ref | None = None
+    ) -> None:
         """Record an unexpected server-side failure and answer ``server_error``."""
         await messaging_logger.aerror(category_for_exception(exc), what, user=self.user, exc=exc)
         await self.send_error(ServerError("the server could not do that; try again", client_id=client_id, ref=ref))
@@ -297,8 +300,8 @@ class MessagingConsumer(AsyncWebsocketConsumer):
             )
             await self.close(code=conf.CLOSE_PROTOCOL_ABUSE)
 
-    async def on_ping(self, frame: Any) -> None:
-        await self.send_frame(answer(dict(PONG), frame.ref))
+    async def on_ping(self, frame: PingFrame) -> None:
+        await self.send_frame(answer(pong_frame(), frame.ref))
 
     # --- Frames out ------------------------------------------------------------
 
@@ -306,7 +309,7 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         metrics.ERROR_FRAMES.labels(error.code.value).inc()
         await self.send_frame(error_frame(error))
 
-    async def send_frame(self, frame: dict[str, Any]) -> None:
+    async def send_frame(self, frame: ServerFrame) -> None:
         try:
             text = JSONSerializer.dumps(frame)
         except ServerError as error:

@@ -2,6 +2,9 @@
 // (tests/test_types_js.py): the browser never loads this file, and the modules
 // name these types in JSDoc (`@import { ServerFrame } from "./protocol/frames.js"`).
 // A change to a frame changes docs/protocol.md and this file in the same commit.
+// The server holds the same frames in messaging/frames.py (what it sends, as
+// TypedDicts) and messaging/connection_validator.py (what it accepts, as
+// dataclasses); tests/test_frame_types.py keeps the frame type names equal.
 // Fields a newer server may add are allowed (a client ignores what it does not
 // know), so a frame type lists what the app reads and sends, not a closed set.
 
