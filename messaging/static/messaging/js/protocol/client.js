@@ -763,7 +763,7 @@ export class ChatState {
         // forbidden / not_found: this tab may not read it (any more); nothing to retry.
         if (error.code === "forbidden" || error.code === "not_found") return;
         const asked = error.code === "rate_limited" ? error.frame?.retry_after : null;
-        const delay = Number.isFinite(asked) && asked > 0 ? Math.ceil(asked * 1000) : Math.min(30000, SYNC_RETRY_MS * 2 ** conv.sync.errors);
+        const delay = typeof asked === "number" && Number.isFinite(asked) && asked > 0 ? Math.ceil(asked * 1000) : Math.min(30000, SYNC_RETRY_MS * 2 ** conv.sync.errors);
         conv.sync.errors += 1;
         conv.sync.timer = this.clock.setTimeout(() => {
           conv.sync.timer = null;
