@@ -58,10 +58,7 @@ NOT_YET_TYPED = {
     "people.js",
     "search.js",
     "protocol/client.js",
-    "protocol/fallback.js",
     "protocol/members.js",
-    "protocol/messages.js",
-    "protocol/outbox.js",
     "protocol/uploads.js",
 }
 

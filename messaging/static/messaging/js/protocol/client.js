@@ -618,8 +618,8 @@ export class ChatState {
    */
   onError(frame, answered) {
     if (frame.code === "rate_limited" && this.retryLater(frame)) return;
-    if (frame.client_id && this.outbox.get(frame.client_id)) {
-      const entry = this.outbox.update(frame.client_id, { state: "failed", error: frame.code });
+    const entry = frame.client_id ? this.outbox.update(frame.client_id, { state: "failed", error: frame.code }) : null;
+    if (entry) {
       this.emit("failed", { entry });
       this.emit("outbox", { id: entry.conversation, entry });
       return;

@@ -376,7 +376,7 @@ export type ClientFrame = Request &
     | {
         type: "message";
         conversation?: number;
-        to?: string;
+        to?: string | null;
         content: string;
         client_id: string;
         reply_to?: number | null;
