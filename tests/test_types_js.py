@@ -58,8 +58,6 @@ NOT_YET_TYPED = {
     "people.js",
     "search.js",
     "protocol/client.js",
-    "protocol/members.js",
-    "protocol/uploads.js",
 }
 
 
