@@ -180,10 +180,12 @@ class SearchHitPayload(TypedDict):
 
 
 class SearchConversation(TypedDict):
+    """How a result list names a conversation: a group's ``title``, a direct chat's ``peer`` (a username)."""
+
     id: int
     kind: str
     title: str | None
-    peer: PeerPayload | None
+    peer: str | None
 
 
 class SearchTotal(TypedDict):

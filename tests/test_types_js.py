@@ -53,7 +53,6 @@ NOT_YET_TYPED = {
     "message-actions.js",
     "message-list.js",
     "message-menu.js",
-    "search.js",
     "protocol/client.js",
 }
 

@@ -878,7 +878,7 @@ function revealJump() {
 state.on("history", ({ id }) => {
   if (jumpTarget && id === jumpTarget.id) requestAnimationFrame(revealJump);
 });
-new SearchPanel(document.querySelector("[data-search]"), {
+new SearchPanel($("[data-search]", HTMLDialogElement), {
   open: (id, seq) => {
     jumpTarget = { id, seq };
     const conv = state.get(id);

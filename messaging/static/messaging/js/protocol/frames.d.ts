@@ -308,7 +308,8 @@ export interface HistoryAnswer extends Answer {
 export interface SearchAnswer extends Answer {
   type: "search";
   results: SearchHit[];
-  conversations: { id: number; kind: "direct" | "group"; title: string | null; peer: Peer | null }[];
+  /** `peer`: a direct chat's other member, by username */
+  conversations: { id: number; kind: "direct" | "group"; title: string | null; peer: string | null }[];
   next: string | null;
   total: { count: number; exact: boolean } | null;
   query: Record<string, unknown>;
