@@ -52,7 +52,6 @@ NOT_YET_TYPED = {
     "dialogs.js",
     "message-actions.js",
     "message-list.js",
-    "message-menu.js",
     "protocol/client.js",
 }
 
