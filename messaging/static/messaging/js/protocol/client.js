@@ -1191,7 +1191,12 @@ export class ChatState {
     return this.groupRequest({ type: "set_role", conversation: id, user, role });
   }
 
-  /** Owners and admins add; the owner removes anyone but themself, an admin removes members. */
+  /**
+   * Owners and admins add; the owner removes anyone but themself, an admin removes members.
+   * @param {number | null} id
+   * @param {"add" | "remove" | "set_role" | "rename" | "leave"} action
+   * @param {string | null} [target] the member acted on
+   */
   can(id, action, target = null) {
     const conv = this.get(id);
     if (!conv || !conv.isGroup || !conv.isMember) return false;
@@ -1201,7 +1206,7 @@ export class ChatState {
         return role === "owner" || role === "admin";
       case "remove": {
         if (target === this.me) return false;
-        const theirs = conv.members.get(target)?.role ?? "member";
+        const theirs = (target === null ? null : conv.members.get(target))?.role ?? "member";
         if (role === "owner") return true;
         return role === "admin" && theirs === "member";
       }
