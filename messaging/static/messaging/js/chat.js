@@ -390,7 +390,7 @@ const actions = new MessageActions({
   selection: {
     root: $("[data-selection-bar]"),
     count: $("[data-selection-count]"),
-    remove: $("[data-selection-delete]"),
+    remove: $("[data-selection-delete]", HTMLButtonElement),
     cancel: $("[data-selection-cancel]"),
   },
   conversationId: () => route.id,

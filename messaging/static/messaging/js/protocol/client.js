@@ -948,7 +948,12 @@ export class ChatState {
 
   // --- sending -----------------------------------------------------------------------
 
-  /** Queue a message (``target``: ``{conversation}`` or ``{to: username}``) and send it if we can. */
+  /**
+   * Queue a message (``target``: ``{conversation}`` or ``{to: username}``) and send it if we can.
+   * @param {{ conversation?: number | null, to?: string | null }} target
+   * @param {string} content
+   * @param {{ replyTo?: number | null }} [options]
+   */
   sendMessage(target, content, { replyTo = null } = {}) {
     const entry = this.outbox.add(target, content, { replyTo });
     this.emit("outbox", { id: entry.conversation, entry });
