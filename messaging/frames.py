@@ -308,15 +308,28 @@ class ProfileFrame(TypedDict):
     user: IdentityPayload
 
 
-class ErrorFrame(Answer):
+class ErrorExtra(TypedDict, total=False):
+    """The structured fields an error may carry besides its code (``MessagingException.extra``)."""
+
+    #: seconds until a rate-limited request may pass
+    retry_after: float
+    #: the limit that was passed (a setting's value)
+    limit: int
+    #: the form field at fault (HTTP profile API)
+    field: str
+    #: the file at fault (HTTP upload API)
+    file: str
+    #: the type a refused file really is (upload and avatar APIs)
+    content_type: str
+
+
+class ErrorFrame(Answer, ErrorExtra):
     """``{"type": "error", "code", "detail", ...}``, also the HTTP API's error body; the socket stays open."""
 
     type: Literal["error"]
     code: str
     detail: str
     client_id: NotRequired[str]
-    retry_after: NotRequired[float]
-    limit: NotRequired[int]
 
 
 class PongFrame(Answer):

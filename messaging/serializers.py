@@ -286,7 +286,7 @@ def error_frame(error: MessagingException) -> ErrorFrame:
         frame["client_id"] = error.client_id
     if error.ref is not None:
         frame["ref"] = error.ref
-    frame.update(error.extra)  # type: ignore[typeddict-item]  # retry_after, limit: ErrorFrame's NotRequired keys
+    frame.update(error.extra)
     return frame
 
 
