@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeGuard, overload
 
 from .exceptions import InvalidFrame, InvalidJSON, ProtocolError, TooLarge
+from .frames import Ref
 
 # Seqs and ids are stored in 64-bit integer columns.
 MAX_INT = 2**63 - 1
@@ -55,8 +56,8 @@ class MessageFrame:
     client_id: str
     conversation: int | None = None
     to: str | None = None
-    ref: Any = None
-    type: str = "message"
+    ref: Ref | None = None
+    type: Literal["message"] = "message"
     #: the seq of the message this one replies to
     reply_to: int | None = None
     #: ids of the sender's uploads the message carries (docs/protocol.md "Attachments")
@@ -67,24 +68,24 @@ class MessageFrame:
 class TypingFrame:
     is_typing: bool
     conversation: int | None = None
-    ref: Any = None
-    type: str = "typing"
+    ref: Ref | None = None
+    type: Literal["typing"] = "typing"
 
 
 @dataclass(frozen=True)
 class ReadFrame:
     up_to: int
     conversation: int | None = None
-    ref: Any = None
-    type: str = "read"
+    ref: Ref | None = None
+    type: Literal["read"] = "read"
 
 
 @dataclass(frozen=True)
 class ReceivedFrame:
     up_to: int
     conversation: int | None = None
-    ref: Any = None
-    type: str = "received"
+    ref: Ref | None = None
+    type: Literal["received"] = "received"
 
 
 @dataclass(frozen=True)
@@ -92,8 +93,8 @@ class SyncFrame:
     after: int
     limit: int = MAX_PAGE
     conversation: int | None = None
-    ref: Any = None
-    type: str = "sync"
+    ref: Ref | None = None
+    type: Literal["sync"] = "sync"
 
 
 @dataclass(frozen=True)
@@ -101,8 +102,8 @@ class HistoryFrame:
     before: int | None
     limit: int
     conversation: int | None = None
-    ref: Any = None
-    type: str = "history"
+    ref: Ref | None = None
+    type: Literal["history"] = "history"
     #: a page around this seq instead of before ``before`` (a search hit, a reply's original)
     around: int | None = None
 
@@ -116,8 +117,8 @@ class EditFrame:
     seq: int
     content: str
     client_id: str
-    ref: Any = None
-    type: str = "edit"
+    ref: Ref | None = None
+    type: Literal["edit"] = "edit"
 
 
 @dataclass(frozen=True)
@@ -127,8 +128,8 @@ class DeleteFrame:
     conversation: int
     seq: int
     client_id: str
-    ref: Any = None
-    type: str = "delete"
+    ref: Ref | None = None
+    type: Literal["delete"] = "delete"
 
 
 @dataclass(frozen=True)
@@ -139,8 +140,8 @@ class ReactFrame:
     seq: int
     emoji: str
     client_id: str
-    ref: Any = None
-    type: str = "react"
+    ref: Ref | None = None
+    type: Literal["react", "unreact"] = "react"
 
 
 @dataclass(frozen=True)
@@ -150,16 +151,16 @@ class HideFrame:
     conversation: int
     seqs: tuple[int, ...]
     client_id: str
-    ref: Any = None
-    type: str = "hide"
+    ref: Ref | None = None
+    type: Literal["hide"] = "hide"
 
 
 @dataclass(frozen=True)
 class ClearFrame:
     conversation: int
     client_id: str
-    ref: Any = None
-    type: str = "clear"
+    ref: Ref | None = None
+    type: Literal["clear"] = "clear"
 
 
 @dataclass(frozen=True)
@@ -168,36 +169,36 @@ class EditsFrame:
 
     conversation: int
     seq: int
-    ref: Any = None
-    type: str = "edits"
+    ref: Ref | None = None
+    type: Literal["edits"] = "edits"
 
 
 @dataclass(frozen=True)
 class PingFrame:
-    ref: Any = None
-    type: str = "ping"
+    ref: Ref | None = None
+    type: Literal["ping"] = "ping"
 
 
 @dataclass(frozen=True)
 class ViewFrame:
     conversation: int | None
-    ref: Any = None
-    type: str = "view"
+    ref: Ref | None = None
+    type: Literal["view"] = "view"
 
 
 @dataclass(frozen=True)
 class ResumeFrame:
     cursors: dict[int, int]
-    ref: Any = None
-    type: str = "resume"
+    ref: Ref | None = None
+    type: Literal["resume"] = "resume"
 
 
 @dataclass(frozen=True)
 class ConversationsFrame:
     before: str | None
     limit: int
-    ref: Any = None
-    type: str = "conversations"
+    ref: Ref | None = None
+    type: Literal["conversations"] = "conversations"
 
 
 @dataclass(frozen=True)
@@ -205,8 +206,8 @@ class CreateGroupFrame:
     title: str
     members: tuple[str, ...]
     client_id: str
-    ref: Any = None
-    type: str = "create_group"
+    ref: Ref | None = None
+    type: Literal["create_group"] = "create_group"
 
 
 @dataclass(frozen=True)
@@ -214,8 +215,8 @@ class AddMembersFrame:
     conversation: int
     users: tuple[str, ...]
     client_id: str
-    ref: Any = None
-    type: str = "add_members"
+    ref: Ref | None = None
+    type: Literal["add_members"] = "add_members"
 
 
 @dataclass(frozen=True)
@@ -223,16 +224,16 @@ class RemoveMemberFrame:
     conversation: int
     user: str
     client_id: str
-    ref: Any = None
-    type: str = "remove_member"
+    ref: Ref | None = None
+    type: Literal["remove_member"] = "remove_member"
 
 
 @dataclass(frozen=True)
 class LeaveFrame:
     conversation: int
     client_id: str
-    ref: Any = None
-    type: str = "leave"
+    ref: Ref | None = None
+    type: Literal["leave"] = "leave"
 
 
 @dataclass(frozen=True)
@@ -240,8 +241,8 @@ class RenameFrame:
     conversation: int
     title: str
     client_id: str
-    ref: Any = None
-    type: str = "rename"
+    ref: Ref | None = None
+    type: Literal["rename"] = "rename"
 
 
 @dataclass(frozen=True)
@@ -250,52 +251,52 @@ class SetRoleFrame:
     user: str
     role: str
     client_id: str
-    ref: Any = None
-    type: str = "set_role"
+    ref: Ref | None = None
+    type: Literal["set_role"] = "set_role"
 
 
 @dataclass(frozen=True)
 class MuteFrame:
     conversation: int
     until: datetime.datetime | None
-    ref: Any = None
-    type: str = "mute"
+    ref: Ref | None = None
+    type: Literal["mute"] = "mute"
 
 
 @dataclass(frozen=True)
 class PinFrame:
     conversation: int
     pinned: bool
-    ref: Any = None
-    type: str = "pin"
+    ref: Ref | None = None
+    type: Literal["pin"] = "pin"
 
 
 @dataclass(frozen=True)
 class MembersFrame:
     conversation: int
-    ref: Any = None
-    type: str = "members"
+    ref: Ref | None = None
+    type: Literal["members"] = "members"
 
 
 @dataclass(frozen=True)
 class MarkReadFrame:
     id: int
-    ref: Any = None
-    type: str = "mark_read"
+    ref: Ref | None = None
+    type: Literal["mark_read"] = "mark_read"
 
 
 @dataclass(frozen=True)
 class MarkAllReadFrame:
-    ref: Any = None
-    type: str = "mark_all_read"
+    ref: Ref | None = None
+    type: Literal["mark_all_read"] = "mark_all_read"
 
 
 @dataclass(frozen=True)
 class ListFrame:
     before: int | None
     limit: int
-    ref: Any = None
-    type: str = "list"
+    ref: Ref | None = None
+    type: Literal["list"] = "list"
 
 
 @dataclass(frozen=True)
@@ -304,8 +305,8 @@ class SearchFrame:
     cursor: str | None
     sort: str
     limit: int
-    ref: Any = None
-    type: str = "search"
+    ref: Ref | None = None
+    type: Literal["search"] = "search"
     count: str = "estimate"
 
 
@@ -555,7 +556,7 @@ def _attachment_ids(data: Mapping[str, Any]) -> tuple[int, ...]:
     return tuple(value)
 
 
-def _ref(data: Mapping[str, Any]) -> Any:
+def _ref(data: Mapping[str, Any]) -> Ref | None:
     """The request's ``ref``: None, a short string or a safe integer; anything else is not echoed."""
     if "ref" not in data or data["ref"] is None:
         return None
@@ -602,7 +603,7 @@ class ConnectionValidator:
         self.max_frame_bytes = max_frame_bytes
         self.max_title_length = max_title_length
         self.conversation_required = conversation_required
-        self._builders: dict[str, Callable[[Mapping[str, Any], Any], Frame]] = {
+        self._builders: dict[str, Callable[[Mapping[str, Any], Ref | None], Frame]] = {
             "message": self._message,
             "typing": self._typing,
             "read": self._read,
@@ -708,7 +709,7 @@ class ConnectionValidator:
             return None
         return _id_field(data, "conversation")
 
-    def _message(self, data: Mapping[str, Any], ref: Any) -> MessageFrame:
+    def _message(self, data: Mapping[str, Any], ref: Ref | None) -> MessageFrame:
         # A bad client_id is not echoed; once it is good, every other error carries it.
         client_id = _client_id(data)
         try:
@@ -752,48 +753,48 @@ class ConnectionValidator:
         conversation = _id_field(data, "conversation")
         return conversation, _id_field(data, "seq")
 
-    def _edit(self, data: Mapping[str, Any], ref: Any) -> Frame:
+    def _edit(self, data: Mapping[str, Any], ref: Ref | None) -> Frame:
         def build(client_id: str) -> EditFrame:
             conversation, seq = self._target(data)
             return EditFrame(conversation, seq, self._content(data), client_id, ref)
 
         return self._with_client_id(data, build)
 
-    def _delete(self, data: Mapping[str, Any], ref: Any) -> Frame:
+    def _delete(self, data: Mapping[str, Any], ref: Ref | None) -> Frame:
         return self._with_client_id(data, lambda client_id: DeleteFrame(*self._target(data), client_id, ref))
 
-    def _react(self, data: Mapping[str, Any], ref: Any) -> Frame:
+    def _react(self, data: Mapping[str, Any], ref: Ref | None) -> Frame:
         return self._with_client_id(
             data, lambda client_id: ReactFrame(*self._target(data), _emoji(data), client_id, ref, data["type"])
         )
 
-    def _hide(self, data: Mapping[str, Any], ref: Any) -> Frame:
+    def _hide(self, data: Mapping[str, Any], ref: Ref | None) -> Frame:
         return self._with_client_id(
             data,
             lambda client_id: HideFrame(_id_field(data, "conversation"), _seqs(data, "seqs", MAX_HIDE), client_id, ref),
         )
 
-    def _clear(self, data: Mapping[str, Any], ref: Any) -> Frame:
+    def _clear(self, data: Mapping[str, Any], ref: Ref | None) -> Frame:
         return self._with_client_id(data, lambda client_id: ClearFrame(_id_field(data, "conversation"), client_id, ref))
 
-    def _edits(self, data: Mapping[str, Any], ref: Any) -> Frame:
+    def _edits(self, data: Mapping[str, Any], ref: Ref | None) -> Frame:
         return EditsFrame(*self._target(data), ref)
 
-    def _typing(self, data: Mapping[str, Any], ref: Any) -> TypingFrame:
+    def _typing(self, data: Mapping[str, Any], ref: Ref | None) -> TypingFrame:
         value = data.get("is_typing")
         if not isinstance(value, bool):
             raise InvalidFrame("'is_typing' must be true or false")
         return TypingFrame(is_typing=value, conversation=self._conversation(data), ref=ref)
 
-    def _read(self, data: Mapping[str, Any], ref: Any) -> ReadFrame:
+    def _read(self, data: Mapping[str, Any], ref: Ref | None) -> ReadFrame:
         return ReadFrame(up_to=_seq_field(data, "up_to", required=True), conversation=self._conversation(data), ref=ref)
 
-    def _received(self, data: Mapping[str, Any], ref: Any) -> ReceivedFrame:
+    def _received(self, data: Mapping[str, Any], ref: Ref | None) -> ReceivedFrame:
         return ReceivedFrame(
             up_to=_seq_field(data, "up_to", required=True), conversation=self._conversation(data), ref=ref
         )
 
-    def _sync(self, data: Mapping[str, Any], ref: Any) -> SyncFrame:
+    def _sync(self, data: Mapping[str, Any], ref: Ref | None) -> SyncFrame:
         return SyncFrame(
             after=_seq_field(data, "after", required=True),
             limit=_limit_field(data, MAX_PAGE),
@@ -801,7 +802,7 @@ class ConnectionValidator:
             ref=ref,
         )
 
-    def _history(self, data: Mapping[str, Any], ref: Any) -> HistoryFrame:
+    def _history(self, data: Mapping[str, Any], ref: Ref | None) -> HistoryFrame:
         before = _seq_field(data, "before", required=False, nullable=True)
         around = _seq_field(data, "around", required=False, nullable=True) if self.conversation_required else None
         if around is not None and before is not None:
@@ -811,13 +812,13 @@ class ConnectionValidator:
         )
 
     @staticmethod
-    def _view(data: Mapping[str, Any], ref: Any) -> ViewFrame:
+    def _view(data: Mapping[str, Any], ref: Ref | None) -> ViewFrame:
         if data.get("conversation") is None:
             return ViewFrame(conversation=None, ref=ref)
         return ViewFrame(conversation=_id_field(data, "conversation"), ref=ref)
 
     @staticmethod
-    def _resume(data: Mapping[str, Any], ref: Any) -> ResumeFrame:
+    def _resume(data: Mapping[str, Any], ref: Ref | None) -> ResumeFrame:
         cursors = data.get("cursors")
         if not isinstance(cursors, dict):
             raise InvalidFrame("'cursors' must be an object of conversation id to seq")
@@ -833,7 +834,7 @@ class ConnectionValidator:
         return ResumeFrame(cursors=parsed, ref=ref)
 
     @staticmethod
-    def _conversations(data: Mapping[str, Any], ref: Any) -> ConversationsFrame:
+    def _conversations(data: Mapping[str, Any], ref: Ref | None) -> ConversationsFrame:
         before = data.get("before")
         if before is not None and (
             not isinstance(before, str) or not 1 <= len(before) <= 100 or _has_unstorable(before)
@@ -857,7 +858,7 @@ class ConnectionValidator:
             error.client_id = client_id
             raise
 
-    def _create_group(self, data: Mapping[str, Any], ref: Any) -> Frame:
+    def _create_group(self, data: Mapping[str, Any], ref: Ref | None) -> Frame:
         return self._with_client_id(
             data,
             lambda client_id: CreateGroupFrame(
@@ -868,7 +869,7 @@ class ConnectionValidator:
             ),
         )
 
-    def _add_members(self, data: Mapping[str, Any], ref: Any) -> Frame:
+    def _add_members(self, data: Mapping[str, Any], ref: Ref | None) -> Frame:
         return self._with_client_id(
             data,
             lambda client_id: AddMembersFrame(
@@ -879,7 +880,7 @@ class ConnectionValidator:
             ),
         )
 
-    def _remove_member(self, data: Mapping[str, Any], ref: Any) -> Frame:
+    def _remove_member(self, data: Mapping[str, Any], ref: Ref | None) -> Frame:
         return self._with_client_id(
             data,
             lambda client_id: RemoveMemberFrame(
@@ -890,13 +891,13 @@ class ConnectionValidator:
             ),
         )
 
-    def _leave(self, data: Mapping[str, Any], ref: Any) -> Frame:
+    def _leave(self, data: Mapping[str, Any], ref: Ref | None) -> Frame:
         return self._with_client_id(
             data,
             lambda client_id: LeaveFrame(conversation=_id_field(data, "conversation"), client_id=client_id, ref=ref),
         )
 
-    def _rename(self, data: Mapping[str, Any], ref: Any) -> Frame:
+    def _rename(self, data: Mapping[str, Any], ref: Ref | None) -> Frame:
         return self._with_client_id(
             data,
             lambda client_id: RenameFrame(
@@ -904,7 +905,7 @@ class ConnectionValidator:
             ),
         )
 
-    def _set_role(self, data: Mapping[str, Any], ref: Any) -> Frame:
+    def _set_role(self, data: Mapping[str, Any], ref: Ref | None) -> Frame:
         def build(client_id: str) -> SetRoleFrame:
             role = data.get("role")
             if role not in ("admin", "member"):
@@ -920,14 +921,14 @@ class ConnectionValidator:
         return self._with_client_id(data, build)
 
     @staticmethod
-    def _pin(data: Mapping[str, Any], ref: Any) -> PinFrame:
+    def _pin(data: Mapping[str, Any], ref: Ref | None) -> PinFrame:
         pinned = data.get("pinned")
         if not isinstance(pinned, bool):
             raise InvalidFrame("'pinned' must be true or false")
         return PinFrame(conversation=_id_field(data, "conversation"), pinned=pinned, ref=ref)
 
     @staticmethod
-    def _mute(data: Mapping[str, Any], ref: Any) -> MuteFrame:
+    def _mute(data: Mapping[str, Any], ref: Ref | None) -> MuteFrame:
         conversation = _id_field(data, "conversation")
         until = data.get("until")
         if until is None:
@@ -944,11 +945,11 @@ class ConnectionValidator:
         raise InvalidFrame("'until' must be a time with its offset, \"forever\", or null")
 
     @staticmethod
-    def _members(data: Mapping[str, Any], ref: Any) -> MembersFrame:
+    def _members(data: Mapping[str, Any], ref: Ref | None) -> MembersFrame:
         return MembersFrame(conversation=_id_field(data, "conversation"), ref=ref)
 
     @staticmethod
-    def _search(data: Mapping[str, Any], ref: Any) -> SearchFrame:
+    def _search(data: Mapping[str, Any], ref: Ref | None) -> SearchFrame:
         """A search; how long ``q`` may be, and what it may say, is the search's own business (its limits, its errors)."""
         q = _text_field(data, "q")
         cursor = data.get("cursor")
@@ -974,7 +975,7 @@ class ConnectionValidator:
         return SearchFrame(q=q, cursor=cursor, sort=sort, limit=limit, ref=ref, count=count)
 
     @staticmethod
-    def _list(data: Mapping[str, Any], ref: Any) -> ListFrame:
+    def _list(data: Mapping[str, Any], ref: Ref | None) -> ListFrame:
         before = _seq_field(data, "before", required=False, nullable=True)
         return ListFrame(before=before, limit=_limit_field(data), ref=ref)
 

@@ -18,7 +18,7 @@ import collections
 import datetime
 import json
 import time
-from typing import Any
+from typing import Any, Literal
 
 from . import conf
 from .actions import membership, message_changes, messages, pages, receipts
@@ -57,7 +57,8 @@ from .connection_validator import (
     TypingFrame,
     ViewFrame,
 )
-from .exceptions import Forbidden, NotFound
+from .exceptions import Forbidden, InvalidFrame, NotFound
+from .frames import AckFrame, ConversationPayload, ConversationsAnswer, MessageAckFrame, Ref, ResumeAnswer
 from .logging_utils import category_for_exception, messaging_logger
 from .models import MESSAGE_ACTION_KINDS, Connection, EventKind
 from .notification_service import push_unread_count
@@ -75,19 +76,21 @@ from .serializers import (
     MessagePayload,
     RenderedPayload,
     ack_frame,
+    action_ack_frame,
     answer,
     connected_frame,
     conversation_payload,
+    conversations_frame,
     direct_connected_frame,
     edits_frame,
     event_ack_frame,
     event_ack_text,
     event_frame,
     event_payload,
-    hidden_frame,
+    hidden_ack_frame,
     hidden_payload,
     history_frame,
-    member_payload,
+    members_frame,
     message_frame,
     message_payload,
     muted_frame,
@@ -95,6 +98,7 @@ from .serializers import (
     page_frame,
     pinned_frame,
     pushed_receipts_frame,
+    resume_frame,
     resumed_payload,
     search_frame,
     status_frame,
@@ -108,6 +112,13 @@ from .store.errors import Unavailable
 from .store.events import NewMessage, Outcome
 from .store.read_privacy import shown_read_seq
 from .store.receipts import CursorMark
+from .store.users import User
+
+#: the frames that name their conversation (none on the one-to-one view)
+InConversation = SyncFrame | HistoryFrame | TypingFrame | ReadFrame | ReceivedFrame
+#: the frames of a group change and of a message action, each answered with an ``ack``
+GroupChangeFrame = AddMembersFrame | RemoveMemberFrame | LeaveFrame | RenameFrame | SetRoleFrame
+ActionFrame = EditFrame | DeleteFrame | ReactFrame
 
 # Well under what a person notices between a message showing up and its
 # sender's second tick, and long enough to gather a burst of receipts into
@@ -132,9 +143,9 @@ class ChatConsumer(MessagingConsumer):
         # the task that finishes them (acks, pushes) in that order.
         # The last field: whether the message took a token (a repeat served
         # over the rate did not, see queue_message).
-        self.in_flight: collections.deque[tuple[MessageFrame, asyncio.Future[Outcome], dict[str, Any] | None, bool]] = (
-            collections.deque()
-        )
+        self.in_flight: collections.deque[
+            tuple[MessageFrame, asyncio.Future[Outcome], ConversationPayload | None, bool]
+        ] = collections.deque()
         self.finisher: asyncio.Task[None] | None = None
         self._gate: MessageGate | None = None
         self.typing = TypingIndicators(self.limits.typing_expiry, self.announce_typing)
@@ -181,7 +192,7 @@ class ChatConsumer(MessagingConsumer):
             self._gate = MessageGate(self.limits, self.user.pk)
         return self._gate
 
-    async def queue_message(self, conversation_id: int, frame: MessageFrame, made: dict[str, Any] | None) -> None:
+    async def queue_message(self, conversation_id: int, frame: MessageFrame, made: ConversationPayload | None) -> None:
         """Admit the message (or raise ``rate_limited``), then queue it for the next group commit."""
         refusal = await self.gate.admit_message()
         item = NewMessage(
@@ -282,15 +293,14 @@ class ChatConsumer(MessagingConsumer):
             self.user, before=before, limit=frame.limit, expiry=self.limits.presence_expiry
         )
 
-        def page(k: int) -> dict[str, Any]:
+        def page(k: int) -> ConversationsAnswer:
             cut = k < len(rows)
             return answer(
-                {
-                    "type": "conversations",
-                    "conversations": [conversation_payload(row) for row in rows[:k]],
-                    "has_more": has_more or cut,
-                    "next": encode_cursor(rows[k - 1].activity, rows[k - 1].conversation.pk) if cut else next_cursor,
-                },
+                conversations_frame(
+                    [conversation_payload(row) for row in rows[:k]],
+                    has_more or cut,
+                    encode_cursor(rows[k - 1].activity, rows[k - 1].conversation.pk) if cut else next_cursor,
+                ),
                 frame.ref,
             )
 
@@ -299,11 +309,8 @@ class ChatConsumer(MessagingConsumer):
     async def on_resume(self, frame: ResumeFrame) -> None:
         resumed = await db.resume(self.user, frame.cursors, self.limits.page, self.limits.presence_expiry)
 
-        def build(entries: list[dict[str, Any]], unanswered: list[int]) -> dict[str, Any]:
-            body: dict[str, Any] = {"type": "resume", "conversations": entries}
-            if unanswered:
-                body["unanswered"] = unanswered
-            return answer(body, frame.ref)
+        def build(entries: list[ConversationPayload], unanswered: list[int]) -> ResumeAnswer:
+            return answer(resume_frame(entries, unanswered), frame.ref)
 
         await self.send_text(
             pages.fit_resume(
@@ -320,7 +327,7 @@ class ChatConsumer(MessagingConsumer):
         page = await db.sync_page(self.user.pk, self.conversation_of(frame), frame.after, frame.limit)
         await self.send_sync(page, frame.ref)
 
-    async def send_sync(self, page: Any, ref: Any) -> None:
+    async def send_sync(self, page: Any, ref: Ref | None) -> None:
         events = page.page.events
         await self.send_page(
             lambda k: answer(
@@ -354,15 +361,12 @@ class ChatConsumer(MessagingConsumer):
 
     async def on_members(self, frame: MembersFrame) -> None:
         rows = await db.members(self.user.pk, frame.conversation, self.limits.presence_expiry)
-        await self.send_frame(
-            answer(
-                {"type": "members", "conversation": frame.conversation, "members": [member_payload(r) for r in rows]},
-                frame.ref,
-            )
-        )
+        await self.send_frame(answer(members_frame(frame.conversation, rows), frame.ref))
 
-    def conversation_of(self, frame: Any) -> int:
-        """The conversation a frame is about (on this socket, the one it names)."""
+    def conversation_of(self, frame: InConversation) -> int:
+        """The conversation a frame is about (on this socket, the one it names: the validator requires it)."""
+        if frame.conversation is None:
+            raise InvalidFrame("'conversation' is missing")
         return frame.conversation
 
     # --- Search ---------------------------------------------------------------------
@@ -390,7 +394,7 @@ class ChatConsumer(MessagingConsumer):
             conversation_id, made = await self.direct_conversation(frame.to)
         await self.queue_message(conversation_id, frame, made)
 
-    async def direct_conversation(self, username: str | None) -> tuple[int, dict[str, Any] | None]:
+    async def direct_conversation(self, username: str | None) -> tuple[int, ConversationPayload | None]:
         """The direct conversation with ``username`` (``to``), made with the first message; its summary if just made."""
         assert username is not None
         conversation_id, notices = await db.direct_with(self.user, username)
@@ -420,10 +424,7 @@ class ChatConsumer(MessagingConsumer):
                     # The broadcast rendered the payload already: the ack embeds that text.
                     await self.send_text(event_ack_text(payload, frame.ref))
                 else:
-                    ack = self.ack(payload, outcome)
-                    if made is not None:
-                        ack["conversation"] = made
-                    await self.send_frame(answer(ack, frame.ref))
+                    await self.send_frame(answer(self.ack(payload, outcome, made), frame.ref))
                 if self.typing.is_typing(outcome.event.conversation_id):
                     await self.typing.set(outcome.event.conversation_id, False)
             except Exception as exc:  # noqa: BLE001 - mapped to its error frame
@@ -432,8 +433,11 @@ class ChatConsumer(MessagingConsumer):
     #: whether the ack is :func:`event_ack_frame` (then it is built around the broadcast's text)
     acks_with_event_text = True
 
-    def ack(self, payload: EventPayload, appended: Any) -> dict[str, Any]:
-        return event_ack_frame(payload)
+    def ack(
+        self, payload: EventPayload, appended: Any, made: ConversationPayload | None = None
+    ) -> AckFrame | MessageAckFrame:
+        """The ack of a stored message; ``made``: the summary of the direct conversation it started."""
+        return event_ack_frame(payload, conversation=made)
 
     # --- Receipts ------------------------------------------------------------------
 
@@ -511,7 +515,7 @@ class ChatConsumer(MessagingConsumer):
         summary = await membership.creator_summary(change, self.user)
         await self.send_frame(answer(event_ack_frame(payload, conversation=summary), frame.ref))
 
-    async def group_change(self, frame: Any, change_coro: Any) -> None:
+    async def group_change(self, frame: GroupChangeFrame, change_coro: Any) -> None:
         try:
             await self.gate.admit_event()
         except Exception:
@@ -586,7 +590,7 @@ class ChatConsumer(MessagingConsumer):
 
     on_unreact = on_react
 
-    async def gated_action(self, frame: Any, call: Any) -> None:
+    async def gated_action(self, frame: ActionFrame, call: Any) -> None:
         """Take the user's token before any database work (as messages and group changes do), then act and ack.
 
         A repeat settles like a repeated message; an action that changed
@@ -604,10 +608,10 @@ class ChatConsumer(MessagingConsumer):
             await self.gate.repeated()
         await self.action_ack(frame, change)
 
-    async def action_ack(self, frame: Any, change: Any) -> None:
+    async def action_ack(self, frame: ActionFrame, change: Any) -> None:
         """The ``ack`` of an action: its event, or null when there was nothing to change."""
         payload = await message_changes.announce(change, origin=self.channel_name)
-        await self.send_frame(answer({"type": "ack", "client_id": frame.client_id, "event": payload}, frame.ref))
+        await self.send_frame(answer(action_ack_frame(frame.client_id, payload), frame.ref))
 
     async def on_hide(self, frame: HideFrame) -> None:
         await self.gate.admit_event()
@@ -619,12 +623,8 @@ class ChatConsumer(MessagingConsumer):
         hidden = await db.clear_conversation(self.user, frame.conversation)
         await self.hidden_ack(frame, hidden)
 
-    async def hidden_ack(self, frame: Any, hidden: Any) -> None:
-        await self.send_frame(
-            answer(
-                {"type": "ack", "client_id": frame.client_id, "event": None, "hidden": hidden_frame(hidden)}, frame.ref
-            )
-        )
+    async def hidden_ack(self, frame: HideFrame | ClearFrame, hidden: Any) -> None:
+        await self.send_frame(answer(hidden_ack_frame(frame.client_id, hidden), frame.ref))
         await message_changes.announce_hidden(self.user.pk, hidden, origin=self.channel_name)
 
     async def on_edits(self, frame: EditsFrame) -> None:
@@ -755,11 +755,12 @@ class DirectChatConsumer(ChatConsumer):
     conversation_required = False
     # The first contract pushes a message to every socket of the conversation, the sender's included.
     echoes_own_events = True
+    #: the other person, set once at connect (a handshake naming no one else active is refused)
+    peer: User
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.conversation_id = 0
-        self.peer: Any = None
         self._delivery: DeliveryGate | None = None
 
     async def connect(self) -> None:
@@ -807,7 +808,7 @@ class DirectChatConsumer(ChatConsumer):
         )
         return change, snapshot
 
-    def conversation_of(self, frame: Any) -> int:
+    def conversation_of(self, frame: InConversation) -> int:
         return self.conversation_id
 
     async def on_message(self, frame: MessageFrame) -> None:
@@ -815,7 +816,9 @@ class DirectChatConsumer(ChatConsumer):
 
     acks_with_event_text = False
 
-    def ack(self, payload: EventPayload, appended: Any) -> dict[str, Any]:
+    def ack(
+        self, payload: EventPayload, appended: Any, made: ConversationPayload | None = None
+    ) -> AckFrame | MessageAckFrame:
         return ack_frame(self.as_message(payload))
 
     def as_message(self, payload: EventPayload, recipient: Cursors | None = None) -> MessagePayload:
@@ -835,7 +838,9 @@ class DirectChatConsumer(ChatConsumer):
         receipts_ = await db.peer_receipts(self.user.pk, self.conversation_id)
         await self.send_messages("history", member, page, receipts_)
 
-    async def send_messages(self, kind: str, member: Any, page: Any, peer_receipts: list[Any]) -> None:
+    async def send_messages(
+        self, kind: Literal["sync", "history"], member: Any, page: Any, peer_receipts: list[Any]
+    ) -> None:
         """A page in the first contract's shape; what it hands over is delivered (that contract's rule).
 
         The page is cut to ``MESSAGING_PAGE_BYTES`` first; the delivery of what

@@ -10,7 +10,9 @@ wire; :func:`messaging.actions.errors.wire_error` maps those to these.
 from __future__ import annotations
 
 import enum
-from typing import Any
+from typing import Unpack
+
+from .frames import ErrorExtra, Ref
 
 
 class ErrorCode(str, enum.Enum):
@@ -50,7 +52,9 @@ class MessagingException(Exception):
     code: ErrorCode = ErrorCode.SERVER_ERROR
     http_status: int = 500
 
-    def __init__(self, detail: str = "", *, client_id: str | None = None, ref: Any = None, **extra: Any) -> None:
+    def __init__(
+        self, detail: str = "", *, client_id: str | None = None, ref: Ref | None = None, **extra: Unpack[ErrorExtra]
+    ) -> None:
         super().__init__(detail)
         self.detail = detail or self.code.value.replace("_", " ")
         self.client_id = client_id

@@ -1,7 +1,9 @@
 """JSON for the wire: the encoder, the serializer and the payloads of the contract.
 
 Consumers and views never build JSON by hand: they build a frame (a dict, or
-one of the payload ``TypedDict``s below) and call :meth:`JSONSerializer.dumps`.
+one of the payload ``TypedDict``s of :mod:`messaging.frames`) and call :meth:`JSONSerializer.dumps`.
+Each builder returns its frame's type from :mod:`messaging.frames`, the
+server->client half of the contract as types.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import datetime
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
@@ -19,44 +21,55 @@ from django.utils import timezone
 
 from .connection_validator import strict_loads
 from .exceptions import MessagingException, SerializationError
+from .frames import (
+    AckFrame,
+    Answer,
+    ConnectedFrame,
+    ConversationFrame,
+    ConversationPayload,
+    ConversationsAnswer,
+    DirectConnectedFrame,
+    EditsAnswer,
+    ErrorFrame,
+    EventFrame,
+    EventPayload,
+    HiddenFrame,
+    HistoryAnswer,
+    IdentityPayload,
+    MemberPayload,
+    MembersAnswer,
+    MessageAckFrame,
+    MessageFields,
+    MessageFrame,
+    MessagePayload,
+    MessagesPage,
+    MutedFrame,
+    NotificationFrame,
+    NotificationPayload,
+    NotificationsAnswer,
+    PeerPayload,
+    PinnedFrame,
+    PongFrame,
+    PresenceFrame,
+    ProfileFrame,
+    ReceiptPayload,
+    ReceiptsFrame,
+    Ref,
+    ReplyQuote,
+    ResumeAnswer,
+    SearchAnswer,
+    SearchHitPayload,
+    SettingsFrame,
+    StatusFrame,
+    SyncAnswer,
+    TypingFrame,
+    UnreadCountFrame,
+)
 from .models import ArchivedEvent, Event, EventKind, Message, MessageStatus, Notification, Profile
 
 if TYPE_CHECKING:
     # the project's user model (store.users.User, which this layer cannot import)
     from django.contrib.auth.models import User
-
-
-class MessageFields(TypedDict):
-    """A message's state (:func:`message_fields`), part of its event payload."""
-
-    content: str
-    edited_at: datetime.datetime | None
-    deleted: bool
-    reactions: list[dict[str, Any]]
-    reply_to: dict[str, Any] | None
-    as_of: int | None
-
-
-class EventPayload(TypedDict):
-    conversation: int
-    seq: int
-    id: int
-    kind: str
-    #: None only in a placeholder (:func:`hidden_payload`)
-    sender: str | None
-    created_at: datetime.datetime
-    client_id: str
-    content: str
-    target_seq: int | None
-    data: dict[str, Any]
-    # a message's state (MessageFields)
-    edited_at: NotRequired[datetime.datetime | None]
-    deleted: NotRequired[bool]
-    reactions: NotRequired[list[dict[str, Any]]]
-    reply_to: NotRequired[dict[str, Any] | None]
-    as_of: NotRequired[int | None]
-    #: a placeholder for an event its reader may not see
-    hidden: NotRequired[bool]
 
 
 def event_payload(event: Event | ArchivedEvent) -> EventPayload:
@@ -96,7 +109,7 @@ def message_fields(event: Event | ArchivedEvent) -> MessageFields:
     """
     view = getattr(event, "view", None)
     if view is None:
-        reply = (
+        reply: ReplyQuote | None = (
             {"seq": event.target_seq, "sender": None, "preview": None, "deleted": False}
             if event.target_seq is not None
             else None
@@ -168,19 +181,6 @@ def with_attachment_urls(data: dict[str, Any]) -> dict[str, Any]:
     if "attachments" not in data:
         return data
     return {**data, "attachments": [attachment_payload(item) for item in data["attachments"]]}
-
-
-class MessagePayload(TypedDict):
-    id: int
-    seq: int
-    sender: str | None
-    recipient: str | None
-    content: str
-    client_id: str
-    created_at: datetime.datetime
-    status: str
-    delivered_at: datetime.datetime | None
-    read_at: datetime.datetime | None
 
 
 @dataclass(frozen=True)
@@ -279,9 +279,9 @@ class JSONSerializer:
         return strict_loads(text)
 
 
-def error_frame(error: MessagingException) -> dict[str, Any]:
+def error_frame(error: MessagingException) -> ErrorFrame:
     """The ``error`` frame (and HTTP error body) of the contract for ``error``."""
-    frame: dict[str, Any] = {"type": "error", "code": error.code.value, "detail": error.detail}
+    frame: ErrorFrame = {"type": "error", "code": error.code.value, "detail": error.detail}
     if error.client_id is not None:
         frame["client_id"] = error.client_id
     if error.ref is not None:
@@ -290,7 +290,10 @@ def error_frame(error: MessagingException) -> dict[str, Any]:
     return frame
 
 
-def answer(frame: dict[str, Any], ref: Any) -> dict[str, Any]:
+AnswerT = TypeVar("AnswerT", bound=Answer)
+
+
+def answer(frame: AnswerT, ref: Ref | None) -> AnswerT:
     """``frame`` as the answer to a request that carried ``ref`` (added only when there was one)."""
     if ref is not None:
         frame["ref"] = ref
@@ -298,13 +301,6 @@ def answer(frame: dict[str, Any], ref: Any) -> dict[str, Any]:
 
 
 # --- People ----------------------------------------------------------------------
-
-
-class IdentityPayload(TypedDict):
-    username: str
-    display_name: str | None
-    avatar: str | None
-    status: str | None
 
 
 def profile_of(user: User) -> Profile | None:
@@ -340,7 +336,7 @@ def shown_name(user: User) -> str:
     return (profile.display_name if profile is not None else "") or user.get_username()
 
 
-def profile_frame(user: User) -> dict[str, Any]:
+def profile_frame(user: User) -> ProfileFrame:
     """A person's identity changed: to every socket of everyone who shares a conversation with them."""
     return {"type": "profile", "user": identity_payload(user)}
 
@@ -352,7 +348,7 @@ def profile_frame(user: User) -> dict[str, Any]:
 PROTOCOL_VERSION = 8
 
 
-def connected_frame(user: User, limits: dict[str, int], *, read_receipts: bool = True) -> dict[str, Any]:
+def connected_frame(user: User, limits: dict[str, int], *, read_receipts: bool = True) -> ConnectedFrame:
     """``user``: the signed-in user (its profile is read here when it was not loaded with it)."""
     return {
         "type": "connected",
@@ -363,7 +359,7 @@ def connected_frame(user: User, limits: dict[str, int], *, read_receipts: bool =
     }
 
 
-def settings_frame(settings: dict[str, Any]) -> dict[str, Any]:
+def settings_frame(settings: dict[str, Any]) -> SettingsFrame:
     """The user's settings changed (any tab, any device): every open tab applies them at once.
 
     The whole set, not the change: a tab applies the keys it knows and ignores the others.
@@ -371,13 +367,26 @@ def settings_frame(settings: dict[str, Any]) -> dict[str, Any]:
     return {"type": "settings", "settings": settings}
 
 
-def event_frame(payload: EventPayload) -> dict[str, Any]:
+def event_frame(payload: EventPayload) -> EventFrame:
     return {"type": "event", "event": payload}
 
 
-def event_ack_frame(payload: EventPayload, **extra: Any) -> dict[str, Any]:
-    """The ``ack`` of a stored event; takes the payload so a send builds it once."""
-    return {"type": "ack", "client_id": payload["client_id"], "event": payload, **extra}
+def event_ack_frame(payload: EventPayload, *, conversation: ConversationPayload | None = None) -> AckFrame:
+    """The ``ack`` of a stored event; takes the payload so a send builds it once (a new group's adds its summary)."""
+    frame: AckFrame = {"type": "ack", "client_id": payload["client_id"], "event": payload}
+    if conversation is not None:
+        frame["conversation"] = conversation
+    return frame
+
+
+def action_ack_frame(client_id: str, payload: EventPayload | None) -> AckFrame:
+    """The ``ack`` of a message action: its event, or None when there was nothing to change."""
+    return {"type": "ack", "client_id": client_id, "event": payload}
+
+
+def hidden_ack_frame(client_id: str, hidden: Any) -> AckFrame:
+    """The ``ack`` of ``hide``/``clear``: no event, what was hidden."""
+    return {"type": "ack", "client_id": client_id, "event": None, "hidden": hidden_frame(hidden)}
 
 
 class RenderedPayload(dict):
@@ -397,14 +406,14 @@ def event_frame_text(payload: RenderedPayload) -> str:
     return '{"type":"event","event":' + payload.text + "}"
 
 
-def event_ack_text(payload: RenderedPayload, ref: Any) -> str:
+def event_ack_text(payload: RenderedPayload, ref: Ref | None) -> str:
     """``answer(event_ack_frame(payload), ref)`` serialized, around the payload's own JSON."""
     client_id = JSONSerializer.dumps(payload["client_id"])
     tail = "}" if ref is None else ',"ref":' + JSONSerializer.dumps(ref) + "}"
     return '{"type":"ack","client_id":' + client_id + ',"event":' + payload.text + tail
 
 
-def receipts_frame(conversation_id: int, changes: list[Any]) -> dict[str, Any]:
+def receipts_frame(conversation_id: int, changes: list[Any]) -> ReceiptsFrame:
     """Members' cursors that moved (one or a burst of them), each member once."""
     return {
         "type": "receipts",
@@ -415,7 +424,7 @@ def receipts_frame(conversation_id: int, changes: list[Any]) -> dict[str, Any]:
     }
 
 
-def pushed_receipts_frame(conversation_id: int, receipts: list[dict[str, Any]]) -> dict[str, Any]:
+def pushed_receipts_frame(conversation_id: int, receipts: list[dict[str, Any]]) -> ReceiptsFrame:
     """A ``receipts`` push rebuilt from the broadcast's extras (for a viewer some read positions are hidden from)."""
     return {
         "type": "receipts",
@@ -432,7 +441,7 @@ def pushed_receipts_frame(conversation_id: int, receipts: list[dict[str, Any]]) 
     }
 
 
-def receipt_payload(receipt: Any) -> dict[str, Any]:
+def receipt_payload(receipt: Any) -> ReceiptPayload:
     """A member's cursors ``R`` in a list (sync answers, resume entries)."""
     return {
         "user": receipt.username,
@@ -442,10 +451,10 @@ def receipt_payload(receipt: Any) -> dict[str, Any]:
     }
 
 
-def conversation_payload(summary: Any) -> dict[str, Any]:
+def conversation_payload(summary: Any) -> ConversationPayload:
     """The conversation summary ``C`` of the contract, from a :class:`messaging.store.conversations.Summary`."""
     conversation, member = summary.conversation, summary.member
-    peer = None
+    peer: PeerPayload | None = None
     if summary.peer is not None:
         online, last_seen = summary.extra.get("presence", (False, None))
         peer = {**identity_payload(summary.peer), "online": online, "last_seen": last_seen}
@@ -470,13 +479,13 @@ def conversation_payload(summary: Any) -> dict[str, Any]:
     }
 
 
-def conversation_frame(summary: Any) -> dict[str, Any]:
+def conversation_frame(summary: Any) -> ConversationFrame:
     return {"type": "conversation", "conversation": conversation_payload(summary)}
 
 
 def sync_frame(
     conversation_id: int, events: list[Any], has_more: bool, last_seq: int, receipts: list[Any]
-) -> dict[str, Any]:
+) -> SyncAnswer:
     return {
         "type": "sync",
         "conversation": conversation_id,
@@ -489,9 +498,9 @@ def sync_frame(
 
 def history_frame(
     conversation_id: int, events: list[Any], has_more: bool, has_newer: bool | None = None
-) -> dict[str, Any]:
+) -> HistoryAnswer:
     """A history page; ``has_newer`` only for a page ``around`` a seq (whether events after it exist)."""
-    frame = {
+    frame: HistoryAnswer = {
         "type": "history",
         "conversation": conversation_id,
         "events": [event_payload(e) for e in events],
@@ -502,7 +511,7 @@ def history_frame(
     return frame
 
 
-def hidden_frame(hidden: Any) -> dict[str, Any]:
+def hidden_frame(hidden: Any) -> HiddenFrame:
     """What one member hid ("delete for me", "clear chat"): told to the user's other sockets."""
     return {
         "type": "hidden",
@@ -512,7 +521,7 @@ def hidden_frame(hidden: Any) -> dict[str, Any]:
     }
 
 
-def edits_frame(conversation_id: int, seq: int, versions: list[Any]) -> dict[str, Any]:
+def edits_frame(conversation_id: int, seq: int, versions: list[Any]) -> EditsAnswer:
     """A message's versions, oldest first, the one shown now last (``replaced_at`` null)."""
     return {
         "type": "edits",
@@ -524,7 +533,7 @@ def edits_frame(conversation_id: int, seq: int, versions: list[Any]) -> dict[str
     }
 
 
-def resumed_payload(resumed: Any, events: int | None = None) -> dict[str, Any]:
+def resumed_payload(resumed: Any, events: int | None = None) -> ConversationPayload:
     """A ``resume`` entry; with ``events``, only the first that many (``has_more`` then set: the page was cut for size)."""
     page = resumed.page.events if events is None else resumed.page.events[:events]
     return {
@@ -535,26 +544,45 @@ def resumed_payload(resumed: Any, events: int | None = None) -> dict[str, Any]:
     }
 
 
-def typing_frame(username: str, is_typing: bool, conversation_id: int | None = None) -> dict[str, Any]:
-    frame: dict[str, Any] = {"type": "typing", "user": username, "is_typing": is_typing}
+def typing_frame(username: str, is_typing: bool, conversation_id: int | None = None) -> TypingFrame:
+    frame: TypingFrame = {"type": "typing", "user": username, "is_typing": is_typing}
     if conversation_id is not None:
         frame["conversation"] = conversation_id
     return frame
 
 
-def presence_frame(username: str, online: bool, last_seen: datetime.datetime | None) -> dict[str, Any]:
+def presence_frame(username: str, online: bool, last_seen: datetime.datetime | None) -> PresenceFrame:
     return {"type": "presence", "user": username, "online": online, "last_seen": last_seen}
 
 
-def pinned_frame(conversation_id: int, pinned_at: datetime.datetime | None) -> dict[str, Any]:
+def pinned_frame(conversation_id: int, pinned_at: datetime.datetime | None) -> PinnedFrame:
     return {"type": "pinned", "conversation": conversation_id, "pinned_at": pinned_at}
 
 
-def muted_frame(conversation_id: int, muted_until: datetime.datetime | None) -> dict[str, Any]:
+def muted_frame(conversation_id: int, muted_until: datetime.datetime | None) -> MutedFrame:
     return {"type": "muted", "conversation": conversation_id, "muted_until": muted_until}
 
 
-def member_payload(info: Any) -> dict[str, Any]:
+def members_frame(conversation_id: int, members: list[Any]) -> MembersAnswer:
+    return {"type": "members", "conversation": conversation_id, "members": [member_payload(m) for m in members]}
+
+
+def conversations_frame(
+    conversations: list[ConversationPayload], has_more: bool, next_cursor: str | None
+) -> ConversationsAnswer:
+    """A page of the inbox; ``next`` is the cursor of the page after it."""
+    return {"type": "conversations", "conversations": conversations, "has_more": has_more, "next": next_cursor}
+
+
+def resume_frame(conversations: list[ConversationPayload], unanswered: list[int]) -> ResumeAnswer:
+    """The answer to ``resume``; ``unanswered`` names the conversations that did not fit (asked again)."""
+    frame: ResumeAnswer = {"type": "resume", "conversations": conversations}
+    if unanswered:
+        frame["unanswered"] = unanswered
+    return frame
+
+
+def member_payload(info: Any) -> MemberPayload:
     return {
         "username": info.username,
         "display_name": info.display_name,
@@ -571,23 +599,12 @@ def member_payload(info: Any) -> dict[str, Any]:
 # --- Search ------------------------------------------------------------------------
 
 
-def search_frame(page: Any) -> dict[str, Any]:
+def search_frame(page: Any) -> SearchAnswer:
     """A page of search results (a :class:`messaging.store.search.SearchPage`), as the socket and the API answer it."""
     return {
         "type": "search",
         "query": page.query.describe(),
-        "results": [
-            {
-                "conversation": hit.conversation_id,
-                "seq": hit.seq,
-                "id": hit.event_id,
-                "sender": hit.sender,
-                "created_at": hit.created_at,
-                "snippet": hit.snippet.payload(),
-                **({"score": hit.score} if hit.score is not None else {}),
-            }
-            for hit in page.hits
-        ],
+        "results": [search_hit_payload(hit) for hit in page.hits],
         "conversations": [{"id": c.id, "kind": c.kind, "title": c.title, "peer": c.peer} for c in page.conversations],
         "next": page.next,
         "total": {"count": page.total.count, "exact": page.total.exact} if page.total is not None else None,
@@ -595,30 +612,45 @@ def search_frame(page: Any) -> dict[str, Any]:
     }
 
 
+def search_hit_payload(hit: Any) -> SearchHitPayload:
+    """A hit ``H`` (a :class:`messaging.store.search.Hit`); ``score`` only on a relevance page."""
+    payload: SearchHitPayload = {
+        "conversation": hit.conversation_id,
+        "seq": hit.seq,
+        "id": hit.event_id,
+        "sender": hit.sender,
+        "created_at": hit.created_at,
+        "snippet": hit.snippet.payload(),
+    }
+    if hit.score is not None:
+        payload["score"] = hit.score
+    return payload
+
+
 # --- ws/chat/<username>/ frames (the first contract) -----------------------------
 
 
-def ack_frame(payload: MessagePayload) -> dict[str, Any]:
+def ack_frame(payload: MessagePayload) -> MessageAckFrame:
     """The first contract's ``ack`` of a stored message."""
     return {"type": "ack", "client_id": payload["client_id"], "message": payload}
 
 
-def message_frame(payload: MessagePayload) -> dict[str, Any]:
+def message_frame(payload: MessagePayload) -> MessageFrame:
     return {"type": "message", "message": payload}
 
 
-def page_frame(kind: str, messages: list[MessagePayload], has_more: bool) -> dict[str, Any]:
+def page_frame(kind: Literal["sync", "history"], messages: list[MessagePayload], has_more: bool) -> MessagesPage:
     """The first contract's answer to ``sync`` or ``history`` (``kind``)."""
     return {"type": kind, "messages": messages, "has_more": has_more}
 
 
-def status_frame(status: str, up_to: int, by: str, at: datetime.datetime) -> dict[str, Any]:
+def status_frame(status: str, up_to: int, by: str, at: datetime.datetime) -> StatusFrame:
     return {"type": "status", "status": status, "up_to": up_to, "by": by, "at": at}
 
 
 def direct_connected_frame(
     peer_username: str, peer_online: bool, peer_last_seen: datetime.datetime | None, last_seq: int, unread: int
-) -> dict[str, Any]:
+) -> DirectConnectedFrame:
     return {
         "type": "connected",
         "peer": {"username": peer_username, "online": peer_online, "last_seen": peer_last_seen},
@@ -627,25 +659,14 @@ def direct_connected_frame(
     }
 
 
-PONG = {"type": "pong"}
+def pong_frame() -> PongFrame:
+    return {"type": "pong"}
 
 
 # --- Notifications -----------------------------------------------------------------
 
 
-class NotificationPayload(TypedDict):
-    id: int
-    kind: str
-    title: str
-    body: str
-    url: str
-    created_at: datetime.datetime
-    updated_at: datetime.datetime
-    count: int
-    read: bool
-
-
-def notification_payload(notification: Any) -> NotificationPayload:
+def notification_payload(notification: Notification) -> NotificationPayload:
     return {
         "id": notification.pk,
         "kind": notification.kind,
@@ -659,15 +680,15 @@ def notification_payload(notification: Any) -> NotificationPayload:
     }
 
 
-def notification_frame(notification: Any) -> dict[str, Any]:
+def notification_frame(notification: Notification) -> NotificationFrame:
     return {"type": "notification", "notification": notification_payload(notification)}
 
 
-def unread_count_frame(count: int) -> dict[str, Any]:
+def unread_count_frame(count: int) -> UnreadCountFrame:
     return {"type": "unread_count", "count": count}
 
 
-def notifications_page_frame(items: list[Any], has_more: bool) -> dict[str, Any]:
+def notifications_page_frame(items: list[Notification], has_more: bool) -> NotificationsAnswer:
     return {"type": "notifications", "items": [notification_payload(n) for n in items], "has_more": has_more}
 
 

@@ -26,8 +26,10 @@ from django.contrib.auth.signals import user_logged_out
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
+from django.http import HttpRequest
 
 from .media import storage
+from .models import Profile
 from .pubsub import group_send, user_group
 from .store.users import User
 
@@ -39,11 +41,11 @@ ACCESS_FIELDS = frozenset({"password", "is_active"})
 
 # The user ids whose sockets must re-check once the current HTTP response is
 # done; None outside a request (re-checks are then sent at once).
-_deferred: contextvars.ContextVar[set[Any] | None] = contextvars.ContextVar("messaging_deferred_rechecks", default=None)
+_deferred: contextvars.ContextVar[set[int] | None] = contextvars.ContextVar("messaging_deferred_rechecks", default=None)
 
 
 @receiver(user_logged_out, dispatch_uid="messaging.close_sockets_on_logout")
-def close_sockets_on_logout(sender: Any, request: Any, user: User | None, **kwargs: Any) -> None:
+def close_sockets_on_logout(sender: type[User], request: HttpRequest | None, user: User | None, **kwargs: Any) -> None:
     """Tell every socket of ``user`` that this session ended; the ones opened with it close.
 
     Sent before Django flushes the session, so the key is still known. Other
@@ -55,7 +57,7 @@ def close_sockets_on_logout(sender: Any, request: Any, user: User | None, **kwar
     async_to_sync(group_send)(user_group(user.pk), {"type": "session.logout", "session_key": session_key})
 
 
-def send_recheck(user_id: Any, renewed: dict[str, str] | None = None) -> None:
+def send_recheck(user_id: int, renewed: dict[str, str] | None = None) -> None:
     """Make every socket of ``user_id`` re-check its session now; ``renewed`` maps old session keys to new."""
     event: dict[str, Any] = {"type": SESSION_RECHECK}
     if renewed:
@@ -63,7 +65,7 @@ def send_recheck(user_id: Any, renewed: dict[str, str] | None = None) -> None:
     async_to_sync(group_send)(user_group(user_id), event)
 
 
-def request_recheck(user_id: Any) -> None:
+def request_recheck(user_id: int) -> None:
     """Re-check the sockets of ``user_id`` once the change is committed (and the HTTP response, if any, is done)."""
 
     def announce() -> None:
@@ -77,9 +79,9 @@ def request_recheck(user_id: Any) -> None:
 
 
 @contextlib.contextmanager
-def deferred_rechecks() -> Iterator[set[Any]]:
+def deferred_rechecks() -> Iterator[set[int]]:
     """Collect the re-checks requested inside the block instead of sending them; the caller sends them."""
-    pending: set[Any] = set()
+    pending: set[int] = set()
     token = _deferred.set(pending)
     try:
         yield pending
@@ -89,7 +91,7 @@ def deferred_rechecks() -> Iterator[set[Any]]:
 
 @receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="messaging.recheck_sessions_on_user_change")
 def recheck_sessions_on_user_change(
-    sender: Any, instance: Any, created: bool, update_fields: Any, **kwargs: Any
+    sender: type[User], instance: User, created: bool, update_fields: frozenset[str] | None, **kwargs: Any
 ) -> None:
     """A saved user may have a new password or be deactivated: their sockets check.
 
@@ -104,13 +106,13 @@ def recheck_sessions_on_user_change(
 
 
 @receiver(post_delete, sender=settings.AUTH_USER_MODEL, dispatch_uid="messaging.recheck_sessions_on_user_delete")
-def recheck_sessions_on_user_delete(sender: Any, instance: Any, **kwargs: Any) -> None:
+def recheck_sessions_on_user_delete(sender: type[User], instance: User, **kwargs: Any) -> None:
     """A deleted user's sockets find no user behind their session and close."""
     request_recheck(instance.pk)
 
 
 @receiver(post_delete, sender="messaging.Profile", dispatch_uid="messaging.delete_avatar_with_profile")
-def delete_avatar_with_profile(sender: Any, instance: Any, **kwargs: Any) -> None:
+def delete_avatar_with_profile(sender: type[Profile], instance: Profile, **kwargs: Any) -> None:
     """A deleted user's (or profile's) avatar file goes too, once the deletion commits."""
     name = instance.avatar_name
     if name:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from .. import exceptions
+from ..frames import Ref
 from ..store import errors
 
 
 def wire_error(
-    exc: errors.StoreError, *, client_id: str | None = None, ref: Any = None
+    exc: errors.StoreError, *, client_id: str | None = None, ref: Ref | None = None
 ) -> exceptions.MessagingException:
     """The protocol error to answer ``exc`` with, carrying the request's ``client_id`` and ``ref``."""
     context: dict[str, Any] = {"client_id": client_id, "ref": ref}

@@ -8,11 +8,10 @@ their sockets subscribe to or leave the conversation.
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..async_handlers import AsyncSafeMessageHandler as db
+from ..frames import ConversationPayload, EventPayload
 from ..pubsub import publish_change
-from ..serializers import EventPayload, conversation_payload, event_payload
+from ..serializers import conversation_payload, event_payload
 from ..store.conversations import MembershipChange
 from ..store.users import User
 
@@ -25,7 +24,7 @@ async def announce(change: MembershipChange, *, origin: str = "") -> EventPayloa
     return await publish_change(change, notices, origin=origin)
 
 
-async def creator_summary(change: MembershipChange, user: User) -> dict[str, Any]:
+async def creator_summary(change: MembershipChange, user: User) -> ConversationPayload:
     """The new group as its creator sees it, for the ``create_group`` ack."""
     summary = await db.summary_of(user, change.conversation.pk)
     return conversation_payload(summary)

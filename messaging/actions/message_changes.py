@@ -12,10 +12,11 @@ from typing import Any
 from channels.db import database_sync_to_async
 
 from .. import notification_service
+from ..frames import EventPayload
 from ..models import Event, EventKind
 from ..notification_service import push_unread_count
 from ..pubsub import publish_event, publish_hidden
-from ..serializers import EventPayload, event_payload
+from ..serializers import event_payload
 from ..store.message_actions import Change, Hidden
 from .messages import in_background
 

@@ -6,8 +6,9 @@ import asyncio
 from typing import Any
 
 from .. import notification_service
+from ..frames import EventPayload
 from ..pubsub import publish_event, publish_membership
-from ..serializers import EventPayload, event_payload
+from ..serializers import event_payload
 from ..store.conversations import Summary
 from ..store.events import Appended
 

@@ -18,9 +18,10 @@ common page is serialized once, as before.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from ..frames import ConversationPayload, ResumeAnswer
 from ..serializers import JSONSerializer
 
 
@@ -29,7 +30,7 @@ def size_of(text: str) -> int:
     return len(text) if text.isascii() else len(text.encode("utf-8"))
 
 
-def fit(build: Callable[[int], dict[str, Any]], count: int, budget: int, *, least: int = 1) -> tuple[str, int]:
+def fit(build: Callable[[int], Mapping[str, object]], count: int, budget: int, *, least: int = 1) -> tuple[str, int]:
     """The serialized ``build(k)`` for the largest ``k <= count`` that fits in ``budget`` bytes, and ``k``.
 
     ``build(k)`` makes the frame holding the first ``k`` items, with
@@ -54,9 +55,9 @@ def fit(build: Callable[[int], dict[str, Any]], count: int, budget: int, *, leas
 
 def fit_resume(
     entries: Sequence[Any],
-    render: Callable[[Any, int | None], dict[str, Any]],
+    render: Callable[[Any, int | None], ConversationPayload],
     events_of: Callable[[Any], int],
-    build: Callable[[list[dict[str, Any]], list[int]], dict[str, Any]],
+    build: Callable[[list[ConversationPayload], list[int]], ResumeAnswer],
     conversation_of: Callable[[Any], int],
     budget: int,
 ) -> str:
@@ -72,7 +73,7 @@ def fit_resume(
         return text
     envelope = size_of(JSONSerializer.dumps(build([], [conversation_of(e) for e in entries])))
     left = budget - envelope
-    rendered: list[dict[str, Any]] = []
+    rendered: list[ConversationPayload] = []
     unanswered: list[int] = []
     for entry in entries:
         if unanswered:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from asgiref.sync import async_to_sync
 from django.http import HttpRequest, HttpResponse
@@ -25,7 +25,21 @@ from ..actions import membership, pages
 from ..actions import messages as message_actions
 from ..actions import receipts as receipt_actions
 from ..actions.errors import wire_error
-from ..connection_validator import ConnectionValidator, Frame
+from ..connection_validator import (
+    AddMembersFrame,
+    ConnectionValidator,
+    ConversationsFrame,
+    CreateGroupFrame,
+    Frame,
+    HistoryFrame,
+    LeaveFrame,
+    MessageFrame,
+    ReadFrame,
+    RemoveMemberFrame,
+    RenameFrame,
+    SearchFrame,
+    SyncFrame,
+)
 from ..exceptions import Forbidden, InvalidFrame, InvalidJSON, MessagingException, NotFound, RateLimited, TooLarge
 from ..guards.admission import Admission
 from ..guards.search import check_search_allowance
@@ -48,18 +62,18 @@ from ..serializers import (
 from ..store import conversations, events, reading, receipts
 from ..store import search as search_store
 from ..store.errors import StoreError, Unavailable
-from ..store.users import find_peer, search_users
+from ..store.users import User, find_peer, search_users
 from .signed_in import SignedInRequest
 
 #: how many usernames one search answers with
 USER_SEARCH_LIMIT = 10
 
 
-def json_response(body: dict[str, Any], status: int = 200) -> HttpResponse:
+def json_response(body: Mapping[str, object], status: int = 200) -> HttpResponse:
     return HttpResponse(JSONSerializer.dumps(body), status=status, content_type="application/json")
 
 
-def page_response(build: Callable[[int], dict[str, Any]], count: int) -> tuple[HttpResponse, int]:
+def page_response(build: Callable[[int], Mapping[str, object]], count: int) -> tuple[HttpResponse, int]:
     """The largest page ``build(k)`` within ``MESSAGING_PAGE_BYTES`` (actions/pages.py), and how many items it holds."""
     text, sent = pages.fit(build, count, conf.limits().page_bytes)
     return HttpResponse(text, content_type="application/json"), sent
@@ -99,13 +113,18 @@ def _validator(*, conversation_required: bool = True) -> ConnectionValidator:
     )
 
 
-def _frame(frame_type: str, data: dict[str, Any], *, conversation_required: bool = True) -> Any:
-    """``data`` validated as a socket frame of ``frame_type``, or its protocol error raised."""
+FrameT = TypeVar("FrameT", bound=Frame)
+
+
+def _frame(frame_type: str, kind: type[FrameT], data: dict[str, Any], *, conversation_required: bool = True) -> FrameT:
+    """``data`` validated as a socket frame of ``frame_type`` (the validator's ``kind``), or its protocol error raised."""
     frame: Frame | MessagingException = _validator(conversation_required=conversation_required).validate_message_data(
         {**data, "type": frame_type}
     )
     if isinstance(frame, MessagingException):
         raise frame
+    if not isinstance(frame, kind):
+        raise TypeError(f"the validator made a {type(frame).__name__} of a {frame_type!r} frame")
     return frame
 
 
@@ -150,7 +169,7 @@ def _admitted(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     return wrapper
 
 
-def _store_message(request: SignedInRequest, conversation_id: int, frame: Any) -> events.Appended:
+def _store_message(request: SignedInRequest, conversation_id: int, frame: MessageFrame) -> events.Appended:
     """Store a message sent over HTTP within the user's allowance, shared with their sockets."""
     admission = Admission(conf.limits())
     admission.admit_sync(request.user.pk)
@@ -183,6 +202,7 @@ def api_conversations(request: SignedInRequest) -> HttpResponse:
         return json_response(error_frame(InvalidFrame("GET or POST")), status=405)
     frame = _frame(
         "conversations",
+        ConversationsFrame,
         {"before": request.GET.get("before") or None, "limit": _parse_int(request.GET.get("limit"), "limit")},
     )
     before = conversations.decode_cursor(frame.before) if frame.before else None
@@ -212,7 +232,7 @@ def api_conversations(request: SignedInRequest) -> HttpResponse:
 
 
 def _create_group(request: SignedInRequest) -> HttpResponse:
-    frame = _frame("create_group", _body(request))
+    frame = _frame("create_group", CreateGroupFrame, _body(request))
     change = conversations.create_group(
         request.user, frame.title, list(frame.members), frame.client_id, max_members=conf.limits().max_group_members
     )
@@ -239,6 +259,7 @@ def api_events(request: SignedInRequest, conversation_id: int) -> HttpResponse:
     """A ``sync`` page: every event after ``after`` the user may see, oldest first."""
     frame = _frame(
         "sync",
+        SyncFrame,
         {
             "conversation": conversation_id,
             "after": _parse_int(request.GET.get("after"), "after") or 0,
@@ -263,6 +284,7 @@ def api_conversation_history(request: SignedInRequest, conversation_id: int) -> 
     """A ``history`` page: before ``before`` (the newest without it), or ``around`` a seq."""
     frame = _frame(
         "history",
+        HistoryFrame,
         {
             "conversation": conversation_id,
             "before": _parse_int(request.GET.get("before"), "before"),
@@ -286,7 +308,7 @@ def api_conversation_history(request: SignedInRequest, conversation_id: int) -> 
 @require_POST
 @api_view
 def api_send_to_conversation(request: SignedInRequest, conversation_id: int) -> HttpResponse:
-    frame = _frame("message", {**_body(request), "conversation": conversation_id, "to": None})
+    frame = _frame("message", MessageFrame, {**_body(request), "conversation": conversation_id, "to": None})
     appended = _store_message(request, conversation_id, frame)
     payload = _announce_message(appended)
     return json_response({"event": payload}, status=201 if appended.created else 200)
@@ -304,7 +326,7 @@ def _announce_message(appended: events.Appended) -> EventPayload:
 @require_POST
 @api_view
 def api_read(request: SignedInRequest, conversation_id: int) -> HttpResponse:
-    frame = _frame("read", {**_body(request), "conversation": conversation_id})
+    frame = _frame("read", ReadFrame, {**_body(request), "conversation": conversation_id})
     conversations.member_of(request.user.pk, conversation_id)
     [settled] = receipts.apply_receipts(
         [receipts.CursorMark(conversation_id, request.user.pk, request.user.get_username(), read=frame.up_to)]
@@ -323,7 +345,7 @@ def _group_change(request: SignedInRequest, change: conversations.MembershipChan
 @api_view
 @_admitted
 def api_add_members(request: SignedInRequest, conversation_id: int) -> HttpResponse:
-    frame = _frame("add_members", {**_body(request), "conversation": conversation_id})
+    frame = _frame("add_members", AddMembersFrame, {**_body(request), "conversation": conversation_id})
     return _group_change(
         request,
         conversations.add_members(
@@ -340,7 +362,9 @@ def api_add_members(request: SignedInRequest, conversation_id: int) -> HttpRespo
 @api_view
 @_admitted
 def api_remove_member(request: SignedInRequest, conversation_id: int, username: str) -> HttpResponse:
-    frame = _frame("remove_member", {**_body(request), "conversation": conversation_id, "user": username})
+    frame = _frame(
+        "remove_member", RemoveMemberFrame, {**_body(request), "conversation": conversation_id, "user": username}
+    )
     return _group_change(
         request, conversations.remove_member(request.user, conversation_id, frame.user, frame.client_id)
     )
@@ -350,7 +374,7 @@ def api_remove_member(request: SignedInRequest, conversation_id: int, username: 
 @api_view
 @_admitted
 def api_leave(request: SignedInRequest, conversation_id: int) -> HttpResponse:
-    frame = _frame("leave", {**_body(request), "conversation": conversation_id})
+    frame = _frame("leave", LeaveFrame, {**_body(request), "conversation": conversation_id})
     return _group_change(request, conversations.leave(request.user, conversation_id, frame.client_id))
 
 
@@ -358,7 +382,7 @@ def api_leave(request: SignedInRequest, conversation_id: int) -> HttpResponse:
 @api_view
 @_admitted
 def api_rename(request: SignedInRequest, conversation_id: int) -> HttpResponse:
-    frame = _frame("rename", {**_body(request), "conversation": conversation_id})
+    frame = _frame("rename", RenameFrame, {**_body(request), "conversation": conversation_id})
     return _group_change(request, conversations.rename(request.user, conversation_id, frame.title, frame.client_id))
 
 
@@ -371,6 +395,7 @@ def api_search(request: SignedInRequest) -> HttpResponse:
     """``GET /messages/api/search?q=…&cursor=…&sort=…&limit=…&count=exact``: a page of the socket's ``search`` answer."""
     frame = _frame(
         "search",
+        SearchFrame,
         {
             "q": request.GET.get("q", ""),
             "cursor": request.GET.get("cursor") or None,
@@ -415,7 +440,7 @@ def api_users(request: SignedInRequest) -> HttpResponse:
 # --- The first contract's one-to-one endpoints ---------------------------------------
 
 
-def _direct(request: SignedInRequest, username: str) -> tuple[int, Any]:
+def _direct(request: SignedInRequest, username: str) -> tuple[int, User]:
     peer = find_peer(request.user, username)
     if peer is None:
         raise NotFound(f"there is no one called {username!r} to talk to")
@@ -437,9 +462,9 @@ def api_history(request: SignedInRequest, username: str) -> HttpResponse:
     if before is not None and after is not None:
         raise InvalidFrame("give 'before' or 'after', not both")
     limit = _parse_int(request.GET.get("limit"), "limit")
-    history = _frame("history", {"before": before, "limit": limit}, conversation_required=False)
+    history = _frame("history", HistoryFrame, {"before": before, "limit": limit}, conversation_required=False)
     if after is not None:
-        _frame("sync", {"after": after}, conversation_required=False)
+        _frame("sync", SyncFrame, {"after": after}, conversation_required=False)
     conversation_id, peer = _direct(request, username)
     member = conversations.member_of(request.user.pk, conversation_id)
     if after is not None:
@@ -490,7 +515,7 @@ def api_history(request: SignedInRequest, username: str) -> HttpResponse:
 @require_POST
 @api_view
 def api_send(request: SignedInRequest, username: str) -> HttpResponse:
-    frame = _frame("message", _body(request), conversation_required=False)
+    frame = _frame("message", MessageFrame, _body(request), conversation_required=False)
     conversation_id, peer = _direct(request, username)
     appended = _store_message(request, conversation_id, frame)
     payload = _announce_message(appended)

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from .. import conf
 from ..actions import message_changes
+from ..connection_validator import ClearFrame, DeleteFrame, EditFrame, HideFrame, ReactFrame
 from ..serializers import edits_frame, hidden_frame
 from ..store import message_actions
 from .api import _admitted, _body, _frame, api_view, json_response
@@ -30,7 +31,7 @@ def _answer(change: message_actions.Change) -> HttpResponse:
 @api_view
 @_admitted
 def api_edit(request: SignedInRequest, conversation_id: int, seq: int) -> HttpResponse:
-    frame = _frame("edit", {**_body(request), "conversation": conversation_id, "seq": seq})
+    frame = _frame("edit", EditFrame, {**_body(request), "conversation": conversation_id, "seq": seq})
     return _answer(
         message_actions.edit_message(
             request.user,
@@ -47,14 +48,16 @@ def api_edit(request: SignedInRequest, conversation_id: int, seq: int) -> HttpRe
 @api_view
 @_admitted
 def api_delete(request: SignedInRequest, conversation_id: int, seq: int) -> HttpResponse:
-    frame = _frame("delete", {**_body(request), "conversation": conversation_id, "seq": seq})
+    frame = _frame("delete", DeleteFrame, {**_body(request), "conversation": conversation_id, "seq": seq})
     return _answer(
         message_actions.delete_message(request.user, conversation_id, seq, frame.client_id, window=conf.delete_window())
     )
 
 
 def _react(request: SignedInRequest, conversation_id: int, seq: int, *, add: bool) -> HttpResponse:
-    frame = _frame("react" if add else "unreact", {**_body(request), "conversation": conversation_id, "seq": seq})
+    frame = _frame(
+        "react" if add else "unreact", ReactFrame, {**_body(request), "conversation": conversation_id, "seq": seq}
+    )
     return _answer(
         message_actions.react(
             request.user,
@@ -91,7 +94,7 @@ def _hidden(request: SignedInRequest, hidden: message_actions.Hidden) -> HttpRes
 @api_view
 @_admitted
 def api_hide(request: SignedInRequest, conversation_id: int) -> HttpResponse:
-    frame = _frame("hide", {**_body(request), "conversation": conversation_id})
+    frame = _frame("hide", HideFrame, {**_body(request), "conversation": conversation_id})
     return _hidden(request, message_actions.hide_messages(request.user, conversation_id, list(frame.seqs)))
 
 
@@ -99,7 +102,7 @@ def api_hide(request: SignedInRequest, conversation_id: int) -> HttpResponse:
 @api_view
 @_admitted
 def api_clear(request: SignedInRequest, conversation_id: int) -> HttpResponse:
-    _frame("clear", {**_body(request), "conversation": conversation_id})
+    _frame("clear", ClearFrame, {**_body(request), "conversation": conversation_id})
     return _hidden(request, message_actions.clear_conversation(request.user, conversation_id))
 
 

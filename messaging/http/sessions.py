@@ -15,7 +15,6 @@ the session was saved. Two things are sent to a user's sockets
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY, get_user_model
@@ -41,7 +40,7 @@ class SessionRenewalMiddleware:
         return response
 
     @staticmethod
-    def renewal(request: HttpRequest, old_key: str | None) -> tuple[Any, dict[str, str]]:
+    def renewal(request: HttpRequest, old_key: str | None) -> tuple[int | None, dict[str, str]]:
         """The user whose signed-in session got a new key in this request, and old key -> new key."""
         session: SessionBase | None = getattr(request, "session", None)
         new_key = session.session_key if session is not None else None
@@ -50,4 +49,5 @@ class SessionRenewalMiddleware:
         user_id = session.get(SESSION_KEY)
         if user_id is None:
             return None, {}
-        return get_user_model()._meta.pk.to_python(user_id), {old_key: new_key}
+        renewed_user: int = get_user_model()._meta.pk.to_python(user_id)
+        return renewed_user, {old_key: new_key}

@@ -6,13 +6,16 @@ from typing import Any
 
 from django.contrib.auth.signals import user_logged_out
 from django.dispatch import receiver
+from django.http import HttpRequest
 
 from ..models import PushSubscription
 from ..store.users import User
 
 
 @receiver(user_logged_out, dispatch_uid="messaging.forget_push_subscriptions_on_logout")
-def forget_push_subscriptions_on_logout(sender: Any, request: Any, user: User | None, **kwargs: Any) -> None:
+def forget_push_subscriptions_on_logout(
+    sender: type[User], request: HttpRequest | None, user: User | None, **kwargs: Any
+) -> None:
     """The browsers subscribed in this session get no more pushes: the next person on them is someone else.
 
     The page also unsubscribes in the browser before it signs out

@@ -30,8 +30,10 @@ from pywebpush import WebPushException, webpush
 
 from .. import conf
 from ..guards.circuit_breaker import make_breaker
+from ..models import Notification
 from ..ops import metrics
 from ..serializers import avatar_url, profile_of
+from ..store.users import User
 
 #: push services answer these for a subscription that no longer exists
 GONE_STATUSES = frozenset({404, 410})
@@ -147,7 +149,7 @@ def check_webpush_settings(app_configs: Any = None, **kwargs: Any) -> list[check
 # --- The payload ----------------------------------------------------------------
 
 
-def notification_tag(notification: Any) -> str:
+def notification_tag(notification: Notification) -> str:
     """One shown notification per conversation: later pushes replace it.
 
     Derived from the link (a conversation's page), so the in-page alert of
@@ -156,18 +158,18 @@ def notification_tag(notification: Any) -> str:
     return f"linkup:{notification.url}" if notification.url else f"linkup:notification:{notification.pk}"
 
 
-def _sender(notification: Any) -> Any:
+def _sender(notification: Notification) -> User | None:
     message = notification.message if notification.message_id else None
     return message.sender if message is not None else None
 
 
-def _icon(sender: Any) -> str | None:
+def _icon(sender: User | None) -> str | None:
     if sender is None:
         return None
     return avatar_url(profile_of(sender)) or f"/avatars/{sender.get_username()}.png"
 
 
-def payload_for(notification: Any, *, hide_content: bool) -> dict[str, Any]:
+def payload_for(notification: Notification, *, hide_content: bool) -> dict[str, Any]:
     """What the service worker shows, and nothing more: no history, and no text when hidden."""
     sender = _sender(notification)
     body = HIDDEN_BODY if hide_content or not notification.body else notification.body
@@ -186,7 +188,7 @@ def payload_for(notification: Any, *, hide_content: bool) -> dict[str, Any]:
     if len(encoded) > MAX_PAYLOAD_BYTES:
         # Only the body can be long; cut it until the whole fits.
         overflow = len(encoded) - MAX_PAYLOAD_BYTES
-        cut = payload["body"].encode()[: max(0, len(payload["body"].encode()) - overflow - 3)]
+        cut = body.encode()[: max(0, len(body.encode()) - overflow - 3)]
         payload["body"] = cut.decode(errors="ignore") + "…"
     return payload
 

@@ -18,6 +18,7 @@ from channels.layers import BaseChannelLayer, get_channel_layer
 from django.core.exceptions import ImproperlyConfigured
 
 from ..error_models import ErrorCategory, Severity
+from ..frames import ServerFrame
 from ..guards.circuit_breaker import make_breaker
 from ..logging_utils import messaging_logger
 from ..ops import metrics
@@ -97,7 +98,7 @@ async def group_send(group: str, event: dict[str, Any]) -> bool:
         return False
 
 
-async def broadcast_frame(group: str, handler: str, frame: dict[str, Any], **extra: Any) -> bool:
+async def broadcast_frame(group: str, handler: str, frame: ServerFrame, **extra: Any) -> bool:
     """Serialize ``frame`` once and send it to every socket of ``group``."""
     return await broadcast_text(group, handler, JSONSerializer.dumps(frame), **extra)
 

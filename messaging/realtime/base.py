@@ -23,17 +23,19 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from .. import conf
 from ..actions.errors import wire_error
 from ..async_handlers import AsyncSafeMessageHandler as db
-from ..connection_validator import ConnectionValidator, safe_get, shared_validator
+from ..connection_validator import ConnectionValidator, Frame, PingFrame, safe_get, shared_validator
 from ..error_models import ErrorCategory
 from ..exceptions import MessagingException, ProtocolError, RateLimited, ServerError
+from ..frames import Ref, ServerFrame
 from ..guards.fair_turns import act_for
 from ..guards.rate_limit import LocalBucket
 from ..logging_utils import category_for_exception, messaging_logger
 from ..ops import metrics
 from ..pubsub import publish_presence, user_group
-from ..serializers import PONG, JSONSerializer, answer, error_frame
+from ..serializers import JSONSerializer, answer, error_frame, pong_frame
 from ..store.errors import StoreError
 from ..store.presence import PresenceChange
+from ..store.users import User
 from .allowances import SocketAllowances
 from .backpressure import outbound_of
 from .handshake import handshake_age, record_this_one
@@ -58,10 +60,14 @@ class MessagingConsumer(AsyncWebsocketConsumer):
     url_kwargs: tuple[str, ...] = ()
     #: whether frames name their conversation (off on the one-to-one view)
     conversation_required: bool = True
+    #: the signed-in user, set once by :meth:`authenticate`: an anonymous or
+    #: refused handshake never gets past ``connect``, so every handler after it
+    #: has a real user (before it, :attr:`authenticated` is False and this is unset)
+    user: User
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.user: Any = None
+        self.authenticated = False
         self.username = ""
         self.session_key: str | None = None
         #: how long a handshake refused for its age had waited (:meth:`authenticate`)
@@ -122,7 +128,9 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         data = ConnectionValidator.validate_connection_data(self.scope, required_kwargs=self.url_kwargs)
         self.outbound = outbound_of(self.scope)
         if data is not None:
-            self.user = data["user"]
+            # The validator checked ``is_authenticated``; AuthMiddleware's user is the project's user model.
+            user: User = data["user"]
+            self.user, self.authenticated = user, True
             act_for(self.user.pk)
             self.username = self.user.get_username()
             self.session_key = getattr(safe_get(self.scope, "session"), "session_key", None)
@@ -206,7 +214,7 @@ class MessagingConsumer(AsyncWebsocketConsumer):
             )
 
     async def disconnect(self, code: int) -> None:
-        if code == ABNORMAL_CLOSURE and self.user is not None:
+        if code == ABNORMAL_CLOSURE and self.authenticated:
             # The connection dropped without a close frame: a network cut, a
             # killed client. Worth seeing when it happens a lot.
             await messaging_logger.athrottled(
@@ -265,7 +273,7 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         except Exception as exc:  # noqa: BLE001 - mapped to its error frame just below
             await self.answer_failure(exc, frame)
 
-    async def answer_failure(self, exc: Exception, frame: Any) -> None:
+    async def answer_failure(self, exc: Exception, frame: Frame) -> None:
         """The one place a failure while handling ``frame`` becomes an error frame.
 
         Only a frame the contract does not allow counts toward the abuse
@@ -304,7 +312,9 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         if hold > 0 and self.outbound is not None:
             self.outbound.hold_reading(hold)
 
-    async def server_failed(self, exc: Exception, what: str, client_id: str | None = None, ref: Any = None) -> None:
+    async def server_failed(
+        self, exc: Exception, what: str, client_id: str | None = None, ref: Ref | None = None
+    ) -> None:
         """Record an unexpected server-side failure and answer ``server_error``."""
         await messaging_logger.aerror(category_for_exception(exc), what, user=self.user, exc=exc)
         await self.send_error(ServerError("the server could not do that; try again", client_id=client_id, ref=ref))
@@ -332,8 +342,8 @@ class MessagingConsumer(AsyncWebsocketConsumer):
             )
             await self.close(code=conf.CLOSE_PROTOCOL_ABUSE)
 
-    async def on_ping(self, frame: Any) -> None:
-        await self.send_frame(answer(dict(PONG), frame.ref))
+    async def on_ping(self, frame: PingFrame) -> None:
+        await self.send_frame(answer(pong_frame(), frame.ref))
 
     # --- Frames out ------------------------------------------------------------
 
@@ -341,7 +351,7 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         metrics.ERROR_FRAMES.labels(error.code.value).inc()
         await self.send_frame(error_frame(error))
 
-    async def send_frame(self, frame: dict[str, Any]) -> None:
+    async def send_frame(self, frame: ServerFrame) -> None:
         try:
             text = JSONSerializer.dumps(frame)
         except ServerError as error:

@@ -23,7 +23,7 @@ import asyncio
 import logging
 import random
 from importlib import import_module
-from typing import Any
+from typing import Any, Protocol
 
 from autobahn.exception import Disconnected
 from channels.auth import get_user
@@ -32,6 +32,7 @@ from django.conf import settings
 from .. import conf
 from ..error_models import Severity
 from ..logging_utils import category_for_exception, messaging_logger
+from ..store.users import User
 
 log = logging.getLogger("messaging.sessions")
 
@@ -62,6 +63,16 @@ def recheck_interval(seconds: float) -> float:
     return seconds * random.uniform(0.75, 1.0)
 
 
+class GuardedSocket(Protocol):
+    """What :class:`SessionGuard` needs of its consumer (a ``MessagingConsumer`` once it is connected)."""
+
+    session_key: str | None
+    user: User
+    closing: bool
+
+    async def close(self, code: int | bool | None = None, reason: str | None = None) -> None: ...
+
+
 class SessionGuard:
     """Closes one consumer's socket when its session's access ended.
 
@@ -71,7 +82,7 @@ class SessionGuard:
     every socket of the process; a ``session.recheck`` event checks at once.
     """
 
-    def __init__(self, consumer: Any) -> None:
+    def __init__(self, consumer: GuardedSocket) -> None:
         self.consumer = consumer
 
     def start(self) -> None:
@@ -151,7 +162,7 @@ class SessionWatch:
         grouped: dict[tuple[str | None, int], list[SessionGuard]] = {}
         for guard in list(self.guards):
             consumer = guard.consumer
-            if not consumer.closing and consumer.user is not None:
+            if not consumer.closing:
                 grouped.setdefault((consumer.session_key, consumer.user.pk), []).append(guard)
         return grouped
 

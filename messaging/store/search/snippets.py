@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ...frames import SnippetPayload
 from .query import Needle
 from .text import fold
 
@@ -33,7 +34,7 @@ class Snippet:
     cut_start: bool
     cut_end: bool
 
-    def payload(self) -> dict[str, object]:
+    def payload(self) -> SnippetPayload:
         return {
             "text": self.text,
             "highlights": [list(span) for span in self.highlights],

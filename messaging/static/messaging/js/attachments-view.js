@@ -7,8 +7,12 @@
 import { h } from "./dom.js";
 import { UPLOAD_FAILURES } from "./protocol/uploads.js";
 
+/** @import { Attachment, Event } from "./protocol/frames.js" */
+/** @import { OutboxEntry } from "./protocol/outbox.js" */
+
 const SVG = "http://www.w3.org/2000/svg";
 
+/** @param {number} bytes */
 export function formatSize(bytes) {
   if (!Number.isFinite(bytes)) return "";
   if (bytes < 1024) return `${bytes} B`;
@@ -33,13 +37,21 @@ export function fileIcon() {
   return svg;
 }
 
-/** The attachments ``A`` of a stored message event (``event.data.attachments``), or []. */
+/**
+ * The attachments ``A`` of a stored message event (``event.data.attachments``), or [].
+ * @param {Pick<Event, "data"> | null | undefined} event
+ * @returns {Attachment[]}
+ */
 export function attachmentsOf(event) {
   const items = event?.data?.attachments;
   return Array.isArray(items) ? items : [];
 }
 
-/** The nodes of a stored message's files; ``onOpen(items, index)`` opens an image in the viewer. */
+/**
+ * The nodes of a stored message's files; ``onOpen(items, index)`` opens an image in the viewer.
+ * @param {Attachment[]} items
+ * @param {{ onOpen: (images: Attachment[], index: number) => void }} options
+ */
 export function attachmentNodes(items, { onOpen }) {
   if (!items.length) return null;
   const images = items.filter((a) => a.thumbnail_url);
@@ -59,7 +71,11 @@ export function attachmentNodes(items, { onOpen }) {
     }));
 }
 
-/** The files of a message waiting in the outbox: name, size, progress, and a cancel button while it uploads. */
+/**
+ * The files of a message waiting in the outbox: name, size, progress, and a cancel button while it uploads.
+ * @param {Pick<OutboxEntry, "client_id" | "files">} entry
+ * @param {{ onCancel: (clientId: string, index: number) => void }} options
+ */
 export function pendingFileNodes(entry, { onCancel }) {
   const files = Array.isArray(entry.files) ? entry.files : [];
   if (!files.length) return null;
@@ -67,7 +83,7 @@ export function pendingFileNodes(entry, { onCancel }) {
     files.map((f, index) => {
       if (f.state === "cancelled") return null;
       const fraction = f.size ? Math.min(1, (f.loaded || 0) / f.size) : 0;
-      const label = f.state === "done" ? "uploaded" : f.state === "failed" ? (UPLOAD_FAILURES[f.error] ?? "refused") : f.state === "retrying" ? "waiting to retry" : `${Math.round(fraction * 100)}%`;
+      const label = f.state === "done" ? "uploaded" : f.state === "failed" ? ((f.error === null ? undefined : UPLOAD_FAILURES[f.error]) ?? "refused") : f.state === "retrying" ? "waiting to retry" : `${Math.round(fraction * 100)}%`;
       return h("li", { className: `attachment file upload-${f.state}` },
         h("div", { className: "file-chip" },
           fileIcon(),
@@ -81,7 +97,10 @@ export function pendingFileNodes(entry, { onCancel }) {
     }));
 }
 
-/** A signature of what the nodes above show, so a bubble is repainted only when it changed. */
+/**
+ * A signature of what the nodes above show, so a bubble is repainted only when it changed.
+ * @param {unknown} value
+ */
 export function filesSignature(value) {
   return JSON.stringify(value ?? null);
 }

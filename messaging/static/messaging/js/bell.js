@@ -5,7 +5,7 @@
 // Other modules use the exported `notifications` client; it also re-dispatches
 // "linkup:unread" and "linkup:notification" events on document.
 
-import { announce, h, paintAvatars } from "./dom.js";
+import { announce, find, h, paintAvatars } from "./dom.js";
 import { Emitter, ReconnectingSocket } from "./socket.js";
 import { applySettings } from "./theme.js";
 import { fullStamp, listStamp } from "./time.js";
@@ -19,6 +19,11 @@ import { fullStamp, listStamp } from "./time.js";
  * }} NotificationsEvents
  */
 
+/**
+ * A request sent and not answered yet; a list waits for its page.
+ * @typedef {{ type: string, waiter?: { resolve: (page: { items: Item[], has_more: boolean }) => void, reject: (error: Error) => void } }} Outstanding
+ */
+
 /** @extends {Emitter<NotificationsEvents>} */
 class NotificationsClient extends Emitter {
   constructor() {
@@ -29,7 +34,7 @@ class NotificationsClient extends Emitter {
     // error the oldest request that can fail (mark_read, mark_all_read or list).
     // A mark that succeeds has no answer of its own, so a ping follows it: its
     // pong says every mark before it went through.
-    /** @type {{ type: string, waiter?: { resolve: (page: { items: Item[], has_more: boolean }) => void, reject: (error: Error) => void } }[]} */
+    /** @type {Outstanding[]} */
     this.outstanding = [];
     /** @type {ReconnectingSocket<NotificationServerFrame, NotificationClientFrame>} */
     this.socket = new ReconnectingSocket("/ws/notifications/", { readyType: "unread_count" });
@@ -47,6 +52,12 @@ class NotificationsClient extends Emitter {
     return this;
   }
 
+  /**
+   * Tell this client's listeners and the page's (``linkup:<type>`` on document).
+   * @template {keyof NotificationsEvents} K
+   * @param {K} type
+   * @param {NotificationsEvents[K]["detail"]} detail
+   */
   emit(type, detail) {
     this.dispatchEvent(new CustomEvent(type, { detail }));
     document.dispatchEvent(new CustomEvent(`linkup:${type}`, { detail }));
@@ -69,7 +80,10 @@ class NotificationsClient extends Emitter {
     }
   }
 
-  /** The oldest outstanding request ``fits`` answers; those before it are done (marks without an error). */
+  /**
+   * The oldest outstanding request ``fits`` answers; those before it are done (marks without an error).
+   * @param {(request: Outstanding) => boolean} fits
+   */
   answer(fits) {
     const index = this.outstanding.findIndex(fits);
     if (index < 0) return null;
@@ -117,6 +131,7 @@ class NotificationsClient extends Emitter {
 export const notifications = new NotificationsClient();
 
 /** A notification's link, if it is a page of this site or plain http(s); never javascript: or data:. */
+/** @param {unknown} url */
 function safeUrl(url) {
   // "//host" and "/\host" both lead to another site.
   if (typeof url === "string" && ((url.startsWith("/") && !/^\/[/\\]/.test(url)) || /^https?:\/\//i.test(url))) return url;
@@ -171,17 +186,19 @@ export function markItemRead(li) {
 
 // --- The bell in the top bar -----------------------------------------------------------
 
+/** @param {HTMLElement} bell the top bar's bell (base.html) */
 function setUpBell(bell) {
-  const button = bell.querySelector("[data-bell-button]");
-  const panel = bell.querySelector("[data-bell-panel]");
-  const list = bell.querySelector("[data-bell-list]");
-  const empty = bell.querySelector("[data-bell-empty]");
-  const count = bell.querySelector("[data-bell-count]");
-  const label = bell.querySelector("[data-bell-label]");
-  const markAll = bell.querySelector("[data-bell-mark-all]");
-  const permission = bell.querySelector("[data-bell-permission]");
+  const button = find("[data-bell-button]", HTMLElement, bell);
+  const panel = find("[data-bell-panel]", HTMLElement, bell);
+  const list = find("[data-bell-list]", HTMLElement, bell);
+  const empty = find("[data-bell-empty]", HTMLElement, bell);
+  const count = find("[data-bell-count]", HTMLElement, bell);
+  const label = find("[data-bell-label]", HTMLElement, bell);
+  const markAll = find("[data-bell-mark-all]", HTMLButtonElement, bell);
+  const permission = find("[data-bell-permission]", HTMLElement, bell);
   const baseTitle = document.title;
 
+  /** @param {number} n */
   function renderCount(n) {
     count.hidden = !n;
     count.textContent = n > 99 ? "99+" : String(n);
@@ -191,6 +208,10 @@ function setUpBell(bell) {
     if (!document.querySelector("[data-owns-title]")) document.title = n ? `(${n}) ${baseTitle}` : baseTitle;
   }
 
+  /**
+   * @param {Item} n
+   * @param {HTMLElement} li
+   */
   const markRead = (n, li) => {
     if (!notifications.markRead(n.id)) return;
     markItemRead(li);
@@ -237,10 +258,10 @@ function setUpBell(bell) {
     if (event.key === "Escape") close({ focus: true });
   });
   document.addEventListener("click", (event) => {
-    if (!bell.contains(event.target)) close();
+    if (!(event.target instanceof Node && bell.contains(event.target))) close();
   });
   bell.addEventListener("focusout", (event) => {
-    if (event.relatedTarget && !bell.contains(event.relatedTarget)) close();
+    if (event.relatedTarget instanceof Node && !bell.contains(event.relatedTarget)) close();
   });
 
   notifications.addEventListener("unread", ({ detail: { count: n } }) => renderCount(n));
@@ -265,6 +286,7 @@ navigator.serviceWorker?.ready
   .then((subscription) => { pushedHere = Boolean(subscription); })
   .catch(() => {});
 
+/** @param {Item} n */
 function desktopAlert(n) {
   if (pushedHere || !("Notification" in window) || Notification.permission !== "granted" || document.visibilityState === "visible") return;
   // The service worker's tag for the same notification (messaging/notify/webpush.py).
@@ -277,7 +299,7 @@ function desktopAlert(n) {
 
 paintAvatars(document);
 const bell = document.querySelector("[data-bell]");
-if (bell) {
+if (bell instanceof HTMLElement) {
   setUpBell(bell);
   notifications.start();
 }

@@ -390,7 +390,7 @@ const actions = new MessageActions({
   selection: {
     root: $("[data-selection-bar]"),
     count: $("[data-selection-count]"),
-    remove: $("[data-selection-delete]"),
+    remove: $("[data-selection-delete]", HTMLButtonElement),
     cancel: $("[data-selection-cancel]"),
   },
   conversationId: () => route.id,
@@ -878,7 +878,7 @@ function revealJump() {
 state.on("history", ({ id }) => {
   if (jumpTarget && id === jumpTarget.id) requestAnimationFrame(revealJump);
 });
-new SearchPanel(document.querySelector("[data-search]"), {
+new SearchPanel($("[data-search]", HTMLDialogElement), {
   open: (id, seq) => {
     jumpTarget = { id, seq };
     const conv = state.get(id);

@@ -10,10 +10,15 @@ import { avatar, h, icon } from "./dom.js";
 import { previewText, typingText } from "./protocol/text.js";
 import { fullStamp, listStamp, presenceText } from "./time.js";
 
+/** @type {Record<string, string>} */
 const STATUS_TEXT = { sent: "Sent", delivered: "Delivered", read: "Read" };
 
+/** @typedef {{ id: number | null, peer?: string | null }} Route the conversation on screen: by id, or a direct chat by its peer */
+
+/** @param {string} text */
 const oneLine = (text) => text.replace(/\s+/g, " ").trim();
 
+/** @param {import("./protocol/client.js").Conversation} conv */
 export function conversationUrl(conv) {
   if (!conv.isGroup && conv.peer) return `/messages/${encodeURIComponent(conv.peer.username)}/`;
   return `/messages/c/${conv.id}/`;
@@ -37,10 +42,13 @@ export class ConversationList {
     this.loading = loading;
     this.onOpen = onOpen;
     this.drafts = drafts;
-    this.rows = new Map(); // key -> {li, link, signature}
-    this.current = null; // {id, peer}
+    /** @type {Map<string, { li: HTMLElement, link: HTMLElement, signature: string | null }>} */
+    this.rows = new Map();
+    /** @type {Route | null} */
+    this.current = null;
   }
 
+  /** @param {Route | null} route */
   setCurrent(route) {
     this.current = route;
     this.render();
@@ -86,10 +94,14 @@ export class ConversationList {
     this.loading.hidden = state.inbox.loaded || desired.length > 0;
   }
 
+  /**
+   * @param {MouseEvent} event
+   * @param {HTMLElement} link
+   */
   click(event, link) {
     if (event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
     event.preventDefault();
-    this.onOpen(link.getAttribute("href"));
+    this.onOpen(link.getAttribute("href") ?? "");
   }
 
   /**

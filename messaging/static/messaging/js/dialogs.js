@@ -6,10 +6,14 @@
 // (focus stays inside), Escape closes it, and focus goes back to the button
 // that opened it.
 
-import { avatar, h } from "./dom.js";
+import { avatar, find, h } from "./dom.js";
 import { Chips, PeopleSearch } from "./people.js";
 import { presenceText, timeOfDay } from "./time.js";
 
+/** @import { ChatState, Conversation } from "./protocol/client.js" */
+/** @import { HeldMember } from "./protocol/members.js" */
+
+/** @type {Record<string, string>} */
 const ERROR_TEXT = {
   not_found: "Someone on the list does not exist (any more).",
   too_many_members: "That is more people than a group may have.",
@@ -23,15 +27,19 @@ const ERROR_TEXT = {
   server_error: "The server had a problem. Try again.",
 };
 
+/** @param {unknown} error what a request rejected with: a RequestError has a ``code`` and a ``detail`` */
 function errorText(error) {
-  const base = ERROR_TEXT[error?.code] ?? "That did not work. Try again.";
-  return error?.code === "not_found" && error.detail ? `${base} (${error.detail})` : base;
+  const code = typeof error === "object" && error !== null && "code" in error ? error.code : undefined;
+  const detail = typeof error === "object" && error !== null && "detail" in error ? error.detail : undefined;
+  const base = (typeof code === "string" ? ERROR_TEXT[code] : undefined) ?? "That did not work. Try again.";
+  return code === "not_found" && detail ? `${base} (${detail})` : base;
 }
 
 class Dialog {
+  /** @param {HTMLDialogElement} el the dialog's markup (app.html) */
   constructor(el) {
     this.el = el;
-    this.error = el.querySelector("[data-dialog-error]");
+    this.error = find("[data-dialog-error]", HTMLElement, el);
     /** @type {HTMLElement | null} */
     this.opener = null;
     for (const button of el.querySelectorAll("[data-dialog-close]")) button.addEventListener("click", () => this.close());
@@ -51,18 +59,23 @@ class Dialog {
     if (this.el.open) this.el.close();
   }
 
+  /** @param {string} text */
   showError(text) {
     this.error.textContent = text;
     this.error.hidden = !text;
   }
 }
 
+/**
+ * @param {HTMLElement} root
+ * @param {{ exclude: () => Iterable<string> }} options
+ */
 function picker(root, { exclude }) {
-  const chips = new Chips(root.querySelector("[data-picker-chosen]"));
+  const chips = new Chips(find("[data-picker-chosen]", HTMLElement, root));
   const search = new PeopleSearch({
-    input: root.querySelector("[data-picker-input]"),
-    results: root.querySelector("[data-picker-results]"),
-    status: root.querySelector("[data-picker-status]"),
+    input: find("[data-picker-input]", HTMLInputElement, root),
+    results: find("[data-picker-results]", HTMLElement, root),
+    status: find("[data-picker-status]", HTMLElement, root),
     onPick: (user) => chips.add(user.username),
     exclude: () => new Set([...exclude(), ...chips.names]),
   });
@@ -70,15 +83,25 @@ function picker(root, { exclude }) {
 }
 
 export class NewGroupDialog extends Dialog {
+  /**
+   * ``create(title, members)`` resolves to the ``create_group`` ack; ``onCreated(id)`` opens the new group.
+   * @param {HTMLDialogElement} el
+   * @param {{
+   *   state: ChatState,
+   *   me: string,
+   *   create: (title: string, members: string[]) => Promise<import("./protocol/frames.js").AckFrame>,
+   *   onCreated: (id: number | undefined) => void,
+   * }} options
+   */
   constructor(el, { state, me, create, onCreated }) {
     super(el);
     this.state = state;
     this.create = create;
     this.onCreated = onCreated;
-    this.form = el.querySelector("[data-new-group-form]");
-    this.name = el.querySelector("[data-new-group-name]");
-    this.submit = el.querySelector("[data-new-group-submit]");
-    this.picker = picker(el.querySelector("[data-picker]"), { exclude: () => new Set([me]) });
+    this.form = find("[data-new-group-form]", HTMLFormElement, el);
+    this.name = find("[data-new-group-name]", HTMLInputElement, el);
+    this.submit = find("[data-new-group-submit]", HTMLButtonElement, el);
+    this.picker = picker(find("[data-picker]", HTMLElement, el), { exclude: () => new Set([me]) });
     this.form.addEventListener("submit", (event) => {
       event.preventDefault();
       this.save();
@@ -123,20 +146,25 @@ export class NewGroupDialog extends Dialog {
 }
 
 export class MembersDialog extends Dialog {
+  /**
+   * @param {HTMLDialogElement} el
+   * @param {{ state: ChatState, onLeft: (id: number | null) => void }} options
+   */
   constructor(el, { state, onLeft }) {
     super(el);
     this.state = state;
     this.onLeft = onLeft;
+    /** @type {number | null} the group shown */
     this.id = null;
-    this.title = el.querySelector("#members-title");
-    this.count = el.querySelector("[data-members-count]");
-    this.list = el.querySelector("[data-member-list]");
-    this.renameForm = el.querySelector("[data-rename-form]");
-    this.renameInput = el.querySelector("[data-rename-input]");
-    this.addBox = el.querySelector("[data-add-members]");
-    this.addButton = el.querySelector("[data-add-members-submit]");
-    this.leaveButton = el.querySelector("[data-leave]");
-    this.picker = picker(this.addBox, { exclude: () => new Set(this.state.get(this.id)?.members.list().map((m) => m.username) ?? []) });
+    this.title = find("#members-title", HTMLElement, el);
+    this.count = find("[data-members-count]", HTMLElement, el);
+    this.list = find("[data-member-list]", HTMLElement, el);
+    this.renameForm = find("[data-rename-form]", HTMLFormElement, el);
+    this.renameInput = find("[data-rename-input]", HTMLInputElement, el);
+    this.addBox = find("[data-add-members]", HTMLElement, el);
+    this.addButton = find("[data-add-members-submit]", HTMLElement, el);
+    this.leaveButton = find("[data-leave]", HTMLElement, el);
+    this.picker = picker(this.addBox, { exclude: () => new Set(this.state.get(this.id)?.members.list().map((/** @type {HeldMember} */ m) => m.username) ?? []) });
     this.renameForm.addEventListener("submit", (event) => {
       event.preventDefault();
       const title = this.renameInput.value.trim();
@@ -158,8 +186,8 @@ export class MembersDialog extends Dialog {
         this.onLeft(this.id);
       });
     });
-    state.on("members", ({ id }) => { if (id === this.id && this.el.open) this.render(); });
-    state.on("conversation", ({ id }) => { if (id === this.id && this.el.open) this.render(); });
+    state.on("members", (/** @type {{ id: number }} */ { id }) => { if (id === this.id && this.el.open) this.render(); });
+    state.on("conversation", (/** @type {{ id: number }} */ { id }) => { if (id === this.id && this.el.open) this.render(); });
   }
 
   /**
@@ -176,6 +204,10 @@ export class MembersDialog extends Dialog {
     this.show(opener);
   }
 
+  /**
+   * Run a group change; its failure is shown in the dialog. Resolves to whether it went through.
+   * @param {() => Promise<unknown>} fn
+   */
   async act(fn) {
     this.showError("");
     try {
@@ -192,14 +224,18 @@ export class MembersDialog extends Dialog {
     const conv = state.get(this.id);
     if (!conv) return;
     this.title.textContent = conv.name;
-    const members = conv.members.list().sort((a, b) => rank(a) - rank(b) || a.username.localeCompare(b.username));
+    const members = conv.members.list().sort((/** @type {HeldMember} */ a, /** @type {HeldMember} */ b) => rank(a) - rank(b) || a.username.localeCompare(b.username));
     this.count.textContent = `${members.length} ${members.length === 1 ? "member" : "members"}`;
-    this.list.replaceChildren(...members.map((m) => this.row(conv, m)));
+    this.list.replaceChildren(...members.map((/** @type {HeldMember} */ m) => this.row(conv, m)));
     this.addBox.hidden = !state.can(this.id, "add");
     this.renameForm.hidden = !state.can(this.id, "rename");
     this.leaveButton.hidden = !conv.isMember;
   }
 
+  /**
+   * @param {Conversation} conv
+   * @param {HeldMember} m
+   */
   row(conv, m) {
     const state = this.state;
     const me = m.username === state.me;
@@ -207,6 +243,7 @@ export class MembersDialog extends Dialog {
     const lastSeen = m.last_seen ?? state.presence.get(m.username)?.last_seen ?? null;
     const person = state.identity(m.username);
     const shown = person.display_name || m.username;
+    /** @param {MouseEvent} event */
     const openCard = (event) => document.dispatchEvent(new CustomEvent("linkup:profile", { detail: { username: m.username, opener: event.currentTarget } }));
     const li = h("li", { className: "member", dataset: { member: m.username, role: m.role } },
       avatar(shown, { online, small: true, image: person.avatar, key: m.username }),
@@ -243,11 +280,19 @@ export class MembersDialog extends Dialog {
   }
 }
 
+/** @type {Record<string, number>} */
+const RANKS = { owner: 0, admin: 1 };
+
+/** @param {HeldMember} member */
 function rank(member) {
-  return { owner: 0, admin: 1 }[member.role] ?? 2;
+  return RANKS[member.role] ?? 2;
 }
 
-/** "read everything", "read up to 14:05", "nothing read yet". */
+/**
+ * "read everything", "read up to 14:05", "nothing read yet".
+ * @param {Conversation} conv
+ * @param {HeldMember} member
+ */
 function readPosition(conv, member) {
   const end = conv.last_seq;
   const start = Math.max(member.joined_seq ?? 0, 0);

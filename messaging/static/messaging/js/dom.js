@@ -40,6 +40,9 @@ export function h(tag, props = {}, ...children) {
   return el;
 }
 
+/** @typedef {{ viewBox: string, className: string, circle?: boolean, paths: string[] }} IconSpec */
+
+/** @type {Record<string, IconSpec>} */
 const ICONS = {
   // one check, two checks, a clock
   sent: { viewBox: "0 0 16 12", className: "tick", paths: ["M2 6.5 5.5 10 12.5 2"] },
@@ -52,9 +55,13 @@ const ICONS = {
   pinned: { viewBox: "0 0 24 24", className: "pinned-icon", paths: ["M9 3h6l-1 6 3 3v2h-4v6l-1 1-1-1v-6H7v-2l3-3Z"] },
 };
 
-/** An inline SVG icon ("sent", "delivered", "read", "pending"), hidden from screen readers. */
+/**
+ * An inline SVG icon ("sent", "delivered", "read", "pending"), hidden from screen readers.
+ * @param {string} name
+ */
 export function icon(name) {
   const spec = ICONS[name];
+  if (!spec) throw new Error(`no icon called ${name}`);
   const svg = document.createElementNS(SVG, "svg");
   svg.setAttribute("viewBox", spec.viewBox);
   svg.setAttribute("class", spec.className);
@@ -91,6 +98,8 @@ function avatarHue(name) {
  * A person's (or group's) avatar: their uploaded picture when ``image`` is a URL, else the
  * first letter of ``name`` on the hue of ``key`` (the username: a person keeps their colour
  * when they change their display name, and matches the letter PNG of /avatars/<username>.png).
+ * @param {string} name
+ * @param {{ online?: boolean, small?: boolean, group?: boolean, image?: string | null, key?: string }} [options]
  */
 export function avatar(name, { online = false, small = false, group = false, image = null, key = name } = {}) {
   const el = h("span", { className: `avatar${small ? " small" : ""}${group ? " group" : ""}`, attrs: { "aria-hidden": "true" } },
@@ -101,7 +110,11 @@ export function avatar(name, { online = false, small = false, group = false, ima
   return el;
 }
 
-/** Put ``image`` (a URL, or null for the letter) into an existing avatar element. */
+/**
+ * Put ``image`` (a URL, or null for the letter) into an existing avatar element.
+ * @param {Element} el
+ * @param {string | null | undefined} image
+ */
 export function setAvatarImage(el, image) {
   let img = el.querySelector(".avatar-img");
   if (!image) {
@@ -115,7 +128,11 @@ export function setAvatarImage(el, image) {
   if (img.getAttribute("src") !== image) img.setAttribute("src", image);
 }
 
-/** The colour of one avatar element, from a username. */
+/**
+ * The colour of one avatar element, from a username.
+ * @param {HTMLElement} el
+ * @param {string} key
+ */
 export function paintAvatar(el, key) {
   el.style.setProperty("--hue", String(avatarHue(key)));
 }
@@ -130,7 +147,10 @@ export function paintAvatars(root = document) {
   }
 }
 
-/** Say something to screen-reader users through the page's polite live region. */
+/**
+ * Say something to screen-reader users through the page's polite live region.
+ * @param {string} message
+ */
 export function announce(message) {
   const region = document.getElementById("announcer");
   if (!region) return;

@@ -8,20 +8,30 @@
 
 const PREFIX = "linkup.draft";
 
+/** @typedef {{ id?: number | null, peer?: string | null }} DraftTarget a conversation, or a direct chat by its peer */
+
 export class Drafts {
-  /** ``storage``: localStorage, or a MemoryStorage where it is unavailable (private mode). */
+  /**
+   * ``storage``: localStorage, or a MemoryStorage where it is unavailable (private mode).
+   * @param {Pick<Storage, "getItem" | "setItem" | "removeItem">} storage
+   * @param {string} me the signed-in username
+   */
   constructor(storage, me) {
     this.storage = storage;
     this.me = me;
   }
 
-  /** A conversation by id, or a direct chat not started yet by its peer's username. */
+  /**
+   * A conversation by id, or a direct chat not started yet by its peer's username.
+   * @param {DraftTarget} target
+   */
   key({ id = null, peer = null }) {
     if (id !== null && id !== undefined) return `${PREFIX}.${this.me}.c${id}`;
     if (peer) return `${PREFIX}.${this.me}.p:${peer}`;
     return null;
   }
 
+  /** @param {DraftTarget} target */
   get(target) {
     const key = this.key(target);
     if (key === null) return "";
@@ -32,7 +42,11 @@ export class Drafts {
     }
   }
 
-  /** Keep ``text``; whitespace alone is no draft. */
+  /**
+   * Keep ``text``; whitespace alone is no draft.
+   * @param {DraftTarget} target
+   * @param {string} text
+   */
   set(target, text) {
     const key = this.key(target);
     if (key === null) return;
@@ -44,11 +58,16 @@ export class Drafts {
     }
   }
 
+  /** @param {DraftTarget} target */
   clear(target) {
     this.set(target, "");
   }
 
-  /** A direct chat got its conversation (its first message): its draft follows it. */
+  /**
+   * A direct chat got its conversation (its first message): its draft follows it.
+   * @param {string} peer
+   * @param {number} id
+   */
   adopt(peer, id) {
     const text = this.get({ peer });
     if (!text) return;

@@ -6,12 +6,18 @@
 // edit history and "clear chat". The protocol state (protocol/client.js)
 // does the talking; this only renders and asks.
 
-import { announce, h } from "./dom.js";
+import { announce, find, h } from "./dom.js";
 import { EmojiPicker, MessageMenu } from "./message-menu.js";
 import { MessageSelection } from "./message-selection.js";
 import { preview } from "./protocol/messages.js";
 import { fullStamp } from "./time.js";
 
+/** @import { ChatState } from "./protocol/client.js" */
+/** @import { MessageList } from "./message-list.js" */
+/** @import { Anchor, MenuItem } from "./message-menu.js" */
+/** @typedef {{ kind: "reply", seq: number } | { kind: "edit", seq: number, draft: string }} ComposerMode */
+
+/** @type {Record<string, string>} */
 const REFUSED = {
   edit_window_closed: "This message can no longer be edited.",
   delete_window_closed: "This message can no longer be deleted for everyone. You can still delete it for yourself.",
@@ -25,18 +31,34 @@ const REFUSED = {
 };
 
 export class MessageActions {
+  /**
+   * @param {{
+   *   state: ChatState,
+   *   list: MessageList,
+   *   input: HTMLTextAreaElement,
+   *   composer: HTMLElement,
+   *   context: { bar: HTMLElement, label: HTMLElement, preview: HTMLElement, cancel: HTMLElement },
+   *   menu: HTMLElement,
+   *   picker: HTMLElement,
+   *   confirm: HTMLDialogElement,
+   *   edits: HTMLDialogElement,
+   *   selection: { root: HTMLElement, count: HTMLElement, remove: HTMLButtonElement, cancel: HTMLElement },
+   *   conversationId: () => number | null,
+   * }} options ``conversationId()``: the conversation on screen, or null
+   */
   constructor({ state, list, input, composer, context, menu, picker, confirm, edits, selection, conversationId }) {
     this.state = state;
     this.list = list;
     this.input = input;
     this.composer = composer;
-    this.context = context; // {bar, label, preview, cancel}
+    this.context = context;
     this.menu = new MessageMenu(menu);
     this.picker = new EmojiPicker(picker);
     this.confirmDialog = confirm;
     this.editsDialog = edits;
-    this.conversationId = conversationId; // () => the conversation on screen, or null
-    this.mode = null; // {kind: "reply" | "edit", seq}
+    this.conversationId = conversationId;
+    /** @type {ComposerMode | null} */
+    this.mode = null;
     this.selection = new MessageSelection({ list: list.list, bar: selection, onDelete: (seqs) => this.deleteSeveralForMe(seqs) });
     context.cancel.addEventListener("click", () => {
       this.cancel();
@@ -49,18 +71,25 @@ export class MessageActions {
     return this.state.me;
   }
 
+  /** @param {unknown} error what the request rejected with (a RequestError has a ``code``) */
   refused(error) {
-    announce(REFUSED[error?.code] ?? "That did not work. Try again.");
+    const code = typeof error === "object" && error !== null && "code" in error ? error.code : undefined;
+    announce((typeof code === "string" ? REFUSED[code] : undefined) ?? "That did not work. Try again.");
   }
 
   // --- the menu ------------------------------------------------------------------------
 
+  /**
+   * @param {number} seq
+   * @param {Anchor} anchor
+   */
   openMenu(seq, anchor) {
     const id = this.conversationId();
     const conv = this.state.get(id);
     const view = this.state.messageView(id, seq);
     if (!conv || !view || view.deleted) return;
     const member = conv.isMember;
+    /** @type {MenuItem[]} */
     const items = [];
     if (member) {
       items.push({ label: "Reply", action: "reply", keepsFocus: true, run: () => this.startReply(seq) });
@@ -76,31 +105,45 @@ export class MessageActions {
     this.menu.open(anchor, items, `Message from ${view.sender === this.me ? "you" : view.sender}`);
   }
 
+  /** @param {number} seq */
   bubbleOf(seq) {
     return this.list.items.get(seq)?.el.querySelector(".bubble") ?? this.list.list;
   }
 
+  /** @param {number} seq */
   openPicker(seq) {
     const id = this.conversationId();
     this.picker.open(this.bubbleOf(seq), (emoji) => this.toggleReaction(seq, emoji, { id }));
   }
 
+  /**
+   * @param {number} seq
+   * @param {string} emoji
+   * @param {{ id?: number | null }} [options] the conversation (the one on screen when the picker opened)
+   */
   toggleReaction(seq, emoji, { id = this.conversationId() } = {}) {
-    this.state.toggleReaction(id, seq, emoji).catch((error) => this.refused(error));
+    this.state.toggleReaction(id, seq, emoji).catch((/** @type {unknown} */ error) => this.refused(error));
   }
 
+  /** @param {string} text */
   copy(text) {
     const done = () => announce("Copied");
     if (navigator.clipboard?.writeText) navigator.clipboard.writeText(text).then(done, () => announce("Could not copy"));
     else announce("Could not copy");
   }
 
-  /** An in-page confirmation (no window.confirm): resolves true when confirmed. */
+  /**
+   * An in-page confirmation (no window.confirm): resolves true when confirmed.
+   * @param {string} title
+   * @param {string} text
+   * @param {string} ok the confirming button's label
+   * @returns {Promise<boolean>}
+   */
   confirm(title, text, ok) {
     const dialog = this.confirmDialog;
-    dialog.querySelector("[data-confirm-title]").textContent = title;
-    dialog.querySelector("[data-confirm-text]").textContent = text;
-    dialog.querySelector("[data-confirm-ok]").textContent = ok;
+    find("[data-confirm-title]", HTMLElement, dialog).textContent = title;
+    find("[data-confirm-text]", HTMLElement, dialog).textContent = text;
+    find("[data-confirm-ok]", HTMLElement, dialog).textContent = ok;
     const back = document.activeElement;
     dialog.returnValue = "";
     dialog.showModal();
@@ -112,13 +155,18 @@ export class MessageActions {
     });
   }
 
+  /** @param {number} seq */
   async deleteForMe(seq) {
     const id = this.conversationId();
     if (!(await this.confirm("Delete for me?", "The message goes from your devices only; the others still see it.", "Delete for me"))) return;
-    this.state.deleteForMe(id, [seq]).then(() => announce("Deleted for you"), (error) => this.refused(error));
+    this.state.deleteForMe(id, [seq]).then(() => announce("Deleted for you"), (/** @type {unknown} */ error) => this.refused(error));
   }
 
-  /** Several messages selected at once: resolves true once they are deleted for me. */
+  /**
+   * Several messages selected at once: resolves true once they are deleted for me.
+   * @param {number[]} seqs
+   * @returns {Promise<boolean>}
+   */
   async deleteSeveralForMe(seqs) {
     const id = this.conversationId();
     const what = seqs.length === 1 ? "The message goes" : `${seqs.length} messages go`;
@@ -126,27 +174,29 @@ export class MessageActions {
     return this.state.deleteForMe(id, seqs).then(() => {
       announce(`Deleted ${seqs.length} for you`);
       return true;
-    }, (error) => {
+    }, (/** @type {unknown} */ error) => {
       this.refused(error);
       return false;
     });
   }
 
+  /** @param {number} seq */
   async deleteForEveryone(seq) {
     const id = this.conversationId();
     if (!(await this.confirm("Delete for everyone?", "Everyone will see “This message was deleted” instead.", "Delete for everyone"))) return;
-    this.state.deleteForEveryone(id, seq).then(() => announce("Deleted for everyone"), (error) => this.refused(error));
+    this.state.deleteForEveryone(id, seq).then(() => announce("Deleted for everyone"), (/** @type {unknown} */ error) => this.refused(error));
   }
 
   async clearChat() {
     const id = this.conversationId();
     if (id === null) return;
     if (!(await this.confirm("Clear this chat?", "Every message until now goes from your devices; new messages show as usual. The others keep theirs.", "Clear chat"))) return;
-    this.state.clearChat(id).then(() => announce("Chat cleared"), (error) => this.refused(error));
+    this.state.clearChat(id).then(() => announce("Chat cleared"), (/** @type {unknown} */ error) => this.refused(error));
   }
 
   // --- replies and edits in the composer --------------------------------------------------
 
+  /** @param {number} seq */
   startReply(seq) {
     const view = this.state.messageView(this.conversationId(), seq);
     if (!view) return;
@@ -156,6 +206,7 @@ export class MessageActions {
     this.input.focus();
   }
 
+  /** @param {number} seq */
   startEdit(seq) {
     const view = this.state.messageView(this.conversationId(), seq);
     if (!view || view.sender !== this.me || view.deleted) return false;
@@ -169,6 +220,10 @@ export class MessageActions {
     return true;
   }
 
+  /**
+   * @param {string} label
+   * @param {string} text
+   */
   showContext(label, text) {
     this.context.label.textContent = label;
     this.context.preview.textContent = text;
@@ -188,7 +243,10 @@ export class MessageActions {
     this.composer.classList.remove("editing");
   }
 
-  /** The composer's keys: ↑ in an empty box edits my last message; Esc cancels. True when handled. */
+  /**
+   * The composer's keys: ↑ in an empty box edits my last message; Esc cancels. True when handled.
+   * @param {KeyboardEvent} event
+   */
   onKey(event) {
     if (event.key === "Escape" && this.mode) {
       event.preventDefault();
@@ -206,7 +264,11 @@ export class MessageActions {
     return false;
   }
 
-  /** Options for a message being sent (a reply), or true when the composer was editing and saved instead. */
+  /**
+   * Options for a message being sent (a reply), or true when the composer was editing and saved instead.
+   * @param {string} content
+   * @returns {{ replyTo: number | null } | true}
+   */
   takeSubmit(content) {
     const mode = this.mode;
     if (!mode) return { replyTo: null };
@@ -219,30 +281,32 @@ export class MessageActions {
     this.mode = { ...mode, draft: "" };
     this.cancel();
     if (view && view.content !== content) {
-      this.state.edit(id, mode.seq, content).then(() => announce("Message edited"), (error) => this.refused(error));
+      this.state.edit(id, mode.seq, content).then(() => announce("Message edited"), (/** @type {unknown} */ error) => this.refused(error));
     }
     return true;
   }
 
   // --- jumping, edit history, gaps ---------------------------------------------------------------
 
+  /** @param {number} seq */
   jump(seq) {
     const id = this.conversationId();
     if (this.list.flash(seq)) return;
-    this.state.jumpTo(id, seq).then((held) => {
+    this.state.jumpTo(id, seq).then((/** @type {boolean} */ held) => {
       this.list.update("keep");
       if (!held || !this.list.flash(seq)) announce("That message is not available.");
-    }, (error) => this.refused(error));
+    }, (/** @type {unknown} */ error) => this.refused(error));
   }
 
+  /** @param {number} seq */
   showEdits(seq) {
     const id = this.conversationId();
-    this.state.editHistory(id, seq).then((answer) => {
-      const list = this.editsDialog.querySelector("[data-edit-versions]");
+    this.state.editHistory(id, seq).then((/** @type {import("./protocol/frames.js").EditsAnswer} */ answer) => {
+      const list = find("[data-edit-versions]", HTMLElement, this.editsDialog);
       list.replaceChildren(...(answer.versions ?? []).map((v, i, all) => h("li", { className: "edit-version" },
         h("p", { className: "muted small" }, h("time", { attrs: { datetime: v.written_at }, text: fullStamp(v.written_at) }), i === all.length - 1 ? " (now)" : ""),
         h("p", { className: "edit-text", text: v.content }))));
       this.editsDialog.showModal();
-    }, (error) => this.refused(error));
+    }, (/** @type {unknown} */ error) => this.refused(error));
   }
 }

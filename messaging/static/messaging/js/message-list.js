@@ -14,7 +14,9 @@ import { names, readByText, systemText } from "./protocol/text.js";
 import { richText } from "./rich-text.js";
 import { dayKey, dayLabel, fullStamp, timeOfDay } from "./time.js";
 
+/** @type {Record<string, string>} */
 const STATUS_TEXT = { pending: "Sending", sent: "Sent", delivered: "Delivered", read: "Read", failed: "Not sent" };
+/** @type {Record<string, string>} */
 const FAILURE_TEXT = {
   rate_limited: "Not sent: you're sending too fast.",
   server_error: "Not sent: the server had a problem.",
@@ -26,10 +28,11 @@ const FAILURE_TEXT = {
 const NEAR_BOTTOM_PX = 80;
 const LONG_PRESS_MS = 500;
 
-/** @import { ChatState } from "./protocol/client.js" */
+/** @import { ChatState, Conversation } from "./protocol/client.js" */
+/** @import { OutboxEntry } from "./protocol/outbox.js" */
 /** @import { Event, Reaction, ReplyQuote } from "./protocol/frames.js" */
 /** @typedef {{ event: Event, el: HTMLElement, signature: string | null }} EventItem */
-/** @typedef {{ entry: any, el: HTMLElement, signature: string | null }} PendingItem */
+/** @typedef {{ entry: OutboxEntry, el: HTMLElement, signature: string | null }} PendingItem */
 /** @typedef {HTMLElement | { x: number, y: number }} MenuAnchor */
 
 export class MessageList {
@@ -139,7 +142,7 @@ export class MessageList {
     const s = this.scroller;
     const fromBottom = s.scrollHeight - s.scrollTop;
     const wasAtBottom = this.atBottom();
-    const events = conv ? conv.log.ordered().filter((e) => this.shows(e, conv)) : [];
+    const events = conv ? conv.log.ordered().filter((/** @type {Event} */ e) => this.shows(e, conv)) : [];
     const seen = new Set();
     for (const event of events) {
       seen.add(event.seq);
@@ -179,14 +182,22 @@ export class MessageList {
     else if (scroll === "bottom" || ((scroll === "auto" || scroll === "divider") && wasAtBottom)) this.scrollToBottom();
   }
 
-  /** Whether an event has a line of its own: not an action on a message, nor anything I hid or cleared. */
+  /**
+   * Whether an event has a line of its own: not an action on a message, nor anything I hid or cleared.
+   * @param {Event} event
+   * @param {Conversation} conv
+   */
   shows(event, conv) {
     if (event.hidden || ACTION_KINDS.has(event.kind)) return false;
     if (event.kind === "message") return conv.messages.shown(event.seq);
     return event.seq > conv.messages.clearedSeq;
   }
 
-  /** Order the nodes, touching only those that moved (screen readers and focus are not disturbed). */
+  /**
+   * Order the nodes, touching only those that moved (screen readers and focus are not disturbed).
+   * @param {Event[]} events
+   * @param {OutboxEntry[]} entries
+   */
   place(events, entries) {
     /** @type {HTMLElement[]} */
     const desired = [];
@@ -197,6 +208,11 @@ export class MessageList {
     let lastDay = null;
     /** @type {string | null} */
     let lastSender = null;
+    /**
+     * @param {HTMLElement} el
+     * @param {string} created
+     * @param {string | null} sender
+     */
     const put = (el, created, sender, divider = false) => {
       const key = dayKey(created);
       if (key !== lastDay) {
@@ -242,6 +258,10 @@ export class MessageList {
     }
   }
 
+  /**
+   * @param {EventItem} item
+   * @param {Conversation | null | undefined} conv
+   */
   paintEvent(item, conv) {
     const { event, el } = item;
     const me = this.shown.me;
@@ -251,7 +271,7 @@ export class MessageList {
       if (signature === item.signature) return;
       item.signature = signature;
       el.className = "system";
-      el.dataset.seq = event.seq;
+      el.dataset.seq = String(event.seq);
       el.dataset.kind = event.kind;
       el.dataset.created = event.created_at;
       el.replaceChildren(h("span", { text: text ?? "" }), h("time", { className: "visually-hidden", attrs: { datetime: event.created_at }, text: ` ${timeOfDay(event.created_at)}` }));
@@ -260,16 +280,16 @@ export class MessageList {
     const mine = event.sender === me;
     const view = this.shown.messageView(this.id, event.seq) ?? { ...event, reactions: [], reply_to: null };
     const status = mine ? this.shown.statusOf(this.id, event) : null;
-    const members = conv?.isGroup ? conv.members.list().map((m) => m.username).sort() : null;
+    const members = conv?.isGroup ? conv.members.list().map((/** @type {{ username: string }} */ m) => m.username).sort() : null;
     const signature = JSON.stringify([view, status, conv?.isGroup, members, filesSignature(event.data?.attachments)]);
     if (signature === item.signature) return;
     item.signature = signature;
     const first = el.classList.contains("first");
     el.className = `message ${mine ? "mine" : "theirs"}${first ? " first" : ""}`;
-    el.dataset.id = event.id;
-    el.dataset.seq = event.seq;
-    el.dataset.clientId = event.client_id;
-    el.dataset.sender = event.sender;
+    el.dataset.id = String(event.id);
+    el.dataset.seq = String(event.seq);
+    el.dataset.clientId = String(event.client_id);
+    el.dataset.sender = String(event.sender);
     el.dataset.created = event.created_at;
     if (status) el.dataset.status = status.status;
     else delete el.dataset.status;
@@ -287,6 +307,7 @@ export class MessageList {
     });
   }
 
+  /** @param {PendingItem} item */
   paintPending(item) {
     const { entry: e, el } = item;
     const signature = JSON.stringify([e.content, e.state, e.error, filesSignature(e.files)]);
@@ -304,7 +325,7 @@ export class MessageList {
     this.fill(el, { content: e.content, created: e.created_at, status: e.state === "uploading" ? "pending" : e.state, who: "You", files });
     if (e.state === "failed") {
       el.append(h("div", { className: "failure" },
-        h("span", { text: FAILURE_TEXT[e.error] ?? UPLOAD_FAILURES[e.error] ?? "Not sent." }),
+        h("span", { text: (e.error === null ? undefined : FAILURE_TEXT[e.error] ?? UPLOAD_FAILURES[e.error]) ?? "Not sent." }),
         h("button", { className: "link-button", attrs: { type: "button" }, text: "Retry", on: { click: () => this.onRetry(e.client_id) } }),
         h("button", { className: "link-button", attrs: { type: "button" }, text: "Delete", on: { click: () => this.onDiscard(e.client_id) } })));
     }
@@ -316,7 +337,7 @@ export class MessageList {
    *   content: string,
    *   created: string,
    *   status: string | null,
-   *   who: string,
+   *   who: string | null,
    *   showName?: boolean,
    *   readBy?: any,
    *   view?: any,
@@ -340,7 +361,7 @@ export class MessageList {
       ? h("div", { className: "content deleted-text", text: "This message was deleted" })
       : h("div", { className: "content" }, view ? richText(content, { members, me: this.shown.me }) : content);
     const bubble = h("div", { className: "bubble" },
-      showName ? h("span", { className: "sender", attrs: { "aria-hidden": "true" }, text: who }) : null,
+      showName ? h("span", { className: "sender", attrs: { "aria-hidden": "true" }, text: String(who) }) : null,
       h("span", { className: "visually-hidden", text: `${who}: ` }),
       view?.reply_to ? this.quote(view.reply_to) : null,
       files,
@@ -440,7 +461,10 @@ export class MessageList {
     for (const type of ["pointerup", "pointercancel", "scroll"]) this.list.addEventListener(type, cancel);
   }
 
-  /** Bring a message into view and mark it for a moment (jumping to a reply's original). */
+  /**
+   * Bring a message into view and mark it for a moment (jumping to a reply's original).
+   * @param {number} seq
+   */
   flash(seq) {
     const item = this.items.get(seq);
     if (!item) return false;

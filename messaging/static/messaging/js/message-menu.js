@@ -9,6 +9,16 @@ import { EMOJI } from "./emoji-data.js";
 
 const QUICK = ["👍", "❤️", "😂", "😮", "😢", "🙏"];
 
+/** @typedef {Element | { x: number, y: number }} Anchor what a popup opens from: an element, or a point (a right-click, a long press) */
+/**
+ * One entry of the message menu.
+ * @typedef {{ label: string, run: () => void, danger?: boolean, action?: string, keepsFocus?: boolean }} MenuItem
+ */
+
+/**
+ * @param {HTMLElement} popup
+ * @param {Anchor} anchor
+ */
 function place(popup, anchor) {
   popup.style.visibility = "hidden";
   popup.hidden = false;
@@ -24,12 +34,15 @@ function place(popup, anchor) {
 }
 
 class Popup {
+  /** @param {HTMLElement} element the popup's markup (hidden until opened) */
   constructor(element) {
     this.element = element;
+    /** @type {HTMLElement | null} */
     this.returnFocus = null;
+    /** @type {(() => void) | null} */
     this.onClose = null;
     document.addEventListener("pointerdown", (event) => {
-      if (!this.element.hidden && !this.element.contains(event.target)) this.close({ restore: false });
+      if (!this.element.hidden && !(event.target instanceof Node && this.element.contains(event.target))) this.close({ restore: false });
     });
     window.addEventListener("resize", () => this.close({ restore: false }));
   }
@@ -38,12 +51,17 @@ class Popup {
     return !this.element.hidden;
   }
 
+  /**
+   * @param {Anchor} anchor
+   * @param {HTMLElement | undefined} focusTarget
+   */
   show(anchor, focusTarget) {
     this.returnFocus = document.activeElement instanceof HTMLElement ? document.activeElement : null;
     place(this.element, anchor);
     focusTarget?.focus();
   }
 
+  /** @param {{ restore?: boolean }} [options] */
   close({ restore = true } = {}) {
     if (this.element.hidden) return;
     this.element.hidden = true;
@@ -55,12 +73,18 @@ class Popup {
 }
 
 export class MessageMenu extends Popup {
+  /** @param {HTMLElement} element */
   constructor(element) {
     super(element);
     element.addEventListener("keydown", (event) => this.onKey(event));
   }
 
-  /** ``items``: [{label, run, danger}] for the message; ``anchor``: an element or a point. */
+  /**
+   * ``items``: [{label, run, danger}] for the message; ``anchor``: an element or a point.
+   * @param {Anchor} anchor
+   * @param {MenuItem[]} items
+   * @param {string} label
+   */
   open(anchor, items, label) {
     this.element.setAttribute("aria-label", label);
     this.element.replaceChildren(...items.map((item) => h("li", { attrs: { role: "none" } },
@@ -74,13 +98,15 @@ export class MessageMenu extends Popup {
     this.show(anchor, this.items()[0]);
   }
 
+  /** @returns {HTMLElement[]} */
   items() {
-    return [...this.element.querySelectorAll("[role=menuitem]")];
+    return [...this.element.querySelectorAll("[role=menuitem]")].filter((el) => el instanceof HTMLElement);
   }
 
+  /** @param {KeyboardEvent} event */
   onKey(event) {
     const items = this.items();
-    const at = items.indexOf(document.activeElement);
+    const at = items.findIndex((el) => el === document.activeElement);
     if (event.key === "ArrowDown" || event.key === "ArrowUp") {
       event.preventDefault();
       const step = event.key === "ArrowDown" ? 1 : -1;
@@ -96,8 +122,10 @@ export class MessageMenu extends Popup {
 }
 
 export class EmojiPicker extends Popup {
+  /** @param {HTMLElement} element */
   constructor(element) {
     super(element);
+    /** @type {((emoji: string) => void) | null} */
     this.onPick = null;
     this.search = h("input", {
       className: "emoji-search",
@@ -111,6 +139,10 @@ export class EmojiPicker extends Popup {
     element.addEventListener("keydown", (event) => this.onKey(event));
   }
 
+  /**
+   * @param {string} emoji
+   * @param {string} words its names, the first ones its label
+   */
   button(emoji, words) {
     return h("button", {
       className: "emoji",
@@ -125,9 +157,13 @@ export class EmojiPicker extends Popup {
   fill() {
     const words = this.search.value.trim().toLowerCase().split(/\s+/).filter(Boolean);
     const found = EMOJI.filter(([, names = ""]) => words.every((w) => names.split(" ").some((n) => n.startsWith(w))));
-    this.grid.replaceChildren(...(found.length ? found.map(([emoji, names]) => this.button(emoji, names)) : [h("p", { className: "muted small", text: "No emoji found" })]));
+    this.grid.replaceChildren(...(found.length ? found.map(([emoji = "", names = ""]) => this.button(emoji, names)) : [h("p", { className: "muted small", text: "No emoji found" })]));
   }
 
+  /**
+   * @param {Anchor} anchor
+   * @param {(emoji: string) => void} onPick
+   */
   open(anchor, onPick) {
     this.onPick = onPick;
     this.search.value = "";
@@ -135,12 +171,14 @@ export class EmojiPicker extends Popup {
     this.show(anchor, this.search);
   }
 
+  /** @param {string} emoji */
   pick(emoji) {
     const onPick = this.onPick;
     this.close();
     onPick?.(emoji);
   }
 
+  /** @param {KeyboardEvent} event */
   onKey(event) {
     if (event.key === "Escape") {
       event.preventDefault();
@@ -160,7 +198,9 @@ export class EmojiPicker extends Popup {
     } else if (["ArrowRight", "ArrowLeft", "ArrowDown", "ArrowUp"].includes(event.key) && at >= 0) {
       event.preventDefault();
       const perRow = Math.max(1, Math.round(this.grid.clientWidth / (buttons.at(-1)?.offsetWidth || 36)));
-      const step = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: perRow, ArrowUp: -perRow }[event.key];
+      /** @type {Record<string, number>} */
+      const steps = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: perRow, ArrowUp: -perRow };
+      const step = steps[event.key] ?? 0;
       const next = at + step;
       if (next < 0) this.search.focus();
       else buttons[Math.min(buttons.length - 1, next)]?.focus();

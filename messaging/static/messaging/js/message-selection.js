@@ -8,11 +8,19 @@
 import { announce } from "./dom.js";
 
 export class MessageSelection {
+  /**
+   * @param {{
+   *   list: HTMLElement,
+   *   bar: { root: HTMLElement, count: HTMLElement, remove: HTMLButtonElement, cancel: HTMLElement },
+   *   onDelete: (seqs: number[]) => Promise<boolean>,
+   * }} options ``list``: the <ol> of messages; ``onDelete`` is true when they were deleted
+   */
   constructor({ list, bar, onDelete }) {
-    this.list = list; // the <ol> of messages
-    this.bar = bar; // {root, count, remove, cancel}
-    this.onDelete = onDelete; // (seqs) => Promise<boolean>: true when they were deleted
-    this.seqs = null; // a Set while selecting
+    this.list = list;
+    this.bar = bar;
+    this.onDelete = onDelete;
+    /** @type {Set<number> | null} while selecting */
+    this.seqs = null;
     list.addEventListener("click", (event) => this.onClick(event), true);
     document.addEventListener("keydown", (event) => {
       if (event.key === "Escape" && this.seqs && !(event.target instanceof Element && event.target.closest("dialog"))) {
@@ -29,6 +37,7 @@ export class MessageSelection {
     return this.seqs !== null;
   }
 
+  /** @param {number} seq the message whose menu started it */
   start(seq) {
     this.seqs = new Set([seq]);
     this.list.classList.add("selecting");
@@ -45,13 +54,15 @@ export class MessageSelection {
     this.mark();
   }
 
+  /** @param {MouseEvent} event */
   onClick(event) {
     if (!this.seqs) return;
-    const li = event.target.closest?.("li.message[data-seq]");
-    if (!li || li.classList.contains("deleted") || event.target.closest("a")) return;
+    const target = event.target instanceof Element ? event.target : null;
+    const li = target?.closest("li.message[data-seq]");
+    if (!li || li.classList.contains("deleted") || target?.closest("a")) return;
     event.preventDefault();
     event.stopPropagation();
-    const seq = Number(li.dataset.seq);
+    const seq = Number(li.getAttribute("data-seq"));
     if (this.seqs.has(seq)) this.seqs.delete(seq);
     else this.seqs.add(seq);
     this.mark();
@@ -60,7 +71,7 @@ export class MessageSelection {
   /** Put the marks where the selection says (idempotent: attribute changes do not wake the observer). */
   mark() {
     for (const li of this.list.querySelectorAll("li.message[data-seq]")) {
-      const selected = this.seqs?.has(Number(li.dataset.seq)) ?? false;
+      const selected = this.seqs?.has(Number(li.getAttribute("data-seq"))) ?? false;
       if (li.classList.contains("selected") !== selected) li.classList.toggle("selected", selected);
       const button = li.querySelector(".message-actions");
       const pressed = this.seqs ? String(selected) : null;

@@ -9,6 +9,11 @@ import { getJSON } from "./api.js";
 import { avatar, h } from "./dom.js";
 import { presenceText } from "./time.js";
 
+/**
+ * A person the search found (``/messages/api/users``): ``P``, presence, and the link to the direct chat.
+ * @typedef {import("./protocol/frames.js").Profile & { online?: boolean, last_seen?: string | null, url?: string }} FoundUser
+ */
+
 export class PeopleSearch {
   /**
    * ``onPick(user)`` for a picker; without it results are links to the direct chat.
@@ -16,7 +21,7 @@ export class PeopleSearch {
    *   input: HTMLInputElement,
    *   results: HTMLElement,
    *   status: HTMLElement,
-   *   onPick?: ((user: { username: string }) => void) | null,
+   *   onPick?: ((user: FoundUser) => void) | null,
    *   exclude?: () => Set<string>,
    *   form?: HTMLFormElement | null,
    * }} options
@@ -30,9 +35,10 @@ export class PeopleSearch {
     /** @type {ReturnType<typeof setTimeout> | undefined} */
     this.timer = undefined;
     this.controller = null;
+    /** @type {FoundUser[]} */
     this.shown = [];
     input.addEventListener("input", () => this.onInput());
-    (form ?? input).addEventListener("keydown", (event) => this.onKey(event));
+    (form ?? input).addEventListener("keydown", (event) => { if (event instanceof KeyboardEvent) this.onKey(event); });
     if (form) {
       form.addEventListener("submit", (event) => {
         event.preventDefault();
@@ -51,6 +57,7 @@ export class PeopleSearch {
     this.timer = setTimeout(() => this.search(query), 180);
   }
 
+  /** @param {string} query */
   async search(query) {
     this.controller?.abort();
     this.controller = new AbortController();
@@ -60,13 +67,17 @@ export class PeopleSearch {
       if (!ok || !body) throw new Error(String(status));
       if (signal.aborted || this.input.value.trim() !== query) return;
       const excluded = this.exclude();
-      this.show(query, body.users.filter((u) => !excluded.has(u.username)));
+      this.show(query, body.users.filter((/** @type {FoundUser} */ u) => !excluded.has(u.username)));
     } catch (error) {
       if ((error instanceof Error && error.name === "AbortError") || signal.aborted) return;
       this.status.textContent = "Search is unavailable right now.";
     }
   }
 
+  /**
+   * @param {string} query
+   * @param {FoundUser[]} users
+   */
   show(query, users) {
     this.shown = users;
     this.results.hidden = false;
@@ -79,6 +90,7 @@ export class PeopleSearch {
     this.status.textContent = `${users.length} ${users.length === 1 ? "person" : "people"} found. Use the down arrow to choose.`;
   }
 
+  /** @param {FoundUser} user */
   item(user) {
     const inner = [
       avatar(user.display_name || user.username, { online: user.online, small: true, image: user.avatar ?? null, key: user.username }),
@@ -96,6 +108,7 @@ export class PeopleSearch {
     }, ...inner);
   }
 
+  /** @param {FoundUser} user */
   pick(user) {
     this.onPick?.(user);
     this.input.value = "";
@@ -122,6 +135,7 @@ export class PeopleSearch {
     this.status.textContent = "";
   }
 
+  /** @param {KeyboardEvent} event */
   onKey(event) {
     const items = [...this.results.querySelectorAll("a, button")].filter((el) => el instanceof HTMLElement);
     const index = document.activeElement ? items.findIndex((el) => el === document.activeElement) : -1;
@@ -148,18 +162,25 @@ export class PeopleSearch {
 
 /** Chosen people as removable chips, for the group dialogs. */
 export class Chips {
+  /**
+   * @param {HTMLElement} ul
+   * @param {{ onChange?: () => void }} [options]
+   */
   constructor(ul, { onChange = () => {} } = {}) {
     this.ul = ul;
     this.onChange = onChange;
+    /** @type {string[]} */
     this.names = [];
   }
 
+  /** @param {string} username */
   add(username) {
     if (this.names.includes(username)) return;
     this.names.push(username);
     this.render();
   }
 
+  /** @param {string} username */
   remove(username) {
     this.names = this.names.filter((n) => n !== username);
     this.render();

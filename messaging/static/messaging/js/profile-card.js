@@ -9,7 +9,16 @@ import { getJSON } from "./api.js";
 import { avatar, h } from "./dom.js";
 import { presenceText } from "./time.js";
 
-/** The name a person is shown by: display name, else username. */
+/**
+ * A person as the card shows them: ``P``, with presence and the link to message them when the server gave them.
+ * @typedef {{ username: string, display_name?: string | null, avatar?: string | null, status?: string | null,
+ *   online?: boolean, last_seen?: string | null, url?: string }} Person
+ */
+
+/**
+ * The name a person is shown by: display name, else username.
+ * @param {{ username?: string, display_name?: string | null } | null | undefined} person
+ */
 export function shownName(person) {
   return person?.display_name || person?.username || "";
 }
@@ -33,6 +42,7 @@ export class ProfileCard {
    */
   constructor({ known = () => null } = {}) {
     this.known = known;
+    /** @type {Person | null} */
     this.person = null;
     /** @type {HTMLElement | null} */
     this.opener = null;
@@ -69,11 +79,18 @@ export class ProfileCard {
     if (this.el.open) this.el.close();
   }
 
-  /** A ``profile`` push: an open card of that person follows it. */
+  /**
+   * A ``profile`` push: an open card of that person follows it.
+   * @param {import("./protocol/frames.js").Profile} identity
+   */
   update(identity) {
     if (this.el.open && this.person?.username === identity?.username) this.render({ ...this.person, ...identity });
   }
 
+  /**
+   * @param {Person} person
+   * @param {{ loading?: boolean, offline?: boolean }} [options]
+   */
   render(person, { loading = false, offline = false } = {}) {
     this.person = person;
     const name = shownName(person);
@@ -93,6 +110,7 @@ export class ProfileCard {
     this.body.replaceChildren(...lines);
   }
 
+  /** @param {string} username */
   renderMissing(username) {
     this.person = { username };
     this.body.replaceChildren(

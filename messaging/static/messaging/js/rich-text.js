@@ -7,6 +7,13 @@
 import { h } from "./dom.js";
 import { parse } from "./protocol/format.js";
 
+/** @import { Token } from "./protocol/format.js" */
+
+/**
+ * @param {Token} token
+ * @param {string | null} me
+ * @returns {Node}
+ */
 function node(token, me) {
   switch (token.type) {
     case "bold":

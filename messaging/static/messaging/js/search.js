@@ -9,16 +9,24 @@
 // removing one removes it from the query.
 
 import { getJSON } from "./api.js";
-import { h } from "./dom.js";
+import { find, h } from "./dom.js";
 
-/** @typedef {HTMLLIElement & { hit?: import("./protocol/frames.js").SearchHit }} HitItem */
+/** @import { SearchAnswer, SearchHit } from "./protocol/frames.js" */
+/** @typedef {HTMLLIElement & { hit?: SearchHit }} HitItem */
+/** @typedef {Pick<SearchAnswer, "results" | "conversations" | "next" | "total" | "query" | "warnings">} SearchPage */
+/** @typedef {SearchAnswer["conversations"][number]} NamedConversation */
 
 const DEBOUNCE_MS = 200;
 const PAGE = 20;
 
-/** ``text`` with the ``[start, end)`` code-point ranges wrapped in <mark>: DOM nodes only. */
+/**
+ * ``text`` with the ``[start, end)`` code-point ranges wrapped in <mark>: DOM nodes only.
+ * @param {string} text
+ * @param {[number, number][]} ranges
+ */
 export function highlighted(text, ranges) {
   const chars = [...text];
+  /** @type {(string | HTMLElement)[]} */
   const parts = [];
   let at = 0;
   for (const [start, end] of ranges) {
@@ -30,8 +38,12 @@ export function highlighted(text, ranges) {
   return parts;
 }
 
-/** The chips of a parsed query (the server's ``query`` echo): [label, the text to remove from the query]. */
+/**
+ * The chips of a parsed query (the server's ``query`` echo): [label, the text to remove from the query].
+ * @param {{ from?: string[], in?: string[], has?: string[], after?: string, before?: string }} query
+ */
 function chips(query) {
+  /** @type {[string, RegExp][]} */
   const found = [];
   for (const name of query.from ?? []) found.push([`from: ${name}`, new RegExp(`(^|\\s)from:@?(${escape(name)}|me)(?=\\s|$)`, "i")]);
   for (const name of query.in ?? []) found.push([`in: ${name}`, new RegExp(`(^|\\s)in:("${escape(name)}"|${escape(name)})(?=\\s|$)`, "i")]);
@@ -41,28 +53,37 @@ function chips(query) {
   return found;
 }
 
+/** @param {string} text */
 function escape(text) {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
 export class SearchPanel {
-  /** ``el`` is the search <dialog>; ``open(conversationId, seq)`` shows a hit in its conversation. */
+  /**
+   * ``el`` is the search <dialog>; ``open(conversationId, seq)`` shows a hit in its conversation.
+   * @param {HTMLDialogElement} el
+   * @param {{ open: (conversationId: number, seq: number) => void }} options
+   */
   constructor(el, { open }) {
     this.el = el;
     this.openHit = open;
-    this.input = el.querySelector("[data-search-input]");
-    this.status = el.querySelector("[data-search-status]");
-    this.results = el.querySelector("[data-search-results]");
-    this.chipList = el.querySelector("[data-search-chips]");
-    this.more = el.querySelector("[data-search-more]");
+    this.input = find("[data-search-input]", HTMLInputElement, el);
+    this.status = find("[data-search-status]", HTMLElement, el);
+    this.results = find("[data-search-results]", HTMLElement, el);
+    this.chipList = find("[data-search-chips]", HTMLElement, el);
+    this.more = find("[data-search-more]", HTMLElement, el);
     /** @type {ReturnType<typeof setTimeout> | undefined} */
     this.timer = undefined;
     this.controller = null;
     /** @type {HitItem[]} the hits' list items, in order */
     this.items = [];
     this.active = -1;
+    /** @type {string | null} */
     this.next = null;
+    /** @type {Map<number, NamedConversation>} */
     this.conversations = new Map();
+    /** @type {number | null} the conversation of the last group of hits shown */
+    this.lastGroup = null;
 
     document.addEventListener("keydown", (event) => {
       if ((event.ctrlKey || event.metaKey) && !event.altKey && event.key.toLowerCase() === "k") {
@@ -121,6 +142,10 @@ export class SearchPanel {
     this.render(answer.body, { append });
   }
 
+  /**
+   * @param {SearchPage} page
+   * @param {{ append: boolean }} options
+   */
   render(page, { append }) {
     if (!append) {
       this.results.replaceChildren();
@@ -133,6 +158,7 @@ export class SearchPanel {
     this.renderChips(page.query ?? {});
     /** @type {HTMLElement | null} */
     let group = null;
+    /** @type {number | null} */
     let groupId = append ? this.lastGroup : null;
     for (const hit of page.results) {
       if (hit.conversation !== groupId || !group) {
@@ -172,6 +198,7 @@ export class SearchPanel {
     if (!append && this.items.length) this.select(0);
   }
 
+  /** @param {Parameters<typeof chips>[0]} query */
   renderChips(query) {
     this.chipList.replaceChildren(
       ...chips(query).map(([label, pattern]) =>
@@ -192,12 +219,14 @@ export class SearchPanel {
     this.chipList.hidden = !this.chipList.children.length;
   }
 
+  /** @param {number} id */
   name(id) {
     const c = this.conversations.get(id);
     if (!c) return `Conversation ${id}`;
     return c.kind === "group" ? c.title || "Group" : c.peer || "Direct chat";
   }
 
+  /** @param {number} index */
   select(index) {
     if (index < 0 || index >= this.items.length) return;
     this.items[this.active]?.setAttribute("aria-selected", "false");
@@ -209,6 +238,7 @@ export class SearchPanel {
     item.scrollIntoView({ block: "nearest" });
   }
 
+  /** @param {KeyboardEvent} event */
   key(event) {
     if (event.key === "ArrowDown") {
       event.preventDefault();
@@ -223,7 +253,9 @@ export class SearchPanel {
     }
   }
 
+  /** @param {SearchHit | undefined} hit */
   choose(hit) {
+    if (!hit) return;
     this.hide();
     this.openHit(hit.conversation, hit.seq);
   }

@@ -23,6 +23,7 @@ function cookieTheme() {
   return value !== undefined && THEMES.includes(value) ? value : null;
 }
 
+/** @param {string} theme "system", "light" or "dark" */
 function remember(theme) {
   const secure = location.protocol === "https:" ? "; Secure" : "";
   document.cookie = `${COOKIE}=${theme}; Max-Age=${YEAR_SECONDS}; Path=/; SameSite=Lax${secure}`;

@@ -11,31 +11,38 @@ const longStamp = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", time
 
 const DAY = 86400000;
 
+/** @param {Date} date */
 function startOfDay(date) {
   return new Date(date.getFullYear(), date.getMonth(), date.getDate()).getTime();
 }
 
+/** @param {Date} date */
 function daysAgo(date, now = new Date()) {
   return Math.round((startOfDay(now) - startOfDay(date)) / DAY);
 }
 
+/** @typedef {import("./protocol/frames.js").Time | Date} When a server time, or a Date already made of one */
+
+/** @param {When} iso */
 const toDate = (iso) => (iso instanceof Date ? iso : new Date(iso));
 
+/** @param {When} iso */
 export function timeOfDay(iso) {
   return clock.format(toDate(iso));
 }
 
+/** @param {When} iso */
 export function fullStamp(iso) {
   return longStamp.format(toDate(iso));
 }
 
-/** "2026-11-27": the local day a message belongs to. */
+/** "2026-11-27": the local day a message belongs to. @param {When} iso */
 export function dayKey(iso) {
   const d = toDate(iso);
   return `${d.getFullYear()}-${d.getMonth() + 1}-${d.getDate()}`;
 }
 
-/** The text of a day separator: Today, Yesterday, Monday, or a full date. */
+/** The text of a day separator: Today, Yesterday, Monday, or a full date. @param {When} iso */
 export function dayLabel(iso) {
   const d = toDate(iso);
   const ago = daysAgo(d);
@@ -45,7 +52,7 @@ export function dayLabel(iso) {
   return fullDate.format(d);
 }
 
-/** The inbox's compact stamp: 14:05, Yesterday, Mon, 3 Mar. */
+/** The inbox's compact stamp: 14:05, Yesterday, Mon, 3 Mar. @param {When} iso */
 export function listStamp(iso) {
   const d = toDate(iso);
   const ago = daysAgo(d);
@@ -56,6 +63,10 @@ export function listStamp(iso) {
 }
 
 /** "online", "last seen just now", "last seen 5 min ago", "last seen yesterday at 21:14". */
+/**
+ * @param {boolean | undefined} online
+ * @param {When | null | undefined} lastSeen
+ */
 export function presenceText(online, lastSeen) {
   if (online) return "online";
   if (!lastSeen) return "offline";

@@ -7,7 +7,7 @@
 import { csrfToken } from "./api.js";
 
 /**
- * @param {number} conversationId
+ * @param {number | null} conversationId
  * @param {File} file
  * @param {{ onProgress?: (loaded: number) => void }} [options]
  * @returns {{ promise: Promise<{ status: number, body: any }>, abort: () => void }}

@@ -4,20 +4,26 @@
 // images of the same message. Esc closes it (the dialog's own behaviour);
 // ArrowLeft / ArrowRight move.
 
+import { find } from "./dom.js";
+
+/** @import { Attachment } from "./protocol/frames.js" */
+
 export class ImageViewer {
+  /** @param {HTMLDialogElement} dialog the viewer's markup (chat.html) */
   constructor(dialog) {
     this.dialog = dialog;
-    this.img = dialog.querySelector("[data-viewer-image]");
-    this.caption = dialog.querySelector("[data-viewer-name]");
-    this.download = dialog.querySelector("[data-viewer-download]");
-    this.prev = dialog.querySelector("[data-viewer-prev]");
-    this.next = dialog.querySelector("[data-viewer-next]");
-    this.counter = dialog.querySelector("[data-viewer-count]");
+    this.img = find("[data-viewer-image]", HTMLImageElement, dialog);
+    this.caption = find("[data-viewer-name]", HTMLElement, dialog);
+    this.download = find("[data-viewer-download]", HTMLAnchorElement, dialog);
+    this.prev = find("[data-viewer-prev]", HTMLElement, dialog);
+    this.next = find("[data-viewer-next]", HTMLElement, dialog);
+    this.counter = find("[data-viewer-count]", HTMLElement, dialog);
+    /** @type {Pick<Attachment, "url" | "name">[]} */
     this.items = [];
     this.index = 0;
     this.prev.addEventListener("click", () => this.move(-1));
     this.next.addEventListener("click", () => this.move(1));
-    dialog.querySelector("[data-viewer-close]").addEventListener("click", () => dialog.close());
+    find("[data-viewer-close]", HTMLElement, dialog).addEventListener("click", () => dialog.close());
     dialog.addEventListener("keydown", (event) => {
       if (event.key === "ArrowLeft") { event.preventDefault(); this.move(-1); }
       if (event.key === "ArrowRight") { event.preventDefault(); this.move(1); }
@@ -25,20 +31,27 @@ export class ImageViewer {
     dialog.addEventListener("click", (event) => { if (event.target === dialog) dialog.close(); });
   }
 
+  /**
+   * @param {Pick<Attachment, "url" | "name">[]} items the message's images
+   * @param {number} index the one to show first
+   */
   open(items, index) {
     this.items = items;
     this.show(index);
     if (!this.dialog.open) this.dialog.showModal();
   }
 
+  /** @param {number} step */
   move(step) {
     if (this.items.length < 2) return;
     this.show((this.index + step + this.items.length) % this.items.length);
   }
 
+  /** @param {number} index */
   show(index) {
     this.index = index;
     const item = this.items[index];
+    if (!item) return;
     this.img.src = item.url;
     this.img.alt = item.name;
     this.caption.textContent = item.name;

@@ -618,8 +618,8 @@ export class ChatState {
    */
   onError(frame, answered) {
     if (frame.code === "rate_limited" && this.retryLater(frame)) return;
-    if (frame.client_id && this.outbox.get(frame.client_id)) {
-      const entry = this.outbox.update(frame.client_id, { state: "failed", error: frame.code });
+    const entry = frame.client_id ? this.outbox.update(frame.client_id, { state: "failed", error: frame.code }) : null;
+    if (entry) {
       this.emit("failed", { entry });
       this.emit("outbox", { id: entry.conversation, entry });
       return;
@@ -763,7 +763,7 @@ export class ChatState {
         // forbidden / not_found: this tab may not read it (any more); nothing to retry.
         if (error.code === "forbidden" || error.code === "not_found") return;
         const asked = error.code === "rate_limited" ? error.frame?.retry_after : null;
-        const delay = Number.isFinite(asked) && asked > 0 ? Math.ceil(asked * 1000) : Math.min(30000, SYNC_RETRY_MS * 2 ** conv.sync.errors);
+        const delay = typeof asked === "number" && Number.isFinite(asked) && asked > 0 ? Math.ceil(asked * 1000) : Math.min(30000, SYNC_RETRY_MS * 2 ** conv.sync.errors);
         conv.sync.errors += 1;
         conv.sync.timer = this.clock.setTimeout(() => {
           conv.sync.timer = null;
@@ -948,7 +948,12 @@ export class ChatState {
 
   // --- sending -----------------------------------------------------------------------
 
-  /** Queue a message (``target``: ``{conversation}`` or ``{to: username}``) and send it if we can. */
+  /**
+   * Queue a message (``target``: ``{conversation}`` or ``{to: username}``) and send it if we can.
+   * @param {{ conversation?: number | null, to?: string | null }} target
+   * @param {string} content
+   * @param {{ replyTo?: number | null }} [options]
+   */
   sendMessage(target, content, { replyTo = null } = {}) {
     const entry = this.outbox.add(target, content, { replyTo });
     this.emit("outbox", { id: entry.conversation, entry });
@@ -1191,7 +1196,12 @@ export class ChatState {
     return this.groupRequest({ type: "set_role", conversation: id, user, role });
   }
 
-  /** Owners and admins add; the owner removes anyone but themself, an admin removes members. */
+  /**
+   * Owners and admins add; the owner removes anyone but themself, an admin removes members.
+   * @param {number | null} id
+   * @param {"add" | "remove" | "set_role" | "rename" | "leave"} action
+   * @param {string | null} [target] the member acted on
+   */
   can(id, action, target = null) {
     const conv = this.get(id);
     if (!conv || !conv.isGroup || !conv.isMember) return false;
@@ -1201,7 +1211,7 @@ export class ChatState {
         return role === "owner" || role === "admin";
       case "remove": {
         if (target === this.me) return false;
-        const theirs = conv.members.get(target)?.role ?? "member";
+        const theirs = (target === null ? null : conv.members.get(target))?.role ?? "member";
         if (role === "owner") return true;
         return role === "admin" && theirs === "member";
       }

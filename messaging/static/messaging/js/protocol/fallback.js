@@ -8,6 +8,13 @@
 
 const BASE = "/messages/api/conversations";
 
+/** @import { ChatState } from "./client.js" */
+/** @import { Clock } from "./requests.js" */
+/** @import { OutboxEntry } from "./outbox.js" */
+/** @import { Event } from "./frames.js" */
+/** @typedef {{ status: number, body: any }} Answer an HTTP answer: its status and its JSON body (null when it had none) */
+/** @typedef {{ get: (url: string) => Promise<Answer>, post: (url: string, data: unknown) => Promise<Answer> }} Api */
+
 /** The server answered 403 forbidden: the session is gone. */
 class SignedOut extends Error {
   constructor() {
@@ -16,15 +23,19 @@ class SignedOut extends Error {
 }
 
 export class HttpFallback {
+  /** @param {{ state: ChatState, api: Api, clock: Clock, everyMs?: number, onSignedOut?: () => void }} options */
   constructor({ state, api, clock, everyMs = 4000, onSignedOut = () => {} }) {
     this.state = state;
     this.api = api;
     this.clock = clock;
     this.everyMs = everyMs;
     this.onSignedOut = onSignedOut;
+    /** @type {unknown} */
     this.timer = null;
     this.running = false;
+    /** @type {unknown} */
     this.flushTimer = null;
+    /** @type {Set<number>} */
     this.catchingUp = new Set();
     this.flushing = false;
     this.flushAgain = false;
@@ -77,6 +88,10 @@ export class HttpFallback {
     }
   }
 
+  /**
+   * @param {Answer} answer
+   * @returns {Answer}
+   */
   check({ status, body }) {
     if (status === 403 && body?.code === "forbidden") {
       throw new SignedOut();
@@ -96,7 +111,12 @@ export class HttpFallback {
     this.state.emit("unread", { total: this.state.totalUnread() });
   }
 
-  /** A history page for ``loadHistory`` (the same shape as the socket's answer). */
+  /**
+   * A history page for ``loadHistory`` (the same shape as the socket's answer).
+   * @param {number} id
+   * @param {number | null | undefined} before
+   * @param {number} limit
+   */
   async history(id, before, limit) {
     const query = new URLSearchParams({ limit: String(limit) });
     if (before !== null && before !== undefined) query.set("before", String(before));
@@ -105,7 +125,10 @@ export class HttpFallback {
     return body;
   }
 
-  /** Every event after the cursor, page by page, like ``sync``. */
+  /**
+   * Every event after the cursor, page by page, like ``sync``.
+   * @param {number} id
+   */
   async catchUp(id) {
     const conv = this.state.get(id);
     if (!conv || !conv.log.anchored || this.catchingUp.has(id) || this.state.connected) return;
@@ -151,6 +174,7 @@ export class HttpFallback {
   async flushPending() {
     for (const entry of this.state.outbox.pending()) {
       if (this.state.connected || this.state.retryTimers.has(entry.client_id)) return;
+      /** @type {{ content: string, client_id: string, attachments?: number[] }} */
       const body = { content: entry.content, client_id: entry.client_id };
       if (Array.isArray(entry.attachments) && entry.attachments.length) body.attachments = [...entry.attachments];
       if (Number.isInteger(entry.conversation)) {
@@ -158,7 +182,7 @@ export class HttpFallback {
         this.settle(entry, answer, answer.body?.event);
       } else {
         // A direct chat not started yet: the first contract's send creates it.
-        const answer = this.check(await this.api.post(`/messages/api/${encodeURIComponent(entry.to)}/send`, body));
+        const answer = this.check(await this.api.post(`/messages/api/${encodeURIComponent(entry.to ?? "")}/send`, body));
         if (answer.status === 200 || answer.status === 201) {
           this.state.outbox.remove(entry.client_id);
           this.state.emit("outbox", { id: null, entry: null });
@@ -172,10 +196,15 @@ export class HttpFallback {
     }
   }
 
+  /**
+   * @param {OutboxEntry} entry
+   * @param {Answer} answer
+   * @param {Event | null | undefined} event the stored message, when the answer has it
+   */
   settle(entry, { status, body }, event) {
     if ((status === 200 || status === 201) && event) this.state.acknowledged(entry.client_id, event);
     // 429: over the rate; the entry stays pending and the outbox waits retry_after (the Retry-After header's).
-    else if (status === 429) this.state.onError({ type: "error", code: "rate_limited", client_id: entry.client_id, retry_after: body?.retry_after }, false);
+    else if (status === 429) this.state.onError({ type: "error", code: "rate_limited", detail: body?.detail ?? "", client_id: entry.client_id, retry_after: body?.retry_after }, false);
     else if (status >= 400) this.state.failed(entry.client_id, body?.code ?? "server_error");
   }
 
@@ -191,7 +220,11 @@ export class HttpFallback {
     }, 0);
   }
 
-  /** ``read`` over HTTP (it moves both cursors). */
+  /**
+   * ``read`` over HTTP (it moves both cursors).
+   * @param {number} id
+   * @param {number} upTo
+   */
   read(id, upTo) {
     if (this.timer === null) return false;
     this.api.post(`${BASE}/${id}/read`, { up_to: upTo }).then(

@@ -10,11 +10,21 @@ const TRAILING = /[.,!?;:'")\]]+$/;
 const MENTION = /(^|[^\w@.+-])@([\w.@+-]*[\w@+-])/g;
 
 /**
+ * @typedef {{ type: "text" | "code" | "codeblock", text: string }
+ *   | { type: "bold" | "italic", children: Token[] }
+ *   | { type: "link", href: string, text: string }
+ *   | { type: "mention", name: string, text: string }} Token
+ */
+/** @typedef {Set<string> | null | undefined} Members usernames whose @mentions count */
+
+/**
  * Tokens of a message: [{type: "text"|"bold"|"italic"|"code"|"codeblock"|"link"|"mention", ...}].
  * @param {string} text
  * @param {{ members?: Set<string> | null }} [options] usernames whose @mentions count
+ * @returns {Token[]}
  */
 export function parse(text, { members = null } = {}) {
+  /** @type {Token[]} */
   const tokens = [];
   const source = String(text ?? "");
   let rest = 0;
@@ -28,13 +38,19 @@ export function parse(text, { members = null } = {}) {
   return tokens;
 }
 
+/**
+ * @param {string} text
+ * @param {Members} members
+ * @returns {Token[]}
+ */
 function inline(text, members) {
+  /** @type {Token[]} */
   const out = [];
   let rest = 0;
   const code = /`([^`\n]+)`/g;
   for (let m = code.exec(text); m; m = code.exec(text)) {
     if (m.index > rest) out.push(...emphasis(text.slice(rest, m.index), members));
-    out.push({ type: "code", text: m[1] });
+    out.push({ type: "code", text: m[1] ?? "" });
     rest = m.index + m[0].length;
   }
   if (rest < text.length) out.push(...emphasis(text.slice(rest), members));
@@ -44,7 +60,13 @@ function inline(text, members) {
 // *bold* and _italic_: the marker starts a word and ends one, with no space inside its edges.
 const EMPHASIS = /(^|[\s([{"'])([*_])(?=\S)([^\n]*?\S)\2(?=$|[\s.,!?;:)\]}"'])/g;
 
+/**
+ * @param {string} text
+ * @param {Members} members
+ * @returns {Token[]}
+ */
 function emphasis(text, members) {
+  /** @type {Token[]} */
   const out = [];
   let rest = 0;
   for (let m = EMPHASIS.exec(text); m; m = EMPHASIS.exec(text)) {
@@ -58,7 +80,13 @@ function emphasis(text, members) {
   return out;
 }
 
+/**
+ * @param {string} text
+ * @param {Members} members
+ * @returns {Token[]}
+ */
 function links(text, members) {
+  /** @type {Token[]} */
   const out = [];
   let rest = 0;
   URL.lastIndex = 0;
@@ -75,8 +103,14 @@ function links(text, members) {
   return out;
 }
 
+/**
+ * @param {string} text
+ * @param {Members} members
+ * @returns {Token[]}
+ */
 function mentions(text, members) {
   if (!members || !text.includes("@")) return text ? [{ type: "text", text }] : [];
+  /** @type {Token[]} */
   const out = [];
   let rest = 0;
   MENTION.lastIndex = 0;
@@ -92,7 +126,10 @@ function mentions(text, members) {
   return out;
 }
 
-/** Only absolute http(s) URLs become links (never javascript:, data: or anything else). */
+/**
+ * Only absolute http(s) URLs become links (never javascript:, data: or anything else).
+ * @param {string} href
+ */
 export function safeUrl(href) {
   try {
     const url = new globalThis.URL(href);
@@ -102,13 +139,19 @@ export function safeUrl(href) {
   }
 }
 
-/** The members ``text`` mentions (usernames). */
+/**
+ * The members ``text`` mentions (usernames).
+ * @param {string} text
+ * @param {Members} members
+ */
 export function mentionsIn(text, members) {
+  /** @type {Set<string>} */
   const found = new Set();
+  /** @param {Token[]} tokens */
   const walk = (tokens) => {
     for (const t of tokens) {
       if (t.type === "mention") found.add(t.name);
-      if (t.children) walk(t.children);
+      if ("children" in t) walk(t.children);
     }
   };
   walk(parse(text, { members }));

@@ -2,6 +2,9 @@
 // (tests/test_types_js.py): the browser never loads this file, and the modules
 // name these types in JSDoc (`@import { ServerFrame } from "./protocol/frames.js"`).
 // A change to a frame changes docs/protocol.md and this file in the same commit.
+// The server holds the same frames in messaging/frames.py (what it sends, as
+// TypedDicts) and messaging/connection_validator.py (what it accepts, as
+// dataclasses); tests/test_frame_types.py keeps the frame type names equal.
 // Fields a newer server may add are allowed (a client ignores what it does not
 // know), so a frame type lists what the app reads and sends, not a closed set.
 
@@ -305,7 +308,8 @@ export interface HistoryAnswer extends Answer {
 export interface SearchAnswer extends Answer {
   type: "search";
   results: SearchHit[];
-  conversations: { id: number; kind: "direct" | "group"; title: string | null; peer: Peer | null }[];
+  /** `peer`: a direct chat's other member, by username */
+  conversations: { id: number; kind: "direct" | "group"; title: string | null; peer: string | null }[];
   next: string | null;
   total: { count: number; exact: boolean } | null;
   query: Record<string, unknown>;
@@ -373,7 +377,7 @@ export type ClientFrame = Request &
     | {
         type: "message";
         conversation?: number;
-        to?: string;
+        to?: string | null;
         content: string;
         client_id: string;
         reply_to?: number | null;

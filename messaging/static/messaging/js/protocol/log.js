@@ -33,15 +33,20 @@ export class ConversationLog {
     return this.events.size;
   }
 
+  /** @param {number} seq */
   has(seq) {
     return this.events.has(seq);
   }
 
+  /** @param {number} seq */
   get(seq) {
     return this.events.get(seq);
   }
 
-  /** Start counting from ``seq`` if not counting yet; returns whether it anchored. */
+  /**
+   * Start counting from ``seq`` if not counting yet; returns whether it anchored.
+   * @param {number} seq
+   */
   anchor(seq) {
     if (this.anchored) return false;
     this.cursor = Math.max(0, seq);
@@ -49,8 +54,12 @@ export class ConversationLog {
     return true;
   }
 
-  /** Store events (any order, repeats ignored); returns the ones not held before, in seq order. */
+  /**
+   * Store events (any order, repeats ignored); returns the ones not held before, in seq order.
+   * @param {Iterable<import("./frames.js").Event | null | undefined>} events
+   */
   add(events) {
+    /** @type {import("./frames.js").Event[]} */
     const fresh = [];
     for (const event of events) {
       if (!event || !Number.isInteger(event.seq) || this.events.has(event.seq)) continue;
@@ -64,7 +73,10 @@ export class ConversationLog {
     return fresh;
   }
 
-  /** Replace a held event (same seq) with a newer copy of it, e.g. from an ack. */
+  /**
+   * Replace a held event (same seq) with a newer copy of it, e.g. from an ack.
+   * @param {import("./frames.js").Event} event
+   */
   replace(event) {
     if (this.events.has(event.seq)) this.events.set(event.seq, event);
   }
@@ -83,7 +95,11 @@ export class ConversationLog {
     return this.highest > cursor || knownLastSeq > cursor;
   }
 
-  /** Every seq in [from, to] is held (a bounded check; false when the range is huge). */
+  /**
+   * Every seq in [from, to] is held (a bounded check; false when the range is huge).
+   * @param {number} from
+   * @param {number} to
+   */
   covers(from, to, limit = 5000) {
     if (to < from) return true;
     if (to - from > limit) return false;
@@ -96,7 +112,11 @@ export class ConversationLog {
     return [...this.events.values()].filter((e) => e.seq > after).sort((a, b) => a.seq - b.seq);
   }
 
-  /** A history page came in: remember whether anything is older than what is held. */
+  /**
+   * A history page came in: remember whether anything is older than what is held.
+   * @param {Iterable<import("./frames.js").Event | null | undefined>} events
+   * @param {boolean | undefined} hasMore
+   */
   olderPage(events, hasMore) {
     const fresh = this.add(events);
     this.hasOlder = Boolean(hasMore);

@@ -5,6 +5,22 @@
 // and a sign-out. Each keeps its client_id for ever: a resend after a
 // reconnect is the same message to the server, never a second one.
 
+/**
+ * One file of an entry while it uploads (protocol/uploads.js): ``id`` is the upload's once it is done.
+ * @typedef {{ name: string, size: number, type: string, loaded: number, id: number | null, error: string | null,
+ *   state: "waiting" | "uploading" | "retrying" | "done" | "failed" | "cancelled" }} OutboxFile
+ */
+/**
+ * A message in the outbox: ``conversation``, or ``to`` for a direct chat not started yet; ``state``
+ * "pending" (to send), "uploading" (its files first) or "failed" (``error`` says why).
+ * @typedef {{ client_id: string, conversation: number | null, to: string | null, content: string,
+ *   reply_to: number | null, created_at: string, state: "pending" | "uploading" | "failed", error: string | null,
+ *   attachments?: number[], files?: OutboxFile[] }} OutboxEntry
+ */
+/** @typedef {Pick<Storage, "getItem" | "setItem" | "removeItem">} StorageLike */
+/** @import { ClientFrame } from "./frames.js" */
+
+/** @param {Pick<Crypto, "getRandomValues"> & { randomUUID?: () => string }} [cryptoImpl] */
 export function newClientId(cryptoImpl = globalThis.crypto) {
   if (cryptoImpl?.randomUUID) {
     try {
@@ -20,29 +36,43 @@ export function newClientId(cryptoImpl = globalThis.crypto) {
 /** A Storage-like object kept in memory: the fallback when localStorage is unavailable, and the tests'. */
 export class MemoryStorage {
   constructor() {
+    /** @type {Map<string, string>} */
     this.items = new Map();
   }
 
+  /** @param {string} key */
   getItem(key) {
-    return this.items.has(key) ? this.items.get(key) : null;
+    return this.items.get(key) ?? null;
   }
 
+  /**
+   * @param {string} key
+   * @param {string} value
+   */
   setItem(key, value) {
     this.items.set(key, String(value));
   }
 
+  /** @param {string} key */
   removeItem(key) {
     this.items.delete(key);
   }
 }
 
+/**
+ * @param {any} e a stored entry, as parsed from JSON
+ * @returns {e is OutboxEntry}
+ */
 function validEntry(e) {
   return e && typeof e.client_id === "string" && typeof e.content === "string"
     && (Number.isInteger(e.conversation) || typeof e.to === "string");
 }
 
 export class Outbox {
-  /** ``target`` of an entry: ``{conversation: id}`` or ``{to: username}`` (a direct chat not started yet). */
+  /**
+   * ``target`` of an entry: ``{conversation: id}`` or ``{to: username}`` (a direct chat not started yet).
+   * @param {{ storage: StorageLike, key: string, makeId?: () => string, now?: () => Date }} options
+   */
   constructor({ storage, key, makeId = newClientId, now = () => new Date() }) {
     this.storage = storage;
     this.key = key;
@@ -51,6 +81,7 @@ export class Outbox {
     this.entries = this.load();
   }
 
+  /** @returns {OutboxEntry[]} */
   load() {
     try {
       const parsed = JSON.parse(this.storage.getItem(this.key) || "[]");
@@ -77,22 +108,33 @@ export class Outbox {
     return this.entries.filter((e) => e.state === "pending");
   }
 
+  /** @param {string} clientId */
   get(clientId) {
     return this.entries.find((e) => e.client_id === clientId) ?? null;
   }
 
-  /** Entries meant for a conversation (by id, or by the peer of a direct chat not started yet). */
+  /**
+   * Entries meant for a conversation (by id, or by the peer of a direct chat not started yet).
+   * @param {number | null} id
+   * @param {string | null} [peer]
+   */
   forConversation(id, peer = null) {
     return this.entries.filter((e) => (id !== null && e.conversation === id) || (peer !== null && e.conversation == null && e.to === peer));
   }
 
+  /**
+   * @param {{ conversation?: number | null, to?: string | null }} target
+   * @param {string} content
+   * @param {{ replyTo?: number | null }} [options]
+   */
   add(target, content, { replyTo = null } = {}) {
+    /** @type {OutboxEntry} */
     const entry = {
       client_id: this.makeId(),
-      conversation: Number.isInteger(target.conversation) ? target.conversation : null,
+      conversation: typeof target.conversation === "number" && Number.isInteger(target.conversation) ? target.conversation : null,
       to: target.to ?? null,
       content,
-      reply_to: Number.isInteger(replyTo) ? replyTo : null,
+      reply_to: typeof replyTo === "number" && Number.isInteger(replyTo) ? replyTo : null,
       created_at: this.now().toISOString(),
       state: "pending",
       error: null,
@@ -102,6 +144,10 @@ export class Outbox {
     return entry;
   }
 
+  /**
+   * @param {string} clientId
+   * @param {Partial<OutboxEntry>} patch
+   */
   update(clientId, patch) {
     const entry = this.get(clientId);
     if (!entry) return null;
@@ -110,6 +156,7 @@ export class Outbox {
     return entry;
   }
 
+  /** @param {string} clientId */
   remove(clientId) {
     const before = this.entries.length;
     this.entries = this.entries.filter((e) => e.client_id !== clientId);
@@ -119,12 +166,17 @@ export class Outbox {
   }
 
   /** The frame that sends (or resends) an entry over ws/chat/ (with the ids of its uploaded files, if any). */
+  /**
+   * @param {OutboxEntry} entry
+   * @returns {Extract<ClientFrame, { type: "message" }>}
+   */
   static frame(entry) {
+    /** @type {Extract<ClientFrame, { type: "message" }>} */
     const frame = { type: "message", content: entry.content, client_id: entry.client_id };
     if (Array.isArray(entry.attachments) && entry.attachments.length) frame.attachments = [...entry.attachments];
-    if (Number.isInteger(entry.conversation)) frame.conversation = entry.conversation;
-    else frame.to = entry.to;
-    if (Number.isInteger(entry.reply_to)) frame.reply_to = entry.reply_to;
+    if (typeof entry.conversation === "number" && Number.isInteger(entry.conversation)) frame.conversation = entry.conversation;
+    else frame.to = entry.to ?? undefined;
+    if (typeof entry.reply_to === "number" && Number.isInteger(entry.reply_to)) frame.reply_to = entry.reply_to;
     return frame;
   }
 }

@@ -5,7 +5,16 @@
 // error frame with its ref, on a timeout, or when the socket goes away.
 // The clock is injected so tests drive time themselves.
 
+/** @import { ClientFrame, ErrorFrame, NotificationClientFrame, NotificationServerFrame, Ref, ServerFrame } from "./frames.js" */
+/** @typedef {ServerFrame | NotificationServerFrame} Answer what a request is answered with */
+/** @typedef {{ now: () => number, setTimeout: (fn: () => void, ms: number) => unknown, clearTimeout: (id: any) => void }} Clock */
+
 export class RequestError extends Error {
+  /**
+   * @param {string} code the error frame's code (or "timeout", "not_connected", "disconnected")
+   * @param {string} [detail]
+   * @param {ErrorFrame | null} [frame] the error frame, when the server sent one
+   */
   constructor(code, detail = "", frame = null) {
     super(detail ? `${code}: ${detail}` : code);
     this.name = "RequestError";
@@ -15,21 +24,27 @@ export class RequestError extends Error {
   }
 }
 
+/** @type {Clock} */
 export const systemClock = {
   now: () => Date.now(),
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (id) => clearTimeout(id),
 };
 
+/** @template {ClientFrame | NotificationClientFrame} [Out=ClientFrame] the frames this socket sends */
 export class Requests {
-  /** ``send(frame)`` returns false when the frame could not go out. */
+  /**
+   * ``send(frame)`` returns false when the frame could not go out.
+   * @param {{ send: (frame: Out) => boolean, clock?: Clock, timeoutMs?: number, prefix?: string }} options
+   */
   constructor({ send, clock = systemClock, timeoutMs = 15000, prefix = "r" }) {
     this.sendFrame = send;
     this.clock = clock;
     this.timeoutMs = timeoutMs;
     this.prefix = prefix;
     this.counter = 0;
-    this.waiting = new Map(); // ref -> {frame, resolve, reject, timer}
+    /** @type {Map<string, { frame: Out, resolve: (answer: any) => void, reject: (error: RequestError) => void, timer: unknown }>} */
+    this.waiting = new Map();
   }
 
   nextRef() {
@@ -41,11 +56,17 @@ export class Requests {
     return this.waiting.size;
   }
 
+  /** @param {Ref | null | undefined} ref */
   has(ref) {
     return ref !== undefined && ref !== null && this.waiting.has(String(ref));
   }
 
-  /** Send ``frame`` with a fresh ref; the promise settles with its answer. */
+  /**
+   * Send ``frame`` with a fresh ref; the promise settles with its answer.
+   * @param {Out} frame
+   * @param {{ timeoutMs?: number }} [options]
+   * @returns {Promise<any>} the answer frame, of the type the request asks for
+   */
   request(frame, { timeoutMs = this.timeoutMs } = {}) {
     const ref = this.nextRef();
     const out = { ...frame, ref };
@@ -62,11 +83,15 @@ export class Requests {
     });
   }
 
-  /** An incoming frame: true if it answered a waiting request. */
+  /**
+   * An incoming frame: true if it answered a waiting request.
+   * @param {Answer | null | undefined} frame
+   */
   settle(frame) {
-    if (!frame || !this.has(frame.ref)) return false;
+    if (!frame || !("ref" in frame) || !this.has(frame.ref)) return false;
     const ref = String(frame.ref);
     const entry = this.waiting.get(ref);
+    if (!entry) return false;
     this.waiting.delete(ref);
     this.clock.clearTimeout(entry.timer);
     if (frame.type === "error") entry.reject(new RequestError(frame.code, frame.detail ?? "", frame));
@@ -75,6 +100,7 @@ export class Requests {
   }
 
   /** The socket went away: nothing sent on it will be answered. */
+  /** @param {string} [code] */
   failAll(code = "disconnected") {
     const entries = [...this.waiting.values()];
     this.waiting.clear();

@@ -12,10 +12,22 @@
 // them): after a reload, a message whose files had not finished uploading is
 // marked failed ("upload_lost") for the sender to attach them again.
 
+/** @import { ChatState } from "./client.js" */
+/** @import { OutboxFile } from "./outbox.js" */
+/** @import { Clock } from "./requests.js" */
+/**
+ * Uploads one file to a conversation: the promise resolves to the HTTP answer, rejects when the server could not be reached.
+ * @typedef {(conversationId: number | null, file: File, options: { onProgress: (loaded: number) => void })
+ *   => { promise: Promise<{ status: number, body: any }>, abort: () => void }} Transport
+ */
+
 export const UPLOAD_RETRY_MS = 1000; // doubled per failure in a row, up to 30 s
 const UPLOAD_RETRY_MAX_MS = 30000;
 
-/** What a refusal's code tells the sender (the server's ``detail`` says more). */
+/**
+ * What a refusal's code tells the sender (the server's ``detail`` says more).
+ * @type {Record<string, string>}
+ */
 export const UPLOAD_FAILURES = {
   too_large: "A file is over the size limit.",
   too_many_files: "Too many files for one message.",
@@ -31,21 +43,31 @@ export class Uploads {
    * ``state``: the ChatState (its outbox, trySend and emit); ``transport(conversationId, file, {onProgress})``
    * returns ``{promise, abort}``, the promise resolving to ``{status, body}`` and rejecting when the server
    * could not be reached; ``clock``: setTimeout/clearTimeout (the tests' fake clock).
+   * @param {{ state: ChatState, transport: Transport, clock: Pick<Clock, "setTimeout" | "clearTimeout"> }} options
    */
   constructor({ state, transport, clock }) {
     this.state = state;
     this.transport = transport;
     this.clock = clock;
-    this.files = new Map(); // client_id -> [File] (this page's memory)
-    this.running = new Map(); // `${client_id}:${index}` -> {abort}
+    /** @type {Map<string, File[]>} client_id -> its files (this page's memory) */
+    this.files = new Map();
+    /** @type {Map<string, { abort: () => void }>} `${client_id}:${index}` -> its upload */
+    this.running = new Map();
     for (const entry of state.outbox.all()) {
       if (entry.state === "uploading") state.outbox.update(entry.client_id, { state: "failed", error: "upload_lost" });
     }
   }
 
-  /** Queue a message with files to a conversation; its files upload at once. */
+  /**
+   * Queue a message with files to a conversation; its files upload at once.
+   * @param {number | null} conversationId (null: the page has none yet, and the upload is refused)
+   * @param {string} content
+   * @param {File[]} files
+   * @param {{ replyTo?: number | null }} [options]
+   */
   send(conversationId, content, files, options = {}) {
     const entry = this.state.outbox.add({ conversation: conversationId }, content, options);
+    /** @type {OutboxFile[]} */
     const described = files.map((f) => ({ name: f.name || "file", size: f.size, type: f.type || "", state: "waiting", loaded: 0, id: null, error: null }));
     this.state.outbox.update(entry.client_id, { state: "uploading", files: described, attachments: [] });
     this.files.set(entry.client_id, [...files]);
@@ -54,16 +76,23 @@ export class Uploads {
     return this.state.outbox.get(entry.client_id);
   }
 
+  /** @param {string} clientId */
   start(clientId) {
     const entry = this.state.outbox.get(clientId);
     const files = this.files.get(clientId);
-    if (!entry || !files) return;
+    if (!entry?.files || !files) return;
     entry.files.forEach((described, index) => {
-      if (described.state === "waiting" || described.state === "retrying") this.uploadOne(clientId, index, files[index]);
+      const file = files[index];
+      if (file && (described.state === "waiting" || described.state === "retrying")) this.uploadOne(clientId, index, file);
     });
     this.maybeSend(clientId);
   }
 
+  /**
+   * @param {string} clientId
+   * @param {number} index
+   * @param {File} file
+   */
   uploadOne(clientId, index, file, failures = 0) {
     const entry = this.state.outbox.get(clientId);
     if (!entry) return;
@@ -96,6 +125,12 @@ export class Uploads {
     );
   }
 
+  /**
+   * @param {string} clientId
+   * @param {number} index
+   * @param {File} file
+   * @param {number} failures
+   */
   retryLater(clientId, index, file, failures) {
     this.patchFile(clientId, index, { state: "retrying", loaded: 0 });
     const delay = Math.min(UPLOAD_RETRY_MS * 2 ** (failures - 1), UPLOAD_RETRY_MAX_MS);
@@ -105,24 +140,31 @@ export class Uploads {
     }, delay);
   }
 
-  /** Every file uploaded: the message becomes an ordinary pending entry naming them, and goes out. */
+  /**
+   * Every file uploaded: the message becomes an ordinary pending entry naming them, and goes out.
+   * @param {string} clientId
+   */
   maybeSend(clientId) {
     const entry = this.state.outbox.get(clientId);
     if (!entry || entry.state !== "uploading") return;
-    const live = entry.files.filter((f) => f.state !== "cancelled");
+    const live = (entry.files ?? []).filter((f) => f.state !== "cancelled");
     if (live.some((f) => f.state !== "done")) return;
     if (!live.length && !entry.content.trim()) {
       this.state.discard(clientId);
       this.files.delete(clientId);
       return;
     }
-    const updated = this.state.outbox.update(clientId, { state: "pending", attachments: live.map((f) => f.id) });
+    const updated = this.state.outbox.update(clientId, { state: "pending", attachments: live.flatMap((f) => (f.id === null ? [] : [f.id])) });
     this.files.delete(clientId);
     this.changed(clientId);
     this.state.trySend(updated);
   }
 
-  /** Cancel one file of a waiting message (its upload is aborted); the rest go on. */
+  /**
+   * Cancel one file of a waiting message (its upload is aborted); the rest go on.
+   * @param {string} clientId
+   * @param {number} index
+   */
   cancel(clientId, index) {
     const running = this.running.get(`${clientId}:${index}`);
     this.running.delete(`${clientId}:${index}`);
@@ -134,6 +176,7 @@ export class Uploads {
   /**
    * Retry a failed message with files: its failed uploads start again (the others are kept). True when
    * this handled it (the caller must not resend the entry as it is); false for the state's own retry.
+   * @param {string} clientId
    */
   retry(clientId) {
     const entry = this.state.outbox.get(clientId);
@@ -147,7 +190,10 @@ export class Uploads {
     return true;
   }
 
-  /** Abort everything of a message being deleted. */
+  /**
+   * Abort everything of a message being deleted.
+   * @param {string} clientId
+   */
   forget(clientId) {
     for (const [key, running] of this.running) {
       if (key.startsWith(`${clientId}:`)) {
@@ -158,14 +204,20 @@ export class Uploads {
     this.files.delete(clientId);
   }
 
+  /**
+   * @param {string} clientId
+   * @param {number} index
+   * @param {Partial<OutboxFile>} patch
+   */
   patchFile(clientId, index, patch, save = true) {
-    const entry = this.state.outbox.get(clientId);
-    if (!entry?.files?.[index]) return;
-    Object.assign(entry.files[index], patch);
+    const file = this.state.outbox.get(clientId)?.files?.[index];
+    if (!file) return;
+    Object.assign(file, patch);
     if (save) this.state.outbox.save();
     this.changed(clientId);
   }
 
+  /** @param {string} clientId */
   changed(clientId) {
     const entry = this.state.outbox.get(clientId);
     if (entry) this.state.emit("outbox", { id: entry.conversation, entry });

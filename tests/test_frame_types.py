@@ -1,0 +1,140 @@
+"""The frame types of the two sides agree: Python's (``messaging/frames.py``, the validator's dataclasses) and the browser's (``frames.d.ts``).
+
+Both follow docs/protocol.md; mypy checks the server against the first, tsc
+the browser against the second. These tests read the frame type names out
+of each and compare them, both directions, so a frame added on one side only
+fails here instead of drifting.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import typing
+
+import pytest
+
+from messaging import frames
+from messaging.connection_validator import (
+    CHAT_FRAMES,
+    DIRECT_FRAMES,
+    NOTIFICATION_FRAMES,
+    ConnectionValidator,
+    Frame,
+)
+from tests.servers import ROOT
+
+FRAMES_D_TS = ROOT / "messaging" / "static" / "messaging" / "js" / "protocol" / "frames.d.ts"
+pytestmark = pytest.mark.stack_independent
+
+
+# --- Reading frames.d.ts -------------------------------------------------------------
+
+
+def _balanced(text: str, start: int, stop: str) -> str:
+    """``text`` from ``start`` up to the first ``stop`` character outside brackets."""
+    depth = 0
+    for index in range(start, len(text)):
+        char = text[index]
+        if char == stop and depth == 0:
+            return text[start:index]
+        if char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+    raise AssertionError(f"no {stop!r} closes the declaration at {start}")
+
+
+def _top_level(body: str) -> str:
+    """``body`` without the contents of its nested ``{...}`` (an object type's own fields only)."""
+    while True:
+        flat = re.sub(r"\{[^{}]*\}", "", body)
+        if flat == body:
+            return body
+        body = flat
+
+
+def _objects(text: str) -> list[str]:
+    """The insides of the outermost ``{...}`` of ``text`` (the inline object types of a union)."""
+    found, depth, start = [], 0, 0
+    for index, char in enumerate(text):
+        if char == "{":
+            if depth == 0:
+                start = index + 1
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth == 0:
+                found.append(text[start:index])
+    return found
+
+
+def _literals(fields: str) -> set[str]:
+    """The string literals the ``type`` field of these fields may hold."""
+    return {
+        name
+        for union in re.findall(r'\btype:\s*((?:"\w+"\s*\|?\s*)+)', fields)
+        for name in re.findall(r'"(\w+)"', union)
+    }
+
+
+def ts_frame_names(alias: str) -> set[str]:
+    """The ``type`` names of every frame in the union ``alias`` of frames.d.ts (inline or by interface)."""
+    source = re.sub(r"//[^\n]*|/\*.*?\*/", "", FRAMES_D_TS.read_text(), flags=re.DOTALL)
+    start = re.search(rf"export type {alias}\s*=", source)
+    assert start is not None, f"frames.d.ts declares no {alias}"
+    union = _balanced(source, start.end(), ";")
+    names = {name for inline in _objects(union) for name in _literals(_top_level(inline))}
+    for referenced in set(re.findall(r"\b([A-Z]\w*)\b", _top_level(union))):
+        interface = re.search(rf"interface {referenced}\b[^{{]*\{{", source)
+        if interface is not None:
+            names |= _literals(_top_level(_balanced(source, interface.end(), "}")))
+    return names
+
+
+# --- Reading the Python side ---------------------------------------------------------
+
+
+def py_frame_names(union: object) -> set[str]:
+    """The ``type`` names of the ``TypedDict``s (or dataclasses) of ``union``, from their ``Literal`` annotations."""
+    names: set[str] = set()
+    for member in typing.get_args(union):
+        hint = typing.get_type_hints(member)["type"]
+        assert typing.get_origin(hint) is typing.Literal, f"{member.__name__}.type is not a Literal"
+        names |= set(typing.get_args(hint))
+    return names
+
+
+# --- The checks -------------------------------------------------------------------------
+
+
+def test_ws_chat_server_frames_are_the_same_in_frames_py_and_frames_d_ts() -> None:
+    assert py_frame_names(frames.ChatServerFrame) == ts_frame_names("ServerFrame")
+
+
+def test_ws_notifications_server_frames_are_the_same_in_frames_py_and_frames_d_ts() -> None:
+    assert py_frame_names(frames.NotificationServerFrame) == ts_frame_names("NotificationServerFrame")
+
+
+def test_ws_chat_client_frames_the_validator_accepts_are_the_ones_frames_d_ts_sends() -> None:
+    assert set(CHAT_FRAMES) == ts_frame_names("ClientFrame")
+
+
+def test_ws_notifications_client_frames_the_validator_accepts_are_the_ones_frames_d_ts_sends() -> None:
+    assert set(NOTIFICATION_FRAMES) == ts_frame_names("NotificationClientFrame")
+
+
+def test_the_validators_dataclasses_describe_every_client_frame_it_accepts_and_no_other() -> None:
+    # The one description the consumers read: each accepted type is the Literal of a Frame dataclass.
+    described = py_frame_names(Frame)
+    builders = set(ConnectionValidator(max_length=1, max_frame_bytes=1)._builders)
+
+    assert described == builders == set(CHAT_FRAMES | NOTIFICATION_FRAMES | DIRECT_FRAMES)
+    assert all(dataclasses.is_dataclass(member) for member in typing.get_args(Frame))
+
+
+def test_the_reader_of_frames_d_ts_sees_a_frame_added_inline_or_by_interface() -> None:
+    # The comparison above is only as good as this reader: it must see both ways a union names a frame.
+    assert {"ping", "react", "unreact", "search"} <= ts_frame_names("ClientFrame")
+    assert {"connected", "edits", "error"} <= ts_frame_names("ServerFrame")
+    assert {"unread_count", "settings", "pong"} <= ts_frame_names("NotificationServerFrame")
