@@ -412,6 +412,18 @@ async def test_an_owner_who_leaves_hands_the_group_to_the_oldest_admin(alice, bo
     assert answer["event"]["data"] == {"new_owner": "bob"}  # no admin left: the oldest member
 
 
+async def test_a_group_change_is_pushed_to_every_socket_but_the_one_that_made_it(alice, bob, user_socket) -> None:
+    alice_socket, bob_socket = await user_socket(alice), await user_socket(bob)
+    group = (await create_group(alice_socket, "Trip", ["bob"]))["conversation"]["id"]
+    await bob_socket.expect("conversation")
+    bob_other_tab = await user_socket(bob)
+    answer = await change(bob_socket, {"type": "rename", "conversation": group, "title": "Trip 2", "client_id": "n"})
+    for socket in (alice_socket, bob_other_tab):
+        await expect_event(socket, answer["event"]["id"])
+    # The renaming socket has the event in its ack; it is not pushed back to it.
+    assert not [f for f in await bob_socket.drain() if f["type"] == "event"]
+
+
 async def test_any_member_renames_and_direct_conversations_have_no_members_to_change(
     alice, bob, carol, user_socket
 ) -> None:
