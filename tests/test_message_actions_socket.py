@@ -11,7 +11,8 @@ import pytest
 from channels.db import database_sync_to_async
 from django.test import Client, override_settings
 
-from messaging.models import Event, HiddenMessage, Reaction
+from messaging.actions.messages import settle_notifications
+from messaging.models import Event, HiddenMessage, Notification, NotificationKind, Reaction
 from messaging.store.conversations import add_members, get_or_create_direct
 from messaging.store.events import create_message
 
@@ -55,6 +56,52 @@ async def test_an_edit_is_acked_and_pushed_to_the_other_member(alice, bob, open_
     assert (ack["event"]["kind"], ack["event"]["target_seq"], ack["event"]["content"]) == ("edited", seq, "hello")
     pushed = await b.expect("event")
     assert pushed["event"] == ack["event"]
+
+
+async def test_an_edit_is_pushed_to_every_socket_but_the_one_that_made_it(alice, bob, open_chat) -> None:
+    conversation, seq = await direct_with_message(alice, bob, "helo")
+    a, other_tab, b = await open_chat(alice), await open_chat(alice), await open_chat(bob)
+    ack = await ask(
+        a, {"type": "edit", "conversation": conversation, "seq": seq, "content": "hello", "client_id": "e1"}
+    )
+    for socket in (other_tab, b):
+        assert (await socket.expect("event"))["event"] == ack["event"]
+    # The editing socket has the event in its ack; it is not pushed back to it.
+    assert not [f for f in await a.drain() if f["type"] == "event"]
+
+
+async def test_an_edit_over_the_socket_notifies_the_members_it_newly_mentions_and_no_one_else(
+    alice, bob, carol, open_chat, open_socket
+) -> None:
+    @database_sync_to_async
+    def group_with_message() -> tuple[int, int]:
+        group = make_group(alice, [bob, carol])
+        return group, create_message(group, alice, "lunch @bob?", new_client_id()).event.seq
+
+    group, seq = await group_with_message()
+    carol_bell = await open_socket(carol, "/ws/notifications/")
+    a = await open_chat(alice)
+    ack = await ask(
+        a, {"type": "edit", "conversation": group, "seq": seq, "content": "lunch @bob @carol?", "client_id": "e1"}
+    )
+    assert ack["event"]["kind"] == "edited"
+    pushed = await carol_bell.expect("notification")
+    assert (pushed["notification"]["kind"], pushed["notification"]["body"]) == ("mention", "alice: lunch @bob @carol?")
+    await settle_notifications()
+    mentions = Notification.objects.filter(kind=NotificationKind.MENTION).values_list("user__username", flat=True)
+    assert await database_sync_to_async(list)(mentions) == ["carol"]
+
+
+async def test_a_reaction_over_the_socket_notifies_the_messages_author_when_away(
+    alice, bob, open_chat, open_socket
+) -> None:
+    conversation, seq = await direct_with_message(alice, bob, "lunch?")
+    alice_bell = await open_socket(alice, "/ws/notifications/")
+    b = await open_chat(bob)
+    ack = await ask(b, {"type": "react", "conversation": conversation, "seq": seq, "emoji": "👍", "client_id": "r1"})
+    assert ack["event"]["kind"] == "reaction_added"
+    pushed = (await alice_bell.expect("notification"))["notification"]
+    assert (pushed["kind"], pushed["title"], pushed["body"]) == ("reaction", "bob reacted 👍 to your message", "lunch?")
 
 
 async def test_a_reaction_twice_is_acked_once_with_an_event_then_with_none(alice, bob, open_chat) -> None:
