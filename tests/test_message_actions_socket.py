@@ -11,6 +11,7 @@ import pytest
 from channels.db import database_sync_to_async
 from django.test import Client, override_settings
 
+from messaging import notification_service
 from messaging.actions.messages import settle_notifications
 from messaging.models import Event, HiddenMessage, Notification, NotificationKind, Reaction
 from messaging.store.conversations import add_members, get_or_create_direct
@@ -181,6 +182,25 @@ async def test_delete_for_me_is_told_to_the_users_other_tabs_only(alice, bob, op
     assert ack["hidden"] == {"type": "hidden", "conversation": conversation, "seqs": [seq], "cleared_seq": 0}
     assert (await b2.expect("hidden"))["seqs"] == [seq]
     assert await a.nothing(0.3)
+    assert not [f for f in await b1.drain() if f["type"] == "hidden"]  # it has its ack
+
+
+async def test_hiding_a_message_whose_notification_was_unread_updates_the_bell(
+    alice, bob, open_chat, open_socket
+) -> None:
+    @database_sync_to_async
+    def notified_message() -> tuple[int, int]:
+        conversation, _ = get_or_create_direct(alice, bob)
+        event = create_message(conversation.pk, alice, "psst", new_client_id()).event
+        notification_service.notify_new_message(event)
+        return conversation.pk, event.seq
+
+    conversation, seq = await notified_message()
+    bell = await open_socket(bob, "/ws/notifications/")
+    assert bell.connected == {"type": "unread_count", "count": 1}
+    b = await open_chat(bob)
+    await ask(b, {"type": "hide", "conversation": conversation, "seqs": [seq], "client_id": "h"})
+    assert await bell.expect("unread_count") == {"type": "unread_count", "count": 0}
 
 
 async def test_a_reply_is_acked_with_its_quote(alice, bob, open_chat) -> None:
@@ -271,3 +291,21 @@ def test_the_http_api_edits_reacts_hides_and_deletes(alice, bob) -> None:
     assert post(a, f"{base}/clear", {"client_id": "c"}).json()["hidden"]["cleared_seq"] > 0
     reply = post(b, f"{base}/messages", {"content": "re", "client_id": "m2", "reply_to": 999})
     assert (reply.status_code, reply.json()["code"]) == (404, "not_found")
+
+
+async def test_an_edit_over_http_is_pushed_to_the_conversations_sockets(alice, bob, open_chat) -> None:
+    conversation, seq = await direct_with_message(alice, bob, "helo")
+    b = await open_chat(bob)
+    url = f"/messages/api/conversations/{conversation}/messages/{seq}/edit"
+    edited = await database_sync_to_async(lambda: post(api(alice), url, {"content": "hello", "client_id": "e"}))()
+    assert edited.status_code == 201
+    assert (await b.expect("event"))["event"] == edited.json()["event"]
+
+
+def test_an_edit_over_http_notifies_the_members_it_newly_mentions(alice, bob, carol) -> None:
+    group = make_group(alice, [bob, carol])
+    seq = create_message(group, alice, "lunch?", new_client_id()).event.seq
+    url = f"/messages/api/conversations/{group}/messages/{seq}/edit"
+    assert post(api(alice), url, {"content": "lunch @carol?", "client_id": "e"}).status_code == 201
+    mentions = Notification.objects.filter(kind=NotificationKind.MENTION)
+    assert list(mentions.values_list("user__username", "body")) == [("carol", "alice: lunch @carol?")]
