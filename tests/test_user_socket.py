@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -666,6 +667,38 @@ async def test_a_viewed_conversation_makes_no_notification_and_a_muted_one_neith
 
     await settle_notifications()
     assert await database_sync_to_async(bodies)() == ["notified"]
+
+
+async def test_settling_the_notifications_waits_for_those_started_beside_the_chat() -> None:
+    from messaging.actions.messages import in_background, settle_notifications
+
+    done: list[str] = []
+
+    async def notify() -> None:
+        await asyncio.sleep(0.05)
+        done.append("notified")
+
+    in_background(notify())
+    await settle_notifications()
+    assert done == ["notified"]
+
+
+async def test_a_failed_notification_does_not_fail_the_settling_of_the_others() -> None:
+    from messaging.actions.messages import in_background, settle_notifications
+
+    done: list[str] = []
+
+    async def fail() -> None:
+        raise RuntimeError("the push service is down")
+
+    async def notify() -> None:
+        await asyncio.sleep(0.05)
+        done.append("notified")
+
+    in_background(fail())
+    in_background(notify())
+    await settle_notifications()
+    assert done == ["notified"]
 
 
 async def test_a_left_members_window_stays_what_they_saw(alice, bob, user_socket) -> None:
