@@ -152,6 +152,25 @@ async def test_editing_someone_elses_message_is_forbidden(alice, bob, open_chat)
     assert error["code"] == "forbidden"
 
 
+async def test_a_refusal_from_the_store_is_an_error_frame_with_its_detail_client_id_and_ref(
+    alice, bob, open_chat
+) -> None:
+    conversation, seq = await direct_with_message(alice, bob)
+    b = await open_chat(bob)
+    await b.send(
+        {"type": "edit", "conversation": conversation, "seq": seq, "content": "mine", "client_id": "e", "ref": "r"}
+    )
+    error = await b.expect("error", ref="r")
+    assert error == {
+        "type": "error",
+        "code": "forbidden",
+        "detail": error["detail"],
+        "client_id": "e",
+        "ref": "r",
+    }
+    assert "only" in error["detail"] and error["detail"] != "forbidden"
+
+
 @override_settings(MESSAGING_EDIT_WINDOW="0", MESSAGING_DELETE_WINDOW="0")
 async def test_past_the_windows_edits_and_deletions_get_their_own_codes(alice, bob, open_chat) -> None:
     conversation, seq = await direct_with_message(alice, bob)
@@ -200,6 +219,24 @@ async def test_hiding_a_message_whose_notification_was_unread_updates_the_bell(
     assert bell.connected == {"type": "unread_count", "count": 1}
     b = await open_chat(bob)
     await ask(b, {"type": "hide", "conversation": conversation, "seqs": [seq], "client_id": "h"})
+    assert await bell.expect("unread_count") == {"type": "unread_count", "count": 0}
+
+
+async def test_reading_a_message_whose_notification_was_unread_updates_the_bell(
+    alice, bob, open_chat, open_socket
+) -> None:
+    @database_sync_to_async
+    def notified_message() -> tuple[int, int]:
+        conversation, _ = get_or_create_direct(alice, bob)
+        event = create_message(conversation.pk, alice, "psst", new_client_id()).event
+        notification_service.notify_new_message(event)
+        return conversation.pk, event.seq
+
+    conversation, seq = await notified_message()
+    bell = await open_socket(bob, "/ws/notifications/")
+    assert bell.connected == {"type": "unread_count", "count": 1}
+    b = await open_chat(bob)
+    await b.send({"type": "read", "conversation": conversation, "up_to": seq})
     assert await bell.expect("unread_count") == {"type": "unread_count", "count": 0}
 
 
