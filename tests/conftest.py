@@ -11,8 +11,9 @@ with the reason shown in the summary, on the other.
 
 from __future__ import annotations
 
+import contextlib
 import os
-import shutil
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -65,7 +66,11 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: N
     for file in files:
         file.unlink(missing_ok=True)
     if shared.exists():
-        shutil.copyfile(shared, own)
+        # SQLite's backup, not a file copy: the clean run leaves the newest
+        # state in the -wal file, and the main file alone can be a snapshot
+        # taken mid-test (rows left in it fail every test: false kills).
+        with contextlib.closing(sqlite3.connect(shared)) as source, contextlib.closing(sqlite3.connect(own)) as copy:
+            source.backup(copy)
     test["NAME"] = str(own)
     yield
     for file in files:

@@ -200,6 +200,7 @@ async def test_closing_a_socket_takes_back_what_it_still_had_queued() -> None:
         with pytest.raises(Dropped):
             await future
     assert written == [["a1"], ["b1"]]
+    assert (writer.enqueued, writer.dropped) == (4, 2)  # what the metrics and the fairness bench read
 
 
 @override_settings(MESSAGING_RATE_LIMIT="2/60s")

@@ -8,6 +8,7 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.db import connection
+from django.test import override_settings
 
 from messaging.models import Message, MessagingError
 from messaging.realtime.presence import tracker
@@ -80,3 +81,17 @@ async def test_a_failing_channel_layer_costs_only_the_push(alice, bob, chat) -> 
     await bob_socket.send({"type": "sync", "after": 0})
     page = await bob_socket.expect("sync")
     assert [m["client_id"] for m in page["messages"]] == ["layer-1"]
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's write lock is the fault injected here")
+@override_settings(MESSAGING_RATE_LIMIT="1/60s")
+async def test_a_send_the_server_failed_to_store_gives_its_rate_token_back(alice, bob, chat) -> None:
+    socket = await chat(alice, "bob")
+    with SqliteWriteLock(), sqlite_busy_timeout(0.02):
+        await database_sync_to_async(close_db_connection)()
+        await socket.send({"type": "message", "content": "during the outage", "client_id": "locked-1"})
+        assert (await socket.expect("error", timeout=10))["code"] == "server_error"
+    await database_sync_to_async(close_db_connection)()
+    # The one message a minute allowed was not spent on the failure: the resend is stored.
+    await socket.send({"type": "message", "content": "during the outage", "client_id": "locked-1"})
+    assert (await socket.expect("ack"))["message"]["seq"] == 1

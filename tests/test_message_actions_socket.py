@@ -11,7 +11,9 @@ import pytest
 from channels.db import database_sync_to_async
 from django.test import Client, override_settings
 
-from messaging.models import Event, HiddenMessage, Reaction
+from messaging import notification_service
+from messaging.actions.messages import settle_notifications
+from messaging.models import Event, HiddenMessage, Notification, NotificationKind, Reaction
 from messaging.store.conversations import add_members, get_or_create_direct
 from messaging.store.events import create_message
 
@@ -55,6 +57,52 @@ async def test_an_edit_is_acked_and_pushed_to_the_other_member(alice, bob, open_
     assert (ack["event"]["kind"], ack["event"]["target_seq"], ack["event"]["content"]) == ("edited", seq, "hello")
     pushed = await b.expect("event")
     assert pushed["event"] == ack["event"]
+
+
+async def test_an_edit_is_pushed_to_every_socket_but_the_one_that_made_it(alice, bob, open_chat) -> None:
+    conversation, seq = await direct_with_message(alice, bob, "helo")
+    a, other_tab, b = await open_chat(alice), await open_chat(alice), await open_chat(bob)
+    ack = await ask(
+        a, {"type": "edit", "conversation": conversation, "seq": seq, "content": "hello", "client_id": "e1"}
+    )
+    for socket in (other_tab, b):
+        assert (await socket.expect("event"))["event"] == ack["event"]
+    # The editing socket has the event in its ack; it is not pushed back to it.
+    assert not [f for f in await a.drain() if f["type"] == "event"]
+
+
+async def test_an_edit_over_the_socket_notifies_the_members_it_newly_mentions_and_no_one_else(
+    alice, bob, carol, open_chat, open_socket
+) -> None:
+    @database_sync_to_async
+    def group_with_message() -> tuple[int, int]:
+        group = make_group(alice, [bob, carol])
+        return group, create_message(group, alice, "lunch @bob?", new_client_id()).event.seq
+
+    group, seq = await group_with_message()
+    carol_bell = await open_socket(carol, "/ws/notifications/")
+    a = await open_chat(alice)
+    ack = await ask(
+        a, {"type": "edit", "conversation": group, "seq": seq, "content": "lunch @bob @carol?", "client_id": "e1"}
+    )
+    assert ack["event"]["kind"] == "edited"
+    pushed = await carol_bell.expect("notification")
+    assert (pushed["notification"]["kind"], pushed["notification"]["body"]) == ("mention", "alice: lunch @bob @carol?")
+    await settle_notifications()
+    mentions = Notification.objects.filter(kind=NotificationKind.MENTION).values_list("user__username", flat=True)
+    assert await database_sync_to_async(list)(mentions) == ["carol"]
+
+
+async def test_a_reaction_over_the_socket_notifies_the_messages_author_when_away(
+    alice, bob, open_chat, open_socket
+) -> None:
+    conversation, seq = await direct_with_message(alice, bob, "lunch?")
+    alice_bell = await open_socket(alice, "/ws/notifications/")
+    b = await open_chat(bob)
+    ack = await ask(b, {"type": "react", "conversation": conversation, "seq": seq, "emoji": "👍", "client_id": "r1"})
+    assert ack["event"]["kind"] == "reaction_added"
+    pushed = (await alice_bell.expect("notification"))["notification"]
+    assert (pushed["kind"], pushed["title"], pushed["body"]) == ("reaction", "bob reacted 👍 to your message", "lunch?")
 
 
 async def test_a_reaction_twice_is_acked_once_with_an_event_then_with_none(alice, bob, open_chat) -> None:
@@ -104,6 +152,25 @@ async def test_editing_someone_elses_message_is_forbidden(alice, bob, open_chat)
     assert error["code"] == "forbidden"
 
 
+async def test_a_refusal_from_the_store_is_an_error_frame_with_its_detail_client_id_and_ref(
+    alice, bob, open_chat
+) -> None:
+    conversation, seq = await direct_with_message(alice, bob)
+    b = await open_chat(bob)
+    await b.send(
+        {"type": "edit", "conversation": conversation, "seq": seq, "content": "mine", "client_id": "e", "ref": "r"}
+    )
+    error = await b.expect("error", ref="r")
+    assert error == {
+        "type": "error",
+        "code": "forbidden",
+        "detail": error["detail"],
+        "client_id": "e",
+        "ref": "r",
+    }
+    assert "only" in error["detail"] and error["detail"] != "forbidden"
+
+
 @override_settings(MESSAGING_EDIT_WINDOW="0", MESSAGING_DELETE_WINDOW="0")
 async def test_past_the_windows_edits_and_deletions_get_their_own_codes(alice, bob, open_chat) -> None:
     conversation, seq = await direct_with_message(alice, bob)
@@ -134,6 +201,43 @@ async def test_delete_for_me_is_told_to_the_users_other_tabs_only(alice, bob, op
     assert ack["hidden"] == {"type": "hidden", "conversation": conversation, "seqs": [seq], "cleared_seq": 0}
     assert (await b2.expect("hidden"))["seqs"] == [seq]
     assert await a.nothing(0.3)
+    assert not [f for f in await b1.drain() if f["type"] == "hidden"]  # it has its ack
+
+
+async def test_hiding_a_message_whose_notification_was_unread_updates_the_bell(
+    alice, bob, open_chat, open_socket
+) -> None:
+    @database_sync_to_async
+    def notified_message() -> tuple[int, int]:
+        conversation, _ = get_or_create_direct(alice, bob)
+        event = create_message(conversation.pk, alice, "psst", new_client_id()).event
+        notification_service.notify_new_message(event)
+        return conversation.pk, event.seq
+
+    conversation, seq = await notified_message()
+    bell = await open_socket(bob, "/ws/notifications/")
+    assert bell.connected == {"type": "unread_count", "count": 1}
+    b = await open_chat(bob)
+    await ask(b, {"type": "hide", "conversation": conversation, "seqs": [seq], "client_id": "h"})
+    assert await bell.expect("unread_count") == {"type": "unread_count", "count": 0}
+
+
+async def test_reading_a_message_whose_notification_was_unread_updates_the_bell(
+    alice, bob, open_chat, open_socket
+) -> None:
+    @database_sync_to_async
+    def notified_message() -> tuple[int, int]:
+        conversation, _ = get_or_create_direct(alice, bob)
+        event = create_message(conversation.pk, alice, "psst", new_client_id()).event
+        notification_service.notify_new_message(event)
+        return conversation.pk, event.seq
+
+    conversation, seq = await notified_message()
+    bell = await open_socket(bob, "/ws/notifications/")
+    assert bell.connected == {"type": "unread_count", "count": 1}
+    b = await open_chat(bob)
+    await b.send({"type": "read", "conversation": conversation, "up_to": seq})
+    assert await bell.expect("unread_count") == {"type": "unread_count", "count": 0}
 
 
 async def test_a_reply_is_acked_with_its_quote(alice, bob, open_chat) -> None:
@@ -224,3 +328,21 @@ def test_the_http_api_edits_reacts_hides_and_deletes(alice, bob) -> None:
     assert post(a, f"{base}/clear", {"client_id": "c"}).json()["hidden"]["cleared_seq"] > 0
     reply = post(b, f"{base}/messages", {"content": "re", "client_id": "m2", "reply_to": 999})
     assert (reply.status_code, reply.json()["code"]) == (404, "not_found")
+
+
+async def test_an_edit_over_http_is_pushed_to_the_conversations_sockets(alice, bob, open_chat) -> None:
+    conversation, seq = await direct_with_message(alice, bob, "helo")
+    b = await open_chat(bob)
+    url = f"/messages/api/conversations/{conversation}/messages/{seq}/edit"
+    edited = await database_sync_to_async(lambda: post(api(alice), url, {"content": "hello", "client_id": "e"}))()
+    assert edited.status_code == 201
+    assert (await b.expect("event"))["event"] == edited.json()["event"]
+
+
+def test_an_edit_over_http_notifies_the_members_it_newly_mentions(alice, bob, carol) -> None:
+    group = make_group(alice, [bob, carol])
+    seq = create_message(group, alice, "lunch?", new_client_id()).event.seq
+    url = f"/messages/api/conversations/{group}/messages/{seq}/edit"
+    assert post(api(alice), url, {"content": "lunch @carol?", "client_id": "e"}).status_code == 201
+    mentions = Notification.objects.filter(kind=NotificationKind.MENTION)
+    assert list(mentions.values_list("user__username", "body")) == [("carol", "alice: lunch @carol?")]

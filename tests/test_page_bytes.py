@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -19,7 +20,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import Client, override_settings
 
 from messaging import conf
+from messaging.actions import pages
 from messaging.models import Notification, Participant
+from messaging.serializers import JSONSerializer
 from messaging.store.conversations import get_or_create_direct
 from messaging.store.events import NewMessage, create_messages
 
@@ -165,3 +168,103 @@ def test_the_http_events_and_history_pages_are_cut_too(full_conversation, bob) -
 def test_a_page_budget_that_cannot_hold_two_items_or_nears_the_frame_limit_is_refused(page_bytes: int) -> None:
     with override_settings(MESSAGING_PAGE_BYTES=page_bytes), pytest.raises(ImproperlyConfigured):
         conf.limits()
+
+
+# --- The cutting itself (messaging.actions.pages), on pages of known sizes ---------------
+
+#: a two-byte code point: sizes are counted in UTF-8 bytes, not characters
+WIDE = "\u00e9"
+
+
+def event_list(count: int, width: int = 10) -> list[str]:
+    return [WIDE * width for _ in range(count)]
+
+
+def page_of(items: list[str]) -> Callable[[int], dict[str, Any]]:
+    def build(k: int) -> dict[str, Any]:
+        return {"type": "sync", "events": items[:k], "has_more": k < len(items)}
+
+    return build
+
+
+def text_size(frame: dict[str, Any]) -> int:
+    return len(JSONSerializer.dumps(frame).encode("utf-8"))
+
+
+def test_page_sizes_are_counted_in_utf8_bytes() -> None:
+    assert (pages.size_of("abc"), pages.size_of(WIDE), pages.size_of("\U0001f600"), pages.size_of("a" + WIDE)) == (
+        3,
+        2,
+        4,
+        3,
+    )
+
+
+def test_a_page_exactly_at_the_budget_goes_whole() -> None:
+    build = page_of(event_list(5))
+    whole = JSONSerializer.dumps(build(5))
+    assert pages.fit(build, 5, text_size(build(5))) == (whole, 5)
+
+
+def test_an_over_budget_page_is_the_longest_prefix_within_the_budget() -> None:
+    items = event_list(9)
+    build = page_of(items)
+    for budget in range(text_size(build(1)), text_size(build(9))):
+        text, k = pages.fit(build, len(items), budget)
+        assert text == JSONSerializer.dumps(build(k)) and 1 <= k < len(items)
+        assert text_size(build(k)) <= budget < text_size(build(k + 1)), budget
+
+
+def test_a_page_keeps_its_least_items_whatever_their_size() -> None:
+    build = page_of(event_list(3))
+    assert pages.fit(build, 3, 1) == (JSONSerializer.dumps(build(1)), 1)
+    assert pages.fit(build, 3, 1, least=0) == (JSONSerializer.dumps(build(0)), 0)
+
+
+def conversations_to_resume(*event_counts: int) -> list[tuple[int, list[str]]]:
+    return [(100 + i, event_list(count)) for i, count in enumerate(event_counts)]
+
+
+def render(entry: tuple[int, list[str]], k: int | None) -> dict[str, Any]:
+    conversation, events = entry
+    shown = events if k is None else events[:k]
+    return {"id": conversation, "events": shown, "has_more": len(shown) < len(events)}
+
+
+def resume_answer(rendered: list[dict[str, Any]], unanswered: list[int]) -> dict[str, Any]:
+    body: dict[str, Any] = {"type": "resume", "conversations": rendered}
+    if unanswered:
+        body["unanswered"] = unanswered
+    return body
+
+
+def resume_within(entries: list[tuple[int, list[str]]], budget: int) -> str:
+    return pages.fit_resume(entries, render, lambda e: len(e[1]), resume_answer, lambda e: e[0], budget)
+
+
+def test_a_resume_exactly_at_the_budget_answers_every_conversation_whole() -> None:
+    entries = conversations_to_resume(3, 2, 4)
+    whole = resume_answer([render(e, None) for e in entries], [])
+    assert resume_within(entries, text_size(whole)) == JSONSerializer.dumps(whole)
+
+
+def test_an_over_budget_resume_is_whole_conversations_then_one_cut_then_the_rest_named() -> None:
+    entries = conversations_to_resume(4, 3, 5, 2)
+    whole_size = text_size(resume_answer([render(e, None) for e in entries], []))
+    smallest = text_size(resume_answer([render(entries[0], 0)], [e[0] for e in entries[1:]]))
+    for budget in range(smallest, whole_size):
+        text = resume_within(entries, budget)
+        answer = json.loads(text)
+        assert len(text.encode("utf-8")) <= budget, budget
+        answered = answer["conversations"]
+        *whole, last = answered
+        assert whole == [render(e, None) for e in entries[: len(whole)]], budget
+        assert last == render(entries[len(whole)], len(last["events"])), budget
+        assert answer.get("unanswered", []) == [e[0] for e in entries[len(answered) :]], budget
+        assert last["has_more"] or answer.get("unanswered"), budget
+
+
+def test_a_resume_answers_its_first_conversation_even_when_not_one_event_fits() -> None:
+    entries = conversations_to_resume(3, 3)
+    answer = json.loads(resume_within(entries, 10))
+    assert answer["conversations"] == [render(entries[0], 0)] and answer["unanswered"] == [entries[1][0]]

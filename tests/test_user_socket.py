@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -412,6 +413,18 @@ async def test_an_owner_who_leaves_hands_the_group_to_the_oldest_admin(alice, bo
     assert answer["event"]["data"] == {"new_owner": "bob"}  # no admin left: the oldest member
 
 
+async def test_a_group_change_is_pushed_to_every_socket_but_the_one_that_made_it(alice, bob, user_socket) -> None:
+    alice_socket, bob_socket = await user_socket(alice), await user_socket(bob)
+    group = (await create_group(alice_socket, "Trip", ["bob"]))["conversation"]["id"]
+    await bob_socket.expect("conversation")
+    bob_other_tab = await user_socket(bob)
+    answer = await change(bob_socket, {"type": "rename", "conversation": group, "title": "Trip 2", "client_id": "n"})
+    for socket in (alice_socket, bob_other_tab):
+        await expect_event(socket, answer["event"]["id"])
+    # The renaming socket has the event in its ack; it is not pushed back to it.
+    assert not [f for f in await bob_socket.drain() if f["type"] == "event"]
+
+
 async def test_any_member_renames_and_direct_conversations_have_no_members_to_change(
     alice, bob, carol, user_socket
 ) -> None:
@@ -654,6 +667,38 @@ async def test_a_viewed_conversation_makes_no_notification_and_a_muted_one_neith
 
     await settle_notifications()
     assert await database_sync_to_async(bodies)() == ["notified"]
+
+
+async def test_settling_the_notifications_waits_for_those_started_beside_the_chat() -> None:
+    from messaging.actions.messages import in_background, settle_notifications
+
+    done: list[str] = []
+
+    async def notify() -> None:
+        await asyncio.sleep(0.05)
+        done.append("notified")
+
+    in_background(notify())
+    await settle_notifications()
+    assert done == ["notified"]
+
+
+async def test_a_failed_notification_does_not_fail_the_settling_of_the_others() -> None:
+    from messaging.actions.messages import in_background, settle_notifications
+
+    done: list[str] = []
+
+    async def fail() -> None:
+        raise RuntimeError("the push service is down")
+
+    async def notify() -> None:
+        await asyncio.sleep(0.05)
+        done.append("notified")
+
+    in_background(fail())
+    in_background(notify())
+    await settle_notifications()
+    assert done == ["notified"]
 
 
 async def test_a_left_members_window_stays_what_they_saw(alice, bob, user_socket) -> None:
