@@ -172,15 +172,7 @@ class ChatConsumer(MessagingConsumer):
         await self.send_frame(connected_frame(session.me, self.limits.public(), read_receipts=self.shares_reads))
 
     async def register(self) -> tuple[Any, Any]:
-        session = await db.open_session(
-            self.user.pk,
-            self.channel_name,
-            self.connection_kind,
-            tracker.server_id,
-            max_sockets=self.limits.max_sockets_per_user,
-            expiry=self.limits.presence_expiry,
-            username=self.username,
-        )
+        session = await self.register_with(db.open_session)
         return session.change, session
 
     # --- Abuse and backpressure (messaging/realtime/allowances.py, backpressure.py) -----
@@ -960,15 +952,7 @@ class NotificationsConsumer(MessagingConsumer):
 
     async def register(self) -> tuple[Any, Any]:
         """Presence and the unread count in one database-thread trip (every tab's bell pays it on each reconnect)."""
-        session = await db.open_notifications(
-            self.user.pk,
-            self.channel_name,
-            self.connection_kind,
-            tracker.server_id,
-            max_sockets=self.limits.max_sockets_per_user,
-            expiry=self.limits.presence_expiry,
-            username=self.username,
-        )
+        session = await self.register_with(db.open_notifications)
         return session.change, session.unread
 
     async def on_mark_read(self, frame: MarkReadFrame) -> None:

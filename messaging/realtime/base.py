@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from autobahn.exception import Disconnected
 from channels.consumer import get_handler_name
@@ -47,6 +48,10 @@ log = logging.getLogger("messaging.consumers")
 # The close code a server sees when the TCP connection dropped without a
 # WebSocket close frame.
 ABNORMAL_CLOSURE = 1006
+
+
+#: what a socket's registration reads along with it (see :meth:`MessagingConsumer.register_with`)
+_Opened = TypeVar("_Opened")
 
 
 class MessagingConsumer(AsyncWebsocketConsumer):
@@ -176,7 +181,12 @@ class MessagingConsumer(AsyncWebsocketConsumer):
 
     async def register(self) -> tuple[PresenceChange | None, Any]:
         """Record this socket for presence (one database call); what the endpoint reads along (nothing here: ``{}``)."""
-        change = await db.register_connection(
+        change = await self.register_with(db.register_connection)
+        return change, {}
+
+    async def register_with(self, open_socket: Callable[..., Awaitable[_Opened]]) -> _Opened:
+        """``open_socket`` (the store's registration, alone or with what an endpoint reads along) for this socket."""
+        return await open_socket(
             self.user.pk,
             self.channel_name,
             self.connection_kind,
@@ -185,7 +195,6 @@ class MessagingConsumer(AsyncWebsocketConsumer):
             expiry=self.limits.presence_expiry,
             username=self.username,
         )
-        return change, {}
 
     def drop_queued(self) -> None:
         """Take back this socket's work that is queued and not yet started (endpoints that queue override it)."""
