@@ -204,9 +204,9 @@ async def test_delete_for_me_is_told_to_the_users_other_tabs_only(alice, bob, op
     assert not [f for f in await b1.drain() if f["type"] == "hidden"]  # it has its ack
 
 
-async def test_hiding_a_message_whose_notification_was_unread_updates_the_bell(
-    alice, bob, open_chat, open_socket
-) -> None:
+async def unread_notification_and_bell(alice, bob, open_socket) -> tuple[int, int, Any]:
+    """Alice's message to bob with its notification unread, and bob's bell socket showing it."""
+
     @database_sync_to_async
     def notified_message() -> tuple[int, int]:
         conversation, _ = get_or_create_direct(alice, bob)
@@ -217,6 +217,13 @@ async def test_hiding_a_message_whose_notification_was_unread_updates_the_bell(
     conversation, seq = await notified_message()
     bell = await open_socket(bob, "/ws/notifications/")
     assert bell.connected == {"type": "unread_count", "count": 1}
+    return conversation, seq, bell
+
+
+async def test_hiding_a_message_whose_notification_was_unread_updates_the_bell(
+    alice, bob, open_chat, open_socket
+) -> None:
+    conversation, seq, bell = await unread_notification_and_bell(alice, bob, open_socket)
     b = await open_chat(bob)
     await ask(b, {"type": "hide", "conversation": conversation, "seqs": [seq], "client_id": "h"})
     assert await bell.expect("unread_count") == {"type": "unread_count", "count": 0}
@@ -225,16 +232,7 @@ async def test_hiding_a_message_whose_notification_was_unread_updates_the_bell(
 async def test_reading_a_message_whose_notification_was_unread_updates_the_bell(
     alice, bob, open_chat, open_socket
 ) -> None:
-    @database_sync_to_async
-    def notified_message() -> tuple[int, int]:
-        conversation, _ = get_or_create_direct(alice, bob)
-        event = create_message(conversation.pk, alice, "psst", new_client_id()).event
-        notification_service.notify_new_message(event)
-        return conversation.pk, event.seq
-
-    conversation, seq = await notified_message()
-    bell = await open_socket(bob, "/ws/notifications/")
-    assert bell.connected == {"type": "unread_count", "count": 1}
+    conversation, seq, bell = await unread_notification_and_bell(alice, bob, open_socket)
     b = await open_chat(bob)
     await b.send({"type": "read", "conversation": conversation, "up_to": seq})
     assert await bell.expect("unread_count") == {"type": "unread_count", "count": 0}
