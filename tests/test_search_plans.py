@@ -92,3 +92,26 @@ def test_a_first_page_by_the_index_gives_the_same_page_and_total_in_steps_or_in_
     assert [hit.event_id for hit in page.hits] == [hit.event_id for hit in expected.hits][:1]
     assert page.total == search_store.Total(7, False) and expected.total == search_store.Total(7, False)
     assert len(expected.hits) == 24
+
+
+def test_a_common_word_is_read_from_the_searchers_messages_unless_their_windows_are_large(
+    history: dict[str, int], alice: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Windows over the member limit, and a word the index would give many candidates for.
+    monkeypatch.setattr(search_store, "MEMBER_SCAN_LIMIT", 0)
+    monkeypatch.setattr(search_store, "_many_candidates", lambda query: True)
+    by_member = search_store.search(alice, "report")
+    assert by_member.plan == "member"
+    monkeypatch.setattr(search_store, "COMMON_WORD_MEMBER_LIMIT", 0)
+    by_index = search_store.search(alice, "report")
+    assert by_index.plan == "index"
+    assert [hit.event_id for hit in by_member.hits] == [hit.event_id for hit in by_index.hits]
+
+
+def test_a_rare_word_with_windows_over_the_member_limit_is_read_through_the_index(
+    history: dict[str, int], alice: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(search_store, "MEMBER_SCAN_LIMIT", 0)
+    # On a small database no word has many candidates, on PostgreSQL by the planner's estimate too.
+    assert not search_store._many_candidates(parse("report", me="alice"))
+    assert search_store.search(alice, "report").plan == "index"

@@ -62,6 +62,14 @@ SENDER_STEP = 1000
 #: when the GIN index gives more candidates than this (its planner's estimate),
 #: else in one read (docs/benchmark.md, "Third round")
 STEP_ABOVE_CANDIDATES = 10_000
+#: on PostgreSQL, a word the GIN index gives more than STEP_ABOVE_CANDIDATES
+#: candidates for is read from the searcher's own messages up to this many
+#: events in their windows: finding a page of a word in ~10% of the messages
+#: through the index means walking candidates mostly in other people's
+#: conversations (1M messages, a searcher of 23,009 events: 466 ms by the
+#: index, 83 ms by their messages; at 37,447 the index wins, 51 against 95:
+#: docs/benchmark.md, "Fourth round")
+COMMON_WORD_MEMBER_LIMIT = 30_000
 #: queued messages a search indexes before it reads, the newest (the indexer does the rest)
 DRAIN_ON_SEARCH = 200
 
@@ -297,10 +305,18 @@ def _conversations_named(user: User, value: str) -> set[int]:
 
 def _choose_plan(user_id: int, query: Query, filters: plan.Filters) -> str:
     """``member`` when the searcher's windows (in the conversations the query narrows to) are small, or
-    there is no word to look up; else ``sender`` for a ``from:`` search, ``index`` for the others."""
-    if not query.needles or window_size(user_id, filters.conversations) <= MEMBER_SCAN_LIMIT:
+    there is no word to look up, or (PostgreSQL) the word is common and the windows not large; else
+    ``sender`` for a ``from:`` search, ``index`` for the others."""
+    if not query.needles:
         return "member"
-    return "sender" if filters.senders is not None else "index"
+    size = window_size(user_id, filters.conversations)
+    if size <= MEMBER_SCAN_LIMIT:
+        return "member"
+    if filters.senders is not None:
+        return "sender"
+    if size <= COMMON_WORD_MEMBER_LIMIT and _many_candidates(query):
+        return "member"
+    return "index"
 
 
 def window_size(user_id: int, conversations: list[int] | None = None) -> int:
@@ -379,7 +395,13 @@ def _reads_in_steps(way: str, query: Query) -> bool:
     match, or the walk and sort of the windows or the sender's entries,
     over again (docs/benchmark.md, "Third round").
     """
-    if connection.vendor != "postgresql" or way != "index":
+    return way == "index" and _many_candidates(query)
+
+
+def _many_candidates(query: Query) -> bool:
+    """PostgreSQL only (False elsewhere): the planner expects the GIN index to give more than
+    :data:`STEP_ABOVE_CANDIDATES` candidates for the needles (one planning round trip, not a read)."""
+    if connection.vendor != "postgresql":
         return False
     sql, params = plan.candidates_estimate(query.needles)
     with connection.cursor() as cursor:
