@@ -310,9 +310,10 @@ class PeakCpu:
         self.peak_percent = 0.0
         self.cpu_seconds = 0.0
         self._task: asyncio.Task[None] | None = None
+        self._first: float | None = None
 
     async def _run(self) -> None:
-        first = last = procstat.cpu_seconds(self.pid)
+        first = last = self._first
         stamp = time.monotonic()
         while last is not None and first is not None:
             await asyncio.sleep(self.interval)
@@ -324,12 +325,17 @@ class PeakCpu:
             last, stamp = now, at
 
     def __enter__(self) -> PeakCpu:
+        self._first = procstat.cpu_seconds(self.pid)
         self._task = asyncio.get_running_loop().create_task(self._run())
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self._task is not None:
             self._task.cancel()
+        # The whole span, not only up to the last sample: a storm shorter than one interval had 0 s.
+        now = procstat.cpu_seconds(self.pid)
+        if now is not None and self._first is not None:
+            self.cpu_seconds = now - self._first
 
 
 async def run_storm(server: Any, pairs: list[Pair], config: StormConfig, run_id: str) -> dict[str, Any]:
