@@ -37,8 +37,8 @@ from .relay import RELAY_PATH
 from .stats import LatencySummary, summarize_latencies
 from .wsclient import ChatClient, open_socket
 
-#: error codes after which the client resends with the same ``client_id``
-RETRYABLE = frozenset({"rate_limited", "server_error"})
+#: error codes after which the client resends with the same ``client_id`` (every limit on a message, and a failed store)
+RETRYABLE = frozenset({"rate_limited", "too_many_in_flight", "server_error"})
 MAX_RETRIES = 5
 RETRY_DELAY = 0.5
 #: frames the load client hands to ``ChatClient``'s queue; the rest are consumed on arrival

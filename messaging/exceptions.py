@@ -22,6 +22,15 @@ class ErrorCode(str, enum.Enum):
     INVALID_FRAME = "invalid_frame"
     TOO_LARGE = "too_large"
     RATE_LIMITED = "rate_limited"
+    # every other allowance has a code of its own (docs/protocol.md "Limits")
+    TOO_MANY_IN_FLIGHT = "too_many_in_flight"
+    PING_RATE_LIMITED = "ping_rate_limited"
+    TYPING_RATE_LIMITED = "typing_rate_limited"
+    REPORT_RATE_LIMITED = "report_rate_limited"
+    FETCH_RATE_LIMITED = "fetch_rate_limited"
+    FETCH_WORK_LIMITED = "fetch_work_limited"
+    SEARCH_RATE_LIMITED = "search_rate_limited"
+    PROFILE_RATE_LIMITED = "profile_rate_limited"
     NOT_FOUND = "not_found"
     FORBIDDEN = "forbidden"
     TOO_MANY_MEMBERS = "too_many_members"
@@ -46,7 +55,7 @@ class MessagingException(Exception):
 
     ``client_id`` and ``ref`` are echoed so the client can match the error to
     what it sent; ``extra`` holds the structured fields of the code
-    (``retry_after``, ``limit``).
+    (``retry_after``, ``setting``, ``limit``).
     """
 
     code: ErrorCode = ErrorCode.SERVER_ERROR
@@ -91,10 +100,73 @@ class Refused(MessagingException):
 
 
 class RateLimited(Refused):
-    """Over an allowance: ``retry_after`` seconds until the next try may pass."""
+    """Over an allowance: ``retry_after`` seconds until the next try may pass, ``setting`` naming the allowance.
+
+    This class is the user's message allowance (``MESSAGING_RATE_LIMIT``);
+    each other allowance is a subclass with a code of its own, so a client
+    (and an operator reading logs) can tell which limit it met, while every
+    rule about refusals (the socket stays open, never a bad frame, the read
+    hold, ``Retry-After``) is written once, for this class. A client that
+    does not know a code but sees ``retry_after`` waits and retries.
+    """
 
     code = ErrorCode.RATE_LIMITED
     http_status = 429
+    setting = "MESSAGING_RATE_LIMIT"
+
+    def __init__(
+        self, detail: str = "", *, client_id: str | None = None, ref: Ref | None = None, **extra: Unpack[ErrorExtra]
+    ) -> None:
+        super().__init__(detail, client_id=client_id, ref=ref, **extra)
+        self.extra.setdefault("setting", self.setting)
+
+
+class TooManyInFlight(RateLimited):
+    """One socket already has ``MESSAGING_MAX_IN_FLIGHT`` messages waiting for their commit."""
+
+    code = ErrorCode.TOO_MANY_IN_FLIGHT
+    setting = "MESSAGING_MAX_IN_FLIGHT"
+
+
+class PingRateLimited(RateLimited):
+    code = ErrorCode.PING_RATE_LIMITED
+    setting = "MESSAGING_PING_RATE_LIMIT"
+
+
+class TypingRateLimited(RateLimited):
+    code = ErrorCode.TYPING_RATE_LIMITED
+    setting = "MESSAGING_TYPING_RATE_LIMIT"
+
+
+class ReportRateLimited(RateLimited):
+    """Too many ``received``/``read``/``view``/``mute``/``pin``/``mark_read``/``mark_all_read`` frames."""
+
+    code = ErrorCode.REPORT_RATE_LIMITED
+    setting = "MESSAGING_REPORT_RATE_LIMIT"
+
+
+class FetchRateLimited(RateLimited):
+    """Too many fetches: per socket on the socket, per user over the HTTP API."""
+
+    code = ErrorCode.FETCH_RATE_LIMITED
+    setting = "MESSAGING_FETCH_RATE_LIMIT"
+
+
+class FetchWorkLimited(RateLimited):
+    """The user's fetches used their share of the server's database time."""
+
+    code = ErrorCode.FETCH_WORK_LIMITED
+    setting = "MESSAGING_FETCH_WORK_LIMIT"
+
+
+class SearchRateLimited(RateLimited):
+    code = ErrorCode.SEARCH_RATE_LIMITED
+    setting = "MESSAGING_SEARCH_RATE_LIMIT"
+
+
+class ProfileRateLimited(RateLimited):
+    code = ErrorCode.PROFILE_RATE_LIMITED
+    setting = "MESSAGING_PROFILE_RATE_LIMIT"
 
 
 class NotFound(Refused):

@@ -311,8 +311,10 @@ class ProfileFrame(TypedDict):
 class ErrorExtra(TypedDict, total=False):
     """The structured fields an error may carry besides its code (``MessagingException.extra``)."""
 
-    #: seconds until a rate-limited request may pass
+    #: seconds until a refused request may pass: every refusal that carries it means "wait, then send it again"
     retry_after: float
+    #: the setting whose allowance was passed (with ``retry_after``), e.g. ``MESSAGING_FETCH_WORK_LIMIT``
+    setting: str
     #: the limit that was passed (a setting's value)
     limit: int
     #: the form field at fault (HTTP profile API)

@@ -26,7 +26,6 @@ from django.core.cache import cache
 from django.test import Client, override_settings
 from hypothesis import HealthCheck, settings
 
-from messaging.guards import work
 from messaging.guards.circuit_breaker import BREAKERS
 from messaging.realtime.presence import tracker
 
@@ -104,7 +103,6 @@ def fresh_channel_layer_and_cache() -> Any:
     cache.clear()
     for breaker in BREAKERS.values():
         breaker.reset()
-    work.forget_all()
     yield
     tracker.stop()
     flush_channel_layer()

@@ -72,7 +72,8 @@ async def test_an_outbox_burst_of_100_is_all_acked_when_the_client_follows_retry
             if frame["type"] == "ack":
                 acked.add(frame["client_id"])
             else:
-                assert frame["code"] == "rate_limited", frame
+                # the user's rate or the socket's in-flight cap: either says when to come back
+                assert frame["code"] in ("rate_limited", "too_many_in_flight") and frame["retry_after"] > 0, frame
                 wait = max(wait, frame["retry_after"])
         pending -= acked
         await asyncio.sleep(wait)
@@ -89,7 +90,7 @@ async def test_a_ping_flood_is_refused_with_retry_after_and_never_closes_the_soc
     got = await answers(socket, 20)
     assert [f["type"] for f in got].count("pong") == 5
     refusals = [f for f in got if f["type"] == "error"]
-    assert len(refusals) == 15 and all(f["code"] == "rate_limited" and f["retry_after"] > 0 for f in refusals)
+    assert len(refusals) == 15 and all(f["code"] == "ping_rate_limited" and f["retry_after"] > 0 for f in refusals)
     conversation = await direct(alice, bob)
     await socket.send(message(conversation, "still-open"))
     assert (await socket.expect("ack"))["client_id"] == "still-open"
@@ -113,7 +114,7 @@ async def test_fetch_frames_draw_from_a_per_socket_allowance(alice, bob, open_so
         frame = await socket.expect_where(lambda f: "ref" in f)
         got[frame["ref"]] = frame
     assert [got[ref]["type"] for ref in (1, 2, 3)] == ["sync", "history", "conversations"]
-    assert [(got[ref]["code"], got[ref]["retry_after"] > 0) for ref in (4, 5)] == [("rate_limited", True)] * 2
+    assert [(got[ref]["code"], got[ref]["retry_after"] > 0) for ref in (4, 5)] == [("fetch_rate_limited", True)] * 2
     other = await open_socket(alice, "/ws/chat/")  # per socket: another tab has its own
     await other.send({"type": "conversations", "ref": "x"})
     assert (await other.expect("conversations"))["ref"] == "x"
@@ -126,7 +127,7 @@ async def test_receipt_reports_draw_from_a_per_socket_allowance(alice, bob, open
     for i in range(6):
         await socket.send({"type": "read", "conversation": conversation, "up_to": 0, "ref": i})
     refused = [await socket.expect("error") for _ in range(2)]
-    assert [(f["code"], f["ref"]) for f in refused] == [("rate_limited", 4), ("rate_limited", 5)]
+    assert [(f["code"], f["ref"]) for f in refused] == [("report_rate_limited", 4), ("report_rate_limited", 5)]
 
 
 @override_settings(MESSAGING_RATE_LIMIT="10/60s", MESSAGING_REPEAT_RATE_LIMIT="5/60s")

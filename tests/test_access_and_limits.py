@@ -25,7 +25,7 @@ async def test_typing_beyond_its_rate_is_answered_and_the_socket_stays_up(alice,
     while (frame := await socket.receive())["type"] != "pong":
         frames.append(frame)
     errors = [f for f in frames if f["type"] == "error"]
-    assert [e["code"] for e in errors] == ["rate_limited"] * 3
+    assert [e["code"] for e in errors] == ["typing_rate_limited"] * 3
     await socket.send({"type": "ping"})
     await socket.expect("pong")
 

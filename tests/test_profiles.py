@@ -161,7 +161,7 @@ def test_profile_changes_beyond_the_rate_limit_are_refused_and_change_nothing(al
     assert update(client, {"display_name": "Alice"}).status_code == 200
     assert update(client, {"display_name": "Alice L."}).status_code == 200
     refused = update(client, {"display_name": "Alice Liddell"})
-    assert_refused(refused, 429, "rate_limited")
+    assert_refused(refused, 429, "profile_rate_limited")
     assert refused.json()["retry_after"] > 0
     assert profile_of(alice).display_name == "Alice L."
 
@@ -170,8 +170,8 @@ def test_profile_changes_beyond_the_rate_limit_are_refused_and_change_nothing(al
 def test_an_avatar_upload_beyond_the_rate_limit_is_refused_and_nothing_is_stored(alice, media_storage) -> None:
     client = signed_in(alice)
     assert update(client, {"status": "here"}).status_code == 200  # the one change the limit allows
-    assert_refused(upload_avatar(client, "me.png", files.png(64, 64), "image/png"), 429, "rate_limited")
-    assert_refused(client.post("/messages/api/profile/avatar/remove", **csrf(client)), 429, "rate_limited")
+    assert_refused(upload_avatar(client, "me.png", files.png(64, 64), "image/png"), 429, "profile_rate_limited")
+    assert_refused(client.post("/messages/api/profile/avatar/remove", **csrf(client)), 429, "profile_rate_limited")
     assert media_storage.names("avatars") == set()
     assert profile_of(alice).avatar_name == ""
 

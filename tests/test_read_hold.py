@@ -118,7 +118,7 @@ async def test_a_rate_limited_answer_stops_reading_the_socket_for_retry_after_at
         assert probe.holds == [], "an answered frame holds nothing"
         await comm.send_json_to({"type": "ping", "ref": 2})
         refused = await comm.receive_json_from(timeout=5)
-        assert refused["code"] == "rate_limited" and refused["retry_after"] > 0.5
+        assert refused["code"] == "ping_rate_limited" and refused["retry_after"] > 0.5
         assert probe.holds == [0.5]
     finally:
         await comm.disconnect()

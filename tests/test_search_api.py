@@ -224,7 +224,9 @@ def test_filters_from_in_and_dates_narrow_the_hits(alice: Any, bob: Any, carol: 
 @override_settings(MESSAGING_SEARCH_RATE_LIMIT="2/60s")
 def test_searching_too_often_is_rate_limited(alice: Any) -> None:
     client = client_of(alice)
-    assert [client.get("/messages/api/search", {"q": "hello"}).status_code for _ in range(3)] == [200, 200, 429]
+    answers = [client.get("/messages/api/search", {"q": "hello"}) for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert answers[2].json()["code"] == "search_rate_limited"
 
 
 def test_anonymous_search_is_403() -> None:

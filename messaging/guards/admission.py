@@ -25,9 +25,12 @@ from .rate_limit import TokenBucket
 TOO_MANY = "too many messages (MESSAGING_RATE_LIMIT); try again after retry_after seconds"
 
 
-def rate_limited(detail: str, wait: float, **context: Any) -> RateLimited:
-    """The refusal for a wait of ``wait`` seconds, rounded up to the millisecond (waiting that long gets through)."""
-    return RateLimited(detail, retry_after=max(0.001, round(wait + 0.0005, 3)), **context)
+def rate_limited(detail: str, wait: float, kind: type[RateLimited] = RateLimited, **context: Any) -> RateLimited:
+    """The refusal (``kind``: the allowance's own code) for a wait of ``wait`` seconds.
+
+    ``retry_after`` is rounded up to the millisecond: waiting that long gets through.
+    """
+    return kind(detail, retry_after=max(0.001, round(wait + 0.0005, 3)), **context)
 
 
 def _refusal(wait: float) -> RateLimited:

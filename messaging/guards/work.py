@@ -11,13 +11,18 @@ is priced by the time the database thread spent on it, measured in that
 thread (:func:`metered`: from the call's start to its end, so not the time it
 waited its turn, which is other users' work; but including what the thread
 waited for inside the call, the GIL and PostgreSQL's answer, since nobody
-else's call could run meanwhile), and charged to the user across all their sockets in this
-process (``MESSAGING_FETCH_WORK_LIMIT``, milliseconds per window). A user in
-debt is refused further fetches (``rate_limited`` with ``retry_after``) until
+else's call could run meanwhile), and charged to the user
+(``MESSAGING_FETCH_WORK_LIMIT``, milliseconds per window). A user in debt is
+refused further fetches (``fetch_work_limited`` with ``retry_after``) until
 the debt is paid back, before any database work is done for them.
 
-Per process, not shared through the cache: the thread being protected is
-this process's own, so is the share; and the check costs no round trip.
+One budget per user, shared through the cache like the token buckets: the
+HTTP API's twins of these fetches (the inbox, a conversation, its events and
+history pages) run their views in the same database thread and draw from it
+too (:mod:`messaging.http.fetch_allowance`), and a user with sockets on two
+daphne processes does not get twice the share. On Redis that costs a fetch
+two round trips (the check and the charge), against the 10 to 20 ms the
+fetch itself takes; the local-memory cache answers in the process.
 """
 
 from __future__ import annotations
@@ -25,11 +30,17 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
+import math
 import time
 from collections.abc import Callable, Iterator
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from ..conf import Rate
+from ..exceptions import FetchWorkLimited, RateLimited
+from ..logging_utils import messaging_logger
+from ..ops.cachebox import shared_cache
+from .admission import rate_limited
+from .rate_limit import _async_redis_client, _redis_client
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -79,54 +90,163 @@ def metering() -> Iterator[WorkMeter]:
         _meter.reset(token)
 
 
-#: users whose budget is full again are forgotten once this many are remembered
-PRUNE_AT = 10_000
-
-
 class WorkBudget:
-    """Per user, the milliseconds of database work ``rate`` allows (GCRA, with debt).
+    """Per user, the milliseconds of database work ``rate`` allows (GCRA, with debt), kept in Django's cache.
 
     ``Rate(count, seconds)``: ``count`` ms of work per ``seconds``, at most
     ``count`` ms in a burst. A fetch is let in while the user has any budget
     left; its cost is charged after it ran, so one expensive fetch may put
     the user in debt, and the next waits until the debt is paid.
+
+    The state is one integer per user, the time (ms) at which all the work
+    charged so far is paid back, in the cache the token buckets use
+    (:mod:`messaging.guards.rate_limit`): local memory on the embedded
+    default, Redis on the deployment stack. So a user has one budget across
+    their sockets, the HTTP API and every daphne process. When the cache
+    fails the budget lets fetches through, and says so (as the buckets do).
     """
 
-    def __init__(self, rate: Rate | None, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, rate: Rate | None, name: str = "fetch_work", clock: Callable[[], float] = time.time) -> None:
         self.rate = rate
+        self.name = name
         self.clock = clock
-        #: per user, the time at which all the work charged so far is paid back
-        self.paid_at: dict[int, float] = {}
+
+    def _key(self, user_id: int) -> str:
+        return f"messaging:work:{self.name}:{user_id}"
+
+    def _now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    def _over(self, paid_at: object) -> float:
+        assert self.rate is not None
+        if paid_at is None:
+            return 0.0
+        over = int(paid_at) - self._now_ms() - self.rate.seconds * 1000  # type: ignore[call-overload]  # the cache's int or Redis's bytes
+        return over / 1000 if over > 0 else 0.0
+
+    def _payback_ms(self, seconds: float) -> int:
+        assert self.rate is not None
+        return max(1, math.ceil(seconds * 1000 * self.rate.seconds * 1000 / self.rate.count))
 
     def wait(self, user_id: int) -> float:
         """0.0 when the user may start a fetch now, else the seconds until they may."""
         if self.rate is None:
             return 0.0
-        over = self.paid_at.get(user_id, 0.0) - self.clock() - self.rate.seconds
-        return over if over > 0 else 0.0
+        try:
+            return self._over(shared_cache().get(self._key(user_id)))
+        except Exception as exc:  # noqa: BLE001 - any cache failure: fail open, and say so
+            self._cache_failed(exc)
+            return 0.0
+
+    def debt(self, user_id: int) -> float:
+        """Seconds until all the work charged to the user so far is paid back (0.0: none owed)."""
+        if self.rate is None:
+            return 0.0
+        paid_at = shared_cache().get(self._key(user_id))
+        return max(0.0, (int(paid_at) - self._now_ms()) / 1000) if paid_at is not None else 0.0
+
+    async def await_(self, user_id: int) -> float:
+        """:meth:`wait` for the event loop: never blocks it on the network."""
+        if self.rate is None:
+            return 0.0
+        try:
+            cache = shared_cache()
+            redis = _async_redis_client(cache)
+            if redis is None:
+                return self._over(cache.get(self._key(user_id)))
+            return self._over(await redis.get(cache.make_and_validate_key(self._key(user_id))))
+        except Exception as exc:  # noqa: BLE001 - any cache failure: fail open, and say so
+            await self._acache_failed(exc)
+            return 0.0
 
     def charge(self, user_id: int, seconds: float) -> None:
         """The user's fetch took ``seconds`` of the database thread."""
         if self.rate is None or seconds <= 0:
             return
-        now = self.clock()
-        if len(self.paid_at) >= PRUNE_AT:
-            self.paid_at = {user: at for user, at in self.paid_at.items() if at > now}
-        payback = seconds * 1000 * self.rate.seconds / self.rate.count
-        self.paid_at[user_id] = max(self.paid_at.get(user_id, 0.0), now) + payback
+        try:
+            cache = shared_cache()
+            redis = _redis_client(cache, self._key(user_id))
+            if redis is not None:
+                redis.eval(_CHARGE_SCRIPT, 1, *self._script_args(cache, user_id, seconds))
+            else:
+                self._charge_in_cache(cache, user_id, seconds)
+        except Exception as exc:  # noqa: BLE001 - any cache failure: the work goes uncharged, and that is said
+            self._cache_failed(exc)
+
+    async def acharge(self, user_id: int, seconds: float) -> None:
+        """:meth:`charge` for the event loop."""
+        if self.rate is None or seconds <= 0:
+            return
+        try:
+            cache = shared_cache()
+            redis = _async_redis_client(cache)
+            if redis is None:
+                self._charge_in_cache(cache, user_id, seconds)
+            else:
+                await redis.eval(_CHARGE_SCRIPT, 1, *self._script_args(cache, user_id, seconds))
+        except Exception as exc:  # noqa: BLE001 - any cache failure: the work goes uncharged, and that is said
+            await self._acache_failed(exc)
+
+    def _script_args(self, cache: Any, user_id: int, seconds: float) -> list[Any]:
+        return [cache.make_and_validate_key(self._key(user_id)), self._now_ms(), self._payback_ms(seconds)]
+
+    def _charge_in_cache(self, cache: Any, user_id: int, seconds: float) -> None:
+        """The charge with Django's atomic ``add``/``incr``, for caches other than Redis."""
+        key = self._key(user_id)
+        payback = self._payback_ms(seconds)
+        now = self._now_ms()
+        cache.add(key, now, None)
+        try:
+            paid_at = cache.incr(key, payback)
+        except ValueError:  # expired between add and incr
+            cache.add(key, now, None)
+            paid_at = cache.incr(key, payback)
+        if paid_at - payback < now:
+            # Everything owed before was paid back: the debt starts from now.
+            paid_at = now + payback
+            cache.set(key, paid_at, None)
+        cache.touch(key, (paid_at - now) // 1000 + 1)
+
+    def _cache_failed(self, exc: Exception) -> None:
+        messaging_logger.throttled(
+            "connection_error",
+            f"work:{self.name}",
+            f"MESSAGING_FETCH_WORK_LIMIT not enforced: the cache failed: {type(exc).__name__}: {exc}",
+            None,
+        )
+
+    async def _acache_failed(self, exc: Exception) -> None:
+        await messaging_logger.athrottled(
+            "connection_error",
+            f"work:{self.name}",
+            f"MESSAGING_FETCH_WORK_LIMIT not enforced: the cache failed: {type(exc).__name__}: {exc}",
+            None,
+        )
 
 
-_budgets: dict[Rate | None, WorkBudget] = {}
+# The charge in one round trip, for the Redis cache: the debt moves on from
+# the paid-back time or from now, whichever is later, and the key lives until
+# it is paid back. A plain integer, so Django's own ``get`` reads it.
+_CHARGE_SCRIPT = """
+local now = tonumber(ARGV[1])
+local paid = tonumber(redis.call('GET', KEYS[1]) or now)
+if paid < now then paid = now end
+local new = paid + tonumber(ARGV[2])
+redis.call('SET', KEYS[1], new, 'PX', new - now + 1000)
+return new
+"""
 
 
 def fetch_budget(rate: Rate | None) -> WorkBudget:
-    """The process's one budget for ``rate`` (every socket of a user draws from the same)."""
-    budget = _budgets.get(rate)
-    if budget is None:
-        budget = _budgets[rate] = WorkBudget(rate)
-    return budget
+    """The users' fetch budget for ``rate`` (every socket, HTTP request and process of a user draws from the same)."""
+    return WorkBudget(rate)
 
 
-def forget_all() -> None:
-    """Every user's budget full again (each test starts so, as a new process does)."""
-    _budgets.clear()
+def work_refusal(what: str, owed: float) -> RateLimited:
+    """The refusal of a fetch (``what``) while its user owes ``owed`` seconds of database work."""
+    return rate_limited(
+        f"your fetches used your share of the server's database time (MESSAGING_FETCH_WORK_LIMIT);"
+        f" {what} again after retry_after seconds",
+        owed,
+        FetchWorkLimited,
+    )

@@ -63,6 +63,7 @@ from ..store import conversations, events, reading, receipts
 from ..store import search as search_store
 from ..store.errors import StoreError, Unavailable
 from ..store.users import User, find_peer, search_users
+from .fetch_allowance import fetch_allowance
 from .signed_in import SignedInRequest
 
 #: how many usernames one search answers with
@@ -200,6 +201,11 @@ def api_conversations(request: SignedInRequest) -> HttpResponse:
         return _admitted(_create_group)(request)
     if request.method != "GET":
         return json_response(error_frame(InvalidFrame("GET or POST")), status=405)
+    return _inbox(request)
+
+
+@fetch_allowance("conversations")
+def _inbox(request: SignedInRequest) -> HttpResponse:
     frame = _frame(
         "conversations",
         ConversationsFrame,
@@ -246,6 +252,7 @@ def _create_group(request: SignedInRequest) -> HttpResponse:
 
 @require_GET
 @api_view
+@fetch_allowance("members")
 def api_conversation(request: SignedInRequest, conversation_id: int) -> HttpResponse:
     summary, receipt_rows = reading.conversation_detail(request.user, conversation_id, conf.limits().presence_expiry)
     return json_response(
@@ -255,6 +262,7 @@ def api_conversation(request: SignedInRequest, conversation_id: int) -> HttpResp
 
 @require_GET
 @api_view
+@fetch_allowance("sync")
 def api_events(request: SignedInRequest, conversation_id: int) -> HttpResponse:
     """A ``sync`` page: every event after ``after`` the user may see, oldest first."""
     frame = _frame(
@@ -280,6 +288,7 @@ def api_events(request: SignedInRequest, conversation_id: int) -> HttpResponse:
 
 @require_GET
 @api_view
+@fetch_allowance("history")
 def api_conversation_history(request: SignedInRequest, conversation_id: int) -> HttpResponse:
     """A ``history`` page: before ``before`` (the newest without it), or ``around`` a seq."""
     frame = _frame(
@@ -452,6 +461,7 @@ def _direct(request: SignedInRequest, username: str) -> tuple[int, User]:
 
 @require_GET
 @api_view
+@fetch_allowance("history")
 def api_history(request: SignedInRequest, username: str) -> HttpResponse:
     """A page of messages: the newest, ``before`` a seq (newest first) or ``after`` a seq (oldest first).
 

@@ -57,6 +57,7 @@ SHELL_STATIC = (
     "messaging/js/protocol/members.js",
     "messaging/js/protocol/messages.js",
     "messaging/js/protocol/outbox.js",
+    "messaging/js/protocol/refusals.js",
     "messaging/js/protocol/requests.js",
     "messaging/js/protocol/text.js",
     "messaging/js/protocol/uploads.js",

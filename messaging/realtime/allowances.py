@@ -1,8 +1,10 @@
 """What one socket may ask of the server, checked before any work is done for it.
 
 Every frame that costs the server something has an allowance, and a frame
-over it is answered ``rate_limited`` with ``retry_after`` (never counted as a
-bad frame: an honest client that is too fast is told when to come back, and
+over it is answered with that allowance's own code (``ping_rate_limited``,
+``fetch_work_limited``...: :class:`messaging.exceptions.RateLimited`'s
+subclasses) with ``retry_after`` and ``setting`` (never counted as a bad
+frame: an honest client that is too fast is told when to come back, and
 keeps its socket):
 
 - messages and group changes draw from the user's bucket
@@ -13,8 +15,9 @@ keeps its socket):
   mark_all_read) and fetches (sync, history, resume, conversations, members,
   list) have per-socket buckets in the consumer's memory: no round trip;
 - fetches are also priced by the database work they cost, charged to the
-  user across all their sockets (``MESSAGING_FETCH_WORK_LIMIT``,
-  :mod:`messaging.guards.work`): a user in debt gets no fetch until it is paid.
+  user across all their sockets, processes and the HTTP API
+  (``MESSAGING_FETCH_WORK_LIMIT``, :mod:`messaging.guards.work`): a user in
+  debt gets no fetch until it is paid.
 
 All of it happens on the event loop before a frame reaches the database
 thread or the shared write queue, so a flood costs the flooder's own
@@ -24,13 +27,20 @@ allowance and a few microseconds per refused frame, not everyone's latency.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 
 from ..conf import Limits
-from ..exceptions import RateLimited
+from ..exceptions import (
+    FetchRateLimited,
+    PingRateLimited,
+    RateLimited,
+    ReportRateLimited,
+    TooManyInFlight,
+    TypingRateLimited,
+)
 from ..guards.admission import Admission, rate_limited
 from ..guards.rate_limit import LocalBucket
-from ..guards.work import WorkMeter, fetch_budget, metering
+from ..guards.work import WorkMeter, fetch_budget, metering, work_refusal
 
 #: the per-socket allowance each frame type draws from (types not listed have none)
 FRAME_ALLOWANCES: dict[str, str] = {
@@ -51,12 +61,12 @@ FRAME_ALLOWANCES: dict[str, str] = {
     "list": "fetch",
 }
 
-#: the setting behind each allowance, named in the refusal
-ALLOWANCE_SETTINGS = {
-    "ping": "MESSAGING_PING_RATE_LIMIT",
-    "typing": "MESSAGING_TYPING_RATE_LIMIT",
-    "report": "MESSAGING_REPORT_RATE_LIMIT",
-    "fetch": "MESSAGING_FETCH_RATE_LIMIT",
+#: the refusal of each allowance (its code, and the setting it names)
+ALLOWANCE_REFUSALS: dict[str, type[RateLimited]] = {
+    "ping": PingRateLimited,
+    "typing": TypingRateLimited,
+    "report": ReportRateLimited,
+    "fetch": FetchRateLimited,
 }
 
 # A socket at its in-flight cap has a batch being written; its acks come
@@ -76,30 +86,27 @@ class SocketAllowances:
         }
         self.work = fetch_budget(limits.fetch_work)
 
-    def check(self, frame_type: str, user_id: int | None = None) -> RateLimited | None:
+    async def check(self, frame_type: str, user_id: int | None = None) -> RateLimited | None:
         """Take a token for a frame of ``frame_type``; the refusal to answer when there is none.
 
         A fetch is also refused while ``user_id`` owes database work
-        (:meth:`metered` charges it).
+        (:meth:`metered` charges it; one cache read, on Redis a round trip).
         """
         name = FRAME_ALLOWANCES.get(frame_type)
         if name is None:
             return None
         if name == "fetch" and user_id is not None:
-            owed = self.work.wait(user_id)
+            owed = await self.work.await_(user_id)
             if owed:
-                return rate_limited(
-                    f"your fetches used your share of the server's database time (MESSAGING_FETCH_WORK_LIMIT);"
-                    f" {frame_type} again after retry_after seconds",
-                    owed,
-                )
+                return work_refusal(frame_type, owed)
         wait = self.buckets[name].take_or_wait()
         if not wait:
             return None
-        return rate_limited(f"too many {frame_type} frames on this socket ({ALLOWANCE_SETTINGS[name]})", wait)
+        refusal = ALLOWANCE_REFUSALS[name]
+        return rate_limited(f"too many {frame_type} frames on this socket ({refusal.setting})", wait, refusal)
 
-    @contextlib.contextmanager
-    def metered(self, frame_type: str, user_id: int | None) -> Iterator[WorkMeter | None]:
+    @contextlib.asynccontextmanager
+    async def metered(self, frame_type: str, user_id: int | None) -> AsyncIterator[WorkMeter | None]:
         """Around the handling of a frame: a fetch's database time is charged to ``user_id`` afterwards."""
         if user_id is None or FRAME_ALLOWANCES.get(frame_type) != "fetch" or self.work.rate is None:
             yield None
@@ -108,7 +115,7 @@ class SocketAllowances:
             try:
                 yield meter
             finally:
-                self.work.charge(user_id, meter.seconds)
+                await self.work.acharge(user_id, meter.seconds)
 
 
 class MessageGate:
@@ -121,7 +128,7 @@ class MessageGate:
         self.in_flight = 0
 
     async def admit_message(self) -> RateLimited | None:
-        """Let one message through (counted in flight until :meth:`finished`), or raise ``RateLimited``.
+        """Let one message through (counted in flight until :meth:`finished`), or raise a ``RateLimited``.
 
         None: a token was taken, queue it. A refusal returned (not raised):
         the user is over their rate but within their repeat allowance, so the
@@ -132,6 +139,7 @@ class MessageGate:
             raise rate_limited(
                 f"{self.in_flight} messages of this socket are still waiting for their ack (MESSAGING_MAX_IN_FLIGHT)",
                 IN_FLIGHT_RETRY_SECONDS,
+                TooManyInFlight,
             )
         refusal = await self.admission.admit_or_repeat(self.user_id)
         self.in_flight += 1

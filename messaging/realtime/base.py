@@ -272,12 +272,12 @@ class MessagingConsumer(AsyncWebsocketConsumer):
             return
         metrics.FRAMES_RECEIVED.labels(self.connection_kind, frame.type).inc()
         user_id = getattr(self.user, "pk", None)
-        refused = self.allowances.check(frame.type, user_id)
+        refused = await self.allowances.check(frame.type, user_id)
         if refused is not None:
             await self.answer_failure(refused, frame)
             return
         try:
-            with self.allowances.metered(frame.type, user_id):
+            async with self.allowances.metered(frame.type, user_id):
                 await getattr(self, f"on_{frame.type}")(frame)
         except Exception as exc:  # noqa: BLE001 - mapped to its error frame just below
             await self.answer_failure(exc, frame)
@@ -310,7 +310,7 @@ class MessagingConsumer(AsyncWebsocketConsumer):
             await self.server_failed(exc, f"failed to handle a {frame.type} frame", client_id=client_id, ref=ref)
 
     def hold_reading(self, retry_after: float | None) -> None:
-        """After a ``rate_limited`` answer, read nothing from this client until ``retry_after`` (at most ``MESSAGING_REFUSED_HOLD_SECONDS``).
+        """After a refusal with ``retry_after`` (any allowance's code), read nothing from this client until ``retry_after`` (at most ``MESSAGING_REFUSED_HOLD_SECONDS``).
 
         A client that follows ``retry_after`` sends nothing meanwhile anyway;
         one that does not waits in its own TCP buffers instead of costing the

@@ -70,6 +70,25 @@ test("an HTTP 429 keeps the message pending and waits retry_after before sending
   assert.equal(posts, 2);
 });
 
+test("an HTTP 429 with any limit's own code keeps the message pending and waits its retry_after", async () => {
+  const { state, clock } = offline();
+  let posts = 0;
+  const api = fakeApi({
+    "GET /messages/api/conversations": () => ({ status: 200, body: { conversations: [summary(1)] } }),
+    "POST /messages/api/conversations/1/messages": () => {
+      posts += 1;
+      return { status: 429, body: { type: "error", code: "a_code_from_a_newer_server", detail: "wait", retry_after: 2, setting: "MESSAGING_X" } };
+    },
+  });
+  const fallback = new HttpFallback({ state, api, clock });
+  const entry = state.sendMessage({ conversation: 1 }, "wait for it");
+  await fallback.runOnce();
+  assert.equal(state.outbox.get(entry.client_id).state, "pending");
+  clock.advance(2000);
+  await fallback.runOnce();
+  assert.equal(posts, 2);
+});
+
 test("a flush asked for while one is sending does not post the same message twice", async () => {
   const { state, clock } = offline();
   let posts = 0;

@@ -211,6 +211,45 @@ test("a sync refused with rate_limited is asked again after retry_after, not the
   assert.equal(socket.ofType("sync").length, 1);
 });
 
+test("a message refused with a code this client does not know but with retry_after is resent then, not failed", async () => {
+  const { state, socket, clock } = await withInbox([summary(1)]);
+  const entries = ["too_many_in_flight", "a_code_from_a_newer_server"].map((code) => [code, state.sendMessage({ conversation: 1 }, code)]);
+  socket.clear();
+  for (const [code, entry] of entries) state.handle({ type: "error", code, detail: "wait", client_id: entry.client_id, retry_after: 0.25 });
+  assert.ok(entries.every(([, entry]) => state.outbox.get(entry.client_id).state === "pending"));
+  clock.advance(250);
+  assert.deepEqual(socket.ofType("message").map((f) => f.client_id), entries.map(([, entry]) => entry.client_id));
+});
+
+test("a sync refused with fetch_work_limited is asked again after retry_after, not the backoff", async () => {
+  const { state, socket, clock } = await withInbox([summary(1, { last_seq: 2, delivered_seq: 2 })]);
+  state.handle({ type: "event", event: event(1, 5) });
+  const first = socket.last("sync");
+  state.handle({ type: "error", code: "fetch_work_limited", detail: "wait", ref: first.ref, retry_after: 2.5, setting: "MESSAGING_FETCH_WORK_LIMIT" });
+  await settle();
+  socket.clear();
+  clock.advance(2499);
+  assert.equal(socket.ofType("sync").length, 0);
+  clock.advance(1);
+  assert.equal(socket.ofType("sync").length, 1);
+});
+
+test("a resume refused with retry_after after a reconnect is asked again then, with the same cursors", async () => {
+  const { state, socket, clock } = await withInbox([summary(1, { last_seq: 2, delivered_seq: 2 })]);
+  state.disconnected();
+  socket.clear();
+  state.handle({ type: "connected", user: { username: "alice" } });
+  answer(state, socket, "conversations", { conversations: [summary(1, { last_seq: 4, delivered_seq: 2 })], has_more: false, next: null });
+  await settle();
+  const first = socket.last("resume");
+  state.handle({ type: "error", code: "fetch_rate_limited", detail: "wait", ref: first.ref, retry_after: 1, setting: "MESSAGING_FETCH_RATE_LIMIT" });
+  await settle();
+  socket.clear();
+  clock.advance(1000);
+  await settle();
+  assert.deepEqual(socket.ofType("resume").map((f) => f.cursors), [{ 1: 2 }]);
+});
+
 test("conversations a resume answer had no room for are resumed again", async () => {
   const { state, socket } = await withInbox([summary(1, { last_seq: 2, delivered_seq: 2 }), summary(2, { last_seq: 7, delivered_seq: 7, peer: { username: "carol" } })]);
   state.disconnected();

@@ -8,6 +8,7 @@
 
 import { avatar, find, h } from "./dom.js";
 import { Chips, PeopleSearch } from "./people.js";
+import { shownCode } from "./protocol/refusals.js";
 import { presenceText, timeOfDay } from "./time.js";
 
 /** @import { ChatState, Conversation } from "./protocol/client.js" */
@@ -29,9 +30,9 @@ const ERROR_TEXT = {
 
 /** @param {unknown} error what a request rejected with: a RequestError has a ``code`` and a ``detail`` */
 function errorText(error) {
-  const code = typeof error === "object" && error !== null && "code" in error ? error.code : undefined;
+  const code = shownCode(error); // any refusal with retry_after reads as rate_limited
   const detail = typeof error === "object" && error !== null && "detail" in error ? error.detail : undefined;
-  const base = (typeof code === "string" ? ERROR_TEXT[code] : undefined) ?? "That did not work. Try again.";
+  const base = (code === undefined ? undefined : ERROR_TEXT[code]) ?? "That did not work. Try again.";
   return code === "not_found" && detail ? `${base} (${detail})` : base;
 }
 

@@ -10,6 +10,7 @@ import { announce, find, h } from "./dom.js";
 import { EmojiPicker, MessageMenu } from "./message-menu.js";
 import { MessageSelection } from "./message-selection.js";
 import { preview } from "./protocol/messages.js";
+import { shownCode } from "./protocol/refusals.js";
 import { fullStamp } from "./time.js";
 
 /** @import { ChatState } from "./protocol/client.js" */
@@ -73,8 +74,8 @@ export class MessageActions {
 
   /** @param {unknown} error what the request rejected with (a RequestError has a ``code``) */
   refused(error) {
-    const code = typeof error === "object" && error !== null && "code" in error ? error.code : undefined;
-    announce((typeof code === "string" ? REFUSED[code] : undefined) ?? "That did not work. Try again.");
+    const code = shownCode(error); // any refusal with retry_after reads as rate_limited
+    announce((code === undefined ? undefined : REFUSED[code]) ?? "That did not work. Try again.");
   }
 
   // --- the menu ------------------------------------------------------------------------

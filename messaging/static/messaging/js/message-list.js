@@ -19,6 +19,7 @@ const STATUS_TEXT = { pending: "Sending", sent: "Sent", delivered: "Delivered", 
 /** @type {Record<string, string>} */
 const FAILURE_TEXT = {
   rate_limited: "Not sent: you're sending too fast.",
+  too_many_in_flight: "Not sent: you're sending too fast.",
   server_error: "Not sent: the server had a problem.",
   too_large: "Not sent: the message is too long.",
   invalid_frame: "Not sent: the server refused it.",

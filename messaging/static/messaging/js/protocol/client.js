@@ -16,6 +16,7 @@ import { ConversationLog } from "./log.js";
 import { Members } from "./members.js";
 import { ACTION_KINDS, MessageStates } from "./messages.js";
 import { Outbox } from "./outbox.js";
+import { retryAfter } from "./refusals.js";
 import { RequestError, Requests, systemClock } from "./requests.js";
 
 /**
@@ -29,7 +30,7 @@ export const MEMBERSHIP_KINDS = new Set(["created", "members_added", "member_rem
 const PAGE_MAX = 100; // the server's most per sync/history/conversations page
 const RESUME_MAX = 200; // the server's most conversations per resume
 const SYNC_RETRY_MS = 1000; // doubled per error in a row, up to 30 s
-const AUTO_RETRY_MAX_SECONDS = 10; // a rate_limited message waiting longer than this is shown failed (Retry, Delete)
+const AUTO_RETRY_MAX_SECONDS = 10; // a refused message waiting longer than this is shown failed (Retry, Delete)
 
 /** One conversation as this tab knows it. The summary fields are the contract's ``C``. */
 export class Conversation {
@@ -617,7 +618,8 @@ export class ChatState {
    * @param {boolean} answered a request waiting for it took it
    */
   onError(frame, answered) {
-    if (frame.code === "rate_limited" && this.retryLater(frame)) return;
+    // Any refusal with retry_after (refusals.js), whatever its code: wait and send again.
+    if (retryAfter(frame) !== null && this.retryLater(frame)) return;
     const entry = frame.client_id ? this.outbox.update(frame.client_id, { state: "failed", error: frame.code }) : null;
     if (entry) {
       this.emit("failed", { entry });
@@ -628,8 +630,9 @@ export class ChatState {
   }
 
   /**
-   * ``rate_limited`` for a message of the outbox: the server kept the socket
-   * open and said when to come back (``retry_after`` seconds). Within
+   * A refusal with ``retry_after`` for a message of the outbox (``rate_limited``,
+   * ``too_many_in_flight``, or any code that carries it): the server kept the
+   * socket open and said when to come back (``retry_after`` seconds). Within
    * AUTO_RETRY_MAX_SECONDS (an outbox burst after a reconnect) the entry stays
    * pending and is sent again then, with its client_id; a longer wait, or
    * none given, is the user's to decide: the entry fails ("sending too fast",
@@ -638,8 +641,8 @@ export class ChatState {
   retryLater(frame) {
     const entry = frame.client_id ? this.outbox.get(frame.client_id) : null;
     if (!entry || entry.state !== "pending") return false;
-    const seconds = frame.retry_after;
-    if (!(Number.isFinite(seconds) && seconds > 0 && seconds <= AUTO_RETRY_MAX_SECONDS)) return false;
+    const seconds = retryAfter(frame);
+    if (seconds === null || seconds > AUTO_RETRY_MAX_SECONDS) return false;
     const clientId = entry.client_id;
     this.clock.clearTimeout(this.retryTimers.get(clientId));
     this.retryTimers.set(clientId, this.clock.setTimeout(() => {
@@ -696,6 +699,13 @@ export class ChatState {
         try {
           answer = await this.request({ type: "resume", cursors });
         } catch (error) {
+          const wait = error instanceof RequestError ? retryAfter(error) : null;
+          if (wait !== null) {
+            // Refused with retry_after (fetch_rate_limited, fetch_work_limited...): wait, then the same again.
+            await new Promise((resolve) => this.clock.setTimeout(() => resolve(null), Math.ceil(wait * 1000)));
+            if (!this.connected) return;
+            continue;
+          }
           if (error instanceof RequestError) return;
           throw error;
         }
@@ -762,8 +772,8 @@ export class ChatState {
         if (!(error instanceof RequestError) || error.code === "disconnected" || error.code === "not_connected") return;
         // forbidden / not_found: this tab may not read it (any more); nothing to retry.
         if (error.code === "forbidden" || error.code === "not_found") return;
-        const asked = error.code === "rate_limited" ? error.frame?.retry_after : null;
-        const delay = typeof asked === "number" && Number.isFinite(asked) && asked > 0 ? Math.ceil(asked * 1000) : Math.min(30000, SYNC_RETRY_MS * 2 ** conv.sync.errors);
+        const asked = retryAfter(error);
+        const delay = asked !== null ? Math.ceil(asked * 1000) : Math.min(30000, SYNC_RETRY_MS * 2 ** conv.sync.errors);
         conv.sync.errors += 1;
         conv.sync.timer = this.clock.setTimeout(() => {
           conv.sync.timer = null;

@@ -8,6 +8,8 @@
 
 const BASE = "/messages/api/conversations";
 
+import { retryAfter } from "./refusals.js";
+
 /** @import { ChatState } from "./client.js" */
 /** @import { Clock } from "./requests.js" */
 /** @import { OutboxEntry } from "./outbox.js" */
@@ -203,8 +205,8 @@ export class HttpFallback {
    */
   settle(entry, { status, body }, event) {
     if ((status === 200 || status === 201) && event) this.state.acknowledged(entry.client_id, event);
-    // 429: over the rate; the entry stays pending and the outbox waits retry_after (the Retry-After header's).
-    else if (status === 429) this.state.onError({ type: "error", code: "rate_limited", detail: body?.detail ?? "", client_id: entry.client_id, retry_after: body?.retry_after }, false);
+    // 429 (any limit's code) or any refusal with retry_after: the entry stays pending and the outbox waits retry_after.
+    else if (status === 429 || retryAfter(body) !== null) this.state.onError({ type: "error", code: body?.code ?? "rate_limited", detail: body?.detail ?? "", client_id: entry.client_id, retry_after: body?.retry_after }, false);
     else if (status >= 400) this.state.failed(entry.client_id, body?.code ?? "server_error");
   }
 

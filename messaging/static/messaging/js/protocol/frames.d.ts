@@ -262,13 +262,19 @@ export interface ProfileFrame {
   user: Profile;
 }
 
-/** `{"type": "error", "code", "detail", "ref"?, "client_id"?, "retry_after"?, "limit"?}`; the socket stays open. */
+/**
+ * `{"type": "error", "code", "detail", "ref"?, "client_id"?, "retry_after"?, "setting"?, "limit"?}`; the socket stays open.
+ * Any error with `retry_after` is a refusal to wait out, whatever its code (protocol/refusals.js).
+ */
 export interface ErrorFrame extends Answer {
   type: "error";
   code: string;
   detail: string;
   client_id?: string;
+  /** seconds to wait before sending the same again */
   retry_after?: number;
+  /** the setting whose allowance was passed (with `retry_after`), e.g. `MESSAGING_FETCH_WORK_LIMIT` */
+  setting?: string;
   limit?: number;
 }
 
