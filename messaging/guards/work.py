@@ -121,7 +121,7 @@ class WorkBudget:
         assert self.rate is not None
         if paid_at is None:
             return 0.0
-        over = int(paid_at) - self._now_ms() - self.rate.seconds * 1000  # type: ignore[call-overload]  # the cache's int or Redis's bytes
+        over = _as_int(paid_at) - self._now_ms() - self.rate.seconds * 1000
         return over / 1000 if over > 0 else 0.0
 
     def _payback_ms(self, seconds: float) -> int:
@@ -143,7 +143,7 @@ class WorkBudget:
         if self.rate is None:
             return 0.0
         paid_at = shared_cache().get(self._key(user_id))
-        return max(0.0, (int(paid_at) - self._now_ms()) / 1000) if paid_at is not None else 0.0
+        return max(0.0, (_as_int(paid_at) - self._now_ms()) / 1000) if paid_at is not None else 0.0
 
     async def await_(self, user_id: int) -> float:
         """:meth:`wait` for the event loop: never blocks it on the network."""
@@ -222,6 +222,13 @@ class WorkBudget:
             f"MESSAGING_FETCH_WORK_LIMIT not enforced: the cache failed: {type(exc).__name__}: {exc}",
             None,
         )
+
+
+def _as_int(value: object) -> int:
+    """A stored paid-back time: an int from Django's cache, the digits as bytes from ``redis.asyncio``."""
+    if isinstance(value, (int, bytes, str)):
+        return int(value)
+    raise TypeError(f"a fetch budget holds an integer, not {type(value).__name__}")
 
 
 # The charge in one round trip, for the Redis cache: the debt moves on from
