@@ -52,8 +52,14 @@ def assert_refusal(frame: dict[str, Any], code: str, setting: str) -> None:
 
 
 async def assert_still_open(socket: Any, conversation: int, probe: str) -> None:
-    """The socket still answers (a refusal neither closed it nor counted as a bad frame)."""
+    """The socket still answers: the refusal neither closed it nor counted as a bad frame.
+
+    With ``MESSAGING_BAD_FRAME_LIMIT`` at one, one malformed frame is still
+    answered; had the refusal counted as a bad one, this one would close the socket.
+    """
     assert not socket.comm.future.done(), "the socket was closed"
+    await socket.send_text("not json")
+    assert (await socket.expect("error"))["code"] == "invalid_json"
     if probe == "message":
         await socket.send(message(conversation, "after-the-refusal"))
         assert (await socket.expect("ack"))["client_id"] == "after-the-refusal"
