@@ -22,7 +22,9 @@ history pages) run their views in the same database thread and draw from it
 too (:mod:`messaging.http.fetch_allowance`), and a user with sockets on two
 daphne processes does not get twice the share. On Redis that costs a fetch
 two round trips (the check and the charge), against the 10 to 20 ms the
-fetch itself takes; the local-memory cache answers in the process.
+fetch itself takes; the local-memory cache answers in the process. A socket
+remembers a debt it learnt of until it is paid (``SocketAllowances``), so
+refusing a flood of fetches costs no round trip.
 """
 
 from __future__ import annotations
@@ -173,24 +175,26 @@ class WorkBudget:
         except Exception as exc:  # noqa: BLE001 - any cache failure: the work goes uncharged, and that is said
             self._cache_failed(exc)
 
-    async def acharge(self, user_id: int, seconds: float) -> None:
-        """:meth:`charge` for the event loop."""
+    async def acharge(self, user_id: int, seconds: float) -> float:
+        """:meth:`charge` for the event loop; what :meth:`wait` would now answer (the charge's own answer: no extra trip)."""
         if self.rate is None or seconds <= 0:
-            return
+            return 0.0
         try:
             cache = shared_cache()
             redis = _async_redis_client(cache)
             if redis is None:
-                self._charge_in_cache(cache, user_id, seconds)
+                paid_at = self._charge_in_cache(cache, user_id, seconds)
             else:
-                await redis.eval(_CHARGE_SCRIPT, 1, *self._script_args(cache, user_id, seconds))
+                paid_at = await redis.eval(_CHARGE_SCRIPT, 1, *self._script_args(cache, user_id, seconds))
         except Exception as exc:  # noqa: BLE001 - any cache failure: the work goes uncharged, and that is said
             await self._acache_failed(exc)
+            return 0.0
+        return self._over(paid_at)
 
     def _script_args(self, cache: Any, user_id: int, seconds: float) -> list[Any]:
         return [cache.make_and_validate_key(self._key(user_id)), self._now_ms(), self._payback_ms(seconds)]
 
-    def _charge_in_cache(self, cache: Any, user_id: int, seconds: float) -> None:
+    def _charge_in_cache(self, cache: Any, user_id: int, seconds: float) -> int:
         """The charge with Django's atomic ``add``/``incr``, for caches other than Redis."""
         key = self._key(user_id)
         payback = self._payback_ms(seconds)
@@ -206,6 +210,7 @@ class WorkBudget:
             paid_at = now + payback
             cache.set(key, paid_at, None)
         cache.touch(key, (paid_at - now) // 1000 + 1)
+        return int(paid_at)
 
     def _cache_failed(self, exc: Exception) -> None:
         messaging_logger.throttled(

@@ -27,6 +27,7 @@ allowance and a few microseconds per refused frame, not everyone's latency.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import AsyncIterator
 
 from ..conf import Limits
@@ -85,6 +86,9 @@ class SocketAllowances:
             "fetch": LocalBucket(limits.fetch_rate),
         }
         self.work = fetch_budget(limits.fetch_work)
+        #: until when (monotonic) this socket knows its user owes work: refused without asking the cache.
+        #: Safe to remember: a debt only shrinks with time, and other sockets and processes only add to it.
+        self.owed_until = 0.0
 
     async def check(self, frame_type: str, user_id: int | None = None) -> RateLimited | None:
         """Take a token for a frame of ``frame_type``; the refusal to answer when there is none.
@@ -96,8 +100,10 @@ class SocketAllowances:
         if name is None:
             return None
         if name == "fetch" and user_id is not None:
-            owed = await self.work.await_(user_id)
+            now = time.monotonic()
+            owed = self.owed_until - now if self.owed_until > now else await self.work.await_(user_id)
             if owed:
+                self.owed_until = now + owed
                 return work_refusal(frame_type, owed)
         wait = self.buckets[name].take_or_wait()
         if not wait:
@@ -115,7 +121,9 @@ class SocketAllowances:
             try:
                 yield meter
             finally:
-                await self.work.acharge(user_id, meter.seconds)
+                owed = await self.work.acharge(user_id, meter.seconds)
+                if owed:
+                    self.owed_until = time.monotonic() + owed
 
 
 class MessageGate:
