@@ -116,12 +116,12 @@ DEFAULT_PING_RATE_LIMIT = "30/10s"
 DEFAULT_REPORT_RATE_LIMIT = "300/10s"
 DEFAULT_FETCH_RATE_LIMIT = "120/10s"
 # Milliseconds of database-thread time one user's fetches may take per window,
-# all their sockets in one process together (messaging/guards/work.py): a
+# all their sockets, processes and HTTP fetches together (messaging/guards/work.py): a
 # burst of 2 s (a tab reconnecting reads its inbox and a few pages in a small
 # part of that), then a twentieth of the thread, so one account with many
 # sockets cannot keep the thread that commits everyone's messages busy.
 DEFAULT_FETCH_WORK_LIMIT = "2000/40s"
-# The most a refusal over an allowance (rate_limited) stops reading that
+# The most a refusal over an allowance (any code with retry_after) stops reading that
 # socket: its client was told to wait retry_after, and what it sends anyway
 # waits in its own TCP buffers instead of costing a parse and an answer each
 # (linkup/server.py, FrameQueue). Short, so that an honest client's other
@@ -355,7 +355,7 @@ class Limits:
     fetch_rate: Rate | None = None
     #: milliseconds of database work per window, per user and process (fetches)
     fetch_work: Rate | None = None
-    #: the most a rate_limited refusal stops reading its socket (0: never)
+    #: the most a refusal with retry_after (any limit's code) stops reading its socket (0: never)
     refused_hold: float = DEFAULT_REFUSED_HOLD_SECONDS
     max_unsent_bytes: int = DEFAULT_MAX_UNSENT_BYTES
     page_bytes: int = DEFAULT_PAGE_BYTES
