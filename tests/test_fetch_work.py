@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
+from django.core.cache import cache
 from django.test import override_settings
 
 from messaging import conf
@@ -132,3 +133,21 @@ async def test_a_reconnecting_tab_gets_every_page_within_the_default_budget(alic
             await socket.send(frame)
         answered = [await socket.expect_where(lambda f: "ref" in f, timeout=10) for _ in frames]
         assert [f["type"] for f in answered] == ["resume", "conversations", "history", "sync", "members"]
+
+
+@override_settings(MESSAGING_FETCH_WORK_LIMIT=WORK_LIMIT)
+async def test_a_socket_refused_for_debt_refuses_further_fetches_itself_until_that_debt_is_paid(
+    alice, bob, open_socket
+) -> None:
+    """Refusing a flood of fetches costs no cache read: the socket remembers until when its user owes."""
+    conversation = await direct(alice, bob)
+    socket = await open_socket(alice, "/ws/chat/")
+    budget().charge(alice.pk, 5.0)
+    await socket.send({"type": "sync", "conversation": conversation, "after": 0, "ref": 1})
+    assert (await socket.expect("error"))["code"] == "fetch_work_limited"
+    await database_sync_to_async(cache.clear)()  # the shared debt gone: only the socket's memory refuses now
+    await socket.send({"type": "sync", "conversation": conversation, "after": 0, "ref": 2})
+    assert (await socket.expect("error"))["code"] == "fetch_work_limited"
+    other = await open_socket(alice, "/ws/chat/")
+    await other.send({"type": "sync", "conversation": conversation, "after": 0, "ref": 3})
+    assert (await other.expect("sync"))["ref"] == 3
