@@ -144,8 +144,9 @@ def _registration_sql() -> _RegistrationSQL:
     status = quote(UserStatus._meta.db_table)
     connections = quote(Connection._meta.db_table)
     for_update = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    column = {f.name: f.column for f in Connection._meta.concrete_fields}
     columns = ", ".join(
-        quote(Connection._meta.get_field(name).column)
+        quote(column[name])
         for name in ("user", "channel_name", "kind", "conversation", "server_id", "connected_at", "last_heartbeat")
     )
     return _RegistrationSQL(
