@@ -144,7 +144,7 @@ def _registration_sql() -> _RegistrationSQL:
     status = quote(UserStatus._meta.db_table)
     connections = quote(Connection._meta.db_table)
     for_update = " FOR UPDATE" if connection.features.has_select_for_update else ""
-    column = {f.name: f.column for f in Connection._meta.concrete_fields}
+    column = {f.name: f.attname for f in Connection._meta.concrete_fields}  # no db_column set: the column
     columns = ", ".join(
         quote(column[name])
         for name in ("user", "channel_name", "kind", "conversation", "server_id", "connected_at", "last_heartbeat")
