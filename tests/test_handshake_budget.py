@@ -59,13 +59,18 @@ def test_a_scope_the_clock_did_not_stamp_has_no_age() -> None:
     assert handshake.handshake_age({"type": "websocket"}) is None
 
 
-def held_app(release: asyncio.Event) -> Any:
-    """An ASGI app that accepts each handshake only once ``release`` is set."""
+def held_app(release: asyncio.Event, ready: asyncio.Event | None = None) -> Any:
+    """An ASGI app that accepts each handshake once ``release`` is set, then sends its ready frame once ``ready`` is."""
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
         assert (await receive())["type"] == "websocket.connect"
         await release.wait()
+        if ready is not None:
+            handshake.pending_until_ready(scope)
         await send({"type": "websocket.accept"})
+        if ready is not None:
+            await ready.wait()
+            await send({"type": "websocket.send", "text": '{"type": "connected"}'})
         while (await receive())["type"] != "websocket.disconnect":
             pass
 
@@ -88,3 +93,38 @@ async def test_a_handshake_arriving_with_the_pending_limit_reached_is_refused_at
         assert (await fourth.connect(timeout=5))[0] is True
         for c in (first, second, fourth):
             await c.disconnect()
+
+
+async def test_an_accepted_handshake_that_asked_stays_pending_until_its_ready_frame() -> None:
+    """LinkUp accepts before registering the socket: the registration is what the limit must bound."""
+    release, ready = asyncio.Event(), asyncio.Event()
+    release.set()
+    gate = handshake.HandshakeClock(held_app(release, ready))
+    with override_settings(MESSAGING_MAX_PENDING_HANDSHAKES=1):
+        first, second = WebsocketCommunicator(gate, "/ws/chat/"), WebsocketCommunicator(gate, "/ws/chat/")
+        assert (await first.connect(timeout=5))[0] is True
+        assert gate.pending == 1  # accepted, still registering
+        assert (await second.connect(timeout=1))[0] is False
+        ready.set()
+        assert await first.receive_json_from(timeout=5) == {"type": "connected"}
+        assert gate.pending == 0
+        await first.disconnect()
+
+
+@pytest.mark.parametrize(("path", "ready"), [("/ws/chat/", "connected"), ("/ws/notifications/", "unread_count")])
+async def test_linkup_sockets_ask_to_count_as_pending_until_their_ready_frame(
+    path, ready, alice, cookies, monkeypatch
+) -> None:
+    marks: list[handshake.Pending] = []
+
+    class Recorded(handshake.Pending):
+        def __init__(self) -> None:
+            super().__init__()
+            marks.append(self)
+
+    monkeypatch.setattr(handshake, "Pending", Recorded)
+    comm = communicator(path, await database_sync_to_async(cookies)(alice))
+    assert (await comm.connect(timeout=5))[0] is True
+    assert (await comm.receive_json_from(timeout=5))["type"] == ready
+    assert [mark.until_ready for mark in marks] == [True]
+    await comm.disconnect()

@@ -39,7 +39,7 @@ from ..store.presence import PresenceChange
 from ..store.users import User
 from .allowances import SocketAllowances
 from .backpressure import outbound_of
-from .handshake import handshake_age, record_this_one
+from .handshake import handshake_age, pending_until_ready, record_this_one
 from .presence import tracker
 from .sessions import SessionGuard
 
@@ -161,6 +161,7 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         and closed.
         """
         await self.subscribe(user_group(self.user.pk))
+        pending_until_ready(self.scope)
         await self.accept()
         self.session_guard.start()
         try:

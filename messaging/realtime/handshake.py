@@ -23,6 +23,29 @@ from ..ops import metrics
 
 #: the scope key holding the handshake's arrival (``time.monotonic()``)
 ARRIVED = "linkup.handshake_arrived"
+#: the scope key holding the handshake's :class:`Pending` mark
+PENDING = "linkup.handshake_pending"
+
+
+class Pending:
+    """Whether an accepted handshake still counts as pending: set by the consumer, read by :class:`HandshakeClock`."""
+
+    __slots__ = ("until_ready",)
+
+    def __init__(self) -> None:
+        self.until_ready = False
+
+
+def pending_until_ready(scope: Any) -> None:
+    """Keep this handshake counted after ``accept``, until the socket's first frame (its ready frame).
+
+    For consumers that accept before their registration and snapshot, the
+    work a storm of handshakes queues; other applications (the benchmark's
+    relay, which never sends first) stop counting at ``accept``.
+    """
+    mark = scope.get(PENDING) if isinstance(scope, dict) else None
+    if mark is not None:
+        mark.until_ready = True
 
 
 class HandshakeClock:
@@ -30,7 +53,12 @@ class HandshakeClock:
     ``MESSAGING_MAX_PENDING_HANDSHAKES`` handshakes at once per process.
 
     A handshake is pending from its arrival until the application accepts or
-    refuses it (what daphne's 5 s timeouts measure). One that arrives with the
+    refuses it, or, for a consumer that asked (:func:`pending_until_ready`:
+    LinkUp's, which accept before they register the socket), until its first
+    frame (the ready frame, ``connected`` or ``unread_count``, sent after the
+    registration and snapshot): ending those at ``accept`` left the
+    registrations, the database work of a storm, unbounded. One that arrives
+    with the
     process at its limit is refused at once (403), before its session lookup:
     cheap for the server, and the client's backoff spreads its retry. Admitted
     handshakes then wait behind at most that many others for the database
@@ -59,13 +87,16 @@ class HandshakeClock:
                 settled = True
                 self.pending -= 1
 
+        mark = Pending()
+
         async def send_settling(message: dict[str, Any]) -> None:
-            if message.get("type") in ("websocket.accept", "websocket.close"):
+            kind = message.get("type")
+            if kind in ("websocket.send", "websocket.close") or (kind == "websocket.accept" and not mark.until_ready):
                 settle()
             await send(message)
 
         try:
-            return await self.inner({**scope, ARRIVED: time.monotonic()}, receive, send_settling)
+            return await self.inner({**scope, ARRIVED: time.monotonic(), PENDING: mark}, receive, send_settling)
         finally:
             settle()
 

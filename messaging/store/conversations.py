@@ -10,11 +10,12 @@ same lock.
 from __future__ import annotations
 
 import datetime
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -61,9 +62,25 @@ def _window(member: Participant) -> Window:
 
 
 def windows_of(user_id: int) -> list[Window]:
-    """The user's current memberships (one query): a socket subscribes to each."""
-    members = Participant.objects.filter(user_id=user_id, left_seq__isnull=True).select_related("conversation")
-    return [_window(m) for m in members]
+    """The user's current memberships (one query): a socket subscribes to each.
+
+    A plain statement read into plain tuples: every handshake reads it (a
+    user in 20 conversations cost 20 pairs of models, and most of the
+    handshake's Python; docs/benchmark.md, issue 19's handshakes).
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_windows_sql(), [user_id])
+        return [Window(*row) for row in cursor.fetchall()]
+
+
+@functools.cache
+def _windows_sql() -> str:
+    quote = connection.ops.quote_name
+    return (
+        f"SELECT p.conversation_id, c.kind, p.joined_seq, p.left_seq, c.membership_seq "
+        f"FROM {quote(Participant._meta.db_table)} p JOIN {quote(Conversation._meta.db_table)} c "
+        "ON c.id = p.conversation_id WHERE p.user_id = %s AND p.left_seq IS NULL"
+    )
 
 
 def window(user_id: int, conversation_id: int) -> Window | None:

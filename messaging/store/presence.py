@@ -9,11 +9,12 @@ happen once: it flips under a lock on the user's status row.
 from __future__ import annotations
 
 import datetime
+import functools
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Max
 from django.utils import timezone
 
@@ -93,27 +94,70 @@ def register_connection(
     Raises :class:`LimitExceeded` (recording nothing) when the user already
     has ``max_sockets`` live sockets.
     """
-    with transaction.atomic():
-        status = _lock_status(user_id)
+    now = timezone.now()
+    with transaction.atomic(), connection.cursor() as cursor:
+        sql = _registration_sql()
+        cursor.execute(sql.lock, [user_id])
+        row = cursor.fetchone()
+        if row is not None:
+            online = bool(row[0])
+        else:
+            status = _lock_status(user_id)  # the first socket ever: the row is made here
+            online = status is not None and status.online
         if max_sockets is not None:
-            live = _live_connections(user_id, timezone.now(), expiry).count()
+            cursor.execute(sql.count_live, [user_id, _stamp(now - datetime.timedelta(seconds=expiry))])
+            live = cursor.fetchone()[0]
             if live >= max_sockets:
                 raise LimitExceeded(
                     f"you already have {live} open sockets; close one first",
                     setting="MESSAGING_MAX_SOCKETS_PER_USER",
                     limit=max_sockets,
                 )
-        Connection.objects.create(
-            user_id=user_id,
-            channel_name=channel_name,
-            kind=kind,
-            server_id=server_id,
-            conversation_id=conversation_id,
-        )
-        if status is not None and status.online:
+        stamp = _stamp(now)
+        cursor.execute(sql.insert, [user_id, channel_name, kind, conversation_id, server_id, stamp, stamp])
+        if online:
             # Read under the row's lock: already online, no flip to make (every socket after a user's first).
             return None
         return set_user_online_status(user_id, True, username=username)
+
+
+@dataclass(frozen=True)
+class _RegistrationSQL:
+    lock: str
+    count_live: str
+    insert: str
+
+
+@functools.cache
+def _registration_sql() -> _RegistrationSQL:
+    """A registration's three statements, written once per process (and per database vendor).
+
+    Plain statements rather than ORM calls: every handshake of a reconnect
+    storm runs them on the one database thread, and building them through
+    the ORM cost more Python than the database spent on them
+    (docs/benchmark.md, issue 19's handshakes). The same statements the ORM
+    made: the status row locked (``FOR UPDATE`` where the database has it;
+    SQLite's ``BEGIN IMMEDIATE`` holds the write lock), the live sockets
+    counted, the row inserted.
+    """
+    quote = connection.ops.quote_name
+    status = quote(UserStatus._meta.db_table)
+    connections = quote(Connection._meta.db_table)
+    for_update = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    column = {f.name: f.attname for f in Connection._meta.concrete_fields}  # no db_column set: the column
+    columns = ", ".join(
+        quote(column[name])
+        for name in ("user", "channel_name", "kind", "conversation", "server_id", "connected_at", "last_heartbeat")
+    )
+    return _RegistrationSQL(
+        lock=f"SELECT online FROM {status} WHERE user_id = %s{for_update}",
+        count_live=f"SELECT COUNT(*) FROM {connections} WHERE user_id = %s AND last_heartbeat >= %s",
+        insert=f"INSERT INTO {connections} ({columns}) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+    )
+
+
+def _stamp(moment: datetime.datetime) -> Any:
+    return connection.ops.adapt_datetimefield_value(moment)
 
 
 def unregister_connection(
