@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.db.models import F, Sum
 from django.test.utils import CaptureQueriesContext
@@ -252,3 +252,58 @@ def test_two_concurrent_notification_writers_on_postgres_lose_no_increment(earli
     assert not errors, errors
     assert waited, "the second writer did not queue behind the first"
     assert notification_unread_count(user.pk) == earlier + 2 == sums()[user.pk]
+
+
+@pytest.mark.requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_grouped_notification_write_holds_no_counter_row_while_it_waits_for_a_lower_users() -> None:
+    """Counter rows are taken in user order, so two grouped writes cannot each hold a row the other waits for.
+
+    The higher user's row would otherwise be locked first (their notification
+    is folded by an UPDATE before the lower user's new row is inserted).
+    """
+    low, high = make_user(), make_user()
+    store_notification(low.pk, "system", "other")  # the low user's counter row exists
+    store_notification(high.pk, "new_message", "New message", group_key="new_message:9")  # folded into below
+    holding, release, errors = threading.Event(), threading.Event(), []
+
+    def hold_low() -> None:
+        try:
+            with transaction.atomic():
+                list(NotificationBadge.objects.select_for_update().filter(user_id=low.pk))
+                holding.set()
+                assert release.wait(60)
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+            holding.set()
+        finally:
+            connection.close()
+
+    def write_both() -> None:
+        try:
+            store_grouped_notifications(None, [high.pk, low.pk], kind="new_message", texts=TEXTS, key="new_message:9")
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    holder, writer = threading.Thread(target=hold_low), threading.Thread(target=write_both)
+    holder.start()
+    holding.wait(60)
+    writer.start()
+    for _ in range(6000):
+        if _lock_waiters() or errors:
+            break
+        threading.Event().wait(0.01)
+    try:
+        with transaction.atomic():
+            high_row_free = NotificationBadge.objects.select_for_update(nowait=True).filter(user_id=high.pk).exists()
+    except OperationalError:
+        high_row_free = False
+    release.set()
+    holder.join(60)
+    writer.join(60)
+    assert not errors, errors
+    assert high_row_free, "the grouped write held the higher user's counter row while waiting for the lower one's"
+    assert notification_unread_count(low.pk) == 2 and notification_unread_count(high.pk) == 2
+    assert_badges_are_the_sums()
