@@ -44,8 +44,8 @@ from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
-from django.db import close_old_connections, transaction
-from django.db.models import CharField, F, Sum, Value
+from django.db import close_old_connections, connection, transaction
+from django.db.models import CharField, F, Value
 from django.db.models.functions import Cast, Replace
 from django.utils import timezone
 
@@ -57,6 +57,7 @@ from .models import (
     Conversation,
     Event,
     Notification,
+    NotificationBadge,
     NotificationKind,
     NotificationPreference,
     Profile,
@@ -74,6 +75,7 @@ from .store.notifications import (
     members_viewing,
     new_message_group_key,
     notification_unread_count,
+    notification_unread_counts,
 )
 from .store.notifications import new_message_recipients as store_new_message_recipients
 from .store.users import User
@@ -642,7 +644,9 @@ def store_grouped_notifications(
     preferences = _preferences(recipients, kind)
     sockets = _live_sockets_of(recipients, now)
     subscriptions = _subscriptions_of(recipients)
+    recipients = sorted(recipients)
     with transaction.atomic():
+        _lock_badges(recipients)
         grouped = dict(
             Notification.objects.select_for_update()
             .filter(
@@ -730,11 +734,30 @@ def store_grouped_notifications(
             deliveries.append(
                 Delivery(notification, push=preferences.get(notification.user_id, Preference()).in_app, unread=0)
             )
-    unread = _unread_counts(sorted(listening))
+    unread = notification_unread_counts(listening)
     for delivery in deliveries:
         delivery.listening = delivery.notification.user_id in listening
         delivery.unread = unread.get(delivery.notification.user_id, 0)
     return deliveries
+
+
+def _lock_badges(user_ids: list[int]) -> None:
+    """Lock the users' badge rows in user order before their notifications are written.
+
+    The notification triggers lock each user's badge row as they change it,
+    in the order the rows are written (the grouped ones first, then the new
+    ones); two such writes for the same users in another order would
+    deadlock on PostgreSQL. Taken here in one sorted order, and new rows
+    inserted in ``user_ids``' (sorted) order, they queue instead. One user,
+    or no row locks (SQLite's one writer): no query.
+    """
+    if len(user_ids) > 1 and connection.features.has_select_for_update:
+        list(
+            NotificationBadge.objects.select_for_update()
+            .filter(user_id__in=user_ids)
+            .order_by("user_id")
+            .values_list("user_id", flat=True)
+        )
 
 
 def _has_bell(sockets: Sockets | None) -> bool:
@@ -767,15 +790,6 @@ def _live_sockets_of(user_ids: list[int], now: datetime.datetime) -> dict[int, S
     ).values_list("user_id", "kind", "conversation_id"):
         found.setdefault(user_id, set()).add((kind, conversation_id))
     return {user_id: frozenset(kinds) for user_id, kinds in found.items()}
-
-
-def _unread_counts(user_ids: list[int]) -> dict[int, int]:
-    return dict(
-        Notification.objects.filter(user_id__in=user_ids, read=False)
-        .values("user_id")
-        .annotate(n=Sum("count"))
-        .values_list("user_id", "n")
-    )
 
 
 def _email_addresses(user_ids: list[int]) -> dict[int, str]:

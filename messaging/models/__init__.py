@@ -5,6 +5,7 @@ from .attachments import Attachment
 from .conversations import Conversation, Participant
 from .events import MEMBERSHIP_KINDS, MESSAGE_ACTION_KINDS, ArchivedEvent, Event, EventKind, Message, MessageStatus
 from .message_state import HiddenMessage, MessageEdit, Reaction
+from .notification_badge import NotificationBadge
 from .notifications import Notification, NotificationKind, NotificationPreference
 from .people import Profile
 from .presence import Connection, UserStatus
@@ -28,6 +29,7 @@ __all__ = [
     "UserStatus",
     "Connection",
     "Notification",
+    "NotificationBadge",
     "NotificationKind",
     "NotificationPreference",
     "RetryQueueItem",
