@@ -118,7 +118,7 @@ def session_cookie(user: Any) -> str:
     """A ``Cookie`` header for a new session of ``user``, made as Django's ``login`` makes one."""
     request = HttpRequest()
     request.session = import_module(settings.SESSION_ENGINE).SessionStore()
-    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    login(request, user, backend=settings.AUTHENTICATION_BACKENDS[0])  # as the sign-in view stores it
     request.session.save()
     return f"{settings.SESSION_COOKIE_NAME}={request.session.session_key}"
 

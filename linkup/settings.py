@@ -88,6 +88,13 @@ INSTALLED_APPS = [
     "bench",
 ]
 
+# The user read with their profile (messaging/http/auth_backend.py); ModelBackend
+# after it keeps sessions signed in before it working.
+AUTHENTICATION_BACKENDS = [
+    "messaging.http.auth_backend.ModelBackendWithProfile",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import datetime
+import functools
 import json
 import time
 from typing import Any, Literal
@@ -110,6 +111,7 @@ from .serializers import (
 from .store.conversations import Window, decode_cursor, encode_cursor
 from .store.errors import Unavailable
 from .store.events import NewMessage, Outcome
+from .store.profiles import profile_loaded
 from .store.read_privacy import shown_read_seq
 from .store.receipts import CursorMark
 from .store.users import User
@@ -172,7 +174,8 @@ class ChatConsumer(MessagingConsumer):
         await self.send_frame(connected_frame(session.me, self.limits.public(), read_receipts=self.shares_reads))
 
     async def register(self) -> tuple[Any, Any]:
-        session = await self.register_with(db.open_session)
+        me = self.user if profile_loaded(self.user) else None
+        session = await self.register_with(functools.partial(db.open_session, me=me))
         return session.change, session
 
     # --- Abuse and backpressure (messaging/realtime/allowances.py, backpressure.py) -----

@@ -58,7 +58,8 @@ def signup(request: HttpRequest) -> HttpResponse:
         return redirect(settings.LOGIN_REDIRECT_URL)
     form = SignUpForm(request.POST if request.method == "POST" else None)
     if form.is_valid():
-        login(request, form.save())
+        # The first backend (the user read with their profile), as a password sign-in stores it.
+        login(request, form.save(), backend=settings.AUTHENTICATION_BACKENDS[0])
         return redirect(settings.LOGIN_REDIRECT_URL)
     return render(request, "registration/signup.html", {"form": form})
 

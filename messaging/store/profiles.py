@@ -80,6 +80,15 @@ def active_user_with_profile(username: str) -> User:
     return user
 
 
+def profile_loaded(user: User) -> bool:
+    """Whether ``user`` came with their profile (or the knowledge that they have none): reading it costs no query.
+
+    True for a user read by ``messaging.http.auth_backend`` (``request.user``,
+    a socket's ``scope["user"]``) or with ``select_related("messaging_profile")``.
+    """
+    return bool(Profile._meta.get_field("user").remote_field.is_cached(user))
+
+
 def user_with_profile(user_id: int) -> User:
     return User.objects.select_related("messaging_profile").get(pk=user_id)
 

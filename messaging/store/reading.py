@@ -209,16 +209,20 @@ def open_session(
     max_sockets: int | None,
     expiry: float,
     username: str,
+    me: User | None = None,
 ) -> Session:
     """Register the socket for presence and read what ``connected`` says, in one trip (every reconnect storm pays it).
 
     The user's windows, and the user with their profile (identity, and the
-    read-receipts setting it holds: no profile means the default, on).
+    read-receipts setting it holds: no profile means the default, on); ``me``:
+    the signed-in user when they were read with their profile already
+    (``messaging.http.auth_backend``), so it is not read again.
     """
     change = presence.register_connection(
         user_id, channel_name, kind, server_id, max_sockets=max_sockets, expiry=expiry, username=username
     )
-    me = profiles.user_with_profile(user_id)
+    if me is None:
+        me = profiles.user_with_profile(user_id)
     profile = getattr(me, "messaging_profile", None)
     shares = True if profile is None else bool(profile.read_receipts)
     return Session(change, conversations.windows_of(user_id), shares, me)
