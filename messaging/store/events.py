@@ -15,7 +15,9 @@ the archive too, so archived events keep their place.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Sequence
+import functools
+import sqlite3
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -176,7 +178,9 @@ def _insert_messages(items: list[NewMessage]) -> list[Appended | StoreError | No
     other senders' messages of the batch.
     """
     now = timezone.now()
-    with transaction.atomic(), connection.cursor() as cursor:
+    # The plain statements run on the driver's own cursor (``_PlainInsert``):
+    # its errors become Django's here, once for the batch.
+    with transaction.atomic(), connection.cursor() as cursor, connection.wrap_database_errors:
         plain = _PlainInsert(cursor, now)
         return [_insert_message_with_files(item, now) if item.attachments else plain.insert(item) for item in items]
 
@@ -232,6 +236,11 @@ class _PlainInsert:
     database work here), and what every item of a batch shares (the SQL, the
     adapted time, the empty ``data``, the cursor) is made once per batch: the
     database thread's Python time is time the event loop waits for the GIL.
+    For the same reason the two statements of each message go to the
+    driver's cursor, not through Django's wrapper of it (which on SQLite
+    rewrites the placeholders of every statement with a regex; the SQL is
+    written in the driver's style once here), and the stored event is built
+    from its row as a query would (``Model.from_db``), not by keyword.
     """
 
     def __init__(self, cursor: Any, now: datetime.datetime) -> None:
@@ -254,6 +263,10 @@ class _PlainInsert:
             "ON CONFLICT (sender_id, client_id) DO NOTHING RETURNING id"
         )
         self.give_back_seq = f"UPDATE {conversations} SET last_seq = last_seq - 1, last_message_seq = %s WHERE id = %s"
+        self.execute = _driver_execute(cursor)
+        if connection.vendor == "sqlite":
+            self.take_seq = self.take_seq.replace("%s", "?")
+            self.insert_event = self.insert_event.replace("%s", "?")
 
     def insert(self, item: NewMessage) -> Appended | StoreError | None:
         """Take the next seq of the conversation and insert; inside the batch's transaction.
@@ -267,48 +280,70 @@ class _PlainInsert:
         reply = _reply_of(item)
         if isinstance(reply, StoreError):
             return reply
-        cursor = self.cursor
-        cursor.execute(self.take_seq, [self.stamp, item.conversation_id, item.conversation_id, item.sender.pk])
-        row = cursor.fetchone()
+        execute = self.execute
+        conversation_id, sender, sender_id = item.conversation_id, item.sender, item.sender.pk
+        row = execute(self.take_seq, (self.stamp, conversation_id, conversation_id, sender_id)).fetchone()
         if row is None:
-            return _not_a_member(item.conversation_id, item.sender.pk)
+            return _not_a_member(conversation_id, sender_id)
         seq, membership_seq = row
-        cursor.execute(
+        inserted = execute(
             self.insert_event,
-            [
-                item.conversation_id,
+            (
+                conversation_id,
                 seq,
                 EventKind.MESSAGE.value,
-                item.sender.pk,
+                sender_id,
                 item.content,
                 item.client_id,
                 item.reply_to,
                 self.empty_data,
                 self.stamp,
-            ],
-        )
-        inserted = cursor.fetchone()
+            ),
+        ).fetchone()
         if inserted is None:
-            cursor.execute(
-                self.give_back_seq, [_previous_message_seq(cursor, item.conversation_id, seq), item.conversation_id]
-            )
+            cursor = self.cursor
+            cursor.execute(self.give_back_seq, [_previous_message_seq(cursor, conversation_id, seq), conversation_id])
             return None
-        event = Event(
-            id=inserted[0],
-            conversation_id=item.conversation_id,
-            seq=seq,
-            kind=EventKind.MESSAGE,
-            sender=item.sender,
-            content=item.content,
-            client_id=item.client_id,
-            target_seq=item.reply_to,
-            data={},
-            created_at=self.now,
+        # Every concrete field, in order, as a query's row would give them.
+        event = Event.from_db(
+            self.alias,
+            None,
+            (
+                inserted[0],
+                conversation_id,
+                seq,
+                EventKind.MESSAGE,
+                sender_id,
+                item.content,
+                item.client_id,
+                item.reply_to,
+                {},
+                self.now,
+                None,
+                None,
+            ),
         )
-        event._state.adding = False
-        event._state.db = self.alias
+        _EVENT_SENDER.set_cached_value(event, sender)
         event.view = fresh_view(event, reply)
         return Appended(event, True, membership_seq)
+
+
+#: the event's ``sender`` relation, to hand a new event its sender without a query
+_EVENT_SENDER = Event._meta.get_field("sender")
+
+
+def _driver_execute(cursor: Any) -> Callable[[str, Sequence[Any]], Any]:
+    """``execute(sql, params)`` on the database driver's cursor under Django's ``cursor``; returns that cursor.
+
+    The SQL must be in the driver's placeholder style (``?`` for SQLite's
+    ``sqlite3``, ``%s`` for psycopg). On SQLite, Django's own cursor class
+    is a ``sqlite3.Cursor`` whose ``execute`` rewrites the placeholders:
+    the driver's method is called on it directly.
+    """
+    driver_cursor = cursor.cursor
+    if connection.vendor == "sqlite":
+        return functools.partial(sqlite3.Cursor.execute, driver_cursor)
+    return driver_cursor.execute
 
 
 def _reply_of(item: NewMessage) -> ReplyPreview | StoreError | None:
