@@ -182,7 +182,9 @@ def _insert_messages(items: list[NewMessage]) -> list[Appended | StoreError | No
     # its errors become Django's here, once for the batch.
     with transaction.atomic(), connection.cursor() as cursor, connection.wrap_database_errors:
         plain = _PlainInsert(cursor, now)
-        return [_insert_message_with_files(item, now) if item.attachments else plain.insert(item) for item in items]
+        if any(item.attachments for item in items):
+            return [_insert_message_with_files(item, now) if item.attachments else plain.insert(item) for item in items]
+        return plain.insert_runs(items)
 
 
 def _insert_message_with_files(item: NewMessage, now: datetime.datetime) -> Appended | StoreError | None:
@@ -251,22 +253,115 @@ class _PlainInsert:
         self.stamp = connection.ops.adapt_datetimefield_value(now)
         self.empty_data = _empty_data()
         self.alias = connection.alias
-        self.take_seq = (
-            f"UPDATE {conversations} SET last_seq = last_seq + 1, last_message_seq = last_seq + 1, "
-            f"last_message_at = %s WHERE id = %s AND EXISTS (SELECT 1 FROM {quote(Participant._meta.db_table)} "
-            "WHERE conversation_id = %s AND user_id = %s AND left_seq IS NULL) RETURNING last_seq, membership_seq"
-        )
         self.insert_event = (
             f"INSERT INTO {quote(Event._meta.db_table)} "
             "(conversation_id, seq, kind, sender_id, content, client_id, target_seq, data, created_at) "
             "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
             "ON CONFLICT (sender_id, client_id) DO NOTHING RETURNING id"
         )
-        self.give_back_seq = f"UPDATE {conversations} SET last_seq = last_seq - 1, last_message_seq = %s WHERE id = %s"
+        self.take_seqs = (
+            f"UPDATE {conversations} SET last_seq = last_seq + %s, last_message_seq = last_seq + %s, "
+            f"last_message_at = %s WHERE id = %s AND EXISTS (SELECT 1 FROM {quote(Participant._meta.db_table)} "
+            "WHERE conversation_id = %s AND user_id = %s AND left_seq IS NULL) RETURNING last_seq, membership_seq"
+        )
+        self.give_back_seqs = (
+            f"UPDATE {conversations} SET last_seq = last_seq - %s, last_message_seq = %s WHERE id = %s"
+        )
         self.execute = _driver_execute(cursor)
         if connection.vendor == "sqlite":
-            self.take_seq = self.take_seq.replace("%s", "?")
             self.insert_event = self.insert_event.replace("%s", "?")
+            self.take_seqs = self.take_seqs.replace("%s", "?")
+
+    def insert_runs(self, items: list[NewMessage]) -> list[Appended | StoreError | None]:
+        """Every item, each sender's messages to a conversation taking their seqs in one statement.
+
+        Under load a batch often holds several messages of one sender to one
+        conversation (a client with a window of messages in flight): their
+        run takes ``k`` seqs with one ``UPDATE … RETURNING`` (the membership
+        check and the row lock as for one), and the seqs are handed out to
+        the rows inserted, in the sender's order; the ones a repeat did not
+        use are handed back at the end of the run, under the same lock, so
+        seqs stay gap-free. Runs of different senders or conversations are
+        independent (all of them commit together, none is visible before),
+        and a sender's own messages keep their order.
+        """
+        outcomes: list[Appended | StoreError | None] = [None] * len(items)
+        runs: dict[tuple[int, int], list[tuple[int, NewMessage, ReplyPreview | None]]] = {}
+        for index, item in enumerate(items):
+            reply = _reply_of(item)
+            if isinstance(reply, StoreError):
+                outcomes[index] = reply
+            else:
+                runs.setdefault((item.conversation_id, item.sender.pk), []).append((index, item, reply))
+        for (conversation_id, sender_id), run in runs.items():
+            for index, outcome in self._insert_run(conversation_id, sender_id, run):
+                outcomes[index] = outcome
+        return outcomes
+
+    def _insert_run(
+        self, conversation_id: int, sender_id: int, run: list[tuple[int, NewMessage, ReplyPreview | None]]
+    ) -> list[tuple[int, Appended | StoreError | None]]:
+        execute, count = self.execute, len(run)
+        row = execute(
+            self.take_seqs, (count, count, self.stamp, conversation_id, conversation_id, sender_id)
+        ).fetchone()
+        if row is None:
+            refusal = _not_a_member(conversation_id, sender_id)
+            return [(index, refusal) for index, _, _ in run]
+        last_seq, membership_seq = row
+        first = next_seq = last_seq - count + 1
+        outcomes: list[tuple[int, Appended | StoreError | None]] = []
+        for index, item, reply in run:
+            inserted = execute(self.insert_event, self._row(item, next_seq)).fetchone()
+            if inserted is None:
+                outcomes.append((index, None))  # a repeat: looked up after the commit
+                continue
+            outcomes.append((index, Appended(self._event(inserted[0], item, next_seq, reply), True, membership_seq)))
+            next_seq += 1
+        unused = last_seq + 1 - next_seq
+        if unused:
+            cursor = self.cursor
+            newest = next_seq - 1 if next_seq > first else _previous_message_seq(cursor, conversation_id, first)
+            cursor.execute(self.give_back_seqs, [unused, newest, conversation_id])
+        return outcomes
+
+    def _row(self, item: NewMessage, seq: int) -> tuple[Any, ...]:
+        """The INSERT's parameters for ``item`` at ``seq``."""
+        return (
+            item.conversation_id,
+            seq,
+            EventKind.MESSAGE.value,
+            item.sender.pk,
+            item.content,
+            item.client_id,
+            item.reply_to,
+            self.empty_data,
+            self.stamp,
+        )
+
+    def _event(self, pk: int, item: NewMessage, seq: int, reply: ReplyPreview | None) -> Event:
+        """The stored event, built as a query's row would be (every concrete field, in order), its sender cached."""
+        event = Event.from_db(
+            self.alias,
+            None,
+            (
+                pk,
+                item.conversation_id,
+                seq,
+                EventKind.MESSAGE,
+                item.sender.pk,
+                item.content,
+                item.client_id,
+                item.reply_to,
+                {},
+                self.now,
+                None,
+                None,
+            ),
+        )
+        _EVENT_SENDER.set_cached_value(event, item.sender)
+        event.view = fresh_view(event, reply)
+        return event
 
     def insert(self, item: NewMessage) -> Appended | StoreError | None:
         """Take the next seq of the conversation and insert; inside the batch's transaction.
@@ -280,52 +375,8 @@ class _PlainInsert:
         reply = _reply_of(item)
         if isinstance(reply, StoreError):
             return reply
-        execute = self.execute
-        conversation_id, sender, sender_id = item.conversation_id, item.sender, item.sender.pk
-        row = execute(self.take_seq, (self.stamp, conversation_id, conversation_id, sender_id)).fetchone()
-        if row is None:
-            return _not_a_member(conversation_id, sender_id)
-        seq, membership_seq = row
-        inserted = execute(
-            self.insert_event,
-            (
-                conversation_id,
-                seq,
-                EventKind.MESSAGE.value,
-                sender_id,
-                item.content,
-                item.client_id,
-                item.reply_to,
-                self.empty_data,
-                self.stamp,
-            ),
-        ).fetchone()
-        if inserted is None:
-            cursor = self.cursor
-            cursor.execute(self.give_back_seq, [_previous_message_seq(cursor, conversation_id, seq), conversation_id])
-            return None
-        # Every concrete field, in order, as a query's row would give them.
-        event = Event.from_db(
-            self.alias,
-            None,
-            (
-                inserted[0],
-                conversation_id,
-                seq,
-                EventKind.MESSAGE,
-                sender_id,
-                item.content,
-                item.client_id,
-                item.reply_to,
-                {},
-                self.now,
-                None,
-                None,
-            ),
-        )
-        _EVENT_SENDER.set_cached_value(event, sender)
-        event.view = fresh_view(event, reply)
-        return Appended(event, True, membership_seq)
+        [(_, outcome)] = self._insert_run(item.conversation_id, item.sender.pk, [(0, item, reply)])
+        return outcome
 
 
 #: the event's ``sender`` relation, to hand a new event its sender without a query
