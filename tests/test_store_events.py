@@ -208,6 +208,11 @@ def test_a_batch_of_runs_keeps_seqs_dense_and_each_senders_order(stored_before, 
     assert conversation.last_seq == conversation.last_message_seq == len(seen)
 
 
+def test_a_new_events_row_follows_the_models_fields() -> None:
+    """The plain insert builds the stored event from a row in this order (Model.from_db)."""
+    assert tuple(f.attname for f in Event._meta.concrete_fields) == events._EVENT_FIELDS
+
+
 def test_a_client_id_from_another_conversation_is_a_conflict(alice, bob, carol) -> None:
     send(direct(alice, bob), alice, client_id="shared")
     with pytest.raises(Conflict):

@@ -131,7 +131,7 @@ class TokenBucket:
             None,
         )
 
-    def _take_in_local_memory(self, cache: LocMemCache, subject: object) -> float:
+    def _take_in_local_memory(self, cache: Any, subject: object) -> float:
         """The bucket in Django's local-memory cache (the embedded default), in one step under the cache's lock.
 
         The same arrival time under the same key as :meth:`_take_in_cache`

@@ -19,7 +19,7 @@ import functools
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
@@ -343,7 +343,7 @@ class _PlainInsert:
         """The stored event, built as a query's row would be (every concrete field, in order), its sender cached."""
         event = Event.from_db(
             self.alias,
-            None,
+            _EVENT_FIELDS,
             (
                 pk,
                 item.conversation_id,
@@ -381,6 +381,22 @@ class _PlainInsert:
 
 #: the event's ``sender`` relation, to hand a new event its sender without a query
 _EVENT_SENDER = Event._meta.get_field("sender")
+#: the order of the row ``_PlainInsert._event`` gives ``Event.from_db``: the model's concrete fields
+#: (``tests/test_store_events.py`` checks they agree)
+_EVENT_FIELDS = (
+    "id",
+    "conversation_id",
+    "seq",
+    "kind",
+    "sender_id",
+    "content",
+    "client_id",
+    "target_seq",
+    "data",
+    "created_at",
+    "edited_at",
+    "deleted_at",
+)
 
 
 def _driver_execute(cursor: Any) -> Callable[[str, Sequence[Any]], Any]:
@@ -394,7 +410,7 @@ def _driver_execute(cursor: Any) -> Callable[[str, Sequence[Any]], Any]:
     driver_cursor = cursor.cursor
     if connection.vendor == "sqlite":
         return functools.partial(sqlite3.Cursor.execute, driver_cursor)
-    return driver_cursor.execute
+    return cast(Callable[[str, Sequence[Any]], Any], driver_cursor.execute)
 
 
 def _reply_of(item: NewMessage) -> ReplyPreview | StoreError | None:
