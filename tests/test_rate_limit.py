@@ -70,3 +70,26 @@ def test_local_bucket_allows_a_burst_of_n_then_refills(count: int, seconds: int)
     assert [bucket.take() for _ in range(count + 3)] == [True] * count + [False] * 3
     now[0] += seconds / count
     assert bucket.take() and not bucket.take()
+
+
+@given(
+    st.integers(1, 20),
+    st.integers(1, 30),
+    st.lists(st.tuples(st.integers(0, 4_000), st.booleans()), min_size=1, max_size=60),
+)
+def test_local_memory_bucket_answers_as_the_generic_cache_bucket(count: int, seconds: int, steps) -> None:
+    """The embedded default's one-step bucket and the add/incr/touch one agree on every take's answer."""
+    from django.core.cache.backends.locmem import LocMemCache
+
+    one_step, generic = LocMemCache("bucket-one-step", {}), LocMemCache("bucket-generic", {})
+    one_step.clear()
+    generic.clear()
+    bucket = TokenBucket("agree", Rate(count, seconds))
+    now = [1_000_000]
+    with mock.patch("messaging.guards.rate_limit._now_ms", side_effect=lambda: now[0]):
+        for advance, take in steps:
+            now[0] += advance
+            if take:
+                assert bucket._take_in_local_memory(one_step, "u") == bucket._take_in_cache(generic, "u")
+            key = one_step.make_key(bucket._key("u"))
+            assert one_step.get(bucket._key("u")) == generic.get(bucket._key("u")), key

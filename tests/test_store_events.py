@@ -174,6 +174,45 @@ def test_repeats_return_the_first_message_and_keep_seq_dense(client_ids) -> None
     assert conversation.last_seq == conversation.last_message_seq == len(first)
 
 
+@given(
+    st.lists(st.sampled_from(["a", "b", "c"]), max_size=3),
+    st.lists(st.tuples(st.booleans(), st.sampled_from(["a", "b", "c", "d", "e"])), min_size=1, max_size=12),
+)
+def test_a_batch_of_runs_keeps_seqs_dense_and_each_senders_order(stored_before, batch) -> None:
+    """Each sender's messages of a batch take their seqs together; repeats among them hand theirs back."""
+    from django.contrib.auth import get_user_model
+
+    users = get_user_model().objects
+    tag = uuid.uuid4().hex[:8]
+    a, b = users.create_user(f"a{tag}"), users.create_user(f"b{tag}")
+    conversation = direct(a, b)
+    for cid in stored_before:
+        send(conversation, a, client_id=f"{tag}-{cid}")
+    outcomes = events.create_messages(
+        [NewMessage(conversation.pk, b if by_b else a, "hi", f"{tag}-{cid}") for by_b, cid in batch]
+    )
+    seen = {(a.pk, f"{tag}-{cid}") for cid in stored_before}
+    for (by_b, cid), outcome in zip(batch, outcomes, strict=True):
+        key = ((b if by_b else a).pk, f"{tag}-{cid}")
+        assert outcome.created == (key not in seen)
+        seen.add(key)
+    rows = list(
+        Message.objects.filter(conversation=conversation).order_by("seq").values_list("seq", "sender_id", "client_id")
+    )
+    assert [seq for seq, _, _ in rows] == list(range(1, len(seen) + 1))
+    assert {(o.event.seq, o.event.sender_id, o.event.client_id) for o in outcomes if o.created} <= set(rows)
+    for sender in (a, b):
+        seqs = [o.event.seq for o in outcomes if o.created and o.event.sender_id == sender.pk]
+        assert seqs == sorted(seqs)  # a sender's messages keep their order
+    conversation.refresh_from_db()
+    assert conversation.last_seq == conversation.last_message_seq == len(seen)
+
+
+def test_a_new_events_row_follows_the_models_fields() -> None:
+    """The plain insert builds the stored event from a row in this order (Model.from_db)."""
+    assert tuple(f.attname for f in Event._meta.concrete_fields) == events._EVENT_FIELDS
+
+
 def test_a_client_id_from_another_conversation_is_a_conflict(alice, bob, carol) -> None:
     send(direct(alice, bob), alice, client_id="shared")
     with pytest.raises(Conflict):

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import math
+import pickle
 import time
 import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from django.core.cache.backends.base import BaseCache
+from django.core.cache.backends.locmem import LocMemCache
 
 from ..conf import Rate
 from ..logging_utils import messaging_logger
@@ -66,6 +68,8 @@ class TokenBucket:
             return 0.0
         try:
             cache = shared_cache()
+            if isinstance(cache, LocMemCache):
+                return self._take_in_local_memory(cache, subject)
             redis = _redis_client(cache, self._key(subject))
             if redis is not None:
                 return self._wait(redis.eval(_GCRA_SCRIPT, 1, *self._script_args(cache, subject)))
@@ -86,6 +90,8 @@ class TokenBucket:
             return 0.0
         try:
             cache = shared_cache()
+            if isinstance(cache, LocMemCache):
+                return self._take_in_local_memory(cache, subject)
             redis = _async_redis_client(cache)
             if redis is None:
                 return self._take_in_cache(cache, subject)
@@ -124,6 +130,29 @@ class TokenBucket:
             f"rate limit {self.name} not enforced: the cache failed: {type(exc).__name__}: {exc}",
             None,
         )
+
+    def _take_in_local_memory(self, cache: Any, subject: object) -> float:
+        """The bucket in Django's local-memory cache (the embedded default), in one step under the cache's lock.
+
+        The same arrival time under the same key as :meth:`_take_in_cache`
+        (so ``retry_after``, ``give_back`` and ``cache.clear()`` see it), but
+        read, moved and stored at once: the generic path's ``add``, ``incr``
+        and ``touch`` each take the lock, (un)pickle the value and check the
+        key for memcached's rules, which was most of a message's rate-limit
+        cost here. This reaches into the backend's storage as its own
+        ``incr`` does (``_lock``, ``_cache``, ``_has_expired``, ``_set``).
+        """
+        assert self.rate is not None
+        key = cache.make_key(self._key(subject))  # ASCII, short: nothing for validate_key to warn about
+        interval = self._interval_ms
+        now = _now_ms()
+        with cache._lock:
+            stored = None if cache._has_expired(key) else cache._cache.get(key)
+            tat = max(now, pickle.loads(stored)) + interval if stored is not None else now + interval
+            if tat - now > self._capacity_ms:
+                return max(0.001, (tat - self._capacity_ms - now) / 1000)
+            cache._set(key, pickle.dumps(tat, cache.pickle_protocol), self.rate.seconds + 1)
+        return 0.0
 
     def _take_in_cache(self, cache: Any, subject: object) -> float:
         """The bucket with Django's atomic ``incr``/``decr``, for caches other than Redis."""

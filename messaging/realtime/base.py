@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from autobahn.exception import Disconnected
 from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.utils.functional import LazyObject, empty
 
 from .. import conf
 from ..actions.errors import wire_error
@@ -52,6 +53,13 @@ ABNORMAL_CLOSURE = 1006
 
 #: what a socket's registration reads along with it (see :meth:`MessagingConsumer.register_with`)
 _Opened = TypeVar("_Opened")
+
+
+def unwrapped(user: Any) -> Any:
+    """The object behind a resolved ``LazyObject`` (Channels' ``UserLazyObject``), else ``user`` as it is."""
+    if isinstance(user, LazyObject) and user._wrapped is not empty:
+        return user._wrapped
+    return user
 
 
 class MessagingConsumer(AsyncWebsocketConsumer):
@@ -134,7 +142,9 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         self.outbound = outbound_of(self.scope)
         if data is not None:
             # The validator checked ``is_authenticated``; AuthMiddleware's user is the project's user model.
-            user: User = data["user"]
+            # Its lazy wrapper is resolved by now: the socket keeps the user itself, since every
+            # attribute read through the wrapper (the pk, per frame and per message) costs a proxy call.
+            user: User = unwrapped(data["user"])
             self.user, self.authenticated = user, True
             act_for(self.user.pk)
             self.username = self.user.get_username()

@@ -15,9 +15,11 @@ the archive too, so archived events keep their place.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Sequence
+import functools
+import sqlite3
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
@@ -176,9 +178,13 @@ def _insert_messages(items: list[NewMessage]) -> list[Appended | StoreError | No
     other senders' messages of the batch.
     """
     now = timezone.now()
-    with transaction.atomic(), connection.cursor() as cursor:
+    # The plain statements run on the driver's own cursor (``_PlainInsert``):
+    # its errors become Django's here, once for the batch.
+    with transaction.atomic(), connection.cursor() as cursor, connection.wrap_database_errors:
         plain = _PlainInsert(cursor, now)
-        return [_insert_message_with_files(item, now) if item.attachments else plain.insert(item) for item in items]
+        if any(item.attachments for item in items):
+            return [_insert_message_with_files(item, now) if item.attachments else plain.insert(item) for item in items]
+        return plain.insert_runs(items)
 
 
 def _insert_message_with_files(item: NewMessage, now: datetime.datetime) -> Appended | StoreError | None:
@@ -232,6 +238,11 @@ class _PlainInsert:
     database work here), and what every item of a batch shares (the SQL, the
     adapted time, the empty ``data``, the cursor) is made once per batch: the
     database thread's Python time is time the event loop waits for the GIL.
+    For the same reason the two statements of each message go to the
+    driver's cursor, not through Django's wrapper of it (which on SQLite
+    rewrites the placeholders of every statement with a regex; the SQL is
+    written in the driver's style once here), and the stored event is built
+    from its row as a query would (``Model.from_db``), not by keyword.
     """
 
     def __init__(self, cursor: Any, now: datetime.datetime) -> None:
@@ -242,18 +253,115 @@ class _PlainInsert:
         self.stamp = connection.ops.adapt_datetimefield_value(now)
         self.empty_data = _empty_data()
         self.alias = connection.alias
-        self.take_seq = (
-            f"UPDATE {conversations} SET last_seq = last_seq + 1, last_message_seq = last_seq + 1, "
-            f"last_message_at = %s WHERE id = %s AND EXISTS (SELECT 1 FROM {quote(Participant._meta.db_table)} "
-            "WHERE conversation_id = %s AND user_id = %s AND left_seq IS NULL) RETURNING last_seq, membership_seq"
-        )
         self.insert_event = (
             f"INSERT INTO {quote(Event._meta.db_table)} "
             "(conversation_id, seq, kind, sender_id, content, client_id, target_seq, data, created_at) "
             "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
             "ON CONFLICT (sender_id, client_id) DO NOTHING RETURNING id"
         )
-        self.give_back_seq = f"UPDATE {conversations} SET last_seq = last_seq - 1, last_message_seq = %s WHERE id = %s"
+        self.take_seqs = (
+            f"UPDATE {conversations} SET last_seq = last_seq + %s, last_message_seq = last_seq + %s, "
+            f"last_message_at = %s WHERE id = %s AND EXISTS (SELECT 1 FROM {quote(Participant._meta.db_table)} "
+            "WHERE conversation_id = %s AND user_id = %s AND left_seq IS NULL) RETURNING last_seq, membership_seq"
+        )
+        self.give_back_seqs = (
+            f"UPDATE {conversations} SET last_seq = last_seq - %s, last_message_seq = %s WHERE id = %s"
+        )
+        self.execute = _driver_execute(cursor)
+        if connection.vendor == "sqlite":
+            self.insert_event = self.insert_event.replace("%s", "?")
+            self.take_seqs = self.take_seqs.replace("%s", "?")
+
+    def insert_runs(self, items: list[NewMessage]) -> list[Appended | StoreError | None]:
+        """Every item, each sender's messages to a conversation taking their seqs in one statement.
+
+        Under load a batch often holds several messages of one sender to one
+        conversation (a client with a window of messages in flight): their
+        run takes ``k`` seqs with one ``UPDATE … RETURNING`` (the membership
+        check and the row lock as for one), and the seqs are handed out to
+        the rows inserted, in the sender's order; the ones a repeat did not
+        use are handed back at the end of the run, under the same lock, so
+        seqs stay gap-free. Runs of different senders or conversations are
+        independent (all of them commit together, none is visible before),
+        and a sender's own messages keep their order.
+        """
+        outcomes: list[Appended | StoreError | None] = [None] * len(items)
+        runs: dict[tuple[int, int], list[tuple[int, NewMessage, ReplyPreview | None]]] = {}
+        for index, item in enumerate(items):
+            reply = _reply_of(item)
+            if isinstance(reply, StoreError):
+                outcomes[index] = reply
+            else:
+                runs.setdefault((item.conversation_id, item.sender.pk), []).append((index, item, reply))
+        for (conversation_id, sender_id), run in runs.items():
+            for index, outcome in self._insert_run(conversation_id, sender_id, run):
+                outcomes[index] = outcome
+        return outcomes
+
+    def _insert_run(
+        self, conversation_id: int, sender_id: int, run: list[tuple[int, NewMessage, ReplyPreview | None]]
+    ) -> list[tuple[int, Appended | StoreError | None]]:
+        execute, count = self.execute, len(run)
+        row = execute(
+            self.take_seqs, (count, count, self.stamp, conversation_id, conversation_id, sender_id)
+        ).fetchone()
+        if row is None:
+            refusal = _not_a_member(conversation_id, sender_id)
+            return [(index, refusal) for index, _, _ in run]
+        last_seq, membership_seq = row
+        first = next_seq = last_seq - count + 1
+        outcomes: list[tuple[int, Appended | StoreError | None]] = []
+        for index, item, reply in run:
+            inserted = execute(self.insert_event, self._row(item, next_seq)).fetchone()
+            if inserted is None:
+                outcomes.append((index, None))  # a repeat: looked up after the commit
+                continue
+            outcomes.append((index, Appended(self._event(inserted[0], item, next_seq, reply), True, membership_seq)))
+            next_seq += 1
+        unused = last_seq + 1 - next_seq
+        if unused:
+            cursor = self.cursor
+            newest = next_seq - 1 if next_seq > first else _previous_message_seq(cursor, conversation_id, first)
+            cursor.execute(self.give_back_seqs, [unused, newest, conversation_id])
+        return outcomes
+
+    def _row(self, item: NewMessage, seq: int) -> tuple[Any, ...]:
+        """The INSERT's parameters for ``item`` at ``seq``."""
+        return (
+            item.conversation_id,
+            seq,
+            EventKind.MESSAGE.value,
+            item.sender.pk,
+            item.content,
+            item.client_id,
+            item.reply_to,
+            self.empty_data,
+            self.stamp,
+        )
+
+    def _event(self, pk: int, item: NewMessage, seq: int, reply: ReplyPreview | None) -> Event:
+        """The stored event, built as a query's row would be (every concrete field, in order), its sender cached."""
+        event = Event.from_db(
+            self.alias,
+            _EVENT_FIELDS,
+            (
+                pk,
+                item.conversation_id,
+                seq,
+                EventKind.MESSAGE,
+                item.sender.pk,
+                item.content,
+                item.client_id,
+                item.reply_to,
+                {},
+                self.now,
+                None,
+                None,
+            ),
+        )
+        _EVENT_SENDER.set_cached_value(event, item.sender)
+        event.view = fresh_view(event, reply)
+        return event
 
     def insert(self, item: NewMessage) -> Appended | StoreError | None:
         """Take the next seq of the conversation and insert; inside the batch's transaction.
@@ -267,48 +375,42 @@ class _PlainInsert:
         reply = _reply_of(item)
         if isinstance(reply, StoreError):
             return reply
-        cursor = self.cursor
-        cursor.execute(self.take_seq, [self.stamp, item.conversation_id, item.conversation_id, item.sender.pk])
-        row = cursor.fetchone()
-        if row is None:
-            return _not_a_member(item.conversation_id, item.sender.pk)
-        seq, membership_seq = row
-        cursor.execute(
-            self.insert_event,
-            [
-                item.conversation_id,
-                seq,
-                EventKind.MESSAGE.value,
-                item.sender.pk,
-                item.content,
-                item.client_id,
-                item.reply_to,
-                self.empty_data,
-                self.stamp,
-            ],
-        )
-        inserted = cursor.fetchone()
-        if inserted is None:
-            cursor.execute(
-                self.give_back_seq, [_previous_message_seq(cursor, item.conversation_id, seq), item.conversation_id]
-            )
-            return None
-        event = Event(
-            id=inserted[0],
-            conversation_id=item.conversation_id,
-            seq=seq,
-            kind=EventKind.MESSAGE,
-            sender=item.sender,
-            content=item.content,
-            client_id=item.client_id,
-            target_seq=item.reply_to,
-            data={},
-            created_at=self.now,
-        )
-        event._state.adding = False
-        event._state.db = self.alias
-        event.view = fresh_view(event, reply)
-        return Appended(event, True, membership_seq)
+        [(_, outcome)] = self._insert_run(item.conversation_id, item.sender.pk, [(0, item, reply)])
+        return outcome
+
+
+#: the event's ``sender`` relation, to hand a new event its sender without a query
+_EVENT_SENDER = Event._meta.get_field("sender")
+#: the order of the row ``_PlainInsert._event`` gives ``Event.from_db``: the model's concrete fields
+#: (``tests/test_store_events.py`` checks they agree)
+_EVENT_FIELDS = (
+    "id",
+    "conversation_id",
+    "seq",
+    "kind",
+    "sender_id",
+    "content",
+    "client_id",
+    "target_seq",
+    "data",
+    "created_at",
+    "edited_at",
+    "deleted_at",
+)
+
+
+def _driver_execute(cursor: Any) -> Callable[[str, Sequence[Any]], Any]:
+    """``execute(sql, params)`` on the database driver's cursor under Django's ``cursor``; returns that cursor.
+
+    The SQL must be in the driver's placeholder style (``?`` for SQLite's
+    ``sqlite3``, ``%s`` for psycopg). On SQLite, Django's own cursor class
+    is a ``sqlite3.Cursor`` whose ``execute`` rewrites the placeholders:
+    the driver's method is called on it directly.
+    """
+    driver_cursor = cursor.cursor
+    if connection.vendor == "sqlite":
+        return functools.partial(sqlite3.Cursor.execute, driver_cursor)
+    return cast(Callable[[str, Sequence[Any]], Any], driver_cursor.execute)
 
 
 def _reply_of(item: NewMessage) -> ReplyPreview | StoreError | None:
