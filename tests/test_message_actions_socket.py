@@ -456,3 +456,25 @@ async def test_a_message_with_more_files_than_allowed_is_too_many_files_naming_t
         "ref": "refused",
     }
     assert await database_sync_to_async(Event.objects.count)() == 1
+
+
+async def test_a_mention_sent_over_the_socket_notifies_a_member_who_muted_the_group(
+    alice, bob, carol, open_chat
+) -> None:
+    from messaging.connection_validator import FOREVER
+    from messaging.store.conversations import mute
+
+    @database_sync_to_async
+    def muted_group() -> int:
+        group = make_group(alice, [bob, carol])
+        mute(bob.pk, group, FOREVER)
+        mute(carol.pk, group, FOREVER)
+        return group
+
+    group = await muted_group()
+    a = await open_chat(alice)
+    ack = await ask(a, {"type": "message", "conversation": group, "content": "@bob bring the map?", "client_id": "m"})
+    assert ack["type"] == "ack"
+    await settle_notifications()
+    mentions = await database_sync_to_async(lambda: list(Notification.objects.values_list("user__username", "kind")))()
+    assert mentions == [("bob", "mention")]
