@@ -52,7 +52,12 @@ async def test_a_database_locked_beyond_the_retries_answers_server_error_and_a_r
         error = await socket.expect("error", timeout=10)
         STATS["faults: database locked beyond the retries"] += 1
     await database_sync_to_async(close_db_connection)()
-    assert error["code"] == "server_error" and error["client_id"] == "locked-1"
+    assert error == {
+        "type": "error",
+        "code": "server_error",
+        "detail": "the message could not be stored; resend it with the same client_id",
+        "client_id": "locked-1",
+    }
     assert await count(Message) == 0
     # The record could not be stored while the database was locked; the
     # next heartbeat stores it.

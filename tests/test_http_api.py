@@ -8,12 +8,14 @@ import threading
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test import Client, override_settings
 
 from messaging.exceptions import Forbidden, RateLimited
 from messaging.http.api import api_error
 from messaging.models import Conversation, Message, Participant
+from messaging.store.conversations import get_or_create_direct
 
 pytestmark = pytest.mark.django_db
 
@@ -376,3 +378,30 @@ def test_a_body_of_exactly_the_frame_limit_is_accepted(alice_client) -> None:
     body["content"] = "x" * (100 - len(json.dumps(body)))
     assert len(json.dumps(body)) == 100
     assert post_send(alice_client, "bob", body).status_code == 201
+
+
+@override_settings(MESSAGING_UPLOAD_QUOTA_BYTES=1000)
+def test_an_upload_with_the_quota_used_up_is_413_quota_exceeded_naming_the_quota(make_user, media_storage) -> None:
+    alice = make_user("alice")
+    conversation, _ = get_or_create_direct(alice, make_user("bob"))
+    client = api_client(alice)
+
+    def upload(name: str, size: int):
+        return client.post(
+            f"/messages/api/conversations/{conversation.pk}/attachments",
+            data={"file": [SimpleUploadedFile(name, b"x" * size, content_type="text/plain")]},
+            HTTP_X_CSRFTOKEN=client.cookies["csrftoken"].value,
+        )
+
+    assert upload("a.txt", 1000).status_code == 201
+    # The store's check, before the body is read: nothing of the quota is left.
+    response = upload("b.txt", 1)
+    assert (response.status_code, response.json()) == (
+        413,
+        {
+            "type": "error",
+            "code": "quota_exceeded",
+            "detail": "your uploads already take your quota of 1000 bytes",
+            "limit": 1000,
+        },
+    )

@@ -344,3 +344,137 @@ def test_an_edit_over_http_notifies_the_members_it_newly_mentions(alice, bob, ca
     assert post(api(alice), url, {"content": "lunch @carol?", "client_id": "e"}).status_code == 201
     mentions = Notification.objects.filter(kind=NotificationKind.MENTION)
     assert list(mentions.values_list("user__username", "body")) == [("carol", "alice: lunch @carol?")]
+
+
+# --- The store's refusals, each its whole error frame (messaging/actions/errors.py's wire_error) ---
+
+
+async def refused(socket: Socket, frame: dict[str, Any]) -> dict[str, Any]:
+    """Send ``frame`` (with a ref of its own) and return the error frame answering it."""
+    await socket.send({**frame, "ref": "refused"})
+    return await socket.expect("error", ref="refused")
+
+
+@override_settings(MESSAGING_MAX_REACTIONS=1)
+async def test_a_reaction_past_the_limit_is_too_many_reactions_naming_the_limit(alice, bob, open_chat) -> None:
+    conversation, seq = await direct_with_message(alice, bob)
+    a = await open_chat(alice)
+    react = {"type": "react", "conversation": conversation, "seq": seq}
+    assert (await ask(a, {**react, "emoji": "👍", "client_id": "r1"}))["type"] == "ack"
+    error = await refused(a, {**react, "emoji": "🎉", "client_id": "r2"})
+    assert error == {
+        "type": "error",
+        "code": "too_many_reactions",
+        "detail": "a message has at most 1 different reactions",
+        "limit": 1,
+        "client_id": "r2",
+        "ref": "refused",
+    }
+    assert await database_sync_to_async(Reaction.objects.count)() == 1
+
+
+@override_settings(MESSAGING_EDIT_WINDOW="0")
+async def test_an_edit_past_its_window_is_edit_window_closed_with_the_stores_reason(alice, bob, open_chat) -> None:
+    conversation, seq = await direct_with_message(alice, bob)
+    a = await open_chat(alice)
+    error = await refused(
+        a, {"type": "edit", "conversation": conversation, "seq": seq, "content": "x", "client_id": "e"}
+    )
+    assert error == {
+        "type": "error",
+        "code": "edit_window_closed",
+        "detail": "this message can no longer be edited",
+        "client_id": "e",
+        "ref": "refused",
+    }
+
+
+@override_settings(MESSAGING_DELETE_WINDOW="0")
+async def test_a_deletion_past_its_window_is_delete_window_closed_with_the_stores_reason(alice, bob, open_chat) -> None:
+    conversation, seq = await direct_with_message(alice, bob)
+    a = await open_chat(alice)
+    error = await refused(a, {"type": "delete", "conversation": conversation, "seq": seq, "client_id": "d"})
+    assert error == {
+        "type": "error",
+        "code": "delete_window_closed",
+        "detail": "this message can no longer be deleted for everyone; delete it for yourself instead",
+        "client_id": "d",
+        "ref": "refused",
+    }
+    assert await database_sync_to_async(Event.objects.count)() == 1
+
+
+async def test_an_action_on_a_conversation_of_someone_elses_is_not_found_naming_the_conversation(
+    alice, bob, carol, open_chat
+) -> None:
+    conversation, seq = await direct_with_message(alice, bob)
+    c = await open_chat(carol)
+    error = await refused(
+        c, {"type": "react", "conversation": conversation, "seq": seq, "emoji": "👍", "client_id": "n"}
+    )
+    assert error == {
+        "type": "error",
+        "code": "not_found",
+        "detail": f"there is no conversation {conversation} of yours",
+        "client_id": "n",
+        "ref": "refused",
+    }
+
+
+async def test_a_client_id_reused_for_another_event_is_an_invalid_frame_saying_so(alice, bob, open_chat) -> None:
+    conversation, seq = await direct_with_message(alice, bob)
+    a = await open_chat(alice)
+    assert (await ask(a, {"type": "react", "conversation": conversation, "seq": seq, "emoji": "👍", "client_id": "c"}))[
+        "type"
+    ] == "ack"
+    error = await refused(
+        a, {"type": "edit", "conversation": conversation, "seq": seq, "content": "x", "client_id": "c"}
+    )
+    assert error == {
+        "type": "error",
+        "code": "invalid_frame",
+        "detail": "this client_id was already used for another event",
+        "client_id": "c",
+        "ref": "refused",
+    }
+
+
+@override_settings(MESSAGING_MAX_FILES_PER_MESSAGE=2)
+async def test_a_message_with_more_files_than_allowed_is_too_many_files_naming_the_limit(alice, bob, open_chat) -> None:
+    conversation, _ = await direct_with_message(alice, bob)
+    a = await open_chat(alice)
+    error = await refused(
+        a,
+        {"type": "message", "conversation": conversation, "content": "x", "attachments": [1, 2, 3], "client_id": "f"},
+    )
+    assert error == {
+        "type": "error",
+        "code": "too_many_files",
+        "detail": "a message carries at most 2 files",
+        "limit": 2,
+        "client_id": "f",
+        "ref": "refused",
+    }
+    assert await database_sync_to_async(Event.objects.count)() == 1
+
+
+async def test_a_mention_sent_over_the_socket_notifies_a_member_who_muted_the_group(
+    alice, bob, carol, open_chat
+) -> None:
+    from messaging.connection_validator import FOREVER
+    from messaging.store.conversations import mute
+
+    @database_sync_to_async
+    def muted_group() -> int:
+        group = make_group(alice, [bob, carol])
+        mute(bob.pk, group, FOREVER)
+        mute(carol.pk, group, FOREVER)
+        return group
+
+    group = await muted_group()
+    a = await open_chat(alice)
+    ack = await ask(a, {"type": "message", "conversation": group, "content": "@bob bring the map?", "client_id": "m"})
+    assert ack["type"] == "ack"
+    await settle_notifications()
+    mentions = await database_sync_to_async(lambda: list(Notification.objects.values_list("user__username", "kind")))()
+    assert mentions == [("bob", "mention")]

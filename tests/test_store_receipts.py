@@ -82,3 +82,12 @@ def test_reading_to_the_end_settles_the_new_message_notification(alice, bob) -> 
     assert Notification.objects.get(user=bob).read
     [again] = receipts.apply_receipts([CursorMark(conversation.pk, bob.pk, "bob", read=3)])
     assert again.change is None and again.notification_unread is None
+
+
+def test_a_receipt_carries_the_seq_a_member_joined_at(alice, bob, carol) -> None:
+    group = conversations.create_group(alice, "g", ["bob"], "g1", max_members=10).conversation
+    events.create_message(group.pk, alice, "before carol", "m1")  # 2
+    joined = conversations.add_members(alice, group.pk, ["carol"], "add-carol", max_members=10).appended.event.seq
+    events.create_message(group.pk, alice, "after", "m2")
+    change = read(group, carol, 100)
+    assert change is not None and change.joined_seq == joined > 0

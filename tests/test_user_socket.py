@@ -9,9 +9,11 @@ import pytest
 from channels.db import database_sync_to_async
 from django.test import override_settings
 
+from messaging.actions.errors import wire_error
 from messaging.models import Conversation, Event, Notification, Participant
 from messaging.serializers import PROTOCOL_VERSION
 from messaging.store import conversations
+from messaging.store.errors import LimitExceeded
 
 from .support import communicator
 
@@ -306,11 +308,24 @@ async def test_a_group_beyond_the_member_limit_is_too_many_members(alice, bob, c
     socket = await user_socket(alice)
     await socket.send({"type": "create_group", "title": "Big", "members": ["bob", "carol", "dave"], "client_id": "g"})
     error = await socket.expect("error")
-    assert (error["code"], error["limit"], error["client_id"]) == ("too_many_members", 3, "g")
+    too_many = {"type": "error", "code": "too_many_members", "detail": "a group has at most 3 members", "limit": 3}
+    assert error == {**too_many, "client_id": "g"}
     assert await database_sync_to_async(Conversation.objects.count)() == 0
     group = (await create_group(socket, "Ok", ["bob", "carol"], "g2"))["conversation"]["id"]
     answer = await change(socket, {"type": "add_members", "conversation": group, "users": ["dave"], "client_id": "a"})
-    assert (answer["code"], answer["limit"]) == ("too_many_members", 3)
+    assert answer == {**too_many, "client_id": "a"}
+
+
+async def test_adding_only_members_already_in_is_an_invalid_frame_saying_so(alice, bob, user_socket) -> None:
+    socket = await user_socket(alice)
+    group = (await create_group(socket, "Trip", ["bob"]))["conversation"]["id"]
+    answer = await change(socket, {"type": "add_members", "conversation": group, "users": ["bob"], "client_id": "a"})
+    assert answer == {
+        "type": "error",
+        "code": "invalid_frame",
+        "detail": "they are all members already",
+        "client_id": "a",
+    }
 
 
 async def test_only_the_owner_and_admins_add_members_and_a_new_member_sees_from_their_join(
@@ -570,7 +585,13 @@ async def test_a_pin_past_the_limit_is_refused_with_too_many_pins_and_changes_no
     socket = await user_socket(alice)
     await pin(socket, with_bob, True, "p1")
     refused = await pin(socket, with_carol, True, "p2")
-    assert refused["type"] == "error" and refused["code"] == "too_many_pins" and refused["limit"] == 1
+    assert refused == {
+        "type": "error",
+        "code": "too_many_pins",
+        "detail": "at most 1 conversations can be pinned: unpin one first",
+        "limit": 1,
+        "ref": "p2",
+    }
     rows = await database_sync_to_async(
         lambda: dict(Participant.objects.filter(user=alice).values_list("conversation_id", "pinned_at"))
     )()
@@ -727,3 +748,21 @@ async def test_a_mute_until_a_time_with_any_offset_is_stored_in_utc_and_past_the
     assert (await socket.expect("muted", ref=1))["muted_until"].startswith("8160-06-30T23:54:23")
     await socket.send({"type": "mute", "conversation": conversation, "until": "9999-12-31T23:00:00-05:00", "ref": 2})
     assert (await socket.expect("muted", ref=2))["muted_until"].startswith("9999-12-31T00:00:00")
+
+
+@override_settings(MESSAGING_SEARCH_MAX_TERMS=1)
+async def test_a_search_with_more_terms_than_allowed_is_refused_naming_the_limit(alice, user_socket) -> None:
+    socket = await user_socket(alice)
+    await socket.send({"type": "search", "q": "lunch plans", "ref": "s"})
+    error = await socket.expect("error", ref="s")
+    # The search limits answer the code wire_error gives them (issue 13 may give them codes of their own).
+    code = wire_error(LimitExceeded("", setting="MESSAGING_SEARCH_MAX_TERMS", limit=1)).code.value
+    assert error == {
+        "type": "error",
+        "code": code,
+        "detail": "the query has 2 terms; at most 1",
+        "limit": 1,
+        "ref": "s",
+    }
+    await socket.send({"type": "ping"})
+    await socket.expect("pong")
