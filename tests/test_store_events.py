@@ -208,9 +208,13 @@ def test_a_batch_of_runs_keeps_seqs_dense_and_each_senders_order(stored_before, 
     assert conversation.last_seq == conversation.last_message_seq == len(seen)
 
 
-def test_a_new_events_row_follows_the_models_fields() -> None:
-    """The plain insert builds the stored event from a row in this order (Model.from_db)."""
-    assert tuple(f.attname for f in Event._meta.concrete_fields) == events._EVENT_FIELDS
+def test_a_new_event_is_built_as_its_stored_row(alice, bob) -> None:
+    """The plain insert builds the event it answers from a row of its own (Model.from_db): every field as stored."""
+    built = send(direct(alice, bob), alice, content="as stored", client_id="row").event
+    stored = Event.objects.get(pk=built.pk)
+    assert {f.attname: getattr(built, f.attname) for f in Event._meta.concrete_fields} == {
+        f.attname: getattr(stored, f.attname) for f in Event._meta.concrete_fields
+    }
 
 
 def test_a_client_id_from_another_conversation_is_a_conflict(alice, bob, carol) -> None:
