@@ -59,6 +59,11 @@ BUDGET = 30.0
 LEAST_RUNS = 5
 #: the goal: each operation within this factor between the smallest and the largest size
 FLAT = 2.0
+#: what the benchmark process's CPU time covers, per database
+CPU_MEANS = {
+    "sqlite": "the database's work too",
+    "postgresql": "the client's work only, not the server's",
+}
 
 OPERATIONS = (
     "open a chat",
@@ -105,6 +110,9 @@ class Measured:
     queries: int
     runs: int
     note: str = ""
+    #: this process's CPU time per run (p50): on SQLite the database's work too, on PostgreSQL the client's only.
+    #: Wall clock on a loaded machine is mostly waiting for a core; this is not (docs/benchmark.md, issue 19).
+    cpu_p50_ms: float = 0.0
 
 
 @dataclass
@@ -236,12 +244,14 @@ def _timed(
         if reset is not None:
             reset(-1)
     seconds: list[float] = []
+    cpu: list[float] = []
     queries = 0
     for run in range(runs):
         with CaptureQueriesContext(connection) as captured:
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             work(run)
             seconds.append(time.perf_counter() - started)
+            cpu.append(time.process_time() - cpu_started)
         queries = max(queries, len(captured.captured_queries))
         if reset is not None:
             reset(run)
@@ -255,6 +265,7 @@ def _timed(
         round((percentile(ordered, 95) or 0) * 1000, 2),
         queries,
         len(seconds),
+        cpu_p50_ms=round((percentile(sorted(cpu), 50) or 0) * 1000, 2),
     )
 
 
@@ -540,6 +551,32 @@ def table(results: list[SizeResult], *, markdown: bool) -> list[str]:
         flag = "n/a" if ratio is None else f"{ratio:.2f}x" + (" > 2x" if ratio > FLAT else "")
         cells.append(f"**{flag}**" if markdown and ratio and ratio > FLAT else flag)
         rows.append(cells)
+    return _lines(header, rows, markdown=markdown)
+
+
+def cpu_table(results: list[SizeResult], *, markdown: bool) -> list[str]:
+    """Operation x size: this process's CPU time p50, then the ratio; empty for figures written without it.
+
+    On a loaded machine the wall clock of each size depends on its share of the
+    cores while it ran; CPU time does not, so on SQLite (where the database
+    works in this process) this ratio is the data's.
+    """
+    results = sorted(results, key=lambda r: r.size)
+    if not all(m.cpu_p50_ms for r in results for m in r.operations if not m.operation.startswith("archive,")):
+        return []
+    span = f"{_size(results[-1].size)}/{_size(results[0].size)}"
+    header = ["operation", *(f"{_size(r.size)}: CPU p50 ms" for r in results), f"{span} CPU p50"]
+    rows = []
+    for operation in OPERATIONS:
+        if operation.startswith("archive,"):
+            continue
+        found = [next(m for m in r.operations if m.operation == operation) for r in results]
+        ratio = f"{found[-1].cpu_p50_ms / found[0].cpu_p50_ms:.2f}x" if found[0].cpu_p50_ms else "n/a"
+        rows.append([operation, *(f"{m.cpu_p50_ms:.2f}" for m in found), ratio])
+    return _lines(header, rows, markdown=markdown)
+
+
+def _lines(header: list[str], rows: list[list[str]], *, markdown: bool) -> list[str]:
     if markdown:
         lines = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
         lines += ["| " + " | ".join(cells) + " |" for cells in rows]
@@ -567,4 +604,12 @@ def report(results: list[SizeResult], *, markdown: bool) -> list[str]:
         lines += describe(result)
     lines.append("")
     lines += table(results, markdown=markdown)
+    cpu = cpu_table(results, markdown=markdown)
+    if cpu:
+        lines += [
+            "",
+            f"This process's CPU time ({results[0].vendor}: {CPU_MEANS.get(results[0].vendor, 'the client')}):",
+            "",
+            *cpu,
+        ]
     return lines

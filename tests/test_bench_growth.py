@@ -76,3 +76,9 @@ def test_bench_growth_prints_every_operation_at_every_size_with_its_query_count_
             "each operation ran queries, and they were counted"
         )
     assert any("100 after seq" in line and "missed" in line for line in lines), "sync reads after the backlog's cursor"
+    # and the process's CPU time of each, which a loaded machine's waits for a core do not inflate
+    cpu_at = next(n for n, line in enumerate(lines) if line.startswith("This process's CPU time"))
+    for operation in OPERATIONS[:-1]:
+        row = next(line for line in lines[cpu_at:] if line.startswith(operation + "  "))
+        found = re.fullmatch(rf"{re.escape(operation)}\s+(\d+\.\d\d)\s+(\d+\.\d\d)\s+\d+\.\d\dx", row)
+        assert found and float(found.group(1)) > 0 and float(found.group(2)) > 0, row
