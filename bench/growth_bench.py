@@ -562,7 +562,7 @@ def cpu_table(results: list[SizeResult], *, markdown: bool) -> list[str]:
     works in this process) this ratio is the data's.
     """
     results = sorted(results, key=lambda r: r.size)
-    if not all(m.cpu_p50_ms for r in results for m in r.operations if not m.operation.startswith("archive,")):
+    if not all(any(m.cpu_p50_ms for m in r.operations) for r in results):
         return []
     span = f"{_size(results[-1].size)}/{_size(results[0].size)}"
     header = ["operation", *(f"{_size(r.size)}: CPU p50 ms" for r in results), f"{span} CPU p50"]
@@ -571,7 +571,9 @@ def cpu_table(results: list[SizeResult], *, markdown: bool) -> list[str]:
         if operation.startswith("archive,"):
             continue
         found = [next(m for m in r.operations if m.operation == operation) for r in results]
-        ratio = f"{found[-1].cpu_p50_ms / found[0].cpu_p50_ms:.2f}x" if found[0].cpu_p50_ms else "n/a"
+        ratio = (
+            f"{found[-1].cpu_p50_ms / found[0].cpu_p50_ms:.2f}x" if found[0].cpu_p50_ms and found[-1].runs else "n/a"
+        )
         rows.append([operation, *(f"{m.cpu_p50_ms:.2f}" for m in found), ratio])
     return _lines(header, rows, markdown=markdown)
 
