@@ -347,6 +347,7 @@ globals().update(
             "MESSAGING_ATTACHMENT_URL_SECONDS": int,
             "MESSAGING_REPEAT_RATE_LIMIT": str,
             "MESSAGING_MAX_IN_FLIGHT": int,
+            "MESSAGING_READ_THREADS": int,
             "MESSAGING_PING_RATE_LIMIT": str,
             "MESSAGING_REPORT_RATE_LIMIT": str,
             "MESSAGING_FETCH_RATE_LIMIT": str,

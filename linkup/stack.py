@@ -17,13 +17,15 @@ from linkup.env import env_number
 
 # --- PostgreSQL ---------------------------------------------------------------
 
-# Each daphne process reaches the database from two places: every consumer's
-# ``database_sync_to_async`` call runs in one shared thread (so one
-# connection), and each HTTP request runs its sync view in a thread of its own.
+# Each daphne process reaches the database from three places: every
+# consumer's write runs in one shared thread (so one connection), their
+# fetches on MESSAGING_READ_THREADS threads of their own (one connection
+# each, default 1), and each HTTP request runs its sync view in a thread of
+# its own.
 # Persistent connections (CONN_MAX_AGE > 0) do not work under ASGI: every
 # request's connection stays open in a context nobody reuses (measured: 50
 # parallel requests left 52 connections open in one process). So connections
-# come from a psycopg pool per process: 1 for the consumers' thread plus a few
+# come from a psycopg pool per process: 2 for the consumers' threads plus a few
 # concurrent HTTP requests. N processes hold at most N * max_size connections;
 # keep that under PostgreSQL's max_connections (100 by default) less its
 # reserved superuser slots.

@@ -107,6 +107,10 @@ DEFAULT_REPEAT_RATE_LIMIT = "60/60s"
 # At or above the message bucket's burst, so an honest outbox burst is limited
 # by the rate alone; it bounds what one socket queues when the rate is raised.
 DEFAULT_MAX_IN_FLIGHT = 64
+# Threads (each with its own database connection) that run the sockets'
+# fetches beside the one thread that writes, so a commit never waits behind
+# a page (messaging/guards/read_threads.py); 0 reads on the writer's thread.
+DEFAULT_READ_THREADS = 1
 # Per-socket allowances for frames that cost the server work but store no
 # event: pings; reports (received, read, view, mute, mark_read,
 # mark_all_read); fetches (sync, history, resume, conversations, members,
@@ -244,6 +248,7 @@ DEFAULTS: dict[str, object] = {
     "MESSAGING_ATTACHMENT_URL_SECONDS": DEFAULT_ATTACHMENT_URL_SECONDS,
     "MESSAGING_REPEAT_RATE_LIMIT": DEFAULT_REPEAT_RATE_LIMIT,
     "MESSAGING_MAX_IN_FLIGHT": DEFAULT_MAX_IN_FLIGHT,
+    "MESSAGING_READ_THREADS": DEFAULT_READ_THREADS,
     "MESSAGING_PING_RATE_LIMIT": DEFAULT_PING_RATE_LIMIT,
     "MESSAGING_REPORT_RATE_LIMIT": DEFAULT_REPORT_RATE_LIMIT,
     "MESSAGING_FETCH_RATE_LIMIT": DEFAULT_FETCH_RATE_LIMIT,

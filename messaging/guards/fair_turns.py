@@ -14,6 +14,9 @@ The user is the socket's signed-in user (:func:`act_for`, set once per
 consumer: its handlers and the tasks they start inherit it). Work on behalf
 of everyone (the group commit's batches, ``messaging/realtime/writer.py``)
 has a lane of its own, ``None``.
+
+The fetches run on read threads of their own (:mod:`.read_threads`), and take
+their turns there: :func:`turns` keeps one :class:`FairTurns` per pool.
 """
 
 from __future__ import annotations
@@ -91,13 +94,16 @@ class FairTurns:
             turn.set_result(None)
 
 
-_turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, FairTurns] = weakref.WeakKeyDictionary()
+_turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[object, FairTurns]] = weakref.WeakKeyDictionary()
 
 
-def turns() -> FairTurns:
-    """The running event loop's turns (daphne runs one loop; each test has its own)."""
+def turns(pool: object = None, depth: int = DEPTH) -> FairTurns:
+    """The running event loop's turns at ``pool`` (None: the database thread; daphne runs one loop, each test has its own)."""
     loop = asyncio.get_running_loop()
-    found = _turns.get(loop)
+    pools = _turns.get(loop)
+    if pools is None:
+        pools = _turns[loop] = {}
+    found = pools.get(pool)
     if found is None:
-        found = _turns[loop] = FairTurns()
+        found = pools[pool] = FairTurns(depth)
     return found

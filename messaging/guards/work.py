@@ -1,8 +1,10 @@
-"""A user's share of the database thread: fetches priced by the database work they cost.
+"""A user's share of the database threads: fetches priced by the database work they cost.
 
-Every socket's database work runs in one thread per process
-(``messaging/async_handlers.py``), one call at a time, so a user who keeps
-it busy delays everyone else's commits. Counting fetch frames does not bound
+Every socket's fetches run on a few read threads per process
+(``messaging/guards/read_threads.py``; on the one database thread that
+commits when ``MESSAGING_READ_THREADS`` is 0), one call per thread at a
+time, so a user who keeps them busy delays everyone else's pages, and
+through the GIL a little of everyone's commits. Counting fetch frames does not bound
 that: a ``history`` page of a long conversation, an inbox read or a ``sync``
 from seq 0 each cost that thread 10 to 20 ms on a loaded machine, and one
 account with many sockets multiplies any per-socket count. So a fetch
