@@ -20,8 +20,6 @@ def wire_error(
         return exceptions.Forbidden(exc.detail, **context)
     if isinstance(exc, (errors.Conflict, errors.Invalid)):
         return exceptions.InvalidFrame(exc.detail, **context)
-    if isinstance(exc, errors.RateLimited):
-        return exceptions.RateLimited(exc.detail, retry_after=round(exc.retry_after, 3), **context)
     if isinstance(exc, errors.WindowClosed):
         if exc.setting == "MESSAGING_DELETE_WINDOW":
             return exceptions.DeleteWindowClosed(exc.detail, **context)

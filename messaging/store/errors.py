@@ -1,7 +1,7 @@
 """What the database layer raises when it cannot do what was asked.
 
 The store knows nothing of the wire: these say what went wrong in its own
-terms, and :func:`messaging.exceptions.from_store_error` is the one place
+terms, and :func:`messaging.actions.errors.wire_error` is the one place
 that turns them into the protocol's coded errors.
 """
 
@@ -39,14 +39,6 @@ class LimitExceeded(StoreError):
         super().__init__(detail)
         self.setting = setting
         self.limit = limit
-
-
-class RateLimited(StoreError):
-    """The user's rate bucket is empty; ``retry_after`` seconds until a token is back."""
-
-    def __init__(self, detail: str, *, retry_after: float) -> None:
-        super().__init__(detail)
-        self.retry_after = retry_after
 
 
 class Unavailable(StoreError):
