@@ -73,8 +73,10 @@ class GroupClient:
     must_sync: bool = False
     #: the other current members it knows of: username -> joined_seq
     members: dict[str, int] = field(default_factory=dict)
-    #: the cursors it was told of: username -> (delivered_seq, read_seq)
+    #: the cursors it was told of, the highest of each (they never move backwards): username -> (delivered_seq, read_seq)
     receipts: dict[str, tuple[int, int]] = field(default_factory=dict)
+    #: the seq of the last membership change it applied: a page read before it is older than its member list
+    membership_seq: int = 0
     #: derived status of each message it sent, as last seen
     statuses: dict[int, int] = field(default_factory=dict)
     #: unread counts it was told, to compare with the definition: (where, unread)
@@ -98,6 +100,8 @@ class GroupClient:
     def apply_membership(self, event: dict[str, Any]) -> None:
         """Follow who is in the group from an event (applied in seq order; idempotent)."""
         kind, seq, data = event["kind"], event["seq"], event["data"]
+        if kind in (EventKind.CREATED, EventKind.MEMBERS_ADDED, EventKind.MEMBER_REMOVED, EventKind.MEMBER_LEFT):
+            self.membership_seq = max(self.membership_seq, seq)
         if kind == EventKind.CREATED:
             for name in data["members"]:
                 self.members[name] = seq
@@ -128,8 +132,7 @@ class GroupClient:
             self.hold(frame["event"])
             self.advance()
         elif kind == "receipts":
-            for receipt in frame["receipts"]:
-                self.receipts[receipt["user"]] = (receipt["delivered_seq"], receipt["read_seq"])
+            self.take_receipts(frame["receipts"])
         elif kind == "conversation":
             summary = frame["conversation"]
             if summary["left_seq"] is None:
@@ -142,16 +145,30 @@ class GroupClient:
         elif kind == "error":
             raise AssertionError(f"{self.username} got an unexpected error: {frame}")
 
-    def take_page(self, events: list[dict[str, Any]], receipts: list[dict[str, Any]]) -> None:
-        """A sync or resume page: its events, and the members and cursors as the server knows them now."""
+    def take_receipts(self, receipts: list[dict[str, Any]]) -> None:
+        """Cursors as the contract tells a client to keep them: the highest seen of each, never backwards."""
+        for receipt in receipts:
+            delivered, read = self.receipts.get(receipt["user"], (0, 0))
+            self.receipts[receipt["user"]] = (max(delivered, receipt["delivered_seq"]), max(read, receipt["read_seq"]))
+
+    def take_page(self, events: list[dict[str, Any]], receipts: list[dict[str, Any]], last_seq: int) -> None:
+        """A sync or resume page: its events, and the members and cursors as the server knew them when it read them.
+
+        The page is read beside the commits (on a read thread of its own), so
+        a push sent after it was read may overtake it: its cursors count only
+        where they are ahead (docs/protocol.md, "Receipts"), and its member
+        list only when it was read after the last membership change this
+        client applied (``last_seq``, read first, is at least that change).
+        """
         for event in events:
             self.hold(event)
         self.advance()
-        mine = self.members.get(self.username)
-        self.members = {r["user"]: r["joined_seq"] for r in receipts}
-        if mine is not None and self.gone_at is None:
-            self.members[self.username] = mine
-        self.receipts = {r["user"]: (r["delivered_seq"], r["read_seq"]) for r in receipts}
+        if last_seq >= self.membership_seq:
+            mine = self.members.get(self.username)
+            self.members = {r["user"]: r["joined_seq"] for r in receipts}
+            if mine is not None and self.gone_at is None:
+                self.members[self.username] = mine
+        self.take_receipts(receipts)
 
     def status_of(self, seq: int) -> int:
         """The contract's rule over the other current members who could see ``seq`` (none left: read)."""
@@ -267,7 +284,7 @@ class GroupMachine(RuleBasedStateMachine):
         if entry["left_seq"] is None:
             client.members[client.username] = entry["joined_seq"]
         client.advance(entry["joined_seq"])
-        client.take_page(entry["events"], entry["receipts"])
+        client.take_page(entry["events"], entry["receipts"], entry["last_seq"])
         if entry["has_more"]:
             await self.sync(client)
 
@@ -277,7 +294,7 @@ class GroupMachine(RuleBasedStateMachine):
             page = await self.request(
                 client, {"type": "sync", "conversation": self.conversation_id, "after": client.cursor}
             )
-            client.take_page(page["events"], page["receipts"])
+            client.take_page(page["events"], page["receipts"], page["last_seq"])
             if not page["has_more"] or not page["events"]:
                 return
 
