@@ -57,7 +57,12 @@ class Command(BaseCommand):
             default="chat",
             help="the pairs' LinkUp socket: chat (ws/chat/, default) or direct (the one-to-one view ws/chat/<peer>/)",
         )
-        parser.add_argument("--messages", type=int, default=200, help="measured messages per sender (default: 200)")
+        parser.add_argument(
+            "--messages",
+            type=int,
+            default=200,
+            help="measured messages per sender (default: 200; the --flood run's honest load is --flood-messages instead)",
+        )
         parser.add_argument(
             "--window", type=int, default=1, help="unacknowledged messages a sender keeps in flight (default: 1)"
         )
