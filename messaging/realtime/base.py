@@ -17,6 +17,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from asgiref.typing import WebSocketConnectEvent
 from autobahn.exception import Disconnected
 from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -49,6 +50,8 @@ log = logging.getLogger("messaging.consumers")
 # The close code a server sees when the TCP connection dropped without a
 # WebSocket close frame.
 ABNORMAL_CLOSURE = 1006
+#: RFC 6455's "Try Again Later": a handshake the server could not complete (its database or channel layer failed)
+TRY_AGAIN_LATER = 1013
 
 
 #: what a socket's registration reads along with it (see :meth:`MessagingConsumer.register_with`)
@@ -81,6 +84,8 @@ class MessagingConsumer(AsyncWebsocketConsumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.authenticated = False
+        #: the handshake was accepted (:meth:`accept`)
+        self.accepted = False
         self.username = ""
         self.session_key: str | None = None
         #: how long a handshake refused for its age had waited (:meth:`authenticate`)
@@ -118,6 +123,33 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
+
+    async def websocket_connect(self, message: WebSocketConnectEvent) -> None:
+        """Channels' connect; a failure of the server's own parts while opening is a close to retry, not a 500.
+
+        Opening a socket reads the database and joins channel-layer groups;
+        when one of them fails (PostgreSQL or Redis restarting, say) daphne
+        would answer the handshake with a bare HTTP 500 and log a traceback
+        per attempt. Instead the failure is recorded with its category, and
+        the socket is accepted and closed with 1013 ("try again later"),
+        which a client takes as a reason to reconnect after its backoff.
+        """
+        try:
+            await super().websocket_connect(message)
+        except Exception as exc:  # noqa: BLE001 - any failure while opening: the client is told to retry
+            await messaging_logger.aerror(
+                category_for_exception(exc),
+                f"a {self.connection_kind} socket could not be opened; closed with {TRY_AGAIN_LATER} to be retried",
+                user=self.user if self.authenticated else None,
+                exc=exc,
+            )
+            if not self.accepted:
+                await self.accept()
+            await self.close(code=TRY_AGAIN_LATER)
+
+    async def accept(self, subprotocol: str | None = None, headers: Any = None) -> None:
+        await super().accept(subprotocol, headers)
+        self.accepted = True
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         try:

@@ -232,9 +232,17 @@ def test_a_redis_restart_mid_stream_loses_nothing_and_pushes_resume(server_env_f
         # Redis is back (the stream waited for it): pushes must flow again
         # (after the layer's breaker lets its probe through) without bob
         # reconnecting.
-        sender = ChatClient(server.base_url, stream.cookie, "bob")
-        await sender.connect()
+        # A socket opened while the layer still reconnects is closed with 1013
+        # (try again later); a client retries it, as the browser does.
         deadline = asyncio.get_running_loop().time() + 30
+        while True:
+            sender = ChatClient(server.base_url, stream.cookie, "bob")
+            try:
+                await sender.connect()
+                break
+            except (TimeoutError, OSError, ClientClosed):
+                assert asyncio.get_running_loop().time() < deadline, "no socket could be opened after Redis came back"
+                await asyncio.sleep(0.5)
         while not pushed_after_restart and asyncio.get_running_loop().time() < deadline:
             await sender.send({"type": "message", "content": "after", "client_id": uuid.uuid4().hex})
             await sender.expect("ack")

@@ -1,0 +1,41 @@
+"""A handshake whose server-side work fails is closed with 1013 ("try again later"), recorded, never a 500."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+
+from messaging.error_models import ErrorCategory
+from messaging.models import MessagingError
+from messaging.realtime.base import TRY_AGAIN_LATER
+
+from .support import communicator
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("path", ["/ws/chat/", "/ws/notifications/", "/ws/chat/bob/"])
+async def test_a_channel_layer_failure_while_opening_closes_with_1013_and_is_recorded(
+    path: str, alice: Any, bob: Any, cookies: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def unreachable(group: str, channel: str) -> None:
+        raise ConnectionError("Connection refused (the channel layer's Redis is restarting)")
+
+    monkeypatch.setattr(get_channel_layer(), "group_add", unreachable)
+    comm = communicator(path, await database_sync_to_async(cookies)(alice))
+    connected, _ = await comm.connect(timeout=5)
+    assert connected, "accepted, so that the close code reaches the client"
+    closed = await comm.receive_output(timeout=5)
+    assert closed == {"type": "websocket.close", "code": TRY_AGAIN_LATER}
+    await comm.send_input({"type": "websocket.disconnect", "code": TRY_AGAIN_LATER})
+    await comm.wait(timeout=5)
+    assert comm.future.exception() is None, "the consumer ended without an error (daphne would have answered 500)"
+    recorded = await database_sync_to_async(
+        lambda: list(
+            MessagingError.objects.filter(category=ErrorCategory.CONNECTION_ERROR).values("message", "user_id")
+        )
+    )()
+    assert [r["user_id"] for r in recorded] == [alice.pk]
+    assert "closed with 1013" in recorded[0]["message"]
