@@ -49,7 +49,6 @@ def test_the_browser_code_type_checks_with_no_error() -> None:
 #: `tsc -p jsconfig.json --noImplicitAny` finds nothing in it, and no module joins it
 NOT_YET_TYPED = {
     "chat.js",
-    "protocol/client.js",
 }
 
 

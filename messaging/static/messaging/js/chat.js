@@ -30,7 +30,7 @@ import { SearchPanel } from "./search.js";
 import { fullStamp, presenceText } from "./time.js";
 import { applySettings } from "./theme.js";
 
-/** @import { ConnectedFrame } from "./protocol/frames.js" */
+/** @import { ConnectedFrame, Event } from "./protocol/frames.js" */
 
 const TYPING_REFRESH_MS = 2000; // the server re-announces at most every 2.5 s anyway
 const TYPING_IDLE_MS = 3000;
@@ -282,7 +282,7 @@ function renderHeader() {
       : `${conv.member_count} members`;
   } else {
     const peer = conv?.peer?.username ?? route.peer;
-    const p = conv?.peer ?? state.presence.get(peer) ?? { online: false, last_seen: null };
+    const p = conv?.peer ?? (peer === null ? undefined : state.presence.get(peer)) ?? { online: false, last_seen: null };
     online = Boolean(p.online);
     line = presenceText(online, p.last_seen);
   }
@@ -307,7 +307,7 @@ function renderClosed() {
   const closed = Boolean(conv && !conv.isMember);
   ui.composer.hidden = closed;
   ui.closed.hidden = !closed;
-  if (closed) {
+  if (closed && conv && conv.left_seq !== null) {
     const last = conv.log.get(conv.left_seq);
     ui.closed.textContent = last?.kind === "member_removed" ? `${last.sender} removed you from this group.` : "You are no longer a member of this group.";
   }
@@ -316,10 +316,10 @@ function renderClosed() {
 function renderHistoryTop() {
   const conv = currentConv();
   const loaded = Boolean(conv?.historyLoaded);
-  ui.loadOlder.hidden = !loaded || !conv.log.hasOlder;
+  ui.loadOlder.hidden = !loaded || !conv?.log.hasOlder;
   ui.loadOlder.disabled = Boolean(conv?.historyLoading);
   ui.loadOlder.textContent = conv?.historyLoading && loaded ? "Loading…" : "Load older messages";
-  ui.historyStart.hidden = route.id === null ? true : !loaded || conv.log.hasOlder || list.size === 0;
+  ui.historyStart.hidden = route.id === null ? true : !loaded || conv?.log.hasOlder || list.size === 0;
 }
 
 const baseTitle = () => (route.kind === "inbox" ? "Messages · LinkUp" : `${currentConv()?.name ?? route.peer ?? config.route.name} · LinkUp`);
@@ -565,7 +565,7 @@ state.on("timeline", ({ id, fresh, live }) => {
   const theirs = fresh.filter((e) => e.kind === "message" && e.sender !== me && !e.hidden);
   if (live && theirs.length && !list.dividerSeq && !focused() && shown.opened) {
     // Came while the reader was away: mark where they stopped.
-    list.setDivider(theirs[0].seq);
+    list.setDivider(/** @type {Event} */ (theirs[0]).seq); // theirs is not empty
   }
   if (shown.opened) list.update(fresh.some((e) => e.sender === me && e.kind === "message") ? "bottom" : "auto");
   else openAtDivider();
@@ -651,7 +651,7 @@ function focused() {
 /** Everything on screen in a visible, focused window is read (up to the contiguous cursor). */
 function maybeRead() {
   const conv = currentConv();
-  if (!conv || ui.chat.hidden || !shown.opened || !focused() || !conv.log.anchored) return;
+  if (!conv || ui.chat.hidden || !shown.opened || !focused() || conv.log.cursor === null) return;
   const upTo = Math.min(list.highestVisibleSeq(), conv.log.cursor);
   if (upTo > conv.read_seq) state.markRead(conv.id, upTo);
 }
