@@ -44,31 +44,6 @@ def test_the_browser_code_type_checks_with_no_error() -> None:
     assert result.returncode == 0 and "error TS" not in output, output[-8000:]
 
 
-#: the modules whose parameters are not all typed yet: jsconfig.json's noImplicitAny is off until
-#: this is empty (then the flag goes on and this list and its test go); a module leaves it once
-#: `tsc -p jsconfig.json --noImplicitAny` finds nothing in it, and no module joins it
-NOT_YET_TYPED = {
-    "chat.js",
-    "protocol/client.js",
-}
-
-
-def test_every_browser_module_but_the_listed_ones_has_every_parameter_typed() -> None:
-    node = node_or_skip()
-    result = subprocess.run(
-        [node, str(TSC), "--noEmit", "--pretty", "false", "-p", str(CONFIG), "--noImplicitAny"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    prefix = str(BROWSER_JS.relative_to(ROOT)) + "/"
-    untyped = {line.split("(", 1)[0].removeprefix(prefix) for line in result.stdout.splitlines() if "error TS" in line}
-
-    assert untyped - NOT_YET_TYPED == set(), result.stdout[-8000:]
-    assert NOT_YET_TYPED - untyped == set(), "typed now: take these out of NOT_YET_TYPED"
-
-
 def test_every_browser_module_asks_for_the_check_on_its_first_line() -> None:
     unchecked = [
         str(path.relative_to(ROOT))

@@ -30,7 +30,9 @@ import { SearchPanel } from "./search.js";
 import { fullStamp, presenceText } from "./time.js";
 import { applySettings } from "./theme.js";
 
-/** @import { ConnectedFrame } from "./protocol/frames.js" */
+/** @import { AckFrame, ConnectedFrame, Event } from "./protocol/frames.js" */
+/** @import { Conversation } from "./protocol/client.js" */
+/** @import { SocketState } from "./socket.js" */
 
 const TYPING_REFRESH_MS = 2000; // the server re-announces at most every 2.5 s anyway
 const TYPING_IDLE_MS = 3000;
@@ -151,6 +153,10 @@ function currentConv() {
   return route.id === null ? null : state.get(route.id);
 }
 
+/**
+ * @param {string} url
+ * @param {{ replace?: boolean }} [options]
+ */
 function navigate(url, { replace = false } = {}) {
   if (url === location.pathname && !replace) {
     if (!WIDE.matches) ui.input.focus();
@@ -225,6 +231,7 @@ function openAtDivider() {
 }
 
 /** The direct chat on screen got its conversation (the first message made it, or the inbox named it). */
+/** @param {number} id */
 function adopt(id) {
   if (route.peer) drafts.adopt(route.peer, id);
   if (!ui.input.value && actions.mode?.kind !== "edit") {
@@ -282,7 +289,7 @@ function renderHeader() {
       : `${conv.member_count} members`;
   } else {
     const peer = conv?.peer?.username ?? route.peer;
-    const p = conv?.peer ?? state.presence.get(peer) ?? { online: false, last_seen: null };
+    const p = conv?.peer ?? (peer === null ? undefined : state.presence.get(peer)) ?? { online: false, last_seen: null };
     online = Boolean(p.online);
     line = presenceText(online, p.last_seen);
   }
@@ -307,7 +314,7 @@ function renderClosed() {
   const closed = Boolean(conv && !conv.isMember);
   ui.composer.hidden = closed;
   ui.closed.hidden = !closed;
-  if (closed) {
+  if (closed && conv && conv.left_seq !== null) {
     const last = conv.log.get(conv.left_seq);
     ui.closed.textContent = last?.kind === "member_removed" ? `${last.sender} removed you from this group.` : "You are no longer a member of this group.";
   }
@@ -316,10 +323,10 @@ function renderClosed() {
 function renderHistoryTop() {
   const conv = currentConv();
   const loaded = Boolean(conv?.historyLoaded);
-  ui.loadOlder.hidden = !loaded || !conv.log.hasOlder;
+  ui.loadOlder.hidden = !loaded || !conv?.log.hasOlder;
   ui.loadOlder.disabled = Boolean(conv?.historyLoading);
   ui.loadOlder.textContent = conv?.historyLoading && loaded ? "Loading…" : "Load older messages";
-  ui.historyStart.hidden = route.id === null ? true : !loaded || conv.log.hasOlder || list.size === 0;
+  ui.historyStart.hidden = route.id === null ? true : !loaded || conv?.log.hasOlder || list.size === 0;
 }
 
 const baseTitle = () => (route.kind === "inbox" ? "Messages · LinkUp" : `${currentConv()?.name ?? route.peer ?? config.route.name} · LinkUp`);
@@ -402,13 +409,15 @@ clearChatButton.addEventListener("click", () => actions.clearChat());
 
 const MUTE_SPANS = { "1h": 3600e3, "8h": 8 * 3600e3, "1w": 7 * 24 * 3600e3 };
 
+/** @param {Conversation | null} conv */
 function renderMute(conv) {
   const menu = $("[data-mute-field]");
   menu.hidden = !conv || !conv.isMember;
   if (!conv) return;
   const muted = state.isMuted(conv.id);
-  const forever = muted && new Date(conv.muted_until).getFullYear() >= 9999;
-  $("[data-mute-status]").textContent = !muted ? "Email and desktop alerts on" : forever ? "Muted until you unmute it" : `Muted until ${fullStamp(conv.muted_until)}`;
+  const until = /** @type {string} */ (conv.muted_until); // read only when muted, and then it is a time
+  const forever = muted && new Date(until).getFullYear() >= 9999;
+  $("[data-mute-status]").textContent = !muted ? "Email and desktop alerts on" : forever ? "Muted until you unmute it" : `Muted until ${fullStamp(until)}`;
   $("[data-mute-choice=on]").hidden = !muted;
   $("[data-bell-on]", SVGElement).toggleAttribute("hidden", muted);
   $("[data-bell-off]", SVGElement).toggleAttribute("hidden", !muted);
@@ -423,7 +432,7 @@ for (const button of document.querySelectorAll("[data-mute-choice]")) {
     const choice = button.dataset.muteChoice;
     $("[data-mute-field]", HTMLDetailsElement).open = false;
     if (!id) return;
-    const until = choice === "on" ? null : choice === "forever" ? "forever" : new Date(Date.now() + MUTE_SPANS[choice]).toISOString();
+    const until = choice === "on" ? null : choice === "forever" ? "forever" : new Date(Date.now() + MUTE_SPANS[/** @type {keyof typeof MUTE_SPANS} */ (choice)]).toISOString(); // app.html's choices
     try {
       await state.mute(id, until);
       announce(until ? "Conversation muted" : "Conversation unmuted");
@@ -442,6 +451,7 @@ $("[data-mute-field]").addEventListener("keydown", (event) => {
 
 // --- pin: this conversation heads the list, in every tab of mine (a few at most) ---
 
+/** @param {Conversation | null} conv */
 function renderPin(conv) {
   const button = $("[data-pin]");
   button.hidden = !conv;
@@ -496,7 +506,12 @@ $("[data-people-results]").addEventListener("click", (event) => {
   navigate(link.getAttribute("href") ?? "");
 });
 
-/** A group made over the socket, or over HTTP when there is none. */
+/**
+ * A group made over the socket, or over HTTP when there is none.
+ * @param {string} title
+ * @param {string[]} members
+ * @returns {Promise<AckFrame>}
+ */
 async function createGroup(title, members) {
   if (state.connected) return state.createGroup(title, members);
   const clientId = state.outbox.makeId();
@@ -565,7 +580,7 @@ state.on("timeline", ({ id, fresh, live }) => {
   const theirs = fresh.filter((e) => e.kind === "message" && e.sender !== me && !e.hidden);
   if (live && theirs.length && !list.dividerSeq && !focused() && shown.opened) {
     // Came while the reader was away: mark where they stopped.
-    list.setDivider(theirs[0].seq);
+    list.setDivider(/** @type {Event} */ (theirs[0]).seq); // theirs is not empty
   }
   if (shown.opened) list.update(fresh.some((e) => e.sender === me && e.kind === "message") ? "bottom" : "auto");
   else openAtDivider();
@@ -651,7 +666,7 @@ function focused() {
 /** Everything on screen in a visible, focused window is read (up to the contiguous cursor). */
 function maybeRead() {
   const conv = currentConv();
-  if (!conv || ui.chat.hidden || !shown.opened || !focused() || !conv.log.anchored) return;
+  if (!conv || ui.chat.hidden || !shown.opened || !focused() || conv.log.cursor === null) return;
   const upTo = Math.min(list.highestVisibleSeq(), conv.log.cursor);
   if (upTo > conv.read_seq) state.markRead(conv.id, upTo);
 }
@@ -717,7 +732,7 @@ function stopTyping(tell = true) {
   typingOn = false;
 }
 
-const codePoints = (text) => [...text].length;
+const codePoints = (/** @type {string} */ text) => [...text].length;
 
 function autoGrow() {
   ui.input.style.height = "auto";
@@ -775,6 +790,7 @@ ui.composer.addEventListener("submit", (event) => {
 
 // --- the connection, and the end of the session ---------------------------------------------
 
+/** @type {Record<SocketState | "signed-out", [string, string]>} the pill's text and its title */
 const CONNECTION_TEXT = {
   connecting: ["Connecting…", "Connecting to LinkUp"],
   connected: ["Connected", "Messages are sent and received live"],
@@ -783,6 +799,7 @@ const CONNECTION_TEXT = {
   "signed-out": ["Signed out", "Your session ended. Sign in again; your unsent messages are kept."],
 };
 
+/** @param {SocketState} socketState */
 function renderConnection(socketState) {
   const shownState = sessionEnded ? "signed-out" : socketState;
   const [text, title] = CONNECTION_TEXT[shownState];
@@ -909,6 +926,7 @@ const filesUi = {
   attach: $("[data-attach]"),
   dropHint: $("[data-drop-hint]"),
 };
+/** @type {File[]} */
 let chosenFiles = [];
 
 function renderChosenFiles() {
@@ -924,6 +942,7 @@ function renderChosenFiles() {
     }))));
 }
 
+/** @param {File[]} list */
 function addFiles(list) {
   if (route.id === null) {
     announce("Send a first message to start this conversation, then attach files.");
@@ -943,6 +962,10 @@ function addFiles(list) {
   renderChosenFiles();
 }
 
+/**
+ * @param {string} content
+ * @param {{ replyTo: number | null }} options
+ */
 function sendWithFiles(content, options) {
   const files = chosenFiles;
   chosenFiles = [];
@@ -963,7 +986,7 @@ ui.input.addEventListener("paste", (event) => {
   addFiles(pasted);
 });
 let dragDepth = 0;
-const dragsFiles = (event) => [...(event.dataTransfer?.types ?? [])].includes("Files");
+const dragsFiles = (/** @type {DragEvent} */ event) => [...(event.dataTransfer?.types ?? [])].includes("Files");
 ui.chat.addEventListener("dragenter", (event) => {
   if (!dragsFiles(event) || ui.composer.hidden) return;
   dragDepth += 1;

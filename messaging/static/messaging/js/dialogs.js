@@ -155,7 +155,7 @@ export class MembersDialog extends Dialog {
     super(el);
     this.state = state;
     this.onLeft = onLeft;
-    /** @type {number | null} the group shown */
+    /** @type {number | null} the group shown (its buttons act on it cast to a number: they are only seen while it is open) */
     this.id = null;
     this.title = find("#members-title", HTMLElement, el);
     this.count = find("[data-members-count]", HTMLElement, el);
@@ -169,7 +169,7 @@ export class MembersDialog extends Dialog {
     this.renameForm.addEventListener("submit", (event) => {
       event.preventDefault();
       const title = this.renameInput.value.trim();
-      if (title) this.act(() => this.state.rename(this.id, title));
+      if (title) this.act(() => this.state.rename(/** @type {number} */ (this.id), title));
     });
     this.addButton.addEventListener("click", () => {
       const users = [...this.picker.chips.names];
@@ -177,10 +177,10 @@ export class MembersDialog extends Dialog {
         this.showError("Search for someone to add first.");
         return;
       }
-      this.act(() => this.state.addMembers(this.id, users)).then((ok) => { if (ok) this.picker.chips.clear(); });
+      this.act(() => this.state.addMembers(/** @type {number} */ (this.id), users)).then((ok) => { if (ok) this.picker.chips.clear(); });
     });
     this.leaveButton.addEventListener("click", () => {
-      this.act(() => this.state.leave(this.id)).then((ok) => {
+      this.act(() => this.state.leave(/** @type {number} */ (this.id))).then((ok) => {
         if (!ok) return;
         this.opener = null;
         this.close();
@@ -265,7 +265,7 @@ export class MembersDialog extends Dialog {
         className: "link-button",
         attrs: { type: "button" },
         text: next === "admin" ? "Make admin" : "Remove admin",
-        on: { click: () => this.act(() => state.setRole(this.id, m.username, next)) },
+        on: { click: () => this.act(() => state.setRole(/** @type {number} */ (this.id), m.username, next)) },
       }));
     }
     if (state.can(this.id, "remove", m.username)) {
@@ -273,7 +273,7 @@ export class MembersDialog extends Dialog {
         className: "link-button danger",
         attrs: { type: "button", "aria-label": `Remove ${m.username} from the group` },
         text: "Remove",
-        on: { click: () => this.act(() => state.removeMember(this.id, m.username)) },
+        on: { click: () => this.act(() => state.removeMember(/** @type {number} */ (this.id), m.username)) },
       }));
     }
     if (actions.childElementCount) li.append(actions);

@@ -46,6 +46,10 @@ export class MessageActions {
    *   selection: { root: HTMLElement, count: HTMLElement, remove: HTMLButtonElement, cancel: HTMLElement },
    *   conversationId: () => number | null,
    * }} options ``conversationId()``: the conversation on screen, or null
+   *
+   * An action on a message runs with its conversation on screen, so the id it hands
+   * ChatState is cast to a number; were it null, the frame would go out as before
+   * and the server refuse it.
    */
   constructor({ state, list, input, composer, context, menu, picker, confirm, edits, selection, conversationId }) {
     this.state = state;
@@ -123,7 +127,7 @@ export class MessageActions {
    * @param {{ id?: number | null }} [options] the conversation (the one on screen when the picker opened)
    */
   toggleReaction(seq, emoji, { id = this.conversationId() } = {}) {
-    this.state.toggleReaction(id, seq, emoji).catch((/** @type {unknown} */ error) => this.refused(error));
+    this.state.toggleReaction(/** @type {number} */ (id), seq, emoji).catch((/** @type {unknown} */ error) => this.refused(error));
   }
 
   /** @param {string} text */
@@ -160,7 +164,7 @@ export class MessageActions {
   async deleteForMe(seq) {
     const id = this.conversationId();
     if (!(await this.confirm("Delete for me?", "The message goes from your devices only; the others still see it.", "Delete for me"))) return;
-    this.state.deleteForMe(id, [seq]).then(() => announce("Deleted for you"), (/** @type {unknown} */ error) => this.refused(error));
+    this.state.deleteForMe(/** @type {number} */ (id), [seq]).then(() => announce("Deleted for you"), (/** @type {unknown} */ error) => this.refused(error));
   }
 
   /**
@@ -172,7 +176,7 @@ export class MessageActions {
     const id = this.conversationId();
     const what = seqs.length === 1 ? "The message goes" : `${seqs.length} messages go`;
     if (!(await this.confirm(`Delete ${seqs.length === 1 ? "it" : seqs.length} for me?`, `${what} from your devices only; the others still see them.`, "Delete for me"))) return false;
-    return this.state.deleteForMe(id, seqs).then(() => {
+    return this.state.deleteForMe(/** @type {number} */ (id), seqs).then(() => {
       announce(`Deleted ${seqs.length} for you`);
       return true;
     }, (/** @type {unknown} */ error) => {
@@ -185,7 +189,7 @@ export class MessageActions {
   async deleteForEveryone(seq) {
     const id = this.conversationId();
     if (!(await this.confirm("Delete for everyone?", "Everyone will see “This message was deleted” instead.", "Delete for everyone"))) return;
-    this.state.deleteForEveryone(id, seq).then(() => announce("Deleted for everyone"), (/** @type {unknown} */ error) => this.refused(error));
+    this.state.deleteForEveryone(/** @type {number} */ (id), seq).then(() => announce("Deleted for everyone"), (/** @type {unknown} */ error) => this.refused(error));
   }
 
   async clearChat() {
@@ -282,7 +286,7 @@ export class MessageActions {
     this.mode = { ...mode, draft: "" };
     this.cancel();
     if (view && view.content !== content) {
-      this.state.edit(id, mode.seq, content).then(() => announce("Message edited"), (/** @type {unknown} */ error) => this.refused(error));
+      this.state.edit(/** @type {number} */ (id), mode.seq, content).then(() => announce("Message edited"), (/** @type {unknown} */ error) => this.refused(error));
     }
     return true;
   }
@@ -302,7 +306,7 @@ export class MessageActions {
   /** @param {number} seq */
   showEdits(seq) {
     const id = this.conversationId();
-    this.state.editHistory(id, seq).then((/** @type {import("./protocol/frames.js").EditsAnswer} */ answer) => {
+    this.state.editHistory(/** @type {number} */ (id), seq).then((/** @type {import("./protocol/frames.js").EditsAnswer} */ answer) => {
       const list = find("[data-edit-versions]", HTMLElement, this.editsDialog);
       list.replaceChildren(...(answer.versions ?? []).map((v, i, all) => h("li", { className: "edit-version" },
         h("p", { className: "muted small" }, h("time", { attrs: { datetime: v.written_at }, text: fullStamp(v.written_at) }), i === all.length - 1 ? " (now)" : ""),

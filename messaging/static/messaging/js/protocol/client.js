@@ -21,10 +21,40 @@ import { RequestError, Requests, systemClock } from "./requests.js";
 
 /**
  * @import {
- *   AckFrame, ClientFrame, ConnectedFrame, ConversationSummary, ErrorFrame, HiddenFrame, Profile,
- *   Receipt, ServerFrame, TypingPush,
+ *   AckFrame, ClientFrame, ConnectedFrame, ConversationSummary, ErrorFrame, Event, HiddenFrame, HistoryAnswer, Peer,
+ *   Profile, Receipt, ResumeAnswer, Role, ServerFrame, Settings, SyncAnswer, Time, TypingPush,
  * } from "./frames.js"
  */
+/** @import { HttpFallback } from "./fallback.js" */
+/** @import { MessageView } from "./messages.js" */
+/** @import { OutboxEntry } from "./outbox.js" */
+/**
+ * What the page hears, by type (``state.on(type, fn)``: ``fn`` gets the detail).
+ * @typedef {{
+ *   inbox: {},
+ *   timeline: { id: number, fresh: Event[], live: boolean },
+ *   receipts: { id: number },
+ *   members: { id: number },
+ *   typing: { id: number | null },
+ *   presence: { user: string },
+ *   outbox: { id: number | null, entry: OutboxEntry | null },
+ *   failed: { entry: OutboxEntry },
+ *   unread: { total: number },
+ *   history: { id: number },
+ *   removed: { id: number },
+ *   conversation: { id: number },
+ *   problem: { frame: ErrorFrame },
+ *   profile: { person: Profile },
+ *   settings: Settings,
+ * }} ChatEvents
+ */
+/**
+ * A frame that goes out with a ``client_id``, as written before it has one (``messageAction``, ``groupRequest``).
+ * @template F
+ * @typedef {F extends unknown ? Omit<F, "client_id"> : never} WithoutClientId
+ */
+/** @typedef {WithoutClientId<Extract<ClientFrame, { type: "edit" | "delete" | "react" | "unreact" | "hide" | "clear" }>>} MessageActionFrame */
+/** @typedef {WithoutClientId<Extract<ClientFrame, { type: "create_group" | "add_members" | "remove_member" | "leave" | "rename" | "set_role" }>>} GroupFrame */
 
 export const MEMBERSHIP_KINDS = new Set(["created", "members_added", "member_removed", "member_left"]);
 const PAGE_MAX = 100; // the server's most per sync/history/conversations page
@@ -34,21 +64,31 @@ const AUTO_RETRY_MAX_SECONDS = 10; // a refused message waiting longer than this
 
 /** One conversation as this tab knows it. The summary fields are the contract's ``C``. */
 export class Conversation {
+  /** @param {number} id */
   constructor(id) {
     this.id = id;
+    /** @type {"direct" | "group"} */
     this.kind = "direct";
+    /** @type {string | null} */
     this.title = null;
+    /** @type {Peer | null} */
     this.peer = null; // {username, online, last_seen} for a direct conversation
     this.member_count = 0;
     this.last_seq = 0;
+    /** @type {Event | null} */
     this.last_message = null;
+    /** @type {Time | null} */
     this.last_activity = null;
+    /** @type {Role | null | undefined} undefined only after a ``role_changed`` event that came without its ``role`` */
     this.role = null;
     this.joined_seq = 0;
+    /** @type {number | null} */
     this.left_seq = null;
     this.delivered_seq = 0;
     this.read_seq = 0;
+    /** @type {Time | null} */
     this.muted_until = null;
+    /** @type {Time | null} */
     this.pinned_at = null; // pinned to the top of my inbox since then (mine only)
     this.described = false; // a summary C was applied
     this.snapshotSeq = 0; // last_seq of the newest C applied: events up to it are in its fields
@@ -56,9 +96,12 @@ export class Conversation {
     this.unreadBase = { count: 0, readSeq: 0, lastSeq: 0 }; // the server's count in the newest C
     this.log = new ConversationLog();
     this.messages = new MessageStates(); // edits, deletions, reactions, what I hid (messages.js)
+    /** @type {{ lo: number, hi: number, hasOlder: boolean }[]} */
     this.islands = []; // {lo, hi, hasOlder}: history around a reply's original, not joined to the newest pages yet
     this.members = new Members();
+    /** @type {Map<string, number>} */
     this.typing = new Map(); // username -> when the indicator expires
+    /** @type {{ ref: number | null, again: boolean, errors: number, timer: unknown }} the sync on its way (``ref``: its ``after``) or waiting (``timer``) */
     this.sync = { ref: null, again: false, errors: 0, timer: null };
     this.historyLoading = false;
     this.historyLoaded = false; // the newest page came (the chat was opened once)
@@ -110,39 +153,62 @@ export class ChatState {
     this.pageSize = pageSize;
     this.typingShownMs = typingShownMs;
     this.reportDelayMs = reportDelayMs;
+    /** @type {Map<number, Conversation>} */
     this.conversations = new Map();
+    /** @type {Map<string, { online: boolean, last_seen: Time | null }>} */
     this.presence = new Map(); // username -> {online, last_seen}
+    /** @type {Map<string, Profile>} */
     this.identities = new Map(); // username -> P {username, display_name, avatar, status} (docs/protocol.md)
     this.requests = new Requests({ send: (frame) => this.connected && this.sendFrame(frame), clock, timeoutMs });
     this.outbox = new Outbox({ storage, key: `linkup.outbox.${me}`, ...(makeId ? { makeId } : {}) });
     this.connected = false;
     this.everConnected = false;
     this.limits = { max_length: 4000, max_frame_bytes: 65536, page: 100, max_group_members: 256 };
+    /** @type {number | null} */
     this.viewing = null; // the conversation this tab shows
     this.visible = true; // the tab is visible (the page says so)
+    /** @type {number | null | undefined} */
     this.viewSent = undefined; // what the last `view` frame said on this socket
     this.inbox = { loaded: false, loading: false };
+    /** @type {unknown} */
     this.reportTimer = null;
+    /** @type {unknown} */
     this.typingTimer = null;
+    /** @type {Map<string, unknown>} */
     this.retryTimers = new Map(); // client_id -> timer of a resend the server asked to wait for (retry_after)
+    /** @type {HttpFallback | null} */
     this.http = null; // the HTTP fallback (fallback.js), when the page has one
+    /** @type {Map<keyof ChatEvents, Set<(detail: never) => void>>} each set holds the listeners of its key's type (on() adds them) */
     this.listeners = new Map();
   }
 
   // --- events to the page ----------------------------------------------------
 
+  /**
+   * @template {keyof ChatEvents} K
+   * @param {K} type
+   * @param {(detail: ChatEvents[K]) => void} fn
+   * @returns {() => boolean} takes ``fn`` off again
+   */
   on(type, fn) {
-    if (!this.listeners.has(type)) this.listeners.set(type, new Set());
-    this.listeners.get(type).add(fn);
-    return () => this.listeners.get(type).delete(fn);
+    const listeners = this.listeners.get(type) ?? new Set();
+    this.listeners.set(type, listeners);
+    listeners.add(fn);
+    return () => listeners.delete(fn);
   }
 
-  emit(type, detail = {}) {
-    for (const fn of this.listeners.get(type) ?? []) fn(detail);
+  /**
+   * @template {keyof ChatEvents} K
+   * @param {K} type
+   * @param {ChatEvents[K]} [detail]
+   */
+  emit(type, detail = /** @type {ChatEvents[K]} */ ({})) {
+    for (const fn of this.listeners.get(type) ?? []) /** @type {(detail: ChatEvents[K]) => void} */ (fn)(detail);
   }
 
   // --- conversations ---------------------------------------------------------
 
+  /** @param {number} id */
   conversation(id) {
     let conv = this.conversations.get(id);
     if (!conv) {
@@ -152,17 +218,23 @@ export class ChatState {
     return conv;
   }
 
+  /** @param {number | null | undefined} id */
   get(id) {
-    return this.conversations.get(id) ?? null;
+    return (id === null || id === undefined ? undefined : this.conversations.get(id)) ?? null;
   }
 
   /** The direct conversation with ``username``, if this tab knows it. */
+  /** @param {string | null} username */
   direct(username) {
     for (const conv of this.conversations.values()) if (!conv.isGroup && conv.peer?.username === username) return conv;
     return null;
   }
 
   /** The summary ``C``: its fields replace ours, cursors only move forward. */
+  /**
+   * @param {ConversationSummary | null | undefined} c
+   * @returns {Conversation | null}
+   */
   describe(c) {
     if (!c || !Number.isInteger(c.id)) return null;
     const conv = this.conversation(c.id);
@@ -231,6 +303,7 @@ export class ChatState {
    * log when it holds that whole range; else the server's count from the
    * newest summary, adjusted by the messages that came since.
    */
+  /** @param {Conversation | number | null} convOrId */
   unread(convOrId) {
     const conv = typeof convOrId === "number" ? this.get(convOrId) : convOrId;
     // Without its summary the read cursor is unknown: nothing is counted until it comes.
@@ -238,7 +311,7 @@ export class ChatState {
     const end = conv.left_seq ?? conv.last_seq;
     const read = conv.read_seq;
     if (read >= end) return 0;
-    const others = (e) => e.kind === "message" && e.sender !== this.me && conv.messages.counts(e.seq);
+    const others = (/** @type {Event} */ e) => e.kind === "message" && e.sender !== this.me && conv.messages.counts(e.seq);
     const start = Math.max(read + 1, conv.joined_seq || 1);
     if (conv.log.covers(start, end)) return conv.log.ordered(read).filter((e) => e.seq <= end && others(e)).length;
     const base = conv.unreadBase;
@@ -258,6 +331,7 @@ export class ChatState {
   }
 
   /** The first message by someone else after my read cursor: where "New messages" goes. */
+  /** @param {number} id */
   firstUnreadSeq(id) {
     const conv = this.get(id);
     if (!conv || !this.unread(conv)) return null;
@@ -266,6 +340,10 @@ export class ChatState {
   }
 
   /** My message's {status, readBy, deliveredTo, total}. */
+  /**
+   * @param {number | null} id
+   * @param {Pick<Event, "sender" | "seq"> | null | undefined} event
+   */
   statusOf(id, event) {
     const conv = this.get(id);
     if (!conv || !event || event.sender !== this.me) return null;
@@ -273,6 +351,7 @@ export class ChatState {
   }
 
   /** Who is typing in a conversation now (expired indicators dropped). */
+  /** @param {number} id */
   typingIn(id) {
     const conv = this.get(id);
     if (!conv) return [];
@@ -281,6 +360,10 @@ export class ChatState {
   }
 
   /** Unsent messages of a conversation (a direct chat not started yet is named by its peer). */
+  /**
+   * @param {number | null} id
+   * @param {string | null} [peer]
+   */
   pendingFor(id, peer = null) {
     return this.outbox.forConversation(id, peer);
   }
@@ -330,10 +413,15 @@ export class ChatState {
     this.emit("typing", { id: null });
   }
 
+  /** @param {ClientFrame} frame */
   send(frame) {
     return this.connected && this.sendFrame(frame);
   }
 
+  /**
+   * @param {ClientFrame} frame
+   * @param {{ timeoutMs?: number }} [options]
+   */
   request(frame, options) {
     return this.requests.request(frame, options);
   }
@@ -374,18 +462,22 @@ export class ChatState {
       case "profile":
         this.onProfile(frame.user);
         break;
-      case "muted":
-        if (this.get(frame.conversation)) {
-          this.get(frame.conversation).muted_until = frame.muted_until ?? null;
+      case "muted": {
+        const conv = this.get(frame.conversation);
+        if (conv) {
+          conv.muted_until = frame.muted_until ?? null;
           this.emit("conversation", { id: frame.conversation });
         }
         break;
-      case "pinned":
-        if (this.get(frame.conversation)) {
-          this.get(frame.conversation).pinned_at = frame.pinned_at ?? null;
+      }
+      case "pinned": {
+        const conv = this.get(frame.conversation);
+        if (conv) {
+          conv.pinned_at = frame.pinned_at ?? null;
           this.emit("conversation", { id: frame.conversation });
         }
         break;
+      }
       case "settings":
         // Saved on the settings page (any tab, any device): applies here at once.
         this.applyReadReceipts(frame.settings?.read_receipts !== false);
@@ -401,10 +493,15 @@ export class ChatState {
 
   // --- incoming ------------------------------------------------------------------
 
-  /** Events of one conversation from any source: store, apply, report, fill gaps. */
+  /**
+   * Events of one conversation from any source: store, apply, report, fill gaps.
+   * @param {number} id
+   * @param {Event[]} events (a null among them, or another conversation's, is left out)
+   * @param {{ live?: boolean, anchorAt?: number | null }} [options]
+   */
   receiveEvents(id, events, { live = false, anchorAt = null } = {}) {
     if (!Number.isInteger(id)) return [];
-    const known = this.conversations.has(id) && this.get(id).described;
+    const known = this.conversations.has(id) && this.get(id)?.described;
     const conv = this.conversation(id);
     if (anchorAt !== null) conv.log.anchor(anchorAt);
     const mine = events.filter((e) => e && e.conversation === id);
@@ -416,7 +513,7 @@ export class ChatState {
       if (conv.log.has(event.seq) && (event.hidden || (event.kind === "message" && conv.messages.bases.get(event.seq) === event))) {
         conv.log.replace(event);
       }
-      if (changed.includes(conv.last_message?.seq)) this.refreshPreview(conv);
+      if (conv.last_message && changed.includes(conv.last_message.seq)) this.refreshPreview(conv);
     }
     const fresh = conv.log.add(mine);
     let membersChanged = false;
@@ -430,7 +527,7 @@ export class ChatState {
         continue; // no activity, typing or preview: it changes an earlier message
       }
       if (event.kind === "message") {
-        conv.typing.delete(event.sender);
+        if (event.sender !== null) conv.typing.delete(event.sender);
         if (!conv.last_message || event.seq > conv.last_message.seq) conv.last_message = event;
       } else {
         membersChanged = conv.members.applyEvent(event) || membersChanged;
@@ -457,6 +554,10 @@ export class ChatState {
   }
 
   /** A rename, role or membership event newer than the summary changes it. */
+  /**
+   * @param {Conversation} conv
+   * @param {Event} event
+   */
   applyToSummary(conv, event) {
     if (event.seq <= conv.snapshotSeq) return false;
     const data = event.data ?? {};
@@ -563,16 +664,24 @@ export class ChatState {
   }
 
   /** What we know of how a person is shown (``P``); the fields a payload leaves out stay as they were. */
+  /**
+   * @param {Pick<Profile, "username"> & Partial<Profile> | null | undefined} person
+   * @returns {Profile | null}
+   */
   remember(person) {
     if (!person || typeof person.username !== "string") return null;
     const old = this.identities.get(person.username) ?? { username: person.username, display_name: null, avatar: null, status: null };
     const next = { ...old };
-    for (const key of ["display_name", "avatar", "status"]) if (key in person) next[key] = person[key] ?? null;
+    for (const key of /** @type {const} */ (["display_name", "avatar", "status"])) if (key in person) next[key] = person[key] ?? null;
     this.identities.set(person.username, next);
     return next;
   }
 
   /** How ``username`` is shown: ``P``, with nulls (the username, the letter avatar) when unknown. */
+  /**
+   * @param {string} username
+   * @returns {Profile}
+   */
   identity(username) {
     return this.identities.get(username) ?? { username, display_name: null, avatar: null, status: null };
   }
@@ -590,6 +699,12 @@ export class ChatState {
     this.emit("inbox");
   }
 
+  /**
+   * @param {string} user
+   * @param {boolean | undefined} online
+   * @param {Time | null | undefined} lastSeen
+   * @param {{ quiet?: boolean }} [options]
+   */
   setPresence(user, online, lastSeen, { quiet = false } = {}) {
     if (typeof user !== "string") return;
     this.presence.set(user, { online: Boolean(online), last_seen: lastSeen ?? null });
@@ -637,6 +752,7 @@ export class ChatState {
    * pending and is sent again then, with its client_id; a longer wait, or
    * none given, is the user's to decide: the entry fails ("sending too fast",
    * with Retry and Delete).
+   * @param {ErrorFrame} frame
    */
   retryLater(frame) {
     const entry = frame.client_id ? this.outbox.get(frame.client_id) : null;
@@ -654,6 +770,7 @@ export class ChatState {
   }
 
   /** Where a conversation only seen in the sidebar starts counting: what a client of mine already got. */
+  /** @param {Conversation} conv */
   defaultAnchor(conv) {
     return Math.max(conv.delivered_seq, conv.joined_seq > 0 ? conv.joined_seq - 1 : 0, conv.last_seq - PAGE_MAX);
   }
@@ -693,8 +810,11 @@ export class ChatState {
     const anchored = [...this.conversations.values()].filter((c) => c.log.anchored && c.sync.ref === null);
     for (let i = 0; i < anchored.length; i += RESUME_MAX) {
       const batch = anchored.slice(i, i + RESUME_MAX);
-      let cursors = Object.fromEntries(batch.map((c) => [String(c.id), c.log.cursor]));
+      // Anchored, so none of these cursors is null.
+      /** @type {Record<string, number>} */
+      let cursors = Object.fromEntries(batch.map((c) => [String(c.id), /** @type {number} */ (c.log.cursor)]));
       while (Object.keys(cursors).length) {
+        /** @type {ResumeAnswer} */
         let answer;
         try {
           answer = await this.request({ type: "resume", cursors });
@@ -712,11 +832,16 @@ export class ChatState {
         this.applyResume(answer, cursors);
         // Conversations the answer had no room for (MESSAGING_PAGE_BYTES): again, from their cursors.
         const rest = (answer.unanswered ?? []).map(String).filter((id) => id in cursors);
-        cursors = Object.fromEntries(rest.map((id) => [id, this.get(Number(id))?.log.cursor ?? cursors[id]]));
+        // ``rest`` holds only ids of ``cursors``: ``cursors[id]`` is a number.
+        cursors = Object.fromEntries(rest.map((id) => [id, this.get(Number(id))?.log.cursor ?? /** @type {number} */ (cursors[id])]));
       }
     }
   }
 
+  /**
+   * @param {Pick<ResumeAnswer, "conversations">} answer
+   * @param {Record<string, number>} [cursors] where each conversation asked for was counting from
+   */
   applyResume(answer, cursors = {}) {
     for (const c of answer.conversations ?? []) {
       const conv = this.describe(c);
@@ -732,11 +857,12 @@ export class ChatState {
   }
 
   /** A conversation this tab has not heard of (an event of a chat another tab started): ask for its summary. */
+  /** @param {number} id */
   describeUnknown(id) {
     const conv = this.conversation(id);
     if (conv.describing || !this.connected) return;
     conv.describing = true;
-    const after = conv.log.anchored ? conv.log.cursor : Math.max(0, (conv.log.oldest ?? 1) - 1);
+    const after = conv.log.cursor !== null ? conv.log.cursor : Math.max(0, (conv.log.oldest ?? 1) - 1);
     this.request({ type: "resume", cursors: { [String(id)]: after } })
       .then((answer) => this.applyResume(answer, { [String(id)]: after }))
       .catch(() => {})
@@ -744,9 +870,10 @@ export class ChatState {
   }
 
   /** Fill the log from its cursor: one sync at a time per conversation, then again while there is more. */
+  /** @param {number} id */
   syncConversation(id) {
     const conv = this.get(id);
-    if (!conv || !conv.log.anchored) return;
+    if (!conv || conv.log.cursor === null) return;
     if (!this.connected) {
       this.http?.catchUp(id);
       return;
@@ -764,7 +891,8 @@ export class ChatState {
         conv.sync.errors = 0;
         this.applySync(id, answer, after);
         if (answer.has_more || conv.sync.again || conv.log.hasGap(conv.last_seq)) {
-          if (conv.log.cursor > after || conv.sync.again) this.syncConversation(id);
+          // Anchored above, and a log never stops counting: the cursor is a number.
+          if (/** @type {number} */ (conv.log.cursor) > after || conv.sync.again) this.syncConversation(id);
         }
       },
       (error) => {
@@ -784,6 +912,11 @@ export class ChatState {
   }
 
   /** A sync page (over the socket, or the HTTP fallback's events page). */
+  /**
+   * @param {number} id
+   * @param {Pick<SyncAnswer, "events" | "last_seq" | "receipts">} page
+   * @param {number | null} after the cursor it was asked from
+   */
   applySync(id, page, after) {
     const conv = this.conversation(id);
     if (Number.isInteger(page.last_seq)) conv.last_seq = Math.max(conv.last_seq, page.last_seq);
@@ -796,6 +929,10 @@ export class ChatState {
   // --- opening a chat --------------------------------------------------------------
 
   /** The page shows this conversation (or none): tell the server while the tab is visible. */
+  /**
+   * @param {number | null} id
+   * @param {{ visible?: boolean }} [options]
+   */
   setView(id, { visible = this.visible } = {}) {
     this.viewing = id;
     this.visible = visible;
@@ -809,6 +946,7 @@ export class ChatState {
   }
 
   /** Open a conversation in the chat pane: its newest page, its members. */
+  /** @param {number} id */
   open(id) {
     const conv = this.conversation(id);
     if (!conv.historyLoaded) this.loadHistory(id, { initial: true });
@@ -817,6 +955,11 @@ export class ChatState {
   }
 
   /** A page of history: the newest (``initial``) or the one before the oldest held. */
+  /**
+   * @param {number} id
+   * @param {{ initial?: boolean }} [options]
+   * @returns {Promise<boolean>} whether a page came
+   */
   loadHistory(id, { initial = false } = {}) {
     const conv = this.conversation(id);
     if (conv.historyLoading) return Promise.resolve(false);
@@ -828,7 +971,7 @@ export class ChatState {
       ? this.request({ type: "history", conversation: id, before, limit: this.pageSize })
       : this.http ? this.http.history(id, before, this.pageSize) : Promise.reject(new RequestError("not_connected"));
     return source.then(
-      (page) => {
+      (/** @type {Pick<HistoryAnswer, "events" | "has_more">} */ page) => {
         conv.historyLoading = false;
         this.applyHistory(id, page, { initial });
         return true;
@@ -842,6 +985,11 @@ export class ChatState {
   }
 
   /** A history page (newest first). The newest page anchors a log that is not counting yet. */
+  /**
+   * @param {number} id
+   * @param {Pick<HistoryAnswer, "events" | "has_more">} page
+   * @param {{ initial?: boolean }} [options]
+   */
   applyHistory(id, page, { initial = false } = {}) {
     const conv = this.conversation(id);
     const events = (page.events ?? []).filter((e) => e && e.conversation === id);
@@ -861,6 +1009,10 @@ export class ChatState {
   }
 
   /** Islands of history the newest pages now reach (``reached``: the lowest seq they cover) become one. */
+  /**
+   * @param {Conversation} conv
+   * @param {number | null} reached
+   */
   joinIslands(conv, reached) {
     if (reached === null) return;
     for (const island of [...conv.islands].sort((a, b) => b.hi - a.hi)) {
@@ -874,6 +1026,7 @@ export class ChatState {
   }
 
   /** Whether older history is held apart from the newest pages (a gap to show and fill). */
+  /** @param {number | null} id */
   hasIslands(id) {
     return (this.get(id)?.islands.length ?? 0) > 0;
   }
@@ -881,12 +1034,15 @@ export class ChatState {
   /**
    * Bring a message on screen (a reply's original): held already, or an
    * ``around`` page is asked for. Resolves true once it is held.
+   * @param {number | null} id
+   * @param {number} seq
    */
   async jumpTo(id, seq) {
     const conv = this.get(id);
-    if (!conv) return false;
+    if (!conv || id === null) return false;
     if (conv.messages.shown(seq) || conv.log.has(seq)) return true;
     if (!this.connected) return false;
+    /** @type {HistoryAnswer} */
     const page = await this.request({ type: "history", conversation: id, around: seq, limit: this.pageSize });
     const events = (page.events ?? []).filter((e) => e && e.conversation === id);
     if (!events.length) return false;
@@ -906,6 +1062,10 @@ export class ChatState {
   }
 
   /** A message as it is now (messages.js), or null when it is not shown here. */
+  /**
+   * @param {number | null} id
+   * @param {number} seq
+   */
   messageView(id, seq) {
     const conv = this.get(id);
     if (!conv || !conv.messages.shown(seq)) return null;
@@ -913,6 +1073,7 @@ export class ChatState {
   }
 
   /** The inbox preview follows an edit, a deletion or a "delete for me" of the last message. */
+  /** @param {Conversation} conv */
   refreshPreview(conv) {
     const last = conv.last_message;
     if (!last) return;
@@ -938,6 +1099,10 @@ export class ChatState {
   }
 
   /** The members with their cursors and presence; once per connection unless ``force``. */
+  /**
+   * @param {number} id
+   * @param {{ force?: boolean }} [options]
+   */
   requestMembers(id, { force = false } = {}) {
     const conv = this.get(id);
     if (!conv || !this.connected || (conv.membersRequested && !force) || !conv.isMember) return;
@@ -971,6 +1136,7 @@ export class ChatState {
     return entry;
   }
 
+  /** @param {OutboxEntry} entry */
   trySend(entry) {
     if (this.send(Outbox.frame(entry))) return true;
     this.http?.flushSoon();
@@ -981,6 +1147,7 @@ export class ChatState {
     for (const entry of this.outbox.pending()) this.trySend(entry);
   }
 
+  /** @param {string} clientId */
   retry(clientId) {
     const entry = this.outbox.update(clientId, { state: "pending", error: null });
     if (!entry) return null;
@@ -989,6 +1156,7 @@ export class ChatState {
     return entry;
   }
 
+  /** @param {string} clientId */
   discard(clientId) {
     const entry = this.outbox.get(clientId);
     if (!entry || !this.outbox.remove(clientId)) return false;
@@ -1019,38 +1187,68 @@ export class ChatState {
   // Each is a request with a client_id, answered by an ``ack`` (its event, applied by
   // handle() before the promise settles, or null when nothing changed) or a coded error.
 
+  /** @param {MessageActionFrame} frame */
   messageAction(frame) {
     return this.request({ ...frame, client_id: this.outbox.makeId() });
   }
 
+  /**
+   * @param {number} id
+   * @param {number} seq
+   * @param {string} content
+   */
   edit(id, seq, content) {
     return this.messageAction({ type: "edit", conversation: id, seq, content });
   }
 
+  /**
+   * @param {number} id
+   * @param {number} seq
+   */
   deleteForEveryone(id, seq) {
     return this.messageAction({ type: "delete", conversation: id, seq });
   }
 
+  /**
+   * @param {number} id
+   * @param {number} seq
+   * @param {string} emoji
+   * @param {boolean} [add] false: take it back
+   */
   react(id, seq, emoji, add = true) {
     return this.messageAction({ type: add ? "react" : "unreact", conversation: id, seq, emoji });
   }
 
   /** Toggle my reaction: add it, or take it back when it is mine already. */
+  /**
+   * @param {number} id
+   * @param {number} seq
+   * @param {string} emoji
+   */
   toggleReaction(id, seq, emoji) {
     const view = this.messageView(id, seq);
     const mine = Boolean(view?.reactions.find((r) => r.emoji === emoji)?.users.includes(this.me));
     return this.react(id, seq, emoji, !mine);
   }
 
+  /**
+   * @param {number} id
+   * @param {number[]} seqs
+   */
   deleteForMe(id, seqs) {
     return this.messageAction({ type: "hide", conversation: id, seqs });
   }
 
+  /** @param {number} id */
   clearChat(id) {
     return this.messageAction({ type: "clear", conversation: id });
   }
 
   /** Mute a conversation until a time (an ISO string), "forever", or unmute it (null). */
+  /**
+   * @param {number} id
+   * @param {Time | "forever" | null} until
+   */
   async mute(id, until) {
     const answer = await this.request({ type: "mute", conversation: id, until });
     const conv = this.get(id);
@@ -1066,6 +1264,7 @@ export class ChatState {
    * others' read positions this tab holds go back to what the server now
    * shows (their join), so no tick stays blue; turned on, the conversation on
    * screen syncs to get them back (the others when they are next synced).
+   * @param {boolean} on
    */
   applyReadReceipts(on) {
     const was = this.readReceipts !== false;
@@ -1085,6 +1284,10 @@ export class ChatState {
 
   /** Whether a conversation is muted now (a mute whose time passed is over). */
   /** Pin a conversation to the top of my inbox, or unpin it; every tab of mine follows. */
+  /**
+   * @param {number} id
+   * @param {boolean} pinned
+   */
   async pin(id, pinned) {
     const answer = await this.request({ type: "pin", conversation: id, pinned });
     const conv = this.get(id);
@@ -1095,20 +1298,30 @@ export class ChatState {
     return answer;
   }
 
+  /** @param {number} id */
   isPinned(id) {
     return Boolean(this.get(id)?.pinned_at);
   }
 
+  /** @param {number} id */
   isMuted(id) {
     const until = this.get(id)?.muted_until;
-    return Boolean(until) && Date.parse(until) > Date.now();
+    return Boolean(until && Date.parse(until) > Date.now());
   }
 
+  /**
+   * @param {number} id
+   * @param {number} seq
+   */
   editHistory(id, seq) {
     return this.request({ type: "edits", conversation: id, seq });
   }
 
   /** Whether I may delete this message for everyone as far as this tab knows (the server decides). */
+  /**
+   * @param {number | null} id
+   * @param {MessageView | null | undefined} view
+   */
   mayDeleteForEveryone(id, view) {
     const conv = this.get(id);
     if (!conv || !conv.isMember || !view || view.deleted) return false;
@@ -1118,13 +1331,18 @@ export class ChatState {
   // --- receipts this tab reports -------------------------------------------------------
 
   /** Everything up to the cursor is held: confirm it (coalesced). */
+  /** @param {Conversation} conv */
   noteReceived(conv) {
-    if (!conv.log.anchored || conv.log.cursor <= conv.wantReceived) return;
+    if (conv.log.cursor === null || conv.log.cursor <= conv.wantReceived) return;
     conv.wantReceived = conv.log.cursor;
     this.scheduleReports();
   }
 
   /** The chat showed everything up to ``upTo`` in a visible, focused window. */
+  /**
+   * @param {number} id
+   * @param {number} upTo
+   */
   markRead(id, upTo) {
     const conv = this.get(id);
     if (!conv || !Number.isInteger(upTo)) return;
@@ -1170,6 +1388,10 @@ export class ChatState {
 
   // --- typing ---------------------------------------------------------------------------
 
+  /**
+   * @param {number} id
+   * @param {boolean} isTyping
+   */
   typing(id, isTyping) {
     return this.send({ type: "typing", conversation: id, is_typing: Boolean(isTyping) });
   }
@@ -1177,31 +1399,54 @@ export class ChatState {
   // --- groups ---------------------------------------------------------------------------
 
   /** Group changes wait for their ``ack`` (by ref), and go out with a client_id like messages. */
+  /** @param {GroupFrame} frame */
   groupRequest(frame) {
     // handle() applies the ack before the promise settles.
     return this.request({ ...frame, client_id: this.outbox.makeId() });
   }
 
+  /**
+   * @param {string} title
+   * @param {string[]} members
+   */
   createGroup(title, members) {
     return this.groupRequest({ type: "create_group", title, members });
   }
 
+  /**
+   * @param {number} id
+   * @param {string[]} users
+   */
   addMembers(id, users) {
     return this.groupRequest({ type: "add_members", conversation: id, users });
   }
 
+  /**
+   * @param {number} id
+   * @param {string} user
+   */
   removeMember(id, user) {
     return this.groupRequest({ type: "remove_member", conversation: id, user });
   }
 
+  /** @param {number} id */
   leave(id) {
     return this.groupRequest({ type: "leave", conversation: id });
   }
 
+  /**
+   * @param {number} id
+   * @param {string} title
+   */
   rename(id, title) {
     return this.groupRequest({ type: "rename", conversation: id, title });
   }
 
+  /**
+   * @param {number} id
+   * @param {string} user
+   * @param {"admin" | "member"} role
+   */
   setRole(id, user, role) {
     return this.groupRequest({ type: "set_role", conversation: id, user, role });
   }

@@ -128,6 +128,8 @@ export interface ConversationSummary {
   muted_until: Time | null;
   /** pinned to the top of my inbox since then (protocol 8) */
   pinned_at?: Time | null;
+  /** my "clear chat" position: messages up to it are gone from my view */
+  cleared_seq: number;
   events?: Event[];
   has_more?: boolean;
   receipts?: Receipt[];
@@ -292,6 +294,8 @@ export interface ConversationsAnswer extends Answer {
 export interface ResumeAnswer extends Answer {
   type: "resume";
   conversations: ConversationSummary[];
+  /** conversations asked for that the answer had no room for: ask again from their cursors */
+  unanswered?: number[];
 }
 
 export interface SyncAnswer extends Answer {

@@ -13,7 +13,7 @@
 // marked failed ("upload_lost") for the sender to attach them again.
 
 /** @import { ChatState } from "./client.js" */
-/** @import { OutboxFile } from "./outbox.js" */
+/** @import { OutboxEntry, OutboxFile } from "./outbox.js" */
 /** @import { Clock } from "./requests.js" */
 /**
  * Uploads one file to a conversation: the promise resolves to the HTTP answer, rejects when the server could not be reached.
@@ -157,7 +157,7 @@ export class Uploads {
     const updated = this.state.outbox.update(clientId, { state: "pending", attachments: live.flatMap((f) => (f.id === null ? [] : [f.id])) });
     this.files.delete(clientId);
     this.changed(clientId);
-    this.state.trySend(updated);
+    this.state.trySend(/** @type {OutboxEntry} */ (updated)); // it was found above, so update() found it
   }
 
   /**
