@@ -230,8 +230,10 @@ function openAtDivider() {
   maybeRead();
 }
 
-/** The direct chat on screen got its conversation (the first message made it, or the inbox named it). */
-/** @param {number} id */
+/**
+ * The direct chat on screen got its conversation (the first message made it, or the inbox named it).
+ * @param {number} id
+ */
 function adopt(id) {
   if (route.peer) drafts.adopt(route.peer, id);
   if (!ui.input.value && actions.mode?.kind !== "edit") {

@@ -220,18 +220,21 @@ export class ChatState {
 
   /** @param {number | null | undefined} id */
   get(id) {
-    return (id === null || id === undefined ? undefined : this.conversations.get(id)) ?? null;
+    if (id === null || id === undefined) return null;
+    return this.conversations.get(id) ?? null;
   }
 
-  /** The direct conversation with ``username``, if this tab knows it. */
-  /** @param {string | null} username */
+  /**
+   * The direct conversation with ``username``, if this tab knows it.
+   * @param {string | null} username
+   */
   direct(username) {
     for (const conv of this.conversations.values()) if (!conv.isGroup && conv.peer?.username === username) return conv;
     return null;
   }
 
-  /** The summary ``C``: its fields replace ours, cursors only move forward. */
   /**
+   * The summary ``C``: its fields replace ours, cursors only move forward.
    * @param {ConversationSummary | null | undefined} c
    * @returns {Conversation | null}
    */
@@ -282,8 +285,9 @@ export class ChatState {
     return conv;
   }
 
-  /** Conversations most recently active first (the inbox's order). */
-  /** The inbox: pinned conversations first (the latest pin first), then the rest, most recently active first. */
+  /**
+   * The inbox: pinned conversations first (the latest pin first), then the rest, most recently active first.
+   */
   sortedInbox() {
     return [...this.conversations.values()]
       .filter((c) => c.described)
@@ -302,8 +306,8 @@ export class ChatState {
    * Messages by others after my read cursor, inside my window. Counted from the
    * log when it holds that whole range; else the server's count from the
    * newest summary, adjusted by the messages that came since.
+   * @param {Conversation | number | null} convOrId
    */
-  /** @param {Conversation | number | null} convOrId */
   unread(convOrId) {
     const conv = typeof convOrId === "number" ? this.get(convOrId) : convOrId;
     // Without its summary the read cursor is unknown: nothing is counted until it comes.
@@ -330,8 +334,10 @@ export class ChatState {
     return total;
   }
 
-  /** The first message by someone else after my read cursor: where "New messages" goes. */
-  /** @param {number} id */
+  /**
+   * The first message by someone else after my read cursor: where "New messages" goes.
+   * @param {number} id
+   */
   firstUnreadSeq(id) {
     const conv = this.get(id);
     if (!conv || !this.unread(conv)) return null;
@@ -339,8 +345,8 @@ export class ChatState {
     return first ? first.seq : null;
   }
 
-  /** My message's {status, readBy, deliveredTo, total}. */
   /**
+   * My message's {status, readBy, deliveredTo, total}.
    * @param {number | null} id
    * @param {Pick<Event, "sender" | "seq"> | null | undefined} event
    */
@@ -350,8 +356,10 @@ export class ChatState {
     return conv.members.statusOf(event.seq, this.me);
   }
 
-  /** Who is typing in a conversation now (expired indicators dropped). */
-  /** @param {number} id */
+  /**
+   * Who is typing in a conversation now (expired indicators dropped).
+   * @param {number} id
+   */
   typingIn(id) {
     const conv = this.get(id);
     if (!conv) return [];
@@ -359,8 +367,8 @@ export class ChatState {
     return [...conv.typing].filter(([, until]) => until > now).map(([user]) => user).sort();
   }
 
-  /** Unsent messages of a conversation (a direct chat not started yet is named by its peer). */
   /**
+   * Unsent messages of a conversation (a direct chat not started yet is named by its peer).
    * @param {number | null} id
    * @param {string | null} [peer]
    */
@@ -501,7 +509,7 @@ export class ChatState {
    */
   receiveEvents(id, events, { live = false, anchorAt = null } = {}) {
     if (!Number.isInteger(id)) return [];
-    const known = this.conversations.has(id) && this.get(id)?.described;
+    const known = this.get(id)?.described ?? false;
     const conv = this.conversation(id);
     if (anchorAt !== null) conv.log.anchor(anchorAt);
     const mine = events.filter((e) => e && e.conversation === id);
@@ -553,8 +561,8 @@ export class ChatState {
     return fresh;
   }
 
-  /** A rename, role or membership event newer than the summary changes it. */
   /**
+   * A rename, role or membership event newer than the summary changes it.
    * @param {Conversation} conv
    * @param {Event} event
    */
@@ -663,8 +671,8 @@ export class ChatState {
     }
   }
 
-  /** What we know of how a person is shown (``P``); the fields a payload leaves out stay as they were. */
   /**
+   * What we know of how a person is shown (``P``); the fields a payload leaves out stay as they were.
    * @param {Pick<Profile, "username"> & Partial<Profile> | null | undefined} person
    * @returns {Profile | null}
    */
@@ -677,8 +685,8 @@ export class ChatState {
     return next;
   }
 
-  /** How ``username`` is shown: ``P``, with nulls (the username, the letter avatar) when unknown. */
   /**
+   * How ``username`` is shown: ``P``, with nulls (the username, the letter avatar) when unknown.
    * @param {string} username
    * @returns {Profile}
    */
@@ -686,8 +694,10 @@ export class ChatState {
     return this.identities.get(username) ?? { username, display_name: null, avatar: null, status: null };
   }
 
-  /** A ``profile`` push: the person's new identity everywhere it is shown. */
-  /** @param {Profile} person */
+  /**
+   * A ``profile`` push: the person's new identity everywhere it is shown.
+   * @param {Profile} person
+   */
   onProfile(person) {
     const next = this.remember(person);
     if (!next) return;
@@ -769,8 +779,10 @@ export class ChatState {
     return true;
   }
 
-  /** Where a conversation only seen in the sidebar starts counting: what a client of mine already got. */
-  /** @param {Conversation} conv */
+  /**
+   * Where a conversation only seen in the sidebar starts counting: what a client of mine already got.
+   * @param {Conversation} conv
+   */
   defaultAnchor(conv) {
     return Math.max(conv.delivered_seq, conv.joined_seq > 0 ? conv.joined_seq - 1 : 0, conv.last_seq - PAGE_MAX);
   }
@@ -856,8 +868,10 @@ export class ChatState {
     this.emit("unread", { total: this.totalUnread() });
   }
 
-  /** A conversation this tab has not heard of (an event of a chat another tab started): ask for its summary. */
-  /** @param {number} id */
+  /**
+   * A conversation this tab has not heard of (an event of a chat another tab started): ask for its summary.
+   * @param {number} id
+   */
   describeUnknown(id) {
     const conv = this.conversation(id);
     if (conv.describing || !this.connected) return;
@@ -869,8 +883,10 @@ export class ChatState {
       .finally(() => { conv.describing = false; });
   }
 
-  /** Fill the log from its cursor: one sync at a time per conversation, then again while there is more. */
-  /** @param {number} id */
+  /**
+   * Fill the log from its cursor: one sync at a time per conversation, then again while there is more.
+   * @param {number} id
+   */
   syncConversation(id) {
     const conv = this.get(id);
     if (!conv || conv.log.cursor === null) return;
@@ -911,8 +927,8 @@ export class ChatState {
     );
   }
 
-  /** A sync page (over the socket, or the HTTP fallback's events page). */
   /**
+   * A sync page (over the socket, or the HTTP fallback's events page).
    * @param {number} id
    * @param {Pick<SyncAnswer, "events" | "last_seq" | "receipts">} page
    * @param {number | null} after the cursor it was asked from
@@ -928,8 +944,8 @@ export class ChatState {
 
   // --- opening a chat --------------------------------------------------------------
 
-  /** The page shows this conversation (or none): tell the server while the tab is visible. */
   /**
+   * The page shows this conversation (or none): tell the server while the tab is visible.
    * @param {number | null} id
    * @param {{ visible?: boolean }} [options]
    */
@@ -945,8 +961,10 @@ export class ChatState {
     if (this.send({ type: "view", conversation })) this.viewSent = conversation;
   }
 
-  /** Open a conversation in the chat pane: its newest page, its members. */
-  /** @param {number} id */
+  /**
+   * Open a conversation in the chat pane: its newest page, its members.
+   * @param {number} id
+   */
   open(id) {
     const conv = this.conversation(id);
     if (!conv.historyLoaded) this.loadHistory(id, { initial: true });
@@ -954,8 +972,8 @@ export class ChatState {
     return conv;
   }
 
-  /** A page of history: the newest (``initial``) or the one before the oldest held. */
   /**
+   * A page of history: the newest (``initial``) or the one before the oldest held.
    * @param {number} id
    * @param {{ initial?: boolean }} [options]
    * @returns {Promise<boolean>} whether a page came
@@ -984,8 +1002,8 @@ export class ChatState {
     );
   }
 
-  /** A history page (newest first). The newest page anchors a log that is not counting yet. */
   /**
+   * A history page (newest first). The newest page anchors a log that is not counting yet.
    * @param {number} id
    * @param {Pick<HistoryAnswer, "events" | "has_more">} page
    * @param {{ initial?: boolean }} [options]
@@ -1008,8 +1026,8 @@ export class ChatState {
     this.emit("history", { id });
   }
 
-  /** Islands of history the newest pages now reach (``reached``: the lowest seq they cover) become one. */
   /**
+   * Islands of history the newest pages now reach (``reached``: the lowest seq they cover) become one.
    * @param {Conversation} conv
    * @param {number | null} reached
    */
@@ -1025,8 +1043,10 @@ export class ChatState {
     }
   }
 
-  /** Whether older history is held apart from the newest pages (a gap to show and fill). */
-  /** @param {number | null} id */
+  /**
+   * Whether older history is held apart from the newest pages (a gap to show and fill).
+   * @param {number | null} id
+   */
   hasIslands(id) {
     return (this.get(id)?.islands.length ?? 0) > 0;
   }
@@ -1061,8 +1081,8 @@ export class ChatState {
     return conv.log.has(seq);
   }
 
-  /** A message as it is now (messages.js), or null when it is not shown here. */
   /**
+   * A message as it is now (messages.js), or null when it is not shown here.
    * @param {number | null} id
    * @param {number} seq
    */
@@ -1072,8 +1092,10 @@ export class ChatState {
     return conv.messages.view(seq);
   }
 
-  /** The inbox preview follows an edit, a deletion or a "delete for me" of the last message. */
-  /** @param {Conversation} conv */
+  /**
+   * The inbox preview follows an edit, a deletion or a "delete for me" of the last message.
+   * @param {Conversation} conv
+   */
   refreshPreview(conv) {
     const last = conv.last_message;
     if (!last) return;
@@ -1086,8 +1108,10 @@ export class ChatState {
     this.emit("inbox");
   }
 
-  /** "Delete for me" or "clear chat", from this tab's ack or another tab of mine. */
-  /** @param {HiddenFrame | null | undefined} frame */
+  /**
+   * "Delete for me" or "clear chat", from this tab's ack or another tab of mine.
+   * @param {HiddenFrame | null | undefined} frame
+   */
   applyHidden(frame) {
     const conv = this.get(frame?.conversation);
     if (!conv || !frame) return;
@@ -1098,8 +1122,8 @@ export class ChatState {
     this.emit("unread", { total: this.totalUnread() });
   }
 
-  /** The members with their cursors and presence; once per connection unless ``force``. */
   /**
+   * The members with their cursors and presence; once per connection unless ``force``.
    * @param {number} id
    * @param {{ force?: boolean }} [options]
    */
@@ -1219,8 +1243,8 @@ export class ChatState {
     return this.messageAction({ type: add ? "react" : "unreact", conversation: id, seq, emoji });
   }
 
-  /** Toggle my reaction: add it, or take it back when it is mine already. */
   /**
+   * Toggle my reaction: add it, or take it back when it is mine already.
    * @param {number} id
    * @param {number} seq
    * @param {string} emoji
@@ -1244,8 +1268,8 @@ export class ChatState {
     return this.messageAction({ type: "clear", conversation: id });
   }
 
-  /** Mute a conversation until a time (an ISO string), "forever", or unmute it (null). */
   /**
+   * Mute a conversation until a time (an ISO string), "forever", or unmute it (null).
    * @param {number} id
    * @param {Time | "forever" | null} until
    */
@@ -1282,9 +1306,8 @@ export class ChatState {
     }
   }
 
-  /** Whether a conversation is muted now (a mute whose time passed is over). */
-  /** Pin a conversation to the top of my inbox, or unpin it; every tab of mine follows. */
   /**
+   * Pin a conversation to the top of my inbox, or unpin it; every tab of mine follows.
    * @param {number} id
    * @param {boolean} pinned
    */
@@ -1303,7 +1326,10 @@ export class ChatState {
     return Boolean(this.get(id)?.pinned_at);
   }
 
-  /** @param {number} id */
+  /**
+   * Whether a conversation is muted now (a mute whose time passed is over).
+   * @param {number} id
+   */
   isMuted(id) {
     const until = this.get(id)?.muted_until;
     return Boolean(until && Date.parse(until) > Date.now());
@@ -1317,8 +1343,8 @@ export class ChatState {
     return this.request({ type: "edits", conversation: id, seq });
   }
 
-  /** Whether I may delete this message for everyone as far as this tab knows (the server decides). */
   /**
+   * Whether I may delete this message for everyone as far as this tab knows (the server decides).
    * @param {number | null} id
    * @param {MessageView | null | undefined} view
    */
@@ -1330,16 +1356,18 @@ export class ChatState {
 
   // --- receipts this tab reports -------------------------------------------------------
 
-  /** Everything up to the cursor is held: confirm it (coalesced). */
-  /** @param {Conversation} conv */
+  /**
+   * Everything up to the cursor is held: confirm it (coalesced).
+   * @param {Conversation} conv
+   */
   noteReceived(conv) {
     if (conv.log.cursor === null || conv.log.cursor <= conv.wantReceived) return;
     conv.wantReceived = conv.log.cursor;
     this.scheduleReports();
   }
 
-  /** The chat showed everything up to ``upTo`` in a visible, focused window. */
   /**
+   * The chat showed everything up to ``upTo`` in a visible, focused window.
    * @param {number} id
    * @param {number} upTo
    */
@@ -1398,8 +1426,10 @@ export class ChatState {
 
   // --- groups ---------------------------------------------------------------------------
 
-  /** Group changes wait for their ``ack`` (by ref), and go out with a client_id like messages. */
-  /** @param {GroupFrame} frame */
+  /**
+   * Group changes wait for their ``ack`` (by ref), and go out with a client_id like messages.
+   * @param {GroupFrame} frame
+   */
   groupRequest(frame) {
     // handle() applies the ack before the promise settles.
     return this.request({ ...frame, client_id: this.outbox.makeId() });
