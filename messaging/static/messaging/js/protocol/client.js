@@ -1067,7 +1067,6 @@ export class ChatState {
     if (!conv || id === null) return false;
     if (conv.messages.shown(seq) || conv.log.has(seq)) return true;
     if (!this.connected) return false;
-    /** @type {HistoryAnswer} */
     const page = await this.request({ type: "history", conversation: id, around: seq, limit: this.pageSize });
     const events = (page.events ?? []).filter((e) => e && e.conversation === id);
     if (!events.length) return false;
