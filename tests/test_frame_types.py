@@ -92,6 +92,22 @@ def ts_frame_names(alias: str) -> set[str]:
     return names
 
 
+def ts_interface_frame_names(name: str) -> set[str]:
+    """The ``type`` names of the frames.d.ts interface ``name`` (empty when there is none)."""
+    source = re.sub(r"//[^\n]*|/\*.*?\*/", "", FRAMES_D_TS.read_text(), flags=re.DOTALL)
+    interface = re.search(rf"interface {name}\b[^{{]*\{{", source)
+    return set() if interface is None else _literals(_top_level(_balanced(source, interface.end(), "}")))
+
+
+def ts_request_answers() -> dict[str, str]:
+    """frames.d.ts ``RequestAnswers``: each request's ``type``, and the name of the frame type that answers it."""
+    source = re.sub(r"//[^\n]*|/\*.*?\*/", "", FRAMES_D_TS.read_text(), flags=re.DOTALL)
+    start = re.search(r"export interface RequestAnswers\s*\{", source)
+    assert start is not None, "frames.d.ts declares no RequestAnswers"
+    body = _balanced(source, start.end(), "}")
+    return dict(re.findall(r"(\w+)\s*:\s*(\w+)\s*;", body))
+
+
 # --- Reading the Python side ---------------------------------------------------------
 
 
@@ -138,3 +154,30 @@ def test_the_reader_of_frames_d_ts_sees_a_frame_added_inline_or_by_interface() -
     assert {"ping", "react", "unreact", "search"} <= ts_frame_names("ClientFrame")
     assert {"connected", "edits", "error"} <= ts_frame_names("ServerFrame")
     assert {"unread_count", "settings", "pong"} <= ts_frame_names("NotificationServerFrame")
+
+
+#: the client frames docs/protocol.md answers with "none": sent, never answered by ref (so never requested)
+UNANSWERED = {"received", "read", "typing", "view", "mark_read", "mark_all_read"}
+
+
+def test_request_answers_names_an_answer_for_every_client_frame_the_server_answers() -> None:
+    # The browser's requests (protocol/requests.js) resolve with RequestAnswers[type]: a frame the
+    # validator accepts and the server answers by ref must be there, and nothing else.
+    answered = set(CHAT_FRAMES | NOTIFICATION_FRAMES) - UNANSWERED
+
+    assert set(ts_request_answers()) == answered
+
+
+def test_each_request_answer_is_a_server_frame_that_carries_the_ref_in_frames_py_too() -> None:
+    # An answer type of RequestAnswers is a frame of the server unions, declared under the same name
+    # and with the same type on the Python side, where it is an ``Answer`` (it may carry ``ref``).
+    sent = ts_frame_names("ServerFrame") | ts_frame_names("NotificationServerFrame")
+    for request, name in ts_request_answers().items():
+        ts_types = ts_interface_frame_names(name)
+        assert ts_types, f"RequestAnswers.{request}: frames.d.ts has no interface {name} with a type"
+        assert ts_types <= sent, f"RequestAnswers.{request}: {name} is not a frame the server sends"
+        py_frame = getattr(frames, name, None)
+        assert py_frame is not None, f"RequestAnswers.{request}: messaging/frames.py has no {name}"
+        hints = typing.get_type_hints(py_frame)
+        assert set(typing.get_args(hints["type"])) == ts_types, name
+        assert "ref" in hints, f"{name} does not carry the request's ref in frames.py"

@@ -306,7 +306,7 @@ export class MessageActions {
   /** @param {number} seq */
   showEdits(seq) {
     const id = this.conversationId();
-    this.state.editHistory(/** @type {number} */ (id), seq).then((/** @type {import("./protocol/frames.js").EditsAnswer} */ answer) => {
+    this.state.editHistory(/** @type {number} */ (id), seq).then((answer) => {
       const list = find("[data-edit-versions]", HTMLElement, this.editsDialog);
       list.replaceChildren(...(answer.versions ?? []).map((v, i, all) => h("li", { className: "edit-version" },
         h("p", { className: "muted small" }, h("time", { attrs: { datetime: v.written_at }, text: fullStamp(v.written_at) }), i === all.length - 1 ? " (now)" : ""),

@@ -21,8 +21,9 @@ import { RequestError, Requests, systemClock } from "./requests.js";
 
 /**
  * @import {
- *   AckFrame, ClientFrame, ConnectedFrame, ConversationSummary, ErrorFrame, Event, HiddenFrame, HistoryAnswer, Peer,
- *   Profile, Receipt, ResumeAnswer, Role, ServerFrame, Settings, SyncAnswer, Time, TypingPush,
+ *   AckFrame, ClientFrame, ConnectedFrame, ConversationsAnswer, ConversationSummary, ErrorFrame, Event, HiddenFrame,
+ *   HistoryAnswer, Peer, Profile, Receipt, Requestable, ResumeAnswer, Role, ServerFrame, Settings, SyncAnswer, Time,
+ *   TypingPush,
  * } from "./frames.js"
  */
 /** @import { HttpFallback } from "./fallback.js" */
@@ -427,7 +428,9 @@ export class ChatState {
   }
 
   /**
-   * @param {ClientFrame} frame
+   * A frame answered by ref; resolves with its answer (frames.d.ts, ``RequestAnswers``), rejects on an error frame.
+   * @template {ClientFrame & Requestable} F
+   * @param {F} frame
    * @param {{ timeoutMs?: number }} [options]
    */
   request(frame, options) {
@@ -796,6 +799,8 @@ export class ChatState {
     try {
       let before = null;
       for (let page = 0; page < maxPages; page += 1) {
+        // Typed here, not inferred: ``before`` comes from the previous answer, a loop TypeScript cannot infer through.
+        /** @type {ConversationsAnswer} */
         const answer = await this.request({ type: "conversations", before, limit: PAGE_MAX });
         for (const c of answer.conversations ?? []) {
           const conv = this.describe(c);
@@ -1062,7 +1067,6 @@ export class ChatState {
     if (!conv || id === null) return false;
     if (conv.messages.shown(seq) || conv.log.has(seq)) return true;
     if (!this.connected) return false;
-    /** @type {HistoryAnswer} */
     const page = await this.request({ type: "history", conversation: id, around: seq, limit: this.pageSize });
     const events = (page.events ?? []).filter((e) => e && e.conversation === id);
     if (!events.length) return false;

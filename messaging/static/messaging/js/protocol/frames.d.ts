@@ -415,11 +415,18 @@ export type ClientFrame = Request &
 
 // ---- ws/notifications/ -----------------------------------------------------
 
+/** The answer to `list`: a page of notifications, newest first. */
+export interface NotificationsAnswer extends Answer {
+  type: "notifications";
+  items: Notification[];
+  has_more: boolean;
+}
+
 /** Every frame the server sends on `ws/notifications/`. */
 export type NotificationServerFrame =
   | ({ type: "unread_count"; count: number } & Answer)
   | ({ type: "notification"; notification: Notification } & Answer)
-  | ({ type: "notifications"; items: Notification[]; has_more: boolean } & Answer)
+  | NotificationsAnswer
   | SettingsFrame
   | ErrorFrame
   | PongFrame;
@@ -432,3 +439,52 @@ export type NotificationClientFrame = Request &
     | { type: "mark_all_read" }
     | { type: "list"; before?: number | null; limit?: number }
   );
+
+
+// ---- requests and their answers --------------------------------------------
+
+/**
+ * The frame that answers a request, by the request's `type` (on either socket):
+ * the server echoes the request's `ref` on it (messaging/consumers.py, `answer(..., frame.ref)`).
+ * An `error` frame with that ref rejects the request instead (protocol/requests.js),
+ * so this is what the request resolves with. A client frame not named here
+ * (`received`, `read`, `typing`, `view`, `mark_read`, `mark_all_read`) is never
+ * answered by ref: it is sent, not requested.
+ */
+export interface RequestAnswers {
+  ping: PongFrame;
+  conversations: ConversationsAnswer;
+  resume: ResumeAnswer;
+  sync: SyncAnswer;
+  history: HistoryAnswer;
+  search: SearchAnswer;
+  members: MembersAnswer;
+  edits: EditsAnswer;
+  mute: MutedFrame;
+  pin: PinnedFrame;
+  /** a first message to `to` also carries the new conversation's summary */
+  message: AckFrame;
+  /** `event: null` when nothing changed */
+  edit: AckFrame;
+  delete: AckFrame;
+  react: AckFrame;
+  unreact: AckFrame;
+  /** `event: null` and `hidden` */
+  hide: AckFrame;
+  clear: AckFrame;
+  /** with the new group's summary as `conversation` */
+  create_group: AckFrame;
+  add_members: AckFrame;
+  remove_member: AckFrame;
+  leave: AckFrame;
+  rename: AckFrame;
+  set_role: AckFrame;
+  /** on `ws/notifications/` */
+  list: NotificationsAnswer;
+}
+
+/** A frame that is answered by ref (what `Requests.request()` may send). */
+export type Requestable = { type: keyof RequestAnswers };
+
+/** What the request `F` resolves with: `AnswerTo<{ type: "sync", ... }>` is a `SyncAnswer`. */
+export type AnswerTo<F extends Requestable> = RequestAnswers[F["type"]];

@@ -5,7 +5,7 @@
 // error frame with its ref, on a timeout, or when the socket goes away.
 // The clock is injected so tests drive time themselves.
 
-/** @import { ClientFrame, ErrorFrame, NotificationClientFrame, NotificationServerFrame, Ref, ServerFrame } from "./frames.js" */
+/** @import { AnswerTo, ClientFrame, ErrorFrame, NotificationClientFrame, NotificationServerFrame, Ref, Requestable, ServerFrame } from "./frames.js" */
 /** @typedef {ServerFrame | NotificationServerFrame} Answer what a request is answered with */
 /** @typedef {{ now: () => number, setTimeout: (fn: () => void, ms: number) => unknown, clearTimeout: (id: any) => void }} Clock */
 
@@ -43,7 +43,7 @@ export class Requests {
     this.timeoutMs = timeoutMs;
     this.prefix = prefix;
     this.counter = 0;
-    /** @type {Map<string, { frame: Out, resolve: (answer: any) => void, reject: (error: RequestError) => void, timer: unknown }>} */
+    /** @type {Map<string, { frame: Out, resolve: (answer: Answer) => void, reject: (error: RequestError) => void, timer: unknown }>} */
     this.waiting = new Map();
   }
 
@@ -63,14 +63,17 @@ export class Requests {
 
   /**
    * Send ``frame`` with a fresh ref; the promise settles with its answer.
-   * @param {Out} frame
+   * @template {Out & Requestable} F
+   * @param {F} frame
    * @param {{ timeoutMs?: number }} [options]
-   * @returns {Promise<any>} the answer frame, of the type the request asks for
+   * @returns {Promise<AnswerTo<F>>} the answer frame, of the type the request asks for (frames.d.ts, ``RequestAnswers``)
    */
   request(frame, { timeoutMs = this.timeoutMs } = {}) {
     const ref = this.nextRef();
     const out = { ...frame, ref };
-    return new Promise((resolve, reject) => {
+    // The server answers a ref with the frame its request asks for (or an error, which rejects):
+    // settle() resolves with whatever frame carries the ref, so the answer's type is taken on trust.
+    return /** @type {Promise<AnswerTo<F>>} */ (/** @type {Promise<Answer>} */ (new Promise((resolve, reject) => {
       if (!this.sendFrame(out)) {
         reject(new RequestError("not_connected", "the socket is not connected", null));
         return;
@@ -80,7 +83,7 @@ export class Requests {
         reject(new RequestError("timeout", `no answer to ${frame.type} within ${timeoutMs} ms`));
       }, timeoutMs);
       this.waiting.set(ref, { frame: out, resolve, reject, timer });
-    });
+    })));
   }
 
   /**
