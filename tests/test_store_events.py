@@ -9,6 +9,7 @@ import uuid
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -218,6 +219,16 @@ def test_a_new_event_is_built_as_its_stored_row(alice, bob) -> None:
     assert {f.attname: getattr(built, f.attname) for f in Event._meta.concrete_fields} == {
         f.attname: getattr(stored, f.attname) for f in Event._meta.concrete_fields
     }
+
+
+def test_while_queries_are_logged_a_messages_plain_statements_are_in_the_log(alice, bob) -> None:
+    """The INSERT and the seq UPDATE go to the driver's cursor; Django's query log (DEBUG, CaptureQueriesContext) still has them."""
+    conversation = direct(alice, bob)
+    with CaptureQueriesContext(connection) as captured:
+        send(conversation, alice, content="counted", client_id="logged")
+    statements = [query["sql"] for query in captured.captured_queries]
+    assert any(sql.startswith("INSERT INTO") and Event._meta.db_table in sql for sql in statements), statements
+    assert any(sql.startswith("UPDATE") and "last_seq = last_seq +" in sql for sql in statements), statements
 
 
 def test_a_client_id_from_another_conversation_is_a_conflict(alice, bob, carol) -> None:

@@ -19,9 +19,10 @@ import functools
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, cast
+from typing import Any
 
 from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db.backends.utils import CursorDebugWrapper
 from django.utils import timezone
 
 from ..error_models import ErrorCategory
@@ -404,12 +405,26 @@ def _driver_execute(cursor: Any) -> Callable[[str, Sequence[Any]], Any]:
     The SQL must be in the driver's placeholder style (``?`` for SQLite's
     ``sqlite3``, ``%s`` for psycopg). On SQLite, Django's own cursor class
     is a ``sqlite3.Cursor`` whose ``execute`` rewrites the placeholders:
-    the driver's method is called on it directly.
+    the driver's method is called on it directly. While Django logs queries
+    each statement goes into its log too (``connection.queries``).
     """
     driver_cursor = cursor.cursor
+    execute: Callable[[str, Sequence[Any]], Any]
     if connection.vendor == "sqlite":
-        return functools.partial(sqlite3.Cursor.execute, driver_cursor)
-    return cast(Callable[[str, Sequence[Any]], Any], driver_cursor.execute)
+        execute = functools.partial(sqlite3.Cursor.execute, driver_cursor)
+    else:
+        execute = driver_cursor.execute
+    if not isinstance(cursor, CursorDebugWrapper):
+        return execute
+
+    def logged(sql: str, params: Sequence[Any]) -> Any:
+        # Django hands out its debug wrapper while queries are logged (DEBUG,
+        # CaptureQueriesContext, the benchmark's queries per operation): the
+        # statements are recorded as its own are, so nothing undercounts them.
+        with cursor.debug_sql(sql, params):
+            return execute(sql, params)
+
+    return logged
 
 
 def _reply_of(item: NewMessage) -> ReplyPreview | StoreError | None:
