@@ -35,8 +35,9 @@ from typing import Any
 
 from . import procstat
 from .client import ENDPOINTS, Pair
+from .report import rounds_line
 from .runner import BenchConfig, measure_load
-from .stats import ratio
+from .stats import ratio, rounds_summary
 from .wsclient import ChatClient
 
 #: the kernel receive buffer of a slow reader's socket
@@ -237,6 +238,31 @@ async def measure_slow_readers(base_url: str, pid: int | None, readers: list[Pai
     }
 
 
+async def measure_flood_rounds(
+    base_url: str, pid: int | None, honest: list[Pair], flooder: Pair, config: BenchConfig, sockets: int, rate: float
+) -> dict[str, Any]:
+    """:func:`measure_flood` ``config.rounds`` times back to back: the first round's figures, and every round's ratios.
+
+    Each round is the honest load alone and then beside a flooder started
+    for it. Nothing honest may be lost in any round.
+    """
+    first = await measure_flood(base_url, pid, honest, flooder, config, sockets, rate)
+    if config.rounds < 2:
+        return first
+    p50, p99 = [first["ratio"]["p50"]], [first["ratio"]["p99"]]
+    for _ in range(1, config.rounds):
+        again = await measure_flood(base_url, pid, honest, flooder, config, sockets, rate)
+        p50.append(again["ratio"]["p50"])
+        p99.append(again["ratio"]["p99"])
+        first["honest_lost"] += again["honest_lost"]
+        first["ok"] = first["ok"] and again["ok"]
+    first["rounds"] = {
+        "p50": rounds_summary(p50, lambda value: value <= 2),
+        "p99": rounds_summary(p99, lambda value: value <= 2),
+    }
+    return first
+
+
 def abuse_config(config: BenchConfig, messages: int) -> BenchConfig:
     """The honest load of the flood run: ``messages`` per sender, no relay, no idle sockets, no group."""
     return replace(config, messages=messages, duration=None, relay=False, idle=0, group_members=0)
@@ -254,7 +280,16 @@ def format_abuse(result: dict[str, Any]) -> str:
             f"  honest flooded: p50 {flooded['p50_ms']} ms, p99 {flooded['p99_ms']} ms",
             f"  fairness ratio (flooded / alone): p50 {flood['ratio']['p50']}x, p99 {flood['ratio']['p99']}x"
             " (goal: p99 <= 2x)",
-            f"  honest messages lost: {flood['honest_lost']}",
+            *(
+                [
+                    f"  fairness over {flood['rounds']['p99']['rounds']} rounds (the first above):"
+                    f" p99 {rounds_line(flood['rounds']['p99'], 2)}; p50 {rounds_line(flood['rounds']['p50'], 2)}"
+                    " (goal: p99 <= 2x)"
+                ]
+                if "rounds" in flood
+                else []
+            ),
+            f"  honest messages lost: {flood['honest_lost']}" + (" (every round)" if "rounds" in flood else ""),
             f"  honest resends after rate_limited/server_error (alone, flooded): {flood['alone']['correctness']['retries']},"
             f" {flood['flooded']['correctness']['retries']} (above 0, the honest pair outran --abuse-rate-limit and its"
             " latencies include its own waits)",

@@ -7,6 +7,12 @@ from typing import Any
 EXTRAS = (("failed codes", "failed_codes"), ("stray errors", "stray_errors"))
 
 
+def rounds_line(summary: dict[str, Any], digits: int) -> str:
+    """A :func:`~.stats.rounds_summary` as ``a, b, c; median m; k of n met``."""
+    values = ", ".join(_num(value, digits) for value in summary["values"])
+    return f"{values}; median {_num(summary['median'], digits)}; {summary['met']} of {summary['rounds']} met"
+
+
 def _num(value: Any, digits: int = 1) -> str:
     if value is None:
         return "n/a"
@@ -59,6 +65,13 @@ def format_report(result: dict[str, Any]) -> str:
             f"  LinkUp / relay: throughput {_num(r['throughput'], 3)}, p99 {_num(r['p99'], 2)}x,"
             f" server CPU per message {_num(r['server_cpu_per_msg'], 2)}x"
         )
+    if "rounds" in result:
+        throughput, p99 = result["rounds"]["throughput"], result["rounds"]["p99"]
+        lines += [
+            f"  LinkUp / relay over {throughput['rounds']} rounds (the first above; which goes first alternates):",
+            f"    throughput {rounds_line(throughput, 3)} (goal: >= 0.8)",
+            f"    p99 {rounds_line(p99, 2)} (goal: <= 2x)",
+        ]
     for name, idle in result["idle"].items():
         lines.append(
             f"  idle {name}: {idle['opened']}/{idle['requested']} sockets opened in {idle['open_seconds']} s,"

@@ -41,7 +41,7 @@ from .client import (
 )
 from .fanout import GroupRun
 from .flame import PySpyRecorder, format_summary, summarize
-from .stats import ratio
+from .stats import ratio, rounds_summary
 from .users import GroupSeed, Seed, pair_usernames
 from .wsclient import login
 
@@ -81,6 +81,9 @@ class BenchConfig:
     group_receipts: bool = False
     #: how long a group message may take to reach every recipient before the missing ones count as lost
     group_message_timeout: float = 30
+    #: the 1:1 load (LinkUp and the relay) and the flood run (alone and flooded) measured this many times
+    #: back to back, for the ratios' median (``--rounds``)
+    rounds: int = 1
 
 
 def machine() -> dict[str, Any]:
@@ -358,6 +361,37 @@ async def measure_group(
         await run.close()
 
 
+async def measure_rounds(
+    server: Any, targets: list[Any], pairs: list[Pair], config: BenchConfig, run_id: str, first: dict[str, Any]
+) -> dict[str, Any]:
+    """The 1:1 load's LinkUp / relay ratios over ``config.rounds`` rounds, the first being ``first`` (the main figures).
+
+    The two targets alternate which goes first from one round to the next,
+    so that a machine getting busier or quieter during the run does not
+    favour one of them; each round's ratio compares two measurements a few
+    seconds apart. A message lost, doubled or out of order in any round makes
+    the run fail, as in the first.
+    """
+    linkup, relay = targets[0].name, targets[1].name
+    throughput = [ratio(first[linkup]["throughput_msg_s"], first[relay]["throughput_msg_s"])]
+    p99 = [ratio(first[linkup]["latency"]["p99_ms"], first[relay]["latency"]["p99_ms"])]
+    ok = True  # the first round's correctness is the main figures'
+    for index in range(1, config.rounds):
+        measured: dict[str, Any] = {}
+        for protocol in reversed(targets) if index % 2 else targets:
+            measured[protocol.name] = await measure_load(
+                server.base_url, server.pid, protocol, pairs, config, f"{run_id}r{index}"
+            )
+        throughput.append(ratio(measured[linkup]["throughput_msg_s"], measured[relay]["throughput_msg_s"]))
+        p99.append(ratio(measured[linkup]["latency"]["p99_ms"], measured[relay]["latency"]["p99_ms"]))
+        ok = ok and all(load["correctness"]["ok"] for load in measured.values())
+    return {
+        "throughput": rounds_summary(throughput, lambda value: value >= 0.8),
+        "p99": rounds_summary(p99, lambda value: value <= 2),
+        "ok": ok,
+    }
+
+
 async def run_against(server: Any, config: BenchConfig, stack: dict[str, str]) -> dict[str, Any]:
     """Benchmark ``server`` (a :class:`~.server.BenchServer` or :class:`~.server.RunningServer`)."""
     run_id = uuid.uuid4().hex[:8]
@@ -397,6 +431,8 @@ async def run_against(server: Any, config: BenchConfig, stack: dict[str, str]) -
                 await asyncio.to_thread(server.restart)
     for protocol in targets if pairs else ():
         result["load"][protocol.name] = await measure_load(server.base_url, server.pid, protocol, pairs, config, run_id)
+    if config.rounds > 1 and pairs and config.relay:
+        result["rounds"] = await measure_rounds(server, targets, pairs, config, run_id, result["load"])
     if seed["group"] is not None:
         for protocol in [ENDPOINTS["chat"]] + ([RELAY] if config.relay else []):
             if server.pid:
@@ -425,7 +461,7 @@ async def run_against(server: Any, config: BenchConfig, stack: dict[str, str]) -
     peaks = [load["server_peak_rss_kb"] for load in (*result["load"].values(), *result["group"].values())]
     result["server_peak_rss_kb"] = max((p for p in peaks if p is not None), default=None)
     loads = [*result["load"].values(), *result["group"].values()]
-    result["ok"] = all(load["correctness"]["ok"] for load in loads)
+    result["ok"] = all(load["correctness"]["ok"] for load in loads) and result.get("rounds", {}).get("ok", True)
     return result
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import TypedDict
+from collections.abc import Callable, Sequence
+from typing import Any, TypedDict
 
 
 class LatencySummary(TypedDict):
@@ -48,3 +48,24 @@ def ratio(numerator: float | None, denominator: float | None) -> float | None:
     if numerator is None or not denominator:
         return None
     return round(numerator / denominator, 3)
+
+
+def rounds_summary(values: Sequence[float | None], goal: Callable[[float], bool]) -> dict[str, Any]:
+    """One ratio measured in several rounds: the values, their median, and how many rounds met ``goal``.
+
+    On a shared machine a single round's ratio moves with whatever else ran
+    during it; the median of rounds taken back to back moves less, and the
+    count says how often the goal held (rounds without a figure count as
+    not meeting it).
+    """
+    known = sorted(v for v in values if v is not None)
+    middle = len(known) // 2
+    median = (
+        None if not known else known[middle] if len(known) % 2 else round((known[middle - 1] + known[middle]) / 2, 3)
+    )
+    return {
+        "values": list(values),
+        "median": median,
+        "met": sum(1 for v in known if goal(v)),
+        "rounds": len(values),
+    }

@@ -57,6 +57,8 @@ def test_bench_chat_on_its_own_daphne_reports_both_targets_and_loses_nothing(tmp
         "--group-warmup",
         "2",
         "--idle-tabs",
+        "--rounds",
+        "2",
         "--plot",
         str(tmp_path / "charts"),
         "--json",
@@ -80,6 +82,13 @@ def test_bench_chat_on_its_own_daphne_reports_both_targets_and_loses_nothing(tmp
     assert 1 <= result["load"]["linkup"]["correctness"]["received_frames"] <= 2 * (15 + 3)
     assert {"throughput", "p99", "server_cpu_per_msg"} == set(result["ratio"])
     assert all(value > 0 for value in result["ratio"].values())
+    # --rounds 2: the ratios again, the relay going first; the first round's are the main figures.
+    assert result["rounds"]["ok"] is True
+    for name in ("throughput", "p99"):
+        rounds = result["rounds"][name]
+        assert rounds["rounds"] == 2 and rounds["values"][0] == result["ratio"][name]
+        assert all(value > 0 for value in rounds["values"])
+        assert min(rounds["values"]) <= rounds["median"] <= max(rounds["values"])
     assert set(result["idle"]) == {"linkup", "relay"}
     for idle in result["idle"].values():
         assert idle["opened"] == 10 and idle["failed"] == 0

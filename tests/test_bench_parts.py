@@ -16,7 +16,7 @@ from bench.client import Ack, DirectProtocol, LinkUpProtocol, RelayProtocol, Syn
 from bench.flame import summarize
 from bench.flood import frame_for
 from bench.relay import bench_urlpatterns
-from bench.stats import percentile, ratio, summarize_latencies
+from bench.stats import percentile, ratio, rounds_summary, summarize_latencies
 from bench.users import seed
 from messaging.routing import websocket_urlpatterns
 from messaging.routing_validator import RoutingValidator, check_websocket_routes
@@ -44,6 +44,21 @@ def test_latency_summary_is_in_milliseconds_and_ordered() -> None:
 def test_ratio_of_missing_figures_is_none() -> None:
     assert ratio(50, 200) == 0.25
     assert ratio(None, 200) is None and ratio(50, 0) is None
+
+
+def test_rounds_summary_gives_the_median_and_counts_the_rounds_that_met_the_goal() -> None:
+    odd = rounds_summary([0.9, 0.7, 0.85], lambda value: value >= 0.8)
+    even = rounds_summary([1.5, 2.5, 1.0, 3.0], lambda value: value <= 2)
+
+    assert odd == {"values": [0.9, 0.7, 0.85], "median": 0.85, "met": 2, "rounds": 3}
+    assert even["median"] == 2.0 and even["met"] == 2 and even["rounds"] == 4
+
+
+def test_a_round_without_a_figure_counts_as_not_meeting_the_goal_and_is_left_out_of_the_median() -> None:
+    summary = rounds_summary([None, 1.2, 1.4], lambda value: value <= 2)
+
+    assert summary["median"] == 1.3 and summary["met"] == 2 and summary["rounds"] == 3
+    assert rounds_summary([None], lambda value: True)["median"] is None
 
 
 def test_profile_summary_counts_self_and_cumulative_and_leaves_waiting_out() -> None:
