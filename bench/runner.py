@@ -361,6 +361,18 @@ async def measure_group(
         await run.close()
 
 
+async def search_worker_quiet(server: Any) -> None:
+    """Wait until the search worker beside the server (if the benchmark started one) has indexed what came before.
+
+    It is a process of its own on the same 2 cores: left behind, it indexes
+    LinkUp's previous phase during the next one, which slows the relay (or a
+    later round) with LinkUp's work.
+    """
+    worker = getattr(server, "worker", None)
+    if worker is not None and worker.poll() is None:
+        await procstat.wait_until_quiet(worker.pid, timeout=120)
+
+
 async def measure_rounds(
     server: Any, targets: list[Any], pairs: list[Pair], config: BenchConfig, run_id: str, first: dict[str, Any]
 ) -> dict[str, Any]:
@@ -379,6 +391,7 @@ async def measure_rounds(
     for index in range(1, config.rounds):
         measured: dict[str, Any] = {}
         for protocol in reversed(targets) if index % 2 else targets:
+            await search_worker_quiet(server)
             measured[protocol.name] = await measure_load(
                 server.base_url, server.pid, protocol, pairs, config, f"{run_id}r{index}"
             )
@@ -430,6 +443,7 @@ async def run_against(server: Any, config: BenchConfig, stack: dict[str, str]) -
             if server.restart:
                 await asyncio.to_thread(server.restart)
     for protocol in targets if pairs else ():
+        await search_worker_quiet(server)
         result["load"][protocol.name] = await measure_load(server.base_url, server.pid, protocol, pairs, config, run_id)
     if config.rounds > 1 and pairs and config.relay:
         result["rounds"] = await measure_rounds(server, targets, pairs, config, run_id, result["load"])
