@@ -347,3 +347,18 @@ async def test_a_client_that_leaves_more_than_max_unsent_bytes_unread_is_closed_
         f"closed a chat socket whose client left {limit + 1} bytes unread (MESSAGING_MAX_UNSENT_BYTES {limit})"
     )
     await alice_comm.disconnect()
+
+
+async def test_a_client_exactly_at_max_unsent_bytes_is_still_sent_to(alice, bob, chat, cookies) -> None:
+    from messaging import conf
+
+    transport = TwistedTransport(unsent=0)
+    alice_comm = await chat_with_probe(alice, "bob", transport, cookies)
+    transport.client_stopped_reading(unsent=conf.limits().max_unsent_bytes)  # at the bound, not over it
+    b = await chat(bob, "alice")
+    await b.send({"type": "message", "content": "still there?", "client_id": "m1"})
+    await b.expect("ack")
+    while (pushed := await alice_comm.receive_json_from(timeout=3))["type"] != "message":  # bob's presence first
+        pass
+    assert pushed["message"]["content"] == "still there?"
+    await alice_comm.disconnect()
