@@ -204,6 +204,43 @@ async def test_closing_a_socket_takes_back_what_it_still_had_queued() -> None:
     assert (writer.enqueued, writer.dropped) == (4, 2)  # what the metrics and the fairness bench read
 
 
+async def test_items_queued_while_a_batch_is_written_wait_for_its_commit_and_go_in_one_next_batch() -> None:
+    """One batch at a time: what arrives meanwhile is the next batch, started only after the first returned."""
+    release = asyncio.Event()
+    written: list[list[str]] = []
+
+    async def run(items: list[str]) -> list[str]:
+        written.append(items)
+        await release.wait()
+        return [f"stored {item}" for item in items]
+
+    writer: GroupCommit[str, str] = GroupCommit("test", run)
+    first = writer.enqueue("m1")
+    await asyncio.sleep(0)  # the first batch, ["m1"], is running
+    behind = [writer.enqueue("m2"), writer.enqueue("m3")]
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert written == [["m1"]]  # nothing else is written while the first batch is
+    release.set()
+    assert await asyncio.wait_for(asyncio.gather(first, *behind), 2) == ["stored m1", "stored m2", "stored m3"]
+    assert written == [["m1"], ["m2", "m3"]]
+
+
+async def test_a_batch_takes_the_database_threads_turns_in_the_shared_lane_not_as_whoever_queued_first() -> None:
+    from messaging.guards import fair_turns
+
+    lanes: list[object] = []
+
+    async def run(items: list[str]) -> list[str]:
+        lanes.append(fair_turns._subject.get())
+        return items
+
+    writer: GroupCommit[str, str] = GroupCommit("test", run)
+    fair_turns.act_for(42)  # this task queues as user 42 (a socket's handler does)
+    assert await asyncio.wait_for(writer.enqueue("m1"), 2) == "m1"
+    assert lanes == [None]
+
+
 @override_settings(MESSAGING_RATE_LIMIT="2/60s")
 def test_an_http_message_over_the_rate_is_429_with_retry_after(alice, bob) -> None:
     from django.test import Client

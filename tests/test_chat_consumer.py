@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
@@ -198,3 +200,165 @@ async def test_bad_frames_are_recorded_without_flooding_the_error_table(alice, b
     rows = await database_sync_to_async(list)(MessagingError.objects.filter(category="validation_error"))
     assert len(rows) == 1
     assert rows[0].user_id == alice.pk and rows[0].context["code"] == "invalid_json"
+
+
+# --- Delivery marks under backpressure (realtime/backpressure.py's DeliveryGate) ---
+
+
+class TwistedTransport:
+    """The state ``linkup.server.TransportProbe`` reads: Twisted's unsent ``dataBuffer`` from ``offset`` on."""
+
+    def __init__(self, unsent: int) -> None:
+        self.dataBuffer = b"x" * unsent
+        self.offset = 0
+
+    def client_took_it_all(self) -> None:
+        self.offset = len(self.dataBuffer)
+
+    def client_stopped_reading(self, unsent: int) -> None:
+        self.dataBuffer, self.offset = b"x" * unsent, 0
+
+
+def gate_over(transport: TwistedTransport, reports: list[int]) -> Any:
+    from types import SimpleNamespace
+
+    from linkup.server import TransportProbe
+    from messaging.realtime.backpressure import DeliveryGate
+
+    return DeliveryGate(TransportProbe(SimpleNamespace(transport=transport)), reports.append)
+
+
+async def polls(count: int = 5) -> None:
+    from messaging.realtime.backpressure import DRAIN_POLL_SECONDS
+
+    await asyncio.sleep(DRAIN_POLL_SECONDS * count)
+
+
+async def test_a_pushed_seq_is_reported_delivered_once_the_clients_buffer_has_drained_and_only_its_highest() -> None:
+    transport, reports = TwistedTransport(unsent=4096), []
+    gate = gate_over(transport, reports)
+    gate.pushed(3)
+    gate.pushed(5)
+    gate.pushed(4)  # a later push of a lower seq never lowers the mark
+    await polls()
+    assert reports == []  # still in the server's buffer: not delivered yet
+    transport.client_took_it_all()
+    await polls()
+    assert reports == [5]
+    gate.pushed(6)
+    await polls()
+    assert reports == [5, 6]  # the buffer is empty: the next push is reported at the next poll
+    await gate.stop()
+
+
+async def test_a_socket_closed_before_its_buffer_drained_reports_nothing_delivered() -> None:
+    transport, reports = TwistedTransport(unsent=4096), []
+    gate = gate_over(transport, reports)
+    gate.pushed(3)
+    await polls(2)
+    await gate.stop()
+    transport.client_took_it_all()
+    await polls()
+    assert reports == [] and gate.watcher is not None and gate.watcher.done()
+
+
+async def test_without_an_outbound_probe_every_push_is_reported_at_once() -> None:
+    from messaging.realtime.backpressure import DeliveryGate
+
+    reports: list[int] = []
+    gate = DeliveryGate(None, reports.append)
+    gate.pushed(3)
+    gate.pushed(4)
+    assert reports == [3, 4] and gate.watcher is None
+
+
+async def chat_with_probe(user: Any, peer: str, transport: TwistedTransport, cookies: Any) -> Any:
+    """A ``ws/chat/<peer>/`` socket whose scope carries ``linkup/server.py``'s probe over ``transport``, as daphne's would."""
+    from types import SimpleNamespace
+
+    from linkup.server import TransportProbe
+    from messaging.realtime.backpressure import TRANSPORT_EXTENSION
+
+    comm = communicator(f"/ws/chat/{peer}/", await database_sync_to_async(cookies)(user))
+    comm.scope["extensions"] = {TRANSPORT_EXTENSION: TransportProbe(SimpleNamespace(transport=transport))}
+    connected, code = await comm.connect(timeout=5)
+    assert connected, code
+    assert (await comm.receive_json_from(timeout=5))["type"] == "connected"
+    return comm
+
+
+async def delivered_to(user: Any) -> int:
+    from messaging.models import Participant
+
+    return (await database_sync_to_async(Participant.objects.get)(user=user)).delivered_seq
+
+
+async def test_a_message_pushed_to_a_client_is_delivered_only_once_the_client_took_it(
+    alice, bob, chat, cookies
+) -> None:
+    transport = TwistedTransport(unsent=0)
+    alice_comm = await chat_with_probe(alice, "bob", transport, cookies)
+    transport.client_stopped_reading(unsent=4096)  # below the bound: the socket stays open
+    b = await chat(bob, "alice")
+    await b.send({"type": "message", "content": "are you there?", "client_id": "m1"})
+    await b.expect("ack")
+    while (await alice_comm.receive_json_from(timeout=3))["type"] != "message":  # bob's presence first
+        pass
+    await polls(10)
+    assert await delivered_to(alice) == 0  # still in the server's buffer
+    transport.client_took_it_all()
+    for _ in range(500):  # the next poll sees the empty buffer; the mark is stored a moment later (10 s at most)
+        if await delivered_to(alice) == 1:
+            break
+        await polls(1)
+    assert await delivered_to(alice) == 1
+    await alice_comm.disconnect()
+
+
+async def test_a_client_that_leaves_more_than_max_unsent_bytes_unread_is_closed_not_reading_and_sent_nothing_more(
+    alice, bob, chat, cookies
+) -> None:
+    from messaging import conf
+    from messaging.models import MessagingError
+    from messaging.ops import metrics
+
+    closed_before = metrics.SOCKETS_NOT_READING.labels("chat")._value.get()
+    transport = TwistedTransport(unsent=0)
+    alice_comm = await chat_with_probe(alice, "bob", transport, cookies)
+    limit = conf.limits().max_unsent_bytes
+    transport.client_stopped_reading(unsent=limit + 1)
+    b = await chat(bob, "alice")
+    for n in (1, 2):
+        await b.send({"type": "message", "content": f"are you there? {n}", "client_id": f"m{n}"})
+        await b.expect("ack")
+    assert await alice_comm.receive_output(timeout=3) == {"type": "websocket.close", "code": conf.CLOSE_NOT_READING}
+    assert await alice_comm.receive_nothing(timeout=0.3)  # neither message, nor a second close
+    assert await delivered_to(alice) == 0
+    # what an operator sees: the count, and one record of it (throttled per user)
+    assert metrics.SOCKETS_NOT_READING.labels("chat")._value.get() == closed_before + 1
+    [record] = await database_sync_to_async(list)(MessagingError.objects.filter(message__contains="bytes unread"))
+    assert (record.category, record.severity, record.user_id, record.context["code"]) == (
+        "connection_error",
+        "warning",
+        alice.pk,
+        "not_reading",
+    )
+    assert record.message == (
+        f"closed a chat socket whose client left {limit + 1} bytes unread (MESSAGING_MAX_UNSENT_BYTES {limit})"
+    )
+    await alice_comm.disconnect()
+
+
+async def test_a_client_exactly_at_max_unsent_bytes_is_still_sent_to(alice, bob, chat, cookies) -> None:
+    from messaging import conf
+
+    transport = TwistedTransport(unsent=0)
+    alice_comm = await chat_with_probe(alice, "bob", transport, cookies)
+    transport.client_stopped_reading(unsent=conf.limits().max_unsent_bytes)  # at the bound, not over it
+    b = await chat(bob, "alice")
+    await b.send({"type": "message", "content": "still there?", "client_id": "m1"})
+    await b.expect("ack")
+    while (pushed := await alice_comm.receive_json_from(timeout=3))["type"] != "message":  # bob's presence first
+        pass
+    assert pushed["message"]["content"] == "still there?"
+    await alice_comm.disconnect()

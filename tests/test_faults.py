@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from unittest import mock
 
 import pytest
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
-from django.db import connection
+from django.db import OperationalError, connection
 from django.test import override_settings
 
 from messaging.models import Message, MessagingError
 from messaging.realtime.presence import tracker
+from messaging.realtime.writer import GroupCommit
 
 from .faults import SqliteWriteLock, sqlite_busy_timeout
 from .robustness import STATS
@@ -100,3 +102,26 @@ async def test_a_send_the_server_failed_to_store_gives_its_rate_token_back(alice
     # The one message a minute allowed was not spent on the failure: the resend is stored.
     await socket.send({"type": "message", "content": "during the outage", "client_id": "locked-1"})
     assert (await socket.expect("ack"))["message"]["seq"] == 1
+
+
+async def test_a_failed_batch_fails_its_own_senders_and_what_was_queued_behind_it_is_still_written() -> None:
+    """A batch's error goes to each of its callers; the queue behind it is written without waiting for a new item."""
+    release = asyncio.Event()
+    written: list[list[str]] = []
+
+    async def run(items: list[str]) -> list[str]:
+        written.append(items)
+        await release.wait()
+        if "doomed" in items:
+            raise OperationalError("database is locked")
+        return [f"stored {item}" for item in items]
+
+    writer: GroupCommit[str, str] = GroupCommit("test", run)
+    failed = writer.enqueue("doomed")
+    await asyncio.sleep(0)  # the first batch, ["doomed"], is running
+    behind = [writer.enqueue("m1"), writer.enqueue("m2")]
+    release.set()
+    with pytest.raises(OperationalError, match="database is locked"):
+        await asyncio.wait_for(failed, 2)
+    assert await asyncio.wait_for(asyncio.gather(*behind), 2) == ["stored m1", "stored m2"]
+    assert written == [["doomed"], ["m1", "m2"]]

@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
+from django.db import OperationalError
 from django.test import Client, override_settings
 
 from messaging import notification_service
 from messaging.actions.messages import settle_notifications
-from messaging.models import Event, HiddenMessage, Notification, NotificationKind, Reaction
+from messaging.models import Event, HiddenMessage, MessagingError, Notification, NotificationKind, Reaction
 from messaging.store.conversations import add_members, get_or_create_direct
 from messaging.store.events import create_message
 
@@ -344,6 +345,58 @@ def test_an_edit_over_http_notifies_the_members_it_newly_mentions(alice, bob, ca
     assert post(api(alice), url, {"content": "lunch @carol?", "client_id": "e"}).status_code == 201
     mentions = Notification.objects.filter(kind=NotificationKind.MENTION)
     assert list(mentions.values_list("user__username", "body")) == [("carol", "alice: lunch @carol?")]
+
+
+# --- A change whose notifications fail: stored, answered, and the failure recorded ------------------
+
+
+def database_locked(*args: Any, **kwargs: Any) -> Any:
+    """A notification store that fails as SQLite does under a held write lock (an injected fault)."""
+    raise OperationalError("database is locked")
+
+
+def notification_failures() -> list[MessagingError]:
+    return list(MessagingError.objects.filter(message__startswith="could not make the notifications"))
+
+
+def test_an_edit_over_http_whose_notifications_fail_is_stored_answered_and_the_failure_recorded(
+    alice, bob, monkeypatch
+) -> None:
+    monkeypatch.setattr(notification_service, "store_mention_notifications", database_locked)
+    conversation, _ = get_or_create_direct(alice, bob)
+    seq = create_message(conversation.pk, alice, "helo", new_client_id()).event.seq
+    url = f"/messages/api/conversations/{conversation.pk}/messages/{seq}/edit"
+    edited = post(api(alice), url, {"content": "hello", "client_id": "e"})
+    assert edited.status_code == 201 and edited.json()["event"]["content"] == "hello"
+    event = Event.objects.get(conversation=conversation, seq=edited.json()["event"]["seq"])
+    [failure] = notification_failures()
+    assert (failure.category, failure.user, failure.message) == (
+        "database_error",
+        alice,
+        "could not make the notifications of a edited event",
+    )
+    assert (failure.context["event"], failure.context["conversation"]) == (event.pk, conversation.pk)
+    assert failure.context["exception"] == "OperationalError: database is locked"
+
+
+async def test_a_reaction_over_the_socket_whose_notification_fails_is_acked_and_the_failure_recorded(
+    alice, bob, open_chat, monkeypatch
+) -> None:
+    monkeypatch.setattr(notification_service, "store_reaction_notification", database_locked)
+    conversation, seq = await direct_with_message(alice, bob, "lunch?")
+    b = await open_chat(bob)
+    ack = await ask(b, {"type": "react", "conversation": conversation, "seq": seq, "emoji": "👍", "client_id": "r1"})
+    assert ack["type"] == "ack" and ack["event"]["kind"] == "reaction_added"
+    await settle_notifications()
+    event = await database_sync_to_async(Event.objects.get)(conversation_id=conversation, seq=ack["event"]["seq"])
+    [failure] = await database_sync_to_async(notification_failures)()
+    assert (failure.category, failure.user_id, failure.message) == (
+        "database_error",
+        bob.pk,
+        "could not make the notifications of a reaction_added event",
+    )
+    assert (failure.context["event"], failure.context["conversation"]) == (event.pk, conversation)
+    assert failure.context["exception"] == "OperationalError: database is locked"
 
 
 # --- The store's refusals, each its whole error frame (messaging/actions/errors.py's wire_error) ---
