@@ -18,6 +18,8 @@ from messaging.models import Event
 from messaging.realtime.writer import Dropped, GroupCommit, message_writer
 from messaging.store.conversations import get_or_create_direct
 
+from .support.writers import HeldWriter
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
@@ -181,15 +183,8 @@ async def test_group_changes_draw_from_the_users_bucket_before_the_database(alic
 
 async def test_closing_a_socket_takes_back_what_it_still_had_queued() -> None:
     """Items of a closed socket that wait behind a running batch are never written."""
-    release = asyncio.Event()
-    written: list[list[str]] = []
-
-    async def run(items: list[str]) -> list[str]:
-        written.append(items)
-        await release.wait()
-        return [f"stored {item}" for item in items]
-
-    writer: GroupCommit[str, str] = GroupCommit("test", run)
+    held = HeldWriter()
+    writer, release, written = held.writer, held.release, held.written
     first = writer.enqueue("a1", owner="a")
     await asyncio.sleep(0)  # the first batch, ["a1"], is running
     queued = [writer.enqueue("a2", owner="a"), writer.enqueue("b1", owner="b"), writer.enqueue("a3", owner="a")]
@@ -206,15 +201,8 @@ async def test_closing_a_socket_takes_back_what_it_still_had_queued() -> None:
 
 async def test_items_queued_while_a_batch_is_written_wait_for_its_commit_and_go_in_one_next_batch() -> None:
     """One batch at a time: what arrives meanwhile is the next batch, started only after the first returned."""
-    release = asyncio.Event()
-    written: list[list[str]] = []
-
-    async def run(items: list[str]) -> list[str]:
-        written.append(items)
-        await release.wait()
-        return [f"stored {item}" for item in items]
-
-    writer: GroupCommit[str, str] = GroupCommit("test", run)
+    held = HeldWriter()
+    writer, release, written = held.writer, held.release, held.written
     first = writer.enqueue("m1")
     await asyncio.sleep(0)  # the first batch, ["m1"], is running
     behind = [writer.enqueue("m2"), writer.enqueue("m3")]

@@ -13,10 +13,10 @@ from django.test import override_settings
 
 from messaging.models import Message, MessagingError
 from messaging.realtime.presence import tracker
-from messaging.realtime.writer import GroupCommit
 
 from .faults import SqliteWriteLock, sqlite_busy_timeout
 from .robustness import STATS
+from .support.writers import HeldWriter
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -106,17 +106,8 @@ async def test_a_send_the_server_failed_to_store_gives_its_rate_token_back(alice
 
 async def test_a_failed_batch_fails_its_own_senders_and_what_was_queued_behind_it_is_still_written() -> None:
     """A batch's error goes to each of its callers; the queue behind it is written without waiting for a new item."""
-    release = asyncio.Event()
-    written: list[list[str]] = []
-
-    async def run(items: list[str]) -> list[str]:
-        written.append(items)
-        await release.wait()
-        if "doomed" in items:
-            raise OperationalError("database is locked")
-        return [f"stored {item}" for item in items]
-
-    writer: GroupCommit[str, str] = GroupCommit("test", run)
+    held = HeldWriter(doomed="doomed")
+    writer, release, written = held.writer, held.release, held.written
     failed = writer.enqueue("doomed")
     await asyncio.sleep(0)  # the first batch, ["doomed"], is running
     behind = [writer.enqueue("m1"), writer.enqueue("m2")]
