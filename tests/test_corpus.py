@@ -22,6 +22,14 @@ SMALL = CorpusOptions(users=12, conversations=30, messages=600, max_group_member
 
 @pytest.fixture
 def corpus(transactional_db: None) -> CorpusWriter:
+    # Django's flush after a transactional test empties the tables in set
+    # order (``django_table_names`` is not sorted; the order changes with the
+    # process's hash seed): when the search queue goes before the events, the
+    # delete trigger queues every flushed message again, for an event that is
+    # gone. The likely cause of a stray row seen once in CI (not reproduced
+    # here); the indexer skips such rows, but this test counts the queue, so
+    # it starts from an empty one.
+    SearchQueue.objects.all().delete()
     writer = CorpusWriter(SMALL)
     writer.run()
     return writer
