@@ -373,6 +373,15 @@ async def search_worker_quiet(server: Any) -> None:
         await procstat.wait_until_quiet(worker.pid, timeout=120)
 
 
+def load_ratio(linkup: dict[str, Any], relay: dict[str, Any]) -> dict[str, float | None]:
+    """LinkUp's 1:1 load against the relay's: throughput, p99 and server CPU per message."""
+    return {
+        "throughput": ratio(linkup["throughput_msg_s"], relay["throughput_msg_s"]),
+        "p99": ratio(linkup["latency"]["p99_ms"], relay["latency"]["p99_ms"]),
+        "server_cpu_per_msg": ratio(linkup["server_cpu_ms_per_msg"], relay["server_cpu_ms_per_msg"]),
+    }
+
+
 async def measure_rounds(
     server: Any, targets: list[Any], pairs: list[Pair], config: BenchConfig, run_id: str, first: dict[str, Any]
 ) -> dict[str, Any]:
@@ -385,8 +394,7 @@ async def measure_rounds(
     the run fail, as in the first.
     """
     linkup, relay = targets[0].name, targets[1].name
-    throughput = [ratio(first[linkup]["throughput_msg_s"], first[relay]["throughput_msg_s"])]
-    p99 = [ratio(first[linkup]["latency"]["p99_ms"], first[relay]["latency"]["p99_ms"])]
+    ratios = [load_ratio(first[linkup], first[relay])]
     ok = True  # the first round's correctness is the main figures'
     for index in range(1, config.rounds):
         measured: dict[str, Any] = {}
@@ -395,12 +403,11 @@ async def measure_rounds(
             measured[protocol.name] = await measure_load(
                 server.base_url, server.pid, protocol, pairs, config, f"{run_id}r{index}"
             )
-        throughput.append(ratio(measured[linkup]["throughput_msg_s"], measured[relay]["throughput_msg_s"]))
-        p99.append(ratio(measured[linkup]["latency"]["p99_ms"], measured[relay]["latency"]["p99_ms"]))
+        ratios.append(load_ratio(measured[linkup], measured[relay]))
         ok = ok and all(load["correctness"]["ok"] for load in measured.values())
     return {
-        "throughput": rounds_summary(throughput, lambda value: value >= 0.8),
-        "p99": rounds_summary(p99, lambda value: value <= 2),
+        "throughput": rounds_summary([r["throughput"] for r in ratios], lambda value: value >= 0.8),
+        "p99": rounds_summary([r["p99"] for r in ratios], lambda value: value <= 2),
         "ok": ok,
     }
 
@@ -456,11 +463,7 @@ async def run_against(server: Any, config: BenchConfig, stack: dict[str, str]) -
             )
     linkup, relay = result["load"].get("linkup"), result["load"].get("relay")
     if linkup and relay:
-        result["ratio"] = {
-            "throughput": ratio(linkup["throughput_msg_s"], relay["throughput_msg_s"]),
-            "p99": ratio(linkup["latency"]["p99_ms"], relay["latency"]["p99_ms"]),
-            "server_cpu_per_msg": ratio(linkup["server_cpu_ms_per_msg"], relay["server_cpu_ms_per_msg"]),
-        }
+        result["ratio"] = load_ratio(linkup, relay)
     linkup, relay = result["group"].get("linkup"), result["group"].get("relay")
     if linkup and relay:
         result["group_ratio"] = {
