@@ -68,8 +68,28 @@ browser, seeded, server, own_server, people = (
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.browser, pytest.mark.stack_independent]
 
 
+def active(page) -> None:
+    """Wait until the site's service worker is active: it then handles every navigation and every push.
+
+    Whether the page already on screen is *controlled* is another matter.
+    The worker is registered on the sign-in page and installs while the
+    browser goes on to the inbox; ``clients.claim()`` on activation takes
+    the pages already loaded, but a page whose navigation was under way at
+    that moment is left uncontrolled until its next load (Chromium, as the
+    spec has it). How the two overlap depends on the machine's load.
+    """
+    page.evaluate("async () => { await navigator.serviceWorker.ready; }")
+
+
 def controlled(page) -> dict:
-    """Wait for the service worker to control the page; its registration's scope and the shell caches."""
+    """Wait for the service worker to control the page; its registration's scope and the shell caches.
+
+    A page the worker could not claim (see ``active``) is loaded again, as a
+    user's next visit would be: every load after activation is controlled.
+    """
+    active(page)
+    if page.evaluate("() => navigator.serviceWorker.controller === null"):
+        page.reload()
     page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=WAIT_MS)
     return page.evaluate(
         """async () => {
@@ -188,7 +208,7 @@ class Pusher:
             "ServiceWorker.workerRegistrationUpdated", lambda event: self.registrations.extend(event["registrations"])
         )
         self.session.send("ServiceWorker.enable")
-        page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=WAIT_MS)
+        active(page)  # a push goes to the registration: the page need not be controlled
         scope = f"{origin}/"
         deadline = 100
         while not any(r["scopeURL"] == scope and not r["isDeleted"] for r in self.registrations) and deadline:
@@ -270,6 +290,7 @@ def test_a_push_for_the_conversation_on_screen_is_not_shown(server, people) -> N
 def test_a_notification_click_takes_the_linkup_tab_to_its_conversation(server, people) -> None:
     alice = people(server, "alice")
     alice.context.grant_permissions(["notifications"], origin=server.url)
+    controlled(alice)  # a worker can navigate only a tab it controls (otherwise it opens a window)
     pusher = Pusher(alice, server.url)
     pusher.push(payload("carol", "open me"))
     pusher.shown(1)
