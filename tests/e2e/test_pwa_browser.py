@@ -78,7 +78,14 @@ def active(page) -> None:
     that moment is left uncontrolled until its next load (Chromium, as the
     spec has it). How the two overlap depends on the machine's load.
     """
-    page.evaluate("async () => { await navigator.serviceWorker.ready; }")
+    became = page.evaluate(
+        """(ms) => Promise.race([
+            navigator.serviceWorker.ready.then(() => true),
+            new Promise((resolve) => setTimeout(() => resolve(false), ms)),
+        ])""",
+        WAIT_MS,
+    )
+    assert became, f"no active service worker after {WAIT_MS} ms (did its install, caching the shell, fail?)"
 
 
 def controlled(page) -> dict:
