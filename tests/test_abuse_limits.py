@@ -17,6 +17,7 @@ from django.test import override_settings
 from messaging.models import Event
 from messaging.realtime.writer import Dropped, GroupCommit, message_writer
 from messaging.store.conversations import get_or_create_direct
+from messaging.store.events import Appended, NewMessage
 
 from .support.writers import HeldWriter
 
@@ -227,6 +228,14 @@ async def test_a_batch_takes_the_database_threads_turns_in_the_shared_lane_not_a
     fair_turns.act_for(42)  # this task queues as user 42 (a socket's handler does)
     assert await asyncio.wait_for(writer.enqueue("m1"), 2) == "m1"
     assert lanes == [None]
+
+
+async def test_a_message_stored_through_the_shared_writer_carries_who_it_notifies(alice, bob) -> None:
+    """The writer reads the new message's recipients in its own trip: the notification step needs no second one."""
+    conversation = await direct(alice, bob)
+    outcome = await asyncio.wait_for(message_writer.submit(NewMessage(conversation, alice, "hi", "w1")), 5)
+    assert isinstance(outcome, Appended) and outcome.created
+    assert outcome.notify == (bob.pk,)  # bob has no live tab on it; the sender is left out
 
 
 @override_settings(MESSAGING_RATE_LIMIT="2/60s")
