@@ -17,6 +17,7 @@ from django.test import override_settings
 from messaging.models import Event
 from messaging.realtime.writer import Dropped, GroupCommit, message_writer
 from messaging.store.conversations import get_or_create_direct
+from messaging.store.events import Appended, NewMessage
 
 from .support.writers import HeldWriter
 
@@ -199,6 +200,22 @@ async def test_closing_a_socket_takes_back_what_it_still_had_queued() -> None:
     assert (writer.enqueued, writer.dropped) == (4, 2)  # what the metrics and the fairness bench read
 
 
+async def test_the_dropped_count_adds_up_over_every_socket_that_closed() -> None:
+    """``dropped`` counts every item ever taken back (the metrics read it), not only the last socket's."""
+    held = HeldWriter()
+    writer, release = held.writer, held.release
+    first = writer.enqueue("a1", owner="a")
+    await asyncio.sleep(0)  # the first batch, ["a1"], is running
+    queued = [writer.enqueue("a2", owner="a"), writer.enqueue("b1", owner="b"), writer.enqueue("b2", owner="b")]
+    assert (writer.drop("a"), writer.drop("b")) == (1, 2)
+    assert writer.dropped == 3
+    release.set()
+    assert await asyncio.wait_for(first, 2) == "stored a1"
+    for future in queued:
+        with pytest.raises(Dropped):
+            await future
+
+
 async def test_items_queued_while_a_batch_is_written_wait_for_its_commit_and_go_in_one_next_batch() -> None:
     """One batch at a time: what arrives meanwhile is the next batch, started only after the first returned."""
     held = HeldWriter()
@@ -227,6 +244,14 @@ async def test_a_batch_takes_the_database_threads_turns_in_the_shared_lane_not_a
     fair_turns.act_for(42)  # this task queues as user 42 (a socket's handler does)
     assert await asyncio.wait_for(writer.enqueue("m1"), 2) == "m1"
     assert lanes == [None]
+
+
+async def test_a_message_stored_through_the_shared_writer_carries_who_it_notifies(alice, bob) -> None:
+    """The writer reads the new message's recipients in its own trip: the notification step needs no second one."""
+    conversation = await direct(alice, bob)
+    outcome = await asyncio.wait_for(message_writer.submit(NewMessage(conversation, alice, "hi", "w1")), 5)
+    assert isinstance(outcome, Appended) and outcome.created
+    assert outcome.notify == (bob.pk,)  # bob has no live tab on it; the sender is left out
 
 
 @override_settings(MESSAGING_RATE_LIMIT="2/60s")
