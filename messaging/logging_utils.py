@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
 from django.core.exceptions import SynchronousOnlyOperation
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
 from .error_models import ErrorCategory, MessagingError, Severity
@@ -222,18 +222,40 @@ class MessagingLogger:
         return row
 
     def flush_backlog(self) -> int:
-        """Store the records that failed while the database was down; return how many."""
+        """Store the records that failed while the database was down; return how many.
+
+        Stops at the first that fails for the database's sake (still down),
+        so that the rest keep their order for the next try.
+        """
         stored = 0
         while _backlog:
             row = _backlog[0]
             try:
-                with transaction.atomic():
-                    row.save()
+                _save_kept(row)
             except DatabaseError:
                 break
             _backlog.popleft()
             stored += 1
         return stored
+
+
+def _save_kept(row: MessagingError) -> None:
+    """Store a record that waited in the backlog, without its links if what they name has gone.
+
+    While it waited, its user or its message may have been deleted: its
+    links then break a foreign key at commit, and it would fail for ever,
+    holding back every record behind it. It is stored without them; their
+    ids stay in its context.
+    """
+    try:
+        with transaction.atomic():
+            row.save()
+    except IntegrityError:
+        row.context = {**row.context, "user_id": row.user_id, "message_id": row.message_ref_id}
+        row.user_id = row.message_ref_id = None
+        row.pk, row._state.adding = None, True  # the rolled-back INSERT may have set it
+        with transaction.atomic():
+            row.save()
 
 
 def _json_safe(value: Any) -> Any:

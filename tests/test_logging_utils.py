@@ -50,6 +50,22 @@ def test_storing_never_raises_when_the_database_is_down_and_catches_up_after(cap
     ]
 
 
+@pytest.mark.django_db(transaction=True)  # a broken foreign key shows at commit: a test's own transaction never commits
+def test_a_kept_record_whose_user_was_deleted_meanwhile_is_stored_without_the_link_and_holds_back_nothing(
+    make_user,
+) -> None:
+    user = make_user("gone")
+    user_id = user.pk
+    with mock.patch.object(MessagingError, "save", side_effect=OperationalError("database is down")):
+        assert MessagingLogger().error(ErrorCategory.DELIVERY_ERROR, "about gone", user=user) is None
+        assert MessagingLogger().error(ErrorCategory.DATABASE_ERROR, "behind it") is None
+    user.delete()
+    MessagingLogger().error(ErrorCategory.ROUTING_ERROR, "back")
+    mine = MessagingError.objects.filter(message__in=["about gone", "behind it", "back"]).order_by("occurred_at")
+    assert list(mine.values_list("message", "user_id")) == [("about gone", None), ("behind it", None), ("back", None)]
+    assert mine[0].context["user_id"] == user_id
+
+
 def test_context_that_json_cannot_hold_is_made_safe() -> None:
     row = MessagingLogger().error("validation_error", "odd", context={"text": "a\x00b\ud800", "obj": object()})
     assert row is not None and "\x00" not in row.context["text"]
