@@ -26,6 +26,7 @@ from django.core.cache import cache
 from django.test import Client, override_settings
 from hypothesis import HealthCheck, settings
 
+from messaging import logging_utils
 from messaging.guards.circuit_breaker import BREAKERS
 from messaging.realtime.presence import tracker
 
@@ -97,10 +98,13 @@ def fresh_channel_layer_and_cache() -> Any:
     On the deployment stack the cache is Redis (``cache.clear()`` flushes the
     whole database of ``REDIS_URL``), so rate-limit buckets do not leak from
     one test into the next either. Never point the suite at a Redis you keep.
+    Nor do error records an earlier test's outage left waiting to be stored
+    (they name that test's users and messages).
     """
     channel_layers.backends.clear()
     flush_channel_layer()
     cache.clear()
+    logging_utils._backlog.clear()
     for breaker in BREAKERS.values():
         breaker.reset()
     yield
