@@ -1,6 +1,7 @@
 """The messaging app's models, one module per entity; everything is importable from here."""
 
 from ..error_models import ErrorCategory, MessagingError, Severity
+from . import lookups  # noqa: F401 - registers ``__among`` on integer and foreign-key fields
 from .attachments import Attachment
 from .conversations import Conversation, Participant
 from .events import MEMBERSHIP_KINDS, MESSAGE_ACTION_KINDS, ArchivedEvent, Event, EventKind, Message, MessageStatus
