@@ -294,7 +294,7 @@ def _subscriptions_of(user_ids: list[int]) -> dict[int, list[int]]:
     """Each user's push subscriptions (one query), when Web Push is on."""
     found: dict[int, list[int]] = {}
     if webpush.enabled():
-        for user_id, pk in PushSubscription.objects.filter(user_id__in=user_ids).values_list("user_id", "pk"):
+        for user_id, pk in PushSubscription.objects.filter(user_id__among=user_ids).values_list("user_id", "pk"):
             found.setdefault(user_id, []).append(pk)
     return found
 
@@ -650,7 +650,7 @@ def store_grouped_notifications(
         grouped = dict(
             Notification.objects.select_for_update()
             .filter(
-                user_id__in=recipients,
+                user_id__among=recipients,
                 group_key=key,
                 read=False,
                 updated_at__gte=now - datetime.timedelta(seconds=_group_seconds()),
@@ -659,7 +659,7 @@ def store_grouped_notifications(
             .values_list("user_id", "id")
         )
         if grouped:
-            Notification.objects.filter(pk__in=list(grouped.values())).update(
+            Notification.objects.filter(pk__among=list(grouped.values())).update(
                 count=F("count") + 1,
                 title=Replace(
                     Value(texts["group_title"]),
@@ -707,7 +707,8 @@ def store_grouped_notifications(
         wanted = {u for u in recipients if "queued" in outgoing[u] or _has_bell(sockets.get(u))}
         rows = {n.user_id: n for n in fresh if n.user_id in wanted}
         rows.update(
-            (n.user_id, n) for n in Notification.objects.filter(pk__in=[pk for u, pk in grouped.items() if u in wanted])
+            (n.user_id, n)
+            for n in Notification.objects.filter(pk__among=[pk for u, pk in grouped.items() if u in wanted])
         )
         deliveries = []
         for user_id, notification in rows.items():
@@ -724,13 +725,13 @@ def store_grouped_notifications(
             deliveries.append(delivery)
         queued = [d.notification.pk for d in deliveries if d.email_item_id is not None]
         if queued:
-            Notification.objects.filter(pk__in=queued).update(email_state=Notification.EmailState.QUEUED)
+            Notification.objects.filter(pk__among=queued).update(email_state=Notification.EmailState.QUEUED)
     # Who listens is read after the commit: a bell opened meanwhile read its
     # count before it, or gets the push now.
     listening = _listening(recipients)
     late = listening - {d.notification.user_id for d in deliveries}
     if late:
-        for notification in Notification.objects.filter(user_id__in=late, group_key=key, updated_at=now):
+        for notification in Notification.objects.filter(user_id__among=late, group_key=key, updated_at=now):
             deliveries.append(
                 Delivery(notification, push=preferences.get(notification.user_id, Preference()).in_app, unread=0)
             )
@@ -754,7 +755,7 @@ def _lock_badges(user_ids: list[int]) -> None:
     if len(user_ids) > 1 and connection.features.has_select_for_update:
         list(
             NotificationBadge.objects.select_for_update()
-            .filter(user_id__in=user_ids)
+            .filter(user_id__among=user_ids)
             .order_by("user_id")
             .values_list("user_id", flat=True)
         )
@@ -771,14 +772,15 @@ def _listening(user_ids: list[int]) -> set[int]:
     cutoff = timezone.now() - datetime.timedelta(seconds=conf.limits().presence_expiry)
     return set(
         Connection.objects.filter(
-            user_id__in=user_ids, kind=Connection.Kind.NOTIFICATIONS, last_heartbeat__gte=cutoff
+            user_id__among=user_ids, kind=Connection.Kind.NOTIFICATIONS, last_heartbeat__gte=cutoff
         ).values_list("user_id", flat=True)
     )
 
 
 def _preferences(user_ids: list[int], kind: str) -> dict[int, Preference]:
     return {
-        row.user_id: _preference(row) for row in NotificationPreference.objects.filter(user_id__in=user_ids, kind=kind)
+        row.user_id: _preference(row)
+        for row in NotificationPreference.objects.filter(user_id__among=user_ids, kind=kind)
     }
 
 
@@ -786,7 +788,7 @@ def _live_sockets_of(user_ids: list[int], now: datetime.datetime) -> dict[int, S
     cutoff = now - datetime.timedelta(seconds=conf.limits().presence_expiry)
     found: dict[int, set[tuple[str, int | None]]] = {}
     for user_id, kind, conversation_id in Connection.objects.filter(
-        user_id__in=user_ids, last_heartbeat__gte=cutoff
+        user_id__among=user_ids, last_heartbeat__gte=cutoff
     ).values_list("user_id", "kind", "conversation_id"):
         found.setdefault(user_id, set()).add((kind, conversation_id))
     return {user_id: frozenset(kinds) for user_id, kinds in found.items()}
@@ -795,7 +797,7 @@ def _live_sockets_of(user_ids: list[int], now: datetime.datetime) -> dict[int, S
 def _email_addresses(user_ids: list[int]) -> dict[int, str]:
     if not user_ids:
         return {}
-    return dict(get_user_model().objects.filter(pk__in=user_ids).exclude(email="").values_list("pk", "email"))
+    return dict(get_user_model().objects.filter(pk__among=user_ids).exclude(email="").values_list("pk", "email"))
 
 
 # --- mentions and reactions ---------------------------------------------------------

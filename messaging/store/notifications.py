@@ -64,7 +64,7 @@ def members_viewing(conversation_id: int, user_ids: Iterable[int], now: datetime
     return set(
         Connection.objects.filter(
             conversation_id=conversation_id,
-            user_id__in=list(user_ids),
+            user_id__among=user_ids,
             kind=Connection.Kind.CHAT,
             last_heartbeat__gte=cutoff,
         ).values_list("user_id", flat=True)
@@ -75,7 +75,7 @@ def members_muting(conversation_id: int, user_ids: Iterable[int], now: datetime.
     """Who of ``user_ids`` muted the conversation until after ``now``."""
     return set(
         Participant.objects.filter(
-            conversation_id=conversation_id, user_id__in=list(user_ids), muted_until__gt=now
+            conversation_id=conversation_id, user_id__among=user_ids, muted_until__gt=now
         ).values_list("user_id", flat=True)
     )
 
@@ -102,7 +102,7 @@ def notification_unread_count(user_id: int) -> int:
 def notification_unread_counts(user_ids: Iterable[int]) -> dict[int, int]:
     """:func:`notification_unread_count` of many users in one query; a user with none is left out."""
     return dict(
-        NotificationBadge.objects.filter(user_id__in=list(user_ids), unread__gt=0).values_list("user_id", "unread")
+        NotificationBadge.objects.filter(user_id__among=user_ids, unread__gt=0).values_list("user_id", "unread")
     )
 
 
