@@ -26,8 +26,8 @@ from django.core.cache import cache
 from django.test import Client, override_settings
 from hypothesis import HealthCheck, settings
 
-from messaging import logging_utils
 from messaging.guards.circuit_breaker import BREAKERS
+from messaging.logging_utils import messaging_logger
 from messaging.realtime.presence import tracker
 
 from .support import PASSWORD, STACK_MARKERS, Socket, communicator, on_s3, session_cookie
@@ -104,7 +104,7 @@ def fresh_channel_layer_and_cache() -> Any:
     channel_layers.backends.clear()
     flush_channel_layer()
     cache.clear()
-    logging_utils._backlog.clear()
+    messaging_logger.drop_backlog()
     for breaker in BREAKERS.values():
         breaker.reset()
     yield

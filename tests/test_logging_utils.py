@@ -66,6 +66,15 @@ def test_a_kept_record_whose_user_was_deleted_meanwhile_is_stored_without_the_li
     assert mine[0].context["user_id"] == user_id
 
 
+def test_dropping_the_backlog_forgets_the_kept_records_and_says_how_many() -> None:
+    with mock.patch.object(MessagingError, "save", side_effect=OperationalError("database is down")):
+        assert MessagingLogger().error(ErrorCategory.DELIVERY_ERROR, "dropped one") is None
+        assert MessagingLogger().error(ErrorCategory.DELIVERY_ERROR, "dropped two") is None
+    assert MessagingLogger().drop_backlog() == 2
+    assert MessagingLogger().flush_backlog() == 0
+    assert not MessagingError.objects.filter(message__startswith="dropped").exists()
+
+
 def test_context_that_json_cannot_hold_is_made_safe() -> None:
     row = MessagingLogger().error("validation_error", "odd", context={"text": "a\x00b\ud800", "obj": object()})
     assert row is not None and "\x00" not in row.context["text"]
