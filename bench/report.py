@@ -148,6 +148,12 @@ def format_group(result: dict[str, Any]) -> list[str]:
             f" last recipient p99 {_num(r['last_recipient_p99'], 2)}x,"
             f" server CPU per message {_num(r['server_cpu_per_msg'], 2)}x"
         )
+    if "group_rounds" in result:
+        p99 = result["group_rounds"]["fanout_p99"]
+        lines.append(
+            f"  LinkUp / relay, group, over {p99['rounds']} rounds (the first above; which goes first alternates):"
+            f" fan-out p99 {rounds_line(p99, 2)} (goal: <= 2x)"
+        )
     return lines
 
 

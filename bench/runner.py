@@ -412,6 +412,31 @@ async def measure_rounds(
     }
 
 
+async def measure_group_rounds(
+    server: Any, group: Any, config: BenchConfig, run_id: str, first: dict[str, Any]
+) -> dict[str, Any]:
+    """The group's fan-out p99 ratio over ``config.rounds`` rounds, the first being ``first`` (the main figures).
+
+    As :func:`measure_rounds` for the 1:1 load: the targets alternate which
+    goes first, and a message lost, doubled or out of order in any round
+    fails the run.
+    """
+    targets = [ENDPOINTS["chat"], RELAY]
+    ratios = [ratio(first["linkup"]["fanout"]["p99_ms"], first["relay"]["fanout"]["p99_ms"])]
+    ok = True
+    for index in range(1, config.rounds):
+        measured: dict[str, Any] = {}
+        for protocol in reversed(targets) if index % 2 else targets:
+            if server.pid:
+                await procstat.wait_until_quiet(server.pid)
+            measured[protocol.name] = await measure_group(
+                server.base_url, server.pid, protocol, group, config, f"{run_id}g{index}"
+            )
+        ratios.append(ratio(measured["linkup"]["fanout"]["p99_ms"], measured["relay"]["fanout"]["p99_ms"]))
+        ok = ok and all(load["correctness"]["ok"] for load in measured.values())
+    return {"fanout_p99": rounds_summary(ratios, lambda value: value <= 2), "ok": ok}
+
+
 async def run_against(server: Any, config: BenchConfig, stack: dict[str, str]) -> dict[str, Any]:
     """Benchmark ``server`` (a :class:`~.server.BenchServer` or :class:`~.server.RunningServer`)."""
     run_id = uuid.uuid4().hex[:8]
@@ -461,6 +486,8 @@ async def run_against(server: Any, config: BenchConfig, stack: dict[str, str]) -
             result["group"][protocol.name] = await measure_group(
                 server.base_url, server.pid, protocol, seed["group"], config, run_id
             )
+    if config.rounds > 1 and seed["group"] is not None and config.relay:
+        result["group_rounds"] = await measure_group_rounds(server, seed["group"], config, run_id, result["group"])
     linkup, relay = result["load"].get("linkup"), result["load"].get("relay")
     if linkup and relay:
         result["ratio"] = load_ratio(linkup, relay)
@@ -478,7 +505,11 @@ async def run_against(server: Any, config: BenchConfig, stack: dict[str, str]) -
     peaks = [load["server_peak_rss_kb"] for load in (*result["load"].values(), *result["group"].values())]
     result["server_peak_rss_kb"] = max((p for p in peaks if p is not None), default=None)
     loads = [*result["load"].values(), *result["group"].values()]
-    result["ok"] = all(load["correctness"]["ok"] for load in loads) and result.get("rounds", {}).get("ok", True)
+    result["ok"] = (
+        all(load["correctness"]["ok"] for load in loads)
+        and result.get("rounds", {}).get("ok", True)
+        and result.get("group_rounds", {}).get("ok", True)
+    )
     return result
 
 

@@ -89,6 +89,11 @@ def test_bench_chat_on_its_own_daphne_reports_both_targets_and_loses_nothing(tmp
         assert rounds["rounds"] == 2 and rounds["values"][0] == result["ratio"][name]
         assert all(value > 0 for value in rounds["values"])
         assert min(rounds["values"]) <= rounds["median"] <= max(rounds["values"])
+    # ... and the group's fan-out p99 ratio again, the first round's being the main figure.
+    group_rounds = result["group_rounds"]
+    assert group_rounds["ok"] is True and group_rounds["fanout_p99"]["rounds"] == 2
+    assert group_rounds["fanout_p99"]["values"][0] == result["group_ratio"]["fanout_p99"]
+    assert all(value > 0 for value in group_rounds["fanout_p99"]["values"])
     assert set(result["idle"]) == {"linkup", "relay"}
     for idle in result["idle"].values():
         assert idle["opened"] == 10 and idle["failed"] == 0

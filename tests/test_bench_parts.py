@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
+from django.core.management import CommandError, call_command
 from django.test import override_settings
 
 from bench.abuse import close_code
@@ -22,6 +23,11 @@ from messaging.routing import websocket_urlpatterns
 from messaging.routing_validator import RoutingValidator, check_websocket_routes
 
 from .support import ORIGIN
+
+
+def test_rounds_without_the_relay_are_refused_before_anything_starts() -> None:
+    with pytest.raises(CommandError, match="--rounds compares LinkUp with the relay"):
+        call_command("bench_chat", "--no-relay", "--rounds", "3", "--pairs", "1", "--idle", "0")
 
 
 def test_percentile_is_a_latency_that_was_observed() -> None:

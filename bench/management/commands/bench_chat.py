@@ -91,10 +91,11 @@ class Command(BaseCommand):
             "--rounds",
             type=int,
             default=1,
-            help="measure the 1:1 load (LinkUp and the relay, alternating which goes first) or the --flood run"
-            " (alone, then flooded) this many times back to back and print every round's ratio, their median and"
-            " how many met the goal; the first round's figures are the main ones (default: 1). With --flood, give"
-            " --abuse-rate-limit room for every round's honest messages",
+            help="measure the 1:1 load and the group (LinkUp and the relay, alternating which goes first) or the"
+            " --flood run (alone, then flooded) this many times back to back and print every round's ratio, their"
+            " median and how many met the goal; the first round's figures are the main ones (default: 1). The"
+            " ratios need the relay (not with --no-relay). With --flood, give --abuse-rate-limit room for every"
+            " round's honest messages",
         )
         parser.add_argument("--size", type=int, default=64, help="code points of content per message (default: 64)")
         parser.add_argument(
@@ -219,6 +220,8 @@ class Command(BaseCommand):
             )
         if options["nginx"]:
             self.check_nginx()
+        if config.rounds > 1 and not config.relay and not (options["flood"] or options["slow_readers"]):
+            raise CommandError("--rounds compares LinkUp with the relay, round by round: not with --no-relay")
         if options["flood"] or options["slow_readers"]:
             self.abuse(config, options)
             return
