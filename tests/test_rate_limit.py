@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 from unittest import mock
 
 import pytest
@@ -10,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from messaging.conf import Rate, parse_rate
+from messaging.guards import rate_limit
 from messaging.guards.rate_limit import TokenBucket
 
 
@@ -93,3 +96,65 @@ def test_local_memory_bucket_answers_as_the_generic_cache_bucket(count: int, sec
                 assert bucket._take_in_local_memory(one_step, "u") == bucket._take_in_cache(generic, "u")
             key = one_step.make_key(bucket._key("u"))
             assert one_step.get(bucket._key("u")) == generic.get(bucket._key("u")), key
+
+
+# --- On Redis: the takes of one turn of the event loop as one script call ---------------
+
+
+async def _eval_calls() -> int:
+    from redis.asyncio import Redis
+
+    redis = Redis.from_url(os.environ["REDIS_URL"])
+    try:
+        stats = await redis.info("commandstats")
+    finally:
+        await redis.aclose()
+    return int(stats.get("cmdstat_eval", {}).get("calls", 0))
+
+
+@pytest.mark.requires_redis
+async def test_takes_made_in_one_turn_of_the_loop_go_to_redis_as_one_script_call() -> None:
+    bucket = TokenBucket("batched", Rate(5, 60))
+    await bucket.atake_or_wait("warm-up")  # the client's connection, and its HELLO, before counting
+    before = await _eval_calls()
+    waits = await asyncio.gather(*(bucket.atake_or_wait(f"user{i}") for i in range(20)))
+    assert waits == [0.0] * 20
+    assert await _eval_calls() - before == 1
+
+
+@pytest.mark.requires_redis
+async def test_one_users_takes_in_one_batch_draw_from_one_bucket() -> None:
+    bucket = TokenBucket("batched-one-user", Rate(3, 60))
+    waits = await asyncio.gather(*(bucket.atake_or_wait("alice") for _ in range(5)))
+    assert waits[:3] == [0.0, 0.0, 0.0]
+    # The fourth and fifth are refused with the time until the next token: one interval (20 s) away.
+    assert all(19 < wait <= 20 for wait in waits[3:])
+    assert await bucket.atake_or_wait("bob") == 0.0
+
+
+@pytest.mark.requires_redis
+@pytest.mark.django_db(transaction=True)  # the failure is recorded as a MessagingError, from a thread
+async def test_a_batch_that_redis_cannot_take_lets_every_taker_through_and_is_recorded() -> None:
+    from redis.asyncio import Redis
+
+    from messaging.models import MessagingError
+
+    # A real client for a port nothing listens on: this loop's takes fail as when Redis is down.
+    rate_limit._async_clients[asyncio.get_running_loop()] = Redis.from_url("redis://127.0.0.1:9/0")
+    bucket = TokenBucket("batched-down", Rate(1, 60))
+    waits = await asyncio.gather(*(bucket.atake_or_wait("alice") for _ in range(3)))
+    assert waits == [0.0, 0.0, 0.0]
+    recorded = MessagingError.objects.filter(message__startswith="rate limit batched-down not enforced")
+    assert await recorded.acount() == 1  # throttled: one row, however many takers failed
+
+
+@pytest.mark.requires_redis
+async def test_a_taker_cancelled_while_its_batch_is_out_leaves_the_others_their_answers() -> None:
+    bucket = TokenBucket("batched-cancel", Rate(5, 60))
+    first = asyncio.ensure_future(bucket.atake_or_wait("alice"))
+    second = asyncio.ensure_future(bucket.atake_or_wait("bob"))
+    await asyncio.sleep(0)  # both joined the batch, which is now being sent
+    first.cancel()
+    assert await second == 0.0
+    with pytest.raises(asyncio.CancelledError):
+        await first

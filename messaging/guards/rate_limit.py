@@ -72,7 +72,7 @@ class TokenBucket:
                 return self._take_in_local_memory(cache, subject)
             redis = _redis_client(cache, self._key(subject))
             if redis is not None:
-                return self._wait(redis.eval(_GCRA_SCRIPT, 1, *self._script_args(cache, subject)))
+                return self._wait(redis.eval(_GCRA_SCRIPT, 1, *self._script_args(cache, subject))[0])
             return self._take_in_cache(cache, subject)
         except Exception as exc:  # noqa: BLE001 - any cache failure: fail open, and say so
             self._cache_failed(exc)
@@ -83,8 +83,10 @@ class TokenBucket:
 
         On the Redis cache the same script runs through ``redis.asyncio``, on
         the same key, so a socket and an HTTP request of one user draw from
-        one bucket; the local-memory cache is in this process and answers at
-        once.
+        one bucket; the takes of this bucket made in one turn of the event
+        loop (many sockets' messages read together) go as one script call
+        (:class:`_TakeBatch`). The local-memory cache is in this process and
+        answers at once.
         """
         if self.rate is None:
             return 0.0
@@ -95,21 +97,18 @@ class TokenBucket:
             redis = _async_redis_client(cache)
             if redis is None:
                 return self._take_in_cache(cache, subject)
-            return self._wait(await redis.eval(_GCRA_SCRIPT, 1, *self._script_args(cache, subject)))
+            return self._wait(await _TakeBatch.take(redis, self, cache.make_and_validate_key(self._key(subject))))
         except Exception as exc:  # noqa: BLE001 - any cache failure: fail open, and say so
             await self._acache_failed(exc)
             return 0.0
 
     def _script_args(self, cache: Any, subject: object) -> list[Any]:
+        return [cache.make_and_validate_key(self._key(subject)), _now_ms(), *self._script_params()]
+
+    def _script_params(self) -> tuple[int, int, int]:
+        """The bucket's shape as :data:`_GCRA_SCRIPT` takes it after ``now``: interval, capacity, TTL (ms)."""
         assert self.rate is not None
-        ttl_ms = (self.rate.seconds + 1) * 1000
-        return [
-            cache.make_and_validate_key(self._key(subject)),
-            _now_ms(),
-            self._interval_ms,
-            self._capacity_ms,
-            ttl_ms,
-        ]
+        return self._interval_ms, self._capacity_ms, (self.rate.seconds + 1) * 1000
 
     @staticmethod
     def _wait(wait_ms: Any) -> float:
@@ -226,20 +225,88 @@ class TokenBucket:
 # The bucket in one round trip, for the Redis cache: GET the TAT, move it on
 # by one interval unless that overflows the capacity, SET it with its TTL.
 # Redis runs a script atomically, so concurrent takers cannot share a token.
-# It answers 0 when a token was taken, else the milliseconds until the next
-# one is back (retry_after). The value stays a plain integer, as Django's
-# cache stores ints, so ``give_back``'s DECRBY and Django's own ``get`` still
-# read it.
+# It answers, for each key in turn, 0 when a token was taken, else the
+# milliseconds until the next one is back (retry_after); a key given twice
+# (one user's two messages in one batch) draws twice from one bucket. The
+# value stays a plain integer, as Django's cache stores ints, so
+# ``give_back``'s DECRBY and Django's own ``get`` still read it.
 _GCRA_SCRIPT = """
 local now = tonumber(ARGV[1])
-local tat = tonumber(redis.call('GET', KEYS[1]) or now)
-if tat < now then tat = now end
-local new = tat + tonumber(ARGV[2])
-local over = new - now - tonumber(ARGV[3])
-if over > 0 then return over end
-redis.call('SET', KEYS[1], new, 'PX', ARGV[4])
-return 0
+local interval = tonumber(ARGV[2])
+local capacity = tonumber(ARGV[3])
+local waits = {}
+for i, key in ipairs(KEYS) do
+  local tat = tonumber(redis.call('GET', key) or now)
+  if tat < now then tat = now end
+  local new = tat + interval
+  local over = new - now - capacity
+  if over > 0 then
+    waits[i] = over
+  else
+    redis.call('SET', key, new, 'PX', ARGV[4])
+    waits[i] = 0
+  end
+end
+return waits
 """
+
+
+class _TakeBatch:
+    """The takes of one bucket made in one turn of an event loop, sent to Redis as one script call.
+
+    Every message costs a token; with many sockets sending, one ``EVAL`` a
+    message was about a fifth of the deployment stack's server CPU per
+    message (docs/benchmark.md, "The rate limit's Redis round trips"). The
+    first take of a turn opens a batch and schedules its sending for the end
+    of the turn (``call_soon``); the takes made meanwhile join it, and each
+    taker gets its own answer. A failure reaches every taker of the batch,
+    each of which fails open as a single take did.
+    """
+
+    _open: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[int, int, int], _TakeBatch]] = (
+        weakref.WeakKeyDictionary()
+    )
+    _sending: set[asyncio.Task[None]] = set()
+
+    def __init__(self, redis: Any, params: tuple[int, int, int]) -> None:
+        self.redis = redis
+        self.params = params
+        self.takers: list[tuple[str, asyncio.Future[int]]] = []
+
+    @classmethod
+    async def take(cls, redis: Any, bucket: TokenBucket, key: str) -> int:
+        loop = asyncio.get_running_loop()
+        params = bucket._script_params()
+        batches = cls._open.setdefault(loop, {})
+        batch = batches.get(params)
+        if batch is None or batch.redis is not redis:
+            batch = batches[params] = cls(redis, params)
+            loop.call_soon(batch._close, loop)
+        future: asyncio.Future[int] = loop.create_future()
+        batch.takers.append((key, future))
+        return await future
+
+    def _close(self, loop: asyncio.AbstractEventLoop) -> None:
+        batches = self._open.get(loop, {})
+        if batches.get(self.params) is self:
+            del batches[self.params]
+        task = loop.create_task(self._send())
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def _send(self) -> None:
+        keys = [key for key, _ in self.takers]
+        try:
+            waits = await self.redis.eval(_GCRA_SCRIPT, len(keys), *keys, _now_ms(), *self.params)
+        except Exception as exc:  # noqa: BLE001 - handed to every taker, which fails open and records it
+            for _, future in self.takers:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for (_, future), wait in zip(self.takers, waits, strict=True):
+            if not future.done():  # a taker whose socket closed meanwhile was cancelled
+                future.set_result(wait)
+
 
 _GIVE_BACK_SCRIPT = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECRBY', KEYS[1], ARGV[1]) end
