@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
+from collections.abc import Awaitable, Callable
 from unittest import mock
 
 import pytest
 from channels.db import database_sync_to_async
+from django.db import connection
 from django.test import override_settings
+from django.utils import timezone
+from prometheus_client import REGISTRY
 
 from messaging.consumers import MessagingConsumer
-from messaging.models import Connection, Conversation, Message, UserStatus
+from messaging.models import Connection, Conversation, Message, MessagingError, UserStatus
 from messaging.realtime.presence import PresenceTracker, tracker
+from messaging.store import presence as presence_store
 
 from . import cursors
+from .faults import SqliteWriteLock, sqlite_busy_timeout
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -221,6 +228,214 @@ async def test_a_consumer_that_dies_without_disconnect_still_cleans_up(alice, bo
     bob_socket.comm.future.cancel()
     await asyncio.gather(bob_socket.comm.future, return_exceptions=True)
     assert (await alice_socket.expect("presence"))["online"] is False
+
+
+# --- The heartbeat task -----------------------------------------------------
+#
+# The tests above call ``tracker.beat()`` themselves; these let the tracker's
+# own background task run, with a heartbeat short enough to see it beat
+# (``conf.limits()`` reads the settings at every beat, so an override holds).
+
+# The database failures below are SQLite's write lock held by another connection.
+on_sqlite_only = pytest.mark.skipif(
+    connection.vendor != "sqlite", reason="SQLite's write lock is the fault injected here"
+)
+
+HEARTBEAT = 0.05
+WITHIN = 5.0  # seconds a condition the heartbeat brings about may take to show
+
+
+async def eventually(condition: Callable[[], Awaitable[object]], what: str, within: float = WITHIN) -> object:
+    """Wait, up to ``within`` seconds, until ``condition()`` is truthy; return its value."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        value = await condition()
+        if value:
+            return value
+        if loop.time() > deadline:
+            raise AssertionError(f"not within {within} s: {what}")
+        await asyncio.sleep(HEARTBEAT / 5)
+
+
+async def heartbeat_of(channel_name: str) -> datetime.datetime | None:
+    """The ``last_heartbeat`` of a socket's presence row (None once the row is gone)."""
+    return await database_sync_to_async(
+        Connection.objects.filter(channel_name=channel_name).values_list("last_heartbeat", flat=True).first
+    )()
+
+
+async def rows_of(server_id: str) -> dict[str, datetime.datetime]:
+    """A server process's presence rows: channel name -> last heartbeat."""
+    return await database_sync_to_async(
+        lambda: dict(Connection.objects.filter(server_id=server_id).values_list("channel_name", "last_heartbeat"))
+    )()
+
+
+async def channel_of(user) -> str:
+    """The channel name of the user's one open socket."""
+    return await database_sync_to_async(
+        Connection.objects.filter(user=user).values_list("channel_name", flat=True).get
+    )()
+
+
+def database_errors_counted() -> float:
+    return REGISTRY.get_sample_value("linkup_messaging_errors_total", {"category": "database_error"}) or 0.0
+
+
+async def close_db_connection() -> None:
+    """Close the database thread's connection, so the next one reads the changed OPTIONS."""
+
+    def close() -> None:
+        connection.close()  # the connection of the thread this runs in
+
+    await database_sync_to_async(close)()
+
+
+async def fail_one_beat() -> None:
+    """Lock the database until a beat of the heartbeat has failed on it, then let it answer again."""
+    failures = database_errors_counted()
+    with SqliteWriteLock(), sqlite_busy_timeout(0.02):
+        await close_db_connection()
+
+        async def failed() -> bool:
+            return database_errors_counted() > failures
+
+        await eventually(failed, "a beat failed on the locked database")
+    await close_db_connection()
+
+
+@override_settings(MESSAGING_PRESENCE_HEARTBEAT_SECONDS=HEARTBEAT)
+async def test_the_heartbeat_refreshes_an_open_sockets_row_by_itself(alice, bob, chat) -> None:
+    await chat(alice, "bob")
+    channel = await channel_of(alice)
+    registered = await heartbeat_of(channel)
+    assert registered is not None
+
+    async def refreshed() -> bool:
+        beat = await heartbeat_of(channel)
+        return beat is not None and beat > registered
+
+    await eventually(refreshed, "the open socket's row refreshed by the heartbeat")
+
+
+@override_settings(MESSAGING_PRESENCE_HEARTBEAT_SECONDS=HEARTBEAT)
+@on_sqlite_only
+async def test_the_heartbeat_sweeps_a_socket_whose_cleanup_failed_and_announces_its_user_offline(
+    alice, bob, chat
+) -> None:
+    """Bob's socket closes while the database is locked: its row stays behind, and only the heartbeat can drop it."""
+    alice_socket = await chat(alice, "bob")
+    bob_socket = await chat(bob, "alice")
+    await alice_socket.expect("presence", user="bob", online=True)
+    bob_channel = await channel_of(bob)
+    with SqliteWriteLock(), sqlite_busy_timeout(0.02):
+        await close_db_connection()
+        await bob_socket.close()
+        assert await heartbeat_of(bob_channel) is not None  # its cleanup failed: the row stayed
+    await close_db_connection()
+    offline = await alice_socket.expect("presence", user="bob", timeout=WITHIN)
+    assert offline["online"] is False
+    assert await heartbeat_of(bob_channel) is None
+    assert bob_channel not in tracker.channel_names
+
+
+@override_settings(MESSAGING_PRESENCE_HEARTBEAT_SECONDS=HEARTBEAT)
+@on_sqlite_only
+async def test_a_beat_that_fails_does_not_end_the_heartbeat(alice, bob, chat) -> None:
+    await chat(alice, "bob")
+    channel = await channel_of(alice)
+    await fail_one_beat()
+    answered_again = timezone.now()
+
+    async def refreshed_since() -> bool:
+        beat = await heartbeat_of(channel)
+        return beat is not None and beat > answered_again
+
+    await eventually(refreshed_since, "the row refreshed by a beat after the failed one")
+
+
+@override_settings(MESSAGING_PRESENCE_HEARTBEAT_SECONDS=HEARTBEAT)
+@on_sqlite_only
+async def test_a_failed_beat_is_recorded_as_a_database_error_naming_the_exception(alice, bob, chat) -> None:
+    await chat(alice, "bob")
+    await fail_one_beat()
+
+    async def records() -> list[tuple[str, str, str, str]]:
+        return await database_sync_to_async(
+            lambda: [
+                (row.category, row.severity, row.message, row.context.get("exception", ""))
+                for row in MessagingError.objects.all()
+            ]
+        )()
+
+    # Stored by a later beat, from the records kept while the database was locked.
+    recorded = await eventually(records, "the failure recorded once the database answers")
+    assert set(recorded) == {
+        ("database_error", "error", "presence heartbeat failed", "OperationalError: database is locked")
+    }
+
+
+@override_settings(MESSAGING_PRESENCE_HEARTBEAT_SECONDS=HEARTBEAT)
+async def test_stopping_the_tracker_ends_its_heartbeat_however_many_sockets_started_it(alice, bob, carol, chat) -> None:
+    await chat(alice, "bob")
+    await chat(bob, "alice")  # two sockets: two calls to add(), one heartbeat
+    alice_channel = await channel_of(alice)
+    registered = await heartbeat_of(alice_channel)
+    assert registered is not None
+
+    async def refreshed() -> bool:
+        beat = await heartbeat_of(alice_channel)
+        return beat is not None and beat > registered
+
+    await eventually(refreshed, "the heartbeat running before the stop")
+    tracker.stop()  # as when the event loop shuts down
+    at_stop = await rows_of(tracker.server_id)
+    assert len(at_stop) == 2
+    # A heartbeat still running here would drop both rows: they are no longer
+    # in the (cleared) open set. Another process's heartbeat, with the same
+    # period on the same loop, says how long to look.
+    process_b = PresenceTracker()
+    await database_sync_to_async(presence_store.register_connection)(
+        carol.pk, "process-b-socket", "chat", process_b.server_id
+    )
+    process_b.add("process-b-socket")
+    stopped = timezone.now()
+    try:
+
+        async def process_b_beat_five_times() -> bool:
+            beat = await heartbeat_of("process-b-socket")
+            return beat is not None and beat > stopped + datetime.timedelta(seconds=5 * HEARTBEAT)
+
+        await eventually(process_b_beat_five_times, "another process's heartbeat beating after the stop")
+    finally:
+        process_b.stop()
+    assert await rows_of(tracker.server_id) == at_stop
+
+
+@override_settings(MESSAGING_PRESENCE_HEARTBEAT_SECONDS=HEARTBEAT)
+async def test_a_stopped_heartbeat_starts_again_with_the_next_socket(alice, bob, chat) -> None:
+    await chat(alice, "bob")
+    tracker.stop()
+    await chat(bob, "alice")
+    channel = await channel_of(bob)
+    registered = await heartbeat_of(channel)
+    assert registered is not None
+
+    async def refreshed() -> bool:
+        beat = await heartbeat_of(channel)
+        return beat is not None and beat > registered
+
+    await eventually(refreshed, "the next socket's row refreshed by a new heartbeat")
+
+
+async def test_a_row_this_process_registered_just_now_survives_a_beat_before_its_socket_is_counted(bob) -> None:
+    """A socket registers its row, then joins the open set: a beat between the two must not drop the row."""
+    await database_sync_to_async(presence_store.register_connection)(bob.pk, "registering", "chat", tracker.server_id)
+    assert await tracker.beat() == 0
+    assert await heartbeat_of("registering") is not None
+    status = await database_sync_to_async(UserStatus.objects.get)(user=bob)
+    assert status.online is True
 
 
 # --- Many tabs --------------------------------------------------------------
