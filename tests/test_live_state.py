@@ -265,6 +265,23 @@ async def heartbeat_of(channel_name: str) -> datetime.datetime | None:
     )()
 
 
+async def refreshed_after(channel_name: str, since: datetime.datetime, what: str) -> None:
+    """Wait until the heartbeat has refreshed a socket's row past ``since``."""
+
+    async def refreshed() -> bool:
+        beat = await heartbeat_of(channel_name)
+        return beat is not None and beat > since
+
+    await eventually(refreshed, what)
+
+
+async def refreshed_by_the_heartbeat(channel_name: str, what: str) -> None:
+    """Wait until the heartbeat has refreshed a socket's row past the time it was registered."""
+    registered = await heartbeat_of(channel_name)
+    assert registered is not None
+    await refreshed_after(channel_name, registered, what)
+
+
 async def rows_of(server_id: str) -> dict[str, datetime.datetime]:
     """A server process's presence rows: channel name -> last heartbeat."""
     return await database_sync_to_async(
@@ -308,15 +325,7 @@ async def fail_one_beat() -> None:
 @override_settings(MESSAGING_PRESENCE_HEARTBEAT_SECONDS=HEARTBEAT)
 async def test_the_heartbeat_refreshes_an_open_sockets_row_by_itself(alice, bob, chat) -> None:
     await chat(alice, "bob")
-    channel = await channel_of(alice)
-    registered = await heartbeat_of(channel)
-    assert registered is not None
-
-    async def refreshed() -> bool:
-        beat = await heartbeat_of(channel)
-        return beat is not None and beat > registered
-
-    await eventually(refreshed, "the open socket's row refreshed by the heartbeat")
+    await refreshed_by_the_heartbeat(await channel_of(alice), "the open socket's row refreshed by the heartbeat")
 
 
 @override_settings(MESSAGING_PRESENCE_HEARTBEAT_SECONDS=HEARTBEAT)
@@ -346,13 +355,7 @@ async def test_a_beat_that_fails_does_not_end_the_heartbeat(alice, bob, chat) ->
     await chat(alice, "bob")
     channel = await channel_of(alice)
     await fail_one_beat()
-    answered_again = timezone.now()
-
-    async def refreshed_since() -> bool:
-        beat = await heartbeat_of(channel)
-        return beat is not None and beat > answered_again
-
-    await eventually(refreshed_since, "the row refreshed by a beat after the failed one")
+    await refreshed_after(channel, timezone.now(), "the row refreshed by a beat after the failed one")
 
 
 @override_settings(MESSAGING_PRESENCE_HEARTBEAT_SECONDS=HEARTBEAT)
@@ -380,15 +383,7 @@ async def test_a_failed_beat_is_recorded_as_a_database_error_naming_the_exceptio
 async def test_stopping_the_tracker_ends_its_heartbeat_however_many_sockets_started_it(alice, bob, carol, chat) -> None:
     await chat(alice, "bob")
     await chat(bob, "alice")  # two sockets: two calls to add(), one heartbeat
-    alice_channel = await channel_of(alice)
-    registered = await heartbeat_of(alice_channel)
-    assert registered is not None
-
-    async def refreshed() -> bool:
-        beat = await heartbeat_of(alice_channel)
-        return beat is not None and beat > registered
-
-    await eventually(refreshed, "the heartbeat running before the stop")
+    await refreshed_by_the_heartbeat(await channel_of(alice), "the heartbeat running before the stop")
     tracker.stop()  # as when the event loop shuts down
     at_stop = await rows_of(tracker.server_id)
     assert len(at_stop) == 2
@@ -418,15 +413,7 @@ async def test_a_stopped_heartbeat_starts_again_with_the_next_socket(alice, bob,
     await chat(alice, "bob")
     tracker.stop()
     await chat(bob, "alice")
-    channel = await channel_of(bob)
-    registered = await heartbeat_of(channel)
-    assert registered is not None
-
-    async def refreshed() -> bool:
-        beat = await heartbeat_of(channel)
-        return beat is not None and beat > registered
-
-    await eventually(refreshed, "the next socket's row refreshed by a new heartbeat")
+    await refreshed_by_the_heartbeat(await channel_of(bob), "the next socket's row refreshed by a new heartbeat")
 
 
 async def test_a_row_this_process_registered_just_now_survives_a_beat_before_its_socket_is_counted(bob) -> None:
