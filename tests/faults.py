@@ -6,8 +6,10 @@ import contextlib
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
+import pytest
+from channels.db import database_sync_to_async
 from django.db import connection
 
 
@@ -77,3 +79,31 @@ def sqlite_busy_timeout(seconds: float) -> Iterator[None]:
         yield
     finally:
         options["timeout"] = saved
+
+
+#: for tests whose fault is SQLite's write lock (the deployment stack has no SQLite file to lock)
+on_sqlite_only = pytest.mark.skipif(
+    connection.vendor != "sqlite", reason="SQLite's write lock is the fault injected here"
+)
+
+
+def _close_this_threads_connection() -> None:
+    connection.close()  # looked up in the thread this runs in: its own connection
+
+
+async def reopen_database_thread_connection() -> None:
+    """Close the database thread's connection, so the next one reads the changed OPTIONS."""
+    await database_sync_to_async(_close_this_threads_connection)()
+
+
+@contextlib.asynccontextmanager
+async def database_locked(busy_timeout: float = 0.02) -> AsyncIterator[None]:
+    """The database as the chat sees it while another connection holds SQLite's write lock.
+
+    The database thread reconnects to wait at most ``busy_timeout`` for the
+    lock, and reconnects again after, when the lock is gone.
+    """
+    with SqliteWriteLock(), sqlite_busy_timeout(busy_timeout):
+        await reopen_database_thread_connection()
+        yield
+    await reopen_database_thread_connection()

@@ -8,22 +8,17 @@ from unittest import mock
 import pytest
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
-from django.db import OperationalError, connection
+from django.db import OperationalError
 from django.test import override_settings
 
 from messaging.models import Message, MessagingError
 from messaging.realtime.presence import tracker
 
-from .faults import SqliteWriteLock, sqlite_busy_timeout
+from .faults import database_locked, on_sqlite_only
 from .robustness import STATS
 from .support.writers import HeldWriter
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def close_db_connection() -> None:
-    """Close this thread's connection (so the next one reads the changed OPTIONS)."""
-    connection.close()
 
 
 async def count(model, **filters) -> int:
@@ -43,17 +38,15 @@ async def test_a_client_vanishing_mid_send_loses_nothing_and_duplicates_nothing(
     assert await count(MessagingError, category="connection_error", context__code="abnormal_closure") == 1
 
 
-@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's write lock is the fault injected here")
+@on_sqlite_only
 async def test_a_database_locked_beyond_the_retries_answers_server_error_and_a_resend_stores_once(
     alice, bob, chat
 ) -> None:
     socket = await chat(alice, "bob")
-    with SqliteWriteLock(), sqlite_busy_timeout(0.02):
-        await database_sync_to_async(close_db_connection)()
+    async with database_locked():
         await socket.send({"type": "message", "content": "during the outage", "client_id": "locked-1"})
         error = await socket.expect("error", timeout=10)
         STATS["faults: database locked beyond the retries"] += 1
-    await database_sync_to_async(close_db_connection)()
     assert error == {
         "type": "error",
         "code": "server_error",
@@ -90,15 +83,13 @@ async def test_a_failing_channel_layer_costs_only_the_push(alice, bob, chat) -> 
     assert [m["client_id"] for m in page["messages"]] == ["layer-1"]
 
 
-@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's write lock is the fault injected here")
+@on_sqlite_only
 @override_settings(MESSAGING_RATE_LIMIT="1/60s")
 async def test_a_send_the_server_failed_to_store_gives_its_rate_token_back(alice, bob, chat) -> None:
     socket = await chat(alice, "bob")
-    with SqliteWriteLock(), sqlite_busy_timeout(0.02):
-        await database_sync_to_async(close_db_connection)()
+    async with database_locked():
         await socket.send({"type": "message", "content": "during the outage", "client_id": "locked-1"})
         assert (await socket.expect("error", timeout=10))["code"] == "server_error"
-    await database_sync_to_async(close_db_connection)()
     # The one message a minute allowed was not spent on the failure: the resend is stored.
     await socket.send({"type": "message", "content": "during the outage", "client_id": "locked-1"})
     assert (await socket.expect("ack"))["message"]["seq"] == 1

@@ -9,7 +9,6 @@ from unittest import mock
 
 import pytest
 from channels.db import database_sync_to_async
-from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
 from prometheus_client import REGISTRY
@@ -20,7 +19,7 @@ from messaging.realtime.presence import PresenceTracker, tracker
 from messaging.store import presence as presence_store
 
 from . import cursors
-from .faults import SqliteWriteLock, sqlite_busy_timeout
+from .faults import database_locked, on_sqlite_only
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -236,11 +235,6 @@ async def test_a_consumer_that_dies_without_disconnect_still_cleans_up(alice, bo
 # own background task run, with a heartbeat short enough to see it beat
 # (``conf.limits()`` reads the settings at every beat, so an override holds).
 
-# The database failures below are SQLite's write lock held by another connection.
-on_sqlite_only = pytest.mark.skipif(
-    connection.vendor != "sqlite", reason="SQLite's write lock is the fault injected here"
-)
-
 HEARTBEAT = 0.05
 WITHIN = 5.0  # seconds a condition the heartbeat brings about may take to show
 
@@ -300,26 +294,15 @@ def database_errors_counted() -> float:
     return REGISTRY.get_sample_value("linkup_messaging_errors_total", {"category": "database_error"}) or 0.0
 
 
-async def close_db_connection() -> None:
-    """Close the database thread's connection, so the next one reads the changed OPTIONS."""
-
-    def close() -> None:
-        connection.close()  # the connection of the thread this runs in
-
-    await database_sync_to_async(close)()
-
-
 async def fail_one_beat() -> None:
     """Lock the database until a beat of the heartbeat has failed on it, then let it answer again."""
     failures = database_errors_counted()
-    with SqliteWriteLock(), sqlite_busy_timeout(0.02):
-        await close_db_connection()
+    async with database_locked():
 
         async def failed() -> bool:
             return database_errors_counted() > failures
 
         await eventually(failed, "a beat failed on the locked database")
-    await close_db_connection()
 
 
 @override_settings(MESSAGING_PRESENCE_HEARTBEAT_SECONDS=HEARTBEAT)
@@ -338,11 +321,9 @@ async def test_the_heartbeat_sweeps_a_socket_whose_cleanup_failed_and_announces_
     bob_socket = await chat(bob, "alice")
     await alice_socket.expect("presence", user="bob", online=True)
     bob_channel = await channel_of(bob)
-    with SqliteWriteLock(), sqlite_busy_timeout(0.02):
-        await close_db_connection()
+    async with database_locked():
         await bob_socket.close()
         assert await heartbeat_of(bob_channel) is not None  # its cleanup failed: the row stayed
-    await close_db_connection()
     offline = await alice_socket.expect("presence", user="bob", timeout=WITHIN)
     assert offline["online"] is False
     assert await heartbeat_of(bob_channel) is None

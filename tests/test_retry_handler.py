@@ -26,7 +26,7 @@ from messaging.retry_handler import (
     process_due,
     retry_operation,
 )
-from tests.faults import SqliteWriteLock, sqlite_busy_timeout
+from tests.faults import SqliteWriteLock, on_sqlite_only, sqlite_busy_timeout
 
 policies = st.builds(
     RetryPolicy,
@@ -210,7 +210,7 @@ def test_the_management_command_works_off_the_queue(capsys) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's write lock is the fault injected here")
+@on_sqlite_only
 def test_create_message_waits_out_a_locked_sqlite_database(alice, bob) -> None:
     from messaging.store import conversations
     from messaging.store import events as handlers
