@@ -20,6 +20,7 @@ import os
 import platform
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -382,29 +383,41 @@ def load_ratio(linkup: dict[str, Any], relay: dict[str, Any]) -> dict[str, float
     }
 
 
+async def later_rounds(
+    config: BenchConfig, targets: list[Any], measure: Callable[[Any, int], Awaitable[dict[str, Any]]]
+) -> tuple[list[dict[str, dict[str, Any]]], bool]:
+    """Rounds 2 to ``config.rounds``: each measures every target (``measure(protocol, round)``), by name.
+
+    The targets alternate which goes first from one round to the next, so
+    that a machine getting busier or quieter during the run does not favour
+    one of them. Also returned: whether every round's messages arrived
+    (none lost, doubled or out of order), as the first round's must.
+    """
+    rounds = []
+    for index in range(1, config.rounds):
+        measured: dict[str, dict[str, Any]] = {}
+        for protocol in reversed(targets) if index % 2 else targets:
+            measured[protocol.name] = await measure(protocol, index)
+        rounds.append(measured)
+    return rounds, all(load["correctness"]["ok"] for measured in rounds for load in measured.values())
+
+
 async def measure_rounds(
     server: Any, targets: list[Any], pairs: list[Pair], config: BenchConfig, run_id: str, first: dict[str, Any]
 ) -> dict[str, Any]:
     """The 1:1 load's LinkUp / relay ratios over ``config.rounds`` rounds, the first being ``first`` (the main figures).
 
-    The two targets alternate which goes first from one round to the next,
-    so that a machine getting busier or quieter during the run does not
-    favour one of them; each round's ratio compares two measurements a few
-    seconds apart. A message lost, doubled or out of order in any round makes
-    the run fail, as in the first.
+    Each round's ratio compares two measurements a few seconds apart
+    (:func:`later_rounds`); the first round's correctness is the main figures'.
     """
     linkup, relay = targets[0].name, targets[1].name
-    ratios = [load_ratio(first[linkup], first[relay])]
-    ok = True  # the first round's correctness is the main figures'
-    for index in range(1, config.rounds):
-        measured: dict[str, Any] = {}
-        for protocol in reversed(targets) if index % 2 else targets:
-            await search_worker_quiet(server)
-            measured[protocol.name] = await measure_load(
-                server.base_url, server.pid, protocol, pairs, config, f"{run_id}r{index}"
-            )
-        ratios.append(load_ratio(measured[linkup], measured[relay]))
-        ok = ok and all(load["correctness"]["ok"] for load in measured.values())
+
+    async def measure(protocol: Any, index: int) -> dict[str, Any]:
+        await search_worker_quiet(server)
+        return await measure_load(server.base_url, server.pid, protocol, pairs, config, f"{run_id}r{index}")
+
+    later, ok = await later_rounds(config, targets, measure)
+    ratios = [load_ratio(measured[linkup], measured[relay]) for measured in [first, *later]]
     return {
         "throughput": rounds_summary([r["throughput"] for r in ratios], lambda value: value >= 0.8),
         "p99": rounds_summary([r["p99"] for r in ratios], lambda value: value <= 2),
@@ -415,25 +428,15 @@ async def measure_rounds(
 async def measure_group_rounds(
     server: Any, group: Any, config: BenchConfig, run_id: str, first: dict[str, Any]
 ) -> dict[str, Any]:
-    """The group's fan-out p99 ratio over ``config.rounds`` rounds, the first being ``first`` (the main figures).
+    """The group's fan-out p99 ratio over ``config.rounds`` rounds, the first being ``first`` (the main figures)."""
 
-    As :func:`measure_rounds` for the 1:1 load: the targets alternate which
-    goes first, and a message lost, doubled or out of order in any round
-    fails the run.
-    """
-    targets = [ENDPOINTS["chat"], RELAY]
-    ratios = [ratio(first["linkup"]["fanout"]["p99_ms"], first["relay"]["fanout"]["p99_ms"])]
-    ok = True
-    for index in range(1, config.rounds):
-        measured: dict[str, Any] = {}
-        for protocol in reversed(targets) if index % 2 else targets:
-            if server.pid:
-                await procstat.wait_until_quiet(server.pid)
-            measured[protocol.name] = await measure_group(
-                server.base_url, server.pid, protocol, group, config, f"{run_id}g{index}"
-            )
-        ratios.append(ratio(measured["linkup"]["fanout"]["p99_ms"], measured["relay"]["fanout"]["p99_ms"]))
-        ok = ok and all(load["correctness"]["ok"] for load in measured.values())
+    async def measure(protocol: Any, index: int) -> dict[str, Any]:
+        if server.pid:
+            await procstat.wait_until_quiet(server.pid)
+        return await measure_group(server.base_url, server.pid, protocol, group, config, f"{run_id}g{index}")
+
+    later, ok = await later_rounds(config, [ENDPOINTS["chat"], RELAY], measure)
+    ratios = [ratio(m["linkup"]["fanout"]["p99_ms"], m["relay"]["fanout"]["p99_ms"]) for m in [first, *later]]
     return {"fanout_p99": rounds_summary(ratios, lambda value: value <= 2), "ok": ok}
 
 

@@ -6,7 +6,7 @@ group that a message notifies, each of a handful of queries had Django prepare
 scan an 800-placeholder statement for its client-side binding; measured, that
 was most of the database thread's time for such a message (docs/benchmark.md,
 "The group's notifications as one parameter"). ``among`` sends the ids as one
-value: a PostgreSQL array (``= ANY(%s::bigint[])``) or, on SQLite, a JSON array
+value: a PostgreSQL array of the column's type (``= ANY(%s::integer[])``) or, on SQLite, a JSON array
 read by ``json_each``. Both keep the column's index in use. Integers only: the
 keys of our tables.
 """
