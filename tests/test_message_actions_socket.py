@@ -373,7 +373,7 @@ def test_an_edit_over_http_whose_notifications_fail_is_stored_answered_and_the_f
     assert (failure.category, failure.user, failure.message) == (
         "database_error",
         alice,
-        "could not make the notifications of a edited event",
+        "could not make the notifications of an event of kind edited",
     )
     assert (failure.context["event"], failure.context["conversation"]) == (event.pk, conversation.pk)
     assert failure.context["exception"] == "OperationalError: database is locked"
@@ -393,7 +393,7 @@ async def test_a_reaction_over_the_socket_whose_notification_fails_is_acked_and_
     assert (failure.category, failure.user_id, failure.message) == (
         "database_error",
         bob.pk,
-        "could not make the notifications of a reaction_added event",
+        "could not make the notifications of an event of kind reaction_added",
     )
     assert (failure.context["event"], failure.context["conversation"]) == (event.pk, conversation)
     assert failure.context["exception"] == "OperationalError: database is locked"

@@ -87,7 +87,7 @@ def _log_failure(change: Change, exc: BaseException) -> None:
     event = change.appended.event
     messaging_logger.error(
         category_for_exception(exc),
-        f"could not make the notifications of a {event.kind} event",
+        f"could not make the notifications of an event of kind {event.kind}",
         user=event.sender,
         context={"event": event.pk, "conversation": event.conversation_id},
         exc=exc,
