@@ -359,6 +359,8 @@ globals().update(
             "MESSAGING_SEARCH_MAX_TERMS": int,
             "MESSAGING_SEARCH_RATE_LIMIT": str,
             "MESSAGING_PROFILE_RATE_LIMIT": str,
+            "MESSAGING_SIGNIN_RATE_LIMIT": str,
+            "MESSAGING_SIGNIN_ADDRESS_RATE_LIMIT": str,
             "MESSAGING_SEARCH_INDEX_INTERVAL_SECONDS": float,
         }
     )

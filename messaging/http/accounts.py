@@ -1,18 +1,26 @@
 """The account pages Django does not have: sign-up, and a password reset whose email cannot be misdirected.
 
-Sign-in, sign-out, password change and the rest of the reset flow are
-Django's own views (``django.contrib.auth.urls``) with LinkUp's templates.
+Sign-out, password change and the rest of the reset flow are Django's own
+views (``django.contrib.auth.urls``) with LinkUp's templates; sign-in is
+Django's view with a form that counts failures first (``guards/accounts.py``):
+a refusal is the page again with 429, ``Retry-After`` and a sentence saying
+how long to wait.
+
+The client's address is ``REMOTE_ADDR``, which daphne sets: behind a proxy,
+from its ``X-Forwarded-For`` with ``--proxy-headers`` (docs/deployment.md).
+No header is read here, or any client could name its own address.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from django import forms
 from django.conf import settings
 from django.contrib.auth import get_user_model, login
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.forms import PasswordResetForm, UserCreationForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, UserCreationForm
 from django.core.mail import EmailMultiAlternatives
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -22,8 +30,66 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
 from .. import conf
+from ..exceptions import RateLimited, SigninRateLimited
+from ..guards.accounts import SigninAttempt
 from ..logging_utils import category_for_exception, messaging_logger
 from ..notification_service import site_url, smtp_breaker
+
+
+def client_address(request: HttpRequest | None) -> str:
+    """The client's address as the server gave it (``REMOTE_ADDR``); never read from a header here."""
+    return "" if request is None else request.META.get("REMOTE_ADDR") or ""
+
+
+def wait_seconds(refusal: RateLimited) -> int:
+    """Whole seconds to wait, rounded up: the ``Retry-After`` value and the number the page says."""
+    return max(1, math.ceil(refusal.extra.get("retry_after", 1)))
+
+
+def too_many(what: str, refusal: RateLimited) -> str:
+    seconds = wait_seconds(refusal)
+    return f"Too many {what}. Try again in {seconds} second{'s' if seconds != 1 else ''}."
+
+
+def refused(response: HttpResponse, refusal: RateLimited) -> HttpResponse:
+    """``response`` (the page again, with the sentence) as the refusal's 429 with ``Retry-After``."""
+    response.status_code = refusal.http_status
+    response["Retry-After"] = str(wait_seconds(refusal))
+    return response
+
+
+class RateLimitedAuthenticationForm(AuthenticationForm):
+    """Django's sign-in form, refusing before the password is checked once this username or address failed too often.
+
+    ``refusal`` holds the refusal, for the view's 429.
+    """
+
+    refusal: SigninRateLimited | None = None
+
+    def clean(self) -> dict[str, Any]:
+        username = self.cleaned_data.get("username")
+        if username is None or not self.cleaned_data.get("password"):
+            return super().clean()  # nothing to check a password against: not an attempt
+        attempt = SigninAttempt(username, client_address(self.request))
+        try:
+            attempt.take()
+        except SigninRateLimited as refusal:
+            self.refusal = refusal
+            raise forms.ValidationError(too_many("sign-in attempts", refusal), code=refusal.code.value) from None
+        cleaned = super().clean()  # a wrong password raises here: its tokens stay taken
+        attempt.succeeded()
+        return cleaned
+
+
+class LoginView(auth_views.LoginView):
+    """Django's sign-in view with :class:`RateLimitedAuthenticationForm`; a refused attempt answers 429."""
+
+    form_class = RateLimitedAuthenticationForm
+
+    def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
+        response = super().form_invalid(form)
+        refusal = getattr(form, "refusal", None)
+        return response if refusal is None else refused(response, refusal)
 
 
 class SignUpForm(UserCreationForm):

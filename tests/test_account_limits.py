@@ -1,0 +1,196 @@
+"""Sign-in is rate limited (``messaging/guards/accounts.py``).
+
+Real requests through Django's test ``Client`` against the real cache (local
+memory on the embedded default, Redis on the deployment stack), emptied
+before each test by ``conftest.py``. Each client has an address of its own
+(``REMOTE_ADDR``, which daphne sets from the proxy's ``X-Forwarded-For``);
+the rates are small so that a test reaches them in a few requests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.contrib.auth.signals import user_logged_in, user_login_failed
+from django.test import Client, override_settings
+
+from messaging.guards.accounts import address_subject
+from messaging.models import MessagingError
+from messaging.ops import metrics
+
+from .support import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+THREE = "3/60s"
+WRONG = "not-the-password-1"
+
+
+def client_at(address: str = "10.0.0.1") -> Client:
+    return Client(REMOTE_ADDR=address)
+
+
+def sign_in(client: Client, username: str, password: str = PASSWORD) -> Any:
+    return client.post("/accounts/login/", {"username": username, "password": password})
+
+
+def signed_in(response: Any) -> bool:
+    return response.status_code == 302 and response.url == "/messages/"
+
+
+def assert_refused(response: Any, sentence: str) -> None:
+    """A 429 page saying ``sentence`` and how long to wait, with ``Retry-After`` in whole seconds."""
+    assert response.status_code == 429
+    seconds = int(response["Retry-After"])
+    assert seconds >= 1
+    assert f"{sentence} Try again in {seconds} second" in response.content.decode()
+
+
+def refusals(code: str, bucket: str) -> float:
+    return metrics.ACCOUNT_REFUSALS.labels(code, bucket)._value.get()
+
+
+@pytest.fixture
+def password_checks() -> Iterator[list[str]]:
+    """The usernames whose password was checked, right or wrong: Django's sign-in signals, in order."""
+    checked: list[str] = []
+
+    def failed(sender: Any, credentials: dict[str, Any], **kwargs: Any) -> None:
+        checked.append(credentials["username"])
+
+    def succeeded(sender: Any, user: Any, **kwargs: Any) -> None:
+        checked.append(user.username)
+
+    user_login_failed.connect(failed)
+    user_logged_in.connect(succeeded)
+    yield checked
+    user_login_failed.disconnect(failed)
+    user_logged_in.disconnect(succeeded)
+
+
+# --- Sign-in ------------------------------------------------------------------------
+
+
+@override_settings(MESSAGING_SIGNIN_RATE_LIMIT=THREE)
+def test_past_the_failures_allowed_for_a_username_even_the_right_password_is_refused_unchecked(
+    make_user, password_checks
+) -> None:
+    make_user("alice")
+    client = client_at()
+    for _ in range(3):
+        assert sign_in(client, "alice", WRONG).status_code == 200
+    assert password_checks == ["alice"] * 3
+
+    response = sign_in(client, "alice")
+
+    assert_refused(response, "Too many sign-in attempts.")
+    assert password_checks == ["alice"] * 3  # refused before the password was looked at
+    assert "_auth_user_id" not in client.session
+
+
+@override_settings(MESSAGING_SIGNIN_RATE_LIMIT=THREE)
+def test_the_username_limit_ignores_case_and_the_client_address(make_user) -> None:
+    make_user("alice")
+    for n, typed in enumerate(("alice", "ALICE", "Alice")):
+        assert sign_in(client_at(f"10.0.0.{n + 1}"), typed, WRONG).status_code == 200
+
+    assert_refused(sign_in(client_at("10.0.9.9"), "aLiCe"), "Too many sign-in attempts.")
+
+
+@override_settings(MESSAGING_SIGNIN_RATE_LIMIT=THREE)
+def test_failures_on_one_username_do_not_block_another_username_from_another_address(make_user) -> None:
+    make_user("alice")
+    make_user("bob")
+    attacker = client_at("10.0.0.66")
+    for _ in range(4):
+        sign_in(attacker, "alice", WRONG)
+    assert sign_in(attacker, "alice").status_code == 429
+
+    assert signed_in(sign_in(client_at("10.0.0.2"), "bob"))
+
+
+@override_settings(MESSAGING_SIGNIN_RATE_LIMIT="off", MESSAGING_SIGNIN_ADDRESS_RATE_LIMIT=THREE)
+def test_the_address_limit_refuses_a_spray_of_usernames_from_one_address(make_user, password_checks) -> None:
+    make_user("alice")
+    sprayer = client_at("10.0.0.66")
+    for name in ("ann", "ben", "cy"):
+        assert sign_in(sprayer, name, WRONG).status_code == 200
+
+    assert_refused(sign_in(sprayer, "alice"), "Too many sign-in attempts.")
+    assert password_checks == ["ann", "ben", "cy"]
+    assert signed_in(sign_in(client_at("10.0.0.2"), "alice"))
+
+
+@override_settings(MESSAGING_SIGNIN_RATE_LIMIT=THREE)
+def test_the_address_limit_does_not_use_up_the_username_allowance(make_user) -> None:
+    make_user("alice")
+    with override_settings(MESSAGING_SIGNIN_ADDRESS_RATE_LIMIT="1/60s"):
+        sprayer = client_at("10.0.0.66")
+        sign_in(sprayer, "ann", WRONG)
+        for _ in range(5):
+            assert sign_in(sprayer, "alice", WRONG).status_code == 429
+
+    assert signed_in(sign_in(client_at("10.0.0.2"), "alice"))
+
+
+@override_settings(MESSAGING_SIGNIN_RATE_LIMIT=THREE, MESSAGING_SIGNIN_ADDRESS_RATE_LIMIT=THREE)
+def test_one_or_two_typos_then_the_right_password_signs_in(make_user) -> None:
+    make_user("alice")
+    client = client_at()
+    sign_in(client, "alice", WRONG)
+    sign_in(client, "alice", WRONG)
+
+    assert signed_in(sign_in(client, "alice"))
+
+
+@override_settings(MESSAGING_SIGNIN_RATE_LIMIT=THREE, MESSAGING_SIGNIN_ADDRESS_RATE_LIMIT=THREE)
+def test_successful_sign_ins_use_up_no_allowance(make_user) -> None:
+    make_user("alice")
+    for _ in range(5):
+        assert signed_in(sign_in(client_at(), "alice"))
+
+    client = client_at()
+    for _ in range(3):
+        assert sign_in(client, "alice", WRONG).status_code == 200
+
+
+@override_settings(MESSAGING_SIGNIN_RATE_LIMIT="off", MESSAGING_SIGNIN_ADDRESS_RATE_LIMIT="off")
+def test_off_turns_the_sign_in_limits_off(make_user) -> None:
+    make_user("alice")
+    client = client_at()
+    for _ in range(20):
+        assert sign_in(client, "alice", WRONG).status_code == 200
+
+    assert signed_in(sign_in(client, "alice"))
+
+
+@override_settings(MESSAGING_SIGNIN_RATE_LIMIT="1/60s")
+def test_a_sign_in_refusal_is_counted(make_user) -> None:
+    before = refusals("signin_rate_limited", "signin")
+    client = client_at()
+    sign_in(client, "alice", WRONG)
+    sign_in(client, "alice", WRONG)
+    sign_in(client, "alice", WRONG)
+
+    assert refusals("signin_rate_limited", "signin") == before + 2
+
+
+# --- What every refusal shares ------------------------------------------------------
+
+
+@override_settings(MESSAGING_SIGNIN_RATE_LIMIT="1/60s")
+def test_a_refusal_stores_no_messaging_error(make_user) -> None:
+    make_user("alice")
+    for _ in range(3):
+        sign_in(client_at(), "alice", WRONG)
+
+    assert sign_in(client_at(), "alice").status_code == 429
+    assert MessagingError.objects.count() == 0
+
+
+def test_an_ipv6_client_is_limited_by_its_64_network() -> None:
+    assert address_subject("2001:db8:1:2:aaaa::1") == address_subject("2001:db8:1:2:bbbb::2") == "2001:db8:1:2::/64"
+    assert address_subject("2001:db8:1:3::1") != address_subject("2001:db8:1:2::1")
+    assert address_subject("::ffff:192.0.2.7") == address_subject("192.0.2.7") == "192.0.2.7"
