@@ -1,4 +1,4 @@
-"""Sign-in is rate limited (``messaging/guards/accounts.py``).
+"""Sign-in, sign-up and password reset are rate limited (``messaging/guards/accounts.py``).
 
 Real requests through Django's test ``Client`` against the real cache (local
 memory on the embedded default, Redis on the deployment stack), emptied
@@ -26,6 +26,7 @@ pytestmark = pytest.mark.django_db
 
 THREE = "3/60s"
 WRONG = "not-the-password-1"
+NEW_PASSWORD = "quiet-harbour-lantern-42"
 
 
 def client_at(address: str = "10.0.0.1") -> Client:
@@ -48,6 +49,15 @@ def assert_refused(response: Any, sentence: str) -> None:
     assert f"{sentence} Try again in {seconds} second" in response.content.decode()
 
 
+def sign_up(client: Client, username: str) -> Any:
+    fields = {"username": username, "email": f"{username}@example.com"}
+    return client.post("/accounts/signup/", {**fields, "password1": NEW_PASSWORD, "password2": NEW_PASSWORD})
+
+
+def ask_reset(client: Client, email: str) -> Any:
+    return client.post("/accounts/password_reset/", {"email": email})
+
+
 def refusals(code: str, bucket: str) -> float:
     return metrics.ACCOUNT_REFUSALS.labels(code, bucket)._value.get()
 
@@ -68,6 +78,11 @@ def password_checks() -> Iterator[list[str]]:
     yield checked
     user_login_failed.disconnect(failed)
     user_logged_in.disconnect(succeeded)
+
+
+@pytest.fixture
+def signup_on(settings: Any) -> None:
+    settings.SIGNUP_ENABLED = True
 
 
 # --- Sign-in ------------------------------------------------------------------------
@@ -177,16 +192,110 @@ def test_a_sign_in_refusal_is_counted(make_user) -> None:
     assert refusals("signin_rate_limited", "signin") == before + 2
 
 
+# --- Sign-up ------------------------------------------------------------------------
+
+
+@override_settings(MESSAGING_SIGNUP_RATE_LIMIT="2/3600s")
+def test_past_the_sign_up_limit_of_an_address_no_account_is_created(signup_on, django_user_model) -> None:
+    sign_up(client_at(), "dana")  # each new account is signed in: a new client for the next
+    sign_up(client_at(), "erin")
+
+    response = sign_up(client_at(), "fay")
+
+    assert_refused(response, "Too many sign-ups from your network.")
+    assert 'value="fay"' in response.content.decode()  # the form again, with what was typed
+    assert sorted(django_user_model.objects.values_list("username", flat=True)) == ["dana", "erin"]
+    assert signed_in(sign_up(client_at("10.0.0.2"), "fay"))
+
+
+@override_settings(MESSAGING_SIGNUP_RATE_LIMIT="2/3600s")
+def test_a_refused_sign_up_form_counts_toward_the_sign_up_limit(signup_on, django_user_model) -> None:
+    client_at().post("/accounts/signup/", {"username": "dana"})  # incomplete: refused by the form
+    sign_up(client_at(), "dana")
+
+    assert sign_up(client_at(), "erin").status_code == 429
+    assert list(django_user_model.objects.values_list("username", flat=True)) == ["dana"]
+
+
+@override_settings(MESSAGING_SIGNUP_RATE_LIMIT="off")
+def test_off_turns_the_sign_up_limit_off(signup_on, django_user_model) -> None:
+    for n in range(12):
+        assert signed_in(sign_up(client_at(), f"user{n}"))
+
+
+# --- Password reset -----------------------------------------------------------------
+
+
+@override_settings(MESSAGING_PASSWORD_RESET_RATE_LIMIT="2/3600s")
+def test_past_the_limit_of_an_email_address_no_email_is_sent_and_the_answer_is_an_unknown_addresss(
+    make_user, mailoutbox
+) -> None:
+    make_user("alice")
+    for n in range(2):
+        assert ask_reset(client_at(f"10.0.0.{n + 1}"), "alice@example.com").status_code == 302
+    assert len(mailoutbox) == 2
+
+    over = ask_reset(client_at("10.0.0.3"), "ALICE@example.com")
+    unknown = ask_reset(client_at("10.0.0.4"), "nobody@example.com")
+
+    assert len(mailoutbox) == 2
+    assert (over.status_code, over.url) == (unknown.status_code, unknown.url) == (302, "/accounts/password_reset/done/")
+
+
+@override_settings(MESSAGING_PASSWORD_RESET_RATE_LIMIT="2/3600s")
+def test_an_email_address_without_an_account_has_the_same_limit(make_user, mailoutbox) -> None:
+    for n in range(3):
+        response = ask_reset(client_at(f"10.0.0.{n + 1}"), "nobody@example.com")
+        assert (response.status_code, response.url) == (302, "/accounts/password_reset/done/")
+    make_user("nobody")
+
+    ask_reset(client_at("10.0.0.9"), "nobody@example.com")
+
+    assert mailoutbox == []
+
+
+@override_settings(MESSAGING_PASSWORD_RESET_RATE_LIMIT="2/3600s")
+def test_past_the_reset_limit_of_a_client_address_the_page_says_so(make_user, mailoutbox) -> None:
+    for name in ("alice", "bob", "carol"):
+        make_user(name)
+    client = client_at()
+    ask_reset(client, "alice@example.com")
+    ask_reset(client, "bob@example.com")
+
+    response = ask_reset(client, "carol@example.com")
+
+    assert_refused(response, "Too many password reset requests from your network.")
+    assert [mail.to for mail in mailoutbox] == [["alice@example.com"], ["bob@example.com"]]
+
+
+@override_settings(MESSAGING_PASSWORD_RESET_RATE_LIMIT="off")
+def test_off_turns_the_password_reset_limits_off(make_user, mailoutbox) -> None:
+    make_user("alice")
+    for _ in range(8):
+        ask_reset(client_at(), "alice@example.com")
+
+    assert len(mailoutbox) == 8
+
+
 # --- What every refusal shares ------------------------------------------------------
 
 
-@override_settings(MESSAGING_SIGNIN_RATE_LIMIT="1/60s")
-def test_a_refusal_stores_no_messaging_error(make_user) -> None:
+@override_settings(
+    MESSAGING_SIGNIN_RATE_LIMIT="1/60s",
+    MESSAGING_SIGNUP_RATE_LIMIT="1/3600s",
+    MESSAGING_PASSWORD_RESET_RATE_LIMIT="1/3600s",
+)
+def test_a_refusal_stores_no_messaging_error(signup_on, make_user) -> None:
     make_user("alice")
     for _ in range(3):
         sign_in(client_at(), "alice", WRONG)
+        sign_up(client_at(), "dana")
+        ask_reset(client_at(), "alice@example.com")
+        ask_reset(client_at("10.0.0.2"), "alice@example.com")
 
     assert sign_in(client_at(), "alice").status_code == 429
+    assert sign_up(client_at(), "erin").status_code == 429
+    assert ask_reset(client_at(), "alice@example.com").status_code == 429
     assert MessagingError.objects.count() == 0
 
 

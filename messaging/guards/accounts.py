@@ -1,9 +1,10 @@
-"""How often a client may try to sign in.
+"""How often a client may try to sign in, sign up and ask for a password reset.
 
 Each allowance is a :class:`TokenBucket` per subject in Django's cache (so all
 server processes share it on Redis): a username or email address, or the
-client's address. Names are keyed by a digest of their case-folded form, as
-a person would type them in any case. An IPv6 client is keyed by its /64 network:
+client's address. Names and email addresses are keyed by a digest of their
+case-folded form, as a person would type them in any case, and so that the
+cache holds no address in clear. An IPv6 client is keyed by its /64 network:
 one host usually has a whole /64 to pick addresses from.
 
 A refusal is counted (``linkup_account_refusals``) and never recorded as a
@@ -17,7 +18,7 @@ import hashlib
 import ipaddress
 
 from .. import conf
-from ..exceptions import RateLimited, SigninRateLimited
+from ..exceptions import PasswordResetRateLimited, RateLimited, SigninRateLimited, SignupRateLimited
 from ..ops import metrics
 from .admission import rate_limited
 from .rate_limit import TokenBucket
@@ -74,3 +75,32 @@ class SigninAttempt:
         """The password was right: the attempt was no failure, both tokens go back."""
         self.username.give_back(self.username_subject)
         self.address.give_back(self.address_subject)
+
+
+def check_signup_allowance(address: str) -> None:
+    """Take a sign-up token for the client ``address`` (every form posted), or raise ``signup_rate_limited``."""
+    bucket = TokenBucket("signup_address", conf.rate_setting("MESSAGING_SIGNUP_RATE_LIMIT"))
+    wait = bucket.take_or_wait(address_subject(address))
+    if wait:
+        raise _refused(SignupRateLimited, bucket, "MESSAGING_SIGNUP_RATE_LIMIT", wait)
+
+
+def check_password_reset_allowance(address: str) -> None:
+    """Take a reset-request token for the client ``address``, or raise ``password_reset_rate_limited``."""
+    bucket = TokenBucket("password_reset_address", conf.rate_setting("MESSAGING_PASSWORD_RESET_RATE_LIMIT"))
+    wait = bucket.take_or_wait(address_subject(address))
+    if wait:
+        raise _refused(PasswordResetRateLimited, bucket, "MESSAGING_PASSWORD_RESET_RATE_LIMIT", wait)
+
+
+def may_mail_password_reset(email: str) -> bool:
+    """Take a reset-email token for ``email``, whether or not an account has it; False (counted) when none is left.
+
+    The caller then sends nothing and answers as for an unknown address: the
+    page must not tell whether an address has an account.
+    """
+    bucket = TokenBucket("password_reset_email", conf.rate_setting("MESSAGING_PASSWORD_RESET_RATE_LIMIT"))
+    if bucket.take_or_wait(_digest(email)) == 0:
+        return True
+    metrics.ACCOUNT_REFUSALS.labels(PasswordResetRateLimited.code.value, bucket.name).inc()
+    return False

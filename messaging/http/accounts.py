@@ -2,9 +2,9 @@
 
 Sign-out, password change and the rest of the reset flow are Django's own
 views (``django.contrib.auth.urls``) with LinkUp's templates; sign-in is
-Django's view with a form that counts failures first (``guards/accounts.py``):
-a refusal is the page again with 429, ``Retry-After`` and a sentence saying
-how long to wait.
+Django's view with a form that counts failures first. Sign-in, sign-up and
+reset requests are rate limited (``guards/accounts.py``): a refusal is the
+page again with 429, ``Retry-After`` and a sentence saying how long to wait.
 
 The client's address is ``REMOTE_ADDR``, which daphne sets: behind a proxy,
 from its ``X-Forwarded-For`` with ``--proxy-headers`` (docs/deployment.md).
@@ -22,7 +22,7 @@ from django.contrib.auth import get_user_model, login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, UserCreationForm
 from django.core.mail import EmailMultiAlternatives
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.template import loader
 from django.views.decorators.cache import never_cache
@@ -30,8 +30,13 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
 from .. import conf
-from ..exceptions import RateLimited, SigninRateLimited
-from ..guards.accounts import SigninAttempt
+from ..exceptions import PasswordResetRateLimited, RateLimited, SigninRateLimited, SignupRateLimited
+from ..guards.accounts import (
+    SigninAttempt,
+    check_password_reset_allowance,
+    check_signup_allowance,
+    may_mail_password_reset,
+)
 from ..logging_utils import category_for_exception, messaging_logger
 from ..notification_service import site_url, smtp_breaker
 
@@ -122,6 +127,14 @@ def signup(request: HttpRequest) -> HttpResponse:
         raise Http404("Sign-up is turned off on this site.")
     if request.user.is_authenticated:
         return redirect(settings.LOGIN_REDIRECT_URL)
+    if request.method == "POST":
+        try:
+            check_signup_allowance(client_address(request))
+        except SignupRateLimited as refusal:
+            # Not validated (that is the work refused): the name and address typed, no passwords.
+            form = SignUpForm(initial={"username": request.POST.get("username"), "email": request.POST.get("email")})
+            context = {"form": form, "refusal": too_many("sign-ups from your network", refusal)}
+            return refused(render(request, "registration/signup.html", context), refusal)
     form = SignUpForm(request.POST if request.method == "POST" else None)
     if form.is_valid():
         # The first backend (the user read with their profile), as a password sign-in stores it.
@@ -164,15 +177,30 @@ class RecordedPasswordResetForm(PasswordResetForm):
 
 
 class PasswordResetView(auth_views.PasswordResetView):
-    """The reset link starts with ``MESSAGING_SITE_URL``, like every link LinkUp emails.
+    """The reset link starts with ``MESSAGING_SITE_URL``, like every link LinkUp emails; requests are rate limited.
 
-    Django builds it from the request's ``Host`` header, which a client
+    Django builds the link from the request's ``Host`` header, which a client
     chooses: with a lax ``ALLOWED_HOSTS`` someone could have a victim's reset
     link point at their own site.
+
+    Over the client address's allowance the page says so (429); over the
+    email address's, no email is sent and the answer is the one an unknown
+    address gets, so that it tells nothing about the account.
     """
 
     form_class = RecordedPasswordResetForm
 
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            check_password_reset_allowance(client_address(request))
+        except PasswordResetRateLimited as refusal:
+            context = self.get_context_data(form=self.get_form_class()())
+            context["refusal"] = too_many("password reset requests from your network", refusal)
+            return refused(self.render_to_response(context), refusal)
+        return super().post(request, *args, **kwargs)
+
     def form_valid(self, form: PasswordResetForm) -> HttpResponse:
+        if not may_mail_password_reset(form.cleaned_data["email"]):
+            return HttpResponseRedirect(self.get_success_url())
         self.extra_email_context = {"site_url": site_url()}
         return super().form_valid(form)
