@@ -4,7 +4,11 @@ from django.views.generic import RedirectView
 
 from messaging.http import accounts
 
+# The admin's sign-in checks the same passwords: the same allowances as /accounts/login/.
+admin.site.login_form = accounts.RateLimitedAdminAuthenticationForm
+
 urlpatterns = [
+    path("admin/login/", accounts.admin_login(admin.site)),
     path("admin/", admin.site.urls),
     # Before Django's auth URLs, so that these password_reset and login are the ones served.
     path("accounts/signup/", accounts.signup, name="signup"),

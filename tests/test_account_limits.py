@@ -171,6 +171,37 @@ def test_successful_sign_ins_use_up_no_allowance(make_user) -> None:
         assert sign_in(client, "alice", WRONG).status_code == 200
 
 
+@override_settings(MESSAGING_SIGNIN_RATE_LIMIT=THREE)
+def test_the_admin_sign_in_still_signs_in_staff_and_refuses_everyone_else(make_user) -> None:
+    make_user("alice")
+    staff = make_user("root")
+    staff.is_staff = True
+    staff.save()
+
+    assert client_at().post("/admin/login/", {"username": "alice", "password": PASSWORD}).status_code == 200
+    client = client_at()
+    response = client.post("/admin/login/", {"username": "root", "password": PASSWORD, "next": "/admin/"})
+    assert response.status_code == 302 and response.url == "/admin/"
+    assert int(client.session["_auth_user_id"]) == staff.pk
+
+
+@override_settings(MESSAGING_SIGNIN_RATE_LIMIT=THREE)
+def test_the_admin_sign_in_draws_from_the_same_allowance(make_user, password_checks) -> None:
+    admin = make_user("root")
+    admin.is_staff = admin.is_superuser = True
+    admin.save()
+    sign_in(client_at("10.0.0.1"), "root", WRONG)
+    client = client_at("10.0.0.2")
+    for _ in range(2):
+        assert client.post("/admin/login/", {"username": "root", "password": WRONG}).status_code == 200
+
+    response = client.post("/admin/login/", {"username": "root", "password": PASSWORD})
+
+    assert_refused(response, "Too many sign-in attempts.")
+    assert password_checks == ["root"] * 3
+    assert_refused(sign_in(client_at("10.0.0.3"), "root"), "Too many sign-in attempts.")
+
+
 @override_settings(MESSAGING_SIGNIN_RATE_LIMIT="off", MESSAGING_SIGNIN_ADDRESS_RATE_LIMIT="off")
 def test_off_turns_the_sign_in_limits_off(make_user) -> None:
     make_user("alice")

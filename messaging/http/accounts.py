@@ -14,10 +14,13 @@ No header is read here, or any client could name its own address.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.contrib.admin import AdminSite
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import get_user_model, login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, UserCreationForm
@@ -95,6 +98,26 @@ class LoginView(auth_views.LoginView):
         response = super().form_invalid(form)
         refusal = getattr(form, "refusal", None)
         return response if refusal is None else refused(response, refusal)
+
+
+class RateLimitedAdminAuthenticationForm(RateLimitedAuthenticationForm, AdminAuthenticationForm):
+    """The admin site's sign-in form, drawing from the same allowances: it is a second door to the same passwords."""
+
+
+def admin_login(site: AdminSite) -> Callable[[HttpRequest], HttpResponse]:
+    """``site.login`` answering 429 with ``Retry-After`` when its form (:class:`RateLimitedAdminAuthenticationForm`) refused.
+
+    The site must use that form (``site.login_form``); its page shows the
+    refusal's sentence as the form's error.
+    """
+
+    def login_view(request: HttpRequest) -> HttpResponse:
+        response = site.login(request)
+        form = (getattr(response, "context_data", None) or {}).get("form")
+        refusal = getattr(form, "refusal", None)
+        return response if refusal is None else refused(response, refusal)
+
+    return login_view
 
 
 class SignUpForm(UserCreationForm):
