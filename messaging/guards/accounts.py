@@ -52,7 +52,10 @@ class SigninAttempt:
     So the buckets count failures only, yet two guesses sent at once cannot
     both pass a bucket with one token left: the token is taken before the
     check, not after a failure. A right password gives back both, so an
-    honest user's successes never use up what others share with them.
+    honest user's successes never use up what others share with them. The
+    price: a sign-in holds its tokens while its password is checked, so more
+    sign-ins in flight at once from one address than its allowance (50)
+    would see a refusal.
     """
 
     def __init__(self, username: str, address: str) -> None:
