@@ -359,6 +359,10 @@ globals().update(
             "MESSAGING_SEARCH_MAX_TERMS": int,
             "MESSAGING_SEARCH_RATE_LIMIT": str,
             "MESSAGING_PROFILE_RATE_LIMIT": str,
+            "MESSAGING_SIGNIN_RATE_LIMIT": str,
+            "MESSAGING_SIGNIN_ADDRESS_RATE_LIMIT": str,
+            "MESSAGING_SIGNUP_RATE_LIMIT": str,
+            "MESSAGING_PASSWORD_RESET_RATE_LIMIT": str,
             "MESSAGING_SEARCH_INDEX_INTERVAL_SECONDS": float,
         }
     )

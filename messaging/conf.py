@@ -190,6 +190,20 @@ DEFAULT_SEARCH_RATE_LIMIT = "30/60s"
 # conversation with the person: a person edits theirs a few times in a row;
 # a client changing it in a loop would make every contact's tabs repaint.
 DEFAULT_PROFILE_RATE_LIMIT = "10/60s"
+# Failed sign-ins (guards/accounts.py: a right password gives its token back).
+# Per username: ten typos before any wait, which no one honest reaches, then
+# one guess per 30 s (2,880 a day) for whoever guesses at one account. Per
+# client address: a spray of usernames from one place, several people behind
+# one NAT mistyping included, slowed to one failure per 6 s.
+DEFAULT_SIGNIN_RATE_LIMIT = "10/300s"
+DEFAULT_SIGNIN_ADDRESS_RATE_LIMIT = "50/300s"
+# Every sign-up form posted from one client address, a refused one included:
+# a family or an office signing up together fits; an account-making loop
+# gets ten an hour.
+DEFAULT_SIGNUP_RATE_LIMIT = "10/3600s"
+# Reset requests per client address and, apart, per email address: each one
+# may mail a stranger, so a few an hour.
+DEFAULT_PASSWORD_RESET_RATE_LIMIT = "5/3600s"
 # A server process indexes the messages queued for search this often (0:
 # never, when `manage.py search_index --loop` runs beside the servers, as
 # scripts/start and a deployment do; docs/benchmark.md "Issue 16"). On by default so that a server
@@ -260,6 +274,10 @@ DEFAULTS: dict[str, object] = {
     "MESSAGING_SEARCH_MAX_TERMS": DEFAULT_SEARCH_MAX_TERMS,
     "MESSAGING_SEARCH_RATE_LIMIT": DEFAULT_SEARCH_RATE_LIMIT,
     "MESSAGING_PROFILE_RATE_LIMIT": DEFAULT_PROFILE_RATE_LIMIT,
+    "MESSAGING_SIGNIN_RATE_LIMIT": DEFAULT_SIGNIN_RATE_LIMIT,
+    "MESSAGING_SIGNIN_ADDRESS_RATE_LIMIT": DEFAULT_SIGNIN_ADDRESS_RATE_LIMIT,
+    "MESSAGING_SIGNUP_RATE_LIMIT": DEFAULT_SIGNUP_RATE_LIMIT,
+    "MESSAGING_PASSWORD_RESET_RATE_LIMIT": DEFAULT_PASSWORD_RESET_RATE_LIMIT,
     "MESSAGING_SEARCH_INDEX_INTERVAL_SECONDS": DEFAULT_SEARCH_INDEX_INTERVAL_SECONDS,
 }
 

@@ -31,6 +31,10 @@ class ErrorCode(str, enum.Enum):
     FETCH_WORK_LIMITED = "fetch_work_limited"
     SEARCH_RATE_LIMITED = "search_rate_limited"
     PROFILE_RATE_LIMITED = "profile_rate_limited"
+    # the account pages (HTML, not the wire's JSON): docs/hardening.md "Who may do what"
+    SIGNIN_RATE_LIMITED = "signin_rate_limited"
+    SIGNUP_RATE_LIMITED = "signup_rate_limited"
+    PASSWORD_RESET_RATE_LIMITED = "password_reset_rate_limited"
     NOT_FOUND = "not_found"
     FORBIDDEN = "forbidden"
     TOO_MANY_MEMBERS = "too_many_members"
@@ -167,6 +171,25 @@ class SearchRateLimited(RateLimited):
 class ProfileRateLimited(RateLimited):
     code = ErrorCode.PROFILE_RATE_LIMITED
     setting = "MESSAGING_PROFILE_RATE_LIMIT"
+
+
+class SigninRateLimited(RateLimited):
+    """Too many failed sign-ins for one username, or (``setting``: ``MESSAGING_SIGNIN_ADDRESS_RATE_LIMIT``) from one address."""
+
+    code = ErrorCode.SIGNIN_RATE_LIMITED
+    setting = "MESSAGING_SIGNIN_RATE_LIMIT"
+
+
+class SignupRateLimited(RateLimited):
+    code = ErrorCode.SIGNUP_RATE_LIMITED
+    setting = "MESSAGING_SIGNUP_RATE_LIMIT"
+
+
+class PasswordResetRateLimited(RateLimited):
+    """Too many reset requests from one client address (over one email address, nothing is said)."""
+
+    code = ErrorCode.PASSWORD_RESET_RATE_LIMITED
+    setting = "MESSAGING_PASSWORD_RESET_RATE_LIMIT"
 
 
 class NotFound(Refused):

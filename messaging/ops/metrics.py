@@ -57,6 +57,11 @@ HANDSHAKES_LATE = Counter(
 )
 WRITES_DROPPED = Counter("linkup_writes_dropped", "Queued messages taken back unwritten because their socket closed")
 ERROR_FRAMES = Counter("linkup_error_frames", "Error frames sent to clients, by code", ["code"])
+ACCOUNT_REFUSALS = Counter(
+    "linkup_account_refusals",
+    "Sign-in, sign-up and password-reset requests refused by their rate limits, by code and bucket",
+    ["code", "bucket"],
+)
 MESSAGING_ERRORS = Counter("linkup_messaging_errors", "MessagingError records, by category", ["category"])
 RETRIES = Counter(
     "linkup_retries",
