@@ -152,12 +152,18 @@ async def test_the_in_flight_cap_holds_each_message_until_its_ack_and_gives_its_
         release = threading.Event()
         holder = asyncio.ensure_future(database_sync_to_async(release.wait)())
         await asyncio.sleep(0.05)
+        # The refusal comes before any database work, at once. Should it not
+        # come, the thread is let go after 2 s anyway: on its timeout the test
+        # communicator cancels the consumer and waits for it, which would
+        # otherwise wait on this held thread for ever.
+        safety = asyncio.get_running_loop().call_later(2.0, release.set)
         try:
             for n in (1, 2, 3):
                 await socket.send(message(conversation, f"{burst}{n}"))
             refused = await socket.expect("error")
-        finally:  # a failure above must not leave the database thread held for the next test
+        finally:
             release.set()
+            safety.cancel()
             await holder
         assert_refusal(refused, "too_many_in_flight", "MESSAGING_MAX_IN_FLIGHT")
         assert refused["client_id"] == f"{burst}3"
