@@ -315,6 +315,16 @@ def watch_of(session_key: str) -> sessions.SessionWatch:
     return own
 
 
+async def test_a_frame_that_arrives_after_signing_out_is_not_answered(alice, bob) -> None:
+    client = await database_sync_to_async(signed_in)("alice")
+    comm = await connect(client)
+    await database_sync_to_async(client.post)("/accounts/logout/")
+    assert await comm.receive_output(timeout=3) == CLOSED
+    await comm.send_json_to({"type": "ping"})  # sent before the client read the close
+    await comm.disconnect()
+    assert await comm.receive_nothing(timeout=0)
+
+
 async def failed_round(watch: sessions.SessionWatch) -> set[asyncio.Task[None]]:
     """A round of the periodic check (no grace) that fails; the confirmations it started."""
     await watch.check_all(grace=0)
