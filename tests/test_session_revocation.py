@@ -264,12 +264,22 @@ async def test_a_closed_socket_is_no_longer_watched(alice, bob) -> None:
 
 
 def periodic_checks_running(watch: sessions.SessionWatch) -> list[asyncio.Task[Any]]:
-    """The tasks on this event loop running ``watch``'s periodic check (found by what they run, not by name)."""
-    return [
-        task
-        for task in asyncio.all_tasks()
-        if (frame := task.get_coro().cr_frame) is not None and frame.f_locals.get("self") is watch
-    ]
+    """The tasks on this event loop running ``watch``'s periodic check (found by what they run, not by name).
+
+    A coroutine of the task's chain of awaits runs with ``self`` the watch (a
+    wrapper, mutmut's say, may stand between the task and ``_run``).
+    """
+
+    def runs(task: asyncio.Task[Any]) -> bool:
+        coro: Any = task.get_coro()
+        while coro is not None:
+            frame = getattr(coro, "cr_frame", None)
+            if frame is not None and frame.f_locals.get("self") is watch:
+                return True
+            coro = getattr(coro, "cr_await", None)
+        return False
+
+    return [task for task in asyncio.all_tasks() if runs(task)]
 
 
 @override_settings(MESSAGING_SESSION_RECHECK_SECONDS=3600)
