@@ -107,3 +107,29 @@ async def database_locked(busy_timeout: float = 0.02) -> AsyncIterator[None]:
         await reopen_database_thread_connection()
         yield
     await reopen_database_thread_connection()
+
+
+def _rename_table(old: str, new: str) -> None:
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE {quote(old)} RENAME TO {quote(new)}")
+
+
+@contextlib.asynccontextmanager
+async def table_unreadable(table: str) -> AsyncIterator[None]:
+    """The database as the chat sees it when it cannot read ``table``: renamed away for the block, back after.
+
+    A real failure on both stacks: a read of ``table`` raises SQLite's
+    ``OperationalError: no such table`` or PostgreSQL's ``ProgrammingError:
+    relation ... does not exist``, while every other table answers. (SQLite's
+    write lock cannot stand in for it: readers do not wait on it, in WAL.)
+    The rename runs in the database thread, the connection the chat reads
+    with; for ``transaction=True`` tests only (a schema change is no
+    transaction's to roll back).
+    """
+    away = f"{table}_unreadable"
+    await database_sync_to_async(_rename_table)(table, away)
+    try:
+        yield
+    finally:
+        await database_sync_to_async(_rename_table)(away, table)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-from collections.abc import Awaitable, Callable
 from unittest import mock
 
 import pytest
@@ -20,6 +19,7 @@ from messaging.store import presence as presence_store
 
 from . import cursors
 from .faults import database_locked, on_sqlite_only
+from .support.waiting import WITHIN, eventually
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -236,20 +236,6 @@ async def test_a_consumer_that_dies_without_disconnect_still_cleans_up(alice, bo
 # (``conf.limits()`` reads the settings at every beat, so an override holds).
 
 HEARTBEAT = 0.05
-WITHIN = 5.0  # seconds a condition the heartbeat brings about may take to show
-
-
-async def eventually(condition: Callable[[], Awaitable[object]], what: str, within: float = WITHIN) -> object:
-    """Wait, up to ``within`` seconds, until ``condition()`` is truthy; return its value."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while True:
-        value = await condition()
-        if value:
-            return value
-        if loop.time() > deadline:
-            raise AssertionError(f"not within {within} s: {what}")
-        await asyncio.sleep(HEARTBEAT / 5)
 
 
 async def heartbeat_of(channel_name: str) -> datetime.datetime | None:
