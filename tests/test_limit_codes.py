@@ -187,6 +187,17 @@ async def test_each_users_socket_draws_from_that_users_own_message_allowance(ali
     assert await messages_stored() == 3
 
 
+@override_settings(MESSAGING_RATE_LIMIT="2/60s", MESSAGING_BAD_FRAME_LIMIT=ONE_BAD_FRAME)
+async def test_a_resend_of_a_stored_message_gives_its_message_token_back(alice, bob, open_socket) -> None:
+    """An outbox resent after a reconnect costs nothing: after two resends, the second new message still goes."""
+    conversation = await direct(alice, bob)
+    socket = await open_socket(alice, "/ws/chat/")
+    for client_id in ("first", "first", "first", "second"):
+        await socket.send(message(conversation, client_id))
+        assert (await socket.expect("ack"))["client_id"] == client_id
+    assert await messages_stored() == 2
+
+
 # --- The HTTP API: the same codes as the 429 body, with Retry-After --------------------------------
 
 
