@@ -141,6 +141,63 @@ async def test_a_message_past_the_sockets_in_flight_cap_is_too_many_in_flight_an
     assert await messages_stored() == 1
 
 
+@override_settings(MESSAGING_MAX_IN_FLIGHT=2, MESSAGING_BAD_FRAME_LIMIT=ONE_BAD_FRAME)
+async def test_the_in_flight_cap_holds_each_message_until_its_ack_and_gives_its_place_back_after(
+    alice, bob, open_socket
+) -> None:
+    """Twice in a row: two messages in flight are queued, the third is refused; once acked, two go again."""
+    conversation = await direct(alice, bob)
+    socket = await open_socket(alice, "/ws/chat/")
+    for burst in ("a", "b"):
+        release = threading.Event()
+        holder = asyncio.ensure_future(database_sync_to_async(release.wait)())
+        await asyncio.sleep(0.05)
+        # The refusal comes before any database work, at once. Should it not
+        # come, the thread is let go after 2 s anyway: on its timeout the test
+        # communicator cancels the consumer and waits for it, which would
+        # otherwise wait on this held thread for ever.
+        safety = asyncio.get_running_loop().call_later(2.0, release.set)
+        try:
+            for n in (1, 2, 3):
+                await socket.send(message(conversation, f"{burst}{n}"))
+            refused = await socket.expect("error")
+        finally:
+            release.set()
+            safety.cancel()
+            await holder
+        assert_refusal(refused, "too_many_in_flight", "MESSAGING_MAX_IN_FLIGHT")
+        assert refused["client_id"] == f"{burst}3"
+        acked = [(await socket.expect("ack"))["client_id"] for _ in range(2)]
+        assert acked == [f"{burst}1", f"{burst}2"]
+    assert await messages_stored() == 4
+
+
+@override_settings(MESSAGING_RATE_LIMIT="2/60s", MESSAGING_BAD_FRAME_LIMIT=ONE_BAD_FRAME)
+async def test_each_users_socket_draws_from_that_users_own_message_allowance(alice, bob, open_socket) -> None:
+    conversation = await direct(alice, bob)
+    alices = await open_socket(alice, "/ws/chat/")
+    bobs = await open_socket(bob, "/ws/chat/")
+    for n in (1, 2):
+        await alices.send(message(conversation, f"alice-{n}"))
+        assert (await alices.expect("ack"))["client_id"] == f"alice-{n}"
+    await alices.send(message(conversation, "alice-3"))
+    assert_refusal(await alices.expect("error"), "rate_limited", "MESSAGING_RATE_LIMIT")
+    await bobs.send(message(conversation, "bob-1"))
+    assert (await bobs.expect("ack"))["client_id"] == "bob-1"
+    assert await messages_stored() == 3
+
+
+@override_settings(MESSAGING_RATE_LIMIT="2/60s", MESSAGING_BAD_FRAME_LIMIT=ONE_BAD_FRAME)
+async def test_a_resend_of_a_stored_message_gives_its_message_token_back(alice, bob, open_socket) -> None:
+    """An outbox resent after a reconnect costs nothing: after two resends, the second new message still goes."""
+    conversation = await direct(alice, bob)
+    socket = await open_socket(alice, "/ws/chat/")
+    for client_id in ("first", "first", "first", "second"):
+        await socket.send(message(conversation, client_id))
+        assert (await socket.expect("ack"))["client_id"] == client_id
+    assert await messages_stored() == 2
+
+
 # --- The HTTP API: the same codes as the 429 body, with Retry-After --------------------------------
 
 
