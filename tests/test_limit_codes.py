@@ -11,9 +11,10 @@ fetches draw from the same fetch allowances.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -119,21 +120,38 @@ async def test_each_socket_allowance_past_its_limit_answers_its_own_code_and_kee
     assert (await database_sync_to_async(member_of)(alice.pk, conversation)).read_seq == 0
 
 
+@contextlib.asynccontextmanager
+async def database_thread_held(at_most: float = 2.0) -> AsyncIterator[None]:
+    """The database thread busy for the block, so what a socket sends stays in flight (a refusal needs no database).
+
+    Let go at the end of the block, or after ``at_most`` seconds should the
+    block still be waiting then: on its receive timeout the test communicator
+    cancels the consumer and waits for it, which would otherwise wait on the
+    held thread for ever instead of failing the test.
+    """
+    release = threading.Event()
+    holder = asyncio.ensure_future(database_sync_to_async(release.wait)())
+    await asyncio.sleep(0.05)
+    safety = asyncio.get_running_loop().call_later(at_most, release.set)
+    try:
+        yield
+    finally:
+        release.set()
+        safety.cancel()
+        await holder
+
+
 @override_settings(MESSAGING_MAX_IN_FLIGHT=1, MESSAGING_BAD_FRAME_LIMIT=ONE_BAD_FRAME)
 async def test_a_message_past_the_sockets_in_flight_cap_is_too_many_in_flight_and_never_queued(
     alice, bob, open_socket
 ) -> None:
     conversation = await direct(alice, bob)
     socket = await open_socket(alice, "/ws/chat/")
-    # Hold the database thread, so the first message stays in flight while the second arrives.
-    release = threading.Event()
-    holder = asyncio.ensure_future(database_sync_to_async(release.wait)())
-    await asyncio.sleep(0.05)
-    await socket.send(message(conversation, "first"))
-    await socket.send(message(conversation, "second"))
-    refused = await socket.expect("error")
-    release.set()
-    await holder
+    # The database thread held, so the first message stays in flight while the second arrives.
+    async with database_thread_held():
+        await socket.send(message(conversation, "first"))
+        await socket.send(message(conversation, "second"))
+        refused = await socket.expect("error")
     assert_refusal(refused, "too_many_in_flight", "MESSAGING_MAX_IN_FLIGHT")
     assert refused["client_id"] == "second"
     assert (await socket.expect("ack"))["client_id"] == "first"
@@ -149,22 +167,10 @@ async def test_the_in_flight_cap_holds_each_message_until_its_ack_and_gives_its_
     conversation = await direct(alice, bob)
     socket = await open_socket(alice, "/ws/chat/")
     for burst in ("a", "b"):
-        release = threading.Event()
-        holder = asyncio.ensure_future(database_sync_to_async(release.wait)())
-        await asyncio.sleep(0.05)
-        # The refusal comes before any database work, at once. Should it not
-        # come, the thread is let go after 2 s anyway: on its timeout the test
-        # communicator cancels the consumer and waits for it, which would
-        # otherwise wait on this held thread for ever.
-        safety = asyncio.get_running_loop().call_later(2.0, release.set)
-        try:
+        async with database_thread_held():
             for n in (1, 2, 3):
                 await socket.send(message(conversation, f"{burst}{n}"))
             refused = await socket.expect("error")
-        finally:
-            release.set()
-            safety.cancel()
-            await holder
         assert_refusal(refused, "too_many_in_flight", "MESSAGING_MAX_IN_FLIGHT")
         assert refused["client_id"] == f"{burst}3"
         acked = [(await socket.expect("ack"))["client_id"] for _ in range(2)]

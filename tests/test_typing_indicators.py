@@ -51,32 +51,21 @@ async def test_typing_is_announced_once_however_many_keystrokes_come_within_half
     assert typing.is_typing(7)
 
 
-async def test_a_keystroke_after_half_the_expiry_announces_typing_again(clock) -> None:
+@pytest.mark.parametrize(
+    ("after", "announced_again"),
+    [(0.6, True), (0.5, True), (0.4, False)],
+    ids=["after-half", "at-exactly-half", "at-two-fifths"],
+)
+async def test_a_keystroke_announces_typing_again_once_half_the_expiry_has_passed(
+    clock, after: float, announced_again: bool
+) -> None:
+    """ "At most once per half expiry": from half an expiry after the last announcement, the next one may go."""
     announced = Announced()
     typing = indicators(announced)
     await typing.set(7, True)
-    clock[0] += EXPIRY * 0.6
+    clock[0] += EXPIRY * after
     await typing.set(7, True)
-    assert announced == [(7, True), (7, True)]
-
-
-async def test_a_keystroke_at_exactly_half_the_expiry_announces_typing_again(clock) -> None:
-    """ "At most once per half expiry": half an expiry after the last announcement, the next one may go."""
-    announced = Announced()
-    typing = indicators(announced)
-    await typing.set(7, True)
-    clock[0] += EXPIRY / 2
-    await typing.set(7, True)
-    assert announced == [(7, True), (7, True)]
-
-
-async def test_a_keystroke_at_two_fifths_of_the_expiry_is_not_announced_again(clock) -> None:
-    announced = Announced()
-    typing = indicators(announced)
-    await typing.set(7, True)
-    clock[0] += EXPIRY * 0.4
-    await typing.set(7, True)
-    assert announced == [(7, True)]
+    assert announced == [(7, True)] * (2 if announced_again else 1)
 
 
 async def test_stopping_is_announced_and_the_indicator_is_off(clock) -> None:
