@@ -53,6 +53,28 @@ def test_a_reply_to_a_message_that_is_not_there_is_not_found_and_stores_nothing(
     assert Event.objects.count() == before
 
 
+def test_a_reply_to_an_event_that_is_not_a_message_is_not_found_whatever_other_conversations_hold(
+    alice, bob, carol
+) -> None:
+    group = make_group(alice, [bob])
+    created = Event.objects.get(conversation_id=group, kind=EventKind.CREATED).seq
+    other, _ = get_or_create_direct(alice, carol)
+    while say(alice, other.pk, "elsewhere") < created:  # another conversation has a message at that seq
+        pass
+    with pytest.raises(errors.NotFound):
+        create_message(group, bob, "re", cid(), reply_to=created)
+
+
+def test_a_reply_from_a_former_member_is_forbidden(alice, bob, carol) -> None:
+    from messaging.store.conversations import remove_member
+
+    group = make_group(alice, [bob, carol])
+    first = say(alice, group, "before carol left")
+    remove_member(alice, group, "carol", cid())
+    with pytest.raises(errors.Forbidden):
+        create_message(group, carol, "re", cid(), reply_to=first)
+
+
 def test_a_reply_quotes_a_deleted_original_as_deleted(alice, bob, direct) -> None:
     first = say(alice, direct, "oops")
     reply = say(bob, direct, "what?", reply_to=first)
