@@ -53,6 +53,28 @@ def test_a_reply_to_a_message_that_is_not_there_is_not_found_and_stores_nothing(
     assert Event.objects.count() == before
 
 
+def test_a_reply_to_an_event_that_is_not_a_message_is_not_found_whatever_other_conversations_hold(
+    alice, bob, carol
+) -> None:
+    group = make_group(alice, [bob])
+    created = Event.objects.get(conversation_id=group, kind=EventKind.CREATED).seq
+    other, _ = get_or_create_direct(alice, carol)
+    while say(alice, other.pk, "elsewhere") < created:  # another conversation has a message at that seq
+        pass
+    with pytest.raises(errors.NotFound):
+        create_message(group, bob, "re", cid(), reply_to=created)
+
+
+def test_a_reply_from_a_former_member_is_forbidden(alice, bob, carol) -> None:
+    from messaging.store.conversations import remove_member
+
+    group = make_group(alice, [bob, carol])
+    first = say(alice, group, "before carol left")
+    remove_member(alice, group, "carol", cid())
+    with pytest.raises(errors.Forbidden):
+        create_message(group, carol, "re", cid(), reply_to=first)
+
+
 def test_a_reply_quotes_a_deleted_original_as_deleted(alice, bob, direct) -> None:
     first = say(alice, direct, "oops")
     reply = say(bob, direct, "what?", reply_to=first)
@@ -334,6 +356,23 @@ def test_the_inbox_preview_skips_a_message_deleted_for_me(alice, bob, direct) ->
     assert summary_of(bob, direct).unread == 1
 
 
+def test_the_inbox_preview_is_a_message_never_a_later_membership_change(alice, bob, carol) -> None:
+    from messaging.store.conversations import add_members
+
+    group = make_group(alice, [bob])
+    first = say(alice, group, "first")
+    second = say(alice, group, "second")
+    message_actions.hide_messages(bob, group, [second])
+    add_members(alice, group, ["carol"], cid(), max_members=256)  # the newest event, after the hidden message
+    assert summary_of(bob, group).last_message.seq == first
+
+
+def test_the_inbox_preview_is_empty_when_every_message_is_deleted_for_me(alice, bob, direct) -> None:
+    only = say(alice, direct, "hide me")
+    message_actions.hide_messages(bob, direct, [only])
+    assert summary_of(bob, direct).last_message is None
+
+
 # --- pages -------------------------------------------------------------------------------
 
 
@@ -343,6 +382,58 @@ def test_an_around_page_holds_the_message_and_its_neighbours(alice, bob, direct)
     page = events.events_around(member, seqs[10], 6)
     assert [e.seq for e in page.events] == seqs[13:7:-1]
     assert page.has_more and page.has_newer
+
+
+def around(user, conversation_id: int, seq: int, limit: int) -> events.EventPage:
+    member = Participant.objects.select_related("conversation").get(user=user, conversation_id=conversation_id)
+    return events.events_around(member, seq, limit)
+
+
+def test_an_around_page_leaves_out_reactions_and_what_the_member_hid_on_both_sides(alice, bob, direct) -> None:
+    seqs = [say(alice, direct, f"m{i}") for i in range(3)]
+    react(bob, direct, seqs[0], "👀")  # a reaction event before the message, and one after
+    seqs += [say(alice, direct, f"m{i}") for i in range(3, 7)]
+    react(bob, direct, seqs[2], "👍")
+    message_actions.hide_messages(bob, direct, [seqs[1], seqs[5]])
+    page = around(bob, direct, seqs[3], 100)
+    assert [e.seq for e in page.events] == [seqs[6], seqs[4], seqs[3], seqs[2], seqs[0]]
+    assert not page.has_more and not page.has_newer
+
+
+def test_an_around_page_starts_right_after_what_the_member_cleared(alice, bob, direct) -> None:
+    old = [say(alice, direct, f"old {i}") for i in range(3)]
+    message_actions.clear_conversation(bob, direct)
+    new = [say(alice, direct, f"new {i}") for i in range(3)]
+    page = around(bob, direct, new[0], 100)
+    assert [e.seq for e in page.events] == new[::-1]
+    assert old[-1] < new[0]
+
+
+def test_an_around_page_of_one_is_the_message_and_says_whether_newer_ones_exist(alice, bob, carol) -> None:
+    from messaging.store.conversations import remove_member
+
+    group = make_group(alice, [bob, carol])
+    seqs = [say(alice, group, f"m{i}") for i in range(3)]
+    middle = around(bob, group, seqs[1], 1)
+    assert [e.seq for e in middle.events] == [seqs[1]]
+    assert middle.has_more is True and middle.has_newer is True
+    newest = around(bob, group, seqs[2], 1)
+    assert [e.seq for e in newest.events] == [seqs[2]] and newest.has_newer is False
+    left_seq = remove_member(alice, group, "carol", cid()).appended.event.seq
+    say(alice, group, "after carol left")
+    at_leave = around(carol, group, left_seq, 1)
+    assert [e.seq for e in at_leave.events] == [left_seq] and at_leave.has_newer is False
+
+
+def test_an_around_page_shows_each_message_as_of_the_newest_seq(alice, bob, direct) -> None:
+    seqs = [say(alice, direct, f"m{i}") for i in range(3)]
+    edit(alice, direct, seqs[1], "m1, edited")
+    react(bob, direct, seqs[1], "👍")
+    newest = Event.objects.filter(conversation_id=direct).order_by("-seq").first().seq
+    page = around(bob, direct, seqs[1], 100)
+    [shown] = [e for e in page.events if e.seq == seqs[1]]
+    assert shown.view.as_of == newest and shown.view.content == "m1, edited"
+    assert [r.emoji for r in shown.view.reactions] == ["👍"]
 
 
 def test_history_folds_edits_and_reactions_into_their_message(alice, bob, direct) -> None:

@@ -7,10 +7,12 @@ from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
 from django.test import override_settings
 
 from messaging.actions.errors import wire_error
-from messaging.models import Conversation, Event, Notification, Participant
+from messaging.models import Connection, Conversation, Event, MessagingError, Notification, Participant
+from messaging.realtime import handshake
 from messaging.serializers import PROTOCOL_VERSION
 from messaging.store import conversations
 from messaging.store.errors import LimitExceeded
@@ -95,6 +97,190 @@ async def test_anonymous_and_cross_origin_handshakes_are_refused(alice, cookies)
         connected, _ = await comm.connect(timeout=5)
         assert not connected
         await comm.disconnect()
+
+
+# The handshake clock (messaging/realtime/handshake.py): the handshake budget and the pending limit.
+
+
+async def refused(path: str, cookie: str) -> bool:
+    comm = communicator(path, cookie)
+    connected, _ = await comm.connect(timeout=5)
+    await comm.disconnect()
+    return not connected
+
+
+@pytest.mark.parametrize("path", ["/ws/chat/", "/ws/notifications/", "/ws/chat/bob/"])
+async def test_a_handshake_older_than_the_budget_is_refused_and_registers_nothing(path, alice, bob, cookies) -> None:
+    cookie = await database_sync_to_async(cookies)(alice)
+    # Every real handshake takes longer than a microsecond to reach its consumer.
+    with override_settings(MESSAGING_HANDSHAKE_BUDGET_SECONDS=1e-6):
+        assert await refused(path, cookie)
+    assert await database_sync_to_async(Connection.objects.count)() == 0
+
+
+async def test_the_first_late_refusal_of_a_minute_is_recorded_and_the_rest_only_counted(
+    alice, cookies, monkeypatch
+) -> None:
+    monkeypatch.setattr(handshake, "_last_recorded", None)
+    cookie = await database_sync_to_async(cookies)(alice)
+    with override_settings(MESSAGING_HANDSHAKE_BUDGET_SECONDS=1e-6):
+        for _ in range(3):
+            assert await refused("/ws/chat/", cookie)
+    rows = await database_sync_to_async(list)(MessagingError.objects.filter(context__code="handshake_late"))
+    assert len(rows) == 1 and "MESSAGING_HANDSHAKE_BUDGET_SECONDS" in rows[0].message
+
+
+async def test_a_handshake_within_the_budget_is_served(alice, cookies) -> None:
+    cookie = await database_sync_to_async(cookies)(alice)
+    comm = communicator("/ws/chat/", cookie)
+    connected, _ = await comm.connect(timeout=5)
+    assert connected
+    assert (await comm.receive_json_from(timeout=5))["type"] == "connected"
+    await comm.disconnect()
+
+
+def test_a_scope_the_clock_did_not_stamp_has_no_age() -> None:
+    assert handshake.handshake_age({"type": "websocket"}) is None
+
+
+def held_app(release: asyncio.Event, ready: asyncio.Event | None = None) -> Any:
+    """An ASGI app that accepts each handshake once ``release`` is set, then sends its ready frame once ``ready`` is."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        assert (await receive())["type"] == "websocket.connect"
+        await release.wait()
+        if ready is not None:
+            handshake.pending_until_ready(scope)
+        await send({"type": "websocket.accept"})
+        if ready is not None:
+            await ready.wait()
+            await send({"type": "websocket.send", "text": '{"type": "connected"}'})
+        while (await receive())["type"] != "websocket.disconnect":
+            pass
+
+    return app
+
+
+async def test_a_handshake_arriving_with_the_pending_limit_reached_is_refused_at_once() -> None:
+    release = asyncio.Event()
+    gate = handshake.HandshakeClock(held_app(release))
+    with override_settings(MESSAGING_MAX_PENDING_HANDSHAKES=2):
+        first, second, third = (WebsocketCommunicator(gate, "/ws/chat/") for _ in range(3))
+        waiting = [asyncio.create_task(c.connect(timeout=5)) for c in (first, second)]
+        await asyncio.sleep(0.05)
+        assert gate.pending == 2
+        assert (await third.connect(timeout=1))[0] is False  # refused without waiting for the two
+        release.set()
+        assert [connected for connected, _ in await asyncio.gather(*waiting)] == [True, True]
+        assert gate.pending == 0  # accepted: no longer pending, however long the sockets stay open
+        fourth = WebsocketCommunicator(gate, "/ws/chat/")
+        assert (await fourth.connect(timeout=5))[0] is True
+        for c in (first, second, fourth):
+            await c.disconnect()
+
+
+async def test_an_accepted_handshake_that_asked_stays_pending_until_its_ready_frame() -> None:
+    """LinkUp accepts before registering the socket: the registration is what the limit must bound."""
+    release, ready = asyncio.Event(), asyncio.Event()
+    release.set()
+    gate = handshake.HandshakeClock(held_app(release, ready))
+    with override_settings(MESSAGING_MAX_PENDING_HANDSHAKES=1):
+        first, second = WebsocketCommunicator(gate, "/ws/chat/"), WebsocketCommunicator(gate, "/ws/chat/")
+        assert (await first.connect(timeout=5))[0] is True
+        assert gate.pending == 1  # accepted, still registering
+        assert (await second.connect(timeout=1))[0] is False
+        ready.set()
+        assert await first.receive_json_from(timeout=5) == {"type": "connected"}
+        assert gate.pending == 0
+        await first.disconnect()
+
+
+@pytest.mark.parametrize(("path", "ready"), [("/ws/chat/", "connected"), ("/ws/notifications/", "unread_count")])
+async def test_linkup_sockets_ask_to_count_as_pending_until_their_ready_frame(
+    path, ready, alice, cookies, monkeypatch
+) -> None:
+    marks: list[handshake.Pending] = []
+
+    class Recorded(handshake.Pending):
+        def __init__(self) -> None:
+            super().__init__()
+            marks.append(self)
+
+    monkeypatch.setattr(handshake, "Pending", Recorded)
+    comm = communicator(path, await database_sync_to_async(cookies)(alice))
+    assert (await comm.connect(timeout=5))[0] is True
+    assert (await comm.receive_json_from(timeout=5))["type"] == ready
+    assert [mark.until_ready for mark in marks] == [True]
+    await comm.disconnect()
+
+
+async def test_the_handshake_clock_passes_any_other_connection_through_untouched() -> None:
+    seen: list[dict[str, Any]] = []
+    sent: list[dict[str, Any]] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(scope)
+        await send(await receive())
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"hi"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    gate = handshake.HandshakeClock(app)
+    scope = {"type": "http", "path": "/api/"}
+    await gate(scope, receive, send)
+    assert seen == [scope]  # not stamped, not counted
+    assert sent == [{"type": "http.request", "body": b"hi"}]
+    assert gate.pending == 0
+
+
+async def test_a_refused_handshake_stops_counting_when_it_is_refused_not_when_its_connection_ends() -> None:
+    async def refusing(scope: Any, receive: Any, send: Any) -> None:
+        assert (await receive())["type"] == "websocket.connect"
+        await send({"type": "websocket.close"})
+        while (await receive())["type"] != "websocket.disconnect":  # as a consumer waits for daphne's disconnect
+            pass
+
+    gate = handshake.HandshakeClock(refusing)
+    comm = WebsocketCommunicator(gate, "/ws/chat/")
+    assert (await comm.connect(timeout=5))[0] is False
+    assert gate.pending == 0  # the application is still running
+    await comm.disconnect()
+
+
+async def test_a_socket_stops_counting_once_however_many_frames_follow_so_the_limit_still_holds() -> None:
+    release = asyncio.Event()
+    held = held_app(release)
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["path"] != "/chatty/":
+            return await held(scope, receive, send)
+        assert (await receive())["type"] == "websocket.connect"
+        await send({"type": "websocket.accept"})
+        for text in ("one", "two"):
+            await send({"type": "websocket.send", "text": text})
+        await send({"type": "websocket.close"})
+        while (await receive())["type"] != "websocket.disconnect":
+            pass
+
+    gate = handshake.HandshakeClock(app)
+    with override_settings(MESSAGING_MAX_PENDING_HANDSHAKES=1):
+        for _ in range(2):
+            chatty = WebsocketCommunicator(gate, "/chatty/")
+            assert (await chatty.connect(timeout=5))[0] is True
+            assert [await chatty.receive_from(timeout=5) for _ in range(2)] == ["one", "two"]
+            assert (await chatty.receive_output(timeout=5))["type"] == "websocket.close"
+            await chatty.disconnect()
+        assert gate.pending == 0
+        first, second = WebsocketCommunicator(gate, "/ws/chat/"), WebsocketCommunicator(gate, "/ws/chat/")
+        waiting = asyncio.create_task(first.connect(timeout=5))
+        await asyncio.sleep(0.05)
+        assert (await second.connect(timeout=1))[0] is False  # the limit is still one
+        release.set()
+        assert (await waiting)[0] is True
+        await first.disconnect()
 
 
 # --- Direct conversations ----------------------------------------------------------------
