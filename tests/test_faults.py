@@ -11,6 +11,7 @@ from channels.layers import get_channel_layer
 from django.db import OperationalError
 from django.test import override_settings
 
+from messaging.consumers import ChatConsumer
 from messaging.models import Message, MessagingError
 from messaging.realtime.presence import tracker
 
@@ -107,3 +108,30 @@ async def test_a_failed_batch_fails_its_own_senders_and_what_was_queued_behind_i
         await asyncio.wait_for(failed, 2)
     assert await asyncio.wait_for(asyncio.gather(*behind), 2) == ["stored m1", "stored m2"]
     assert written == [["doomed"], ["m1", "m2"]]
+
+
+async def test_an_unexpected_failure_while_handling_a_frame_answers_server_error_and_is_recorded(
+    alice, bob, user_socket, monkeypatch
+) -> None:
+    """Not a refusal the protocol names: the client gets ``server_error`` for that frame, the operator a record."""
+
+    async def failing(consumer, frame) -> None:
+        raise ConnectionError("the search service went away")
+
+    monkeypatch.setattr(ChatConsumer, "on_message", failing)
+    socket = await user_socket(alice)
+    await socket.send({"type": "message", "to": "bob", "content": "hi", "client_id": "boom-1", "ref": 7})
+    assert await socket.next("error") == {
+        "type": "error",
+        "code": "server_error",
+        "detail": "the server could not do that; try again",
+        "client_id": "boom-1",
+        "ref": 7,
+    }
+    rows = await database_sync_to_async(list)(MessagingError.objects.all())
+    assert [(r.category, r.severity, r.message, r.user_id) for r in rows] == [
+        ("connection_error", "error", "failed to handle a message frame", alice.pk)
+    ]
+    assert rows[0].context["exception"] == "ConnectionError: the search service went away"
+    await socket.send({"type": "ping"})
+    assert await socket.next("pong") == {"type": "pong"}
