@@ -13,6 +13,7 @@ from django.test import override_settings
 
 from messaging.consumers import ChatConsumer
 from messaging.models import Message, MessagingError
+from messaging.realtime import base
 from messaging.realtime.presence import tracker
 
 from .faults import database_locked, on_sqlite_only
@@ -133,5 +134,42 @@ async def test_an_unexpected_failure_while_handling_a_frame_answers_server_error
         ("connection_error", "error", "failed to handle a message frame", alice.pk)
     ]
     assert rows[0].context["exception"] == "ConnectionError: the search service went away"
+    await socket.send({"type": "ping"})
+    assert await socket.next("pong") == {"type": "pong"}
+
+
+async def test_a_socket_that_dropped_without_a_close_frame_is_recorded_as_an_info_naming_its_user(
+    alice, bob, chat
+) -> None:
+    socket = await chat(alice, "bob")
+    await socket.comm.disconnect(code=1006)
+    [row] = await database_sync_to_async(list)(MessagingError.objects.all())
+    assert (row.category, row.severity, row.user_id, row.message) == (
+        "connection_error",
+        "info",
+        alice.pk,
+        "a chat socket closed without a close frame (1006)",
+    )
+    assert row.context == {"code": "abnormal_closure", "suppressed_since_last": 0}
+
+
+async def test_an_answer_the_server_cannot_encode_is_a_server_error_frame_and_recorded(
+    alice, bob, chat, monkeypatch
+) -> None:
+    """A frame with a value JSON cannot hold (a bug): the client still gets a frame, the operator the cause."""
+    monkeypatch.setattr(base, "pong_frame", lambda: {"type": "pong", "at": object()})
+    socket = await chat(alice, "bob")
+    await socket.send({"type": "ping", "ref": 3})
+    assert await socket.next("error") == {
+        "type": "error",
+        "code": "server_error",
+        "detail": "the server could not encode its answer",
+    }
+    [row] = await database_sync_to_async(list)(MessagingError.objects.all())
+    assert (row.category, row.severity, row.user_id) == ("json_serialization_error", "error", alice.pk)
+    assert row.message.startswith("cannot serialize dict: ") and "object" in row.message
+    assert row.context["frame"] == "pong"
+    assert row.context["exception"] == f"SerializationError: {row.message}"
+    monkeypatch.undo()  # the socket goes on
     await socket.send({"type": "ping"})
     assert await socket.next("pong") == {"type": "pong"}
