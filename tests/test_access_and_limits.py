@@ -141,3 +141,71 @@ def test_a_third_user_cannot_read_a_conversation_they_are_not_in(alice, bob, car
     ):
         response = client.get(path)
         assert response.status_code == 404 and response.json()["code"] == "not_found"
+
+
+async def test_a_bad_frame_is_recorded_with_its_code_detail_and_endpoint(alice, bob, chat) -> None:
+    socket = await chat(alice, "bob")
+    await socket.send_text("{broken")
+    error = await socket.next("error", code="invalid_json")
+    await socket.send({"type": "ping"})
+    await socket.next("pong")  # the bad frame's record is stored before the next frame is read
+    rows = await database_sync_to_async(list)(MessagingError.objects.all())
+    assert [(r.category, r.severity, r.user_id, r.message) for r in rows] == [
+        ("validation_error", "warning", alice.pk, f"client sent a bad frame (invalid_json): {error['detail']}")
+    ]
+    assert rows[0].context == {"code": "invalid_json", "suppressed_since_last": 0, "endpoint": "chat"}
+
+
+@override_settings(MESSAGING_BAD_FRAME_LIMIT="2/60s")
+async def test_the_abuse_close_is_recorded_as_a_warning_naming_its_close_code(alice, bob, chat) -> None:
+    socket = await chat(alice, "bob")
+    for _ in range(3):
+        await socket.send_text("{broken")
+    for _ in range(3):
+        await socket.next("error", code="invalid_json")
+    assert await socket.comm.receive_output(timeout=3) == {"type": "websocket.close", "code": 4400}
+    [row] = await database_sync_to_async(list)(MessagingError.objects.filter(message__startswith="disconnected"))
+    assert (row.category, row.severity, row.user_id, row.message) == (
+        "validation_error",
+        "warning",
+        alice.pk,
+        "disconnected a chat socket after 3 bad frames",
+    )
+    assert row.context == {"bad_frames": 3, "close_code": 4400}
+
+
+@override_settings(MESSAGING_BAD_FRAME_LIMIT="2/60s")
+async def test_a_frame_that_arrives_after_the_abuse_close_is_not_answered(alice, bob, chat) -> None:
+    socket = await chat(alice, "bob")
+    for _ in range(3):
+        await socket.send_text("{broken")
+    for _ in range(3):
+        await socket.next("error", code="invalid_json")
+    assert await socket.comm.receive_output(timeout=3) == {"type": "websocket.close", "code": 4400}
+    await socket.send({"type": "ping"})  # sent before the client read the close
+    await socket.comm.disconnect()
+    assert await socket.comm.receive_nothing(timeout=0)
+
+
+@override_settings(MESSAGING_MAX_SOCKETS_PER_USER=1)
+async def test_a_socket_refused_for_the_per_user_limit_is_recorded_and_answers_nothing_after_its_close(
+    alice, bob, chat, cookies
+) -> None:
+    await chat(alice, "bob")
+    comm = communicator("/ws/chat/bob/", await database_sync_to_async(cookies)(alice))
+    assert (await comm.connect(timeout=5))[0]
+    error = await comm.receive_json_from(timeout=3)
+    assert error["code"] == "too_many_sockets"
+    assert await comm.receive_output(timeout=3) == {"type": "websocket.close", "code": 4429}
+    await comm.send_json_to({"type": "ping"})  # sent before the client read the close
+    await comm.send_input({"type": "websocket.disconnect", "code": 4429})
+    await comm.wait(timeout=3)
+    assert await comm.receive_nothing(timeout=0)
+    [row] = await database_sync_to_async(list)(MessagingError.objects.all())
+    assert (row.category, row.severity, row.user_id, row.message) == (
+        "validation_error",
+        "warning",
+        alice.pk,
+        f"client sent a bad frame (too_many_sockets): {error['detail']}",
+    )
+    assert row.context == {"code": "too_many_sockets", "suppressed_since_last": 0}

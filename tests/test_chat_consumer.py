@@ -362,3 +362,33 @@ async def test_a_client_exactly_at_max_unsent_bytes_is_still_sent_to(alice, bob,
         pass
     assert pushed["message"]["content"] == "still there?"
     await alice_comm.disconnect()
+
+
+def sample(name: str, **labels: str) -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def test_the_metrics_count_open_sockets_frames_by_type_and_error_frames_by_code(alice, bob, chat) -> None:
+    """What ``/metrics`` shows an operator: ``linkup_open_sockets``, ``linkup_frames_received_total``, ``linkup_error_frames_total``."""
+    names = {
+        "open": ("linkup_open_sockets", {"consumer": "chat"}),
+        "invalid": ("linkup_frames_received_total", {"consumer": "chat", "type": "invalid"}),
+        "ping": ("linkup_frames_received_total", {"consumer": "chat", "type": "ping"}),
+        "invalid_json": ("linkup_error_frames_total", {"code": "invalid_json"}),
+    }
+
+    def counts() -> dict[str, float]:
+        return {key: sample(name, **labels) for key, (name, labels) in names.items()}
+
+    before = counts()
+    socket = await chat(alice, "bob")
+    await socket.send_text("{broken")
+    await socket.next("error", code="invalid_json")
+    await socket.send({"type": "ping"})
+    await socket.next("pong")
+    after = counts()
+    assert {key: after[key] - before[key] for key in names} == {"open": 1, "invalid": 1, "ping": 1, "invalid_json": 1}
+    await socket.close()
+    assert counts()["open"] == before["open"]

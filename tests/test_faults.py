@@ -11,7 +11,9 @@ from channels.layers import get_channel_layer
 from django.db import OperationalError
 from django.test import override_settings
 
+from messaging.consumers import ChatConsumer
 from messaging.models import Message, MessagingError
+from messaging.realtime import base
 from messaging.realtime.presence import tracker
 
 from .faults import database_locked, on_sqlite_only
@@ -107,3 +109,67 @@ async def test_a_failed_batch_fails_its_own_senders_and_what_was_queued_behind_i
         await asyncio.wait_for(failed, 2)
     assert await asyncio.wait_for(asyncio.gather(*behind), 2) == ["stored m1", "stored m2"]
     assert written == [["doomed"], ["m1", "m2"]]
+
+
+async def test_an_unexpected_failure_while_handling_a_frame_answers_server_error_and_is_recorded(
+    alice, bob, user_socket, monkeypatch
+) -> None:
+    """Not a refusal the protocol names: the client gets ``server_error`` for that frame, the operator a record."""
+
+    async def failing(consumer, frame) -> None:
+        raise ConnectionError("the search service went away")
+
+    monkeypatch.setattr(ChatConsumer, "on_message", failing)
+    socket = await user_socket(alice)
+    await socket.send({"type": "message", "to": "bob", "content": "hi", "client_id": "boom-1", "ref": 7})
+    assert await socket.next("error") == {
+        "type": "error",
+        "code": "server_error",
+        "detail": "the server could not do that; try again",
+        "client_id": "boom-1",
+        "ref": 7,
+    }
+    rows = await database_sync_to_async(list)(MessagingError.objects.all())
+    assert [(r.category, r.severity, r.message, r.user_id) for r in rows] == [
+        ("connection_error", "error", "failed to handle a message frame", alice.pk)
+    ]
+    assert rows[0].context["exception"] == "ConnectionError: the search service went away"
+    await socket.send({"type": "ping"})
+    assert await socket.next("pong") == {"type": "pong"}
+
+
+async def test_a_socket_that_dropped_without_a_close_frame_is_recorded_as_an_info_naming_its_user(
+    alice, bob, chat
+) -> None:
+    socket = await chat(alice, "bob")
+    await socket.comm.disconnect(code=1006)
+    [row] = await database_sync_to_async(list)(MessagingError.objects.all())
+    assert (row.category, row.severity, row.user_id, row.message) == (
+        "connection_error",
+        "info",
+        alice.pk,
+        "a chat socket closed without a close frame (1006)",
+    )
+    assert row.context == {"code": "abnormal_closure", "suppressed_since_last": 0}
+
+
+async def test_an_answer_the_server_cannot_encode_is_a_server_error_frame_and_recorded(
+    alice, bob, chat, monkeypatch
+) -> None:
+    """A frame with a value JSON cannot hold (a bug): the client still gets a frame, the operator the cause."""
+    monkeypatch.setattr(base, "pong_frame", lambda: {"type": "pong", "at": object()})
+    socket = await chat(alice, "bob")
+    await socket.send({"type": "ping", "ref": 3})
+    assert await socket.next("error") == {
+        "type": "error",
+        "code": "server_error",
+        "detail": "the server could not encode its answer",
+    }
+    [row] = await database_sync_to_async(list)(MessagingError.objects.all())
+    assert (row.category, row.severity, row.user_id) == ("json_serialization_error", "error", alice.pk)
+    assert row.message.startswith("cannot serialize dict: ") and "object" in row.message
+    assert row.context["frame"] == "pong"
+    assert row.context["exception"] == f"SerializationError: {row.message}"
+    monkeypatch.undo()  # the socket goes on
+    await socket.send({"type": "ping"})
+    assert await socket.next("pong") == {"type": "pong"}

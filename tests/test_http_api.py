@@ -17,6 +17,8 @@ from messaging.http.api import api_error
 from messaging.models import Conversation, Message, Participant
 from messaging.store.conversations import get_or_create_direct
 
+from .faults import SqliteWriteLock, on_sqlite_only, sqlite_busy_timeout
+
 pytestmark = pytest.mark.django_db
 
 
@@ -405,3 +407,34 @@ def test_an_upload_with_the_quota_used_up_is_413_quota_exceeded_naming_the_quota
             "limit": 1000,
         },
     )
+
+
+@on_sqlite_only
+@pytest.mark.django_db(transaction=True)  # another connection holds the write lock: the rows must be committed
+@override_settings(MESSAGING_RATE_LIMIT="1/60s")
+def test_a_send_over_http_the_server_failed_to_store_gives_its_rate_token_back(alice_client, django_user_model) -> None:
+    """The database locked beyond the retries: 503 ``server_error``, and the resend is not ``rate_limited``."""
+    alice, bob = (django_user_model.objects.get(username=name) for name in ("alice", "bob"))
+    conversation, _ = get_or_create_direct(alice, bob)
+    path = f"/messages/api/conversations/{conversation.pk}/messages"
+    body = {"content": "during the outage", "client_id": "locked-1"}
+    with SqliteWriteLock(), sqlite_busy_timeout(0.02):
+        connection.close()  # reopened with the short busy timeout
+        failed = post_json(alice_client, path, body)
+    connection.close()
+    assert (failed.status_code, failed.json()["code"]) == (503, "server_error")
+    again = post_json(alice_client, path, body)
+    assert again.status_code == 201 and again.json()["event"]["seq"] == 1
+
+
+@pytest.mark.django_db(
+    transaction=True
+)  # announcing a group change runs the layer's database work on its own connections
+@override_settings(MESSAGING_MAX_TITLE_LENGTH=10)
+def test_a_group_title_over_the_title_limit_over_http_is_413_naming_the_limit(alice_client) -> None:
+    body = {"title": "x" * 11, "members": ["bob"], "client_id": "g-long"}
+    response = post_json(alice_client, "/messages/api/conversations", body)
+    assert (response.status_code, response.json()["code"], response.json()["limit"]) == (413, "too_large", 10)
+    assert Conversation.objects.count() == 0
+    body["title"] = "x" * 10
+    assert post_json(alice_client, "/messages/api/conversations", body).status_code == 201

@@ -18,7 +18,7 @@ from messaging.realtime.presence import PresenceTracker, tracker
 from messaging.store import presence as presence_store
 
 from . import cursors
-from .faults import database_locked, on_sqlite_only
+from .faults import database_locked, on_sqlite_only, table_unreadable
 from .support.waiting import WITHIN, eventually
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -410,3 +410,15 @@ async def test_every_tab_of_both_users_sees_the_same_stream(alice, bob, chat) ->
         frames += await tab.drain()  # and nothing more: no message twice
         assert [f["message"]["seq"] for f in frames if f["type"] == "message"] == [1, 2, 3, 4]
     assert await database_sync_to_async(Message.objects.count)() == 4
+
+
+async def test_a_socket_whose_cleanup_failed_is_recorded_naming_its_user_and_the_cause(alice, bob, chat) -> None:
+    """The presence row cannot be removed at the close: the operator sees why (the heartbeat sweeps the row later)."""
+    socket = await chat(alice, "bob")
+    async with table_unreadable("messaging_connection"):
+        await socket.close()
+    rows = await database_sync_to_async(list)(MessagingError.objects.all())
+    assert [(r.category, r.severity, r.user_id, r.message) for r in rows] == [
+        ("database_error", "error", alice.pk, "could not clean up a closed socket")
+    ]
+    assert "messaging_connection" in rows[0].context["exception"]
