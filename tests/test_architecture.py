@@ -6,7 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
+
+# Tooling over the source: the same whatever the stack (run once, on the embedded default).
+pytestmark = pytest.mark.stack_independent
 
 
 def test_every_import_contract_is_kept() -> None:

@@ -10,6 +10,9 @@ from hypothesis import strategies as st
 
 from messaging.guards.circuit_breaker import BreakerState, CircuitBreaker, CircuitOpen
 
+# The breaker alone, on a fake clock: no database, layer, cache or storage (run once, on the embedded default).
+pytestmark = pytest.mark.stack_independent
+
 
 class Clock:
     def __init__(self) -> None:

@@ -10,6 +10,9 @@ from messaging.store.search.query import QueryError, matches, needle_for_term, p
 from messaging.store.search.snippets import matches_in, score, snippet
 from messaging.store.search.text import fold, search_text, words
 
+# Pure functions over strings: no database, layer, cache or storage (run once, on the embedded default).
+pytestmark = pytest.mark.stack_independent
+
 #: text as people type it: every script, emoji with modifiers and joiners, marks, punctuation
 typed = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=80) | st.sampled_from(
     ["Déployé à 10:30", "東京都庁", "ｶﾞｶﾞ", "Straße", "👍🏽🎉", "e-mail", "ÉCOLE école", "ёлка"]

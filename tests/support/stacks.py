@@ -42,7 +42,7 @@ STACK_MARKERS: dict[str, tuple[Callable[[], bool], str]] = {
     ),
     "stack_independent": (
         on_embedded_default,
-        "the same on both stacks (browser UI, benchmark and drill tooling): run once, on the embedded "
+        "the same on both stacks (browser UI, tooling, pure functions): run once, on the embedded "
         "default, to keep .ci/run within its time budget",
     ),
 }
