@@ -9,7 +9,7 @@ from django.test import Client, override_settings
 from messaging.models import Connection, MessagingError
 from messaging.store import conversations, events
 
-from .support import communicator
+from .support import Socket, communicator
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -156,14 +156,19 @@ async def test_a_bad_frame_is_recorded_with_its_code_detail_and_endpoint(alice, 
     assert rows[0].context == {"code": "invalid_json", "suppressed_since_last": 0, "endpoint": "chat"}
 
 
-@override_settings(MESSAGING_BAD_FRAME_LIMIT="2/60s")
-async def test_the_abuse_close_is_recorded_as_a_warning_naming_its_close_code(alice, bob, chat) -> None:
-    socket = await chat(alice, "bob")
+async def closed_for_bad_frames(socket: Socket) -> Socket:
+    """Three bad frames over a limit of two: each answered, then the 4400 close."""
     for _ in range(3):
         await socket.send_text("{broken")
     for _ in range(3):
         await socket.next("error", code="invalid_json")
     assert await socket.comm.receive_output(timeout=3) == {"type": "websocket.close", "code": 4400}
+    return socket
+
+
+@override_settings(MESSAGING_BAD_FRAME_LIMIT="2/60s")
+async def test_the_abuse_close_is_recorded_as_a_warning_naming_its_close_code(alice, bob, chat) -> None:
+    await closed_for_bad_frames(await chat(alice, "bob"))
     [row] = await database_sync_to_async(list)(MessagingError.objects.filter(message__startswith="disconnected"))
     assert (row.category, row.severity, row.user_id, row.message) == (
         "validation_error",
@@ -176,12 +181,7 @@ async def test_the_abuse_close_is_recorded_as_a_warning_naming_its_close_code(al
 
 @override_settings(MESSAGING_BAD_FRAME_LIMIT="2/60s")
 async def test_a_frame_that_arrives_after_the_abuse_close_is_not_answered(alice, bob, chat) -> None:
-    socket = await chat(alice, "bob")
-    for _ in range(3):
-        await socket.send_text("{broken")
-    for _ in range(3):
-        await socket.next("error", code="invalid_json")
-    assert await socket.comm.receive_output(timeout=3) == {"type": "websocket.close", "code": 4400}
+    socket = await closed_for_bad_frames(await chat(alice, "bob"))
     await socket.send({"type": "ping"})  # sent before the client read the close
     await socket.comm.disconnect()
     assert await socket.comm.receive_nothing(timeout=0)
