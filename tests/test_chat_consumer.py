@@ -13,6 +13,7 @@ from django.test import override_settings
 from messaging.models import Conversation, Message
 
 from .support import communicator
+from .support.metrics import metric
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -364,12 +365,6 @@ async def test_a_client_exactly_at_max_unsent_bytes_is_still_sent_to(alice, bob,
     await alice_comm.disconnect()
 
 
-def sample(name: str, **labels: str) -> float:
-    from prometheus_client import REGISTRY
-
-    return REGISTRY.get_sample_value(name, labels) or 0.0
-
-
 async def test_the_metrics_count_open_sockets_frames_by_type_and_error_frames_by_code(alice, bob, chat) -> None:
     """What ``/metrics`` shows an operator: ``linkup_open_sockets``, ``linkup_frames_received_total``, ``linkup_error_frames_total``."""
     names = {
@@ -380,7 +375,7 @@ async def test_the_metrics_count_open_sockets_frames_by_type_and_error_frames_by
     }
 
     def counts() -> dict[str, float]:
-        return {key: sample(name, **labels) for key, (name, labels) in names.items()}
+        return {key: metric(name, **labels) for key, (name, labels) in names.items()}
 
     before = counts()
     socket = await chat(alice, "bob")

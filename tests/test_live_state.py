@@ -10,7 +10,6 @@ import pytest
 from channels.db import database_sync_to_async
 from django.test import override_settings
 from django.utils import timezone
-from prometheus_client import REGISTRY
 
 from messaging.consumers import MessagingConsumer
 from messaging.models import Connection, Conversation, Message, MessagingError, UserStatus
@@ -19,6 +18,7 @@ from messaging.store import presence as presence_store
 
 from . import cursors
 from .faults import database_locked, on_sqlite_only, table_unreadable
+from .support.metrics import metric
 from .support.waiting import WITHIN, eventually
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -277,7 +277,7 @@ async def channel_of(user) -> str:
 
 
 def database_errors_counted() -> float:
-    return REGISTRY.get_sample_value("linkup_messaging_errors_total", {"category": "database_error"}) or 0.0
+    return metric("linkup_messaging_errors_total", category="database_error")
 
 
 async def fail_one_beat() -> None:

@@ -9,7 +9,6 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.test import override_settings
-from prometheus_client import REGISTRY
 
 from messaging.actions.errors import wire_error
 from messaging.models import Connection, Conversation, Event, MessagingError, Notification, Participant
@@ -19,6 +18,7 @@ from messaging.store import conversations
 from messaging.store.errors import LimitExceeded
 
 from .support import communicator
+from .support.metrics import metric
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -103,11 +103,6 @@ async def test_anonymous_and_cross_origin_handshakes_are_refused(alice, cookies)
 # The handshake clock (messaging/realtime/handshake.py): the handshake budget and the pending limit.
 
 
-def late_refusals_counted(consumer: str) -> float:
-    """``linkup_handshakes_late_total`` for one consumer, as ``/metrics`` shows it."""
-    return REGISTRY.get_sample_value("linkup_handshakes_late_total", {"consumer": consumer}) or 0.0
-
-
 async def refused(path: str, cookie: str) -> bool:
     comm = communicator(path, cookie)
     connected, _ = await comm.connect(timeout=5)
@@ -129,11 +124,11 @@ async def test_the_first_late_refusal_of_a_minute_is_recorded_and_the_rest_only_
 ) -> None:
     monkeypatch.setattr(handshake, "_last_recorded", None)
     cookie = await database_sync_to_async(cookies)(alice)
-    counted_before = late_refusals_counted("chat")
+    counted_before = metric("linkup_handshakes_late_total", consumer="chat")
     with override_settings(MESSAGING_HANDSHAKE_BUDGET_SECONDS=1e-6):
         for _ in range(3):
             assert await refused("/ws/chat/", cookie)
-    assert late_refusals_counted("chat") == counted_before + 3
+    assert metric("linkup_handshakes_late_total", consumer="chat") == counted_before + 3
     rows = await database_sync_to_async(list)(MessagingError.objects.filter(context__code="handshake_late"))
     assert len(rows) == 1 and "MESSAGING_HANDSHAKE_BUDGET_SECONDS" in rows[0].message
     assert (rows[0].category, rows[0].severity) == ("connection_error", "warning")
