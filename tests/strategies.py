@@ -111,6 +111,22 @@ def member_lists(names: st.SearchStrategy[str] = usernames, most: int = 5) -> st
     return st.lists(names, min_size=1, max_size=most)
 
 
+#: the seq a message action names: mostly one of the first messages (so it often exists), or any
+targets = st.integers(min_value=1, max_value=12) | st.integers(min_value=1, max_value=MAX_INT)
+#: reactions: emoji the validator takes (a flag, a skin tone, a keycap, a ZWJ family), and any text
+emoji = st.sampled_from(
+    [
+        "\U0001f44d",
+        "\u2764\ufe0f",
+        "\U0001f1eb\U0001f1f7",
+        "\U0001f44d\U0001f3fd",
+        "1\ufe0f\u20e3",
+        "\U0001f468\u200d\U0001f469\u200d\U0001f467",
+    ]
+) | st.text(alphabet=storable_chars, min_size=1, max_size=20)
+search_cursors = st.none() | st.text(alphabet=storable_chars, min_size=1, max_size=100)
+
+
 def _with_ref(frames: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[dict[str, Any]]:
     """Frames with or without a usable ``ref``."""
     return st.builds(lambda f, r: f if r is None else {**f, "ref": r}, frames, st.none() | refs)
@@ -202,6 +218,52 @@ def valid_chat_frames(
             st.builds(lambda k, u: {"type": "mute", "conversation": k, "until": u}, c, mute_untils),
             st.builds(lambda k, p: {"type": "pin", "conversation": k, "pinned": p}, c, st.booleans()),
             st.builds(lambda k: {"type": "members", "conversation": k}, c),
+            # Message actions: on a message of the conversation (or one that is not there).
+            st.builds(
+                lambda k, s, t, i: {"type": "edit", "conversation": k, "seq": s, "content": t, "client_id": i},
+                c,
+                targets,
+                contents(max_length),
+                client_ids,
+            ),
+            st.builds(
+                lambda kind, k, s, i: {"type": kind, "conversation": k, "seq": s, "client_id": i},
+                st.just("delete"),
+                c,
+                targets,
+                client_ids,
+            ),
+            st.builds(
+                lambda kind, k, s, e, i: {"type": kind, "conversation": k, "seq": s, "emoji": e, "client_id": i},
+                st.sampled_from(["react", "unreact"]),
+                c,
+                targets,
+                emoji,
+                client_ids,
+            ),
+            st.builds(
+                lambda k, s, i: {"type": "hide", "conversation": k, "seqs": s, "client_id": i},
+                c,
+                st.lists(targets, min_size=1, max_size=5),
+                client_ids,
+            ),
+            st.builds(lambda k, i: {"type": "clear", "conversation": k, "client_id": i}, c, client_ids),
+            st.builds(lambda k, s: {"type": "edits", "conversation": k, "seq": s}, c, targets),
+            st.builds(
+                lambda q, cursor, sort, n, count: {
+                    "type": "search",
+                    "q": q,
+                    "cursor": cursor,
+                    "sort": sort,
+                    "limit": n,
+                    "count": count,
+                },
+                st.text(alphabet=storable_chars, max_size=40),
+                search_cursors,
+                st.sampled_from(["newest", "relevance"]),
+                st.integers(min_value=1, max_value=50),
+                st.sampled_from(["estimate", "exact"]),
+            ),
         )
     )
 
@@ -227,6 +289,12 @@ def broken_chat_frames() -> st.SearchStrategy[dict[str, Any]]:
             {"type": "pin", "pinned": True},
             {"type": "members"},
             {"type": "message", "content": "hi", "client_id": "x"},
+            {"type": "edit", "seq": 1, "content": "hi", "client_id": "x"},
+            {"type": "delete", "seq": 1, "client_id": "x"},
+            {"type": "react", "seq": 1, "emoji": "\U0001f44d", "client_id": "x"},
+            {"type": "hide", "seqs": [1], "client_id": "x"},
+            {"type": "clear", "client_id": "x"},
+            {"type": "edits", "seq": 1},
         ]
     )
     return st.one_of(
@@ -289,6 +357,16 @@ def broken_chat_frames() -> st.SearchStrategy[dict[str, Any]]:
             st.sampled_from(["leave"]),
             not_str | st.just("") | st.just("x" * 65),
         ),
+        st.builds(
+            lambda kind, v: {"type": kind, "conversation": 1, "seq": v, "emoji": "\U0001f44d", "client_id": "x"},
+            st.sampled_from(["delete", "react", "unreact", "edits"]),
+            json_values.filter(lambda v: not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= MAX_INT),
+        ),
+        st.builds(lambda v: {"type": "hide", "conversation": 1, "seqs": v, "client_id": "x"}, not_list | st.just([])),
+        st.builds(
+            lambda v: {"type": "search", "q": "hi", "sort": v},
+            json_values.filter(lambda v: v is not None and v not in ("newest", "relevance")),
+        ),
         st.builds(lambda t: {"type": t}, storable_text.filter(lambda t: t not in CHAT_TYPES)),
     )
 
@@ -324,6 +402,14 @@ CHAT_TYPES = frozenset(
         "mute",
         "pin",
         "members",
+        "search",
+        "edit",
+        "delete",
+        "react",
+        "unreact",
+        "hide",
+        "clear",
+        "edits",
     }
 )
 

@@ -181,3 +181,17 @@ def test_each_request_answer_is_a_server_frame_that_carries_the_ref_in_frames_py
         hints = typing.get_type_hints(py_frame)
         assert set(typing.get_args(hints["type"])) == ts_types, name
         assert "ref" in hints, f"{name} does not carry the request's ref in frames.py"
+
+
+def test_request_answers_are_the_answers_the_fuzzing_sees_the_consumers_give() -> None:
+    # tests/test_fuzz_frames.py sends every frame type to the real consumers and checks that each
+    # is answered with the frame type its table names; RequestAnswers is what the browser's
+    # requests resolve with. The two must be the same table, or the browser awaits a frame the
+    # server never sends.
+    from tests.test_fuzz_frames import USER_ANSWERS
+
+    assert set(USER_ANSWERS) == CHAT_FRAMES, "the fuzzing's table has a row for every frame ws/chat/ speaks"
+    answered_by_the_consumers = {request: {answer} for request, answer in USER_ANSWERS.items() if answer is not None}
+    answered_by_the_consumers["list"] = {"notifications"}  # ws/notifications/ (expected_answer there)
+    promised = {request: ts_interface_frame_names(name) for request, name in ts_request_answers().items()}
+    assert promised == answered_by_the_consumers

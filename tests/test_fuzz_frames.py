@@ -26,6 +26,7 @@ from messaging.models import Event, Message
 from messaging.realtime.presence import tracker
 from messaging.store import conversations
 
+from . import cursors
 from .robustness import STATS
 from .strategies import broken_chat_frames, raw_chat_frames, raw_frames, valid_chat_frames, valid_frames
 from .support import communicator, session_cookie
@@ -118,6 +119,14 @@ USER_ANSWERS: dict[str, str | None] = {
     "mute": "muted",
     "pin": "pinned",
     "members": "members",
+    "search": "search",
+    "edit": "ack",
+    "delete": "ack",
+    "react": "ack",
+    "unreact": "ack",
+    "hide": "ack",
+    "clear": "ack",
+    "edits": "edits",
 }
 
 
@@ -190,6 +199,9 @@ def check_user_socket_answer(raw: str | bytes, answers: list[dict], expected: st
 
 def database_holds_only_valid_messages() -> None:
     for message in Message.objects.all():
+        if message.deleted_at is not None:  # deleted for everyone: its text is gone from every table
+            assert message.content == ""
+            continue
         assert message.content.strip() and len(message.content) <= MAX_LENGTH
         assert "\x00" not in message.content
         message.content.encode("utf-8")
@@ -219,6 +231,8 @@ ANSWER_TYPES = {
         "resume",
         "conversations",
         "members",
+        "search",
+        "edits",
         "pong",
     },
     "/ws/notifications/": {"error", "notifications", "unread_count", "notification", "pong"},
@@ -260,12 +274,22 @@ def test_arbitrary_frames_on_the_chat_socket_get_their_defined_answer(alice, bob
     run()
 
 
-@override_settings(MESSAGING_RATE_LIMIT="off", MESSAGING_TYPING_RATE_LIMIT="off", MESSAGING_BAD_FRAME_LIMIT="off")
+@override_settings(
+    MESSAGING_RATE_LIMIT="off",
+    MESSAGING_TYPING_RATE_LIMIT="off",
+    MESSAGING_BAD_FRAME_LIMIT="off",
+    MESSAGING_SEARCH_RATE_LIMIT="off",
+)
 def test_arbitrary_frames_on_the_user_socket_get_their_defined_answer(alice, bob, carol) -> None:
     """ws/chat/: every frame type, naming conversations and people that exist or not, in any order."""
     direct, _ = conversations.get_or_create_direct(alice, bob)
     mine = conversations.create_group(alice, "mine", ["bob"], "fuzz-g1", max_members=10).conversation
     theirs = conversations.create_group(bob, "theirs", ["carol"], "fuzz-g2", max_members=10).conversation
+    # Messages at the seqs message actions aim at most (1 to 12), hers and others', so that edits,
+    # deletions, reactions and hiding reach real messages, not only the refusals.
+    for conversation in (direct, mine, theirs):
+        for sender in (alice, bob, alice, bob, alice, bob) if conversation != theirs else (bob, carol, bob):
+            cursors.send(conversation, sender)
     cookie = session_cookie(alice)
     # Frames name alice's conversations, one she is not in, and one that does not exist.
     targeted = valid_chat_frames(
