@@ -115,6 +115,21 @@ def _rename_table(old: str, new: str) -> None:
         cursor.execute(f"ALTER TABLE {quote(old)} RENAME TO {quote(new)}")
 
 
+@contextlib.contextmanager
+def table_unreadable_here(table: str) -> Iterator[None]:
+    """``table_unreadable`` for code that runs on this thread's connection (a synchronous test).
+
+    In a test inside a transaction the rename is part of it, so a failing
+    test leaves no renamed table behind either.
+    """
+    away = f"{table}_unreadable"
+    _rename_table(table, away)
+    try:
+        yield
+    finally:
+        _rename_table(away, table)
+
+
 @contextlib.asynccontextmanager
 async def table_unreadable(table: str) -> AsyncIterator[None]:
     """The database as the chat sees it when it cannot read ``table``: renamed away for the block, back after.

@@ -13,6 +13,8 @@ from messaging.exceptions import SerializationError
 from messaging.logging_utils import MessagingLogger, category_for_exception
 from messaging.models import MessagingError
 
+from .faults import table_unreadable_here
+
 pytestmark = pytest.mark.django_db
 
 
@@ -33,7 +35,7 @@ def test_error_logs_and_stores_with_category_and_context(caplog, make_user) -> N
 
 def test_storing_never_raises_when_the_database_is_down_and_catches_up_after(caplog) -> None:
     with (
-        mock.patch.object(MessagingError, "save", side_effect=OperationalError("database is down")),
+        table_unreadable_here(MessagingError._meta.db_table),
         caplog.at_level(logging.CRITICAL, logger="messaging"),
     ):
         assert MessagingLogger().error(ErrorCategory.DELIVERY_ERROR, "boom") is None
@@ -56,7 +58,7 @@ def test_a_kept_record_whose_user_was_deleted_meanwhile_is_stored_without_the_li
 ) -> None:
     user = make_user("gone")
     user_id = user.pk
-    with mock.patch.object(MessagingError, "save", side_effect=OperationalError("database is down")):
+    with table_unreadable_here(MessagingError._meta.db_table):
         assert MessagingLogger().error(ErrorCategory.DELIVERY_ERROR, "about gone", user=user) is None
         assert MessagingLogger().error(ErrorCategory.DATABASE_ERROR, "behind it") is None
     user.delete()
@@ -67,7 +69,7 @@ def test_a_kept_record_whose_user_was_deleted_meanwhile_is_stored_without_the_li
 
 
 def test_dropping_the_backlog_forgets_the_kept_records_and_says_how_many() -> None:
-    with mock.patch.object(MessagingError, "save", side_effect=OperationalError("database is down")):
+    with table_unreadable_here(MessagingError._meta.db_table):
         assert MessagingLogger().error(ErrorCategory.DELIVERY_ERROR, "dropped one") is None
         assert MessagingLogger().error(ErrorCategory.DELIVERY_ERROR, "dropped two") is None
     assert MessagingLogger().drop_backlog() == 2
