@@ -227,11 +227,7 @@ def valid_chat_frames(
                 client_ids,
             ),
             st.builds(
-                lambda kind, k, s, i: {"type": kind, "conversation": k, "seq": s, "client_id": i},
-                st.just("delete"),
-                c,
-                targets,
-                client_ids,
+                lambda k, s, i: {"type": "delete", "conversation": k, "seq": s, "client_id": i}, c, targets, client_ids
             ),
             st.builds(
                 lambda kind, k, s, e, i: {"type": kind, "conversation": k, "seq": s, "emoji": e, "client_id": i},
