@@ -31,10 +31,12 @@ async def test_typing_beyond_its_rate_is_answered_and_the_socket_stays_up(alice,
 
 
 @override_settings(MESSAGING_MAX_SOCKETS_PER_USER=2)
-async def test_a_socket_beyond_the_per_user_limit_is_told_and_closed(alice, bob, chat, cookies) -> None:
+@pytest.mark.parametrize("path", ["/ws/chat/bob/", "/ws/chat/", "/ws/notifications/"])
+async def test_a_socket_beyond_the_per_user_limit_is_told_and_closed(path, alice, bob, chat, cookies) -> None:
+    # Every kind of socket counts toward the one limit, and each endpoint enforces it.
     await chat(alice, "bob")
     await chat(alice, "bob")
-    comm = communicator("/ws/chat/bob/", await database_sync_to_async(cookies)(alice))
+    comm = communicator(path, await database_sync_to_async(cookies)(alice))
     connected, _ = await comm.connect(timeout=5)
     assert connected
     error = await comm.receive_json_from(timeout=3)

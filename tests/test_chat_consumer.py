@@ -191,6 +191,16 @@ async def test_a_binary_frame_is_invalid_frame(alice, bob, chat) -> None:
     await socket.expect("pong")
 
 
+@override_settings(MESSAGING_MAX_FRAME_BYTES=64)
+async def test_a_binary_frame_over_the_frame_limit_is_too_large_not_invalid(alice, bob, chat) -> None:
+    # Its size is what is wrong first: a client that sends big binary frames is told the limit.
+    socket = await chat(alice, "bob")
+    await socket.comm.send_to(bytes_data=b"x" * 65)
+    assert (await socket.expect("error"))["code"] == "too_large"
+    await socket.send({"type": "ping"})
+    await socket.expect("pong")
+
+
 async def test_bad_frames_are_recorded_without_flooding_the_error_table(alice, bob, chat) -> None:
     from messaging.models import MessagingError
 

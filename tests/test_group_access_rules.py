@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 
 from messaging.models import Conversation, Event, EventKind, Participant
+from messaging.pubsub import conversation_group
 from messaging.store import conversations
 
 from .groups import database_state, make_group, new_client_id
@@ -285,6 +288,33 @@ async def test_a_removed_members_open_socket_gets_the_removal_event_and_nothing_
     await receipt_of(owner, "bob")
     await ask(other, {"type": "rename", "conversation": group, "title": "Without carol", "client_id": "rn-1"})
     assert await removed.drain(timeout=0.3) == []
+
+
+async def test_a_removed_members_socket_leaves_the_conversations_channel_layer_group(
+    group: int, alice: Any, bob: Any, carol: Any, open_chat: OpenChat
+) -> None:
+    # Not only filtered out when they arrive: what the layer sends to the group no longer reaches it.
+    owner, other, removed = await open_chat(alice), await open_chat(bob), await open_chat(carol)
+    await ask(owner, {"type": "remove_member", "conversation": group, "user": "carol", "client_id": "rm-1"})
+    await removed.expect("conversation")
+    # a frame the consumers forward as it is (user_muted: any text, from another socket)
+    text = json.dumps({"type": "muted", "conversation": group, "until": None})
+    await get_channel_layer().group_send(conversation_group(group), {"type": "user_muted", "text": text})
+    assert (await other.expect("muted")) == {"type": "muted", "conversation": group, "until": None}
+    assert await removed.drain(timeout=0.3) == []
+
+
+async def test_a_member_removed_then_added_back_gets_the_groups_messages_live_again_on_the_same_socket(
+    group: int, alice: Any, bob: Any, carol: Any, open_chat: OpenChat
+) -> None:
+    owner, member = await open_chat(alice), await open_chat(carol)
+    await ask(owner, {"type": "remove_member", "conversation": group, "user": "carol", "client_id": "rm-1"})
+    await member.expect_where(lambda f: f["type"] == "conversation" and f["conversation"]["left_seq"] is not None)
+    await ask(owner, {"type": "add_members", "conversation": group, "users": ["carol"], "client_id": "add-1"})
+    await member.expect_where(lambda f: f["type"] == "conversation" and f["conversation"]["left_seq"] is None)
+    sent = await ask(owner, {"type": "message", "conversation": group, "content": "welcome back", "client_id": "m-1"})
+    pushed = await member.expect_where(lambda f: f["type"] == "event" and f["event"]["kind"] == "message")
+    assert (pushed["event"]["seq"], pushed["event"]["content"]) == (sent["event"]["seq"], "welcome back")
 
 
 # --- Cursors are clamped into the window --------------------------------------------------------

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
+import types
 from typing import Any
 
 import pytest
@@ -133,6 +135,21 @@ async def test_the_first_late_refusal_of_a_minute_is_recorded_and_the_rest_only_
     assert len(rows) == 1 and "MESSAGING_HANDSHAKE_BUDGET_SECONDS" in rows[0].message
     assert (rows[0].category, rows[0].severity) == ("connection_error", "warning")
     assert set(rows[0].context) == {"code", "waited_seconds"} and rows[0].context["waited_seconds"] >= 0
+
+
+async def test_a_late_refusal_is_recorded_with_its_wait_to_the_hundredth_of_a_second(
+    alice, cookies, monkeypatch
+) -> None:
+    monkeypatch.setattr(handshake, "_last_recorded", None)
+    # The handshake clock's readings: arrival, the consumer's look at it, the record's minute.
+    ticks = itertools.count()
+    monkeypatch.setattr(handshake, "time", types.SimpleNamespace(monotonic=lambda: 1000 + 3.14159 * next(ticks)))
+    cookie = await database_sync_to_async(cookies)(alice)
+    with override_settings(MESSAGING_HANDSHAKE_BUDGET_SECONDS=1):
+        assert await refused("/ws/chat/", cookie)
+    [row] = await database_sync_to_async(list)(MessagingError.objects.filter(context__code="handshake_late"))
+    assert row.context["waited_seconds"] == 3.14
+    assert "(1 s) to reach their consumer (this one 3.1 s;" in row.message
 
 
 async def test_a_handshake_within_the_budget_is_served(alice, cookies) -> None:
@@ -289,6 +306,17 @@ async def test_a_socket_stops_counting_once_however_many_frames_follow_so_the_li
 
 
 # --- Direct conversations ----------------------------------------------------------------
+
+
+async def test_a_frame_only_another_endpoint_speaks_is_invalid_frame_on_the_user_socket(alice, user_socket) -> None:
+    # mark_read is the bell's (ws/notifications/); ws/chat/ has no handler for it and must not look for one.
+    socket = await user_socket(alice)
+    await socket.send({"type": "mark_read", "id": 1, "ref": "r1"})
+    error = await socket.expect("error")
+    assert (error["code"], error["ref"]) == ("invalid_frame", "r1")
+    assert "unknown frame type 'mark_read'" in error["detail"]
+    await socket.send({"type": "ping"})
+    await socket.expect("pong")
 
 
 async def test_a_first_message_to_someone_makes_the_conversation_and_tells_both(alice, bob, user_socket) -> None:
