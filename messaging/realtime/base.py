@@ -223,9 +223,11 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         return read_along
 
     async def register(self) -> tuple[PresenceChange | None, Any]:
-        """Record this socket for presence (one database call); what the endpoint reads along (nothing here: ``{}``)."""
-        change = await self.register_with(db.register_connection)
-        return change, {}
+        """Record this socket for presence, and read what the endpoint needs along, in one database call.
+
+        Each endpoint has its own (most through :meth:`register_with`); there is no default.
+        """
+        raise NotImplementedError
 
     async def register_with(self, open_socket: Callable[..., Awaitable[_Opened]]) -> _Opened:
         """``open_socket`` (the store's registration, alone or with what an endpoint reads along) for this socket."""
