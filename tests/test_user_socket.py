@@ -13,10 +13,10 @@ from channels.testing import WebsocketCommunicator
 from django.test import override_settings
 
 from messaging.actions.errors import wire_error
-from messaging.models import Connection, Conversation, Event, MessagingError, Notification, Participant
+from messaging.models import Connection, Conversation, Event, MessagingError, Notification, Participant, UserStatus
 from messaging.realtime import handshake
 from messaging.serializers import PROTOCOL_VERSION
-from messaging.store import conversations
+from messaging.store import conversations, presence
 from messaging.store.errors import LimitExceeded
 
 from .support import communicator
@@ -306,6 +306,24 @@ async def test_a_socket_stops_counting_once_however_many_frames_follow_so_the_li
 
 
 # --- Direct conversations ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/ws/chat/", "/ws/notifications/"])
+async def test_a_users_only_socket_comes_and_goes_online_without_a_lookup_of_their_name(
+    path, alice, cookies, monkeypatch
+) -> None:
+    # A reconnect storm's handshakes and closes all go through the one database thread: the
+    # socket hands the store the username it has, so announcing presence costs no extra read.
+    looked_up: list[int] = []
+    real = presence.username_of
+    monkeypatch.setattr(presence, "username_of", lambda user_id: looked_up.append(user_id) or real(user_id))
+    comm = communicator(path, await database_sync_to_async(cookies)(alice))
+    assert (await comm.connect(timeout=5))[0]
+    await comm.receive_json_from(timeout=5)
+    await comm.disconnect()
+    status = await database_sync_to_async(UserStatus.objects.get)(user=alice)
+    assert status.online is False, "it came online and went offline again"
+    assert looked_up == []
 
 
 async def test_a_frame_only_another_endpoint_speaks_is_invalid_frame_on_the_user_socket(alice, user_socket) -> None:
