@@ -8,6 +8,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from messaging.connection_validator import CHAT_FRAMES
+
 MAX_INT = 2**63 - 1
 
 # Every code point, lone surrogates and NUL included.
@@ -377,37 +379,8 @@ def _is_aware_time(value: Any) -> bool:
         return False
 
 
-CHAT_TYPES = frozenset(
-    {
-        "message",
-        "typing",
-        "read",
-        "received",
-        "sync",
-        "history",
-        "ping",
-        "view",
-        "resume",
-        "conversations",
-        "create_group",
-        "add_members",
-        "remove_member",
-        "leave",
-        "rename",
-        "set_role",
-        "mute",
-        "pin",
-        "members",
-        "search",
-        "edit",
-        "delete",
-        "react",
-        "unreact",
-        "hide",
-        "clear",
-        "edits",
-    }
-)
+#: the frame types ws/chat/ speaks (tests/test_connection_validator.py pins the list)
+CHAT_TYPES = CHAT_FRAMES
 
 
 def raw_frames() -> st.SearchStrategy[str | bytes]:
