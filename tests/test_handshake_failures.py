@@ -12,6 +12,7 @@ from messaging.error_models import ErrorCategory
 from messaging.models import MessagingError
 from messaging.realtime.base import TRY_AGAIN_LATER
 
+from .faults import table_unreadable
 from .support import communicator
 
 
@@ -39,3 +40,26 @@ async def test_a_channel_layer_failure_while_opening_closes_with_1013_and_is_rec
     )()
     assert [r["user_id"] for r in recorded] == [alice.pk]
     assert "closed with 1013" in recorded[0]["message"]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("path", ["/ws/chat/", "/ws/notifications/"])
+async def test_a_database_failure_after_the_accept_closes_with_1013_and_accepts_only_once(
+    path: str, alice: Any, cookies: Any
+) -> None:
+    # Registering the socket reads messaging_connection after the accept: the close must not accept again.
+    cookie = await database_sync_to_async(cookies)(alice)
+    async with table_unreadable("messaging_connection"):
+        comm = communicator(path, cookie)
+        connected, _ = await comm.connect(timeout=5)
+        assert connected
+        assert await comm.receive_output(timeout=5) == {"type": "websocket.close", "code": TRY_AGAIN_LATER}
+        await comm.send_input({"type": "websocket.disconnect", "code": TRY_AGAIN_LATER})
+        await comm.wait(timeout=5)
+    assert comm.future.exception() is None
+    recorded = await database_sync_to_async(
+        lambda: list(
+            MessagingError.objects.filter(message__contains="closed with 1013").values_list("user_id", flat=True)
+        )
+    )()
+    assert recorded == [alice.pk]
