@@ -326,6 +326,18 @@ async def test_a_users_only_socket_comes_and_goes_online_without_a_lookup_of_the
     assert looked_up == []
 
 
+def test_a_socket_keeps_the_user_behind_channels_lazy_wrapper_once_it_is_resolved(alice) -> None:
+    from channels.auth import UserLazyObject
+
+    from messaging.realtime.base import unwrapped
+
+    lazy = UserLazyObject()
+    assert unwrapped(lazy) is lazy, "not resolved yet: there is nothing behind it to keep"
+    lazy._wrapped = alice
+    assert unwrapped(lazy) is alice
+    assert unwrapped(alice) is alice, "a user that was never wrapped is kept as it is"
+
+
 async def test_a_frame_only_another_endpoint_speaks_is_invalid_frame_on_the_user_socket(alice, user_socket) -> None:
     # mark_read is the bell's (ws/notifications/); ws/chat/ has no handler for it and must not look for one.
     socket = await user_socket(alice)
