@@ -112,6 +112,24 @@ async def refused(path: str, cookie: str) -> bool:
     return not connected
 
 
+@pytest.mark.parametrize("path", ["/ws/chat/", "/ws/notifications/"])
+async def test_an_anonymous_handshake_refused_then_dropped_ends_cleanly_uncounted_and_unrecorded(
+    path, monkeypatch
+) -> None:
+    # Refused before anything about a user was known: not a late handshake, not a 1006 worth a record.
+    monkeypatch.setattr(handshake, "_last_recorded", None)
+    consumer = "chat" if path == "/ws/chat/" else "notifications"
+    late_before = metric("linkup_handshakes_late_total", consumer=consumer)
+    comm = communicator(path)
+    connected, _ = await comm.connect(timeout=5)
+    assert not connected
+    await comm.send_input({"type": "websocket.disconnect", "code": 1006})
+    await comm.wait(timeout=5)
+    assert comm.future.exception() is None
+    assert metric("linkup_handshakes_late_total", consumer=consumer) == late_before
+    assert await database_sync_to_async(MessagingError.objects.count)() == 0
+
+
 @pytest.mark.parametrize("path", ["/ws/chat/", "/ws/notifications/", "/ws/chat/bob/"])
 async def test_a_handshake_older_than_the_budget_is_refused_and_registers_nothing(path, alice, bob, cookies) -> None:
     cookie = await database_sync_to_async(cookies)(alice)
