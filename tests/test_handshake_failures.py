@@ -35,11 +35,18 @@ async def test_a_channel_layer_failure_while_opening_closes_with_1013_and_is_rec
     assert comm.future.exception() is None, "the consumer ended without an error (daphne would have answered 500)"
     recorded = await database_sync_to_async(
         lambda: list(
-            MessagingError.objects.filter(category=ErrorCategory.CONNECTION_ERROR).values("message", "user_id")
+            MessagingError.objects.filter(category=ErrorCategory.CONNECTION_ERROR).values(
+                "message", "user_id", "context"
+            )
         )
     )()
     assert [r["user_id"] for r in recorded] == [alice.pk]
     assert "closed with 1013" in recorded[0]["message"]
+    # the operator sees what failed, not only that something did
+    assert (
+        recorded[0]["context"]["exception"]
+        == "ConnectionError: Connection refused (the channel layer's Redis is restarting)"
+    )
 
 
 @pytest.mark.django_db(transaction=True)
