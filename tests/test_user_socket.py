@@ -356,6 +356,26 @@ def test_a_socket_keeps_the_user_behind_channels_lazy_wrapper_once_it_is_resolve
     assert unwrapped(alice) is alice, "a user that was never wrapped is kept as it is"
 
 
+async def test_a_sockets_database_calls_take_their_turns_as_its_user(alice, user_socket, monkeypatch) -> None:
+    # Turns on the one database thread are shared fairly between users (messaging/guards/fair_turns.py):
+    # a socket's calls must queue as its user's, or one user's flood is everyone's.
+    from messaging.guards import fair_turns
+
+    subjects: list[object] = []
+    real = fair_turns.FairTurns.acquire
+
+    async def acquire(self: fair_turns.FairTurns) -> None:
+        subjects.append(fair_turns._subject.get())
+        await real(self)
+
+    monkeypatch.setattr(fair_turns.FairTurns, "acquire", acquire)
+    socket = await user_socket(alice)
+    subjects.clear()
+    await socket.send({"type": "conversations", "before": None, "limit": 10, "ref": "c1"})
+    await socket.expect("conversations")
+    assert subjects and set(subjects) == {alice.pk}
+
+
 async def test_a_frame_only_another_endpoint_speaks_is_invalid_frame_on_the_user_socket(alice, user_socket) -> None:
     # mark_read is the bell's (ws/notifications/); ws/chat/ has no handler for it and must not look for one.
     socket = await user_socket(alice)
