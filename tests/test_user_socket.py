@@ -323,7 +323,7 @@ async def test_a_socket_stops_counting_once_however_many_frames_follow_so_the_li
         await first.disconnect()
 
 
-# --- Direct conversations ----------------------------------------------------------------
+# --- What every socket does: its user, its turns, its frames, its presence ----------------------
 
 
 @pytest.mark.parametrize("path", ["/ws/chat/", "/ws/notifications/"])
@@ -385,6 +385,9 @@ async def test_a_frame_only_another_endpoint_speaks_is_invalid_frame_on_the_user
     assert "unknown frame type 'mark_read'" in error["detail"]
     await socket.send({"type": "ping"})
     await socket.expect("pong")
+
+
+# --- Direct conversations ----------------------------------------------------------------
 
 
 async def test_a_first_message_to_someone_makes_the_conversation_and_tells_both(alice, bob, user_socket) -> None:
