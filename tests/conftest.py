@@ -46,6 +46,20 @@ settings.register_profile(
 settings.load_profile("linkup")
 
 
+@pytest.hookimpl(hookwrapper=True, trylast=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    """Keep Hypothesis from writing a patch for a failing example: the failure is reported as usual.
+
+    Hypothesis's plugin rewrites the test's source with libcst to suggest an ``@example``.
+    With Twisted imported (daphne), zope.interface lists ``__provides__`` on classes that
+    cannot give it, libcst's visitor lookup raises ``AttributeError``, and pytest stops the
+    whole run with an INTERNALERROR that hides the falsifying example. This wrapper is the
+    innermost one, so it takes the examples away before Hypothesis's wrapper reads them.
+    """
+    yield
+    item.__dict__.pop("_hypothesis_failing_examples", None)
+
+
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> Iterator[None]:
     """Under mutmut (scripts/mutation), each forked mutant run gets its own copy of the SQLite test database.
