@@ -115,7 +115,7 @@ def member_lists(names: st.SearchStrategy[str] = usernames, most: int = 5) -> st
 
 #: the seq a message action names: mostly one of the first messages (so it often exists), or any
 targets = st.integers(min_value=1, max_value=12) | st.integers(min_value=1, max_value=MAX_INT)
-#: reactions: emoji the validator takes (a flag, a skin tone, a keycap, a ZWJ family), and any text
+#: reactions: emoji the validator takes (a flag, a skin tone, a keycap, a ZWJ family)
 emoji = st.sampled_from(
     [
         "\U0001f44d",
@@ -125,7 +125,10 @@ emoji = st.sampled_from(
         "1\ufe0f\u20e3",
         "\U0001f468\u200d\U0001f469\u200d\U0001f467",
     ]
-) | st.text(alphabet=storable_chars, min_size=1, max_size=20)
+)
+#: text that is no emoji: ASCII has no symbol (So) character, so letters, digits (keycap bases
+#: without their keycap), punctuation and spaces are all refused
+not_emoji = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), min_size=1, max_size=16)
 search_cursors = st.none() | st.text(alphabet=storable_chars, min_size=1, max_size=100)
 
 
@@ -359,6 +362,11 @@ def broken_chat_frames() -> st.SearchStrategy[dict[str, Any]]:
             lambda kind, v: {"type": kind, "conversation": 1, "seq": v, "emoji": "\U0001f44d", "client_id": "x"},
             st.sampled_from(["delete", "react", "unreact", "edits"]),
             json_values.filter(lambda v: not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= MAX_INT),
+        ),
+        st.builds(
+            lambda kind, v: {"type": kind, "conversation": 1, "seq": 1, "emoji": v, "client_id": "x"},
+            st.sampled_from(["react", "unreact"]),
+            not_emoji | not_str,
         ),
         st.builds(lambda v: {"type": "hide", "conversation": 1, "seqs": v, "client_id": "x"}, not_list | st.just([])),
         st.builds(
