@@ -425,6 +425,18 @@ def test_an_around_page_of_one_is_the_message_and_says_whether_newer_ones_exist(
     assert [e.seq for e in at_leave.events] == [left_seq] and at_leave.has_newer is False
 
 
+def test_an_around_page_of_one_says_nothing_newer_when_only_reactions_and_hidden_messages_follow(
+    alice, bob, direct
+) -> None:
+    seqs = [say(alice, direct, f"m{i}") for i in range(2)]
+    hidden = say(alice, direct, "hidden from bob")
+    message_actions.hide_messages(bob, direct, [hidden])
+    react(alice, direct, seqs[1], "👍")
+    for limit in (1, 2, 3):
+        page = around(bob, direct, seqs[1], limit)
+        assert page.events[0].seq == seqs[1] and page.has_newer is False, limit
+
+
 def test_an_around_page_shows_each_message_as_of_the_newest_seq(alice, bob, direct) -> None:
     seqs = [say(alice, direct, f"m{i}") for i in range(3)]
     edit(alice, direct, seqs[1], "m1, edited")

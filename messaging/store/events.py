@@ -650,19 +650,16 @@ def events_around(member: Participant, around: int, limit: int) -> EventPage:
     as_of = member.conversation.last_seq
     end = member.left_seq if member.left_seq is not None else as_of
     lower = max(member.joined_seq, member.cleared_seq + 1)
-    newer_limit = limit // 2
-    newer = (
-        _page(
-            member.conversation_id,
-            lower=max(lower, around + 1),
-            upper=end,
-            ascending=True,
-            limit=newer_limit,
-            kinds=TIMELINE_KINDS,
-            member=member,
-        )
-        if newer_limit
-        else EventPage([], around < end)
+    # A page of one holds no newer event, but still asks for one: whether a
+    # message the member can see follows (a reaction or a hidden one is not).
+    newer = _page(
+        member.conversation_id,
+        lower=max(lower, around + 1),
+        upper=end,
+        ascending=True,
+        limit=limit // 2,
+        kinds=TIMELINE_KINDS,
+        member=member,
     )
     older = _page(
         member.conversation_id,
