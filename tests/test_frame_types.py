@@ -23,6 +23,7 @@ from messaging.connection_validator import (
     Frame,
 )
 from tests.servers import ROOT
+from tests.support.answers import USER_ANSWERS
 
 FRAMES_D_TS = ROOT / "messaging" / "static" / "messaging" / "js" / "protocol" / "frames.d.ts"
 pytestmark = pytest.mark.stack_independent
@@ -185,11 +186,9 @@ def test_each_request_answer_is_a_server_frame_that_carries_the_ref_in_frames_py
 
 def test_request_answers_are_the_answers_the_fuzzing_sees_the_consumers_give() -> None:
     # tests/test_fuzz_frames.py sends every frame type to the real consumers and checks that each
-    # is answered with the frame type its table names; RequestAnswers is what the browser's
+    # is answered with the frame type USER_ANSWERS names; RequestAnswers is what the browser's
     # requests resolve with. The two must be the same table, or the browser awaits a frame the
     # server never sends.
-    from tests.test_fuzz_frames import USER_ANSWERS
-
     assert set(USER_ANSWERS) == CHAT_FRAMES, "the fuzzing's table has a row for every frame ws/chat/ speaks"
     answered_by_the_consumers = {request: {answer} for request, answer in USER_ANSWERS.items() if answer is not None}
     answered_by_the_consumers["list"] = {"notifications"}  # ws/notifications/ (expected_answer there)

@@ -30,6 +30,7 @@ from . import cursors
 from .robustness import STATS
 from .strategies import broken_chat_frames, raw_chat_frames, raw_frames, valid_chat_frames, valid_frames
 from .support import communicator, session_cookie
+from .support.answers import USER_ANSWERS
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -99,35 +100,6 @@ def expected_answer(raw: str | bytes, allowed: frozenset[str]) -> str | None:
 # On ws/chat/ a well-formed frame may still name a conversation or a user the
 # sender has nothing to do with: the contract's refusals are defined answers too.
 REFUSED = ("not_found", "forbidden", "invalid_frame")
-USER_ANSWERS: dict[str, str | None] = {
-    "message": "ack",
-    "typing": None,
-    "read": None,
-    "received": None,
-    "sync": "sync",
-    "history": "history",
-    "ping": "pong",
-    "view": None,
-    "resume": "resume",
-    "conversations": "conversations",
-    "create_group": "ack",
-    "add_members": "ack",
-    "remove_member": "ack",
-    "leave": "ack",
-    "rename": "ack",
-    "set_role": "ack",
-    "mute": "muted",
-    "pin": "pinned",
-    "members": "members",
-    "search": "search",
-    "edit": "ack",
-    "delete": "ack",
-    "react": "ack",
-    "unreact": "ack",
-    "hide": "ack",
-    "clear": "ack",
-    "edits": "edits",
-}
 
 
 async def exchange(comm, raw: str | bytes, allowed: frozenset[str]) -> list[dict]:
