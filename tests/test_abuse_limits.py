@@ -237,7 +237,7 @@ async def test_a_batch_takes_the_database_threads_turns_in_the_shared_lane_not_a
     lanes: list[object] = []
 
     async def run(items: list[str]) -> list[str]:
-        lanes.append(fair_turns._subject.get())
+        lanes.append(fair_turns.acting_for())
         return items
 
     writer: GroupCommit[str, str] = GroupCommit("test", run)

@@ -85,6 +85,6 @@ def test_a_shared_context_takes_the_shared_lane_whoever_made_it() -> None:
 
     def inside() -> object:
         act_for(42)
-        return shared_context().run(fair_turns._subject.get)
+        return shared_context().run(fair_turns.acting_for)
 
     assert contextvars.Context().run(inside) is None

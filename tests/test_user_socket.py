@@ -365,7 +365,7 @@ async def test_a_sockets_database_calls_take_their_turns_as_its_user(alice, user
     real = fair_turns.FairTurns.acquire
 
     async def acquire(self: fair_turns.FairTurns) -> None:
-        subjects.append(fair_turns._subject.get())
+        subjects.append(fair_turns.acting_for())
         await real(self)
 
     monkeypatch.setattr(fair_turns.FairTurns, "acquire", acquire)

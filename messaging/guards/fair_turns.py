@@ -37,6 +37,11 @@ def act_for(subject: object) -> None:
     _subject.set(subject)
 
 
+def acting_for() -> object:
+    """Whose turns this task's database calls take (``None``: the shared lane)."""
+    return _subject.get()
+
+
 def shared_context() -> contextvars.Context:
     """A context whose database calls are everyone's (the ``None`` lane): for tasks that serve many users."""
     context = contextvars.copy_context()
@@ -61,7 +66,7 @@ class FairTurns:
             self.running += 1
             return
         turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        subject = _subject.get()
+        subject = acting_for()
         self.waiting.setdefault(subject, collections.deque()).append(turn)
         try:
             await turn
