@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from messaging.models import Event, EventKind, MessageEdit, Notification, Participant, Reaction
 from messaging.ops.archive import archive
-from messaging.store import errors, events, message_actions
+from messaging.store import errors, events, message_actions, visibility
 from messaging.store.conversations import get_or_create_direct, summary_of, unread_count
 from messaging.store.events import create_message
 
@@ -508,3 +508,109 @@ def test_a_reaction_notifies_the_author_who_is_away_and_reading_settles_it(alice
 
     settle_new_message_notification(alice.pk, direct, unread_count(reading_member))
     assert Notification.objects.get(pk=notification.pk).read
+
+
+# --- the visibility rule (messaging/store/visibility.py), at its edges ----------------------------
+
+
+def member(user, conversation_id: int) -> Participant:
+    return Participant.objects.select_related("conversation").get(user=user, conversation_id=conversation_id)
+
+
+def visible_seqs(user, conversation_id: int) -> list[int]:
+    """What ``visible_q`` lets through of every event row, whatever the conversation (its callers add their own)."""
+    return list(
+        Event.objects.filter(visibility.visible_q(member(user, conversation_id)))
+        .order_by("seq")
+        .values_list("seq", flat=True)
+    )
+
+
+def at_the_same_seq(alice, bob, carol) -> tuple[int, int, int]:
+    """A direct conversation and a group of alice, bob and carol, each with a message by alice at one same seq."""
+    other, _ = get_or_create_direct(alice, bob)
+    group = make_group(alice, [bob, carol])
+    seq = say(alice, group, "in the group")
+    while say(alice, other.pk, "elsewhere") < seq:
+        pass
+    assert Event.objects.filter(conversation_id=other.pk, seq=seq, kind=EventKind.MESSAGE).exists()
+    return other.pk, group, seq
+
+
+def test_the_visibility_rule_keeps_to_the_members_own_conversation(alice, bob, carol) -> None:
+    other, group, _ = at_the_same_seq(alice, bob, carol)
+    in_group = Event.objects.filter(conversation_id=group).values_list("seq", flat=True)
+    assert visible_seqs(bob, group) == sorted(in_group)
+    assert Event.objects.filter(conversation_id=other).count() > 0  # rows the rule must leave out
+
+
+def test_the_visibility_rule_starts_at_the_members_join_and_includes_it(alice, bob, carol) -> None:
+    from messaging.store.conversations import add_members
+
+    group = make_group(alice, [bob])
+    say(alice, group, "before carol")
+    add_members(alice, group, ["carol"], cid(), max_members=10)
+    after = say(alice, group, "after carol came")
+    joined = member(carol, group).joined_seq
+    assert visible_seqs(carol, group) == [joined, after]
+    added = [e for e in sync(carol, group)["events"] if e["seq"] == joined]
+    assert added and not added[0].get("hidden"), "a new member sees the event that added them"
+
+
+def test_the_visibility_rule_ends_at_the_former_members_leave_and_includes_it(alice, bob, carol) -> None:
+    from messaging.store.conversations import remove_member
+
+    elsewhere, _ = get_or_create_direct(alice, carol)
+    group = make_group(alice, [bob, carol])
+    say(alice, group, "carol clears this")
+    message_actions.clear_conversation(carol, group)
+    kept = say(alice, group, "before carol left")
+    left = remove_member(alice, group, "carol", cid()).appended.event.seq
+    say(alice, group, "after carol left")
+    say(alice, elsewhere.pk, "in another conversation, before her leave's seq")
+    assert visible_seqs(carol, group) == [kept, left]
+    removal = [e for e in sync(carol, group)["events"] if e["seq"] == left]
+    assert removal and not removal[0].get("hidden"), "a former member sees the event that removed them"
+
+
+def test_the_visibility_rule_leaves_out_what_the_member_cleared(alice, bob, direct) -> None:
+    say(alice, direct, "old")
+    message_actions.clear_conversation(bob, direct)
+    new = say(alice, direct, "new")
+    assert visible_seqs(bob, direct) == [new]
+
+
+def test_a_message_hidden_in_one_conversation_stays_visible_at_the_same_seq_in_another(alice, bob, carol) -> None:
+    other, group, seq = at_the_same_seq(alice, bob, carol)
+    message_actions.hide_messages(bob, other, [seq])
+    assert seq in visible_seqs(bob, group)
+    assert visibility.hidden_among(member(bob, group), [seq]) == set()
+    react(bob, group, seq, "👍")  # can_see: not refused as not found
+    assert unread_count(member(bob, group)) == len(
+        Event.objects.filter(conversation_id=group, kind=EventKind.MESSAGE).exclude(sender=bob)
+    )
+
+
+def test_a_message_another_member_hid_still_counts_as_unread_for_me(alice, bob, carol) -> None:
+    group = make_group(alice, [bob, carol])
+    seq = say(alice, group, "carol hides this one, bob does not")
+    message_actions.hide_messages(carol, group, [seq])
+    assert unread_count(member(bob, group)) == 1
+    assert unread_count(member(carol, group)) == 0
+
+
+def test_hiding_one_message_leaves_the_others_open_to_actions(alice, bob, direct) -> None:
+    first, second = say(alice, direct, "hidden"), say(alice, direct, "still there")
+    message_actions.hide_messages(bob, direct, [first])
+    assert visibility.hidden_among(member(bob, direct), [first, second]) == {first}
+    react(bob, direct, second, "👍")
+    with pytest.raises(errors.NotFound):
+        react(bob, direct, first, "👍")
+
+
+def test_the_last_message_a_member_cleared_is_hidden_from_their_actions_too(alice, bob, direct) -> None:
+    last = say(alice, direct, "the newest when bob cleared")
+    message_actions.clear_conversation(bob, direct)
+    assert member(bob, direct).cleared_seq == last
+    with pytest.raises(errors.NotFound):
+        react(bob, direct, last, "👍")
