@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from unittest import mock
 
 import pytest
 from django.db import OperationalError
@@ -106,11 +105,21 @@ def test_exceptions_map_to_their_category(exc, category) -> None:
     assert category_for_exception(SynchronousOnlyOperation()) == "async_context_violation"
 
 
-def test_throttling_holds_when_the_cache_itself_is_down() -> None:
+def test_throttling_holds_when_the_cache_itself_is_down(monkeypatch: pytest.MonkeyPatch) -> None:
     """Redis down is when failures come in floods: the throttle falls back to this process."""
-    from messaging.ops.cachebox import shared_cache
+    import socket
 
-    with mock.patch.object(shared_cache(), "add", side_effect=ConnectionError("redis is down")):
-        for _ in range(200):
-            MessagingLogger().throttled("connection_error", "layer:chat.message", "layer down", None)
+    from django.core.cache.backends.redis import RedisCache
+
+    from messaging.ops import cachebox
+
+    with socket.socket() as probe:  # a port nothing listens on: a Redis that is gone
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    gone = RedisCache(f"redis://127.0.0.1:{port}/0", {"OPTIONS": {"socket_connect_timeout": 0.5}})
+    with pytest.raises(Exception, match="(?i)connect"):
+        gone.add("probe", 1)  # the real client's failure, which the logger must survive
+    monkeypatch.setattr(cachebox, "_client", gone)
+    for _ in range(200):
+        MessagingLogger().throttled("connection_error", "layer:chat.message", "layer down", None)
     assert MessagingError.objects.filter(category="connection_error").count() == 1
