@@ -67,8 +67,7 @@ class Change:
     """What an action stored (``appended`` None: nothing to change) and what the steps after the commit need."""
 
     appended: Appended | None
-    conversation: Conversation
-    #: the message acted on, as it is now (None for a repeat)
+    #: the message acted on, as it is now (None for a repeat or when nothing changed)
     message: Event | ArchivedEvent | None = None
     #: an edit: members mentioned by the new text and not by the old one (user ids)
     newly_mentioned: list[int] = field(default_factory=list)
@@ -106,20 +105,20 @@ def _act(
     """
     existing = repeat_of_event(actor, client_id, conversation_id, kind)
     if existing is not None:
-        return Change(Appended(existing, False, 0), existing.conversation)
+        return Change(Appended(existing, False, 0))
     try:
         with transaction.atomic():
             conversation = lock_for_append(conversation_id)
             existing = repeat_of_event(actor, client_id, conversation_id, kind)
             if existing is not None:
-                return Change(Appended(existing, False, conversation.membership_seq), conversation)
+                return Change(Appended(existing, False, conversation.membership_seq))
             member = member_of(actor.pk, conversation_id, current=True)
             change = apply(conversation, member, timezone.now())
     except IntegrityError:
         existing = repeat_of_event(actor, client_id, conversation_id, kind)
         if existing is None:
             raise
-        change = Change(Appended(existing, False, 0), existing.conversation)
+        change = Change(Appended(existing, False, 0))
     return change
 
 
@@ -147,7 +146,7 @@ def edit_message(
         if _too_late(row, window, now):
             raise WindowClosed("this message can no longer be edited", setting="MESSAGING_EDIT_WINDOW")
         if row.content == content:
-            return Change(None, conversation, row)
+            return Change(None)
         event = insert_event(conversation, actor, EventKind.EDITED, client_id, content=content, target_seq=seq, now=now)
         MessageEdit.objects.create(
             conversation=conversation,
@@ -166,7 +165,7 @@ def edit_message(
             if conversation.kind == Conversation.Kind.GROUP
             else []
         )
-        return Change(Appended(event, True, conversation.membership_seq), conversation, row, mentioned)
+        return Change(Appended(event, True, conversation.membership_seq), row, mentioned)
 
     return _act(actor, conversation_id, client_id, EventKind.EDITED, apply)
 
@@ -197,7 +196,7 @@ def delete_message(
     def apply(conversation: Conversation, member: Participant, now: datetime.datetime) -> Change:
         row = _message(member, conversation, seq)
         if row.deleted_at is not None:
-            return Change(None, conversation, row)
+            return Change(None)
         moderator = conversation.kind == Conversation.Kind.GROUP and member.role in (Role.OWNER, Role.ADMIN)
         if not moderator:
             if row.sender_id != actor.pk:
@@ -209,7 +208,7 @@ def delete_message(
                 )
         event = insert_event(conversation, actor, EventKind.DELETED, client_id, target_seq=seq, now=now)
         purge(conversation, row, now)
-        return Change(Appended(event, True, conversation.membership_seq), conversation, row)
+        return Change(Appended(event, True, conversation.membership_seq), row)
 
     return _act(actor, conversation_id, client_id, EventKind.DELETED, apply)
 
@@ -267,7 +266,7 @@ def react(
         reactions = Reaction.objects.filter(conversation=conversation, message_seq=seq)
         mine = reactions.filter(user=actor, emoji=emoji)
         if mine.exists() == add:
-            return Change(None, conversation, row)
+            return Change(None)
         if add and not reactions.filter(emoji=emoji).exists():
             distinct = reactions.values("emoji").distinct().count()
             if distinct >= max_reactions:
@@ -283,7 +282,7 @@ def react(
             )
         else:
             mine.delete()
-        return Change(Appended(event, True, conversation.membership_seq), conversation, row)
+        return Change(Appended(event, True, conversation.membership_seq), row)
 
     return _act(actor, conversation_id, client_id, kind, apply)
 
