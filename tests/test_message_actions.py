@@ -614,3 +614,252 @@ def test_the_last_message_a_member_cleared_is_hidden_from_their_actions_too(alic
     assert member(bob, direct).cleared_seq == last
     with pytest.raises(errors.NotFound):
         react(bob, direct, last, "👍")
+
+
+# --- an action touches its own message, conversation and member only ----------------------------
+
+
+def test_deleting_a_message_leaves_the_other_messages_edits_reactions_and_replies_alone(alice, bob, carol) -> None:
+    group = make_group(alice, [bob, carol])
+    gone = say(alice, group, "to be deleted")
+    edit(alice, group, gone, "to be deleted, edited")
+    react(bob, group, gone, "👍")
+    kept = say(alice, group, "stays")
+    kept_edit = edit(alice, group, kept, "stays, edited").appended.event.seq
+    react(bob, group, kept, "🎉")
+    reply = say(carol, group, "a reply keeps its own text", reply_to=gone)
+    other, _ = get_or_create_direct(alice, bob)
+    while say(alice, other.pk, "elsewhere") < gone:  # another conversation's message at the deleted seq
+        pass
+    edit(alice, other.pk, gone, "elsewhere, edited")
+    react(bob, other.pk, gone, "😮")
+
+    delete(alice, group, gone)
+
+    edited_gone = Event.objects.get(conversation_id=group, kind=EventKind.EDITED, target_seq=gone)
+    assert edited_gone.content == ""
+    assert Event.objects.get(conversation_id=group, seq=kept_edit).content == "stays, edited"
+    assert Event.objects.get(conversation_id=group, seq=reply).content == "a reply keeps its own text"
+    elsewhere_edit = Event.objects.get(conversation_id=other.pk, kind=EventKind.EDITED, target_seq=gone)
+    assert elsewhere_edit.content == "elsewhere, edited"
+    assert [v.content for v in message_actions.edit_history(bob.pk, group, kept)] == ["stays", "stays, edited"]
+    assert [r["emoji"] for r in messages_of(history(bob, group))[kept]["reactions"]] == ["🎉"]
+    elsewhere = messages_of(history(bob, other.pk))[gone]
+    assert elsewhere["content"] == "elsewhere, edited" and [r["emoji"] for r in elsewhere["reactions"]] == ["😮"]
+    assert [v.content for v in message_actions.edit_history(bob.pk, other.pk, gone)] == [
+        "elsewhere",
+        "elsewhere, edited",
+    ]
+
+
+def test_a_deleted_message_shows_neither_its_edit_mark_nor_its_attachments(alice, bob, direct) -> None:
+    seq = say(alice, direct, "with a file")
+    edit(alice, direct, seq, "with a file, edited")
+    Event.objects.filter(conversation_id=direct, seq=seq).update(data={"attachments": [{"id": 1, "name": "a.png"}]})
+    delete(alice, direct, seq)
+    row = Event.objects.get(conversation_id=direct, seq=seq)
+    assert row.edited_at is None and row.data == {}
+    shown = messages_of(history(bob, direct))[seq]
+    assert shown["edited_at"] is None and shown["deleted"] is True
+
+
+def test_a_deletion_is_an_event_naming_the_message_and_sync_replays_it(alice, bob, direct) -> None:
+    seq = say(alice, direct, "oops")
+    deleted = delete(alice, direct, seq).appended.event
+    assert (deleted.kind, deleted.target_seq) == (EventKind.DELETED, seq)
+    replayed = [(e["kind"], e["target_seq"]) for e in sync(bob, direct, after=seq)["events"]]
+    assert replayed == [("deleted", seq)]
+
+
+def test_a_repeated_deletion_with_the_same_client_id_is_the_first_one(alice, bob, direct) -> None:
+    seq = say(alice, direct, "x")
+    first = message_actions.delete_message(alice, direct, seq, "delete-once", window=None)
+    again = message_actions.delete_message(alice, direct, seq, "delete-once", window=None)
+    assert again.appended is not None and not again.appended.created
+    assert again.appended.event.pk == first.appended.event.pk
+    assert Event.objects.filter(kind=EventKind.DELETED).count() == 1
+
+
+def test_taking_a_reaction_back_is_a_reaction_removed_event_naming_the_message_and_emoji(alice, bob, direct) -> None:
+    seq = say(alice, direct, "nice")
+    react(bob, direct, seq, "👍")
+    removed = react(bob, direct, seq, "👍", add=False).appended.event
+    assert (removed.kind, removed.target_seq, removed.data) == (EventKind.REACTION_REMOVED, seq, {"emoji": "👍"})
+    added = Event.objects.get(conversation_id=direct, kind=EventKind.REACTION_ADDED)
+    assert added.target_seq == seq
+
+
+def test_the_reaction_limit_counts_the_reactions_of_that_message_only(alice, bob, carol) -> None:
+    group = make_group(alice, [bob, carol])
+    full = say(alice, group, "two kinds of reaction at most")
+    other, _ = get_or_create_direct(alice, bob)
+    while say(alice, other.pk, "elsewhere") < full:
+        pass
+    for emoji in ("👍", "🎉"):
+        react(bob, group, full, emoji, max_reactions=2)
+    with pytest.raises(errors.LimitExceeded):
+        react(carol, group, full, "😮", max_reactions=2)
+    free = say(alice, group, "a message of its own")
+    react(carol, group, free, "😮", max_reactions=2)
+    react(bob, other.pk, full, "😮", max_reactions=2)  # the same seq in another conversation
+
+
+def test_clearing_a_chat_is_the_members_own(alice, bob, direct) -> None:
+    seq = say(alice, direct, "kept for alice")
+    hidden = message_actions.clear_conversation(bob, direct)
+    assert (hidden.conversation_id, hidden.cleared_seq) == (direct, seq)
+    assert member(alice, direct).cleared_seq == 0
+    assert sorted(messages_of(history(alice, direct))) == [seq]
+
+
+def test_a_former_member_clears_up_to_their_leave(alice, bob, carol) -> None:
+    from messaging.store.conversations import remove_member
+
+    group = make_group(alice, [bob, carol])
+    say(alice, group, "before")
+    left = remove_member(alice, group, "carol", cid()).appended.event.seq
+    say(alice, group, "after carol left")
+    assert message_actions.clear_conversation(carol, group).cleared_seq == left
+    assert member(carol, group).cleared_seq == left
+
+
+def test_clearing_drops_the_members_own_hidden_rows_under_it_and_no_one_elses(alice, bob, carol) -> None:
+    from messaging.models import HiddenMessage
+
+    other, group, seq = at_the_same_seq(alice, bob, carol)
+    message_actions.hide_messages(bob, group, [seq])
+    message_actions.hide_messages(carol, group, [seq])
+    message_actions.hide_messages(bob, other, [seq])
+    message_actions.clear_conversation(bob, group)
+    assert sorted(HiddenMessage.objects.values_list("user__username", "conversation_id")) == [
+        ("bob", other),
+        ("carol", group),
+    ]
+
+
+def test_clearing_a_chat_reads_its_new_message_notification(alice, bob, direct) -> None:
+    from messaging.notification_service import store_new_message_notifications
+
+    seq = say(alice, direct, "are you there?")
+    store_new_message_notifications(Event.objects.get(conversation_id=direct, seq=seq))
+    assert Notification.objects.filter(user=bob, read=False).count() == 1
+    hidden = message_actions.clear_conversation(bob, direct)
+    assert hidden.notification_unread == 0
+    assert not Notification.objects.filter(user=bob, read=False).exists()
+
+
+def test_an_edit_history_gives_each_version_its_times(alice, bob, direct) -> None:
+    seq = say(alice, direct, "v1")
+    sent_at = Event.objects.get(conversation_id=direct, seq=seq).created_at
+    edit(alice, direct, seq, "v2")
+    first_edit_at = Event.objects.get(conversation_id=direct, seq=seq).edited_at
+    edit(alice, direct, seq, "v3")
+    last_edit_at = Event.objects.get(conversation_id=direct, seq=seq).edited_at
+    versions = message_actions.edit_history(bob.pk, direct, seq)
+    assert [(v.content, v.written_at, v.replaced_at) for v in versions] == [
+        ("v1", sent_at, first_edit_at),
+        ("v2", first_edit_at, last_edit_at),
+        ("v3", last_edit_at, None),
+    ]
+    unedited = say(alice, direct, "never edited")
+    [only] = message_actions.edit_history(bob.pk, direct, unedited)
+    assert only.written_at == Event.objects.get(conversation_id=direct, seq=unedited).created_at
+
+
+def test_an_edit_history_holds_that_messages_versions_only(alice, bob, carol) -> None:
+    other, group, seq = at_the_same_seq(alice, bob, carol)
+    edit(alice, other, seq, "elsewhere, edited")
+    neighbour = say(alice, group, "a neighbour")
+    edit(alice, group, neighbour, "a neighbour, edited")
+    assert [v.content for v in message_actions.edit_history(bob.pk, group, seq)] == ["in the group"]
+
+
+def test_a_former_members_edit_history_ends_with_the_text_they_last_saw(alice, bob, carol) -> None:
+    from messaging.store.conversations import remove_member
+
+    group = make_group(alice, [bob, carol])
+    seq = say(alice, group, "v1")
+    neighbour = say(alice, group, "n1")
+    edit(alice, group, seq, "v2")
+    remove_member(alice, group, "carol", cid())
+    edit(alice, group, neighbour, "n2, after carol left")
+    edit(alice, group, seq, "v3, after carol left")
+    edit(alice, group, seq, "v4, after carol left")
+    versions = message_actions.edit_history(carol.pk, group, seq)
+    assert [v.content for v in versions] == ["v1", "v2"]
+    v2_written = MessageEdit.objects.get(conversation_id=group, message_seq=seq, content="v2").written_at
+    assert (versions[-1].written_at, versions[-1].replaced_at) == (v2_written, None)
+
+
+def test_a_former_members_edit_history_ignores_later_edits_in_other_conversations(alice, bob, carol) -> None:
+    from messaging.store.conversations import remove_member
+
+    other, group, seq = at_the_same_seq(alice, bob, carol)
+    edit(alice, group, seq, "in the group, v2")
+    remove_member(alice, group, "carol", cid())
+    left = member(carol, group).left_seq
+    while say(alice, other, "elsewhere, more") <= left:
+        pass
+    # Elsewhere, the same message seq is edited at a seq past her leave, before the group's next edit.
+    elsewhere_edit = edit(alice, other, seq, "elsewhere, edited after carol left").appended.event.seq
+    while say(alice, group, "more") <= elsewhere_edit:
+        pass
+    edit(alice, group, seq, "in the group, v3")
+    versions = message_actions.edit_history(carol.pk, group, seq)
+    assert [v.content for v in versions] == ["in the group", "in the group, v2"]
+
+
+def test_an_edit_mentions_only_current_active_members(alice, bob, carol, make_user) -> None:
+    from messaging.store.conversations import remove_member
+
+    dave, erin = make_user("dave"), make_user("erin")
+    group = make_group(alice, [bob, carol, dave])
+    get_or_create_direct(alice, erin)  # erin is in a conversation of alice's, not in this one
+    remove_member(alice, group, "carol", cid())
+    dave.is_active = False
+    dave.save()
+    seq = say(alice, group, "hello")
+    change = edit(alice, group, seq, "hello @bob @carol @dave @erin")
+    assert change.newly_mentioned == [bob.pk]
+
+
+def test_deleting_an_archived_message_clears_its_notifications_quote_and_no_other(alice, bob, carol) -> None:
+    from messaging.notification_service import store_new_message_notifications
+    from messaging.store.message_actions import DELETED_TEXT
+
+    group = make_group(alice, [bob, carol])
+    text = "line one\nline  two, with   spaces kept as they were typed"
+    seq = say(alice, group, text)
+    store_new_message_notifications(Event.objects.get(conversation_id=group, seq=seq))
+    quoting = Notification.objects.get(user=bob)
+    archive(Event.objects.filter(conversation_id=group))
+    assert Notification.objects.get(pk=quoting.pk).message_id is None  # archiving unlinked it
+    same_text_elsewhere = Notification.objects.create(
+        user=bob, kind=quoting.kind, title="t", body=quoting.body, url="/messages/c/999999/"
+    )
+    other_text_here = Notification.objects.create(
+        user=bob, kind=quoting.kind, title="t", body="alice: something else", url=quoting.url
+    )
+    delete(alice, group, seq)
+    assert Notification.objects.get(pk=quoting.pk).body == DELETED_TEXT
+    assert Notification.objects.get(pk=same_text_elsewhere.pk).body == quoting.body
+    assert Notification.objects.get(pk=other_text_here.pk).body == "alice: something else"
+
+
+def test_deleting_a_message_leaves_the_notification_of_another_message_with_the_same_text(alice, bob, carol) -> None:
+    from messaging.notification_service import store_new_message_notifications
+
+    group = make_group(alice, [bob, carol])
+    gone = say(alice, group, "ok")
+    kept = say(alice, group, "ok")
+    store_new_message_notifications(Event.objects.get(conversation_id=group, seq=gone))
+    quoting_kept = Notification.objects.create(
+        user=carol,
+        kind="new_message",
+        title="t",
+        body="alice: ok",
+        url=f"/messages/c/{group}/",
+        message=Event.objects.get(conversation_id=group, seq=kept),
+    )
+    delete(alice, group, gone)
+    assert Notification.objects.get(pk=quoting_kept.pk).body == "alice: ok"

@@ -232,7 +232,8 @@ def purge(conversation: Conversation, row: Event | ArchivedEvent, now: datetime.
     purge_for_event(row)  # its files: the rows now, the stored bytes once this commits
     quoted = Q(message_id=row.pk)
     if isinstance(row, ArchivedEvent) and text.strip():
-        quoted |= Q(url__in=_conversation_urls(conversation), body__contains=" ".join(text.split())[:60])
+        # The body quotes the text as it was typed (line breaks and runs of spaces included).
+        quoted |= Q(url__in=_conversation_urls(conversation), body__contains=text[:60])
     Notification.objects.filter(quoted).update(body=DELETED_TEXT)
 
 
