@@ -60,6 +60,24 @@ async def test_an_edit_is_acked_and_pushed_to_the_other_member(alice, bob, open_
     assert pushed["event"] == ack["event"]
 
 
+@pytest.mark.parametrize(
+    ("frame", "kind"),
+    [
+        ({"type": "delete"}, "deleted"),
+        ({"type": "react", "emoji": "\U0001f44d"}, "reaction_added"),
+    ],
+)
+async def test_a_deletion_or_a_reaction_is_acked_and_pushed_to_the_other_member(
+    alice, bob, open_chat, frame: dict[str, Any], kind: str
+) -> None:
+    conversation, seq = await direct_with_message(alice, bob, "helo")
+    a, b = await open_chat(alice), await open_chat(bob)
+    ack = await ask(a, {**frame, "conversation": conversation, "seq": seq, "client_id": "x1"})
+    assert (ack["type"], ack["event"]["kind"], ack["event"]["target_seq"]) == ("ack", kind, seq)
+    pushed = await b.expect("event")
+    assert pushed["event"] == ack["event"]
+
+
 async def test_an_edit_is_pushed_to_every_socket_but_the_one_that_made_it(alice, bob, open_chat) -> None:
     conversation, seq = await direct_with_message(alice, bob, "helo")
     a, other_tab, b = await open_chat(alice), await open_chat(alice), await open_chat(bob)
