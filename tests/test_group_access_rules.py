@@ -540,3 +540,44 @@ def test_database_state_sees_a_changed_cursor(group: int, bob: Any) -> None:
     Event.objects.filter(conversation_id=group).update(content="x")
     Conversation.objects.filter(pk=group).update(title="y")
     assert database_state() != before
+
+
+# --- roles: one group's membership, once per client_id --------------------------------------
+
+
+def test_a_role_is_set_on_that_groups_membership_only(alice, bob, carol) -> None:
+    earlier = make_group(alice, [carol], title="Earlier")  # carol's older membership row
+    group = make_group(alice, [bob, carol])
+    conversations.set_role(alice, group, "carol", "admin", new_client_id())
+    roles = dict(Participant.objects.filter(user=carol).values_list("conversation_id", "role"))
+    assert roles == {earlier: "member", group: "admin"}
+
+
+def test_a_former_member_gets_no_role(alice, bob, carol) -> None:
+    from messaging.store import errors
+
+    group = make_group(alice, [bob, carol])
+    conversations.remove_member(alice, group, "carol", new_client_id())
+    with pytest.raises(errors.NotFound):
+        conversations.set_role(alice, group, "carol", "admin", new_client_id())
+
+
+def test_a_repeated_role_change_with_the_same_client_id_is_the_first_one(alice, bob) -> None:
+    group = make_group(alice, [bob])
+    first = conversations.set_role(alice, group, "bob", "admin", "role-once")
+    again = conversations.set_role(alice, group, "bob", "admin", "role-once")
+    assert first.appended.created and not again.appended.created
+    assert again.appended.event.pk == first.appended.event.pk
+
+
+async def test_a_role_change_is_pushed_to_the_other_members(alice, bob, carol, user_socket) -> None:
+    from .test_user_socket import change, create_group, expect_event
+
+    alice_socket, carol_socket = await user_socket(alice), await user_socket(carol)
+    group = (await create_group(alice_socket, "Trip", ["bob", "carol"]))["conversation"]["id"]
+    await carol_socket.expect("conversation")
+    answer = await change(
+        alice_socket, {"type": "set_role", "conversation": group, "user": "bob", "role": "admin", "client_id": "r"}
+    )
+    pushed = await expect_event(carol_socket, answer["event"]["id"])
+    assert (pushed["kind"], pushed["data"]) == ("role_changed", {"user": "bob", "role": "admin"})
