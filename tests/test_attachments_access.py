@@ -215,3 +215,61 @@ def test_the_admin_lists_attachments_with_size_and_type_and_removing_one_removes
     assert response.status_code == 302
     assert not Attachment.objects.exists()
     assert media_storage.names(f"attachments/{conversation}") == set()
+
+
+# --- a message with files is stored under the same rules as any other ------------------------
+
+
+def uploaded(user, conversation_id: int, name: str = "plan.pdf") -> int:
+    response = upload(signed_in(user), conversation_id, (name, files.pdf(), "application/pdf"))
+    return response.json()["attachments"][0]["id"]
+
+
+def test_a_removed_member_cannot_send_a_file_they_uploaded_while_a_member(group, media_storage) -> None:
+    from messaging.store import errors
+    from messaging.store.events import create_message
+
+    users, conversation = group
+    conversations.get_or_create_direct(users["alice"], users["carol"])  # carol is still in another conversation
+    kept = uploaded(users["carol"], conversation)
+    conversations.remove_member(users["alice"], conversation, "carol", "r1")
+    before = Event.objects.filter(conversation_id=conversation).count()
+    with pytest.raises(errors.Forbidden):
+        create_message(conversation, users["carol"], "", "c-late", attachments=(kept,))
+    assert Event.objects.filter(conversation_id=conversation).count() == before
+
+
+def test_a_client_id_another_sender_used_for_a_file_is_not_a_repeat(group, media_storage) -> None:
+    from messaging.store.events import create_message
+
+    users, conversation = group
+    first = create_message(
+        conversation, users["alice"], "", "same-id", attachments=(uploaded(users["alice"], conversation),)
+    )
+    second = create_message(
+        conversation, users["bob"], "", "same-id", attachments=(uploaded(users["bob"], conversation),)
+    )
+    assert first.created and second.created and second.event.sender_id == users["bob"].pk
+
+
+def test_a_message_with_files_keeps_what_it_replies_to_in_its_ack_and_its_history(group, media_storage) -> None:
+    from messaging.models import Conversation
+    from messaging.serializers import event_payload
+    from messaging.store.events import create_message
+
+    users, conversation = group
+    original = create_message(conversation, users["bob"], "which plan?", "q1").event.seq
+    reply = create_message(
+        conversation,
+        users["alice"],
+        "this one",
+        "a1",
+        reply_to=original,
+        attachments=(uploaded(users["alice"], conversation),),
+    )
+    assert reply.event.target_seq == original
+    assert event_payload(reply.event)["reply_to"]["preview"] == "which plan?"
+    assert reply.membership_seq == Conversation.objects.get(pk=conversation).membership_seq
+    page = signed_in(users["carol"]).get(f"/messages/api/conversations/{conversation}/history").json()
+    [shown] = [e for e in page["events"] if e["seq"] == reply.event.seq]
+    assert shown["reply_to"]["seq"] == original and shown["data"]["attachments"]
