@@ -107,3 +107,59 @@ def test_a_socket_beyond_the_per_user_limit_records_nothing(alice) -> None:
     from messaging.models import Connection
 
     assert Connection.objects.filter(user=alice).count() == 2
+
+
+# --- the members list and the inbox's order -----------------------------------------------------
+
+
+def test_current_members_are_that_groups_present_members_in_the_order_they_joined(alice, bob, carol, make_user) -> None:
+    from messaging.store.conversations import add_members, current_members, remove_member
+
+    from .groups import make_group, new_client_id
+
+    dave = make_user("dave")
+    make_group(dave, [alice, bob], title="Another group")
+    group = make_group(carol, [bob, alice])
+    add_members(carol, group, ["dave"], new_client_id(), max_members=10)
+    remove_member(carol, group, "bob", new_client_id())
+    add_members(carol, group, ["bob"], new_client_id(), max_members=10)  # back: his old row, a new join
+    names = [p.user.get_username() for p in current_members(group)]
+    assert sorted(names[:2]) == ["alice", "carol"] and names[2:] == ["dave", "bob"]
+
+
+def test_the_members_list_shows_each_members_name_and_picture_and_offline_when_never_connected(alice, bob) -> None:
+    from messaging.store import reading
+    from messaging.store.profiles import set_avatar, update_identity
+
+    from .groups import make_group
+
+    group = make_group(alice, [bob])
+    update_identity(bob.pk, display_name="Bobby")
+    set_avatar(bob.pk, f"avatars/{bob.pk}/k3y.webp")
+    shown = {m.username: m for m in reading.members(alice.pk, group, 30.0)}
+    assert shown["bob"].display_name == "Bobby" and shown["bob"].avatar
+    assert (shown["bob"].online, shown["bob"].last_seen) == (False, None)
+
+
+def test_a_direct_peers_presence_in_the_inbox_is_theirs(alice, bob, carol) -> None:
+    direct, _ = conversations.get_or_create_direct(alice, bob)
+    other, _ = conversations.get_or_create_direct(alice, carol)
+
+    def shown() -> dict[int, tuple]:
+        found = reading.with_presence(conversations.summaries_for(alice, [direct.pk, other.pk]), 30.0)
+        return {s.conversation.pk: s.extra["presence"] for s in found}
+
+    assert shown() == {direct.pk: (False, None), other.pk: (False, None)}
+    presence.register_connection(bob.pk, "bob-socket", "chat", "server-1", expiry=30)
+    assert shown()[direct.pk][0] is True and shown()[other.pk] == (False, None)
+
+
+def test_the_inbox_is_ordered_by_last_activity_not_by_creation(alice, bob, carol) -> None:
+    from messaging.store.events import create_message
+
+    older, _ = conversations.get_or_create_direct(alice, bob)
+    newer, _ = conversations.get_or_create_direct(alice, carol)
+    create_message(newer.pk, carol, "first", "c1")
+    create_message(older.pk, bob, "latest", "b1")
+    page, _, _ = conversations.inbox_page(alice, before=None, limit=10)
+    assert [s.conversation.pk for s in page] == [older.pk, newer.pk]
