@@ -3,7 +3,7 @@
 mutmut keeps its verdicts in ``mutants/`` (one ``<module>.py.meta`` per source
 file: each mutant's exit code, and a hash of each function), which a clean
 clone does not have: without them every run starts from nothing, and the
-store alone is about twelve hours on two cores. ``scripts/mutation`` therefore
+store alone is two to three hours on two cores. ``scripts/mutation`` therefore
 
 - ``restore``s the verdicts recorded in ``docs/mutation-verdicts.json`` into
   ``mutants/`` before mutmut runs (only for modules ``mutants/`` has no
