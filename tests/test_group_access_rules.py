@@ -568,16 +568,3 @@ def test_a_repeated_role_change_with_the_same_client_id_is_the_first_one(alice, 
     again = conversations.set_role(alice, group, "bob", "admin", "role-once")
     assert first.appended.created and not again.appended.created
     assert again.appended.event.pk == first.appended.event.pk
-
-
-async def test_a_role_change_is_pushed_to_the_other_members(alice, bob, carol, user_socket) -> None:
-    from .test_user_socket import change, create_group, expect_event
-
-    alice_socket, carol_socket = await user_socket(alice), await user_socket(carol)
-    group = (await create_group(alice_socket, "Trip", ["bob", "carol"]))["conversation"]["id"]
-    await carol_socket.expect("conversation")
-    answer = await change(
-        alice_socket, {"type": "set_role", "conversation": group, "user": "bob", "role": "admin", "client_id": "r"}
-    )
-    pushed = await expect_event(carol_socket, answer["event"]["id"])
-    assert (pushed["kind"], pushed["data"]) == ("role_changed", {"user": "bob", "role": "admin"})

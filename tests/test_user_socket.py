@@ -703,6 +703,17 @@ async def test_who_may_remove_whom(alice, bob, carol, make_user, user_socket) ->
     assert answer["code"] == "invalid_frame"  # leaving is leave
 
 
+async def test_a_role_change_is_pushed_to_the_other_members(alice, bob, carol, user_socket) -> None:
+    alice_socket, carol_socket = await user_socket(alice), await user_socket(carol)
+    group = (await create_group(alice_socket, "Trip", ["bob", "carol"]))["conversation"]["id"]
+    await carol_socket.expect("conversation")
+    answer = await change(
+        alice_socket, {"type": "set_role", "conversation": group, "user": "bob", "role": "admin", "client_id": "r"}
+    )
+    pushed = await expect_event(carol_socket, answer["event"]["id"])
+    assert (pushed["kind"], pushed["data"]) == ("role_changed", {"user": "bob", "role": "admin"})
+
+
 async def test_an_owner_who_leaves_hands_the_group_to_the_oldest_admin(alice, bob, carol, user_socket) -> None:
     alice_socket, carol_socket = await user_socket(alice), await user_socket(carol)
     group = (await create_group(alice_socket, "Trip", ["bob", "carol"]))["conversation"]["id"]
