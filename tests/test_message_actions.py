@@ -25,6 +25,10 @@ def direct(alice, bob) -> int:
     return conversation.pk
 
 
+def member(user, conversation_id: int) -> Participant:
+    return Participant.objects.select_related("conversation").get(user=user, conversation_id=conversation_id)
+
+
 def say(user, conversation_id: int, text: str, **options) -> int:
     return create_message(conversation_id, user, text, cid(), **options).event.seq
 
@@ -234,8 +238,7 @@ def test_a_message_deleted_before_it_was_read_is_not_unread(alice, bob, direct) 
     seq = say(alice, direct, "nvm")
     say(alice, direct, "hello")
     delete(alice, direct, seq)
-    member = Participant.objects.select_related("conversation").get(user=bob, conversation_id=direct)
-    assert unread_count(member) == 1
+    assert unread_count(member(bob, direct)) == 1
 
 
 # --- reactions ----------------------------------------------------------------------------
@@ -378,15 +381,13 @@ def test_the_inbox_preview_is_empty_when_every_message_is_deleted_for_me(alice, 
 
 def test_an_around_page_holds_the_message_and_its_neighbours(alice, bob, direct) -> None:
     seqs = [say(alice, direct, f"m{i}") for i in range(30)]
-    member = Participant.objects.select_related("conversation").get(user=bob, conversation_id=direct)
-    page = events.events_around(member, seqs[10], 6)
+    page = events.events_around(member(bob, direct), seqs[10], 6)
     assert [e.seq for e in page.events] == seqs[13:7:-1]
     assert page.has_more and page.has_newer
 
 
 def around(user, conversation_id: int, seq: int, limit: int) -> events.EventPage:
-    member = Participant.objects.select_related("conversation").get(user=user, conversation_id=conversation_id)
-    return events.events_around(member, seq, limit)
+    return events.events_around(member(user, conversation_id), seq, limit)
 
 
 def test_an_around_page_leaves_out_reactions_and_what_the_member_hid_on_both_sides(alice, bob, direct) -> None:
@@ -503,7 +504,7 @@ def test_a_reaction_notifies_the_author_who_is_away_and_reading_settles_it(alice
     store_reaction_notification(change.appended.event, change.message)
     [notification] = Notification.objects.filter(user=alice)
     assert notification.title == "bob reacted 👍 to your message" and notification.kind == "reaction"
-    reading_member = Participant.objects.select_related("conversation").get(user=alice, conversation_id=direct)
+    reading_member = member(alice, direct)
     from messaging.store.notifications import settle_new_message_notification
 
     settle_new_message_notification(alice.pk, direct, unread_count(reading_member))
@@ -511,10 +512,6 @@ def test_a_reaction_notifies_the_author_who_is_away_and_reading_settles_it(alice
 
 
 # --- the visibility rule (messaging/store/visibility.py), at its edges ----------------------------
-
-
-def member(user, conversation_id: int) -> Participant:
-    return Participant.objects.select_related("conversation").get(user=user, conversation_id=conversation_id)
 
 
 def visible_seqs(user, conversation_id: int) -> list[int]:

@@ -11,6 +11,8 @@ from messaging.models import Conversation, Participant
 from messaging.store import conversations, events, presence, reading, receipts
 from messaging.store.receipts import CursorMark
 
+from .groups import make_group, new_client_id
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
@@ -115,8 +117,6 @@ def test_a_socket_beyond_the_per_user_limit_records_nothing(alice) -> None:
 def test_current_members_are_that_groups_present_members_in_the_order_they_joined(alice, bob, carol, make_user) -> None:
     from messaging.store.conversations import add_members, current_members, remove_member
 
-    from .groups import make_group, new_client_id
-
     dave = make_user("dave")
     make_group(dave, [alice, bob], title="Another group")
     group = make_group(carol, [bob, alice])
@@ -130,8 +130,6 @@ def test_current_members_are_that_groups_present_members_in_the_order_they_joine
 def test_the_members_list_shows_each_members_name_and_picture_and_offline_when_never_connected(alice, bob) -> None:
     from messaging.store import reading
     from messaging.store.profiles import set_avatar, update_identity
-
-    from .groups import make_group
 
     group = make_group(alice, [bob])
     update_identity(bob.pk, display_name="Bobby")
