@@ -317,6 +317,7 @@ globals().update(
             "MESSAGING_NOTIFICATION_GROUP_SECONDS": float,
             "MESSAGING_SESSION_RECHECK_SECONDS": float,
             "MESSAGING_HANDSHAKE_BUDGET_SECONDS": float,
+            "MESSAGING_HANDSHAKE_ACCEPT_SECONDS": float,
             "MESSAGING_MAX_PENDING_HANDSHAKES": int,
             "MESSAGING_SITE_URL": str,
             "MESSAGING_RETRY_BASE_SECONDS": float,

@@ -62,6 +62,12 @@ DEFAULT_SESSION_RECHECK_SECONDS = 60.0
 # within 5 s anyway (websocket_connect_timeout), and in a reconnect storm the
 # work for doomed handshakes delays every one behind them (realtime/handshake.py).
 DEFAULT_HANDSHAKE_BUDGET_SECONDS = 3.5
+# A WebSocket handshake not accepted this long after it arrived (its opening
+# work, the database and channel-layer groups, stalled: Redis reconnecting,
+# say) is given up and closed with 1013: autobahn drops a handshake not done
+# within daphne's websocket_connect_timeout (5 s) without an HTTP answer, and
+# the client would learn nothing but a broken connection (realtime/base.py).
+DEFAULT_HANDSHAKE_ACCEPT_SECONDS = 4.5
 # WebSocket handshakes pending (arrived, not yet accepted or refused) at once per
 # process; one more is refused on arrival, before its session lookup.
 DEFAULT_MAX_PENDING_HANDSHAKES = 64
@@ -230,6 +236,7 @@ DEFAULTS: dict[str, object] = {
     "MESSAGING_NOTIFICATION_GROUP_SECONDS": DEFAULT_NOTIFICATION_GROUP_SECONDS,
     "MESSAGING_SESSION_RECHECK_SECONDS": DEFAULT_SESSION_RECHECK_SECONDS,
     "MESSAGING_HANDSHAKE_BUDGET_SECONDS": DEFAULT_HANDSHAKE_BUDGET_SECONDS,
+    "MESSAGING_HANDSHAKE_ACCEPT_SECONDS": DEFAULT_HANDSHAKE_ACCEPT_SECONDS,
     "MESSAGING_MAX_PENDING_HANDSHAKES": DEFAULT_MAX_PENDING_HANDSHAKES,
     "MESSAGING_SITE_URL": DEFAULT_SITE_URL,
     "MESSAGING_RETRY_BASE_SECONDS": DEFAULT_RETRY_BASE_SECONDS,
@@ -386,6 +393,8 @@ class Limits:
     page: int = 100
     #: seconds after its arrival a handshake may reach its consumer and still be served
     handshake_budget: float = DEFAULT_HANDSHAKE_BUDGET_SECONDS
+    #: seconds after its arrival a handshake must be accepted, or it is closed with 1013
+    handshake_accept: float = DEFAULT_HANDSHAKE_ACCEPT_SECONDS
 
     def public(self) -> dict[str, int]:
         """The limits a client needs to know, as the ``connected`` frame tells them."""
@@ -456,6 +465,12 @@ def limits() -> Limits:
     handshake_budget = float_setting("MESSAGING_HANDSHAKE_BUDGET_SECONDS")
     if handshake_budget <= 0:
         raise ImproperlyConfigured("MESSAGING_HANDSHAKE_BUDGET_SECONDS must be a positive number of seconds.")
+    handshake_accept = float_setting("MESSAGING_HANDSHAKE_ACCEPT_SECONDS")
+    if handshake_accept <= handshake_budget:
+        raise ImproperlyConfigured(
+            "MESSAGING_HANDSHAKE_ACCEPT_SECONDS must be longer than MESSAGING_HANDSHAKE_BUDGET_SECONDS (a handshake "
+            "within its budget needs time left to open), and under daphne's websocket_connect_timeout (5 s)."
+        )
     page_bytes = int_setting("MESSAGING_PAGE_BYTES")
     if not 2 * max_frame_bytes <= page_bytes <= DAPHNE_MAX_MESSAGE_BYTES // 2:
         raise ImproperlyConfigured(
@@ -491,6 +506,7 @@ def limits() -> Limits:
         max_unsent_bytes=max_unsent_bytes,
         page_bytes=page_bytes,
         handshake_budget=handshake_budget,
+        handshake_accept=handshake_accept,
     )
 
 

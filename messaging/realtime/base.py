@@ -12,6 +12,7 @@ bytes (:mod:`.backpressure`).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -58,6 +59,10 @@ TRY_AGAIN_LATER = 1013
 _Opened = TypeVar("_Opened")
 
 
+class OpeningTooSlow(TimeoutError):
+    """The handshake's own work (database, channel layer) outlasted ``MESSAGING_HANDSHAKE_ACCEPT_SECONDS``."""
+
+
 def unwrapped(user: Any) -> Any:
     """The object behind a resolved ``LazyObject`` (Channels' ``UserLazyObject``), else ``user`` as it is."""
     if isinstance(user, LazyObject) and user._wrapped is not empty:
@@ -86,8 +91,14 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         self.authenticated = False
         #: the handshake was accepted (:meth:`accept`)
         self.accepted = False
+        #: a close was sent (:meth:`close`): before the accept, that refused the handshake
+        self.close_sent = False
+        #: the deadline of the work before the accept (:meth:`websocket_connect`)
+        self.opening: asyncio.Timeout | None = None
         self.username = ""
         self.session_key: str | None = None
+        #: how long the handshake had waited when it reached this consumer (None: not stamped, :mod:`.handshake`)
+        self.waited: float | None = None
         #: how long a handshake refused for its age had waited (:meth:`authenticate`)
         self.late: float | None = None
         self.registered = False
@@ -133,23 +144,55 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         per attempt. Instead the failure is recorded with its category, and
         the socket is accepted and closed with 1013 ("try again later"),
         which a client takes as a reason to reconnect after its backoff.
+
+        The same when that work stalls instead of failing: a handshake not
+        accepted (or refused) ``MESSAGING_HANDSHAKE_ACCEPT_SECONDS`` after it
+        arrived is given up (:class:`OpeningTooSlow`). Left alone, autobahn
+        would drop the connection at daphne's 5 s without any HTTP answer.
         """
+        self.waited = handshake_age(self.scope)
+        deadline = asyncio.timeout(max(0.0, self.limits.handshake_accept - (self.waited or 0.0)))
         try:
-            await super().websocket_connect(message)
+            async with deadline:
+                self.opening = deadline
+                try:
+                    await super().websocket_connect(message)
+                finally:
+                    self.opening = None
         except Exception as exc:  # noqa: BLE001 - any failure while opening: the client is told to retry
+            if isinstance(exc, TimeoutError) and deadline.expired():
+                exc = OpeningTooSlow(
+                    f"not accepted within MESSAGING_HANDSHAKE_ACCEPT_SECONDS ({self.limits.handshake_accept:g} s) "
+                    "of its arrival"
+                )
             await messaging_logger.aerror(
                 category_for_exception(exc),
                 f"a {self.connection_kind} socket could not be opened; closed with {TRY_AGAIN_LATER} to be retried",
                 user=self.user if self.authenticated else None,
                 exc=exc,
             )
+            if self.close_sent:
+                return
             if not self.accepted:
                 await self.accept()
             await self.close(code=TRY_AGAIN_LATER)
 
+    def opened(self) -> None:
+        """The handshake is answered (accepted or refused): what follows is no longer bound by its deadline."""
+        if self.opening is not None:
+            self.opening.reschedule(None)
+            self.opening = None
+
     async def accept(self, subprotocol: str | None = None, headers: Any = None) -> None:
-        await super().accept(subprotocol, headers)
+        # Marked before the send: a deadline firing on the way must not accept twice.
         self.accepted = True
+        self.opened()
+        await super().accept(subprotocol, headers)
+
+    async def close(self, code: int | bool | None = None, reason: str | None = None) -> None:
+        self.close_sent = True
+        self.opened()
+        await super().close(code, reason)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         try:
@@ -166,9 +209,8 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         ``MESSAGING_HANDSHAKE_BUDGET_SECONDS`` to get here (:mod:`.handshake`):
         daphne would refuse it before its database work is done.
         """
-        age = handshake_age(self.scope)
-        if age is not None and age > self.limits.handshake_budget:
-            self.late = age
+        if self.waited is not None and self.waited > self.limits.handshake_budget:
+            self.late = self.waited
             return None
         data = ConnectionValidator.validate_connection_data(self.scope, required_kwargs=self.url_kwargs)
         self.outbound = outbound_of(self.scope)
