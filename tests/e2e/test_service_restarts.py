@@ -11,8 +11,10 @@ import os
 import subprocess
 import threading
 import uuid
+from collections import Counter
 
 import pytest
+import websockets
 
 from bench.wsclient import ChatClient, ClientClosed, login
 from tests.robustness import STATS
@@ -23,6 +25,9 @@ from .conftest import PASSWORD
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 TOTAL, RESTART_AFTER = 120, 30
+#: what a failed attempt to open a socket raises; the client retries them all after a pause, as the browser does
+#: (a refused handshake is an ``InvalidHandshake``: a 403 or 500 answer, or a connection dropped without one)
+OPEN_FAILED = (TimeoutError, OSError, ClientClosed, websockets.InvalidHandshake)
 
 
 class Outage:
@@ -87,6 +92,8 @@ class Stream:
         self.acked: dict[str, dict] = {}
         self.server_errors = 0
         self.reconnects = 0
+        #: attempts to reopen the socket that failed, by exception
+        self.failed_opens: Counter[str] = Counter()
         #: messages sent after the stream (the Redis test's probes of live pushes)
         self.extra = 0
 
@@ -108,7 +115,8 @@ class Stream:
                     client = ChatClient(self.base_url, self.cookie, "bob")
                     try:
                         await client.connect()
-                    except (TimeoutError, OSError, ClientClosed):
+                    except OPEN_FAILED as exc:
+                        self.failed_opens[type(exc).__name__] += 1
                         continue
                     continue
                 if frame["type"] == "ack":
@@ -196,7 +204,8 @@ def test_a_postgresql_restart_mid_stream_loses_and_doubles_nothing(
         f"postgresql restarted (down 2 s, pool timeout {pool_timeout or 'default'}) after {RESTART_AFTER} acks: "
         f"sent {TOTAL}, acked {len(stream.acked)}, server_error answers {stream.server_errors}, "
         f"reconnects {stream.reconnects}, stored {counts['stored']}, synced by bob {counts['synced']}, "
-        f"duplicates {counts['duplicates']}, database_error records {counts['errors']}"
+        f"duplicates {counts['duplicates']}, database_error records {counts['errors']}, "
+        f"failed reopenings {dict(stream.failed_opens)}"
     )
     if pool_timeout:
         assert stream.server_errors >= 1
@@ -240,7 +249,8 @@ def test_a_redis_restart_mid_stream_loses_nothing_and_pushes_resume(server_env_f
             try:
                 await sender.connect()
                 break
-            except (TimeoutError, OSError, ClientClosed):
+            except OPEN_FAILED as exc:
+                stream.failed_opens[type(exc).__name__] += 1
                 assert asyncio.get_running_loop().time() < deadline, "no socket could be opened after Redis came back"
                 await asyncio.sleep(0.5)
         while not pushed_after_restart and asyncio.get_running_loop().time() < deadline:
@@ -261,7 +271,7 @@ def test_a_redis_restart_mid_stream_loses_nothing_and_pushes_resume(server_env_f
         f"redis restarted (down 1 s) after {RESTART_AFTER} acks: sent {TOTAL}, acked {len(stream.acked)}, "
         f"pushed live to bob {len(pushed)}, pushes resumed after {stream.extra} more message(s), "
         f"stored {counts['stored']}, synced by bob {counts['synced']}, duplicates {counts['duplicates']}, "
-        f"connection_error records {counts['errors']}"
+        f"connection_error records {counts['errors']}, failed reopenings {dict(stream.failed_opens)}"
     )
     assert counts["errors"] >= 1
     assert pushed_after_restart, "live pushes did not resume after Redis came back"
