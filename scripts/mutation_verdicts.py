@@ -14,10 +14,15 @@ store alone is two to three hours on two cores. ``scripts/mutation`` therefore
   records the round.
 
 A verdict also depends on the tests. The record carries mutmut's fingerprint
-of the test options and selection (``setup.cfg`` ``[mutmut]``); when either
-changed, or the timeout settings did, nothing is restored (as mutmut itself
-resets every verdict then). A test edited or removed without such a change
-is not seen: naming a room (``scripts/mutation store``) re-tests all of it.
+of the test options and selection (``setup.cfg`` ``[mutmut]``); when the
+options changed, or the timeout settings did, nothing is restored (as mutmut
+itself resets every verdict then). When only the selection changed and every
+test file the record was made with is still in it (files were added), the
+kills are restored and nothing else: a mutant a test killed is still killed
+by it, while one without a test or that survived may meet a new test. Any
+other change of the selection restores nothing. A test edited or removed
+without such a change is not seen: naming a room (``scripts/mutation store``)
+re-tests all of it.
 """
 
 from __future__ import annotations
@@ -33,11 +38,35 @@ MUTANTS = Path("mutants")
 KEPT_ONLY_IF_SAME = ("test_execution", "test_selection", "timeout")
 
 
+#: mutmut's exit codes of a caught mutant: killed (1, 3) or timed out (mutmut/stats.py status_by_exit_code)
+CAUGHT = frozenset({1, 3, 36, -24, 24, 152, 255})
+
+
 def current_fingerprint() -> dict[str, str]:
     from mutmut.configuration import config
 
     found = config().config_fingerprint()
     return {group: found[group] for group in KEPT_ONLY_IF_SAME}
+
+
+def current_selection() -> list[str]:
+    """The test files mutmut maps to functions (``pytest_add_cli_args_test_selection``)."""
+    from mutmut.configuration import config
+
+    return list(config().pytest_add_cli_args_test_selection)
+
+
+def restorable(kept: dict[str, Any]) -> str | None:
+    """Which verdicts of record ``kept`` still hold: "all", "caught" (the selection grew) or None."""
+    now = current_fingerprint()
+    if kept["fingerprint"] == now:
+        return "all"
+    if any(kept["fingerprint"].get(group) != now[group] for group in KEPT_ONLY_IF_SAME if group != "test_selection"):
+        return None
+    recorded = kept.get("selection")
+    if recorded is not None and set(recorded) <= set(current_selection()):
+        return "caught"
+    return None
 
 
 def metas(mutants: Path) -> dict[str, dict[str, Any]]:
@@ -55,7 +84,7 @@ def save(mutants: Path = MUTANTS, record: Path = RECORD) -> dict[str, Any]:
         verdicts = {key: code for key, code in meta["exit_code_by_key"].items() if code is not None}
         if verdicts:
             modules[path] = {"functions": meta["hash_by_function_name"], "verdicts": verdicts}
-    written = {"fingerprint": current_fingerprint(), "modules": modules}
+    written = {"fingerprint": current_fingerprint(), "selection": current_selection(), "modules": modules}
     record.write_text(json.dumps(written, indent=1, sort_keys=True) + "\n")
     decided = sum(len(m["verdicts"]) for m in modules.values())
     print(f"mutation verdicts: {decided} of {len(modules)} modules written to {record}")
@@ -67,24 +96,30 @@ def restore(mutants: Path = MUTANTS, record: Path = RECORD) -> int:
     if not record.exists():
         return 0
     kept = json.loads(record.read_text())
-    if kept["fingerprint"] != current_fingerprint():
+    which = restorable(kept)
+    if which is None:
         print(f"mutation verdicts: {record} was made with other test settings ([mutmut] in setup.cfg); none restored")
         return 0
+    if which == "caught":
+        print(f"mutation verdicts: test files were added since {record}; only its kills are restored")
     restored = 0
     for path, module in kept["modules"].items():
         meta_path = mutants / f"{path}.meta"
         if meta_path.exists():
             continue  # mutants/ already has this module's verdicts, newer than the record's
+        verdicts = module["verdicts"]
+        if which == "caught":
+            verdicts = {key: code for key, code in verdicts.items() if code in CAUGHT}
         meta_path.parent.mkdir(parents=True, exist_ok=True)
         meta = {
-            "exit_code_by_key": module["verdicts"],
+            "exit_code_by_key": verdicts,
             "hash_by_function_name": module["functions"],
             "type_check_error_by_key": {},
             "durations_by_key": {},
             "estimated_durations_by_key": {},
         }
         meta_path.write_text(json.dumps(meta, indent=4))
-        restored += len(module["verdicts"])
+        restored += len(verdicts)
     print(f"mutation verdicts: {restored} restored from {record}")
     return restored
 

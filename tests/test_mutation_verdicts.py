@@ -28,8 +28,11 @@ def load_script() -> ModuleType:
 def verdicts(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     script = load_script()
     fingerprint = {"test_execution": "a", "test_selection": "b", "timeout": "c"}
+    selection = ["tests/test_a.py", "tests/test_b.py"]
     monkeypatch.setattr(script, "current_fingerprint", lambda: dict(fingerprint))
-    script.fingerprint = fingerprint  # the tests change it to play "the settings changed"
+    monkeypatch.setattr(script, "current_selection", lambda: list(selection))
+    # the tests change these to play "the settings changed"
+    script.fingerprint, script.selection = fingerprint, selection
     return script
 
 
@@ -77,9 +80,43 @@ def test_nothing_is_restored_when_the_test_settings_changed_since_the_record(
     record = tmp_path / "verdicts.json"
     write_meta(tmp_path / "old", {NAME + "1": 1})
     verdicts.save(tmp_path / "old", record)
-    verdicts.fingerprint["test_selection"] = "other tests"
+    verdicts.fingerprint["test_execution"] = "other pytest options"
     assert verdicts.restore(tmp_path / "fresh", record) == 0
     assert not (tmp_path / "fresh").exists()
+
+
+def test_when_test_files_were_only_added_the_kills_are_restored_and_nothing_else(
+    verdicts: ModuleType, tmp_path: Path
+) -> None:
+    record = tmp_path / "verdicts.json"
+    # killed, killed by a signal, timed out, survived, no test
+    write_meta(tmp_path / "old", {NAME + "1": 1, NAME + "2": 3, NAME + "3": 36, NAME + "4": 0, NAME + "5": 33})
+    verdicts.save(tmp_path / "old", record)
+    verdicts.fingerprint["test_selection"] = "one more file"
+    verdicts.selection.append("tests/test_c.py")
+    assert verdicts.restore(tmp_path / "fresh", record) == 3
+    meta = json.loads((tmp_path / "fresh" / "messaging" / "store" / "visibility.py.meta").read_text())
+    assert meta["exit_code_by_key"] == {NAME + "1": 1, NAME + "2": 3, NAME + "3": 36}
+
+
+def test_when_a_test_file_left_the_selection_nothing_is_restored(verdicts: ModuleType, tmp_path: Path) -> None:
+    record = tmp_path / "verdicts.json"
+    write_meta(tmp_path / "old", {NAME + "1": 1})
+    verdicts.save(tmp_path / "old", record)
+    verdicts.fingerprint["test_selection"] = "a file fewer, one more"
+    verdicts.selection[:] = ["tests/test_a.py", "tests/test_c.py"]
+    assert verdicts.restore(tmp_path / "fresh", record) == 0
+
+
+def test_when_the_test_options_changed_even_an_added_file_restores_nothing(
+    verdicts: ModuleType, tmp_path: Path
+) -> None:
+    record = tmp_path / "verdicts.json"
+    write_meta(tmp_path / "old", {NAME + "1": 1})
+    verdicts.save(tmp_path / "old", record)
+    verdicts.fingerprint.update(test_selection="one more file", test_execution="other pytest options")
+    verdicts.selection.append("tests/test_c.py")
+    assert verdicts.restore(tmp_path / "fresh", record) == 0
 
 
 def test_a_module_mutants_already_has_verdicts_for_keeps_them(verdicts: ModuleType, tmp_path: Path) -> None:
@@ -111,3 +148,9 @@ def test_the_fingerprint_is_the_one_mutmut_reads_from_setup_cfg() -> None:
     assert load_script().current_fingerprint() == {
         group: config().config_fingerprint()[group] for group in ("test_execution", "test_selection", "timeout")
     }
+
+
+def test_the_selection_is_the_one_mutmut_reads_from_setup_cfg() -> None:
+    from mutmut.configuration import config
+
+    assert load_script().current_selection() == config().pytest_add_cli_args_test_selection
