@@ -45,6 +45,7 @@ async def test_a_socket_beyond_the_per_user_limit_is_told_and_closed(path, alice
         "code": "too_many_sockets",
         "detail": "you already have 2 open sockets; close one first",
         "limit": 2,
+        "setting": "MESSAGING_MAX_SOCKETS_PER_USER",
     }
     closed = await comm.receive_output(timeout=3)
     assert closed == {"type": "websocket.close", "code": 4429}

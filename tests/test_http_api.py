@@ -405,6 +405,7 @@ def test_an_upload_with_the_quota_used_up_is_413_quota_exceeded_naming_the_quota
             "code": "quota_exceeded",
             "detail": "your uploads already take your quota of 1000 bytes",
             "limit": 1000,
+            "setting": "MESSAGING_UPLOAD_QUOTA_BYTES",
         },
     )
 

@@ -438,6 +438,7 @@ async def test_a_reaction_past_the_limit_is_too_many_reactions_naming_the_limit(
         "code": "too_many_reactions",
         "detail": "a message has at most 1 different reactions",
         "limit": 1,
+        "setting": "MESSAGING_MAX_REACTIONS",
         "client_id": "r2",
         "ref": "refused",
     }
@@ -523,6 +524,7 @@ async def test_a_message_with_more_files_than_allowed_is_too_many_files_naming_t
         "code": "too_many_files",
         "detail": "a message carries at most 2 files",
         "limit": 2,
+        "setting": "MESSAGING_MAX_FILES_PER_MESSAGE",
         "client_id": "f",
         "ref": "refused",
     }

@@ -598,7 +598,13 @@ async def test_a_group_beyond_the_member_limit_is_too_many_members(alice, bob, c
     socket = await user_socket(alice)
     await socket.send({"type": "create_group", "title": "Big", "members": ["bob", "carol", "dave"], "client_id": "g"})
     error = await socket.expect("error")
-    too_many = {"type": "error", "code": "too_many_members", "detail": "a group has at most 3 members", "limit": 3}
+    too_many = {
+        "type": "error",
+        "code": "too_many_members",
+        "detail": "a group has at most 3 members",
+        "limit": 3,
+        "setting": "MESSAGING_MAX_GROUP_MEMBERS",
+    }
     assert error == {**too_many, "client_id": "g"}
     assert await database_sync_to_async(Conversation.objects.count)() == 0
     group = (await create_group(socket, "Ok", ["bob", "carol"], "g2"))["conversation"]["id"]
@@ -891,6 +897,7 @@ async def test_a_pin_past_the_limit_is_refused_with_too_many_pins_and_changes_no
         "code": "too_many_pins",
         "detail": "at most 1 conversations can be pinned: unpin one first",
         "limit": 1,
+        "setting": "MESSAGING_MAX_PINNED_CONVERSATIONS",
         "ref": "p2",
     }
     rows = await database_sync_to_async(
@@ -1063,6 +1070,7 @@ async def test_a_search_with_more_terms_than_allowed_is_refused_naming_the_limit
         "code": code,
         "detail": "the query has 2 terms; at most 1",
         "limit": 1,
+        "setting": "MESSAGING_SEARCH_MAX_TERMS",
         "ref": "s",
     }
     await socket.send({"type": "ping"})

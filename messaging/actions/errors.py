@@ -26,16 +26,16 @@ def wire_error(
         return exceptions.EditWindowClosed(exc.detail, **context)
     if isinstance(exc, errors.LimitExceeded):
         if exc.setting == "MESSAGING_MAX_REACTIONS":
-            return exceptions.TooManyReactions(exc.detail, limit=exc.limit, **context)
+            return exceptions.TooManyReactions(exc.detail, limit=exc.limit, setting=exc.setting, **context)
         if exc.setting == "MESSAGING_MAX_PINNED_CONVERSATIONS":
-            return exceptions.TooManyPins(exc.detail, limit=exc.limit, **context)
+            return exceptions.TooManyPins(exc.detail, limit=exc.limit, setting=exc.setting, **context)
         if exc.setting == "MESSAGING_MAX_GROUP_MEMBERS":
-            return exceptions.TooManyMembers(exc.detail, limit=exc.limit, **context)
+            return exceptions.TooManyMembers(exc.detail, limit=exc.limit, setting=exc.setting, **context)
         if exc.setting == "MESSAGING_MAX_SOCKETS_PER_USER":
-            return exceptions.TooManySockets(exc.detail, limit=exc.limit, **context)
+            return exceptions.TooManySockets(exc.detail, limit=exc.limit, setting=exc.setting, **context)
         if exc.setting == "MESSAGING_MAX_FILES_PER_MESSAGE":
-            return exceptions.TooManyFiles(exc.detail, limit=exc.limit, **context)
+            return exceptions.TooManyFiles(exc.detail, limit=exc.limit, setting=exc.setting, **context)
         if exc.setting == "MESSAGING_UPLOAD_QUOTA_BYTES":
-            return exceptions.QuotaExceeded(exc.detail, limit=exc.limit, **context)
-        return exceptions.TooLarge(exc.detail, limit=exc.limit, **context)
+            return exceptions.QuotaExceeded(exc.detail, limit=exc.limit, setting=exc.setting, **context)
+        return exceptions.TooLarge(exc.detail, limit=exc.limit, setting=exc.setting, **context)
     return exceptions.ServerError(exc.detail, **context)
