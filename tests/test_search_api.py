@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import datetime
 import time
 from typing import Any
 
@@ -9,10 +11,11 @@ import pytest
 from channels.db import database_sync_to_async
 from django.test import Client, override_settings
 
-from messaging.models import SearchEntry
+from messaging.models import Event, NotificationPreference, SearchEntry
 from messaging.store import conversations, events
 from messaging.store import search as search_store
 from messaging.store.search.indexer import indexer
+from messaging.store.search.query import QueryError, parse
 
 from .groups import make_group, new_client_id
 
@@ -289,3 +292,99 @@ def test_the_indexer_thread_indexes_new_messages_without_a_search(alice: Any, bo
         finally:
             indexer.stop()
     assert SearchEntry.objects.filter(text=" indexed in the background ").exists()
+
+
+def search_answer(user: Any, **params: Any) -> tuple[int, dict[str, Any]]:
+    response = client_of(user).get("/messages/api/search", params)
+    return response.status_code, response.json()
+
+
+@override_settings(MESSAGING_SEARCH_MAX_QUERY_LENGTH=10)
+def test_a_query_at_the_length_limit_is_searched_and_one_over_it_names_the_setting(alice: Any) -> None:
+    assert search_answer(alice, q="abcdefghij")[0] == 200
+    status, body = search_answer(alice, q="abcdefghijk")
+    assert (status, body["code"], body["detail"]) == (413, "too_large", "the query is over 10 characters")
+    assert (body["setting"], body["limit"]) == ("MESSAGING_SEARCH_MAX_QUERY_LENGTH", 10)
+
+
+@override_settings(MESSAGING_SEARCH_MAX_TERMS=3)
+def test_words_senders_and_conversations_all_count_as_terms_up_to_the_limit(alice: Any, bob: Any) -> None:
+    conversations.get_or_create_direct(alice, bob)
+    assert search_answer(alice, q="one from:bob in:bob")[0] == 200
+    status, body = search_answer(alice, q="one two from:bob in:bob")
+    assert (status, body["code"], body["detail"]) == (413, "too_large", "the query has 4 terms; at most 3")
+    assert (body["setting"], body["limit"]) == ("MESSAGING_SEARCH_MAX_TERMS", 3)
+
+
+def test_an_empty_query_says_what_can_be_searched(alice: Any) -> None:
+    status, body = search_answer(alice, q="   ")
+    assert (status, body["code"]) == (400, "invalid_frame")
+    assert body["detail"] == 'type something to search for: words, "a phrase", from:someone, in:a-conversation'
+
+
+def test_a_query_the_parser_refuses_answers_the_parser_s_reason(alice: Any) -> None:
+    with pytest.raises(QueryError) as refused:
+        parse("before:yesterday", me="alice", time_zone="UTC")
+    status, body = search_answer(alice, q="before:yesterday")
+    assert (status, body["detail"]) == (400, str(refused.value))
+
+
+def test_an_empty_cursor_is_the_first_page(alice: Any, bob: Any) -> None:
+    direct, _ = conversations.get_or_create_direct(alice, bob)
+    send(alice, direct.pk, "lantern")
+    status, body = search_answer(bob, q="lantern", cursor="")
+    assert status == 200 and [hit["seq"] for hit in body["results"]] == [1]
+
+
+@pytest.mark.parametrize(
+    ("raw", "sort"),
+    [
+        ("n:5", "relevance"),  # a newest-first cursor given to a relevance search
+        ("r:1.000:5", "newest"),  # and the other way round
+        ("n:5:6", "newest"),
+        ("r:1.000", "relevance"),
+        ("r:1.000:5:6", "relevance"),
+        ("x:5", "newest"),
+    ],
+)
+def test_a_cursor_not_made_for_this_sort_is_refused_with_what_to_pass(alice: Any, raw: str, sort: str) -> None:
+    cursor = base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    status, body = search_answer(alice, q="lantern", sort=sort, cursor=cursor)
+    assert (status, body["code"]) == (400, "invalid_frame")
+    assert body["detail"] == "'cursor' is not one this server gave for this sort: pass the 'next' of the previous page"
+
+
+def test_relevance_pages_by_cursor_in_the_order_of_one_long_page(alice: Any, bob: Any) -> None:
+    direct, _ = conversations.get_or_create_direct(alice, bob)
+    for text in ["test", "a test of tests", "testing the tester", "the test run", "contest"]:
+        send(alice, direct.pk, text)
+    whole = search_answer(bob, q="test", sort="relevance")[1]["results"]
+    assert len(whole) == 5
+    paged, cursor = [], None
+    while True:
+        params: dict[str, Any] = {"q": "test", "sort": "relevance", "limit": 1}
+        if cursor:
+            params["cursor"] = cursor
+        body = search_answer(bob, **params)[1]
+        paged += body["results"]
+        cursor = body["next"]
+        if not cursor:
+            break
+    assert [(hit["seq"], hit["score"]) for hit in paged] == [(hit["seq"], hit["score"]) for hit in whole]
+
+
+@pytest.mark.parametrize(("zone", "day"), [("UTC", "2026-06-01"), ("Pacific/Kiritimati", "2026-06-02")])
+def test_dates_are_days_of_the_searcher_s_own_time_zone(alice: Any, bob: Any, zone: str, day: str) -> None:
+    direct, _ = conversations.get_or_create_direct(alice, bob)
+    send(alice, direct.pk, "solstice plans")
+    noon_utc = datetime.datetime(2026, 6, 1, 12, tzinfo=datetime.UTC)  # 02:00 the next day at UTC+14
+    Event.objects.filter(conversation_id=direct.pk).update(created_at=noon_utc)
+    search_store.index.drain_all()
+    SearchEntry.objects.filter(conversation_id=direct.pk).update(created_at=noon_utc)
+    NotificationPreference.objects.update_or_create(user=bob, defaults={"timezone": zone})
+
+    def found(q: str) -> int:
+        return len(search_answer(bob, q=q)[1]["results"])
+
+    days = ["2026-05-31", "2026-06-01", "2026-06-02", "2026-06-03"]
+    assert {d: found(f"solstice on:{d}") for d in days} == {d: int(d == day) for d in days}
