@@ -14,6 +14,7 @@ from django.test import Client, override_settings
 from messaging.models import Event, NotificationPreference, SearchEntry
 from messaging.store import conversations, events
 from messaging.store import search as search_store
+from messaging.store.errors import Invalid
 from messaging.store.search.indexer import indexer
 from messaging.store.search.query import QueryError, parse
 
@@ -332,8 +333,26 @@ def test_a_query_the_parser_refuses_answers_the_parser_s_reason(alice: Any) -> N
 def test_an_empty_cursor_is_the_first_page(alice: Any, bob: Any) -> None:
     direct, _ = conversations.get_or_create_direct(alice, bob)
     send(alice, direct.pk, "lantern")
-    status, body = search_answer(bob, q="lantern", cursor="")
-    assert status == 200 and [hit["seq"] for hit in body["results"]] == [1]
+    assert [hit.seq for hit in search_store.search(bob, "lantern", cursor="").hits] == [1]
+
+
+@pytest.mark.parametrize(
+    ("options", "detail"),
+    [
+        ({"sort": "random"}, "'sort' must be one of newest, relevance"),
+        ({"count": "roughly"}, "'count' must be one of estimate, exact"),
+        ({"limit": 0}, f"'limit' must be from 1 to {search_store.MAX_PAGE}"),
+        ({"limit": search_store.MAX_PAGE + 1}, f"'limit' must be from 1 to {search_store.MAX_PAGE}"),
+        ({"force_plan": "sender"}, "the sender plan needs from:"),
+    ],
+)
+def test_the_store_itself_refuses_options_the_wire_never_lets_through(
+    alice: Any, options: dict[str, Any], detail: str
+) -> None:
+    # The frame validator checks these first; the store still does, for every other caller.
+    with pytest.raises(Invalid) as refused:
+        search_store.search(alice, "lantern", **options)
+    assert refused.value.detail == detail
 
 
 @pytest.mark.parametrize(
@@ -356,10 +375,11 @@ def test_a_cursor_not_made_for_this_sort_is_refused_with_what_to_pass(alice: Any
 
 def test_relevance_pages_by_cursor_in_the_order_of_one_long_page(alice: Any, bob: Any) -> None:
     direct, _ = conversations.get_or_create_direct(alice, bob)
-    for text in ["test", "a test of tests", "testing the tester", "the test run", "contest"]:
+    # equal texts score the same: the cursor must carry the tie-break (newest first) too
+    for text in ["test", "a test of tests", "test", "testing the tester", "the test run", "test", "contest"]:
         send(alice, direct.pk, text)
     whole = search_answer(bob, q="test", sort="relevance")[1]["results"]
-    assert len(whole) == 5
+    assert len(whole) == 7
     paged, cursor = [], None
     while True:
         params: dict[str, Any] = {"q": "test", "sort": "relevance", "limit": 1}
@@ -388,3 +408,54 @@ def test_dates_are_days_of_the_searcher_s_own_time_zone(alice: Any, bob: Any, zo
 
     days = ["2026-05-31", "2026-06-01", "2026-06-02", "2026-06-03"]
     assert {d: found(f"solstice on:{d}") for d in days} == {d: int(d == day) for d in days}
+
+
+def test_from_and_in_together_find_only_that_sender_in_those_conversations(alice: Any, bob: Any, carol: Any) -> None:
+    direct, _ = conversations.get_or_create_direct(alice, bob)
+    group = make_group(alice, [bob, carol], title="Ops Team")
+    send(alice, direct.pk, "deploy from alice direct")
+    send(carol, group, "deploy from carol group")
+    send(alice, group, "deploy from alice group")
+
+    def texts(q: str) -> list[str]:
+        return [hit["snippet"]["text"] for hit in search_answer(bob, q=q)[1]["results"]]
+
+    assert texts("deploy from:carol in:alice") == []
+    assert texts("deploy from:alice in:alice") == ["deploy from alice direct"]
+    assert texts('deploy from:alice in:"ops team"') == ["deploy from alice group"]
+    assert texts('deploy in:alice in:"ops team"') == [
+        "deploy from alice group",
+        "deploy from carol group",
+        "deploy from alice direct",
+    ]
+
+
+def test_from_finds_a_username_whatever_its_case(alice: Any, django_user_model: Any) -> None:
+    who = django_user_model.objects.create_user("DrWho", password="x")
+    direct, _ = conversations.get_or_create_direct(alice, who)
+    send(who, direct.pk, "tardis parked")
+    status, body = search_answer(alice, q="tardis from:drwho")
+    assert status == 200 and [hit["sender"] for hit in body["results"]] == ["DrWho"] and body["warnings"] == []
+
+
+@pytest.mark.parametrize(
+    ("q", "warning"),
+    [
+        ("deploy from:nobody", "from:nobody: there is no one called 'nobody'"),
+        ("deploy in:nowhere", "in:nowhere: none of your conversations is called that"),
+        ("deploy after:2026-06-02 before:2026-06-02", "the dates leave no time between after: and before:"),
+    ],
+)
+def test_a_filter_that_matches_nothing_finds_nothing_and_says_why(alice: Any, bob: Any, q: str, warning: str) -> None:
+    direct, _ = conversations.get_or_create_direct(alice, bob)
+    send(alice, direct.pk, "deploy today")
+    status, body = search_answer(bob, q=q)
+    assert (status, body["results"], body["warnings"]) == (200, [], [warning])
+
+
+def test_one_unknown_sender_among_known_ones_is_warned_about_and_the_rest_searched(alice: Any, bob: Any) -> None:
+    direct, _ = conversations.get_or_create_direct(alice, bob)
+    send(alice, direct.pk, "deploy today")
+    body = search_answer(bob, q="deploy from:alice from:nobody")[1]
+    assert [hit["sender"] for hit in body["results"]] == ["alice"]
+    assert body["warnings"] == ["from:nobody: there is no one called 'nobody'"]

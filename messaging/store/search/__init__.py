@@ -144,7 +144,7 @@ def search(
     if not 1 <= limit <= MAX_PAGE:
         raise Invalid(f"'limit' must be from 1 to {MAX_PAGE}")
     _catch_up()
-    page = SearchPage([], None, None, query, warnings=list(query.warnings))
+    page = SearchPage([], None, None, query)
     filters = _filters(user, query, page.warnings)
     if filters is None:
         page.total = Total(0, True)

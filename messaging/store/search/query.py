@@ -95,8 +95,6 @@ class Query:
     #: ``created_at >= after`` and ``created_at < before``
     after: datetime.datetime | None = None
     before: datetime.datetime | None = None
-    #: what could not be honoured but did not stop the search
-    warnings: list[str] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
