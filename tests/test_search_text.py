@@ -143,3 +143,70 @@ def test_whole_words_rank_above_word_starts_above_pieces_of_words() -> None:
         > score(search_text("testing"), needles)
         > score(search_text("latest"), needles)
     )
+
+
+def needles_of(text: str) -> list:
+    return parse(text, me="a").needles
+
+
+def test_a_snippet_starts_lead_code_points_before_the_match_at_the_start_of_a_word() -> None:
+    content = "alpha " * 20 + "needle" + " omega" * 40  # the needle at 120..126
+    cut = snippet(content, needles_of("needle"), length=80)
+    # 120 - LEAD (40) is 80, inside "alpha"; the window backs up to the word's start, 78
+    assert (cut.text, cut.highlights) == (content[78:158], ((42, 48),))
+    assert (cut.cut_start, cut.cut_end) == (True, True)
+
+
+def test_a_snippet_backs_up_at_most_eleven_code_points_to_find_a_word_start() -> None:
+    # the needle at 101: 101 - LEAD is 61; a word starting 12 code points before (at 49, after a space
+    # at 48) is too far, one starting 11 before (at 50) is not
+    too_far = "x" * 48 + " " + "y" * 51 + " needle " + "z" * 100
+    near = "x" * 49 + " " + "y" * 50 + " needle " + "z" * 100
+    assert snippet(too_far, needles_of("needle"), length=80).text == too_far[61:141]
+    assert snippet(near, needles_of("needle"), length=80).text == near[50:130]
+
+
+def test_a_match_near_the_end_fills_the_window_with_what_comes_before_it() -> None:
+    content = "word " * 60 + "needle end"
+    cut = snippet(content, needles_of("needle"), length=80)
+    assert (cut.text, cut.cut_start, cut.cut_end) == (content[-80:], True, False)
+    assert cut.highlights == ((70, 76),)
+
+
+def test_only_the_matches_inside_the_window_are_highlighted() -> None:
+    content = "needle " + "x " * 100 + "needle"
+    cut = snippet(content, needles_of("needle"), length=80)
+    assert (cut.text, cut.highlights) == (content[:80], ((0, 6),))
+
+
+def test_a_match_starting_right_at_the_window_end_is_not_highlighted() -> None:
+    content = "needle" + " " * 74 + "needle" + " tail" * 10  # the second at 80, where the window ends
+    assert snippet(content, needles_of("needle"), length=80).highlights == ((0, 6),)
+
+
+def test_a_long_message_without_needles_shows_its_start() -> None:
+    content = "x " * 200
+    cut = snippet(content, [], length=80)
+    assert (cut.text, cut.highlights, cut.cut_start, cut.cut_end) == (content[:80], (), False, True)
+
+
+def test_a_short_message_is_shown_whole_and_not_marked_cut() -> None:
+    cut = snippet("the needle here", needles_of("needle"), length=80)
+    assert (cut.text, cut.highlights, cut.cut_start, cut.cut_end) == ("the needle here", ((4, 10),), False, False)
+
+
+@pytest.mark.parametrize(
+    ("text", "query", "expected"),
+    [
+        ("a test", "test", 3.0),
+        ("testing", "test", 2.0),
+        ("latest", "test", 1.0),
+        ("alpha beta", "alpha beta", 6.0),  # each needle adds its own
+        ("test test", "test", 3.1),  # a little per repeat
+        ("test test test test test test", "test", 3.3),  # up to three repeats
+    ],
+)
+def test_a_score_is_each_needle_s_best_occurrence_plus_a_tenth_per_repeat_up_to_three(
+    text: str, query: str, expected: float
+) -> None:
+    assert score(search_text(text), needles_of(query)) == expected
