@@ -459,3 +459,29 @@ def test_one_unknown_sender_among_known_ones_is_warned_about_and_the_rest_search
     body = search_answer(bob, q="deploy from:alice from:nobody")[1]
     assert [hit["sender"] for hit in body["results"]] == ["alice"]
     assert body["warnings"] == ["from:nobody: there is no one called 'nobody'"]
+
+
+def test_in_names_a_conversation_by_its_id_by_at_username_or_by_username(alice: Any, bob: Any, carol: Any) -> None:
+    with_alice, _ = conversations.get_or_create_direct(alice, bob)
+    with_carol, _ = conversations.get_or_create_direct(carol, bob)
+    send(alice, with_alice.pk, "deploy alice")
+    send(carol, with_carol.pk, "deploy carol")
+
+    def texts(q: str) -> list[str]:
+        return [hit["snippet"]["text"] for hit in search_answer(bob, q=q)[1]["results"]]
+
+    assert texts(f"deploy in:{with_alice.pk}") == ["deploy alice"]
+    assert texts("deploy in:@carol") == ["deploy carol"]
+    assert texts("deploy in:Carol") == ["deploy carol"]
+
+
+@pytest.mark.parametrize("name", ["bob", "carol"])
+def test_in_never_names_the_searcher_nor_someone_they_have_no_direct_chat_with(
+    alice: Any, bob: Any, carol: Any, name: str
+) -> None:
+    # bob's own name would otherwise name every direct chat he is in; carol's names alice's chat with her
+    conversations.get_or_create_direct(alice, bob)
+    theirs, _ = conversations.get_or_create_direct(alice, carol)
+    send(alice, theirs.pk, "deploy")
+    body = search_answer(bob, q=f"deploy in:{name}")[1]
+    assert (body["results"], body["warnings"]) == ([], [f"in:{name}: none of your conversations is called that"])
