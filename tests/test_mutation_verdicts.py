@@ -53,6 +53,14 @@ def write_meta(mutants: Path, codes: dict[str, int | None]) -> Path:
     return meta
 
 
+def record_one_kill(verdicts: ModuleType, tmp_path: Path) -> Path:
+    """A record of one killed mutant, made with the fixture's settings."""
+    record = tmp_path / "verdicts.json"
+    write_meta(tmp_path / "old", {NAME + "1": 1})
+    verdicts.save(tmp_path / "old", record)
+    return record
+
+
 def test_the_decided_verdicts_and_function_hashes_go_back_into_a_fresh_mutants_directory(
     verdicts: ModuleType, tmp_path: Path
 ) -> None:
@@ -77,9 +85,7 @@ def test_the_decided_verdicts_and_function_hashes_go_back_into_a_fresh_mutants_d
 def test_nothing_is_restored_when_the_test_settings_changed_since_the_record(
     verdicts: ModuleType, tmp_path: Path
 ) -> None:
-    record = tmp_path / "verdicts.json"
-    write_meta(tmp_path / "old", {NAME + "1": 1})
-    verdicts.save(tmp_path / "old", record)
+    record = record_one_kill(verdicts, tmp_path)
     verdicts.fingerprint["test_execution"] = "other pytest options"
     assert verdicts.restore(tmp_path / "fresh", record) == 0
     assert not (tmp_path / "fresh").exists()
@@ -100,9 +106,7 @@ def test_when_test_files_were_only_added_the_kills_are_restored_and_nothing_else
 
 
 def test_when_a_test_file_left_the_selection_nothing_is_restored(verdicts: ModuleType, tmp_path: Path) -> None:
-    record = tmp_path / "verdicts.json"
-    write_meta(tmp_path / "old", {NAME + "1": 1})
-    verdicts.save(tmp_path / "old", record)
+    record = record_one_kill(verdicts, tmp_path)
     verdicts.fingerprint["test_selection"] = "a file fewer, one more"
     verdicts.selection[:] = ["tests/test_a.py", "tests/test_c.py"]
     assert verdicts.restore(tmp_path / "fresh", record) == 0
@@ -111,9 +115,7 @@ def test_when_a_test_file_left_the_selection_nothing_is_restored(verdicts: Modul
 def test_when_the_test_options_changed_even_an_added_file_restores_nothing(
     verdicts: ModuleType, tmp_path: Path
 ) -> None:
-    record = tmp_path / "verdicts.json"
-    write_meta(tmp_path / "old", {NAME + "1": 1})
-    verdicts.save(tmp_path / "old", record)
+    record = record_one_kill(verdicts, tmp_path)
     verdicts.fingerprint.update(test_selection="one more file", test_execution="other pytest options")
     verdicts.selection.append("tests/test_c.py")
     assert verdicts.restore(tmp_path / "fresh", record) == 0
