@@ -345,7 +345,7 @@ def profile_frame(user: User) -> ProfileFrame:
 
 
 #: the version of the wire contract ``ws/chat/`` speaks, told in ``connected``; each change is in CHANGELOG.md
-PROTOCOL_VERSION = 10
+PROTOCOL_VERSION = 11
 
 
 def connected_frame(user: User, limits: dict[str, int], *, read_receipts: bool = True) -> ConnectedFrame:
