@@ -161,3 +161,116 @@ def test_the_inbox_is_ordered_by_last_activity_not_by_creation(alice, bob, carol
     create_message(older.pk, bob, "latest", "b1")
     page, _, _ = conversations.inbox_page(alice, before=None, limit=10)
     assert [s.conversation.pk for s in page] == [older.pk, newer.pk]
+
+
+# --- Adding members and leaving (store.conversations.add_members, leave) ---------------------
+
+
+def test_members_fill_a_group_up_to_its_limit_and_one_more_names_the_setting(alice, bob, carol, make_user) -> None:
+    from messaging.store.conversations import add_members
+    from messaging.store.errors import LimitExceeded
+
+    dave = make_user("dave")
+    group = make_group(alice, [bob])
+    add_members(alice, group, ["carol"], new_client_id(), max_members=3)
+    assert Conversation.objects.get(pk=group).member_count == 3
+    with pytest.raises(LimitExceeded) as refused:
+        add_members(alice, group, [dave.username], new_client_id(), max_members=3)
+    assert (str(refused.value), refused.value.setting, refused.value.limit) == (
+        "a group has at most 3 members",
+        "MESSAGING_MAX_GROUP_MEMBERS",
+        3,
+    )
+
+
+def test_naming_members_already_in_beside_a_new_one_adds_the_new_one_within_the_limit(alice, bob, carol) -> None:
+    # A client may send the whole member list it shows: as many names as the limit, two of them in already.
+    from messaging.store.conversations import add_members
+
+    group = make_group(alice, [bob])
+    change = add_members(alice, group, ["alice", "bob", "carol"], new_client_id(), max_members=3)
+    assert [p.user.username for p in change.joined] == ["carol"]
+
+
+def test_someone_in_another_group_is_added_as_new_here(alice, bob, carol) -> None:
+    from messaging.store.conversations import add_members
+
+    make_group(carol, [bob], title="Elsewhere")
+    group = make_group(alice, [bob])
+    change = add_members(alice, group, ["carol"], new_client_id(), max_members=10)
+    carols = Participant.objects.get(conversation_id=group, user=carol)
+    assert [p.pk for p in change.joined] == [carols.pk] and carols.left_seq is None
+    assert Conversation.objects.get(pk=group).member_count == 3
+
+
+def test_an_add_joins_at_its_event_and_tells_the_membership_seq(alice, bob, carol) -> None:
+    from messaging.models import Event
+    from messaging.store.conversations import add_members
+
+    group = make_group(alice, [bob])
+    change = add_members(alice, group, ["carol"], new_client_id(), max_members=10)
+    event = Event.objects.get(pk=change.appended.event.pk)
+    carols = Participant.objects.get(conversation_id=group, user=carol)
+    assert (carols.joined_seq, carols.joined_at) == (event.seq, event.created_at)
+    assert change.appended.membership_seq == event.seq == Conversation.objects.get(pk=group).membership_seq
+
+
+def test_an_owner_leaving_hands_over_only_within_that_group(alice, bob, carol, make_user) -> None:
+    from messaging.store.conversations import leave, set_role
+
+    dave = make_user("dave")
+    other = make_group(dave, [carol], title="Elsewhere")
+    set_role(dave, other, "carol", "admin", new_client_id())
+    group = make_group(alice, [bob])
+    roles_elsewhere = list(Participant.objects.filter(conversation_id=other).order_by("pk").values_list("role"))
+    change = leave(alice, group, new_client_id())
+    assert Participant.objects.get(conversation_id=group, user=bob).role == "owner"
+    assert list(Participant.objects.filter(conversation_id=other).order_by("pk").values_list("role")) == roles_elsewhere
+    assert (change.conversation.pk, [p.user_id for p in change.left]) == (group, [alice.pk])
+
+
+def test_the_oldest_admin_is_the_one_who_joined_first_not_the_oldest_row(alice, bob, carol) -> None:
+    # bob's row is older, but he left and came back: carol has been in longer.
+    from messaging.store.conversations import add_members, leave, remove_member, set_role
+
+    group = make_group(alice, [bob, carol])
+    remove_member(alice, group, "bob", new_client_id())
+    add_members(alice, group, ["bob"], new_client_id(), max_members=10)
+    for name in ("bob", "carol"):
+        set_role(alice, group, name, "admin", new_client_id())
+    leave(alice, group, new_client_id())
+    assert Participant.objects.get(conversation_id=group, user=carol).role == "owner"
+    assert Participant.objects.get(conversation_id=group, user=bob).role == "admin"
+
+
+def test_the_oldest_member_is_the_one_who_joined_first_when_there_is_no_admin(alice, bob, carol) -> None:
+    from messaging.store.conversations import add_members, leave, remove_member
+
+    group = make_group(alice, [bob, carol])
+    remove_member(alice, group, "bob", new_client_id())
+    add_members(alice, group, ["bob"], new_client_id(), max_members=10)
+    leave(alice, group, new_client_id())
+    assert Participant.objects.get(conversation_id=group, user=carol).role == "owner"
+
+
+def test_a_leave_ends_the_membership_at_its_event(alice, bob) -> None:
+    from messaging.models import Event
+    from messaging.store.conversations import leave
+
+    group = make_group(alice, [bob])
+    change = leave(bob, group, new_client_id())
+    event = Event.objects.get(pk=change.appended.event.pk)
+    bobs = Participant.objects.get(conversation_id=group, user=bob)
+    assert (bobs.left_seq, bobs.left_at) == (event.seq, event.created_at)
+
+
+def test_a_leave_sent_again_with_its_client_id_is_the_same_leave(alice, bob) -> None:
+    from messaging.models import Event
+    from messaging.store.conversations import leave
+
+    group = make_group(alice, [bob])
+    client_id = new_client_id()
+    first = leave(bob, group, client_id)
+    again = leave(bob, group, client_id)
+    assert (again.appended.event.pk, again.appended.created) == (first.appended.event.pk, False)
+    assert Event.objects.filter(conversation_id=group, kind="member_left").count() == 1

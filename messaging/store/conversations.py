@@ -571,7 +571,8 @@ def add_members(
         seq = event.seq
         joined = []
         for u in new:
-            row = rows.get(u.pk) or Participant(conversation=conversation, user=u)
+            row = rows.get(u.pk) or Participant()
+            # also on a former member's row: its user is then this one, already loaded (no query for the notices)
             row.conversation, row.user = conversation, u
             row.role = Role.MEMBER
             row.joined_seq = row.delivered_seq = row.read_seq = seq
