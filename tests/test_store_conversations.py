@@ -274,3 +274,81 @@ def test_a_leave_sent_again_with_its_client_id_is_the_same_leave(alice, bob) -> 
     again = leave(bob, group, client_id)
     assert (again.appended.event.pk, again.appended.created) == (first.appended.event.pk, False)
     assert Event.objects.filter(conversation_id=group, kind="member_left").count() == 1
+
+
+def test_summaries_take_as_many_queries_for_five_conversations_as_for_one(alice, make_user) -> None:
+    # One lookup of every newest message together: a conversation whose newest message the
+    # batch missed would cost a query of its own (the fallback), one more per conversation.
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from messaging.store.conversations import summaries
+
+    for n in range(5):
+        peer = make_user(f"peer{n}")
+        direct, _ = conversations.get_or_create_direct(alice, peer)
+        for _ in range(n + 1):
+            send(direct.pk, peer)
+    members = list(Participant.objects.filter(user=alice).select_related("conversation").order_by("pk"))
+
+    def queries(rows: list) -> tuple[int, list]:
+        with CaptureQueriesContext(connection) as captured:
+            found = summaries(alice, rows)
+        return len(captured), found
+
+    one, _ = queries(members[:1])
+    five, found = queries(members)
+    assert five == one
+    assert [s.last_message.seq for s in found] == [1, 2, 3, 4, 5]
+
+
+def test_a_message_one_member_hid_is_still_the_last_message_of_the_other(alice, bob) -> None:
+    from messaging.store.conversations import summaries_for
+    from messaging.store.message_actions import hide_messages
+
+    direct, _ = conversations.get_or_create_direct(alice, bob)
+    send(direct.pk, alice)
+    send(direct.pk, alice)
+    hide_messages(bob, direct.pk, [2])
+    [for_alice] = summaries_for(alice, [direct.pk])
+    [for_bob] = summaries_for(bob, [direct.pk])
+    assert (for_alice.last_message.seq, for_bob.last_message.seq) == (2, 1)
+
+
+def test_the_inbox_leaves_out_chats_without_events_but_the_one_being_shown(alice, bob, carol, make_user) -> None:
+    from messaging.store.conversations import inbox_page
+
+    dave = make_user("dave")
+    talked, _ = conversations.get_or_create_direct(alice, dave)
+    send(talked.pk, dave)
+    shown, _ = conversations.get_or_create_direct(alice, bob)  # opened, nothing said: the page being shown
+    conversations.get_or_create_direct(alice, carol)  # opened, nothing said
+    page, has_more, _ = inbox_page(alice, before=None, limit=10, current_peer_id=bob.pk)
+    assert sorted(s.conversation.pk for s in page) == sorted([talked.pk, shown.pk]) and not has_more
+    assert [s.conversation.pk for s in inbox_page(alice, before=None, limit=10)[0]] == [talked.pk]
+
+
+def test_inbox_pages_of_conversations_active_at_the_same_moment_follow_the_newest_conversation_first(
+    alice, make_user
+) -> None:
+    import datetime
+
+    from messaging.store.conversations import decode_cursor, inbox_page
+
+    moment = datetime.datetime(2026, 6, 1, 12, tzinfo=datetime.UTC)
+    ids = []
+    for n in range(5):
+        direct, _ = conversations.get_or_create_direct(alice, make_user(f"tie{n}"))
+        send(direct.pk, alice)
+        ids.append(direct.pk)
+    # the oldest conversation is the most recently active: it leads, and never comes back on a later page
+    newest, ids = ids[0], ids[1:]
+    Conversation.objects.filter(pk__in=ids).update(last_message_at=moment)
+    Conversation.objects.filter(pk=newest).update(last_message_at=moment + datetime.timedelta(hours=1))
+    seen, cursor = [], None
+    while True:
+        page, has_more, cursor = inbox_page(alice, before=cursor and decode_cursor(cursor), limit=1)
+        seen += [s.conversation.pk for s in page]
+        if not has_more:
+            break
+    assert seen == [newest, *sorted(ids, reverse=True)]
