@@ -352,3 +352,76 @@ def test_inbox_pages_of_conversations_active_at_the_same_moment_follow_the_newes
         if not has_more:
             break
     assert seen == [newest, *sorted(ids, reverse=True)]
+
+
+@pytest.mark.parametrize(
+    ("case", "detail"),
+    [
+        ("former member", "you are no longer a member of this conversation"),
+        ("direct", "a direct conversation has no members to change"),
+        ("plain member", "only the group's owner or admins may do that"),
+    ],
+)
+def test_a_change_the_actor_may_not_make_says_why(alice, bob, carol, case: str, detail: str) -> None:
+    from messaging.store.conversations import add_members, leave
+    from messaging.store.errors import Forbidden
+
+    group = make_group(alice, [bob])
+    if case == "former member":
+        leave(bob, group, new_client_id())
+        actor, target = bob, group
+    elif case == "direct":
+        actor, target = alice, conversations.get_or_create_direct(alice, bob)[0].pk
+    else:
+        actor, target = bob, group
+    with pytest.raises(Forbidden) as refused:
+        add_members(actor, target, ["carol"], new_client_id(), max_members=10)
+    assert str(refused.value) == detail
+
+
+def test_leaving_and_removal_each_take_one_from_the_member_count(alice, bob, carol) -> None:
+    from messaging.store.conversations import leave, remove_member
+
+    group = make_group(alice, [bob, carol])
+    leave(bob, group, new_client_id())
+    assert Conversation.objects.get(pk=group).member_count == 2
+    remove_member(alice, group, "carol", new_client_id())
+    assert Conversation.objects.get(pk=group).member_count == 1
+
+
+def test_a_former_members_last_message_is_the_last_one_of_their_window(alice, bob) -> None:
+    from messaging.store.conversations import leave, summaries_for
+
+    group = make_group(alice, [bob])
+    send(group, alice)  # seq 2
+    leave(bob, group, new_client_id())  # seq 3
+    send(group, alice)  # seq 4: not bob's to see
+    [for_bob] = summaries_for(bob, [group])
+    assert for_bob.last_message.seq == 2
+
+
+def test_a_direct_chats_first_message_is_its_last_message(alice, bob) -> None:
+    from messaging.store.conversations import summaries_for
+
+    direct, _ = conversations.get_or_create_direct(alice, bob)
+    send(direct.pk, alice)
+    assert summaries_for(bob, [direct.pk])[0].last_message.seq == 1
+
+
+def test_receipts_are_the_current_members_cursors_with_their_times_in_join_order(alice, bob, carol, make_user) -> None:
+    from messaging.store.conversations import add_members, receipts_of, remove_member
+
+    dave = make_user("dave")
+    group = make_group(alice, [bob, carol, dave])
+    remove_member(alice, group, "bob", new_client_id())
+    add_members(alice, group, ["bob"], new_client_id(), max_members=10)  # his old row, a new join
+    remove_member(alice, group, "dave", new_client_id())
+    send(group, alice)
+    seq = Conversation.objects.get(pk=group).last_message_seq
+    receipts.move_cursors(CursorMark(group, carol.pk, "carol", delivered=seq, read=seq))
+    found = receipts_of(group)
+    assert [r.username for r in found] == ["alice", "carol", "bob"]
+    carols = next(r for r in found if r.username == "carol")
+    row = Participant.objects.get(conversation_id=group, user=carol)
+    assert (carols.delivered_at, carols.read_at) == (row.delivered_at, row.read_at)
+    assert carols.delivered_at is not None and carols.read_at is not None
