@@ -276,3 +276,95 @@ def test_a_mention_in_a_muted_group_is_shown_in_the_app_but_neither_emailed_nor_
     assert [m.to for m in mail.outbox] == [[carol.email]]  # carol did not mute it: her new-message email
     [mention] = Notification.objects.filter(user=bob)
     assert mention.kind == "mention" and service.notification_unread_count(bob.pk) == 1
+
+
+# --- The store's own checks and read-backs (store.preferences) ---------------------------------
+
+
+@pytest.mark.parametrize("half", [{"quiet_hours_start": datetime.time(22)}, {"quiet_hours_end": datetime.time(7)}])
+def test_quiet_hours_with_only_a_start_or_only_an_end_are_refused_and_save_nothing(alice, half) -> None:
+    from messaging.store.errors import Invalid
+
+    with pytest.raises(Invalid) as refused:
+        save_settings(alice.pk, **half)
+    assert str(refused.value) == "quiet hours need both a start and an end (or neither, to turn them off)"
+    assert not NotificationPreference.objects.filter(user=alice).exists()
+
+
+def test_saving_settings_that_do_not_exist_names_them_in_order(alice) -> None:
+    from messaging.store.errors import Invalid
+
+    with pytest.raises(Invalid) as refused:
+        save_settings(alice.pk, volume=11, colour="red")
+    assert str(refused.value) == "no such setting: colour, volume"
+
+
+def test_saved_quiet_hours_come_back_from_the_save_and_show_as_hours_and_minutes(alice) -> None:
+    saved = save_settings(alice.pk, quiet_hours_start=datetime.time(22, 30), quiet_hours_end=datetime.time(6, 5))
+    assert saved == settings_of(alice.pk)
+    assert (saved.quiet_hours_start, saved.quiet_hours_end) == (datetime.time(22, 30), datetime.time(6, 5))
+    shown = saved.payload()
+    assert (shown["quiet_hours_start"], shown["quiet_hours_end"]) == ("22:30", "06:05")
+    assert settings_of(alice.pk).payload()["quiet_hours_start"] == "22:30"
+    assert save_settings(alice.pk, quiet_hours_start=None, quiet_hours_end=None).payload()["quiet_hours_end"] is None
+
+
+@pytest.mark.parametrize(
+    ("typed", "clock"),
+    [
+        ("22:30", datetime.time(22, 30)),
+        (" 07:05 ", datetime.time(7, 5)),
+        ("22:30:59", datetime.time(22, 30)),  # seconds are dropped
+        ("22:30:59.5", datetime.time(22, 30)),
+        ("22:30+02:00", datetime.time(22, 30)),  # a wall-clock time: the zone is the user's setting
+        ("", None),
+        ("   ", None),
+        (None, None),
+    ],
+)
+def test_a_time_of_day_is_read_as_hours_and_minutes_of_the_wall_clock(typed, clock) -> None:
+    from messaging.store.preferences import parse_clock
+
+    assert parse_clock(typed, "quiet_hours_start") == clock
+
+
+def test_a_time_of_day_that_is_not_one_names_its_field() -> None:
+    from messaging.store.errors import Invalid
+    from messaging.store.preferences import parse_clock
+
+    with pytest.raises(Invalid) as refused:
+        parse_clock("half past ten", "quiet_hours_end")
+    assert str(refused.value) == "quiet_hours_end must be a time of day as HH:MM"
+
+
+def test_a_time_zone_name_too_long_to_be_one_is_refused_without_a_lookup() -> None:
+    with pytest.raises(InvalidTimeZone) as refused:
+        valid_time_zone("Europe/" + "x" * 58)
+    assert str(refused.value) == f"{'Europe/' + 'x' * 58!r} is not a time zone (an IANA name such as Europe/Paris)"
+
+
+def test_the_mutes_listed_are_the_users_own_current_ones_soonest_first_with_their_names(
+    alice, bob, carol, make_user
+) -> None:
+    from messaging.store.conversations import leave, mute
+    from tests.groups import make_group, new_client_id
+
+    dave = make_user("dave")
+    now = timezone.now()
+    with_bob, _ = conversations.get_or_create_direct(alice, bob)
+    with_carol, _ = conversations.get_or_create_direct(alice, carol)
+    group = make_group(dave, [alice], title="Book club")
+    left = make_group(dave, [alice], title="Old club")
+    mute(alice.pk, with_bob.pk, now + datetime.timedelta(hours=3))
+    mute(alice.pk, with_carol.pk, now + datetime.timedelta(hours=1))
+    mute(alice.pk, group, now + datetime.timedelta(hours=2))
+    mute(alice.pk, left, now + datetime.timedelta(hours=1))
+    leave(alice, left, new_client_id())
+    mute(bob.pk, with_bob.pk, now + datetime.timedelta(hours=1))  # bob's, not alice's
+    listed = mutes_of(alice.pk, now)
+    assert [(m.conversation_id, m.title) for m in listed] == [
+        (with_carol.pk, "carol"),
+        (group, "Book club"),
+        (with_bob.pk, "bob"),
+    ]
+    assert listed[0].muted_until == Participant.objects.get(conversation=with_carol, user=alice).muted_until
