@@ -13,6 +13,8 @@ from messaging.models import Connection, Conversation, Event, EventKind, Partici
 from messaging.notification_service import new_message_recipients
 from messaging.store.events import NewMessage, create_messages
 
+from .groups import make_group, new_client_id
+
 pytestmark = pytest.mark.django_db
 
 
@@ -27,12 +29,20 @@ def a_message_in_a_group_of(make_user: Any, names: list[str]) -> tuple[Event, di
     return event, users
 
 
-def viewing(user: Any, conversation: Conversation | None, *, heartbeat: datetime.datetime, name: str) -> None:
+def viewing(
+    user: Any,
+    conversation: Conversation | int | None,
+    *,
+    heartbeat: datetime.datetime,
+    name: str,
+    kind: str = Connection.Kind.CHAT,
+) -> None:
+    """A socket of ``user`` showing ``conversation`` (or an id), its last heartbeat at ``heartbeat``."""
     Connection.objects.create(
         user=user,
         channel_name=name,
-        kind=Connection.Kind.CHAT,
-        conversation=conversation,
+        kind=kind,
+        conversation_id=conversation.pk if isinstance(conversation, Conversation) else conversation,
         server_id="s",
         last_heartbeat=heartbeat,
     )
@@ -80,3 +90,57 @@ def test_a_batch_stored_with_notify_expiry_says_whom_each_new_message_notifies(m
     assert to_direct.notify == ()  # the peer has it open: the send path skips the notification step
     # Without notify_expiry nothing is read: the notification step reads it itself.
     assert create_messages([NewMessage(direct.pk, users["sender"], "again", "c-3")])[0].notify is None
+
+
+# --- Who views, who muted, whom a mention reaches (store.notifications' helpers) -----------------
+
+EXPIRY = 30.0
+
+
+def test_members_viewing_are_those_with_a_live_chat_tab_on_that_conversation(alice, bob, carol, make_user) -> None:
+    from messaging.store.notifications import members_viewing
+
+    dave, erin, fay = make_user("dave"), make_user("erin"), make_user("fay")
+    group = make_group(alice, [bob, carol, dave, erin, fay])
+    elsewhere = make_group(alice, [bob])
+    now = timezone.now()
+    viewing(alice, group, heartbeat=now, name="alice")  # viewing it now
+    viewing(bob, elsewhere, heartbeat=now, name="bob")  # another conversation
+    stopped = now - datetime.timedelta(seconds=EXPIRY + 5)
+    viewing(carol, group, heartbeat=stopped, name="carol")  # a tab that stopped beating
+    viewing(dave, group, heartbeat=now, name="dave", kind=Connection.Kind.NOTIFICATIONS)  # not a chat tab
+    viewing(erin, group, heartbeat=now, name="erin")  # viewing, but not asked about
+    asked = [alice.pk, bob.pk, carol.pk, dave.pk, fay.pk]
+    assert members_viewing(group, asked, now, EXPIRY) == {alice.pk}
+
+
+def test_members_muting_are_those_who_muted_that_conversation_until_after_now(alice, bob, carol, make_user) -> None:
+    from messaging.store.conversations import mute
+    from messaging.store.notifications import members_muting
+
+    dave = make_user("dave")
+    now = timezone.now()
+    group = make_group(alice, [bob, carol, dave])
+    elsewhere = make_group(alice, [bob, carol])
+    mute(alice.pk, group, now + datetime.timedelta(hours=1))
+    mute(bob.pk, group, now - datetime.timedelta(minutes=1))  # over
+    mute(carol.pk, elsewhere, now + datetime.timedelta(hours=1))  # another conversation
+    mute(dave.pk, group, now + datetime.timedelta(hours=1))  # not asked about
+    assert members_muting(group, [alice.pk, bob.pk, carol.pk], now) == {alice.pk}
+
+
+def test_a_mention_reaches_current_active_members_so_named_who_do_not_view_the_conversation(
+    alice, bob, carol, make_user
+) -> None:
+    from messaging.store.conversations import leave
+    from messaging.store.notifications import members_not_viewing
+
+    dave, erin, fay = make_user("dave"), make_user("erin"), make_user("fay")
+    group = make_group(alice, [bob, carol, dave, erin])
+    make_group(alice, [fay])  # fay is a member elsewhere only
+    leave(carol, group, new_client_id())
+    type(dave).objects.filter(pk=dave.pk).update(is_active=False)
+    now = timezone.now()
+    viewing(erin, group, heartbeat=now, name="erin")  # viewing it: sees the mention there
+    named = {"bob", "carol", "dave", "erin", "fay"}
+    assert members_not_viewing(group, named, now, EXPIRY) == {bob.pk}

@@ -92,6 +92,14 @@ async def test_mark_read_of_someone_elses_notification_is_refused(alice, bob, be
     assert not await database_sync_to_async(Notification.objects.filter(pk=theirs, read=True).exists)()
 
 
+async def test_a_page_holding_exactly_the_last_notifications_says_there_are_no_more(alice, bell) -> None:
+    ids = await database_sync_to_async(make_notifications)(alice, 3)
+    socket = await bell(alice)
+    await socket.send({"type": "list", "before": None, "limit": 3})
+    page = await socket.expect("notifications")
+    assert [n["id"] for n in page["items"]] == ids[::-1] and not page["has_more"]
+
+
 async def test_list_pages_newest_first(alice, bell) -> None:
     ids = await database_sync_to_async(make_notifications)(alice, 5)
     socket = await bell(alice)

@@ -210,3 +210,8 @@ def test_a_score_is_each_needle_s_best_occurrence_plus_a_tenth_per_repeat_up_to_
     text: str, query: str, expected: float
 ) -> None:
     assert score(search_text(text), needles_of(query)) == expected
+
+
+def test_a_snippet_near_the_start_backs_up_to_the_very_start_when_no_space_comes_first() -> None:
+    content = "a" * 45 + " needle " + "z" * 200  # the needle at 46: 46 - LEAD is 6, and no space before it
+    assert snippet(content, needles_of("needle"), length=80).text == content[:80]
