@@ -12,7 +12,7 @@ from django.utils import timezone
 from messaging.models import Attachment, Event
 from messaging.ops.archive import archive
 from messaging.store import attachments as attachment_store
-from messaging.store import conversations
+from messaging.store import conversations, errors
 from tests import files
 from tests.support import on_s3
 from tests.test_attachments_http import body, fetch, send, signed_in, upload
@@ -273,3 +273,52 @@ def test_a_message_with_files_keeps_what_it_replies_to_in_its_ack_and_its_histor
     page = signed_in(users["carol"]).get(f"/messages/api/conversations/{conversation}/history").json()
     [shown] = [e for e in page["events"] if e["seq"] == reply.event.seq]
     assert shown["reply_to"]["seq"] == original and shown["data"]["attachments"]
+
+
+def test_a_member_of_other_conversations_gets_404_for_a_file_of_one_they_are_not_in(group, media_storage) -> None:
+    # dave has windows elsewhere that hold the file's seq: only this conversation's window counts
+    from messaging.store.events import create_message
+
+    users, conversation = group
+    direct, _ = conversations.get_or_create_direct(users["dave"], users["bob"])
+    for n in range(3):
+        create_message(direct.pk, users["bob"], f"d{n}", f"d{n}")
+    item = sent_file(signed_in(users["alice"]), conversation)
+    with pytest.raises(errors.NotFound):
+        attachment_store.readable(users["dave"].pk, item["id"])
+    assert signed_in(users["dave"]).get(item["url"]).status_code == 404
+
+
+def test_sending_one_upload_leaves_the_senders_other_uploads_waiting(group, media_storage) -> None:
+    from messaging.store.events import create_message
+
+    users, conversation = group
+    sent, waiting = uploaded(users["alice"], conversation, "a.pdf"), uploaded(users["alice"], conversation, "b.pdf")
+    create_message(conversation, users["alice"], "", "with-a", attachments=(sent,))
+    assert Attachment.objects.get(pk=sent).event_id is not None
+    assert Attachment.objects.get(pk=waiting).event_id is None
+
+
+@override_settings(MESSAGING_MAX_FILES_PER_MESSAGE=2)
+def test_a_message_may_carry_exactly_the_most_files_allowed(group, media_storage) -> None:
+    from messaging.store.events import create_message
+
+    users, conversation = group
+    ids = (uploaded(users["alice"], conversation, "a.pdf"), uploaded(users["alice"], conversation, "b.pdf"))
+    create_message(conversation, users["alice"], "", "two", attachments=ids)
+    assert Attachment.objects.filter(pk__in=ids, event_id__isnull=False).count() == 2
+
+
+def test_uploads_past_the_quota_count_what_is_stored_already_and_name_the_setting(group, media_storage) -> None:
+    users, conversation = group
+    first = attachment_store.StoredUpload("a.bin", "u/1", 600, "application/octet-stream")
+    attachment_store.record_uploads(users["alice"].pk, conversation, [first], quota=1000)
+    second = attachment_store.StoredUpload("b.bin", "u/2", 500, "application/octet-stream")
+    with pytest.raises(errors.LimitExceeded) as refused:
+        attachment_store.record_uploads(users["alice"].pk, conversation, [second], quota=1000)
+    assert (str(refused.value), refused.value.setting, refused.value.limit) == (
+        "these files would take your uploads past your quota of 1000 bytes",
+        "MESSAGING_UPLOAD_QUOTA_BYTES",
+        1000,
+    )
+    assert list(Attachment.objects.filter(uploader=users["alice"]).values_list("name", flat=True)) == ["a.bin"]
