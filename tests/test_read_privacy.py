@@ -179,3 +179,26 @@ async def test_a_settings_frame_naming_another_user_is_refused_and_changes_nothi
     await socket.send({"type": "settings", "user": "bob", "settings": {"read_receipts": False}, "ref": "x"})
     assert (await socket.expect("error", ref="x"))["code"] == "invalid_frame"
     assert (await database_sync_to_async(reading.sharing_of)([alice.pk, bob.pk])) == {alice.pk: True, bob.pk: True}
+
+
+def test_a_hidden_read_position_hides_its_time_too_and_keeps_the_delivery(alice, bob) -> None:
+    conversation = direct(alice, bob)
+    send(conversation, alice)
+    deliver(conversation, bob, 1)
+    read(conversation, bob, 1)
+    save_settings(bob.pk, read_receipts=False)
+    [bobs] = reading.peer_receipts(alice.pk, conversation.pk)
+    assert (bobs.read_seq, bobs.read_at) == (bobs.joined_seq, None)
+    assert (bobs.delivered_seq, bobs.delivered_at is not None) == (1, True)
+
+
+def test_a_conversations_detail_has_the_peers_presence_and_the_receipts_its_member_may_see(alice, bob) -> None:
+    from messaging.store import presence
+
+    conversation = direct(alice, bob)
+    send(conversation, alice)
+    read(conversation, bob, 1)
+    presence.register_connection(bob.pk, "test.bob", "chat", "s", None, max_sockets=None, expiry=30, username="bob")
+    summary, receipts = reading.conversation_detail(alice, conversation.pk, 30)
+    assert (summary.conversation.pk, summary.extra["presence"][0]) == (conversation.pk, True)
+    assert [(r.username, r.read_seq) for r in receipts] == [("bob", 1)]
