@@ -332,3 +332,36 @@ def test_deleting_a_user_deletes_their_avatar_file(alice, media_storage) -> None
     assert media_storage.storage.exists(name)
     alice.delete()
     assert not media_storage.storage.exists(name)
+
+
+# --- Who is told of a change, and who is found (store.profiles.audience, store.users.search_users) ---
+
+
+def test_a_profile_change_is_told_to_the_current_members_of_the_users_current_conversations(
+    alice, bob, carol, make_user
+) -> None:
+    from messaging.store.profiles import audience
+    from tests.groups import make_group, new_client_id
+
+    dave, erin, fay, gus = (make_user(name) for name in ("dave", "erin", "fay", "gus"))
+    conversations.get_or_create_direct(alice, bob)
+    group = make_group(alice, [carol, erin])
+    conversations.leave(erin, group, new_client_id())  # left: no longer told
+    old = make_group(fay, [alice])
+    conversations.leave(alice, old, new_client_id())  # alice left fay's group: fay is no longer told
+    conversations.get_or_create_direct(dave, gus)  # strangers to alice
+    assert audience(alice.pk) == sorted([alice.pk, bob.pk, carol.pk])
+
+
+def test_people_search_finds_active_others_by_name_or_display_name_username_prefixes_first(alice, make_user) -> None:
+    from messaging.store.users import search_users
+
+    for name in ("annabel", "joanna", "hannah", "anna_gone", "zed"):
+        make_user(name)
+    type(alice).objects.filter(username="anna_gone").update(is_active=False)
+    Profile.for_user(type(alice).objects.get(username="zed").pk)
+    Profile.objects.filter(user__username="zed").update(display_name="Anna Z")
+    found = [u.username for u in search_users(alice, " ann ", 10)]
+    assert found == ["annabel", "hannah", "joanna", "zed"]
+    assert [u.username for u in search_users(alice, "ann", 2)] == ["annabel", "hannah"]
+    assert search_users(alice, "alice", 10) == [] and search_users(alice, "  ", 10) == []
