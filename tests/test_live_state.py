@@ -422,3 +422,89 @@ async def test_a_socket_whose_cleanup_failed_is_recorded_naming_its_user_and_the
         ("database_error", "error", alice.pk, "could not clean up a closed socket")
     ]
     assert "messaging_connection" in rows[0].context["exception"]
+
+
+# --- The presence store underneath (store.presence: sweep, refresh, viewing, many at once) ---------
+
+
+def beating(user, channel: str, server: str, *, seconds_ago: float, conversation_id: int | None = None) -> None:
+    """A socket row of ``user`` on ``server`` whose last heartbeat was ``seconds_ago``, its user marked online."""
+    Connection.objects.create(
+        user=user,
+        channel_name=channel,
+        kind="chat",
+        server_id=server,
+        conversation_id=conversation_id,
+        last_heartbeat=timezone.now() - datetime.timedelta(seconds=seconds_ago),
+    )
+    UserStatus.objects.update_or_create(user=user, defaults={"online": True})
+
+
+def test_the_sweep_turns_offline_only_users_left_without_a_live_socket_last_seen_at_their_last_beat(
+    alice, bob, carol
+) -> None:
+    beating(alice, "dead.a1", "dead", seconds_ago=100)
+    beating(alice, "dead.a2", "dead", seconds_ago=80)  # her last beat
+    beating(bob, "dead.b", "dead", seconds_ago=100)
+    beating(bob, "live.b", "live", seconds_ago=1)  # still on another process
+    beating(carol, "live.c", "live", seconds_ago=1)
+    changes = presence_store.sweep_expired_connections(30)
+    assert {c.user_id for c in changes} == {alice.pk}
+    assert set(Connection.objects.values_list("channel_name", flat=True)) == {"live.b", "live.c"}
+    status = UserStatus.objects.get(user=alice)
+    last_beat = timezone.now() - datetime.timedelta(seconds=80)
+    assert not status.online and abs((status.last_seen - last_beat).total_seconds()) < 5
+    assert UserStatus.objects.get(user=bob).online and UserStatus.objects.get(user=carol).online
+
+
+def test_the_sweep_records_each_gone_process_once_with_its_socket_count(alice, bob) -> None:
+    beating(alice, "gone.a", "gone-1", seconds_ago=100)
+    beating(bob, "gone.b", "gone-1", seconds_ago=100)
+    beating(bob, "gone.c", "gone-2", seconds_ago=100)
+    presence_store.sweep_expired_connections(30)
+    rows = MessagingError.objects.filter(context__server_id__isnull=False).order_by("context__server_id")
+    assert [(r.severity, r.context) for r in rows] == [
+        ("warning", {"server_id": "gone-1", "sockets": 2, "expiry_seconds": 30}),
+        ("warning", {"server_id": "gone-2", "sockets": 1, "expiry_seconds": 30}),
+    ]
+
+
+def test_a_heartbeat_refreshes_only_this_processes_named_sockets_in_chunks(alice, bob, monkeypatch) -> None:
+    monkeypatch.setattr(
+        presence_store, "_chunks", lambda items, size=2: [items[i : i + 2] for i in range(0, len(items), 2)]
+    )
+    for n in range(5):
+        beating(alice, f"mine.{n}", "me", seconds_ago=20)
+    beating(bob, "theirs", "other", seconds_ago=20)
+    since = timezone.now() - datetime.timedelta(seconds=60)
+    presence_store.refresh_connections("me", [f"mine.{n}" for n in range(5)], since)
+    fresh = timezone.now() - datetime.timedelta(seconds=5)
+    assert set(Connection.objects.filter(last_heartbeat__gte=fresh).values_list("channel_name", flat=True)) == {
+        f"mine.{n}" for n in range(5)
+    }
+
+
+def test_chunks_cut_a_list_in_order_into_pieces_of_at_most_the_size() -> None:
+    assert presence_store._chunks(list(range(7)), 3) == [[0, 1, 2], [3, 4, 5], [6]]
+    assert presence_store._chunks([], 3) == []
+
+
+def test_viewing_is_set_on_that_socket_only(alice, bob) -> None:
+    conversation = cursors.direct(alice, bob)
+    beating(alice, "tab.1", "s", seconds_ago=0)
+    beating(alice, "tab.2", "s", seconds_ago=0)
+    presence_store.set_viewing("tab.1", conversation.pk)
+    assert dict(Connection.objects.values_list("channel_name", "conversation_id")) == {
+        "tab.1": conversation.pk,
+        "tab.2": None,
+    }
+
+
+def test_presence_of_many_answers_for_each_asked_user_from_their_own_live_sockets(alice, bob, carol) -> None:
+    beating(alice, "a", "s", seconds_ago=1)
+    beating(carol, "c", "s", seconds_ago=100)  # stale
+    UserStatus.objects.filter(user=carol).update(online=False, last_seen=timezone.now())
+    found = presence_store.presence_of_many([bob.pk, carol.pk], 30)
+    assert set(found) == {bob.pk, carol.pk}
+    assert found[bob.pk] == (False, None)
+    assert found[carol.pk][0] is False and found[carol.pk][1] is not None
