@@ -307,3 +307,73 @@ def test_a_grouped_notification_write_holds_no_counter_row_while_it_waits_for_a_
     assert high_row_free, "the grouped write held the higher user's counter row while waiting for the lower one's"
     assert notification_unread_count(low.pk) == 2 and notification_unread_count(high.pk) == 2
     assert_badges_are_the_sums()
+
+
+# --- Marking and settling touch the user's own rows, and say when nothing changed -------------------
+
+
+def noted(user: Any, key: str = "", count: int = 1, *, read: bool = False) -> int:
+    return Notification.objects.create(
+        user=user, kind="new_message", title="t", group_key=key, count=count, read=read
+    ).pk
+
+
+def unread_of(user: Any) -> dict[str, int]:
+    return dict(Notification.objects.filter(user=user, read=False).values_list("group_key", "count"))
+
+
+@pytest.mark.django_db
+def test_marking_everything_read_leaves_other_users_notifications_unread_and_a_second_time_changes_nothing(
+    alice: Any, bob: Any
+) -> None:
+    noted(alice, "new_message:1", 2)
+    noted(alice, "mention:1")
+    noted(bob, "new_message:1", 3)
+    assert mark_all_notifications_read(alice.pk) == 0
+    assert (unread_of(alice), unread_of(bob)) == ({}, {"new_message:1": 3})
+    assert mark_all_notifications_read(alice.pk) is None
+
+
+@pytest.mark.django_db
+def test_marking_another_users_notification_read_is_not_found_even_for_someone_with_notifications(
+    alice: Any, bob: Any
+) -> None:
+    from messaging.store.errors import NotFound
+
+    mine, theirs = noted(alice, "a"), noted(bob, "b")
+    with pytest.raises(NotFound) as refused:
+        mark_notification_read(alice.pk, theirs)
+    assert str(refused.value) == f"there is no notification {theirs} of yours"
+    assert unread_of(bob) == {"b": 1}
+    noted(alice, "c", 2)
+    assert mark_notification_read(alice.pk, mine) == 2
+    assert mark_notification_read(alice.pk, mine) is None  # already read: nothing changed
+
+
+@pytest.mark.django_db
+def test_a_conversation_read_to_the_end_reads_that_users_notifications_of_it_and_no_others(
+    alice: Any, bob: Any
+) -> None:
+    for key in ("new_message:1", "mention:1", "reaction:1"):
+        noted(alice, key, 2)
+    noted(alice, "new_message:2", 4)
+    noted(alice, "", 1)
+    noted(bob, "new_message:1", 3)
+    assert settle_new_message_notification(alice.pk, 1, 0) == 5
+    assert unread_of(alice) == {"new_message:2": 4, "": 1}
+    assert unread_of(bob) == {"new_message:1": 3}
+    assert settle_new_message_notification(alice.pk, 1, 0) is None
+
+
+@pytest.mark.django_db
+def test_a_conversation_read_part_way_lowers_its_count_to_what_is_left(alice: Any, bob: Any) -> None:
+    earlier = noted(alice, "new_message:1", 5, read=True)
+    noted(alice, "new_message:1", 5)
+    noted(alice, "new_message:2", 5)
+    noted(bob, "new_message:1", 5)
+    assert settle_new_message_notification(alice.pk, 1, 1) == 6
+    assert unread_of(alice) == {"new_message:1": 1, "new_message:2": 5}
+    assert unread_of(bob) == {"new_message:1": 5}
+    assert Notification.objects.get(pk=earlier).count == 5, "a notification already read keeps its count"
+    assert settle_new_message_notification(alice.pk, 1, 1) is None
+    assert settle_new_message_notification(alice.pk, 1, 3) is None, "a count is never raised"

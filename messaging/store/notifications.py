@@ -137,7 +137,7 @@ def settle_new_message_notification(user_id: int, conversation_id: int, unread: 
             read=True, read_at=timezone.now()
         )
     else:
-        moved = rows.exclude(count=unread).filter(count__gt=unread).update(count=unread)
+        moved = rows.filter(count__gt=unread).update(count=unread)
     return notification_unread_count(user_id) if moved else None
 
 
