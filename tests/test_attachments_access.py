@@ -322,3 +322,26 @@ def test_uploads_past_the_quota_count_what_is_stored_already_and_name_the_settin
         1000,
     )
     assert list(Attachment.objects.filter(uploader=users["alice"]).values_list("name", flat=True)) == ["a.bin"]
+
+
+def test_someone_who_is_a_member_elsewhere_cannot_upload_to_a_conversation_they_are_not_in(
+    group, media_storage
+) -> None:
+    users, conversation = group
+    conversations.get_or_create_direct(users["dave"], users["bob"])  # dave has a conversation, not this one
+    response = upload(signed_in(users["dave"]), conversation, ("plan.pdf", files.pdf(), "application/pdf"))
+    assert response.status_code == 404 and response.json()["code"] == "not_found"
+    with pytest.raises(errors.NotFound):
+        attachment_store.upload_allowance(users["dave"].pk, conversation, quota=10**9)
+    assert not Attachment.objects.filter(uploader=users["dave"]).exists()
+
+
+def test_an_upload_made_for_one_conversation_cannot_be_sent_in_another(group, media_storage) -> None:
+    from messaging.store.events import create_message
+
+    users, conversation = group
+    direct, _ = conversations.get_or_create_direct(users["alice"], users["bob"])
+    elsewhere = uploaded(users["alice"], direct.pk)
+    with pytest.raises(errors.Invalid):
+        create_message(conversation, users["alice"], "", "wrong-place", attachments=(elsewhere,))
+    assert Attachment.objects.get(pk=elsewhere).event_id is None
