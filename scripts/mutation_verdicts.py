@@ -11,7 +11,9 @@ store alone is two to three hours on two cores. ``scripts/mutation`` therefore
   hash is unchanged, so an edited function is tested again and nothing
   else is;
 - ``save``s what ``mutants/`` holds after the run, for the commit that
-  records the round.
+  records the round: every verdict but the survivors, which the next run
+  tests again (mutmut would keep a survivor whose function is unchanged
+  however many tests were added to kill it).
 
 A verdict also depends on the tests. The record carries mutmut's fingerprint
 of the test options and selection (``setup.cfg`` ``[mutmut]``); when the
@@ -38,6 +40,8 @@ MUTANTS = Path("mutants")
 KEPT_ONLY_IF_SAME = ("test_execution", "test_selection", "timeout")
 
 
+#: mutmut's exit code of a survivor: never recorded, so every run tests it again against the tests added since
+SURVIVED = 0
 #: mutmut's exit codes of a caught mutant: killed (1, 3) or timed out (mutmut/stats.py status_by_exit_code)
 CAUGHT = frozenset({1, 3, 36, -24, 24, 152, 255})
 
@@ -81,7 +85,7 @@ def save(mutants: Path = MUTANTS, record: Path = RECORD) -> dict[str, Any]:
     """Write the verdicts ``mutants`` holds (decided ones only) to ``record``; return what was written."""
     modules = {}
     for path, meta in metas(mutants).items():
-        verdicts = {key: code for key, code in meta["exit_code_by_key"].items() if code is not None}
+        verdicts = {key: code for key, code in meta["exit_code_by_key"].items() if code not in (None, SURVIVED)}
         if verdicts:
             modules[path] = {"functions": meta["hash_by_function_name"], "verdicts": verdicts}
     written = {"fingerprint": current_fingerprint(), "selection": current_selection(), "modules": modules}

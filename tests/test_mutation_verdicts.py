@@ -65,12 +65,12 @@ def test_the_decided_verdicts_and_function_hashes_go_back_into_a_fresh_mutants_d
     verdicts: ModuleType, tmp_path: Path
 ) -> None:
     record = tmp_path / "verdicts.json"
-    write_meta(tmp_path / "old", {NAME + "1": 1, NAME + "2": 0, NAME + "3": None})
+    write_meta(tmp_path / "old", {NAME + "1": 1, NAME + "2": 33, NAME + "3": None})
     verdicts.save(tmp_path / "old", record)
     fresh = tmp_path / "fresh"
     assert verdicts.restore(fresh, record) == 2
     meta = json.loads((fresh / "messaging" / "store" / "visibility.py.meta").read_text())
-    assert meta["exit_code_by_key"] == {NAME + "1": 1, NAME + "2": 0}  # the undecided one is left to mutmut
+    assert meta["exit_code_by_key"] == {NAME + "1": 1, NAME + "2": 33}  # the undecided one is left to mutmut
     assert meta["hash_by_function_name"] == {"x_in_window": "abc123"}
     # every key mutmut's SourceFileMutationData.load() pops, and no other
     assert set(meta) == {
@@ -80,6 +80,13 @@ def test_the_decided_verdicts_and_function_hashes_go_back_into_a_fresh_mutants_d
         "durations_by_key",
         "estimated_durations_by_key",
     }
+
+
+def test_survivors_are_not_recorded_so_the_next_run_tests_them_again(verdicts: ModuleType, tmp_path: Path) -> None:
+    record = tmp_path / "verdicts.json"
+    write_meta(tmp_path / "old", {NAME + "1": 1, NAME + "2": 0})
+    written = verdicts.save(tmp_path / "old", record)
+    assert written["modules"]["messaging/store/visibility.py"]["verdicts"] == {NAME + "1": 1}
 
 
 def test_nothing_is_restored_when_the_test_settings_changed_since_the_record(
@@ -138,10 +145,10 @@ def test_the_record_is_sorted_one_key_a_line_so_a_round_changes_only_its_own_lin
     verdicts: ModuleType, tmp_path: Path
 ) -> None:
     record = tmp_path / "verdicts.json"
-    write_meta(tmp_path / "old", {NAME + "2": 0, NAME + "1": 1})
+    write_meta(tmp_path / "old", {NAME + "2": 33, NAME + "1": 1})
     verdicts.save(tmp_path / "old", record)
     lines = record.read_text().splitlines()
-    assert lines.index(f'    "{NAME}1": 1,') < lines.index(f'    "{NAME}2": 0')
+    assert lines.index(f'    "{NAME}1": 1,') < lines.index(f'    "{NAME}2": 33')
 
 
 def test_the_fingerprint_is_the_one_mutmut_reads_from_setup_cfg() -> None:
