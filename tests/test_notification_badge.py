@@ -318,6 +318,12 @@ def noted(user: Any, key: str = "", count: int = 1, *, read: bool = False) -> in
     ).pk
 
 
+def noted_each(user: Any, counts: dict[str, int]) -> None:
+    """An unread notification of ``user`` per group key, with its count."""
+    for key, count in counts.items():
+        noted(user, key, count)
+
+
 def unread_of(user: Any) -> dict[str, int]:
     return dict(Notification.objects.filter(user=user, read=False).values_list("group_key", "count"))
 
@@ -354,11 +360,8 @@ def test_marking_another_users_notification_read_is_not_found_even_for_someone_w
 def test_a_conversation_read_to_the_end_reads_that_users_notifications_of_it_and_no_others(
     alice: Any, bob: Any
 ) -> None:
-    for key in ("new_message:1", "mention:1", "reaction:1"):
-        noted(alice, key, 2)
-    noted(alice, "new_message:2", 4)
-    noted(alice, "", 1)
-    noted(bob, "new_message:1", 3)
+    noted_each(alice, {"new_message:1": 2, "mention:1": 2, "reaction:1": 2, "new_message:2": 4, "": 1})
+    noted_each(bob, {"new_message:1": 3})
     assert settle_new_message_notification(alice.pk, 1, 0) == 5
     assert unread_of(alice) == {"new_message:2": 4, "": 1}
     assert unread_of(bob) == {"new_message:1": 3}
@@ -368,9 +371,8 @@ def test_a_conversation_read_to_the_end_reads_that_users_notifications_of_it_and
 @pytest.mark.django_db
 def test_a_conversation_read_part_way_lowers_its_count_to_what_is_left(alice: Any, bob: Any) -> None:
     earlier = noted(alice, "new_message:1", 5, read=True)
-    noted(alice, "new_message:1", 5)
-    noted(alice, "new_message:2", 5)
-    noted(bob, "new_message:1", 5)
+    noted_each(alice, {"new_message:1": 5, "new_message:2": 5})
+    noted_each(bob, {"new_message:1": 5})
     assert settle_new_message_notification(alice.pk, 1, 1) == 6
     assert unread_of(alice) == {"new_message:1": 1, "new_message:2": 5}
     assert unread_of(bob) == {"new_message:1": 5}
