@@ -365,3 +365,55 @@ def test_people_search_finds_active_others_by_name_or_display_name_username_pref
     assert found == ["annabel", "hannah", "joanna", "zed"]
     assert [u.username for u in search_users(alice, "ann", 2)] == ["annabel", "hannah"]
     assert search_users(alice, "alice", 10) == [] and search_users(alice, "  ", 10) == []
+
+
+def test_an_identity_change_is_stored_timed_and_handed_back(alice) -> None:
+    from django.utils import timezone
+
+    from messaging.store.profiles import update_identity
+
+    before = timezone.now()
+    changed = update_identity(alice.pk, display_name="Alice L.")
+    stored = Profile.objects.get(user=alice)
+    assert (changed.profile.pk, changed.profile.display_name) == (stored.pk, "Alice L.")
+    assert stored.identity_changed_at is not None and stored.identity_changed_at >= before
+    update_identity(alice.pk, status_line="Away")
+    assert (Profile.objects.get(user=alice).display_name, Profile.objects.get(user=alice).status_line) == (
+        "Alice L.",
+        "Away",
+    )
+
+
+def test_a_new_avatar_hands_back_the_file_it_replaces_and_times_the_change(alice) -> None:
+    from messaging.store.profiles import set_avatar
+
+    set_avatar(alice.pk, "avatars/1/first.webp")
+    changed = set_avatar(alice.pk, "avatars/1/second.webp")
+    assert (changed.profile.avatar_name, changed.released_avatar) == ("avatars/1/second.webp", "avatars/1/first.webp")
+    assert Profile.objects.get(user=alice).identity_changed_at is not None
+
+
+def test_an_avatar_file_belongs_to_whoever_has_it_now_and_no_name_to_no_one(alice, bob) -> None:
+    from messaging.store.errors import NotFound
+    from messaging.store.profiles import avatar_owner, set_avatar
+
+    set_avatar(alice.pk, "avatars/1/old.webp")
+    set_avatar(alice.pk, "avatars/1/new.webp")
+    Profile.for_user(bob.pk)  # bob has the letter avatar: an empty name
+    assert avatar_owner("avatars/1/new.webp") == alice.pk
+    for name in ("avatars/1/old.webp", ""):
+        with pytest.raises(NotFound) as refused:
+            avatar_owner(name)
+        assert str(refused.value) == "no such avatar"
+
+
+def test_an_active_user_is_read_with_their_profile_and_anyone_else_is_not_found(alice, bob) -> None:
+    from messaging.store.errors import NotFound
+    from messaging.store.profiles import active_user_with_profile, profile_loaded
+
+    assert profile_loaded(active_user_with_profile("alice"))
+    type(bob).objects.filter(pk=bob.pk).update(is_active=False)
+    for name in ("bob", "nobody"):
+        with pytest.raises(NotFound) as refused:
+            active_user_with_profile(name)
+        assert str(refused.value) == f"there is no one called {name!r}"
