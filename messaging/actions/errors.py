@@ -8,6 +8,16 @@ from .. import exceptions
 from ..frames import Ref
 from ..store import errors
 
+#: the limits the store checks that have a code of their own; any other is ``too_large``
+LIMIT_ANSWERS: dict[str, type[exceptions.MessagingException]] = {
+    "MESSAGING_MAX_REACTIONS": exceptions.TooManyReactions,
+    "MESSAGING_MAX_PINNED_CONVERSATIONS": exceptions.TooManyPins,
+    "MESSAGING_MAX_GROUP_MEMBERS": exceptions.TooManyMembers,
+    "MESSAGING_MAX_SOCKETS_PER_USER": exceptions.TooManySockets,
+    "MESSAGING_MAX_FILES_PER_MESSAGE": exceptions.TooManyFiles,
+    "MESSAGING_UPLOAD_QUOTA_BYTES": exceptions.QuotaExceeded,
+}
+
 
 def wire_error(
     exc: errors.StoreError, *, client_id: str | None = None, ref: Ref | None = None
@@ -25,17 +35,6 @@ def wire_error(
             return exceptions.DeleteWindowClosed(exc.detail, **context)
         return exceptions.EditWindowClosed(exc.detail, **context)
     if isinstance(exc, errors.LimitExceeded):
-        if exc.setting == "MESSAGING_MAX_REACTIONS":
-            return exceptions.TooManyReactions(exc.detail, limit=exc.limit, setting=exc.setting, **context)
-        if exc.setting == "MESSAGING_MAX_PINNED_CONVERSATIONS":
-            return exceptions.TooManyPins(exc.detail, limit=exc.limit, setting=exc.setting, **context)
-        if exc.setting == "MESSAGING_MAX_GROUP_MEMBERS":
-            return exceptions.TooManyMembers(exc.detail, limit=exc.limit, setting=exc.setting, **context)
-        if exc.setting == "MESSAGING_MAX_SOCKETS_PER_USER":
-            return exceptions.TooManySockets(exc.detail, limit=exc.limit, setting=exc.setting, **context)
-        if exc.setting == "MESSAGING_MAX_FILES_PER_MESSAGE":
-            return exceptions.TooManyFiles(exc.detail, limit=exc.limit, setting=exc.setting, **context)
-        if exc.setting == "MESSAGING_UPLOAD_QUOTA_BYTES":
-            return exceptions.QuotaExceeded(exc.detail, limit=exc.limit, setting=exc.setting, **context)
-        return exceptions.TooLarge(exc.detail, limit=exc.limit, setting=exc.setting, **context)
+        answer = LIMIT_ANSWERS.get(exc.setting, exceptions.TooLarge)
+        return answer(exc.detail, limit=exc.limit, setting=exc.setting, **context)
     return exceptions.ServerError(exc.detail, **context)
