@@ -40,10 +40,17 @@ MUTANTS = Path("mutants")
 KEPT_ONLY_IF_SAME = ("test_execution", "test_selection", "timeout")
 
 
-#: mutmut's exit code of a survivor: never recorded, so every run tests it again against the tests added since
-SURVIVED = 0
-#: mutmut's exit codes of a caught mutant: killed (1, 3) or timed out (mutmut/stats.py status_by_exit_code)
-CAUGHT = frozenset({1, 3, 36, -24, 24, 152, 255})
+#: verdicts never recorded: a survivor is tested again by every run, against the tests added since
+NOT_RECORDED = ("not checked", "survived")
+#: the verdicts of a caught mutant
+CAUGHT = ("killed", "timeout")
+
+
+def status(code: int | None) -> str:
+    """mutmut's name for an exit code ("killed", "survived", "timeout", ...), from mutmut itself."""
+    from mutmut.stats import status_by_exit_code
+
+    return status_by_exit_code[code]
 
 
 def current_fingerprint() -> dict[str, str]:
@@ -85,7 +92,7 @@ def save(mutants: Path = MUTANTS, record: Path = RECORD) -> dict[str, Any]:
     """Write the verdicts ``mutants`` holds (decided ones only) to ``record``; return what was written."""
     modules = {}
     for path, meta in metas(mutants).items():
-        verdicts = {key: code for key, code in meta["exit_code_by_key"].items() if code not in (None, SURVIVED)}
+        verdicts = {key: code for key, code in meta["exit_code_by_key"].items() if status(code) not in NOT_RECORDED}
         if verdicts:
             modules[path] = {"functions": meta["hash_by_function_name"], "verdicts": verdicts}
     written = {"fingerprint": current_fingerprint(), "selection": current_selection(), "modules": modules}
@@ -113,7 +120,7 @@ def restore(mutants: Path = MUTANTS, record: Path = RECORD) -> int:
             continue  # mutants/ already has this module's verdicts, newer than the record's
         verdicts = module["verdicts"]
         if which == "caught":
-            verdicts = {key: code for key, code in verdicts.items() if code in CAUGHT}
+            verdicts = {key: code for key, code in verdicts.items() if status(code) in CAUGHT}
         meta_path.parent.mkdir(parents=True, exist_ok=True)
         meta = {
             "exit_code_by_key": verdicts,
