@@ -345,3 +345,77 @@ def test_an_upload_made_for_one_conversation_cannot_be_sent_in_another(group, me
     with pytest.raises(errors.Invalid):
         create_message(conversation, users["alice"], "", "wrong-place", attachments=(elsewhere,))
     assert Attachment.objects.get(pk=elsewhere).event_id is None
+
+
+def test_a_stored_file_that_cannot_be_deleted_is_recorded_and_the_others_still_go(media_storage) -> None:
+    from unittest import mock
+
+    from messaging.models import MessagingError
+
+    deleted = []
+
+    def delete(name: str) -> None:
+        if name == "u/broken":
+            raise OSError("disk gone")
+        deleted.append(name)
+
+    with mock.patch.object(attachment_store.storage, "delete", side_effect=delete):
+        attachment_store.delete_files(["u/broken", "u/fine"])
+    assert deleted == ["u/fine"]
+    [row] = MessagingError.objects.all()
+    assert (row.category, row.message, row.context["name"], row.context["exception"]) == (
+        "storage_error",
+        "could not delete the stored file 'u/broken'",
+        "u/broken",
+        "OSError: disk gone",
+    )
+
+
+def test_an_upload_allowance_of_one_byte_left_is_still_an_allowance(group, media_storage) -> None:
+    users, conversation = group
+    stored = attachment_store.StoredUpload("a.bin", "u/1", 999, "application/octet-stream")
+    attachment_store.record_uploads(users["alice"].pk, conversation, [stored], quota=1000)
+    assert attachment_store.upload_allowance(users["alice"].pk, conversation, quota=1000) == 1
+    with pytest.raises(errors.LimitExceeded):
+        attachment_store.upload_allowance(users["alice"].pk, conversation, quota=999)
+
+
+def test_a_former_member_is_told_why_they_cannot_upload(group, media_storage) -> None:
+    users, conversation = group
+    conversations.remove_member(users["alice"], conversation, "carol", "r1")
+    with pytest.raises(errors.Forbidden) as refused:
+        attachment_store.upload_allowance(users["carol"].pk, conversation, quota=10**9)
+    assert str(refused.value) == "you are no longer a member of this conversation"
+
+
+def test_uploading_to_a_conversation_never_joined_names_it(group, media_storage) -> None:
+    users, conversation = group
+    with pytest.raises(errors.NotFound) as refused:
+        attachment_store.upload_allowance(users["dave"].pk, conversation, quota=10**9)
+    assert str(refused.value) == f"there is no conversation {conversation} of yours"
+
+
+def test_sending_an_upload_that_is_not_ones_own_names_the_files(group, media_storage) -> None:
+    users, conversation = group
+    bobs = uploaded(users["bob"], conversation)
+    with pytest.raises(errors.Invalid) as refused:
+        attachment_store.claim(conversation, users["alice"].pk, (bobs,))
+    assert str(refused.value) == (
+        f"attachments [{bobs}] are not uploads of yours waiting to be sent in this conversation"
+    )
+
+
+@pytest.mark.parametrize("case", ["no such id", "another's unsent upload", "sent before one joined"])
+def test_an_attachment_one_may_not_read_is_not_found_without_saying_why(group, make_user, media_storage, case) -> None:
+    users, conversation = group
+    if case == "no such id":
+        reader, attachment_id = users["bob"], 10**6
+    elif case == "another's unsent upload":
+        reader, attachment_id = users["bob"], uploaded(users["alice"], conversation)
+    else:
+        attachment_id = sent_file(signed_in(users["alice"]), conversation)["id"]
+        conversations.add_members(users["alice"], conversation, ["dave"], "a1", max_members=MAX)
+        reader = users["dave"]
+    with pytest.raises(errors.NotFound) as refused:
+        attachment_store.readable(reader.pk, attachment_id)
+    assert str(refused.value) == "there is no such attachment of yours"

@@ -6,6 +6,7 @@ import uuid
 from unittest import mock
 
 import pytest
+from django.test import override_settings
 
 from messaging.models import Conversation, Participant
 from messaging.store import conversations, events, presence, reading, receipts
@@ -425,3 +426,180 @@ def test_receipts_are_the_current_members_cursors_with_their_times_in_join_order
     row = Participant.objects.get(conversation_id=group, user=carol)
     assert (carols.delivered_at, carols.read_at) == (row.delivered_at, row.read_at)
     assert carols.delivered_at is not None and carols.read_at is not None
+
+
+def test_pinned_conversations_stay_off_the_later_inbox_pages(alice, bob, carol, make_user) -> None:
+    from messaging.store.conversations import decode_cursor, inbox_page, pin
+
+    dave = make_user("dave")
+    chats = []
+    for peer in (bob, carol, dave):
+        direct, _ = conversations.get_or_create_direct(alice, peer)
+        send(direct.pk, peer)
+        chats.append(direct.pk)
+    pin(alice.pk, chats[0], True)
+    first, has_more, cursor = inbox_page(alice, before=None, limit=1)
+    assert [s.conversation.pk for s in first] == [chats[0], chats[2]] and has_more
+    second, has_more, _ = inbox_page(alice, before=decode_cursor(cursor), limit=1)
+    assert [s.conversation.pk for s in second] == [chats[1]] and not has_more
+
+
+def test_the_latest_pin_comes_first_whatever_the_conversations_age(alice, bob, carol) -> None:
+    from messaging.store.conversations import inbox_page, pin
+
+    older, _ = conversations.get_or_create_direct(alice, bob)
+    newer, _ = conversations.get_or_create_direct(alice, carol)
+    pin(alice.pk, newer.pk, True)
+    pin(alice.pk, older.pk, True)
+    page, _, _ = inbox_page(alice, before=None, limit=10)
+    assert [s.conversation.pk for s in page] == [older.pk, newer.pk]
+
+
+def test_pins_of_the_same_moment_put_the_newest_conversation_first(alice, bob, carol) -> None:
+    import datetime
+
+    from messaging.store.conversations import inbox_page
+
+    older, _ = conversations.get_or_create_direct(alice, bob)
+    newer, _ = conversations.get_or_create_direct(alice, carol)
+    moment = datetime.datetime(2026, 6, 1, 12, tzinfo=datetime.UTC)
+    Participant.objects.filter(user=alice).update(pinned_at=moment)
+    page, _, _ = inbox_page(alice, before=None, limit=10)
+    assert [s.conversation.pk for s in page] == [newer.pk, older.pk]
+
+
+@override_settings(MESSAGING_MAX_PINNED_CONVERSATIONS=1)
+def test_other_peoples_pins_do_not_count_toward_ones_own_limit(alice, bob) -> None:
+    from messaging.store.conversations import pin
+
+    direct, _ = conversations.get_or_create_direct(alice, bob)
+    assert pin(bob.pk, direct.pk, True) is not None
+    assert pin(alice.pk, direct.pk, True) is not None
+
+
+def test_summaries_for_names_only_the_conversations_asked_for(alice, bob, carol) -> None:
+    from messaging.store.conversations import summaries_for
+
+    asked, _ = conversations.get_or_create_direct(alice, bob)
+    conversations.get_or_create_direct(alice, carol)
+    assert [s.conversation.pk for s in summaries_for(alice, [asked.pk])] == [asked.pk]
+
+
+def test_a_new_group_without_messages_is_placed_in_the_inbox_by_when_it_was_made(alice, bob, carol) -> None:
+    from messaging.store.conversations import inbox_page
+
+    direct, _ = conversations.get_or_create_direct(alice, bob)
+    send(direct.pk, bob)
+    group = make_group(alice, [carol])  # made after bob's message: the more recent activity
+    page, _, _ = inbox_page(alice, before=None, limit=10)
+    assert [s.conversation.pk for s in page] == [group, direct.pk]
+
+
+def test_a_chat_cleared_up_to_its_last_message_shows_no_last_message(alice, bob) -> None:
+    from messaging.store.conversations import summaries_for
+    from messaging.store.message_actions import clear_conversation
+
+    direct, _ = conversations.get_or_create_direct(alice, bob)
+    send(direct.pk, alice)
+    clear_conversation(bob, direct.pk)
+    [for_bob] = summaries_for(bob, [direct.pk])
+    [for_alice] = summaries_for(alice, [direct.pk])
+    assert (for_bob.last_message, for_alice.last_message.seq) == (None, 1)
+
+
+def test_a_summarys_last_message_is_the_newest_message_not_a_later_event(alice, bob, carol) -> None:
+    # A reaction after the message is the conversation's last event, not its last message;
+    # another conversation's message at that seq belongs to that conversation only.
+    from messaging.store.conversations import summaries_for
+    from messaging.store.message_actions import react
+
+    reacted, _ = conversations.get_or_create_direct(alice, bob)
+    send(reacted.pk, alice)
+    react(bob, reacted.pk, 1, "👍", new_client_id(), add=True, max_reactions=10)
+    talked, _ = conversations.get_or_create_direct(alice, carol)
+    send(talked.pk, alice)
+    send(talked.pk, carol)
+    found = {s.conversation.pk: s.last_message for s in summaries_for(alice, [reacted.pk, talked.pk])}
+    assert (found[reacted.pk].seq, found[reacted.pk].kind) == (1, "message")
+    assert (found[talked.pk].seq, found[talked.pk].sender_id) == (2, carol.pk)
+
+
+def test_opening_a_direct_chat_that_exists_tells_no_one(alice, bob) -> None:
+    from messaging.store.conversations import direct_with
+
+    made, notices = direct_with(alice, "bob")
+    again, none = direct_with(bob, "alice")
+    assert again == made and set(notices) == {alice.pk, bob.pk} and none == {}
+
+
+def test_removing_someone_who_already_left_is_not_found_and_changes_nothing(alice, bob) -> None:
+    from messaging.store.conversations import leave, remove_member
+    from messaging.store.errors import NotFound
+
+    from .groups import database_state
+
+    group = make_group(alice, [bob])
+    leave(bob, group, new_client_id())
+    before = database_state()
+    with pytest.raises(NotFound) as refused:
+        remove_member(alice, group, "bob", new_client_id())
+    assert str(refused.value) == "'bob' is not a member of this group"
+    assert database_state() == before
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "detail"),
+    [
+        ("remove oneself", "Invalid", "to leave a group, use leave"),
+        ("remove the owner", "Forbidden", "you may not remove 'alice'"),
+        ("role of the owner", "Forbidden", "the owner's role does not change; the owner hands the group on by leaving"),
+        ("role of a stranger", "NotFound", "'carol' is not a member of this group"),
+        ("admin again", "Invalid", "'bob' is already an admin"),
+        ("member again", "Invalid", "'dave' is already a member"),
+    ],
+)
+def test_a_membership_change_that_cannot_be_made_says_why(alice, bob, carol, make_user, change, error, detail) -> None:
+    from messaging.store import errors
+    from messaging.store.conversations import remove_member, set_role
+
+    dave = make_user("dave")
+    group = make_group(alice, [bob, dave])
+    set_role(alice, group, "bob", "admin", new_client_id())
+    attempt = {
+        "remove oneself": lambda: remove_member(alice, group, "alice", new_client_id()),
+        "remove the owner": lambda: remove_member(bob, group, "alice", new_client_id()),
+        "role of the owner": lambda: set_role(alice, group, "alice", "member", new_client_id()),
+        "role of a stranger": lambda: set_role(alice, group, "carol", "admin", new_client_id()),
+        "admin again": lambda: set_role(alice, group, "bob", "admin", new_client_id()),
+        "member again": lambda: set_role(alice, group, "dave", "member", new_client_id()),
+    }[change]
+    with pytest.raises(getattr(errors, error)) as refused:
+        attempt()
+    assert str(refused.value) == detail
+
+
+def test_the_peer_of_a_direct_chat_the_other_person_started_is_that_person(alice, bob) -> None:
+    from messaging.store.conversations import summaries_for
+
+    direct, _ = conversations.get_or_create_direct(bob, alice)  # bob's row first, alice's last
+    assert summaries_for(alice, [direct.pk])[0].peer == bob
+    assert summaries_for(bob, [direct.pk])[0].peer == alice
+
+
+def test_a_direct_chat_with_no_one_of_that_name_says_so(alice) -> None:
+    from messaging.store.conversations import direct_with
+    from messaging.store.errors import NotFound
+
+    with pytest.raises(NotFound) as refused:
+        direct_with(alice, "nobody")
+    assert str(refused.value) == "there is no one called 'nobody' to talk to"
+
+
+def test_the_chat_being_shown_before_anything_is_said_is_placed_by_when_it_was_opened(alice, bob, carol) -> None:
+    from messaging.store.conversations import inbox_page
+
+    talked, _ = conversations.get_or_create_direct(alice, carol)
+    send(talked.pk, carol)
+    shown, _ = conversations.get_or_create_direct(alice, bob)  # opened after carol's message, nothing said
+    page, _, _ = inbox_page(alice, before=None, limit=10, current_peer_id=bob.pk)
+    assert [s.conversation.pk for s in page] == [shown.pk, talked.pk]
