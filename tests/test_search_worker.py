@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
+from django.test import override_settings
 
 from bench.server import search_worker_lag
 from messaging.management.commands.search_index import pass_line
 from messaging.models import Event, SearchEntry, SearchQueue
+from messaging.store import conversations
 from messaging.store.search import index
+from messaging.store.search.indexer import Indexer
 
-from .groups import make_group
+from .groups import make_group, new_client_id
 from .test_search_visibility import send
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -113,3 +117,70 @@ def test_the_benchmark_reads_back_the_lag_the_worker_logs() -> None:
     )
     assert search_worker_lag(log) == {"passes": 3, "indexed": 1205, "max_wait_s": 3.25, "median_wait_s": 1.5}
     assert search_worker_lag("search index: 0 queued message(s) indexed") is None
+
+
+def _until(found: Any, seconds: float = 10) -> bool:
+    deadline = time.monotonic() + seconds
+    while not found() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return bool(found())
+
+
+def _indexed(text: str) -> Any:
+    return lambda: SearchEntry.objects.filter(text=f" {text} ").exists()
+
+
+def test_a_poked_indexer_drains_in_its_own_thread_stops_when_told_and_starts_again(alice: Any, bob: Any) -> None:
+    direct, _ = conversations.get_or_create_direct(alice, bob)
+    send(alice, direct.pk, "first words")  # queued; the process's own indexer is off in tests (interval 0)
+    worker = Indexer()
+    with override_settings(MESSAGING_SEARCH_INDEX_INTERVAL_SECONDS=0.05):
+        try:
+            worker.poke()
+            assert _until(_indexed("first words"))
+            thread = worker._thread
+            worker.stop()
+            assert thread is not None and not thread.is_alive() and worker._thread is None
+            SearchEntry.objects.all().delete()
+            SearchQueue.objects.bulk_create(
+                SearchQueue(event_id=pk) for pk in Event.objects.values_list("pk", flat=True)
+            )
+            worker.poke()
+            assert _until(_indexed("first words"))
+        finally:
+            worker.stop()
+
+
+def test_an_indexer_drains_what_was_queued_without_a_poke_within_its_idle_period(alice: Any, bob: Any) -> None:
+    # An edit (or another process's message) queues its event without poking this process's indexer.
+    from messaging.store.message_actions import edit_message
+
+    direct, _ = conversations.get_or_create_direct(alice, bob)
+    seq = send(alice, direct.pk, "before")
+    worker = Indexer()
+    with override_settings(MESSAGING_SEARCH_INDEX_INTERVAL_SECONDS=0.05):
+        try:
+            worker.poke()
+            assert _until(_indexed("before"))
+            edit_message(alice, direct.pk, seq, "after", new_client_id(), window=None)
+            assert _until(_indexed("after"))
+        finally:
+            worker.stop()
+
+
+def test_a_drain_the_database_refuses_is_recorded_and_takes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    from django.db import OperationalError
+
+    from messaging.models import MessagingError
+
+    def refused() -> int:
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(index, "drain_all", refused)
+    assert Indexer().drain_now() == 0
+    [row] = MessagingError.objects.all()
+    assert (row.category, row.message, row.context["exception"]) == (
+        "database_error",
+        "the search indexer could not drain the queue",
+        "OperationalError: database is locked",
+    )

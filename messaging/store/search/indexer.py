@@ -17,7 +17,6 @@ that must not wait behind, or hold up, the consumers' database thread.
 from __future__ import annotations
 
 import threading
-import time
 
 from django.db import DatabaseError, close_old_connections, connections
 
@@ -36,8 +35,6 @@ class Indexer:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
-        #: seconds the last drain took and rows it took (for the operations page and the benchmark)
-        self.last_drain: tuple[float, int] = (0.0, 0)
 
     @staticmethod
     def interval() -> float:
@@ -80,16 +77,13 @@ class Indexer:
     def drain_now(self) -> int:
         """Drain the whole queue from this thread; the queued rows taken."""
         close_old_connections()
-        started = time.monotonic()
         try:
-            taken = index.drain_all()
+            return index.drain_all()
         except DatabaseError as exc:
             messaging_logger.error(
                 ErrorCategory.DATABASE_ERROR, "the search indexer could not drain the queue", exc=exc
             )
             return 0
-        self.last_drain = (time.monotonic() - started, taken)
-        return taken
 
 
 indexer = Indexer()
