@@ -7,7 +7,7 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from messaging.models import Event, EventKind, MessageEdit, Notification, Participant, Reaction
+from messaging.models import Event, EventKind, HiddenMessage, MessageEdit, Notification, Participant, Reaction
 from messaging.ops.archive import archive
 from messaging.store import errors, events, message_actions, visibility
 from messaging.store.conversations import get_or_create_direct, summary_of, unread_count
@@ -860,3 +860,107 @@ def test_deleting_a_message_leaves_the_notification_of_another_message_with_the_
     )
     delete(alice, group, gone)
     assert Notification.objects.get(pk=quoting_kept.pk).body == "alice: ok"
+
+
+# --- what the eleventh mutation round found unguarded ----------------------------------------
+
+
+def test_an_edit_at_the_very_end_of_the_window_is_still_allowed(alice, bob, direct) -> None:
+    from unittest import mock
+
+    seq = say(alice, direct, "old")
+    sent = Event.objects.get(conversation_id=direct, seq=seq).created_at
+    window = datetime.timedelta(minutes=15)
+    with mock.patch("django.utils.timezone.now", return_value=sent + window):
+        assert edit(alice, direct, seq, "new", window=window).appended.created
+
+
+@pytest.mark.parametrize(
+    ("action", "setting"), [("edit", "MESSAGING_EDIT_WINDOW"), ("delete", "MESSAGING_DELETE_WINDOW")]
+)
+def test_an_action_after_its_window_names_the_setting(alice, bob, direct, action, setting) -> None:
+    seq = say(alice, direct, "old")
+    Event.objects.filter(seq=seq).update(created_at=timezone.now() - datetime.timedelta(hours=2))
+    with pytest.raises(errors.WindowClosed) as refused:
+        if action == "edit":
+            edit(alice, direct, seq, "new", window=datetime.timedelta(hours=1))
+        else:
+            delete(alice, direct, seq, window=datetime.timedelta(hours=1))
+    assert refused.value.setting == setting
+
+
+@pytest.mark.parametrize(
+    ("case", "error", "detail"),
+    [
+        ("edit another's", "Forbidden", "only its sender may edit a message"),
+        ("edit a deleted one", "NotFound", "message 1 was deleted"),
+        ("react to a deleted one", "NotFound", "message 1 was deleted"),
+        (
+            "delete another's",
+            "Forbidden",
+            "only its sender, or the group's owner and admins, may delete a message for everyone",
+        ),
+        ("edit past the log", "NotFound", "there is no message 9 in this conversation"),
+        ("hide past the log", "NotFound", "there is no message 9 in this conversation"),
+    ],
+)
+def test_a_message_action_that_cannot_be_done_says_why(alice, bob, direct, case, error, detail) -> None:
+    say(alice, direct, "hello")  # seq 1
+    if "deleted" in case:
+        delete(alice, direct, 1)
+    attempt = {
+        "edit another's": lambda: edit(bob, direct, 1, "mine now"),
+        "edit a deleted one": lambda: edit(alice, direct, 1, "back"),
+        "react to a deleted one": lambda: react(bob, direct, 1, "👍"),
+        "delete another's": lambda: delete(bob, direct, 1),
+        "edit past the log": lambda: edit(alice, direct, 9, "nothing there"),
+        "hide past the log": lambda: message_actions.hide_messages(bob, direct, [9]),
+    }[case]
+    with pytest.raises(getattr(errors, error)) as refused:
+        attempt()
+    assert str(refused.value) == detail
+
+
+def test_an_edit_that_adds_a_mention_in_a_direct_chat_mentions_no_one(alice, bob, direct) -> None:
+    # In a direct chat every message reaches the other person already: a mention adds nothing.
+    seq = say(alice, direct, "hello")
+    assert edit(alice, direct, seq, "hello @bob").newly_mentioned == []
+
+
+def test_a_message_deleted_for_everyone_keeps_no_text_in_its_row(alice, bob, direct) -> None:
+    seq = say(alice, direct, "regret")
+    change = delete(alice, direct, seq)
+    assert change.message is not None and change.message.content == ""
+    assert Event.objects.get(conversation_id=direct, seq=seq).content == ""
+
+
+@pytest.mark.parametrize("case", ["a seq only another conversation holds", "a reaction's seq"])
+def test_hiding_a_seq_that_is_not_a_message_of_this_conversation_is_not_found(alice, bob, carol, direct, case) -> None:
+    say(alice, direct, "hello")  # seq 1
+    if case == "a reaction's seq":
+        target = react(bob, direct, 1, "👍").appended.event.seq
+    else:
+        elsewhere, _ = get_or_create_direct(alice, carol)
+        say(alice, elsewhere.pk, "one")
+        target = say(alice, elsewhere.pk, "two")  # seq 2 there, nothing at 2 here
+    with pytest.raises(errors.NotFound):
+        message_actions.hide_messages(bob, direct, [target])
+    assert not HiddenMessage.objects.filter(user=bob).exists()
+
+
+def test_hiding_a_message_already_hidden_is_harmless(alice, bob, direct) -> None:
+    seq = say(alice, direct, "once")
+    message_actions.hide_messages(bob, direct, [seq])
+    message_actions.hide_messages(bob, direct, [seq])
+    assert seq not in messages_of(history(bob, direct))
+
+
+def test_an_action_whose_client_id_named_an_action_in_another_conversation_is_a_conflict(
+    alice, bob, carol, direct
+) -> None:
+    seq = say(alice, direct, "here")
+    elsewhere, _ = get_or_create_direct(alice, carol)
+    there = say(alice, elsewhere.pk, "there")
+    message_actions.edit_message(alice, direct, seq, "here, edited", "reused", window=None)
+    with pytest.raises(errors.Conflict):
+        message_actions.edit_message(alice, elsewhere.pk, there, "there, edited", "reused", window=None)
