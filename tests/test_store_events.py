@@ -322,3 +322,72 @@ def test_pages_stay_inside_the_members_window(alice, bob, carol, make_user) -> N
     assert [e.seq for e in events.events_after(dave_view, 0, 100).events] == [7]
     founder = conversations.member_of(bob.pk, group)
     assert [e.seq for e in events.events_after(founder, 0, 100).events] == list(range(1, 8))
+
+
+# --- what the eleventh mutation round found unguarded ----------------------------------------
+
+
+@pytest.mark.parametrize(("length", "quoted"), [(100, "x" * 100), (101, "x" * 99 + "…")])
+def test_a_reply_quotes_up_to_a_hundred_characters_and_cuts_a_longer_message_with_an_ellipsis(
+    alice, bob, length, quoted
+) -> None:
+    conversation = direct(alice, bob)
+    original = send(conversation, alice, "x" * length).event.seq
+    reply = events.create_message(conversation.pk, bob, "yes", uuid.uuid4().hex, reply_to=original)
+    assert reply.event.view.reply_to.preview == quoted
+
+
+def test_a_resent_reply_is_acked_with_its_quote_and_its_edits_like_the_first_send(alice, bob) -> None:
+    from messaging.store.message_actions import edit_message
+
+    conversation = direct(alice, bob)
+    original = send(conversation, alice, "where?").event.seq
+    first = events.create_message(conversation.pk, bob, "here", "r1", reply_to=original)
+    edit_message(bob, conversation.pk, first.event.seq, "over here", uuid.uuid4().hex, window=None)
+    again = events.create_message(conversation.pk, bob, "here", "r1", reply_to=original)
+    assert not again.created and again.event.pk == first.event.pk
+    view = again.event.view
+    assert (view.as_of, view.content, view.deleted) == (first.event.seq, "over here", False)
+    assert view.edited_at is not None and view.edited_at == Event.objects.get(pk=first.event.pk).edited_at
+    assert (view.reply_to.seq, view.reply_to.sender, view.reply_to.preview) == (original, "alice", "where?")
+
+
+@pytest.mark.parametrize(
+    ("case", "error", "detail"),
+    [
+        ("former member", Forbidden, "you are no longer a member of this conversation"),
+        ("never a member", NotFound, "there is no conversation {id} of yours"),
+        ("reply to nothing", NotFound, "there is no message 9 of yours to reply to in this conversation"),
+    ],
+)
+def test_a_message_that_cannot_be_sent_says_why(alice, bob, carol, case, error, detail) -> None:
+    created = conversations.create_group(alice, "trip", ["bob"], "g1", max_members=10)
+    group = created.conversation.pk
+    sender, reply_to = {"former member": (bob, None), "never a member": (carol, None)}.get(case, (alice, 9))
+    if case == "former member":
+        conversations.leave(bob, group, "leave-1")
+    with pytest.raises(error) as refused:
+        events.create_message(group, sender, "hello", uuid.uuid4().hex, reply_to=reply_to)
+    assert str(refused.value) == detail.format(id=group)
+
+
+def test_a_conflicting_first_message_leaves_a_group_without_a_last_message(alice, bob, carol) -> None:
+    send(direct(alice, carol), alice, client_id="used")
+    group = conversations.create_group(alice, "trip", ["bob"], "g1", max_members=10).conversation
+    with pytest.raises(Conflict):
+        events.create_message(group.pk, alice, "hello", "used")
+    group.refresh_from_db()
+    assert (group.last_seq, group.last_message_seq) == (1, 0)
+    assert conversations.summaries_for(bob, [group.pk])[0].last_message is None
+
+
+def test_a_resent_reply_whose_original_the_sender_hid_since_still_names_it_without_a_quote(alice, bob) -> None:
+    from messaging.store.message_actions import hide_messages
+
+    conversation = direct(alice, bob)
+    original = send(conversation, alice, "where?").event.seq
+    events.create_message(conversation.pk, bob, "here", "r1", reply_to=original)
+    hide_messages(bob, conversation.pk, [original])
+    again = events.create_message(conversation.pk, bob, "here", "r1", reply_to=original)
+    reply = again.event.view.reply_to
+    assert (reply.seq, reply.sender, reply.preview) == (original, None, None)
