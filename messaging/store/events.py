@@ -140,7 +140,7 @@ def create_messages(items: list[NewMessage], *, notify_expiry: float | None = No
         elif isinstance(result, RetriesExhausted):
             outcomes.append(Unavailable("the message could not be stored; resend it with the same client_id"))
         elif isinstance(result, StoreError):
-            outcomes.append(result)
+            outcomes.append(_repeat_of_refused_reply(item, result))
         else:
             outcomes.append(
                 _repeat_of(item) or Unavailable("this client_id belongs to a message that is no longer here")
@@ -150,6 +150,20 @@ def create_messages(items: list[NewMessage], *, notify_expiry: float | None = No
     if notify_expiry is not None:
         outcomes = _with_recipients(outcomes, notify_expiry)
     return outcomes
+
+
+def _repeat_of_refused_reply(item: NewMessage, refusal: StoreError) -> Outcome:
+    """A reply refused because its original is out of the sender's sight may be the resend of one stored before it went.
+
+    The reply is checked before its insert finds the ``client_id`` taken, so a
+    sender who hid the original (or saw it leave their window) after replying
+    would otherwise get ``not_found`` for a message that is stored: the
+    resend is acked as the first send, its quote without the original's text.
+    """
+    if item.reply_to is None or not isinstance(refusal, NotFound):
+        return refusal
+    repeat = _repeat_of(item)
+    return repeat if isinstance(repeat, Appended) else refusal
 
 
 def _with_recipients(outcomes: list[Outcome], expiry: float) -> list[Outcome]:
