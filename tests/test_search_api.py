@@ -485,3 +485,36 @@ def test_in_never_names_the_searcher_nor_someone_they_have_no_direct_chat_with(
     send(alice, theirs.pk, "deploy")
     body = search_answer(bob, q=f"deploy in:{name}")[1]
     assert (body["results"], body["warnings"]) == ([], [f"in:{name}: none of your conversations is called that"])
+
+
+def test_a_group_hit_names_the_group_by_its_title_and_no_peer(alice: Any, bob: Any, carol: Any) -> None:
+    group = make_group(alice, [bob, carol], title="Lantern club")
+    send(alice, group, "the lantern is lit")
+    page = search_store.search(bob, "lantern")
+    assert [(c.id, c.kind, c.title, c.peer) for c in page.conversations] == [(group, "group", "Lantern club", None)]
+
+
+def test_a_search_whose_catch_up_indexing_fails_still_answers_and_records_why(
+    alice: Any, bob: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.db import OperationalError
+
+    from messaging.models import MessagingError
+    from messaging.store.search import index
+
+    direct, _ = conversations.get_or_create_direct(alice, bob)
+    send(alice, direct.pk, "a lantern")
+    index.drain_all()
+    send(alice, direct.pk, "another lantern")  # still queued when bob searches
+
+    def refused(*args: Any, **kwargs: Any) -> int:
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(index, "drain", refused)
+    assert [hit.seq for hit in search_store.search(bob, "lantern").hits] == [1]
+    [row] = MessagingError.objects.all()
+    assert (row.category, row.message, row.context["exception"]) == (
+        "database_error",
+        "a search could not index the queued messages",
+        "OperationalError: database is locked",
+    )
