@@ -475,6 +475,7 @@ def test_a_heartbeat_refreshes_only_this_processes_named_sockets_in_chunks(alice
     monkeypatch.setattr(presence_store, "_chunks", functools.partial(presence_store._chunks, size=2))
     for n in range(5):
         beating(alice, f"mine.{n}", "me", seconds_ago=20)
+    beating(alice, "mine.unnamed", "me", seconds_ago=20)  # this process's, not among the open ones
     beating(bob, "theirs", "other", seconds_ago=20)
     since = timezone.now() - datetime.timedelta(seconds=60)
     presence_store.refresh_connections("me", [f"mine.{n}" for n in range(5)], since)

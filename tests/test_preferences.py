@@ -368,3 +368,10 @@ def test_the_mutes_listed_are_the_users_own_current_ones_soonest_first_with_thei
         (with_bob.pk, "bob"),
     ]
     assert listed[0].muted_until == Participant.objects.get(conversation=with_carol, user=alice).muted_until
+
+
+def test_the_settings_are_read_from_the_new_message_preference_not_another_kinds(alice: Any) -> None:
+    NotificationPreference.objects.create(user=alice, kind=NotificationKind.MENTION, email=False, desktop=False)
+    NotificationPreference.objects.create(user=alice, kind=NotificationKind.NEW_MESSAGE, email=True, desktop=True)
+    found = settings_of(alice.pk)
+    assert (found.email, found.desktop) == (True, True)

@@ -603,3 +603,11 @@ def test_the_chat_being_shown_before_anything_is_said_is_placed_by_when_it_was_o
     shown, _ = conversations.get_or_create_direct(alice, bob)  # opened after carol's message, nothing said
     page, _, _ = inbox_page(alice, before=None, limit=10, current_peer_id=bob.pk)
     assert [s.conversation.pk for s in page] == [shown.pk, talked.pk]
+
+
+def test_the_inbox_with_presence_keeps_the_chat_being_shown(alice, bob, carol) -> None:
+    talked, _ = conversations.get_or_create_direct(alice, carol)
+    send(talked.pk, carol)
+    shown, _ = conversations.get_or_create_direct(alice, bob)
+    page, _, _ = reading.inbox(alice, before=None, limit=10, expiry=30, current_peer_id=bob.pk)
+    assert {s.conversation.pk for s in page} == {talked.pk, shown.pk}
