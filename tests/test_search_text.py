@@ -215,3 +215,49 @@ def test_a_score_is_each_needle_s_best_occurrence_plus_a_tenth_per_repeat_up_to_
 def test_a_snippet_near_the_start_backs_up_to_the_very_start_when_no_space_comes_first() -> None:
     content = "a" * 45 + " needle " + "z" * 200  # the needle at 46: 46 - LEAD is 6, and no space before it
     assert snippet(content, needles_of("needle"), length=80).text == content[:80]
+
+
+@pytest.mark.parametrize(
+    ("text", "detail"),
+    [
+        ("from:", "'from:' needs a value, e.g. from:alice"),
+        ("has:link", "'has:' knows attachment, not 'link'"),
+        (
+            "after:2026-13-01",
+            "'after:' needs a date like after:2026-11-01 (or a time with its offset), not '2026-13-01'",
+        ),
+    ],
+)
+def test_a_query_error_names_the_operator_and_what_it_takes(text: str, detail: str) -> None:
+    with pytest.raises(QueryError) as refused:
+        parse(text, me="alice")
+    assert str(refused.value) == detail
+
+
+def test_repeated_date_operators_keep_the_narrowest_span_whatever_their_order() -> None:
+    query = parse("after:2026-03-01 after:2026-01-01 before:2026-06-01 before:2026-12-01", me="alice")
+    assert (query.after.isoformat(), query.before.isoformat()) == (
+        "2026-03-01T00:00:00+00:00",
+        "2026-06-01T00:00:00+00:00",
+    )
+
+
+def test_a_date_operator_with_a_time_and_its_offset_is_that_moment() -> None:
+    assert parse("after:2026-11-15T10:00+02:00", me="alice").after.isoformat() == "2026-11-15T10:00:00+02:00"
+
+
+def test_a_query_describes_what_it_understood_under_each_operators_name() -> None:
+    import datetime
+
+    query = parse(
+        '"Exact Phrase" lantern from:me in:Trip has:attachment after:2026-03-01 before:2026-06-01', me="alice"
+    )
+    utc = datetime.UTC
+    assert query.describe() == {
+        "terms": ['"Exact Phrase"', "lantern"],
+        "from": ["alice"],
+        "in": ["Trip"],
+        "has": ["attachment"],
+        "after": datetime.datetime(2026, 3, 1, tzinfo=utc),
+        "before": datetime.datetime(2026, 6, 1, tzinfo=utc),
+    }
