@@ -184,3 +184,29 @@ def test_a_drain_the_database_refuses_is_recorded_and_takes_nothing(monkeypatch:
         "the search indexer could not drain the queue",
         "OperationalError: database is locked",
     )
+
+
+def test_a_purged_message_in_a_batch_is_skipped_and_the_rest_are_indexed(alice: Any, bob: Any) -> None:
+    from messaging.store.message_actions import delete_message, edit_message
+
+    direct, _ = conversations.get_or_create_direct(alice, bob)
+    first = send(alice, direct.pk, "soon gone")
+    second = send(alice, direct.pk, "draft")
+    index.drain_all()
+    delete_message(alice, direct.pk, first, new_client_id(), window=None)  # queued again, with no text
+    edit_message(alice, direct.pk, second, "final words", new_client_id(), window=None)
+    assert index.drain(10) == index.Drained(taken=2, indexed=1)
+    assert list(SearchEntry.objects.values_list("seq", "text")) == [(second, " final words ")]
+
+
+def test_draining_an_empty_queue_takes_and_indexes_nothing() -> None:
+    assert index.drain(10) == index.Drained(0, 0)
+    assert index.drain_all() == 0
+
+
+def test_a_drain_of_at_most_two_batches_takes_two_batches(alice: Any, bob: Any) -> None:
+    direct, _ = conversations.get_or_create_direct(alice, bob)
+    for n in range(5):
+        send(alice, direct.pk, f"batch {n}")
+    assert index.drain_all(batch=2, max_batches=2) == 4
+    assert SearchQueue.objects.count() == 1
