@@ -611,3 +611,32 @@ def test_the_inbox_with_presence_keeps_the_chat_being_shown(alice, bob, carol) -
     shown, _ = conversations.get_or_create_direct(alice, bob)
     page, _, _ = reading.inbox(alice, before=None, limit=10, expiry=30, current_peer_id=bob.pk)
     assert {s.conversation.pk for s in page} == {talked.pk, shown.pk}
+
+
+def test_naming_more_people_than_a_group_may_hold_is_refused_naming_the_setting(alice, bob, carol, make_user) -> None:
+    from messaging.store.conversations import add_members
+    from messaging.store.errors import LimitExceeded
+
+    from .groups import database_state
+
+    group = make_group(alice, [bob])
+    before = database_state()
+    with pytest.raises(LimitExceeded) as refused:
+        add_members(alice, group, ["carol", "dave", "erin", "frank"], new_client_id(), max_members=3)
+    assert (str(refused.value), refused.value.setting, refused.value.limit) == (
+        "a group has at most 3 members",
+        "MESSAGING_MAX_GROUP_MEMBERS",
+        3,
+    )
+    assert database_state() == before
+
+
+def test_a_membership_change_whose_client_id_named_a_change_of_another_group_is_a_conflict(alice, bob) -> None:
+    from messaging.store.conversations import rename
+    from messaging.store.errors import Conflict
+
+    first, second = make_group(alice, [bob], title="One"), make_group(alice, [bob], title="Two")
+    rename(alice, first, "Uno", "reused")
+    with pytest.raises(Conflict):
+        rename(alice, second, "Dos", "reused")
+    assert Conversation.objects.get(pk=second).title == "Two"
