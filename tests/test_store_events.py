@@ -233,8 +233,9 @@ def test_while_queries_are_logged_a_messages_plain_statements_are_in_the_log(ali
 
 def test_a_client_id_from_another_conversation_is_a_conflict(alice, bob, carol) -> None:
     send(direct(alice, bob), alice, client_id="shared")
-    with pytest.raises(Conflict):
+    with pytest.raises(Conflict) as refused:
         send(direct(alice, carol), alice, client_id="shared")
+    assert str(refused.value) == "this client_id was already used for another event"
     assert Message.objects.count() == 1
 
 
