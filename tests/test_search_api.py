@@ -544,3 +544,24 @@ def test_a_search_from_two_people_finds_the_messages_of_both(alice: Any, bob: An
     send(carol, group, "lantern from carol")
     found = search_store.search(alice, "from:bob from:carol lantern").hits
     assert sorted(hit.sender for hit in found) == ["bob", "carol"]
+
+
+@pytest.mark.parametrize("sort", ["newest", "relevance"])
+def test_a_search_with_exactly_a_page_of_hits_has_no_next_page(alice: Any, bob: Any, sort: str) -> None:
+    direct, _ = conversations.get_or_create_direct(alice, bob)
+    send(alice, direct.pk, "lantern one")
+    send(alice, direct.pk, "lantern two")
+    page = search_store.search(bob, "lantern", limit=2, sort=sort)
+    assert (len(page.hits), page.next) == (2, None)
+    assert page.total.count == 2 and page.total.exact
+
+
+def test_hits_that_score_the_same_come_newest_first_whatever_their_conversation(
+    alice: Any, bob: Any, carol: Any
+) -> None:
+    older, _ = conversations.get_or_create_direct(alice, bob)
+    newer, _ = conversations.get_or_create_direct(alice, carol)
+    send(carol, newer.pk, "lantern")  # the older message, in the newer conversation
+    send(bob, older.pk, "lantern")
+    found = search_store.search(alice, "lantern", sort="relevance").hits
+    assert [(hit.conversation_id, hit.sender) for hit in found] == [(older.pk, "bob"), (newer.pk, "carol")]
