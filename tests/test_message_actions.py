@@ -964,3 +964,74 @@ def test_an_action_whose_client_id_named_an_action_in_another_conversation_is_a_
     message_actions.edit_message(alice, direct, seq, "here, edited", "reused", window=None)
     with pytest.raises(errors.Conflict):
         message_actions.edit_message(alice, elsewhere.pk, there, "there, edited", "reused", window=None)
+
+
+# --- how a page shows its messages (message_views) -------------------------------------------
+
+
+def test_a_readers_own_reaction_is_named_first_whoever_reacted_first(alice, bob, direct) -> None:
+    seq = say(alice, direct, "party?")
+    react(bob, direct, seq, "🎉")
+    react(alice, direct, seq, "🎉")
+    assert messages_of(history(alice, direct))[seq]["reactions"] == [
+        {"emoji": "🎉", "count": 2, "users": ["alice", "bob"]}
+    ]
+
+
+def test_reactions_in_another_conversation_at_the_same_seq_stay_there(alice, bob, carol, direct) -> None:
+    seq = say(alice, direct, "here")
+    elsewhere, _ = get_or_create_direct(alice, carol)
+    there = say(alice, elsewhere.pk, "there")
+    assert seq == there
+    react(carol, elsewhere.pk, there, "😮")
+    assert messages_of(history(bob, direct))[seq]["reactions"] == []
+
+
+def test_a_reply_whose_original_is_off_the_page_carries_its_quote(alice, bob, direct) -> None:
+    original = say(alice, direct, "the original")
+    say(alice, direct, "something else")
+    reply = say(bob, direct, "my answer", reply_to=original)
+    page = history(alice, direct, limit=1)
+    assert list(messages_of(page)) == [reply]
+    quote = messages_of(page)[reply]["reply_to"]
+    assert (quote["seq"], quote["sender"], quote["preview"]) == (original, "alice", "the original")
+
+
+def test_a_former_members_page_is_folded_as_of_their_leave(alice, bob, carol) -> None:
+    from messaging.store.conversations import remove_member
+
+    group = make_group(alice, [bob, carol])
+    seq = say(alice, group, "hello")
+    left = remove_member(alice, group, "carol", cid()).appended.event.seq
+    say(alice, group, "after carol")
+    assert messages_of(history(carol, group))[seq]["as_of"] == left
+
+
+def test_a_former_member_sees_the_text_of_the_last_edit_before_their_leave(alice, bob, carol) -> None:
+    from messaging.store.conversations import remove_member
+
+    group = make_group(alice, [bob, carol])
+    seq = say(alice, group, "v1")
+    edit(alice, group, seq, "v2")
+    seen = Event.objects.get(conversation_id=group, seq=seq).edited_at
+    remove_member(alice, group, "carol", cid())
+    edit(alice, group, seq, "v3 after carol left")
+    shown = messages_of(history(carol, group))[seq]
+    assert shown["content"] == "v2" and shown["edited_at"] == seen.isoformat()
+
+
+def test_a_former_members_view_of_an_edited_message_ignores_edits_in_other_conversations(alice, bob, carol) -> None:
+    from messaging.store.conversations import remove_member
+
+    group = make_group(alice, [bob, carol])  # seq 1: created
+    seq = say(alice, group, "v1")  # seq 2
+    edit(alice, group, seq, "v2")  # seq 3
+    remove_member(alice, group, "carol", cid())  # seq 4
+    direct, _ = get_or_create_direct(alice, bob)
+    say(alice, direct.pk, "first")
+    other = say(alice, direct.pk, "not for carol")  # the same seq, another conversation
+    for emoji in ("👍", "🎉", "😮"):
+        react(bob, direct.pk, other, emoji)
+    edit(alice, direct.pk, other, "edited later")  # its edit's seq is past carol's leave
+    assert other == seq
+    assert messages_of(history(carol, group))[seq]["content"] == "v2"
