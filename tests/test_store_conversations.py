@@ -640,3 +640,14 @@ def test_a_membership_change_whose_client_id_named_a_change_of_another_group_is_
     with pytest.raises(Conflict):
         rename(alice, second, "Dos", "reused")
     assert Conversation.objects.get(pk=second).title == "Two"
+
+
+def test_creations_of_one_group_at_once_with_the_same_client_id_make_one_group(alice, bob, carol) -> None:
+    from messaging.store.conversations import create_group
+
+    from .concurrency import run_in_threads
+
+    changes = run_in_threads(lambda: create_group(alice, "Trip", ["bob", "carol"], "same-id", max_members=10), [()] * 4)
+    assert Conversation.objects.filter(kind=Conversation.Kind.GROUP).count() == 1
+    assert sorted(c.appended.created for c in changes) == [False, False, False, True]
+    assert len({c.conversation.pk for c in changes}) == 1
