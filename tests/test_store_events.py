@@ -392,3 +392,37 @@ def test_a_resent_reply_whose_original_the_sender_hid_since_still_names_it_witho
     again = events.create_message(conversation.pk, bob, "here", "r1", reply_to=original)
     reply = again.event.view.reply_to
     assert (reply.seq, reply.sender, reply.preview) == (original, None, None)
+
+
+def test_a_failed_read_of_who_new_messages_notify_is_recorded_and_the_messages_stay_stored(
+    alice, bob, monkeypatch
+) -> None:
+    from django.db import OperationalError
+
+    from messaging.models import MessagingError
+
+    def refused(*args, **kwargs):
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(events, "new_message_recipients", refused)
+    conversation = direct(alice, bob)
+    [outcome] = events.create_messages([NewMessage(conversation.pk, alice, "hi", "a1")], notify_expiry=30)
+    assert outcome.created and outcome.notify is None
+    [row] = MessagingError.objects.all()
+    assert (row.category, row.message, row.context["exception"]) == (
+        "database_error",
+        "could not read who new messages notify",
+        "OperationalError: database is locked",
+    )
+
+
+def test_a_refused_reply_in_a_batch_leaves_the_messages_after_it_stored(alice, bob) -> None:
+    conversation = direct(alice, bob)
+    outcomes = events.create_messages(
+        [
+            NewMessage(conversation.pk, alice, "to nothing", "a1", reply_to=99),
+            NewMessage(conversation.pk, alice, "fine", "a2"),
+        ]
+    )
+    assert isinstance(outcomes[0], NotFound)
+    assert outcomes[1].created and outcomes[1].event.seq == 1
