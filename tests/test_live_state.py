@@ -509,3 +509,14 @@ def test_presence_of_many_answers_for_each_asked_user_from_their_own_live_socket
     assert set(found) == {bob.pk, carol.pk}
     assert found[bob.pk] == (False, None)
     assert found[carol.pk][0] is False and found[carol.pk][1] is not None
+
+
+@pytest.mark.parametrize("shares", [True, False])
+def test_a_socket_opens_with_the_read_receipts_setting_of_the_users_profile(alice, shares) -> None:
+    from messaging.models import Profile
+    from messaging.store.reading import open_session
+
+    Profile.objects.update_or_create(user=alice, defaults={"read_receipts": shares})
+    session = open_session(alice.pk, "tab.1", "chat", "s", max_sockets=None, expiry=30, username="alice")
+    assert session.shares_reads is shares
+    assert session.me is not None and session.me.pk == alice.pk

@@ -288,12 +288,10 @@ def direct_snapshot(user_id: int, conversation_id: int, peer_id: int, expiry: fl
     """What the compatibility view's ``connected`` frame reports."""
     member = conversations.member_of(user_id, conversation_id)
     online, last_seen = presence.presence_of(peer_id, expiry)
-    peer_member = Participant.objects.filter(conversation_id=conversation_id, user_id=peer_id).first()
     return {
         "last_seq": member.conversation.last_seq,
         "unread": conversations.unread_count(member),
         "peer_online": online,
         "peer_last_seen": last_seen,
-        "peer_cursors": peer_member,
         "shares_reads": sharing_of([user_id])[user_id],
     }
