@@ -261,3 +261,15 @@ def test_a_query_describes_what_it_understood_under_each_operators_name() -> Non
         "after": datetime.datetime(2026, 3, 1, tzinfo=utc),
         "before": datetime.datetime(2026, 6, 1, tzinfo=utc),
     }
+
+
+@pytest.mark.parametrize(("term", "text"), [("ab*", " ab"), ("e-mail*", " e mail"), ("deploy*", " deploy")])
+def test_a_prefix_of_two_letters_or_more_is_a_needle_open_at_its_end_that_keeps_its_term(term: str, text: str) -> None:
+    found = needle_for_term(term)
+    assert found is not None and (found.text, found.term) == (text, term)
+
+
+def test_a_prefix_of_one_letter_is_refused_saying_so() -> None:
+    with pytest.raises(QueryError) as refused:
+        needle_for_term("a*")
+    assert str(refused.value) == "a prefix needs at least 2 letters before the '*': 'a*'"
