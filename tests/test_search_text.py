@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from messaging.store.search.query import QueryError, matches, needle_for_term, parse
+from messaging.store.search.query import QueryError, matches, needle_for_phrase, needle_for_term, parse
 from messaging.store.search.snippets import matches_in, score, snippet
 from messaging.store.search.text import fold, search_text, words
 
@@ -273,3 +273,21 @@ def test_a_prefix_of_one_letter_is_refused_saying_so() -> None:
     with pytest.raises(QueryError) as refused:
         needle_for_term("a*")
     assert str(refused.value) == "a prefix needs at least 2 letters before the '*': 'a*'"
+
+
+def test_matches_that_touch_are_one_highlight() -> None:
+    assert matches_in("東京", [needle_for_term("東"), needle_for_term("京")]) == [(0, 2)]
+
+
+def test_matches_that_overlap_are_one_highlight_from_the_first_ones_start() -> None:
+    assert matches_in("hello world", [needle_for_phrase("hello world"), needle_for_term("world")]) == [(0, 11)]
+
+
+def test_a_snippets_payload_names_its_text_highlights_and_both_cuts() -> None:
+    found = snippet("word " * 60, [needle_for_term("word")], length=20)
+    assert found.payload() == {
+        "text": "word word word word ",
+        "highlights": [[0, 4], [5, 9], [10, 14], [15, 19]],
+        "cut_start": False,
+        "cut_end": True,
+    }
