@@ -8,7 +8,7 @@ import sys
 import uuid
 
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 from hypothesis import given
 from hypothesis import strategies as st
@@ -426,3 +426,34 @@ def test_a_refused_reply_in_a_batch_leaves_the_messages_after_it_stored(alice, b
     )
     assert isinstance(outcomes[0], NotFound)
     assert outcomes[1].created and outcomes[1].event.seq == 1
+
+
+def test_messages_the_database_refused_on_every_attempt_are_recorded_with_their_client_ids(
+    alice, bob, monkeypatch
+) -> None:
+    from messaging.models import MessagingError
+    from messaging.retry_handler import RetriesExhausted
+    from messaging.store.errors import Unavailable
+
+    def gave_up(function, *args, **kwargs):
+        raise RetriesExhausted(3, OperationalError("database is locked"))
+
+    monkeypatch.setattr(events.database_retry, "call", gave_up)
+    conversation = direct(alice, bob)
+    outcomes = events.create_messages(
+        [NewMessage(conversation.pk, alice, "one", "a1"), NewMessage(conversation.pk, alice, "two", "a2")]
+    )
+    assert all(isinstance(o, Unavailable) for o in outcomes)
+    [row] = MessagingError.objects.all()
+    assert (row.category, row.message, row.user_id) == ("database_error", "could not store 2 message(s)", alice.pk)
+    assert (row.context["client_ids"], row.context["attempts"]) == (["a1", "a2"], 3)
+    assert row.context["exception"] == "OperationalError: database is locked"
+
+
+def test_a_former_members_resent_reply_stays_refused(alice, bob, carol) -> None:
+    group = conversations.create_group(alice, "trip", ["bob", "carol"], "g1", max_members=10).conversation.pk
+    original = events.create_message(group, alice, "where?", "a1").event.seq
+    events.create_message(group, carol, "here", "c1", reply_to=original)
+    conversations.leave(carol, group, "leave-1")
+    with pytest.raises(Forbidden):
+        events.create_message(group, carol, "here", "c1", reply_to=original)
