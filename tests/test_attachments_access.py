@@ -6,6 +6,7 @@ import datetime
 
 import pytest
 from django.core.management import call_command
+from django.db import transaction
 from django.test import override_settings
 from django.utils import timezone
 
@@ -398,7 +399,7 @@ def test_uploading_to_a_conversation_never_joined_names_it(group, media_storage)
 def test_sending_an_upload_that_is_not_ones_own_names_the_files(group, media_storage) -> None:
     users, conversation = group
     bobs = uploaded(users["bob"], conversation)
-    with pytest.raises(errors.Invalid) as refused:
+    with pytest.raises(errors.Invalid) as refused, transaction.atomic():  # claim runs in the sender's transaction
         attachment_store.claim(conversation, users["alice"].pk, (bobs,))
     assert str(refused.value) == (
         f"attachments [{bobs}] are not uploads of yours waiting to be sent in this conversation"
