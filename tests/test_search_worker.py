@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -16,6 +15,7 @@ from messaging.store.search import index
 from messaging.store.search.indexer import Indexer
 
 from .groups import make_group, new_client_id
+from .support.waiting import until
 from .test_search_visibility import send
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -119,13 +119,6 @@ def test_the_benchmark_reads_back_the_lag_the_worker_logs() -> None:
     assert search_worker_lag("search index: 0 queued message(s) indexed") is None
 
 
-def _until(found: Any, seconds: float = 10) -> bool:
-    deadline = time.monotonic() + seconds
-    while not found() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    return bool(found())
-
-
 def _indexed(text: str) -> Any:
     return lambda: SearchEntry.objects.filter(text=f" {text} ").exists()
 
@@ -137,7 +130,7 @@ def test_a_poked_indexer_drains_in_its_own_thread_stops_when_told_and_starts_aga
     with override_settings(MESSAGING_SEARCH_INDEX_INTERVAL_SECONDS=0.05):
         try:
             worker.poke()
-            assert _until(_indexed("first words"))
+            until(_indexed("first words"), "first words indexed")
             thread = worker._thread
             worker.stop()
             assert thread is not None and not thread.is_alive() and worker._thread is None
@@ -146,7 +139,7 @@ def test_a_poked_indexer_drains_in_its_own_thread_stops_when_told_and_starts_aga
                 SearchQueue(event_id=pk) for pk in Event.objects.values_list("pk", flat=True)
             )
             worker.poke()
-            assert _until(_indexed("first words"))
+            until(_indexed("first words"), "first words indexed")
         finally:
             worker.stop()
 
@@ -161,9 +154,9 @@ def test_an_indexer_drains_what_was_queued_without_a_poke_within_its_idle_period
     with override_settings(MESSAGING_SEARCH_INDEX_INTERVAL_SECONDS=0.05):
         try:
             worker.poke()
-            assert _until(_indexed("before"))
+            until(_indexed("before"), "before indexed")
             edit_message(alice, direct.pk, seq, "after", new_client_id(), window=None)
-            assert _until(_indexed("after"))
+            until(_indexed("after"), "after indexed")
         finally:
             worker.stop()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 
 WITHIN = 5.0  # seconds a condition may take to show
@@ -21,3 +22,15 @@ async def eventually(
         if loop.time() > deadline:
             raise AssertionError(f"not within {within} s: {what}")
         await asyncio.sleep(every)
+
+
+def until(condition: Callable[[], object], what: str, within: float = 10.0, every: float = 0.02) -> object:
+    """:func:`eventually` for a test's own thread (a background thread or process doing the work)."""
+    deadline = time.monotonic() + within
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {within} s: {what}")
+        time.sleep(every)
