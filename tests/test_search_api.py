@@ -565,3 +565,79 @@ def test_hits_that_score_the_same_come_newest_first_whatever_their_conversation(
     send(bob, older.pk, "lantern")
     found = search_store.search(alice, "lantern", sort="relevance").hits
     assert [(hit.conversation_id, hit.sender) for hit in found] == [(older.pk, "bob"), (newer.pk, "carol")]
+
+
+def test_a_hits_time_is_the_moment_its_message_was_stored_with_its_zone(alice: Any, bob: Any) -> None:
+    direct, _ = conversations.get_or_create_direct(alice, bob)
+    seq = send(alice, direct.pk, "the launch is at noon")
+    stored = Event.objects.get(conversation_id=direct.pk, seq=seq).created_at
+
+    (hit,) = search_store.search(bob, "launch").hits
+
+    assert hit.created_at == stored and hit.created_at.utcoffset() == datetime.timedelta(0)
+
+
+def test_an_exact_count_of_a_search_nothing_matches_is_zero(alice: Any, bob: Any) -> None:
+    direct, _ = conversations.get_or_create_direct(alice, bob)
+    send(alice, direct.pk, "release notes")
+
+    page = search_store.search(bob, "nowhere", count="exact")
+
+    assert (page.hits, page.next, page.total) == ([], None, search_store.Total(0, True))
+
+
+def test_in_at_a_username_keeps_every_letter_of_the_name(bob: Any, make_user: Any) -> None:
+    xavier = make_user("Xavier")
+    direct, _ = conversations.get_or_create_direct(xavier, bob)
+    send(xavier, direct.pk, "deploy done")
+
+    assert [hit.seq for hit in search_store.search(bob, "deploy in:@Xavier").hits] == [1]
+
+
+def test_relevance_ranks_only_the_newest_matches_of_its_window(
+    alice: Any, bob: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(search_store, "RANK_WINDOW", 2)
+    direct, _ = conversations.get_or_create_direct(alice, bob)
+    send(alice, direct.pk, "run the test now")  # the best match, but the oldest
+    send(alice, direct.pk, "testing again")
+    send(alice, direct.pk, "the latest build")
+
+    page = search_store.search(bob, "test", sort="relevance")
+
+    assert [hit.seq for hit in page.hits] == [2, 3]
+
+
+def test_relevance_pages_of_a_search_without_words_give_every_hit_once(alice: Any, bob: Any) -> None:
+    direct, _ = conversations.get_or_create_direct(alice, bob)
+    for n in range(3):
+        send(alice, direct.pk, f"note {n}")
+
+    seqs, cursor = [], None
+    for _ in range(4):
+        page = search_store.search(bob, "from:alice", sort="relevance", limit=2, cursor=cursor)
+        seqs += [hit.seq for hit in page.hits]
+        cursor = page.next
+        if cursor is None:
+            break
+
+    assert seqs == [3, 2, 1]
+
+
+def test_a_hit_whose_message_is_gone_since_its_entry_was_read_is_left_out_and_the_rest_kept(
+    alice: Any, bob: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    direct, _ = conversations.get_or_create_direct(alice, bob)
+    send(alice, direct.pk, "deploy one")
+    send(alice, direct.pk, "deploy two")
+    read = search_store._rows
+
+    def rows_then_purged(*args: Any) -> list[tuple[Any, ...]]:
+        rows = read(*args)
+        gone = rows[0]
+        Event.objects.filter(pk=gone[0]).delete()  # purged between the index read and the content read
+        return rows
+
+    monkeypatch.setattr(search_store, "_rows", rows_then_purged)
+
+    assert [hit.seq for hit in search_store.search(bob, "deploy").hits] == [1]

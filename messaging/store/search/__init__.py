@@ -450,13 +450,17 @@ def _hits(found: Sequence[tuple[tuple[Any, ...], float | None]], query: Query) -
         .objects.filter(pk__in={row[3] for row, _ in found})
         .values_list("pk", get_user_model().USERNAME_FIELD)
     )
+    # The raw SQL's times come as the driver gives them: aware on PostgreSQL;
+    # naive (UTC, as Django stores them) or text on SQLite, whose operations
+    # convert them as the ORM would (PostgreSQL's have no such converter).
+    convert = getattr(connection.ops, "convert_datetimefield_value", None)
     hits = []
     for row, rank in found:
         event_id, conversation_id, seq, sender_id, created_at, _ = row
         if event_id not in content:
             continue  # deleted since the entry was read
-        if isinstance(created_at, str):
-            created_at = connection.ops.convert_datetimefield_value(created_at, None, connection)  # type: ignore[attr-defined]  # SQLite's operations have it, the base class does not
+        if convert is not None:
+            created_at = convert(created_at, None, connection)
         hits.append(
             Hit(
                 event_id,
