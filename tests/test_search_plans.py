@@ -81,17 +81,33 @@ def test_reading_more_matches_for_the_total_leaves_the_callers_filters_as_they_w
 
 
 @pytest.mark.parametrize("threshold", [-1, 10**9])
+@pytest.mark.parametrize(("cap", "total"), [(7, search_store.Total(7, False)), (50, search_store.Total(24, True))])
 def test_a_first_page_by_the_index_gives_the_same_page_and_total_in_steps_or_in_one_read(
+    history: dict[str, int],
+    alice: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    threshold: int,
+    cap: int,
+    total: search_store.Total,
+) -> None:
+    """On PostgreSQL -1 makes every index search step (any estimate is above it), 10**9 read at once; SQLite always
+    reads at once. Under the cap the steps count every match once; over it, up to the cap."""
+    monkeypatch.setattr(search_store, "STEP_ABOVE_CANDIDATES", threshold)
+    monkeypatch.setattr(search_store, "COUNT_CAP", cap)
+    page = search_store.search(alice, "report", limit=2, force_plan="index")
+    expected = search_store.search(alice, "report", limit=50, force_plan="member")
+    assert [hit.event_id for hit in page.hits] == [hit.event_id for hit in expected.hits][:2]
+    assert page.total == total and expected.total == total
+    assert len(expected.hits) == 24
+
+
+@pytest.mark.parametrize("threshold", [-1, 10**9])
+def test_a_first_page_by_the_index_that_finds_nothing_totals_zero_in_steps_or_in_one_read(
     history: dict[str, int], alice: Any, monkeypatch: pytest.MonkeyPatch, threshold: int
 ) -> None:
-    """On PostgreSQL -1 makes every index search step (any estimate is above it), 10**9 read at once; SQLite always reads at once."""
     monkeypatch.setattr(search_store, "STEP_ABOVE_CANDIDATES", threshold)
-    monkeypatch.setattr(search_store, "COUNT_CAP", 7)
-    page = search_store.search(alice, "report", limit=1, force_plan="index")
-    expected = search_store.search(alice, "report", limit=50, force_plan="member")
-    assert [hit.event_id for hit in page.hits] == [hit.event_id for hit in expected.hits][:1]
-    assert page.total == search_store.Total(7, False) and expected.total == search_store.Total(7, False)
-    assert len(expected.hits) == 24
+    page = search_store.search(alice, "nowhere", limit=2, force_plan="index")
+    assert (page.hits, page.next, page.total) == ([], None, search_store.Total(0, True))
 
 
 def test_a_common_word_is_read_from_the_searchers_messages_unless_their_windows_are_large(

@@ -291,3 +291,22 @@ def test_a_snippets_payload_names_its_text_highlights_and_both_cuts() -> None:
         "cut_start": False,
         "cut_end": True,
     }
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("日本a", " 日 本 a "), ("ok東京", " ok 東 京 "), ("hi😀there", " hi 😀 there ")],
+)
+def test_a_word_beside_a_character_of_a_script_without_spaces_is_a_word_of_its_own(text: str, expected: str) -> None:
+    assert search_text(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [("½", " 1 2 "), ("℅ ok", " c o ok "), ("⑴", " 1 ")])
+def test_a_character_that_folds_to_words_around_a_separator_keeps_every_word(text: str, expected: str) -> None:
+    assert search_text(text) == expected
+
+
+def test_a_character_folding_to_a_mark_then_a_letter_keeps_the_letter_when_the_mark_has_nothing_to_attach_to() -> None:
+    # Thai SARA AM decomposes to NIKHAHIT (a mark) and SARA AA (a letter).
+    assert search_text("\u0e33") == " \u0e32 "
+    assert search_text("\u0e19\u0e33") == " \u0e19\u0e4d \u0e32 "
