@@ -7,14 +7,16 @@ import uuid
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
 from messaging.models import ArchivedEvent, Event, Message
 from messaging.ops.archive import archive
-from messaging.store import conversations, events
+from messaging.store import conversations, events, message_actions
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -132,3 +134,33 @@ def test_the_inbox_preview_is_read_from_the_archive_when_the_last_message_was_ar
     archive(Message.objects.all())
     [summary] = conversations.summaries(bob, [conversations.member_of(bob.pk, conversation.pk)])
     assert summary.last_message is not None and summary.last_message.content == "m3"
+
+
+def test_the_inbox_preview_read_from_the_archive_is_the_last_message_not_a_later_reaction(alice, bob) -> None:
+    conversation = fill(alice, bob, 2)
+    message_actions.react(bob, conversation.pk, 2, "👍", "r1", add=True, max_reactions=20)  # seq 3
+    archive(Event.objects.filter(conversation=conversation))
+    [summary] = conversations.summaries(bob, [conversations.member_of(bob.pk, conversation.pk)])
+    assert summary.last_message is not None and (summary.last_message.seq, summary.last_message.content) == (2, "m2")
+
+
+def test_a_message_its_reader_deleted_for_themselves_stays_hidden_once_archived(alice, bob) -> None:
+    conversation = fill(alice, bob, 3)
+    message_actions.hide_messages(bob, conversation.pk, [3])
+    archive(Message.objects.all())
+    assert all_by_history(conversation, bob, limit=2) == [2, 1]
+    assert all_by_history(conversation, alice, limit=2) == [3, 2, 1]
+
+
+def test_a_sync_page_the_live_table_answers_whole_does_not_read_the_archive(alice, bob) -> None:
+    conversation = fill(alice, bob, 5)
+    archive(Event.objects.filter(conversation=conversation, seq=5))  # an archive that holds something
+    member = conversations.member_of(bob.pk, conversation.pk)
+    with CaptureQueriesContext(connection) as queries:
+        page = events.events_after(member, 0, 3)
+    assert [e.seq for e in page.events] == [1, 2, 3] and page.has_more
+    assert not [q for q in queries.captured_queries if ArchivedEvent._meta.db_table in q["sql"]]
+    with CaptureQueriesContext(connection) as queries:
+        page = events.events_after(member, 3, 3)
+    assert [e.seq for e in page.events] == [4, 5] and not page.has_more
+    assert [q for q in queries.captured_queries if ArchivedEvent._meta.db_table in q["sql"]]

@@ -46,7 +46,6 @@ database_retry = MessageRetryHandler(DATABASE_POLICY, operation="store_message")
 #: earlier message (edits, deletions, reactions) are replayed by sync but
 #: folded into their message in history
 TIMELINE_KINDS = frozenset(EventKind.values) - MESSAGE_ACTION_KINDS
-ALL_KINDS = frozenset(EventKind.values)
 
 
 @dataclass(frozen=True)
@@ -706,8 +705,6 @@ def _page(
     """
     if upper is not None and upper < lower:
         return EventPage([], False)
-    if kinds == ALL_KINDS:
-        kinds = None
     rows = _query(Event, conversation_id, lower, upper, ascending, limit, kinds, member)
     if kinds is not None or member is not None or not _contiguous_and_full(rows, lower, upper, ascending, limit):
         archived = _query(ArchivedEvent, conversation_id, lower, upper, ascending, limit, kinds, member)
