@@ -520,3 +520,21 @@ def test_a_socket_opens_with_the_read_receipts_setting_of_the_users_profile(alic
     session = open_session(alice.pk, "tab.1", "chat", "s", max_sockets=None, expiry=30, username="alice")
     assert session.shares_reads is shares
     assert session.me is not None and session.me.pk == alice.pk
+
+
+def test_a_bell_opening_beside_sockets_stale_by_its_expiry_is_not_over_the_socket_limit(alice) -> None:
+    from messaging.store.reading import open_notifications
+
+    presence_store.register_connection(alice.pk, "tab.1", "chat", "s", max_sockets=None, username="alice")
+    Connection.objects.filter(user=alice).update(last_heartbeat=timezone.now() - datetime.timedelta(seconds=20))
+    bell = open_notifications(alice.pk, "bell.1", "notifications", "s", max_sockets=1, expiry=10, username="alice")
+    assert bell is not None and Connection.objects.filter(user=alice).count() == 2
+
+
+def test_opening_a_one_to_one_chat_announces_it_to_both_members_only_when_it_is_made(alice, bob) -> None:
+    from messaging.store.reading import open_direct
+
+    first = open_direct(alice, "bob")
+    again = open_direct(alice, "bob")
+    assert first is not None and sorted(first.notices) == sorted([alice.pk, bob.pk])
+    assert again is not None and again.conversation.pk == first.conversation.pk and again.notices == {}

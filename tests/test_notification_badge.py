@@ -22,6 +22,7 @@ from django.db import OperationalError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.db.models import F, Sum
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
@@ -379,3 +380,25 @@ def test_a_conversation_read_part_way_lowers_its_count_to_what_is_left(alice: An
     assert Notification.objects.get(pk=earlier).count == 5, "a notification already read keeps its count"
     assert settle_new_message_notification(alice.pk, 1, 1) is None
     assert settle_new_message_notification(alice.pk, 1, 3) is None, "a count is never raised"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("way", ["one", "all", "settled"])
+def test_each_way_of_reading_a_notification_stamps_when_for_the_admin(alice: Any, way: str) -> None:
+    pk = noted(alice, "new_message:1", 2)
+    before = timezone.now()
+    if way == "one":
+        mark_notification_read(alice.pk, pk)
+    elif way == "all":
+        mark_all_notifications_read(alice.pk)
+    else:
+        settle_new_message_notification(alice.pk, 1, 0)
+    row = Notification.objects.get(pk=pk)
+    assert row.read and row.read_at is not None and before <= row.read_at <= timezone.now()
+
+
+@pytest.mark.django_db
+def test_the_unread_counts_of_some_users_leave_every_other_user_out(alice: Any, bob: Any) -> None:
+    noted(alice, "a", 2)
+    noted(bob, "b", 3)
+    assert notification_unread_counts([alice.pk]) == {alice.pk: 2}
