@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -140,6 +141,32 @@ def test_a_poked_indexer_drains_in_its_own_thread_stops_when_told_and_starts_aga
             )
             worker.poke()
             until(_indexed("first words"), "first words indexed")
+        finally:
+            worker.stop()
+
+
+def test_an_indexer_thread_an_unexpected_error_ended_is_started_again_by_the_next_poke(
+    alice: Any, bob: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    direct, _ = conversations.get_or_create_direct(alice, bob)
+    send(alice, direct.pk, "first words")
+    ended: list[type[BaseException]] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: ended.append(args.exc_type))
+    drain_all = index.drain_all
+
+    def broken(*args: Any, **kwargs: Any) -> int:
+        raise RuntimeError("a bug in the drain")
+
+    monkeypatch.setattr(index, "drain_all", broken)
+    worker = Indexer()
+    with override_settings(MESSAGING_SEARCH_INDEX_INTERVAL_SECONDS=0.05):
+        try:
+            worker.poke()
+            until(lambda: ended == [RuntimeError], "the thread ended by the error")
+            until(lambda: worker._thread is not None and not worker._thread.is_alive(), "the thread gone")
+            monkeypatch.setattr(index, "drain_all", drain_all)
+            worker.poke()
+            until(_indexed("first words"), "first words indexed by a new thread")
         finally:
             worker.stop()
 
