@@ -165,17 +165,6 @@ def direct_notices(conversation: Conversation, user: User, peer: User) -> dict[i
     return notices
 
 
-def direct_peer(conversation_id: int, user_id: int) -> User | None:
-    """The other member of a direct conversation."""
-    other = (
-        Participant.objects.filter(conversation_id=conversation_id)
-        .exclude(user_id=user_id)
-        .select_related("user", "user__messaging_profile")
-        .first()
-    )
-    return other.user if other is not None else None
-
-
 # --- Summaries: the inbox ---------------------------------------------------------
 
 
@@ -399,14 +388,6 @@ def current_members(conversation_id: int) -> list[Participant]:
         Participant.objects.filter(conversation_id=conversation_id, left_seq__isnull=True)
         .select_related("user", "user__messaging_profile")
         .order_by("joined_seq", "id")
-    )
-
-
-def member_user_ids(conversation_id: int) -> list[int]:
-    return list(
-        Participant.objects.filter(conversation_id=conversation_id, left_seq__isnull=True).values_list(
-            "user_id", flat=True
-        )
     )
 
 

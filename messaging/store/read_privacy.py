@@ -32,7 +32,3 @@ def sharing_of(user_ids: Iterable[int]) -> dict[int, bool]:
     if ids:
         found.update(Profile.objects.filter(user_id__in=ids).values_list("user_id", "read_receipts"))
     return found
-
-
-def shares_reads(user_id: int) -> bool:
-    return sharing_of([user_id])[user_id]

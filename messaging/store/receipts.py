@@ -99,12 +99,6 @@ def move_cursors(mark: CursorMark) -> ReceiptChange | None:
     )
 
 
-def move_many(marks: list[CursorMark]) -> list[ReceiptChange | None]:
-    """:func:`move_cursors` for several reports in one transaction (group commit)."""
-    with transaction.atomic():
-        return [move_cursors(mark) for mark in marks]
-
-
 @dataclass(frozen=True)
 class ReceiptSettled:
     """A cursor report applied: the change (None if nothing moved), and the user's
