@@ -420,3 +420,28 @@ def test_an_attachment_one_may_not_read_is_not_found_without_saying_why(group, m
     with pytest.raises(errors.NotFound) as refused:
         attachment_store.readable(reader.pk, attachment_id)
     assert str(refused.value) == "there is no such attachment of yours"
+
+
+def test_a_batch_mixing_messages_with_and_without_files_stores_each_in_order_with_its_reply(
+    group, media_storage
+) -> None:
+    from messaging.store.events import NewMessage, create_message, create_messages
+
+    users, conversation = group
+    alice, bob = users["alice"], users["bob"]
+    first = create_message(conversation, alice, "the plan?", "q1").event.seq
+    results = create_messages(
+        [
+            NewMessage(conversation, bob, "here it is", "b1", reply_to=first),
+            NewMessage(conversation, bob, "", "b2", attachments=(uploaded(bob, conversation),)),
+            NewMessage(conversation, alice, "thanks", "a2", reply_to=first),
+            NewMessage(conversation, alice, "what plan?", "a3", reply_to=9999),
+        ]
+    )
+    stored = [r.event for r in results[:3]]
+    assert [(e.seq, e.sender_id, e.content, e.target_seq, e.view.reply_to is not None) for e in stored] == [
+        (first + 1, bob.pk, "here it is", first, True),
+        (first + 2, bob.pk, "", None, False),
+        (first + 3, alice.pk, "thanks", first, True),
+    ]
+    assert all(r.created for r in results[:3]) and isinstance(results[3], errors.NotFound)
