@@ -230,3 +230,66 @@ def test_a_drain_of_at_most_two_batches_takes_two_batches(alice: Any, bob: Any) 
         send(alice, direct.pk, f"batch {n}")
     assert index.drain_all(batch=2, max_batches=2) == 4
     assert SearchQueue.objects.count() == 1
+
+
+def test_a_rebuild_writes_every_messages_entry_again_live_or_archived_and_empties_the_queue(
+    alice: Any, bob: Any
+) -> None:
+    from messaging.ops.archive import archive
+    from messaging.store.message_actions import edit_message, react
+
+    direct, _ = conversations.get_or_create_direct(alice, bob)
+    for n in range(5):
+        send(alice, direct.pk, f"entry number{n}")
+    edit_message(alice, direct.pk, 5, "entry number4 edited", new_client_id(), window=None)  # an event, not a message
+    react(bob, direct.pk, 5, "👍", new_client_id(), add=True, max_reactions=20)
+    index.drain_all()
+    archive(Event.objects.filter(conversation=direct, seq__lte=2))
+    SearchEntry.objects.filter(seq=3).update(text=" stale ")  # an entry gone wrong
+    SearchEntry.objects.filter(seq=4).delete()  # and one lost
+    SearchQueue.objects.create(event_id=Event.objects.get(seq=5).pk)
+    progress: list[tuple[int, float]] = []
+
+    written = index.rebuild(batch=2, progress=lambda done, seconds: progress.append((done, seconds)))
+
+    assert written == 5 and not SearchQueue.objects.exists()
+    assert sorted(SearchEntry.objects.values_list("seq", "text")) == [
+        (1, " entry number0 "),
+        (2, " entry number1 "),
+        (3, " entry number2 "),
+        (4, " entry number3 "),
+        (5, " entry number4 edited "),
+    ]
+    # after each batch, with the time since the start: the live table's two batches, then the archive's
+    assert [done for done, _ in progress] == [2, 3, 5]
+    assert all(0 <= seconds < 60 for _, seconds in progress)
+
+
+def test_the_index_lag_is_the_age_of_the_oldest_queued_message_wherever_it_is_kept(alice: Any, bob: Any) -> None:
+    import datetime
+
+    from django.utils import timezone
+
+    from messaging.ops.archive import archive
+
+    group = make_group(alice, [bob])  # its own events first: event ids are not the queue's ids
+    send(alice, group, "older")
+    send(alice, group, "newer")
+    older = Event.objects.get(conversation_id=group, content="older")
+    Event.objects.filter(pk=older.pk).update(created_at=timezone.now() - datetime.timedelta(seconds=90))
+    assert 89 < index.oldest_pending_age() < 120
+    archive(Event.objects.filter(pk=older.pk))
+    assert 89 < index.oldest_pending_age() < 120, "read from the archive"
+    index.drain_all()
+    assert index.oldest_pending_age() is None
+
+
+def test_the_index_lag_of_a_message_stamped_ahead_of_this_clock_is_zero(alice: Any, bob: Any) -> None:
+    import datetime
+
+    from django.utils import timezone
+
+    direct, _ = conversations.get_or_create_direct(alice, bob)
+    send(alice, direct.pk, "from a server whose clock runs ahead")
+    Event.objects.update(created_at=timezone.now() + datetime.timedelta(seconds=30))
+    assert index.oldest_pending_age() == 0.0
