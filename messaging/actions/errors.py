@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from .. import exceptions
-from ..frames import Ref
 from ..store import errors
 
 #: the limits the store checks that have a code of their own; any other is ``too_large``
@@ -19,22 +16,19 @@ LIMIT_ANSWERS: dict[str, type[exceptions.MessagingException]] = {
 }
 
 
-def wire_error(
-    exc: errors.StoreError, *, client_id: str | None = None, ref: Ref | None = None
-) -> exceptions.MessagingException:
-    """The protocol error to answer ``exc`` with, carrying the request's ``client_id`` and ``ref``."""
-    context: dict[str, Any] = {"client_id": client_id, "ref": ref}
+def wire_error(exc: errors.StoreError) -> exceptions.MessagingException:
+    """The protocol error to answer ``exc`` with (the socket's edge adds the request's ``client_id`` and ``ref``)."""
     if isinstance(exc, errors.NotFound):
-        return exceptions.NotFound(exc.detail, **context)
+        return exceptions.NotFound(exc.detail)
     if isinstance(exc, errors.Forbidden):
-        return exceptions.Forbidden(exc.detail, **context)
+        return exceptions.Forbidden(exc.detail)
     if isinstance(exc, (errors.Conflict, errors.Invalid)):
-        return exceptions.InvalidFrame(exc.detail, **context)
+        return exceptions.InvalidFrame(exc.detail)
     if isinstance(exc, errors.WindowClosed):
         if exc.setting == "MESSAGING_DELETE_WINDOW":
-            return exceptions.DeleteWindowClosed(exc.detail, **context)
-        return exceptions.EditWindowClosed(exc.detail, **context)
+            return exceptions.DeleteWindowClosed(exc.detail)
+        return exceptions.EditWindowClosed(exc.detail)
     if isinstance(exc, errors.LimitExceeded):
         answer = LIMIT_ANSWERS.get(exc.setting, exceptions.TooLarge)
-        return answer(exc.detail, limit=exc.limit, setting=exc.setting, **context)
-    return exceptions.ServerError(exc.detail, **context)
+        return answer(exc.detail, limit=exc.limit, setting=exc.setting)
+    return exceptions.ServerError(exc.detail)

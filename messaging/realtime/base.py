@@ -379,7 +379,7 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         client_id = getattr(frame, "client_id", None)
         ref = getattr(frame, "ref", None)
         if isinstance(exc, StoreError):
-            exc = wire_error(exc, client_id=client_id, ref=ref)
+            exc = wire_error(exc)
         if isinstance(exc, MessagingException):
             if exc.client_id is None:
                 exc.client_id = client_id
