@@ -132,6 +132,64 @@ async def test_the_work_after_the_accept_is_not_bound_by_the_handshake_deadline(
     assert await database_sync_to_async(MessagingError.objects.count)() == 0
 
 
+@pytest.mark.django_db(transaction=True)
+async def test_the_handshake_deadline_counts_from_its_arrival_not_from_when_its_consumer_starts(
+    alice: Any, cookies: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The session's user is read before the consumer starts: 1 s of the 1.6 s are gone by then, so a
+    # 0.8 s stall of the channel layer outlasts what is left, though it is shorter than the whole deadline.
+    import channels.auth
+
+    read_user = channels.auth.get_user
+
+    async def slow_user(scope: Any) -> Any:
+        await asyncio.sleep(1.0)
+        return await read_user(scope)
+
+    monkeypatch.setattr(channels.auth, "get_user", slow_user)
+    layer = get_channel_layer()
+    join = layer.group_add
+    stalls = [0.8]  # the first group only (the socket joins more than one)
+
+    async def stalled_once(group: str, channel: str) -> None:
+        if stalls:
+            await asyncio.sleep(stalls.pop())
+        await join(group, channel)
+
+    monkeypatch.setattr(layer, "group_add", stalled_once)
+    comm = communicator("/ws/notifications/", await database_sync_to_async(cookies)(alice))
+    with override_settings(MESSAGING_HANDSHAKE_BUDGET_SECONDS=1.5, MESSAGING_HANDSHAKE_ACCEPT_SECONDS=1.6):
+        connected, _ = await comm.connect(timeout=5)
+    assert connected
+    assert await comm.receive_output(timeout=5) == {"type": "websocket.close", "code": TRY_AGAIN_LATER}
+    await comm.send_input({"type": "websocket.disconnect", "code": TRY_AGAIN_LATER})
+    await comm.wait(timeout=5)
+    exceptions = await database_sync_to_async(
+        lambda: list(MessagingError.objects.values_list("context__exception", flat=True))
+    )()
+    assert [e.split(":")[0] for e in exceptions] == ["OpeningTooSlow"]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_timeout_of_the_opening_work_itself_is_recorded_as_that_timeout_not_as_the_deadline(
+    alice: Any, cookies: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def timed_out(group: str, channel: str) -> None:
+        raise TimeoutError("Timeout reading from the channel layer's Redis")
+
+    monkeypatch.setattr(get_channel_layer(), "group_add", timed_out)
+    comm = communicator("/ws/notifications/", await database_sync_to_async(cookies)(alice))
+    connected, _ = await comm.connect(timeout=5)
+    assert connected
+    assert await comm.receive_output(timeout=5) == {"type": "websocket.close", "code": TRY_AGAIN_LATER}
+    await comm.send_input({"type": "websocket.disconnect", "code": TRY_AGAIN_LATER})
+    await comm.wait(timeout=5)
+    exceptions = await database_sync_to_async(
+        lambda: list(MessagingError.objects.values_list("context__exception", flat=True))
+    )()
+    assert exceptions == ["TimeoutError: Timeout reading from the channel layer's Redis"]
+
+
 @pytest.mark.parametrize("accept_seconds", [conf.DEFAULT_HANDSHAKE_BUDGET_SECONDS, 1.0])
 def test_an_accept_deadline_not_past_the_handshake_budget_is_refused(accept_seconds: float) -> None:
     with (
