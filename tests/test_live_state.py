@@ -538,3 +538,20 @@ def test_opening_a_one_to_one_chat_announces_it_to_both_members_only_when_it_is_
     again = open_direct(alice, "bob")
     assert first is not None and sorted(first.notices) == sorted([alice.pk, bob.pk])
     assert again is not None and again.conversation.pk == first.conversation.pk and again.notices == {}
+
+
+def test_a_users_first_socket_opens_with_their_coming_online_and_a_second_with_none(alice) -> None:
+    from messaging.store.reading import open_session
+
+    first = open_session(alice.pk, "tab.1", "chat", "s", max_sockets=None, expiry=30, username="alice")
+    second = open_session(alice.pk, "tab.2", "chat", "s", max_sockets=None, expiry=30, username="alice")
+    assert first.change is not None and first.change.online and second.change is None
+
+
+def test_a_socket_opening_beside_sockets_stale_by_its_expiry_is_not_over_the_socket_limit(alice) -> None:
+    from messaging.store.reading import open_session
+
+    presence_store.register_connection(alice.pk, "tab.1", "chat", "s", max_sockets=None, username="alice")
+    Connection.objects.filter(user=alice).update(last_heartbeat=timezone.now() - datetime.timedelta(seconds=20))
+    session = open_session(alice.pk, "tab.2", "chat", "s", max_sockets=1, expiry=10, username="alice")
+    assert session is not None and Connection.objects.filter(user=alice).count() == 2

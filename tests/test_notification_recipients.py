@@ -144,3 +144,26 @@ def test_a_mention_reaches_current_active_members_so_named_who_do_not_view_the_c
     viewing(erin, group, heartbeat=now, name="erin")  # viewing it: sees the mention there
     named = {"bob", "carol", "dave", "erin", "fay"}
     assert members_not_viewing(group, named, now, EXPIRY) == {bob.pk}
+
+
+def test_in_a_batch_only_the_new_messages_say_whom_they_notify_not_a_repeat_or_a_refusal(make_user: Any) -> None:
+    from messaging.store.errors import NotFound
+
+    event, users = a_message_in_a_group_of(make_user, ["sender", "away"])
+    group = event.conversation
+    outsider = make_user("outsider")
+    Conversation.objects.filter(pk=group.pk).update(last_seq=1)
+    first = create_messages([NewMessage(group.pk, users["sender"], "hi", "c-1")])[0]
+
+    new, repeat, refused = create_messages(
+        [
+            NewMessage(group.pk, users["sender"], "more", "c-2"),
+            NewMessage(group.pk, users["sender"], "hi", "c-1"),
+            NewMessage(group.pk, outsider, "let me in", "c-3"),
+        ],
+        notify_expiry=conf.limits().presence_expiry,
+    )
+
+    assert new.notify == (users["away"].pk,)
+    assert not repeat.created and repeat.event.pk == first.event.pk and repeat.notify is None
+    assert isinstance(refused, NotFound)  # not a member: the conversation is not one of theirs

@@ -651,3 +651,11 @@ def test_creations_of_one_group_at_once_with_the_same_client_id_make_one_group(a
     assert Conversation.objects.filter(kind=Conversation.Kind.GROUP).count() == 1
     assert sorted(c.appended.created for c in changes) == [False, False, False, True]
     assert len({c.conversation.pk for c in changes}) == 1
+
+
+def test_a_direct_conversation_records_who_started_it_for_the_admin(alice, bob) -> None:
+    conversation, created = conversations.get_or_create_direct(bob, alice)
+    again, created_again = conversations.get_or_create_direct(alice, bob)
+    assert created and not created_again and again.pk == conversation.pk
+    stored = Conversation.objects.get(pk=conversation.pk)
+    assert (stored.kind, stored.created_by_id, stored.member_count) == (Conversation.Kind.DIRECT, bob.pk, 2)

@@ -457,3 +457,12 @@ def test_a_former_members_resent_reply_stays_refused(alice, bob, carol) -> None:
     conversations.leave(carol, group, "leave-1")
     with pytest.raises(Forbidden):
         events.create_message(group, carol, "here", "c1", reply_to=original)
+
+
+def test_a_batch_of_one_senders_messages_to_one_conversation_takes_its_seqs_in_one_update(alice, bob) -> None:
+    direct, _ = conversations.get_or_create_direct(alice, bob)
+    with CaptureQueriesContext(connection) as queries:
+        events.create_messages([NewMessage(direct.pk, alice, f"m{n}", uuid.uuid4().hex) for n in range(4)])
+    updates = [q for q in queries.captured_queries if q["sql"].startswith('UPDATE "messaging_conversation"')]
+    assert len(updates) == 1
+    assert [e.seq for e in Event.objects.filter(conversation=direct).order_by("seq")] == [1, 2, 3, 4]
