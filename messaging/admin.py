@@ -116,7 +116,17 @@ class MessagingErrorAdmin(admin.ModelAdmin):
 
 class ParticipantInline(ReadOnlyInline):
     model = Participant
-    fields = ("user", "role", "joined_seq", "left_seq", "delivered_seq", "read_seq", "muted_until", "joined_at")
+    fields = (
+        "user",
+        "role",
+        "joined_seq",
+        "left_seq",
+        "delivered_seq",
+        "read_seq",
+        "muted_until",
+        "joined_at",
+        "left_at",
+    )
     readonly_fields = fields
 
 

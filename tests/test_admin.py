@@ -165,3 +165,18 @@ def test_a_message_deleted_for_everyone_shows_no_versions_in_the_admin(staff_cli
     assert "deleted for everyone: its versions were purged" in page
     assert "draft" not in page
     assert "draft" not in staff_client.get("/admin/messaging/messageedit/").content.decode()
+
+
+def test_a_group_page_shows_when_a_member_left(staff_client, make_user) -> None:
+    from django.utils import formats, timezone
+
+    from messaging.models import Participant
+    from messaging.store import conversations
+
+    alice, bob = make_user("alice"), make_user("bob")
+    group = conversations.create_group(alice, "Trip", ["bob"], "g1", max_members=10).conversation
+    conversations.leave(bob, group.pk, "bye")
+    left_at = Participant.objects.get(conversation=group, user=bob).left_at
+    response = staff_client.get(f"/admin/messaging/conversation/{group.pk}/change/")
+    assert b"Left at" in response.content
+    assert formats.date_format(timezone.localtime(left_at), "DATETIME_FORMAT").encode() in response.content
