@@ -659,3 +659,15 @@ def test_a_direct_conversation_records_who_started_it_for_the_admin(alice, bob) 
     assert created and not created_again and again.pk == conversation.pk
     stored = Conversation.objects.get(pk=conversation.pk)
     assert (stored.kind, stored.created_by_id, stored.member_count) == (Conversation.Kind.DIRECT, bob.pk, 2)
+
+
+def test_leaving_and_being_removed_stamp_when_the_membership_ended_for_the_admin(alice, bob, carol) -> None:
+    from messaging.models import Event
+
+    group = make_group(alice, [bob, carol])
+    removed = conversations.remove_member(alice, group, "bob", new_client_id())
+    left = conversations.leave(carol, group, new_client_id())
+    for change, user in ((removed, bob), (left, carol)):
+        row = Participant.objects.get(conversation_id=group, user=user)
+        event = Event.objects.get(pk=change.appended.event.pk)
+        assert (row.left_seq, row.left_at) == (event.seq, event.created_at)
