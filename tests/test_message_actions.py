@@ -1035,3 +1035,12 @@ def test_a_former_members_view_of_an_edited_message_ignores_edits_in_other_conve
     edit(alice, direct.pk, other, "edited later")  # its edit's seq is past carol's leave
     assert other == seq
     assert messages_of(history(carol, group))[seq]["content"] == "v2"
+
+
+def test_a_client_id_the_other_member_used_for_their_reaction_is_not_a_repeat_of_it(alice, bob, direct) -> None:
+    seq = say(alice, direct, "lunch?")
+    mine = message_actions.react(alice, direct, seq, "👍", "same-id", add=True, max_reactions=20)
+    theirs = message_actions.react(bob, direct, seq, "👍", "same-id", add=True, max_reactions=20)
+    assert mine.appended.created and theirs.appended.created
+    assert theirs.appended.event.sender_id == bob.pk
+    assert sorted(Reaction.objects.filter(emoji="👍").values_list("user_id", flat=True)) == sorted([alice.pk, bob.pk])

@@ -671,3 +671,14 @@ def test_leaving_and_being_removed_stamp_when_the_membership_ended_for_the_admin
         row = Participant.objects.get(conversation_id=group, user=user)
         event = Event.objects.get(pk=change.appended.event.pk)
         assert (row.left_seq, row.left_at) == (event.seq, event.created_at)
+
+
+def test_a_former_member_may_read_but_acting_is_refused_saying_they_are_no_longer_a_member(alice, bob, carol) -> None:
+    from messaging.store.errors import Forbidden
+
+    group = make_group(alice, [bob, carol])
+    conversations.leave(carol, group, new_client_id())
+    assert conversations.member_of(carol.pk, group).left_seq is not None
+    with pytest.raises(Forbidden) as refused:
+        conversations.member_of(carol.pk, group, current=True)
+    assert str(refused.value) == "you are no longer a member of this conversation"
