@@ -1044,3 +1044,15 @@ def test_a_client_id_the_other_member_used_for_their_reaction_is_not_a_repeat_of
     assert mine.appended.created and theirs.appended.created
     assert theirs.appended.event.sender_id == bob.pk
     assert sorted(Reaction.objects.filter(emoji="👍").values_list("user_id", flat=True)) == sorted([alice.pk, bob.pk])
+
+
+def test_an_off_page_quote_is_read_from_its_own_conversation_not_another_at_the_same_seq(
+    alice, bob, carol, direct
+) -> None:
+    original = say(alice, direct, "the original")
+    elsewhere, _ = get_or_create_direct(alice, carol)
+    assert say(carol, elsewhere.pk, "a secret of another chat") == original
+    say(alice, direct, "something else")
+    reply = say(bob, direct, "my answer", reply_to=original)
+    quote = messages_of(history(alice, direct, limit=1))[reply]["reply_to"]
+    assert (quote["seq"], quote["sender"], quote["preview"]) == (original, "alice", "the original")

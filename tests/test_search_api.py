@@ -586,12 +586,13 @@ def test_an_exact_count_of_a_search_nothing_matches_is_zero(alice: Any, bob: Any
     assert (page.hits, page.next, page.total) == ([], None, search_store.Total(0, True))
 
 
-def test_in_at_a_username_keeps_every_letter_of_the_name(bob: Any, make_user: Any) -> None:
+def test_in_and_from_at_a_username_keep_every_letter_of_the_name(bob: Any, make_user: Any) -> None:
     xavier = make_user("Xavier")
     direct, _ = conversations.get_or_create_direct(xavier, bob)
     send(xavier, direct.pk, "deploy done")
 
     assert [hit.seq for hit in search_store.search(bob, "deploy in:@Xavier").hits] == [1]
+    assert [hit.seq for hit in search_store.search(bob, "deploy from:@Xavier").hits] == [1]
 
 
 def test_relevance_ranks_only_the_newest_matches_of_its_window(
