@@ -682,3 +682,11 @@ def test_a_former_member_may_read_but_acting_is_refused_saying_they_are_no_longe
     with pytest.raises(Forbidden) as refused:
         conversations.member_of(carol.pk, group, current=True)
     assert str(refused.value) == "you are no longer a member of this conversation"
+
+
+def test_a_users_window_of_a_conversation_is_that_conversations_not_another_of_theirs(alice, bob, carol) -> None:
+    conversations.get_or_create_direct(alice, bob)
+    group = make_group(carol, [bob])
+    window = conversations.window(bob.pk, group)
+    assert window is not None and window.conversation_id == group
+    assert conversations.window(alice.pk, group) is None
