@@ -1056,3 +1056,11 @@ def test_an_off_page_quote_is_read_from_its_own_conversation_not_another_at_the_
     reply = say(bob, direct, "my answer", reply_to=original)
     quote = messages_of(history(alice, direct, limit=1))[reply]["reply_to"]
     assert (quote["seq"], quote["sender"], quote["preview"]) == (original, "alice", "the original")
+
+
+def test_an_event_that_is_not_a_message_carries_no_content(alice, bob, direct) -> None:
+    seq = say(alice, direct, "lunch?")
+    reaction = react(bob, direct, seq, "👍").appended.event
+    deletion = delete(alice, direct, seq).appended.event
+    assert (reaction.content, deletion.content) == ("", "")
+    assert [e.content for e in Event.objects.filter(conversation_id=direct).exclude(seq=seq)] == ["", ""]
