@@ -690,3 +690,14 @@ def test_a_users_window_of_a_conversation_is_that_conversations_not_another_of_t
     window = conversations.window(bob.pk, group)
     assert window is not None and window.conversation_id == group
     assert conversations.window(alice.pk, group) is None
+
+
+def test_a_group_change_brings_its_group_to_the_inbox_top_at_the_changes_moment(alice, bob) -> None:
+    from messaging.models import Event
+
+    first = make_group(alice, [bob], title="First")
+    make_group(alice, [bob], title="Second")
+    renamed = conversations.rename(alice, first, "First, renamed", new_client_id()).appended.event
+    stored = Conversation.objects.get(pk=first)
+    assert stored.last_message_at == Event.objects.get(pk=renamed.pk).created_at
+    assert Conversation.objects.order_by("-last_message_at").first().pk == first
