@@ -131,3 +131,14 @@ def test_a_rare_word_with_windows_over_the_member_limit_is_read_through_the_inde
     # On a small database no word has many candidates, on PostgreSQL by the planner's estimate too.
     assert not search_store._many_candidates(parse("report", me="alice"))
     assert search_store.search(alice, "report").plan == "index"
+
+
+def test_the_sender_walk_of_two_people_who_share_every_conversation_of_the_searcher_finds_both(
+    alice: Any, bob: Any, carol: Any
+) -> None:
+    group = make_group(alice, [bob, carol])  # alice's only conversation: from: narrows nothing
+    for who in (alice, bob, carol):
+        send(who, group, f"report by {who.username}")
+    index.drain_all()
+    page = search_store.search(alice, "from:bob from:carol report", force_plan="sender")
+    assert sorted(hit.sender for hit in page.hits) == ["bob", "carol"]
