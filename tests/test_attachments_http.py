@@ -91,6 +91,8 @@ def test_an_image_and_a_pdf_upload_typed_by_content_and_the_image_gets_a_thumbna
     assert report["type"] == "application/pdf" and report["name"] == "report" and report["thumbnail_url"] is None
     rows = Attachment.objects.order_by("pk")
     assert [r.event_id for r in rows] == [None, None]
+    # the size of what is stored (a photo is stored re-encoded, without its metadata)
+    assert (photo["size"], report["size"]) == (rows[0].size, len(files.pdf()))
     assert {rows[0].storage_name, rows[0].thumbnail_name, rows[1].storage_name} <= media_storage.names(
         f"attachments/{people['direct']}"
     )
@@ -104,6 +106,7 @@ def test_a_message_claims_its_uploads_and_its_event_lists_them(people, media_sto
     event = response.json()["event"]
     [item] = event["data"]["attachments"]
     assert item["id"] == ids[0] and item["name"] == "a.png" and item["url"] == f"/messages/attachments/{ids[0]}/"
+    assert (item["size"], item["type"]) == (len(files.png()), "image/png")
     stored = Attachment.objects.get(pk=ids[0])
     assert (stored.event_id, stored.seq) == (event["id"], event["seq"])
     # the same event over sync, as every reader gets it
