@@ -555,3 +555,13 @@ def test_a_socket_opening_beside_sockets_stale_by_its_expiry_is_not_over_the_soc
     Connection.objects.filter(user=alice).update(last_heartbeat=timezone.now() - datetime.timedelta(seconds=20))
     session = open_session(alice.pk, "tab.2", "chat", "s", max_sockets=1, expiry=10, username="alice")
     assert session is not None and Connection.objects.filter(user=alice).count() == 2
+
+
+def test_closing_a_users_last_live_socket_turns_them_offline_though_a_dead_processs_row_is_not_swept_yet(alice) -> None:
+    presence_store.register_connection(alice.pk, "tab.dead", "chat", "gone-process", max_sockets=None, username="alice")
+    Connection.objects.filter(channel_name="tab.dead").update(
+        last_heartbeat=timezone.now() - datetime.timedelta(seconds=90)
+    )
+    presence_store.register_connection(alice.pk, "tab.live", "chat", "s", max_sockets=None, username="alice")
+    change = presence_store.unregister_connection(alice.pk, "tab.live", 30, username="alice")
+    assert change is not None and change.online is False
