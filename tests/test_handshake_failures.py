@@ -132,6 +132,18 @@ async def test_the_work_after_the_accept_is_not_bound_by_the_handshake_deadline(
     assert await database_sync_to_async(MessagingError.objects.count)() == 0
 
 
+async def closed_to_retry(comm: Any) -> list[str]:
+    """Open ``comm``, expect the accept then a 1013 close, end it; the exceptions recorded (``MessagingError``)."""
+    connected, _ = await comm.connect(timeout=5)
+    assert connected, "accepted, so that the close code reaches the client"
+    assert await comm.receive_output(timeout=5) == {"type": "websocket.close", "code": TRY_AGAIN_LATER}
+    await comm.send_input({"type": "websocket.disconnect", "code": TRY_AGAIN_LATER})
+    await comm.wait(timeout=5)
+    return await database_sync_to_async(
+        lambda: list(MessagingError.objects.values_list("context__exception", flat=True))
+    )()
+
+
 @pytest.mark.django_db(transaction=True)
 async def test_the_handshake_deadline_counts_from_its_arrival_not_from_when_its_consumer_starts(
     alice: Any, cookies: Any, monkeypatch: pytest.MonkeyPatch
@@ -159,14 +171,7 @@ async def test_the_handshake_deadline_counts_from_its_arrival_not_from_when_its_
     monkeypatch.setattr(layer, "group_add", stalled_once)
     comm = communicator("/ws/notifications/", await database_sync_to_async(cookies)(alice))
     with override_settings(MESSAGING_HANDSHAKE_BUDGET_SECONDS=1.5, MESSAGING_HANDSHAKE_ACCEPT_SECONDS=1.6):
-        connected, _ = await comm.connect(timeout=5)
-    assert connected
-    assert await comm.receive_output(timeout=5) == {"type": "websocket.close", "code": TRY_AGAIN_LATER}
-    await comm.send_input({"type": "websocket.disconnect", "code": TRY_AGAIN_LATER})
-    await comm.wait(timeout=5)
-    exceptions = await database_sync_to_async(
-        lambda: list(MessagingError.objects.values_list("context__exception", flat=True))
-    )()
+        exceptions = await closed_to_retry(comm)
     assert [e.split(":")[0] for e in exceptions] == ["OpeningTooSlow"]
 
 
@@ -179,15 +184,7 @@ async def test_a_timeout_of_the_opening_work_itself_is_recorded_as_that_timeout_
 
     monkeypatch.setattr(get_channel_layer(), "group_add", timed_out)
     comm = communicator("/ws/notifications/", await database_sync_to_async(cookies)(alice))
-    connected, _ = await comm.connect(timeout=5)
-    assert connected
-    assert await comm.receive_output(timeout=5) == {"type": "websocket.close", "code": TRY_AGAIN_LATER}
-    await comm.send_input({"type": "websocket.disconnect", "code": TRY_AGAIN_LATER})
-    await comm.wait(timeout=5)
-    exceptions = await database_sync_to_async(
-        lambda: list(MessagingError.objects.values_list("context__exception", flat=True))
-    )()
-    assert exceptions == ["TimeoutError: Timeout reading from the channel layer's Redis"]
+    assert await closed_to_retry(comm) == ["TimeoutError: Timeout reading from the channel layer's Redis"]
 
 
 @pytest.mark.parametrize("accept_seconds", [conf.DEFAULT_HANDSHAKE_BUDGET_SECONDS, 1.0])
