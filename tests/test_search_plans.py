@@ -142,3 +142,31 @@ def test_the_sender_walk_of_two_people_who_share_every_conversation_of_the_searc
     index.drain_all()
     page = search_store.search(alice, "from:bob from:carol report", force_plan="sender")
     assert sorted(hit.sender for hit in page.hits) == ["bob", "carol"]
+
+
+@pytest.mark.parametrize(
+    ("query", "wanted"),
+    [
+        ("ploy", "we deployed it"),  # a piece inside a word: its trigrams
+        ("de*", "deploying now"),  # a short prefix: a prefix lexeme
+        ("e-mail", "e-mailing you"),  # a word, then a word open at its end
+    ],
+)
+def test_the_index_finds_pieces_of_words_and_prefixes_as_the_searchers_messages_do(
+    alice: Any, bob: Any, query: str, wanted: str
+) -> None:
+    group = make_group(alice, [bob])
+    send(alice, group, wanted)
+    send(alice, group, "nothing of the kind")
+    index.drain_all()
+    by_index = search_store.search(bob, query, force_plan="index").hits
+    by_member = search_store.search(bob, query, force_plan="member").hits
+    assert [h.snippet.text for h in by_index] == [h.snippet.text for h in by_member] == [wanted]
+
+
+def test_a_word_longer_than_a_lexeme_may_be_is_indexed_clipped_and_its_message_found(alice: Any, bob: Any) -> None:
+    group = make_group(alice, [bob])
+    long_word = "a" + "ж" * 1500  # 3,001 UTF-8 bytes once folded: the 2,000-byte cut falls inside a "ж"
+    send(alice, group, f"lantern {long_word}")
+    assert index.drain_all() == 1
+    assert [h.seq for h in search_store.search(bob, "lantern", force_plan="index").hits] == [2]
