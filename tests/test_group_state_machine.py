@@ -129,7 +129,9 @@ class GroupClient:
             self.apply_membership(event)
             self.advance()
         elif kind == "ack":
+            # A change this client made comes back in its ack, not as a push (echoes_own_events).
             self.hold(frame["event"])
+            self.apply_membership(frame["event"])
             self.advance()
         elif kind == "receipts":
             self.take_receipts(frame["receipts"])
