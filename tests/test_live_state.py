@@ -522,15 +522,6 @@ def test_a_socket_opens_with_the_read_receipts_setting_of_the_users_profile(alic
     assert session.me is not None and session.me.pk == alice.pk
 
 
-def test_a_bell_opening_beside_sockets_stale_by_its_expiry_is_not_over_the_socket_limit(alice) -> None:
-    from messaging.store.reading import open_notifications
-
-    presence_store.register_connection(alice.pk, "tab.1", "chat", "s", max_sockets=None, username="alice")
-    Connection.objects.filter(user=alice).update(last_heartbeat=timezone.now() - datetime.timedelta(seconds=20))
-    bell = open_notifications(alice.pk, "bell.1", "notifications", "s", max_sockets=1, expiry=10, username="alice")
-    assert bell is not None and Connection.objects.filter(user=alice).count() == 2
-
-
 def test_opening_a_one_to_one_chat_announces_it_to_both_members_only_when_it_is_made(alice, bob) -> None:
     from messaging.store.reading import open_direct
 
@@ -548,20 +539,18 @@ def test_a_users_first_socket_opens_with_their_coming_online_and_a_second_with_n
     assert first.change is not None and first.change.online and second.change is None
 
 
-def test_a_socket_opening_beside_sockets_stale_by_its_expiry_is_not_over_the_socket_limit(alice) -> None:
-    from messaging.store.reading import open_session
+@pytest.mark.parametrize("kind", ["chat", "notifications"])
+def test_a_socket_opening_beside_sockets_stale_by_its_expiry_is_not_over_the_socket_limit(alice, kind) -> None:
+    from messaging.store.reading import open_notifications, open_session
 
-    presence_store.register_connection(alice.pk, "tab.1", "chat", "s", max_sockets=None, username="alice")
-    Connection.objects.filter(user=alice).update(last_heartbeat=timezone.now() - datetime.timedelta(seconds=20))
-    session = open_session(alice.pk, "tab.2", "chat", "s", max_sockets=1, expiry=10, username="alice")
-    assert session is not None and Connection.objects.filter(user=alice).count() == 2
+    opener = open_session if kind == "chat" else open_notifications
+    beating(alice, "tab.1", "s", seconds_ago=20)
+    opened = opener(alice.pk, "tab.2", kind, "s", max_sockets=1, expiry=10, username="alice")
+    assert opened is not None and Connection.objects.filter(user=alice).count() == 2
 
 
 def test_closing_a_users_last_live_socket_turns_them_offline_though_a_dead_processs_row_is_not_swept_yet(alice) -> None:
-    presence_store.register_connection(alice.pk, "tab.dead", "chat", "gone-process", max_sockets=None, username="alice")
-    Connection.objects.filter(channel_name="tab.dead").update(
-        last_heartbeat=timezone.now() - datetime.timedelta(seconds=90)
-    )
+    beating(alice, "tab.dead", "gone-process", seconds_ago=90)
     presence_store.register_connection(alice.pk, "tab.live", "chat", "s", max_sockets=None, username="alice")
     change = presence_store.unregister_connection(alice.pk, "tab.live", 30, username="alice")
     assert change is not None and change.online is False

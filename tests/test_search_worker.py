@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import datetime
 import threading
 from typing import Any
 
 import pytest
 from django.test import override_settings
+from django.utils import timezone
 
 from bench.server import search_worker_lag
 from messaging.management.commands.search_index import pass_line
 from messaging.models import Event, SearchEntry, SearchQueue
+from messaging.ops.archive import archive
 from messaging.store import conversations
 from messaging.store.search import index
 from messaging.store.search.indexer import Indexer
@@ -236,7 +239,6 @@ def test_a_drain_of_at_most_two_batches_takes_two_batches(alice: Any, bob: Any) 
 def test_a_rebuild_writes_every_messages_entry_again_live_or_archived_and_empties_the_queue(
     alice: Any, bob: Any
 ) -> None:
-    from messaging.ops.archive import archive
     from messaging.store.message_actions import edit_message, react
 
     direct, _ = conversations.get_or_create_direct(alice, bob)
@@ -267,12 +269,6 @@ def test_a_rebuild_writes_every_messages_entry_again_live_or_archived_and_emptie
 
 
 def test_the_index_lag_is_the_age_of_the_oldest_queued_message_wherever_it_is_kept(alice: Any, bob: Any) -> None:
-    import datetime
-
-    from django.utils import timezone
-
-    from messaging.ops.archive import archive
-
     group = make_group(alice, [bob])  # its own events first: event ids are not the queue's ids
     send(alice, group, "older")
     send(alice, group, "newer")
@@ -286,10 +282,6 @@ def test_the_index_lag_is_the_age_of_the_oldest_queued_message_wherever_it_is_ke
 
 
 def test_the_index_lag_of_a_message_stamped_ahead_of_this_clock_is_zero(alice: Any, bob: Any) -> None:
-    import datetime
-
-    from django.utils import timezone
-
     direct, _ = conversations.get_or_create_direct(alice, bob)
     send(alice, direct.pk, "from a server whose clock runs ahead")
     Event.objects.update(created_at=timezone.now() + datetime.timedelta(seconds=30))
