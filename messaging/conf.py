@@ -4,17 +4,22 @@
 environment variable is present; everything else comes from :data:`DEFAULTS`
 here. The app reads them through :func:`setting` (or :func:`limits`) at call
 time, so that a test's ``settings`` override takes effect at once and nothing
-caches a stale value.
+caches a stale value: the limits built from several settings are built once
+and again after any ``MESSAGING_*`` setting changes (Django's
+``setting_changed``, which ``override_settings`` and pytest-django's
+``settings`` fixture send), as Django's own cached settings are.
 """
 
 from __future__ import annotations
 
 import datetime
+import functools
 import re
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
 
 DEFAULT_MAX_LENGTH = 4000
 DEFAULT_MAX_FRAME_BYTES = 65536
@@ -455,6 +460,7 @@ def rate_setting(name: str) -> Rate | None:
     return parse_rate(None if value is None else str(value))
 
 
+@functools.cache
 def limits() -> Limits:
     max_frame_bytes = int_setting("MESSAGING_MAX_FRAME_BYTES")
     if not 0 < max_frame_bytes < DAPHNE_MAX_MESSAGE_BYTES:
@@ -521,6 +527,7 @@ class UploadLimits:
     orphan_hours: float
 
 
+@functools.cache
 def upload_limits() -> UploadLimits:
     values = UploadLimits(
         max_bytes=int_setting("MESSAGING_MAX_UPLOAD_BYTES"),
@@ -542,6 +549,7 @@ class ProfileLimits:
     max_pixels: int
 
 
+@functools.cache
 def profile_limits() -> ProfileLimits:
     """The profile limits; a length setting beyond its column's ceiling is a configuration error."""
     limits = ProfileLimits(
@@ -555,3 +563,13 @@ def profile_limits() -> ProfileLimits:
     if not 1 <= limits.max_status <= STATUS_CEILING:
         raise ImproperlyConfigured(f"MESSAGING_MAX_STATUS_LENGTH must be 1..{STATUS_CEILING}")
     return limits
+
+
+def _forget_limits(*, setting: str, **kwargs: object) -> None:
+    """A messaging setting changed (a test's override): the cached limits are built again when next read."""
+    if setting.startswith("MESSAGING_"):
+        for built in (limits, upload_limits, profile_limits):
+            built.cache_clear()
+
+
+setting_changed.connect(_forget_limits, dispatch_uid="messaging.conf.limits")

@@ -114,3 +114,16 @@ def test_email_goes_to_files_in_var_mail_unless_email_host_names_an_smtp_server(
         "EMAIL_HOST_PASSWORD": "s3cret",
         "EMAIL_USE_TLS": True,
     }
+
+
+def test_the_limits_are_built_again_after_a_messaging_setting_changes(settings) -> None:
+    from messaging import conf
+
+    before = conf.limits()
+    assert conf.limits() is before  # built once, not per message
+    settings.MESSAGING_MAX_LENGTH = before.max_length + 1
+    settings.MESSAGING_MAX_UPLOAD_BYTES = conf.upload_limits().max_bytes + 1
+    settings.MESSAGING_MAX_STATUS_LENGTH = conf.profile_limits().max_status - 1
+    assert conf.limits().max_length == before.max_length + 1
+    assert conf.upload_limits().max_bytes == settings.MESSAGING_MAX_UPLOAD_BYTES
+    assert conf.profile_limits().max_status == settings.MESSAGING_MAX_STATUS_LENGTH
