@@ -16,6 +16,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from channels.db import DatabaseSyncToAsync, database_sync_to_async
 
+from .guards.database_thread import on_database_thread
 from .guards.fair_turns import turns
 from .guards.read_threads import read_executor, read_threads
 from .guards.search import check_search_allowance
@@ -27,7 +28,9 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def _wrap(function: Callable[P, R], *, reads: bool = False) -> staticmethod[P, Coroutine[Any, Any, R]]:
+def _wrap(
+    function: Callable[P, R], *, reads: bool = False, plain_hop: bool = False
+) -> staticmethod[P, Coroutine[Any, Any, R]]:
     """The store function as a coroutine of the same parameters and result, so callers stay type-checked.
 
     The call waits for its user's turn at the database thread, round robin
@@ -35,9 +38,19 @@ def _wrap(function: Callable[P, R], *, reads: bool = False) -> staticmethod[P, C
     counts toward the caller's fetch budget when the caller is metering
     (``messaging/guards/work.py``). ``reads``: the function only reads, and
     runs on the read threads (with turns of their own) when there are any.
+    ``plain_hop``: reach the database thread without asgiref's per-call
+    bookkeeping (``guards/database_thread.py``), for the group commit's calls,
+    which every message makes.
     """
     timed = metered(function)
-    call = database_sync_to_async(timed)
+    call: Callable[P, Coroutine[Any, Any, R]]
+    if plain_hop:
+
+        async def call(*args: P.args, **kwargs: P.kwargs) -> R:
+            return await on_database_thread(timed, *args, **kwargs)
+
+    else:
+        call = database_sync_to_async(timed)
     on_pool: dict[object, Callable[P, Coroutine[Any, Any, R]]] = {}
 
     @functools.wraps(function)
@@ -87,7 +100,7 @@ class AsyncSafeMessageHandler:
     mute = _wrap(conversations.mute)
     pin = _wrap(conversations.pin)
     # the log
-    create_messages = _wrap(events.create_messages)
+    create_messages = _wrap(events.create_messages, plain_hop=True)
     # doing things to a message
     edit_message = _wrap(message_actions.edit_message)
     delete_message = _wrap(message_actions.delete_message)
@@ -99,7 +112,7 @@ class AsyncSafeMessageHandler:
     repeat_of_message = _wrap(events.repeat_of_message)
     # receipts
     move_cursors = _wrap(receipts.move_cursors)
-    apply_receipts = _wrap(receipts.apply_receipts)
+    apply_receipts = _wrap(receipts.apply_receipts, plain_hop=True)
     # presence
     register_connection = _wrap(presence.register_connection)
     unregister_connection = _wrap(presence.unregister_connection)
