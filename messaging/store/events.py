@@ -260,31 +260,13 @@ class _PlainInsert:
     """
 
     def __init__(self, cursor: Any, now: datetime.datetime) -> None:
-        quote = connection.ops.quote_name
-        conversations = quote(Conversation._meta.db_table)
         self.cursor = cursor
         self.now = now
         self.stamp = connection.ops.adapt_datetimefield_value(now)
         self.empty_data = _empty_data()
         self.alias = connection.alias
-        self.insert_event = (
-            f"INSERT INTO {quote(Event._meta.db_table)} "
-            "(conversation_id, seq, kind, sender_id, content, client_id, target_seq, data, created_at) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
-            "ON CONFLICT (sender_id, client_id) DO NOTHING RETURNING id"
-        )
-        self.take_seqs = (
-            f"UPDATE {conversations} SET last_seq = last_seq + %s, last_message_seq = last_seq + %s, "
-            f"last_message_at = %s WHERE id = %s AND EXISTS (SELECT 1 FROM {quote(Participant._meta.db_table)} "
-            "WHERE conversation_id = %s AND user_id = %s AND left_seq IS NULL) RETURNING last_seq, membership_seq"
-        )
-        self.give_back_seqs = (
-            f"UPDATE {conversations} SET last_seq = last_seq - %s, last_message_seq = %s WHERE id = %s"
-        )
+        self.insert_event, self.take_seqs, self.give_back_seqs = _plain_statements(connection.vendor)
         self.execute = _driver_execute(cursor)
-        if connection.vendor == "sqlite":
-            self.insert_event = self.insert_event.replace("%s", "?")
-            self.take_seqs = self.take_seqs.replace("%s", "?")
 
     def insert_runs(self, items: list[NewMessage]) -> list[Appended | StoreError | None]:
         """Every item in the batch's order, a sender's consecutive messages to a conversation taking their seqs at once.
@@ -410,6 +392,35 @@ _EVENT_SENDER = Event._meta.get_field("sender")
 #: the order of the row ``_PlainInsert._event`` gives ``Event.from_db``: the model's concrete fields
 #: (``tests/test_store_events.py`` checks the row follows them)
 _EVENT_FIELDS = tuple(field.attname for field in Event._meta.concrete_fields)
+
+
+@functools.cache
+def _plain_statements(vendor: str) -> tuple[str, str, str]:
+    """:class:`_PlainInsert`'s SQL for the database ``vendor``, written once per process.
+
+    The event's ``INSERT``, the seqs' ``UPDATE … RETURNING`` (in the
+    driver's placeholder style: they go to the driver's cursor) and the
+    ``UPDATE`` that gives back seqs a run did not use (through Django's
+    cursor, in its style).
+    """
+    quote = connection.ops.quote_name
+    conversations = quote(Conversation._meta.db_table)
+    insert_event = (
+        f"INSERT INTO {quote(Event._meta.db_table)} "
+        "(conversation_id, seq, kind, sender_id, content, client_id, target_seq, data, created_at) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
+        "ON CONFLICT (sender_id, client_id) DO NOTHING RETURNING id"
+    )
+    take_seqs = (
+        f"UPDATE {conversations} SET last_seq = last_seq + %s, last_message_seq = last_seq + %s, "
+        f"last_message_at = %s WHERE id = %s AND EXISTS (SELECT 1 FROM {quote(Participant._meta.db_table)} "
+        "WHERE conversation_id = %s AND user_id = %s AND left_seq IS NULL) RETURNING last_seq, membership_seq"
+    )
+    give_back_seqs = f"UPDATE {conversations} SET last_seq = last_seq - %s, last_message_seq = %s WHERE id = %s"
+    if vendor == "sqlite":
+        insert_event = insert_event.replace("%s", "?")
+        take_seqs = take_seqs.replace("%s", "?")
+    return insert_event, take_seqs, give_back_seqs
 
 
 def _driver_execute(cursor: Any) -> Callable[[str, Sequence[Any]], Any]:
