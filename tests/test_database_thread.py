@@ -57,7 +57,7 @@ async def test_its_time_counts_toward_the_callers_meter() -> None:
     assert meter.seconds >= 0.02
 
 
-async def test_a_caller_cancelled_while_it_runs_leaves_the_loop_quiet() -> None:
+async def test_a_cancelled_caller_leaves_the_thread_serving_the_next_call() -> None:
     started, release = threading.Event(), threading.Event()
 
     def slow() -> str:
