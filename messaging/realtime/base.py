@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -21,7 +22,9 @@ from typing import Any, TypeVar
 from asgiref.typing import WebSocketConnectEvent
 from autobahn.exception import Disconnected
 from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
 from django.utils.functional import LazyObject, empty
 
 from .. import conf
@@ -42,6 +45,7 @@ from ..store.presence import PresenceChange
 from ..store.users import User
 from .allowances import SocketAllowances
 from .backpressure import outbound_of
+from .dispatch import dispatch_in_order
 from .handshake import handshake_age, pending_until_ready, record_this_one
 from .presence import tracker
 from .sessions import SessionGuard
@@ -195,8 +199,18 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         await super().close(code, reason)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Channels' ``AsyncConsumer.__call__`` with :func:`.dispatch.dispatch_in_order` instead of a task per message."""
         try:
-            await super().__call__(scope, receive, send)
+            self.scope = scope
+            sources: list[Callable[[], Awaitable[Any]]] = [receive]
+            layer = get_channel_layer(self.channel_layer_alias)
+            if layer is not None:
+                self.channel_layer = layer
+                self.channel_name = await layer.new_channel()
+                sources.append(functools.partial(layer.receive, self.channel_name))
+            self.base_send = send
+            with contextlib.suppress(StopConsumer):  # the consumer ended itself: exit cleanly
+                await dispatch_in_order(sources, self.dispatch)
         finally:
             # Also when the consumer dies without websocket.disconnect (a send
             # to a vanished client, a cancelled task): never leak presence.
