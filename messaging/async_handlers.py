@@ -43,14 +43,9 @@ def _wrap(
     which every message makes.
     """
     timed = metered(function)
-    call: Callable[P, Coroutine[Any, Any, R]]
-    if plain_hop:
-
-        async def call(*args: P.args, **kwargs: P.kwargs) -> R:
-            return await on_database_thread(timed, *args, **kwargs)
-
-    else:
-        call = database_sync_to_async(timed)
+    call: Callable[P, Coroutine[Any, Any, R]] = (
+        functools.partial(on_database_thread, timed) if plain_hop else database_sync_to_async(timed)
+    )
     on_pool: dict[object, Callable[P, Coroutine[Any, Any, R]]] = {}
 
     @functools.wraps(function)

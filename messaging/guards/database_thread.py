@@ -8,9 +8,9 @@ variable into the thread and back (``_restore_context``, twice), wraps the
 executor's future in an asyncio one through ``run_in_executor`` and
 ``asyncio.shield``, and keeps the deadlock and thread-sensitive-context
 checks. Measured on the development machine, a call of a function that does
-nothing cost 147 µs of wall time and 128 µs of CPU that way, and 81 µs and
-64 µs with a plain hand-off (docs/benchmark.md, "A plainer hop to the
-database thread").
+nothing cost 118.9–137.5 µs of wall time and 116–125 µs of CPU that way, and
+98.5–108.7 µs and 93–97 µs through this module (docs/benchmark.md, "The
+group commit's hop and its per-batch settings").
 
 :func:`on_database_thread` hands the function to **the same thread**
 ``database_sync_to_async`` uses (asgiref's single thread executor; Django's
@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import functools
 from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import ParamSpec, TypeVar
@@ -89,9 +90,7 @@ async def on_database_thread(function: Callable[P, R], *args: P.args, **kwargs: 
     if executor is None:
         return await database_sync_to_async(function)(*args, **kwargs)
     future: asyncio.Future[R] = loop.create_future()
-
-    def call() -> R:
-        return function(*args, **kwargs)
-
-    executor.submit(_run_and_settle, loop, future, contextvars.copy_context(), call)
+    executor.submit(
+        _run_and_settle, loop, future, contextvars.copy_context(), functools.partial(function, *args, **kwargs)
+    )
     return await future

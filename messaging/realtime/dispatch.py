@@ -40,7 +40,7 @@ async def dispatch_in_order(
     loop = asyncio.get_running_loop()
     #: (message, the source's error, the future that lets its reader read on), in arrival order
     arrived: collections.deque[tuple[Any, Exception | None, asyncio.Future[None]]] = collections.deque()
-    wake: list[asyncio.Future[None]] = []  # the dispatcher's, while nothing has arrived
+    waiting: asyncio.Future[None] | None = None  # the dispatcher's, while nothing has arrived
 
     async def read(source: Callable[[], Awaitable[Any]]) -> None:
         while True:
@@ -51,8 +51,8 @@ async def dispatch_in_order(
                 message, failure = None, exc
             taken: asyncio.Future[None] = loop.create_future()
             arrived.append((message, failure, taken))
-            if wake and not wake[0].done():
-                wake[0].set_result(None)
+            if waiting is not None and not waiting.done():
+                waiting.set_result(None)
             if failure is not None:
                 return
             await taken
@@ -61,20 +61,17 @@ async def dispatch_in_order(
     try:
         while True:
             if not arrived:
-                wake.append(loop.create_future())
+                waiting = loop.create_future()
                 try:
-                    await wake[0]
+                    await waiting
                 finally:
-                    wake.clear()
+                    waiting = None
                 continue
             message, failure, taken = arrived.popleft()
             if failure is not None:
                 raise failure
-            try:
-                await dispatch(message)
-            finally:
-                if not taken.done():
-                    taken.set_result(None)
+            await dispatch(message)  # if it raises, the readers are cancelled below
+            taken.set_result(None)
     finally:
         for reader in readers:
             reader.cancel()

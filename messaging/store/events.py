@@ -263,7 +263,7 @@ class _PlainInsert:
         self.cursor = cursor
         self.now = now
         self.stamp = connection.ops.adapt_datetimefield_value(now)
-        self.empty_data = _empty_data()
+        self.empty_data = _empty_data(connection.vendor)
         self.alias = connection.alias
         self.insert_event, self.take_seqs, self.give_back_seqs = _plain_statements(connection.vendor)
         self.execute = _driver_execute(cursor)
@@ -497,8 +497,9 @@ def _previous_message_seq(cursor: Any, conversation_id: int, seq: int) -> int:
 _EMPTY_DATA: dict[str, Any] = {}
 
 
-def _empty_data() -> Any:
-    """``{}`` as the database's JSON column takes it (a ``Jsonb`` on PostgreSQL, text on SQLite)."""
+@functools.cache
+def _empty_data(vendor: str) -> Any:
+    """``{}`` as the database ``vendor``'s JSON column takes it (a ``Jsonb`` on PostgreSQL, text on SQLite), made once."""
     return Event._meta.get_field("data").get_db_prep_save(_EMPTY_DATA, connection)
 
 
