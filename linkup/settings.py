@@ -134,6 +134,15 @@ ASGI_APPLICATION = "linkup.asgi.application"
 # --- Database -------------------------------------------------------------
 
 SQLITE_PATH = Path(os.environ.get("SQLITE_PATH", VAR_DIR / "linkup.sqlite3"))
+# Each server process's own thread copies SQLite's write-ahead log into the
+# database soon after it wrote (messaging/store/wal.py). The checkpoint SQLite
+# runs by itself, inside the commit that crossed this many pages of log (on
+# the send path), is then only the bound on the log's size; with that thread
+# off (MESSAGING_SQLITE_CHECKPOINT_SECONDS=0), SQLite's default of 1,000.
+SQLITE_WAL_AUTOCHECKPOINT_PAGES = env_number(
+    "SQLITE_WAL_AUTOCHECKPOINT_PAGES",
+    1000 if env_number("MESSAGING_SQLITE_CHECKPOINT_SECONDS", 1.0) == 0 else 10_000,
+)
 
 if os.environ.get("DATABASE_URL"):
     # PostgreSQL through psycopg 3 with a connection pool per process; see
@@ -149,7 +158,8 @@ else:
                 # for each other (busy timeout) instead of failing on upgrade.
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 20,
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                f"PRAGMA wal_autocheckpoint={SQLITE_WAL_AUTOCHECKPOINT_PAGES};",
             },
             # Persistent: Channels closes "old" connections around every
             # database_sync_to_async call, and with CONN_MAX_AGE=0 that means
@@ -365,6 +375,7 @@ globals().update(
             "MESSAGING_SIGNUP_RATE_LIMIT": str,
             "MESSAGING_PASSWORD_RESET_RATE_LIMIT": str,
             "MESSAGING_SEARCH_INDEX_INTERVAL_SECONDS": float,
+            "MESSAGING_SQLITE_CHECKPOINT_SECONDS": float,
         }
     )
 )

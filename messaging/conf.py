@@ -221,6 +221,11 @@ DEFAULT_PASSWORD_RESET_RATE_LIMIT = "5/3600s"
 # that nobody gave a worker still indexes everything; the tests set 0 (a
 # search indexes what is still queued before it reads).
 DEFAULT_SEARCH_INDEX_INTERVAL_SECONDS = 1.0
+# On SQLite, a server process's own thread copies the write-ahead log into
+# the database file (a passive checkpoint) this long after it wrote, instead
+# of the commit that crossed SQLite's page threshold doing it on the send
+# path (messaging/store/wal.py; 0: SQLite's own checkpoints only).
+DEFAULT_SQLITE_CHECKPOINT_SECONDS = 0.5
 
 #: every messaging setting read through :func:`setting`, with its default
 DEFAULTS: dict[str, object] = {
@@ -291,6 +296,7 @@ DEFAULTS: dict[str, object] = {
     "MESSAGING_SIGNUP_RATE_LIMIT": DEFAULT_SIGNUP_RATE_LIMIT,
     "MESSAGING_PASSWORD_RESET_RATE_LIMIT": DEFAULT_PASSWORD_RESET_RATE_LIMIT,
     "MESSAGING_SEARCH_INDEX_INTERVAL_SECONDS": DEFAULT_SEARCH_INDEX_INTERVAL_SECONDS,
+    "MESSAGING_SQLITE_CHECKPOINT_SECONDS": DEFAULT_SQLITE_CHECKPOINT_SECONDS,
 }
 
 # WebSocket close codes of our own (4000-4999 are for applications).
@@ -400,6 +406,10 @@ class Limits:
     handshake_budget: float = DEFAULT_HANDSHAKE_BUDGET_SECONDS
     #: seconds after its arrival a handshake must be accepted, or it is closed with 1013
     handshake_accept: float = DEFAULT_HANDSHAKE_ACCEPT_SECONDS
+    #: seconds between a server's writes and its search indexer's drain (0: no indexer thread)
+    search_index_interval: float = DEFAULT_SEARCH_INDEX_INTERVAL_SECONDS
+    #: seconds between a server's writes and its checkpoint of SQLite's log (0: SQLite's own only)
+    sqlite_checkpoint: float = DEFAULT_SQLITE_CHECKPOINT_SECONDS
 
     def public(self) -> dict[str, int]:
         """The limits a client needs to know, as the ``connected`` frame tells them."""
@@ -513,6 +523,8 @@ def limits() -> Limits:
         page_bytes=page_bytes,
         handshake_budget=handshake_budget,
         handshake_accept=handshake_accept,
+        search_index_interval=float_setting("MESSAGING_SEARCH_INDEX_INTERVAL_SECONDS"),
+        sqlite_checkpoint=float_setting("MESSAGING_SQLITE_CHECKPOINT_SECONDS"),
     )
 
 

@@ -169,6 +169,17 @@ def no_background_search_indexer() -> Any:
         yield
 
 
+@pytest.fixture(autouse=True, scope="session")
+def no_background_wal_checkpointer() -> Any:
+    """This process's SQLite checkpointer thread stays off (SQLite checkpoints by itself, at its threshold).
+
+    ``tests/test_wal_checkpoints.py`` runs it where it is the subject; the
+    end-to-end servers keep it on.
+    """
+    with override_settings(MESSAGING_SQLITE_CHECKPOINT_SECONDS=0):
+        yield
+
+
 @pytest.fixture
 def make_user(django_user_model: Any) -> Callable[[str], Any]:
     def make(username: str) -> Any:

@@ -37,6 +37,7 @@ from .notifications import new_message_recipients
 from .search.indexer import indexer as search_indexer
 from .users import User
 from .visibility import can_see, visible_q
+from .wal import checkpointer as wal_checkpointer
 
 # One handler for the process, so its counters tell how often storing a
 # message needed a retry and how often that worked.
@@ -146,6 +147,7 @@ def create_messages(items: list[NewMessage], *, notify_expiry: float | None = No
             )
     if any(isinstance(o, Appended) and o.created for o in outcomes):
         search_indexer.poke()  # the triggers queued them for search; index them soon, off this path
+        wal_checkpointer.poke()  # SQLite: the log copied into the database soon, off this path
     if notify_expiry is not None:
         outcomes = _with_recipients(outcomes, notify_expiry)
     return outcomes

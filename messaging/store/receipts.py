@@ -18,6 +18,7 @@ from django.utils import timezone
 from ..models import Conversation, Participant, Profile
 from .conversations import member_of, unread_count
 from .notifications import settle_new_message_notification
+from .wal import checkpointer as wal_checkpointer
 
 
 @dataclass(frozen=True)
@@ -126,4 +127,6 @@ def apply_receipts(marks: list[CursorMark]) -> list[ReceiptSettled]:
                     change.user_id, change.conversation_id, unread_count(member)
                 )
             settled.append(ReceiptSettled(change, notification_unread))
+    if any(s.change is not None for s in settled):
+        wal_checkpointer.poke()  # SQLite: the log copied into the database soon, off this path
     return settled

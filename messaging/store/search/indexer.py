@@ -38,7 +38,7 @@ class Indexer:
 
     @staticmethod
     def interval() -> float:
-        return conf.float_setting("MESSAGING_SEARCH_INDEX_INTERVAL_SECONDS")
+        return conf.limits().search_index_interval
 
     def poke(self) -> None:
         """Messages were queued: drain soon (starts the thread the first time)."""
