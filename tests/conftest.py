@@ -26,6 +26,7 @@ from django.core.cache import cache
 from django.test import Client, TransactionTestCase, override_settings
 from hypothesis import HealthCheck, settings
 
+from messaging import notification_service
 from messaging.guards.circuit_breaker import BREAKERS
 from messaging.logging_utils import messaging_logger
 from messaging.realtime.presence import tracker
@@ -132,11 +133,17 @@ def flush_only_what_a_test_wrote() -> Iterator[None]:
     """Transactional tests end by emptying the tables that hold rows, keeping the content types and permissions.
 
     The database the next test starts from is the one Django's flush would
-    leave, for about a third of the cost (tests/support/flush.py).
+    leave, for about a third of the cost (tests/support/flush.py). The
+    notification attempts still running in their pool threads are waited
+    for first, so that none of them writes (an error record, a retry
+    item) into the next test's database.
     """
     django_flush = TransactionTestCase._fixture_teardown
 
     def teardown(test_case: TransactionTestCase) -> None:
+        # An email or push the test queued may still be trying in its pool
+        # thread: let it finish against this test's rows, not the next test's.
+        notification_service.wait_for_attempts(timeout=10)
         if test_case.available_apps is not None or test_case.serialized_rollback:
             django_flush(test_case)
         else:
