@@ -35,7 +35,7 @@ from ..error_models import ErrorCategory
 from ..logging_utils import messaging_logger
 
 #: checkpoints a pass runs at most: frames appended while one copied are copied by the next
-#: (when the last one finds the log fully copied, the next commit starts the log over)
+#: (a write that begins with the whole log copied starts it over from its beginning)
 PASSES = 3
 
 
@@ -68,7 +68,7 @@ class Checkpointer:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
-        #: the last checkpoint the thread ran (for tests and ``manage.py`` diagnostics)
+        #: what the last checkpoint of this process's thread answered (the tests read it)
         self.last: Checkpoint | None = None
 
     @staticmethod
