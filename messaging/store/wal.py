@@ -25,7 +25,6 @@ pays a short copy about every 10,000 pages instead of a long one every
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 from django.db import DatabaseError, close_old_connections, connection, connections
@@ -33,6 +32,7 @@ from django.db import DatabaseError, close_old_connections, connection, connecti
 from .. import conf
 from ..error_models import ErrorCategory
 from ..logging_utils import messaging_logger
+from .background import PokedThread
 
 #: checkpoints a pass runs at most: frames appended while one copied are copied by the next
 #: (a write that begins with the whole log copied starts it over from its beginning)
@@ -60,14 +60,13 @@ def checkpoint() -> Checkpoint:
     return Checkpoint(bool(busy), logged, copied)
 
 
-class Checkpointer:
+class Checkpointer(PokedThread):
     """The thread that checkpoints this process's SQLite log; started by the first :meth:`poke`."""
 
+    name = "linkup-wal-checkpointer"
+
     def __init__(self) -> None:
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
+        super().__init__()
         #: what the last checkpoint of this process's thread answered (the tests read it)
         self.last: Checkpoint | None = None
 
@@ -75,30 +74,11 @@ class Checkpointer:
     def interval() -> float:
         return conf.limits().sqlite_checkpoint
 
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
     def poke(self) -> None:
         """This process wrote: checkpoint within an interval (starts the thread the first time)."""
         if self._wake.is_set() or connection.vendor != "sqlite" or self.interval() <= 0:
             return
-        self._wake.set()
-        if not self.running:
-            with self._lock:
-                if not self.running:
-                    self._stop.clear()
-                    self._thread = threading.Thread(target=self._run, name="linkup-wal-checkpointer", daemon=True)
-                    self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop the thread (tests, shutting down)."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-        self._thread = None
-        self._wake.clear()
+        self._wake_up()
 
     def _run(self) -> None:
         try:

@@ -16,25 +16,20 @@ that must not wait behind, or hold up, the consumers' database thread.
 
 from __future__ import annotations
 
-import threading
-
 from django.db import DatabaseError, close_old_connections, connections
 
 from ... import conf
 from ...error_models import ErrorCategory
 from ...logging_utils import messaging_logger
+from ..background import PokedThread
 from . import index
 
 #: an unpoked indexer still looks at the queue this many intervals apart
 IDLE_FACTOR = 10
 
 
-class Indexer:
-    def __init__(self) -> None:
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
+class Indexer(PokedThread):
+    name = "linkup-search-indexer"
 
     @staticmethod
     def interval() -> float:
@@ -42,23 +37,8 @@ class Indexer:
 
     def poke(self) -> None:
         """Messages were queued: drain soon (starts the thread the first time)."""
-        if self.interval() <= 0:
-            return
-        self._wake.set()
-        if self._thread is None or not self._thread.is_alive():
-            with self._lock:
-                if self._thread is None or not self._thread.is_alive():
-                    self._stop.clear()
-                    self._thread = threading.Thread(target=self._run, name="linkup-search-indexer", daemon=True)
-                    self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop the thread (tests, shutting down)."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-        self._thread = None
+        if self.interval() > 0:
+            self._wake_up()
 
     def _run(self) -> None:
         try:

@@ -1,0 +1,48 @@
+"""A thread of the server process that its writers wake ("poke"): the search indexer's, the SQLite checkpointer's.
+
+The thread starts with the first poke, sleeps on :attr:`PokedThread._wake`
+between them, and ends with :meth:`PokedThread.stop` (tests, shutting
+down); a thread that died is started again by the next poke. Subclasses
+write ``_run``, the loop, and decide in ``poke`` whether to wake it.
+"""
+
+from __future__ import annotations
+
+import threading
+
+
+class PokedThread:
+    #: the thread's name (``ps -L``, py-spy)
+    name = "linkup-background"
+
+    def __init__(self) -> None:
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _wake_up(self) -> None:
+        """Wake the thread, starting it if it is not running."""
+        self._wake.set()
+        if not self.running:
+            with self._lock:
+                if not self.running:
+                    self._stop.clear()
+                    self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+                    self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the thread (tests, shutting down)."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._thread = None
+        self._wake.clear()
+
+    def _run(self) -> None:
+        raise NotImplementedError
