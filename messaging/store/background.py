@@ -2,13 +2,16 @@
 
 The thread starts with the first poke, sleeps on :attr:`PokedThread._wake`
 between them, and ends with :meth:`PokedThread.stop` (tests, shutting
-down); a thread that died is started again by the next poke. Subclasses
-write ``_run``, the loop, and decide in ``poke`` whether to wake it.
+down); a thread that died is started again by the next poke. Each has a
+database connection of its own, closed when it ends. Subclasses write
+``_loop`` and decide in ``poke`` whether to wake it.
 """
 
 from __future__ import annotations
 
 import threading
+
+from django.db import connections
 
 
 class PokedThread:
@@ -45,4 +48,11 @@ class PokedThread:
         self._wake.clear()
 
     def _run(self) -> None:
+        try:
+            self._loop()
+        finally:
+            self._wake.clear()  # a thread that died is started again by the next poke
+            connections.close_all()
+
+    def _loop(self) -> None:
         raise NotImplementedError

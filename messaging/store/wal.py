@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db import DatabaseError, close_old_connections, connection, connections
+from django.db import DatabaseError, close_old_connections, connection
 
 from .. import conf
 from ..error_models import ErrorCategory
@@ -80,18 +80,14 @@ class Checkpointer(PokedThread):
             return
         self._wake_up()
 
-    def _run(self) -> None:
-        try:
-            while not self._stop.is_set():
-                self._wake.wait()
-                # Gather an interval's writes into one checkpoint.
-                if self._stop.wait(self.interval()):
-                    return
-                self._wake.clear()
-                self.checkpoint_now()
-        finally:
-            self._wake.clear()  # a thread that died is started again by the next poke
-            connections.close_all()
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait()
+            # Gather an interval's writes into one checkpoint.
+            if self._stop.wait(self.interval()):
+                return
+            self._wake.clear()
+            self.checkpoint_now()
 
     def checkpoint_now(self) -> Checkpoint | None:
         """Copy the log into the database from this thread; the last checkpoint's answer (None: it failed)."""

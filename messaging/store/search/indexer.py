@@ -16,7 +16,7 @@ that must not wait behind, or hold up, the consumers' database thread.
 
 from __future__ import annotations
 
-from django.db import DatabaseError, close_old_connections, connections
+from django.db import DatabaseError, close_old_connections
 
 from ... import conf
 from ...error_models import ErrorCategory
@@ -40,19 +40,16 @@ class Indexer(PokedThread):
         if self.interval() > 0:
             self._wake_up()
 
-    def _run(self) -> None:
-        try:
-            while not self._stop.is_set():
-                interval = max(0.01, self.interval())
-                poked = self._wake.wait(interval * IDLE_FACTOR)
-                if self._stop.is_set():
-                    return
-                if poked:
-                    self._stop.wait(interval)  # gather what else is being stored
-                self._wake.clear()
-                self.drain_now()
-        finally:
-            connections.close_all()
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            interval = max(0.01, self.interval())
+            poked = self._wake.wait(interval * IDLE_FACTOR)
+            if self._stop.is_set():
+                return
+            if poked:
+                self._stop.wait(interval)  # gather what else is being stored
+            self._wake.clear()
+            self.drain_now()
 
     def drain_now(self) -> int:
         """Drain the whole queue from this thread; the queued rows taken."""
