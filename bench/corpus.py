@@ -937,6 +937,9 @@ class CorpusWriter:
                 chunk = [tuple(adapt(v) if isinstance(v, datetime.datetime) else v for v in row) for row in chunk]
                 with connection.cursor() as cursor:
                     cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", chunk)
+                    if table == "messaging_searchentry":
+                        # The FTS5 rows, which the indexer writes beside its entries (migration 0019).
+                        _insert_fts_rows(cursor, [(row[0], row[-1]) for row in chunk])
 
     def _finish(self) -> None:
         """Queued entries of what was indexed here go; the planner learns the new tables; PostgreSQL's id sequences move past the ids given."""
@@ -1002,6 +1005,12 @@ def _vector(text: str) -> str:
     from messaging.store.search.index import vector_literal
 
     return vector_literal(text)
+
+
+def _insert_fts_rows(cursor: Any, rows: list[tuple[int, str]]) -> None:
+    from messaging.store.search.index import insert_fts_rows
+
+    insert_fts_rows(cursor, rows)
 
 
 def word_frequencies(texts: Iterable[str]) -> dict[str, int]:

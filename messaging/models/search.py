@@ -4,7 +4,8 @@
 :mod:`messaging.store.search.text`) beside what a search filters and sorts
 on, keyed by the event's id (which an archived event keeps). The databases'
 own full-text machinery indexes that text: on SQLite an FTS5 trigram table
-(``messaging_search_fts``) kept in step with this table by triggers, on
+(``messaging_search_fts``) that the indexer writes beside each batch of
+entries and triggers keep in step when an entry is deleted or changed, on
 PostgreSQL the ``vector`` column (the search text's words and the trigrams
 of its words) under a GIN index. Both are created by the migration, for the
 database in use only.

@@ -43,14 +43,13 @@ from typing import Any
 
 from django.db import connection
 
-from .index import TRIGRAM, quote_lexeme
+from .index import FTS, TRIGRAM, quote_lexeme
 from .query import Needle
 
 ENTRY = "messaging_searchentry"
 HIDDEN = "messaging_hiddenmessage"
 ATTACHMENT = "messaging_attachment"
 MEMBER = "messaging_participant"
-FTS = "messaging_search_fts"
 
 
 @dataclass
