@@ -171,7 +171,7 @@ def test_the_badge_reads_one_row_by_primary_key() -> None:
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_backfills_the_counter_from_rows_written_before_it() -> None:
     executor = MigrationExecutor(connection)
-    before, after = [("messaging", "0017_notification_user_newest")], [("messaging", "0018_notification_badge")]
+    before = [("messaging", "0017_notification_user_newest")]
     executor.migrate(before)
     try:
         old = executor.loader.project_state(before).apps
@@ -186,9 +186,10 @@ def test_the_migration_backfills_the_counter_from_rows_written_before_it() -> No
             ]
         )
     finally:
+        # Forward through 0018 to the newest migrations, where the tests after this one expect the database.
         executor = MigrationExecutor(connection)
         executor.loader.build_graph()
-        executor.migrate(after)
+        executor.migrate(executor.loader.graph.leaf_nodes())
     assert notification_unread_count(alice.pk) == 5
     assert notification_unread_count(bob.pk) == 0 and notification_unread_count(carol.pk) == 0
     assert_badges_are_the_sums()
