@@ -670,7 +670,11 @@ class ConnectionValidator:
         if text_data is None:
             size = len(bytes_data) if isinstance(bytes_data, (bytes, bytearray)) else 0
             if size > self.max_frame_bytes:
-                raise TooLarge(f"the frame is over {self.max_frame_bytes} bytes")
+                raise TooLarge(
+                    f"the frame is over {self.max_frame_bytes} bytes",
+                    limit=self.max_frame_bytes,
+                    setting="MESSAGING_MAX_FRAME_BYTES",
+                )
             raise InvalidFrame("binary frames are not part of the protocol; send JSON text")
         if not isinstance(text_data, str):
             raise InvalidFrame("a frame must be text")
@@ -678,7 +682,11 @@ class ConnectionValidator:
         if len(text_data) * 4 > self.max_frame_bytes:
             size = len(text_data.encode("utf-8", "surrogatepass"))
             if size > self.max_frame_bytes:
-                raise TooLarge(f"the frame is over {self.max_frame_bytes} bytes")
+                raise TooLarge(
+                    f"the frame is over {self.max_frame_bytes} bytes",
+                    limit=self.max_frame_bytes,
+                    setting="MESSAGING_MAX_FRAME_BYTES",
+                )
         try:
             data = strict_loads(text_data)
         except ValueError as exc:
@@ -743,7 +751,9 @@ class ConnectionValidator:
         """The text of a message or an edit; a message with files may leave it out or blank (no caption)."""
         content = _text_field(data, "content") if "content" in data or not attachments else ""
         if len(content) > self.max_length:
-            raise TooLarge(f"'content' is over {self.max_length} characters", limit=self.max_length)
+            raise TooLarge(
+                f"'content' is over {self.max_length} characters", limit=self.max_length, setting="MESSAGING_MAX_LENGTH"
+            )
         if not content.strip() and not attachments:
             raise InvalidFrame("'content' is blank")
         return content
@@ -847,7 +857,11 @@ class ConnectionValidator:
         if not title:
             raise InvalidFrame("'title' is blank")
         if len(title) > self.max_title_length:
-            raise TooLarge(f"'title' is over {self.max_title_length} characters", limit=self.max_title_length)
+            raise TooLarge(
+                f"'title' is over {self.max_title_length} characters",
+                limit=self.max_title_length,
+                setting="MESSAGING_MAX_TITLE_LENGTH",
+            )
         return title
 
     def _with_client_id(self, data: Mapping[str, Any], build: Callable[[str], Frame]) -> Frame:

@@ -164,7 +164,7 @@ def test_a_file_over_the_size_limit_is_refused_while_it_streams_in(people, media
     with override_settings(MESSAGING_MAX_UPLOAD_BYTES=100_000):
         response = upload(alice, people["direct"], ("big.bin", b"\x01" * 100_001, "application/octet-stream"))
         assert response.status_code == 413 and response.json()["code"] == "too_large"
-        assert response.json()["limit"] == 100_000
+        assert (response.json()["limit"], response.json()["setting"]) == (100_000, "MESSAGING_MAX_UPLOAD_BYTES")
         assert (
             upload(alice, people["direct"], ("ok.bin", b"\x01" * 100_000, "application/octet-stream")).status_code
             == 201

@@ -96,6 +96,18 @@ def test_frame_over_the_byte_limit_is_too_large() -> None:
     assert code_of(small.parse(None, b"x" * 101, allowed=CHAT)) == "too_large"
 
 
+def test_a_frame_too_large_names_the_limit_and_its_setting() -> None:
+    small = ConnectionValidator(max_length=4000, max_frame_bytes=100, conversation_required=False)
+    for result in (small.parse("x" * 101, allowed=CHAT), small.parse(None, b"x" * 101, allowed=CHAT)):
+        assert result.extra == {"limit": 100, "setting": "MESSAGING_MAX_FRAME_BYTES"}
+
+
+def test_content_too_long_names_the_limit_and_its_setting() -> None:
+    limited = ConnectionValidator(max_length=10, max_frame_bytes=65536, conversation_required=False)
+    result = limited.parse(json.dumps({"type": "message", "content": "x" * 11, "client_id": "a"}), allowed=CHAT)
+    assert result.extra == {"limit": 10, "setting": "MESSAGING_MAX_LENGTH"}
+
+
 @given(st.integers(min_value=1, max_value=50))
 def test_content_length_counts_code_points(extra: int) -> None:
     limited = ConnectionValidator(max_length=10, max_frame_bytes=65536, conversation_required=False)
@@ -469,7 +481,7 @@ def test_the_title_limit_is_the_validators_setting_and_member_lists_are_bounded_
     title_ok = {"type": "create_group", "title": " abcde ", "members": ["a", "b"], "client_id": "g"}
     assert isinstance(small.parse(json.dumps(title_ok), allowed=USER), CreateGroupFrame)
     too_long = small.parse(json.dumps({**title_ok, "title": "abcdef"}), allowed=USER)
-    assert code_of(too_long) == "too_large" and too_long.extra == {"limit": 5}
+    assert code_of(too_long) == "too_large" and too_long.extra == {"limit": 5, "setting": "MESSAGING_MAX_TITLE_LENGTH"}
     # More users than any group may hold is the store's too_many_members, not a malformed frame.
     many = small.parse(json.dumps({**title_ok, "members": [f"u{i}" for i in range(300)]}), allowed=USER)
     assert isinstance(many, CreateGroupFrame) and len(many.members) == 300

@@ -92,6 +92,7 @@ def test_send_with_a_body_that_is_not_json_is_400(alice_client) -> None:
 def test_send_with_a_body_over_the_frame_limit_is_413(alice_client) -> None:
     response = post_send(alice_client, "bob", {"content": "x" * 200, "client_id": "x"})
     assert response.status_code == 413 and response.json()["code"] == "too_large"
+    assert (response.json()["limit"], response.json()["setting"]) == (100, "MESSAGING_MAX_FRAME_BYTES")
 
 
 @override_settings(MESSAGING_RATE_LIMIT="1/60s")

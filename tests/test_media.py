@@ -220,7 +220,11 @@ def _stream(handler: LimitedUploadHandler, sizes: list[int], chunk: int = 65536)
 )
 def test_an_upload_passes_exactly_when_every_file_fits_the_limits(sizes, max_bytes, max_files, allowance) -> None:
     handler = LimitedUploadHandler(
-        RequestFactory().post("/"), max_bytes=max_bytes, max_files=max_files, allowance=allowance
+        RequestFactory().post("/"),
+        max_bytes=max_bytes,
+        max_files=max_files,
+        allowance=allowance,
+        setting="MESSAGING_MAX_UPLOAD_BYTES",
     )
     fits = len(sizes) <= max_files and all(s <= max_bytes for s in sizes) and sum(sizes) <= allowance
     try:

@@ -97,7 +97,7 @@ def test_a_display_name_over_the_limit_is_refused_and_nothing_changes(alice) -> 
     update(client, {"display_name": "Alice"})
     response = update(client, {"display_name": "A" * 11, "status": "changed too?"})
     assert_refused(response, 413, "too_large")
-    assert response.json()["limit"] == 10
+    assert (response.json()["limit"], response.json()["setting"]) == (10, "MESSAGING_MAX_DISPLAY_NAME_LENGTH")
     assert (profile_of(alice).display_name, profile_of(alice).status_line) == ("Alice", "")
 
 
@@ -129,7 +129,7 @@ def test_markup_in_a_display_name_is_kept_as_text(alice) -> None:
 def test_a_status_line_over_the_limit_is_refused(alice) -> None:
     response = update(signed_in(alice), {"status": "x" * 21})
     assert_refused(response, 413, "too_large")
-    assert response.json()["field"] == "status"
+    assert (response.json()["field"], response.json()["setting"]) == ("status", "MESSAGING_MAX_STATUS_LENGTH")
 
 
 def test_a_body_naming_another_user_is_refused_and_changes_no_one(alice, bob) -> None:
@@ -250,6 +250,7 @@ def test_a_bad_avatar_is_refused_with_its_code_and_nothing_is_stored(
 def test_an_avatar_over_the_byte_limit_is_refused_while_it_streams_in(alice, media_storage) -> None:
     response = upload_avatar(signed_in(alice), "big.jpg", files.noisy_jpeg(300, 300), "image/jpeg")
     assert_refused(response, 413, "too_large")
+    assert (response.json()["limit"], response.json()["setting"]) == (2000, "MESSAGING_MAX_AVATAR_BYTES")
     assert profile_of(alice).avatar_name == "" and media_storage.names("avatars") == set()
 
 

@@ -133,7 +133,7 @@ def _body(request: HttpRequest) -> dict[str, Any]:
     """The request's JSON object body, within the frame size limit."""
     limit = conf.limits().max_frame_bytes
     if len(request.body) > limit:
-        raise TooLarge(f"the body is over {limit} bytes")
+        raise TooLarge(f"the body is over {limit} bytes", limit=limit, setting="MESSAGING_MAX_FRAME_BYTES")
     try:
         body = JSONSerializer.loads(request.body)
     except (ValueError, UnicodeDecodeError):

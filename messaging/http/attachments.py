@@ -72,12 +72,22 @@ def upload(request: HttpRequest, conversation_id: int) -> HttpResponse:
         declared = 0
     ceiling = max_request_bytes(max_bytes=limits.max_bytes, max_files=limits.max_files)
     if declared > ceiling:
-        return api_error(TooLarge(f"an upload is at most {ceiling} bytes", limit=limits.max_bytes))
+        return api_error(
+            TooLarge(
+                f"an upload is at most {ceiling} bytes", limit=limits.max_bytes, setting="MESSAGING_MAX_UPLOAD_BYTES"
+            )
+        )
     try:
         allowance = attachment_store.upload_allowance(request.user.pk, conversation_id, quota=limits.quota_bytes)
     except StoreError as exc:
         return api_error(wire_error(exc))
-    install_handlers(request, max_bytes=limits.max_bytes, max_files=limits.max_files, allowance=allowance)
+    install_handlers(
+        request,
+        max_bytes=limits.max_bytes,
+        max_files=limits.max_files,
+        allowance=allowance,
+        setting="MESSAGING_MAX_UPLOAD_BYTES",
+    )
     try:
         return _checked_upload(request, conversation_id)
     except MessagingException as error:

@@ -49,6 +49,10 @@ IDENTITY_FIELDS = frozenset({"display_name", "status"})
 # --- Checking what a user typed -------------------------------------------------------
 
 
+#: the setting that bounds each profile field's length (named by ``too_large``)
+FIELD_SETTINGS = {"display_name": "MESSAGING_MAX_DISPLAY_NAME_LENGTH", "status": "MESSAGING_MAX_STATUS_LENGTH"}
+
+
 def clean_line(value: Any, field: str, limit: int) -> str:
     """One line of text as it will be shown: NFC, trimmed, no control characters, at most ``limit`` characters."""
     if value is None:
@@ -59,7 +63,9 @@ def clean_line(value: Any, field: str, limit: int) -> str:
     if any(unicodedata.category(char) in ("Cc", "Zl", "Zp") for char in text):
         raise InvalidFrame(f"'{field}' must be one line of text, without control characters")
     if len(text) > limit:
-        raise TooLarge(f"'{field}' is at most {limit} characters", limit=limit, field=field)
+        raise TooLarge(
+            f"'{field}' is at most {limit} characters", limit=limit, field=field, setting=FIELD_SETTINGS[field]
+        )
     return text
 
 
@@ -112,8 +118,16 @@ def api_upload_avatar(request: HttpRequest) -> HttpResponse:
         declared = 0
     ceiling = max_request_bytes(max_bytes=limits.max_avatar_bytes, max_files=1)
     if declared > ceiling:
-        return api_error(TooLarge(f"an avatar upload is at most {ceiling} bytes", limit=limits.max_avatar_bytes))
-    install_handlers(request, max_bytes=limits.max_avatar_bytes, max_files=1, allowance=ceiling)
+        return api_error(
+            TooLarge(
+                f"an avatar upload is at most {ceiling} bytes",
+                limit=limits.max_avatar_bytes,
+                setting="MESSAGING_MAX_AVATAR_BYTES",
+            )
+        )
+    install_handlers(
+        request, max_bytes=limits.max_avatar_bytes, max_files=1, allowance=ceiling, setting="MESSAGING_MAX_AVATAR_BYTES"
+    )
     try:
         return _checked_avatar(request, limits)
     except MessagingException as error:

@@ -33,7 +33,7 @@ def _body(request: HttpRequest) -> dict[str, Any]:
     if not webpush.enabled():
         raise NotFound("Web Push is not switched on for this server")
     if len(request.body) > MAX_BODY_BYTES:
-        raise TooLarge(f"the body is over {MAX_BODY_BYTES} bytes")
+        raise TooLarge(f"the body is over {MAX_BODY_BYTES} bytes", limit=MAX_BODY_BYTES)
     try:
         body = JSONSerializer.loads(request.body)
     except (ValueError, UnicodeDecodeError):

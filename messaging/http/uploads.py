@@ -26,9 +26,11 @@ PART_OVERHEAD_BYTES = 16 * 1024
 class LimitedUploadHandler(FileUploadHandler):
     """Counts each file's bytes, the files and the request's bytes; raises the first limit passed."""
 
-    def __init__(self, request: HttpRequest, *, max_bytes: int, max_files: int, allowance: int) -> None:
+    def __init__(self, request: HttpRequest, *, max_bytes: int, max_files: int, allowance: int, setting: str) -> None:
         super().__init__(request)
         self.max_bytes = max_bytes
+        #: the setting ``max_bytes`` comes from, named by ``too_large``
+        self.setting = setting
         self.max_files = max_files
         self.allowance = allowance
         self.files = 0
@@ -46,7 +48,9 @@ class LimitedUploadHandler(FileUploadHandler):
         self.current += len(raw_data)
         self.total += len(raw_data)
         if self.current > self.max_bytes:
-            raise TooLarge(f"{self.file_name!r} is over {self.max_bytes} bytes", limit=self.max_bytes)
+            raise TooLarge(
+                f"{self.file_name!r} is over {self.max_bytes} bytes", limit=self.max_bytes, setting=self.setting
+            )
         if self.total > self.allowance:
             raise QuotaExceeded(
                 f"these files would take your uploads past your quota ({self.allowance} bytes left)",
@@ -58,10 +62,13 @@ class LimitedUploadHandler(FileUploadHandler):
         return None
 
 
-def install_handlers(request: HttpRequest, *, max_bytes: int, max_files: int, allowance: int) -> None:
-    """Put the limits in front of Django's own handlers (before ``request.FILES`` is first read)."""
+def install_handlers(request: HttpRequest, *, max_bytes: int, max_files: int, allowance: int, setting: str) -> None:
+    """Put the limits in front of Django's own handlers (before ``request.FILES`` is first read).
+
+    ``setting``: the setting ``max_bytes`` comes from (a file over it is ``too_large`` naming it).
+    """
     request.upload_handlers = [
-        LimitedUploadHandler(request, max_bytes=max_bytes, max_files=max_files, allowance=allowance),
+        LimitedUploadHandler(request, max_bytes=max_bytes, max_files=max_files, allowance=allowance, setting=setting),
         MemoryFileUploadHandler(request),
         TemporaryFileUploadHandler(request),
     ]
