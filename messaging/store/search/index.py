@@ -264,9 +264,9 @@ def _insert(values: list[list[Any]]) -> int:
 def insert_fts_rows(cursor: Any, rows: list[tuple[int, str]]) -> None:
     """SQLite: the FTS5 rows ``(event_id, text)`` of entries just inserted, one statement for them all.
 
-    Not a trigger per entry: FTS5 writes what it holds as a segment at every
-    trigger's end, so a batch of 100 wrote 100 tiny segments that later
-    inserts had to merge, 4x the write lock's time (migration 0019).
+    Not a trigger per entry: FTS5 writes what it holds as a segment at the
+    end of every trigger run, so a batch took four times as long to insert
+    and left segments for later inserts to merge (migration 0019).
     """
     cursor.executemany(f"INSERT INTO {FTS} (rowid, text) VALUES (%s, %s)", rows)
 
