@@ -4,7 +4,7 @@ The thread starts with the first poke, sleeps on :attr:`PokedThread._wake`
 between them, and ends with :meth:`PokedThread.stop` (tests, shutting
 down); a thread that died is started again by the next poke. Each has a
 database connection of its own, closed when it ends. Subclasses write
-``_loop`` and decide in ``poke`` whether to wake it.
+``_loop`` and ``interval`` (0: the thread is off).
 """
 
 from __future__ import annotations
@@ -27,6 +27,21 @@ class PokedThread:
     @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
+
+    def interval(self) -> float:
+        """Seconds the thread gathers writes before it acts on them (0: off, it never starts)."""
+        raise NotImplementedError
+
+    def poke(self) -> None:
+        """This process wrote: wake the thread soon (starting it the first time), unless it is off.
+
+        Called on the group commit's path, once a batch: a thread already
+        woken and running costs two checks.
+        """
+        if self._wake.is_set() and self.running:
+            return
+        if self.interval() > 0:
+            self._wake_up()
 
     def _wake_up(self) -> None:
         """Wake the thread, starting it if it is not running."""

@@ -70,15 +70,9 @@ class Checkpointer(PokedThread):
         #: what the last checkpoint of this process's thread answered (the tests read it)
         self.last: Checkpoint | None = None
 
-    @staticmethod
-    def interval() -> float:
-        return conf.limits().sqlite_checkpoint
-
-    def poke(self) -> None:
-        """This process wrote: checkpoint within an interval (starts the thread the first time)."""
-        if self._wake.is_set() or connection.vendor != "sqlite" or self.interval() <= 0:
-            return
-        self._wake_up()
+    def interval(self) -> float:
+        """``MESSAGING_SQLITE_CHECKPOINT_SECONDS`` on SQLite; 0 (off) on any other database."""
+        return conf.limits().sqlite_checkpoint if connection.vendor == "sqlite" else 0.0
 
     def _loop(self) -> None:
         while not self._stop.is_set():

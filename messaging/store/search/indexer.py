@@ -31,14 +31,8 @@ IDLE_FACTOR = 10
 class Indexer(PokedThread):
     name = "linkup-search-indexer"
 
-    @staticmethod
-    def interval() -> float:
+    def interval(self) -> float:
         return conf.limits().search_index_interval
-
-    def poke(self) -> None:
-        """Messages were queued: drain soon (starts the thread the first time)."""
-        if self.interval() > 0:
-            self._wake_up()
 
     def _loop(self) -> None:
         while not self._stop.is_set():
