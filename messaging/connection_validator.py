@@ -664,17 +664,20 @@ class ConnectionValidator:
         except ProtocolError as error:
             return error
 
+    def _frame_too_large(self) -> TooLarge:
+        return TooLarge(
+            f"the frame is over {self.max_frame_bytes} bytes",
+            limit=self.max_frame_bytes,
+            setting="MESSAGING_MAX_FRAME_BYTES",
+        )
+
     def _parse(
         self, text_data: str | None, bytes_data: bytes | None, allowed: frozenset[str] | set[str] | None
     ) -> Frame:
         if text_data is None:
             size = len(bytes_data) if isinstance(bytes_data, (bytes, bytearray)) else 0
             if size > self.max_frame_bytes:
-                raise TooLarge(
-                    f"the frame is over {self.max_frame_bytes} bytes",
-                    limit=self.max_frame_bytes,
-                    setting="MESSAGING_MAX_FRAME_BYTES",
-                )
+                raise self._frame_too_large()
             raise InvalidFrame("binary frames are not part of the protocol; send JSON text")
         if not isinstance(text_data, str):
             raise InvalidFrame("a frame must be text")
@@ -682,11 +685,7 @@ class ConnectionValidator:
         if len(text_data) * 4 > self.max_frame_bytes:
             size = len(text_data.encode("utf-8", "surrogatepass"))
             if size > self.max_frame_bytes:
-                raise TooLarge(
-                    f"the frame is over {self.max_frame_bytes} bytes",
-                    limit=self.max_frame_bytes,
-                    setting="MESSAGING_MAX_FRAME_BYTES",
-                )
+                raise self._frame_too_large()
         try:
             data = strict_loads(text_data)
         except ValueError as exc:

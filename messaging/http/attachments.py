@@ -36,7 +36,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from .. import conf
 from ..actions.errors import wire_error
 from ..error_models import ErrorCategory
-from ..exceptions import Forbidden, InvalidFrame, MessagingException, ServerError, TooLarge
+from ..exceptions import Forbidden, InvalidFrame, MessagingException, ServerError
 from ..logging_utils import messaging_logger
 from ..media import images, names, ranges, sniff, storage
 from ..serializers import attachment_payload
@@ -45,7 +45,7 @@ from ..store.errors import NotFound as StoreNotFound
 from ..store.errors import StoreError
 from .api import api_error, json_response
 from .signed_in import SignedInRequest, is_signed_in
-from .uploads import install_handlers, max_request_bytes
+from .uploads import UploadLimit
 
 R = TypeVar("R", bound=HttpResponseBase)
 
@@ -66,28 +66,15 @@ def upload(request: HttpRequest, conversation_id: int) -> HttpResponse:
     if not is_signed_in(request):
         return api_error(Forbidden("sign in first"))
     limits = conf.upload_limits()
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        declared = 0
-    ceiling = max_request_bytes(max_bytes=limits.max_bytes, max_files=limits.max_files)
-    if declared > ceiling:
-        return api_error(
-            TooLarge(
-                f"an upload is at most {ceiling} bytes", limit=limits.max_bytes, setting="MESSAGING_MAX_UPLOAD_BYTES"
-            )
-        )
+    limit = UploadLimit(limits.max_bytes, limits.max_files, "MESSAGING_MAX_UPLOAD_BYTES", "an upload")
+    refusal = limit.refuse_declared(request)
+    if refusal is not None:
+        return api_error(refusal)
     try:
         allowance = attachment_store.upload_allowance(request.user.pk, conversation_id, quota=limits.quota_bytes)
     except StoreError as exc:
         return api_error(wire_error(exc))
-    install_handlers(
-        request,
-        max_bytes=limits.max_bytes,
-        max_files=limits.max_files,
-        allowance=allowance,
-        setting="MESSAGING_MAX_UPLOAD_BYTES",
-    )
+    limit.install(request, allowance=allowance)
     try:
         return _checked_upload(request, conversation_id)
     except MessagingException as error:

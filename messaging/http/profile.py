@@ -40,7 +40,7 @@ from ..store import presence, profiles
 from ..store.errors import NotFound as StoreNotFound
 from .api import _body, api_error, api_view, json_response
 from .signed_in import SignedInRequest, is_signed_in
-from .uploads import install_handlers, max_request_bytes
+from .uploads import UploadLimit
 
 AVATAR_FIELD = "avatar"
 IDENTITY_FIELDS = frozenset({"display_name", "status"})
@@ -112,22 +112,11 @@ def api_upload_avatar(request: HttpRequest) -> HttpResponse:
     except RateLimited as error:
         return api_error(error)
     limits = conf.profile_limits()
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        declared = 0
-    ceiling = max_request_bytes(max_bytes=limits.max_avatar_bytes, max_files=1)
-    if declared > ceiling:
-        return api_error(
-            TooLarge(
-                f"an avatar upload is at most {ceiling} bytes",
-                limit=limits.max_avatar_bytes,
-                setting="MESSAGING_MAX_AVATAR_BYTES",
-            )
-        )
-    install_handlers(
-        request, max_bytes=limits.max_avatar_bytes, max_files=1, allowance=ceiling, setting="MESSAGING_MAX_AVATAR_BYTES"
-    )
+    limit = UploadLimit(limits.max_avatar_bytes, 1, "MESSAGING_MAX_AVATAR_BYTES", "an avatar upload")
+    refusal = limit.refuse_declared(request)
+    if refusal is not None:
+        return api_error(refusal)
+    limit.install(request, allowance=limit.ceiling)
     try:
         return _checked_avatar(request, limits)
     except MessagingException as error:

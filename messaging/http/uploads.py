@@ -12,6 +12,7 @@ never sits whole in memory.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.files.uploadhandler import FileUploadHandler, MemoryFileUploadHandler, TemporaryFileUploadHandler
@@ -62,18 +63,39 @@ class LimitedUploadHandler(FileUploadHandler):
         return None
 
 
-def install_handlers(request: HttpRequest, *, max_bytes: int, max_files: int, allowance: int, setting: str) -> None:
-    """Put the limits in front of Django's own handlers (before ``request.FILES`` is first read).
+@dataclass(frozen=True)
+class UploadLimit:
+    """An upload endpoint's limits: each file's bytes (from ``setting``) and the files one request holds.
 
-    ``setting``: the setting ``max_bytes`` comes from (a file over it is ``too_large`` naming it).
+    ``what`` names the upload in the refusal ("an upload", "an avatar upload").
     """
-    request.upload_handlers = [
-        LimitedUploadHandler(request, max_bytes=max_bytes, max_files=max_files, allowance=allowance, setting=setting),
-        MemoryFileUploadHandler(request),
-        TemporaryFileUploadHandler(request),
-    ]
 
+    max_bytes: int
+    max_files: int
+    setting: str
+    what: str
 
-def max_request_bytes(*, max_bytes: int, max_files: int) -> int:
-    """The largest body an upload request may declare: every file at the limit, plus multipart overhead."""
-    return max_files * (max_bytes + PART_OVERHEAD_BYTES)
+    @property
+    def ceiling(self) -> int:
+        """The largest body a request may declare: every file at the limit, plus multipart overhead."""
+        return self.max_files * (self.max_bytes + PART_OVERHEAD_BYTES)
+
+    def refuse_declared(self, request: HttpRequest) -> TooLarge | None:
+        """``too_large`` for a request whose ``Content-Length`` is over the ceiling (checked before its body is read)."""
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0
+        if declared <= self.ceiling:
+            return None
+        return TooLarge(f"{self.what} is at most {self.ceiling} bytes", limit=self.max_bytes, setting=self.setting)
+
+    def install(self, request: HttpRequest, *, allowance: int) -> None:
+        """Put the limits in front of Django's own handlers (before ``request.FILES`` is first read)."""
+        request.upload_handlers = [
+            LimitedUploadHandler(
+                request, max_bytes=self.max_bytes, max_files=self.max_files, allowance=allowance, setting=self.setting
+            ),
+            MemoryFileUploadHandler(request),
+            TemporaryFileUploadHandler(request),
+        ]
