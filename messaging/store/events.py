@@ -16,13 +16,11 @@ from __future__ import annotations
 
 import datetime
 import functools
-import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from django.db import DatabaseError, IntegrityError, connection, transaction
-from django.db.backends.utils import CursorDebugWrapper
 from django.utils import timezone
 
 from ..error_models import ErrorCategory
@@ -34,6 +32,7 @@ from . import attachments as attachment_store
 from .errors import Conflict, Forbidden, NotFound, StoreError, Unavailable
 from .message_views import MessageView, ReplyPreview, annotate, fresh_view, quote
 from .notifications import new_message_recipients
+from .plain_sql import driver_execute, placeholders
 from .search.indexer import indexer as search_indexer
 from .users import User
 from .visibility import can_see, visible_q
@@ -264,11 +263,13 @@ class _PlainInsert:
     def __init__(self, cursor: Any, now: datetime.datetime) -> None:
         self.cursor = cursor
         self.now = now
-        self.stamp = connection.ops.adapt_datetimefield_value(now)
-        self.empty_data = _empty_data(connection.vendor)
-        self.alias = connection.alias
-        self.insert_event, self.take_seqs, self.give_back_seqs = _plain_statements(connection.vendor)
-        self.execute = _driver_execute(cursor)
+        # The cursor's own connection: each read of ``django.db.connection`` is a lookup of the thread's.
+        db = cursor.db
+        self.stamp = db.ops.adapt_datetimefield_value(now)
+        self.empty_data = _empty_data(db.vendor)
+        self.alias = db.alias
+        self.insert_event, self.take_seqs, self.give_back_seqs = _plain_statements(db.vendor)
+        self.execute = driver_execute(cursor)
 
     def insert_runs(self, items: list[NewMessage]) -> list[Appended | StoreError | None]:
         """Every item in the batch's order, a sender's consecutive messages to a conversation taking their seqs at once.
@@ -419,38 +420,7 @@ def _plain_statements(vendor: str) -> tuple[str, str, str]:
         "WHERE conversation_id = %s AND user_id = %s AND left_seq IS NULL) RETURNING last_seq, membership_seq"
     )
     give_back_seqs = f"UPDATE {conversations} SET last_seq = last_seq - %s, last_message_seq = %s WHERE id = %s"
-    if vendor == "sqlite":
-        insert_event = insert_event.replace("%s", "?")
-        take_seqs = take_seqs.replace("%s", "?")
-    return insert_event, take_seqs, give_back_seqs
-
-
-def _driver_execute(cursor: Any) -> Callable[[str, Sequence[Any]], Any]:
-    """``execute(sql, params)`` on the database driver's cursor under Django's ``cursor``; returns that cursor.
-
-    The SQL must be in the driver's placeholder style (``?`` for SQLite's
-    ``sqlite3``, ``%s`` for psycopg). On SQLite, Django's own cursor class
-    is a ``sqlite3.Cursor`` whose ``execute`` rewrites the placeholders:
-    the driver's method is called on it directly. While Django logs queries
-    each statement goes into its log too (``connection.queries``).
-    """
-    driver_cursor = cursor.cursor
-    execute: Callable[[str, Sequence[Any]], Any]
-    if connection.vendor == "sqlite":
-        execute = functools.partial(sqlite3.Cursor.execute, driver_cursor)
-    else:
-        execute = driver_cursor.execute
-    if not isinstance(cursor, CursorDebugWrapper):
-        return execute
-
-    def logged(sql: str, params: Sequence[Any]) -> Any:
-        # Django hands out its debug wrapper while queries are logged (DEBUG,
-        # CaptureQueriesContext, the benchmark's queries per operation): the
-        # statements are recorded as its own are, so nothing undercounts them.
-        with cursor.debug_sql(sql, params):
-            return execute(sql, params)
-
-    return logged
+    return placeholders(insert_event, vendor), placeholders(take_seqs, vendor), give_back_seqs
 
 
 def _reply_of(item: NewMessage) -> ReplyPreview | StoreError | None:

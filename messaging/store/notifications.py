@@ -7,13 +7,15 @@ job; this is what the bell and the notifications page ask for.
 from __future__ import annotations
 
 import datetime
+import functools
 from collections.abc import Iterable
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.utils import timezone
 
 from ..models import Connection, Notification, NotificationBadge, Participant
 from .errors import NotFound
+from .plain_sql import driver_execute, placeholders
 
 
 def new_message_group_key(conversation_id: int) -> str:
@@ -30,32 +32,37 @@ def new_message_recipients(
     connection heartbeat within ``expiry`` seconds). One plain statement for
     any number of conversations: it runs for every message, most often to
     find nobody (the peer has the chat open), and building it through the ORM
-    cost several times what the database does.
+    cost several times what the database does; it goes to the driver's
+    cursor (:mod:`.plain_sql`), written once per number of conversations.
     """
     ids = list(dict.fromkeys(conversation_ids))
     found: dict[int, set[int]] = {conversation_id: set() for conversation_id in ids}
     if not ids:
         return found
-    ops = connection.ops
-    participants, connections = (ops.quote_name(m._meta.db_table) for m in (Participant, Connection))
+    db = connections[DEFAULT_DB_ALIAS]  # looked up once (each read of ``connection`` is a lookup)
+    ops = db.ops
     cutoff = now - datetime.timedelta(seconds=expiry)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT p.conversation_id, p.user_id FROM {participants} p "
-            f"WHERE p.conversation_id IN ({', '.join(['%s'] * len(ids))}) AND p.left_seq IS NULL "
-            "AND (p.muted_until IS NULL OR p.muted_until <= %s) "
-            f"AND NOT EXISTS (SELECT 1 FROM {connections} c WHERE c.conversation_id = p.conversation_id "
-            "AND c.user_id = p.user_id AND c.kind = %s AND c.last_heartbeat >= %s)",
-            [
-                *ids,
-                ops.adapt_datetimefield_value(now),
-                Connection.Kind.CHAT.value,
-                ops.adapt_datetimefield_value(cutoff),
-            ],
-        )
-        for conversation_id, user_id in cursor.fetchall():
-            found[conversation_id].add(user_id)
+    params = [*ids, ops.adapt_datetimefield_value(now), ops.adapt_datetimefield_value(cutoff)]
+    with db.cursor() as cursor, db.wrap_database_errors:
+        rows = driver_execute(cursor)(_recipients_sql(db.vendor, len(ids)), params).fetchall()
+    for conversation_id, user_id in rows:
+        found[conversation_id].add(user_id)
     return found
+
+
+@functools.lru_cache(maxsize=128)
+def _recipients_sql(vendor: str, count: int) -> str:
+    """:func:`new_message_recipients`' statement for ``count`` conversations, in the driver's placeholders."""
+    quote = connection.ops.quote_name
+    participants, connections = (quote(m._meta.db_table) for m in (Participant, Connection))
+    return placeholders(
+        f"SELECT p.conversation_id, p.user_id FROM {participants} p "
+        f"WHERE p.conversation_id IN ({', '.join(['%s'] * count)}) AND p.left_seq IS NULL "
+        "AND (p.muted_until IS NULL OR p.muted_until <= %s) "
+        f"AND NOT EXISTS (SELECT 1 FROM {connections} c WHERE c.conversation_id = p.conversation_id "
+        f"AND c.user_id = p.user_id AND c.kind = '{Connection.Kind.CHAT.value}' AND c.last_heartbeat >= %s)",
+        vendor,
+    )
 
 
 def members_viewing(conversation_id: int, user_ids: Iterable[int], now: datetime.datetime, expiry: float) -> set[int]:
