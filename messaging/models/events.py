@@ -55,11 +55,17 @@ MESSAGE_ACTION_KINDS = frozenset(
 
 
 class Event(models.Model):
-    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="events")
+    # The foreign keys have no index of their own: the unique constraints
+    # (conversation, seq) and (sender, client_id) start with them and serve
+    # their lookups and cascades; one more index each cost every insert (the
+    # send path) a b-tree write and a page of log.
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="events", db_index=False)
     seq = models.PositiveBigIntegerField()
     kind = models.CharField(max_length=24, choices=EventKind.choices, default=EventKind.MESSAGE)
     #: who caused the event: the sender of a message, the member who added, removed, renamed or left
-    sender = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sent_events")
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sent_events", db_index=False
+    )
     content = models.TextField(blank=True, default="")
     #: the sender's id for this event: a repeat with the same one is the same event
     client_id = models.CharField(max_length=64)
@@ -115,7 +121,10 @@ class ArchivedEvent(models.Model):
     """
 
     id = models.BigIntegerField(primary_key=True)  # the id it had as an Event
-    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="archived_events")
+    # (conversation, seq) serves the conversation's lookups, as on Event
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="archived_events", db_index=False
+    )
     seq = models.PositiveBigIntegerField()
     kind = models.CharField(max_length=24, choices=EventKind.choices, default=EventKind.MESSAGE)
     sender = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")

@@ -30,9 +30,10 @@ from .conversations import Conversation
 
 class SearchEntry(models.Model):
     event_id = models.BigIntegerField(primary_key=True)
-    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="+")
+    # No index of their own: the two indexes below start with them.
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="+", db_index=False)
     seq = models.PositiveBigIntegerField()
-    sender = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    sender = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False)
     created_at = models.DateTimeField()
     #: the message's search text: folded words between single spaces, a space at each end
     text = models.TextField()
