@@ -14,6 +14,7 @@ lock and an addition (a memory-mapped write in multiprocess mode).
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
@@ -35,6 +36,14 @@ FRAMES_RECEIVED = Counter(
     "Frames received from clients, by frame type ('invalid' if unparseable)",
     ["consumer", "type"],
 )
+
+
+@functools.lru_cache(maxsize=256)
+def frames_received(consumer: str, frame_type: str) -> Counter:
+    """``FRAMES_RECEIVED``'s counter of one consumer and frame type, looked up once (``labels()`` takes a lock per call)."""
+    return FRAMES_RECEIVED.labels(consumer, frame_type)
+
+
 MESSAGES_STORED = Counter("linkup_messages_stored", "Chat messages committed (repeats of a client_id excluded)")
 DELIVERY_LATENCY = Histogram(
     "linkup_message_delivery_seconds",

@@ -371,15 +371,19 @@ class MessagingConsumer(AsyncWebsocketConsumer):
             metrics.FRAMES_RECEIVED.labels(self.connection_kind, "invalid").inc()
             await self.reject(frame)
             return
-        metrics.FRAMES_RECEIVED.labels(self.connection_kind, frame.type).inc()
+        metrics.frames_received(self.connection_kind, frame.type).inc()
         user_id = getattr(self.user, "pk", None)
         refused = await self.allowances.check(frame.type, user_id)
         if refused is not None:
             await self.answer_failure(refused, frame)
             return
+        handler = getattr(self, f"on_{frame.type}")
         try:
-            async with self.allowances.metered(frame.type, user_id):
-                await getattr(self, f"on_{frame.type}")(frame)
+            if self.allowances.meters(frame.type, user_id):
+                async with self.allowances.metered(frame.type, user_id):
+                    await handler(frame)
+            else:  # most frames: no context manager to enter and leave
+                await handler(frame)
         except Exception as exc:  # noqa: BLE001 - mapped to its error frame just below
             await self.answer_failure(exc, frame)
 
