@@ -9,6 +9,7 @@ server->client half of the contract as types.
 from __future__ import annotations
 
 import datetime
+import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -236,9 +237,11 @@ def isoformat(value: datetime.datetime) -> str:
     ``DjangoJSONEncoder`` cuts to milliseconds and writes ``Z``; the contract
     wants ``2026-11-27T09:41:05.123456+00:00``.
     """
-    if timezone.is_naive(value):
-        value = value.replace(tzinfo=datetime.UTC)
-    return value.astimezone(datetime.UTC).isoformat(timespec="microseconds")
+    if value.tzinfo is not datetime.UTC:  # already UTC: the stored times, timezone.now()
+        if timezone.is_naive(value):
+            value = value.replace(tzinfo=datetime.UTC)
+        value = value.astimezone(datetime.UTC)
+    return value.isoformat(timespec="microseconds")
 
 
 class MessagingJSONEncoder(DjangoJSONEncoder):
@@ -257,6 +260,15 @@ class MessagingJSONEncoder(DjangoJSONEncoder):
         return super().default(o)
 
 
+@functools.cache
+def _encoder(encoder: type[json.JSONEncoder]) -> json.JSONEncoder:
+    """One instance of ``encoder`` with the contract's options (``json.dumps(cls=...)`` builds one per call).
+
+    ``encode`` keeps no state between calls, so threads may share it.
+    """
+    return encoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
 class JSONSerializer:
     """``dumps``/``loads`` with the contract's rules.
 
@@ -270,7 +282,7 @@ class JSONSerializer:
     @classmethod
     def dumps(cls, value: Any) -> str:
         try:
-            return json.dumps(value, cls=cls.encoder, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+            return _encoder(cls.encoder).encode(value)
         except (TypeError, ValueError, RecursionError) as exc:
             raise SerializationError(f"cannot serialize {type(value).__name__}: {exc}") from exc
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -38,6 +39,26 @@ def test_datetimes_keep_microseconds_and_an_explicit_offset() -> None:
     assert JSONSerializer.dumps({"at": moment}) == '{"at":"2026-11-27T09:41:05.123456+00:00"}'
     plus_one = moment.astimezone(datetime.timezone(datetime.timedelta(hours=1)))
     assert isoformat(plus_one) == "2026-11-27T09:41:05.123456+00:00"
+
+
+@given(
+    st.datetimes(min_value=datetime.datetime(1970, 1, 2), max_value=datetime.datetime(2200, 1, 1)),
+    st.one_of(
+        st.none(),
+        st.just(datetime.UTC),
+        st.builds(
+            datetime.timezone,
+            st.timedeltas(min_value=-datetime.timedelta(hours=23), max_value=datetime.timedelta(hours=23)),
+        ),
+    ),
+)
+def test_any_datetime_is_written_as_the_same_moment_in_utc(moment: datetime.datetime, zone: Any) -> None:
+    """A naive time is read as UTC; an aware one in any offset (UTC itself skips the conversion) gives the same text."""
+    value = moment.replace(tzinfo=zone) if zone is not None else moment
+    text = isoformat(value)
+    assert text.endswith("+00:00") and len(text) == len("2026-11-27T09:41:05.123456+00:00")
+    parsed = datetime.datetime.fromisoformat(text)
+    assert parsed == (value if zone is not None else moment.replace(tzinfo=datetime.UTC))
 
 
 def test_unserializable_values_raise_serialization_error() -> None:
