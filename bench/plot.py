@@ -10,6 +10,10 @@ curves:
   throughput, LinkUp beside the relay of the same runs, one panel per stack;
 - ``memory-vs-sockets.png``: the server's RSS against idle sockets open,
   per target and stack, with each run's KB per socket;
+- ``rounds.png``: for runs with ``--rounds`` and a ``--label`` (the code
+  they measured), every round's throughput and p99 ratio to the relay, one
+  column of dots per run grouped by label, against the goals (0.8, 2x):
+  what an A/B of two branches looks like round by round;
 - ``growth.png``: each operation's p50/p95 against the number of messages,
   one panel per database, from the per-size results ``bench_growth`` writes
   (``DIR/growth/growth-<database>-<size>.json``; ``bench_growth --plot DIR``).
@@ -60,6 +64,7 @@ def draw(directory: Path) -> list[Path]:
     for name, chart in (
         ("latency-vs-load.png", latency_against_load),
         ("memory-vs-sockets.png", memory_against_sockets),
+        ("rounds.png", rounds_by_label),
     ):
         if chart(runs, directory / name):
             written.append(directory / name)
@@ -145,6 +150,59 @@ def latency_against_load(runs: list[dict[str, Any]], path: Path) -> bool:
         ax.legend(fontsize=8)
     figure.suptitle("Latency against load: LinkUp and a bare Channels relay, same runs")
     _footer(figure, [run for stack_runs in stacks.values() for run in stack_runs])
+    figure.tight_layout(rect=(0, 0.03, 1, 1))
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return True
+
+
+#: the goals the rounds are held to (bench/runner.py's ``measure_rounds``): throughput ratio at least, p99 ratio at most
+ROUND_GOALS = {"throughput": 0.8, "p99": 2.0}
+
+
+def _shape(run: dict[str, Any]) -> tuple[Any, ...]:
+    params = run["params"]
+    return (params.get("pairs"), params.get("window"), params.get("messages"), stack_name(run.get("stack", {})))
+
+
+def rounds_by_label(runs: list[dict[str, Any]], path: Path) -> bool:
+    """Each labelled run's per-round ratios, a column of dots per run, runs grouped by label; False if none."""
+    labelled = [run for run in runs if run.get("label") and run.get("rounds", {}).get("throughput")]
+    if not labelled:
+        return False
+    # Runs of one shape only (the newest run's): a pair's rounds and ten pairs' do not compare.
+    shape = _shape(max(labelled, key=lambda r: r["at"]))
+    labelled = [run for run in labelled if _shape(run) == shape]
+    if not labelled:
+        return False
+    labels = list(dict.fromkeys(run["label"] for run in sorted(labelled, key=lambda r: r["at"])))
+    palette = ["#b45309", "#4338ca", "#15803d", "#be123c", "#0e7490"]
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4.4))
+    for ax, key, title in zip(
+        axes, ("throughput", "p99"), ("throughput, LinkUp / relay", "p99 latency, LinkUp / relay"), strict=True
+    ):
+        x = 0
+        ticks = []
+        for colour, label in zip(palette * len(labels), labels, strict=False):
+            label_runs = [run for run in labelled if run["label"] == label]
+            start = x
+            for run in sorted(label_runs, key=lambda r: r["at"]):
+                values = run["rounds"][key]["values"]
+                ax.scatter([x] * len(values), values, s=14, color=colour, alpha=0.7)
+                ax.hlines(sorted(values)[len(values) // 2], x - 0.3, x + 0.3, color=colour, linewidth=2)
+                x += 1
+            ticks.append(((start + x - 1) / 2, f"{label}\n({len(label_runs)} runs)"))
+            x += 1
+        ax.axhline(ROUND_GOALS[key], color="#555555", linestyle="--", linewidth=1)
+        ax.set_xticks([t for t, _ in ticks], [name for _, name in ticks])
+        ax.set_title(f"{title} (goal {'>=' if key == 'throughput' else '<='} {ROUND_GOALS[key]:g}; bar: run median)")
+        ax.grid(True, axis="y", alpha=0.3)
+    params = labelled[0]["params"]
+    figure.suptitle(
+        f"Every round of every run: {params.get('pairs')} pair(s), window {params.get('window')}, "
+        f"{params.get('messages')} messages a round"
+    )
+    _footer(figure, labelled)
     figure.tight_layout(rect=(0, 0.03, 1, 1))
     figure.savefig(path, dpi=110)
     plt.close(figure)

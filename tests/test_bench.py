@@ -61,6 +61,8 @@ def test_bench_chat_on_its_own_daphne_reports_both_targets_and_loses_nothing(tmp
         "2",
         "--plot",
         str(tmp_path / "charts"),
+        "--label",
+        "this-branch",
         "--json",
         stdout=out,
     )
@@ -110,10 +112,11 @@ def test_bench_chat_on_its_own_daphne_reports_both_targets_and_loses_nothing(tmp
 
 
 def assert_charts_drawn(directory: Path, result: dict[str, Any]) -> None:
-    """--plot kept the run and drew its latency and memory charts as PNG images."""
+    """--plot kept the run (with its --label) and drew its latency, memory and rounds charts as PNG images."""
     [kept] = (directory / "runs").glob("*.json")
-    assert json.loads(kept.read_text())["run_id"] == result["run_id"]
-    for name in ("latency-vs-load.png", "memory-vs-sockets.png"):
+    run = json.loads(kept.read_text())
+    assert run["run_id"] == result["run_id"] and run["label"] == "this-branch"
+    for name in ("latency-vs-load.png", "memory-vs-sockets.png", "rounds.png"):
         image = (directory / name).read_bytes()
         assert image.startswith(b"\x89PNG\r\n\x1a\n") and len(image) > 10_000, name
 

@@ -210,6 +210,12 @@ class Command(BaseCommand):
             default=None,
             help="keep this run in DIR/runs/ and redraw DIR's PNG charts from every run there (bench/plot.py)",
         )
+        parser.add_argument(
+            "--label",
+            default=None,
+            help="with --plot: the name of the code this run measured (a branch, 'before'/'after'); runs with "
+            "--rounds are drawn per label in DIR/rounds.png",
+        )
         parser.add_argument("--markdown", action="store_true", help="also print the run as a row of the README's table")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -256,6 +262,8 @@ class Command(BaseCommand):
         if options["plot"]:
             from bench import plot  # matplotlib: a benchmark-only dependency, imported only when asked for
 
+            if options["label"]:
+                result["label"] = options["label"]
             plot.record(result, Path(options["plot"]))
             for chart in plot.draw(Path(options["plot"])):
                 self.stderr.write(f"chart: {chart}")
