@@ -377,8 +377,8 @@ class MessagingConsumer(AsyncWebsocketConsumer):
         if refused is not None:
             await self.answer_failure(refused, frame)
             return
-        handler = getattr(self, f"on_{frame.type}")
         try:
+            handler = getattr(self, f"on_{frame.type}")
             if self.allowances.meters(frame.type, user_id):
                 async with self.allowances.metered(frame.type, user_id):
                     await handler(frame)

@@ -54,12 +54,12 @@ def new_message_recipients(
 def _recipients_sql(vendor: str, count: int) -> str:
     """:func:`new_message_recipients`' statement for ``count`` conversations, in the driver's placeholders."""
     quote = connection.ops.quote_name
-    participants, connections = (quote(m._meta.db_table) for m in (Participant, Connection))
+    participants, sockets = (quote(m._meta.db_table) for m in (Participant, Connection))
     return placeholders(
         f"SELECT p.conversation_id, p.user_id FROM {participants} p "
         f"WHERE p.conversation_id IN ({', '.join(['%s'] * count)}) AND p.left_seq IS NULL "
         "AND (p.muted_until IS NULL OR p.muted_until <= %s) "
-        f"AND NOT EXISTS (SELECT 1 FROM {connections} c WHERE c.conversation_id = p.conversation_id "
+        f"AND NOT EXISTS (SELECT 1 FROM {sockets} c WHERE c.conversation_id = p.conversation_id "
         f"AND c.user_id = p.user_id AND c.kind = '{Connection.Kind.CHAT.value}' AND c.last_heartbeat >= %s)",
         vendor,
     )
