@@ -20,14 +20,16 @@ from django.conf import settings
 from django.db import migrations, models
 from django.db.models import deletion
 
-#: (model, field) whose own index goes
-COVERED = (
-    ("archivedevent", "conversation"),
-    ("event", "conversation"),
-    ("event", "sender"),
-    ("searchentry", "conversation"),
-    ("searchentry", "sender"),
+#: (model, field, the field's related_name, what it points to): the foreign keys whose own index goes
+FOREIGN_KEYS = (
+    ("archivedevent", "conversation", "archived_events", "messaging.conversation"),
+    ("event", "conversation", "events", "messaging.conversation"),
+    ("event", "sender", "sent_events", settings.AUTH_USER_MODEL),
+    ("searchentry", "conversation", "+", "messaging.conversation"),
+    ("searchentry", "sender", "+", settings.AUTH_USER_MODEL),
 )
+#: (model, field) whose own index goes
+COVERED = tuple((model, field) for model, field, _, _ in FOREIGN_KEYS)
 
 
 def _own_indexes(schema_editor, table, column):
@@ -68,46 +70,11 @@ class Migration(migrations.Migration):
         migrations.SeparateDatabaseAndState(
             state_operations=[
                 migrations.AlterField(
-                    model_name="archivedevent",
-                    name="conversation",
-                    field=models.ForeignKey(
-                        db_index=False,
-                        on_delete=deletion.CASCADE,
-                        related_name="archived_events",
-                        to="messaging.conversation",
-                    ),
-                ),
-                migrations.AlterField(
-                    model_name="event",
-                    name="conversation",
-                    field=models.ForeignKey(
-                        db_index=False, on_delete=deletion.CASCADE, related_name="events", to="messaging.conversation"
-                    ),
-                ),
-                migrations.AlterField(
-                    model_name="event",
-                    name="sender",
-                    field=models.ForeignKey(
-                        db_index=False,
-                        on_delete=deletion.CASCADE,
-                        related_name="sent_events",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                migrations.AlterField(
-                    model_name="searchentry",
-                    name="conversation",
-                    field=models.ForeignKey(
-                        db_index=False, on_delete=deletion.CASCADE, related_name="+", to="messaging.conversation"
-                    ),
-                ),
-                migrations.AlterField(
-                    model_name="searchentry",
-                    name="sender",
-                    field=models.ForeignKey(
-                        db_index=False, on_delete=deletion.CASCADE, related_name="+", to=settings.AUTH_USER_MODEL
-                    ),
-                ),
+                    model_name=model,
+                    name=field,
+                    field=models.ForeignKey(db_index=False, on_delete=deletion.CASCADE, related_name=related, to=to),
+                )
+                for model, field, related, to in FOREIGN_KEYS
             ],
             database_operations=[migrations.RunPython(drop_covered_indexes, create_covered_indexes)],
         )
