@@ -111,17 +111,13 @@ class SocketAllowances:
         refusal = ALLOWANCE_REFUSALS[name]
         return rate_limited(f"too many {frame_type} frames on this socket ({refusal.setting})", wait, refusal)
 
-    def meters(self, frame_type: str, user_id: int | None) -> bool:
+    def meters(self, frame_type: str) -> bool:
         """Whether a frame of ``frame_type`` is handled inside :meth:`metered` (a fetch, with a fetch budget)."""
-        return user_id is not None and FRAME_ALLOWANCES.get(frame_type) == "fetch" and self.work.rate is not None
+        return FRAME_ALLOWANCES.get(frame_type) == "fetch" and self.work.rate is not None
 
     @contextlib.asynccontextmanager
-    async def metered(self, frame_type: str, user_id: int | None) -> AsyncIterator[WorkMeter | None]:
-        """Around the handling of a frame: a fetch's database time is charged to ``user_id`` afterwards."""
-        if not self.meters(frame_type, user_id):
-            yield None
-            return
-        assert user_id is not None
+    async def metered(self, user_id: int) -> AsyncIterator[WorkMeter]:
+        """Around the handling of a frame that :meth:`meters`: its database time is charged to ``user_id`` afterwards."""
         with metering() as meter:
             try:
                 yield meter

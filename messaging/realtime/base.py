@@ -368,7 +368,7 @@ class MessagingConsumer(AsyncWebsocketConsumer):
             return
         frame = self.validator.parse(text_data, bytes_data, allowed=self.frames)
         if isinstance(frame, ProtocolError):
-            metrics.FRAMES_RECEIVED.labels(self.connection_kind, "invalid").inc()
+            metrics.frames_received(self.connection_kind, "invalid").inc()
             await self.reject(frame)
             return
         metrics.frames_received(self.connection_kind, frame.type).inc()
@@ -379,8 +379,8 @@ class MessagingConsumer(AsyncWebsocketConsumer):
             return
         try:
             handler = getattr(self, f"on_{frame.type}")
-            if self.allowances.meters(frame.type, user_id):
-                async with self.allowances.metered(frame.type, user_id):
+            if user_id is not None and self.allowances.meters(frame.type):
+                async with self.allowances.metered(user_id):
                     await handler(frame)
             else:  # most frames: no context manager to enter and leave
                 await handler(frame)
