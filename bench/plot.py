@@ -36,6 +36,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from .stats import P99_GOAL, THROUGHPUT_GOAL
+
 PERCENTILES = (("p50_ms", "p50", "-"), ("p95_ms", "p95", "--"), ("p99_ms", "p99", ":"))
 COLOURS = {"linkup": "#4338ca", "relay": "#b45309", "direct": "#15803d"}
 
@@ -156,8 +158,12 @@ def latency_against_load(runs: list[dict[str, Any]], path: Path) -> bool:
     return True
 
 
-#: the goals the rounds are held to (bench/runner.py's ``measure_rounds``): throughput ratio at least, p99 ratio at most
-ROUND_GOALS = {"throughput": 0.8, "p99": 2.0}
+#: what rounds.png draws, and the goal each ratio is held to (bench/stats.py)
+ROUND_PANELS = (
+    ("throughput", "throughput, LinkUp / relay", f">= {THROUGHPUT_GOAL:g}", THROUGHPUT_GOAL),
+    ("p99", "p99 latency, LinkUp / relay", f"<= {P99_GOAL:g}", P99_GOAL),
+)
+PALETTE = ("#b45309", "#4338ca", "#15803d", "#be123c", "#0e7490")
 
 
 def _shape(run: dict[str, Any]) -> tuple[Any, ...]:
@@ -167,37 +173,37 @@ def _shape(run: dict[str, Any]) -> tuple[Any, ...]:
 
 def rounds_by_label(runs: list[dict[str, Any]], path: Path) -> bool:
     """Each labelled run's per-round ratios, a column of dots per run, runs grouped by label; False if none."""
-    labelled = [run for run in runs if run.get("label") and run.get("rounds", {}).get("throughput")]
+    labelled = sorted(
+        (run for run in runs if run.get("label") and run.get("rounds", {}).get("throughput")), key=lambda r: r["at"]
+    )
     if not labelled:
         return False
     # Runs of one shape only (the newest run's): a pair's rounds and ten pairs' do not compare.
-    shape = _shape(max(labelled, key=lambda r: r["at"]))
+    shape = _shape(labelled[-1])
     labelled = [run for run in labelled if _shape(run) == shape]
-    if not labelled:
-        return False
-    labels = list(dict.fromkeys(run["label"] for run in sorted(labelled, key=lambda r: r["at"])))
-    palette = ["#b45309", "#4338ca", "#15803d", "#be123c", "#0e7490"]
+    labels = list(dict.fromkeys(run["label"] for run in labelled))
     figure, axes = plt.subplots(1, 2, figsize=(11, 4.4))
-    for ax, key, title in zip(
-        axes, ("throughput", "p99"), ("throughput, LinkUp / relay", "p99 latency, LinkUp / relay"), strict=True
-    ):
+    for ax, (key, title, goal_text, goal) in zip(axes, ROUND_PANELS, strict=True):
         x = 0
         ticks = []
-        for colour, label in zip(palette * len(labels), labels, strict=False):
+        for index, label in enumerate(labels):
+            colour = PALETTE[index % len(PALETTE)]
             label_runs = [run for run in labelled if run["label"] == label]
             start = x
-            for run in sorted(label_runs, key=lambda r: r["at"]):
-                values = run["rounds"][key]["values"]
+            for run in label_runs:
+                summary = run["rounds"][key]
+                values = [value for value in summary["values"] if value is not None]
                 ax.scatter([x] * len(values), values, s=14, color=colour, alpha=0.7)
-                ax.hlines(sorted(values)[len(values) // 2], x - 0.3, x + 0.3, color=colour, linewidth=2)
+                if summary["median"] is not None:
+                    ax.hlines(summary["median"], x - 0.3, x + 0.3, color=colour, linewidth=2)
                 x += 1
             ticks.append(((start + x - 1) / 2, f"{label}\n({len(label_runs)} runs)"))
             x += 1
-        ax.axhline(ROUND_GOALS[key], color="#555555", linestyle="--", linewidth=1)
+        ax.axhline(goal, color="#555555", linestyle="--", linewidth=1)
         ax.set_xticks([t for t, _ in ticks], [name for _, name in ticks])
-        ax.set_title(f"{title} (goal {'>=' if key == 'throughput' else '<='} {ROUND_GOALS[key]:g}; bar: run median)")
+        ax.set_title(f"{title} (goal {goal_text}; bar: run median)")
         ax.grid(True, axis="y", alpha=0.3)
-    params = labelled[0]["params"]
+    params = labelled[-1]["params"]
     figure.suptitle(
         f"Every round of every run: {params.get('pairs')} pair(s), window {params.get('window')}, "
         f"{params.get('messages')} messages a round"

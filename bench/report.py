@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .stats import P99_GOAL, THROUGHPUT_GOAL
+
 EXTRAS = (("failed codes", "failed_codes"), ("stray errors", "stray_errors"))
 
 
@@ -69,8 +71,8 @@ def format_report(result: dict[str, Any]) -> str:
         throughput, p99 = result["rounds"]["throughput"], result["rounds"]["p99"]
         lines += [
             f"  LinkUp / relay over {throughput['rounds']} rounds (the first above; which goes first alternates):",
-            f"    throughput {rounds_line(throughput, 3)} (goal: >= 0.8)",
-            f"    p99 {rounds_line(p99, 2)} (goal: <= 2x)",
+            f"    throughput {rounds_line(throughput, 3)} (goal: >= {THROUGHPUT_GOAL:g})",
+            f"    p99 {rounds_line(p99, 2)} (goal: <= {P99_GOAL:g}x)",
         ]
     for name, idle in result["idle"].items():
         lines.append(

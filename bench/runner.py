@@ -42,7 +42,7 @@ from .client import (
 )
 from .fanout import GroupRun
 from .flame import PySpyRecorder, format_summary, summarize
-from .stats import ratio, rounds_summary
+from .stats import P99_GOAL, THROUGHPUT_GOAL, ratio, rounds_summary
 from .users import GroupSeed, Seed, pair_usernames
 from .wsclient import login
 
@@ -419,8 +419,8 @@ async def measure_rounds(
     later, ok = await later_rounds(config, targets, measure)
     ratios = [load_ratio(measured[linkup], measured[relay]) for measured in [first, *later]]
     return {
-        "throughput": rounds_summary([r["throughput"] for r in ratios], lambda value: value >= 0.8),
-        "p99": rounds_summary([r["p99"] for r in ratios], lambda value: value <= 2),
+        "throughput": rounds_summary([r["throughput"] for r in ratios], lambda value: value >= THROUGHPUT_GOAL),
+        "p99": rounds_summary([r["p99"] for r in ratios], lambda value: value <= P99_GOAL),
         "ok": ok,
     }
 
@@ -437,7 +437,7 @@ async def measure_group_rounds(
 
     later, ok = await later_rounds(config, [ENDPOINTS["chat"], RELAY], measure)
     ratios = [ratio(m["linkup"]["fanout"]["p99_ms"], m["relay"]["fanout"]["p99_ms"]) for m in [first, *later]]
-    return {"fanout_p99": rounds_summary(ratios, lambda value: value <= 2), "ok": ok}
+    return {"fanout_p99": rounds_summary(ratios, lambda value: value <= P99_GOAL), "ok": ok}
 
 
 async def run_against(server: Any, config: BenchConfig, stack: dict[str, str]) -> dict[str, Any]:

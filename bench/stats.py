@@ -50,6 +50,11 @@ def ratio(numerator: float | None, denominator: float | None) -> float | None:
     return round(numerator / denominator, 3)
 
 
+#: the goals a round's LinkUp / relay ratio is held to: throughput at least, p99 (and the group's fan-out p99) at most
+THROUGHPUT_GOAL = 0.8
+P99_GOAL = 2.0
+
+
 def rounds_summary(values: Sequence[float | None], goal: Callable[[float], bool]) -> dict[str, Any]:
     """One ratio measured in several rounds: the values, their median, and how many rounds met ``goal``.
 
